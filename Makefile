@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.installed
+PIP_QUIET ?= -q
+
+.PHONY: demo test test-fast install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(PIP_QUIET) --upgrade pip
+	# xtcocotools' PyPI wheel is built against numpy 1.x; build it from source against our numpy.
+	# Its setup.py imports numpy, hence no build isolation (numpy, cython and setuptools first).
+	$(PIP) install $(PIP_QUIET) -c constraints.txt numpy cython setuptools wheel
+	$(PIP) install $(PIP_QUIET) -c constraints.txt --no-binary xtcocotools --no-build-isolation xtcocotools
+	$(PIP) install $(PIP_QUIET) -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/adaanchor demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -q -m "not slow"
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -1,0 +1,170 @@
+"""The ``adaanchor`` command line. Errors a user can cause print one line and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import AdaAnchorError
+
+
+def _write_json(obj: Any, path: str | None) -> None:
+    if not path:
+        return
+    p = Path(path)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(obj, indent=2, default=_jsonable))
+    except OSError as e:
+        raise AdaAnchorError(f"{p}: cannot write ({e.strerror})") from None
+    print(f"wrote {p}")
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return str(x)
+
+
+def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
+    """``ckpt=PATH`` is not a config key: take it out of the overrides."""
+    ckpt, rest = None, []
+    for it in items:
+        if it.startswith("ckpt="):
+            ckpt = it.split("=", 1)[1]
+        else:
+            rest.append(it)
+    return ckpt, rest
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(out_dir=a.out, budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides)
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .config import build_config
+    from .engine.train import train
+
+    cfg = build_config(a.config, a.overrides)
+    summary = train(cfg)
+    m = summary["metrics"]
+    print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
+    if m:
+        from .metrics.keypoint import error_by_visibility_table
+
+        print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from .data.build import build_dataset
+    from .engine.run import load_for_eval, resolve_run
+    from .engine.train import evaluate_model
+    from .metrics.keypoint import error_by_visibility_table
+
+    ckpt, overrides = _split_ckpt(a.overrides)
+    cfg, ckpt_path = resolve_run(a.target, ckpt, overrides)
+    if ckpt_path is None:
+        print("warning: no checkpoint found: evaluating randomly initialised weights", file=sys.stderr)
+    model, strategy, info = load_for_eval(cfg, ckpt_path)
+    ds = build_dataset(cfg.data, "val", train=False)
+    m = evaluate_model(model, strategy, cfg, ds, "cpu", progress=True)
+    m["checkpoint"] = info["checkpoint"]
+    print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
+    _write_json(m, a.json)
+    return 0
+
+
+def cmd_synth(a: argparse.Namespace) -> int:
+    from .config import parse_overrides
+    from .data.synth import visibility_counts, write_benchmark
+
+    opts = parse_overrides(a.overrides)
+    paths = write_benchmark(a.out_dir, opts)
+    for split in ("train", "val"):
+        print(f"{split}: {paths[split]}  {visibility_counts(paths[split])}")
+    return 0
+
+
+def cmd_score(a: argparse.Namespace) -> int:
+    from .metrics.score import format_scores, score
+
+    res = score(a.gt, a.results, a.metric)
+    print(format_scores(res))
+    _write_json(res, a.json)
+    return 0
+
+
+def cmd_data_stats(a: argparse.Namespace) -> int:
+    from .config import build_config
+    from .data.stats import dataset_stats, format_stats
+
+    cfg = build_config(a.config, a.overrides)
+    print(format_stats(dataset_stats(cfg.data)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor and adaanchor, same budget")
+    d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    d.add_argument("--budget-minutes", type=float, default=8.0, help="total training time for the four methods")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("overrides", nargs="*", help="config overrides key=value applied to every method")
+    d.set_defaults(func=cmd_demo)
+
+    t = sub.add_parser("train", help="train from a config file")
+    t.add_argument("config")
+    t.add_argument("overrides", nargs="*", help="key=value, e.g. strategy.name=heatmap train.epochs=5")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a run directory or config (ckpt=PATH to pick a checkpoint)")
+    e.add_argument("target", help="run directory or config file")
+    e.add_argument("overrides", nargs="*")
+    e.add_argument("--json", help="write the metrics here")
+    e.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("synth", help="write the built-in occlusion benchmark as COCO JSON plus images")
+    s.add_argument("out_dir")
+    s.add_argument("overrides", nargs="*", help="generator options, e.g. n_train=1000 occluders=[0,4]")
+    s.set_defaults(func=cmd_synth)
+
+    sc = sub.add_parser("score", help="score a COCO-style results file against ground truth")
+    sc.add_argument("gt")
+    sc.add_argument("results")
+    sc.add_argument("--metric", choices=("coco", "crowdpose", "pckh", "nme"), required=True)
+    sc.add_argument("--json")
+    sc.set_defaults(func=cmd_score)
+
+    da = sub.add_parser("data", help="dataset tools")
+    dsub = da.add_subparsers(dest="data_command", required=True)
+    st = dsub.add_parser("stats", help="counts by visibility and every problem found")
+    st.add_argument("config")
+    st.add_argument("overrides", nargs="*")
+    st.set_defaults(func=cmd_data_stats)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except AdaAnchorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The one coordinate convention of the project (see docs/conventions.md).
+
+Pixel centres are at integer coordinates. A feature cell (i, j) of stride ``s`` has its centre at
+``x = s*j + (s-1)/2``, ``y = s*i + (s-1)/2`` in input pixels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def cell_centers(h: int, w: int, stride: int, device: torch.device | None = None) -> Tensor:
+    """Centres of all cells of an ``h x w`` map in input pixels, shape ``(h*w, 2)`` as (x, y), row-major."""
+    ys, xs = torch.meshgrid(
+        torch.arange(h, device=device, dtype=torch.float32),
+        torch.arange(w, device=device, dtype=torch.float32),
+        indexing="ij",
+    )
+    half = (stride - 1) / 2.0
+    return torch.stack([xs.reshape(-1) * stride + half, ys.reshape(-1) * stride + half], dim=-1)
+
+
+def input_to_cell(xy: Tensor, stride: int) -> Tensor:
+    """Input-pixel coordinates to continuous cell coordinates (cell centres at integers). Any shape ``(..., 2)``."""
+    return (xy - (stride - 1) / 2.0) / stride
+
+
+def cell_to_input(uv: Tensor, stride: int) -> Tensor:
+    """Inverse of :func:`input_to_cell`."""
+    return uv * stride + (stride - 1) / 2.0
+
+
+def bilinear_sample(fmap: Tensor, xy: Tensor, stride: int) -> Tensor:
+    """Sample ``fmap`` bilinearly at input-pixel points.
+
+    Args:
+        fmap: ``(B, C, h, w)`` feature map of the given stride.
+        xy: ``(B, P, 2)`` points in input pixels.
+    Returns:
+        ``(B, P, C)`` values; points outside the map take the value of the nearest border cell.
+    """
+    b, c, h, w = fmap.shape
+    uv = input_to_cell(xy, stride)
+    # grid_sample with align_corners=True maps -1 / +1 to the centres of the first / last cells.
+    gx = uv[..., 0] / max(w - 1, 1) * 2 - 1
+    gy = uv[..., 1] / max(h - 1, 1) * 2 - 1
+    grid = torch.stack([gx, gy], dim=-1).unsqueeze(2)  # (B, P, 1, 2)
+    out = torch.nn.functional.grid_sample(
+        fmap, grid.to(fmap.dtype), mode="bilinear", padding_mode="border", align_corners=True
+    )
+    return out.squeeze(-1).transpose(1, 2)

@@ -1,0 +1,157 @@
+"""The top-down dataset: one instance per item, cropped by an affine to the model's input size.
+
+``crop="box"`` crops the instance's box (aspect-corrected, padded 1.25x), as the COCO/MPII/WFLW protocols
+do; ``crop="image"`` maps the whole image onto the input (the built-in benchmark, whose images are the
+input). Augmentation (training only) is folded into the same affine: flip with flip pairs, rotation, scale,
+half-body. Keypoints keep their true coordinates wherever they land: a labelled keypoint that the crop
+cuts off becomes ``v=1`` (labelled but not visible in the input), a target like any other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+
+from ..errors import DataError
+from .records import Instance
+from .spec import KeypointSpec
+from .transforms import apply_affine, box_to_center_scale, crop_affine, flip_keypoints, half_body_box, warp_image
+from .types import to_tensor_image
+
+AUG_DEFAULTS: dict[str, Any] = {
+    "flip": 0.5,  # probability of a horizontal flip (labels swapped with the spec's flip pairs)
+    "rotation": 0.0,  # max rotation in degrees (uniform in [-r, r], applied with probability 0.6)
+    "scale": 0.0,  # scale factor s: the crop size is multiplied by a value in [1 - s, 1 + s]
+    "half_body": 0.0,  # probability of cropping the upper or lower body only (needs spec.upper_body)
+}
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as ``(H, W, 3)`` uint8 RGB (grayscale, RGBA, palette and 16-bit are converted).
+
+    Raises:
+        DataError: the file is missing, empty, truncated or not an image.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "image file not found")
+    if p.stat().st_size == 0:
+        raise DataError(p, "image file is empty (0 bytes)")
+    try:
+        with Image.open(p) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                # 16-bit grayscale: scale to 8 bits by the actual range of the format, not by clipping.
+                arr = np.asarray(im, dtype=np.float64)
+                arr = (arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0).round().astype(np.uint8)
+                return np.repeat(arr[..., None], 3, axis=2)
+            return np.asarray(im.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise DataError(p, f"cannot decode image ({e})") from None
+
+
+class TopDownDataset(Dataset):
+    """Items as in docs/conventions.md: ``image (3, H, W)``, ``keypoints (1, K, 2)``, ``visibility (1, K)``, ``meta``.
+
+    Args:
+        instances: from a reader.
+        spec: the keypoint set (flip pairs, half-body split).
+        input_size: ``(W, H)`` of the model input.
+        crop: ``"box"`` or ``"image"`` (see the module docstring).
+        train: apply augmentation (random, drawn from numpy's global RNG, which the training sampler seeds
+            per sample so that runs are reproducible and resumable).
+        aug: options of :data:`AUG_DEFAULTS`.
+        transform: optional callable ``(image, keypoints (K,2), visibility (K,), bbox, index) -> (image,
+            keypoints, visibility)`` applied to the original image first (e.g. the occlusion compositor).
+        cache_images: keep decoded images in memory (small sets: avoids decoding every epoch).
+    """
+
+    def __init__(
+        self,
+        instances: Sequence[Instance],
+        spec: KeypointSpec,
+        input_size: Sequence[int],
+        crop: str = "box",
+        train: bool = False,
+        aug: Mapping[str, Any] | None = None,
+        transform: Callable | None = None,
+        cache_images: bool = False,
+    ):
+        if crop not in ("box", "image"):
+            raise ValueError(f"crop must be 'box' or 'image', got {crop!r}")
+        self.instances, self.spec, self.crop, self.train = list(instances), spec, crop, train
+        self.out_wh = (int(input_size[0]), int(input_size[1]))
+        self.aug = {**AUG_DEFAULTS, **(aug or {})}
+        self.transform = transform
+        self._cache: dict[str, np.ndarray] | None = {} if cache_images else None
+
+    def __len__(self) -> int:
+        return len(self.instances)
+
+    def image(self, path: str) -> np.ndarray:
+        if self._cache is None:
+            return load_image(path)
+        if path not in self._cache:
+            self._cache[path] = load_image(path)
+        return self._cache[path]
+
+    def affine_for(self, inst: Instance, img_hw: tuple[int, int]) -> tuple[np.ndarray, bool]:
+        """The crop affine of ``inst`` (with augmentation when training) and whether it flips."""
+        w_out, h_out = self.out_wh
+        if self.crop == "image":
+            h, w = img_hw
+            center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+            size = np.array([float(w), float(w) * h_out / w_out])
+            if size[1] < h:  # keep the whole image inside: fit the longer side
+                size = np.array([h * w_out / h_out, float(h)])
+        else:
+            box = inst.bbox
+            if self.train and self.aug["half_body"] > 0 and self.spec.upper_body and np.random.rand() < self.aug["half_body"]:
+                hb = half_body_box(inst.keypoints, inst.visibility, self.spec.upper_body, self.spec.lower_body, np.random)
+                box = hb if hb is not None else box
+            center, size = box_to_center_scale(box, w_out / h_out)
+        rot, flip = 0.0, False
+        if self.train:
+            s = self.aug["scale"]
+            if s > 0:
+                size = size * float(np.clip(np.random.randn() * s + 1, 1 - s, 1 + s))
+            r = self.aug["rotation"]
+            if r > 0 and np.random.rand() < 0.6:
+                rot = float(np.clip(np.random.randn() * r, -2 * r, 2 * r))
+            flip = bool(np.random.rand() < self.aug["flip"])
+        return crop_affine(center, size, self.out_wh, rot, flip), flip
+
+    def __getitem__(self, idx: int) -> dict[str, Any]:
+        inst = self.instances[idx]
+        img = self.image(inst.image_path)
+        kpts, vis = inst.keypoints.astype(np.float64), inst.visibility.astype(np.int64)
+        if self.transform is not None:
+            img, kpts, vis = self.transform(img, kpts, vis, inst.bbox, idx)
+        a, flip = self.affine_for(inst, img.shape[:2])
+        crop = warp_image(img, a, self.out_wh)
+        xy = apply_affine(a, kpts)
+        if flip:
+            vis, xy = flip_keypoints(vis, xy, self.spec.flip_index)
+        w, h = self.out_wh
+        outside = (xy[:, 0] < -0.5) | (xy[:, 0] > w - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > h - 0.5)
+        vis = np.where((vis == 2) & outside, 1, vis)
+        xy = np.where(vis[:, None] > 0, xy, 0.0)
+        return {
+            "image": to_tensor_image(crop),
+            "keypoints": torch.from_numpy(xy.astype(np.float32))[None],
+            "visibility": torch.from_numpy(vis)[None],
+            "meta": {
+                "image_id": inst.image_id,
+                "ann_id": inst.ann_id,
+                "bbox": inst.bbox.tolist(),
+                "area": inst.area,
+                "affine": a,
+                "image_path": inst.image_path,
+            },
+        }

@@ -1,0 +1,131 @@
+"""``adaanchor demo``: the built-in occlusion benchmark, four methods, one backbone, one budget.
+
+Steps: generate (or reuse) the benchmark; time a few AdaAnchor steps (the costliest encoder) to turn the
+time budget into one step count that every method gets; train ``regression``, ``heatmap``, ``fixanchor``
+and ``adaanchor`` for that many steps on the same data order; evaluate all on the same held-out images;
+write ``results.json``, ``results.md`` and two plots.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from .config import build_config
+from .data.build import annotation_path, build_dataset
+from .data.synth import visibility_counts
+from .engine.evaluate import evaluate_predictions, predict
+from .engine.run import build_system, seed_everything
+from .engine.train import train
+from .errors import AdaAnchorError
+from .metrics.keypoint import error_by_visibility_table
+
+METHODS = ("regression", "heatmap", "fixanchor", "adaanchor")
+DEMO_CONFIG = Path(__file__).resolve().parent / "configs" / "demo.yaml"
+
+
+def time_steps(cfg: DictConfig, n: int = 6) -> float:
+    """Seconds per training step of ``cfg`` (median of ``n`` after two warm-up steps)."""
+    from .data.types import collate
+    from .strategies import compute_loss
+
+    seed_everything(int(cfg.seed))
+    model, strategy = build_system(cfg)
+    ds = build_dataset(cfg.data, "train", verbose=False)
+    batch = collate([ds[i % len(ds)] for i in range(int(cfg.train.batch_size))])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    times = []
+    for i in range(n + 2):
+        t = time.perf_counter()
+        out = model(batch["image"])
+        enc = strategy.encode({k: v.detach() for k, v in out.items()}, batch["keypoints"], batch["visibility"], step=10**6)
+        loss = compute_loss(out, enc.targets, strategy.losses)["loss"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if i >= 2:
+            times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2]
+
+
+def _method_cfg(base: DictConfig, name: str, out: Path, steps: int) -> DictConfig:
+    cfg = OmegaConf.merge(base, {"strategy": {"name": name}, "out_dir": str(out / name),
+                                 "train": {"max_steps": steps, "lr_steps": [int(steps * 0.8)]}})
+    return cfg  # type: ignore[return-value]
+
+
+def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float = 8.0, seed: int = 0,
+             overrides: Sequence[str] = (), methods: Sequence[str] = METHODS, steps: int | None = None,
+             plots: bool = True) -> dict[str, Any]:
+    """Run the benchmark; returns the ``results.json`` content. ``steps`` overrides the budget-derived count."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    base = build_config(DEMO_CONFIG, [*overrides, f"seed={seed}"])
+    t_start = time.time()
+    print("benchmark: generating or reusing the cached images ...")
+    val_json = annotation_path(base.data, "val")
+    train_json = annotation_path(base.data, "train")
+    if steps is None:
+        t_step = time_steps(OmegaConf.merge(base, {"strategy": {"name": "adaanchor"}}))  # type: ignore[arg-type]
+        # Training is ~85% of the wall time; evaluation and plotting take the rest.
+        steps = max(20, int(budget_minutes * 60 * 0.85 / len(methods) / t_step))
+        print(f"{t_step:.3f} s per step -> {steps} steps per method for a {budget_minutes:g}-minute budget")
+    val_ds = build_dataset(base.data, "val", train=False, verbose=False)
+    results: dict[str, Any] = {}
+    preds_by_method: dict[str, Any] = {}
+    for name in methods:
+        cfg = _method_cfg(base, name, out, steps)
+        summary = train(cfg)
+        model, strategy = build_system(cfg, load_pretrained=False)
+        state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        preds = predict(model.eval(), strategy, val_ds, int(cfg.eval.batch_size), "cpu", progress=False)
+        from .data.spec import load_spec
+
+        m = evaluate_predictions(preds, str(val_json), load_spec(cfg.data.spec).sigmas, tuple(cfg.eval.pck))
+        results[name] = {
+            "vis_error": m["vis_error"], "inv_error": m["inv_error"], "vis_score": m["vis_score"],
+            "inv_score": m["inv_score"], "score_auc": m["score_auc"], "ap": m["ap"], "pck": m["pck"],
+            "pck_vis": m["pck_vis"], "pck_inv": m["pck_inv"], "train_seconds": round(summary["train_seconds"], 1),
+            "steps": summary["steps"], "params": summary["params"],
+        }
+        preds_by_method[name] = preds
+        print(f"{name}: inv_error {m['inv_error']:.2f} px, vis_error {m['vis_error']:.2f} px")
+    counts = {"train": visibility_counts(train_json), "val": visibility_counts(val_json)}
+    doc = {
+        "methods": results,
+        "dataset": counts,
+        "config": {**OmegaConf.to_container(base, resolve=True), "steps_per_method": steps},  # type: ignore[dict-item]
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+        "wall_seconds": round(time.time() - t_start, 1),
+    }
+    (out / "results.json").write_text(json.dumps(doc, indent=2))
+    table = error_by_visibility_table({k: {**v, "AP": v["ap"]} for k, v in results.items()})
+    md = [f"# Occlusion benchmark: {steps} steps per method, seed {seed}", "",
+          "Errors in input pixels (72x96 images); scores are mean confidences; Score AUC: how well the "
+          "confidence separates keypoints within PCK@0.05 from the others; AP: OKS AP (pycocotools).", "",
+          table, "", f"Validation keypoints: {counts['val']}", "",
+          f"Machine: {doc['machine']['platform']}, {doc['machine']['torch_threads']} torch threads; "
+          f"total {doc['wall_seconds']:.0f} s."]
+    if plots:
+        from .viz import plot_error_score, plot_prediction_grid
+
+        plot_error_score(results, out / "error_score.png")
+        plot_prediction_grid(val_ds, preds_by_method, out / "predictions.png")
+        md += ["", "![error and score by visibility](error_score.png)", "", "![predictions](predictions.png)"]
+    (out / "results.md").write_text("\n".join(md) + "\n")
+    print()
+    print(table)
+    print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}" + (", error_score.png, predictions.png" if plots else ""))
+    return doc

@@ -1,0 +1,1 @@
+"""Training and evaluation engine on PyTorch's own distributed engine (torchrun + DDP)."""

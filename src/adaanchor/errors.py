@@ -1,0 +1,36 @@
+"""User-facing errors.
+
+Everything a user can cause (a bad path, a malformed annotation, an unknown config key) raises
+:class:`AdaAnchorError` with a one-line message naming the file, record and field. The CLI prints the
+message and exits with status 2 instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class AdaAnchorError(Exception):
+    """An error caused by input the user gave: printed as one line by the CLI."""
+
+
+class DataError(AdaAnchorError):
+    """A problem in a dataset file: names the file, the record and the field."""
+
+    def __init__(self, path: object, message: str, record: object = None, field: str | None = None):
+        where = str(path)
+        if record is not None:
+            where += f" [record {record}]"
+        if field is not None:
+            where += f" field '{field}'"
+        super().__init__(f"{where}: {message}")
+        self.path, self.record, self.field, self.reason = path, record, field, message
+
+
+def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> AdaAnchorError:
+    """Error for an unknown key or choice, listing valid names with a closest-match hint."""
+    valid = sorted(valid)
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return AdaAnchorError(f"unknown {kind} '{name}'.{hint} Valid: {', '.join(valid)}")

@@ -1,0 +1,274 @@
+"""Official OKS-based AP: COCO (pycocotools) and CrowdPose (xtcocotools ``keypoints_crowd``).
+
+Also the COCO results format (writer and validated reader) shared by :mod:`adaanchor.metrics.score`.
+The numbers themselves come from the maintained tools; this module only prepares inputs, checks them
+(raising :class:`~adaanchor.errors.DataError` naming the file, record and field) and names the outputs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adaanchor.errors import AdaAnchorError, DataError
+from adaanchor.metrics.keypoint import to_numpy
+
+#: COCO-17 OKS sigmas (the pycocotools default).
+COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
+#: CrowdPose-14 OKS sigmas (head and neck take .79).
+CROWDPOSE_SIGMAS = np.array([.79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89, .79, .79]) / 10.0
+COCO_STATS = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "ARL")
+CROWDPOSE_STATS = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP_easy", "AP_medium", "AP_hard")
+#: crowdIndex bounds used by xtcocotools' CrowdPose summary: easy < 0.2 <= medium < 0.8 <= hard.
+CROWD_INDEX_SPLIT = (0.2, 0.8)
+
+GtLike = str | os.PathLike | dict | Any  # a path, a COCO-style dict, or a COCO object (``.dataset``)
+ResultsLike = str | os.PathLike | list
+
+
+def load_json(path: str | os.PathLike) -> Any:
+    """Read a JSON file; a missing file or invalid JSON raises :class:`DataError` naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(p, "file not found")
+    try:
+        with p.open("r", encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(p, f"invalid JSON: {e}") from None
+
+
+def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
+    """Ground truth as a COCO-style dict (with ``images``, ``annotations``, ``categories``) and its name."""
+    if isinstance(gt, (str, os.PathLike)):
+        data, name = load_json(gt), str(gt)
+    elif isinstance(gt, dict):
+        data, name = gt, "<ground-truth dict>"
+    elif hasattr(gt, "dataset"):
+        data, name = gt.dataset, "<ground-truth COCO object>"
+    else:
+        raise AdaAnchorError(f"ground truth must be a path, a dict or a COCO object, got {type(gt).__name__}")
+    if not isinstance(data, dict):
+        raise DataError(name, "expected a COCO-style JSON object with 'images' and 'annotations'")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise DataError(name, "missing or not a list", field=key)
+    for i, ann in enumerate(data["annotations"]):
+        kp = ann.get("keypoints") if isinstance(ann, dict) else None
+        if not isinstance(kp, list) or len(kp) % 3:
+            raise DataError(name, "expected a flat list [x, y, v] * K", record=f"annotations[{i}]", field="keypoints")
+    return data, name
+
+
+def gt_num_keypoints(data: dict, name: str) -> int:
+    """Number of keypoints ``K`` of a COCO-style ground truth (all annotations must agree)."""
+    ks = {len(a["keypoints"]) // 3 for a in data["annotations"]}
+    if len(ks) != 1:
+        raise DataError(name, f"annotations have different numbers of keypoints {sorted(ks)}", field="keypoints")
+    return ks.pop()
+
+
+def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list[dict], str]:
+    """COCO results as a list of dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` and its name.
+
+    Every record is checked; a bad record raises :class:`DataError` naming the file, record and field.
+    """
+    if isinstance(results, (str, os.PathLike)):
+        data, name = load_json(results), str(results)
+    else:
+        data, name = results, "<results list>"
+    if not isinstance(data, list):
+        raise DataError(name, "expected a JSON list of {image_id, category_id, keypoints, score} records")
+    fields = ("image_id", "category_id", "keypoints") + (("score",) if require_score else ())
+    for i, r in enumerate(data):
+        if not isinstance(r, dict):
+            raise DataError(name, "expected an object", record=i)
+        for f in fields:
+            if f not in r:
+                raise DataError(name, "missing", record=i, field=f)
+        kp = r["keypoints"]
+        if not isinstance(kp, list) or len(kp) % 3 or not all(isinstance(x, (int, float)) for x in kp):
+            raise DataError(name, "expected a flat list of numbers [x, y, s] * K", record=i, field="keypoints")
+        if require_score and not isinstance(r["score"], (int, float)):
+            raise DataError(name, "expected a number", record=i, field="score")
+    return data, name
+
+
+def check_results_match_gt(results: list[dict], res_name: str, gt: dict, gt_name: str, k: int) -> None:
+    """Every result must name an image and a category of the ground truth and carry ``K`` keypoints."""
+    image_ids = {img["id"] for img in gt["images"]}
+    cat_ids = {c["id"] for c in gt["categories"]}
+    for i, r in enumerate(results):
+        if r["image_id"] not in image_ids:
+            raise DataError(res_name, f"image_id {r['image_id']!r} is not in {gt_name}", record=i, field="image_id")
+        if r["category_id"] not in cat_ids:
+            raise DataError(res_name, f"category_id {r['category_id']!r} is not in {gt_name}", record=i,
+                            field="category_id")
+        if len(r["keypoints"]) != 3 * k:
+            raise DataError(res_name, f"has {len(r['keypoints']) // 3} keypoints, ground truth has {k}",
+                            record=i, field="keypoints")
+
+
+def predictions_to_coco_results(
+    image_ids: Sequence[int] | Any,
+    keypoints: Any,
+    scores: Any | None = None,
+    instance_scores: Any | None = None,
+    category_id: int = 1,
+    ann_ids: Sequence[int] | Any | None = None,
+) -> list[dict]:
+    """Predictions to the COCO keypoint results format.
+
+    Args:
+        image_ids: ``(M,)`` image id of each predicted instance.
+        keypoints: ``(M, K, 2)`` predicted ``(x, y)`` in original-image pixels.
+        scores: ``(M, K)`` keypoint confidences, or ``None`` (then every keypoint gets 1.0).
+        instance_scores: ``(M,)`` instance scores; when ``None`` the instance score is the mean keypoint score.
+        category_id: category written into every record.
+        ann_ids: optional ``(M,)`` ground-truth annotation ids, written as ``ann_id`` (used by the PCKh/NME
+            matching of :mod:`adaanchor.metrics.score`; COCOeval ignores it).
+
+    Returns:
+        ``M`` dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` (plain Python numbers).
+    """
+    kp = to_numpy(keypoints).reshape(len(image_ids), -1, 2)
+    s = np.ones(kp.shape[:2]) if scores is None else to_numpy(scores).reshape(kp.shape[:2])
+    inst = s.mean(axis=1) if instance_scores is None else to_numpy(instance_scores).reshape(-1)
+    out = []
+    for m, img in enumerate(image_ids):
+        flat = np.concatenate([kp[m], s[m][:, None]], axis=1).reshape(-1)
+        rec = {"image_id": int(img), "category_id": int(category_id),
+               "keypoints": [float(x) for x in flat], "score": float(inst[m])}
+        if ann_ids is not None:
+            rec["ann_id"] = int(ann_ids[m])
+        out.append(rec)
+    return out
+
+
+def write_results(results: list[dict], path: str | os.PathLike) -> None:
+    """Write COCO results (see :func:`predictions_to_coco_results`) as JSON."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with Path(path).open("w", encoding="utf-8") as f:
+        json.dump(results, f)
+
+
+def _quiet(verbose: bool) -> contextlib.AbstractContextManager:
+    return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+
+
+def coco_keypoint_ap(
+    gt: GtLike,
+    results: ResultsLike,
+    sigmas: Any | None = None,
+    use_area: bool = True,
+    verbose: bool = False,
+) -> dict[str, float]:
+    """COCO OKS keypoint AP with pycocotools ``COCOeval(iouType='keypoints')``.
+
+    Args:
+        gt: COCO-style ground truth: JSON path, dict, or a COCO object.
+        results: COCO results list or JSON path.
+        sigmas: ``(K,)`` OKS sigmas; ``None`` means the COCO-17 sigmas (then ``K`` must be 17).
+        use_area: OKS scale from each annotation's ``area``; ``False`` uses ``0.53 * w * h`` of its box
+            instead (as xtcocotools' ``use_area=False``, for sets without segmentation areas).
+        verbose: let pycocotools print its progress and summary.
+
+    Returns:
+        ``AP, AP50, AP75, APM, APL, AR, AR50, AR75, ARM, ARL`` as fractions (pycocotools' ``stats``).
+        An empty results list gives 0 for every entry.
+    """
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    data, gt_name = load_coco_gt(gt)
+    dets, res_name = load_results(results)
+    k = gt_num_keypoints(data, gt_name)
+    sig = COCO_SIGMAS if sigmas is None else to_numpy(sigmas).reshape(-1)
+    if len(sig) != k:
+        raise AdaAnchorError(f"{gt_name}: {k} keypoints but {len(sig)} OKS sigmas; pass sigmas for this dataset")
+    check_results_match_gt(dets, res_name, data, gt_name, k)
+    if not dets:
+        return {name: 0.0 for name in COCO_STATS}
+    if not use_area:
+        data = copy.deepcopy(data)
+        for a in data["annotations"]:
+            a["area"] = 0.53 * a["bbox"][2] * a["bbox"][3]
+    else:
+        for i, a in enumerate(data["annotations"]):
+            if "area" not in a:
+                raise DataError(gt_name, "missing (use use_area=False for sets without areas)",
+                                record=f"annotations[{i}]", field="area")
+    with _quiet(verbose):
+        coco_gt = COCO()
+        coco_gt.dataset = data
+        coco_gt.createIndex()
+        coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
+        ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
+        ev.params.kpt_oks_sigmas = np.asarray(sig, dtype=np.float64)
+        ev.evaluate()
+        ev.accumulate()
+        ev.summarize()
+    return {name: float(v) for name, v in zip(COCO_STATS, ev.stats)}
+
+
+def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False) -> dict[str, float | None]:
+    """CrowdPose AP with xtcocotools ``COCOeval(iouType='keypoints_crowd', use_area=False)``.
+
+    Args:
+        gt: CrowdPose-style ground truth (JSON path, dict or COCO object); images need ``crowdIndex``.
+        results: COCO results list or JSON path (14 keypoints each).
+        verbose: let xtcocotools print its progress and summary.
+
+    Returns:
+        ``AP, AP50, AP75, AR, AR50, AR75, AP_easy, AP_medium, AP_hard`` as fractions. The easy / medium /
+        hard split is by ``crowdIndex`` (< 0.2, < 0.8, rest); a split without images gives ``None``
+        (xtcocotools would silently evaluate all images for it). Empty results give 0 everywhere.
+    """
+    from xtcocotools.coco import COCO
+    from xtcocotools.cocoeval import COCOeval
+
+    data, gt_name = load_coco_gt(gt)
+    dets, res_name = load_results(results)
+    k = gt_num_keypoints(data, gt_name)
+    if k != len(CROWDPOSE_SIGMAS):
+        raise DataError(gt_name, f"CrowdPose has 14 keypoints, found {k}", field="keypoints")
+    for i, img in enumerate(data["images"]):
+        if not isinstance(img.get("crowdIndex"), (int, float)):
+            raise DataError(gt_name, "missing or not a number", record=f"images[{i}]", field="crowdIndex")
+    check_results_match_gt(dets, res_name, data, gt_name, k)
+    lo, hi = CROWD_INDEX_SPLIT
+    ci = [img["crowdIndex"] for img in data["images"]]
+    present = {"AP_easy": any(c < lo for c in ci), "AP_medium": any(lo <= c < hi for c in ci),
+               "AP_hard": any(c >= hi for c in ci)}
+    if not dets:
+        return {name: (0.0 if present.get(name, True) else None) for name in CROWDPOSE_STATS}
+    # xtcocotools re-reads the ground truth from its path for the crowdIndex split: give it a file.
+    tmp = None
+    if isinstance(gt, (str, os.PathLike)):
+        path = str(gt)
+    else:
+        fd, tmp = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        path = tmp
+    try:
+        with _quiet(verbose):
+            coco_gt = COCO(path, ann_data=copy.deepcopy(data))
+            coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
+            ev = COCOeval(coco_gt, coco_dt, "keypoints_crowd", sigmas=CROWDPOSE_SIGMAS, use_area=False)
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+    finally:
+        if tmp is not None:
+            os.unlink(tmp)
+    return {name: (float(v) if present.get(name, True) else None) for name, v in zip(CROWDPOSE_STATS, ev.stats)}

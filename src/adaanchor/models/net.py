@@ -1,0 +1,99 @@
+"""KeypointNet: backbone + one 1x1 conv per dense head (or a pooled linear head for ``coords``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import AdaAnchorError
+from .backbones import build_backbone
+
+
+class KeypointNet(nn.Module):
+    """Outputs a dict of heads: dense heads ``(B, C, H/stride, W/stride)``, ``coords`` ``(B, C)``.
+
+    Args:
+        heads: head name -> channels, from the strategy.
+        conf_prior: initial sigmoid probability of ``conf`` (bias init, as in CenterNet/RetinaNet), so the
+            focal loss does not start from a flood of confident negatives.
+    """
+
+    def __init__(self, backbone: nn.Module, heads: Mapping[str, int], conf_prior: float = 0.1):
+        super().__init__()
+        self.backbone = backbone
+        self.stride = int(backbone.stride)
+        self.head_names = list(heads)
+        self.heads = nn.ModuleDict()
+        for name, ch in heads.items():
+            if name == "coords":
+                self.heads[name] = nn.Linear(backbone.deep_channels, ch)
+            else:
+                self.heads[name] = nn.Conv2d(backbone.out_channels, ch, 1)
+        if "conf" in self.heads:
+            nn.init.constant_(self.heads["conf"].bias, -math.log((1 - conf_prior) / conf_prior))
+        for name in ("offset", "local"):
+            if name in self.heads:
+                nn.init.normal_(self.heads[name].weight, std=1e-3)
+                nn.init.zeros_(self.heads[name].bias)
+        if "coords" in self.heads:  # start at the crop centre (normalised 0.5)
+            nn.init.normal_(self.heads["coords"].weight, std=1e-3)
+            nn.init.constant_(self.heads["coords"].bias, 0.5)
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        dense, deep = self.backbone(x)
+        out = {}
+        for name in self.head_names:
+            if name == "coords":
+                out[name] = self.heads[name](deep.mean(dim=(2, 3)))
+            else:
+                out[name] = self.heads[name](dense)
+        return out
+
+
+def build_model(model_cfg: Mapping[str, Any], heads: Mapping[str, int], conf_prior: float = 0.1) -> KeypointNet:
+    """Build from the ``model`` config section; load ``model.weights`` (a local file) if given."""
+    backbone = build_backbone(
+        model_cfg.get("backbone", "tiny"),
+        tiny_width=model_cfg.get("tiny_width", 32),
+        deconv_channels=model_cfg.get("deconv_channels", 256),
+        deconv_layers=model_cfg.get("deconv_layers", 3),
+    )
+    net = KeypointNet(backbone, heads, conf_prior)
+    if model_cfg.get("weights"):
+        load_weights(net, model_cfg["weights"])
+    return net
+
+
+def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
+    """Load local weights: an adaanchor checkpoint (``{"model": state}``), a full state dict, or a backbone
+    state dict (e.g. ImageNet weights saved from timm: keys matched under ``backbone.body.``).
+
+    Only tensors whose names and shapes match are loaded; a file that matches nothing is an error.
+    Returns counts of loaded and skipped tensors.
+    """
+    from ..engine.checkpoint import safe_load
+
+    state = safe_load(path)
+    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
+        state = state["model"]
+    own = net.state_dict()
+    loaded, skipped = {}, 0
+    for key, val in state.items():
+        for cand in (key, f"backbone.body.{key}", f"backbone.{key}"):
+            if cand in own and isinstance(val, Tensor) and own[cand].shape == val.shape:
+                loaded[cand] = val
+                break
+        else:
+            skipped += 1
+    if not loaded:
+        raise AdaAnchorError(f"{path}: no tensor matches this model's architecture (wrong backbone?)")
+    net.load_state_dict(loaded, strict=False)
+    return {"loaded": len(loaded), "skipped": skipped}
+
+
+__all__ = ["KeypointNet", "build_model", "load_weights", "torch"]

@@ -1,0 +1,45 @@
+"""Anchor strategies behind one interface, chosen by ``strategy.name``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import unknown_name_error
+from .anchor import AnchorStrategy
+from .base import Decoded, Encoded, Strategy, Target
+from .heatmap import HeatmapStrategy
+from .losses import compute_loss
+from .regression import RegressionStrategy
+
+__all__ = ["Strategy", "Decoded", "Encoded", "Target", "build_strategy", "compute_loss", "STRATEGY_NAMES"]
+
+STRATEGY_NAMES = ("heatmap", "regression", "fixanchor", "adaanchor")
+
+
+def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, input_size: tuple[int, int]) -> Strategy:
+    """Build the strategy named ``cfg["name"]`` from the ``strategy`` config section."""
+    name = cfg["name"]
+    if name == "heatmap":
+        return HeatmapStrategy(num_keypoints, stride, input_size, sigma=cfg.get("heatmap_sigma", 2.0))
+    if name == "regression":
+        return RegressionStrategy(num_keypoints, stride, input_size)
+    if name in ("adaanchor", "fixanchor"):
+        return AnchorStrategy(
+            num_keypoints,
+            stride,
+            input_size,
+            assign="adaptive" if name == "adaanchor" else "fixed",
+            topk=cfg.get("topk", 20),
+            sigma=cfg.get("sigma", 4.0),
+            fusion=cfg.get("fusion", "mul"),
+            refine=cfg.get("refine", True),
+            refine_in_score=cfg.get("refine_in_score", True),
+            local_radius=cfg.get("local_radius", 2.0),
+            candidate_radius=cfg.get("candidate_radius"),
+            warmup_steps=cfg.get("warmup_steps", 0),
+            lambda_offset=cfg.get("lambda_offset", 1.0),
+            lambda_local=cfg.get("lambda_local", 1.0),
+            ignore_unlabelled=cfg.get("ignore_unlabelled", True),
+        )
+    raise unknown_name_error("strategy", str(name), STRATEGY_NAMES)

@@ -1,0 +1,74 @@
+"""The Strategy interface: one object owns a representation end to end.
+
+A strategy declares its output heads, encodes ground truth into targets **of the same shape as the
+outputs** (from detached outputs, inside the training step), and decodes outputs into keypoints. Because
+targets mirror outputs, one generic loss (:func:`adaanchor.strategies.losses.compute_loss`) serves all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+
+@dataclass
+class Target:
+    """Target and per-element weight for one head; both have the head output's shape."""
+
+    value: Tensor
+    weight: Tensor
+
+
+@dataclass
+class Decoded:
+    """Decoded single-instance predictions.
+
+    Attributes:
+        xy: ``(B, K, 2)`` keypoints in input-crop pixels.
+        score: ``(B, K)`` confidences in [0, 1], or None when the strategy has none (regression).
+        anchor: ``(B, K, 2)`` the anchor each keypoint came from (cell centre, input pixels), or None.
+    """
+
+    xy: Tensor
+    score: Tensor | None
+    anchor: Tensor | None = None
+
+
+@dataclass
+class Encoded:
+    """Targets for every head plus scalar diagnostics of the assignment (logged during training)."""
+
+    targets: dict[str, Target]
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+class Strategy:
+    """Base class. Subclasses set ``name``, ``heads`` and ``losses`` and implement encode/decode.
+
+    Attributes:
+        heads: head name -> number of output channels. ``coords`` is a global (pooled) head of
+            shape ``(B, C)``; every other head is a dense map ``(B, C, h, w)`` at ``stride``.
+        losses: head name -> (loss kind in {"focal", "l1", "mse"}, weight).
+    """
+
+    name = "base"
+
+    def __init__(self, num_keypoints: int, stride: int, input_size: tuple[int, int]):
+        self.num_keypoints = num_keypoints
+        self.stride = stride
+        self.input_size = tuple(input_size)  # (W, H)
+        self.heads: dict[str, int] = {}
+        self.losses: dict[str, tuple[str, float]] = {}
+
+    @property
+    def has_confidence(self) -> bool:
+        return True
+
+    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
+        """Targets from detached ``outputs``, ``keypoints (B,N,K,2)`` and ``visibility (B,N,K)``."""
+        raise NotImplementedError
+
+    def decode(self, outputs: dict[str, Tensor]) -> Decoded:
+        """Single-instance decoding: one keypoint per type."""
+        raise NotImplementedError
