@@ -1,0 +1,41 @@
+"""Shared fixtures: a tiny copy of the built-in benchmark, generated once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Tests run two workers on two cores: one thread each keeps them from fighting.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
+
+TINY_SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}
+
+
+@pytest.fixture(scope="session")
+def tiny_bench(tmp_path_factory) -> Path:
+    """A 48/12-image benchmark (72x96) in a session temp folder; returns its root."""
+    from adaanchor.data.synth import write_benchmark
+
+    root = tmp_path_factory.mktemp("bench")
+    write_benchmark(root, {**TINY_SYNTH, "width": 72, "height": 96}, progress=False)
+    return root
+
+
+@pytest.fixture
+def tiny_overrides(tiny_bench, tmp_path) -> list[str]:
+    """Config overrides for a seconds-long run on the tiny benchmark, writing into tmp_path."""
+    return [
+        f"data.root={tiny_bench}",
+        *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items()),
+        f"out_dir={tmp_path / 'run'}",
+        "model.tiny_width=8",
+        "train.batch_size=8",
+        "train.progress=false",
+        "eval.batch_size=12",
+    ]

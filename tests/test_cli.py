@@ -1,0 +1,62 @@
+"""The command line, called in-process: the documented commands work and bad input gives one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adaanchor.cli import main
+from adaanchor.demo import DEMO_CONFIG, METHODS, run_demo
+
+
+def test_synth_writes_coco_json(tmp_path, capsys):
+    assert main(["synth", str(tmp_path / "b"), "n_train=4", "n_val=2", "seed=3"]) == 0
+    data = json.loads((tmp_path / "b" / "train.json").read_text())
+    assert len(data["images"]) == 4 and len(data["annotations"]) == 4
+    assert "invisible" in capsys.readouterr().out
+
+
+def test_train_then_eval_writes_json(tiny_overrides, tmp_path, capsys):
+    assert main(["train", str(DEMO_CONFIG), *tiny_overrides, "strategy.name=fixanchor", "train.max_steps=2"]) == 0
+    run = next(o.split("=", 1)[1] for o in tiny_overrides if o.startswith("out_dir="))
+    out = tmp_path / "m.json"
+    assert main(["eval", run, "--json", str(out)]) == 0
+    m = json.loads(out.read_text())
+    assert m["checkpoint"].endswith("last.pt") or m["checkpoint"].endswith("best.pt")
+    assert m["vis_error"] > 0 and "0.05" in m["pck"]
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        (["train", str(DEMO_CONFIG), "strategy.topkk=3"], "Did you mean 'strategy.topk'"),
+        (["train", str(DEMO_CONFIG), "strategy.name=heatmapp"], "Valid: adaanchor, fixanchor, heatmap, regression"),
+        (["train", "/no/such/config.yaml"], "/no/such/config.yaml: config file not found"),
+        (["eval", "/no/such/run"], "/no/such/run: no such run directory"),
+        (["train", str(DEMO_CONFIG), "train.lr=fast"], "'train.lr' must be float"),
+        (["eval", str(DEMO_CONFIG), "ckpt=/no/such.pt"], "/no/such.pt: checkpoint not found"),
+    ],
+)
+def test_bad_input_is_one_clear_line(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(tiny_overrides, tmp_path):
+    out = tmp_path / "demo"
+    over = [o for o in tiny_overrides if not o.startswith("out_dir=")]
+    doc = run_demo(out, steps=3, overrides=over)
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved["methods"]) == set(METHODS)
+    keys = {"vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "train_seconds", "params"}
+    for name, m in saved["methods"].items():
+        assert keys <= set(m), name
+    assert saved["methods"]["regression"]["vis_score"] is None
+    assert saved["methods"]["heatmap"]["vis_score"] is not None
+    assert saved["dataset"]["val"]["invisible"] > 0
+    for f in ("results.md", "error_score.png", "predictions.png"):
+        assert (out / f).stat().st_size > 0
+    assert doc["config"]["steps_per_method"] == 3
