@@ -1,0 +1,346 @@
+"""A procedural single-person occlusion benchmark with the COCO-17 skeleton.
+
+Each image is a random articulated person (:mod:`adaanchor.data.synth_pose`) painted in depth order over a
+cluttered background, then covered in part by random textured occluders and sometimes truncated by the image
+border. Visibility labels come from the label map that :func:`adaanchor.data.textures.paint` keeps: a keypoint
+is ``v=1`` when the pixel at its rounded location belongs to an occluder or to a body part it is not part of,
+when it lies on the far side of the head (face keypoints), or when it is outside the image; otherwise ``v=2``.
+Occluded keypoints keep their true coordinates. The images are the model input as is (no crop).
+
+:func:`write_benchmark` writes a COCO keypoint dataset (``train.json``, ``val.json``, PNGs) and reuses it when
+the folder already holds one made with the same resolved options.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from adaanchor.data import textures as tx
+from adaanchor.data.synth_pose import LAYER, OWNERS, Figure, sample_figure
+from adaanchor.errors import AdaAnchorError, unknown_name_error
+
+SYNTH_DEFAULTS: dict[str, Any] = {
+    "width": 72,  # image width in pixels; the images are the model input
+    "height": 96,  # image height in pixels
+    "n_train": 6000,  # number of training images
+    "n_val": 500,  # number of validation images
+    "seed": 0,  # image i of split s (0 train, 1 val) is drawn from default_rng([seed, s, i])
+    "occluders": (0, 3),  # inclusive (min, max) number of textured occluders over the person
+    "occluder_size": (0.15, 0.45),  # occluder size as a fraction of the person's height
+    "truncation": 0.25,  # probability that the person is shifted partly out of the image
+    "clutter": 6,  # random textured shapes in the background
+    "scale": (0.6, 0.95),  # standing person height / image height, before any truncation shift
+}
+FORMAT_VERSION = 1
+SPLITS = ("train", "val")
+OCCLUDER_LAYER = 32  # label-map id of the first occluder; body parts use 1..15, the background 0
+_INT_KEYS = ("width", "height", "n_train", "n_val", "seed", "clutter")
+_PAIR_KEYS = ("occluders", "occluder_size", "scale")
+_FLAT_CELLS = np.zeros((16, 16), np.float32)
+
+
+def resolve_config(cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults updated with ``cfg``, checked; pairs become tuples. Raises AdaAnchorError on a bad key or value."""
+    out = dict(SYNTH_DEFAULTS)
+    if cfg is None:
+        return out
+    if not isinstance(cfg, Mapping):
+        raise AdaAnchorError(f"synth options must be a mapping, got {type(cfg).__name__}")
+    for key, value in cfg.items():
+        if key not in SYNTH_DEFAULTS:
+            raise unknown_name_error("synth option", str(key), SYNTH_DEFAULTS)
+        try:
+            if key in _INT_KEYS:
+                ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                value = int(value)
+                ok = ok and value >= (16 if key in ("width", "height") else 0)
+            elif key in _PAIR_KEYS:
+                value = tuple(value)
+                ok = len(value) == 2 and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+                                             for v in value)
+                value = tuple(int(v) for v in value) if key == "occluders" else tuple(float(v) for v in value)
+                ok = ok and (0 <= value[0] if key == "occluders" else 0 < value[0]) and value[0] <= value[1]
+                # Occluder layer ids must fit the uint8 label map.
+                ok = ok and (key != "occluders" or (all(float(v) == int(v) for v in cfg[key]) and value[1] <= 200))
+            else:  # truncation
+                ok = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+                value = float(value)
+                ok = ok and 0.0 <= value <= 1.0
+        except (TypeError, ValueError, IndexError):
+            ok = False
+        if not ok:
+            raise AdaAnchorError(f"synth option '{key}': invalid value {cfg[key]!r} (default {SYNTH_DEFAULTS[key]!r})")
+        out[key] = value
+    return out
+
+
+@dataclass
+class Scene:
+    """A rendered person before conversion to uint8.
+
+    Attributes:
+        image: ``(H, W, 3)`` float32 painting in [0, 255].
+        label: ``(H, W)`` uint8 layer that owns each pixel (0 background, body parts, then occluders).
+        figure: the placed :class:`~adaanchor.data.synth_pose.Figure`, in pixels.
+        bbox: ``(4,)`` float64 ``[x, y, w, h]`` of everything drawn of the person, possibly beyond the image.
+        occluders: number of occluders painted so far.
+    """
+
+    image: np.ndarray
+    label: np.ndarray
+    figure: Figure
+    bbox: np.ndarray
+    occluders: int = 0
+
+
+def _flat(colour: np.ndarray, noise: float) -> tx.Texture:
+    return tx.Texture("flat", colour.astype(np.float32), colour.astype(np.float32), 4.0, 0.0, 0.0, noise, _FLAT_CELLS)
+
+
+def _outfit(rng: np.random.Generator, scale: float) -> dict[str, tx.Texture]:
+    """Textures by role. Shirt and trousers are shared by several parts, so clothing is continuous."""
+    tone = rng.uniform(0, 1)  # skin from dark to light
+    skin = np.array([70, 45, 35]) + tone * np.array([175, 160, 145]) + rng.normal(0, 8, 3)
+    out = {"skin": _flat(skin, float(rng.uniform(1, 4))), "shirt": tx.random_texture(rng, scale),
+           "trousers": tx.random_texture(rng, scale), "shoes": _flat(rng.uniform(10, 120, 3), 4.0),
+           "hair": _flat(rng.uniform(10, 90) * np.array([1.0, 0.8, 0.6]) * rng.uniform(0.6, 2.2), 6.0),
+           "eye": _flat(skin * 0.3, 2.0), "nose": _flat(skin * 0.7, 2.0), "ear": _flat(skin * 0.88, 2.0)}
+    out["sleeve"] = out["shirt"] if rng.random() < 0.8 else out["skin"]
+    out["forearm"] = out["sleeve"] if rng.random() < 0.45 else out["skin"]
+    out["lower_leg"] = out["trousers"] if rng.random() < 0.75 else out["skin"]
+    return out
+
+
+def render_person(rng: np.random.Generator, cfg: Mapping[str, Any]) -> Scene:
+    """Background plus one posed, scaled, placed (maybe truncated) person; no occluders yet."""
+    W, H = cfg["width"], cfg["height"]
+    image = tx.background(rng, W, H, cfg["clutter"])
+    fig = sample_figure(rng)
+    x0, y0, x1, y1 = fig.extent()
+    # A person too large for the frame is shrunk to fit, so that only `truncation` cuts people off.
+    s = min(rng.uniform(*cfg["scale"]) * H, 0.98 * W / (x1 - x0), 0.98 * H / (y1 - y0))
+    bw, bh = (x1 - x0) * s, (y1 - y0) * s
+    left, top = rng.uniform(-0.5, W - 0.5 - bw), rng.uniform(-0.5, H - 0.5 - bh)
+    if rng.random() < cfg["truncation"]:
+        frac = rng.uniform(0.1, 0.35)  # share of the person's box pushed out of the image
+        side = rng.choice(4, p=[0.45, 0.2, 0.2, 0.15])  # bottom, left, right, top: legs are cut most often
+        if side == 0:
+            top = H - 0.5 - (1 - frac) * bh
+        elif side == 1:
+            left = -0.5 - frac * bw
+        elif side == 2:
+            left = W - 0.5 - (1 - frac) * bw
+        else:
+            top = -0.5 - frac * bh
+    fig = fig.placed(s, np.array([left - x0 * s, top - y0 * s]), min_radius=0.8)
+    label = np.zeros((H, W), np.uint8)
+    outfit = _outfit(rng, 0.15 * fig.height)
+    for part in fig.parts:
+        layer = LAYER[part.name]
+        tx.paint(image, part.shape, outfit[part.role], rng, label, layer)
+        for shape, role in part.features:
+            tx.paint(image, shape, outfit[role], rng, label, layer, shading=0.15)
+    ex = fig.extent()
+    bbox = np.array([ex[0], ex[1], ex[2] - ex[0], ex[3] - ex[1]], np.float64)
+    return Scene(image, label, fig, bbox)
+
+
+def add_occluder(scene: Scene, shape: tx.Shape, texture: tx.Texture, rng: np.random.Generator,
+                 shading: float = 0.2) -> None:
+    """Paint ``shape`` over the scene as the next occluder layer (in place)."""
+    tx.paint(scene.image, shape, texture, rng, scene.label, OCCLUDER_LAYER + scene.occluders, shading)
+    scene.occluders += 1
+
+
+def random_occluder(scene: Scene, rng: np.random.Generator, cfg: Mapping[str, Any]) -> tuple[tx.Shape, tx.Texture]:
+    """A random textured shape centred near a random keypoint or a random point of a limb."""
+    size = rng.uniform(*cfg["occluder_size"]) * scene.figure.height
+    if rng.random() < 0.5:
+        centre = scene.figure.keypoints[rng.integers(len(scene.figure.keypoints))]
+    else:
+        limbs = [p.shape for p in scene.figure.parts if p.shape.kind == "capsule"]
+        a, b = limbs[rng.integers(len(limbs))].pts
+        centre = a + rng.uniform() * (b - a)
+    cx, cy = centre + rng.normal(0, 0.5 * size, 2)
+    shape = tx.random_shape(rng, str(rng.choice(tx.SHAPE_KINDS)), float(cx), float(cy), size)
+    return shape, tx.random_texture(rng, scale=size)
+
+
+def label_visibility(keypoints: np.ndarray, hidden: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """Visibility ``(K,)`` int64 in {1, 2} of ``keypoints`` (K, 2) given the label map ``(H, W)``.
+
+    ``v=1`` outside the image (x < -0.5 or x > W - 0.5, same for y), for ``hidden`` keypoints, and where the
+    pixel at the rounded location is owned by a layer other than the keypoint's own parts or the background.
+    """
+    H, W = label.shape
+    x, y = keypoints[:, 0], keypoints[:, 1]
+    outside = (x < -0.5) | (x > W - 0.5) | (y < -0.5) | (y > H - 0.5)
+    cols = np.clip(np.floor(x + 0.5), 0, W - 1).astype(np.int64)
+    rows = np.clip(np.floor(y + 0.5), 0, H - 1).astype(np.int64)
+    owner = label[rows, cols]
+    covered = np.array([o != 0 and int(o) not in OWNERS[k] for k, o in enumerate(owner)])
+    return np.where(outside | hidden | covered, 1, 2).astype(np.int64)
+
+
+def generate_scene(rng: np.random.Generator, cfg: Mapping[str, Any]) -> tuple[Scene, np.ndarray]:
+    """A person with occluders, and its visibility ``(17,)``; ``cfg`` is completed with the defaults."""
+    cfg = resolve_config(cfg)
+    scene = render_person(rng, cfg)
+    lo, hi = cfg["occluders"]
+    for _ in range(int(rng.integers(lo, hi + 1))):
+        add_occluder(scene, *random_occluder(scene, rng, cfg), rng, shading=float(rng.uniform(0, 0.4)))
+    return scene, label_visibility(scene.figure.keypoints, scene.figure.hidden, scene.label)
+
+
+def generate_sample(rng: np.random.Generator,
+                    cfg: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One benchmark image and its labels.
+
+    Returns:
+        image: ``(H, W, 3)`` uint8 RGB.
+        keypoints: ``(17, 2)`` float64 ``(x, y)`` in the pixel-centre convention (true positions, even if occluded).
+        visibility: ``(17,)`` int64 in {1, 2}.
+        bbox: ``(4,)`` float64 ``[x, y, w, h]`` of the whole person; it may extend beyond the image.
+    """
+    scene, vis = generate_scene(rng, cfg)
+    return tx.to_uint8(scene.image), scene.figure.keypoints.copy(), vis, scene.bbox.copy()
+
+
+def _render_chunk(job: tuple[str, int, int, int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Render images ``start..stop-1`` of one split to PNG; returns their annotation fields. Runs in workers."""
+    from PIL import Image
+
+    root, split_index, start, stop, cfg = job
+    out = []
+    for i in range(start, stop):
+        image, kps, vis, bbox = generate_sample(np.random.default_rng([cfg["seed"], split_index, i]), cfg)
+        name = f"images/{SPLITS[split_index]}/{i:06d}.png"
+        Image.fromarray(image).save(Path(root) / name, compress_level=1)  # speed over a few kB per image
+        # Keypoints rounded to 1e-4 px: exact for any purpose, and the JSON stays small.
+        flat = [round(float(v), 4) for xyv in zip(kps[:, 0], kps[:, 1], vis) for v in xyv]
+        out.append({"file_name": name, "keypoints": flat, "bbox": [round(float(b), 4) for b in bbox],
+                    "area": _clipped_area(bbox, cfg["width"], cfg["height"])})
+    return out
+
+
+def _clipped_area(bbox: np.ndarray, width: int, height: int) -> float:
+    """COCO ``area``: here the area of the person's box clipped to the image (there are no masks)."""
+    w = min(bbox[0] + bbox[2], width - 0.5) - max(bbox[0], -0.5)
+    h = min(bbox[1] + bbox[3], height - 0.5) - max(bbox[1], -0.5)
+    return round(float(max(w, 0.0) * max(h, 0.0)), 2)
+
+
+def _coco_json(records: list[dict[str, Any]], cfg: Mapping[str, Any]) -> dict[str, Any]:
+    from adaanchor.data.spec import load_spec
+
+    spec = load_spec("coco")
+    images, anns = [], []
+    for i, rec in enumerate(records):  # ids are 1-based: some COCO tools treat id 0 as missing
+        images.append({"id": i + 1, "file_name": rec["file_name"], "width": cfg["width"], "height": cfg["height"]})
+        anns.append({"id": i + 1, "image_id": i + 1, "category_id": 1, "keypoints": rec["keypoints"],
+                     "num_keypoints": sum(1 for v in rec["keypoints"][2::3] if v > 0), "bbox": rec["bbox"],
+                     "area": rec["area"], "iscrowd": 0})
+    cat = {"id": 1, "name": "person", "supercategory": "person", "keypoints": list(spec.keypoints),
+           "skeleton": [[a + 1, b + 1] for a, b in spec.skeleton]}
+    return {"info": {"description": "adaanchor synthetic occlusion benchmark", "version": FORMAT_VERSION},
+            "images": images, "annotations": anns, "categories": [cat]}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)  # a reader never sees a half-written file
+
+
+def _jsonable(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(dict(cfg)))
+
+
+def _cache_ok(root: Path, cfg: dict[str, Any]) -> bool:
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+        return (manifest.get("format_version") == FORMAT_VERSION and manifest.get("config") == _jsonable(cfg)
+                and all((root / f"{s}.json").is_file() and len(os.listdir(root / "images" / s)) == cfg[f"n_{s}"]
+                        for s in SPLITS))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, progress: bool = True, *,
+                    workers: int | None = None) -> dict[str, Path]:
+    """Write the benchmark under ``out_dir``, or reuse it when ``manifest.json`` there has the same resolved options.
+
+    Layout: ``images/{train,val}/000000.png...``, ``train.json``/``val.json`` (COCO keypoints, file names relative
+    to ``out_dir``) and ``manifest.json`` (resolved options, visibility counts, format version), written last so
+    that an interrupted run is regenerated rather than taken for a finished one. Other options in the same folder
+    replace the old files. Each annotation's ``area`` is its box clipped to the image (there are no masks).
+    ``workers`` defaults to 2 processes for large sets, 1 otherwise; the output does not
+    depend on it. Workers are spawned, so a script calling this at import time needs the usual
+    ``if __name__ == "__main__":`` guard. Returns ``{"train": train.json, "val": val.json, "root": out_dir}``.
+    """
+    cfg = resolve_config(cfg)
+    root = Path(out_dir).expanduser()
+    paths = {"train": root / "train.json", "val": root / "val.json", "root": root}
+    if _cache_ok(root, cfg):
+        return paths
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "manifest.json").unlink(missing_ok=True)  # first: from here on the folder is not a finished cache
+        for s in SPLITS:
+            (root / f"{s}.json").unlink(missing_ok=True)
+            shutil.rmtree(root / "images" / s, ignore_errors=True)
+            (root / "images" / s).mkdir(parents=True)
+    except OSError as exc:
+        raise AdaAnchorError(f"{root}: cannot write the synthetic benchmark there ({exc.strerror or exc})") from None
+    total = cfg["n_train"] + cfg["n_val"]
+    workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= 400 else 1)
+    from tqdm import tqdm
+
+    counts = {}
+    # Spawned (not forked) workers: the parent may hold torch threads, which fork does not copy safely.
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+    try:
+        for si, split in enumerate(SPLITS):
+            n = cfg[f"n_{split}"]
+            jobs = [(str(root), si, a, min(a + 100, n), cfg) for a in range(0, n, 100)]
+            records: list[dict[str, Any]] = []
+            with tqdm(total=n, desc=f"synthetic {split}", unit="img", disable=not progress) as bar:
+                for chunk in (pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)):
+                    records += chunk
+                    bar.update(len(chunk))
+            _write_json(paths[split], _coco_json(records, cfg))
+            counts[split] = visibility_counts(paths[split])
+    except OSError as exc:
+        raise AdaAnchorError(f"{root}: cannot write the synthetic benchmark there ({exc.strerror or exc})") from None
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    _write_json(root / "manifest.json", {"format_version": FORMAT_VERSION, "config": _jsonable(cfg), "counts": counts})
+    return paths
+
+
+def visibility_counts(json_path: str | Path) -> dict[str, int]:
+    """Keypoint counts of a COCO keypoint file: ``visible`` (v=2), ``invisible`` (v=1), ``unlabelled`` (v=0),
+    ``outside`` (labelled but outside its image) and ``images``."""
+    data = json.loads(Path(json_path).read_text())
+    sizes = {im["id"]: (im["width"], im["height"]) for im in data["images"]}
+    out = {"visible": 0, "invisible": 0, "unlabelled": 0, "outside": 0, "images": len(data["images"])}
+    for ann in data["annotations"]:
+        kp = np.asarray(ann["keypoints"], np.float64).reshape(-1, 3)
+        W, H = sizes[ann["image_id"]]
+        out["visible"] += int((kp[:, 2] == 2).sum())
+        out["invisible"] += int((kp[:, 2] == 1).sum())
+        out["unlabelled"] += int((kp[:, 2] == 0).sum())
+        off = (kp[:, 0] < -0.5) | (kp[:, 0] > W - 0.5) | (kp[:, 1] < -0.5) | (kp[:, 1] > H - 0.5)
+        out["outside"] += int((off & (kp[:, 2] > 0)).sum())
+    return out
