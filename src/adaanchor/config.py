@@ -62,6 +62,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "eval_every": 1,  # epochs between evaluations (best checkpoint by the eval metric)
     "max_bad_steps": 5,  # consecutive non-finite losses before training stops
     "deterministic": False,  # torch.use_deterministic_algorithms (for exact resume checks)
+    "sync_bn": True,  # under DDP (>1 process), BatchNorm statistics over the global batch
     "time_limit_s": None,  # stop (with a checkpoint) after this wall time
     "progress": True,
     "device": "auto",  # auto | cpu | cuda
@@ -129,7 +130,8 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     try:
         return OmegaConf.to_container(OmegaConf.from_dotlist(list(items)))  # type: ignore[return-value]
     except Exception as e:  # omegaconf's grammar errors
-        raise AdaAnchorError(f"cannot parse overrides {list(items)}: {e}") from None
+        msg = str(e).replace("\n", " ")
+        raise AdaAnchorError(f"cannot parse overrides {list(items)}: {msg}") from None
 
 
 def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
@@ -137,6 +139,8 @@ def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
         value = cfg.get(key)
         name = f"{prefix}{key}"
         if isinstance(default, dict):
+            if value is not None and not isinstance(value, Mapping):
+                raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
             if default and isinstance(value, Mapping):
                 _check_types(value, default, name + ".")
             continue

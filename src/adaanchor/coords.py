@@ -50,3 +50,25 @@ def bilinear_sample(fmap: Tensor, xy: Tensor, stride: int) -> Tensor:
         fmap, grid.to(fmap.dtype), mode="bilinear", padding_mode="border", align_corners=True
     )
     return out.squeeze(-1).transpose(1, 2)
+
+
+def refine_points(local: Tensor, xy: Tensor, stride: int) -> Tensor:
+    """Local refinement (paper eq. 12): ``P_r = q + stride * local(q)``, ``q`` = ``xy`` clamped to the
+    rectangle of the outermost cell centres, ``local(q)`` sampled bilinearly.
+
+    Inside that rectangle ``q = xy`` and this is eq. 12 exactly. Outside it, the local map (supervised as
+    ``(target - cell centre) / stride``, i.e. relative to where it is read) is read at the border, and the
+    offset is added to the point where it was read; adding it to ``xy`` would double the overshoot.
+
+    Args:
+        local: ``(B, 2, h, w)`` local offsets in cells.
+        xy: ``(B, P, 2)`` points in input pixels.
+    Returns:
+        ``(B, P, 2)`` refined points in input pixels.
+    """
+    h, w = local.shape[-2:]
+    half = (stride - 1) / 2.0
+    lo = torch.tensor([half, half], device=xy.device, dtype=xy.dtype)
+    hi = torch.tensor([stride * (w - 1) + half, stride * (h - 1) + half], device=xy.device, dtype=xy.dtype)
+    q = torch.maximum(torch.minimum(xy, hi), lo)
+    return q + stride * bilinear_sample(local, q, stride)

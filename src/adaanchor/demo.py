@@ -61,6 +61,21 @@ def _method_cfg(base: DictConfig, name: str, out: Path, steps: int) -> DictConfi
     return cfg  # type: ignore[return-value]
 
 
+def train_and_evaluate(cfg: DictConfig, val_ds: Any, val_json: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train ``cfg``, evaluate its last checkpoint on ``val_ds``; returns the results row and the predictions."""
+    from .data.spec import load_spec
+
+    summary = train(cfg)
+    model, strategy = build_system(cfg, load_pretrained=False)
+    state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    preds = predict(model.eval(), strategy, val_ds, int(cfg.eval.batch_size), "cpu", progress=False)
+    m = evaluate_predictions(preds, str(val_json), load_spec(cfg.data.spec).sigmas, tuple(cfg.eval.pck))
+    row = {k: m[k] for k in ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv")}
+    row.update(train_seconds=round(summary["train_seconds"], 1), steps=summary["steps"], params=summary["params"])
+    return row, preds
+
+
 def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float = 8.0, seed: int = 0,
              overrides: Sequence[str] = (), methods: Sequence[str] = METHODS, steps: int | None = None,
              plots: bool = True) -> dict[str, Any]:
@@ -84,23 +99,8 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float = 8.0, see
     results: dict[str, Any] = {}
     preds_by_method: dict[str, Any] = {}
     for name in methods:
-        cfg = _method_cfg(base, name, out, steps)
-        summary = train(cfg)
-        model, strategy = build_system(cfg, load_pretrained=False)
-        state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        preds = predict(model.eval(), strategy, val_ds, int(cfg.eval.batch_size), "cpu", progress=False)
-        from .data.spec import load_spec
-
-        m = evaluate_predictions(preds, str(val_json), load_spec(cfg.data.spec).sigmas, tuple(cfg.eval.pck))
-        results[name] = {
-            "vis_error": m["vis_error"], "inv_error": m["inv_error"], "vis_score": m["vis_score"],
-            "inv_score": m["inv_score"], "score_auc": m["score_auc"], "ap": m["ap"], "pck": m["pck"],
-            "pck_vis": m["pck_vis"], "pck_inv": m["pck_inv"], "train_seconds": round(summary["train_seconds"], 1),
-            "steps": summary["steps"], "params": summary["params"],
-        }
-        preds_by_method[name] = preds
-        print(f"{name}: inv_error {m['inv_error']:.2f} px, vis_error {m['vis_error']:.2f} px")
+        results[name], preds_by_method[name] = train_and_evaluate(_method_cfg(base, name, out, steps), val_ds, val_json)
+        print(f"{name}: inv_error {results[name]['inv_error']:.2f} px, vis_error {results[name]['vis_error']:.2f} px")
     counts = {"train": visibility_counts(train_json), "val": visibility_counts(val_json)}
     doc = {
         "methods": results,

@@ -31,6 +31,8 @@ class DataError(AdaAnchorError):
 def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> AdaAnchorError:
     """Error for an unknown key or choice, listing valid names with a closest-match hint."""
     valid = sorted(valid)
-    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.5)
-    hint = f" Did you mean '{close[0]}'?" if close else ""
+    # Compare the last dotted part only: a shared prefix ("strategy.") would make anything look close.
+    tails = {v.rsplit(".", 1)[-1]: v for v in valid}
+    close = difflib.get_close_matches(name.rsplit(".", 1)[-1], list(tails), n=1, cutoff=0.6)
+    hint = f" Did you mean '{tails[close[0]]}'?" if close else ""
     return AdaAnchorError(f"unknown {kind} '{name}'.{hint} Valid: {', '.join(valid)}")

@@ -209,7 +209,7 @@ def coco_keypoint_ap(
                                 record=f"annotations[{i}]", field="area")
     with _quiet(verbose):
         coco_gt = COCO()
-        coco_gt.dataset = data
+        coco_gt.dataset = copy.deepcopy(data)  # pycocotools writes 'ignore' flags into the annotations
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
         ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..coords import bilinear_sample, cell_centers
+from ..coords import cell_centers, refine_points
 from .base import Decoded, Encoded, Strategy, Target
 
 
@@ -75,7 +75,7 @@ class AnchorStrategy(Strategy):
         pts = centres + s * off.float().view(b, k, 2, h * w).transpose(2, 3)
         if refine:
             local = outputs["local"].float().reshape(b * k, 2, h, w)
-            pts = pts + s * bilinear_sample(local, pts.reshape(b * k, h * w, 2), s).view(b, k, h * w, 2)
+            pts = refine_points(local, pts.reshape(b * k, h * w, 2), s).view(b, k, h * w, 2)
         return pts, centres
 
     # ---- training ---------------------------------------------------------------------------------
@@ -107,6 +107,8 @@ class AnchorStrategy(Strategy):
         selected = torch.zeros(b, k, n, hw, dtype=torch.bool, device=conf.device)
         selected.scatter_(-1, idx, True)
         selected &= valid.unsqueeze(-1)
+        if adaptive and self.candidate_radius is not None:  # topk also returns masked cells when too few remain
+            selected &= cell_d <= float(self.candidate_radius)
         # A cell chosen by several instances of one type regresses to the one that scored it highest.
         owner = score.masked_fill(~selected, float("-inf")).argmax(dim=2)  # (B, K, hw)
         positive = selected.any(dim=2)  # (B, K, hw)
@@ -162,5 +164,5 @@ def decode_anchor(outputs: dict[str, Tensor], k: int, stride: int, refine: bool)
     xy = anchor + stride * off_sel.float()
     if refine and "local" in outputs:
         local = outputs["local"].float().reshape(b * k, 2, h, w)
-        xy = xy + stride * bilinear_sample(local, xy.reshape(b * k, 1, 2), stride).view(b, k, 2)
+        xy = refine_points(local, xy.reshape(b * k, 1, 2), stride).view(b, k, 2)
     return Decoded(xy=xy, score=torch.sigmoid(best.float()), anchor=anchor)

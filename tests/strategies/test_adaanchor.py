@@ -1,0 +1,394 @@
+"""AdaAnchor's adaptive assignment (paper eqs. 8-12) and the FixAnchor baseline, against brute force.
+
+Every expected value here is computed independently with numpy loops over cells: cell centres
+``(s*j + (s-1)/2, s*i + (s-1)/2)``, coarse point ``P = C + s * offset``, refined ``P_r = P + s * local(P)``
+(bilinear, border-clamped), ``c = sigmoid(conf)``, ``r = exp(-|P_r - g|^2 / (2 sigma^2))`` in input pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from adaanchor.strategies import build_strategy
+
+S = 4  # stride
+W, H = 32, 24  # input (W, H): the map is 8 wide and 6 high
+MW, MH = W // S, H // S
+
+
+def centres_np() -> np.ndarray:
+    """(MH*MW, 2) cell centres, row-major, written out cell by cell."""
+    out = []
+    for i in range(MH):
+        for j in range(MW):
+            out.append((S * j + (S - 1) / 2, S * i + (S - 1) / 2))
+    return np.array(out, dtype=np.float64)
+
+
+def bilinear_np(fmap: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Bilinear sample of ``fmap (C, MH, MW)`` at input pixel ``(x, y)``, clamped to the outer cell centres."""
+    u = min(max((x - (S - 1) / 2) / S, 0.0), MW - 1.0)
+    v = min(max((y - (S - 1) / 2) / S, 0.0), MH - 1.0)
+    j0, i0 = min(int(math.floor(u)), MW - 2), min(int(math.floor(v)), MH - 2)
+    fu, fv = u - j0, v - i0
+    return ((1 - fu) * (1 - fv) * fmap[:, i0, j0] + fu * (1 - fv) * fmap[:, i0, j0 + 1]
+            + (1 - fu) * fv * fmap[:, i0 + 1, j0] + fu * fv * fmap[:, i0 + 1, j0 + 1])
+
+
+def scores_np(conf, offset, local, k, gt, sigma, fusion="mul", refine=True) -> np.ndarray:
+    """Brute-force score of every cell for keypoint type ``k`` of image 0 and target ``gt``."""
+    cen = centres_np()
+    out = np.zeros(MH * MW)
+    for idx in range(MH * MW):
+        i, j = divmod(idx, MW)
+        p = cen[idx] + S * np.array([offset[2 * k, i, j], offset[2 * k + 1, i, j]], dtype=np.float64)
+        if refine:
+            p = p + S * bilinear_np(local[2 * k: 2 * k + 2].astype(np.float64), p[0], p[1])
+        r = math.exp(-((p[0] - gt[0]) ** 2 + (p[1] - gt[1]) ** 2) / (2 * sigma**2))
+        c = 1.0 / (1.0 + math.exp(-float(conf[k, i, j])))
+        out[idx] = c * r if fusion == "mul" else c + r
+    return out
+
+
+def topk_set(score: np.ndarray, k: int) -> set[int]:
+    order = np.argsort(-score, kind="stable")
+    last, first_out = score[order[k - 1]], score[order[k]]
+    assert last - first_out > 1e-4 * max(abs(last), 1e-30), "near tie at the cut: float32 could order it either way"
+    return set(order[:k].tolist())
+
+
+def positives(enc, b: int, k: int) -> set[int]:
+    return set(torch.nonzero(enc.targets["conf"].value[b, k].reshape(-1) > 0.5).view(-1).tolist())
+
+
+def random_outputs(st, seed: int, b: int = 1, conf_scale=3.0, off_scale=1.5, inside=False) -> dict[str, torch.Tensor]:
+    """Random logits, offsets and local offsets. ``inside``: every cell's coarse prediction lies between the
+    outermost cell centres, where the bilinear sampling of ``local`` needs no border convention."""
+    gen = torch.Generator().manual_seed(seed)
+    k = st.num_keypoints
+    out = {"conf": torch.randn(b, k, MH, MW, generator=gen) * conf_scale,
+           "offset": torch.randn(b, 2 * k, MH, MW, generator=gen) * off_scale}
+    if inside:
+        lo = torch.tensor([(S - 1) / 2, (S - 1) / 2]).view(1, 1, 2, 1, 1)
+        span = torch.tensor([S * (MW - 1.0), S * (MH - 1.0)]).view(1, 1, 2, 1, 1)
+        pred = lo + span * torch.rand(b, k, 2, MH, MW, generator=gen)
+        cen = torch.tensor(centres_np(), dtype=torch.float32).T.reshape(1, 1, 2, MH, MW)
+        out["offset"] = ((pred - cen) / S).reshape(b, 2 * k, MH, MW)
+    if "local" in st.heads:
+        out["local"] = torch.randn(b, 2 * k, MH, MW, generator=gen) * 0.5
+    return out
+
+
+# ---- adaptive assignment against brute force ----------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(
+    "opts",
+    [
+        {},
+        {"sigma": 9.0},
+        {"refine_in_score": False},
+        {"refine": False},
+        {"fusion": "add"},
+    ],
+    ids=["default", "sigma9", "coarse-score", "norefine", "add"],
+)
+def test_adaptive_positives_are_topk_of_bruteforce_score(opts, seed):
+    topk = 4
+    cfg = {"name": "adaanchor", "topk": topk, **opts}
+    st = build_strategy(cfg, 2, S, (W, H))
+    out = random_outputs(st, seed, inside=True)
+    rng = np.random.default_rng(seed)
+    gt = np.stack([rng.uniform(-6, W + 6, 2), rng.uniform(-6, H + 6, 2)], axis=1)  # (K=2, 2)
+    kp = torch.tensor(gt, dtype=torch.float32).view(1, 1, 2, 2)
+    enc = st.encode(out, kp, torch.full((1, 1, 2), 2))
+    assert enc.stats["adaptive"] == 1.0
+    conf, off = out["conf"][0].numpy(), out["offset"][0].numpy()
+    local = out["local"][0].numpy() if "local" in out else None
+    use_refine = cfg.get("refine", True) and cfg.get("refine_in_score", True)
+    cen = centres_np()
+    for k in range(2):
+        g = kp[0, 0, k].double().numpy()
+        sc = scores_np(conf, off, local, k, g, cfg.get("sigma", 4.0), cfg.get("fusion", "mul"), use_refine)
+        expected = topk_set(sc, topk)
+        assert positives(enc, 0, k) == expected
+        # Offsets at positives point from the cell centre to the target, in cells; weighted only there.
+        offt = enc.targets["offset"].value[0, 2 * k: 2 * k + 2].reshape(2, -1).T.double().numpy()
+        offw = enc.targets["offset"].weight[0, 2 * k: 2 * k + 2].reshape(2, -1).T.numpy()
+        for idx in range(MH * MW):
+            if idx in expected:
+                np.testing.assert_allclose(offt[idx], (g - cen[idx]) / S, atol=1e-5)
+                assert (offw[idx] == 1).all()
+            else:
+                assert (offw[idx] == 0).all()
+
+
+def test_adaptive_multi_instance_union_and_owner():
+    """Two targets of one type: positives are the union of each target's top-k; a cell chosen by both
+    regresses to the target that scores it higher."""
+    topk = 8
+    st = build_strategy({"name": "adaanchor", "topk": topk, "refine": False, "sigma": 12.0}, 1, S, (W, H))
+    gen = torch.Generator().manual_seed(5)
+    out = {"conf": torch.randn(1, 1, MH, MW, generator=gen) * 2, "offset": torch.randn(1, 2, MH, MW, generator=gen)}
+    gts = np.array([[10.3, 9.1], [14.2, 12.6]])
+    kp = torch.tensor(gts, dtype=torch.float32).view(1, 2, 1, 2)
+    enc = st.encode(out, kp, torch.full((1, 2, 1), 2))
+    conf, off = out["conf"][0].numpy(), out["offset"][0].numpy()
+    sc = [scores_np(conf, off, None, 0, kp[0, n, 0].double().numpy(), 12.0, "mul", False) for n in range(2)]
+    sets = [topk_set(s, topk) for s in sc]
+    assert sets[0] & sets[1], "the case should have shared cells"
+    assert positives(enc, 0, 0) == sets[0] | sets[1]
+    cen = centres_np()
+    offt = enc.targets["offset"].value[0].reshape(2, -1).T.double().numpy()
+    for idx in sets[0] | sets[1]:
+        if idx in sets[0] and idx in sets[1]:
+            owner = 0 if sc[0][idx] > sc[1][idx] else 1
+        else:
+            owner = 0 if idx in sets[0] else 1
+        np.testing.assert_allclose(offt[idx], (kp[0, owner, 0].double().numpy() - cen[idx]) / S, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["adaanchor", "fixanchor"])
+@pytest.mark.parametrize("topk", [1, 3, 20, 100])
+def test_exactly_k_positives_per_labelled_target(name, topk):
+    st = build_strategy({"name": name, "topk": topk}, 4, S, (W, H))
+    out = random_outputs(st, 3, b=2)
+    gen = torch.Generator().manual_seed(3)
+    kp = torch.rand(2, 1, 4, 2, generator=gen) * torch.tensor([W + 30.0, H + 30.0]) - 15
+    vis = torch.tensor([[[2, 1, 0, 2]], [[0, 0, 1, 2]]])
+    enc = st.encode(out, kp, vis)
+    conf_t = enc.targets["conf"].value
+    n_expected = min(topk, MH * MW)
+    for b in range(2):
+        for k in range(4):
+            n = int(conf_t[b, k].sum())
+            assert n == (n_expected if vis[b, 0, k] > 0 else 0), (b, k)
+            assert int(enc.targets["offset"].weight[b, 2 * k: 2 * k + 2].sum()) == 2 * n
+            assert float(enc.targets["conf"].weight[b, k, 0, 0]) == float(vis[b, 0, k] > 0)
+    assert set(conf_t.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_ignore_unlabelled_false_supervises_every_channel():
+    st = build_strategy({"name": "adaanchor", "topk": 2, "ignore_unlabelled": False}, 2, S, (W, H))
+    enc = st.encode(random_outputs(st, 0), torch.full((1, 1, 2, 2), 9.0), torch.tensor([[[2, 0]]]))
+    assert (enc.targets["conf"].weight == 1).all()
+    assert enc.targets["conf"].value[0, 1].sum() == 0
+
+
+# ---- fusion -------------------------------------------------------------------------------------
+
+
+def _two_candidate_outputs(sigma: float):
+    """Cell A (row 1, col 1): confident (c = 0.99) but predicting 9.79 px off (r = 0.05).
+    Cell B (row 4, col 6): unsure (c = 0.1) but predicting 1.84 px off (r = 0.9).
+    add: A = 1.04 > B = 1.00; mul: A = 0.0495 < B = 0.09. Every other cell: c ~ 0 and r ~ 0."""
+    gt = torch.tensor([15.0, 10.0])
+    conf = torch.full((1, 1, MH, MW), -30.0)
+    cen = torch.tensor(centres_np(), dtype=torch.float32).view(MH, MW, 2)
+    # Other cells predict a point 200 px away.
+    offset = ((gt + torch.tensor([200.0, 0.0]) - cen) / S).permute(2, 0, 1).unsqueeze(0).clone()
+
+    def place(i, j, c, r):
+        conf[0, 0, i, j] = math.log(c / (1 - c))
+        d = sigma * math.sqrt(-2 * math.log(r))
+        target_pt = gt + torch.tensor([d, 0.0])
+        offset[0, :, i, j] = (target_pt - cen[i, j]) / S
+
+    place(1, 1, 0.99, 0.05)
+    place(4, 6, 0.1, 0.9)
+    return {"conf": conf, "offset": offset}, gt.view(1, 1, 1, 2)
+
+
+@pytest.mark.parametrize("fusion,winner", [("add", 1 * MW + 1), ("mul", 4 * MW + 6)])
+def test_add_and_mul_pick_different_anchors(fusion, winner):
+    sigma = 4.0
+    st = build_strategy({"name": "adaanchor", "topk": 1, "refine": False, "fusion": fusion, "sigma": sigma},
+                        1, S, (W, H))
+    out, kp = _two_candidate_outputs(sigma)
+    # Sanity of the construction, by hand: the two fused scores of A and B.
+    c_a, r_a, c_b, r_b = 0.99, 0.05, 0.1, 0.9
+    assert (c_a + r_a > c_b + r_b) and (c_a * r_a < c_b * r_b)
+    enc = st.encode(out, kp, torch.full((1, 1, 1), 2))
+    assert positives(enc, 0, 0) == {winner}
+
+
+# ---- candidate radius, warm-up ------------------------------------------------------------------
+
+
+def _cells_within(gt: np.ndarray, radius: float) -> set[int]:
+    d = np.linalg.norm(centres_np() - gt, axis=1) / S
+    return set(np.nonzero(d <= radius)[0].tolist())
+
+
+def test_candidate_radius_restricts_positives():
+    radius = 1.5
+    st = build_strategy({"name": "adaanchor", "topk": 3, "candidate_radius": radius, "refine": False}, 1, S, (W, H))
+    gt = np.array([13.5, 9.5])  # centre of cell (row 2, col 3)
+    # Far cells are confident and predict the target exactly: without the radius they would win.
+    conf = torch.full((1, 1, MH, MW), 8.0)
+    cen = torch.tensor(centres_np(), dtype=torch.float32).view(MH, MW, 2)
+    offset = ((torch.tensor(gt, dtype=torch.float32) - cen) / S).permute(2, 0, 1).unsqueeze(0).contiguous()
+    near = _cells_within(gt, radius)
+    for idx in near:
+        conf[0, 0, idx // MW, idx % MW] = -1.0 + 0.1 * idx  # distinct, low
+    kp = torch.tensor(gt, dtype=torch.float32).view(1, 1, 1, 2)
+    enc = st.encode({"conf": conf, "offset": offset}, kp, torch.full((1, 1, 1), 2))
+    pos = positives(enc, 0, 0)
+    assert len(pos) == 3 and pos <= near
+    # The three most confident of the near cells (all predict the target exactly, r = 1).
+    assert pos == set(sorted(near, key=lambda i: -(-1.0 + 0.1 * i))[:3])
+    free = build_strategy({"name": "adaanchor", "topk": 3, "refine": False}, 1, S, (W, H))
+    assert not positives(free.encode({"conf": conf, "offset": offset}, kp, torch.full((1, 1, 1), 2)), 0, 0) <= near
+
+
+def test_candidate_radius_holds_when_topk_exceeds_candidates():
+    radius = 1.0
+    st = build_strategy({"name": "adaanchor", "topk": 20, "candidate_radius": radius}, 1, S, (W, H))
+    gt = np.array([13.5, 9.5])
+    enc = st.encode(random_outputs(st, 0), torch.tensor(gt, dtype=torch.float32).view(1, 1, 1, 2),
+                    torch.full((1, 1, 1), 2))
+    assert positives(enc, 0, 0) <= _cells_within(gt, radius)
+
+
+def test_warmup_is_fixanchor_then_adaptive():
+    cfg = {"topk": 4, "sigma": 4.0}
+    ada = build_strategy({"name": "adaanchor", "warmup_steps": 10, **cfg}, 2, S, (W, H))
+    ada_now = build_strategy({"name": "adaanchor", **cfg}, 2, S, (W, H))
+    fix = build_strategy({"name": "fixanchor", **cfg}, 2, S, (W, H))
+    out = random_outputs(ada, 4, b=2, conf_scale=5.0, off_scale=3.0)
+    gen = torch.Generator().manual_seed(4)
+    kp = torch.rand(2, 1, 2, 2, generator=gen) * torch.tensor([float(W), float(H)])
+    vis = torch.full((2, 1, 2), 2)
+    ref_fix = fix.encode(out, kp, vis, step=9)
+    ref_ada = ada_now.encode(out, kp, vis, step=10)
+    for step in (0, 9):
+        e = ada.encode(out, kp, vis, step=step)
+        assert e.stats["adaptive"] == 0.0
+        for head in ref_fix.targets:
+            assert torch.equal(e.targets[head].value, ref_fix.targets[head].value), (step, head)
+            assert torch.equal(e.targets[head].weight, ref_fix.targets[head].weight), (step, head)
+    for step in (10, 500):
+        e = ada.encode(out, kp, vis, step=step)
+        assert e.stats["adaptive"] == 1.0
+        for head in ref_ada.targets:
+            assert torch.equal(e.targets[head].value, ref_ada.targets[head].value), (step, head)
+    assert not torch.equal(ref_ada.targets["conf"].value, ref_fix.targets["conf"].value)
+
+
+# ---- FixAnchor ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("topk", [1, 4, 9])
+def test_fixanchor_positives_are_nearest_cells_whatever_the_outputs(topk):
+    st = build_strategy({"name": "fixanchor", "topk": topk}, 3, S, (W, H))
+    rng = np.random.default_rng(topk)
+    gt = np.stack([rng.uniform(-10, W + 10, 3), rng.uniform(-10, H + 10, 3)], axis=1)
+    kp = torch.tensor(gt, dtype=torch.float32).view(1, 1, 3, 2)
+    vis = torch.full((1, 1, 3), 2)
+    e1 = st.encode(random_outputs(st, 1), kp, vis)
+    e2 = st.encode(random_outputs(st, 2, conf_scale=20.0, off_scale=5.0), kp, vis)
+    for head in e1.targets:
+        assert torch.equal(e1.targets[head].value, e2.targets[head].value)
+        assert torch.equal(e1.targets[head].weight, e2.targets[head].weight)
+    cen = centres_np()
+    for k in range(3):
+        g = kp[0, 0, k].double().numpy()
+        d = [math.hypot(cen[i, 0] - g[0], cen[i, 1] - g[1]) for i in range(MH * MW)]
+        assert positives(e1, 0, k) == topk_set(-np.array(d), topk)
+    assert e1.stats["adaptive"] == 0.0
+
+
+def test_fixanchor_shared_cell_regresses_to_nearer_target():
+    st = build_strategy({"name": "fixanchor", "topk": 4, "refine": False}, 1, S, (W, H))
+    # Cell (row 2, col 3) has centre (13.5, 9.5); both targets have it among their 4 nearest cells.
+    kp = torch.tensor([[[[12.0, 9.0]], [[16.0, 10.0]]]])  # (1, N=2, K=1, 2)
+    enc = st.encode(random_outputs(st, 0), kp, torch.full((1, 2, 1), 2))
+    assert enc.targets["conf"].value[0, 0, 2, 3] == 1
+    # Distances to (13.5, 9.5): target 0 -> 1.58 px, target 1 -> 2.55 px: target 0 owns it.
+    torch.testing.assert_close(enc.targets["offset"].value[0, :, 2, 3], torch.tensor([-1.5, -0.5]) / S)
+
+
+# ---- local branch -------------------------------------------------------------------------------
+
+
+def test_local_targets_near_the_target_only():
+    st = build_strategy({"name": "fixanchor", "topk": 1, "local_radius": 1.2}, 1, S, (W, H))
+    g = np.array([11.0, 14.0])
+    kp = torch.tensor([[[g.tolist()], [[100.0, 100.0]]]], dtype=torch.float32)  # second: padding
+    enc = st.encode(random_outputs(st, 0), kp, torch.tensor([[[2], [0]]]))
+    t = enc.targets["local"]
+    cen = centres_np()
+    for idx in range(MH * MW):
+        i, j = divmod(idx, MW)
+        near = np.linalg.norm(cen[idx] - g) / S <= 1.2
+        assert (t.weight[0, :, i, j] == float(near)).all(), idx
+        if near:
+            np.testing.assert_allclose(t.value[0, :, i, j].numpy(), (g - cen[idx]) / S, atol=1e-6)
+    assert int(t.weight.sum()) > 0
+
+
+def _decode_case(local: torch.Tensor):
+    """Conf peaks at cell (row 1, col 2) of type 0; its offset moves the point to cell coords (u, v) = (4.3, 2.6)."""
+    conf = torch.full((1, 1, MH, MW), -5.0)
+    conf[0, 0, 1, 2] = 3.0
+    offset = torch.zeros(1, 2, MH, MW)
+    offset[0, 0, 1, 2] = 4.3 - 2  # cells
+    offset[0, 1, 1, 2] = 2.6 - 1
+    return {"conf": conf, "offset": offset, "local": local}
+
+
+def test_decode_refinement_is_eq12_with_bilinear_local():
+    gen = torch.Generator().manual_seed(0)
+    local = torch.randn(1, 2, MH, MW, generator=gen)
+    st = build_strategy({"name": "adaanchor"}, 1, S, (W, H))
+    dec = st.decode(_decode_case(local))
+    anchor = torch.tensor([S * 2 + 1.5, S * 1 + 1.5])  # centre of cell (row 1, col 2)
+    coarse = anchor + S * torch.tensor([4.3 - 2, 2.6 - 1])  # = cell coords (4.3, 2.6) in pixels
+    torch.testing.assert_close(coarse, torch.tensor([4.3 * S + 1.5, 2.6 * S + 1.5]))
+    # Bilinear between cells (row 2, col 4), (2, 5), (3, 4), (3, 5) with fractions fu = 0.3, fv = 0.6.
+    lv = local[0]
+    interp = (0.7 * 0.4 * lv[:, 2, 4] + 0.3 * 0.4 * lv[:, 2, 5] + 0.7 * 0.6 * lv[:, 3, 4] + 0.3 * 0.6 * lv[:, 3, 5])
+    torch.testing.assert_close(dec.xy[0, 0], coarse + S * interp, rtol=0, atol=1e-4)
+    torch.testing.assert_close(dec.anchor[0, 0], anchor)
+    torch.testing.assert_close(dec.score[0, 0], torch.sigmoid(torch.tensor(3.0)))
+
+
+def test_decode_without_refine_ignores_local():
+    st = build_strategy({"name": "adaanchor", "refine": False}, 1, S, (W, H))
+    assert "local" not in st.heads and "local" not in st.losses
+    coarse = torch.tensor([4.3 * S + 1.5, 2.6 * S + 1.5])
+    gen = torch.Generator().manual_seed(1)
+    for local in (torch.zeros(1, 2, MH, MW), torch.randn(1, 2, MH, MW, generator=gen) * 3):
+        dec = st.decode(_decode_case(local))
+        torch.testing.assert_close(dec.xy[0, 0], coarse, rtol=0, atol=1e-4)
+    out = _decode_case(torch.zeros(1, 2, MH, MW))
+    del out["local"]
+    torch.testing.assert_close(st.decode(out).xy[0, 0], coarse, rtol=0, atol=1e-4)
+    enc = st.encode(random_outputs(st, 0), torch.full((1, 1, 1, 2), 10.0), torch.full((1, 1, 1), 2))
+    assert "local" not in enc.targets
+
+
+def test_refined_point_enters_the_score():
+    """A local map that moves one cell's coarse prediction onto the target makes that cell the positive."""
+    st = build_strategy({"name": "adaanchor", "topk": 1, "sigma": 4.0}, 1, S, (W, H))
+    st_coarse = build_strategy({"name": "adaanchor", "topk": 1, "sigma": 4.0, "refine_in_score": False}, 1, S, (W, H))
+    gt = torch.tensor([17.5, 9.5])  # centre of cell (row 2, col 4)
+    conf = torch.zeros(1, 1, MH, MW)
+    offset = torch.zeros(1, 2, MH, MW)  # every cell predicts its own centre ...
+    offset[0, 0, 0, 0] = (gt[0] - 1.5) / S + 0.5  # ... but cell (0, 0), which predicts (19.5, 9.5): 2 px right
+    offset[0, 1, 0, 0] = (gt[1] - 1.5) / S
+    conf[0, 0, 0, 0] = 0.2
+    local = torch.zeros(1, 2, MH, MW)
+    local[0, 0, 2, 4] = local[0, 0, 2, 5] = -0.5  # around x = 19.5 the local map pulls 2 px left
+    out = {"conf": conf, "offset": offset, "local": local}
+    kp = gt.view(1, 1, 1, 2)
+    vis = torch.full((1, 1, 1), 2)
+    # Coarse: cell (2, 4) is exact, s = 0.5 * 1; cell (0, 0): sigmoid(0.2) * exp(-4 / 32) = 0.550 * 0.882 = 0.485.
+    assert positives(st_coarse.encode(out, kp, vis), 0, 0) == {2 * MW + 4}
+    # Refined: (0, 0) lands on the target, s = 0.550; (2, 4) is moved 2 px away, s = 0.5 * 0.882 = 0.441.
+    assert positives(st.encode(out, kp, vis), 0, 0) == {0}

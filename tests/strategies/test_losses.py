@@ -1,0 +1,146 @@
+"""The generic losses against numbers worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from adaanchor.strategies import Target, compute_loss
+from adaanchor.strategies.losses import focal_loss, l1_loss, mse_loss
+
+LN3 = math.log(3.0)
+
+
+def t(*values) -> torch.Tensor:
+    return torch.tensor(values, dtype=torch.float32)
+
+
+# ---- focal --------------------------------------------------------------------------------------
+
+
+def test_focal_by_hand():
+    # logits 0, ln3, -ln3, 2  ->  p = 1/2, 3/4, 1/4, sigmoid(2)
+    logits = t(0.0, LN3, -LN3, 2.0).view(1, 4)
+    target = t(1, 1, 0, 0).view(1, 4)
+    weight = t(1, 1, 1, 0).view(1, 4)
+    # positive p=1/2:  -(1 - 1/2)^2 * ln(1/2) = 0.25 * ln 2
+    # positive p=3/4:  -(1 - 3/4)^2 * ln(3/4) = 0.0625 * ln(4/3)
+    # negative p=1/4:  -(1/4)^2 * ln(1 - 1/4) = 0.0625 * ln(4/3)
+    # negative p=sigmoid(2): weight 0
+    # two weighted positives
+    expected = (0.25 * math.log(2) + 0.0625 * math.log(4 / 3) + 0.0625 * math.log(4 / 3)) / 2
+    assert focal_loss(logits, target, weight).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_focal_masked_positive_is_not_counted():
+    logits = t(0.0, 0.0, LN3).view(3)
+    target = t(1, 1, 0)
+    weight = t(1, 0, 1)  # the second positive is masked: one positive left
+    # 0.25 * ln 2 (positive p=1/2) + (3/4)^2 * ln 4 (negative p=3/4), over 1 positive
+    expected = 0.25 * math.log(2) + 0.5625 * math.log(4)
+    assert focal_loss(logits, target, weight).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_focal_without_positives_divides_by_one():
+    logits = t(LN3, -LN3)
+    # negatives p=3/4 and p=1/4: (3/4)^2 ln 4 + (1/4)^2 ln(4/3), divided by max(1, 0)
+    expected = 0.5625 * math.log(4) + 0.0625 * math.log(4 / 3)
+    assert focal_loss(logits, t(0, 0), t(1, 1)).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_focal_gamma_zero_is_cross_entropy():
+    # gamma 0: -ln p at positives, -ln(1-p) at negatives: ln 2 + ln(4/3) + ln(4/3), over 1 positive
+    logits = t(0.0, -LN3, -LN3)
+    expected = math.log(2) + 2 * math.log(4 / 3)
+    assert focal_loss(logits, t(1, 0, 0), t(1, 1, 1), gamma=0.0).item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_focal_is_stable_for_large_logits():
+    # negative with logit 100: p^2 = 1, -ln(1 - p) = 100 (log-sigmoid form); positive with logit -100: 100.
+    v = focal_loss(t(100.0, -100.0), t(0, 1), t(1, 1))
+    assert torch.isfinite(v) and v.item() == pytest.approx(200.0 / 1, rel=1e-4)
+
+
+def test_focal_confident_and_right_is_near_zero():
+    v = focal_loss(t(30.0, -30.0, -30.0), t(1, 0, 0), t(1, 1, 1))
+    assert 0 <= v.item() < 1e-12
+
+
+# ---- L1 / MSE -----------------------------------------------------------------------------------
+
+
+def test_l1_by_hand():
+    pred = t(1, 2, 3, 4).view(1, 4)
+    target = t(0, 0, 0, 0).view(1, 4)
+    # two weighted elements = one point: (|1| + |2|) / 1
+    assert l1_loss(pred, target, t(1, 1, 0, 0).view(1, 4)).item() == pytest.approx(3.0)
+    # four weighted elements = two points: (1 + 2 + 3 + 4) / 2
+    assert l1_loss(pred, target, t(1, 1, 1, 1).view(1, 4)).item() == pytest.approx(5.0)
+    # a single weighted element: half a point, the divisor is clamped to 1
+    assert l1_loss(pred, target, t(0, 0, 0, 1).view(1, 4)).item() == pytest.approx(4.0)
+    # nothing weighted: 0
+    assert l1_loss(pred, target, torch.zeros(1, 4)).item() == 0.0
+
+
+def test_l1_signs_and_fractional_weights():
+    pred = t(-1.0, 0.5, 2.0, -3.0)
+    target = t(1.0, 0.5, -2.0, 0.0)
+    weight = t(1.0, 1.0, 0.5, 0.5)
+    # |−2|*1 + 0*1 + |4|*0.5 + |−3|*0.5 = 2 + 0 + 2 + 1.5 = 5.5; weight sum 3 -> 1.5 points
+    assert l1_loss(pred, target, weight).item() == pytest.approx(5.5 / 1.5)
+
+
+def test_mse_by_hand():
+    pred = t(1, 2, 3, 4)
+    target = t(0, 0, 0, 2)
+    weight = t(1, 1, 0, 1)
+    # squares 1, 4, (9 masked), 4 -> sum 9 over 4 elements, times 0.5
+    assert mse_loss(pred, target, weight).item() == pytest.approx(0.5 * 9 / 4)
+
+
+# ---- compute_loss -------------------------------------------------------------------------------
+
+
+def test_compute_loss_weights_and_sums_heads():
+    outputs = {"a": t(1, 2, 3, 4).view(1, 4), "b": t(1, 2, 3, 4), "c": t(0.0, LN3)}
+    targets = {
+        "a": Target(torch.zeros(1, 4), torch.ones(1, 4)),  # l1 = 10 / 2 = 5
+        "b": Target(t(0, 0, 0, 2), t(1, 1, 0, 1)),  # mse = 1.125
+        "c": Target(t(1, 0), t(1, 1)),  # focal = 0.25 ln 2 + 0.5625 ln 4
+    }
+    losses = {"a": ("l1", 2.0), "b": ("mse", 0.5), "c": ("focal", 1.0)}
+    out = compute_loss(outputs, targets, losses)
+    focal = 0.25 * math.log(2) + 0.5625 * math.log(4)
+    assert out["loss_a"].item() == pytest.approx(5.0)
+    assert out["loss_b"].item() == pytest.approx(1.125)
+    assert out["loss_c"].item() == pytest.approx(focal, rel=1e-6)
+    assert out["loss"].item() == pytest.approx(2.0 * 5.0 + 0.5 * 1.125 + focal, rel=1e-6)
+
+
+def test_compute_loss_focal_gamma_is_passed():
+    outputs = {"c": t(0.0, -LN3)}
+    targets = {"c": Target(t(1, 0), t(1, 1))}
+    out = compute_loss(outputs, targets, {"c": ("focal", 1.0)}, focal_gamma=0.0)
+    assert out["loss"].item() == pytest.approx(math.log(2) + math.log(4 / 3), rel=1e-6)
+
+
+def test_compute_loss_rejects_shape_mismatch_and_unknown_kind():
+    outputs = {"a": torch.zeros(1, 4)}
+    with pytest.raises(ValueError, match="head 'a'"):
+        compute_loss(outputs, {"a": Target(torch.zeros(1, 2), torch.zeros(1, 2))}, {"a": ("l1", 1.0)})
+    with pytest.raises(ValueError, match="head 'a'"):
+        compute_loss(outputs, {"a": Target(torch.zeros(1, 4), torch.zeros(4))}, {"a": ("l1", 1.0)})
+    with pytest.raises(ValueError, match="unknown loss kind"):
+        compute_loss(outputs, {"a": Target(torch.zeros(1, 4), torch.ones(1, 4))}, {"a": ("huber", 1.0)})
+
+
+def test_gradients_only_where_weighted():
+    pred = t(1.0, 2.0, 3.0).requires_grad_(True)
+    l1_loss(pred, t(0, 0, 0), t(1, 0, 1)).backward()
+    # d/dpred of (|p0| + |p2|) / 1 = sign, 0 where masked
+    torch.testing.assert_close(pred.grad, t(1.0, 0.0, 1.0))
+    logits = t(0.0, 0.0).requires_grad_(True)
+    focal_loss(logits, t(1, 0), t(0, 1)).backward()
+    assert logits.grad[0] == 0 and logits.grad[1] > 0
