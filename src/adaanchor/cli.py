@@ -96,7 +96,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
 def cmd_score(a: argparse.Namespace) -> int:
     from .metrics.score import format_scores, score
 
-    res = score(a.gt, a.results, a.metric)
+    res = score(a.gt, a.results, a.metric, fmt=a.fmt, spec=a.spec, headboxes=a.headboxes)
     print(format_scores(res))
     _write_json(res, a.json)
     return 0
@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("gt")
     sc.add_argument("results")
     sc.add_argument("--metric", choices=("coco", "crowdpose", "pckh", "nme"), required=True)
+    sc.add_argument("--fmt", help="ground-truth format (default: inferred from the metric and file)")
+    sc.add_argument("--spec", help="keypoint spec name or YAML (default: the format's own)")
+    sc.add_argument("--headboxes", help="MPII: head boxes file (mpii_gt_val.mat-style) for the official PCKh")
     sc.add_argument("--json")
     sc.set_defaults(func=cmd_score)
 

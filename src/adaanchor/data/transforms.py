@@ -25,7 +25,8 @@ def box_to_center_scale(bbox: Sequence[float], aspect: float, padding: float = B
     """
     x, y, w, h = (float(v) for v in bbox)
     # A box's continuous extent [x, x + w] holds pixel centres x .. x + w - 1, centred at x + (w - 1) / 2.
-    # Any choice would do (the inverse transform is exact); this one keeps the box centred in the crop.
+    # (SimpleBaseline/HRNet use x + w / 2: their crops sit half a pixel away from ours. Accuracy does not
+    # depend on it, since predictions return through the exact inverse of the same affine.)
     center = np.array([x + (w - 1) / 2.0, y + (h - 1) / 2.0], dtype=np.float64)
     if w > aspect * h:
         h = w / aspect

@@ -198,9 +198,11 @@ def coco_keypoint_ap(
     check_results_match_gt(dets, res_name, data, gt_name, k)
     if not dets:
         return {name: 0.0 for name in COCO_STATS}
-    if not use_area:
-        data = copy.deepcopy(data)
-        for a in data["annotations"]:
+    data = copy.deepcopy(data)  # pycocotools writes 'ignore' flags into the annotations
+    for a in data["annotations"]:
+        if "num_keypoints" not in a:  # custom COCO-format sets often leave it out; COCOeval needs it
+            a["num_keypoints"] = int(sum(1 for v in a["keypoints"][2::3] if v > 0))
+        if not use_area:
             a["area"] = 0.53 * a["bbox"][2] * a["bbox"][3]
     else:
         for i, a in enumerate(data["annotations"]):
@@ -209,7 +211,7 @@ def coco_keypoint_ap(
                                 record=f"annotations[{i}]", field="area")
     with _quiet(verbose):
         coco_gt = COCO()
-        coco_gt.dataset = copy.deepcopy(data)  # pycocotools writes 'ignore' flags into the annotations
+        coco_gt.dataset = data
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
         ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")

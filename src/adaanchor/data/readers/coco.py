@@ -68,7 +68,8 @@ def read_coco(
         if not isinstance(ann, dict):
             col.fail("an annotation must be an object", record=rec)
             continue
-        img = images.get(ann.get("image_id"))
+        iid = ann.get("image_id")
+        img = images.get(iid) if isinstance(iid, (int, str)) else None
         if img is None:
             col.fail(f"unknown image id {ann.get('image_id')!r}", record=rec, field="image_id")
             continue

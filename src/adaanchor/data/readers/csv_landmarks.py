@@ -1,0 +1,116 @@
+"""Landmark CSV: one face per row, ``filename, x0, y0, x1, y1, ...`` (the ytfaces-68 / Udacity layout).
+
+- An optional header row is recognised automatically (ytfaces-68's header is ``,0,1,...,135``: an empty
+  first cell); ``header=True/False`` forces it.
+- A row holds ``2K`` numbers (``x, y`` per keypoint, every point labelled, ``v = 2``) or ``3K`` numbers
+  (``x, y, v`` per keypoint, ``v`` in {0, 1, 2} as in COCO).
+- Coordinates are read as given (0-based pixel centres; ``one_based=True`` subtracts 1 for files that count
+  pixels from 1).
+- ``filename`` is relative to ``images_dir`` (default: the CSV's folder; ytfaces-68 keeps its images in
+  ``training/``, so set ``data.images=training``). Image files are opened only when loaded.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DataError
+from ..spec import KeypointSpec
+from . import Collector, ReadResult
+from .pts import IMAGE_SUFFIXES, extent_box, image_ids, landmark_instance
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _looks_like_header(row: list[str]) -> bool:
+    first = row[0].strip() if row else ""
+    if not first or Path(first).suffix.lower() not in IMAGE_SUFFIXES:
+        return True
+    return not all(_is_number(c) for c in row[1:])
+
+
+def read_csv_landmarks(
+    path: str | Path,
+    spec: KeypointSpec,
+    images_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    header: bool | None = None,
+    one_based: bool = False,
+    **_: object,
+) -> ReadResult:
+    """Read a landmark CSV (see the module docstring).
+
+    Returns:
+        One instance per data row, ``ann_id`` = the 0-based data-row index, ``image_id`` from
+        :func:`~adaanchor.data.readers.pts.image_ids` (order of first appearance), ``bbox`` = the extent of
+        the labelled points.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    with path.open("r", encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    rows_n = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
+    if not rows_n:
+        raise DataError(path, "empty CSV file")
+    names: list[str] | None = None
+    if header if header is not None else _looks_like_header(rows_n[0][1]):
+        names = [c.strip() for c in rows_n[0][1]]
+        rows_n = rows_n[1:]
+    k = spec.num_keypoints
+    col = Collector(str(path), skip_invalid)
+    base = Path(images_dir) if images_dir is not None else path.parent
+    good: list[tuple[int, int, str, np.ndarray, np.ndarray]] = []
+    for ann, (line, row) in enumerate(rows_n):
+        fname = row[0].strip()
+        rec = f"line {line}" + (f" ({fname})" if fname else "")
+        if not fname:
+            col.fail("empty file name", record=rec, field=names[0] if names and names[0] else "filename")
+            continue
+        cells = [c.strip() for c in row[1:]]
+        if len(cells) not in (2 * k, 3 * k):
+            col.fail(f"expected {2 * k} (x, y) or {3 * k} (x, y, v) numbers for {k} keypoints of spec "
+                     f"'{spec.name}', got {len(cells)}", record=rec, field="columns")
+            continue
+        stride = 2 if len(cells) == 2 * k else 3
+        vals = np.zeros(len(cells))
+        bad = None
+        for j, c in enumerate(cells):
+            try:
+                vals[j] = float(c)
+            except ValueError:
+                bad = j
+                break
+            if not math.isfinite(vals[j]):
+                bad = j
+                break
+        if bad is not None:
+            fld = names[bad + 1] if names and len(names) > bad + 1 and names[bad + 1] else f"column {bad + 2}"
+            col.fail(f"not a finite number: {cells[bad]!r} (keypoint {bad // stride})", record=rec, field=fld)
+            continue
+        arr = vals.reshape(k, stride)
+        if stride == 3:
+            if not np.all(np.isin(arr[:, 2], (0, 1, 2))):
+                col.fail("visibility must be 0, 1 or 2", record=rec, field="v")
+                continue
+            vis = arr[:, 2].astype(np.int64)
+        else:
+            vis = np.full(k, 2, dtype=np.int64)
+        xy = arr[:, :2] - (1.0 if one_based else 0.0)
+        if extent_box(xy, vis) is None:
+            col.fail("no labelled keypoint", record=rec, field="v")
+            continue
+        good.append((ann, line, fname, xy, vis))
+    ids = image_ids(g[2] for g in good)
+    out = [landmark_instance(str(base / f), ids[f], ann, xy, vis, {"line": line}) for ann, line, f, xy, vis in good]
+    return col.result(out)

@@ -1,0 +1,122 @@
+"""Person detections (COCO results format with boxes) as instances, for top-down evaluation on detected boxes.
+
+The file is a JSON list of ``{"image_id", "category_id", "bbox": [x, y, w, h], "score"}`` records (for
+example ``test_coco_det_AP_H_56.json``, the detector output used by SimpleBaseline / HRNet). Each kept
+detection becomes an :class:`~adaanchor.data.records.Instance` with that box and **no labelled keypoint**
+(``v = 0`` everywhere: nothing to train on, only boxes to crop); ``extra["score"]`` holds the detection
+score (the COCO protocol multiplies it into the instance score), ``extra["det_index"]`` its position in
+the file. ``ann_id`` is -1: results of detected boxes are matched by OKS (COCO AP), not by annotation id.
+
+Image files: image ids are resolved through ``gt`` (a COCO-style JSON whose ``images`` give ``file_name``;
+its folder is the default ``images_dir``), or, without ``gt``, through the image files in ``images_dir``
+(default: the detection file's folder) whose stem is the integer id (``000000000785.jpg`` -> 785).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DataError
+from ...metrics.coco import load_json
+from ..records import Instance
+from ..spec import KeypointSpec
+from . import Collector, ReadResult
+from .pts import IMAGE_SUFFIXES
+
+
+def _images_from_gt(gt: Path, images_dir: Path | None) -> dict[int, str]:
+    data = load_json(gt)
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        raise DataError(gt, "expected a COCO-style JSON with an 'images' list", field="images")
+    base = images_dir if images_dir is not None else gt.parent
+    out = {}
+    for i, img in enumerate(data["images"]):
+        if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
+            raise DataError(gt, "an image needs 'id' and 'file_name'", record=f"images[{i}]", field="id")
+        out[img["id"]] = str(base / img["file_name"])
+    return out
+
+
+def _images_from_folder(folder: Path) -> dict[int, str]:
+    out: dict[int, str] = {}
+    if folder.is_dir():
+        for p in sorted(folder.iterdir()):
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit():
+                out.setdefault(int(p.stem), str(p))
+    return out
+
+
+def read_detections(
+    path: str | Path,
+    spec: KeypointSpec,
+    images_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    gt: str | Path | None = None,
+    score_thr: float = 0.0,
+    category_id: int | None = 1,
+    **_: object,
+) -> ReadResult:
+    """Read person detections.
+
+    Args:
+        path: the detections JSON (a list).
+        spec: keypoint set (gives ``K`` of the all-unlabelled keypoint arrays).
+        images_dir: image folder (see the module docstring).
+        skip_invalid: skip (and report) bad records instead of raising.
+        gt: COCO-style JSON to resolve ``image_id`` to ``file_name``.
+        score_thr: keep detections with ``score >= score_thr`` (HRNet's COCO setting keeps all: 0.0). Those
+            below are reported in ``skipped`` as such, not dropped silently.
+        category_id: keep this category only (1 = person); None keeps every category.
+
+    Returns:
+        Instances in file order.
+    """
+    path = Path(path)
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
+    idir = Path(images_dir) if images_dir is not None else None
+    images = _images_from_gt(Path(gt), idir) if gt is not None else _images_from_folder(idir or path.parent)
+    col = Collector(str(path), skip_invalid)
+    left_out: list[DataError] = []
+    k = spec.num_keypoints
+    out: list[Instance] = []
+    for i, det in enumerate(data):
+        rec = f"{i}"
+        if not isinstance(det, dict):
+            col.fail("a detection must be an object", record=rec)
+            continue
+        img = images.get(det.get("image_id"))
+        if img is None:
+            where = f"in {gt}" if gt is not None else f"among the images of {idir or path.parent}"
+            col.fail(f"unknown image id {det.get('image_id')!r} (not {where})", record=rec, field="image_id")
+            continue
+        try:
+            box = np.asarray(det.get("bbox"), dtype=np.float64).reshape(4)
+        except (TypeError, ValueError):
+            col.fail("expected [x, y, w, h]", record=rec, field="bbox")
+            continue
+        if not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+            col.fail(f"box must have positive finite width and height, got {box.tolist()}", record=rec, field="bbox")
+            continue
+        score = det.get("score")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            col.fail(f"expected a finite number, got {score!r}", record=rec, field="score")
+            continue
+        cat = det.get("category_id")
+        if category_id is not None and cat != category_id:
+            left_out.append(DataError(path, f"category_id {cat!r} is not {category_id}", record=rec,
+                                      field="category_id"))
+            continue
+        if score < score_thr:
+            left_out.append(DataError(path, f"score below the threshold {score_thr:g}", record=rec, field="score"))
+            continue
+        out.append(Instance(img, int(det["image_id"]), -1, np.zeros((k, 2)), np.zeros(k, dtype=np.int64), box,
+                            float(box[2] * box[3]),
+                            extra={"score": float(score), "det_index": i, "category_id": cat}))
+    res = col.result(out)
+    res.skipped.extend(left_out)
+    return res

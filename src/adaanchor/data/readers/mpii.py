@@ -1,0 +1,407 @@
+"""MPII Human Pose: the JSON conversion used by the HRNet / mmpose code, and the official ``.mat``.
+
+**Coordinates are 1-based** in both (MATLAB: the centre of the top-left pixel is ``(1, 1)``). The HRNet
+code subtracts 1 from ``joints`` and ``center`` on reading and adds 1 back before comparing predictions
+with the official ``pos_gt_src``. With ``one_based=True`` (default) these readers do the same subtraction,
+so instances follow docs/conventions.md and predictions written from them are 0-based; the PCKh of
+:mod:`adaanchor.metrics.pckh` compares 0-based with 0-based, which equals the official 1-based comparison.
+
+JSON (``train.json`` / ``valid.json`` / ``test.json``): a list of one record per person::
+
+    {"image": "005808361.jpg", "center": [966.0, 340.0], "scale": 4.718488,
+     "joints": [[x, y] * 16], "joints_vis": [0 or 1] * 16}
+
+- ``joints_vis = 1`` means the joint is **annotated** (its position is known); 0 means not annotated
+  (written as ``[-1, -1]``). The file does not say whether an annotated joint is occluded, so annotated
+  joints become ``v = 2`` and the others ``v = 0``.
+- ``scale`` is the person box height / 200. The instance box follows the HRNet recipe: centre moved down
+  by ``15 * scale`` pixels, side ``200 * scale``; the top-down crop then pads it 1.25x, which gives HRNet's
+  crop exactly. ``Instance.center`` / ``Instance.scale`` keep the file's own (0-based) centre and scale.
+  A centre ``[-1, -1]`` (HRNet's "no position") gives the joints' extent as the box instead.
+- Head size for PCKh (``extra["head_size"]``, ``extra["head_size_source"]``), in order of preference:
+  a ``headbox`` ``[x1, y1, x2, y2]`` or ``head_size`` field of the record; the ``headboxes`` option (the
+  ``headboxes_src`` array of ``mpii_gt_val.mat``, whose columns follow the JSON's record order, as mmpose
+  uses it); otherwise the documented fall-back (not the official normalisation) ``0.6 * sqrt(2) *
+  ||head_top - upper_neck||``: the SC_BIAS of the official code times the diagonal of a square head box
+  whose side is the head segment. The official head size is ``0.6 * ||(x2, y2) - (x1, y1)||`` of the head
+  box (``SC_BIAS = 0.6`` in ``util_get_head_size.m`` and in the HRNet/mmpose ports).
+
+Official ``mpii_human_pose_v1_u12_1.mat``: ``RELEASE.annolist(i).image.name``,
+``RELEASE.annolist(i).annorect(j)`` with the head box ``x1, y1, x2, y2``, ``scale``, ``objpos.{x, y}`` and
+``annopoints.point(p).{id, x, y, is_visible}`` (``id`` is the 0-based joint index of the MPII order).
+``is_visible`` 1 gives ``v = 2``, 0 gives ``v = 1`` (labelled, occluded), and an empty flag (as for the
+head top and upper neck) ``v = 2``. People without ``annopoints`` carry no keypoint (the test set, and
+people not annotated) and are reported as left out.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import DataError
+from ...metrics.coco import load_json
+from ..records import Instance
+from ..spec import KeypointSpec
+from . import Collector, ReadResult
+from .pts import extent_box, image_ids
+
+#: The official head-size factor (``util_get_head_size.m``): head size = SC_BIAS * head-box diagonal.
+SC_BIAS = 0.6
+
+
+def head_size_from_box(box: Any) -> float:
+    """Official PCKh normaliser of a head box ``[x1, y1, x2, y2]``: ``0.6 * ||(x2, y2) - (x1, y1)||``."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return SC_BIAS * math.hypot(x2 - x1, y2 - y1)
+
+
+def head_size_from_segment(xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec) -> float | None:
+    """The documented fall-back without a head box: ``0.6 * sqrt(2) * ||head_top - upper_neck||``; None
+    when the spec has no such joints or either is unlabelled."""
+    names = spec.keypoints
+    if "head_top" not in names or "upper_neck" not in names:
+        return None
+    a, b = names.index("head_top"), names.index("upper_neck")
+    if vis[a] <= 0 or vis[b] <= 0:
+        return None
+    size = SC_BIAS * math.sqrt(2.0) * float(np.linalg.norm(xy[a] - xy[b]))
+    return size if size > 0 else None
+
+
+def mpii_box(center: np.ndarray, scale: float) -> np.ndarray:
+    """``[x, y, w, h]`` of an MPII person: side ``200 * scale`` around ``center + (0, 15 * scale)`` (HRNet),
+    placed so that :func:`~adaanchor.data.transforms.box_to_center_scale` gives back that centre."""
+    side = 200.0 * scale
+    cx, cy = float(center[0]), float(center[1]) + 15.0 * scale
+    return np.array([cx - (side - 1) / 2.0, cy - (side - 1) / 2.0, side, side], dtype=np.float64)
+
+
+def load_headboxes(src: Any) -> np.ndarray:
+    """Head boxes as ``(N, 2, 2)`` (``[n, 0] = (x1, y1)``, ``[n, 1] = (x2, y2)``) from an array of that shape
+    or from a ``.mat`` with ``headboxes_src`` of shape ``(2, 2, N)`` (``mpii_gt_val.mat``)."""
+    if isinstance(src, (str, Path)):
+        from scipy.io import loadmat
+
+        p = Path(src)
+        if not p.is_file():
+            raise DataError(p, "head-box file not found")
+        try:
+            mat = loadmat(str(p))
+        except Exception as e:  # scipy raises several types for a non-.mat file
+            raise DataError(p, f"cannot read as a MATLAB .mat file ({e})") from None
+        if "headboxes_src" not in mat:
+            raise DataError(p, "missing (expected an mpii_gt_val.mat-style file)", field="headboxes_src")
+        hb = np.asarray(mat["headboxes_src"], dtype=np.float64)
+        if hb.ndim != 3 or hb.shape[:2] != (2, 2):
+            raise DataError(p, f"expected shape (2, 2, N), got {hb.shape}", field="headboxes_src")
+        return np.transpose(hb, (2, 0, 1))
+    hb = np.asarray(src, dtype=np.float64)
+    if hb.ndim != 3 or hb.shape[1:] != (2, 2):
+        raise ValueError(f"head boxes must be (N, 2, 2), got {hb.shape}")
+    return hb
+
+
+def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec,
+            headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
+    """Head size and its source for one person; None after a recorded failure."""
+    if headbox is not None:
+        try:
+            hb = np.asarray(headbox, dtype=np.float64).reshape(4)
+        except (TypeError, ValueError):
+            col.fail("expected [x1, y1, x2, y2]", record=rec, field="headbox")
+            return None
+        if not np.all(np.isfinite(hb)) or head_size_from_box(hb) <= 0:
+            col.fail(f"head box must be finite with a positive diagonal, got {hb.tolist()}", record=rec,
+                     field="headbox")
+            return None
+        return head_size_from_box(hb), "headbox", hb.tolist()
+    if head_size is not None:
+        if isinstance(head_size, bool) or not isinstance(head_size, (int, float)) or not math.isfinite(head_size) \
+                or head_size <= 0:
+            col.fail(f"expected a positive number, got {head_size!r}", record=rec, field="head_size")
+            return None
+        return float(head_size), "record", None
+    seg = head_size_from_segment(xy, vis, spec)
+    return (seg, "head_segment", None) if seg is not None else (None, None, None)
+
+
+def read_mpii(
+    path: str | Path,
+    spec: KeypointSpec,
+    images_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    headboxes: Any = None,
+    one_based: bool = True,
+    require_labelled: bool = True,
+    **_: object,
+) -> ReadResult:
+    """Read the MPII JSON (see the module docstring).
+
+    Args:
+        path: the JSON list.
+        spec: keypoint set (16 MPII joints).
+        images_dir: folder the ``image`` names are relative to; default: the JSON's folder.
+        skip_invalid: skip (and report) bad records instead of raising.
+        headboxes: ``mpii_gt_val.mat``-style file (or ``(N, 2, 2)`` array) of head boxes, one per record in
+            file order (1-based like the JSON; only their diagonal is used).
+        one_based: subtract 1 from coordinates (the file is 1-based).
+        require_labelled: leave out (and report) records without an annotated joint (``test.json``).
+
+    Returns:
+        One instance per record, ``ann_id`` = the record's index in the file; ``image_id`` = the number in
+        the image name (MPII names are 9 digits).
+    """
+    path = Path(path)
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise DataError(path, "expected a JSON list of {image, center, scale, joints, joints_vis} records")
+    hbs = None
+    if headboxes is not None:
+        hbs = load_headboxes(headboxes)
+        if len(hbs) != len(data):
+            raise DataError(headboxes if isinstance(headboxes, (str, Path)) else "<head boxes>",
+                            f"{len(hbs)} head boxes for the {len(data)} records of {path}", field="headboxes_src")
+    col = Collector(str(path), skip_invalid)
+    left_out: list[DataError] = []
+    base = Path(images_dir) if images_dir is not None else path.parent
+    k = spec.num_keypoints
+    off = 1.0 if one_based else 0.0
+    good: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray, float, dict]] = []
+    for i, r in enumerate(data):
+        img = r.get("image") if isinstance(r, dict) else None
+        rec = f"{i}" + (f" ({img})" if isinstance(img, str) else "")
+        if not isinstance(r, dict):
+            col.fail("a record must be an object", record=rec)
+            continue
+        if not isinstance(img, str) or not img:
+            col.fail("expected an image file name", record=rec, field="image")
+            continue
+        try:
+            center = np.asarray(r.get("center"), dtype=np.float64).reshape(2)
+        except (TypeError, ValueError):
+            col.fail("expected [x, y]", record=rec, field="center")
+            continue
+        scale = r.get("scale")
+        if not np.all(np.isfinite(center)):
+            col.fail(f"non-finite centre {center.tolist()}", record=rec, field="center")
+            continue
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
+            col.fail(f"scale (box height / 200) must be a positive number, got {scale!r}: the box has no area",
+                     record=rec, field="scale")
+            continue
+        if r.get("joints") is None:
+            xy, vis = np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
+        else:
+            joints, jv = r.get("joints"), r.get("joints_vis")
+            if not isinstance(joints, list) or len(joints) != k:
+                n = len(joints) if isinstance(joints, list) else type(joints).__name__
+                col.fail(f"expected {k} joints (spec '{spec.name}'), got {n}", record=rec, field="joints")
+                continue
+            if not isinstance(jv, list) or len(jv) != k:
+                n = len(jv) if isinstance(jv, list) else type(jv).__name__
+                col.fail(f"expected {k} flags, got {n}", record=rec, field="joints_vis")
+                continue
+            try:
+                xy = np.asarray(joints, dtype=np.float64).reshape(k, 2)
+                flags = np.asarray(jv, dtype=np.float64).reshape(k)
+            except (TypeError, ValueError):
+                col.fail("joints must be [x, y] number pairs and joints_vis numbers", record=rec, field="joints")
+                continue
+            if not np.all(np.isin(flags, (0, 1, 2))):
+                col.fail(f"flags must be 0 or 1, got {sorted(set(flags.tolist()) - {0, 1, 2})}", record=rec,
+                         field="joints_vis")
+                continue
+            vis = np.where(flags > 0, 2, 0).astype(np.int64)
+            if not np.all(np.isfinite(xy[vis > 0])):
+                bad = int(np.flatnonzero((vis > 0) & ~np.isfinite(xy).all(1))[0])
+                col.fail(f"non-finite coordinate of joint {bad} ({spec.keypoints[bad]})", record=rec, field="joints")
+                continue
+            xy = np.where(vis[:, None] > 0, xy - off, 0.0)
+        rec_box, rec_size = r.get("headbox"), r.get("head_size")
+        if rec_box is None and rec_size is None and hbs is not None:
+            rec_box = hbs[i].reshape(4)
+        head = _finish(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None)
+        if head is None:
+            continue
+        if require_labelled and not (vis > 0).any():
+            left_out.append(DataError(path, "no annotated joint", record=rec, field="joints_vis"))
+            continue
+        extra: dict[str, Any] = {"head_size": head[0], "head_size_source": head[1]}
+        if head[2] is not None:
+            extra["headbox"] = [v - off for v in head[2]]
+        if center[0] == -1:  # HRNet's marker of a person without a position: box from the joints
+            box = extent_box(xy, vis)
+            if box is None:
+                col.fail("centre is [-1, ...] (no position) and no joint is annotated", record=rec, field="center")
+                continue
+            good.append((i, img, xy, vis, None, None, box, extra))
+        else:
+            good.append((i, img, xy, vis, center - off, float(scale), mpii_box(center - off, float(scale)), extra))
+    ids = image_ids(g[1] for g in good)
+    out = []
+    for i, img, xy, vis, c, s, box, extra in good:
+        out.append(Instance(str(base / img), ids[img], i, xy, vis, box, float(box[2] * box[3]), center=c, scale=s,
+                            extra=extra))
+    res = col.result(out)
+    res.skipped.extend(left_out)
+    return res
+
+
+# ---------------------------------------------------------------------------------------------------------
+# official .mat
+# ---------------------------------------------------------------------------------------------------------
+def _field(obj: Any, name: str) -> Any:
+    """A field of a loadmat struct (``mat_struct``, numpy record or dict); None when absent or empty."""
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        v = obj.get(name)
+    elif isinstance(obj, np.void) or (isinstance(obj, np.ndarray) and obj.dtype.names):
+        v = obj[name] if obj.dtype.names and name in obj.dtype.names else None
+    else:
+        v = getattr(obj, name, None)
+    if isinstance(v, np.ndarray) and v.size == 0:
+        return None
+    return v
+
+
+def _items(v: Any) -> list:
+    """A loadmat struct array (or single struct, after ``squeeze_me``) as a list."""
+    if v is None:
+        return []
+    if isinstance(v, np.ndarray) and v.dtype == object:
+        return [x for x in v.reshape(-1)]
+    if isinstance(v, np.ndarray) and v.dtype.names:
+        return [x for x in v.reshape(-1)]
+    return [v]
+
+
+def _number(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, np.ndarray):
+        if v.size != 1:
+            return None
+        v = v.reshape(-1)[0]
+    if isinstance(v, (bytes, str)):
+        v = v.strip()
+        if not v:
+            return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _string(v: Any) -> str | None:
+    if isinstance(v, np.ndarray):
+        v = v.reshape(-1)[0] if v.size == 1 else None
+    return str(v) if isinstance(v, (str, np.str_)) and str(v) else None
+
+
+def read_mpii_mat(
+    path: str | Path,
+    spec: KeypointSpec,
+    images_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    one_based: bool = True,
+    img_train: int | None = None,
+    **_: object,
+) -> ReadResult:
+    """Read the official ``mpii_human_pose_v1_u12_1.mat`` (see the module docstring) with scipy.
+
+    Args:
+        path: the ``.mat`` file.
+        spec: keypoint set (16 MPII joints; ``point.id`` indexes it).
+        images_dir: folder of the images; default: the ``.mat``'s folder.
+        skip_invalid: skip (and report) bad people instead of raising.
+        one_based: subtract 1 from coordinates (MATLAB, 1-based).
+        img_train: keep images whose ``RELEASE.img_train`` equals this (1 train, 0 test); None keeps all.
+
+    Returns:
+        One instance per annotated person, records named ``annolist[i].annorect[j]`` (0-based indices);
+        ``ann_id`` numbers the people of the file in order (0, 1, ...), counting those left out.
+    """
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    try:
+        mat = loadmat(str(path), struct_as_record=False, squeeze_me=True)
+    except Exception as e:  # scipy raises several types for a non-.mat file
+        raise DataError(path, f"cannot read as a MATLAB .mat file ({e})") from None
+    release = mat.get("RELEASE")
+    annolist = _items(_field(release, "annolist"))
+    if release is None or not annolist:
+        raise DataError(path, "expected the MPII RELEASE struct with an 'annolist'", field="RELEASE.annolist")
+    train_flags = _field(release, "img_train")
+    train_flags = np.atleast_1d(np.asarray(train_flags)).reshape(-1) if train_flags is not None else None
+    col = Collector(str(path), skip_invalid)
+    left_out: list[DataError] = []
+    base = Path(images_dir) if images_dir is not None else path.parent
+    k = spec.num_keypoints
+    off = 1.0 if one_based else 0.0
+    good = []
+    ann = -1
+    for i, entry in enumerate(annolist):
+        if img_train is not None and train_flags is not None and i < len(train_flags) \
+                and int(train_flags[i]) != img_train:
+            continue
+        name = _string(_field(_field(entry, "image"), "name"))
+        for j, rect in enumerate(_items(_field(entry, "annorect"))):
+            ann += 1
+            rec = f"annolist[{i}].annorect[{j}]" + (f" ({name})" if name else "")
+            if name is None:
+                col.fail("missing image name", record=rec, field="image.name")
+                continue
+            points = _items(_field(_field(rect, "annopoints"), "point"))
+            if not points:
+                left_out.append(DataError(path, "no keypoint annotation (annopoints)", record=rec, field="annopoints"))
+                continue
+            xy, vis = np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
+            bad = False
+            for p in points:
+                jid, x, y = _number(_field(p, "id")), _number(_field(p, "x")), _number(_field(p, "y"))
+                if jid is None or jid != int(jid) or not 0 <= jid < k:
+                    col.fail(f"joint id {jid!r} is not in 0..{k - 1} (spec '{spec.name}')", record=rec,
+                             field="annopoints.point.id")
+                    bad = True
+                    break
+                jid = int(jid)
+                if x is None or y is None or not math.isfinite(x) or not math.isfinite(y):
+                    col.fail(f"non-finite or missing coordinate of joint {jid} ({spec.keypoints[jid]})", record=rec,
+                             field="annopoints.point.x")
+                    bad = True
+                    break
+                flag = _number(_field(p, "is_visible"))
+                xy[jid] = (x - off, y - off)
+                vis[jid] = 1 if flag is not None and flag == 0 else 2
+            if bad:
+                continue
+            hb = [_number(_field(rect, f)) for f in ("x1", "y1", "x2", "y2")]
+            head = _finish(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None)
+            if head is None:
+                continue
+            extra: dict[str, Any] = {"head_size": head[0], "head_size_source": head[1]}
+            if head[2] is not None:
+                extra["headbox"] = [v - off for v in head[2]]
+            scale = _number(_field(rect, "scale"))
+            pos = _field(rect, "objpos")
+            cx, cy = _number(_field(pos, "x")), _number(_field(pos, "y"))
+            if scale is not None and scale > 0 and cx is not None and cy is not None and math.isfinite(cx + cy + scale):
+                center = np.array([cx - off, cy - off])
+                box = mpii_box(center, scale)
+            else:
+                center, scale, box = None, None, extent_box(xy, vis)
+            good.append((ann, name, xy, vis, box, center, scale, extra))
+    ids = image_ids(g[1] for g in good)
+    out = [Instance(str(base / n), ids[n], a, xy, vis, box, float(box[2] * box[3]), center=c, scale=s, extra=extra)
+           for a, n, xy, vis, box, c, s, extra in good]
+    res = col.result(out)
+    res.skipped.extend(left_out)
+    return res

@@ -1,0 +1,127 @@
+"""WFLW: the official annotation text file, and the COCO-style JSON (mmpose's conversion).
+
+Official ``list_98pt_rect_attr_{train,test}.txt``: one face per line, whitespace separated::
+
+    x0 y0 ... x97 y97  x_min y_min x_max y_max  pose expression illumination make-up occlusion blur  image_name
+
+(196 coordinates, the 4 numbers of the face rectangle, 6 attribute flags in {0, 1}, then the image path
+relative to ``WFLW_images/``). Coordinates are read as given (0-based pixel centres, as mmpose and the HRNet
+face code use them). Every point is labelled (``v = 2``). The instance box is the extent of the 98 points
+(the crop adds the usual 1.25 padding); the official rectangle is kept in ``extra["rect"]``
+(``[x_min, y_min, x_max, y_max]``) and the flags in ``extra["attributes"]`` (keys :data:`ATTRIBUTES`), which
+:mod:`adaanchor.metrics.nme` uses for the six test subsets.
+
+The COCO-style JSON is read by the COCO reader with the ``wflw`` spec (whose ``v1_is_visible`` turns the
+file's ``v = 1`` "labelled" flags into ``v = 2``); it has no attributes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import AdaAnchorError, DataError
+from ..spec import KeypointSpec
+from . import Collector, ReadResult
+from .coco import read_coco
+from .pts import image_ids, landmark_instance
+
+#: The six WFLW attribute flags, in file order (the test subsets of the paper's appendix A.1).
+ATTRIBUTES = ("pose", "expression", "illumination", "make_up", "occlusion", "blur")
+
+
+def read_wflw_txt(
+    path: str | Path,
+    spec: KeypointSpec,
+    images_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    **_: object,
+) -> ReadResult:
+    """Read an official WFLW annotation text file (see the module docstring).
+
+    Args:
+        path: the ``.txt`` file.
+        spec: keypoint set (98 points for WFLW; any ``K`` works, the line must hold ``2K + 11`` fields).
+        images_dir: folder the image names are relative to (the ``WFLW_images`` folder); default: the
+            text file's folder.
+        skip_invalid: skip (and report) bad lines instead of raising.
+
+    Returns:
+        One instance per line, ``ann_id`` = the 0-based line index among non-empty lines, ``image_id`` by
+        order of first appearance of the image name.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    k = spec.num_keypoints
+    n_fields = 2 * k + 4 + len(ATTRIBUTES) + 1
+    col = Collector(str(path), skip_invalid)
+    base = Path(images_dir) if images_dir is not None else path.parent
+    good = []
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    ann = -1
+    for lineno, text in enumerate(lines, start=1):
+        parts = text.split()
+        if not parts:
+            continue
+        ann += 1
+        name = parts[-1]
+        rec = f"line {lineno} ({name})"
+        if len(parts) != n_fields:
+            n_coord = len(parts) - 4 - len(ATTRIBUTES) - 1
+            got = f"{n_coord} coordinates" if n_coord >= 0 else f"{len(parts)} fields"
+            col.fail(f"expected {n_fields} fields ({2 * k} coordinates of {k} points of spec '{spec.name}', 4 box "
+                     f"numbers, {len(ATTRIBUTES)} attribute flags, image name), got {got}", record=rec,
+                     field="coordinates")
+            continue
+        try:
+            nums = np.array([float(v) for v in parts[:-1]], dtype=np.float64)
+        except ValueError:
+            col.fail("coordinates, box and attributes must be numbers", record=rec, field="coordinates")
+            continue
+        xy = nums[: 2 * k].reshape(k, 2)
+        rect = nums[2 * k: 2 * k + 4]
+        attrs = nums[2 * k + 4:]
+        if not np.all(np.isfinite(xy)):
+            bad = int(np.flatnonzero(~np.isfinite(xy).all(1))[0])
+            col.fail(f"non-finite coordinate of point {bad}", record=rec, field="coordinates")
+            continue
+        if not np.all(np.isfinite(rect)) or rect[2] <= rect[0] or rect[3] <= rect[1]:
+            col.fail(f"face rectangle must have x_max > x_min and y_max > y_min, got {rect.tolist()}", record=rec,
+                     field="rect")
+            continue
+        if not np.all(np.isin(attrs, (0, 1))):
+            col.fail(f"attribute flags must be 0 or 1, got {attrs.tolist()}", record=rec, field="attributes")
+            continue
+        extra = {
+            "attributes": {a: int(v) for a, v in zip(ATTRIBUTES, attrs)},
+            "rect": [float(v) for v in rect],
+            "image_name": name,
+        }
+        good.append((ann, name, xy, extra))
+    ids = image_ids(n for _, n, _, _ in good)
+    out = [landmark_instance(str(base / n), ids[n], a, xy, np.full(k, 2, dtype=np.int64), extra)
+           for a, n, xy, extra in good]
+    return col.result(out)
+
+
+def read_wflw_coco(
+    path: str | Path,
+    spec: KeypointSpec,
+    images_dir: str | Path | None = None,
+    skip_invalid: bool = False,
+    **kw: object,
+) -> ReadResult:
+    """COCO-style WFLW JSON through :func:`~adaanchor.data.readers.coco.read_coco` (98 points)."""
+    _need_points(spec, 98, "wflw", "wflw")
+    return read_coco(path, spec, images_dir=images_dir, skip_invalid=skip_invalid, **kw)  # type: ignore[arg-type]
+
+
+def _need_points(spec: KeypointSpec, k: int, fmt: str, spec_name: str) -> None:
+    if spec.num_keypoints != k:
+        raise AdaAnchorError(f"data.format={fmt} needs a {k}-keypoint spec (data.spec={spec_name}); "
+                             f"spec '{spec.name}' has {spec.num_keypoints}")
+
+
+__all__ = ["ATTRIBUTES", "read_wflw_txt", "read_wflw_coco"]

@@ -1,0 +1,167 @@
+"""Dataset statistics (``adaanchor data stats CONFIG``): counts by visibility and every problem found.
+
+Each split is read with ``skip_invalid=True``, so that every bad record is listed (not only the first),
+and the image files are checked for existence (decoding them is left to training, see
+:func:`adaanchor.data.dataset.load_image`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AdaAnchorError, unknown_name_error
+from .readers import ReadResult
+from .spec import load_spec
+
+#: The ``data`` keys this module reads, with the defaults of :mod:`adaanchor.data.build`.
+_KEYS = {"format": "synth", "root": "data-cache/synth", "train": "train.json", "val": "val.json", "images": None,
+         "spec": "coco"}
+
+
+def _plain(cfg: Any) -> dict[str, Any]:
+    if hasattr(cfg, "_metadata") or type(cfg).__name__ == "DictConfig":
+        from omegaconf import OmegaConf
+
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    return {**_KEYS, **dict(cfg)}
+
+
+def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
+    """Counts of one :class:`ReadResult`.
+
+    Returns:
+        ``file``; ``images`` (distinct image files); ``instances``; ``keypoints`` = ``{"v2", "v1", "v0"}``;
+        ``labelled_outside_box`` (labelled keypoints outside their instance box ``[x, x + w] x [y, y + h]``);
+        ``missing_images`` (count) and ``problems``: one line per skipped record (the reader's message,
+        naming file, record and field) and per missing image file.
+    """
+    insts = res.instances
+    v = np.concatenate([i.visibility for i in insts]) if insts else np.zeros(0, dtype=np.int64)
+    outside = 0
+    for i in insts:
+        lab = i.visibility > 0
+        if lab.any():
+            x, y, w, h = i.bbox
+            p = i.keypoints[lab]
+            outside += int(np.sum((p[:, 0] < x) | (p[:, 0] > x + w) | (p[:, 1] < y) | (p[:, 1] > y + h)))
+    paths = sorted({i.image_path for i in insts})
+    missing = [p for p in paths if not Path(p).is_file()] if check_images else []
+    problems = [str(e) for e in res.skipped] + [f"{p}: image file not found" for p in missing]
+    return {
+        "file": res.source,
+        "images": len(paths),
+        "instances": len(insts),
+        "keypoints": {"v2": int(np.sum(v == 2)), "v1": int(np.sum(v == 1)), "v0": int(np.sum(v == 0))},
+        "labelled_outside_box": outside,
+        "skipped": len(res.skipped),
+        "missing_images": len(missing),
+        "problems": problems,
+    }
+
+
+def _read(cfg: dict[str, Any], split: str) -> ReadResult:
+    from .readers.formats import FORMATS
+
+    fmt = str(cfg["format"])
+    if fmt not in FORMATS:
+        raise unknown_name_error("data.format", fmt, FORMATS)
+    root = Path(str(cfg["root"])).expanduser()
+    if fmt == "synth":
+        from .build import annotation_path
+
+        path = annotation_path(cfg, split)
+    else:
+        rel = Path(str(cfg[split])).expanduser()
+        path = rel if rel.is_absolute() else root / rel
+        if not path.exists():
+            raise AdaAnchorError(f"{path}: annotation file not found (data.root={root}, data.{split}={cfg[split]})")
+    images = cfg.get("images")
+    idir = None
+    if images is not None:
+        p = Path(str(images)).expanduser()
+        idir = p if p.is_absolute() else root / p
+    return FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=idir, skip_invalid=True)
+
+
+def dataset_stats(
+    source: Mapping[str, Any] | ReadResult | Sequence[ReadResult] | Mapping[str, ReadResult],
+    splits: Sequence[str] = ("train", "val"),
+    check_images: bool = True,
+) -> dict[str, Any]:
+    """Statistics of a dataset.
+
+    Args:
+        source: the ``data`` config section (a mapping with ``format``, ``root``, ``train``, ``val``,
+            ``images``, ``spec``; missing keys take the defaults of :mod:`adaanchor.data.build`), or already
+            read :class:`ReadResult` objects (one, a list, or a mapping name -> result).
+        splits: the splits of a config to read (a split whose file is ``null`` is left out).
+        check_images: check that every image file exists.
+
+    Returns:
+        ``{"splits": {name: split_stats}, "total": {...same counts summed...}}`` plus ``format`` and
+        ``spec`` for a config.
+    """
+    results: dict[str, ReadResult] = {}
+    head: dict[str, Any] = {}
+    if isinstance(source, ReadResult):
+        results = {source.source or "data": source}
+    elif isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
+        results = dict(source)  # type: ignore[arg-type]
+    elif isinstance(source, Mapping) or hasattr(source, "_metadata"):
+        cfg = _plain(source)
+        head = {"format": str(cfg["format"]), "spec": str(cfg["spec"])}
+        for split in splits:
+            if cfg.get(split) is None and cfg["format"] != "synth":
+                continue
+            results[split] = _read(cfg, split)
+    else:
+        items = list(source)
+        if not all(isinstance(r, ReadResult) for r in items):
+            raise TypeError("dataset_stats needs a data config mapping or ReadResult objects")
+        results = {(r.source or f"data{i}"): r for i, r in enumerate(items)}
+    per = {name: split_stats(r, check_images) for name, r in results.items()}
+    total: dict[str, Any] = {"images": 0, "instances": 0, "keypoints": {"v2": 0, "v1": 0, "v0": 0},
+                             "labelled_outside_box": 0, "skipped": 0, "missing_images": 0, "problems": 0}
+    for s in per.values():
+        for key in ("images", "instances", "labelled_outside_box", "skipped", "missing_images"):
+            total[key] += s[key]
+        for key in ("v2", "v1", "v0"):
+            total["keypoints"][key] += s["keypoints"][key]
+        total["problems"] += len(s["problems"])
+    return {**head, "splits": per, "total": total}
+
+
+def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
+    """Text of :func:`dataset_stats`: one table row per split, then the problems (first ``max_problems`` of
+    each split, with the count of the rest)."""
+    lines = []
+    if "format" in d:
+        lines.append(f"format: {d['format']}  spec: {d['spec']}")
+    cols = ["split", "images", "instances", "v=2", "v=1", "v=0", "outside box", "skipped", "missing images"]
+    lines += ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
+
+    def row(name: str, s: Mapping[str, Any]) -> str:
+        k = s["keypoints"]
+        vals = [name, s["images"], s["instances"], k["v2"], k["v1"], k["v0"], s["labelled_outside_box"], s["skipped"],
+                s["missing_images"]]
+        return "| " + " | ".join(str(v) for v in vals) + " |"
+
+    for name, s in d["splits"].items():
+        lines.append(row(name, s))
+    if len(d["splits"]) > 1:
+        lines.append(row("total", d["total"]))
+    for name, s in d["splits"].items():
+        probs = s["problems"]
+        if not probs:
+            continue
+        lines += ["", f"{name}: {len(probs)} problem(s)"]
+        lines += [f"  {p}" for p in probs[:max_problems]]
+        if len(probs) > max_problems:
+            lines.append(f"  ... and {len(probs) - max_problems} more")
+    if not any(s["problems"] for s in d["splits"].values()):
+        lines += ["", "no problems found"]
+    return "\n".join(lines)

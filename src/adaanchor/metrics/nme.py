@@ -1,0 +1,126 @@
+"""Face-landmark NME, failure rate and CED AUC (WFLW, 300W and any face set with a ``nme`` spec entry).
+
+For one face with labelled points ``L`` (``v > 0``; every point in the face sets)::
+
+    NME = mean_{k in L} ||pred_k - gt_k|| / d
+
+where ``d`` is the normaliser measured on the ground truth: ``interocular`` = distance between the two
+outer eye corners (WFLW points 60 and 72; 300W / iBUG-68 points 36 and 45, 0-based), or ``interpupil`` =
+distance between the two pupil centres (means of the spec's index lists). The dataset NME is the mean
+over faces. ``FR@t`` (failure rate) is the fraction of faces with ``NME > t``. ``AUC@t`` is the area under
+the cumulative error distribution (CED: fraction of faces with ``NME <= x``) for ``x`` from 0 to ``t``,
+divided by ``t`` so that it lies in [0, 1]; for the empirical CED it equals exactly
+``mean_i max(0, t - NME_i) / t`` (computed in closed form, no sampling of the curve). All three are
+fractions (multiply by 100 for the usual "4.60 %" style).
+
+WFLW subsets: faces whose ``extra["attributes"][name] == 1`` for each of ``pose, expression,
+illumination, make_up, occlusion, blur`` (official annotation text file only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..data.spec import KeypointSpec
+from .keypoint import threshold_key, to_numpy
+
+FR_THRESHOLD = 0.1
+AUC_THRESHOLD = 0.1
+
+
+def normaliser(gt: Any, pair: Sequence[Any]) -> np.ndarray:
+    """``(M,)`` distance between two keypoints (indices) or two point means (index lists) of ``gt (M, K, 2)``."""
+    g = to_numpy(gt)
+    sides = []
+    for side in pair:
+        idx = [side] if isinstance(side, (int, np.integer)) else list(side)
+        sides.append(g[:, idx, :].mean(axis=1))
+    return np.linalg.norm(sides[0] - sides[1], axis=-1)
+
+
+def nme_per_instance(pred: Any, gt: Any, vis: Any, norm: Any) -> np.ndarray:
+    """``(M,)`` NME of each face: mean over its labelled points of error / ``norm``."""
+    p, g = to_numpy(pred), to_numpy(gt)
+    v = to_numpy(vis, np.int64)
+    d = to_numpy(norm).reshape(-1)
+    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 2:
+        raise ValueError(f"pred and gt must both be (M, K, 2), got {p.shape} and {g.shape}")
+    if v.shape != p.shape[:2] or d.shape != p.shape[:1]:
+        raise ValueError(f"vis must be (M, K) and norm (M,), got {v.shape} and {d.shape}")
+    lab = v > 0
+    if np.any(lab.sum(axis=1) == 0):
+        raise ValueError("every face needs at least one labelled point")
+    if np.any(~np.isfinite(d)) or np.any(d <= 0):
+        raise ValueError("the normalising distance must be positive for every face (coincident eye points?)")
+    err = np.linalg.norm(p - g, axis=-1)
+    return (err * lab).sum(axis=1) / lab.sum(axis=1) / d
+
+
+def failure_rate(errors: Any, thr: float = FR_THRESHOLD) -> float:
+    """Fraction of faces with NME ``> thr``."""
+    e = to_numpy(errors).reshape(-1)
+    return float(np.mean(e > thr)) if e.size else float("nan")
+
+
+def ced_auc(errors: Any, thr: float = AUC_THRESHOLD) -> float:
+    """Area under the CED curve on ``[0, thr]`` divided by ``thr``: ``mean(max(0, thr - e)) / thr``."""
+    e = to_numpy(errors).reshape(-1)
+    return float(np.mean(np.clip(thr - e, 0.0, None)) / thr) if e.size else float("nan")
+
+
+def _summary(e: np.ndarray, fr_thr: float, auc_thr: float) -> dict[str, Any]:
+    return {"NME": float(e.mean()), f"FR@{threshold_key(fr_thr)}": failure_rate(e, fr_thr),
+            f"AUC@{threshold_key(auc_thr)}": ced_auc(e, auc_thr), "count": int(e.size)}
+
+
+def nme_metrics(
+    pred: Any,
+    gt: Any,
+    vis: Any,
+    spec: KeypointSpec | None = None,
+    norm: str | Sequence[Any] = "interocular",
+    attributes: Sequence[Mapping[str, int] | None] | None = None,
+    fr_thr: float = FR_THRESHOLD,
+    auc_thr: float = AUC_THRESHOLD,
+) -> dict[str, Any]:
+    """NME, FR and AUC of a face set, and of each attribute subset.
+
+    Args:
+        pred, gt: ``(M, K, 2)``; vis: ``(M, K)``.
+        spec: gives the normaliser by name (``spec.nme[norm]``); not needed when ``norm`` is a pair.
+        norm: a normaliser name of the spec (``interocular``, ``interpupil``) or a pair of indices / lists.
+        attributes: per face, a mapping ``attribute -> 0/1`` (WFLW), or None.
+
+    Returns:
+        ``{"NME", "FR@0.1", "AUC@0.1", "count", "norm": [a, b], "subsets": {attr: {...}}}`` (fractions);
+        ``subsets`` only when attributes are given; an empty subset gives ``count = 0`` and None values.
+    """
+    if isinstance(norm, str):
+        if spec is None or norm not in spec.nme:
+            have = sorted(spec.nme) if spec is not None else []
+            raise ValueError(f"normaliser '{norm}' is not defined by the spec (has {have})")
+        pair = spec.nme[norm]
+    else:
+        pair = tuple(norm)
+    e = nme_per_instance(pred, gt, vis, normaliser(gt, pair))
+    out = _summary(e, fr_thr, auc_thr)
+    out["norm"] = [list(s) if not isinstance(s, (int, np.integer)) else int(s) for s in pair]
+    if attributes is not None and any(a for a in attributes):
+        names: list[str] = []
+        for a in attributes:
+            for n in a or {}:
+                if n not in names:
+                    names.append(n)
+        subsets = {}
+        for n in names:
+            mask = np.array([bool(a and a.get(n)) for a in attributes])
+            if mask.any():
+                subsets[n] = _summary(e[mask], fr_thr, auc_thr)
+            else:
+                subsets[n] = {"NME": None, f"FR@{threshold_key(fr_thr)}": None, f"AUC@{threshold_key(auc_thr)}": None,
+                              "count": 0}
+        out["subsets"] = subsets
+    return out

@@ -1,0 +1,113 @@
+"""MPII PCKh, as the official evaluation computes it (``evalPCKh.m`` and its Python port in the HRNet /
+mmpose MPII code).
+
+A labelled joint is correct at threshold ``t`` when ``||pred - gt|| / head_size <= t``, where
+``head_size = SC_BIAS * ||(x2, y2) - (x1, y1)||`` is 0.6 times the diagonal of the person's head box
+(:data:`~adaanchor.data.readers.mpii.SC_BIAS`). Per joint, ``PCKh = 100 * correct / labelled``. The
+**total** ("Mean" in the official table) excludes pelvis and thorax and weights each joint by its number of
+labelled instances: ``sum_j PCKh_j * n_j / sum_j n_j`` over the other 14 joints (so it equals the fraction
+of all their labelled joints that are correct). Group columns are the official ones: Head = head top,
+Shoulder / Elbow / Wrist / Hip / Knee / Ankle = the plain mean of the left and right joint's PCKh.
+
+No pip-installable maintained tool computes PCKh (the official one is MATLAB), so this module mirrors the
+formula above exactly; the tests check it against hand-built cases. Note that the HRNet code's reported
+``Mean@0.1`` reads row 11 of ``np.arange(0, 0.51, 0.01)``, i.e. threshold 0.11; ``PCKh@0.1`` here is
+threshold 0.1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..data.readers.mpii import SC_BIAS, head_size_from_box
+from .keypoint import threshold_key, to_numpy
+
+#: Joints left out of the official total.
+EXCLUDED = ("pelvis", "thorax")
+#: Official table columns: name -> joints (averaged).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Head": ("head_top",),
+    "Shoulder": ("left_shoulder", "right_shoulder"),
+    "Elbow": ("left_elbow", "right_elbow"),
+    "Wrist": ("left_wrist", "right_wrist"),
+    "Hip": ("left_hip", "right_hip"),
+    "Knee": ("left_knee", "right_knee"),
+    "Ankle": ("left_ankle", "right_ankle"),
+}
+#: MPII joint order (the ``mpii`` spec).
+MPII_JOINTS = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle", "pelvis", "thorax",
+               "upper_neck", "head_top", "right_wrist", "right_elbow", "right_shoulder", "left_shoulder",
+               "left_elbow", "left_wrist")
+
+__all__ = ["SC_BIAS", "EXCLUDED", "GROUPS", "MPII_JOINTS", "pckh", "head_size_from_box"]
+
+
+def pckh(
+    pred: Any,
+    gt: Any,
+    vis: Any,
+    head_size: Any,
+    thresholds: Sequence[float] = (0.5, 0.1),
+    joint_names: Sequence[str] = MPII_JOINTS,
+    exclude: Sequence[str] = EXCLUDED,
+) -> dict[str, Any]:
+    """PCKh per joint, per official group and in total, in percent.
+
+    Args:
+        pred: ``(M, K, 2)`` predicted ``(x, y)`` (same pixel units and origin as ``gt``).
+        gt: ``(M, K, 2)`` ground truth.
+        vis: ``(M, K)``; joints with ``v > 0`` are scored (``v = 0``: not annotated, as ``jnt_missing``).
+        head_size: ``(M,)`` normaliser of each person (``0.6 * head-box diagonal``), positive for every
+            person with a labelled joint.
+        thresholds: the ``t`` values; the first is the headline.
+        joint_names: the ``K`` joint names (for the per-joint keys, the groups and the exclusions).
+        exclude: joints left out of the total.
+
+    Returns:
+        ``{"PCKh@0.5": total, "PCKh@0.1": total, "per_joint": {"0.5": {name: pct}}, "groups": {"0.5":
+        {"Head": pct, ...}}, "counts": {name: n}, "num_instances": M}``; a joint without labelled instances
+        gives None (and is left out of the total).
+    """
+    p, g = to_numpy(pred), to_numpy(gt)
+    v = to_numpy(vis, np.int64)
+    hs = to_numpy(head_size).reshape(-1)
+    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 2:
+        raise ValueError(f"pred and gt must both be (M, K, 2), got {p.shape} and {g.shape}")
+    if v.shape != p.shape[:2] or hs.shape != p.shape[:1]:
+        raise ValueError(f"vis must be (M, K) and head_size (M,), got {v.shape} and {hs.shape}")
+    names = list(joint_names)
+    if len(names) != p.shape[1]:
+        raise ValueError(f"{len(names)} joint names for {p.shape[1]} joints")
+    labelled = v > 0
+    need = labelled.any(axis=1)
+    if np.any(~np.isfinite(hs[need])) or np.any(hs[need] <= 0):
+        raise ValueError("head_size must be positive and finite for every person with a labelled joint")
+    dist = np.linalg.norm(p - g, axis=-1)
+    scaled = dist / np.where(need, hs, 1.0)[:, None]
+    count = labelled.sum(axis=0)
+    keep = np.array([n not in set(exclude) for n in names]) & (count > 0)
+    out: dict[str, Any] = {}
+    per_joint: dict[str, dict[str, float | None]] = {}
+    groups: dict[str, dict[str, float | None]] = {}
+    for t in thresholds:
+        key = threshold_key(t)
+        correct = ((scaled <= t) & labelled).sum(axis=0)
+        pct = np.where(count > 0, 100.0 * correct / np.maximum(count, 1), np.nan)
+        per_joint[key] = {n: (float(x) if c > 0 else None) for n, x, c in zip(names, pct, count)}
+        # sum_j PCKh_j * n_j / sum_j n_j (the official weighting) == 100 * sum_j correct_j / sum_j n_j,
+        # written in the second form so that a perfect prediction gives exactly 100.
+        out[f"PCKh@{key}"] = float(100.0 * correct[keep].sum() / count[keep].sum()) if keep.any() else None
+        grp = {}
+        for gname, members in GROUPS.items():
+            vals = [per_joint[key][m] for m in members if m in names and per_joint[key][m] is not None]
+            if any(m in names for m in members):
+                grp[gname] = float(np.mean(vals)) if vals else None
+        groups[key] = grp
+    out["per_joint"] = per_joint
+    out["groups"] = groups
+    out["counts"] = {n: int(c) for n, c in zip(names, count)}
+    out["num_instances"] = int(p.shape[0])
+    return out

@@ -1,0 +1,270 @@
+"""Score a COCO-style results file against a dataset's ground truth with its official metric
+(``adaanchor score GT_FILE RESULTS_FILE --metric coco|crowdpose|pckh|nme``).
+
+RESULTS_FILE is always the COCO keypoint results format: a JSON list of ``{"image_id", "category_id",
+"keypoints": [x, y, s] * K, "score"}`` in original-image pixels (docs/conventions.md), optionally with
+``"ann_id"``.
+
+- ``coco``: pycocotools ``COCOeval`` (OKS; sigmas from the spec, COCO-17 by default).
+- ``crowdpose``: xtcocotools ``COCOeval(..., 'keypoints_crowd')`` with the easy / medium / hard split.
+- ``pckh`` and ``nme`` score one prediction per ground-truth instance. Results are matched to the instances
+  read from GT_FILE **by** ``ann_id`` when the results carry it (every record must then have one; it is the
+  annotation ``id`` of COCO-style files and the record / line / file index of the other formats, as the
+  readers assign it and as the evaluation writes it); otherwise **by** ``image_id``, which requires exactly
+  one ground-truth instance and at most one result per image. A ground-truth instance without a prediction
+  is an error (the official protocols score every instance); results that match no instance are counted
+  in ``unmatched_results``.
+
+GT_FILE may be in any supported format (``fmt``, default inferred from the metric and the file: ``.mat`` ->
+``mpii_mat``, ``.json`` -> ``mpii`` for PCKh and COCO-style for NME, ``.txt`` -> ``wflw_txt``, ``.csv`` ->
+``csv``, a folder -> ``pts``), with its keypoint ``spec`` (default from the format, or from the number of
+keypoints of a COCO-style file: 98 -> ``wflw``, 68 -> ``face68``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.readers.formats import FORMAT_SPECS, FORMATS
+from ..data.spec import KeypointSpec, load_spec
+from ..errors import AdaAnchorError, DataError, unknown_name_error
+from .coco import coco_keypoint_ap, crowdpose_ap, load_json, load_results
+from .nme import nme_metrics, normaliser
+from .pckh import pckh
+
+METRICS = ("coco", "crowdpose", "pckh", "nme")
+_COCO_FORMATS = ("coco", "synth", "wflw", "crowdpose")
+
+
+def _infer_fmt(gt: Path, metric: str) -> str:
+    if gt.is_dir():
+        return "pts"
+    suf = gt.suffix.lower()
+    if suf == ".mat":
+        return "mpii_mat"
+    if suf == ".txt":
+        return "wflw_txt"
+    if suf == ".csv":
+        return "csv"
+    if suf == ".pts":
+        return "pts"
+    return "mpii" if metric == "pckh" else "coco"
+
+
+def _infer_spec(gt: Path, fmt: str) -> KeypointSpec:
+    name = FORMAT_SPECS.get(fmt)
+    if name is not None:
+        return load_spec(name)
+    data = load_json(gt)
+    anns = data.get("annotations") if isinstance(data, dict) else None
+    k = len(anns[0].get("keypoints") or []) // 3 if anns and isinstance(anns[0], dict) else 0
+    by_k = {17: "coco", 14: "crowdpose", 16: "mpii", 68: "face68", 98: "wflw"}
+    if k not in by_k:
+        raise AdaAnchorError(f"{gt}: cannot tell the keypoint spec of {k}-keypoint annotations; pass spec=")
+    return load_spec(by_k[k])
+
+
+def match_results(instances: Sequence[Any], results: list[dict], res_name: str, k: int) -> tuple[np.ndarray, int]:
+    """Predictions ``(M, K, 2)`` in the order of ``instances`` and the number of unmatched results.
+
+    Raises:
+        DataError: a result with the wrong number of keypoints, a duplicate, a missing ``ann_id``, or a
+            ground-truth instance without a prediction (naming the file, the record and the field).
+    """
+    for i, r in enumerate(results):
+        if len(r["keypoints"]) != 3 * k:
+            raise DataError(res_name, f"has {len(r['keypoints']) // 3} keypoints, ground truth has {k}", record=i,
+                            field="keypoints")
+        if not np.all(np.isfinite(np.asarray(r["keypoints"], dtype=np.float64))):
+            raise DataError(res_name, "non-finite keypoint value", record=i, field="keypoints")
+    by_ann = bool(results) and any("ann_id" in r for r in results)
+    table: dict[Any, int] = {}
+    if by_ann:
+        key_of = "ann_id"
+        for i, r in enumerate(results):
+            if "ann_id" not in r:
+                raise DataError(res_name, "missing (other records carry ann_id, so all must)", record=i, field="ann_id")
+            if r["ann_id"] in table:
+                raise DataError(res_name, f"second prediction for ann_id {r['ann_id']!r}", record=i, field="ann_id")
+            table[r["ann_id"]] = i
+        keys = [inst.ann_id for inst in instances]
+    else:
+        key_of = "image_id"
+        per_image = Counter(inst.image_id for inst in instances)
+        multi = [img for img, n in per_image.items() if n > 1]
+        if multi:
+            raise DataError(res_name, f"image {multi[0]} has {per_image[multi[0]]} ground-truth instances: results "
+                            "must carry 'ann_id' to say which one they predict", field="ann_id")
+        for i, r in enumerate(results):
+            if r["image_id"] in table:
+                raise DataError(res_name, f"second prediction for image_id {r['image_id']!r} (one instance per "
+                                "image; add 'ann_id')", record=i, field="image_id")
+            table[r["image_id"]] = i
+        keys = [inst.image_id for inst in instances]
+    pred = np.zeros((len(instances), k, 2))
+    used = set()
+    for m, key in enumerate(keys):
+        if key not in table:
+            raise DataError(res_name, f"no prediction for the ground-truth instance with {key_of} {key!r}",
+                            field=key_of)
+        idx = table[key]
+        used.add(idx)
+        pred[m] = np.asarray(results[idx]["keypoints"], dtype=np.float64).reshape(k, 3)[:, :2]
+    return pred, len(results) - len(used)
+
+
+def _stack(instances: Sequence[Any], k: int) -> tuple[np.ndarray, np.ndarray]:
+    gt = np.stack([i.keypoints for i in instances]) if instances else np.zeros((0, k, 2))
+    vis = np.stack([i.visibility for i in instances]) if instances else np.zeros((0, k), dtype=np.int64)
+    return gt, vis
+
+
+def score(
+    gt_file: str | os.PathLike,
+    results_file: str | os.PathLike | list,
+    metric: str,
+    fmt: str | None = None,
+    spec: str | os.PathLike | KeypointSpec | None = None,
+    images_dir: str | os.PathLike | None = None,
+    thresholds: Sequence[float] = (0.5, 0.1),
+    norm: str | Sequence[Any] = "interocular",
+    headboxes: Any = None,
+    sigmas: Any = None,
+    use_area: bool = True,
+    reader_options: Mapping[str, Any] | None = None,
+    verbose: bool = False,
+) -> dict[str, Any]:
+    """Score ``results_file`` against ``gt_file`` (see the module docstring).
+
+    Args:
+        gt_file: the ground truth (COCO-style JSON for ``coco`` / ``crowdpose``; any format for the others).
+        results_file: COCO results JSON path (or an already loaded list).
+        metric: ``coco``, ``crowdpose``, ``pckh`` or ``nme``.
+        fmt: format of ``gt_file`` (a name of ``FORMATS``); default inferred.
+        spec: keypoint spec name, YAML path or object; default inferred.
+        images_dir: image folder of the ground truth (only for readers that need it to resolve names).
+        thresholds: PCKh thresholds (percent values are returned for each).
+        norm: NME normaliser: a name of ``spec.nme`` or a pair of keypoint indices.
+        headboxes: MPII head boxes (``mpii_gt_val.mat``-style file) for the MPII JSON.
+        sigmas: OKS sigmas for ``coco`` (default: the spec's, else COCO-17).
+        use_area: ``coco``: OKS area from the annotations (``False``: ``0.53 * w * h`` of the box).
+        reader_options: extra options for the reader (e.g. ``{"one_based": False}``).
+        verbose: let pycocotools / xtcocotools print their summary.
+
+    Returns:
+        A JSON-serialisable dict with ``metric`` and the numbers (see :func:`format_scores`).
+    """
+    if metric not in METRICS:
+        raise unknown_name_error("metric", str(metric), METRICS)
+    gt = Path(gt_file)
+    if not gt.exists():
+        raise DataError(gt, "ground-truth file not found")
+    if fmt is not None and fmt not in FORMATS:
+        raise unknown_name_error("format", str(fmt), FORMATS)
+    res_name = str(results_file) if isinstance(results_file, (str, os.PathLike)) else "<results list>"
+    if metric in ("coco", "crowdpose"):
+        if fmt is not None and fmt not in _COCO_FORMATS:
+            raise AdaAnchorError(f"metric {metric} needs a COCO-format ground truth, not format '{fmt}'")
+        if metric == "crowdpose":
+            out = crowdpose_ap(gt, results_file, verbose=verbose)
+        else:
+            sp = load_spec(spec) if spec is not None else None
+            sig = sigmas if sigmas is not None else (sp.sigmas if sp is not None else None)
+            out = coco_keypoint_ap(gt, results_file, sigmas=sig, use_area=use_area, verbose=verbose)
+        n = len(load_results(results_file)[0])
+        return {"metric": metric, **out, "num_results": n}
+
+    fmt = fmt or _infer_fmt(gt, metric)
+    sp = load_spec(spec) if spec is not None else _infer_spec(gt, fmt)
+    opts = dict(reader_options or {})
+    if headboxes is not None:
+        opts["headboxes"] = headboxes
+    read = FORMATS[fmt](gt, sp, images_dir=images_dir, skip_invalid=False, **opts)
+    insts = read.instances
+    if not insts:
+        raise DataError(gt, "no ground-truth instance with labelled keypoints to score")
+    results, res_name = load_results(results_file, require_score=False)
+    k = sp.num_keypoints
+    pred, unmatched = match_results(insts, results, res_name, k)
+    g, v = _stack(insts, k)
+    if metric == "pckh":
+        hs = []
+        for inst in insts:
+            h = inst.extra.get("head_size")
+            if h is None and (inst.visibility > 0).any():
+                raise DataError(gt, "no head size: the record has no head box and no labelled head_top / upper_neck; "
+                                "pass headboxes=mpii_gt_val.mat", record=inst.ann_id, field="head_size")
+            hs.append(h if h is not None else 1.0)
+        out = pckh(pred, g, v, np.asarray(hs, dtype=np.float64), thresholds=thresholds, joint_names=sp.keypoints)
+        out["head_size_source"] = dict(Counter(str(i.extra.get("head_size_source")) for i in insts))
+    else:
+        if isinstance(norm, str) and norm not in sp.nme:
+            raise AdaAnchorError(f"spec '{sp.name}' defines no NME normaliser '{norm}' (has {sorted(sp.nme)})")
+        d = normaliser(g, sp.nme[norm] if isinstance(norm, str) else tuple(norm))
+        for inst, dist in zip(insts, d):
+            if not dist > 0:
+                raise DataError(gt, f"the '{norm}' normalising distance is {dist:g} (coincident points)",
+                                record=inst.ann_id, field="keypoints")
+        attrs = [i.extra.get("attributes") for i in insts]
+        out = nme_metrics(pred, g, v, spec=sp, norm=norm, attributes=attrs if any(attrs) else None)
+    return {"metric": metric, "format": fmt, "spec": sp.name, **out, "num_instances": len(insts),
+            "unmatched_results": unmatched}
+
+
+def _fmt_value(v: Any) -> str:
+    if v is None:
+        return "N/A"
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    if isinstance(v, (list, tuple, dict)):
+        return json.dumps(v)
+    return str(v)
+
+
+def format_scores(d: Mapping[str, Any]) -> str:
+    """Human-readable text of a :func:`score` result: headline numbers first, then tables."""
+    metric = d.get("metric", "?")
+    lines = [f"metric: {metric}"]
+    if metric == "pckh":
+        keys = [k for k in d if k.startswith("PCKh@")]
+        lines += [f"{k} (total, percent, pelvis and thorax excluded): {_fmt_value(d[k])}" for k in keys]
+        groups = d.get("groups") or {}
+        if groups:
+            first = next(iter(groups.values()))
+            cols = list(first) + ["Mean"]
+            lines.append("")
+            lines.append("| t | " + " | ".join(cols) + " |")
+            lines.append("|---" * (len(cols) + 1) + "|")
+            for t, row in groups.items():
+                vals = [row.get(c) for c in first] + [d.get(f"PCKh@{t}")]
+                lines.append(f"| {t} | " + " | ".join("N/A" if x is None else f"{x:.2f}" for x in vals) + " |")
+        per = d.get("per_joint") or {}
+        for t, row in per.items():
+            lines.append(f"per joint @{t}: " + ", ".join(f"{n} {_fmt_value(x)}" for n, x in row.items()))
+        for k in ("head_size_source", "num_instances", "unmatched_results", "format", "spec"):
+            if k in d:
+                lines.append(f"{k}: {_fmt_value(d[k])}")
+        return "\n".join(lines)
+    if metric == "nme":
+        head = [k for k in d if k in ("NME",) or k.startswith(("FR@", "AUC@"))]
+        lines += [f"{k}: {_fmt_value(d[k])}" for k in head]
+        subs = d.get("subsets") or {}
+        if subs:
+            cols = ["count"] + head
+            lines += ["", "| subset | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+            lines.append("| full | " + " | ".join(_fmt_value(d.get(c)) for c in cols) + " |")
+            for name, row in subs.items():
+                lines.append(f"| {name} | " + " | ".join(_fmt_value(row.get(c)) for c in cols) + " |")
+        for k in ("norm", "count", "num_instances", "unmatched_results", "format", "spec"):
+            if k in d:
+                lines.append(f"{k}: {_fmt_value(d[k])}")
+        return "\n".join(lines)
+    lines += [f"{k}: {_fmt_value(v)}" for k, v in d.items() if k != "metric"]
+    return "\n".join(lines)

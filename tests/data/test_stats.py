@@ -1,0 +1,86 @@
+"""Dataset statistics: counts by visibility, keypoints outside the box, and every problem listed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from adaanchor.data.readers.formats import FORMATS
+from adaanchor.data.spec import load_spec
+from adaanchor.data.stats import dataset_stats, format_stats
+
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+MMPOSE = SHARED / "mmpose-testdata"
+
+
+def _write_dataset(root: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(root / "a.jpg")  # b.jpg is missing on purpose
+    kp = [10.0, 10.0, 2] * 5 + [0, 0, 0] * 10 + [30.0, 30.0, 1] * 2
+    outside = [10.0, 10.0, 2] * 16 + [60.0, 60.0, 2]  # last keypoint lies outside the box
+    anns = [
+        {"id": 1, "image_id": 1, "keypoints": kp, "bbox": [0, 0, 40, 40], "area": 1600},
+        {"id": 2, "image_id": 2, "keypoints": outside, "bbox": [0, 0, 40, 40], "area": 1600},
+        {"id": 3, "image_id": 1, "keypoints": kp[:-3], "bbox": [0, 0, 40, 40]},  # 16 keypoints
+        {"id": 4, "image_id": 9, "keypoints": kp, "bbox": [0, 0, 40, 40]},  # unknown image
+        {"id": 5, "image_id": 1, "keypoints": kp, "bbox": [0, 0, 40, 0]},  # zero-area box
+    ]
+    images = [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "b.jpg"}]
+    cats = [{"id": 1, "name": "person"}]
+    (root / "train.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": cats}))
+    (root / "val.json").write_text(json.dumps({"images": images[:1], "annotations": anns[:1], "categories": cats}))
+
+
+def test_stats_of_a_config_lists_every_problem(tmp_path):
+    _write_dataset(tmp_path)
+    cfg = {"format": "coco", "root": str(tmp_path), "train": "train.json", "val": "val.json", "spec": "coco"}
+    d = dataset_stats(cfg)
+    tr, va = d["splits"]["train"], d["splits"]["val"]
+    assert d["format"] == "coco" and d["spec"] == "coco"
+    assert tr["instances"] == 2 and tr["images"] == 2
+    assert tr["keypoints"] == {"v2": 5 + 17, "v1": 2, "v0": 10}
+    assert tr["labelled_outside_box"] == 1
+    assert tr["skipped"] == 3 and tr["missing_images"] == 1
+    probs = "\n".join(tr["problems"])
+    assert "[record annotations[2] id=3] field 'keypoints'" in probs
+    assert "[record annotations[3] id=4] field 'image_id'" in probs
+    assert "[record annotations[4] id=5] field 'bbox'" in probs
+    assert "b.jpg: image file not found" in probs
+    assert va["instances"] == 1 and not va["problems"]
+    assert d["total"]["instances"] == 3 and d["total"]["problems"] == 4
+    text = format_stats(d)
+    assert "| train | 2 | 2 | 22 | 2 | 10 | 1 | 3 | 1 |" in text
+    assert "| total | 3 |" in text and "train: 4 problem(s)" in text and "field 'image_id'" in text
+
+
+def test_stats_of_read_results(tmp_path):
+    _write_dataset(tmp_path)
+    res = FORMATS["coco"](tmp_path / "val.json", load_spec("coco"))
+    d = dataset_stats(res)
+    (s,) = d["splits"].values()
+    assert s["instances"] == 1 and s["keypoints"]["v1"] == 2
+    assert "no problems found" in format_stats(d)
+    d2 = dataset_stats({"a": res, "b": res}, check_images=False)
+    assert d2["total"]["instances"] == 2
+
+
+def test_stats_accepts_omegaconf(tmp_path):
+    from omegaconf import OmegaConf
+
+    _write_dataset(tmp_path)
+    cfg = OmegaConf.create({"format": "coco", "root": str(tmp_path), "train": "train.json", "val": None,
+                            "images": None, "spec": "coco"})
+    d = dataset_stats(cfg)
+    assert list(d["splits"]) == ["train"]
+
+
+@pytest.mark.skipif(not MMPOSE.is_dir(), reason=f"real samples not available: {MMPOSE} is absent")
+def test_stats_mpii_sample():
+    cfg = {"format": "mpii", "root": str(MMPOSE / "mpii"), "train": "test_mpii.json", "val": None, "spec": "mpii"}
+    d = dataset_stats(cfg)
+    s = d["splits"]["train"]
+    assert s["instances"] == 5 and s["images"] == 5 and s["missing_images"] == 0
+    assert s["keypoints"] == {"v2": 76, "v1": 0, "v0": 4}
