@@ -53,6 +53,12 @@ TABLES: dict[str, dict[str, Any]] = {
                      for b in ("tiny", "resnet18", "resnet50") for m in ("heatmap", "adaanchor")},
         "repeat": [],
     },
+    "table4": {
+        "base": "configs/faces/occluded_ytfaces68.yaml",
+        "variants": {"Regression-anchor": ["strategy.name=regression"], "Heatmap-anchor": ["strategy.name=heatmap"],
+                     "FixAnchor": ["strategy.name=fixanchor"], "Ours": ADA},
+        "repeat": ["Heatmap-anchor", "FixAnchor", "Ours"],
+    },
     "locality": {
         "variants": {
             "FixAnchor": ["strategy.name=fixanchor"],
@@ -64,7 +70,8 @@ TABLES: dict[str, dict[str, Any]] = {
         "repeat": [],
     },
 }
-METRICS = ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap")
+METRICS = ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "nme", "nme_vis", "nme_inv", "fr")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _commit() -> str:
@@ -91,7 +98,8 @@ def _cell(mean: float | None, std: float | None, fmt: str, scale: float = 1.0) -
 def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str]) -> dict[str, Any]:
     spec = TABLES[name]
     t0 = time.time()
-    base = build_config(DEMO_CONFIG, extra)
+    base_file = REPO / spec["base"] if "base" in spec else DEMO_CONFIG
+    base = build_config(base_file, extra)
     val_json = annotation_path(base.data, "val")
     annotation_path(base.data, "train")
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
@@ -99,25 +107,33 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     for label, over in spec["variants"].items():
         over = [o.replace("WARMUP", str(int(0.3 * steps))) for o in over]
         for seed in seeds if label in spec["repeat"] else seeds[:1]:
-            cfg = build_config(DEMO_CONFIG, [*extra, *over, f"seed={seed}", f"train.max_steps={steps}",
+            cfg = build_config(base_file, [*extra, *over, f"seed={seed}", f"train.max_steps={steps}",
                                              f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false",
                                              f"out_dir={out / 'runs' / name / label.replace(' ', '_').replace('/', '-')}_s{seed}"])
             row, _ = train_and_evaluate(cfg, val_ds, val_json)
             runs.setdefault(label, []).append({**row, "seed": seed})
-            print(f"[{name}] {label} seed {seed}: inv_error {row['inv_error']:.2f}, vis_error {row['vis_error']:.2f}, "
-                  f"inv_score {row['inv_score']}", flush=True)
+            print(f"[{name}] {label} seed {seed}: " + ", ".join(f"{k} {row[k]:.4g}" for k in METRICS
+                                                                  if isinstance(row.get(k), float)), flush=True)
     summary = {label: {k: _mean_std(rows, k) for k in METRICS} | {"n": len(rows)} for label, rows in runs.items()}
     doc = {"table": name, "runs": runs, "summary": summary, "steps": steps, "seeds": seeds,
            "commit": _commit(), "machine": f"{platform.platform()}, {torch.get_num_threads()} threads",
            "wall_seconds": round(time.time() - t0, 1), "config": OmegaConf.to_container(base, resolve=True)}
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(doc, indent=2))
-    lines = [f"# {name}: {steps} steps per run, seeds {seeds} (mean ± std where repeated)", "",
-             "| Method | n | Vis.Error | Vis.Score | Inv.Error | Inv.Score | Score AUC | AP |", "|---|---|---|---|---|---|---|---|"]
-    for label, s in summary.items():
-        lines.append(f"| {label} | {s['n']} | {_cell(*s['vis_error'], '.2f')} | {_cell(*s['vis_score'], '.3f')} | "
-                     f"{_cell(*s['inv_error'], '.2f')} | {_cell(*s['inv_score'], '.3f')} | {_cell(*s['score_auc'], '.3f')} | "
-                     f"{_cell(*s['ap'], '.1f', 100)} |")
+    lines = [f"# {name}: {steps} steps per run, seeds {seeds} (mean ± std where repeated)", ""]
+    if "base" in spec:  # faces: NME in percent of the inter-ocular distance
+        lines += ["| Method | n | NME | NME vis. | NME occl. | FR@0.1 | Vis.Score | Inv.Score | Score AUC |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for label, s in summary.items():
+            lines.append(f"| {label} | {s['n']} | {_cell(*s['nme'], '.2f', 100)} | {_cell(*s['nme_vis'], '.2f', 100)} | "
+                         f"{_cell(*s['nme_inv'], '.2f', 100)} | {_cell(*s['fr'], '.1f', 100)} | {_cell(*s['vis_score'], '.3f')} | "
+                         f"{_cell(*s['inv_score'], '.3f')} | {_cell(*s['score_auc'], '.3f')} |")
+    else:
+        lines += ["| Method | n | Vis.Error | Vis.Score | Inv.Error | Inv.Score | Score AUC | AP |", "|---|---|---|---|---|---|---|---|"]
+        for label, s in summary.items():
+            lines.append(f"| {label} | {s['n']} | {_cell(*s['vis_error'], '.2f')} | {_cell(*s['vis_score'], '.3f')} | "
+                         f"{_cell(*s['inv_error'], '.2f')} | {_cell(*s['inv_score'], '.3f')} | {_cell(*s['score_auc'], '.3f')} | "
+                         f"{_cell(*s['ap'], '.1f', 100)} |")
     lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]
     (out / f"{name}.md").write_text("\n".join(lines) + "\n")
     _plot(summary, out / f"{name}.png", name)
@@ -153,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=600, help="training steps per run (same for every variant)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("overrides", nargs="*", help="config overrides applied to every run (e.g. data.root=...)")
-    a = p.parse_args(argv)
+    a = p.parse_intermixed_args(argv)
     run_table(a.table, a.seeds, a.steps, a.out, a.overrides)
     return 0
 

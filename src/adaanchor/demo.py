@@ -70,8 +70,13 @@ def train_and_evaluate(cfg: DictConfig, val_ds: Any, val_json: str | Path) -> tu
     state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
     preds = predict(model.eval(), strategy, val_ds, int(cfg.eval.batch_size), "cpu", progress=False)
-    m = evaluate_predictions(preds, str(val_json), load_spec(cfg.data.spec).sigmas, tuple(cfg.eval.pck))
-    row = {k: m[k] for k in ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv")}
+    spec = load_spec(cfg.data.spec)
+    coco = spec.sigmas is not None and str(val_json).endswith(".json")
+    m = evaluate_predictions(preds, str(val_json) if coco else None, spec.sigmas, tuple(cfg.eval.pck),
+                             nme_pair=spec.nme.get("interocular"))
+    keys = ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv",
+            "nme", "nme_vis", "nme_inv", "fr")
+    row = {k: m[k] for k in keys if k in m}
     row.update(train_seconds=round(summary["train_seconds"], 1), steps=summary["steps"], params=summary["params"])
     return row, preds
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..errors import AdaAnchorError, unknown_name_error
 from .dataset import AUG_DEFAULTS, TopDownDataset
@@ -24,9 +27,41 @@ DATA_DEFAULTS: dict[str, Any] = {
     "crop": "image",  # image: the whole image is the input | box: crop the instance box (top-down)
     "skip_invalid": False,  # skip bad records (reported) instead of stopping at the first one
     "cache_images": True,  # keep decoded images in memory
+    "csv": None,  # a landmark CSV to evaluate on instead of the val split (format csv, every row)
+    "split": {  # carve train/val out of one annotation file (when data.train == data.val)
+        "by": None,  # null: no split | identity: by identity (file name before the last _NN) | random
+        "val_fraction": 0.2,
+        "seed": 0,
+    },
+    "occlusion": {  # the occlusion compositor (adaanchor.data.occlude.Occluder), off by default
+        "train": False,  # random occluders as training augmentation
+        "val": False,  # seeded occluders on the evaluation split (same for every model: a benchmark)
+        "coverage": 0.25,  # share of the object box covered
+        "count": [1, 3],
+        "kinds": ["polygon", "ellipse", "blob", "patch"],
+        "seed": 0,  # evaluation occlusion of sample i depends only on (seed, i)
+    },
     "aug": copy.deepcopy(AUG_DEFAULTS),
     "synth": copy.deepcopy(SYNTH_DEFAULTS),
 }
+
+
+def identity_of(path: str) -> str:
+    """The identity of a face image: its file name before the last ``_NN`` (``Luis_Fonsi_21.jpg`` -> ``Luis_Fonsi``)."""
+    return re.sub(r"_\d+$", "", Path(path).stem)
+
+
+def split_instances(instances: list[Any], split: str, by: str, val_fraction: float, seed: int) -> list[Any]:
+    """The ``split`` part of ``instances``: groups (identities, or single images for ``random``) are shuffled
+    with ``seed`` and the first ``val_fraction`` of them form ``val``; no group is on both sides."""
+    if by not in ("identity", "random"):
+        raise unknown_name_error("data.split.by", str(by), ("identity", "random"))
+    key = identity_of if by == "identity" else (lambda p: p)
+    groups = sorted({key(i.image_path) for i in instances})
+    order = np.random.default_rng(seed).permutation(len(groups))
+    n_val = max(1, int(round(val_fraction * len(groups))))
+    val = {groups[j] for j in order[:n_val]}
+    return [i for i in instances if (key(i.image_path) in val) == (split == "val")]
 
 
 def _resolve(root: Path, rel: str | None) -> Path | None:
@@ -40,6 +75,11 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
     """The annotation file of ``split`` (``train`` or ``val``); for ``synth`` the benchmark is generated
     (or its cache reused) first."""
     root = Path(str(data_cfg["root"])).expanduser()
+    if split == "val" and data_cfg.get("csv"):
+        p = Path(str(data_cfg["csv"])).expanduser()
+        if not p.is_file():
+            raise AdaAnchorError(f"{p}: landmark CSV not found (data.csv)")
+        return p
     if data_cfg["format"] == "synth":
         from .synth import write_benchmark
 
@@ -57,13 +97,18 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     """Read the instances of ``split``; prints what was skipped and why (nothing is dropped silently)."""
     from .readers.formats import FORMATS
 
-    fmt = str(data_cfg["format"])
+    fmt = "csv" if split == "val" and data_cfg.get("csv") else str(data_cfg["format"])
     if fmt not in FORMATS:
         raise unknown_name_error("data.format", fmt, FORMATS)
     spec = spec or load_spec(data_cfg["spec"])
     path = annotation_path(data_cfg, split)
     images = _resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg.get("images"))
     res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
+    sp = data_cfg.get("split") or {}
+    if sp.get("by") and not (split == "val" and data_cfg.get("csv")):
+        if data_cfg["train"] != data_cfg["val"]:
+            raise AdaAnchorError(f"data.split.by={sp['by']} splits one file: set data.train and data.val to the same file")
+        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]))
     if verbose and res.skipped:
         print(res.summary())
     if not res.instances:
@@ -76,13 +121,31 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
     """The :class:`TopDownDataset` of ``split``; augmentation on when ``train`` (default: split == 'train')."""
     spec = load_spec(data_cfg["spec"])
     res = read_split(data_cfg, split, spec, verbose)
+    train = (split == "train") if train is None else train
+    occ = data_cfg.get("occlusion") or {}
+    if transform is None and occ.get(split if split in ("train", "val") else "val"):
+        transform = build_occluder(occ, [i.image_path for i in res.instances], seeded=not train)
     return TopDownDataset(
         res.instances,
         spec,
         data_cfg["input_size"],
         crop=str(data_cfg["crop"]),
-        train=(split == "train") if train is None else train,
+        train=train,
         aug=dict(data_cfg.get("aug") or {}),
         transform=transform,
         cache_images=bool(data_cfg["cache_images"]),
     )
+
+
+def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool) -> Any:
+    """The :class:`~adaanchor.data.occlude.Occluder` of the ``data.occlusion`` section. ``patch`` occluders are
+    cut from other images of the same split. ``seeded``: evaluation (sample ``i`` always gets the same
+    occluders); otherwise random, driven by the per-sample seeding of the training sampler."""
+    from .dataset import load_image
+    from .occlude import Occluder
+
+    def patch_source(rng: np.random.Generator) -> np.ndarray:
+        return load_image(image_paths[int(rng.integers(len(image_paths)))])
+
+    return Occluder(coverage=float(occ["coverage"]), count=tuple(occ["count"]), kinds=tuple(occ["kinds"]),
+                    seed=int(occ["seed"]) if seeded else None, patch_source=patch_source)

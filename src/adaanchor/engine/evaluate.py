@@ -77,8 +77,11 @@ def evaluate_predictions(
     coco_gt: str | None = None,
     sigmas: np.ndarray | None = None,
     pck: tuple[float, ...] = (0.05, 0.1),
+    nme_pair: Any = None,
 ) -> dict[str, Any]:
-    """Single-keypoint metrics, plus COCO OKS AP when a COCO ground-truth file is given."""
+    """Single-keypoint metrics, plus COCO OKS AP when a COCO ground-truth file is given, plus NME when
+    ``nme_pair`` (two keypoint indices, e.g. the outer eye corners ``(36, 45)``) is given: ``nme`` over all
+    labelled points, ``nme_vis`` / ``nme_inv`` over visible / occluded ones, and ``fr`` (FR@0.1)."""
     from ..metrics.coco import coco_keypoint_ap, predictions_to_coco_results
     from ..metrics.keypoint import single_keypoint_metrics
 
@@ -88,4 +91,15 @@ def evaluate_predictions(
         results = predictions_to_coco_results(preds["image_id"], preds["pred_orig"], preds["score"], None)
         m["coco"] = coco_keypoint_ap(coco_gt, results, sigmas=sigmas)
         m["ap"] = m["coco"]["AP"]
+    if nme_pair is not None:
+        from ..metrics.nme import failure_rate, nme_per_instance, normaliser
+
+        g, v = preds["gt_orig"], preds["vis"]
+        norm = normaliser(g, nme_pair)
+        err = np.linalg.norm(preds["pred_orig"] - g, axis=-1) / norm[:, None]  # (M, K) normalised errors
+        per_face = nme_per_instance(preds["pred_orig"], g, v, norm)
+        m["nme"] = float(per_face.mean())
+        m["nme_vis"] = float(err[v == 2].mean()) if (v == 2).any() else None
+        m["nme_inv"] = float(err[v == 1].mean()) if (v == 1).any() else None
+        m["fr"] = failure_rate(per_face, 0.1)
     return m

@@ -1,0 +1,100 @@
+"""Dataset building from the config: identity-disjoint splits, the occlusion transform, data.csv evaluation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from adaanchor.config import build_config
+from adaanchor.data.build import build_dataset, identity_of, read_split, split_instances
+from adaanchor.engine.evaluate import evaluate_predictions
+
+YTFACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ytfaces-68"
+
+
+def _face_csv(folder: Path, people: dict[str, int], seed: int = 0) -> Path:
+    """A landmark CSV with 68 points per image, ``n`` frames for each person, and the images."""
+    rng = np.random.default_rng(seed)
+    (folder / "img").mkdir(parents=True)
+    rows = ["," + ",".join(str(i) for i in range(136))]
+    for name, n in people.items():
+        for f in range(n):
+            fn = f"{name}_{f:02d}.jpg"
+            Image.fromarray(rng.integers(0, 255, (80, 70, 3), dtype=np.uint8)).save(folder / "img" / fn)
+            pts = np.stack([rng.uniform(15, 55, 68), rng.uniform(15, 65, 68)], 1)
+            pts[36], pts[45] = (20, 30), (50, 30)  # outer eye corners: inter-ocular 30 px
+            rows.append(fn + "," + ",".join(f"{v:.2f}" for v in pts.reshape(-1)))
+    (folder / "faces.csv").write_text("\n".join(rows) + "\n")
+    return folder / "faces.csv"
+
+
+def _face_overrides(folder: Path) -> list[str]:
+    return [f"data.root={folder}", "data.format=csv", "data.train=faces.csv", "data.val=faces.csv", "data.images=img",
+            "data.spec=face68", "data.crop=box", "data.input_size=[48,48]", "data.split.by=identity"]
+
+
+def test_identity_of():
+    assert identity_of("/x/Luis_Fonsi_21.jpg") == "Luis_Fonsi"
+    assert identity_of("Abdel_Aziz_Al-Hakim_00.jpg") == "Abdel_Aziz_Al-Hakim"
+
+
+def test_identity_split_is_disjoint_and_complete(tmp_path):
+    people = {f"Person_{chr(65 + i)}": 1 + i % 4 for i in range(12)}
+    _face_csv(tmp_path, people)
+    cfg = build_config(None, _face_overrides(tmp_path))
+    tr, va = read_split(cfg.data, "train").instances, read_split(cfg.data, "val").instances
+    ids_tr, ids_va = {identity_of(i.image_path) for i in tr}, {identity_of(i.image_path) for i in va}
+    assert not ids_tr & ids_va
+    assert ids_tr | ids_va == set(people)
+    assert len(tr) + len(va) == sum(people.values())
+    assert len(ids_va) == round(0.2 * len(people))
+    # the same seed gives the same split; another seed a different one
+    again = read_split(cfg.data, "val").instances
+    assert [i.image_path for i in again] == [i.image_path for i in va]
+    other = split_instances(tr + va, "val", "identity", 0.2, seed=1)
+    assert {identity_of(i.image_path) for i in other} != ids_va
+
+
+@pytest.mark.skipif(not YTFACES.is_dir(), reason=f"real samples not available: {YTFACES} is absent")
+def test_ytfaces_split_has_no_identity_on_both_sides():
+    cfg = build_config(Path(__file__).resolve().parents[2] / "configs" / "faces" / "occluded_ytfaces68.yaml",
+                       [f"data.root={YTFACES}"])
+    tr, va = read_split(cfg.data, "train").instances, read_split(cfg.data, "val").instances
+    assert not {identity_of(i.image_path) for i in tr} & {identity_of(i.image_path) for i in va}
+    assert len(tr) + len(va) == 3462
+
+
+def test_seeded_occlusion_on_val_and_data_csv(tmp_path):
+    _face_csv(tmp_path, {f"P_{i}": 2 for i in range(10)})
+    over = [*_face_overrides(tmp_path), "data.occlusion.val=true", "data.occlusion.coverage=0.4"]
+    cfg = build_config(None, over)
+    a, b = build_dataset(cfg.data, "val"), build_dataset(cfg.data, "val")
+    # evaluation occlusion is seeded: identical twice, and it hides some landmarks (v=1)
+    assert all((a[i]["image"] == b[i]["image"]).all() for i in range(len(a)))
+    assert sum(int((a[i]["visibility"] == 1).sum()) for i in range(len(a))) > 0
+    clean = build_dataset(build_config(None, _face_overrides(tmp_path)).data, "val")
+    assert sum(int((clean[i]["visibility"] == 1).sum()) for i in range(len(clean))) == 0
+    # data.csv evaluates a whole other CSV (no identity split) with the same seeded occlusion
+    other = tmp_path / "other"
+    _face_csv(other, {"Q_0": 3}, seed=5)
+    ds = build_dataset(build_config(None, [*over, f"data.csv={other / 'faces.csv'}", f"data.images={other / 'img'}"]).data, "val")
+    assert len(ds) == 3
+
+
+def test_nme_by_visibility():
+    gt = np.zeros((1, 68, 2))
+    gt[0, 36], gt[0, 45] = (0, 0), (40, 0)
+    pred = gt.copy()
+    pred[0, :10, 0] += 4.0  # 10 points 4 px off: 0.1 of the inter-ocular distance
+    vis = np.full((1, 68), 2)
+    vis[0, :5] = 1  # five of the shifted points are occluded
+    preds = {"pred": pred, "gt": gt, "pred_orig": pred, "gt_orig": gt, "score": None, "vis": vis,
+             "bbox_size": np.array([50.0]), "image_id": [1]}
+    m = evaluate_predictions(preds, nme_pair=(36, 45))
+    assert m["nme"] == pytest.approx(10 * 0.1 / 68)
+    assert m["nme_inv"] == pytest.approx(0.1)
+    assert m["nme_vis"] == pytest.approx(5 * 0.1 / 63)
+    assert m["fr"] == 0.0
