@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from .config import build_config
 from .data.build import annotation_path, build_dataset
 from .data.synth import visibility_counts
-from .engine.evaluate import evaluate_predictions, predict
+from .engine.evaluate import evaluate_dataset
 from .engine.run import build_system, seed_everything
 from .engine.train import train
 from .errors import AdaAnchorError
@@ -61,19 +61,13 @@ def _method_cfg(base: DictConfig, name: str, out: Path, steps: int) -> DictConfi
     return cfg  # type: ignore[return-value]
 
 
-def train_and_evaluate(cfg: DictConfig, val_ds: Any, val_json: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def train_and_evaluate(cfg: DictConfig, val_ds: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train ``cfg``, evaluate its last checkpoint on ``val_ds``; returns the results row and the predictions."""
-    from .data.spec import load_spec
-
     summary = train(cfg)
     model, strategy = build_system(cfg, load_pretrained=False)
     state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(state["model"])
-    preds = predict(model.eval(), strategy, val_ds, int(cfg.eval.batch_size), "cpu", progress=False)
-    spec = load_spec(cfg.data.spec)
-    coco = spec.sigmas is not None and str(val_json).endswith(".json")
-    m = evaluate_predictions(preds, str(val_json) if coco else None, spec.sigmas, tuple(cfg.eval.pck),
-                             nme_pair=spec.nme.get("interocular"))
+    m, preds = evaluate_dataset(model.eval(), strategy, cfg, val_ds)
     keys = ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv",
             "nme", "nme_vis", "nme_inv", "fr")
     row = {k: m[k] for k in keys if k in m}
@@ -104,7 +98,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float = 8.0, see
     results: dict[str, Any] = {}
     preds_by_method: dict[str, Any] = {}
     for name in methods:
-        results[name], preds_by_method[name] = train_and_evaluate(_method_cfg(base, name, out, steps), val_ds, val_json)
+        results[name], preds_by_method[name] = train_and_evaluate(_method_cfg(base, name, out, steps), val_ds)
         print(f"{name}: inv_error {results[name]['inv_error']:.2f} px, vis_error {results[name]['vis_error']:.2f} px")
     counts = {"train": visibility_counts(train_json), "val": visibility_counts(val_json)}
     doc = {

@@ -21,7 +21,7 @@ DATA_DEFAULTS: dict[str, Any] = {
     "root": "data-cache/synth",  # dataset root; for synth, the cache folder of the generated benchmark
     "train": "train.json",  # annotation file of the training split, relative to root
     "val": "val.json",  # annotation file of the evaluation split, relative to root
-    "images": None,  # image folder, relative to root (default: the annotation file's folder)
+    "images": None,  # image folder relative to root, or {train: DIR, val: DIR} (default: the annotation file's folder)
     "spec": "coco",  # built-in keypoint spec name or a YAML path (docs/datasets.md)
     "input_size": [72, 96],  # model input (W, H)
     "crop": "image",  # image: the whole image is the input | box: crop the instance box (top-down)
@@ -102,7 +102,10 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         raise unknown_name_error("data.format", fmt, FORMATS)
     spec = spec or load_spec(data_cfg["spec"])
     path = annotation_path(data_cfg, split)
-    images = _resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg.get("images"))
+    images_cfg = data_cfg.get("images")
+    if isinstance(images_cfg, Mapping):
+        images_cfg = images_cfg.get(split)
+    images = _resolve(Path(str(data_cfg["root"])).expanduser(), images_cfg)
     res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
     sp = data_cfg.get("split") or {}
     if sp.get("by") and not (split == "val" and data_cfg.get("csv")):

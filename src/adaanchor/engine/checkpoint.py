@@ -1,7 +1,8 @@
 """Crash-safe checkpoints: atomic writes (temp file + rename) and safe loading (``weights_only=True``).
 
 Everything stored is tensors and plain containers, so ``torch.load(weights_only=True)`` can read it; a file
-that carries pickled objects (which could run code when loaded) is refused with a clear error.
+that carries pickled objects (which could run code when loaded) is refused with a clear error, before any of
+its objects is built.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,10 @@ from ..errors import AdaAnchorError
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
-    """Write ``obj`` with ``torch.save`` to a temp file in the same folder, fsync, then rename over ``path``."""
+    """Write ``obj`` with ``torch.save`` to a temp file in the same folder, fsync, then rename over ``path``.
+
+    A crash at any moment leaves either the previous file or the new one, never a truncated one (a stray
+    ``*.tmp`` file at worst, which nothing reads)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
@@ -30,10 +35,28 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _fsync_dir(path.parent)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _fsync_dir(d: Path) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders cannot be opened."""
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+_GLOBAL_RE = re.compile(r"(unsupported global[^\n]*|[^\n]*GLOBAL [^\n]*)", re.IGNORECASE)
 
 
 def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
@@ -44,15 +67,25 @@ def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        msg = str(e).splitlines()[0] if str(e) else ""
-        if "weights_only" in str(e) or "Unsupported global" in str(e) or "GLOBAL" in str(e):
+        text = str(e)
+        if "weights only" in text.lower() or "weights_only" in text or "GLOBAL" in text:
+            found = _GLOBAL_RE.search(text)
+            what = f" ({found.group(1).strip()})" if found else ""
             raise AdaAnchorError(
-                f"{p}: refused: the file carries pickled Python objects that could run code when loaded "
-                f"(only tensors and plain containers are accepted). {msg}"
+                f"{p}: refused to load: the file carries pickled Python objects that could run code when "
+                f"loaded{what}; only tensors and plain containers are accepted"
             ) from None
-        raise AdaAnchorError(f"{p}: not a readable checkpoint ({msg})") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise AdaAnchorError(f"{p}: not a readable checkpoint ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+        raise AdaAnchorError(f"{p}: not a readable checkpoint (corrupt or not a PyTorch file: {_first_line(e)})") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # zip errors, truncation (OSError/EOFError/RuntimeError), junk bytes (KeyError) ...
+        raise AdaAnchorError(f"{p}: not a readable checkpoint (truncated, corrupt or not a PyTorch file: "
+                             f"{_first_line(e)})") from None
+
+
+def _first_line(e: BaseException) -> str:
+    s = str(e).strip()
+    return f"{type(e).__name__}: {s.splitlines()[0]}" if s else type(e).__name__
 
 
 def rng_state() -> dict[str, Any]:
@@ -64,23 +97,31 @@ def rng_state() -> dict[str, Any]:
         "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4])],
         "python": [py_state[0], list(py_state[1]), py_state[2]],
     }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()  # this process's device (one per rank under torchrun)
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned."""
     torch.set_rng_state(state["torch"])
     n = state["numpy"]
     np.random.set_state((n[0], n[1].numpy().astype(np.uint32), n[2], n[3], n[4]))
     p = state["python"]
     random.setstate((p[0], tuple(p[1]), p[2]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available():
+        if isinstance(cuda, (list, tuple)):  # older checkpoints: every device's state
+            cuda = cuda[torch.cuda.current_device()] if torch.cuda.current_device() < len(cuda) else None
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda)
 
 
 def newest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The most recently written checkpoint in ``run_dir/checkpoints`` (for ``resume=auto``)."""
+    """The checkpoint to resume from in ``run_dir/checkpoints`` (for ``resume=auto``): ``last.pt`` (always
+    the latest training state), else the most recently written ``*.pt``; None when there is none."""
     d = Path(run_dir) / "checkpoints"
-    cands = [p for p in d.glob("*.pt")] if d.is_dir() else []
+    if (d / "last.pt").is_file():
+        return d / "last.pt"
+    cands = [p for p in d.glob("*.pt") if p.is_file()] if d.is_dir() else []
     return max(cands, key=lambda p: p.stat().st_mtime_ns) if cands else None

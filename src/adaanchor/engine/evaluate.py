@@ -78,18 +78,20 @@ def evaluate_predictions(
     sigmas: np.ndarray | None = None,
     pck: tuple[float, ...] = (0.05, 0.1),
     nme_pair: Any = None,
+    ap_kind: str = "coco",
 ) -> dict[str, Any]:
-    """Single-keypoint metrics, plus COCO OKS AP when a COCO ground-truth file is given, plus NME when
+    """Single-keypoint metrics, plus OKS AP when a ground-truth file is given (``ap_kind``: ``coco`` through
+    pycocotools, ``crowdpose`` through xtcocotools), plus NME when
     ``nme_pair`` (two keypoint indices, e.g. the outer eye corners ``(36, 45)``) is given: ``nme`` over all
     labelled points, ``nme_vis`` / ``nme_inv`` over visible / occluded ones, and ``fr`` (FR@0.1)."""
-    from ..metrics.coco import coco_keypoint_ap, predictions_to_coco_results
+    from ..metrics.coco import coco_keypoint_ap, crowdpose_ap, predictions_to_coco_results
     from ..metrics.keypoint import single_keypoint_metrics
 
     m = single_keypoint_metrics(preds["pred"], preds["score"], preds["gt"], preds["vis"], preds["bbox_size"], tuple(pck))
     m["ap"] = None
     if coco_gt is not None:
         results = predictions_to_coco_results(preds["image_id"], preds["pred_orig"], preds["score"], None)
-        m["coco"] = coco_keypoint_ap(coco_gt, results, sigmas=sigmas)
+        m["coco"] = crowdpose_ap(coco_gt, results) if ap_kind == "crowdpose" else coco_keypoint_ap(coco_gt, results, sigmas=sigmas)
         m["ap"] = m["coco"]["AP"]
     if nme_pair is not None:
         from ..metrics.nme import failure_rate, nme_per_instance, normaliser
@@ -103,3 +105,22 @@ def evaluate_predictions(
         m["nme_inv"] = float(err[v == 1].mean()) if (v == 1).any() else None
         m["fr"] = failure_rate(per_face, 0.1)
     return m
+
+
+def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
+                     progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
+    scores always; OKS AP for COCO-format sets with OKS sigmas (CrowdPose through xtcocotools); NME for
+    sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
+    from ..data.build import annotation_path
+    from ..data.spec import load_spec
+
+    preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
+    spec = load_spec(cfg.data.spec)
+    fmt = str(cfg.data.format)
+    gt = None
+    if spec.sigmas is not None and fmt in ("synth", "coco", "crowdpose") and cfg.eval.max_images is None and not cfg.data.get("csv"):
+        gt = str(annotation_path(cfg.data, "val"))
+    m = evaluate_predictions(preds, gt, spec.sigmas, tuple(cfg.eval.pck), nme_pair=spec.nme.get("interocular"),
+                             ap_kind="crowdpose" if fmt == "crowdpose" else "coco")
+    return m, preds

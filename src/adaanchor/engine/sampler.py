@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, Sampler, get_worker_info
+
+from ..errors import AdaAnchorError
 
 
 class ResumableBatchSampler(Sampler):
@@ -22,7 +24,10 @@ class ResumableBatchSampler(Sampler):
 
     def __init__(self, n: int, global_batch: int, seed: int, rank: int = 0, world: int = 1, shuffle: bool = True):
         if global_batch % world:
-            raise ValueError(f"batch size {global_batch} is not divisible by the number of processes {world}")
+            raise AdaAnchorError(f"train.batch_size={global_batch} (the global batch) is not divisible by the "
+                                 f"number of processes ({world})")
+        if n < 1:
+            raise AdaAnchorError("the training set is empty")
         self.n, self.gb, self.seed, self.rank, self.world, self.shuffle = n, global_batch, seed, rank, world, shuffle
         self.lb = global_batch // world
         self.epoch, self.start_batch = 0, 0
@@ -52,7 +57,10 @@ class ResumableBatchSampler(Sampler):
 
 class KeyedDataset(Dataset):
     """Wraps a dataset so ``ds[(index, epoch)]`` seeds ``random``, ``numpy`` and ``torch`` from
-    ``(seed, epoch, index)`` before fetching ``index``; plain integer indices pass straight through."""
+    ``(seed, epoch, index)`` before fetching ``index``; plain integer indices pass straight through.
+
+    In the main process (``workers=0``) the global RNG states are put back after the fetch, so that data
+    loading does not change the random streams that training (and its checkpoints) see."""
 
     def __init__(self, dataset: Dataset, seed: int):
         self.dataset, self.seed = dataset, seed
@@ -65,8 +73,17 @@ class KeyedDataset(Dataset):
             idx, epoch = key
             s = (self.seed * 1_000_003 + epoch) * 10_000_019 + idx
             s &= 0xFFFFFFFF
+            saved = None
+            if get_worker_info() is None:
+                saved = (random.getstate(), np.random.get_state(), torch.get_rng_state())
             random.seed(s)
             np.random.seed(s)
-            torch.manual_seed(s)
-            return self.dataset[idx]
+            torch.default_generator.manual_seed(s)  # CPU only: leaves the CUDA generators alone
+            try:
+                return self.dataset[idx]
+            finally:
+                if saved is not None:
+                    random.setstate(saved[0])
+                    np.random.set_state(saved[1])
+                    torch.set_rng_state(saved[2])
         return self.dataset[key]

@@ -1,0 +1,75 @@
+"""Training and evaluation logs as CSV files, that a resumed run cuts back to its checkpoint."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+
+class CsvLog:
+    """Append rows to a CSV file; the header is taken from the first row (extra keys later are dropped).
+
+    Each row is appended with one write and the file is closed again, so a crash loses at most the row being
+    written; :meth:`truncate_after` drops such a partial row along with the rows a resumed run redoes.
+    """
+
+    def __init__(self, path: str | Path, enabled: bool = True):
+        self.path, self.enabled = Path(path), enabled
+        self.fields: list[str] | None = None
+        if enabled and self.path.is_file():
+            with self.path.open(newline="") as f:
+                self.fields = next(csv.reader(f), None) or None
+
+    def write(self, row: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        buf = io.StringIO()
+        new = self.fields is None
+        if new:
+            self.fields = list(row)
+        w = csv.DictWriter(buf, fieldnames=self.fields, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(row)
+        with self.path.open("a", newline="") as f:
+            f.write(buf.getvalue())
+
+    def rows(self) -> list[dict[str, str]]:
+        """The complete rows (a last line without its newline, cut by a crash, is left out)."""
+        if not self.path.is_file():
+            return []
+        text = self.path.read_text()
+        if text and not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
+        reader = csv.reader(io.StringIO(text))
+        header = next(reader, None)
+        if not header:
+            return []
+        return [dict(zip(header, r, strict=True)) for r in reader if len(r) == len(header)]
+
+    def truncate_after(self, step: int) -> None:
+        """Keep the rows whose ``step`` is at most ``step`` (a resumed run logs the later ones again); with
+        ``step == 0`` (a fresh run) the file is removed, so that a new header can be written."""
+        if not self.enabled or not self.path.is_file():
+            return
+        if step <= 0 or self.fields is None:
+            self.path.unlink()
+            self.fields = None
+            return
+        keep = []
+        for r in self.rows():
+            try:
+                if int(float(r.get("step", ""))) <= step:
+                    keep.append(r)
+            except ValueError:
+                continue
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=self.fields, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(keep)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(buf.getvalue())
+        os.replace(tmp, self.path)

@@ -1,0 +1,172 @@
+"""Crash safety end to end: a training process killed with SIGKILL mid-epoch, resumed with ``resume=auto``,
+ends exactly where an uninterrupted run ends; the run directory and its logs stay consistent."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from adaanchor.config import build_config
+from adaanchor.engine.checkpoint import safe_load
+from adaanchor.engine.train import CsvLog, train
+from adaanchor.errors import AdaAnchorError
+
+STEPS, CKPT_EVERY, BATCH = 24, 2, 16  # 48 images / 16 = 3 steps per epoch: most checkpoints fall mid-epoch
+
+
+def _cli(config: Path, overrides: list[str]) -> list[str]:
+    return [sys.executable, "-m", "adaanchor", "train", str(config), *overrides]
+
+
+def _log_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _last_logged_step(path: Path) -> int:
+    """The step of the last complete row of a CSV that another process is appending to (0 if none)."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return 0
+    lines = [ln for ln in text[: text.rfind("\n") + 1].splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return 0
+    try:
+        return int(lines[-1].split(",", 1)[0])
+    except ValueError:
+        return 0
+
+
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_overrides, tmp_path):
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    common = [*tiny_overrides, f"train.batch_size={BATCH}", f"train.max_steps={STEPS}", "train.log_every=1",
+              f"train.ckpt_every_steps={CKPT_EVERY}", "train.eval_every=0", "train.deterministic=true"]
+    run = tmp_path / "crashed"
+    overrides = [*common, f"out_dir={run}"]
+    log = run / "train_log.csv"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    proc = subprocess.Popen(_cli(config, overrides), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    per_epoch = 48 // BATCH
+    try:
+        deadline = time.time() + 120
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"training ended before it could be killed:\n{proc.stdout.read().decode()}")
+            last = _last_logged_step(log)
+            # An odd step logged: the checkpoint of the step before exists and training went past it. Kill
+            # inside an epoch, where that checkpoint is mid-epoch too (the data order must continue there).
+            if last >= 3 and last % 2 == 1 and (last - 1) % per_epoch and last % per_epoch:
+                break
+            assert time.time() < deadline, "no training progress within 120 s"
+            time.sleep(0.002)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = _last_logged_step(log)
+    ckpt = safe_load(run / "checkpoints" / "last.pt")
+    ckpt_step = int(ckpt["step"])
+    assert 2 <= ckpt_step < STEPS and (ckpt_step % CKPT_EVERY == 0 or ckpt_step % per_epoch == 0)
+    # At most the steps since the last checkpoint are lost (a row is logged just before its checkpoint).
+    assert 0 <= killed_at - ckpt_step <= CKPT_EVERY, (killed_at, ckpt_step)
+
+    res = subprocess.run(_cli(config, [*overrides, "resume=auto"]), env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"at step {ckpt_step} (" in res.stdout, res.stdout  # resumed exactly at the last checkpoint
+    assert f"epoch {ckpt['epoch']}, batch {ckpt['batch']})" in res.stdout
+
+    ref_dir = tmp_path / "reference"
+    train(build_config(None, [*common, f"out_dir={ref_dir}"]))
+
+    got, ref = _log_rows(log), _log_rows(ref_dir / "train_log.csv")
+    # The resumed run cut the log back to its checkpoint: one row per step, no duplicates, no gap.
+    assert [int(r["step"]) for r in got] == list(range(1, STEPS + 1))
+    assert [int(r["step"]) for r in ref] == list(range(1, STEPS + 1))
+    for key in ("loss", "lr"):
+        a = torch.tensor([float(r[key]) for r in got], dtype=torch.float64)
+        b = torch.tensor([float(r[key]) for r in ref], dtype=torch.float64)
+        assert torch.allclose(a, b, rtol=1e-6, atol=1e-9), (key, (a - b).abs().max())
+    wa = safe_load(run / "checkpoints" / "last.pt")
+    wb = safe_load(ref_dir / "checkpoints" / "last.pt")
+    assert wa["step"] == wb["step"] == STEPS
+    for k, v in wb["model"].items():
+        assert torch.allclose(wa["model"][k].double(), v.double(), rtol=1e-6, atol=1e-7), k
+
+
+def test_csv_log_truncation_keeps_a_clean_curve(tmp_path):
+    log = CsvLog(tmp_path / "log.csv", True)
+    for s in range(1, 6):
+        log.write({"step": s, "loss": 1.0 / s})
+    with (tmp_path / "log.csv").open("a") as f:
+        f.write("6,0.16")  # a row cut by a crash (no newline)
+    log = CsvLog(tmp_path / "log.csv", True)
+    log.truncate_after(3)
+    log.write({"step": 4, "loss": 0.5})
+    assert [r["step"] for r in _log_rows(tmp_path / "log.csv")] == ["1", "2", "3", "4"]
+    log.truncate_after(0)  # a fresh run starts a fresh log
+    assert not (tmp_path / "log.csv").exists()
+
+
+def test_resolved_config_is_saved_and_resume_auto_without_checkpoint_starts_fresh(tiny_overrides, tmp_path, capsys):
+    cfg = build_config(None, [*tiny_overrides, "train.max_steps=1", "train.eval_every=0", "resume=auto"])
+    summary = train(cfg)
+    assert summary["steps"] == 1 and summary["resumed_from"] is None
+    assert "starting from scratch" in capsys.readouterr().out
+    saved = build_config(Path(summary["run_dir"]) / "config.yaml")
+    assert OmegaConf.to_container(saved) == OmegaConf.to_container(cfg, resolve=True)  # every key, resolved
+
+
+@pytest.mark.parametrize("kind", ["file_in_the_way", "read_only"])
+def test_unwritable_out_dir_is_a_one_line_error(tiny_overrides, tmp_path, kind):
+    if kind == "file_in_the_way":
+        (tmp_path / "blocker").write_text("not a folder")
+        out = tmp_path / "blocker" / "run"
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root can write into a read-only folder")
+        (tmp_path / "ro").mkdir()
+        os.chmod(tmp_path / "ro", 0o500)
+        out = tmp_path / "ro" / "run"
+    cfg = build_config(None, [*tiny_overrides, f"out_dir={out}", "train.max_steps=1"])
+    with pytest.raises(AdaAnchorError) as e:
+        train(cfg)
+    msg = str(e.value)
+    assert "\n" not in msg and str(out) in msg and "cannot write" in msg
+
+
+def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tiny_overrides, monkeypatch):
+    import adaanchor.engine.train as train_mod
+
+    real, calls = train_mod.compute_loss, {"n": 0}
+
+    def loss_then_sigterm(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # a scheduler preempts the job during step 3
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "compute_loss", loss_then_sigterm)
+    before = signal.getsignal(signal.SIGTERM)
+    cfg = build_config(None, [*tiny_overrides, "train.max_steps=20", "train.eval_every=1"])
+    with pytest.raises(AdaAnchorError, match="stopped by SIGTERM after step 3.*resume=auto") as e:
+        train(cfg)
+    assert "\n" not in str(e.value)
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is only there while training
+    state = safe_load(f"{cfg.out_dir}/checkpoints/last.pt")
+    assert (state["step"], state["epoch"], state["batch"]) == (3, 0, 3)  # the step in progress was finished
+    assert not (Path(cfg.out_dir) / "eval_log.csv").exists()  # no evaluation on the way out
