@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -54,6 +55,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     cfg = build_config(a.config, a.overrides)
     summary = train(cfg)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return 0
     m = summary["metrics"]
     print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
     if m:

@@ -24,6 +24,9 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
     spec = load_spec(cfg.data.spec)
     m = cfg.model
     backbone = build_backbone(m.backbone, tiny_width=m.tiny_width, deconv_channels=m.deconv_channels, deconv_layers=m.deconv_layers)
+    mult = getattr(backbone, "input_multiple", 1)
+    if any(int(v) % mult for v in cfg.data.input_size):
+        raise AdaAnchorError(f"data.input_size={list(cfg.data.input_size)}: backbone {m.backbone} needs sizes divisible by {mult}")
     strategy = build_strategy(OmegaConf.to_container(cfg.strategy), spec.num_keypoints, int(backbone.stride), tuple(cfg.data.input_size))
     model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior))
     if load_pretrained and m.weights:

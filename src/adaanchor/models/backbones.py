@@ -5,8 +5,6 @@ and the deepest map, pooled by the regression head. timm models are built with `
 
 from __future__ import annotations
 
-import timm
-import torch
 from torch import Tensor, nn
 
 from ..errors import unknown_name_error
@@ -60,6 +58,8 @@ class ResNetBackbone(nn.Module):
 
     def __init__(self, name: str, deconv_channels: int = 256, deconv_layers: int = 3):
         super().__init__()
+        import timm  # imported here: it costs ~2 s at start-up, and the tiny backbone does not need it
+
         self.body = timm.create_model(name, pretrained=False, features_only=True, out_indices=(4,))
         cin = self.body.feature_info.channels()[-1]
         self.neck, self.out_channels = deconv_stack(cin, deconv_channels, deconv_layers)
@@ -75,9 +75,12 @@ class HRNetBackbone(nn.Module):
     """timm HRNet; the highest-resolution branch (stride 4) feeds the dense heads."""
 
     stride = 4
+    input_multiple = 32  # its branches are fused by addition: every stage's maps must line up exactly
 
     def __init__(self, name: str):
         super().__init__()
+        import timm
+
         self.body = timm.create_model(
             HRNETS[name], pretrained=False, features_only=True, feature_location="", out_indices=(1, 4)
         )
@@ -104,4 +107,4 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["build_backbone", "BACKBONES", "count_params", "torch"]
+__all__ = ["build_backbone", "BACKBONES", "count_params"]

@@ -15,7 +15,7 @@ from .backbones import build_backbone
 
 
 class KeypointNet(nn.Module):
-    """Outputs a dict of heads: dense heads ``(B, C, H/stride, W/stride)``, ``coords`` ``(B, C)``.
+    """Outputs a dict of heads: dense heads ``(B, C, ceil(H/stride), ceil(W/stride))``, ``coords`` ``(B, C)``.
 
     Args:
         heads: head name -> channels, from the strategy.
@@ -46,6 +46,11 @@ class KeypointNet(nn.Module):
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
         dense, deep = self.backbone(x)
+        # Inputs not divisible by the encoder's stride (72 px at stride 16/32) give a few extra cells past the
+        # right/bottom edge; cell j stays centred at stride*j + (stride-1)/2, so keeping the first
+        # ceil(size / stride) cells gives exactly the grid of docs/conventions.md.
+        h, w = -(-x.shape[-2] // self.stride), -(-x.shape[-1] // self.stride)
+        dense = dense[..., :h, :w]
         out = {}
         for name in self.head_names:
             if name == "coords":
@@ -90,8 +95,12 @@ def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
                 break
         else:
             skipped += 1
-    if not loaded:
-        raise AdaAnchorError(f"{path}: no tensor matches this model's architecture (wrong backbone?)")
+    # Counters (num_batches_tracked) match any architecture: they say nothing about compatibility.
+    real = [k for k in loaded if not k.endswith("num_batches_tracked")]
+    total = sum(1 for k, v in state.items() if isinstance(v, Tensor) and not k.endswith("num_batches_tracked"))
+    if not real or len(real) < 0.5 * total:
+        raise AdaAnchorError(f"{path}: only {len(real)} of {total} tensors match this model's architecture "
+                             f"(wrong backbone or width?)")
     net.load_state_dict(loaded, strict=False)
     return {"loaded": len(loaded), "skipped": skipped}
 
