@@ -45,7 +45,7 @@ def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(out_dir=a.out, budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides)
+    run_demo(out_dir=a.out, budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides, steps=a.steps)
     return 0
 
 
@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     d.add_argument("--budget-minutes", type=float, default=8.0, help="total training time for the four methods")
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--steps", type=int, help="training steps per method (default: from the budget, at most 800)")
     d.add_argument("overrides", nargs="*", help="config overrides key=value applied to every method")
     d.set_defaults(func=cmd_demo)
 

@@ -10,12 +10,13 @@ cuts off becomes ``v=1`` (labelled but not visible in the input), a target like 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import DataError
@@ -33,10 +34,12 @@ AUG_DEFAULTS: dict[str, Any] = {
 
 
 def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file as ``(H, W, 3)`` uint8 RGB (grayscale, RGBA, palette and 16-bit are converted).
+    """Read an image file as ``(H, W, 3)`` uint8 RGB (grayscale, RGBA, palette and 16-bit are converted;
+    the alpha channel is dropped). Any size up to Pillow's decompression-bomb limit loads (a 10000 x 10000
+    image does; the crop then samples it down to the input size); above it the image is refused.
 
     Raises:
-        DataError: the file is missing, empty, truncated or not an image.
+        DataError: the file is missing, empty, truncated, too large or not an image.
     """
     p = Path(path)
     if not p.is_file():
@@ -44,16 +47,25 @@ def load_image(path: str | Path) -> np.ndarray:
     if p.stat().st_size == 0:
         raise DataError(p, "image file is empty (0 bytes)")
     try:
-        with Image.open(p) as im:
-            im.load()
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                # 16-bit grayscale: scale to 8 bits by the actual range of the format, not by clipping.
-                arr = np.asarray(im, dtype=np.float64)
-                arr = (arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0).round().astype(np.uint8)
-                return np.repeat(arr[..., None], 3, axis=2)
-            return np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise DataError(p, f"cannot decode image ({e})") from None
+        with warnings.catch_warnings():
+            # Between Pillow's warning limit and twice it: a large image on purpose (aerial, scans), not an attack.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(p) as im:
+                im.load()
+                if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                    # 16-bit grayscale: scale to 8 bits by the actual range of the format, not by clipping.
+                    arr = np.asarray(im, dtype=np.float64)
+                    arr = (arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0).clip(0, 255).round()
+                    arr = arr.astype(np.uint8)
+                    return np.repeat(arr[..., None], 3, axis=2)
+                return np.asarray(im.convert("RGB"))
+    except Image.DecompressionBombError as e:
+        raise DataError(p, f"image too large to decode safely ({e})") from None
+    except MemoryError:
+        raise DataError(p, "image too large: out of memory while decoding it") from None
+    except Exception as e:  # Pillow raises many types for damaged files (OSError, SyntaxError, struct.error, ...)
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise DataError(p, f"cannot decode image ({type(e).__name__}{': ' + detail if detail else ''})") from None
 
 
 class TopDownDataset(Dataset):
@@ -129,7 +141,11 @@ class TopDownDataset(Dataset):
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
         inst = self.instances[idx]
-        img = self.image(inst.image_path)
+        try:
+            img = self.image(inst.image_path)
+        except DataError as e:  # name the dataset item as well as the image file
+            raise DataError(e.path, e.reason, record=f"item {idx} (image_id {inst.image_id}, ann_id {inst.ann_id})",
+                            field="image") from None
         kpts, vis = inst.keypoints.astype(np.float64), inst.visibility.astype(np.int64)
         if self.transform is not None:
             img, kpts, vis = self.transform(img, kpts, vis, inst.bbox, idx)

@@ -11,6 +11,7 @@ import contextlib
 import copy
 import io
 import json
+import math
 import os
 import tempfile
 from collections.abc import Sequence
@@ -43,8 +44,12 @@ def load_json(path: str | os.PathLike) -> Any:
     try:
         with p.open("r", encoding="utf-8") as f:
             return json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise DataError(p, f"invalid JSON: {e}") from None
+    except RecursionError:
+        raise DataError(p, "invalid JSON: nested too deeply") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer of over 4300 digits
+        raise DataError(p, f"invalid JSON: {str(e).splitlines()[0]}") from None
+    except OSError as e:
+        raise DataError(p, f"cannot read ({e.strerror or e})") from None
 
 
 def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
@@ -62,11 +67,34 @@ def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise DataError(name, "missing or not a list", field=key)
+        for i, rec in enumerate(data[key] if key != "annotations" else ()):
+            if not isinstance(rec, dict) or not _is_id(rec.get("id")):
+                raise DataError(name, "expected an object with an integer or string 'id'", record=f"{key}[{i}]",
+                                field="id")
     for i, ann in enumerate(data["annotations"]):
         kp = ann.get("keypoints") if isinstance(ann, dict) else None
         if not isinstance(kp, list) or len(kp) % 3:
             raise DataError(name, "expected a flat list [x, y, v] * K", record=f"annotations[{i}]", field="keypoints")
+        for f in ("id", "image_id", "category_id"):  # what pycocotools indexes the annotations by
+            if not _is_id(ann.get(f)):
+                raise DataError(name, f"expected an integer id, got {ann.get(f)!r}", record=f"annotations[{i}]",
+                                field=f)
+        box = ann.get("bbox")
+        if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
+            raise DataError(name, "expected [x, y, w, h] numbers", record=f"annotations[{i}]", field="bbox")
     return data, name
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def _is_id(v: Any) -> bool:
+    """An id that COCO tools can use as a key: an int (not a bool) or a string."""
+    return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
 
 
 def gt_num_keypoints(data: dict, name: str) -> int:
@@ -95,6 +123,9 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
         for f in fields:
             if f not in r:
                 raise DataError(name, "missing", record=i, field=f)
+        for f in ("image_id", "category_id", "ann_id"):
+            if f in r and not _is_id(r[f]):
+                raise DataError(name, f"expected an integer id, got {r[f]!r}", record=i, field=f)
         kp = r["keypoints"]
         if not isinstance(kp, list) or len(kp) % 3 or not all(isinstance(x, (int, float)) for x in kp):
             raise DataError(name, "expected a flat list of numbers [x, y, s] * K", record=i, field="keypoints")

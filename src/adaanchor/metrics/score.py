@@ -64,7 +64,8 @@ def _infer_spec(gt: Path, fmt: str) -> KeypointSpec:
         return load_spec(name)
     data = load_json(gt)
     anns = data.get("annotations") if isinstance(data, dict) else None
-    k = len(anns[0].get("keypoints") or []) // 3 if anns and isinstance(anns[0], dict) else 0
+    kp = anns[0].get("keypoints") if isinstance(anns, list) and anns and isinstance(anns[0], dict) else None
+    k = len(kp) // 3 if isinstance(kp, list) else 0
     by_k = {17: "coco", 14: "crowdpose", 16: "mpii", 68: "face68", 98: "wflw"}
     if k not in by_k:
         raise AdaAnchorError(f"{gt}: cannot tell the keypoint spec of {k}-keypoint annotations; pass spec=")

@@ -5,8 +5,12 @@ that was skipped (only with ``skip_invalid=True``) and why. Nothing is dropped s
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from ...errors import DataError
 from ..records import Instance
@@ -38,7 +42,8 @@ class Collector:
         self.skipped: list[DataError] = []
 
     def fail(self, message: str, record: object = None, field: str | None = None) -> None:
-        err = DataError(self.source, message, record=record, field=field)
+        err = DataError(self.source, printable(message), record=None if record is None else printable(record),
+                        field=None if field is None else printable(field))
         if not self.skip_invalid:
             raise err
         self.skipped.append(err)
@@ -47,4 +52,43 @@ class Collector:
         return ReadResult(instances, self.skipped, self.source)
 
 
-__all__ = ["ReadResult", "Collector", "Instance"]
+def printable(text: object) -> str:
+    """``str(text)`` with line breaks and other control characters escaped: names taken from a file (an
+    image name, an id) go into one-line messages."""
+    s = str(text)
+    return s if s.isprintable() else "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                                             for c in s)
+
+
+def float_array(value: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``value`` as a float64 array of ``shape``; None when it is not numbers of that shape (including
+    integers too large for a float, which numpy reports as ``OverflowError``)."""
+    try:
+        return np.asarray(value, dtype=np.float64).reshape(shape)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def box_ok(box: np.ndarray) -> bool:
+    """``[x, y, w, h]`` is finite, with positive width and height and a finite area."""
+    return bool(np.all(np.isfinite(box)) and box[2] > 0 and box[3] > 0
+                and math.isfinite(float(box[2]) * float(box[3])))
+
+
+def finite_number(value: Any) -> float | None:
+    """``value`` as a float when it is a finite JSON number (not a bool, not a huge int); else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        f = float(value)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
+
+
+def is_int_id(value: Any) -> bool:
+    """An integer id (``image_id``, ``id``): a Python int, not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+__all__ = ["ReadResult", "Collector", "Instance", "box_ok", "float_array", "finite_number", "is_int_id", "printable"]

@@ -9,7 +9,6 @@ are counted in :attr:`ReadResult.skipped` as such, never dropped silently.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from ...errors import DataError
 from ...metrics.coco import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable
 
 
 def _image_table(data: dict, col: Collector, images_dir: Path) -> dict[int, dict[str, Any]]:
@@ -27,6 +26,15 @@ def _image_table(data: dict, col: Collector, images_dir: Path) -> dict[int, dict
     for i, img in enumerate(data.get("images") or []):
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             col.fail("an image needs 'id' and 'file_name'", record=f"images[{i}]", field="id")
+            continue
+        if not is_int_id(img["id"]):
+            col.fail(f"image id must be an integer, got {img['id']!r}", record=f"images[{i}]", field="id")
+            continue
+        if img["id"] in table:
+            col.fail(f"duplicate image id {img['id']}", record=f"images[{i}]", field="id")
+            continue
+        if not isinstance(img["file_name"], str) or not img["file_name"]:
+            col.fail(f"expected a file name, got {img['file_name']!r}", record=f"images[{i}]", field="file_name")
             continue
         table[img["id"]] = {"path": str(images_dir / img["file_name"]), **img}
     return table
@@ -64,12 +72,15 @@ def read_coco(
     out: list[Instance] = []
     left_out: list[DataError] = []
     for i, ann in enumerate(data["annotations"]):
-        rec = f"annotations[{i}]" + (f" id={ann['id']}" if isinstance(ann, dict) and "id" in ann else "")
+        rec = f"annotations[{i}]" + (f" id={printable(ann['id'])}" if isinstance(ann, dict) and "id" in ann else "")
         if not isinstance(ann, dict):
             col.fail("an annotation must be an object", record=rec)
             continue
+        if "id" in ann and not is_int_id(ann["id"]):
+            col.fail(f"annotation id must be an integer, got {ann['id']!r}", record=rec, field="id")
+            continue
         iid = ann.get("image_id")
-        img = images.get(iid) if isinstance(iid, (int, str)) else None
+        img = images.get(iid) if is_int_id(iid) else None
         if img is None:
             col.fail(f"unknown image id {ann.get('image_id')!r}", record=rec, field="image_id")
             continue
@@ -78,9 +89,8 @@ def read_coco(
             n = len(kp) if isinstance(kp, list) else type(kp).__name__
             col.fail(f"expected {3 * k} numbers ({k} keypoints of spec '{spec.name}'), got {n}", record=rec, field="keypoints")
             continue
-        try:
-            arr = np.asarray(kp, dtype=np.float64).reshape(k, 3)
-        except (TypeError, ValueError):
+        arr = float_array(kp, (k, 3))
+        if arr is None:
             col.fail("keypoints must be numbers", record=rec, field="keypoints")
             continue
         vis = arr[:, 2]
@@ -94,27 +104,31 @@ def read_coco(
             col.fail("non-finite keypoint coordinate", record=rec, field="keypoints")
             continue
         xy = np.where(vis[:, None] > 0, arr[:, :2], 0.0)
-        bbox = ann.get("bbox")
-        if bbox is None and (vis > 0).any():
-            lab = xy[vis > 0]
-            bbox = [*lab.min(0), *(lab.max(0) - lab.min(0) + 1)]
-        try:
-            bbox = np.asarray(bbox, dtype=np.float64).reshape(4)
-        except (TypeError, ValueError):
-            col.fail("expected [x, y, w, h]", record=rec, field="bbox")
+        # Records without a training target are left out (and listed) before their box is looked at.
+        iscrowd = ann.get("iscrowd", 0)
+        if isinstance(iscrowd, str) or iscrowd not in (0, 1):
+            col.fail(f"expected 0 or 1, got {iscrowd!r}", record=rec, field="iscrowd")
             continue
-        if not np.all(np.isfinite(bbox)) or bbox[2] <= 0 or bbox[3] <= 0:
-            col.fail(f"box must have positive finite width and height, got {bbox.tolist()}", record=rec, field="bbox")
-            continue
-        crowd = bool(ann.get("iscrowd", 0))
+        crowd = bool(iscrowd)
         if crowd and not keep_crowd:
             left_out.append(DataError(path, "iscrowd annotation (not a training target)", record=rec, field="iscrowd"))
             continue
         if require_labelled and not (vis > 0).any():
             left_out.append(DataError(path, "no labelled keypoint", record=rec, field="keypoints"))
             continue
-        area = ann.get("area")
-        area = float(area) if isinstance(area, (int, float)) and math.isfinite(area) else float(bbox[2] * bbox[3])
+        bbox = ann.get("bbox")
+        if bbox is None and (vis > 0).any():
+            lab = xy[vis > 0]
+            bbox = [*lab.min(0), *(lab.max(0) - lab.min(0) + 1)]
+        bbox = float_array(bbox, (4,))
+        if bbox is None:
+            col.fail("expected [x, y, w, h]", record=rec, field="bbox")
+            continue
+        if not box_ok(bbox):
+            col.fail(f"box must have positive finite width and height, got {bbox.tolist()}", record=rec, field="bbox")
+            continue
+        area = finite_number(ann.get("area"))
+        area = area if area is not None and area > 0 else float(bbox[2] * bbox[3])
         extra = {"iscrowd": crowd}
         for key in ("width", "height"):
             if key in img:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ...errors import AdaAnchorError
 from ...metrics.coco import load_json
 from ..spec import KeypointSpec
-from . import ReadResult
+from . import ReadResult, finite_number, is_int_id
 from .coco import read_coco
 
 
@@ -31,8 +31,8 @@ def read_crowdpose(
                              f"spec '{spec.name}' has {spec.num_keypoints}")
     res = read_coco(path, spec, images_dir=images_dir, skip_invalid=skip_invalid, **kw)  # type: ignore[arg-type]
     data = load_json(path)  # read_coco keeps only width/height of an image; crowdIndex comes from here
-    crowd = {img.get("id"): img.get("crowdIndex") for img in data.get("images", []) if isinstance(img, dict)}
+    crowd = {img["id"]: img.get("crowdIndex") for img in data.get("images", [])
+             if isinstance(img, dict) and is_int_id(img.get("id"))}
     for inst in res.instances:
-        ci = crowd.get(inst.image_id)
-        inst.extra["crowdIndex"] = float(ci) if isinstance(ci, (int, float)) else None
+        inst.extra["crowdIndex"] = finite_number(crowd.get(inst.image_id))
     return res

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, printable
 from .pts import IMAGE_SUFFIXES, extent_box, image_ids, landmark_instance
 
 
@@ -59,7 +59,13 @@ def read_csv_landmarks(
     if not path.is_file():
         raise DataError(path, "file not found")
     with path.open("r", encoding="utf-8", newline="") as f:
-        rows = list(csv.reader(f))
+        reader = csv.reader(f)
+        try:
+            rows = list(reader)
+        except UnicodeDecodeError as e:
+            raise DataError(path, f"not UTF-8 text (byte {e.start}: {e.reason})") from None
+        except csv.Error as e:
+            raise DataError(path, f"not a readable CSV file ({e})", record=f"line {reader.line_num}") from None
     rows_n = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not rows_n:
         raise DataError(path, "empty CSV file")
@@ -73,7 +79,7 @@ def read_csv_landmarks(
     good: list[tuple[int, int, str, np.ndarray, np.ndarray]] = []
     for ann, (line, row) in enumerate(rows_n):
         fname = row[0].strip()
-        rec = f"line {line}" + (f" ({fname})" if fname else "")
+        rec = f"line {line}" + (f" ({printable(fname)})" if fname else "")
         if not fname:
             col.fail("empty file name", record=rec, field=names[0] if names and names[0] else "filename")
             continue

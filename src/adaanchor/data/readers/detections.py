@@ -14,7 +14,6 @@ its folder is the default ``images_dir``), or, without ``gt``, through the image
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from ...errors import DataError
 from ...metrics.coco import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id
 from .pts import IMAGE_SUFFIXES
 
 
@@ -36,6 +35,11 @@ def _images_from_gt(gt: Path, images_dir: Path | None) -> dict[int, str]:
     for i, img in enumerate(data["images"]):
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             raise DataError(gt, "an image needs 'id' and 'file_name'", record=f"images[{i}]", field="id")
+        if not is_int_id(img["id"]):
+            raise DataError(gt, f"image id must be an integer, got {img['id']!r}", record=f"images[{i}]", field="id")
+        if not isinstance(img["file_name"], str) or not img["file_name"]:
+            raise DataError(gt, f"expected a file name, got {img['file_name']!r}", record=f"images[{i}]",
+                            field="file_name")
         out[img["id"]] = str(base / img["file_name"])
     return out
 
@@ -44,7 +48,7 @@ def _images_from_folder(folder: Path) -> dict[int, str]:
     out: dict[int, str] = {}
     if folder.is_dir():
         for p in sorted(folder.iterdir()):
-            if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isdigit():
+            if p.suffix.lower() in IMAGE_SUFFIXES and p.stem.isascii() and p.stem.isdigit():
                 out.setdefault(int(p.stem), str(p))
     return out
 
@@ -89,22 +93,22 @@ def read_detections(
         if not isinstance(det, dict):
             col.fail("a detection must be an object", record=rec)
             continue
-        img = images.get(det.get("image_id"))
+        iid = det.get("image_id")
+        img = images.get(iid) if is_int_id(iid) else None
         if img is None:
             where = f"in {gt}" if gt is not None else f"among the images of {idir or path.parent}"
             col.fail(f"unknown image id {det.get('image_id')!r} (not {where})", record=rec, field="image_id")
             continue
-        try:
-            box = np.asarray(det.get("bbox"), dtype=np.float64).reshape(4)
-        except (TypeError, ValueError):
+        box = float_array(det.get("bbox"), (4,))
+        if box is None:
             col.fail("expected [x, y, w, h]", record=rec, field="bbox")
             continue
-        if not np.all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+        if not box_ok(box):
             col.fail(f"box must have positive finite width and height, got {box.tolist()}", record=rec, field="bbox")
             continue
-        score = det.get("score")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
-            col.fail(f"expected a finite number, got {score!r}", record=rec, field="score")
+        score = finite_number(det.get("score"))
+        if score is None:
+            col.fail(f"expected a finite number, got {det.get('score')!r}", record=rec, field="score")
             continue
         cat = det.get("category_id")
         if category_id is not None and cat != category_id:

@@ -46,7 +46,7 @@ from ...errors import DataError
 from ...metrics.coco import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, finite_number, float_array, printable
 from .pts import extent_box, image_ids
 
 #: The official head-size factor (``util_get_head_size.m``): head size = SC_BIAS * head-box diagonal.
@@ -109,9 +109,8 @@ def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: Key
             headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
     """Head size and its source for one person; None after a recorded failure."""
     if headbox is not None:
-        try:
-            hb = np.asarray(headbox, dtype=np.float64).reshape(4)
-        except (TypeError, ValueError):
+        hb = float_array(headbox, (4,))
+        if hb is None:
             col.fail("expected [x1, y1, x2, y2]", record=rec, field="headbox")
             return None
         if not np.all(np.isfinite(hb)) or head_size_from_box(hb) <= 0:
@@ -120,11 +119,11 @@ def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: Key
             return None
         return head_size_from_box(hb), "headbox", hb.tolist()
     if head_size is not None:
-        if isinstance(head_size, bool) or not isinstance(head_size, (int, float)) or not math.isfinite(head_size) \
-                or head_size <= 0:
+        size = finite_number(head_size)
+        if size is None or size <= 0:
             col.fail(f"expected a positive number, got {head_size!r}", record=rec, field="head_size")
             return None
-        return float(head_size), "record", None
+        return size, "record", None
     seg = head_size_from_segment(xy, vis, spec)
     return (seg, "head_segment", None) if seg is not None else (None, None, None)
 
@@ -173,24 +172,23 @@ def read_mpii(
     good: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray, float, dict]] = []
     for i, r in enumerate(data):
         img = r.get("image") if isinstance(r, dict) else None
-        rec = f"{i}" + (f" ({img})" if isinstance(img, str) else "")
+        rec = f"{i}" + (f" ({printable(img)})" if isinstance(img, str) else "")
         if not isinstance(r, dict):
             col.fail("a record must be an object", record=rec)
             continue
         if not isinstance(img, str) or not img:
             col.fail("expected an image file name", record=rec, field="image")
             continue
-        try:
-            center = np.asarray(r.get("center"), dtype=np.float64).reshape(2)
-        except (TypeError, ValueError):
+        center = float_array(r.get("center"), (2,))
+        if center is None:
             col.fail("expected [x, y]", record=rec, field="center")
             continue
-        scale = r.get("scale")
+        scale = finite_number(r.get("scale"))
         if not np.all(np.isfinite(center)):
             col.fail(f"non-finite centre {center.tolist()}", record=rec, field="center")
             continue
-        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-            col.fail(f"scale (box height / 200) must be a positive number, got {scale!r}: the box has no area",
+        if scale is None or scale <= 0 or not math.isfinite(200.0 * scale * 200.0 * scale):
+            col.fail(f"scale (box height / 200) must be a positive number, got {r.get('scale')!r}: the box has no area",
                      record=rec, field="scale")
             continue
         if r.get("joints") is None:
@@ -205,10 +203,8 @@ def read_mpii(
                 n = len(jv) if isinstance(jv, list) else type(jv).__name__
                 col.fail(f"expected {k} flags, got {n}", record=rec, field="joints_vis")
                 continue
-            try:
-                xy = np.asarray(joints, dtype=np.float64).reshape(k, 2)
-                flags = np.asarray(jv, dtype=np.float64).reshape(k)
-            except (TypeError, ValueError):
+            xy, flags = float_array(joints, (k, 2)), float_array(jv, (k,))
+            if xy is None or flags is None:
                 col.fail("joints must be [x, y] number pairs and joints_vis numbers", record=rec, field="joints")
                 continue
             if not np.all(np.isin(flags, (0, 1, 2))):
@@ -293,7 +289,7 @@ def _number(v: Any) -> float | None:
             return None
     try:
         return float(v)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
@@ -355,7 +351,7 @@ def read_mpii_mat(
         name = _string(_field(_field(entry, "image"), "name"))
         for j, rect in enumerate(_items(_field(entry, "annorect"))):
             ann += 1
-            rec = f"annolist[{i}].annorect[{j}]" + (f" ({name})" if name else "")
+            rec = f"annolist[{i}].annorect[{j}]" + (f" ({printable(name)})" if name else "")
             if name is None:
                 col.fail("missing image name", record=rec, field="image.name")
                 continue

@@ -28,7 +28,7 @@ import numpy as np
 from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, printable
 
 #: Image file suffixes looked for next to a landmark file (case-insensitive).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -58,7 +58,9 @@ def image_ids(names: Iterable[str]) -> dict[str, int]:
             seen.add(n)
             order.append(n)
     stems = [Path(n).stem for n in order]
-    if stems and all(s.isdigit() for s in stems) and len({int(s) for s in stems}) == len(stems):
+    # ASCII digits only (str.isdigit() also accepts superscripts, which int() rejects), at most 18 (int64 ids).
+    if stems and all(s.isascii() and s.isdigit() and len(s) <= 18 for s in stems) \
+            and len({int(s) for s in stems}) == len(stems):
         return {n: int(s) for n, s in zip(order, stems)}
     return {n: i for i, n in enumerate(order)}
 
@@ -162,7 +164,7 @@ def read_pts(
     if path.is_file():
         root, files = path.parent, [path]
     elif path.is_dir():
-        root, files = path, sorted(path.rglob("*.pts"))
+        root, files = path, sorted(p for p in path.rglob("*.pts") if p.is_file())
         if not files:
             raise DataError(path, "no .pts files in this folder")
     else:
@@ -171,11 +173,14 @@ def read_pts(
     found: list[tuple[int, Path, Path, np.ndarray]] = []
     for idx, f in enumerate(files):
         rel = f.relative_to(root)
-        rec = str(rel)
+        rec = printable(rel)
         try:
             pts = parse_pts(f.read_text(encoding="utf-8", errors="replace"), f)
         except DataError as e:
             col.fail(e.reason, record=rec, field=e.field)
+            continue
+        except OSError as e:
+            col.fail(f"cannot read ({e.strerror or e})", record=rec)
             continue
         if not check_count(col, len(pts), spec, rec, "n_points"):
             continue

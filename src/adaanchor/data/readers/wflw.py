@@ -23,7 +23,7 @@ import numpy as np
 
 from ...errors import AdaAnchorError, DataError
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, printable
 from .coco import read_coco
 from .pts import image_ids, landmark_instance
 
@@ -67,7 +67,7 @@ def read_wflw_txt(
             continue
         ann += 1
         name = parts[-1]
-        rec = f"line {lineno} ({name})"
+        rec = f"line {lineno} ({printable(name)})"
         if len(parts) != n_fields:
             n_coord = len(parts) - 4 - len(ATTRIBUTES) - 1
             got = f"{n_coord} coordinates" if n_coord >= 0 else f"{len(parts)} fields"
