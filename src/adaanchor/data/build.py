@@ -27,6 +27,8 @@ DATA_DEFAULTS: dict[str, Any] = {
     "crop": "image",  # image: the whole image is the input | box: crop the instance box (top-down)
     "skip_invalid": False,  # skip bad records (reported) instead of stopping at the first one
     "cache_images": True,  # keep decoded images in memory
+    "detections": None,  # person detections (COCO results JSON, relative to root): evaluate on these boxes
+    "det_score_thr": 0.0,  # detections below this score are left out
     "csv": None,  # a landmark CSV to evaluate on instead of the val split (format csv, every row)
     "split": {  # carve train/val out of one annotation file (when data.train == data.val)
         "by": None,  # null: no split | identity: by identity (file name before the last _NN) | random
@@ -106,6 +108,19 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     if isinstance(images_cfg, Mapping):
         images_cfg = images_cfg.get(split)
     images = _resolve(Path(str(data_cfg["root"])).expanduser(), images_cfg)
+    if split == "val" and data_cfg.get("detections"):
+        # Top-down evaluation on detected boxes: the crops come from the detector, the ground truth (for AP)
+        # stays the val annotation file.
+        from .readers.detections import read_detections
+
+        det = _resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg["detections"])
+        res = read_detections(det, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]), gt=path,
+                              score_thr=float(data_cfg["det_score_thr"]))
+        if verbose and res.skipped:
+            print(res.summary())
+        if not res.instances:
+            raise AdaAnchorError(f"{det}: no detection above data.det_score_thr={data_cfg['det_score_thr']}")
+        return res
     res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
     sp = data_cfg.get("split") or {}
     if sp.get("by") and not (split == "val" and data_cfg.get("csv")):

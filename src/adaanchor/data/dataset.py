@@ -169,5 +169,6 @@ class TopDownDataset(Dataset):
                 "area": inst.area,
                 "affine": a,
                 "image_path": inst.image_path,
+                "det_score": float(inst.extra.get("score", 1.0)),
             },
         }

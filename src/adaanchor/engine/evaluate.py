@@ -69,6 +69,7 @@ def predict(
         "image_id": [int(m["image_id"]) for m in out["meta"]],
         "ann_id": [int(m.get("ann_id", -1)) for m in out["meta"]],
         "area": [float(m.get("area", 0.0)) for m in out["meta"]],
+        "det_score": np.array([float(m.get("det_score", 1.0)) for m in out["meta"]]),
     }
 
 
@@ -90,7 +91,12 @@ def evaluate_predictions(
     m = single_keypoint_metrics(preds["pred"], preds["score"], preds["gt"], preds["vis"], preds["bbox_size"], tuple(pck))
     m["ap"] = None
     if coco_gt is not None:
-        results = predictions_to_coco_results(preds["image_id"], preds["pred_orig"], preds["score"], None)
+        # Instance score: mean keypoint confidence times the person detector's score (1 for ground-truth
+        # boxes), as the top-down COCO protocol ranks detections.
+        inst = None
+        if preds["score"] is not None and "det_score" in preds:
+            inst = preds["score"].mean(axis=1) * preds["det_score"]
+        results = predictions_to_coco_results(preds["image_id"], preds["pred_orig"], preds["score"], inst)
         m["coco"] = crowdpose_ap(coco_gt, results) if ap_kind == "crowdpose" else coco_keypoint_ap(coco_gt, results, sigmas=sigmas)
         m["ap"] = m["coco"]["AP"]
     if nme_pair is not None:

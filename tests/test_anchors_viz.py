@@ -1,0 +1,160 @@
+"""Predictions and anchors on arbitrary image files: the fit-to-input affine, the mapping back to the original
+image, the PNGs, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from adaanchor.anchors_viz import (
+    fit_image_affine,
+    grid_to_image,
+    predict_image,
+    select_keypoints,
+    split_image_args,
+    visualize_command,
+)
+from adaanchor.config import build_config
+from adaanchor.data.dataset import TopDownDataset
+from adaanchor.data.spec import load_spec
+from adaanchor.data.transforms import apply_affine, invert_affine, warp_image
+from adaanchor.data.types import to_tensor_image
+from adaanchor.engine.run import load_for_eval, resolve_run
+from adaanchor.engine.train import train
+from adaanchor.errors import AdaAnchorError
+
+# Same generator options as conftest.TINY_SYNTH, so the session's tiny benchmark cache is reused.
+SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def runs(tiny_bench, tmp_path_factory):
+    """strategy -> run directory of a 2-step tiny run."""
+    root = tmp_path_factory.mktemp("viz_runs")
+    out = {}
+    for name in ("adaanchor", "heatmap", "regression"):
+        run = root / name
+        train(build_config(None, [
+            f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in SYNTH.items()), f"out_dir={run}",
+            "model.tiny_width=8", "train.batch_size=8", "train.progress=false", "eval.batch_size=12",
+            f"strategy.name={name}", "train.max_steps=2",
+        ]))
+        out[name] = run
+    return out
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> dict[str, Path]:
+    """A wide RGB JPEG, a tall grayscale PNG and an RGBA PNG, none of the model's aspect ratio."""
+    root = tmp_path_factory.mktemp("viz_images")
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:120, 0:200]
+    rgb = np.stack([xx * 1.2, yy * 2.0, 128 + 60 * np.sin(xx / 9.0)], axis=-1) + rng.normal(0, 10, (120, 200, 3))
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    paths = {"rgb": root / "wide.jpg", "gray": root / "tall_gray.png", "rgba": root / "alpha.png"}
+    Image.fromarray(rgb).save(paths["rgb"], quality=90)
+    Image.fromarray(rgb[:, :60].mean(axis=2).astype(np.uint8).T.copy(), mode="L").save(paths["gray"])
+    Image.fromarray(np.dstack([rgb[:50, :50], np.full((50, 50), 200, np.uint8)]), mode="RGBA").save(paths["rgba"])
+    return paths
+
+
+def test_fit_affine_is_the_datasets_whole_image_crop():
+    ds = TopDownDataset([], load_spec("coco"), (72, 96), crop="image")
+    for hw in [(96, 72), (120, 200), (300, 40), (7, 5)]:
+        a = fit_image_affine(hw, (72, 96))
+        np.testing.assert_allclose(a, ds.affine_for(None, hw)[0], atol=1e-12)
+        h, w = hw
+        corners = apply_affine(a, np.array([[-0.5, -0.5], [w - 0.5, -0.5], [-0.5, h - 0.5], [w - 0.5, h - 0.5]]))
+        assert corners.min() >= -0.5 - 1e-9 and corners[:, 0].max() <= 71.5 + 1e-9 and corners[:, 1].max() <= 95.5 + 1e-9
+        assert np.isclose(corners[:, 0].max() - corners[:, 0].min(), 72) or np.isclose(corners[:, 1].max() - corners[:, 1].min(), 96)
+
+
+@pytest.mark.parametrize("name", ["adaanchor", "heatmap", "regression"])
+def test_predictions_return_through_the_inverse_affine(runs, images, name):
+    cfg, ckpt = resolve_run(runs[name])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    img = np.asarray(Image.open(images["rgb"]).convert("RGB"))
+    pred = predict_image(model, strategy, img, (72, 96))
+
+    a = fit_image_affine(img.shape[:2], (72, 96))
+    x = to_tensor_image(warp_image(img, a, (72, 96)))[None]
+    with torch.no_grad():
+        dec = strategy.decode(model(x))
+    inv = invert_affine(a)
+    np.testing.assert_allclose(pred["affine"], a)
+    np.testing.assert_allclose(pred["keypoints"], apply_affine(inv, dec.xy[0].numpy()), atol=1e-4)
+    np.testing.assert_allclose(apply_affine(a, pred["keypoints"]), pred["crop_keypoints"], atol=1e-6)
+    assert pred["keypoints"].shape == (17, 2) and pred["image_hw"] == (120, 200)
+    if name == "regression":
+        assert pred["scores"] is None and pred["anchors"] is None and pred["conf_map"] is None
+    else:
+        np.testing.assert_allclose(pred["scores"], dec.score[0].numpy(), atol=1e-6)
+        np.testing.assert_allclose(pred["anchors"], apply_affine(inv, dec.anchor[0].numpy()), atol=1e-4)
+        assert pred["conf_map"].shape == (17, 24, 18) and 0 <= pred["conf_map"].min() <= pred["conf_map"].max() <= 1
+    # A path and a grayscale array give the same prediction as the RGB array they stand for.
+    again = predict_image(model, strategy, images["rgb"], (72, 96))
+    np.testing.assert_allclose(again["keypoints"], pred["keypoints"])
+    gray = img.mean(axis=2).astype(np.uint8)
+    np.testing.assert_allclose(predict_image(model, strategy, gray, (72, 96))["keypoints"],
+                               predict_image(model, strategy, np.repeat(gray[..., None], 3, 2), (72, 96))["keypoints"])
+
+
+def test_grid_to_image_puts_cell_centres_where_they_belong():
+    a = fit_image_affine((120, 200), (72, 96))
+    grid = np.zeros((24, 18), np.float32)
+    grid[10, 7] = 1.0
+    full = grid_to_image(grid, a, 4, (120, 200))
+    assert full.shape == (120, 200)
+    centre = apply_affine(invert_affine(a), np.array([4 * 7 + 1.5, 4 * 10 + 1.5]))
+    y, x = np.unravel_index(full.argmax(), full.shape)
+    assert abs(x - centre[0]) <= 1 and abs(y - centre[1]) <= 1
+
+
+@pytest.mark.parametrize("name", ["adaanchor", "heatmap", "regression"])
+def test_pngs_are_written(runs, images, tmp_path, name):
+    paths = visualize_command(str(runs[name]), [str(p) for p in images.values()], str(tmp_path / "viz"), [], None, None)
+    assert [p.name for p in paths] == [f"wide_{name}.png", f"tall_gray_{name}.png", f"alpha_{name}.png"]
+    for p in paths:
+        assert p.is_file() and p.stat().st_size > 5000
+        assert Image.open(p).format == "PNG"
+
+
+def test_selected_keypoints_and_duplicate_names(runs, images, tmp_path):
+    other = tmp_path / "b"
+    other.mkdir()
+    dup = other / images["rgb"].name
+    dup.write_bytes(images["rgb"].read_bytes())
+    paths = visualize_command(str(runs["adaanchor"]), [str(images["rgb"]), str(dup)], str(tmp_path / "v"), [], None,
+                              ["left_wrist", "right_wrist"])
+    assert len({p.name for p in paths}) == 2 and all(p.stat().st_size > 5000 for p in paths)
+
+
+def test_unknown_keypoint_lists_valid_names(runs, images, tmp_path):
+    with pytest.raises(AdaAnchorError, match="unknown keypoint 'left_wirst'") as e:
+        visualize_command(str(runs["adaanchor"]), [str(images["rgb"])], str(tmp_path), [], None, ["left_wirst"])
+    msg = str(e.value)
+    assert "Did you mean 'left_wrist'" in msg and "nose" in msg and "right_ankle" in msg
+    assert select_keypoints(None, ("a", "b")) == [0, 1] and select_keypoints(["b"], ("a", "b")) == [1]
+
+
+def test_missing_or_corrupt_image_is_one_line(runs, tmp_path):
+    with pytest.raises(AdaAnchorError, match="image file not found"):
+        visualize_command(str(runs["adaanchor"]), [str(tmp_path / "nope.png")], str(tmp_path / "o"), [], None, None)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
+    with pytest.raises(AdaAnchorError, match="cannot decode image") as e:
+        visualize_command(str(runs["adaanchor"]), [str(bad)], str(tmp_path / "o"), [], None, None)
+    assert len(str(e.value).splitlines()) == 1
+    with pytest.raises(AdaAnchorError, match="checkpoint not found"):
+        visualize_command(str(runs["adaanchor"]), [str(bad)], str(tmp_path / "o"), [], str(tmp_path / "x.pt"), None)
+
+
+def test_split_image_args(tmp_path):
+    odd = tmp_path / "a=b.png"
+    odd.write_bytes(b"x")
+    imgs, ckpt, over = split_image_args(["x.jpg", str(odd), "ckpt=/c.pt", "data.input_size=[72,96]", "y.png"])
+    assert imgs == ["x.jpg", str(odd), "y.png"] and ckpt == "/c.pt" and over == ["data.input_size=[72,96]"]

@@ -1,0 +1,141 @@
+"""ONNX export of model + decoding: every strategy matches PyTorch in onnxruntime, the batch axis is dynamic,
+and user errors are one clear line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from adaanchor.config import build_config  # noqa: E402
+from adaanchor.engine.run import load_for_eval, resolve_run  # noqa: E402
+from adaanchor.engine.train import train  # noqa: E402
+from adaanchor.errors import AdaAnchorError  # noqa: E402
+from adaanchor.export import (  # noqa: E402
+    ambiguous_keypoints,
+    check_images,
+    export_command,
+    export_onnx,
+    format_export_report,
+)
+
+STRATEGIES = ("heatmap", "regression", "fixanchor", "adaanchor")
+# Same generator options as conftest.TINY_SYNTH, so the session's tiny benchmark cache is reused.
+SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}
+
+
+def _overrides(bench: Path, out: Path, name: str) -> list[str]:
+    return [
+        f"data.root={bench}",
+        *(f"data.synth.{k}={v}" for k, v in SYNTH.items()),
+        f"out_dir={out}",
+        "model.tiny_width=8",
+        "train.batch_size=8",
+        "train.progress=false",
+        "eval.batch_size=12",
+        f"strategy.name={name}",
+        "train.max_steps=2",
+    ]
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_bench, tmp_path_factory):
+    """strategy -> (run dir, export_command result), each a 2-step tiny run exported with the check on."""
+    root = tmp_path_factory.mktemp("export")
+    out = {}
+    for name in STRATEGIES:
+        run = root / f"run_{name}"
+        train(build_config(None, _overrides(tiny_bench, run, name)))
+        out[name] = (run, export_command(str(run), str(root / f"{name}.onnx"), [], None, None, True))
+    return out
+
+
+@pytest.mark.parametrize("name", STRATEGIES)
+def test_every_strategy_exports_and_matches(exported, name):
+    run, res = exported[name]
+    path = Path(res["path"])
+    assert path.is_file() and res["size_bytes"] == path.stat().st_size > 10_000
+    assert res["exporter"] in ("dynamo", "torchscript") and res["opset"] >= 17
+    assert res["strategy"] == name and res["checkpoint"].endswith(".pt")
+    expect = ["keypoints"] if name == "regression" else ["keypoints", "scores", "anchors"]
+    assert res["outputs"] == expect
+    assert res["check_ok"] and res["compared"] > 0
+    assert res["max_abs_diff_keypoints"] <= 1e-3
+    if name == "regression":
+        assert res["max_abs_diff_scores"] is None and res["max_abs_diff_anchors"] is None
+    else:
+        assert res["max_abs_diff_scores"] <= 1e-4 and res["max_abs_diff_anchors"] <= 1e-3
+    assert res["latency_ms_torch"] > 0 and res["latency_ms_onnxruntime"] > 0
+    report = format_export_report(res)
+    assert "onnxruntime" in report and str(path) in report
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,) = sess.get_inputs()
+    assert inp.name == "image" and inp.shape[1:] == [3, 96, 72] and not isinstance(inp.shape[0], int)
+    assert [o.name for o in sess.get_outputs()] == expect
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert meta["adaanchor.strategy"] == name and meta["adaanchor.input_size"] == "72,96"
+    assert meta["adaanchor.keypoints"].split(",")[0] == "nose"
+
+
+@pytest.mark.parametrize("name", ["heatmap", "adaanchor"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_dynamic_batch(exported, name, batch):
+    run, res = exported[name]
+    cfg, ckpt = resolve_run(run)
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    x = check_images(batch, (72, 96), seed=batch)
+    sess = ort.InferenceSession(res["path"], providers=["CPUExecutionProvider"])
+    kp, sc, an = sess.run(None, {"image": x.numpy()})
+    assert kp.shape == (batch, 17, 2) and sc.shape == (batch, 17) and an.shape == (batch, 17, 2)
+    with torch.no_grad():
+        raw = model(x)
+        dec = strategy.decode(raw)
+    keep = ~ambiguous_keypoints(raw, strategy).numpy()
+    assert keep.any()
+    assert np.abs(kp - dec.xy.numpy()).max(-1)[keep].max() <= 1e-3
+    assert np.abs(an - dec.anchor.numpy()).max(-1)[keep].max() <= 1e-3
+    assert np.abs(sc - dec.score.numpy()).max() <= 1e-4
+
+
+def test_random_init_strategy_objects_export(tmp_path):
+    """export_onnx works on any model/strategy pair (no run directory), including the TorchScript fallback."""
+    from adaanchor.engine.run import build_system
+
+    cfg = build_config(None, ["model.tiny_width=8", "strategy.name=fixanchor"])
+    model, strategy = build_system(cfg)
+    res = export_onnx(model.eval(), strategy, tmp_path / "sub" / "fa.onnx", (72, 96), opset=17)
+    assert res["exporter"] == "torchscript" and res["opset"] == 17 and "18" in res["dynamo_error"]
+    sess = ort.InferenceSession(res["path"], providers=["CPUExecutionProvider"])
+    assert sess.run(None, {"image": check_images(2, (72, 96)).numpy()})[0].shape == (2, 17, 2)
+
+
+def test_bad_output_path(exported, tmp_path):
+    run, _ = exported["adaanchor"]
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(AdaAnchorError, match="cannot write the ONNX file") as e:
+        export_command(str(run), str(blocker / "m.onnx"), [], None, None, False)
+    assert len(str(e.value).splitlines()) == 1
+    with pytest.raises(AdaAnchorError, match="is a folder"):
+        export_command(str(run), str(tmp_path), [], None, None, False)
+    assert not any(p.name.endswith(".tmp.onnx") for p in tmp_path.iterdir())
+
+
+def test_bad_run_and_missing_checkpoint(exported, tmp_path):
+    run, _ = exported["adaanchor"]
+    with pytest.raises(AdaAnchorError, match="no such run directory"):
+        export_command(str(tmp_path / "nope"), str(tmp_path / "m.onnx"), [], None, None, False)
+    with pytest.raises(AdaAnchorError, match="checkpoint not found"):
+        export_command(str(run), str(tmp_path / "m.onnx"), [], str(tmp_path / "none.pt"), None, False)
+    empty = tmp_path / "empty_run"
+    empty.mkdir()
+    (empty / "config.yaml").write_text((run / "config.yaml").read_text())
+    with pytest.raises(AdaAnchorError, match="no checkpoint found"):
+        export_command(str(empty), str(tmp_path / "m.onnx"), [], None, None, False)
+    assert not (tmp_path / "m.onnx").exists()
