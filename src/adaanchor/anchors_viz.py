@@ -310,11 +310,11 @@ def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[
 
 __all__ = [
     "fit_image_affine",
-    "predict_image",
     "grid_to_image",
-    "select_keypoints",
+    "predict_image",
     "render_prediction",
-    "visualize_images",
-    "visualize_command",
+    "select_keypoints",
     "split_image_args",
+    "visualize_command",
+    "visualize_images",
 ]

@@ -21,7 +21,8 @@ def _write_json(obj: Any, path: str | None) -> None:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(obj, indent=2, default=_jsonable))
     except OSError as e:
-        raise AdaAnchorError(f"{p}: cannot write ({e.strerror})") from None
+        why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror
+        raise AdaAnchorError(f"{p}: cannot write ({why})") from None
     print(f"wrote {p}")
 
 
@@ -29,6 +30,18 @@ def _jsonable(x: Any) -> Any:
     if hasattr(x, "tolist"):
         return x.tolist()
     return str(x)
+
+
+def one_line(message: str) -> str:
+    """A user error in one line. Errors re-raised by DataLoader workers carry the worker's traceback: keep
+    only its last line, the original message."""
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    if len(lines) <= 1:
+        return message.strip()
+    last = lines[-1].strip()
+    for prefix in ("adaanchor.errors.DataError: ", "adaanchor.errors.AdaAnchorError: "):
+        last = last.removeprefix(prefix)
+    return last
 
 
 def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
@@ -166,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AdaAnchorError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -102,6 +102,8 @@ def _check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
         name = f"{prefix}{key}"
         if key not in valid:
             raise unknown_name_error("config key", name, [f"{prefix}{k}" for k in valid])
+        if isinstance(valid[key], dict) and value is not None and not isinstance(value, Mapping):
+            raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
         if isinstance(valid[key], dict) and valid[key] and isinstance(value, Mapping):
             _check_keys(value, valid[key], prefix=name + ".")
 
@@ -144,8 +146,10 @@ def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
             if default and isinstance(value, Mapping):
                 _check_types(value, default, name + ".")
             continue
-        if value is None or default is None:
+        if default is None:
             continue
+        if value is None:  # only keys whose default is null may be null
+            raise AdaAnchorError(f"config key '{name}' must be {type(default).__name__}, got null")
         ok = {
             bool: lambda v: isinstance(v, bool),
             int: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -178,6 +182,17 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         raise unknown_name_error("strategy", str(name), STRATEGIES)
     if cfg.strategy.fusion not in ("mul", "add"):
         raise unknown_name_error("strategy.fusion", str(cfg.strategy.fusion), ("mul", "add"))
+    if cfg.data.crop not in ("image", "box"):
+        raise unknown_name_error("data.crop", str(cfg.data.crop), ("image", "box"))
+    size = list(cfg.data.input_size)
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise AdaAnchorError(f"data.input_size must be two positive integers [W, H], got {size}")
+    for key in ("train.batch_size", "model.tiny_width", "strategy.topk", "eval.batch_size"):
+        v = OmegaConf.select(cfg, key)
+        if v <= 0:
+            raise AdaAnchorError(f"config key '{key}' must be positive, got {v}")
+    if float(cfg.strategy.sigma) <= 0:
+        raise AdaAnchorError(f"config key 'strategy.sigma' must be positive, got {cfg.strategy.sigma}")
     return cfg
 
 

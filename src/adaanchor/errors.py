@@ -18,7 +18,11 @@ class AdaAnchorError(Exception):
 class DataError(AdaAnchorError):
     """A problem in a dataset file: names the file, the record and the field."""
 
-    def __init__(self, path: object, message: str, record: object = None, field: str | None = None):
+    def __init__(self, path: object, message: str | None = None, record: object = None, field: str | None = None):
+        if message is None:  # rebuilt from its text alone (e.g. re-raised by a DataLoader worker)
+            super().__init__(str(path))
+            self.path, self.record, self.field, self.reason = None, None, None, str(path)
+            return
         where = str(path)
         if record is not None:
             where += f" [record {record}]"

@@ -17,6 +17,7 @@ or its file does not load in onnxruntime, the TorchScript exporter is used inste
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -196,7 +197,8 @@ def export_onnx(
     exporter: str = "auto",
     metadata: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Export ``model`` (eval mode, CPU) and ``strategy.decode`` as one ONNX graph at ``out``.
+    """Export ``model`` (a float32 CPU copy in eval mode) and ``strategy.decode`` as one ONNX graph at ``out``
+    (written to a temporary file in the same folder, then renamed: no half-written file is left behind).
 
     Args:
         input_size: ``(W, H)`` of the network input (fixed in the graph; the batch axis is dynamic).
@@ -213,7 +215,7 @@ def export_onnx(
     _need_onnx()
     out = Path(out)
     _prepare_output(out)
-    model = model.cpu().float().eval()
+    model = copy.deepcopy(model).cpu().float().eval()  # the caller's model stays where it is
     w, h = int(input_size[0]), int(input_size[1])
     names = graph_outputs(model, strategy, (w, h))
     graph = DecodedGraph(model, strategy, names).eval()
@@ -360,7 +362,7 @@ def check_onnx(
         ``max_abs_diff_scores``, ``max_abs_diff_anchors`` (px, or None), ``ambiguous``, ``compared``,
         ``check_batch``, ``check_ok``, ``latency_ms_torch``, ``latency_ms_onnxruntime``, ``threads``.
     """
-    model = model.cpu().float().eval()
+    model = copy.deepcopy(model).cpu().float().eval()
     threads = torch.get_num_threads()
     sess = _session(path, threads)
     names = [o.name for o in sess.get_outputs()]
@@ -433,7 +435,10 @@ def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = ()
     model, strategy, info = load_for_eval(cfg, ckpt_path)
     spec = load_spec(cfg.data.spec)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
-    meta = {"adaanchor.keypoints": ",".join(spec.keypoints), "adaanchor.checkpoint": str(info["checkpoint"])}
+    meta = {"adaanchor.keypoints": ",".join(spec.keypoints),
+            # the file name and step only: a model file should not carry the local folder layout
+            "adaanchor.checkpoint": f"{Path(str(info['checkpoint'] or cfg.model.weights)).name} "
+                                    f"(step {info.get('step', -1)})"}
     res = export_onnx(model, strategy, out, input_size, opset=opset, metadata=meta)
     res.update({"strategy": strategy.name, "checkpoint": info["checkpoint"], "size_mb": res["size_bytes"] / 2**20,
                 "keypoint_names": list(spec.keypoints)})
@@ -450,8 +455,8 @@ def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = ()
 def format_export_report(res: dict[str, Any]) -> str:
     """A few lines for the command line."""
     lines = [
-        f"wrote {res['path']} ({res['size_bytes'] / 2**20:.2f} MiB, {res.get('strategy', '')}, exporter "
-        f"{res['exporter']}, opset {res['opset']})",
+        (f"wrote {res['path']} ({res['size_bytes'] / 2**20:.2f} MiB, {res.get('strategy', '')}, exporter "
+         f"{res['exporter']}, opset {res['opset']})"),
         f"input image {res['input_shape']} float32 ImageNet-normalised; outputs {', '.join(res['outputs'])}",
     ]
     if res.get("dynamo_error"):
@@ -471,11 +476,11 @@ def format_export_report(res: dict[str, Any]) -> str:
 
 __all__ = [
     "DecodedGraph",
-    "export_onnx",
-    "check_onnx",
-    "check_images",
     "ambiguous_keypoints",
+    "check_images",
+    "check_onnx",
     "export_command",
+    "export_onnx",
     "format_export_report",
     "graph_outputs",
 ]

@@ -68,8 +68,8 @@ def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         text = str(e)
-        if "weights only" in text.lower() or "weights_only" in text or "GLOBAL" in text:
-            found = _GLOBAL_RE.search(text)
+        found = _GLOBAL_RE.search(text)
+        if found or "Unsupported global" in text:  # only a named global means "would run code"
             what = f" ({found.group(1).strip()})" if found else ""
             raise AdaAnchorError(
                 f"{p}: refused to load: the file carries pickled Python objects that could run code when "

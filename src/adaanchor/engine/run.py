@@ -74,10 +74,14 @@ def load_for_eval(cfg: DictConfig, ckpt: Path | None, device: torch.device | str
     if ckpt is not None:
         state = safe_load(ckpt)
         sd = state.get("model", state) if isinstance(state, dict) else state
+        if not isinstance(sd, dict):
+            raise AdaAnchorError(f"{ckpt}: not a model checkpoint (holds a {type(sd).__name__}, not a state dict)")
         try:
             model.load_state_dict(sd)
         except RuntimeError as e:
-            first = str(e).splitlines()[0]
+            # The first line only says "Error(s) in loading"; the second names the keys or shapes.
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            first = " ".join(lines[:2])[:300]
             raise AdaAnchorError(f"{ckpt}: checkpoint does not match the model of this config "
                                  f"(backbone {cfg.model.backbone}, strategy {cfg.strategy.name}): {first}") from None
         info["step"] = int(state.get("step", -1)) if isinstance(state, dict) else -1

@@ -86,6 +86,8 @@ def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
     state = safe_load(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
         state = state["model"]
+    if not isinstance(state, dict):
+        raise AdaAnchorError(f"{path}: not a weights file (holds a {type(state).__name__}, not a state dict)")
     own = net.state_dict()
     loaded, skipped = {}, 0
     for key, val in state.items():
