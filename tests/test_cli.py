@@ -60,3 +60,15 @@ def test_demo_end_to_end(tiny_overrides, tmp_path):
     for f in ("results.md", "error_score.png", "predictions.png"):
         assert (out / f).stat().st_size > 0
     assert doc["config"]["steps_per_method"] == 3
+
+
+def test_export_and_viz_commands(tiny_overrides, tmp_path, capsys):
+    from PIL import Image
+
+    assert main(["train", str(DEMO_CONFIG), *tiny_overrides, "strategy.name=adaanchor", "train.max_steps=2"]) == 0
+    run = next(o.split("=", 1)[1] for o in tiny_overrides if o.startswith("out_dir="))
+    assert main(["export", run, str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+    Image.new("RGB", (50, 80), (120, 60, 30)).save(tmp_path / "img.png")
+    assert main(["viz", run, str(tmp_path / "img.png"), "--out", str(tmp_path / "viz")]) == 0
+    assert list((tmp_path / "viz").glob("img_*.png"))

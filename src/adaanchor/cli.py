@@ -127,6 +127,23 @@ def cmd_data_stats(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import export_command, format_export_report
+
+    ckpt, overrides = _split_ckpt(a.overrides)
+    print(format_export_report(export_command(a.target, a.out, overrides, ckpt, a.opset, a.check)))
+    return 0
+
+
+def cmd_viz(a: argparse.Namespace) -> int:
+    from .anchors_viz import split_image_args, visualize_command
+
+    images, ckpt, overrides = split_image_args(a.items)
+    for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints):
+        print(f"wrote {p}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -164,6 +181,21 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--headboxes", help="MPII: head boxes file (mpii_gt_val.mat-style) for the official PCKh")
     sc.add_argument("--json")
     sc.set_defaults(func=cmd_score)
+
+    x = sub.add_parser("export", help="export model + decoding to ONNX and check it in onnxruntime (ckpt=PATH to pick a checkpoint)")
+    x.add_argument("target", help="run directory or config file")
+    x.add_argument("out", help="the .onnx file to write")
+    x.add_argument("overrides", nargs="*", help="ckpt=PATH and key=value config overrides")
+    x.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the dynamo exporter's; below 18: the TorchScript exporter)")
+    x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency")
+    x.set_defaults(func=cmd_export)
+
+    v = sub.add_parser("viz", help="predictions, anchors and confidence map on image files, one PNG each")
+    v.add_argument("target", help="run directory or config file")
+    v.add_argument("items", nargs="+", metavar="IMAGE", help="image files, then optional ckpt=PATH and key=value overrides")
+    v.add_argument("--out", required=True, help="output folder")
+    v.add_argument("--keypoints", nargs="+", metavar="NAME", help="keypoint types for the anchors and the confidence map (default: all)")
+    v.set_defaults(func=cmd_viz)
 
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", required=True)
