@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 # Tests run two workers on two cores: one thread each keeps them from fighting.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -39,3 +41,19 @@ def tiny_overrides(tiny_bench, tmp_path) -> list[str]:
         "train.progress=false",
         "eval.batch_size=12",
     ]
+
+
+def write_face_csv(folder: Path, people: dict[str, int], seed: int = 0, name: str = "faces.csv", images: str = "img") -> Path:
+    """A landmark CSV with 68 points per image, ``n`` frames for each person, and the images."""
+    rng = np.random.default_rng(seed)
+    (folder / images).mkdir(parents=True)
+    rows = ["," + ",".join(str(i) for i in range(136))]
+    for person, n in people.items():
+        for f in range(n):
+            fn = f"{person}_{f:02d}.jpg"
+            Image.fromarray(rng.integers(0, 255, (80, 70, 3), dtype=np.uint8)).save(folder / images / fn)
+            pts = np.stack([rng.uniform(15, 55, 68), rng.uniform(15, 65, 68)], 1)
+            pts[36], pts[45] = (20, 30), (50, 30)  # outer eye corners: inter-ocular 30 px
+            rows.append(fn + "," + ",".join(f"{v:.2f}" for v in pts.reshape(-1)))
+    (folder / name).write_text("\n".join(rows) + "\n")
+    return folder / name

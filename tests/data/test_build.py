@@ -6,29 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from adaanchor.config import build_config
 from adaanchor.data.build import build_dataset, identity_of, read_split, split_instances
 from adaanchor.engine.evaluate import evaluate_predictions
+from conftest import write_face_csv
 
 YTFACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ytfaces-68"
-
-
-def _face_csv(folder: Path, people: dict[str, int], seed: int = 0) -> Path:
-    """A landmark CSV with 68 points per image, ``n`` frames for each person, and the images."""
-    rng = np.random.default_rng(seed)
-    (folder / "img").mkdir(parents=True)
-    rows = ["," + ",".join(str(i) for i in range(136))]
-    for name, n in people.items():
-        for f in range(n):
-            fn = f"{name}_{f:02d}.jpg"
-            Image.fromarray(rng.integers(0, 255, (80, 70, 3), dtype=np.uint8)).save(folder / "img" / fn)
-            pts = np.stack([rng.uniform(15, 55, 68), rng.uniform(15, 65, 68)], 1)
-            pts[36], pts[45] = (20, 30), (50, 30)  # outer eye corners: inter-ocular 30 px
-            rows.append(fn + "," + ",".join(f"{v:.2f}" for v in pts.reshape(-1)))
-    (folder / "faces.csv").write_text("\n".join(rows) + "\n")
-    return folder / "faces.csv"
 
 
 def _face_overrides(folder: Path) -> list[str]:
@@ -43,7 +27,7 @@ def test_identity_of():
 
 def test_identity_split_is_disjoint_and_complete(tmp_path):
     people = {f"Person_{chr(65 + i)}": 1 + i % 4 for i in range(12)}
-    _face_csv(tmp_path, people)
+    write_face_csv(tmp_path, people)
     cfg = build_config(None, _face_overrides(tmp_path))
     tr, va = read_split(cfg.data, "train").instances, read_split(cfg.data, "val").instances
     ids_tr, ids_va = {identity_of(i.image_path) for i in tr}, {identity_of(i.image_path) for i in va}
@@ -68,7 +52,7 @@ def test_ytfaces_split_has_no_identity_on_both_sides():
 
 
 def test_seeded_occlusion_on_val_and_data_csv(tmp_path):
-    _face_csv(tmp_path, {f"P_{i}": 2 for i in range(10)})
+    write_face_csv(tmp_path, {f"P_{i}": 2 for i in range(10)})
     over = [*_face_overrides(tmp_path), "data.occlusion.val=true", "data.occlusion.coverage=0.4"]
     cfg = build_config(None, over)
     a, b = build_dataset(cfg.data, "val"), build_dataset(cfg.data, "val")
@@ -79,7 +63,7 @@ def test_seeded_occlusion_on_val_and_data_csv(tmp_path):
     assert sum(int((clean[i]["visibility"] == 1).sum()) for i in range(len(clean))) == 0
     # data.csv evaluates a whole other CSV (no identity split) with the same seeded occlusion
     other = tmp_path / "other"
-    _face_csv(other, {"Q_0": 3}, seed=5)
+    write_face_csv(other, {"Q_0": 3}, seed=5)
     ds = build_dataset(build_config(None, [*over, f"data.csv={other / 'faces.csv'}", f"data.images={other / 'img'}"]).data, "val")
     assert len(ds) == 3
 
