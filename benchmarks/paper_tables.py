@@ -99,7 +99,7 @@ def _cell(mean: float | None, std: float | None, fmt: str, scale: float = 1.0) -
 
 def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str]) -> dict[str, Any]:
     spec = TABLES[name]
-    t0 = time.time()
+    t0, commit = time.time(), _commit()  # the code the runs start with
     base_file = REPO / spec["base"] if "base" in spec else DEMO_CONFIG
     base = build_config(base_file, extra)
     annotation_path(base.data, "train")  # generate the built-in benchmark once, before any run
@@ -117,7 +117,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
                                                                   if isinstance(row.get(k), float)), flush=True)
     summary = {label: {k: _mean_std(rows, k) for k in METRICS} | {"n": len(rows)} for label, rows in runs.items()}
     doc = {"table": name, "runs": runs, "summary": summary, "steps": steps, "seeds": seeds,
-           "commit": _commit(), "machine": f"{platform.platform()}, {torch.get_num_threads()} threads",
+           "commit": commit, "machine": f"{platform.platform()}, {torch.get_num_threads()} threads",
            "wall_seconds": round(time.time() - t0, 1), "config": OmegaConf.to_container(base, resolve=True)}
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(doc, indent=2))
