@@ -94,6 +94,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
     m = evaluate_model(model, strategy, cfg, ds, "cpu", progress=True)
     m["checkpoint"] = info["checkpoint"]
     print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
+    if m.get("nme") is not None:
+        pct = lambda v: "N/A" if v is None else f"{100 * v:.2f}%"  # noqa: E731
+        print(f"NME {pct(m['nme'])} (visible {pct(m['nme_vis'])}, occluded {pct(m['nme_inv'])}), FR@0.1 {pct(m['fr'])}")
     _write_json(m, a.json)
     return 0
 
