@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from adaanchor.models.net import build_model
+from adaanchor.models import KeypointNet, build_backbone
 from adaanchor.strategies import STRATEGY_NAMES, build_strategy, compute_loss
 
 K = 5
@@ -188,7 +188,7 @@ def test_model_heads_match_the_contract(cfg_id):
     """The tiny model's heads have the shapes the strategy encodes for; decode gives (B, K, 2)."""
     torch.manual_seed(0)
     st = build_strategy(CONFIGS[cfg_id], K, STRIDE, (64, 48))
-    net = build_model({"backbone": "tiny", "tiny_width": 8}, st.heads)
+    net = KeypointNet(build_backbone("tiny", tiny_width=8), st.heads)
     assert net.stride == STRIDE
     outputs = net(torch.randn(2, 3, 48, 64))
     assert set(outputs) == set(st.heads)

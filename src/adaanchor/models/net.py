@@ -5,13 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-import torch
 from torch import Tensor, nn
 
 from ..errors import AdaAnchorError
-from .backbones import build_backbone
 
 
 class KeypointNet(nn.Module):
@@ -60,20 +57,6 @@ class KeypointNet(nn.Module):
         return out
 
 
-def build_model(model_cfg: Mapping[str, Any], heads: Mapping[str, int], conf_prior: float = 0.1) -> KeypointNet:
-    """Build from the ``model`` config section; load ``model.weights`` (a local file) if given."""
-    backbone = build_backbone(
-        model_cfg.get("backbone", "tiny"),
-        tiny_width=model_cfg.get("tiny_width", 32),
-        deconv_channels=model_cfg.get("deconv_channels", 256),
-        deconv_layers=model_cfg.get("deconv_layers", 3),
-    )
-    net = KeypointNet(backbone, heads, conf_prior)
-    if model_cfg.get("weights"):
-        load_weights(net, model_cfg["weights"])
-    return net
-
-
 def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
     """Load local weights: an adaanchor checkpoint (``{"model": state}``), a full state dict, or a backbone
     state dict (e.g. ImageNet weights saved from timm: keys matched under ``backbone.body.``).
@@ -107,4 +90,4 @@ def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
     return {"loaded": len(loaded), "skipped": skipped}
 
 
-__all__ = ["KeypointNet", "build_model", "load_weights", "torch"]
+__all__ = ["KeypointNet", "load_weights"]
