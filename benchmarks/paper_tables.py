@@ -32,6 +32,7 @@ from adaanchor.data.build import annotation_path, build_dataset
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
 
 ADA = ["strategy.name=adaanchor"]
+REFERENCE = {"Heatmap-anchor": ["strategy.name=heatmap"], "FixAnchor": ["strategy.name=fixanchor"]}
 TABLES: dict[str, dict[str, Any]] = {
     # name -> {"variants": {label: overrides}, "repeat": labels run over every seed (others: first seed)}
     "table1": {
@@ -46,12 +47,15 @@ TABLES: dict[str, dict[str, Any]] = {
         },
         "repeat": ["Heatmap-anchor", "FixAnchor", "Ours (mul)"],
     },
-    "fig6": {"steps": 400, "variants": {f"k={k}": [*ADA, f"strategy.topk={k}"] for k in (1, 5, 10, 20, 50)}, "repeat": []},
-    "sigma": {"steps": 400, "variants": {f"sigma={s}px": [*ADA, f"strategy.sigma={s}"] for s in (1, 2, 4, 8, 16)}, "repeat": []},
+    # Sweeps of AdaAnchor's own hyper-parameters, with the heatmap and FixAnchor beside them for reference.
+    "fig6": {"steps": 400, "variants": {**REFERENCE, **{f"k={k}": [*ADA, f"strategy.topk={k}"] for k in (1, 5, 10, 20, 50)}},
+             "repeat": []},
+    "sigma": {"steps": 400, "variants": {**REFERENCE, **{f"sigma={s}px": [*ADA, f"strategy.sigma={s}"] for s in (1, 2, 4, 8, 16)}},
+              "repeat": []},
     "table2": {
         "steps": 150,  # ResNet-50 on a CPU: about 1.5 s a step at 72x96
         "variants": {f"{m} {b}": [f"strategy.name={m}", f"model.backbone={b}", "model.deconv_channels=64"]
-                     for b in ("tiny", "resnet18", "resnet50") for m in ("heatmap", "adaanchor")},
+                     for b in ("tiny", "resnet18", "resnet50") for m in ("heatmap", "fixanchor", "adaanchor")},
         "repeat": [],
     },
     "table4": {
