@@ -4,18 +4,18 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
-PIP_QUIET ?= -q
+PIPQ ?= -q
 
 .PHONY: demo test test-fast install clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install $(PIP_QUIET) --upgrade pip
+	$(PIP) install $(PIPQ) --upgrade pip
 	# xtcocotools' PyPI wheel is built against numpy 1.x; build it from source against our numpy.
 	# Its setup.py imports numpy, hence no build isolation (numpy, cython and setuptools first).
-	$(PIP) install $(PIP_QUIET) -c constraints.txt numpy cython setuptools wheel
-	$(PIP) install $(PIP_QUIET) -c constraints.txt --no-binary xtcocotools --no-build-isolation xtcocotools
-	$(PIP) install $(PIP_QUIET) -c constraints.txt -e '.[dev]'
+	$(PIP) install $(PIPQ) -c constraints.txt numpy cython setuptools wheel
+	$(PIP) install $(PIPQ) -c constraints.txt --no-binary xtcocotools --no-build-isolation xtcocotools
+	$(PIP) install $(PIPQ) -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
