@@ -23,7 +23,7 @@ from matplotlib.patches import Polygon  # noqa: E402
 from torch import nn  # noqa: E402
 
 from .data.dataset import load_image  # noqa: E402
-from .data.transforms import apply_affine, crop_affine, invert_affine, warp_image  # noqa: E402
+from .data.transforms import apply_affine, crop_affine, image_region, invert_affine, warp_image  # noqa: E402
 from .data.types import to_tensor_image  # noqa: E402
 from .errors import AdaAnchorError, unknown_name_error  # noqa: E402
 from .viz import COLORS  # noqa: E402
@@ -38,13 +38,8 @@ def fit_image_affine(image_hw: Sequence[int], input_size: Sequence[int]) -> np.n
     """The affine (original pixels -> input pixels) that fits a whole ``(H, W)`` image into an ``(W, H)``
     input, centred, aspect preserved (the longer side fills the input; the rest is black border). The same
     crop as ``TopDownDataset(crop="image")``."""
-    h, w = int(image_hw[0]), int(image_hw[1])
-    w_out, h_out = int(input_size[0]), int(input_size[1])
-    center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-    size = np.array([float(w), float(w) * h_out / w_out])
-    if size[1] < h:
-        size = np.array([h * w_out / h_out, float(h)])
-    return crop_affine(center, size, (w_out, h_out))
+    center, size = image_region(image_hw, input_size)
+    return crop_affine(center, size, (int(input_size[0]), int(input_size[1])))
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -162,8 +163,12 @@ def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool)
     from .dataset import load_image
     from .occlude import Occluder
 
+    # Patches are cut from other images at every training step: keep recently decoded ones in memory
+    # instead of reading and decoding a JPEG per occluder.
+    cached = functools.lru_cache(maxsize=256)(load_image)
+
     def patch_source(rng: np.random.Generator) -> np.ndarray:
-        return load_image(image_paths[int(rng.integers(len(image_paths)))])
+        return cached(image_paths[int(rng.integers(len(image_paths)))])
 
     return Occluder(coverage=float(occ["coverage"]), count=tuple(occ["count"]), kinds=tuple(occ["kinds"]),
                     seed=int(occ["seed"]) if seeded else None, patch_source=patch_source)

@@ -22,7 +22,8 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from .records import Instance
 from .spec import KeypointSpec
-from .transforms import apply_affine, box_to_center_scale, crop_affine, flip_keypoints, half_body_box, warp_image
+from .transforms import (apply_affine, box_to_center_scale, crop_affine, flip_keypoints, half_body_box, image_region,
+                         warp_image)
 from .types import to_tensor_image
 
 AUG_DEFAULTS: dict[str, Any] = {
@@ -117,11 +118,7 @@ class TopDownDataset(Dataset):
         """The crop affine of ``inst`` (with augmentation when training) and whether it flips."""
         w_out, h_out = self.out_wh
         if self.crop == "image":
-            h, w = img_hw
-            center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-            size = np.array([float(w), float(w) * h_out / w_out])
-            if size[1] < h:  # keep the whole image inside: fit the longer side
-                size = np.array([h * w_out / h_out, float(h)])
+            center, size = image_region(img_hw, self.out_wh)
         else:
             box = inst.bbox
             if self.train and self.aug["half_body"] > 0 and self.spec.upper_body and np.random.rand() < self.aug["half_body"]:

@@ -35,6 +35,18 @@ def box_to_center_scale(bbox: Sequence[float], aspect: float, padding: float = B
     return center, np.array([w, h], dtype=np.float64) * padding
 
 
+def image_region(image_hw: Sequence[int], out_wh: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Centre and size ``(w, h)`` of the region that fits a whole ``(H, W)`` image into an ``out_wh`` input,
+    aspect preserved: the longer side fills the input, the rest is border."""
+    h, w = float(image_hw[0]), float(image_hw[1])
+    w_out, h_out = float(out_wh[0]), float(out_wh[1])
+    center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    size = np.array([w, w * h_out / w_out])
+    if size[1] < h:
+        size = np.array([h * w_out / h_out, h])
+    return center, size
+
+
 def crop_affine(center: np.ndarray, size: np.ndarray, out_wh: tuple[int, int], rot_deg: float = 0.0, flip: bool = False) -> np.ndarray:
     """The 2x3 affine mapping the region (``center``, ``size`` = (w, h) pixels, rotated by ``rot_deg``
     counter-clockwise) onto an ``out_wh = (W, H)`` crop, horizontally mirrored when ``flip``.

@@ -28,6 +28,19 @@ def to_numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
     return np.asarray(x, dtype=dtype)
 
 
+def check_arrays(pred: Any, gt: Any, vis: Any, per_instance: Any, name: str) -> tuple[np.ndarray, ...]:
+    """``pred``/``gt`` ``(M, K, 2)``, ``vis`` ``(M, K)`` and a per-instance ``(M,)`` array (named ``name`` in
+    errors) as numpy arrays, or ValueError naming what does not fit."""
+    p, g = to_numpy(pred), to_numpy(gt)
+    v = to_numpy(vis, np.int64)
+    d = to_numpy(per_instance).reshape(-1)
+    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 2:
+        raise ValueError(f"pred and gt must both be (M, K, 2), got {p.shape} and {g.shape}")
+    if v.shape != p.shape[:2] or d.shape != p.shape[:1]:
+        raise ValueError(f"vis must be (M, K) and {name} (M,), got {v.shape} and {d.shape}")
+    return p, g, v, d
+
+
 def _mean_or_none(values: np.ndarray) -> float | None:
     """Mean of a 1-D array as a float, ``None`` when it is empty."""
     return float(values.mean()) if values.size else None
@@ -65,14 +78,7 @@ def single_keypoint_metrics(
         ``pck_vis`` / ``pck_inv``: PCK at the first threshold over ``v = 2`` / ``v = 1`` keypoints;
         ``counts``: ``{"vis": #v=2, "inv": #v=1}``.
     """
-    p = to_numpy(pred)
-    g = to_numpy(gt)
-    v = to_numpy(vis, np.int64)
-    size = to_numpy(bbox_size).reshape(-1)
-    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 2:
-        raise ValueError(f"pred and gt must both be (M, K, 2), got {p.shape} and {g.shape}")
-    if v.shape != p.shape[:2] or size.shape != p.shape[:1]:
-        raise ValueError(f"vis must be (M, K) and bbox_size (M,), got {v.shape} and {size.shape}")
+    p, g, v, size = check_arrays(pred, gt, vis, bbox_size, "bbox_size")
     s = None if scores is None else to_numpy(scores)
     if s is not None and s.shape != v.shape:
         raise ValueError(f"scores must be (M, K) like vis, got {s.shape}")

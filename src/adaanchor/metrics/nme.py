@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..data.spec import KeypointSpec
-from .keypoint import threshold_key, to_numpy
+from .keypoint import check_arrays, threshold_key, to_numpy
 
 FR_THRESHOLD = 0.1
 AUC_THRESHOLD = 0.1
@@ -43,13 +43,7 @@ def normaliser(gt: Any, pair: Sequence[Any]) -> np.ndarray:
 
 def nme_per_instance(pred: Any, gt: Any, vis: Any, norm: Any) -> np.ndarray:
     """``(M,)`` NME of each face: mean over its labelled points of error / ``norm``."""
-    p, g = to_numpy(pred), to_numpy(gt)
-    v = to_numpy(vis, np.int64)
-    d = to_numpy(norm).reshape(-1)
-    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 2:
-        raise ValueError(f"pred and gt must both be (M, K, 2), got {p.shape} and {g.shape}")
-    if v.shape != p.shape[:2] or d.shape != p.shape[:1]:
-        raise ValueError(f"vis must be (M, K) and norm (M,), got {v.shape} and {d.shape}")
+    p, g, v, d = check_arrays(pred, gt, vis, norm, "norm")
     lab = v > 0
     if np.any(lab.sum(axis=1) == 0):
         raise ValueError("every face needs at least one labelled point")

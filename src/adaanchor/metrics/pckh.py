@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..data.readers.mpii import SC_BIAS, head_size_from_box
-from .keypoint import threshold_key, to_numpy
+from .keypoint import check_arrays, threshold_key
 
 #: Joints left out of the official total.
 EXCLUDED = ("pelvis", "thorax")
@@ -71,13 +71,7 @@ def pckh(
         {"Head": pct, ...}}, "counts": {name: n}, "num_instances": M}``; a joint without labelled instances
         gives None (and is left out of the total).
     """
-    p, g = to_numpy(pred), to_numpy(gt)
-    v = to_numpy(vis, np.int64)
-    hs = to_numpy(head_size).reshape(-1)
-    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 2:
-        raise ValueError(f"pred and gt must both be (M, K, 2), got {p.shape} and {g.shape}")
-    if v.shape != p.shape[:2] or hs.shape != p.shape[:1]:
-        raise ValueError(f"vis must be (M, K) and head_size (M,), got {v.shape} and {hs.shape}")
+    p, g, v, hs = check_arrays(pred, gt, vis, head_size, "head_size")
     names = list(joint_names)
     if len(names) != p.shape[1]:
         raise ValueError(f"{len(names)} joint names for {p.shape[1]} joints")
