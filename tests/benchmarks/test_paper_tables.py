@@ -15,21 +15,56 @@ SPEC.loader.exec_module(paper_tables)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("table", ["table1", "fig6", "sigma", "table2", "locality"])
+@pytest.mark.parametrize("table", ["table1", "fig6", "sigma", "table2", "locality", "assigner"])
 def test_table_command_runs(table, tiny_bench, tmp_path):
     from conftest import TINY_SYNTH
 
     over = [f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items()), "model.tiny_width=8",
             "model.deconv_channels=8", "train.batch_size=4", "eval.batch_size=12"]
-    assert paper_tables.main([table, "--seeds", "0", "1", "--steps", "1", "--out", str(tmp_path), *over]) == 0
-    doc = json.loads((tmp_path / f"{table}.json").read_text())
-    variants = paper_tables.TABLES[table]["variants"]
-    assert set(doc["summary"]) == set(variants)
+    argv = [table, "--split", "test", "--seeds", "0", "1", "--steps", "1", "--out", str(tmp_path), *over]
+    assert paper_tables.main(argv) == 0
+    stem = "assigner_runs" if table == "assigner" else table
+    doc = json.loads((tmp_path / f"{stem}.json").read_text())
+    spec = paper_tables.TABLES[table]
+    assert set(doc["summary"]) == set(spec["variants"]) and doc["split"] == "test"
     for label, runs in doc["runs"].items():
-        assert len(runs) == (2 if label in paper_tables.TABLES[table]["repeat"] else 1)
+        expected = 1 + (label in spec["repeat"])
+        if label in spec.get("headline", ()):
+            expected = spec["headline_seeds"]
+        assert len(runs) == expected
+        assert [r["seed"] for r in runs] == list(range(expected))
     assert doc["commit"] and doc["wall_seconds"] > 0
-    assert (tmp_path / f"{table}.md").read_text().count("\n|") >= len(variants)
-    assert (tmp_path / f"{table}.png").stat().st_size > 0
+    assert (tmp_path / f"{stem}.md").read_text().count("\n|") >= len(spec["variants"])
+    assert (tmp_path / f"{stem}.png").stat().st_size > 0
+    if table == "assigner":
+        res = json.loads((tmp_path / "assigner.json").read_text())
+        assert {"heatmap", "fixanchor", "adaanchor"} <= set(res["methods"])
+        assert set(res["protocol"]) >= {"steps", "seeds", "dev_split", "commit"}
+        row = res["methods"]["fixanchor"]["per_seed"][0]
+        assert set(row) == {"seed", "vis_error", "inv_error_in", "inv_error_out", "inv_score", "score_auc", "ap"}
+        # Paired differences against FixAnchor for every repeated method, on the seeds both have.
+        assert doc["paired"]["AdaAnchor (paper)"]["vis_error"]["seeds"] == [0, 1]
+
+
+@pytest.mark.slow
+def test_dev_split_is_its_own_benchmark_with_a_convergence_check(tmp_path):
+    from conftest import TINY_SYNTH
+
+    over = [f"data.root={tmp_path / 'dev'}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items() if k != "seed"),
+            "model.tiny_width=8", "train.batch_size=4", "eval.batch_size=12"]
+    assert paper_tables.main(["sigma", "--seeds", "0", "--steps", "2", "--out", str(tmp_path), *over]) == 0
+    doc = json.loads((tmp_path / "sigma_dev.json").read_text())
+    assert doc["split"] == "dev" and doc["config"]["data"]["synth"]["seed"] == paper_tables.DEV_SYNTH_SEED
+    manifest = json.loads((tmp_path / "dev" / "manifest.json").read_text())
+    assert manifest["config"]["seed"] == paper_tables.DEV_SYNTH_SEED
+    conv = doc["runs"]["FixAnchor"][0]["convergence"]
+    assert set(conv) == {"rel_change_last20", "rel_change_last10", "converged"}
+    assert not (tmp_path / "sigma.json").exists()  # dev results never overwrite the evaluation-split files
+
+
+def test_faces_have_no_dev_split_yet():
+    with pytest.raises(ValueError, match="--split test"):
+        paper_tables.split_overrides("dev", synthetic=False)
 
 
 @pytest.mark.slow
@@ -39,6 +74,6 @@ def test_faces_table_runs_on_a_landmark_csv(tmp_path):
     write_face_csv(tmp_path / "faces", {f"P_{i}": 2 for i in range(10)}, name="training_frames_keypoints.csv",
                    images="training")
     over = [f"data.root={tmp_path / 'faces'}", "data.input_size=[32,32]", "model.tiny_width=8", "train.batch_size=4"]
-    assert paper_tables.main(["table4", "--seeds", "0", "--steps", "1", "--out", str(tmp_path / "out"), *over]) == 0
+    assert paper_tables.main(["table4", "--split", "test", "--seeds", "0", "--steps", "1", "--out", str(tmp_path / "out"), *over]) == 0
     doc = json.loads((tmp_path / "out" / "table4.json").read_text())
     assert doc["summary"]["Ours"]["nme"][0] > 0 and "NME occl." in (tmp_path / "out" / "table4.md").read_text()

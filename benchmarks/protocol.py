@@ -1,0 +1,94 @@
+"""The evaluation protocol of the paper tables: dev and test splits, paired seeds, convergence.
+
+- **Splits.** ``dev`` is an independent instance of the built-in benchmark (its own generator seed and
+  cache folder): every choice (an assigner's preset, a step budget) is made there. ``test`` is the
+  benchmark's evaluation split, used for the final numbers only.
+- **Paired seeds.** A training seed fixes the initial weights and the data order; every method of a table
+  runs on the same seeds, so method A's run with seed s and method B's run with seed s differ only in the
+  method. A comparison is the mean of the per-seed differences ``d_s = A_s - B_s`` with its standard error
+  ``std(d, ddof=1) / sqrt(n)``; a gain counts when it is larger than twice that error.
+- **Convergence.** Dev runs evaluate on the dev split after every epoch (``eval_log.csv``). The check is
+  the relative change of the dev visible error over the last 20% of training and, because the learning rate
+  drops at 80%, also over the last 10% (the low-learning-rate phase alone); a run counts as converged when
+  the latter is under :data:`CONVERGED_REL`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEV_SYNTH_SEED = 1  # the dev instance of the built-in benchmark; the evaluation split is generator seed 0
+DEV_ROOT = "data-cache/synth-dev"
+CONVERGED_REL = 0.03  # |relative change| of the dev visible error over the last 10% of training
+
+
+def split_overrides(split: str, synthetic: bool) -> list[str]:
+    """Config overrides that select the ``dev`` or ``test`` split (and, on dev, the per-epoch evaluation
+    that the convergence check reads)."""
+    if split not in ("dev", "test"):
+        raise ValueError(f"split must be dev or test, got {split!r}")
+    if split == "test":
+        return ["train.eval_every=0"]
+    if not synthetic:
+        raise ValueError("a dev split exists for the built-in benchmark only; run this table with --split test")
+    return [f"data.root={DEV_ROOT}", f"data.synth.seed={DEV_SYNTH_SEED}", "train.eval_every=1"]
+
+
+def paired_difference(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], key: str) -> dict[str, Any] | None:
+    """Mean and standard error of ``a[key] - b[key]`` over the seeds both have.
+
+    Returns ``{"mean", "se", "n", "seeds"}`` (``se`` None for one seed), or None without a common seed."""
+    by_seed = {r["seed"]: r.get(key) for r in b}
+    pairs = [(r["seed"], r.get(key), by_seed.get(r["seed"])) for r in a]
+    pairs = [(s, x, y) for s, x, y in pairs if x is not None and y is not None]
+    if not pairs:
+        return None
+    d = np.array([x - y for _, x, y in pairs], np.float64)
+    se = float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else None
+    return {"mean": float(d.mean()), "se": se, "n": len(d), "seeds": [s for s, _, _ in pairs]}
+
+
+def is_win(diff: Mapping[str, Any] | None, lower_is_better: bool) -> bool:
+    """A paired gain larger than twice its standard error (at least 2 seeds)."""
+    if diff is None or diff["se"] is None:
+        return False
+    gain = -diff["mean"] if lower_is_better else diff["mean"]
+    return gain > 2 * diff["se"]
+
+
+def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dict[str, float | None]:
+    """Relative change of ``key`` in ``eval_log.csv`` over the last 20% and 10% of ``total_steps``.
+
+    The value "at p%" is the last evaluation at or before that step; None when the log has too few rows."""
+    if not eval_log.is_file():
+        return {"rel_change_last20": None, "rel_change_last10": None, "converged": None}
+    with eval_log.open() as f:
+        rows = [(int(float(r["step"])), float(r[key])) for r in csv.DictReader(f) if r.get(key) not in (None, "")]
+    rows.sort()
+
+    def at(frac: float) -> float | None:
+        before = [v for s, v in rows if s <= frac * total_steps]
+        return before[-1] if before else None
+
+    final = rows[-1][1] if rows else None
+    out: dict[str, Any] = {}
+    for name, frac in (("rel_change_last20", 0.8), ("rel_change_last10", 0.9)):
+        ref = at(frac)
+        out[name] = None if final is None or ref in (None, 0) else (final - ref) / ref
+    c = out["rel_change_last10"]
+    out["converged"] = None if c is None else abs(c) < CONVERGED_REL
+    return out
+
+
+def fmt_diff(diff: Mapping[str, Any] | None, fmt: str, scale: float = 1.0) -> str:
+    """``+0.12 ± 0.05`` (mean ± standard error of the paired difference)."""
+    if diff is None:
+        return "N/A"
+    s = format(diff["mean"] * scale, "+" + fmt)
+    return s + (f" ± {format(diff['se'] * scale, fmt)}" if diff["se"] is not None else "")

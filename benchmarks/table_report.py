@@ -1,0 +1,89 @@
+"""Markdown and plots of a paper table: mean ± std per method and the paired differences against FixAnchor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from protocol import fmt_diff
+
+# (key, column title, format, scale, lower is better)
+POSE_COLUMNS = [("vis_error", "Vis.Error", ".2f", 1, True), ("inv_error_in", "Inv.Error in image", ".2f", 1, True),
+                ("inv_error_out", "Inv.Error outside", ".2f", 1, True), ("inv_error", "Inv.Error", ".2f", 1, True),
+                ("inv_score", "Inv.Score", ".3f", 1, False), ("score_auc", "Score AUC", ".3f", 1, False),
+                ("ap", "AP", ".1f", 100, False)]
+FACE_COLUMNS = [("nme", "NME", ".2f", 100, True), ("nme_vis", "NME vis.", ".2f", 100, True),
+                ("nme_inv", "NME occl.", ".2f", 100, True), ("fr", "FR@0.1", ".1f", 100, True),
+                ("vis_score", "Vis.Score", ".3f", 1, False), ("inv_score", "Inv.Score", ".3f", 1, False),
+                ("score_auc", "Score AUC", ".3f", 1, False)]
+PAIRED_KEYS = ("vis_error", "inv_error_in", "inv_error_out", "ap", "nme_inv")
+
+
+def mean_std(rows: list[dict[str, Any]], key: str) -> tuple[float | None, float | None]:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else None
+
+
+def cell(mean: float | None, std: float | None, fmt: str, scale: float = 1.0) -> str:
+    if mean is None:
+        return "N/A"
+    s = format(mean * scale, fmt)
+    return s + (f" ± {format(std * scale, fmt)}" if std is not None else "")
+
+
+def columns(faces: bool) -> list[tuple[str, str, str, float, bool]]:
+    return FACE_COLUMNS if faces else POSE_COLUMNS
+
+
+def markdown(doc: dict[str, Any], faces: bool) -> list[str]:
+    """The table (mean ± std over seeds, sample std), the paired differences and the convergence check."""
+    cols = columns(faces)
+    summary, paired = doc["summary"], doc.get("paired", {})
+    lines = [f"# {doc['table']}: {doc['steps']} steps per run, {doc['split']} split, seeds {doc['seeds']} "
+             "(mean ± std over seeds where repeated)", ""]
+    lines += ["| Method | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for label, s in summary.items():
+        lines.append(f"| {label} | {s['n']} | " + " | ".join(cell(*s[k], f, sc) for k, _, f, sc, _ in cols) + " |")
+    if paired:
+        ref = doc["paired_reference"]
+        keys = [c for c in cols if c[0] in PAIRED_KEYS]
+        lines += ["", f"Paired differences against {ref} (method − {ref}, same seeds; mean ± standard error):", "",
+                  "| Method | seeds | " + " | ".join(c[1] for c in keys) + " |", "|---" * (len(keys) + 2) + "|"]
+        for label, diffs in paired.items():
+            n = max((d["n"] for d in diffs.values() if d), default=0)
+            lines.append(f"| {label} | {n} | " + " | ".join(fmt_diff(diffs.get(k), f, sc) for k, _, f, sc, _ in keys) + " |")
+    conv = [(label, r) for label, rows in doc["runs"].items() for r in rows if r.get("convergence", {}).get("converged") is not None]
+    if conv:
+        bad = [f"{label} s{r['seed']}" for label, r in conv if not r["convergence"]["converged"]]
+        ch = [abs(r["convergence"]["rel_change_last10"]) for _, r in conv]
+        lines += ["", f"Convergence (dev visible error, last 10% of training): median |change| {100 * np.median(ch):.1f}%, "
+                  f"max {100 * max(ch):.1f}%; not converged: {', '.join(bad) if bad else 'none'}."]
+    lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]
+    return lines
+
+
+def plot(summary: dict[str, Any], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = list(summary)
+    keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb][k][0] is not None for lb in labels)]
+    keys = keys or ["inv_error", "inv_score"]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 0.45 * len(labels) + 1.5), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        m = [summary[lb].get(key, (None, None))[0] or 0 for lb in labels]
+        e = [summary[lb].get(key, (None, None))[1] or 0 for lb in labels]
+        ax.barh(range(len(labels)), m, xerr=e, color="#2ca02c")
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{key} ({'px, lower is better' if 'error' in key else 'mean confidence'})", fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

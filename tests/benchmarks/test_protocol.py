@@ -1,0 +1,53 @@
+"""The statistics of the paper-table protocol: paired differences, the win rule, the convergence check."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from protocol import convergence, fmt_diff, is_win, paired_difference, split_overrides  # noqa: E402
+
+
+def test_paired_difference_uses_common_seeds_only():
+    a = [{"seed": 0, "x": 5.0}, {"seed": 1, "x": 7.0}, {"seed": 2, "x": 6.0}, {"seed": 9, "x": 100.0}]
+    b = [{"seed": 0, "x": 4.0}, {"seed": 1, "x": 4.0}, {"seed": 2, "x": 4.0}]
+    d = paired_difference(a, b, "x")
+    assert d["seeds"] == [0, 1, 2] and d["n"] == 3
+    assert d["mean"] == pytest.approx(2.0)
+    assert d["se"] == pytest.approx(1.0 / math.sqrt(3))  # std(ddof=1) of [1, 3, 2] is 1
+    assert paired_difference(a, [{"seed": 5, "x": 1.0}], "x") is None
+    assert paired_difference(a[:1], b, "x")["se"] is None
+
+
+def test_win_needs_a_gain_over_twice_the_standard_error():
+    assert is_win({"mean": -1.0, "se": 0.4, "n": 5}, lower_is_better=True)
+    assert not is_win({"mean": -1.0, "se": 0.6, "n": 5}, lower_is_better=True)
+    assert not is_win({"mean": 1.0, "se": 0.1, "n": 5}, lower_is_better=True)  # worse, not better
+    assert is_win({"mean": 1.0, "se": 0.1, "n": 5}, lower_is_better=False)
+    assert not is_win({"mean": 1.0, "se": None, "n": 1}, lower_is_better=False)  # one seed proves nothing
+    assert fmt_diff({"mean": -0.123, "se": 0.05}, ".2f") == "-0.12 ± 0.05"
+
+
+def test_convergence_reads_the_eval_log(tmp_path):
+    log = tmp_path / "eval_log.csv"
+    rows = [(100, 10.0), (800, 6.0), (900, 5.0), (1000, 4.95)]
+    log.write_text("step,epoch,pck,vis_error,inv_error\n" + "".join(f"{s},0,0.5,{v},1\n" for s, v in rows))
+    c = convergence(log, 1000)
+    assert c["rel_change_last20"] == pytest.approx((4.95 - 6.0) / 6.0)
+    assert c["rel_change_last10"] == pytest.approx((4.95 - 5.0) / 5.0)
+    assert c["converged"] is True
+    log.write_text("step,epoch,pck,vis_error,inv_error\n" + "".join(f"{s},0,0.5,{v},1\n" for s, v in [(900, 8.0), (1000, 6.0)]))
+    assert convergence(log, 1000)["converged"] is False
+    assert convergence(tmp_path / "missing.csv", 1000)["converged"] is None
+
+
+def test_split_overrides():
+    assert "train.eval_every=0" in split_overrides("test", synthetic=True)
+    dev = split_overrides("dev", synthetic=True)
+    assert "train.eval_every=1" in dev and any(o.startswith("data.synth.seed=") for o in dev)
+    with pytest.raises(ValueError):
+        split_overrides("val", synthetic=True)
