@@ -118,8 +118,14 @@ def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
     return seeds if label in spec["repeat"] else seeds[:1]
 
 
-def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str], split: str = "dev") -> dict[str, Any]:
+def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str], split: str = "dev",
+              only: list[str] | None = None) -> dict[str, Any]:
+    """Train (or reuse: a run directory whose last checkpoint is finished is only evaluated again) and evaluate
+    every variant of table ``name`` (or the ``only`` ones), then write its markdown, JSON and plot."""
     spec = TABLES[name]
+    unknown = sorted(set(only or ()) - set(spec["variants"]))
+    if unknown:
+        raise SystemExit(f"--only: no variant {unknown} in {name}; variants: {list(spec['variants'])}")
     t0, commit = time.time(), _commit()  # the code the runs start with
     base_file = REPO / spec["base"] if "base" in spec else DEMO_CONFIG
     extra = [*split_overrides(split, synthetic="base" not in spec), *extra]
@@ -128,11 +134,14 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
     runs: dict[str, list[dict[str, Any]]] = {}
     for label, over in spec["variants"].items():
+        if only and label not in only:
+            continue
         over = [o.replace("WARMUP", str(int(0.3 * steps))) for o in over]
         for seed in _seeds_for(spec, label, seeds):
             run_dir = out / "runs" / name / f"{label.replace(' ', '_').replace('/', '-')}_{split}_s{seed}"
             cfg = build_config(base_file, [*extra, *over, f"seed={seed}", f"train.max_steps={steps}",
-                                           f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false", f"out_dir={run_dir}"])
+                                           f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false", f"out_dir={run_dir}",
+                                           "resume=auto"])
             row, _ = train_and_evaluate(cfg, val_ds)
             row["convergence"] = convergence(run_dir / "eval_log.csv", steps)
             runs.setdefault(label, []).append({**row, "seed": seed})
@@ -177,13 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="training steps per run, the same for every variant (default: the "
                    f"protocol's {STEPS}; table2's ResNets on a CPU: 150)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--only", nargs="+", metavar="LABEL", help="run only these variants (the files then hold only them)")
     p.add_argument("--split", choices=("dev", "test"), default="dev",
                    help="dev (default): an independent instance of the benchmark, for every choice; test: the evaluation "
                    "split, for final numbers (results files without the _dev suffix)")
     p.add_argument("overrides", nargs="*", help="config overrides applied to every run (e.g. data.root=...)")
     a = p.parse_intermixed_args(argv)
     steps = a.steps or int(TABLES[a.table].get("steps", STEPS))
-    run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split)
+    run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split, a.only)
     return 0
 
 
