@@ -1,0 +1,238 @@
+"""DeepLabCut (and lightning-pose) labelled data, read through sleap-io (``data.format=dlc``).
+
+``data.root`` (with ``data.train``/``data.val`` = ``.``) is one of:
+
+- a DeepLabCut project folder (``config.yaml`` + ``labeled-data/<video>/CollectedData_<scorer>.csv``), or its
+  ``config.yaml``: every labelled video folder is read;
+- a lightning-pose data folder (``CollectedData.csv`` at its top, images under ``labeled-data/``);
+- one table: ``CollectedData_*.csv``, or the ``.h5`` DeepLabCut writes beside it (needs PyTables).
+
+Tables have DeepLabCut's multi-row header (``scorer``/``bodyparts``/``coords``, with ``individuals`` for
+multi-animal projects: one instance per individual). sleap-io parses them; an empty cell is an unlabelled
+point (``v = 0``), a labelled one is ``v = 2``: DeepLabCut has no occlusion flag. Image paths are read as
+DeepLabCut writes them, relative to the table's folder or the folder above (the project). Coordinates are
+pixel centres, 0-based, as given. The keypoint order is the project's ``bodyparts`` (multi-animal:
+``multianimalbodyparts`` then ``uniquebodyparts``), else the order of the table's columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ...errors import DataError
+from ..spec import KeypointSpec
+from . import Collector, ReadResult
+from .pts import image_ids
+from .sleap_labels import column_order, make_spec, points_instance
+
+
+def read_dlc_config(path: Path) -> dict[str, Any] | None:
+    """A DeepLabCut project ``config.yaml`` as a mapping (None when the file is some other YAML)."""
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise DataError(path, f"unreadable DeepLabCut config ({type(e).__name__})") from None
+    if isinstance(cfg, dict) and "bodyparts" in cfg and ("scorer" in cfg or "Task" in cfg):
+        return cfg
+    return None
+
+
+def _tables_in(folder: Path, scorer: str | None) -> list[Path]:
+    """The annotation tables of one labelled folder: ``CollectedData_<scorer>`` first, the CSV over the .h5."""
+    found = []
+    for suffix in (".csv", ".h5"):
+        named = folder / f"CollectedData_{scorer}{suffix}"
+        cands = [named] if scorer and named.is_file() else sorted(folder.glob(f"CollectedData*{suffix}"))
+        if cands:
+            found.append(cands[0])
+    return found[:1]
+
+
+def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
+    """``(config.yaml or None, annotation tables)`` of a project folder, a config, a data folder or a table.
+
+    Raises:
+        DataError: nothing DeepLabCut-shaped at ``path``.
+    """
+    if not path.exists():
+        raise DataError(path, "DeepLabCut project or table not found")
+    if path.is_file() and path.suffix.lower() in (".csv", ".h5"):
+        for up in (path.parent, *list(path.parents)[:3]):
+            if (up / "config.yaml").is_file() and read_dlc_config(up / "config.yaml") is not None:
+                return up / "config.yaml", [path]
+        return None, [path]
+    if path.is_file():
+        if read_dlc_config(path) is None:
+            raise DataError(path, "not a DeepLabCut config.yaml (no bodyparts and scorer)")
+        path = path.parent
+    cfg_path = path / "config.yaml"
+    cfg = read_dlc_config(cfg_path) if cfg_path.is_file() else None
+    scorer = str(cfg["scorer"]) if cfg and cfg.get("scorer") else None
+    tables = _tables_in(path, scorer)  # lightning-pose keeps CollectedData.csv at the top
+    labeled = path / "labeled-data"
+    if not tables and labeled.is_dir():
+        for sub in sorted(p for p in labeled.iterdir() if p.is_dir()):
+            tables += _tables_in(sub, scorer)
+    if not tables:
+        raise DataError(path, "no DeepLabCut annotation table (CollectedData*.csv or .h5, at the top or in "
+                              "labeled-data/<video>/); data of another format needs data.spec set to a spec name or YAML file")
+    return (cfg_path if cfg else None), tables
+
+
+def table_layout(table: Path) -> tuple[list[str], list[str]]:
+    """``(bodyparts in column order, image path of each data row)`` of a DeepLabCut CSV, from its header
+    and index columns (the coordinates are left to sleap-io)."""
+    try:
+        with table.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(table, f"not a readable CSV file ({type(e).__name__})") from None
+    at = next((i for i, r in enumerate(rows[:5]) if r and r[0] == "coords"), None)
+    head = {r[0]: (i, r) for i, r in enumerate(rows[: (at or 0) + 1]) if r}
+    if "coords" not in head or "bodyparts" not in head:
+        raise DataError(table, "not a DeepLabCut table: no 'bodyparts' and 'coords' header rows", record="header")
+    at, coords = head["coords"]
+    # The first cell names the header row; index columns are it and the empty cells after it.
+    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+    bodyparts: list[str] = []
+    for bp, c in zip(head["bodyparts"][1][n_index:], coords[n_index:]):
+        if c == "x" and bp not in bodyparts:
+            bodyparts.append(bp)
+    images = ["/".join(r[:n_index]) for r in rows[at + 1:] if any(r)]
+    return bodyparts, images
+
+
+def _image_of(table: Path, rel: str) -> Path | None:
+    """The image a table row names, looked up where sleap-io looks: beside the table, or one folder up."""
+    p = Path(rel)
+    for cand in (table.parent / p, table.parent / p.name, table.parent.parent / p):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _folder_of(rel: str) -> str:
+    """The video (image folder) a row belongs to, as sleap-io groups rows."""
+    parts = Path(rel).parts
+    return parts[1] if len(parts) >= 2 and parts[0] == "labeled-data" else (Path(rel).parent.name or "default")
+
+
+def _h5_as_csv(h5: Path, tmp: Path) -> Path:
+    """A DeepLabCut ``.h5`` table rewritten as its CSV (sleap-io reads the CSV form), image paths made absolute."""
+    import pandas as pd
+
+    try:
+        df = pd.read_hdf(h5)
+    except ImportError:
+        raise DataError(h5, "reading a DeepLabCut .h5 table needs PyTables (pip install tables); the CSV "
+                            "DeepLabCut writes beside it is read without it") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(h5, f"not a readable DeepLabCut .h5 table ({type(e).__name__}: {e})") from None
+    rels = ["/".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in df.index]
+    df.index = [str(_image_of(h5, r) or h5.parent / r) for r in rels]
+    out = tmp / f"{h5.stem}.csv"
+    df.to_csv(out)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tuple[Any, list[str], list[str]]:
+    """``(sleap-io Labels, bodyparts, row images)`` of one table; cached on the file's mtime and size, as the
+    spec and both splits read the same tables."""
+    import sleap_io as sio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = _h5_as_csv(table, Path(tmp)) if table.suffix.lower() == ".h5" else table
+        bodyparts, images = table_layout(src)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos
+            try:
+                labels = sio.load_dlc(str(src), config=str(config) if config else False)
+            except (ValueError, KeyError, IndexError, TypeError) as e:
+                raise DataError(table, f"sleap-io cannot read this DeepLabCut table ({type(e).__name__}: {e})") from None
+    return labels, bodyparts, images
+
+
+def load_table(table: Path, config: Path | None) -> tuple[Any, list[str], list[str]]:
+    st = table.stat()
+    return _load_table(table.resolve(), config.resolve() if config else None, (st.st_mtime_ns, st.st_size))
+
+
+def dlc_spec(path: str | Path) -> KeypointSpec:
+    """The keypoint spec of a DeepLabCut project or table: names (in the order of the module docstring),
+    the skeleton (the project's ``skeleton`` edges, through sleap-io), flip pairs from left/right names."""
+    cfg_path, tables = find_tables(Path(path).expanduser())
+    cfg = read_dlc_config(cfg_path) if cfg_path else None
+    names: list[str] = []
+    edges: list[tuple[str, str]] = []
+    for t in tables:
+        labels, bodyparts, _ = load_table(t, cfg_path)
+        names += [b for b in bodyparts if b not in names]
+        for sk in labels.skeletons:
+            edges += [(e.source.name, e.destination.name) for e in sk.edges]
+    if cfg:
+        listed = cfg.get("bodyparts") if cfg.get("bodyparts") != "MULTI!" else \
+            list(cfg.get("multianimalbodyparts") or []) + list(cfg.get("uniquebodyparts") or [])
+        listed = [str(b) for b in (listed or []) if str(b) in names]
+        names = listed + [n for n in names if n not in listed]
+    name = str(cfg.get("Task") or "dlc") if cfg else Path(tables[0]).stem
+    return make_spec(name, names, list(dict.fromkeys(edges)), None, str(cfg_path or tables[0]))
+
+
+def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
+             skip_invalid: bool = False, **_: object) -> ReadResult:
+    """Read DeepLabCut labels (see the module docstring). ``images_dir`` is not used: rows name their images.
+
+    Returns:
+        One instance per labelled animal per image (``ann_id`` in reading order, ``image_id`` by image
+        name), box = the extent of its labelled points, ``extra``: ``table``, ``row`` (0-based data row) and,
+        for multi-animal projects, ``individual``. Images with nothing labelled are listed as skipped.
+    """
+    path = Path(path).expanduser()
+    cfg_path, tables = find_tables(path)
+    col = Collector(str(path), skip_invalid)
+    rows: list[tuple[str, int, np.ndarray, dict]] = []
+    for t in tables:
+        labels, bodyparts, images = load_table(t, cfg_path)
+        nodes = labels.skeletons[0].node_names if labels.skeletons else []
+        order = column_order(spec, nodes, str(t))
+        found = {r: _image_of(t, r) for r in images}
+        # sleap-io keeps the rows of folders with at least one image on disk, one frame per row, in order.
+        on_disk = {_folder_of(r) for r in images if found[r] is not None}
+        kept = [(i, r) for i, r in enumerate(images) if _folder_of(r) in on_disk]
+        if len(kept) != len(labels.labeled_frames):
+            raise DataError(t, f"sleap-io read {len(labels.labeled_frames)} frames from {len(kept)} rows")
+        in_table = Collector(str(t), skip_invalid)
+        for i, r in enumerate(images):
+            if found[r] is None:
+                in_table.fail("image file not found", record=f"row {i} ({r})", field="image")
+        for (i, r), lf in zip(kept, labels.labeled_frames):
+            if found[r] is None:
+                continue
+            for inst in lf.instances:
+                extra = {"table": str(t), "row": i}
+                if inst.track is not None:
+                    extra["individual"] = inst.track.name
+                rows.append((str(found[r]), i, inst.numpy()[order], extra))
+            if not lf.instances:
+                points_instance(str(found[r]), 0, 0, np.full((spec.num_keypoints, 2), np.nan), in_table,
+                                f"row {i} ({r})", {})
+        col.skipped += in_table.skipped
+    ids = image_ids(r[0] for r in rows)
+    out = []
+    for ann, (img, i, pts, extra) in enumerate(rows):
+        inst = points_instance(img, ids[img], ann, pts, col, f"row {i}", extra)
+        if inst is not None:
+            out.append(inst)
+    return col.result(out)
+
+
+__all__ = ["dlc_spec", "find_tables", "load_table", "read_dlc", "read_dlc_config", "table_layout"]
