@@ -233,6 +233,17 @@ def test_errors_name_the_file(tmp_path):
     with pytest.raises(DataError, match=r"keypoints \['nose', .*\] of spec 'coco' are not in the file"):
         read_dlc(root, load_spec("coco"))
     assert main(["data", "stats", "data.format=dlc", f"data.root={tmp_path / 'empty'}"]) == 2
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    lines = table.read_text().splitlines()
+    cells = lines[3].split(",")  # after the 3 header rows: data row 0
+    cells[4] = "abc"  # snout y (after 3 index columns and snout x)
+    table.write_text("\n".join(lines[:3] + [",".join(cells)] + lines[4:]) + "\n")
+    with pytest.raises(DataError, match=r"\[record row 0 \(labeled-data/vidA/img000.png\)\] field 'snout.y': "
+                                        r"not a finite number: 'abc'"):
+        load_spec(root)
+    table.write_bytes(b"\xff\xfe\x00 junk")
+    with pytest.raises(DataError, match="CollectedData_lab.csv: not a readable CSV file"):
+        load_spec(root)
 
 
 def test_data_stats_shows_the_split_without_a_config(tmp_path, capsys):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import math
 import tempfile
 import warnings
 from pathlib import Path
@@ -29,7 +30,7 @@ import yaml
 
 from ...errors import DataError
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, printable
 from .pts import image_ids
 from .sleap_labels import column_order, make_spec, points_instance
 
@@ -106,8 +107,27 @@ def table_layout(table: Path) -> tuple[list[str], list[str]]:
     for bp, c in zip(head["bodyparts"][1][n_index:], coords[n_index:]):
         if c == "x" and bp not in bodyparts:
             bodyparts.append(bp)
-    images = ["/".join(r[:n_index]) for r in rows[at + 1:] if any(r)]
-    return bodyparts, images
+    data = [r for r in rows[at + 1:] if any(r)]
+    for i, r in enumerate(data):
+        _check_numbers(table, i, r, n_index, head["bodyparts"][1], coords)
+    return bodyparts, ["/".join(r[:n_index]) for r in data]
+
+
+def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts: list[str], coords: list[str]) -> None:
+    """Every filled coordinate cell of data row ``i`` is a finite number (sleap-io would turn a stray word
+    into a failure of the whole table, or quietly into an unlabelled point)."""
+    for j in range(n_index, len(row)):
+        cell = row[j].strip()
+        if not cell:
+            continue
+        try:
+            ok = math.isfinite(float(cell))
+        except ValueError:
+            ok = False
+        if not ok:
+            fld = f"{bodyparts[j] if j < len(bodyparts) else '?'}.{coords[j] if j < len(coords) else '?'}"
+            raise DataError(table, f"not a finite number: {printable(cell)!r}",
+                            record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=fld)
 
 
 def _image_of(table: Path, rel: str) -> Path | None:
