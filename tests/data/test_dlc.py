@@ -178,6 +178,22 @@ def test_multi_animal_project(tmp_path):
         np.testing.assert_array_equal(got[key], want[key])
 
 
+def test_lightning_pose_folder(tmp_path):
+    """lightning-pose keeps one CollectedData.csv at the top of its data folder, images under labeled-data/."""
+    root = make_dlc_project(tmp_path / "lp", videos=(("sess1", 5, 1),))
+    table = root / "labeled-data" / "sess1" / "CollectedData_lab.csv"
+    table.rename(root / "CollectedData.csv")
+    (root / "config.yaml").unlink()
+    spec = load_spec(root)
+    assert spec.keypoints == tuple(BODYPARTS) and spec.flip_pairs == ((1, 2),)
+    res = read_dlc(root, spec)
+    got, want = _by_image(res, root), {k: v for k, v in own_reading(root / "CollectedData.csv").items()
+                                        if np.isfinite(v).any()}
+    assert sorted(got) == sorted(want) and len(want) == 4
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
 def test_h5_table_reads_like_its_csv(tmp_path):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("tables", reason="DeepLabCut .h5 tables are read through pandas + PyTables")

@@ -64,9 +64,9 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
         DataError: nothing DeepLabCut-shaped at ``path``.
     """
     if not path.exists():
-        raise DataError(path, "DeepLabCut project or table not found")
+        raise DataError(path, "DeepLabCut project or table not found (data.root)")
     if path.is_file() and path.suffix.lower() in (".csv", ".h5"):
-        for up in (path.parent, *list(path.parents)[:3]):
+        for up in list(path.parents)[:3]:  # beside the table, labeled-data/, the project
             if (up / "config.yaml").is_file() and read_dlc_config(up / "config.yaml") is not None:
                 return up / "config.yaml", [path]
         return None, [path]
