@@ -62,11 +62,13 @@ CUSTOM_CONFIG = Path(__file__).resolve().parent / "configs" / "custom.yaml"
 def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str, list[str]]:
     """``train``/``data stats`` without a config file: a first positional ``key=value`` is an override, and
     the packaged ``configs/custom.yaml`` is the config."""
-    if config is None:
-        return str(CUSTOM_CONFIG), list(overrides)
-    if "=" in config and not Path(config).is_file():
-        return str(CUSTOM_CONFIG), [config, *overrides]
-    return config, list(overrides)
+    if config is not None and ("=" not in config or Path(config).is_file()):
+        return config, list(overrides)
+    items = [config, *overrides] if config is not None else list(overrides)
+    if not any(it.startswith("data.root=") for it in items):
+        raise AdaAnchorError("no config file: give one, or data.root=PATH for your own data (with data.format=dlc "
+                             "or slp), e.g. adaanchor train data.format=dlc data.root=PROJECT")
+    return str(CUSTOM_CONFIG), items
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
