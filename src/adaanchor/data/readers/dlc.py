@@ -207,6 +207,40 @@ def dlc_spec(path: str | Path) -> KeypointSpec:
     return make_spec(name, names, list(dict.fromkeys(edges)), None, str(cfg_path or tables[0]))
 
 
+def _rows_and_frames(table: Path, labels: Any, images: list[str], col: Collector) -> list[tuple[int, str, Path, Any]]:
+    """``(row, image as written, image file, sleap-io LabeledFrame)`` per data row whose image exists; rows whose
+    image is missing are reported to ``col``.
+
+    sleap-io returns one frame per row, in row order, but (0.9.5) also for a missing image of a folder that
+    has other images, while numbering frames within the images it found: its frame's image is then another
+    row's. The image of each row is therefore taken from the row itself, and checked against sleap-io's in
+    every folder where nothing is missing.
+    """
+    found = {r: _image_of(table, r) for r in images}
+    on_disk = {_folder_of(r) for r in images if found[r] is not None}
+    rows = list(enumerate(images))
+    by_folder = [(i, r) for i, r in rows if _folder_of(r) in on_disk]
+    by_image = [(i, r) for i, r in rows if found[r] is not None]
+    frames = labels.labeled_frames
+    kept = by_folder if len(frames) == len(by_folder) else by_image if len(frames) == len(by_image) else None
+    if kept is None:
+        raise DataError(table, f"sleap-io read {len(frames)} frames from {len(images)} rows")
+    incomplete = {_folder_of(r) for i, r in rows if found[r] is None}
+    for i, r in rows:
+        if found[r] is None:
+            col.fail("image file not found", record=f"row {i} ({r})", field="image")
+    out = []
+    for (i, r), lf in zip(kept, frames):
+        if found[r] is None:
+            continue
+        if _folder_of(r) not in incomplete:
+            theirs = lf.video.filename[lf.frame_idx] if isinstance(lf.video.filename, list) else lf.video.filename
+            if Path(theirs).resolve() != found[r].resolve():
+                raise DataError(table, f"sleap-io put the labels of row {i} on {theirs}", record=f"row {i} ({r})")
+        out.append((i, r, found[r], lf))
+    return out
+
+
 def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
              skip_invalid: bool = False, **_: object) -> ReadResult:
     """Read DeepLabCut labels (see the module docstring). ``images_dir`` is not used: rows name their images.
@@ -222,28 +256,17 @@ def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
     rows: list[tuple[str, int, np.ndarray, dict]] = []
     for t in tables:
         labels, bodyparts, images = load_table(t, cfg_path)
-        nodes = labels.skeletons[0].node_names if labels.skeletons else []
+        nodes = labels.skeletons[0].node_names if labels.skeletons else bodyparts
         order = column_order(spec, nodes, str(t))
-        found = {r: _image_of(t, r) for r in images}
-        # sleap-io keeps the rows of folders with at least one image on disk, one frame per row, in order.
-        on_disk = {_folder_of(r) for r in images if found[r] is not None}
-        kept = [(i, r) for i, r in enumerate(images) if _folder_of(r) in on_disk]
-        if len(kept) != len(labels.labeled_frames):
-            raise DataError(t, f"sleap-io read {len(labels.labeled_frames)} frames from {len(kept)} rows")
         in_table = Collector(str(t), skip_invalid)
-        for i, r in enumerate(images):
-            if found[r] is None:
-                in_table.fail("image file not found", record=f"row {i} ({r})", field="image")
-        for (i, r), lf in zip(kept, labels.labeled_frames):
-            if found[r] is None:
-                continue
+        for i, r, image, lf in _rows_and_frames(t, labels, images, in_table):
             for inst in lf.instances:
                 extra = {"table": str(t), "row": i}
                 if inst.track is not None:
                     extra["individual"] = inst.track.name
-                rows.append((str(found[r]), i, inst.numpy()[order], extra))
+                rows.append((str(image), i, inst.numpy()[order], extra))
             if not lf.instances:
-                points_instance(str(found[r]), 0, 0, np.full((spec.num_keypoints, 2), np.nan), in_table,
+                points_instance(str(image), 0, 0, np.full((spec.num_keypoints, 2), np.nan), in_table,
                                 f"row {i} ({r})", {})
         col.skipped += in_table.skipped
     ids = image_ids(r[0] for r in rows)
