@@ -37,7 +37,7 @@ def test_paper_config_trains_on_real_samples(folder, tmp_path):
     cfg_path = next(REPO / p for p in CONFIGS if p.startswith(f"configs/{folder}/adaanchor"))
     cfg = build_config(cfg_path, [
         f"data.root={SAMPLES / sub}", f"data.train={ann}", f"data.val={ann}", "data.images=.", f"data.format={fmt}",
-        "data.input_size=[64,64]", "model.backbone=tiny", "model.tiny_width=8", "train.batch_size=2",
+        "data.input_size=[64,64]", "model.backbone=tiny", "model.weights=null", "model.tiny_width=8", "train.batch_size=2",
         "train.max_steps=2", "train.workers=0", "train.eval_every=1", "train.progress=false", f"out_dir={tmp_path}",
         "eval.batch_size=4",
     ])
@@ -61,7 +61,7 @@ def test_coco_evaluation_on_detected_boxes(tmp_path):
     cfg = build_config(REPO / "configs/coco/adaanchor_res50_256x192.yaml", [
         f"data.root={SAMPLES / 'coco'}", "data.train=test_coco.json", "data.val=test_coco.json", "data.images=.",
         "data.detections=test_coco_det_AP_H_56.json", "data.det_score_thr=0.3", "data.input_size=[48,64]",
-        "model.backbone=tiny", "model.tiny_width=8", "eval.batch_size=8"])
+        "model.backbone=tiny", "model.weights=null", "model.tiny_width=8", "eval.batch_size=8"])
     ds = build_dataset(cfg.data, "val")
     assert len(ds) > 4 and all(int(ds[i]["visibility"].sum()) == 0 for i in range(3))  # boxes only
     model, strategy = build_system(cfg)

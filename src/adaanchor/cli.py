@@ -55,6 +55,22 @@ def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
     return ckpt, rest
 
 
+#: The config used when none is given: your own data (docs/deeplabcut.md).
+CUSTOM_CONFIG = Path(__file__).resolve().parent / "configs" / "custom.yaml"
+
+
+def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str, list[str]]:
+    """``train``/``data stats`` without a config file: a first positional ``key=value`` is an override, and
+    the packaged ``configs/custom.yaml`` is the config."""
+    if config is not None and ("=" not in config or Path(config).is_file()):
+        return config, list(overrides)
+    items = [config, *overrides] if config is not None else list(overrides)
+    if not any(it.startswith("data.root=") for it in items):
+        raise AdaAnchorError("no config file: give one, or data.root=PATH for your own data (with data.format=dlc "
+                             "or slp), e.g. adaanchor train data.format=dlc data.root=PROJECT")
+    return str(CUSTOM_CONFIG), items
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -66,7 +82,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .config import build_config
     from .engine.train import train
 
-    cfg = build_config(a.config, a.overrides)
+    cfg = build_config(*_config_or_custom(a.config, a.overrides))
     summary = train(cfg)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0
@@ -125,7 +141,7 @@ def cmd_data_stats(a: argparse.Namespace) -> int:
     from .config import build_config
     from .data.stats import dataset_stats, format_stats
 
-    cfg = build_config(a.config, a.overrides)
+    cfg = build_config(*_config_or_custom(a.config, a.overrides))
     print(format_stats(dataset_stats(cfg.data)))
     return 0
 
@@ -160,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("overrides", nargs="*", help="config overrides key=value applied to every method")
     d.set_defaults(func=cmd_demo)
 
-    t = sub.add_parser("train", help="train from a config file")
-    t.add_argument("config")
+    t = sub.add_parser("train", help="train from a config file (none: configs/custom.yaml, for your own data)")
+    t.add_argument("config", nargs="?", help="config file; leave out to train on your own data with the "
+                   "packaged custom.yaml, e.g. adaanchor train data.format=dlc data.root=PROJECT")
     t.add_argument("overrides", nargs="*", help="key=value, e.g. strategy.name=heatmap train.epochs=5")
     t.set_defaults(func=cmd_train)
 
@@ -204,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", required=True)
     st = dsub.add_parser("stats", help="counts by visibility and every problem found")
-    st.add_argument("config")
+    st.add_argument("config", nargs="?", help="config file (none: the packaged custom.yaml, as for train)")
     st.add_argument("overrides", nargs="*")
     st.set_defaults(func=cmd_data_stats)
     return p

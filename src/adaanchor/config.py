@@ -40,7 +40,7 @@ STRATEGY_DEFAULTS: dict[str, Any] = {
 
 MODEL_DEFAULTS: dict[str, Any] = {
     "backbone": "tiny",  # tiny | resnet18/34/50/101/152 | hrnet_w18 | hrnet_w32
-    "weights": None,  # local checkpoint (full model or backbone) to start from; no downloads
+    "weights": None,  # timm:NAME (ImageNet weights via timm and the Hugging Face cache) or a local checkpoint file
     "deconv_channels": 256,  # SimpleBaseline deconvolution width (resnet backbones)
     "deconv_layers": 3,
     "tiny_width": 32,  # channel width of the tiny CNN

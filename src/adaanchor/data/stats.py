@@ -84,7 +84,15 @@ def _read(cfg: dict[str, Any], split: str) -> ReadResult:
     if images is not None:
         p = Path(str(images)).expanduser()
         idir = p if p.is_absolute() else root / p
-    return FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=idir, skip_invalid=True)
+    res = FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=idir, skip_invalid=True)
+    sp = cfg.get("split") or {}
+    if sp.get("by") and cfg.get("train") == cfg.get("val"):
+        # One file split in two, as training splits it (data.split): its problems are listed once, under train.
+        from .build import split_instances
+
+        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]))
+        res.skipped = res.skipped if split == "train" else []
+    return res
 
 
 def dataset_stats(
@@ -114,6 +122,9 @@ def dataset_stats(
     elif isinstance(source, Mapping) or hasattr(source, "_metadata"):
         cfg = _plain(source)
         head = {"format": str(cfg["format"]), "spec": str(cfg["spec"])}
+        sp = cfg.get("split") or {}
+        if sp.get("by") and cfg.get("train") == cfg.get("val"):
+            head["split"] = f"{sp['by']}, val_fraction {sp['val_fraction']}, seed {sp['seed']}"
         for split in splits:
             if cfg.get(split) is None and cfg["format"] != "synth":
                 continue
@@ -141,6 +152,8 @@ def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
     lines = []
     if "format" in d:
         lines.append(f"format: {d['format']}  spec: {d['spec']}")
+    if "split" in d:
+        lines.append(f"split: {d['split']} (one file, split as training splits it)")
     cols = ["split", "images", "instances", "v=2", "v=1", "v=0", "outside box", "skipped", "missing images"]
     lines += ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
 

@@ -1,6 +1,7 @@
 """Backbones. Each returns ``(dense, deep)``: a dense map at the output stride for the anchor/heatmap heads
 and the deepest map, pooled by the regression head. timm models are built with ``features_only=True`` and
-``pretrained=False`` (no downloads); weights come from a local file (``model.weights``).
+``pretrained=False``; weights are loaded afterwards from ``model.weights`` (``timm:NAME`` through timm's
+pretrained mechanism, :mod:`adaanchor.models.pretrained`, or a local file).
 """
 
 from __future__ import annotations

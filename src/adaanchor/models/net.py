@@ -58,12 +58,21 @@ class KeypointNet(nn.Module):
 
 
 def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
-    """Load local weights: an adaanchor checkpoint (``{"model": state}``), a full state dict, or a backbone
-    state dict (e.g. ImageNet weights saved from timm: keys matched under ``backbone.body.``).
+    """Load weights into ``net``: ``timm:NAME`` (ImageNet weights through timm's pretrained mechanism and the
+    Hugging Face cache, see :mod:`adaanchor.models.pretrained`), or a local file: an adaanchor checkpoint
+    (``{"model": state}``), a full state dict, or a backbone state dict (e.g. ImageNet weights saved from
+    timm: keys matched under ``backbone.body.``).
 
-    Only tensors whose names and shapes match are loaded; a file that matches nothing is an error.
-    Returns counts of loaded and skipped tensors.
+    Only tensors whose names and shapes match are loaded; weights that match less than half of their tensors
+    (another architecture) are an error. Returns counts of loaded and skipped tensors.
     """
+    from .pretrained import is_timm_name, timm_state_dict
+
+    if is_timm_name(path):
+        state = timm_state_dict(str(path))
+        # Pretrained weights of a backbone's own architecture cover all of it: anything less is another model
+        # whose BatchNorm vectors happen to have the same shapes.
+        return load_state(net, state, f"model.weights={path}", cover="backbone.body.")
     from ..engine.checkpoint import safe_load
 
     state = safe_load(path)
@@ -71,6 +80,13 @@ def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
         state = state["model"]
     if not isinstance(state, dict):
         raise AdaAnchorError(f"{path}: not a weights file (holds a {type(state).__name__}, not a state dict)")
+    return load_state(net, state, str(path))
+
+
+def load_state(net: KeypointNet, state: Mapping[str, object], source: str, cover: str | None = None) -> dict[str, int]:
+    """Copy the tensors of ``state`` whose names (as given, or under ``backbone.body.`` / ``backbone.``) and
+    shapes match ``net``'s; ``source`` names the weights in errors. ``cover``: every tensor of ``net`` under
+    this prefix must be among them."""
     own = net.state_dict()
     loaded, skipped = {}, 0
     for key, val in state.items():
@@ -84,10 +100,16 @@ def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
     real = [k for k in loaded if not k.endswith("num_batches_tracked")]
     total = sum(1 for k, v in state.items() if isinstance(v, Tensor) and not k.endswith("num_batches_tracked"))
     if not real or len(real) < 0.5 * total:
-        raise AdaAnchorError(f"{path}: only {len(real)} of {total} tensors match this model's architecture "
+        raise AdaAnchorError(f"{source}: only {len(real)} of {total} tensors match this model's architecture "
                              f"(wrong backbone or width?)")
+    if cover is not None:
+        missing = [k for k in own if k.startswith(cover) and k not in loaded]
+        if missing:
+            raise AdaAnchorError(f"{source}: {len(missing)} of {sum(k.startswith(cover) for k in own)} tensors of the "
+                                 f"backbone are not in these weights (e.g. {missing[0].removeprefix(cover)}): "
+                                 f"they are another architecture than model.backbone")
     net.load_state_dict(loaded, strict=False)
     return {"loaded": len(loaded), "skipped": skipped}
 
 
-__all__ = ["KeypointNet", "load_weights"]
+__all__ = ["KeypointNet", "load_state", "load_weights"]

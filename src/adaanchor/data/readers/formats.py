@@ -11,8 +11,10 @@ from .coco import read_coco
 from .crowdpose import read_crowdpose
 from .csv_landmarks import read_csv_landmarks
 from .detections import read_detections
+from .dlc import read_dlc
 from .mpii import read_mpii, read_mpii_mat
 from .pts import read_pts
+from .slp import read_slp
 from .wflw import read_wflw_coco, read_wflw_txt
 
 #: format name -> reader. ``synth`` is the built-in benchmark, written as COCO JSON.
@@ -27,6 +29,8 @@ FORMATS: dict[str, Callable] = {
     "pts": read_pts,
     "csv": read_csv_landmarks,
     "detections": read_detections,
+    "dlc": read_dlc,
+    "slp": read_slp,
 }
 
 #: The built-in keypoint spec that goes with a format (None: the file decides, e.g. any COCO-format set).
@@ -41,4 +45,6 @@ FORMAT_SPECS: dict[str, str | None] = {
     "pts": "face68",
     "csv": "face68",
     "detections": "coco",
+    "dlc": None,  # the file decides: data.spec=<the project or table> (docs/deeplabcut.md)
+    "slp": None,
 }

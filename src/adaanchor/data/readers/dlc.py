@@ -1,0 +1,281 @@
+"""DeepLabCut (and lightning-pose) labelled data, read through sleap-io (``data.format=dlc``).
+
+``data.root`` (with ``data.train``/``data.val`` = ``.``) is one of:
+
+- a DeepLabCut project folder (``config.yaml`` + ``labeled-data/<video>/CollectedData_<scorer>.csv``), or its
+  ``config.yaml``: every labelled video folder is read;
+- a lightning-pose data folder (``CollectedData.csv`` at its top, images under ``labeled-data/``);
+- one table: ``CollectedData_*.csv``, or the ``.h5`` DeepLabCut writes beside it (needs PyTables).
+
+Tables have DeepLabCut's multi-row header (``scorer``/``bodyparts``/``coords``, with ``individuals`` for
+multi-animal projects: one instance per individual). sleap-io parses them; an empty cell is an unlabelled
+point (``v = 0``), a labelled one is ``v = 2``: DeepLabCut has no occlusion flag. Image paths are read as
+DeepLabCut writes them, relative to the table's folder or the folder above (the project). Coordinates are
+pixel centres, 0-based, as given. The keypoint order is the project's ``bodyparts`` (multi-animal:
+``multianimalbodyparts`` then ``uniquebodyparts``), else the order of the table's columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ...errors import DataError
+from ..spec import KeypointSpec
+from . import Collector, ReadResult, printable
+from .pts import image_ids
+from .sleap_labels import column_order, make_spec, points_instance
+
+
+def read_dlc_config(path: Path) -> dict[str, Any] | None:
+    """A DeepLabCut project ``config.yaml`` as a mapping (None when the file is some other YAML)."""
+    try:
+        cfg = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise DataError(path, f"unreadable DeepLabCut config ({type(e).__name__})") from None
+    if isinstance(cfg, dict) and "bodyparts" in cfg and ("scorer" in cfg or "Task" in cfg):
+        return cfg
+    return None
+
+
+def _tables_in(folder: Path, scorer: str | None) -> list[Path]:
+    """The annotation tables of one labelled folder: ``CollectedData_<scorer>`` first, the CSV over the .h5."""
+    found = []
+    for suffix in (".csv", ".h5"):
+        named = folder / f"CollectedData_{scorer}{suffix}"
+        cands = [named] if scorer and named.is_file() else sorted(folder.glob(f"CollectedData*{suffix}"))
+        if cands:
+            found.append(cands[0])
+    return found[:1]
+
+
+def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
+    """``(config.yaml or None, annotation tables)`` of a project folder, a config, a data folder or a table.
+
+    Raises:
+        DataError: nothing DeepLabCut-shaped at ``path``.
+    """
+    if not path.exists():
+        raise DataError(path, "DeepLabCut project or table not found (data.root)")
+    if path.is_file() and path.suffix.lower() in (".csv", ".h5"):
+        for up in list(path.parents)[:3]:  # beside the table, labeled-data/, the project
+            if (up / "config.yaml").is_file() and read_dlc_config(up / "config.yaml") is not None:
+                return up / "config.yaml", [path]
+        return None, [path]
+    if path.is_file():
+        if read_dlc_config(path) is None:
+            raise DataError(path, "not a DeepLabCut config.yaml (no bodyparts and scorer)")
+        path = path.parent
+    cfg_path = path / "config.yaml"
+    cfg = read_dlc_config(cfg_path) if cfg_path.is_file() else None
+    scorer = str(cfg["scorer"]) if cfg and cfg.get("scorer") else None
+    tables = _tables_in(path, scorer)  # lightning-pose keeps CollectedData.csv at the top
+    labeled = path / "labeled-data"
+    if not tables and labeled.is_dir():
+        for sub in sorted(p for p in labeled.iterdir() if p.is_dir()):
+            tables += _tables_in(sub, scorer)
+    if not tables:
+        raise DataError(path, "no DeepLabCut annotation table (CollectedData*.csv or .h5, at the top or in "
+                              "labeled-data/<video>/); data of another format needs data.spec set to a spec name or YAML file")
+    return (cfg_path if cfg else None), tables
+
+
+def table_layout(table: Path) -> tuple[list[str], list[str]]:
+    """``(bodyparts in column order, image path of each data row)`` of a DeepLabCut CSV, from its header
+    and index columns (the coordinates are left to sleap-io)."""
+    try:
+        with table.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(table, f"not a readable CSV file ({type(e).__name__})") from None
+    at = next((i for i, r in enumerate(rows[:5]) if r and r[0] == "coords"), None)
+    head = {r[0]: (i, r) for i, r in enumerate(rows[: (at or 0) + 1]) if r}
+    if "coords" not in head or "bodyparts" not in head:
+        raise DataError(table, "not a DeepLabCut table: no 'bodyparts' and 'coords' header rows", record="header")
+    at, coords = head["coords"]
+    # The first cell names the header row; index columns are it and the empty cells after it.
+    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+    bodyparts: list[str] = []
+    for bp, c in zip(head["bodyparts"][1][n_index:], coords[n_index:]):
+        if c == "x" and bp not in bodyparts:
+            bodyparts.append(bp)
+    data = [r for r in rows[at + 1:] if any(r)]
+    for i, r in enumerate(data):
+        _check_numbers(table, i, r, n_index, head["bodyparts"][1], coords)
+    return bodyparts, ["/".join(r[:n_index]) for r in data]
+
+
+def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts: list[str], coords: list[str]) -> None:
+    """Every filled coordinate cell of data row ``i`` is a finite number (sleap-io would turn a stray word
+    into a failure of the whole table, or quietly into an unlabelled point)."""
+    for j in range(n_index, len(row)):
+        cell = row[j].strip()
+        if not cell:
+            continue
+        try:
+            ok = math.isfinite(float(cell))
+        except ValueError:
+            ok = False
+        if not ok:
+            fld = f"{bodyparts[j] if j < len(bodyparts) else '?'}.{coords[j] if j < len(coords) else '?'}"
+            raise DataError(table, f"not a finite number: {printable(cell)!r}",
+                            record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=fld)
+
+
+def _image_of(table: Path, rel: str) -> Path | None:
+    """The image a table row names, looked up where sleap-io looks: beside the table, or one folder up."""
+    p = Path(rel)
+    for cand in (table.parent / p, table.parent / p.name, table.parent.parent / p):
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _folder_of(rel: str) -> str:
+    """The video (image folder) a row belongs to, as sleap-io groups rows."""
+    parts = Path(rel).parts
+    return parts[1] if len(parts) >= 2 and parts[0] == "labeled-data" else (Path(rel).parent.name or "default")
+
+
+def _h5_as_csv(h5: Path, tmp: Path) -> Path:
+    """A DeepLabCut ``.h5`` table rewritten as its CSV (sleap-io reads the CSV form), image paths made absolute."""
+    import pandas as pd
+
+    try:
+        df = pd.read_hdf(h5)
+    except ImportError:
+        raise DataError(h5, "reading a DeepLabCut .h5 table needs PyTables (pip install tables); the CSV "
+                            "DeepLabCut writes beside it is read without it") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(h5, f"not a readable DeepLabCut .h5 table ({type(e).__name__}: {e})") from None
+    rels = ["/".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in df.index]
+    df.index = [str(_image_of(h5, r) or h5.parent / r) for r in rels]
+    out = tmp / f"{h5.stem}.csv"
+    df.to_csv(out)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tuple[Any, list[str], list[str]]:
+    """``(sleap-io Labels, bodyparts, row images)`` of one table; cached on the file's mtime and size, as the
+    spec and both splits read the same tables."""
+    import sleap_io as sio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = _h5_as_csv(table, Path(tmp)) if table.suffix.lower() == ".h5" else table
+        bodyparts, images = table_layout(src)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos
+            try:
+                labels = sio.load_dlc(str(src), config=str(config) if config else False)
+            except (ValueError, KeyError, IndexError, TypeError) as e:
+                raise DataError(table, f"sleap-io cannot read this DeepLabCut table ({type(e).__name__}: {e})") from None
+    return labels, bodyparts, images
+
+
+def load_table(table: Path, config: Path | None) -> tuple[Any, list[str], list[str]]:
+    st = table.stat()
+    return _load_table(table.resolve(), config.resolve() if config else None, (st.st_mtime_ns, st.st_size))
+
+
+def dlc_spec(path: str | Path) -> KeypointSpec:
+    """The keypoint spec of a DeepLabCut project or table: names (in the order of the module docstring),
+    the skeleton (the project's ``skeleton`` edges, through sleap-io), flip pairs from left/right names."""
+    cfg_path, tables = find_tables(Path(path).expanduser())
+    cfg = read_dlc_config(cfg_path) if cfg_path else None
+    names: list[str] = []
+    edges: list[tuple[str, str]] = []
+    for t in tables:
+        labels, bodyparts, _ = load_table(t, cfg_path)
+        names += [b for b in bodyparts if b not in names]
+        for sk in labels.skeletons:
+            edges += [(e.source.name, e.destination.name) for e in sk.edges]
+    if cfg:
+        listed = cfg.get("bodyparts") if cfg.get("bodyparts") != "MULTI!" else \
+            list(cfg.get("multianimalbodyparts") or []) + list(cfg.get("uniquebodyparts") or [])
+        listed = [str(b) for b in (listed or []) if str(b) in names]
+        names = listed + [n for n in names if n not in listed]
+    name = str(cfg.get("Task") or "dlc") if cfg else Path(tables[0]).stem
+    return make_spec(name, names, list(dict.fromkeys(edges)), None, str(cfg_path or tables[0]))
+
+
+def _rows_and_frames(table: Path, labels: Any, images: list[str], col: Collector) -> list[tuple[int, str, Path, Any]]:
+    """``(row, image as written, image file, sleap-io LabeledFrame)`` per data row whose image exists; rows whose
+    image is missing are reported to ``col``.
+
+    sleap-io returns one frame per row, in row order, but (0.9.5) also for a missing image of a folder that
+    has other images, while numbering frames within the images it found: its frame's image is then another
+    row's. The image of each row is therefore taken from the row itself, and checked against sleap-io's in
+    every folder where nothing is missing.
+    """
+    found = {r: _image_of(table, r) for r in images}
+    on_disk = {_folder_of(r) for r in images if found[r] is not None}
+    rows = list(enumerate(images))
+    by_folder = [(i, r) for i, r in rows if _folder_of(r) in on_disk]
+    by_image = [(i, r) for i, r in rows if found[r] is not None]
+    frames = labels.labeled_frames
+    kept = by_folder if len(frames) == len(by_folder) else by_image if len(frames) == len(by_image) else None
+    if kept is None:
+        raise DataError(table, f"sleap-io read {len(frames)} frames from {len(images)} rows")
+    incomplete = {_folder_of(r) for i, r in rows if found[r] is None}
+    for i, r in rows:
+        if found[r] is None:
+            col.fail("image file not found", record=f"row {i} ({r})", field="image")
+    out = []
+    for (i, r), lf in zip(kept, frames):
+        if found[r] is None:
+            continue
+        if _folder_of(r) not in incomplete:
+            theirs = lf.video.filename[lf.frame_idx] if isinstance(lf.video.filename, list) else lf.video.filename
+            if Path(theirs).resolve() != found[r].resolve():
+                raise DataError(table, f"sleap-io put the labels of row {i} on {theirs}", record=f"row {i} ({r})")
+        out.append((i, r, found[r], lf))
+    return out
+
+
+def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
+             skip_invalid: bool = False, **_: object) -> ReadResult:
+    """Read DeepLabCut labels (see the module docstring). ``images_dir`` is not used: rows name their images.
+
+    Returns:
+        One instance per labelled animal per image (``ann_id`` in reading order, ``image_id`` by image
+        name), box = the extent of its labelled points, ``extra``: ``table``, ``row`` (0-based data row) and,
+        for multi-animal projects, ``individual``. Images with nothing labelled are listed as skipped.
+    """
+    path = Path(path).expanduser()
+    cfg_path, tables = find_tables(path)
+    col = Collector(str(path), skip_invalid)
+    rows: list[tuple[str, int, np.ndarray, dict]] = []
+    for t in tables:
+        labels, bodyparts, images = load_table(t, cfg_path)
+        nodes = labels.skeletons[0].node_names if labels.skeletons else bodyparts
+        order = column_order(spec, nodes, str(t))
+        in_table = Collector(str(t), skip_invalid)
+        for i, r, image, lf in _rows_and_frames(t, labels, images, in_table):
+            for inst in lf.instances:
+                extra = {"table": str(t), "row": i}
+                if inst.track is not None:
+                    extra["individual"] = inst.track.name
+                rows.append((str(image), i, inst.numpy()[order], extra))
+            if not lf.instances:
+                points_instance(str(image), 0, 0, np.full((spec.num_keypoints, 2), np.nan), in_table,
+                                f"row {i} ({r})", {})
+        col.skipped += in_table.skipped
+    ids = image_ids(r[0] for r in rows)
+    out = []
+    for ann, (img, i, pts, extra) in enumerate(rows):
+        inst = points_instance(img, ids[img], ann, pts, col, f"row {i}", extra)
+        if inst is not None:
+            out.append(inst)
+    return col.result(out)
+
+
+__all__ = ["dlc_spec", "find_tables", "load_table", "read_dlc", "read_dlc_config", "table_layout"]

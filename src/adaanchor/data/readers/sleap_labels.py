@@ -1,0 +1,143 @@
+"""What the DeepLabCut and SLEAP readers share: keypoint specs derived from a file's own skeleton, flip
+pairs inferred from left/right names, and instances from sleap-io's points.
+
+``data.spec`` may name the data itself (a DeepLabCut project folder, its ``config.yaml``, a
+``CollectedData_*.csv``/``.h5`` table or a SLEAP ``.slp`` file): :func:`spec_from_data` derives the spec
+from it, so a keypoint set that is defined by the labelling tool needs no YAML typed by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import DataError
+from ..records import Instance
+from ..spec import KeypointSpec
+from . import Collector, printable
+from .pts import extent_box, landmark_instance
+
+#: File suffixes whose keypoint set :func:`spec_from_data` can derive.
+DATA_SUFFIXES = (".csv", ".h5", ".slp")
+
+# Left/right spelled as a word part: "left"/"right" anywhere (leftear, ear_left, FrontLeftPaw), or a lone
+# "l"/"r" between separators or at either end of the name (l_ear, paw-r, "L ear").
+_SIDE_WORD = re.compile(r"left|right", re.IGNORECASE)
+_SIDE_LETTER = re.compile(r"(?:(?<=^)|(?<=[_\-. ]))([lrLR])(?=$|[_\-. ])")
+
+
+def _swap_side(name: str) -> list[str]:
+    """Every name obtained from ``name`` by swapping one left/right marker for the other."""
+    out = []
+    swap = {"left": "right", "right": "left", "l": "r", "r": "l"}
+    for rx in (_SIDE_WORD, _SIDE_LETTER):
+        for m in rx.finditer(name):
+            word = m.group(0)
+            other = swap[word.lower()]
+            other = other.upper() if word.isupper() else other.capitalize() if word[0].isupper() else other
+            out.append(name[: m.start()] + other + name[m.end():])
+    return out
+
+
+def flip_pairs_from_names(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """Pairs of keypoints exchanged by a horizontal flip, inferred from their names.
+
+    The rule: ``a`` and ``b`` are a pair when ``b`` is ``a`` with one side marker swapped, where a side marker is
+    ``left``/``right`` anywhere in the name (any case: ``leftear``/``rightear``, ``ear_left``/``ear_right``,
+    ``FrontLeftPaw``/``FrontRightPaw``) or a lone ``l``/``r`` at either end or between ``_ - .`` or space
+    (``l_ear``/``r_ear``, ``paw-L``/``paw-R``). Each keypoint is in at most one pair (the first found, in name
+    order); names without a counterpart stay where they are under a flip.
+    """
+    index = {n: i for i, n in enumerate(names)}
+    pairs: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for i, n in enumerate(names):
+        if i in used:
+            continue
+        for cand in _swap_side(n):
+            j = index.get(cand)
+            if j is not None and j != i and j not in used:
+                pairs.append((i, j))
+                used.update((i, j))
+                break
+    return tuple(pairs)
+
+
+def make_spec(name: str, keypoints: Sequence[str], edges: Sequence[tuple[str, str]],
+              flip_pairs: Sequence[tuple[str, str]] | None, source: str) -> KeypointSpec:
+    """A :class:`KeypointSpec` from names: ``edges`` (the skeleton) and ``flip_pairs`` as name pairs; flip
+    pairs are inferred from the names (:func:`flip_pairs_from_names`) when the file has none. No OKS sigmas
+    (such sets are scored in pixels and PCK), no half-body augmentation."""
+    idx = {n: i for i, n in enumerate(keypoints)}
+    skel = tuple((idx[a], idx[b]) for a, b in edges if a in idx and b in idx and a != b)
+    if flip_pairs:
+        flips = tuple(sorted((min(idx[a], idx[b]), max(idx[a], idx[b])) for a, b in flip_pairs
+                             if a in idx and b in idx and a != b))
+    else:
+        flips = flip_pairs_from_names(keypoints)
+    return KeypointSpec(name=name, keypoints=tuple(keypoints), flip_pairs=flips, skeleton=skel, source=source)
+
+
+def is_data_source(path: Path) -> bool:
+    """``path`` is data whose keypoint set can be derived (a folder, a table, a ``.slp``, a DeepLabCut
+    ``config.yaml``) rather than a spec YAML."""
+    if path.is_dir() or path.suffix.lower() in DATA_SUFFIXES:
+        return True
+    if path.name == "config.yaml" and path.is_file():
+        from .dlc import read_dlc_config
+
+        return read_dlc_config(path) is not None
+    return False
+
+
+def spec_from_data(path: str | Path) -> KeypointSpec:
+    """The keypoint spec of a DeepLabCut project/table or a SLEAP file (see the module docstring)."""
+    p = Path(path).expanduser()
+    if p.suffix.lower() == ".slp":
+        from .slp import slp_spec
+
+        return slp_spec(p)
+    from .dlc import dlc_spec
+
+    return dlc_spec(p)
+
+
+def column_order(spec: KeypointSpec, file_names: Sequence[str], source: str) -> np.ndarray:
+    """``(K,)`` indices into ``file_names`` of the spec's keypoints, by name.
+
+    Raises:
+        DataError: a spec keypoint is not in the file, or the file has keypoints the spec lacks (they would
+            be dropped); the message lists both sets.
+    """
+    pos = {n: i for i, n in enumerate(file_names)}
+    missing = [n for n in spec.keypoints if n not in pos]
+    extra = [n for n in file_names if n not in set(spec.keypoints)]
+    if missing or extra:
+        what = f"keypoints {missing} of spec '{spec.name}' are not in the file" if missing else \
+            f"the file has keypoints {extra} that spec '{spec.name}' lacks"
+        raise DataError(source, f"{what} (file: {list(file_names)}; spec: {list(spec.keypoints)}); "
+                                f"data.spec=<the data path> derives the spec from the file", field="keypoints")
+    return np.array([pos[n] for n in spec.keypoints], dtype=np.int64)
+
+
+def points_instance(image: str, image_id: int, ann_id: int, points: np.ndarray, col: Collector, record: str,
+                    extra: dict) -> Instance | None:
+    """An :class:`Instance` from ``(K, 2)`` points in original-image pixels (NaN: not labelled, ``v = 0``;
+    labelled points are ``v = 2``: neither DeepLabCut nor SLEAP user labels carry an occlusion flag).
+    Without any labelled point the instance is left out and reported (never silently)."""
+    pts = np.asarray(points, dtype=np.float64)
+    lab = np.all(np.isfinite(pts), axis=1)
+    vis = np.where(lab, 2, 0).astype(np.int64)
+    xy = np.where(lab[:, None], pts, 0.0)
+    if extent_box(xy, vis) is None:
+        # An image with nothing labelled is no error: it is counted among the skipped records either way.
+        col.skipped.append(DataError(col.source, "no labelled keypoint", record=printable(record), field="keypoints"))
+        return None
+    return landmark_instance(image, image_id, ann_id, xy, vis, extra)
+
+
+__all__ = ["DATA_SUFFIXES", "column_order", "flip_pairs_from_names", "is_data_source", "make_spec",
+           "points_instance", "spec_from_data"]

@@ -1,0 +1,131 @@
+"""SLEAP labels (``.slp``, ``.pkg.slp``) through sleap-io (``data.format=slp``).
+
+- ``data.root`` is the ``.slp`` file (``data.train``/``data.val`` = ``.``; split it with ``data.split``).
+- User-labelled instances are read; predicted instances (a model's output stored in the file) are not.
+- A point that is missing or marked not visible is ``v = 0``; every other point is ``v = 2``.
+- Keypoint names, skeleton edges and flip pairs (SLEAP's symmetries; else inferred from left/right names)
+  come from the file's skeleton. Coordinates are pixel centres, 0-based, as sleap-io gives them.
+- Frames of an image-sequence video are read from their files (relative paths: from the ``.slp`` file's
+  folder). Frames of a video file or embedded in a ``.pkg.slp`` are decoded once through sleap-io and kept
+  as PNG files in ``<name>.frames/`` beside the ``.slp`` file.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import DataError
+from ..spec import KeypointSpec
+from . import Collector, ReadResult
+from .pts import image_ids
+from .sleap_labels import column_order, make_spec, points_instance
+
+
+@functools.lru_cache(maxsize=8)
+def _load(path: Path, stamp: tuple[int, int]) -> Any:
+    import sleap_io as sio
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return sio.load_slp(str(path))
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise DataError(path, f"sleap-io cannot read this SLEAP file ({type(e).__name__}: {e})") from None
+
+
+def load_slp_file(path: str | Path) -> Any:
+    """The sleap-io ``Labels`` of ``path`` (cached on its mtime and size)."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(p, "SLEAP file not found")
+    st = p.stat()
+    return _load(p.resolve(), (st.st_mtime_ns, st.st_size))
+
+
+def _skeleton(labels: Any, path: Path) -> Any:
+    if len(labels.skeletons) != 1:
+        raise DataError(path, f"expected one skeleton, found {len(labels.skeletons)}", field="skeletons")
+    return labels.skeletons[0]
+
+
+def slp_spec(path: str | Path) -> KeypointSpec:
+    """The keypoint spec of a SLEAP file: its skeleton's nodes, edges and symmetries."""
+    p = Path(path).expanduser()
+    sk = _skeleton(load_slp_file(p), p)
+    edges = [(e.source.name, e.destination.name) for e in sk.edges]
+    sym = [tuple(n.name for n in s.nodes) for s in sk.symmetries]
+    name = sk.name or p.name.split(".")[0]
+    return make_spec(str(name), list(sk.node_names), edges, sym, str(p))
+
+
+def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
+    """The image file of one labelled frame (see the module docstring).
+
+    Raises:
+        DataError: the image or video is missing or the frame cannot be decoded.
+    """
+    fn = video.filename
+    if isinstance(fn, list):  # an image sequence: one file per frame
+        p = Path(fn[frame_idx])
+        for cand in (p, slp.parent / p, slp.parent / p.name):
+            if cand.is_file():
+                return cand
+        raise DataError(slp, "image file not found", record=f"video {vid} frame {frame_idx} ({p})", field="image")
+    out = slp.parent / f"{slp.name.split('.')[0]}.frames" / f"video{vid}" / f"{frame_idx:06d}.png"
+    if out.is_file():
+        return out
+    try:
+        frame = np.asarray(video[frame_idx])
+    except Exception as e:  # sleap-io's video backends raise many kinds (missing file, codec, index)
+        raise DataError(slp, f"cannot decode the frame from {fn} ({type(e).__name__})",
+                        record=f"video {vid} frame {frame_idx}", field="video") from None
+    from PIL import Image
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    img = frame[..., 0] if frame.ndim == 3 and frame.shape[2] == 1 else frame
+    Image.fromarray(img.astype(np.uint8)).save(out)
+    return out
+
+
+def read_slp(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
+             skip_invalid: bool = False, **_: object) -> ReadResult:
+    """Read a SLEAP file (see the module docstring). ``images_dir`` is not used: the file names its media.
+
+    Returns:
+        One instance per user-labelled instance (``ann_id`` in reading order, ``image_id`` by image file),
+        box = the extent of its labelled points, ``extra``: ``video``, ``frame`` and ``track`` (or None).
+    """
+    p = Path(path).expanduser()
+    labels = load_slp_file(p)
+    order = column_order(spec, list(_skeleton(labels, p).node_names), str(p))
+    col = Collector(str(p), skip_invalid)
+    vids = {id(v): i for i, v in enumerate(labels.videos)}
+    rows: list[tuple[str, str, np.ndarray, dict]] = []
+    for lf in labels.labeled_frames:
+        users = lf.user_instances
+        if not users:
+            continue  # predictions only: nothing labelled by a person
+        vid = vids.get(id(lf.video), -1)
+        try:
+            img = str(_frame_file(lf.video, vid, int(lf.frame_idx), p))
+        except DataError as e:
+            col.fail(e.reason, record=e.record, field=e.field)
+            continue
+        for inst in users:
+            extra = {"video": vid, "frame": int(lf.frame_idx), "track": inst.track.name if inst.track else None}
+            rows.append((img, f"video {vid} frame {lf.frame_idx}", inst.numpy()[order], extra))
+    ids = image_ids(r[0] for r in rows)
+    out = []
+    for ann, (img, rec, pts, extra) in enumerate(rows):
+        inst = points_instance(img, ids[img], ann, pts, col, rec, extra)
+        if inst is not None:
+            out.append(inst)
+    return col.result(out)
+
+
+__all__ = ["load_slp_file", "read_slp", "slp_spec"]

@@ -1,0 +1,354 @@
+"""DeepLabCut and SLEAP data through sleap-io (data.format=dlc / slp), checked against an independent reading.
+
+The tests build their own small DeepLabCut projects (config.yaml, labeled-data/<video>/CollectedData_<scorer>
+.csv and .h5, PNG frames) and SLEAP files (written with sleap-io itself).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from adaanchor.cli import main
+from adaanchor.data.readers.dlc import read_dlc
+from adaanchor.data.readers.sleap_labels import flip_pairs_from_names
+from adaanchor.data.spec import load_spec
+from adaanchor.errors import DataError
+
+# Deliberately not alphabetical: the keypoint order must be the project's, not sleap-io's sorted one.
+BODYPARTS = ["snout", "leftear", "rightear", "tailbase", "tailtip"]
+SKELETON = [["snout", "leftear"], ["snout", "rightear"], ["tailbase", "tailtip"]]
+W, H = 64, 48
+
+
+def _image(path: Path, seed: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (H, W, 3), dtype=np.uint8)).save(path)
+
+
+def make_dlc_project(root: Path, videos=(("vidA", 6, 3), ("vidB", 5, 1)), individuals=(), seed=0) -> Path:
+    """A DeepLabCut project: per video (name, frames, index columns: 3 = DLC >= 2.2, 1 = older). About a
+    third of the cells are empty (unlabelled), one row is empty throughout; coordinates carry DLC's full
+    float precision."""
+    rng = np.random.default_rng(seed)
+    cfg = {"Task": "mouse", "scorer": "lab", "date": "Jan1", "bodyparts": BODYPARTS, "skeleton": SKELETON,
+           "video_sets": {f"/videos/{v}.mp4": {"crop": f"0, {W}, 0, {H}"} for v, _, _ in videos}}
+    if individuals:
+        cfg.update({"multianimalproject": True, "individuals": list(individuals), "bodyparts": "MULTI!",
+                    "multianimalbodyparts": BODYPARTS, "uniquebodyparts": []})
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    animals = list(individuals) or [None]
+    for v, n, n_index in videos:
+        folder = root / "labeled-data" / v
+        pad = [""] * (n_index - 1)
+        cols = [(a, b, c) for a in animals for b in BODYPARTS for c in ("x", "y")]
+        rows = [["scorer", *pad, *["lab"] * len(cols)]]
+        if individuals:
+            rows.append(["individuals", *pad, *[a for a, _, _ in cols]])
+        rows += [["bodyparts", *pad, *[b for _, b, _ in cols]], ["coords", *pad, *[c for _, _, c in cols]]]
+        for i in range(n):
+            name = f"img{i:03d}.png"
+            _image(folder / name, seed * 100 + i)
+            cells = []
+            for _ in animals:
+                for _ in BODYPARTS:
+                    empty = i == 2 or rng.random() < 0.35
+                    x, y = rng.uniform(0, W - 1), rng.uniform(0, H - 1)
+                    cells += ["", ""] if empty else [repr(float(x)), repr(float(y))]
+            index = ["labeled-data", v, name] if n_index == 3 else [f"labeled-data/{v}/{name}"]
+            rows.append([*index, *cells])
+        with (folder / "CollectedData_lab.csv").open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+    return root
+
+
+def own_reading(table: Path) -> dict[tuple[str, str | None], np.ndarray]:
+    """The project's own reading of a DeepLabCut CSV, with the csv module only (no pandas, no sleap-io):
+    (image path as written, individual) -> (K, 2) in BODYPARTS order, NaN where a cell is empty."""
+    with table.open(newline="") as f:
+        rows = list(csv.reader(f))
+    n_head = next(i for i, r in enumerate(rows) if r[0] == "coords") + 1
+    head = {r[0]: r for r in rows[:n_head]}
+    coords = head["coords"]
+    n_index = 1 + next(j for j, c in enumerate(coords[1:]) if c)
+    inds = head.get("individuals", [None] * len(coords))
+    out: dict[tuple[str, str | None], np.ndarray] = {}
+    for r in rows[n_head:]:
+        image = "/".join(r[:n_index])
+        for j in range(n_index, len(r), 2):
+            assert coords[j] == "x" and coords[j + 1] == "y"
+            key = (image, inds[j])
+            pts = out.setdefault(key, np.full((len(BODYPARTS), 2), np.nan))
+            if r[j] and r[j + 1]:
+                pts[BODYPARTS.index(head["bodyparts"][j])] = (float(r[j]), float(r[j + 1]))
+    return out
+
+
+def _by_image(res, root: Path) -> dict[tuple[str, str | None], np.ndarray]:
+    got = {}
+    for inst in res.instances:
+        rel = Path(inst.image_path).relative_to(root).as_posix()
+        got[(rel, inst.extra.get("individual"))] = np.where(inst.visibility[:, None] == 2, inst.keypoints, np.nan)
+        assert set(np.unique(inst.visibility)) <= {0, 2}  # no occlusion flag in DeepLabCut: labelled is v=2
+    return got
+
+
+def _expected(root: Path) -> dict[tuple[str, str | None], np.ndarray]:
+    want = {}
+    for t in sorted(root.glob("labeled-data/*/CollectedData_lab.csv")):
+        want.update({k: v for k, v in own_reading(t).items() if np.isfinite(v).any()})
+    return want
+
+
+def test_sleap_io_reading_matches_own_reading(tmp_path):
+    root = make_dlc_project(tmp_path / "proj")
+    spec = load_spec(root)  # no spec typed: the project's own
+    res = read_dlc(root, spec)
+    got, want = _by_image(res, root), _expected(root)
+    assert sorted(got) == sorted(want) and len(want) >= 8
+    for key in want:  # identical coordinates (bit for bit), identical unlabelled cells
+        np.testing.assert_array_equal(got[key], want[key])
+    # The empty row of each video is reported, not dropped silently; partly empty rows are kept (v=0 cells).
+    empty = [e for e in res.skipped if e.reason == "no labelled keypoint"]
+    assert len(empty) == 2 and "img002.png" in str(empty[0])
+    assert any((i.visibility == 0).any() for i in res.instances)
+
+
+def test_spec_comes_from_the_project(tmp_path):
+    root = make_dlc_project(tmp_path / "proj")
+    for source in (root, root / "config.yaml", root / "labeled-data" / "vidA" / "CollectedData_lab.csv"):
+        spec = load_spec(source)
+        assert spec.keypoints == tuple(BODYPARTS) and spec.name == "mouse"
+        assert spec.flip_pairs == ((1, 2),)  # leftear <-> rightear, inferred from the names
+        assert sorted(spec.skeleton) == [(0, 1), (0, 2), (3, 4)]
+    # A table alone (no config.yaml above it): the column order, no skeleton.
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    src = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    (lone / "CollectedData_lab.csv").write_text(src.read_text())
+    spec = load_spec(lone / "CollectedData_lab.csv")
+    assert spec.keypoints == tuple(BODYPARTS) and spec.skeleton == ()
+    assert load_spec("coco").num_keypoints == 17  # built-in names still win over folders of the same name
+
+
+@pytest.mark.parametrize("names, pairs", [
+    (["leftear", "rightear", "nose"], [(0, 1)]),
+    (["ear_left", "nose", "ear_right"], [(0, 2)]),
+    (["FrontLeftPaw", "FrontRightPaw", "BackLeftPaw", "BackRightPaw"], [(0, 1), (2, 3)]),
+    (["l_eye", "r_eye", "paw-L", "paw-R", "tail"], [(0, 1), (2, 3)]),
+    (["lr", "leg", "reg", "tail_l"], []),  # letters inside words are not sides; tail_l has no tail_r
+])
+def test_flip_pairs_from_names(names, pairs):
+    assert list(flip_pairs_from_names(names)) == pairs
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["left", "right", "Left", "Right", "l", "r", "ear", "paw", "_", "-", "x"]),
+                min_size=1, max_size=4).map("".join), st.data())
+def test_flip_pairs_are_a_disjoint_involution(first, data):
+    names = list(dict.fromkeys([first] + data.draw(st.lists(st.text("lrLRefitgh_-", min_size=1, max_size=8),
+                                                              max_size=6))))
+    pairs = flip_pairs_from_names(names)
+    flat = [i for p in pairs for i in p]
+    assert len(flat) == len(set(flat))  # each keypoint in at most one pair
+    from adaanchor.data.spec import KeypointSpec
+
+    idx = KeypointSpec("t", tuple(names), flip_pairs=pairs).flip_index
+    assert np.array_equal(idx[idx], np.arange(len(names)))  # flipping twice is the identity
+
+
+def test_multi_animal_project(tmp_path):
+    root = make_dlc_project(tmp_path / "ma", videos=(("vidA", 4, 3),), individuals=("mouse1", "mouse2"))
+    spec = load_spec(root)
+    assert spec.keypoints == tuple(BODYPARTS)
+    res = read_dlc(root, spec)
+    got, want = _by_image(res, root), _expected(root)
+    assert sorted(got) == sorted(want) and {k[1] for k in want} == {"mouse1", "mouse2"}
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_lightning_pose_folder(tmp_path):
+    """lightning-pose keeps one CollectedData.csv at the top of its data folder, images under labeled-data/."""
+    root = make_dlc_project(tmp_path / "lp", videos=(("sess1", 5, 1),))
+    table = root / "labeled-data" / "sess1" / "CollectedData_lab.csv"
+    table.rename(root / "CollectedData.csv")
+    (root / "config.yaml").unlink()
+    spec = load_spec(root)
+    assert spec.keypoints == tuple(BODYPARTS) and spec.flip_pairs == ((1, 2),)
+    res = read_dlc(root, spec)
+    got, want = _by_image(res, root), {k: v for k, v in own_reading(root / "CollectedData.csv").items()
+                                        if np.isfinite(v).any()}
+    assert sorted(got) == sorted(want) and len(want) == 4
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_h5_table_reads_like_its_csv(tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("tables", reason="DeepLabCut .h5 tables are read through pandas + PyTables")
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 6, 3),))
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    df = pd.read_csv(table, header=[0, 1, 2], index_col=[0, 1, 2])  # what DeepLabCut itself writes as .h5
+    h5 = table.with_suffix(".h5")
+    df.to_hdf(h5, key="df_with_missing", mode="w")
+    table.unlink()  # the .h5 alone
+    res = read_dlc(h5, load_spec(root))
+    got = _by_image(res, root)
+    want = {k: v for k, v in own_reading_from(df).items() if np.isfinite(v).any()}
+    assert sorted(got) == sorted(want)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+def own_reading_from(df) -> dict[tuple[str, None], np.ndarray]:
+    out = {}
+    for idx, row in df.iterrows():
+        pts = np.full((len(BODYPARTS), 2), np.nan)
+        for k, b in enumerate(BODYPARTS):
+            x, y = row[("lab", b, "x")], row[("lab", b, "y")]
+            if not (math.isnan(x) or math.isnan(y)):
+                pts[k] = (x, y)
+        out[("/".join(idx), None)] = pts
+    return out
+
+
+def test_missing_image_is_named_and_skipped_without_shifting_the_rest(tmp_path):
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 6, 3),))
+    (root / "labeled-data" / "vidA" / "img000.png").unlink()
+    spec = load_spec(root)
+    with pytest.raises(DataError, match=r"CollectedData_lab.csv \[record row 0 \(labeled-data/vidA/img000.png\)\] "
+                                        r"field 'image': image file not found"):
+        read_dlc(root, spec)
+    res = read_dlc(root, spec, skip_invalid=True)
+    assert sum(e.reason == "image file not found" for e in res.skipped) == 1
+    got = _by_image(res, root)
+    want = {k: v for k, v in _expected(root).items() if not k[0].endswith("img000.png")}
+    assert sorted(got) == sorted(want)
+    for key in want:  # every remaining row keeps its own image's points
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_errors_name_the_file(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_dlc(tmp_path / "nothing", load_spec("coco"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="no DeepLabCut annotation table"):
+        load_spec(tmp_path / "empty")
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 3, 3),))
+    with pytest.raises(DataError, match=r"keypoints \['nose', .*\] of spec 'coco' are not in the file"):
+        read_dlc(root, load_spec("coco"))
+    assert main(["data", "stats", "data.format=dlc", f"data.root={tmp_path / 'empty'}"]) == 2
+    assert main(["train", "data.format=dlc"]) == 2  # no config file and no data: says what to give
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    lines = table.read_text().splitlines()
+    cells = lines[3].split(",")  # after the 3 header rows: data row 0
+    cells[4] = "abc"  # snout y (after 3 index columns and snout x)
+    table.write_text("\n".join(lines[:3] + [",".join(cells)] + lines[4:]) + "\n")
+    with pytest.raises(DataError, match=r"\[record row 0 \(labeled-data/vidA/img000.png\)\] field 'snout.y': "
+                                        r"not a finite number: 'abc'"):
+        load_spec(root)
+    table.write_bytes(b"\xff\xfe\x00 junk")
+    with pytest.raises(DataError, match="CollectedData_lab.csv: not a readable CSV file"):
+        load_spec(root)
+
+
+def test_data_stats_shows_the_split_without_a_config(tmp_path, capsys):
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 12, 3), ("vidB", 10, 1)))
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 0
+    out = capsys.readouterr().out
+    assert "split: random, val_fraction 0.2, seed 0" in out
+    table = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]] for ln in out.splitlines()
+             if ln.startswith("| ") and not ln.startswith("| split")}
+    n = len(_expected(root))  # labelled images (one animal each)
+    assert int(table["train"][0]) + int(table["val"][0]) == n == int(table["total"][0])
+    assert int(table["val"][0]) == round(0.2 * n)
+
+
+# --------------------------------------------------------------------------------------------------------
+# SLEAP
+# --------------------------------------------------------------------------------------------------------
+def make_slp(path: Path, n: int = 5, embed: bool = False, seed: int = 0, mp4: bool = False):
+    """A SLEAP file written with sleap-io: an image-sequence video (or an .mp4), one user instance per frame
+    with some unlabelled nodes, a symmetry, and one predicted instance (which must not be read)."""
+    import sleap_io as sio
+
+    rng = np.random.default_rng(seed)
+    files = []
+    if mp4:  # smooth frames, which a video codec keeps recognisable
+        yy, xx = np.mgrid[0:H, 0:W]
+        frames = np.stack([np.stack([(xx * 4 + 20 * i) % 256, yy * 5, np.full_like(xx, 40 * i)], -1)
+                           for i in range(n)]).astype(np.uint8)
+        files = [str(path.parent / "clip.mp4")]
+        sio.save_video(frames, files[0])
+        video = sio.load_video(files[0])
+    else:
+        for i in range(n):
+            f = path.parent / "frames" / f"f{i:03d}.png"
+            _image(f, i)
+            files.append(str(f))
+        video = sio.Video.from_filename(files)
+    sk = sio.Skeleton(["head", "wing_left", "wing_right", "abdomen"], edges=[("head", "abdomen")],
+                      symmetries=[("wing_left", "wing_right")], name="fly")
+    frames, truth = [], {}
+    for i in range(n):
+        pts = rng.uniform(0, [W - 1, H - 1], (4, 2))
+        pts[rng.random(4) < 0.3] = np.nan
+        pts[0] = (10.25, 20.5)  # at least one labelled node
+        truth[i] = pts
+        pred = sio.PredictedInstance.from_numpy(pts + 3.0, skeleton=sk, point_scores=np.ones(4), score=1.0)
+        frames.append(sio.LabeledFrame(video=video, frame_idx=i, instances=[sio.Instance.from_numpy(pts, skeleton=sk), pred]))
+    labels = sio.Labels(labeled_frames=frames, videos=[video], skeletons=[sk])
+    sio.save_slp(labels, str(path), embed="user" if embed else False, verbose=False)
+    return truth, files
+
+
+@pytest.mark.parametrize("media", ["images", "embedded", "mp4"])
+def test_slp_round_trip(tmp_path, media):
+    import sleap_io as sio
+
+    from adaanchor.data.readers.slp import read_slp
+
+    embed = media == "embedded"
+    path = tmp_path / ("labels.pkg.slp" if embed else "labels.slp")
+    truth, files = make_slp(path, embed=embed, mp4=media == "mp4")
+    spec = load_spec(path)
+    assert spec.keypoints == ("head", "wing_left", "wing_right", "abdomen") and spec.name == "fly"
+    assert spec.flip_pairs == ((1, 2),) and spec.skeleton == ((0, 3),)
+    res = read_slp(path, spec)
+    assert len(res.instances) == len(truth)  # the predicted instances are not training labels
+    for inst in res.instances:
+        i = inst.extra["frame"]
+        np.testing.assert_allclose(np.where(inst.visibility[:, None] == 2, inst.keypoints, np.nan), truth[i])
+        # frames of a video or embedded in the file are decoded once into <name>.frames/ beside it, exactly
+        # as sleap-io decodes them
+        got = np.asarray(Image.open(inst.image_path).convert("RGB"))
+        ref = np.asarray(sio.load_video(files[0])[i]) if media == "mp4" else np.asarray(Image.open(files[i]).convert("RGB"))
+        np.testing.assert_array_equal(got, ref)
+        assert (Path(inst.image_path).parent.parent.name == "labels.frames") == (media != "images")
+
+
+# --------------------------------------------------------------------------------------------------------
+# adaanchor train with no config file
+# --------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_train_a_dlc_project_without_a_config_file(tmp_path, capsys):
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 10, 3),))
+    out = tmp_path / "run"
+    rc = main(["train", "data.format=dlc", f"data.root={root}", f"out_dir={out}", "model.backbone=tiny",
+               "model.weights=null", "model.tiny_width=8", "data.input_size=[64,48]", "train.max_steps=3",
+               "train.batch_size=4", "train.progress=false", "train.eval_every=1"])
+    assert rc == 0, capsys.readouterr().err
+    assert (out / "config.yaml").is_file() and any((out / "checkpoints").glob("*.pt"))
+    saved = yaml.safe_load((out / "config.yaml").read_text())
+    assert saved["data"]["spec"] == str(root) and saved["data"]["split"]["by"] == "random"
