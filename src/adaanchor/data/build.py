@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AdaAnchorError, unknown_name_error
+from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
 from .spec import KeypointSpec, load_spec
@@ -46,6 +47,23 @@ DATA_DEFAULTS: dict[str, Any] = {
     },
     "aug": copy.deepcopy(AUG_DEFAULTS),
     "synth": copy.deepcopy(SYNTH_DEFAULTS),
+}
+
+#: Valid ranges of the numeric ``data`` options (dotted keys below ``data``); ``synth`` options are checked by
+#: :func:`adaanchor.bench.synth.resolve_config`, ``input_size`` against the backbone by the config.
+DATA_RANGES: dict[str, Checker] = {
+    "input_size": at_least(1),
+    "crop": choice(("image", "box")),
+    "det_score_thr": Range(),
+    "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
+    "split.seed": SEED,
+    "occlusion.coverage": between(0, 1, lo_open=True),
+    "occlusion.count": at_least(0),
+    "occlusion.seed": SEED,
+    "aug.flip": PROB,
+    "aug.rotation": between(0, 180),
+    "aug.scale": between(0, 1, hi_open=True),  # the crop is scaled by [1 - s, 1 + s]: s < 1 keeps it positive
+    "aug.half_body": PROB,
 }
 
 
