@@ -103,7 +103,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 def cmd_synth(a: argparse.Namespace) -> int:
     from .config import parse_overrides
-    from .data.synth import visibility_counts, write_benchmark
+    from .bench.synth import visibility_counts, write_benchmark
 
     opts = parse_overrides(a.overrides)
     paths = write_benchmark(a.out_dir, opts)

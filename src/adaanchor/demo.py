@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .config import build_config
 from .data.build import annotation_path, build_dataset
-from .data.synth import visibility_counts
+from .bench.synth import visibility_counts
 from .engine.evaluate import evaluate_dataset
 from .engine.run import build_system, seed_everything
 from .engine.train import train

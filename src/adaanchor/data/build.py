@@ -16,7 +16,7 @@ from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
 from .spec import KeypointSpec, load_spec
-from .synth import SYNTH_DEFAULTS
+from ..bench.synth import SYNTH_DEFAULTS
 
 DATA_DEFAULTS: dict[str, Any] = {
     "format": "synth",  # synth (the built-in benchmark) | a reader of adaanchor.data.readers.formats
@@ -37,7 +37,7 @@ DATA_DEFAULTS: dict[str, Any] = {
         "val_fraction": 0.2,
         "seed": 0,
     },
-    "occlusion": {  # the occlusion compositor (adaanchor.data.occlude.Occluder), off by default
+    "occlusion": {  # the occlusion compositor (adaanchor.bench.occlude.Occluder), off by default
         "train": False,  # random occluders as training augmentation
         "val": False,  # seeded occluders on the evaluation split (same for every model: a benchmark)
         "coverage": 0.25,  # share of the object box covered
@@ -102,7 +102,7 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
             raise AdaAnchorError(f"{p}: landmark CSV not found (data.csv)")
         return p
     if data_cfg["format"] == "synth":
-        from .synth import write_benchmark
+        from ..bench.synth import write_benchmark
 
         w, h = data_cfg["input_size"]
         synth_cfg = {**dict(data_cfg.get("synth") or {}), "width": int(w), "height": int(h)}
@@ -175,11 +175,11 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
 
 
 def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool) -> Any:
-    """The :class:`~adaanchor.data.occlude.Occluder` of the ``data.occlusion`` section. ``patch`` occluders are
+    """The :class:`~adaanchor.bench.occlude.Occluder` of the ``data.occlusion`` section. ``patch`` occluders are
     cut from other images of the same split. ``seeded``: evaluation (sample ``i`` always gets the same
     occluders); otherwise random, driven by the per-sample seeding of the training sampler."""
     from .dataset import load_image
-    from .occlude import Occluder
+    from ..bench.occlude import Occluder
 
     # Patches are cut from other images at every training step: keep recently decoded ones in memory
     # instead of reading and decoding a JPEG per occluder.

@@ -64,7 +64,7 @@ def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
     Only tensors whose names and shapes match are loaded; a file that matches nothing is an error.
     Returns counts of loaded and skipped tensors.
     """
-    from ..engine.checkpoint import safe_load
+    from ..safe_torch import safe_load
 
     state = safe_load(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):

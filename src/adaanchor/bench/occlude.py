@@ -4,7 +4,7 @@ One transform for any keypoint dataset (faces with 68 points, COCO's 17, hands..
 ``(H, W, 3)`` images and on keypoints in input pixels with the pixel-centre convention of docs/conventions.md;
 it never moves a keypoint, it only lowers the visibility of labelled ones that end up under an occluder
 (``v = 2 -> 1``; ``v = 1`` stays 1; ``v = 0`` stays 0). Shapes and textures come from
-:mod:`adaanchor.data.textures`, shared with the synthetic benchmark.
+:mod:`adaanchor.bench.textures`, shared with the synthetic benchmark.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A procedural single-person occlusion benchmark with the COCO-17 skeleton.
 
-Each image is a random articulated person (:mod:`adaanchor.data.synth_pose`) painted in depth order over a
+Each image is a random articulated person (:mod:`adaanchor.bench.synth_pose`) painted in depth order over a
 cluttered background, then covered in part by random textured occluders and sometimes truncated by the image
-border. Visibility labels come from the label map that :func:`adaanchor.data.textures.paint` keeps: a keypoint
+border. Visibility labels come from the label map that :func:`adaanchor.bench.textures.paint` keeps: a keypoint
 is ``v=1`` when the pixel at its rounded location belongs to an occluder or to a body part it is not part of,
 when it lies on the far side of the head (face keypoints), or when it is outside the image; otherwise ``v=2``.
 Occluded keypoints keep their true coordinates. The images are the model input as is (no crop).
@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from adaanchor.data import textures as tx
-from adaanchor.data.synth_pose import LAYER, OWNERS, Figure, sample_figure
+from adaanchor.bench import textures as tx
+from adaanchor.bench.synth_pose import LAYER, OWNERS, Figure, sample_figure
 from adaanchor.errors import AdaAnchorError, unknown_name_error
 
 SYNTH_DEFAULTS: dict[str, Any] = {
@@ -91,7 +91,7 @@ class Scene:
     Attributes:
         image: ``(H, W, 3)`` float32 painting in [0, 255].
         label: ``(H, W)`` uint8 layer that owns each pixel (0 background, body parts, then occluders).
-        figure: the placed :class:`~adaanchor.data.synth_pose.Figure`, in pixels.
+        figure: the placed :class:`~adaanchor.bench.synth_pose.Figure`, in pixels.
         bbox: ``(4,)`` float64 ``[x, y, w, h]`` of everything drawn of the person, possibly beyond the image.
         occluders: number of occluders painted so far.
     """
