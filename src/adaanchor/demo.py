@@ -30,6 +30,7 @@ from .metrics.keypoint import error_by_visibility_table
 METHODS = ("regression", "heatmap", "fixanchor", "adaanchor")
 DEMO_CONFIG = Path(__file__).resolve().parent / "configs" / "demo.yaml"
 MAX_STEPS = 800
+MIN_BUDGET_STEPS = 20  # fewer steps train nothing worth comparing, whatever the budget
 DEFAULT_STEPS = 400  # per method: about 6 minutes in all on 2 CPU cores, and the same schedule everywhere
 
 
@@ -59,9 +60,20 @@ def time_steps(cfg: DictConfig, n: int = 6) -> float:
 
 
 def _method_cfg(base: DictConfig, name: str, out: Path, steps: int) -> DictConfig:
-    cfg = OmegaConf.merge(base, {"strategy": {"name": name}, "out_dir": str(out / name),
-                                 "train": {"max_steps": steps, "lr_steps": [int(steps * 0.8)]}})
-    return cfg  # type: ignore[return-value]
+    """``base`` for method ``name``, validated like any config (keys, types, ranges)."""
+    return build_config(OmegaConf.to_container(base, resolve=True),  # type: ignore[arg-type]
+                        {"strategy": {"name": name}, "out_dir": str(out / name),
+                         "train": {"max_steps": steps, "lr_steps": [int(steps * 0.8)]}})
+
+
+def check_length(steps: int | None, budget_minutes: float | None) -> None:
+    """``steps`` (>= 1) or ``budget_minutes`` (finite, > 0), not both."""
+    if steps is not None and budget_minutes is not None:
+        raise AdaAnchorError("demo: give --steps or --budget-minutes, not both")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise AdaAnchorError(f"demo: --steps must be an integer >= 1, got {steps!r}")
+    if budget_minutes is not None and not (0 < float(budget_minutes) < float("inf")):
+        raise AdaAnchorError(f"demo: --budget-minutes must be a finite number > 0, got {budget_minutes!r}")
 
 
 def train_and_evaluate(cfg: DictConfig, val_ds: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -85,7 +97,8 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
 
     Every method trains for ``steps`` steps (default :data:`DEFAULT_STEPS`, so results are reproducible
     across machines); with ``budget_minutes`` the step count is derived from a timing of this machine
-    instead (at most :data:`MAX_STEPS`)."""
+    instead (at most :data:`MAX_STEPS`); giving both is an error."""
+    check_length(steps, budget_minutes)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -103,8 +116,10 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
         t_step = time_steps(OmegaConf.merge(base, {"strategy": {"name": "adaanchor"}}))  # type: ignore[arg-type]
         # Training is ~85% of the wall time; evaluation and plotting take the rest. Capped, so that fast
         # machines run the same, reproducible schedule instead of an ever longer one.
-        steps = min(MAX_STEPS, max(20, int(budget_minutes * 60 * 0.85 / len(methods) / t_step)))
-        print(f"{t_step:.3f} s per step -> {steps} steps per method for a {budget_minutes:g}-minute budget")
+        fit = int(budget_minutes * 60 * 0.85 / len(methods) / t_step)
+        steps = min(MAX_STEPS, max(MIN_BUDGET_STEPS, fit))
+        bound = " (the least a budget gives)" if fit < MIN_BUDGET_STEPS else " (the most)" if fit > MAX_STEPS else ""
+        print(f"{t_step:.3f} s per step -> {steps} steps per method{bound} for a {budget_minutes:g}-minute budget")
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
     results: dict[str, Any] = {}
     preds_by_method: dict[str, Any] = {}

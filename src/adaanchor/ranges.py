@@ -53,21 +53,24 @@ class Range:
                 continue  # the type check reports wrong types
             if not self.contains(float(v)):
                 what = "every element of " if isinstance(value, (list, tuple)) else ""
+                finite = "a finite number " if not math.isfinite(float(v)) else ""
                 null = " (or null)" if nullable else ""
-                raise AdaAnchorError(f"config key '{key}': {what}the value must be {self.describe()}{null}, got {value!r}")
+                raise AdaAnchorError(f"config key '{key}': {what}the value must be {finite}{self.describe()}{null}, "
+                                     f"got {value!r}")
 
 
 @dataclass(frozen=True)
 class Choice:
-    """One of a fixed set of strings."""
+    """One of a fixed set of strings; ``kind`` names it in the error (default: the key)."""
 
     values: tuple[str, ...]
+    kind: str | None = None
 
     def check(self, key: str, value: Any, nullable: bool = False) -> None:
         if value is None and nullable:
             return
         if value not in self.values:
-            raise unknown_name_error(key, str(value), self.values)
+            raise unknown_name_error(self.kind or key, str(value), self.values)
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.values)
@@ -92,8 +95,9 @@ def between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) 
     return Range(lo, hi, lo_open, hi_open)
 
 
-def choice(values: Sequence[str]) -> Choice:
-    return Choice(tuple(values))
+def choice(values: Sequence[str], kind: str | None = None) -> Choice:
+    """One of ``values``; the error says ``unknown KIND 'x'`` (``kind`` defaults to the config key)."""
+    return Choice(tuple(values), kind)
 
 
 #: ``0 .. 2**32 - 1``: what numpy's legacy seeding and most samplers accept.

@@ -151,7 +151,7 @@ def model_ranges() -> dict[str, Checker]:
     """``model.<key>`` -> range or choice, over every registered backbone."""
     from ..ranges import choice
 
-    out: dict[str, Checker] = {"backbone": choice(tuple(BACKBONES))}
+    out: dict[str, Checker] = {"backbone": choice(tuple(BACKBONES), kind="backbone")}
     for cls in _backbone_classes():
         out.update(cls.RANGES)
     return out

@@ -52,7 +52,7 @@ def strategy_ranges() -> dict[str, Checker]:
     """``strategy.<key>`` -> range or choice, over every registered class (``name`` included)."""
     from ..ranges import choice
 
-    out: dict[str, Checker] = {"name": choice(STRATEGY_NAMES)}
+    out: dict[str, Checker] = {"name": choice(STRATEGY_NAMES, kind="strategy")}
     for cls in _classes():
         out.update(cls.RANGES)
     return out
