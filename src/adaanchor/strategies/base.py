@@ -61,6 +61,8 @@ class Strategy:
     """
 
     name = "base"
+    #: False for strategies that supervise one instance per image (``N`` must be 1).
+    multi_instance: ClassVar[bool] = True
     #: ``strategy.<key>`` -> default, for the options this strategy reads (constructor keywords).
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     #: ``strategy.<key>`` -> valid range or choice (:mod:`adaanchor.ranges`).
