@@ -104,6 +104,8 @@ def defaults() -> dict[str, Any]:
     from .data.build import DATA_DEFAULTS
 
     d = copy.deepcopy(DEFAULTS)
+    # Derived again on every call, so a strategy or backbone registered after import is a valid key too.
+    d["strategy"], d["model"] = copy.deepcopy(strategy_defaults()), copy.deepcopy(model_defaults())
     d["data"] = copy.deepcopy(DATA_DEFAULTS)
     return d
 

@@ -52,7 +52,7 @@ def strategy_ranges() -> dict[str, Checker]:
     """``strategy.<key>`` -> range or choice, over every registered class (``name`` included)."""
     from ..ranges import choice
 
-    out: dict[str, Checker] = {"name": choice(STRATEGY_NAMES, kind="strategy")}
+    out: dict[str, Checker] = {"name": choice(tuple(STRATEGIES), kind="strategy")}
     for cls in _classes():
         out.update(cls.RANGES)
     return out
@@ -62,7 +62,7 @@ def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, inpu
     """Build the strategy named ``cfg["name"]`` from the ``strategy`` config section."""
     name = str(cfg.get("name", DEFAULT_STRATEGY))
     if name not in STRATEGIES:
-        raise unknown_name_error("strategy", name, STRATEGY_NAMES)
+        raise unknown_name_error("strategy", name, STRATEGIES)
     return STRATEGIES[name].from_config(cfg, num_keypoints, stride, input_size)
 
 
