@@ -122,8 +122,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
-    from .config import parse_overrides
     from .bench.synth import visibility_counts, write_benchmark
+    from .config import parse_overrides
 
     opts = parse_overrides(a.overrides)
     paths = write_benchmark(a.out_dir, opts)

@@ -2,8 +2,8 @@
 
 Steps: generate (or reuse) the benchmark; pick one step count for every method (400 by default; with a
 time budget, from a timing of a few AdaAnchor steps, the costliest encoder); train ``regression``,
-``heatmap``, ``fixanchor`` and ``adaanchor`` for that many steps on the same data order; evaluate all on the same held-out images;
-write ``results.json``, ``results.md`` and two plots.
+``heatmap``, ``fixanchor`` and ``adaanchor`` for that many steps on the same data order; evaluate all on the same
+held-out images; write ``results.json``, ``results.md`` and two plots.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from .bench.synth import visibility_counts
 from .config import build_config
 from .data.build import annotation_path, build_dataset
-from .bench.synth import visibility_counts
 from .engine.evaluate import evaluate_dataset
 from .engine.run import build_system, seed_everything
 from .engine.train import train
@@ -49,7 +49,8 @@ def time_steps(cfg: DictConfig, n: int = 6) -> float:
     for i in range(n + 2):
         t = time.perf_counter()
         out = model(batch["image"])
-        enc = strategy.encode({k: v.detach() for k, v in out.items()}, batch["keypoints"], batch["visibility"], step=10**6)
+        detached = {k: v.detach() for k, v in out.items()}
+        enc = strategy.encode(detached, batch["keypoints"], batch["visibility"], step=10**6)
         loss = compute_loss(out, enc.targets, strategy.losses)["loss"]
         opt.zero_grad()
         loss.backward()
@@ -152,5 +153,6 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     (out / "results.md").write_text("\n".join(md) + "\n")
     print()
     print(table)
-    print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}" + (", error_score.png, predictions.png" if plots else ""))
+    pngs = ", error_score.png, predictions.png" if plots else ""
+    print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}{pngs}")
     return doc

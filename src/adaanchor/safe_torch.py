@@ -34,7 +34,8 @@ def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any
                 f"{p}: refused to load: the file carries pickled Python objects that could run code when "
                 f"loaded{what}; only tensors and plain containers are accepted"
             ) from None
-        raise AdaAnchorError(f"{p}: not a readable checkpoint (corrupt or not a PyTorch file: {first_line(e)})") from None
+        raise AdaAnchorError(f"{p}: not a readable checkpoint (corrupt or not a PyTorch file: "
+                             f"{first_line(e)})") from None
     except MemoryError:
         raise
     except Exception as e:  # zip errors, truncation (OSError/EOFError/RuntimeError), junk bytes (KeyError) ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from adaanchor.config import build_config
@@ -13,8 +14,6 @@ from adaanchor.engine.checkpoint import safe_load
 from adaanchor.engine.run import build_system, load_for_eval, seed_everything
 from adaanchor.engine.train import train
 from adaanchor.strategies import STRATEGY_NAMES, compute_loss
-
-import pytest
 
 
 @pytest.mark.parametrize("name", STRATEGY_NAMES)

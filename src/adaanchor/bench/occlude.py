@@ -15,8 +15,7 @@ from numbers import Real
 import numpy as np
 
 from ..errors import AdaAnchorError, unknown_name_error
-from .textures import (Shape, clip_box, grid, paint, random_shape, random_texture, shape_area, shape_mask,
-                       to_uint8)
+from .textures import Shape, clip_box, grid, paint, random_shape, random_texture, shape_area, shape_mask, to_uint8
 
 OCCLUDER_KINDS = ("polygon", "ellipse", "rectangle", "blob", "patch")
 OCCLUDE_DEFAULTS = {"coverage": 0.25, "count": (1, 3), "kinds": ("polygon", "ellipse", "blob", "patch"), "p": 1.0}

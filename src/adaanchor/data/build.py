@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError, unknown_name_error
 from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
 from .spec import KeypointSpec, load_spec
-from ..bench.synth import SYNTH_DEFAULTS
 
 DATA_DEFAULTS: dict[str, Any] = {
     "format": "synth",  # synth (the built-in benchmark) | a reader of adaanchor.data.readers.formats
@@ -178,8 +178,8 @@ def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool)
     """The :class:`~adaanchor.bench.occlude.Occluder` of the ``data.occlusion`` section. ``patch`` occluders are
     cut from other images of the same split. ``seeded``: evaluation (sample ``i`` always gets the same
     occluders); otherwise random, driven by the per-sample seeding of the training sampler."""
-    from .dataset import load_image
     from ..bench.occlude import Occluder
+    from .dataset import load_image
 
     # Patches are cut from other images at every training step: keep recently decoded ones in memory
     # instead of reading and decoding a JPEG per occluder.

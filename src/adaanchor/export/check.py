@@ -58,7 +58,10 @@ def ambiguous_keypoints(outputs: dict[str, Tensor], strategy: Any, eps: float = 
     top = flat.topk(min(2, h * w), dim=-1)
     best = top.values[..., 0]
     scale = best.abs().clamp(min=1.0)
-    amb = (top.values[..., 0] - top.values[..., -1] < eps * scale) if h * w > 1 else torch.zeros_like(best, dtype=torch.bool)
+    if h * w > 1:
+        amb = top.values[..., 0] - top.values[..., -1] < eps * scale
+    else:
+        amb = torch.zeros_like(best, dtype=torch.bool)
     if key == "heatmap":
         idx = top.indices[..., 0]
         px, py = idx % w, idx // w

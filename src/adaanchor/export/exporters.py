@@ -29,7 +29,8 @@ def export_dynamo(graph: nn.Module, example: Tensor, path: Path, names: list[str
         kwargs["opset_version"] = int(opset)
     # The dynamo exporter reports its progress on stdout and its fallbacks through logging: keep the command
     # line quiet (a failure still raises, and its first line is reported).
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), _quiet_loggers("torch.onnx", "onnxscript"):
+    quiet = _quiet_loggers("torch.onnx", "onnxscript")
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), quiet:
         warnings.simplefilter("ignore")
         torch.onnx.export(graph, (example,), str(path), dynamo=True, input_names=["image"], output_names=names,
                           dynamic_shapes={"image": {0: batch}}, external_data=False, verbose=False, **kwargs)

@@ -59,7 +59,8 @@ class HeatmapStrategy(Strategy):
         g = g * use[..., None, None]
         target = g.amax(dim=1)  # (B, K, h, w)
         weight = use.any(dim=1).float().view(b, k, 1, 1).expand(b, k, h, w).contiguous()
-        return Encoded({"heatmap": Target(target, weight)}, {"kept_frac": float(use.sum() / (visibility > 0).sum().clamp(min=1))})
+        kept = float(use.sum() / (visibility > 0).sum().clamp(min=1))
+        return Encoded({"heatmap": Target(target, weight)}, {"kept_frac": kept})
 
     @torch.no_grad()
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:

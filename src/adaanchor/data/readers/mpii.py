@@ -51,7 +51,6 @@ from . import Collector, ReadResult, finite_number, float_array, printable
 from .pts import extent_box, image_ids
 
 
-
 def head_size_from_segment(xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec) -> float | None:
     """The documented fall-back without a head box: ``0.6 * sqrt(2) * ||head_top - upper_neck||``; None
     when the spec has no such joints or either is unlabelled."""
