@@ -224,7 +224,7 @@ def test_two_defaults_for_one_strategy_key_is_refused(monkeypatch):
         DEFAULTS = {"topk": 3}  # AnchorStrategy says 20
 
     monkeypatch.setitem(STRATEGIES, "clash", Clash)
-    with pytest.raises(RuntimeError, match="topk"):
+    with pytest.raises(RuntimeError, match="strategy.topk has two defaults"):
         strategy_defaults()
 
 

@@ -8,7 +8,7 @@ config is built, with a message that names the key and the valid range, not step
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +100,19 @@ def choice(values: Sequence[str], kind: str | None = None) -> Choice:
     return Choice(tuple(values), kind)
 
 
+def merge_tables(registry: Mapping[str, Any], table: str, base: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """``base`` plus the ``table`` (``"DEFAULTS"`` or ``"RANGES"``) of every distinct class in ``registry``: the
+    config section of a registry. The section is one key space, so two classes may share a key only with
+    equal entries."""
+    out = dict(base)
+    for cls in dict.fromkeys(registry.values()):
+        for key, value in getattr(cls, table).items():
+            if key in out and out[key] != value:
+                raise RuntimeError(f"{section}.{key} has two {table.lower()}: {out[key]!r} and {value!r}")
+            out[key] = value
+    return out
+
+
 #: ``0 .. 2**32 - 1``: what numpy's legacy seeding and most samplers accept.
 SEED = between(0, 2**32 - 1)
 #: probabilities.
@@ -107,4 +120,4 @@ PROB = between(0, 1)
 
 Checker = Range | Choice
 
-__all__ = ["Range", "Choice", "Checker", "positive", "at_least", "between", "choice", "SEED", "PROB"]
+__all__ = ["Range", "Choice", "Checker", "positive", "at_least", "between", "choice", "merge_tables", "SEED", "PROB"]

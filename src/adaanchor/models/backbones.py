@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from ..errors import unknown_name_error
-from ..ranges import Checker, at_least, between
+from ..ranges import Checker, at_least, between, choice, merge_tables
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 HRNETS = {"hrnet_w18": "hrnet_w18", "hrnet_w32": "hrnet_w32"}
@@ -135,26 +135,14 @@ _MODEL_KEYS: dict[str, Any] = {
 }
 
 
-def _backbone_classes() -> list[Any]:
-    return list(dict.fromkeys(BACKBONES.values()))
-
-
 def model_defaults() -> dict[str, Any]:
     """The ``model`` config section: ``backbone``, ``weights`` and every backbone class's ``DEFAULTS``."""
-    out = dict(_MODEL_KEYS)
-    for cls in _backbone_classes():
-        out.update(cls.DEFAULTS)
-    return out
+    return merge_tables(BACKBONES, "DEFAULTS", _MODEL_KEYS, "model")
 
 
 def model_ranges() -> dict[str, Checker]:
     """``model.<key>`` -> range or choice, over every registered backbone."""
-    from ..ranges import choice
-
-    out: dict[str, Checker] = {"backbone": choice(tuple(BACKBONES), kind="backbone")}
-    for cls in _backbone_classes():
-        out.update(cls.RANGES)
-    return out
+    return merge_tables(BACKBONES, "RANGES", {"backbone": choice(tuple(BACKBONES), kind="backbone")}, "model")
 
 
 def input_multiple(name: str) -> int:

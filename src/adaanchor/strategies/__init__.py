@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import unknown_name_error
-from ..ranges import Checker
+from ..ranges import Checker, choice, merge_tables
 from .anchor import AnchorStrategy
 from .base import Decoded, Encoded, Strategy, Target
 from .heatmap import HeatmapStrategy
@@ -30,32 +30,15 @@ STRATEGY_NAMES = tuple(STRATEGIES)
 DEFAULT_STRATEGY = "adaanchor"
 
 
-def _classes() -> list[type[Strategy]]:
-    return list(dict.fromkeys(STRATEGIES.values()))
-
-
 def strategy_defaults() -> dict[str, Any]:
-    """The ``strategy`` config section: ``name`` and every registered class's ``DEFAULTS``.
-
-    The section is flat (one key space for all strategies), so two classes may share a key only with the
-    same default."""
-    out: dict[str, Any] = {"name": DEFAULT_STRATEGY}
-    for cls in _classes():
-        for key, value in cls.DEFAULTS.items():
-            if key in out and out[key] != value:
-                raise RuntimeError(f"strategy option '{key}' has two defaults: {out[key]!r} and {value!r}")
-            out[key] = value
-    return out
+    """The ``strategy`` config section: ``name`` and every registered class's ``DEFAULTS`` (the section is flat:
+    two classes may share a key only with the same default)."""
+    return merge_tables(STRATEGIES, "DEFAULTS", {"name": DEFAULT_STRATEGY}, "strategy")
 
 
 def strategy_ranges() -> dict[str, Checker]:
     """``strategy.<key>`` -> range or choice, over every registered class (``name`` included)."""
-    from ..ranges import choice
-
-    out: dict[str, Checker] = {"name": choice(tuple(STRATEGIES), kind="strategy")}
-    for cls in _classes():
-        out.update(cls.RANGES)
-    return out
+    return merge_tables(STRATEGIES, "RANGES", {"name": choice(tuple(STRATEGIES), kind="strategy")}, "strategy")
 
 
 def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, input_size: tuple[int, int]) -> Strategy:
