@@ -50,9 +50,9 @@ DATA_DEFAULTS: dict[str, Any] = {
 }
 
 #: Valid ranges of the numeric ``data`` options (dotted keys below ``data``); ``synth`` options are checked by
-#: :func:`adaanchor.bench.synth.resolve_config`, ``input_size`` against the backbone by the config.
+#: :func:`adaanchor.bench.synth.resolve_config`; ``input_size`` (two positive integers, multiples of the backbone's
+#: input multiple) by :func:`adaanchor.config.build_config`.
 DATA_RANGES: dict[str, Checker] = {
-    "input_size": at_least(1),
     "crop": choice(("image", "box")),
     "det_score_thr": Range(),
     "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
