@@ -416,3 +416,13 @@ def test_method_doc_lists_every_strategy_option_with_its_default_and_range():
             assert yaml.safe_load(default) == value, key
             if key in cls.RANGES:
                 assert valid.strip().startswith(cls.RANGES[key].describe()), key
+
+
+def test_training_doc_lists_every_range():
+    from adaanchor.config import all_ranges
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text().split("## Valid ranges")[1]
+    rows = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+) \|", doc, flags=re.MULTILINE))
+    for key, checker in all_ranges().items():
+        assert key in rows, f"docs/training.md 'Valid ranges' does not list {key}"
+        assert checker.describe() in rows[key], (key, rows[key])

@@ -92,3 +92,27 @@ def test_the_check_sees_an_upward_import(tmp_path):
     targets = imported("adaanchor.data.bad", f, set(module_files()))
     assert "adaanchor.engine" in targets
     assert rank_of("adaanchor.engine", table) < rank_of("adaanchor.data.bad", table)
+
+
+def test_public_names_stay_importable():
+    """Names other modules and users import, after the moves (lower layers, export package, bench package)."""
+    import importlib
+
+    names = {
+        "adaanchor.strategies": ["build_strategy", "STRATEGY_NAMES", "STRATEGIES", "Strategy", "compute_loss"],
+        "adaanchor.engine.run": ["build_system", "load_for_eval", "resolve_run"],
+        "adaanchor.engine.checkpoint": ["safe_load", "atomic_save"],
+        "adaanchor.export": ["export_onnx", "check_onnx", "export_command", "format_export_report", "DecodedGraph",
+                             "graph_outputs", "ambiguous_keypoints", "check_images"],
+        "adaanchor.metrics.coco": ["load_json"],
+        "adaanchor.metrics.pckh": ["SC_BIAS", "head_size_from_box"],
+        "adaanchor.data.readers.mpii": ["SC_BIAS", "head_size_from_box"],
+        "adaanchor.data.readers.formats": ["FORMATS", "FORMAT_SPECS", "REGISTRY"],
+        "adaanchor.models": ["BACKBONES", "build_backbone"],
+        "adaanchor.bench.synth": ["write_benchmark", "visibility_counts", "SYNTH_DEFAULTS"],
+        "adaanchor.bench.occlude": ["Occluder"],
+    }
+    for module, attrs in names.items():
+        m = importlib.import_module(module)
+        missing = [a for a in attrs if not hasattr(m, a)]
+        assert not missing, (module, missing)

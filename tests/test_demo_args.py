@@ -1,0 +1,46 @@
+"""``adaanchor demo``: ``--steps`` and ``--budget-minutes`` are exclusive and validated before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from adaanchor.cli import main
+from adaanchor.demo import run_demo
+from adaanchor.errors import AdaAnchorError
+
+
+@pytest.mark.parametrize(
+    "args,text",
+    [
+        (["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
+        (["--steps", "-3"], "argument --steps: must be an integer >= 1, got -3"),
+        (["--steps", "2.5"], "argument --steps: must be an integer >= 1, got '2.5'"),
+        (["--budget-minutes", "0"], "argument --budget-minutes: must be a finite number > 0, got 0"),
+        (["--budget-minutes", "-1"], "argument --budget-minutes: must be a finite number > 0, got -1"),
+        (["--budget-minutes", "inf"], "argument --budget-minutes: must be a finite number > 0, got inf"),
+        (["--budget-minutes", "nan"], "argument --budget-minutes: must be a finite number > 0, got nan"),
+        (["--steps", "5", "--budget-minutes", "1"], "not allowed with argument"),
+    ],
+)
+def test_bad_demo_length_exits_2(args, text, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--out", str(tmp_path / "demo"), *args])
+    assert e.value.code == 2
+    assert text in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize(
+    "kw,text",
+    [
+        ({"steps": 0}, "--steps must be an integer >= 1, got 0"),
+        ({"steps": True}, "--steps must be an integer >= 1"),
+        ({"budget_minutes": 0.0}, "--budget-minutes must be a finite number > 0"),
+        ({"budget_minutes": float("nan")}, "--budget-minutes must be a finite number > 0"),
+        ({"steps": 10, "budget_minutes": 1.0}, "give --steps or --budget-minutes, not both"),
+    ],
+)
+def test_run_demo_validates_its_length(kw, text, tmp_path):
+    with pytest.raises(AdaAnchorError, match=text):
+        run_demo(out_dir=tmp_path / "demo", **kw)
+    assert not (tmp_path / "demo").exists()
