@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from .errors import AdaAnchorError, unknown_name_error
 from .models.backbones import input_multiple, model_defaults, model_ranges
 from .ranges import SEED, Checker, at_least, between, choice, positive
+from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
 
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -95,8 +96,6 @@ DEFAULTS: dict[str, Any] = {
 
 #: A config file larger than this is refused before parsing (configs are a few KiB).
 MAX_CONFIG_BYTES = 1 << 20
-#: A YAML document whose aliases expand to more values than this is refused (an alias bomb).
-MAX_YAML_VALUES = 100_000
 
 
 def defaults() -> dict[str, Any]:
@@ -121,74 +120,6 @@ def _check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
             _check_keys(value, valid[key], prefix=name + ".")
 
 
-class _YamlFault(Exception):
-    """A problem found while parsing (duplicate key, alias bomb): re-raised as AdaAnchorError with the file."""
-
-
-class _ConfigLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses duplicate keys and reads ``1e-3`` as a float, as YAML 1.2 does (1.1
-    needs a dot and a signed exponent: ``1.0e-3``)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *base" may repeat what it merges
-                continue
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            try:
-                if key in seen:
-                    raise _YamlFault(f"duplicate key '{key}' on line {line} (first on line {seen[key]})")
-            except TypeError:  # an unhashable key: the base class reports it
-                continue
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
-
-
-_ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def _expanded_size(obj: Any, memo: dict[int, int], active: set[int]) -> int:
-    """How many values ``obj`` holds once every alias is expanded (a shared object counts each time it is
-    used), computed without expanding; raises on a recursive alias or more than :data:`MAX_YAML_VALUES`."""
-    if not isinstance(obj, (dict, list)):
-        return 1
-    key = id(obj)
-    if key in memo:
-        return memo[key]
-    if key in active:
-        raise _YamlFault("a YAML alias refers to a value that contains it (a recursive structure)")
-    active.add(key)
-    children = [*obj.keys(), *obj.values()] if isinstance(obj, dict) else obj
-    n = 1 + sum(_expanded_size(c, memo, active) for c in children)
-    active.discard(key)
-    if n > MAX_YAML_VALUES:
-        raise _YamlFault(f"its aliases expand to more than {MAX_YAML_VALUES} values (a YAML alias bomb?)")
-    memo[key] = n
-    return n
-
-
-def load_yaml_text(text: str) -> Any:
-    """Parse YAML text safely (no Python objects), refusing duplicate keys, recursive aliases and alias bombs.
-
-    Raises:
-        _YamlFault: a duplicate key or an alias problem; yaml.YAMLError: a syntax error.
-    """
-    try:
-        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
-    except RecursionError:
-        raise _YamlFault("nested too deeply") from None
-    try:
-        _expanded_size(data, {}, set())
-    except RecursionError:
-        raise _YamlFault("nested too deeply") from None
-    return data
-
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file safely (:func:`load_yaml_text`); a clear error for a missing, oversized or
     malformed file."""
@@ -202,7 +133,7 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         data = load_yaml_text(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:
         raise AdaAnchorError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except _YamlFault as e:
+    except YamlFault as e:
         raise AdaAnchorError(f"{p}: {e}") from None
     except yaml.YAMLError as e:
         raise AdaAnchorError(f"{p}: not valid YAML: {e}".replace("\n", " ")) from None
@@ -230,7 +161,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
             raise AdaAnchorError(f"cannot parse overrides {list(items)}: '{key}' is not a dotted key like train.lr")
         try:
             value = load_yaml_text(text) if text.strip() else None
-        except (_YamlFault, yaml.YAMLError) as e:
+        except (YamlFault, yaml.YAMLError) as e:
             msg = str(e).replace("\n", " ")
             raise AdaAnchorError(f"cannot parse overrides {list(items)}: {key}: {msg}") from None
         *parents, last = key.split(".")

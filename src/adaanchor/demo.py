@@ -108,17 +108,8 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     print("benchmark: generating or reusing the cached images ...")
     val_json = annotation_path(base.data, "val")
     train_json = annotation_path(base.data, "train")
-    if steps is None and budget_minutes is None:
-        steps = DEFAULT_STEPS
     if steps is None:
-        assert budget_minutes is not None
-        t_step = time_steps(OmegaConf.merge(base, {"strategy": {"name": "adaanchor"}}))  # type: ignore[arg-type]
-        # Training is ~85% of the wall time; evaluation and plotting take the rest. Capped, so that fast
-        # machines run the same, reproducible schedule instead of an ever longer one.
-        fit = int(budget_minutes * 60 * 0.85 / len(methods) / t_step)
-        steps = min(MAX_STEPS, max(MIN_BUDGET_STEPS, fit))
-        bound = " (the least a budget gives)" if fit < MIN_BUDGET_STEPS else " (the most)" if fit > MAX_STEPS else ""
-        print(f"{t_step:.3f} s per step -> {steps} steps per method{bound} for a {budget_minutes:g}-minute budget")
+        steps = DEFAULT_STEPS if budget_minutes is None else budget_steps(base, budget_minutes, len(methods))
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
     results: dict[str, Any] = {}
     preds_by_method: dict[str, Any] = {}
@@ -135,6 +126,26 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
         "wall_seconds": round(time.time() - t_start, 1),
     }
     (out / "results.json").write_text(json.dumps(doc, indent=2))
+    write_report(doc, out, seed, val_ds if plots else None, preds_by_method)
+    return doc
+
+
+def budget_steps(base: DictConfig, budget_minutes: float, n_methods: int) -> int:
+    """Steps per method that fit ``budget_minutes`` on this machine, from a timing of AdaAnchor steps."""
+    t_step = time_steps(OmegaConf.merge(base, {"strategy": {"name": "adaanchor"}}))  # type: ignore[arg-type]
+    # Training is ~85% of the wall time; evaluation and plotting take the rest. Capped, so that fast
+    # machines run the same, reproducible schedule instead of an ever longer one.
+    fit = int(budget_minutes * 60 * 0.85 / n_methods / t_step)
+    steps = min(MAX_STEPS, max(MIN_BUDGET_STEPS, fit))
+    bound = " (the least a budget gives)" if fit < MIN_BUDGET_STEPS else " (the most)" if fit > MAX_STEPS else ""
+    print(f"{t_step:.3f} s per step -> {steps} steps per method{bound} for a {budget_minutes:g}-minute budget")
+    return steps
+
+
+def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_by_method: dict[str, Any]) -> None:
+    """``results.md`` (and, with ``val_ds``, the two plots) from the ``results.json`` content; prints the table."""
+    results, counts = doc["methods"], doc["dataset"]
+    steps = doc["config"]["steps_per_method"]
     table = error_by_visibility_table({k: {**v, "AP": v["ap"]} for k, v in results.items()})
     md = [f"# Occlusion benchmark: {steps} steps per method, seed {seed}", "",
           "Errors in input pixels (72x96 images); scores are mean confidences; Score AUC: how well the "
@@ -142,7 +153,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
           table, "", f"Validation keypoints: {counts['val']}", "",
           f"Machine: {doc['machine']['platform']}, {doc['machine']['torch_threads']} torch threads; "
           f"total {doc['wall_seconds']:.0f} s."]
-    if plots:
+    if val_ds is not None:
         from .viz import plot_error_score, plot_prediction_grid
 
         plot_error_score(results, out / "error_score.png")
@@ -151,6 +162,5 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     (out / "results.md").write_text("\n".join(md) + "\n")
     print()
     print(table)
-    pngs = ", error_score.png, predictions.png" if plots else ""
+    pngs = ", error_score.png, predictions.png" if val_ds is not None else ""
     print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}{pngs}")
-    return doc

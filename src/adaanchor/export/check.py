@@ -77,6 +77,19 @@ def ambiguous_keypoints(outputs: dict[str, Tensor], strategy: Any, eps: float = 
     return amb
 
 
+def _max_diff(got: dict[str, np.ndarray], ref: dict[str, Tensor | None], name: str,
+              mask: np.ndarray | None) -> float | None:
+    """Largest ``|onnxruntime - PyTorch|`` of output ``name`` (per keypoint: the larger of x and y) where
+    ``mask`` ``(B, K)`` holds; None when the output does not exist."""
+    if name not in got or ref[name] is None:
+        return None
+    d = np.abs(got[name].astype(np.float64) - ref[name].float().numpy().astype(np.float64))
+    if d.ndim == 3:
+        d = d.max(-1)
+    d = d[mask] if mask is not None else d
+    return float(d.max()) if d.size else 0.0
+
+
 def check_onnx(
     path: str | Path,
     model: nn.Module,
@@ -112,21 +125,12 @@ def check_onnx(
     amb = ambiguous_keypoints(raw, strategy).numpy()
     keep = ~amb
 
-    def diff(name: str, mask: np.ndarray | None) -> float | None:
-        if name not in got or ref[name] is None:
-            return None
-        d = np.abs(got[name].astype(np.float64) - ref[name].float().numpy().astype(np.float64))
-        if d.ndim == 3:
-            d = d.max(-1)
-        d = d[mask] if mask is not None else d
-        return float(d.max()) if d.size else 0.0
-
     res: dict[str, Any] = {
         "check_batch": int(batch),
-        "max_abs_diff_keypoints": diff("keypoints", keep),
-        "max_abs_diff_keypoints_all": diff("keypoints", None),
-        "max_abs_diff_scores": diff("scores", None),
-        "max_abs_diff_anchors": diff("anchors", keep),
+        "max_abs_diff_keypoints": _max_diff(got, ref, "keypoints", keep),
+        "max_abs_diff_keypoints_all": _max_diff(got, ref, "keypoints", None),
+        "max_abs_diff_scores": _max_diff(got, ref, "scores", None),
+        "max_abs_diff_anchors": _max_diff(got, ref, "anchors", keep),
         "ambiguous": int(amb.sum()),
         "compared": int(keep.sum()),
     }
