@@ -321,6 +321,8 @@ def test_choices_are_checked_at_config_time():
         build_config(None, ["model.backbone=resnet19"])
     with pytest.raises(AdaAnchorError, match="unknown train.amp 'fp8'"):
         build_config(None, ["train.amp=fp8"])
+    with pytest.raises(AdaAnchorError, match=r"unknown data.format 'cocoo'. Did you mean 'coco'"):
+        build_config(None, ["data.format=cocoo"])
     with pytest.raises(AdaAnchorError, match="synth option 'n_train'"):
         build_config(None, ["data.synth.n_train=-1"])
 

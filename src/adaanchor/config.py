@@ -209,9 +209,11 @@ def _flat(section: str, table: Mapping[str, Checker]) -> dict[str, Checker]:
 def all_ranges() -> dict[str, Checker]:
     """Dotted key -> range or choice, for every option that has one, from the tables next to the defaults."""
     from .data.build import DATA_RANGES
+    from .data.readers.formats import FORMATS
 
+    data = {"format": choice(tuple(FORMATS), kind="data.format"), **DATA_RANGES}
     return {**_flat("", TOP_RANGES), **_flat("strategy", strategy_ranges()), **_flat("model", model_ranges()),
-            **_flat("train", TRAIN_RANGES), **_flat("eval", EVAL_RANGES), **_flat("data", DATA_RANGES)}
+            **_flat("train", TRAIN_RANGES), **_flat("eval", EVAL_RANGES), **_flat("data", data)}
 
 
 def _select(tree: Mapping[str, Any], key: str) -> Any:
