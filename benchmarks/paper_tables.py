@@ -27,7 +27,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from omegaconf import OmegaConf
 
@@ -36,6 +35,7 @@ from adaanchor.config import build_config
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, paired_difference, split_overrides  # noqa: E402
 from table_report import markdown, mean_std, plot  # noqa: E402
+
 from adaanchor.data.build import annotation_path, build_dataset
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
 

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from protocol import fmt_diff
 
 # (key, column title, format, scale, lower is better)

@@ -22,7 +22,7 @@ TINY_SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}
 @pytest.fixture(scope="session")
 def tiny_bench(tmp_path_factory) -> Path:
     """A 48/12-image benchmark (72x96) in a session temp folder; returns its root."""
-    from adaanchor.data.synth import write_benchmark
+    from adaanchor.bench.synth import write_benchmark
 
     root = tmp_path_factory.mktemp("bench")
     write_benchmark(root, {**TINY_SYNTH, "width": 72, "height": 96}, progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,250 @@ def test_shipped_configs_are_valid():
     for f in files:
         cfg = build_config(f)
         assert cfg.strategy.name in STRATEGY_NAMES, f
+
+
+# ---- one definition: the config's keys come from the components' default tables ---------------------------
+
+
+def test_strategy_and_model_sections_are_derived_from_the_registries():
+    from adaanchor.models.backbones import BACKBONES
+    from adaanchor.strategies import STRATEGIES
+
+    d = defaults()
+    expected = {"name"} | {k for cls in STRATEGIES.values() for k in cls.DEFAULTS}
+    assert set(d["strategy"]) == expected
+    for cls in STRATEGIES.values():
+        for key, value in cls.DEFAULTS.items():
+            assert d["strategy"][key] == value, key
+    assert set(d["model"]) == {"backbone", "weights"} | {k for cls in BACKBONES.values() for k in cls.DEFAULTS}
+
+
+def test_a_registered_strategy_brings_its_keys(monkeypatch):
+    from adaanchor.strategies import STRATEGIES, HeatmapStrategy
+
+    class Wider(HeatmapStrategy):
+        name = "wider"
+        DEFAULTS = {"heatmap_sigma": 2.0, "wider_factor": 3}
+
+        @classmethod
+        def from_config(cls, section, num_keypoints, stride, input_size):
+            st = super().from_config(section, num_keypoints, stride, input_size)
+            st.factor = cls.options(section)["wider_factor"]
+            return st
+
+    monkeypatch.setitem(STRATEGIES, "wider", Wider)
+    cfg = build_config(None, ["strategy.name=wider", "strategy.wider_factor=5"])
+    st = build_strategy(cfg.strategy, 5, 4, (64, 48))
+    assert isinstance(st, Wider) and st.factor == 5 and st.sigma == 2.0
+
+
+def test_two_defaults_for_one_strategy_key_is_refused(monkeypatch):
+    from adaanchor.strategies import STRATEGIES, RegressionStrategy, strategy_defaults
+
+    class Clash(RegressionStrategy):
+        DEFAULTS = {"topk": 3}  # AnchorStrategy says 20
+
+    monkeypatch.setitem(STRATEGIES, "clash", Clash)
+    with pytest.raises(RuntimeError, match="strategy.topk has two defaults"):
+        strategy_defaults()
+
+
+def test_every_range_names_an_existing_key_and_every_default_is_in_range():
+    from adaanchor.config import _select, all_ranges
+
+    d = defaults()
+    for key, checker in all_ranges().items():
+        parent, _, last = key.rpartition(".")
+        section = _select(d, parent) if parent else d
+        assert isinstance(section, dict) and last in section, f"range for a key that does not exist: {key}"
+        if _select(d, key) is not None:
+            checker.check(key, _select(d, key))  # the defaults pass their own ranges
+
+
+# ---- ranges ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "override,text",
+    [
+        ("train.lr=0", "'train.lr': the value must be > 0"),
+        ("train.lr=-0.1", "'train.lr': the value must be > 0"),
+        ("train.lr=.inf", "'train.lr': the value must be a finite number > 0"),
+        ("train.lr=.nan", "'train.lr': the value must be a finite number > 0"),
+        ("train.lr_factor=-1", "'train.lr_factor': the value must be in (0, 1]"),
+        ("train.lr_factor=0", "'train.lr_factor': the value must be in (0, 1]"),
+        ("train.lr_factor=1.5", "'train.lr_factor': the value must be in (0, 1]"),
+        ("train.weight_decay=-1e-4", "'train.weight_decay': the value must be >= 0"),
+        ("train.grad_clip=-1", "'train.grad_clip': the value must be > 0 (or null)"),
+        ("train.grad_clip=0", "'train.grad_clip': the value must be > 0 (or null)"),
+        ("train.workers=-1", "'train.workers': the value must be in [0, 1024]"),
+        ("train.batch_size=0", "'train.batch_size': the value must be in [1, 65536]"),
+        ("train.batch_size=1000000", "'train.batch_size': the value must be in [1, 65536]"),
+        ("eval.batch_size=0", "'eval.batch_size': the value must be in [1, 65536]"),
+        ("seed=-1", "'seed': the value must be in [0, 4294967295]"),
+        ("seed=4294967296", "'seed': the value must be in [0, 4294967295]"),
+        ("train.max_steps=0", "'train.max_steps': the value must be >= 1 (or null)"),
+        ("train.epochs=0", "'train.epochs': the value must be >= 1"),
+        ("train.lr_steps=[3,-1]", "'train.lr_steps': every element of the value must be >= 0"),
+        ("eval.max_images=0", "'eval.max_images': the value must be >= 1 (or null)"),
+        ("eval.pck=[0.05,0]", "'eval.pck': every element of the value must be in (0, 1]"),
+        ("eval.pck=[1.5]", "'eval.pck': every element of the value must be in (0, 1]"),
+        ("strategy.heatmap_sigma=0", "'strategy.heatmap_sigma': the value must be > 0"),
+        ("strategy.sigma=-2", "'strategy.sigma': the value must be > 0"),
+        ("strategy.focal_gamma=-1", "'strategy.focal_gamma': the value must be >= 0"),
+        ("strategy.topk=0", "'strategy.topk': the value must be >= 1"),
+        ("strategy.candidate_radius=0", "'strategy.candidate_radius': the value must be > 0 (or null)"),
+        ("strategy.conf_prior=1", "'strategy.conf_prior': the value must be in (0, 1)"),
+        ("strategy.warmup_steps=-5", "'strategy.warmup_steps': the value must be >= 0"),
+        ("data.aug.flip=1.5", "'data.aug.flip': the value must be in [0, 1]"),
+        ("data.aug.flip=-0.1", "'data.aug.flip': the value must be in [0, 1]"),
+        ("data.aug.scale=-0.25", "'data.aug.scale': the value must be in [0, 1)"),
+        ("data.aug.rotation=400", "'data.aug.rotation': the value must be in [0, 180]"),
+        ("data.aug.half_body=2", "'data.aug.half_body': the value must be in [0, 1]"),
+        ("data.occlusion.coverage=0", "'data.occlusion.coverage': the value must be in (0, 1]"),
+        ("data.split.val_fraction=1", "'data.split.val_fraction': the value must be in (0, 1)"),
+        ("model.tiny_width=1", "'model.tiny_width': the value must be >= 2"),
+        ("model.deconv_layers=6", "'model.deconv_layers': the value must be in [0, 5]"),
+    ],
+)
+def test_numeric_options_are_range_checked(override, text):
+    with pytest.raises(AdaAnchorError) as e:
+        build_config(None, [override])
+    msg = str(e.value)
+    assert text in msg and "got" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("override", ["train.grad_clip=null", "train.max_steps=null", "eval.max_images=null",
+                                      "strategy.candidate_radius=null", "train.grad_clip=1.0", "train.lr_factor=1",
+                                      "data.aug.flip=0", "data.aug.flip=1", "seed=4294967295", "train.workers=0"])
+def test_values_at_the_edges_of_their_range_are_accepted(override):
+    build_config(None, [override])
+
+
+def test_input_size_must_be_a_multiple_of_the_backbone_input_multiple():
+    with pytest.raises(AdaAnchorError, match=r"backbone hrnet_w18 needs .* divisible by 32"):
+        build_config(None, ["model.backbone=hrnet_w18", "data.input_size=[72,96]"])
+    assert list(build_config(None, ["model.backbone=hrnet_w18", "data.input_size=[64,96]"]).data.input_size) == [64, 96]
+    for bad in ("[0,96]", "[64]", "[64.5,96]"):
+        with pytest.raises(AdaAnchorError, match="data.input_size must be two positive integers"):
+            build_config(None, [f"data.input_size={bad}"])
+
+
+def test_out_dir_must_not_be_empty():
+    for value in ("''", "'  '"):
+        with pytest.raises(AdaAnchorError, match="'out_dir' must be a non-empty path"):
+            build_config(None, [f"out_dir={value}"])
+
+
+def test_choices_are_checked_at_config_time():
+    with pytest.raises(AdaAnchorError, match=r"unknown backbone 'resnet19'.*Did you mean 'resnet18'"):
+        build_config(None, ["model.backbone=resnet19"])
+    with pytest.raises(AdaAnchorError, match="unknown train.amp 'fp8'"):
+        build_config(None, ["train.amp=fp8"])
+    with pytest.raises(AdaAnchorError, match=r"unknown data.format 'cocoo'. Did you mean 'coco'"):
+        build_config(None, ["data.format=cocoo"])
+    with pytest.raises(AdaAnchorError, match="synth option 'n_train'"):
+        build_config(None, ["data.synth.n_train=-1"])
+
+
+# ---- YAML faults -------------------------------------------------------------------------------------------
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    import time
+
+    lines = ['a: &a ["x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    for i in range(1, 10):  # 9 ** 10 values once expanded
+        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
+        lines.append(f"{cur}: &{cur} [{', '.join([f'*{prev}'] * 9)}]")
+    p = tmp_path / "bomb.yaml"
+    p.write_text("\n".join(lines) + "\n")
+    t = time.perf_counter()
+    with pytest.raises(AdaAnchorError, match="alias") as e:
+        build_config(p)
+    assert time.perf_counter() - t < 5 and str(p) in str(e.value)
+
+
+def test_recursive_yaml_alias_is_refused(tmp_path):
+    p = tmp_path / "loop.yaml"
+    p.write_text("train: &t {lr_steps: *t}\n")
+    with pytest.raises(AdaAnchorError, match="recursive"):
+        read_yaml(p)
+    with pytest.raises(AdaAnchorError, match="recursive"):
+        parse_overrides(["train.lr_steps=&x [*x]"])
+
+
+def test_yaml_aliases_of_modest_size_still_work(tmp_path):
+    p = tmp_path / "anchors.yaml"
+    p.write_text("eval: {pck: &p [0.05, 0.2]}\ndata: {occlusion: {count: [1, 2]}}\n")
+    assert list(build_config(p).eval.pck) == [0.05, 0.2]
+
+
+def test_oversized_config_file_is_refused_before_parsing(tmp_path):
+    from adaanchor.config import MAX_CONFIG_BYTES
+
+    p = tmp_path / "big.yaml"
+    p.write_text("# " + "x" * MAX_CONFIG_BYTES + "\n")
+    with pytest.raises(AdaAnchorError, match="bytes, more than"):
+        read_yaml(p)
+
+
+def test_duplicate_yaml_key_is_an_error_naming_key_and_line(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text("train:\n  lr: 0.01\n  epochs: 3\n  lr: 0.1\n")
+    with pytest.raises(AdaAnchorError) as e:
+        build_config(p)
+    msg = str(e.value)
+    assert "duplicate key 'lr' on line 4 (first on line 2)" in msg and str(p) in msg and "\n" not in msg
+    top = tmp_path / "dup_top.yaml"
+    top.write_text("seed: 1\nseed: 2\n")
+    with pytest.raises(AdaAnchorError, match="duplicate key 'seed' on line 2"):
+        read_yaml(top)
+    merge = tmp_path / "merge.yaml"  # a merge key is not a duplicate
+    merge.write_text("base: &b {lr: 0.1}\ntrain:\n  <<: *b\n  epochs: 2\n")
+    assert read_yaml(merge)["train"] == {"lr": 0.1, "epochs": 2}
+
+
+@pytest.mark.parametrize("text,value", [("1e-3", 1e-3), ("5E-4", 5e-4), ("+2e2", 200.0), ("-1.5e-3", -1.5e-3),
+                                        ("1.0e-3", 1e-3), ("1_000.5", 1000.5)])
+def test_exponent_floats_are_floats_in_files_and_overrides(tmp_path, text, value):
+    p = tmp_path / "lr.yaml"
+    p.write_text(f"strategy:\n  sigma: {text}\n")
+    assert read_yaml(p)["strategy"]["sigma"] == value
+    assert parse_overrides([f"strategy.sigma={text}"]) == {"strategy": {"sigma": value}}
+    if value > 0:
+        assert build_config(p).strategy.sigma == value
+
+
+def test_override_conflicting_with_a_section_value():
+    with pytest.raises(AdaAnchorError, match="another override sets to a value"):
+        parse_overrides(["train=3", "train.lr=1"])
+    assert parse_overrides(["train.lr=1", "train.lr=2"]) == {"train": {"lr": 2}}  # the later one wins
+
+
+def test_method_doc_lists_every_strategy_option_with_its_default_and_range():
+    import yaml
+
+    from adaanchor.strategies import STRATEGIES
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "method.md").read_text()
+    rows = {key: (default, valid) for key, default, valid in
+            re.findall(r"^\| `strategy\.(\w+)` \| `([^`]*)` \| ([^|]+) \|", doc, flags=re.MULTILINE)}
+    expected = {k for cls in STRATEGIES.values() for k in cls.DEFAULTS}
+    assert set(rows) == expected | {"name"}
+    for cls in STRATEGIES.values():
+        for key, value in cls.DEFAULTS.items():
+            default, valid = rows[key]
+            assert yaml.safe_load(default) == value, key
+            if key in cls.RANGES:
+                assert valid.strip().startswith(cls.RANGES[key].describe()), key
+
+
+def test_training_doc_lists_every_range():
+    from adaanchor.config import all_ranges
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text().split("## Valid ranges")[1]
+    rows = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+) \|", doc, flags=re.MULTILINE))
+    for key, checker in all_ranges().items():
+        assert key in rows, f"docs/training.md 'Valid ranges' does not list {key}"
+        assert checker.describe() in rows[key], (key, rows[key])

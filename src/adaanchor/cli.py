@@ -118,8 +118,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
+    from .bench.synth import visibility_counts, write_benchmark
     from .config import parse_overrides
-    from .data.synth import visibility_counts, write_benchmark
 
     opts = parse_overrides(a.overrides)
     paths = write_benchmark(a.out_dir, opts)
@@ -169,10 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor and adaanchor, same budget")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    d.add_argument("--budget-minutes", type=float, help="derive the step count from a time budget for the four methods' "
-                   "training (default: a fixed 400 steps each, about 6 minutes on 2 CPU cores)")
+    length = d.add_mutually_exclusive_group()
+    length.add_argument("--budget-minutes", type=float, help="derive the step count from a time budget "
+                        "(minutes, > 0) for the four methods' training (default: a fixed 400 steps each, about "
+                        "6 minutes on 2 CPU cores)")
+    length.add_argument("--steps", type=int, help="training steps per method, >= 1 (default 400)")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--steps", type=int, help="training steps per method (default 400)")
     d.add_argument("overrides", nargs="*", help="config overrides key=value applied to every method")
     d.set_defaults(func=cmd_demo)
 

@@ -9,6 +9,7 @@ from a config file.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,34 +18,10 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import AdaAnchorError, unknown_name_error
-
-STRATEGY_DEFAULTS: dict[str, Any] = {
-    "name": "adaanchor",  # heatmap | regression | fixanchor | adaanchor
-    # --- anchor strategies (adaanchor, fixanchor) ---
-    "topk": 20,  # positives per target (paper eq. 11)
-    "sigma": 4.0,  # regression-score sigma, in INPUT PIXELS (paper eq. 8); see docs/method.md
-    "fusion": "mul",  # mul: s = c * r (eq. 9) | add: s = c + r
-    "refine": True,  # local refinement branch (eq. 12) at inference and in the score
-    "refine_in_score": True,  # use the refined point P_r inside the score (paper) or the coarse one
-    "local_radius": 2.0,  # local offsets are supervised at cells within this many cells of the target
-    "candidate_radius": None,  # null: every cell is a candidate (paper); R: only cells within R cells
-    "warmup_steps": 0,  # FixAnchor assignment for the first N training steps
-    "lambda_offset": 1.0,  # lambda of eq. 4 for the anchor offset L1
-    "lambda_local": 1.0,  # weight of the local-offset L1
-    "focal_gamma": 2.0,  # CornerNet/CenterNet focal loss exponent
-    "conf_prior": 0.1,  # initial sigmoid confidence (bias init of the confidence head)
-    "ignore_unlabelled": True,  # channels of a keypoint type with no labelled target get no loss
-    # --- heatmap ---
-    "heatmap_sigma": 2.0,  # MSRA Gaussian sigma, in heatmap cells
-}
-
-MODEL_DEFAULTS: dict[str, Any] = {
-    "backbone": "tiny",  # tiny | resnet18/34/50/101/152 | hrnet_w18 | hrnet_w32
-    "weights": None,  # timm:NAME (ImageNet weights via timm and the Hugging Face cache) or a local checkpoint file
-    "deconv_channels": 256,  # SimpleBaseline deconvolution width (resnet backbones)
-    "deconv_layers": 3,
-    "tiny_width": 32,  # channel width of the tiny CNN
-}
+from .models.backbones import input_multiple, model_defaults, model_ranges
+from .ranges import SEED, Checker, at_least, between, choice, positive
+from .safe_yaml import YamlFault, load_yaml_text
+from .strategies import strategy_defaults, strategy_ranges
 
 TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 10,
@@ -67,25 +44,58 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "progress": True,
     "device": "auto",  # auto | cpu | cuda
 }
+#: A batch beyond this is a typo (an extra zero or two), not a plan: no device holds it.
+MAX_BATCH = 65536
+TRAIN_RANGES: dict[str, Checker] = {
+    "epochs": at_least(1),
+    "max_steps": at_least(1),
+    "batch_size": between(1, MAX_BATCH),
+    "lr": positive(),
+    "lr_steps": at_least(0),
+    "lr_factor": between(0, 1, lo_open=True),
+    "weight_decay": at_least(0),
+    "grad_clip": positive(),
+    "amp": choice(("auto", "bf16", "fp16", "off")),
+    "workers": between(0, 1024),
+    "log_every": at_least(1),
+    "ckpt_every_steps": at_least(0),
+    "eval_every": at_least(0),  # 0: no evaluation during training
+    "max_bad_steps": at_least(1),
+    "time_limit_s": positive(),
+}
 
 EVAL_DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "pck": [0.05, 0.1],
     "max_images": None,  # evaluate on the first N images only
 }
+EVAL_RANGES: dict[str, Checker] = {
+    "batch_size": between(1, MAX_BATCH),
+    "pck": between(0, 1, lo_open=True),
+    "max_images": at_least(1),
+}
 
-DEFAULTS: dict[str, Any] = {
+TOP_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "out_dir": "runs/default",
     "resume": None,  # PATH of a checkpoint, or "auto" (newest in out_dir)
-    "strategy": STRATEGY_DEFAULTS,
-    "model": MODEL_DEFAULTS,
+}
+TOP_RANGES: dict[str, Checker] = {"seed": SEED}
+
+#: Every default. The ``strategy`` and ``model`` sections are derived from the registered classes
+#: (:data:`adaanchor.strategies.STRATEGIES`, :data:`adaanchor.models.backbones.BACKBONES`), the ``data``
+#: section from :data:`adaanchor.data.build.DATA_DEFAULTS` (see :func:`defaults`).
+DEFAULTS: dict[str, Any] = {
+    **TOP_DEFAULTS,
+    "strategy": strategy_defaults(),
+    "model": model_defaults(),
     "train": TRAIN_DEFAULTS,
     "eval": EVAL_DEFAULTS,
     "data": {},  # filled from adaanchor.data.build.DATA_DEFAULTS
 }
 
-STRATEGIES = ("heatmap", "regression", "fixanchor", "adaanchor")
+#: A config file larger than this is refused before parsing (configs are a few KiB).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def defaults() -> dict[str, Any]:
@@ -93,6 +103,8 @@ def defaults() -> dict[str, Any]:
     from .data.build import DATA_DEFAULTS
 
     d = copy.deepcopy(DEFAULTS)
+    # Derived again on every call, so a strategy or backbone registered after import is a valid key too.
+    d["strategy"], d["model"] = copy.deepcopy(strategy_defaults()), copy.deepcopy(model_defaults())
     d["data"] = copy.deepcopy(DATA_DEFAULTS)
     return d
 
@@ -109,12 +121,20 @@ def _check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file with ``yaml.safe_load``; a clear error for a missing or malformed file."""
+    """Read a YAML config file safely (:func:`load_yaml_text`); a clear error for a missing, oversized or
+    malformed file."""
     p = Path(path)
     if not p.is_file():
         raise AdaAnchorError(f"{p}: config file not found")
+    size = p.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise AdaAnchorError(f"{p}: config file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may be")
     try:
-        data = yaml.safe_load(p.read_text())
+        data = load_yaml_text(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise AdaAnchorError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except YamlFault as e:
+        raise AdaAnchorError(f"{p}: {e}") from None
     except yaml.YAMLError as e:
         raise AdaAnchorError(f"{p}: not valid YAML: {e}".replace("\n", " ")) from None
     if data is None:
@@ -124,16 +144,35 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
 def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``["train.lr=0.01", "strategy.name=heatmap"]`` to a nested dict (values parsed as YAML scalars)."""
+    """``["train.lr=0.01", "strategy.name=heatmap"]`` to a nested dict. Values are YAML scalars or flow
+    collections read exactly as in a config file (:func:`load_yaml_text`: ``1e-3`` is a float); a later
+    override of the same key wins."""
+    out: dict[str, Any] = {}
     for it in items:
         if "=" not in it:
             raise AdaAnchorError(f"override '{it}' must look like key=value (e.g. train.lr=0.001)")
-    try:
-        return OmegaConf.to_container(OmegaConf.from_dotlist(list(items)))  # type: ignore[return-value]
-    except Exception as e:  # omegaconf's grammar errors
-        msg = str(e).replace("\n", " ")
-        raise AdaAnchorError(f"cannot parse overrides {list(items)}: {msg}") from None
+        key, text = it.split("=", 1)
+        key = key.strip()
+        if not _KEY.match(key):
+            raise AdaAnchorError(f"cannot parse overrides {list(items)}: '{key}' is not a dotted key like train.lr")
+        try:
+            value = load_yaml_text(text) if text.strip() else None
+        except (YamlFault, yaml.YAMLError) as e:
+            msg = str(e).replace("\n", " ")
+            raise AdaAnchorError(f"cannot parse overrides {list(items)}: {key}: {msg}") from None
+        *parents, last = key.split(".")
+        node = out
+        for i, part in enumerate(parents):
+            if not isinstance(node.get(part, {}), dict):
+                raise AdaAnchorError(f"override '{it}' sets a key inside '{'.'.join(parents[:i + 1])}', "
+                                     f"which another override sets to a value")
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
 
 
 def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
@@ -163,8 +202,48 @@ def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
             )
 
 
+def _flat(section: str, table: Mapping[str, Checker]) -> dict[str, Checker]:
+    return {f"{section}.{k}" if section else k: v for k, v in table.items()}
+
+
+def all_ranges() -> dict[str, Checker]:
+    """Dotted key -> range or choice, for every option that has one, from the tables next to the defaults."""
+    from .data.build import DATA_RANGES
+    from .data.readers.formats import FORMATS
+
+    data = {"format": choice(tuple(FORMATS), kind="data.format"), **DATA_RANGES}
+    return {**_flat("", TOP_RANGES), **_flat("strategy", strategy_ranges()), **_flat("model", model_ranges()),
+            **_flat("train", TRAIN_RANGES), **_flat("eval", EVAL_RANGES), **_flat("data", data)}
+
+
+def _select(tree: Mapping[str, Any], key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+def _check_ranges(plain: Mapping[str, Any], ref: Mapping[str, Any]) -> None:
+    """Every option with a range (:func:`all_ranges`), the input size against the backbone, and out_dir."""
+    for key, checker in all_ranges().items():
+        value, default = _select(plain, key), _select(ref, key)
+        if value is None and default is None:  # null is allowed exactly where it is the default
+            continue
+        checker.check(key, value, nullable=default is None)
+    size = list(_select(plain, "data.input_size"))
+    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
+        raise AdaAnchorError(f"data.input_size must be two positive integers [W, H], got {size}")
+    backbone = str(_select(plain, "model.backbone"))
+    mult = input_multiple(backbone)
+    if any(v % mult for v in size):
+        raise AdaAnchorError(f"data.input_size={size}: backbone {backbone} needs a width and height divisible by "
+                             f"{mult} (positive multiples of {mult})")
+    if not str(plain["out_dir"]).strip():
+        raise AdaAnchorError("config key 'out_dir' must be a non-empty path")
+
+
 def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[str] | Mapping = ()) -> DictConfig:
-    """Merge defaults, a YAML file (or mapping) and overrides; validate keys, types and the strategy name."""
+    """Merge defaults, a YAML file (or mapping) and overrides; validate keys, types and ranges."""
     ref = defaults()
     layers: list[dict[str, Any]] = [ref]
     if base is not None:
@@ -177,23 +256,11 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     cfg = OmegaConf.merge(*[OmegaConf.create(x) for x in layers])
     plain = OmegaConf.to_container(cfg, resolve=True)
     _check_types(plain, ref)
-    name = cfg.strategy.name
-    if name not in STRATEGIES:
-        raise unknown_name_error("strategy", str(name), STRATEGIES)
-    if cfg.strategy.fusion not in ("mul", "add"):
-        raise unknown_name_error("strategy.fusion", str(cfg.strategy.fusion), ("mul", "add"))
-    if cfg.data.crop not in ("image", "box"):
-        raise unknown_name_error("data.crop", str(cfg.data.crop), ("image", "box"))
-    size = list(cfg.data.input_size)
-    if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
-        raise AdaAnchorError(f"data.input_size must be two positive integers [W, H], got {size}")
-    for key in ("train.batch_size", "model.tiny_width", "strategy.topk", "eval.batch_size"):
-        v = OmegaConf.select(cfg, key)
-        if v <= 0:
-            raise AdaAnchorError(f"config key '{key}' must be positive, got {v}")
-    if float(cfg.strategy.sigma) <= 0:
-        raise AdaAnchorError(f"config key 'strategy.sigma' must be positive, got {cfg.strategy.sigma}")
-    return cfg
+    _check_ranges(plain, ref)
+    from .bench.synth import resolve_config
+
+    resolve_config(plain["data"]["synth"])
+    return cfg  # type: ignore[return-value]
 
 
 def save_config(cfg: DictConfig, path: str | Path) -> None:

@@ -2,8 +2,8 @@
 
 Steps: generate (or reuse) the benchmark; pick one step count for every method (400 by default; with a
 time budget, from a timing of a few AdaAnchor steps, the costliest encoder); train ``regression``,
-``heatmap``, ``fixanchor`` and ``adaanchor`` for that many steps on the same data order; evaluate all on the same held-out images;
-write ``results.json``, ``results.md`` and two plots.
+``heatmap``, ``fixanchor`` and ``adaanchor`` for that many steps on the same data order; evaluate all on the same
+held-out images; write ``results.json``, ``results.md`` and two plots.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from .bench.synth import visibility_counts
 from .config import build_config
 from .data.build import annotation_path, build_dataset
-from .data.synth import visibility_counts
 from .engine.evaluate import evaluate_dataset
-from .engine.run import build_system, seed_everything
+from .engine.run import build_system, load_for_eval, seed_everything
 from .engine.train import train
 from .errors import AdaAnchorError
 from .metrics.keypoint import error_by_visibility_table
@@ -30,6 +30,7 @@ from .metrics.keypoint import error_by_visibility_table
 METHODS = ("regression", "heatmap", "fixanchor", "adaanchor")
 DEMO_CONFIG = Path(__file__).resolve().parent / "configs" / "demo.yaml"
 MAX_STEPS = 800
+MIN_BUDGET_STEPS = 20  # fewer steps train nothing worth comparing, whatever the budget
 DEFAULT_STEPS = 400  # per method: about 6 minutes in all on 2 CPU cores, and the same schedule everywhere
 
 
@@ -48,7 +49,8 @@ def time_steps(cfg: DictConfig, n: int = 6) -> float:
     for i in range(n + 2):
         t = time.perf_counter()
         out = model(batch["image"])
-        enc = strategy.encode({k: v.detach() for k, v in out.items()}, batch["keypoints"], batch["visibility"], step=10**6)
+        detached = {k: v.detach() for k, v in out.items()}
+        enc = strategy.encode(detached, batch["keypoints"], batch["visibility"], step=10**6)
         loss = compute_loss(out, enc.targets, strategy.losses)["loss"]
         opt.zero_grad()
         loss.backward()
@@ -59,18 +61,27 @@ def time_steps(cfg: DictConfig, n: int = 6) -> float:
 
 
 def _method_cfg(base: DictConfig, name: str, out: Path, steps: int) -> DictConfig:
-    cfg = OmegaConf.merge(base, {"strategy": {"name": name}, "out_dir": str(out / name),
-                                 "train": {"max_steps": steps, "lr_steps": [int(steps * 0.8)]}})
-    return cfg  # type: ignore[return-value]
+    """``base`` for method ``name``, validated like any config (keys, types, ranges)."""
+    return build_config(OmegaConf.to_container(base, resolve=True),  # type: ignore[arg-type]
+                        {"strategy": {"name": name}, "out_dir": str(out / name),
+                         "train": {"max_steps": steps, "lr_steps": [int(steps * 0.8)]}})
+
+
+def check_length(steps: int | None, budget_minutes: float | None) -> None:
+    """``steps`` (>= 1) or ``budget_minutes`` (finite, > 0), not both."""
+    if steps is not None and budget_minutes is not None:
+        raise AdaAnchorError("demo: give --steps or --budget-minutes, not both")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise AdaAnchorError(f"demo: --steps must be an integer >= 1, got {steps!r}")
+    if budget_minutes is not None and not (0 < float(budget_minutes) < float("inf")):
+        raise AdaAnchorError(f"demo: --budget-minutes must be a finite number > 0, got {budget_minutes!r}")
 
 
 def train_and_evaluate(cfg: DictConfig, val_ds: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train ``cfg``, evaluate its last checkpoint on ``val_ds``; returns the results row and the predictions."""
     summary = train(cfg)
-    model, strategy = build_system(cfg, load_pretrained=False)
-    state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    m, preds = evaluate_dataset(model.eval(), strategy, cfg, val_ds)
+    model, strategy, _ = load_for_eval(cfg, Path(cfg.out_dir) / "checkpoints" / "last.pt")
+    m, preds = evaluate_dataset(model, strategy, cfg, val_ds)
     keys = ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv",
             "nme", "nme_vis", "nme_inv", "fr")
     row = {k: m[k] for k in keys if k in m}
@@ -85,7 +96,8 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
 
     Every method trains for ``steps`` steps (default :data:`DEFAULT_STEPS`, so results are reproducible
     across machines); with ``budget_minutes`` the step count is derived from a timing of this machine
-    instead (at most :data:`MAX_STEPS`)."""
+    instead (at most :data:`MAX_STEPS`); giving both is an error."""
+    check_length(steps, budget_minutes)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -96,15 +108,8 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     print("benchmark: generating or reusing the cached images ...")
     val_json = annotation_path(base.data, "val")
     train_json = annotation_path(base.data, "train")
-    if steps is None and budget_minutes is None:
-        steps = DEFAULT_STEPS
     if steps is None:
-        assert budget_minutes is not None
-        t_step = time_steps(OmegaConf.merge(base, {"strategy": {"name": "adaanchor"}}))  # type: ignore[arg-type]
-        # Training is ~85% of the wall time; evaluation and plotting take the rest. Capped, so that fast
-        # machines run the same, reproducible schedule instead of an ever longer one.
-        steps = min(MAX_STEPS, max(20, int(budget_minutes * 60 * 0.85 / len(methods) / t_step)))
-        print(f"{t_step:.3f} s per step -> {steps} steps per method for a {budget_minutes:g}-minute budget")
+        steps = DEFAULT_STEPS if budget_minutes is None else budget_steps(base, budget_minutes, len(methods))
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
     results: dict[str, Any] = {}
     preds_by_method: dict[str, Any] = {}
@@ -121,6 +126,26 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
         "wall_seconds": round(time.time() - t_start, 1),
     }
     (out / "results.json").write_text(json.dumps(doc, indent=2))
+    write_report(doc, out, seed, val_ds if plots else None, preds_by_method)
+    return doc
+
+
+def budget_steps(base: DictConfig, budget_minutes: float, n_methods: int) -> int:
+    """Steps per method that fit ``budget_minutes`` on this machine, from a timing of AdaAnchor steps."""
+    t_step = time_steps(OmegaConf.merge(base, {"strategy": {"name": "adaanchor"}}))  # type: ignore[arg-type]
+    # Training is ~85% of the wall time; evaluation and plotting take the rest. Capped, so that fast
+    # machines run the same, reproducible schedule instead of an ever longer one.
+    fit = int(budget_minutes * 60 * 0.85 / n_methods / t_step)
+    steps = min(MAX_STEPS, max(MIN_BUDGET_STEPS, fit))
+    bound = " (the least a budget gives)" if fit < MIN_BUDGET_STEPS else " (the most)" if fit > MAX_STEPS else ""
+    print(f"{t_step:.3f} s per step -> {steps} steps per method{bound} for a {budget_minutes:g}-minute budget")
+    return steps
+
+
+def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_by_method: dict[str, Any]) -> None:
+    """``results.md`` (and, with ``val_ds``, the two plots) from the ``results.json`` content; prints the table."""
+    results, counts = doc["methods"], doc["dataset"]
+    steps = doc["config"]["steps_per_method"]
     table = error_by_visibility_table({k: {**v, "AP": v["ap"]} for k, v in results.items()})
     md = [f"# Occlusion benchmark: {steps} steps per method, seed {seed}", "",
           "Errors in input pixels (72x96 images); scores are mean confidences; Score AUC: how well the "
@@ -128,7 +153,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
           table, "", f"Validation keypoints: {counts['val']}", "",
           f"Machine: {doc['machine']['platform']}, {doc['machine']['torch_threads']} torch threads; "
           f"total {doc['wall_seconds']:.0f} s."]
-    if plots:
+    if val_ds is not None:
         from .viz import plot_error_score, plot_prediction_grid
 
         plot_error_score(results, out / "error_score.png")
@@ -137,5 +162,5 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     (out / "results.md").write_text("\n".join(md) + "\n")
     print()
     print(table)
-    print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}" + (", error_score.png, predictions.png" if plots else ""))
-    return doc
+    pngs = ", error_score.png, predictions.png" if val_ds is not None else ""
+    print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}{pngs}")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import torch
 
 from adaanchor.config import build_config
@@ -11,8 +14,6 @@ from adaanchor.engine.checkpoint import safe_load
 from adaanchor.engine.run import build_system, load_for_eval, seed_everything
 from adaanchor.engine.train import train
 from adaanchor.strategies import STRATEGY_NAMES, compute_loss
-
-import pytest
 
 
 @pytest.mark.parametrize("name", STRATEGY_NAMES)
@@ -48,7 +49,7 @@ def test_checkpoint_round_trip_and_eval_load(tiny_overrides):
     for k, v in model.state_dict().items():
         assert torch.equal(v, state["model"][k]), k
     assert (summary["metrics"] or {}).get("vis_error") is not None
-    assert (f"{run}/config.yaml") and build_config(f"{run}/config.yaml").strategy.name == "adaanchor"
+    assert Path(run, "config.yaml").is_file() and build_config(f"{run}/config.yaml").strategy.name == "adaanchor"
 
 
 def test_resume_continues_like_an_uninterrupted_run(tiny_overrides, tmp_path):

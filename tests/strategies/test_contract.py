@@ -12,21 +12,17 @@ import pytest
 import torch
 
 from adaanchor.models import KeypointNet, build_backbone
-from adaanchor.strategies import STRATEGY_NAMES, build_strategy, compute_loss
+from adaanchor.strategies import STRATEGIES, STRATEGY_NAMES, build_strategy, compute_loss
 
 K = 5
 STRIDE = 4
 INPUT = (32, 24)  # (W, H): an 8 x 6 map, deliberately not square
 MAP_H, MAP_W = INPUT[1] // STRIDE, INPUT[0] // STRIDE
 
-CONFIGS = {
-    "heatmap": {"name": "heatmap"},
-    "regression": {"name": "regression"},
-    "fixanchor": {"name": "fixanchor", "topk": 6},
-    "adaanchor": {"name": "adaanchor", "topk": 6},
-    "adaanchor-norefine-add": {"name": "adaanchor", "topk": 6, "refine": False, "fusion": "add"},
-}
-MULTI_INSTANCE = [c for c in CONFIGS if c != "regression"]
+#: One config per registered strategy (small topk where a strategy reads it), plus variants.
+CONFIGS = {name: {"name": name, "topk": 6} for name in STRATEGY_NAMES}
+CONFIGS["adaanchor-norefine-add"] = {"name": "adaanchor", "topk": 6, "refine": False, "fusion": "add"}
+MULTI_INSTANCE = [c for c in CONFIGS if STRATEGIES[CONFIGS[c]["name"]].multi_instance]
 
 
 def make_strategy(cfg_id: str):
@@ -66,7 +62,7 @@ def assert_same_supervision(strategy, outputs, enc_a, enc_b) -> None:
 
 
 def _n_values(cfg_id: str) -> list[int]:
-    return [1] if cfg_id == "regression" else [1, 3]
+    return [1, 3] if cfg_id in MULTI_INSTANCE else [1]
 
 
 CASES = [(c, n) for c in CONFIGS for n in _n_values(c)]
@@ -74,6 +70,8 @@ CASES = [(c, n) for c in CONFIGS for n in _n_values(c)]
 
 def test_every_strategy_is_covered():
     assert {CONFIGS[c]["name"] for c in CONFIGS} == set(STRATEGY_NAMES)
+    for cfg_id in CONFIGS:
+        assert make_strategy(cfg_id).name == CONFIGS[cfg_id]["name"], cfg_id
 
 
 @pytest.mark.parametrize("cfg_id,n", CASES)

@@ -1,5 +1,6 @@
 """Round trips: decoding outputs equal to the encoded targets recovers the ground truth.
 
+- every registered strategy: within half a cell per axis, for keypoints between the outermost cell centres;
 - heatmap: within the quantisation of the map (the target peak sits on the rounded cell);
 - regression: exactly (float precision), also for points outside the crop;
 - anchors: "perfect" outputs (large logits at the positives, offsets equal to their targets) recover the
@@ -16,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 
 from adaanchor.coords import cell_to_input, input_to_cell
-from adaanchor.strategies import build_strategy
+from adaanchor.strategies import STRATEGY_NAMES, build_strategy
 
 W, H = 32, 24
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
@@ -37,12 +38,37 @@ def perfect_outputs(targets) -> dict[str, torch.Tensor]:
     return out
 
 
+def perfect_from_targets(st, targets) -> dict[str, torch.Tensor]:
+    """Outputs equal to the targets, for any strategy: focal-loss heads are logits, so their 0/1 targets become
+    confident logits (+-30); every other head is its target value."""
+    return {head: torch.where(t.value > 0.5, 30.0, -30.0) if st.losses.get(head, ("",))[0] == "focal"
+            else t.value.clone() for head, t in targets.items()}
+
+
 def xy_lists(k: int, lo_x: float, hi_x: float, lo_y: float, hi_y: float):
     pt = hst.tuples(
         hst.floats(lo_x, hi_x, allow_nan=False, allow_infinity=False),
         hst.floats(lo_y, hi_y, allow_nan=False, allow_infinity=False),
     )
     return hst.lists(pt, min_size=k, max_size=k)
+
+
+# ---- every registered strategy ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+@SETTINGS
+@given(xy=xy_lists(3, 1.5, W - 2.5, 1.5, H - 2.5), seed=hst.integers(0, 2**16))
+def test_registered_strategy_roundtrip_within_half_a_cell(name, xy, seed):
+    """Encode, take outputs equal to the targets, decode: each keypoint comes back within half a cell per axis
+    (the heatmap's quantisation; the other strategies are exact)."""
+    stride = 4
+    kp = torch.tensor(xy, dtype=torch.float32).view(1, 1, 3, 2)
+    st = build_strategy({"name": name, "topk": 5}, 3, stride, (W, H))
+    outputs = dense_outputs(st, 1, seed) if "coords" not in st.heads else {"coords": torch.zeros(1, 6)}
+    enc = st.encode(outputs, kp, torch.full((1, 1, 3), 2))
+    dec = st.decode(perfect_from_targets(st, enc.targets))
+    assert (dec.xy - kp[:, 0]).abs().max() <= stride / 2 + 1e-3
 
 
 # ---- heatmap ------------------------------------------------------------------------------------
@@ -183,8 +209,8 @@ def test_anchor_roundtrip_batched_multi_instance_first_valid(cfg_id):
 
 @pytest.mark.parametrize(
     "cfg",
-    [{"name": "heatmap"}, {"name": "regression"}] + list(ANCHOR_CFGS.values()),
-    ids=["heatmap", "regression"] + list(ANCHOR_CFGS),
+    [{"name": n} for n in STRATEGY_NAMES] + list(ANCHOR_CFGS.values()),
+    ids=list(STRATEGY_NAMES) + list(ANCHOR_CFGS),
 )
 def test_invisible_keypoints_are_targets_like_visible_ones(cfg):
     gen = torch.Generator().manual_seed(11)

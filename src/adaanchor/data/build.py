@@ -11,11 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError, unknown_name_error
+from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
 from .spec import KeypointSpec, load_spec
-from .synth import SYNTH_DEFAULTS
 
 DATA_DEFAULTS: dict[str, Any] = {
     "format": "synth",  # synth (the built-in benchmark) | a reader of adaanchor.data.readers.formats
@@ -36,7 +37,7 @@ DATA_DEFAULTS: dict[str, Any] = {
         "val_fraction": 0.2,
         "seed": 0,
     },
-    "occlusion": {  # the occlusion compositor (adaanchor.data.occlude.Occluder), off by default
+    "occlusion": {  # the occlusion compositor (adaanchor.bench.occlude.Occluder), off by default
         "train": False,  # random occluders as training augmentation
         "val": False,  # seeded occluders on the evaluation split (same for every model: a benchmark)
         "coverage": 0.25,  # share of the object box covered
@@ -46,6 +47,23 @@ DATA_DEFAULTS: dict[str, Any] = {
     },
     "aug": copy.deepcopy(AUG_DEFAULTS),
     "synth": copy.deepcopy(SYNTH_DEFAULTS),
+}
+
+#: Valid ranges of the numeric ``data`` options (dotted keys below ``data``); ``synth`` options are checked by
+#: :func:`adaanchor.bench.synth.resolve_config`; ``input_size`` (two positive integers, multiples of the backbone's
+#: input multiple) by :func:`adaanchor.config.build_config`.
+DATA_RANGES: dict[str, Checker] = {
+    "crop": choice(("image", "box")),
+    "det_score_thr": Range(),
+    "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
+    "split.seed": SEED,
+    "occlusion.coverage": between(0, 1, lo_open=True),
+    "occlusion.count": at_least(0),
+    "occlusion.seed": SEED,
+    "aug.flip": PROB,
+    "aug.rotation": between(0, 180),
+    "aug.scale": between(0, 1, hi_open=True),  # the crop is scaled by [1 - s, 1 + s]: s < 1 keeps it positive
+    "aug.half_body": PROB,
 }
 
 
@@ -84,7 +102,7 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
             raise AdaAnchorError(f"{p}: landmark CSV not found (data.csv)")
         return p
     if data_cfg["format"] == "synth":
-        from .synth import write_benchmark
+        from ..bench.synth import write_benchmark
 
         w, h = data_cfg["input_size"]
         synth_cfg = {**dict(data_cfg.get("synth") or {}), "width": int(w), "height": int(h)}
@@ -157,11 +175,11 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
 
 
 def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool) -> Any:
-    """The :class:`~adaanchor.data.occlude.Occluder` of the ``data.occlusion`` section. ``patch`` occluders are
+    """The :class:`~adaanchor.bench.occlude.Occluder` of the ``data.occlusion`` section. ``patch`` occluders are
     cut from other images of the same split. ``seeded``: evaluation (sample ``i`` always gets the same
     occluders); otherwise random, driven by the per-sample seeding of the training sampler."""
+    from ..bench.occlude import Occluder
     from .dataset import load_image
-    from .occlude import Occluder
 
     # Patches are cut from other images at every training step: keep recently decoded ones in memory
     # instead of reading and decoding a JPEG per occluder.

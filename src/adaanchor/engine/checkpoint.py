@@ -8,9 +8,7 @@ its objects is built.
 from __future__ import annotations
 
 import os
-import pickle
 import random
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import AdaAnchorError
+from ..safe_torch import safe_load  # noqa: F401 - re-exported; it sits below the models, which use it too
 
 
 def atomic_save(obj: Any, path: str | Path) -> None:
@@ -54,38 +52,6 @@ def _fsync_dir(d: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-_GLOBAL_RE = re.compile(r"(unsupported global[^\n]*|[^\n]*GLOBAL [^\n]*)", re.IGNORECASE)
-
-
-def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
-    """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt or unsafe files."""
-    p = Path(path)
-    if not p.is_file():
-        raise AdaAnchorError(f"{p}: checkpoint not found")
-    try:
-        return torch.load(p, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        text = str(e)
-        found = _GLOBAL_RE.search(text)
-        if found or "Unsupported global" in text:  # only a named global means "would run code"
-            what = f" ({found.group(1).strip()})" if found else ""
-            raise AdaAnchorError(
-                f"{p}: refused to load: the file carries pickled Python objects that could run code when "
-                f"loaded{what}; only tensors and plain containers are accepted"
-            ) from None
-        raise AdaAnchorError(f"{p}: not a readable checkpoint (corrupt or not a PyTorch file: {_first_line(e)})") from None
-    except MemoryError:
-        raise
-    except Exception as e:  # zip errors, truncation (OSError/EOFError/RuntimeError), junk bytes (KeyError) ...
-        raise AdaAnchorError(f"{p}: not a readable checkpoint (truncated, corrupt or not a PyTorch file: "
-                             f"{_first_line(e)})") from None
-
-
-def _first_line(e: BaseException) -> str:
-    s = str(e).strip()
-    return f"{type(e).__name__}: {s.splitlines()[0]}" if s else type(e).__name__
 
 
 def rng_state() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..config import build_config
 from ..data.spec import load_spec
 from ..errors import AdaAnchorError
-from ..models.backbones import build_backbone
+from ..models.backbones import backbone_from_config
 from ..models.net import KeypointNet, load_weights
 from ..strategies import Strategy, build_strategy
 
@@ -23,10 +23,7 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
     backbone's stride decides the strategy's anchor grid."""
     spec = load_spec(cfg.data.spec)
     m = cfg.model
-    backbone = build_backbone(m.backbone, tiny_width=m.tiny_width, deconv_channels=m.deconv_channels, deconv_layers=m.deconv_layers)
-    mult = getattr(backbone, "input_multiple", 1)
-    if any(int(v) % mult for v in cfg.data.input_size):
-        raise AdaAnchorError(f"data.input_size={list(cfg.data.input_size)}: backbone {m.backbone} needs sizes divisible by {mult}")
+    backbone = backbone_from_config(m)  # build_config checked the input size against its input multiple
     strategy = build_strategy(OmegaConf.to_container(cfg.strategy), spec.num_keypoints, int(backbone.stride), tuple(cfg.data.input_size))
     model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior))
     if load_pretrained and m.weights:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from adaanchor.data.jsonio import load_json  # noqa: F401 - re-exported
 from adaanchor.errors import AdaAnchorError, DataError
 from adaanchor.metrics.keypoint import to_numpy
 
@@ -34,22 +35,6 @@ CROWD_INDEX_SPLIT = (0.2, 0.8)
 
 GtLike = str | os.PathLike | dict | Any  # a path, a COCO-style dict, or a COCO object (``.dataset``)
 ResultsLike = str | os.PathLike | list
-
-
-def load_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing file or invalid JSON raises :class:`DataError` naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(p, "file not found")
-    try:
-        with p.open("r", encoding="utf-8") as f:
-            return json.load(f)
-    except RecursionError:
-        raise DataError(p, "invalid JSON: nested too deeply") from None
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer of over 4300 digits
-        raise DataError(p, f"invalid JSON: {str(e).splitlines()[0]}") from None
-    except OSError as e:
-        raise DataError(p, f"cannot read ({e.strerror or e})") from None
 
 
 def load_coco_gt(gt: GtLike) -> tuple[dict, str]:

@@ -3,7 +3,7 @@ mmpose MPII code).
 
 A labelled joint is correct at threshold ``t`` when ``||pred - gt|| / head_size <= t``, where
 ``head_size = SC_BIAS * ||(x2, y2) - (x1, y1)||`` is 0.6 times the diagonal of the person's head box
-(:data:`~adaanchor.data.readers.mpii.SC_BIAS`). Per joint, ``PCKh = 100 * correct / labelled``. The
+(:data:`~adaanchor.data.headsize.SC_BIAS`). Per joint, ``PCKh = 100 * correct / labelled``. The
 **total** ("Mean" in the official table) excludes pelvis and thorax and weights each joint by its number of
 labelled instances: ``sum_j PCKh_j * n_j / sum_j n_j`` over the other 14 joints (so it equals the fraction
 of all their labelled joints that are correct). Group columns are the official ones: Head = head top,
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.readers.mpii import SC_BIAS, head_size_from_box
+from ..data.headsize import SC_BIAS, head_size_from_box
 from .keypoint import check_arrays, threshold_key
 
 #: Joints left out of the official total.

@@ -6,13 +6,16 @@ pretrained mechanism, :mod:`adaanchor.models.pretrained`, or a local file).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 from torch import Tensor, nn
 
 from ..errors import unknown_name_error
+from ..ranges import Checker, at_least, between, choice, merge_tables
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 HRNETS = {"hrnet_w18": "hrnet_w18", "hrnet_w32": "hrnet_w32"}
-BACKBONES = ("tiny",) + RESNETS + tuple(HRNETS)
 
 
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
@@ -36,8 +39,15 @@ class TinyBackbone(nn.Module):
     """
 
     stride = 4
+    input_multiple = 1  # the net keeps the first ceil(size / stride) cells: any size works
+    DEFAULTS: ClassVar[dict[str, Any]] = {"tiny_width": 32}  # channel width of the tiny CNN
+    RANGES: ClassVar[dict[str, Checker]] = {"tiny_width": at_least(2)}  # its first layer has width // 2
 
-    def __init__(self, width: int = 32):
+    @classmethod
+    def from_config(cls, name: str, section: Mapping[str, Any]) -> TinyBackbone:
+        return cls(int(section.get("tiny_width", cls.DEFAULTS["tiny_width"])))
+
+    def __init__(self, width: int = DEFAULTS["tiny_width"]):
         super().__init__()
         w = width
         self.enc = nn.Sequential(
@@ -56,8 +66,20 @@ class ResNetBackbone(nn.Module):
     """SimpleBaseline: timm ResNet (stride 32) + 3 deconvolutions to stride 4."""
 
     stride = 4
+    input_multiple = 1
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "deconv_channels": 256,  # SimpleBaseline deconvolution width
+        "deconv_layers": 3,  # each doubles the resolution: output stride 32 / 2**layers
+    }
+    RANGES: ClassVar[dict[str, Checker]] = {"deconv_channels": at_least(1), "deconv_layers": between(0, 5)}
 
-    def __init__(self, name: str, deconv_channels: int = 256, deconv_layers: int = 3):
+    @classmethod
+    def from_config(cls, name: str, section: Mapping[str, Any]) -> ResNetBackbone:
+        opts = {k: int(section.get(k, d)) for k, d in cls.DEFAULTS.items()}
+        return cls(name, **opts)
+
+    def __init__(self, name: str, deconv_channels: int = DEFAULTS["deconv_channels"],
+                 deconv_layers: int = DEFAULTS["deconv_layers"]):
         super().__init__()
         import timm  # imported here: it costs ~2 s at start-up, and the tiny backbone does not need it
 
@@ -77,6 +99,12 @@ class HRNetBackbone(nn.Module):
 
     stride = 4
     input_multiple = 32  # its branches are fused by addition: every stage's maps must line up exactly
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    RANGES: ClassVar[dict[str, Checker]] = {}
+
+    @classmethod
+    def from_config(cls, name: str, section: Mapping[str, Any]) -> HRNetBackbone:
+        return cls(name)
 
     def __init__(self, name: str):
         super().__init__()
@@ -93,19 +121,57 @@ class HRNetBackbone(nn.Module):
         return hi, deep
 
 
-def build_backbone(name: str, tiny_width: int = 32, deconv_channels: int = 256, deconv_layers: int = 3) -> nn.Module:
-    """Backbone by name; see :data:`BACKBONES`."""
-    if name == "tiny":
-        return TinyBackbone(tiny_width)
-    if name in RESNETS:
-        return ResNetBackbone(name, deconv_channels, deconv_layers)
-    if name in HRNETS:
-        return HRNetBackbone(name)
-    raise unknown_name_error("backbone", name, BACKBONES)
+#: backbone name (``model.backbone``) -> class; each class builds from the ``model`` section (``from_config``)
+#: and declares the options it reads (``DEFAULTS``, ``RANGES``) and the input-size multiple it needs.
+BACKBONES: dict[str, Any] = {
+    "tiny": TinyBackbone,
+    **{name: ResNetBackbone for name in RESNETS},
+    **{name: HRNetBackbone for name in HRNETS},
+}
+
+#: The ``model`` section keys that are not a backbone's own.
+_MODEL_KEYS: dict[str, Any] = {
+    "backbone": "tiny",  # a name of BACKBONES
+    "weights": None,  # timm:NAME (ImageNet weights via timm and the Hugging Face cache) or a local checkpoint file
+}
+
+
+def model_defaults() -> dict[str, Any]:
+    """The ``model`` config section: ``backbone``, ``weights`` and every backbone class's ``DEFAULTS``."""
+    return merge_tables(BACKBONES, "DEFAULTS", _MODEL_KEYS, "model")
+
+
+def model_ranges() -> dict[str, Checker]:
+    """``model.<key>`` -> range or choice, over every registered backbone."""
+    return merge_tables(BACKBONES, "RANGES", {"backbone": choice(tuple(BACKBONES), kind="backbone")}, "model")
+
+
+def input_multiple(name: str) -> int:
+    """The multiple the input width and height must be for backbone ``name``."""
+    if name not in BACKBONES:
+        raise unknown_name_error("backbone", name, BACKBONES)
+    return int(getattr(BACKBONES[name], "input_multiple", 1))
+
+
+def backbone_from_config(section: Mapping[str, Any]) -> nn.Module:
+    """The backbone of a ``model`` config section."""
+    name = str(section.get("backbone", _MODEL_KEYS["backbone"]))
+    if name not in BACKBONES:
+        raise unknown_name_error("backbone", name, BACKBONES)
+    return BACKBONES[name].from_config(name, section)
+
+
+def build_backbone(name: str, **options: Any) -> nn.Module:
+    """Backbone by name (see :data:`BACKBONES`); ``options`` are ``model`` keys such as ``tiny_width``."""
+    unknown = set(options) - set(model_defaults())
+    if unknown:
+        raise TypeError(f"build_backbone: unknown option(s) {sorted(unknown)}")
+    return backbone_from_config({**options, "backbone": name})
 
 
 def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["build_backbone", "BACKBONES", "count_params"]
+__all__ = ["build_backbone", "backbone_from_config", "BACKBONES", "count_params", "input_multiple", "model_defaults",
+           "model_ranges"]

@@ -73,7 +73,7 @@ def load_weights(net: KeypointNet, path: str | Path) -> dict[str, int]:
         # Pretrained weights of a backbone's own architecture cover all of it: anything less is another model
         # whose BatchNorm vectors happen to have the same shapes.
         return load_state(net, state, f"model.weights={path}", cover="backbone.body.")
-    from ..engine.checkpoint import safe_load
+    from ..safe_torch import safe_load
 
     state = safe_load(path)
     if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):

@@ -1,4 +1,10 @@
-"""Anchor strategies behind one interface, chosen by ``strategy.name``."""
+"""Anchor strategies behind one interface, chosen by ``strategy.name``.
+
+:data:`STRATEGIES` is the registry: name -> class. A new strategy is one module with a :class:`Strategy`
+subclass (its ``DEFAULTS``, ``RANGES`` and, where its options need more than keyword arguments,
+``from_config``) plus one entry here; the config's ``strategy`` keys, the contract, round-trip and export
+tests pick it up from the registry.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +12,42 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import unknown_name_error
+from ..ranges import Checker, choice, merge_tables
 from .anchor import AnchorStrategy
 from .base import Decoded, Encoded, Strategy, Target
 from .heatmap import HeatmapStrategy
 from .losses import compute_loss
 from .regression import RegressionStrategy
 
-__all__ = ["Strategy", "Decoded", "Encoded", "Target", "build_strategy", "compute_loss", "STRATEGY_NAMES"]
+#: strategy name -> class (``strategy.name`` in a config). fixanchor and adaanchor share one class.
+STRATEGIES: dict[str, type[Strategy]] = {
+    "heatmap": HeatmapStrategy,
+    "regression": RegressionStrategy,
+    "fixanchor": AnchorStrategy,
+    "adaanchor": AnchorStrategy,
+}
+STRATEGY_NAMES = tuple(STRATEGIES)
+DEFAULT_STRATEGY = "adaanchor"
 
-STRATEGY_NAMES = ("heatmap", "regression", "fixanchor", "adaanchor")
+
+def strategy_defaults() -> dict[str, Any]:
+    """The ``strategy`` config section: ``name`` and every registered class's ``DEFAULTS`` (the section is flat:
+    two classes may share a key only with the same default)."""
+    return merge_tables(STRATEGIES, "DEFAULTS", {"name": DEFAULT_STRATEGY}, "strategy")
+
+
+def strategy_ranges() -> dict[str, Checker]:
+    """``strategy.<key>`` -> range or choice, over every registered class (``name`` included)."""
+    return merge_tables(STRATEGIES, "RANGES", {"name": choice(tuple(STRATEGIES), kind="strategy")}, "strategy")
 
 
 def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, input_size: tuple[int, int]) -> Strategy:
     """Build the strategy named ``cfg["name"]`` from the ``strategy`` config section."""
-    name = cfg["name"]
-    if name == "heatmap":
-        return HeatmapStrategy(num_keypoints, stride, input_size, sigma=cfg.get("heatmap_sigma", 2.0))
-    if name == "regression":
-        return RegressionStrategy(num_keypoints, stride, input_size)
-    if name in ("adaanchor", "fixanchor"):
-        return AnchorStrategy(
-            num_keypoints,
-            stride,
-            input_size,
-            assign="adaptive" if name == "adaanchor" else "fixed",
-            topk=cfg.get("topk", 20),
-            sigma=cfg.get("sigma", 4.0),
-            fusion=cfg.get("fusion", "mul"),
-            refine=cfg.get("refine", True),
-            refine_in_score=cfg.get("refine_in_score", True),
-            local_radius=cfg.get("local_radius", 2.0),
-            candidate_radius=cfg.get("candidate_radius"),
-            warmup_steps=cfg.get("warmup_steps", 0),
-            lambda_offset=cfg.get("lambda_offset", 1.0),
-            lambda_local=cfg.get("lambda_local", 1.0),
-            ignore_unlabelled=cfg.get("ignore_unlabelled", True),
-        )
-    raise unknown_name_error("strategy", str(name), STRATEGY_NAMES)
+    name = str(cfg.get("name", DEFAULT_STRATEGY))
+    if name not in STRATEGIES:
+        raise unknown_name_error("strategy", name, STRATEGIES)
+    return STRATEGIES[name].from_config(cfg, num_keypoints, stride, input_size)
+
+
+__all__ = ["Strategy", "Decoded", "Encoded", "Target", "build_strategy", "compute_loss", "STRATEGY_NAMES",
+           "STRATEGIES", "DEFAULT_STRATEGY", "strategy_defaults", "strategy_ranges"]

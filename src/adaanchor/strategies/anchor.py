@@ -12,10 +12,14 @@ refinement (eq. 12) ``P_r = P + s * local(P)``, ``local(P)`` sampled bilinearly 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from ..coords import cell_centers, refine_points
+from ..ranges import at_least, between, choice, positive
 from .base import Decoded, Encoded, Strategy, Target
 
 
@@ -28,23 +32,62 @@ class AnchorStrategy(Strategy):
     Fixed: the k cells whose centres are nearest ``g`` are the positives.
     """
 
+    DEFAULTS = {
+        "topk": 20,  # positives per target (paper eq. 11)
+        "sigma": 4.0,  # regression-score sigma, in INPUT PIXELS (paper eq. 8); see docs/method.md
+        "fusion": "mul",  # mul: s = c * r (eq. 9) | add: s = c + r
+        "refine": True,  # local refinement branch (eq. 12) at inference and in the score
+        "refine_in_score": True,  # use the refined point P_r inside the score (paper) or the coarse one
+        "local_radius": 2.0,  # local offsets are supervised at cells within this many cells of the target
+        "candidate_radius": None,  # null: every cell is a candidate (paper); R: only cells within R cells
+        "warmup_steps": 0,  # FixAnchor assignment for the first N training steps
+        "lambda_offset": 1.0,  # lambda of eq. 4 for the anchor offset L1
+        "lambda_local": 1.0,  # weight of the local-offset L1
+        "focal_gamma": 2.0,  # CornerNet/CenterNet focal loss exponent
+        "conf_prior": 0.1,  # initial sigmoid confidence (bias init of the confidence head)
+        "ignore_unlabelled": True,  # channels of a keypoint type with no labelled target get no loss
+    }
+    RANGES = {
+        "topk": at_least(1),
+        "sigma": positive(),
+        "fusion": choice(("mul", "add")),
+        "local_radius": at_least(0),
+        "candidate_radius": positive(),
+        "warmup_steps": at_least(0),
+        "lambda_offset": at_least(0),
+        "lambda_local": at_least(0),
+        "focal_gamma": at_least(0),
+        "conf_prior": between(0, 1, lo_open=True, hi_open=True),
+    }
+    #: strategy name -> assignment: the two registered names share this class.
+    ASSIGN = {"adaanchor": "adaptive", "fixanchor": "fixed"}
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], num_keypoints: int, stride: int,
+                    input_size: tuple[int, int]) -> AnchorStrategy:
+        """``strategy.name`` picks the assignment (:attr:`ASSIGN`); the other keys are :attr:`DEFAULTS`."""
+        assign = cls.ASSIGN[str(section.get("name", "adaanchor"))]
+        return cls(num_keypoints, stride, input_size, assign=assign, **cls.options(section))
+
     def __init__(
         self,
         num_keypoints: int,
         stride: int,
         input_size: tuple[int, int],
         assign: str = "adaptive",
-        topk: int = 20,
-        sigma: float = 4.0,
-        fusion: str = "mul",
-        refine: bool = True,
-        refine_in_score: bool = True,
-        local_radius: float = 2.0,
-        candidate_radius: float | None = None,
-        warmup_steps: int = 0,
-        lambda_offset: float = 1.0,
-        lambda_local: float = 1.0,
-        ignore_unlabelled: bool = True,
+        topk: int = DEFAULTS["topk"],
+        sigma: float = DEFAULTS["sigma"],
+        fusion: str = DEFAULTS["fusion"],
+        refine: bool = DEFAULTS["refine"],
+        refine_in_score: bool = DEFAULTS["refine_in_score"],
+        local_radius: float = DEFAULTS["local_radius"],
+        candidate_radius: float | None = DEFAULTS["candidate_radius"],
+        warmup_steps: int = DEFAULTS["warmup_steps"],
+        lambda_offset: float = DEFAULTS["lambda_offset"],
+        lambda_local: float = DEFAULTS["lambda_local"],
+        focal_gamma: float = DEFAULTS["focal_gamma"],
+        conf_prior: float = DEFAULTS["conf_prior"],
+        ignore_unlabelled: bool = DEFAULTS["ignore_unlabelled"],
     ):
         super().__init__(num_keypoints, stride, input_size)
         if assign not in ("adaptive", "fixed"):
@@ -54,6 +97,8 @@ class AnchorStrategy(Strategy):
         self.refine, self.refine_in_score = bool(refine), bool(refine_in_score)
         self.local_radius, self.candidate_radius = float(local_radius), candidate_radius
         self.warmup_steps, self.ignore_unlabelled = int(warmup_steps), bool(ignore_unlabelled)
+        # Read by the loss and the model's confidence head (``strategy.focal_gamma``, ``strategy.conf_prior``).
+        self.focal_gamma, self.conf_prior = float(focal_gamma), float(conf_prior)
         k = num_keypoints
         self.heads = {"conf": k, "offset": 2 * k}
         self.losses = {"conf": ("focal", 1.0), "offset": ("l1", float(lambda_offset))}

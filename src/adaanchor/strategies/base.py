@@ -7,9 +7,13 @@ targets mirror outputs, one generic loss (:func:`adaanchor.strategies.losses.com
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from torch import Tensor
+
+from ..ranges import Checker
 
 
 @dataclass
@@ -46,6 +50,10 @@ class Encoded:
 class Strategy:
     """Base class. Subclasses set ``name``, ``heads`` and ``losses`` and implement encode/decode.
 
+    A subclass declares its options of the ``strategy`` config section in :attr:`DEFAULTS` (the one place
+    where their defaults are written) and their valid ranges in :attr:`RANGES`; the config's valid keys are
+    derived from these tables (:func:`adaanchor.strategies.strategy_defaults`).
+
     Attributes:
         heads: head name -> number of output channels. ``coords`` is a global (pooled) head of
             shape ``(B, C)``; every other head is a dense map ``(B, C, h, w)`` at ``stride``.
@@ -53,6 +61,23 @@ class Strategy:
     """
 
     name = "base"
+    #: False for strategies that supervise one instance per image (``N`` must be 1).
+    multi_instance: ClassVar[bool] = True
+    #: ``strategy.<key>`` -> default, for the options this strategy reads (constructor keywords).
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    #: ``strategy.<key>`` -> valid range or choice (:mod:`adaanchor.ranges`).
+    RANGES: ClassVar[dict[str, Checker]] = {}
+
+    @classmethod
+    def options(cls, section: Mapping[str, Any]) -> dict[str, Any]:
+        """This strategy's options from a ``strategy`` section: its value where given, else the default."""
+        return {k: section.get(k, d) for k, d in cls.DEFAULTS.items()}
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], num_keypoints: int, stride: int,
+                    input_size: tuple[int, int]) -> Strategy:
+        """Build from the ``strategy`` config section (keys this class does not read are ignored)."""
+        return cls(num_keypoints, stride, input_size, **cls.options(section))
 
     def __init__(self, num_keypoints: int, stride: int, input_size: tuple[int, int]):
         self.num_keypoints = num_keypoints

@@ -10,17 +10,30 @@ pixelwise maximum.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import torch
 from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell
+from ..ranges import positive
 from .base import Decoded, Encoded, Strategy, Target
 
 
 class HeatmapStrategy(Strategy):
     name = "heatmap"
+    DEFAULTS = {"heatmap_sigma": 2.0}  # MSRA Gaussian sigma, in heatmap cells
+    RANGES = {"heatmap_sigma": positive()}
 
-    def __init__(self, num_keypoints: int, stride: int, input_size: tuple[int, int], sigma: float = 2.0):
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], num_keypoints: int, stride: int,
+                    input_size: tuple[int, int]) -> HeatmapStrategy:
+        """``strategy.heatmap_sigma`` is the constructor's ``sigma``."""
+        return cls(num_keypoints, stride, input_size, sigma=cls.options(section)["heatmap_sigma"])
+
+    def __init__(self, num_keypoints: int, stride: int, input_size: tuple[int, int],
+                 sigma: float = DEFAULTS["heatmap_sigma"]):
         super().__init__(num_keypoints, stride, input_size)
         self.sigma = float(sigma)
         self.heads = {"heatmap": num_keypoints}
@@ -46,7 +59,8 @@ class HeatmapStrategy(Strategy):
         g = g * use[..., None, None]
         target = g.amax(dim=1)  # (B, K, h, w)
         weight = use.any(dim=1).float().view(b, k, 1, 1).expand(b, k, h, w).contiguous()
-        return Encoded({"heatmap": Target(target, weight)}, {"kept_frac": float(use.sum() / (visibility > 0).sum().clamp(min=1))})
+        kept = float(use.sum() / (visibility > 0).sum().clamp(min=1))
+        return Encoded({"heatmap": Target(target, weight)}, {"kept_frac": kept})
 
     @torch.no_grad()
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:

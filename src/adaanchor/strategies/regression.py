@@ -14,6 +14,7 @@ from .base import Decoded, Encoded, Strategy, Target
 
 class RegressionStrategy(Strategy):
     name = "regression"
+    multi_instance = False  # one coordinate vector per image
 
     def __init__(self, num_keypoints: int, stride: int, input_size: tuple[int, int]):
         super().__init__(num_keypoints, stride, input_size)

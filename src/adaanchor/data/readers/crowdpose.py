@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import AdaAnchorError
-from ...metrics.coco import load_json
+from ..jsonio import load_json
 from ..spec import KeypointSpec
 from . import ReadResult, finite_number, is_int_id
 from .coco import read_coco

@@ -17,34 +17,25 @@ from .pts import read_pts
 from .slp import read_slp
 from .wflw import read_wflw_coco, read_wflw_txt
 
-#: format name -> reader. ``synth`` is the built-in benchmark, written as COCO JSON.
-FORMATS: dict[str, Callable] = {
-    "coco": read_coco,
-    "synth": read_coco,
-    "mpii": read_mpii,
-    "mpii_mat": read_mpii_mat,
-    "wflw_txt": read_wflw_txt,
-    "wflw": read_wflw_coco,
-    "crowdpose": read_crowdpose,
-    "pts": read_pts,
-    "csv": read_csv_landmarks,
-    "detections": read_detections,
-    "dlc": read_dlc,
-    "slp": read_slp,
+#: format name -> (reader, the built-in keypoint spec that goes with it; None: the file decides, e.g. any
+#: COCO-format set). ``synth`` is the built-in benchmark, written as COCO JSON. A new format is a reader module
+#: plus one entry here.
+REGISTRY: dict[str, tuple[Callable, str | None]] = {
+    "coco": (read_coco, None),
+    "synth": (read_coco, "coco"),
+    "mpii": (read_mpii, "mpii"),
+    "mpii_mat": (read_mpii_mat, "mpii"),
+    "wflw_txt": (read_wflw_txt, "wflw"),
+    "wflw": (read_wflw_coco, "wflw"),
+    "crowdpose": (read_crowdpose, "crowdpose"),
+    "pts": (read_pts, "face68"),
+    "csv": (read_csv_landmarks, "face68"),
+    "detections": (read_detections, "coco"),
+    "dlc": (read_dlc, None),  # the file decides: data.spec=<the project or table> (docs/deeplabcut.md)
+    "slp": (read_slp, None),
 }
 
-#: The built-in keypoint spec that goes with a format (None: the file decides, e.g. any COCO-format set).
-FORMAT_SPECS: dict[str, str | None] = {
-    "coco": None,
-    "synth": "coco",
-    "mpii": "mpii",
-    "mpii_mat": "mpii",
-    "wflw_txt": "wflw",
-    "wflw": "wflw",
-    "crowdpose": "crowdpose",
-    "pts": "face68",
-    "csv": "face68",
-    "detections": "coco",
-    "dlc": None,  # the file decides: data.spec=<the project or table> (docs/deeplabcut.md)
-    "slp": None,
-}
+#: format name -> reader (``data.format`` in a config picks one).
+FORMATS: dict[str, Callable] = {name: reader for name, (reader, _) in REGISTRY.items()}
+#: format name -> its built-in keypoint spec name, or None.
+FORMAT_SPECS: dict[str, str | None] = {name: spec for name, (_, spec) in REGISTRY.items()}

@@ -43,20 +43,12 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
-from ...metrics.coco import load_json
+from ..headsize import SC_BIAS, head_size_from_box  # noqa: F401 - also re-exported
+from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, finite_number, float_array, printable
 from .pts import extent_box, image_ids
-
-#: The official head-size factor (``util_get_head_size.m``): head size = SC_BIAS * head-box diagonal.
-SC_BIAS = 0.6
-
-
-def head_size_from_box(box: Any) -> float:
-    """Official PCKh normaliser of a head box ``[x1, y1, x2, y2]``: ``0.6 * ||(x2, y2) - (x1, y1)||``."""
-    x1, y1, x2, y2 = (float(v) for v in box)
-    return SC_BIAS * math.hypot(x2 - x1, y2 - y1)
 
 
 def head_size_from_segment(xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec) -> float | None:

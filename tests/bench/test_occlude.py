@@ -1,11 +1,11 @@
-"""Tests of the occlusion compositor (adaanchor.data.occlude)."""
+"""Tests of the occlusion compositor (adaanchor.bench.occlude)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from adaanchor.data.occlude import OCCLUDE_DEFAULTS, Occluder, default_bbox, mark_occluded
+from adaanchor.bench.occlude import OCCLUDE_DEFAULTS, Occluder, default_bbox, mark_occluded
 from adaanchor.errors import AdaAnchorError
 
 H, W, K = 64, 48, 17

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adaanchor.data import synth
+from adaanchor.bench import synth
+from adaanchor.bench.synth_pose import OWNERS
+from adaanchor.bench.textures import Shape, Texture
 from adaanchor.data.spec import load_spec
-from adaanchor.data.synth_pose import OWNERS
-from adaanchor.data.textures import Shape, Texture
 from adaanchor.errors import AdaAnchorError
 
 TINY = {"n_train": 12, "n_val": 4, "seed": 3}

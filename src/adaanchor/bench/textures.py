@@ -121,8 +121,8 @@ def random_shape(rng: np.random.Generator, kind: str, cx: float, cy: float, size
         rad = half * rng.uniform(0.55, 1.0, n)
         return Shape("polygon", np.stack([cx + rad * np.cos(ang), cy + rad * np.sin(ang)], 1))
     if kind == "ellipse":
-        return Shape("ellipse", np.array([[cx, cy]]), axes=(half * rng.uniform(0.6, 1.0), half * rng.uniform(0.35, 1.0)),
-                     angle=rng.uniform(0, np.pi))
+        axes = (half * rng.uniform(0.6, 1.0), half * rng.uniform(0.35, 1.0))
+        return Shape("ellipse", np.array([[cx, cy]]), axes=axes, angle=rng.uniform(0, np.pi))
     if kind == "rectangle":
         a, b, t = half * rng.uniform(0.6, 1.0), half * rng.uniform(0.3, 1.0), rng.uniform(0, np.pi)
         corners = np.array([[-a, -b], [a, -b], [a, b], [-a, b]])
@@ -132,7 +132,7 @@ def random_shape(rng: np.random.Generator, kind: str, cx: float, cy: float, size
         t = rng.uniform(0, 2 * np.pi)
         palm = Shape("ellipse", np.array([[cx, cy]]), axes=(half * 0.55, half * 0.45), angle=t)
         parts = [palm]
-        for k in range(int(rng.integers(2, 6))):
+        for _ in range(int(rng.integers(2, 6))):
             a = t + rng.uniform(-0.9, 0.9)
             base = np.array([cx, cy]) + 0.35 * half * np.array([np.cos(a), np.sin(a)])
             tip = base + half * rng.uniform(0.45, 0.75) * np.array([np.cos(a), np.sin(a)])
@@ -178,8 +178,9 @@ def random_texture(rng: np.random.Generator, scale: float = 1.0, kinds: tuple[st
     """Draw texture parameters; ``scale`` (pixels) sets the typical period of stripes and checks."""
     c1 = random_color(rng)
     c2 = np.clip(c1 + rng.normal(0, 70, 3), 0, 255).astype(np.float32) if rng.random() < 0.5 else random_color(rng)
-    return Texture(str(rng.choice(kinds)), c1, c2, float(scale * rng.uniform(0.15, 0.6) + 2), float(rng.uniform(0, np.pi)),
-                   float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(2, 18)), rng.random((16, 16), dtype=np.float32))
+    return Texture(str(rng.choice(kinds)), c1, c2, float(scale * rng.uniform(0.15, 0.6) + 2),
+                   float(rng.uniform(0, np.pi)), float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(2, 18)),
+                   rng.random((16, 16), dtype=np.float32))
 
 
 def eval_texture(tex: Texture, xs: np.ndarray, ys: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -4,7 +4,7 @@ One transform for any keypoint dataset (faces with 68 points, COCO's 17, hands..
 ``(H, W, 3)`` images and on keypoints in input pixels with the pixel-centre convention of docs/conventions.md;
 it never moves a keypoint, it only lowers the visibility of labelled ones that end up under an occluder
 (``v = 2 -> 1``; ``v = 1`` stays 1; ``v = 0`` stays 0). Shapes and textures come from
-:mod:`adaanchor.data.textures`, shared with the synthetic benchmark.
+:mod:`adaanchor.bench.textures`, shared with the synthetic benchmark.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from numbers import Real
 import numpy as np
 
 from ..errors import AdaAnchorError, unknown_name_error
-from .textures import (Shape, clip_box, grid, paint, random_shape, random_texture, shape_area, shape_mask,
-                       to_uint8)
+from .textures import Shape, clip_box, grid, paint, random_shape, random_texture, shape_area, shape_mask, to_uint8
 
 OCCLUDER_KINDS = ("polygon", "ellipse", "rectangle", "blob", "patch")
 OCCLUDE_DEFAULTS = {"coverage": 0.25, "count": (1, 3), "kinds": ("polygon", "ellipse", "blob", "patch"), "p": 1.0}

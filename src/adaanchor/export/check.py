@@ -1,0 +1,159 @@
+"""Comparing the ONNX file in onnxruntime with PyTorch on image-like inputs, near-ties set apart."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .runtime import session
+from .timing import median_ms
+
+#: Check tolerances: keypoints and anchors in input pixels, scores absolute.
+KEYPOINT_ATOL = 1e-3
+SCORE_ATOL = 1e-4
+#: An argmax whose best and second-best values differ by less than this (relative to max(1, |best|)) is a
+#: near-tie: onnxruntime and PyTorch differ by ~1e-6 in the maps (float32 summation order), enough to pick
+#: different cells. Those keypoints are
+#: counted in ``ambiguous`` and left out of the keypoint/anchor comparison.
+TIE_EPS = 1e-5
+
+
+def check_images(batch: int, input_size: Sequence[int], seed: int = 0) -> Tensor:
+    """A batch of image-like inputs (smooth random colour fields plus noise, ImageNet-normalised): unlike white
+    noise they give the network spatially varying, image-like activations."""
+    import cv2
+
+    from ..data.types import to_tensor_image
+
+    w, h = int(input_size[0]), int(input_size[1])
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(batch):
+        coarse = rng.uniform(0, 255, size=(max(2, h // 12), max(2, w // 12), 3)).astype(np.float32)
+        img = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_CUBIC) + rng.normal(0, 12, size=(h, w, 3))
+        out.append(to_tensor_image(np.clip(img, 0, 255).astype(np.uint8)))
+    return torch.stack(out)
+
+
+def ambiguous_keypoints(outputs: dict[str, Tensor], strategy: Any, eps: float = TIE_EPS) -> Tensor:
+    """``(B, K)`` bool: keypoints whose decoding hinges on a near-tie (see :data:`TIE_EPS`).
+
+    Anchor strategies: the best and second-best confidence logits. Heatmap: the same for the heatmap, and the
+    two neighbour pairs whose sign picks the quarter-cell shift. Regression: none.
+    """
+    name = getattr(strategy, "name", "")
+    key = "heatmap" if name == "heatmap" else "conf" if "conf" in outputs else None
+    if key is None:
+        c = next(iter(outputs.values()))
+        return torch.zeros(c.shape[0], strategy.num_keypoints, dtype=torch.bool)
+    m = outputs[key].float()
+    b, k, h, w = m.shape
+    flat = m.reshape(b, k, h * w)
+    top = flat.topk(min(2, h * w), dim=-1)
+    best = top.values[..., 0]
+    scale = best.abs().clamp(min=1.0)
+    if h * w > 1:
+        amb = top.values[..., 0] - top.values[..., -1] < eps * scale
+    else:
+        amb = torch.zeros_like(best, dtype=torch.bool)
+    if key == "heatmap":
+        idx = top.indices[..., 0]
+        px, py = idx % w, idx // w
+
+        def at(yy: Tensor, xx: Tensor) -> Tensor:
+            lin = yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)
+            return torch.gather(flat, 2, lin.unsqueeze(-1))[..., 0]
+
+        dx = (at(py, px + 1) - at(py, px - 1)).abs()
+        dy = (at(py + 1, px) - at(py - 1, px)).abs()
+        amb |= (dx < eps * scale) & (px > 0) & (px < w - 1)
+        amb |= (dy < eps * scale) & (py > 0) & (py < h - 1)
+    return amb
+
+
+def _max_diff(got: dict[str, np.ndarray], ref: dict[str, Tensor | None], name: str,
+              mask: np.ndarray | None) -> float | None:
+    """Largest ``|onnxruntime - PyTorch|`` of output ``name`` (per keypoint: the larger of x and y) where
+    ``mask`` ``(B, K)`` holds; None when the output does not exist."""
+    if name not in got or ref[name] is None:
+        return None
+    d = np.abs(got[name].astype(np.float64) - ref[name].float().numpy().astype(np.float64))
+    if d.ndim == 3:
+        d = d.max(-1)
+    d = d[mask] if mask is not None else d
+    return float(d.max()) if d.size else 0.0
+
+
+def check_onnx(
+    path: str | Path,
+    model: nn.Module,
+    strategy: Any,
+    input_size: Sequence[int],
+    batch: int = 2,
+    seed: int = 0,
+    latency_runs: int = 20,
+) -> dict[str, Any]:
+    """Run the ONNX file in onnxruntime (CPU) and PyTorch on the same image-like batch and compare.
+
+    Keypoints and anchors are compared where the argmax is not a near-tie (:func:`ambiguous_keypoints`; the
+    count of the others is ``ambiguous``), scores everywhere (a maximum's value does not depend on which of
+    two tied cells is picked). Latency (with ``latency_runs`` > 0): batch 1, median of ``latency_runs`` runs
+    after 3 warm-up runs, both on CPU with ``torch.get_num_threads()`` threads.
+
+    Returns:
+        ``max_abs_diff_keypoints`` (px), ``max_abs_diff_keypoints_all`` (near-ties included),
+        ``max_abs_diff_scores``, ``max_abs_diff_anchors`` (px, or None), ``ambiguous``, ``compared``,
+        ``check_batch``, ``check_ok``, ``threads`` and, with ``latency_runs`` > 0, ``latency_ms_torch`` and
+        ``latency_ms_onnxruntime``.
+    """
+    model = copy.deepcopy(model).cpu().float().eval()
+    threads = torch.get_num_threads()
+    sess = session(path, threads)
+    names = [o.name for o in sess.get_outputs()]
+    x = check_images(batch, input_size, seed)
+    got = dict(zip(names, sess.run(None, {"image": x.numpy()})))
+    with torch.no_grad():
+        raw = model(x)
+        dec = strategy.decode(raw)
+    ref = {"keypoints": dec.xy, "scores": dec.score, "anchors": dec.anchor}
+    amb = ambiguous_keypoints(raw, strategy).numpy()
+    keep = ~amb
+
+    res: dict[str, Any] = {
+        "check_batch": int(batch),
+        "max_abs_diff_keypoints": _max_diff(got, ref, "keypoints", keep),
+        "max_abs_diff_keypoints_all": _max_diff(got, ref, "keypoints", None),
+        "max_abs_diff_scores": _max_diff(got, ref, "scores", None),
+        "max_abs_diff_anchors": _max_diff(got, ref, "anchors", keep),
+        "ambiguous": int(amb.sum()),
+        "compared": int(keep.sum()),
+    }
+    ok = res["max_abs_diff_keypoints"] <= KEYPOINT_ATOL
+    ok &= res["max_abs_diff_scores"] is None or res["max_abs_diff_scores"] <= SCORE_ATOL
+    ok &= res["max_abs_diff_anchors"] is None or res["max_abs_diff_anchors"] <= KEYPOINT_ATOL
+    res["check_ok"] = bool(ok)
+    res["threads"] = threads
+    if latency_runs > 0:
+        res["latency_ms_torch"], res["latency_ms_onnxruntime"] = latency_ms(sess, model, strategy, x[:1], latency_runs)
+    return res
+
+
+def latency_ms(sess: Any, model: nn.Module, strategy: Any, x1: Tensor, runs: int) -> list[float]:
+    """Median ms of PyTorch (model + decode) and onnxruntime on the same ``(1, 3, H, W)`` input."""
+    x1 = x1.contiguous()
+    x1_np = x1.numpy()
+
+    def run_torch() -> None:
+        with torch.inference_mode():
+            strategy.decode(model(x1))
+
+    return median_ms([run_torch, lambda: sess.run(None, {"image": x1_np})], runs)
+
+
+__all__ = ["KEYPOINT_ATOL", "SCORE_ATOL", "TIE_EPS", "ambiguous_keypoints", "check_images", "check_onnx", "latency_ms"]

@@ -1,0 +1,55 @@
+"""``adaanchor export``: find the run's weights, export, check."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import AdaAnchorError
+from .check import KEYPOINT_ATOL, check_onnx
+from .runtime import need_onnx
+from .writer import export_onnx
+
+
+def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = (), ckpt: str | None = None,
+                   opset: int | None = None, check: bool = True, latency_runs: int = 20) -> dict[str, Any]:
+    """``adaanchor export RUN OUT.onnx [ckpt=PATH] [key=value ...] [--opset N] [--no-check]``.
+
+    ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (then ``ckpt=PATH`` or
+    ``model.weights`` must give the weights). Returns :func:`export_onnx`'s dict, plus ``strategy``,
+    ``checkpoint``, ``size_mb``, ``keypoint_names`` and, with ``check``, :func:`check_onnx`'s dict (latency
+    measured over ``latency_runs`` runs; 0: not measured).
+
+    Raises:
+        AdaAnchorError: bad run path, missing or mismatched checkpoint, output not writable, export failure,
+            or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
+    """
+    from ..data.spec import load_spec
+    from ..engine.run import load_for_eval, resolve_run
+
+    need_onnx(runtime=check)
+    cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
+    if ckpt_path is None and not cfg.model.weights:
+        raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
+    model, strategy, info = load_for_eval(cfg, ckpt_path)
+    spec = load_spec(cfg.data.spec)
+    input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
+    meta = {"adaanchor.keypoints": ",".join(spec.keypoints),
+            # the file name and step only: a model file should not carry the local folder layout
+            "adaanchor.checkpoint": f"{Path(str(info['checkpoint'] or cfg.model.weights)).name} "
+                                    f"(step {info.get('step', -1)})"}
+    res = export_onnx(model, strategy, out, input_size, opset=opset, metadata=meta)
+    res.update({"strategy": strategy.name, "checkpoint": info["checkpoint"], "size_mb": res["size_bytes"] / 2**20,
+                "keypoint_names": list(spec.keypoints)})
+    if check:
+        res.update(check_onnx(res["path"], model, strategy, input_size, latency_runs=latency_runs))
+        if not res["check_ok"]:
+            raise AdaAnchorError(
+                f"{res['path']}: written, but onnxruntime disagrees with PyTorch: max |diff| keypoints "
+                f"{res['max_abs_diff_keypoints']:.3g} px (tolerance {KEYPOINT_ATOL}), scores "
+                f"{res['max_abs_diff_scores']}, anchors {res['max_abs_diff_anchors']}")
+    return res
+
+
+__all__ = ["export_command"]

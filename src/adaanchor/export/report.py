@@ -1,0 +1,31 @@
+"""The few lines ``adaanchor export`` prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def format_export_report(res: dict[str, Any]) -> str:
+    """A few lines for the command line."""
+    lines = [
+        (f"wrote {res['path']} ({res['size_bytes'] / 2**20:.2f} MiB, {res.get('strategy', '')}, exporter "
+         f"{res['exporter']}, opset {res['opset']})"),
+        f"input image {res['input_shape']} float32 ImageNet-normalised; outputs {', '.join(res['outputs'])}",
+    ]
+    if res.get("dynamo_error"):
+        lines.append(f"dynamo exporter not used: {res['dynamo_error']}")
+    if "check_ok" in res:
+        def f(v: Any) -> str:
+            return "n/a" if v is None else f"{v:.2e}"
+        lines.append(
+            f"check (onnxruntime vs PyTorch, batch {res['check_batch']}): max |diff| keypoints "
+            f"{f(res['max_abs_diff_keypoints'])} px, scores {f(res['max_abs_diff_scores'])}, anchors "
+            f"{f(res['max_abs_diff_anchors'])} px; near-ties skipped {res['ambiguous']} -> "
+            f"{'OK' if res['check_ok'] else 'MISMATCH'}")
+    if "latency_ms_torch" in res:
+        lines.append(f"latency batch 1 on CPU ({res['threads']} threads): PyTorch {res['latency_ms_torch']:.2f} ms, "
+                     f"onnxruntime {res['latency_ms_onnxruntime']:.2f} ms")
+    return "\n".join(lines)
+
+
+__all__ = ["format_export_report"]

@@ -1,0 +1,127 @@
+"""``export_onnx``: write model + decoding as one ONNX file, atomically, with the dynamo exporter or the
+TorchScript fallback, validated and with its metadata."""
+
+from __future__ import annotations
+
+import copy
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import AdaAnchorError
+from ..safe_torch import first_line
+from .exporters import DYNAMO_MIN_OPSET, export_dynamo, export_legacy
+from .graph import DecodedGraph, graph_outputs
+from .metadata import add_metadata, graph_metadata
+from .runtime import need_onnx
+from .validate import validate_file
+
+
+def _prepare_output(out: Path) -> None:
+    """Create the output's folder and make sure a file can be written there (one-line errors)."""
+    if out.is_dir():
+        raise AdaAnchorError(f"{out}: is a folder; give the path of the .onnx file to write")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=out.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise AdaAnchorError(f"{out}: cannot write the ONNX file ({e.strerror or e})") from None
+
+
+def _error_line(e: BaseException) -> str:
+    return first_line(e)[:300]
+
+
+def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset: int | None,
+           exporter: str) -> tuple[str, str | None]:
+    """Export and validate at ``tmp``: dynamo first (unless ``exporter`` or ``opset`` rule it out), then
+    TorchScript. Returns the exporter used and why dynamo was not (or None)."""
+    dynamo_error = None
+    if opset is not None and int(opset) < DYNAMO_MIN_OPSET:
+        if exporter == "dynamo":
+            raise AdaAnchorError(f"opset {opset}: the dynamo exporter needs opset {DYNAMO_MIN_OPSET} or later")
+        dynamo_error = f"opset {opset} < {DYNAMO_MIN_OPSET}, the dynamo exporter's lowest"
+        exporter = "torchscript"
+    if exporter in ("auto", "dynamo"):
+        try:
+            export_dynamo(graph, example, tmp, names, opset)
+            validate_file(tmp, example, names)
+            return "dynamo", None
+        except Exception as e:  # noqa: BLE001 - any failure of the new exporter means: fall back
+            dynamo_error = _error_line(e)
+            if exporter == "dynamo":
+                raise AdaAnchorError(f"dynamo ONNX export failed: {dynamo_error}") from None
+    try:
+        export_legacy(graph, example, tmp, names, opset)
+        validate_file(tmp, example, names)
+    except AdaAnchorError:
+        raise
+    except Exception as e:  # noqa: BLE001
+        why = f" (dynamo: {dynamo_error})" if dynamo_error else ""
+        raise AdaAnchorError(f"ONNX export failed: {_error_line(e)}{why}") from None
+    return "torchscript", dynamo_error
+
+
+def export_onnx(
+    model: nn.Module,
+    strategy: Any,
+    out: str | Path,
+    input_size: Sequence[int],
+    opset: int | None = None,
+    exporter: str = "auto",
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Export ``model`` (a float32 CPU copy in eval mode) and ``strategy.decode`` as one ONNX graph at ``out``
+    (written to a temporary file in the same folder, then renamed: no half-written file is left behind).
+
+    Args:
+        input_size: ``(W, H)`` of the network input (fixed in the graph; the batch axis is dynamic).
+        opset: ONNX opset; None = the dynamo exporter's default, or
+            :data:`~adaanchor.export.exporters.LEGACY_OPSET` for the fallback.
+        exporter: ``"auto"`` (dynamo, then TorchScript on failure), ``"dynamo"`` or ``"torchscript"``.
+        metadata: extra ``metadata_props`` strings stored in the file.
+
+    Returns:
+        ``path``, ``size_bytes``, ``exporter`` (the one that produced the file), ``opset``, ``outputs``,
+        ``input_shape`` and ``dynamo_error`` (why dynamo was not used, or None).
+    """
+    if exporter not in ("auto", "dynamo", "torchscript"):
+        raise ValueError(f"exporter must be auto, dynamo or torchscript, got {exporter!r}")
+    need_onnx()
+    out = Path(out)
+    _prepare_output(out)
+    model = copy.deepcopy(model).cpu().float().eval()  # the caller's model stays where it is
+    w, h = int(input_size[0]), int(input_size[1])
+    names = graph_outputs(model, strategy, (w, h))
+    graph = DecodedGraph(model, strategy, names).eval()
+    example = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(0))
+
+    tmp = out.parent / f".{out.name}.{os.getpid()}.tmp.onnx"
+    try:
+        used, dynamo_error = _write(graph, example, tmp, names, opset, exporter)
+        used_opset = add_metadata(tmp, graph_metadata(strategy, (w, h), names, metadata))
+        os.replace(tmp, out)
+    except OSError as e:
+        raise AdaAnchorError(f"{out}: cannot write the ONNX file ({e.strerror or e})") from None
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return {
+        "path": str(out),
+        "size_bytes": out.stat().st_size,
+        "exporter": used,
+        "opset": used_opset,
+        "outputs": names,
+        "input_shape": ["batch", 3, h, w],
+        "dynamo_error": dynamo_error,
+    }
+
+
+__all__ = ["export_onnx"]

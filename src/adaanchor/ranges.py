@@ -1,0 +1,123 @@
+"""Valid ranges of config options.
+
+Each default table declares the ranges of its options next to its defaults (``RANGES = {"topk": at_least(1)}``);
+:func:`adaanchor.config.build_config` applies them all with one checker, so a bad value is refused when the
+config is built, with a message that names the key and the valid range, not steps into a training.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import AdaAnchorError, unknown_name_error
+
+
+@dataclass(frozen=True)
+class Range:
+    """A closed or open interval of numbers; a list value is checked element by element.
+
+    Attributes:
+        lo, hi: the bounds (None: unbounded on that side).
+        lo_open, hi_open: the bound itself is excluded.
+    """
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def contains(self, v: float) -> bool:
+        if not math.isfinite(v):
+            return False
+        if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
+            return False
+        return not (self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)))
+
+    def describe(self) -> str:
+        if self.lo is not None and self.hi is not None:
+            return f"in {'(' if self.lo_open else '['}{_num(self.lo)}, {_num(self.hi)}{')' if self.hi_open else ']'}"
+        if self.lo is not None:
+            return f"{'>' if self.lo_open else '>='} {_num(self.lo)}"
+        if self.hi is not None:
+            return f"{'<' if self.hi_open else '<='} {_num(self.hi)}"
+        return "a finite number"
+
+    def check(self, key: str, value: Any, nullable: bool = False) -> None:
+        """Raise :class:`AdaAnchorError` naming ``key`` and the range when ``value`` (or an element) is outside."""
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for v in items:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue  # the type check reports wrong types
+            if not self.contains(float(v)):
+                what = "every element of " if isinstance(value, (list, tuple)) else ""
+                finite = "a finite number " if not math.isfinite(float(v)) else ""
+                null = " (or null)" if nullable else ""
+                raise AdaAnchorError(f"config key '{key}': {what}the value must be {finite}{self.describe()}{null}, "
+                                     f"got {value!r}")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a fixed set of strings; ``kind`` names it in the error (default: the key)."""
+
+    values: tuple[str, ...]
+    kind: str | None = None
+
+    def check(self, key: str, value: Any, nullable: bool = False) -> None:
+        if value is None and nullable:
+            return
+        if value not in self.values:
+            raise unknown_name_error(self.kind or key, str(value), self.values)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(self.values)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
+
+
+def positive() -> Range:
+    """``> 0``."""
+    return Range(0, None, lo_open=True)
+
+
+def at_least(lo: float) -> Range:
+    """``>= lo``."""
+    return Range(lo)
+
+
+def between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> Range:
+    """``lo <= v <= hi`` (with ``*_open``: strict)."""
+    return Range(lo, hi, lo_open, hi_open)
+
+
+def choice(values: Sequence[str], kind: str | None = None) -> Choice:
+    """One of ``values``; the error says ``unknown KIND 'x'`` (``kind`` defaults to the config key)."""
+    return Choice(tuple(values), kind)
+
+
+def merge_tables(registry: Mapping[str, Any], table: str, base: Mapping[str, Any], section: str) -> dict[str, Any]:
+    """``base`` plus the ``table`` (``"DEFAULTS"`` or ``"RANGES"``) of every distinct class in ``registry``: the
+    config section of a registry. The section is one key space, so two classes may share a key only with
+    equal entries."""
+    out = dict(base)
+    for cls in dict.fromkeys(registry.values()):
+        for key, value in getattr(cls, table).items():
+            if key in out and out[key] != value:
+                raise RuntimeError(f"{section}.{key} has two {table.lower()}: {out[key]!r} and {value!r}")
+            out[key] = value
+    return out
+
+
+#: ``0 .. 2**32 - 1``: what numpy's legacy seeding and most samplers accept.
+SEED = between(0, 2**32 - 1)
+#: probabilities.
+PROB = between(0, 1)
+
+Checker = Range | Choice
+
+__all__ = ["Range", "Choice", "Checker", "positive", "at_least", "between", "choice", "merge_tables", "SEED", "PROB"]

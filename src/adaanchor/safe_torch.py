@@ -1,0 +1,52 @@
+"""Safe loading of PyTorch files (``weights_only=True``) with one-line errors.
+
+It sits at the bottom of the import order (docs/conventions.md) because models (local weights) and the
+engine (checkpoints) both load files with it.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import AdaAnchorError
+
+_GLOBAL_RE = re.compile(r"(unsupported global[^\n]*|[^\n]*GLOBAL [^\n]*)", re.IGNORECASE)
+
+
+def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt or unsafe files."""
+    p = Path(path)
+    if not p.is_file():
+        raise AdaAnchorError(f"{p}: checkpoint not found")
+    try:
+        return torch.load(p, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        text = str(e)
+        found = _GLOBAL_RE.search(text)
+        if found or "Unsupported global" in text:  # only a named global means "would run code"
+            what = f" ({found.group(1).strip()})" if found else ""
+            raise AdaAnchorError(
+                f"{p}: refused to load: the file carries pickled Python objects that could run code when "
+                f"loaded{what}; only tensors and plain containers are accepted"
+            ) from None
+        raise AdaAnchorError(f"{p}: not a readable checkpoint (corrupt or not a PyTorch file: "
+                             f"{first_line(e)})") from None
+    except MemoryError:
+        raise
+    except Exception as e:  # zip errors, truncation (OSError/EOFError/RuntimeError), junk bytes (KeyError) ...
+        raise AdaAnchorError(f"{p}: not a readable checkpoint (truncated, corrupt or not a PyTorch file: "
+                             f"{first_line(e)})") from None
+
+
+def first_line(e: BaseException) -> str:
+    """``"TypeName: first line of the message"`` (or just the type name)."""
+    s = str(e).strip()
+    return f"{type(e).__name__}: {s.splitlines()[0]}" if s else type(e).__name__
+
+
+__all__ = ["safe_load", "first_line"]

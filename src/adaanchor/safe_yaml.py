@@ -1,0 +1,89 @@
+"""Safe YAML for configs: no Python objects, no duplicate keys, no alias bombs, and ``1e-3`` is a float.
+
+``yaml.safe_load`` builds no Python objects, but it keeps the last of two equal keys, reads ``1e-3`` as a
+string (YAML 1.1 wants ``1.0e-3``) and returns aliases as shared objects, which a billion-laughs document or
+a recursive alias turns into an endless copy in the merge that follows. :func:`load_yaml_text` refuses all
+three before any config is built.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+#: A YAML document whose aliases expand to more values than this is refused (an alias bomb).
+MAX_YAML_VALUES = 100_000
+
+
+class YamlFault(Exception):
+    """A problem found while parsing (duplicate key, alias bomb, too deep); callers re-raise it as
+    :class:`~adaanchor.errors.AdaAnchorError` naming the file or the override."""
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses duplicate keys and reads ``1e-3`` as a float, as YAML 1.2 does (1.1
+    needs a dot and a signed exponent: ``1.0e-3``)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # "<<: *base" may repeat what it merges
+                continue
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                if key in seen:
+                    raise YamlFault(f"duplicate key '{key}' on line {line} (first on line {seen[key]})")
+            except TypeError:  # an unhashable key: the base class reports it
+                continue
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+_ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _expanded_size(obj: Any, memo: dict[int, int], active: set[int]) -> int:
+    """How many values ``obj`` holds once every alias is expanded (a shared object counts each time it is
+    used), computed without expanding; raises on a recursive alias or more than :data:`MAX_YAML_VALUES`."""
+    if not isinstance(obj, (dict, list)):
+        return 1
+    key = id(obj)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise YamlFault("a YAML alias refers to a value that contains it (a recursive structure)")
+    active.add(key)
+    children = [*obj.keys(), *obj.values()] if isinstance(obj, dict) else obj
+    n = 1 + sum(_expanded_size(c, memo, active) for c in children)
+    active.discard(key)
+    if n > MAX_YAML_VALUES:
+        raise YamlFault(f"its aliases expand to more than {MAX_YAML_VALUES} values (a YAML alias bomb?)")
+    memo[key] = n
+    return n
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse YAML text safely (no Python objects), refusing duplicate keys, recursive aliases and alias bombs.
+
+    Raises:
+        YamlFault: a duplicate key, an alias problem, too deep a nesting; yaml.YAMLError: a syntax error.
+    """
+    try:
+        data = yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 - a SafeLoader subclass
+    except RecursionError:
+        raise YamlFault("nested too deeply") from None
+    try:
+        _expanded_size(data, {}, set())
+    except RecursionError:
+        raise YamlFault("nested too deeply") from None
+    return data
+
+
+__all__ = ["YamlFault", "load_yaml_text", "MAX_YAML_VALUES"]

@@ -1,0 +1,53 @@
+"""``adaanchor demo``: ``--steps`` and ``--budget-minutes`` are exclusive and validated before anything runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from adaanchor.cli import main
+from adaanchor.demo import run_demo
+from adaanchor.errors import AdaAnchorError
+
+
+@pytest.mark.parametrize(
+    "args,text",
+    [
+        (["--steps", "0"], "error: demo: --steps must be an integer >= 1, got 0"),
+        (["--steps", "-3"], "error: demo: --steps must be an integer >= 1, got -3"),
+        (["--budget-minutes", "0"], "error: demo: --budget-minutes must be a finite number > 0, got 0.0"),
+        (["--budget-minutes", "-1"], "error: demo: --budget-minutes must be a finite number > 0, got -1.0"),
+        (["--budget-minutes", "inf"], "error: demo: --budget-minutes must be a finite number > 0, got inf"),
+        (["--budget-minutes", "nan"], "error: demo: --budget-minutes must be a finite number > 0, got nan"),
+    ],
+)
+def test_bad_demo_length_is_one_line_and_exit_2(args, text, tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path / "demo"), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == text
+    assert not (tmp_path / "demo").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("args,text", [(["--steps", "5", "--budget-minutes", "1"], "not allowed with argument --steps"),
+                                       (["--steps", "2.5"], "invalid int value: '2.5'")])
+def test_demo_usage_errors_exit_2(args, text, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["demo", "--out", str(tmp_path / "demo"), *args])
+    assert e.value.code == 2
+    assert text in capsys.readouterr().err
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize(
+    "kw,text",
+    [
+        ({"steps": 0}, "--steps must be an integer >= 1, got 0"),
+        ({"steps": True}, "--steps must be an integer >= 1"),
+        ({"budget_minutes": 0.0}, "--budget-minutes must be a finite number > 0"),
+        ({"budget_minutes": float("nan")}, "--budget-minutes must be a finite number > 0"),
+        ({"steps": 10, "budget_minutes": 1.0}, "give --steps or --budget-minutes, not both"),
+    ],
+)
+def test_run_demo_validates_its_length(kw, text, tmp_path):
+    with pytest.raises(AdaAnchorError, match=text):
+        run_demo(out_dir=tmp_path / "demo", **kw)
+    assert not (tmp_path / "demo").exists()
