@@ -271,7 +271,7 @@ def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str,
     ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (with ``ckpt=PATH`` or
     ``model.weights``). Returns the PNGs written.
     """
-    from .data.spec import load_spec
+    from .data.spec_source import load_spec
     from .engine.run import load_for_eval, resolve_run
 
     cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))

@@ -20,7 +20,7 @@ from PIL import Image
 from adaanchor.cli import main
 from adaanchor.data.readers.dlc import read_dlc
 from adaanchor.data.readers.sleap_labels import flip_pairs_from_names
-from adaanchor.data.spec import load_spec
+from adaanchor.data.spec_source import load_spec
 from adaanchor.errors import DataError
 
 # Deliberately not alphabetical: the keypoint order must be the project's, not sleap-io's sorted one.

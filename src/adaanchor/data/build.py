@@ -16,7 +16,8 @@ from ..errors import AdaAnchorError, unknown_name_error
 from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
-from .spec import KeypointSpec, load_spec
+from .spec import KeypointSpec
+from .spec_source import load_spec
 
 DATA_DEFAULTS: dict[str, Any] = {
     "format": "synth",  # synth (the built-in benchmark) | a reader of adaanchor.data.readers.formats

@@ -86,11 +86,6 @@ def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> Ke
         return spec_from_dict(name_or_path, source="<inline spec>")
     text = str(name_or_path)
     path = Path(text).expanduser()
-    from .readers.sleap_labels import is_data_source, spec_from_data  # here: the readers import this module
-
-    builtin = "/" not in text and (SPEC_DIR / f"{text}.yaml").is_file()
-    if not builtin and is_data_source(path):  # a DeepLabCut project or table, a SLEAP file: the file's own spec
-        return spec_from_data(path)
     # A path is anything that looks like a file name; a bare word is a built-in name.
     if path.suffix.lower() in (".yaml", ".yml") or "/" in text or path.is_file():
         if not path.is_file():

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import AdaAnchorError, unknown_name_error
 from .readers import ReadResult
-from .spec import load_spec
+from .spec_source import load_spec
 
 #: The ``data`` keys this module reads, with the defaults of :mod:`adaanchor.data.build`.
 _KEYS = {"format": "synth", "root": "data-cache/synth", "train": "train.json", "val": "val.json", "images": None,

@@ -119,7 +119,7 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     scores always; OKS AP for COCO-format sets with OKS sigmas (CrowdPose through xtcocotools); NME for
     sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
     from ..data.build import annotation_path
-    from ..data.spec import load_spec
+    from ..data.spec_source import load_spec
 
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
     spec = load_spec(cfg.data.spec)

@@ -11,7 +11,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import build_config
-from ..data.spec import load_spec
+from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError
 from ..models.backbones import backbone_from_config
 from ..models.net import KeypointNet, load_weights

@@ -25,7 +25,7 @@ def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = ()
         AdaAnchorError: bad run path, missing or mismatched checkpoint, output not writable, export failure,
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
-    from ..data.spec import load_spec
+    from ..data.spec_source import load_spec
     from ..engine.run import load_for_eval, resolve_run
 
     need_onnx(runtime=check)

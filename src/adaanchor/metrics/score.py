@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from ..data.readers.formats import FORMAT_SPECS, FORMATS
-from ..data.spec import KeypointSpec, load_spec
+from ..data.spec import KeypointSpec
+from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .coco import coco_keypoint_ap, crowdpose_ap, load_json, load_results
 from .nme import nme_metrics, normaliser
