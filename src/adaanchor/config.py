@@ -17,9 +17,10 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import AdaAnchorError, unknown_name_error
+from .strategies.assigners import ASSIGNER_DEFAULTS
 
 STRATEGY_DEFAULTS: dict[str, Any] = {
-    "name": "adaanchor",  # heatmap | regression | fixanchor | adaanchor
+    "name": "adaanchor",  # heatmap | regression | fixanchor | adaanchor | alignanchor (a preset of assigners)
     # --- anchor strategies (adaanchor, fixanchor) ---
     "topk": 20,  # positives per target (paper eq. 11)
     "sigma": 4.0,  # regression-score sigma, in INPUT PIXELS (paper eq. 8); see docs/method.md
@@ -36,6 +37,8 @@ STRATEGY_DEFAULTS: dict[str, Any] = {
     "ignore_unlabelled": True,  # channels of a keypoint type with no labelled target get no loss
     # --- heatmap ---
     "heatmap_sigma": 2.0,  # MSRA Gaussian sigma, in heatmap cells
+    # --- assigners --- (adaptive-assignment options: meaning and defaults in strategies/assigners.py)
+    **ASSIGNER_DEFAULTS,
 }
 
 MODEL_DEFAULTS: dict[str, Any] = {
@@ -85,7 +88,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {},  # filled from adaanchor.data.build.DATA_DEFAULTS
 }
 
-STRATEGIES = ("heatmap", "regression", "fixanchor", "adaanchor")
+STRATEGIES = ("heatmap", "regression", "fixanchor", "adaanchor", "alignanchor")
 
 
 def defaults() -> dict[str, Any]:

@@ -25,6 +25,9 @@ CONFIGS = {
     "fixanchor": {"name": "fixanchor", "topk": 6},
     "adaanchor": {"name": "adaanchor", "topk": 6},
     "adaanchor-norefine-add": {"name": "adaanchor", "topk": 6, "refine": False, "fusion": "add"},
+    "alignanchor": {"name": "alignanchor", "topk": 6, "oks_sigmas": [0.05, 0.07, 0.1, 0.05, 0.08]},
+    "adaanchor-instance-atss": {"name": "adaanchor", "prior": "instance", "select": "atss"},
+    "adaanchor-dynamic-aligned": {"name": "adaanchor", "select": "dynamic", "metric": "aligned", "soft_targets": True},
 }
 MULTI_INSTANCE = [c for c in CONFIGS if c != "regression"]
 
