@@ -16,7 +16,8 @@ import torch
 from torch import Tensor
 
 from ..coords import cell_centers, refine_points
-from .assign_targets import cell_distances2, offsets_to, owner_index, pair_map, predicted_xy, take_instance
+from ..errors import AdaAnchorError
+from .assign_targets import cell_distances2, clamp_to_map, offsets_to, owner_index, pair_map, predicted_xy, take_instance
 from .assigners import ASSIGNER_DEFAULTS, check_options, instance_area, kappas_from, log_quality, soft_target
 from .assigners import select as assign_select
 from .base import Decoded, Encoded, Strategy, Target
@@ -73,11 +74,16 @@ class AnchorStrategy(Strategy):
 
     # ---- training ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
+    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0,
+               from_ema: bool = False) -> Encoded:
         """Targets from detached ``outputs``, ``keypoints (B, N, K, 2)``, ``visibility (B, N, K)``.
 
         Per target ``(B, K, N, hw)`` (see :mod:`adaanchor.strategies.assign_targets` for how it is kept fast).
+        ``from_ema``: the outputs are those of the EMA model (required when ``assign_ema_decay > 0``).
         """
+        if self.opts["assign_ema_decay"] > 0 and self.assign == "adaptive" and not from_ema:
+            raise AdaAnchorError("strategy.assign_ema_decay > 0: the training loop must score the outputs of an "
+                                 "AssignEMA copy of the model (strategies/assign_ema.py) and pass from_ema=True")
         conf = outputs["conf"]
         b, k, h, w = conf.shape
         s = self.stride
@@ -153,7 +159,10 @@ class AnchorStrategy(Strategy):
             cand = cell_d2 <= (float(self.candidate_radius) * self.stride) ** 2
         if self.opts["prior"] == "instance":
             rad = (float(self.opts["prior_scale"]) * area.sqrt()).clamp(min=float(self.opts["prior_min_cells"]) * self.stride)
-            inst = cell_d2 <= (rad**2).unsqueeze(-1)
+            # Measured from the target moved onto the map (the rectangle of the outer cell centres), so that a
+            # keypoint far outside the image keeps candidates: the cells at the border nearest to it.
+            h, w = outputs["conf"].shape[-2:]
+            inst = cell_distances2(clamp_to_map(gt, h, w, self.stride), h, w, self.stride) <= (rad**2).unsqueeze(-1)
             cand = inst if cand is None else cand & inst
         if cand is not None:
             rank = rank.masked_fill(~cand, float("-inf"))

@@ -37,6 +37,14 @@ def cell_distances2(gt: Tensor, h: int, w: int, stride: int) -> Tensor:
     return dy2.unsqueeze(-1).add(dx2.unsqueeze(-2)).view(b, k, n, h * w)
 
 
+def clamp_to_map(xy: Tensor, h: int, w: int, stride: int) -> Tensor:
+    """Points ``(..., 2)`` clamped to the rectangle of the outermost cell centres of an ``h x w`` map."""
+    half = (stride - 1) / 2.0
+    lo = torch.tensor([half, half], device=xy.device, dtype=xy.dtype)
+    hi = torch.tensor([stride * (w - 1) + half, stride * (h - 1) + half], device=xy.device, dtype=xy.dtype)
+    return torch.maximum(torch.minimum(xy, hi), lo)
+
+
 def predicted_xy(offset: Tensor, local: Tensor | None, k: int, stride: int) -> tuple[Tensor, Tensor]:
     """Every cell's predicted point per type: coarse ``C + s * offset`` or, with ``local``, refined (eq. 12).
 

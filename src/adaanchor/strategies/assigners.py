@@ -7,6 +7,8 @@ keypoint of one instance) over the cells ``A`` of the map:
   ``instance`` keeps the cells within ``prior_scale * sqrt(area)`` of the target (at least
   ``prior_min_cells`` cells), ``area`` being the box of the instance's labelled keypoints: a prior that
   scales with the instance, as the detection assigners keep candidates inside or near the object's box.
+  A target outside the map is first moved onto it (clamped to the outer cell centres), so it keeps the
+  border cells nearest to it as candidates.
 - **Quality** (``quality``): the regression score ``r``. ``gaussian`` is eq. 8 with ``strategy.sigma`` in
   input pixels; ``oks`` is the COCO keypoint similarity ``exp(-d^2 / (2 area kappa_k^2))`` with
   ``kappa_k = 2 sigma_k`` (the spec's OKS sigmas) and the same instance area, so a distance is judged
