@@ -380,3 +380,19 @@ def test_assign_ema_averages_with_a_ramped_decay():
     other.load_state_dict(ema.state_dict())
     assert other.updates == ema.updates
     torch.testing.assert_close(other.module[0].weight, ema.module[0].weight)
+
+
+def test_assign_ema_outputs_feed_the_encode():
+    from adaanchor.models import KeypointNet, build_backbone
+
+    st = build_strategy({"name": "adaanchor", "assign_ema_decay": 0.999}, 2, S, (W, H))
+    torch.manual_seed(0)
+    model = KeypointNet(build_backbone("tiny", tiny_width=8), st.heads)
+    ema = AssignEMA(model, st.opts["assign_ema_decay"])
+    images = torch.randn(2, 3, H, W)
+    out = ema.outputs(images)
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"conf": (2, 2, MH, MW), "offset": (2, 4, MH, MW),
+                                                           "local": (2, 4, MH, MW)}
+    assert not any(v.requires_grad for v in out.values())
+    enc = st.encode(out, torch.full((2, 1, 2, 2), 12.0), torch.full((2, 1, 2), 2), from_ema=True)
+    assert int(enc.targets["conf"].value.sum()) == 2 * 2 * st.topk
