@@ -65,8 +65,9 @@ TABLES: dict[str, dict[str, Any]] = {
             "Ours w/o multiple anchors": [*ADA, "strategy.topk=1"],
             "Ours w/o local refinement": [*ADA, "strategy.refine=false"],
             "Ours (mul)": ADA,
+            "AlignAnchor (task-aligned assigner)": ["strategy.name=alignanchor"],
         },
-        "repeat": ["Heatmap-anchor", "FixAnchor", "Ours (mul)"],
+        "repeat": ["Heatmap-anchor", "FixAnchor", "Ours (mul)", "AlignAnchor (task-aligned assigner)"],
     },
     # Sweeps of AdaAnchor's own hyper-parameters, with the heatmap and FixAnchor beside them for reference.
     "fig6": { "variants": {**REFERENCE, **{f"k={k}": [*ADA, f"strategy.topk={k}"] for k in (1, 5, 10, 20, 50)}},

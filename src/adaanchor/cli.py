@@ -167,11 +167,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor and adaanchor, same budget")
+    d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and alignanchor, same budget")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     length = d.add_mutually_exclusive_group()
     length.add_argument("--budget-minutes", type=float, help="derive the step count from a time budget "
-                        "(minutes, > 0) for the four methods' training (default: a fixed 400 steps each, about "
+                        "(minutes, > 0) for the five methods' training (default: a fixed 400 steps each, about "
                         "6 minutes on 2 CPU cores)")
     length.add_argument("--steps", type=int, help="training steps per method, >= 1 (default 400)")
     d.add_argument("--seed", type=int, default=0)

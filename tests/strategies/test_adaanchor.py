@@ -12,8 +12,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch import Tensor
 
+from adaanchor.coords import cell_centers, refine_points
 from adaanchor.strategies import build_strategy
+from adaanchor.strategies.base import Encoded, Target
 
 S = 4  # stride
 W, H = 32, 24  # input (W, H): the map is 8 wide and 6 high
@@ -392,3 +395,147 @@ def test_refined_point_enters_the_score():
     assert positives(st_coarse.encode(out, kp, vis), 0, 0) == {2 * MW + 4}
     # Refined: (0, 0) lands on the target, s = 0.550; (2, 4) is moved 2 px away, s = 0.5 * 0.882 = 0.441.
     assert positives(st.encode(out, kp, vis), 0, 0) == {0}
+
+
+# ---- the fast encode against the implementation it replaced ---------------------------------------
+# The encode as it was first written (cdist over expanded cell centres, points as (x, y) pairs, exponentials
+# everywhere), kept verbatim apart from being a function of the strategy: the reference that the fast encode in
+# strategies/assign_targets.py must match.
+
+def _ref_points(self, outputs: dict[str, Tensor], refine: bool) -> tuple[Tensor, Tensor]:
+    """Every cell's prediction for every type.
+
+    Returns:
+        ``points (B, K, h*w, 2)`` in input pixels (refined if ``refine``) and ``centres (h*w, 2)``.
+    """
+    off = outputs["offset"]
+    b, _, h, w = off.shape
+    k, s = self.num_keypoints, self.stride
+    centres = cell_centers(h, w, s, off.device)
+    pts = centres + s * off.float().view(b, k, 2, h * w).transpose(2, 3)
+    if refine:
+        local = outputs["local"].float().reshape(b * k, 2, h, w)
+        pts = refine_points(local, pts.reshape(b * k, h * w, 2), s).view(b, k, h * w, 2)
+    return pts, centres
+
+
+@torch.no_grad()
+def reference_encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
+    conf = outputs["conf"]
+    b, k, h, w = conf.shape
+    s, hw = self.stride, h * w
+    centres = cell_centers(h, w, s, conf.device)  # (hw, 2)
+    gt = keypoints.float().permute(0, 2, 1, 3)  # (B, K, N, 2)
+    valid = (visibility > 0).permute(0, 2, 1)  # (B, K, N)
+    n = gt.shape[2]
+    # Distance (in cells) of every cell centre to every target: (B, K, N, hw).
+    cell_d = torch.cdist(gt.reshape(b * k, n, 2), centres.expand(b * k, hw, 2)).view(b, k, n, hw) / s
+
+    adaptive = self.assign == "adaptive" and step >= self.warmup_steps
+    if adaptive:
+        pts, _ = _ref_points(self, outputs, refine=self.refine and self.refine_in_score)
+        d2 = ((pts.unsqueeze(2) - gt.unsqueeze(3)) ** 2).sum(-1)  # (B, K, N, hw)
+        r = torch.exp(-d2 / (2 * self.sigma**2))
+        c = torch.sigmoid(conf.float()).view(b, k, 1, hw)
+        score = c * r if self.fusion == "mul" else c + r
+        if self.candidate_radius is not None:
+            score = score.masked_fill(cell_d > float(self.candidate_radius), float("-inf"))
+    else:
+        score = -cell_d
+    kk = min(self.topk, hw)
+    idx = score.topk(kk, dim=-1).indices  # (B, K, N, kk)
+    selected = torch.zeros(b, k, n, hw, dtype=torch.bool, device=conf.device)
+    selected.scatter_(-1, idx, True)
+    selected &= valid.unsqueeze(-1)
+    if adaptive and self.candidate_radius is not None:  # topk also returns masked cells when too few remain
+        selected &= cell_d <= float(self.candidate_radius)
+    # A cell chosen by several instances of one type regresses to the one that scored it highest.
+    owner = score.masked_fill(~selected, float("-inf")).argmax(dim=2)  # (B, K, hw)
+    positive = selected.any(dim=2)  # (B, K, hw)
+    owner_xy = torch.gather(gt, 2, owner.unsqueeze(-1).expand(b, k, hw, 2))  # (B, K, hw, 2)
+    offset_t = (owner_xy - centres) / s  # (B, K, hw, 2)
+
+    chan_w = valid.any(dim=2).float() if self.ignore_unlabelled else torch.ones(b, k, device=conf.device)
+    conf_t = positive.float().view(b, k, h, w)
+    conf_w = chan_w.view(b, k, 1, 1).expand(b, k, h, w).contiguous()
+    pos_w = positive.float().unsqueeze(-1).expand(b, k, hw, 2)
+    targets = {
+        "conf": Target(conf_t, conf_w),
+        "offset": Target(_to_map(offset_t, h, w), _to_map(pos_w, h, w)),
+    }
+    if self.refine:
+        # Local offsets: at cells within local_radius cells of a target, point to the nearest target.
+        d_loc = cell_d.masked_fill(~valid.unsqueeze(-1), float("inf"))
+        near_d, near_n = d_loc.min(dim=2)  # (B, K, hw)
+        near_xy = torch.gather(gt, 2, near_n.unsqueeze(-1).expand(b, k, hw, 2))
+        local_t = (near_xy - centres) / s
+        local_w = (near_d <= self.local_radius).float().unsqueeze(-1).expand(b, k, hw, 2)
+        targets["local"] = Target(_to_map(local_t, h, w), _to_map(local_w, h, w))
+
+    stats = {}
+    npos = selected.sum()
+    if npos > 0:
+        stats["pos_dist_cells"] = float((cell_d * selected).sum() / npos)
+    stats["adaptive"] = float(adaptive)
+    return Encoded(targets, stats)
+
+
+def _to_map(x: Tensor, h: int, w: int) -> Tensor:
+    """``(B, K, h*w, 2)`` to the head layout ``(B, 2K, h, w)``."""
+    b, k = x.shape[:2]
+    return x.transpose(2, 3).reshape(b, 2 * k, h, w).contiguous()
+
+
+def _crowded_batch(seed: int, b: int, n: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` instances per image whose keypoints crowd one region of the map (shared cells), some outside
+    the crop, some unlabelled."""
+    gen = torch.Generator().manual_seed(seed)
+    centre = torch.rand(b, 1, 1, 2, generator=gen) * torch.tensor([W, H]) * 0.6 + torch.tensor([W, H]) * 0.2
+    kp = centre + torch.randn(b, n, k, 2, generator=gen) * 5.0
+    kp[:, :, 0] += torch.tensor([W * 0.7, 0.0])  # type 0 of every instance near or past the right border
+    vis = torch.randint(0, 3, (b, n, k), generator=gen)
+    vis[:, 0, :] = torch.maximum(vis[:, 0, :], torch.ones_like(vis[:, 0, :]))
+    return kp, vis
+
+
+def _assert_same_encoding(fast, ref, atol=1e-5):
+    """Same positives and weights; values equal to float tolerance wherever a weight is non-zero."""
+    assert set(fast.targets) == set(ref.targets)
+    for head in ref.targets:
+        tf, tr = fast.targets[head], ref.targets[head]
+        assert torch.equal(tf.weight, tr.weight), head
+        m = tr.weight > 0
+        torch.testing.assert_close(tf.value[m], tr.value[m], rtol=0, atol=atol, msg=head)
+    assert fast.stats.keys() == ref.stats.keys()
+    for key in ref.stats:
+        assert fast.stats[key] == pytest.approx(ref.stats[key], rel=1e-5, abs=1e-6), key
+
+
+REFERENCE_CASES = [
+    {"name": "adaanchor"},
+    {"name": "adaanchor", "refine": False},
+    {"name": "adaanchor", "refine_in_score": False},
+    {"name": "adaanchor", "fusion": "add"},
+    {"name": "adaanchor", "topk": 1},
+    {"name": "adaanchor", "candidate_radius": 2.5},
+    {"name": "adaanchor", "sigma": 12.0, "topk": 7},
+    {"name": "adaanchor", "warmup_steps": 5},
+    {"name": "fixanchor"},
+    {"name": "fixanchor", "topk": 3, "local_radius": 1.3},
+]
+
+
+@pytest.mark.parametrize("cfg", REFERENCE_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize("n", [1, 3])
+def test_encode_matches_reference(cfg, n):
+    """The fast encode gives the targets of the implementation it replaced, on random outputs and crowded
+    targets (several instances of a type sharing cells), for every option of the paper's method."""
+    k = 4
+    st = build_strategy(cfg, k, S, (W, H))
+    for seed in range(4):
+        out = random_outputs(st, 10 + seed, b=3)
+        kp, vis = _crowded_batch(seed, 3, n, k)
+        for step in (0, 10):
+            fast = st.encode(out, kp, vis, step=step)
+            ref = reference_encode(st, out, kp, vis, step=step)
+            _assert_same_encoding(fast, ref)

@@ -22,6 +22,9 @@ MAP_H, MAP_W = INPUT[1] // STRIDE, INPUT[0] // STRIDE
 #: One config per registered strategy (small topk where a strategy reads it), plus variants.
 CONFIGS = {name: {"name": name, "topk": 6} for name in STRATEGY_NAMES}
 CONFIGS["adaanchor-norefine-add"] = {"name": "adaanchor", "topk": 6, "refine": False, "fusion": "add"}
+CONFIGS["alignanchor"] = {"name": "alignanchor", "topk": 6, "oks_sigmas": [0.05, 0.07, 0.1, 0.05, 0.08]}
+CONFIGS["adaanchor-instance-atss"] = {"name": "adaanchor", "prior": "instance", "select": "atss"}
+CONFIGS["adaanchor-dynamic-aligned"] = {"name": "adaanchor", "select": "dynamic", "metric": "aligned", "soft_targets": True}
 MULTI_INSTANCE = [c for c in CONFIGS if STRATEGIES[CONFIGS[c]["name"]].multi_instance]
 
 

@@ -9,8 +9,8 @@ cuts off becomes ``v=1`` (labelled but not visible in the input), a target like 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,15 @@ from torch.utils.data import Dataset
 from ..errors import DataError
 from .records import Instance
 from .spec import KeypointSpec
-from .transforms import (apply_affine, box_to_center_scale, crop_affine, flip_keypoints, half_body_box, image_region,
-                         warp_image)
+from .transforms import (
+    apply_affine,
+    box_to_center_scale,
+    crop_affine,
+    flip_keypoints,
+    half_body_box,
+    image_region,
+    warp_image,
+)
 from .types import to_tensor_image
 
 AUG_DEFAULTS: dict[str, Any] = {

@@ -24,7 +24,8 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
     spec = load_spec(cfg.data.spec)
     m = cfg.model
     backbone = backbone_from_config(m)  # build_config checked the input size against its input multiple
-    strategy = build_strategy(OmegaConf.to_container(cfg.strategy), spec.num_keypoints, int(backbone.stride), tuple(cfg.data.input_size))
+    strategy = build_strategy(OmegaConf.to_container(cfg.strategy), spec.num_keypoints, int(backbone.stride), tuple(cfg.data.input_size),
+                              sigmas=spec.sigmas)
     model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior))
     if load_pretrained and m.weights:
         load_weights(model, m.weights)

@@ -8,12 +8,14 @@ tests pick it up from the registry.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
 from ..errors import unknown_name_error
 from ..ranges import Checker, choice, merge_tables
 from .anchor import AnchorStrategy
+from .assigners import PRESETS
 from .base import Decoded, Encoded, Strategy, Target
 from .heatmap import HeatmapStrategy
 from .losses import compute_loss
@@ -25,6 +27,7 @@ STRATEGIES: dict[str, type[Strategy]] = {
     "regression": RegressionStrategy,
     "fixanchor": AnchorStrategy,
     "adaanchor": AnchorStrategy,
+    **{name: AnchorStrategy for name in PRESETS},  # named assigners: AdaAnchor with a preset of options
 }
 STRATEGY_NAMES = tuple(STRATEGIES)
 DEFAULT_STRATEGY = "adaanchor"
@@ -41,12 +44,17 @@ def strategy_ranges() -> dict[str, Checker]:
     return merge_tables(STRATEGIES, "RANGES", {"name": choice(tuple(STRATEGIES), kind="strategy")}, "strategy")
 
 
-def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, input_size: tuple[int, int]) -> Strategy:
-    """Build the strategy named ``cfg["name"]`` from the ``strategy`` config section."""
+def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, input_size: tuple[int, int],
+                   sigmas: Any = None) -> Strategy:
+    """Build the strategy named ``cfg["name"]`` from the ``strategy`` config section (``sigmas``: the keypoint
+    spec's OKS sigmas, read by anchor strategies with ``strategy.quality=oks``)."""
     name = str(cfg.get("name", DEFAULT_STRATEGY))
     if name not in STRATEGIES:
         raise unknown_name_error("strategy", name, STRATEGIES)
-    return STRATEGIES[name].from_config(cfg, num_keypoints, stride, input_size)
+    cls = STRATEGIES[name]
+    if cls is AnchorStrategy:
+        return cls.from_config(cfg, num_keypoints, stride, input_size, sigmas=sigmas)
+    return cls.from_config(cfg, num_keypoints, stride, input_size)
 
 
 __all__ = ["Strategy", "Decoded", "Encoded", "Target", "build_strategy", "compute_loss", "STRATEGY_NAMES",

@@ -19,7 +19,28 @@ import torch
 from torch import Tensor
 
 from ..coords import cell_centers, refine_points
+from ..errors import AdaAnchorError
 from ..ranges import at_least, between, choice, positive
+from .assign_targets import (
+    cell_distances2,
+    clamp_to_map,
+    offsets_to,
+    owner_index,
+    pair_map,
+    predicted_xy,
+    take_instance,
+)
+from .assigners import (
+    ASSIGNER_DEFAULTS,
+    ASSIGNER_RANGES,
+    PRESETS,
+    check_options,
+    instance_area,
+    kappas_from,
+    log_quality,
+    soft_target,
+)
+from .assigners import select as assign_select
 from .base import Decoded, Encoded, Strategy, Target
 
 
@@ -46,6 +67,7 @@ class AnchorStrategy(Strategy):
         "focal_gamma": 2.0,  # CornerNet/CenterNet focal loss exponent
         "conf_prior": 0.1,  # initial sigmoid confidence (bias init of the confidence head)
         "ignore_unlabelled": True,  # channels of a keypoint type with no labelled target get no loss
+        **ASSIGNER_DEFAULTS,  # the adaptive assignment's further options: meaning and defaults in assigners.py
     }
     RANGES = {
         "topk": at_least(1),
@@ -59,15 +81,25 @@ class AnchorStrategy(Strategy):
         "focal_gamma": at_least(0),
         "conf_prior": between(0, 1, lo_open=True, hi_open=True),
     }
-    #: strategy name -> assignment: the two registered names share this class.
-    ASSIGN = {"adaanchor": "adaptive", "fixanchor": "fixed"}
+    RANGES.update(ASSIGNER_RANGES)
+    #: strategy name -> assignment: the registered names that share this class (presets are adaptive).
+    ASSIGN = {"adaanchor": "adaptive", "fixanchor": "fixed", **{name: "adaptive" for name in PRESETS}}
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], num_keypoints: int, stride: int,
-                    input_size: tuple[int, int]) -> AnchorStrategy:
-        """``strategy.name`` picks the assignment (:attr:`ASSIGN`); the other keys are :attr:`DEFAULTS`."""
-        assign = cls.ASSIGN[str(section.get("name", "adaanchor"))]
-        return cls(num_keypoints, stride, input_size, assign=assign, **cls.options(section))
+                    input_size: tuple[int, int], sigmas: Any = None) -> AnchorStrategy:
+        """``strategy.name`` picks the assignment (:attr:`ASSIGN`); a preset name (``PRESETS``) sets its options
+        wherever ``section`` leaves them at the default; the other keys are :attr:`DEFAULTS`. ``sigmas``: the
+        keypoint spec's OKS sigmas (``strategy.quality=oks``)."""
+        name = str(section.get("name", "adaanchor"))
+        opts = cls.options(section)
+        for key, value in PRESETS.get(name, {}).items():
+            if opts[key] == cls.DEFAULTS[key]:
+                opts[key] = value
+        assigner = {key: opts.pop(key) for key in ASSIGNER_DEFAULTS}
+        st = cls(num_keypoints, stride, input_size, assign=cls.ASSIGN[name], assigner=assigner, sigmas=sigmas, **opts)
+        st.name = name
+        return st
 
     def __init__(
         self,
@@ -88,6 +120,8 @@ class AnchorStrategy(Strategy):
         focal_gamma: float = DEFAULTS["focal_gamma"],
         conf_prior: float = DEFAULTS["conf_prior"],
         ignore_unlabelled: bool = DEFAULTS["ignore_unlabelled"],
+        assigner: Mapping[str, Any] | None = None,
+        sigmas: Any = None,
     ):
         super().__init__(num_keypoints, stride, input_size)
         if assign not in ("adaptive", "fixed"):
@@ -99,96 +133,113 @@ class AnchorStrategy(Strategy):
         self.warmup_steps, self.ignore_unlabelled = int(warmup_steps), bool(ignore_unlabelled)
         # Read by the loss and the model's confidence head (``strategy.focal_gamma``, ``strategy.conf_prior``).
         self.focal_gamma, self.conf_prior = float(focal_gamma), float(conf_prior)
+        # Assigner options (strategies/assigners.py); `sigmas`: the keypoint spec's OKS sigmas, for quality=oks.
+        self.opts = {**ASSIGNER_DEFAULTS, **{key: v for key, v in (assigner or {}).items() if key in ASSIGNER_DEFAULTS}}
+        check_options(self.opts)
+        self.kappa = kappas_from(self.opts, sigmas, num_keypoints)
         k = num_keypoints
         self.heads = {"conf": k, "offset": 2 * k}
-        self.losses = {"conf": ("focal", 1.0), "offset": ("l1", float(lambda_offset))}
+        conf_loss = "qfocal" if self.opts["soft_targets"] and assign == "adaptive" else "focal"
+        self.losses = {"conf": (conf_loss, 1.0), "offset": ("l1", float(lambda_offset))}
         if self.refine:
             self.heads["local"] = 2 * k
             self.losses["local"] = ("l1", float(lambda_local))
 
-    # ---- geometry -------------------------------------------------------------------------------
-    def predicted_points(self, outputs: dict[str, Tensor], refine: bool) -> tuple[Tensor, Tensor]:
-        """Every cell's prediction for every type.
-
-        Returns:
-            ``points (B, K, h*w, 2)`` in input pixels (refined if ``refine``) and ``centres (h*w, 2)``.
-        """
-        off = outputs["offset"]
-        b, _, h, w = off.shape
-        k, s = self.num_keypoints, self.stride
-        centres = cell_centers(h, w, s, off.device)
-        pts = centres + s * off.float().view(b, k, 2, h * w).transpose(2, 3)
-        if refine:
-            local = outputs["local"].float().reshape(b * k, 2, h, w)
-            pts = refine_points(local, pts.reshape(b * k, h * w, 2), s).view(b, k, h * w, 2)
-        return pts, centres
-
     # ---- training ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
+    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0,
+               from_ema: bool = False) -> Encoded:
+        """Targets from detached ``outputs``, ``keypoints (B, N, K, 2)``, ``visibility (B, N, K)``.
+
+        Per target ``(B, K, N, hw)`` (see :mod:`adaanchor.strategies.assign_targets` for how it is kept fast).
+        ``from_ema``: the outputs are those of the EMA model (required when ``assign_ema_decay > 0``).
+        """
+        if self.opts["assign_ema_decay"] > 0 and self.assign == "adaptive" and not from_ema:
+            raise AdaAnchorError("strategy.assign_ema_decay > 0: the training loop must score the outputs of an "
+                                 "AssignEMA copy of the model (strategies/assign_ema.py) and pass from_ema=True")
         conf = outputs["conf"]
         b, k, h, w = conf.shape
-        s, hw = self.stride, h * w
-        centres = cell_centers(h, w, s, conf.device)  # (hw, 2)
+        s = self.stride
         gt = keypoints.float().permute(0, 2, 1, 3)  # (B, K, N, 2)
         valid = (visibility > 0).permute(0, 2, 1)  # (B, K, N)
-        n = gt.shape[2]
-        # Distance (in cells) of every cell centre to every target: (B, K, N, hw).
-        cell_d = torch.cdist(gt.reshape(b * k, n, 2), centres.expand(b * k, hw, 2)).view(b, k, n, hw) / s
+        cell_d2 = cell_distances2(gt, h, w, s)  # (B, K, N, hw)
 
         adaptive = self.assign == "adaptive" and step >= self.warmup_steps
         if adaptive:
-            pts, _ = self.predicted_points(outputs, refine=self.refine and self.refine_in_score)
-            d2 = ((pts.unsqueeze(2) - gt.unsqueeze(3)) ** 2).sum(-1)  # (B, K, N, hw)
-            r = torch.exp(-d2 / (2 * self.sigma**2))
-            c = torch.sigmoid(conf.float()).view(b, k, 1, hw)
-            score = c * r if self.fusion == "mul" else c + r
-            if self.candidate_radius is not None:
-                score = score.masked_fill(cell_d > float(self.candidate_radius), float("-inf"))
+            rank, logr, cand, is_log = self._adaptive_rank(outputs, gt, valid, cell_d2)
+            how = self.opts["select"]
+            values = (rank.exp() if is_log else rank) if (how == "atss" or self.opts["soft_targets"]) else None
+            r = logr.exp() if (how == "dynamic" or self.opts["soft_targets"]) else None
+            selected = assign_select(rank, values, r, cand, how, self.topk, int(self.opts["dynamic_q"]))
         else:
-            score = -cell_d
-        kk = min(self.topk, hw)
-        idx = score.topk(kk, dim=-1).indices  # (B, K, N, kk)
-        selected = torch.zeros(b, k, n, hw, dtype=torch.bool, device=conf.device)
-        selected.scatter_(-1, idx, True)
+            rank = -cell_d2
+            selected = assign_select(rank, None, None, None, "topk", self.topk, 1)
         selected &= valid.unsqueeze(-1)
-        if adaptive and self.candidate_radius is not None:  # topk also returns masked cells when too few remain
-            selected &= cell_d <= float(self.candidate_radius)
-        # A cell chosen by several instances of one type regresses to the one that scored it highest.
-        owner = score.masked_fill(~selected, float("-inf")).argmax(dim=2)  # (B, K, hw)
-        positive = selected.any(dim=2)  # (B, K, hw)
-        owner_xy = torch.gather(gt, 2, owner.unsqueeze(-1).expand(b, k, hw, 2))  # (B, K, hw, 2)
-        offset_t = (owner_xy - centres) / s  # (B, K, hw, 2)
-
+        # A cell chosen by several instances of one type regresses to the one that ranked it highest.
+        owner = owner_index(rank, selected)
+        positive = selected.any(dim=2) if owner is not None else selected[:, :, 0]  # (B, K, hw)
+        pos_f = positive.float()
+        if adaptive and self.opts["soft_targets"]:
+            conf_t = take_instance(soft_target(values, r, selected), owner) * pos_f
+        else:
+            conf_t = pos_f
         chan_w = valid.any(dim=2).float() if self.ignore_unlabelled else torch.ones(b, k, device=conf.device)
-        conf_t = positive.float().view(b, k, h, w)
-        conf_w = chan_w.view(b, k, 1, 1).expand(b, k, h, w).contiguous()
-        pos_w = positive.float().unsqueeze(-1).expand(b, k, hw, 2)
         targets = {
-            "conf": Target(conf_t, conf_w),
-            "offset": Target(self._to_map(offset_t, h, w), self._to_map(pos_w, h, w)),
+            "conf": Target(conf_t.view(b, k, h, w), chan_w.view(b, k, 1, 1).expand(b, k, h, w).contiguous()),
+            "offset": Target(offsets_to(gt, owner, h, w, s), pair_map(pos_f, h, w)),
         }
         if self.refine:
             # Local offsets: at cells within local_radius cells of a target, point to the nearest target.
-            d_loc = cell_d.masked_fill(~valid.unsqueeze(-1), float("inf"))
-            near_d, near_n = d_loc.min(dim=2)  # (B, K, hw)
-            near_xy = torch.gather(gt, 2, near_n.unsqueeze(-1).expand(b, k, hw, 2))
-            local_t = (near_xy - centres) / s
-            local_w = (near_d <= self.local_radius).float().unsqueeze(-1).expand(b, k, hw, 2)
-            targets["local"] = Target(self._to_map(local_t, h, w), self._to_map(local_w, h, w))
+            d_loc = cell_d2.masked_fill(~valid.unsqueeze(-1), float("inf"))
+            near = None if d_loc.shape[2] == 1 else d_loc.argmin(dim=2, keepdim=True)
+            close = (take_instance(d_loc, near) <= (self.local_radius * s) ** 2).float()
+            # One instance: the nearest target is the one the offsets point to, so the values are shared.
+            local_t = targets["offset"].value if near is None and owner is None else offsets_to(gt, near, h, w, s)
+            targets["local"] = Target(local_t, pair_map(close, h, w))
 
         stats = {}
-        npos = selected.sum()
-        if npos > 0:
-            stats["pos_dist_cells"] = float((cell_d * selected).sum() / npos)
+        picked = cell_d2[selected]
+        if picked.numel() > 0:
+            stats["pos_dist_cells"] = float(picked.sqrt().mean()) / s
         stats["adaptive"] = float(adaptive)
         return Encoded(targets, stats)
 
-    @staticmethod
-    def _to_map(x: Tensor, h: int, w: int) -> Tensor:
-        """``(B, K, h*w, 2)`` to the head layout ``(B, 2K, h, w)``."""
-        b, k = x.shape[:2]
-        return x.transpose(2, 3).reshape(b, 2 * k, h, w).contiguous()
+    def _adaptive_rank(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor,
+                       cell_d2: Tensor) -> tuple[Tensor, Tensor, Tensor | None, bool]:
+        """Ranking of the cells per target, ``(B, K, N, hw)``, ``-inf`` outside the candidates.
+
+        Returns ``(rank, log r, candidate mask or None, is_log)``: ``rank`` is the log of the metric
+        (``mul`` and ``aligned``: the same order as the metric, without exponentials) or the metric itself
+        (``add``).
+        """
+        b, k, n, hw = cell_d2.shape
+        local = outputs.get("local") if (self.refine and self.refine_in_score) else None
+        px, py = predicted_xy(outputs["offset"], local, k, self.stride)  # (B, K, 1, hw)
+        d2 = (px - gt[..., 0:1]) ** 2 + (py - gt[..., 1:2]) ** 2  # (B, K, N, hw)
+        area = instance_area(gt, valid) if (self.opts["quality"] == "oks" or self.opts["prior"] == "instance") else None
+        logr = log_quality(d2, self.opts["quality"], self.sigma, area, self.kappa)
+        logit = outputs["conf"].float().view(b, k, 1, hw)
+        is_log = True
+        if self.opts["metric"] == "aligned":
+            rank = float(self.opts["align_alpha"]) * torch.sigmoid(logit).log() + float(self.opts["align_beta"]) * logr
+        elif self.fusion == "mul":
+            # log(sigmoid) rather than logsigmoid: faster, and it keeps the ties of the float product c * r.
+            rank = torch.sigmoid(logit).log() + logr
+        else:
+            rank, is_log = torch.sigmoid(logit) + logr.exp(), False
+        cand = None
+        if self.candidate_radius is not None:
+            cand = cell_d2 <= (float(self.candidate_radius) * self.stride) ** 2
+        if self.opts["prior"] == "instance":
+            rad = (float(self.opts["prior_scale"]) * area.sqrt()).clamp(min=float(self.opts["prior_min_cells"]) * self.stride)
+            # Measured from the target moved onto the map (the rectangle of the outer cell centres), so that a
+            # keypoint far outside the image keeps candidates: the cells at the border nearest to it.
+            h, w = outputs["conf"].shape[-2:]
+            inst = cell_distances2(clamp_to_map(gt, h, w, self.stride), h, w, self.stride) <= (rad**2).unsqueeze(-1)
+            cand = inst if cand is None else cand & inst
+        if cand is not None:
+            rank = rank.masked_fill(~cand, float("-inf"))
+        return rank, logr, cand, is_log
 
     # ---- inference --------------------------------------------------------------------------------
     @torch.no_grad()

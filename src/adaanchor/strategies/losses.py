@@ -3,6 +3,8 @@
 Normalisation choices (documented in docs/method.md):
 - ``focal``: CornerNet/CenterNet form with binary targets, ``-(1-p)^g log p`` at positives and
   ``-p^g log(1-p)`` at negatives, summed and divided by the number of positives (at least 1).
+- ``qfocal``: quality focal loss for soft confidence targets (strategies/assigners.py), divided by the
+  summed targets.
 - ``l1``: summed absolute error divided by the number of weighted *points* (weight sum / 2, x and y).
 - ``mse``: SimpleBaseline's ``0.5 * mean((out - target)^2 * weight)``.
 """
@@ -18,20 +20,71 @@ from .base import Target
 
 def focal_loss(logits: Tensor, target: Tensor, weight: Tensor, gamma: float = 2.0) -> Tensor:
     """Binary focal loss on logits; ``target`` in {0, 1}, ``weight`` 0 masks elements. All same shape."""
+    num_pos = ((target > 0.5).float() * weight).sum().clamp(min=1.0)
+    return _BinaryFocal.apply(logits.float(), target, weight, float(gamma), num_pos)
+
+
+class _BinaryFocal(torch.autograd.Function):
+    """The focal loss in one pass, with its gradient written out (the hot path of every anchor training step).
+
+    With ``z = x`` at positives and ``-x`` at negatives and ``q = sigmoid(z)``, both branches are
+    ``-(1 - q)^g log q`` (at a negative, ``p = 1 - q``), and ``d/dz = (1 - q)^g (g q log q - (1 - q))``.
+    log-sigmoid keeps it stable for large ``|x|``.
+    """
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, target: Tensor, weight: Tensor, gamma: float, num_pos: Tensor) -> Tensor:
+        sign = torch.where(target > 0.5, 1.0, -1.0)
+        z = logits * sign
+        log_q = F.logsigmoid(z)
+        q = torch.sigmoid(z)
+        one_minus = 1.0 - q
+        mod = one_minus * one_minus if gamma == 2.0 else one_minus.pow(gamma)
+        loss = -(mod * log_q * weight).sum() / num_pos
+        if ctx.needs_input_grad[0]:
+            grad = mod.mul_(q.mul_(log_q).mul_(gamma).sub_(one_minus)).mul_(sign).mul_(weight).div_(num_pos)
+            ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return grad * grad_out, None, None, None, None
+
+
+def quality_focal_loss(logits: Tensor, target: Tensor, weight: Tensor, gamma: float = 2.0) -> Tensor:
+    """Quality focal loss (GFL) on logits with soft targets ``y`` in [0, 1]: ``BCE(p, y) * |y - p|^gamma``,
+    summed and divided by the summed weighted targets (at least 1), as TOOD and YOLOv8 normalise.
+
+    With binary targets it is :func:`focal_loss` exactly (then the target sum is the number of positives).
+    """
     logits = logits.float()
     p = torch.sigmoid(logits)
-    # log-sigmoid forms are stable for large |logits|.
-    pos = -((1 - p) ** gamma) * F.logsigmoid(logits)
-    neg = -(p**gamma) * F.logsigmoid(-logits)
-    loss = torch.where(target > 0.5, pos, neg) * weight
-    num_pos = ((target > 0.5).float() * weight).sum().clamp(min=1.0)
-    return loss.sum() / num_pos
+    bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+    loss = bce * (target - p).abs().pow(gamma) * weight
+    return loss.sum() / (target * weight).sum().clamp(min=1.0)
 
 
 def l1_loss(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
     """Weighted L1 per point: ``sum(|pred - target| * w) / max(1, sum(w) / 2)``."""
     num = (weight.sum() / 2).clamp(min=1.0)
-    return ((pred.float() - target).abs() * weight).sum() / num
+    return _WeightedL1.apply(pred.float(), target, weight, num)
+
+
+class _WeightedL1(torch.autograd.Function):
+    """Weighted L1 in one pass with its gradient ``sign(pred - target) * w / num`` (the offset heads' loss)."""
+
+    @staticmethod
+    def forward(ctx, pred: Tensor, target: Tensor, weight: Tensor, num: Tensor) -> Tensor:
+        diff = pred - target
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(torch.sign(diff).mul_(weight).div_(num))
+        return diff.abs_().mul_(weight).sum() / num
+
+    @staticmethod
+    def backward(ctx, grad_out: Tensor):  # type: ignore[override]
+        (grad,) = ctx.saved_tensors
+        return grad * grad_out, None, None, None
 
 
 def mse_loss(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
@@ -49,7 +102,7 @@ def compute_loss(
 
     Args:
         outputs: head -> tensor; targets: head -> :class:`Target` of the same shape.
-        losses: head -> (kind, weight) with kind in {"focal", "l1", "mse"}.
+        losses: head -> (kind, weight) with kind in {"focal", "qfocal", "l1", "mse"}.
     """
     out: dict[str, Tensor] = {}
     total = None
@@ -60,6 +113,8 @@ def compute_loss(
             raise ValueError(f"head '{head}': output {tuple(o.shape)} vs target {tuple(t.value.shape)}")
         if kind == "focal":
             v = focal_loss(o, t.value, t.weight, focal_gamma)
+        elif kind == "qfocal":
+            v = quality_focal_loss(o, t.value, t.weight, focal_gamma)
         elif kind == "l1":
             v = l1_loss(o, t.value, t.weight)
         elif kind == "mse":

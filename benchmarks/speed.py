@@ -1,0 +1,211 @@
+"""Speed of the anchor strategies against the heatmap, measured pairwise in one run.
+
+    python benchmarks/speed.py [--rows ROW ...] [--reps N] [--threads 2] [--out benchmarks/results]
+
+Each row times one measure for two or more strategies on the same model and input, **interleaved**: every
+repetition times each strategy once, in an order that alternates between repetitions, so a change of
+machine load affects all of them alike. A row reports every strategy's median time and, for each ratio it
+names, the median over repetitions of the paired ratio. ``speed.json`` and ``speed.md`` record the machine,
+the thread count, the load average before and after, the commit and the wall time.
+
+Rows are entries of :data:`ROWS` (a name -> :class:`Row`); a new measure is a function that returns one
+timing callable per strategy, plus a :class:`Row` entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from adaanchor.config import build_config
+from adaanchor.engine.run import build_system
+from adaanchor.strategies import compute_loss
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "src" / "adaanchor" / "configs" / "demo.yaml"
+TINY = {"base": DEMO, "overrides": [], "batch": 32, "size": (72, 96)}
+RESNET50 = {"base": DEMO, "overrides": ["model.backbone=resnet50", "data.input_size=[192,256]"], "batch": 8,
+            "size": (192, 256)}
+
+Timer = Callable[[], None]
+
+
+def _system(setup: dict[str, Any], name: str) -> tuple[torch.nn.Module, Any, Any]:
+    cfg = build_config(setup["base"], [*setup["overrides"], f"strategy.name={name}"])
+    torch.manual_seed(0)
+    model, strategy = build_system(cfg)
+    return model, strategy, cfg
+
+
+def _batch(setup: dict[str, Any], batch: int, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Random images; keypoints in and slightly around the crop; visibility 0/1/2 (as in training data)."""
+    g = torch.Generator().manual_seed(0)
+    w, h = setup["size"]
+    images = torch.randn(batch, 3, h, w, generator=g)
+    kp = torch.rand(batch, 1, k, 2, generator=g) * torch.tensor([w * 1.1, h * 1.1]) - torch.tensor([w * 0.05, h * 0.05])
+    vis = torch.randint(0, 3, (batch, 1, k), generator=g)
+    return images, kp, vis
+
+
+def train_step_timers(setup: dict[str, Any], names: list[str], steps: int = 2) -> dict[str, Timer]:
+    """One timer per strategy: ``steps`` training steps as ``engine/train.py`` takes them (forward, encode from
+    detached outputs, loss, backward, gradient norm, Adam)."""
+    timers = {}
+    for name in names:
+        model, strategy, cfg = _system(setup, name)
+        model.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        images, kp, vis = _batch(setup, setup["batch"], strategy.num_keypoints)
+        gamma = float(cfg.strategy.focal_gamma)
+
+        def run(model=model, strategy=strategy, opt=opt, images=images, kp=kp, vis=vis, gamma=gamma) -> None:
+            for _ in range(steps):
+                outputs = {k: v.float() for k, v in model(images).items()}
+                enc = strategy.encode({k: v.detach() for k, v in outputs.items()}, kp, vis, step=0)
+                loss = compute_loss(outputs, enc.targets, strategy.losses, gamma)["loss"]
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
+                opt.step()
+
+        timers[name] = run
+    return timers
+
+
+def inference_timers(setup: dict[str, Any], names: list[str], batch: int, calls: int = 3) -> dict[str, Timer]:
+    """One timer per strategy: ``calls`` x (forward + decode) in eval mode."""
+    timers = {}
+    for name in names:
+        model, strategy, _ = _system(setup, name)
+        model.eval()
+        images, _, _ = _batch(setup, batch, strategy.num_keypoints)
+
+        def run(model=model, strategy=strategy, images=images) -> None:
+            with torch.inference_mode():
+                for _ in range(calls):
+                    strategy.decode(model(images))
+
+        timers[name] = run
+    return timers
+
+
+@dataclass
+class Row:
+    """A measure: what it times, the timers' factory, the ratios it reports and their targets."""
+
+    measure: str
+    timers: Callable[[], dict[str, Timer]]
+    ratios: dict[str, tuple[str, str]]  # label -> (numerator, denominator) strategy names
+    target: dict[str, float] = field(default_factory=dict)  # label -> the most the ratio should be
+    reps: int | None = None  # repetitions for this row (None: --reps)
+
+
+PAIR = ["heatmap", "adaanchor"]
+ROWS: dict[str, Row] = {
+    "train_tiny": Row("train step, tiny 72x96, batch 32 (the demo)", lambda: train_step_timers(TINY, PAIR, 3),
+                      {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.10}),
+    "train_resnet50": Row("train step, ResNet-50 256x192, batch 8", lambda: train_step_timers(RESNET50, PAIR, 1),
+                          {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.03}, reps=5),
+    "infer_resnet50_b1": Row("inference (forward + decode), ResNet-50 256x192, batch 1",
+                             lambda: inference_timers(RESNET50, PAIR, 1, 3),
+                             {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.02}),
+    "infer_resnet50_b8": Row("inference (forward + decode), ResNet-50 256x192, batch 8",
+                             lambda: inference_timers(RESNET50, PAIR, 8, 1),
+                             {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.02}, reps=7),
+    "infer_tiny_b1": Row("inference (forward + decode), tiny 72x96, batch 1", lambda: inference_timers(TINY, PAIR, 1, 20),
+                         {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.02}),
+    "infer_tiny_b8": Row("inference (forward + decode), tiny 72x96, batch 8", lambda: inference_timers(TINY, PAIR, 8, 10),
+                         {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.02}),
+}
+
+
+def measure(row: Row, reps: int, warmup: int = 1) -> dict[str, Any]:
+    """Time a row's strategies interleaved; medians in ms per timer call and the median paired ratios."""
+    timers = row.timers()
+    names = list(timers)
+    for _ in range(warmup):
+        for fn in timers.values():
+            fn()
+    times: dict[str, list[float]] = {n: [] for n in names}
+    for rep in range(reps):
+        for name in names if rep % 2 == 0 else names[::-1]:
+            t0 = time.perf_counter()
+            timers[name]()
+            times[name].append((time.perf_counter() - t0) * 1e3)
+    ratios = {}
+    for label, (num, den) in row.ratios.items():
+        paired = [a / b for a, b in zip(times[num], times[den])]
+        ratios[label] = {"median": statistics.median(paired), "min": min(paired), "max": max(paired),
+                         "target": row.target.get(label)}
+    return {"measure": row.measure, "reps": reps, "ms": {n: statistics.median(v) for n, v in times.items()},
+            "ms_all": times, "ratios": ratios}
+
+
+def machine(threads: int) -> dict[str, Any]:
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                                check=False).stdout.strip() or None
+    except OSError:
+        commit = None
+    return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": threads, "commit": commit,
+            "device": "cpu"}
+
+
+def to_markdown(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    lines = ["# Speed: anchor strategies against the heatmap", "",
+             f"Machine: {m['processor']}, {m['cpu_count']} cores ({m['platform']}), torch {m['torch']}, "
+             f"{m['threads']} threads, CPU; commit {m['commit']}. Load average before / after: "
+             f"{result['load_before']} / {result['load_after']}. Wall time {result['wall_s']:.0f} s. Strategies are "
+             "timed interleaved; a ratio is the median over repetitions of the paired ratio (min-max in brackets).",
+             "", "| measure | ms per call | ratio | target |", "|---|---|---|---|"]
+    for r in result["rows"].values():
+        ms = ", ".join(f"{n} {v:.1f}" for n, v in r["ms"].items())
+        for label, q in r["ratios"].items():
+            target = f"<= {q['target']:.2f}" if q["target"] is not None else ""
+            lines.append(f"| {r['measure']} ({r['reps']} reps) | {ms} | {label}: **{q['median']:.3f}** "
+                         f"({q['min']:.2f}-{q['max']:.2f}) | {target} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
+    p.add_argument("--reps", type=int, default=15, help="repetitions per row (rows may set their own)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    a = p.parse_args(argv)
+    torch.set_num_threads(a.threads)  # explicit: the default depends on the machine and the environment
+    t0 = time.time()
+    result: dict[str, Any] = {"machine": machine(a.threads), "load_before": [round(x, 2) for x in os.getloadavg()],
+                              "rows": {}}
+    for name in a.rows:
+        row = ROWS[name]
+        result["rows"][name] = measure(row, row.reps or a.reps)
+        r = result["rows"][name]
+        print(name, {n: round(v, 1) for n, v in r["ms"].items()},
+              {k: round(v["median"], 3) for k, v in r["ratios"].items()}, flush=True)
+    result["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    result["wall_s"] = time.time() - t0
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "speed.json").write_text(json.dumps(result, indent=1) + "\n")
+    (a.out / "speed.md").write_text(to_markdown(result))
+    print(to_markdown(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
