@@ -8,7 +8,6 @@ tests pick it up from the registry.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
