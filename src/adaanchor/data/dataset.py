@@ -144,6 +144,7 @@ class TopDownDataset(Dataset):
             raise DataError(e.path, e.reason, record=f"item {idx} (image_id {inst.image_id}, ann_id {inst.ann_id})",
                             field="image") from None
         kpts, vis = inst.keypoints.astype(np.float64), inst.visibility.astype(np.int64)
+        image_size = (int(img.shape[1]), int(img.shape[0]))  # (W, H) of the original image
         if self.transform is not None:
             img, kpts, vis = self.transform(img, kpts, vis, inst.bbox, idx)
         a, flip = self.affine_for(inst, img.shape[:2])
@@ -166,6 +167,7 @@ class TopDownDataset(Dataset):
                 "area": inst.area,
                 "affine": a,
                 "image_path": inst.image_path,
+                "image_size": image_size,
                 "det_score": float(inst.extra.get("score", 1.0)),
             },
         }

@@ -20,8 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from adaanchor.data.readers.checks import box_outside_image, duplicates, image_size, non_number_message
+from adaanchor.data.readers.jsonfile import load_json
 from adaanchor.errors import AdaAnchorError, DataError
 from adaanchor.metrics.keypoint import to_numpy
+
+__all__ = ["load_json", "load_coco_gt", "load_results", "coco_keypoint_ap", "crowdpose_ap", "predictions_to_coco_results"]
 
 #: COCO-17 OKS sigmas (the pycocotools default).
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
@@ -34,22 +38,6 @@ CROWD_INDEX_SPLIT = (0.2, 0.8)
 
 GtLike = str | os.PathLike | dict | Any  # a path, a COCO-style dict, or a COCO object (``.dataset``)
 ResultsLike = str | os.PathLike | list
-
-
-def load_json(path: str | os.PathLike) -> Any:
-    """Read a JSON file; a missing file or invalid JSON raises :class:`DataError` naming the file."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(p, "file not found")
-    try:
-        with p.open("r", encoding="utf-8") as f:
-            return json.load(f)
-    except RecursionError:
-        raise DataError(p, "invalid JSON: nested too deeply") from None
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer of over 4300 digits
-        raise DataError(p, f"invalid JSON: {str(e).splitlines()[0]}") from None
-    except OSError as e:
-        raise DataError(p, f"cannot read ({e.strerror or e})") from None
 
 
 def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
@@ -72,17 +60,53 @@ def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
                 raise DataError(name, "expected an object with an integer or string 'id'", record=f"{key}[{i}]",
                                 field="id")
     for i, ann in enumerate(data["annotations"]):
-        kp = ann.get("keypoints") if isinstance(ann, dict) else None
-        if not isinstance(kp, list) or len(kp) % 3:
-            raise DataError(name, "expected a flat list [x, y, v] * K", record=f"annotations[{i}]", field="keypoints")
-        for f in ("id", "image_id", "category_id"):  # what pycocotools indexes the annotations by
-            if not _is_id(ann.get(f)):
-                raise DataError(name, f"expected an integer id, got {ann.get(f)!r}", record=f"annotations[{i}]",
-                                field=f)
-        box = ann.get("bbox")
-        if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
-            raise DataError(name, "expected [x, y, w, h] numbers", record=f"annotations[{i}]", field="bbox")
+        _check_gt_annotation(ann, i, name)
+    _check_gt_ids(data, name)
     return data, name
+
+
+def _check_gt_annotation(ann: Any, i: int, name: str) -> None:
+    """One ground-truth annotation: ids, keypoints as numbers ``[x, y, v] * K``, a finite box."""
+    kp = ann.get("keypoints") if isinstance(ann, dict) else None
+    rec = f"annotations[{i}]"
+    if not isinstance(kp, list) or len(kp) % 3:
+        raise DataError(name, "expected a flat list [x, y, v] * K", record=rec, field="keypoints")
+    why = non_number_message(kp)
+    if why is not None:
+        raise DataError(name, why, record=rec, field="keypoints")
+    if any(v not in (0, 1, 2) for v in kp[2::3]):
+        raise DataError(name, "visibility flags must be 0, 1 or 2", record=rec, field="keypoints")
+    if not all(_finite(x) for j, x in enumerate(kp) if j % 3 < 2 and kp[j - j % 3 + 2] > 0):
+        raise DataError(name, "non-finite coordinate of a labelled keypoint", record=rec, field="keypoints")
+    for f in ("id", "image_id", "category_id"):  # what pycocotools indexes the annotations by
+        if not _is_id(ann.get(f)):
+            raise DataError(name, f"expected an integer id, got {ann.get(f)!r}", record=rec, field=f)
+    box = ann.get("bbox")
+    if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
+        raise DataError(name, "expected [x, y, w, h] numbers", record=rec, field="bbox")
+
+
+def _check_gt_ids(data: dict, name: str) -> None:
+    """No id twice (pycocotools keeps the last one in its index, the evaluation then goes wrong without a
+    word); every annotation on a listed image, its box overlapping the image when the size is given."""
+    for key in ("images", "annotations", "categories"):
+        for i, j in duplicates([r["id"] for r in data[key]]):
+            raise DataError(name, f"duplicate id {data[key][i]['id']!r} (also {key}[{j}])", record=f"{key}[{i}]",
+                            field="id")
+    names = [img.get("file_name") if isinstance(img.get("file_name"), str) else object() for img in data["images"]]
+    for i, j in duplicates(names):
+        raise DataError(name, f"image file {data['images'][i]['file_name']!r} listed twice (also images[{j}])",
+                        record=f"images[{i}]", field="file_name")
+    images = {img["id"]: img for img in data["images"]}
+    for i, ann in enumerate(data["annotations"]):
+        img = images.get(ann["image_id"])
+        if img is None:
+            raise DataError(name, f"image_id {ann['image_id']!r} is not among the images", record=f"annotations[{i}]",
+                            field="image_id")
+        size = image_size(img)
+        if size is not None and box_outside_image(ann["bbox"], size):
+            raise DataError(name, f"box {ann['bbox']} lies outside the {size[0]:g}x{size[1]:g} image",
+                            record=f"annotations[{i}]", field="bbox")
 
 
 def _finite(v: Any) -> bool:
@@ -127,10 +151,15 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
             if f in r and not _is_id(r[f]):
                 raise DataError(name, f"expected an integer id, got {r[f]!r}", record=i, field=f)
         kp = r["keypoints"]
-        if not isinstance(kp, list) or len(kp) % 3 or not all(isinstance(x, (int, float)) for x in kp):
+        if not isinstance(kp, list) or len(kp) % 3 or non_number_message(kp) is not None:
             raise DataError(name, "expected a flat list of numbers [x, y, s] * K", record=i, field="keypoints")
-        if require_score and not isinstance(r["score"], (int, float)):
-            raise DataError(name, "expected a number", record=i, field="score")
+        bad = next((j for j, x in enumerate(kp) if not _finite(x)), None)
+        if bad is not None:
+            what = ("x", "y", "score")[bad % 3]
+            raise DataError(name, f"non-finite {what} of keypoint {bad // 3} ({kp[bad]!r}): a prediction must be "
+                            "finite numbers", record=i, field="keypoints")
+        if require_score and not _finite(r["score"]):
+            raise DataError(name, f"expected a finite number, got {r['score']!r}", record=i, field="score")
     return data, name
 
 
@@ -170,10 +199,20 @@ def predictions_to_coco_results(
 
     Returns:
         ``M`` dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` (plain Python numbers).
+
+    Raises:
+        ValueError: a non-finite coordinate or score (pycocotools would match a NaN prediction to every
+            ground truth: ``nan < threshold`` is False).
     """
+    if len(image_ids) == 0:
+        return []
     kp = to_numpy(keypoints).reshape(len(image_ids), -1, 2)
     s = np.ones(kp.shape[:2]) if scores is None else to_numpy(scores).reshape(kp.shape[:2])
     inst = s.mean(axis=1) if instance_scores is None else to_numpy(instance_scores).reshape(-1)
+    bad = ~(np.isfinite(kp).all(axis=(1, 2)) & np.isfinite(s).all(axis=1) & np.isfinite(inst))
+    if bad.any():  # the evaluation leaves such instances out (counted misses) before it gets here
+        raise ValueError(f"non-finite prediction for instance {int(np.argmax(bad))} (image_id "
+                         f"{image_ids[int(np.argmax(bad))]}): leave it out or count it as a miss")
     out = []
     for m, img in enumerate(image_ids):
         flat = np.concatenate([kp[m], s[m][:, None]], axis=1).reshape(-1)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
-from ...metrics.coco import load_json
+from .jsonfile import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
-from ...metrics.coco import load_json
+from .jsonfile import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, finite_number, float_array, printable
