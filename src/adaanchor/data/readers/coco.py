@@ -25,16 +25,19 @@ from .checks import box_outside_image, image_size, non_number_message
 from .jsonfile import load_json
 
 
-def stored_image_size(path: str) -> tuple[int, int] | None:
-    """``(width, height)`` of the stored pixels of an image file from its header (no decoding), or None when
-    the file is missing or unreadable (reported when the image is loaded)."""
+def image_file_sizes(path: str) -> list[tuple[int, int]]:
+    """The sizes ``(width, height)`` an image file may be annotated at, from its header (no decoding): the
+    stored pixels, and the displayed (transposed) ones when its EXIF orientation turns it by 90 degrees.
+    Empty when the file is missing or unreadable (reported when the image is loaded)."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
-            return im.size
+            w, h = im.size
+            turned = int(im.getexif().get(0x0112, 1) or 1) in (5, 6, 7, 8)
     except Exception:  # any decoder failure: load_image reports it with its reason
-        return None
+        return []
+    return [(w, h), (h, w)] if turned else [(w, h)]
 
 
 def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | None:
@@ -45,9 +48,9 @@ def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | 
     size = image_size(img)
     if not check_size or size is None:
         return None
-    real = stored_image_size(path)
-    if real is not None and (int(size[0]), int(size[1])) != real:
-        return "width", (f"the annotation says {size[0]:g}x{size[1]:g}, the image file is {real[0]}x{real[1]} "
+    real = image_file_sizes(path)
+    if real and (size[0], size[1]) not in real:
+        return "width", (f"the annotation says {size[0]:g}x{size[1]:g}, the image file is {real[0][0]}x{real[0][1]} "
                          "(annotations made for another version of the image?)")
     return None
 
