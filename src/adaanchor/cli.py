@@ -99,7 +99,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
         try:
             write_results(res, a.predictions)
         except OSError as e:
-            raise AdaAnchorError(f"{a.predictions}: cannot write the predictions ({e.strerror or e})") from None
+            why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror
+            raise AdaAnchorError(f"{a.predictions}: cannot write the predictions ({why})") from None
         left = len(preds["image_id"]) - len(res)
         print(f"wrote {a.predictions} ({len(res)} predictions, COCO results"
               + (f"; {left} non-finite left out)" if left else ")"))
