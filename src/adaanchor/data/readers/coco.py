@@ -12,6 +12,7 @@ no target); they are counted in :attr:`ReadResult.skipped` as such, never droppe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,50 @@ from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable
 from .checks import box_outside_image, image_size, non_number_message
 from .jsonfile import load_json
+
+
+def _stream(path: Path) -> tuple[list, Iterator[Any]] | None:
+    """``(images, annotations)`` of a COCO file read as a stream (ijson's C parser): the images as a list,
+    the annotations one at a time, so that the file is never held as Python objects. The file is scanned
+    twice (images, then annotations), whatever the order of its keys. None when the streaming parser
+    refuses the file or it is not the usual layout (not a JSON object with an ``images`` list and at least
+    one annotation, or it uses Python's ``NaN`` / ``Infinity`` literals): the caller then reads it whole,
+    which gives the exact JSON error or the structure error."""
+    import ijson
+
+    try:
+        with path.open("rb") as f:
+            images = next(ijson.items(f, "images", use_float=True), None)
+        if not isinstance(images, list):
+            return None
+        first = _first_annotation(path)
+    except Exception:  # ijson.JSONError, a bad UTF-8 sequence, an integer beyond Python's digit limit, ...
+        return None
+    if first is None:
+        return None
+    return images, _annotations(path)
+
+
+def _first_annotation(path: Path) -> Any:
+    import ijson
+
+    with path.open("rb") as f:
+        return next(ijson.items(f, "annotations.item", use_float=True), None)
+
+
+class _StreamFailed(Exception):
+    """The streaming parser gave up midway (e.g. a ``NaN`` literal): read the file whole instead."""
+
+
+def _annotations(path: Path) -> Iterator[Any]:
+    """The annotations of a COCO file, streamed; a parse failure midway raises :class:`_StreamFailed`."""
+    import ijson
+
+    with path.open("rb") as f:
+        try:
+            yield from ijson.items(f, "annotations.item", use_float=True)
+        except Exception:  # ijson.JSONError, an integer beyond Python's digit limit, ...
+            raise _StreamFailed from None
 
 
 def image_file_sizes(path: str) -> list[tuple[int, int]]:
@@ -55,12 +100,12 @@ def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | 
     return None
 
 
-def _image_table(data: dict, col: Collector, images_dir: Path, check_size: bool) -> tuple[dict, dict]:
-    """``(id -> image entry with its path, id -> why the entry was refused)``."""
+def _image_table(images: list, col: Collector, images_dir: Path, check_size: bool) -> tuple[dict, dict]:
+    """``(id -> {"path", and "width", "height", "crowdIndex" when given}, id -> why the entry was refused)``."""
     table: dict[int, dict[str, Any]] = {}
     refused: dict[int, str] = {}
     names: dict[str, int] = {}
-    for i, img in enumerate(data.get("images") or []):
+    for i, img in enumerate(images):
         rec = f"images[{i}]"
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
             col.fail("an image needs 'id' and 'file_name'", record=rec, field="id")
@@ -86,7 +131,8 @@ def _image_table(data: dict, col: Collector, images_dir: Path, check_size: bool)
             col.fail(problem[1], record=f"{rec} ({printable(name)})", field=problem[0])
             refused[img["id"]] = f"its image {rec} was refused ({problem[0]})"
             continue
-        table[img["id"]] = {"path": path, **img}
+        # Only what the instances need: a COCO image entry also carries URLs, licences, dates.
+        table[img["id"]] = {"path": path, **{k: img[k] for k in ("width", "height", "crowdIndex") if k in img}}
     return table, refused
 
 
@@ -155,16 +201,29 @@ def read_coco(
         ``width``/``height`` (and ``crowdIndex``) when given.
     """
     path = Path(path)
-    data = load_json(path)
+    opts = (spec, Path(images_dir) if images_dir is not None else path.parent, skip_invalid, keep_crowd,
+            require_labelled, check_image_size)
+    streamed = _stream(path)
+    if streamed is not None:
+        try:
+            return _read(path, *streamed, *opts)
+        except _StreamFailed:
+            pass
+    data = load_json(path)  # the exact JSON error, or Python's NaN / Infinity literals
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) or not isinstance(data.get("images"), list):
         raise DataError(path, "not a COCO keypoint file: expected 'images' and 'annotations' lists")
+    return _read(path, data["images"], iter(data["annotations"]), *opts)
+
+
+def _read(path: Path, image_list: list, annotations: Iterator[Any], spec: KeypointSpec, images_dir: Path,
+          skip_invalid: bool, keep_crowd: bool, require_labelled: bool, check_image_size: bool) -> ReadResult:
+    """Instances of the annotations, checked against the image table (see :func:`read_coco`)."""
     col = Collector(str(path), skip_invalid)
-    images, refused = _image_table(data, col, Path(images_dir) if images_dir is not None else path.parent,
-                                   check_image_size)
+    images, refused = _image_table(image_list, col, images_dir, check_image_size)
     out: list[Instance] = []
     left_out: list[DataError] = []
     ann_ids: dict[int, int] = {}
-    for i, ann in enumerate(data["annotations"]):
+    for i, ann in enumerate(annotations):
         inst = _annotation(ann, i, spec, images, refused, ann_ids, col, left_out, keep_crowd, require_labelled)
         if inst is not None:
             out.append(inst)
