@@ -19,6 +19,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 
+_NUMBER_TYPES = {int, float}
+
+
 def is_number(v: Any) -> bool:
     """A JSON number: an int or a float, not a bool and not a string."""
     return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -26,6 +29,9 @@ def is_number(v: Any) -> bool:
 
 def first_non_number(values: Iterable[Any]) -> tuple[int, Any] | None:
     """``(index, value)`` of the first element of ``values`` that is not a JSON number, or None."""
+    values = list(values)
+    if set(map(type, values)) <= _NUMBER_TYPES:  # the common case, at C speed (bool is its own type)
+        return None
     for i, v in enumerate(values):
         if not is_number(v):
             return i, v

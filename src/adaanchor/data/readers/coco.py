@@ -146,7 +146,7 @@ def _keypoints(kp: Any, k: int, spec: KeypointSpec) -> tuple[np.ndarray, np.ndar
     if arr is None:
         return f"keypoints must be numbers ({why})" if why else "keypoints must be numbers"
     vis = arr[:, 2]
-    if not np.all(np.isin(vis, (0, 1, 2))):
+    if not ((vis == 0) | (vis == 1) | (vis == 2)).all():
         return f"visibility flags must be 0, 1 or 2, got {sorted(set(vis.tolist()) - {0, 1, 2})}"
     vis = vis.astype(np.int64)
     if spec.v1_is_visible:
