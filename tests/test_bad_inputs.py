@@ -58,7 +58,7 @@ CASES = (
     # other readers
     "csv-non-number", "csv-not-utf8", "csv-newline-in-file-name", "pts-missing-open-brace",
     "mpii-joints-shape", "wflw-too-few-fields", "detections-bbox-not-four-numbers",
-    "detections-image-id-not-a-number",
+    "detections-image-id-not-a-number", "mpii-string-joint", "mpii-boolean-centre", "detections-string-bbox",
     # ground truth that would fool the official evaluator, readers and data stats
     "coco-duplicate-annotation-id", "coco-duplicate-image-id", "coco-duplicate-image-file",
     "coco-size-disagrees-with-image", "coco-string-keypoints", "coco-boolean-keypoints", "coco-string-bbox",
@@ -505,6 +505,14 @@ READER_CASES = [
      _write("mpii.json", json.dumps([{**MPII_REC, "joints": [[10.0 + j, 20.0] for j in range(16)]},
                                      {**MPII_REC, "joints": [[10.0, 20.0, 1.0]] * 16}])),
      ["[record 1 (000000001.jpg)]", "field 'joints'", "joints must be [x, y] number pairs"], 1),
+    ("mpii-string-joint", "mpii", load_spec("mpii"),
+     _write("mpii.json", json.dumps([{**MPII_REC, "joints": [[10.0 + j, 20.0] for j in range(16)]},
+                                     {**MPII_REC, "joints": [["10", 20.0]] + [[10.0, 20.0]] * 15}])),
+     ["[record 1 (000000001.jpg)]", "field 'joints'", "joints must be [x, y] number pairs"], 1),
+    ("mpii-boolean-centre", "mpii", load_spec("mpii"),
+     _write("mpii.json", json.dumps([{**MPII_REC, "joints": [[10.0 + j, 20.0] for j in range(16)]},
+                                     {**MPII_REC, "center": [True, 60.0], "joints": [[10.0, 20.0]] * 16}])),
+     ["[record 1 (000000001.jpg)]", "field 'center'", "expected [x, y]"], 1),
     ("wflw-too-few-fields", "wflw_txt", TRI,
      _write("w.txt", "1 2 3 4 5 6 0 0 9 9 0 0 0 0 0 0 a.jpg\n1 2 3 a.jpg\n"),
      ["[record line 2 (a.jpg)]", "field 'coordinates'", "expected 17 fields", "got 4 fields"], 1),
@@ -516,6 +524,10 @@ READER_CASES = [
      _write("dets.json", json.dumps([{"image_id": 7, "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9},
                                      {"image_id": [7], "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9}])),
      ["[record 1]", "field 'image_id'", "unknown image id [7]"], 1),
+    ("detections-string-bbox", "detections", COCO,
+     _write("dets.json", json.dumps([{"image_id": 7, "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9},
+                                     {"image_id": 7, "category_id": 1, "bbox": ["1", 2, 30, 40], "score": 0.9}])),
+     ["[record 1]", "field 'bbox'", "expected [x, y, w, h]"], 1),
 ]
 
 

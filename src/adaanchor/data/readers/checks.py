@@ -90,3 +90,23 @@ def duplicates(values: Sequence[Any]) -> list[tuple[int, int]]:
         if j != i:
             out.append((i, j))
     return out
+
+
+def _leaves_are_numbers(value: Any) -> bool:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):  # arrays from a .mat file or from Python callers
+        return value.dtype.kind in "iuf"
+    if isinstance(value, np.number):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_leaves_are_numbers(v) for v in value)
+    return is_number(value)
+
+
+def number_array(value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` as a float64 array of ``shape`` when it is (nested lists of) JSON numbers; None otherwise,
+    including strings and booleans, which numpy would turn into numbers."""
+    from . import float_array
+
+    return float_array(value, shape) if _leaves_are_numbers(value) else None

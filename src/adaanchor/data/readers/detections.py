@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DataError
+from .checks import number_array
 from .jsonfile import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
@@ -99,7 +100,7 @@ def read_detections(
             where = f"in {gt}" if gt is not None else f"among the images of {idir or path.parent}"
             col.fail(f"unknown image id {det.get('image_id')!r} (not {where})", record=rec, field="image_id")
             continue
-        box = float_array(det.get("bbox"), (4,))
+        box = number_array(det.get("bbox"), (4,))
         if box is None:
             col.fail("expected [x, y, w, h]", record=rec, field="bbox")
             continue

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
+from .checks import number_array
 from .jsonfile import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
@@ -109,7 +110,7 @@ def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: Key
             headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
     """Head size and its source for one person; None after a recorded failure."""
     if headbox is not None:
-        hb = float_array(headbox, (4,))
+        hb = number_array(headbox, (4,))
         if hb is None:
             col.fail("expected [x1, y1, x2, y2]", record=rec, field="headbox")
             return None
@@ -179,7 +180,7 @@ def read_mpii(
         if not isinstance(img, str) or not img:
             col.fail("expected an image file name", record=rec, field="image")
             continue
-        center = float_array(r.get("center"), (2,))
+        center = number_array(r.get("center"), (2,))
         if center is None:
             col.fail("expected [x, y]", record=rec, field="center")
             continue
@@ -203,7 +204,7 @@ def read_mpii(
                 n = len(jv) if isinstance(jv, list) else type(jv).__name__
                 col.fail(f"expected {k} flags, got {n}", record=rec, field="joints_vis")
                 continue
-            xy, flags = float_array(joints, (k, 2)), float_array(jv, (k,))
+            xy, flags = number_array(joints, (k, 2)), number_array(jv, (k,))
             if xy is None or flags is None:
                 col.fail("joints must be [x, y] number pairs and joints_vis numbers", record=rec, field="joints")
                 continue
