@@ -139,3 +139,16 @@ def test_evaluation_leaves_non_finite_instances_out_of_the_ap(tmp_path):
     every = evaluate_predictions(_preds_of_gt(coco_gt(), [0, 1, 2]), str(gt))
     assert every["ap"] == 0.0 and every["pck"]["0.05"] == 0.0 and every["nonfinite"]["instances"] == 3
     assert coco_results(_preds_of_gt(coco_gt(), [0, 2])) == coco_results(_preds_of_gt(coco_gt()))[1:2]
+
+
+def test_score_auc_ranks_a_non_finite_confidence_lowest_and_counts_its_keypoint_wrong():
+    gt = np.zeros((1, 4, 2))
+    pred = gt.copy()
+    pred[0, 2:] += 50.0  # two wrong keypoints
+    vis = np.full((1, 4), 2)
+    score = np.array([[0.9, 0.8, 0.3, math.nan]])  # a correct one would rank the NaN last as well
+    m = single_keypoint_metrics(pred, score, gt, vis, np.array([100.0]))
+    assert m["score_auc"] == 1.0 and m["nonfinite"]["vis"] == 1
+    score[0, 1] = math.nan  # a correct keypoint with a NaN confidence is a miss: wrong and ranked lowest
+    m = single_keypoint_metrics(pred, score, gt, vis, np.array([100.0]))
+    assert m["pck"]["0.05"] == 0.25 and m["score_auc"] == 1.0 and m["nonfinite"]["vis"] == 2
