@@ -23,7 +23,7 @@ from .checks import number_array
 from .jsonfile import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id
+from . import Collector, ReadResult, box_ok, finite_number, is_int_id
 from .pts import IMAGE_SUFFIXES
 
 

@@ -47,7 +47,7 @@ from .checks import number_array
 from .jsonfile import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, finite_number, float_array, printable
+from . import Collector, ReadResult, finite_number, printable
 from .pts import extent_box, image_ids
 
 #: The official head-size factor (``util_get_head_size.m``): head size = SC_BIAS * head-box diagonal.
