@@ -70,15 +70,19 @@ def _annotations(path: Path) -> Iterator[Any]:
             raise _StreamFailed from None
 
 
-def image_file_sizes(path: str) -> list[tuple[int, int]]:
+def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> list[tuple[int, int]]:
     """The sizes ``(width, height)`` an image file may be annotated at, from its header (no decoding): the
-    stored pixels, and the displayed (transposed) ones when its EXIF orientation turns it by 90 degrees.
-    Empty when the file is missing or unreadable (reported when the image is loaded)."""
+    stored pixels, and the displayed (transposed) ones when its EXIF orientation turns it by 90 degrees
+    (the EXIF block is only read when the stored size is not ``expected``: most files match, and a header
+    read is then all it costs). Empty when the file is missing or unreadable (reported when the image is
+    loaded)."""
     from PIL import Image
 
     try:
         with Image.open(path) as im:
             w, h = im.size
+            if expected is not None and (w, h) == expected:
+                return [(w, h)]
             turned = int(im.getexif().get(0x0112, 1) or 1) in (5, 6, 7, 8)
     except Exception:  # any decoder failure: load_image reports it with its reason
         return []
@@ -93,7 +97,7 @@ def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | 
     size = image_size(img)
     if not check_size or size is None:
         return None
-    real = image_file_sizes(path)
+    real = image_file_sizes(path, size)
     if real and (size[0], size[1]) not in real:
         return "width", (f"the annotation says {size[0]:g}x{size[1]:g}, the image file is {real[0][0]}x{real[0][1]} "
                          "(annotations made for another version of the image?)")
