@@ -97,9 +97,9 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     from .data.build import build_dataset
+    from .engine.evaluate import coco_results, evaluate_dataset
     from .engine.run import load_for_eval, resolve_run
-    from .engine.train import evaluate_model
-    from .metrics.keypoint import error_by_visibility_table
+    from .metrics.coco import write_results
 
     ckpt, overrides = _split_ckpt(a.overrides)
     cfg, ckpt_path = resolve_run(a.target, ckpt, overrides)
@@ -107,14 +107,48 @@ def cmd_eval(a: argparse.Namespace) -> int:
         print("warning: no checkpoint found: evaluating randomly initialised weights", file=sys.stderr)
     model, strategy, info = load_for_eval(cfg, ckpt_path)
     ds = build_dataset(cfg.data, "val", train=False)
-    m = evaluate_model(model, strategy, cfg, ds, "cpu", progress=True)
+    m, preds = evaluate_dataset(model, strategy, cfg, ds, "cpu", progress=True)
     m["checkpoint"] = info["checkpoint"]
-    print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
-    if m.get("nme") is not None:
-        pct = lambda v: "N/A" if v is None else f"{100 * v:.2f}%"  # noqa: E731
-        print(f"NME {pct(m['nme'])} (visible {pct(m['nme_vis'])}, occluded {pct(m['nme_inv'])}), FR@0.1 {pct(m['fr'])}")
+    print(format_eval(cfg.strategy.name, m))
+    if a.predictions:
+        res = coco_results(preds)
+        try:
+            write_results(res, a.predictions)
+        except OSError as e:
+            why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror
+            raise AdaAnchorError(f"{a.predictions}: cannot write the predictions ({why})") from None
+        left = len(preds["image_id"]) - len(res)
+        print(f"wrote {a.predictions} ({len(res)} predictions, COCO results"
+              + (f"; {left} non-finite left out)" if left else ")"))
     _write_json(m, a.json)
     return 0
+
+
+def format_eval(method: str, m: dict[str, Any]) -> str:
+    """The text of ``adaanchor eval``: the paper's table (input pixels), the errors in original-image
+    pixels, the invisible error inside / outside the image, the per-keypoint table, NME and the misses."""
+    from .metrics.keypoint import error_by_visibility_table, per_keypoint_table
+
+    f = lambda v: "N/A" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = [error_by_visibility_table({method: {**m, "AP": m.get("ap")}}), ""]
+    ci = m.get("counts_inv") or {}
+    lines.append(f"errors in input px: visible {f(m.get('vis_error'))}, invisible {f(m.get('inv_error'))} "
+                 f"(occluded in image {f(m.get('inv_error_in'))}, n={ci.get('in', 0)}; outside image "
+                 f"{f(m.get('inv_error_out'))}, n={ci.get('out', 0)})")
+    lines.append(f"errors in original-image px: visible {f(m.get('vis_error_orig'))}, invisible "
+                 f"{f(m.get('inv_error_orig'))} (occluded in image {f(m.get('inv_error_in_orig'))}; outside image "
+                 f"{f(m.get('inv_error_out_orig'))})")
+    if m.get("per_keypoint"):
+        lines += ["", per_keypoint_table(m["per_keypoint"], m.get("per_keypoint_orig") or {})]
+    if "nme" in m:
+        pct = lambda v: "N/A" if v is None else f"{100 * v:.2f}%"  # noqa: E731
+        lines += ["", f"NME {pct(m['nme'])} (visible {pct(m['nme_vis'])}, occluded {pct(m['nme_inv'])}), "
+                  f"FR@0.1 {pct(m['fr'])}"]
+    nf = m.get("nonfinite") or {}
+    if nf.get("instances"):
+        lines += ["", f"non-finite predictions: {nf['instances']} instance(s), {nf['vis']} visible and {nf['inv']} "
+                  "invisible keypoints, counted as misses"]
+    return "\n".join(lines)
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
@@ -188,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("target", help="run directory or config file")
     e.add_argument("overrides", nargs="*")
     e.add_argument("--json", help="write the metrics here")
+    e.add_argument("--predictions", metavar="PATH", help="write every prediction here as COCO keypoint results JSON "
+                   "(original-image pixels, with ann_id; accepted by adaanchor score)")
     e.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("synth", help="write the built-in occlusion benchmark as COCO JSON plus images")

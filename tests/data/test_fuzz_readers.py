@@ -184,6 +184,35 @@ def test_coco_reader_on_mutated_records(images, anns):
         _check("coco", p, TRI, len(anns), _ann_skips)
 
 
+def _errors(res: ReadResult | None) -> Any:
+    return None if res is None else [(e.record, e.field, e.reason) for e in res.skipped]
+
+
+@FUZZ
+@given(images=_coco_images(), anns=st.lists(_coco_ann(3), min_size=0, max_size=4))
+def test_coco_streamed_read_equals_the_whole_file_read(images, anns):
+    """The streaming path (ijson) and the whole-file path (json) read any mutated file the same way."""
+    from adaanchor.data.readers import coco
+
+    with _tmpdir() as d:
+        p = Path(d) / "coco.json"
+        _dump(p, {"images": images, "annotations": anns, "categories": [{"id": 1}]})
+        for skip in (True, False):
+            streamed = _read("coco", p, TRI, skip)
+            real, coco._stream = coco._stream, lambda path: None
+            try:
+                whole = _read("coco", p, TRI, skip)
+            finally:
+                coco._stream = real
+            assert (streamed is None) == (whole is None) and _errors(streamed) == _errors(whole)
+            if streamed is not None:
+                assert [(i.ann_id, i.image_path, i.extra) for i in streamed.instances] == \
+                    [(i.ann_id, i.image_path, i.extra) for i in whole.instances]
+                for a, b in zip(streamed.instances, whole.instances):
+                    np.testing.assert_array_equal(a.keypoints, b.keypoints)
+                    np.testing.assert_array_equal(a.bbox, b.bbox)
+
+
 @FUZZ
 @given(top=junk)
 def test_coco_reader_on_any_json_value(top):

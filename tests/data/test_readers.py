@@ -540,3 +540,80 @@ def test_pts_parser_errors(tmp_path):
         parse_pts("n_points: 2\n{\n1 2\n}", "f.pts")
     with pytest.raises(DataError, match=r"field 'points\[0\]'"):
         parse_pts("n_points: 1\n{\n1 2 3\n}", "f.pts")
+
+
+# ------------------------------------------------------------------------------------------------ COCO streaming
+def _coco_file(path: Path, anns: list, order=("images", "annotations", "categories"), nan_literal=False) -> Path:
+    data = {"images": [{"id": i, "file_name": f"{i}.jpg", "width": 640, "height": 480, "coco_url": "u"} for i in (1, 2)],
+            "annotations": anns, "categories": [{"id": 1, "name": "person"}]}
+    text = json.dumps({k: data[k] for k in order})
+    if nan_literal:  # Python's json writes NaN; the streaming parser refuses it, the file is then read whole
+        text = text.replace('"keypoints": [0, 0, 0', '"keypoints": [NaN, 0, 0', 1)
+    path.write_text(text)
+    return path
+
+
+def _coco_anns(n: int, seed: int = 0) -> list:
+    rng = np.random.default_rng(seed)
+    anns = []
+    for a in range(n):
+        v = rng.choice([0, 1, 2], 17)
+        kp = []
+        for j in range(17):
+            kp += [float(rng.uniform(0, 600)) if v[j] else 0, float(rng.uniform(0, 400)) if v[j] else 0, int(v[j])]
+        anns.append({"id": a + 1, "image_id": int(rng.integers(1, 3)), "keypoints": kp, "iscrowd": 0,
+                     "bbox": [10.0, 20.0, 100.0, 200.0], "area": 5000.0, "segmentation": [[1.0, 2.0, 3.0, 4.0]]})
+    anns[0]["keypoints"][:3] = [0, 0, 0]
+    return anns
+
+
+def _same(a: ReadResult, b: ReadResult) -> None:
+    assert len(a.instances) == len(b.instances)
+    assert [(e.record, e.field, e.reason) for e in a.skipped] == [(e.record, e.field, e.reason) for e in b.skipped]
+    for x, y in zip(a.instances, b.instances):
+        assert (x.image_path, x.image_id, x.ann_id, x.area, x.extra) == (y.image_path, y.image_id, y.ann_id, y.area, y.extra)
+        np.testing.assert_array_equal(x.keypoints, y.keypoints)
+        np.testing.assert_array_equal(x.visibility, y.visibility)
+        np.testing.assert_array_equal(x.bbox, y.bbox)
+
+
+def test_coco_streamed_and_whole_file_reads_agree(tmp_path):
+    """The streaming path (standard JSON, any key order) and the whole-file path (a NaN literal, which only
+    Python's json reads) give the same instances and the same skips."""
+    anns = _coco_anns(40)
+    anns[5]["image_id"] = 9  # an error to skip
+    streamed = FORMATS["coco"](_coco_file(tmp_path / "a.json", anns), COCO, skip_invalid=True)
+    reordered = FORMATS["coco"](_coco_file(tmp_path / "b.json", anns, ("annotations", "categories", "images")), COCO,
+                                skip_invalid=True)
+    whole = FORMATS["coco"](_coco_file(tmp_path / "c.json", anns, nan_literal=True), COCO, skip_invalid=True)
+    assert len(streamed.instances) == 39 - sum(1 for a in anns[1:] if not any(a["keypoints"][2::3]))
+    _same(streamed, reordered)
+    for res in (streamed, reordered, whole):  # the skip of record 5 is named in all three
+        assert any("annotations[5] id=6" in str(e) and "unknown image id 9" in str(e) for e in res.skipped)
+    _same(streamed, FORMATS["coco"](tmp_path / "c.json", COCO, skip_invalid=True))
+    _same(streamed, whole)
+
+
+def test_coco_stream_failure_midway_is_the_json_error(tmp_path):
+    p = _coco_file(tmp_path / "a.json", _coco_anns(5))
+    p.write_text(p.read_text()[:-200])  # cut inside the annotations
+    with pytest.raises(DataError, match="invalid JSON"):
+        FORMATS["coco"](p, COCO)
+
+
+def test_coco_image_size_check_reads_the_header(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (640, 480)).save(tmp_path / "1.jpg")
+    Image.new("RGB", (480, 640)).save(tmp_path / "2.jpg")  # stored turned, no EXIF tag: a real mismatch
+    p = _coco_file(tmp_path / "a.json", _coco_anns(6))
+    res = FORMATS["coco"](p, COCO, skip_invalid=True)
+    unchecked = FORMATS["coco"](p, COCO, check_image_size=False).instances
+    on_two = sum(i.image_id == 2 for i in unchecked)
+    assert on_two > 0 and [i.ann_id for i in res.instances] == [i.ann_id for i in unchecked if i.image_id == 1]
+    assert "the annotation says 640x480, the image file is 480x640" in res.summary()
+    assert sum(1 for e in res.skipped if e.reason == "its image images[1] was refused (width)") == on_two
+    ex = Image.Exif()
+    ex[0x0112] = 8  # displayed turned by 90 degrees: 640x480 is the displayed size, accepted
+    Image.new("RGB", (480, 640)).save(tmp_path / "2.jpg", exif=ex)
+    assert len(FORMATS["coco"](p, COCO).instances) == len(unchecked)

@@ -84,3 +84,19 @@ def test_stats_mpii_sample():
     s = d["splits"]["train"]
     assert s["instances"] == 5 and s["images"] == 5 and s["missing_images"] == 0
     assert s["keypoints"] == {"v2": 76, "v1": 0, "v0": 4}
+
+
+def test_stats_lists_an_image_path_outside_the_data_root(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "root"
+    root.mkdir()
+    Image.new("RGB", (64, 48)).save(tmp_path / "elsewhere.png")
+    kp = [10.0, 10.0, 2] * 17
+    images = [{"id": 1, "file_name": "../elsewhere.png", "width": 64, "height": 48}]
+    anns = [{"id": 1, "image_id": 1, "keypoints": kp, "bbox": [0, 0, 40, 40], "area": 1600}]
+    (root / "train.json").write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1}]}))
+    cfg = {"format": "coco", "root": str(root), "train": "train.json", "val": None, "spec": "coco"}
+    d = dataset_stats(cfg)
+    assert d["splits"]["train"]["instances"] == 0 and "is outside the data root" in d["splits"]["train"]["problems"][0]
+    assert dataset_stats({**cfg, "allow_outside_root": True})["splits"]["train"]["instances"] == 1

@@ -108,3 +108,31 @@ def test_table_layout():
     assert lines[0].startswith("| Method | Vis.Error")
     assert lines[2] == "| ours | 6.00 | 0.700 | 0.75 | 0.250 | 0.333 | 71.3 | 60.0 |"
     assert lines[3] == "| reg | 6.00 | N/A | 0.75 | N/A | N/A | N/A | 60.0 |"
+
+
+def test_errors_by_visibility_split_inside_and_outside_the_image_by_hand():
+    from adaanchor.metrics.keypoint import errors_by_keypoint, errors_by_visibility, per_keypoint_table
+
+    gt = np.zeros((2, 3, 2))
+    pred = gt.copy()
+    pred[:, 0, 0] = 1.0  # keypoint a: 1 px off
+    pred[:, 1, 0] = 3.0  # keypoint b: 3 px off
+    pred[:, 2, 0] = 5.0  # keypoint c: 5 px off
+    vis = np.array([[2, 1, 1], [2, 1, 0]])
+    outside = np.array([[False, False, True], [False, True, True]])
+    e = errors_by_visibility(pred, gt, vis, outside)
+    assert e["vis_error"] == 1.0 and e["inv_error"] == pytest.approx((3 + 5 + 3) / 3)
+    assert e["inv_error_in"] == 3.0 and e["inv_error_out"] == 4.0 and e["counts_inv"] == {"in": 1, "out": 2}
+    assert "inv_error_in" not in errors_by_visibility(pred, gt, vis)
+    pred[1, 1] = np.nan  # a miss: out of the means
+    e = errors_by_visibility(pred, gt, vis, outside)
+    assert e["inv_error_out"] == 5.0 and e["counts_inv"]["out"] == 2
+    per = errors_by_keypoint(pred, gt, vis, ["a", "b", "c"])
+    assert per["a"] == {"vis_error": 1.0, "inv_error": None, "vis": 2, "inv": 0}
+    assert per["b"] == {"vis_error": None, "inv_error": 3.0, "vis": 0, "inv": 2}
+    assert per["c"]["inv_error"] == 5.0 and per["c"]["inv"] == 1
+    table = per_keypoint_table(per, {k: {**v, "vis_error": None if v["vis_error"] is None else 2 * v["vis_error"]}
+                                     for k, v in per.items()})
+    assert "| a | 2 | 1.00 | 2.00 | 0 | N/A | N/A |" in table
+    with pytest.raises(ValueError, match="2 keypoint names for 3 keypoints"):
+        errors_by_keypoint(pred, gt, vis, ["a", "b"])

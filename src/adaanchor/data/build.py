@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..bench.synth import SYNTH_DEFAULTS
-from ..errors import AdaAnchorError, unknown_name_error
+from ..errors import AdaAnchorError, DataError, unknown_name_error
 from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
@@ -29,6 +29,13 @@ DATA_DEFAULTS: dict[str, Any] = {
     "input_size": [72, 96],  # model input (W, H)
     "crop": "image",  # image: the whole image is the input | box: crop the instance box (top-down)
     "skip_invalid": False,  # skip bad records (reported) instead of stopping at the first one
+    # Image paths must stay inside data.root (or data.images): a file_name such as ../../home/x.jpg or an
+    # absolute path in an annotation file is refused (or skipped with skip_invalid). true allows them.
+    "allow_outside_root": False,
+    # EXIF orientation tags: "ignore" reads the stored pixels, the frame COCO-style annotations are made in by
+    # most tools (warned once per dataset when images carry a rotation); "apply" rotates the image as a
+    # viewer shows it (for annotations made on the displayed image).
+    "exif": "ignore",
     "cache_images": True,  # keep decoded images in memory
     "detections": None,  # person detections (COCO results JSON, relative to root): evaluate on these boxes
     "det_score_thr": 0.0,  # detections below this score are left out
@@ -93,6 +100,42 @@ def _resolve(root: Path, rel: str | None) -> Path | None:
     return p if p.is_absolute() else root / p
 
 
+def images_dir(data_cfg: Mapping[str, Any], split: str) -> Path | None:
+    """The image folder of ``split``: ``data.images`` (a folder, or ``{train: DIR, val: DIR}``) relative to
+    ``data.root``; None means the reader's default (the annotation file's folder)."""
+    images_cfg = data_cfg.get("images")
+    if isinstance(images_cfg, Mapping):
+        images_cfg = images_cfg.get(split)
+    return _resolve(Path(str(data_cfg["root"])).expanduser(), images_cfg)
+
+
+def outside_root(res: ReadResult, data_cfg: Mapping[str, Any], split: str, path: Path) -> None:
+    """Refuse (or, with ``skip_invalid``, skip and count) instances whose image path leaves the data root.
+
+    The check is lexical (``..`` and absolute paths), so a dataset whose image folder is a symbolic link
+    to another disk still reads. Allowed bases: ``data.root``, the image folder and the annotation file's
+    folder (all three as given by the config)."""
+    import os
+
+    if data_cfg.get("allow_outside_root"):
+        return
+    root = Path(str(data_cfg["root"])).expanduser()
+    bases = [os.path.abspath(b) for b in (root, images_dir(data_cfg, split), path.parent) if b is not None]
+    kept = []
+    for inst in res.instances:
+        p = os.path.abspath(inst.image_path)  # normalises ".." without following links
+        if any(p == b or p.startswith(b.rstrip(os.sep) + os.sep) for b in bases):
+            kept.append(inst)
+            continue
+        err = DataError(path, f"image path {p} is outside the data root {os.path.abspath(root)} (set "
+                        "data.allow_outside_root=true to allow it)", record=f"image_id {inst.image_id} ann_id "
+                        f"{inst.ann_id}", field="file_name")
+        if not data_cfg.get("skip_invalid"):
+            raise err
+        res.skipped.append(err)
+    res.instances = kept
+
+
 def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
     """The annotation file of ``split`` (``train`` or ``val``); for ``synth`` the benchmark is generated
     (or its cache reused) first."""
@@ -124,10 +167,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         raise unknown_name_error("data.format", fmt, FORMATS)
     spec = spec or load_spec(data_cfg["spec"])
     path = annotation_path(data_cfg, split)
-    images_cfg = data_cfg.get("images")
-    if isinstance(images_cfg, Mapping):
-        images_cfg = images_cfg.get(split)
-    images = _resolve(Path(str(data_cfg["root"])).expanduser(), images_cfg)
+    images = images_dir(data_cfg, split)
     if split == "val" and data_cfg.get("detections"):
         # Top-down evaluation on detected boxes: the crops come from the detector, the ground truth (for AP)
         # stays the val annotation file.
@@ -142,6 +182,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
             raise AdaAnchorError(f"{det}: no detection above data.det_score_thr={data_cfg['det_score_thr']}")
         return res
     res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
+    outside_root(res, data_cfg, split, path)
     sp = data_cfg.get("split") or {}
     if sp.get("by") and not (split == "val" and data_cfg.get("csv")):
         if data_cfg["train"] != data_cfg["val"]:
@@ -172,7 +213,17 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         aug=dict(data_cfg.get("aug") or {}),
         transform=transform,
         cache_images=bool(data_cfg["cache_images"]),
+        exif=_exif_mode(data_cfg),
     )
+
+
+def _exif_mode(data_cfg: Mapping[str, Any]) -> str:
+    from .dataset import EXIF_MODES
+
+    mode = str(data_cfg.get("exif", "ignore"))
+    if mode not in EXIF_MODES:
+        raise unknown_name_error("data.exif", mode, EXIF_MODES)
+    return mode
 
 
 def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool) -> Any:

@@ -41,14 +41,32 @@ AUG_DEFAULTS: dict[str, Any] = {
 }
 
 
-def load_image(path: str | Path) -> np.ndarray:
-    """Read an image file as ``(H, W, 3)`` uint8 RGB (grayscale, RGBA, palette and 16-bit are converted;
-    the alpha channel is dropped). Any size up to Pillow's decompression-bomb limit loads (a 10000 x 10000
-    image does; the crop then samples it down to the input size); above it the image is refused.
+#: EXIF orientations that swap width and height (rotations by 90 or 270 degrees, with or without a mirror).
+TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
+EXIF_MODES = ("ignore", "apply")
+
+
+def load_image(path: str | Path, exif: str = "ignore") -> np.ndarray:
+    """Read an image file as ``(H, W, 3)`` uint8 RGB (see :func:`read_image`)."""
+    return read_image(path, exif)[0]
+
+
+def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]:
+    """Read an image file as ``(H, W, 3)`` uint8 RGB, and its EXIF orientation tag (1 when it has none).
+
+    Grayscale, RGBA (alpha dropped), palette, 16-bit and float images are converted; 16-bit and 32-bit
+    integer images are scaled by their bit depth (the smallest of 8, 10, 12, 14, 16 or 32 bits that holds
+    their largest value), float images by [0, 1] when they lie in it and by their own min..max otherwise
+    (never clipped to black). ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations
+    are made in by most tools); ``"apply"`` rotates / mirrors the image as its orientation tag says. Any
+    size up to Pillow's decompression-bomb limit loads (a 10000 x 10000 image does; the crop then samples
+    it down to the input size); above it the image is refused.
 
     Raises:
         DataError: the file is missing, empty, truncated, too large or not an image.
     """
+    from PIL import ImageOps
+
     p = Path(path)
     if not p.is_file():
         raise DataError(p, "image file not found")
@@ -60,13 +78,10 @@ def load_image(path: str | Path) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as im:
                 im.load()
-                if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                    # 16-bit grayscale: scale to 8 bits by the actual range of the format, not by clipping.
-                    arr = np.asarray(im, dtype=np.float64)
-                    arr = (arr / (65535.0 if arr.max() > 255 else 255.0) * 255.0).clip(0, 255).round()
-                    arr = arr.astype(np.uint8)
-                    return np.repeat(arr[..., None], 3, axis=2)
-                return np.asarray(im.convert("RGB"))
+                orientation = int(im.getexif().get(0x0112, 1) or 1)
+                if exif == "apply" and orientation != 1:
+                    im = ImageOps.exif_transpose(im)
+                return _to_rgb8(im), orientation
     except Image.DecompressionBombError as e:
         raise DataError(p, f"image too large to decode safely ({e})") from None
     except MemoryError:
@@ -74,6 +89,27 @@ def load_image(path: str | Path) -> np.ndarray:
     except Exception as e:  # Pillow raises many types for damaged files (OSError, SyntaxError, struct.error, ...)
         detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise DataError(p, f"cannot decode image ({type(e).__name__}{': ' + detail if detail else ''})") from None
+
+
+def _to_rgb8(im: Image.Image) -> np.ndarray:
+    """A decoded Pillow image as ``(H, W, 3)`` uint8, scaled by its real range (see :func:`read_image`)."""
+    if im.mode.startswith("I") or im.mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        if arr.ndim == 3:
+            arr = arr[..., :3]
+        if im.mode == "F":
+            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
+            if lo < 0 or hi > 1:  # not a [0, 1] image: stretch its own range
+                arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
+            arr = np.nan_to_num(arr, nan=0.0) * 255.0
+        else:
+            arr = arr - min(float(arr.min()), 0.0)  # signed 32-bit images: shift negatives up
+            top = float(arr.max())
+            depth = next((b for b in (8, 10, 12, 14, 16, 32) if top <= 2.0 ** b - 1), 32)
+            arr = arr / (2.0 ** depth - 1) * 255.0
+        arr = arr.clip(0, 255).round().astype(np.uint8)
+        return arr if arr.ndim == 3 and arr.shape[-1] == 3 else np.repeat(arr.reshape(arr.shape[:2])[..., None], 3, axis=2)
+    return np.asarray(im.convert("RGB"))
 
 
 class TopDownDataset(Dataset):
@@ -90,6 +126,8 @@ class TopDownDataset(Dataset):
         transform: optional callable ``(image, keypoints (K,2), visibility (K,), bbox, index) -> (image,
             keypoints, visibility)`` applied to the original image first (e.g. the occlusion compositor).
         cache_images: keep decoded images in memory (small sets: avoids decoding every epoch).
+        exif: ``"ignore"`` (stored pixels; the first image with a rotating EXIF orientation tag gives one
+            warning for the dataset) or ``"apply"`` (see :func:`read_image`).
     """
 
     def __init__(
@@ -102,9 +140,13 @@ class TopDownDataset(Dataset):
         aug: Mapping[str, Any] | None = None,
         transform: Callable | None = None,
         cache_images: bool = False,
+        exif: str = "ignore",
     ):
         if crop not in ("box", "image"):
             raise ValueError(f"crop must be 'box' or 'image', got {crop!r}")
+        if exif not in EXIF_MODES:
+            raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
+        self.exif, self._warned_exif = exif, False
         self.instances, self.spec, self.crop, self.train = list(instances), spec, crop, train
         self.out_wh = (int(input_size[0]), int(input_size[1]))
         self.aug = {**AUG_DEFAULTS, **(aug or {})}
@@ -115,11 +157,18 @@ class TopDownDataset(Dataset):
         return len(self.instances)
 
     def image(self, path: str) -> np.ndarray:
-        if self._cache is None:
-            return load_image(path)
-        if path not in self._cache:
-            self._cache[path] = load_image(path)
-        return self._cache[path]
+        if self._cache is not None and path in self._cache:
+            return self._cache[path]
+        img, orientation = read_image(path, self.exif)
+        if orientation != 1 and self.exif == "ignore" and not self._warned_exif:
+            # Once per dataset: the stored pixels are used, which is right for annotations made on them.
+            self._warned_exif = True
+            warnings.warn(f"{path}: EXIF orientation {orientation} is not applied (data.exif=ignore: keypoints are "
+                          "taken to be in the stored-pixel frame; set data.exif=apply if they were annotated on the "
+                          "rotated image); further images of this dataset are not reported", stacklevel=2)
+        if self._cache is not None:
+            self._cache[path] = img
+        return img
 
     def affine_for(self, inst: Instance, img_hw: tuple[int, int]) -> tuple[np.ndarray, bool]:
         """The crop affine of ``inst`` (with augmentation when training) and whether it flips."""
@@ -151,6 +200,7 @@ class TopDownDataset(Dataset):
             raise DataError(e.path, e.reason, record=f"item {idx} (image_id {inst.image_id}, ann_id {inst.ann_id})",
                             field="image") from None
         kpts, vis = inst.keypoints.astype(np.float64), inst.visibility.astype(np.int64)
+        image_size = (int(img.shape[1]), int(img.shape[0]))  # (W, H) of the original image
         if self.transform is not None:
             img, kpts, vis = self.transform(img, kpts, vis, inst.bbox, idx)
         a, flip = self.affine_for(inst, img.shape[:2])
@@ -173,6 +223,7 @@ class TopDownDataset(Dataset):
                 "area": inst.area,
                 "affine": a,
                 "image_path": inst.image_path,
+                "image_size": image_size,
                 "det_score": float(inst.extra.get("score", 1.0)),
             },
         }

@@ -13,21 +13,20 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AdaAnchorError, unknown_name_error
+from ..errors import unknown_name_error
 from .readers import ReadResult
 from .spec_source import load_spec
 
-#: The ``data`` keys this module reads, with the defaults of :mod:`adaanchor.data.build`.
-_KEYS = {"format": "synth", "root": "data-cache/synth", "train": "train.json", "val": "val.json", "images": None,
-         "spec": "coco"}
-
 
 def _plain(cfg: Any) -> dict[str, Any]:
+    """The ``data`` section as a plain dict, missing keys taken from :data:`~adaanchor.data.build.DATA_DEFAULTS`."""
+    from .build import DATA_DEFAULTS
+
     if hasattr(cfg, "_metadata") or type(cfg).__name__ == "DictConfig":
         from omegaconf import OmegaConf
 
         cfg = OmegaConf.to_container(cfg, resolve=True)
-    return {**_KEYS, **dict(cfg)}
+    return {**DATA_DEFAULTS, **dict(cfg)}
 
 
 def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
@@ -64,27 +63,17 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
 
 
 def _read(cfg: dict[str, Any], split: str) -> ReadResult:
+    """Read ``split`` as training would (same annotation file, image folder and root check), listing every
+    bad record instead of stopping at the first."""
+    from .build import annotation_path, images_dir, outside_root
     from .readers.formats import FORMATS
 
-    fmt = str(cfg["format"])
+    fmt = "csv" if split == "val" and cfg.get("csv") else str(cfg["format"])
     if fmt not in FORMATS:
         raise unknown_name_error("data.format", fmt, FORMATS)
-    root = Path(str(cfg["root"])).expanduser()
-    if fmt == "synth":
-        from .build import annotation_path
-
-        path = annotation_path(cfg, split)
-    else:
-        rel = Path(str(cfg[split])).expanduser()
-        path = rel if rel.is_absolute() else root / rel
-        if not path.exists():
-            raise AdaAnchorError(f"{path}: annotation file not found (data.root={root}, data.{split}={cfg[split]})")
-    images = cfg.get("images")
-    idir = None
-    if images is not None:
-        p = Path(str(images)).expanduser()
-        idir = p if p.is_absolute() else root / p
-    res = FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=idir, skip_invalid=True)
+    path = annotation_path(cfg, split)
+    res = FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=images_dir(cfg, split), skip_invalid=True)
+    outside_root(res, {**cfg, "skip_invalid": True}, split, Path(path))
     sp = cfg.get("split") or {}
     if sp.get("by") and cfg.get("train") == cfg.get("val"):
         # One file split in two, as training splits it (data.split): its problems are listed once, under train.

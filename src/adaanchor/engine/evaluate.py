@@ -1,12 +1,16 @@
 """Prediction over a dataset and single-keypoint evaluation (paper appendix A.2 + COCO OKS AP).
 
-Errors and scores are measured in input-crop pixels (the paper's Vis./Inv. Error); PCK is normalised by
-the instance box size; OKS AP is computed by pycocotools in original-image coordinates, after the exact
-inverse of the crop transform.
+Errors and scores are measured in input-crop pixels (the paper's Vis./Inv. Error) and, as ``*_orig``, in
+original-image pixels after the exact inverse of the crop transform; PCK is normalised by the instance box
+size; OKS AP is computed by pycocotools in original-image coordinates. A non-finite prediction (NaN or inf
+coordinate or confidence, e.g. from NaN weights) is a miss on every path: left out of the COCO results
+(so AP counts a missed instance), wrong in PCK, a failure in NME's FR, and counted in ``nonfinite``
+(docs/metrics.md).
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -34,8 +38,10 @@ def predict(
     """Run the model over ``dataset`` (one instance per item) and decode.
 
     Returns numpy arrays: ``pred``/``gt``/``anchor`` ``(M, K, 2)`` in crop pixels, ``pred_orig``/``gt_orig``
-    in original-image pixels, ``score (M, K)`` or None, ``vis (M, K)``, ``bbox_size (M,)`` in crop pixels,
-    and lists ``image_id``, ``ann_id``, ``area``.
+    in original-image pixels, ``score (M, K)`` or None, ``vis (M, K)`` (in the crop: a labelled point the
+    crop cuts off is ``v = 1``), ``outside (M, K)`` (the labelled location lies outside the input crop or the
+    original image), ``bbox_size (M,)`` in crop pixels, ``scale (M,)`` (crop pixels per original pixel), and
+    lists ``image_id``, ``ann_id``, ``area``.
     """
     if max_images is not None and max_images < len(dataset):  # type: ignore[arg-type]
         dataset = Subset(dataset, range(int(max_images)))
@@ -43,12 +49,14 @@ def predict(
     was_training = model.training
     model.eval()
     out: dict[str, list] = {k: [] for k in ("pred", "gt", "anchor", "score", "vis", "meta")}
+    in_hw = (0, 0)
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
+        in_hw = tuple(batch["image"].shape[-2:])
         outputs = model(batch["image"].to(device))
         dec = strategy.decode(outputs)
-        out["pred"].append(dec.xy.cpu().numpy())
+        out["pred"].append(dec.xy.float().cpu().numpy())
         out["anchor"].append(dec.anchor.cpu().numpy() if dec.anchor is not None else np.full(dec.xy.shape, np.nan))
-        out["score"].append(dec.score.cpu().numpy() if dec.score is not None else None)
+        out["score"].append(dec.score.float().cpu().numpy() if dec.score is not None else None)
         out["gt"].append(batch["keypoints"][:, 0].numpy())
         out["vis"].append(batch["visibility"][:, 0].numpy())
         out["meta"].extend(batch["meta"])
@@ -57,20 +65,80 @@ def predict(
     inv = [invert_affine(np.asarray(m["affine"], dtype=np.float64)) for m in out["meta"]]
     scale = np.array([np.sqrt(abs(np.linalg.det(np.asarray(m["affine"])[:, :2]))) for m in out["meta"]])
     bbox = np.array([np.asarray(m["bbox"], dtype=np.float64) for m in out["meta"]])
+    with np.errstate(invalid="ignore"):  # NaN predictions stay NaN through the inverse affine
+        pred_orig = np.stack([apply_affine(a, p) for a, p in zip(inv, pred)])
+    gt_orig = np.stack([apply_affine(a, g) for a, g in zip(inv, gt)])
     return {
         "pred": pred,
         "gt": gt,
         "anchor": np.concatenate(out["anchor"]),
         "score": None if out["score"][0] is None else np.concatenate(out["score"]),
         "vis": np.concatenate(out["vis"]),
-        "pred_orig": np.stack([apply_affine(a, p) for a, p in zip(inv, pred)]),
-        "gt_orig": np.stack([apply_affine(a, g) for a, g in zip(inv, gt)]),
+        "outside": _outside(gt, gt_orig, in_hw, out["meta"]),
+        "pred_orig": pred_orig,
+        "gt_orig": gt_orig,
         "bbox_size": np.maximum(bbox[:, 2], bbox[:, 3]) * scale,
+        "scale": scale,
         "image_id": [int(m["image_id"]) for m in out["meta"]],
         "ann_id": [int(m.get("ann_id", -1)) for m in out["meta"]],
         "area": [float(m.get("area", 0.0)) for m in out["meta"]],
         "det_score": np.array([float(m.get("det_score", 1.0)) for m in out["meta"]]),
     }
+
+
+def _outside(gt: np.ndarray, gt_orig: np.ndarray, in_hw: tuple[int, ...], meta: list[dict]) -> np.ndarray:
+    """``(M, K)``: the ground-truth location is outside the input crop ``in_hw`` or outside the original
+    image (``meta["image_size"]``, when the dataset gives it), by the pixel-centre convention."""
+    h, w = in_hw
+    out = (gt[..., 0] < -0.5) | (gt[..., 0] > w - 0.5) | (gt[..., 1] < -0.5) | (gt[..., 1] > h - 0.5)
+    for m, meta_m in enumerate(meta):
+        size = meta_m.get("image_size")
+        if size is not None:
+            iw, ih = size
+            x, y = gt_orig[m, :, 0], gt_orig[m, :, 1]
+            out[m] |= (x < -0.5) | (x > iw - 0.5) | (y < -0.5) | (y > ih - 0.5)
+    return out
+
+
+def finite_instances(preds: dict[str, Any]) -> np.ndarray:
+    """``(M,)`` True for instances whose every predicted coordinate and confidence is finite."""
+    from ..metrics.keypoint import nonfinite_keypoints
+
+    return ~nonfinite_keypoints(preds["pred_orig"], preds["score"]).any(axis=1)
+
+
+def coco_results(preds: dict[str, Any], category_id: int = 1) -> list[dict]:
+    """The predictions as COCO keypoint results (original-image pixels, with ``ann_id``), accepted by
+    ``adaanchor score``. Instances with a non-finite prediction are left out (misses; see ``nonfinite``).
+    The instance score is the mean keypoint confidence times the person detector's score (1 for
+    ground-truth boxes), as the top-down COCO protocol ranks detections."""
+    from ..metrics.coco import predictions_to_coco_results
+
+    keep = finite_instances(preds)
+    idx = np.flatnonzero(keep)
+    score = None if preds["score"] is None else preds["score"][idx]
+    inst = None
+    if score is not None and "det_score" in preds:
+        inst = score.mean(axis=1) * np.asarray(preds["det_score"])[idx]
+    ann = preds.get("ann_id")
+    return predictions_to_coco_results([preds["image_id"][i] for i in idx], preds["pred_orig"][idx], score, inst,
+                                       category_id=category_id, ann_ids=None if ann is None else [ann[i] for i in idx])
+
+
+def _error_breakdown(preds: dict[str, Any], names: Any) -> dict[str, Any]:
+    """Errors in input pixels and in original-image pixels (``*_orig``): visible / invisible, invisible
+    split into inside / outside the image, and per keypoint type (``per_keypoint``, ``per_keypoint_orig``)."""
+    from ..metrics.keypoint import errors_by_keypoint, errors_by_visibility
+
+    out: dict[str, Any] = {}
+    for suffix, p, g in (("", preds["pred"], preds["gt"]), ("_orig", preds["pred_orig"], preds["gt_orig"])):
+        e = errors_by_visibility(p, g, preds["vis"], preds.get("outside"))
+        counts = e.pop("counts_inv", None)
+        out.update({f"{k}{suffix}": val for k, val in e.items()})
+        out[f"per_keypoint{suffix}"] = errors_by_keypoint(p, g, preds["vis"], names)
+        if counts is not None:
+            out["counts_inv"] = counts
+    return out
 
 
 def evaluate_predictions(
@@ -80,37 +148,48 @@ def evaluate_predictions(
     pck: tuple[float, ...] = (0.05, 0.1),
     nme_pair: Any = None,
     ap_kind: str = "coco",
+    keypoint_names: Any = None,
 ) -> dict[str, Any]:
-    """Single-keypoint metrics, plus OKS AP when a ground-truth file is given (``ap_kind``: ``coco`` through
-    pycocotools, ``crowdpose`` through xtcocotools), plus NME when
-    ``nme_pair`` (two keypoint indices, e.g. the outer eye corners ``(36, 45)``) is given: ``nme`` over all
-    labelled points, ``nme_vis`` / ``nme_inv`` over visible / occluded ones, and ``fr`` (FR@0.1)."""
-    from ..metrics.coco import coco_keypoint_ap, crowdpose_ap, predictions_to_coco_results
+    """Every metric of a prediction dict (from :func:`predict`).
+
+    Always: :func:`~adaanchor.metrics.keypoint.single_keypoint_metrics` in input pixels, the same errors in
+    original-image pixels (``vis_error_orig``, ``inv_error_orig``), the invisible error split into inside /
+    outside the image (``inv_error_in``, ``inv_error_out``, and ``*_orig``), per keypoint type
+    (``per_keypoint``, ``per_keypoint_orig``: named by ``keypoint_names``, default ``kp0..``) and
+    ``nonfinite`` (misses). With ``coco_gt``: OKS AP (``ap_kind`` ``coco`` through pycocotools,
+    ``crowdpose`` through xtcocotools) of the finite predictions. With ``nme_pair`` (two keypoint indices or
+    index lists, e.g. the outer eye corners ``(36, 45)``): :func:`~adaanchor.metrics.nme.nme_metrics` in
+    original-image pixels, under ``nme_detail``, and its headline numbers as ``nme`` (per-face mean),
+    ``nme_vis`` / ``nme_inv`` (point-level over visible / occluded points) and ``fr`` (FR@0.1).
+    """
+    from ..metrics.coco import coco_keypoint_ap, crowdpose_ap
     from ..metrics.keypoint import single_keypoint_metrics
 
     m = single_keypoint_metrics(preds["pred"], preds["score"], preds["gt"], preds["vis"], preds["bbox_size"], tuple(pck))
+    k = preds["pred"].shape[1]
+    m.update(_error_breakdown(preds, list(keypoint_names) if keypoint_names is not None else [f"kp{j}" for j in range(k)]))
     m["ap"] = None
     if coco_gt is not None:
-        # Instance score: mean keypoint confidence times the person detector's score (1 for ground-truth
-        # boxes), as the top-down COCO protocol ranks detections.
-        inst = None
-        if preds["score"] is not None and "det_score" in preds:
-            inst = preds["score"].mean(axis=1) * preds["det_score"]
-        results = predictions_to_coco_results(preds["image_id"], preds["pred_orig"], preds["score"], inst)
+        results = coco_results(preds)
         m["coco"] = crowdpose_ap(coco_gt, results) if ap_kind == "crowdpose" else coco_keypoint_ap(coco_gt, results, sigmas=sigmas)
         m["ap"] = m["coco"]["AP"]
     if nme_pair is not None:
-        from ..metrics.nme import failure_rate, nme_per_instance, normaliser
+        from ..metrics.keypoint import threshold_key
+        from ..metrics.nme import FR_THRESHOLD, nme_metrics
 
-        g, v = preds["gt_orig"], preds["vis"]
-        norm = normaliser(g, nme_pair)
-        err = np.linalg.norm(preds["pred_orig"] - g, axis=-1) / norm[:, None]  # (M, K) normalised errors
-        per_face = nme_per_instance(preds["pred_orig"], g, v, norm)
-        m["nme"] = float(per_face.mean())
-        m["nme_vis"] = float(err[v == 2].mean()) if (v == 2).any() else None
-        m["nme_inv"] = float(err[v == 1].mean()) if (v == 1).any() else None
-        m["fr"] = failure_rate(per_face, 0.1)
+        d = nme_metrics(preds["pred_orig"], preds["gt_orig"], preds["vis"], norm=nme_pair)
+        m["nme_detail"] = d
+        m.update({"nme": d["NME"], "nme_vis": d["NME_vis"], "nme_inv": d["NME_inv"],
+                  "fr": d[f"FR@{threshold_key(FR_THRESHOLD)}"]})
     return m
+
+
+def warn_nonfinite(m: dict[str, Any], total: int, out: Any = None) -> None:
+    """One line on stderr when some predictions were not finite (counted as misses)."""
+    n = (m.get("nonfinite") or {}).get("instances", 0)
+    if n:
+        print(f"warning: {n} of {total} instances have non-finite predictions (NaN/inf): counted as misses "
+              "(left out of the errors and the AP results, wrong in PCK)", file=out or sys.stderr)
 
 
 def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
@@ -128,5 +207,6 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     if spec.sigmas is not None and fmt in ("synth", "coco", "crowdpose") and cfg.eval.max_images is None and not cfg.data.get("csv"):
         gt = str(annotation_path(cfg.data, "val"))
     m = evaluate_predictions(preds, gt, spec.sigmas, tuple(cfg.eval.pck), nme_pair=spec.nme.get("interocular"),
-                             ap_kind="crowdpose" if fmt == "crowdpose" else "coco")
+                             ap_kind="crowdpose" if fmt == "crowdpose" else "coco", keypoint_names=spec.keypoints)
+    warn_nonfinite(m, len(preds["image_id"]))
     return m, preds

@@ -1,6 +1,7 @@
 """Official OKS-based AP: COCO (pycocotools) and CrowdPose (xtcocotools ``keypoints_crowd``).
 
-Also the COCO results format (writer and validated reader) shared by :mod:`adaanchor.metrics.score`.
+The validated readers of ground truth and results, and the results writer, are in
+:mod:`adaanchor.metrics.results` (re-exported here).
 The numbers themselves come from the maintained tools; this module only prepares inputs, checks them
 (raising :class:`~adaanchor.errors.DataError` naming the file, record and field) and names the outputs.
 """
@@ -11,18 +12,28 @@ import contextlib
 import copy
 import io
 import json
-import math
 import os
 import tempfile
-from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from adaanchor.data.jsonio import load_json  # noqa: F401 - re-exported
+from adaanchor.data.jsonio import load_json
 from adaanchor.errors import AdaAnchorError, DataError
 from adaanchor.metrics.keypoint import to_numpy
+from adaanchor.metrics.results import (
+    GtLike,
+    ResultsLike,
+    check_results_match_gt,
+    gt_num_keypoints,
+    load_coco_gt,
+    load_results,
+    predictions_to_coco_results,
+    write_results,
+)
+
+__all__ = ["load_json", "load_coco_gt", "load_results", "coco_keypoint_ap", "crowdpose_ap", "predictions_to_coco_results",
+           "write_results", "check_results_match_gt", "gt_num_keypoints", "GtLike", "ResultsLike"]
 
 #: COCO-17 OKS sigmas (the pycocotools default).
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
@@ -33,148 +44,6 @@ CROWDPOSE_STATS = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP_easy", "AP_me
 #: crowdIndex bounds used by xtcocotools' CrowdPose summary: easy < 0.2 <= medium < 0.8 <= hard.
 CROWD_INDEX_SPLIT = (0.2, 0.8)
 
-GtLike = str | os.PathLike | dict | Any  # a path, a COCO-style dict, or a COCO object (``.dataset``)
-ResultsLike = str | os.PathLike | list
-
-
-def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
-    """Ground truth as a COCO-style dict (with ``images``, ``annotations``, ``categories``) and its name."""
-    if isinstance(gt, (str, os.PathLike)):
-        data, name = load_json(gt), str(gt)
-    elif isinstance(gt, dict):
-        data, name = gt, "<ground-truth dict>"
-    elif hasattr(gt, "dataset"):
-        data, name = gt.dataset, "<ground-truth COCO object>"
-    else:
-        raise AdaAnchorError(f"ground truth must be a path, a dict or a COCO object, got {type(gt).__name__}")
-    if not isinstance(data, dict):
-        raise DataError(name, "expected a COCO-style JSON object with 'images' and 'annotations'")
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise DataError(name, "missing or not a list", field=key)
-        for i, rec in enumerate(data[key] if key != "annotations" else ()):
-            if not isinstance(rec, dict) or not _is_id(rec.get("id")):
-                raise DataError(name, "expected an object with an integer or string 'id'", record=f"{key}[{i}]",
-                                field="id")
-    for i, ann in enumerate(data["annotations"]):
-        kp = ann.get("keypoints") if isinstance(ann, dict) else None
-        if not isinstance(kp, list) or len(kp) % 3:
-            raise DataError(name, "expected a flat list [x, y, v] * K", record=f"annotations[{i}]", field="keypoints")
-        for f in ("id", "image_id", "category_id"):  # what pycocotools indexes the annotations by
-            if not _is_id(ann.get(f)):
-                raise DataError(name, f"expected an integer id, got {ann.get(f)!r}", record=f"annotations[{i}]",
-                                field=f)
-        box = ann.get("bbox")
-        if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
-            raise DataError(name, "expected [x, y, w, h] numbers", record=f"annotations[{i}]", field="bbox")
-    return data, name
-
-
-def _finite(v: Any) -> bool:
-    try:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    except OverflowError:
-        return False
-
-
-def _is_id(v: Any) -> bool:
-    """An id that COCO tools can use as a key: an int (not a bool) or a string."""
-    return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
-
-
-def gt_num_keypoints(data: dict, name: str) -> int:
-    """Number of keypoints ``K`` of a COCO-style ground truth (all annotations must agree)."""
-    ks = {len(a["keypoints"]) // 3 for a in data["annotations"]}
-    if len(ks) != 1:
-        raise DataError(name, f"annotations have different numbers of keypoints {sorted(ks)}", field="keypoints")
-    return ks.pop()
-
-
-def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list[dict], str]:
-    """COCO results as a list of dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` and its name.
-
-    Every record is checked; a bad record raises :class:`DataError` naming the file, record and field.
-    """
-    if isinstance(results, (str, os.PathLike)):
-        data, name = load_json(results), str(results)
-    else:
-        data, name = results, "<results list>"
-    if not isinstance(data, list):
-        raise DataError(name, "expected a JSON list of {image_id, category_id, keypoints, score} records")
-    fields = ("image_id", "category_id", "keypoints") + (("score",) if require_score else ())
-    for i, r in enumerate(data):
-        if not isinstance(r, dict):
-            raise DataError(name, "expected an object", record=i)
-        for f in fields:
-            if f not in r:
-                raise DataError(name, "missing", record=i, field=f)
-        for f in ("image_id", "category_id", "ann_id"):
-            if f in r and not _is_id(r[f]):
-                raise DataError(name, f"expected an integer id, got {r[f]!r}", record=i, field=f)
-        kp = r["keypoints"]
-        if not isinstance(kp, list) or len(kp) % 3 or not all(isinstance(x, (int, float)) for x in kp):
-            raise DataError(name, "expected a flat list of numbers [x, y, s] * K", record=i, field="keypoints")
-        if require_score and not isinstance(r["score"], (int, float)):
-            raise DataError(name, "expected a number", record=i, field="score")
-    return data, name
-
-
-def check_results_match_gt(results: list[dict], res_name: str, gt: dict, gt_name: str, k: int) -> None:
-    """Every result must name an image and a category of the ground truth and carry ``K`` keypoints."""
-    image_ids = {img["id"] for img in gt["images"]}
-    cat_ids = {c["id"] for c in gt["categories"]}
-    for i, r in enumerate(results):
-        if r["image_id"] not in image_ids:
-            raise DataError(res_name, f"image_id {r['image_id']!r} is not in {gt_name}", record=i, field="image_id")
-        if r["category_id"] not in cat_ids:
-            raise DataError(res_name, f"category_id {r['category_id']!r} is not in {gt_name}", record=i,
-                            field="category_id")
-        if len(r["keypoints"]) != 3 * k:
-            raise DataError(res_name, f"has {len(r['keypoints']) // 3} keypoints, ground truth has {k}",
-                            record=i, field="keypoints")
-
-
-def predictions_to_coco_results(
-    image_ids: Sequence[int] | Any,
-    keypoints: Any,
-    scores: Any | None = None,
-    instance_scores: Any | None = None,
-    category_id: int = 1,
-    ann_ids: Sequence[int] | Any | None = None,
-) -> list[dict]:
-    """Predictions to the COCO keypoint results format.
-
-    Args:
-        image_ids: ``(M,)`` image id of each predicted instance.
-        keypoints: ``(M, K, 2)`` predicted ``(x, y)`` in original-image pixels.
-        scores: ``(M, K)`` keypoint confidences, or ``None`` (then every keypoint gets 1.0).
-        instance_scores: ``(M,)`` instance scores; when ``None`` the instance score is the mean keypoint score.
-        category_id: category written into every record.
-        ann_ids: optional ``(M,)`` ground-truth annotation ids, written as ``ann_id`` (used by the PCKh/NME
-            matching of :mod:`adaanchor.metrics.score`; COCOeval ignores it).
-
-    Returns:
-        ``M`` dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` (plain Python numbers).
-    """
-    kp = to_numpy(keypoints).reshape(len(image_ids), -1, 2)
-    s = np.ones(kp.shape[:2]) if scores is None else to_numpy(scores).reshape(kp.shape[:2])
-    inst = s.mean(axis=1) if instance_scores is None else to_numpy(instance_scores).reshape(-1)
-    out = []
-    for m, img in enumerate(image_ids):
-        flat = np.concatenate([kp[m], s[m][:, None]], axis=1).reshape(-1)
-        rec = {"image_id": int(img), "category_id": int(category_id),
-               "keypoints": [float(x) for x in flat], "score": float(inst[m])}
-        if ann_ids is not None:
-            rec["ann_id"] = int(ann_ids[m])
-        out.append(rec)
-    return out
-
-
-def write_results(results: list[dict], path: str | os.PathLike) -> None:
-    """Write COCO results (see :func:`predictions_to_coco_results`) as JSON."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("w", encoding="utf-8") as f:
-        json.dump(results, f)
 
 
 def _quiet(verbose: bool) -> contextlib.AbstractContextManager:

@@ -41,6 +41,15 @@ def check_arrays(pred: Any, gt: Any, vis: Any, per_instance: Any, name: str) -> 
     return p, g, v, d
 
 
+def nonfinite_keypoints(pred: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
+    """``(M, K)`` True where a predicted keypoint has a non-finite coordinate (or a non-finite confidence,
+    when ``scores (M, K)`` is given). Such a prediction is a miss, never a hit: see docs/metrics.md."""
+    bad = ~np.isfinite(pred).all(axis=-1)
+    if scores is not None:
+        bad |= ~np.isfinite(scores)
+    return bad
+
+
 def _mean_or_none(values: np.ndarray) -> float | None:
     """Mean of a 1-D array as a float, ``None`` when it is empty."""
     return float(values.mean()) if values.size else None
@@ -76,7 +85,10 @@ def single_keypoint_metrics(
         labelled keypoints (None without scores or when only one class occurs);
         ``pck``: ``{"0.05": fraction, "0.1": fraction}`` over all labelled keypoints;
         ``pck_vis`` / ``pck_inv``: PCK at the first threshold over ``v = 2`` / ``v = 1`` keypoints;
-        ``counts``: ``{"vis": #v=2, "inv": #v=1}``.
+        ``counts``: ``{"vis": #v=2, "inv": #v=1}``;
+        ``nonfinite``: ``{"vis", "inv"}`` labelled keypoints whose prediction (or confidence) is not finite,
+        and ``"instances"`` with at least one: misses, left out of the errors and mean confidences, wrong in
+        PCK and the score AUC.
     """
     p, g, v, size = check_arrays(pred, gt, vis, bbox_size, "bbox_size")
     s = None if scores is None else to_numpy(scores)
@@ -86,27 +98,98 @@ def single_keypoint_metrics(
     labelled, visible, invisible = v > 0, v == 2, v == 1
     if np.any(size[labelled.any(axis=1)] <= 0):
         raise ValueError("bbox_size must be positive for instances with labelled keypoints")
-    dist = np.linalg.norm(p - g, axis=-1)  # (M, K)
+    # A non-finite prediction or confidence is a miss: infinitely far (wrong in PCK and in the score AUC),
+    # left out of the mean errors and confidences, and counted in "nonfinite".
+    bad = nonfinite_keypoints(p, s)
+    dist = np.where(bad, np.inf, np.linalg.norm(np.where(bad[..., None], 0.0, p) - g, axis=-1))  # (M, K)
     norm_dist = dist / np.where(size > 0, size, 1.0)[:, None]  # (M, K)
+    ok = ~bad
 
     pck = {threshold_key(t): _mean_or_none((norm_dist[labelled] <= t).astype(np.float64)) for t in pck_thresholds}
     t0 = pck_thresholds[0] if len(pck_thresholds) else AUC_CORRECT_THRESHOLD
     out: dict[str, Any] = {
-        "vis_error": _mean_or_none(dist[visible]),
-        "inv_error": _mean_or_none(dist[invisible]),
-        "vis_score": None if s is None else _mean_or_none(s[visible]),
-        "inv_score": None if s is None else _mean_or_none(s[invisible]),
+        "vis_error": _mean_or_none(dist[visible & ok]),
+        "inv_error": _mean_or_none(dist[invisible & ok]),
+        "vis_score": None if s is None else _mean_or_none(s[visible & ok]),
+        "inv_score": None if s is None else _mean_or_none(s[invisible & ok]),
         "score_auc": None,
         "pck": pck,
         "pck_vis": _mean_or_none((norm_dist[visible] <= t0).astype(np.float64)),
         "pck_inv": _mean_or_none((norm_dist[invisible] <= t0).astype(np.float64)),
         "counts": {"vis": int(visible.sum()), "inv": int(invisible.sum())},
+        "nonfinite": {"vis": int((visible & bad).sum()), "inv": int((invisible & bad).sum()),
+                      "instances": int((bad & labelled).any(axis=1).sum())},
     }
     if s is not None:
         correct = norm_dist[labelled] <= AUC_CORRECT_THRESHOLD
+        conf = s[labelled]
+        finite = np.isfinite(conf)
+        # A non-finite confidence ranks below every finite one (its keypoint is a miss anyway).
+        low = (conf[finite].min() - 1.0) if finite.any() else 0.0
+        conf = np.where(finite, conf, low)
         if 0 < correct.sum() < correct.size:
-            out["score_auc"] = float(roc_auc_score(correct, s[labelled]))
+            out["score_auc"] = float(roc_auc_score(correct, conf))
     return out
+
+
+def _miss_distances(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(distance (M, K), finite (M, K))``; a non-finite prediction has no distance (a counted miss)."""
+    ok = np.isfinite(pred).all(axis=-1)
+    return np.linalg.norm(np.where(ok[..., None], pred, 0.0) - gt, axis=-1), ok
+
+
+def errors_by_visibility(pred: Any, gt: Any, vis: Any, outside: Any | None = None) -> dict[str, Any]:
+    """Mean errors of visible and invisible keypoints, the invisible ones split by where they lie.
+
+    Args:
+        pred, gt: ``(M, K, 2)`` in any one pixel frame; vis: ``(M, K)``.
+        outside: ``(M, K)`` bool, True where the labelled location lies outside the image the model sees;
+            None leaves the split out.
+
+    Returns:
+        ``vis_error`` / ``inv_error`` (as :func:`single_keypoint_metrics`); ``inv_error_in``: mean distance
+        over ``v = 1`` keypoints inside the image (occluded by something); ``inv_error_out``: over those
+        outside it (cut off by the image border or the crop); None when there are none; ``counts_inv``:
+        ``{"in": n, "out": n}``. Non-finite predictions are left out of the means (counted misses).
+    """
+    p, g, v = to_numpy(pred), to_numpy(gt), to_numpy(vis, np.int64)
+    dist, ok = _miss_distances(p, g)
+    out: dict[str, Any] = {"vis_error": _mean_or_none(dist[(v == 2) & ok]),
+                           "inv_error": _mean_or_none(dist[(v == 1) & ok])}
+    if outside is not None:
+        o = to_numpy(outside, bool)
+        inv_in, inv_out = (v == 1) & ~o, (v == 1) & o
+        out.update({"inv_error_in": _mean_or_none(dist[inv_in & ok]), "inv_error_out": _mean_or_none(dist[inv_out & ok]),
+                    "counts_inv": {"in": int(inv_in.sum()), "out": int(inv_out.sum())}})
+    return out
+
+
+def errors_by_keypoint(pred: Any, gt: Any, vis: Any, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per keypoint type: ``{name: {"vis_error", "inv_error", "vis", "inv"}}``: mean distance over its
+    visible / invisible labelled instances (None when there are none; non-finite predictions left out) and
+    their counts. ``pred``, ``gt`` ``(M, K, 2)``, ``vis`` ``(M, K)``, ``K == len(names)``."""
+    p, g, v = to_numpy(pred), to_numpy(gt), to_numpy(vis, np.int64)
+    if p.shape[1] != len(names):
+        raise ValueError(f"{len(names)} keypoint names for {p.shape[1]} keypoints")
+    dist, ok = _miss_distances(p, g)
+    out = {}
+    for k, name in enumerate(names):
+        vk, dk, okk = v[:, k], dist[:, k], ok[:, k]
+        out[str(name)] = {"vis_error": _mean_or_none(dk[(vk == 2) & okk]), "inv_error": _mean_or_none(dk[(vk == 1) & okk]),
+                          "vis": int((vk == 2).sum()), "inv": int((vk == 1).sum())}
+    return out
+
+
+def per_keypoint_table(input_px: Mapping[str, Mapping[str, Any]], orig_px: Mapping[str, Mapping[str, Any]]) -> str:
+    """Markdown table of :func:`errors_by_keypoint` in input pixels and in original-image pixels."""
+    header = ["Keypoint", "n vis", "Vis.Error", "Vis.Error (orig px)", "n inv", "Inv.Error", "Inv.Error (orig px)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for name, row in input_px.items():
+        o = orig_px.get(name, {})
+        cells = [name, str(row["vis"]), _fmt(row["vis_error"], ".2f"), _fmt(o.get("vis_error"), ".2f"), str(row["inv"]),
+                 _fmt(row["inv_error"], ".2f"), _fmt(o.get("inv_error"), ".2f")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def _fmt(value: float | None, spec: str, scale: float = 1.0) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..data.spec import KeypointSpec
-from .keypoint import check_arrays, threshold_key, to_numpy
+from .keypoint import check_arrays, nonfinite_keypoints, threshold_key, to_numpy
 
 FR_THRESHOLD = 0.1
 AUC_THRESHOLD = 0.1
@@ -42,15 +42,23 @@ def normaliser(gt: Any, pair: Sequence[Any]) -> np.ndarray:
 
 
 def nme_per_instance(pred: Any, gt: Any, vis: Any, norm: Any) -> np.ndarray:
-    """``(M,)`` NME of each face: mean over its labelled points of error / ``norm``."""
+    """``(M,)`` NME of each face: mean over its labelled points of error / ``norm``. A face with a non-finite
+    predicted point gets ``inf`` (a miss: a failure at every threshold, never a good score)."""
+    return _point_errors(pred, gt, vis, norm)[0]
+
+
+def _point_errors(pred: Any, gt: Any, vis: Any, norm: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(per-face NME (M,), normalised point errors (M, K) with inf for non-finite predictions, vis (M, K))``."""
     p, g, v, d = check_arrays(pred, gt, vis, norm, "norm")
     lab = v > 0
     if np.any(lab.sum(axis=1) == 0):
         raise ValueError("every face needs at least one labelled point")
     if np.any(~np.isfinite(d)) or np.any(d <= 0):
         raise ValueError("the normalising distance must be positive for every face (coincident eye points?)")
-    err = np.linalg.norm(p - g, axis=-1)
-    return (err * lab).sum(axis=1) / lab.sum(axis=1) / d
+    bad = nonfinite_keypoints(p)
+    err = np.where(bad, np.inf, np.linalg.norm(np.where(bad[..., None], 0.0, p) - g, axis=-1)) / d[:, None]
+    per_face = np.where(lab, err, 0.0).sum(axis=1) / lab.sum(axis=1)
+    return per_face, err, v
 
 
 def failure_rate(errors: Any, thr: float = FR_THRESHOLD) -> float:
@@ -66,8 +74,16 @@ def ced_auc(errors: Any, thr: float = AUC_THRESHOLD) -> float:
 
 
 def _summary(e: np.ndarray, fr_thr: float, auc_thr: float) -> dict[str, Any]:
-    return {"NME": float(e.mean()), f"FR@{threshold_key(fr_thr)}": failure_rate(e, fr_thr),
-            f"AUC@{threshold_key(auc_thr)}": ced_auc(e, auc_thr), "count": int(e.size)}
+    """NME over the faces with finite predictions; FR and AUC over all (a non-finite face fails)."""
+    fin = np.isfinite(e)
+    return {"NME": float(e[fin].mean()) if fin.any() else None, f"FR@{threshold_key(fr_thr)}": failure_rate(e, fr_thr),
+            f"AUC@{threshold_key(auc_thr)}": ced_auc(e, auc_thr), "count": int(e.size), "nonfinite": int((~fin).sum())}
+
+
+def _point_mean(err: np.ndarray, mask: np.ndarray) -> float | None:
+    """Mean of the finite normalised point errors under ``mask`` (None when there are none)."""
+    x = err[mask & np.isfinite(err)]
+    return float(x.mean()) if x.size else None
 
 
 def nme_metrics(
@@ -89,8 +105,12 @@ def nme_metrics(
         attributes: per face, a mapping ``attribute -> 0/1`` (WFLW), or None.
 
     Returns:
-        ``{"NME", "FR@0.1", "AUC@0.1", "count", "norm": [a, b], "subsets": {attr: {...}}}`` (fractions);
-        ``subsets`` only when attributes are given; an empty subset gives ``count = 0`` and None values.
+        ``{"NME", "FR@0.1", "AUC@0.1", "count", "nonfinite", "NME_vis", "NME_inv", "norm": [a, b],
+        "subsets": {attr: {...}}}`` (fractions). ``NME`` is the mean over faces whose predicted points are
+        all finite; a face with a non-finite point is a failure in ``FR`` and adds 0 to ``AUC`` (counted in
+        ``nonfinite``). ``NME_vis`` / ``NME_inv``: mean normalised error over all visible / occluded points
+        (None without such points). ``subsets`` only when attributes are given; an empty subset gives
+        ``count = 0`` and None values.
     """
     if isinstance(norm, str):
         if spec is None or norm not in spec.nme:
@@ -99,8 +119,10 @@ def nme_metrics(
         pair = spec.nme[norm]
     else:
         pair = tuple(norm)
-    e = nme_per_instance(pred, gt, vis, normaliser(gt, pair))
+    e, err, v = _point_errors(pred, gt, vis, normaliser(gt, pair))
     out = _summary(e, fr_thr, auc_thr)
+    # Point-level NME of visible (v = 2) and occluded (v = 1) points, as in the paper's Table 4.
+    out["NME_vis"], out["NME_inv"] = _point_mean(err, v == 2), _point_mean(err, v == 1)
     out["norm"] = [list(s) if not isinstance(s, (int, np.integer)) else int(s) for s in pair]
     if attributes is not None and any(a for a in attributes):
         names: list[str] = []
@@ -115,6 +137,6 @@ def nme_metrics(
                 subsets[n] = _summary(e[mask], fr_thr, auc_thr)
             else:
                 subsets[n] = {"NME": None, f"FR@{threshold_key(fr_thr)}": None, f"AUC@{threshold_key(auc_thr)}": None,
-                              "count": 0}
+                              "count": 0, "nonfinite": 0}
         out["subsets"] = subsets
     return out

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..data.headsize import SC_BIAS, head_size_from_box
-from .keypoint import check_arrays, threshold_key
+from .keypoint import check_arrays, nonfinite_keypoints, threshold_key
 
 #: Joints left out of the official total.
 EXCLUDED = ("pelvis", "thorax")
@@ -68,8 +68,9 @@ def pckh(
 
     Returns:
         ``{"PCKh@0.5": total, "PCKh@0.1": total, "per_joint": {"0.5": {name: pct}}, "groups": {"0.5":
-        {"Head": pct, ...}}, "counts": {name: n}, "num_instances": M}``; a joint without labelled instances
-        gives None (and is left out of the total).
+        {"Head": pct, ...}}, "counts": {name: n}, "num_instances": M, "nonfinite": n}``; a joint without
+        labelled instances gives None (and is left out of the total); ``nonfinite`` counts the labelled joints
+        whose prediction is not finite (misses: wrong at every threshold).
     """
     p, g, v, hs = check_arrays(pred, gt, vis, head_size, "head_size")
     names = list(joint_names)
@@ -79,6 +80,8 @@ def pckh(
     need = labelled.any(axis=1)
     if np.any(~np.isfinite(hs[need])) or np.any(hs[need] <= 0):
         raise ValueError("head_size must be positive and finite for every person with a labelled joint")
+    # A non-finite prediction is a miss: NaN / inf distances compare False with every threshold below.
+    bad = nonfinite_keypoints(p) & labelled
     dist = np.linalg.norm(p - g, axis=-1)
     scaled = dist / np.where(need, hs, 1.0)[:, None]
     count = labelled.sum(axis=0)
@@ -104,4 +107,5 @@ def pckh(
     out["groups"] = groups
     out["counts"] = {n: int(c) for n, c in zip(names, count)}
     out["num_instances"] = int(p.shape[0])
+    out["nonfinite"] = int(bad.sum())
     return out

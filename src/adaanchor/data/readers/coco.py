@@ -2,13 +2,17 @@
 
 Each annotation becomes one :class:`~adaanchor.data.records.Instance`. Checked per record, each failure
 naming the file, the record and the field: the image id exists, the keypoint count matches the spec, the
-coordinates are finite, visibility is in {0, 1, 2}, the box has positive area. ``iscrowd`` annotations and
-annotations without any labelled keypoint are left out of training on purpose (they carry no target); they
-are counted in :attr:`ReadResult.skipped` as such, never dropped silently.
+keypoints and the box are JSON numbers (not strings or booleans), the coordinates are finite, visibility is
+in {0, 1, 2}, the box has positive area and overlaps its image, no annotation id, image id or image file
+appears twice (see :mod:`adaanchor.data.readers.checks` for why), and an image's ``width`` / ``height``
+agree with the image file when it exists (``check_image_size``; the header only is read). ``iscrowd``
+annotations and annotations without any labelled keypoint are left out of training on purpose (they carry
+no target); they are counted in :attr:`ReadResult.skipped` as such, never dropped silently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +23,160 @@ from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable
+from .checks import box_outside_image, image_size, non_number_message
 
 
-def _image_table(data: dict, col: Collector, images_dir: Path) -> dict[int, dict[str, Any]]:
+def _stream(path: Path) -> tuple[list, Iterator[Any]] | None:
+    """``(images, annotations)`` of a COCO file read as a stream (ijson's C parser): the images as a list,
+    the annotations one at a time, so that the file is never held as Python objects. The file is scanned
+    twice (images, then annotations), whatever the order of its keys. None when the streaming parser
+    refuses the file or it is not the usual layout (not a JSON object with an ``images`` list and at least
+    one annotation, or it uses Python's ``NaN`` / ``Infinity`` literals): the caller then reads it whole,
+    which gives the exact JSON error or the structure error."""
+    import ijson
+
+    try:
+        with path.open("rb") as f:
+            images = next(ijson.items(f, "images", use_float=True), None)
+        if not isinstance(images, list):
+            return None
+        first = _first_annotation(path)
+    except Exception:  # ijson.JSONError, a bad UTF-8 sequence, an integer beyond Python's digit limit, ...
+        return None
+    if first is None:
+        return None
+    return images, _annotations(path)
+
+
+def _first_annotation(path: Path) -> Any:
+    import ijson
+
+    with path.open("rb") as f:
+        return next(ijson.items(f, "annotations.item", use_float=True), None)
+
+
+class _StreamFailed(Exception):
+    """The streaming parser gave up midway (e.g. a ``NaN`` literal): read the file whole instead."""
+
+
+def _annotations(path: Path) -> Iterator[Any]:
+    """The annotations of a COCO file, streamed; a parse failure midway raises :class:`_StreamFailed`."""
+    import ijson
+
+    with path.open("rb") as f:
+        try:
+            yield from ijson.items(f, "annotations.item", use_float=True)
+        except Exception:  # ijson.JSONError, an integer beyond Python's digit limit, ...
+            raise _StreamFailed from None
+
+
+def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> list[tuple[int, int]]:
+    """The sizes ``(width, height)`` an image file may be annotated at, from its header (no decoding): the
+    stored pixels, and the displayed (transposed) ones when its EXIF orientation turns it by 90 degrees
+    (the EXIF block is only read when the stored size is not ``expected``: most files match, and a header
+    read is then all it costs). Empty when the file is missing or unreadable (reported when the image is
+    loaded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            if expected is not None and (w, h) == expected:
+                return [(w, h)]
+            turned = int(im.getexif().get(0x0112, 1) or 1) in (5, 6, 7, 8)
+    except Exception:  # any decoder failure: load_image reports it with its reason
+        return []
+    return [(w, h), (h, w)] if turned else [(w, h)]
+
+
+def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | None:
+    """``(field, reason)`` when an image entry's size is wrong, else None."""
+    for key in ("width", "height"):
+        if key in img and non_number_message([img[key]]) is not None:
+            return key, f"expected a number, got {img[key]!r}"
+    size = image_size(img)
+    if not check_size or size is None:
+        return None
+    real = image_file_sizes(path, size)
+    if real and (size[0], size[1]) not in real:
+        return "width", (f"the annotation says {size[0]:g}x{size[1]:g}, the image file is {real[0][0]}x{real[0][1]} "
+                         "(annotations made for another version of the image?)")
+    return None
+
+
+def _image_table(images: list, col: Collector, images_dir: Path, check_size: bool) -> tuple[dict, dict]:
+    """``(id -> {"path", and "width", "height", "crowdIndex" when given}, id -> why the entry was refused)``."""
     table: dict[int, dict[str, Any]] = {}
-    for i, img in enumerate(data.get("images") or []):
+    refused: dict[int, str] = {}
+    names: dict[str, int] = {}
+    for i, img in enumerate(images):
+        rec = f"images[{i}]"
         if not isinstance(img, dict) or "id" not in img or "file_name" not in img:
-            col.fail("an image needs 'id' and 'file_name'", record=f"images[{i}]", field="id")
+            col.fail("an image needs 'id' and 'file_name'", record=rec, field="id")
             continue
         if not is_int_id(img["id"]):
-            col.fail(f"image id must be an integer, got {img['id']!r}", record=f"images[{i}]", field="id")
+            col.fail(f"image id must be an integer, got {img['id']!r}", record=rec, field="id")
             continue
-        if img["id"] in table:
-            col.fail(f"duplicate image id {img['id']}", record=f"images[{i}]", field="id")
+        if img["id"] in table or img["id"] in refused:
+            col.fail(f"duplicate image id {img['id']}", record=rec, field="id")
             continue
-        if not isinstance(img["file_name"], str) or not img["file_name"]:
-            col.fail(f"expected a file name, got {img['file_name']!r}", record=f"images[{i}]", field="file_name")
+        name = img["file_name"]
+        if not isinstance(name, str) or not name:
+            col.fail(f"expected a file name, got {name!r}", record=rec, field="file_name")
             continue
-        table[img["id"]] = {"path": str(images_dir / img["file_name"]), **img}
-    return table
+        if name in names:
+            col.fail(f"image file {printable(name)!r} listed twice (also images[{names[name]}])", record=rec,
+                     field="file_name")
+            continue
+        names[name] = i
+        path = str(images_dir / name)
+        problem = _image_problem(img, path, check_size)
+        if problem is not None:
+            col.fail(problem[1], record=f"{rec} ({printable(name)})", field=problem[0])
+            refused[img["id"]] = f"its image {rec} was refused ({problem[0]})"
+            continue
+        # Only what the instances need: a COCO image entry also carries URLs, licences, dates.
+        table[img["id"]] = {"path": path, **{k: img[k] for k in ("width", "height", "crowdIndex") if k in img}}
+    return table, refused
+
+
+def _keypoints(kp: Any, k: int, spec: KeypointSpec) -> tuple[np.ndarray, np.ndarray] | str:
+    """``(xy (K, 2), vis (K,))`` of an annotation's keypoint list, or why it is not usable."""
+    if not isinstance(kp, list) or len(kp) != 3 * k:
+        n = len(kp) if isinstance(kp, list) else type(kp).__name__
+        return f"expected {3 * k} numbers ({k} keypoints of spec '{spec.name}'), got {n}"
+    why = non_number_message(kp)
+    arr = float_array(kp, (k, 3)) if why is None else None
+    if arr is None:
+        return f"keypoints must be numbers ({why})" if why else "keypoints must be numbers"
+    vis = arr[:, 2]
+    if not ((vis == 0) | (vis == 1) | (vis == 2)).all():
+        return f"visibility flags must be 0, 1 or 2, got {sorted(set(vis.tolist()) - {0, 1, 2})}"
+    vis = vis.astype(np.int64)
+    if spec.v1_is_visible:
+        vis = np.where(vis > 0, 2, 0)
+    if not np.all(np.isfinite(arr[vis > 0, :2])):
+        return "non-finite keypoint coordinate"
+    return np.where(vis[:, None] > 0, arr[:, :2], 0.0), vis
+
+
+def _box(ann: dict, xy: np.ndarray, vis: np.ndarray, img: dict) -> np.ndarray | str:
+    """The ``[x, y, w, h]`` box of an annotation (the labelled keypoints' extent when it has none)."""
+    bbox = ann.get("bbox")
+    if bbox is None and (vis > 0).any():
+        lab = xy[vis > 0]
+        bbox = [*lab.min(0), *(lab.max(0) - lab.min(0) + 1)]
+    elif isinstance(bbox, list) and non_number_message(bbox) is not None:
+        return f"expected [x, y, w, h] ({non_number_message(bbox)})"
+    box = float_array(bbox, (4,))
+    if box is None:
+        return "expected [x, y, w, h]"
+    if not box_ok(box):
+        return f"box must have positive finite width and height, got {box.tolist()}"
+    size = image_size(img)
+    if size is not None and box_outside_image(box, size):
+        return f"box {box.tolist()} lies outside the {size[0]:g}x{size[1]:g} image"
+    return box
 
 
 def read_coco(
@@ -47,6 +186,7 @@ def read_coco(
     skip_invalid: bool = False,
     keep_crowd: bool = False,
     require_labelled: bool = True,
+    check_image_size: bool = True,
 ) -> ReadResult:
     """Read a COCO keypoint JSON.
 
@@ -57,83 +197,91 @@ def read_coco(
         skip_invalid: skip (and report) bad records instead of raising.
         keep_crowd: keep ``iscrowd=1`` annotations (for evaluation bookkeeping); default leaves them out.
         require_labelled: leave out annotations with no labelled keypoint (they have no training target).
+        check_image_size: compare each image's ``width`` / ``height`` with the file's header (when the file
+            exists); a mismatch refuses the image's annotations.
 
     Returns:
         A :class:`ReadResult`; ``instances`` in file order, with ``extra["iscrowd"]`` and the image's
-        ``width``/``height`` when given.
+        ``width``/``height`` (and ``crowdIndex``) when given.
     """
     path = Path(path)
-    data = load_json(path)
+    opts = (spec, Path(images_dir) if images_dir is not None else path.parent, skip_invalid, keep_crowd,
+            require_labelled, check_image_size)
+    streamed = _stream(path)
+    if streamed is not None:
+        try:
+            return _read(path, *streamed, *opts)
+        except _StreamFailed:
+            pass
+    data = load_json(path)  # the exact JSON error, or Python's NaN / Infinity literals
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) or not isinstance(data.get("images"), list):
         raise DataError(path, "not a COCO keypoint file: expected 'images' and 'annotations' lists")
+    return _read(path, data["images"], iter(data["annotations"]), *opts)
+
+
+def _read(path: Path, image_list: list, annotations: Iterator[Any], spec: KeypointSpec, images_dir: Path,
+          skip_invalid: bool, keep_crowd: bool, require_labelled: bool, check_image_size: bool) -> ReadResult:
+    """Instances of the annotations, checked against the image table (see :func:`read_coco`)."""
     col = Collector(str(path), skip_invalid)
-    images = _image_table(data, col, Path(images_dir) if images_dir is not None else path.parent)
-    k = spec.num_keypoints
+    images, refused = _image_table(image_list, col, images_dir, check_image_size)
     out: list[Instance] = []
     left_out: list[DataError] = []
-    for i, ann in enumerate(data["annotations"]):
-        rec = f"annotations[{i}]" + (f" id={printable(ann['id'])}" if isinstance(ann, dict) and "id" in ann else "")
-        if not isinstance(ann, dict):
-            col.fail("an annotation must be an object", record=rec)
-            continue
-        if "id" in ann and not is_int_id(ann["id"]):
-            col.fail(f"annotation id must be an integer, got {ann['id']!r}", record=rec, field="id")
-            continue
-        iid = ann.get("image_id")
-        img = images.get(iid) if is_int_id(iid) else None
-        if img is None:
-            col.fail(f"unknown image id {ann.get('image_id')!r}", record=rec, field="image_id")
-            continue
-        kp = ann.get("keypoints")
-        if not isinstance(kp, list) or len(kp) != 3 * k:
-            n = len(kp) if isinstance(kp, list) else type(kp).__name__
-            col.fail(f"expected {3 * k} numbers ({k} keypoints of spec '{spec.name}'), got {n}", record=rec, field="keypoints")
-            continue
-        arr = float_array(kp, (k, 3))
-        if arr is None:
-            col.fail("keypoints must be numbers", record=rec, field="keypoints")
-            continue
-        vis = arr[:, 2]
-        if not np.all(np.isin(vis, (0, 1, 2))):
-            col.fail(f"visibility flags must be 0, 1 or 2, got {sorted(set(vis.tolist()) - {0, 1, 2})}", record=rec, field="keypoints")
-            continue
-        vis = vis.astype(np.int64)
-        if spec.v1_is_visible:
-            vis = np.where(vis > 0, 2, 0)
-        if not np.all(np.isfinite(arr[vis > 0, :2])):
-            col.fail("non-finite keypoint coordinate", record=rec, field="keypoints")
-            continue
-        xy = np.where(vis[:, None] > 0, arr[:, :2], 0.0)
-        # Records without a training target are left out (and listed) before their box is looked at.
-        iscrowd = ann.get("iscrowd", 0)
-        if isinstance(iscrowd, str) or iscrowd not in (0, 1):
-            col.fail(f"expected 0 or 1, got {iscrowd!r}", record=rec, field="iscrowd")
-            continue
-        crowd = bool(iscrowd)
-        if crowd and not keep_crowd:
-            left_out.append(DataError(path, "iscrowd annotation (not a training target)", record=rec, field="iscrowd"))
-            continue
-        if require_labelled and not (vis > 0).any():
-            left_out.append(DataError(path, "no labelled keypoint", record=rec, field="keypoints"))
-            continue
-        bbox = ann.get("bbox")
-        if bbox is None and (vis > 0).any():
-            lab = xy[vis > 0]
-            bbox = [*lab.min(0), *(lab.max(0) - lab.min(0) + 1)]
-        bbox = float_array(bbox, (4,))
-        if bbox is None:
-            col.fail("expected [x, y, w, h]", record=rec, field="bbox")
-            continue
-        if not box_ok(bbox):
-            col.fail(f"box must have positive finite width and height, got {bbox.tolist()}", record=rec, field="bbox")
-            continue
-        area = finite_number(ann.get("area"))
-        area = area if area is not None and area > 0 else float(bbox[2] * bbox[3])
-        extra = {"iscrowd": crowd}
-        for key in ("width", "height"):
-            if key in img:
-                extra[key] = img[key]
-        out.append(Instance(img["path"], int(ann["image_id"]), int(ann.get("id", -1)), xy, vis, bbox, area, extra=extra))
+    ann_ids: dict[int, int] = {}
+    for i, ann in enumerate(annotations):
+        inst = _annotation(ann, i, spec, images, refused, ann_ids, col, left_out, keep_crowd, require_labelled)
+        if inst is not None:
+            out.append(inst)
     res = col.result(out)
     res.skipped.extend(left_out)
     return res
+
+
+def _annotation(ann: Any, i: int, spec: KeypointSpec, images: dict, refused: dict, ann_ids: dict[int, int],
+                col: Collector, left_out: list[DataError], keep_crowd: bool, require_labelled: bool) -> Instance | None:
+    """The instance of ``annotations[i]``, or None (the failure or the leaving-out is recorded)."""
+    rec = f"annotations[{i}]" + (f" id={printable(ann['id'])}" if isinstance(ann, dict) and "id" in ann else "")
+    if not isinstance(ann, dict):
+        col.fail("an annotation must be an object", record=rec)
+        return None
+    if "id" in ann and not is_int_id(ann["id"]):
+        col.fail(f"annotation id must be an integer, got {ann['id']!r}", record=rec, field="id")
+        return None
+    if "id" in ann and ann["id"] in ann_ids:
+        col.fail(f"duplicate annotation id {ann['id']} (also annotations[{ann_ids[ann['id']]}])", record=rec,
+                 field="id")
+        return None
+    if "id" in ann:
+        ann_ids[ann["id"]] = i
+    iid = ann.get("image_id")
+    img = images.get(iid) if is_int_id(iid) else None
+    if img is None:
+        why = refused.get(iid) if is_int_id(iid) else None
+        col.fail(why or f"unknown image id {ann.get('image_id')!r}", record=rec, field="image_id")
+        return None
+    kps = _keypoints(ann.get("keypoints"), spec.num_keypoints, spec)
+    if isinstance(kps, str):
+        col.fail(kps, record=rec, field="keypoints")
+        return None
+    xy, vis = kps
+    # Records without a training target are left out (and listed) before their box is looked at.
+    iscrowd = ann.get("iscrowd", 0)
+    if isinstance(iscrowd, str) or iscrowd not in (0, 1):
+        col.fail(f"expected 0 or 1, got {iscrowd!r}", record=rec, field="iscrowd")
+        return None
+    if iscrowd and not keep_crowd:
+        left_out.append(DataError(col.source, "iscrowd annotation (not a training target)", record=rec, field="iscrowd"))
+        return None
+    if require_labelled and not (vis > 0).any():
+        left_out.append(DataError(col.source, "no labelled keypoint", record=rec, field="keypoints"))
+        return None
+    box = _box(ann, xy, vis, img)
+    if isinstance(box, str):
+        col.fail(box, record=rec, field="bbox")
+        return None
+    area = finite_number(ann.get("area"))
+    area = area if area is not None and area > 0 else float(box[2] * box[3])
+    extra: dict[str, Any] = {"iscrowd": bool(iscrowd)}
+    for key in ("width", "height", "crowdIndex"):
+        if key in img:
+            extra[key] = img[key]
+    return Instance(img["path"], int(iid), int(ann.get("id", -1)), xy, vis, box, area, extra=extra)

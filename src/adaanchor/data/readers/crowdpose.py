@@ -11,9 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import AdaAnchorError
-from ..jsonio import load_json
 from ..spec import KeypointSpec
-from . import ReadResult, finite_number, is_int_id
+from . import ReadResult, finite_number
 from .coco import read_coco
 
 
@@ -30,9 +29,6 @@ def read_crowdpose(
         raise AdaAnchorError(f"data.format=crowdpose needs the 14-keypoint spec (data.spec=crowdpose); "
                              f"spec '{spec.name}' has {spec.num_keypoints}")
     res = read_coco(path, spec, images_dir=images_dir, skip_invalid=skip_invalid, **kw)  # type: ignore[arg-type]
-    data = load_json(path)  # read_coco keeps only width/height of an image; crowdIndex comes from here
-    crowd = {img["id"]: img.get("crowdIndex") for img in data.get("images", [])
-             if isinstance(img, dict) and is_int_id(img.get("id"))}
-    for inst in res.instances:
-        inst.extra["crowdIndex"] = finite_number(crowd.get(inst.image_id))
+    for inst in res.instances:  # read_coco keeps the image's crowdIndex: the file is parsed once
+        inst.extra["crowdIndex"] = finite_number(inst.extra.get("crowdIndex"))
     return res

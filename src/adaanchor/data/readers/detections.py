@@ -22,7 +22,8 @@ from ...errors import DataError
 from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id
+from . import Collector, ReadResult, box_ok, finite_number, is_int_id
+from .checks import number_array
 from .pts import IMAGE_SUFFIXES
 
 
@@ -99,7 +100,7 @@ def read_detections(
             where = f"in {gt}" if gt is not None else f"among the images of {idir or path.parent}"
             col.fail(f"unknown image id {det.get('image_id')!r} (not {where})", record=rec, field="image_id")
             continue
-        box = float_array(det.get("bbox"), (4,))
+        box = number_array(det.get("bbox"), (4,))
         if box is None:
             col.fail("expected [x, y, w, h]", record=rec, field="bbox")
             continue

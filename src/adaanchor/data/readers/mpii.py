@@ -47,7 +47,8 @@ from ..headsize import SC_BIAS, head_size_from_box  # noqa: F401 - also re-expor
 from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, finite_number, float_array, printable
+from . import Collector, ReadResult, finite_number, printable
+from .checks import number_array
 from .pts import extent_box, image_ids
 
 
@@ -101,7 +102,7 @@ def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: Key
             headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
     """Head size and its source for one person; None after a recorded failure."""
     if headbox is not None:
-        hb = float_array(headbox, (4,))
+        hb = number_array(headbox, (4,))
         if hb is None:
             col.fail("expected [x1, y1, x2, y2]", record=rec, field="headbox")
             return None
@@ -171,7 +172,7 @@ def read_mpii(
         if not isinstance(img, str) or not img:
             col.fail("expected an image file name", record=rec, field="image")
             continue
-        center = float_array(r.get("center"), (2,))
+        center = number_array(r.get("center"), (2,))
         if center is None:
             col.fail("expected [x, y]", record=rec, field="center")
             continue
@@ -195,7 +196,7 @@ def read_mpii(
                 n = len(jv) if isinstance(jv, list) else type(jv).__name__
                 col.fail(f"expected {k} flags, got {n}", record=rec, field="joints_vis")
                 continue
-            xy, flags = float_array(joints, (k, 2)), float_array(jv, (k,))
+            xy, flags = number_array(joints, (k, 2)), number_array(jv, (k,))
             if xy is None or flags is None:
                 col.fail("joints must be [x, y] number pairs and joints_vis numbers", record=rec, field="joints")
                 continue

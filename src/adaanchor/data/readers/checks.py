@@ -1,0 +1,111 @@
+"""Checks of COCO-style ground truth that the official evaluators do not make themselves and that would
+otherwise give wrong numbers without a message (shared by the COCO reader and the ground-truth loading of
+``adaanchor score``):
+
+- duplicate annotation ids: pycocotools indexes annotations by id, so a second annotation with the same id
+  replaces the first in its index while both stay in the per-image lists; perfect predictions then score
+  an AP near 0;
+- duplicate image entries (the same ``id`` twice, or the same ``file_name`` under two ids);
+- numbers given as strings or booleans (``"12.5"``, ``true``): ``numpy`` and Python's ``float`` accept
+  them, the file is still wrong;
+- a box that does not overlap its image at all (``width`` x ``height``), which no crop of the image can
+  show.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+_NUMBER_TYPES = {int, float}
+
+
+def is_number(v: Any) -> bool:
+    """A JSON number: an int or a float, not a bool and not a string."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def first_non_number(values: Iterable[Any]) -> tuple[int, Any] | None:
+    """``(index, value)`` of the first element of ``values`` that is not a JSON number, or None."""
+    values = list(values)
+    if set(map(type, values)) <= _NUMBER_TYPES:  # the common case, at C speed (bool is its own type)
+        return None
+    for i, v in enumerate(values):
+        if not is_number(v):
+            return i, v
+    return None
+
+
+def non_number_message(values: Sequence[Any]) -> str | None:
+    """Why a list meant to hold numbers does not (``"element 4 is the string '12.5'"``), or None when it does."""
+    bad = first_non_number(values)
+    if bad is None:
+        return None
+    i, v = bad
+    kind = {bool: "the boolean", str: "the string"}.get(type(v), f"a {type(v).__name__}")
+    return f"element {i} is {kind} {v!r}, not a number"
+
+
+def image_size(img: dict) -> tuple[float, float] | None:
+    """``(width, height)`` of a COCO image entry when both are positive finite numbers, else None."""
+    w, h = img.get("width"), img.get("height")
+    if not (is_number(w) and is_number(h)):
+        return None
+    try:
+        w, h = float(w), float(h)
+    except OverflowError:
+        return None
+    return (w, h) if math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0 else None
+
+
+def box_outside_image(box: Sequence[float], size: tuple[float, float]) -> bool:
+    """True when ``box = [x, y, w, h]`` does not overlap the image ``[0, W] x [0, H]`` at all."""
+    x, y, w, h = (float(v) for v in box)
+    width, height = size
+    return x >= width or y >= height or x + w <= 0 or y + h <= 0
+
+
+def first_seen(values: Iterable[Any]) -> dict[Any, int]:
+    """``value -> index of its first occurrence`` (hashable values only; others are left out)."""
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(values):
+        try:
+            seen.setdefault(v, i)
+        except TypeError:
+            continue
+    return seen
+
+
+def duplicates(values: Sequence[Any]) -> list[tuple[int, int]]:
+    """``(index, index of the first occurrence)`` of every repeated value of ``values``, in order."""
+    seen: dict[Any, int] = {}
+    out = []
+    for i, v in enumerate(values):
+        try:
+            j = seen.setdefault(v, i)
+        except TypeError:
+            continue
+        if j != i:
+            out.append((i, j))
+    return out
+
+
+def _leaves_are_numbers(value: Any) -> bool:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):  # arrays from a .mat file or from Python callers
+        return value.dtype.kind in "iuf"
+    if isinstance(value, np.number):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_leaves_are_numbers(v) for v in value)
+    return is_number(value)
+
+
+def number_array(value: Any, shape: tuple[int, ...]) -> Any:
+    """``value`` as a float64 array of ``shape`` when it is (nested lists of) JSON numbers; None otherwise,
+    including strings and booleans, which numpy would turn into numbers."""
+    from . import float_array
+
+    return float_array(value, shape) if _leaves_are_numbers(value) else None
