@@ -22,7 +22,7 @@ from .config import build_config
 from .data.build import annotation_path, build_dataset
 from .data.synth import visibility_counts
 from .engine.evaluate import evaluate_dataset
-from .engine.run import build_system, seed_everything
+from .engine.run import build_system, load_for_eval, seed_everything
 from .engine.train import train
 from .errors import AdaAnchorError
 from .metrics.keypoint import error_by_visibility_table
@@ -67,10 +67,8 @@ def _method_cfg(base: DictConfig, name: str, out: Path, steps: int) -> DictConfi
 def train_and_evaluate(cfg: DictConfig, val_ds: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train ``cfg``, evaluate its last checkpoint on ``val_ds``; returns the results row and the predictions."""
     summary = train(cfg)
-    model, strategy = build_system(cfg, load_pretrained=False)
-    state = torch.load(Path(cfg.out_dir) / "checkpoints" / "last.pt", map_location="cpu", weights_only=True)
-    model.load_state_dict(state["model"])
-    m, preds = evaluate_dataset(model.eval(), strategy, cfg, val_ds)
+    model, strategy, _ = load_for_eval(cfg, Path(summary["run_dir"]) / "checkpoints" / "last.pt")
+    m, preds = evaluate_dataset(model, strategy, cfg, val_ds)
     keys = ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv",
             "nme", "nme_vis", "nme_inv", "fr")
     row = {k: m[k] for k in keys if k in m}

@@ -81,19 +81,27 @@ def _mib(n: float) -> str:
 
 
 def _write_failure_message(path: Path, obj: Any, e: BaseException) -> str:
-    """One line: what failed, the space the file needs and the space free, and that the old file is kept."""
+    """One line: what failed, the space the file needs and the space free, and that the old file is kept.
+
+    torch's zip writer does not pass the errno on: less free space than the file needs is taken as the cause."""
+    need = _tensor_bytes(obj)
+    try:
+        free: int | None = shutil.disk_usage(path.parent).free
+    except OSError:
+        free = None
     code = getattr(e, "errno", None)
-    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left" in str(e):
-        why = "no space left on the device" if code != errno.EDQUOT else "disk quota exceeded"
+    if code == errno.EDQUOT:
+        why = "disk quota exceeded"
+    elif code == errno.ENOSPC or "No space left" in str(e) or (
+            isinstance(e, RuntimeError) and free is not None and free < need):
+        why = "no space left on the device"
+    elif isinstance(e, RuntimeError):
+        why = f"the write failed (torch: {_first_line(e)})"
     else:
         why = (getattr(e, "strerror", None) or _first_line(e)).rstrip(".")
-    try:
-        free = _mib(shutil.disk_usage(path.parent).free)
-    except OSError:
-        free = "unknown"
     kept = f"the previous {path.name} is kept" if path.is_file() else "no previous checkpoint of that name"
-    return (f"{path}: cannot write the checkpoint: {why} (it needs about {_mib(_tensor_bytes(obj))}, "
-            f"{free} free in {path.parent}); {kept}")
+    room = _mib(free) if free is not None else "unknown"
+    return f"{path}: cannot write the checkpoint: {why} (it needs about {_mib(need)}, {room} free in {path.parent}); {kept}"
 
 
 def _fsync_dir(d: Path) -> None:

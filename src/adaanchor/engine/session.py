@@ -7,8 +7,8 @@ import bisect
 import contextlib
 import signal
 import threading
-from pathlib import Path
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -109,14 +109,14 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device) -> tuple[A
             try:
                 train_ds = build_dataset(cfg.data, "train", verbose=info.is_main)
                 out = (train_ds, build_dataset(cfg.data, "val", verbose=False) if cfg.train.eval_every else None)
-                for split, ds in zip(("train", "val"), out):
+                for split, ds in zip(("train", "val"), out, strict=True):
                     check_images(ds, split)
             except AdaAnchorError as e:
                 err = e
         if any_rank([err is not None], info, device)[0]:
             raise err or AdaAnchorError(f"another rank could not read the data (data.root={cfg.data.root})")
     if info.is_main:
-        print("data: " + "; ".join(f"{name} {describe_dataset(ds)}" for name, ds in zip(("train", "val"), out)
+        print("data: " + "; ".join(f"{name} {describe_dataset(ds)}" for name, ds in zip(("train", "val"), out, strict=True)
                                    if ds is not None))
     return out
 

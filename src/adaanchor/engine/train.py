@@ -14,18 +14,14 @@ reported; ``train.max_bad_steps`` in a row stop training, naming the last good c
 from __future__ import annotations
 
 import math
-import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..strategies import compute_loss
 from .checkpoint import atomic_save, rng_state
@@ -36,26 +32,14 @@ from .dist import (
     any_rank,
     barrier,
     cleanup,
-    convert_sync_batchnorm,
     gather_objects,
     init_distributed,
     param_fingerprint,
 )
 from .evaluate import evaluate_dataset
-from .run import build_system, seed_everything
-from .sampler import KeyedDataset, ResumableBatchSampler
 from .rundir import absolute_paths
-from .session import (
-    TermSignal,
-    amp_mode,
-    autocast,
-    build_data,
-    check_resume,
-    load_resume,
-    open_run_dir,
-    record_config,
-    restore,
-)
+from .session import TermSignal, autocast, open_run_dir
+from .setup import Run, setup_run
 
 __all__ = ["train", "evaluate_model", "TrainingError", "CsvLog"]
 
@@ -92,50 +76,14 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
     finally:
         if lock is not None:
             lock.release()
-        torch.use_deterministic_algorithms(det[0], warn_only=det[1])  # process-wide: put it back
+        if det != (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()):
+            # Process-wide: put it back (only when changed: the first call imports torch's compiler, seconds).
+            torch.use_deterministic_algorithms(det[0], warn_only=det[1])
         cleanup(info)
 
 
-@dataclass
-class _Run:
-    """What one training holds: the parts built by :func:`_setup` and the counters the loop moves."""
-
-    cfg: DictConfig
-    info: DistInfo
-    device: torch.device
-    run_dir: Path
-    model: torch.nn.Module
-    strategy: Any
-    opt: torch.optim.Optimizer
-    sched: Any
-    scaler: Any
-    sampler: ResumableBatchSampler
-    loader: DataLoader
-    val_ds: Any
-    amp: str | None
-    per_epoch: int
-    total: int
-    epochs: int
-    ddp: torch.nn.Module | None = None
-    log: CsvLog | None = None
-    eval_log: CsvLog | None = None
-    resume: Path | None = None
-    step: int = 0
-    best: float = -math.inf
-    start_epoch: int = 0
-    start_batch: int = 0
-    time_before: float = 0.0
-    t0: float = 0.0
-    bad: int = 0
-    skipped: int = 0
-    signalled: bool = False
-    last_ckpt: tuple[Path, int] | None = None
-    final_metrics: dict[str, Any] | None = None
-    written: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # file -> (step, epoch, batch) it holds
-
-
 def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool, term: TermSignal) -> dict[str, Any]:
-    run = _setup(cfg, info, device)
+    run = setup_run(cfg, info, device)
     bar = tqdm(total=run.total, initial=min(run.step, run.total), desc=f"train {cfg.strategy.name}",
                disable=not (progress and info.is_main), dynamic_ncols=True)
     if run.step >= run.total or (not cfg.train.max_steps and run.start_epoch >= run.epochs):
@@ -155,83 +103,7 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
             "checkpoint": str(run.last_ckpt[0]) if run.last_ckpt else None}
 
 
-def _setup(cfg: DictConfig, info: DistInfo, device: torch.device) -> _Run:
-    """Checkpoint to resume from (checked against this config before anything is written), the run files,
-    the model, the data, the optimizer; the training state restored; DDP and the logs."""
-    run_dir = Path(str(cfg.out_dir))
-    if cfg.train.deterministic:
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-    resume, state = load_resume(cfg, run_dir, info, device)
-    changes = check_resume(resume, state, cfg, info) if resume is not None else None
-    record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
-    run = _build(cfg, info, device, run_dir)
-    if resume is not None:
-        _restore(run, resume, state)
-    del state
-    run.ddp = _wrap_ddp(run)
-    run.log = CsvLog(run_dir / "train_log.csv", info.is_main)
-    run.eval_log = CsvLog(run_dir / "eval_log.csv", info.is_main)
-    run.log.truncate_after(run.step)  # rows after the checkpoint are redone by this run (a fresh run starts empty logs)
-    run.eval_log.truncate_after(run.step)
-    run.last_ckpt = (resume, run.step) if resume is not None else None
-    run.t0 = time.time()
-    return run
-
-
-def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path) -> _Run:
-    """The model, the strategy, the data in its resumable order, the optimizer and the LR schedule."""
-    tc = cfg.train
-    seed = int(cfg.seed)
-    seed_everything(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
-    model, strategy = build_system(cfg)
-    if info.world > 1 and tc.sync_bn:
-        model = convert_sync_batchnorm(model, device)
-    model.to(device)
-    train_ds, val_ds = build_data(cfg, info, device)
-    sampler = ResumableBatchSampler(len(train_ds), int(tc.batch_size), seed, info.rank, info.world)
-    workers = int(tc.workers)
-    # Persistent workers keep their decoded-image cache (data.cache_images) from one epoch to the next.
-    loader = DataLoader(KeyedDataset(train_ds, seed), batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
-    per_epoch = sampler.batches_per_epoch()
-    total = int(tc.max_steps) if tc.max_steps else per_epoch * int(tc.epochs)
-    opt = torch.optim.Adam(model.parameters(), lr=float(tc.lr), weight_decay=float(tc.weight_decay))
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=_milestones(cfg, per_epoch), gamma=float(tc.lr_factor))
-    amp = amp_mode(device, str(tc.amp))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
-    return _Run(cfg, info, device, run_dir, model, strategy, opt, sched, scaler, sampler, loader, val_ds, amp,
-                per_epoch, total, math.ceil(total / per_epoch))
-
-
-def _milestones(cfg: DictConfig, per_epoch: int) -> list[int]:
-    """``train.lr_steps`` in optimizer steps: they are epochs, or steps when training counts steps (max_steps)."""
-    return [int(m) * (1 if cfg.train.max_steps else per_epoch) for m in cfg.train.lr_steps]
-
-
-def _restore(run: _Run, resume: Path, state: dict[str, Any]) -> None:
-    restore(resume, state, run.cfg, run.model, run.opt, run.sched, run.scaler, _milestones(run.cfg, run.per_epoch))
-    run.resume, run.step, run.best = resume, int(state["step"]), float(state["best"])
-    run.start_epoch, run.start_batch = int(state["epoch"]), int(state["batch"])
-    run.time_before = float(state.get("time_s", 0.0))
-    if run.start_batch >= run.per_epoch:
-        run.start_epoch, run.start_batch = run.start_epoch + 1, 0
-    if run.info.is_main:
-        print(f"resumed from {resume} at step {run.step} (epoch {run.start_epoch}, batch {run.start_batch})")
-
-
-def _wrap_ddp(run: _Run) -> torch.nn.Module:
-    if run.info.world == 1:
-        return run.model
-    # A head-less neck (e.g. regression reads only the deep features) leaves parameters without gradients.
-    heads = run.strategy.heads
-    unused = all(h == "coords" for h in heads) or bool(set(heads) - set(run.strategy.losses))
-    ids = [run.device.index] if run.device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(run.model, device_ids=ids, find_unused_parameters=unused)
-
-
-def _loop(run: _Run, bar: tqdm, term: TermSignal) -> None:
+def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
     """Epochs until the step or epoch count is reached (skipped batches are made up for), a time limit or
     SIGTERM; a checkpoint every ``train.ckpt_every_steps`` steps and at each epoch end."""
     ckpt_every = int(run.cfg.train.ckpt_every_steps or 0)
@@ -251,7 +123,7 @@ def _loop(run: _Run, bar: tqdm, term: TermSignal) -> None:
         stop = _end_epoch(run, epoch, batch_idx, stop)
 
 
-def _step(run: _Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSignal) -> tuple[bool, bool]:
+def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSignal) -> tuple[bool, bool]:
     """One optimizer step on ``batch`` (or a skipped one); returns (stepped, stop)."""
     cfg, info, device = run.cfg, run.info, run.device
     limit = float(cfg.train.time_limit_s) if cfg.train.time_limit_s else None
@@ -292,7 +164,7 @@ def _step(run: _Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSig
     return True, run.step >= run.total or timeup
 
 
-def _backward(run: _Run, loss: torch.Tensor) -> tuple[str | None, float]:
+def _backward(run: Run, loss: torch.Tensor) -> tuple[str | None, float]:
     """Backward, unscale and clip; returns ("gradient" if the gradient norm is not finite, else None; the norm)."""
     clip = float(run.cfg.train.grad_clip) if run.cfg.train.grad_clip else math.inf
     run.scaler.scale(loss).backward()
@@ -304,7 +176,7 @@ def _backward(run: _Run, loss: torch.Tensor) -> tuple[str | None, float]:
     return None, gnorm
 
 
-def _skip(run: _Run, why: str, loss: torch.Tensor, local_bad: bool) -> None:
+def _skip(run: Run, why: str, loss: torch.Tensor, local_bad: bool) -> None:
     """Count a skipped batch and say so; too many in a row stop training, naming the last good checkpoint."""
     max_bad = max(1, int(run.cfg.train.max_bad_steps))
     run.bad, run.skipped = run.bad + 1, run.skipped + 1
@@ -319,7 +191,7 @@ def _skip(run: _Run, why: str, loss: torch.Tensor, local_bad: bool) -> None:
                             f"step {run.step} (train.max_bad_steps={max_bad}); last good checkpoint: {where}")
 
 
-def _end_epoch(run: _Run, epoch: int, batch_idx: int, stop: bool) -> bool:
+def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool) -> bool:
     """Checkpoint the epoch's end (or the stop), evaluate when due (not on SIGTERM); returns ``stop``."""
     tc = run.cfg.train
     if not tc.max_steps and epoch + 1 >= run.epochs:
@@ -343,7 +215,7 @@ def _end_epoch(run: _Run, epoch: int, batch_idx: int, stop: bool) -> bool:
     return stop
 
 
-def _save(run: _Run, name: str, epoch: int, batch: int, force: bool = False) -> Path:
+def _save(run: Run, name: str, epoch: int, batch: int, force: bool = False) -> Path:
     """Write checkpoint ``name`` (rank 0) at the position after ``batch`` batches of ``epoch``; a file that
     already holds this position is not written again unless ``force``."""
     path = run.run_dir / "checkpoints" / name
@@ -363,7 +235,7 @@ def _save(run: _Run, name: str, epoch: int, batch: int, force: bool = False) -> 
     return path
 
 
-def _check_replicas(run: _Run) -> None:
+def _check_replicas(run: Run) -> None:
     """DDP keeps replicas identical; check it rather than trust it."""
     if run.info.world == 1:
         return
