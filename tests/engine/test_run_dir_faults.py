@@ -190,6 +190,16 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tiny_over
     assert safe_load(good)["step"] == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
 
 
+def test_another_write_failure_of_torch_names_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt_mod.torch, "save", _writer_failure)
+    with pytest.raises(AdaAnchorError) as e:  # plenty of space: not reported as a full disk
+        atomic_save({"w": torch.zeros(10)}, tmp_path / "a.pt")
+    msg = _one_line(e)
+    assert msg.startswith(f"{tmp_path / 'a.pt'}: cannot write the checkpoint: the write failed (torch: RuntimeError: "
+                          "[enforce fail at inline_container.cc:603] . unexpected pos 4416 vs 4352) (it needs about 0.0 MiB, ")
+    assert msg.endswith("no previous checkpoint of that name") and list(tmp_path.iterdir()) == []
+
+
 def test_enospc_during_training_is_one_line_and_the_last_checkpoint_survives(tiny_overrides, tmp_path, monkeypatch):
     real, calls = torch.save, {"n": 0}
 
@@ -213,7 +223,7 @@ def test_enospc_during_training_is_one_line_and_the_last_checkpoint_survives(tin
 
 DAMAGE = [  # (field, damage, what the message says it is)
     ("step", "missing", "missing"), ("step", "3.5", "a float (3.5)"), ("step", "'7'", "a str ('7')"),
-    ("epoch", "-1", "a int (-1)"), ("batch", "None", "a NoneType (None)"), ("best", "'high'", "a str ('high')"),
+    ("epoch", "-1", "an int (-1)"), ("batch", "None", "a NoneType (None)"), ("best", "'high'", "a str ('high')"),
     ("best", "float('nan')", "a float (nan)"), ("rng", "[1, 2]", "a list ([1, 2])"), ("rng.torch", "missing", "missing"),
     ("time_s", "'soon'", "a str ('soon')"),
 ]

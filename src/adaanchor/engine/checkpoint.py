@@ -181,7 +181,8 @@ def _describe(v: Any, present: bool = True) -> str:
     if not present:
         return "missing"
     text = repr(v) if not isinstance(v, torch.Tensor) else f"tensor{tuple(v.shape)}"
-    return f"a {type(v).__name__} ({text[:40]})"
+    kind = type(v).__name__
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind} ({text[:40]})"
 
 
 def _is_int(v: Any) -> bool:
