@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import adaanchor.engine.checkpoint as ckpt_mod
@@ -320,3 +322,41 @@ def test_a_run_dir_works_from_another_folder_and_machine(tmp_path, monkeypatch, 
     assert info["step"] >= 1 and all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
     cfg2, _ = resolve_run(tmp_path / "moved", overrides=[f"data.root={tmp_path / 'data-elsewhere'}"])
     assert capsys.readouterr().err == "" and cfg2.data.root == str(tmp_path / "data-elsewhere")
+
+
+# --- the learning-rate schedule after a resume with changed options -----------------------------------------------
+
+@settings(max_examples=20, deadline=None)
+@given(lr0=st.floats(1e-5, 1.0), lr1=st.floats(1e-5, 1.0), gamma=st.floats(0.01, 1.0),
+       ms0=st.lists(st.integers(1, 30), max_size=3), ms1=st.lists(st.integers(1, 30), max_size=3),
+       steps=st.integers(0, 30), more=st.integers(1, 10))
+def test_a_restored_schedule_follows_the_new_options_like_a_fresh_one(lr0, lr1, gamma, ms0, ms1, steps, more):
+    """Saved at ``steps`` under (lr0, ms0), restored under (lr1, ms1, gamma): from then on the lr is the one a
+    run started under the new options would have at the same step."""
+    from omegaconf import OmegaConf
+
+    from adaanchor.engine.session import apply_schedule
+
+    def make(lr, ms, g):
+        opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+        return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=ms, gamma=g)
+
+    opt, sched = make(lr0, ms0, 0.5)
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+    new_opt, new_sched = make(lr1, ms1, gamma)
+    new_opt.load_state_dict(opt.state_dict())
+    new_sched.load_state_dict(sched.state_dict())
+    cfg = OmegaConf.create({"train": {"lr": lr1, "lr_factor": gamma, "weight_decay": 0.0}})
+    apply_schedule(cfg, new_opt, new_sched, ms1)
+    ref_opt, ref_sched = make(lr1, ms1, gamma)
+    for _ in range(steps):
+        ref_opt.step()
+        ref_sched.step()
+    for _ in range(more + 1):
+        assert new_opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-9, abs=1e-300)
+        new_opt.step()
+        new_sched.step()
+        ref_opt.step()
+        ref_sched.step()
