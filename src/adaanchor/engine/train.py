@@ -39,7 +39,7 @@ from .dist import (
 from .evaluate import evaluate_dataset
 from .rundir import absolute_paths
 from .session import TermSignal, autocast, open_run_dir
-from .setup import Run, setup_run
+from .state import Run, setup_run
 
 __all__ = ["train", "evaluate_model", "TrainingError", "CsvLog"]
 
