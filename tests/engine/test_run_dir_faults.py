@@ -160,6 +160,17 @@ def test_resume_refuses_options_that_fix_the_model_with_a_diff(tiny_overrides, t
     assert (run / "config.yaml").read_text() == before  # the refused run wrote nothing
 
 
+def test_the_cli_prints_a_refused_resume_as_one_line(tiny_overrides, tmp_path, capsys):
+    from adaanchor.cli import main
+
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    capsys.readouterr()
+    rc = main(["train", str(tmp_path / "empty.yaml"), *tiny_overrides, *FAST, "resume=auto", "model.backbone=resnet18"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "model.backbone: 'tiny' -> 'resnet18'" in err, err
+
+
 def test_the_same_keypoint_set_under_another_path_is_not_a_change(tiny_overrides, tmp_path, capsys):
     from adaanchor.data.spec import SPEC_DIR
 
