@@ -97,7 +97,8 @@ def test_a_live_training_process_keeps_the_run_dir_and_a_killed_one_leaves_a_sta
     config = tmp_path / "empty.yaml"
     config.write_text("{}\n")
     run = tmp_path / "run"
-    args = [*tiny_overrides, *FAST, "train.max_steps=100000", "train.ckpt_every_steps=1"]
+    # A data worker too: it must not keep the lock alive after its training process is killed.
+    args = [*tiny_overrides, *FAST, "train.max_steps=100000", "train.ckpt_every_steps=1", "train.workers=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "adaanchor", "train", str(config), *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -115,6 +116,14 @@ def test_a_live_training_process_keeps_the_run_dir_and_a_killed_one_leaves_a_sta
             proc.kill()
             proc.wait()
     assert (run / LOCK_NAME).exists()  # SIGKILL leaves the file, but nobody holds it any more
+    import fcntl
+
+    fd = os.open(run / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # at once: the worker (maybe still alive) holds no copy
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
     step = int(safe_load(run / "checkpoints" / "last.pt")["step"])
     capsys.readouterr()
     summary = train(build_config(None, [*args, f"train.max_steps={step + 1}", "resume=auto"]))

@@ -42,6 +42,21 @@ IGNORED = ("resume", "model.weights")
 ORDER_KEYS = ("seed", "train.batch_size")
 
 
+_HELD: set[int] = set()  # lock descriptors of this process (copied into forked children with their numbers)
+
+
+def close_inherited_locks(worker_id: int = 0) -> None:
+    """``worker_init_fn`` of the data loader: a forked worker closes its copies of the lock descriptors, so that
+    the lock dies with the training process itself, not seconds later with its workers. (The parent's own
+    descriptor keeps the lock; a spawned worker has none: its set is empty.)"""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
 class RunLock:
     """Exclusive lock of ``run_dir/train.lock`` for one training process (rank 0 under torchrun)."""
 
@@ -80,6 +95,7 @@ class RunLock:
             os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
             os.fsync(fd)
             self.fd = fd
+            _HELD.add(fd)
             if previous:
                 return (f"{self.path}: took over a stale lock ({_who(previous)}, no longer running; its last "
                         "checkpoint is intact)")
@@ -94,6 +110,7 @@ class RunLock:
             os.unlink(self.path)  # while still holding it: a waiting process then sees a new inode and retries
         except FileNotFoundError:
             pass
+        _HELD.discard(self.fd)
         os.close(self.fd)
         self.fd = None
 

@@ -20,6 +20,7 @@ from ..data.types import collate
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
 from .run import build_system, seed_everything
+from .rundir import close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
 from .session import amp_mode, build_data, check_resume, load_resume, record_config, restore
 
@@ -101,7 +102,8 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     workers = int(tc.workers)
     # Persistent workers keep their decoded-image cache (data.cache_images) from one epoch to the next.
     loader = DataLoader(KeyedDataset(train_ds, seed), batch_sampler=sampler, collate_fn=collate, num_workers=workers,
-                        pin_memory=device.type == "cuda", persistent_workers=workers > 0)
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                        worker_init_fn=close_inherited_locks if workers > 0 else None)
     per_epoch = sampler.batches_per_epoch()
     total = int(tc.max_steps) if tc.max_steps else per_epoch * int(tc.epochs)
     opt = torch.optim.Adam(model.parameters(), lr=float(tc.lr), weight_decay=float(tc.weight_decay))
