@@ -81,7 +81,7 @@ def check_length(steps: int | None, budget_minutes: float | None) -> None:
 def train_and_evaluate(cfg: DictConfig, val_ds: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train ``cfg``, evaluate its last checkpoint on ``val_ds``; returns the results row and the predictions."""
     summary = train(cfg)
-    model, strategy, _ = load_for_eval(cfg, Path(cfg.out_dir) / "checkpoints" / "last.pt")
+    model, strategy, _ = load_for_eval(cfg, Path(summary["run_dir"]) / "checkpoints" / "last.pt")
     m, preds = evaluate_dataset(model, strategy, cfg, val_ds)
     keys = ("vis_error", "inv_error", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv",
             "nme", "nme_vis", "nme_inv", "fr")

@@ -47,6 +47,7 @@ def _last_logged_step(path: Path) -> int:
         return 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_overrides, tmp_path):
     config = tmp_path / "empty.yaml"
     config.write_text("{}\n")

@@ -55,6 +55,7 @@ def test_keyed_augmentation_is_reproducible_and_leaves_the_global_rngs_alone(tin
     assert torch.equal(torch.get_rng_state(), before[2])
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_process_and_stay_identical(tiny_overrides, tmp_path):
     config = tmp_path / "empty.yaml"
     config.write_text("{}\n")
@@ -82,6 +83,8 @@ def test_two_processes_match_one_process_and_stay_identical(tiny_overrides, tmp_
     assert [int(r["step"]) for r in ddp_rows] == [1, 2, 3, 4, 5, 6]
     assert [int(r["step"]) for r in _rows(ddp_dir / "eval_log.csv")] == [3, 6]
     assert sorted(p.name for p in (ddp_dir / "checkpoints").iterdir()) in (["best.pt", "last.pt"], ["last.pt"])
+    # Rank 0 alone took the run directory's lock (a rank 1 trying too would have failed) and released it.
+    assert not (ddp_dir / "train.lock").exists() and (ddp_dir / "spec.yaml").is_file()
     assert saved["step"] == 6
 
     one = train(build_config(None, [*common, f"out_dir={one_dir}"]))

@@ -52,15 +52,16 @@ def test_checkpoint_round_trip_and_eval_load(tiny_overrides):
     assert Path(run, "config.yaml").is_file() and build_config(f"{run}/config.yaml").strategy.name == "adaanchor"
 
 
+@pytest.mark.slow
 def test_resume_continues_like_an_uninterrupted_run(tiny_overrides, tmp_path):
     common = [*tiny_overrides, "strategy.name=adaanchor", "train.eval_every=0", "train.log_every=1",
               "train.deterministic=true"]
     full = build_config(None, [*common, f"out_dir={tmp_path / 'full'}", "train.max_steps=8"])
     train(full)
-    part = build_config(None, [*common, f"out_dir={tmp_path / 'part'}", "train.max_steps=8",
-                               "train.ckpt_every_steps=3", "train.time_limit_s=0.0001"])
-    # time_limit_s makes the first call stop after one step with a checkpoint; resume=auto finishes it.
-    train(part)
+    # The first call stops after step 3 (mid-epoch: 6 batches per epoch) with its checkpoint; resume=auto,
+    # with the step count raised to the full run's, finishes it.
+    first = train(build_config(None, [*common, f"out_dir={tmp_path / 'part'}", "train.max_steps=3"]))
+    assert first["steps"] == 3 and safe_load(tmp_path / "part" / "checkpoints" / "last.pt")["batch"] == 3
     train(build_config(None, [*common, f"out_dir={tmp_path / 'part'}", "train.max_steps=8", "resume=auto"]))
     a = safe_load(tmp_path / "full" / "checkpoints" / "last.pt")["model"]
     b = safe_load(tmp_path / "part" / "checkpoints" / "last.pt")["model"]

@@ -183,6 +183,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         return res
     res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
     outside_root(res, data_cfg, split, path)
+    drop_missing_images(res, bool(data_cfg["skip_invalid"]))
     sp = data_cfg.get("split") or {}
     if sp.get("by") and not (split == "val" and data_cfg.get("csv")):
         if data_cfg["train"] != data_cfg["val"]:
@@ -193,6 +194,18 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     if not res.instances:
         raise AdaAnchorError(f"{path}: no usable instance in the {split} split")
     return res
+
+
+def drop_missing_images(res: ReadResult, skip_invalid: bool) -> None:
+    """With ``skip_invalid``, records whose image file does not exist are skipped and counted like any bad
+    record (without it, reading such an image is the error, naming the record)."""
+    if not skip_invalid:
+        return
+    missing = {p for p in {i.image_path for i in res.instances} if not Path(p).is_file()}
+    for i in res.instances:
+        if i.image_path in missing:
+            res.skipped.append(DataError(res.source, "image file not found", record=f"image_id {i.image_id} ({i.image_path})"))
+    res.instances = [i for i in res.instances if i.image_path not in missing]
 
 
 def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = None,

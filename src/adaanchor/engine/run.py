@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,21 @@ def seed_everything(seed: int) -> None:
 def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: Sequence[str] = ()) -> tuple[DictConfig, Path | None]:
     """``target`` is a run directory (with ``config.yaml``) or a config file. Returns the config (with
     ``overrides`` applied) and the checkpoint to use: ``ckpt`` if given, else the run's ``best.pt`` or
-    ``last.pt``, else None."""
+    ``last.pt``, else None.
+
+    A run directory is self-contained: its own ``spec.yaml`` (the keypoint spec it was trained with) is used
+    unless ``data.spec`` is overridden, and a data path of its config that does not exist here (the data
+    moved, another machine) is named with the override that fixes it."""
     p = Path(target)
     if p.is_dir():
         cfg_path = p / "config.yaml"
         if not cfg_path.is_file():
             raise AdaAnchorError(f"{p}: not a run directory (no config.yaml)")
         cfg = build_config(cfg_path, overrides)
+        own_spec = p / "spec.yaml"
+        if own_spec.is_file() and not any(o.split("=", 1)[0].strip() == "data.spec" for o in overrides):
+            cfg.data.spec = str(own_spec.resolve())
+        _warn_missing_data(cfg, cfg_path)
         if ckpt is None:
             for name in ("best.pt", "last.pt"):
                 if (p / "checkpoints" / name).is_file():
@@ -63,24 +72,35 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
     return cfg, (Path(ckpt) if ckpt is not None else None)
 
 
+def _warn_missing_data(cfg: DictConfig, cfg_path: Path) -> None:
+    """A line naming the first data path of a run's config that is missing here (the built-in benchmark
+    regenerates its cache, so its root may be absent)."""
+    root = Path(str(cfg.data.root)).expanduser()
+    if cfg.data.format == "synth":
+        return
+    if not root.exists():
+        print(f"warning: {cfg_path}: data.root={root} does not exist here (the data moved?): give "
+              "data.root=NEW_ROOT to use the data at its new place", file=sys.stderr)
+        return
+    for split in ("train", "val"):
+        rel = cfg.data.get(split)
+        f = Path(str(rel)).expanduser() if rel else None
+        f = f if f is None or f.is_absolute() else root / f
+        if f is not None and not f.exists():
+            print(f"warning: {cfg_path}: {f} (data.{split}) does not exist here: give data.root=... or "
+                  f"data.{split}=... for its new place", file=sys.stderr)
+
+
 def load_for_eval(cfg: DictConfig, ckpt: Path | None, device: torch.device | str = "cpu") -> tuple[KeypointNet, Strategy, dict[str, Any]]:
-    """Model in eval mode with the checkpoint's weights (strictly: the architecture must match)."""
-    from .checkpoint import safe_load
+    """Model in eval mode with the checkpoint's weights (strictly: the architecture must match); without a
+    checkpoint, the config's ``model.weights`` or random weights."""
+    from .checkpoint import load_checkpoint, load_model_state
 
     model, strategy = build_system(cfg, load_pretrained=ckpt is None)
     info: dict[str, Any] = {"checkpoint": str(ckpt) if ckpt else None}
     if ckpt is not None:
-        state = safe_load(ckpt)
-        sd = state.get("model", state) if isinstance(state, dict) else state
-        if not isinstance(sd, dict):
-            raise AdaAnchorError(f"{ckpt}: not a model checkpoint (holds a {type(sd).__name__}, not a state dict)")
-        try:
-            model.load_state_dict(sd)
-        except RuntimeError as e:
-            # The first line only says "Error(s) in loading"; the second names the keys or shapes.
-            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-            first = " ".join(lines[:2])[:300]
-            raise AdaAnchorError(f"{ckpt}: checkpoint does not match the model of this config "
-                                 f"(backbone {cfg.model.backbone}, strategy {cfg.strategy.name}): {first}") from None
-        info["step"] = int(state.get("step", -1)) if isinstance(state, dict) else -1
+        state = load_checkpoint(ckpt)
+        load_model_state(model, state, ckpt, f"backbone {cfg.model.backbone}, strategy {cfg.strategy.name}")
+        step = state.get("step", -1)
+        info["step"] = step if isinstance(step, int) else -1
     return model.to(device).eval(), strategy, info

@@ -3,21 +3,22 @@ checkpoint to resume from, and a clean stop on SIGTERM. Used by :mod:`adaanchor.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
-import os
 import signal
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig
 
-from ..config import save_config
 from ..data.build import build_dataset
-from ..errors import AdaAnchorError
-from .checkpoint import newest_checkpoint, safe_load, set_rng_state
+from ..errors import AdaAnchorError, DataError
+from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object
+from .rundir import RunLock, check_resume_config, describe_changes, write_run_files
 
 
 def amp_mode(device: torch.device, amp: str) -> str | None:
@@ -56,19 +57,42 @@ class TermSignal:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def prepare_run_dir(cfg: DictConfig, run_dir: Path, info: DistInfo) -> None:
-    """Rank 0 creates the run directory and writes the resolved config; every rank learns if that failed."""
-    err = None
+def open_run_dir(run_dir: Path, info: DistInfo) -> RunLock | None:
+    """Rank 0 creates the run directory, takes its lock (one training at a time) and removes temp files a
+    crash left; every rank learns if that failed. Returns the lock (rank 0) to release at the end."""
+    err, lock = None, None
     if info.is_main:
         try:
             (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+            lock = RunLock(run_dir)
+            took_over = lock.acquire()
+            if took_over:
+                print(f"note: {took_over}")
             for stale in (run_dir / "checkpoints").glob("*.pt.*.tmp"):  # left by a crash during a write
                 stale.unlink(missing_ok=True)
-            tmp = run_dir / f".config.yaml.{os.getpid()}.tmp"
-            save_config(cfg, tmp)
-            os.replace(tmp, run_dir / "config.yaml")
         except OSError as e:
             err = f"{run_dir}: cannot write the run directory (out_dir): {e.strerror or e}"
+        except AdaAnchorError as e:
+            err = str(e)
+    err = broadcast_object(err, info)
+    if err:
+        if lock is not None:
+            lock.release()
+        raise AdaAnchorError(err)
+    return lock
+
+
+def record_config(cfg: DictConfig, run_dir: Path, info: DistInfo, resumed_from: Path | None, step: int,
+                  changes: dict[str, Any] | None) -> None:
+    """Rank 0 writes ``config.yaml``, the spec copy and the history entry (:func:`rundir.write_run_files`)."""
+    err = None
+    if info.is_main:
+        try:
+            write_run_files(cfg, run_dir, resumed_from, step, changes)
+        except OSError as e:
+            err = f"{run_dir}: cannot write the run directory (out_dir): {e.strerror or e}"
+        except AdaAnchorError as e:  # e.g. the keypoint spec cannot be read: every rank must stop
+            err = str(e)
     err = broadcast_object(err, info)
     if err:
         raise AdaAnchorError(err)
@@ -85,11 +109,36 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device) -> tuple[A
             try:
                 train_ds = build_dataset(cfg.data, "train", verbose=info.is_main)
                 out = (train_ds, build_dataset(cfg.data, "val", verbose=False) if cfg.train.eval_every else None)
+                for split, ds in zip(("train", "val"), out, strict=True):
+                    check_images(ds, split)
             except AdaAnchorError as e:
                 err = e
         if any_rank([err is not None], info, device)[0]:
             raise err or AdaAnchorError(f"another rank could not read the data (data.root={cfg.data.root})")
+    if info.is_main:
+        print("data: " + "; ".join(f"{name} {describe_dataset(ds)}" for name, ds in zip(("train", "val"), out, strict=True)
+                                   if ds is not None))
     return out
+
+
+def check_images(ds: Any, split: str) -> None:
+    """Every image of ``ds`` exists, or one error, before training starts, naming the first missing one and the
+    count (``data.skip_invalid=true`` has already skipped them, counted)."""
+    if ds is None:
+        return
+    paths = {i.image_path for i in ds.instances}
+    missing = sorted(p for p in paths if not Path(p).is_file())
+    if missing:
+        first = next(i for i in ds.instances if i.image_path == missing[0])
+        raise DataError(missing[0], f"image file not found ({len(missing)} of {len(paths)} {split} images are "
+                        "missing: the data moved? give data.root=... or data.images=..., or data.skip_invalid=true "
+                        "to skip them)", record=f"image_id {first.image_id}")
+
+
+def describe_dataset(ds: Any) -> str:
+    """``N images, M instances`` of a dataset of instances (each with an ``image_path``)."""
+    insts = getattr(ds, "instances", [])
+    return f"{len({i.image_path for i in insts})} images, {len(insts)} instances"
 
 
 def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.device) -> tuple[Path | None, Any]:
@@ -106,23 +155,34 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.de
         return None, None
     err, state = None, None
     try:
-        state = safe_load(resume)
+        state = load_checkpoint(resume, training=True)
     except AdaAnchorError as e:
         err = str(e)
     if any_rank([err is not None], info, device)[0]:
         raise AdaAnchorError(err or f"{resume}: another rank cannot read this checkpoint "
                              "(out_dir must be on a filesystem that every node sees)")
-    need = ("model", "optimizer", "scheduler", "step", "epoch", "batch", "best", "rng")
-    if not isinstance(state, dict) or any(k not in state for k in need):
-        have = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise AdaAnchorError(f"{resume}: not a training checkpoint (expected keys {', '.join(need)}; found {have}); "
-                             "to start from weights only, use model.weights=PATH")
     return Path(resume), state
 
 
-def restore(path: Path, state: dict, cfg: DictConfig, model: torch.nn.Module, opt: Any, sched: Any, scaler: Any) -> None:
+def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> dict[str, Any]:
+    """The options changed against the checkpoint's config (applied; printed by rank 0); refuses changes to
+    the options that fix the model (:func:`rundir.check_resume_config`)."""
+    old = state.get("config")
+    if not isinstance(old, dict):
+        return {}  # a checkpoint without its config: only the model's shapes can be checked
+    changes = check_resume_config(old, cfg, path)
+    if info.is_main:
+        for line in describe_changes(changes):
+            print(line)
+    return changes
+
+
+def restore(path: Path, state: dict, cfg: DictConfig, model: torch.nn.Module, opt: Any, sched: Any, scaler: Any,
+            milestones: list[int]) -> None:
+    """Load the training state into the model, optimizer, scheduler and scaler, then apply this config's
+    learning-rate schedule and weight decay (they may change on resume) and restore the RNGs."""
+    load_model_state(model, state, path, f"backbone {cfg.model.backbone}, strategy {cfg.strategy.name}; cannot resume")
     try:
-        model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         if "scaler" in state and scaler.is_enabled():
@@ -131,11 +191,23 @@ def restore(path: Path, state: dict, cfg: DictConfig, model: torch.nn.Module, op
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise AdaAnchorError(f"{path}: cannot resume: the checkpoint does not match the model or optimizer of this "
                              f"config (backbone {cfg.model.backbone}, strategy {cfg.strategy.name}): {first}") from None
+    apply_schedule(cfg, opt, sched, milestones)
     set_rng_state(state["rng"])
-    old = state.get("config") or {}
-    for key, now in (("train.batch_size", cfg.train.batch_size), ("seed", cfg.seed)):
-        node: Any = old
-        for part in key.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
-        if node is not None and node != now:
-            print(f"warning: {path} was trained with {key}={node}, now {now}: the data order will not continue exactly")
+
+
+def apply_schedule(cfg: DictConfig, opt: Any, sched: Any, milestones: list[int]) -> None:
+    """Make the restored optimizer and MultiStepLR follow ``train.lr``, ``lr_steps``, ``lr_factor`` and
+    ``weight_decay`` of this config (the state dicts carry the values of the run that saved them). Nothing is
+    touched when they are unchanged, so an unchanged resume stays bit-exact."""
+    lr, gamma, wd = float(cfg.train.lr), float(cfg.train.lr_factor), float(cfg.train.weight_decay)
+    wanted = Counter(milestones)
+    groups = opt.param_groups
+    if (list(sched.base_lrs) == [lr] * len(groups) and sched.milestones == wanted and sched.gamma == gamma
+            and all(g["weight_decay"] == wd for g in groups)):
+        return
+    sched.base_lrs, sched.milestones, sched.gamma = [lr] * len(groups), wanted, gamma
+    # The closed form of MultiStepLR at the restored step: lr * gamma ** (milestones passed).
+    now = lr * gamma ** bisect.bisect_right(sorted(wanted.elements()), sched.last_epoch)
+    for g in groups:
+        g["initial_lr"], g["lr"], g["weight_decay"] = lr, now, wd
+    sched._last_lr = [now] * len(groups)

@@ -1,0 +1,280 @@
+"""A run directory that tells the truth: one writer at a time (a lock file), absolute paths, its own copy of
+the keypoint spec, and a history of the options each training in it ran with.
+
+- ``train.lock`` holds the pid and host of the training writing the directory, under an exclusive
+  ``flock``: the kernel drops the lock when that process dies however it dies (SIGKILL included), so a lock
+  file nobody holds is stale and is taken over, with a message.
+- ``config.yaml`` is the current resolved config with absolute paths (``data.root``, ``out_dir``, ...);
+  ``spec.yaml`` is the keypoint spec it was trained with; ``config_history.yaml`` lists every training
+  started in the directory and the options it changed.
+- Resuming may change the options of the schedule, logging and evaluation (applied and logged), not the ones
+  that fix the model (:data:`FROZEN`): those are refused with the difference.
+"""
+
+from __future__ import annotations
+
+import datetime
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from omegaconf import DictConfig, OmegaConf
+
+from ..config import read_yaml, save_config
+from ..data.spec import KeypointSpec, load_spec
+from ..errors import AdaAnchorError
+
+LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.yaml"
+
+# Options that fix the model: a checkpoint cannot continue under other values. Prefixes end with a dot.
+FROZEN = ("model.", "strategy.", "data.input_size")
+# Options that only matter when a run starts (the resumed weights replace them) or that always differ.
+IGNORED = ("resume", "model.weights")
+# Changing these is applied, but the data order of the resumed run is not the one of an uninterrupted run.
+ORDER_KEYS = ("seed", "train.batch_size")
+
+
+_HELD: set[int] = set()  # lock descriptors of this process (copied into forked children with their numbers)
+
+
+def close_inherited_locks(worker_id: int = 0) -> None:
+    """``worker_init_fn`` of the data loader: a forked worker closes its copies of the lock descriptors, so that
+    the lock dies with the training process itself, not seconds later with its workers. (The parent's own
+    descriptor keeps the lock; a spawned worker has none: its set is empty.)"""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+class RunLock:
+    """Exclusive lock of ``run_dir/train.lock`` for one training process (rank 0 under torchrun)."""
+
+    def __init__(self, run_dir: Path):
+        self.path, self.fd = Path(run_dir) / LOCK_NAME, None
+
+    def acquire(self) -> str | None:
+        """Take the lock; returns a message when a stale lock (its process gone) was taken over.
+
+        Raises:
+            AdaAnchorError: a live process holds the lock (names its pid and host).
+        """
+        for _ in range(10):  # the holder may release (unlink) it between our open and our flock
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            try:
+                held = not _try_flock(fd, _owner(fd))
+            except BaseException:
+                os.close(fd)
+                raise
+            if held:
+                owner = _owner(fd)
+                os.close(fd)
+                raise AdaAnchorError(
+                    f"{self.path.parent}: another training is writing this run directory ({_who(owner)}; lock "
+                    f"file {self.path}): wait for it to end, stop it, or choose another out_dir")
+            try:
+                same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            previous = _owner(fd)
+            me = {"pid": os.getpid(), "host": socket.gethostname(), "started": _now()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+            os.fsync(fd)
+            self.fd = fd
+            _HELD.add(fd)
+            if previous:
+                return (f"{self.path}: took over a stale lock ({_who(previous)}, no longer running; its last "
+                        "checkpoint is intact)")
+            return None
+        raise AdaAnchorError(f"{self.path}: cannot take the lock (it keeps being replaced by another process)")
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock (idempotent)."""
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)  # while still holding it: a waiting process then sees a new inode and retries
+        except FileNotFoundError:
+            pass
+        _HELD.discard(self.fd)
+        os.close(self.fd)
+        self.fd = None
+
+
+def _try_flock(fd: int, owner: dict[str, Any]) -> bool:
+    """True if this process now holds ``fd``'s lock. Where the filesystem has no ``flock`` (some network
+    filesystems), the pid in the file decides: a live process on this host keeps it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError as e:
+        if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+    pid = owner.get("pid")
+    return not (isinstance(pid, int) and owner.get("host") == socket.gethostname() and pid != os.getpid()
+                and _alive(pid))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner(fd: int) -> dict[str, Any]:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+    except (ValueError, UnicodeDecodeError, OSError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _who(owner: Mapping[str, Any]) -> str:
+    if not owner:
+        return "owner unknown"
+    return f"pid {owner.get('pid', '?')} on host {owner.get('host', '?')}, since {owner.get('started', '?')}"
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def absolute_paths(cfg: DictConfig) -> DictConfig:
+    """A copy of ``cfg`` whose file paths are absolute, so that ``config.yaml`` means the same from any
+    working directory: ``out_dir``, ``data.root``, ``data.csv``, a spec file, ``model.weights`` and ``resume``
+    (``data.train``/``val``/``images``/``detections`` stay relative to ``data.root``)."""
+    out = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+
+    def fix(key: str, must_exist: bool = False) -> None:
+        v = OmegaConf.select(out, key)
+        if not isinstance(v, str) or not v:
+            return
+        p = Path(v).expanduser()
+        if not p.is_absolute() and (not must_exist or p.exists()):
+            OmegaConf.update(out, key, str(p.resolve()))
+
+    fix("out_dir")
+    fix("data.root")
+    fix("data.csv")
+    fix("model.weights", must_exist=True)  # a name such as timm:resnet50 is not a path
+    fix("data.spec", must_exist=True)  # a built-in name is not a path
+    if out.get("resume") not in (None, "auto"):
+        fix("resume")
+    return out  # type: ignore[return-value]
+
+
+def spec_signature(spec: KeypointSpec) -> tuple:
+    """What makes two specs the same keypoint set (its file name and location do not)."""
+    sig = None if spec.sigmas is None else tuple(np.round(np.asarray(spec.sigmas, dtype=np.float64), 8))
+    return (spec.keypoints, spec.flip_pairs, spec.skeleton, sig, spec.upper_body, repr(sorted(spec.nme.items())),
+            spec.v1_is_visible)
+
+
+def _flat(d: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(d, Mapping) and d:
+        for k, v in d.items():
+            yield from _flat(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], d
+
+
+def _frozen(key: str) -> bool:
+    return any(key == f or (f.endswith(".") and key.startswith(f)) for f in FROZEN)
+
+
+def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{key: (old, new)}`` for every option that differs (dotted keys; keys absent from ``old``, e.g. options
+    added after it was written, are left out)."""
+    a, b = dict(_flat(old)), dict(_flat(new))
+    return {k: (a[k], v) for k, v in b.items() if k in a and a[k] != v and k not in IGNORED}
+
+
+def _old_spec(old_cfg: Mapping[str, Any], ckpt: Path) -> KeypointSpec | None:
+    """The spec a checkpoint was trained with: the copy in its run directory, else its config's spec."""
+    copy = ckpt.parent.parent / SPEC_NAME
+    try:
+        return load_spec(copy if copy.is_file() else (old_cfg.get("data") or {}).get("spec", "coco"))
+    except AdaAnchorError:
+        return None  # neither is readable here: the model's shapes are still checked when it is loaded
+
+
+def check_resume_config(old_cfg: Mapping[str, Any], cfg: DictConfig, ckpt: Path) -> dict[str, tuple[Any, Any]]:
+    """Compare the checkpoint's config with this run's: returns the changes that are applied.
+
+    Raises:
+        AdaAnchorError: an option of :data:`FROZEN` or the keypoint spec changed (lists every such key with
+            its old and new value).
+    """
+    new = OmegaConf.to_container(cfg, resolve=True)
+    changes = config_changes(old_cfg, new)  # type: ignore[arg-type]
+    refused = [f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in changes.items() if _frozen(k)]
+    before, now = _old_spec(old_cfg, ckpt), load_spec(cfg.data.spec)
+    if before is not None and spec_signature(before) != spec_signature(now):
+        refused.append(f"keypoint spec: {before.name} ({before.num_keypoints} keypoints, {before.source}) -> "
+                       f"{now.name} ({now.num_keypoints} keypoints, {now.source})")
+    if refused:
+        raise AdaAnchorError(f"{ckpt}: cannot resume: options that fix the model changed: {'; '.join(refused)} "
+                             "(start a new run in another out_dir, with model.weights=CHECKPOINT to start from "
+                             "these weights)")
+    changes.pop("data.spec", None)  # the same keypoint set under another name or path
+    return changes
+
+
+def describe_changes(changes: Mapping[str, tuple[Any, Any]]) -> list[str]:
+    """One line per applied change, for the resumed run's output."""
+    lines = []
+    for k, (a, b) in changes.items():
+        note = ": the data order will not continue exactly" if k in ORDER_KEYS else ""
+        lines.append(f"resume: {k} changed {a!r} -> {b!r} (applied{note})")
+    return lines
+
+
+def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, step: int,
+                    changes: Mapping[str, tuple[Any, Any]] | None) -> None:
+    """Write ``config.yaml`` (atomically), the spec copy and a ``config_history.yaml`` entry.
+
+    ``changes`` are the options changed against the checkpoint (resume); for a new run they are computed
+    against the ``config.yaml`` already in ``run_dir``, if any."""
+    cfg_path = run_dir / "config.yaml"
+    if changes is None:
+        old = read_yaml(cfg_path) if cfg_path.is_file() else {}
+        changes = config_changes(old, OmegaConf.to_container(cfg, resolve=True)) if old else {}  # type: ignore[arg-type]
+    spec = load_spec(cfg.data.spec)
+    if spec.source and Path(spec.source).is_file() and Path(spec.source).resolve() != (run_dir / SPEC_NAME).resolve():
+        _atomic_copy(Path(spec.source), run_dir / SPEC_NAME)
+    tmp = run_dir / f".config.yaml.{os.getpid()}.tmp"
+    save_config(cfg, tmp)
+    os.replace(tmp, cfg_path)
+    entry = {"started": _now(), "host": socket.gethostname(), "pid": os.getpid(),
+             "resumed_from": str(resumed_from) if resumed_from else None, "start_step": int(step),
+             "changed": {k: {"old": a, "new": b} for k, (a, b) in changes.items()}}
+    hist = run_dir / HISTORY_NAME
+    # One YAML list item appended per start: a crash cannot damage the earlier entries.
+    with hist.open("a") as f:
+        f.write(yaml.safe_dump([entry], sort_keys=False))
+
+
+def _atomic_copy(src: Path, dst: Path) -> None:
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)

@@ -1,0 +1,140 @@
+"""Everything a training holds (:class:`Run`) and how it is set up: the checkpoint to resume from, checked
+against the config before anything is written; the run files; the model, the data in its resumable order,
+the optimizer and the LR schedule; the restored state; DDP and the logs. Used by
+:mod:`adaanchor.engine.train`."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+from torch.utils.data import DataLoader
+
+from ..data.types import collate
+from .csvlog import CsvLog
+from .dist import DistInfo, convert_sync_batchnorm
+from .run import build_system, seed_everything
+from .rundir import close_inherited_locks
+from .sampler import KeyedDataset, ResumableBatchSampler
+from .session import amp_mode, build_data, check_resume, load_resume, record_config, restore
+
+
+@dataclass
+class Run:
+    """What one training holds: the parts built by :func:`_setup` and the counters the loop moves."""
+
+    cfg: DictConfig
+    info: DistInfo
+    device: torch.device
+    run_dir: Path
+    model: torch.nn.Module
+    strategy: Any
+    opt: torch.optim.Optimizer
+    sched: Any
+    scaler: Any
+    sampler: ResumableBatchSampler
+    loader: DataLoader
+    val_ds: Any
+    amp: str | None
+    per_epoch: int
+    total: int
+    epochs: int
+    ddp: torch.nn.Module | None = None
+    log: CsvLog | None = None
+    eval_log: CsvLog | None = None
+    resume: Path | None = None
+    step: int = 0
+    best: float = -math.inf
+    start_epoch: int = 0
+    start_batch: int = 0
+    time_before: float = 0.0
+    t0: float = 0.0
+    bad: int = 0
+    skipped: int = 0
+    signalled: bool = False
+    last_ckpt: tuple[Path, int] | None = None
+    final_metrics: dict[str, Any] | None = None
+    written: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # file -> (step, epoch, batch) it holds
+
+
+def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
+    """Checkpoint to resume from (checked against this config before anything is written), the run files,
+    the model, the data, the optimizer; the training state restored; DDP and the logs."""
+    run_dir = Path(str(cfg.out_dir))
+    if cfg.train.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    resume, state = load_resume(cfg, run_dir, info, device)
+    changes = check_resume(resume, state, cfg, info) if resume is not None else None
+    record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
+    run = _build(cfg, info, device, run_dir)
+    if resume is not None:
+        _restore(run, resume, state)
+    del state
+    run.ddp = _wrap_ddp(run)
+    run.log = CsvLog(run_dir / "train_log.csv", info.is_main)
+    run.eval_log = CsvLog(run_dir / "eval_log.csv", info.is_main)
+    run.log.truncate_after(run.step)  # rows after the checkpoint are redone by this run (a fresh run starts empty logs)
+    run.eval_log.truncate_after(run.step)
+    run.last_ckpt = (resume, run.step) if resume is not None else None
+    run.t0 = time.time()
+    return run
+
+
+def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path) -> Run:
+    """The model, the strategy, the data in its resumable order, the optimizer and the LR schedule."""
+    tc = cfg.train
+    seed = int(cfg.seed)
+    seed_everything(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
+    model, strategy = build_system(cfg)
+    if info.world > 1 and tc.sync_bn:
+        model = convert_sync_batchnorm(model, device)
+    model.to(device)
+    train_ds, val_ds = build_data(cfg, info, device)
+    sampler = ResumableBatchSampler(len(train_ds), int(tc.batch_size), seed, info.rank, info.world)
+    workers = int(tc.workers)
+    # Persistent workers keep their decoded-image cache (data.cache_images) from one epoch to the next.
+    loader = DataLoader(KeyedDataset(train_ds, seed), batch_sampler=sampler, collate_fn=collate, num_workers=workers,
+                        pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                        worker_init_fn=close_inherited_locks if workers > 0 else None)
+    per_epoch = sampler.batches_per_epoch()
+    total = int(tc.max_steps) if tc.max_steps else per_epoch * int(tc.epochs)
+    opt = torch.optim.Adam(model.parameters(), lr=float(tc.lr), weight_decay=float(tc.weight_decay))
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=_milestones(cfg, per_epoch), gamma=float(tc.lr_factor))
+    amp = amp_mode(device, str(tc.amp))
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
+    return Run(cfg, info, device, run_dir, model, strategy, opt, sched, scaler, sampler, loader, val_ds, amp,
+                per_epoch, total, math.ceil(total / per_epoch))
+
+
+def _milestones(cfg: DictConfig, per_epoch: int) -> list[int]:
+    """``train.lr_steps`` in optimizer steps: they are epochs, or steps when training counts steps (max_steps)."""
+    return [int(m) * (1 if cfg.train.max_steps else per_epoch) for m in cfg.train.lr_steps]
+
+
+def _restore(run: Run, resume: Path, state: dict[str, Any]) -> None:
+    restore(resume, state, run.cfg, run.model, run.opt, run.sched, run.scaler, _milestones(run.cfg, run.per_epoch))
+    run.resume, run.step, run.best = resume, int(state["step"]), float(state["best"])
+    run.start_epoch, run.start_batch = int(state["epoch"]), int(state["batch"])
+    run.time_before = float(state.get("time_s", 0.0))
+    if run.start_batch >= run.per_epoch:
+        run.start_epoch, run.start_batch = run.start_epoch + 1, 0
+    if run.info.is_main:
+        print(f"resumed from {resume} at step {run.step} (epoch {run.start_epoch}, batch {run.start_batch})")
+
+
+def _wrap_ddp(run: Run) -> torch.nn.Module:
+    if run.info.world == 1:
+        return run.model
+    # A head-less neck (e.g. regression reads only the deep features) leaves parameters without gradients.
+    heads = run.strategy.heads
+    unused = all(h == "coords" for h in heads) or bool(set(heads) - set(run.strategy.losses))
+    ids = [run.device.index] if run.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(run.model, device_ids=ids, find_unused_parameters=unused)

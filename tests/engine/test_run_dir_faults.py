@@ -1,0 +1,382 @@
+"""A run directory tells the truth, and resource faults lose nothing: the lock against a second training, a
+resume with changed options (refused or applied, with the history kept), a full disk while checkpointing,
+damaged checkpoint fields, missing image files. Every error is one line naming the file and the field."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+import adaanchor.engine.checkpoint as ckpt_mod
+from adaanchor.config import build_config
+from adaanchor.engine.checkpoint import atomic_save, safe_load
+from adaanchor.engine.rundir import HISTORY_NAME, LOCK_NAME
+from adaanchor.engine.train import train
+from adaanchor.errors import AdaAnchorError
+
+FAST = ["train.eval_every=0", "train.log_every=1"]
+
+
+def _one_line(e: pytest.ExceptionInfo) -> str:
+    msg = str(e.value)
+    assert "\n" not in msg, msg
+    return msg
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# --- the lock -----------------------------------------------------------------------------------------------
+
+_HOLDER = textwrap.dedent("""
+    import fcntl, json, os, socket, sys, time
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": "then"}).encode())
+    print("locked", flush=True)
+    time.sleep(120)
+""")
+
+
+def test_a_second_training_on_a_locked_run_dir_fails_at_once(tiny_overrides, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(run / LOCK_NAME)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        t = time.time()
+        with pytest.raises(AdaAnchorError) as e:
+            train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
+        msg = _one_line(e)
+        assert time.time() - t < 5  # at once, not after building the model and reading the data
+        assert "another training is writing this run directory" in msg and f"pid {holder.pid}" in msg
+        assert socket.gethostname() in msg and str(run / LOCK_NAME) in msg
+        assert not (run / "config.yaml").exists()  # nothing of the live run was touched
+        assert (run / LOCK_NAME).exists()  # the owner's lock stays
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_stale_lock_is_taken_over_with_a_message_and_released_on_every_exit(tiny_overrides, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    (run / LOCK_NAME).write_text(json.dumps({"pid": int(dead.stdout), "host": socket.gethostname(), "started": "x"}))
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
+    out = capsys.readouterr().out
+    assert f"took over a stale lock (pid {int(dead.stdout)} on host {socket.gethostname()}" in out
+    assert not (run / LOCK_NAME).exists()  # released after a normal end
+    with pytest.raises(AdaAnchorError):  # an error after the lock was taken: refused resume
+        train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "resume=auto", "model.tiny_width=16"]))
+    assert not (run / LOCK_NAME).exists()
+
+
+@pytest.mark.slow
+def test_a_live_training_process_keeps_the_run_dir_and_a_killed_one_leaves_a_stale_lock(tiny_overrides, tmp_path, capsys):
+    """A real training process holds the lock; after SIGKILL the next training takes it over and resumes."""
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    run = tmp_path / "run"
+    # A data worker too: it must not keep the lock alive after its training process is killed.
+    args = [*tiny_overrides, *FAST, "train.max_steps=100000", "train.ckpt_every_steps=1", "train.workers=1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "adaanchor", "train", str(config), *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while not (run / "checkpoints" / "last.pt").exists():
+            assert proc.poll() is None and time.time() < deadline, "the first training did not start"
+            time.sleep(0.05)
+        with pytest.raises(AdaAnchorError, match=f"another training is writing .*pid {proc.pid} "):
+            train(build_config(None, [*args, "train.max_steps=1", "resume=auto"]))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (run / LOCK_NAME).exists()  # SIGKILL leaves the file, but nobody holds it any more
+    import fcntl
+
+    fd = os.open(run / LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # at once: the worker (maybe still alive) holds no copy
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+    step = int(safe_load(run / "checkpoints" / "last.pt")["step"])
+    capsys.readouterr()
+    summary = train(build_config(None, [*args, f"train.max_steps={step + 1}", "resume=auto"]))
+    assert f"took over a stale lock (pid {proc.pid} " in capsys.readouterr().out
+    assert summary["steps"] == step + 1 and not (run / LOCK_NAME).exists()
+
+
+# --- resuming with changed options ----------------------------------------------------------------------------
+
+def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_overrides, tmp_path, capsys):
+    run = tmp_path / "run"
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "train.lr=0.001"]))
+    capsys.readouterr()
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=5", "train.lr=0.5", "train.lr_steps=[4]",
+                              "train.lr_factor=0.1", "resume=auto"]))
+    out = capsys.readouterr().out
+    assert "resume: train.lr changed 0.001 -> 0.5 (applied)" in out
+    assert "resume: train.max_steps changed 2 -> 5 (applied)" in out and "train.lr_steps changed [] -> [4]" in out
+    lrs = [float(r["lr"]) for r in _rows(run / "train_log.csv")]
+    # Logged after each step: steps 1-2 the old lr; 3 the new one; from step 4 on, lr_steps=[4] applies.
+    assert lrs[:2] == [0.001, 0.001] and lrs[2] == pytest.approx(0.5) and lrs[3:] == pytest.approx([0.05, 0.05])
+    state = safe_load(run / "checkpoints" / "last.pt")
+    assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.05)
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["lr"] == 0.5
+    hist = yaml.safe_load((run / HISTORY_NAME).read_text())
+    assert [h["resumed_from"] is None for h in hist] == [True, False] and hist[1]["start_step"] == 2
+    assert hist[1]["changed"]["train.lr"] == {"old": 0.001, "new": 0.5}
+    assert hist[0]["changed"] == {}
+
+
+def test_resume_refuses_options_that_fix_the_model_with_a_diff(tiny_overrides, tmp_path):
+    run = tmp_path / "run"
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
+    before = (run / "config.yaml").read_text()
+    changed = ["model.tiny_width=16", "strategy.name=heatmap", "data.input_size=[64,96]", "data.spec=mpii"]
+    with pytest.raises(AdaAnchorError) as e:
+        train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "resume=auto", *changed]))
+    msg = _one_line(e)
+    assert msg.startswith(f"{run / 'checkpoints' / 'last.pt'}: cannot resume: options that fix the model changed:")
+    for part in ("model.tiny_width: 8 -> 16", "strategy.name: 'adaanchor' -> 'heatmap'",
+                 "data.input_size: [72, 96] -> [64, 96]", "keypoint spec: coco (17 keypoints", "-> mpii (16 keypoints"):
+        assert part in msg, (part, msg)
+    assert (run / "config.yaml").read_text() == before  # the refused run wrote nothing
+
+
+def test_the_cli_prints_a_refused_resume_as_one_line(tiny_overrides, tmp_path, capsys):
+    from adaanchor.cli import main
+
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    capsys.readouterr()
+    rc = main(["train", str(tmp_path / "empty.yaml"), *tiny_overrides, *FAST, "resume=auto", "model.backbone=resnet18"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "model.backbone: 'tiny' -> 'resnet18'" in err, err
+
+
+def test_the_same_keypoint_set_under_another_path_is_not_a_change(tiny_overrides, tmp_path, capsys):
+    from adaanchor.data.spec import SPEC_DIR
+
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
+    mine = tmp_path / "mine.yaml"
+    mine.write_text((SPEC_DIR / "coco.yaml").read_text())
+    summary = train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "resume=auto", f"data.spec={mine}"]))
+    assert summary["steps"] == 2 and "keypoint spec" not in capsys.readouterr().out
+
+
+# --- resource faults ------------------------------------------------------------------------------------------
+
+def _writer_failure(*args, **kwargs):
+    f = args[1]
+    f.write(b"PK\x03\x04 partial")  # torch had written part of the file when the disk filled up
+    raise RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 4416 vs 4352")
+
+
+def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(tiny_overrides, tmp_path, monkeypatch):
+    good = tmp_path / "last.pt"
+    atomic_save({"step": 1, "w": torch.zeros(1000)}, good)
+    monkeypatch.setattr(ckpt_mod.torch, "save", _writer_failure)
+    free = type("Usage", (), {"free": 3 * 2**20})()
+    monkeypatch.setattr(ckpt_mod.shutil, "disk_usage", lambda p: free)
+    with pytest.raises(AdaAnchorError) as e:
+        atomic_save({"step": 2, "w": torch.zeros(2**20)}, good)  # 4 MiB of tensors, 3 MiB free
+    msg = _one_line(e)
+    assert msg == (f"{good}: cannot write the checkpoint: no space left on the device (it needs about 4.0 MiB, "
+                   f"3.0 MiB free in {tmp_path}); the previous last.pt is kept")
+    assert safe_load(good)["step"] == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_another_write_failure_of_torch_names_it(tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt_mod.torch, "save", _writer_failure)
+    with pytest.raises(AdaAnchorError) as e:  # plenty of space: not reported as a full disk
+        atomic_save({"w": torch.zeros(10)}, tmp_path / "a.pt")
+    msg = _one_line(e)
+    assert msg.startswith(f"{tmp_path / 'a.pt'}: cannot write the checkpoint: the write failed (torch: RuntimeError: "
+                          "[enforce fail at inline_container.cc:603] . unexpected pos 4416 vs 4352) (it needs about 0.0 MiB, ")
+    assert msg.endswith("no previous checkpoint of that name") and list(tmp_path.iterdir()) == []
+
+
+def test_enospc_during_training_is_one_line_and_the_last_checkpoint_survives(tiny_overrides, tmp_path, monkeypatch):
+    real, calls = torch.save, {"n": 0}
+
+    def fill_up(obj, f, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, f, *a, **k)
+
+    monkeypatch.setattr(ckpt_mod.torch, "save", fill_up)
+    with pytest.raises(AdaAnchorError) as e:
+        train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=4", "train.ckpt_every_steps=1"]))
+    msg = _one_line(e)
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    assert msg.startswith(f"{last}: cannot write the checkpoint: no space left on the device (it needs about ")
+    assert "MiB free in" in msg and msg.endswith("the previous last.pt is kept")
+    assert safe_load(last)["step"] == 2
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.pt"]  # no temp file left
+    assert not (tmp_path / "run" / LOCK_NAME).exists()
+
+
+DAMAGE = [  # (field, damage, what the message says it is)
+    ("step", "missing", "missing"), ("step", "3.5", "a float (3.5)"), ("step", "'7'", "a str ('7')"),
+    ("epoch", "-1", "an int (-1)"), ("batch", "None", "a NoneType (None)"), ("best", "'high'", "a str ('high')"),
+    ("best", "float('nan')", "a float (nan)"), ("rng", "[1, 2]", "a list ([1, 2])"), ("rng.torch", "missing", "missing"),
+    ("time_s", "'soon'", "a str ('soon')"),
+]
+
+
+def test_a_damaged_checkpoint_field_names_the_file_and_the_field(tiny_overrides, tmp_path):
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
+    state = safe_load(tmp_path / "run" / "checkpoints" / "last.pt")
+    for i, (fld, damage, what) in enumerate(DAMAGE):
+        bad = {**state, "rng": dict(state["rng"])}
+        where, key = (bad["rng"], "torch") if fld == "rng.torch" else (bad, fld)
+        if damage == "missing":
+            del where[key]
+        else:
+            where[key] = eval(damage)
+        path = tmp_path / f"bad{i}.pt"
+        atomic_save(bad, path)
+        with pytest.raises(AdaAnchorError) as e:
+            train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", f"resume={path}",
+                                      f"out_dir={tmp_path / f'r{i}'}"]))
+        msg = _one_line(e)
+        assert msg.startswith(f"{path}: damaged checkpoint: field '{fld}' is {what} (expected "), msg
+
+
+# --- data ------------------------------------------------------------------------------------------------------
+
+def _coco(root: Path, names: list[str], present: list[str]) -> None:
+    """A COCO keypoint file with one person per image; only the images in ``present`` are written."""
+    (root / "img").mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for n in present:
+        Image.fromarray(rng.integers(0, 255, (96, 72, 3), dtype=np.uint8)).save(root / "img" / n)
+    kp = np.stack([rng.uniform(10, 60, 17), rng.uniform(10, 85, 17), np.full(17, 2)], 1).reshape(-1).round(1)
+    images = [{"id": i + 1, "file_name": n, "width": 72, "height": 96} for i, n in enumerate(names)]
+    anns = [{"id": i + 1, "image_id": i + 1, "category_id": 1, "bbox": [5, 5, 60, 85], "area": 5100, "iscrowd": 0,
+             "num_keypoints": 17, "keypoints": kp.tolist()} for i in range(len(names))]
+    doc = {"images": images, "annotations": anns, "categories": [{"id": 1, "name": "person"}]}
+    (root / "ann.json").write_text(json.dumps(doc))
+
+
+def _coco_overrides(root: Path, out: Path) -> list[str]:
+    return [f"data.root={root}", "data.format=coco", "data.train=ann.json", "data.val=ann.json", "data.images=img",
+            "data.spec=coco", "data.input_size=[72,96]", f"out_dir={out}", "model.tiny_width=8", "train.batch_size=2",
+            "train.progress=false", "train.max_steps=1", "eval.batch_size=4"]
+
+
+def test_missing_images_are_named_before_training_or_skipped_and_counted(tmp_path, capsys):
+    root = tmp_path / "data"
+    _coco(root, ["a.png", "b.png", "gone.png"], present=["a.png", "b.png"])
+    with pytest.raises(AdaAnchorError) as e:
+        train(build_config(None, _coco_overrides(root, tmp_path / "r1")))
+    msg = _one_line(e)
+    assert msg == (f"{root / 'img' / 'gone.png'} [record image_id 3]: image file not found (1 of 3 train images are "
+                   "missing: the data moved? give data.root=... or data.images=..., or data.skip_invalid=true to skip them)")
+    capsys.readouterr()
+    summary = train(build_config(None, [*_coco_overrides(root, tmp_path / "r2"), "data.skip_invalid=true"]))
+    out = capsys.readouterr().out
+    assert f"{root / 'ann.json'}: skipped 1 invalid record(s):\n  1 x image file not found" in out
+    assert "data: train 2 images, 2 instances; val 2 images, 2 instances" in out
+    assert summary["steps"] == 1
+
+
+# --- self-contained run directories --------------------------------------------------------------------------------
+
+def test_a_run_dir_works_from_another_folder_and_machine(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from adaanchor.data.spec import SPEC_DIR
+    from adaanchor.engine.run import load_for_eval, resolve_run
+
+    work = tmp_path / "work"
+    _coco(work / "data", ["a.png", "b.png"], present=["a.png", "b.png"])
+    (work / "mine.yaml").write_text((SPEC_DIR / "coco.yaml").read_text().replace("name: coco", "name: mine"))
+    monkeypatch.chdir(work)  # every path relative to this folder
+    over = [o for o in _coco_overrides(Path("data"), Path("runs/x")) if not o.startswith("data.spec")]
+    train(build_config(None, [*over, "data.spec=mine.yaml"]))
+    saved = yaml.safe_load((work / "runs/x/config.yaml").read_text())
+    assert saved["out_dir"] == str(work / "runs/x") and saved["data"]["root"] == str(work / "data")
+    assert saved["data"]["spec"] == str(work / "mine.yaml")
+    assert (work / "runs/x/spec.yaml").read_text() == (work / "mine.yaml").read_text()
+
+    # Another machine: the run copied elsewhere, the spec file and the data gone, another working directory.
+    shutil.copytree(work / "runs/x", tmp_path / "moved")
+    (work / "mine.yaml").unlink()
+    shutil.move(work / "data", tmp_path / "data-elsewhere")
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    cfg, ckpt = resolve_run(tmp_path / "moved")
+    err = capsys.readouterr().err
+    assert cfg.data.spec == str(tmp_path / "moved" / "spec.yaml") and ckpt == tmp_path / "moved/checkpoints/best.pt"
+    assert f"data.root={work / 'data'} does not exist here (the data moved?): give data.root=NEW_ROOT" in err
+    model, strategy, info = load_for_eval(cfg, ckpt)
+    weights = safe_load(ckpt)["model"]
+    assert info["step"] >= 1 and all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    cfg2, _ = resolve_run(tmp_path / "moved", overrides=[f"data.root={tmp_path / 'data-elsewhere'}"])
+    assert capsys.readouterr().err == "" and cfg2.data.root == str(tmp_path / "data-elsewhere")
+
+
+# --- the learning-rate schedule after a resume with changed options -----------------------------------------------
+
+@settings(max_examples=20, deadline=None)
+@given(lr0=st.floats(1e-5, 1.0), lr1=st.floats(1e-5, 1.0), gamma=st.floats(0.01, 1.0),
+       ms0=st.lists(st.integers(1, 30), max_size=3), ms1=st.lists(st.integers(1, 30), max_size=3),
+       steps=st.integers(0, 30), more=st.integers(1, 10))
+def test_a_restored_schedule_follows_the_new_options_like_a_fresh_one(lr0, lr1, gamma, ms0, ms1, steps, more):
+    """Saved at ``steps`` under (lr0, ms0), restored under (lr1, ms1, gamma): from then on the lr is the one a
+    run started under the new options would have at the same step."""
+    from omegaconf import OmegaConf
+
+    from adaanchor.engine.session import apply_schedule
+
+    def make(lr, ms, g):
+        opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+        return opt, torch.optim.lr_scheduler.MultiStepLR(opt, milestones=ms, gamma=g)
+
+    opt, sched = make(lr0, ms0, 0.5)
+    for _ in range(steps):
+        opt.step()
+        sched.step()
+    new_opt, new_sched = make(lr1, ms1, gamma)
+    new_opt.load_state_dict(opt.state_dict())
+    new_sched.load_state_dict(sched.state_dict())
+    cfg = OmegaConf.create({"train": {"lr": lr1, "lr_factor": gamma, "weight_decay": 0.0}})
+    apply_schedule(cfg, new_opt, new_sched, ms1)
+    ref_opt, ref_sched = make(lr1, ms1, gamma)
+    for _ in range(steps):
+        ref_opt.step()
+        ref_sched.step()
+    for _ in range(more + 1):
+        assert new_opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"], rel=1e-9, abs=1e-300)
+        new_opt.step()
+        new_sched.step()
+        ref_opt.step()
+        ref_sched.step()
