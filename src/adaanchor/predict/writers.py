@@ -142,9 +142,9 @@ class SlpWriter:
             insts.append(sio.PredictedInstance.from_numpy(points_data=pred.keypoints[i], skeleton=self.skeleton,
                                                           point_scores=pts, score=float(pred.instance_scores()[i])))
         if frame.kind == "video":
-            self.frames.append((str(frame.source), frame.index, insts))
+            self.frames.append((str(frame.source.resolve()), frame.index, insts))
         else:
-            self.image_files.append(str(frame.source))
+            self.image_files.append(str(frame.source.resolve()))
             self.frames.append(("", len(self.image_files) - 1, insts))
 
     def close(self) -> Path:
@@ -152,8 +152,9 @@ class SlpWriter:
         videos: dict[str, Any] = {}
         lfs = []
         for src, idx, insts in self.frames:
-            if src not in videos:
-                videos[src] = sio.Video(filename=src or list(self.image_files), open_backend=False)
+            if src not in videos:  # an image list needs its backend object (sleap-io reads it back through it)
+                videos[src] = (sio.Video(filename=src, open_backend=False) if src
+                               else sio.Video.from_filename(list(self.image_files)))
             lfs.append(sio.LabeledFrame(video=videos[src], frame_idx=idx, instances=insts))
         labels = sio.Labels(labeled_frames=lfs, videos=list(videos.values()), skeletons=[self.skeleton])
         tmp = self.path.with_name(f".{self.path.stem}.tmp.slp")
