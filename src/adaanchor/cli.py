@@ -142,7 +142,8 @@ def cmd_viz(a: argparse.Namespace) -> int:
     from .anchors_viz import split_image_args, visualize_command
 
     images, ckpt, overrides = split_image_args(a.items)
-    for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints):
+    for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
+                               max_frames=a.max_frames or None):
         print(f"wrote {p}")
     return 0
 
@@ -205,11 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency")
     x.set_defaults(func=cmd_export)
 
-    v = sub.add_parser("viz", help="predictions, anchors and confidence map on image files, one PNG each")
+    v = sub.add_parser("viz", help="predictions, anchors and confidence map on images or video frames, one PNG each")
     v.add_argument("target", help="run directory or config file")
-    v.add_argument("items", nargs="+", metavar="IMAGE", help="image files, then optional ckpt=PATH and key=value overrides")
+    v.add_argument("items", nargs="+", metavar="IMAGE", help="image files, videos, folders or glob patterns, then optional "
+                   "ckpt=PATH and key=value overrides")
     v.add_argument("--out", required=True, help="output folder")
     v.add_argument("--keypoints", nargs="+", metavar="NAME", help="keypoint types for the anchors and the confidence map (default: all)")
+    v.add_argument("--every", type=int, default=1, metavar="N", help="videos: draw every N-th frame (default 1)")
+    v.add_argument("--max-frames", type=int, default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all)")
     v.set_defaults(func=cmd_viz)
 
     pr = sub.add_parser("predict", help="keypoints on images, folders, globs or videos: COCO JSON, DeepLabCut CSV, "

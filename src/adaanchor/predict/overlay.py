@@ -105,16 +105,18 @@ def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tupl
 
 
 def _legend(img: np.ndarray, t: int) -> None:
-    """A confidence colour bar, 0 (left) to 1 (right), in the bottom-left corner."""
+    """A confidence colour bar, 0 (left) to 1 (right), in the bottom-left corner, labelled above."""
     h, w = img.shape[:2]
-    bw, bh = max(40, w // 5), max(6, 4 * t)
-    x0, y0 = 4 * t, h - bh - 4 * t
-    if x0 + bw >= w or y0 <= 0:
+    fs, font = 0.35 + 0.1 * t, cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), _ = cv2.getTextSize("0", font, fs, 1)
+    bw, bh = max(60, w // 3), max(6, 4 * t)
+    x0, y0 = 4 * t + tw + 3 * t, h - bh - 4 * t
+    if x0 + bw + 2 * tw + 6 * t >= w or y0 - 3 * th <= 0:
         return
-    bar = cv2.resize(confidence_lut()[None], (bw, bh), interpolation=cv2.INTER_LINEAR)
-    img[y0:y0 + bh, x0:x0 + bw] = bar
+    img[y0:y0 + bh, x0:x0 + bw] = cv2.resize(confidence_lut()[None], (bw, bh), interpolation=cv2.INTER_LINEAR)
     cv2.rectangle(img, (x0, y0), (x0 + bw - 1, y0 + bh - 1), (0, 0, 0), 1)
-    fs = 0.3 + 0.1 * t
-    for text, x in (("0", x0), ("confidence", x0 + bw // 2 - int(22 * fs * 1.4)), ("1", x0 + bw - int(8 * fs * 1.4))):
-        cv2.putText(img, text, (x, y0 - 2 * t), cv2.FONT_HERSHEY_SIMPLEX, fs, (0, 0, 0), t + 1, cv2.LINE_AA)
-        cv2.putText(img, text, (x, y0 - 2 * t), cv2.FONT_HERSHEY_SIMPLEX, fs, (255, 255, 255), max(1, t - 1), cv2.LINE_AA)
+    base = y0 + (bh + th) // 2
+    for text, org in (("0", (x0 - tw - 2 * t, base)), ("1", (x0 + bw + 2 * t, base)),
+                      ("confidence", (x0, y0 - 2 * t))):
+        cv2.putText(img, text, org, font, fs, (0, 0, 0), t + 2, cv2.LINE_AA)
+        cv2.putText(img, text, org, font, fs, (255, 255, 255), max(1, t), cv2.LINE_AA)
