@@ -149,10 +149,11 @@ def cmd_viz(a: argparse.Namespace) -> int:
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
+    from .anchors_viz import split_image_args
     from .predict.command import format_summary, predict_command
 
-    ckpt, overrides = _split_ckpt(a.overrides or [])
-    res = predict_command(a.run, a.sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
+    sources, ckpt, overrides = split_image_args(a.sources)
+    res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
                           save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
                           backend=a.backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx)
     print(format_summary(res, Path(a.out)))
@@ -219,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="keypoints on images, folders, globs or videos: COCO JSON, DeepLabCut CSV, "
                         ".slp, overlays (exit 0: all read, 3: some inputs skipped, 2: error)")
     pr.add_argument("run", help="run directory, a checkpoint in one, or a config file")
-    pr.add_argument("sources", nargs="+", metavar="SOURCE", help="image files, folders, glob patterns ('*.png') or videos")
+    pr.add_argument("sources", nargs="+", metavar="SOURCE", help="image files, folders, glob patterns ('*.png') or videos, "
+                    "then optional ckpt=PATH and key=value overrides")
     pr.add_argument("--out", default="predictions", help="output folder (default predictions)")
     pr.add_argument("--boxes", help="COCO detections JSON: predict top-down in these boxes (videos: image_id = frame index)")
     pr.add_argument("--gt", help="COCO-style JSON whose images give the image ids of the image inputs")
@@ -232,7 +234,6 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     pr.add_argument("--onnx", help="with --backend onnx: the exported file to use (default RUN/export/<ckpt>.onnx)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
-    pr.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help="ckpt=PATH or a config override")
     pr.set_defaults(func=cmd_predict)
 
     da = sub.add_parser("data", help="dataset tools")

@@ -110,7 +110,8 @@ def test_boxes_several_instances_per_image(pred_runs, val_images, tmp_path):
             {"image_id": 2, "category_id": 1, "bbox": [5, 5, 50, 80], "score": 0.7}]
     (tmp_path / "d.json").write_text(json.dumps(dets))
     out = tmp_path / "o"
-    assert _predict(str(pred_runs["regression"]), str(folder / "*.png"), "--out", str(out), "--boxes",
+    ckpt = pred_runs["regression"] / "checkpoints" / "last.pt"
+    assert _predict(str(pred_runs["regression"]), str(folder / "*.png"), f"ckpt={ckpt}", "--out", str(out), "--boxes",
                     str(tmp_path / "d.json")) == 0
     res = json.loads((out / "predictions.json").read_text())
     assert [r["image_id"] for r in res] == [0, 0, 2]
