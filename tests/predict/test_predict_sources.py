@@ -88,3 +88,36 @@ def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path):
     assert [f.index for f in frames] == list(range(len(frames)))
     # A cut in mid-stream is the end of the stream for the demuxer, or reported as damage.
     assert not skips or "decoding failed after" in skips[0].reason
+
+
+def test_prefetch_is_bounded_ordered_and_raises():
+    import time
+
+    from adaanchor.predict.sources import prefetch
+
+    made = []
+
+    def gen():
+        for i in range(50):
+            made.append(i)
+            yield i
+
+    got = []
+    for x in prefetch(gen(), 4):
+        time.sleep(0.001)
+        assert len(made) <= len(got) + 1 + 4 + 1  # the queue, the item in hand, the one being put
+        got.append(x)
+    assert got == list(range(50))
+
+    def bad():
+        yield 1
+        raise ValueError("decoder broke")
+
+    with pytest.raises(ValueError, match="decoder broke"):
+        list(prefetch(bad(), 2))
+    it = prefetch(gen(), 2)
+    assert next(it) == 0
+    it.close()  # stops the producer; no thread left behind
+    import threading
+
+    assert not any(t.name == "adaanchor-prefetch" and t.is_alive() for t in threading.enumerate())

@@ -17,7 +17,7 @@ from ..errors import AdaAnchorError
 from .boxes import Boxes, load_detections, no_boxes
 from .overlay import draw_prediction
 from .predictor import Predictor
-from .sources import Frame, Skip, Source, count_frames, expand_sources, image_id_of, iter_frames, video_info
+from .sources import Frame, Skip, Source, count_frames, expand_sources, image_id_of, iter_frames, prefetch, video_info
 from .video_out import VideoWriter
 from .writers import SUFFIX, WRITERS, parse_formats
 
@@ -154,7 +154,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
         return ids[frame.source] if frame.kind == "image" else frame.index
 
     def items():
-        for fr in iter_frames(srcs, skipped.append):
+        for fr in prefetch(iter_frames(srcs, skipped.append), 2 * predictor.batch_size):
             b = None if dets is None else dets.get(frame_id(fr), no_boxes())
             yield fr.image, b, fr
 

@@ -206,3 +206,48 @@ def count_frames(sources: Sequence[Source]) -> int | None:
             return None
         total += n
     return total
+
+
+def prefetch(items: Iterator[Any], size: int) -> Iterator[Any]:
+    """Yield from ``items``, produced ahead by a background thread, at most ``size`` items ahead (memory stays
+    bounded). Decoding (FFmpeg, which releases the GIL) then overlaps the model's forward pass. An exception
+    in the producer is raised here; closing this generator stops the producer."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, size))
+    stop = threading.Event()
+    done = object()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for it in items:
+                if not put((None, it)):
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            put((e, None))
+            return
+        put((None, done))
+
+    th = threading.Thread(target=produce, name="adaanchor-prefetch", daemon=True)
+    th.start()
+    try:
+        while True:
+            err, it = q.get()
+            if err is not None:
+                raise err
+            if it is done:
+                return
+            yield it
+    finally:
+        stop.set()
+        th.join(timeout=5)
