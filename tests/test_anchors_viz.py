@@ -158,3 +158,41 @@ def test_split_image_args(tmp_path):
     odd.write_bytes(b"x")
     imgs, ckpt, over = split_image_args(["x.jpg", str(odd), "ckpt=/c.pt", "data.input_size=[72,96]", "y.png"])
     assert imgs == ["x.jpg", str(odd), "y.png"] and ckpt == "/c.pt" and over == ["data.input_size=[72,96]"]
+
+
+def _video(path: Path, frames: int) -> Path:
+    from fractions import Fraction
+
+    import av
+
+    with av.open(str(path), mode="w") as c:
+        s = c.add_stream("mpeg4", rate=Fraction(5))
+        s.width, s.height, s.pix_fmt = 80, 60, "yuv420p"
+        for i in range(frames):
+            img = np.full((60, 80, 3), (i * 20) % 256, np.uint8)
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_folders_globs_and_videos(runs, images, tmp_path):
+    video = _video(tmp_path / "clip.mp4", 7)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(images["gray"].read_bytes())
+    (folder / "b.jpg").write_bytes(images["rgb"].read_bytes())
+    paths = visualize_command(str(runs["adaanchor"]), [str(folder), str(video)], str(tmp_path / "o"), [], None, None,
+                              every=2, max_frames=3)
+    assert [p.name for p in paths] == ["a_adaanchor.png", "b_adaanchor.png", "clip_f000000_adaanchor.png",
+                                       "clip_f000002_adaanchor.png", "clip_f000004_adaanchor.png"]
+    assert all(p.stat().st_size > 5000 for p in paths)
+    globbed = visualize_command(str(runs["heatmap"]), [str(folder / "*.png")], str(tmp_path / "g"), [], None, None)
+    assert [p.name for p in globbed] == ["a_heatmap.png"]
+    with pytest.raises(AdaAnchorError, match="pattern matches no file"):
+        visualize_command(str(runs["heatmap"]), [str(folder / "*.tif")], str(tmp_path / "g"), [], None, None)
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(AdaAnchorError, match="bad.mp4: cannot open the video"):
+        visualize_command(str(runs["heatmap"]), [str(bad)], str(tmp_path / "g"), [], None, None)

@@ -9,7 +9,8 @@ heatmap for ``heatmap``), maximum over the selected keypoint types, resampled on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,37 +24,18 @@ from matplotlib.patches import Polygon  # noqa: E402
 from torch import nn  # noqa: E402
 
 from .data.dataset import load_image  # noqa: E402
-from .data.transforms import apply_affine, crop_affine, image_region, invert_affine, warp_image  # noqa: E402
+from .data.transforms import apply_affine, invert_affine, warp_image  # noqa: E402
 from .data.types import to_tensor_image  # noqa: E402
 from .errors import AdaAnchorError, unknown_name_error  # noqa: E402
+from .predict.images import as_rgb as _as_rgb  # noqa: E402
+from .predict.predictor import fit_image_affine  # noqa: E402  (the crop of TopDownDataset(crop="image"))
+from .predict.sources import Source, expand_sources, read_video  # noqa: E402
 from .viz import COLORS  # noqa: E402
 
 ANCHOR_STRATEGIES = ("fixanchor", "adaanchor")
 ANCHOR_COLOR = "yellow"  # as the anchors of viz.plot_prediction_grid
 SCORE_CMAP = "RdYlGn"  # keypoint confidence: red low, green high
 MAP_CMAP = "magma"
-
-
-def fit_image_affine(image_hw: Sequence[int], input_size: Sequence[int]) -> np.ndarray:
-    """The affine (original pixels -> input pixels) that fits a whole ``(H, W)`` image into an ``(W, H)``
-    input, centred, aspect preserved (the longer side fills the input; the rest is black border). The same
-    crop as ``TopDownDataset(crop="image")``."""
-    center, size = image_region(image_hw, input_size)
-    return crop_affine(center, size, (int(input_size[0]), int(input_size[1])))
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    img = np.asarray(image)
-    if img.ndim == 2:
-        img = img[..., None]
-    if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
-        raise AdaAnchorError(f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {img.shape}")
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    img = img[..., :3]
-    if img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(img)
 
 
 def _confidence_maps(outputs: dict[str, torch.Tensor], strategy_name: str) -> np.ndarray | None:
@@ -233,14 +215,15 @@ def _unique_name(stem: str, method: str, used: set[str]) -> str:
     return name
 
 
-def visualize_images(model: nn.Module, strategy: Any, images: Sequence[str | Path], out_dir: str | Path,
+def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Path | tuple[np.ndarray, str, str]], out_dir: str | Path,
                      input_size: Sequence[int], spec: Any = None, keypoints: Sequence[str] | None = None,
                      device: torch.device | str = "cpu") -> list[Path]:
-    """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written."""
+    """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
+    image file or an ``(image, stem, title)`` tuple (:func:`video_frames`)."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None else ()
     sel = select_keypoints(keypoints, names)
-    if not images:
+    if isinstance(images, (list, tuple)) and not images:
         raise AdaAnchorError("no image given")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -252,24 +235,56 @@ def visualize_images(model: nn.Module, strategy: Any, images: Sequence[str | Pat
     used: set[str] = set()
     written = []
     for item in images:
-        p = Path(item)
-        img = load_image(p)  # DataError (an AdaAnchorError) naming the file when missing or corrupt
+        if isinstance(item, tuple):  # (image array, name stem, title): a video frame
+            img, stem, title = item
+        else:
+            p = Path(item)
+            img, stem, title = load_image(p), p.stem, p.name  # DataError naming the file when missing or corrupt
         pred = predict_image(model, strategy, img, input_size, device)
-        target = out / _unique_name(p.stem, pred["method"] or "model", used)
+        target = out / _unique_name(stem, pred["method"] or "model", used)
         try:
-            written.append(render_prediction(img, pred, target, skeleton, names, sel, title=p.name))
+            written.append(render_prediction(img, pred, target, skeleton, names, sel, title=title))
         except OSError as e:
             raise AdaAnchorError(f"{target}: cannot write ({e.strerror or e})") from None
     return written
 
 
+def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None) -> Iterator[tuple[np.ndarray, str, str]]:
+    """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title)`` items of
+    :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_video`)."""
+    p = Path(path)
+    n = 0
+    for fr in read_video(p):
+        if fr.index % max(1, every):
+            continue
+        if max_frames is not None and n >= max_frames:
+            return
+        t = f" {fr.time:.2f} s" if fr.time is not None else ""
+        yield fr.image, f"{p.stem}_f{fr.index:06d}", f"{p.name} frame {fr.index}{t}"
+        n += 1
+
+
+def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
+    """Image files, videos, folders (their images and videos) and glob patterns, as sources; a path that
+    does not exist, an empty folder or a pattern without match is an error naming it."""
+    out: list[Source] = []
+    for it in items:
+        srcs, skips = expand_sources([it])
+        if skips:
+            reason = "image file not found" if skips[0].reason == "no such file or folder" else skips[0].reason
+            raise AdaAnchorError(f"{skips[0].source}: {reason}")
+        out.extend(srcs)
+    return out
+
+
 def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str, overrides: list[str] | Sequence[str] = (),
                       ckpt: str | None = None, keypoints: list[str] | None = None,
-                      device: torch.device | str = "cpu") -> list[Path]:
+                      device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100) -> list[Path]:
     """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]``.
 
     ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (with ``ckpt=PATH`` or
-    ``model.weights``). Returns the PNGs written.
+    ``model.weights``). ``images`` are image files, videos, folders or glob patterns; of a video, every
+    ``every``-th frame is drawn, at most ``max_frames`` (None: all). Returns the PNGs written.
     """
     from .data.spec_source import load_spec
     from .engine.run import load_for_eval, resolve_run
@@ -279,13 +294,14 @@ def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str,
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
     spec = load_spec(cfg.data.spec)
     select_keypoints(keypoints, spec.keypoints)  # fail before loading anything heavy
-    for item in images:
-        p = Path(item)
-        if not p.is_file():
-            raise AdaAnchorError(f"{p}: image file not found")
+    srcs = expand_viz_inputs(images)
+    if not srcs:
+        raise AdaAnchorError("no image given")
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
-    return visualize_images(model, strategy, images, out_dir, input_size, spec, keypoints, device)
+    items = itertools.chain.from_iterable(
+        video_frames(s.path, every, max_frames) if s.kind == "video" else [s.path] for s in srcs)
+    return visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device)
 
 
 def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
@@ -312,4 +328,5 @@ __all__ = [
     "split_image_args",
     "visualize_command",
     "visualize_images",
+    "video_frames",
 ]

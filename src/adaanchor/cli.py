@@ -192,9 +192,22 @@ def cmd_viz(a: argparse.Namespace) -> int:
     from .anchors_viz import split_image_args, visualize_command
 
     images, ckpt, overrides = split_image_args(a.items)
-    for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints):
+    for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
+                               max_frames=a.max_frames or None):
         print(f"wrote {p}")
     return 0
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    from .anchors_viz import split_image_args
+    from .predict.command import format_summary, predict_command
+
+    sources, ckpt, overrides = split_image_args(a.sources)
+    res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
+                          save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
+                          backend=a.backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx)
+    print(format_summary(res, Path(a.out)))
+    return int(res["exit_code"])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -249,12 +262,34 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency")
     x.set_defaults(func=cmd_export)
 
-    v = sub.add_parser("viz", help="predictions, anchors and confidence map on image files, one PNG each")
+    v = sub.add_parser("viz", help="predictions, anchors and confidence map on images or video frames, one PNG each")
     v.add_argument("target", help="run directory or config file")
-    v.add_argument("items", nargs="+", metavar="IMAGE", help="image files, then optional ckpt=PATH and key=value overrides")
+    v.add_argument("items", nargs="+", metavar="IMAGE", help="image files, videos, folders or glob patterns, then optional "
+                   "ckpt=PATH and key=value overrides")
     v.add_argument("--out", required=True, help="output folder")
     v.add_argument("--keypoints", nargs="+", metavar="NAME", help="keypoint types for the anchors and the confidence map (default: all)")
+    v.add_argument("--every", type=int, default=1, metavar="N", help="videos: draw every N-th frame (default 1)")
+    v.add_argument("--max-frames", type=int, default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all)")
     v.set_defaults(func=cmd_viz)
+
+    pr = sub.add_parser("predict", help="keypoints on images, folders, globs or videos: COCO JSON, DeepLabCut CSV, "
+                        ".slp, overlays (exit 0: all read, 3: some inputs skipped, 2: error)")
+    pr.add_argument("run", help="run directory, a checkpoint in one, or a config file")
+    pr.add_argument("sources", nargs="+", metavar="SOURCE", help="image files, folders, glob patterns ('*.png') or videos, "
+                    "then optional ckpt=PATH and key=value overrides")
+    pr.add_argument("--out", default="predictions", help="output folder (default predictions)")
+    pr.add_argument("--boxes", help="COCO detections JSON: predict top-down in these boxes (videos: image_id = frame index)")
+    pr.add_argument("--gt", help="COCO-style JSON whose images give the image ids of the image inputs")
+    pr.add_argument("--format", action="append", metavar="FMT", help="coco, csv (= dlc) or slp; repeat or comma-separate "
+                    "(default coco,csv)")
+    pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")
+    pr.add_argument("--no-overlays", dest="overlays", action="store_false", help="no overlay PNGs for image inputs")
+    pr.add_argument("--batch-size", type=int, default=16)
+    pr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
+    pr.add_argument("--backend", choices=("torch", "onnx"), default="torch")
+    pr.add_argument("--onnx", help="with --backend onnx: the exported file to use (default RUN/export/<ckpt>.onnx)")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_predict)
 
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", required=True)

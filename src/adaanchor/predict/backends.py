@@ -1,0 +1,98 @@
+"""Run a batch of model inputs through PyTorch or through the exported ONNX graph in onnxruntime.
+
+Both backends take ``(B, 3, H, W)`` float32 ImageNet-normalised inputs and return the decoded graph
+outputs of :mod:`adaanchor.export`: ``keypoints (B, K, 2)`` in input pixels, ``scores (B, K)`` and
+``anchors (B, K, 2)`` when the strategy has them, as numpy arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import AdaAnchorError
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"``: the first CUDA device when there is one, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise AdaAnchorError(f"device {device!r}: {e}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise AdaAnchorError(f"device {device!r}: CUDA is not available on this machine (use device=cpu or auto)")
+    return dev
+
+
+class TorchBackend:
+    """The model and its strategy's decoding in PyTorch (inference mode)."""
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, strategy: Any, device: torch.device):
+        self.model, self.strategy, self.device = model.eval(), strategy, device
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        with torch.inference_mode():
+            d = self.strategy.decode(self.model(torch.from_numpy(x).to(self.device, non_blocking=True)))
+        out = {"keypoints": d.xy.float().cpu().numpy()}
+        if d.score is not None:
+            out["scores"] = d.score.float().cpu().numpy()
+        if d.anchor is not None:
+            out["anchors"] = d.anchor.float().cpu().numpy()
+        return out
+
+
+class OnnxBackend:
+    """The exported graph (model + decoding) in onnxruntime, on the CPU (or CUDA when its provider exists)."""
+
+    name = "onnx"
+
+    def __init__(self, path: str | Path, input_size: tuple[int, int], device: torch.device, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise AdaAnchorError("backend=onnx needs onnxruntime: pip install 'adaanchor[export]'") from None
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        so.intra_op_num_threads = int(threads or torch.get_num_threads())
+        so.inter_op_num_threads = 1
+        providers = ["CPUExecutionProvider"]
+        if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(path), so, providers=providers)
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise AdaAnchorError(f"{path}: cannot load the ONNX model ({str(e).splitlines()[0][:200]})") from None
+        self.path = Path(path)
+        self.names = [o.name for o in self.session.get_outputs()]
+        meta = self.session.get_modelmeta().custom_metadata_map
+        want = f"{int(input_size[0])},{int(input_size[1])}"
+        if meta.get("adaanchor.input_size", want) != want:
+            raise AdaAnchorError(f"{path}: exported for input size {meta['adaanchor.input_size']}, the run uses {want}")
+        if "keypoints" not in self.names:
+            raise AdaAnchorError(f"{path}: not an adaanchor graph (outputs {self.names}, no 'keypoints')")
+
+    def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        return dict(zip(self.names, self.session.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})))
+
+
+def ensure_onnx(model: nn.Module, strategy: Any, input_size: tuple[int, int], path: Path, ckpt: Path | None,
+                keypoints: tuple[str, ...]) -> Path:
+    """Export ``model`` + decoding to ``path`` unless a file there is newer than the checkpoint ``ckpt``
+    (a checkpoint written after the export makes the export stale). Returns ``path``."""
+    from ..export import export_onnx
+
+    if path.is_file() and (ckpt is None or path.stat().st_mtime >= os.stat(ckpt).st_mtime):
+        return path
+    meta = {"adaanchor.keypoints": ",".join(keypoints),
+            "adaanchor.checkpoint": Path(str(ckpt)).name if ckpt is not None else ""}
+    export_onnx(model, strategy, path, input_size, metadata=meta)
+    return path

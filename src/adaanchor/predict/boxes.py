@@ -1,0 +1,88 @@
+"""Boxes for top-down prediction: arrays given by the caller, or a COCO detections file.
+
+A detections file is the COCO results format with boxes (``[{"image_id", "category_id", "bbox": [x, y, w,
+h], "score"}, ...]``), the same file :func:`adaanchor.data.readers.detections.read_detections` reads for
+evaluation; its records are checked with the same rules (and the same helpers). Here images are not
+resolved through a ground-truth file: prediction sources say which image id each frame has
+(:func:`adaanchor.predict.sources.image_id_of`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..data.readers import box_ok, finite_number, float_array, is_int_id
+from ..errors import AdaAnchorError, DataError
+from ..metrics.coco import load_json
+
+
+class Boxes(NamedTuple):
+    """The boxes of one image: ``boxes (N, 4)`` ``[x, y, w, h]`` float64 and ``scores (N,)`` float64."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+
+
+def no_boxes() -> Boxes:
+    return Boxes(np.zeros((0, 4)), np.zeros(0))
+
+
+def as_boxes(value: Any, what: str = "boxes") -> Boxes:
+    """``(N, 4)`` boxes ``[x, y, w, h]`` (or ``(N, 5)`` with a score, or one box ``(4,)``) as float64 boxes
+    and scores (1.0 where none is given).
+
+    Raises:
+        AdaAnchorError: not numbers of that shape, or a box without a positive finite width and height.
+    """
+    if isinstance(value, Boxes):
+        return value
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise AdaAnchorError(f"{what}: expected an array of [x, y, w, h] boxes, got {type(value).__name__}") from None
+    if arr.ndim == 1 and arr.shape[0] in (4, 5):
+        arr = arr[None]
+    if arr.size == 0:
+        return no_boxes()
+    if arr.ndim != 2 or arr.shape[1] not in (4, 5):
+        raise AdaAnchorError(f"{what}: expected shape (N, 4) [x, y, w, h] or (N, 5) with a score, got {arr.shape}")
+    for i, b in enumerate(arr):
+        if not box_ok(b[:4]):
+            raise AdaAnchorError(f"{what}[{i}]: a box needs a positive finite width and height, got {b[:4].tolist()}")
+    scores = arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr))
+    return Boxes(arr[:, :4].copy(), scores.astype(np.float64))
+
+
+def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int | None = 1) -> dict[int, Boxes]:
+    """``image_id -> (boxes (N, 4), scores (N,))`` from a COCO detections file, in file order per image.
+
+    Detections of another category or below ``score_thr`` are left out (as for evaluation).
+
+    Raises:
+        DataError: not a JSON list, or a record with a bad ``image_id``, ``bbox`` or ``score`` (naming the
+            file, the record and the field).
+    """
+    path = Path(path)
+    data = load_json(path)
+    if not isinstance(data, list):
+        raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
+    per_image: dict[int, list[tuple[np.ndarray, float]]] = {}
+    for i, det in enumerate(data):
+        if not isinstance(det, dict):
+            raise DataError(path, "a detection must be an object", record=i)
+        if not is_int_id(det.get("image_id")):
+            raise DataError(path, f"expected an integer image id, got {det.get('image_id')!r}", record=i, field="image_id")
+        box = float_array(det.get("bbox"), (4,))
+        if box is None or not box_ok(box):
+            raise DataError(path, f"expected [x, y, w, h] with positive width and height, got {det.get('bbox')!r}",
+                            record=i, field="bbox")
+        score = finite_number(det.get("score", 1.0))
+        if score is None:
+            raise DataError(path, f"expected a finite number, got {det.get('score')!r}", record=i, field="score")
+        if (category_id is not None and det.get("category_id", category_id) != category_id) or score < score_thr:
+            continue
+        per_image.setdefault(int(det["image_id"]), []).append((box, score))
+    return {k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()}

@@ -1,0 +1,207 @@
+"""``adaanchor predict RUN SOURCE... [--out DIR] [--boxes FILE] [--format ...] [--save-video]``.
+
+Output layout in ``--out`` (docs/predict.md): the image inputs together as ``predictions.{json,csv,slp}``
+with one overlay PNG each in ``overlays/``; each video ``V.mp4`` as ``V.{json,csv,slp}`` and, with
+``--save-video``, ``V_labeled.mp4``. Exit codes: 0 every input predicted, 3 some inputs skipped (the rest
+predicted and written), 2 error (nothing predicted).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import AdaAnchorError
+from .boxes import Boxes, load_detections, no_boxes
+from .overlay import draw_prediction
+from .predictor import Predictor
+from .sources import Frame, Skip, Source, count_frames, expand_sources, image_id_of, iter_frames, prefetch, video_info
+from .video_out import VideoWriter
+from .writers import SUFFIX, WRITERS, parse_formats
+
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
+IMAGES_GROUP = "predictions"
+
+
+def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any) -> dict[Path, int]:
+    """The COCO ``image_id`` of each image input: from the ``images`` of a COCO-style ``gt`` file (matched
+    by path, else by a unique file name); else the integer file stems when every image has one
+    (``000000000785.jpg`` -> 785); else the 1-based input order. Images not in ``gt`` go to ``on_skip``."""
+    if gt is not None:
+        from ..metrics.coco import load_json
+
+        data = load_json(gt)
+        if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+            raise AdaAnchorError(f"{gt}: expected a COCO-style JSON with an 'images' list")
+        by_path, by_name = {}, {}
+        for im in data["images"]:
+            if isinstance(im, dict) and isinstance(im.get("file_name"), str) and "id" in im:
+                by_path[(Path(gt).parent / im["file_name"]).resolve()] = im["id"]
+                by_name.setdefault(Path(im["file_name"]).name, []).append(im["id"])
+        out = {}
+        for s in images:
+            iid = by_path.get(s.path.resolve())
+            names = by_name.get(s.path.name, [])
+            iid = iid if iid is not None else (names[0] if len(names) == 1 else None)
+            if iid is None:
+                on_skip(Skip(str(s.path), f"not among the images of {gt}"))
+            else:
+                out[s.path] = int(iid)
+        return out
+    stems = [image_id_of(s.path) for s in images]
+    if all(i is not None for i in stems) and len(set(stems)) == len(stems):
+        return {s.path: int(i) for s, i in zip(images, stems)}
+    return {s.path: i + 1 for i, s in enumerate(images)}
+
+
+class _Group:
+    """The writers of one output group (all images, or one video)."""
+
+    def __init__(self, out: Path, name: str, formats: list[str], predictor: Predictor, max_instances: int,
+                 video: Path | None, save_video: bool):
+        self.files: list[Path] = []
+        kw = {"keypoints": predictor.keypoint_names, "skeleton": predictor.skeleton, "max_instances": max_instances,
+              "scorer": f"adaanchor_{predictor.strategy}"}
+        self.writers = [WRITERS[f](out / f"{name}{SUFFIX[f]}", **kw) for f in formats]
+        self.video = VideoWriter(out / f"{name}_labeled.mp4", video_info(video).fps) if video and save_video else None
+
+    def write(self, frame: Frame, pred: Any, image_id: int) -> None:
+        for w in self.writers:
+            w.write(frame, pred, image_id)
+
+    def close(self) -> list[Path]:
+        files = [w.close() for w in self.writers]
+        if self.video is not None:
+            p = self.video.close()
+            files += [p] if p else []
+        return files
+
+
+def _unique(name: str, used: set[str]) -> str:
+    stem, i = name, 1
+    while name in used:
+        name, i = f"{stem}_{i}", i + 1
+    used.add(name)
+    return name
+
+
+def predict_command(run: str, sources: Sequence[str], out: str | Path = "predictions", boxes: str | None = None,
+                    gt: str | None = None, formats: list[str] | None = None, save_video: bool = False,
+                    overlays: bool = True, batch_size: int = 16, device: str = "auto", backend: str = "torch",
+                    ckpt: str | None = None, overrides: Sequence[str] = (), progress: bool = True,
+                    onnx_path: str | None = None) -> dict[str, Any]:
+    """Predict on every frame of ``sources`` and write the results (see the module docstring).
+
+    Returns ``frames``, ``instances``, ``seconds``, ``fps``, ``files`` (written), ``skipped`` (list of
+    :class:`Skip`) and ``exit_code``.
+
+    Raises:
+        AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
+    """
+    fmts = parse_formats(formats)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AdaAnchorError(f"{out}: exists and is not a folder")
+    srcs, skipped = expand_sources(sources)
+    dets = load_detections(boxes) if boxes else None
+    predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
+                                   batch_size=batch_size, onnx_path=onnx_path)
+    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append)
+    srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if overlays and any(s.kind == "image" for s in srcs):
+            (out / "overlays").mkdir(exist_ok=True)
+    except OSError as e:
+        raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else 1
+    res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped)
+    if res["frames"] == 0:
+        why = "; ".join(str(s) for s in skipped[:3]) or "no input given"
+        raise AdaAnchorError(f"nothing to predict: {len(skipped)} input(s) skipped ({why})")
+    res["skipped"] = skipped
+    res["exit_code"] = EXIT_SKIPPED if skipped else EXIT_OK
+    return res
+
+
+def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], dets: dict[int, Boxes] | None,
+         ids: dict[Path, int], max_inst: int, save_video: bool, overlays: bool, progress: bool,
+         skipped: list[Skip]) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    groups: dict[str, _Group] = {}
+    used: set[str] = set()
+    overlay_names: set[str] = set()
+    files: list[Path] = []
+    current: list[str] = []  # the open video group (closed as soon as the next source starts)
+    n_frames = n_inst = 0
+
+    def group_of(frame: Frame) -> _Group:
+        key = IMAGES_GROUP if frame.kind == "image" else str(frame.source)
+        if key not in groups:
+            if current and current[0] != key and current[0] != IMAGES_GROUP:
+                files.extend(groups.pop(current.pop()).close())
+            name = _unique(IMAGES_GROUP if frame.kind == "image" else frame.source.stem, used)
+            groups[key] = _Group(out, name, fmts, predictor, max_inst, frame.source if frame.kind == "video" else None,
+                                 save_video)
+            if frame.kind == "video":
+                current[:] = [key]
+        return groups[key]
+
+    def frame_id(frame: Frame) -> int:
+        return ids[frame.source] if frame.kind == "image" else frame.index
+
+    def items():
+        for fr in prefetch(iter_frames(srcs, skipped.append), 2 * predictor.batch_size):
+            b = None if dets is None else dets.get(frame_id(fr), no_boxes())
+            yield fr.image, b, fr
+
+    t0 = time.perf_counter()
+    bar = tqdm(total=count_frames(srcs), unit="frame", disable=not progress, dynamic_ncols=True, desc="predict")
+    try:
+        for frame, pred in predictor.predict_stream(items()):
+            g = group_of(frame)
+            g.write(frame, pred, frame_id(frame))
+            draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
+            if draw:
+                img = draw_prediction(frame.image, pred, predictor.skeleton, anchors=predictor.has_anchors,
+                                      stride=predictor.stride)
+                if frame.kind == "image":
+                    name = _unique(frame.source.stem, overlay_names)
+                    _save_png(img, out / "overlays" / f"{name}.png")
+                else:
+                    g.video.write(img)
+            n_frames += 1
+            n_inst += len(pred)
+            bar.update(1)
+    finally:
+        bar.close()
+        for g in groups.values():  # also on an interrupt: what was predicted is kept, in complete files
+            files.extend(g.close())
+    secs = time.perf_counter() - t0
+    return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
+            "files": files, "overlays": len(overlay_names)}
+
+
+def _save_png(img: Any, path: Path) -> None:
+    from PIL import Image
+
+    try:
+        Image.fromarray(img).save(path, optimize=False, compress_level=3)
+    except OSError as e:
+        raise AdaAnchorError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+def format_summary(res: dict[str, Any], out: Path) -> str:
+    """The lines printed at the end of ``adaanchor predict``."""
+    lines = [f"predicted {res['frames']} frame(s), {res['instances']} instance(s) in {res['seconds']:.1f} s "
+             f"({res['fps']:.1f} frames/s)"]
+    lines += [f"wrote {p}" for p in res["files"]]
+    if res.get("overlays"):
+        lines.append(f"wrote {res['overlays']} overlay image(s) in {out / 'overlays'}")
+    if res["skipped"]:
+        lines.append(f"skipped {len(res['skipped'])} input(s):")
+        lines += [f"  {s}" for s in res["skipped"]]
+    return "\n".join(lines)

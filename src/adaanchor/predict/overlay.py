@@ -1,0 +1,122 @@
+"""Overlays: the predicted skeleton on the image, keypoints coloured by confidence, and for the anchor
+strategies an arrow from each keypoint's anchor cell to the keypoint (the paper's Fig. 1 and 4).
+
+Drawn with OpenCV (anti-aliased, sub-pixel coordinates), fast enough for every frame of a video. Small
+images are enlarged by an integer factor first so that the marks stay legible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from ..data.transforms import apply_affine, invert_affine
+from .result import Prediction
+
+SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn with 1/16 pixel precision
+SKELETON_RGB = (90, 170, 255)
+ANCHOR_RGB = (255, 230, 0)  # yellow, as the anchors of the other figures
+BOX_RGB = (200, 200, 200)
+NO_SCORE_RGB = (255, 80, 80)
+MIN_SIDE = 360  # images whose longer side is shorter are enlarged to about this
+
+
+@lru_cache(maxsize=1)
+def confidence_lut() -> np.ndarray:
+    """``(256, 3)`` uint8 RGB: matplotlib's ``RdYlGn`` (red low, green high), as the viz command uses."""
+    import matplotlib
+
+    return (matplotlib.colormaps["RdYlGn"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+
+
+def confidence_rgb(score: float) -> tuple[int, int, int]:
+    c = confidence_lut()[int(np.clip(round(float(score) * 255), 0, 255))]
+    return int(c[0]), int(c[1]), int(c[2])
+
+
+def overlay_scale(image_hw: Sequence[int]) -> int:
+    """The integer enlargement of an image for drawing (1 for images of ``MIN_SIDE`` px or more)."""
+    return max(1, int(round(MIN_SIDE / max(int(image_hw[0]), int(image_hw[1]), 1))))
+
+
+def _fx(xy: np.ndarray, f: int) -> np.ndarray:
+    """Original pixels to fixed-point pixels of the image enlarged ``f`` times (pixel centres stay centres)."""
+    return np.round(((np.asarray(xy, np.float64) + 0.5) * f - 0.5) * (1 << SHIFT)).astype(np.int64)
+
+
+def _pt(p: np.ndarray) -> tuple[int, int]:
+    return int(p[0]), int(p[1])
+
+
+def _anchor_cell(anchor_xy: np.ndarray, affine: np.ndarray, stride: int) -> np.ndarray:
+    """``(4, 2)`` corners, original pixels, of the output cell around an anchor (given in original pixels)."""
+    a_in = apply_affine(affine, anchor_xy)
+    h = stride / 2.0
+    return apply_affine(invert_affine(affine), a_in + np.array([[-h, -h], [h, -h], [h, h], [-h, h]]))
+
+
+def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tuple[int, int]] = (),
+                    anchors: bool = True, stride: int | None = None, draw_boxes: bool | None = None,
+                    legend: bool = True) -> np.ndarray:
+    """The overlay of ``pred`` on ``image (H, W, 3)`` uint8 RGB; returns a new ``(f*H, f*W, 3)`` image,
+    ``f`` = :func:`overlay_scale`.
+
+    Args:
+        anchors: draw the anchor arrows (when ``pred.anchors`` is known); pass False for non-anchor strategies.
+        stride: the output stride: with it, each anchor's cell is outlined as a small square.
+        draw_boxes: outline each instance's box (default: when there are boxes other than the whole image).
+    """
+    h, w = image.shape[:2]
+    f = overlay_scale((h, w))
+    out = cv2.resize(image, (w * f, h * f), interpolation=cv2.INTER_LINEAR) if f > 1 else image.copy()
+    t = max(1, int(round(max(out.shape[:2]) / 300)))  # line thickness grows with the drawing
+    r = 2 * t + 1
+    whole = np.array([0.0, 0.0, w, h])
+    if draw_boxes is None:
+        draw_boxes = any(not np.allclose(b, whole) for b in pred.boxes)
+    for i in range(len(pred)):
+        kp = _fx(pred.keypoints[i], f)
+        if draw_boxes:
+            x, y, bw, bh = pred.boxes[i]
+            corners = _fx(np.array([[x - 0.5, y - 0.5], [x + bw - 0.5, y + bh - 0.5]]), f)
+            cv2.rectangle(out, _pt(corners[0]), _pt(corners[1]), BOX_RGB, t, cv2.LINE_AA, SHIFT)
+        for a, b in skeleton:
+            cv2.line(out, _pt(kp[a]), _pt(kp[b]), SKELETON_RGB, t, cv2.LINE_AA, SHIFT)
+        if anchors and pred.anchors is not None:
+            an = _fx(pred.anchors[i], f)
+            for j in range(pred.num_keypoints):
+                if stride:
+                    cell = _fx(_anchor_cell(pred.anchors[i, j], pred.affines[i], stride), f)
+                    cv2.polylines(out, [cell.reshape(-1, 1, 2).astype(np.int32)], True, ANCHOR_RGB, max(1, t // 2),
+                                  cv2.LINE_AA, SHIFT)
+                length = float(np.hypot(*(kp[j] - an[j]))) / (1 << SHIFT)
+                tip = min(0.5, 3.0 * r / length) if length > 0 else 0.0
+                cv2.arrowedLine(out, _pt(an[j]), _pt(kp[j]), ANCHOR_RGB, max(1, t // 2), cv2.LINE_AA, SHIFT, tip)
+        for j in range(pred.num_keypoints):
+            col = NO_SCORE_RGB if pred.scores is None else confidence_rgb(pred.scores[i, j])
+            cv2.circle(out, _pt(kp[j]), r << SHIFT, col, -1, cv2.LINE_AA, SHIFT)
+            cv2.circle(out, _pt(kp[j]), r << SHIFT, (0, 0, 0), 1, cv2.LINE_AA, SHIFT)
+    if legend and pred.scores is not None:
+        _legend(out, t)
+    return out
+
+
+def _legend(img: np.ndarray, t: int) -> None:
+    """A confidence colour bar, 0 (left) to 1 (right), in the bottom-left corner, labelled above."""
+    h, w = img.shape[:2]
+    fs, font = 0.35 + 0.1 * t, cv2.FONT_HERSHEY_SIMPLEX
+    (tw, th), _ = cv2.getTextSize("0", font, fs, 1)
+    bw, bh = max(60, w // 3), max(6, 4 * t)
+    x0, y0 = 4 * t + tw + 3 * t, h - bh - 4 * t
+    if x0 + bw + 2 * tw + 6 * t >= w or y0 - 3 * th <= 0:
+        return
+    img[y0:y0 + bh, x0:x0 + bw] = cv2.resize(confidence_lut()[None], (bw, bh), interpolation=cv2.INTER_LINEAR)
+    cv2.rectangle(img, (x0, y0), (x0 + bw - 1, y0 + bh - 1), (0, 0, 0), 1)
+    base = y0 + (bh + th) // 2
+    for text, org in (("0", (x0 - tw - 2 * t, base)), ("1", (x0 + bw + 2 * t, base)),
+                      ("confidence", (x0, y0 - 2 * t))):
+        cv2.putText(img, text, org, font, fs, (0, 0, 0), t + 2, cv2.LINE_AA)
+        cv2.putText(img, text, org, font, fs, (255, 255, 255), max(1, t), cv2.LINE_AA)

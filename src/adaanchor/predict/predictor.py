@@ -1,0 +1,216 @@
+"""``Predictor``: a trained run applied to new images, keypoints back in original image pixels.
+
+Each instance is cut out of its image by one affine (original pixels -> model input pixels), the same
+geometry as training and evaluation (:mod:`adaanchor.data.transforms`): the whole image fitted into the
+input as ``TopDownDataset(crop="image")`` does, or a box padded and aspect-corrected as ``crop="box"``
+does. The decoded keypoints and anchors return through the exact inverse of that affine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.spec import KeypointSpec, load_spec
+from ..data.transforms import apply_affine, box_to_center_scale, crop_affine, image_region, invert_affine, warp_image
+from ..data.types import IMAGENET_MEAN, IMAGENET_STD
+from ..errors import AdaAnchorError
+from .boxes import Boxes, as_boxes, load_detections, no_boxes
+from .images import as_rgb, is_single_image, read_any
+from .result import Prediction, stack_instances
+
+ANCHOR_STRATEGIES = ("fixanchor", "adaanchor")
+
+
+def fit_image_affine(image_hw: Sequence[int], input_size: Sequence[int]) -> np.ndarray:
+    """The affine that fits a whole ``(H, W)`` image into a ``(W, H)`` input, centred, aspect preserved
+    (the crop of ``TopDownDataset(crop="image")``)."""
+    center, size = image_region(image_hw, input_size)
+    return crop_affine(center, size, (int(input_size[0]), int(input_size[1])))
+
+
+def box_affine(box: Sequence[float], input_size: Sequence[int]) -> np.ndarray:
+    """The affine of a box ``[x, y, w, h]`` (padded 1.25x to the input's aspect, as ``crop="box"``)."""
+    w, h = int(input_size[0]), int(input_size[1])
+    center, size = box_to_center_scale(box, w / h)
+    return crop_affine(center, size, (w, h))
+
+
+def normalise(crops: np.ndarray) -> np.ndarray:
+    """``(B, H, W, 3)`` uint8 RGB to ``(B, 3, H, W)`` float32, ImageNet-normalised: element for element the
+    arithmetic of :func:`adaanchor.data.types.to_tensor_image`."""
+    x = (crops.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
+    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+
+
+class Predictor:
+    """A model (PyTorch or ONNX backend) with its keypoint spec and input geometry.
+
+    Build one with :meth:`from_run`; call :meth:`predict` on images, or :meth:`predict_stream` on an
+    iterable of images (constant memory: at most ``batch_size`` instances are held at a time).
+    """
+
+    def __init__(self, backend: Any, spec: KeypointSpec, input_size: Sequence[int], strategy: str, stride: int,
+                 batch_size: int = 16, info: dict[str, Any] | None = None):
+        self.backend, self.spec, self.strategy, self.stride = backend, spec, str(strategy), int(stride)
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.batch_size = max(1, int(batch_size))
+        self.info = dict(info or {})
+
+    # ---- construction -------------------------------------------------------------------------------
+    @classmethod
+    def from_run(cls, run: str | Path, device: str = "auto", backend: str = "torch", ckpt: str | Path | None = None,
+                 overrides: Sequence[str] = (), onnx_path: str | Path | None = None, batch_size: int = 16,
+                 threads: int | None = None) -> Predictor:
+        """Load a run directory, a checkpoint inside one (``RUN/checkpoints/best.pt``) or a config file.
+
+        Args:
+            device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
+            backend: ``"torch"``, or ``"onnx"``: the graph exported by :func:`adaanchor.export.export_onnx`,
+                run in onnxruntime. ``onnx_path`` names the file; by default ``RUN/export/<checkpoint>.onnx``,
+                exported on first use and again whenever the checkpoint is newer.
+            threads: CPU threads of the onnxruntime session (default: torch's).
+        """
+        from ..engine.run import load_for_eval, resolve_run
+        from .backends import OnnxBackend, TorchBackend, ensure_onnx, resolve_device
+
+        if backend not in ("torch", "onnx"):
+            raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
+        target, ckpt = _split_checkpoint(Path(run), ckpt)
+        cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
+        if ckpt_path is None and not cfg.model.weights:
+            raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
+        dev = resolve_device(device)
+        spec = load_spec(cfg.data.spec)
+        size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
+        model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
+        if backend == "torch":
+            be: Any = TorchBackend(model, strategy, dev)
+        else:
+            if onnx_path is None:
+                base = target if target.is_dir() else target.parent
+                onnx_path = base / "export" / f"{Path(str(ckpt_path or cfg.model.weights)).stem}.onnx"
+                ensure_onnx(model, strategy, size, Path(onnx_path), ckpt_path, spec.keypoints)
+            elif not Path(onnx_path).is_file():  # a file named by the caller is used as it is, or written once
+                ensure_onnx(model, strategy, size, Path(onnx_path), None, spec.keypoints)
+            path = Path(onnx_path)
+            be = OnnxBackend(path, size, dev, threads)
+            info["onnx"] = str(path)
+        info.update({"device": str(dev), "backend": backend, "run": str(target)})
+        return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info)
+
+    @property
+    def keypoint_names(self) -> tuple[str, ...]:
+        return tuple(self.spec.keypoints)
+
+    @property
+    def skeleton(self) -> tuple[tuple[int, int], ...]:
+        return tuple(self.spec.skeleton)
+
+    @property
+    def has_anchors(self) -> bool:
+        """Whether the strategy decodes each keypoint from an anchor (``fixanchor``, ``adaanchor``)."""
+        return self.strategy in ANCHOR_STRATEGIES
+
+    # ---- prediction -----------------------------------------------------------------------------------
+    def predict(self, images: Any, boxes: Any = None, image_ids: Sequence[int] | None = None) -> Prediction | list[Prediction]:
+        """Keypoints on one image or a batch.
+
+        Args:
+            images: one image (``(H, W, 3)`` uint8 RGB array, ``(H, W)`` grayscale, RGBA, a PIL image or a
+                file path) or a sequence of them, or an ``(B, H, W, 3)`` array.
+            boxes: None (whole-image mode: one instance per image); for one image an ``(N, 4)`` array of
+                ``[x, y, w, h]`` (``(N, 5)``: with detection scores); for a batch a list of those, one per
+                image (None: whole image); or the path of a COCO detections JSON (images then need ids:
+                ``image_ids``, or file names whose stem is the integer id, ``000000000785.jpg`` -> 785).
+
+        Returns:
+            A :class:`Prediction` for one image, else a list of them in input order.
+        """
+        single = is_single_image(images)
+        batch = [images] if single else list(images)
+        per_image = self._boxes_for(batch, boxes, single, image_ids)
+        out = [p for _, p in self.predict_stream(zip(batch, per_image, range(len(batch))))]
+        return out[0] if single else out
+
+    def predict_stream(self, items: Iterable[tuple[Any, Boxes | Any | None, Any]]) -> Iterator[tuple[Any, Prediction]]:
+        """Predict ``(image, boxes, tag)`` items lazily, batching instances across images; yields ``(tag,
+        prediction)`` in input order. ``boxes`` is None (whole image) or what :func:`as_boxes` takes."""
+        queue: list[tuple[dict[str, Any], int, np.ndarray]] = []  # (entry, instance, crop)
+        pending: list[tuple[Any, dict[str, Any]]] = []
+        for image, boxes, tag in items:
+            img = as_rgb(read_any(image))
+            entry = self._entry(img, boxes)
+            pending.append((tag, entry))
+            queue.extend((entry, j, crop) for j, crop in enumerate(entry.pop("crops")))
+            while len(queue) >= self.batch_size:
+                self._run(queue[: self.batch_size])
+                del queue[: self.batch_size]
+            while pending and pending[0][1]["done"] == len(pending[0][1]["parts"]):
+                yield pending[0][0], self._finish(pending.pop(0)[1])
+        if queue:
+            self._run(queue)
+        for tag, entry in pending:
+            yield tag, self._finish(entry)
+
+    # ---- internals ------------------------------------------------------------------------------------
+    def _entry(self, img: np.ndarray, boxes: Any) -> dict[str, Any]:
+        h, w = img.shape[:2]
+        if boxes is None:
+            regions = [(np.array([0.0, 0.0, w, h]), 1.0, fit_image_affine((h, w), self.input_size))]
+        else:
+            b, s = as_boxes(boxes)
+            regions = [(bb, float(ss), box_affine(bb, self.input_size)) for bb, ss in zip(b, s)]
+        crops = [warp_image(img, a, self.input_size) for _, _, a in regions]
+        parts = [{"box": bb, "box_score": ss, "affine": a} for bb, ss, a in regions]
+        return {"hw": (h, w), "parts": parts, "done": 0, "crops": crops}
+
+    def _run(self, queue: list[tuple[dict[str, Any], int, np.ndarray]]) -> None:
+        out = self.backend(normalise(np.stack([c for _, _, c in queue])))
+        for i, (entry, j, _) in enumerate(queue):
+            part = entry["parts"][j]
+            inv = invert_affine(part["affine"])
+            part["keypoints"] = apply_affine(inv, out["keypoints"][i].astype(np.float64))
+            part["scores"] = out["scores"][i] if "scores" in out else None
+            part["anchors"] = apply_affine(inv, out["anchors"][i].astype(np.float64)) if "anchors" in out else None
+            entry["done"] += 1
+
+    def _finish(self, entry: dict[str, Any]) -> Prediction:
+        if not entry["parts"]:
+            return Prediction.empty(self.spec.num_keypoints, entry["hw"], self.strategy != "regression",
+                                    self.strategy != "regression")
+        return stack_instances(entry["parts"], entry["hw"])
+
+    def _boxes_for(self, batch: list[Any], boxes: Any, single: bool, image_ids: Sequence[int] | None) -> list[Any]:
+        if boxes is None:
+            return [None] * len(batch)
+        if isinstance(boxes, (str, Path)):
+            from .sources import image_id_of
+
+            dets = load_detections(boxes)
+            if image_ids is None:
+                image_ids = [image_id_of(b) if isinstance(b, (str, Path)) else None for b in batch]
+            if len(image_ids) != len(batch) or any(i is None for i in image_ids):
+                raise AdaAnchorError(f"{boxes}: detections are matched by image id: pass image_ids=, or image files "
+                                     "named by their integer id")
+            return [dets.get(int(i), no_boxes()) for i in image_ids]
+        if single:
+            return [as_boxes(boxes)]
+        boxes = list(boxes)
+        if len(boxes) != len(batch):
+            raise AdaAnchorError(f"boxes: {len(boxes)} entries for {len(batch)} images (give one per image, None = whole image)")
+        return [None if b is None else as_boxes(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
+
+
+def _split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:
+    """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file)."""
+    if run.is_file() and run.suffix in (".pt", ".pth", ".ckpt"):
+        folder = run.parent.parent if run.parent.name == "checkpoints" else run.parent
+        if not (folder / "config.yaml").is_file():
+            raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); "
+                                 "give the run's config file and ckpt=")
+        return folder, run if ckpt is None else ckpt
+    return run, ckpt

@@ -1,0 +1,80 @@
+"""The result of one image: N instances of K keypoints each, in original image pixels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass
+class Prediction:
+    """Predictions on one image (or video frame).
+
+    ``N`` is the number of instances: 1 in whole-image mode, the number of boxes in top-down mode (0 when
+    an image has no box). Coordinates are ``(x, y)`` in original image pixels, pixel centres at integers
+    (docs/conventions.md).
+
+    Attributes:
+        keypoints: ``(N, K, 2)`` float64.
+        scores: ``(N, K)`` float32 confidences in [0, 1], or None for a strategy without confidence
+            (regression).
+        anchors: ``(N, K, 2)`` float64, the centre of the output cell each keypoint was decoded from (the
+            anchor of ``fixanchor``/``adaanchor``, the argmax cell of ``heatmap``), or None (regression).
+        boxes: ``(N, 4)`` float64 ``[x, y, w, h]``: the given box, or the whole image ``[0, 0, W, H]``.
+        box_scores: ``(N,)`` float64 detection scores (1.0 where none was given).
+        affines: ``(N, 2, 3)`` float64, original image pixels -> model input pixels, one per instance.
+        image_hw: ``(H, W)`` of the original image.
+        meta: free-form information about the image (source file, frame index, time, image id).
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray | None
+    anchors: np.ndarray | None
+    boxes: np.ndarray
+    box_scores: np.ndarray
+    affines: np.ndarray
+    image_hw: tuple[int, int]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    @property
+    def num_keypoints(self) -> int:
+        return int(self.keypoints.shape[1])
+
+    def instance_scores(self) -> np.ndarray:
+        """``(N,)``: mean keypoint confidence times the box score (the COCO results ``score``); the box
+        score alone when there is no keypoint confidence."""
+        if self.scores is None:
+            return self.box_scores.astype(np.float64)
+        if len(self) == 0:
+            return np.zeros(0)
+        return self.scores.astype(np.float64).mean(axis=1) * self.box_scores
+
+    @classmethod
+    def empty(cls, k: int, image_hw: tuple[int, int], with_scores: bool, with_anchors: bool,
+              meta: dict[str, Any] | None = None) -> Prediction:
+        """An image without any instance (no box given for it)."""
+        return cls(np.zeros((0, k, 2)), np.zeros((0, k), np.float32) if with_scores else None,
+                   np.zeros((0, k, 2)) if with_anchors else None, np.zeros((0, 4)), np.zeros(0), np.zeros((0, 2, 3)),
+                   image_hw, dict(meta or {}))
+
+
+def stack_instances(parts: list[dict[str, np.ndarray]], image_hw: tuple[int, int], meta: dict[str, Any] | None = None) -> Prediction:
+    """One :class:`Prediction` from per-instance dicts (``keypoints (K, 2)``, ``scores (K,)`` or None,
+    ``anchors (K, 2)`` or None, ``box (4,)``, ``box_score``, ``affine (2, 3)``), in order."""
+    scores = [p["scores"] for p in parts]
+    anchors = [p["anchors"] for p in parts]
+    return Prediction(
+        keypoints=np.stack([p["keypoints"] for p in parts]),
+        scores=None if scores[0] is None else np.stack(scores).astype(np.float32),
+        anchors=None if anchors[0] is None else np.stack(anchors),
+        boxes=np.stack([np.asarray(p["box"], np.float64) for p in parts]),
+        box_scores=np.array([float(p["box_score"]) for p in parts]),
+        affines=np.stack([p["affine"] for p in parts]),
+        image_hw=image_hw,
+        meta=dict(meta or {}),
+    )

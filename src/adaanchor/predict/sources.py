@@ -1,0 +1,253 @@
+"""Prediction sources: image files, folders, glob patterns and video files, read as a stream of frames.
+
+Videos are decoded with PyAV (FFmpeg's libraries): frames come one at a time from a forward decode, no
+seeking, so memory stays constant on a video of any length, and every frame carries its index and its
+presentation time. Anything that cannot be read is reported as a :class:`Skip` and the stream goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.dataset import load_image
+from ..errors import AdaAnchorError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
+VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".mts"})
+_GLOB_CHARS = re.compile(r"[*?\[]")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: ``kind`` is ``"image"`` or ``"video"``."""
+
+    path: Path
+    kind: str
+
+
+@dataclass
+class Frame:
+    """One image to predict on.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB.
+        source: the file it came from.
+        index: frame index in the video (0 for an image file).
+        time: presentation time in seconds (video), or None.
+        kind: ``"image"`` or ``"video"``.
+    """
+
+    image: np.ndarray
+    source: Path
+    index: int = 0
+    time: float | None = None
+    kind: str = "image"
+
+
+@dataclass(frozen=True)
+class Skip:
+    """An input that was not (or not completely) read, and why."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+def kind_of(path: Path) -> str:
+    return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+
+
+def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]]:
+    """Files to read, in order, from SOURCE arguments: an image or video file; a folder (its image and video
+    files, sorted by name, not recursive); a glob pattern (``**`` recurses; matches sorted). A missing path,
+    an empty folder or a pattern matching nothing is a :class:`Skip`. A file named twice is read once."""
+    out: list[Source] = []
+    skips: list[Skip] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(Source(p, kind_of(p)))
+
+    for arg in args:
+        p = Path(arg)
+        if p.is_file():
+            add(p)
+        elif p.is_dir():
+            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            if not files:
+                skips.append(Skip(str(p), "folder holds no image or video file"))
+            for q in files:
+                add(q)
+        elif _GLOB_CHARS.search(str(arg)):
+            matches = sorted(Path(m) for m in glob.glob(str(arg), recursive=True) if Path(m).is_file())
+            if not matches:
+                skips.append(Skip(str(arg), "pattern matches no file"))
+            for q in matches:
+                add(q)
+        else:
+            skips.append(Skip(str(p), "no such file or folder"))
+    return out, skips
+
+
+def image_id_of(path: str | Path) -> int | None:
+    """The COCO convention: an image file whose stem is an integer has that id (``000000000785.jpg`` -> 785)."""
+    stem = Path(path).stem
+    return int(stem) if stem.isascii() and stem.isdigit() else None
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about its first video stream (``frames`` 0 when it does not say)."""
+
+    frames: int
+    fps: float
+    width: int
+    height: int
+
+
+def _av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise AdaAnchorError("reading videos needs PyAV: pip install av") from None
+    return av
+
+
+def video_info(path: str | Path) -> VideoInfo:
+    """Frame count, frame rate and size of a video file (no frame is decoded)."""
+    av = _av()
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise AdaAnchorError(f"{path}: no video stream")
+            s = c.streams.video[0]
+            rate = s.average_rate or s.guessed_rate or 25
+            return VideoInfo(int(s.frames or 0), float(rate), int(s.codec_context.width), int(s.codec_context.height))
+    except av.error.FFmpegError as e:
+        raise AdaAnchorError(f"{path}: cannot open the video ({_ff_reason(e)})") from None
+
+
+def _ff_reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e).splitlines()[0][:200]
+
+
+def read_video(path: str | Path) -> Iterator[Frame]:
+    """Decode a video front to back, one :class:`Frame` at a time (RGB); nothing is kept between frames.
+
+    Raises:
+        AdaAnchorError: the file cannot be opened or has no video stream (before any frame), or decoding
+            fails part way (the frames before it have been yielded; the message says how many).
+    """
+    av = _av()
+    p = Path(path)
+    try:
+        container = av.open(str(p))
+    except av.error.FFmpegError as e:
+        raise AdaAnchorError(f"{p}: cannot open the video ({_ff_reason(e)})") from None
+    n = 0
+    with container:
+        if not container.streams.video:
+            raise AdaAnchorError(f"{p}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # FFmpeg's own frame/slice threads: decode overlaps the model
+        try:
+            for frame in container.decode(stream):
+                t = float(frame.time) if frame.time is not None else None
+                yield Frame(frame.to_ndarray(format="rgb24"), p, n, t, "video")
+                n += 1
+        except av.error.FFmpegError as e:
+            raise AdaAnchorError(f"{p}: decoding failed after {n} frame(s) ({_ff_reason(e)})") from None
+    if n == 0:
+        raise AdaAnchorError(f"{p}: the video has no decodable frame")
+
+
+def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None]) -> Iterator[Frame]:
+    """Every frame of every source, in order; an unreadable source (or the unreadable rest of a video) goes
+    to ``on_skip`` and the stream continues with the next source."""
+    for src in sources:
+        if src.kind == "video":
+            try:
+                yield from read_video(src.path)
+            except AdaAnchorError as e:
+                on_skip(Skip(str(src.path), str(e).removeprefix(f"{src.path}: ")))
+            continue
+        try:
+            img = load_image(src.path)
+        except AdaAnchorError as e:  # DataError: missing, empty, truncated, not an image
+            on_skip(Skip(str(src.path), getattr(e, "reason", None) or str(e)))
+            continue
+        yield Frame(img, src.path)
+
+
+def count_frames(sources: Sequence[Source]) -> int | None:
+    """The number of frames to expect (for the progress bar), or None when a video does not say."""
+    total = 0
+    for s in sources:
+        if s.kind == "image":
+            total += 1
+            continue
+        try:
+            n = video_info(s.path).frames
+        except AdaAnchorError:
+            n = 0
+        if n <= 0:
+            return None
+        total += n
+    return total
+
+
+def prefetch(items: Iterator[Any], size: int) -> Iterator[Any]:
+    """Yield from ``items``, produced ahead by a background thread, at most ``size`` items ahead (memory stays
+    bounded). Decoding (FFmpeg, which releases the GIL) then overlaps the model's forward pass. An exception
+    in the producer is raised here; closing this generator stops the producer."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=max(1, size))
+    stop = threading.Event()
+    done = object()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for it in items:
+                if not put((None, it)):
+                    return
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, raised there
+            put((e, None))
+            return
+        put((None, done))
+
+    th = threading.Thread(target=produce, name="adaanchor-prefetch", daemon=True)
+    th.start()
+    try:
+        while True:
+            err, it = q.get()
+            if err is not None:
+                raise err
+            if it is done:
+                return
+            yield it
+    finally:
+        stop.set()
+        th.join(timeout=5)

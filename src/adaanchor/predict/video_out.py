@@ -1,0 +1,67 @@
+"""A labelled video, encoded with PyAV (H.264 when the FFmpeg build has it, else MPEG-4 Part 2)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AdaAnchorError
+from .sources import _av
+
+
+class VideoWriter:
+    """Frames in, one video file out; the size is set by the first frame (odd sizes are padded by one
+    pixel: the yuv420p pixel format needs even sizes). Written as a temporary file, renamed on close."""
+
+    def __init__(self, path: str | Path, fps: float, crf: int = 20):
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
+        self.fps = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
+        self.crf = int(crf)
+        self.container: Any = None
+        self.stream: Any = None
+        self.frames = 0
+
+    def _open(self, w: int, h: int) -> None:
+        av = _av()
+        try:
+            self.container = av.open(str(self.tmp), mode="w")
+        except av.error.FFmpegError as e:
+            raise AdaAnchorError(f"{self.path}: cannot write the video ({getattr(e, 'strerror', e)})") from None
+        codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
+        self.stream = self.container.add_stream(codec, rate=self.fps)
+        self.stream.width, self.stream.height = w + (w % 2), h + (h % 2)
+        self.stream.pix_fmt = "yuv420p"
+        if codec == "libx264":
+            self.stream.options = {"crf": str(self.crf), "preset": "veryfast"}
+
+    def write(self, image: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` uint8 RGB frame."""
+        av = _av()
+        h, w = image.shape[:2]
+        if self.container is None:
+            self._open(w, h)
+        sw, sh = self.stream.width, self.stream.height
+        if (w, h) != (sw, sh):
+            canvas = np.zeros((sh, sw, 3), np.uint8)
+            canvas[: min(h, sh), : min(w, sw)] = image[:sh, :sw]
+            image = canvas
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> Path | None:
+        """Flush the encoder and finish the file; None when no frame was written."""
+        if self.container is None:
+            return None
+        import os
+
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+        os.replace(self.tmp, self.path)
+        return self.path

@@ -1,0 +1,182 @@
+"""Prediction files: COCO keypoint results (JSON), DeepLabCut's CSV layout, and SLEAP ``.slp`` (sleap-io).
+
+One writer per output group (all image inputs together, or one video file). The JSON and CSV writers
+stream: each frame is written when it is predicted, so memory does not grow with the video's length. Files
+are written under a temporary name and renamed when complete.
+
+- COCO results (``adaanchor score`` reads them): ``{"image_id", "category_id": 1, "keypoints": [x, y, s] *
+  K, "score", "bbox", "file_name"[, "frame", "time"]}`` per instance, original image pixels.
+- DeepLabCut CSV, the layout of DeepLabCut's own analysis output: header rows ``scorer``, ``bodyparts``,
+  ``coords`` (plus ``individuals`` when an image can hold several instances); then one row per frame
+  (index = frame number for a video, the image path for images) with ``x, y, likelihood`` per keypoint.
+  A missing instance is empty cells; ``likelihood`` is empty for a strategy without confidence.
+- ``.slp`` (sleap-io's ``save_slp``): a skeleton with the spec's edges and one ``PredictedInstance`` per
+  instance; it is built in memory and saved at the end (sleap-io has no streaming writer).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AdaAnchorError
+from .result import Prediction
+from .sources import Frame
+
+FORMATS = ("coco", "csv", "slp")
+FORMAT_ALIASES = {"dlc": "csv", "json": "coco", "sleap": "slp"}
+SUFFIX = {"coco": ".json", "csv": ".csv", "slp": ".slp"}
+
+
+def _round(v: float, nd: int = 3) -> float:
+    return round(float(v), nd)
+
+
+class _AtomicFile:
+    """A text file written as ``.name.tmp`` and renamed to ``name`` on :meth:`close`."""
+
+    def __init__(self, path: Path):
+        self.path, self.tmp = path, path.with_name(f".{path.name}.tmp")
+        try:
+            self.fh = open(self.tmp, "w", newline="", encoding="utf-8")
+        except OSError as e:
+            raise AdaAnchorError(f"{path}: cannot write ({e.strerror or e})") from None
+
+    def finish(self) -> None:
+        self.fh.close()
+        os.replace(self.tmp, self.path)
+
+
+class CocoWriter:
+    """COCO keypoint results, streamed as a JSON list."""
+
+    def __init__(self, path: Path, **_: Any):
+        self.f = _AtomicFile(path)
+        self.f.fh.write("[")
+        self.n = 0
+
+    def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
+        scores = pred.scores
+        inst = pred.instance_scores()
+        for i in range(len(pred)):
+            s = scores[i] if scores is not None else np.ones(pred.num_keypoints)
+            kp = [_round(v) for x, y, c in zip(pred.keypoints[i, :, 0], pred.keypoints[i, :, 1], s) for v in (x, y, c)]
+            rec: dict[str, Any] = {"image_id": int(image_id), "category_id": 1, "keypoints": kp,
+                                   "score": _round(inst[i], 5), "bbox": [_round(v, 2) for v in pred.boxes[i]],
+                                   "file_name": str(frame.source)}
+            if frame.kind == "video":
+                rec["frame"] = frame.index
+                if frame.time is not None:
+                    rec["time"] = round(frame.time, 6)
+            self.f.fh.write(("\n" if self.n == 0 else ",\n") + json.dumps(rec))
+            self.n += 1
+
+    def close(self) -> Path:
+        self.f.fh.write("\n]\n" if self.n else "]\n")
+        self.f.finish()
+        return self.f.path
+
+
+class DlcCsvWriter:
+    """DeepLabCut's CSV layout, one row per frame (see the module docstring)."""
+
+    def __init__(self, path: Path, keypoints: tuple[str, ...], scorer: str, max_instances: int = 1, **_: Any):
+        self.f = _AtomicFile(path)
+        self.w = csv.writer(self.f.fh)
+        self.k, self.m, self.base = len(keypoints), max(1, int(max_instances)), path.parent
+        per = 3 * self.k
+        self.w.writerow(["scorer"] + [scorer] * per * self.m)
+        if self.m > 1:
+            self.w.writerow(["individuals"] + [f"individual{i + 1}" for i in range(self.m) for _ in range(per)])
+        self.w.writerow(["bodyparts"] + [n for _ in range(self.m) for n in keypoints for _ in range(3)])
+        self.w.writerow(["coords"] + ["x", "y", "likelihood"] * self.k * self.m)
+
+    def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
+        if frame.kind == "video":
+            index = str(frame.index)
+        else:  # relative to the CSV's folder, as DeepLabCut's labelled-data paths are
+            index = os.path.relpath(frame.source.resolve(), self.base.resolve()).replace(os.sep, "/")
+        cells: list[str] = []
+        for i in range(self.m):
+            for j in range(self.k):
+                if i >= len(pred):
+                    cells += ["", "", ""]
+                    continue
+                x, y = pred.keypoints[i, j]
+                s = "" if pred.scores is None else f"{float(pred.scores[i, j]):.5f}"
+                cells += [f"{x:.3f}", f"{y:.3f}", s]
+        self.w.writerow([index] + cells)
+
+    def close(self) -> Path:
+        self.f.finish()
+        return self.f.path
+
+
+class SlpWriter:
+    """SLEAP labels (``.slp``) through sleap-io: built in memory, saved on :meth:`close`."""
+
+    def __init__(self, path: Path, keypoints: tuple[str, ...], skeleton: tuple[tuple[int, int], ...] = (), **_: Any):
+        try:
+            import sleap_io as sio
+        except ImportError:
+            raise AdaAnchorError("--format slp needs sleap-io: pip install sleap-io") from None
+        self.sio, self.path = sio, path
+        self.skeleton = sio.Skeleton(nodes=[sio.Node(n) for n in keypoints])
+        for a, b in skeleton:
+            self.skeleton.add_edge(keypoints[a], keypoints[b])
+        self.videos: dict[str, Any] = {}
+        self.image_files: list[str] = []
+        self.frames: list[tuple[str, int, list[Any]]] = []
+
+    def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
+        sio = self.sio
+        insts = []
+        for i in range(len(pred)):
+            pts = pred.scores[i].astype(np.float64) if pred.scores is not None else np.full(pred.num_keypoints, math.nan)
+            insts.append(sio.PredictedInstance.from_numpy(points_data=pred.keypoints[i], skeleton=self.skeleton,
+                                                          point_scores=pts, score=float(pred.instance_scores()[i])))
+        if frame.kind == "video":
+            self.frames.append((str(frame.source.resolve()), frame.index, insts))
+        else:
+            self.image_files.append(str(frame.source.resolve()))
+            self.frames.append(("", len(self.image_files) - 1, insts))
+
+    def close(self) -> Path:
+        sio = self.sio
+        videos: dict[str, Any] = {}
+        lfs = []
+        for src, idx, insts in self.frames:
+            if src not in videos:  # an image list needs its backend object (sleap-io reads it back through it)
+                videos[src] = (sio.Video(filename=src, open_backend=False) if src
+                               else sio.Video.from_filename(list(self.image_files)))
+            lfs.append(sio.LabeledFrame(video=videos[src], frame_idx=idx, instances=insts))
+        labels = sio.Labels(labeled_frames=lfs, videos=list(videos.values()), skeletons=[self.skeleton])
+        tmp = self.path.with_name(f".{self.path.stem}.tmp.slp")
+        try:
+            sio.save_slp(labels, str(tmp), verbose=False)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            raise AdaAnchorError(f"{self.path}: cannot write ({e.strerror or e})") from None
+        return self.path
+
+
+WRITERS = {"coco": CocoWriter, "csv": DlcCsvWriter, "slp": SlpWriter}
+
+
+def parse_formats(values: list[str] | None) -> list[str]:
+    """``--format`` values (repeatable, comma-separated; ``dlc`` = ``csv``) as canonical names, in order."""
+    out: list[str] = []
+    for v in values or ["coco", "csv"]:
+        for name in (s.strip().lower() for s in str(v).split(",") if s.strip()):
+            name = FORMAT_ALIASES.get(name, name)
+            if name not in FORMATS:
+                raise AdaAnchorError(f"unknown format {name!r}: choose from coco, csv (= dlc), slp")
+            if name not in out:
+                out.append(name)
+    return out

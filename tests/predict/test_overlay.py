@@ -1,0 +1,53 @@
+"""Overlay drawing: where the marks land, confidence colours, anchor arrows only when asked."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adaanchor.predict.overlay import confidence_rgb, draw_prediction, overlay_scale
+from adaanchor.predict.predictor import fit_image_affine
+from adaanchor.predict.result import Prediction
+
+
+def _pred(scores=(0.05, 0.95), anchors=True) -> Prediction:
+    kp = np.array([[[20.0, 30.0], [100.0, 60.0]]])
+    return Prediction(kp, np.array([scores], np.float32), np.array([[[40.0, 30.0], [100.0, 90.0]]]) if anchors else None,
+                      np.array([[0.0, 0.0, 160.0, 120.0]]), np.ones(1), fit_image_affine((120, 160), (72, 96))[None],
+                      (120, 160))
+
+
+def _has(img: np.ndarray, rgb, y: int, x: int, r: int = 3) -> bool:
+    patch = img[max(0, y - r): y + r + 1, max(0, x - r): x + r + 1].reshape(-1, 3).astype(int)
+    return bool((np.abs(patch - np.array(rgb)).sum(1) <= 30).any())
+
+
+def _yellowish(img: np.ndarray) -> np.ndarray:
+    """Pixels where the anchor yellow shows, even blended into the grey by anti-aliasing."""
+    c = img.astype(int)
+    return (c[..., 0] - c[..., 2] > 50) & (c[..., 1] - c[..., 2] > 50)
+
+
+def test_keypoints_are_coloured_by_confidence_where_they_are():
+    img = np.full((120, 160, 3), 128, np.uint8)
+    f = overlay_scale((120, 160))
+    assert f == 2  # round(360 / 160)
+    out = draw_prediction(img, _pred(), skeleton=[(0, 1)], anchors=True, stride=4, legend=False)
+    assert out.shape == (240, 320, 3)
+    at = lambda x, y: (int(round((y + 0.5) * f - 0.5)), int(round((x + 0.5) * f - 0.5)))  # noqa: E731
+    assert _has(out, confidence_rgb(0.05), *at(20, 30)) and _has(out, confidence_rgb(0.95), *at(100, 60))
+    assert confidence_rgb(0.05)[0] > confidence_rgb(0.05)[1] and confidence_rgb(0.95)[1] > confidence_rgb(0.95)[0]
+    # The arrow runs from the anchor (40, 30) towards the keypoint: yellow half way between them.
+    y, x = at(30, 30)
+    assert _yellowish(out)[y - 2: y + 3, x - 2: x + 3].any()
+    assert img.mean() == 128  # the input is not drawn on
+
+
+def test_no_anchor_arrows_when_not_asked_or_unknown():
+    img = np.full((120, 160, 3), 128, np.uint8)
+    for out in (draw_prediction(img, _pred(), anchors=False, legend=False),
+                draw_prediction(img, _pred(anchors=False), legend=False)):
+        assert not _yellowish(out).any()
+
+
+def test_large_images_are_not_enlarged():
+    assert overlay_scale((720, 1280)) == 1 and overlay_scale((96, 72)) == 4

@@ -1,0 +1,139 @@
+"""``adaanchor predict``: outputs in every format (read back by ``adaanchor score``, pandas and sleap-io),
+videos and labelled videos, boxes, and skipped inputs with their exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from adaanchor.cli import main
+from adaanchor.predict import Predictor
+from adaanchor.predict.sources import read_video, video_info
+
+
+def _predict(*args: str) -> int:
+    return main(["predict", *args, "--quiet", "--device", "cpu"])
+
+
+@pytest.fixture(scope="module")
+def folder_out(pred_runs, tiny_bench, tmp_path_factory):
+    """``predict`` on the validation folder, ids from val.json, every format."""
+    out = tmp_path_factory.mktemp("pred_folder")
+    rc = _predict(str(pred_runs["adaanchor"]), str(tiny_bench / "images" / "val"), "--out", str(out),
+                  "--gt", str(tiny_bench / "val.json"), "--format", "coco,dlc", "--format", "slp")
+    return rc, out
+
+
+def test_coco_results_pass_score(folder_out, tiny_bench, tmp_path, capsys):
+    rc, out = folder_out
+    assert rc == 0
+    res = json.loads((out / "predictions.json").read_text())
+    gt = json.loads((tiny_bench / "val.json").read_text())
+    assert sorted(r["image_id"] for r in res) == sorted(im["id"] for im in gt["images"])
+    assert all(len(r["keypoints"]) == 51 and 0 <= r["score"] <= 1 for r in res)
+    capsys.readouterr()
+    assert main(["score", str(tiny_bench / "val.json"), str(out / "predictions.json"), "--metric", "coco",
+                 "--json", str(tmp_path / "s.json")]) == 0
+    assert "AP" in json.loads((tmp_path / "s.json").read_text())
+
+
+def test_dlc_csv_is_read_back_by_sleap_io_and_pandas(folder_out, pred_runs, val_images):
+    import sleap_io as sio
+
+    _, out = folder_out
+    csv = out / "predictions.csv"
+    df = pd.read_csv(csv, header=[0, 1, 2], index_col=0)
+    assert df.columns.names == ["scorer", "bodyparts", "coords"] and len(df) == len(val_images)
+    assert list(df.columns.get_level_values(2)[:3]) == ["x", "y", "likelihood"]
+    ref = Predictor.from_run(pred_runs["adaanchor"], device="cpu").predict(val_images)
+    labels = sio.load_dlc(str(csv))
+    assert len(labels) == len(val_images)
+    names = [n.name for n in labels.skeletons[0].nodes]  # sleap-io orders body parts by name
+    spec_names = list(Predictor.from_run(pred_runs["adaanchor"], device="cpu").keypoint_names)
+    order = [spec_names.index(n) for n in names]
+    for lf in labels:
+        i = [p.name for p in val_images].index(lf.video.filename[lf.frame_idx].rsplit("/", 1)[-1])
+        np.testing.assert_allclose(lf.instances[0].numpy(), ref[i].keypoints[0][order], atol=2e-3)
+
+
+def test_slp_round_trip(folder_out, val_images):
+    import sleap_io as sio
+
+    _, out = folder_out
+    labels = sio.load_slp(str(out / "predictions.slp"), open_videos=False)
+    assert len(labels) == len(val_images) and len(labels.skeletons[0].edges) > 0
+    inst = labels[0].instances[0]
+    assert type(inst).__name__ == "PredictedInstance" and inst.numpy(scores=True).shape == (17, 3)
+
+
+def test_overlays_are_written(folder_out, val_images):
+    _, out = folder_out
+    pngs = sorted((out / "overlays").glob("*.png"))
+    assert [p.name for p in pngs] == [p.name for p in val_images]
+    im = Image.open(pngs[0])
+    assert im.size == (4 * 72, 4 * 96)  # small images are enlarged for drawing
+
+
+def test_video_source_labelled_video_and_csv_by_frame(pred_runs, val_video, tmp_path):
+    out = tmp_path / "o"
+    import sleap_io as sio
+
+    assert _predict(str(pred_runs["adaanchor"]), str(val_video), "--out", str(out), "--save-video",
+                    "--format", "coco,csv,slp") == 0
+    labels = sio.load_slp(str(out / "clip.slp"), open_videos=False)
+    assert [lf.frame_idx for lf in labels] == list(range(24)) and labels.videos[0].filename == str(val_video.resolve())
+    df = pd.read_csv(out / "clip.csv", header=[0, 1, 2], index_col=0)
+    assert list(df.index) == list(range(24))
+    res = json.loads((out / "clip.json").read_text())
+    assert [r["frame"] for r in res] == list(range(24)) and [r["image_id"] for r in res] == list(range(24))
+    np.testing.assert_allclose([r["time"] for r in res], np.arange(24) / 10, atol=1e-6)
+    info = video_info(out / "clip_labeled.mp4")
+    assert info.frames == 24 and (info.width, info.height) == (288, 384) and info.fps == 10
+    assert sum(1 for _ in read_video(out / "clip_labeled.mp4")) == 24
+    # The video frames are the same predictions as the images they were made from.
+    ref = Predictor.from_run(pred_runs["adaanchor"], device="cpu").predict(next(read_video(val_video)).image)
+    np.testing.assert_allclose(np.asarray(res[0]["keypoints"]).reshape(17, 3)[:, :2], ref.keypoints[0], atol=2e-3)
+    assert not (out / "overlays").exists()
+
+
+def test_boxes_several_instances_per_image(pred_runs, val_images, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for p in val_images[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    dets = [{"image_id": 0, "category_id": 1, "bbox": [0, 0, 72, 96], "score": 1.0},
+            {"image_id": 0, "category_id": 1, "bbox": [10, 10, 30, 40], "score": 0.8},
+            {"image_id": 2, "category_id": 1, "bbox": [5, 5, 50, 80], "score": 0.7}]
+    (tmp_path / "d.json").write_text(json.dumps(dets))
+    out = tmp_path / "o"
+    ckpt = pred_runs["regression"] / "checkpoints" / "last.pt"
+    assert _predict(str(pred_runs["regression"]), str(folder / "*.png"), f"ckpt={ckpt}", "--out", str(out), "--boxes",
+                    str(tmp_path / "d.json")) == 0
+    res = json.loads((out / "predictions.json").read_text())
+    assert [r["image_id"] for r in res] == [0, 0, 2]
+    assert [r["bbox"] for r in res] == [d["bbox"] for d in dets]
+    df = pd.read_csv(out / "predictions.csv", header=[0, 1, 2, 3], index_col=0)
+    assert df.columns.names[1] is not None and list(df.columns.get_level_values(1).unique()) == ["individual1", "individual2"]
+    assert df.iloc[1].isna().all()  # image 1: no box, no instance
+    assert df.iloc[0].notna().sum() == 2 * 17 * 2  # regression: x and y, no likelihood
+
+
+def test_skipped_inputs_are_counted_and_set_the_exit_code(pred_runs, val_images, tmp_path, capsys):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    out = tmp_path / "o"
+    rc = _predict(str(pred_runs["adaanchor"]), str(val_images[0]), str(bad), str(tmp_path / "nope.png"), "--out",
+                  str(out), "--no-overlays")
+    text = capsys.readouterr().out
+    assert rc == 3
+    assert "predicted 1 frame(s)" in text and "skipped 2 input(s):" in text and "broken.jpg" in text
+    assert len(json.loads((out / "predictions.json").read_text())) == 1
+    rc = _predict(str(pred_runs["adaanchor"]), str(bad), "--out", str(tmp_path / "o2"))
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: nothing to predict: 1 input(s) skipped") and len(err.splitlines()) == 1
+    assert _predict(str(tmp_path / "norun"), str(val_images[0])) == 2
+    assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), "--format", "h5") == 2

@@ -1,0 +1,123 @@
+"""Sources: files, folders, globs and videos; video decoding streams frames with their indices and times."""
+
+from __future__ import annotations
+
+import inspect
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from adaanchor.errors import AdaAnchorError
+from adaanchor.predict.sources import Skip, expand_sources, image_id_of, iter_frames, read_video, video_info
+from conftest import write_video
+
+
+def test_expand_files_folders_globs_and_missing(tmp_path, val_images, val_video):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for p in val_images[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "notes.txt").write_text("not an input")
+    (tmp_path / "empty").mkdir()
+    srcs, skips = expand_sources([str(folder), str(folder / "000001.png"), str(tmp_path / "f" / "*.png"),
+                                  str(val_video), str(tmp_path / "missing.png"), str(tmp_path / "empty"),
+                                  str(tmp_path / "*.jpg")])
+    assert [s.path.name for s in srcs] == ["000000.png", "000001.png", "000002.png", "clip.mp4"]  # each file once
+    assert [s.kind for s in srcs] == ["image"] * 3 + ["video"]
+    assert [s.reason for s in skips] == ["no such file or folder", "folder holds no image or video file",
+                                        "pattern matches no file"]
+    assert image_id_of("a/000000000785.jpg") == 785 and image_id_of("x1.png") is None
+
+
+def test_video_frames_indices_and_times(tmp_path):
+    path = write_video(tmp_path / "v.mp4", 30, fps=15)
+    info = video_info(path)
+    assert (info.frames, info.fps, info.width, info.height) == (30, 15.0, 64, 48)
+    frames = list(read_video(path))
+    assert len(frames) == 30
+    assert [f.index for f in frames] == list(range(30))
+    np.testing.assert_allclose([f.time for f in frames], np.arange(30) / 15.0, atol=1e-6)
+    assert frames[0].image.shape == (48, 64, 3) and frames[0].image.dtype == np.uint8
+    # Frames differ (the encoder did not collapse the moving pattern): decoding really advances.
+    assert np.abs(frames[0].image.astype(int) - frames[10].image.astype(int)).mean() > 5
+
+
+def test_video_decoding_streams_in_constant_memory(tmp_path):
+    path = write_video(tmp_path / "long.mp4", 240, size=(320, 240), fps=30)
+    gen = read_video(path)
+    assert inspect.isgenerator(gen)
+    frame_bytes = 320 * 240 * 3
+    tracemalloc.start()
+    n = 0
+    for f in gen:
+        n += 1
+        del f
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert n == 240
+    # Holding every frame would take 240 frames; the stream holds a few at a time.
+    assert peak < 8 * frame_bytes, f"peak {peak / frame_bytes:.1f} frames"
+
+
+def test_unreadable_inputs_are_skipped_and_the_stream_goes_on(tmp_path, val_images):
+    bad_img = tmp_path / "broken.png"
+    bad_img.write_bytes(b"\x89PNG not really")
+    bad_vid = tmp_path / "broken.mp4"
+    bad_vid.write_bytes(b"\x00" * 2000)
+    srcs, _ = expand_sources([str(bad_img), str(val_images[0]), str(bad_vid), str(val_images[1])])
+    skips: list[Skip] = []
+    frames = list(iter_frames(srcs, skips.append))
+    assert [f.source.name for f in frames] == ["000000.png", "000001.png"]
+    assert [s.source for s in skips] == [str(bad_img), str(bad_vid)]
+    assert "cannot open the video" in skips[1].reason
+    with pytest.raises(AdaAnchorError, match="broken.mp4: cannot open the video"):
+        video_info(bad_vid)
+
+
+def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path):
+    # Matroska: frames are readable without an index at the end (an .mp4 cut in half has lost its index).
+    path = write_video(tmp_path / "t.mkv", 40, size=(160, 120), fps=10)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    skips: list[Skip] = []
+    srcs, _ = expand_sources([str(cut)])
+    frames = list(iter_frames(srcs, skips.append))
+    assert 0 < len(frames) < 40
+    assert [f.index for f in frames] == list(range(len(frames)))
+    # A cut in mid-stream is the end of the stream for the demuxer, or reported as damage.
+    assert not skips or "decoding failed after" in skips[0].reason
+
+
+def test_prefetch_is_bounded_ordered_and_raises():
+    import time
+
+    from adaanchor.predict.sources import prefetch
+
+    made = []
+
+    def gen():
+        for i in range(50):
+            made.append(i)
+            yield i
+
+    got = []
+    for x in prefetch(gen(), 4):
+        time.sleep(0.001)
+        assert len(made) <= len(got) + 1 + 4 + 1  # the queue, the item in hand, the one being put
+        got.append(x)
+    assert got == list(range(50))
+
+    def bad():
+        yield 1
+        raise ValueError("decoder broke")
+
+    with pytest.raises(ValueError, match="decoder broke"):
+        list(prefetch(bad(), 2))
+    it = prefetch(gen(), 2)
+    assert next(it) == 0
+    it.close()  # stops the producer; no thread left behind
+    import threading
+
+    assert not any(t.name == "adaanchor-prefetch" and t.is_alive() for t in threading.enumerate())

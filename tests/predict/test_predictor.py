@@ -1,0 +1,139 @@
+"""Predictor: the same geometry as the dataset, batches, input kinds, boxes, and the ONNX backend."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from adaanchor.data.dataset import TopDownDataset
+from adaanchor.data.records import Instance
+from adaanchor.data.spec import load_spec
+from adaanchor.data.transforms import apply_affine, invert_affine
+from adaanchor.engine.run import load_for_eval, resolve_run
+from adaanchor.errors import AdaAnchorError
+from adaanchor.predict import Prediction, Predictor
+from adaanchor.predict.boxes import load_detections
+
+
+@pytest.fixture(scope="module")
+def predictor(pred_runs) -> Predictor:
+    return Predictor.from_run(pred_runs["adaanchor"], device="cpu", batch_size=5)
+
+
+def _instance(path, hw, box=None) -> Instance:
+    k = 17
+    h, w = hw
+    return Instance(str(path), 1, 1, np.zeros((k, 2)), np.zeros(k, np.int64), np.array(box or [0, 0, w, h], float), w * h)
+
+
+def _reference(pred_runs, path, crop, box=None):
+    """Keypoints through the dataset's own crop (crop='image' or 'box') and the model, back in image pixels."""
+    cfg, ckpt = resolve_run(pred_runs["adaanchor"])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    img = np.asarray(Image.open(path).convert("RGB"))
+    ds = TopDownDataset([_instance(path, img.shape[:2], box)], load_spec("coco"), (72, 96), crop=crop)
+    item = ds[0]
+    with torch.no_grad():
+        dec = strategy.decode(model(item["image"][None]))
+    inv = invert_affine(item["meta"]["affine"])
+    return apply_affine(inv, dec.xy[0].numpy()), dec.score[0].numpy(), apply_affine(inv, dec.anchor[0].numpy())
+
+
+def test_whole_image_is_the_datasets_crop_image(pred_runs, predictor, val_images, tmp_path):
+    # A wide image of another aspect than the input, so the fit leaves a border.
+    wide = tmp_path / "wide.png"
+    img = np.asarray(Image.open(val_images[0]).convert("RGB"))
+    Image.fromarray(np.concatenate([img, img[:, ::-1]], axis=1)).save(wide)
+    kp, sc, an = _reference(pred_runs, wide, "image")
+    p = predictor.predict(wide)
+    assert isinstance(p, Prediction) and len(p) == 1 and p.image_hw == (96, 144)
+    np.testing.assert_allclose(p.keypoints[0], kp, atol=1e-4)
+    np.testing.assert_allclose(p.scores[0], sc, atol=1e-6)
+    np.testing.assert_allclose(p.anchors[0], an, atol=1e-4)
+    np.testing.assert_allclose(p.boxes[0], [0, 0, 144, 96])
+
+
+def test_boxes_are_the_datasets_crop_box(pred_runs, predictor, val_images):
+    box = [10.0, 20.0, 30.0, 50.0]
+    kp, sc, _ = _reference(pred_runs, val_images[1], "box", box)
+    p = predictor.predict(val_images[1], boxes=[box, [0, 0, 72, 96]])
+    assert len(p) == 2 and p.keypoints.shape == (2, 17, 2) and p.scores.shape == (2, 17)
+    np.testing.assert_allclose(p.keypoints[0], kp, atol=1e-4)
+    np.testing.assert_allclose(p.scores[0], sc, atol=1e-6)
+    empty = predictor.predict(val_images[1], boxes=np.zeros((0, 4)))
+    assert len(empty) == 0 and empty.keypoints.shape == (0, 17, 2) and empty.instance_scores().shape == (0,)
+
+
+def test_batches_inputs_kinds_and_order(predictor, val_images):
+    arrays = [np.asarray(Image.open(p).convert("RGB")) for p in val_images[:7]]
+    one_by_one = [predictor.predict(a) for a in arrays]
+    batch = predictor.predict(val_images[:7])  # paths, 7 images with batch_size 5: two batches
+    pil = predictor.predict([Image.open(p) for p in val_images[:7]])
+    stacked = predictor.predict(np.stack(arrays))
+    for got in (batch, pil, stacked):
+        assert len(got) == 7
+        for a, b in zip(one_by_one, got):
+            np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-5)
+    gray = arrays[0].mean(axis=2).astype(np.uint8)
+    np.testing.assert_allclose(predictor.predict(gray).keypoints, predictor.predict(np.repeat(gray[..., None], 3, 2)).keypoints)
+
+
+def test_detections_file_by_image_id(predictor, val_images, tmp_path):
+    dets = [{"image_id": 0, "category_id": 1, "bbox": [5, 5, 40, 60], "score": 0.9},
+            {"image_id": 0, "category_id": 1, "bbox": [0, 0, 72, 96], "score": 0.5},
+            {"image_id": 3, "category_id": 2, "bbox": [0, 0, 72, 96], "score": 0.5}]  # another category: left out
+    f = tmp_path / "dets.json"
+    f.write_text(json.dumps(dets))
+    got = predictor.predict(val_images[:4], boxes=f)  # 000000.png -> id 0
+    assert [len(p) for p in got] == [2, 0, 0, 0]
+    np.testing.assert_allclose(got[0].box_scores, [0.9, 0.5])
+    np.testing.assert_allclose(got[0].instance_scores(), got[0].scores.mean(1) * [0.9, 0.5], rtol=1e-6)
+    np.testing.assert_allclose(got[0].keypoints[1], predictor.predict(val_images[0], boxes=[0, 0, 72, 96]).keypoints[0])
+    by_ids = predictor.predict(val_images[:2], boxes=f, image_ids=[7, 0])
+    assert [len(p) for p in by_ids] == [0, 2]
+
+
+def test_bad_boxes_and_files_are_clear(predictor, val_images, tmp_path):
+    with pytest.raises(AdaAnchorError, match=r"boxes\[0\]: a box needs a positive"):
+        predictor.predict(val_images[0], boxes=[[0, 0, -1, 5]])
+    with pytest.raises(AdaAnchorError, match="2 entries for 1 images"):
+        predictor.predict([val_images[0]], boxes=[None, None])
+    bad = tmp_path / "d.json"
+    bad.write_text(json.dumps([{"image_id": "a", "bbox": [0, 0, 1, 1], "score": 1}]))
+    with pytest.raises(AdaAnchorError, match=r"d.json \[record 0\] field 'image_id'"):
+        load_detections(bad)
+    with pytest.raises(AdaAnchorError, match="image file not found"):
+        predictor.predict(tmp_path / "missing.png")
+
+
+def test_checkpoint_path_regression_and_errors(pred_runs, tmp_path):
+    p = Predictor.from_run(pred_runs["regression"] / "checkpoints" / "last.pt", device="cpu")
+    r = p.predict(np.zeros((50, 60, 3), np.uint8))
+    assert r.scores is None and r.anchors is None and r.instance_scores().tolist() == [1.0]
+    assert not p.has_anchors and p.keypoint_names[0] == "nose"
+    with pytest.raises(AdaAnchorError, match="backend must be torch or onnx"):
+        Predictor.from_run(pred_runs["regression"], backend="tensorrt")
+    with pytest.raises(AdaAnchorError, match="no such run directory"):
+        Predictor.from_run(tmp_path / "nope")
+
+
+def test_onnx_backend_gives_the_same_numbers(pred_runs, predictor, val_images, tmp_path):
+    from adaanchor.export import export_onnx
+
+    cfg, ckpt = resolve_run(pred_runs["adaanchor"])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    path = tmp_path / "m.onnx"
+    export_onnx(model, strategy, path, (72, 96), exporter="torchscript")  # the fast exporter: a few seconds
+    onnx = Predictor.from_run(pred_runs["adaanchor"], device="cpu", backend="onnx", onnx_path=path, batch_size=5)
+    assert onnx.info["onnx"] == str(path)
+    boxes = [None] * 6 + [[[5, 5, 40, 60], [0, 0, 72, 96]]]
+    for a, b in zip(predictor.predict(val_images[:7], boxes=boxes), onnx.predict(val_images[:7], boxes=boxes)):
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+        np.testing.assert_allclose(a.anchors, b.anchors, atol=1e-3)
+    with pytest.raises(AdaAnchorError, match="exported for input size 72,96, the run uses 64,96"):
+        Predictor.from_run(pred_runs["adaanchor"], backend="onnx", onnx_path=path, overrides=["data.input_size=[64,96]"])
