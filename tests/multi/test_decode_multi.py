@@ -97,6 +97,7 @@ def test_merge_keeps_the_most_confident_and_is_greedy():
     assert kept[0, 0].tolist() == [True, False, True, False]
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
 def test_decode_multi_traces_to_a_static_graph():
     strategy = AnchorStrategy(K, S, (W, H), assign="fixed", topk=5)

@@ -1,0 +1,1 @@
+"""Built-in benchmarks: procedural scenes written as COCO keypoint datasets."""
