@@ -7,6 +7,7 @@ Normalisation choices (documented in docs/method.md):
   summed targets.
 - ``l1``: summed absolute error divided by the number of weighted *points* (weight sum / 2, x and y).
 - ``mse``: SimpleBaseline's ``0.5 * mean((out - target)^2 * weight)``.
+- ``ae``: associative-embedding pull + push, target = per-cell instance ids (:mod:`.ae_loss`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .ae_loss import ae_loss
 from .base import Target
 
 
@@ -102,7 +104,7 @@ def compute_loss(
 
     Args:
         outputs: head -> tensor; targets: head -> :class:`Target` of the same shape.
-        losses: head -> (kind, weight) with kind in {"focal", "qfocal", "l1", "mse"}.
+        losses: head -> (kind, weight) with kind in {"focal", "qfocal", "l1", "mse", "ae"}.
     """
     out: dict[str, Tensor] = {}
     total = None
@@ -119,6 +121,8 @@ def compute_loss(
             v = l1_loss(o, t.value, t.weight)
         elif kind == "mse":
             v = mse_loss(o, t.value, t.weight)
+        elif kind == "ae":
+            v = ae_loss(o, t.value, t.weight)
         else:
             raise ValueError(f"unknown loss kind {kind}")
         out[f"loss_{head}"] = v

@@ -1,0 +1,168 @@
+"""Whole-image data for bottom-up (multi-person) pose: every person of an image in one item.
+
+One 2x3 affine ``A`` maps original-image pixels to input pixels (docs/conventions.md: pixel centres at
+integers), the image is warped with it and the keypoints mapped with it; predictions return with the exact
+inverse, :func:`to_image_coords`.
+
+Training (the paper's appendix A.3, HigherHRNet's recipe): the whole image is fitted into the input (aspect
+kept), then zoomed by ``s ~ U(scale)`` (``s > 1`` magnifies), rotated by ``U(-rotation, rotation)`` degrees
+about the centre, shifted by ``U(-translation, translation)`` pixels *of a 512-pixel input* in x and y (scaled
+to the input: ``t * min(W, H) / 512``), and mirrored with probability ``flip`` (labels swapped with the spec's
+flip pairs). A keypoint that ends up outside the input becomes ``v=1`` (it keeps its coordinates, as in the
+top-down pipeline); one farther than ``outside_margin`` times the input size past the border becomes ``v=0``:
+no anchor could reach it and it would only pull the assignment to the border.
+
+Test time: the short side is resized to ``short_side`` (default the input's short side), the aspect ratio
+kept, and the input is padded right and bottom to a multiple of ``multiple`` (the backbone's).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ..errors import DataError
+from .dataset import load_image
+from .records import Instance
+from .spec import KeypointSpec
+from .transforms import apply_affine, crop_affine, flip_keypoints, image_region, invert_affine, warp_image
+from .types import to_tensor_image
+
+BOTTOMUP_AUG: dict[str, Any] = {
+    "rotation": 30.0,  # degrees, uniform in [-r, r]
+    "scale": (0.75, 1.5),  # zoom factor range, uniform
+    "translation": 40.0,  # pixels at a 512-pixel input, uniform in [-t, t] per axis, scaled to the input
+    "flip": 0.5,  # probability of a horizontal mirror
+    "outside_margin": 0.25,  # keypoints farther out than this fraction of the input size get v=0
+}
+
+
+def train_affine(img_hw: Sequence[int], out_wh: Sequence[int], rot: float, zoom: float, shift: Sequence[float],
+                 flip: bool) -> np.ndarray:
+    """The training affine: fit the image, zoom by ``zoom``, rotate by ``rot`` degrees, mirror, shift by
+    ``shift`` (x, y) input pixels."""
+    center, size = image_region(img_hw, out_wh)
+    a = crop_affine(center, size / float(zoom), (int(out_wh[0]), int(out_wh[1])), rot, flip)
+    a[:, 2] += np.asarray(shift, dtype=np.float64)
+    return a
+
+
+def eval_affine(img_hw: Sequence[int], short_side: int, multiple: int = 1) -> tuple[np.ndarray, tuple[int, int]]:
+    """Short side to ``short_side``, aspect kept: the affine and the padded input size ``(W, H)``.
+
+    With pixel centres at integers, scaling by ``s`` about the image's outer corner is
+    ``x' = s (x + 0.5) - 0.5``, so pixel edges map to pixel edges.
+    """
+    h, w = float(img_hw[0]), float(img_hw[1])
+    s = float(short_side) / min(h, w)
+    a = np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]])
+    out_w = int(math.ceil(round(w * s, 6) / multiple) * multiple)
+    out_h = int(math.ceil(round(h * s, 6) / multiple) * multiple)
+    return a, (out_w, out_h)
+
+
+def to_image_coords(xy: np.ndarray, affine: np.ndarray) -> np.ndarray:
+    """Input-pixel predictions ``(..., 2)`` back to original-image pixels (the exact inverse of ``affine``)."""
+    return apply_affine(invert_affine(affine), xy)
+
+
+def group_by_image(instances: Sequence[Instance]) -> list[list[Instance]]:
+    """Instances grouped by ``image_id``, in order of first appearance."""
+    groups: dict[int, list[Instance]] = {}
+    for inst in instances:
+        groups.setdefault(inst.image_id, []).append(inst)
+    return list(groups.values())
+
+
+class BottomUpDataset(Dataset):
+    """Items: ``image (3, H, W)``, ``keypoints (N, K, 2)``, ``visibility (N, K)`` (N people of the image, maybe
+    0) and ``meta`` (``image_id``, ``affine``, ``image_path``, ``image_size`` ``(W, H)``).
+
+    Batches are made by :func:`adaanchor.data.types.collate`, which pads ``N`` with visibility 0. At test time
+    with images of different sizes, use batch size 1 (the padded input size follows each image).
+
+    Args:
+        images: instances grouped per image (:func:`group_by_image`); a group may be empty only if
+            ``image_paths`` gives its path.
+        spec: the keypoint set (flip pairs).
+        input_size: ``(W, H)`` of the training input; at test time its short side is the default ``short_side``.
+        train: augment (numpy's global RNG, seeded per sample by the training sampler).
+        aug: options of :data:`BOTTOMUP_AUG`.
+        short_side, multiple: test-time resizing (see :func:`eval_affine`).
+    """
+
+    def __init__(self, images: Sequence[Sequence[Instance]], spec: KeypointSpec, input_size: Sequence[int],
+                 train: bool = False, aug: Mapping[str, Any] | None = None, short_side: int | None = None,
+                 multiple: int = 32, cache_images: bool = False):
+        self.images = [list(g) for g in images]
+        if any(not g for g in self.images):
+            raise ValueError("every image group needs at least one instance (its path and id come from it)")
+        self.spec, self.train = spec, train
+        self.out_wh = (int(input_size[0]), int(input_size[1]))
+        self.aug = {**BOTTOMUP_AUG, **(aug or {})}
+        self.short_side = int(short_side or min(self.out_wh))
+        self.multiple = int(multiple)
+        self._cache: dict[str, np.ndarray] | None = {} if cache_images else None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _image(self, path: str) -> np.ndarray:
+        if self._cache is None:
+            return load_image(path)
+        if path not in self._cache:
+            self._cache[path] = load_image(path)
+        return self._cache[path]
+
+    def affine_for(self, img_hw: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int], bool]:
+        """The affine, the input size and whether it mirrors."""
+        if not self.train:
+            a, size = eval_affine(img_hw, self.short_side, self.multiple)
+            return a, size, False
+        g = self.aug
+        rot = float(np.random.uniform(-g["rotation"], g["rotation"]))
+        zoom = float(np.random.uniform(*g["scale"]))
+        t = float(g["translation"]) * min(self.out_wh) / 512.0
+        shift = np.random.uniform(-t, t, 2)
+        flip = bool(np.random.rand() < g["flip"])
+        return train_affine(img_hw, self.out_wh, rot, zoom, shift, flip), self.out_wh, flip
+
+    def __getitem__(self, idx: int) -> dict[str, Any]:
+        group = self.images[idx]
+        first = group[0]
+        try:
+            img = self._image(first.image_path)
+        except DataError as e:
+            raise DataError(e.path, e.reason, record=f"item {idx} (image_id {first.image_id})", field="image") from None
+        a, (w, h), flip = self.affine_for(img.shape[:2])
+        kpts = np.stack([i.keypoints for i in group]).astype(np.float64)  # (N, K, 2)
+        vis = np.stack([i.visibility for i in group]).astype(np.int64)
+        xy = apply_affine(a, kpts)
+        if flip:
+            vis, xy = flip_keypoints(vis, xy, self.spec.flip_index)
+        if self.train:
+            vis = self._outside(xy, vis, w, h)
+        xy = np.where(vis[..., None] > 0, xy, 0.0)
+        return {
+            "image": to_tensor_image(warp_image(img, a, (w, h))),
+            "keypoints": torch.from_numpy(xy.astype(np.float32)),
+            "visibility": torch.from_numpy(vis),
+            "meta": {"image_id": first.image_id, "affine": a, "image_path": first.image_path,
+                     "image_size": (int(img.shape[1]), int(img.shape[0]))},
+        }
+
+    def _outside(self, xy: np.ndarray, vis: np.ndarray, w: int, h: int) -> np.ndarray:
+        """Visibility after the warp: v=1 outside the input, v=0 past the margin."""
+        m = float(self.aug["outside_margin"])
+        x, y = xy[..., 0], xy[..., 1]
+        out = (x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)
+        far = (x < -0.5 - m * w) | (x > w - 0.5 + m * w) | (y < -0.5 - m * h) | (y > h - 0.5 + m * h)
+        return np.where(far, 0, np.where(out & (vis == 2), 1, vis))
+
+
+__all__ = ["BOTTOMUP_AUG", "BottomUpDataset", "group_by_image", "eval_affine", "to_image_coords", "train_affine"]

@@ -1,0 +1,119 @@
+"""Associative-embedding grouping of detected keypoints into poses (Newell et al. 2017), one image at a time.
+
+Joints are taken in a fixed order. The detections of the first type each start a pose. For every next type,
+detections are matched to the poses built so far by the Hungarian algorithm
+(:func:`scipy.optimize.linear_sum_assignment`) on the cost ``|tag - pose tag| + conf_weight * (1 - score)``,
+where the pose tag is the mean tag of its joints; a match whose tag distance exceeds ``tag_threshold`` is
+refused. Unmatched detections start new poses. The confidence term only breaks ties between detections that
+compete for one pose (the paper's AE ranks by rounded tag distance, then by score).
+
+Pose score = mean keypoint confidence over all ``K`` types, a missing type counting 0 (as AE does).
+Missing keypoints are left missing (score 0, coordinates 0): the paper removes AE's refinement that fills
+them for a fair comparison of the anchors; ``refine=True`` adds it back (for each missing type, the
+unused candidate with the highest ``score - |tag - pose tag|`` within ``tag_threshold``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+_REFUSED = 1e6
+
+
+@dataclass
+class Poses:
+    """Grouped poses of one image.
+
+    Attributes:
+        keypoints: ``(P, K, 3)`` ``(x, y, score)``; a missing keypoint is ``(0, 0, 0)``.
+        score: ``(P,)`` mean keypoint confidence (missing = 0).
+        tag: ``(P,)`` mean tag of the pose's keypoints.
+    """
+
+    keypoints: np.ndarray
+    score: np.ndarray
+    tag: np.ndarray
+
+
+def group_poses(
+    xy: np.ndarray,
+    score: np.ndarray,
+    valid: np.ndarray,
+    tag: np.ndarray,
+    order: Sequence[int] | None = None,
+    tag_threshold: float = 1.0,
+    conf_weight: float = 0.01,
+    refine: bool = False,
+) -> Poses:
+    """Group one image's detections.
+
+    Args:
+        xy: ``(K, M, 2)`` detections per type; score, valid, tag: ``(K, M)`` (valid: bool).
+        order: the joint order (default ``0..K-1``).
+        tag_threshold: the largest tag distance of a match.
+        conf_weight: weight of ``1 - score`` in the matching cost.
+        refine: fill missing keypoints from the unused candidates (``valid`` marks the detections to
+            group; every slot with score > 0 is a candidate).
+    Returns:
+        :class:`Poses`, sorted by descending score.
+    """
+    k_types = xy.shape[0]
+    order = list(range(k_types)) if order is None else list(order)
+    kps: list[np.ndarray] = []  # per pose (K, 3)
+    tags: list[list[float]] = []
+    used = np.zeros(valid.shape, bool)
+    for k in order:
+        det = np.flatnonzero(valid[k])
+        if det.size == 0:
+            continue
+        matched = np.full(det.size, -1)
+        if kps:
+            ref = np.array([np.mean(t) for t in tags])
+            dist = np.abs(tag[k, det][:, None] - ref[None, :])
+            taken = np.array([p[k, 2] > 0 for p in kps])  # a pose holds one keypoint per type
+            cost = dist + conf_weight * (1.0 - score[k, det])[:, None]
+            cost = np.where((dist > tag_threshold) | taken[None, :], _REFUSED, cost)
+            rows, cols = linear_sum_assignment(cost)
+            ok = cost[rows, cols] < _REFUSED
+            matched[rows[ok]] = cols[ok]
+        for d, p in zip(det, matched):
+            if p < 0:
+                kps.append(np.zeros((k_types, 3)))
+                tags.append([])
+                p = len(kps) - 1
+            kps[p][k] = (xy[k, d, 0], xy[k, d, 1], score[k, d])
+            tags[p].append(float(tag[k, d]))
+            used[k, d] = True
+    if refine and kps:
+        _refine(kps, tags, xy, score, tag, used, tag_threshold)
+    if not kps:
+        return Poses(np.zeros((0, k_types, 3)), np.zeros(0), np.zeros(0))
+    out = np.stack(kps)
+    pose_score = out[:, :, 2].mean(axis=1)
+    rank = np.argsort(-pose_score, kind="stable")
+    return Poses(out[rank], pose_score[rank], np.array([np.mean(t) for t in tags])[rank])
+
+
+def _refine(kps: list[np.ndarray], tags: list[list[float]], xy: np.ndarray, score: np.ndarray, tag: np.ndarray,
+            used: np.ndarray, tag_threshold: float) -> None:
+    """AE's refinement, in place: each missing keypoint takes the best unused candidate of its type."""
+    for p, pose in enumerate(kps):
+        ref = float(np.mean(tags[p]))
+        for k in np.flatnonzero(pose[:, 2] <= 0):
+            cand = np.flatnonzero((score[k] > 0) & ~used[k])
+            if cand.size == 0:
+                continue
+            dist = np.abs(tag[k, cand] - ref)
+            ok = dist <= tag_threshold
+            if not ok.any():
+                continue
+            best = cand[ok][np.argmax((score[k, cand] - dist)[ok])]
+            pose[k] = (xy[k, best, 0], xy[k, best, 1], score[k, best])
+            used[k, best] = True
+
+
+__all__ = ["Poses", "group_poses"]

@@ -1,0 +1,130 @@
+"""Associative embedding: the pull/push loss by hand, grouping from perfect maps and separated tags."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adaanchor.strategies import Target, compute_loss
+from adaanchor.strategies.ae_loss import ae_loss
+from adaanchor.strategies.anchor import AnchorStrategy
+from adaanchor.strategies.grouping import group_poses
+from adaanchor.strategies.heatmap import HeatmapStrategy
+from adaanchor.strategies.tags import BottomUpStrategy
+
+K = 17
+
+
+def test_ae_loss_by_hand():
+    # Image 0: instance 1 has tags 1 and 3 (mean 2, pull 1), instance 2 has tag 5 (pull 0): pull 0.5;
+    # push over the two ordered pairs: 2 exp(-(5 - 2)^2 / 2) / (2 * 1). Image 1: one instance, tags 0 and 2:
+    # pull 1, no push. Loss = mean pull (0.5 + 1) / 2 + push (image 0 only).
+    tags = torch.tensor([[1.0, 3.0, 5.0, 9.0], [0.0, 2.0, 7.0, 7.0]], requires_grad=True)
+    ids = torch.tensor([[1.0, 1.0, 2.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    weight = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 1.0]])
+    loss = ae_loss(tags, ids, weight)
+    assert float(loss.detach()) == pytest.approx(0.75 + math.exp(-4.5), rel=1e-6)
+    loss.backward()
+    assert tags.grad[0, 3] == 0 and tags.grad[1, 2] == 0  # id 0 / weight 0 do not take part
+    out = compute_loss({"tags": tags.view(2, 1, 2, 2)}, {"tags": Target(ids.view(2, 1, 2, 2), weight.view(2, 1, 2, 2))},
+                       {"tags": ("ae", 0.5)})
+    assert float(out["loss"].detach()) == pytest.approx(0.5 * (0.75 + math.exp(-4.5)), rel=1e-6)
+
+
+def test_ae_loss_without_instances_is_zero_with_a_graph():
+    tags = torch.zeros(2, 3, requires_grad=True)
+    loss = ae_loss(tags, torch.zeros(2, 3), torch.ones(2, 3))
+    assert float(loss) == 0.0
+    loss.backward()
+
+
+def _poses_equal(got: np.ndarray, gt: np.ndarray, labelled: np.ndarray, tol: float) -> None:
+    """Every ground-truth pose is one predicted pose, keypoint for keypoint (missing where unlabelled)."""
+    assert got.shape[0] == gt.shape[0]
+    for n in range(gt.shape[0]):
+        d = np.where(labelled[n][None], np.linalg.norm(got[:, :, :2] - gt[n][None], axis=-1), 0.0).max(axis=1)
+        p = int(np.argmin(d))
+        assert d[p] <= tol
+        assert np.array_equal(got[p, :, 2] > 0, labelled[n])
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 100_000), n=st.integers(1, 6), drop=st.floats(0.0, 0.6))
+def test_grouping_recovers_poses_from_perfect_detections(seed, n, drop):
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(0, 200, (n, K, 2))
+    labelled = rng.random((n, K)) >= drop
+    labelled[:, rng.integers(K)] = True  # every pose has at least one keypoint
+    labelled[np.arange(n), rng.integers(K, size=n)] = True
+    m = n + 2
+    xy, score, valid, tag = np.zeros((K, m, 2)), np.zeros((K, m)), np.zeros((K, m), bool), np.zeros((K, m))
+    for k in range(K):
+        slots = rng.permutation(m)
+        for i in range(n):
+            if labelled[i, k]:
+                s = slots[i]
+                xy[k, s], score[k, s], valid[k, s] = gt[i, k], rng.uniform(0.2, 1), True
+                tag[k, s] = 3.0 * i + rng.uniform(-0.2, 0.2)  # perfectly separated: spread 0.4, gap 2.6
+    poses = group_poses(xy, score, valid, tag)
+    _poses_equal(poses.keypoints, gt, labelled, 1e-9)
+    assert np.allclose(poses.score, poses.keypoints[:, :, 2].mean(axis=1))
+    assert np.all(np.diff(poses.score) <= 0)
+
+
+def test_refinement_is_off_by_default_and_fills_when_on():
+    xy = np.zeros((2, 2, 2))
+    xy[0, 0], xy[1, 0], xy[1, 1] = (1, 1), (2, 2), (9, 9)
+    score = np.array([[0.9, 0.0], [0.05, 0.8]])
+    tag = np.array([[0.0, 0.0], [0.1, 5.0]])
+    valid = score >= 0.1  # the second type's matching detection is below gamma
+    off = group_poses(xy, score, valid, tag)
+    assert off.keypoints.shape[0] == 2  # (1, 1) alone and (9, 9) alone: nothing filled
+    on = group_poses(xy, score, valid, tag, refine=True)
+    first = on.keypoints[np.argmax(on.keypoints[:, 0, 2])]
+    assert np.allclose(first[1], (2, 2, 0.05))
+
+
+W, H, S = 128, 96, 4
+
+
+def _gt(seed: int, n: int) -> torch.Tensor:
+    """``(1, n, K, 2)`` keypoints with same-type keypoints at least 6 cells apart."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, K, 2))
+    for k in range(K):
+        pts: list[np.ndarray] = []
+        while len(pts) < n:
+            p = rng.uniform([2 * S, 2 * S], [W - 2 * S, H - 2 * S])
+            if all(np.linalg.norm(p - q) >= 6 * S for q in pts):
+                pts.append(p)
+        out[:, k] = pts
+    return torch.tensor(out, dtype=torch.float32)[None]
+
+
+@pytest.mark.parametrize("inner", ["fixanchor", "adaanchor", "heatmap"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bottomup_decodes_ground_truth_poses_from_oracle_maps(inner, seed):
+    if inner == "heatmap":
+        dense = HeatmapStrategy(K, S, (W, H))
+    else:
+        dense = AnchorStrategy(K, S, (W, H), assign="adaptive" if inner == "adaanchor" else "fixed", topk=5)
+    strategy = BottomUpStrategy(dense)
+    kpts = _gt(seed, 4)
+    vis = torch.full(kpts.shape[:3], 2)
+    zeros = {name: torch.zeros(1, c, H // S, W // S) for name, c in strategy.heads.items()}
+    enc = strategy.encode(zeros, kpts, vis)
+    ids = enc.targets["tags"].value
+    out = {"tags": 3.0 * ids}  # perfectly separated tags: 3 x (instance id + 1)
+    if inner == "heatmap":
+        out["heatmap"] = 0.9 * enc.targets["heatmap"].value
+    else:
+        out["conf"] = torch.where(enc.targets["conf"].value > 0.5, torch.tensor(3.0), torch.tensor(-30.0))
+        out["offset"], out["local"] = enc.targets["offset"].value, enc.targets["local"].value
+    poses = strategy.decode_poses(out, gamma=0.1)[0]
+    tol = 1e-3 if inner != "heatmap" else 0.75 * S * math.sqrt(2)
+    _poses_equal(poses.keypoints, kpts[0].numpy(), np.ones((4, K), bool), tol)
