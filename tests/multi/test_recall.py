@@ -63,7 +63,7 @@ def test_ground_truth_as_predictions_scores_one(tmp_path):
     images, anns = [], []
     for i in range(4):
         images.append({"id": i + 1, "width": 200, "height": 200})
-        for j in range(3):
+        for _j in range(3):
             kp = np.concatenate([rng.uniform(0, 200, (17, 2)), np.full((17, 1), 2)], 1).reshape(-1).tolist()
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "keypoints": kp, "bbox": [0, 0, 200, 200],
                          "area": 5000.0, "iscrowd": 0, "num_keypoints": 17})

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from adaanchor.bench import scene, synth
+from adaanchor.bench import scene as bench_scene
+from adaanchor.bench import synth
 from adaanchor.bench import textures as tx
 from adaanchor.bench.synth_pose import LAYER, Figure, sample_figure
 from adaanchor.errors import AdaAnchorError, unknown_name_error
@@ -180,7 +181,7 @@ def _render(rng: np.random.Generator, cfg: Mapping[str, Any], figs: list[Figure]
     person_map = np.zeros((H, W), np.uint8)
     for p, fig in enumerate(figs):  # farthest first: a nearer person paints over a farther one
         own = np.zeros((H, W), np.uint8)
-        outfit = scene._outfit(rng, 0.15 * fig.height)
+        outfit = bench_scene._outfit(rng, 0.15 * fig.height)
         for part in fig.parts:
             tx.paint(image, part.shape, outfit[part.role], rng, own, LAYER[part.name])
             for shape, role in part.features:
