@@ -17,7 +17,7 @@ SPEC.loader.exec_module(paper_tables)
 @pytest.mark.slow
 @pytest.mark.parametrize("table", ["table1", "fig6", "sigma", "table2", "locality", "assigner"])
 def test_table_command_runs(table, tiny_bench, tmp_path):
-    from conftest import TINY_SYNTH
+    from root_helpers import TINY_SYNTH
 
     over = [f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items()), "model.tiny_width=8",
             "model.deconv_channels=8", "train.batch_size=4", "eval.batch_size=12"]
@@ -48,7 +48,7 @@ def test_table_command_runs(table, tiny_bench, tmp_path):
 
 @pytest.mark.slow
 def test_dev_split_is_its_own_benchmark_with_a_convergence_check(tmp_path):
-    from conftest import TINY_SYNTH
+    from root_helpers import TINY_SYNTH
 
     over = [f"data.root={tmp_path / 'dev'}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items() if k != "seed"),
             "model.tiny_width=8", "train.batch_size=4", "eval.batch_size=12"]
@@ -69,7 +69,7 @@ def test_faces_have_no_dev_split_yet():
 
 @pytest.mark.slow
 def test_faces_table_runs_on_a_landmark_csv(tmp_path):
-    from conftest import write_face_csv
+    from root_helpers import write_face_csv
 
     write_face_csv(tmp_path / "faces", {f"P_{i}": 2 for i in range(10)}, name="training_frames_keypoints.csv",
                    images="training")

@@ -10,7 +10,7 @@ import pytest
 from adaanchor.config import build_config
 from adaanchor.data.build import build_dataset, identity_of, read_split, split_instances
 from adaanchor.engine.evaluate import evaluate_predictions
-from conftest import write_face_csv
+from root_helpers import write_face_csv
 
 YTFACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ytfaces-68"
 

@@ -10,7 +10,7 @@ import pytest
 
 from adaanchor.errors import AdaAnchorError
 from adaanchor.predict.sources import Skip, expand_sources, image_id_of, iter_frames, read_video, video_info
-from conftest import write_video
+from root_helpers import write_video
 
 
 def test_expand_files_folders_globs_and_missing(tmp_path, val_images, val_video):

@@ -29,7 +29,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import read_yaml, save_config
-from ..data.spec import KeypointSpec, load_spec
+from ..data.spec import KeypointSpec
+from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError
 
 LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.yaml"
@@ -260,7 +261,9 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
         old = read_yaml(cfg_path) if cfg_path.is_file() else {}
         changes = config_changes(old, OmegaConf.to_container(cfg, resolve=True)) if old else {}  # type: ignore[arg-type]
     spec = load_spec(cfg.data.spec)
-    if spec.source and Path(spec.source).is_file() and Path(spec.source).resolve() != (run_dir / SPEC_NAME).resolve():
+    # Only a spec file is copied; a spec read from the data (a DeepLabCut project, a .slp) comes from that data.
+    src = Path(spec.source) if spec.source else None
+    if src and src.is_file() and src.suffix.lower() in (".yaml", ".yml") and src.resolve() != (run_dir / SPEC_NAME).resolve():
         _atomic_copy(Path(spec.source), run_dir / SPEC_NAME)
     tmp = run_dir / f".config.yaml.{os.getpid()}.tmp"
     save_config(cfg, tmp)

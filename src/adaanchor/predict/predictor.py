@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..data.spec import KeypointSpec, load_spec
+from ..data.spec import KeypointSpec
+from ..data.spec_source import load_spec
 from ..data.transforms import apply_affine, box_to_center_scale, crop_affine, image_region, invert_affine, warp_image
 from ..data.types import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import AdaAnchorError

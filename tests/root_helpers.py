@@ -1,0 +1,20 @@
+"""The root conftest's helpers under a unique module name: ``conftest`` alone is ambiguous once a test
+folder has a conftest.py of its own (tests/predict)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+
+def _load(path: Path, name: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_root = _load(Path(__file__).with_name("conftest.py"), "adaanchor_tests_root_conftest")
+TINY_SYNTH = _root.TINY_SYNTH
+write_face_csv = _root.write_face_csv
+write_video = _load(Path(__file__).parent / "predict" / "conftest.py", "adaanchor_tests_predict_conftest").write_video
