@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -238,15 +237,6 @@ def _coco_json(records: list[dict[str, Any]], cfg: Mapping[str, Any]) -> dict[st
             "images": images, "annotations": anns, "categories": [cat]}
 
 
-def _cache_ok(root: Path, cfg: dict[str, Any]) -> bool:
-    try:
-        manifest = json.loads((root / "manifest.json").read_text())
-        return (manifest.get("format_version") == FORMAT_VERSION and manifest.get("config") == json.loads(json.dumps(cfg))
-                and all((root / f"{s}.json").is_file() for s in synth.SPLITS))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, progress: bool = True, *,
                           workers: int | None = None) -> dict[str, Path]:
     """Write the benchmark under ``out_dir`` (``images/{train,val}/*.png``, ``train.json``, ``val.json``,
@@ -256,16 +246,9 @@ def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = N
     cfg = resolve_crowd_config(cfg)
     root = Path(out_dir).expanduser()
     paths = {"train": root / "train.json", "val": root / "val.json", "root": root}
-    if _cache_ok(root, cfg):
+    if synth.cache_ok(root, cfg, FORMAT_VERSION):
         return paths
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "manifest.json").unlink(missing_ok=True)
-        for s in synth.SPLITS:
-            shutil.rmtree(root / "images" / s, ignore_errors=True)
-            (root / "images" / s).mkdir(parents=True)
-    except OSError as exc:
-        raise AdaAnchorError(f"{root}: cannot write the crowd benchmark there ({exc.strerror or exc})") from None
+    synth.prepare_folder(root, "crowd benchmark")
     total = cfg["n_train"] + cfg["n_val"]
     workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= 200 else 1)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None

@@ -155,14 +155,31 @@ def _jsonable(cfg: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(cfg)))
 
 
-def _cache_ok(root: Path, cfg: dict[str, Any]) -> bool:
+def cache_ok(root: Path, cfg: dict[str, Any], version: int = FORMAT_VERSION) -> bool:
+    """Whether ``root`` holds a finished benchmark written with ``cfg`` (its manifest, both JSON files and,
+    where the options count them, every image)."""
     try:
         manifest = json.loads((root / "manifest.json").read_text())
-        return (manifest.get("format_version") == FORMAT_VERSION and manifest.get("config") == _jsonable(cfg)
-                and all((root / f"{s}.json").is_file() and len(os.listdir(root / "images" / s)) == cfg[f"n_{s}"]
+        return (manifest.get("format_version") == version and manifest.get("config") == _jsonable(cfg)
+                and all((root / f"{s}.json").is_file()
+                        and (f"n_{s}" not in cfg or len(os.listdir(root / "images" / s)) == cfg[f"n_{s}"])
                         for s in SPLITS))
     except (OSError, ValueError, AttributeError):
         return False
+
+
+def prepare_folder(root: Path, what: str) -> None:
+    """Empty ``root``'s benchmark files for a new write; the manifest goes first, so that from here on the folder
+    is not taken for a finished cache. ``what`` names the benchmark in the error."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "manifest.json").unlink(missing_ok=True)
+        for s in SPLITS:
+            (root / f"{s}.json").unlink(missing_ok=True)
+            shutil.rmtree(root / "images" / s, ignore_errors=True)
+            (root / "images" / s).mkdir(parents=True)
+    except OSError as exc:
+        raise AdaAnchorError(f"{root}: cannot write the {what} there ({exc.strerror or exc})") from None
 
 
 def write_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, progress: bool = True, *,
@@ -180,17 +197,9 @@ def write_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, p
     cfg = resolve_config(cfg)
     root = Path(out_dir).expanduser()
     paths = {"train": root / "train.json", "val": root / "val.json", "root": root}
-    if _cache_ok(root, cfg):
+    if cache_ok(root, cfg):
         return paths
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "manifest.json").unlink(missing_ok=True)  # first: from here on the folder is not a finished cache
-        for s in SPLITS:
-            (root / f"{s}.json").unlink(missing_ok=True)
-            shutil.rmtree(root / "images" / s, ignore_errors=True)
-            (root / "images" / s).mkdir(parents=True)
-    except OSError as exc:
-        raise AdaAnchorError(f"{root}: cannot write the synthetic benchmark there ({exc.strerror or exc})") from None
+    prepare_folder(root, "synthetic benchmark")
     total = cfg["n_train"] + cfg["n_val"]
     workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= 400 else 1)
     from tqdm import tqdm
