@@ -59,8 +59,10 @@ def match_all(dec, kpts: torch.Tensor, tol: float) -> None:
 
 @pytest.mark.parametrize("assign,refine", [("fixed", True), ("adaptive", True), ("fixed", False)])
 @settings(max_examples=15, deadline=None)
+# frac stops at 0.999: the decoded confidence is a float32 sigmoid of the oracle's logit, so a gamma within
+# float32 rounding of c0 (frac = 1 - 1e-16) may sit above it; "below the oracle confidence" means by more than that.
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 5), c0=st.floats(0.05, 0.99),
-       frac=st.floats(1e-4, 1.0, exclude_max=True))
+       frac=st.floats(1e-4, 0.999))
 def test_decode_multi_recovers_every_keypoint_from_anchor_oracle(assign, refine, seed, n, c0, frac):
     strategy = AnchorStrategy(K, S, (W, H), assign=assign, topk=5, refine=refine)
     kpts = crowd_keypoints(seed, n, min_cells=5.0)
@@ -71,7 +73,7 @@ def test_decode_multi_recovers_every_keypoint_from_anchor_oracle(assign, refine,
 
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 5), c0=st.floats(0.05, 1.0),
-       frac=st.floats(1e-3, 1.0, exclude_max=True))
+       frac=st.floats(1e-3, 0.999))
 def test_decode_multi_recovers_every_keypoint_from_heatmap_oracle(seed, n, c0, frac):
     strategy = HeatmapStrategy(K, S, (W, H), sigma=2.0)
     kpts = crowd_keypoints(seed, n, min_cells=4.0)

@@ -72,7 +72,11 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
     try:
         lock = open_run_dir(Path(str(cfg.out_dir)), info)
         with TermSignal() as term:
-            return _train(cfg, info, device, cfg.train.progress if progress is None else progress, term)
+            summary = _train(cfg, info, device, cfg.train.progress if progress is None else progress, term)
+        # Every rank finishes its last collective before any tears the process group down: a rank that
+        # destroys its gloo pairs while another is still receiving can abort that one at exit.
+        barrier(info)
+        return summary
     finally:
         if lock is not None:
             lock.release()

@@ -93,8 +93,9 @@ def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tupl
                     cv2.polylines(out, [cell.reshape(-1, 1, 2).astype(np.int32)], True, ANCHOR_RGB, max(1, t // 2),
                                   cv2.LINE_AA, SHIFT)
                 length = float(np.hypot(*(kp[j] - an[j]))) / (1 << SHIFT)
-                tip = min(0.5, 3.0 * r / length) if length > 0 else 0.0
-                cv2.arrowedLine(out, _pt(an[j]), _pt(kp[j]), ANCHOR_RGB, max(1, t // 2), cv2.LINE_AA, SHIFT, tip)
+                if length > 0:  # an anchor on its keypoint has no arrow (OpenCV 5 refuses a zero tip length)
+                    cv2.arrowedLine(out, _pt(an[j]), _pt(kp[j]), ANCHOR_RGB, max(1, t // 2), cv2.LINE_AA, SHIFT,
+                                    min(0.5, 3.0 * r / length))
         for j in range(pred.num_keypoints):
             col = NO_SCORE_RGB if pred.scores is None else confidence_rgb(pred.scores[i, j])
             cv2.circle(out, _pt(kp[j]), r << SHIFT, col, -1, cv2.LINE_AA, SHIFT)
