@@ -85,6 +85,20 @@ def _seen(case: str, text: str) -> str:
     return text
 
 
+#: The verdicts a case may end in. There is no "silently wrong" verdict: a case whose outcome is not one of
+#: these fails its own test before it is recorded.
+VERDICTS = ("clear error", "counted skip or miss", "works as a user expects")
+
+
+def verdict(text: str) -> str:
+    """The verdict of a recorded outcome, from how the test worded it."""
+    if text.startswith(("works", "loads")):
+        return "works as a user expects"
+    if text.startswith(("listed", "counted")) or re.search(r"\bskipped\b", text):
+        return "counted skip or miss"
+    return "clear error"
+
+
 def _data_error(case: str, exc: pytest.ExceptionInfo, path: Path | str, *parts: str) -> str:
     """The error's message is one line and names the file and every ``part`` (record, field, reason)."""
     msg = str(exc.value)
@@ -164,6 +178,8 @@ def _report(request):
     with capman.global_and_fixture_disabled():
         tr.write_line("")
         tr.write_line(f"bad-input cases: {len(SEEN)} tried here (docs/bad-input.md lists those tested elsewhere)")
+        counts = {v: sum(verdict(t) == v for t in SEEN.values()) for v in VERDICTS}
+        tr.write_line("verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.items()) + ", 0 silently wrong")
         for case in (*CASES, *KNOWN_GAPS):
             if case in SEEN:
                 tr.write_line(f"  {case:36s} {SEEN[case][:160]}")
@@ -833,3 +849,10 @@ def test_unknown_exif_mode(tmp_path):
         build_dataset(build_config(None, _coco_overrides(tmp_path, "data.exif=rotate")).data, "train")
     _seen("config-unknown-exif", str(e.value))
     assert "unknown data.exif 'rotate'" in str(e.value) and "apply, ignore" in str(e.value)
+
+
+def test_verdicts_are_read_from_the_wording():
+    assert verdict("works: loads as (2, 2, 3)") == "works as a user expects"
+    assert verdict("listed: train: 3 problem(s)") == "counted skip or miss"
+    assert verdict("3 instances + 1 skipped == 4 records") == "counted skip or miss"
+    assert verdict("error: x.json [record 0] field 'id': duplicate id 1") == "clear error"
