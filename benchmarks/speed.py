@@ -101,6 +101,66 @@ def inference_timers(setup: dict[str, Any], names: list[str], batch: int, calls:
     return timers
 
 
+def layout_timers(setup: dict[str, Any]) -> dict[str, Timer]:
+    """The heatmap's training step with the backbone in the default (NCHW) and channels-last (NHWC) layout."""
+    timers = {}
+    for name, flag in (("nchw", "false"), ("channels_last", "true")):
+        timers.update({name: train_step_timers({**setup, "overrides": [*setup["overrides"],
+                                                f"model.channels_last={flag}"]}, ["heatmap"], 1)["heatmap"]})
+    return timers
+
+
+def onnx_timers(setup: dict[str, Any], name: str = "adaanchor", batch: int = 1, calls: int = 3) -> dict[str, Timer]:
+    """Forward + decode of one model in torch (eager, inference mode) and as the exported graph in onnxruntime,
+    with the same thread count."""
+    import tempfile
+
+    from adaanchor.export import export_onnx, session
+
+    model, strategy, cfg = _system(setup, name)
+    model.eval()
+    images, _, _ = _batch(setup, batch, strategy.num_keypoints)
+    path = Path(tempfile.mkdtemp()) / "model.onnx"
+    export_onnx(model, strategy, path, list(cfg.data.input_size))
+    sess = session(path, threads=torch.get_num_threads())
+    feed = {sess.get_inputs()[0].name: images.numpy()}
+
+    def eager() -> None:
+        with torch.inference_mode():
+            for _ in range(calls):
+                strategy.decode(model(images))
+
+    def ort() -> None:
+        for _ in range(calls):
+            sess.run(None, feed)
+
+    return {"torch": eager, "onnxruntime": ort}
+
+
+def loader_timers(setup: dict[str, Any], workers: int = 2) -> dict[str, Timer]:
+    """One batch from the training data loader (as engine/state.py builds it: persistent workers, the demo's
+    benchmark images and augmentation) against one training step that consumes a batch of the same size."""
+    from torch.utils.data import DataLoader
+
+    from adaanchor.data.build import build_dataset
+    from adaanchor.data.types import collate
+
+    cfg = build_config(setup["base"], setup["overrides"])
+    ds = build_dataset(cfg.data, "train", verbose=False)
+    loader = DataLoader(ds, batch_size=setup["batch"], shuffle=True, collate_fn=collate, num_workers=workers,
+                        persistent_workers=workers > 0, drop_last=True)
+    state = {"it": iter(loader)}
+
+    def next_batch() -> None:
+        try:
+            next(state["it"])
+        except StopIteration:  # a new epoch: persistent workers keep their image cache
+            state["it"] = iter(loader)
+            next(state["it"])
+
+    return {"loader": next_batch, "train": train_step_timers(setup, ["heatmap"], 1)["heatmap"]}
+
+
 @dataclass
 class Row:
     """A measure: what it times, the timers' factory, the ratios it reports and their targets."""
@@ -110,6 +170,7 @@ class Row:
     ratios: dict[str, tuple[str, str]]  # label -> (numerator, denominator) strategy names
     target: dict[str, float] = field(default_factory=dict)  # label -> the most the ratio should be
     reps: int | None = None  # repetitions for this row (None: --reps)
+    at_least: dict[str, float] = field(default_factory=dict)  # label -> the least the ratio should be
 
 
 PAIR = ["heatmap", "adaanchor"]
@@ -126,6 +187,15 @@ ROWS: dict[str, Row] = {
                              {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.02}, reps=7),
     "infer_tiny_b1": Row("inference (forward + decode), tiny 72x96, batch 1", lambda: inference_timers(TINY, PAIR, 1, 20),
                          {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.02}),
+    "channels_last": Row("train step, heatmap, ResNet-50 256x192, batch 8: backbone layout",
+                         lambda: layout_timers(RESNET50), {"channels_last / nchw": ("channels_last", "nchw")},
+                         {"channels_last / nchw": 1.0}, reps=5),
+    "onnx_resnet50_b1": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 1",
+                            lambda: onnx_timers(RESNET50), {"onnxruntime / torch eager": ("onnxruntime", "torch")},
+                            {"onnxruntime / torch eager": 0.5}, reps=9),
+    "loader_tiny": Row("data loader (2 persistent workers) against training, tiny 72x96, batch 32",
+                       lambda: loader_timers(TINY), {"loader images/s / training images/s": ("train", "loader")},
+                       at_least={"loader images/s / training images/s": 2.0}, reps=30),
     "infer_tiny_b8": Row("inference (forward + decode), tiny 72x96, batch 8", lambda: inference_timers(TINY, PAIR, 8, 10),
                          {"adaanchor / heatmap": ("adaanchor", "heatmap")}, {"adaanchor / heatmap": 1.02}),
 }
@@ -148,7 +218,7 @@ def measure(row: Row, reps: int, warmup: int = 1) -> dict[str, Any]:
     for label, (num, den) in row.ratios.items():
         paired = [a / b for a, b in zip(times[num], times[den])]
         ratios[label] = {"median": statistics.median(paired), "min": min(paired), "max": max(paired),
-                         "target": row.target.get(label)}
+                         "target": row.target.get(label), "at_least": row.at_least.get(label)}
     return {"measure": row.measure, "reps": reps, "ms": {n: statistics.median(v) for n, v in times.items()},
             "ms_all": times, "ratios": ratios}
 
@@ -175,7 +245,8 @@ def to_markdown(result: dict[str, Any]) -> str:
     for r in result["rows"].values():
         ms = ", ".join(f"{n} {v:.1f}" for n, v in r["ms"].items())
         for label, q in r["ratios"].items():
-            target = f"<= {q['target']:.2f}" if q["target"] is not None else ""
+            target = (f"<= {q['target']:.2f}" if q["target"] is not None
+                      else f">= {q['at_least']:.2f}" if q.get("at_least") is not None else "")
             lines.append(f"| {r['measure']} ({r['reps']} reps) | {ms} | {label}: **{q['median']:.3f}** "
                          f"({q['min']:.2f}-{q['max']:.2f}) | {target} |")
     return "\n".join(lines) + "\n"

@@ -55,3 +55,38 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
     other = KeypointNet(build_backbone("tiny", tiny_width=16), HEADS)
     with pytest.raises(AdaAnchorError, match=r"t8.pt: only \d+ of \d+ tensors match"):
         load_weights(other, tmp_path / "t8.pt")
+
+
+@pytest.mark.parametrize("name, kw, size", [("resnet18", {"deconv_channels": 16}, (64, 48)), ("hrnet_w18", {}, (64, 64))])
+def test_channels_last_gives_the_default_layouts_results_and_gradients(name, kw, size):
+    """The NHWC body (model.channels_last, on by default for the timm backbones) changes speed, not results."""
+    torch.manual_seed(0)
+    nhwc = KeypointNet(build_backbone(name, **kw), HEADS)
+    nchw = KeypointNet(build_backbone(name, **kw, channels_last=False), HEADS)
+    nchw.load_state_dict(nhwc.state_dict())
+    assert nhwc.backbone.channels_last and not nchw.backbone.channels_last
+    # In float64, so that what is compared is the function computed, not float32 rounding (which a deep
+    # randomly initialised net in training mode amplifies to ~0.3% in the first layer's gradient).
+    nhwc, nchw = nhwc.double(), nchw.double()
+    assert nhwc.backbone.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, size[1], size[0], dtype=torch.float64)
+    a, b = nhwc(x), nchw(x)
+    for k in a:
+        assert a[k].is_contiguous()  # the strategies' reshapes see the usual layout
+        assert float((a[k] - b[k]).abs().max()) <= 1e-9 * float(b[k].abs().max()), k
+    sum(v.float().pow(2).mean() for v in a.values()).backward()
+    sum(v.float().pow(2).mean() for v in b.values()).backward()
+    ga = dict(nhwc.named_parameters())
+    for n, p in nchw.named_parameters():
+        assert (p.grad is None) == (ga[n].grad is None), n
+        if p.grad is None:  # a timm branch that feeds no returned map
+            continue
+        assert float((ga[n].grad - p.grad).abs().max()) <= 1e-7 * float(p.grad.abs().max()) + 1e-12, n
+
+
+def test_channels_last_is_a_model_key_off_for_the_tiny_cnn():
+    from adaanchor.config import build_config
+
+    cfg = build_config(None, ["model.backbone=resnet18", "model.channels_last=false"])
+    assert cfg.model.channels_last is False
+    assert not build_backbone("tiny", tiny_width=8).__dict__.get("channels_last", False)

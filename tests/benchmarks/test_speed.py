@@ -1,0 +1,49 @@
+"""benchmarks/speed.py: interleaved timing, paired ratios and their targets (with stand-in timers)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "speed.py"
+
+
+def _speed():
+    spec = importlib.util.spec_from_file_location("speed_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_measure_pairs_repetitions_and_reports_both_kinds_of_target():
+    speed = _speed()
+    calls: list[str] = []
+
+    def timer(name: str, seconds: float):
+        def run() -> None:
+            calls.append(name)
+            time.sleep(seconds)
+        return run
+
+    row = speed.Row("stand-in", lambda: {"slow": timer("slow", 0.004), "fast": timer("fast", 0.001)},
+                    {"slow / fast": ("slow", "fast")}, {"slow / fast": 1.5},
+                    at_least={"slow / fast": 2.0})
+    res = speed.measure(row, reps=4, warmup=1)
+    assert calls[2:] == ["slow", "fast", "fast", "slow", "slow", "fast", "fast", "slow"]  # alternating order
+    q = res["ratios"]["slow / fast"]
+    assert q["min"] <= q["median"] <= q["max"] and q["median"] > 1.5
+    assert q["target"] == 1.5 and q["at_least"] == 2.0
+    md = speed.to_markdown({"machine": speed.machine(1), "load_before": [0], "load_after": [0], "wall_s": 1.0,
+                            "rows": {"x": res}})
+    assert "slow / fast: **" in md and "<= 1.50" in md
+
+
+def test_every_row_names_strategies_its_ratios_use():
+    speed = _speed()
+    for name, row in speed.ROWS.items():
+        assert row.ratios, name
+        for label in {*row.target, *row.at_least}:
+            assert label in row.ratios, (name, label)
