@@ -6,6 +6,9 @@
     python benchmarks/paper_tables.py table2    # backbones: tiny, resnet18, resnet50
     python benchmarks/paper_tables.py locality  # the assignment-drift investigation (candidate radius, warm-up)
     python benchmarks/paper_tables.py assigner  # FixAnchor against the adaptive assigners (5 paired seeds)
+    python benchmarks/paper_tables.py table5    # multi-person, bottom-up AE on crowd figures (benchmarks/multi_tables.py)
+    python benchmarks/paper_tables.py table6    # multi-person, bottom-up AE on crowd faces, AP easy/medium/hard
+    python benchmarks/paper_tables.py fig5      # gamma sweeps of AP and recall of both (table5/table6 --help: options)
 
     --split dev (default) | test: every choice is made on ``dev`` (an independent instance of the built-in
     benchmark); ``test`` (the evaluation split) is for final numbers, once. See benchmarks/protocol.py.
@@ -180,7 +183,15 @@ def write_assigner_json(doc: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps({"protocol": protocol, "methods": methods, "paired": doc["paired"]}, indent=2))
 
 
+MULTI_TABLES = ("table5", "table6", "fig5")  # run by benchmarks/multi_tables.py, with its own options
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in MULTI_TABLES:
+        from multi_tables import main as multi_main
+
+        return multi_main(argv)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=sorted(TABLES))
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])

@@ -72,13 +72,15 @@ def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    if a.task == "bottomup":
-        from .demo_bottomup import run_bottomup_demo
-
+    if a.task in ("bottomup", "center"):
         if a.overrides or a.budget_minutes is not None:
-            raise AdaAnchorError("demo --task bottomup takes --out, --seed and --steps only")
-        run_bottomup_demo(out_dir=a.out if a.out != "runs/demo" else "runs/demo_bottomup", seed=a.seed,
-                          steps=a.steps or 300)
+            raise AdaAnchorError(f"demo --task {a.task} takes --out, --seed and --steps only")
+        if a.task == "bottomup":
+            from .demo_bottomup import run_bottomup_demo as run_multi
+        else:
+            from .demo_centre import run_centre_demo as run_multi
+        default_out = "runs/demo_bottomup" if a.task == "bottomup" else "runs/demo_centre"
+        run_multi(out_dir=a.out if a.out != "runs/demo" else default_out, seed=a.seed, steps=a.steps or 300)
         return 0
     from .demo import run_demo
 
@@ -96,7 +98,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         return 0
     m = summary["metrics"]
     print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
-    if m:
+    if m and "pck" not in m:  # a multi-person task: AP and recall
+        from .engine.multi import format_multi_eval
+
+        print(format_multi_eval(cfg.strategy.name, m))
+    elif m:
         from .metrics.keypoint import error_by_visibility_table
 
         print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
@@ -106,7 +112,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_eval(a: argparse.Namespace) -> int:
     from .data.build import build_dataset
     from .engine.evaluate import coco_results, evaluate_dataset
-    from .engine.run import load_for_eval, resolve_run
+    from .engine.run import is_multi_person, load_for_eval, resolve_run
     from .metrics.coco import write_results
 
     ckpt, overrides = _split_ckpt(a.overrides)
@@ -114,6 +120,11 @@ def cmd_eval(a: argparse.Namespace) -> int:
     if ckpt_path is None:
         print("warning: no checkpoint found: evaluating randomly initialised weights", file=sys.stderr)
     model, strategy, info = load_for_eval(cfg, ckpt_path)
+    if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
+        from .engine.multi import eval_multi_command
+
+        _write_json(eval_multi_command(cfg, model, strategy, info, a.predictions), a.json)
+        return 0
     ds = build_dataset(cfg.data, "val", train=False)
     m, preds = evaluate_dataset(model, strategy, cfg, ds, "cpu", progress=True)
     m["checkpoint"] = info["checkpoint"]
@@ -230,9 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "6 minutes on 2 CPU cores)")
     length.add_argument("--steps", type=int, help="training steps per method, >= 1 (default 400)")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--task", choices=("single", "bottomup"), default="single",
+    d.add_argument("--task", choices=("single", "bottomup", "center"), default="single",
                    help="single: the occlusion benchmark (default); bottomup: associative embedding with heatmap, "
-                   "fixanchor and adaanchor on the crowd-figures benchmark (output default runs/demo_bottomup)")
+                   "fixanchor and adaanchor on the crowd-figures benchmark (output default runs/demo_bottomup); "
+                   "center: single-stage DEKR-style pose with the person centre located by each of them "
+                   "(output default runs/demo_centre)")
     d.add_argument("overrides", nargs="*", help="config overrides key=value applied to every method")
     d.set_defaults(func=cmd_demo)
 

@@ -22,6 +22,7 @@ from .models.backbones import input_multiple, model_defaults, model_ranges
 from .ranges import SEED, Checker, at_least, between, choice, positive
 from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
+from .strategies.tasks import DEFAULT_TASK, task_ranges, task_sections
 
 TRAIN_DEFAULTS: dict[str, Any] = {
     "epochs": 10,
@@ -76,6 +77,7 @@ EVAL_RANGES: dict[str, Checker] = {
 }
 
 TOP_DEFAULTS: dict[str, Any] = {
+    "task": DEFAULT_TASK,  # topdown | bottomup (adaanchor.strategies.tasks.TASKS)
     "seed": 0,
     "out_dir": "runs/default",
     "resume": None,  # PATH of a checkpoint, or "auto" (newest in out_dir)
@@ -83,11 +85,13 @@ TOP_DEFAULTS: dict[str, Any] = {
 TOP_RANGES: dict[str, Checker] = {"seed": SEED}
 
 #: Every default. The ``strategy`` and ``model`` sections are derived from the registered classes
-#: (:data:`adaanchor.strategies.STRATEGIES`, :data:`adaanchor.models.backbones.BACKBONES`), the ``data``
-#: section from :data:`adaanchor.data.build.DATA_DEFAULTS` (see :func:`defaults`).
+#: (:data:`adaanchor.strategies.STRATEGIES`, :data:`adaanchor.models.backbones.BACKBONES`), the task sections
+#: (``bottomup``) from the tasks' defaults (:data:`adaanchor.strategies.tasks.TASKS`), the ``data`` section
+#: from :data:`adaanchor.data.build.DATA_DEFAULTS` (see :func:`defaults`).
 DEFAULTS: dict[str, Any] = {
     **TOP_DEFAULTS,
     "strategy": strategy_defaults(),
+    **task_sections(),
     "model": model_defaults(),
     "train": TRAIN_DEFAULTS,
     "eval": EVAL_DEFAULTS,
@@ -105,6 +109,7 @@ def defaults() -> dict[str, Any]:
     d = copy.deepcopy(DEFAULTS)
     # Derived again on every call, so a strategy or backbone registered after import is a valid key too.
     d["strategy"], d["model"] = copy.deepcopy(strategy_defaults()), copy.deepcopy(model_defaults())
+    d.update(copy.deepcopy(task_sections()))
     d["data"] = copy.deepcopy(DATA_DEFAULTS)
     return d
 
@@ -212,8 +217,9 @@ def all_ranges() -> dict[str, Checker]:
     from .data.readers.formats import FORMATS
 
     data = {"format": choice(tuple(FORMATS), kind="data.format"), **DATA_RANGES}
-    return {**_flat("", TOP_RANGES), **_flat("strategy", strategy_ranges()), **_flat("model", model_ranges()),
-            **_flat("train", TRAIN_RANGES), **_flat("eval", EVAL_RANGES), **_flat("data", data)}
+    return {**_flat("", TOP_RANGES), **task_ranges(), **_flat("strategy", strategy_ranges()),
+            **_flat("model", model_ranges()), **_flat("train", TRAIN_RANGES), **_flat("eval", EVAL_RANGES),
+            **_flat("data", data)}
 
 
 def _select(tree: Mapping[str, Any], key: str) -> Any:

@@ -13,6 +13,9 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +37,21 @@ METHODS = ("heatmap", "fixanchor", "adaanchor")
 DEMO_BENCH = {"width": 128, "height": 96, "n_train": 800, "n_val": 120, "people": (2, 4), "crowd_index": (0.0, 1.5)}
 
 
-def run_bottomup_demo(out_dir: str | Path = "runs/demo_bottomup", steps: int = 300, seed: int = 0,
-                      batch_size: int = 16, tiny_width: int = 24, data_root: str | Path = "data-cache/crowd",
-                      bench: dict[str, Any] | None = None, methods: tuple[str, ...] = METHODS,
-                      progress: bool = True) -> dict[str, Any]:
-    """Train and evaluate every method; returns the ``results.json`` content."""
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    t_all = time.time()
+@dataclass
+class CrowdSetup:
+    """The crowd-figures benchmark of a demo: COCO JSON paths, spec, input size ``(W, H)``, datasets, options."""
+
+    paths: dict[str, Path]
+    spec: Any
+    size: tuple[int, int]
+    train: BottomUpDataset
+    val: BottomUpDataset
+    bench: dict[str, Any]
+
+
+def crowd_setup(data_root: str | Path, bench: dict[str, Any] | None = None, progress: bool = True) -> CrowdSetup:
+    """Generate (or reuse) the benchmark under ``data_root`` (:data:`DEMO_BENCH` updated by ``bench``) and open
+    its training (augmented) and held-out whole-image datasets."""
     bench = {**DEMO_BENCH, **(bench or {})}
     paths = write_crowd_benchmark(data_root, bench, progress=progress)
     spec = load_spec("coco")
@@ -51,46 +60,113 @@ def run_bottomup_demo(out_dir: str | Path = "runs/demo_bottomup", steps: int = 3
                                cache_images=True, multiple=16)
     val_ds = BottomUpDataset(group_by_image(read_coco(paths["val"], spec).instances), spec, size, train=False,
                              cache_images=True, multiple=16)
-    results: dict[str, Any] = {"methods": {}, "steps": steps, "seed": seed, "batch_size": batch_size,
-                               "benchmark": {k: list(v) if isinstance(v, tuple) else v for k, v in bench.items()},
-                               "machine": f"{platform.machine()} x {torch.get_num_threads()} threads, torch {torch.__version__}"}
-    drawings = {}
+    return CrowdSetup(paths, spec, size, train_ds, val_ds, bench)
+
+
+def demo_header(setup: CrowdSetup, steps: int, seed: int, batch_size: int) -> dict[str, Any]:
+    """The ``results.json`` skeleton: run settings, benchmark options, machine, an empty ``methods``."""
+    return {"methods": {}, "steps": steps, "seed": seed, "batch_size": batch_size,
+            "benchmark": {k: list(v) if isinstance(v, tuple) else v for k, v in setup.bench.items()},
+            "machine": f"{platform.machine()} x {torch.get_num_threads()} threads, torch {torch.__version__}"}
+
+
+#: ``(name, backbone, setup) -> (strategy, model)``: how a demo builds one method.
+Builder = Callable[[str, Any, CrowdSetup], tuple[Any, KeypointNet]]
+#: ``(model, strategy, dataset, gt) -> metrics``: how a demo evaluates one method.
+Evaluator = Callable[[KeypointNet, Any, BottomUpDataset, Any], dict[str, Any]]
+
+
+def train_methods(methods: tuple[str, ...], build: Builder, evaluate: Evaluator, setup: CrowdSetup, out: Path,
+                  steps: int, batch_size: int, seed: int, tiny_width: int, progress: bool = True,
+                  aux: str = "tags") -> tuple[dict[str, Any], dict[str, tuple[list, list[dict]]]]:
+    """Train and evaluate every method from the same seed (same initial backbone and data order).
+
+    Returns the metrics per method and the drawings for :func:`draw_poses` (outputs and results of the first
+    four held-out images). ``aux``: the head whose loss the progress lines show next to the total.
+    """
+    metrics: dict[str, Any] = {}
+    drawings: dict[str, tuple[list, list[dict]]] = {}
     for name in methods:
         seed_everything(seed)
-        backbone = build_backbone("tiny", tiny_width=tiny_width)
-        strategy = build_bottomup({"name": name}, {}, spec.num_keypoints, int(backbone.stride), size)
-        model = KeypointNet(backbone, strategy.heads)
+        strategy, model = build(name, build_backbone("tiny", tiny_width=tiny_width), setup)
         t0 = time.time()
 
         def log(step: int, row: dict[str, float], name: str = name) -> None:
             if progress:
-                print(f"{name} step {step}: loss {row['loss']:.4f} (tags {row.get('loss_tags', 0):.4f}) {row['time_s']:.0f}s",
-                      flush=True)
+                print(f"{name} step {step}: loss {row['loss']:.4f} ({aux} {row.get('loss_' + aux, 0):.4f}) "
+                      f"{row['time_s']:.0f}s", flush=True)
 
-        rows = train_steps(model, strategy, train_ds, steps, batch_size, seed=seed, log=log, log_every=50)
+        rows = train_steps(model, strategy, setup.train, steps, batch_size, seed=seed, log=log, log_every=50)
         train_s = time.time() - t0
         torch.save(model.state_dict(), out / f"{name}.pt")
-        m = evaluate_bottomup(model, strategy, val_ds, paths["val"], oracle_tags=True)
+        m = evaluate(model, strategy, setup.val, setup.paths["val"])
         m.update(train_s=round(train_s, 1), params=sum(p.numel() for p in model.parameters()),
                  loss_first=rows[0]["loss"], loss_last=rows[-1]["loss"])
-        results["methods"][name] = m
-        cached = predict_outputs(model, torch.utils.data.Subset(val_ds, range(min(4, len(val_ds)))))
+        metrics[name] = m
+        cached = predict_outputs(model, torch.utils.data.Subset(setup.val, range(min(4, len(setup.val)))))
         drawings[name] = (cached, results_at(strategy, cached, m["gamma"]))
-    results["wall_s"] = round(time.time() - t_all, 1)
+    return metrics, drawings
+
+
+def write_outputs(out: Path, results: dict[str, Any], table: str, sweeps: dict[str, Any], title: str,
+                  drawings: dict[str, tuple[list, list[dict]]], setup: CrowdSetup) -> None:
+    """``results.json``, ``results.md`` (``table``), ``gamma_sweep.png`` (``sweeps``) and ``poses.png``."""
     (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "results.md").write_text(results_table(results))
+    (out / "results.md").write_text(table)
+    plot_gamma_sweep(sweeps, out / "gamma_sweep.png", title)
+    draw_poses(drawings, setup.val, setup.spec, out / "poses.png")
+
+
+def run_methods(out_dir: str | Path, methods: tuple[str, ...], build: Builder, evaluate: Evaluator, steps: int,
+                seed: int, batch_size: int, tiny_width: int, data_root: str | Path, bench: dict[str, Any] | None,
+                progress: bool, aux: str = "tags") -> tuple[dict[str, Any], dict[str, tuple[list, list[dict]]], CrowdSetup, Path]:
+    """A demo's whole run on at most 2 threads: the benchmark, :func:`train_methods`, the wall time.
+
+    Returns the ``results.json`` content, the drawings, the benchmark set-up and the output folder (created).
+    """
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t_all = time.time()
+    setup = crowd_setup(data_root, bench, progress)
+    results = demo_header(setup, steps, seed, batch_size)
+    results["methods"], drawings = train_methods(methods, build, evaluate, setup, out, steps, batch_size, seed,
+                                                 tiny_width, progress, aux)
+    results["wall_s"] = round(time.time() - t_all, 1)
+    return results, drawings, setup, out
+
+
+def _bottomup_build(name: str, backbone: Any, setup: CrowdSetup) -> tuple[Any, KeypointNet]:
+    strategy = build_bottomup({"name": name}, {}, setup.spec.num_keypoints, int(backbone.stride), setup.size)
+    return strategy, KeypointNet(backbone, strategy.heads)
+
+
+def run_bottomup_demo(out_dir: str | Path = "runs/demo_bottomup", steps: int = 300, seed: int = 0,
+                      batch_size: int = 16, tiny_width: int = 24, data_root: str | Path = "data-cache/crowd",
+                      bench: dict[str, Any] | None = None, methods: tuple[str, ...] = METHODS,
+                      progress: bool = True) -> dict[str, Any]:
+    """Train and evaluate every method; returns the ``results.json`` content."""
+    results, drawings, setup, out = run_methods(out_dir, methods, _bottomup_build,
+                                                partial(evaluate_bottomup, oracle_tags=True), steps, seed,
+                                                batch_size, tiny_width, data_root, bench, progress)
     sweeps = {**results["methods"], **{f"{n}, oracle tags": m["oracle_tags"] for n, m in results["methods"].items()}}
-    plot_gamma_sweep(sweeps, out / "gamma_sweep.png", "crowd figures, bottom-up (AE)")
-    draw_poses(drawings, val_ds, spec, out / "poses.png")
+    write_outputs(out, results, results_table(results), sweeps, "crowd figures, bottom-up (AE)", drawings, setup)
     return results
 
 
-def results_table(results: dict[str, Any]) -> str:
-    """``results.md``: one row per method, AP in percent."""
-    lines = [f"# Bottom-up (associative embedding) on crowd figures: {results['steps']} steps, seed {results['seed']}",
+BOTTOMUP_TITLE = "Bottom-up (associative embedding) on crowd figures"
+BOTTOMUP_NOTE = ("Learned tags: grouped by the jointly trained tag head. Oracle tags: each detection tagged with "
+                 "its nearest ground-truth person (the paper's pretrained tagger stands for this), so only the "
+                 "localization differs.")
+
+
+def results_table(results: dict[str, Any], title: str = BOTTOMUP_TITLE, note: str = BOTTOMUP_NOTE) -> str:
+    """``results.md``: one row per method (and per method with oracle tags, where evaluated), AP in percent."""
+    first = next(iter(results["methods"].values()))
+    lines = [f"# {title}: {results['steps']} steps, seed {results['seed']}",
              "", "| Method | Recall | AP | AP50 | AP75 | APM | APL | AR | " +
-             " | ".join(f"AP@g={g}" for g in next(iter(results["methods"].values()))["ap_by_gamma"]) + " |",
-             "|---" * (8 + len(next(iter(results["methods"].values()))["ap_by_gamma"])) + "|"]
+             " | ".join(f"AP@g={g}" for g in first["ap_by_gamma"]) + " |",
+             "|---" * (8 + len(first["ap_by_gamma"])) + "|"]
     for name, m in results["methods"].items():
         for label, mm in ((name, m), (f"{name}, oracle tags", m.get("oracle_tags"))):
             if mm is None:
@@ -98,9 +174,7 @@ def results_table(results: dict[str, Any]) -> str:
             cells = [f"{mm['recall']:.3f}"] + [f"{100 * mm[k]:.1f}" for k in ("ap", "ap50", "ap75", "apm", "apl", "ar")]
             cells += [f"{100 * v:.1f}" for v in mm["ap_by_gamma"].values()]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    lines += ["", "Learned tags: grouped by the jointly trained tag head. Oracle tags: each detection tagged with "
-              "its nearest ground-truth person (the paper's pretrained tagger stands for this), so only the "
-              "localization differs.", "", f"gamma = {next(iter(results['methods'].values()))['gamma']} for the main columns; "
+    lines += ["", note, "", f"gamma = {first['gamma']} for the main columns; "
               f"{results['machine']}; {results['wall_s']:.0f} s in all."]
     return "\n".join(lines) + "\n"
 
@@ -137,4 +211,5 @@ def draw_poses(drawings: dict[str, tuple[list, list[dict]]], dataset: BottomUpDa
     plt.close(fig)
 
 
-__all__ = ["METHODS", "draw_poses", "results_table", "run_bottomup_demo"]
+__all__ = ["METHODS", "CrowdSetup", "crowd_setup", "demo_header", "draw_poses", "results_table", "run_bottomup_demo",
+           "run_methods", "train_methods", "write_outputs"]

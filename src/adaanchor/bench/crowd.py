@@ -220,10 +220,14 @@ def _render_chunk(job: tuple[str, str, int, int, int, dict[str, Any]]) -> list[d
     return out
 
 
-def _coco_json(records: list[dict[str, Any]], cfg: Mapping[str, Any]) -> dict[str, Any]:
+def coco_json(records: list[dict[str, Any]], cfg: Mapping[str, Any], spec_name: str = "coco",
+              category: str = "person", description: str = "adaanchor crowd-figures benchmark",
+              version: int = FORMAT_VERSION) -> dict[str, Any]:
+    """COCO keypoint JSON of rendered image records (``file_name``, ``crowdIndex``, ``anns`` with ``keypoints``,
+    ``bbox``, ``area`` and any extra fields), one category named ``category`` with the spec's keypoint names."""
     from adaanchor.data.spec import load_spec
 
-    spec = load_spec("coco")
+    spec = load_spec(spec_name)
     images, anns = [], []
     for i, rec in enumerate(records):  # ids are 1-based: some COCO tools treat id 0 as missing
         images.append({"id": i + 1, "file_name": rec["file_name"], "width": cfg["width"], "height": cfg["height"],
@@ -231,9 +235,9 @@ def _coco_json(records: list[dict[str, Any]], cfg: Mapping[str, Any]) -> dict[st
         for a in rec["anns"]:
             anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": 1, "iscrowd": 0,
                          "num_keypoints": sum(1 for v in a["keypoints"][2::3] if v > 0), **a})
-    cat = {"id": 1, "name": "person", "supercategory": "person", "keypoints": list(spec.keypoints),
+    cat = {"id": 1, "name": category, "supercategory": category, "keypoints": list(spec.keypoints),
            "skeleton": [[a + 1, b + 1] for a, b in spec.skeleton]}
-    return {"info": {"description": "adaanchor crowd-figures benchmark", "version": FORMAT_VERSION},
+    return {"info": {"description": description, "version": version},
             "images": images, "annotations": anns, "categories": [cat]}
 
 
@@ -264,7 +268,7 @@ def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = N
                 for chunk in (pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)):
                     records += chunk
                     bar.update(len(chunk))
-            synth._write_json(paths[split], _coco_json(records, cfg))
+            synth._write_json(paths[split], coco_json(records, cfg))
             counts[split] = synth.visibility_counts(paths[split])
     finally:
         if pool is not None:
@@ -274,5 +278,5 @@ def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = N
     return paths
 
 
-__all__ = ["CROWD_DEFAULTS", "CrowdScene", "crowd_index", "generate_crowd_scene", "resolve_crowd_config",
+__all__ = ["CROWD_DEFAULTS", "CrowdScene", "coco_json", "crowd_index", "generate_crowd_scene", "resolve_crowd_config",
            "write_crowd_benchmark"]

@@ -112,6 +112,11 @@ class BottomUpDataset(Dataset):
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def instances(self) -> list[Instance]:
+        """Every person of every image, in item order (the flat list a top-down dataset holds)."""
+        return [inst for group in self.images for inst in group]
+
     def _image(self, path: str) -> np.ndarray:
         if self._cache is None:
             return load_image(path)

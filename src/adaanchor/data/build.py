@@ -13,7 +13,8 @@ import numpy as np
 
 from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError, DataError, unknown_name_error
-from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice
+from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, positive
+from .bottomup import BOTTOMUP_AUG, BottomUpDataset, group_by_image
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
 from .spec import KeypointSpec
@@ -54,6 +55,8 @@ DATA_DEFAULTS: dict[str, Any] = {
         "seed": 0,  # evaluation occlusion of sample i depends only on (seed, i)
     },
     "aug": copy.deepcopy(AUG_DEFAULTS),
+    # Augmentation of the whole-image data of the multi-person tasks (task=bottomup): BottomUpDataset's options.
+    "multi_aug": {k: list(v) if isinstance(v, tuple) else v for k, v in BOTTOMUP_AUG.items()},
     "synth": copy.deepcopy(SYNTH_DEFAULTS),
 }
 
@@ -72,6 +75,11 @@ DATA_RANGES: dict[str, Checker] = {
     "aug.rotation": between(0, 180),
     "aug.scale": between(0, 1, hi_open=True),  # the crop is scaled by [1 - s, 1 + s]: s < 1 keeps it positive
     "aug.half_body": PROB,
+    "multi_aug.rotation": between(0, 180),
+    "multi_aug.scale": positive(),  # [lo, hi] of the zoom factor
+    "multi_aug.translation": at_least(0),
+    "multi_aug.flip": PROB,
+    "multi_aug.outside_margin": at_least(0),
 }
 
 
@@ -228,6 +236,23 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         cache_images=bool(data_cfg["cache_images"]),
         exif=_exif_mode(data_cfg),
     )
+
+
+def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = None, multiple: int = 1,
+                        verbose: bool = True) -> BottomUpDataset:
+    """The whole-image :class:`BottomUpDataset` of ``split`` (every person of an image in one item) for the
+    multi-person tasks: ``data.multi_aug`` augmentation when ``train`` (default: split == 'train'), else the
+    short side resized to the input's and the input padded to a multiple of ``multiple``."""
+    spec = load_spec(data_cfg["spec"])
+    res = read_split(data_cfg, split, spec, verbose)
+    aug = dict(data_cfg.get("multi_aug") or {})
+    scale = list(aug.get("scale", BOTTOMUP_AUG["scale"]))
+    if len(scale) != 2 or scale[0] > scale[1]:
+        raise AdaAnchorError(f"data.multi_aug.scale must be [lo, hi] with lo <= hi, got {scale}")
+    aug["scale"] = (float(scale[0]), float(scale[1]))
+    train = (split == "train") if train is None else train
+    return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
+                           multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]))
 
 
 def _exif_mode(data_cfg: Mapping[str, Any]) -> str:

@@ -92,6 +92,15 @@ def oracle_poses(strategy: BottomUpStrategy, outputs: dict, affine: np.ndarray, 
                        tag_threshold=o["tag_threshold"], conf_weight=o["conf_weight"])
 
 
+def pose_results(poses: Poses, image_id: Any, xy: np.ndarray) -> list[dict]:
+    """COCO results of one image's poses, ``xy (P, K, 2)`` their keypoints in original-image pixels (the pose
+    score is the instance score)."""
+    if len(poses.score) == 0:
+        return []
+    return predictions_to_coco_results([image_id] * len(poses.score), xy, poses.keypoints[..., 2],
+                                       instance_scores=poses.score)
+
+
 def results_at(strategy: BottomUpStrategy, cached: Sequence[tuple[dict, dict]], gamma: float,
                oracle: Mapping[Any, tuple[np.ndarray, np.ndarray]] | None = None) -> list[dict]:
     """COCO results of every cached image at threshold ``gamma``, in original-image pixels; with ``oracle``
@@ -104,10 +113,7 @@ def results_at(strategy: BottomUpStrategy, cached: Sequence[tuple[dict, dict]], 
         else:
             poses = strategy.decode_poses(outputs, gamma=gamma)[0]
             xy = to_image_coords(poses.keypoints[..., :2], meta["affine"])
-        if len(poses.score) == 0:
-            continue
-        results += predictions_to_coco_results([meta["image_id"]] * len(poses.score), xy, poses.keypoints[..., 2],
-                                               instance_scores=poses.score)
+        results += pose_results(poses, meta["image_id"], xy)
     return results
 
 
@@ -135,4 +141,4 @@ def evaluate_bottomup(model: KeypointNet, strategy: BottomUpStrategy, dataset: B
     return out
 
 
-__all__ = ["evaluate_bottomup", "oracle_poses", "predict_outputs", "results_at", "train_steps"]
+__all__ = ["evaluate_bottomup", "oracle_poses", "pose_results", "predict_outputs", "results_at", "train_steps"]

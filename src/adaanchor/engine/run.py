@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,23 +15,53 @@ from omegaconf import DictConfig, OmegaConf
 from ..config import build_config
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError
-from ..models.backbones import backbone_from_config
+from ..models.backbones import backbone_from_config, input_multiple
 from ..models.net import KeypointNet, load_weights
 from ..strategies import Strategy, build_strategy
+from ..strategies.tasks import get_task
 
 
 def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[KeypointNet, Strategy]:
     """The model and the strategy of ``cfg``: the strategy's heads decide the model's output heads, and the
-    backbone's stride decides the strategy's anchor grid."""
+    backbone's stride decides the strategy's anchor grid. The task (``cfg.task``) builds the strategy: top-down
+    any strategy, ``bottomup`` the ``strategy`` section's dense strategy plus the tag head."""
     spec = load_spec(cfg.data.spec)
     m = cfg.model
     backbone = backbone_from_config(m)  # build_config checked the input size against its input multiple
-    strategy = build_strategy(OmegaConf.to_container(cfg.strategy), spec.num_keypoints, int(backbone.stride), tuple(cfg.data.input_size),
-                              sigmas=spec.sigmas)
-    model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior))
+    task = get_task(str(cfg.get("task", "topdown")))
+    size, stride = tuple(cfg.data.input_size), int(backbone.stride)
+    if task.build is None:
+        strategy = build_strategy(OmegaConf.to_container(cfg.strategy), spec.num_keypoints, stride, size,
+                                  sigmas=spec.sigmas)
+    else:
+        section = OmegaConf.to_container(cfg[task.section]) if task.section else {}
+        strategy = task.build(OmegaConf.to_container(cfg.strategy), section, spec.num_keypoints, stride, size)
+    # A strategy with per-group branch heads (DEKR-style centres) says so in ``branches``.
+    extra = {"branches": strategy.branches} if getattr(strategy, "branches", None) else {}
+    model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior), **extra)
     if load_pretrained and m.weights:
         load_weights(model, m.weights)
     return model, strategy
+
+
+def is_multi_person(cfg: DictConfig) -> bool:
+    """Whether ``cfg``'s task works on whole images with every person (``task=bottomup``)."""
+    return get_task(str(cfg.get("task", "topdown"))).multi_person
+
+
+def image_multiple(cfg: DictConfig, stride: int) -> int:
+    """The multiple a multi-person test-time input is padded to: the backbone's input multiple and its stride."""
+    return math.lcm(input_multiple(str(cfg.model.backbone)), int(stride))
+
+
+def build_split(cfg: DictConfig, split: str, stride: int, train: bool | None = None, verbose: bool = True) -> Any:
+    """The dataset of ``split`` for ``cfg``'s task: a top-down dataset, or the whole-image dataset of a
+    multi-person task (test-time inputs padded to :func:`image_multiple`)."""
+    from ..data.build import build_dataset, build_image_dataset
+
+    if is_multi_person(cfg):
+        return build_image_dataset(cfg.data, split, train, image_multiple(cfg, stride), verbose)
+    return build_dataset(cfg.data, split, train=train, verbose=verbose)
 
 
 def seed_everything(seed: int) -> None:

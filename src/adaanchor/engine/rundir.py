@@ -36,7 +36,7 @@ from ..errors import AdaAnchorError
 LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.yaml"
 
 # Options that fix the model: a checkpoint cannot continue under other values. Prefixes end with a dot.
-FROZEN = ("model.", "strategy.", "data.input_size")
+FROZEN = ("task", "model.", "strategy.", "data.input_size")
 # Options that only matter when a run starts (the resumed weights replace them) or that always differ.
 IGNORED = ("resume", "model.weights")
 # Changing these is applied, but the data order of the resumed run is not the one of an uninterrupted run.

@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from ..data.build import build_dataset
 from ..errors import AdaAnchorError, DataError
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object
+from .run import build_split
 from .rundir import RunLock, check_resume_config, describe_changes, write_run_files
 
 
@@ -98,8 +98,9 @@ def record_config(cfg: DictConfig, run_dir: Path, info: DistInfo, resumed_from: 
         raise AdaAnchorError(err)
 
 
-def build_data(cfg: DictConfig, info: DistInfo, device: torch.device) -> tuple[Any, Any]:
-    """Training and evaluation sets. Under DDP, rank 0 reads first (and writes the synthetic benchmark's cache),
+def build_data(cfg: DictConfig, info: DistInfo, device: torch.device, stride: int = 4) -> tuple[Any, Any]:
+    """Training and evaluation sets of the config's task (``stride``: the model's, for the padding of the
+    whole-image test inputs of a multi-person task). Under DDP, rank 0 reads first (and writes the synthetic benchmark's cache),
     then each node's local rank 0 (a cache on a disk that only its node sees), then the rest: no two processes
     write the same cache, and an error on any rank stops every rank."""
     out, err = (None, None), None
@@ -107,8 +108,8 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device) -> tuple[A
     for mine in phases if info.world > 1 else (True,):
         if mine:
             try:
-                train_ds = build_dataset(cfg.data, "train", verbose=info.is_main)
-                out = (train_ds, build_dataset(cfg.data, "val", verbose=False) if cfg.train.eval_every else None)
+                train_ds = build_split(cfg, "train", stride, verbose=info.is_main)
+                out = (train_ds, build_split(cfg, "val", stride, verbose=False) if cfg.train.eval_every else None)
                 for split, ds in zip(("train", "val"), out, strict=True):
                     check_images(ds, split)
             except AdaAnchorError as e:

@@ -97,7 +97,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     if info.world > 1 and tc.sync_bn:
         model = convert_sync_batchnorm(model, device)
     model.to(device)
-    train_ds, val_ds = build_data(cfg, info, device)
+    train_ds, val_ds = build_data(cfg, info, device, int(strategy.stride))
     sampler = ResumableBatchSampler(len(train_ds), int(tc.batch_size), seed, info.rank, info.world)
     workers = int(tc.workers)
     # Persistent workers keep their decoded-image cache (data.cache_images) from one epoch to the next.

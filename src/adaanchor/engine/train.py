@@ -37,6 +37,8 @@ from .dist import (
     param_fingerprint,
 )
 from .evaluate import evaluate_dataset
+from .multi import evaluate_multi
+from .run import is_multi_person
 from .rundir import absolute_paths
 from .session import TermSignal, autocast, open_run_dir
 from .state import Run, setup_run
@@ -50,14 +52,26 @@ class TrainingError(AdaAnchorError):
 
 def evaluate_model(model: torch.nn.Module, strategy: Any, cfg: DictConfig, dataset: Any, device: torch.device,
                    progress: bool = False) -> dict[str, Any]:
-    """Every metric the config calls for on ``dataset`` (see :func:`adaanchor.engine.evaluate.evaluate_dataset`)."""
+    """Every metric the config calls for on ``dataset``: top-down see
+    :func:`adaanchor.engine.evaluate.evaluate_dataset`; a multi-person task AP and recall at its gamma
+    (:func:`adaanchor.engine.multi.evaluate_multi`)."""
+    if is_multi_person(cfg):
+        return evaluate_multi(model, strategy, cfg, dataset, device, progress)[0]
     return evaluate_dataset(model, strategy, cfg, dataset, device, progress)[0]
 
 
 def _select_metric(m: dict[str, Any]) -> float:
-    """Higher is better: PCK at the first threshold."""
-    v = next(iter(m["pck"].values()), None)
+    """Higher is better: PCK at the first threshold (top-down), AP (multi-person)."""
+    v = next(iter(m["pck"].values()), None) if "pck" in m else m.get("ap")
     return float(v) if v is not None else -math.inf
+
+
+def _eval_row(m: dict[str, Any], metric: float) -> dict[str, Any]:
+    """The ``eval_log.csv`` columns after ``step, epoch``: top-down ``pck, vis_error, inv_error``; multi-person
+    ``ap, ap50, recall``."""
+    if "pck" in m:
+        return {"pck": metric, "vis_error": m["vis_error"], "inv_error": m["inv_error"]}
+    return {"ap": metric, "ap50": m.get("ap50"), "recall": m.get("recall")}
 
 
 def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
@@ -208,8 +222,7 @@ def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool) -> bool:
             run.final_metrics = m = evaluate_model(run.model, run.strategy, run.cfg, run.val_ds, run.device)
             metric = _select_metric(m)
             assert run.eval_log is not None
-            run.eval_log.write({"step": run.step, "epoch": epoch, "pck": metric, "vis_error": m["vis_error"],
-                                "inv_error": m["inv_error"]})
+            run.eval_log.write({"step": run.step, "epoch": epoch, **_eval_row(m, metric)})
             if metric > run.best:
                 run.best = metric
                 _save(run, "best.pt", epoch, batch_idx, force=True)

@@ -107,13 +107,16 @@ def coco_keypoint_ap(
     return {name: float(v) for name, v in zip(COCO_STATS, ev.stats)}
 
 
-def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False) -> dict[str, float | None]:
+def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
+                 sigmas: Any | None = None) -> dict[str, float | None]:
     """CrowdPose AP with xtcocotools ``COCOeval(iouType='keypoints_crowd', use_area=False)``.
 
     Args:
         gt: CrowdPose-style ground truth (JSON path, dict or COCO object); images need ``crowdIndex``.
-        results: COCO results list or JSON path (14 keypoints each).
+        results: COCO results list or JSON path (14 keypoints each, or as many as ``sigmas``).
         verbose: let xtcocotools print its progress and summary.
+        sigmas: ``(K,)`` OKS sigmas for another keypoint set with ``crowdIndex`` (e.g. the crowd-faces
+            benchmark); ``None`` means CrowdPose's 14.
 
     Returns:
         ``AP, AP50, AP75, AR, AR50, AR75, AP_easy, AP_medium, AP_hard`` as fractions. The easy / medium /
@@ -126,8 +129,10 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False) -> dic
     data, gt_name = load_coco_gt(gt)
     dets, res_name = load_results(results)
     k = gt_num_keypoints(data, gt_name)
-    if k != len(CROWDPOSE_SIGMAS):
-        raise DataError(gt_name, f"CrowdPose has 14 keypoints, found {k}", field="keypoints")
+    sig = CROWDPOSE_SIGMAS if sigmas is None else to_numpy(sigmas).reshape(-1).astype(np.float64)
+    if k != len(sig):
+        raise DataError(gt_name, f"CrowdPose has 14 keypoints, found {k}" if sigmas is None
+                        else f"{k} keypoints but {len(sig)} OKS sigmas", field="keypoints")
     for i, img in enumerate(data["images"]):
         if not isinstance(img.get("crowdIndex"), (int, float)):
             raise DataError(gt_name, "missing or not a number", record=f"images[{i}]", field="crowdIndex")
@@ -151,7 +156,7 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False) -> dic
         with _quiet(verbose):
             coco_gt = COCO(path, ann_data=copy.deepcopy(data))
             coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
-            ev = COCOeval(coco_gt, coco_dt, "keypoints_crowd", sigmas=CROWDPOSE_SIGMAS, use_area=False)
+            ev = COCOeval(coco_gt, coco_dt, "keypoints_crowd", sigmas=sig, use_area=False)
             ev.evaluate()
             ev.accumulate()
             ev.summarize()

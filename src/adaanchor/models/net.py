@@ -1,4 +1,5 @@
-"""KeypointNet: backbone + one 1x1 conv per dense head (or a pooled linear head for ``coords``)."""
+"""KeypointNet: backbone + one 1x1 conv per dense head (or a pooled linear head for ``coords``); a head named in
+``branches`` is instead a set of separate per-group conv branches (DEKR's per-keypoint regression)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,32 @@ from torch import Tensor, nn
 from ..errors import AdaAnchorError
 
 
+class GroupedBranches(nn.Module):
+    """``groups`` separate small conv branches, one per keypoint type (DEKR's per-keypoint regression branches,
+    with plain 3x3 convolutions where DEKR has adaptive ones), computed at once with grouped convolutions.
+
+    ``(B, C_in, h, w)`` -> 1x1 conv to ``groups * width`` (BN, ReLU) -> grouped 3x3 conv (BN, ReLU) -> grouped
+    1x1 conv -> ``(B, out_channels, h, w)``; group ``g`` sees only its own ``width`` features and writes output
+    channels ``[g * out / groups, (g + 1) * out / groups)`` (``2k, 2k + 1`` = x, y of keypoint ``k``).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, groups: int, width: int):
+        super().__init__()
+        if out_channels % groups:
+            raise ValueError(f"{out_channels} output channels do not split into {groups} groups")
+        mid = groups * width
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, 3, padding=1, groups=groups, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+        )
+        self.out = nn.Conv2d(mid, out_channels, 1, groups=groups)
+        nn.init.normal_(self.out.weight, std=1e-3)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.body(x))
+
+
 class KeypointNet(nn.Module):
     """Outputs a dict of heads: dense heads ``(B, C, ceil(H/stride), ceil(W/stride))``, ``coords`` ``(B, C)``.
 
@@ -18,9 +45,11 @@ class KeypointNet(nn.Module):
         heads: head name -> channels, from the strategy.
         conf_prior: initial sigmoid probability of ``conf`` (bias init, as in CenterNet/RetinaNet), so the
             focal loss does not start from a flood of confident negatives.
+        branches: head name -> ``(groups, width)``: that head is a :class:`GroupedBranches` (default none).
     """
 
-    def __init__(self, backbone: nn.Module, heads: Mapping[str, int], conf_prior: float = 0.1):
+    def __init__(self, backbone: nn.Module, heads: Mapping[str, int], conf_prior: float = 0.1,
+                 branches: Mapping[str, tuple[int, int]] | None = None):
         super().__init__()
         self.backbone = backbone
         self.stride = int(backbone.stride)
@@ -29,6 +58,8 @@ class KeypointNet(nn.Module):
         for name, ch in heads.items():
             if name == "coords":
                 self.heads[name] = nn.Linear(backbone.deep_channels, ch)
+            elif branches and name in branches:
+                self.heads[name] = GroupedBranches(backbone.out_channels, ch, *branches[name])
             else:
                 self.heads[name] = nn.Conv2d(backbone.out_channels, ch, 1)
         if "conf" in self.heads:
@@ -112,4 +143,4 @@ def load_state(net: KeypointNet, state: Mapping[str, object], source: str, cover
     return {"loaded": len(loaded), "skipped": skipped}
 
 
-__all__ = ["KeypointNet", "load_state", "load_weights"]
+__all__ = ["GroupedBranches", "KeypointNet", "load_state", "load_weights"]

@@ -108,6 +108,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     dets = load_detections(boxes) if boxes else None
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
                                    batch_size=batch_size, onnx_path=onnx_path)
+    if dets is not None and predictor.multi_person:
+        raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
     ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append)
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
     try:
@@ -116,7 +118,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
             (out / "overlays").mkdir(exist_ok=True)
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
-    max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else 1
+    max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped)
     if res["frames"] == 0:
         why = "; ".join(str(s) for s in skipped[:3]) or "no input given"
@@ -167,7 +169,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
             draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
             if draw:
                 img = draw_prediction(frame.image, pred, predictor.skeleton, anchors=predictor.has_anchors,
-                                      stride=predictor.stride)
+                                      stride=predictor.stride, multi_person=predictor.multi_person)
                 if frame.kind == "image":
                     name = _unique(frame.source.stem, overlay_names)
                     _save_png(img, out / "overlays" / f"{name}.png")

@@ -21,6 +21,8 @@ SKELETON_RGB = (90, 170, 255)
 ANCHOR_RGB = (255, 230, 0)  # yellow, as the anchors of the other figures
 BOX_RGB = (200, 200, 200)
 NO_SCORE_RGB = (255, 80, 80)
+#: Skeleton colours of the people of a multi-person prediction, in order (best pose first).
+PERSON_RGB = ((90, 170, 255), (255, 120, 200), (120, 230, 120), (255, 170, 60), (180, 130, 255), (80, 220, 220))
 MIN_SIDE = 360  # images whose longer side is shorter are enlarged to about this
 
 
@@ -60,14 +62,17 @@ def _anchor_cell(anchor_xy: np.ndarray, affine: np.ndarray, stride: int) -> np.n
 
 def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tuple[int, int]] = (),
                     anchors: bool = True, stride: int | None = None, draw_boxes: bool | None = None,
-                    legend: bool = True) -> np.ndarray:
+                    legend: bool = True, multi_person: bool = False) -> np.ndarray:
     """The overlay of ``pred`` on ``image (H, W, 3)`` uint8 RGB; returns a new ``(f*H, f*W, 3)`` image,
     ``f`` = :func:`overlay_scale`.
 
     Args:
         anchors: draw the anchor arrows (when ``pred.anchors`` is known); pass False for non-anchor strategies.
         stride: the output stride: with it, each anchor's cell is outlined as a small square.
-        draw_boxes: outline each instance's box (default: when there are boxes other than the whole image).
+        draw_boxes: outline each instance's box (default: when there are boxes other than the whole image;
+            never for ``multi_person``).
+        multi_person: the people of a bottom-up run: each person's skeleton in its own colour
+            (:data:`PERSON_RGB`, in order), its missing keypoints (score 0) and their limbs left out.
     """
     h, w = image.shape[:2]
     f = overlay_scale((h, w))
@@ -76,15 +81,18 @@ def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tupl
     r = 2 * t + 1
     whole = np.array([0.0, 0.0, w, h])
     if draw_boxes is None:
-        draw_boxes = any(not np.allclose(b, whole) for b in pred.boxes)
+        draw_boxes = not multi_person and any(not np.allclose(b, whole) for b in pred.boxes)
     for i in range(len(pred)):
         kp = _fx(pred.keypoints[i], f)
+        shown = pred.scores[i] > 0 if multi_person and pred.scores is not None else np.ones(pred.num_keypoints, bool)
+        limb = PERSON_RGB[i % len(PERSON_RGB)] if multi_person else SKELETON_RGB
         if draw_boxes:
             x, y, bw, bh = pred.boxes[i]
             corners = _fx(np.array([[x - 0.5, y - 0.5], [x + bw - 0.5, y + bh - 0.5]]), f)
             cv2.rectangle(out, _pt(corners[0]), _pt(corners[1]), BOX_RGB, t, cv2.LINE_AA, SHIFT)
         for a, b in skeleton:
-            cv2.line(out, _pt(kp[a]), _pt(kp[b]), SKELETON_RGB, t, cv2.LINE_AA, SHIFT)
+            if shown[a] and shown[b]:
+                cv2.line(out, _pt(kp[a]), _pt(kp[b]), limb, t, cv2.LINE_AA, SHIFT)
         if anchors and pred.anchors is not None:
             an = _fx(pred.anchors[i], f)
             for j in range(pred.num_keypoints):
@@ -96,7 +104,7 @@ def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tupl
                 if length > 0:  # an anchor on its keypoint has no arrow (OpenCV 5 refuses a zero tip length)
                     cv2.arrowedLine(out, _pt(an[j]), _pt(kp[j]), ANCHOR_RGB, max(1, t // 2), cv2.LINE_AA, SHIFT,
                                     min(0.5, 3.0 * r / length))
-        for j in range(pred.num_keypoints):
+        for j in np.flatnonzero(shown):
             col = NO_SCORE_RGB if pred.scores is None else confidence_rgb(pred.scores[i, j])
             cv2.circle(out, _pt(kp[j]), r << SHIFT, col, -1, cv2.LINE_AA, SHIFT)
             cv2.circle(out, _pt(kp[j]), r << SHIFT, (0, 0, 0), 1, cv2.LINE_AA, SHIFT)

@@ -55,8 +55,9 @@ class Predictor:
     """
 
     def __init__(self, backend: Any, spec: KeypointSpec, input_size: Sequence[int], strategy: str, stride: int,
-                 batch_size: int = 16, info: dict[str, Any] | None = None):
+                 batch_size: int = 16, info: dict[str, Any] | None = None, multi: Any = None):
         self.backend, self.spec, self.strategy, self.stride = backend, spec, str(strategy), int(stride)
+        self.multi = multi  # a MultiPersonRunner for a multi-person run (task=bottomup): every person per image
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.batch_size = max(1, int(batch_size))
         self.info = dict(info or {})
@@ -68,6 +69,9 @@ class Predictor:
                  threads: int | None = None) -> Predictor:
         """Load a run directory, a checkpoint inside one (``RUN/checkpoints/best.pt``) or a config file.
 
+        A multi-person run (``task=bottomup``) finds every person of each image itself (no boxes) and predicts
+        with the PyTorch backend only.
+
         Args:
             device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
             backend: ``"torch"``, or ``"onnx"``: the graph exported by :func:`adaanchor.export.export_onnx`,
@@ -75,7 +79,7 @@ class Predictor:
                 exported on first use and again whenever the checkpoint is newer.
             threads: CPU threads of the onnxruntime session (default: torch's).
         """
-        from ..engine.run import load_for_eval, resolve_run
+        from ..engine.run import is_multi_person, load_for_eval, resolve_run
         from .backends import OnnxBackend, TorchBackend, ensure_onnx, resolve_device
 
         if backend not in ("torch", "onnx"):
@@ -84,10 +88,15 @@ class Predictor:
         cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
         if ckpt_path is None and not cfg.model.weights:
             raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
+        if is_multi_person(cfg) and backend != "torch":
+            raise AdaAnchorError(f"{run}: a multi-person run (task={cfg.task}) predicts with the PyTorch backend only "
+                                 "(the ONNX export covers top-down decoding): use backend torch")
         dev = resolve_device(device)
         spec = load_spec(cfg.data.spec)
         size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
         model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
+        if is_multi_person(cfg):
+            return cls._multi_person(cfg, model, strategy, spec, dev, batch_size, {**info, "run": str(target)})
         if backend == "torch":
             be: Any = TorchBackend(model, strategy, dev)
         else:
@@ -102,6 +111,28 @@ class Predictor:
             info["onnx"] = str(path)
         info.update({"device": str(dev), "backend": backend, "run": str(target)})
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info)
+
+    @classmethod
+    def _multi_person(cls, cfg: Any, model: Any, strategy: Any, spec: KeypointSpec, dev: Any, batch_size: int,
+                      info: dict[str, Any]) -> Predictor:
+        from ..engine.run import image_multiple
+        from .multi import MultiPersonRunner
+
+        size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
+        runner = MultiPersonRunner(model, strategy, dev, min(size), image_multiple(cfg, strategy.stride))
+        info.update({"device": str(dev), "backend": "torch", "task": str(cfg.task)})
+        return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner)
+
+    @property
+    def multi_person(self) -> bool:
+        """Whether this is a multi-person run: each image gives every person found in it (no boxes)."""
+        return self.multi is not None
+
+    @property
+    def max_instances(self) -> int:
+        """The most instances a file column layout must hold per image: the decoder's ``max_candidates`` for a
+        multi-person run (poses beyond it are left out of the DeepLabCut CSV, the lowest-scoring first), else 1."""
+        return int(self.multi.strategy.options["max_candidates"]) if self.multi is not None else 1
 
     @property
     def keypoint_names(self) -> tuple[str, ...]:
@@ -139,7 +170,11 @@ class Predictor:
 
     def predict_stream(self, items: Iterable[tuple[Any, Boxes | Any | None, Any]]) -> Iterator[tuple[Any, Prediction]]:
         """Predict ``(image, boxes, tag)`` items lazily, batching instances across images; yields ``(tag,
-        prediction)`` in input order. ``boxes`` is None (whole image) or what :func:`as_boxes` takes."""
+        prediction)`` in input order. ``boxes`` is None (whole image) or what :func:`as_boxes` takes; a
+        multi-person run takes no boxes (each image is one forward pass, every person found)."""
+        if self.multi is not None:
+            yield from self._multi_stream(items)
+            return
         queue: list[tuple[dict[str, Any], int, np.ndarray]] = []  # (entry, instance, crop)
         pending: list[tuple[Any, dict[str, Any]]] = []
         for image, boxes, tag in items:
@@ -158,6 +193,13 @@ class Predictor:
             yield tag, self._finish(entry)
 
     # ---- internals ------------------------------------------------------------------------------------
+    def _multi_stream(self, items: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, Prediction]]:
+        for image, boxes, tag in items:
+            if boxes is not None:
+                raise AdaAnchorError(f"a multi-person run (task={self.info.get('task')}) finds the people itself: "
+                                     "boxes are for top-down runs")
+            yield tag, self.multi(as_rgb(read_any(image)))
+
     def _entry(self, img: np.ndarray, boxes: Any) -> dict[str, Any]:
         h, w = img.shape[:2]
         if boxes is None:

@@ -13,7 +13,7 @@ class Prediction:
     """Predictions on one image (or video frame).
 
     ``N`` is the number of instances: 1 in whole-image mode, the number of boxes in top-down mode (0 when
-    an image has no box). Coordinates are ``(x, y)`` in original image pixels, pixel centres at integers
+    an image has no box), the number of people found by a multi-person run (bottom-up), best first. Coordinates are ``(x, y)`` in original image pixels, pixel centres at integers
     (docs/conventions.md).
 
     Attributes:
@@ -27,6 +27,9 @@ class Prediction:
         affines: ``(N, 2, 3)`` float64, original image pixels -> model input pixels, one per instance.
         image_hw: ``(H, W)`` of the original image.
         meta: free-form information about the image (source file, frame index, time, image id).
+        pose_scores: ``(N,)`` float64 pose scores of a multi-person run (the mean keypoint confidence over all
+            ``K`` types, a missing keypoint counting 0), or None. A missing keypoint of a pose is ``(0, 0)``
+            with score 0.
     """
 
     keypoints: np.ndarray
@@ -37,6 +40,7 @@ class Prediction:
     affines: np.ndarray
     image_hw: tuple[int, int]
     meta: dict[str, Any] = field(default_factory=dict)
+    pose_scores: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])
@@ -47,7 +51,9 @@ class Prediction:
 
     def instance_scores(self) -> np.ndarray:
         """``(N,)``: mean keypoint confidence times the box score (the COCO results ``score``); the box
-        score alone when there is no keypoint confidence."""
+        score alone when there is no keypoint confidence; the pose scores of a multi-person run."""
+        if self.pose_scores is not None:
+            return self.pose_scores.astype(np.float64)
         if self.scores is None:
             return self.box_scores.astype(np.float64)
         if len(self) == 0:

@@ -8,6 +8,9 @@ Normalisation choices (documented in docs/method.md):
 - ``l1``: summed absolute error divided by the number of weighted *points* (weight sum / 2, x and y).
 - ``mse``: SimpleBaseline's ``0.5 * mean((out - target)^2 * weight)``.
 - ``ae``: associative-embedding pull + push, target = per-cell instance ids (:mod:`.ae_loss`).
+- ``l1_scaled``: ``sum(|out - target| * weight)`` divided by the number of *points* with a non-zero weight
+  (count / 2, x and y): the weight carries a per-element scale (DEKR's ``1 / sqrt(area)`` of the pose offsets,
+  :mod:`.centre`) that, unlike ``l1``, the normaliser does not cancel.
 """
 
 from __future__ import annotations
@@ -89,6 +92,12 @@ class _WeightedL1(torch.autograd.Function):
         return grad * grad_out, None, None, None
 
 
+def scaled_l1_loss(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+    """Scale-weighted L1 per point: ``sum(|pred - target| * w) / max(1, count(w > 0) / 2)``. All same shape."""
+    num = ((weight > 0).sum() / 2).clamp(min=1.0)
+    return _WeightedL1.apply(pred.float(), target, weight, num)
+
+
 def mse_loss(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
     """SimpleBaseline's joints MSE: ``0.5 * mean((pred - target)^2 * weight)``."""
     return 0.5 * (((pred.float() - target) ** 2) * weight).mean()
@@ -104,7 +113,7 @@ def compute_loss(
 
     Args:
         outputs: head -> tensor; targets: head -> :class:`Target` of the same shape.
-        losses: head -> (kind, weight) with kind in {"focal", "qfocal", "l1", "mse", "ae"}.
+        losses: head -> (kind, weight) with kind in {"focal", "qfocal", "l1", "mse", "ae", "l1_scaled"}.
     """
     out: dict[str, Tensor] = {}
     total = None
@@ -123,6 +132,8 @@ def compute_loss(
             v = mse_loss(o, t.value, t.weight)
         elif kind == "ae":
             v = ae_loss(o, t.value, t.weight)
+        elif kind == "l1_scaled":
+            v = scaled_l1_loss(o, t.value, t.weight)
         else:
             raise ValueError(f"unknown loss kind {kind}")
         out[f"loss_{head}"] = v

@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell
+from ..ranges import PROB, Checker, at_least, positive
 from .base import Decoded, Encoded, Strategy, Target
 from .grouping import Poses, group_poses
 from .multi import MultiDecoded, decode_multi
@@ -41,6 +42,16 @@ BOTTOMUP_DEFAULTS: dict[str, Any] = {
     "conf_weight": 0.01,  # weight of (1 - score) in the matching cost
     "refine": False,  # AE's refinement that fills missing keypoints; off, as in the paper
     "order": None,  # joint order of the grouping; None: the spec's order
+}
+#: Valid ranges of the ``bottomup`` config block (``order``: every element a keypoint index).
+BOTTOMUP_RANGES: dict[str, Checker] = {
+    "lambda_tag": at_least(0),
+    "gamma": PROB,
+    "max_candidates": at_least(1),
+    "merge_radius": at_least(0),
+    "tag_threshold": positive(),
+    "conf_weight": at_least(0),
+    "order": at_least(0),
 }
 
 
@@ -161,4 +172,4 @@ def poses_to_arrays(poses: Poses) -> tuple[np.ndarray, np.ndarray]:
     return poses.keypoints[..., :2], poses.keypoints[..., 2]
 
 
-__all__ = ["BOTTOMUP_DEFAULTS", "BottomUpStrategy", "build_bottomup", "poses_to_arrays"]
+__all__ = ["BOTTOMUP_DEFAULTS", "BOTTOMUP_RANGES", "BottomUpStrategy", "build_bottomup", "poses_to_arrays"]

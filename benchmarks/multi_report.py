@@ -1,0 +1,123 @@
+"""Summaries, markdown and plots of the multi-person tables (benchmarks/multi_tables.py).
+
+A run's metrics are flattened to one level (``ap``, ``oracle.ap``, ``ap@0.1``, ``oracle.recall@0.3``, ...);
+every flat key gets its mean ± sample std over seeds, and the paired differences (mean ± standard error, as
+benchmarks/protocol.py defines them) against FixAnchor and against the heatmap.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from protocol import fmt_diff, paired_difference
+from table_report import cell, mean_std
+
+from adaanchor.metrics.sweep import plot_gamma_sweep
+
+REFERENCES = ("FixAnchor", "Heatmap")
+# (key, column title, format, scale): AP family in percent
+COLUMNS = [("recall", "Recall", ".3f", 1), ("ap", "AP", ".1f", 100), ("ap50", "AP50", ".1f", 100),
+           ("ap75", "AP75", ".1f", 100), ("apm", "APM", ".1f", 100), ("ar", "AR", ".1f", 100)]
+CROWD_COLUMNS = [("cp_ap", "AP (CP)", ".1f", 100), ("ap_easy", "AP^E", ".1f", 100),
+                 ("ap_medium", "AP^M", ".1f", 100), ("ap_hard", "AP^H", ".1f", 100)]
+PAIRED = ("recall", "ap", "ap50", "ap75", "ap_easy", "ap_medium", "ap_hard")
+GROUPINGS = (("", "learned tags"), ("oracle.", "oracle tags"))
+
+
+def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, float | None]:
+    """One run's metrics as flat keys; COCO's -1 (no instance of that size) becomes None."""
+    out: dict[str, float | None] = {}
+    for key, value in row.items():
+        if key == "oracle_tags" and isinstance(value, dict):
+            out.update(flatten(value, "oracle."))
+        elif key in ("ap_by_gamma", "recall_by_gamma") and isinstance(value, dict):
+            out.update({f"{prefix}{key.split('_')[0]}@{g}": v for g, v in value.items()})
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[prefix + key] = None if value < 0 and key.startswith(("ap", "ar")) else float(value)
+    return out
+
+
+def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """``summary`` (label -> flat key -> (mean, std), plus ``n``) and ``paired`` (reference -> label -> key ->
+    paired difference) of one benchmark's runs."""
+    flat = {label: [{"seed": r["seed"], **flatten(r)} for r in rows] for label, rows in runs.items()}
+    keys = sorted({k for rows in flat.values() for r in rows for k in r} - {"seed"})
+    summary = {label: {k: mean_std(rows, k) for k in keys} | {"n": len(rows)} for label, rows in flat.items()}
+    paired: dict[str, dict[str, Any]] = {}
+    for ref in REFERENCES:
+        if ref not in flat:
+            continue
+        paired[ref] = {label: {p + k: paired_difference(rows, flat[ref], p + k) for p, _ in GROUPINGS for k in PAIRED}
+                       for label, rows in flat.items() if label != ref}
+    return {"summary": summary, "paired": paired}
+
+
+def _bench_lines(doc: dict[str, Any]) -> list[str]:
+    cols = COLUMNS + (CROWD_COLUMNS if any("cp_ap" in s for s in doc["summary"].values()) else [])
+    lines = [f"## {doc['title']} ({doc['task']}): {doc['steps']} steps per run, seeds {doc['seeds']}", "",
+             "| Method | grouping | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 3) + "|"]
+    for label, s in doc["summary"].items():
+        for p, name in GROUPINGS:
+            if any(k.startswith(p) for k in s) and (p + "ap") in s:
+                lines.append(f"| {label} | {name} | {s['n']} | "
+                             + " | ".join(cell(*s[p + k], f, sc) if p + k in s else "N/A" for k, _, f, sc in cols) + " |")
+    pcols = [c for c in cols if c[0] in PAIRED]
+    for ref, diffs in doc["paired"].items():
+        lines += ["", f"Paired differences against {ref} (method − {ref}, same seeds; mean ± standard error):", "",
+                  "| Method | grouping | " + " | ".join(c[1] for c in pcols) + " |", "|---" * (len(pcols) + 2) + "|"]
+        for label, d in diffs.items():
+            for p, name in GROUPINGS:
+                if d.get(p + "ap") is not None:
+                    lines.append(f"| {label} | {name} | " + " | ".join(fmt_diff(d.get(p + k), f, sc) for k, _, f, sc in pcols)
+                                 + " |")
+    return lines + _sweep_lines(doc)
+
+
+def _sweep_lines(doc: dict[str, Any]) -> list[str]:
+    """AP and recall at each gamma, mean ± std, per method and grouping."""
+    gammas = sorted({k.split("@")[1] for s in doc["summary"].values() for k in s if k.startswith("ap@")}, key=float)
+    if not gammas:
+        return []
+    lines = ["", "Gamma sweep (AP % / recall, mean ± std):", "",
+             "| Method | grouping | measure | " + " | ".join(f"g={g}" for g in gammas) + " |",
+             "|---" * (len(gammas) + 3) + "|"]
+    for label, s in doc["summary"].items():
+        for p, name in GROUPINGS:
+            for m, f, sc in (("ap", ".1f", 100), ("recall", ".3f", 1)):
+                if f"{p}{m}@{gammas[0]}" in s and not (p and m == "recall"):
+                    lines.append(f"| {label} | {name} | {m} | " + " | ".join(cell(*s[f"{p}{m}@{g}"], f, sc) for g in gammas)
+                                 + " |")
+    return lines + ["", "Recall does not depend on the grouping (every detection ends up in some pose)."]
+
+
+def markdown(doc: dict[str, Any]) -> list[str]:
+    """The table document as markdown: one section per benchmark."""
+    lines = [f"# {doc['table']}: bottom-up multi-person keypoint localization ({doc['task']}), methods "
+             f"{', '.join(doc['methods'])}; mean ± std over seeds {doc['seeds']}", ""]
+    for bench in doc["benches"].values():
+        lines += _bench_lines(bench) + [""]
+    tr = doc["train"]
+    lines += [f"Tiny CNN (width {tr['tiny_width']}), batch {tr['batch_size']}, Adam {tr['lr']} (/10 at 90/140 and "
+              f"120/140 of the steps); gamma = 0.1 for the main columns. Commit {doc['commit']}; {doc['machine']}; "
+              f"wall {doc['wall_seconds']:.0f} s (runs already trained are only evaluated again)."]
+    return lines
+
+
+def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
+    """AP and recall against gamma (means over seeds). One benchmark: every method with learned and oracle
+    tags; several (fig5): the oracle-tag curves (the paper's setting, a given tagger) of each benchmark."""
+    several = len(doc["benches"]) > 1
+    curves = {}
+    for bench in doc["benches"].values():
+        for label, s in bench["summary"].items():
+            for p, name in GROUPINGS:
+                if several and not p:
+                    continue
+                ap = {k.split("@")[1]: v[0] for k, v in s.items() if k.startswith(p + "ap@") and v[0] is not None}
+                rec = {k.split("@")[1]: v[0] for k, v in s.items() if k.startswith("recall@") and v[0] is not None}
+                if ap:
+                    curves[f"{bench['title']}: {label}" if several else f"{label}, {name}"] = {
+                        "ap_by_gamma": ap, "recall_by_gamma": rec}
+    title = doc["table"] + (" (oracle tags)" if several else f": {next(iter(doc['benches'].values()))['title']}")
+    return plot_gamma_sweep(curves, path, title)

@@ -1,0 +1,237 @@
+"""Multi-person paper tables (section 5): bottom-up associative embedding with the heatmap, FixAnchor and AdaAnchor.
+
+    python benchmarks/paper_tables.py table5   # crowd figures: recall, AP family, gamma sweep
+    python benchmarks/paper_tables.py table6   # crowd faces: the same plus CrowdPose-style AP easy / medium / hard
+    python benchmarks/paper_tables.py fig5     # gamma sweeps (AP, recall) of both benchmarks
+
+    options: --seeds 0 1 2  --steps N  --methods heatmap fixanchor adaanchor  --task ae  --out benchmarks/results
+             --n-train N --n-val N --width W --data-cache data-cache
+
+Every method runs on the same seeds; a seed fixes the initial backbone weights and the data order, so the runs of one
+seed differ only in the method (paired). Summaries are mean ± sample std over seeds, and the paired differences
+(mean ± standard error) against FixAnchor (the protocol's reference) and the heatmap (the paper's). Runs live under
+``<out>/runs/<table>/<method>_s<seed>`` (``model.pt`` + ``run.json``); a finished run with the same settings is
+evaluated again, not retrained (fig5 reuses table5's and table6's runs). Evaluation is on each benchmark's held-out
+split at gamma = 0.1 and over the sweep, grouped by the learned tags and by oracle tags (docs/multi-person.md).
+
+Tasks: ``ae`` (associative embedding); ``centre`` (single-stage, person centres) is added when
+``adaanchor.strategies.centre`` and ``adaanchor.engine.centre`` exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from multi_report import markdown, summarize, sweep_plot  # noqa: E402
+
+from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
+from adaanchor.bench.crowd_faces import face_sigmas, write_crowd_faces_benchmark  # noqa: E402
+from adaanchor.data.bottomup import BottomUpDataset, group_by_image  # noqa: E402
+from adaanchor.data.readers.coco import read_coco  # noqa: E402
+from adaanchor.data.spec import load_spec  # noqa: E402
+from adaanchor.demo_bottomup import DEMO_BENCH  # noqa: E402
+from adaanchor.engine import bottomup as eb  # noqa: E402
+from adaanchor.engine.run import seed_everything  # noqa: E402
+from adaanchor.metrics.coco import crowdpose_ap  # noqa: E402
+from adaanchor.models.backbones import build_backbone  # noqa: E402
+from adaanchor.models.net import KeypointNet  # noqa: E402
+from adaanchor.safe_torch import safe_load  # noqa: E402
+from adaanchor.strategies.tags import build_bottomup  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+METHODS = {"heatmap": "Heatmap", "fixanchor": "FixAnchor", "adaanchor": "AdaAnchor"}
+
+
+class Task(NamedTuple):
+    """How one multi-person task is built, trained and evaluated (``evaluate`` returns evaluate_bottomup's keys)."""
+
+    build: Callable[..., Any]  # (strategy_cfg, task_cfg, num_keypoints, stride, input_size) -> strategy
+    model: Callable[[Any, Any], torch.nn.Module]  # (backbone, strategy) -> model
+    train: Callable[..., Any]  # train_steps(model, strategy, dataset, steps, batch_size, seed=...)
+    evaluate: Callable[..., dict[str, Any]]  # (model, strategy, dataset, gt_path, sigmas=...) -> metrics
+    eval_kwargs: dict[str, Any]
+
+
+TASKS: dict[str, Task] = {
+    "ae": Task(build_bottomup, lambda bb, st: KeypointNet(bb, st.heads), eb.train_steps, eb.evaluate_bottomup,
+               {"oracle_tags": True}),
+}
+try:  # single-stage person centres, when that work is in the tree
+    from adaanchor.engine import centre as _ec
+    from adaanchor.strategies.centre import build_centre
+
+    TASKS["centre"] = Task(build_centre, getattr(_ec, "build_centre_model", TASKS["ae"].model),
+                           getattr(_ec, "train_steps", eb.train_steps), _ec.evaluate_centre, {})
+except ImportError:
+    pass
+
+# Benchmarks: writer, default options and cache folder, spec, OKS sigmas, per-task options of the strategy wrapper.
+# Crowd faces: at most 4 faces a canvas, so 10 candidates per landmark type (not 30) keep the grouping of 68 types
+# affordable; the same for every method.
+BENCHES: dict[str, dict[str, Any]] = {
+    "crowd": {"title": "crowd figures", "writer": write_crowd_benchmark, "options": DEMO_BENCH, "cache": "crowd",
+              "spec": "coco", "sigmas": None, "crowdpose": False, "task_cfg": {}},
+    "faces": {"title": "crowd faces", "writer": write_crowd_faces_benchmark,
+              "options": {"width": 128, "height": 96, "n_train": 800, "n_val": 90}, "cache": "crowd-faces",
+              "spec": "face68", "sigmas": face_sigmas(68), "crowdpose": True, "task_cfg": {"ae": {"max_candidates": 10}}},
+}
+TABLES: dict[str, dict[str, Any]] = {
+    "table5": {"benches": ["crowd"], "steps": 600},
+    "table6": {"benches": ["faces"], "steps": 240},
+    "fig5": {"benches": ["crowd", "faces"]},
+}
+RUN_TABLE = {"crowd": "table5", "faces": "table6"}  # the table whose run folder holds a benchmark's runs
+TRAIN = {"batch_size": 16, "lr": 1e-3, "tiny_width": 24}
+
+
+def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None) -> dict[str, Any]:
+    """Generate (or reuse) the benchmark; its datasets, ground-truth path, spec and sigmas."""
+    b = BENCHES[bench]
+    opts = {**b["options"], **({"n_train": n_train} if n_train else {}), **({"n_val": n_val} if n_val else {})}
+    changed = (opts["n_train"], opts["n_val"]) != (b["options"]["n_train"], b["options"]["n_val"])
+    root = cache / (f"{b['cache']}-{opts['n_train']}-{opts['n_val']}" if changed else b["cache"])
+    paths = b["writer"](root, opts, progress=False)
+    spec = load_spec(b["spec"])
+    size = (int(opts["width"]), int(opts["height"]))
+    sets = {s: BottomUpDataset(group_by_image(read_coco(paths[s], spec).instances), spec, size, train=s == "train",
+                               cache_images=True, multiple=16) for s in ("train", "val")}
+    return {"train": sets["train"], "val": sets["val"], "gt": paths["val"], "spec": spec, "size": size,
+            "sigmas": b["sigmas"], "crowdpose": b["crowdpose"], "options": opts, "task_cfg": b["task_cfg"]}
+
+
+def crowdpose_metrics(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma: float,
+                      oracle: bool) -> dict[str, Any]:
+    """CrowdPose-style AP (xtcocotools, crowd-index bands) of the poses at ``gamma``; with ``oracle`` also for the
+    oracle-tag grouping (under ``oracle_tags``)."""
+    cached = eb.predict_outputs(model, data["val"])
+    keys = {"AP": "cp_ap", "AP50": "cp_ap50", "AP75": "cp_ap75", "AP_easy": "ap_easy", "AP_medium": "ap_medium",
+            "AP_hard": "ap_hard"}
+
+    def score(results: list[dict]) -> dict[str, Any]:
+        cp = crowdpose_ap(data["gt"], results, sigmas=data["sigmas"])
+        return {v: cp[k] for k, v in keys.items()}
+
+    out = score(eb.results_at(strategy, cached, gamma))
+    if oracle:
+        truth = {g[0].image_id: (np.stack([i.keypoints for i in g]), np.stack([i.visibility for i in g]))
+                 for g in data["val"].images}
+        out["oracle_tags"] = score(eb.results_at(strategy, cached, gamma, truth))
+    return out
+
+
+def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, Any], run_dir: Path,
+            width: int) -> dict[str, Any]:
+    """Train (unless ``run_dir`` holds a finished run with the same settings) and evaluate one method and seed."""
+    task = TASKS[task_name]
+    task_cfg = data["task_cfg"].get(task_name, {})
+    settings = {"method": method, "seed": seed, "steps": steps, **TRAIN, "tiny_width": width, "bench": data["options"],
+                "task": task_name, "task_cfg": task_cfg}
+    settings = json.loads(json.dumps(settings))
+    record_path, weights = run_dir / "run.json", run_dir / "model.pt"
+    old = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    seed_everything(seed)  # the backbone is built first: the same initial weights for every method of a seed
+    backbone = build_backbone("tiny", tiny_width=width)
+    strategy = task.build({"name": method}, task_cfg, data["spec"].num_keypoints, int(backbone.stride), data["size"])
+    model = task.model(backbone, strategy)
+    if old.get("settings") == settings and weights.is_file():
+        model.load_state_dict(safe_load(weights))
+        train = old["train"]
+    else:
+        t0 = time.time()
+        rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed)
+        train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"]}
+        run_dir.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), weights)
+    metrics = task.evaluate(model, strategy, data["val"], data["gt"], sigmas=data["sigmas"], **task.eval_kwargs)
+    if data["crowdpose"]:
+        cp = crowdpose_metrics(model, strategy, data, metrics["gamma"], "oracle_tags" in metrics)
+        if "oracle_tags" in cp:
+            metrics["oracle_tags"].update(cp.pop("oracle_tags"))
+        metrics.update(cp)
+    record = {"settings": settings, "train": train, "metrics": metrics}
+    record_path.write_text(json.dumps(record, indent=1))
+    return {"seed": seed, **train, **metrics}
+
+
+def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list[int], steps: int, out: Path,
+              cache: Path, n_train: int | None, n_val: int | None, width: int) -> dict[str, Any]:
+    """Every method over every seed on one benchmark; returns the table document (runs, summary, paired)."""
+    data = bench_data(bench, cache, n_train, n_val)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for method in methods:
+        for seed in seeds:
+            run_dir = out / "runs" / RUN_TABLE[bench] / (f"{method}_s{seed}" if task == "ae" else f"{task}_{method}_s{seed}")
+            row = run_one(task, method, seed, steps, data, run_dir, width)
+            runs.setdefault(METHODS.get(method, method), []).append(row)
+            oracle = row.get("oracle_tags", {})
+            print(f"[{table}] {bench} {method} seed {seed}: AP {100 * row['ap']:.1f} recall {row['recall']:.3f}"
+                  + (f" | oracle AP {100 * oracle['ap']:.1f}" if oracle else "") + f" ({row.get('train_s', 0):.0f} s)",
+                  flush=True)
+    return {"bench": bench, "title": BENCHES[bench]["title"], "task": task, "steps": steps, "seeds": seeds,
+            "benchmark": data["options"], "runs": runs, **summarize(runs)}
+
+
+def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str], task: str, out: Path,
+              cache: Path, n_train: int | None = None, n_val: int | None = None,
+              width: int = TRAIN["tiny_width"]) -> dict[str, Any]:
+    """Run (or re-evaluate) ``table`` and write ``<out>/<table>.{md,json,png}``; returns the JSON document."""
+    t0 = time.time()
+    docs = {}
+    for bench in TABLES[table]["benches"]:
+        n_steps = steps or int(TABLES[RUN_TABLE[bench]]["steps"])
+        docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width)
+    doc = {"table": table, "task": task, "methods": methods, "seeds": seeds, "benches": docs,
+           "train": {**TRAIN, "tiny_width": width}, "commit": _commit(),
+           "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
+           "wall_seconds": round(time.time() - t0, 1)}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{table}.json").write_text(json.dumps(doc, indent=1))
+    lines = markdown(doc)
+    (out / f"{table}.md").write_text("\n".join(lines) + "\n")
+    sweep_plot(doc, out / f"{table}.png")
+    print("\n".join(lines))
+    return doc
+
+
+def _commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=REPO).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("table", choices=sorted(TABLES))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=int, help="training steps per run (default: table5 "
+                   f"{TABLES['table5']['steps']}, table6 {TABLES['table6']['steps']}; fig5 uses each benchmark's)")
+    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--task", choices=sorted(TASKS), default="ae")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--data-cache", type=Path, default=REPO / "data-cache", help="folder of the benchmark caches")
+    p.add_argument("--n-train", type=int, help="training images (default: the benchmark's)")
+    p.add_argument("--n-val", type=int, help="held-out images (default: the benchmark's)")
+    p.add_argument("--width", type=int, default=TRAIN["tiny_width"], help="tiny CNN width")
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    run_table(a.table, a.seeds, a.steps, a.methods, a.task, a.out, a.data_cache, a.n_train, a.n_val, a.width)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

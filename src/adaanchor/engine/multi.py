@@ -1,0 +1,144 @@
+"""Evaluation of the multi-person tasks (``task=bottomup``) in the generic pipeline: training-time evaluation
+(best checkpoint by AP) and ``adaanchor eval RUN``.
+
+Each image of the whole-image evaluation set goes through the model once (batch 1: the test-time input
+follows each image's size); its poses are decoded and grouped at every threshold asked for right away, so
+only the COCO results are kept, not the model's outputs (which would not fit in memory on COCO val). The
+strategy is read through ``decode_poses(outputs, gamma)`` and ``options["gamma"]`` only
+(:mod:`adaanchor.strategies.tasks`).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm import tqdm
+
+from ..data.bottomup import to_image_coords
+from ..data.build import annotation_path
+from ..data.jsonio import load_json
+from ..data.spec_source import load_spec
+from ..data.types import collate
+from ..errors import AdaAnchorError
+from ..metrics.coco import crowdpose_ap
+from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
+from .bottomup import pose_results
+
+
+@torch.no_grad()
+def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: Sequence[float],
+                     device: torch.device | str = "cpu", progress: bool = False) -> dict[float, list[dict]]:
+    """COCO results (original-image pixels, several people per image) of every image at each threshold.
+
+    The model sees each item's ``image (1, 3, H, W)``; ``strategy.decode_poses`` returns poses in input
+    pixels, mapped back through the inverse of the item's ``meta["affine"]``.
+    """
+    loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=collate)
+    was_training = model.training
+    model.eval()
+    out: dict[float, list[dict]] = {float(g): [] for g in gammas}
+    for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
+        outputs = {k: v.float() for k, v in model(batch["image"].to(device)).items()}
+        meta = batch["meta"][0]
+        for g, results in out.items():
+            poses = strategy.decode_poses(outputs, gamma=g)[0]
+            results += pose_results(poses, meta["image_id"], to_image_coords(poses.keypoints[..., :2], meta["affine"]))
+    model.train(was_training)
+    return out
+
+
+def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
+    """The val annotations, and the dataset. An annotation without ``area`` (CrowdPose) gets ``0.53 * w * h``
+    of its box, xtcocotools' ``use_area=False`` scale, for AP and recall alike. With ``eval.max_images`` the
+    first images only, and the ground truth cut to them (the images left out would count as misses)."""
+    data = dict(load_json(annotation_path(cfg.data, "val")))
+    anns = [a if "area" in a else {**a, "area": 0.53 * a["bbox"][2] * a["bbox"][3]} for a in data["annotations"]]
+    data["annotations"] = anns
+    n = cfg.eval.max_images
+    if n is None or int(n) >= len(dataset):  # type: ignore[arg-type]
+        return data, dataset
+    ids = {dataset.images[i][0].image_id for i in range(int(n))}  # type: ignore[attr-defined]
+    data["images"] = [im for im in data["images"] if im.get("id") in ids]
+    data["annotations"] = [a for a in anns if a.get("image_id") in ids]
+    return data, Subset(dataset, range(int(n)))
+
+
+def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
+                   progress: bool = False, sweep: bool = False) -> tuple[dict[str, Any], list[dict]]:
+    """AP family (pycocotools, the spec's OKS sigmas) and keypoint recall at ``bottomup.gamma``; with
+    ``sweep`` also ``ap_by_gamma``/``recall_by_gamma`` over :data:`~adaanchor.metrics.sweep.GAMMAS`; for
+    ``data.format=crowdpose`` also the official CrowdPose AP (easy/medium/hard) under ``crowdpose``.
+
+    Returns ``(metrics, COCO results at gamma)``; metrics: ``ap, ap50, ap75, apm, apl, ar, recall, gamma,
+    images, poses, eval_s`` (and the above).
+    """
+    t0 = time.time()
+    spec = load_spec(cfg.data.spec)
+    if spec.sigmas is None:
+        raise AdaAnchorError(f"task={cfg.task} is evaluated by OKS AP: the keypoint spec {cfg.data.spec} needs "
+                             "OKS sigmas (docs/datasets.md)")
+    gt, dataset = _ground_truth(cfg, dataset)
+    g = float(strategy.options["gamma"])
+    res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress)
+    m: dict[str, Any] = dict(multi_person_metrics(gt, res[g], spec.sigmas))
+    if sweep:
+        m.update(gamma_sweep(lambda x: res[float(x)], gt, spec.sigmas, GAMMAS))
+    if str(cfg.data.format) == "crowdpose":
+        m["crowdpose"] = crowdpose_ap(gt, res[g])
+    m.update(gamma=g, images=len(dataset), poses=len(res[g]), eval_s=round(time.time() - t0, 2))  # type: ignore[arg-type]
+    return m, res[g]
+
+
+def format_multi_eval(method: str, m: dict[str, Any]) -> str:
+    """The text of ``adaanchor eval`` on a multi-person run: AP family in percent, recall, the sweep."""
+    pct = lambda v: "N/A" if v is None or v < 0 else f"{100 * v:.1f}"  # noqa: E731 (pycocotools: -1 = no data)
+    keys = ("ap", "ap50", "ap75", "apm", "apl", "ar")
+    lines = ["| Method | " + " | ".join(k.upper() for k in keys) + " | Recall |", "|---" * (len(keys) + 2) + "|",
+             f"| {method} | " + " | ".join(pct(m.get(k)) for k in keys) + f" | {m.get('recall', 0.0):.3f} |", "",
+             f"gamma = {m.get('gamma')}: {m.get('poses', 0)} poses on {m.get('images', 0)} images"]
+    cp = m.get("crowdpose")
+    if cp:
+        lines.append("CrowdPose AP " + ", ".join(f"{k} {pct(cp.get(k))}" for k in ("AP", "AP_easy", "AP_medium", "AP_hard")))
+    if m.get("ap_by_gamma"):
+        gs = list(m["ap_by_gamma"])
+        lines += ["", "| gamma | " + " | ".join(gs) + " |", "|---" * (len(gs) + 1) + "|",
+                  "| AP | " + " | ".join(pct(m["ap_by_gamma"][x]) for x in gs) + " |",
+                  "| recall | " + " | ".join(f"{m['recall_by_gamma'][x]:.3f}" for x in gs) + " |"]
+    return "\n".join(lines)
+
+
+def eval_multi_command(cfg: Any, model: nn.Module, strategy: Any, info: dict[str, Any],
+                       predictions: str | None = None) -> dict[str, Any]:
+    """``adaanchor eval`` of a multi-person run on the val split: prints the table, writes the COCO results at
+    gamma to ``predictions`` (when given); returns the metrics with the sweep and ``checkpoint``."""
+    from ..metrics.coco import write_results
+    from .run import build_split
+
+    ds = build_split(cfg, "val", strategy.stride, train=False)
+    m, res = evaluate_multi(model, strategy, cfg, ds, "cpu", progress=True, sweep=True)
+    m["checkpoint"] = info.get("checkpoint")
+    warn_no_poses(m)
+    print(format_multi_eval(cfg.strategy.name, m))
+    if predictions:
+        try:
+            write_results(res, predictions)
+        except OSError as e:
+            raise AdaAnchorError(f"{predictions}: cannot write the predictions ({e.strerror or e})") from None
+        print(f"wrote {predictions} ({len(res)} poses at gamma={m['gamma']}, COCO results)")
+    return m
+
+
+def warn_no_poses(m: dict[str, Any], out: Any = None) -> None:
+    """One line on stderr when nothing was found at the threshold (an untrained model, or gamma too high)."""
+    if not m.get("poses"):
+        print(f"warning: no pose found at gamma={m.get('gamma')} on {m.get('images')} images (AP is 0)",
+              file=out or sys.stderr)
+
+
+__all__ = ["eval_multi_command", "evaluate_multi", "format_multi_eval", "results_by_gamma", "warn_no_poses"]

@@ -1,0 +1,210 @@
+"""``task=bottomup`` through the generic pipeline: config section and task registry, ``adaanchor train`` on a tiny
+generated crowd benchmark (loss, resume, best checkpoint by AP), ``adaanchor eval``, ``predict`` and ``score``."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import adaanchor
+from adaanchor.bench.crowd import write_crowd_benchmark
+from adaanchor.cli import main
+from adaanchor.config import build_config, defaults, save_config
+from adaanchor.engine.checkpoint import safe_load
+from adaanchor.engine.train import train
+from adaanchor.errors import AdaAnchorError
+from adaanchor.strategies.tags import BOTTOMUP_DEFAULTS
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
+PAPER = [f"configs/{d}/bottomup_{a}_hrnet_w32_512.yaml" for d in ("coco", "crowdpose") for a in ("heatmap", "adaanchor")]
+STILL = ["data.multi_aug.rotation=0", "data.multi_aug.scale=[1.0,1.0]", "data.multi_aug.translation=0",
+         "data.multi_aug.flip=0"]
+
+
+@pytest.fixture(scope="module")
+def crowd(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("crowd")
+    write_crowd_benchmark(root, {"n_train": 8, "n_val": 4, "width": 64, "height": 48, "people": (2, 3)},
+                          progress=False, workers=1)
+    return root
+
+
+def _overrides(crowd: Path, out: Path, *extra: str) -> list[str]:
+    return [f"data.root={crowd}", "data.input_size=[64,48]", "model.tiny_width=8", "train.batch_size=4",
+            "train.progress=false", "train.log_every=1", f"out_dir={out}", *extra]
+
+
+@pytest.fixture(scope="module")
+def run(crowd, tmp_path_factory) -> Path:
+    """A 6-step bottom-up run trained through ``adaanchor train`` (evaluated each epoch of 2 steps)."""
+    out = tmp_path_factory.mktemp("runs") / "bu"
+    assert main(["train", str(TINY), *_overrides(crowd, out, "train.max_steps=6", "train.eval_every=1")]) == 0
+    return out
+
+
+# ---- config ------------------------------------------------------------------------------------------------
+
+
+def test_bottomup_section_is_derived_and_round_trips(tmp_path):
+    d = defaults()
+    assert d["task"] == "topdown" and d["bottomup"] == BOTTOMUP_DEFAULTS
+    cfg = build_config(None, ["task=bottomup", "bottomup.gamma=0.2", "bottomup.order=[0,1,2]", "bottomup.refine=true"])
+    save_config(cfg, tmp_path / "c.yaml")
+    again = build_config(tmp_path / "c.yaml")
+    assert again == cfg and again.task == "bottomup" and again.bottomup.gamma == 0.2
+
+
+@pytest.mark.parametrize("override,text", [
+    ("task=sideways", "unknown task 'sideways'"),
+    ("bottomup.gamma=1.5", "'bottomup.gamma': the value must be in [0, 1]"),
+    ("bottomup.max_candidates=0", "'bottomup.max_candidates': the value must be >= 1"),
+    ("bottomup.tag_threshold=0", "'bottomup.tag_threshold': the value must be > 0"),
+    ("bottomup.nonsense=1", "bottomup.nonsense"),
+    ("data.multi_aug.flip=2", "'data.multi_aug.flip'"),
+])
+def test_bad_bottomup_options_are_refused(override, text):
+    with pytest.raises(AdaAnchorError) as e:
+        build_config(None, [override])
+    assert text in str(e.value)
+
+
+def test_a_registered_task_brings_its_section(monkeypatch):
+    from adaanchor.ranges import at_least
+    from adaanchor.strategies.tasks import TASKS, Task, build_bottomup
+
+    monkeypatch.setitem(TASKS, "centre_test", Task("centre_test", {"radius": 3}, {"radius": at_least(1)},
+                                                   build_bottomup, multi_person=True))
+    cfg = build_config(None, ["task=centre_test", "centre_test.radius=5"])
+    assert cfg.centre_test.radius == 5
+    with pytest.raises(AdaAnchorError, match="centre_test.radius"):
+        build_config(None, ["centre_test.radius=0"])
+
+
+@pytest.mark.parametrize("path", PAPER)
+def test_paper_bottomup_configs_load(path):
+    cfg = build_config(REPO / path)
+    assert cfg.task == "bottomup" and cfg.model.backbone == "hrnet_w32" and cfg.model.weights == "timm:hrnet_w32.ms_in1k"
+    assert list(cfg.data.input_size) == [512, 512] and cfg.train.lr == 1e-3 and cfg.train.epochs == 140
+    assert list(cfg.train.lr_steps) == [90, 120] and cfg.train.batch_size == 40
+    aug = cfg.data.multi_aug
+    assert (aug.rotation, list(aug.scale), aug.translation, aug.flip) == (30.0, [0.75, 1.5], 40.0, 0.5)
+    assert cfg.strategy.name == Path(path).stem.split("_")[1]
+
+
+def test_reversed_scale_range_is_an_error(crowd):
+    from adaanchor.data.build import build_image_dataset
+
+    cfg = build_config(TINY, [f"data.root={crowd}", "data.multi_aug.scale=[1.5,0.75]"])
+    with pytest.raises(AdaAnchorError, match="multi_aug.scale"):
+        build_image_dataset(cfg.data, "train")
+
+
+# ---- training ----------------------------------------------------------------------------------------------
+
+
+def test_training_writes_a_run_with_best_checkpoint_by_ap(run):
+    rows = list(csv.DictReader((run / "eval_log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4, 6] and set(rows[0]) == {"step", "epoch", "ap", "ap50", "recall"}
+    best = safe_load(run / "checkpoints" / "best.pt")
+    assert best["best"] == max(float(r["ap"]) for r in rows)
+    assert best["config"]["task"] == "bottomup" and "tags" in {k.split(".")[1] for k in best["model"] if k.startswith("heads.")}
+
+
+def test_loss_goes_down(crowd, tmp_path):
+    # No augmentation and one batch of all 4 images: every step sees the same data.
+    cfg = build_config(TINY, _overrides(crowd, tmp_path / "r", "data.train=val.json", "train.max_steps=15",
+                                        "train.eval_every=0", "train.lr=3e-3", "train.lr_steps=[]", *STILL))
+    train(cfg)
+    loss = [float(r["loss"]) for r in csv.DictReader((tmp_path / "r" / "train_log.csv").open())]
+    assert len(loss) == 15 and np.mean(loss[-3:]) < 0.9 * np.mean(loss[:3]), loss
+
+
+def test_resume_auto_continues_like_an_uninterrupted_run(crowd, tmp_path):
+    common = _overrides(crowd, tmp_path / "x", "train.eval_every=0", "train.deterministic=true")
+    full = train(build_config(TINY, [*common, f"out_dir={tmp_path / 'full'}", "train.max_steps=6"]))
+    train(build_config(TINY, [*common, f"out_dir={tmp_path / 'cut'}", "train.max_steps=3"]))
+    resumed = train(build_config(TINY, [*common, f"out_dir={tmp_path / 'cut'}", "train.max_steps=6", "resume=auto"]))
+    assert resumed["resumed_from"] and resumed["steps"] == full["steps"] == 6
+    a = safe_load(tmp_path / "full" / "checkpoints" / "last.pt")["model"]
+    b = safe_load(tmp_path / "cut" / "checkpoints" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    steps = [int(r["step"]) for r in csv.DictReader((tmp_path / "cut" / "train_log.csv").open())]
+    assert steps == list(range(1, 7))
+
+
+def test_task_cannot_change_on_resume(run, crowd, tmp_path):
+    cfg = build_config(TINY, _overrides(crowd, run, "task=topdown", "resume=auto", "train.max_steps=8"))
+    with pytest.raises(AdaAnchorError, match="task"):
+        train(cfg)
+
+
+# ---- eval, predict, score ----------------------------------------------------------------------------------
+
+
+def test_eval_reports_ap_recall_and_the_sweep(run, crowd, tmp_path, capsys):
+    out, res = tmp_path / "m.json", tmp_path / "res.json"
+    assert main(["eval", str(run), "--json", str(out), "--predictions", str(res)]) == 0
+    m = json.loads(out.read_text())
+    assert {"ap", "ap50", "ap75", "apm", "apl", "ar", "recall", "ap_by_gamma", "recall_by_gamma"} <= set(m)
+    assert len(m["ap_by_gamma"]) == 6 and m["images"] == 4 and m["checkpoint"].endswith("best.pt")
+    assert "Recall" in capsys.readouterr().out
+    assert main(["score", str(crowd / "val.json"), str(res), "--metric", "coco"]) == 0
+
+
+def test_predict_writes_every_person_and_score_accepts_it(run, crowd, tmp_path, capsys):
+    out = tmp_path / "pred"
+    rc = main(["predict", str(run), str(crowd / "images" / "val"), "--out", str(out), "--gt", str(crowd / "val.json"),
+               "--format", "coco,csv", "--quiet"])
+    assert rc == 0
+    res = json.loads((out / "predictions.json").read_text())
+    per_image = {r["image_id"]: 0 for r in res}
+    for r in res:
+        per_image[r["image_id"]] += 1
+        assert len(r["keypoints"]) == 3 * 17
+    assert len(per_image) == 4 and max(per_image.values()) > 1
+    assert len(list((out / "overlays").glob("*.png"))) == 4
+    assert main(["score", str(crowd / "val.json"), str(out / "predictions.json"), "--metric", "coco"]) == 0
+    assert "AP" in capsys.readouterr().out
+
+
+def test_predictor_from_run(run, crowd):
+    from adaanchor.data.dataset import load_image
+    from adaanchor.predict import Predictor
+
+    p = Predictor.from_run(run, device="cpu")
+    assert p.multi_person and p.max_instances == BOTTOMUP_DEFAULTS["max_candidates"]
+    img = load_image(next((crowd / "images" / "val").glob("*.png")))
+    pred = p.predict(img)
+    assert len(pred) >= 1 and pred.keypoints.shape[1:] == (17, 2) and pred.scores.shape == (len(pred), 17)
+    assert np.all(np.diff(pred.pose_scores) <= 0) and np.allclose(pred.instance_scores(), pred.pose_scores)
+    assert np.allclose(pred.pose_scores, pred.scores.mean(axis=1), atol=1e-6)  # missing keypoints count 0
+    present = pred.scores > 0
+    assert np.all(pred.keypoints[~present] == 0)
+    with pytest.raises(AdaAnchorError, match="boxes are for top-down"):
+        p.predict(img, boxes=np.array([[0.0, 0.0, 10.0, 10.0]]))
+    with pytest.raises(AdaAnchorError, match="PyTorch backend only"):
+        Predictor.from_run(run, backend="onnx")
+
+
+SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("folder,ann", [("coco", "test_coco.json"), ("crowdpose", "test_crowdpose.json")])
+def test_paper_bottomup_config_trains_on_real_samples(folder, ann, tmp_path):
+    if not SAMPLES.is_dir():
+        pytest.skip(f"real samples not available: {SAMPLES} is absent")
+    cfg = build_config(REPO / f"configs/{folder}/bottomup_adaanchor_hrnet_w32_512.yaml", [
+        f"data.root={SAMPLES / folder}", f"data.train={ann}", f"data.val={ann}", "data.images=.",
+        "data.input_size=[64,64]", "model.backbone=tiny", "model.weights=null", "model.tiny_width=8",
+        "train.batch_size=2", "train.max_steps=2", "train.workers=0", "train.eval_every=1", "train.progress=false",
+        f"out_dir={tmp_path}"])
+    m = train(cfg)["metrics"]
+    assert 0.0 <= m["ap"] <= 1.0 and 0.0 <= m["recall"] <= 1.0
+    assert ("crowdpose" in m) == (folder == "crowdpose")
