@@ -101,6 +101,11 @@ def markdown(doc: dict[str, Any]) -> list[str]:
     lines += [f"Tiny CNN (width {tr['tiny_width']}), batch {tr['batch_size']}, Adam {tr['lr']} (/10 at 90/140 and "
               f"120/140 of the steps); gamma = 0.1 for the main columns. Commit {doc['commit']}; {doc['machine']}; "
               f"wall {doc['wall_seconds']:.0f} s (runs already trained are only evaluated again)."]
+    if doc["task"] == "centre":  # poses come from located centres, not from tags
+        lines = [ln.replace("| learned tags |", "| centres |") for ln in lines]
+        lines = [ln for ln in lines if not ln.startswith("Recall does not depend on the grouping")]
+        lines.insert(1, "Single-stage pose (docs/centre.md): the person centre located by each method, the pose "
+                        "regressed from it; a pose's keypoints all carry its centre's confidence.")
     return lines
 
 

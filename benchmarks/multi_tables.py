@@ -14,8 +14,8 @@ seed differ only in the method (paired). Summaries are mean ± sample std over s
 evaluated again, not retrained (fig5 reuses table5's and table6's runs). Evaluation is on each benchmark's held-out
 split at gamma = 0.1 and over the sweep, grouped by the learned tags and by oracle tags (docs/multi-person.md).
 
-Tasks: ``ae`` (associative embedding); ``centre`` (single-stage, person centres) is added when
-``adaanchor.strategies.centre`` and ``adaanchor.engine.centre`` exist.
+Tasks: ``ae`` (associative embedding, the default) and ``centre`` (single-stage, DEKR-style person centres,
+docs/centre.md); a ``--task centre`` table writes ``<table>_centre.{md,json,png}``.
 """
 
 from __future__ import annotations
@@ -42,11 +42,13 @@ from adaanchor.data.readers.coco import read_coco  # noqa: E402
 from adaanchor.data.spec import load_spec  # noqa: E402
 from adaanchor.demo_bottomup import DEMO_BENCH  # noqa: E402
 from adaanchor.engine import bottomup as eb  # noqa: E402
+from adaanchor.engine import centre as ec  # noqa: E402
 from adaanchor.engine.run import seed_everything  # noqa: E402
 from adaanchor.metrics.coco import crowdpose_ap  # noqa: E402
 from adaanchor.models.backbones import build_backbone  # noqa: E402
 from adaanchor.models.net import KeypointNet  # noqa: E402
 from adaanchor.safe_torch import safe_load  # noqa: E402
+from adaanchor.strategies.centre import build_centre  # noqa: E402
 from adaanchor.strategies.tags import build_bottomup  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,14 +69,7 @@ TASKS: dict[str, Task] = {
     "ae": Task(build_bottomup, lambda bb, st: KeypointNet(bb, st.heads), eb.train_steps, eb.evaluate_bottomup,
                {"oracle_tags": True}),
 }
-try:  # single-stage person centres, when that work is in the tree
-    from adaanchor.engine import centre as _ec
-    from adaanchor.strategies.centre import build_centre
-
-    TASKS["centre"] = Task(build_centre, getattr(_ec, "build_centre_model", TASKS["ae"].model),
-                           getattr(_ec, "train_steps", eb.train_steps), _ec.evaluate_centre, {})
-except ImportError:
-    pass
+TASKS["centre"] = Task(build_centre, ec.build_centre_model, ec.train_steps, ec.evaluate_centre, {})
 
 # Benchmarks: writer, default options and cache folder, spec, OKS sigmas, per-task options of the strategy wrapper.
 # Crowd faces: at most 4 faces a canvas, so 10 candidates per landmark type (not 30) keep the grouping of 68 types
@@ -185,7 +180,8 @@ def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list
 def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str], task: str, out: Path,
               cache: Path, n_train: int | None = None, n_val: int | None = None,
               width: int = TRAIN["tiny_width"]) -> dict[str, Any]:
-    """Run (or re-evaluate) ``table`` and write ``<out>/<table>.{md,json,png}``; returns the JSON document."""
+    """Run (or re-evaluate) ``table`` and write ``<out>/<table>.{md,json,png}`` (``<table>_<task>`` for a task
+    other than ``ae``); returns the JSON document."""
     t0 = time.time()
     docs = {}
     for bench in TABLES[table]["benches"]:
@@ -196,10 +192,11 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
            "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
            "wall_seconds": round(time.time() - t0, 1)}
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{table}.json").write_text(json.dumps(doc, indent=1))
+    stem = table if task == "ae" else f"{table}_{task}"
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
     lines = markdown(doc)
-    (out / f"{table}.md").write_text("\n".join(lines) + "\n")
-    sweep_plot(doc, out / f"{table}.png")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    sweep_plot(doc, out / f"{stem}.png")
     print("\n".join(lines))
     return doc
 

@@ -108,6 +108,11 @@ def test_table_layout():
     assert lines[0].startswith("| Method | Vis.Error")
     assert lines[2] == "| ours | 6.00 | 0.700 | 0.75 | 0.250 | 0.333 | 71.3 | 60.0 |"
     assert lines[3] == "| reg | 6.00 | N/A | 0.75 | N/A | N/A | N/A | 60.0 |"
+    split = error_by_visibility_table({"ours": {**m, "inv_error_in": 0.5, "inv_error_out": 12.25}, "reg": m})
+    assert split.splitlines()[0] == ("| Method | Vis.Error | Vis.Score | Inv.Error | Inv.In | Inv.Out | Inv.Score | "
+                                     "Score AUC | AP | PCK@0.05 |")
+    assert split.splitlines()[2].startswith("| ours | 6.00 | 0.700 | 0.75 | 0.50 | 12.25 | 0.250 |")
+    assert split.splitlines()[3].startswith("| reg | 6.00 | 0.700 | 0.75 | N/A | N/A | 0.250 |")
 
 
 def test_errors_by_visibility_split_inside_and_outside_the_image_by_hand():

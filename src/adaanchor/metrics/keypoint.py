@@ -205,9 +205,13 @@ def error_by_visibility_table(results: Mapping[str, Mapping[str, Any]]) -> str:
 
     Returns:
         A markdown table ``Method | Vis.Error | Vis.Score | Inv.Error | Inv.Score | Score AUC | AP | PCK@0.05``;
-        AP and PCK are printed in percent, missing values as ``N/A``.
+        AP and PCK are printed in percent, missing values as ``N/A``. When any result has the split of the
+        invisible error (``inv_error_in``: occluded inside the image, ``inv_error_out``: outside it, as
+        :func:`errors_by_visibility` gives them), two columns ``Inv.In`` and ``Inv.Out`` follow Inv.Error.
     """
-    header = ["Method", "Vis.Error", "Vis.Score", "Inv.Error", "Inv.Score", "Score AUC", "AP", "PCK@0.05"]
+    split = any("inv_error_in" in m for m in results.values())
+    header = ["Method", "Vis.Error", "Vis.Score", "Inv.Error", *(["Inv.In", "Inv.Out"] if split else []),
+              "Inv.Score", "Score AUC", "AP", "PCK@0.05"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for name, m in results.items():
         row = [
@@ -215,6 +219,7 @@ def error_by_visibility_table(results: Mapping[str, Mapping[str, Any]]) -> str:
             _fmt(m.get("vis_error"), ".2f"),
             _fmt(m.get("vis_score"), ".3f"),
             _fmt(m.get("inv_error"), ".2f"),
+            *([_fmt(m.get("inv_error_in"), ".2f"), _fmt(m.get("inv_error_out"), ".2f")] if split else []),
             _fmt(m.get("inv_score"), ".3f"),
             _fmt(m.get("score_auc"), ".3f"),
             _fmt(m.get("AP"), ".1f", 100.0),
