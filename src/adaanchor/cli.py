@@ -80,7 +80,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
         else:
             from .demo_centre import run_centre_demo as run_multi
         default_out = "runs/demo_bottomup" if a.task == "bottomup" else "runs/demo_centre"
-        run_multi(out_dir=a.out if a.out != "runs/demo" else default_out, seed=a.seed, steps=a.steps or 300)
+        run_multi(out_dir=a.out if a.out != "runs/demo" else default_out, seed=a.seed,
+                  **({"steps": a.steps} if a.steps else {}))  # default: the demo function's
         return 0
     from .demo import run_demo
 
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     length.add_argument("--budget-minutes", type=float, help="derive the step count from a time budget "
                         "(minutes, > 0) for the five methods' training (default: a fixed 400 steps each, about "
                         "6 minutes on 2 CPU cores)")
-    length.add_argument("--steps", type=int, help="training steps per method, >= 1 (default 400)")
+    length.add_argument("--steps", type=int, help="training steps per method, >= 1 (default 400; --task bottomup or center: 1200)")
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--task", choices=("single", "bottomup", "center"), default="single",
                    help="single: the occlusion benchmark (default); bottomup: associative embedding with heatmap, "

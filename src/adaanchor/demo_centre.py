@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .demo_bottomup import METHODS, CrowdSetup, results_table, run_methods, write_outputs
+from .demo_bottomup import METHODS, MULTI_DEMO_STEPS, CrowdSetup, results_table, run_methods, write_outputs
 from .engine.centre import build_centre_model, evaluate_centre
 from .models.net import KeypointNet
 from .strategies.centre import build_centre
@@ -29,7 +29,7 @@ def _centre_build(name: str, backbone: Any, setup: CrowdSetup) -> tuple[Any, Key
     return strategy, build_centre_model(backbone, strategy)
 
 
-def run_centre_demo(out_dir: str | Path = "runs/demo_centre", steps: int = 300, seed: int = 0,
+def run_centre_demo(out_dir: str | Path = "runs/demo_centre", steps: int = MULTI_DEMO_STEPS, seed: int = 0,
                     batch_size: int = 16, tiny_width: int = 24, data_root: str | Path = "data-cache/crowd",
                     bench: dict[str, Any] | None = None, methods: tuple[str, ...] = METHODS,
                     progress: bool = True) -> dict[str, Any]:
