@@ -1,6 +1,7 @@
 """``adaanchor predict`` on a video, end to end, against the model alone: frames per second of each.
 
     python benchmarks/predict_speed.py [--frames 600] [--size 360x480] [--threads 2] [--rounds 5] [--out benchmarks/results]
+        [--name predict_speed] [model.backbone=resnet50 data.input_size=[192,256] ...]
 
 A tiny run (the demo's model, one training step on a small generated benchmark) predicts on a generated
 video (synthetic scenes, resized to ``--size`` = W x H, H.264). End to end = the ``predict`` command's
@@ -25,7 +26,7 @@ import numpy as np
 import torch
 
 
-def make_run(root: Path) -> Path:
+def make_run(root: Path, overrides: list[str] = ()) -> Path:
     from adaanchor.config import build_config
     from adaanchor.demo import DEMO_CONFIG
     from adaanchor.engine.train import train
@@ -33,7 +34,7 @@ def make_run(root: Path) -> Path:
     run = root / "run"
     train(build_config(DEMO_CONFIG, [f"data.root={root / 'bench'}", "data.synth.n_train=16", "data.synth.n_val=8",
                                      f"out_dir={run}", "train.max_steps=1", "train.progress=false",
-                                     "train.eval_every=0"]))
+                                     "train.eval_every=0", "train.batch_size=8", *overrides]))
     return run
 
 
@@ -106,17 +107,21 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
+    ap.add_argument("--name", default="predict_speed", help="stem of the JSON file written under --out")
+    ap.add_argument("overrides", nargs="*", help="config overrides of the model, e.g. model.backbone=resnet50 "
+                    "data.input_size=[192,256] (default: the demo's tiny CNN at 72x96)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     size = tuple(int(v) for v in a.size.lower().split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        run = make_run(root)
+        run = make_run(root, a.overrides)
         video = make_video(root / "clip.mp4", root, a.frames, size)
         m = measure(run, video, root, a.frames, a.rounds)
     res = {
         "video": {"frames": a.frames, "size_wh": list(size), "codec": "h264"},
-        "model": "demo config (tiny backbone, width 32, 72x96 input), strategy adaanchor",
+        "model": "demo config (tiny backbone, width 32, 72x96 input), strategy adaanchor"
+                 + (f", with {' '.join(a.overrides)}" if a.overrides else ""),
         "threads": a.threads, "rounds": a.rounds, **m,
         "target_ratio": 0.8,
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
@@ -126,7 +131,7 @@ def main() -> None:
     }
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "predict_speed.json").write_text(json.dumps(res, indent=2) + "\n")
+    (out / f"{a.name}.json").write_text(json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 
 
