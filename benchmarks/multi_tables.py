@@ -69,7 +69,7 @@ TASKS: dict[str, Task] = {
     "ae": Task(build_bottomup, lambda bb, st: KeypointNet(bb, st.heads), eb.train_steps, eb.evaluate_bottomup,
                {"oracle_tags": True}),
 }
-TASKS["centre"] = Task(build_centre, ec.build_centre_model, ec.train_steps, ec.evaluate_centre, {})
+TASKS["centre"] = Task(build_centre, ec.build_centre_model, eb.train_steps, eb.evaluate_bottomup, {})
 
 # Benchmarks: writer, default options and cache folder, spec, OKS sigmas, per-task options of the strategy wrapper.
 # Crowd faces: at most 4 faces a canvas, so 10 candidates per landmark type (not 30) keep the grouping of 68 types

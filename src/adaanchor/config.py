@@ -77,7 +77,7 @@ EVAL_RANGES: dict[str, Checker] = {
 }
 
 TOP_DEFAULTS: dict[str, Any] = {
-    "task": DEFAULT_TASK,  # topdown | bottomup (adaanchor.strategies.tasks.TASKS)
+    "task": DEFAULT_TASK,  # topdown | bottomup | centre (adaanchor.strategies.tasks.TASKS)
     "seed": 0,
     "out_dir": "runs/default",
     "resume": None,  # PATH of a checkpoint, or "auto" (newest in out_dir)
@@ -86,7 +86,7 @@ TOP_RANGES: dict[str, Checker] = {"seed": SEED}
 
 #: Every default. The ``strategy`` and ``model`` sections are derived from the registered classes
 #: (:data:`adaanchor.strategies.STRATEGIES`, :data:`adaanchor.models.backbones.BACKBONES`), the task sections
-#: (``bottomup``) from the tasks' defaults (:data:`adaanchor.strategies.tasks.TASKS`), the ``data`` section
+#: (``bottomup``, ``centre``) from the tasks' defaults (:data:`adaanchor.strategies.tasks.TASKS`), the ``data`` section
 #: from :data:`adaanchor.data.build.DATA_DEFAULTS` (see :func:`defaults`).
 DEFAULTS: dict[str, Any] = {
     **TOP_DEFAULTS,

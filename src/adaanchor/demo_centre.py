@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .demo_bottomup import METHODS, MULTI_DEMO_STEPS, CrowdSetup, results_table, run_methods, write_outputs
-from .engine.centre import build_centre_model, evaluate_centre
+from .engine.bottomup import evaluate_bottomup
+from .engine.centre import build_centre_model
 from .models.net import KeypointNet
 from .strategies.centre import build_centre
 
@@ -34,7 +35,7 @@ def run_centre_demo(out_dir: str | Path = "runs/demo_centre", steps: int = MULTI
                     bench: dict[str, Any] | None = None, methods: tuple[str, ...] = METHODS,
                     progress: bool = True) -> dict[str, Any]:
     """Train and evaluate every centre method; returns the ``results.json`` content."""
-    results, drawings, setup, out = run_methods(out_dir, methods, _centre_build, evaluate_centre, steps, seed,
+    results, drawings, setup, out = run_methods(out_dir, methods, _centre_build, evaluate_bottomup, steps, seed,
                                                 batch_size, tiny_width, data_root, bench, progress, aux="poseoff")
     table = results_table(results, CENTRE_TITLE, CENTRE_NOTE)
     write_outputs(out, results, table, results["methods"], "crowd figures, single-stage (person centres)", drawings,

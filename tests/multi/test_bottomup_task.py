@@ -12,7 +12,6 @@ import pytest
 import torch
 
 import adaanchor
-from adaanchor.bench.crowd import write_crowd_benchmark
 from adaanchor.cli import main
 from adaanchor.config import build_config, defaults, save_config
 from adaanchor.engine.checkpoint import safe_load
@@ -27,12 +26,6 @@ STILL = ["data.multi_aug.rotation=0", "data.multi_aug.scale=[1.0,1.0]", "data.mu
          "data.multi_aug.flip=0"]
 
 
-@pytest.fixture(scope="module")
-def crowd(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("crowd")
-    write_crowd_benchmark(root, {"n_train": 8, "n_val": 4, "width": 64, "height": 48, "people": (2, 3)},
-                          progress=False, workers=1)
-    return root
 
 
 def _overrides(crowd: Path, out: Path, *extra: str) -> list[str]:

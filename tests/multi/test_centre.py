@@ -12,7 +12,8 @@ import torch
 
 from adaanchor.cli import main
 from adaanchor.coords import cell_centers
-from adaanchor.engine.centre import build_centre_model, train_steps
+from adaanchor.engine.bottomup import train_steps
+from adaanchor.engine.centre import build_centre_model
 from adaanchor.models.backbones import build_backbone
 from adaanchor.strategies import compute_loss
 from adaanchor.strategies.centre import CENTRE_DEFAULTS, CentreStrategy, build_centre, instance_centres, pose_nms

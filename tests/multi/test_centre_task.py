@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import adaanchor
-from adaanchor.bench.crowd import write_crowd_benchmark
 from adaanchor.cli import main
 from adaanchor.config import build_config, defaults
 from adaanchor.engine.checkpoint import safe_load
@@ -18,12 +17,6 @@ from adaanchor.strategies.centre import CENTRE_DEFAULTS
 TINY = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
 
 
-@pytest.fixture(scope="module")
-def crowd(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("crowd_c")
-    write_crowd_benchmark(root, {"n_train": 8, "n_val": 4, "width": 64, "height": 48, "people": (2, 3)},
-                          progress=False, workers=1)
-    return root
 
 
 def test_centre_section_is_derived_and_range_checked():

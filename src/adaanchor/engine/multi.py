@@ -1,4 +1,4 @@
-"""Evaluation of the multi-person tasks (``task=bottomup``) in the generic pipeline: training-time evaluation
+"""Evaluation of the multi-person tasks (``task=bottomup`` or ``centre``) in the generic pipeline: training-time evaluation
 (best checkpoint by AP) and ``adaanchor eval RUN``.
 
 Each image of the whole-image evaluation set goes through the model once (batch 1: the test-time input

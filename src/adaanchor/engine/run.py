@@ -24,7 +24,8 @@ from ..strategies.tasks import get_task
 def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[KeypointNet, Strategy]:
     """The model and the strategy of ``cfg``: the strategy's heads decide the model's output heads, and the
     backbone's stride decides the strategy's anchor grid. The task (``cfg.task``) builds the strategy: top-down
-    any strategy, ``bottomup`` the ``strategy`` section's dense strategy plus the tag head."""
+    any strategy, ``bottomup`` the ``strategy`` section's dense strategy plus the tag head, ``centre`` that strategy
+    locating person centres plus the pose branches."""
     spec = load_spec(cfg.data.spec)
     m = cfg.model
     backbone = backbone_from_config(m)  # build_config checked the input size against its input multiple
@@ -45,7 +46,7 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
 
 
 def is_multi_person(cfg: DictConfig) -> bool:
-    """Whether ``cfg``'s task works on whole images with every person (``task=bottomup``)."""
+    """Whether ``cfg``'s task works on whole images with every person (``task=bottomup`` or ``centre``)."""
     return get_task(str(cfg.get("task", "topdown"))).multi_person
 
 

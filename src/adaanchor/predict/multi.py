@@ -1,4 +1,4 @@
-"""Prediction with a multi-person run (``task=bottomup``): every person of an image from one forward pass.
+"""Prediction with a multi-person run (``task=bottomup`` or ``centre``): every person of an image from one forward pass.
 
 The test-time geometry is the evaluation's (:class:`adaanchor.data.bottomup.BottomUpDataset` with
 ``train=False``): the short side resized to the input's short side, the aspect kept, the input padded right

@@ -57,7 +57,7 @@ class Predictor:
     def __init__(self, backend: Any, spec: KeypointSpec, input_size: Sequence[int], strategy: str, stride: int,
                  batch_size: int = 16, info: dict[str, Any] | None = None, multi: Any = None):
         self.backend, self.spec, self.strategy, self.stride = backend, spec, str(strategy), int(stride)
-        self.multi = multi  # a MultiPersonRunner for a multi-person run (task=bottomup): every person per image
+        self.multi = multi  # a MultiPersonRunner for a multi-person run (task=bottomup or centre): every person per image
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.batch_size = max(1, int(batch_size))
         self.info = dict(info or {})
@@ -69,7 +69,7 @@ class Predictor:
                  threads: int | None = None) -> Predictor:
         """Load a run directory, a checkpoint inside one (``RUN/checkpoints/best.pt``) or a config file.
 
-        A multi-person run (``task=bottomup``) finds every person of each image itself (no boxes) and predicts
+        A multi-person run (``task=bottomup`` or ``centre``) finds every person of each image itself (no boxes) and predicts
         with the PyTorch backend only.
 
         Args:
