@@ -54,8 +54,16 @@ TABLES: dict[str, dict[str, Any]] = {
             "FixAnchor": ["strategy.name=fixanchor"],
             "AdaAnchor (paper)": ADA,
             "AdaAnchor, radius 3 cells": [*ADA, "strategy.candidate_radius=3"],
+            # The same 3 cells measured from the target clamped onto the map (the instance prior with no
+            # scaling), so that a keypoint outside the image keeps the border cells nearest to it as candidates.
+            "AdaAnchor, radius 3 cells from the clamped target": [*ADA, "strategy.prior=instance",
+                                                                  "strategy.prior_scale=0", "strategy.prior_min_cells=3"],
+            "AdaAnchor, instance prior": [*ADA, "strategy.prior=instance"],
+            "AlignAnchor (task-aligned assigner)": ["strategy.name=alignanchor"],
         },
-        "repeat": ["Heatmap-anchor", "AdaAnchor (paper)", "AdaAnchor, radius 3 cells"],
+        "repeat": ["Heatmap-anchor", "AdaAnchor (paper)", "AdaAnchor, radius 3 cells",
+                   "AdaAnchor, radius 3 cells from the clamped target", "AdaAnchor, instance prior",
+                   "AlignAnchor (task-aligned assigner)"],
         "headline": ["FixAnchor"],
         "headline_seeds": 5,
     },
