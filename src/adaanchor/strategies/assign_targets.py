@@ -64,7 +64,7 @@ def predicted_xy(offset: Tensor, local: Tensor | None, k: int, stride: int) -> t
     if local is not None:
         u, v = u.clamp(0.0, w - 1.0), v.clamp(0.0, h - 1.0)
         grid = torch.stack([u * (2.0 / max(w - 1, 1)) - 1, v * (2.0 / max(h - 1, 1)) - 1], dim=-1)
-        loc = F.grid_sample(local.float().view(b * k, 2, h, w), grid.view(b * k, hw, 1, 2), mode="bilinear",
+        loc = F.grid_sample(local.float().reshape(b * k, 2, h, w), grid.view(b * k, hw, 1, 2), mode="bilinear",
                             padding_mode="border", align_corners=True).view(b, k, 2, hw)
         u, v = u + loc[:, :, 0], v + loc[:, :, 1]
     half = (stride - 1) / 2.0
