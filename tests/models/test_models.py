@@ -90,3 +90,27 @@ def test_channels_last_is_a_model_key_off_for_the_tiny_cnn():
     cfg = build_config(None, ["model.backbone=resnet18", "model.channels_last=false"])
     assert cfg.model.channels_last is False
     assert not build_backbone("tiny", tiny_width=8).__dict__.get("channels_last", False)
+
+
+def test_stacked_heads_equal_one_convolution_per_head_with_gradients():
+    """The 1x1 heads run as one product of stacked weights: the same outputs and gradients as each head's own
+    Conv2d (float64), views that reshape like the heads' outputs, and the heads' parameter names unchanged."""
+    torch.manual_seed(0)
+    net = KeypointNet(build_backbone("tiny", tiny_width=8), HEADS).double()
+    assert {"heads.conf.weight", "heads.offset.weight", "heads.local.bias"} <= set(net.state_dict())
+    x = torch.randn(2, 3, 40, 72, dtype=torch.float64)
+    out = net(x)
+    assert list(out) == list(HEADS)
+    dense = net.backbone(x)[0][..., :10, :18]
+    ref = {k: net.heads[k](dense) for k in ("conf", "offset", "local")}
+    for k, v in ref.items():
+        assert out[k].shape == v.shape and float((out[k] - v).abs().max()) < 1e-12, k
+        assert torch.allclose(out[k].view(2, -1, 180), v.reshape(2, -1, 180), rtol=0, atol=1e-12), k  # a view works
+    grads = []
+    for outs in (out, ref):
+        net.zero_grad()
+        sum((v * torch.linspace(-1, 1, v.numel(), dtype=v.dtype).view_as(v)).sum() for v in outs.values()).backward(
+            retain_graph=True)
+        grads.append({n: p.grad.clone() for n, p in net.named_parameters() if n.startswith("heads.") and "coords" not in n})
+    for n, g in grads[0].items():
+        assert float((g - grads[1][n]).abs().max()) <= 1e-10 * float(g.abs().max()), n
