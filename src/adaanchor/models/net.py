@@ -97,11 +97,11 @@ class KeypointNet(nn.Module):
         """The 1x1 conv heads on ``dense (B, C, h, w)``, as one product of their stacked weights.
 
         Returns head -> ``(B, C_head, h, w)``, views into one ``(B, sum C_head, h*w)`` tensor (channel slices;
-        ``view`` works on them). Empty when the features are channels-last (the heads then run as convolutions,
-        which keep that layout).
+        ``view`` works on them). The backbones hand the dense map back in the NCHW layout (also when their body
+        runs channels-last), so the product reads it without a copy.
         """
         names = [n for n in self.head_names if isinstance(self.heads[n], nn.Conv2d)]
-        if not names or getattr(self.backbone, "channels_last", False):
+        if not names:
             return {}
         b, c, h, w = dense.shape
         convs = [self.heads[n] for n in names]
