@@ -130,10 +130,25 @@ def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
     return seeds if label in spec["repeat"] else seeds[:1]
 
 
+def finished(run_dir: Path, steps: int) -> bool:
+    """Whether ``run_dir`` holds a run trained for ``steps`` steps (its training log reached that step)."""
+    log = run_dir / "train_log.csv"
+    if not (log.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
+        return False
+    rows = log.read_text().strip().splitlines()
+    try:
+        return len(rows) > 1 and int(float(rows[-1].split(",")[0])) >= steps
+    except ValueError:
+        return False
+
+
 def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str], split: str = "dev",
-              only: list[str] | None = None) -> dict[str, Any]:
+              only: list[str] | None = None, collect: bool = False) -> dict[str, Any]:
     """Train (or reuse: a run directory whose last checkpoint is finished is only evaluated again) and evaluate
-    every variant of table ``name`` (or the ``only`` ones), then write its markdown, JSON and plot."""
+    every variant of table ``name`` (or the ``only`` ones), then write its markdown, JSON and plot.
+
+    ``collect``: train nothing; evaluate the finished runs among the seeds and list the missing ones (a table
+    gathered from runs made in several processes, each variant with the seeds it has)."""
     spec = TABLES[name]
     unknown = sorted(set(only or ()) - set(spec["variants"]))
     if unknown:
@@ -145,12 +160,16 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     annotation_path(base.data, "train")  # generate the built-in benchmark once, before any run
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
     runs: dict[str, list[dict[str, Any]]] = {}
+    missing: list[str] = []
     for label, over in spec["variants"].items():
         if only and label not in only:
             continue
         over = [o.replace("WARMUP", str(int(0.3 * steps))) for o in over]
         for seed in _seeds_for(spec, label, seeds):
             run_dir = out / "runs" / name / f"{label.replace(' ', '_').replace('/', '-')}_{split}_s{seed}"
+            if collect and not finished(run_dir, steps):
+                missing.append(f"{label} seed {seed}")
+                continue
             cfg = build_config(base_file, [*extra, *over, f"seed={seed}", f"train.max_steps={steps}",
                                            f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false", f"out_dir={run_dir}",
                                            "resume=auto"])
@@ -164,7 +183,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     paired = {label: {k: paired_difference(rows, runs[ref], k) for k in METRICS}
               for label, rows in runs.items() if ref and label != ref and len(rows) > 1} if ref else {}
     doc = {"table": name, "split": split, "runs": runs, "summary": summary, "paired_reference": ref, "paired": paired,
-           "steps": steps, "seeds": seeds, "commit": commit,
+           "steps": steps, "seeds": seeds, "commit": commit, "missing": missing,
            "machine": f"{platform.platform()}, {torch.get_num_threads()} threads",
            "wall_seconds": round(time.time() - t0, 1), "config": OmegaConf.to_container(base, resolve=True)}
     out.mkdir(parents=True, exist_ok=True)
@@ -210,10 +229,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--split", choices=("dev", "test"), default="dev",
                    help="dev (default): an independent instance of the benchmark, for every choice; test: the evaluation "
                    "split, for final numbers (results files without the _dev suffix)")
+    p.add_argument("--collect", action="store_true", help="train nothing: evaluate the finished runs under --out "
+                   "among --seeds (each variant with the seeds it has) and list the missing ones")
     p.add_argument("overrides", nargs="*", help="config overrides applied to every run (e.g. data.root=...)")
     a = p.parse_intermixed_args(argv)
     steps = a.steps or int(TABLES[a.table].get("steps", STEPS))
-    run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split, a.only)
+    run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split, a.only, a.collect)
     return 0
 
 

@@ -62,6 +62,15 @@ def is_win(diff: Mapping[str, Any] | None, lower_is_better: bool) -> bool:
     return gain > 2 * diff["se"]
 
 
+def protocol_win(diffs: Mapping[str, Mapping[str, Any] | None]) -> bool:
+    """The protocol's win over the reference: paired gains in invisible error inside the image and in AP each
+    larger than twice their standard error, and a visible error that is not worse by more than that."""
+    vis = diffs.get("vis_error")
+    vis_worse = vis is not None and vis["se"] is not None and vis["mean"] > 2 * vis["se"]
+    return (is_win(diffs.get("inv_error_in"), lower_is_better=True) and is_win(diffs.get("ap"), lower_is_better=False)
+            and vis is not None and vis["se"] is not None and not vis_worse)
+
+
 def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dict[str, float | None]:
     """Relative change of ``key`` in ``eval_log.csv`` over the last 20% and 10% of ``total_steps``.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from protocol import fmt_diff
+from protocol import fmt_diff, protocol_win
 
 # (key, column title, format, scale, lower is better)
 POSE_COLUMNS = [("vis_error", "Vis.Error", ".2f", 1, True), ("inv_error_in", "Inv.Error in image", ".2f", 1, True),
@@ -55,12 +55,18 @@ def markdown(doc: dict[str, Any], faces: bool) -> list[str]:
         for label, diffs in paired.items():
             n = max((d["n"] for d in diffs.values() if d), default=0)
             lines.append(f"| {label} | {n} | " + " | ".join(fmt_diff(diffs.get(k), f, sc) for k, _, f, sc, _ in keys) + " |")
+        if not faces:
+            wins = [label for label, diffs in paired.items() if protocol_win(diffs)]
+            lines += ["", f"Wins over {ref} by the protocol's rule (gains in invisible error inside the image and in AP "
+                      f"above twice their standard error, visible error not worse): {', '.join(wins) or 'none'}."]
     conv = [(label, r) for label, rows in doc["runs"].items() for r in rows if r.get("convergence", {}).get("converged") is not None]
     if conv:
         bad = [f"{label} s{r['seed']}" for label, r in conv if not r["convergence"]["converged"]]
         ch = [abs(r["convergence"]["rel_change_last10"]) for _, r in conv]
         lines += ["", f"Convergence (dev visible error, last 10% of training): median |change| {100 * np.median(ch):.1f}%, "
                   f"max {100 * max(ch):.1f}%; not converged: {', '.join(bad) if bad else 'none'}."]
+    if doc.get("missing"):
+        lines += ["", f"Not finished, left out: {', '.join(doc['missing'])}."]
     lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]
     return lines
 

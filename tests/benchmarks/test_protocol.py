@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from protocol import convergence, fmt_diff, is_win, paired_difference, split_overrides  # noqa: E402
+from protocol import convergence, fmt_diff, is_win, paired_difference, protocol_win, split_overrides  # noqa: E402
 
 
 def test_paired_difference_uses_common_seeds_only():
@@ -30,6 +30,35 @@ def test_win_needs_a_gain_over_twice_the_standard_error():
     assert is_win({"mean": 1.0, "se": 0.1, "n": 5}, lower_is_better=False)
     assert not is_win({"mean": 1.0, "se": None, "n": 1}, lower_is_better=False)  # one seed proves nothing
     assert fmt_diff({"mean": -0.123, "se": 0.05}, ".2f") == "-0.12 ± 0.05"
+
+
+def test_protocol_win_needs_both_gains_and_no_worse_visible_error():
+    def d(mean, se=0.1):
+        return {"mean": mean, "se": se, "n": 3}
+
+    good = {"inv_error_in": d(-0.3), "ap": d(0.03, 0.01), "vis_error": d(0.05)}
+    assert protocol_win(good)
+    assert not protocol_win({**good, "vis_error": d(0.25)})  # visible error worse by more than 2 se
+    assert not protocol_win({**good, "inv_error_in": d(-0.1)})  # in-image gain within noise
+    assert not protocol_win({**good, "ap": d(-0.03, 0.01)})  # AP worse
+    assert not protocol_win({**good, "vis_error": None})
+    assert not protocol_win({**good, "vis_error": d(-0.5, None)})  # one seed proves nothing
+
+
+def test_paper_tables_collect_uses_finished_runs_only(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("paper_tables_c", Path(__file__).resolve().parents[2] / "benchmarks" / "paper_tables.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    run = tmp_path / "r"
+    (run / "checkpoints").mkdir(parents=True)
+    assert not mod.finished(run, 100)
+    (run / "checkpoints" / "last.pt").write_bytes(b"x")
+    (run / "train_log.csv").write_text("step,epoch\n80,1\n")
+    assert not mod.finished(run, 100)
+    (run / "train_log.csv").write_text("step,epoch\n80,1\n100,2\n")
+    assert mod.finished(run, 100)
 
 
 def test_convergence_reads_the_eval_log(tmp_path):
