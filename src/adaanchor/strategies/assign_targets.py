@@ -59,16 +59,17 @@ def predicted_xy(offset: Tensor, local: Tensor | None, k: int, stride: int) -> t
     b, _, h, w = offset.shape
     hw = h * w
     dev = offset.device
-    uv = offset.float().view(b, k, 2, hw) + _cell_index_grid(h, w, dev)  # cell coordinates
-    u, v = uv[:, :, 0], uv[:, :, 1]
+    uv = offset.float().view(b, k, 2, hw) + _cell_index_grid(h, w, dev)  # cell coordinates, (B, K, 2, hw)
     if local is not None:
-        u, v = u.clamp(0.0, w - 1.0), v.clamp(0.0, h - 1.0)
-        grid = torch.stack([u * (2.0 / max(w - 1, 1)) - 1, v * (2.0 / max(h - 1, 1)) - 1], dim=-1)
-        loc = F.grid_sample(local.float().reshape(b * k, 2, h, w), grid.view(b * k, hw, 1, 2), mode="bilinear",
-                            padding_mode="border", align_corners=True).view(b, k, 2, hw)
-        u, v = u + loc[:, :, 0], v + loc[:, :, 1]
-    half = (stride - 1) / 2.0
-    return (u * stride + half).unsqueeze(2), (v * stride + half).unsqueeze(2)
+        # x and y are clamped, scaled to grid_sample's [-1, 1] and refined together (rows 0 and 1 of dim 2).
+        uv = torch.minimum(uv.clamp_(min=0.0), torch.tensor([[w - 1.0], [h - 1.0]], device=dev))
+        scale = torch.tensor([[2.0 / max(w - 1, 1)], [2.0 / max(h - 1, 1)]], device=dev)
+        grid = (uv * scale - 1).transpose(2, 3).reshape(b * k, hw, 1, 2)
+        loc = F.grid_sample(local.float().reshape(b * k, 2, h, w), grid, mode="bilinear", padding_mode="border",
+                            align_corners=True)
+        uv += loc.view(b, k, 2, hw)
+    xy = uv * stride + (stride - 1) / 2.0
+    return xy[:, :, 0].unsqueeze(2), xy[:, :, 1].unsqueeze(2)
 
 
 def owner_index(rank: Tensor, selected: Tensor) -> Tensor | None:
