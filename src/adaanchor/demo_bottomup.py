@@ -183,7 +183,10 @@ def results_table(results: dict[str, Any], title: str = BOTTOMUP_TITLE, note: st
 
 
 def draw_poses(drawings: dict[str, tuple[list, list[dict]]], dataset: BottomUpDataset, spec: Any, path: Path) -> None:
-    """Grouped poses (one colour per pose, skeleton lines) on a few held-out images, one row per method."""
+    """Grouped poses (one colour per pose, skeleton lines) on a few held-out images, one row per method.
+
+    Each image shows a method's highest-scoring poses, as many as the image has labelled people: the poses an
+    AP at high precision is made of (every low-score pose drawn would bury them)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -198,7 +201,9 @@ def draw_poses(drawings: dict[str, tuple[list, list[dict]]], dataset: BottomUpDa
         for c, (_, meta) in enumerate(cached):
             ax = axes[r, c]
             ax.imshow(load_image(meta["image_path"]))
-            poses = [x for x in res if x["image_id"] == meta["image_id"]]
+            people = int((dataset[c]["visibility"] > 0).any(dim=-1).sum())
+            every = sorted((x for x in res if x["image_id"] == meta["image_id"]), key=lambda x: -float(x["score"]))
+            poses = every[:people]
             for p, rec in enumerate(poses):
                 kp = np.asarray(rec["keypoints"]).reshape(-1, 3)
                 col = colours[p % len(colours)]
@@ -207,7 +212,7 @@ def draw_poses(drawings: dict[str, tuple[list, list[dict]]], dataset: BottomUpDa
                         ax.plot(kp[[a, b], 0], kp[[a, b], 1], color=col, lw=1.2)
                 ok = kp[:, 2] > 0
                 ax.scatter(kp[ok, 0], kp[ok, 1], s=6, color=col)
-            ax.set_title(f"{name}: {len(poses)} poses", fontsize=8)
+            ax.set_title(f"{name}: best {len(poses)} of {len(every)} poses ({people} people)", fontsize=8)
             ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -27,3 +27,31 @@ def test_tiny_bottomup_demo_writes_results(tmp_path):
         assert {"ap", "ap50", "ap75", "recall", "ap_by_gamma", "recall_by_gamma"} <= set(m)
     for name in ("results.md", "gamma_sweep.png", "poses.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+
+
+def test_poses_drawing_keeps_the_best_poses_one_per_person(tmp_path, monkeypatch):
+    """poses.png draws, per image, the highest-scoring poses, as many as the image has labelled people."""
+    import matplotlib.axes
+    import numpy as np
+    import torch
+
+    from adaanchor.demo_bottomup import draw_poses
+
+    class Data:
+        def __getitem__(self, i):
+            vis = torch.tensor([[2, 2, 0], [1, 0, 0], [0, 0, 0]])  # two labelled people, one empty slot
+            return {"visibility": vis}
+
+    from PIL import Image
+
+    img = tmp_path / "a.png"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    # Pose i sits at x = i; scores 0.1, 0.9, 0.5, 0.2: the best two are poses 1 and 2.
+    res = [{"image_id": 1, "score": s, "keypoints": [i, 1, 1] * 3} for i, s in enumerate((0.1, 0.9, 0.5, 0.2))]
+    titles, drawn = [], []
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", lambda self, t, **k: titles.append(t))
+    monkeypatch.setattr(matplotlib.axes.Axes, "scatter", lambda self, x, y, **k: drawn.append(int(x[0])))
+    spec = type("S", (), {"skeleton": [(0, 1)]})()
+    draw_poses({"m": ([(None, {"image_id": 1, "image_path": str(img)})], res)}, Data(), spec, tmp_path / "p.png")
+    assert titles == ["m: best 2 of 4 poses (2 people)"] and drawn == [1, 2]
+    assert (tmp_path / "p.png").stat().st_size > 0
