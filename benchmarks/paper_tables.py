@@ -60,11 +60,13 @@ TABLES: dict[str, dict[str, Any]] = {
                                                                   "strategy.prior_scale=0", "strategy.prior_min_cells=3"],
             "AdaAnchor, instance prior": [*ADA, "strategy.prior=instance"],
             "AlignAnchor (task-aligned assigner)": ["strategy.name=alignanchor"],
+            # The dev winner under its own name (the preset of the clamped-target row): the evaluation split's row.
+            "LocalAnchor": ["strategy.name=localanchor"],
         },
         "repeat": ["Heatmap-anchor", "AdaAnchor (paper)", "AdaAnchor, radius 3 cells",
                    "AdaAnchor, radius 3 cells from the clamped target", "AdaAnchor, instance prior",
                    "AlignAnchor (task-aligned assigner)"],
-        "headline": ["FixAnchor"],
+        "headline": ["FixAnchor", "LocalAnchor"],
         "headline_seeds": 5,
     },
     "table1": {
@@ -111,7 +113,8 @@ TABLES: dict[str, dict[str, Any]] = {
 METRICS = ("vis_error", "inv_error", "inv_error_in", "inv_error_out", "vis_score", "inv_score", "score_auc", "ap",
            "nme", "nme_vis", "nme_inv", "fr")
 # Labels of the assigner table in assigner.json.
-ASSIGNER_NAMES = {"Heatmap-anchor": "heatmap", "FixAnchor": "fixanchor", "AdaAnchor (paper)": "adaanchor"}
+ASSIGNER_NAMES = {"Heatmap-anchor": "heatmap", "FixAnchor": "fixanchor", "AdaAnchor (paper)": "adaanchor",
+                  "LocalAnchor": "localanchor"}
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -31,7 +31,7 @@ def test_train_then_eval_writes_json(tiny_overrides, tmp_path, capsys):
     "argv, needle",
     [
         (["train", str(DEMO_CONFIG), "strategy.topkk=3"], "Did you mean 'strategy.topk'"),
-        (["train", str(DEMO_CONFIG), "strategy.name=heatmapp"], "Valid: adaanchor, alignanchor, fixanchor, heatmap, regression"),
+        (["train", str(DEMO_CONFIG), "strategy.name=heatmapp"], "Valid: adaanchor, alignanchor, fixanchor, heatmap, localanchor, regression"),
         (["train", "/no/such/config.yaml"], "/no/such/config.yaml: config file not found"),
         (["eval", "/no/such/run"], "/no/such/run: no such run directory"),
         (["train", str(DEMO_CONFIG), "train.lr=fast"], "'train.lr' must be float"),

@@ -22,6 +22,7 @@ from .models.backbones import input_multiple, model_defaults, model_ranges
 from .ranges import SEED, Checker, at_least, between, choice, positive
 from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
+from .strategies.assigners import PRESETS
 from .strategies.tasks import DEFAULT_TASK, task_ranges, task_sections
 
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -260,6 +261,12 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     _check_keys(ov, ref)
     layers.append(ov)
     cfg = OmegaConf.merge(*[OmegaConf.create(x) for x in layers])
+    preset = PRESETS.get(str(cfg.strategy.name))
+    if preset:
+        # A named assigner's options sit between the defaults and the user's layers: the resolved config shows
+        # them, and a key the file or the overrides set wins, also when it is set to the default.
+        layers.insert(1, {"strategy": dict(preset)})
+        cfg = OmegaConf.merge(*[OmegaConf.create(x) for x in layers])
     plain = OmegaConf.to_container(cfg, resolve=True)
     _check_types(plain, ref)
     _check_ranges(plain, ref)

@@ -328,15 +328,47 @@ def test_focal_and_l1_gradients_match_autograd_of_their_formulas():
 # ---- presets, config, EMA -----------------------------------------------------------------------
 
 
-def test_preset_is_adaanchor_with_its_options_and_overrides_win():
-    st = build_strategy({"name": "alignanchor"}, 3, S, (W, H))
-    assert st.name == "alignanchor" and st.assign == "adaptive"
-    for key, v in PRESETS["alignanchor"].items():
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_preset_is_adaanchor_with_its_options_and_overrides_win(name):
+    st = build_strategy({"name": name}, 3, S, (W, H))
+    assert st.name == name and st.assign == "adaptive"
+    for key, v in PRESETS[name].items():
         assert (st.opts[key] if key in ASSIGNER_DEFAULTS else getattr(st, key)) == v, key
-    assert st.losses["conf"][0] == "qfocal"
-    assert build_strategy({"name": "alignanchor", "select": "atss"}, 3, S, (W, H)).opts["select"] == "atss"
+    assert st.losses["conf"][0] == ("qfocal" if PRESETS[name].get("soft_targets") else "focal")
+    assert build_strategy({"name": name, "select": "atss"}, 3, S, (W, H)).opts["select"] == "atss"
+    assert build_strategy({"name": name, "prior": "none"}, 3, S, (W, H)).opts["prior"] == "none"  # a default wins too
+    cfg = build_config(overrides=[f"strategy.name={name}"])
+    assert all(cfg.strategy[key] == v for key, v in PRESETS[name].items())  # the resolved config shows the preset
+    cfg = build_config(overrides=[f"strategy.name={name}", "strategy.prior=none"])
+    assert cfg.strategy.prior == "none" and build_strategy(cfg.strategy, 3, S, (W, H)).opts["prior"] == "none"
     paper = build_strategy({"name": "adaanchor"}, 3, S, (W, H))
     assert paper.opts == ASSIGNER_DEFAULTS and paper.losses["conf"][0] == "focal"
+
+
+def test_localanchor_keeps_border_candidates_for_a_target_outside_the_map():
+    """LocalAnchor measures its 3 cells from the target clamped onto the map: a keypoint 20 px left of the
+    image keeps the cells within 3 cells (12 px) of its position clamped onto the outer cell centres as candidates, where the paper's
+    fixed radius around the raw target (``candidate_radius=3``) leaves none inside it."""
+    g = np.array([-20.0, 9.5])
+    conf = np.where(CEN[:, 0] > 16, 0.99, 0.2 + 0.001 * np.arange(MH * MW))  # the far cells most confident
+    out = oracle(np.tile(np.clip(g, 0, None), (MH * MW, 1)), conf)
+    kp = torch.tensor([[[g.tolist()]]], dtype=torch.float32)  # (1, 1, K=1, 2)
+    st = build_strategy(build_config(overrides=["strategy.name=localanchor", "strategy.refine=false",
+                                                "strategy.topk=3"]).strategy, 1, S, (W, H))
+    clamped = np.array([CEN[:, 0].min(), 9.5])  # moved onto the outer cell centres (x = 1.5 px)
+    inside = within(clamped, 3 * S)
+    expected = set(sorted(inside, key=lambda a: -conf[a])[:3])
+    assert positives(st.encode(out, kp, torch.full((1, 1, 1), 1))) == expected
+    assert not within(g, 3 * S)  # the raw radius holds no cell of the map
+
+
+def test_localanchor_preset_equals_its_spelled_out_options():
+    """The dev runs used ``adaanchor`` with the options written out; the preset must build the same strategy."""
+    named = build_config(overrides=["strategy.name=localanchor"]).strategy
+    spelled = build_config(overrides=["strategy.name=adaanchor", "strategy.prior=instance", "strategy.prior_scale=0",
+                                      "strategy.prior_min_cells=3"]).strategy
+    a, b = build_strategy(named, 3, S, (W, H)), build_strategy(spelled, 3, S, (W, H))
+    assert a.opts == b.opts and a.losses == b.losses and a.topk == b.topk and a.refine == b.refine
 
 
 def test_assigner_keys_are_config_keys_with_clear_errors():

@@ -89,13 +89,11 @@ class AnchorStrategy(Strategy):
     def from_config(cls, section: Mapping[str, Any], num_keypoints: int, stride: int,
                     input_size: tuple[int, int], sigmas: Any = None) -> AnchorStrategy:
         """``strategy.name`` picks the assignment (:attr:`ASSIGN`); a preset name (``PRESETS``) sets its options
-        wherever ``section`` leaves them at the default; the other keys are :attr:`DEFAULTS`. ``sigmas``: the
-        keypoint spec's OKS sigmas (``strategy.quality=oks``)."""
+        where ``section`` has no such key (a config built by ``build_config`` has them all, the preset's values
+        included); the other keys are :attr:`DEFAULTS`. ``sigmas``: the keypoint spec's OKS sigmas
+        (``strategy.quality=oks``)."""
         name = str(section.get("name", "adaanchor"))
-        opts = cls.options(section)
-        for key, value in PRESETS.get(name, {}).items():
-            if opts[key] == cls.DEFAULTS[key]:
-                opts[key] = value
+        opts = cls.options({**PRESETS.get(name, {}), **section})
         assigner = {key: opts.pop(key) for key in ASSIGNER_DEFAULTS}
         st = cls(num_keypoints, stride, input_size, assign=cls.ASSIGN[name], assigner=assigner, sigmas=sigmas, **opts)
         st.name = name

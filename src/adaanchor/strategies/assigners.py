@@ -68,6 +68,9 @@ ASSIGNER_DEFAULTS: dict[str, Any] = {
 PRESETS: dict[str, dict[str, Any]] = {
     "alignanchor": {"prior": "instance", "metric": "aligned", "soft_targets": True,
                     "refine_in_score": False},
+    # The paper's scoring and top-k among the cells within 3 cells of the target moved onto the map (the
+    # instance prior without instance scaling): the best adaptive assigner on the dev split (docs/results.md).
+    "localanchor": {"prior": "instance", "prior_scale": 0.0, "prior_min_cells": 3.0},
 }
 
 _CHOICES = {"prior": ("none", "instance"), "select": ("topk", "atss", "dynamic"),
