@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and alignanchor, same budget")
+    d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and localanchor, same budget")
     d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     length = d.add_mutually_exclusive_group()
     length.add_argument("--budget-minutes", type=float, help="derive the step count from a time budget "

@@ -2,8 +2,8 @@
 
 Steps: generate (or reuse) the benchmark; pick one step count for every method (400 by default; with a
 time budget, from a timing of a few AdaAnchor steps, the costliest encoder); train ``regression``,
-``heatmap``, ``fixanchor``, ``adaanchor`` and ``alignanchor`` (AdaAnchor with the task-aligned assigner) for
-that many steps on the same data order; evaluate all on the same held-out images; write ``results.json``,
+``heatmap``, ``fixanchor``, ``adaanchor`` and ``localanchor`` (the adaptive assignment with its dev-best
+candidate prior, docs/method.md) for that many steps on the same data order; evaluate all on the same held-out images; write ``results.json``,
 ``results.md`` and two plots.
 """
 
@@ -28,7 +28,7 @@ from .engine.train import train
 from .errors import AdaAnchorError
 from .metrics.keypoint import error_by_visibility_table
 
-METHODS = ("regression", "heatmap", "fixanchor", "adaanchor", "alignanchor")
+METHODS = ("regression", "heatmap", "fixanchor", "adaanchor", "localanchor")
 DEMO_CONFIG = Path(__file__).resolve().parent / "configs" / "demo.yaml"
 MAX_STEPS = 800
 MIN_BUDGET_STEPS = 20  # fewer steps train nothing worth comparing, whatever the budget
