@@ -11,7 +11,8 @@
     python benchmarks/paper_tables.py fig5      # gamma sweeps of AP and recall of both (table5/table6 --help: options)
 
     --split dev (default) | test: every choice is made on ``dev`` (an independent instance of the built-in
-    benchmark); ``test`` (the evaluation split) is for final numbers, once. See benchmarks/protocol.py.
+    benchmark; for the faces of ``table4``, a held-out 20% of the training identities); ``test`` (the
+    evaluation split) is for final numbers, once. See benchmarks/protocol.py.
 
 Each writes ``<name>.md``, ``<name>.json`` and ``<name>.png`` under ``--out`` with the commit, the machine
 and the wall time. Every variant uses the same data, backbone, step count and data order; the training
@@ -230,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--only", nargs="+", metavar="LABEL", help="run only these variants (the files then hold only them)")
     p.add_argument("--split", choices=("dev", "test"), default="dev",
-                   help="dev (default): an independent instance of the benchmark, for every choice; test: the evaluation "
+                   help="dev (default): an independent instance of the benchmark (faces: held-out training identities), for "
+                   "every choice; test: the evaluation "
                    "split, for final numbers (results files without the _dev suffix)")
     p.add_argument("--collect", action="store_true", help="train nothing: evaluate the finished runs under --out "
                    "among --seeds (each variant with the seeds it has) and list the missing ones")

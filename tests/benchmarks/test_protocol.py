@@ -80,3 +80,5 @@ def test_split_overrides():
     assert "train.eval_every=1" in dev and any(o.startswith("data.synth.seed=") for o in dev)
     with pytest.raises(ValueError):
         split_overrides("val", synthetic=True)
+    faces = split_overrides("dev", synthetic=False)  # a held-out share of the training identities
+    assert "train.eval_every=1" in faces and any(o.startswith("data.split.dev_fraction=0.") for o in faces)

@@ -10,6 +10,7 @@ import pytest
 from adaanchor.config import build_config
 from adaanchor.data.build import build_dataset, identity_of, read_split, split_instances
 from adaanchor.engine.evaluate import evaluate_predictions
+from adaanchor.errors import AdaAnchorError
 from root_helpers import write_face_csv
 
 YTFACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "ytfaces-68"
@@ -40,6 +41,25 @@ def test_identity_split_is_disjoint_and_complete(tmp_path):
     assert [i.image_path for i in again] == [i.image_path for i in va]
     other = split_instances(tr + va, "val", "identity", 0.2, seed=1)
     assert {identity_of(i.image_path) for i in other} != ids_va
+
+
+def test_dev_split_holds_out_training_identities_and_never_reads_the_evaluation_ones(tmp_path):
+    people = {f"Person_{chr(65 + i)}": 1 + i % 3 for i in range(20)}
+    write_face_csv(tmp_path, people)
+    ids = lambda insts: {identity_of(i.image_path) for i in insts}  # noqa: E731
+    cfg = build_config(None, _face_overrides(tmp_path))
+    ev_tr, ev_va = ids(read_split(cfg.data, "train").instances), ids(read_split(cfg.data, "val").instances)
+    dev = build_config(None, [*_face_overrides(tmp_path), "data.split.dev_fraction=0.25"])
+    dv_tr, dv_va = ids(read_split(dev.data, "train").instances), ids(read_split(dev.data, "val").instances)
+    assert not (dv_tr | dv_va) & ev_va  # the evaluation identities are never read
+    assert dv_tr | dv_va == ev_tr and not dv_tr & dv_va  # the training identities, split in two
+    assert len(dv_va) == round(0.25 * len(ev_tr))
+    assert dv_va == ids(read_split(dev.data, "val").instances)  # deterministic
+    with pytest.raises(AdaAnchorError, match="dev_fraction"):
+        build_config(None, [*_face_overrides(tmp_path), "data.split.dev_fraction=1"])
+    unsplit = build_config(None, [*_face_overrides(tmp_path), "data.split.by=null", "data.split.dev_fraction=0.2"])
+    with pytest.raises(AdaAnchorError, match="needs data.split.by"):
+        read_split(unsplit.data, "val")
 
 
 @pytest.mark.skipif(not YTFACES.is_dir(), reason=f"real samples not available: {YTFACES} is absent")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ DATA_DEFAULTS: dict[str, Any] = {
         "by": None,  # null: no split | identity: by identity (file name before the last _NN) | random
         "val_fraction": 0.2,
         "seed": 0,
+        # > 0: the dev split: this share of the *training* groups becomes val, the evaluation groups are never read
+        "dev_fraction": 0.0,
     },
     "occlusion": {  # the occlusion compositor (adaanchor.bench.occlude.Occluder), off by default
         "train": False,  # random occluders as training augmentation
@@ -68,6 +70,7 @@ DATA_RANGES: dict[str, Checker] = {
     "det_score_thr": Range(),
     "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
     "split.seed": SEED,
+    "split.dev_fraction": between(0, 1, hi_open=True),
     "occlusion.coverage": between(0, 1, lo_open=True),
     "occlusion.count": at_least(0),
     "occlusion.seed": SEED,
@@ -88,17 +91,30 @@ def identity_of(path: str) -> str:
     return re.sub(r"_\d+$", "", Path(path).stem)
 
 
-def split_instances(instances: list[Any], split: str, by: str, val_fraction: float, seed: int) -> list[Any]:
+def split_instances(instances: list[Any], split: str, by: str, val_fraction: float, seed: int,
+                    dev_fraction: float = 0.0) -> list[Any]:
     """The ``split`` part of ``instances``: groups (identities, or single images for ``random``) are shuffled
-    with ``seed`` and the first ``val_fraction`` of them form ``val``; no group is on both sides."""
+    with ``seed`` and the first ``val_fraction`` of them form ``val``; no group is on both sides.
+
+    ``dev_fraction > 0`` gives the *dev* split instead: the groups of ``train`` are split again (shuffled with
+    ``(seed, 1)``), the first ``dev_fraction`` of them form ``val`` and the rest ``train``, so choices can be
+    made without ever reading the evaluation groups."""
     if by not in ("identity", "random"):
         raise unknown_name_error("data.split.by", str(by), ("identity", "random"))
     key = identity_of if by == "identity" else (lambda p: p)
+    held_out = _held_out_groups(instances, key, val_fraction, seed)
+    if dev_fraction > 0:
+        instances = [i for i in instances if key(i.image_path) not in held_out]
+        held_out = _held_out_groups(instances, key, dev_fraction, [seed, 1])
+    return [i for i in instances if (key(i.image_path) in held_out) == (split == "val")]
+
+
+def _held_out_groups(instances: list[Any], key: Callable[[str], str], fraction: float, seed: Any) -> set[str]:
+    """The first ``fraction`` (at least one) of the sorted groups of ``instances`` shuffled with ``seed``."""
     groups = sorted({key(i.image_path) for i in instances})
     order = np.random.default_rng(seed).permutation(len(groups))
-    n_val = max(1, int(round(val_fraction * len(groups))))
-    val = {groups[j] for j in order[:n_val]}
-    return [i for i in instances if (key(i.image_path) in val) == (split == "val")]
+    n_val = max(1, int(round(fraction * len(groups))))
+    return {groups[j] for j in order[:n_val]}
 
 
 def _resolve(root: Path, rel: str | None) -> Path | None:
@@ -193,10 +209,16 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     outside_root(res, data_cfg, split, path)
     drop_missing_images(res, bool(data_cfg["skip_invalid"]))
     sp = data_cfg.get("split") or {}
+    if float(sp.get("dev_fraction") or 0.0) > 0 and not sp.get("by"):
+        # Without a split of one file there are no training groups to hold out: a dev run would silently
+        # evaluate on the evaluation split.
+        raise AdaAnchorError("data.split.dev_fraction needs data.split.by (identity or random): the dev split holds out "
+                             "part of the training groups of a split file")
     if sp.get("by") and not (split == "val" and data_cfg.get("csv")):
         if data_cfg["train"] != data_cfg["val"]:
             raise AdaAnchorError(f"data.split.by={sp['by']} splits one file: set data.train and data.val to the same file")
-        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]))
+        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]),
+                                        float(sp.get("dev_fraction") or 0.0))
     if verbose and res.skipped:
         print(res.summary())
     if not res.instances:

@@ -79,7 +79,8 @@ def _read(cfg: dict[str, Any], split: str) -> ReadResult:
         # One file split in two, as training splits it (data.split): its problems are listed once, under train.
         from .build import split_instances
 
-        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]))
+        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]),
+                                        float(sp.get("dev_fraction") or 0.0))
         res.skipped = res.skipped if split == "train" else []
     return res
 
@@ -114,6 +115,8 @@ def dataset_stats(
         sp = cfg.get("split") or {}
         if sp.get("by") and cfg.get("train") == cfg.get("val"):
             head["split"] = f"{sp['by']}, val_fraction {sp['val_fraction']}, seed {sp['seed']}"
+            if float(sp.get("dev_fraction") or 0.0) > 0:
+                head["split"] += f"; the dev split: {sp['dev_fraction']} of the training groups as val"
         for split in splits:
             if cfg.get(split) is None and cfg["format"] != "synth":
                 continue
