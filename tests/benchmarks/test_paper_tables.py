@@ -62,9 +62,10 @@ def test_dev_split_is_its_own_benchmark_with_a_convergence_check(tmp_path):
     assert not (tmp_path / "sigma.json").exists()  # dev results never overwrite the evaluation-split files
 
 
-def test_faces_have_no_dev_split_yet():
-    with pytest.raises(ValueError, match="--split test"):
-        paper_tables.split_overrides("dev", synthetic=False)
+def test_faces_dev_split_is_held_out_training_identities():
+    over = paper_tables.split_overrides("dev", synthetic=False)
+    cfg = paper_tables.build_config(paper_tables.REPO / paper_tables.TABLES["table4"]["base"], over)
+    assert cfg.data.split.by == "identity" and 0 < cfg.data.split.dev_fraction < 1 and cfg.train.eval_every == 1
 
 
 @pytest.mark.slow
@@ -77,3 +78,7 @@ def test_faces_table_runs_on_a_landmark_csv(tmp_path):
     assert paper_tables.main(["table4", "--split", "test", "--seeds", "0", "--steps", "1", "--out", str(tmp_path / "out"), *over]) == 0
     doc = json.loads((tmp_path / "out" / "table4.json").read_text())
     assert doc["summary"]["Ours"]["nme"][0] > 0 and "NME occl." in (tmp_path / "out" / "table4.md").read_text()
+    assert paper_tables.main(["table4", "--split", "dev", "--seeds", "0", "--steps", "1", "--only", "Ours",
+                              "--out", str(tmp_path / "out"), *over]) == 0
+    dev = json.loads((tmp_path / "out" / "table4_dev.json").read_text())
+    assert dev["split"] == "dev" and dev["config"]["data"]["split"]["dev_fraction"] > 0
