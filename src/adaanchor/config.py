@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -267,6 +268,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         # them, and a key the file or the overrides set wins, also when it is set to the default.
         layers.insert(1, {"strategy": dict(preset)})
         cfg = OmegaConf.merge(*[OmegaConf.create(x) for x in layers])
+        _note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
     plain = OmegaConf.to_container(cfg, resolve=True)
     _check_types(plain, ref)
     _check_ranges(plain, ref)
@@ -274,6 +276,16 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
 
     resolve_config(plain["data"]["synth"])
     return cfg  # type: ignore[return-value]
+
+
+def _note_preset_overrides(name: str, preset: Mapping[str, Any], user_layers: list[dict[str, Any]]) -> None:
+    """Say which preset options the file or the overrides replace: a resolved config given as the base sets
+    every key, and would otherwise turn a named assigner into the plain one without a word."""
+    user = OmegaConf.to_container(OmegaConf.merge(*[OmegaConf.create(x) for x in user_layers]), resolve=True)
+    section = user.get("strategy") or {} if isinstance(user, dict) else {}
+    changed = [f"strategy.{k}={section[k]!r} (preset: {v!r})" for k, v in preset.items() if k in section and section[k] != v]
+    if changed:
+        print(f"note: the config replaces options of the {name} preset: {', '.join(changed)}", file=sys.stderr)
 
 
 def save_config(cfg: DictConfig, path: str | Path) -> None:

@@ -61,11 +61,15 @@ def time_steps(cfg: DictConfig, n: int = 6) -> float:
     return min(times)
 
 
-def _method_cfg(base: DictConfig, name: str, out: Path, steps: int) -> DictConfig:
-    """``base`` for method ``name``, validated like any config (keys, types, ranges)."""
-    return build_config(OmegaConf.to_container(base, resolve=True),  # type: ignore[arg-type]
-                        {"strategy": {"name": name}, "out_dir": str(out / name),
-                         "train": {"max_steps": steps, "lr_steps": [int(steps * 0.8)]}})
+def _method_cfg(overrides: Sequence[str], name: str, out: Path, steps: int) -> DictConfig:
+    """The demo config with ``overrides`` for method ``name``, validated like any config (keys, types,
+    ranges). Built from the file, not from a resolved config: a resolved config sets every strategy key, which
+    would hide a named assigner's preset (``localanchor``) behind the plain defaults."""
+    cfg = build_config(DEMO_CONFIG, [*overrides, f"strategy.name={name}"])
+    # Set after the build, not parsed from text: any output folder name stays a string.
+    cfg.out_dir = str(out / name)
+    cfg.train.max_steps, cfg.train.lr_steps = steps, [int(steps * 0.8)]
+    return cfg
 
 
 def check_length(steps: int | None, budget_minutes: float | None) -> None:
@@ -115,7 +119,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     results: dict[str, Any] = {}
     preds_by_method: dict[str, Any] = {}
     for name in methods:
-        results[name], preds_by_method[name] = train_and_evaluate(_method_cfg(base, name, out, steps), val_ds)
+        results[name], preds_by_method[name] = train_and_evaluate(_method_cfg([*overrides, f"seed={seed}"], name, out, steps), val_ds)
         print(f"{name}: inv_error {results[name]['inv_error']:.2f} px, vis_error {results[name]['vis_error']:.2f} px")
     counts = {"train": visibility_counts(train_json), "val": visibility_counts(val_json)}
     doc = {

@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hs
+from omegaconf import OmegaConf
 
 from adaanchor.config import build_config, defaults
 from adaanchor.errors import AdaAnchorError
@@ -360,6 +361,22 @@ def test_localanchor_keeps_border_candidates_for_a_target_outside_the_map():
     expected = set(sorted(inside, key=lambda a: -conf[a])[:3])
     assert positives(st.encode(out, kp, torch.full((1, 1, 1), 1))) == expected
     assert not within(g, 3 * S)  # the raw radius holds no cell of the map
+
+
+def test_a_config_that_replaces_preset_options_says_so(capsys, tmp_path):
+    from adaanchor.demo import DEMO_CONFIG, _method_cfg
+
+    build_config(overrides=["strategy.name=localanchor", "strategy.prior_min_cells=2"])
+    assert "replaces options of the localanchor preset: strategy.prior_min_cells=2 (preset: 3.0)" in capsys.readouterr().err
+    build_config(overrides=["strategy.name=localanchor"])
+    assert "replaces" not in capsys.readouterr().err
+    # A resolved config as the base sets every key: the preset is then replaced, and the note says it.
+    resolved = OmegaConf.to_container(build_config(DEMO_CONFIG), resolve=True)
+    cfg = build_config(resolved, ["strategy.name=localanchor"])
+    assert cfg.strategy.prior == "none" and "strategy.prior='none' (preset: 'instance')" in capsys.readouterr().err
+    # The demo builds each method from the file, so its localanchor is the preset.
+    demo = _method_cfg(["seed=0"], "localanchor", tmp_path, 10)
+    assert demo.strategy.prior == "instance" and demo.train.max_steps == 10 and demo.out_dir == str(tmp_path / "localanchor")
 
 
 def test_localanchor_preset_equals_its_spelled_out_options():
