@@ -25,6 +25,12 @@ def test_train_then_eval_writes_json(tiny_overrides, tmp_path, capsys):
     m = json.loads(out.read_text())
     assert m["checkpoint"].endswith("last.pt") or m["checkpoint"].endswith("best.pt")
     assert m["vis_error"] > 0 and "0.05" in m["pck"]
+    assert main(["eval", run, "--device", "cpu", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["vis_error"] == m["vis_error"]
+    capsys.readouterr()
+    assert main(["eval", run, "--device", "tpu9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "device 'tpu9'" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize(

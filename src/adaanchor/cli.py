@@ -115,19 +115,21 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from .engine.evaluate import coco_results, evaluate_dataset
     from .engine.run import is_multi_person, load_for_eval, resolve_run
     from .metrics.coco import write_results
+    from .predict.backends import resolve_device
 
     ckpt, overrides = _split_ckpt(a.overrides)
     cfg, ckpt_path = resolve_run(a.target, ckpt, overrides)
     if ckpt_path is None:
         print("warning: no checkpoint found: evaluating randomly initialised weights", file=sys.stderr)
-    model, strategy, info = load_for_eval(cfg, ckpt_path)
+    device = resolve_device(a.device)
+    model, strategy, info = load_for_eval(cfg, ckpt_path, device)
     if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
         from .engine.multi import eval_multi_command
 
-        _write_json(eval_multi_command(cfg, model, strategy, info, a.predictions), a.json)
+        _write_json(eval_multi_command(cfg, model, strategy, info, a.predictions, device), a.json)
         return 0
     ds = build_dataset(cfg.data, "val", train=False)
-    m, preds = evaluate_dataset(model, strategy, cfg, ds, "cpu", progress=True)
+    m, preds = evaluate_dataset(model, strategy, cfg, ds, device, progress=True)
     m["checkpoint"] = info["checkpoint"]
     print(format_eval(cfg.strategy.name, m))
     if a.predictions:
@@ -262,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", help="write the metrics here")
     e.add_argument("--predictions", metavar="PATH", help="write every prediction here as COCO keypoint results JSON "
                    "(original-image pixels, with ann_id; accepted by adaanchor score)")
+    e.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     e.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("synth", help="write the built-in occlusion benchmark as COCO JSON plus images")

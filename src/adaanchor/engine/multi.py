@@ -114,14 +114,14 @@ def format_multi_eval(method: str, m: dict[str, Any]) -> str:
 
 
 def eval_multi_command(cfg: Any, model: nn.Module, strategy: Any, info: dict[str, Any],
-                       predictions: str | None = None) -> dict[str, Any]:
+                       predictions: str | None = None, device: torch.device | str = "cpu") -> dict[str, Any]:
     """``adaanchor eval`` of a multi-person run on the val split: prints the table, writes the COCO results at
     gamma to ``predictions`` (when given); returns the metrics with the sweep and ``checkpoint``."""
     from ..metrics.coco import write_results
     from .run import build_split
 
     ds = build_split(cfg, "val", strategy.stride, train=False)
-    m, res = evaluate_multi(model, strategy, cfg, ds, "cpu", progress=True, sweep=True)
+    m, res = evaluate_multi(model, strategy, cfg, ds, device, progress=True, sweep=True)
     m["checkpoint"] = info.get("checkpoint")
     warn_no_poses(m)
     print(format_multi_eval(cfg.strategy.name, m))
