@@ -33,6 +33,15 @@ def test_train_then_eval_writes_json(tiny_overrides, tmp_path, capsys):
     assert "device 'tpu9'" in err and "Traceback" not in err
 
 
+def test_demo_builds_each_method_from_the_file_so_presets_apply(tmp_path, capsys):
+    from adaanchor.demo import _method_cfg
+
+    cfg = _method_cfg(["seed=0"], "localanchor", tmp_path, 10)
+    assert cfg.strategy.prior == "instance" and cfg.strategy.prior_min_cells == 3.0
+    assert cfg.train.max_steps == 10 and cfg.train.lr_steps == [8] and cfg.out_dir == str(tmp_path / "localanchor")
+    assert "replaces" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv, needle",
     [

@@ -281,8 +281,9 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
 def _note_preset_overrides(name: str, preset: Mapping[str, Any], user_layers: list[dict[str, Any]]) -> None:
     """Say which preset options the file or the overrides replace: a resolved config given as the base sets
     every key, and would otherwise turn a named assigner into the plain one without a word."""
-    user = OmegaConf.to_container(OmegaConf.merge(*[OmegaConf.create(x) for x in user_layers]), resolve=True)
-    section = user.get("strategy") or {} if isinstance(user, dict) else {}
+    section: dict[str, Any] = {}
+    for layer in user_layers:  # later layers win, as in the merge
+        section.update(layer.get("strategy") or {})
     changed = [f"strategy.{k}={section[k]!r} (preset: {v!r})" for k, v in preset.items() if k in section and section[k] != v]
     if changed:
         print(f"note: the config replaces options of the {name} preset: {', '.join(changed)}", file=sys.stderr)

@@ -3,8 +3,8 @@
 Steps: generate (or reuse) the benchmark; pick one step count for every method (400 by default; with a
 time budget, from a timing of a few AdaAnchor steps, the costliest encoder); train ``regression``,
 ``heatmap``, ``fixanchor``, ``adaanchor`` and ``localanchor`` (the adaptive assignment with its dev-best
-candidate prior, docs/method.md) for that many steps on the same data order; evaluate all on the same held-out images; write ``results.json``,
-``results.md`` and two plots.
+candidate prior, docs/method.md) for that many steps on the same data order; evaluate all on the same
+held-out images; write ``results.json``, ``results.md`` and two plots.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror})") from None
-    base = build_config(DEMO_CONFIG, [*overrides, f"seed={seed}"])
+    layers = [*overrides, f"seed={seed}"]
+    base = build_config(DEMO_CONFIG, layers)
     t_start = time.time()
     print("benchmark: generating or reusing the cached images ...")
     val_json = annotation_path(base.data, "val")
@@ -119,7 +120,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     results: dict[str, Any] = {}
     preds_by_method: dict[str, Any] = {}
     for name in methods:
-        results[name], preds_by_method[name] = train_and_evaluate(_method_cfg([*overrides, f"seed={seed}"], name, out, steps), val_ds)
+        results[name], preds_by_method[name] = train_and_evaluate(_method_cfg(layers, name, out, steps), val_ds)
         print(f"{name}: inv_error {results[name]['inv_error']:.2f} px, vis_error {results[name]['vis_error']:.2f} px")
     counts = {"train": visibility_counts(train_json), "val": visibility_counts(val_json)}
     doc = {

@@ -109,6 +109,12 @@ def split_instances(instances: list[Any], split: str, by: str, val_fraction: flo
     return [i for i in instances if (key(i.image_path) in held_out) == (split == "val")]
 
 
+def split_by_config(instances: list[Any], split: str, sp: Mapping[str, Any]) -> list[Any]:
+    """:func:`split_instances` with the options of a ``data.split`` section."""
+    return split_instances(instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]),
+                           float(sp.get("dev_fraction") or 0.0))
+
+
 def _held_out_groups(instances: list[Any], key: Callable[[str], str], fraction: float, seed: Any) -> set[str]:
     """The first ``fraction`` (at least one) of the sorted groups of ``instances`` shuffled with ``seed``."""
     groups = sorted({key(i.image_path) for i in instances})
@@ -217,8 +223,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     if sp.get("by") and not (split == "val" and data_cfg.get("csv")):
         if data_cfg["train"] != data_cfg["val"]:
             raise AdaAnchorError(f"data.split.by={sp['by']} splits one file: set data.train and data.val to the same file")
-        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]),
-                                        float(sp.get("dev_fraction") or 0.0))
+        res.instances = split_by_config(res.instances, split, sp)
     if verbose and res.skipped:
         print(res.summary())
     if not res.instances:

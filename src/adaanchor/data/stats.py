@@ -77,10 +77,9 @@ def _read(cfg: dict[str, Any], split: str) -> ReadResult:
     sp = cfg.get("split") or {}
     if sp.get("by") and cfg.get("train") == cfg.get("val"):
         # One file split in two, as training splits it (data.split): its problems are listed once, under train.
-        from .build import split_instances
+        from .build import split_by_config
 
-        res.instances = split_instances(res.instances, split, str(sp["by"]), float(sp["val_fraction"]), int(sp["seed"]),
-                                        float(sp.get("dev_fraction") or 0.0))
+        res.instances = split_by_config(res.instances, split, sp)
         res.skipped = res.skipped if split == "train" else []
     return res
 
