@@ -41,13 +41,15 @@ from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, paired_difference, s
 from table_report import markdown, mean_std, plot  # noqa: E402
 
 from adaanchor.data.build import annotation_path, build_dataset
+from adaanchor.engine.rundir import absolute_paths
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
 
 ADA = ["strategy.name=adaanchor"]
 REFERENCE = {"Heatmap-anchor": ["strategy.name=heatmap"], "FixAnchor": ["strategy.name=fixanchor"]}
 STEPS = 3000  # the protocol's budget: 16 epochs of the built-in benchmark, where the rankings stop moving
 TABLES: dict[str, dict[str, Any]] = {
-    # name -> {"variants": {label: overrides}, "repeat": labels run over every seed (others: first seed),
+    # name -> {"variants": {label: overrides}, "repeat": labels run over every seed (others: first seed; no
+    #          "repeat" key: every variant over every seed),
     #          "headline": labels run over at least "headline_seeds" seeds, "steps": the default budget}
     "assigner": {
         "variants": {
@@ -80,14 +82,14 @@ TABLES: dict[str, dict[str, Any]] = {
             "Ours w/o local refinement": [*ADA, "strategy.refine=false"],
             "Ours (mul)": ADA,
             "AlignAnchor (task-aligned assigner)": ["strategy.name=alignanchor"],
+            "LocalAnchor": ["strategy.name=localanchor"],
         },
-        "repeat": ["Heatmap-anchor", "FixAnchor", "Ours (mul)", "AlignAnchor (task-aligned assigner)"],
+        # No "repeat": under the protocol every row gets the paired seeds (the ablations were one seed at 600 steps).
     },
     # Sweeps of AdaAnchor's own hyper-parameters, with the heatmap and FixAnchor beside them for reference.
-    "fig6": { "variants": {**REFERENCE, **{f"k={k}": [*ADA, f"strategy.topk={k}"] for k in (1, 5, 10, 20, 50)}},
-             "repeat": []},
-    "sigma": { "variants": {**REFERENCE, **{f"sigma={s}px": [*ADA, f"strategy.sigma={s}"] for s in (1, 2, 4, 8, 16)}},
-              "repeat": []},
+    # The sweeps are hyper-parameter studies: run them on dev (the default split), every point over 3 seeds.
+    "fig6": {"variants": {**REFERENCE, **{f"k={k}": [*ADA, f"strategy.topk={k}"] for k in (1, 5, 10, 20, 50)}}},
+    "sigma": {"variants": {**REFERENCE, **{f"sigma={s}px": [*ADA, f"strategy.sigma={s}"] for s in (1, 2, 4, 8, 16)}}},
     "table2": {
         "steps": 150,  # ResNet-50 on a CPU: about 1.5 s a step at 72x96: a short budget (early convergence only)
         "variants": {f"{m} {b}": [f"strategy.name={m}", f"model.backbone={b}", "model.deconv_channels=64"]
@@ -132,7 +134,8 @@ def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
     if label in spec.get("headline", ()):
         n = max(len(seeds), int(spec.get("headline_seeds", 5)))
         return seeds + [s for s in range(max(seeds) + 1, max(seeds) + 1 + n) if s not in seeds][: n - len(seeds)]
-    return seeds if label in spec["repeat"] else seeds[:1]
+    repeat = spec.get("repeat")  # None: every variant
+    return seeds if repeat is None or label in repeat else seeds[:1]
 
 
 def finished(run_dir: Path, steps: int) -> bool:
@@ -145,6 +148,54 @@ def finished(run_dir: Path, steps: int) -> bool:
         return len(rows) > 1 and int(float(rows[-1].split(",")[0])) >= steps
     except ValueError:
         return False
+
+
+# Keys that name a run rather than define it: two runs that differ only here are the same run.
+RUN_NAMING_KEYS = ("out_dir", "resume")
+
+
+def _run_identity(cfg: Any, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved config of a run (absolute paths, plain JSON types, no progress display) minus
+    :data:`RUN_NAMING_KEYS`. A key missing from ``cfg`` (a run made before the option existed) takes its value
+    from ``defaults``: the run was trained as if it had been set to it."""
+    doc = json.loads(json.dumps(OmegaConf.to_container(absolute_paths(cfg), resolve=True)))
+    if defaults:
+        doc = _fill(doc, defaults)
+    for key in RUN_NAMING_KEYS:
+        doc.pop(key, None)
+    doc.get("train", {}).pop("progress", None)
+    return doc
+
+
+def _fill(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    for k, v in defaults.items():
+        if k not in out:
+            out[k] = v
+        elif isinstance(v, dict) and isinstance(out[k], dict):
+            out[k] = _fill(out[k], v)
+    return out
+
+
+def identical_run(runs_root: Path, cfg: Any, steps: int, defaults: Any = None) -> Path | None:
+    """A finished run under ``runs_root/<table>/`` whose config equals ``cfg`` up to its name, or None.
+
+    Tables share their reference rows (FixAnchor and the heatmap on the same split, seed and budget are the
+    same run in Table 1, the assigner table and the sweeps; ``k=20`` is the paper's AdaAnchor): such a run
+    is trained once and linked into every table that lists it. ``defaults`` (a config) fills the keys an older
+    run's ``config.yaml`` lacks."""
+    want = _run_identity(cfg)
+    fill = json.loads(json.dumps(OmegaConf.to_container(defaults, resolve=True))) if defaults is not None else None
+    for cfg_file in sorted(runs_root.glob("*/*/config.yaml")):
+        run_dir = cfg_file.parent
+        if not finished(run_dir, steps):
+            continue
+        try:
+            if _run_identity(OmegaConf.load(cfg_file), fill) == want:
+                return run_dir
+        except Exception:  # noqa: BLE001 -- an unreadable or older config is simply not a match
+            continue
+    return None
 
 
 def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str], split: str = "dev",
@@ -172,12 +223,20 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
         over = [o.replace("WARMUP", str(int(0.3 * steps))) for o in over]
         for seed in _seeds_for(spec, label, seeds):
             run_dir = out / "runs" / name / f"{label.replace(' ', '_').replace('/', '-')}_{split}_s{seed}"
-            if collect and not finished(run_dir, steps):
-                missing.append(f"{label} seed {seed}")
-                continue
             cfg = build_config(base_file, [*extra, *over, f"seed={seed}", f"train.max_steps={steps}",
                                            f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false", f"out_dir={run_dir}",
                                            "resume=auto"])
+            if not finished(run_dir, steps) and not run_dir.exists():
+                same = identical_run(out / "runs", cfg, steps, defaults=build_config(base_file, []))
+                if same is not None:
+                    run_dir.parent.mkdir(parents=True, exist_ok=True)
+                    # Relative inside one results folder (it can move); a linked run is followed to its source.
+                    target = same.resolve() if same.is_symlink() else Path("..") / same.parent.name / same.name
+                    run_dir.symlink_to(target, target_is_directory=True)
+                    print(f"[{name}] {label} seed {seed}: the same run as {same}", flush=True)
+            if collect and not finished(run_dir, steps):
+                missing.append(f"{label} seed {seed}")
+                continue
             row, _ = train_and_evaluate(cfg, val_ds)
             row["convergence"] = convergence(run_dir / "eval_log.csv", steps)
             runs.setdefault(label, []).append({**row, "seed": seed})

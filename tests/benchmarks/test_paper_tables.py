@@ -28,7 +28,7 @@ def test_table_command_runs(table, tiny_bench, tmp_path):
     spec = paper_tables.TABLES[table]
     assert set(doc["summary"]) == set(spec["variants"]) and doc["split"] == "test"
     for label, runs in doc["runs"].items():
-        expected = 1 + (label in spec["repeat"])
+        expected = 1 + ("repeat" not in spec or label in spec["repeat"])
         if label in spec.get("headline", ()):
             expected = spec["headline_seeds"]
         assert len(runs) == expected
@@ -44,6 +44,32 @@ def test_table_command_runs(table, tiny_bench, tmp_path):
         assert set(row) == {"seed", "vis_error", "inv_error_in", "inv_error_out", "inv_score", "score_auc", "ap"}
         # Paired differences against FixAnchor for every repeated method, on the seeds both have.
         assert doc["paired"]["AdaAnchor (paper)"]["vis_error"]["seeds"] == [0, 1]
+
+
+def test_identical_runs_are_shared_between_tables(tiny_bench, tmp_path):
+    """FixAnchor of Table 1 and of the assigner table (same split, seed, budget) is one run: the second table
+    links it instead of training it again; a different seed or option is not the same run."""
+    from root_helpers import TINY_SYNTH
+
+    over = [f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items()), "model.tiny_width=8",
+            "train.batch_size=4", "eval.batch_size=12"]
+    common = ["--split", "test", "--seeds", "0", "--steps", "2", "--out", str(tmp_path), *over]
+    assert paper_tables.main(["assigner", "--only", "FixAnchor", "Heatmap-anchor", *common]) == 0
+    source = tmp_path / "runs" / "assigner" / "FixAnchor_test_s0"
+    before = (source / "checkpoints" / "last.pt").stat().st_mtime_ns
+    assert paper_tables.main(["table1", "--only", "FixAnchor", "Ours (mul)", *common]) == 0
+    linked = tmp_path / "runs" / "table1" / "FixAnchor_test_s0"
+    assert linked.is_symlink() and linked.resolve() == source.resolve()
+    assert (source / "checkpoints" / "last.pt").stat().st_mtime_ns == before  # evaluated, not retrained
+    assert not (tmp_path / "runs" / "table1" / "Ours_(mul)_test_s0").is_symlink()  # nothing identical to link
+    base = paper_tables.build_config(paper_tables.DEMO_CONFIG, over)
+    other = paper_tables.build_config(paper_tables.DEMO_CONFIG, [*over, "seed=1"])
+    assert paper_tables._run_identity(other) != paper_tables._run_identity(base)
+    # A key an older run's config lacks counts as today's default, nothing else.
+    older = paper_tables.OmegaConf.to_container(base)
+    del older["data"]["split"]["dev_fraction"]
+    assert paper_tables._run_identity(paper_tables.OmegaConf.create(older), paper_tables.OmegaConf.to_container(base)) \
+        == paper_tables._run_identity(base)
 
 
 @pytest.mark.slow
