@@ -41,8 +41,8 @@ from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, paired_difference, s
 from table_report import markdown, mean_std, plot  # noqa: E402
 
 from adaanchor.data.build import annotation_path, build_dataset
-from adaanchor.engine.rundir import absolute_paths
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
+from adaanchor.engine.rundir import absolute_paths
 
 ADA = ["strategy.name=adaanchor"]
 REFERENCE = {"Heatmap-anchor": ["strategy.name=heatmap"], "FixAnchor": ["strategy.name=fixanchor"]}
