@@ -71,7 +71,27 @@ def _bench_lines(doc: dict[str, Any]) -> list[str]:
                 if d.get(p + "ap") is not None:
                     lines.append(f"| {label} | {name} | " + " | ".join(fmt_diff(d.get(p + k), f, sc) for k, _, f, sc in pcols)
                                  + " |")
-    return lines + _sweep_lines(doc)
+    return lines + _convergence_lines(doc) + _sweep_lines(doc)
+
+
+def _convergence_lines(doc: dict[str, Any]) -> list[str]:
+    """Dev runs: the relative change of the leading AP over the last 20% / 10% of the steps, per seed."""
+    rows = {label: [r["convergence"] for r in runs if r.get("convergence")] for label, runs in doc.get("runs", {}).items()}
+    rows = {label: c for label, c in rows.items() if c}
+    if not rows:
+        return []
+    key = next(iter(rows.values()))[0]["key"]
+
+    def pct(v: float | None) -> str:
+        return "N/A" if v is None else f"{100 * v:+.0f}%"
+
+    lines = ["", f"Convergence (dev split): relative change of `{key}` over the last 20% / 10% of the steps, per seed; "
+                 "a run counts as converged when the latter is under 3%:", ""]
+    for label, cs in rows.items():
+        n_conv = sum(bool(c.get("converged")) for c in cs)
+        lines.append(f"- {label}: " + ", ".join(f"{pct(c.get('rel_change_last20'))} / {pct(c.get('rel_change_last10'))}"
+                                                for c in cs) + f" ({n_conv} of {len(cs)} converged)")
+    return lines
 
 
 def _sweep_lines(doc: dict[str, Any]) -> list[str]:
@@ -93,8 +113,10 @@ def _sweep_lines(doc: dict[str, Any]) -> list[str]:
 
 def markdown(doc: dict[str, Any]) -> list[str]:
     """The table document as markdown: one section per benchmark."""
+    split = doc.get("split", "test")
     lines = [f"# {doc['table']}: bottom-up multi-person keypoint localization ({doc['task']}), methods "
-             f"{', '.join(doc['methods'])}; mean ± std over seeds {doc['seeds']}", ""]
+             f"{', '.join(doc['methods'])}; mean ± std over seeds {doc['seeds']}; "
+             + ("the dev instance of each benchmark" if split == "dev" else "the evaluation instance"), ""]
     for bench in doc["benches"].values():
         lines += _bench_lines(bench) + [""]
     tr = doc["train"]

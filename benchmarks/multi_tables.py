@@ -4,8 +4,15 @@
     python benchmarks/paper_tables.py table6   # crowd faces: the same plus CrowdPose-style AP easy / medium / hard
     python benchmarks/paper_tables.py fig5     # gamma sweeps (AP, recall) of both benchmarks
 
-    options: --seeds 0 1 2  --steps N  --methods heatmap fixanchor adaanchor  --task ae  --out benchmarks/results
-             --n-train N --n-val N --width W --data-cache data-cache
+    options: --split dev|test  --seeds 0 1 2  --steps N  --methods heatmap fixanchor adaanchor localanchor
+             --task ae  --out benchmarks/results  --n-train N --n-val N --width W --data-cache data-cache
+
+The protocol of benchmarks/protocol.py: ``--split dev`` (the default) is an independent instance of each benchmark
+(crowd figures: generator seed 1; crowd faces: new canvases whose held-out faces come from 20% of the *training*
+identities, the evaluation identities unread) for every choice, and writes ``<table>_dev.*``; ``--split test`` is
+the evaluation instance, for final numbers, once. Dev runs also evaluate their weights at 80% and 90% of the steps
+(``eval_log.csv`` in the run folder) for the convergence check: the relative change of the AP (oracle tags for
+``ae``, the comparable setting) over the last 20% and 10% of training.
 
 Every method runs on the same seeds; a seed fixes the initial backbone weights and the data order, so the runs of one
 seed differ only in the method (paired). Summaries are mean ± sample std over seeds, and the paired differences
@@ -34,6 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import markdown, summarize, sweep_plot  # noqa: E402
+from protocol import DEV_FRACTION, DEV_SYNTH_SEED, convergence  # noqa: E402
 
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
 from adaanchor.bench.crowd_faces import face_sigmas, write_crowd_faces_benchmark  # noqa: E402
@@ -52,7 +60,7 @@ from adaanchor.strategies.centre import build_centre  # noqa: E402
 from adaanchor.strategies.tags import build_bottomup  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-METHODS = {"heatmap": "Heatmap", "fixanchor": "FixAnchor", "adaanchor": "AdaAnchor"}
+METHODS = {"heatmap": "Heatmap", "fixanchor": "FixAnchor", "adaanchor": "AdaAnchor", "localanchor": "LocalAnchor"}
 
 
 class Task(NamedTuple):
@@ -87,22 +95,29 @@ TABLES: dict[str, dict[str, Any]] = {
     "fig5": {"benches": ["crowd", "faces"]},
 }
 RUN_TABLE = {"crowd": "table5", "faces": "table6"}  # the table whose run folder holds a benchmark's runs
+# The dev instance of each benchmark: options over its own (see the module doc); cached beside it with "-dev".
+DEV_OPTIONS = {"crowd": {"seed": DEV_SYNTH_SEED}, "faces": {"seed": DEV_SYNTH_SEED, "dev_fraction": DEV_FRACTION}}
+SNAPSHOTS = (0.8, 0.9)  # dev runs: fractions of the steps whose weights are evaluated too (convergence check)
 TRAIN = {"batch_size": 16, "lr": 1e-3, "tiny_width": 24}
 
 
-def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None) -> dict[str, Any]:
-    """Generate (or reuse) the benchmark; its datasets, ground-truth path, spec and sigmas."""
+def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None, split: str = "test") -> dict[str, Any]:
+    """Generate (or reuse) the benchmark's ``split`` instance (``dev`` or ``test``); its datasets, ground-truth
+    path, spec and sigmas."""
     b = BENCHES[bench]
     opts = {**b["options"], **({"n_train": n_train} if n_train else {}), **({"n_val": n_val} if n_val else {})}
     changed = (opts["n_train"], opts["n_val"]) != (b["options"]["n_train"], b["options"]["n_val"])
     root = cache / (f"{b['cache']}-{opts['n_train']}-{opts['n_val']}" if changed else b["cache"])
+    if split == "dev":
+        opts, root = {**opts, **DEV_OPTIONS[bench]}, root.with_name(root.name + "-dev")
     paths = b["writer"](root, opts, progress=False)
     spec = load_spec(b["spec"])
     size = (int(opts["width"]), int(opts["height"]))
     sets = {s: BottomUpDataset(group_by_image(read_coco(paths[s], spec).instances), spec, size, train=s == "train",
                                cache_images=True, multiple=16) for s in ("train", "val")}
     return {"train": sets["train"], "val": sets["val"], "gt": paths["val"], "spec": spec, "size": size,
-            "sigmas": b["sigmas"], "crowdpose": b["crowdpose"], "options": opts, "task_cfg": b["task_cfg"]}
+            "sigmas": b["sigmas"], "crowdpose": b["crowdpose"], "options": opts, "task_cfg": b["task_cfg"],
+            "split": split}
 
 
 def crowdpose_metrics(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma: float,
@@ -127,7 +142,8 @@ def crowdpose_metrics(model: torch.nn.Module, strategy: Any, data: dict[str, Any
 
 def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, Any], run_dir: Path,
             width: int) -> dict[str, Any]:
-    """Train (unless ``run_dir`` holds a finished run with the same settings) and evaluate one method and seed."""
+    """Train (unless ``run_dir`` holds a finished run with the same settings) and evaluate one method and seed;
+    on the dev split also the weights at :data:`SNAPSHOTS` of the steps (the convergence check)."""
     task = TASKS[task_name]
     task_cfg = data["task_cfg"].get(task_name, {})
     settings = {"method": method, "seed": seed, "steps": steps, **TRAIN, "tiny_width": width, "bench": data["options"],
@@ -135,38 +151,84 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     settings = json.loads(json.dumps(settings))
     record_path, weights = run_dir / "run.json", run_dir / "model.pt"
     old = json.loads(record_path.read_text()) if record_path.is_file() else {}
-    seed_everything(seed)  # the backbone is built first: the same initial weights for every method of a seed
-    backbone = build_backbone("tiny", tiny_width=width)
-    strategy = task.build({"name": method}, task_cfg, data["spec"].num_keypoints, int(backbone.stride), data["size"])
-    model = task.model(backbone, strategy)
+
+    def build() -> tuple[torch.nn.Module, Any]:
+        seed_everything(seed)  # the backbone is built first: the same initial weights for every method of a seed
+        backbone = build_backbone("tiny", tiny_width=width)
+        strategy = task.build({"name": method}, task_cfg, data["spec"].num_keypoints, int(backbone.stride), data["size"])
+        return task.model(backbone, strategy), strategy
+
+    model, strategy = build()
+    marks = {max(1, round(f * steps)) for f in SNAPSHOTS} if data["split"] == "dev" else set()
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
     if old.get("settings") == settings and weights.is_file():
         model.load_state_dict(safe_load(weights))
         train = old["train"]
     else:
+
+        def keep(step: int) -> None:
+            if step in marks:
+                snapshots[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
         t0 = time.time()
-        rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed)
+        rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed,
+                          on_step=keep)
         train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"]}
         run_dir.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), weights)
+    metrics = evaluate_run(task, model, strategy, data)
+    record = {"settings": settings, "train": train, "metrics": metrics}
+    if marks:
+        record["convergence"] = snapshot_convergence(task, lambda: build()[0], strategy, data, snapshots, metrics, steps,
+                                                     run_dir)
+    record_path.write_text(json.dumps(record, indent=1))
+    return {"seed": seed, **train, **metrics, **({"convergence": record["convergence"]} if marks else {})}
+
+
+def evaluate_run(task: Task, model: torch.nn.Module, strategy: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """The task's evaluation of ``model`` on the held-out images, plus CrowdPose AP where the benchmark has it."""
     metrics = task.evaluate(model, strategy, data["val"], data["gt"], sigmas=data["sigmas"], **task.eval_kwargs)
     if data["crowdpose"]:
         cp = crowdpose_metrics(model, strategy, data, metrics["gamma"], "oracle_tags" in metrics)
         if "oracle_tags" in cp:
             metrics["oracle_tags"].update(cp.pop("oracle_tags"))
         metrics.update(cp)
-    record = {"settings": settings, "train": train, "metrics": metrics}
-    record_path.write_text(json.dumps(record, indent=1))
-    return {"seed": seed, **train, **metrics}
+    return metrics
+
+
+EVAL_LOG_KEYS = ("ap", "oracle_ap", "recall")
+
+
+def snapshot_convergence(task: Task, build: Callable[[], torch.nn.Module], strategy: Any, data: dict[str, Any],
+                         snapshots: dict[int, dict[str, torch.Tensor]], final: dict[str, Any], steps: int,
+                         run_dir: Path) -> dict[str, Any]:
+    """Evaluate the snapshot weights, write ``eval_log.csv`` (step, AP, oracle-tag AP, recall; a run evaluated
+    again keeps the rows it has) and return the convergence check of the AP the table leads with."""
+    log = run_dir / "eval_log.csv"
+
+    def row(step: int, m: dict[str, Any]) -> str:
+        vals = (m["ap"], m.get("oracle_tags", {}).get("ap", ""), m["recall"])
+        return ",".join([str(step), *(str(v) for v in vals)])
+
+    rows = log.read_text().strip().splitlines()[1:-1] if log.is_file() and not snapshots else []
+    for step, state in sorted(snapshots.items()):
+        snap = build()
+        snap.load_state_dict(state)
+        rows.append(row(step, evaluate_run(task, snap, strategy, data)))
+    log.write_text("\n".join(["step," + ",".join(EVAL_LOG_KEYS), *rows, row(steps, final)]) + "\n")
+    key = "oracle_ap" if "oracle_tags" in final else "ap"
+    return {"key": key, **convergence(log, steps, key)}
 
 
 def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list[int], steps: int, out: Path,
-              cache: Path, n_train: int | None, n_val: int | None, width: int) -> dict[str, Any]:
+              cache: Path, n_train: int | None, n_val: int | None, width: int, split: str = "test") -> dict[str, Any]:
     """Every method over every seed on one benchmark; returns the table document (runs, summary, paired)."""
-    data = bench_data(bench, cache, n_train, n_val)
+    data = bench_data(bench, cache, n_train, n_val, split)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
         for seed in seeds:
-            run_dir = out / "runs" / RUN_TABLE[bench] / (f"{method}_s{seed}" if task == "ae" else f"{task}_{method}_s{seed}")
+            name = (f"{method}" if task == "ae" else f"{task}_{method}") + ("_dev" if split == "dev" else "") + f"_s{seed}"
+            run_dir = out / "runs" / RUN_TABLE[bench] / name
             row = run_one(task, method, seed, steps, data, run_dir, width)
             runs.setdefault(METHODS.get(method, method), []).append(row)
             oracle = row.get("oracle_tags", {})
@@ -174,25 +236,25 @@ def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list
                   + (f" | oracle AP {100 * oracle['ap']:.1f}" if oracle else "") + f" ({row.get('train_s', 0):.0f} s)",
                   flush=True)
     return {"bench": bench, "title": BENCHES[bench]["title"], "task": task, "steps": steps, "seeds": seeds,
-            "benchmark": data["options"], "runs": runs, **summarize(runs)}
+            "split": split, "benchmark": data["options"], "runs": runs, **summarize(runs)}
 
 
 def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str], task: str, out: Path,
               cache: Path, n_train: int | None = None, n_val: int | None = None,
-              width: int = TRAIN["tiny_width"]) -> dict[str, Any]:
+              width: int = TRAIN["tiny_width"], split: str = "test") -> dict[str, Any]:
     """Run (or re-evaluate) ``table`` and write ``<out>/<table>.{md,json,png}`` (``<table>_<task>`` for a task
-    other than ``ae``); returns the JSON document."""
+    other than ``ae``, then ``_dev`` for the dev split); returns the JSON document."""
     t0 = time.time()
     docs = {}
     for bench in TABLES[table]["benches"]:
         n_steps = steps or int(TABLES[RUN_TABLE[bench]]["steps"])
-        docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width)
-    doc = {"table": table, "task": task, "methods": methods, "seeds": seeds, "benches": docs,
+        docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width, split)
+    doc = {"table": table, "task": task, "split": split, "methods": methods, "seeds": seeds, "benches": docs,
            "train": {**TRAIN, "tiny_width": width}, "commit": _commit(),
            "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
            "wall_seconds": round(time.time() - t0, 1)}
     out.mkdir(parents=True, exist_ok=True)
-    stem = table if task == "ae" else f"{table}_{task}"
+    stem = (table if task == "ae" else f"{table}_{task}") + ("_dev" if split == "dev" else "")
     (out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
     lines = markdown(doc)
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
@@ -218,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="training steps per run (default: table5 "
                    f"{TABLES['table5']['steps']}, table6 {TABLES['table6']['steps']}; fig5 uses each benchmark's)")
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--split", choices=("dev", "test"), default="dev",
+                   help="dev (default): the benchmark's dev instance, for every choice; test: the evaluation instance, "
+                   "for final numbers (files without the _dev suffix)")
     p.add_argument("--task", choices=sorted(TASKS), default="ae")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--data-cache", type=Path, default=REPO / "data-cache", help="folder of the benchmark caches")
@@ -226,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=TRAIN["tiny_width"], help="tiny CNN width")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    run_table(a.table, a.seeds, a.steps, a.methods, a.task, a.out, a.data_cache, a.n_train, a.n_val, a.width)
+    run_table(a.table, a.seeds, a.steps, a.methods, a.task, a.out, a.data_cache, a.n_train, a.n_val, a.width, a.split)
     return 0
 
 

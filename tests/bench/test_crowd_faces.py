@@ -59,6 +59,20 @@ def test_identity_disjoint_split(bench):
     assert ids["train"] <= pools["train"] and ids["val"] <= pools["val"] and not pools["train"] & pools["val"]
 
 
+def test_dev_instance_never_uses_the_evaluation_identities():
+    """dev_fraction > 0: val faces come from held-out training identities; the evaluation ones are in neither."""
+    if not cf.FACES_ROOT.is_dir():
+        pytest.skip(f"ytfaces-68 not available: {cf.FACES_ROOT} is absent")
+    test = {s: {identity_of(p) for p, _ in cf.face_pool(cf.resolve_crowd_faces_config(TINY), s)} for s in ("train", "val")}
+    dev_cfg = cf.resolve_crowd_faces_config({**TINY, "dev_fraction": 0.2})
+    dev = {s: {identity_of(p) for p, _ in cf.face_pool(dev_cfg, s)} for s in ("train", "val")}
+    assert dev["val"] and not dev["val"] & dev["train"]
+    assert dev["train"] | dev["val"] == test["train"] and not (dev["train"] | dev["val"]) & test["val"]
+    assert len(dev["val"]) == round(0.2 * len(test["train"]))
+    with pytest.raises(AdaAnchorError, match="dev_fraction"):
+        cf.resolve_crowd_faces_config({"dev_fraction": 1.0})
+
+
 def test_crowd_index_recomputed_from_the_json(bench):
     data = _load(bench["val"])
     bands = []

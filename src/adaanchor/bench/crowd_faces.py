@@ -4,7 +4,8 @@ Each canvas is a cluttered procedural background with ``faces`` (default 2 to 4)
 (``../shared/data/ytfaces-68``, 68 landmarks in the iBUG order) pasted over it. Faces come from one side of an
 identity-disjoint split of the data set (the one of the occluded-faces benchmark: identities shuffled with
 ``split_seed``, the first ``val_fraction`` of them are ``val``), so no person is in both ``train.json`` and
-``val.json``.
+``val.json``. With ``dev_fraction > 0`` (the dev instance) the evaluation identities are left out altogether and
+``val`` faces come from that share of the training identities.
 
 - **Crop and mask.** A face's crop is its landmark extent grown by 15% of its width left and right, 30% of its
   height above (the forehead) and 10% below. What is pasted is the ellipse inscribed in that rectangle (grown
@@ -58,6 +59,9 @@ CROWD_FACES_DEFAULTS: dict[str, Any] = {
     "seed": 0,  # canvas i of split s (0 train, 1 val) is drawn from default_rng([seed, 11, s, i])
     "val_fraction": 0.2,  # identity split: fraction of identities in val
     "split_seed": 0,  # identity split seed (the occluded-faces benchmark's)
+    # > 0: the dev instance: val faces come from this share of the *training* identities (held out from train),
+    # so choices are made without the evaluation identities (data.build.split_instances)
+    "dev_fraction": 0.0,
     "faces": (2, 4),  # inclusive (min, max) faces per canvas
     "face_size": (0.25, 0.45),  # landmark-extent height over the canvas height
     "spread": (0.05, 0.5),  # half-width of the face cluster, fraction of the canvas size
@@ -90,9 +94,10 @@ def resolve_crowd_faces_config(cfg: Mapping[str, Any] | None = None) -> dict[str
                 value, ok = (None if value is None else str(value)), True
             elif key == "balanced":
                 ok = isinstance(value, bool)
-            else:  # val_fraction, margin, min_visible
+            else:  # val_fraction, dev_fraction, margin, min_visible
                 value = float(value)
-                ok = {"val_fraction": 0.0 < value < 1.0, "min_visible": 0.0 <= value <= 1.0}.get(key, value >= 0.0)
+                ok = {"val_fraction": 0.0 < value < 1.0, "min_visible": 0.0 <= value <= 1.0,
+                      "dev_fraction": 0.0 <= value < 1.0}.get(key, value >= 0.0)
         except (TypeError, ValueError):
             ok = False
         if not ok:
@@ -118,7 +123,8 @@ def face_pool(cfg: Mapping[str, Any], split: str) -> list[tuple[str, np.ndarray]
     if not csv.is_file():
         raise AdaAnchorError(f"{csv}: not found; the crowd-faces benchmark needs ytfaces-68 (option data_root)")
     inst = read_csv_landmarks(csv, load_spec("face68"), images_dir=root / "training").instances
-    inst = split_instances(inst, split, "identity", float(cfg["val_fraction"]), int(cfg["split_seed"]))
+    inst = split_instances(inst, split, "identity", float(cfg["val_fraction"]), int(cfg["split_seed"]),
+                           float(cfg["dev_fraction"]))
     return [(i.image_path, np.asarray(i.keypoints, np.float64)) for i in inst]
 
 

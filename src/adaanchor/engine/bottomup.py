@@ -28,10 +28,12 @@ from ..strategies.tags import BottomUpStrategy
 
 def train_steps(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomUpDataset, steps: int,
                 batch_size: int = 16, lr: float = 1e-3, seed: int = 0, focal_gamma: float = 2.0,
-                log: Callable[[int, dict[str, float]], None] | None = None, log_every: int = 25) -> list[dict[str, float]]:
+                log: Callable[[int, dict[str, float]], None] | None = None, log_every: int = 25,
+                on_step: Callable[[int], None] | None = None) -> list[dict[str, float]]:
     """``steps`` Adam steps (lr divided by 10 at 90/140 and 120/140 of the run, the paper's schedule shape).
 
-    Returns the logged rows (``step``, every loss term, ``time_s``).
+    ``on_step(step)`` is called after every step (e.g. to keep a snapshot of the weights). Returns the logged
+    rows (``step``, every loss term, ``time_s``).
     """
     np.random.seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -50,6 +52,8 @@ def train_steps(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomU
         losses["loss"].backward()
         opt.step()
         sched.step()
+        if on_step is not None:
+            on_step(step)
         if step % log_every == 0 or step == steps:
             row = {"step": float(step), **{k: float(v.detach()) for k, v in losses.items()},
                    "time_s": round(time.time() - t0, 2)}
