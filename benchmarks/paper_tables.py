@@ -39,10 +39,10 @@ from adaanchor.config import build_config
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, paired_difference, split_overrides  # noqa: E402
 from table_report import markdown, mean_std, plot  # noqa: E402
+from table_runs import finished, identical_run, link_run  # noqa: E402
 
 from adaanchor.data.build import annotation_path, build_dataset
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
-from adaanchor.engine.rundir import absolute_paths
 
 ADA = ["strategy.name=adaanchor"]
 REFERENCE = {"Heatmap-anchor": ["strategy.name=heatmap"], "FixAnchor": ["strategy.name=fixanchor"]}
@@ -138,66 +138,6 @@ def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
     return seeds if repeat is None or label in repeat else seeds[:1]
 
 
-def finished(run_dir: Path, steps: int) -> bool:
-    """Whether ``run_dir`` holds a run trained for ``steps`` steps (its training log reached that step)."""
-    log = run_dir / "train_log.csv"
-    if not (log.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
-        return False
-    rows = log.read_text().strip().splitlines()
-    try:
-        return len(rows) > 1 and int(float(rows[-1].split(",")[0])) >= steps
-    except ValueError:
-        return False
-
-
-# Keys that name a run rather than define it: two runs that differ only here are the same run.
-RUN_NAMING_KEYS = ("out_dir", "resume")
-
-
-def _run_identity(cfg: Any, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The resolved config of a run (absolute paths, plain JSON types, no progress display) minus
-    :data:`RUN_NAMING_KEYS`. A key missing from ``cfg`` (a run made before the option existed) takes its value
-    from ``defaults``: the run was trained as if it had been set to it."""
-    doc = json.loads(json.dumps(OmegaConf.to_container(absolute_paths(cfg), resolve=True)))
-    if defaults:
-        doc = _fill(doc, defaults)
-    for key in RUN_NAMING_KEYS:
-        doc.pop(key, None)
-    doc.get("train", {}).pop("progress", None)
-    return doc
-
-
-def _fill(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    out = dict(doc)
-    for k, v in defaults.items():
-        if k not in out:
-            out[k] = v
-        elif isinstance(v, dict) and isinstance(out[k], dict):
-            out[k] = _fill(out[k], v)
-    return out
-
-
-def identical_run(runs_root: Path, cfg: Any, steps: int, defaults: Any = None) -> Path | None:
-    """A finished run under ``runs_root/<table>/`` whose config equals ``cfg`` up to its name, or None.
-
-    Tables share their reference rows (FixAnchor and the heatmap on the same split, seed and budget are the
-    same run in Table 1, the assigner table and the sweeps; ``k=20`` is the paper's AdaAnchor): such a run
-    is trained once and linked into every table that lists it. ``defaults`` (a config) fills the keys an older
-    run's ``config.yaml`` lacks."""
-    want = _run_identity(cfg)
-    fill = json.loads(json.dumps(OmegaConf.to_container(defaults, resolve=True))) if defaults is not None else None
-    for cfg_file in sorted(runs_root.glob("*/*/config.yaml")):
-        run_dir = cfg_file.parent
-        if not finished(run_dir, steps):
-            continue
-        try:
-            if _run_identity(OmegaConf.load(cfg_file), fill) == want:
-                return run_dir
-        except Exception:  # noqa: BLE001 -- an unreadable or older config is simply not a match
-            continue
-    return None
-
-
 def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str], split: str = "dev",
               only: list[str] | None = None, collect: bool = False) -> dict[str, Any]:
     """Train (or reuse: a run directory whose last checkpoint is finished is only evaluated again) and evaluate
@@ -229,10 +169,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
             if not finished(run_dir, steps) and not run_dir.exists():
                 same = identical_run(out / "runs", cfg, steps, defaults=build_config(base_file, []))
                 if same is not None:
-                    run_dir.parent.mkdir(parents=True, exist_ok=True)
-                    # Relative inside one results folder (it can move); a linked run is followed to its source.
-                    target = same.resolve() if same.is_symlink() else Path("..") / same.parent.name / same.name
-                    run_dir.symlink_to(target, target_is_directory=True)
+                    link_run(run_dir, same)
                     print(f"[{name}] {label} seed {seed}: the same run as {same}", flush=True)
             if collect and not finished(run_dir, steps):
                 missing.append(f"{label} seed {seed}")

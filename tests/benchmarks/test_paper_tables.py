@@ -12,6 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location("paper_tables", REPO / "benchmarks" / "paper_tables.py")
 paper_tables = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(paper_tables)
+table_runs = paper_tables.sys.modules["table_runs"]
 
 
 @pytest.mark.slow
@@ -64,12 +65,12 @@ def test_identical_runs_are_shared_between_tables(tiny_bench, tmp_path):
     assert not (tmp_path / "runs" / "table1" / "Ours_(mul)_test_s0").is_symlink()  # nothing identical to link
     base = paper_tables.build_config(paper_tables.DEMO_CONFIG, over)
     other = paper_tables.build_config(paper_tables.DEMO_CONFIG, [*over, "seed=1"])
-    assert paper_tables._run_identity(other) != paper_tables._run_identity(base)
+    assert table_runs._run_identity(other) != table_runs._run_identity(base)
     # A key an older run's config lacks counts as today's default, nothing else.
     older = paper_tables.OmegaConf.to_container(base)
     del older["data"]["split"]["dev_fraction"]
-    assert paper_tables._run_identity(paper_tables.OmegaConf.create(older), paper_tables.OmegaConf.to_container(base)) \
-        == paper_tables._run_identity(base)
+    assert table_runs._run_identity(paper_tables.OmegaConf.create(older), paper_tables.OmegaConf.to_container(base)) \
+        == table_runs._run_identity(base)
 
 
 @pytest.mark.slow

@@ -1,0 +1,84 @@
+"""Finished runs of the paper tables: when a run folder is done, and which finished run another table can share.
+
+A paper-table run lives in ``<out>/runs/<table>/<variant>_<split>_s<seed>/`` (``config.yaml``, ``train_log.csv``,
+``checkpoints/last.pt``). Two rows of different tables with the same resolved config (up to the folder) are one
+run: the second table links to the first instead of training it again (docs/results.md, the protocol).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from adaanchor.engine.rundir import absolute_paths
+
+
+def finished(run_dir: Path, steps: int) -> bool:
+    """Whether ``run_dir`` holds a run trained for ``steps`` steps (its training log reached that step)."""
+    log = run_dir / "train_log.csv"
+    if not (log.is_file() and (run_dir / "checkpoints" / "last.pt").is_file()):
+        return False
+    rows = log.read_text().strip().splitlines()
+    try:
+        return len(rows) > 1 and int(float(rows[-1].split(",")[0])) >= steps
+    except ValueError:
+        return False
+
+
+# Keys that name a run rather than define it: two runs that differ only here are the same run.
+RUN_NAMING_KEYS = ("out_dir", "resume")
+
+
+def _run_identity(cfg: Any, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The resolved config of a run (absolute paths, plain JSON types, no progress display) minus
+    :data:`RUN_NAMING_KEYS`. A key missing from ``cfg`` (a run made before the option existed) takes its value
+    from ``defaults``: the run was trained as if it had been set to it."""
+    doc = json.loads(json.dumps(OmegaConf.to_container(absolute_paths(cfg), resolve=True)))
+    if defaults:
+        doc = _fill(doc, defaults)
+    for key in RUN_NAMING_KEYS:
+        doc.pop(key, None)
+    doc.get("train", {}).pop("progress", None)
+    return doc
+
+
+def _fill(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    out = dict(doc)
+    for k, v in defaults.items():
+        if k not in out:
+            out[k] = v
+        elif isinstance(v, dict) and isinstance(out[k], dict):
+            out[k] = _fill(out[k], v)
+    return out
+
+
+def identical_run(runs_root: Path, cfg: Any, steps: int, defaults: Any = None) -> Path | None:
+    """A finished run under ``runs_root/<table>/`` whose config equals ``cfg`` up to its name, or None.
+
+    Tables share their reference rows (FixAnchor and the heatmap on the same split, seed and budget are the
+    same run in Table 1, the assigner table and the sweeps; ``k=20`` is the paper's AdaAnchor): such a run
+    is trained once and linked into every table that lists it. ``defaults`` (a config) fills the keys an older
+    run's ``config.yaml`` lacks."""
+    want = _run_identity(cfg)
+    fill = json.loads(json.dumps(OmegaConf.to_container(defaults, resolve=True))) if defaults is not None else None
+    for cfg_file in sorted(runs_root.glob("*/*/config.yaml")):
+        run_dir = cfg_file.parent
+        if not finished(run_dir, steps):
+            continue
+        try:
+            if _run_identity(OmegaConf.load(cfg_file), fill) == want:
+                return run_dir
+        except Exception:  # noqa: BLE001 -- an unreadable or older config is simply not a match
+            continue
+    return None
+
+
+def link_run(run_dir: Path, same: Path) -> None:
+    """Make ``run_dir`` a link to the finished run ``same``: relative inside one results folder (which can then
+    move), or to the source of ``same`` when it is itself a link."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    target = same.resolve() if same.is_symlink() else Path("..") / same.parent.name / same.name
+    run_dir.symlink_to(target, target_is_directory=True)
