@@ -121,6 +121,58 @@ def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: Key
     return (seg, "head_segment", None) if seg is not None else (None, None, None)
 
 
+class _BadField(Exception):
+    """One bad field of a record: the message and the field name (the reader records it and moves on)."""
+
+    def __init__(self, msg: str, field: str | None = None):
+        super().__init__(msg)
+        self.msg, self.field = msg, field
+
+
+def _record_box(r: Any) -> tuple[np.ndarray, float]:
+    """``center (2,)`` and ``scale`` of one JSON record, checked (the record itself and its image name first)."""
+    if not isinstance(r, dict):
+        raise _BadField("a record must be an object")
+    img = r.get("image")
+    if not isinstance(img, str) or not img:
+        raise _BadField("expected an image file name", "image")
+    center = number_array(r.get("center"), (2,))
+    if center is None:
+        raise _BadField("expected [x, y]", "center")
+    scale = finite_number(r.get("scale"))
+    if not np.all(np.isfinite(center)):
+        raise _BadField(f"non-finite centre {center.tolist()}", "center")
+    if scale is None or scale <= 0 or not math.isfinite(200.0 * scale * 200.0 * scale):
+        raise _BadField(f"scale (box height / 200) must be a positive number, got {r.get('scale')!r}: the box has no "
+                        "area", "scale")
+    return center, float(scale)
+
+
+def _record_joints(r: dict, spec: KeypointSpec, off: float) -> tuple[np.ndarray, np.ndarray]:
+    """``xy (K, 2)`` (0-based, 0 where unlabelled) and ``vis (K,)`` in {0, 2} of one record; no ``joints``: all
+    unlabelled (``test.json``)."""
+    k = spec.num_keypoints
+    if r.get("joints") is None:
+        return np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
+    joints, jv = r.get("joints"), r.get("joints_vis")
+    if not isinstance(joints, list) or len(joints) != k:
+        n = len(joints) if isinstance(joints, list) else type(joints).__name__
+        raise _BadField(f"expected {k} joints (spec '{spec.name}'), got {n}", "joints")
+    if not isinstance(jv, list) or len(jv) != k:
+        n = len(jv) if isinstance(jv, list) else type(jv).__name__
+        raise _BadField(f"expected {k} flags, got {n}", "joints_vis")
+    xy, flags = number_array(joints, (k, 2)), number_array(jv, (k,))
+    if xy is None or flags is None:
+        raise _BadField("joints must be [x, y] number pairs and joints_vis numbers", "joints")
+    if not np.all(np.isin(flags, (0, 1, 2))):
+        raise _BadField(f"flags must be 0 or 1, got {sorted(set(flags.tolist()) - {0, 1, 2})}", "joints_vis")
+    vis = np.where(flags > 0, 2, 0).astype(np.int64)
+    if not np.all(np.isfinite(xy[vis > 0])):
+        bad = int(np.flatnonzero((vis > 0) & ~np.isfinite(xy).all(1))[0])
+        raise _BadField(f"non-finite coordinate of joint {bad} ({spec.keypoints[bad]})", "joints")
+    return np.where(vis[:, None] > 0, xy - off, 0.0), vis
+
+
 def read_mpii(
     path: str | Path,
     spec: KeypointSpec,
@@ -160,56 +212,17 @@ def read_mpii(
     col = Collector(str(path), skip_invalid)
     left_out: list[DataError] = []
     base = Path(images_dir) if images_dir is not None else path.parent
-    k = spec.num_keypoints
     off = 1.0 if one_based else 0.0
     good: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray, float, dict]] = []
     for i, r in enumerate(data):
         img = r.get("image") if isinstance(r, dict) else None
         rec = f"{i}" + (f" ({printable(img)})" if isinstance(img, str) else "")
-        if not isinstance(r, dict):
-            col.fail("a record must be an object", record=rec)
+        try:
+            center, scale = _record_box(r)
+            xy, vis = _record_joints(r, spec, off)
+        except _BadField as e:
+            col.fail(e.msg, record=rec, field=e.field)
             continue
-        if not isinstance(img, str) or not img:
-            col.fail("expected an image file name", record=rec, field="image")
-            continue
-        center = number_array(r.get("center"), (2,))
-        if center is None:
-            col.fail("expected [x, y]", record=rec, field="center")
-            continue
-        scale = finite_number(r.get("scale"))
-        if not np.all(np.isfinite(center)):
-            col.fail(f"non-finite centre {center.tolist()}", record=rec, field="center")
-            continue
-        if scale is None or scale <= 0 or not math.isfinite(200.0 * scale * 200.0 * scale):
-            col.fail(f"scale (box height / 200) must be a positive number, got {r.get('scale')!r}: the box has no area",
-                     record=rec, field="scale")
-            continue
-        if r.get("joints") is None:
-            xy, vis = np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
-        else:
-            joints, jv = r.get("joints"), r.get("joints_vis")
-            if not isinstance(joints, list) or len(joints) != k:
-                n = len(joints) if isinstance(joints, list) else type(joints).__name__
-                col.fail(f"expected {k} joints (spec '{spec.name}'), got {n}", record=rec, field="joints")
-                continue
-            if not isinstance(jv, list) or len(jv) != k:
-                n = len(jv) if isinstance(jv, list) else type(jv).__name__
-                col.fail(f"expected {k} flags, got {n}", record=rec, field="joints_vis")
-                continue
-            xy, flags = number_array(joints, (k, 2)), number_array(jv, (k,))
-            if xy is None or flags is None:
-                col.fail("joints must be [x, y] number pairs and joints_vis numbers", record=rec, field="joints")
-                continue
-            if not np.all(np.isin(flags, (0, 1, 2))):
-                col.fail(f"flags must be 0 or 1, got {sorted(set(flags.tolist()) - {0, 1, 2})}", record=rec,
-                         field="joints_vis")
-                continue
-            vis = np.where(flags > 0, 2, 0).astype(np.int64)
-            if not np.all(np.isfinite(xy[vis > 0])):
-                bad = int(np.flatnonzero((vis > 0) & ~np.isfinite(xy).all(1))[0])
-                col.fail(f"non-finite coordinate of joint {bad} ({spec.keypoints[bad]})", record=rec, field="joints")
-                continue
-            xy = np.where(vis[:, None] > 0, xy - off, 0.0)
         rec_box, rec_size = r.get("headbox"), r.get("head_size")
         if rec_box is None and rec_size is None and hbs is not None:
             rec_box = hbs[i].reshape(4)
@@ -229,7 +242,7 @@ def read_mpii(
                 continue
             good.append((i, img, xy, vis, None, None, box, extra))
         else:
-            good.append((i, img, xy, vis, center - off, float(scale), mpii_box(center - off, float(scale)), extra))
+            good.append((i, img, xy, vis, center - off, scale, mpii_box(center - off, scale), extra))
     ids = image_ids(g[1] for g in good)
     out = []
     for i, img, xy, vis, c, s, box, extra in good:
