@@ -305,6 +305,25 @@ def _string(v: Any) -> str | None:
     return str(v) if isinstance(v, (str, np.str_)) and str(v) else None
 
 
+def _mat_points(points: list, spec: KeypointSpec, off: float) -> tuple[np.ndarray, np.ndarray]:
+    """``xy (K, 2)`` and ``vis (K,)`` (``is_visible`` 0: 1, else 2; absent joints 0) of one ``annopoints.point``
+    list of the official ``.mat``."""
+    k = spec.num_keypoints
+    xy, vis = np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
+    for p in points:
+        jid, x, y = _number(_field(p, "id")), _number(_field(p, "x")), _number(_field(p, "y"))
+        if jid is None or jid != int(jid) or not 0 <= jid < k:
+            raise _BadField(f"joint id {jid!r} is not in 0..{k - 1} (spec '{spec.name}')", "annopoints.point.id")
+        jid = int(jid)
+        if x is None or y is None or not math.isfinite(x) or not math.isfinite(y):
+            raise _BadField(f"non-finite or missing coordinate of joint {jid} ({spec.keypoints[jid]})",
+                            "annopoints.point.x")
+        flag = _number(_field(p, "is_visible"))
+        xy[jid] = (x - off, y - off)
+        vis[jid] = 1 if flag is not None and flag == 0 else 2
+    return xy, vis
+
+
 def read_mpii_mat(
     path: str | Path,
     spec: KeypointSpec,
@@ -346,7 +365,6 @@ def read_mpii_mat(
     col = Collector(str(path), skip_invalid)
     left_out: list[DataError] = []
     base = Path(images_dir) if images_dir is not None else path.parent
-    k = spec.num_keypoints
     off = 1.0 if one_based else 0.0
     good = []
     ann = -1
@@ -365,25 +383,10 @@ def read_mpii_mat(
             if not points:
                 left_out.append(DataError(path, "no keypoint annotation (annopoints)", record=rec, field="annopoints"))
                 continue
-            xy, vis = np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
-            bad = False
-            for p in points:
-                jid, x, y = _number(_field(p, "id")), _number(_field(p, "x")), _number(_field(p, "y"))
-                if jid is None or jid != int(jid) or not 0 <= jid < k:
-                    col.fail(f"joint id {jid!r} is not in 0..{k - 1} (spec '{spec.name}')", record=rec,
-                             field="annopoints.point.id")
-                    bad = True
-                    break
-                jid = int(jid)
-                if x is None or y is None or not math.isfinite(x) or not math.isfinite(y):
-                    col.fail(f"non-finite or missing coordinate of joint {jid} ({spec.keypoints[jid]})", record=rec,
-                             field="annopoints.point.x")
-                    bad = True
-                    break
-                flag = _number(_field(p, "is_visible"))
-                xy[jid] = (x - off, y - off)
-                vis[jid] = 1 if flag is not None and flag == 0 else 2
-            if bad:
+            try:
+                xy, vis = _mat_points(points, spec, off)
+            except _BadField as e:
+                col.fail(e.msg, record=rec, field=e.field)
                 continue
             hb = [_number(_field(rect, f)) for f in ("x1", "y1", "x2", "y2")]
             head = _finish(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None)
