@@ -12,7 +12,8 @@ from .crowdpose import read_crowdpose
 from .csv_landmarks import read_csv_landmarks
 from .detections import read_detections
 from .dlc import read_dlc
-from .mpii import read_mpii, read_mpii_mat
+from .mpii import read_mpii
+from .mpii_mat import read_mpii_mat
 from .pts import read_pts
 from .slp import read_slp
 from .wflw import read_wflw_coco, read_wflw_txt

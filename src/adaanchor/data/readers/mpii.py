@@ -26,12 +26,7 @@ JSON (``train.json`` / ``valid.json`` / ``test.json``): a list of one record per
   whose side is the head segment. The official head size is ``0.6 * ||(x2, y2) - (x1, y1)||`` of the head
   box (``SC_BIAS = 0.6`` in ``util_get_head_size.m`` and in the HRNet/mmpose ports).
 
-Official ``mpii_human_pose_v1_u12_1.mat``: ``RELEASE.annolist(i).image.name``,
-``RELEASE.annolist(i).annorect(j)`` with the head box ``x1, y1, x2, y2``, ``scale``, ``objpos.{x, y}`` and
-``annopoints.point(p).{id, x, y, is_visible}`` (``id`` is the 0-based joint index of the MPII order).
-``is_visible`` 1 gives ``v = 2``, 0 gives ``v = 1`` (labelled, occluded), and an empty flag (as for the
-head top and upper neck) ``v = 2``. People without ``annopoints`` carry no keypoint (the test set, and
-people not annotated) and are reported as left out.
+The official ``.mat`` is read by :mod:`.mpii_mat`.
 """
 
 from __future__ import annotations
@@ -98,7 +93,7 @@ def load_headboxes(src: Any) -> np.ndarray:
     return hb
 
 
-def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec,
+def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec,
             headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
     """Head size and its source for one person; None after a recorded failure."""
     if headbox is not None:
@@ -121,7 +116,7 @@ def _finish(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: Key
     return (seg, "head_segment", None) if seg is not None else (None, None, None)
 
 
-class _BadField(Exception):
+class BadRecordField(Exception):
     """One bad field of a record: the message and the field name (the reader records it and moves on)."""
 
     def __init__(self, msg: str, field: str | None = None):
@@ -132,18 +127,18 @@ class _BadField(Exception):
 def _record_box(r: Any) -> tuple[np.ndarray, float]:
     """``center (2,)`` and ``scale`` of one JSON record, checked (the record itself and its image name first)."""
     if not isinstance(r, dict):
-        raise _BadField("a record must be an object")
+        raise BadRecordField("a record must be an object")
     img = r.get("image")
     if not isinstance(img, str) or not img:
-        raise _BadField("expected an image file name", "image")
+        raise BadRecordField("expected an image file name", "image")
     center = number_array(r.get("center"), (2,))
     if center is None:
-        raise _BadField("expected [x, y]", "center")
+        raise BadRecordField("expected [x, y]", "center")
     scale = finite_number(r.get("scale"))
     if not np.all(np.isfinite(center)):
-        raise _BadField(f"non-finite centre {center.tolist()}", "center")
+        raise BadRecordField(f"non-finite centre {center.tolist()}", "center")
     if scale is None or scale <= 0 or not math.isfinite(200.0 * scale * 200.0 * scale):
-        raise _BadField(f"scale (box height / 200) must be a positive number, got {r.get('scale')!r}: the box has no "
+        raise BadRecordField(f"scale (box height / 200) must be a positive number, got {r.get('scale')!r}: the box has no "
                         "area", "scale")
     return center, float(scale)
 
@@ -157,19 +152,19 @@ def _record_joints(r: dict, spec: KeypointSpec, off: float) -> tuple[np.ndarray,
     joints, jv = r.get("joints"), r.get("joints_vis")
     if not isinstance(joints, list) or len(joints) != k:
         n = len(joints) if isinstance(joints, list) else type(joints).__name__
-        raise _BadField(f"expected {k} joints (spec '{spec.name}'), got {n}", "joints")
+        raise BadRecordField(f"expected {k} joints (spec '{spec.name}'), got {n}", "joints")
     if not isinstance(jv, list) or len(jv) != k:
         n = len(jv) if isinstance(jv, list) else type(jv).__name__
-        raise _BadField(f"expected {k} flags, got {n}", "joints_vis")
+        raise BadRecordField(f"expected {k} flags, got {n}", "joints_vis")
     xy, flags = number_array(joints, (k, 2)), number_array(jv, (k,))
     if xy is None or flags is None:
-        raise _BadField("joints must be [x, y] number pairs and joints_vis numbers", "joints")
+        raise BadRecordField("joints must be [x, y] number pairs and joints_vis numbers", "joints")
     if not np.all(np.isin(flags, (0, 1, 2))):
-        raise _BadField(f"flags must be 0 or 1, got {sorted(set(flags.tolist()) - {0, 1, 2})}", "joints_vis")
+        raise BadRecordField(f"flags must be 0 or 1, got {sorted(set(flags.tolist()) - {0, 1, 2})}", "joints_vis")
     vis = np.where(flags > 0, 2, 0).astype(np.int64)
     if not np.all(np.isfinite(xy[vis > 0])):
         bad = int(np.flatnonzero((vis > 0) & ~np.isfinite(xy).all(1))[0])
-        raise _BadField(f"non-finite coordinate of joint {bad} ({spec.keypoints[bad]})", "joints")
+        raise BadRecordField(f"non-finite coordinate of joint {bad} ({spec.keypoints[bad]})", "joints")
     return np.where(vis[:, None] > 0, xy - off, 0.0), vis
 
 
@@ -220,13 +215,13 @@ def read_mpii(
         try:
             center, scale = _record_box(r)
             xy, vis = _record_joints(r, spec, off)
-        except _BadField as e:
+        except BadRecordField as e:
             col.fail(e.msg, record=rec, field=e.field)
             continue
         rec_box, rec_size = r.get("headbox"), r.get("head_size")
         if rec_box is None and rec_size is None and hbs is not None:
             rec_box = hbs[i].reshape(4)
-        head = _finish(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None)
+        head = record_head_size(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None)
         if head is None:
             continue
         if require_labelled and not (vis > 0).any():
@@ -248,165 +243,6 @@ def read_mpii(
     for i, img, xy, vis, c, s, box, extra in good:
         out.append(Instance(str(base / img), ids[img], i, xy, vis, box, float(box[2] * box[3]), center=c, scale=s,
                             extra=extra))
-    res = col.result(out)
-    res.skipped.extend(left_out)
-    return res
-
-
-# ---------------------------------------------------------------------------------------------------------
-# official .mat
-# ---------------------------------------------------------------------------------------------------------
-def _field(obj: Any, name: str) -> Any:
-    """A field of a loadmat struct (``mat_struct``, numpy record or dict); None when absent or empty."""
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        v = obj.get(name)
-    elif isinstance(obj, np.void) or (isinstance(obj, np.ndarray) and obj.dtype.names):
-        v = obj[name] if obj.dtype.names and name in obj.dtype.names else None
-    else:
-        v = getattr(obj, name, None)
-    if isinstance(v, np.ndarray) and v.size == 0:
-        return None
-    return v
-
-
-def _items(v: Any) -> list:
-    """A loadmat struct array (or single struct, after ``squeeze_me``) as a list."""
-    if v is None:
-        return []
-    if isinstance(v, np.ndarray) and v.dtype == object:
-        return [x for x in v.reshape(-1)]
-    if isinstance(v, np.ndarray) and v.dtype.names:
-        return [x for x in v.reshape(-1)]
-    return [v]
-
-
-def _number(v: Any) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, np.ndarray):
-        if v.size != 1:
-            return None
-        v = v.reshape(-1)[0]
-    if isinstance(v, (bytes, str)):
-        v = v.strip()
-        if not v:
-            return None
-    try:
-        return float(v)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _string(v: Any) -> str | None:
-    if isinstance(v, np.ndarray):
-        v = v.reshape(-1)[0] if v.size == 1 else None
-    return str(v) if isinstance(v, (str, np.str_)) and str(v) else None
-
-
-def _mat_points(points: list, spec: KeypointSpec, off: float) -> tuple[np.ndarray, np.ndarray]:
-    """``xy (K, 2)`` and ``vis (K,)`` (``is_visible`` 0: 1, else 2; absent joints 0) of one ``annopoints.point``
-    list of the official ``.mat``."""
-    k = spec.num_keypoints
-    xy, vis = np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
-    for p in points:
-        jid, x, y = _number(_field(p, "id")), _number(_field(p, "x")), _number(_field(p, "y"))
-        if jid is None or jid != int(jid) or not 0 <= jid < k:
-            raise _BadField(f"joint id {jid!r} is not in 0..{k - 1} (spec '{spec.name}')", "annopoints.point.id")
-        jid = int(jid)
-        if x is None or y is None or not math.isfinite(x) or not math.isfinite(y):
-            raise _BadField(f"non-finite or missing coordinate of joint {jid} ({spec.keypoints[jid]})",
-                            "annopoints.point.x")
-        flag = _number(_field(p, "is_visible"))
-        xy[jid] = (x - off, y - off)
-        vis[jid] = 1 if flag is not None and flag == 0 else 2
-    return xy, vis
-
-
-def read_mpii_mat(
-    path: str | Path,
-    spec: KeypointSpec,
-    images_dir: str | Path | None = None,
-    skip_invalid: bool = False,
-    one_based: bool = True,
-    img_train: int | None = None,
-    **_: object,
-) -> ReadResult:
-    """Read the official ``mpii_human_pose_v1_u12_1.mat`` (see the module docstring) with scipy.
-
-    Args:
-        path: the ``.mat`` file.
-        spec: keypoint set (16 MPII joints; ``point.id`` indexes it).
-        images_dir: folder of the images; default: the ``.mat``'s folder.
-        skip_invalid: skip (and report) bad people instead of raising.
-        one_based: subtract 1 from coordinates (MATLAB, 1-based).
-        img_train: keep images whose ``RELEASE.img_train`` equals this (1 train, 0 test); None keeps all.
-
-    Returns:
-        One instance per annotated person, records named ``annolist[i].annorect[j]`` (0-based indices);
-        ``ann_id`` numbers the people of the file in order (0, 1, ...), counting those left out.
-    """
-    from scipy.io import loadmat
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    try:
-        mat = loadmat(str(path), struct_as_record=False, squeeze_me=True)
-    except Exception as e:  # scipy raises several types for a non-.mat file
-        raise DataError(path, f"cannot read as a MATLAB .mat file ({e})") from None
-    release = mat.get("RELEASE")
-    annolist = _items(_field(release, "annolist"))
-    if release is None or not annolist:
-        raise DataError(path, "expected the MPII RELEASE struct with an 'annolist'", field="RELEASE.annolist")
-    train_flags = _field(release, "img_train")
-    train_flags = np.atleast_1d(np.asarray(train_flags)).reshape(-1) if train_flags is not None else None
-    col = Collector(str(path), skip_invalid)
-    left_out: list[DataError] = []
-    base = Path(images_dir) if images_dir is not None else path.parent
-    off = 1.0 if one_based else 0.0
-    good = []
-    ann = -1
-    for i, entry in enumerate(annolist):
-        if img_train is not None and train_flags is not None and i < len(train_flags) \
-                and int(train_flags[i]) != img_train:
-            continue
-        name = _string(_field(_field(entry, "image"), "name"))
-        for j, rect in enumerate(_items(_field(entry, "annorect"))):
-            ann += 1
-            rec = f"annolist[{i}].annorect[{j}]" + (f" ({printable(name)})" if name else "")
-            if name is None:
-                col.fail("missing image name", record=rec, field="image.name")
-                continue
-            points = _items(_field(_field(rect, "annopoints"), "point"))
-            if not points:
-                left_out.append(DataError(path, "no keypoint annotation (annopoints)", record=rec, field="annopoints"))
-                continue
-            try:
-                xy, vis = _mat_points(points, spec, off)
-            except _BadField as e:
-                col.fail(e.msg, record=rec, field=e.field)
-                continue
-            hb = [_number(_field(rect, f)) for f in ("x1", "y1", "x2", "y2")]
-            head = _finish(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None)
-            if head is None:
-                continue
-            extra: dict[str, Any] = {"head_size": head[0], "head_size_source": head[1]}
-            if head[2] is not None:
-                extra["headbox"] = [v - off for v in head[2]]
-            scale = _number(_field(rect, "scale"))
-            pos = _field(rect, "objpos")
-            cx, cy = _number(_field(pos, "x")), _number(_field(pos, "y"))
-            if scale is not None and scale > 0 and cx is not None and cy is not None and math.isfinite(cx + cy + scale):
-                center = np.array([cx - off, cy - off])
-                box = mpii_box(center, scale)
-            else:
-                center, scale, box = None, None, extent_box(xy, vis)
-            good.append((ann, name, xy, vis, box, center, scale, extra))
-    ids = image_ids(g[1] for g in good)
-    out = [Instance(str(base / n), ids[n], a, xy, vis, box, float(box[2] * box[3]), center=c, scale=s, extra=extra)
-           for a, n, xy, vis, box, c, s, extra in good]
     res = col.result(out)
     res.skipped.extend(left_out)
     return res
