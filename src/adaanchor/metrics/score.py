@@ -170,18 +170,10 @@ def score(
         raise DataError(gt, "ground-truth file not found")
     if fmt is not None and fmt not in FORMATS:
         raise unknown_name_error("format", str(fmt), FORMATS)
-    res_name = str(results_file) if isinstance(results_file, (str, os.PathLike)) else "<results list>"
     if metric in ("coco", "crowdpose"):
         if fmt is not None and fmt not in _COCO_FORMATS:
             raise AdaAnchorError(f"metric {metric} needs a COCO-format ground truth, not format '{fmt}'")
-        if metric == "crowdpose":
-            out = crowdpose_ap(gt, results_file, verbose=verbose)
-        else:
-            sp = load_spec(spec) if spec is not None else None
-            sig = sigmas if sigmas is not None else (sp.sigmas if sp is not None else None)
-            out = coco_keypoint_ap(gt, results_file, sigmas=sig, use_area=use_area, verbose=verbose)
-        n = len(load_results(results_file)[0])
-        return {"metric": metric, **out, "num_results": n}
+        return _score_ap(gt, results_file, metric, spec, sigmas, use_area, verbose)
 
     fmt = fmt or _infer_fmt(gt, metric)
     sp = load_spec(spec) if spec is not None else _infer_spec(gt, fmt)
@@ -197,27 +189,53 @@ def score(
     pred, unmatched = match_results(insts, results, res_name, k)
     g, v = _stack(insts, k)
     if metric == "pckh":
-        hs = []
-        for inst in insts:
-            h = inst.extra.get("head_size")
-            if h is None and (inst.visibility > 0).any():
-                raise DataError(gt, "no head size: the record has no head box and no labelled head_top / upper_neck; "
-                                "pass headboxes=mpii_gt_val.mat", record=inst.ann_id, field="head_size")
-            hs.append(h if h is not None else 1.0)
-        out = pckh(pred, g, v, np.asarray(hs, dtype=np.float64), thresholds=thresholds, joint_names=sp.keypoints)
-        out["head_size_source"] = dict(Counter(str(i.extra.get("head_size_source")) for i in insts))
+        out = _score_pckh(gt, insts, pred, g, v, sp, thresholds)
     else:
-        if isinstance(norm, str) and norm not in sp.nme:
-            raise AdaAnchorError(f"spec '{sp.name}' defines no NME normaliser '{norm}' (has {sorted(sp.nme)})")
-        d = normaliser(g, sp.nme[norm] if isinstance(norm, str) else tuple(norm))
-        for inst, dist in zip(insts, d):
-            if not dist > 0:
-                raise DataError(gt, f"the '{norm}' normalising distance is {dist:g} (coincident points)",
-                                record=inst.ann_id, field="keypoints")
-        attrs = [i.extra.get("attributes") for i in insts]
-        out = nme_metrics(pred, g, v, spec=sp, norm=norm, attributes=attrs if any(attrs) else None)
+        out = _score_nme(gt, insts, pred, g, v, sp, norm)
     return {"metric": metric, "format": fmt, "spec": sp.name, **out, "num_instances": len(insts),
             "unmatched_results": unmatched}
+
+
+def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, use_area: bool,
+              verbose: bool) -> dict[str, Any]:
+    """OKS AP (pycocotools) or CrowdPose AP (xtcocotools) of a COCO-format ground truth."""
+    if metric == "crowdpose":
+        out = crowdpose_ap(gt, results_file, verbose=verbose)
+    else:
+        sp = load_spec(spec) if spec is not None else None
+        sig = sigmas if sigmas is not None else (sp.sigmas if sp is not None else None)
+        out = coco_keypoint_ap(gt, results_file, sigmas=sig, use_area=use_area, verbose=verbose)
+    n = len(load_results(results_file)[0])
+    return {"metric": metric, **out, "num_results": n}
+
+
+def _score_pckh(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.ndarray, sp: KeypointSpec,
+                thresholds: Sequence[float]) -> dict[str, Any]:
+    """PCKh with each instance's head size (an instance with labelled joints but no head size is an error)."""
+    hs = []
+    for inst in insts:
+        h = inst.extra.get("head_size")
+        if h is None and (inst.visibility > 0).any():
+            raise DataError(gt, "no head size: the record has no head box and no labelled head_top / upper_neck; "
+                            "pass headboxes=mpii_gt_val.mat", record=inst.ann_id, field="head_size")
+        hs.append(h if h is not None else 1.0)
+    out = pckh(pred, g, v, np.asarray(hs, dtype=np.float64), thresholds=thresholds, joint_names=sp.keypoints)
+    out["head_size_source"] = dict(Counter(str(i.extra.get("head_size_source")) for i in insts))
+    return out
+
+
+def _score_nme(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.ndarray, sp: KeypointSpec,
+               norm: str | Sequence[Any]) -> dict[str, Any]:
+    """NME with the spec's (or the given) normaliser; a zero normalising distance is an error."""
+    if isinstance(norm, str) and norm not in sp.nme:
+        raise AdaAnchorError(f"spec '{sp.name}' defines no NME normaliser '{norm}' (has {sorted(sp.nme)})")
+    d = normaliser(g, sp.nme[norm] if isinstance(norm, str) else tuple(norm))
+    for inst, dist in zip(insts, d):
+        if not dist > 0:
+            raise DataError(gt, f"the '{norm}' normalising distance is {dist:g} (coincident points)",
+                            record=inst.ann_id, field="keypoints")
+    attrs = [i.extra.get("attributes") for i in insts]
+    return nme_metrics(pred, g, v, spec=sp, norm=norm, attributes=attrs if any(attrs) else None)
 
 
 def _fmt_value(v: Any) -> str:
