@@ -85,7 +85,8 @@ def train_step_timers(setup: dict[str, Any], names: list[str], steps: int = 2) -
 
 
 def inference_timers(setup: dict[str, Any], names: list[str], batch: int, calls: int = 3) -> dict[str, Timer]:
-    """One timer per strategy: ``calls`` x (forward + decode) in eval mode."""
+    """One timer per strategy: ``calls`` x ``strategy.predict`` in eval mode (forward + decode; the anchor
+    strategies read their offset heads only where the decoding does)."""
     timers = {}
     for name in names:
         model, strategy, _ = _system(setup, name)
@@ -95,7 +96,7 @@ def inference_timers(setup: dict[str, Any], names: list[str], batch: int, calls:
         def run(model=model, strategy=strategy, images=images) -> None:
             with torch.inference_mode():
                 for _ in range(calls):
-                    strategy.decode(model(images))
+                    strategy.predict(model, images)
 
         timers[name] = run
     return timers
@@ -128,7 +129,7 @@ def onnx_timers(setup: dict[str, Any], name: str = "adaanchor", batch: int = 1, 
     def eager() -> None:
         with torch.inference_mode():
             for _ in range(calls):
-                strategy.decode(model(images))
+                strategy.predict(model, images)
 
     def ort() -> None:
         for _ in range(calls):

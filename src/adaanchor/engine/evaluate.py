@@ -52,8 +52,7 @@ def predict(
     in_hw = (0, 0)
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
         in_hw = tuple(batch["image"].shape[-2:])
-        outputs = model(batch["image"].to(device))
-        dec = strategy.decode(outputs)
+        dec = strategy.predict(model, batch["image"].to(device))
         out["pred"].append(dec.xy.float().cpu().numpy())
         out["anchor"].append(dec.anchor.cpu().numpy() if dec.anchor is not None else np.full(dec.xy.shape, np.nan))
         out["score"].append(dec.score.float().cpu().numpy() if dec.score is not None else None)

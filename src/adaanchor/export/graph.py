@@ -19,7 +19,7 @@ class DecodedGraph(nn.Module):
         self.outputs = tuple(outputs)
 
     def forward(self, image: Tensor) -> tuple[Tensor, ...]:
-        d = self.strategy.decode(self.model(image))
+        d = self.strategy.predict(self.model, image)
         parts = {"keypoints": d.xy, "scores": d.score, "anchors": d.anchor}
         return tuple(parts[n].float() for n in self.outputs)
 

@@ -79,12 +79,7 @@ class KeypointNet(nn.Module):
             nn.init.constant_(self.heads["coords"].bias, 0.5)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        dense, deep = self.backbone(x)
-        # Inputs not divisible by the encoder's stride (72 px at stride 16/32) give a few extra cells past the
-        # right/bottom edge; cell j stays centred at stride*j + (stride-1)/2, so keeping the first
-        # ceil(size / stride) cells gives exactly the grid of docs/conventions.md.
-        h, w = -(-x.shape[-2] // self.stride), -(-x.shape[-1] // self.stride)
-        dense = dense[..., :h, :w]
+        dense, deep = self._backbone(x)
         out = self.dense_heads(dense)
         for name in self.head_names:
             if name == "coords":
@@ -92,6 +87,25 @@ class KeypointNet(nn.Module):
             elif name not in out:
                 out[name] = self.heads[name](dense)
         return {name: out[name] for name in self.head_names}
+
+    def _backbone(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        dense, deep = self.backbone(x)
+        # Inputs not divisible by the encoder's stride (72 px at stride 16/32) give a few extra cells past the
+        # right/bottom edge; cell j stays centred at stride*j + (stride-1)/2, so keeping the first
+        # ceil(size / stride) cells gives exactly the grid of docs/conventions.md.
+        h, w = -(-x.shape[-2] // self.stride), -(-x.shape[-1] // self.stride)
+        return dense[..., :h, :w], deep
+
+    def features(self, x: Tensor) -> Tensor:
+        """The dense features the 1x1 heads read, ``(B, C, ceil(H/stride), ceil(W/stride))``."""
+        return self._backbone(x)[0]
+
+    def head_matrix(self, name: str) -> tuple[Tensor, Tensor] | None:
+        """A 1x1 conv head as ``(weight (C_out, C), bias (C_out,))``; None for another kind of head."""
+        m = self.heads[name] if name in self.heads else None
+        if not isinstance(m, nn.Conv2d) or m.kernel_size != (1, 1) or m.bias is None or m.groups != 1:
+            return None
+        return m.weight.view(m.out_channels, -1), m.bias
 
     def dense_heads(self, dense: Tensor) -> dict[str, Tensor]:
         """The 1x1 conv heads on ``dense (B, C, h, w)``, as one product of their stacked weights.

@@ -41,7 +41,7 @@ class TorchBackend:
 
     def __call__(self, x: np.ndarray) -> dict[str, np.ndarray]:
         with torch.inference_mode():
-            d = self.strategy.decode(self.model(torch.from_numpy(x).to(self.device, non_blocking=True)))
+            d = self.strategy.predict(self.model, torch.from_numpy(x).to(self.device, non_blocking=True))
         out = {"keypoints": d.xy.float().cpu().numpy()}
         if d.score is not None:
             out["scores"] = d.score.float().cpu().numpy()

@@ -18,9 +18,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..coords import cell_centers, refine_points
 from ..errors import AdaAnchorError
 from ..ranges import at_least, between, choice, positive
+from .anchor_decode import decode_anchor, decode_anchor_features, head_matrices
 from .assign_targets import (
     cell_distances2,
     clamp_to_map,
@@ -245,18 +245,14 @@ class AnchorStrategy(Strategy):
         """Argmax of confidence per type gives the anchor; keypoint = anchor + offset (+ local, eq. 12)."""
         return decode_anchor(outputs, self.num_keypoints, self.stride, self.refine)
 
-
-def decode_anchor(outputs: dict[str, Tensor], k: int, stride: int, refine: bool) -> Decoded:
-    """Single-instance anchor decoding, written with export-friendly ops (gather, grid_sample)."""
-    conf, off = outputs["conf"], outputs["offset"]
-    b, _, h, w = conf.shape
-    flat = conf.reshape(b, k, h * w)
-    best, idx = flat.max(dim=-1)  # (B, K)
-    centres = cell_centers(h, w, stride, conf.device)
-    anchor = centres[idx]  # (B, K, 2)
-    off_sel = torch.gather(off.reshape(b, k, 2, h * w), 3, idx.view(b, k, 1, 1).expand(b, k, 2, 1))[..., 0]
-    xy = anchor + stride * off_sel.float()
-    if refine and "local" in outputs:
-        local = outputs["local"].float().reshape(b * k, 2, h, w)
-        xy = refine_points(local, xy.reshape(b * k, 1, 2), stride).view(b, k, 2)
-    return Decoded(xy=xy, score=torch.sigmoid(best.float()), anchor=anchor)
+    @torch.no_grad()
+    def predict(self, model: Any, images: Tensor) -> Decoded:
+        """Inference reading the offset and local heads only where the decoding reads them
+        (:func:`.anchor_decode.decode_anchor_features`): the confidence map, then per keypoint the anchor cell's
+        offset and the local offset at the coarse point. The result is :meth:`decode` of the full outputs up
+        to float rounding; a model without that interface (no ``features`` / ``head_matrix``) runs in full."""
+        names = ("conf", "offset", "local") if self.refine else ("conf", "offset")
+        mats = head_matrices(model, names)
+        if mats is None:
+            return self.decode(model(images))
+        return decode_anchor_features(model.features(images), mats, self.num_keypoints, self.stride, self.refine)

@@ -97,3 +97,9 @@ class Strategy:
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:
         """Single-instance decoding: one keypoint per type."""
         raise NotImplementedError
+
+    def predict(self, model: Any, images: Tensor) -> Decoded:
+        """Inference: ``model`` on ``images (B, 3, H, W)``, decoded. A strategy may read less than every output
+        map where its decoding allows it (the anchor strategies do); the result is that of
+        ``decode(model(images))`` up to float rounding."""
+        return self.decode(model(images))
