@@ -68,6 +68,15 @@ def test_nan_weights_give_nan_keypoints_not_a_crash():
     assert torch.isnan(full.xy).all() and torch.isnan(fast.xy).all()
 
 
+def test_infinite_offsets_are_clamped_as_in_the_full_decoding():
+    st, model = _system("adaanchor", (32, 32))
+    with torch.no_grad():
+        model.heads["offset"].bias[0] = float("inf")  # type 0's x offset
+        model.heads["offset"].bias[3] = float("-inf")  # type 1's y offset
+    full, fast = _both(st, model, torch.randn(2, 3, 32, 32))
+    assert torch.isfinite(full.xy).all() and torch.allclose(fast.xy, full.xy, atol=1e-3)
+
+
 def test_a_model_without_the_interface_runs_in_full():
     """A wrapped model (no features / head_matrix) and a head that is not a 1x1 conv: decode(model(x))."""
     from adaanchor.models.net import GroupedBranches

@@ -11,6 +11,7 @@ paper's "no extra test-time cost" asks.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,6 @@ import torch
 from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell, refine_points
-from .assign_targets import clamp_to_map
 from .base import Decoded
 
 
@@ -52,50 +52,60 @@ def decode_anchor_features(dense: Tensor, mats: dict[str, tuple[Tensor, Tensor]]
                            refine: bool) -> Decoded:
     """:func:`decode_anchor` from the features ``dense (B, C, h, w)`` and the head matrices (:func:`head_matrices`).
 
-    Export-friendly ops only (matmul, max, gather, floor, clamp).
+    Written in few, export-friendly ops (matmul, max, gather, floor, clamp): at small sizes the cost of this path
+    is the number of operations, not their arithmetic.
     """
     b, c, h, w = dense.shape
     feats = dense.reshape(b, c, h * w)
     wc, bc = mats["conf"]
-    conf = torch.matmul(wc, feats) + bc.view(-1, 1)  # (B, K, hw)
+    conf = torch.matmul(wc, feats) + bc.unsqueeze(-1)  # (B, K, hw)
     best, idx = conf.max(dim=-1)  # (B, K)
-    anchor = cell_centers(h, w, stride, dense.device)[idx]  # (B, K, 2)
-    at_anchor = torch.gather(feats, 2, idx.unsqueeze(1).expand(b, c, k)).transpose(1, 2)  # (B, K, C)
-    xy = anchor + stride * _per_type(at_anchor, *mats["offset"], k).float()
+    grid = _grids(h, w, stride, dense.device)
+    anchor = grid["centres"][idx]  # (B, K, 2) input pixels
+    uv = grid["cells"][idx] + _per_type(_gather(feats, idx), *mats["offset"], k).float()  # coarse point, cells
     if refine:
-        # refine_points: the coarse point clamped to the outer cell centres, the local map read bilinearly there.
-        q = clamp_to_map(xy, h, w, stride)
-        xy = q + stride * _per_type(_bilinear_features(feats, input_to_cell(q, stride), h, w), *mats["local"], k).float()
-    return Decoded(xy=xy, score=torch.sigmoid(best.float()), anchor=anchor)
+        # refine_points: the point clamped to the outer cell centres, the local map read bilinearly there.
+        # A NaN point stays NaN (as through grid_sample) and reads cell 0; an infinite one is clamped, as there.
+        poison = torch.where(uv.isnan().any(-1, keepdim=True), float("nan"), 0.0)
+        uv = torch.minimum(torch.nan_to_num(uv, nan=0.0).clamp(min=0.0), grid["last"])
+        uv = uv + _per_type(_bilinear(feats, uv, h, w), *mats["local"], k).float() + poison
+    return Decoded(xy=uv * stride + (stride - 1) / 2.0, score=torch.sigmoid(best.float()), anchor=anchor)
+
+
+@functools.lru_cache(maxsize=16)
+def _grids(h: int, w: int, stride: int, device: torch.device) -> dict[str, Tensor]:
+    """Per map size: cell centres ``(hw, 2)`` in input pixels, cell indices ``(hw, 2)`` as (column, row), and
+    the last column and row ``(2,)`` (cached)."""
+    centres = cell_centers(h, w, stride, device)
+    return {"centres": centres, "cells": input_to_cell(centres, stride),
+            "last": torch.tensor([w - 1.0, h - 1.0], device=device)}
+
+
+def _gather(feats: Tensor, idx: Tensor) -> Tensor:
+    """``feats (B, C, hw)`` at cells ``idx (B, P)``: ``(B, P, C)``."""
+    return torch.gather(feats, 2, idx.unsqueeze(1).expand(-1, feats.shape[1], -1)).transpose(1, 2)
 
 
 def _per_type(f: Tensor, weight: Tensor, bias: Tensor, k: int) -> Tensor:
     """Type ``k``'s two output channels (``2k``, ``2k + 1``) applied to its own features ``f (B, K, C)``:
     ``(B, K, 2)``."""
-    wk = weight.view(k, 2, -1)  # (K, 2, C)
-    return torch.matmul(wk, f.unsqueeze(-1)).squeeze(-1) + bias.view(k, 2)
+    return torch.matmul(weight.view(k, 2, -1), f.unsqueeze(-1)).squeeze(-1) + bias.view(k, 2)
 
 
-def _bilinear_features(feats: Tensor, uv: Tensor, h: int, w: int) -> Tensor:
-    """Features ``feats (B, C, hw)`` interpolated bilinearly at cell coordinates ``uv (B, K, 2)`` inside the map
-    (as ``grid_sample`` with ``align_corners=True``): ``(B, K, C)``."""
-    b, c, _ = feats.shape
-    # A non-finite point (NaN weights) reads cell 0 and stays NaN through `poison`, as grid_sample would give.
-    poison = (uv[..., 0] + uv[..., 1]).unsqueeze(-1) * 0
-    u = torch.nan_to_num(uv[..., 0], nan=0.0).clamp(0, w - 1)
-    v = torch.nan_to_num(uv[..., 1], nan=0.0).clamp(0, h - 1)
-    u0, v0 = u.floor().clamp(max=max(w - 2, 0)), v.floor().clamp(max=max(h - 2, 0))
-    fu, fv = (u - u0).unsqueeze(-1), (v - v0).unsqueeze(-1)
-    u0, v0 = u0.long(), v0.long()
-    u1, v1 = (u0 + 1).clamp(max=w - 1), (v0 + 1).clamp(max=h - 1)
-
-    def at(vv: Tensor, uu: Tensor) -> Tensor:
-        i = (vv * w + uu).unsqueeze(1).expand(b, c, -1)  # (B, C, K)
-        return torch.gather(feats, 2, i).transpose(1, 2)  # (B, K, C)
-
-    top = at(v0, u0) * (1 - fu) + at(v0, u1) * fu
-    bottom = at(v1, u0) * (1 - fu) + at(v1, u1) * fu
-    return top * (1 - fv) + bottom * fv + poison
+def _bilinear(feats: Tensor, uv: Tensor, h: int, w: int) -> Tensor:
+    """Features ``feats (B, C, hw)`` interpolated bilinearly at finite cell coordinates ``uv (B, K, 2)`` inside
+    the map (``grid_sample`` with ``align_corners=True``), the four corners read in one gather: ``(B, K, C)``."""
+    b, kk, _ = uv.shape
+    lo = uv.floor().clamp(min=0.0)
+    lo = torch.minimum(lo, torch.tensor([max(w - 2, 0), max(h - 2, 0)], dtype=uv.dtype, device=uv.device))
+    f = uv - lo  # (B, K, 2) fractions
+    g = 1 - f
+    col, row = lo[..., 0].long(), lo[..., 1].long()
+    right, down = (col + 1).clamp(max=w - 1), (row + 1).clamp(max=h - 1)
+    idx = torch.cat([row * w + col, row * w + right, down * w + col, down * w + right], dim=1)  # (B, 4K)
+    wts = torch.cat([g[..., 0] * g[..., 1], f[..., 0] * g[..., 1], g[..., 0] * f[..., 1], f[..., 0] * f[..., 1]], 1)
+    corners = _gather(feats, idx)  # (B, 4K, C)
+    return (corners * wts.unsqueeze(-1)).view(b, 4, kk, -1).sum(1)
 
 
 __all__ = ["decode_anchor", "decode_anchor_features", "head_matrices"]
