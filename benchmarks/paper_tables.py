@@ -63,12 +63,15 @@ TABLES: dict[str, dict[str, Any]] = {
                                                                   "strategy.prior_scale=0", "strategy.prior_min_cells=3"],
             "AdaAnchor, instance prior": [*ADA, "strategy.prior=instance"],
             "AlignAnchor (task-aligned assigner)": ["strategy.name=alignanchor"],
+            # A later dev round (after the evaluation split was run): the paper's assigner with r computed on the
+            # coarse point (the local head still refines at inference), the "compute r on the coarse point".
+            "AdaAnchor, r on the coarse point": [*ADA, "strategy.refine_in_score=false"],
             # The dev winner under its own name (the preset of the clamped-target row): the evaluation split's row.
             "LocalAnchor": ["strategy.name=localanchor"],
         },
         "repeat": ["Heatmap-anchor", "AdaAnchor (paper)", "AdaAnchor, radius 3 cells",
                    "AdaAnchor, radius 3 cells from the clamped target", "AdaAnchor, instance prior",
-                   "AlignAnchor (task-aligned assigner)"],
+                   "AlignAnchor (task-aligned assigner)", "AdaAnchor, r on the coarse point"],
         "headline": ["FixAnchor", "LocalAnchor"],
         "headline_seeds": 5,
     },
