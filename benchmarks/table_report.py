@@ -55,6 +55,13 @@ def markdown(doc: dict[str, Any], faces: bool) -> list[str]:
         for label, diffs in paired.items():
             n = max((d["n"] for d in diffs.values() if d), default=0)
             lines.append(f"| {label} | {n} | " + " | ".join(fmt_diff(diffs.get(k), f, sc) for k, _, f, sc, _ in keys) + " |")
+        if doc.get("paired_heatmap"):
+            lines += ["", "Paired differences against the heatmap (method − heatmap, same seeds; mean ± standard error):", "",
+                      "| Method | seeds | " + " | ".join(c[1] for c in keys) + " |", "|---" * (len(keys) + 2) + "|"]
+            for label, diffs in doc["paired_heatmap"].items():
+                n = max((d["n"] for d in diffs.values() if d), default=0)
+                lines.append(f"| {label} | {n} | " + " | ".join(fmt_diff(diffs.get(k), f, sc) for k, _, f, sc, _ in keys)
+                             + " |")
         if not faces:
             wins = [label for label, diffs in paired.items() if protocol_win(diffs)]
             lines += ["", f"Wins over {ref} by the protocol's rule (gains in invisible error inside the image and in AP "

@@ -45,6 +45,7 @@ def test_table_command_runs(table, tiny_bench, tmp_path):
         assert set(row) == {"seed", "vis_error", "inv_error_in", "inv_error_out", "inv_score", "score_auc", "ap"}
         # Paired differences against FixAnchor for every repeated method, on the seeds both have.
         assert doc["paired"]["AdaAnchor (paper)"]["vis_error"]["seeds"] == [0, 1]
+        assert doc["paired_heatmap"]["FixAnchor"]["ap"]["n"] == 2 and "against the heatmap" in (tmp_path / f"{stem}.md").read_text()
 
 
 def test_identical_runs_are_shared_between_tables(tiny_bench, tmp_path):
