@@ -94,7 +94,7 @@ def load_headboxes(src: Any) -> np.ndarray:
 
 
 def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec,
-            headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
+                     headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
     """Head size and its source for one person; None after a recorded failure."""
     if headbox is not None:
         hb = number_array(headbox, (4,))
@@ -116,34 +116,27 @@ def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, 
     return (seg, "head_segment", None) if seg is not None else (None, None, None)
 
 
-class BadRecordField(Exception):
-    """One bad field of a record: the message and the field name (the reader records it and moves on)."""
-
-    def __init__(self, msg: str, field: str | None = None):
-        super().__init__(msg)
-        self.msg, self.field = msg, field
-
-
-def _record_box(r: Any) -> tuple[np.ndarray, float]:
-    """``center (2,)`` and ``scale`` of one JSON record, checked (the record itself and its image name first)."""
+def _record_box(path: Path, r: Any) -> tuple[np.ndarray, float]:
+    """``center (2,)`` and ``scale`` of one JSON record, checked (the record itself and its image name first);
+    a bad field raises :class:`DataError` (the reader records it and moves on)."""
     if not isinstance(r, dict):
-        raise BadRecordField("a record must be an object")
+        raise DataError(path, "a record must be an object")
     img = r.get("image")
     if not isinstance(img, str) or not img:
-        raise BadRecordField("expected an image file name", "image")
+        raise DataError(path, "expected an image file name", field="image")
     center = number_array(r.get("center"), (2,))
     if center is None:
-        raise BadRecordField("expected [x, y]", "center")
+        raise DataError(path, "expected [x, y]", field="center")
     scale = finite_number(r.get("scale"))
     if not np.all(np.isfinite(center)):
-        raise BadRecordField(f"non-finite centre {center.tolist()}", "center")
+        raise DataError(path, f"non-finite centre {center.tolist()}", field="center")
     if scale is None or scale <= 0 or not math.isfinite(200.0 * scale * 200.0 * scale):
-        raise BadRecordField(f"scale (box height / 200) must be a positive number, got {r.get('scale')!r}: the box has no "
-                        "area", "scale")
+        raise DataError(path, f"scale (box height / 200) must be a positive number, got {r.get('scale')!r}: the box "
+                        "has no area", field="scale")
     return center, float(scale)
 
 
-def _record_joints(r: dict, spec: KeypointSpec, off: float) -> tuple[np.ndarray, np.ndarray]:
+def _record_joints(path: Path, r: dict, spec: KeypointSpec, off: float) -> tuple[np.ndarray, np.ndarray]:
     """``xy (K, 2)`` (0-based, 0 where unlabelled) and ``vis (K,)`` in {0, 2} of one record; no ``joints``: all
     unlabelled (``test.json``)."""
     k = spec.num_keypoints
@@ -152,19 +145,20 @@ def _record_joints(r: dict, spec: KeypointSpec, off: float) -> tuple[np.ndarray,
     joints, jv = r.get("joints"), r.get("joints_vis")
     if not isinstance(joints, list) or len(joints) != k:
         n = len(joints) if isinstance(joints, list) else type(joints).__name__
-        raise BadRecordField(f"expected {k} joints (spec '{spec.name}'), got {n}", "joints")
+        raise DataError(path, f"expected {k} joints (spec '{spec.name}'), got {n}", field="joints")
     if not isinstance(jv, list) or len(jv) != k:
         n = len(jv) if isinstance(jv, list) else type(jv).__name__
-        raise BadRecordField(f"expected {k} flags, got {n}", "joints_vis")
+        raise DataError(path, f"expected {k} flags, got {n}", field="joints_vis")
     xy, flags = number_array(joints, (k, 2)), number_array(jv, (k,))
     if xy is None or flags is None:
-        raise BadRecordField("joints must be [x, y] number pairs and joints_vis numbers", "joints")
+        raise DataError(path, "joints must be [x, y] number pairs and joints_vis numbers", field="joints")
     if not np.all(np.isin(flags, (0, 1, 2))):
-        raise BadRecordField(f"flags must be 0 or 1, got {sorted(set(flags.tolist()) - {0, 1, 2})}", "joints_vis")
+        raise DataError(path, f"flags must be 0 or 1, got {sorted(set(flags.tolist()) - {0, 1, 2})}",
+                        field="joints_vis")
     vis = np.where(flags > 0, 2, 0).astype(np.int64)
     if not np.all(np.isfinite(xy[vis > 0])):
         bad = int(np.flatnonzero((vis > 0) & ~np.isfinite(xy).all(1))[0])
-        raise BadRecordField(f"non-finite coordinate of joint {bad} ({spec.keypoints[bad]})", "joints")
+        raise DataError(path, f"non-finite coordinate of joint {bad} ({spec.keypoints[bad]})", field="joints")
     return np.where(vis[:, None] > 0, xy - off, 0.0), vis
 
 
@@ -213,10 +207,10 @@ def read_mpii(
         img = r.get("image") if isinstance(r, dict) else None
         rec = f"{i}" + (f" ({printable(img)})" if isinstance(img, str) else "")
         try:
-            center, scale = _record_box(r)
-            xy, vis = _record_joints(r, spec, off)
-        except BadRecordField as e:
-            col.fail(e.msg, record=rec, field=e.field)
+            center, scale = _record_box(path, r)
+            xy, vis = _record_joints(path, r, spec, off)
+        except DataError as e:
+            col.fail(e.reason, record=rec, field=e.field)
             continue
         rec_box, rec_size = r.get("headbox"), r.get("head_size")
         if rec_box is None and rec_size is None and hbs is not None:

@@ -20,7 +20,7 @@ from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable
-from .mpii import BadRecordField, mpii_box, record_head_size
+from .mpii import mpii_box, record_head_size
 from .pts import extent_box, image_ids
 
 
@@ -73,7 +73,7 @@ def _string(v: Any) -> str | None:
     return str(v) if isinstance(v, (str, np.str_)) and str(v) else None
 
 
-def _mat_points(points: list, spec: KeypointSpec, off: float) -> tuple[np.ndarray, np.ndarray]:
+def _mat_points(path: Path, points: list, spec: KeypointSpec, off: float) -> tuple[np.ndarray, np.ndarray]:
     """``xy (K, 2)`` and ``vis (K,)`` (``is_visible`` 0: 1, else 2; absent joints 0) of one ``annopoints.point``
     list of the official ``.mat``."""
     k = spec.num_keypoints
@@ -81,11 +81,12 @@ def _mat_points(points: list, spec: KeypointSpec, off: float) -> tuple[np.ndarra
     for p in points:
         jid, x, y = _number(_field(p, "id")), _number(_field(p, "x")), _number(_field(p, "y"))
         if jid is None or jid != int(jid) or not 0 <= jid < k:
-            raise BadRecordField(f"joint id {jid!r} is not in 0..{k - 1} (spec '{spec.name}')", "annopoints.point.id")
+            raise DataError(path, f"joint id {jid!r} is not in 0..{k - 1} (spec '{spec.name}')",
+                            field="annopoints.point.id")
         jid = int(jid)
         if x is None or y is None or not math.isfinite(x) or not math.isfinite(y):
-            raise BadRecordField(f"non-finite or missing coordinate of joint {jid} ({spec.keypoints[jid]})",
-                            "annopoints.point.x")
+            raise DataError(path, f"non-finite or missing coordinate of joint {jid} ({spec.keypoints[jid]})",
+                            field="annopoints.point.x")
         flag = _number(_field(p, "is_visible"))
         xy[jid] = (x - off, y - off)
         vis[jid] = 1 if flag is not None and flag == 0 else 2
@@ -152,9 +153,9 @@ def read_mpii_mat(
                 left_out.append(DataError(path, "no keypoint annotation (annopoints)", record=rec, field="annopoints"))
                 continue
             try:
-                xy, vis = _mat_points(points, spec, off)
-            except BadRecordField as e:
-                col.fail(e.msg, record=rec, field=e.field)
+                xy, vis = _mat_points(path, points, spec, off)
+            except DataError as e:
+                col.fail(e.reason, record=rec, field=e.field)
                 continue
             hb = [_number(_field(rect, f)) for f in ("x1", "y1", "x2", "y2")]
             head = record_head_size(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None)
