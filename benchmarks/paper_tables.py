@@ -158,6 +158,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     base = build_config(base_file, extra)
     annotation_path(base.data, "train")  # generate the built-in benchmark once, before any run
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
+    defaults = build_config(base_file, [])  # fills the keys an older run's config lacks (table_runs.identical_run)
     runs: dict[str, list[dict[str, Any]]] = {}
     missing: list[str] = []
     for label, over in spec["variants"].items():
@@ -170,7 +171,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
                                            f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false", f"out_dir={run_dir}",
                                            "resume=auto"])
             if not finished(run_dir, steps) and not run_dir.exists():
-                same = identical_run(out / "runs", cfg, steps, defaults=build_config(base_file, []))
+                same = identical_run(out / "runs", cfg, steps, defaults=defaults)
                 if same is not None:
                     link_run(run_dir, same)
                     print(f"[{name}] {label} seed {seed}: the same run as {same}", flush=True)

@@ -50,18 +50,9 @@ def markdown(doc: dict[str, Any], faces: bool) -> list[str]:
     if paired:
         ref = doc["paired_reference"]
         keys = [c for c in cols if c[0] in PAIRED_KEYS]
-        lines += ["", f"Paired differences against {ref} (method − {ref}, same seeds; mean ± standard error):", "",
-                  "| Method | seeds | " + " | ".join(c[1] for c in keys) + " |", "|---" * (len(keys) + 2) + "|"]
-        for label, diffs in paired.items():
-            n = max((d["n"] for d in diffs.values() if d), default=0)
-            lines.append(f"| {label} | {n} | " + " | ".join(fmt_diff(diffs.get(k), f, sc) for k, _, f, sc, _ in keys) + " |")
+        lines += _paired_lines(paired, keys, ref, ref)
         if doc.get("paired_heatmap"):
-            lines += ["", "Paired differences against the heatmap (method − heatmap, same seeds; mean ± standard error):", "",
-                      "| Method | seeds | " + " | ".join(c[1] for c in keys) + " |", "|---" * (len(keys) + 2) + "|"]
-            for label, diffs in doc["paired_heatmap"].items():
-                n = max((d["n"] for d in diffs.values() if d), default=0)
-                lines.append(f"| {label} | {n} | " + " | ".join(fmt_diff(diffs.get(k), f, sc) for k, _, f, sc, _ in keys)
-                             + " |")
+            lines += _paired_lines(doc["paired_heatmap"], keys, "the heatmap", "heatmap")
         if not faces:
             wins = [label for label, diffs in paired.items() if protocol_win(diffs)]
             lines += ["", f"Wins over {ref} by the protocol's rule (gains in invisible error inside the image and in AP "
@@ -75,6 +66,17 @@ def markdown(doc: dict[str, Any], faces: bool) -> list[str]:
     if doc.get("missing"):
         lines += ["", f"Not finished, left out: {', '.join(doc['missing'])}."]
     lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]
+    return lines
+
+
+def _paired_lines(paired: dict[str, Any], keys: list[tuple[str, str, str, float, bool]], ref: str,
+                  short: str) -> list[str]:
+    """One table of paired differences (mean ± standard error) of every method against the reference ``ref``."""
+    lines = ["", f"Paired differences against {ref} (method − {short}, same seeds; mean ± standard error):", "",
+             "| Method | seeds | " + " | ".join(c[1] for c in keys) + " |", "|---" * (len(keys) + 2) + "|"]
+    for label, diffs in paired.items():
+        n = max((d["n"] for d in diffs.values() if d), default=0)
+        lines.append(f"| {label} | {n} | " + " | ".join(fmt_diff(diffs.get(k), f, sc) for k, _, f, sc, _ in keys) + " |")
     return lines
 
 
