@@ -444,3 +444,19 @@ def test_assign_ema_outputs_feed_the_encode():
     assert not any(v.requires_grad for v in out.values())
     enc = st.encode(out, torch.full((2, 1, 2, 2), 12.0), torch.full((2, 1, 2), 2), from_ema=True)
     assert int(enc.targets["conf"].value.sum()) == 2 * 2 * st.topk
+
+
+def test_topk_selection_is_the_sorted_topk_set_with_ties():
+    """``select`` takes the top k unsorted (faster); the set must be the sorted top k, ties included: FixAnchor's
+    rank is minus the squared cell distance, which ties symmetrically around targets on a cell centre or edge."""
+    from adaanchor.strategies.assign_targets import cell_distances2
+    from adaanchor.strategies.assigners import select
+
+    g = torch.Generator().manual_seed(3)
+    gt = (torch.rand(8, 17, 1, 2, generator=g) * torch.tensor([72.0, 96.0])).round()
+    gt[0] = 1.5  # on a cell centre
+    gt[1] = 4.0  # on a cell corner: four-way ties
+    for rank in (-cell_distances2(gt, 24, 18, 4), torch.randn(8, 17, 1, 432, generator=g)):
+        for k in (1, 5, 20):
+            want = torch.zeros(rank.shape, dtype=torch.bool).scatter_(-1, rank.topk(k, dim=-1).indices, True)
+            assert torch.equal(select(rank, None, None, None, "topk", k, 1), want)

@@ -121,7 +121,9 @@ class KeypointNet(nn.Module):
         convs = [self.heads[n] for n in names]
         weight = torch.cat([m.weight.view(m.out_channels, c) for m in convs])  # (sum C_head, C)
         bias = torch.cat([m.bias for m in convs])
-        y = torch.matmul(weight, dense.reshape(b, c, h * w)) + bias.view(-1, 1)  # (B, sum C_head, hw)
+        # One batched product with the bias fused: a broadcast ``matmul`` folds the batch into the rows and
+        # copies the result back to (B, C_out, hw), about twice the time forward and backward on a CPU.
+        y = torch.baddbmm(bias.view(1, -1, 1), weight.expand(b, -1, -1), dense.reshape(b, c, h * w))  # (B, sum C_head, hw)
         parts = y.split([m.out_channels for m in convs], dim=1)
         return {n: t.view(b, -1, h, w) for n, t in zip(names, parts, strict=True)}
 

