@@ -58,7 +58,8 @@ def decode_anchor_features(dense: Tensor, mats: dict[str, tuple[Tensor, Tensor]]
     b, c, h, w = dense.shape
     feats = dense.reshape(b, c, h * w)
     wc, bc = mats["conf"]
-    conf = torch.matmul(wc, feats) + bc.unsqueeze(-1)  # (B, K, hw)
+    # One batched product with the bias fused (as KeypointNet.dense_heads): a broadcast matmul transposes twice.
+    conf = torch.baddbmm(bc.view(1, -1, 1), wc.expand(b, -1, -1), feats)  # (B, K, hw)
     best, idx = conf.max(dim=-1)  # (B, K)
     grid = _grids(h, w, stride, dense.device)
     anchor = grid["centres"][idx]  # (B, K, 2) input pixels
