@@ -55,6 +55,8 @@ CASES = (
     "ckpt-other-architecture", "ckpt-junk-eval", "ckpt-junk-weights",
     # output folders under a regular file
     "outdir-train", "outdir-synth", "outdir-demo", "outdir-score-json", "outdir-eval-json",
+    # a shared benchmark folder
+    "synth-other-options",
     # other readers
     "csv-non-number", "csv-not-utf8", "csv-newline-in-file-name", "pts-missing-open-brace",
     "mpii-joints-shape", "wflw-too-few-fields", "detections-bbox-not-four-numbers",
@@ -476,6 +478,14 @@ def test_synth_out_dir_under_a_file(blocker, capsys):
     out = blocker / "bench"
     _cli_error("outdir-synth", capsys, ["synth", out, "n_train=2", "n_val=1"], out,
                "cannot write the synthetic benchmark there")
+
+
+def test_synth_other_options_in_a_finished_folder(tmp_path, capsys):
+    out = tmp_path / "bench"
+    assert main(["synth", str(out), "n_train=2", "n_val=1"]) == 0
+    _cli_error("synth-other-options", capsys, ["synth", out, "n_train=3", "n_val=1"], out,
+               "holds the synthetic benchmark written with other options (n_train: 2 there, 3 asked)", "data.root")
+    assert len(list((out / "images" / "train").iterdir())) == 2  # untouched
 
 
 def test_demo_out_under_a_file(blocker, capsys):

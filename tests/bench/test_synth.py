@@ -131,11 +131,16 @@ def test_write_benchmark_coco_files_and_cache(tmp_path):
     again = synth.write_benchmark(tmp_path / "bench", dict(TINY), progress=False)
     assert again == out and all(p.stat().st_mtime_ns == t for p, t in stamp.items())
 
+    # Other options never replace a finished benchmark (runs trained on it would read other images) ...
+    with pytest.raises(AdaAnchorError, match=r"other options \(clutter: 6 there, 2 asked; n_train: 12 there, 5 asked\)"):
+        synth.write_benchmark(tmp_path / "bench", {**TINY, "n_train": 5, "clutter": 2}, progress=False)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamp.items())
+    # ... while an unfinished write (no manifest yet) is redone with the options asked.
+    (out["root"] / "manifest.json").unlink()
     changed = synth.write_benchmark(tmp_path / "bench", {**TINY, "n_train": 5, "clutter": 2}, progress=False)
     assert len(json.loads(changed["train"].read_text())["images"]) == 5
     assert sorted(p.name for p in (out["root"] / "images/train").iterdir()) == [f"{i:06d}.png" for i in range(5)]
     assert json.loads((out["root"] / "manifest.json").read_text())["config"]["clutter"] == 2
-    assert out["train"].stat().st_mtime_ns != stamp[out["train"]]
 
 
 def test_worker_count_does_not_change_the_output(tmp_path):

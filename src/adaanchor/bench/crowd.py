@@ -19,7 +19,6 @@ CrowdPose), read by the project's COCO reader.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -30,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from adaanchor.bench import cache, synth
 from adaanchor.bench import scene as bench_scene
-from adaanchor.bench import synth
 from adaanchor.bench import textures as tx
 from adaanchor.bench.synth_pose import LAYER, Figure, sample_figure
 from adaanchor.errors import AdaAnchorError, unknown_name_error
@@ -244,15 +243,22 @@ def coco_json(records: list[dict[str, Any]], cfg: Mapping[str, Any], spec_name: 
 def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, progress: bool = True, *,
                           workers: int | None = None) -> dict[str, Path]:
     """Write the benchmark under ``out_dir`` (``images/{train,val}/*.png``, ``train.json``, ``val.json``,
-    ``manifest.json`` last), or reuse it when the manifest there has the same resolved options. The output does
+    ``manifest.json`` last), or reuse it when the manifest there has the same resolved options (the folder rules
+    of :mod:`adaanchor.bench.cache`). The output does
     not depend on ``workers`` (default: 2 spawned processes for 200 images or more). Returns the two JSON paths
     and the root, as :func:`adaanchor.bench.synth.write_benchmark` does."""
     cfg = resolve_crowd_config(cfg)
     root = Path(out_dir).expanduser()
     paths = {"train": root / "train.json", "val": root / "val.json", "root": root}
-    if synth.cache_ok(root, cfg, FORMAT_VERSION):
-        return paths
-    synth.prepare_folder(root, "crowd benchmark")
+    with cache.writing(root, cfg, FORMAT_VERSION, "crowd benchmark") as must_write:
+        if must_write:
+            cache.write_manifest(root, cfg, FORMAT_VERSION, _write_splits(root, cfg, paths, progress, workers))
+    return paths
+
+
+def _write_splits(root: Path, cfg: dict[str, Any], paths: dict[str, Path], progress: bool,
+                  workers: int | None) -> dict[str, Any]:
+    """Render both splits into ``root`` (emptied); returns their visibility counts."""
     total = cfg["n_train"] + cfg["n_val"]
     workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= 200 else 1)
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
@@ -260,7 +266,7 @@ def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = N
 
     counts = {}
     try:
-        for si, split in enumerate(synth.SPLITS):
+        for si, split in enumerate(cache.SPLITS):
             n = cfg[f"n_{split}"]
             jobs = [(str(root), split, si, a, min(a + 50, n), cfg) for a in range(0, n, 50)]
             records: list[dict[str, Any]] = []
@@ -268,14 +274,12 @@ def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = N
                 for chunk in (pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)):
                     records += chunk
                     bar.update(len(chunk))
-            synth._write_json(paths[split], coco_json(records, cfg))
+            cache.write_json(paths[split], coco_json(records, cfg))
             counts[split] = synth.visibility_counts(paths[split])
     finally:
         if pool is not None:
             pool.shutdown()
-    synth._write_json(root / "manifest.json", {"format_version": FORMAT_VERSION, "config": json.loads(json.dumps(cfg)),
-                                               "counts": counts})
-    return paths
+    return counts
 
 
 __all__ = ["CROWD_DEFAULTS", "CrowdScene", "coco_json", "crowd_index", "generate_crowd_scene", "resolve_crowd_config",

@@ -34,7 +34,6 @@ OKS sigmas: :data:`FACE_OKS_SIGMA` = 0.025 for every landmark (the COCO sigma of
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from adaanchor.bench import crowd, synth
+from adaanchor.bench import cache, crowd, synth
 from adaanchor.bench import textures as tx
 from adaanchor.bench.occlude import mark_occluded
 from adaanchor.errors import AdaAnchorError, unknown_name_error
@@ -248,27 +247,30 @@ def write_crowd_faces_benchmark(root: str | Path, options: Mapping[str, Any] | N
     """Write the benchmark under ``root`` (``images/{train,val}/*.png``, ``train.json``, ``val.json``,
     ``manifest.json`` last), or reuse it when the manifest there has the same resolved options (as
     :func:`adaanchor.bench.crowd.write_crowd_benchmark`). Returns ``{"train", "val", "root"}`` paths."""
-    from tqdm import tqdm
-
     cfg = resolve_crowd_faces_config(options)
     root = Path(root).expanduser()
     paths = {"train": root / "train.json", "val": root / "val.json", "root": root}
-    if synth.cache_ok(root, cfg, FORMAT_VERSION):
-        return paths
-    pools = {split: face_pool(cfg, split) for split in synth.SPLITS}
-    synth.prepare_folder(root, "crowd-faces benchmark")
+    with cache.writing(root, cfg, FORMAT_VERSION, "crowd-faces benchmark") as must_write:
+        if must_write:
+            cache.write_manifest(root, cfg, FORMAT_VERSION, _write_splits(root, cfg, paths, progress))
+    return paths
+
+
+def _write_splits(root: Path, cfg: dict[str, Any], paths: dict[str, Path], progress: bool) -> dict[str, Any]:
+    """Render both splits into ``root`` (emptied); returns their counts."""
+    from tqdm import tqdm
+
+    pools = {split: face_pool(cfg, split) for split in cache.SPLITS}
     counts = {}
-    for si, split in enumerate(synth.SPLITS):
+    for si, split in enumerate(cache.SPLITS):
         n = cfg[f"n_{split}"]
         records = [_record(root, split, si, i, pools[split], cfg)
                    for i in tqdm(range(n), desc=f"crowd faces {split}", unit="img", disable=not progress)]
         doc = crowd.coco_json(records, cfg, spec_name="face68", category="face",
                               description="adaanchor crowd-faces benchmark", version=FORMAT_VERSION)
-        synth._write_json(paths[split], doc)
+        cache.write_json(paths[split], doc)
         counts[split] = {**synth.visibility_counts(paths[split]), "source_faces": len(pools[split])}
-    synth._write_json(root / "manifest.json", {"format_version": FORMAT_VERSION, "config": json.loads(json.dumps(cfg)),
-                                               "counts": counts})
-    return paths
+    return counts
 
 
 __all__ = ["CROWD_FACES_DEFAULTS", "FACE_OKS_SIGMA", "FACES_ROOT", "face_pool", "face_sigmas", "generate_crowd_faces",

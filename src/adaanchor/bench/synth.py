@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from adaanchor.bench import cache
 from adaanchor.bench import textures as tx
 from adaanchor.bench.scene import OCCLUDER_LAYER, Scene, add_occluder, label_visibility, random_occluder, render_person  # noqa: F401 - re-exported
 from adaanchor.errors import AdaAnchorError, unknown_name_error
@@ -41,7 +41,7 @@ SYNTH_DEFAULTS: dict[str, Any] = {
     "scale": (0.6, 0.95),  # standing person height / image height, before any truncation shift
 }
 FORMAT_VERSION = 1
-SPLITS = ("train", "val")
+SPLITS = cache.SPLITS
 _INT_KEYS = ("width", "height", "n_train", "n_val", "seed", "clutter")
 _PAIR_KEYS = ("occluders", "occluder_size", "scale")
 
@@ -145,51 +145,15 @@ def _coco_json(records: list[dict[str, Any]], cfg: Mapping[str, Any]) -> dict[st
             "images": images, "annotations": anns, "categories": [cat]}
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, path)  # a reader never sees a half-written file
-
-
-def _jsonable(cfg: Mapping[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(dict(cfg)))
-
-
-def cache_ok(root: Path, cfg: dict[str, Any], version: int = FORMAT_VERSION) -> bool:
-    """Whether ``root`` holds a finished benchmark written with ``cfg`` (its manifest, both JSON files and,
-    where the options count them, every image)."""
-    try:
-        manifest = json.loads((root / "manifest.json").read_text())
-        return (manifest.get("format_version") == version and manifest.get("config") == _jsonable(cfg)
-                and all((root / f"{s}.json").is_file()
-                        and (f"n_{s}" not in cfg or len(os.listdir(root / "images" / s)) == cfg[f"n_{s}"])
-                        for s in SPLITS))
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def prepare_folder(root: Path, what: str) -> None:
-    """Empty ``root``'s benchmark files for a new write; the manifest goes first, so that from here on the folder
-    is not taken for a finished cache. ``what`` names the benchmark in the error."""
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        (root / "manifest.json").unlink(missing_ok=True)
-        for s in SPLITS:
-            (root / f"{s}.json").unlink(missing_ok=True)
-            shutil.rmtree(root / "images" / s, ignore_errors=True)
-            (root / "images" / s).mkdir(parents=True)
-    except OSError as exc:
-        raise AdaAnchorError(f"{root}: cannot write the {what} there ({exc.strerror or exc})") from None
-
-
 def write_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, progress: bool = True, *,
                     workers: int | None = None) -> dict[str, Path]:
     """Write the benchmark under ``out_dir``, or reuse it when ``manifest.json`` there has the same resolved options.
 
     Layout: ``images/{train,val}/000000.png...``, ``train.json``/``val.json`` (COCO keypoints, file names relative
     to ``out_dir``) and ``manifest.json`` (resolved options, visibility counts, format version), written last so
-    that an interrupted run is regenerated rather than taken for a finished one. Other options in the same folder
-    replace the old files. Each annotation's ``area`` is its box clipped to the image (there are no masks).
+    that an interrupted run is regenerated rather than taken for a finished one. A finished benchmark of other
+    options in the folder is not replaced (an error; :mod:`adaanchor.bench.cache`), and concurrent callers write
+    it once. Each annotation's ``area`` is its box clipped to the image (there are no masks).
     ``workers`` defaults to 2 processes for large sets, 1 otherwise; the output does not
     depend on it. Workers are spawned, so a script calling this at import time needs the usual
     ``if __name__ == "__main__":`` guard. Returns ``{"train": train.json, "val": val.json, "root": out_dir}``.
@@ -197,9 +161,16 @@ def write_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, p
     cfg = resolve_config(cfg)
     root = Path(out_dir).expanduser()
     paths = {"train": root / "train.json", "val": root / "val.json", "root": root}
-    if cache_ok(root, cfg):
-        return paths
-    prepare_folder(root, "synthetic benchmark")
+    with cache.writing(root, cfg, FORMAT_VERSION, "synthetic benchmark") as must_write:
+        if must_write:
+            counts = _write_splits(root, cfg, paths, progress, workers)
+            cache.write_manifest(root, cfg, FORMAT_VERSION, counts)
+    return paths
+
+
+def _write_splits(root: Path, cfg: dict[str, Any], paths: dict[str, Path], progress: bool,
+                  workers: int | None) -> dict[str, Any]:
+    """Render both splits into ``root`` (emptied); returns their visibility counts."""
     total = cfg["n_train"] + cfg["n_val"]
     workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= 400 else 1)
     from tqdm import tqdm
@@ -216,15 +187,14 @@ def write_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, p
                 for chunk in (pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)):
                     records += chunk
                     bar.update(len(chunk))
-            _write_json(paths[split], _coco_json(records, cfg))
+            cache.write_json(paths[split], _coco_json(records, cfg))
             counts[split] = visibility_counts(paths[split])
     except OSError as exc:
         raise AdaAnchorError(f"{root}: cannot write the synthetic benchmark there ({exc.strerror or exc})") from None
     finally:
         if pool is not None:
             pool.shutdown()
-    _write_json(root / "manifest.json", {"format_version": FORMAT_VERSION, "config": _jsonable(cfg), "counts": counts})
-    return paths
+    return counts
 
 
 def visibility_counts(json_path: str | Path) -> dict[str, int]:

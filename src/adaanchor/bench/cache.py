@@ -1,0 +1,140 @@
+"""The folder of a generated benchmark (synthetic poses, crowds, crowd faces): reuse, write once, never replace.
+
+A folder holds ``images/{train,val}/``, ``train.json``, ``val.json`` and ``manifest.json`` (the resolved options,
+counts and format version), the manifest written last so that an interrupted write is not taken for a finished one.
+
+Two rules keep results honest when several processes share a folder:
+- **Written once.** The write holds an exclusive lock on ``<folder>/.lock``: a second process asking for the same
+  benchmark waits, then finds it finished and reuses it (two writers would interleave their files).
+- **Never replaced by other options.** A finished benchmark written with other options (same format version) is
+  not overwritten: a run that trained on it, or one reading it right now, would silently read other images. The
+  error names the options that differ. An unfinished folder, or one of an older format version, is rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from adaanchor.errors import AdaAnchorError
+
+SPLITS = ("train", "val")
+
+
+def jsonable(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` as it reads back from JSON (tuples become lists), so that manifests compare equal."""
+    return json.loads(json.dumps(dict(cfg)))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write compact JSON through a temporary file: a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, separators=(",", ":")))
+    os.replace(tmp, path)
+
+
+def _manifest(root: Path) -> dict[str, Any] | None:
+    try:
+        m = json.loads((root / "manifest.json").read_text())
+        return m if isinstance(m, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _files_complete(root: Path, cfg: Mapping[str, Any]) -> bool:
+    """Both JSON files, and every image where the options count them."""
+    try:
+        return all((root / f"{s}.json").is_file()
+                   and (f"n_{s}" not in cfg or len(os.listdir(root / "images" / s)) == cfg[f"n_{s}"]) for s in SPLITS)
+    except OSError:
+        return False
+
+
+def cache_ok(root: Path, cfg: Mapping[str, Any], version: int) -> bool:
+    """Whether ``root`` holds a finished benchmark written with ``cfg`` at format ``version``."""
+    m = _manifest(root)
+    return (m is not None and m.get("format_version") == version and m.get("config") == jsonable(cfg)
+            and _files_complete(root, m["config"]))
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any], most: int = 4) -> str:
+    keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    parts = [f"{k}: {json.dumps(old.get(k))} there, {json.dumps(new.get(k))} asked" for k in keys[:most]]
+    return "; ".join(parts) + (f"; and {len(keys) - most} more" if len(keys) > most else "")
+
+
+def refuse_other_options(root: Path, cfg: Mapping[str, Any], version: int, what: str) -> None:
+    """Raise when ``root`` holds a finished ``what`` of format ``version`` written with options other than ``cfg``."""
+    m = _manifest(root)
+    if m is None or m.get("format_version") != version or not isinstance(m.get("config"), dict):
+        return
+    old, new = m["config"], jsonable(cfg)
+    if old != new and _files_complete(root, old):
+        raise AdaAnchorError(
+            f"{root}: holds the {what} written with other options ({_differences(old, new)}); it is not replaced, "
+            "since runs trained on it would then read other images. Use another folder for these options (the "
+            "data.root option, or the OUT_DIR of `adaanchor synth`), or delete this folder to replace it")
+
+
+def prepare_folder(root: Path, what: str) -> None:
+    """Empty ``root``'s benchmark files for a new write; the manifest goes first, so that from here on the folder
+    is not taken for a finished cache. ``what`` names the benchmark in the error."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "manifest.json").unlink(missing_ok=True)
+        for s in SPLITS:
+            (root / f"{s}.json").unlink(missing_ok=True)
+            shutil.rmtree(root / "images" / s, ignore_errors=True)
+            (root / "images" / s).mkdir(parents=True)
+    except OSError as exc:
+        raise AdaAnchorError(f"{root}: cannot write the {what} there ({exc.strerror or exc})") from None
+
+
+@contextmanager
+def _locked(root: Path, what: str) -> Iterator[None]:
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        f = open(root / ".lock", "a+")  # noqa: SIM115 - held open for the lock's lifetime
+    except OSError as exc:
+        raise AdaAnchorError(f"{root}: cannot write the {what} there ({exc.strerror or exc})") from None
+    try:
+        try:
+            import fcntl
+        except ImportError:  # no advisory locks on this platform: one writer is assumed
+            fcntl = None  # type: ignore[assignment]
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        yield
+    finally:
+        f.close()  # closing the file releases the lock
+
+
+@contextmanager
+def writing(root: Path, cfg: Mapping[str, Any], version: int, what: str) -> Iterator[bool]:
+    """Guard one benchmark folder. Yields False when ``root`` already holds the benchmark written with ``cfg``
+    (nothing to write), True when the caller must write it now (the folder has been emptied for it); the folder is
+    locked meanwhile. Raises :class:`AdaAnchorError` when it holds a finished benchmark of other options."""
+    if cache_ok(root, cfg, version):  # the common case, without taking the lock
+        yield False
+        return
+    with _locked(root, what):
+        if cache_ok(root, cfg, version):  # another process wrote it while this one waited
+            yield False
+            return
+        refuse_other_options(root, cfg, version, what)
+        prepare_folder(root, what)
+        yield True
+
+
+def write_manifest(root: Path, cfg: Mapping[str, Any], version: int, counts: Mapping[str, Any]) -> None:
+    """The manifest, written last: from then on the folder is a finished benchmark."""
+    write_json(root / "manifest.json", {"format_version": version, "config": jsonable(cfg), "counts": dict(counts)})
+
+
+__all__ = ["SPLITS", "cache_ok", "jsonable", "prepare_folder", "refuse_other_options", "write_json", "write_manifest",
+           "writing"]

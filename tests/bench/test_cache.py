@@ -1,0 +1,72 @@
+"""The rules of a generated benchmark's folder: written once under a lock, never replaced by other options."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from adaanchor.bench import cache, synth
+from adaanchor.errors import AdaAnchorError
+
+TINY = {"n_train": 6, "n_val": 2, "seed": 5}
+
+
+def test_concurrent_callers_write_the_folder_once(tmp_path, monkeypatch):
+    """Two callers asking for the same benchmark at once: one writes, the other waits and reuses it."""
+    writes = []
+    real = synth._write_splits
+
+    def slow_write(*args, **kwargs):
+        writes.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for the other caller to arrive while the write is under way
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(synth, "_write_splits", slow_write)
+    out, errors = [], []
+
+    def call() -> None:
+        try:
+            out.append(synth.write_benchmark(tmp_path / "b", TINY, progress=False))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(writes) == 1 and out[0] == out[1]
+    assert cache.cache_ok(tmp_path / "b", synth.resolve_config(TINY), synth.FORMAT_VERSION)
+
+
+def test_other_options_are_refused_with_what_differs(tmp_path):
+    root = tmp_path / "b"
+    synth.write_benchmark(root, TINY, progress=False)
+    before = sorted(p.name for p in (root / "images" / "train").iterdir())
+    with pytest.raises(AdaAnchorError) as err:
+        synth.write_benchmark(root, {**TINY, "seed": 6}, progress=False)
+    msg = str(err.value)
+    assert str(root) in msg and "seed: 5 there, 6 asked" in msg and "data.root" in msg
+    assert sorted(p.name for p in (root / "images" / "train").iterdir()) == before
+
+
+def test_an_older_format_or_an_unfinished_folder_is_rewritten(tmp_path):
+    root = tmp_path / "b"
+    synth.write_benchmark(root, TINY, progress=False)
+    manifest = json.loads((root / "manifest.json").read_text())
+    (root / "manifest.json").write_text(json.dumps({**manifest, "format_version": synth.FORMAT_VERSION - 1,
+                                                    "config": {**manifest["config"], "seed": 99}}))
+    synth.write_benchmark(root, TINY, progress=False)  # an older generator's files: replaced, not refused
+    assert json.loads((root / "manifest.json").read_text())["format_version"] == synth.FORMAT_VERSION
+    (root / "images" / "val" / "000000.png").unlink()  # a finished manifest over missing files: unfinished
+    synth.write_benchmark(root, {**TINY, "seed": 7}, progress=False)
+    assert json.loads((root / "manifest.json").read_text())["config"]["seed"] == 7
+
+
+def test_differences_list_is_capped():
+    old = {f"k{i}": i for i in range(7)}
+    text = cache._differences(old, {k: v + 1 for k, v in old.items()})
+    assert text.startswith("k0: 0 there, 1 asked") and text.endswith("and 3 more")
