@@ -127,7 +127,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        # The checkout this script runs from (a snapshot worktree of the runs, not the caller's folder).
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=REPO).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 
