@@ -144,3 +144,60 @@ def test_gradients_only_where_weighted():
     logits = t(0.0, 0.0).requires_grad_(True)
     focal_loss(logits, t(1, 0), t(0, 1)).backward()
     assert logits.grad[0] == 0 and logits.grad[1] > 0
+
+
+# ---------------------------------------------------------------------------------- sparse (point) targets
+def _point_case(seed: int, n: int):
+    from adaanchor.strategies.assign_targets import pair_map
+
+    g = torch.Generator().manual_seed(seed)
+    b, k, h, w, s = 3, 4, 5, 6, 4
+    gt = torch.rand(b, k, n, 2, generator=g) * torch.tensor([w * s * 1.4, h * s * 1.4]) - 0.2 * s * torch.tensor([w, h])
+    mask = torch.rand(b, k, h * w, generator=g) < 0.2
+    idx = None if n == 1 else torch.randint(0, n, (b, k, 1, h * w), generator=g)
+    return gt, mask, idx, (b, k, h, w, s), pair_map
+
+
+@pytest.mark.parametrize("seed,n", [(0, 1), (1, 3), (2, 2)])
+def test_point_offsets_are_the_dense_targets_at_their_cells(seed, n):
+    """The sparse offset target's dense form is ``offsets_to`` weighted by ``pair_map`` of its cells, exactly."""
+    from adaanchor.strategies.assign_targets import offsets_to, point_offsets
+
+    gt, mask, idx, (b, k, h, w, s), pair_map = _point_case(seed, n)
+    pt = point_offsets(gt, mask, idx, h, w, s)
+    dense_w = pair_map(mask.float(), h, w)
+    assert pt.shape == (b, 2 * k, h, w) and pt.index.unique().numel() == pt.index.numel() == 2 * int(mask.sum())
+    assert torch.equal(pt.weight, dense_w)
+    assert torch.equal(pt.value, offsets_to(gt, idx, h, w, s) * dense_w)
+
+
+@pytest.mark.parametrize("seed,n", [(3, 1), (4, 3)])
+def test_point_l1_equals_the_dense_l1_in_value_and_gradient(seed, n):
+    from adaanchor.strategies.assign_targets import point_offsets
+    from adaanchor.strategies.base import Target
+    from adaanchor.strategies.losses import compute_loss
+
+    gt, mask, idx, (b, k, h, w, s), _ = _point_case(seed, n)
+    pt = point_offsets(gt, mask, idx, h, w, s)
+    # A channel slice of a larger map, as the model's stacked heads hand it over.
+    base = torch.randn(b, 3 * k, h, w, generator=torch.Generator().manual_seed(seed), requires_grad=True)
+    losses = {"offset": ("l1", 1.0)}
+    sparse = compute_loss({"offset": base[:, k:]}, {"offset": pt}, losses)["loss"]
+    (g_sparse,) = torch.autograd.grad(sparse, base)
+    dense = compute_loss({"offset": base[:, k:]}, {"offset": Target(pt.value, pt.weight)}, losses)["loss"]
+    (g_dense,) = torch.autograd.grad(dense, base)
+    assert float(sparse) == pytest.approx(float(dense), rel=1e-6)
+    torch.testing.assert_close(g_sparse, g_dense, rtol=0, atol=1e-7)
+    assert (g_sparse[:, k:] != 0).sum() <= pt.index.numel() and float(g_sparse[:, :k].abs().sum()) == 0.0
+
+
+def test_point_target_refuses_another_shape_or_loss():
+    from adaanchor.strategies.assign_targets import point_offsets
+    from adaanchor.strategies.losses import compute_loss
+
+    gt, mask, idx, (b, k, h, w, s), _ = _point_case(5, 1)
+    pt = point_offsets(gt, mask, idx, h, w, s)
+    with pytest.raises(ValueError, match="point target"):
+        compute_loss({"offset": torch.zeros(b, 2 * k, h, w + 1)}, {"offset": pt}, {"offset": ("l1", 1.0)})
+    with pytest.raises(ValueError, match="mse loss"):
+        compute_loss({"offset": torch.zeros(b, 2 * k, h, w)}, {"offset": pt}, {"offset": ("mse", 1.0)})

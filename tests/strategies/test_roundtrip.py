@@ -18,6 +18,7 @@ from hypothesis import strategies as hst
 
 from adaanchor.coords import cell_to_input, input_to_cell
 from adaanchor.strategies import STRATEGY_NAMES, build_strategy
+from adaanchor.strategies.assign_targets import offsets_to
 
 W, H = 32, 24
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
@@ -160,10 +161,21 @@ ANCHOR_CFGS = {
 
 
 def _anchor_roundtrip(cfg: dict, kp: torch.Tensor, seed: int, stride: int = 4) -> torch.Tensor:
+    """Encode, then decode the outputs of a model that is right everywhere: confident at the positives and, at
+    every cell, the offsets to the target. The offset targets are sparse (the supervised cells only): they must
+    equal those offsets where they are given."""
     k = kp.shape[2]
     st = build_strategy(cfg, k, stride, (W, H))
     enc = st.encode(dense_outputs(st, kp.shape[0], seed), kp, torch.full(kp.shape[:3], 2))
-    dec = st.decode(perfect_outputs(enc.targets))
+    out = perfect_outputs(enc.targets)
+    h, w = out["conf"].shape[-2:]
+    everywhere = offsets_to(kp.float().permute(0, 2, 1, 3), None, h, w, stride)  # (B, 2K, h, w) cells
+    for head in ("offset", "local"):
+        if head in enc.targets:
+            t = enc.targets[head]
+            torch.testing.assert_close(torch.take(everywhere, t.index), t.values, rtol=0, atol=0)
+            out[head] = everywhere.clone()
+    dec = st.decode(out)
     assert (dec.score > 0.999).all()
     return dec.xy
 

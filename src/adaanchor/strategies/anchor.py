@@ -24,9 +24,8 @@ from .anchor_decode import decode_anchor, decode_anchor_features, head_matrices
 from .assign_targets import (
     cell_distances2,
     clamp_to_map,
-    offsets_to,
     owner_index,
-    pair_map,
+    point_offsets,
     predicted_xy,
     take_instance,
 )
@@ -41,7 +40,7 @@ from .assigners import (
     soft_target,
 )
 from .assigners import select as assign_select
-from .base import Decoded, Encoded, Strategy, Target
+from .base import Decoded, Encoded, PointTarget, Strategy, Target
 
 
 class AnchorStrategy(Strategy):
@@ -182,18 +181,17 @@ class AnchorStrategy(Strategy):
         else:
             conf_t = pos_f
         chan_w = valid.any(dim=2).float() if self.ignore_unlabelled else torch.ones(b, k, device=conf.device)
-        targets = {
+        targets: dict[str, Target | PointTarget] = {
             "conf": Target(conf_t.view(b, k, h, w), chan_w.view(b, k, 1, 1).expand(b, k, h, w).contiguous()),
-            "offset": Target(offsets_to(gt, owner, h, w, s), pair_map(pos_f, h, w)),
+            # Sparse: the offsets at the positives only (their dense form is offsets_to / pair_map of pos_f).
+            "offset": point_offsets(gt, positive, owner, h, w, s),
         }
         if self.refine:
             # Local offsets: at cells within local_radius cells of a target, point to the nearest target.
             d_loc = cell_d2.masked_fill(~valid.unsqueeze(-1), float("inf"))
             near = None if d_loc.shape[2] == 1 else d_loc.argmin(dim=2, keepdim=True)
-            close = (take_instance(d_loc, near) <= (self.local_radius * s) ** 2).float()
-            # One instance: the nearest target is the one the offsets point to, so the values are shared.
-            local_t = targets["offset"].value if near is None and owner is None else offsets_to(gt, near, h, w, s)
-            targets["local"] = Target(local_t, pair_map(close, h, w))
+            close = take_instance(d_loc, near) <= (self.local_radius * s) ** 2
+            targets["local"] = point_offsets(gt, close, near, h, w, s)
 
         stats = {}
         picked = cell_d2.masked_select(selected)  # the positives only: a sqrt over every cell costs 2.5x more

@@ -7,7 +7,8 @@ What makes it fast, with the same results as a direct implementation (tested aga
   no ``exp`` of large negative numbers (denormals are slow on CPUs); values are exponentiated only where an
   option needs them;
 - coarse and refined points are computed in cell coordinates and sampled with one ``grid_sample`` call;
-- targets are written straight in the head layout ``(B, 2K, h, w)`` (x of type k at channel 2k, y at 2k + 1).
+- targets are written straight in the head layout ``(B, 2K, h, w)`` (x of type k at channel 2k, y at 2k + 1);
+  the offset targets only at their cells (:func:`point_offsets`), so that the L1 losses touch those alone.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import functools
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from .base import PointTarget
 
 
 def axis_centres(n: int, stride: int, device: torch.device) -> Tensor:
@@ -102,6 +105,25 @@ def offsets_to(gt: Tensor, idx: Tensor | None, h: int, w: int, stride: int) -> T
     else:
         own = torch.gather(gt.transpose(2, 3), 3, idx.expand(b, k, 2, h * w))  # (B, K, 2, hw)
     return own.sub(grid).mul_(1.0 / stride).view(b, 2 * k, h, w)
+
+
+def point_offsets(gt: Tensor, mask: Tensor, idx: Tensor | None, h: int, w: int, stride: int) -> PointTarget:
+    """:func:`offsets_to` at the cells of ``mask`` only, weight 1 there: the sparse form of
+    ``Target(offsets_to(gt, idx, ...), pair_map(mask, ...))`` with the same values (the same operations).
+
+    Args:
+        gt: ``(B, K, N, 2)``; mask: ``(B, K, hw)`` bool; idx: ``(B, K, 1, hw)`` instance per cell, or None for 0.
+    """
+    b, k, _, _ = gt.shape
+    hw = h * w
+    bi, ki, ci = mask.nonzero(as_tuple=True)  # (P,) each
+    inst = idx[bi, ki, 0, ci] if idx is not None else torch.zeros_like(bi)
+    own = gt[bi, ki, inst]  # (P, 2)
+    values = own.sub(_centre_grid(h, w, stride, gt.device)[:, ci].t()).mul_(1.0 / stride)  # (P, 2): x, y
+    x_at = bi * (2 * k * hw) + (2 * ki) * hw + ci  # channel 2k holds x, 2k + 1 holds y
+    index = torch.stack([x_at, x_at + hw], dim=1).view(-1)
+    values = values.reshape(-1)
+    return PointTarget((b, 2 * k, h, w), index, values, torch.ones_like(values))
 
 
 @functools.lru_cache(maxsize=16)

@@ -2,7 +2,8 @@
 
 A strategy declares its output heads, encodes ground truth into targets **of the same shape as the
 outputs** (from detached outputs, inside the training step), and decodes outputs into keypoints. Because
-targets mirror outputs, one generic loss (:func:`adaanchor.strategies.losses.compute_loss`) serves all.
+targets mirror outputs, one generic loss (:func:`adaanchor.strategies.losses.compute_loss`) serves all. A sparse
+target (:class:`PointTarget`, the anchor offsets) lists its non-zero elements and has the same dense form.
 """
 
 from __future__ import annotations
@@ -22,6 +23,38 @@ class Target:
 
     value: Tensor
     weight: Tensor
+
+
+class PointTarget:
+    """A target given only where its weight is non-zero (the anchor offsets: the positives' cells), so that the
+    loss reads and writes those elements rather than the whole map (a dense L1 is bound by memory traffic).
+
+    ``value`` and ``weight`` give the dense form (zeros elsewhere), the same tensors a :class:`Target` would hold.
+
+    Args:
+        shape: the head output's shape, e.g. ``(B, 2K, h, w)``.
+        index: ``(n,)`` int64 flat indices in the output's row-major order, each at most once.
+        values, weights: ``(n,)`` float.
+    """
+
+    __slots__ = ("shape", "index", "values", "weights")
+
+    def __init__(self, shape: tuple[int, ...], index: Tensor, values: Tensor, weights: Tensor):
+        self.shape = tuple(shape)
+        self.index, self.values, self.weights = index, values, weights
+
+    def _dense(self, x: Tensor) -> Tensor:
+        out = x.new_zeros(self.shape)
+        out.view(-1)[self.index] = x
+        return out
+
+    @property
+    def value(self) -> Tensor:
+        return self._dense(self.values)
+
+    @property
+    def weight(self) -> Tensor:
+        return self._dense(self.weights)
 
 
 @dataclass

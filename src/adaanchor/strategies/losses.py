@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .ae_loss import ae_loss
-from .base import Target
+from .base import PointTarget, Target
 
 
 def focal_loss(logits: Tensor, target: Tensor, weight: Tensor, gamma: float = 2.0) -> Tensor:
@@ -96,6 +96,14 @@ class _WeightedL1(torch.autograd.Function):
         return grad * (grad_out / num), None, None, None
 
 
+def point_l1_loss(pred: Tensor, target: PointTarget) -> Tensor:
+    """:func:`l1_loss` of a :class:`PointTarget`: the same value (up to float rounding), reading ``pred`` at the
+    target's elements only; the gradient is written there (``take``'s backward), zero elsewhere."""
+    num = (target.weights.sum() / 2).clamp(min=1.0)
+    p = torch.take(pred, target.index).float()
+    return torch.dot((p - target.values).abs(), target.weights) / num
+
+
 def scaled_l1_loss(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
     """Scale-weighted L1 per point: ``sum(|pred - target| * w) / max(1, count(w > 0) / 2)``. All same shape."""
     num = ((weight > 0).sum() / 2).clamp(min=1.0)
@@ -109,7 +117,7 @@ def mse_loss(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
 
 def compute_loss(
     outputs: dict[str, Tensor],
-    targets: dict[str, Target],
+    targets: dict[str, Target | PointTarget],
     losses: dict[str, tuple[str, float]],
     focal_gamma: float = 2.0,
 ) -> dict[str, Tensor]:
@@ -124,6 +132,13 @@ def compute_loss(
     for head, (kind, w) in losses.items():
         t = targets[head]
         o = outputs[head]
+        if isinstance(t, PointTarget):
+            if tuple(o.shape) != t.shape or kind != "l1":
+                raise ValueError(f"head '{head}': output {tuple(o.shape)} vs point target {t.shape} ({kind} loss)")
+            v = point_l1_loss(o, t)
+            out[f"loss_{head}"] = v
+            total = w * v if total is None else total + w * v
+            continue
         if o.shape != t.value.shape or o.shape != t.weight.shape:
             raise ValueError(f"head '{head}': output {tuple(o.shape)} vs target {tuple(t.value.shape)}")
         if kind == "focal":
