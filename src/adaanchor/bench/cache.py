@@ -68,7 +68,7 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any], most: int = 4) 
     return "; ".join(parts) + (f"; and {len(keys) - most} more" if len(keys) > most else "")
 
 
-def refuse_other_options(root: Path, cfg: Mapping[str, Any], version: int, what: str) -> None:
+def _refuse_other_options(root: Path, cfg: Mapping[str, Any], version: int, what: str) -> None:
     """Raise when ``root`` holds a finished ``what`` of format ``version`` written with options other than ``cfg``."""
     m = _manifest(root)
     if m is None or m.get("format_version") != version or not isinstance(m.get("config"), dict):
@@ -126,7 +126,7 @@ def writing(root: Path, cfg: Mapping[str, Any], version: int, what: str) -> Iter
         if cache_ok(root, cfg, version):  # another process wrote it while this one waited
             yield False
             return
-        refuse_other_options(root, cfg, version, what)
+        _refuse_other_options(root, cfg, version, what)
         prepare_folder(root, what)
         yield True
 
@@ -136,5 +136,5 @@ def write_manifest(root: Path, cfg: Mapping[str, Any], version: int, counts: Map
     write_json(root / "manifest.json", {"format_version": version, "config": jsonable(cfg), "counts": dict(counts)})
 
 
-__all__ = ["SPLITS", "cache_ok", "jsonable", "prepare_folder", "refuse_other_options", "write_json", "write_manifest",
+__all__ = ["SPLITS", "cache_ok", "jsonable", "prepare_folder", "write_json", "write_manifest",
            "writing"]

@@ -77,10 +77,10 @@ def l1_loss(pred: Tensor, target: Tensor, weight: Tensor) -> Tensor:
 
 
 class _WeightedL1(torch.autograd.Function):
-    """Weighted L1 in one pass with its gradient ``sign(pred - target) * w / num`` (the offset heads' loss).
+    """Weighted L1 with its gradient ``sign(pred - target) * w / num`` written out (dense targets' L1).
 
-    Five passes over the dense maps forward and one backward (the division by ``num`` is folded into the scalar
-    the backward multiplies by; weighting and summing are one dot product)."""
+    Five passes over the maps forward and one backward: the division by ``num`` is folded into the scalar the
+    backward multiplies by, and weighting and summing are one dot product."""
 
     @staticmethod
     def forward(ctx, pred: Tensor, target: Tensor, weight: Tensor, num: Tensor) -> Tensor:
