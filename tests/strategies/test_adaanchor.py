@@ -473,9 +473,9 @@ def reference_encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibi
         targets["local"] = Target(_to_map(local_t, h, w), _to_map(local_w, h, w))
 
     stats = {}
-    npos = selected.sum()
-    if npos > 0:
-        stats["pos_dist_cells"] = float((cell_d * selected).sum() / npos)
+    npos = positive.sum()
+    if npos > 0:  # each positive cell's distance to the target it regresses to
+        stats["pos_dist_cells"] = float((offset_t.norm(dim=-1) * positive).sum() / npos)
     stats["adaptive"] = float(adaptive)
     return Encoded(targets, stats)
 

@@ -6,6 +6,9 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 
 from adaanchor.strategies import Target, compute_loss
 from adaanchor.strategies.losses import focal_loss, l1_loss, mse_loss
@@ -66,6 +69,34 @@ def test_focal_is_stable_for_large_logits():
 def test_focal_confident_and_right_is_near_zero():
     v = focal_loss(t(30.0, -30.0, -30.0), t(1, 0, 0), t(1, 1, 1))
     assert 0 <= v.item() < 1e-12
+
+
+def _focal_reference(logits, target, weight, gamma):
+    """The focal loss as written in the docstring, differentiated by autograd (log-sigmoid form)."""
+    x = logits.detach().clone().requires_grad_(True)
+    pos = target > 0.5
+    p = torch.sigmoid(x)
+    elem = torch.where(pos, -((1 - p) ** gamma) * F.logsigmoid(x), -(p**gamma) * F.logsigmoid(-x))
+    loss = (elem * weight).sum() / (pos.float() * weight).sum().clamp(min=1.0)
+    loss.backward()
+    return loss.detach(), x.grad
+
+
+@pytest.mark.parametrize("gamma", [0.0, 1.0, 2.0, 2.5])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_focal_value_and_gradient_equal_the_reference(gamma, seed):
+    """The hand-written pass (min(log(max(q, tiny)), z) for log q, the folded divisor) against autograd of the
+    plain formula, over logits from -120 to 120: beyond -87 the sigmoid is no longer a normal float."""
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.cat([torch.randn(2, 3, 6, 5, generator=g) * 8, torch.linspace(-120, 120, 180).view(2, 3, 6, 5)])
+    target = (torch.rand(logits.shape, generator=g) < 0.2).float()
+    weight = (torch.rand(logits.shape, generator=g) < 0.8).float()
+    ref, ref_grad = _focal_reference(logits, target, weight, gamma)
+    x = logits.clone().requires_grad_(True)
+    loss = focal_loss(x, target, weight, gamma)
+    (loss * 3.0).backward()  # a non-unit upstream gradient goes through the folded divisor
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    torch.testing.assert_close(x.grad, 3.0 * ref_grad, rtol=1e-5, atol=1e-7)
 
 
 # ---- L1 / MSE -----------------------------------------------------------------------------------
@@ -169,6 +200,48 @@ def test_point_offsets_are_the_dense_targets_at_their_cells(seed, n):
     assert pt.shape == (b, 2 * k, h, w) and pt.index.unique().numel() == pt.index.numel() == 2 * int(mask.sum())
     assert torch.equal(pt.weight, dense_w)
     assert torch.equal(pt.value, offsets_to(gt, idx, h, w, s) * dense_w)
+
+
+@pytest.mark.parametrize("seed", [0, 6])
+def test_point_offsets_searched_at_given_cells_are_the_same_target(seed):
+    """With the top-k's cells given (a superset of the mask's cells per row, as the encode passes them), the
+    sparse target has the same dense form as when the whole mask is searched."""
+    from adaanchor.strategies.assign_targets import point_offsets
+
+    gt, _, idx, (b, k, h, w, s), _ = _point_case(seed, 1)
+    g = torch.Generator().manual_seed(seed)
+    cells = torch.rand(b, k, h * w, generator=g).topk(7, dim=-1, sorted=False).indices  # distinct per row
+    mask = torch.zeros(b, k, h * w, dtype=torch.bool).scatter_(-1, cells, True)
+    mask &= torch.rand(b, k, h * w, generator=g) < 0.6  # some picks are dropped (invalid, outside the prior)
+    full, fast = point_offsets(gt, mask, idx, h, w, s), point_offsets(gt, mask, idx, h, w, s, cells=cells)
+    assert fast.index.numel() == full.index.numel() == 2 * int(mask.sum())
+    assert torch.equal(fast.weight, full.weight) and torch.equal(fast.value, full.value)
+
+
+@settings(max_examples=25, deadline=None)
+@given(w=hs.integers(2, 30), h=hs.integers(2, 30), radius=hs.floats(0.0, 4.0), seed=hs.integers(0, 2**16))
+def test_local_targets_searched_in_a_window_are_the_same_target(w, h, radius, seed):
+    """The window around each target holds every cell within ``radius`` cells of it: the local target found there
+    equals the one found over the whole map, for targets on, beside and far outside the map, NaN and infinite."""
+    from adaanchor.strategies.assign_targets import cell_distances2, point_offsets, window_cells
+
+    g = torch.Generator().manual_seed(seed)
+    b, k, s = 2, 6, 4
+    gt = (torch.rand(b, k, 1, 2, generator=g) * 1.6 - 0.3) * torch.tensor([w * s, h * s])
+    gt[0, 0, 0] = torch.tensor([float("nan"), 3.0])
+    gt[0, 1, 0] = torch.tensor([float("inf"), -float("inf")])
+    gt[1, 0, 0] = torch.tensor([-1e6, 1e6])
+    gt[1, 1, 0] = torch.tensor([(w - 1) * s + 1.5, 1.5])  # on a corner cell's centre, the window's edge case
+    close = cell_distances2(gt, h, w, s)[:, :, 0] <= (radius * s) ** 2
+    full = point_offsets(gt, close, None, h, w, s)
+    win = window_cells(gt, radius, h, w, s)
+    if win is None:  # the window is not smaller than the map: the whole mask is searched
+        assert (2 * (2 * int(radius + 0.5) + 3) ** 2) >= h * w
+        return
+    cells, ok = win
+    assert int(cells.max()) < h * w and int(cells.min()) >= 0
+    fast = point_offsets(gt, close, None, h, w, s, cells, ok)
+    assert torch.equal(fast.weight, full.weight) and torch.equal(fast.value, full.value)
 
 
 @pytest.mark.parametrize("seed,n", [(3, 1), (4, 3)])

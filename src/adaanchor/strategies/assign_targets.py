@@ -14,11 +14,13 @@ What makes it fast, with the same results as a direct implementation (tested aga
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..coords import input_to_cell
 from .base import PointTarget
 
 
@@ -65,13 +67,15 @@ def predicted_xy(offset: Tensor, local: Tensor | None, k: int, stride: int) -> t
     uv = offset.float().view(b, k, 2, hw) + _cell_index_grid(h, w, dev)  # cell coordinates, (B, K, 2, hw)
     if local is not None:
         # x and y are clamped, scaled to grid_sample's [-1, 1] and refined together (rows 0 and 1 of dim 2).
-        uv = torch.minimum(uv.clamp_(min=0.0), torch.tensor([[w - 1.0], [h - 1.0]], device=dev))
-        scale = torch.tensor([[2.0 / max(w - 1, 1)], [2.0 / max(h - 1, 1)]], device=dev)
-        grid = (uv * scale - 1).transpose(2, 3).reshape(b * k, hw, 1, 2)
+        # Scalar clamps per row: a clamp to a bounds tensor broadcasts, at 4x the time.
+        uv[:, :, 0].clamp_(0.0, w - 1.0)
+        uv[:, :, 1].clamp_(0.0, h - 1.0)
+        grid = uv * _grid_scale(h, w, dev)
+        grid = grid.sub_(1.0).transpose(2, 3).reshape(b * k, hw, 1, 2)  # the (x, y) pairs grid_sample reads
         loc = F.grid_sample(local.float().reshape(b * k, 2, h, w), grid, mode="bilinear", padding_mode="border",
                             align_corners=True)
         uv += loc.view(b, k, 2, hw)
-    xy = uv * stride + (stride - 1) / 2.0
+    xy = uv.mul_(stride).add_((stride - 1) / 2.0)
     return xy[:, :, 0].unsqueeze(2), xy[:, :, 1].unsqueeze(2)
 
 
@@ -107,16 +111,27 @@ def offsets_to(gt: Tensor, idx: Tensor | None, h: int, w: int, stride: int) -> T
     return own.sub(grid).mul_(1.0 / stride).view(b, 2 * k, h, w)
 
 
-def point_offsets(gt: Tensor, mask: Tensor, idx: Tensor | None, h: int, w: int, stride: int) -> PointTarget:
+def point_offsets(gt: Tensor, mask: Tensor, idx: Tensor | None, h: int, w: int, stride: int,
+                  cells: Tensor | None = None, cells_ok: Tensor | None = None) -> PointTarget:
     """:func:`offsets_to` at the cells of ``mask`` only, weight 1 there: the sparse form of
     ``Target(offsets_to(gt, idx, ...), pair_map(mask, ...))`` with the same values (the same operations).
 
     Args:
         gt: ``(B, K, N, 2)``; mask: ``(B, K, hw)`` bool; idx: ``(B, K, 1, hw)`` instance per cell, or None for 0.
+        cells: optional ``(B, K, M)`` cells per row that include every cell of ``mask``, each at most once (the
+            top-k's picks): the mask is then searched at those cells only, as finding the non-zero elements
+            of the whole mask costs more than the rest of this function.
+        cells_ok: optional ``(B, K, M)`` bool: only these of ``cells`` count (:func:`window_cells` lists cells
+            outside the map as cell 0, not ok).
     """
     b, k, _, _ = gt.shape
     hw = h * w
-    bi, ki, ci = mask.nonzero(as_tuple=True)  # (P,) each
+    if cells is None:
+        bi, ki, ci = mask.nonzero(as_tuple=True)  # (P,) each
+    else:
+        hit = mask.gather(-1, cells)
+        bi, ki, mi = (hit if cells_ok is None else hit & cells_ok).nonzero(as_tuple=True)
+        ci = cells[bi, ki, mi]
     inst = idx[bi, ki, 0, ci] if idx is not None else torch.zeros_like(bi)
     own = gt[bi, ki, inst]  # (P, 2)
     values = own.sub(_centre_grid(h, w, stride, gt.device)[:, ci].t()).mul_(1.0 / stride)  # (P, 2): x, y
@@ -126,10 +141,46 @@ def point_offsets(gt: Tensor, mask: Tensor, idx: Tensor | None, h: int, w: int, 
     return PointTarget((b, 2 * k, h, w), index, values, torch.ones_like(values))
 
 
+def window_cells(gt: Tensor, radius: float, h: int, w: int, stride: int) -> tuple[Tensor, Tensor] | None:
+    """The cells of a square window around each target that holds every cell centre within ``radius`` cells of it:
+    ``(cells (B, K, M), ok (B, K, M))`` for :func:`point_offsets`, cells outside the map listed as cell 0 and not
+    ok; None when the window would not be smaller than half the map (search the whole mask then).
+
+    A cell within ``radius`` of the target is at most ``radius`` columns from its cell coordinate ``u``, so at most
+    ``radius + 1/2`` from ``round(u)``: the window spans ``floor(radius + 1/2) + 1`` cells each side of it.
+
+    Args:
+        gt: ``(B, K, 1, 2)`` targets in input pixels (one instance; NaN or infinite ones give no ok cells).
+    """
+    half = int(math.floor(radius + 0.5)) + 1
+    side = 2 * half + 1
+    if side * side * 2 >= h * w:
+        return None
+    b, k = gt.shape[:2]
+    uv = torch.nan_to_num(input_to_cell(gt[:, :, 0], stride), nan=-2.0 * side, posinf=2.0 * side + h + w,
+                          neginf=-2.0 * side)
+    lo = torch.tensor([-side - 1.0, -side - 1.0], device=gt.device)
+    hi = torch.tensor([w + side + 1.0, h + side + 1.0], device=gt.device)
+    centre = torch.round(torch.minimum(torch.maximum(uv, lo), hi)).long()  # (B, K, 2), far targets kept far
+    steps = torch.arange(-half, half + 1, device=gt.device)
+    col = (centre[..., 0:1] + steps).unsqueeze(-2)  # (B, K, 1, side)
+    row = (centre[..., 1:2] + steps).unsqueeze(-1)  # (B, K, side, 1)
+    ok = ((col >= 0) & (col < w) & (row >= 0) & (row < h)).reshape(b, k, side * side)
+    cells = (row * w + col).reshape(b, k, side * side)
+    return cells.masked_fill(~ok, 0), ok
+
+
 @functools.lru_cache(maxsize=16)
 def _centre_grid(h: int, w: int, stride: int, device: torch.device) -> Tensor:
     """``(2, hw)``: x and y of every cell centre, row-major (cached: one per map size)."""
     return torch.stack([axis_centres(w, stride, device).repeat(h), axis_centres(h, stride, device).repeat_interleave(w)])
+
+
+@functools.lru_cache(maxsize=16)
+def _grid_scale(h: int, w: int, device: torch.device) -> Tensor:
+    """``(2, 1)``: the scale from cell coordinates (x row, y row) to ``grid_sample``'s ``[-1, 1]`` with
+    ``align_corners=True``, before subtracting 1 (cached)."""
+    return torch.tensor([[2.0 / max(w - 1, 1)], [2.0 / max(h - 1, 1)]], device=device)
 
 
 @functools.lru_cache(maxsize=16)

@@ -131,7 +131,14 @@ def log_quality(d2: Tensor, kind: str, sigma: float, area: Tensor | None, kappa:
 
 def select(rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor | None, how: str, topk: int,
            q: int) -> Tensor:
-    """Positives per target: a bool mask ``(B, K, N, hw)``.
+    """Positives per target: a bool mask ``(B, K, N, hw)`` (:func:`select_cells` without the cells)."""
+    return select_cells(rank, values, r, cand, how, topk, q)[0]
+
+
+def select_cells(rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor | None, how: str, topk: int,
+                 q: int) -> tuple[Tensor, Tensor | None]:
+    """Positives per target: a bool mask ``(B, K, N, hw)``, and for ``topk`` the cells it picked ``(B, K, N, k)``
+    (distinct per target; every positive is among them), else None.
 
     Args:
         rank: ``(B, K, N, hw)``, in the order of the metric, ``-inf`` outside the candidates.
@@ -140,9 +147,11 @@ def select(rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor |
     """
     hw = rank.shape[-1]
     selected = torch.zeros(rank.shape, dtype=torch.bool, device=rank.device)
+    cells = None
     if how == "topk":
         # Unsorted: the same set (ties included; tested), about 3x faster on a CPU than sorting it too.
-        selected.scatter_(-1, rank.topk(min(topk, hw), dim=-1, sorted=False).indices, True)
+        cells = rank.topk(min(topk, hw), dim=-1, sorted=False).indices
+        selected.scatter_(-1, cells, True)
     elif how == "atss":
         assert values is not None
         cmask = torch.ones_like(selected) if cand is None else cand
@@ -161,7 +170,7 @@ def select(rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor |
         selected.scatter_(-1, rank.topk(qq, dim=-1).indices, (rank_pos < k_dyn).expand(*rank.shape[:-1], qq))
     if cand is not None:  # topk and the best-candidate rule can return masked cells when few candidates exist
         selected &= cand
-    return selected
+    return selected, cells
 
 
 def soft_target(score: Tensor, r: Tensor, selected: Tensor) -> Tensor:
