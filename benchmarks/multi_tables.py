@@ -51,6 +51,7 @@ from adaanchor.data.spec import load_spec  # noqa: E402
 from adaanchor.demo_bottomup import DEMO_BENCH  # noqa: E402
 from adaanchor.engine import bottomup as eb  # noqa: E402
 from adaanchor.engine import centre as ec  # noqa: E402
+from adaanchor.engine.checkpoint import atomic_save  # noqa: E402
 from adaanchor.engine.run import seed_everything  # noqa: E402
 from adaanchor.metrics.coco import crowdpose_ap  # noqa: E402
 from adaanchor.models.backbones import build_backbone  # noqa: E402
@@ -97,6 +98,7 @@ TABLES: dict[str, dict[str, Any]] = {
 RUN_TABLE = {"crowd": "table5", "faces": "table6"}  # the table whose run folder holds a benchmark's runs
 # The dev instance of each benchmark: options over its own (see the module doc); cached beside it with "-dev".
 DEV_OPTIONS = {"crowd": {"seed": DEV_SYNTH_SEED}, "faces": {"seed": DEV_SYNTH_SEED, "dev_fraction": DEV_FRACTION}}
+SAVE_EVERY = 200  # steps between saved training states: a run stopped midway resumes from the last one
 SNAPSHOTS = (0.8, 0.9)  # dev runs: fractions of the steps whose weights are evaluated too (convergence check)
 TRAIN = {"batch_size": 16, "lr": 1e-3, "tiny_width": 24}
 
@@ -165,17 +167,21 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
         model.load_state_dict(safe_load(weights))
         train = old["train"]
     else:
+        partial = _partial_files(run_dir, settings, marks)
+        snapshots.update({m: safe_load(f) for m, f in partial["snapshots"].items() if f.is_file()})
 
         def keep(step: int) -> None:
             if step in marks:
                 snapshots[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                atomic_save(snapshots[step], partial["snapshots"][step])  # a resumed run needs it too
 
         t0 = time.time()
         rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed,
-                          on_step=keep)
+                          on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY)
         train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"]}
-        run_dir.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), weights)
+        for f in [partial["state"], partial["settings"], *partial["snapshots"].values()]:
+            f.unlink(missing_ok=True)
     metrics = evaluate_run(task, model, strategy, data)
     record = {"settings": settings, "train": train, "metrics": metrics}
     if marks:
@@ -183,6 +189,20 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
                                                      run_dir)
     record_path.write_text(json.dumps(record, indent=1))
     return {"seed": seed, **train, **metrics, **({"convergence": record["convergence"]} if marks else {})}
+
+
+def _partial_files(run_dir: Path, settings: dict[str, Any], marks: set[int]) -> dict[str, Any]:
+    """The files of a partly trained run (its training state, its settings, its convergence snapshots). A
+    partial run of other settings is removed, so that training starts afresh; one of these settings resumes."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    files = {"state": run_dir / "partial.pt", "settings": run_dir / "partial.json",
+             "snapshots": {m: run_dir / f"partial_snapshot_{m}.pt" for m in sorted(marks)}}
+    same = files["settings"].is_file() and json.loads(files["settings"].read_text()) == settings
+    if not same:
+        for f in [files["state"], *run_dir.glob("partial_snapshot_*.pt")]:
+            f.unlink(missing_ok=True)
+        files["settings"].write_text(json.dumps(settings, indent=1))
+    return files
 
 
 def evaluate_run(task: Task, model: torch.nn.Module, strategy: Any, data: dict[str, Any]) -> dict[str, Any]:

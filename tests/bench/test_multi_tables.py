@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location("paper_tables", REPO / "benchmarks" / "paper_tables.py")
@@ -71,3 +72,45 @@ def test_table5_dev_split_has_its_own_instance_and_a_convergence_check(tmp_path)
     # Evaluated again (not retrained): the snapshot rows are kept.
     assert paper_tables.main(argv) == 0
     assert (run / "eval_log.csv").read_text().strip().splitlines() == log
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
+    """A dev run killed after its saved state of step 4 (and the snapshot at 80% of the steps) continues from
+    there: the same weights and convergence log as a run that was not stopped, and the partial files go."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # where paper_tables finds it
+    mt = importlib.import_module("multi_tables")
+    monkeypatch.setattr(mt, "SAVE_EVERY", 2)
+
+    def argv(out):
+        return ["table5", "--steps", "5", "--seeds", "0", "--n-train", "8", "--n-val", "4", "--width", "8",
+                "--methods", "adaanchor", "--out", str(out), "--data-cache", str(tmp_path / "cache")]
+
+    assert paper_tables.main(argv(tmp_path / "full")) == 0
+    task = mt.TASKS["ae"]
+
+    def crashing(*args, on_step, **kwargs):
+        def step(s):
+            on_step(s)
+            if s == 5:
+                raise _Stop
+
+        return task.train(*args, on_step=step, **kwargs)
+
+    monkeypatch.setitem(mt.TASKS, "ae", task._replace(train=crashing))
+    with pytest.raises(_Stop):
+        paper_tables.main(argv(tmp_path / "cut"))
+    run = tmp_path / "cut" / "runs" / "table5" / "adaanchor_dev_s0"
+    assert {f.name for f in run.iterdir()} >= {"partial.pt", "partial.json", "partial_snapshot_4.pt"}
+    monkeypatch.setitem(mt.TASKS, "ae", task)
+    assert paper_tables.main(argv(tmp_path / "cut")) == 0
+    assert not list(run.glob("partial*"))
+    ref = tmp_path / "full" / "runs" / "table5" / "adaanchor_dev_s0"
+    got, want = torch.load(run / "model.pt"), torch.load(ref / "model.pt")
+    for k, v in want.items():
+        torch.testing.assert_close(got[k], v, rtol=1e-5, atol=1e-6, msg=k)
+    assert (run / "eval_log.csv").read_text().splitlines()[1:] == (ref / "eval_log.csv").read_text().splitlines()[1:]

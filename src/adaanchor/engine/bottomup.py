@@ -2,7 +2,7 @@
 
 The training step is the generic one (forward, the strategy encodes targets from detached outputs, one
 generic loss with the ``ae`` kind for the tags, Adam); :func:`train_steps` runs it for a fixed number of
-steps without the checkpointing of :mod:`adaanchor.engine.train`, for benchmarks and the demo.
+steps for benchmarks and the demo, optionally saving and resuming a partial run (``state_path``).
 :func:`evaluate_bottomup` runs the model once per image, then decodes and groups at every gamma.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,33 +19,50 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from ..data.bottomup import BottomUpDataset, to_image_coords
 from ..data.types import collate
+from ..errors import AdaAnchorError
 from ..metrics.coco import predictions_to_coco_results
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
 from ..models.net import KeypointNet
+from ..safe_torch import safe_load
 from ..strategies import compute_loss
 from ..strategies.grouping import Poses, group_poses
 from ..strategies.tags import BottomUpStrategy
+from .checkpoint import atomic_save, rng_state, set_rng_state
 
 
 def train_steps(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomUpDataset, steps: int,
                 batch_size: int = 16, lr: float = 1e-3, seed: int = 0, focal_gamma: float = 2.0,
                 log: Callable[[int, dict[str, float]], None] | None = None, log_every: int = 25,
-                on_step: Callable[[int], None] | None = None) -> list[dict[str, float]]:
+                on_step: Callable[[int], None] | None = None, state_path: str | Path | None = None,
+                save_every: int = 200) -> list[dict[str, float]]:
     """``steps`` Adam steps (lr divided by 10 at 90/140 and 120/140 of the run, the paper's schedule shape).
 
-    ``on_step(step)`` is called after every step (e.g. to keep a snapshot of the weights). Returns the logged
-    rows (``step``, every loss term, ``time_s``).
+    ``on_step(step)`` is called after every step (e.g. to keep a snapshot of the weights). ``state_path``: the
+    training state (weights, optimiser, schedule, RNGs, the logged rows) is written there atomically every
+    ``save_every`` steps, and a run finding it there continues from it: the same data order and augmentation
+    draws, so the same weights as a run that was not stopped (tested). The caller removes it when done.
+    Returns the logged rows (``step``, every loss term, ``time_s``).
     """
     np.random.seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    sampler = RandomSampler(dataset, replacement=True, num_samples=steps * batch_size, generator=gen)
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=collate, drop_last=True)
+    # The whole order, drawn up front as the sampler draws it: a resumed run skips what was trained.
+    order = list(RandomSampler(dataset, replacement=True, num_samples=steps * batch_size, generator=gen))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, [round(steps * 90 / 140), round(steps * 120 / 140)], 0.1)
+    saved = _load_state(state_path, steps, batch_size, seed) if state_path is not None else None
+    done = 0 if saved is None else int(saved["step"])
+    rows: list[dict[str, float]] = [] if saved is None else [dict(r) for r in saved["rows"]]
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=order[done * batch_size:], collate_fn=collate,
+                        drop_last=True)
+    batches = iter(loader)  # creating it draws from the global RNG: restore the saved RNGs after it
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        set_rng_state(saved["rng"])
     model.train()
-    rows: list[dict[str, float]] = []
-    t0 = time.time()
-    for step, batch in enumerate(loader, start=1):
+    t0 = time.time() - (rows[-1]["time_s"] if rows else 0.0)
+    for step, batch in enumerate(batches, start=done + 1):
         outputs = model(batch["image"])
         enc = strategy.encode({k: v.detach() for k, v in outputs.items()}, batch["keypoints"], batch["visibility"], step)
         losses = compute_loss(outputs, enc.targets, strategy.losses, focal_gamma)
@@ -60,7 +78,25 @@ def train_steps(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomU
             rows.append(row)
             if log is not None:
                 log(step, row)
+        if state_path is not None and step % save_every == 0 and step < steps:
+            atomic_save({"step": step, "steps": steps, "batch_size": batch_size, "seed": seed,
+                         "model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                         "rng": rng_state(), "rows": rows}, state_path)
     return rows
+
+
+def _load_state(path: str | Path, steps: int, batch_size: int, seed: int) -> dict[str, Any] | None:
+    """The partial-run state at ``path`` (None when there is none), refused with a clear error when it belongs to
+    a run of other steps, batch size or seed."""
+    if not Path(path).is_file():
+        return None
+    state = safe_load(path)
+    want = {"steps": steps, "batch_size": batch_size, "seed": seed}
+    got = {k: state.get(k) if isinstance(state, dict) else None for k in want}
+    if got != want or not isinstance(state.get("step"), int) or not 0 < state["step"] < steps:
+        raise AdaAnchorError(f"{path}: a partial run of other settings ({got}, step {state.get('step')}; this run: "
+                             f"{want}): delete it to start again")
+    return state
 
 
 @torch.no_grad()
