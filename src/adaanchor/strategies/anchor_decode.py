@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell, refine_points
+from .assign_targets import grid_scale
 from .base import Decoded
 
 
@@ -71,7 +72,7 @@ def decode_anchor_features(dense: Tensor, mats: dict[str, tuple[Tensor, Tensor]]
         # a hand-written gather of the four corners took about 25 small ops, twice the time at batch 8. A NaN
         # point stays NaN through the clamp, and an infinite one is clamped, as in the full decoding.
         uv = torch.clamp(uv, min=grid["first"], max=grid["last"])
-        unit = (uv * grid["to_unit"] - 1.0).unsqueeze(1).to(dense.dtype)  # (B, 1, K, 2)
+        unit = (uv * grid_scale(h, w, dense.device) - 1.0).unsqueeze(1).to(dense.dtype)  # (B, 1, K, 2)
         at = F.grid_sample(dense, unit, mode="bilinear", padding_mode="border", align_corners=True)  # (B, C, 1, K)
         uv = uv + _per_type(at.squeeze(2).transpose(1, 2), *mats["local"], k).float()
     return Decoded(xy=uv * stride + (stride - 1) / 2.0, score=torch.sigmoid(best.float()), anchor=anchor)
@@ -79,13 +80,11 @@ def decode_anchor_features(dense: Tensor, mats: dict[str, tuple[Tensor, Tensor]]
 
 @functools.lru_cache(maxsize=16)
 def _grids(h: int, w: int, stride: int, device: torch.device) -> dict[str, Tensor]:
-    """Per map size: cell centres ``(hw, 2)`` in input pixels, cell indices ``(hw, 2)`` as (column, row), the
-    first and last column and row ``(2,)``, and the scale from cells to ``grid_sample``'s ``[-1, 1]`` with
-    ``align_corners=True`` (after subtracting 1) (cached)."""
+    """Per map size: cell centres ``(hw, 2)`` in input pixels, cell indices ``(hw, 2)`` as (column, row), and the
+    first and last column and row ``(2,)`` (cached)."""
     centres = cell_centers(h, w, stride, device)
     return {"centres": centres, "cells": input_to_cell(centres, stride),
-            "first": torch.zeros(2, device=device), "last": torch.tensor([w - 1.0, h - 1.0], device=device),
-            "to_unit": torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=device)}
+            "first": torch.zeros(2, device=device), "last": torch.tensor([w - 1.0, h - 1.0], device=device)}
 
 
 def _gather(feats: Tensor, idx: Tensor) -> Tensor:

@@ -70,7 +70,7 @@ def predicted_xy(offset: Tensor, local: Tensor | None, k: int, stride: int) -> t
         # Scalar clamps per row: a clamp to a bounds tensor broadcasts, at 4x the time.
         uv[:, :, 0].clamp_(0.0, w - 1.0)
         uv[:, :, 1].clamp_(0.0, h - 1.0)
-        grid = uv * _grid_scale(h, w, dev)
+        grid = uv * grid_scale(h, w, dev).view(2, 1)
         grid = grid.sub_(1.0).transpose(2, 3).reshape(b * k, hw, 1, 2)  # the (x, y) pairs grid_sample reads
         loc = F.grid_sample(local.float().reshape(b * k, 2, h, w), grid, mode="bilinear", padding_mode="border",
                             align_corners=True)
@@ -177,10 +177,10 @@ def _centre_grid(h: int, w: int, stride: int, device: torch.device) -> Tensor:
 
 
 @functools.lru_cache(maxsize=16)
-def _grid_scale(h: int, w: int, device: torch.device) -> Tensor:
-    """``(2, 1)``: the scale from cell coordinates (x row, y row) to ``grid_sample``'s ``[-1, 1]`` with
-    ``align_corners=True``, before subtracting 1 (cached)."""
-    return torch.tensor([[2.0 / max(w - 1, 1)], [2.0 / max(h - 1, 1)]], device=device)
+def grid_scale(h: int, w: int, device: torch.device) -> Tensor:
+    """``(2,)``: the scale from cell coordinates (x, y) of an ``h x w`` map to ``grid_sample``'s ``[-1, 1]`` with
+    ``align_corners=True``, before subtracting 1 (cached; training's scoring and inference's decoding use it)."""
+    return torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=device)
 
 
 @functools.lru_cache(maxsize=16)
