@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import markdown, summarize, sweep_plot  # noqa: E402
-from protocol import DEV_FRACTION, DEV_SYNTH_SEED, convergence  # noqa: E402
+from protocol import DEV_FRACTION, DEV_SYNTH_SEED, convergence, git_commit  # noqa: E402
 
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
 from adaanchor.bench.crowd_faces import face_sigmas, write_crowd_faces_benchmark  # noqa: E402
@@ -270,7 +270,7 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
         n_steps = steps or int(TABLES[RUN_TABLE[bench]]["steps"])
         docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width, split)
     doc = {"table": table, "task": task, "split": split, "methods": methods, "seeds": seeds, "benches": docs,
-           "train": {**TRAIN, "tiny_width": width}, "commit": _commit(),
+           "train": {**TRAIN, "tiny_width": width}, "commit": git_commit() or "unknown",
            "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
            "wall_seconds": round(time.time() - t0, 1)}
     out.mkdir(parents=True, exist_ok=True)
@@ -281,16 +281,6 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
     sweep_plot(doc, out / f"{stem}.png")
     print("\n".join(lines))
     return doc
-
-
-def _commit() -> str:
-    import subprocess
-
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=REPO).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,7 +36,7 @@ from omegaconf import OmegaConf
 from adaanchor.config import build_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, paired_difference, split_overrides  # noqa: E402
+from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
 from table_report import markdown, mean_std, plot  # noqa: E402
 from table_runs import finished, identical_run, link_run  # noqa: E402
 
@@ -125,15 +124,6 @@ ASSIGNER_NAMES = {"Heatmap-anchor": "heatmap", "FixAnchor": "fixanchor", "AdaAnc
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _commit() -> str:
-    try:
-        # The checkout this script runs from (a snapshot worktree of the runs, not the caller's folder).
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=REPO).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
     """Every seed for repeated methods (at least ``headline_seeds`` for the headline pair), else the first."""
     if label in spec.get("headline", ()):
@@ -154,7 +144,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     unknown = sorted(set(only or ()) - set(spec["variants"]))
     if unknown:
         raise SystemExit(f"--only: no variant {unknown} in {name}; variants: {list(spec['variants'])}")
-    t0, commit = time.time(), _commit()  # the code the runs start with
+    t0, commit = time.time(), git_commit() or "unknown"  # the code the runs start with
     base_file = REPO / spec["base"] if "base" in spec else DEMO_CONFIG
     extra = [*split_overrides(split, synthetic="base" not in spec), *extra]
     base = build_config(base_file, extra)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,17 @@ DEV_SYNTH_SEED = 1  # the dev instance of the built-in benchmark; the evaluation
 DEV_ROOT = "data-cache/synth-dev"
 DEV_FRACTION = 0.2  # the faces' dev split: this share of the training identities is held out as val
 CONVERGED_REL = 0.03  # |relative change| of the dev visible error over the last 10% of training
+
+
+def git_commit(repo: Path | None = None) -> str | None:
+    """The short commit of the checkout ``repo`` (the one these scripts run from, which may be a snapshot worktree
+    of the runs rather than the caller's folder); None outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+                             cwd=repo or Path(__file__).resolve().parent.parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return out or None
 
 
 def split_overrides(split: str, synthetic: bool) -> list[str]:

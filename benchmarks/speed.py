@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -32,6 +31,9 @@ import torch
 from adaanchor.config import build_config
 from adaanchor.engine.run import build_system
 from adaanchor.strategies import compute_loss
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import git_commit  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "src" / "adaanchor" / "configs" / "demo.yaml"
@@ -237,13 +239,8 @@ def measure(row: Row, reps: int, warmup: int = 1) -> dict[str, Any]:
 
 
 def machine(threads: int) -> dict[str, Any]:
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                                check=False).stdout.strip() or None
-    except OSError:
-        commit = None
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": threads, "commit": commit,
+            "cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": threads, "commit": git_commit(REPO),
             "device": "cpu"}
 
 

@@ -70,3 +70,23 @@ def test_differences_list_is_capped():
     old = {f"k{i}": i for i in range(7)}
     text = cache._differences(old, {k: v + 1 for k, v in old.items()})
     assert text.startswith("k0: 0 there, 1 asked") and text.endswith("and 3 more")
+
+
+def _numbered(job: cache.Job) -> list[dict]:
+    root, si, start, stop, cfg = job
+    return [{"split": cache.SPLITS[si], "i": i, "root": root} for i in range(start, stop)]
+
+
+def _disk_full(job: cache.Job) -> list[dict]:
+    raise OSError(28, "No space left on device")
+
+
+def test_render_splits_keeps_image_order_in_chunks(tmp_path):
+    out = cache.render_splits(tmp_path, {"n_train": 7, "n_val": 3}, _numbered, "test benchmark", 3, False, 1, 100)
+    assert [r["i"] for r in out["train"]] == list(range(7)) and [r["i"] for r in out["val"]] == [0, 1, 2]
+    assert {r["split"] for r in out["val"]} == {"val"} and {r["root"] for r in out["train"]} == {str(tmp_path)}
+
+
+def test_render_splits_names_the_folder_it_cannot_write(tmp_path):
+    with pytest.raises(AdaAnchorError, match=r"cannot write the crowd benchmark there \(No space left on device\)"):
+        cache.render_splits(tmp_path, {"n_train": 2, "n_val": 1}, _disk_full, "crowd benchmark", 50, False, 1, 200)

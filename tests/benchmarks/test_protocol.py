@@ -82,3 +82,11 @@ def test_split_overrides():
         split_overrides("val", synthetic=True)
     faces = split_overrides("dev", synthetic=False)  # a held-out share of the training identities
     assert "train.eval_every=1" in faces and any(o.startswith("data.split.dev_fraction=0.") for o in faces)
+
+
+def test_git_commit_of_this_checkout_and_none_outside_one(tmp_path):
+    from protocol import git_commit
+
+    here = git_commit()
+    assert here is not None and len(here) >= 7 and all(c in "0123456789abcdef" for c in here)
+    assert git_commit(tmp_path) is None

@@ -16,8 +16,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -136,5 +138,42 @@ def write_manifest(root: Path, cfg: Mapping[str, Any], version: int, counts: Map
     write_json(root / "manifest.json", {"format_version": version, "config": jsonable(cfg), "counts": dict(counts)})
 
 
-__all__ = ["SPLITS", "cache_ok", "jsonable", "prepare_folder", "write_json", "write_manifest",
+# One rendering job: (folder, split index in SPLITS, first image, image after the last, resolved options).
+Job = tuple[str, int, int, int, dict[str, Any]]
+
+
+def render_splits(root: Path, cfg: dict[str, Any], render_chunk: Callable[[Job], list[dict[str, Any]]], what: str,
+                  chunk: int, progress: bool, workers: int | None, parallel_from: int) -> dict[str, list[dict[str, Any]]]:
+    """Render both splits into ``root`` in chunks of ``chunk`` images; returns split -> records in image order.
+
+    ``render_chunk`` (a module-level function: it runs in spawned workers) renders one :data:`Job`. The records do
+    not depend on ``workers`` (default: 2 processes when there are ``parallel_from`` images or more, else none).
+    A folder that cannot be written to raises an :class:`AdaAnchorError` naming it.
+    """
+    from tqdm import tqdm
+
+    total = cfg["n_train"] + cfg["n_val"]
+    workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= parallel_from else 1)
+    # Spawned (not forked) workers: the parent may hold torch threads, which fork does not copy safely.
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
+    out: dict[str, list[dict[str, Any]]] = {}
+    try:
+        for si, split in enumerate(SPLITS):
+            n = cfg[f"n_{split}"]
+            jobs = [(str(root), si, a, min(a + chunk, n), cfg) for a in range(0, n, chunk)]
+            records: list[dict[str, Any]] = []
+            with tqdm(total=n, desc=f"{what} {split}", unit="img", disable=not progress) as bar:
+                for part in (pool.map(render_chunk, jobs) if pool else map(render_chunk, jobs)):
+                    records += part
+                    bar.update(len(part))
+            out[split] = records
+    except OSError as exc:
+        raise AdaAnchorError(f"{root}: cannot write the {what} there ({exc.strerror or exc})") from None
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return out
+
+
+__all__ = ["SPLITS", "Job", "cache_ok", "jsonable", "prepare_folder", "render_splits", "write_json", "write_manifest",
            "writing"]

@@ -19,11 +19,8 @@ CrowdPose), read by the project's COCO reader.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -200,11 +197,12 @@ def _render(rng: np.random.Generator, cfg: Mapping[str, Any], figs: list[Figure]
     return CrowdScene(tx.to_uint8(image), kps, np.stack(vis), boxes, person_map, ci)
 
 
-def _render_chunk(job: tuple[str, str, int, int, int, dict[str, Any]]) -> list[dict[str, Any]]:
+def _render_chunk(job: cache.Job) -> list[dict[str, Any]]:
     """Render images ``start..stop-1`` of one split to PNG; returns their records. Runs in workers."""
     from PIL import Image
 
-    root, split, si, start, stop, cfg = job
+    root, si, start, stop, cfg = job
+    split = cache.SPLITS[si]
     out = []
     for i in range(start, stop):
         sc = generate_crowd_scene(np.random.default_rng([cfg["seed"], 7, si, i]), cfg)
@@ -259,26 +257,11 @@ def write_crowd_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = N
 def _write_splits(root: Path, cfg: dict[str, Any], paths: dict[str, Path], progress: bool,
                   workers: int | None) -> dict[str, Any]:
     """Render both splits into ``root`` (emptied); returns their visibility counts."""
-    total = cfg["n_train"] + cfg["n_val"]
-    workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= 200 else 1)
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
-    from tqdm import tqdm
-
+    records = cache.render_splits(root, cfg, _render_chunk, "crowd benchmark", 50, progress, workers, 200)
     counts = {}
-    try:
-        for si, split in enumerate(cache.SPLITS):
-            n = cfg[f"n_{split}"]
-            jobs = [(str(root), split, si, a, min(a + 50, n), cfg) for a in range(0, n, 50)]
-            records: list[dict[str, Any]] = []
-            with tqdm(total=n, desc=f"crowd {split}", unit="img", disable=not progress) as bar:
-                for chunk in (pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)):
-                    records += chunk
-                    bar.update(len(chunk))
-            cache.write_json(paths[split], coco_json(records, cfg))
-            counts[split] = synth.visibility_counts(paths[split])
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for split in cache.SPLITS:
+        cache.write_json(paths[split], coco_json(records[split], cfg))
+        counts[split] = synth.visibility_counts(paths[split])
     return counts
 
 

@@ -14,10 +14,7 @@ the folder already holds one made with the same resolved options.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +102,7 @@ def generate_sample(rng: np.random.Generator,
     return tx.to_uint8(scene.image), scene.figure.keypoints.copy(), vis, scene.bbox.copy()
 
 
-def _render_chunk(job: tuple[str, int, int, int, dict[str, Any]]) -> list[dict[str, Any]]:
+def _render_chunk(job: cache.Job) -> list[dict[str, Any]]:
     """Render images ``start..stop-1`` of one split to PNG; returns their annotation fields. Runs in workers."""
     from PIL import Image
 
@@ -171,29 +168,11 @@ def write_benchmark(out_dir: str | Path, cfg: Mapping[str, Any] | None = None, p
 def _write_splits(root: Path, cfg: dict[str, Any], paths: dict[str, Path], progress: bool,
                   workers: int | None) -> dict[str, Any]:
     """Render both splits into ``root`` (emptied); returns their visibility counts."""
-    total = cfg["n_train"] + cfg["n_val"]
-    workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= 400 else 1)
-    from tqdm import tqdm
-
+    records = cache.render_splits(root, cfg, _render_chunk, "synthetic benchmark", 100, progress, workers, 400)
     counts = {}
-    # Spawned (not forked) workers: the parent may hold torch threads, which fork does not copy safely.
-    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if workers > 1 else None
-    try:
-        for si, split in enumerate(SPLITS):
-            n = cfg[f"n_{split}"]
-            jobs = [(str(root), si, a, min(a + 100, n), cfg) for a in range(0, n, 100)]
-            records: list[dict[str, Any]] = []
-            with tqdm(total=n, desc=f"synthetic {split}", unit="img", disable=not progress) as bar:
-                for chunk in (pool.map(_render_chunk, jobs) if pool else map(_render_chunk, jobs)):
-                    records += chunk
-                    bar.update(len(chunk))
-            cache.write_json(paths[split], _coco_json(records, cfg))
-            counts[split] = visibility_counts(paths[split])
-    except OSError as exc:
-        raise AdaAnchorError(f"{root}: cannot write the synthetic benchmark there ({exc.strerror or exc})") from None
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    for split in SPLITS:
+        cache.write_json(paths[split], _coco_json(records[split], cfg))
+        counts[split] = visibility_counts(paths[split])
     return counts
 
 
