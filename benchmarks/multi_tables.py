@@ -142,6 +142,22 @@ def crowdpose_metrics(model: torch.nn.Module, strategy: Any, data: dict[str, Any
     return out
 
 
+def build_run(task_name: str, method: str, seed: int, width: int, data: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
+    """The untrained model and strategy of one run (seeded: the same initial backbone for every method of a seed)."""
+    task = TASKS[task_name]
+    seed_everything(seed)  # the backbone is built first: the same initial weights for every method of a seed
+    backbone = build_backbone("tiny", tiny_width=width)
+    strategy = task.build({"name": method}, data["task_cfg"].get(task_name, {}), data["spec"].num_keypoints,
+                          int(backbone.stride), data["size"])
+    return task.model(backbone, strategy), strategy
+
+
+def run_dir_for(out: Path, bench: str, task: str, method: str, seed: int, split: str) -> Path:
+    """``<out>/runs/<table>/<method>[_dev]_s<seed>`` (``<task>_<method>...`` for a task other than ``ae``)."""
+    name = (f"{method}" if task == "ae" else f"{task}_{method}") + ("_dev" if split == "dev" else "") + f"_s{seed}"
+    return out / "runs" / RUN_TABLE[bench] / name
+
+
 def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, Any], run_dir: Path,
             width: int) -> dict[str, Any]:
     """Train (unless ``run_dir`` holds a finished run with the same settings) and evaluate one method and seed;
@@ -155,10 +171,7 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     old = json.loads(record_path.read_text()) if record_path.is_file() else {}
 
     def build() -> tuple[torch.nn.Module, Any]:
-        seed_everything(seed)  # the backbone is built first: the same initial weights for every method of a seed
-        backbone = build_backbone("tiny", tiny_width=width)
-        strategy = task.build({"name": method}, task_cfg, data["spec"].num_keypoints, int(backbone.stride), data["size"])
-        return task.model(backbone, strategy), strategy
+        return build_run(task_name, method, seed, width, data)
 
     model, strategy = build()
     marks = {max(1, round(f * steps)) for f in SNAPSHOTS} if data["split"] == "dev" else set()
@@ -247,9 +260,7 @@ def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
         for seed in seeds:
-            name = (f"{method}" if task == "ae" else f"{task}_{method}") + ("_dev" if split == "dev" else "") + f"_s{seed}"
-            run_dir = out / "runs" / RUN_TABLE[bench] / name
-            row = run_one(task, method, seed, steps, data, run_dir, width)
+            row = run_one(task, method, seed, steps, data, run_dir_for(out, bench, task, method, seed, split), width)
             runs.setdefault(METHODS.get(method, method), []).append(row)
             oracle = row.get("oracle_tags", {})
             print(f"[{table}] {bench} {method} seed {seed}: AP {100 * row['ap']:.1f} recall {row['recall']:.3f}"

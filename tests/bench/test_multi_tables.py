@@ -72,6 +72,17 @@ def test_table5_dev_split_has_its_own_instance_and_a_convergence_check(tmp_path)
     # Evaluated again (not retrained): the snapshot rows are kept.
     assert paper_tables.main(argv) == 0
     assert (run / "eval_log.csv").read_text().strip().splitlines() == log
+    # The tag and detection diagnostics read the same runs (nothing trained) and write their table.
+    diag = importlib.util.spec_from_file_location("tag_diagnostics", REPO / "benchmarks" / "tag_diagnostics.py")
+    tag_diagnostics = importlib.util.module_from_spec(diag)
+    diag.loader.exec_module(tag_diagnostics)
+    assert tag_diagnostics.main(["--methods", "fixanchor", "localanchor", "heatmap", "--n-train", "8", "--n-val", "4",
+                                 "--width", "8", "--out", str(out), "--data-cache", str(tmp_path / "cache")]) == 0
+    diag_doc = json.loads((out / "tag_diagnostics_crowd_dev.json").read_text())
+    assert set(diag_doc["runs"]) == {"FixAnchor", "LocalAnchor"}  # no heatmap run was made: skipped
+    row = diag_doc["runs"]["LocalAnchor"][0]
+    assert set(tag_diagnostics.KEYS) <= set(row) and row["people_per_image"] > 0
+    assert "| LocalAnchor | 1 |" in (out / "tag_diagnostics_crowd_dev.md").read_text()
 
 
 class _Stop(Exception):

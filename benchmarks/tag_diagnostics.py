@@ -1,0 +1,183 @@
+"""Why learned-tag grouping fails where oracle-tag grouping works: detections and tags of trained bottom-up runs.
+
+Reads the finished runs of ``multi_tables.py`` (``<out>/runs/<table>/<method>[_dev]_s<seed>/model.pt``; nothing is
+trained) and measures on the held-out images, at the detection threshold ``gamma``:
+
+- **detections**: per image; the fraction *near* a labelled ground-truth keypoint of their type (within
+  ``--near`` pixels of the original image); near detections per labelled keypoint; the mean confidence of near
+  and of far detections. Far detections are what the learned grouping can assemble into false poses.
+- **tags**: for every pair of near detections in one image, ``|tag_a - tag_b|``; the ROC AUC of that distance
+  for telling pairs of different people from pairs of one person (0.5: the tags carry no identity), the median
+  distance of each kind, and the mean spread (std) of one person's tags.
+- **poses**: poses per image from the learned grouping, against people per image.
+
+    python benchmarks/tag_diagnostics.py --split dev --seeds 0 1 2   # writes results/tag_diagnostics_dev.{json,md}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import multi_tables as mt  # noqa: E402
+from protocol import git_commit  # noqa: E402
+
+from adaanchor.data.bottomup import to_image_coords  # noqa: E402
+from adaanchor.engine import bottomup as eb  # noqa: E402
+from adaanchor.safe_torch import safe_load  # noqa: E402
+
+KEYS = ("detections_per_image", "near_fraction", "near_per_keypoint", "score_near", "score_far", "tag_auc",
+        "tag_same_median", "tag_diff_median", "tag_spread", "poses_per_image", "people_per_image")
+
+
+def image_stats(xy: np.ndarray, score: np.ndarray, valid: np.ndarray, tag: np.ndarray, gt_xy: np.ndarray,
+                gt_vis: np.ndarray, near: float) -> dict[str, list[float]]:
+    """One image's raw measurements.
+
+    Args:
+        xy: ``(K, M, 2)`` detections in original-image pixels; score, valid, tag: ``(K, M)``.
+        gt_xy: ``(N, K, 2)`` ground truth; gt_vis: ``(N, K)`` (> 0: labelled).
+    Returns:
+        lists: ``dist`` (each detection's distance to the nearest labelled keypoint of its type, inf if none),
+        ``score``, ``near_count`` (near detections per labelled keypoint), ``same``/``diff`` (tag distances of
+        near pairs of one person / of two), ``spread`` (std of each person's near tags, people with two or more).
+    """
+    out: dict[str, list[float]] = {"dist": [], "score": [], "near_count": [], "same": [], "diff": [], "spread": []}
+    owners, tags = [], []
+    for k in range(xy.shape[0]):
+        m = np.flatnonzero(valid[k])
+        d = np.linalg.norm(xy[k, m][:, None] - gt_xy[None, :, k], axis=-1)  # (m, N)
+        d[:, gt_vis[:, k] <= 0] = np.inf
+        nearest = d.min(axis=1) if d.shape[1] else np.full(m.size, np.inf)
+        out["dist"] += nearest.tolist()
+        out["score"] += score[k, m].tolist()
+        out["near_count"] += (d[:, gt_vis[:, k] > 0] < near).sum(axis=0).tolist()
+        hit = nearest < near
+        owners += d[hit].argmin(axis=1).tolist() if hit.any() else []
+        tags += tag[k, m[hit]].tolist()
+    owners_a, tags_a = np.asarray(owners), np.asarray(tags, dtype=np.float64)
+    i, j = np.triu_indices(len(tags_a), k=1)
+    gap = np.abs(tags_a[i] - tags_a[j])
+    one = owners_a[i] == owners_a[j]
+    out["same"], out["diff"] = gap[one].tolist(), gap[~one].tolist()
+    out["spread"] = [float(tags_a[owners_a == p].std()) for p in np.unique(owners_a) if (owners_a == p).sum() > 1]
+    return out
+
+
+def separation_auc(same: Sequence[float], diff: Sequence[float]) -> float | None:
+    """P(a different-person distance > a same-person distance), ties counted half (the ROC AUC); None if a kind
+    is missing."""
+    if not len(same) or not len(diff):
+        return None
+    values = np.concatenate([same, diff])
+    ranks = _average_ranks(values)
+    n_same, n_diff = len(same), len(diff)
+    return float((ranks[n_same:].sum() - n_diff * (n_diff + 1) / 2) / (n_same * n_diff))
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """1-based ranks of ``x``, ties given their average rank (Mann-Whitney)."""
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(len(x))
+    ranks[order] = np.arange(1, len(x) + 1)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return sums[inverse] / counts[inverse]
+
+
+def run_stats(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma: float, near: float) -> dict[str, Any]:
+    """:data:`KEYS` of one trained run on the held-out images."""
+    truth = {g[0].image_id: (np.stack([i.keypoints for i in g]), np.stack([i.visibility for i in g]))
+             for g in data["val"].images}
+    acc: dict[str, list[float]] = {"dist": [], "score": [], "near_count": [], "same": [], "diff": [], "spread": []}
+    n_det, n_pose, n_people = [], [], []
+    for outputs, meta in eb.predict_outputs(model, data["val"]):
+        dec, tag = strategy.decode_multi(outputs, gamma)
+        xy = to_image_coords(dec.xy[0].cpu().numpy().astype(np.float64), meta["affine"])
+        gt_xy, gt_vis = truth[meta["image_id"]]
+        one = image_stats(xy, dec.score[0].cpu().numpy(), dec.valid[0].cpu().numpy(), tag[0].cpu().numpy(),
+                          gt_xy, gt_vis, near)
+        for key, values in one.items():
+            acc[key] += values
+        n_det.append(int(dec.valid.sum()))
+        n_pose.append(len(strategy.decode_poses(outputs, gamma=gamma)[0].score))
+        n_people.append(len(gt_xy))
+    dist, score = np.asarray(acc["dist"]), np.asarray(acc["score"])
+    is_near = dist < near
+
+    def mean(x: np.ndarray | list[float]) -> float | None:
+        return float(np.mean(x)) if len(x) else None
+
+    return {"detections_per_image": mean(n_det), "near_fraction": mean(is_near), "near_per_keypoint": mean(acc["near_count"]),
+            "score_near": mean(score[is_near]), "score_far": mean(score[~is_near]),
+            "tag_auc": separation_auc(acc["same"], acc["diff"]),
+            "tag_same_median": float(np.median(acc["same"])) if acc["same"] else None,
+            "tag_diff_median": float(np.median(acc["diff"])) if acc["diff"] else None,
+            "tag_spread": mean(acc["spread"]), "poses_per_image": mean(n_pose), "people_per_image": mean(n_people)}
+
+
+def markdown(doc: dict[str, Any]) -> str:
+    """The table of :data:`KEYS`, one row per method (mean over seeds)."""
+    head = ["Method", "seeds", *KEYS]
+    lines = [f"# Tag and detection diagnostics: {doc['bench']} ({doc['split']}), gamma {doc['gamma']}, near = "
+             f"within {doc['near']} px", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for method, rows in doc["runs"].items():
+        cells = []
+        for key in KEYS:
+            vals = [r[key] for r in rows if r[key] is not None]
+            cells.append(f"{np.mean(vals):.3g}" if vals else "N/A")
+        lines.append(f"| {method} | {len(rows)} | " + " | ".join(cells) + " |")
+    lines += ["", f"Commit {doc['commit']}; runs from `{doc['runs_dir']}`."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bench", choices=sorted(mt.BENCHES), default="crowd")
+    p.add_argument("--split", choices=("dev", "test"), default="dev")
+    p.add_argument("--methods", nargs="+", default=list(mt.METHODS), choices=list(mt.METHODS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--gamma", type=float, default=0.1, help="detection threshold (the tables' main columns: 0.1)")
+    p.add_argument("--near", type=float, default=6.0, help="pixels: a detection this close to a keypoint is near")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
+                   help="the folder multi_tables.py wrote (its runs/ are read); the results are written there")
+    p.add_argument("--data-cache", type=Path, default=mt.REPO / "data-cache")
+    p.add_argument("--n-train", type=int)
+    p.add_argument("--n-val", type=int)
+    p.add_argument("--width", type=int, default=mt.TRAIN["tiny_width"])
+    a = p.parse_args(argv)
+    torch.set_num_threads(1)
+    data = mt.bench_data(a.bench, a.data_cache, a.n_train, a.n_val, a.split)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for method in a.methods:
+        for seed in a.seeds:
+            run_dir = mt.run_dir_for(a.out, a.bench, "ae", method, seed, a.split)
+            weights = run_dir / "model.pt"
+            if not weights.is_file():
+                print(f"{method} seed {seed}: no finished run in {run_dir} (run multi_tables.py first); skipped")
+                continue
+            model, strategy = mt.build_run("ae", method, seed, a.width, data)
+            model.load_state_dict(safe_load(weights))
+            row = {"seed": seed, **run_stats(model, strategy, data, a.gamma, a.near)}
+            runs.setdefault(mt.METHODS[method], []).append(row)
+            print(f"{method} seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()
+                                                         if isinstance(v, float)), flush=True)
+    doc = {"bench": a.bench, "split": a.split, "gamma": a.gamma, "near": a.near, "runs": runs,
+           "runs_dir": str(a.out / "runs"), "commit": git_commit() or "unknown"}
+    stem = f"tag_diagnostics_{a.bench}" + ("_dev" if a.split == "dev" else "")
+    (a.out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
+    (a.out / f"{stem}.md").write_text(markdown(doc))
+    print(markdown(doc))
+    return 0 if runs else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The tag and detection diagnostics of bottom-up runs: the per-image measurements and the separation AUC."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from tag_diagnostics import image_stats, separation_auc  # noqa: E402
+
+
+def test_image_stats_of_two_people_and_a_stray_detection():
+    gt_xy = np.array([[[10.0, 10.0], [20.0, 20.0]], [[50.0, 50.0], [60.0, 60.0]]])  # (N=2, K=2, 2)
+    gt_vis = np.array([[2, 2], [2, 1]])
+    xy = np.array([[[10.0, 11.0], [50.0, 50.0], [90.0, 90.0]], [[20.0, 20.0], [60.0, 61.0], [0.0, 0.0]]])  # (K, M=3, 2)
+    score = np.array([[0.9, 0.8, 0.3], [0.7, 0.6, 0.0]])
+    valid = np.array([[True, True, True], [True, True, False]])
+    tag = np.array([[0.0, 2.0, 5.0], [0.1, 2.1, 9.0]])
+    s = image_stats(xy, score, valid, tag, gt_xy, gt_vis, near=6.0)
+    assert s["dist"][:2] == [1.0, 0.0] and s["dist"][2] == pytest.approx(40 * np.sqrt(2)) and s["dist"][3:] == [0.0, 1.0]
+    assert s["score"] == [0.9, 0.8, 0.3, 0.7, 0.6]  # the invalid slot is left out
+    assert s["near_count"] == [1, 1, 1, 1]
+    assert sorted(s["same"]) == pytest.approx([0.1, 0.1]) and sorted(s["diff"]) == pytest.approx([1.9, 2.0, 2.0, 2.1])
+    assert s["spread"] == pytest.approx([0.05, 0.05])
+    assert separation_auc(s["same"], s["diff"]) == 1.0
+
+
+def test_an_unlabelled_type_has_no_near_detections():
+    gt_xy = np.zeros((1, 1, 2))
+    s = image_stats(np.zeros((1, 1, 2)), np.ones((1, 1)), np.ones((1, 1), bool), np.zeros((1, 1)), gt_xy,
+                    np.zeros((1, 1)), near=6.0)
+    assert s["dist"] == [np.inf] and s["near_count"] == [] and s["same"] == [] and s["spread"] == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=12), st.lists(st.integers(0, 5), min_size=1, max_size=12))
+def test_separation_auc_is_the_pairwise_probability_with_ties_as_half(same, diff):
+    brute = np.mean([(d > s) + 0.5 * (d == s) for s in same for d in diff])
+    assert separation_auc([float(x) for x in same], [float(x) for x in diff]) == pytest.approx(brute)
+
+
+def test_separation_auc_needs_both_kinds():
+    assert separation_auc([], [1.0]) is None and separation_auc([1.0], []) is None
