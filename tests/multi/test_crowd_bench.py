@@ -90,3 +90,14 @@ def test_written_json_reads_back_with_the_coco_reader(tmp_path):
         assert ci == pytest.approx(img["crowdIndex"], abs=1e-3) and 0.1 <= img["crowdIndex"] <= 1.0
     again = write_crowd_benchmark(tmp_path, cfg, progress=False, workers=1)  # cached: same files
     assert again["val"].read_text() == paths["val"].read_text()
+
+
+def test_written_benchmark_does_not_depend_on_the_workers(tmp_path):
+    """Chunks rendered by two spawned processes give the same JSON and images as one process."""
+    cfg = {"n_train": 55, "n_val": 3, "seed": 2}  # two chunks of the training split
+    one = write_crowd_benchmark(tmp_path / "one", cfg, progress=False, workers=1)
+    two = write_crowd_benchmark(tmp_path / "two", cfg, progress=False, workers=2)
+    for split in ("train", "val"):
+        assert json.loads(one[split].read_text()) == json.loads(two[split].read_text())
+    last = Path("images/train/000054.png")
+    assert (one["root"] / last).read_bytes() == (two["root"] / last).read_bytes()
