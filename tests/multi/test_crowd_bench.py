@@ -92,6 +92,7 @@ def test_written_json_reads_back_with_the_coco_reader(tmp_path):
     assert again["val"].read_text() == paths["val"].read_text()
 
 
+@pytest.mark.slow
 def test_written_benchmark_does_not_depend_on_the_workers(tmp_path):
     """Chunks rendered by two spawned processes give the same JSON and images as one process."""
     cfg = {"n_train": 55, "n_val": 3, "seed": 2}  # two chunks of the training split
