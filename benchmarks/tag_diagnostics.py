@@ -36,6 +36,9 @@ from adaanchor.safe_torch import safe_load  # noqa: E402
 
 KEYS = ("detections_per_image", "near_fraction", "near_per_keypoint", "score_near", "score_far", "tag_auc",
         "tag_same_median", "tag_diff_median", "tag_spread", "poses_per_image", "people_per_image")
+LABELS = ("detections / image", "near fraction", "near / keypoint", "score near", "score far", "tag AUC",
+          "tag gap, one person (median)", "tag gap, two people (median)", "tag spread", "poses / image",
+          "people / image")
 
 
 def image_stats(xy: np.ndarray, score: np.ndarray, valid: np.ndarray, tag: np.ndarray, gt_xy: np.ndarray,
@@ -126,7 +129,7 @@ def run_stats(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma
 
 def markdown(doc: dict[str, Any]) -> str:
     """The table of :data:`KEYS`, one row per method (mean over seeds)."""
-    head = ["Method", "seeds", *KEYS]
+    head = ["Method", "seeds", *LABELS]
     lines = [f"# Tag and detection diagnostics: {doc['bench']} ({doc['split']}), gamma {doc['gamma']}, near = "
              f"within {doc['near']} px", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method, rows in doc["runs"].items():
@@ -135,8 +138,18 @@ def markdown(doc: dict[str, Any]) -> str:
             vals = [r[key] for r in rows if r[key] is not None]
             cells.append(f"{np.mean(vals):.3g}" if vals else "N/A")
         lines.append(f"| {method} | {len(rows)} | " + " | ".join(cells) + " |")
-    lines += ["", f"Commit {doc['commit']}; runs from `{doc['runs_dir']}`."]
+    lines += ["", "Near: a detection within the near distance of a labelled keypoint of its type (original-image pixels). "
+              "Tag AUC: how well the tag gap of two near detections in one image tells two people from one (0.5: "
+              "the tags carry no identity). Tag spread: the std of one person's tags. Mean over seeds.",
+              "", f"Commit {doc['commit']}; runs from `{doc['runs_dir']}`."]
     return "\n".join(lines) + "\n"
+
+
+def write(doc: dict[str, Any], out: Path) -> None:
+    """``<out>/tag_diagnostics_<bench>[_dev].{json,md}``."""
+    stem = f"tag_diagnostics_{doc['bench']}" + ("_dev" if doc["split"] == "dev" else "")
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
+    (out / f"{stem}.md").write_text(markdown(doc))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -172,9 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                                                          if isinstance(v, float)), flush=True)
     doc = {"bench": a.bench, "split": a.split, "gamma": a.gamma, "near": a.near, "runs": runs,
            "runs_dir": str(a.out / "runs"), "commit": git_commit() or "unknown"}
-    stem = f"tag_diagnostics_{a.bench}" + ("_dev" if a.split == "dev" else "")
-    (a.out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
-    (a.out / f"{stem}.md").write_text(markdown(doc))
+    write(doc, a.out)
     print(markdown(doc))
     return 0 if runs else 1
 
