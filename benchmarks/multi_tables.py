@@ -36,7 +36,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -136,9 +135,7 @@ def crowdpose_metrics(model: torch.nn.Module, strategy: Any, data: dict[str, Any
 
     out = score(eb.results_at(strategy, cached, gamma))
     if oracle:
-        truth = {g[0].image_id: (np.stack([i.keypoints for i in g]), np.stack([i.visibility for i in g]))
-                 for g in data["val"].images}
-        out["oracle_tags"] = score(eb.results_at(strategy, cached, gamma, truth))
+        out["oracle_tags"] = score(eb.results_at(strategy, cached, gamma, eb.ground_truth(data["val"])))
     return out
 
 
@@ -170,10 +167,7 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     record_path, weights = run_dir / "run.json", run_dir / "model.pt"
     old = json.loads(record_path.read_text()) if record_path.is_file() else {}
 
-    def build() -> tuple[torch.nn.Module, Any]:
-        return build_run(task_name, method, seed, width, data)
-
-    model, strategy = build()
+    model, strategy = build_run(task_name, method, seed, width, data)
     marks = {max(1, round(f * steps)) for f in SNAPSHOTS} if data["split"] == "dev" else set()
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
     if old.get("settings") == settings and weights.is_file():
@@ -198,8 +192,10 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     metrics = evaluate_run(task, model, strategy, data)
     record = {"settings": settings, "train": train, "metrics": metrics}
     if marks:
-        record["convergence"] = snapshot_convergence(task, lambda: build()[0], strategy, data, snapshots, metrics, steps,
-                                                     run_dir)
+        def fresh() -> torch.nn.Module:  # a model to load each snapshot into
+            return build_run(task_name, method, seed, width, data)[0]
+
+        record["convergence"] = snapshot_convergence(task, fresh, strategy, data, snapshots, metrics, steps, run_dir)
     record_path.write_text(json.dumps(record, indent=1))
     return {"seed": seed, **train, **metrics, **({"convergence": record["convergence"]} if marks else {})}
 

@@ -98,8 +98,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 
 def run_stats(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma: float, near: float) -> dict[str, Any]:
     """:data:`KEYS` of one trained run on the held-out images."""
-    truth = {g[0].image_id: (np.stack([i.keypoints for i in g]), np.stack([i.visibility for i in g]))
-             for g in data["val"].images}
+    truth = eb.ground_truth(data["val"])
     acc: dict[str, list[float]] = {"dist": [], "score": [], "near_count": [], "same": [], "diff": [], "spread": []}
     n_det, n_pose, n_people = [], [], []
     for outputs, meta in eb.predict_outputs(model, data["val"]):
@@ -111,7 +110,7 @@ def run_stats(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma
         for key, values in one.items():
             acc[key] += values
         n_det.append(int(dec.valid.sum()))
-        n_pose.append(len(strategy.decode_poses(outputs, gamma=gamma)[0].score))
+        n_pose.append(len(strategy.group_decoded(dec, tag, gamma)[0].score))  # as decode_poses, without refine
         n_people.append(len(gt_xy))
     dist, score = np.asarray(acc["dist"]), np.asarray(acc["score"])
     is_near = dist < near

@@ -128,3 +128,7 @@ def test_bottomup_decodes_ground_truth_poses_from_oracle_maps(inner, seed):
     poses = strategy.decode_poses(out, gamma=0.1)[0]
     tol = 1e-3 if inner != "heatmap" else 0.75 * S * math.sqrt(2)
     _poses_equal(poses.keypoints, kpts[0].numpy(), np.ones((4, K), bool), tol)
+    # Grouping keypoints decoded once gives decode_poses' poses (the diagnostics decode once and group that).
+    again = strategy.group_decoded(*strategy.decode_multi(out, 0.1), 0.1)[0]
+    np.testing.assert_array_equal(again.keypoints, poses.keypoints)
+    np.testing.assert_array_equal(again.score, poses.score)

@@ -141,6 +141,12 @@ def pose_results(poses: Poses, image_id: Any, xy: np.ndarray) -> list[dict]:
                                        instance_scores=poses.score)
 
 
+def ground_truth(dataset: BottomUpDataset) -> dict[Any, tuple[np.ndarray, np.ndarray]]:
+    """Image id -> its people's keypoints ``(N, K, 2)`` and visibility ``(N, K)`` (what the oracle grouping reads)."""
+    return {grp[0].image_id: (np.stack([i.keypoints for i in grp]), np.stack([i.visibility for i in grp]))
+            for grp in dataset.images}
+
+
 def results_at(strategy: BottomUpStrategy, cached: Sequence[tuple[dict, dict]], gamma: float,
                oracle: Mapping[Any, tuple[np.ndarray, np.ndarray]] | None = None) -> list[dict]:
     """COCO results of every cached image at threshold ``gamma``, in original-image pixels; with ``oracle``
@@ -171,8 +177,7 @@ def evaluate_bottomup(model: KeypointNet, strategy: BottomUpStrategy, dataset: B
     out: dict[str, Any] = dict(multi_person_metrics(gt, results_at(strategy, cached, g), sigmas))
     out.update(gamma_sweep(lambda x: results_at(strategy, cached, x), gt, sigmas, gammas))
     if oracle_tags:
-        truth = {grp[0].image_id: (np.stack([i.keypoints for i in grp]), np.stack([i.visibility for i in grp]))
-                 for grp in dataset.images}
+        truth = ground_truth(dataset)
         orc: dict[str, Any] = dict(multi_person_metrics(gt, results_at(strategy, cached, g, truth), sigmas))
         orc.update(gamma_sweep(lambda x: results_at(strategy, cached, x, truth), gt, sigmas, gammas))
         out["oracle_tags"] = orc
@@ -181,4 +186,4 @@ def evaluate_bottomup(model: KeypointNet, strategy: BottomUpStrategy, dataset: B
     return out
 
 
-__all__ = ["evaluate_bottomup", "oracle_poses", "pose_results", "predict_outputs", "results_at", "train_steps"]
+__all__ = ["evaluate_bottomup", "ground_truth", "oracle_poses", "pose_results", "predict_outputs", "results_at", "train_steps"]

@@ -149,6 +149,12 @@ class BottomUpStrategy(Strategy):
         gamma = o["gamma"] if gamma is None else float(gamma)
         # With refinement, every peak is a candidate for filling, so decode without the threshold.
         dec, tag = self.decode_multi(outputs, 0.0 if o["refine"] else gamma)
+        return self.group_decoded(dec, tag, gamma)
+
+    def group_decoded(self, dec: MultiDecoded, tag: Tensor, gamma: float) -> list[Poses]:
+        """Group the keypoints of :meth:`decode_multi` (``tag (B, K, M)``) whose score is >= ``gamma`` into poses per
+        image, in input pixels. With ``refine``, the other decoded keypoints are the candidates that fill gaps."""
+        o = self.options
         valid = dec.valid & (dec.score >= gamma)
         arrays = [t.cpu().numpy() for t in (dec.xy, dec.score, valid, tag)]
         return [group_poses(arrays[0][i], arrays[1][i], arrays[2][i], arrays[3][i], order=o["order"],
