@@ -6,6 +6,8 @@
 
     options: --split dev|test  --seeds 0 1 2  --steps N  --methods heatmap fixanchor adaanchor localanchor
              --task ae  --out benchmarks/results  --n-train N --n-val N --width W --data-cache data-cache
+             --task-option push=hinge  (an option of the task's config section, e.g. ``bottomup``, for every run:
+             a variant; give it its own ``--out``, as the run folders and files are named by table and method)
 
 The protocol of benchmarks/protocol.py: ``--split dev`` (the default) is an independent instance of each benchmark
 (crowd figures: generator seed 1; crowd faces: new canvases whose held-out faces come from 20% of the *training*
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import markdown, summarize, sweep_plot  # noqa: E402
@@ -102,10 +105,25 @@ SNAPSHOTS = (0.8, 0.9)  # dev runs: fractions of the steps whose weights are eva
 TRAIN = {"batch_size": 16, "lr": 1e-3, "tiny_width": 24}
 
 
-def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None, split: str = "test") -> dict[str, Any]:
+def parse_task_options(items: list[str] | None) -> dict[str, Any]:
+    """``["push=hinge", "gamma=0.2"]`` -> ``{"push": "hinge", "gamma": 0.2}`` (values read as YAML scalars)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--task-option expects KEY=VALUE, got '{item}'")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
+def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None, split: str = "test",
+               task_options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Generate (or reuse) the benchmark's ``split`` instance (``dev`` or ``test``); its datasets, ground-truth
-    path, spec and sigmas."""
+    path, spec and sigmas. ``task_options`` (task -> options) are merged over the benchmark's own task options."""
     b = BENCHES[bench]
+    task_cfg = {t: dict(o) for t, o in b["task_cfg"].items()}
+    for task, extra in (task_options or {}).items():
+        task_cfg[task] = {**task_cfg.get(task, {}), **extra}
     opts = {**b["options"], **({"n_train": n_train} if n_train else {}), **({"n_val": n_val} if n_val else {})}
     changed = (opts["n_train"], opts["n_val"]) != (b["options"]["n_train"], b["options"]["n_val"])
     root = cache / (f"{b['cache']}-{opts['n_train']}-{opts['n_val']}" if changed else b["cache"])
@@ -117,7 +135,7 @@ def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None, 
     sets = {s: BottomUpDataset(group_by_image(read_coco(paths[s], spec).instances), spec, size, train=s == "train",
                                cache_images=True, multiple=16) for s in ("train", "val")}
     return {"train": sets["train"], "val": sets["val"], "gt": paths["val"], "spec": spec, "size": size,
-            "sigmas": b["sigmas"], "crowdpose": b["crowdpose"], "options": opts, "task_cfg": b["task_cfg"],
+            "sigmas": b["sigmas"], "crowdpose": b["crowdpose"], "options": opts, "task_cfg": task_cfg,
             "split": split}
 
 
@@ -250,9 +268,10 @@ def snapshot_convergence(task: Task, build: Callable[[], torch.nn.Module], strat
 
 
 def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list[int], steps: int, out: Path,
-              cache: Path, n_train: int | None, n_val: int | None, width: int, split: str = "test") -> dict[str, Any]:
+              cache: Path, n_train: int | None, n_val: int | None, width: int, split: str = "test",
+              task_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every method over every seed on one benchmark; returns the table document (runs, summary, paired)."""
-    data = bench_data(bench, cache, n_train, n_val, split)
+    data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
         for seed in seeds:
@@ -263,19 +282,22 @@ def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list
                   + (f" | oracle AP {100 * oracle['ap']:.1f}" if oracle else "") + f" ({row.get('train_s', 0):.0f} s)",
                   flush=True)
     return {"bench": bench, "title": BENCHES[bench]["title"], "task": task, "steps": steps, "seeds": seeds,
-            "split": split, "benchmark": data["options"], "runs": runs, **summarize(runs)}
+            "split": split, "benchmark": data["options"], "task_options": data["task_cfg"].get(task, {}),
+            "runs": runs, **summarize(runs)}
 
 
 def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str], task: str, out: Path,
               cache: Path, n_train: int | None = None, n_val: int | None = None,
-              width: int = TRAIN["tiny_width"], split: str = "test") -> dict[str, Any]:
+              width: int = TRAIN["tiny_width"], split: str = "test",
+              task_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run (or re-evaluate) ``table`` and write ``<out>/<table>.{md,json,png}`` (``<table>_<task>`` for a task
     other than ``ae``, then ``_dev`` for the dev split); returns the JSON document."""
     t0 = time.time()
     docs = {}
     for bench in TABLES[table]["benches"]:
         n_steps = steps or int(TABLES[RUN_TABLE[bench]]["steps"])
-        docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width, split)
+        docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width, split,
+                                task_options)
     doc = {"table": table, "task": task, "split": split, "methods": methods, "seeds": seeds, "benches": docs,
            "train": {**TRAIN, "tiny_width": width}, "commit": git_commit() or "unknown",
            "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
@@ -306,9 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-train", type=int, help="training images (default: the benchmark's)")
     p.add_argument("--n-val", type=int, help="held-out images (default: the benchmark's)")
     p.add_argument("--width", type=int, default=TRAIN["tiny_width"], help="tiny CNN width")
+    p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                   help="an option of the task's section for every run (e.g. push=hinge); use its own --out")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    run_table(a.table, a.seeds, a.steps, a.methods, a.task, a.out, a.data_cache, a.n_train, a.n_val, a.width, a.split)
+    run_table(a.table, a.seeds, a.steps, a.methods, a.task, a.out, a.data_cache, a.n_train, a.n_val, a.width, a.split,
+              parse_task_options(a.task_option))
     return 0
 
 

@@ -165,9 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-train", type=int)
     p.add_argument("--n-val", type=int)
     p.add_argument("--width", type=int, default=mt.TRAIN["tiny_width"])
+    p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
+                   help="the bottomup option the runs were trained with (multi_tables.py --task-option)")
     a = p.parse_args(argv)
     torch.set_num_threads(1)
-    data = mt.bench_data(a.bench, a.data_cache, a.n_train, a.n_val, a.split)
+    options = mt.parse_task_options(a.task_option)
+    data = mt.bench_data(a.bench, a.data_cache, a.n_train, a.n_val, a.split, {"ae": options} if options else None)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in a.methods:
         for seed in a.seeds:
@@ -183,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{method} seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()
                                                          if isinstance(v, float)), flush=True)
     doc = {"bench": a.bench, "split": a.split, "gamma": a.gamma, "near": a.near, "runs": runs,
-           "runs_dir": str(a.out / "runs"), "commit": git_commit() or "unknown"}
+           "runs_dir": str(a.out / "runs"), "task_options": options, "commit": git_commit() or "unknown"}
     write(doc, a.out)
     print(markdown(doc))
     return 0 if runs else 1

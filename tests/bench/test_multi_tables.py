@@ -125,3 +125,18 @@ def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
     for k, v in want.items():
         torch.testing.assert_close(got[k], v, rtol=1e-5, atol=1e-6, msg=k)
     assert (run / "eval_log.csv").read_text().splitlines()[1:] == (ref / "eval_log.csv").read_text().splitlines()[1:]
+
+
+def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
+    """--task-option push=hinge: merged over the benchmark's own task options, the tag loss is the hinge's, and
+    the option is part of the run's settings (a run of other options is not taken for it)."""
+    import multi_tables as mt  # on sys.path through paper_tables
+
+    assert mt.parse_task_options(["push=hinge", "gamma=0.2"]) == {"push": "hinge", "gamma": 0.2}
+    with pytest.raises(SystemExit, match="KEY=VALUE"):
+        mt.parse_task_options(["push"])
+    data = mt.bench_data("faces", tmp_path / "cache", 4, 2, "test", {"ae": {"push": "hinge"}})
+    assert data["task_cfg"]["ae"] == {"max_candidates": 10, "push": "hinge"}
+    assert mt.BENCHES["faces"]["task_cfg"]["ae"] == {"max_candidates": 10}  # the benchmark's own are untouched
+    _, strategy = mt.build_run("ae", "adaanchor", 0, 8, data)
+    assert strategy.losses["tags"][0] == "ae_hinge" and strategy.options["max_candidates"] == 10

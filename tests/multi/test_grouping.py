@@ -43,6 +43,40 @@ def test_ae_loss_without_instances_is_zero_with_a_graph():
     loss.backward()
 
 
+def test_hinge_push_by_hand():
+    # Image 0 of test_ae_loss_by_hand with the hinge push: reference tags 2 and 5 are 3 apart, beyond the margin
+    # (push 0); moved to 2 and 2.4, the two ordered pairs give 2 (1 - 0.4) / 2.
+    tags = torch.tensor([[1.0, 3.0, 5.0]])
+    ids = torch.tensor([[1.0, 1.0, 2.0]])
+    assert float(ae_loss(tags, ids, torch.ones(1, 3), push="hinge")) == pytest.approx(0.5)
+    near = torch.tensor([[1.0, 3.0, 2.4]])
+    assert float(ae_loss(near, ids, torch.ones(1, 3), push="hinge")) == pytest.approx(0.5 + 0.6)
+    with pytest.raises(ValueError, match="unknown push kind 'gauss'"):
+        ae_loss(tags, ids, torch.ones(1, 3), push="gauss")
+
+
+@pytest.mark.parametrize("push", ["exp", "hinge"])
+def test_collapsed_tags_are_pushed_apart_only_by_the_hinge(push):
+    # Two instances whose tags have collapsed to one value (1e-4 apart, no pull): the paper's Gaussian push
+    # has a vanishing slope there, the hinge a slope of 1 / (N (N - 1)) per pair, away from the other instance.
+    tags = torch.tensor([[0.5, 0.5, 0.5001, 0.5001]], requires_grad=True)
+    ids = torch.tensor([[1.0, 1.0, 2.0, 2.0]])
+    ae_loss(tags, ids, torch.ones(1, 4), push=push).backward()
+    g = tags.grad[0]
+    if push == "exp":
+        assert g.abs().max() < 1e-4
+    else:  # d loss / d t = (1 / |E_n|) * (-sign(h_n - h_n')) * 2 / (N (N - 1)): 0.5 per tag, apart
+        assert torch.allclose(g, torch.tensor([0.5, 0.5, -0.5, -0.5]))
+
+
+def test_bottomup_push_option_selects_the_loss_kind():
+    inner = HeatmapStrategy(K, 4, (48, 64))
+    assert BottomUpStrategy(inner, 1.0).losses["tags"] == ("ae", 1.0)
+    assert BottomUpStrategy(inner, 1.0, push="hinge").losses["tags"] == ("ae_hinge", 1.0)
+    with pytest.raises(ValueError, match="unknown push kind"):
+        BottomUpStrategy(inner, 1.0, push="gauss")
+
+
 def _poses_equal(got: np.ndarray, gt: np.ndarray, labelled: np.ndarray, tol: float) -> None:
     """Every ground-truth pose is one predicted pose, keypoint for keypoint (missing where unlabelled)."""
     assert got.shape[0] == gt.shape[0]

@@ -8,6 +8,12 @@ all its weighted cells, over every type. With the reference tag ``h_n = mean_{e 
 - pull: ``(1 / N) sum_n (1 / |E_n|) sum_{e in E_n} (t_e - h_n)^2``;
 - push: ``1 / (N (N - 1)) sum_{n != n'} exp(-(h_n - h_n')^2 / (2 sigma^2))`` with ``sigma = 1`` (paper eq. 3
   with the diagonal ``n = n'`` left out: it is a constant);
+- or, with ``push="hinge"``, CornerNet's ``1 / (N (N - 1)) sum_{n != n'} max(0, margin - |h_n - h_n'|)`` with
+  ``margin = 1``. The Gaussian push has no gradient where two reference tags coincide (its slope is
+  ``d exp(-d^2 / 2)``, zero at ``d = 0``): once every tag has collapsed to one value, nothing pushes them apart.
+  The hinge's slope is ``1 / (N (N - 1))`` per pair at any distance below the margin, so a collapse is not a
+  resting point of the loss (only an exact tie ``d = 0`` has slope 0 in autograd, a point training noise
+  does not stay on).
 
 ``N`` counts the instances of the image; the loss is the mean pull over images with at least one instance
 plus the mean push over images with at least two. The paper sums over joints, one tag each; here a joint may
@@ -19,16 +25,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+#: The push terms of :func:`ae_loss`: ``"exp"`` (the paper's) and ``"hinge"`` (CornerNet's).
+PUSH_KINDS = ("exp", "hinge")
 
-def ae_loss(tags: Tensor, ids: Tensor, weight: Tensor, sigma: float = 1.0) -> Tensor:
+
+def ae_loss(tags: Tensor, ids: Tensor, weight: Tensor, sigma: float = 1.0, push: str = "exp",
+            margin: float = 1.0) -> Tensor:
     """Pull + push of the module docstring.
 
     Args:
         tags: ``(B, ...)`` predicted scalar tags; ids: same shape, instance id + 1 (0: none);
         weight: same shape, elements with weight > 0 take part.
+        sigma: width of the ``"exp"`` push; push: one of :data:`PUSH_KINDS`; margin: the ``"hinge"`` margin.
     Returns:
         A scalar tensor (0 with the graph kept when no element takes part).
     """
+    if push not in PUSH_KINDS:
+        raise ValueError(f"unknown push kind '{push}' (one of {', '.join(PUSH_KINDS)})")
     b = tags.shape[0]
     t = tags.float().reshape(b, -1)
     idx = ids.reshape(b, -1).round().long()
@@ -49,11 +62,15 @@ def ae_loss(tags: Tensor, ids: Tensor, weight: Tensor, sigma: float = 1.0) -> Te
     if has2.any():
         m = mean.view(b, n_max)
         pair = present.unsqueeze(2) & present.unsqueeze(1) & ~torch.eye(n_max, dtype=torch.bool, device=t.device)
-        e = torch.exp(-((m.unsqueeze(2) - m.unsqueeze(1)) ** 2) / (2 * sigma**2)) * pair
-        push = (e.sum(dim=(1, 2))[has2] / (n_img[has2] * (n_img[has2] - 1))).mean()
+        d = m.unsqueeze(2) - m.unsqueeze(1)
+        if push == "exp":
+            e = torch.exp(-(d**2) / (2 * sigma**2)) * pair
+        else:
+            e = torch.relu(margin - d.abs()) * pair
+        push_loss = (e.sum(dim=(1, 2))[has2] / (n_img[has2] * (n_img[has2] - 1))).mean()
     else:
-        push = zero
-    return pull + push
+        push_loss = zero
+    return pull + push_loss
 
 
-__all__ = ["ae_loss"]
+__all__ = ["PUSH_KINDS", "ae_loss"]

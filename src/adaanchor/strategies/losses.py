@@ -7,7 +7,8 @@ Normalisation choices (documented in docs/method.md):
   summed targets.
 - ``l1``: summed absolute error divided by the number of weighted *points* (weight sum / 2, x and y).
 - ``mse``: SimpleBaseline's ``0.5 * mean((out - target)^2 * weight)``.
-- ``ae``: associative-embedding pull + push, target = per-cell instance ids (:mod:`.ae_loss`).
+- ``ae``: associative-embedding pull + push, target = per-cell instance ids (:mod:`.ae_loss`); ``ae_hinge``: the
+  same with CornerNet's hinge push (``bottomup.push=hinge``).
 - ``l1_scaled``: ``sum(|out - target| * weight)`` divided by the number of *points* with a non-zero weight
   (count / 2, x and y): the weight carries a per-element scale (DEKR's ``1 / sqrt(area)`` of the pose offsets,
   :mod:`.centre`) that, unlike ``l1``, the normaliser does not cancel.
@@ -159,7 +160,8 @@ def compute_loss(
 
     Args:
         outputs: head -> tensor; targets: head -> :class:`Target` of the same shape.
-        losses: head -> (kind, weight) with kind in {"focal", "qfocal", "l1", "mse", "ae", "l1_scaled"}.
+        losses: head -> (kind, weight) with kind in {"focal", "qfocal", "l1", "mse", "ae", "ae_hinge",
+            "l1_scaled"}.
     """
     out: dict[str, Tensor] = {}
     total = None
@@ -183,8 +185,8 @@ def compute_loss(
             v = l1_loss(o, t.value, t.weight)
         elif kind == "mse":
             v = mse_loss(o, t.value, t.weight)
-        elif kind == "ae":
-            v = ae_loss(o, t.value, t.weight)
+        elif kind in ("ae", "ae_hinge"):
+            v = ae_loss(o, t.value, t.weight, push="hinge" if kind == "ae_hinge" else "exp")
         elif kind == "l1_scaled":
             v = scaled_l1_loss(o, t.value, t.weight)
         else:

@@ -27,7 +27,8 @@ import torch
 from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell
-from ..ranges import PROB, Checker, at_least, positive
+from ..ranges import PROB, Checker, at_least, choice, positive
+from .ae_loss import PUSH_KINDS
 from .base import Decoded, Encoded, Strategy, Target
 from .grouping import Poses, group_poses
 from .multi import MultiDecoded, decode_multi
@@ -35,6 +36,7 @@ from .multi import MultiDecoded, decode_multi
 #: Defaults of the ``bottomup`` config block (see :func:`build_bottomup`).
 BOTTOMUP_DEFAULTS: dict[str, Any] = {
     "lambda_tag": None,  # weight of the ae loss; None: 1e-3 with the heatmap (HigherHRNet), 0.1 with anchors
+    "push": "exp",  # the ae loss's push term: "exp" (the paper's eq. 3) or "hinge" (CornerNet's; see ae_loss)
     "gamma": 0.1,  # confidence threshold of multi-instance decoding (the paper's gamma)
     "max_candidates": 30,  # keypoints kept per type and image before grouping
     "merge_radius": None,  # input pixels; None: one cell
@@ -46,6 +48,7 @@ BOTTOMUP_DEFAULTS: dict[str, Any] = {
 #: Valid ranges of the ``bottomup`` config block (``order``: every element a keypoint index).
 BOTTOMUP_RANGES: dict[str, Checker] = {
     "lambda_tag": at_least(0),
+    "push": choice(PUSH_KINDS, "push kind"),
     "gamma": PROB,
     "max_candidates": at_least(1),
     "merge_radius": at_least(0),
@@ -61,10 +64,11 @@ class BottomUpStrategy(Strategy):
     Args:
         inner: the wrapped dense strategy (its heads, losses, assignment and decoding are kept as they are).
         lambda_tag: weight of the ``ae`` loss of the ``tags`` head.
+        push: its push term, one of :data:`~adaanchor.strategies.ae_loss.PUSH_KINDS`.
         options: the other :data:`BOTTOMUP_DEFAULTS` keys (decoding and grouping).
     """
 
-    def __init__(self, inner: Strategy, lambda_tag: float | None = None, **options: Any):
+    def __init__(self, inner: Strategy, lambda_tag: float | None = None, push: str = "exp", **options: Any):
         super().__init__(inner.num_keypoints, inner.stride, inner.input_size)
         if "conf" not in inner.heads and "heatmap" not in inner.heads:
             raise ValueError(f"strategy '{inner.name}' has no dense confidence head; bottom-up needs one")
@@ -77,7 +81,9 @@ class BottomUpStrategy(Strategy):
         if lambda_tag is None:
             lambda_tag = 1e-3 if "heatmap" in inner.heads else 0.1
         self.heads = {**inner.heads, "tags": inner.num_keypoints}
-        self.losses = {**inner.losses, "tags": ("ae", float(lambda_tag))}
+        if push not in PUSH_KINDS:
+            raise ValueError(f"unknown push kind '{push}' (one of {', '.join(PUSH_KINDS)})")
+        self.losses = {**inner.losses, "tags": ("ae" if push == "exp" else f"ae_{push}", float(lambda_tag))}
         self.refine = bool(getattr(inner, "refine", False))  # read by decode_multi (local offsets)
 
     @property
