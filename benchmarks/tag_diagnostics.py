@@ -185,11 +185,14 @@ def main(argv: list[str] | None = None) -> int:
             runs.setdefault(mt.METHODS[method], []).append(row)
             print(f"{method} seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()
                                                          if isinstance(v, float)), flush=True)
+    if not runs:  # nothing to report: leave the folder (and any earlier results in it) as it is
+        print(f"no finished run of {', '.join(a.methods)} (seeds {a.seeds}) under {a.out / 'runs'}; nothing written")
+        return 1
     doc = {"bench": a.bench, "split": a.split, "gamma": a.gamma, "near": a.near, "runs": runs,
            "runs_dir": str(a.out / "runs"), "task_options": options, "commit": git_commit() or "unknown"}
     write(doc, a.out)
     print(markdown(doc))
-    return 0 if runs else 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -46,3 +46,15 @@ def test_separation_auc_is_the_pairwise_probability_with_ties_as_half(same, diff
 
 def test_separation_auc_needs_both_kinds():
     assert separation_auc([], [1.0]) is None and separation_auc([1.0], []) is None
+
+
+def test_no_finished_run_is_a_message_and_nothing_written(tmp_path, capsys):
+    import tag_diagnostics
+
+    out = tmp_path / "elsewhere"  # no runs/ and not even the folder: one line, exit status 1, no traceback
+    argv = ["--methods", "fixanchor", "--out", str(out), "--data-cache", str(tmp_path / "cache"), "--n-train", "4",
+            "--n-val", "2", "--width", "8"]
+    assert tag_diagnostics.main(argv) == 1
+    said = capsys.readouterr().out
+    assert "no finished run of fixanchor" in said and "nothing written" in said
+    assert not out.exists()
