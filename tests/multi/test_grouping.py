@@ -51,6 +51,9 @@ def test_hinge_push_by_hand():
     assert float(ae_loss(tags, ids, torch.ones(1, 3), push="hinge")) == pytest.approx(0.5)
     near = torch.tensor([[1.0, 3.0, 2.4]])
     assert float(ae_loss(near, ids, torch.ones(1, 3), push="hinge")) == pytest.approx(0.5 + 0.6)
+    out = compute_loss({"tags": near.view(1, 1, 1, 3)}, {"tags": Target(ids.view(1, 1, 1, 3), torch.ones(1, 1, 1, 3))},
+                       {"tags": ("ae_hinge", 2.0)})  # the loss kind a strategy with push=hinge names
+    assert float(out["loss"]) == pytest.approx(2 * (0.5 + 0.6))
     with pytest.raises(ValueError, match="unknown push kind 'gauss'"):
         ae_loss(tags, ids, torch.ones(1, 3), push="gauss")
 

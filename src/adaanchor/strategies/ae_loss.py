@@ -25,8 +25,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-#: The push terms of :func:`ae_loss`: ``"exp"`` (the paper's) and ``"hinge"`` (CornerNet's).
-PUSH_KINDS = ("exp", "hinge")
+#: The push terms of :func:`ae_loss` (``"exp"``: the paper's, ``"hinge"``: CornerNet's) -> the loss kind that
+#: names each in a strategy's ``losses`` (:func:`~adaanchor.strategies.losses.compute_loss` reads it back).
+LOSS_KINDS = {"exp": "ae", "hinge": "ae_hinge"}
+PUSH_KINDS = tuple(LOSS_KINDS)
+#: Loss kind -> push term, the inverse of :data:`LOSS_KINDS`.
+PUSH_OF_KIND = {kind: push for push, kind in LOSS_KINDS.items()}
+
+
+def loss_kind(push: str) -> str:
+    """The loss kind of the push term ``push``; an unknown one is a ValueError naming the valid ones."""
+    if push not in LOSS_KINDS:
+        raise ValueError(f"unknown push kind '{push}' (one of {', '.join(PUSH_KINDS)})")
+    return LOSS_KINDS[push]
 
 
 def ae_loss(tags: Tensor, ids: Tensor, weight: Tensor, sigma: float = 1.0, push: str = "exp",
@@ -40,8 +51,7 @@ def ae_loss(tags: Tensor, ids: Tensor, weight: Tensor, sigma: float = 1.0, push:
     Returns:
         A scalar tensor (0 with the graph kept when no element takes part).
     """
-    if push not in PUSH_KINDS:
-        raise ValueError(f"unknown push kind '{push}' (one of {', '.join(PUSH_KINDS)})")
+    loss_kind(push)  # validates it
     b = tags.shape[0]
     t = tags.float().reshape(b, -1)
     idx = ids.reshape(b, -1).round().long()
@@ -73,4 +83,4 @@ def ae_loss(tags: Tensor, ids: Tensor, weight: Tensor, sigma: float = 1.0, push:
     return pull + push_loss
 
 
-__all__ = ["PUSH_KINDS", "ae_loss"]
+__all__ = ["LOSS_KINDS", "PUSH_KINDS", "PUSH_OF_KIND", "ae_loss", "loss_kind"]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .ae_loss import ae_loss
+from .ae_loss import PUSH_OF_KIND, ae_loss
 from .base import PointTarget, Target
 
 
@@ -185,8 +185,8 @@ def compute_loss(
             v = l1_loss(o, t.value, t.weight)
         elif kind == "mse":
             v = mse_loss(o, t.value, t.weight)
-        elif kind in ("ae", "ae_hinge"):
-            v = ae_loss(o, t.value, t.weight, push="hinge" if kind == "ae_hinge" else "exp")
+        elif kind in PUSH_OF_KIND:
+            v = ae_loss(o, t.value, t.weight, push=PUSH_OF_KIND[kind])
         elif kind == "l1_scaled":
             v = scaled_l1_loss(o, t.value, t.weight)
         else:

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell
 from ..ranges import PROB, Checker, at_least, choice, positive
-from .ae_loss import PUSH_KINDS
+from .ae_loss import PUSH_KINDS, loss_kind
 from .base import Decoded, Encoded, Strategy, Target
 from .grouping import Poses, group_poses
 from .multi import MultiDecoded, decode_multi
@@ -81,9 +81,7 @@ class BottomUpStrategy(Strategy):
         if lambda_tag is None:
             lambda_tag = 1e-3 if "heatmap" in inner.heads else 0.1
         self.heads = {**inner.heads, "tags": inner.num_keypoints}
-        if push not in PUSH_KINDS:
-            raise ValueError(f"unknown push kind '{push}' (one of {', '.join(PUSH_KINDS)})")
-        self.losses = {**inner.losses, "tags": ("ae" if push == "exp" else f"ae_{push}", float(lambda_tag))}
+        self.losses = {**inner.losses, "tags": (loss_kind(push), float(lambda_tag))}
         self.refine = bool(getattr(inner, "refine", False))  # read by decode_multi (local offsets)
 
     @property
