@@ -6,6 +6,7 @@
 
     options: --split dev|test  --seeds 0 1 2  --steps N  --methods heatmap fixanchor adaanchor localanchor
              --task ae  --out benchmarks/results  --n-train N --n-val N --width W --data-cache data-cache
+             --jobs N  (runs trained at a time, one process and one torch thread each; results do not depend on it)
              --task-option push=hinge  (an option of the task's config section, e.g. ``bottomup``, for every run:
              a variant; give it its own ``--out``, as the run folders and files are named by table and method)
 
@@ -43,6 +44,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import markdown, summarize, sweep_plot  # noqa: E402
+from parallel import run_parallel  # noqa: E402
 from protocol import DEV_FRACTION, DEV_SYNTH_SEED, convergence, git_commit  # noqa: E402
 
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
@@ -267,15 +269,32 @@ def snapshot_convergence(task: Task, build: Callable[[], torch.nn.Module], strat
     return {"key": key, **convergence(log, steps, key)}
 
 
+def _worker_run(method: str, seed: int, bench: str, task: str, steps: int, out: Path, cache: Path,
+                n_train: int | None, n_val: int | None, width: int, split: str,
+                task_options: dict[str, Any] | None) -> dict[str, Any]:
+    """One run in a worker process of ``run_parallel``: one torch thread, its own copy of the benchmark."""
+    torch.set_num_threads(1)
+    data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None)
+    row = run_one(task, method, seed, steps, data, run_dir_for(out, bench, task, method, seed, split), width)
+    print(f"[{bench}] {method} seed {seed}: finished in a worker ({row.get('train_s', 0):.0f} s)", flush=True)
+    return row
+
+
 def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list[int], steps: int, out: Path,
               cache: Path, n_train: int | None, n_val: int | None, width: int, split: str = "test",
-              task_options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Every method over every seed on one benchmark; returns the table document (runs, summary, paired)."""
+              task_options: dict[str, Any] | None = None, jobs: int = 1) -> dict[str, Any]:
+    """Every method over every seed on one benchmark (``jobs`` runs at a time); returns the table document (runs,
+    summary, paired)."""
     data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None)
+    done = {}
+    if jobs > 1:  # the data cache exists now, so the worker processes only read it
+        args = (bench, task, steps, out, cache, n_train, n_val, width, split, task_options)
+        done = run_parallel(_worker_run, {(m, s): (m, s, *args) for m in methods for s in seeds}, jobs)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
         for seed in seeds:
-            row = run_one(task, method, seed, steps, data, run_dir_for(out, bench, task, method, seed, split), width)
+            row = done.get((method, seed)) or run_one(task, method, seed, steps, data,
+                                                      run_dir_for(out, bench, task, method, seed, split), width)
             runs.setdefault(METHODS.get(method, method), []).append(row)
             oracle = row.get("oracle_tags", {})
             print(f"[{table}] {bench} {method} seed {seed}: AP {100 * row['ap']:.1f} recall {row['recall']:.3f}"
@@ -289,7 +308,7 @@ def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list
 def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str], task: str, out: Path,
               cache: Path, n_train: int | None = None, n_val: int | None = None,
               width: int = TRAIN["tiny_width"], split: str = "test",
-              task_options: dict[str, Any] | None = None) -> dict[str, Any]:
+              task_options: dict[str, Any] | None = None, jobs: int = 1) -> dict[str, Any]:
     """Run (or re-evaluate) ``table`` and write ``<out>/<table>.{md,json,png}`` (``<table>_<task>`` for a task
     other than ``ae``, then ``_dev`` for the dev split); returns the JSON document."""
     t0 = time.time()
@@ -297,7 +316,7 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
     for bench in TABLES[table]["benches"]:
         n_steps = steps or int(TABLES[RUN_TABLE[bench]]["steps"])
         docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width, split,
-                                task_options)
+                                task_options, jobs)
     doc = {"table": table, "task": task, "split": split, "methods": methods, "seeds": seeds, "benches": docs,
            "train": {**TRAIN, "tiny_width": width}, "commit": git_commit() or "unknown",
            "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
@@ -330,10 +349,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=TRAIN["tiny_width"], help="tiny CNN width")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="an option of the task's section for every run (e.g. push=hinge); use its own --out")
+    p.add_argument("--jobs", type=int, default=1, help="runs trained at a time, each a process of one torch thread "
+                   "(default 1; at most the number of cores); results do not depend on it")
     a = p.parse_args(argv)
+    if a.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {a.jobs}")
     torch.set_num_threads(1)
     run_table(a.table, a.seeds, a.steps, a.methods, a.task, a.out, a.data_cache, a.n_train, a.n_val, a.width, a.split,
-              parse_task_options(a.task_option))
+              parse_task_options(a.task_option), a.jobs)
     return 0
 
 

@@ -140,3 +140,37 @@ def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
     assert mt.BENCHES["faces"]["task_cfg"]["ae"] == {"max_candidates": 10}  # the benchmark's own are untouched
     _, strategy = mt.build_run("ae", "adaanchor", 0, 8, data)
     assert strategy.losses["tags"][0] == "ae_hinge" and strategy.options["max_candidates"] == 10
+
+
+@pytest.mark.slow
+def test_jobs_give_the_rows_of_the_sequential_loop(tmp_path):
+    """--jobs 2 trains the runs in two worker processes: the same rows (metrics to the digit, as each run is seeded
+    and single-threaded) and the same files as --jobs 1."""
+    def argv(out, jobs):
+        return ["table5", "--split", "test", "--steps", "3", "--seeds", "0", "1", "--n-train", "8", "--n-val", "4",
+                "--width", "8", "--methods", "heatmap", "fixanchor", "--out", str(out), "--data-cache",
+                str(tmp_path / "cache"), "--jobs", str(jobs)]
+
+    assert paper_tables.main(argv(tmp_path / "seq", 1)) == 0
+    assert paper_tables.main(argv(tmp_path / "par", 2)) == 0
+    seq, par = (json.loads((tmp_path / d / "table5.json").read_text())["benches"]["crowd"] for d in ("seq", "par"))
+    for method in ("Heatmap", "FixAnchor"):
+        assert [r["seed"] for r in par["runs"][method]] == [0, 1]
+        for a, b in zip(seq["runs"][method], par["runs"][method], strict=True):
+            a, b = ({k: v for k, v in r.items() if k not in ("train_s", "eval_s")} for r in (a, b))
+            assert a == b
+    assert (tmp_path / "par" / "runs" / "table5" / "fixanchor_s1" / "model.pt").is_file()
+
+
+def test_run_parallel_names_the_failed_run_and_checks_jobs():
+    """The generic runner: results by key; a failing call stops the table with its key named; jobs >= 1."""
+    import math
+
+    from parallel import run_parallel  # on sys.path through paper_tables
+
+    assert run_parallel(math.sqrt, {"a": (4.0,), "b": (9.0,)}, 2) == {"a": 2.0, "b": 3.0}
+    assert run_parallel(math.sqrt, {}, 2) == {}
+    with pytest.raises(SystemExit, match=r"run b failed: ValueError"):
+        run_parallel(math.sqrt, {"a": (4.0,), "b": (-1.0,)}, 2)
+    with pytest.raises(ValueError, match="at least 1"):
+        run_parallel(math.sqrt, {"a": (4.0,)}, 0)
