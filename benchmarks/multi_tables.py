@@ -35,17 +35,17 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import markdown, summarize, sweep_plot  # noqa: E402
+from multi_runs import TASKS, TRAIN, build_run, run_one  # noqa: E402,F401 (build_run: for tag_diagnostics.py)
 from parallel import run_parallel  # noqa: E402
-from protocol import DEV_FRACTION, DEV_SYNTH_SEED, convergence, git_commit  # noqa: E402
+from protocol import DEV_FRACTION, DEV_SYNTH_SEED, git_commit  # noqa: E402
 
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
 from adaanchor.bench.crowd_faces import face_sigmas, write_crowd_faces_benchmark  # noqa: E402
@@ -53,36 +53,10 @@ from adaanchor.data.bottomup import BottomUpDataset, group_by_image  # noqa: E40
 from adaanchor.data.readers.coco import read_coco  # noqa: E402
 from adaanchor.data.spec import load_spec  # noqa: E402
 from adaanchor.demo_bottomup import DEMO_BENCH  # noqa: E402
-from adaanchor.engine import bottomup as eb  # noqa: E402
-from adaanchor.engine import centre as ec  # noqa: E402
-from adaanchor.engine.checkpoint import atomic_save  # noqa: E402
-from adaanchor.engine.run import seed_everything  # noqa: E402
-from adaanchor.metrics.coco import crowdpose_ap  # noqa: E402
-from adaanchor.models.backbones import build_backbone  # noqa: E402
-from adaanchor.models.net import KeypointNet  # noqa: E402
-from adaanchor.safe_torch import safe_load  # noqa: E402
-from adaanchor.strategies.centre import build_centre  # noqa: E402
-from adaanchor.strategies.tags import build_bottomup  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 METHODS = {"heatmap": "Heatmap", "fixanchor": "FixAnchor", "adaanchor": "AdaAnchor", "localanchor": "LocalAnchor"}
 
-
-class Task(NamedTuple):
-    """How one multi-person task is built, trained and evaluated (``evaluate`` returns evaluate_bottomup's keys)."""
-
-    build: Callable[..., Any]  # (strategy_cfg, task_cfg, num_keypoints, stride, input_size) -> strategy
-    model: Callable[[Any, Any], torch.nn.Module]  # (backbone, strategy) -> model
-    train: Callable[..., Any]  # train_steps(model, strategy, dataset, steps, batch_size, seed=...)
-    evaluate: Callable[..., dict[str, Any]]  # (model, strategy, dataset, gt_path, sigmas=...) -> metrics
-    eval_kwargs: dict[str, Any]
-
-
-TASKS: dict[str, Task] = {
-    "ae": Task(build_bottomup, lambda bb, st: KeypointNet(bb, st.heads), eb.train_steps, eb.evaluate_bottomup,
-               {"oracle_tags": True}),
-}
-TASKS["centre"] = Task(build_centre, ec.build_centre_model, eb.train_steps, eb.evaluate_bottomup, {})
 
 # Benchmarks: writer, default options and cache folder, spec, OKS sigmas, per-task options of the strategy wrapper.
 # Crowd faces: at most 4 faces a canvas, so 10 candidates per landmark type (not 30) keep the grouping of 68 types
@@ -102,9 +76,6 @@ TABLES: dict[str, dict[str, Any]] = {
 RUN_TABLE = {"crowd": "table5", "faces": "table6"}  # the table whose run folder holds a benchmark's runs
 # The dev instance of each benchmark: options over its own (see the module doc); cached beside it with "-dev".
 DEV_OPTIONS = {"crowd": {"seed": DEV_SYNTH_SEED}, "faces": {"seed": DEV_SYNTH_SEED, "dev_fraction": DEV_FRACTION}}
-SAVE_EVERY = 200  # steps between saved training states: a run stopped midway resumes from the last one
-SNAPSHOTS = (0.8, 0.9)  # dev runs: fractions of the steps whose weights are evaluated too (convergence check)
-TRAIN = {"batch_size": 16, "lr": 1e-3, "tiny_width": 24}
 
 
 def parse_task_options(items: list[str] | None) -> dict[str, Any]:
@@ -141,132 +112,10 @@ def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None, 
             "split": split}
 
 
-def crowdpose_metrics(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma: float,
-                      oracle: bool) -> dict[str, Any]:
-    """CrowdPose-style AP (xtcocotools, crowd-index bands) of the poses at ``gamma``; with ``oracle`` also for the
-    oracle-tag grouping (under ``oracle_tags``)."""
-    cached = eb.predict_outputs(model, data["val"])
-    keys = {"AP": "cp_ap", "AP50": "cp_ap50", "AP75": "cp_ap75", "AP_easy": "ap_easy", "AP_medium": "ap_medium",
-            "AP_hard": "ap_hard"}
-
-    def score(results: list[dict]) -> dict[str, Any]:
-        cp = crowdpose_ap(data["gt"], results, sigmas=data["sigmas"])
-        return {v: cp[k] for k, v in keys.items()}
-
-    out = score(eb.results_at(strategy, cached, gamma))
-    if oracle:
-        out["oracle_tags"] = score(eb.results_at(strategy, cached, gamma, eb.ground_truth(data["val"])))
-    return out
-
-
-def build_run(task_name: str, method: str, seed: int, width: int, data: dict[str, Any]) -> tuple[torch.nn.Module, Any]:
-    """The untrained model and strategy of one run (seeded: the same initial backbone for every method of a seed)."""
-    task = TASKS[task_name]
-    seed_everything(seed)  # the backbone is built first: the same initial weights for every method of a seed
-    backbone = build_backbone("tiny", tiny_width=width)
-    strategy = task.build({"name": method}, data["task_cfg"].get(task_name, {}), data["spec"].num_keypoints,
-                          int(backbone.stride), data["size"])
-    return task.model(backbone, strategy), strategy
-
-
 def run_dir_for(out: Path, bench: str, task: str, method: str, seed: int, split: str) -> Path:
     """``<out>/runs/<table>/<method>[_dev]_s<seed>`` (``<task>_<method>...`` for a task other than ``ae``)."""
     name = (f"{method}" if task == "ae" else f"{task}_{method}") + ("_dev" if split == "dev" else "") + f"_s{seed}"
     return out / "runs" / RUN_TABLE[bench] / name
-
-
-def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, Any], run_dir: Path,
-            width: int) -> dict[str, Any]:
-    """Train (unless ``run_dir`` holds a finished run with the same settings) and evaluate one method and seed;
-    on the dev split also the weights at :data:`SNAPSHOTS` of the steps (the convergence check)."""
-    task = TASKS[task_name]
-    task_cfg = data["task_cfg"].get(task_name, {})
-    settings = {"method": method, "seed": seed, "steps": steps, **TRAIN, "tiny_width": width, "bench": data["options"],
-                "task": task_name, "task_cfg": task_cfg}
-    settings = json.loads(json.dumps(settings))
-    record_path, weights = run_dir / "run.json", run_dir / "model.pt"
-    old = json.loads(record_path.read_text()) if record_path.is_file() else {}
-
-    model, strategy = build_run(task_name, method, seed, width, data)
-    marks = {max(1, round(f * steps)) for f in SNAPSHOTS} if data["split"] == "dev" else set()
-    snapshots: dict[int, dict[str, torch.Tensor]] = {}
-    if old.get("settings") == settings and weights.is_file():
-        model.load_state_dict(safe_load(weights))
-        train = old["train"]
-    else:
-        partial = _partial_files(run_dir, settings, marks)
-        snapshots.update({m: safe_load(f) for m, f in partial["snapshots"].items() if f.is_file()})
-
-        def keep(step: int) -> None:
-            if step in marks:
-                snapshots[step] = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                atomic_save(snapshots[step], partial["snapshots"][step])  # a resumed run needs it too
-
-        t0 = time.time()
-        rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed,
-                          on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY)
-        train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"]}
-        torch.save(model.state_dict(), weights)
-        for f in [partial["state"], partial["settings"], *partial["snapshots"].values()]:
-            f.unlink(missing_ok=True)
-    metrics = evaluate_run(task, model, strategy, data)
-    record = {"settings": settings, "train": train, "metrics": metrics}
-    if marks:
-        def fresh() -> torch.nn.Module:  # a model to load each snapshot into
-            return build_run(task_name, method, seed, width, data)[0]
-
-        record["convergence"] = snapshot_convergence(task, fresh, strategy, data, snapshots, metrics, steps, run_dir)
-    record_path.write_text(json.dumps(record, indent=1))
-    return {"seed": seed, **train, **metrics, **({"convergence": record["convergence"]} if marks else {})}
-
-
-def _partial_files(run_dir: Path, settings: dict[str, Any], marks: set[int]) -> dict[str, Any]:
-    """The files of a partly trained run (its training state, its settings, its convergence snapshots). A
-    partial run of other settings is removed, so that training starts afresh; one of these settings resumes."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    files = {"state": run_dir / "partial.pt", "settings": run_dir / "partial.json",
-             "snapshots": {m: run_dir / f"partial_snapshot_{m}.pt" for m in sorted(marks)}}
-    same = files["settings"].is_file() and json.loads(files["settings"].read_text()) == settings
-    if not same:
-        for f in [files["state"], *run_dir.glob("partial_snapshot_*.pt")]:
-            f.unlink(missing_ok=True)
-        files["settings"].write_text(json.dumps(settings, indent=1))
-    return files
-
-
-def evaluate_run(task: Task, model: torch.nn.Module, strategy: Any, data: dict[str, Any]) -> dict[str, Any]:
-    """The task's evaluation of ``model`` on the held-out images, plus CrowdPose AP where the benchmark has it."""
-    metrics = task.evaluate(model, strategy, data["val"], data["gt"], sigmas=data["sigmas"], **task.eval_kwargs)
-    if data["crowdpose"]:
-        cp = crowdpose_metrics(model, strategy, data, metrics["gamma"], "oracle_tags" in metrics)
-        if "oracle_tags" in cp:
-            metrics["oracle_tags"].update(cp.pop("oracle_tags"))
-        metrics.update(cp)
-    return metrics
-
-
-EVAL_LOG_KEYS = ("ap", "oracle_ap", "recall")
-
-
-def snapshot_convergence(task: Task, build: Callable[[], torch.nn.Module], strategy: Any, data: dict[str, Any],
-                         snapshots: dict[int, dict[str, torch.Tensor]], final: dict[str, Any], steps: int,
-                         run_dir: Path) -> dict[str, Any]:
-    """Evaluate the snapshot weights, write ``eval_log.csv`` (step, AP, oracle-tag AP, recall; a run evaluated
-    again keeps the rows it has) and return the convergence check of the AP the table leads with."""
-    log = run_dir / "eval_log.csv"
-
-    def row(step: int, m: dict[str, Any]) -> str:
-        vals = (m["ap"], m.get("oracle_tags", {}).get("ap", ""), m["recall"])
-        return ",".join([str(step), *(str(v) for v in vals)])
-
-    rows = log.read_text().strip().splitlines()[1:-1] if log.is_file() and not snapshots else []
-    for step, state in sorted(snapshots.items()):
-        snap = build()
-        snap.load_state_dict(state)
-        rows.append(row(step, evaluate_run(task, snap, strategy, data)))
-    log.write_text("\n".join(["step," + ",".join(EVAL_LOG_KEYS), *rows, row(steps, final)]) + "\n")
-    key = "oracle_ap" if "oracle_tags" in final else "ap"
-    return {"key": key, **convergence(log, steps, key)}
 
 
 def _worker_run(method: str, seed: int, bench: str, task: str, steps: int, out: Path, cache: Path,

@@ -95,7 +95,7 @@ def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
     there: the same weights and convergence log as a run that was not stopped, and the partial files go."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # where paper_tables finds it
     mt = importlib.import_module("multi_tables")
-    monkeypatch.setattr(mt, "SAVE_EVERY", 2)
+    monkeypatch.setattr(importlib.import_module("multi_runs"), "SAVE_EVERY", 2)
 
     def argv(out):
         return ["table5", "--steps", "5", "--seeds", "0", "--n-train", "8", "--n-val", "4", "--width", "8",
