@@ -49,6 +49,7 @@ TASKS: dict[str, Task] = {
 }
 TASKS["centre"] = Task(build_centre, ec.build_centre_model, eb.train_steps, eb.evaluate_bottomup, {})
 
+
 def crowdpose_metrics(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma: float,
                       oracle: bool) -> dict[str, Any]:
     """CrowdPose-style AP (xtcocotools, crowd-index bands) of the poses at ``gamma``; with ``oracle`` also for the

@@ -135,15 +135,14 @@ def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list
     """Every method over every seed on one benchmark (``jobs`` runs at a time); returns the table document (runs,
     summary, paired)."""
     data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None)
-    done = {}
     if jobs > 1:  # the data cache exists now, so the worker processes only read it
         args = (bench, task, steps, out, cache, n_train, n_val, width, split, task_options)
         done = run_parallel(_worker_run, {(m, s): (m, s, *args) for m in methods for s in seeds}, jobs)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
         for seed in seeds:
-            row = done.get((method, seed)) or run_one(task, method, seed, steps, data,
-                                                      run_dir_for(out, bench, task, method, seed, split), width)
+            row = done[(method, seed)] if jobs > 1 else run_one(task, method, seed, steps, data,
+                                                                run_dir_for(out, bench, task, method, seed, split), width)
             runs.setdefault(METHODS.get(method, method), []).append(row)
             oracle = row.get("oracle_tags", {})
             print(f"[{table}] {bench} {method} seed {seed}: AP {100 * row['ap']:.1f} recall {row['recall']:.3f}"
