@@ -122,9 +122,12 @@ def markdown(doc: dict[str, Any]) -> list[str]:
     for bench in doc["benches"].values():
         lines += _bench_lines(bench) + [""]
     tr = doc["train"]
+    made = (f"Drawn from {' and '.join(doc['sources'])}, as those tables wrote them (no run trained or evaluated "
+            f"again); {doc['machine']}." if doc.get("sources") else
+            f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s (runs already trained are only "
+            "evaluated again).")
     lines += [f"Tiny CNN (width {tr['tiny_width']}), batch {tr['batch_size']}, Adam {tr['lr']} (/10 at 90/140 and "
-              f"120/140 of the steps); gamma = 0.1 for the main columns. Commit {doc['commit']}; {doc['machine']}; "
-              f"wall {doc['wall_seconds']:.0f} s (runs already trained are only evaluated again)."]
+              f"120/140 of the steps); gamma = 0.1 for the main columns. {made}"]
     if doc["task"] == "centre":  # poses come from located centres, not from tags
         lines = [ln.replace("| learned tags |", "| centres |") for ln in lines]
         lines = [ln for ln in lines if not ln.startswith("Recall does not depend on the grouping")]

@@ -2,7 +2,7 @@
 
     python benchmarks/paper_tables.py table5   # crowd figures: recall, AP family, gamma sweep
     python benchmarks/paper_tables.py table6   # crowd faces: the same plus CrowdPose-style AP easy / medium / hard
-    python benchmarks/paper_tables.py fig5     # gamma sweeps (AP, recall) of both benchmarks
+    python benchmarks/paper_tables.py fig5     # gamma sweeps (AP, recall) of both, drawn from the two tables' files
 
     options: --split dev|test  --seeds 0 1 2  --steps N  --methods heatmap fixanchor adaanchor localanchor
              --task ae  --out benchmarks/results  --n-train N --n-val N --width W --data-cache data-cache
@@ -21,8 +21,14 @@ Every method runs on the same seeds; a seed fixes the initial backbone weights a
 seed differ only in the method (paired). Summaries are mean ± sample std over seeds, and the paired differences
 (mean ± standard error) against FixAnchor (the protocol's reference) and the heatmap (the paper's). Runs live under
 ``<out>/runs/<table>/<method>_s<seed>`` (``model.pt`` + ``run.json``); a finished run with the same settings is
-evaluated again, not retrained (fig5 reuses table5's and table6's runs). Evaluation is on each benchmark's held-out
-split at gamma = 0.1 and over the sweep, grouped by the learned tags and by oracle tags (docs/multi-person.md).
+evaluated again, not retrained. Evaluation is on each benchmark's held-out split at gamma = 0.1 and over the sweep,
+grouped by the learned tags and by oracle tags (docs/multi-person.md).
+
+Budgets: the protocol's, chosen on the dev split (docs/results.md, "The crowd tables under the protocol"): table5
+3,600 steps, table6 2,880; the budgets before the protocol (600 and 240, about 30 CPU-minutes a table) are
+``--steps 600`` / ``--steps 240``. ``fig5`` trains and evaluates nothing: it reads the sweeps that table5 and
+table6 wrote (``<out>/table5[_dev].json``, ``<out>/table6[_dev].json``, of the same ``--split`` and ``--task``) and
+draws them together, so it shows exactly the runs of those tables; it takes ``--split``, ``--task`` and ``--out`` only.
 
 Tasks: ``ae`` (associative embedding, the default) and ``centre`` (single-stage, DEKR-style person centres,
 docs/centre.md); a ``--task centre`` table writes ``<table>_centre.{md,json,png}``.
@@ -69,9 +75,10 @@ BENCHES: dict[str, dict[str, Any]] = {
               "spec": "face68", "sigmas": face_sigmas(68), "crowdpose": True, "task_cfg": {"ae": {"max_candidates": 10}}},
 }
 TABLES: dict[str, dict[str, Any]] = {
-    "table5": {"benches": ["crowd"], "steps": 600},
-    "table6": {"benches": ["faces"], "steps": 240},
-    "fig5": {"benches": ["crowd", "faces"]},
+    # The protocol's budgets, chosen on dev (at 3,600 steps 11 of 12 figure runs converged, at 2,880 10 of 12 face runs).
+    "table5": {"benches": ["crowd"], "steps": 3600},
+    "table6": {"benches": ["faces"], "steps": 2880},
+    "fig5": {"benches": ["crowd", "faces"], "from": ["table5", "table6"]},  # drawn from those tables' files
 }
 RUN_TABLE = {"crowd": "table5", "faces": "table6"}  # the table whose run folder holds a benchmark's runs
 # The dev instance of each benchmark: options over its own (see the module doc); cached beside it with "-dev".
@@ -169,8 +176,18 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
            "train": {**TRAIN, "tiny_width": width}, "commit": git_commit() or "unknown",
            "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
            "wall_seconds": round(time.time() - t0, 1)}
+    return write_table(doc, out)
+
+
+def table_stem(table: str, task: str, split: str) -> str:
+    """``<table>[_<task>][_dev]``: the name of a table's files (the task only when it is not ``ae``)."""
+    return (table if task == "ae" else f"{table}_{task}") + ("_dev" if split == "dev" else "")
+
+
+def write_table(doc: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Write ``doc`` as ``<out>/<stem>.{json,md,png}`` and print its markdown; returns ``doc``."""
     out.mkdir(parents=True, exist_ok=True)
-    stem = (table if task == "ae" else f"{table}_{task}") + ("_dev" if split == "dev" else "")
+    stem = table_stem(doc["table"], doc["task"], doc["split"])
     (out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
     lines = markdown(doc)
     (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
@@ -179,13 +196,34 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
     return doc
 
 
+def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[str, Any]:
+    """Fig. 5 from the files of the tables it draws on (``TABLES["fig5"]["from"]``), no run trained or evaluated:
+    each benchmark's section of its table, as that table wrote it. A missing file is an error naming the command
+    that writes it."""
+    t0, sources, docs = time.time(), [], []
+    for table in TABLES["fig5"]["from"]:
+        path = out / f"{table_stem(table, task, split)}.json"
+        if not path.is_file():
+            raise SystemExit(f"fig5 draws on {path}, which does not exist: run `python benchmarks/paper_tables.py "
+                             f"{table} --split {split} --task {task} --out {out}` first")
+        docs.append(json.loads(path.read_text()))
+        sources.append(f"{path.name} (commit {docs[-1].get('commit', 'unknown')})")
+    benches = {name: d["benches"][name] for d in docs for name in d["benches"]}
+    methods = list(dict.fromkeys(m for d in docs for m in d["methods"]))
+    doc = {"table": "fig5", "task": task, "split": split, "methods": methods,
+           "seeds": sorted({s for d in docs for s in d["seeds"]}), "benches": benches, "train": docs[0]["train"],
+           "commit": "drawn from " + " and ".join(sources), "machine": docs[0]["machine"],
+           "wall_seconds": round(time.time() - t0, 1), "sources": sources}
+    return write_table(doc, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=sorted(TABLES))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, help="training steps per run (default: table5 "
-                   f"{TABLES['table5']['steps']}, table6 {TABLES['table6']['steps']}; fig5 uses each benchmark's)")
-    p.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    p.add_argument("--seeds", type=int, nargs="+", help="paired seeds (default 0 1 2)")
+    p.add_argument("--steps", type=int, help="training steps per run (default: the protocol's, table5 "
+                   f"{TABLES['table5']['steps']}, table6 {TABLES['table6']['steps']})")
+    p.add_argument("--methods", nargs="+", choices=list(METHODS), help=f"default: {' '.join(METHODS)}")
     p.add_argument("--split", choices=("dev", "test"), default="dev",
                    help="dev (default): the benchmark's dev instance, for every choice; test: the evaluation instance, "
                    "for final numbers (files without the _dev suffix)")
@@ -194,17 +232,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-cache", type=Path, default=REPO / "data-cache", help="folder of the benchmark caches")
     p.add_argument("--n-train", type=int, help="training images (default: the benchmark's)")
     p.add_argument("--n-val", type=int, help="held-out images (default: the benchmark's)")
-    p.add_argument("--width", type=int, default=TRAIN["tiny_width"], help="tiny CNN width")
+    p.add_argument("--width", type=int, help=f"tiny CNN width (default {TRAIN['tiny_width']})")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="an option of the task's section for every run (e.g. push=hinge); use its own --out")
-    p.add_argument("--jobs", type=int, default=1, help="runs trained at a time, each a process of one torch thread "
+    p.add_argument("--jobs", type=int, help="runs trained at a time, each a process of one torch thread "
                    "(default 1; at most the number of cores); results do not depend on it")
     a = p.parse_args(argv)
-    if a.jobs < 1:
+    run_opts = {"--seeds": a.seeds, "--steps": a.steps, "--methods": a.methods, "--n-train": a.n_train,
+                "--n-val": a.n_val, "--width": a.width, "--task-option": a.task_option, "--jobs": a.jobs}
+    if a.table == "fig5":
+        given = [name for name, value in run_opts.items() if value is not None]
+        if given:
+            p.error(f"fig5 trains nothing (it draws the files of table5 and table6): {', '.join(given)} "
+                    "belong to those tables; fig5 takes --split, --task and --out")
+        fig5_from_tables(a.out, a.task, a.split)
+        return 0
+    if a.jobs is not None and a.jobs < 1:
         p.error(f"--jobs must be at least 1, got {a.jobs}")
     torch.set_num_threads(1)
-    run_table(a.table, a.seeds, a.steps, a.methods, a.task, a.out, a.data_cache, a.n_train, a.n_val, a.width, a.split,
-              parse_task_options(a.task_option), a.jobs)
+    run_table(a.table, a.seeds or [0, 1, 2], a.steps, a.methods or list(METHODS), a.task, a.out, a.data_cache,
+              a.n_train, a.n_val, a.width or TRAIN["tiny_width"], a.split, parse_task_options(a.task_option),
+              a.jobs or 1)
     return 0
 
 

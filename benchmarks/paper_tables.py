@@ -8,7 +8,7 @@
     python benchmarks/paper_tables.py assigner  # FixAnchor against the adaptive assigners (5 paired seeds)
     python benchmarks/paper_tables.py table5    # multi-person, bottom-up AE on crowd figures (benchmarks/multi_tables.py)
     python benchmarks/paper_tables.py table6    # multi-person, bottom-up AE on crowd faces, AP easy/medium/hard
-    python benchmarks/paper_tables.py fig5      # gamma sweeps of AP and recall of both (table5/table6 --help: options)
+    python benchmarks/paper_tables.py fig5      # gamma sweeps of AP and recall of both, from table5's and table6's files
 
     --split dev (default) | test: every choice is made on ``dev`` (an independent instance of the built-in
     benchmark; for the faces of ``table4``, a held-out 20% of the training identities); ``test`` (the

@@ -174,3 +174,30 @@ def test_run_parallel_names_the_failed_run_and_checks_jobs():
         run_parallel(math.sqrt, {"a": (4.0,), "b": (-1.0,)}, 2)
     with pytest.raises(ValueError, match="at least 1"):
         run_parallel(math.sqrt, {"a": (4.0,)}, 0)
+
+
+def test_fig5_is_drawn_from_the_files_of_table5_and_table6(tmp_path, capsys):
+    """fig5 trains nothing: its sections are those of table5.json and table6.json as written (the committed
+    evaluation-split files here); a missing file names the command that writes it; run options are refused."""
+    import shutil
+
+    out = tmp_path / "results"
+    out.mkdir()
+    with pytest.raises(SystemExit, match=r"table5\.json.*paper_tables\.py table5 --split test"):
+        paper_tables.main(["fig5", "--split", "test", "--out", str(out)])
+    for name in ("table5.json", "table6.json"):
+        shutil.copy(REPO / "benchmarks" / "results" / name, out / name)
+    assert paper_tables.main(["fig5", "--split", "test", "--out", str(out)]) == 0
+    doc = json.loads((out / "fig5.json").read_text())
+    t5, t6 = (json.loads((out / f"table{n}.json").read_text()) for n in (5, 6))
+    assert doc["benches"] == {"crowd": t5["benches"]["crowd"], "faces": t6["benches"]["faces"]}
+    assert doc["split"] == "test" and set(doc["methods"]) == set(t5["methods"]) | set(t6["methods"])
+    assert [s.split(" ")[0] for s in doc["sources"]] == ["table5.json", "table6.json"]
+    md = (out / "fig5.md").read_text()
+    assert "## crowd figures (ae)" in md and "## crowd faces (ae)" in md and "Drawn from table5.json" in md
+    assert (out / "fig5.png").stat().st_size > 0
+    with pytest.raises(SystemExit):  # argparse's error: fig5 has no runs to seed
+        paper_tables.main(["fig5", "--seeds", "0", "--out", str(out)])
+    assert "fig5 trains nothing" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="table5_dev.json"):  # the dev split reads the dev files
+        paper_tables.main(["fig5", "--out", str(out)])
