@@ -78,6 +78,25 @@ def build_run(task_name: str, method: str, seed: int, width: int, data: dict[str
     return task.model(backbone, strategy), strategy
 
 
+def progress_printer(label: str, steps: int, parts: int = 10) -> Callable[[int, dict[str, float]], None]:
+    """A ``log`` callback of ``train_steps`` that prints one line each time the run passes another ``1/parts`` of its
+    steps: the step, the training time so far and an estimate of the time left (at the rate so far). A run of a
+    table takes minutes to hours, and with ``--jobs`` several print at once, so each line names its run."""
+    passed = [0]
+
+    def log(step: int, row: dict[str, float]) -> None:
+        part = step * parts // steps
+        if part <= passed[0]:
+            return
+        passed[0] = part
+        spent = float(row.get("time_s", 0.0))
+        left = spent / step * (steps - step)
+        print(f"  {label}: step {step}/{steps} ({100 * step // steps}%), {spent / 60:.1f} min, about "
+              f"{left / 60:.1f} min left", flush=True)
+
+    return log
+
+
 def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, Any], run_dir: Path,
             width: int) -> dict[str, Any]:
     """Train (unless ``run_dir`` holds a finished run with the same settings) and evaluate one method and seed;
@@ -107,7 +126,8 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
 
         t0 = time.time()
         rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed,
-                          on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY)
+                          on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY,
+                          log=progress_printer(f"{run_dir.parent.name}/{run_dir.name}", steps))
         train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"]}
         torch.save(model.state_dict(), weights)
         for f in [partial["state"], partial["settings"], *partial["snapshots"].values()]:

@@ -201,3 +201,21 @@ def test_fig5_is_drawn_from_the_files_of_table5_and_table6(tmp_path, capsys):
     assert "fig5 trains nothing" in capsys.readouterr().err
     with pytest.raises(SystemExit, match="table5_dev.json"):  # the dev split reads the dev files
         paper_tables.main(["fig5", "--out", str(out)])
+
+
+def test_a_run_prints_its_progress_each_tenth(capsys):
+    """One line per tenth of the run (train_steps logs every 25 steps), naming the run, with the time left."""
+    import multi_runs  # on sys.path through paper_tables
+
+    log = multi_runs.progress_printer("table6/heatmap_s0", 200)
+    for step in range(25, 201, 25):
+        log(step, {"loss": 1.0, "time_s": step * 0.3})
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 8  # each logged step of 25 passes another tenth of 200 steps
+    assert lines[0] == "  table6/heatmap_s0: step 25/200 (12%), 0.1 min, about 0.9 min left"
+    assert lines[-1].endswith("step 200/200 (100%), 1.0 min, about 0.0 min left")
+    log = multi_runs.progress_printer("r", 1000)
+    for step in range(25, 1001, 25):
+        log(step, {"time_s": float(step)})
+    assert [ln.split("step ")[1].split("/")[0] for ln in capsys.readouterr().out.splitlines()] == [
+        str(s) for s in range(100, 1001, 100)]
