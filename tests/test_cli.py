@@ -87,3 +87,16 @@ def test_export_and_viz_commands(tiny_overrides, tmp_path, capsys):
     Image.new("RGB", (50, 80), (120, 60, 30)).save(tmp_path / "img.png")
     assert main(["viz", run, str(tmp_path / "img.png"), "--out", str(tmp_path / "viz")]) == 0
     assert list((tmp_path / "viz").glob("img_*.png"))
+
+
+def test_version_names_the_package_and_what_a_bug_report_needs(capsys):
+    from importlib import metadata
+
+    import adaanchor
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"adaanchor {adaanchor.__version__} (torch {metadata.version('torch')}, timm ")
+    assert metadata.version("adaanchor") == adaanchor.__version__  # the packaging reads the one definition

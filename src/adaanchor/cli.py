@@ -44,6 +44,24 @@ def one_line(message: str) -> str:
     return last
 
 
+def version_line() -> str:
+    """``adaanchor X (torch Y, timm Z, Python W)``: what a bug report needs, read from the installed packages'
+    metadata (importing torch only to print its version would slow every command's start)."""
+    import platform
+    from importlib import metadata
+
+    from . import __version__
+
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"adaanchor {__version__} (torch {installed('torch')}, timm {installed('timm')}, "
+            f"Python {platform.python_version()})")
+
+
 def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
     """``ckpt=PATH`` is not a config key: take it out of the overrides."""
     ckpt, rest = None, []
@@ -234,6 +252,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
+    p.add_argument("--version", action="version", version=version_line())
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and localanchor, same budget")
