@@ -200,7 +200,7 @@ def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[s
     """Fig. 5 from the files of the tables it draws on (``TABLES["fig5"]["from"]``), no run trained or evaluated:
     each benchmark's section of its table, as that table wrote it. A missing file is an error naming the command
     that writes it."""
-    t0, sources, docs = time.time(), [], []
+    sources, docs = [], []
     for table in TABLES["fig5"]["from"]:
         path = out / f"{table_stem(table, task, split)}.json"
         if not path.is_file():
@@ -212,8 +212,7 @@ def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[s
     methods = list(dict.fromkeys(m for d in docs for m in d["methods"]))
     doc = {"table": "fig5", "task": task, "split": split, "methods": methods,
            "seeds": sorted({s for d in docs for s in d["seeds"]}), "benches": benches, "train": docs[0]["train"],
-           "commit": "drawn from " + " and ".join(sources), "machine": docs[0]["machine"],
-           "wall_seconds": round(time.time() - t0, 1), "sources": sources}
+           "machine": docs[0]["machine"], "sources": sources}  # each source names its commit
     return write_table(doc, out)
 
 
@@ -251,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--jobs must be at least 1, got {a.jobs}")
     torch.set_num_threads(1)
     run_table(a.table, a.seeds or [0, 1, 2], a.steps, a.methods or list(METHODS), a.task, a.out, a.data_cache,
-              a.n_train, a.n_val, a.width or TRAIN["tiny_width"], a.split, parse_task_options(a.task_option),
-              a.jobs or 1)
+              a.n_train, a.n_val, TRAIN["tiny_width"] if a.width is None else a.width, a.split,
+              parse_task_options(a.task_option), 1 if a.jobs is None else a.jobs)
     return 0
 
 

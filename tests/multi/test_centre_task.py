@@ -15,6 +15,9 @@ from adaanchor.engine.checkpoint import safe_load
 from adaanchor.strategies.centre import CENTRE_DEFAULTS
 
 TINY = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
+REPO = Path(__file__).resolve().parents[2]
+PAPER = [f"configs/crowdpose/centre_{a}_hrnet_w32_512.yaml" for a in ("heatmap", "adaanchor")]  # DEKR-style
+SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"
 
 
 
@@ -44,10 +47,6 @@ def test_train_eval_and_predict_a_centre_run(crowd, tmp_path, name, capsys):
     assert main(["predict", str(out), *map(str, images), "--out", str(tmp_path / "pred"), "--format", "coco"]) == 0
     assert list((tmp_path / "pred").glob("*.json"))
 
-
-REPO = Path(__file__).resolve().parents[2]
-PAPER = [f"configs/crowdpose/centre_{a}_hrnet_w32_512.yaml" for a in ("heatmap", "adaanchor")]
-SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"
 
 
 @pytest.mark.parametrize("path", PAPER)
