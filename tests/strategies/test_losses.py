@@ -99,6 +99,32 @@ def test_focal_value_and_gradient_equal_the_reference(gamma, seed):
     torch.testing.assert_close(x.grad, 3.0 * ref_grad, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_focal_with_a_broadcast_channel_weight_equals_the_written_out_weight(seed):
+    """The anchors' confidence weight is one value per map, broadcast (a view with strides 0): the focal loss
+    sums each map and weighs the sums; value and gradient equal those of the same weight written out, on
+    a non-contiguous logit map (a channel slice of the stacked heads, as the model hands it over)."""
+    g = torch.Generator().manual_seed(seed)
+    stacked = torch.randn(3, 9, 5, 6, generator=g) * 4
+    logits = stacked[:, 2:6]  # (3, 4, 5, 6), not contiguous
+    target = (torch.rand(logits.shape, generator=g) < 0.2).float()
+    chan = (torch.rand(3, 4, generator=g) < 0.7).float()
+    broadcast = chan.view(3, 4, 1, 1).expand(logits.shape)
+    assert broadcast.stride()[-2:] == (0, 0)
+    losses, grads = [], []
+    for weight in (broadcast, broadcast.contiguous()):
+        x = logits.clone().requires_grad_(True)
+        loss = focal_loss(x, target, weight, 2.0)
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(x.grad)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-6)
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-6, atol=1e-9)
+    ref, ref_grad = _focal_reference(logits, target, broadcast.contiguous(), 2.0)
+    assert losses[0] == pytest.approx(ref.item(), rel=1e-5)
+    torch.testing.assert_close(grads[0], ref_grad, rtol=1e-5, atol=1e-7)
+
+
 # ---- L1 / MSE -----------------------------------------------------------------------------------
 
 
@@ -223,7 +249,7 @@ def test_point_offsets_searched_at_given_cells_are_the_same_target(seed):
 def test_local_targets_searched_in_a_window_are_the_same_target(w, h, radius, seed):
     """The window around each target holds every cell within ``radius`` cells of it: the local target found there
     equals the one found over the whole map, for targets on, beside and far outside the map, NaN and infinite."""
-    from adaanchor.strategies.assign_targets import cell_distances2, point_offsets, window_cells
+    from adaanchor.strategies.assign_targets import cell_distances2, point_offsets, window_cells, window_close
 
     g = torch.Generator().manual_seed(seed)
     b, k, s = 2, 6, 4
@@ -237,11 +263,20 @@ def test_local_targets_searched_in_a_window_are_the_same_target(w, h, radius, se
     win = window_cells(gt, radius, h, w, s)
     if win is None:  # the window is not smaller than the map: the whole mask is searched
         assert (2 * (2 * int(radius + 0.5) + 3) ** 2) >= h * w
+        assert window_close(gt, torch.ones(b, k, 1, dtype=torch.bool), radius, h, w, s) is None
         return
     cells, ok = win
     assert int(cells.max()) < h * w and int(cells.min()) >= 0
     fast = point_offsets(gt, close, None, h, w, s, cells, ok)
     assert torch.equal(fast.weight, full.weight) and torch.equal(fast.value, full.value)
+    # The window's own distances (no map-wide distance): the same mask at its cells, labelled targets only.
+    valid = torch.rand(b, k, 1, generator=g) < 0.8
+    cells_c, near = window_close(gt, valid, radius, h, w, s)
+    assert torch.equal(cells_c, cells)
+    assert torch.equal(near, close.gather(-1, cells) & ok & valid)
+    labelled = point_offsets(gt, close & valid, None, h, w, s)
+    fast = point_offsets(gt, None, None, h, w, s, cells=cells_c, cells_ok=near)
+    assert torch.equal(fast.weight, labelled.weight) and torch.equal(fast.value, labelled.value)
 
 
 @pytest.mark.parametrize("seed,n", [(3, 1), (4, 3)])

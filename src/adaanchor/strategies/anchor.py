@@ -28,7 +28,8 @@ from .assign_targets import (
     point_offsets,
     predicted_xy,
     take_instance,
-    window_cells,
+    window_close,
+    window_fits,
 )
 from .assigners import (
     ASSIGNER_DEFAULTS,
@@ -160,42 +161,34 @@ class AnchorStrategy(Strategy):
         s = self.stride
         gt = keypoints.float().permute(0, 2, 1, 3)  # (B, K, N, 2)
         valid = (visibility > 0).permute(0, 2, 1)  # (B, K, N)
-        cell_d2 = cell_distances2(gt, h, w, s)  # (B, K, N, hw)
-
+        n = gt.shape[2]
         adaptive = self.assign == "adaptive" and step >= self.warmup_steps
+        # Every cell's distance to every target: the fixed ranking, the candidate radius and the local targets of
+        # several instances read it; one instance's local targets read a window around the target instead.
+        needs_d2 = (not adaptive or self.candidate_radius is not None
+                    or (self.refine and (n > 1 or not window_fits(self.local_radius, h, w))))
+        cell_d2 = cell_distances2(gt, h, w, s) if needs_d2 else None  # (B, K, N, hw)
+        soft = adaptive and self.opts["soft_targets"]
         if adaptive:
             rank, logr, cand, is_log = self._adaptive_rank(outputs, gt, valid, cell_d2)
             how = self.opts["select"]
-            values = (rank.exp() if is_log else rank) if (how == "atss" or self.opts["soft_targets"]) else None
-            r = logr.exp() if (how == "dynamic" or self.opts["soft_targets"]) else None
-            selected, cells = assign_select(rank, values, r, cand, how, self.topk, int(self.opts["dynamic_q"]))
+            values = (rank.exp() if is_log else rank) if (how == "atss" or soft) else None
+            r = logr.exp() if (how == "dynamic" or soft) else None
         else:
-            rank = -cell_d2
-            selected, cells = assign_select(rank, None, None, None, "topk", self.topk, 1)
-        selected &= valid.unsqueeze(-1)
-        # A cell chosen by several instances of one type regresses to the one that ranked it highest.
-        owner = owner_index(rank, selected)
-        positive = selected.any(dim=2) if owner is not None else selected[:, :, 0]  # (B, K, hw)
-        pos_f = positive.float()
-        if adaptive and self.opts["soft_targets"]:
-            conf_t = take_instance(soft_target(values, r, selected), owner) * pos_f
-        else:
-            conf_t = pos_f
+            rank, how, values, r, cand = -cell_d2, "topk", None, None, None
         chan_w = valid.any(dim=2).float() if self.ignore_unlabelled else torch.ones(b, k, device=conf.device)
+        if n == 1 and how == "topk" and cand is None and not soft:
+            conf_t, offset_t = self._one_instance_topk(rank, gt, valid, h, w)
+        else:
+            conf_t, offset_t = self._assigned(rank, values, r, cand, how, gt, valid, soft, h, w)
         targets: dict[str, Target | PointTarget] = {
-            "conf": Target(conf_t.view(b, k, h, w), chan_w.view(b, k, 1, 1).expand(b, k, h, w).contiguous()),
-            # Sparse: the offsets at the positives only (their dense form is offsets_to / pair_map of pos_f).
-            "offset": point_offsets(gt, positive, owner, h, w, s,
-                                    cells=cells[:, :, 0] if cells is not None and owner is None else None),
+            # The channel weight is broadcast over the map (a view; the focal loss reads it per channel).
+            "conf": Target(conf_t.view(b, k, h, w), chan_w.view(b, k, 1, 1).expand(b, k, h, w)),
+            # Sparse: the offsets at the positives only (their dense form is offsets_to / pair_map of the positives).
+            "offset": offset_t,
         }
         if self.refine:
-            # Local offsets: at cells within local_radius cells of a target, point to the nearest target.
-            d_loc = cell_d2.masked_fill(~valid.unsqueeze(-1), float("inf"))
-            near = None if d_loc.shape[2] == 1 else d_loc.argmin(dim=2, keepdim=True)
-            close = take_instance(d_loc, near) <= (self.local_radius * s) ** 2
-            # One instance: the mask is searched in a window around each target (see window_cells).
-            win = window_cells(gt, self.local_radius, h, w, s) if near is None else None
-            targets["local"] = point_offsets(gt, close, near, h, w, s, *(win or ()))
+            targets["local"] = self._local_targets(gt, valid, cell_d2, h, w)
 
         stats = {}
         # Distance of the positives to the target each regresses to, read off its offset target (cells): a
@@ -206,15 +199,54 @@ class AnchorStrategy(Strategy):
         stats["adaptive"] = float(adaptive)
         return Encoded(targets, stats)
 
+    def _one_instance_topk(self, rank: Tensor, gt: Tensor, valid: Tensor, h: int, w: int) -> tuple[Tensor, PointTarget]:
+        """:meth:`_assigned` for one instance, every cell a candidate and top-k selection, without a dense mask:
+        the top-k cells of a labelled target are its positives, so the confidence target is written at them
+        and the offsets are read there. Returns ``conf_t (B, K, hw)`` and the offset target."""
+        b, k = valid.shape[:2]
+        cells = rank.topk(min(self.topk, h * w), dim=-1, sorted=False).indices[:, :, 0]  # (B, K, k), distinct
+        hit = valid.expand(b, k, cells.shape[-1])  # (B, K, 1) -> every pick of a labelled target
+        conf_t = torch.zeros(b, k, h * w, device=rank.device).scatter_(-1, cells, hit.float())
+        return conf_t, point_offsets(gt, None, None, h, w, self.stride, cells=cells, cells_ok=hit)
+
+    def _assigned(self, rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor | None, how: str,
+                  gt: Tensor, valid: Tensor, soft: bool, h: int, w: int) -> tuple[Tensor, PointTarget]:
+        """The positives of ``rank (B, K, N, hw)`` (any selection, any number of instances): the confidence
+        target ``(B, K, hw)`` and the offset target, each positive regressing to the instance that ranked it
+        highest among those that selected it."""
+        selected, cells = assign_select(rank, values, r, cand, how, self.topk, int(self.opts["dynamic_q"]))
+        selected &= valid.unsqueeze(-1)
+        owner = owner_index(rank, selected)
+        positive = selected.any(dim=2) if owner is not None else selected[:, :, 0]  # (B, K, hw)
+        pos_f = positive.float()
+        conf_t = take_instance(soft_target(values, r, selected), owner) * pos_f if soft else pos_f
+        offset_t = point_offsets(gt, positive, owner, h, w, self.stride,
+                                 cells=cells[:, :, 0] if cells is not None and owner is None else None)
+        return conf_t, offset_t
+
+    def _local_targets(self, gt: Tensor, valid: Tensor, cell_d2: Tensor | None, h: int, w: int) -> PointTarget:
+        """Local offsets: at cells within ``local_radius`` cells of a target, pointing to the nearest target.
+        One instance: the cells are searched in a window around the target (:func:`window_cells`), at their
+        distances only; ``cell_d2`` is read otherwise."""
+        s, lim = self.stride, (self.local_radius * self.stride) ** 2
+        win = window_close(gt, valid, self.local_radius, h, w, s) if gt.shape[2] == 1 else None
+        if win is not None:
+            return point_offsets(gt, None, None, h, w, s, cells=win[0], cells_ok=win[1])
+        assert cell_d2 is not None
+        d_loc = cell_d2.masked_fill(~valid.unsqueeze(-1), float("inf"))
+        near = None if d_loc.shape[2] == 1 else d_loc.argmin(dim=2, keepdim=True)
+        return point_offsets(gt, take_instance(d_loc, near) <= lim, near, h, w, s)
+
     def _adaptive_rank(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor,
-                       cell_d2: Tensor) -> tuple[Tensor, Tensor, Tensor | None, bool]:
+                       cell_d2: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, bool]:
         """Ranking of the cells per target, ``(B, K, N, hw)``, ``-inf`` outside the candidates.
 
         Returns ``(rank, log r, candidate mask or None, is_log)``: ``rank`` is the log of the metric
         (``mul`` and ``aligned``: the same order as the metric, without exponentials) or the metric itself
         (``add``).
         """
-        b, k, n, hw = cell_d2.shape
+        b, k = gt.shape[:2]
+        hw = outputs["conf"].shape[-2] * outputs["conf"].shape[-1]
         local = outputs.get("local") if (self.refine and self.refine_in_score) else None
         px, py = predicted_xy(outputs["offset"], local, k, self.stride)  # (B, K, 1, hw)
         d2 = (px - gt[..., 0:1]).square_().add_((py - gt[..., 1:2]).square_())  # (B, K, N, hw), in place

@@ -111,7 +111,7 @@ def offsets_to(gt: Tensor, idx: Tensor | None, h: int, w: int, stride: int) -> T
     return own.sub(grid).mul_(1.0 / stride).view(b, 2 * k, h, w)
 
 
-def point_offsets(gt: Tensor, mask: Tensor, idx: Tensor | None, h: int, w: int, stride: int,
+def point_offsets(gt: Tensor, mask: Tensor | None, idx: Tensor | None, h: int, w: int, stride: int,
                   cells: Tensor | None = None, cells_ok: Tensor | None = None) -> PointTarget:
     """:func:`offsets_to` at the cells of ``mask`` only, weight 1 there: the sparse form of
     ``Target(offsets_to(gt, idx, ...), pair_map(mask, ...))`` with the same values (the same operations).
@@ -122,15 +122,20 @@ def point_offsets(gt: Tensor, mask: Tensor, idx: Tensor | None, h: int, w: int, 
             top-k's picks): the mask is then searched at those cells only, as finding the non-zero elements
             of the whole mask costs more than the rest of this function.
         cells_ok: optional ``(B, K, M)`` bool: only these of ``cells`` count (:func:`window_cells` lists cells
-            outside the map as cell 0, not ok).
+            outside the map as cell 0, not ok). With ``cells``, ``mask`` may be None: ``cells_ok`` then says
+            which of them are in the mask.
     """
     b, k, _, _ = gt.shape
     hw = h * w
     if cells is None:
         bi, ki, ci = mask.nonzero(as_tuple=True)  # (P,) each
     else:
-        hit = mask.gather(-1, cells)
-        bi, ki, mi = (hit if cells_ok is None else hit & cells_ok).nonzero(as_tuple=True)
+        if mask is None:
+            assert cells_ok is not None, "point_offsets: cells without a mask need cells_ok"
+            hit = cells_ok
+        else:
+            hit = mask.gather(-1, cells) if cells_ok is None else mask.gather(-1, cells) & cells_ok
+        bi, ki, mi = hit.nonzero(as_tuple=True)
         ci = cells[bi, ki, mi]
     inst = idx[bi, ki, 0, ci] if idx is not None else torch.zeros_like(bi)
     own = gt[bi, ki, inst]  # (P, 2)
@@ -152,10 +157,37 @@ def window_cells(gt: Tensor, radius: float, h: int, w: int, stride: int) -> tupl
     Args:
         gt: ``(B, K, 1, 2)`` targets in input pixels (one instance; NaN or infinite ones give no ok cells).
     """
+    win = _window(gt, radius, h, w, stride)
+    return None if win is None else win[:2]
+
+
+def window_close(gt: Tensor, valid: Tensor, radius: float, h: int, w: int, stride: int) -> tuple[Tensor, Tensor] | None:
+    """:func:`window_cells` with the mask of the cells whose centre is within ``radius`` cells of a labelled target:
+    ``(cells (B, K, M), close (B, K, M))``, ``close`` being ``cell_distances2 <= (radius * stride)^2`` read at the
+    cells (the same values, computed at the window's cells only); None where :func:`window_cells` is.
+
+    Args:
+        gt: ``(B, K, 1, 2)`` targets in input pixels; valid: ``(B, K, 1)`` labelled.
+    """
+    win = _window(gt, radius, h, w, stride)
+    if win is None:
+        return None
+    cells, ok, row, col = win
+    b, k = gt.shape[:2]
+    half_px = (stride - 1) / 2.0
+    # The operations of cell_distances2 on the cell centres axis_centres gives (row * stride + half, exact).
+    dy2 = (row.float() * stride + half_px - gt[:, :, 0, 1].view(b, k, 1, 1)) ** 2  # (B, K, side, 1)
+    dx2 = (col.float() * stride + half_px - gt[:, :, 0, 0].view(b, k, 1, 1)) ** 2  # (B, K, 1, side)
+    near = (dy2 + dx2).view(b, k, -1) <= (radius * stride) ** 2
+    return cells, near.logical_and_(ok).logical_and_(valid)
+
+
+def _window(gt: Tensor, radius: float, h: int, w: int, stride: int) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """:func:`window_cells` and the window's rows ``(B, K, side, 1)`` and columns ``(B, K, 1, side)``."""
+    if not window_fits(radius, h, w):
+        return None
     half = int(math.floor(radius + 0.5)) + 1
     side = 2 * half + 1
-    if side * side * 2 >= h * w:
-        return None
     b, k = gt.shape[:2]
     uv = torch.nan_to_num(input_to_cell(gt[:, :, 0], stride), nan=-2.0 * side, posinf=2.0 * side + h + w,
                           neginf=-2.0 * side)
@@ -167,7 +199,14 @@ def window_cells(gt: Tensor, radius: float, h: int, w: int, stride: int) -> tupl
     row = (centre[..., 1:2] + steps).unsqueeze(-1)  # (B, K, side, 1)
     ok = ((col >= 0) & (col < w) & (row >= 0) & (row < h)).reshape(b, k, side * side)
     cells = (row * w + col).reshape(b, k, side * side)
-    return cells.masked_fill(~ok, 0), ok
+    return cells.masked_fill(~ok, 0), ok, row, col
+
+
+def window_fits(radius: float, h: int, w: int) -> bool:
+    """Whether :func:`window_cells` lists a window for this radius and map (else it returns None): the window is
+    smaller than half the map."""
+    side = 2 * (int(math.floor(radius + 0.5)) + 1) + 1
+    return side * side * 2 < h * w
 
 
 @functools.lru_cache(maxsize=16)

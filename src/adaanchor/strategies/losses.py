@@ -25,7 +25,8 @@ from .base import PointTarget, Target
 
 
 def focal_loss(logits: Tensor, target: Tensor, weight: Tensor, gamma: float = 2.0) -> Tensor:
-    """Binary focal loss on logits; ``target`` in {0, 1}, ``weight`` 0 masks elements. All same shape."""
+    """Binary focal loss on logits; ``target`` exactly 0 or 1 (soft targets: :func:`quality_focal_loss`),
+    ``weight`` 0 masks elements. All same shape (``weight`` may be a broadcast view of one value per map)."""
     return _BinaryFocal.apply(logits.float(), target, weight, float(gamma))
 
 
@@ -43,25 +44,30 @@ class _BinaryFocal(torch.autograd.Function):
     ``log q`` is ``min(log(max(q, tiny)), z)``: ``log(sigmoid(z))`` is accurate wherever ``q`` is a normal
     float (``z > -87``), and below that ``log q = z`` to float precision, so it equals ``logsigmoid(z)`` up to
     rounding for every ``z`` and costs a third of it (``logsigmoid`` is one of the slowest element-wise ops on a
-    CPU). The sign comes from the target as ``2 t - 1`` (``where`` with scalars is as slow), the weighted sums
-    are dot products, and the division by the number of positives is folded into the backward's scalar.
+    CPU). The sign comes from the target as ``2 t - 1`` (``where`` with scalars is as slow), so the target must be
+    exactly 0 or 1, which the anchor strategies' targets are; the weighted sums
+    are dot products (per-map sums, then a dot product with the maps' weights, when the weight is a broadcast
+    channel weight: the anchors' targets do not write it out), and the division by the number of positives is
+    folded into the backward's scalar.
     """
 
     @staticmethod
     def forward(ctx, logits: Tensor, target: Tensor, weight: Tensor, gamma: float) -> Tensor:
-        w = weight.reshape(-1).to(logits.dtype)
-        sign = (target > 0.5).to(logits.dtype)  # 1 at positives, then the sign 2 t - 1
-        num_pos = torch.dot(sign.view(-1), w).clamp(min=1.0)
-        sign.mul_(2.0).sub_(1.0)
+        rows = _row_weight(weight)  # (R,) when the weight is one value per map (a broadcast channel weight)
+        w = rows.to(logits.dtype) if rows is not None else weight.reshape(-1).to(logits.dtype)
+        t = target.to(logits.dtype)
+        num_pos = _weighted_sum(t, w).clamp(min=1.0)
+        sign = t.mul(2.0).sub_(1.0)  # 1 at positives, -1 at negatives (a comparison to bool is 5x the time)
         z = logits * sign
         q = torch.sigmoid(z)
         log_q = q.clamp_min(_TINY).log_()
         torch.minimum(log_q, z, out=log_q)
         one_minus = 1.0 - q
         mod = one_minus * one_minus if gamma == 2.0 else one_minus.pow(gamma)
-        loss = -torch.dot((mod * log_q).view(-1), w) / num_pos
+        loss = -_weighted_sum(mod * log_q, w) / num_pos
         if ctx.needs_input_grad[0]:
-            grad = q.mul_(log_q).mul_(gamma).sub_(one_minus).mul_(mod).mul_(sign).mul_(weight)
+            grad = q.mul_(log_q).mul_(gamma).sub_(one_minus).mul_(mod).mul_(sign)
+            grad.mul_(w.view(*weight.shape[:-2], 1, 1) if rows is not None else weight)
             ctx.save_for_backward(grad, num_pos)
         return loss
 
@@ -69,6 +75,22 @@ class _BinaryFocal(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor):  # type: ignore[override]
         grad, num_pos = ctx.saved_tensors
         return grad * (grad_out / num_pos), None, None, None
+
+
+def _row_weight(weight: Tensor) -> Tensor | None:
+    """``weight (..., h, w)`` as one value per map, ``(prod(...),)``, when it is a broadcast view of such values
+    (strides 0 over the map); else None."""
+    if weight.dim() < 3 or weight.stride(-1) != 0 or weight.stride(-2) != 0:
+        return None
+    return weight[..., 0, 0].reshape(-1)
+
+
+def _weighted_sum(x: Tensor, w: Tensor) -> Tensor:
+    """``sum(x * weight)`` with ``w`` the weight flattened, or one weight per map (then ``x``'s maps are summed
+    first)."""
+    if w.numel() == x.numel():
+        return torch.dot(x.reshape(-1), w)
+    return torch.dot(x.reshape(w.numel(), -1).sum(1), w)
 
 
 def quality_focal_loss(logits: Tensor, target: Tensor, weight: Tensor, gamma: float = 2.0) -> Tensor:
