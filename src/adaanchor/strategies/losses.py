@@ -62,11 +62,11 @@ class _BinaryFocal(torch.autograd.Function):
         q = torch.sigmoid(z)
         log_q = q.clamp_min(_TINY).log_()
         torch.minimum(log_q, z, out=log_q)
-        one_minus = 1.0 - q
-        mod = one_minus * one_minus if gamma == 2.0 else one_minus.pow(gamma)
+        q_minus = q - 1.0  # -(1 - q), exactly
+        mod = q_minus * q_minus if gamma == 2.0 else q_minus.neg().pow_(gamma)
         loss = -_weighted_sum(mod * log_q, w) / num_pos
         if ctx.needs_input_grad[0]:
-            grad = q.mul_(log_q).mul_(gamma).sub_(one_minus).mul_(mod).mul_(sign)
+            grad = q_minus.addcmul_(q, log_q, value=gamma).mul_(mod).mul_(sign)  # one pass for g q log q - (1 - q)
             grad.mul_(w.view(*weight.shape[:-2], 1, 1) if rows is not None else weight)
             ctx.save_for_backward(grad, num_pos)
         return loss
