@@ -196,3 +196,26 @@ def test_folders_globs_and_videos(runs, images, tmp_path):
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(AdaAnchorError, match="bad.mp4: cannot open the video"):
         visualize_command(str(runs["heatmap"]), [str(bad)], str(tmp_path / "g"), [], None, None)
+
+
+@pytest.mark.parametrize("method,cells", [("localanchor", 2), ("alignanchor", 2), ("adaanchor", 2), ("heatmap", 0)])
+def test_every_anchor_strategy_draws_its_anchor_cells(method, cells):
+    """The anchor cells (Fig. 4's squares) are drawn for every strategy that predicts from an anchor, presets
+    included, and not for the heatmap (whose decoding also returns the peak cell)."""
+    import matplotlib.pyplot as plt
+
+    from adaanchor.anchors_draw import _keypoint_panel
+
+    img = np.zeros((40, 60, 3), np.uint8)
+    a = fit_image_affine((40, 60), (72, 96))
+    crop_an = np.array([[9.5, 13.5], [21.5, 33.5], [1.5, 1.5]])
+    pred = {"method": method, "keypoints": np.array([[10.0, 12.0], [20.0, 30.0], [5.0, 5.0]]),
+            "scores": np.array([0.9, 0.5, 0.1]), "anchors": apply_affine(invert_affine(a), crop_an),
+            "crop_anchors": crop_an, "affine": a, "stride": 4}
+    fig, ax = plt.subplots()
+    try:
+        _keypoint_panel(fig, ax, img, pred, (), [0, 1])
+        assert len(ax.patches) == cells
+        assert ("anchor cell" in ax.get_title()) == bool(cells)
+    finally:
+        plt.close(fig)

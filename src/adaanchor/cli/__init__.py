@@ -1,35 +1,25 @@
-"""The ``adaanchor`` command line. Errors a user can cause print one line and exit with status 2."""
+"""The ``adaanchor`` command line: the parser and :func:`main`; the commands are in :mod:`.commands`. Errors a user
+can cause print one line and exit with status 2."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .errors import AdaAnchorError
-
-
-def _write_json(obj: Any, path: str | None) -> None:
-    if not path:
-        return
-    p = Path(path)
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(obj, indent=2, default=_jsonable))
-    except OSError as e:
-        why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror
-        raise AdaAnchorError(f"{p}: cannot write ({why})") from None
-    print(f"wrote {p}")
-
-
-def _jsonable(x: Any) -> Any:
-    if hasattr(x, "tolist"):
-        return x.tolist()
-    return str(x)
+from ..errors import AdaAnchorError
+from .commands import (
+    cmd_data_stats,
+    cmd_demo,
+    cmd_eval,
+    cmd_export,
+    cmd_predict,
+    cmd_score,
+    cmd_synth,
+    cmd_train,
+    cmd_viz,
+)
 
 
 def one_line(message: str) -> str:
@@ -50,7 +40,7 @@ def version_line() -> str:
     import platform
     from importlib import metadata
 
-    from . import __version__
+    from .. import __version__
 
     def installed(name: str) -> str:
         try:
@@ -74,192 +64,6 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
-    """``ckpt=PATH`` is not a config key: take it out of the overrides."""
-    ckpt, rest = None, []
-    for it in items:
-        if it.startswith("ckpt="):
-            ckpt = it.split("=", 1)[1]
-        else:
-            rest.append(it)
-    return ckpt, rest
-
-
-#: The config used when none is given: your own data (docs/deeplabcut.md).
-CUSTOM_CONFIG = Path(__file__).resolve().parent / "configs" / "custom.yaml"
-
-
-def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str, list[str]]:
-    """``train``/``data stats`` without a config file: a first positional ``key=value`` is an override, and
-    the packaged ``configs/custom.yaml`` is the config."""
-    if config is not None and ("=" not in config or Path(config).is_file()):
-        return config, list(overrides)
-    items = [config, *overrides] if config is not None else list(overrides)
-    if not any(it.startswith("data.root=") for it in items):
-        raise AdaAnchorError("no config file: give one, or data.root=PATH for your own data (with data.format=dlc "
-                             "or slp), e.g. adaanchor train data.format=dlc data.root=PROJECT")
-    return str(CUSTOM_CONFIG), items
-
-
-def cmd_demo(a: argparse.Namespace) -> int:
-    if a.task in ("bottomup", "center"):
-        if a.overrides or a.budget_minutes is not None:
-            raise AdaAnchorError(f"demo --task {a.task} takes --out, --seed and --steps only")
-        if a.task == "bottomup":
-            from .demo_bottomup import run_bottomup_demo as run_multi
-        else:
-            from .demo_centre import run_centre_demo as run_multi
-        default_out = "runs/demo_bottomup" if a.task == "bottomup" else "runs/demo_centre"
-        run_multi(out_dir=a.out if a.out != "runs/demo" else default_out, seed=a.seed,
-                  **({"steps": a.steps} if a.steps else {}))  # default: the demo function's
-        return 0
-    from .demo import run_demo
-
-    run_demo(out_dir=a.out, budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides, steps=a.steps)
-    return 0
-
-
-def cmd_train(a: argparse.Namespace) -> int:
-    from .config import build_config
-    from .engine.train import train
-
-    cfg = build_config(*_config_or_custom(a.config, a.overrides))
-    summary = train(cfg)
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
-        return 0
-    m = summary["metrics"]
-    print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
-    if m and "pck" not in m:  # a multi-person task: AP and recall
-        from .engine.multi import format_multi_eval
-
-        print(format_multi_eval(cfg.strategy.name, m))
-    elif m:
-        from .metrics.keypoint import error_by_visibility_table
-
-        print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
-    return 0
-
-
-def cmd_eval(a: argparse.Namespace) -> int:
-    from .data.build import build_dataset
-    from .engine.evaluate import coco_results, evaluate_dataset
-    from .engine.run import is_multi_person, load_for_eval, resolve_run
-    from .metrics.coco import write_results
-    from .predict.backends import resolve_device
-
-    ckpt, overrides = _split_ckpt(a.overrides)
-    cfg, ckpt_path = resolve_run(a.target, ckpt, overrides)
-    if ckpt_path is None:
-        print("warning: no checkpoint found: evaluating randomly initialised weights", file=sys.stderr)
-    device = resolve_device(a.device)
-    model, strategy, info = load_for_eval(cfg, ckpt_path, device)
-    if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
-        from .engine.multi import eval_multi_command
-
-        _write_json(eval_multi_command(cfg, model, strategy, info, a.predictions, device), a.json)
-        return 0
-    ds = build_dataset(cfg.data, "val", train=False)
-    m, preds = evaluate_dataset(model, strategy, cfg, ds, device, progress=True)
-    m["checkpoint"] = info["checkpoint"]
-    print(format_eval(cfg.strategy.name, m))
-    if a.predictions:
-        res = coco_results(preds)
-        try:
-            write_results(res, a.predictions)
-        except OSError as e:
-            why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror
-            raise AdaAnchorError(f"{a.predictions}: cannot write the predictions ({why})") from None
-        left = len(preds["image_id"]) - len(res)
-        print(f"wrote {a.predictions} ({len(res)} predictions, COCO results"
-              + (f"; {left} non-finite left out)" if left else ")"))
-    _write_json(m, a.json)
-    return 0
-
-
-def format_eval(method: str, m: dict[str, Any]) -> str:
-    """The text of ``adaanchor eval``: the paper's table (input pixels), the errors in original-image
-    pixels, the invisible error inside / outside the image, the per-keypoint table, NME and the misses."""
-    from .metrics.keypoint import error_by_visibility_table, per_keypoint_table
-
-    f = lambda v: "N/A" if v is None else f"{v:.2f}"  # noqa: E731
-    lines = [error_by_visibility_table({method: {**m, "AP": m.get("ap")}}), ""]
-    ci = m.get("counts_inv") or {}
-    lines.append(f"errors in input px: visible {f(m.get('vis_error'))}, invisible {f(m.get('inv_error'))} "
-                 f"(occluded in image {f(m.get('inv_error_in'))}, n={ci.get('in', 0)}; outside image "
-                 f"{f(m.get('inv_error_out'))}, n={ci.get('out', 0)})")
-    lines.append(f"errors in original-image px: visible {f(m.get('vis_error_orig'))}, invisible "
-                 f"{f(m.get('inv_error_orig'))} (occluded in image {f(m.get('inv_error_in_orig'))}; outside image "
-                 f"{f(m.get('inv_error_out_orig'))})")
-    if m.get("per_keypoint"):
-        lines += ["", per_keypoint_table(m["per_keypoint"], m.get("per_keypoint_orig") or {})]
-    if "nme" in m:
-        pct = lambda v: "N/A" if v is None else f"{100 * v:.2f}%"  # noqa: E731
-        lines += ["", f"NME {pct(m['nme'])} (visible {pct(m['nme_vis'])}, occluded {pct(m['nme_inv'])}), "
-                  f"FR@0.1 {pct(m['fr'])}"]
-    nf = m.get("nonfinite") or {}
-    if nf.get("instances"):
-        lines += ["", f"non-finite predictions: {nf['instances']} instance(s), {nf['vis']} visible and {nf['inv']} "
-                  "invisible keypoints, counted as misses"]
-    return "\n".join(lines)
-
-
-def cmd_synth(a: argparse.Namespace) -> int:
-    from .bench.synth import visibility_counts, write_benchmark
-    from .config import parse_overrides
-
-    opts = parse_overrides(a.overrides)
-    paths = write_benchmark(a.out_dir, opts)
-    for split in ("train", "val"):
-        print(f"{split}: {paths[split]}  {visibility_counts(paths[split])}")
-    return 0
-
-
-def cmd_score(a: argparse.Namespace) -> int:
-    from .metrics.score import format_scores, score
-
-    res = score(a.gt, a.results, a.metric, fmt=a.fmt, spec=a.spec, headboxes=a.headboxes)
-    print(format_scores(res))
-    _write_json(res, a.json)
-    return 0
-
-
-def cmd_data_stats(a: argparse.Namespace) -> int:
-    from .config import build_config
-    from .data.stats import dataset_stats, format_stats
-
-    cfg = build_config(*_config_or_custom(a.config, a.overrides))
-    print(format_stats(dataset_stats(cfg.data)))
-    return 0
-
-
-def cmd_export(a: argparse.Namespace) -> int:
-    from .export import export_command, format_export_report
-
-    ckpt, overrides = _split_ckpt(a.overrides)
-    print(format_export_report(export_command(a.target, a.out, overrides, ckpt, a.opset, a.check)))
-    return 0
-
-
-def cmd_viz(a: argparse.Namespace) -> int:
-    from .anchors_viz import split_image_args, visualize_command
-
-    images, ckpt, overrides = split_image_args(a.items)
-    for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
-                               max_frames=a.max_frames or None):
-        print(f"wrote {p}")
-    return 0
-
-
-def cmd_predict(a: argparse.Namespace) -> int:
-    from .anchors_viz import split_image_args
-    from .predict.command import format_summary, predict_command
-
-    sources, ckpt, overrides = split_image_args(a.sources)
-    res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
-                          save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
-                          backend=a.backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx)
-    print(format_summary(res, Path(a.out)))
-    return int(res["exit_code"])
 
 
 def build_parser() -> argparse.ArgumentParser:

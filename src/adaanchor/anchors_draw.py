@@ -1,0 +1,149 @@
+"""The PNG of one prediction on its original image (docs/export-and-visualize.md), drawn by :mod:`.anchors_viz`.
+
+Left panel: the image, the predicted skeleton, the keypoints coloured by confidence and, for the anchor
+strategies, a line from each keypoint to the anchor cell that produced it, the cell drawn as a small square (as
+the paper's Fig. 4). Right panel: the confidence map (``sigmoid(conf)``, or the heatmap for ``heatmap``), maximum
+over the selected keypoint types, resampled onto the original image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
+
+from .data.transforms import apply_affine, invert_affine  # noqa: E402
+from .predict.images import as_rgb as _as_rgb  # noqa: E402
+from .strategies.anchor import AnchorStrategy  # noqa: E402
+from .viz import COLORS  # noqa: E402
+
+#: The strategies whose keypoints come from an anchor cell (every name the anchor strategy class serves).
+ANCHOR_STRATEGIES = tuple(AnchorStrategy.ASSIGN)
+ANCHOR_COLOR = "yellow"  # as the anchors of viz.plot_prediction_grid
+SCORE_CMAP = "RdYlGn"  # keypoint confidence: red low, green high
+MAP_CMAP = "magma"
+
+
+def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The 2x3 affine ``a o b`` (apply ``b`` first)."""
+    m = np.vstack([np.asarray(a, np.float64), [0, 0, 1]]) @ np.vstack([np.asarray(b, np.float64), [0, 0, 1]])
+    return m[:2]
+
+
+def grid_to_image(grid: np.ndarray, affine: np.ndarray, stride: int, image_hw: Sequence[int]) -> np.ndarray:
+    """Resample a ``(h, w)`` map on the model's output grid onto the original ``(H, W)`` image (bilinear).
+
+    Cell ``(i, j)`` sits at input pixel ``(s*j + (s-1)/2, s*i + (s-1)/2)`` and input pixels go back to the image
+    through the inverse of ``affine``; pixels beyond the outermost cell centres take the border cell's value.
+    """
+    import cv2
+
+    s = float(stride)
+    cell_to_input = np.array([[s, 0.0, (s - 1) / 2.0], [0.0, s, (s - 1) / 2.0]])
+    m = _compose(invert_affine(affine), cell_to_input)
+    h, w = int(image_hw[0]), int(image_hw[1])
+    return cv2.warpAffine(np.ascontiguousarray(grid, dtype=np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def _cell_square(anchor: np.ndarray, stride: int, inv: np.ndarray) -> np.ndarray:
+    """The four corners (original pixels) of the cell centred at input pixel ``anchor``."""
+    h = stride / 2.0
+    corners = anchor + np.array([[-h, -h], [h, -h], [h, h], [-h, h]])
+    return apply_affine(inv, corners)
+
+
+def render_prediction(image: np.ndarray, pred: dict[str, Any], path: str | Path, skeleton: Sequence[tuple[int, int]] = (),
+                      keypoint_names: Sequence[str] = (), selected: Sequence[int] | None = None, title: str = "") -> Path:
+    """Write the two-panel PNG of one prediction (see the module docstring); returns ``path``.
+
+    ``pred``: :func:`adaanchor.anchors_viz.predict_image`'s result; ``selected``: the keypoint types of the
+    anchors and the confidence map (None: all)."""
+    img = _as_rgb(image)
+    h, w = img.shape[:2]
+    method, scores = pred.get("method", ""), pred["scores"]
+    sel = list(range(pred["keypoints"].shape[0])) if selected is None else list(selected)
+    panel_w = 5.0
+    panel_h = float(np.clip(panel_w * h / max(w, 1), 2.5, 9.0))
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(2 * panel_w + 1.6, panel_h + 0.9))
+    _keypoint_panel(fig, ax0, img, pred, skeleton, sel)
+    _map_panel(fig, ax1, img, pred, keypoint_names, sel)
+    for ax in (ax0, ax1):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    mean = f"mean score {float(np.mean(scores[sel])):.3f}" if scores is not None and sel else "score N/A"
+    fig.suptitle(f"{method}: {mean}" + (f"   {title}" if title else ""), fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], skeleton: Sequence[tuple[int, int]],
+                    sel: list[int]) -> None:
+    """The image, the skeleton, the keypoints by confidence and, for the anchor strategies, the anchor cells; the
+    view holds every keypoint and anchor, also those outside the image."""
+    h, w = img.shape[:2]
+    method = pred.get("method", "")
+    kp, scores, anchors = pred["keypoints"], pred["scores"], pred["anchors"]
+    k = kp.shape[0]
+    color = COLORS.get(method, "#d62728")
+    ax.imshow(img, interpolation="nearest")
+    for a, b in skeleton:
+        if a < k and b < k:
+            ax.plot([kp[a, 0], kp[b, 0]], [kp[a, 1], kp[b, 1]], color=color, lw=1.4, alpha=0.9, zorder=2)
+    pts = [kp]
+    if anchors is not None and method in ANCHOR_STRATEGIES:
+        pts.append(anchors[sel])
+        inv = invert_affine(pred["affine"])
+        for j in sel:
+            ax.plot([anchors[j, 0], kp[j, 0]], [anchors[j, 1], kp[j, 1]], color=ANCHOR_COLOR, lw=0.8, zorder=3)
+            ax.add_patch(Polygon(_cell_square(pred["crop_anchors"][j], pred["stride"], inv), closed=True,
+                                 fill=False, edgecolor=ANCHOR_COLOR, lw=0.9, zorder=3))
+    if scores is not None:
+        sc = ax.scatter(kp[:, 0], kp[:, 1], c=scores, cmap=SCORE_CMAP, vmin=0.0, vmax=1.0, s=22,
+                        edgecolors="black", linewidths=0.5, zorder=4)
+        fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02, label="keypoint confidence")
+    else:
+        ax.scatter(kp[:, 0], kp[:, 1], c=color, s=22, edgecolors="black", linewidths=0.5, zorder=4)
+    allp = np.concatenate(pts, axis=0)
+    x0, x1 = min(-0.5, allp[:, 0].min()), max(w - 0.5, allp[:, 0].max())
+    y0, y1 = min(-0.5, allp[:, 1].min()), max(h - 0.5, allp[:, 1].max())
+    mx, my = 0.04 * (x1 - x0), 0.04 * (y1 - y0)
+    ax.set_xlim(x0 - mx, x1 + mx)
+    ax.set_ylim(y1 + my, y0 - my)
+    sub = "keypoints coloured by confidence" if scores is not None else "keypoints (no confidence)"
+    if method in ANCHOR_STRATEGIES:
+        sub += "; yellow: anchor cell of each keypoint"
+    ax.set_title(sub, fontsize=8)
+
+
+def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoint_names: Sequence[str],
+               sel: list[int]) -> None:
+    """The confidence map, max over the selected types, on the original image (gray)."""
+    h, w = img.shape[:2]
+    method, kp = pred.get("method", ""), pred["keypoints"]
+    ax.imshow(img.mean(axis=2), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    if pred["conf_map"] is not None and sel:
+        grid = pred["conf_map"][sel].max(axis=0)
+        full = grid_to_image(grid, pred["affine"], pred["stride"], (h, w))
+        im = ax.imshow(full, cmap=MAP_CMAP, vmin=0.0, vmax=1.0, alpha=0.6, interpolation="bilinear")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="heatmap" if method == "heatmap" else "sigmoid(conf)")
+        ax.scatter(kp[sel, 0], kp[sel, 1], s=10, c="white", edgecolors="black", linewidths=0.4, zorder=4)
+        what = ", ".join(keypoint_names[j] for j in sel) if len(sel) <= 4 and keypoint_names else f"{len(sel)} keypoints"
+        ax.set_title(f"confidence map, max over {what}", fontsize=8)
+    else:
+        ax.text(0.5, 0.5, f"{method or 'this method'}: no confidence map", ha="center", va="center",
+                transform=ax.transAxes, color="white", fontsize=9,
+                bbox={"facecolor": "black", "alpha": 0.6, "edgecolor": "none"})
+        ax.set_title("confidence map", fontsize=8)
+    ax.set_xlim(-0.5, w - 0.5)
+    ax.set_ylim(h - 0.5, -0.5)
