@@ -21,11 +21,10 @@ from matplotlib.patches import Polygon  # noqa: E402
 
 from .data.transforms import apply_affine, invert_affine  # noqa: E402
 from .predict.images import as_rgb as _as_rgb  # noqa: E402
-from .strategies.anchor import AnchorStrategy  # noqa: E402
+from .strategies import ANCHOR_STRATEGY_NAMES  # noqa: E402
 from .viz import COLORS  # noqa: E402
 
-#: The strategies whose keypoints come from an anchor cell (every name the anchor strategy class serves).
-ANCHOR_STRATEGIES = tuple(AnchorStrategy.ASSIGN)
+ANCHOR_STRATEGIES = ANCHOR_STRATEGY_NAMES  # the strategies whose keypoints come from an anchor cell
 ANCHOR_COLOR = "yellow"  # as the anchors of viz.plot_prediction_grid
 SCORE_CMAP = "RdYlGn"  # keypoint confidence: red low, green high
 MAP_CMAP = "magma"

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .data.types import from_tensor_image  # noqa: E402
+from .strategies import ANCHOR_STRATEGY_NAMES  # noqa: E402
 
 COLORS = {"regression": "#999999", "heatmap": "#1f77b4", "fixanchor": "#ff7f0e", "adaanchor": "#2ca02c"}
 
@@ -71,7 +72,7 @@ def plot_prediction_grid(dataset: Any, preds: Mapping[str, Mapping[str, Any]], p
                 if vis[a] > 0 and vis[b] > 0:
                     ax.plot([p[a, 0], p[b, 0]], [p[a, 1], p[b, 1]], color=color, lw=1.2)
             anchors = preds[name].get("anchor")
-            if anchors is not None and name in ("fixanchor", "adaanchor"):
+            if anchors is not None and name in ANCHOR_STRATEGY_NAMES:
                 an = anchors[idx]
                 for k in np.flatnonzero(vis == 1):
                     ax.plot([an[k, 0], p[k, 0]], [an[k, 1], p[k, 1]], color="yellow", lw=0.7)

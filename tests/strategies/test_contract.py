@@ -208,3 +208,13 @@ def test_model_heads_match_the_contract(cfg_id):
         assert dec.score.shape == (2, K) and ((dec.score >= 0) & (dec.score <= 1)).all()
     else:
         assert dec.score is None
+
+
+@pytest.mark.parametrize("name", STRATEGY_NAMES)
+def test_anchor_strategy_names_are_those_with_anchor_offsets(name):
+    """``ANCHOR_STRATEGY_NAMES`` (which the drawings and the predictor read to show each keypoint's anchor cell)
+    holds exactly the registered strategies that regress keypoints from anchor cells, presets included."""
+    from adaanchor.strategies import ANCHOR_STRATEGY_NAMES
+
+    st = build_strategy({"name": name}, 17, 4, (72, 96))
+    assert ("offset" in st.heads) == (name in ANCHOR_STRATEGY_NAMES)

@@ -19,11 +19,12 @@ from ..data.spec_source import load_spec
 from ..data.transforms import apply_affine, box_to_center_scale, crop_affine, image_region, invert_affine, warp_image
 from ..data.types import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import AdaAnchorError
+from ..strategies import ANCHOR_STRATEGY_NAMES
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
 from .images import as_rgb, is_single_image, read_any
 from .result import Prediction, stack_instances
 
-ANCHOR_STRATEGIES = ("fixanchor", "adaanchor")
+ANCHOR_STRATEGIES = ANCHOR_STRATEGY_NAMES  # fixanchor, adaanchor and its presets
 
 
 def fit_image_affine(image_hw: Sequence[int], input_size: Sequence[int]) -> np.ndarray:
@@ -144,7 +145,7 @@ class Predictor:
 
     @property
     def has_anchors(self) -> bool:
-        """Whether the strategy decodes each keypoint from an anchor (``fixanchor``, ``adaanchor``)."""
+        """Whether the strategy decodes each keypoint from an anchor (``fixanchor``, ``adaanchor``, its presets)."""
         return self.strategy in ANCHOR_STRATEGIES
 
     # ---- prediction -----------------------------------------------------------------------------------

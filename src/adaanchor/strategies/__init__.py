@@ -29,6 +29,8 @@ STRATEGIES: dict[str, type[Strategy]] = {
     **{name: AnchorStrategy for name in PRESETS},  # named assigners: AdaAnchor with a preset of options
 }
 STRATEGY_NAMES = tuple(STRATEGIES)
+#: The strategies that decode each keypoint from an anchor cell (drawn as Fig. 4's anchor squares).
+ANCHOR_STRATEGY_NAMES = tuple(name for name, cls in STRATEGIES.items() if cls is AnchorStrategy)
 DEFAULT_STRATEGY = "adaanchor"
 
 
@@ -57,4 +59,5 @@ def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, inpu
 
 
 __all__ = ["Strategy", "Decoded", "Encoded", "Target", "build_strategy", "compute_loss", "STRATEGY_NAMES",
+           "ANCHOR_STRATEGY_NAMES",
            "STRATEGIES", "DEFAULT_STRATEGY", "strategy_defaults", "strategy_ranges"]
