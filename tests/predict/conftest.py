@@ -14,13 +14,13 @@ SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}
 
 @pytest.fixture(scope="session")
 def pred_runs(tiny_bench, tmp_path_factory) -> dict[str, Path]:
-    """strategy -> run directory of a 2-step tiny run (adaanchor and regression)."""
+    """strategy -> run directory of a 2-step tiny run (adaanchor, localanchor and regression)."""
     from adaanchor.config import build_config
     from adaanchor.engine.train import train
 
     root = tmp_path_factory.mktemp("predict_runs")
     out = {}
-    for name in ("adaanchor", "regression"):
+    for name in ("adaanchor", "localanchor", "regression"):
         run = root / name
         train(build_config(None, [
             f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in SYNTH.items()), f"out_dir={run}",

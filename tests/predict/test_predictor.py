@@ -110,6 +110,14 @@ def test_bad_boxes_and_files_are_clear(predictor, val_images, tmp_path):
         predictor.predict(tmp_path / "missing.png")
 
 
+def test_a_preset_of_adaanchor_has_its_anchors(pred_runs):
+    """localanchor (AdaAnchor with a preset) decodes from anchor cells like adaanchor: the predictor says so, which
+    draws the anchor squares on its overlays, and returns each keypoint's anchor."""
+    p = Predictor.from_run(pred_runs["localanchor"], device="cpu")
+    r = p.predict(np.zeros((50, 60, 3), np.uint8))
+    assert p.has_anchors and r.anchors is not None and r.anchors.shape == r.keypoints.shape
+
+
 def test_checkpoint_path_regression_and_errors(pred_runs, tmp_path):
     p = Predictor.from_run(pred_runs["regression"] / "checkpoints" / "last.pt", device="cpu")
     r = p.predict(np.zeros((50, 60, 3), np.uint8))
