@@ -1,0 +1,112 @@
+"""Where a training step's time goes: forward, encode, losses, backward and optimizer, per strategy, interleaved.
+
+    python benchmarks/step_phases.py [--steps 60] [--threads 2] [--strategies heatmap adaanchor fixanchor]
+                                     [--setup tiny|resnet50] [--out benchmarks/results]
+
+The step is ``benchmarks/speed.py``'s training step (the demo's model and batch for ``tiny``), timed phase by phase
+with a clock read between phases (CPU work is synchronous). Every repetition takes one step of each strategy, in
+an order that alternates, so a change of machine load affects all alike. Reports the median of each phase per
+strategy and the median paired ratio of whole steps against the first strategy; writes ``step_phases.json`` and
+``step_phases.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from adaanchor.strategies import compute_loss
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import REPO, RESNET50, TINY, _batch, _system, machine  # noqa: E402
+
+PHASES = ("forward", "encode", "losses", "backward", "optimizer", "step")
+SETUPS = {"tiny": TINY, "resnet50": RESNET50}
+
+
+def _stepper(setup: dict[str, Any], name: str):
+    """A function taking one training step of ``name`` and returning its phases' times in ms."""
+    model, strategy, cfg = _system(setup, name)
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    images, kp, vis = _batch(setup, setup["batch"], strategy.num_keypoints)
+    gamma = float(cfg.strategy.focal_gamma)
+
+    def step() -> list[float]:
+        t = [time.perf_counter()]
+        outputs = {k: v.float() for k, v in model(images).items()}
+        t.append(time.perf_counter())
+        enc = strategy.encode({k: v.detach() for k, v in outputs.items()}, kp, vis, step=0)
+        t.append(time.perf_counter())
+        loss = compute_loss(outputs, enc.targets, strategy.losses, gamma)["loss"]
+        t.append(time.perf_counter())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        t.append(time.perf_counter())
+        torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
+        opt.step()
+        t.append(time.perf_counter())
+        return [(b - a) * 1e3 for a, b in zip(t, t[1:])] + [(t[-1] - t[0]) * 1e3]
+
+    return step
+
+
+def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5) -> dict[str, Any]:
+    """Median ms per phase and strategy over ``steps`` interleaved steps, and the paired step ratios."""
+    steppers = {n: _stepper(setup, n) for n in names}
+    for fn in steppers.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[list[float]]] = {n: [] for n in names}
+    for rep in range(steps):
+        for n in names if rep % 2 == 0 else names[::-1]:
+            times[n].append(steppers[n]())
+    ms = {n: {p: statistics.median(row[i] for row in times[n]) for i, p in enumerate(PHASES)} for n in names}
+    base = names[0]
+    ratios = {f"{n} / {base}": statistics.median(a[-1] / b[-1] for a, b in zip(times[n], times[base]))
+              for n in names[1:]}
+    return {"ms": ms, "ratios": ratios, "steps": steps}
+
+
+def to_markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    lines = ["# Training step by phase", "",
+             f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, CPU; "
+             f"commit {m['commit']}. Setup {res['setup']}, {res['steps']} interleaved steps per strategy, median ms "
+             "per phase (the step is the sum, its median taken on its own).", "",
+             "| strategy | " + " | ".join(PHASES) + " |", "|---" * (len(PHASES) + 1) + "|"]
+    for n, ph in res["ms"].items():
+        lines.append(f"| {n} | " + " | ".join(f"{ph[p]:.2f}" for p in PHASES) + " |")
+    lines += ["", "Paired step ratios (median): " + ", ".join(f"{k} **{v:.3f}**" for k, v in res["ratios"].items()), ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--steps", type=int, default=60, help="interleaved steps per strategy (default 60)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--strategies", nargs="+", default=["heatmap", "adaanchor", "fixanchor"],
+                   help="the first is the reference of the ratios")
+    p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
+    p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    a = p.parse_args(argv)
+    if a.steps < 1:
+        p.error("--steps must be at least 1")
+    torch.set_num_threads(a.threads)
+    res = {"machine": machine(a.threads), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps)}
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "step_phases.json").write_text(json.dumps(res, indent=1) + "\n")
+    (a.out / "step_phases.md").write_text(to_markdown(res))
+    print(to_markdown(res))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""benchmarks/step_phases.py: a training step timed phase by phase, strategies interleaved."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "step_phases.py"
+
+
+def _phases():
+    sys.path.insert(0, str(BENCH.parent))
+    spec = importlib.util.spec_from_file_location("step_phases_bench", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_phases_add_up_to_the_step_and_files_are_written(tmp_path):
+    mod = _phases()
+    step = mod._stepper(mod.TINY, "adaanchor")
+    times = step()
+    assert len(times) == len(mod.PHASES) and all(t > 0 for t in times)
+    assert sum(times[:-1]) == pytest.approx(times[-1], rel=1e-6)
+    assert mod.main(["--steps", "2", "--strategies", "heatmap", "adaanchor", "--out", str(tmp_path)]) == 0
+    res = json.loads((tmp_path / "step_phases.json").read_text())
+    assert set(res["ms"]) == {"heatmap", "adaanchor"} and set(res["ms"]["heatmap"]) == set(mod.PHASES)
+    assert list(res["ratios"]) == ["adaanchor / heatmap"] and res["ratios"]["adaanchor / heatmap"] > 0
+    assert "| adaanchor |" in (tmp_path / "step_phases.md").read_text()
+    with pytest.raises(SystemExit):
+        mod.main(["--steps", "0", "--out", str(tmp_path)])
