@@ -140,16 +140,19 @@ def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
     """AP and recall against gamma (means over seeds). One benchmark: every method with learned and oracle
     tags; several (fig5): the oracle-tag curves (the paper's setting, a given tagger) of each benchmark."""
     several = len(doc["benches"]) > 1
+    centre = doc.get("task") == "centre"  # poses grouped by located centres: no tags, learned or oracle
     curves = {}
     for bench in doc["benches"].values():
         for label, s in bench["summary"].items():
             for p, name in GROUPINGS:
                 if several and not p:
                     continue
+                name = "centres" if centre and not p else name
                 ap = {k.split("@")[1]: v[0] for k, v in s.items() if k.startswith(p + "ap@") and v[0] is not None}
                 rec = {k.split("@")[1]: v[0] for k, v in s.items() if k.startswith("recall@") and v[0] is not None}
                 if ap:
                     curves[f"{bench['title']}: {label}" if several else f"{label}, {name}"] = {
                         "ap_by_gamma": ap, "recall_by_gamma": rec}
     title = doc["table"] + (" (oracle tags)" if several else f": {next(iter(doc['benches'].values()))['title']}")
+    title += " (person centres)" if centre else ""
     return plot_gamma_sweep(curves, path, title)

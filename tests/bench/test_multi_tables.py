@@ -219,3 +219,18 @@ def test_a_run_prints_its_progress_each_tenth(capsys):
         log(step, {"time_s": float(step)})
     assert [ln.split("step ")[1].split("/")[0] for ln in capsys.readouterr().out.splitlines()] == [
         str(s) for s in range(100, 1001, 100)]
+
+
+def test_the_centre_tables_plot_names_its_grouping_centres(monkeypatch, tmp_path):
+    """Poses of the centre task are grouped by their located centres: the sweep's curves say so, not 'learned
+    tags' (which the associative-embedding tables group by)."""
+    import multi_report  # on sys.path through paper_tables
+
+    seen = {}
+    monkeypatch.setattr(multi_report, "plot_gamma_sweep", lambda curves, path, title: seen.update(curves=curves, title=title))
+    summary = {"FixAnchor": {"ap@0.1": (17.6, 0.3), "recall@0.1": (0.52, 0.01)}}
+    doc = {"table": "table5", "benches": {"crowd": {"title": "crowd figures", "summary": summary}}}
+    for task, label in (("centre", "FixAnchor, centres"), ("ae", "FixAnchor, learned tags")):
+        multi_report.sweep_plot({**doc, "task": task}, tmp_path / "x.png")
+        assert list(seen["curves"]) == [label]
+        assert seen["title"].endswith("(person centres)") == (task == "centre")
