@@ -4,7 +4,7 @@
                                      [--setup tiny|resnet50] [--out benchmarks/results]
 
 The step is ``benchmarks/speed.py``'s training step (the demo's model and batch for ``tiny``), timed phase by phase
-with a clock read between phases (CPU work is synchronous). Every repetition takes one step of each strategy, in
+with a clock read between phases (CPU work is synchronous), and the process's minor page faults per step. Every repetition takes one step of each strategy, in
 an order that alternates, so a change of machine load affects all alike. Reports the median of each phase per
 strategy and the median paired ratio of whole steps against the first strategy; writes ``step_phases.json`` and
 ``step_phases.md``.
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import REPO, RESNET50, TINY, _batch, _system, machine  # noqa: E402
 
 PHASES = ("forward", "encode", "losses", "backward", "optimizer", "step")
+EXTRA = ("page_faults",)  # minor page faults of the process during the step (fresh memory the kernel maps in)
 SETUPS = {"tiny": TINY, "resnet50": RESNET50}
 
 
@@ -40,6 +42,7 @@ def _stepper(setup: dict[str, Any], name: str):
     gamma = float(cfg.strategy.focal_gamma)
 
     def step() -> list[float]:
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t = [time.perf_counter()]
         outputs = {k: v.float() for k, v in model(images).items()}
         t.append(time.perf_counter())
@@ -53,7 +56,8 @@ def _stepper(setup: dict[str, Any], name: str):
         torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
         opt.step()
         t.append(time.perf_counter())
-        return [(b - a) * 1e3 for a, b in zip(t, t[1:])] + [(t[-1] - t[0]) * 1e3]
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        return [(b - a) * 1e3 for a, b in zip(t, t[1:])] + [(t[-1] - t[0]) * 1e3, float(faults)]
 
     return step
 
@@ -68,9 +72,10 @@ def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5
     for rep in range(steps):
         for n in names if rep % 2 == 0 else names[::-1]:
             times[n].append(steppers[n]())
-    ms = {n: {p: statistics.median(row[i] for row in times[n]) for i, p in enumerate(PHASES)} for n in names}
+    ms = {n: {p: statistics.median(row[i] for row in times[n]) for i, p in enumerate(PHASES + EXTRA)} for n in names}
     base = names[0]
-    ratios = {f"{n} / {base}": statistics.median(a[-1] / b[-1] for a, b in zip(times[n], times[base]))
+    step = len(PHASES) - 1
+    ratios = {f"{n} / {base}": statistics.median(a[step] / b[step] for a, b in zip(times[n], times[base]))
               for n in names[1:]}
     return {"ms": ms, "ratios": ratios, "steps": steps}
 
@@ -80,10 +85,11 @@ def to_markdown(res: dict[str, Any]) -> str:
     lines = ["# Training step by phase", "",
              f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, CPU; "
              f"commit {m['commit']}. Setup {res['setup']}, {res['steps']} interleaved steps per strategy, median ms "
-             "per phase (the step is the sum, its median taken on its own).", "",
-             "| strategy | " + " | ".join(PHASES) + " |", "|---" * (len(PHASES) + 1) + "|"]
+             "per phase (the step is the sum, its median taken on its own) and the median minor page faults per "
+             "step.", "",
+             "| strategy | " + " | ".join(PHASES + EXTRA) + " |", "|---" * (len(PHASES) + len(EXTRA) + 1) + "|"]
     for n, ph in res["ms"].items():
-        lines.append(f"| {n} | " + " | ".join(f"{ph[p]:.2f}" for p in PHASES) + " |")
+        lines.append(f"| {n} | " + " | ".join(f"{ph[p]:.2f}" for p in PHASES) + f" | {ph['page_faults']:.0f} |")
     lines += ["", "Paired step ratios (median): " + ", ".join(f"{k} **{v:.3f}**" for k, v in res["ratios"].items()), ""]
     return "\n".join(lines)
 
