@@ -19,6 +19,17 @@ torch.set_num_threads(1)
 TINY_SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Give every test the thread count the session started with: a benchmark's ``main`` sets its own (2 by
+    default), and a later test in the same worker would then sum in other chunks and round differently (the
+    crash-resume test compares a run in this process with runs in subprocesses at one thread)."""
+    n = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def tiny_bench(tmp_path_factory) -> Path:
     """A 48/12-image benchmark (72x96) in a session temp folder; returns its root."""

@@ -92,6 +92,8 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_overrid
     assert f"epoch {ckpt['epoch']}, batch {ckpt['batch']})" in res.stdout
 
     ref_dir = tmp_path / "reference"
+    # The subprocesses ran at OMP_NUM_THREADS=1; another thread count sums in other chunks (other rounding).
+    assert torch.get_num_threads() == 1, torch.get_num_threads()
     train(build_config(None, [*common, f"out_dir={ref_dir}"]))
 
     got, ref = _log_rows(log), _log_rows(ref_dir / "train_log.csv")
