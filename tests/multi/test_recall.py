@@ -80,3 +80,24 @@ def test_ground_truth_as_predictions_scores_one(tmp_path):
     path = plot_gamma_sweep({"a": sweep, "b": half | {"ap_by_gamma": {"0.1": 0.5}}}, tmp_path / "g.png")
     assert path.stat().st_size > 1000
     json.dumps(sweep)
+
+
+def test_gamma_sweep_plot_puts_its_legend_under_the_panels(tmp_path, monkeypatch):
+    """The legend covers no curve: it lies below both panels, one entry per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seen = {}
+    monkeypatch.setattr(plt, "close", lambda fig: seen.setdefault("fig", fig))
+    curves = {f"m{i}": {"ap_by_gamma": {"0.1": 0.1 * i, "0.5": 0.1 * i}, "recall_by_gamma": {"0.1": 0.5, "0.5": 0.4}}
+              for i in range(6)}
+    plot_gamma_sweep(curves, tmp_path / "g.png", "t")
+    fig = seen["fig"]
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == list(curves)
+    box = legend.get_window_extent()
+    for ax in fig.axes:
+        assert ax.get_legend() is None and box.y1 <= ax.get_window_extent().y0

@@ -48,7 +48,10 @@ def plot_gamma_sweep(methods: Mapping[str, Mapping[str, Mapping[str, float]]], p
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    ncol = max(1, min(4, len(methods)))
+    rows = -(-len(methods) // ncol)
+    height = 3.6 + 0.28 * rows  # the legend sits under the panels: inside one it covered a flat curve
+    fig, axes = plt.subplots(1, 2, figsize=(9, height))
     for name, m in methods.items():
         for ax, key in zip(axes, ("ap_by_gamma", "recall_by_gamma")):
             pts = sorted((float(g), 100 * v if key == "ap_by_gamma" else v) for g, v in m[key].items())
@@ -58,10 +61,11 @@ def plot_gamma_sweep(methods: Mapping[str, Mapping[str, Mapping[str, float]]], p
     for ax in axes:
         ax.set_xlabel("confidence threshold gamma")
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, frameon=False, fontsize="small")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, (0.28 * rows + 0.1) / height, 1.0, 1.0))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
