@@ -282,11 +282,16 @@ def main(argv: list[str] | None = None) -> int:
               {k: round(v["median"], 3) for k, v in r["ratios"].items()}, flush=True)
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = time.time() - t0
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "speed.json").write_text(json.dumps(result, indent=1) + "\n")
-    (a.out / "speed.md").write_text(to_markdown(result))
-    print(to_markdown(result))
+    write_results(a.out, "speed", result, to_markdown(result))
     return 0
+
+
+def write_results(out: Path, stem: str, result: dict[str, Any], markdown: str) -> None:
+    """``out/stem.json`` and ``out/stem.md``; the markdown is printed too."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{stem}.md").write_text(markdown)
+    print(markdown)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ strategy and the median paired ratio of whole steps against the first strategy; 
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import sys
@@ -26,7 +25,7 @@ import torch
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import REPO, RESNET50, TINY, _batch, _system, machine  # noqa: E402
+from speed import REPO, RESNET50, TINY, _batch, _system, machine, write_results  # noqa: E402
 
 PHASES = ("forward", "encode", "losses", "backward", "optimizer", "step")
 EXTRA = ("page_faults",)  # minor page faults of the process during the step (fresh memory the kernel maps in)
@@ -107,10 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--steps must be at least 1")
     torch.set_num_threads(a.threads)
     res = {"machine": machine(a.threads), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps)}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "step_phases.json").write_text(json.dumps(res, indent=1) + "\n")
-    (a.out / "step_phases.md").write_text(to_markdown(res))
-    print(to_markdown(res))
+    write_results(a.out, "step_phases", res, to_markdown(res))
     return 0
 
 
