@@ -172,7 +172,7 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     bar.update(1)
     if run.step % max(1, int(cfg.train.log_every)) == 0 or run.step == run.total:
         vals = {k: float(v.detach()) for k, v in losses.items()}
-        vals.update(enc.stats)
+        vals.update({k: float(v) for k, v in enc.stats.items()})  # tensors are read here, not every step
         vals["grad_norm"] = gnorm
         vals = all_reduce_mean(vals, info, device)
         assert run.log is not None

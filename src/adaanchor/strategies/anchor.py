@@ -195,7 +195,7 @@ class AnchorStrategy(Strategy):
         # masked read of every cell's distance cost a tenth of the encode.
         pos_off = targets["offset"].values.view(-1, 2)
         if pos_off.numel() > 0:
-            stats["pos_dist_cells"] = float(torch.linalg.vector_norm(pos_off, dim=1).mean())
+            stats["pos_dist_cells"] = torch.linalg.vector_norm(pos_off, dim=1).mean()  # read when logged
         stats["adaptive"] = float(adaptive)
         return Encoded(targets, stats)
 

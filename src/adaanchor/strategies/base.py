@@ -74,10 +74,13 @@ class Decoded:
 
 @dataclass
 class Encoded:
-    """Targets for every head plus scalar diagnostics of the assignment (logged during training)."""
+    """Targets for every head plus scalar diagnostics of the assignment (logged during training).
+
+    A diagnostic may stay a 0-d tensor: it is read (``float``) only on the steps that are logged, so that an
+    encode on a GPU does not wait for the device every step."""
 
     targets: dict[str, Target]
-    stats: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, float | Tensor] = field(default_factory=dict)
 
 
 class Strategy:

@@ -164,7 +164,7 @@ class CentreStrategy(Strategy):
         per_inst = lab.float() * (s / instance_area(kp, lab).sqrt())  # (B, K, N)
         wk = torch.gather(per_inst, 2, idx[:, :, 0]) * cells.unsqueeze(1).float()  # (B, K, hw)
         targets = {**enc.targets, "poseoff": Target(value, pair_map(wk, h, w))}
-        return Encoded(targets, {**enc.stats, "pose_cells": float(cells.sum()) / max(1, b)})
+        return Encoded(targets, {**enc.stats, "pose_cells": cells.sum() / max(1, b)})
 
     def _pose_cells(self, enc: Encoded, ctr: Tensor, cvis: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
         """Owner instance ``(B, hw)`` and supervised mask ``(B, hw)`` of the pose offsets.

@@ -101,7 +101,7 @@ class BottomUpStrategy(Strategy):
             ids = self._heatmap_ids(keypoints, visibility, tags.shape[-2:])
         targets = dict(enc.targets)
         targets["tags"] = Target(ids.float().view_as(tags), (ids > 0).float().view_as(tags))
-        return Encoded(targets, {**enc.stats, "tag_cells": float((ids > 0).sum()) / max(1, tags.shape[0])})
+        return Encoded(targets, {**enc.stats, "tag_cells": (ids > 0).sum() / max(1, tags.shape[0])})
 
     def _anchor_ids(self, enc: Encoded, keypoints: Tensor, visibility: Tensor, hw: tuple[int, int]) -> Tensor:
         """``(B, K, h*w)`` owner id + 1 of every positive anchor cell (0 elsewhere)."""
