@@ -135,6 +135,15 @@ def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
     assert mt.parse_task_options(["push=hinge", "gamma=0.2"]) == {"push": "hinge", "gamma": 0.2}
     with pytest.raises(SystemExit, match="KEY=VALUE"):
         mt.parse_task_options(["push"])
+    crowd = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test", {"ae": {"push": "hinge"}})
+    assert crowd["task_cfg"]["ae"] == {"push": "hinge"} and mt.BENCHES["crowd"]["task_cfg"] == {}
+    _, strategy = mt.build_run("ae", "adaanchor", 0, 8, crowd)
+    assert strategy.losses["tags"][0] == "ae_hinge"
+    # Merged over a benchmark's own options: crowd faces sets max_candidates (its images need ytfaces-68).
+    from adaanchor.bench import crowd_faces as cf
+
+    if not Path(cf.FACES_ROOT).is_dir():
+        pytest.skip(f"ytfaces-68 not available: {cf.FACES_ROOT} is absent")
     data = mt.bench_data("faces", tmp_path / "cache", 4, 2, "test", {"ae": {"push": "hinge"}})
     assert data["task_cfg"]["ae"] == {"max_candidates": 10, "push": "hinge"}
     assert mt.BENCHES["faces"]["task_cfg"]["ae"] == {"max_candidates": 10}  # the benchmark's own are untouched
