@@ -20,11 +20,20 @@ from typing import Any
 
 import torch
 
-from adaanchor.engine.session import autocast
-from adaanchor.strategies import compute_loss
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import PAIR, REPO, RESNET50, TINY, Row, Timer, _batch, _system, measure, write_results  # noqa: E402
+from speed import (  # noqa: E402
+    PAIR,
+    REPO,
+    RESNET50,
+    TINY,
+    Row,
+    Timer,
+    inference_timers,
+    measure,
+    ratio_table,
+    train_step_timers,
+    write_results,
+)
 
 CUDA = torch.device("cuda")
 
@@ -38,89 +47,48 @@ def _sync(fn: Timer) -> Timer:
 
 def train_timers(setup: dict[str, Any], names: list[str], batch: int, steps: int) -> dict[str, Timer]:
     """``steps`` training steps per call and strategy on the GPU (bf16 autocast, as ``train.amp=auto``)."""
-    timers = {}
-    for name in names:
-        model, strategy, cfg = _system(setup, name)
-        model.to(CUDA).train()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        images, kp, vis = (t.to(CUDA) for t in _batch(setup, batch, strategy.num_keypoints))
-        gamma = float(cfg.strategy.focal_gamma)
-
-        def run(model=model, strategy=strategy, opt=opt, images=images, kp=kp, vis=vis, gamma=gamma) -> None:
-            for _ in range(steps):
-                with autocast(CUDA, "bf16"):
-                    outputs = {k: v.float() for k, v in model(images).items()}
-                enc = strategy.encode({k: v.detach() for k, v in outputs.items()}, kp, vis, step=0)
-                loss = compute_loss(outputs, enc.targets, strategy.losses, gamma)["loss"]
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
-                opt.step()
-
-        timers[name] = _sync(run)
-    return timers
+    timers = train_step_timers(setup, names, steps, device=CUDA, batch=batch, amp="bf16")
+    return {name: _sync(fn) for name, fn in timers.items()}
 
 
 def infer_timers(setup: dict[str, Any], names: list[str], batch: int, calls: int) -> dict[str, Timer]:
     """``calls`` x ``strategy.predict`` (forward + decode) per call and strategy, fp32, on the GPU."""
-    timers = {}
-    for name in names:
-        model, strategy, _ = _system(setup, name)
-        model.to(CUDA).eval()
-        images = _batch(setup, batch, strategy.num_keypoints)[0].to(CUDA)
-
-        def run(model=model, strategy=strategy, images=images) -> None:
-            with torch.inference_mode():
-                for _ in range(calls):
-                    strategy.predict(model, images)
-
-        timers[name] = _sync(run)
-    return timers
+    return {name: _sync(fn) for name, fn in inference_timers(setup, names, batch, calls, device=CUDA).items()}
 
 
 R50_CL = {**RESNET50, "overrides": [*RESNET50["overrides"], "model.channels_last=true"]}
 _RATIOS = {"adaanchor / heatmap": ("adaanchor", "heatmap"), "fixanchor / heatmap": ("fixanchor", "heatmap")}
+_INFER = {"adaanchor / heatmap": ("adaanchor", "heatmap")}
+
+
+def _train_row(measure: str, setup: dict[str, Any], batch: int, steps: int, target: float) -> Row:
+    return Row(f"train step, {measure}, batch {batch}, bf16",
+               lambda: train_timers(setup, [*PAIR, "fixanchor"], batch, steps), _RATIOS, {"adaanchor / heatmap": target})
+
+
+def _infer_row(batch: int, calls: int) -> Row:
+    return Row(f"inference (forward + decode), ResNet-50 256x192, batch {batch}, fp32",
+               lambda: infer_timers(R50_CL, PAIR, batch, calls), _INFER, {"adaanchor / heatmap": 1.02})
+
+
+# Batches 128 and 256 too: at 32 and 64 the H200 waits on the CPU's kernel launches, at 256 it starts to fill.
+# Steps per call shrink as the batch grows, so that a call takes about the same time.
 ROWS: dict[str, Row] = {
-    "train_resnet50_b32": Row("train step, ResNet-50 256x192, batch 32, bf16",
-                              lambda: train_timers(R50_CL, [*PAIR, "fixanchor"], 32, 5), _RATIOS,
-                              {"adaanchor / heatmap": 1.03}),
-    "train_resnet50_b64": Row("train step, ResNet-50 256x192, batch 64, bf16",
-                              lambda: train_timers(R50_CL, [*PAIR, "fixanchor"], 64, 3), _RATIOS,
-                              {"adaanchor / heatmap": 1.03}),
-    # Larger batches: at 32 and 64 the H200 waits on the CPU's kernel launches, at 256 it starts to fill.
-    "train_resnet50_b128": Row("train step, ResNet-50 256x192, batch 128, bf16",
-                               lambda: train_timers(R50_CL, [*PAIR, "fixanchor"], 128, 2), _RATIOS,
-                               {"adaanchor / heatmap": 1.03}),
-    "train_resnet50_b256": Row("train step, ResNet-50 256x192, batch 256, bf16",
-                               lambda: train_timers(R50_CL, [*PAIR, "fixanchor"], 256, 1), _RATIOS,
-                               {"adaanchor / heatmap": 1.03}),
-    "train_tiny_b32": Row("train step, tiny 72x96, batch 32 (the demo), bf16",
-                          lambda: train_timers(TINY, [*PAIR, "fixanchor"], 32, 20), _RATIOS,
-                          {"adaanchor / heatmap": 1.10}),
-    "infer_resnet50_b1": Row("inference (forward + decode), ResNet-50 256x192, batch 1, fp32",
-                             lambda: infer_timers(R50_CL, PAIR, 1, 20), {"adaanchor / heatmap": ("adaanchor", "heatmap")},
-                             {"adaanchor / heatmap": 1.02}),
-    "infer_resnet50_b32": Row("inference (forward + decode), ResNet-50 256x192, batch 32, fp32",
-                              lambda: infer_timers(R50_CL, PAIR, 32, 5), {"adaanchor / heatmap": ("adaanchor", "heatmap")},
-                              {"adaanchor / heatmap": 1.02}),
+    **{f"train_resnet50_b{b}": _train_row("ResNet-50 256x192", R50_CL, b, steps, 1.03)
+       for b, steps in ((32, 5), (64, 3), (128, 2), (256, 1))},
+    "train_tiny_b32": _train_row("tiny 72x96 (the demo)", TINY, 32, 20, 1.10),
+    "infer_resnet50_b1": _infer_row(1, 20),
+    "infer_resnet50_b32": _infer_row(32, 5),
 }
 
 
 def to_markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
-    lines = ["# GPU speed: anchor strategies against the heatmap", "",
-             f"Machine: {m['gpu']}, torch {m['torch']}, CUDA {m['cuda']}; commit {m['commit']}. Wall time "
-             f"{result['wall_s']:.0f} s. Strategies are timed interleaved, each call ending in a synchronize; a ratio "
-             "is the median over repetitions of the paired ratio (min-max in brackets).",
-             "", "| measure | ms per call | ratio | target |", "|---|---|---|---|"]
-    for r in result["rows"].values():
-        ms = ", ".join(f"{n} {v:.1f}" for n, v in r["ms"].items())
-        for label, q in r["ratios"].items():
-            target = f"<= {q['target']:.2f}" if q["target"] is not None else ""
-            lines.append(f"| {r['measure']} ({r['reps']} reps) | {ms} | {label}: **{q['median']:.3f}** "
-                         f"({q['min']:.2f}-{q['max']:.2f}) | {target} |")
-    return "\n".join(lines) + "\n"
-
+    head = ["# GPU speed: anchor strategies against the heatmap", "",
+            f"Machine: {m['gpu']}, torch {m['torch']}, CUDA {m['cuda']}; commit {m['commit']}. Wall time "
+            f"{result['wall_s']:.0f} s. Strategies are timed interleaved, each call ending in a synchronize; a ratio "
+            "is the median over repetitions of the paired ratio (min-max in brackets).", ""]
+    return "\n".join(head + ratio_table(result["rows"])) + "\n"
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

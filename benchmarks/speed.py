@@ -30,6 +30,7 @@ import torch
 
 from adaanchor.config import build_config
 from adaanchor.engine.run import build_system
+from adaanchor.engine.session import autocast
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -61,20 +62,24 @@ def _batch(setup: dict[str, Any], batch: int, k: int) -> tuple[torch.Tensor, tor
     return images, kp, vis
 
 
-def train_step_timers(setup: dict[str, Any], names: list[str], steps: int = 2) -> dict[str, Timer]:
-    """One timer per strategy: ``steps`` training steps as ``engine/train.py`` takes them (forward, encode from
-    detached outputs, loss, backward, gradient norm, Adam)."""
+def train_step_timers(setup: dict[str, Any], names: list[str], steps: int = 2, device: torch.device | None = None,
+                      batch: int | None = None, amp: str | None = None) -> dict[str, Timer]:
+    """One timer per strategy: ``steps`` training steps as ``engine/train.py`` takes them (forward, under
+    ``amp`` autocast when given, encode from detached outputs, loss, backward, gradient norm, Adam), on
+    ``device`` (default the CPU) with ``batch`` images (default the setup's)."""
+    device = device or torch.device("cpu")
     timers = {}
     for name in names:
         model, strategy, cfg = _system(setup, name)
-        model.train()
+        model.to(device).train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-        images, kp, vis = _batch(setup, setup["batch"], strategy.num_keypoints)
+        images, kp, vis = (t.to(device) for t in _batch(setup, batch or setup["batch"], strategy.num_keypoints))
         gamma = float(cfg.strategy.focal_gamma)
 
         def run(model=model, strategy=strategy, opt=opt, images=images, kp=kp, vis=vis, gamma=gamma) -> None:
             for _ in range(steps):
-                outputs = {k: v.float() for k, v in model(images).items()}
+                with autocast(device, amp):
+                    outputs = {k: v.float() for k, v in model(images).items()}
                 enc = strategy.encode({k: v.detach() for k, v in outputs.items()}, kp, vis, step=0)
                 loss = compute_loss(outputs, enc.targets, strategy.losses, gamma)["loss"]
                 opt.zero_grad(set_to_none=True)
@@ -86,14 +91,16 @@ def train_step_timers(setup: dict[str, Any], names: list[str], steps: int = 2) -
     return timers
 
 
-def inference_timers(setup: dict[str, Any], names: list[str], batch: int, calls: int = 3) -> dict[str, Timer]:
+def inference_timers(setup: dict[str, Any], names: list[str], batch: int, calls: int = 3,
+                     device: torch.device | None = None) -> dict[str, Timer]:
     """One timer per strategy: ``calls`` x ``strategy.predict`` in eval mode (forward + decode; the anchor
-    strategies read their offset heads only where the decoding does)."""
+    strategies read their offset heads only where the decoding does), on ``device`` (default the CPU)."""
+    device = device or torch.device("cpu")
     timers = {}
     for name in names:
         model, strategy, _ = _system(setup, name)
-        model.eval()
-        images, _, _ = _batch(setup, batch, strategy.num_keypoints)
+        model.to(device).eval()
+        images = _batch(setup, batch, strategy.num_keypoints)[0].to(device)
 
         def run(model=model, strategy=strategy, images=images) -> None:
             with torch.inference_mode():
@@ -252,15 +259,21 @@ def to_markdown(result: dict[str, Any]) -> str:
              f"{m['threads']} threads, CPU; commit {m['commit']}. Load average before / after: "
              f"{result['load_before']} / {result['load_after']}. Wall time {result['wall_s']:.0f} s. Strategies are "
              "timed interleaved; a ratio is the median over repetitions of the paired ratio (min-max in brackets).",
-             "", "| measure | ms per call | ratio | target |", "|---|---|---|---|"]
-    for r in result["rows"].values():
+             ""]
+    return "\n".join(lines + ratio_table(result["rows"])) + "\n"
+
+
+def ratio_table(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """The markdown table of measured rows (:func:`measure`'s results): times, paired ratios and targets."""
+    lines = ["| measure | ms per call | ratio | target |", "|---|---|---|---|"]
+    for r in rows.values():
         ms = ", ".join(f"{n} {v:.1f}" for n, v in r["ms"].items())
         for label, q in r["ratios"].items():
             target = (f"<= {q['target']:.2f}" if q["target"] is not None
                       else f">= {q['at_least']:.2f}" if q.get("at_least") is not None else "")
             lines.append(f"| {r['measure']} ({r['reps']} reps) | {ms} | {label}: **{q['median']:.3f}** "
                          f"({q['min']:.2f}-{q['max']:.2f}) | {target} |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
