@@ -21,7 +21,7 @@ from adaanchor.cli import main
 from adaanchor.data.readers.dlc import read_dlc
 from adaanchor.data.readers.sleap_labels import flip_pairs_from_names
 from adaanchor.data.spec_source import load_spec
-from adaanchor.errors import DataError
+from adaanchor.errors import AdaAnchorError, DataError
 
 # Deliberately not alphabetical: the keypoint order must be the project's, not sleap-io's sorted one.
 BODYPARTS = ["snout", "leftear", "rightear", "tailbase", "tailtip"]
@@ -352,3 +352,25 @@ def test_train_a_dlc_project_without_a_config_file(tmp_path, capsys):
     assert (out / "config.yaml").is_file() and any((out / "checkpoints").glob("*.pt"))
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["data"]["spec"] == str(root) and saved["data"]["split"]["by"] == "random"
+
+
+def test_a_spec_path_that_is_not_one_says_what_was_expected(tmp_path, monkeypatch):
+    """custom data's config names data.root as its spec: a typo or a file of another kind must say what a data
+    root may be, not only "keypoint spec"; a spec YAML without its suffix still loads, and its own errors stand."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match=r"no such file or folder; expected a keypoint spec YAML file, a DeepLabCut"):
+        load_spec(tmp_path / "mouse-prj" / "config.yaml.bak")
+    with pytest.raises(AdaAnchorError, match=r"unknown keypoint spec 'mouse-prj'\. Valid: .*; nor is 'mouse-prj' a "
+                                             r"file or folder here \(.*SLEAP \.slp file\)"):
+        load_spec("mouse-prj")
+    with pytest.raises(AdaAnchorError, match="Did you mean 'coco'"):
+        load_spec("cocoo")
+    (tmp_path / "notes.txt").write_text("just: [some, text\n")
+    with pytest.raises(DataError, match=r"notes.txt: not a keypoint spec YAML file; expected"):
+        load_spec(tmp_path / "notes.txt")
+    (tmp_path / "myspec").write_text("keypoints: [a, b]\nflip_pairs: [[a, b]]\n")
+    assert load_spec(tmp_path / "myspec").keypoints == ("a", "b")
+    (tmp_path / "badspec").write_text("keypoints: [a, b]\nflip_pairs: [[a, c]]\n")
+    with pytest.raises(DataError, match="unknown keypoint name 'c'"):
+        load_spec(tmp_path / "badspec")
+    assert main(["train", "data.format=dlc", "data.root=mouse-prj"]) == 2

@@ -12,9 +12,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .readers.sleap_labels import is_data_source, spec_from_data
-from .spec import SPEC_DIR, KeypointSpec
+from .spec import SPEC_DIR, KeypointSpec, available_specs
 from .spec import load_spec as load_file_spec
+
+#: What a path given as a keypoint spec (or as custom data's data.root) may be.
+EXPECTED = ("a keypoint spec YAML file, a DeepLabCut project (its folder, config.yaml or a CollectedData table) "
+            "or a SLEAP .slp file")
 
 
 def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> KeypointSpec:
@@ -22,6 +27,22 @@ def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> Ke
     if isinstance(name_or_path, (str, Path)):
         text = str(name_or_path)
         builtin = "/" not in text and (SPEC_DIR / f"{text}.yaml").is_file()
-        if not builtin and is_data_source(Path(text).expanduser()):
-            return spec_from_data(Path(text).expanduser())
+        path = Path(text).expanduser()
+        if not builtin and is_data_source(path):
+            return spec_from_data(path)
+        if not builtin and path.suffix.lower() not in (".yaml", ".yml"):
+            # Not a spec YAML by its name: most often data.root (which custom data's config names as its spec)
+            # with a typo or a file of another kind, so say what would have been read, not only "spec".
+            if not path.exists():
+                if "/" in text or path.suffix:
+                    raise DataError(path, f"no such file or folder; expected {EXPECTED}")
+                name_err = unknown_name_error("keypoint spec", text, available_specs())
+                raise AdaAnchorError(f"{name_err}; nor is '{text}' a file or folder here ({EXPECTED})")
+            if path.is_file():
+                try:
+                    return load_file_spec(path)
+                except DataError as e:
+                    if not str(e.reason).startswith(("invalid YAML", "a keypoint spec must be")):
+                        raise  # a YAML spec with a bad entry: that error is the useful one
+                    raise DataError(path, f"not a keypoint spec YAML file; expected {EXPECTED}") from None
     return load_file_spec(name_or_path)
