@@ -47,7 +47,9 @@ def test_demo_builds_each_method_from_the_file_so_presets_apply(tmp_path, capsys
     [
         (["train", str(DEMO_CONFIG), "strategy.topkk=3"], "Did you mean 'strategy.topk'"),
         (["train", str(DEMO_CONFIG), "strategy.name=heatmapp"], "Valid: adaanchor, alignanchor, fixanchor, heatmap, localanchor, regression"),
-        (["train", "/no/such/config.yaml"], "/no/such/config.yaml: config file not found"),
+        (["train", "/no/such/config.yaml"], "/no/such/config.yaml: config file not found (packaged configs, usable "
+                                            "by name: bottomup_crowd, custom, demo)"),
+        (["train", "dmeo"], "dmeo: config file not found (packaged configs"),
         (["eval", "/no/such/run"], "/no/such/run: no such run directory"),
         (["train", str(DEMO_CONFIG), "train.lr=fast"], "'train.lr' must be float"),
         (["eval", str(DEMO_CONFIG), "ckpt=/no/such.pt"], "/no/such.pt: checkpoint not found"),

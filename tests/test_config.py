@@ -428,3 +428,21 @@ def test_training_doc_lists_every_range():
     for key, checker in all_ranges().items():
         assert key in rows, f"docs/training.md 'Valid ranges' does not list {key}"
         assert checker.describe() in rows[key], (key, rows[key])
+
+
+def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypatch):
+    """An installed package's configs are not in the working directory: ``demo`` / ``demo.yaml`` name the
+    packaged one, a file of that name in the working directory wins, and a path is never redirected."""
+    from adaanchor.configs import PACKAGED_CONFIGS, config_file, packaged_names
+
+    monkeypatch.chdir(tmp_path)
+    assert packaged_names() == ["bottomup_crowd", "custom", "demo"]
+    assert config_file("demo") == config_file("demo.yaml") == PACKAGED_CONFIGS / "demo.yaml"
+    assert read_yaml("demo") == read_yaml(PACKAGED_CONFIGS / "demo.yaml")
+    assert build_config("bottomup_crowd").task == build_config(PACKAGED_CONFIGS / "bottomup_crowd.yaml").task
+    assert config_file("sub/demo.yaml") == Path("sub/demo.yaml")  # a path: not the packaged one
+    assert config_file("demo.json") == Path("demo.json")
+    (tmp_path / "demo.yaml").write_text("seed: 7\n")
+    assert config_file("demo.yaml") == Path("demo.yaml") and build_config("demo.yaml").seed == 7
+    with pytest.raises(AdaAnchorError, match=r"^sub/demo.yaml: config file not found \(packaged configs"):
+        read_yaml("sub/demo.yaml")

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from .configs import config_file, packaged_names
 from .errors import AdaAnchorError, unknown_name_error
 from .models.backbones import input_multiple, model_defaults, model_ranges
 from .ranges import SEED, Checker, at_least, between, choice, positive
@@ -130,9 +131,10 @@ def _check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file safely (:func:`load_yaml_text`); a clear error for a missing, oversized or
     malformed file."""
-    p = Path(path)
+    p = config_file(path)
     if not p.is_file():
-        raise AdaAnchorError(f"{p}: config file not found")
+        raise AdaAnchorError(f"{p}: config file not found (packaged configs, usable by name: "
+                             f"{', '.join(packaged_names())})")
     size = p.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise AdaAnchorError(f"{p}: config file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may be")

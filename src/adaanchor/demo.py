@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .bench.synth import visibility_counts
 from .config import build_config
+from .configs import PACKAGED_CONFIGS
 from .data.build import annotation_path, build_dataset
 from .engine.evaluate import evaluate_dataset
 from .engine.run import build_system, load_for_eval, seed_everything
@@ -29,7 +30,7 @@ from .errors import AdaAnchorError
 from .metrics.keypoint import error_by_visibility_table
 
 METHODS = ("regression", "heatmap", "fixanchor", "adaanchor", "localanchor")
-DEMO_CONFIG = Path(__file__).resolve().parent / "configs" / "demo.yaml"
+DEMO_CONFIG = PACKAGED_CONFIGS / "demo.yaml"
 MAX_STEPS = 800
 MIN_BUDGET_STEPS = 20  # fewer steps train nothing worth comparing, whatever the budget
 DEFAULT_STEPS = 400  # per method: about 6 minutes in all on 2 CPU cores, and the same schedule everywhere

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..configs import PACKAGED_CONFIGS
 from ..errors import AdaAnchorError
 
 
@@ -46,7 +47,7 @@ def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
 
 
 #: The config used when none is given: your own data (docs/deeplabcut.md).
-CUSTOM_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "custom.yaml"
+CUSTOM_CONFIG = PACKAGED_CONFIGS / "custom.yaml"
 
 
 def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str, list[str]]:
