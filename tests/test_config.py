@@ -440,6 +440,10 @@ def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypat
     assert config_file("demo") == config_file("demo.yaml") == PACKAGED_CONFIGS / "demo.yaml"
     assert read_yaml("demo") == read_yaml(PACKAGED_CONFIGS / "demo.yaml")
     assert build_config("bottomup_crowd").task == build_config(PACKAGED_CONFIGS / "bottomup_crowd.yaml").task
+    from adaanchor.engine.run import resolve_run
+
+    cfg, ckpt = resolve_run("demo", overrides=["seed=3"])  # eval / export / predict take a config too
+    assert ckpt is None and cfg.seed == 3 and cfg.data.format == build_config(PACKAGED_CONFIGS / "demo.yaml").data.format
     assert config_file("sub/demo.yaml") == Path("sub/demo.yaml")  # a path: not the packaged one
     assert config_file("demo.json") == Path("demo.json")
     (tmp_path / "demo.yaml").write_text("seed: 7\n")

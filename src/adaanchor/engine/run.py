@@ -13,6 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import build_config
+from ..configs import config_file
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError
 from ..models.backbones import backbone_from_config, input_multiple
@@ -81,8 +82,9 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
 
     A run directory is self-contained: its own ``spec.yaml`` (the keypoint spec it was trained with) is used
     unless ``data.spec`` is overridden, and a data path of its config that does not exist here (the data
-    moved, another machine) is named with the override that fixes it."""
-    p = Path(target)
+    moved, another machine) is named with the override that fixes it. A bare name that is neither is a
+    packaged config (``demo``)."""
+    p = config_file(target)
     if p.is_dir():
         cfg_path = p / "config.yaml"
         if not cfg_path.is_file():
