@@ -274,9 +274,11 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     plain = OmegaConf.to_container(cfg, resolve=True)
     _check_types(plain, ref)
     _check_ranges(plain, ref)
+    from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config
 
     resolve_config(plain["data"]["synth"])
+    resolve_crowd_config(plain["data"]["crowd"])
     return cfg  # type: ignore[return-value]
 
 

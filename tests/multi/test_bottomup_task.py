@@ -29,7 +29,8 @@ STILL = ["data.multi_aug.rotation=0", "data.multi_aug.scale=[1.0,1.0]", "data.mu
 
 
 def _overrides(crowd: Path, out: Path, *extra: str) -> list[str]:
-    return [f"data.root={crowd}", "data.input_size=[64,48]", "model.tiny_width=8", "train.batch_size=4",
+    # The fixture's benchmark read as COCO files (the config generates its own: data.format=crowd).
+    return ["data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]", "model.tiny_width=8", "train.batch_size=4",
             "train.progress=false", "train.log_every=1", f"out_dir={out}", *extra]
 
 
@@ -93,7 +94,7 @@ def test_paper_bottomup_configs_load(path):
 def test_reversed_scale_range_is_an_error(crowd):
     from adaanchor.data.build import build_image_dataset
 
-    cfg = build_config(TINY, [f"data.root={crowd}", "data.multi_aug.scale=[1.5,0.75]"])
+    cfg = build_config(TINY, ["data.format=coco", f"data.root={crowd}", "data.multi_aug.scale=[1.5,0.75]"])
     with pytest.raises(AdaAnchorError, match="multi_aug.scale"):
         build_image_dataset(cfg.data, "train")
 

@@ -33,7 +33,7 @@ def test_centre_section_is_derived_and_range_checked():
 @pytest.mark.parametrize("name", ["heatmap", "adaanchor"])
 def test_train_eval_and_predict_a_centre_run(crowd, tmp_path, name, capsys):
     out = tmp_path / name
-    over = [f"data.root={crowd}", "data.input_size=[64,48]", "model.tiny_width=8", "train.batch_size=4",
+    over = ["data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]", "model.tiny_width=8", "train.batch_size=4",
             "train.progress=false", "train.log_every=1", f"out_dir={out}", "task=centre", f"strategy.name={name}",
             "train.max_steps=4", "train.eval_every=1"]
     assert main(["train", str(TINY), *over]) == 0

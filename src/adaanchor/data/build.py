@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..bench.crowd import CROWD_DEFAULTS
 from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError, DataError, unknown_name_error
 from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, positive
@@ -19,6 +20,10 @@ from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
 from .spec import KeypointSpec
 from .spec_source import load_spec
+
+#: The benchmarks the package writes itself into ``data.root`` (a cache folder) on first use, from the options of
+#: the data section of the same name (``data.synth``, ``data.crowd``): their root need not exist beforehand.
+GENERATED_FORMATS = ("synth", "crowd")
 
 DATA_DEFAULTS: dict[str, Any] = {
     "format": "synth",  # synth (the built-in benchmark) | a reader of adaanchor.data.readers.formats
@@ -60,6 +65,9 @@ DATA_DEFAULTS: dict[str, Any] = {
     # Augmentation of the whole-image data of the multi-person tasks (task=bottomup): BottomUpDataset's options.
     "multi_aug": {k: list(v) if isinstance(v, tuple) else v for k, v in BOTTOMUP_AUG.items()},
     "synth": copy.deepcopy(SYNTH_DEFAULTS),
+    # Options of the crowd-figures benchmark (data.format=crowd: several people per image, for the multi-person
+    # tasks); width and height come from input_size, as for synth.
+    "crowd": copy.deepcopy(CROWD_DEFAULTS),
 }
 
 #: Valid ranges of the numeric ``data`` options (dotted keys below ``data``); ``synth`` options are checked by
@@ -166,21 +174,34 @@ def outside_root(res: ReadResult, data_cfg: Mapping[str, Any], split: str, path:
     res.instances = kept
 
 
+def generated_options(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a generated benchmark (``data.format`` synth or crowd): its section (``data.synth`` or
+    ``data.crowd``) with the image size set to ``data.input_size``."""
+    w, h = data_cfg["input_size"]
+    return {**dict(data_cfg.get(str(data_cfg["format"])) or {}), "width": int(w), "height": int(h)}
+
+
+def write_generated(data_cfg: Mapping[str, Any]) -> dict[str, Path]:
+    """Write a generated benchmark into ``data.root`` (or reuse it there when it was written with the same
+    options); returns its ``train`` and ``val`` JSON paths and its ``root``."""
+    if data_cfg["format"] == "crowd":
+        from ..bench.crowd import write_crowd_benchmark as write
+    else:
+        from ..bench.synth import write_benchmark as write
+    return write(Path(str(data_cfg["root"])).expanduser(), generated_options(data_cfg))
+
+
 def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
-    """The annotation file of ``split`` (``train`` or ``val``); for ``synth`` the benchmark is generated
-    (or its cache reused) first."""
+    """The annotation file of ``split`` (``train`` or ``val``); for a generated benchmark (``synth``, ``crowd``)
+    it is written (or its cache reused) first."""
     root = Path(str(data_cfg["root"])).expanduser()
     if split == "val" and data_cfg.get("csv"):
         p = Path(str(data_cfg["csv"])).expanduser()
         if not p.is_file():
             raise AdaAnchorError(f"{p}: landmark CSV not found (data.csv)")
         return p
-    if data_cfg["format"] == "synth":
-        from ..bench.synth import write_benchmark
-
-        w, h = data_cfg["input_size"]
-        synth_cfg = {**dict(data_cfg.get("synth") or {}), "width": int(w), "height": int(h)}
-        return Path(write_benchmark(root, synth_cfg)[split])
+    if data_cfg["format"] in GENERATED_FORMATS:
+        return Path(write_generated(data_cfg)[split])
     p = _resolve(root, data_cfg[split])
     assert p is not None
     if not p.exists():

@@ -109,6 +109,8 @@ def dataset_stats(
     elif isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
         results = dict(source)  # type: ignore[arg-type]
     elif isinstance(source, Mapping) or hasattr(source, "_metadata"):
+        from .build import GENERATED_FORMATS
+
         cfg = _plain(source)
         head = {"format": str(cfg["format"]), "spec": str(cfg["spec"])}
         sp = cfg.get("split") or {}
@@ -117,7 +119,7 @@ def dataset_stats(
             if float(sp.get("dev_fraction") or 0.0) > 0:
                 head["split"] += f"; the dev split: {sp['dev_fraction']} of the training groups as val"
         for split in splits:
-            if cfg.get(split) is None and cfg["format"] != "synth":
+            if cfg.get(split) is None and cfg["format"] not in GENERATED_FORMATS:
                 continue
             results[split] = _read(cfg, split)
     else:

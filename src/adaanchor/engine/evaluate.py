@@ -196,14 +196,14 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
     scores always; OKS AP for COCO-format sets with OKS sigmas (CrowdPose through xtcocotools); NME for
     sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
-    from ..data.build import annotation_path
+    from ..data.build import GENERATED_FORMATS, annotation_path
     from ..data.spec_source import load_spec
 
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
     spec = load_spec(cfg.data.spec)
     fmt = str(cfg.data.format)
     gt = None
-    if spec.sigmas is not None and fmt in ("synth", "coco", "crowdpose") and cfg.eval.max_images is None and not cfg.data.get("csv"):
+    if spec.sigmas is not None and fmt in ("coco", "crowdpose", *GENERATED_FORMATS) and cfg.eval.max_images is None and not cfg.data.get("csv"):
         gt = str(annotation_path(cfg.data, "val"))
     m = evaluate_predictions(preds, gt, spec.sigmas, tuple(cfg.eval.pck), nme_pair=spec.nme.get("interocular"),
                              ap_kind="crowdpose" if fmt == "crowdpose" else "coco", keypoint_names=spec.keypoints)

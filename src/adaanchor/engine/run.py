@@ -14,6 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import build_config
 from ..configs import config_file
+from ..data.build import GENERATED_FORMATS
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError
 from ..models.backbones import backbone_from_config, input_multiple
@@ -108,9 +109,9 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
 
 def _warn_missing_data(cfg: DictConfig, cfg_path: Path) -> None:
     """A line naming the first data path of a run's config that is missing here (the built-in benchmark
-    regenerates its cache, so its root may be absent)."""
+    benchmarks regenerate their cache, so their root may be absent)."""
     root = Path(str(cfg.data.root)).expanduser()
-    if cfg.data.format == "synth":
+    if cfg.data.format in GENERATED_FORMATS:
         return
     if not root.exists():
         print(f"warning: {cfg_path}: data.root={root} does not exist here (the data moved?): give "

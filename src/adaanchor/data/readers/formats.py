@@ -24,6 +24,7 @@ from .wflw import read_wflw_coco, read_wflw_txt
 REGISTRY: dict[str, tuple[Callable, str | None]] = {
     "coco": (read_coco, None),
     "synth": (read_coco, "coco"),
+    "crowd": (read_coco, "coco"),  # the built-in crowd-figures benchmark (several people an image), COCO JSON
     "mpii": (read_mpii, "mpii"),
     "mpii_mat": (read_mpii_mat, "mpii"),
     "wflw_txt": (read_wflw_txt, "wflw"),
