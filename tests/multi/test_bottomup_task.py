@@ -182,8 +182,53 @@ def test_predictor_from_run(run, crowd):
     assert np.all(pred.keypoints[~present] == 0)
     with pytest.raises(AdaAnchorError, match="boxes are for top-down"):
         p.predict(img, boxes=np.array([[0.0, 0.0, 10.0, 10.0]]))
-    with pytest.raises(AdaAnchorError, match="PyTorch backend only"):
-        Predictor.from_run(run, backend="onnx")
+
+
+def test_onnx_export_and_backend_of_a_multi_person_run(run, crowd, tmp_path, capsys):
+    """A multi-person run exports its network (head maps at any multiple-of size, checked at two sizes) and
+    ``backend="onnx"`` groups the poses from that graph's maps: the same maps as PyTorch's, and the Predictor's
+    poses are exactly the decoding of them (a comparison of poses with PyTorch's would hinge on near-ties of a
+    6-step model's flat maps)."""
+    import onnx
+    import torch
+
+    from adaanchor.data.bottomup import eval_affine
+    from adaanchor.data.dataset import load_image
+    from adaanchor.data.transforms import warp_image
+    from adaanchor.data.types import to_tensor_image
+    from adaanchor.predict import Predictor
+
+    path = tmp_path / "bu.onnx"
+    assert main(["export", str(run), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "outputs conf, offset, local, tags" in out and "a multi-person run (bottomup)" in out
+    assert "head maps at 64x48 and 72x52" in out and "-> OK" in out
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert meta["adaanchor.task"] == "bottomup" and meta["adaanchor.spatial_multiple"] == "4"
+
+    torch_p = Predictor.from_run(run, device="cpu")
+    onnx_p = Predictor.from_run(run, device="cpu", backend="onnx", onnx_path=path)
+    assert onnx_p.multi_person and onnx_p.info["backend"] == "onnx" and onnx_p.info["onnx"] == str(path)
+    img = load_image(next((crowd / "images" / "val").glob("*.png")))
+    a, size = eval_affine(img.shape[:2], onnx_p.multi.short_side, onnx_p.multi.multiple)
+    x = to_tensor_image(warp_image(img, a, size))[None]
+    maps_onnx, maps_torch = onnx_p.multi.heads(x), torch_p.multi.heads(x)
+    assert list(maps_onnx) == list(maps_torch) == ["conf", "offset", "local", "tags"]
+    for k in maps_torch:
+        assert torch.allclose(maps_onnx[k], maps_torch[k], atol=1e-5), k
+    expected = onnx_p.multi.strategy.decode_poses(maps_onnx)[0]
+    pred = onnx_p.predict(img)
+    assert len(pred) == len(expected.score) and np.isfinite(pred.keypoints).all()
+    assert np.array_equal(np.sort(pred.pose_scores), np.sort(expected.score.astype(np.float64)))
+
+    res = tmp_path / "pred"
+    assert main(["predict", str(run), str(crowd / "images" / "val"), "--out", str(res), "--backend", "onnx",
+                 "--onnx", str(path), "--gt", str(crowd / "val.json"), "--quiet"]) == 0
+    assert main(["score", str(crowd / "val.json"), str(res / "predictions.json"), "--metric", "coco"]) == 0
+    with pytest.raises(AdaAnchorError, match="not the network of a multi-person run"):
+        from adaanchor.predict.backends import OnnxHeads
+
+        OnnxHeads(path, ["conf", "offset", "tags"], torch.device("cpu"))
 
 
 SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"

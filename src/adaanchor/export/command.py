@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from .check import KEYPOINT_ATOL, check_onnx
+from .heads_check import HEAD_RTOL, check_heads_onnx
 from .runtime import need_onnx
 from .writer import export_onnx
 
@@ -26,7 +27,7 @@ def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = ()
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
     from ..data.spec_source import load_spec
-    from ..engine.run import load_for_eval, resolve_run
+    from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
 
     need_onnx(runtime=check)
     cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
@@ -39,10 +40,19 @@ def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = ()
             # the file name and step only: a model file should not carry the local folder layout
             "adaanchor.checkpoint": f"{Path(str(info['checkpoint'] or cfg.model.weights)).name} "
                                     f"(step {info.get('step', -1)})"}
-    res = export_onnx(model, strategy, out, input_size, opset=opset, metadata=meta)
+    # A multi-person run exports its network alone, for whole images of any size; its poses are grouped after it.
+    multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
+    if multiple:
+        meta["adaanchor.task"] = str(cfg.task)
+    res = export_onnx(model, strategy, out, input_size, opset=opset, metadata=meta, spatial_multiple=multiple)
     res.update({"strategy": strategy.name, "checkpoint": info["checkpoint"], "size_mb": res["size_bytes"] / 2**20,
-                "keypoint_names": list(spec.keypoints)})
-    if check:
+                "keypoint_names": list(spec.keypoints), "spatial_multiple": multiple, "task": str(cfg.task)})
+    if check and multiple:
+        res.update(check_heads_onnx(res["path"], model, input_size, multiple, latency_runs=latency_runs))
+        if not res["check_ok"]:
+            raise AdaAnchorError(f"{res['path']}: written, but onnxruntime disagrees with PyTorch: max relative "
+                                 f"|diff| of the head maps {res['max_rel_diff_heads']} (tolerance {HEAD_RTOL})")
+    elif check:
         res.update(check_onnx(res["path"], model, strategy, input_size, latency_runs=latency_runs))
         if not res["check_ok"]:
             raise AdaAnchorError(

@@ -21,9 +21,17 @@ LEGACY_OPSET = 17
 DYNAMO_MIN_OPSET = 18
 
 
-def export_dynamo(graph: nn.Module, example: Tensor, path: Path, names: list[str], opset: int | None) -> None:
-    """Export ``graph`` at ``path`` with the dynamo exporter, batch axis dynamic; raises on any failure."""
+def export_dynamo(graph: nn.Module, example: Tensor, path: Path, names: list[str], opset: int | None,
+                  spatial_multiple: int | None = None) -> None:
+    """Export ``graph`` at ``path`` with the dynamo exporter, batch axis dynamic (and height and width, any
+    multiple of ``spatial_multiple``, when it is given); raises on any failure."""
     batch = torch.export.Dim("batch", min=1, max=65536)
+    axes: dict[int, Any] = {0: batch}
+    if spatial_multiple:
+        m = int(spatial_multiple)
+        # Sizes as multiples of m: the backbone's strides divide them exactly, so the export needs no guards.
+        axes[2] = m * torch.export.Dim("height_blocks", min=1, max=16384 // m)
+        axes[3] = m * torch.export.Dim("width_blocks", min=1, max=16384 // m)
     kwargs: dict[str, Any] = {}
     if opset is not None:
         kwargs["opset_version"] = int(opset)
@@ -33,7 +41,7 @@ def export_dynamo(graph: nn.Module, example: Tensor, path: Path, names: list[str
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), quiet:
         warnings.simplefilter("ignore")
         torch.onnx.export(graph, (example,), str(path), dynamo=True, input_names=["image"], output_names=names,
-                          dynamic_shapes={"image": {0: batch}}, external_data=False, verbose=False, **kwargs)
+                          dynamic_shapes={"image": axes}, external_data=False, verbose=False, **kwargs)
     if opset is not None and file_opset(path) != int(opset):
         raise RuntimeError(f"asked for opset {opset}, the dynamo exporter wrote opset {file_opset(path)}")
 
@@ -51,9 +59,12 @@ def _quiet_loggers(*names: str) -> Iterator[None]:
             lg.setLevel(lv)
 
 
-def export_legacy(graph: nn.Module, example: Tensor, path: Path, names: list[str], opset: int | None) -> None:
+def export_legacy(graph: nn.Module, example: Tensor, path: Path, names: list[str], opset: int | None,
+                  spatial_multiple: int | None = None) -> None:
     """Export ``graph`` at ``path`` with the TorchScript exporter (opset :data:`LEGACY_OPSET` by default)."""
-    axes = {n: {0: "batch"} for n in ["image", *names]}
+    dims = {0: "batch", 2: "height", 3: "width"} if spatial_multiple else {0: "batch"}
+    axes = {"image": dims, **{n: {0: "batch", 2: "map_height", 3: "map_width"} if spatial_multiple else {0: "batch"}
+                              for n in names}}
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(graph, (example,), str(path), dynamo=False, input_names=["image"], output_names=names,

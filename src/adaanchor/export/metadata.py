@@ -7,8 +7,15 @@ from typing import Any
 
 from .runtime import model_opset, need_onnx
 
+#: The doc string of a graph with decoding, and of a multi-person run's graph (its head maps).
+DOC_DECODED = ("adaanchor keypoint model with decoding: image (B,3,H,W) ImageNet-normalised -> keypoints (B,K,2) "
+               "input pixels (pixel centres at integers), scores (B,K), anchors (B,K,2)")
+DOC_HEADS = ("adaanchor multi-person network: image (B,3,H,W) ImageNet-normalised, H and W multiples of "
+             "adaanchor.spatial_multiple -> its head maps (B,C,H/stride,W/stride); the poses are grouped from them "
+             "after the graph (adaanchor's decode_poses)")
 
-def add_metadata(path: Path, meta: dict[str, str]) -> int:
+
+def add_metadata(path: Path, meta: dict[str, str], doc: str = DOC_DECODED) -> int:
     """Write ``meta`` into the model's metadata_props; returns the model's default-domain opset."""
     onnx = need_onnx()
     m = onnx.load(str(path))
@@ -16,8 +23,7 @@ def add_metadata(path: Path, meta: dict[str, str]) -> int:
     for k, v in meta.items():
         p = m.metadata_props.add()
         p.key, p.value = k, v
-    m.doc_string = ("adaanchor keypoint model with decoding: image (B,3,H,W) ImageNet-normalised -> keypoints (B,K,2) "
-                    "input pixels (pixel centres at integers), scores (B,K), anchors (B,K,2)")
+    m.doc_string = doc
     onnx.save(m, str(path))
     return model_opset(m)
 
@@ -37,4 +43,4 @@ def graph_metadata(strategy: Any, input_size: tuple[int, int], names: list[str],
     }
 
 
-__all__ = ["add_metadata", "graph_metadata"]
+__all__ = ["DOC_DECODED", "DOC_HEADS", "add_metadata", "graph_metadata"]

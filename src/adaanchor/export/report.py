@@ -12,9 +12,18 @@ def format_export_report(res: dict[str, Any]) -> str:
          f"{res['exporter']}, opset {res['opset']})"),
         f"input image {res['input_shape']} float32 ImageNet-normalised; outputs {', '.join(res['outputs'])}",
     ]
+    if res.get("spatial_multiple"):
+        lines.append(f"a multi-person run ({res.get('task')}): the graph is the network, its head maps at any height "
+                     f"and width that are multiples of {res['spatial_multiple']}; the poses are grouped after it "
+                     "(adaanchor predict RUN ... --backend onnx does)")
     if res.get("dynamo_error"):
         lines.append(f"dynamo exporter not used: {res['dynamo_error']}")
-    if "check_ok" in res:
+    if "max_rel_diff_heads" in res:
+        sizes = " and ".join(f"{w}x{h}" for w, h in res["check_sizes"])
+        diffs = ", ".join(f"{k} {v:.2e}" for k, v in res["max_rel_diff_heads"].items())
+        lines.append(f"check (onnxruntime vs PyTorch, head maps at {sizes}): max relative |diff| {diffs} -> "
+                     f"{'OK' if res['check_ok'] else 'MISMATCH'}")
+    elif "check_ok" in res:
         def f(v: Any) -> str:
             return "n/a" if v is None else f"{v:.2e}"
         lines.append(
@@ -23,7 +32,8 @@ def format_export_report(res: dict[str, Any]) -> str:
             f"{f(res['max_abs_diff_anchors'])} px; near-ties skipped {res['ambiguous']} -> "
             f"{'OK' if res['check_ok'] else 'MISMATCH'}")
     if "latency_ms_torch" in res:
-        lines.append(f"latency batch 1 on CPU ({res['threads']} threads): PyTorch {res['latency_ms_torch']:.2f} ms, "
+        what = "network only" if "max_rel_diff_heads" in res else "network and decoding"
+        lines.append(f"latency batch 1 on CPU ({res['threads']} threads, {what}): PyTorch {res['latency_ms_torch']:.2f} ms, "
                      f"onnxruntime {res['latency_ms_onnxruntime']:.2f} ms")
     return "\n".join(lines)
 

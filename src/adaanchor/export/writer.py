@@ -16,8 +16,8 @@ from torch import Tensor, nn
 from ..errors import AdaAnchorError
 from ..safe_torch import first_line
 from .exporters import DYNAMO_MIN_OPSET, export_dynamo, export_legacy
-from .graph import DecodedGraph, graph_outputs
-from .metadata import add_metadata, graph_metadata
+from .graph import DecodedGraph, HeadsGraph, graph_outputs, head_names
+from .metadata import DOC_DECODED, DOC_HEADS, add_metadata, graph_metadata
 from .runtime import need_onnx
 from .validate import validate_file
 
@@ -40,7 +40,7 @@ def _error_line(e: BaseException) -> str:
 
 
 def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset: int | None,
-           exporter: str) -> tuple[str, str | None]:
+           exporter: str, spatial: int | None = None) -> tuple[str, str | None]:
     """Export and validate at ``tmp``: dynamo first (unless ``exporter`` or ``opset`` rule it out), then
     TorchScript. Returns the exporter used and why dynamo was not (or None)."""
     dynamo_error = None
@@ -51,16 +51,16 @@ def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset
         exporter = "torchscript"
     if exporter in ("auto", "dynamo"):
         try:
-            export_dynamo(graph, example, tmp, names, opset)
-            validate_file(tmp, example, names)
+            export_dynamo(graph, example, tmp, names, opset, spatial)
+            validate_file(tmp, example, names, spatial)
             return "dynamo", None
         except Exception as e:  # noqa: BLE001 - any failure of the new exporter means: fall back
             dynamo_error = _error_line(e)
             if exporter == "dynamo":
                 raise AdaAnchorError(f"dynamo ONNX export failed: {dynamo_error}") from None
     try:
-        export_legacy(graph, example, tmp, names, opset)
-        validate_file(tmp, example, names)
+        export_legacy(graph, example, tmp, names, opset, spatial)
+        validate_file(tmp, example, names, spatial)
     except AdaAnchorError:
         raise
     except Exception as e:  # noqa: BLE001
@@ -77,6 +77,7 @@ def export_onnx(
     opset: int | None = None,
     exporter: str = "auto",
     metadata: dict[str, str] | None = None,
+    spatial_multiple: int | None = None,
 ) -> dict[str, Any]:
     """Export ``model`` (a float32 CPU copy in eval mode) and ``strategy.decode`` as one ONNX graph at ``out``
     (written to a temporary file in the same folder, then renamed: no half-written file is left behind).
@@ -87,6 +88,9 @@ def export_onnx(
             :data:`~adaanchor.export.exporters.LEGACY_OPSET` for the fallback.
         exporter: ``"auto"`` (dynamo, then TorchScript on failure), ``"dynamo"`` or ``"torchscript"``.
         metadata: extra ``metadata_props`` strings stored in the file.
+        spatial_multiple: export the network alone with its head maps as outputs, for inputs of any height and
+            width that are multiples of this (a multi-person run: its poses are grouped after the graph);
+            None: the network and ``strategy.decode`` at ``input_size``.
 
     Returns:
         ``path``, ``size_bytes``, ``exporter`` (the one that produced the file), ``opset``, ``outputs``,
@@ -99,14 +103,20 @@ def export_onnx(
     _prepare_output(out)
     model = copy.deepcopy(model).cpu().float().eval()  # the caller's model stays where it is
     w, h = int(input_size[0]), int(input_size[1])
-    names = graph_outputs(model, strategy, (w, h))
-    graph = DecodedGraph(model, strategy, names).eval()
+    if spatial_multiple:
+        names = head_names(model, (w, h))
+        graph: nn.Module = HeadsGraph(model, names).eval()
+        meta = {**(metadata or {}), "adaanchor.spatial_multiple": str(int(spatial_multiple))}
+    else:
+        names = graph_outputs(model, strategy, (w, h))
+        graph, meta = DecodedGraph(model, strategy, names).eval(), dict(metadata or {})
     example = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(0))
 
     tmp = out.parent / f".{out.name}.{os.getpid()}.tmp.onnx"
     try:
-        used, dynamo_error = _write(graph, example, tmp, names, opset, exporter)
-        used_opset = add_metadata(tmp, graph_metadata(strategy, (w, h), names, metadata))
+        used, dynamo_error = _write(graph, example, tmp, names, opset, exporter, spatial_multiple)
+        used_opset = add_metadata(tmp, graph_metadata(strategy, (w, h), names, meta),
+                                  DOC_HEADS if spatial_multiple else DOC_DECODED)
         os.replace(tmp, out)
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot write the ONNX file ({e.strerror or e})") from None
@@ -119,7 +129,7 @@ def export_onnx(
         "exporter": used,
         "opset": used_opset,
         "outputs": names,
-        "input_shape": ["batch", 3, h, w],
+        "input_shape": ["batch", 3, "height", "width"] if spatial_multiple else ["batch", 3, h, w],
         "dynamo_error": dynamo_error,
     }
 

@@ -50,27 +50,32 @@ class TorchBackend:
         return out
 
 
+def open_session(path: str | Path, device: torch.device, threads: int | None) -> Any:
+    """An onnxruntime session of ``path`` on the CPU (or CUDA when the device is and its provider exists)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise AdaAnchorError("backend=onnx needs onnxruntime: pip install 'adaanchor[export]'") from None
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    so.intra_op_num_threads = int(threads or torch.get_num_threads())
+    so.inter_op_num_threads = 1
+    providers = ["CPUExecutionProvider"]
+    if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        return ort.InferenceSession(str(path), so, providers=providers)
+    except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+        raise AdaAnchorError(f"{path}: cannot load the ONNX model ({str(e).splitlines()[0][:200]})") from None
+
+
 class OnnxBackend:
     """The exported graph (model + decoding) in onnxruntime, on the CPU (or CUDA when its provider exists)."""
 
     name = "onnx"
 
     def __init__(self, path: str | Path, input_size: tuple[int, int], device: torch.device, threads: int | None = None):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise AdaAnchorError("backend=onnx needs onnxruntime: pip install 'adaanchor[export]'") from None
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        so.intra_op_num_threads = int(threads or torch.get_num_threads())
-        so.inter_op_num_threads = 1
-        providers = ["CPUExecutionProvider"]
-        if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
-        try:
-            self.session = ort.InferenceSession(str(path), so, providers=providers)
-        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise AdaAnchorError(f"{path}: cannot load the ONNX model ({str(e).splitlines()[0][:200]})") from None
+        self.session = open_session(path, device, threads)
         self.path = Path(path)
         self.names = [o.name for o in self.session.get_outputs()]
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -84,15 +89,40 @@ class OnnxBackend:
         return dict(zip(self.names, self.session.run(None, {"image": np.ascontiguousarray(x, dtype=np.float32)})))
 
 
+class OnnxHeads:
+    """A multi-person run's exported network in onnxruntime: ``(1, 3, H, W)`` -> its head maps by name, as the
+    PyTorch model returns them (the poses are grouped from them after the graph).
+
+    Args:
+        heads: the run's head names; the graph must have exactly these outputs and dynamic height and width.
+    """
+
+    name = "onnx"
+
+    def __init__(self, path: str | Path, heads: list[str], device: torch.device, threads: int | None = None):
+        self.session = open_session(path, device, threads)
+        self.path = Path(path)
+        self.names = [o.name for o in self.session.get_outputs()]
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if "adaanchor.spatial_multiple" not in meta or self.names != list(heads):
+            raise AdaAnchorError(f"{path}: not the network of a multi-person run (outputs {self.names}, the run's "
+                                 f"heads are {list(heads)}): export it again with adaanchor export RUN OUT.onnx")
+
+    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.session.run(None, {"image": np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)})
+        return {n: torch.from_numpy(o) for n, o in zip(self.names, out)}
+
+
 def ensure_onnx(model: nn.Module, strategy: Any, input_size: tuple[int, int], path: Path, ckpt: Path | None,
-                keypoints: tuple[str, ...]) -> Path:
-    """Export ``model`` + decoding to ``path`` unless a file there is newer than the checkpoint ``ckpt``
-    (a checkpoint written after the export makes the export stale). Returns ``path``."""
+                keypoints: tuple[str, ...], spatial_multiple: int | None = None) -> Path:
+    """Export ``model`` + decoding (with ``spatial_multiple``: the network alone, a multi-person run's export) to
+    ``path`` unless a file there is newer than the checkpoint ``ckpt`` (a checkpoint written after the export
+    makes the export stale). Returns ``path``."""
     from ..export import export_onnx
 
     if path.is_file() and (ckpt is None or path.stat().st_mtime >= os.stat(ckpt).st_mtime):
         return path
     meta = {"adaanchor.keypoints": ",".join(keypoints),
             "adaanchor.checkpoint": Path(str(ckpt)).name if ckpt is not None else ""}
-    export_onnx(model, strategy, path, input_size, metadata=meta)
+    export_onnx(model, strategy, path, input_size, metadata=meta, spatial_multiple=spatial_multiple)
     return path

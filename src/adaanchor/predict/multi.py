@@ -8,6 +8,7 @@ the exact inverse of that affine (:func:`adaanchor.data.bottomup.to_image_coords
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -46,16 +47,32 @@ def poses_to_prediction(poses: Poses, affine: np.ndarray, image_hw: tuple[int, i
                       pose_scores=poses.score[order].astype(np.float64))
 
 
+class TorchHeads:
+    """The PyTorch network of a multi-person run: ``(1, 3, H, W)`` -> its head maps by name (inference mode)."""
+
+    name = "torch"
+
+    def __init__(self, model: nn.Module, device: torch.device):
+        self.model, self.device = model.eval(), device
+
+    def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        with torch.inference_mode():
+            return dict(self.model(x.to(self.device, non_blocking=True)))
+
+
 class MultiPersonRunner:
-    """The model and its strategy's pose decoding, one image at a time (PyTorch only).
+    """The network (:class:`TorchHeads`, or the exported graph in onnxruntime:
+    :class:`adaanchor.predict.backends.OnnxHeads`) and its strategy's pose decoding, one image at a time.
 
     Args:
+        heads: ``(1, 3, H, W)`` input -> head maps by name.
         short_side: the test-time short side (the input's short side).
         multiple: the padded input's width and height are multiples of it.
     """
 
-    def __init__(self, model: nn.Module, strategy: Any, device: torch.device, short_side: int, multiple: int):
-        self.model, self.strategy, self.device = model.eval(), strategy, device
+    def __init__(self, heads: Callable[[torch.Tensor], dict[str, torch.Tensor]], strategy: Any, short_side: int,
+                 multiple: int):
+        self.heads, self.strategy = heads, strategy
         self.short_side, self.multiple = int(short_side), int(multiple)
 
     def __call__(self, img: np.ndarray) -> Prediction:
@@ -63,10 +80,10 @@ class MultiPersonRunner:
         h, w = img.shape[:2]
         a, size = eval_affine((h, w), self.short_side, self.multiple)
         x = to_tensor_image(warp_image(img, a, size))[None]  # (1, 3, H', W')
+        out = self.heads(x)
         with torch.inference_mode():
-            out = self.model(x.to(self.device, non_blocking=True))
             poses = self.strategy.decode_poses({k: v.float() for k, v in out.items()})[0]
         return poses_to_prediction(poses, a, (h, w))
 
 
-__all__ = ["MultiPersonRunner", "keypoint_boxes", "poses_to_prediction"]
+__all__ = ["MultiPersonRunner", "TorchHeads", "keypoint_boxes", "poses_to_prediction"]

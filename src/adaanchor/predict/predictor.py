@@ -70,8 +70,8 @@ class Predictor:
                  threads: int | None = None) -> Predictor:
         """Load a run directory, a checkpoint inside one (``RUN/checkpoints/best.pt``) or a config file.
 
-        A multi-person run (``task=bottomup`` or ``centre``) finds every person of each image itself (no boxes) and predicts
-        with the PyTorch backend only.
+        A multi-person run (``task=bottomup`` or ``centre``) finds every person of each image itself (no boxes); with
+        ``backend="onnx"`` its network runs as the exported graph of its head maps and the poses are grouped after it.
 
         Args:
             device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
@@ -80,8 +80,9 @@ class Predictor:
                 exported on first use and again whenever the checkpoint is newer.
             threads: CPU threads of the onnxruntime session (default: torch's).
         """
-        from ..engine.run import is_multi_person, load_for_eval, resolve_run
-        from .backends import OnnxBackend, TorchBackend, ensure_onnx, resolve_device
+        from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
+        from .backends import OnnxBackend, OnnxHeads, TorchBackend, ensure_onnx, resolve_device
+        from .multi import MultiPersonRunner, TorchHeads
 
         if backend not in ("torch", "onnx"):
             raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
@@ -89,40 +90,28 @@ class Predictor:
         cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
         if ckpt_path is None and not cfg.model.weights:
             raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
-        if is_multi_person(cfg) and backend != "torch":
-            raise AdaAnchorError(f"{run}: a multi-person run (task={cfg.task}) predicts with the PyTorch backend only "
-                                 "(the ONNX export covers top-down decoding): use backend torch")
         dev = resolve_device(device)
         spec = load_spec(cfg.data.spec)
         size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
         model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
-        if is_multi_person(cfg):
-            return cls._multi_person(cfg, model, strategy, spec, dev, batch_size, {**info, "run": str(target)})
-        if backend == "torch":
-            be: Any = TorchBackend(model, strategy, dev)
-        else:
+        multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
+        if backend == "onnx":
             if onnx_path is None:
                 base = target if target.is_dir() else target.parent
                 onnx_path = base / "export" / f"{Path(str(ckpt_path or cfg.model.weights)).stem}.onnx"
-                ensure_onnx(model, strategy, size, Path(onnx_path), ckpt_path, spec.keypoints)
+                ensure_onnx(model, strategy, size, Path(onnx_path), ckpt_path, spec.keypoints, multiple)
             elif not Path(onnx_path).is_file():  # a file named by the caller is used as it is, or written once
-                ensure_onnx(model, strategy, size, Path(onnx_path), None, spec.keypoints)
-            path = Path(onnx_path)
-            be = OnnxBackend(path, size, dev, threads)
-            info["onnx"] = str(path)
+                ensure_onnx(model, strategy, size, Path(onnx_path), None, spec.keypoints, multiple)
+            info["onnx"] = str(onnx_path)
         info.update({"device": str(dev), "backend": backend, "run": str(target)})
+        if multiple:
+            heads: Any = (OnnxHeads(Path(onnx_path), list(model.head_names), dev, threads) if backend == "onnx"
+                          else TorchHeads(model, dev))
+            runner = MultiPersonRunner(heads, strategy, min(size), multiple)
+            info["task"] = str(cfg.task)
+            return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner)
+        be: Any = OnnxBackend(Path(onnx_path), size, dev, threads) if backend == "onnx" else TorchBackend(model, strategy, dev)
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info)
-
-    @classmethod
-    def _multi_person(cls, cfg: Any, model: Any, strategy: Any, spec: KeypointSpec, dev: Any, batch_size: int,
-                      info: dict[str, Any]) -> Predictor:
-        from ..engine.run import image_multiple
-        from .multi import MultiPersonRunner
-
-        size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
-        runner = MultiPersonRunner(model, strategy, dev, min(size), image_multiple(cfg, strategy.stride))
-        info.update({"device": str(dev), "backend": "torch", "task": str(cfg.task)})
-        return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner)
 
     @property
     def multi_person(self) -> bool:
