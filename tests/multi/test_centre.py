@@ -214,8 +214,9 @@ def test_tiny_centre_demo_writes_results(tmp_path):
     assert "Single-stage" in (out / "results.md").read_text()
 
 
-def test_center_demo_refuses_config_overrides(capsys):
-    assert main(["demo", "--task", "center", "strategy.topk=5"]) == 2
+@pytest.mark.parametrize("spelling", ["centre", "center"])  # the config's task=centre, and the earlier spelling
+def test_centre_demo_refuses_config_overrides(capsys, spelling):
+    assert main(["demo", "--task", spelling, "strategy.topk=5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "center" in err[0]
+    assert len(err) == 1 and f"demo --task {spelling} takes --out, --seed and --steps only" in err[0]
 

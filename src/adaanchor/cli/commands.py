@@ -64,7 +64,7 @@ def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    if a.task in ("bottomup", "center"):
+    if a.task in ("bottomup", "centre", "center"):
         if a.overrides or a.budget_minutes is not None:
             raise AdaAnchorError(f"demo --task {a.task} takes --out, --seed and --steps only")
         if a.task == "bottomup":
