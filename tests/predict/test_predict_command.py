@@ -137,3 +137,37 @@ def test_skipped_inputs_are_counted_and_set_the_exit_code(pred_runs, val_images,
     assert rc == 2 and err.startswith("error: nothing to predict: 1 input(s) skipped") and len(err.splitlines()) == 1
     assert _predict(str(tmp_path / "norun"), str(val_images[0])) == 2
     assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), "--format", "h5") == 2
+
+
+@pytest.mark.slow
+def test_sigterm_keeps_complete_files_of_the_frames_so_far(pred_runs, tmp_path):
+    """A scheduler's SIGTERM mid-video: the frame in hand is finished, the JSON and CSV are closed complete (valid,
+    every frame before the stop, none after), exit code 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from root_helpers import write_video
+
+    video = write_video(tmp_path / "long.mp4", 3000, (72, 96), 25)
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "adaanchor", "predict", str(pred_runs["adaanchor"]), str(video),
+                             "--out", str(out), "--format", "coco,csv", "--device", "cpu", "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 120
+    while not (out / ".long.json.tmp").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # some frames in
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 143, (stdout, stderr)
+    res = json.loads((out / "long.json").read_text())
+    frames = [r["frame"] for r in res]
+    assert 0 < len(frames) < 3000 and frames == list(range(len(frames)))
+    assert f"stopped by SIGTERM after {len(frames)} frame(s)" in stdout
+    csv_rows = pd.read_csv(out / "long.csv", header=[0, 1, 2], index_col=0)
+    assert len(csv_rows) == len(frames)
+    assert not list(out.glob(".*.tmp"))

@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_viz)
 
     pr = sub.add_parser("predict", help="keypoints on images, folders, globs or videos: COCO JSON, DeepLabCut CSV, "
-                        ".slp, overlays (exit 0: all read, 3: some inputs skipped, 2: error)")
+                        ".slp, overlays (exit 0: all read, 3: some inputs skipped, 2: error, 143: stopped by "
+                        "SIGTERM, the files complete up to that frame)")
     pr.add_argument("run", help="run directory, a checkpoint in one, or a config file")
     pr.add_argument("sources", nargs="+", metavar="SOURCE", help="image files, folders, glob patterns ('*.png') or videos, "
                     "then optional ckpt=PATH and key=value overrides")

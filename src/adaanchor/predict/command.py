@@ -22,6 +22,8 @@ from .video_out import VideoWriter
 from .writers import SUFFIX, WRITERS, parse_formats
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
+#: Stopped by SIGTERM (a scheduler's time limit) after closing the files: the shell's code for that signal.
+EXIT_STOPPED = 128 + 15
 IMAGES_GROUP = "predictions"
 
 
@@ -95,7 +97,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     """Predict on every frame of ``sources`` and write the results (see the module docstring).
 
     Returns ``frames``, ``instances``, ``seconds``, ``fps``, ``files`` (written), ``skipped`` (list of
-    :class:`Skip`) and ``exit_code``.
+    :class:`Skip`), ``stopped`` (SIGTERM arrived: the frame in hand was finished and the files closed, complete,
+    with the frames predicted until then) and ``exit_code``.
 
     Raises:
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
@@ -120,11 +123,11 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
         raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped)
-    if res["frames"] == 0:
+    if res["frames"] == 0 and not res["stopped"]:
         why = "; ".join(str(s) for s in skipped[:3]) or "no input given"
         raise AdaAnchorError(f"nothing to predict: {len(skipped)} input(s) skipped ({why})")
     res["skipped"] = skipped
-    res["exit_code"] = EXIT_SKIPPED if skipped else EXIT_OK
+    res["exit_code"] = EXIT_STOPPED if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
     return res
 
 
@@ -132,6 +135,8 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
          ids: dict[Path, int], max_inst: int, save_video: bool, overlays: bool, progress: bool,
          skipped: list[Skip]) -> dict[str, Any]:
     from tqdm import tqdm
+
+    from ..engine.session import TermSignal
 
     groups: dict[str, _Group] = {}
     used: set[str] = set()
@@ -162,6 +167,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
 
     t0 = time.perf_counter()
     bar = tqdm(total=count_frames(srcs), unit="frame", disable=not progress, dynamic_ncols=True, desc="predict")
+    term = TermSignal().__enter__()  # SIGTERM only sets a flag: the frame in hand is finished, the files closed
     try:
         for frame, pred in predictor.predict_stream(items()):
             g = group_of(frame)
@@ -178,13 +184,16 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
             n_frames += 1
             n_inst += len(pred)
             bar.update(1)
+            if term.requested:
+                break
     finally:
+        term.__exit__()
         bar.close()
-        for g in groups.values():  # also on an interrupt: what was predicted is kept, in complete files
+        for g in groups.values():  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
             files.extend(g.close())
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
-            "files": files, "overlays": len(overlay_names)}
+            "files": files, "overlays": len(overlay_names), "stopped": term.requested}
 
 
 def _save_png(img: Any, path: Path) -> None:
@@ -203,6 +212,9 @@ def format_summary(res: dict[str, Any], out: Path) -> str:
     lines += [f"wrote {p}" for p in res["files"]]
     if res.get("overlays"):
         lines.append(f"wrote {res['overlays']} overlay image(s) in {out / 'overlays'}")
+    if res.get("stopped"):
+        lines.append(f"stopped by SIGTERM after {res['frames']} frame(s): the files above hold the frames predicted "
+                     "until then")
     if res["skipped"]:
         lines.append(f"skipped {len(res['skipped'])} input(s):")
         lines += [f"  {s}" for s in res["skipped"]]
