@@ -103,6 +103,10 @@ def test_unknown_strategy_lists_valid_names():
         ("strategy.name=3", "strategy.name", "str"),
         ("seed=1.5", "seed", "int"),
         ("strategy.topk.x=1", "strategy.topk", "int"),
+        # pairs of the generated benchmarks (tuple defaults): OmegaConf's traceback before
+        ("data.synth.occluders=abc", "data.synth.occluders", "list"),
+        ("data.synth.occluders={a: 1}", "data.synth.occluders", "list"),
+        ("data.crowd.people=abc", "data.crowd.people", "list"),
     ],
 )
 def test_wrong_types_are_errors(override, key, typ):
@@ -450,3 +454,10 @@ def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypat
     assert config_file("demo.yaml") == Path("demo.yaml") and build_config("demo.yaml").seed == 7
     with pytest.raises(AdaAnchorError, match=r"^sub/demo.yaml: config file not found \(packaged configs"):
         read_yaml("sub/demo.yaml")
+
+
+def test_crowd_options_are_named_with_their_own_defaults():
+    with pytest.raises(AdaAnchorError, match=r"^crowd option 'n_train': invalid value -1 \(default 2000\)$"):
+        build_config(None, ["data.crowd.n_train=-1"])
+    with pytest.raises(AdaAnchorError, match=r"^synth option 'n_train': invalid value -1 \(default 6000\)$"):
+        build_config(None, ["data.synth.n_train=-1"])

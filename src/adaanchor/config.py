@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError, unknown_name_error
@@ -126,6 +127,9 @@ def _check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
             raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
         if isinstance(valid[key], dict) and valid[key] and isinstance(value, Mapping):
             _check_keys(value, valid[key], prefix=name + ".")
+        if isinstance(valid[key], (list, tuple)) and value is not None and not isinstance(value, (list, tuple)):
+            # Checked before the merge: OmegaConf refuses it there with a traceback, not a message.
+            raise AdaAnchorError(f"config key '{name}' must be list, got {value!r} ({type(value).__name__})")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -204,6 +208,7 @@ def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
             float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
             str: lambda v: isinstance(v, str),
             list: lambda v: isinstance(v, (list, tuple)),
+            tuple: lambda v: isinstance(v, (list, tuple)),
         }.get(type(default), lambda v: True)(value)
         if not ok:
             raise AdaAnchorError(
@@ -263,13 +268,13 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides)
     _check_keys(ov, ref)
     layers.append(ov)
-    cfg = OmegaConf.merge(*[OmegaConf.create(x) for x in layers])
+    cfg = _merge(layers)
     preset = PRESETS.get(str(cfg.strategy.name))
     if preset:
         # A named assigner's options sit between the defaults and the user's layers: the resolved config shows
         # them, and a key the file or the overrides set wins, also when it is set to the default.
         layers.insert(1, {"strategy": dict(preset)})
-        cfg = OmegaConf.merge(*[OmegaConf.create(x) for x in layers])
+        cfg = _merge(layers)
         _note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
     plain = OmegaConf.to_container(cfg, resolve=True)
     _check_types(plain, ref)
@@ -280,6 +285,17 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     resolve_config(plain["data"]["synth"])
     resolve_crowd_config(plain["data"]["crowd"])
     return cfg  # type: ignore[return-value]
+
+
+def _merge(layers: list[dict[str, Any]]) -> DictConfig:
+    """The layers merged in order; a value OmegaConf refuses for its key (a string where the default is a list
+    of numbers, ...) is a one-line error naming the key, not OmegaConf's traceback."""
+    try:
+        return OmegaConf.merge(*[OmegaConf.create(x) for x in layers])  # type: ignore[return-value]
+    except (OmegaConfBaseException, TypeError, ValueError) as e:
+        key = getattr(e, "full_key", None) or "?"
+        why = str(getattr(e, "msg", None) or e).splitlines()[0]
+        raise AdaAnchorError(f"config key '{key}': {why}") from None
 
 
 def _note_preset_overrides(name: str, preset: Mapping[str, Any], user_layers: list[dict[str, Any]]) -> None:

@@ -56,8 +56,8 @@ def resolve_crowd_config(cfg: Mapping[str, Any] | None = None) -> dict[str, Any]
     for key in cfg:
         if key not in CROWD_DEFAULTS:
             raise unknown_name_error("crowd option", str(key), CROWD_DEFAULTS)
-    shared = {k: cfg.get(k, v) for k, v in CROWD_DEFAULTS.items() if k in synth.SYNTH_DEFAULTS}
-    out = {**CROWD_DEFAULTS, **synth.resolve_config(shared)}
+    shared = {k: cfg[k] for k in synth.SYNTH_DEFAULTS if k in cfg}
+    out = {**CROWD_DEFAULTS, **synth.resolve_config(shared, CROWD_DEFAULTS, "crowd")}
     try:
         people = tuple(int(v) for v in cfg.get("people", CROWD_DEFAULTS["people"]))
         ok = len(people) == 2 and 1 <= people[0] <= people[1] <= 12

@@ -43,16 +43,19 @@ _INT_KEYS = ("width", "height", "n_train", "n_val", "seed", "clutter")
 _PAIR_KEYS = ("occluders", "occluder_size", "scale")
 
 
-def resolve_config(cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults updated with ``cfg``, checked; pairs become tuples. Raises AdaAnchorError on a bad key or value."""
-    out = dict(SYNTH_DEFAULTS)
+def resolve_config(cfg: Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None,
+                   what: str = "synth") -> dict[str, Any]:
+    """``defaults`` (those of the synthetic benchmark, or of another benchmark sharing its options: ``what`` names
+    it in errors) updated with ``cfg``, checked; pairs become tuples. Raises AdaAnchorError on a bad key or value."""
+    defaults = SYNTH_DEFAULTS if defaults is None else {k: defaults[k] for k in SYNTH_DEFAULTS}
+    out = dict(defaults)
     if cfg is None:
         return out
     if not isinstance(cfg, Mapping):
-        raise AdaAnchorError(f"synth options must be a mapping, got {type(cfg).__name__}")
+        raise AdaAnchorError(f"{what} options must be a mapping, got {type(cfg).__name__}")
     for key, value in cfg.items():
         if key not in SYNTH_DEFAULTS:
-            raise unknown_name_error("synth option", str(key), SYNTH_DEFAULTS)
+            raise unknown_name_error(f"{what} option", str(key), defaults)
         try:
             if key in _INT_KEYS:
                 ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
@@ -73,7 +76,7 @@ def resolve_config(cfg: Mapping[str, Any] | None = None) -> dict[str, Any]:
         except (TypeError, ValueError, IndexError):
             ok = False
         if not ok:
-            raise AdaAnchorError(f"synth option '{key}': invalid value {cfg[key]!r} (default {SYNTH_DEFAULTS[key]!r})")
+            raise AdaAnchorError(f"{what} option '{key}': invalid value {cfg[key]!r} (default {defaults[key]!r})")
         out[key] = value
     return out
 
