@@ -209,6 +209,9 @@ def test_onnx_export_and_backend_of_a_multi_person_run(run, crowd, tmp_path, cap
     torch_p = Predictor.from_run(run, device="cpu")
     onnx_p = Predictor.from_run(run, device="cpu", backend="onnx", onnx_path=path)
     assert onnx_p.multi_person and onnx_p.info["backend"] == "onnx" and onnx_p.info["onnx"] == str(path)
+    # Its threads sleep after a run: the grouping runs in PyTorch next (spinning threads made a frame 1.4-2x slower).
+    opts = onnx_p.multi.heads.session.get_session_options()
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     img = load_image(next((crowd / "images" / "val").glob("*.png")))
     a, size = eval_affine(img.shape[:2], onnx_p.multi.short_side, onnx_p.multi.multiple)
     x = to_tensor_image(warp_image(img, a, size))[None]

@@ -50,8 +50,11 @@ class TorchBackend:
         return out
 
 
-def open_session(path: str | Path, device: torch.device, threads: int | None) -> Any:
-    """An onnxruntime session of ``path`` on the CPU (or CUDA when the device is and its provider exists)."""
+def open_session(path: str | Path, device: torch.device, threads: int | None, spin: bool = True) -> Any:
+    """An onnxruntime session of ``path`` on the CPU (or CUDA when the device is and its provider exists).
+
+    ``spin=False``: its worker threads sleep as soon as a run ends, for a session whose outputs PyTorch works on
+    next (onnxruntime's threads otherwise busy-wait for the next run and take the cores from PyTorch's)."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -60,6 +63,8 @@ def open_session(path: str | Path, device: torch.device, threads: int | None) ->
     so.log_severity_level = 3
     so.intra_op_num_threads = int(threads or torch.get_num_threads())
     so.inter_op_num_threads = 1
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CPUExecutionProvider"]
     if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
@@ -100,7 +105,7 @@ class OnnxHeads:
     name = "onnx"
 
     def __init__(self, path: str | Path, heads: list[str], device: torch.device, threads: int | None = None):
-        self.session = open_session(path, device, threads)
+        self.session = open_session(path, device, threads, spin=False)  # the grouping runs in PyTorch next
         self.path = Path(path)
         self.names = [o.name for o in self.session.get_outputs()]
         meta = self.session.get_modelmeta().custom_metadata_map
