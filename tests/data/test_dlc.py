@@ -361,7 +361,7 @@ def test_a_spec_path_that_is_not_one_says_what_was_expected(tmp_path, monkeypatc
     with pytest.raises(DataError, match=r"no such file or folder; expected a keypoint spec YAML file, a DeepLabCut"):
         load_spec(tmp_path / "mouse-prj" / "config.yaml.bak")
     with pytest.raises(AdaAnchorError, match=r"unknown keypoint spec 'mouse-prj'\. Valid: .*; nor is 'mouse-prj' a "
-                                             r"file or folder here \(.*SLEAP \.slp file\)"):
+                                             r"file or folder here \(.*SLEAP \.slp file or a YOLO pose dataset"):
         load_spec("mouse-prj")
     with pytest.raises(AdaAnchorError, match="Did you mean 'coco'"):
         load_spec("cocoo")

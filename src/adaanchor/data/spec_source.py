@@ -18,8 +18,8 @@ from .spec import SPEC_DIR, KeypointSpec, available_specs
 from .spec import load_spec as load_file_spec
 
 #: What a path given as a keypoint spec (or as custom data's data.root) may be.
-EXPECTED = ("a keypoint spec YAML file, a DeepLabCut project (its folder, config.yaml or a CollectedData table) "
-            "or a SLEAP .slp file")
+EXPECTED = ("a keypoint spec YAML file, a DeepLabCut project (its folder, config.yaml or a CollectedData table), "
+            "a SLEAP .slp file or a YOLO pose dataset (its folder or data.yaml)")
 
 
 def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> KeypointSpec:

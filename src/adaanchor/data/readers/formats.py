@@ -17,6 +17,7 @@ from .mpii_mat import read_mpii_mat
 from .pts import read_pts
 from .slp import read_slp
 from .wflw import read_wflw_coco, read_wflw_txt
+from .yolo import read_yolo
 
 #: format name -> (reader, the built-in keypoint spec that goes with it; None: the file decides, e.g. any
 #: COCO-format set). ``synth`` is the built-in benchmark, written as COCO JSON. A new format is a reader module
@@ -35,6 +36,7 @@ REGISTRY: dict[str, tuple[Callable, str | None]] = {
     "detections": (read_detections, "coco"),
     "dlc": (read_dlc, None),  # the file decides: data.spec=<the project or table> (docs/deeplabcut.md)
     "slp": (read_slp, None),
+    "yolo": (read_yolo, None),  # an Ultralytics YOLO pose dataset: data.spec=<the dataset> (docs/deeplabcut.md)
 }
 
 #: format name -> reader (``data.format`` in a config picks one).

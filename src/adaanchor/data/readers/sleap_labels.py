@@ -83,8 +83,12 @@ def make_spec(name: str, keypoints: Sequence[str], edges: Sequence[tuple[str, st
 
 def is_data_source(path: Path) -> bool:
     """``path`` is data whose keypoint set can be derived (a folder, a table, a ``.slp``, a DeepLabCut
-    ``config.yaml``) rather than a spec YAML."""
+    ``config.yaml``, a YOLO pose dataset's YAML) rather than a spec YAML."""
     if path.is_dir() or path.suffix.lower() in DATA_SUFFIXES:
+        return True
+    from .yolo import is_yolo_yaml
+
+    if is_yolo_yaml(path):
         return True
     if path.name == "config.yaml" and path.is_file():
         from .dlc import read_dlc_config
@@ -94,12 +98,19 @@ def is_data_source(path: Path) -> bool:
 
 
 def spec_from_data(path: str | Path) -> KeypointSpec:
-    """The keypoint spec of a DeepLabCut project/table or a SLEAP file (see the module docstring)."""
+    """The keypoint spec of a DeepLabCut project/table, a SLEAP file or a YOLO pose dataset (its folder or YAML)
+    (see the module docstring)."""
     p = Path(path).expanduser()
     if p.suffix.lower() == ".slp":
         from .slp import slp_spec
 
         return slp_spec(p)
+    from .yolo import find_yolo_yaml, yolo_spec
+
+    # A folder or YAML of a YOLO dataset (not a DeepLabCut project that happens to sit below one).
+    yolo_like = p.is_dir() and not any(p.glob("labeled-data")) and not any(p.glob("CollectedData*"))
+    if (yolo_like or p.suffix.lower() in (".yaml", ".yml")) and find_yolo_yaml(p) is not None:
+        return yolo_spec(p)
     from .dlc import dlc_spec
 
     return dlc_spec(p)

@@ -1,0 +1,216 @@
+"""Ultralytics YOLO pose datasets (``data.format=yolo``): a ``data.yaml`` and one label file per image.
+
+The layout Ultralytics documents::
+
+    dataset/
+      data.yaml         path: .  train: images/train  val: images/val  kpt_shape: [K, 3]  flip_idx: [...]
+      images/train/a.jpg ...    labels/train/a.txt ...   (the label of .../images/.../a.jpg is .../labels/.../a.txt)
+
+Each label line is one instance: ``class cx cy w h`` then ``x y v`` (``kpt_shape [K, 3]``) or ``x y``
+(``[K, 2]``) per keypoint, every coordinate divided by the image's width or height.
+
+- **Coordinates**: ``x * W`` and ``y * H``, the numbers of the COCO annotation a YOLO label is usually converted
+  from (the COCO reader reads those as given), so both readings of one dataset agree.
+- **Visibility** is kept as written: 0 not labelled, 1 labelled but occluded, 2 visible; with ``[K, 2]``, a
+  point at ``(0, 0)`` is unlabelled and every other one visible. sleap-io's Ultralytics reader marks 1 as
+  visible, which would erase the occluded keypoints this project measures, so this reader is its own.
+- **Keypoint spec** (``data.spec`` = the dataset): names from ``kpt_names`` (a list, or per class
+  ``{0: [...]}``); without names, 17 keypoints are COCO's (Ultralytics' ``coco-pose.yaml``) and any other
+  count is ``kp0 .. kpK-1``. Flip pairs from ``flip_idx``; no skeleton unless the names are COCO's.
+- **Which images**: ``data.root`` (the folder of ``data.yaml``, or the file) with ``data.train`` and
+  ``data.val`` = ``.`` reads every image of the yaml's ``train`` and ``val`` entries (then split them with
+  ``data.split``, as the packaged custom config does); a split folder of images (``images/train``) or an image
+  list (``train.txt``) reads that split only. An image without a label file has no instance (a background
+  image in Ultralytics' terms).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ...errors import DataError
+from ..records import Instance
+from ..spec import KeypointSpec
+from . import Collector, ReadResult, box_ok
+from .pts import IMAGE_SUFFIXES
+from .sleap_labels import make_spec
+
+
+def is_yolo_yaml(path: Path) -> bool:
+    """``path`` is a YAML file with a ``kpt_shape`` (an Ultralytics pose dataset's description)."""
+    if path.suffix.lower() not in (".yaml", ".yml") or not path.is_file():
+        return False
+    try:
+        return "kpt_shape" in (_yaml(path) or {})
+    except DataError:
+        return False
+
+
+def find_yolo_yaml(path: Path) -> Path | None:
+    """The dataset YAML of ``path``: itself, one in the folder, or one in up to three folders above it."""
+    if is_yolo_yaml(path):
+        return path
+    for folder in [path, *list(path.parents)[:3]] if path.is_dir() else list(path.parents)[:4]:
+        for cand in sorted(folder.glob("*.y*ml")) if folder.is_dir() else []:
+            if is_yolo_yaml(cand):
+                return cand
+    return None
+
+
+def _yaml(path: Path) -> dict[str, Any]:
+    from ...safe_yaml import YamlFault, load_yaml_text
+
+    try:
+        data = load_yaml_text(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YamlFault, ValueError) as e:
+        raise DataError(path, f"cannot read the dataset YAML ({e})") from None
+    return data if isinstance(data, dict) else {}
+
+
+def _shape(cfg: dict[str, Any], path: Path) -> tuple[int, int]:
+    try:
+        k, d = (int(v) for v in cfg["kpt_shape"])
+        ok = k >= 1 and d in (2, 3)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise DataError(path, f"expected [K, 2] or [K, 3], got {cfg.get('kpt_shape')!r}", field="kpt_shape")
+    return k, d
+
+
+def yolo_spec(path: str | Path) -> KeypointSpec:
+    """The keypoint spec of a YOLO pose dataset (its folder, ``data.yaml``, or a split inside it)."""
+    p = Path(path).expanduser()
+    yml = find_yolo_yaml(p)
+    if yml is None:
+        raise DataError(p, "no YOLO dataset YAML (a .yaml with kpt_shape) here or in the folders above")
+    cfg = _yaml(yml)
+    k, _ = _shape(cfg, yml)
+    names = cfg.get("kpt_names")
+    if isinstance(names, dict) and names:
+        names = next(iter(names.values()))
+    flip = cfg.get("flip_idx")
+    if flip is not None:
+        try:
+            flip = [int(v) for v in flip]
+            ok = sorted(flip) == list(range(k)) and all(flip[flip[i]] == i for i in range(k))
+        except (TypeError, ValueError, IndexError):
+            ok = False
+        if not ok:
+            raise DataError(yml, f"expected a self-inverse permutation of 0..{k - 1}, got {cfg.get('flip_idx')!r}",
+                            field="flip_idx")
+    if names is None and k == 17:
+        from ..spec import load_spec
+
+        coco = load_spec("coco")
+        return KeypointSpec(name=yml.stem, keypoints=coco.keypoints, flip_pairs=coco.flip_pairs, skeleton=coco.skeleton,
+                            sigmas=coco.sigmas, upper_body=coco.upper_body, source=str(yml))
+    names = [str(n) for n in names] if isinstance(names, (list, tuple)) else [f"kp{i}" for i in range(k)]
+    if len(names) != k or len(set(names)) != k:
+        raise DataError(yml, f"expected {k} distinct names (kpt_shape), got {names}", field="kpt_names")
+    pairs = [(names[i], names[j]) for i, j in enumerate(flip or []) if i < j]
+    return make_spec(yml.stem, names, [], pairs if flip is not None else None, str(yml))
+
+
+def _entries(cfg: dict[str, Any], yml: Path) -> list[Path]:
+    """The yaml's ``train`` and ``val`` entries as paths (relative to its ``path``, itself relative to the yaml)."""
+    base = yml.parent / str(cfg.get("path") or ".")
+    out = []
+    for key in ("train", "val"):
+        val = cfg.get(key)
+        for v in val if isinstance(val, list) else [val] if val else []:
+            out.append((base / str(v)).resolve())
+    return out
+
+
+def _images(path: Path) -> list[Path]:
+    """The images of one entry: a folder (searched recursively), a list file, or one image."""
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if path.suffix.lower() == ".txt" and path.is_file():
+        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        return [(path.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln) for ln in lines]
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return [path]
+    raise DataError(path, "no such image folder, image list or image")
+
+
+def label_path(image: Path) -> Path:
+    """Ultralytics' rule: the last ``images`` folder of the path becomes ``labels``, the suffix ``.txt``."""
+    parts = list(image.parts)
+    i = max((j for j, q in enumerate(parts[:-1]) if q == "images"), default=None)
+    if i is None:
+        return image.with_suffix(".txt")
+    parts[i] = "labels"
+    return Path(*parts).with_suffix(".txt")
+
+
+def read_yolo(path: str | Path, spec: KeypointSpec, images_dir: Any = None, skip_invalid: bool = False) -> ReadResult:
+    """Instances of a YOLO pose dataset or one of its splits (see the module docstring)."""
+    p = Path(path).expanduser()
+    yml = find_yolo_yaml(p)
+    if yml is None:
+        raise DataError(p, "no YOLO dataset YAML (a .yaml with kpt_shape) here or in the folders above")
+    cfg = _yaml(yml)
+    k, d = _shape(cfg, yml)
+    if spec.num_keypoints != k:
+        raise DataError(yml, f"kpt_shape has {k} keypoints, spec '{spec.name}' {spec.num_keypoints}; data.spec=<the "
+                             "dataset> derives the spec from it", field="kpt_shape")
+    whole = p == yml or (p.is_dir() and p.resolve() == yml.parent.resolve())
+    images = [im for e in (_entries(cfg, yml) if whole else [p]) for im in _images(e)]
+    col = Collector(str(yml if whole else p), skip_invalid)
+    out: list[Instance] = []
+    for image_id, image in enumerate(dict.fromkeys(images), start=1):
+        lbl = label_path(image)
+        if lbl.is_file():
+            out += _instances(image, image_id, lbl, k, d, col, len(out))
+    return col.result(out)
+
+
+def _instances(image: Path, image_id: int, lbl: Path, k: int, d: int, col: Collector, first_id: int) -> list[Instance]:
+    """The instances of one label file (its image's size read from the file header)."""
+    from PIL import Image
+
+    try:
+        with Image.open(image) as im:
+            w, h = im.size
+    except (OSError, ValueError) as e:
+        col.fail(f"cannot read the image's size ({type(e).__name__})", record=image.name, field="image")
+        return []
+    out = []
+    for ln, line in enumerate(lbl.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        rec = f"{lbl.name} line {ln}"
+        try:
+            v = np.array([float(x) for x in line.split()], dtype=np.float64)
+        except ValueError:
+            col.fail("not numbers", record=rec, field="line")
+            continue
+        if v.size != 5 + k * d:
+            col.fail(f"expected {5 + k * d} numbers (class, box, {k} keypoints of {d}), got {v.size}", record=rec,
+                     field="keypoints")
+            continue
+        if not np.all(np.isfinite(v)) or np.any(v[1:] < 0) or np.any(v[1:5] > 1) or np.any(
+                v[5:].reshape(k, d)[:, :2] > 1):
+            col.fail("coordinates must be finite and divided by the image size (0..1)", record=rec, field="keypoints")
+            continue
+        pts = v[5:].reshape(k, d)
+        vis = pts[:, 2].round().astype(np.int64) if d == 3 else np.where(np.all(pts == 0, axis=1), 0, 2)
+        if np.any((vis < 0) | (vis > 2)):
+            col.fail(f"visibility must be 0, 1 or 2, got {pts[:, 2].tolist()}", record=rec, field="keypoints")
+            continue
+        box = np.array([(v[1] - v[3] / 2) * w, (v[2] - v[4] / 2) * h, v[3] * w, v[4] * h])
+        if not box_ok(box) or not np.any(vis > 0):
+            col.fail("an empty box or no labelled keypoint", record=rec, field="box" if not box_ok(box) else "keypoints")
+            continue
+        xy = np.where(vis[:, None] > 0, pts[:, :2] * [w, h], 0.0)
+        out.append(Instance(image_path=str(image), image_id=image_id, ann_id=first_id + len(out) + 1, keypoints=xy,
+                            visibility=vis, bbox=box, area=float(box[2] * box[3]), extra={"class": int(v[0])}))
+    return out
+
+
+__all__ = ["find_yolo_yaml", "is_yolo_yaml", "label_path", "read_yolo", "yolo_spec"]

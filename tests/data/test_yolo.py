@@ -1,0 +1,175 @@
+"""Ultralytics YOLO pose datasets (``data.format=yolo``): the spec from ``data.yaml``, coordinates and visibility
+as written (occluded keypoints kept), splits, errors naming file, line and field, and training without a config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from adaanchor.cli import main
+from adaanchor.data.readers.yolo import label_path, read_yolo
+from adaanchor.data.spec_source import load_spec
+from adaanchor.errors import DataError
+
+NAMES = ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]
+SIZE = {"train": (64, 48), "val": (80, 60)}  # (W, H): the two splits differ, so the scaling is checked
+
+
+def _label(rng: np.random.Generator, v3: bool = True) -> tuple[str, np.ndarray, np.ndarray]:
+    """One label line, its normalised points (K, 2) and visibilities."""
+    pts = rng.uniform(0.2, 0.8, size=(5, 2))
+    vis = np.array([2, 1, 2, 0, 2])
+    pts[vis == 0] = 0.0
+    kp = " ".join(f"{x:.6f} {y:.6f}" + (f" {v}" if v3 else "") for (x, y), v in zip(pts, vis))
+    return f"0 0.5 0.5 0.8 0.9 {kp}", pts, vis
+
+
+def make_yolo(root: Path, n: dict[str, int] | None = None, names: bool = True, k: int = 5,
+              split_first: bool = False) -> dict[str, list]:
+    """A YOLO pose dataset of ``n`` images per split (``images/train`` and ``labels/train``, Ultralytics' layout;
+    ``split_first``: ``train/images`` and ``train/labels``); returns the written (image, points, visibility)."""
+    n = n or {"train": 4, "val": 2}
+    rng = np.random.default_rng(0)
+
+    def folder(kind: str, split: str) -> Path:
+        return root / split / kind if split_first else root / kind / split
+
+    cfg = {"path": ".", "train": str(folder("images", "train").relative_to(root)),
+           "val": str(folder("images", "val").relative_to(root)), "kpt_shape": [k, 3],
+           "flip_idx": [0, 2, 1, 4, 3] if k == 5 else list(range(k)), "names": {0: "animal"}}
+    if names:
+        cfg["kpt_names"] = {0: NAMES}
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "data.yaml").write_text(yaml.safe_dump(cfg))
+    written: dict[str, list] = {}
+    for split, count in n.items():
+        folder("images", split).mkdir(parents=True, exist_ok=True)
+        folder("labels", split).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            img = folder("images", split) / f"{split}{i}.png"
+            Image.new("RGB", SIZE[split], (i * 20, 90, 40)).save(img)
+            line, pts, vis = _label(rng)
+            (folder("labels", split) / f"{split}{i}.txt").write_text(line + "\n")
+            written.setdefault(split, []).append((img, pts, vis))
+    return written
+
+
+def test_spec_comes_from_the_dataset_yaml(tmp_path):
+    make_yolo(tmp_path / "ds")
+    for where in ("ds", "ds/data.yaml", "ds/images/train"):
+        spec = load_spec(tmp_path / where)
+        assert spec.keypoints == tuple(NAMES) and spec.name == "data"
+        assert set(spec.flip_pairs) == {(1, 2), (3, 4)}
+
+
+def test_points_and_visibility_as_written(tmp_path):
+    written = make_yolo(tmp_path / "ds")
+    spec = load_spec(tmp_path / "ds")
+    res = read_yolo(tmp_path / "ds" / "images" / "val", spec)
+    assert [Path(i.image_path).name for i in res.instances] == ["val0.png", "val1.png"]
+    for inst, (img, pts, vis) in zip(res.instances, written["val"]):
+        assert inst.image_path == str(img)
+        w, h = SIZE["val"]
+        assert inst.visibility.tolist() == vis.tolist()  # the occluded keypoint (v=1) stays occluded
+        lab = vis > 0
+        assert np.allclose(inst.keypoints[lab], pts[lab] * [w, h], atol=1e-4)  # x * W, as the COCO numbers
+        assert np.all(inst.keypoints[~lab] == 0)
+        assert np.allclose(inst.bbox, [0.1 * w, 0.05 * h, 0.8 * w, 0.9 * h])
+    whole = read_yolo(tmp_path / "ds", spec)  # the dataset: every image of train and val
+    assert len(whole.instances) == 6 and len({i.image_id for i in whole.instances}) == 6
+
+
+def test_sleap_io_would_lose_the_occluded_keypoints(tmp_path):
+    """Why the reader is its own. sleap-io's Ultralytics reader (0.9.5) reads the same coordinates but marks the
+    occluded keypoints (v=1) visible, and with Ultralytics' own layout (``train: images/train``) it looks for the
+    labels in the image folder and returns no instance at all, without a word."""
+    import sleap_io as sio
+
+    make_yolo(tmp_path / "std")
+    assert sum(len(lf.instances) for lf in sio.load_ultralytics(str(tmp_path / "std"), split="train")) == 0
+    assert len(read_yolo(tmp_path / "std" / "images" / "train", load_spec(tmp_path / "std")).instances) == 4
+
+    written = make_yolo(tmp_path / "ds", split_first=True)  # train/images, train/labels: sleap-io finds these
+    labels = sio.load_ultralytics(str(tmp_path / "ds"), split="train")
+    ours = read_yolo(tmp_path / "ds" / "train" / "images", load_spec(tmp_path / "ds")).instances
+    for lf in labels.labeled_frames:
+        name = Path(str(lf.video.filename).strip("[]'")).name
+        i = [p.name for p, _, _ in written["train"]].index(name)
+        _, ref, vis = written["train"][i]
+        pts = lf.instances[0].numpy()
+        assert np.allclose(pts[vis > 0], ours[i].keypoints[vis > 0], atol=1e-3)  # the same coordinates
+        assert ours[i].visibility.tolist() == vis.tolist() and vis[1] == 1  # ours: occluded, as labelled
+        assert lf.instances[0].points["visible"][1]  # sleap-io: visible
+
+
+def test_seventeen_keypoints_without_names_are_cocos(tmp_path):
+    make_yolo(tmp_path / "ds", names=False, k=17, n={"train": 0})
+    spec = load_spec(tmp_path / "ds")
+    assert spec.keypoints == load_spec("coco").keypoints and spec.sigmas is not None and spec.skeleton
+
+
+def test_bad_lines_name_file_line_and_field(tmp_path):
+    make_yolo(tmp_path / "ds", n={"train": 1})
+    spec = load_spec(tmp_path / "ds")
+    lbl = tmp_path / "ds" / "labels" / "train" / "train0.txt"
+    good = lbl.read_text().strip()
+    cases = [("0 0.5 0.5 0.8 0.9 0.1 0.2", r"train0.txt line 2\] field 'keypoints': expected 20 numbers"),
+             ("0 0.5 0.5 0.8 0.9" + " 1.5 0.5 2" * 5, r"line 2\] field 'keypoints': coordinates must be"),
+             ("0 0.5 0.5 0.8 0.9" + " 0.5 0.5 3" * 5, r"line 2\] field 'keypoints': visibility must be 0, 1 or 2"),
+             ("0 a 0.5 0.8 0.9" + " 0.5 0.5 2" * 5, r"line 2\] field 'line': not numbers")]
+    for bad, msg in cases:
+        lbl.write_text(good + "\n" + bad + "\n")
+        with pytest.raises(DataError, match=msg):
+            read_yolo(tmp_path / "ds" / "images" / "train", spec)
+        res = read_yolo(tmp_path / "ds" / "images" / "train", spec, skip_invalid=True)
+        assert len(res.instances) == 1 and len(res.skipped) == 1
+    (tmp_path / "ds" / "data.yaml").write_text(yaml.safe_dump({"kpt_shape": [5, 3], "flip_idx": [1, 0, 2, 3, 3]}))
+    with pytest.raises(DataError, match="field 'flip_idx': expected a self-inverse permutation"):
+        load_spec(tmp_path / "ds")
+    with pytest.raises(DataError, match="kpt_shape has 5 keypoints, spec 'coco' 17"):
+        read_yolo(tmp_path / "ds", load_spec("coco"))
+
+
+def test_label_path_is_ultralytics_rule():
+    assert label_path(Path("/d/images/train/a.jpg")) == Path("/d/labels/train/a.txt")
+    assert label_path(Path("/images/d/images/x/b.png")) == Path("/images/d/labels/x/b.txt")  # the last one
+    assert label_path(Path("/d/pics/c.png")) == Path("/d/pics/c.txt")
+
+
+def test_train_a_yolo_dataset_without_a_config_file(tmp_path, capsys):
+    make_yolo(tmp_path / "ds", n={"train": 6, "val": 2})
+    common = ["data.format=yolo", f"data.root={tmp_path / 'ds'}"]
+    assert main(["data", "stats", *common, "data.train=images/train", "data.val=images/val", "data.split.by=null"]) == 0
+    out = capsys.readouterr().out
+    assert "| train | 6 | 6 |" in out and "| val | 2 | 2 |" in out
+    assert main(["train", *common, f"out_dir={tmp_path / 'run'}", "model.backbone=tiny", "model.weights=null",
+                 "model.tiny_width=8", "data.input_size=[64,64]", "train.max_steps=2", "train.batch_size=2",
+                 "train.progress=false", "train.eval_every=0"]) == 0
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+
+
+@settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(st.one_of(
+    st.lists(st.sampled_from(["0", "1", "0.5", "-1", "2", "3", "nan", "inf", "1e400", "abc", "", "0.0001"]),
+             min_size=0, max_size=25).map(" ".join),
+    st.text(max_size=40)), max_size=4))
+def test_any_label_text_reads_or_is_a_clear_error(tmp_path, lines):
+    root = tmp_path / "fz"
+    if not root.exists():
+        make_yolo(root, n={"train": 1})
+    spec = load_spec(root)
+    (root / "labels" / "train" / "train0.txt").write_text("\n".join(lines), encoding="utf-8", errors="replace")
+    try:
+        res = read_yolo(root / "images" / "train", spec)
+    except DataError as e:
+        assert "train0.txt line" in str(e) and "\n" not in str(e)
+        return
+    for inst in read_yolo(root / "images" / "train", spec, skip_invalid=True).instances + res.instances:
+        assert np.all(np.isfinite(inst.keypoints)) and set(inst.visibility.tolist()) <= {0, 1, 2}
+        assert inst.bbox[2] > 0 and inst.bbox[3] > 0
