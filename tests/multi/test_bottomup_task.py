@@ -250,3 +250,21 @@ def test_paper_bottomup_config_trains_on_real_samples(folder, ann, tmp_path):
     m = train(cfg)["metrics"]
     assert 0.0 <= m["ap"] <= 1.0 and 0.0 <= m["recall"] <= 1.0
     assert ("crowdpose" in m) == (folder == "crowdpose")
+
+
+@pytest.mark.parametrize("split", [None, "random"])
+def test_ground_truth_is_the_evaluated_side_of_a_split_file(crowd, split):
+    """One file split into train and val (data.split): the AP's ground truth holds the val images only, as with
+    eval.max_images (the other side's people would count as missed)."""
+    from adaanchor.data.build import build_image_dataset
+    from adaanchor.engine.multi import _ground_truth
+
+    over = ["data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]"]
+    if split:
+        over += ["data.train=val.json", "data.val=val.json", f"data.split.by={split}", "data.split.val_fraction=0.5"]
+    cfg = build_config(TINY, over)
+    ds = build_image_dataset(cfg.data, "val")
+    gt, _ = _ground_truth(cfg, ds)
+    evaluated = {ds.images[i][0].image_id for i in range(len(ds))}
+    assert {im["id"] for im in gt["images"]} == evaluated and len(evaluated) == (2 if split else 4)
+    assert {a["image_id"] for a in gt["annotations"]} <= evaluated

@@ -142,7 +142,7 @@ def _error_breakdown(preds: dict[str, Any], names: Any) -> dict[str, Any]:
 
 def evaluate_predictions(
     preds: dict[str, Any],
-    coco_gt: str | None = None,
+    coco_gt: Any = None,
     sigmas: np.ndarray | None = None,
     pck: tuple[float, ...] = (0.05, 0.1),
     nme_pair: Any = None,
@@ -202,9 +202,14 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
     spec = load_spec(cfg.data.spec)
     fmt = str(cfg.data.format)
-    gt = None
+    gt: Any = None
     if spec.sigmas is not None and fmt in ("coco", "crowdpose", *GENERATED_FORMATS) and cfg.eval.max_images is None and not cfg.data.get("csv"):
         gt = str(annotation_path(cfg.data, "val"))
+        if (cfg.data.get("split") or {}).get("by"):
+            # The file holds both sides of the split: its other images' people would count as missed.
+            from ..metrics.results import gt_of_images, load_coco_gt
+
+            gt = gt_of_images(load_coco_gt(gt)[0], {int(i) for i in preds["image_id"]})
     m = evaluate_predictions(preds, gt, spec.sigmas, tuple(cfg.eval.pck), nme_pair=spec.nme.get("interocular"),
                              ap_kind="crowdpose" if fmt == "crowdpose" else "coco", keypoint_names=spec.keypoints)
     warn_nonfinite(m, len(preds["image_id"]))

@@ -27,6 +27,7 @@ from ..data.spec_source import load_spec
 from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..metrics.coco import crowdpose_ap
+from ..metrics.results import gt_of_images
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
 from .bottomup import pose_results
 
@@ -56,17 +57,18 @@ def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: 
 def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
     """The val annotations, and the dataset. An annotation without ``area`` (CrowdPose) gets ``0.53 * w * h``
     of its box, xtcocotools' ``use_area=False`` scale, for AP and recall alike. With ``eval.max_images`` the
-    first images only, and the ground truth cut to them (the images left out would count as misses)."""
+    first images only, and the ground truth cut to them (the images left out would count as misses); the same
+    cut to the evaluated images when ``data.split`` divides one file into train and val."""
     data = dict(load_json(annotation_path(cfg.data, "val")))
     anns = [a if "area" in a else {**a, "area": 0.53 * a["bbox"][2] * a["bbox"][3]} for a in data["annotations"]]
     data["annotations"] = anns
     n = cfg.eval.max_images
-    if n is None or int(n) >= len(dataset):  # type: ignore[arg-type]
+    split = bool((cfg.data.get("split") or {}).get("by"))
+    keep = len(dataset) if n is None else min(int(n), len(dataset))  # type: ignore[arg-type]
+    if keep == len(dataset) and not split:  # type: ignore[arg-type]
         return data, dataset
-    ids = {dataset.images[i][0].image_id for i in range(int(n))}  # type: ignore[attr-defined]
-    data["images"] = [im for im in data["images"] if im.get("id") in ids]
-    data["annotations"] = [a for a in anns if a.get("image_id") in ids]
-    return data, Subset(dataset, range(int(n)))
+    ids = {dataset.images[i][0].image_id for i in range(keep)}  # type: ignore[attr-defined]
+    return gt_of_images(data, ids), dataset if keep == len(dataset) else Subset(dataset, range(keep))  # type: ignore[arg-type]
 
 
 def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",

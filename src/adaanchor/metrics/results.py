@@ -52,6 +52,15 @@ def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
     return data, name
 
 
+def gt_of_images(data: dict, image_ids: set[int]) -> dict:
+    """A copy of COCO-style ground truth ``data`` with only the images ``image_ids`` and their annotations (the
+    evaluated side of a file that a random or identity split divides: AP must not count the other side's people
+    as missed)."""
+    keep = [im for im in data["images"] if im.get("id") in image_ids]
+    ids = {im["id"] for im in keep}
+    return {**data, "images": keep, "annotations": [a for a in data["annotations"] if a.get("image_id") in ids]}
+
+
 def _check_gt_annotation(ann: Any, i: int, name: str) -> None:
     """One ground-truth annotation: ids, keypoints as numbers ``[x, y, v] * K``, a finite box."""
     kp = ann.get("keypoints") if isinstance(ann, dict) else None

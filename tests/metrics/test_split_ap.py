@@ -1,0 +1,52 @@
+"""OKS AP when one COCO-format file is split into train and val (``data.split``): the ground truth is the
+evaluated side only. With the whole file, the people of the training side counted as missed and perfect
+predictions scored about the val share of AP."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from adaanchor.config import build_config
+from adaanchor.data.build import build_dataset
+from adaanchor.engine import evaluate as ev
+from adaanchor.engine.run import build_system
+from adaanchor.metrics.results import gt_of_images
+
+
+def _perfect(monkeypatch) -> None:
+    """``evaluate.predict`` returning the ground truth as the prediction (score 1): AP must be 1."""
+    real = ev.predict
+
+    def perfect(*args, **kwargs):
+        p = real(*args, **kwargs)
+        p["pred"], p["pred_orig"] = p["gt"].copy(), p["gt_orig"].copy()
+        p["score"] = np.ones_like(p["score"])
+        return p
+
+    monkeypatch.setattr(ev, "predict", perfect)
+
+
+@pytest.mark.parametrize("split", [None, "random"])
+def test_perfect_predictions_score_ap_1_on_a_split_file(tiny_bench, monkeypatch, split):
+    over = ["data.format=coco", f"data.root={tiny_bench}", "data.spec=coco", "model.tiny_width=8", "eval.batch_size=12"]
+    if split:
+        over += ["data.train=val.json", "data.val=val.json", f"data.split.by={split}", "data.split.val_fraction=0.5"]
+    cfg = build_config(None, over)
+    model, strategy = build_system(cfg)
+    ds = build_dataset(cfg.data, "val")
+    _perfect(monkeypatch)
+    m, preds = ev.evaluate_dataset(model, strategy, cfg, ds)
+    n_images = len(json.loads((tiny_bench / "val.json").read_text())["images"])
+    assert len(set(preds["image_id"])) == (n_images // 2 if split else n_images)
+    assert m["ap"] == pytest.approx(1.0)
+
+
+def test_gt_of_images_keeps_those_images_and_their_people():
+    data = {"images": [{"id": 1}, {"id": 2}, {"id": 3}], "categories": [{"id": 1}],
+            "annotations": [{"id": 10, "image_id": 1}, {"id": 11, "image_id": 2}, {"id": 12, "image_id": 2}]}
+    out = gt_of_images(data, {2, 3})
+    assert [im["id"] for im in out["images"]] == [2, 3] and [a["id"] for a in out["annotations"]] == [11, 12]
+    assert len(data["images"]) == 3  # the input is left as it was
