@@ -21,10 +21,10 @@ NAMES = ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]
 SIZE = {"train": (64, 48), "val": (80, 60)}  # (W, H): the two splits differ, so the scaling is checked
 
 
-def _label(rng: np.random.Generator, v3: bool = True) -> tuple[str, np.ndarray, np.ndarray]:
-    """One label line, its normalised points (K, 2) and visibilities."""
-    pts = rng.uniform(0.2, 0.8, size=(5, 2))
-    vis = np.array([2, 1, 2, 0, 2])
+def _label(rng: np.random.Generator, k: int = 5, v3: bool = True) -> tuple[str, np.ndarray, np.ndarray]:
+    """One label line, its normalised points (K, 2) and visibilities (2, 1, 2, 0, 2, 2, 1, ...)."""
+    pts = rng.uniform(0.2, 0.8, size=(k, 2))
+    vis = np.resize(np.array([2, 1, 2, 0, 2]), k)
     pts[vis == 0] = 0.0
     kp = " ".join(f"{x:.6f} {y:.6f}" + (f" {v}" if v3 else "") for (x, y), v in zip(pts, vis))
     return f"0 0.5 0.5 0.8 0.9 {kp}", pts, vis
@@ -54,7 +54,7 @@ def make_yolo(root: Path, n: dict[str, int] | None = None, names: bool = True, k
         for i in range(count):
             img = folder("images", split) / f"{split}{i}.png"
             Image.new("RGB", SIZE[split], (i * 20, 90, 40)).save(img)
-            line, pts, vis = _label(rng)
+            line, pts, vis = _label(rng, k)
             (folder("labels", split) / f"{split}{i}.txt").write_text(line + "\n")
             written.setdefault(split, []).append((img, pts, vis))
     return written
@@ -173,3 +173,31 @@ def test_any_label_text_reads_or_is_a_clear_error(tmp_path, lines):
     for inst in read_yolo(root / "images" / "train", spec, skip_invalid=True).instances + res.instances:
         assert np.all(np.isfinite(inst.keypoints)) and set(inst.visibility.tolist()) <= {0, 1, 2}
         assert inst.bbox[2] > 0 and inst.bbox[3] > 0
+
+
+def test_a_coco_keypoint_yolo_dataset_gets_oks_ap(tmp_path, monkeypatch):
+    """17 unnamed keypoints are COCO's, with its OKS sigmas: the evaluation builds the ground truth from the val
+    instances (there is no COCO file) and perfect predictions score AP 1; an untrained model scores below."""
+    from adaanchor.config import build_config
+    from adaanchor.data.build import build_dataset
+    from adaanchor.engine import evaluate as ev
+    from adaanchor.engine.run import build_system
+
+    make_yolo(tmp_path / "ds", names=False, k=17, n={"train": 2, "val": 3})
+    cfg = build_config(None, ["data.format=yolo", f"data.root={tmp_path / 'ds'}", f"data.spec={tmp_path / 'ds'}",
+                              "data.train=images/train", "data.val=images/val", "model.tiny_width=8",
+                              "data.input_size=[64,64]", "model.backbone=tiny", "model.weights=null"])
+    model, strategy = build_system(cfg)
+    ds = build_dataset(cfg.data, "val")
+    m, _ = ev.evaluate_dataset(model, strategy, cfg, ds)
+    assert m["ap"] is not None and m["ap"] < 1.0
+    real = ev.predict
+
+    def perfect(*args, **kwargs):
+        p = real(*args, **kwargs)
+        p["pred"], p["pred_orig"], p["score"] = p["gt"].copy(), p["gt_orig"].copy(), np.ones_like(p["score"])
+        return p
+
+    monkeypatch.setattr(ev, "predict", perfect)
+    m, _ = ev.evaluate_dataset(model, strategy, cfg, ds)
+    assert m["ap"] == pytest.approx(1.0)

@@ -191,6 +191,11 @@ def warn_nonfinite(m: dict[str, Any], total: int, out: Any = None) -> None:
               "(left out of the errors and the AP results, wrong in PCK)", file=out or sys.stderr)
 
 
+#: Formats without a COCO annotation file whose OKS AP is scored against ground truth built from the evaluated
+#: instances (when the keypoint spec has OKS sigmas: a 17-keypoint YOLO dataset is COCO's).
+AP_FROM_INSTANCES = ("yolo", "dlc", "slp")
+
+
 def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
                      progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
@@ -210,6 +215,11 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
             from ..metrics.results import gt_of_images, load_coco_gt
 
             gt = gt_of_images(load_coco_gt(gt)[0], {int(i) for i in preds["image_id"]})
+    elif (spec.sigmas is not None and fmt in AP_FROM_INSTANCES and cfg.eval.max_images is None
+          and getattr(dataset, "instances", None)):
+        from ..metrics.results import gt_from_instances
+
+        gt = gt_from_instances(dataset.instances, spec.keypoints, spec.name)  # type: ignore[attr-defined]
     m = evaluate_predictions(preds, gt, spec.sigmas, tuple(cfg.eval.pck), nme_pair=spec.nme.get("interocular"),
                              ap_kind="crowdpose" if fmt == "crowdpose" else "coco", keypoint_names=spec.keypoints)
     warn_nonfinite(m, len(preds["image_id"]))

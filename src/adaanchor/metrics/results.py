@@ -61,6 +61,24 @@ def gt_of_images(data: dict, image_ids: set[int]) -> dict:
     return {**data, "images": keep, "annotations": [a for a in data["annotations"] if a.get("image_id") in ids]}
 
 
+def gt_from_instances(instances: Sequence[Any], keypoint_names: Sequence[str], name: str = "keypoints") -> dict:
+    """COCO-style ground truth of a dataset's instances (:class:`adaanchor.data.records.Instance`), for the OKS AP
+    of data read from files that are not COCO JSON (a YOLO pose dataset, a DeepLabCut or SLEAP project whose spec
+    has OKS sigmas): one image per ``image_id``, one annotation per instance under its ``ann_id``."""
+    images: dict[int, dict] = {}
+    anns = []
+    for inst in instances:
+        images.setdefault(int(inst.image_id), {"id": int(inst.image_id), "file_name": str(inst.image_path)})
+        kp = np.concatenate([np.asarray(inst.keypoints, np.float64), np.asarray(inst.visibility, np.float64)[:, None]], 1)
+        kp[kp[:, 2] == 0, :2] = 0.0
+        anns.append({"id": int(inst.ann_id), "image_id": int(inst.image_id), "category_id": 1, "iscrowd": 0,
+                     "keypoints": [float(v) if j % 3 < 2 else int(v) for j, v in enumerate(kp.reshape(-1))],
+                     "num_keypoints": int((kp[:, 2] > 0).sum()), "bbox": [float(v) for v in inst.bbox],
+                     "area": float(inst.area)})
+    return {"images": list(images.values()), "annotations": anns,
+            "categories": [{"id": 1, "name": name, "keypoints": list(keypoint_names)}]}
+
+
 def _check_gt_annotation(ann: Any, i: int, name: str) -> None:
     """One ground-truth annotation: ids, keypoints as numbers ``[x, y, v] * K``, a finite box."""
     kp = ann.get("keypoints") if isinstance(ann, dict) else None
