@@ -234,6 +234,19 @@ def test_onnx_export_and_backend_of_a_multi_person_run(run, crowd, tmp_path, cap
         OnnxHeads(path, ["conf", "offset", "tags"], torch.device("cpu"))
 
 
+def test_multi_person_export_with_the_torchscript_exporter(run, tmp_path):
+    """The fallback exporter writes the same dynamic-size head-map graph (checked at two sizes)."""
+    from adaanchor.engine.run import load_for_eval, resolve_run
+    from adaanchor.export import check_heads_onnx, export_onnx
+
+    cfg, ckpt = resolve_run(run)
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    res = export_onnx(model, strategy, tmp_path / "ts.onnx", (64, 48), exporter="torchscript", spatial_multiple=4)
+    assert res["exporter"] == "torchscript" and res["input_shape"] == ["batch", 3, "height", "width"]
+    chk = check_heads_onnx(res["path"], model, (64, 48), 4, latency_runs=0)
+    assert chk["check_ok"] and chk["check_sizes"] == [[64, 48], [72, 52]]
+
+
 SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"
 
 
