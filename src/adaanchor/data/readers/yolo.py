@@ -81,14 +81,18 @@ def _shape(cfg: dict[str, Any], path: Path) -> tuple[int, int]:
     return k, d
 
 
+def _dataset(path: Path) -> tuple[Path, dict[str, Any], int, int]:
+    """The dataset YAML of ``path``, its contents and its ``kpt_shape`` ``(K, 2 or 3)``."""
+    yml = find_yolo_yaml(path)
+    if yml is None:
+        raise DataError(path, "no YOLO dataset YAML (a .yaml with kpt_shape) here or in the folders above")
+    cfg = _yaml(yml)
+    return yml, cfg, *_shape(cfg, yml)
+
+
 def yolo_spec(path: str | Path) -> KeypointSpec:
     """The keypoint spec of a YOLO pose dataset (its folder, ``data.yaml``, or a split inside it)."""
-    p = Path(path).expanduser()
-    yml = find_yolo_yaml(p)
-    if yml is None:
-        raise DataError(p, "no YOLO dataset YAML (a .yaml with kpt_shape) here or in the folders above")
-    cfg = _yaml(yml)
-    k, _ = _shape(cfg, yml)
+    yml, cfg, k, _ = _dataset(Path(path).expanduser())
     names = cfg.get("kpt_names")
     if isinstance(names, dict) and names:
         names = next(iter(names.values()))
@@ -151,11 +155,7 @@ def label_path(image: Path) -> Path:
 def read_yolo(path: str | Path, spec: KeypointSpec, images_dir: Any = None, skip_invalid: bool = False) -> ReadResult:
     """Instances of a YOLO pose dataset or one of its splits (see the module docstring)."""
     p = Path(path).expanduser()
-    yml = find_yolo_yaml(p)
-    if yml is None:
-        raise DataError(p, "no YOLO dataset YAML (a .yaml with kpt_shape) here or in the folders above")
-    cfg = _yaml(yml)
-    k, d = _shape(cfg, yml)
+    yml, cfg, k, d = _dataset(p)
     if spec.num_keypoints != k:
         raise DataError(yml, f"kpt_shape has {k} keypoints, spec '{spec.name}' {spec.num_keypoints}; data.spec=<the "
                              "dataset> derives the spec from it", field="kpt_shape")
