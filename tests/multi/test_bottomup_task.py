@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import adaanchor
 from adaanchor.cli import main
@@ -281,3 +282,30 @@ def test_ground_truth_is_the_evaluated_side_of_a_split_file(crowd, split):
     evaluated = {ds.images[i][0].image_id for i in range(len(ds))}
     assert {im["id"] for im in gt["images"]} == evaluated and len(evaluated) == (2 if split else 4)
     assert {a["image_id"] for a in gt["annotations"]} <= evaluated
+
+
+def test_min_score_draws_the_best_poses_and_keeps_every_pose_in_the_files(run, crowd, tmp_path):
+    from adaanchor.data.dataset import load_image
+    from adaanchor.predict import Predictor
+    from adaanchor.predict.overlay import draw_prediction
+
+    img_path = sorted((crowd / "images" / "val").glob("*.png"))[0]
+    p = Predictor.from_run(run, device="cpu")
+    pred = p.predict(load_image(img_path))
+    cut = float(np.median(pred.pose_scores))
+    keep = pred.instance_scores() >= cut
+    assert 0 < keep.sum() < len(pred)
+    shown = pred.select(keep)
+    assert len(shown) == keep.sum() and np.array_equal(shown.pose_scores, pred.pose_scores[keep])
+    assert np.array_equal(shown.keypoints, pred.keypoints[keep])
+    for s, name in ((0.0, "all"), (cut, "cut")):
+        assert main(["predict", str(run), str(img_path), "--out", str(tmp_path / name), "--min-score", str(s),
+                     "--quiet"]) == 0
+    drawn = np.asarray(Image.open(tmp_path / "cut" / "overlays" / f"{img_path.stem}.png"))
+    want = draw_prediction(load_image(img_path), shown, p.skeleton, anchors=p.has_anchors, stride=p.stride,
+                           multi_person=True)
+    assert np.array_equal(drawn, want)
+    assert not np.array_equal(drawn, np.asarray(Image.open(tmp_path / "all" / "overlays" / f"{img_path.stem}.png")))
+    for name in ("all", "cut"):  # the files hold every pose either way
+        assert len(json.loads((tmp_path / name / "predictions.json").read_text())) == len(pred)
+    assert main(["predict", str(run), str(img_path), "--out", str(tmp_path / "bad"), "--min-score", "2"]) == 2

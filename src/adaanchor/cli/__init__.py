@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default coco,csv)")
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")
     pr.add_argument("--no-overlays", dest="overlays", action="store_false", help="no overlay PNGs for image inputs")
+    pr.add_argument("--min-score", type=float, default=0.0, metavar="S",
+                    help="overlays and labelled videos draw the instances scored at least S (a multi-person run's "
+                    "pose score; default 0: all); the prediction files keep every instance")
     pr.add_argument("--batch-size", type=int, default=16)
     pr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     pr.add_argument("--backend", choices=("torch", "onnx"), default="torch")

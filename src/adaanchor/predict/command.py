@@ -93,8 +93,9 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                     gt: str | None = None, formats: list[str] | None = None, save_video: bool = False,
                     overlays: bool = True, batch_size: int = 16, device: str = "auto", backend: str = "torch",
                     ckpt: str | None = None, overrides: Sequence[str] = (), progress: bool = True,
-                    onnx_path: str | None = None) -> dict[str, Any]:
-    """Predict on every frame of ``sources`` and write the results (see the module docstring).
+                    onnx_path: str | None = None, min_score: float = 0.0) -> dict[str, Any]:
+    """Predict on every frame of ``sources`` and write the results (see the module docstring). Overlays and
+    labelled videos draw the instances whose score is at least ``min_score`` (the files keep every one).
 
     Returns ``frames``, ``instances``, ``seconds``, ``fps``, ``files`` (written), ``skipped`` (list of
     :class:`Skip`), ``stopped`` (SIGTERM arrived: the frame in hand was finished and the files closed, complete,
@@ -122,7 +123,10 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
-    res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped)
+    if not 0.0 <= float(min_score) <= 1.0:
+        raise AdaAnchorError(f"--min-score must be in [0, 1], got {min_score}")
+    res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
+               float(min_score))
     if res["frames"] == 0 and not res["stopped"]:
         why = "; ".join(str(s) for s in skipped[:3]) or "no input given"
         raise AdaAnchorError(f"nothing to predict: {len(skipped)} input(s) skipped ({why})")
@@ -133,7 +137,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
 
 def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], dets: dict[int, Boxes] | None,
          ids: dict[Path, int], max_inst: int, save_video: bool, overlays: bool, progress: bool,
-         skipped: list[Skip]) -> dict[str, Any]:
+         skipped: list[Skip], min_score: float = 0.0) -> dict[str, Any]:
     from tqdm import tqdm
 
     from ..engine.session import TermSignal
@@ -174,7 +178,8 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
             g.write(frame, pred, frame_id(frame))
             draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
             if draw:
-                img = draw_prediction(frame.image, pred, predictor.skeleton, anchors=predictor.has_anchors,
+                shown = pred if min_score <= 0 else pred.select(pred.instance_scores() >= min_score)
+                img = draw_prediction(frame.image, shown, predictor.skeleton, anchors=predictor.has_anchors,
                                       stride=predictor.stride, multi_person=predictor.multi_person)
                 if frame.kind == "image":
                     name = _unique(frame.source.stem, overlay_names)

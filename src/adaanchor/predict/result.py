@@ -60,6 +60,18 @@ class Prediction:
             return np.zeros(0)
         return self.scores.astype(np.float64).mean(axis=1) * self.box_scores
 
+    def select(self, keep: np.ndarray) -> Prediction:
+        """The instances where ``keep`` ``(N,)`` bool holds (their order kept), e.g. those scored above a
+        threshold for drawing."""
+        keep = np.asarray(keep, bool)
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[keep]
+
+        return Prediction(self.keypoints[keep], pick(self.scores), pick(self.anchors), self.boxes[keep],
+                          self.box_scores[keep], self.affines[keep], self.image_hw, dict(self.meta),
+                          pick(self.pose_scores))
+
     @classmethod
     def empty(cls, k: int, image_hw: tuple[int, int], with_scores: bool, with_anchors: bool,
               meta: dict[str, Any] | None = None) -> Prediction:
