@@ -201,3 +201,12 @@ def test_a_coco_keypoint_yolo_dataset_gets_oks_ap(tmp_path, monkeypatch):
     monkeypatch.setattr(ev, "predict", perfect)
     m, _ = ev.evaluate_dataset(model, strategy, cfg, ds)
     assert m["ap"] == pytest.approx(1.0)
+
+
+def test_a_copied_dataset_whose_path_names_another_machine(tmp_path):
+    """Ultralytics' ``path`` often names the folder the dataset was made in: where it does not exist, the
+    yaml's folder is the root."""
+    make_yolo(tmp_path / "ds")
+    cfg = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())
+    (tmp_path / "ds" / "data.yaml").write_text(yaml.safe_dump({**cfg, "path": "/nowhere/datasets/my-pose"}))
+    assert len(read_yolo(tmp_path / "ds", load_spec(tmp_path / "ds")).instances) == 6

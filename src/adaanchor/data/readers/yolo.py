@@ -120,8 +120,12 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
 
 
 def _entries(cfg: dict[str, Any], yml: Path) -> list[Path]:
-    """The yaml's ``train`` and ``val`` entries as paths (relative to its ``path``, itself relative to the yaml)."""
-    base = yml.parent / str(cfg.get("path") or ".")
+    """The yaml's ``train`` and ``val`` entries as paths, relative to the dataset root: its ``path`` where that
+    folder exists (absolute, beside the yaml, or from the working directory), else the yaml's folder (a copied
+    dataset whose ``path`` still names the machine it was made on)."""
+    given = Path(str(cfg.get("path") or "."))
+    roots = [given] if given.is_absolute() else [yml.parent / given, given]
+    base = next((r for r in roots if r.is_dir()), yml.parent)
     out = []
     for key in ("train", "val"):
         val = cfg.get(key)
