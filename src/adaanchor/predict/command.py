@@ -105,6 +105,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
     """
     fmts = parse_formats(formats)
+    if not 0.0 <= float(min_score) <= 1.0:
+        raise AdaAnchorError(f"--min-score must be in [0, 1], got {min_score}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise AdaAnchorError(f"{out}: exists and is not a folder")
@@ -123,8 +125,6 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
-    if not 0.0 <= float(min_score) <= 1.0:
-        raise AdaAnchorError(f"--min-score must be in [0, 1], got {min_score}")
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
                float(min_score))
     if res["frames"] == 0 and not res["stopped"]:
@@ -171,31 +171,31 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
 
     t0 = time.perf_counter()
     bar = tqdm(total=count_frames(srcs), unit="frame", disable=not progress, dynamic_ncols=True, desc="predict")
-    term = TermSignal().__enter__()  # SIGTERM only sets a flag: the frame in hand is finished, the files closed
-    try:
-        for frame, pred in predictor.predict_stream(items()):
-            g = group_of(frame)
-            g.write(frame, pred, frame_id(frame))
-            draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
-            if draw:
-                shown = pred if min_score <= 0 else pred.select(pred.instance_scores() >= min_score)
-                img = draw_prediction(frame.image, shown, predictor.skeleton, anchors=predictor.has_anchors,
-                                      stride=predictor.stride, multi_person=predictor.multi_person)
-                if frame.kind == "image":
-                    name = _unique(frame.source.stem, overlay_names)
-                    _save_png(img, out / "overlays" / f"{name}.png")
-                else:
-                    g.video.write(img)
-            n_frames += 1
-            n_inst += len(pred)
-            bar.update(1)
-            if term.requested:
-                break
-    finally:
-        term.__exit__()
-        bar.close()
-        for g in groups.values():  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
-            files.extend(g.close())
+    # SIGTERM only sets a flag: the frame in hand is finished and the files are closed.
+    with TermSignal() as term:
+        try:
+            for frame, pred in predictor.predict_stream(items()):
+                g = group_of(frame)
+                g.write(frame, pred, frame_id(frame))
+                draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
+                if draw:
+                    shown = pred if min_score <= 0 else pred.select(pred.instance_scores() >= min_score)
+                    img = draw_prediction(frame.image, shown, predictor.skeleton, anchors=predictor.has_anchors,
+                                          stride=predictor.stride, multi_person=predictor.multi_person)
+                    if frame.kind == "image":
+                        name = _unique(frame.source.stem, overlay_names)
+                        _save_png(img, out / "overlays" / f"{name}.png")
+                    else:
+                        g.video.write(img)
+                n_frames += 1
+                n_inst += len(pred)
+                bar.update(1)
+                if term.requested:
+                    break
+        finally:
+            bar.close()
+            for g in groups.values():  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
+                files.extend(g.close())
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
             "files": files, "overlays": len(overlay_names), "stopped": term.requested}
