@@ -143,11 +143,26 @@ def test_label_path_is_ultralytics_rule():
 
 
 def test_train_a_yolo_dataset_without_a_config_file(tmp_path, capsys):
+    """The packaged custom config reads the whole dataset: its own train/val split is used as it is (the random
+    data.split does not apply); a split folder given by hand reads as well; a yaml without a val split is
+    split at random."""
     make_yolo(tmp_path / "ds", n={"train": 6, "val": 2})
     common = ["data.format=yolo", f"data.root={tmp_path / 'ds'}"]
+    assert main(["data", "stats", *common]) == 0
+    out = capsys.readouterr().out
+    assert "split: the dataset's own: train" in out and "(data.split does not apply)" in out
+    assert "| train | 6 | 6 |" in out and "| val | 2 | 2 |" in out
     assert main(["data", "stats", *common, "data.train=images/train", "data.val=images/val", "data.split.by=null"]) == 0
     out = capsys.readouterr().out
     assert "| train | 6 | 6 |" in out and "| val | 2 | 2 |" in out
+    cfg = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "data.yaml").write_text(yaml.safe_dump({**cfg, "path": str(tmp_path / "ds"), "val": None}))
+    assert main(["data", "stats", "data.format=yolo", f"data.root={one}"]) == 0
+    out = capsys.readouterr().out
+    assert "split: random, val_fraction 0.2, seed 0 (one file" in out
+    assert "| train | 5 | 5 |" in out and "| val | 1 | 1 |" in out
     assert main(["train", *common, f"out_dir={tmp_path / 'run'}", "model.backbone=tiny", "model.weights=null",
                  "model.tiny_width=8", "data.input_size=[64,64]", "train.max_steps=2", "train.batch_size=2",
                  "train.progress=false", "train.eval_every=0"]) == 0

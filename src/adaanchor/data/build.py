@@ -191,6 +191,24 @@ def write_generated(data_cfg: Mapping[str, Any]) -> dict[str, Path]:
     return write(Path(str(data_cfg["root"])).expanduser(), generated_options(data_cfg))
 
 
+def own_split(data_cfg: Mapping[str, Any], split: str) -> Path | None:
+    """The path of ``split`` in a dataset that carries its own train/val split, read as a whole (``data.train`` =
+    ``data.val`` = the dataset): a YOLO ``data.yaml`` naming both. Such a split is used as it is and
+    ``data.split`` does not apply. None for every other dataset."""
+    if data_cfg["format"] != "yolo" or data_cfg.get("train") != data_cfg.get("val"):
+        return None
+    from .readers.yolo import split_entry
+
+    return split_entry(_resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg[split]) or "", split)
+
+
+def splits_one_file(data_cfg: Mapping[str, Any]) -> bool:
+    """Whether ``data.split`` carves train and val out of one annotation file (or dataset) for this config."""
+    sp = data_cfg.get("split") or {}
+    return (bool(sp.get("by")) and data_cfg.get("train") == data_cfg.get("val")
+            and own_split(data_cfg, "train") is None)
+
+
 def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
     """The annotation file of ``split`` (``train`` or ``val``); for a generated benchmark (``synth``, ``crowd``)
     it is written (or its cache reused) first."""
@@ -202,6 +220,9 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
         return p
     if data_cfg["format"] in GENERATED_FORMATS:
         return Path(write_generated(data_cfg)[split])
+    own = own_split(data_cfg, split)
+    if own is not None:
+        return own
     p = _resolve(root, data_cfg[split])
     assert p is not None
     if not p.exists():
@@ -241,7 +262,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         # evaluate on the evaluation split.
         raise AdaAnchorError("data.split.dev_fraction needs data.split.by (identity or random): the dev split holds out "
                              "part of the training groups of a split file")
-    if sp.get("by") and not (split == "val" and data_cfg.get("csv")):
+    if sp.get("by") and not (split == "val" and data_cfg.get("csv")) and own_split(data_cfg, split) is None:
         if data_cfg["train"] != data_cfg["val"]:
             raise AdaAnchorError(f"data.split.by={sp['by']} splits one file: set data.train and data.val to the same file")
         res.instances = split_by_config(res.instances, split, sp)

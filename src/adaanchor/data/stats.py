@@ -75,9 +75,10 @@ def _read(cfg: dict[str, Any], split: str) -> ReadResult:
     res = FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=images_dir(cfg, split), skip_invalid=True)
     outside_root(res, {**cfg, "skip_invalid": True}, split, Path(path))
     sp = cfg.get("split") or {}
-    if sp.get("by") and cfg.get("train") == cfg.get("val"):
+    from .build import split_by_config, splits_one_file
+
+    if splits_one_file(cfg):
         # One file split in two, as training splits it (data.split): its problems are listed once, under train.
-        from .build import split_by_config
 
         res.instances = split_by_config(res.instances, split, sp)
         res.skipped = res.skipped if split == "train" else []
@@ -109,15 +110,19 @@ def dataset_stats(
     elif isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
         results = dict(source)  # type: ignore[arg-type]
     elif isinstance(source, Mapping) or hasattr(source, "_metadata"):
-        from .build import GENERATED_FORMATS
+        from .build import GENERATED_FORMATS, own_split, splits_one_file
 
         cfg = _plain(source)
         head = {"format": str(cfg["format"]), "spec": str(cfg["spec"])}
         sp = cfg.get("split") or {}
-        if sp.get("by") and cfg.get("train") == cfg.get("val"):
+        if own_split(cfg, "train") is not None:
+            head["split"] = (f"the dataset's own: train {own_split(cfg, 'train')}, val {own_split(cfg, 'val')} "
+                             "(data.split does not apply)")
+        elif splits_one_file(cfg):
             head["split"] = f"{sp['by']}, val_fraction {sp['val_fraction']}, seed {sp['seed']}"
             if float(sp.get("dev_fraction") or 0.0) > 0:
                 head["split"] += f"; the dev split: {sp['dev_fraction']} of the training groups as val"
+            head["split"] += " (one file, split as training splits it)"
         for split in splits:
             if cfg.get(split) is None and cfg["format"] not in GENERATED_FORMATS:
                 continue
@@ -146,7 +151,7 @@ def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
     if "format" in d:
         lines.append(f"format: {d['format']}  spec: {d['spec']}")
     if "split" in d:
-        lines.append(f"split: {d['split']} (one file, split as training splits it)")
+        lines.append(f"split: {d['split']}")
     cols = ["split", "images", "instances", "v=2", "v=1", "v=0", "outside box", "skipped", "missing images"]
     lines += ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
 

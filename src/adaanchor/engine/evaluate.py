@@ -201,7 +201,7 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
     scores always; OKS AP for COCO-format sets with OKS sigmas (CrowdPose through xtcocotools); NME for
     sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
-    from ..data.build import GENERATED_FORMATS, annotation_path
+    from ..data.build import GENERATED_FORMATS, annotation_path, splits_one_file
     from ..data.spec_source import load_spec
 
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
@@ -210,7 +210,7 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     gt: Any = None
     if spec.sigmas is not None and fmt in ("coco", "crowdpose", *GENERATED_FORMATS) and cfg.eval.max_images is None and not cfg.data.get("csv"):
         gt = str(annotation_path(cfg.data, "val"))
-        if (cfg.data.get("split") or {}).get("by"):
+        if splits_one_file(cfg.data):
             # The file holds both sides of the split: its other images' people would count as missed.
             from ..metrics.results import gt_of_images, load_coco_gt
 

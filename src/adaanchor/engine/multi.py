@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from ..data.bottomup import to_image_coords
-from ..data.build import annotation_path
+from ..data.build import annotation_path, splits_one_file
 from ..data.jsonio import load_json
 from ..data.spec_source import load_spec
 from ..data.types import collate
@@ -63,7 +63,7 @@ def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
     anns = [a if "area" in a else {**a, "area": 0.53 * a["bbox"][2] * a["bbox"][3]} for a in data["annotations"]]
     data["annotations"] = anns
     n = cfg.eval.max_images
-    split = bool((cfg.data.get("split") or {}).get("by"))
+    split = splits_one_file(cfg.data)
     keep = len(dataset) if n is None else min(int(n), len(dataset))  # type: ignore[arg-type]
     if keep == len(dataset) and not split:  # type: ignore[arg-type]
         return data, dataset

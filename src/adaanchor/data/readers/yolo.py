@@ -134,6 +134,19 @@ def _entries(cfg: dict[str, Any], yml: Path) -> list[Path]:
     return out
 
 
+def split_entry(path: str | Path, split: str) -> Path | None:
+    """The dataset's own ``split`` (``train`` or ``val``) when ``path`` is the whole dataset (its folder or YAML)
+    and the YAML names both splits, each as one folder or list: its path; else None."""
+    p = Path(path).expanduser()
+    yml = find_yolo_yaml(p)
+    if yml is None or not (p == yml or (p.is_dir() and p.resolve() == yml.parent.resolve())):
+        return None
+    cfg = _yaml(yml)
+    if not all(isinstance(cfg.get(k), str) and cfg.get(k) for k in ("train", "val")):
+        return None
+    return _entries({**cfg, "val" if split == "train" else "train": None}, yml)[0]
+
+
 def _images(path: Path) -> list[Path]:
     """The images of one entry: a folder (searched recursively), a list file, or one image."""
     if path.is_dir():
