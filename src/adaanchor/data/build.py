@@ -195,11 +195,12 @@ def own_split(data_cfg: Mapping[str, Any], split: str) -> Path | None:
     """The path of ``split`` in a dataset that carries its own train/val split, read as a whole (``data.train`` =
     ``data.val`` = the dataset): a YOLO ``data.yaml`` naming both. Such a split is used as it is and
     ``data.split`` does not apply. None for every other dataset."""
-    if data_cfg["format"] != "yolo" or data_cfg.get("train") != data_cfg.get("val"):
+    whole = _resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg.get(split))
+    if data_cfg["format"] != "yolo" or data_cfg.get("train") != data_cfg.get("val") or whole is None:
         return None
     from .readers.yolo import split_entry
 
-    return split_entry(_resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg[split]) or "", split)
+    return split_entry(whole, split)
 
 
 def splits_one_file(data_cfg: Mapping[str, Any]) -> bool:

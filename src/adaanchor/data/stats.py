@@ -115,9 +115,9 @@ def dataset_stats(
         cfg = _plain(source)
         head = {"format": str(cfg["format"]), "spec": str(cfg["spec"])}
         sp = cfg.get("split") or {}
-        if own_split(cfg, "train") is not None:
-            head["split"] = (f"the dataset's own: train {own_split(cfg, 'train')}, val {own_split(cfg, 'val')} "
-                             "(data.split does not apply)")
+        own = {s: own_split(cfg, s) for s in ("train", "val")}
+        if own["train"] is not None:
+            head["split"] = f"the dataset's own: train {own['train']}, val {own['val']} (data.split does not apply)"
         elif splits_one_file(cfg):
             head["split"] = f"{sp['by']}, val_fraction {sp['val_fraction']}, seed {sp['seed']}"
             if float(sp.get("dev_fraction") or 0.0) > 0:

@@ -119,15 +119,15 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
     return make_spec(yml.stem, names, [], pairs if flip is not None else None, str(yml))
 
 
-def _entries(cfg: dict[str, Any], yml: Path) -> list[Path]:
-    """The yaml's ``train`` and ``val`` entries as paths, relative to the dataset root: its ``path`` where that
+def _entries(cfg: dict[str, Any], yml: Path, keys: tuple[str, ...] = ("train", "val")) -> list[Path]:
+    """The yaml's ``keys`` entries (``train`` and ``val``) as paths, relative to the dataset root: its ``path`` where that
     folder exists (absolute, beside the yaml, or from the working directory), else the yaml's folder (a copied
     dataset whose ``path`` still names the machine it was made on)."""
     given = Path(str(cfg.get("path") or "."))
     roots = [given] if given.is_absolute() else [yml.parent / given, given]
     base = next((r for r in roots if r.is_dir()), yml.parent)
     out = []
-    for key in ("train", "val"):
+    for key in keys:
         val = cfg.get(key)
         for v in val if isinstance(val, list) else [val] if val else []:
             out.append((base / str(v)).resolve())
@@ -144,7 +144,7 @@ def split_entry(path: str | Path, split: str) -> Path | None:
     cfg = _yaml(yml)
     if not all(isinstance(cfg.get(k), str) and cfg.get(k) for k in ("train", "val")):
         return None
-    return _entries({**cfg, "val" if split == "train" else "train": None}, yml)[0]
+    return _entries(cfg, yml, (split,))[0]
 
 
 def _images(path: Path) -> list[Path]:
