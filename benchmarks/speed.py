@@ -31,6 +31,7 @@ import torch
 from adaanchor.config import build_config
 from adaanchor.engine.run import build_system
 from adaanchor.engine.session import autocast
+from adaanchor.malloc import keep_freed_memory
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -246,17 +247,29 @@ def measure(row: Row, reps: int, warmup: int = 1) -> dict[str, Any]:
             "ms_all": times, "ratios": ratios}
 
 
-def machine(threads: int) -> dict[str, Any]:
+def machine(threads: int, malloc: str = "default") -> dict[str, Any]:
     return {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "torch": torch.__version__, "threads": threads, "commit": git_commit(REPO),
-            "device": "cpu"}
+            "device": "cpu", "malloc": malloc}
+
+
+def set_malloc(mode: str) -> str:
+    """``keep``: keep freed memory as the ``adaanchor`` command, training and the predictor do
+    (:mod:`adaanchor.malloc`); ``default``: glibc's own behaviour. Returns what is in effect, ``kept`` or
+    ``default`` (off glibc, or turned off by the environment)."""
+    return "kept" if mode == "keep" and keep_freed_memory() else "default"
+
+
+def add_malloc_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                   help="keep freed memory as adaanchor's commands do (default), or glibc's default behaviour")
 
 
 def to_markdown(result: dict[str, Any]) -> str:
     m = result["machine"]
     lines = ["# Speed: anchor strategies against the heatmap", "",
              f"Machine: {m['processor']}, {m['cpu_count']} cores ({m['platform']}), torch {m['torch']}, "
-             f"{m['threads']} threads, CPU; commit {m['commit']}. Load average before / after: "
+             f"{m['threads']} threads, CPU, malloc {m.get('malloc', 'default')}; commit {m['commit']}. Load average before / after: "
              f"{result['load_before']} / {result['load_after']}. Wall time {result['wall_s']:.0f} s. Strategies are "
              "timed interleaved; a ratio is the median over repetitions of the paired ratio (min-max in brackets).",
              ""]
@@ -282,10 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=int, default=15, help="repetitions per row (rows may set their own)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    add_malloc_option(p)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)  # explicit: the default depends on the machine and the environment
+    mode = set_malloc(a.malloc)  # before anything is timed: the process then runs as adaanchor's commands do
     t0 = time.time()
-    result: dict[str, Any] = {"machine": machine(a.threads), "load_before": [round(x, 2) for x in os.getloadavg()],
+    result: dict[str, Any] = {"machine": machine(a.threads, mode), "load_before": [round(x, 2) for x in os.getloadavg()],
                               "rows": {}}
     for name in a.rows:
         row = ROWS[name]

@@ -25,7 +25,17 @@ import torch
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from speed import REPO, RESNET50, TINY, _batch, _system, machine, write_results  # noqa: E402
+from speed import (  # noqa: E402
+    REPO,
+    RESNET50,
+    TINY,
+    _batch,
+    _system,
+    add_malloc_option,
+    machine,
+    set_malloc,
+    write_results,
+)
 
 PHASES = ("forward", "encode", "losses", "backward", "optimizer", "step")
 EXTRA = ("page_faults",)  # minor page faults of the process during the step (fresh memory the kernel maps in)
@@ -82,7 +92,8 @@ def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5
 def to_markdown(res: dict[str, Any]) -> str:
     m = res["machine"]
     lines = ["# Training step by phase", "",
-             f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, CPU; "
+             f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, CPU, "
+             f"malloc {m.get('malloc', 'default')}; "
              f"commit {m['commit']}. Setup {res['setup']}, {res['steps']} interleaved steps per strategy, median ms "
              "per phase (the step is the sum, its median taken on its own) and the median minor page faults per "
              "step.", "",
@@ -101,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="the first is the reference of the ratios")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    add_malloc_option(p)
     a = p.parse_args(argv)
     if a.steps < 1:
         p.error("--steps must be at least 1")
     torch.set_num_threads(a.threads)
-    res = {"machine": machine(a.threads), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps)}
+    mode = set_malloc(a.malloc)
+    res = {"machine": machine(a.threads, mode), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps)}
     write_results(a.out, "step_phases", res, to_markdown(res))
     return 0
 

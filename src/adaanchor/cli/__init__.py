@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import AdaAnchorError
+from ..malloc import keep_freed_memory
 from .commands import (
     cmd_data_stats,
     cmd_demo,
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_freed_memory()  # every command allocates the same tensors again and again (adaanchor/malloc.py)
     try:
         return int(args.func(args) or 0)
     except AdaAnchorError as e:

@@ -19,6 +19,7 @@ from ..data.spec_source import load_spec
 from ..data.transforms import apply_affine, box_to_center_scale, crop_affine, image_region, invert_affine, warp_image
 from ..data.types import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import AdaAnchorError
+from ..malloc import keep_freed_memory
 from ..strategies import ANCHOR_STRATEGY_NAMES
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
 from .images import as_rgb, is_single_image, read_any
@@ -86,6 +87,7 @@ class Predictor:
 
         if backend not in ("torch", "onnx"):
             raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
+        keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = _split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
         if ckpt_path is None and not cfg.model.weights:
