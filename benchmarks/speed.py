@@ -190,6 +190,9 @@ class Row:
     reps: int | None = None  # repetitions for this row (None: --reps)
     at_least: dict[str, float] = field(default_factory=dict)  # label -> the least the ratio should be
     units: dict[str, int] = field(default_factory=dict)  # timer -> batches or steps per call (default 1)
+    # Seconds to wait before each timed call, so that one timer's idle threads stop spinning before the next
+    # runs (onnxruntime's pool spins after a run and took 11 % of torch's time when torch ran right after it).
+    settle_s: float = 0.0
 
 
 PAIR = ["heatmap", "adaanchor"]
@@ -215,7 +218,7 @@ ROWS: dict[str, Row] = {
                          {"channels_last / nchw": 1.0}, reps=5),
     "onnx_resnet50_b1": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 1",
                             lambda: onnx_timers(RESNET50), {"onnxruntime / torch eager": ("onnxruntime", "torch")},
-                            {"onnxruntime / torch eager": 0.5}, reps=9),
+                            {"onnxruntime / torch eager": 0.5}, reps=9, settle_s=0.3),
     "loader_tiny": Row("data loader (2 persistent workers) against training, tiny 72x96, batch 32",
                        lambda: loader_timers(TINY), {"loader images/s / training images/s": ("train", "loader")},
                        at_least={"loader images/s / training images/s": 2.0}, reps=9,
@@ -235,6 +238,8 @@ def measure(row: Row, reps: int, warmup: int = 1) -> dict[str, Any]:
     times: dict[str, list[float]] = {n: [] for n in names}
     for rep in range(reps):
         for name in names if rep % 2 == 0 else names[::-1]:
+            if row.settle_s:
+                time.sleep(row.settle_s)
             t0 = time.perf_counter()
             timers[name]()
             times[name].append((time.perf_counter() - t0) * 1e3 / row.units.get(name, 1))  # ms per unit
