@@ -34,6 +34,7 @@ import torch
 from omegaconf import OmegaConf
 
 from adaanchor.config import build_config
+from adaanchor.configs import config_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
@@ -99,7 +100,7 @@ TABLES: dict[str, dict[str, Any]] = {
         "repeat": [],
     },
     "table4": {
-        "base": "configs/faces/occluded_ytfaces68.yaml",
+        "base": "faces/occluded_ytfaces68",  # a packaged config
         "variants": {"Regression-anchor": ["strategy.name=regression"], "Heatmap-anchor": ["strategy.name=heatmap"],
                      "FixAnchor": ["strategy.name=fixanchor"], "Ours": ADA,
                      "LocalAnchor": ["strategy.name=localanchor"]},  # the pose benchmark's dev-chosen assigner, untouched
@@ -121,7 +122,6 @@ METRICS = ("vis_error", "inv_error", "inv_error_in", "inv_error_out", "vis_score
 # Labels of the assigner table in assigner.json.
 ASSIGNER_NAMES = {"Heatmap-anchor": "heatmap", "FixAnchor": "fixanchor", "AdaAnchor (paper)": "adaanchor",
                   "LocalAnchor": "localanchor"}
-REPO = Path(__file__).resolve().parent.parent
 
 
 def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
@@ -145,7 +145,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     if unknown:
         raise SystemExit(f"--only: no variant {unknown} in {name}; variants: {list(spec['variants'])}")
     t0, commit = time.time(), git_commit() or "unknown"  # the code the runs start with
-    base_file = REPO / spec["base"] if "base" in spec else DEMO_CONFIG
+    base_file = config_file(spec["base"]) if "base" in spec else DEMO_CONFIG
     extra = [*split_overrides(split, synthetic="base" not in spec), *extra]
     base = build_config(base_file, extra)
     annotation_path(base.data, "train")  # generate the built-in benchmark once, before any run

@@ -47,9 +47,10 @@ def test_demo_builds_each_method_from_the_file_so_presets_apply(tmp_path, capsys
     [
         (["train", str(DEMO_CONFIG), "strategy.topkk=3"], "Did you mean 'strategy.topk'"),
         (["train", str(DEMO_CONFIG), "strategy.name=heatmapp"], "Valid: adaanchor, alignanchor, fixanchor, heatmap, localanchor, regression"),
-        (["train", "/no/such/config.yaml"], "/no/such/config.yaml: config file not found (packaged configs, usable "
-                                            "by name: bottomup_crowd, custom, demo)"),
-        (["train", "dmeo"], "dmeo: config file not found (packaged configs"),
+        (["train", "/no/such/config.yaml"], "/no/such/config.yaml: config file not found. Packaged configs, usable "
+                                            "by name: bottomup_crowd, custom, demo, coco/adaanchor_res50_256x192,"),
+        (["train", "dmeo"], "dmeo: config file not found. Did you mean 'demo'? Packaged configs"),
+        (["train", "coco/adaanchor_res50"], "Did you mean 'coco/adaanchor_res50_256x192'?"),
         (["eval", "/no/such/run"], "/no/such/run: no such run directory"),
         (["train", str(DEMO_CONFIG), "train.lr=fast"], "'train.lr' must be float"),
         (["eval", str(DEMO_CONFIG), "ckpt=/no/such.pt"], "/no/such.pt: checkpoint not found"),

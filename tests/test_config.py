@@ -435,12 +435,25 @@ def test_training_doc_lists_every_range():
 
 
 def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypatch):
-    """An installed package's configs are not in the working directory: ``demo`` / ``demo.yaml`` name the
-    packaged one, a file of that name in the working directory wins, and a path is never redirected."""
+    """An installed package's configs are not in the working directory: ``demo`` / ``demo.yaml`` and the paper
+    configs' ``coco/adaanchor_res50_256x192`` (or their old repository path ``configs/coco/...yaml``) name the
+    packaged one, a file of that name in the working directory wins, and any other path is never redirected."""
     from adaanchor.configs import PACKAGED_CONFIGS, config_file, packaged_names
 
     monkeypatch.chdir(tmp_path)
-    assert packaged_names() == ["bottomup_crowd", "custom", "demo"]
+    names = packaged_names()
+    assert names[:3] == ["bottomup_crowd", "custom", "demo"]
+    assert {"coco/adaanchor_res50_256x192", "mpii/heatmap_res50_256x256", "wflw/adaanchor_hrnet_w18_256",
+            "crowdpose/centre_adaanchor_hrnet_w32_512", "faces/occluded_ytfaces68"} <= set(names[3:])
+    assert all(config_file(n).is_file() and config_file(n).is_relative_to(PACKAGED_CONFIGS) for n in names)
+    paper = PACKAGED_CONFIGS / "coco" / "adaanchor_res50_256x192.yaml"
+    for given in ("coco/adaanchor_res50_256x192", "coco/adaanchor_res50_256x192.yaml",
+                  "configs/coco/adaanchor_res50_256x192.yaml", Path("configs/coco/adaanchor_res50_256x192.yml")):
+        assert config_file(given) == paper, given
+    assert build_config("coco/adaanchor_res50_256x192").model.backbone == "resnet50"
+    for not_packaged in ("coco/../demo", "./demo", "configs/demo/x/y.yaml", "/coco/adaanchor_res50_256x192",
+                         "coco/adaanchor_res50_256x192.json", "configs"):
+        assert config_file(not_packaged) == Path(not_packaged), not_packaged
     assert config_file("demo") == config_file("demo.yaml") == PACKAGED_CONFIGS / "demo.yaml"
     assert read_yaml("demo") == read_yaml(PACKAGED_CONFIGS / "demo.yaml")
     assert build_config("bottomup_crowd").task == build_config(PACKAGED_CONFIGS / "bottomup_crowd.yaml").task
@@ -452,7 +465,7 @@ def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypat
     assert config_file("demo.json") == Path("demo.json")
     (tmp_path / "demo.yaml").write_text("seed: 7\n")
     assert config_file("demo.yaml") == Path("demo.yaml") and build_config("demo.yaml").seed == 7
-    with pytest.raises(AdaAnchorError, match=r"^sub/demo.yaml: config file not found \(packaged configs"):
+    with pytest.raises(AdaAnchorError, match=r"^sub/demo.yaml: config file not found. Did you mean 'demo'\? Packaged configs"):
         read_yaml("sub/demo.yaml")
 
 

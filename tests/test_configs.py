@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 from adaanchor.config import build_config
+from adaanchor.configs import PACKAGED_CONFIGS, packaged_names
 from adaanchor.engine.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"
-CONFIGS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "configs").glob("*/*.yaml"))
+CONFIGS = [name for name in packaged_names() if "/" in name]  # the paper configs, by name (coco/adaanchor_...)
 
 # config folder -> (sample folder, annotation file, data.format override)
 SAMPLE_DATA = {
@@ -24,7 +25,7 @@ SAMPLE_DATA = {
 
 @pytest.mark.parametrize("path", CONFIGS)
 def test_config_loads(path):
-    cfg = build_config(REPO / path)
+    cfg = build_config(path)
     assert cfg.strategy.name in ("heatmap", "adaanchor")
 
 
@@ -34,7 +35,7 @@ def test_paper_config_trains_on_real_samples(folder, tmp_path):
     if not SAMPLES.is_dir():
         pytest.skip(f"real samples not available: {SAMPLES} is absent")
     sub, ann, fmt = SAMPLE_DATA[folder]
-    cfg_path = next(REPO / p for p in CONFIGS if p.startswith(f"configs/{folder}/adaanchor"))
+    cfg_path = next(p for p in CONFIGS if p.startswith(f"{folder}/adaanchor"))
     cfg = build_config(cfg_path, [
         f"data.root={SAMPLES / sub}", f"data.train={ann}", f"data.val={ann}", "data.images=.", f"data.format={fmt}",
         "data.input_size=[64,64]", "model.backbone=tiny", "model.weights=null", "model.tiny_width=8", "train.batch_size=2",
@@ -58,7 +59,7 @@ def test_coco_evaluation_on_detected_boxes(tmp_path):
     from adaanchor.engine.evaluate import evaluate_dataset
     from adaanchor.engine.run import build_system
 
-    cfg = build_config(REPO / "configs/coco/adaanchor_res50_256x192.yaml", [
+    cfg = build_config(PACKAGED_CONFIGS / "coco/adaanchor_res50_256x192.yaml", [
         f"data.root={SAMPLES / 'coco'}", "data.train=test_coco.json", "data.val=test_coco.json", "data.images=.",
         "data.detections=test_coco_det_AP_H_56.json", "data.det_score_thr=0.3", "data.input_size=[48,64]",
         "model.backbone=tiny", "model.weights=null", "model.tiny_width=8", "eval.batch_size=8"])

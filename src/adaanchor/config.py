@@ -9,6 +9,7 @@ from a config file.
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -137,8 +138,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     malformed file."""
     p = config_file(path)
     if not p.is_file():
-        raise AdaAnchorError(f"{p}: config file not found (packaged configs, usable by name: "
-                             f"{', '.join(packaged_names())})")
+        names = packaged_names()
+        close = [] if p.is_absolute() else difflib.get_close_matches(p.with_suffix("").as_posix(), names, n=1,
+                                                                     cutoff=0.6)
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise AdaAnchorError(f"{p}: config file not found.{hint} Packaged configs, usable by name: {', '.join(names)}")
     size = p.stat().st_size
     if size > MAX_CONFIG_BYTES:
         raise AdaAnchorError(f"{p}: config file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may be")

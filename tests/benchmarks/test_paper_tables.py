@@ -92,7 +92,7 @@ def test_dev_split_is_its_own_benchmark_with_a_convergence_check(tmp_path):
 
 def test_faces_dev_split_is_held_out_training_identities():
     over = paper_tables.split_overrides("dev", synthetic=False)
-    cfg = paper_tables.build_config(paper_tables.REPO / paper_tables.TABLES["table4"]["base"], over)
+    cfg = paper_tables.build_config(paper_tables.TABLES["table4"]["base"], over)
     assert cfg.data.split.by == "identity" and 0 < cfg.data.split.dev_fraction < 1 and cfg.train.eval_every == 1
 
 

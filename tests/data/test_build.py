@@ -64,7 +64,7 @@ def test_dev_split_holds_out_training_identities_and_never_reads_the_evaluation_
 
 @pytest.mark.skipif(not YTFACES.is_dir(), reason=f"real samples not available: {YTFACES} is absent")
 def test_ytfaces_split_has_no_identity_on_both_sides():
-    cfg = build_config(Path(__file__).resolve().parents[2] / "configs" / "faces" / "occluded_ytfaces68.yaml",
+    cfg = build_config("faces/occluded_ytfaces68",
                        [f"data.root={YTFACES}"])
     tr, va = read_split(cfg.data, "train").instances, read_split(cfg.data, "val").instances
     assert not {identity_of(i.image_path) for i in tr} & {identity_of(i.image_path) for i in va}

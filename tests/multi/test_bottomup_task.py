@@ -22,7 +22,7 @@ from adaanchor.strategies.tags import BOTTOMUP_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
-PAPER = [f"configs/{d}/bottomup_{a}_hrnet_w32_512.yaml" for d in ("coco", "crowdpose") for a in ("heatmap", "adaanchor")]
+PAPER = [f"{d}/bottomup_{a}_hrnet_w32_512" for d in ("coco", "crowdpose") for a in ("heatmap", "adaanchor")]
 STILL = ["data.multi_aug.rotation=0", "data.multi_aug.scale=[1.0,1.0]", "data.multi_aug.translation=0",
          "data.multi_aug.flip=0"]
 
@@ -83,7 +83,7 @@ def test_a_registered_task_brings_its_section(monkeypatch):
 
 @pytest.mark.parametrize("path", PAPER)
 def test_paper_bottomup_configs_load(path):
-    cfg = build_config(REPO / path)
+    cfg = build_config(path)
     assert cfg.task == "bottomup" and cfg.model.backbone == "hrnet_w32" and cfg.model.weights == "timm:hrnet_w32.ms_in1k"
     assert list(cfg.data.input_size) == [512, 512] and cfg.train.lr == 1e-3 and cfg.train.epochs == 140
     assert list(cfg.train.lr_steps) == [90, 120] and cfg.train.batch_size == 40
@@ -256,7 +256,7 @@ SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"
 def test_paper_bottomup_config_trains_on_real_samples(folder, ann, tmp_path):
     if not SAMPLES.is_dir():
         pytest.skip(f"real samples not available: {SAMPLES} is absent")
-    cfg = build_config(REPO / f"configs/{folder}/bottomup_adaanchor_hrnet_w32_512.yaml", [
+    cfg = build_config(f"{folder}/bottomup_adaanchor_hrnet_w32_512", [
         f"data.root={SAMPLES / folder}", f"data.train={ann}", f"data.val={ann}", "data.images=.",
         "data.input_size=[64,64]", "model.backbone=tiny", "model.weights=null", "model.tiny_width=8",
         "train.batch_size=2", "train.max_steps=2", "train.workers=0", "train.eval_every=1", "train.progress=false",

@@ -16,7 +16,7 @@ from adaanchor.strategies.centre import CENTRE_DEFAULTS
 
 TINY = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
 REPO = Path(__file__).resolve().parents[2]
-PAPER = [f"configs/crowdpose/centre_{a}_hrnet_w32_512.yaml" for a in ("heatmap", "adaanchor")]  # DEKR-style
+PAPER = [f"crowdpose/centre_{a}_hrnet_w32_512" for a in ("heatmap", "adaanchor")]  # DEKR-style
 SAMPLES = REPO / ".." / "shared" / "data" / "mmpose-testdata"
 
 
@@ -52,7 +52,7 @@ def test_train_eval_and_predict_a_centre_run(crowd, tmp_path, name, capsys):
 @pytest.mark.parametrize("path", PAPER)
 def test_paper_centre_configs_load(path):
     """The DEKR-style CrowdPose configs carry the paper's appendix A.3 settings and DEKR's centre threshold."""
-    cfg = build_config(REPO / path)
+    cfg = build_config(path)
     assert cfg.task == "centre" and cfg.data.format == "crowdpose" and cfg.data.spec == "crowdpose"
     assert cfg.model.backbone == "hrnet_w32" and cfg.model.weights == "timm:hrnet_w32.ms_in1k"
     assert list(cfg.data.input_size) == [512, 512] and cfg.train.lr == 1e-3 and cfg.train.epochs == 140
@@ -68,7 +68,7 @@ def test_paper_centre_config_trains_on_real_crowdpose_samples(tmp_path):
         pytest.skip(f"real samples not available: {SAMPLES} is absent")
     from adaanchor.engine.train import train
 
-    cfg = build_config(REPO / PAPER[1], [
+    cfg = build_config(PAPER[1], [
         f"data.root={SAMPLES / 'crowdpose'}", "data.train=test_crowdpose.json", "data.val=test_crowdpose.json",
         "data.images=.", "data.input_size=[64,64]", "model.backbone=tiny", "model.weights=null", "model.tiny_width=8",
         "train.batch_size=2", "train.max_steps=2", "train.workers=0", "train.eval_every=1", "train.progress=false",

@@ -1,4 +1,6 @@
-"""The configs that ship with the package (the demo, custom data, crowd figures), usable by name anywhere.
+"""The configs that ship with the package, usable by name anywhere: the demo, custom data and crowd figures
+(``demo``, ``custom``, ``bottomup_crowd``), and the paper's settings per data set (``coco/adaanchor_res50_256x192``,
+``mpii/...``, ``wflw/...``, ``crowdpose/...``, ``faces/occluded_ytfaces68``).
 
 Kept free of heavy imports: the command line reads these paths before it needs torch."""
 
@@ -8,18 +10,26 @@ from pathlib import Path
 
 #: The folder of the packaged config files.
 PACKAGED_CONFIGS = Path(__file__).resolve().parent
+_SUFFIXES = ("", ".yaml", ".yml")
 
 
 def config_file(path: str | Path) -> Path:
-    """``path``, or, where no such file exists and it is a bare name (``demo``, ``demo.yaml``), the packaged
-    config of that name: an installed package's configs are not in the working directory."""
+    """``path`` when it exists; otherwise, for a relative name of a YAML file, the packaged config of that name:
+    ``demo``, ``demo.yaml``, ``coco/adaanchor_res50_256x192``, and the repository path the paper configs had
+    before they were packaged (``configs/coco/adaanchor_res50_256x192.yaml``). Anything else is returned as
+    given (its error names it)."""
     p = Path(path)
-    if p.exists() or "/" in str(path) or p.suffix.lower() not in ("", ".yaml", ".yml"):
+    # "./demo" is a path on purpose (pathlib drops the "./"): only bare names are looked up.
+    if p.exists() or p.is_absolute() or p.suffix.lower() not in _SUFFIXES or str(path).startswith((".", "~")):
         return p
-    packaged = PACKAGED_CONFIGS / f"{p.stem}.yaml"
+    parts = p.parts[1:] if p.parts[:1] == ("configs",) else p.parts
+    if not 1 <= len(parts) <= 2 or any(part in ("..", ".") for part in parts):
+        return p
+    packaged = PACKAGED_CONFIGS.joinpath(*parts[:-1], f"{Path(parts[-1]).stem}.yaml")
     return packaged if packaged.is_file() else p
 
 
 def packaged_names() -> list[str]:
-    """The names of the packaged configs."""
-    return sorted(q.stem for q in PACKAGED_CONFIGS.glob("*.yaml"))
+    """The names of the packaged configs: ``demo``, ..., then ``coco/adaanchor_res50_256x192``, ..."""
+    top = sorted(q.stem for q in PACKAGED_CONFIGS.glob("*.yaml"))
+    return top + sorted(f"{q.parent.name}/{q.stem}" for q in PACKAGED_CONFIGS.glob("*/*.yaml"))
