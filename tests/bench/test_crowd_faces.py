@@ -11,9 +11,9 @@ import pytest
 
 from adaanchor.bench import crowd_faces as cf
 from adaanchor.bench.crowd import crowd_index
-from adaanchor.data.build import identity_of
 from adaanchor.data.readers.coco import read_coco
 from adaanchor.data.spec import load_spec
+from adaanchor.data.splits import identity_of
 from adaanchor.errors import AdaAnchorError
 
 TINY = {"n_train": 9, "n_val": 6, "seed": 5}

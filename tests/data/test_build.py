@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from adaanchor.config import build_config
-from adaanchor.data.build import build_dataset, identity_of, read_split, split_instances
+from adaanchor.data.build import build_dataset, read_split
+from adaanchor.data.splits import identity_of, split_instances
 from adaanchor.engine.evaluate import evaluate_predictions
 from adaanchor.errors import AdaAnchorError
 from root_helpers import write_face_csv

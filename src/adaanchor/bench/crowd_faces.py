@@ -59,7 +59,7 @@ CROWD_FACES_DEFAULTS: dict[str, Any] = {
     "val_fraction": 0.2,  # identity split: fraction of identities in val
     "split_seed": 0,  # identity split seed (the occluded-faces benchmark's)
     # > 0: the dev instance: val faces come from this share of the *training* identities (held out from train),
-    # so choices are made without the evaluation identities (data.build.split_instances)
+    # so choices are made without the evaluation identities (data.splits.split_instances)
     "dev_fraction": 0.0,
     "faces": (2, 4),  # inclusive (min, max) faces per canvas
     "face_size": (0.25, 0.45),  # landmark-extent height over the canvas height
@@ -113,9 +113,9 @@ def face_sigmas(num_keypoints: int = 68) -> np.ndarray:
 
 def face_pool(cfg: Mapping[str, Any], split: str) -> list[tuple[str, np.ndarray]]:
     """``(image path, (68, 2) landmarks)`` of every face of ``split`` (identity-disjoint, see the module doc)."""
-    from adaanchor.data.build import split_instances
     from adaanchor.data.readers.csv_landmarks import read_csv_landmarks
     from adaanchor.data.spec import load_spec
+    from adaanchor.data.splits import split_instances
 
     root = Path(cfg["data_root"]).expanduser() if cfg["data_root"] else FACES_ROOT
     csv = root / "training_frames_keypoints.csv"

@@ -75,7 +75,8 @@ def _read(cfg: dict[str, Any], split: str) -> ReadResult:
     res = FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=images_dir(cfg, split), skip_invalid=True)
     outside_root(res, {**cfg, "skip_invalid": True}, split, Path(path))
     sp = cfg.get("split") or {}
-    from .build import split_by_config, splits_one_file
+    from .build import splits_one_file
+    from .splits import split_by_config
 
     if splits_one_file(cfg):
         # One file split in two, as training splits it (data.split): its problems are listed once, under train.
