@@ -21,9 +21,12 @@ leave malloc as it is (also when ``GLIBC_TUNABLES`` sets malloc options itself, 
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 #: mallopt's parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD = -1
@@ -61,6 +64,8 @@ def _glibc() -> ctypes.CDLL | None:
     """The C library when it is glibc (it has ``gnu_get_libc_version``), else None."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes  # here: the command line imports this module before it knows the command (2 ms)
+
     try:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:
