@@ -48,10 +48,18 @@ def test_large_tensors_come_from_the_heap_that_keeps_them():
 
 
 @needs_glibc
-@pytest.mark.parametrize("env", [{malloc.ENV: "default"}, {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1000000"}])
+@pytest.mark.parametrize("env", [{malloc.ENV: "default"}, {malloc.ENV: " OFF"}, {malloc.ENV: "0"},
+                                 {"GLIBC_TUNABLES": "glibc.malloc.trim_threshold=1000000"}])
 def test_the_environment_turns_it_off(env):
     applied, _ = _probe("keep", **env)
     assert not applied
+
+
+def test_an_unknown_setting_is_named(monkeypatch):
+    monkeypatch.setenv(malloc.ENV, "sometimes")
+    monkeypatch.setattr(malloc, "_glibc", lambda: None)  # nothing is applied in the test process itself
+    with pytest.warns(UserWarning, match=r"ADAANCHOR_MALLOC='sometimes' is neither 'keep' nor 'default'"):
+        assert malloc._apply() is False
 
 
 def test_off_glibc_nothing_is_changed(monkeypatch):

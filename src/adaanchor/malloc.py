@@ -16,13 +16,15 @@ process then holds on to the memory of its busiest step; results are unchanged (
 
 Where: the ``adaanchor`` command applies it at start, :func:`adaanchor.engine.train.train` and
 :class:`adaanchor.predict.Predictor` when they start. It is process-wide; set ``ADAANCHOR_MALLOC=default`` to
-leave malloc as it is (also when ``GLIBC_TUNABLES`` sets malloc options itself, which are respected).
+leave malloc as it is (``off`` and ``0`` work too; also when ``GLIBC_TUNABLES`` sets malloc options itself, which
+are respected).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -34,8 +36,11 @@ M_MMAP_THRESHOLD = -3
 #: glibc's largest mmap threshold on 64-bit systems (HEAP_MAX_SIZE / 2); mallopt refuses more.
 MMAP_THRESHOLD = 32 << 20
 TRIM_THRESHOLD = 1 << 30
-#: The environment variable that turns it off (value ``default``).
+#: The environment variable that turns it off: ``default`` (or ``off``, ``0``, ``false``, ``no``); ``keep`` (or
+#: unset, ``on``, ``1``, ``true``, ``yes``) keeps freed memory.
 ENV = "ADAANCHOR_MALLOC"
+_OFF = ("default", "off", "0", "false", "no")
+_ON = ("", "keep", "on", "1", "true", "yes")
 
 _state: dict[str, bool | None] = {"applied": None}
 
@@ -50,7 +55,10 @@ def keep_freed_memory() -> bool:
 
 
 def _apply() -> bool:
-    if os.environ.get(ENV, "").strip().lower() == "default" or "malloc" in os.environ.get("GLIBC_TUNABLES", ""):
+    mode = os.environ.get(ENV, "").strip().lower()
+    if mode not in _OFF + _ON:
+        warnings.warn(f"{ENV}={mode!r} is neither 'keep' nor 'default': keeping freed memory", stacklevel=3)
+    if mode in _OFF or "malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         return False
     libc = _glibc()
     if libc is None:
