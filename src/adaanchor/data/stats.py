@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import unknown_name_error
 from .readers import ReadResult
 from .spec_source import load_spec
+from .splits import split_by_config
 
 
 def _plain(cfg: Any) -> dict[str, Any]:
@@ -76,11 +77,9 @@ def _read(cfg: dict[str, Any], split: str) -> ReadResult:
     outside_root(res, {**cfg, "skip_invalid": True}, split, Path(path))
     sp = cfg.get("split") or {}
     from .build import splits_one_file
-    from .splits import split_by_config
 
     if splits_one_file(cfg):
         # One file split in two, as training splits it (data.split): its problems are listed once, under train.
-
         res.instances = split_by_config(res.instances, split, sp)
         res.skipped = res.skipped if split == "train" else []
     return res

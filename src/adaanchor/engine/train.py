@@ -81,7 +81,7 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
     The run directory is locked for the whole training (rank 0 holds ``train.lock``; a second training on
     the same out_dir stops at once) and released on every way out, errors and SIGTERM included."""
     det = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
-    keep_freed_memory()  # 4-8 % of a CPU step was the kernel mapping freed memory in again (adaanchor/malloc.py)
+    keep_freed_memory()  # 3.5-8 % of a CPU step was the kernel mapping freed memory in again (adaanchor/malloc.py)
     cfg = absolute_paths(cfg)  # config.yaml and the checkpoints then mean the same from any folder
     info, device = init_distributed(cfg.train.device)
     lock = None

@@ -17,19 +17,28 @@ def need_onnx(runtime: bool = False) -> Any:
             return onnxruntime
         return onnx
     except ImportError as e:
-        raise AdaAnchorError(f"ONNX export needs the export extras ({e.name} is missing): "
+        raise AdaAnchorError(f"ONNX export and the onnx backend need the export extras ({e.name} is missing): "
                              f"pip install 'adaanchor[export]'") from None
 
 
-def session(path: str | Path, threads: int | None = None) -> Any:
-    """A CPU onnxruntime session that logs errors only (``threads``: intra-op threads, default: onnxruntime's)."""
+def session(path: str | Path, threads: int | None = None, cuda: bool = False, spin: bool = True) -> Any:
+    """A quiet onnxruntime session of ``path`` on the CPU (``threads``: intra-op threads, default onnxruntime's).
+
+    ``cuda``: CUDA first when its provider exists. ``spin=False``: the worker threads sleep as soon as a run ends,
+    for a session whose outputs PyTorch works on next (they otherwise busy-wait for the next run and take the cores
+    from PyTorch's)."""
     ort = need_onnx(runtime=True)
     so = ort.SessionOptions()
     so.log_severity_level = 3
     if threads:
         so.intra_op_num_threads = int(threads)
         so.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = ["CPUExecutionProvider"]
+    if cuda and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    return ort.InferenceSession(str(path), so, providers=providers)
 
 
 def file_opset(path: str | Path) -> int:

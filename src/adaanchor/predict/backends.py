@@ -51,25 +51,14 @@ class TorchBackend:
 
 
 def open_session(path: str | Path, device: torch.device, threads: int | None, spin: bool = True) -> Any:
-    """An onnxruntime session of ``path`` on the CPU (or CUDA when the device is and its provider exists).
+    """:func:`adaanchor.export.runtime.session` with torch's thread count by default, CUDA when ``device`` is, and
+    a one-line error for a file onnxruntime cannot load."""
+    from ..export.runtime import session
 
-    ``spin=False``: its worker threads sleep as soon as a run ends, for a session whose outputs PyTorch works on
-    next (onnxruntime's threads otherwise busy-wait for the next run and take the cores from PyTorch's)."""
     try:
-        import onnxruntime as ort
-    except ImportError:
-        raise AdaAnchorError("backend=onnx needs onnxruntime: pip install 'adaanchor[export]'") from None
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    so.intra_op_num_threads = int(threads or torch.get_num_threads())
-    so.inter_op_num_threads = 1
-    if not spin:
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    providers = ["CPUExecutionProvider"]
-    if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    try:
-        return ort.InferenceSession(str(path), so, providers=providers)
+        return session(path, int(threads or torch.get_num_threads()), cuda=device.type == "cuda", spin=spin)
+    except AdaAnchorError:
+        raise  # onnxruntime is missing: the error names the extra to install
     except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise AdaAnchorError(f"{path}: cannot load the ONNX model ({str(e).splitlines()[0][:200]})") from None
 
