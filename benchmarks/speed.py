@@ -112,12 +112,13 @@ def inference_timers(setup: dict[str, Any], names: list[str], batch: int, calls:
     return timers
 
 
-def layout_timers(setup: dict[str, Any]) -> dict[str, Timer]:
-    """The heatmap's training step with the backbone in the default (NCHW) and channels-last (NHWC) layout."""
+def layout_timers(setup: dict[str, Any], steps: int = 1) -> dict[str, Timer]:
+    """The heatmap's training step (``steps`` per call) with the backbone in the default (NCHW) and channels-last
+    (NHWC) layout."""
     timers = {}
     for name, flag in (("nchw", "false"), ("channels_last", "true")):
         timers.update({name: train_step_timers({**setup, "overrides": [*setup["overrides"],
-                                                f"model.channels_last={flag}"]}, ["heatmap"], 1)["heatmap"]})
+                                                f"model.channels_last={flag}"]}, ["heatmap"], steps)["heatmap"]})
     return timers
 
 
@@ -216,6 +217,9 @@ ROWS: dict[str, Row] = {
     "channels_last": Row("train step, heatmap, ResNet-50 256x192, batch 8: backbone layout",
                          lambda: layout_timers(RESNET50), {"channels_last / nchw": ("channels_last", "nchw")},
                          {"channels_last / nchw": 1.0}, reps=5),
+    "channels_last_tiny": Row("train step, heatmap, tiny 72x96, batch 32: backbone layout",
+                              lambda: layout_timers(TINY, steps=3), {"channels_last / nchw": ("channels_last", "nchw")},
+                              {"channels_last / nchw": 1.0}, reps=15),
     "onnx_resnet50_b1": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 1",
                             lambda: onnx_timers(RESNET50), {"onnxruntime / torch eager": ("onnxruntime", "torch")},
                             {"onnxruntime / torch eager": 0.5}, reps=9, settle_s=0.3),

@@ -57,9 +57,10 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
         load_weights(other, tmp_path / "t8.pt")
 
 
-@pytest.mark.parametrize("name, kw, size", [("resnet18", {"deconv_channels": 16}, (64, 48)), ("hrnet_w18", {}, (64, 64))])
+@pytest.mark.parametrize("name, kw, size", [("resnet18", {"deconv_channels": 16}, (64, 48)), ("hrnet_w18", {}, (64, 64)),
+                                            ("tiny", {"tiny_width": 8}, (72, 96))])
 def test_channels_last_gives_the_default_layouts_results_and_gradients(name, kw, size):
-    """The NHWC body (model.channels_last, on by default for the timm backbones) changes speed, not results."""
+    """The NHWC body (model.channels_last, on by default for every backbone) changes speed, not results."""
     torch.manual_seed(0)
     nhwc = KeypointNet(build_backbone(name, **kw), HEADS)
     nchw = KeypointNet(build_backbone(name, **kw, channels_last=False), HEADS)
@@ -68,7 +69,8 @@ def test_channels_last_gives_the_default_layouts_results_and_gradients(name, kw,
     # In float64, so that what is compared is the function computed, not float32 rounding (which a deep
     # randomly initialised net in training mode amplifies to ~0.3% in the first layer's gradient).
     nhwc, nchw = nhwc.double(), nchw.double()
-    assert nhwc.backbone.body.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    first = next(m for m in nhwc.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.weight.is_contiguous(memory_format=torch.channels_last)
     x = torch.randn(2, 3, size[1], size[0], dtype=torch.float64)
     a, b = nhwc(x), nchw(x)
     for k in a:
@@ -85,12 +87,16 @@ def test_channels_last_gives_the_default_layouts_results_and_gradients(name, kw,
         assert float((ga[n].grad - p.grad).abs().max()) <= 1e-7 * float(p.grad.abs().max()) + 1e-12, n
 
 
-def test_channels_last_is_a_model_key_off_for_the_tiny_cnn():
+def test_channels_last_is_one_model_key_on_by_default_for_every_backbone():
     from adaanchor.config import build_config
+    from adaanchor.models.backbones import backbone_from_config
 
-    cfg = build_config(None, ["model.backbone=resnet18", "model.channels_last=false"])
-    assert cfg.model.channels_last is False
-    assert not build_backbone("tiny", tiny_width=8).__dict__.get("channels_last", False)
+    assert build_config(None, []).model.channels_last is True
+    for name in ("tiny", "resnet18"):
+        cfg = build_config(None, [f"model.backbone={name}", "model.channels_last=false"])
+        assert cfg.model.channels_last is False
+        assert backbone_from_config(cfg.model).channels_last is False, name
+    assert build_backbone("tiny", tiny_width=8).channels_last
 
 
 def test_stacked_heads_equal_one_convolution_per_head_with_gradients():
