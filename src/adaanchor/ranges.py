@@ -76,6 +76,20 @@ class Choice:
         return "one of " + ", ".join(self.values)
 
 
+@dataclass(frozen=True)
+class Flag:
+    """``true`` or ``false`` (a key whose default is null may also be null: "let the code choose")."""
+
+    def check(self, key: str, value: Any, nullable: bool = False) -> None:
+        if (value is None and nullable) or isinstance(value, bool):
+            return
+        null = " (or null)" if nullable else ""
+        raise AdaAnchorError(f"config key '{key}': the value must be true or false{null}, got {value!r}")
+
+    def describe(self) -> str:
+        return "true or false"
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
@@ -100,6 +114,11 @@ def choice(values: Sequence[str], kind: str | None = None) -> Choice:
     return Choice(tuple(values), kind)
 
 
+def flag() -> Flag:
+    """``true`` or ``false``."""
+    return Flag()
+
+
 def merge_tables(registry: Mapping[str, Any], table: str, base: Mapping[str, Any], section: str) -> dict[str, Any]:
     """``base`` plus the ``table`` (``"DEFAULTS"`` or ``"RANGES"``) of every distinct class in ``registry``: the
     config section of a registry. The section is one key space, so two classes may share a key only with
@@ -118,6 +137,7 @@ SEED = between(0, 2**32 - 1)
 #: probabilities.
 PROB = between(0, 1)
 
-Checker = Range | Choice
+Checker = Range | Choice | Flag
 
-__all__ = ["Range", "Choice", "Checker", "positive", "at_least", "between", "choice", "merge_tables", "SEED", "PROB"]
+__all__ = ["Range", "Choice", "Flag", "Checker", "positive", "at_least", "between", "choice", "flag", "merge_tables",
+           "SEED", "PROB"]

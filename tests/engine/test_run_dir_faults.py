@@ -169,6 +169,18 @@ def test_resume_refuses_options_that_fix_the_model_with_a_diff(tiny_overrides, t
     assert (run / "config.yaml").read_text() == before  # the refused run wrote nothing
 
 
+def test_the_backbone_layout_may_change_on_resume_and_is_reported(tiny_overrides, tmp_path, capsys):
+    """model.channels_last changes the memory layout, not the weights: a resume applies a new value (a run saved
+    with the former default, true, continues under the new one, null)."""
+    run = tmp_path / "run"
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1", "model.channels_last=true"]))
+    capsys.readouterr()
+    summary = train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "resume=auto"]))
+    assert summary["steps"] == 2
+    assert "resume: model.channels_last changed True -> None (applied)" in capsys.readouterr().out
+    assert yaml.safe_load((run / "config.yaml").read_text())["model"]["channels_last"] is None
+
+
 def test_the_cli_prints_a_refused_resume_as_one_line(tiny_overrides, tmp_path, capsys):
     from adaanchor.cli import main
 

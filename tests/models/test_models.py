@@ -62,7 +62,7 @@ def test_weights_of_another_architecture_are_refused(tmp_path):
 def test_channels_last_gives_the_default_layouts_results_and_gradients(name, kw, size):
     """The NHWC body (model.channels_last, on by default for every backbone) changes speed, not results."""
     torch.manual_seed(0)
-    nhwc = KeypointNet(build_backbone(name, **kw), HEADS)
+    nhwc = KeypointNet(build_backbone(name, **kw, channels_last=True), HEADS)
     nchw = KeypointNet(build_backbone(name, **kw, channels_last=False), HEADS)
     nchw.load_state_dict(nhwc.state_dict())
     assert nhwc.backbone.channels_last and not nchw.backbone.channels_last
@@ -87,16 +87,21 @@ def test_channels_last_gives_the_default_layouts_results_and_gradients(name, kw,
         assert float((ga[n].grad - p.grad).abs().max()) <= 1e-7 * float(p.grad.abs().max()) + 1e-12, n
 
 
-def test_channels_last_is_one_model_key_on_by_default_for_every_backbone():
+def test_channels_last_null_takes_each_backbones_faster_layout_and_true_or_false_force_it():
+    """model.channels_last: null (the default) is NHWC for the timm backbones and for the tiny CNN from width 32
+    (narrower ones measured slower in NHWC); true and false force either; anything else is refused."""
     from adaanchor.config import build_config
     from adaanchor.models.backbones import backbone_from_config
 
-    assert build_config(None, []).model.channels_last is True
-    for name in ("tiny", "resnet18"):
-        cfg = build_config(None, [f"model.backbone={name}", "model.channels_last=false"])
-        assert cfg.model.channels_last is False
-        assert backbone_from_config(cfg.model).channels_last is False, name
-    assert build_backbone("tiny", tiny_width=8).channels_last
+    assert build_config(None, []).model.channels_last is None
+    for over, expected in ((["model.tiny_width=32"], True), (["model.tiny_width=24"], False),
+                           (["model.backbone=resnet18"], True), (["model.tiny_width=8", "model.channels_last=true"], True),
+                           (["model.channels_last=false"], False), (["model.backbone=resnet18", "model.channels_last=false"], False)):
+        cfg = build_config(None, over)
+        assert backbone_from_config(cfg.model).channels_last is expected, over
+    assert build_backbone("tiny", tiny_width=32).channels_last and not build_backbone("tiny", tiny_width=8).channels_last
+    with pytest.raises(AdaAnchorError, match=r"model.channels_last.*true or false \(or null\), got 3"):
+        build_config(None, ["model.channels_last=3"])
 
 
 def test_stacked_heads_equal_one_convolution_per_head_with_gradients():

@@ -37,6 +37,8 @@ LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.
 
 # Options that fix the model: a checkpoint cannot continue under other values. Prefixes end with a dot.
 FROZEN = ("task", "model.", "strategy.", "data.input_size")
+# Options under those prefixes that do not fix the model: the backbone's memory layout changes speed, not weights.
+THAWED = ("model.channels_last",)
 # Options that only matter when a run starts (the resumed weights replace them) or that always differ.
 IGNORED = ("resume", "model.weights")
 # Changing these is applied, but the data order of the resumed run is not the one of an uninterrupted run.
@@ -200,7 +202,7 @@ def _flat(d: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
 
 
 def _frozen(key: str) -> bool:
-    return any(key == f or (f.endswith(".") and key.startswith(f)) for f in FROZEN)
+    return key not in THAWED and any(key == f or (f.endswith(".") and key.startswith(f)) for f in FROZEN)
 
 
 def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import unknown_name_error
-from ..ranges import Checker, at_least, between, choice, merge_tables
+from ..ranges import Checker, at_least, between, choice, flag, merge_tables
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 HRNETS = {"hrnet_w18": "hrnet_w18", "hrnet_w32": "hrnet_w32"}
@@ -32,19 +32,30 @@ def deconv_stack(cin: int, width: int, layers: int) -> tuple[nn.Sequential, int]
     return nn.Sequential(*mods), cin
 
 
-class ChannelsLast(nn.Module):
-    """Runs the body in the channels-last memory format when ``channels_last`` is set.
+#: ``model.channels_last``: null lets each backbone take the layout measured faster (:meth:`ChannelsLast.auto`);
+#: true or false force NHWC or NCHW. The layout changes speed, not results (tested), so a resume may change it.
+LAYOUT_DEFAULTS: dict[str, Any] = {"channels_last": None}
+LAYOUT_RANGES: dict[str, Checker] = {"channels_last": flag()}
 
-    On CPU (oneDNN) and on GPUs with tensor cores, convolutions are faster on NHWC tensors: a ResNet-50 training
-    step at 256x192, batch 8, took 0.63-0.74 of its time on this project's 2-core machine
-    (``benchmarks/speed.py``, row ``channels_last``), and the tiny CNN's demo step 0.92-0.94 of its time. The
-    dense and deep maps leave the backbone contiguous again, so the heads and the strategies' reshapes see
-    the usual layout. Results match the default layout to float rounding (tested)."""
+
+class ChannelsLast(nn.Module):
+    """Runs the body in the channels-last (NHWC) memory format when ``channels_last`` is set.
+
+    On CPU (oneDNN) and on GPUs with tensor cores, convolutions are often faster on NHWC tensors: a ResNet-50
+    training step at 256x192, batch 8, took 0.84-0.92 of its time on this project's 2-core machine, an HRNet-W18
+    step 0.87 (``benchmarks/speed.py``, rows ``channels_last``). Narrow convolutions are slower in it: the tiny
+    CNN's step took 0.93 of its time at widths 32-64 but 1.03-1.35 at widths 8-24. The dense and deep maps leave
+    the backbone contiguous again, so the heads and the strategies' reshapes see the usual layout. Results match
+    the default layout to float rounding (tested)."""
 
     channels_last: bool = False
 
-    def _use_channels_last(self, on: bool) -> None:
-        self.channels_last = bool(on)
+    def auto(self) -> bool:
+        """The layout when ``model.channels_last`` is null: NHWC (subclasses decide by their widths)."""
+        return True
+
+    def _use_channels_last(self, on: bool | None) -> None:
+        self.channels_last = self.auto() if on is None else bool(on)
         if self.channels_last:
             self.to(memory_format=torch.channels_last)
 
@@ -65,20 +76,19 @@ class TinyBackbone(ChannelsLast):
 
     stride = 4
     input_multiple = 1  # the net keeps the first ceil(size / stride) cells: any size works
-    DEFAULTS: ClassVar[dict[str, Any]] = {
-        "tiny_width": 32,  # channel width of the tiny CNN
-        "channels_last": True,  # NHWC memory format (see ChannelsLast)
-    }
-    RANGES: ClassVar[dict[str, Checker]] = {"tiny_width": at_least(2)}  # its first layer has width // 2
+    DEFAULTS: ClassVar[dict[str, Any]] = {"tiny_width": 32, **LAYOUT_DEFAULTS}  # tiny_width: its channel width
+    RANGES: ClassVar[dict[str, Checker]] = {"tiny_width": at_least(2), **LAYOUT_RANGES}  # first layer: width // 2
+    #: The narrowest width at which NHWC was faster here (0.93 of the step at 32-64, 1.03-1.35 at 8-24).
+    NHWC_MIN_WIDTH = 32
 
     @classmethod
     def from_config(cls, name: str, section: Mapping[str, Any]) -> TinyBackbone:
         return cls(int(section.get("tiny_width", cls.DEFAULTS["tiny_width"])),
-                   channels_last=bool(section.get("channels_last", cls.DEFAULTS["channels_last"])))
+                   channels_last=section.get("channels_last", cls.DEFAULTS["channels_last"]))
 
-    def __init__(self, width: int = DEFAULTS["tiny_width"], channels_last: bool = DEFAULTS["channels_last"]):
+    def __init__(self, width: int = DEFAULTS["tiny_width"], channels_last: bool | None = DEFAULTS["channels_last"]):
         super().__init__()
-        w = width
+        w = self.width = width
         self.enc = nn.Sequential(
             _conv(3, w // 2, 2), _conv(w // 2, w), _conv(w, w, 2), _conv(w, w),
             _conv(w, 2 * w, 2), _conv(2 * w, 2 * w), _conv(2 * w, 4 * w, 2), _conv(4 * w, 4 * w),
@@ -86,6 +96,9 @@ class TinyBackbone(ChannelsLast):
         self.neck, self.out_channels = deconv_stack(4 * w, 2 * w, 2)
         self.deep_channels = 4 * w
         self._use_channels_last(channels_last)
+
+    def auto(self) -> bool:
+        return self.width >= self.NHWC_MIN_WIDTH
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         deep = self.enc(self._in(x))
@@ -100,17 +113,18 @@ class ResNetBackbone(ChannelsLast):
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "deconv_channels": 256,  # SimpleBaseline deconvolution width
         "deconv_layers": 3,  # each doubles the resolution: output stride 32 / 2**layers
-        "channels_last": True,  # NHWC memory format for the body and neck (faster; see ChannelsLast)
+        **LAYOUT_DEFAULTS,
     }
-    RANGES: ClassVar[dict[str, Checker]] = {"deconv_channels": at_least(1), "deconv_layers": between(0, 5)}
+    RANGES: ClassVar[dict[str, Checker]] = {"deconv_channels": at_least(1), "deconv_layers": between(0, 5),
+                                            **LAYOUT_RANGES}
 
     @classmethod
     def from_config(cls, name: str, section: Mapping[str, Any]) -> ResNetBackbone:
         opts = {k: int(section.get(k, d)) for k, d in cls.DEFAULTS.items() if k != "channels_last"}
-        return cls(name, **opts, channels_last=bool(section.get("channels_last", cls.DEFAULTS["channels_last"])))
+        return cls(name, **opts, channels_last=section.get("channels_last", cls.DEFAULTS["channels_last"]))
 
     def __init__(self, name: str, deconv_channels: int = DEFAULTS["deconv_channels"],
-                 deconv_layers: int = DEFAULTS["deconv_layers"], channels_last: bool = DEFAULTS["channels_last"]):
+                 deconv_layers: int = DEFAULTS["deconv_layers"], channels_last: bool | None = DEFAULTS["channels_last"]):
         super().__init__()
         import timm  # imported here: it costs ~2 s at start-up, and the tiny backbone does not need it
 
@@ -131,14 +145,14 @@ class HRNetBackbone(ChannelsLast):
 
     stride = 4
     input_multiple = 32  # its branches are fused by addition: every stage's maps must line up exactly
-    DEFAULTS: ClassVar[dict[str, Any]] = {"channels_last": True}  # NHWC memory format (see ChannelsLast)
-    RANGES: ClassVar[dict[str, Checker]] = {}
+    DEFAULTS: ClassVar[dict[str, Any]] = dict(LAYOUT_DEFAULTS)
+    RANGES: ClassVar[dict[str, Checker]] = dict(LAYOUT_RANGES)
 
     @classmethod
     def from_config(cls, name: str, section: Mapping[str, Any]) -> HRNetBackbone:
-        return cls(name, channels_last=bool(section.get("channels_last", cls.DEFAULTS["channels_last"])))
+        return cls(name, channels_last=section.get("channels_last", cls.DEFAULTS["channels_last"]))
 
-    def __init__(self, name: str, channels_last: bool = DEFAULTS["channels_last"]):
+    def __init__(self, name: str, channels_last: bool | None = DEFAULTS["channels_last"]):
         super().__init__()
         import timm
 
