@@ -150,3 +150,31 @@ def test_bad_run_and_missing_checkpoint(exported, tmp_path):
     with pytest.raises(AdaAnchorError, match="no checkpoint found"):
         export_command(str(empty), str(tmp_path / "m.onnx"), [], None, None, False)
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_exporting_leaves_the_eager_model_computing_real_tensors(tmp_path):
+    """The dynamo exporter traces the strategies' code with fake tensors; the per-size constants they cache
+    (tensor_cache.constant_cache) must not keep a traced one, or every later eager call of the process returns
+    fake tensors (it did: predict after an export gave keypoints without values)."""
+    from adaanchor.engine.run import build_system
+    from adaanchor.strategies import anchor_decode, assign_targets
+
+    model, strategy = build_system(build_config(None, ["model.tiny_width=8", "strategy.name=adaanchor"]))
+    model.eval()
+    images = check_images(2, (72, 96))
+    with torch.no_grad():
+        before = strategy.predict(model, images)
+    caches = (assign_targets.grid_scale, assign_targets._centre_grid, assign_targets._cell_index_grid,
+              anchor_decode._grids)
+    for c in caches:
+        c.cache_clear()  # the export is now the first to build them
+    res = export_onnx(model, strategy, tmp_path / "m.onnx", (72, 96))
+    if res["exporter"] != "dynamo":
+        pytest.skip(f"the dynamo exporter did not run here: {res.get('dynamo_error')}")
+    with torch.no_grad():
+        after, full = strategy.predict(model, images), strategy.decode(model(images))
+    for dec in (after, full):
+        for part in (dec.xy, dec.score, dec.anchor):
+            assert type(part) is torch.Tensor, type(part)
+        assert torch.allclose(dec.xy, before.xy, atol=1e-4) and torch.equal(dec.anchor, before.anchor)
+    assert all(c.cache_len() > 0 for c in (assign_targets.grid_scale, anchor_decode._grids))  # eager calls cache

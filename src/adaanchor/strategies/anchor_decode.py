@@ -11,7 +11,6 @@ paper's "no extra test-time cost" asks.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell, refine_points
+from ..tensor_cache import constant_cache
 from .assign_targets import grid_scale
 from .base import Decoded
 
@@ -78,7 +78,7 @@ def decode_anchor_features(dense: Tensor, mats: dict[str, tuple[Tensor, Tensor]]
     return Decoded(xy=uv * stride + (stride - 1) / 2.0, score=torch.sigmoid(best.float()), anchor=anchor)
 
 
-@functools.lru_cache(maxsize=16)
+@constant_cache(maxsize=16)
 def _grids(h: int, w: int, stride: int, device: torch.device) -> dict[str, Tensor]:
     """Per map size: cell centres ``(hw, 2)`` in input pixels, cell indices ``(hw, 2)`` as (column, row), and the
     first and last column and row ``(2,)`` (cached)."""

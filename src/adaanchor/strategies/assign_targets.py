@@ -13,7 +13,6 @@ What makes it fast, with the same results as a direct implementation (tested aga
 
 from __future__ import annotations
 
-import functools
 import math
 
 import torch
@@ -21,6 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..coords import input_to_cell
+from ..tensor_cache import constant_cache
 from .base import PointTarget
 
 
@@ -209,20 +209,20 @@ def window_fits(radius: float, h: int, w: int) -> bool:
     return side * side * 2 < h * w
 
 
-@functools.lru_cache(maxsize=16)
+@constant_cache(maxsize=16)
 def _centre_grid(h: int, w: int, stride: int, device: torch.device) -> Tensor:
     """``(2, hw)``: x and y of every cell centre, row-major (cached: one per map size)."""
     return torch.stack([axis_centres(w, stride, device).repeat(h), axis_centres(h, stride, device).repeat_interleave(w)])
 
 
-@functools.lru_cache(maxsize=16)
+@constant_cache(maxsize=16)
 def grid_scale(h: int, w: int, device: torch.device) -> Tensor:
     """``(2,)``: the scale from cell coordinates (x, y) of an ``h x w`` map to ``grid_sample``'s ``[-1, 1]`` with
     ``align_corners=True``, before subtracting 1 (cached; training's scoring and inference's decoding use it)."""
     return torch.tensor([2.0 / max(w - 1, 1), 2.0 / max(h - 1, 1)], device=device)
 
 
-@functools.lru_cache(maxsize=16)
+@constant_cache(maxsize=16)
 def _cell_index_grid(h: int, w: int, device: torch.device) -> Tensor:
     """``(2, hw)``: column and row index of every cell, row-major (cached)."""
     return torch.stack([torch.arange(w, device=device, dtype=torch.float32).repeat(h),

@@ -1,0 +1,62 @@
+"""A cache of constant tensors per map size that never keeps a traced one.
+
+The strategies build small constant tensors once per map size (cell centres, index grids, the scale of
+``grid_sample``) and reuse them every step. An exporter (``torch.export``, the dynamo ONNX exporter) or
+``torch.compile`` runs the same code under a fake-tensor mode, where what is built is a ``FakeTensor``: cached,
+it made every later eager call in the process return fake tensors (a model exported and then run by the
+predictor in one session gave keypoints without values). :func:`constant_cache` stores a result only when every
+tensor in it is a plain ``torch.Tensor``; a traced call computes its constants afresh, which costs nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import torch
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` (a tensor, or a tuple, list or dict of them) holds plain tensors only: no subclass
+    (``FakeTensor``, functional tensors of a trace), nothing that needs a gradient."""
+    if isinstance(value, torch.Tensor):
+        return type(value) is torch.Tensor and not value.requires_grad
+    if isinstance(value, (tuple, list)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    return True
+
+
+def constant_cache(maxsize: int = 16) -> Callable[[F], F]:
+    """Like ``functools.lru_cache(maxsize)`` for functions of hashable arguments that return constant tensors,
+    but a result holding a traced tensor is returned without being stored. The wrapper has ``cache_clear()``
+    and ``cache_len()``."""
+
+    def decorate(fn: F) -> F:
+        cache: OrderedDict[tuple, Any] = OrderedDict()
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any) -> Any:
+            if args in cache:
+                cache.move_to_end(args)
+                return cache[args]
+            out = fn(*args)
+            if _plain(out):
+                cache[args] = out
+                if len(cache) > maxsize:
+                    cache.popitem(last=False)
+            return out
+
+        wrapper.cache_clear = cache.clear  # type: ignore[attr-defined]
+        wrapper.cache_len = cache.__len__  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+__all__ = ["constant_cache"]

@@ -1,0 +1,53 @@
+"""tensor_cache.constant_cache: an LRU cache of constant tensors that never stores a traced (fake) tensor."""
+
+from __future__ import annotations
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from adaanchor.tensor_cache import constant_cache
+
+
+def test_plain_tensors_are_cached_per_arguments_and_the_oldest_leaves_first():
+    calls = []
+
+    @constant_cache(maxsize=2)
+    def grid(n: int) -> dict[str, torch.Tensor]:
+        calls.append(n)
+        return {"a": torch.arange(n), "b": torch.zeros(n)}
+
+    first = grid(3)
+    assert grid(3) is first and calls == [3]
+    grid(4)
+    grid(3)  # refreshed: 4 is now the oldest
+    grid(5)
+    assert grid.cache_len() == 2 and calls == [3, 4, 5]
+    grid(3)
+    assert calls == [3, 4, 5]
+    grid(4)
+    assert calls == [3, 4, 5, 4]
+    grid.cache_clear()
+    assert grid.cache_len() == 0
+
+
+def test_a_fake_tensor_built_under_tracing_is_returned_but_not_kept():
+    @constant_cache()
+    def scale(n: int) -> torch.Tensor:
+        return torch.tensor([2.0 / n, 1.0])
+
+    with FakeTensorMode():
+        traced = scale(4)
+    assert type(traced) is not torch.Tensor and scale.cache_len() == 0
+    real = scale(4)
+    assert type(real) is torch.Tensor and torch.equal(real, torch.tensor([0.5, 1.0])) and scale.cache_len() == 1
+    with FakeTensorMode():
+        assert scale(4) is real  # a cached real constant serves a trace (it becomes a constant of the graph)
+
+
+def test_a_tensor_that_needs_a_gradient_is_not_kept():
+    @constant_cache()
+    def weight(n: int) -> torch.Tensor:
+        return torch.ones(n, requires_grad=True)
+
+    weight(2)
+    assert weight.cache_len() == 0
