@@ -22,6 +22,7 @@ import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from omegaconf import OmegaConf
 from PIL import Image
 
 import adaanchor.engine.checkpoint as ckpt_mod
@@ -152,6 +153,27 @@ def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_ove
     assert [h["resumed_from"] is None for h in hist] == [True, False] and hist[1]["start_step"] == 2
     assert hist[1]["changed"]["train.lr"] == {"old": 0.001, "new": 0.5}
     assert hist[0]["changed"] == {}
+
+
+def test_a_config_read_back_from_yaml_is_not_a_change(tiny_overrides, tmp_path, capsys):
+    """The synthetic data's defaults are tuples, kept as tuples by OmegaConf from 2.4, and YAML gives them back as
+    lists: a run started again in its run dir, or resumed from a checkpoint whose config holds lists (an older
+    OmegaConf), records and reports no change."""
+    run = tmp_path / "run"
+    cfg = build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"])
+    assert isinstance(OmegaConf.to_container(cfg)["data"]["synth"]["occluders"], (list, tuple))
+    train(cfg)
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))  # a new run over the old one
+    last = run / "checkpoints" / "last.pt"
+    state = safe_load(last)
+    state["config"] = yaml.safe_load(yaml.safe_dump(state["config"]))  # every sequence a list
+    torch.save(state, last)
+    capsys.readouterr()
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "resume=auto"]))
+    assert [ln for ln in capsys.readouterr().out.splitlines() if "changed" in ln] == [
+        "resume: train.max_steps changed 1 -> 2 (applied)"]
+    hist = yaml.safe_load((run / HISTORY_NAME).read_text())
+    assert [h["changed"] for h in hist] == [{}, {}, {"train.max_steps": {"old": 1, "new": 2}}]
 
 
 def test_resume_refuses_options_that_fix_the_model_with_a_diff(tiny_overrides, tmp_path):

@@ -198,7 +198,13 @@ def _flat(d: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         for k, v in d.items():
             yield from _flat(v, f"{prefix}{k}.")
     else:
-        yield prefix[:-1], d
+        yield prefix[:-1], _as_lists(d)
+
+
+def _as_lists(v: Any) -> Any:
+    """Sequences as lists, also nested: a config read back from YAML holds lists where the one built in this
+    process holds the tuples of the defaults (OmegaConf from 2.4 keeps tuples), and ``[0, 3] != (0, 3)``."""
+    return [_as_lists(x) for x in v] if isinstance(v, (list, tuple)) else v
 
 
 def _frozen(key: str) -> bool:
