@@ -67,3 +67,34 @@ def test_resume_continues_like_an_uninterrupted_run(tiny_overrides, tmp_path):
     b = safe_load(tmp_path / "part" / "checkpoints" / "last.pt")["model"]
     for k in a:
         assert torch.allclose(a[k].float(), b[k].float(), atol=1e-5), k
+
+
+@pytest.mark.parametrize(("overrides", "line", "warning"), [
+    # The demo's schedule: steps, a drop at 80 %.
+    (["train.max_steps=400", "train.lr_steps=[320]"],
+     "schedule: 400 steps (7 per epoch), lr 0.002, x0.1 after step 320 (train.lr_steps=[320] in steps)", None),
+    # A config's epoch milestones kept while max_steps was added: they count steps, and the warning says so.
+    (["train.max_steps=1200", "train.lr_steps=[4,5]"],
+     "schedule: 1200 steps (7 per epoch), lr 0.002, x0.1 after steps 4, 5 (train.lr_steps=[4, 5] in steps)",
+     "warning: train.lr_steps=[4, 5] count steps because train.max_steps is set: the learning rate is 2e-05 after "
+     "step 5 of 1200. Epochs are train.lr_steps=[28, 35] in steps"),
+    # Epochs past the end of training.
+    (["train.max_steps=null", "train.epochs=3", "train.lr_steps=[2,3]"],
+     "schedule: 21 steps (7 per epoch), lr 0.002, x0.1 after steps 14, 21 (train.lr_steps=[2, 3] in epochs)",
+     "warning: train.lr_steps [3] (epochs) fall at or after the last step (21): never applied"),
+    (["train.max_steps=null", "train.epochs=2", "train.lr_steps=[]"], "schedule: 14 steps (7 per epoch), lr 0.002", None),
+])
+def test_the_schedule_is_printed_in_steps_with_a_warning_for_milestones_that_cannot_be_meant(overrides, line, warning):
+    from adaanchor.engine.state import _milestones, describe_schedule
+
+    cfg = build_config("demo", [*overrides, "train.lr=0.002"])
+    got, warnings = describe_schedule(cfg, 7, int(cfg.train.max_steps or 7 * cfg.train.epochs), _milestones(cfg, 7))
+    assert got == line
+    assert warnings == ([warning] if warning else [])
+
+
+def test_train_prints_the_schedule_and_its_warning(tiny_overrides, capsys):
+    train(build_config(None, [*tiny_overrides, "train.eval_every=0", "train.max_steps=2", "train.lr_steps=[0]"]))
+    out, err = capsys.readouterr()
+    assert "schedule: 2 steps (" in out and "x0.1 after step 0 (train.lr_steps=[0] in steps)" in out
+    assert "warning: train.lr_steps=[0] count steps because train.max_steps is set" in err
