@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from adaanchor.config import DEFAULTS, build_config, defaults, parse_overrides, read_yaml, save_config
 from adaanchor.errors import AdaAnchorError
@@ -474,3 +475,15 @@ def test_crowd_options_are_named_with_their_own_defaults():
         build_config(None, ["data.crowd.n_train=-1"])
     with pytest.raises(AdaAnchorError, match=r"^synth option 'n_train': invalid value -1 \(default 6000\)$"):
         build_config(None, ["data.synth.n_train=-1"])
+
+
+def test_epochs_given_while_max_steps_sets_the_run_length_are_named(capsys):
+    """The `custom` config counts its run in steps: train.epochs on the command line would be ignored silently."""
+    build_config("custom", ["data.root=/nowhere", "train.epochs=50"])
+    assert ("note: train.epochs=50 has no effect while train.max_steps=3000 is set (it counts the run in steps; "
+            "train.max_steps=null counts epochs)") in capsys.readouterr().err
+    build_config("custom", ["data.root=/nowhere", "train.epochs=50", "train.max_steps=null"])
+    build_config("demo", ["train.epochs=50"])  # no max_steps: the epochs count
+    cfg = build_config("custom", ["data.root=/nowhere"])
+    build_config(OmegaConf.to_container(cfg), ["train.lr=0.01"])  # a resolved config sets both: not a user's choice
+    assert "note" not in capsys.readouterr().err

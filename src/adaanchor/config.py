@@ -280,6 +280,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         layers.insert(1, {"strategy": dict(preset)})
         cfg = _merge(layers)
         _note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
+    _note_ignored_epochs(ov, cfg)
     plain = OmegaConf.to_container(cfg, resolve=True)
     _check_types(plain, ref)
     _check_ranges(plain, ref)
@@ -311,6 +312,14 @@ def _note_preset_overrides(name: str, preset: Mapping[str, Any], user_layers: li
     changed = [f"strategy.{k}={section[k]!r} (preset: {v!r})" for k, v in preset.items() if k in section and section[k] != v]
     if changed:
         print(f"note: the config replaces options of the {name} preset: {', '.join(changed)}", file=sys.stderr)
+
+
+def _note_ignored_epochs(overrides: Mapping[str, Any], cfg: DictConfig) -> None:
+    """Say so when an override sets ``train.epochs`` while ``train.max_steps`` (of a config such as ``custom``)
+    sets the length of the run: the epochs would be ignored without a word."""
+    if "epochs" in (overrides.get("train") or {}) and cfg.train.max_steps:
+        print(f"note: train.epochs={cfg.train.epochs} has no effect while train.max_steps={cfg.train.max_steps} is "
+              "set (it counts the run in steps; train.max_steps=null counts epochs)", file=sys.stderr)
 
 
 def save_config(cfg: DictConfig, path: str | Path) -> None:
