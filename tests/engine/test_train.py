@@ -98,3 +98,13 @@ def test_train_prints_the_schedule_and_its_warning(tiny_overrides, capsys):
     out, err = capsys.readouterr()
     assert "schedule: 2 steps (" in out and "x0.1 after step 0 (train.lr_steps=[0] in steps)" in out
     assert "warning: train.lr_steps=[0] count steps because train.max_steps is set" in err
+
+
+@pytest.mark.parametrize(("name", "warmup", "warned"), [
+    ("adaanchor", 2, True), ("adaanchor", 1, False), ("fixanchor", 5, False), ("adaanchor", 0, False)])
+def test_a_warmup_as_long_as_the_run_is_named(tiny_overrides, capsys, name, warmup, warned):
+    train(build_config(None, [*tiny_overrides, "train.eval_every=0", "train.max_steps=2", f"strategy.name={name}",
+                              f"strategy.warmup_steps={warmup}"]))
+    err = capsys.readouterr().err
+    assert (f"warning: strategy.warmup_steps={warmup} is not less than the run's 2 steps: the adaptive assignment "
+            "never starts" in err) == warned, err

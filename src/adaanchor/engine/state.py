@@ -112,6 +112,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=float(tc.lr_factor))
     if info.is_main:
         line, warnings = describe_schedule(cfg, per_epoch, total, milestones)
+        warnings += _warmup_warning(strategy, total)
         print(line)
         for w in warnings:
             print(w, file=sys.stderr)
@@ -152,6 +153,16 @@ def describe_schedule(cfg: DictConfig, per_epoch: int, total: int, milestones: l
                         f"learning rate is {low:g} after step {max(milestones)} of {total}. Epochs are "
                         f"train.lr_steps={[int(m) * per_epoch for m in tc.lr_steps]} in steps")
     return line, warnings
+
+
+def _warmup_warning(strategy: Any, total: int) -> list[str]:
+    """A warning when ``strategy.warmup_steps`` covers the whole run: an adaptive run that never adapts."""
+    inner = getattr(strategy, "inner", strategy)  # a multi-person strategy wraps the dense one
+    warm = int(getattr(inner, "warmup_steps", 0))
+    if getattr(inner, "assign", None) != "adaptive" or warm < total:
+        return []
+    return [f"warning: strategy.warmup_steps={warm} is not less than the run's {total} steps: the adaptive "
+            "assignment never starts (every step assigns the k nearest cells, as FixAnchor)"]
 
 
 def _restore(run: Run, resume: Path, state: dict[str, Any]) -> None:
