@@ -135,6 +135,12 @@ def test_skipped_inputs_are_counted_and_set_the_exit_code(pred_runs, val_images,
     rc = _predict(str(pred_runs["adaanchor"]), str(bad), "--out", str(tmp_path / "o2"))
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error: nothing to predict: 1 input(s) skipped") and len(err.splitlines()) == 1
+    assert not (tmp_path / "o2").exists()  # no empty output folder left behind
+    # Only missing inputs: the same error before the model is loaded (the run need not even exist).
+    assert _predict(str(tmp_path / "norun"), str(tmp_path / "nope.png"), "--out", str(tmp_path / "o3")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: nothing to predict: 1 input(s) skipped (") and "nope.png" in err
+    assert not (tmp_path / "o3").exists()
     assert _predict(str(tmp_path / "norun"), str(val_images[0])) == 2
     assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), "--format", "h5") == 2
 

@@ -111,13 +111,16 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     if out.exists() and not out.is_dir():
         raise AdaAnchorError(f"{out}: exists and is not a folder")
     srcs, skipped = expand_sources(sources)
+    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append)
+    srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
+    if not srcs:  # before the model is loaded or a folder made
+        raise _nothing_to_predict(skipped)
     dets = load_detections(boxes) if boxes else None
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
                                    batch_size=batch_size, onnx_path=onnx_path)
     if dets is not None and predictor.multi_person:
         raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
-    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append)
-    srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
+    made = [d for d in (out, out / "overlays") if not d.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
         if overlays and any(s.kind == "image" for s in srcs):
@@ -128,11 +131,18 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
                float(min_score))
     if res["frames"] == 0 and not res["stopped"]:
-        why = "; ".join(str(s) for s in skipped[:3]) or "no input given"
-        raise AdaAnchorError(f"nothing to predict: {len(skipped)} input(s) skipped ({why})")
+        for d in reversed(made):  # no frame could be read: leave no empty folder behind
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        raise _nothing_to_predict(skipped)
     res["skipped"] = skipped
     res["exit_code"] = EXIT_STOPPED if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
     return res
+
+
+def _nothing_to_predict(skipped: list[Skip]) -> AdaAnchorError:
+    why = "; ".join(str(s) for s in skipped[:3]) or "no input given"
+    return AdaAnchorError(f"nothing to predict: {len(skipped)} input(s) skipped ({why})")
 
 
 def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], dets: dict[int, Boxes] | None,
