@@ -62,9 +62,25 @@ class ChannelsLast(nn.Module):
     def _in(self, x: Tensor) -> Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    @staticmethod
-    def _out(dense: Tensor, deep: Tensor) -> tuple[Tensor, Tensor]:
+    def _out(self, dense: Tensor, deep: Tensor) -> tuple[Tensor, Tensor]:
+        if self.channels_last and dense.requires_grad:
+            return _ToNCHW.apply(dense), deep.contiguous()
         return dense.contiguous(), deep.contiguous()
+
+
+class _ToNCHW(torch.autograd.Function):
+    """``x.contiguous()`` (NCHW) whose gradient goes back in the channels-last layout the backbone's last layers
+    computed in: handed an NCHW gradient, their backward (ReLU, BatchNorm) works across two layouts, and the tiny
+    CNN's last ReLU backward alone took 2 ms of a 50 ms step. With this the demo's heatmap training step took 0.97
+    of its time (median of 60 interleaved pairs, twice); a ResNet-50 step was unchanged (1.00)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:
+        return x.contiguous()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
+        return grad.contiguous(memory_format=torch.channels_last)
 
 
 class TinyBackbone(ChannelsLast):
