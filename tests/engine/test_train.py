@@ -108,3 +108,13 @@ def test_a_warmup_as_long_as_the_run_is_named(tiny_overrides, capsys, name, warm
     err = capsys.readouterr().err
     assert (f"warning: strategy.warmup_steps={warmup} is not less than the run's 2 steps: the adaptive assignment "
             "never starts" in err) == warned, err
+
+
+def test_more_workers_than_cpus_are_capped_with_a_note(monkeypatch, capsys):
+    from adaanchor.engine import state
+
+    monkeypatch.setattr(state.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert state.usable_workers(8) == 2
+    assert "note: train.workers=8 but this process may use 2 CPU(s): 2 data loader worker(s)" in capsys.readouterr().err
+    assert state.usable_workers(2) == 2 and state.usable_workers(0) == 0
+    assert state.usable_workers(5, say=False) == 2 and capsys.readouterr().err == ""

@@ -100,7 +100,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     model.to(device)
     train_ds, val_ds = build_data(cfg, info, device, int(strategy.stride))
     sampler = ResumableBatchSampler(len(train_ds), int(tc.batch_size), seed, info.rank, info.world)
-    workers = int(tc.workers)
+    workers = usable_workers(int(tc.workers), info.is_main)
     # Persistent workers keep their decoded-image cache (data.cache_images) from one epoch to the next.
     loader = DataLoader(KeyedDataset(train_ds, seed), batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                         pin_memory=device.type == "cuda", persistent_workers=workers > 0,
@@ -125,6 +125,19 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
 def _milestones(cfg: DictConfig, per_epoch: int) -> list[int]:
     """``train.lr_steps`` in optimizer steps: they are epochs, or steps when training counts steps (max_steps)."""
     return [int(m) * (1 if cfg.train.max_steps else per_epoch) for m in cfg.train.lr_steps]
+
+
+def usable_workers(asked: int, say: bool = True) -> int:
+    """``train.workers``, at most the CPUs this process may run on (a paper config asks for 8): more loader
+    processes than cores only compete with training, and torch warns that they may stall. The data order does
+    not depend on the number of workers (:mod:`.sampler`), so neither do the results."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if asked <= cpus:
+        return asked
+    if say:
+        print(f"note: train.workers={asked} but this process may use {cpus} CPU(s): {cpus} data loader "
+              "worker(s)", file=sys.stderr)
+    return cpus
 
 
 #: A step-counted run whose every learning-rate drop falls within this share of it was, most likely, given
