@@ -85,10 +85,10 @@ def test_resume_continues_like_an_uninterrupted_run(tiny_overrides, tmp_path):
     (["train.max_steps=null", "train.epochs=2", "train.lr_steps=[]"], "schedule: 14 steps (7 per epoch), lr 0.002", None),
 ])
 def test_the_schedule_is_printed_in_steps_with_a_warning_for_milestones_that_cannot_be_meant(overrides, line, warning):
-    from adaanchor.engine.state import _milestones, describe_schedule
+    from adaanchor.engine.schedule import describe_schedule, milestones_in_steps
 
     cfg = build_config("demo", [*overrides, "train.lr=0.002"])
-    got, warnings = describe_schedule(cfg, 7, int(cfg.train.max_steps or 7 * cfg.train.epochs), _milestones(cfg, 7))
+    got, warnings = describe_schedule(cfg, 7, int(cfg.train.max_steps or 7 * cfg.train.epochs), milestones_in_steps(cfg, 7))
     assert got == line
     assert warnings == ([warning] if warning else [])
 

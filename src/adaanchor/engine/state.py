@@ -23,6 +23,7 @@ from .dist import DistInfo, convert_sync_batchnorm
 from .run import build_system, seed_everything
 from .rundir import close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
+from .schedule import describe_schedule, milestones_in_steps, warmup_warning
 from .session import amp_mode, build_data, check_resume, load_resume, record_config, restore
 
 
@@ -108,11 +109,11 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     per_epoch = sampler.batches_per_epoch()
     total = int(tc.max_steps) if tc.max_steps else per_epoch * int(tc.epochs)
     opt = torch.optim.Adam(model.parameters(), lr=float(tc.lr), weight_decay=float(tc.weight_decay))
-    milestones = _milestones(cfg, per_epoch)
+    milestones = milestones_in_steps(cfg, per_epoch)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=float(tc.lr_factor))
     if info.is_main:
         line, warnings = describe_schedule(cfg, per_epoch, total, milestones)
-        warnings += _warmup_warning(strategy, total)
+        warnings += warmup_warning(strategy, total)
         print(line)
         for w in warnings:
             print(w, file=sys.stderr)
@@ -120,11 +121,6 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
     return Run(cfg, info, device, run_dir, model, strategy, opt, sched, scaler, sampler, loader, val_ds, amp,
                 per_epoch, total, math.ceil(total / per_epoch))
-
-
-def _milestones(cfg: DictConfig, per_epoch: int) -> list[int]:
-    """``train.lr_steps`` in optimizer steps: they are epochs, or steps when training counts steps (max_steps)."""
-    return [int(m) * (1 if cfg.train.max_steps else per_epoch) for m in cfg.train.lr_steps]
 
 
 def usable_workers(asked: int, say: bool = True) -> int:
@@ -140,46 +136,8 @@ def usable_workers(asked: int, say: bool = True) -> int:
     return cpus
 
 
-#: A step-counted run whose every learning-rate drop falls within this share of it was, most likely, given
-#: ``train.lr_steps`` in epochs (a config's epoch milestones kept while ``train.max_steps`` was added).
-EARLY_DROP = 0.05
-
-
-def describe_schedule(cfg: DictConfig, per_epoch: int, total: int, milestones: list[int]) -> tuple[str, list[str]]:
-    """The schedule line ``train`` prints, and a warning for each milestone that cannot be what was meant: at or
-    past the last step (never applied), or every drop within the first :data:`EARLY_DROP` of a run whose
-    ``train.max_steps`` makes ``lr_steps`` count steps."""
-    tc = cfg.train
-    unit = "steps" if tc.max_steps else "epochs"
-    lr, factor = float(tc.lr), float(tc.lr_factor)
-    line = f"schedule: {total} steps ({per_epoch} per epoch), lr {lr:g}"
-    if milestones:
-        at = f"step{'s' if len(milestones) > 1 else ''} {', '.join(map(str, milestones))}"
-        line += f", x{factor:g} after {at} (train.lr_steps={list(tc.lr_steps)} in {unit})"
-    warnings = []
-    late = [int(m) for m, step in zip(tc.lr_steps, milestones, strict=True) if step >= total]
-    if late:
-        warnings.append(f"warning: train.lr_steps {late} ({unit}) fall at or after the last step ({total}): never applied")
-    if tc.max_steps and milestones and max(milestones) < EARLY_DROP * total:
-        low = lr * factor ** len(milestones)
-        warnings.append(f"warning: train.lr_steps={list(tc.lr_steps)} count steps because train.max_steps is set: the "
-                        f"learning rate is {low:g} after step {max(milestones)} of {total}. Epochs are "
-                        f"train.lr_steps={[int(m) * per_epoch for m in tc.lr_steps]} in steps")
-    return line, warnings
-
-
-def _warmup_warning(strategy: Any, total: int) -> list[str]:
-    """A warning when ``strategy.warmup_steps`` covers the whole run: an adaptive run that never adapts."""
-    inner = getattr(strategy, "inner", strategy)  # a multi-person strategy wraps the dense one
-    warm = int(getattr(inner, "warmup_steps", 0))
-    if getattr(inner, "assign", None) != "adaptive" or warm < total:
-        return []
-    return [f"warning: strategy.warmup_steps={warm} is not less than the run's {total} steps: the adaptive "
-            "assignment never starts (every step assigns the k nearest cells, as FixAnchor)"]
-
-
 def _restore(run: Run, resume: Path, state: dict[str, Any]) -> None:
-    restore(resume, state, run.cfg, run.model, run.opt, run.sched, run.scaler, _milestones(run.cfg, run.per_epoch))
+    restore(resume, state, run.cfg, run.model, run.opt, run.sched, run.scaler, milestones_in_steps(run.cfg, run.per_epoch))
     run.resume, run.step, run.best = resume, int(state["step"]), float(state["best"])
     run.start_epoch, run.start_batch = int(state["epoch"]), int(state["batch"])
     run.time_before = float(state.get("time_s", 0.0))

@@ -1,0 +1,51 @@
+"""The learning-rate schedule of a run in optimizer steps, and the warnings for settings that cannot be what was
+meant (``train`` prints both at the start)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from omegaconf import DictConfig
+
+
+def milestones_in_steps(cfg: DictConfig, per_epoch: int) -> list[int]:
+    """``train.lr_steps`` in optimizer steps: they are epochs, or steps when training counts steps (max_steps)."""
+    return [int(m) * (1 if cfg.train.max_steps else per_epoch) for m in cfg.train.lr_steps]
+
+
+#: A step-counted run whose every learning-rate drop falls within this share of it was, most likely, given
+#: ``train.lr_steps`` in epochs (a config's epoch milestones kept while ``train.max_steps`` was added).
+EARLY_DROP = 0.05
+
+
+def describe_schedule(cfg: DictConfig, per_epoch: int, total: int, milestones: list[int]) -> tuple[str, list[str]]:
+    """The schedule line ``train`` prints, and a warning for each milestone that cannot be what was meant: at or
+    past the last step (never applied), or every drop within the first :data:`EARLY_DROP` of a run whose
+    ``train.max_steps`` makes ``lr_steps`` count steps."""
+    tc = cfg.train
+    unit = "steps" if tc.max_steps else "epochs"
+    lr, factor = float(tc.lr), float(tc.lr_factor)
+    line = f"schedule: {total} steps ({per_epoch} per epoch), lr {lr:g}"
+    if milestones:
+        at = f"step{'s' if len(milestones) > 1 else ''} {', '.join(map(str, milestones))}"
+        line += f", x{factor:g} after {at} (train.lr_steps={list(tc.lr_steps)} in {unit})"
+    warnings = []
+    late = [int(m) for m, step in zip(tc.lr_steps, milestones, strict=True) if step >= total]
+    if late:
+        warnings.append(f"warning: train.lr_steps {late} ({unit}) fall at or after the last step ({total}): never applied")
+    if tc.max_steps and milestones and max(milestones) < EARLY_DROP * total:
+        low = lr * factor ** len(milestones)
+        warnings.append(f"warning: train.lr_steps={list(tc.lr_steps)} count steps because train.max_steps is set: the "
+                        f"learning rate is {low:g} after step {max(milestones)} of {total}. Epochs are "
+                        f"train.lr_steps={[int(m) * per_epoch for m in tc.lr_steps]} in steps")
+    return line, warnings
+
+
+def warmup_warning(strategy: Any, total: int) -> list[str]:
+    """A warning when ``strategy.warmup_steps`` covers the whole run: an adaptive run that never adapts."""
+    inner = getattr(strategy, "inner", strategy)  # a multi-person strategy wraps the dense one
+    warm = int(getattr(inner, "warmup_steps", 0))
+    if getattr(inner, "assign", None) != "adaptive" or warm < total:
+        return []
+    return [f"warning: strategy.warmup_steps={warm} is not less than the run's {total} steps: the adaptive "
+            "assignment never starts (every step assigns the k nearest cells, as FixAnchor)"]
