@@ -103,3 +103,9 @@ def test_version_names_the_package_and_what_a_bug_report_needs(capsys):
     out = capsys.readouterr().out.strip()
     assert out.startswith(f"adaanchor {adaanchor.__version__} (torch {metadata.version('torch')}, timm ")
     assert metadata.version("adaanchor") == adaanchor.__version__  # the packaging reads the one definition
+
+
+def test_a_bare_command_lists_the_commands(capsys):
+    assert main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: adaanchor") and "predict" in err and "keypoints on images" in err

@@ -170,7 +170,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    if not (sys.argv[1:] if argv is None else list(argv)):  # bare `adaanchor`: the commands, not just the usage
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     keep_freed_memory()  # every command allocates the same tensors again and again (adaanchor/malloc.py)
     try:
         return int(args.func(args) or 0)
