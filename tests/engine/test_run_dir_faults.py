@@ -153,6 +153,12 @@ def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_ove
     assert [h["resumed_from"] is None for h in hist] == [True, False] and hist[1]["start_step"] == 2
     assert hist[1]["changed"]["train.lr"] == {"old": 0.001, "new": 0.5}
     assert hist[0]["changed"] == {}
+    from importlib import metadata
+
+    import adaanchor
+    for h in hist:  # the code and libraries that wrote each start
+        assert h["versions"]["adaanchor"] == adaanchor.__version__ and h["versions"]["torch"] == metadata.version("torch")
+        assert set(h["versions"]) == {"adaanchor", "torch", "timm", "omegaconf", "python"}
 
 
 def test_a_config_read_back_from_yaml_is_not_a_change(tiny_overrides, tmp_path, capsys):

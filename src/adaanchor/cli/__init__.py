@@ -36,21 +36,11 @@ def one_line(message: str) -> str:
 
 
 def version_line() -> str:
-    """``adaanchor X (torch Y, timm Z, Python W)``: what a bug report needs, read from the installed packages'
-    metadata (importing torch only to print its version would slow every command's start)."""
-    import platform
-    from importlib import metadata
+    """``adaanchor X (torch Y, timm Z, Python W)``: what a bug report needs (:func:`adaanchor.versions.versions`)."""
+    from ..versions import versions
 
-    from .. import __version__
-
-    def installed(name: str) -> str:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
-    return (f"adaanchor {__version__} (torch {installed('torch')}, timm {installed('timm')}, "
-            f"Python {platform.python_version()})")
+    v = versions()
+    return f"adaanchor {v['adaanchor']} (torch {v['torch']}, timm {v['timm']}, Python {v['python']})"
 
 
 class _VersionAction(argparse.Action):

@@ -32,6 +32,7 @@ from ..config import read_yaml, save_config
 from ..data.spec import KeypointSpec
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError
+from ..versions import versions
 
 LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.yaml"
 
@@ -278,6 +279,7 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
     os.replace(tmp, cfg_path)
     entry = {"started": _now(), "host": socket.gethostname(), "pid": os.getpid(),
              "resumed_from": str(resumed_from) if resumed_from else None, "start_step": int(step),
+             "versions": versions(),
              "changed": {k: {"old": a, "new": b} for k, (a, b) in changes.items()}}
     hist = run_dir / HISTORY_NAME
     # One YAML list item appended per start: a crash cannot damage the earlier entries.
