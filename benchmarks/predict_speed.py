@@ -33,7 +33,7 @@ def make_run(root: Path, overrides: list[str] = ()) -> Path:
 
     run = root / "run"
     train(build_config(DEMO_CONFIG, [f"data.root={root / 'bench'}", "data.synth.n_train=16", "data.synth.n_val=8",
-                                     f"out_dir={run}", "train.max_steps=1", "train.progress=false",
+                                     f"out_dir={run}", "overwrite=true", "train.max_steps=1", "train.progress=false",
                                      "train.eval_every=0", "train.batch_size=8", *overrides]))
     return run
 

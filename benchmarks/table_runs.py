@@ -29,7 +29,7 @@ def finished(run_dir: Path, steps: int) -> bool:
 
 
 # Keys that name a run rather than define it: two runs that differ only here are the same run.
-RUN_NAMING_KEYS = ("out_dir", "resume")
+RUN_NAMING_KEYS = ("out_dir", "resume", "overwrite")
 
 
 def _run_identity(cfg: Any, defaults: dict[str, Any] | None = None) -> dict[str, Any]:

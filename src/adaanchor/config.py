@@ -86,6 +86,7 @@ TOP_DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "out_dir": "runs/default",
     "resume": None,  # PATH of a checkpoint, or "auto" (newest in out_dir)
+    "overwrite": False,  # a new run (no resume) may replace the checkpoints already in out_dir
 }
 TOP_RANGES: dict[str, Checker] = {"seed": SEED}
 

@@ -69,6 +69,7 @@ def _method_cfg(overrides: Sequence[str], name: str, out: Path, steps: int) -> D
     cfg = build_config(DEMO_CONFIG, [*overrides, f"strategy.name={name}"])
     # Set after the build, not parsed from text: any output folder name stays a string.
     cfg.out_dir = str(out / name)
+    cfg.overwrite = True  # the demo trains every method afresh each time it runs
     cfg.train.max_steps, cfg.train.lr_steps = steps, [int(steps * 0.8)]
     return cfg
 

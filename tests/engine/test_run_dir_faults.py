@@ -161,6 +161,28 @@ def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_ove
         assert set(h["versions"]) == {"adaanchor", "torch", "timm", "omegaconf", "python"}
 
 
+def test_a_new_run_does_not_replace_an_earlier_runs_checkpoints_unless_asked(tiny_overrides, tmp_path, capsys):
+    """The same command run twice would lose the first training at the second's first checkpoint."""
+    from adaanchor.cli import main
+
+    run = tmp_path / "run"
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2"]))
+    last = run / "checkpoints" / "last.pt"
+    before = (last.read_bytes(), (run / "config.yaml").read_text(), (run / HISTORY_NAME).read_text())
+    with pytest.raises(AdaAnchorError) as e:
+        train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=3"]))
+    assert _one_line(e) == (f"{run}: holds the checkpoints of an earlier training ({last}): continue it with "
+                            "resume=auto, start again over it with overwrite=true, or give another out_dir")
+    assert (last.read_bytes(), (run / "config.yaml").read_text(), (run / HISTORY_NAME).read_text()) == before
+    (tmp_path / "empty.yaml").write_text("{}\n")
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "empty.yaml"), *tiny_overrides, *FAST, "train.max_steps=3"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {run}: holds the checkpoints of an earlier training")
+    assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=3", "resume=auto"]))["steps"] == 3
+    assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1", "overwrite=true"]))["steps"] == 1
+    assert safe_load(last)["step"] == 1  # started again
+
+
 def test_a_config_read_back_from_yaml_is_not_a_change(tiny_overrides, tmp_path, capsys):
     """The synthetic data's defaults are tuples, kept as tuples by OmegaConf from 2.4, and YAML gives them back as
     lists: a run started again in its run dir, or resumed from a checkpoint whose config holds lists (an older
@@ -169,7 +191,7 @@ def test_a_config_read_back_from_yaml_is_not_a_change(tiny_overrides, tmp_path, 
     cfg = build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"])
     assert isinstance(OmegaConf.to_container(cfg)["data"]["synth"]["occluders"], (list, tuple))
     train(cfg)
-    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))  # a new run over the old one
+    train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1", "overwrite=true"]))  # a new run over it
     last = run / "checkpoints" / "last.pt"
     state = safe_load(last)
     state["config"] = yaml.safe_load(yaml.safe_dump(state["config"]))  # every sequence a list

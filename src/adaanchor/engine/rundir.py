@@ -41,7 +41,7 @@ FROZEN = ("task", "model.", "strategy.", "data.input_size")
 # Options under those prefixes that do not fix the model: the backbone's memory layout changes speed, not weights.
 THAWED = ("model.channels_last",)
 # Options that only matter when a run starts (the resumed weights replace them) or that always differ.
-IGNORED = ("resume", "model.weights")
+IGNORED = ("resume", "overwrite", "model.weights")
 # Changing these is applied, but the data order of the resumed run is not the one of an uninterrupted run.
 ORDER_KEYS = ("seed", "train.batch_size")
 

@@ -153,6 +153,7 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.de
                 print(f"resume=auto: no checkpoint in {run_dir / 'checkpoints'}: starting from scratch")
             return None, None
     if not resume:
+        check_fresh_start(cfg, run_dir, info)
         return None, None
     err, state = None, None
     try:
@@ -163,6 +164,18 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.de
         raise AdaAnchorError(err or f"{resume}: another rank cannot read this checkpoint "
                              "(out_dir must be on a filesystem that every node sees)")
     return Path(resume), state
+
+
+def check_fresh_start(cfg: DictConfig, run_dir: Path, info: DistInfo) -> None:
+    """A new run does not replace the checkpoints of an earlier one unless ``overwrite=true``: running the same
+    command twice would otherwise lose the first training at the second's first checkpoint."""
+    if cfg.overwrite:
+        return
+    found = newest_checkpoint(run_dir) if info.is_main else None
+    found = broadcast_object(str(found) if found else None, info)
+    if found:
+        raise AdaAnchorError(f"{run_dir}: holds the checkpoints of an earlier training ({found}): continue it with "
+                             "resume=auto, start again over it with overwrite=true, or give another out_dir")
 
 
 def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> dict[str, Any]:
