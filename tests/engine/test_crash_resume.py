@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -150,6 +151,38 @@ def test_unwritable_out_dir_is_a_one_line_error(tiny_overrides, tmp_path, kind):
         train(cfg)
     msg = str(e.value)
     assert "\n" not in msg and str(out) in msg and "cannot write" in msg
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(tiny_overrides, monkeypatch, capsys, presses):
+    """A first Ctrl-C finishes the step and saves, like SIGTERM; a second one is Python's KeyboardInterrupt."""
+    import adaanchor.engine.train as train_mod
+
+    real, calls = train_mod.compute_loss, {"n": 0}
+
+    def loss_then_ctrl_c(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "compute_loss", loss_then_ctrl_c)
+    before = signal.getsignal(signal.SIGINT)
+    cfg = build_config(None, [*tiny_overrides, "train.max_steps=20", "train.eval_every=1", "train.ckpt_every_steps=2"])
+    expected = AdaAnchorError if presses == 1 else KeyboardInterrupt
+    with pytest.raises(expected) as e:
+        train(cfg)
+    assert signal.getsignal(signal.SIGINT) == before  # Python's handler again after training
+    assert "Ctrl-C: finishing this step and saving a checkpoint (Ctrl-C again stops at once)" in capsys.readouterr().err
+    state = safe_load(f"{cfg.out_dir}/checkpoints/last.pt")
+    if presses == 1:
+        assert re.fullmatch(r"stopped by Ctrl-C \(SIGINT\) after step 3; saved .*last.pt: continue with resume=auto",
+                            str(e.value))
+        assert state["step"] == 3  # the step in progress was finished and saved
+    else:
+        assert state["step"] == 2  # stopped at once: the checkpoint before it is what there is
+    assert not (Path(cfg.out_dir) / "train.lock").exists()
 
 
 def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tiny_overrides, monkeypatch):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import signal
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
@@ -38,23 +39,42 @@ def autocast(device: torch.device, mode: str | None) -> contextlib.AbstractConte
 
 
 class TermSignal:
-    """While training, SIGTERM (a scheduler's preemption, torchrun's shutdown) asks for a checkpoint and a
-    clean stop at the next step instead of killing the process mid-step."""
+    """While training, SIGTERM (a scheduler's preemption, torchrun's shutdown) and a first Ctrl-C (SIGINT) ask
+    for a checkpoint and a clean stop at the next step instead of ending the process mid-step, with the work since
+    the last checkpoint lost. A second Ctrl-C stops at once, as Python's own handler does."""
 
-    def __init__(self) -> None:
-        self.requested, self._old = False, None
+    SIGNALS = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C (SIGINT)"}
+
+    def __init__(self, ctrl_c: str | None = None) -> None:
+        """``ctrl_c``: what a first Ctrl-C does once :meth:`arm_ctrl_c` is called (e.g. "finishing this step and
+        saving a checkpoint"), said when it comes; until then, and with None, Ctrl-C is Python's
+        (KeyboardInterrupt)."""
+        self.requested, self.name, self.ctrl_c = False, "", ctrl_c
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> TermSignal:
-        if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGTERM, self._handle)
+        self._catch(signal.SIGTERM)
         return self
 
+    def arm_ctrl_c(self) -> None:
+        """From here on a first Ctrl-C asks for a clean stop (training's loop: there is a step to finish)."""
+        if self.ctrl_c:
+            self._catch(signal.SIGINT)
+
+    def _catch(self, sig: int) -> None:
+        if sig not in self._old and threading.current_thread() is threading.main_thread():
+            self._old[sig] = signal.signal(sig, self._handle)
+
     def _handle(self, signum: int, frame: Any) -> None:
-        self.requested = True
+        self.requested, self.name = True, self.SIGNALS.get(signum, str(signum))
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, self._old[signal.SIGINT])  # the next Ctrl-C is Python's again
+            print(f"\nCtrl-C: {self.ctrl_c} (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
 
     def __exit__(self, *exc: Any) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGTERM, self._old)
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+        self._old = {}
 
 
 def open_run_dir(run_dir: Path, info: DistInfo) -> RunLock | None:

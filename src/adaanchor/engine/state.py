@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -105,7 +106,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     # Persistent workers keep their decoded-image cache (data.cache_images) from one epoch to the next.
     loader = DataLoader(KeyedDataset(train_ds, seed), batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                         pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-                        worker_init_fn=close_inherited_locks if workers > 0 else None)
+                        worker_init_fn=_worker_init if workers > 0 else None)
     per_epoch = sampler.batches_per_epoch()
     total = int(tc.max_steps) if tc.max_steps else per_epoch * int(tc.epochs)
     opt = torch.optim.Adam(model.parameters(), lr=float(tc.lr), weight_decay=float(tc.weight_decay))
@@ -121,6 +122,13 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
     return Run(cfg, info, device, run_dir, model, strategy, opt, sched, scaler, sampler, loader, val_ds, amp,
                 per_epoch, total, math.ceil(total / per_epoch))
+
+
+def _worker_init(worker_id: int) -> None:
+    """A data worker closes its copies of the run lock (:func:`.rundir.close_inherited_locks`) and ignores Ctrl-C,
+    which the terminal sends it too: the training process finishes its step and saves (:class:`.TermSignal`)."""
+    close_inherited_locks(worker_id)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def usable_workers(asked: int, say: bool = True) -> int:

@@ -87,7 +87,7 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
     lock = None
     try:
         lock = open_run_dir(Path(str(cfg.out_dir)), info)
-        with TermSignal() as term:
+        with TermSignal(ctrl_c="finishing this step and saving a checkpoint") as term:
             summary = _train(cfg, info, device, cfg.train.progress if progress is None else progress, term)
         # Every rank finishes its last collective before any tears the process group down: a rank that
         # destroys its gloo pairs while another is still receiving can abort that one at exit.
@@ -116,7 +116,8 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
     _check_replicas(run)
     if run.signalled:
         where = run.last_ckpt[0] if run.last_ckpt else run.run_dir / "checkpoints" / "last.pt"
-        raise TrainingError(f"stopped by SIGTERM after step {run.step}; saved {where}: continue with resume=auto")
+        raise TrainingError(f"stopped by {term.name or 'a signal'} after step {run.step}; saved {where}: continue "
+                            "with resume=auto")
     return {"run_dir": str(run.run_dir), "steps": run.step, "train_seconds": time.time() - run.t0, "best": run.best,
             "metrics": run.final_metrics, "params": sum(p.numel() for p in run.model.parameters()),
             "skipped_steps": run.skipped, "resumed_from": str(run.resume) if run.resume else None,
@@ -127,6 +128,7 @@ def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
     """Epochs until the step or epoch count is reached (skipped batches are made up for), a time limit or
     SIGTERM; a checkpoint every ``train.ckpt_every_steps`` steps and at each epoch end."""
     ckpt_every = int(run.cfg.train.ckpt_every_steps or 0)
+    term.arm_ctrl_c()  # before the loop (data reading, setup) Ctrl-C stops at once: there is no step to finish
     run.model.train()
     epoch, stop = run.start_epoch - 1, False
     while not stop:
