@@ -153,8 +153,18 @@ def test_unwritable_out_dir_is_a_one_line_error(tiny_overrides, tmp_path, kind):
     assert "\n" not in msg and str(out) in msg and "cannot write" in msg
 
 
+@pytest.fixture
+def python_ctrl_c():
+    """Python's own SIGINT handler, as in a terminal, for the test: a shell starts background jobs (this suite, run
+    with `&`) with SIGINT ignored, and an ignored SIGINT stays ignored (:func:`test_an_ignored_ctrl_c_stays_ignored`)."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, old)
+
+
 @pytest.mark.parametrize("presses", [1, 2])
-def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(tiny_overrides, monkeypatch, capsys, presses):
+def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(tiny_overrides, monkeypatch, capsys, presses,
+                                                                   python_ctrl_c):
     """A first Ctrl-C finishes the step and saves, like SIGTERM; a second one is Python's KeyboardInterrupt."""
     import adaanchor.engine.train as train_mod
 
@@ -183,6 +193,25 @@ def test_ctrl_c_saves_a_checkpoint_and_a_second_one_stops_at_once(tiny_overrides
     else:
         assert state["step"] == 2  # stopped at once: the checkpoint before it is what there is
     assert not (Path(cfg.out_dir) / "train.lock").exists()
+
+
+def test_an_ignored_ctrl_c_stays_ignored(tiny_overrides, monkeypatch):
+    """A run started in the background (SIGINT ignored, as shells and nohup set it) is not stopped by Ctrl-C."""
+    import adaanchor.engine.train as train_mod
+
+    real = train_mod.compute_loss
+
+    def loss_and_ctrl_c(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "compute_loss", loss_and_ctrl_c)
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert train(build_config(None, [*tiny_overrides, "train.max_steps=3", "train.eval_every=0"]))["steps"] == 3
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tiny_overrides, monkeypatch):

@@ -57,8 +57,9 @@ class TermSignal:
         return self
 
     def arm_ctrl_c(self) -> None:
-        """From here on a first Ctrl-C asks for a clean stop (training's loop: there is a step to finish)."""
-        if self.ctrl_c:
+        """From here on a first Ctrl-C asks for a clean stop (training's loop: there is a step to finish). A process
+        that ignores SIGINT (started in the background by a shell, or under nohup) keeps ignoring it."""
+        if self.ctrl_c and signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
             self._catch(signal.SIGINT)
 
     def _catch(self, sig: int) -> None:
