@@ -181,6 +181,7 @@ def test_a_new_run_does_not_replace_an_earlier_runs_checkpoints_unless_asked(tin
     assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=3", "resume=auto"]))["steps"] == 3
     assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1", "overwrite=true"]))["steps"] == 1
     assert safe_load(last)["step"] == 1  # started again
+    assert [r["step"] for r in _rows(run / "train_log.csv")] == ["1"]  # with empty logs
 
 
 def test_a_config_read_back_from_yaml_is_not_a_change(tiny_overrides, tmp_path, capsys):
