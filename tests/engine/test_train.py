@@ -118,3 +118,16 @@ def test_more_workers_than_cpus_are_capped_with_a_note(monkeypatch, capsys):
     assert "note: train.workers=8 but this process may use 2 CPU(s): 2 data loader worker(s)" in capsys.readouterr().err
     assert state.usable_workers(2) == 2 and state.usable_workers(0) == 0
     assert state.usable_workers(5, say=False) == 2 and capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(("every", "per_epoch", "total", "noted"), [
+    (25, 250, 3000, True), (25, 6, 3000, False), (0, 250, 3000, False), (1, 10, 10, True), (1, 10, 11, False)])
+def test_an_evaluation_only_at_the_end_is_noted(every, per_epoch, total, noted):
+    from adaanchor.engine.schedule import evaluation_note
+
+    cfg = build_config("custom", ["data.root=/nowhere", f"train.eval_every={every}"])
+    note = evaluation_note(cfg, per_epoch, total)
+    assert bool(note) == noted
+    if noted:
+        assert note == [f"note: train.eval_every={every} epochs ({every * per_epoch} steps) is not shorter than the run "
+                        f"({total} steps): the model is evaluated at the end only, and best.pt is the last step"]

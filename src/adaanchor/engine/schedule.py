@@ -41,6 +41,16 @@ def describe_schedule(cfg: DictConfig, per_epoch: int, total: int, milestones: l
     return line, warnings
 
 
+def evaluation_note(cfg: DictConfig, per_epoch: int, total: int) -> list[str]:
+    """A note when ``train.eval_every`` (epochs) is not shorter than the run: one evaluation, at the end, so that
+    ``best.pt`` is the last step (a ``custom`` config's 25 epochs on a large project)."""
+    every = int(cfg.train.eval_every)
+    if every <= 0 or every * per_epoch < total:
+        return []
+    return [f"note: train.eval_every={every} epochs ({every * per_epoch} steps) is not shorter than the run "
+            f"({total} steps): the model is evaluated at the end only, and best.pt is the last step"]
+
+
 def warmup_warning(strategy: Any, total: int) -> list[str]:
     """A warning when ``strategy.warmup_steps`` covers the whole run: an adaptive run that never adapts."""
     inner = getattr(strategy, "inner", strategy)  # a multi-person strategy wraps the dense one

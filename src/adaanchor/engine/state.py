@@ -24,7 +24,7 @@ from .dist import DistInfo, convert_sync_batchnorm
 from .run import build_system, seed_everything
 from .rundir import close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
-from .schedule import describe_schedule, milestones_in_steps, warmup_warning
+from .schedule import describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
 from .session import amp_mode, build_data, check_resume, load_resume, record_config, restore
 
 
@@ -114,7 +114,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=float(tc.lr_factor))
     if info.is_main:
         line, warnings = describe_schedule(cfg, per_epoch, total, milestones)
-        warnings += warmup_warning(strategy, total)
+        warnings += warmup_warning(strategy, total) + evaluation_note(cfg, per_epoch, total)
         print(line)
         for w in warnings:
             print(w, file=sys.stderr)
