@@ -46,8 +46,7 @@ class ChannelsLast(nn.Module):
     step 0.87 (``benchmarks/speed.py``, rows ``channels_last``). Narrow convolutions are slower in it: the tiny
     CNN's step took 0.93 of its time at widths 32-64 but 1.03-1.35 at widths 8-24. The dense and deep maps leave
     the backbone contiguous again, so the heads and the strategies' reshapes see the usual layout (the dense map's
-gradient goes back in NHWC, :class:`_ToNCHW`). Results match
-    the default layout to float rounding (tested)."""
+    gradient goes back in NHWC, :class:`_ToNCHW`). Results match the default layout to float rounding (tested)."""
 
     channels_last: bool = False
 
