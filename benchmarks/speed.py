@@ -149,6 +149,29 @@ def onnx_timers(setup: dict[str, Any], name: str = "adaanchor", batch: int = 1, 
     return {"torch": eager, "onnxruntime": ort}
 
 
+def deconv_timers(setup: dict[str, Any], train: bool, batch: int, calls: int = 1) -> dict[str, Timer]:
+    """The heatmap model's forward + decode (``train=False``, ``calls`` per timer call) or training step with the
+    first deconvolution of the neck as a matrix product + fold (``matmul``, the default where
+    :class:`~adaanchor.models.deconv.FoldConvTranspose2d` takes it) and through the library kernel (``kernel``):
+    one model, the switch flipped before each call."""
+    from adaanchor.models import deconv
+
+    setup = {**setup, "batch": batch}
+    timer = (train_step_timers(setup, ["heatmap"], calls) if train else inference_timers(setup, ["heatmap"], batch, calls))["heatmap"]
+    ratio = deconv.MATMUL_MIN_RATIO
+
+    def with_ratio(value: float) -> Timer:
+        def run() -> None:
+            deconv.MATMUL_MIN_RATIO = value
+            try:
+                timer()
+            finally:
+                deconv.MATMUL_MIN_RATIO = ratio
+        return run
+
+    return {"kernel": with_ratio(float("inf")), "matmul": with_ratio(ratio)}
+
+
 LOADER_BATCHES = 16  # batches per call of the loader timer
 
 
@@ -223,6 +246,12 @@ ROWS: dict[str, Row] = {
     "onnx_resnet50_b1": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 1",
                             lambda: onnx_timers(RESNET50), {"onnxruntime / torch eager": ("onnxruntime", "torch")},
                             {"onnxruntime / torch eager": 0.5}, reps=9, settle_s=0.3),
+    "deconv_resnet50_b1": Row("forward + decode, heatmap, ResNet-50 256x192, batch 1: first deconvolution",
+                              lambda: deconv_timers(RESNET50, False, 1, 3), {"matmul / kernel": ("matmul", "kernel")},
+                              {"matmul / kernel": 1.0}, reps=9),
+    "deconv_resnet50_train": Row("train step, heatmap, ResNet-50 256x192, batch 8: first deconvolution",
+                                 lambda: deconv_timers(RESNET50, True, 8), {"matmul / kernel": ("matmul", "kernel")},
+                                 {"matmul / kernel": 1.0}, reps=5),
     "loader_tiny": Row("data loader (2 persistent workers) against training, tiny 72x96, batch 32",
                        lambda: loader_timers(TINY), {"loader images/s / training images/s": ("train", "loader")},
                        at_least={"loader images/s / training images/s": 2.0}, reps=9,

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from ..errors import unknown_name_error
 from ..ranges import Checker, at_least, between, choice, flag, merge_tables
+from .deconv import FoldConvTranspose2d
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 HRNETS = {"hrnet_w18": "hrnet_w18", "hrnet_w32": "hrnet_w32"}
@@ -24,10 +25,11 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 
 def deconv_stack(cin: int, width: int, layers: int) -> tuple[nn.Sequential, int]:
-    """SimpleBaseline neck: ``layers`` x (4x4 transposed conv, stride 2, BN, ReLU)."""
+    """SimpleBaseline neck: ``layers`` x (4x4 transposed conv, stride 2, BN, ReLU); the transposed convolutions
+    are :class:`~adaanchor.models.deconv.FoldConvTranspose2d` (faster on a CPU from a deep map)."""
     mods: list[nn.Module] = []
     for _ in range(layers):
-        mods += [nn.ConvTranspose2d(cin, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+        mods += [FoldConvTranspose2d(cin, width, 4, 2, 1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
         cin = width
     return nn.Sequential(*mods), cin
 
