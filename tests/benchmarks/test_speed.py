@@ -47,3 +47,17 @@ def test_every_row_names_strategies_its_ratios_use():
         assert row.ratios, name
         for label in {*row.target, *row.at_least}:
             assert label in row.ratios, (name, label)
+
+
+def test_deconv_rows_flip_the_matmul_switch_for_one_call_only(monkeypatch):
+    from adaanchor.models import deconv
+
+    speed = _speed()
+    seen: list[float] = []
+    stand_in = {"heatmap": lambda: seen.append(deconv.MATMUL_MIN_RATIO)}
+    monkeypatch.setattr(speed, "inference_timers", lambda *a, **k: stand_in)
+    before = deconv.MATMUL_MIN_RATIO
+    timers = speed.deconv_timers(speed.RESNET50, False, 1)
+    timers["kernel"]()
+    timers["matmul"]()
+    assert seen == [float("inf"), before] and deconv.MATMUL_MIN_RATIO == before
