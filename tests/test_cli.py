@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +88,11 @@ def test_export_and_viz_commands(tiny_overrides, tmp_path, capsys):
     run = next(o.split("=", 1)[1] for o in tiny_overrides if o.startswith("out_dir="))
     assert main(["export", run, str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").stat().st_size > 0
+    # No OUT: the file predict --backend onnx reads by default; a first key=value is an override, not OUT.
+    assert main(["export", run, f"ckpt={run}/checkpoints/last.pt", "--no-check"]) == 0
+    assert (Path(run) / "export" / "last.onnx").stat().st_size > 0
+    assert not list(Path().glob("ckpt=*"))
+    assert f"wrote {run}/export/last.onnx" in capsys.readouterr().out
     Image.new("RGB", (50, 80), (120, 60, 30)).save(tmp_path / "img.png")
     assert main(["viz", run, str(tmp_path / "img.png"), "--out", str(tmp_path / "viz")]) == 0
     assert list((tmp_path / "viz").glob("img_*.png"))
@@ -109,3 +115,12 @@ def test_a_bare_command_lists_the_commands(capsys):
     assert main([]) == 2
     err = capsys.readouterr().err
     assert err.startswith("usage: adaanchor") and "predict" in err and "keypoints on images" in err
+
+
+@pytest.mark.parametrize("argv", [["eval"], ["export"], ["train", "--nope"], ["synth"], ["demo", "--steps"]])
+def test_a_missing_argument_never_calls_the_overrides_required(argv, capsys):
+    """The key=value lists are optional everywhere: argparse's error names only what is really missing."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert "overrides" not in capsys.readouterr().err.split("error:")[-1]

@@ -76,18 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "fixanchor and adaanchor on the crowd-figures benchmark (output default runs/demo_bottomup); "
                    "centre (or center): single-stage DEKR-style pose with the person centre located by each of them "
                    "(output default runs/demo_centre)")
-    d.add_argument("overrides", nargs="*", help="config overrides key=value applied to every method")
+    d.add_argument("overrides", nargs="*", default=[], help="config overrides key=value applied to every method")
     d.set_defaults(func=cmd_demo)
 
     t = sub.add_parser("train", help="train from a config file (none: configs/custom.yaml, for your own data)")
     t.add_argument("config", nargs="?", help="config file; leave out to train on your own data with the "
                    "packaged custom.yaml, e.g. adaanchor train data.format=dlc data.root=PROJECT")
-    t.add_argument("overrides", nargs="*", help="key=value, e.g. strategy.name=heatmap train.epochs=5")
+    t.add_argument("overrides", nargs="*", default=[], help="key=value, e.g. strategy.name=heatmap train.epochs=5")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="evaluate a run directory or config (ckpt=PATH to pick a checkpoint)")
     e.add_argument("target", help="run directory or config file")
-    e.add_argument("overrides", nargs="*")
+    e.add_argument("overrides", nargs="*", default=[])
     e.add_argument("--json", help="write the metrics here")
     e.add_argument("--predictions", metavar="PATH", help="write every prediction here as COCO keypoint results JSON "
                    "(original-image pixels, with ann_id; accepted by adaanchor score)")
@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="write the built-in occlusion benchmark as COCO JSON plus images")
     s.add_argument("out_dir")
-    s.add_argument("overrides", nargs="*", help="generator options, e.g. n_train=1000 occluders=[0,4]")
+    s.add_argument("overrides", nargs="*", default=[], help="generator options, e.g. n_train=1000 occluders=[0,4]")
     s.set_defaults(func=cmd_synth)
 
     sc = sub.add_parser("score", help="score a COCO-style results file against ground truth")
@@ -111,8 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="export model + decoding to ONNX and check it in onnxruntime (ckpt=PATH to pick a checkpoint)")
     x.add_argument("target", help="run directory or config file")
-    x.add_argument("out", help="the .onnx file to write")
-    x.add_argument("overrides", nargs="*", help="ckpt=PATH and key=value config overrides")
+    x.add_argument("out", nargs="?", help="the .onnx file to write (default RUN/export/<checkpoint>.onnx, the file "
+                   "predict --backend onnx reads; a first argument with '=' that does not end in .onnx is an override)")
+    x.add_argument("overrides", nargs="*", default=[], help="ckpt=PATH and key=value config overrides")
     x.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the dynamo exporter's; below 18: the TorchScript exporter)")
     x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency")
     x.set_defaults(func=cmd_export)
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = da.add_subparsers(dest="data_command", required=True)
     st = dsub.add_parser("stats", help="counts by visibility and every problem found")
     st.add_argument("config", nargs="?", help="config file (none: the packaged custom.yaml, as for train)")
-    st.add_argument("overrides", nargs="*")
+    st.add_argument("overrides", nargs="*", default=[])
     st.set_defaults(func=cmd_data_stats)
     return p
 

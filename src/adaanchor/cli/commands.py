@@ -197,8 +197,11 @@ def cmd_data_stats(a: argparse.Namespace) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from ..export import export_command, format_export_report
 
-    ckpt, overrides = _split_ckpt(a.overrides)
-    print(format_export_report(export_command(a.target, a.out, overrides, ckpt, a.opset, a.check)))
+    out, rest = a.out, list(a.overrides)
+    if out is not None and "=" in out and not out.lower().endswith(".onnx"):  # `export RUN key=value`: no OUT
+        out, rest = None, [out, *rest]
+    ckpt, overrides = _split_ckpt(rest)
+    print(format_export_report(export_command(a.target, out, overrides, ckpt, a.opset, a.check)))
     return 0
 
 

@@ -13,9 +13,18 @@ from .runtime import need_onnx
 from .writer import export_onnx
 
 
-def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = (), ckpt: str | None = None,
+def default_onnx_path(target: str | Path, ckpt_path: str | Path | None, weights: str | None) -> Path:
+    """Where a run's exported graph goes when no file is named: ``RUN/export/<checkpoint stem>.onnx`` (the folder
+    of a config file for a config target); ``adaanchor export`` writes it and ``predict --backend onnx`` reads it."""
+    target = Path(target)
+    base = target if target.is_dir() else target.parent
+    return base / "export" / f"{Path(str(ckpt_path or weights)).stem}.onnx"
+
+
+def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequence[str] = (), ckpt: str | None = None,
                    opset: int | None = None, check: bool = True, latency_runs: int = 20) -> dict[str, Any]:
-    """``adaanchor export RUN OUT.onnx [ckpt=PATH] [key=value ...] [--opset N] [--no-check]``.
+    """``adaanchor export RUN [OUT.onnx] [ckpt=PATH] [key=value ...] [--opset N] [--no-check]``; ``out`` None:
+    :func:`default_onnx_path`.
 
     ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (then ``ckpt=PATH`` or
     ``model.weights`` must give the weights). Returns :func:`export_onnx`'s dict, plus ``strategy``,
@@ -34,6 +43,8 @@ def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = ()
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
     model, strategy, info = load_for_eval(cfg, ckpt_path)
+    if out is None:
+        out = default_onnx_path(run, ckpt_path, cfg.model.weights)
     spec = load_spec(cfg.data.spec)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     meta = {"adaanchor.keypoints": ",".join(spec.keypoints),
@@ -62,4 +73,4 @@ def export_command(run: str, out: str, overrides: list[str] | Sequence[str] = ()
     return res
 
 
-__all__ = ["export_command"]
+__all__ = ["default_onnx_path", "export_command"]

@@ -82,6 +82,7 @@ class Predictor:
             threads: CPU threads of the onnxruntime session (default: torch's).
         """
         from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
+        from ..export.command import default_onnx_path
         from .backends import OnnxBackend, OnnxHeads, TorchBackend, ensure_onnx, resolve_device
         from .multi import MultiPersonRunner, TorchHeads
 
@@ -99,8 +100,7 @@ class Predictor:
         multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
         if backend == "onnx":
             if onnx_path is None:
-                base = target if target.is_dir() else target.parent
-                onnx_path = base / "export" / f"{Path(str(ckpt_path or cfg.model.weights)).stem}.onnx"
+                onnx_path = default_onnx_path(target, ckpt_path, cfg.model.weights)
                 ensure_onnx(model, strategy, size, Path(onnx_path), ckpt_path, spec.keypoints, multiple)
             elif not Path(onnx_path).is_file():  # a file named by the caller is used as it is, or written once
                 ensure_onnx(model, strategy, size, Path(onnx_path), None, spec.keypoints, multiple)
