@@ -30,6 +30,21 @@ def test_expand_files_folders_globs_and_missing(tmp_path, val_images, val_video)
     assert image_id_of("a/000000000785.jpg") == 785 and image_id_of("x1.png") is None
 
 
+def test_a_folder_whose_media_lie_in_subfolders_says_how_to_read_them(tmp_path, val_images):
+    top = tmp_path / "images"
+    for sub in ("train", "val"):
+        (top / sub).mkdir(parents=True)
+        for p in val_images[:2]:
+            (top / sub / p.name).write_bytes(p.read_bytes())
+    srcs, skips = expand_sources([str(top)])
+    assert srcs == [] and len(skips) == 1
+    pattern = str(top / "**" / "*.png")
+    assert skips[0].reason.startswith("folder holds no image or video file (its subfolders hold 4;")
+    assert f"'{pattern}'" in skips[0].reason
+    srcs, skips = expand_sources([pattern])  # the pattern it gives reads them
+    assert len(srcs) == 4 and not skips
+
+
 def test_video_frames_indices_and_times(tmp_path):
     path = write_video(tmp_path / "v.mp4", 30, fps=15)
     info = video_info(path)

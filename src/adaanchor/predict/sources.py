@@ -87,7 +87,7 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
         elif p.is_dir():
             files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
             if not files:
-                skips.append(Skip(str(p), "folder holds no image or video file"))
+                skips.append(Skip(str(p), "folder holds no image or video file" + _nested_hint(p)))
             for q in files:
                 add(q)
         elif _GLOB_CHARS.search(str(arg)):
@@ -99,6 +99,25 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
         else:
             skips.append(Skip(str(p), "no such file or folder"))
     return out, skips
+
+
+def _nested_hint(folder: Path, limit: int = 10_000) -> str:
+    """For a folder without media files of its own: how many its subfolders hold and a pattern that reads them
+    (folders are not searched recursively), or ``""``. At most ``limit`` files are looked at."""
+    counts: dict[str, int] = {}
+    seen = 0
+    for q in folder.rglob("*"):
+        seen += 1
+        if seen > limit:
+            break
+        suffix = q.suffix.lower()
+        if suffix in IMAGE_SUFFIXES | VIDEO_SUFFIXES and q.is_file():
+            counts[suffix] = counts.get(suffix, 0) + 1
+    if not counts:
+        return ""
+    common = max(counts, key=lambda k: counts[k])
+    return (f" (its subfolders hold {sum(counts.values())}; folders are not searched recursively: name the "
+            f"subfolders, or give a pattern such as '{folder / '**' / ('*' + common)}')")
 
 
 def image_id_of(path: str | Path) -> int | None:
