@@ -54,6 +54,12 @@ def test_coco_ground_truth_scores_one():
     assert "AP: 1.0000" in format_scores(res)
 
 
+def test_an_empty_size_range_is_explained_in_the_text():
+    text = format_scores({"metric": "coco", "AP": 0.5, "APM": 0.5, "APL": -1.0, "ARL": -1.0, "num_results": 3})
+    assert "AP: 0.5000\n" in text and "APL: -1.0000 (no ground-truth instance in this range)" in text
+    assert "ARL: -1.0000 (no ground-truth instance in this range)" in text and "(no" not in text.split("APL")[0]
+
+
 @needs_mmpose
 def test_coco_score_equals_pycocotools_directly(tmp_path):
     from pycocotools.coco import COCO

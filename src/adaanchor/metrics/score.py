@@ -286,5 +286,14 @@ def format_scores(d: Mapping[str, Any]) -> str:
             if k in d:
                 lines.append(f"{k}: {_fmt_value(d[k])}")
         return "\n".join(lines)
-    lines += [f"{k}: {_fmt_value(v)}" for k, v in d.items() if k != "metric"]
+    lines += [f"{k}: {_fmt_value(v)}" + (_NO_GT if _is_empty_range(k, v) else "") for k, v in d.items() if k != "metric"]
     return "\n".join(lines)
+
+
+#: What an AP/AR of -1 means in the COCO and CrowdPose evaluations (the JSON keeps their -1).
+_NO_GT = " (no ground-truth instance in this range)"
+
+
+def _is_empty_range(key: str, value: Any) -> bool:
+    """An AP or AR the official evaluation reports as -1: no ground truth of that size or crowd level."""
+    return key.startswith(("AP", "AR")) and isinstance(value, (int, float)) and value == -1
