@@ -153,6 +153,15 @@ def test_missing_or_corrupt_image_is_one_line(runs, tmp_path):
         visualize_command(str(runs["adaanchor"]), [str(bad)], str(tmp_path / "o"), [], str(tmp_path / "x.pt"), None)
 
 
+def test_frame_options_out_of_range_are_refused(runs, images, tmp_path):
+    """Not clamped: every=0 used to draw every frame and max_frames=-3 none, both without a word."""
+    for every, most in ((0, 100), (1, -3), (1, 0)):
+        with pytest.raises(AdaAnchorError, match="every must be >= 1 and max_frames >= 1 or None"):
+            visualize_command(str(runs["adaanchor"]), [str(images["rgb"])], str(tmp_path / "o"), [], None, None,
+                              every=every, max_frames=most)
+    assert not (tmp_path / "o").exists()
+
+
 def test_split_image_args(tmp_path):
     odd = tmp_path / "a=b.png"
     odd.write_bytes(b"x")

@@ -124,3 +124,16 @@ def test_a_missing_argument_never_calls_the_overrides_required(argv, capsys):
         main(argv)
     assert e.value.code == 2
     assert "overrides" not in capsys.readouterr().err.split("error:")[-1]
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["viz", "RUN", "x.png", "--out", "o", "--every", "0"], "argument --every: must be an integer >= 1, got 0"),
+    (["viz", "RUN", "x.png", "--out", "o", "--max-frames", "-3"], "argument --max-frames: must be an integer >= 0, got -3"),
+    (["predict", "RUN", "x.png", "--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
+    (["predict", "RUN", "x.png", "--batch-size", "two"], "argument --batch-size: must be an integer >= 1, got 'two'"),
+    (["predict", "RUN", "x.png", "--min-score", "nan"], "argument --min-score: must be a finite number, got nan"),
+])
+def test_numeric_options_out_of_range_are_usage_errors(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2 and message in capsys.readouterr().err

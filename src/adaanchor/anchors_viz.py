@@ -138,7 +138,7 @@ def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None
     p = Path(path)
     n = 0
     for fr in read_video(p):
-        if fr.index % max(1, every):
+        if fr.index % every:
             continue
         if max_frames is not None and n >= max_frames:
             return
@@ -172,6 +172,8 @@ def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str,
     from .data.spec_source import load_spec
     from .engine.run import load_for_eval, resolve_run
 
+    if int(every) < 1 or (max_frames is not None and int(max_frames) < 1):
+        raise AdaAnchorError(f"viz: every must be >= 1 and max_frames >= 1 or None (all), got {every} and {max_frames}")
     cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")

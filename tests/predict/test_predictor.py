@@ -118,6 +118,11 @@ def test_a_preset_of_adaanchor_has_its_anchors(pred_runs):
     assert p.has_anchors and r.anchors is not None and r.anchors.shape == r.keypoints.shape
 
 
+def test_a_batch_size_below_one_is_refused(pred_runs):
+    with pytest.raises(AdaAnchorError, match="batch size must be an integer >= 1, got 0"):
+        Predictor.from_run(pred_runs["adaanchor"], batch_size=0)
+
+
 def test_checkpoint_path_regression_and_errors(pred_runs, tmp_path):
     p = Predictor.from_run(pred_runs["regression"] / "checkpoints" / "last.pt", device="cpu")
     r = p.predict(np.zeros((50, 60, 3), np.uint8))

@@ -27,7 +27,7 @@ def resolve_device(device: str | torch.device) -> torch.device:
     except (RuntimeError, TypeError) as e:
         raise AdaAnchorError(f"device {device!r}: {e}") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise AdaAnchorError(f"device {device!r}: CUDA is not available on this machine (use device=cpu or auto)")
+        raise AdaAnchorError(f"device {device!r}: CUDA is not available on this machine (choose cpu, or auto)")
     return dev
 
 

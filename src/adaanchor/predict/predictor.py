@@ -61,7 +61,9 @@ class Predictor:
         self.backend, self.spec, self.strategy, self.stride = backend, spec, str(strategy), int(stride)
         self.multi = multi  # a MultiPersonRunner for a multi-person run (task=bottomup or centre): every person per image
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.batch_size = max(1, int(batch_size))
+        if int(batch_size) < 1:
+            raise AdaAnchorError(f"batch size must be an integer >= 1, got {batch_size}")
+        self.batch_size = int(batch_size)
         self.info = dict(info or {})
 
     # ---- construction -------------------------------------------------------------------------------
