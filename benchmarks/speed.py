@@ -172,6 +172,25 @@ def deconv_timers(setup: dict[str, Any], train: bool, batch: int, calls: int = 1
     return {"kernel": with_ratio(float("inf")), "matmul": with_ratio(ratio)}
 
 
+def fold_timers(setup: dict[str, Any], batch: int, calls: int = 3) -> dict[str, Timer]:
+    """AdaAnchor's forward + decode as trained (``bn``) and with its BatchNorms folded into the convolutions
+    (``folded``, what ``Predictor`` runs with the torch backend)."""
+    from adaanchor.models.fuse import fold_batchnorm
+
+    model, strategy, _ = _system(setup, "adaanchor")
+    images = _batch(setup, batch, strategy.num_keypoints)[0]
+    folded, _ = fold_batchnorm(model.eval(), images)
+
+    def timer(net: torch.nn.Module) -> Timer:
+        def run() -> None:
+            with torch.inference_mode():
+                for _ in range(calls):
+                    strategy.predict(net, images)
+        return run
+
+    return {"bn": timer(model), "folded": timer(folded)}
+
+
 LOADER_BATCHES = 16  # batches per call of the loader timer
 
 
@@ -252,6 +271,9 @@ ROWS: dict[str, Row] = {
     "deconv_resnet50_train": Row("train step, heatmap, ResNet-50 256x192, batch 8: first deconvolution",
                                  lambda: deconv_timers(RESNET50, True, 8), {"matmul / kernel": ("matmul", "kernel")},
                                  {"matmul / kernel": 1.0}, reps=5),
+    "fold_resnet50_b1": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 1: BatchNorm folded",
+                            lambda: fold_timers(RESNET50, 1), {"folded / bn": ("folded", "bn")},
+                            {"folded / bn": 1.0}, reps=9),
     "loader_tiny": Row("data loader (2 persistent workers) against training, tiny 72x96, batch 32",
                        lambda: loader_timers(TINY), {"loader images/s / training images/s": ("train", "loader")},
                        at_least={"loader images/s / training images/s": 2.0}, reps=9,

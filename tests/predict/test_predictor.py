@@ -118,6 +118,15 @@ def test_a_preset_of_adaanchor_has_its_anchors(pred_runs):
     assert p.has_anchors and r.anchors is not None and r.anchors.shape == r.keypoints.shape
 
 
+def test_folded_batchnorm_predicts_what_the_trained_model_does(pred_runs, val_images):
+    folded = Predictor.from_run(pred_runs["adaanchor"], device="cpu")
+    plain = Predictor.from_run(pred_runs["adaanchor"], device="cpu", fold_bn=False)
+    assert folded.info["folded_bn"] > 0 and "folded_bn" not in plain.info
+    for a, b in zip(folded.predict(val_images[:3]), plain.predict(val_images[:3]), strict=True):
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
 def test_a_batch_size_below_one_is_refused(pred_runs):
     with pytest.raises(AdaAnchorError, match="batch size must be an integer >= 1, got 0"):
         Predictor.from_run(pred_runs["adaanchor"], batch_size=0)
