@@ -169,7 +169,7 @@ def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str,
     ``model.weights``). ``images`` are image files, videos, folders or glob patterns; of a video, every
     ``every``-th frame is drawn, at most ``max_frames`` (None: all). Returns the PNGs written.
     """
-    from .data.spec_source import load_spec
+    from .data.build import data_spec
     from .engine.run import load_for_eval, resolve_run
 
     if int(every) < 1 or (max_frames is not None and int(max_frames) < 1):
@@ -177,7 +177,7 @@ def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str,
     cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
-    spec = load_spec(cfg.data.spec)
+    spec = data_spec(cfg.data)
     select_keypoints(keypoints, spec.keypoints)  # fail before loading anything heavy
     srcs = expand_viz_inputs(images)
     if not srcs:

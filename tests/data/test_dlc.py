@@ -352,6 +352,13 @@ def test_train_a_dlc_project_without_a_config_file(tmp_path, capsys):
     assert (out / "config.yaml").is_file() and any((out / "checkpoints").glob("*.pt"))
     saved = yaml.safe_load((out / "config.yaml").read_text())
     assert saved["data"]["spec"] == str(root) and saved["data"]["split"]["by"] == "random"
+    # The spec read from the project is written into the run, which then needs no project to predict.
+    own = yaml.safe_load((out / "spec.yaml").read_text())
+    assert own["keypoints"] == list(load_spec(str(root)).keypoints) and own["flip_pairs"]
+    # (It used to be a copy of the project's config.yaml, which every later command refused as a spec.)
+    from adaanchor.predict import Predictor
+
+    assert list(Predictor.from_run(out, device="cpu").keypoint_names) == own["keypoints"]
 
 
 def test_a_spec_path_that_is_not_one_says_what_was_expected(tmp_path, monkeypatch):
@@ -361,7 +368,7 @@ def test_a_spec_path_that_is_not_one_says_what_was_expected(tmp_path, monkeypatc
     with pytest.raises(DataError, match=r"no such file or folder; expected a keypoint spec YAML file, a DeepLabCut"):
         load_spec(tmp_path / "mouse-prj" / "config.yaml.bak")
     with pytest.raises(AdaAnchorError, match=r"unknown keypoint spec 'mouse-prj'\. Valid: .*; nor is 'mouse-prj' a "
-                                             r"file or folder here \(.*SLEAP \.slp file or a YOLO pose dataset"):
+                                             r"file or folder here \(.*SLEAP \.slp file, a YOLO pose dataset .* or a COCO-format \.json file"):
         load_spec("mouse-prj")
     with pytest.raises(AdaAnchorError, match="Did you mean 'coco'"):
         load_spec("cocoo")

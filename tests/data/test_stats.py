@@ -39,7 +39,7 @@ def test_stats_of_a_config_lists_every_problem(tmp_path):
     cfg = {"format": "coco", "root": str(tmp_path), "train": "train.json", "val": "val.json", "spec": "coco"}
     d = dataset_stats(cfg)
     tr, va = d["splits"]["train"], d["splits"]["val"]
-    assert d["format"] == "coco" and d["spec"] == "coco"
+    assert d["format"] == "coco" and d["spec"] == "coco (17 keypoints)"
     assert tr["instances"] == 2 and tr["images"] == 2
     assert tr["keypoints"] == {"v2": 5 + 17, "v1": 2, "v0": 10}
     assert tr["labelled_outside_box"] == 1

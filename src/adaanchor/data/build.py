@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -194,6 +195,20 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
     return p
 
 
+#: Formats whose annotation files are COCO-style JSON carrying their keypoint set (:mod:`.readers.coco_spec`).
+COCO_JSON_FORMATS = ("coco", "crowdpose")
+
+
+def data_spec(data_cfg: Mapping[str, Any]) -> KeypointSpec:
+    """The keypoint spec of a ``data`` section: ``data.spec`` (a built-in name, a YAML file or a data source,
+    :func:`.spec_source.load_spec`). A folder as the spec of COCO-format data (the config for your own data,
+    ``custom.yaml``, names ``data.root``) means the keypoint set of the training annotation file."""
+    spec = data_cfg["spec"]
+    if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and Path(spec).expanduser().is_dir():
+        spec = annotation_path(data_cfg, "train")
+    return load_spec(spec)
+
+
 def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | None = None, verbose: bool = True) -> ReadResult:
     """Read the instances of ``split``; prints what was skipped and why (nothing is dropped silently)."""
     from .readers.formats import FORMATS
@@ -201,7 +216,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     fmt = "csv" if split == "val" and data_cfg.get("csv") else str(data_cfg["format"])
     if fmt not in FORMATS:
         raise unknown_name_error("data.format", fmt, FORMATS)
-    spec = spec or load_spec(data_cfg["spec"])
+    spec = spec or data_spec(data_cfg)
     path = annotation_path(data_cfg, split)
     images = images_dir(data_cfg, split)
     if split == "val" and data_cfg.get("detections"):
@@ -226,10 +241,12 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         # evaluate on the evaluation split.
         raise AdaAnchorError("data.split.dev_fraction needs data.split.by (identity or random): the dev split holds out "
                              "part of the training groups of a split file")
-    if sp.get("by") and not (split == "val" and data_cfg.get("csv")) and own_split(data_cfg, split) is None:
-        if data_cfg["train"] != data_cfg["val"]:
-            raise AdaAnchorError(f"data.split.by={sp['by']} splits one file: set data.train and data.val to the same file")
+    if splits_one_file(data_cfg) and not (split == "val" and data_cfg.get("csv")):
         res.instances = split_by_config(res.instances, split, sp)
+    elif sp.get("by") and verbose and split == "train" and own_split(data_cfg, split) is None:
+        # The config for your own data splits one file by default; a dataset with its own val file keeps it.
+        print(f"note: data.split.by={sp['by']} is not applied: data.train and data.val are different files, "
+              "used as they are", file=sys.stderr)
     if verbose and res.skipped:
         print(res.summary())
     if not res.instances:
@@ -252,7 +269,7 @@ def drop_missing_images(res: ReadResult, skip_invalid: bool) -> None:
 def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = None,
                   transform: Any = None, verbose: bool = True) -> TopDownDataset:
     """The :class:`TopDownDataset` of ``split``; augmentation on when ``train`` (default: split == 'train')."""
-    spec = load_spec(data_cfg["spec"])
+    spec = data_spec(data_cfg)
     res = read_split(data_cfg, split, spec, verbose)
     train = (split == "train") if train is None else train
     occ = data_cfg.get("occlusion") or {}
@@ -276,7 +293,7 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     """The whole-image :class:`BottomUpDataset` of ``split`` (every person of an image in one item) for the
     multi-person tasks: ``data.multi_aug`` augmentation when ``train`` (default: split == 'train'), else the
     short side resized to the input's and the input padded to a multiple of ``multiple``."""
-    spec = load_spec(data_cfg["spec"])
+    spec = data_spec(data_cfg)
     res = read_split(data_cfg, split, spec, verbose)
     aug = dict(data_cfg.get("multi_aug") or {})
     scale = list(aug.get("scale", BOTTOMUP_AUG["scale"]))

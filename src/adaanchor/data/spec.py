@@ -137,6 +137,29 @@ def _index_list(raw: Any, names: Sequence[str], src: str, fld: str) -> tuple[int
     return tuple(_index(v, names, src, fld) for v in raw)
 
 
+def spec_to_dict(spec: KeypointSpec) -> dict[str, Any]:
+    """``spec`` as the mapping a spec YAML holds (pairs and lists by keypoint name), so that
+    ``spec_from_dict(spec_to_dict(s))`` is ``s`` again (its ``source`` aside): a spec derived from data (a
+    DeepLabCut project, a COCO file's categories) is written into a run directory this way."""
+    names = spec.keypoints
+
+    def side(v: Any) -> Any:
+        return [names[i] for i in v] if isinstance(v, (tuple, list)) else names[v]
+
+    out: dict[str, Any] = {"name": spec.name, "keypoints": list(names),
+                           "flip_pairs": [[names[a], names[b]] for a, b in spec.flip_pairs],
+                           "skeleton": [[names[a], names[b]] for a, b in spec.skeleton]}
+    if spec.sigmas is not None:
+        out["sigmas"] = [float(v) for v in spec.sigmas]
+    if spec.upper_body:
+        out["upper_body"] = [names[i] for i in spec.upper_body]
+    if spec.nme:
+        out["nme"] = {k: [side(a) for a in v] for k, v in spec.nme.items()}
+    if spec.v1_is_visible:
+        out["v1_is_visible"] = True
+    return out
+
+
 def spec_from_dict(raw: Mapping[str, Any], source: str = "<inline spec>") -> KeypointSpec:
     """Validate a parsed spec mapping and build a :class:`KeypointSpec`."""
     unknown = set(raw) - _KNOWN_KEYS

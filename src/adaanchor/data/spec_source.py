@@ -19,7 +19,7 @@ from .spec import load_spec as load_file_spec
 
 #: What a path given as a keypoint spec (or as custom data's data.root) may be.
 EXPECTED = ("a keypoint spec YAML file, a DeepLabCut project (its folder, config.yaml or a CollectedData table), "
-            "a SLEAP .slp file or a YOLO pose dataset (its folder or data.yaml)")
+            "a SLEAP .slp file, a YOLO pose dataset (its folder or data.yaml) or a COCO-format .json file")
 
 
 def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> KeypointSpec:

@@ -15,7 +15,6 @@ import numpy as np
 
 from ..errors import unknown_name_error
 from .readers import ReadResult
-from .spec_source import load_spec
 from .splits import split_by_config
 
 
@@ -66,14 +65,14 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
 def _read(cfg: dict[str, Any], split: str) -> ReadResult:
     """Read ``split`` as training would (same annotation file, image folder and root check), listing every
     bad record instead of stopping at the first."""
-    from .build import annotation_path, images_dir, outside_root
+    from .build import annotation_path, data_spec, images_dir, outside_root
     from .readers.formats import FORMATS
 
     fmt = "csv" if split == "val" and cfg.get("csv") else str(cfg["format"])
     if fmt not in FORMATS:
         raise unknown_name_error("data.format", fmt, FORMATS)
     path = annotation_path(cfg, split)
-    res = FORMATS[fmt](path, load_spec(cfg["spec"]), images_dir=images_dir(cfg, split), skip_invalid=True)
+    res = FORMATS[fmt](path, data_spec(cfg), images_dir=images_dir(cfg, split), skip_invalid=True)
     outside_root(res, {**cfg, "skip_invalid": True}, split, Path(path))
     sp = cfg.get("split") or {}
     from .build import splits_one_file
@@ -110,10 +109,12 @@ def dataset_stats(
     elif isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
         results = dict(source)  # type: ignore[arg-type]
     elif isinstance(source, Mapping) or hasattr(source, "_metadata"):
-        from .build import GENERATED_FORMATS, own_split, splits_one_file
+        from .build import GENERATED_FORMATS, data_spec, own_split, splits_one_file
 
         cfg = _plain(source)
-        head = {"format": str(cfg["format"]), "spec": str(cfg["spec"])}
+        spec = data_spec(cfg)
+        named = f"{spec.name}, " if spec.name != str(cfg["spec"]) else ""
+        head = {"format": str(cfg["format"]), "spec": f"{cfg['spec']} ({named}{spec.num_keypoints} keypoints)"}
         sp = cfg.get("split") or {}
         own = {s: own_split(cfg, s) for s in ("train", "val")}
         if own["train"] is not None:

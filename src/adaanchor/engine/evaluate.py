@@ -201,11 +201,10 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
     scores always; OKS AP for COCO-format sets with OKS sigmas (CrowdPose through xtcocotools); NME for
     sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
-    from ..data.build import GENERATED_FORMATS, annotation_path, splits_one_file
-    from ..data.spec_source import load_spec
+    from ..data.build import GENERATED_FORMATS, annotation_path, data_spec, splits_one_file
 
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
-    spec = load_spec(cfg.data.spec)
+    spec = data_spec(cfg.data)
     fmt = str(cfg.data.format)
     gt: Any = None
     if spec.sigmas is not None and fmt in ("coco", "crowdpose", *GENERATED_FORMATS) and cfg.eval.max_images is None and not cfg.data.get("csv"):

@@ -21,9 +21,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from ..data.bottomup import to_image_coords
-from ..data.build import annotation_path, splits_one_file
+from ..data.build import annotation_path, data_spec, splits_one_file
 from ..data.jsonio import load_json
-from ..data.spec_source import load_spec
 from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..metrics.coco import crowdpose_ap
@@ -81,7 +80,7 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     images, poses, eval_s`` (and the above).
     """
     t0 = time.time()
-    spec = load_spec(cfg.data.spec)
+    spec = data_spec(cfg.data)
     if spec.sigmas is None:
         raise AdaAnchorError(f"task={cfg.task} is evaluated by OKS AP: the keypoint spec {cfg.data.spec} needs "
                              "OKS sigmas (docs/datasets.md)")

@@ -14,8 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import build_config
 from ..configs import config_file
-from ..data.build import GENERATED_FORMATS
-from ..data.spec_source import load_spec
+from ..data.build import GENERATED_FORMATS, data_spec
 from ..errors import AdaAnchorError
 from ..models.backbones import backbone_from_config, input_multiple
 from ..models.net import KeypointNet, load_weights
@@ -28,7 +27,7 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
     backbone's stride decides the strategy's anchor grid. The task (``cfg.task``) builds the strategy: top-down
     any strategy, ``bottomup`` the ``strategy`` section's dense strategy plus the tag head, ``centre`` that strategy
     locating person centres plus the pose branches."""
-    spec = load_spec(cfg.data.spec)
+    spec = data_spec(cfg.data)
     m = cfg.model
     backbone = backbone_from_config(m)  # build_config checked the input size against its input multiple
     task = get_task(str(cfg.get("task", "topdown")))

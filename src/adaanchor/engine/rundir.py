@@ -29,7 +29,9 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import read_yaml, save_config
-from ..data.spec import KeypointSpec
+from ..data.build import data_spec
+from ..data.readers.sleap_labels import is_data_source
+from ..data.spec import KeypointSpec, spec_to_dict
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError
 from ..versions import versions
@@ -238,7 +240,7 @@ def check_resume_config(old_cfg: Mapping[str, Any], cfg: DictConfig, ckpt: Path)
     new = OmegaConf.to_container(cfg, resolve=True)
     changes = config_changes(old_cfg, new)  # type: ignore[arg-type]
     refused = [f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in changes.items() if _frozen(k)]
-    before, now = _old_spec(old_cfg, ckpt), load_spec(cfg.data.spec)
+    before, now = _old_spec(old_cfg, ckpt), data_spec(cfg.data)
     if before is not None and spec_signature(before) != spec_signature(now):
         refused.append(f"keypoint spec: {before.name} ({before.num_keypoints} keypoints, {before.source}) -> "
                        f"{now.name} ({now.num_keypoints} keypoints, {now.source})")
@@ -269,11 +271,17 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
     if changes is None:
         old = read_yaml(cfg_path) if cfg_path.is_file() else {}
         changes = config_changes(old, OmegaConf.to_container(cfg, resolve=True)) if old else {}  # type: ignore[arg-type]
-    spec = load_spec(cfg.data.spec)
-    # Only a spec file is copied; a spec read from the data (a DeepLabCut project, a .slp) comes from that data.
+    spec = data_spec(cfg.data)
+    # A spec file is copied; a spec read from the data (a DeepLabCut project, a .slp, a COCO file's categories)
+    # is written out, so that the run predicts without its data (on another machine, after the data changed).
     src = Path(spec.source) if spec.source else None
-    if src and src.is_file() and src.suffix.lower() in (".yaml", ".yml") and src.resolve() != (run_dir / SPEC_NAME).resolve():
-        _atomic_copy(Path(spec.source), run_dir / SPEC_NAME)
+    own = run_dir / SPEC_NAME
+    if src and src.is_file() and src.suffix.lower() in (".yaml", ".yml") and not is_data_source(src):
+        if src.resolve() != own.resolve():
+            _atomic_copy(src, own)
+    else:
+        text = f"# The keypoint spec this run was trained with, read from {spec.source or 'its data'}.\n"
+        _atomic_write(own, text + yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
     tmp = run_dir / f".config.yaml.{os.getpid()}.tmp"
     save_config(cfg, tmp)
     os.replace(tmp, cfg_path)
@@ -285,6 +293,12 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
     # One YAML list item appended per start: a crash cannot damage the earlier entries.
     with hist.open("a") as f:
         f.write(yaml.safe_dump([entry], sort_keys=False))
+
+
+def _atomic_write(dst: Path, text: str) -> None:
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, dst)
 
 
 def _atomic_copy(src: Path, dst: Path) -> None:

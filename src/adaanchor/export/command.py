@@ -35,7 +35,7 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
         AdaAnchorError: bad run path, missing or mismatched checkpoint, output not writable, export failure,
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
-    from ..data.spec_source import load_spec
+    from ..data.build import data_spec
     from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
 
     need_onnx(runtime=check)
@@ -45,7 +45,7 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
     model, strategy, info = load_for_eval(cfg, ckpt_path)
     if out is None:
         out = default_onnx_path(run, ckpt_path, cfg.model.weights)
-    spec = load_spec(cfg.data.spec)
+    spec = data_spec(cfg.data)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     meta = {"adaanchor.keypoints": ",".join(spec.keypoints),
             # the file name and step only: a model file should not carry the local folder layout

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ..data.build import data_spec
 from ..data.spec import KeypointSpec
-from ..data.spec_source import load_spec
 from ..data.transforms import apply_affine, box_to_center_scale, crop_affine, image_region, invert_affine, warp_image
 from ..data.types import IMAGENET_MEAN, IMAGENET_STD
 from ..errors import AdaAnchorError
@@ -100,7 +100,7 @@ class Predictor:
         if ckpt_path is None and not cfg.model.weights:
             raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
         dev = resolve_device(device)
-        spec = load_spec(cfg.data.spec)
+        spec = data_spec(cfg.data)
         size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
         model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
         multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None

@@ -20,8 +20,8 @@ from ..spec import KeypointSpec
 from . import Collector, printable
 from .pts import extent_box, landmark_instance
 
-#: File suffixes whose keypoint set :func:`spec_from_data` can derive.
-DATA_SUFFIXES = (".csv", ".h5", ".slp")
+#: File suffixes whose keypoint set :func:`spec_from_data` can derive (``.json``: a COCO-format file's categories).
+DATA_SUFFIXES = (".csv", ".h5", ".slp", ".json")
 
 # Left/right spelled as a word part: "left"/"right" anywhere (leftear, ear_left, FrontLeftPaw), or a lone
 # "l"/"r" between separators or at either end of the name (l_ear, paw-r, "L ear").
@@ -98,13 +98,17 @@ def is_data_source(path: Path) -> bool:
 
 
 def spec_from_data(path: str | Path) -> KeypointSpec:
-    """The keypoint spec of a DeepLabCut project/table, a SLEAP file or a YOLO pose dataset (its folder or YAML)
-    (see the module docstring)."""
+    """The keypoint spec of a DeepLabCut project/table, a SLEAP file, a YOLO pose dataset (its folder or YAML) or
+    a COCO-format file (its categories, :mod:`.coco_spec`) (see the module docstring)."""
     p = Path(path).expanduser()
     if p.suffix.lower() == ".slp":
         from .slp import slp_spec
 
         return slp_spec(p)
+    if p.suffix.lower() == ".json":
+        from .coco_spec import coco_spec
+
+        return coco_spec(p)
     from .yolo import find_yolo_yaml, yolo_spec
 
     # A folder or YAML of a YOLO dataset (not a DeepLabCut project that happens to sit below one).

@@ -1,0 +1,109 @@
+"""The keypoint spec a COCO-format file declares: the ``keypoints`` names and ``skeleton`` of its categories.
+
+A COCO keypoints file carries its keypoint set (``categories[].keypoints``, ``categories[].skeleton`` with
+1-based indices), so ``data.spec`` may name the file itself, and the config for your own data
+(``configs/custom.yaml``) reads it from the training annotation file when ``data.format=coco``. Every category
+with keypoints must have the same names (AP-10K's 54 species share one set). A set whose names are those of a
+built-in spec (``coco``, ``crowdpose``, ...) is that spec, with its OKS sigmas and half-body parts; any other
+set gets its flip pairs from left/right names and no OKS sigmas (it is scored in pixels and PCK, like the
+DeepLabCut and SLEAP sets).
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from ...errors import DataError
+from ..spec import KeypointSpec, available_specs, load_spec
+from .sleap_labels import make_spec
+
+
+def is_coco_json(path: Path) -> bool:
+    """Whether ``path`` names a JSON file (read as a COCO-format file by :func:`coco_spec`)."""
+    return path.suffix.lower() == ".json"
+
+
+def coco_spec(path: str | Path) -> KeypointSpec:
+    """The keypoint spec of the COCO-format file ``path`` (see the module docstring).
+
+    Raises:
+        DataError: no such file, not JSON, no category with keypoints, categories with different keypoint
+            sets, or a malformed ``keypoints`` / ``skeleton`` entry (the file, the category and the field).
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(p, "no such file")
+    st = p.stat()
+    return _cached(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(path: str, _mtime: int, _size: int) -> KeypointSpec:
+    # Keyed by modification time and size as well: a file edited in place is read again. The categories come
+    # last in many files, so the whole file is streamed (seconds for COCO's 240 MB training file), once.
+    cats = _categories(Path(path))
+    sets = [(i, c) for i, c in enumerate(cats) if isinstance(c, dict) and c.get("keypoints")]
+    if not sets:
+        raise DataError(path, "no category lists keypoints: name a keypoint spec instead (data.spec=NAME or a "
+                        "spec YAML, docs/datasets.md)", field="categories")
+    first_i, first = sets[0]
+    names = _names(path, first_i, first)
+    for i, c in sets[1:]:
+        if _names(path, i, c) != names:
+            raise DataError(path, f"categories {first_i} and {i} list different keypoints ({len(names)} and "
+                            f"{len(c['keypoints'])}): one keypoint set a file", record=i, field="keypoints")
+    builtin = _builtin_with(names)
+    if builtin is not None:
+        return builtin
+    edges = _edges(path, first_i, first, names)
+    name = str(first.get("name") or Path(path).stem) if len(sets) == 1 else Path(path).stem
+    return make_spec(name, names, edges, None, path)
+
+
+def _categories(path: Path) -> list[Any]:
+    import ijson
+
+    try:
+        with path.open("rb") as f:
+            cats = next(ijson.items(f, "categories", use_float=True), None)
+    except Exception as e:  # ijson.JSONError, bad UTF-8, ...
+        raise DataError(path, f"not a readable JSON file ({type(e).__name__}: {e})") from None
+    if not isinstance(cats, list):
+        raise DataError(path, "no 'categories' list: not a COCO-format keypoints file", field="categories")
+    return cats
+
+
+def _names(path: str, i: int, cat: dict) -> tuple[str, ...]:
+    kps = cat.get("keypoints")
+    if not isinstance(kps, list) or not all(isinstance(k, str) and k for k in kps):
+        raise DataError(path, f"expected a list of keypoint names, got {kps!r}"[:200], record=i, field="keypoints")
+    if len(set(kps)) != len(kps):
+        dup = sorted({k for k in kps if kps.count(k) > 1})
+        raise DataError(path, f"keypoint names appear twice: {dup}", record=i, field="keypoints")
+    return tuple(kps)
+
+
+def _edges(path: str, i: int, cat: dict, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    sk = cat.get("skeleton") or []
+    out = []
+    for e in sk if isinstance(sk, list) else [sk]:
+        ok = isinstance(e, list) and len(e) == 2 and all(isinstance(v, int) and 1 <= v <= len(names) for v in e)
+        if not ok:
+            raise DataError(path, f"expected pairs of 1-based keypoint indices (1..{len(names)}), got {e!r}",
+                            record=i, field="skeleton")
+        out.append((names[e[0] - 1], names[e[1] - 1]))
+    return out
+
+
+def _builtin_with(names: tuple[str, ...]) -> KeypointSpec | None:
+    """The built-in spec whose keypoint names are ``names``, in that order, if any."""
+    for spec_name in available_specs():
+        spec = load_spec(spec_name)
+        if spec.keypoints == names:
+            return spec
+    return None
+
+
+__all__ = ["coco_spec", "is_coco_json"]
