@@ -167,6 +167,11 @@ def test_train_a_yolo_dataset_without_a_config_file(tmp_path, capsys):
                  "model.tiny_width=8", "data.input_size=[64,64]", "train.max_steps=2", "train.batch_size=2",
                  "train.progress=false", "train.eval_every=0"]) == 0
     assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file()
+    # The run's spec.yaml is the spec read from data.yaml, not a copy of data.yaml (refused as a spec before).
+    from adaanchor.predict import Predictor
+
+    own = yaml.safe_load((tmp_path / "run" / "spec.yaml").read_text())
+    assert "kpt_shape" not in own and list(Predictor.from_run(tmp_path / "run", device="cpu").keypoint_names) == own["keypoints"]
 
 
 @settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
