@@ -59,6 +59,12 @@ def test_names_skeleton_and_flip_pairs_come_from_the_categories(tmp_path):
     assert coco_spec(one).name == "cat"
 
 
+def test_a_zero_based_skeleton_is_recognised(tmp_path):
+    """Animal Kingdom and ATRW write 0-based skeleton indices: index 0 and none above K - 1 means 0-based."""
+    path = write_coco(tmp_path / "zero.json", [_category(1, "cat", skeleton=[[0, 2], [1, 2], [2, 3]])])
+    assert coco_spec(path).skeleton == ((0, 2), (1, 2), (2, 3))
+
+
 def test_the_names_of_a_builtin_set_give_that_spec_with_its_sigmas(tmp_path):
     coco = load_builtin("coco")
     path = write_coco(tmp_path / "people.json", [_category(1, "person", list(coco.keypoints), [[16, 14]])])
@@ -69,8 +75,10 @@ def test_the_names_of_a_builtin_set_give_that_spec_with_its_sigmas(tmp_path):
 @pytest.mark.parametrize("categories,field,reason", [
     ([{"id": 1, "name": "cat"}], "categories", "no category lists keypoints"),
     ([_category(1, "cat"), _category(2, "dog", ["a", "b"])], "keypoints", "list different keypoints"),
-    ([_category(1, "cat", skeleton=[[0, 1]])], "skeleton", "1-based keypoint indices (1..4)"),
-    ([_category(1, "cat", skeleton=[[1, 5]])], "skeleton", "1-based keypoint indices (1..4)"),
+    ([_category(1, "cat", skeleton=[[0, 4]])], "skeleton", "1-based keypoint indices (1..4; or 0-based, 0..3)"),
+    ([_category(1, "cat", skeleton=[[1, 5]])], "skeleton", "1-based keypoint indices (1..4; or 0-based, 0..3)"),
+    ([_category(1, "cat", skeleton=[[1, -1]])], "skeleton", "got indices from -1 to 1"),
+    ([_category(1, "cat", skeleton=[[1, "2"]])], "skeleton", "expected pairs of keypoint indices"),
     ([_category(1, "cat", ["a", "a", "b", "c"])], "keypoints", "appear twice: ['a']"),
     ([_category(1, "cat", ["a", 3, "b", "c"])], "keypoints", "expected a list of keypoint names"),
 ])
@@ -154,3 +162,19 @@ def test_a_spec_written_out_reads_back_as_itself(name):
     assert (back.sigmas is None) == (spec.sigmas is None)
     if spec.sigmas is not None:
         np.testing.assert_array_equal(back.sigmas, spec.sigmas)
+
+
+_MMPOSE = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "mmpose-testdata"
+
+
+@pytest.mark.skipif(not _MMPOSE.is_dir(), reason=f"real samples not available: {_MMPOSE} is absent")
+def test_published_files_give_their_keypoint_sets():
+    """mmpose's samples of published datasets: AP-10K's 54 species share one animal set; Animal Kingdom writes a
+    0-based skeleton; COCO's and CrowdPose's names are the built-in sets, with their OKS sigmas."""
+    ap10k = coco_spec(_MMPOSE / "ap10k" / "test_ap10k.json")
+    assert ap10k.num_keypoints == 17 and ap10k.keypoints[:3] == ("left_eye", "right_eye", "nose")
+    assert (0, 1) in ap10k.flip_pairs and ap10k.sigmas is None and len(ap10k.skeleton) == 17
+    ak = coco_spec(_MMPOSE / "ak" / "test_animalkingdom.json")
+    assert ak.num_keypoints == 23 and len(ak.skeleton) == 22
+    assert coco_spec(_MMPOSE / "coco" / "test_coco.json").name == "coco"
+    assert coco_spec(_MMPOSE / "crowdpose" / "test_crowdpose.json").sigmas is not None

@@ -1,7 +1,7 @@
 """The keypoint spec a COCO-format file declares: the ``keypoints`` names and ``skeleton`` of its categories.
 
 A COCO keypoints file carries its keypoint set (``categories[].keypoints``, ``categories[].skeleton`` with
-1-based indices), so ``data.spec`` may name the file itself, and the config for your own data
+1-based indices; 0-based ones, which some published files write, are recognised), so ``data.spec`` may name the file itself, and the config for your own data
 (``configs/custom.yaml``) reads it from the training annotation file when ``data.format=coco``. Every category
 with keypoints must have the same names (AP-10K's 54 species share one set). A set whose names are those of a
 built-in spec (``coco``, ``crowdpose``, ...) is that spec, with its OKS sigmas and half-body parts; any other
@@ -86,15 +86,20 @@ def _names(path: str, i: int, cat: dict) -> tuple[str, ...]:
 
 
 def _edges(path: str, i: int, cat: dict, names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The skeleton as name pairs. COCO's indices are 1-based, but some published files (Animal Kingdom, ATRW)
+    write 0-based ones: a skeleton that uses index 0 and none above ``K - 1`` is read as 0-based."""
     sk = cat.get("skeleton") or []
-    out = []
-    for e in sk if isinstance(sk, list) else [sk]:
-        ok = isinstance(e, list) and len(e) == 2 and all(isinstance(v, int) and 1 <= v <= len(names) for v in e)
-        if not ok:
-            raise DataError(path, f"expected pairs of 1-based keypoint indices (1..{len(names)}), got {e!r}",
-                            record=i, field="skeleton")
-        out.append((names[e[0] - 1], names[e[1] - 1]))
-    return out
+    pairs = sk if isinstance(sk, list) else [sk]
+    k = len(names)
+    for e in pairs:
+        if not (isinstance(e, list) and len(e) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in e)):
+            raise DataError(path, f"expected pairs of keypoint indices, got {e!r}", record=i, field="skeleton")
+    flat = [v for e in pairs for v in e]
+    base = 0 if flat and min(flat) == 0 and max(flat) <= k - 1 else 1
+    if flat and (min(flat) < base or max(flat) > k - 1 + base):
+        raise DataError(path, f"expected pairs of 1-based keypoint indices (1..{k}; or 0-based, 0..{k - 1}), got "
+                        f"indices from {min(flat)} to {max(flat)}", record=i, field="skeleton")
+    return [(names[a - base], names[b - base]) for a, b in pairs]
 
 
 def _builtin_with(names: tuple[str, ...]) -> KeypointSpec | None:
