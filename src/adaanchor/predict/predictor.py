@@ -107,7 +107,10 @@ class Predictor:
         if backend == "torch" and fold_bn:
             import torch
 
-            probe = torch.randn(1, 3, size[1], size[0], generator=torch.Generator().manual_seed(0)).to(dev)
+            # Which BatchNorm follows which convolution does not depend on the image size: a small probe keeps
+            # the two forward passes it takes short for a large multi-person input (a multiple of 32 px).
+            ph, pw = (max(32, min(v, 128) // 32 * 32) for v in (size[1], size[0]))
+            probe = torch.randn(1, 3, ph, pw, generator=torch.Generator().manual_seed(0)).to(dev)
             model, info["folded_bn"] = fold_batchnorm(model, probe)
         if backend == "onnx":
             if onnx_path is None:
