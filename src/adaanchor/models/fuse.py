@@ -47,21 +47,22 @@ def fold_batchnorm(model: nn.Module, probe: Tensor) -> tuple[nn.Module, int]:
 def _conv_bn_pairs(model: nn.Module, probe: Tensor) -> list[tuple[str, str]]:
     """``(convolution, BatchNorm)`` module names where the BatchNorm's input was the convolution's output, each
     module run once in the forward pass (a shared module is left alone)."""
-    produced: dict[int, str] = {}
+    # The outputs are kept alive for the pass: an id of a freed tensor could be reused by another tensor.
+    produced: dict[int, tuple[str, Tensor]] = {}
     calls: dict[str, int] = {}
     pairs: list[tuple[str, str]] = []
 
     def conv_hook(name: str):
         def hook(_m: nn.Module, _i: tuple, out: Tensor) -> None:
             calls[name] = calls.get(name, 0) + 1
-            produced[id(out)] = name
+            produced[id(out)] = (name, out)
         return hook
 
     def bn_hook(name: str):
         def hook(_m: nn.Module, inp: tuple, _o: Tensor) -> None:
             calls[name] = calls.get(name, 0) + 1
-            if id(inp[0]) in produced:
-                pairs.append((produced[id(inp[0])], name))
+            if id(inp[0]) in produced and produced[id(inp[0])][1] is inp[0]:
+                pairs.append((produced[id(inp[0])][0], name))
         return hook
 
     hooks = []
