@@ -89,6 +89,17 @@ def test_malformed_categories_name_the_file_and_field(tmp_path, categories, fiel
     assert e.value.field == field and str(path) in str(e.value)
 
 
+def test_a_file_that_contradicts_its_categories_is_one_error(tmp_path):
+    path = write_coco(tmp_path / "c.json", [_category(1, "cat")], n_images=1)
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["keypoints"] = [1.0, 2.0, 2] * 17  # COCO's 17 points, the categories' 4 names
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DataError, match=re.escape("list 4 keypoint names, but its annotations carry 51 numbers, not "
+                                                  "12: name the keypoint spec (data.spec=NAME or a spec YAML) "
+                                                  "(17 is COCO's: data.spec=coco)")):
+        coco_spec(path)
+
+
 def test_not_a_coco_file(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(DataError, match="no 'categories' list"):

@@ -40,7 +40,7 @@ def _stream(path: Path) -> tuple[list, Iterator[Any]] | None:
             images = next(ijson.items(f, "images", use_float=True), None)
         if not isinstance(images, list):
             return None
-        first = _first_annotation(path)
+        first = first_annotation(path)
     except Exception:  # ijson.JSONError, a bad UTF-8 sequence, an integer beyond Python's digit limit, ...
         return None
     if first is None:
@@ -48,7 +48,8 @@ def _stream(path: Path) -> tuple[list, Iterator[Any]] | None:
     return images, _annotations(path)
 
 
-def _first_annotation(path: Path) -> Any:
+def first_annotation(path: Path) -> Any:
+    """The first element of a COCO file's ``annotations`` (streamed), or None."""
     import ijson
 
     with path.open("rb") as f:

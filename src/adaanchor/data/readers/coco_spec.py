@@ -54,6 +54,7 @@ def _cached(path: str, _mtime: int, _size: int) -> KeypointSpec:
         if _names(path, i, c) != names:
             raise DataError(path, f"categories {first_i} and {i} list different keypoints ({len(names)} and "
                             f"{len(c['keypoints'])}): one keypoint set a file", record=i, field="keypoints")
+    _check_annotations(path, names)
     builtin = _builtin_with(names)
     if builtin is not None:
         return builtin
@@ -73,6 +74,24 @@ def _categories(path: Path) -> list[Any]:
     if not isinstance(cats, list):
         raise DataError(path, "no 'categories' list: not a COCO-format keypoints file", field="categories")
     return cats
+
+
+def _check_annotations(path: str, names: tuple[str, ...]) -> None:
+    """The first annotation must carry ``3 K`` numbers for the ``K`` names: a file that contradicts its own
+    categories (HumanArt's list 21 names, its ``keypoints`` hold COCO's 17) is one clear error here rather than
+    one per record when it is read."""
+    from .coco import first_annotation
+
+    try:
+        first = first_annotation(Path(path))
+    except Exception:  # a parse error: reading the annotations reports it, with its place
+        return
+    kp = first.get("keypoints") if isinstance(first, dict) else None
+    if isinstance(kp, list) and kp and len(kp) != 3 * len(names):
+        hint = " (17 is COCO's: data.spec=coco)" if len(kp) == 51 else ""
+        raise DataError(path, f"its categories list {len(names)} keypoint names, but its annotations carry {len(kp)} "
+                        f"numbers, not {3 * len(names)}: name the keypoint spec (data.spec=NAME or a spec YAML){hint}",
+                        field="categories")
 
 
 def _names(path: str, i: int, cat: dict) -> tuple[str, ...]:
