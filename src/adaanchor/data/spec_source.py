@@ -22,6 +22,12 @@ EXPECTED = ("a keypoint spec YAML file, a DeepLabCut project (its folder, config
             "a SLEAP .slp file, a YOLO pose dataset (its folder or data.yaml) or a COCO-format .json file")
 
 
+def read_from_data(spec: KeypointSpec) -> bool:
+    """Whether ``spec`` was derived from pose data (a DeepLabCut project, a ``.slp``, a YOLO dataset, a COCO file's
+    categories) rather than read from a spec YAML or a built-in name: such a spec has no file of its own to copy."""
+    return bool(spec.source) and is_data_source(Path(spec.source))
+
+
 def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> KeypointSpec:
     """A built-in spec name, a YAML file, a mapping, or a pose-data source (DeepLabCut project/table, .slp)."""
     if isinstance(name_or_path, (str, Path)):

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import unknown_name_error
 from .readers import ReadResult
+from .spec import KeypointSpec
 from .splits import split_by_config
 
 
@@ -62,17 +63,17 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
     }
 
 
-def _read(cfg: dict[str, Any], split: str) -> ReadResult:
-    """Read ``split`` as training would (same annotation file, image folder and root check), listing every
-    bad record instead of stopping at the first."""
-    from .build import annotation_path, data_spec, images_dir, outside_root
+def _read(cfg: dict[str, Any], split: str, spec: KeypointSpec) -> ReadResult:
+    """Read ``split`` with ``spec`` as training would (same annotation file, image folder and root check),
+    listing every bad record instead of stopping at the first."""
+    from .build import annotation_path, images_dir, outside_root
     from .readers.formats import FORMATS
 
     fmt = "csv" if split == "val" and cfg.get("csv") else str(cfg["format"])
     if fmt not in FORMATS:
         raise unknown_name_error("data.format", fmt, FORMATS)
     path = annotation_path(cfg, split)
-    res = FORMATS[fmt](path, data_spec(cfg), images_dir=images_dir(cfg, split), skip_invalid=True)
+    res = FORMATS[fmt](path, spec, images_dir=images_dir(cfg, split), skip_invalid=True)
     outside_root(res, {**cfg, "skip_invalid": True}, split, Path(path))
     sp = cfg.get("split") or {}
     from .build import splits_one_file
@@ -127,7 +128,7 @@ def dataset_stats(
         for split in splits:
             if cfg.get(split) is None and cfg["format"] not in GENERATED_FORMATS:
                 continue
-            results[split] = _read(cfg, split)
+            results[split] = _read(cfg, split, spec)  # the spec derived once (a DLC project's is read from its tables)
     else:
         items = list(source)
         if not all(isinstance(r, ReadResult) for r in items):

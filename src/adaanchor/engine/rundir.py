@@ -18,7 +18,6 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import socket
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,9 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import read_yaml, save_config
 from ..data.build import data_spec
-from ..data.readers.sleap_labels import is_data_source
 from ..data.spec import KeypointSpec, spec_to_dict
-from ..data.spec_source import load_spec
+from ..data.spec_source import load_spec, read_from_data
 from ..errors import AdaAnchorError
 from ..versions import versions
 
@@ -274,11 +272,10 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
     spec = data_spec(cfg.data)
     # A spec file is copied; a spec read from the data (a DeepLabCut project, a .slp, a COCO file's categories)
     # is written out, so that the run predicts without its data (on another machine, after the data changed).
-    src = Path(spec.source) if spec.source else None
-    own = run_dir / SPEC_NAME
-    if src and src.is_file() and src.suffix.lower() in (".yaml", ".yml") and not is_data_source(src):
+    src, own = Path(spec.source) if spec.source else None, run_dir / SPEC_NAME
+    if src is not None and src.is_file() and not read_from_data(spec):
         if src.resolve() != own.resolve():
-            _atomic_copy(src, own)
+            _atomic_write(own, src.read_text())
     else:
         text = f"# The keypoint spec this run was trained with, read from {spec.source or 'its data'}.\n"
         _atomic_write(own, text + yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
@@ -298,10 +295,4 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
 def _atomic_write(dst: Path, text: str) -> None:
     tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
-    os.replace(tmp, dst)
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    shutil.copyfile(src, tmp)
     os.replace(tmp, dst)

@@ -19,6 +19,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from .deconv import channels_last
+
 #: The largest difference between the folded and the original model's outputs on the probe, relative to the
 #: outputs' largest magnitude (float rounding is about 1e-6 of it).
 FOLD_RTOL = 1e-4
@@ -37,7 +39,7 @@ def fold_batchnorm(model: nn.Module, probe: Tensor) -> tuple[nn.Module, int]:
     for conv_name, bn_name in pairs:
         conv = mods[conv_name]
         fused = fuse_conv_bn_eval(conv, mods[bn_name], transpose=isinstance(conv, nn.ConvTranspose2d))
-        if conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous():
+        if channels_last(conv.weight):
             fused = fused.to(memory_format=torch.channels_last)  # the layout the backbone was put in
         _replace(folded, conv_name, fused)
         _replace(folded, bn_name, nn.Identity())

@@ -21,6 +21,7 @@ from ..errors import AdaAnchorError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".mts"})
+MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -85,7 +86,7 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
         if p.is_file():
             add(p)
         elif p.is_dir():
-            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES)
+            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in MEDIA_SUFFIXES)
             if not files:
                 skips.append(Skip(str(p), "folder holds no image or video file" + _nested_hint(p)))
             for q in files:
@@ -111,7 +112,7 @@ def _nested_hint(folder: Path, limit: int = 10_000) -> str:
         if seen > limit:
             break
         suffix = q.suffix.lower()
-        if suffix in IMAGE_SUFFIXES | VIDEO_SUFFIXES and q.is_file():
+        if suffix in MEDIA_SUFFIXES and q.is_file():
             counts[suffix] = counts.get(suffix, 0) + 1
     if not counts:
         return ""

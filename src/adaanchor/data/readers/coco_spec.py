@@ -20,11 +20,6 @@ from ..spec import KeypointSpec, available_specs, load_spec
 from .sleap_labels import make_spec
 
 
-def is_coco_json(path: Path) -> bool:
-    """Whether ``path`` names a JSON file (read as a COCO-format file by :func:`coco_spec`)."""
-    return path.suffix.lower() == ".json"
-
-
 def coco_spec(path: str | Path) -> KeypointSpec:
     """The keypoint spec of the COCO-format file ``path`` (see the module docstring).
 
@@ -130,4 +125,4 @@ def _builtin_with(names: tuple[str, ...]) -> KeypointSpec | None:
     return None
 
 
-__all__ = ["coco_spec", "is_coco_json"]
+__all__ = ["coco_spec"]
