@@ -125,22 +125,29 @@ def point_offsets(gt: Tensor, mask: Tensor | None, idx: Tensor | None, h: int, w
             outside the map as cell 0, not ok). With ``cells``, ``mask`` may be None: ``cells_ok`` then says
             which of them are in the mask.
     """
-    b, k, _, _ = gt.shape
+    b, k, n, _ = gt.shape
     hw = h * w
+    # Flat indices into the row-major tensors and one ``index_select`` each: indexing with two or three index
+    # tensors (``gt[bi, ki, inst]``) costs 2-3x as much on a CPU. ``row`` is the (image, type) pair ``b * K + k``.
     if cells is None:
-        bi, ki, ci = mask.nonzero(as_tuple=True)  # (P,) each
+        at = mask.reshape(-1).nonzero().squeeze(1)  # (P,) flat (b, k, cell), row-major as nonzero() lists them
+        row, ci = at.div(hw, rounding_mode="floor"), at.remainder(hw)
     else:
         if mask is None:
             assert cells_ok is not None, "point_offsets: cells without a mask need cells_ok"
             hit = cells_ok
         else:
             hit = mask.gather(-1, cells) if cells_ok is None else mask.gather(-1, cells) & cells_ok
-        bi, ki, mi = hit.nonzero(as_tuple=True)
-        ci = cells[bi, ki, mi]
-    inst = idx[bi, ki, 0, ci] if idx is not None else torch.zeros_like(bi)
-    own = gt[bi, ki, inst]  # (P, 2)
-    values = own.sub(_centre_grid(h, w, stride, gt.device)[:, ci].t()).mul_(1.0 / stride)  # (P, 2): x, y
-    x_at = bi * (2 * k * hw) + (2 * ki) * hw + ci  # channel 2k holds x, 2k + 1 holds y
+        picks = hit.reshape(-1).nonzero().squeeze(1)  # (P,) flat (b, k, pick)
+        ci = cells.reshape(-1).index_select(0, picks)
+        row = picks.div(cells.shape[-1], rounding_mode="floor")
+        at = row * hw + ci
+    pair = row * n  # the (b, k, instance) row of gt, instance 0 ...
+    if idx is not None:
+        pair = pair + idx.reshape(-1).index_select(0, at)  # ... or the cell's own
+    own = gt.reshape(-1, 2).index_select(0, pair)  # (P, 2)
+    values = own.sub(_centre_grid(h, w, stride, gt.device).index_select(1, ci).t()).mul_(1.0 / stride)  # x, y
+    x_at = row * (2 * hw) + ci  # channel 2k holds x, 2k + 1 holds y: b * 2K * hw + 2k * hw + cell
     index = torch.stack([x_at, x_at + hw], dim=1).view(-1)
     values = values.reshape(-1)
     return PointTarget((b, 2 * k, h, w), index, values, torch.ones_like(values))
