@@ -468,6 +468,13 @@ def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypat
     assert config_file("demo.yaml") == Path("demo.yaml") and build_config("demo.yaml").seed == 7
     with pytest.raises(AdaAnchorError, match=r"^sub/demo.yaml: config file not found. Did you mean 'demo'\? Packaged configs"):
         read_yaml("sub/demo.yaml")
+    # A folder of a packaged config's name (``adaanchor demo --out demo`` writes one) does not hide the config ...
+    (tmp_path / "custom").mkdir()
+    assert config_file("custom") == PACKAGED_CONFIGS / "custom.yaml"
+    assert build_config("custom").data.format == build_config(PACKAGED_CONFIGS / "custom.yaml").data.format
+    # ... and a folder given as a path is named as one.
+    with pytest.raises(AdaAnchorError, match=r"^custom: a folder, not a config file \(a YAML file or a packaged"):
+        read_yaml("./custom")
 
 
 def test_crowd_options_are_named_with_their_own_defaults():

@@ -138,6 +138,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file safely (:func:`load_yaml_text`); a clear error for a missing, oversized or
     malformed file."""
     p = config_file(path)
+    if p.is_dir():
+        raise AdaAnchorError(f"{p}: a folder, not a config file (a YAML file or a packaged config's name: "
+                             f"{', '.join(packaged_names())})")
     if not p.is_file():
         names = packaged_names()
         close = [] if p.is_absolute() else difflib.get_close_matches(p.with_suffix("").as_posix(), names, n=1,

@@ -14,13 +14,14 @@ _SUFFIXES = ("", ".yaml", ".yml")
 
 
 def config_file(path: str | Path) -> Path:
-    """``path`` when it exists; otherwise, for a relative name of a YAML file, the packaged config of that name:
+    """``path`` when it is a file; otherwise, for a relative name of a YAML file, the packaged config of that name:
     ``demo``, ``demo.yaml``, ``coco/adaanchor_res50_256x192``, and the repository path the paper configs had
     before they were packaged (``configs/coco/adaanchor_res50_256x192.yaml``). Anything else is returned as
-    given (its error names it)."""
+    given (its error names it). A folder of the same name does not hide a packaged config: ``adaanchor demo --out
+    demo`` writes one, and ``adaanchor train demo`` run beside it means the config."""
     p = Path(path)
     # "./demo" is a path on purpose (pathlib drops the "./"): only bare names are looked up.
-    if p.exists() or p.is_absolute() or p.suffix.lower() not in _SUFFIXES or str(path).startswith((".", "~")):
+    if p.is_file() or p.is_absolute() or p.suffix.lower() not in _SUFFIXES or str(path).startswith((".", "~")):
         return p
     parts = p.parts[1:] if p.parts[:1] == ("configs",) else p.parts
     if not 1 <= len(parts) <= 2 or any(part in ("..", ".") for part in parts):
