@@ -126,6 +126,24 @@ def test_torchscript_exporter_at_an_older_opset(exported, tmp_path, name):
     assert chk["check_ok"] and chk["compared"] > 0
 
 
+def test_opset_before_an_operator_is_one_line_naming_the_opset_to_use(exported, tmp_path, capfd):
+    """The anchor strategies' refinement reads its map with GridSample (ONNX opset 16): at opset 13 the export is
+    one error naming the opset to ask for, and the TorchScript exporter's dump of the graph (printed from C++)
+    does not reach the terminal. The heatmap has no such operator and exports at 13."""
+    for name in ("adaanchor", "heatmap"):
+        cfg, ckpt = resolve_run(exported[name][0])
+        model, strategy, _ = load_for_eval(cfg, ckpt)
+        out = tmp_path / f"{name}13.onnx"
+        if name == "heatmap":
+            assert export_onnx(model, strategy, out, (72, 96), opset=13)["opset"] == 13
+            continue
+        with pytest.raises(AdaAnchorError, match=r"grid_sampler.*Export with --opset 16 or later") as e:
+            export_onnx(model, strategy, out, (72, 96), opset=13)
+        assert len(str(e.value).splitlines()) == 1 and not out.exists()
+    captured = capfd.readouterr()
+    assert "return (" not in captured.out and "graph(" not in captured.out, captured.out[:300]
+
+
 def test_bad_output_path(exported, tmp_path):
     run, _ = exported["adaanchor"]
     blocker = tmp_path / "file.txt"

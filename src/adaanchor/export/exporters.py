@@ -5,6 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
+import sys
+import tempfile
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,10 +68,32 @@ def export_legacy(graph: nn.Module, example: Tensor, path: Path, names: list[str
     dims = {0: "batch", 2: "height", 3: "width"} if spatial_multiple else {0: "batch"}
     axes = {"image": dims, **{n: {0: "batch", 2: "map_height", 3: "map_width"} if spatial_multiple else {0: "batch"}
                               for n in names}}
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+    with contextlib.redirect_stdout(io.StringIO()), _silent_stdout_fd(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(graph, (example,), str(path), dynamo=False, input_names=["image"], output_names=names,
                           dynamic_axes=axes, opset_version=int(opset or LEGACY_OPSET), do_constant_folding=True)
+
+
+
+@contextlib.contextmanager
+def _silent_stdout_fd() -> Iterator[None]:
+    """Discard what is written to file descriptor 1 inside the block: on an unsupported operator the TorchScript
+    exporter prints the whole graph (hundreds of lines of IR) from C++, past ``sys.stdout``, before it raises."""
+    try:
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        saved = os.dup(fd)
+    except (OSError, ValueError, io.UnsupportedOperation):  # no real stdout (an embedding host): nothing to hide
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), fd)
+            try:
+                yield
+            finally:
+                os.dup2(saved, fd)
+    finally:
+        os.close(saved)
 
 
 __all__ = ["LEGACY_OPSET", "DYNAMO_MIN_OPSET", "export_dynamo", "export_legacy"]

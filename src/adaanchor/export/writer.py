@@ -39,6 +39,21 @@ def _error_line(e: BaseException) -> str:
     return first_line(e)[:300]
 
 
+def _opset_hint(e: BaseException) -> str:
+    """For an operator that a later opset has: which ``--opset`` to ask for (the anchor strategies' refinement
+    reads its map with GridSample, ONNX opset 16)."""
+    version = getattr(e, "supported_version", None) or _added_in(str(e))
+    return f". Export with --opset {version} or later (or no --opset)" if version else ""
+
+
+def _added_in(text: str) -> int | None:
+    marker = "added in version "
+    if marker not in text:
+        return None
+    digits = text.split(marker, 1)[1][:3].split(",")[0].strip()
+    return int(digits) if digits.isdigit() else None
+
+
 def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset: int | None,
            exporter: str, spatial: int | None = None) -> tuple[str, str | None]:
     """Export and validate at ``tmp``: dynamo first (unless ``exporter`` or ``opset`` rule it out), then
@@ -65,7 +80,7 @@ def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset
         raise
     except Exception as e:  # noqa: BLE001
         why = f" (dynamo: {dynamo_error})" if dynamo_error else ""
-        raise AdaAnchorError(f"ONNX export failed: {_error_line(e)}{why}") from None
+        raise AdaAnchorError(f"ONNX export failed: {_error_line(e)}{why}{_opset_hint(e)}") from None
     return "torchscript", dynamo_error
 
 
