@@ -56,7 +56,7 @@ CASES = (
     # output folders under a regular file
     "outdir-train", "outdir-synth", "outdir-demo", "outdir-score-json", "outdir-eval-json",
     # a shared benchmark folder
-    "synth-other-options",
+    "synth-other-options", "synth-option-as-folder",
     # other readers
     "csv-non-number", "csv-not-utf8", "csv-newline-in-file-name", "pts-missing-open-brace",
     "mpii-joints-shape", "wflw-too-few-fields", "detections-bbox-not-four-numbers",
@@ -486,6 +486,17 @@ def test_synth_other_options_in_a_finished_folder(tmp_path, capsys):
     _cli_error("synth-other-options", capsys, ["synth", out, "n_train=3", "n_val=1"], out,
                "holds the synthetic benchmark written with other options (n_train: 2 there, 3 asked)", "data.root")
     assert len(list((out / "images" / "train").iterdir())) == 2  # untouched
+
+
+def test_synth_option_where_the_folder_goes(tmp_path, capsys, monkeypatch):
+    """``adaanchor synth seed=7 ...``: the folder was left out; the option is not taken for a folder name (which
+    wrote the default seed's benchmark into ./seed=7). An existing folder of that name is still a folder."""
+    monkeypatch.chdir(tmp_path)
+    _cli_error("synth-option-as-folder", capsys, ["synth", "seed=7", "n_train=2", "n_val=1"],
+               "'seed=7' is an option, not an output folder", "adaanchor synth OUT_DIR")
+    assert not (tmp_path / "seed=7").exists()
+    (tmp_path / "seed=7").mkdir()
+    assert main(["synth", "seed=7", "n_train=2", "n_val=1"]) == 0 and (tmp_path / "seed=7" / "train.json").is_file()
 
 
 def test_demo_out_under_a_file(blocker, capsys):

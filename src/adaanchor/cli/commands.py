@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -165,10 +165,19 @@ def format_eval(method: str, m: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _refuse_option_as_folder(out_dir: str, options: Mapping[str, Any], usage: str) -> None:
+    """``out_dir`` that reads as one of ``options`` (``seed=7``) and is not an existing folder: the folder was left
+    out, and writing to ``./seed=7`` with the option's default would go unnoticed."""
+    key = out_dir.split("=", 1)[0] if "=" in out_dir else None
+    if key in options and not Path(out_dir).is_dir():
+        raise AdaAnchorError(f"'{out_dir}' is an option, not an output folder: {usage}")
+
+
 def cmd_synth(a: argparse.Namespace) -> int:
-    from ..bench.synth import visibility_counts, write_benchmark
+    from ..bench.synth import SYNTH_DEFAULTS, visibility_counts, write_benchmark
     from ..config import parse_overrides
 
+    _refuse_option_as_folder(a.out_dir, SYNTH_DEFAULTS, "adaanchor synth OUT_DIR [key=value ...]")
     opts = parse_overrides(a.overrides)
     paths = write_benchmark(a.out_dir, opts)
     for split in ("train", "val"):
