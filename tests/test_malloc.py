@@ -67,3 +67,16 @@ def test_off_glibc_nothing_is_changed(monkeypatch):
     assert malloc._glibc() is None
     monkeypatch.setattr(malloc, "_state", {"applied": None})
     assert malloc.keep_freed_memory() is False
+
+
+def test_the_cli_names_an_unknown_setting_in_one_line(monkeypatch, capsys, tmp_path):
+    """The command line prints the warning as its other warnings (``warning: ...``), not Python's
+    ``FILE:LINE: UserWarning:`` with a source line."""
+    from adaanchor.cli import main
+
+    monkeypatch.setenv(malloc.ENV, "sometimes")
+    monkeypatch.setattr(malloc, "_glibc", lambda: None)
+    monkeypatch.setattr(malloc, "_state", {"applied": None})
+    assert main(["synth", str(tmp_path / "b"), "n_train=1", "n_val=1"]) == 0
+    err = [ln for ln in capsys.readouterr().err.splitlines() if "ADAANCHOR_MALLOC" in ln]
+    assert err == ["warning: ADAANCHOR_MALLOC='sometimes' is neither 'keep' nor 'default': keeping freed memory"]
