@@ -137,3 +137,29 @@ def test_numeric_options_out_of_range_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,attr,expected", [
+    (["eval", "RUN", "--json", "m.json", "eval.max_images=2"], "overrides", ["eval.max_images=2"]),
+    (["eval", "RUN", "seed=1", "--json", "m.json", "eval.max_images=2"], "overrides", ["seed=1", "eval.max_images=2"]),
+    (["export", "RUN", "--opset", "17", "ckpt=RUN/checkpoints/last.pt"], "overrides", ["ckpt=RUN/checkpoints/last.pt"]),
+    (["viz", "RUN", "x.png", "--out", "o", "ckpt=c.pt"], "items", ["x.png", "ckpt=c.pt"]),
+])
+def test_overrides_may_follow_the_options(argv, attr, expected):
+    """argparse ends a positional list at the first option; key=value items after the options join the list."""
+    from adaanchor.cli import _parse, build_parser
+
+    assert getattr(_parse(build_parser(), argv), attr) == expected
+
+
+@pytest.mark.parametrize("argv,rest", [
+    (["eval", "RUN", "--json", "m.json", "--nope"], "--nope"),
+    (["eval", "RUN", "--json", "m.json", "runs/a=b"], "runs/a=b"),  # a path with '=', not an override
+    (["predict", "RUN", "x.png", "--out", "o", "seed=1"], "seed=1"),  # predict takes no overrides
+])
+def test_other_items_after_the_options_are_usage_errors(argv, rest, capsys):
+    from adaanchor.cli import _parse, build_parser
+
+    with pytest.raises(SystemExit) as e:
+        _parse(build_parser(), argv)
+    assert e.value.code == 2 and f"unrecognized arguments: {rest}" in capsys.readouterr().err

@@ -187,12 +187,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, with ``key=value`` overrides also taken after options (``eval RUN --json m.json
+    eval.max_images=2``): argparse ends a positional list at the first option, and ``parse_intermixed_args``
+    does not work with subcommands."""
+    args, extra = parser.parse_known_args(argv)
+    rest = getattr(args, "overrides", getattr(args, "items", None))  # viz: images, then ckpt= and key=value
+    if extra and isinstance(rest, list) and all(_is_override(x) for x in extra):
+        rest.extend(extra)
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
+def _is_override(arg: str) -> bool:
+    """``key=value`` with a dotted key (not an option, not a path such as ``runs/a=b``)."""
+    key, eq, _ = arg.partition("=")
+    return bool(eq) and bool(key) and not key.startswith("-") and all(p.isidentifier() for p in key.split("."))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if not (sys.argv[1:] if argv is None else list(argv)):  # bare `adaanchor`: the commands, not just the usage
         parser.print_help(sys.stderr)
         return 2
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     with warnings.catch_warnings(record=True) as caught:  # a bad ADAANCHOR_MALLOC: one line, as the CLI's warnings
         warnings.simplefilter("always")
         keep_freed_memory()  # every command allocates the same tensors again and again (adaanchor/malloc.py)
