@@ -163,3 +163,17 @@ def test_other_items_after_the_options_are_usage_errors(argv, rest, capsys):
     with pytest.raises(SystemExit) as e:
         _parse(build_parser(), argv)
     assert e.value.code == 2 and f"unrecognized arguments: {rest}" in capsys.readouterr().err
+
+
+def test_one_line_keeps_every_line_of_a_message_and_the_original_of_a_worker_traceback():
+    from adaanchor.cli import one_line
+
+    # A library's message over several lines (pandas' tokenizer, ijson's lexical errors) was cut to its last
+    # line, ")" in one case.
+    assert one_line("a.csv: Error tokenizing data. C error:\nExpected 9 fields in line 6, saw 11\n") == (
+        "a.csv: Error tokenizing data. C error: Expected 9 fields in line 6, saw 11")
+    worker = ("Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
+              '  File "x.py", line 1, in f\n    raise DataError(...)\n'
+              "adaanchor.errors.DataError: a.json [record annotations[3]] field 'keypoints':\n  not finite\n")
+    assert one_line(worker) == "a.json [record annotations[3]] field 'keypoints': not finite"
+    assert one_line("plain") == "plain"

@@ -187,3 +187,23 @@ def test_published_files_give_their_keypoint_sets():
     assert ak.num_keypoints == 23 and len(ak.skeleton) == 22
     assert coco_spec(_MMPOSE / "coco" / "test_coco.json").name == "coco"
     assert coco_spec(_MMPOSE / "crowdpose" / "test_crowdpose.json").sigmas is not None
+
+
+def test_nan_in_a_file_gives_the_readers_message_naming_the_record(tmp_path):
+    """Python's json writes NaN into a file; the streaming parse of the categories refused it (the user read
+    ijson's lexical error); the spec is read by json then, and the reader names the record and field."""
+    path = write_coco(tmp_path / "a.json", [_category(1, "cat")], n_images=2, images_dir=tmp_path / "images")
+    data = json.loads(path.read_text())
+    data["annotations"][1]["keypoints"][0] = float("nan")
+    data = {"images": data["images"], "annotations": data["annotations"], "categories": data["categories"]}
+    path.write_text(json.dumps(data))  # categories after the NaN: the streaming parse meets it first
+    assert coco_spec(path).keypoints == tuple(PAWS)
+    cfg = build_config(None, ["data.format=coco", f"data.root={tmp_path}", "data.train=a.json", "data.val=a.json",
+                              "data.images=images", f"data.spec={path}"])
+    from adaanchor.data.build import read_split
+
+    with pytest.raises(DataError, match=r"a.json \[record annotations\[1\] id=2\] field 'keypoints': non-finite"):
+        read_split(cfg.data, "train")
+    (tmp_path / "b.json").write_text('{"categories": [NaN')
+    with pytest.raises(DataError, match=r"b.json: not a readable JSON file \("):
+        coco_spec(tmp_path / "b.json")

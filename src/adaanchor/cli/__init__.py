@@ -26,15 +26,19 @@ from .commands import (
 
 
 def one_line(message: str) -> str:
-    """A user error in one line. Errors re-raised by DataLoader workers carry the worker's traceback: keep
-    only its last line, the original message."""
-    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
-    if len(lines) <= 1:
-        return message.strip()
-    last = lines[-1].strip()
-    for prefix in ("adaanchor.errors.DataError: ", "adaanchor.errors.AdaAnchorError: "):
-        last = last.removeprefix(prefix)
-    return last
+    """A user error in one line: its lines joined (a library's message may span several: ijson's lexical errors,
+    pandas' "Expected 9 fields ... saw 11"). Errors re-raised by DataLoader workers carry the worker's traceback:
+    keep the original message, from its ``adaanchor.errors.X:`` line on."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    if "Traceback (most recent call last)" in message:
+        start = max((i for i, ln in enumerate(lines) if ln.startswith(_ERROR_PREFIXES)), default=len(lines) - 1)
+        lines = lines[start:]
+        for prefix in _ERROR_PREFIXES:
+            lines[0] = lines[0].removeprefix(prefix)
+    return " ".join(lines)
+
+
+_ERROR_PREFIXES = ("adaanchor.errors.DataError: ", "adaanchor.errors.AdaAnchorError: ")
 
 
 def version_line() -> str:

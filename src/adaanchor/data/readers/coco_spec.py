@@ -65,10 +65,23 @@ def _categories(path: Path) -> list[Any]:
         with path.open("rb") as f:
             cats = next(ijson.items(f, "categories", use_float=True), None)
     except Exception as e:  # ijson.JSONError, bad UTF-8, ...
-        raise DataError(path, f"not a readable JSON file ({type(e).__name__}: {e})") from None
+        cats = _categories_by_json(path, e)
     if not isinstance(cats, list):
         raise DataError(path, "no 'categories' list: not a COCO-format keypoints file", field="categories")
     return cats
+
+
+def _categories_by_json(path: Path, streaming_error: Exception) -> Any:
+    """The categories read by ``json``, for a file ijson refuses: Python writes ``NaN`` and ``Infinity`` into JSON,
+    which ijson rejects and ``json`` reads, so that the reader then names the record and field holding them."""
+    import json
+
+    try:
+        data = json.loads(path.read_bytes())
+    except (ValueError, OSError):
+        e = streaming_error
+        raise DataError(path, f"not a readable JSON file ({type(e).__name__}: {e})") from None
+    return data.get("categories") if isinstance(data, dict) else None
 
 
 def _check_annotations(path: str, names: tuple[str, ...]) -> None:
