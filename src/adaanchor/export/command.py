@@ -32,12 +32,16 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
     measured over ``latency_runs`` runs; 0: not measured).
 
     Raises:
-        AdaAnchorError: bad run path, missing or mismatched checkpoint, output not writable, export failure,
+        AdaAnchorError: bad run path, missing or mismatched checkpoint, an output not named ``*.onnx`` or not
+            writable, export failure,
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
     from ..data.build import data_spec
     from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
 
+    if out is not None and Path(out).suffix.lower() != ".onnx" and not Path(out).is_dir():  # a folder: its own error
+        # `export RUN photo.jpg` (by analogy with predict) replaced the photo with a model file.
+        raise AdaAnchorError(f"{out}: the output is an ONNX file and its name must end in .onnx (nothing written)")
     need_onnx(runtime=check)
     cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
     if ckpt_path is None and not cfg.model.weights:
