@@ -53,6 +53,7 @@ CASES = (
     "config-unknown-key-in-yaml", "config-wrong-type-in-yaml", "config-not-a-mapping", "config-yaml-syntax-error",
     # checkpoints
     "ckpt-other-architecture", "ckpt-junk-eval", "ckpt-junk-weights",
+    "run-no-checkpoint-eval", "run-config-emptied", "run-spec-broken-yaml", "export-output-not-onnx",
     # output folders under a regular file
     "outdir-train", "outdir-synth", "outdir-demo", "outdir-score-json", "outdir-eval-json",
     # a shared benchmark folder
@@ -465,6 +466,43 @@ def test_junk_checkpoint(run8, tmp_path, capsys):
     assert "not a readable checkpoint" in line or "refused to load" in line, line
     _cli_error("ckpt-junk-weights", capsys, ["train", run8 / "config.yaml", f"out_dir={tmp_path / 'w'}",
                                              f"model.weights={junk}"], junk)
+
+
+def _run_copy(run8: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(run8, tmp_path / "run"))
+
+
+def test_run_whose_checkpoints_are_gone(run8, tmp_path, capsys):
+    """eval scored random weights (a warning, then a full table, exit 0); predict and export refused."""
+    run = _run_copy(run8, tmp_path)
+    (run / "checkpoints" / "last.pt").unlink()
+    _cli_error("run-no-checkpoint-eval", capsys, ["eval", run], f"{run}: no checkpoint found", "pass ckpt=PATH")
+
+
+def test_run_config_emptied(run8, tmp_path, capsys):
+    """An emptied config.yaml read as the defaults: eval generated the default benchmark and scored on it."""
+    run = _run_copy(run8, tmp_path)
+    (run / "config.yaml").write_text("")
+    Image.new("RGB", (40, 30)).save(tmp_path / "x.png")
+    for cmd in (["eval", run], ["predict", run, tmp_path / "x.png", "--out", tmp_path / "p"], ["export", run]):
+        _cli_error("run-config-emptied", capsys, cmd, run / "config.yaml", "not the config of a run",
+                   "no data, model, strategy, train section")
+    assert not (tmp_path / "data-cache").exists()
+
+
+def test_run_spec_broken_yaml(run8, tmp_path, capsys):
+    run = _run_copy(run8, tmp_path)
+    (run / "spec.yaml").write_text("keypoints: [a, b\n")
+    _cli_error("run-spec-broken-yaml", capsys, ["eval", run], f"{run / 'spec.yaml'}: invalid YAML at line 2")
+
+
+def test_export_output_not_onnx(run8, tmp_path, capsys):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8 a photo")
+    _cli_error("export-output-not-onnx", capsys, ["export", run8, photo], photo, "must end in .onnx")
+    assert photo.read_bytes() == b"\xff\xd8 a photo"
 
 
 # ------------------------------------------------------------------------------------------------ output folders

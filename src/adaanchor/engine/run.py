@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import build_config
+from ..config import build_config, read_yaml
 from ..configs import config_file
 from ..data.build import GENERATED_FORMATS, data_spec
 from ..errors import AdaAnchorError
@@ -84,11 +84,13 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
     unless ``data.spec`` is overridden, and a data path of its config that does not exist here (the data
     moved, another machine) is named with the override that fixes it. A bare name that is neither is a
     packaged config (``demo``)."""
-    p = config_file(target)
+    # A folder of that name is the run (``out_dir=custom``), not the packaged config config_file would name.
+    p = Path(target) if Path(target).is_dir() else config_file(target)
     if p.is_dir():
         cfg_path = p / "config.yaml"
         if not cfg_path.is_file():
             raise AdaAnchorError(f"{p}: not a run directory (no config.yaml)")
+        _check_run_config(cfg_path)
         cfg = build_config(cfg_path, overrides)
         own_spec = p / "spec.yaml"
         if own_spec.is_file() and not any(o.split("=", 1)[0].strip() == "data.spec" for o in overrides):
@@ -104,6 +106,19 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
     else:
         raise AdaAnchorError(f"{p}: no such run directory or config file")
     return cfg, (Path(ckpt) if ckpt is not None else None)
+
+
+def _check_run_config(cfg_path: Path) -> None:
+    """A run's ``config.yaml`` holds every key (training writes it resolved): one that lacks a section was emptied
+    or replaced, and reading it with the defaults filled in would evaluate another model on other data."""
+    missing = [key for key in RUN_SECTIONS if key not in read_yaml(cfg_path)]
+    if missing:
+        raise AdaAnchorError(f"{cfg_path}: not the config of a run (no {', '.join(missing)} section; training writes "
+                             "every key there): emptied or replaced? Give a config file with the run's settings")
+
+
+#: Sections every run's config.yaml has.
+RUN_SECTIONS = ("data", "model", "strategy", "train")
 
 
 def _warn_missing_data(cfg: DictConfig, cfg_path: Path) -> None:

@@ -61,11 +61,13 @@ def find_yolo_yaml(path: Path) -> Path | None:
 
 
 def _yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
     from ...safe_yaml import YamlFault, load_yaml_text
 
     try:
         data = load_yaml_text(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YamlFault, ValueError) as e:
+    except (OSError, UnicodeDecodeError, YamlFault, ValueError, yaml.YAMLError) as e:  # a broken spec.yaml too
         raise DataError(path, f"cannot read the dataset YAML ({e})") from None
     return data if isinstance(data, dict) else {}
 
