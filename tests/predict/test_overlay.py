@@ -51,3 +51,16 @@ def test_no_anchor_arrows_when_not_asked_or_unknown():
 
 def test_large_images_are_not_enlarged():
     assert overlay_scale((720, 1280)) == 1 and overlay_scale((96, 72)) == 4
+
+
+def test_far_boxes_and_keypoints_are_drawn_clipped_not_an_opencv_error():
+    """A detection box 1e8 pixels wide (OpenCV's int32 fixed-point coordinates overflowed: "Can't parse 'pt2'"),
+    keypoints far outside the image or not finite: the part inside the image is drawn."""
+    img = np.full((120, 160, 3), 128, np.uint8)
+    kp = np.array([[[20.0, 30.0], [1e12, -1e12]], [[np.nan, 5.0], [np.inf, -np.inf]]])
+    pred = Prediction(kp, np.full((2, 2), 0.9, np.float32), None, np.array([[1.0, 2.0, 1e8, 1e8], [5, 5, 20, 20]]),
+                      np.ones(2), np.repeat(fit_image_affine((120, 160), (72, 96))[None], 2, 0), (120, 160))
+    out = draw_prediction(img, pred, skeleton=[(0, 1)], legend=False)
+    f = overlay_scale((120, 160))
+    assert out.shape == (120 * f, 160 * f, 3) and (out != 128).any()
+    assert _has(out, confidence_rgb(0.9), int(round(30.5 * f - 0.5)), int(round(20.5 * f - 0.5)))

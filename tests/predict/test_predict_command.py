@@ -122,6 +122,34 @@ def test_boxes_several_instances_per_image(pred_runs, val_images, tmp_path):
     assert df.iloc[0].notna().sum() == 2 * 17 * 2  # regression: x and y, no likelihood
 
 
+def test_boxes_need_image_ids_of_the_inputs_and_unused_detections_are_said(pred_runs, val_images, tmp_path, capsys):
+    """With a file stem that is not an integer the ids fell back to the input order: image 1's box went to
+    5.png, the detection of id 5 was dropped and good.png got nothing, silently."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("5.png", "good.png"):
+        (folder / name).write_bytes(val_images[0].read_bytes())
+    dets = [{"image_id": 5, "category_id": 1, "bbox": [1, 2, 30, 40], "score": 0.9},
+            {"image_id": 1, "category_id": 1, "bbox": [40, 50, 20, 20], "score": 0.9},
+            {"image_id": 5, "category_id": 2, "bbox": [1, 2, 30, 40], "score": 0.9},
+            {"image_id": 5, "category_id": 1, "bbox": [1, 2, 30, 40], "score": -0.5}]
+    (tmp_path / "d.json").write_text(json.dumps(dets))
+    run = str(pred_runs["adaanchor"])
+    capsys.readouterr()
+    assert _predict(run, str(folder / "5.png"), str(folder / "good.png"), "--out", str(tmp_path / "o"), "--boxes",
+                    str(tmp_path / "d.json")) == 2
+    err = capsys.readouterr().err
+    assert "detections name their images by image_id" in err and "good.png has no integer file stem" in err
+    assert not (tmp_path / "o").exists()
+    # Ids from the file stems: 5.png gets its box; id 1 matches no input, and two records were left out: said.
+    assert _predict(run, str(folder / "5.png"), "--out", str(tmp_path / "o2"), "--boxes", str(tmp_path / "d.json"),
+                    "--no-overlays") == 0
+    err = capsys.readouterr().err
+    assert [r["bbox"] for r in json.loads((tmp_path / "o2" / "predictions.json").read_text())] == [[1, 2, 30, 40]]
+    assert "2 of 4 detections left out (1 of a category other than 1, 1 scored below 0)" in err
+    assert "1 detection(s) of 1 image id(s) not among the inputs, not used (e.g. 1)" in err
+
+
 def test_skipped_inputs_are_counted_and_set_the_exit_code(pred_runs, val_images, tmp_path, capsys):
     bad = tmp_path / "broken.jpg"
     bad.write_bytes(b"\xff\xd8 truncated")

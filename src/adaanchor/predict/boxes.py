@@ -56,10 +56,12 @@ def as_boxes(value: Any, what: str = "boxes") -> Boxes:
     return Boxes(arr[:, :4].copy(), scores.astype(np.float64))
 
 
-def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int | None = 1) -> dict[int, Boxes]:
+def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int | None = 1,
+                    notes: list[str] | None = None) -> dict[int, Boxes]:
     """``image_id -> (boxes (N, 4), scores (N,))`` from a COCO detections file, in file order per image.
 
-    Detections of another category or below ``score_thr`` are left out (as for evaluation).
+    Detections of another category or below ``score_thr`` are left out (as for evaluation); ``notes`` receives
+    a line saying how many, when any.
 
     Raises:
         DataError: not a JSON list, or a record with a bad ``image_id``, ``bbox`` or ``score`` (naming the
@@ -70,6 +72,7 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
     if not isinstance(data, list):
         raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
     per_image: dict[int, list[tuple[np.ndarray, float]]] = {}
+    other = low = 0
     for i, det in enumerate(data):
         if not isinstance(det, dict):
             raise DataError(path, "a detection must be an object", record=i)
@@ -82,7 +85,14 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
         score = finite_number(det.get("score", 1.0))
         if score is None:
             raise DataError(path, f"expected a finite number, got {det.get('score')!r}", record=i, field="score")
-        if (category_id is not None and det.get("category_id", category_id) != category_id) or score < score_thr:
+        if category_id is not None and det.get("category_id", category_id) != category_id:
+            other += 1
+            continue
+        if score < score_thr:
+            low += 1
             continue
         per_image.setdefault(int(det["image_id"]), []).append((box, score))
+    if notes is not None and other + low:
+        why = [f"{other} of a category other than {category_id}"] * bool(other) + [f"{low} scored below {score_thr:g}"] * bool(low)
+        notes.append(f"{path}: {other + low} of {len(data)} detections left out ({', '.join(why)})")
     return {k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()}

@@ -8,6 +8,7 @@ predicted and written), 2 error (nothing predicted).
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +57,27 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any) -> 
     if all(i is not None for i in stems) and len(set(stems)) == len(stems):
         return {s.path: int(i) for s, i in zip(images, stems)}
     return {s.path: i + 1 for i, s in enumerate(images)}
+
+
+def _check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int, Boxes], gt: str | Path | None,
+                   boxes: str, notes: list[str]) -> None:
+    """Detections name their images by ``image_id``: the image inputs must have ids of their own (``--gt`` or
+    integer file stems), not the input order, which matched one image's boxes to another; detections of ids among
+    no input are counted in ``notes``."""
+    images = [s for s in srcs if s.kind == "image"]
+    stems = [image_id_of(s.path) for s in images]
+    if gt is None and images and (None in stems or len(set(stems)) < len(stems)):
+        odd = next((s.path.name for s, i in zip(images, stems) if i is None), None)
+        why = f"{odd} has no integer file stem" if odd else "two inputs have the same integer file stem"
+        raise AdaAnchorError(f"--boxes {boxes}: detections name their images by image_id, and the image ids of "
+                             f"these inputs would be their order ({why}): give --gt with a COCO-style JSON whose "
+                             "images list them, or name the files by their ids (000785.png)")
+    if images and not any(s.kind == "video" for s in srcs):
+        unused = sorted(set(dets) - set(ids.values()))
+        if unused:
+            n = sum(len(dets[i].boxes) for i in unused)
+            notes.append(f"{boxes}: {n} detection(s) of {len(unused)} image id(s) not among the inputs, not used "
+                         f"(e.g. {unused[0]})")
 
 
 class _Group:
@@ -115,7 +137,12 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
     if not srcs:  # before the model is loaded or a folder made
         raise _nothing_to_predict(skipped)
-    dets = load_detections(boxes) if boxes else None
+    notes: list[str] = []
+    dets = load_detections(boxes, notes=notes) if boxes else None
+    if dets is not None:
+        _check_box_ids(srcs, ids, dets, gt, boxes, notes)
+    for line in notes:
+        print(f"note: {line}", file=sys.stderr)
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
                                    batch_size=batch_size, onnx_path=onnx_path)
     if dets is not None and predictor.multi_person:

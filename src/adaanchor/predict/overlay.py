@@ -46,11 +46,17 @@ def overlay_scale(image_hw: Sequence[int]) -> int:
 
 def _fx(xy: np.ndarray, f: int) -> np.ndarray:
     """Original pixels to fixed-point pixels of the image enlarged ``f`` times (pixel centres stay centres)."""
-    return np.round(((np.asarray(xy, np.float64) + 0.5) * f - 0.5) * (1 << SHIFT)).astype(np.int64)
+    fixed = np.round(((np.asarray(xy, np.float64) + 0.5) * f - 0.5) * (1 << SHIFT))
+    return np.nan_to_num(fixed, nan=0.0, posinf=_LIMIT, neginf=-_LIMIT).clip(-_LIMIT, _LIMIT).astype(np.int64)
+
+
+#: Drawn points are clipped to +-2^20 pixels: OpenCV takes int32 fixed-point coordinates (``SHIFT`` fraction
+#: bits), and a detection box 1e8 pixels wide, or a wild prediction, overflowed them ("Can't parse 'pt2'").
+_LIMIT = (1 << 20) << SHIFT
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
-    return int(p[0]), int(p[1])
+    return int(np.clip(p[0], -_LIMIT, _LIMIT)), int(np.clip(p[1], -_LIMIT, _LIMIT))
 
 
 def _anchor_cell(anchor_xy: np.ndarray, affine: np.ndarray, stride: int) -> np.ndarray:
@@ -85,6 +91,7 @@ def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tupl
     for i in range(len(pred)):
         kp = _fx(pred.keypoints[i], f)
         shown = pred.scores[i] > 0 if multi_person and pred.scores is not None else np.ones(pred.num_keypoints, bool)
+        shown = shown & np.isfinite(pred.keypoints[i]).all(-1)  # a NaN keypoint (diverged weights) is not drawn
         limb = PERSON_RGB[i % len(PERSON_RGB)] if multi_person else SKELETON_RGB
         if draw_boxes:
             x, y, bw, bh = pred.boxes[i]
@@ -95,7 +102,7 @@ def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tupl
                 cv2.line(out, _pt(kp[a]), _pt(kp[b]), limb, t, cv2.LINE_AA, SHIFT)
         if anchors and pred.anchors is not None:
             an = _fx(pred.anchors[i], f)
-            for j in range(pred.num_keypoints):
+            for j in np.flatnonzero(shown):
                 if stride:
                     cell = _fx(_anchor_cell(pred.anchors[i, j], pred.affines[i], stride), f)
                     cv2.polylines(out, [cell.reshape(-1, 1, 2).astype(np.int32)], True, ANCHOR_RGB, max(1, t // 2),
