@@ -205,3 +205,32 @@ def test_sigterm_keeps_complete_files_of_the_frames_so_far(pred_runs, tmp_path):
     csv_rows = pd.read_csv(out / "long.csv", header=[0, 1, 2], index_col=0)
     assert len(csv_rows) == len(frames)
     assert not list(out.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("images,message", [
+    ([{"id": True, "file_name": "a.png"}], r"\[record images\[0\]\] field 'id': expected an integer image id, got True"),
+    ([{"id": 5.5, "file_name": "a.png"}], r"field 'id': expected an integer image id, got 5.5"),
+    ([{"id": "5", "file_name": "a.png"}], r"field 'id': expected an integer image id, got '5'"),
+    ([{"id": 5, "file_name": "a.png"}, {"id": 6, "file_name": "a.png"}],
+     r"\[record images\[1\]\] field 'file_name': a.png is listed with ids 5 and 6"),
+])
+def test_gt_image_ids_are_checked(images, message, tmp_path):
+    """--gt ids were read loosely (true -> 1, 5.5 -> 5, "5" -> 5) and a file listed twice took the last id."""
+    from adaanchor.errors import DataError
+    from adaanchor.predict.command import image_ids
+    from adaanchor.predict.sources import Source
+
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": images}))
+    with pytest.raises(DataError, match=message):
+        image_ids([Source(tmp_path / "a.png", "image")], gt, lambda s: None)
+
+
+def test_format_lists_name_a_format():
+    from adaanchor.errors import AdaAnchorError
+    from adaanchor.predict.writers import parse_formats
+
+    assert parse_formats(None) == ["coco", "csv"] and parse_formats(["dlc,slp", "coco"]) == ["csv", "slp", "coco"]
+    for empty in ([""], [" , "]):  # wrote overlays alone, no prediction file, exit 0
+        with pytest.raises(AdaAnchorError, match="no format named; choose from coco, csv"):
+            parse_formats(empty)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import AdaAnchorError
+from ..errors import AdaAnchorError, DataError
 from .boxes import Boxes, load_detections, no_boxes
 from .overlay import draw_prediction
 from .predictor import Predictor
@@ -38,11 +38,7 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any) -> 
         data = load_json(gt)
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
             raise AdaAnchorError(f"{gt}: expected a COCO-style JSON with an 'images' list")
-        by_path, by_name = {}, {}
-        for im in data["images"]:
-            if isinstance(im, dict) and isinstance(im.get("file_name"), str) and "id" in im:
-                by_path[(Path(gt).parent / im["file_name"]).resolve()] = im["id"]
-                by_name.setdefault(Path(im["file_name"]).name, []).append(im["id"])
+        by_path, by_name = _gt_image_ids(gt, data["images"])
         out = {}
         for s in images:
             iid = by_path.get(s.path.resolve())
@@ -78,6 +74,27 @@ def _check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int,
             n = sum(len(dets[i].boxes) for i in unused)
             notes.append(f"{boxes}: {n} detection(s) of {len(unused)} image id(s) not among the inputs, not used "
                          f"(e.g. {unused[0]})")
+
+
+def _gt_image_ids(gt: str | Path, images: list[Any]) -> tuple[dict[Path, int], dict[str, list[int]]]:
+    """``(path -> id, file name -> ids)`` of a COCO-style ``images`` list; an id that is not an integer (``true``,
+    ``5.5`` and ``"5"`` were read as 1, 5 and 5) or a file listed under two ids is an error naming the record."""
+    from ..data.readers import is_int_id
+
+    by_path: dict[Path, int] = {}
+    by_name: dict[str, list[int]] = {}
+    for i, im in enumerate(images):
+        if not (isinstance(im, dict) and isinstance(im.get("file_name"), str) and "id" in im):
+            continue
+        if not is_int_id(im["id"]):
+            raise DataError(gt, f"expected an integer image id, got {im['id']!r}", record=f"images[{i}]", field="id")
+        path = (Path(gt).parent / im["file_name"]).resolve()
+        if by_path.get(path, im["id"]) != im["id"]:
+            raise DataError(gt, f"{im['file_name']} is listed with ids {by_path[path]} and {im['id']}",
+                            record=f"images[{i}]", field="file_name")
+        by_path[path] = int(im["id"])
+        by_name.setdefault(Path(im["file_name"]).name, []).append(int(im["id"]))
+    return by_path, by_name
 
 
 class _Group:

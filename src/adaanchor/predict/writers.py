@@ -179,4 +179,6 @@ def parse_formats(values: list[str] | None) -> list[str]:
                 raise AdaAnchorError(f"unknown format {name!r}: choose from coco, csv (= dlc), slp")
             if name not in out:
                 out.append(name)
+    if not out:  # `--format ''`: nothing would be written but overlays
+        raise AdaAnchorError(f"--format {' '.join(map(repr, values or []))}: no format named; choose from coco, csv (= dlc), slp")
     return out
