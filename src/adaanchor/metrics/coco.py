@@ -24,6 +24,7 @@ from adaanchor.metrics.keypoint import to_numpy
 from adaanchor.metrics.results import (
     GtLike,
     ResultsLike,
+    ann_record,
     check_results_match_gt,
     gt_num_keypoints,
     load_coco_gt,
@@ -87,13 +88,16 @@ def coco_keypoint_ap(
     for a in data["annotations"]:
         if "num_keypoints" not in a:  # custom COCO-format sets often leave it out; COCOeval needs it
             a["num_keypoints"] = int(sum(1 for v in a["keypoints"][2::3] if v > 0))
+        # Hand-made COCO files often leave 'iscrowd' out: COCO's default for a person is 0, and COCOeval
+        # reads it unguarded (KeyError). load_coco_gt has checked any given value is 0 or 1.
+        a.setdefault("iscrowd", 0)
         if not use_area:
             a["area"] = 0.53 * a["bbox"][2] * a["bbox"][3]
     else:
         for i, a in enumerate(data["annotations"]):
             if "area" not in a:
                 raise DataError(gt_name, "missing (use use_area=False for sets without areas)",
-                                record=f"annotations[{i}]", field="area")
+                                record=ann_record(a, i), field="area")
     with _quiet(verbose):
         coco_gt = COCO()
         coco_gt.dataset = data
