@@ -250,3 +250,24 @@ def test_adaanchor_eval_refuses_a_nan_area_in_its_val_file(tmp_path, capsys):
     val.write_text(json.dumps(data))
     _score_error(capsys, ["eval", run], f"error: {val} [record annotations[1] id=2] field 'area': expected a "
                  "positive finite number")
+
+
+def test_training_refuses_the_val_ground_truth_before_its_first_step(tmp_path):
+    """The reader takes a NaN area (it falls back to the box), the scorer does not: the run stopped at its
+    first evaluation, epochs in; the check now runs with the data, before any step."""
+    from adaanchor.bench.synth import write_benchmark
+    from adaanchor.config import build_config
+    from adaanchor.demo import DEMO_CONFIG
+    from adaanchor.engine.train import train
+
+    over = [f"data.root={tmp_path / 'bench'}", "data.synth.n_train=8", "data.synth.n_val=4",
+            f"out_dir={tmp_path / 'run'}", "model.tiny_width=8", "train.batch_size=8", "train.progress=false",
+            "eval.batch_size=4", "train.max_steps=1", "train.eval_every=1"]
+    cfg = build_config(DEMO_CONFIG, over)
+    val = write_benchmark(tmp_path / "bench", dict(cfg.data.synth), progress=False)["val"]
+    data = json.loads(val.read_text())
+    data["annotations"][1]["area"] = float("nan")
+    val.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=re.escape(f"{val} [record annotations[1] id=2] field 'area'")):
+        train(cfg)
+    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()

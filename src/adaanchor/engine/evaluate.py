@@ -11,6 +11,7 @@ coordinate or confidence, e.g. from NaN weights) is a miss on every path: left o
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -196,19 +197,41 @@ def warn_nonfinite(m: dict[str, Any], total: int, out: Any = None) -> None:
 AP_FROM_INSTANCES = ("yolo", "dlc", "slp")
 
 
+def ap_ground_truth_file(cfg: Any) -> Path | None:
+    """The annotation file the evaluation scores OKS AP against: the val file of a COCO-format set (CrowdPose,
+    the generated benchmarks) whose spec has OKS sigmas, evaluated whole; else None."""
+    from ..data.build import GENERATED_FORMATS, annotation_path, data_spec
+
+    fmt = str(cfg.data.format)
+    if fmt not in ("coco", "crowdpose", *GENERATED_FORMATS) or cfg.eval.max_images is not None or cfg.data.get("csv"):
+        return None
+    return annotation_path(cfg.data, "val") if data_spec(cfg.data).sigmas is not None else None
+
+
+def check_ap_ground_truth(cfg: Any) -> None:
+    """Before training: the ground truth that every evaluation will score AP against passes the scorer's checks
+    (:func:`adaanchor.metrics.results.load_coco_gt`). The reader takes a val file that the scorer refuses (a NaN
+    or zero ``area`` falls back to the box there), which otherwise stopped the run at its first evaluation."""
+    path = ap_ground_truth_file(cfg)
+    if path is not None and path.is_file():
+        from ..metrics.results import load_coco_gt
+
+        load_coco_gt(str(path))
+
+
 def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
                      progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
     scores always; OKS AP for COCO-format sets with OKS sigmas (CrowdPose through xtcocotools); NME for
     sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
-    from ..data.build import GENERATED_FORMATS, annotation_path, data_spec, splits_one_file
+    from ..data.build import data_spec, splits_one_file
 
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
     spec = data_spec(cfg.data)
     fmt = str(cfg.data.format)
-    gt: Any = None
-    if spec.sigmas is not None and fmt in ("coco", "crowdpose", *GENERATED_FORMATS) and cfg.eval.max_images is None and not cfg.data.get("csv"):
-        gt = str(annotation_path(cfg.data, "val"))
+    gt: Any = ap_ground_truth_file(cfg)
+    if gt is not None:
+        gt = str(gt)
         if splits_one_file(cfg.data):
             # The file holds both sides of the split: its other images' people would count as missed.
             from ..metrics.results import gt_of_images, load_coco_gt

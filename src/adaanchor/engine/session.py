@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 from ..errors import AdaAnchorError, DataError
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object
+from .evaluate import check_ap_ground_truth
 from .run import build_split
 from .rundir import RunLock, check_resume_config, describe_changes, write_run_files
 
@@ -133,6 +134,8 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device, stride: in
                 out = (train_ds, build_split(cfg, "val", stride, verbose=False) if cfg.train.eval_every else None)
                 for split, ds in zip(("train", "val"), out, strict=True):
                     check_images(ds, split)
+                if cfg.train.eval_every:
+                    check_ap_ground_truth(cfg)
             except AdaAnchorError as e:
                 err = e
         if any_rank([err is not None], info, device)[0]:
