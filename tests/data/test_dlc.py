@@ -263,6 +263,108 @@ def test_errors_name_the_file(tmp_path):
         load_spec(root)
 
 
+def _edit_table(root: Path, edit) -> Path:
+    """Rewrite vidA's CSV (3 index columns; lines 1-3 the header, 4.. the data rows) with ``edit(rows)``."""
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    with table.open(newline="") as f:
+        rows = list(csv.reader(f))
+    edit(rows)
+    with table.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return table
+
+
+# (case, edit of vidA's rows, expected message after the table's path)
+BAD_TABLES = [
+    ("long-row", lambda rows: rows[4].extend(["1", "2"]),
+     " [record line 5 (labeled-data/vidA/img001.png)]: 15 cells, the header has 13"),
+    ("coords-x-x", lambda rows: rows[2].__setitem__(slice(3, None), ["x"] * 10),
+     " [record header] field 'coords': expected x, y for each bodypart, got x, x for 'snout' (column 4)"),
+    ("coords-x-likelihood", lambda rows: rows[2].__setitem__(slice(3, None), ["x", "likelihood"] * 5),
+     " [record header] field 'coords': expected x, y for each bodypart, got x, likelihood for 'snout' (column 4)"),
+    ("bodypart-twice", lambda rows: rows[1].__setitem__(slice(5, 7), ["snout", "snout"]),
+     " [record header] field 'bodyparts': bodypart 'snout' is listed twice (columns 4 and 6)"),
+    ("all-empty", lambda rows: [r.__setitem__(slice(3, None), [""] * 10) for r in rows[3:]],
+     ": no keypoint is labelled in this table (every x, y cell of its 6 rows is empty)"),
+]
+
+
+@pytest.mark.parametrize("case, edit, message", BAD_TABLES, ids=[c[0] for c in BAD_TABLES])
+def test_bad_tables_are_one_line_naming_file_record_field(tmp_path, capsys, case, edit, message):
+    """Tables sleap-io would misread or fail on with pandas' own words: a row longer than the header (pandas'
+    message over lines), a coords row without x, y pairs or a bodypart listed twice (read as nothing labelled, or
+    one column pair dropped, without a word), every cell empty (was 'sleap-io read 5 frames from 6 rows')."""
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 6, 3),))
+    table = _edit_table(root, edit)
+    with pytest.raises(DataError) as e:
+        load_spec(root)
+    assert str(e.value) == f"{table}{message}"
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {table}{message}"
+
+
+def test_a_first_row_with_nothing_labelled_is_a_counted_skip(tmp_path):
+    """pandas reads a first data row whose every coordinate is empty as the header's index names: the table failed
+    ('sleap-io read 5 frames from 6 rows'). Rows with nothing labelled are now counted, wherever they are."""
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 6, 3),))
+    _edit_table(root, lambda rows: rows[3].__setitem__(slice(3, None), [""] * 10))
+    res = read_dlc(root, load_spec(root))
+    empty = sorted(str(e.record) for e in res.skipped if e.reason == "no labelled keypoint")
+    assert empty == ["row 0 (labeled-data/vidA/img000.png)", "row 2 (labeled-data/vidA/img002.png)"]
+    got, want = _by_image(res, root), _expected(root)
+    assert sorted(got) == sorted(want) and len(want) == 4
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+def _h5_only(tmp_path: Path) -> tuple[Path, Path]:
+    """A project whose one table is a ``.h5`` (not written yet: the caller writes it) without a CSV beside it."""
+    pytest.importorskip("tables", reason="DeepLabCut .h5 tables are read through pandas + PyTables")
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 3, 3),))
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    table.unlink()
+    return root, table.with_suffix(".h5")
+
+
+def test_an_h5_that_is_not_hdf5_is_one_line_naming_it(tmp_path, capsys):
+    root, h5 = _h5_only(tmp_path)
+    h5.write_text("not hdf5\n")  # was tables.exceptions.HDF5ExtError's back trace
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: {h5}: not an HDF5 file (a DeepLabCut .h5 table is written by "
+                                               "pandas + PyTables; the CSV DeepLabCut writes beside it can be read instead)")
+
+
+def test_an_h5_that_is_not_a_dlc_table_names_the_h5(tmp_path):
+    pd = pytest.importorskip("pandas")
+    root, h5 = _h5_only(tmp_path)
+    pd.DataFrame({"a": [1, 2]}).to_hdf(h5, key="df_with_missing")  # was named as the temporary CSV written from it
+    with pytest.raises(DataError) as e:
+        load_spec(root)
+    assert str(e.value) == f"{h5} [record header]: not a DeepLabCut table: no 'bodyparts' and 'coords' header rows"
+
+
+def test_config_bodyparts_and_skeleton_must_name_the_tables_bodyparts(tmp_path):
+    """A config.yaml whose bodyparts differ from the tables' (a renamed bodypart) gave the tables' names with no
+    word, and a skeleton edge naming an unknown bodypart was dropped by sleap-io in a hidden warning."""
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 3, 3),))
+    cfg_path = root / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg_path.write_text(yaml.safe_dump({**cfg, "bodyparts": [*BODYPARTS[:4], "tail"]}))
+    with pytest.raises(DataError) as e:
+        load_spec(root)
+    assert str(e.value) == (f"{cfg_path} field 'bodyparts': does not match the labelled data: ['tail'] only in "
+                            f"config.yaml, ['tailtip'] only in the tables (the tables' bodyparts: {BODYPARTS}); edit "
+                            "config.yaml or the tables so that they name the same bodyparts")
+    cfg_path.write_text(yaml.safe_dump({**cfg, "skeleton": [*SKELETON, ["snout", "whiskers"]]}))
+    with pytest.raises(DataError) as e:
+        load_spec(root)
+    assert str(e.value) == (f"{cfg_path} field 'skeleton': edge ['snout', 'whiskers'] names ['whiskers'], not among "
+                            f"the bodyparts {BODYPARTS}")
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    assert load_spec(root).keypoints == tuple(BODYPARTS)
+
+
 def test_data_stats_shows_the_split_without_a_config(tmp_path, capsys):
     root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 12, 3), ("vidB", 10, 1)))
     assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 0

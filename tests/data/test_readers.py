@@ -358,6 +358,8 @@ def _coco_file(tmp_path: Path, bad: str) -> Path:
         badann["bbox"] = [0, 0, 0, 50]
     elif bad == "image":
         badann["image_id"] = 99
+    elif bad == "category":  # pycocotools would never score it
+        badann["category_id"] = 5
     data = {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": [good, badann],
             "categories": [{"id": 1, "name": "person"}]}
     p = tmp_path / "coco.json"
@@ -463,6 +465,7 @@ BAD_CASES = [
     ("coco", COCO, _coco_file, "nonfinite", "annotations[1] id=2", "keypoints"),
     ("coco", COCO, _coco_file, "box", "annotations[1] id=2", "bbox"),
     ("coco", COCO, _coco_file, "image", "annotations[1] id=2", "image_id"),
+    ("coco", COCO, _coco_file, "category", "annotations[1] id=2", "category_id"),
     ("mpii", MPII, _mpii_file, "count", "1 (000000001.jpg)", "joints"),
     ("mpii", MPII, _mpii_file, "nonfinite", "1 (000000001.jpg)", "joints"),
     ("mpii", MPII, _mpii_file, "box", "1 (000000001.jpg)", "scale"),
@@ -617,3 +620,25 @@ def test_coco_image_size_check_reads_the_header(tmp_path):
     ex[0x0112] = 8  # displayed turned by 90 degrees: 640x480 is the displayed size, accepted
     Image.new("RGB", (480, 640)).save(tmp_path / "2.jpg", exif=ex)
     assert len(FORMATS["coco"](p, COCO).instances) == len(unchecked)
+
+
+@pytest.mark.parametrize("size, shown", [(0, "0"), (-640, "-640"), (float("nan"), "nan")], ids=["zero", "negative", "nan"])
+def test_coco_image_size_must_be_a_positive_number(tmp_path, size, shown):
+    """An image ``width`` / ``height`` of 0, negative or NaN was accepted (and left the box check out); strings and
+    booleans were refused already. A missing size is allowed: the image is loaded from its file at its own size."""
+    anns = _coco_anns(4)
+    for a in anns:
+        a["image_id"] = 1
+    p = _coco_file(tmp_path / "a.json", anns)
+    data = json.loads(p.read_text())
+    data["images"][0]["height"] = size
+    p.write_text(json.dumps(data))  # NaN as Python's literal: the whole-file path
+    with pytest.raises(DataError) as e:
+        FORMATS["coco"](p, COCO)
+    assert str(e.value) == (f"{p} [record images[0] (1.jpg)] field 'height': expected the image's height in pixels "
+                            f"(a positive number), got {shown}")
+    res = FORMATS["coco"](p, COCO, skip_invalid=True)  # the image refused, and each of its 4 annotations
+    assert not res.instances and sum(e.reason == "its image images[0] was refused (height)" for e in res.skipped) == 4
+    del data["images"][0]["height"], data["images"][0]["width"]
+    p.write_text(json.dumps(data))
+    assert len(FORMATS["coco"](p, COCO).instances) == 4

@@ -136,6 +136,50 @@ def test_bad_lines_name_file_line_and_field(tmp_path):
         read_yolo(tmp_path / "ds", load_spec("coco"))
 
 
+@pytest.mark.parametrize("cls, message", [
+    ("7", "class 7 is not among the 1 class(es) of data.yaml: 0"),
+    ("-1", "expected a class id (a whole number, 0 or more), got -1"),
+    ("0.5", "expected a class id (a whole number, 0 or more), got 0.5"),
+], ids=["7", "-1", "0.5"])
+def test_class_ids_must_be_classes_of_the_yaml(tmp_path, cls, message):
+    """The first number of a label line is a class of data.yaml's names: 7 (one class named), -1 and 0.5 were read
+    as instances without a word."""
+    make_yolo(tmp_path / "ds", n={"train": 1})
+    spec = load_spec(tmp_path / "ds")
+    lbl = tmp_path / "ds" / "labels" / "train" / "train0.txt"
+    good = lbl.read_text().strip()
+    lbl.write_text(good + "\n" + cls + good[1:] + "\n")
+    split = tmp_path / "ds" / "images" / "train"
+    with pytest.raises(DataError) as e:
+        read_yolo(split, spec)
+    assert str(e.value) == f"{split} [record train0.txt line 2] field 'class': {message}"
+    res = read_yolo(split, spec, skip_invalid=True)
+    assert len(res.instances) == 1 and [x.reason for x in res.skipped] == [message]
+    cfg = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())
+    (tmp_path / "ds" / "data.yaml").write_text(yaml.safe_dump({**cfg, "names": [f"c{i}" for i in range(8)]}))
+    assert len(read_yolo(split, spec, skip_invalid=True).instances) == (2 if cls == "7" else 1)  # 8 classes: 7 is one
+
+
+def test_a_yaml_without_kpt_shape_is_named_with_the_key(tmp_path, capsys):
+    """A dataset YAML without kpt_shape (a detection dataset, or the key left out) gave the DeepLabCut reader's
+    'no DeepLabCut annotation table (CollectedData*.csv ...)', as the folder was then taken for a DeepLabCut one."""
+    make_yolo(tmp_path / "ds", n={"train": 1})
+    yml = tmp_path / "ds" / "data.yaml"
+    cfg = yaml.safe_load(yml.read_text())
+    yml.write_text(yaml.safe_dump({k: v for k, v in cfg.items() if k not in ("kpt_shape", "flip_idx", "kpt_names")}))
+    message = (f"{yml} field 'kpt_shape': missing: a YOLO pose dataset's YAML gives kpt_shape: [K, 2] or [K, 3] "
+               "(K keypoints of x, y or x, y, visibility); without it this is a detection dataset")
+    for where in (tmp_path / "ds", yml):
+        with pytest.raises(DataError) as e:
+            load_spec(where)
+        assert str(e.value) == message
+        assert main(["data", "stats", "data.format=yolo", f"data.root={where}"]) == 2
+        assert capsys.readouterr().err.strip() == f"error: {message}"
+    with pytest.raises(DataError) as e:
+        read_yolo(tmp_path / "ds", load_spec("coco"))
+    assert str(e.value) == message
+
+
 def test_label_path_is_ultralytics_rule():
     assert label_path(Path("/d/images/train/a.jpg")) == Path("/d/labels/train/a.txt")
     assert label_path(Path("/images/d/images/x/b.png")) == Path("/images/d/labels/x/b.txt")  # the last one

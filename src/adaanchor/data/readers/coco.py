@@ -4,8 +4,9 @@ Each annotation becomes one :class:`~adaanchor.data.records.Instance`. Checked p
 naming the file, the record and the field: the image id exists, the keypoint count matches the spec, the
 keypoints and the box are JSON numbers (not strings or booleans), the coordinates are finite, visibility is
 in {0, 1, 2}, the box has positive area and overlaps its image, no annotation id, image id or image file
-appears twice (see :mod:`adaanchor.data.readers.checks` for why), and an image's ``width`` / ``height``
-agree with the image file when it exists (``check_image_size``; the header only is read). ``iscrowd``
+appears twice (see :mod:`adaanchor.data.readers.checks` for why), an image's ``width`` / ``height`` are
+positive and agree with the image file when it exists (``check_image_size``; the header only is read; a
+missing size is allowed), and an annotation's ``category_id`` is one of the file's ``categories``. ``iscrowd``
 annotations and annotations without any labelled keypoint are left out of training on purpose (they carry
 no target); they are counted in :attr:`ReadResult.skipped` as such, never dropped silently.
 """
@@ -26,10 +27,11 @@ from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_
 from .checks import box_outside_image, image_size, non_number_message
 
 
-def _stream(path: Path) -> tuple[list, Iterator[Any]] | None:
-    """``(images, annotations)`` of a COCO file read as a stream (ijson's C parser): the images as a list,
-    the annotations one at a time, so that the file is never held as Python objects. The file is scanned
-    twice (images, then annotations), whatever the order of its keys. None when the streaming parser
+def _stream(path: Path) -> tuple[list, Any, Iterator[Any]] | None:
+    """``(images, categories, annotations)`` of a COCO file read as a stream (ijson's C parser): the images and
+    categories as lists (categories None when absent), the annotations one at a time, so that the file is never
+    held as Python objects. The file is scanned three times (images, categories, annotations; a scan costs a
+    small part of the read), whatever the order of its keys. None when the streaming parser
     refuses the file or it is not the usual layout (not a JSON object with an ``images`` list and at least
     one annotation, or it uses Python's ``NaN`` / ``Infinity`` literals): the caller then reads it whole,
     which gives the exact JSON error or the structure error."""
@@ -41,11 +43,13 @@ def _stream(path: Path) -> tuple[list, Iterator[Any]] | None:
         if not isinstance(images, list):
             return None
         first = first_annotation(path)
+        with path.open("rb") as f:
+            categories = next(ijson.items(f, "categories", use_float=True), None)
     except Exception:  # ijson.JSONError, a bad UTF-8 sequence, an integer beyond Python's digit limit, ...
         return None
     if first is None:
         return None
-    return images, _annotations(path)
+    return images, categories, _annotations(path)
 
 
 def first_annotation(path: Path) -> Any:
@@ -95,6 +99,11 @@ def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | 
     for key in ("width", "height"):
         if key in img and non_number_message([img[key]]) is not None:
             return key, f"expected a number, got {img[key]!r}"
+        # 0, negative or non-finite: no image has that size, and the checks below would skip it quietly.
+        # A missing width / height is allowed: the size is the image file's when it is loaded.
+        size = finite_number(img[key]) if key in img else 1.0
+        if size is None or size <= 0:
+            return key, f"expected the image's {key} in pixels (a positive number), got {printable(img[key])}"
     size = image_size(img)
     if not check_size or size is None:
         return None
@@ -217,19 +226,33 @@ def read_coco(
     data = load_json(path)  # the exact JSON error, or Python's NaN / Infinity literals
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) or not isinstance(data.get("images"), list):
         raise DataError(path, "not a COCO keypoint file: expected 'images' and 'annotations' lists")
-    return _read(path, data["images"], iter(data["annotations"]), *opts)
+    return _read(path, data["images"], data.get("categories"), iter(data["annotations"]), *opts)
 
 
-def _read(path: Path, image_list: list, annotations: Iterator[Any], spec: KeypointSpec, images_dir: Path,
-          skip_invalid: bool, keep_crowd: bool, require_labelled: bool, check_image_size: bool) -> ReadResult:
+def _category_ids(categories: Any) -> tuple[set[int], str] | None:
+    """``(the integer ids of a file's categories, how to show them)``; None when the file has no ``categories``
+    list (nothing to check against: the keypoint set then comes from ``data.spec``)."""
+    if not isinstance(categories, list):
+        return None
+    ids = {c["id"] for c in categories if isinstance(c, dict) and is_int_id(c.get("id"))}
+    shown = ", ".join(map(str, sorted(ids)[:8])) + (", ..." if len(ids) > 8 else "")
+    if not ids:
+        return ids, "the file's categories (its 'categories' list " + ("is empty)" if not categories else "has no integer id)")
+    return ids, f"the file's categories (ids {shown})"
+
+
+def _read(path: Path, image_list: list, categories: Any, annotations: Iterator[Any], spec: KeypointSpec,
+          images_dir: Path, skip_invalid: bool, keep_crowd: bool, require_labelled: bool,
+          check_image_size: bool) -> ReadResult:
     """Instances of the annotations, checked against the image table (see :func:`read_coco`)."""
     col = Collector(str(path), skip_invalid)
     images, refused = _image_table(image_list, col, images_dir, check_image_size)
+    cats = _category_ids(categories)
     out: list[Instance] = []
     left_out: list[DataError] = []
     ann_ids: dict[int, int] = {}
     for i, ann in enumerate(annotations):
-        inst = _annotation(ann, i, spec, images, refused, ann_ids, col, left_out, keep_crowd, require_labelled)
+        inst = _annotation(ann, i, spec, (images, refused, cats), ann_ids, col, left_out, keep_crowd, require_labelled)
         if inst is not None:
             out.append(inst)
     res = col.result(out)
@@ -237,9 +260,11 @@ def _read(path: Path, image_list: list, annotations: Iterator[Any], spec: Keypoi
     return res
 
 
-def _annotation(ann: Any, i: int, spec: KeypointSpec, images: dict, refused: dict, ann_ids: dict[int, int],
+def _annotation(ann: Any, i: int, spec: KeypointSpec, tables: tuple[dict, dict, Any], ann_ids: dict[int, int],
                 col: Collector, left_out: list[DataError], keep_crowd: bool, require_labelled: bool) -> Instance | None:
-    """The instance of ``annotations[i]``, or None (the failure or the leaving-out is recorded)."""
+    """The instance of ``annotations[i]``, or None (the failure or the leaving-out is recorded). ``tables``: the
+    image table, the refused image ids (:func:`_image_table`) and the category ids (:func:`_category_ids`)."""
+    images, refused, cats = tables
     rec = f"annotations[{i}]" + (f" id={printable(ann['id'])}" if isinstance(ann, dict) and "id" in ann else "")
     if not isinstance(ann, dict):
         col.fail("an annotation must be an object", record=rec)
@@ -258,6 +283,11 @@ def _annotation(ann: Any, i: int, spec: KeypointSpec, images: dict, refused: dic
     if img is None:
         why = refused.get(iid) if is_int_id(iid) else None
         col.fail(why or f"unknown image id {ann.get('image_id')!r}", record=rec, field="image_id")
+        return None
+    # pycocotools evaluates per category: an annotation of a category the file does not list is never scored.
+    if cats is not None and "category_id" in ann and not (is_int_id(ann["category_id"]) and ann["category_id"] in cats[0]):
+        col.fail(f"category_id {printable(repr(ann['category_id']))} is not one of {cats[1]}", record=rec,
+                 field="category_id")
         return None
     kps = _keypoints(ann.get("keypoints"), spec.num_keypoints, spec)
     if isinstance(kps, str):

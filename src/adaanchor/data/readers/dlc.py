@@ -88,29 +88,67 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
     return (cfg_path if cfg else None), tables
 
 
-def table_layout(table: Path) -> tuple[list[str], list[str]]:
-    """``(bodyparts in column order, image path of each data row)`` of a DeepLabCut CSV, from its header
-    and index columns (the coordinates are left to sleap-io)."""
+def _csv_rows(table: Path) -> list[tuple[int, list[str]]]:
+    """``(line number, cells)`` of every record of a CSV file (1-based physical line of the record's end)."""
     try:
         with table.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
+            reader = csv.reader(f)
+            return [(reader.line_num, r) for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise DataError(table, f"not a readable CSV file ({type(e).__name__})") from None
-    at = next((i for i, r in enumerate(rows[:5]) if r and r[0] == "coords"), None)
-    head = {r[0]: (i, r) for i, r in enumerate(rows[: (at or 0) + 1]) if r}
-    if "coords" not in head or "bodyparts" not in head:
+
+
+def _header_bodyparts(table: Path, head: dict[str, list[str]], n_index: int) -> list[str]:
+    """The bodyparts of a DeepLabCut header in column order, after checking that each one has its own
+    ``x, y`` (or ``x, y, likelihood``) columns: sleap-io reads a bodypart only where it finds both, so a
+    ``coords`` row of ``x, x`` or ``x, likelihood`` gave frames with no labelled point and no word, and a
+    bodypart listed twice kept one of its column pairs only."""
+    coords, bps = head["coords"][n_index:], head["bodyparts"][n_index:]
+    inds = head["individuals"][n_index:] if "individuals" in head else [""] * len(coords)
+    step = 3 if coords[2:3] == ["likelihood"] else 2
+    unit = ["x", "y", "likelihood"][:step]
+    seen: dict[tuple[str, str], int] = {}
+    for j in range(0, len(coords), step):
+        bp, got = bps[j] if j < len(bps) else "", coords[j:j + step]
+        if got != unit:
+            raise DataError(table, f"expected {', '.join(unit)} for each bodypart, got {printable(', '.join(got))} "
+                                   f"for {printable(bp)!r} (column {n_index + j + 1})", record="header", field="coords")
+        if bps[j:j + step] != [bp] * step:
+            raise DataError(table, f"the {', '.join(unit)} columns from column {n_index + j + 1} name "
+                                   f"{printable(', '.join(bps[j:j + step]))}, not one bodypart", record="header",
+                            field="bodyparts")
+        key = (inds[j] if j < len(inds) else "", bp)
+        if key in seen:
+            who = f" of individual {printable(key[0])!r}" if key[0] else ""
+            raise DataError(table, f"bodypart {printable(bp)!r}{who} is listed twice (columns {seen[key]} and "
+                                   f"{n_index + j + 1})", record="header", field="bodyparts")
+        seen[key] = n_index + j + 1
+    return list(dict.fromkeys(bp for _, bp in seen))
+
+
+def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
+    """``(bodyparts in column order, image path of each data row, the data rows with no labelled point)`` of a
+    DeepLabCut CSV, from its header and index columns (the coordinates are left to sleap-io)."""
+    rows = _csv_rows(table)
+    at = next((i for i, (_, r) in enumerate(rows[:5]) if r and r[0] == "coords"), None)
+    head = {r[0]: r for _, r in rows[: (at or 0) + 1] if r}
+    if at is None or "bodyparts" not in head:
         raise DataError(table, "not a DeepLabCut table: no 'bodyparts' and 'coords' header rows", record="header")
-    at, coords = head["coords"]
+    coords = head["coords"]
     # The first cell names the header row; index columns are it and the empty cells after it.
     n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
-    bodyparts: list[str] = []
-    for bp, c in zip(head["bodyparts"][1][n_index:], coords[n_index:]):
-        if c == "x" and bp not in bodyparts:
-            bodyparts.append(bp)
-    data = [r for r in rows[at + 1:] if any(r)]
-    for i, r in enumerate(data):
-        _check_numbers(table, i, r, n_index, head["bodyparts"][1], coords)
-    return bodyparts, ["/".join(r[:n_index]) for r in data]
+    bodyparts = _header_bodyparts(table, head, n_index)
+    xy = [j for j in range(n_index, len(coords)) if coords[j] in ("x", "y")]
+    data = [(ln, r) for ln, r in rows[at + 1:] if any(r)]
+    empty = []
+    for i, (ln, r) in enumerate(data):
+        if len(r) > len(coords):  # pandas would stop with its own multi-line message
+            raise DataError(table, f"{len(r)} cells, the header has {len(coords)}",
+                            record=f"line {ln} ({printable('/'.join(r[:n_index]))})")
+        _check_numbers(table, i, r, n_index, head["bodyparts"], coords)
+        if not any(r[j].strip() for j in xy if j < len(r)):
+            empty.append(i)
+    return bodyparts, ["/".join(r[:n_index]) for _, r in data], empty
 
 
 def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts: list[str], coords: list[str]) -> None:
@@ -150,12 +188,19 @@ def _h5_as_csv(h5: Path, tmp: Path) -> Path:
     import pandas as pd
 
     try:
+        import tables
+
+        # PyTables' error for a file that is not HDF5 is its C library's back trace, over many lines.
+        if not tables.is_hdf5_file(str(h5)):
+            raise DataError(h5, "not an HDF5 file (a DeepLabCut .h5 table is written by pandas + PyTables; "
+                                "the CSV DeepLabCut writes beside it can be read instead)")
         df = pd.read_hdf(h5)
     except ImportError:
         raise DataError(h5, "reading a DeepLabCut .h5 table needs PyTables (pip install tables); the CSV "
                             "DeepLabCut writes beside it is read without it") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise DataError(h5, f"not a readable DeepLabCut .h5 table ({type(e).__name__}: {e})") from None
+    except (OSError, ValueError, KeyError, TypeError, tables.exceptions.HDF5ExtError) as e:
+        why = (str(e).strip().splitlines() or [""])[-1]  # the last line of a back trace says what failed
+        raise DataError(h5, f"not a readable DeepLabCut .h5 table ({type(e).__name__}: {printable(why)})") from None
     rels = ["/".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in df.index]
     df.index = [str(_image_of(h5, r) or h5.parent / r) for r in rels]
     out = tmp / f"{h5.stem}.csv"
@@ -163,27 +208,90 @@ def _h5_as_csv(h5: Path, tmp: Path) -> Path:
     return out
 
 
+def _without_rows(src: Path, table: Path, drop: set[int], tmp: Path) -> Path:
+    """A copy of the CSV ``src`` (read for ``table``) without the data rows ``drop``, with one index column of
+    absolute image paths (the copy is not beside the images). Rows with no labelled point are left out of what
+    sleap-io reads because pandas takes a first data row with every coordinate empty for the index names row:
+    that row's frame was lost and every later row read against the wrong image count."""
+    rows = _csv_rows(src)
+    at = next(i for i, (_, r) in enumerate(rows) if r and r[0] == "coords")
+    coords = rows[at][1]
+    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+    out = [[r[0], *r[n_index:]] for _, r in rows[: at + 1]]
+    for i, (_, r) in enumerate(rr for rr in rows[at + 1:] if any(rr[1])):
+        if i not in drop:
+            rel = "/".join(r[:n_index])
+            out.append([str(_image_of(table, rel) or table.parent / rel), *r[n_index:]])
+    dest = tmp / f"labelled-{src.name}"
+    with dest.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(out)
+    return dest
+
+
 @functools.lru_cache(maxsize=16)
-def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tuple[Any, list[str], list[str]]:
-    """``(sleap-io Labels, bodyparts, row images)`` of one table; cached on the file's mtime and size, as the
-    spec and both splits read the same tables."""
+def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tuple[Any, list[str], list[str], frozenset[int]]:
+    """``(sleap-io Labels, bodyparts, row images, rows with no labelled point)`` of one table; cached on the
+    file's mtime and size, as the spec and both splits read the same tables. sleap-io reads the labelled rows
+    only (:func:`_without_rows`)."""
     import sleap_io as sio
 
     with tempfile.TemporaryDirectory() as tmp:
         src = _h5_as_csv(table, Path(tmp)) if table.suffix.lower() == ".h5" else table
-        bodyparts, images = table_layout(src)
+        try:
+            bodyparts, images, empty = table_layout(src)
+        except DataError as e:  # an .h5 is checked as the CSV written from it: name the user's file
+            if src == table:
+                raise
+            raise DataError(table, e.reason, record=e.record, field=e.field) from None
+        if images and len(empty) == len(images):
+            raise DataError(table, f"no keypoint is labelled in this table (every x, y cell of its {len(images)} "
+                                   "rows is empty)")
+        if empty:
+            src = _without_rows(src, table, set(empty), Path(tmp))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos
             try:
                 labels = sio.load_dlc(str(src), config=str(config) if config else False)
             except (ValueError, KeyError, IndexError, TypeError) as e:
-                raise DataError(table, f"sleap-io cannot read this DeepLabCut table ({type(e).__name__}: {e})") from None
-    return labels, bodyparts, images
+                why = (str(e).strip().splitlines() or [""])[0]
+                raise DataError(table, f"sleap-io cannot read this DeepLabCut table ({type(e).__name__}: "
+                                       f"{printable(why)})") from None
+    return labels, bodyparts, images, frozenset(empty)
 
 
-def load_table(table: Path, config: Path | None) -> tuple[Any, list[str], list[str]]:
+def load_table(table: Path, config: Path | None) -> tuple[Any, list[str], list[str], frozenset[int]]:
     st = table.stat()
     return _load_table(table.resolve(), config.resolve() if config else None, (st.st_mtime_ns, st.st_size))
+
+
+def _config_bodyparts(cfg: dict[str, Any], cfg_path: Path, names: list[str]) -> list[str]:
+    """The project's bodyparts (multi-animal: ``multianimalbodyparts`` then ``uniquebodyparts``), checked
+    against the tables' ``names`` and its ``skeleton`` edges against both. The keypoint order comes from the
+    config, and a mismatch most often means a renamed bodypart or another project's config: an error, not a
+    guess at which side is right (the names missing from the config used to be appended, its others ignored).
+    sleap-io dropped unknown skeleton edges with a warning nobody saw."""
+    multi = cfg.get("bodyparts") == "MULTI!"
+    key = "multianimalbodyparts" if multi else "bodyparts"
+    listed = list(cfg.get("multianimalbodyparts") or []) + list(cfg.get("uniquebodyparts") or []) if multi \
+        else cfg.get("bodyparts")
+    listed = [str(b) for b in listed] if isinstance(listed, list) else []
+    twice = sorted({b for i, b in enumerate(listed) if b in listed[:i]})
+    absent, unlisted = [b for b in listed if b not in names], [n for n in names if n not in listed]
+    if twice:
+        raise DataError(cfg_path, f"{printable(twice)} listed twice", field=key)
+    if absent or unlisted:
+        only = ", ".join(f"{printable(v)} only in {w}" for v, w in ((absent, "config.yaml"), (unlisted, "the tables")) if v)
+        raise DataError(cfg_path, f"does not match the labelled data: {only} (the tables' bodyparts: "
+                                  f"{printable(names)}); edit config.yaml or the tables so that they name the same bodyparts",
+                        field=key)
+    edges = cfg.get("skeleton") or []
+    for e in edges if isinstance(edges, list) else [edges]:
+        bad = [b for b in e if str(b) not in listed] if isinstance(e, list) and len(e) == 2 else None
+        if bad is None or bad:
+            why = f"names {[str(b) for b in bad]}, not among the bodyparts {listed}" if bad else \
+                "is not a [bodypart, bodypart] pair"
+            raise DataError(cfg_path, f"edge {printable(e)} {why}", field="skeleton")
+    return listed
 
 
 def dlc_spec(path: str | Path) -> KeypointSpec:
@@ -194,37 +302,33 @@ def dlc_spec(path: str | Path) -> KeypointSpec:
     names: list[str] = []
     edges: list[tuple[str, str]] = []
     for t in tables:
-        labels, bodyparts, _ = load_table(t, cfg_path)
+        labels, bodyparts, _, _ = load_table(t, cfg_path)
         names += [b for b in bodyparts if b not in names]
         for sk in labels.skeletons:
             edges += [(e.source.name, e.destination.name) for e in sk.edges]
-    if cfg:
-        listed = cfg.get("bodyparts") if cfg.get("bodyparts") != "MULTI!" else \
-            list(cfg.get("multianimalbodyparts") or []) + list(cfg.get("uniquebodyparts") or [])
-        listed = [str(b) for b in (listed or []) if str(b) in names]
-        names = listed + [n for n in names if n not in listed]
+    if cfg and cfg_path:
+        names = _config_bodyparts(cfg, cfg_path, names)
     name = str(cfg.get("Task") or "dlc") if cfg else Path(tables[0]).stem
     return make_spec(name, names, list(dict.fromkeys(edges)), None, str(cfg_path or tables[0]))
 
 
-def _rows_and_frames(table: Path, labels: Any, images: list[str], col: Collector) -> list[tuple[int, str, Path, Any]]:
-    """``(row, image as written, image file, sleap-io LabeledFrame)`` per data row whose image exists; rows whose
-    image is missing are reported to ``col``.
+def _rows_and_frames(table: Path, labels: Any, rows: list[tuple[int, str]], col: Collector) -> list[tuple[int, str, Path, Any]]:
+    """``(row, image as written, image file, sleap-io LabeledFrame)`` per data row of ``rows`` (``(row, image as
+    written)``: the rows sleap-io read) whose image exists; rows whose image is missing are reported to ``col``.
 
     sleap-io returns one frame per row, in row order, but (0.9.5) also for a missing image of a folder that
     has other images, while numbering frames within the images it found: its frame's image is then another
     row's. The image of each row is therefore taken from the row itself, and checked against sleap-io's in
     every folder where nothing is missing.
     """
-    found = {r: _image_of(table, r) for r in images}
-    on_disk = {_folder_of(r) for r in images if found[r] is not None}
-    rows = list(enumerate(images))
+    found = {r: _image_of(table, r) for _, r in rows}
+    on_disk = {_folder_of(r) for _, r in rows if found[r] is not None}
     by_folder = [(i, r) for i, r in rows if _folder_of(r) in on_disk]
     by_image = [(i, r) for i, r in rows if found[r] is not None]
     frames = labels.labeled_frames
     kept = by_folder if len(frames) == len(by_folder) else by_image if len(frames) == len(by_image) else None
     if kept is None:
-        raise DataError(table, f"sleap-io read {len(frames)} frames from {len(images)} rows")
+        raise DataError(table, f"sleap-io read {len(frames)} frames from {len(rows)} rows")
     incomplete = {_folder_of(r) for i, r in rows if found[r] is None}
     for i, r in rows:
         if found[r] is None:
@@ -255,19 +359,22 @@ def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
     col = Collector(str(path), skip_invalid)
     rows: list[tuple[str, int, np.ndarray, dict]] = []
     for t in tables:
-        labels, bodyparts, images = load_table(t, cfg_path)
+        labels, bodyparts, images, empty = load_table(t, cfg_path)
         nodes = labels.skeletons[0].node_names if labels.skeletons else bodyparts
         order = column_order(spec, nodes, str(t))
         in_table = Collector(str(t), skip_invalid)
-        for i, r, image, lf in _rows_and_frames(t, labels, images, in_table):
+        nothing = np.full((spec.num_keypoints, 2), np.nan)
+        for i in sorted(empty):  # rows with nothing labelled: counted, whether or not their image exists
+            points_instance(images[i], 0, 0, nothing, in_table, f"row {i} ({images[i]})", {})
+        read = [(i, r) for i, r in enumerate(images) if i not in empty]
+        for i, r, image, lf in _rows_and_frames(t, labels, read, in_table):
             for inst in lf.instances:
                 extra = {"table": str(t), "row": i}
                 if inst.track is not None:
                     extra["individual"] = inst.track.name
                 rows.append((str(image), i, inst.numpy()[order], extra))
             if not lf.instances:
-                points_instance(str(image), 0, 0, np.full((spec.num_keypoints, 2), np.nan), in_table,
-                                f"row {i} ({r})", {})
+                points_instance(str(image), 0, 0, nothing, in_table, f"row {i} ({r})", {})
         col.skipped += in_table.skipped
     ids = image_ids(r[0] for r in rows)
     out = []

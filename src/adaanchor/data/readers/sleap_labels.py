@@ -86,10 +86,10 @@ def is_data_source(path: Path) -> bool:
     ``config.yaml``, a YOLO pose dataset's YAML) rather than a spec YAML."""
     if path.is_dir() or path.suffix.lower() in DATA_SUFFIXES:
         return True
-    from .yolo import is_yolo_yaml
+    from .yolo import is_yolo_yaml, yaml_without_kpt_shape
 
-    if is_yolo_yaml(path):
-        return True
+    if is_yolo_yaml(path) or (path.is_file() and yaml_without_kpt_shape(path) is not None):
+        return True  # the second: a dataset YAML without kpt_shape, for yolo_spec to say so
     if path.name == "config.yaml" and path.is_file():
         from .dlc import read_dlc_config
 
@@ -109,11 +109,14 @@ def spec_from_data(path: str | Path) -> KeypointSpec:
         from .coco_spec import coco_spec
 
         return coco_spec(p)
-    from .yolo import find_yolo_yaml, yolo_spec
+    from .yolo import find_yolo_yaml, yaml_without_kpt_shape, yolo_spec
 
-    # A folder or YAML of a YOLO dataset (not a DeepLabCut project that happens to sit below one).
+    # A folder or YAML of a YOLO dataset (not a DeepLabCut project that happens to sit below one). One whose YAML
+    # lacks kpt_shape goes to yolo_spec too, whose error names that YAML and the key, where the DeepLabCut
+    # reader would only say that it found no DeepLabCut table.
     yolo_like = p.is_dir() and not any(p.glob("labeled-data")) and not any(p.glob("CollectedData*"))
-    if (yolo_like or p.suffix.lower() in (".yaml", ".yml")) and find_yolo_yaml(p) is not None:
+    if (yolo_like or p.suffix.lower() in (".yaml", ".yml")) and (
+            find_yolo_yaml(p) is not None or yaml_without_kpt_shape(p) is not None):
         return yolo_spec(p)
     from .dlc import dlc_spec
 

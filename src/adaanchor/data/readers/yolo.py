@@ -49,6 +49,25 @@ def is_yolo_yaml(path: Path) -> bool:
         return False
 
 
+def yaml_without_kpt_shape(path: Path) -> Path | None:
+    """A YAML at ``path`` (or in the folder ``path``) that describes an Ultralytics dataset (``train`` as a path or
+    a list of paths, and ``names`` or ``nc``) but has no ``kpt_shape``: a detection dataset, or a pose dataset's
+    YAML with the key left out. Found so that the error names it and the key, not another format's files."""
+    cands = [path] if path.is_file() else sorted(path.glob("*.y*ml")) if path.is_dir() else []
+    for cand in cands:
+        if cand.suffix.lower() not in (".yaml", ".yml"):
+            continue
+        try:
+            cfg = _yaml(cand)
+        except DataError:
+            continue
+        train = cfg.get("train")
+        paths = isinstance(train, str) or (isinstance(train, list) and all(isinstance(t, str) for t in train))
+        if "kpt_shape" not in cfg and paths and ("names" in cfg or "nc" in cfg):
+            return cand
+    return None
+
+
 def find_yolo_yaml(path: Path) -> Path | None:
     """The dataset YAML of ``path``: itself, one in the folder, or one in up to three folders above it."""
     if is_yolo_yaml(path):
@@ -87,6 +106,10 @@ def _dataset(path: Path) -> tuple[Path, dict[str, Any], int, int]:
     """The dataset YAML of ``path``, its contents and its ``kpt_shape`` ``(K, 2 or 3)``."""
     yml = find_yolo_yaml(path)
     if yml is None:
+        near = yaml_without_kpt_shape(path)
+        if near is not None:
+            raise DataError(near, "missing: a YOLO pose dataset's YAML gives kpt_shape: [K, 2] or [K, 3] (K keypoints "
+                                  "of x, y or x, y, visibility); without it this is a detection dataset", field="kpt_shape")
         raise DataError(path, "no YOLO dataset YAML (a .yaml with kpt_shape) here or in the folders above")
     cfg = _yaml(yml)
     return yml, cfg, *_shape(cfg, yml)
@@ -181,16 +204,46 @@ def read_yolo(path: str | Path, spec: KeypointSpec, images_dir: Any = None, skip
     whole = p == yml or (p.is_dir() and p.resolve() == yml.parent.resolve())
     images = [im for e in (_entries(cfg, yml) if whole else [p]) for im in _images(e)]
     col = Collector(str(yml if whole else p), skip_invalid)
+    classes = _class_ids(cfg, yml)
     out: list[Instance] = []
     for image_id, image in enumerate(dict.fromkeys(images), start=1):
         lbl = label_path(image)
         if lbl.is_file():
-            out += _instances(image, image_id, lbl, k, d, col, len(out))
+            out += _instances(image, image_id, lbl, (k, d), classes, col, len(out))
     return col.result(out)
 
 
-def _instances(image: Path, image_id: int, lbl: Path, k: int, d: int, col: Collector, first_id: int) -> list[Instance]:
-    """The instances of one label file (its image's size read from the file header)."""
+def _class_ids(cfg: dict[str, Any], yml: Path) -> tuple[set[int], str] | None:
+    """``(the class ids the dataset YAML names, how to show them)`` from ``names`` (a list, or ``{id: name}``) or
+    ``nc``; None when it names no classes (then any whole number 0 or more is a class id)."""
+    names, nc = cfg.get("names"), cfg.get("nc")
+    if isinstance(names, dict):
+        ids = {int(c) for c in names if isinstance(c, int) or (isinstance(c, str) and c.isdecimal())}
+    elif isinstance(names, list):
+        ids = set(range(len(names)))
+    elif isinstance(nc, int) and not isinstance(nc, bool) and nc > 0:
+        ids = set(range(nc))
+    else:
+        return None
+    shown = ", ".join(map(str, sorted(ids))) if len(ids) <= 6 else f"{min(ids)}..{max(ids)}"
+    return ids, f"the {len(ids)} class(es) of {yml.name}: {shown}" if ids else f"{yml.name} names no class"
+
+
+def _class_problem(c: float, classes: tuple[set[int], str] | None) -> str | None:
+    """Why the first number of a label line is not a class id of the dataset, or None. Ultralytics' own label check
+    refuses a negative class and one beyond ``names``, and a fractional class is none; all three were read here as
+    if they were classes."""
+    if not (np.isfinite(c) and c == int(c) and c >= 0):
+        return f"expected a class id (a whole number, 0 or more), got {c:g}"
+    if classes is not None and int(c) not in classes[0]:
+        return f"class {int(c)} is not among {classes[1]}"
+    return None
+
+
+def _instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int], classes: tuple[set[int], str] | None,
+               col: Collector, first_id: int) -> list[Instance]:
+    """The instances of one label file (its image's size read from the file header); ``shape`` is ``kpt_shape``."""
+    k, d = shape
     from PIL import Image
 
     try:
@@ -212,6 +265,10 @@ def _instances(image: Path, image_id: int, lbl: Path, k: int, d: int, col: Colle
         if v.size != 5 + k * d:
             col.fail(f"expected {5 + k * d} numbers (class, box, {k} keypoints of {d}), got {v.size}", record=rec,
                      field="keypoints")
+            continue
+        why = _class_problem(float(v[0]), classes)
+        if why is not None:
+            col.fail(why, record=rec, field="class")
             continue
         if not np.all(np.isfinite(v)) or np.any(v[1:] < 0) or np.any(v[1:5] > 1) or np.any(
                 v[5:].reshape(k, d)[:, :2] > 1):
