@@ -166,6 +166,17 @@ def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts:
             fld = f"{bodyparts[j] if j < len(bodyparts) else '?'}.{coords[j] if j < len(coords) else '?'}"
             raise DataError(table, f"not a finite number: {printable(cell)!r}",
                             record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=fld)
+        # x without y (or y without x): sleap-io reads the point as unlabelled, and the label is lost unsaid.
+        if coords[j] == "x" and j + 1 < len(coords) and coords[j + 1] == "y" and not _cell(row, j + 1):
+            raise DataError(table, "x is given and y is empty: a half-labelled point",
+                            record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.y")
+        if coords[j] == "y" and j >= 1 and coords[j - 1] == "x" and not _cell(row, j - 1):
+            raise DataError(table, "y is given and x is empty: a half-labelled point",
+                            record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.x")
+
+
+def _cell(row: list[str], j: int) -> str:
+    return row[j].strip() if j < len(row) else ""
 
 
 def _image_of(table: Path, rel: str) -> Path | None:
