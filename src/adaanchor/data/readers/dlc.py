@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import math
 import tempfile
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ import yaml
 from ...errors import DataError
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable
+from .dlc_table import csv_rows, table_layout
 from .pts import image_ids
 from .sleap_labels import column_order, make_spec, points_instance
 
@@ -88,97 +88,6 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
     return (cfg_path if cfg else None), tables
 
 
-def _csv_rows(table: Path) -> list[tuple[int, list[str]]]:
-    """``(line number, cells)`` of every record of a CSV file (1-based physical line of the record's end)."""
-    try:
-        with table.open(newline="", encoding="utf-8") as f:
-            reader = csv.reader(f)
-            return [(reader.line_num, r) for r in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(table, f"not a readable CSV file ({type(e).__name__})") from None
-
-
-def _header_bodyparts(table: Path, head: dict[str, list[str]], n_index: int) -> list[str]:
-    """The bodyparts of a DeepLabCut header in column order, after checking that each one has its own
-    ``x, y`` (or ``x, y, likelihood``) columns: sleap-io reads a bodypart only where it finds both, so a
-    ``coords`` row of ``x, x`` or ``x, likelihood`` gave frames with no labelled point and no word, and a
-    bodypart listed twice kept one of its column pairs only."""
-    coords, bps = head["coords"][n_index:], head["bodyparts"][n_index:]
-    inds = head["individuals"][n_index:] if "individuals" in head else [""] * len(coords)
-    step = 3 if coords[2:3] == ["likelihood"] else 2
-    unit = ["x", "y", "likelihood"][:step]
-    seen: dict[tuple[str, str], int] = {}
-    for j in range(0, len(coords), step):
-        bp, got = bps[j] if j < len(bps) else "", coords[j:j + step]
-        if got != unit:
-            raise DataError(table, f"expected {', '.join(unit)} for each bodypart, got {printable(', '.join(got))} "
-                                   f"for {printable(bp)!r} (column {n_index + j + 1})", record="header", field="coords")
-        if bps[j:j + step] != [bp] * step:
-            raise DataError(table, f"the {', '.join(unit)} columns from column {n_index + j + 1} name "
-                                   f"{printable(', '.join(bps[j:j + step]))}, not one bodypart", record="header",
-                            field="bodyparts")
-        key = (inds[j] if j < len(inds) else "", bp)
-        if key in seen:
-            who = f" of individual {printable(key[0])!r}" if key[0] else ""
-            raise DataError(table, f"bodypart {printable(bp)!r}{who} is listed twice (columns {seen[key]} and "
-                                   f"{n_index + j + 1})", record="header", field="bodyparts")
-        seen[key] = n_index + j + 1
-    return list(dict.fromkeys(bp for _, bp in seen))
-
-
-def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
-    """``(bodyparts in column order, image path of each data row, the data rows with no labelled point)`` of a
-    DeepLabCut CSV, from its header and index columns (the coordinates are left to sleap-io)."""
-    rows = _csv_rows(table)
-    at = next((i for i, (_, r) in enumerate(rows[:5]) if r and r[0] == "coords"), None)
-    head = {r[0]: r for _, r in rows[: (at or 0) + 1] if r}
-    if at is None or "bodyparts" not in head:
-        raise DataError(table, "not a DeepLabCut table: no 'bodyparts' and 'coords' header rows", record="header")
-    coords = head["coords"]
-    # The first cell names the header row; index columns are it and the empty cells after it.
-    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
-    bodyparts = _header_bodyparts(table, head, n_index)
-    xy = [j for j in range(n_index, len(coords)) if coords[j] in ("x", "y")]
-    data = [(ln, r) for ln, r in rows[at + 1:] if any(r)]
-    empty = []
-    for i, (ln, r) in enumerate(data):
-        if len(r) > len(coords):  # pandas would stop with its own multi-line message
-            raise DataError(table, f"{len(r)} cells, the header has {len(coords)}",
-                            record=f"line {ln} ({printable('/'.join(r[:n_index]))})")
-        _check_numbers(table, i, r, n_index, head["bodyparts"], coords)
-        if not any(r[j].strip() for j in xy if j < len(r)):
-            empty.append(i)
-    return bodyparts, ["/".join(r[:n_index]) for _, r in data], empty
-
-
-def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts: list[str], coords: list[str]) -> None:
-    """Every filled coordinate cell of data row ``i`` is a finite number (sleap-io would turn a stray word
-    into a failure of the whole table, or quietly into an unlabelled point)."""
-    for j in range(n_index, len(row)):
-        cell = row[j].strip()
-        if not cell:
-            continue
-        try:
-            ok = math.isfinite(float(cell))
-        except ValueError:
-            ok = False
-        if not ok:
-            fld = f"{bodyparts[j] if j < len(bodyparts) else '?'}.{coords[j] if j < len(coords) else '?'}"
-            raise DataError(table, f"not a finite number: {printable(cell)!r}",
-                            record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=fld)
-        # x without y (or y without x): sleap-io reads the point as unlabelled, and the label is lost unsaid.
-        if coords[j] == "x" and j + 1 < len(coords) and coords[j + 1] == "y" and not _cell(row, j + 1):
-            raise DataError(table, "x is given and y is empty: a half-labelled point",
-                            record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.y")
-        if coords[j] == "y" and j >= 1 and coords[j - 1] == "x" and not _cell(row, j - 1):
-            raise DataError(table, "y is given and x is empty: a half-labelled point",
-                            record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.x")
-
-
-def _cell(row: list[str], j: int) -> str:
-    return row[j].strip() if j < len(row) else ""
-
-
 def _image_of(table: Path, rel: str) -> Path | None:
     """The image a table row names, looked up where sleap-io looks: beside the table, or one folder up."""
     p = Path(rel)
@@ -224,7 +133,7 @@ def _without_rows(src: Path, table: Path, drop: set[int], tmp: Path) -> Path:
     absolute image paths (the copy is not beside the images). Rows with no labelled point are left out of what
     sleap-io reads because pandas takes a first data row with every coordinate empty for the index names row:
     that row's frame was lost and every later row read against the wrong image count."""
-    rows = _csv_rows(src)
+    rows = csv_rows(src)
     at = next(i for i, (_, r) in enumerate(rows) if r and r[0] == "coords")
     coords = rows[at][1]
     n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
