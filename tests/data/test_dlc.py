@@ -286,6 +286,9 @@ BAD_TABLES = [
      " [record header] field 'bodyparts': bodypart 'snout' is listed twice (columns 4 and 6)"),
     ("all-empty", lambda rows: [r.__setitem__(slice(3, None), [""] * 10) for r in rows[3:]],
      ": no keypoint is labelled in this table (every x, y cell of its 6 rows is empty)"),
+    ("image-twice", lambda rows: rows[5].__setitem__(slice(0, 3), rows[4][:3]),
+     " [record line 6 (labeled-data/vidA/img001.png)] field 'image': the image is labelled on two rows (lines 5 and "
+     "6): one row per image, the animals of a multi-animal project in its columns"),
     ("x-without-y", lambda rows: rows[4].__setitem__(slice(3, 5), ["12.5", ""]),
      " [record row 1 (labeled-data/vidA/img001.png)] field 'snout.y': x is given and y is empty: a half-labelled point"),
     ("y-without-x", lambda rows: rows[4].__setitem__(slice(3, 5), ["", "7.5"]),

@@ -67,10 +67,17 @@ def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
     xy = [j for j in range(n_index, len(coords)) if coords[j] in ("x", "y")]
     data = [(ln, r) for ln, r in rows[at + 1:] if any(r)]
     empty = []
+    seen: dict[str, int] = {}
     for i, (ln, r) in enumerate(data):
         if len(r) > len(coords):  # pandas would stop with its own multi-line message
             raise DataError(table, f"{len(r)} cells, the header has {len(coords)}",
                             record=f"line {ln} ({printable('/'.join(r[:n_index]))})")
+        image = "/".join(r[:n_index])
+        if image in seen:  # read as two animals on one image (a single-animal project) without a word
+            raise DataError(table, f"the image is labelled on two rows (lines {seen[image]} and {ln}): one row per "
+                                   "image, the animals of a multi-animal project in its columns",
+                            record=f"line {ln} ({printable(image)})", field="image")
+        seen[image] = ln
         _check_numbers(table, i, r, n_index, head["bodyparts"], coords)
         if not any(r[j].strip() for j in xy if j < len(r)):
             empty.append(i)
