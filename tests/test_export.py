@@ -202,3 +202,27 @@ def test_exporting_leaves_the_eager_model_computing_real_tensors(tmp_path):
             assert type(part) is torch.Tensor, type(part)
         assert torch.allclose(dec.xy, before.xy, atol=1e-4) and torch.equal(dec.anchor, before.anchor)
     assert all(c.cache_len() > 0 for c in (assign_targets.grid_scale, anchor_decode._grids))  # eager calls cache
+
+
+def test_export_and_check_name_bad_sizes_and_files(exported, tmp_path):
+    """Sizes and files the export API is given by hand: (72.5, 96) was cut to 72, (0, 96) and 72 failed inside
+    PyTorch; check_onnx of another size, a missing file or a file that is not ONNX raised onnxruntime's own
+    exceptions."""
+    from adaanchor.export import check_onnx
+
+    cfg, ckpt = resolve_run(exported["heatmap"][0])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    for size in ((72.5, 96), (0, 96), (-8, 96), 72, None, (72,), (True, 96)):
+        with pytest.raises(AdaAnchorError, match=r"^input_size: expected \(W, H\), two whole numbers of pixels >= 1"):
+            export_onnx(model, strategy, tmp_path / "m.onnx", size)
+    path = export_onnx(model, strategy, tmp_path / "m.onnx", (72, 96))["path"]
+    with pytest.raises(AdaAnchorError, match=r"the graph takes 72x96 \(W x H\) images, input_size is 96x72$"):
+        check_onnx(path, model, strategy, (96, 72), latency_runs=0)
+    with pytest.raises(AdaAnchorError, match=r"batch: expected a whole number >= 1, got 0"):
+        check_onnx(path, model, strategy, (72, 96), batch=0, latency_runs=0)
+    with pytest.raises(AdaAnchorError, match=r"nope.onnx: no such ONNX file$"):
+        check_onnx(tmp_path / "nope.onnx", model, strategy, (72, 96), latency_runs=0)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(AdaAnchorError, match=r"junk.onnx: not a readable ONNX file \("):
+        check_onnx(junk, model, strategy, (72, 96), latency_runs=0)

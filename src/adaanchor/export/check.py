@@ -90,6 +90,20 @@ def _max_diff(got: dict[str, np.ndarray], ref: dict[str, Tensor | None], name: s
     return float(d.max()) if d.size else 0.0
 
 
+def _open(path: str | Path, threads: int) -> Any:
+    """An onnxruntime session of ``path``, or one line naming the file (onnxruntime raises its own NoSuchFile and
+    InvalidProtobuf exceptions)."""
+    from ..errors import AdaAnchorError
+
+    if not Path(path).is_file():
+        raise AdaAnchorError(f"{path}: no such ONNX file")
+    try:
+        return session(path, threads)
+    except Exception as e:  # noqa: BLE001 - onnxruntime's exception classes are not importable by name
+        raise AdaAnchorError(f"{path}: not a readable ONNX file ({type(e).__name__}: "
+                             f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})") from None
+
+
 def check_onnx(
     path: str | Path,
     model: nn.Module,
@@ -112,11 +126,20 @@ def check_onnx(
         ``check_batch``, ``check_ok``, ``threads`` and, with ``latency_runs`` > 0, ``latency_ms_torch`` and
         ``latency_ms_onnxruntime``.
     """
+    from ..errors import AdaAnchorError
+    from .writer import input_wh
+
+    w, h = input_wh(input_size)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise AdaAnchorError(f"batch: expected a whole number >= 1, got {batch!r}")
     model = copy.deepcopy(model).cpu().float().eval()
     threads = torch.get_num_threads()
-    sess = session(path, threads)
+    sess = _open(path, threads)
+    shape = sess.get_inputs()[0].shape  # [batch, 3, H, W]; H and W are names where the graph takes any size
+    if all(isinstance(v, int) for v in shape[2:]) and tuple(shape[2:]) != (h, w):
+        raise AdaAnchorError(f"{path}: the graph takes {shape[3]}x{shape[2]} (W x H) images, input_size is {w}x{h}")
     names = [o.name for o in sess.get_outputs()]
-    x = check_images(batch, input_size, seed)
+    x = check_images(batch, (w, h), seed)
     got = dict(zip(names, sess.run(None, {"image": x.numpy()})))
     with torch.no_grad():
         raw = model(x)

@@ -22,6 +22,17 @@ from .runtime import need_onnx
 from .validate import validate_file
 
 
+def input_wh(input_size: Any, name: str = "input_size") -> tuple[int, int]:
+    """``(W, H)`` of a network input, two whole numbers >= 1 (``(72.5, 96)`` was cut to 72, ``(0, 96)`` or ``72``
+    failed inside PyTorch)."""
+    ok = isinstance(input_size, Sequence) and not isinstance(input_size, str) and len(input_size) == 2
+    vals = list(input_size) if ok else []
+    if not ok or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() and v >= 1
+                         for v in vals):
+        raise AdaAnchorError(f"{name}: expected (W, H), two whole numbers of pixels >= 1, got {input_size!r}")
+    return int(vals[0]), int(vals[1])
+
+
 def _prepare_output(out: Path) -> None:
     """Create the output's folder and make sure a file can be written there (one-line errors)."""
     if out.is_dir():
@@ -116,8 +127,8 @@ def export_onnx(
     need_onnx()
     out = Path(out)
     _prepare_output(out)
+    w, h = input_wh(input_size)
     model = copy.deepcopy(model).cpu().float().eval()  # the caller's model stays where it is
-    w, h = int(input_size[0]), int(input_size[1])
     if spatial_multiple:
         names = head_names(model, (w, h))
         graph: nn.Module = HeadsGraph(model, names).eval()
