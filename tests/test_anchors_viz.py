@@ -133,6 +133,13 @@ def test_selected_keypoints_and_duplicate_names(runs, images, tmp_path):
     assert len({p.name for p in paths}) == 2 and all(p.stat().st_size > 5000 for p in paths)
 
 
+def test_one_image_and_one_keypoint_given_alone(runs, images, tmp_path):
+    """A path or a keypoint name not in a list: iterated, "a.png" was the files "a", ".", "p", ... and "nose"
+    the keypoints "n", "o", ..."""
+    paths = visualize_command(str(runs["adaanchor"]), images["rgb"], str(tmp_path / "v"), keypoints="nose")
+    assert len(paths) == 1 and paths[0].stat().st_size > 5000
+
+
 def test_unknown_keypoint_lists_valid_names(runs, images, tmp_path):
     with pytest.raises(AdaAnchorError, match="unknown keypoint 'left_wirst'") as e:
         visualize_command(str(runs["adaanchor"]), [str(images["rgb"])], str(tmp_path), [], None, ["left_wirst"])

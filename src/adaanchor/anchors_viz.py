@@ -160,8 +160,8 @@ def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
     return out
 
 
-def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str, overrides: list[str] | Sequence[str] = (),
-                      ckpt: str | None = None, keypoints: list[str] | None = None,
+def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_dir: str,
+                      overrides: str | Sequence[str] = (), ckpt: str | None = None, keypoints: str | list[str] | None = None,
                       device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100) -> list[Path]:
     """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]``.
 
@@ -172,9 +172,13 @@ def visualize_command(run: str, images: list[str] | Sequence[str], out_dir: str,
     from .data.build import data_spec
     from .engine.run import load_for_eval, resolve_run
 
+    # One path or name given alone, not in a list: iterated, "a.png" was read as the files "a", ".", "p", ...
+    images = [images] if isinstance(images, (str, Path)) else list(images)
+    keypoints = [keypoints] if isinstance(keypoints, str) else keypoints
+    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
     if int(every) < 1 or (max_frames is not None and int(max_frames) < 1):
         raise AdaAnchorError(f"viz: every must be >= 1 and max_frames >= 1 or None (all), got {every} and {max_frames}")
-    cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
+    cfg, ckpt_path = resolve_run(run, ckpt, overrides)
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
     spec = data_spec(cfg.data)
