@@ -484,6 +484,9 @@ def test_a_spec_path_that_is_not_one_says_what_was_expected(tmp_path, monkeypatc
     (tmp_path / "notes.txt").write_text("just: [some, text\n")
     with pytest.raises(DataError, match=r"notes.txt: not a keypoint spec YAML file; expected"):
         load_spec(tmp_path / "notes.txt")
+    (tmp_path / "photo.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff binary")  # was a UnicodeDecodeError
+    with pytest.raises(DataError, match=r"photo.png: not a keypoint spec"):
+        load_spec(tmp_path / "photo.png")
     (tmp_path / "myspec").write_text("keypoints: [a, b]\nflip_pairs: [[a, b]]\n")
     assert load_spec(tmp_path / "myspec").keypoints == ("a", "b")
     (tmp_path / "badspec").write_text("keypoints: [a, b]\nflip_pairs: [[a, c]]\n")

@@ -95,7 +95,9 @@ def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> Ke
         if not path.is_file():
             raise unknown_name_error("keypoint spec", text, available_specs())
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:  # an image or another binary file named as the spec
+        raise DataError(path, "not a keypoint spec: not a text (YAML) file") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
