@@ -177,3 +177,15 @@ def test_one_line_keeps_every_line_of_a_message_and_the_original_of_a_worker_tra
               "adaanchor.errors.DataError: a.json [record annotations[3]] field 'keypoints':\n  not finite\n")
     assert one_line(worker) == "a.json [record annotations[3]] field 'keypoints': not finite"
     assert one_line("plain") == "plain"
+
+
+@pytest.mark.parametrize("device", ["mps", "meta", "xla", "CPU", "gpu", "tpu9"])
+def test_devices_other_than_cpu_and_cuda_are_named(device):
+    """mps, xla and meta passed torch.device and failed later inside the model; a bad name got torch's list of
+    twenty device types."""
+    from adaanchor.errors import AdaAnchorError
+    from adaanchor.predict.backends import resolve_device
+
+    with pytest.raises(AdaAnchorError, match=rf"^device '{device}': expected auto, cpu, cuda or cuda:N$"):
+        resolve_device(device)
+    assert resolve_device("cpu").type == "cpu" and resolve_device("auto").type in ("cpu", "cuda")

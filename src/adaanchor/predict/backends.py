@@ -24,8 +24,10 @@ def resolve_device(device: str | torch.device) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise AdaAnchorError(f"device {device!r}: {e}") from None
+    except (RuntimeError, TypeError):  # torch's message lists its twenty device types
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):  # mps, xla, meta, ... failed later inside the model
+        raise AdaAnchorError(f"device {device!r}: expected auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise AdaAnchorError(f"device {device!r}: CUDA is not available on this machine (choose cpu, or auto)")
     return dev
