@@ -159,3 +159,11 @@ def test_onnx_backend_gives_the_same_numbers(pred_runs, predictor, val_images, t
         np.testing.assert_allclose(a.anchors, b.anchors, atol=1e-3)
     with pytest.raises(AdaAnchorError, match="exported for input size 72,96, the run uses 64,96"):
         Predictor.from_run(pred_runs["adaanchor"], backend="onnx", onnx_path=path, overrides=["data.input_size=[64,96]"])
+    # Another run's file of the same size: a localanchor graph under this adaanchor run ran without a word.
+    other = tmp_path / "other.onnx"
+    cfg, ckpt = resolve_run(pred_runs["localanchor"])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    export_onnx(model, strategy, other, (72, 96), exporter="torchscript")
+    with pytest.raises(AdaAnchorError, match=r"other.onnx: exported from another run \(strategy 'localanchor', this "
+                                             r"run's 'adaanchor'\)"):
+        Predictor.from_run(pred_runs["adaanchor"], backend="onnx", onnx_path=other)

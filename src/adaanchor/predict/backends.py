@@ -8,6 +8,7 @@ outputs of :mod:`adaanchor.export`: ``keypoints (B, K, 2)`` in input pixels, ``s
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,8 @@ class OnnxBackend:
 
     name = "onnx"
 
-    def __init__(self, path: str | Path, input_size: tuple[int, int], device: torch.device, threads: int | None = None):
+    def __init__(self, path: str | Path, input_size: tuple[int, int], device: torch.device, threads: int | None = None,
+                 strategy: str | None = None, keypoints: Sequence[str] | None = None):
         self.session = open_session(path, device, threads)
         self.path = Path(path)
         self.names = [o.name for o in self.session.get_outputs()]
@@ -78,6 +80,13 @@ class OnnxBackend:
         want = f"{int(input_size[0])},{int(input_size[1])}"
         if meta.get("adaanchor.input_size", want) != want:
             raise AdaAnchorError(f"{path}: exported for input size {meta['adaanchor.input_size']}, the run uses {want}")
+        # Another run's file of the same size ran without a word: a heatmap graph's keypoints reported as the
+        # run's AdaAnchor, or another keypoint set under this run's names.
+        for key, run_value in (("strategy", strategy), ("keypoints", ",".join(keypoints) if keypoints else None)):
+            got = meta.get(f"adaanchor.{key}")
+            if run_value is not None and got is not None and got != run_value:
+                raise AdaAnchorError(f"{path}: exported from another run ({key} {got!r}, this run's {run_value!r}): "
+                                     "export this run (adaanchor export RUN) or give its own file")
         if "keypoints" not in self.names:
             raise AdaAnchorError(f"{path}: not an adaanchor graph (outputs {self.names}, no 'keypoints')")
 
