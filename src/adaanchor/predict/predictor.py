@@ -126,7 +126,8 @@ class Predictor:
             runner = MultiPersonRunner(heads, strategy, min(size), multiple)
             info["task"] = str(cfg.task)
             return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner)
-        be: Any = OnnxBackend(Path(onnx_path), size, dev, threads) if backend == "onnx" else TorchBackend(model, strategy, dev)
+        be: Any = (OnnxBackend(Path(onnx_path), size, dev, threads, strategy.name, spec.keypoints) if backend == "onnx"
+                   else TorchBackend(model, strategy, dev))
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info)
 
     @property
