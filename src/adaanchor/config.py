@@ -165,6 +165,20 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+#: Sections every run's config.yaml has (training writes the resolved config, every key).
+RUN_SECTIONS = ("data", "model", "strategy", "train")
+
+
+def missing_run_sections(path: str | Path) -> list[str]:
+    """The :data:`RUN_SECTIONS` that the YAML file ``path`` lacks (all of them when it is not a readable mapping):
+    a file with none of them is not a run's config (another tool's ``config.yaml``, or an emptied one)."""
+    try:
+        data = read_yaml(path)
+    except AdaAnchorError:
+        return list(RUN_SECTIONS)
+    return [key for key in RUN_SECTIONS if key not in data]
+
+
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 

@@ -179,8 +179,12 @@ def test_a_new_run_does_not_replace_an_earlier_runs_checkpoints_unless_asked(tin
     assert main(["train", str(tmp_path / "empty.yaml"), *tiny_overrides, *FAST, "train.max_steps=3"]) == 2
     assert capsys.readouterr().err.startswith(f"error: {run}: holds the checkpoints of an earlier training")
     assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=3", "resume=auto"]))["steps"] == 3
+    best = run / "checkpoints" / "best.pt"
+    best.write_bytes(last.read_bytes())  # an earlier training's best.pt, which eval RUN picks first
+    capsys.readouterr()
     assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1", "overwrite=true"]))["steps"] == 1
-    assert safe_load(last)["step"] == 1  # started again
+    assert "overwrite=true: removed the earlier training's checkpoints (best.pt, last.pt)" in capsys.readouterr().out
+    assert safe_load(last)["step"] == 1 and not best.exists()  # started again, nothing of the earlier run left
     assert [r["step"] for r in _rows(run / "train_log.csv")] == ["1"]  # with empty logs
 
 
@@ -443,3 +447,17 @@ def test_a_restored_schedule_follows_the_new_options_like_a_fresh_one(lr0, lr1, 
         new_sched.step()
         ref_opt.step()
         ref_sched.step()
+
+
+def test_an_out_dir_holding_another_tools_config_is_refused(tiny_overrides, tmp_path):
+    """out_dir = a DeepLabCut project (data.root): the project's config.yaml was replaced by the run's, and its
+    bodyparts and skeleton lost."""
+    run = tmp_path / "run"
+    run.mkdir()
+    project = "Task: mouse\nscorer: lab\nbodyparts: [nose, tail]\nskeleton: [[nose, tail]]\n"
+    (run / "config.yaml").write_text(project)
+    with pytest.raises(AdaAnchorError) as e:
+        train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1", "overwrite=true"]))
+    assert _one_line(e) == (f"{run / 'config.yaml'}: a config.yaml that is not a run's (a DeepLabCut project's?) "
+                            "would be replaced by the run's: give out_dir a folder of its own")
+    assert (run / "config.yaml").read_text() == project

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import build_config, read_yaml
+from ..config import build_config, missing_run_sections
 from ..configs import config_file
 from ..data.build import GENERATED_FORMATS, data_spec
 from ..errors import AdaAnchorError
@@ -111,14 +111,10 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
 def _check_run_config(cfg_path: Path) -> None:
     """A run's ``config.yaml`` holds every key (training writes it resolved): one that lacks a section was emptied
     or replaced, and reading it with the defaults filled in would evaluate another model on other data."""
-    missing = [key for key in RUN_SECTIONS if key not in read_yaml(cfg_path)]
+    missing = missing_run_sections(cfg_path)
     if missing:
         raise AdaAnchorError(f"{cfg_path}: not the config of a run (no {', '.join(missing)} section; training writes "
                              "every key there): emptied or replaced? Give a config file with the run's settings")
-
-
-#: Sections every run's config.yaml has.
-RUN_SECTIONS = ("data", "model", "strategy", "train")
 
 
 def _warn_missing_data(cfg: DictConfig, cfg_path: Path) -> None:

@@ -27,7 +27,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import read_yaml, save_config
+from ..config import RUN_SECTIONS, missing_run_sections, read_yaml, save_config
 from ..data.build import data_spec
 from ..data.spec import KeypointSpec, spec_to_dict
 from ..data.spec_source import load_spec, read_from_data
@@ -257,6 +257,16 @@ def describe_changes(changes: Mapping[str, tuple[Any, Any]]) -> list[str]:
         note = ": the data order will not continue exactly" if k in ORDER_KEYS else ""
         lines.append(f"resume: {k} changed {a!r} -> {b!r} (applied{note})")
     return lines
+
+
+def check_out_dir(run_dir: Path) -> None:
+    """``out_dir`` must not hold another tool's ``config.yaml``: a run writes its own there, and an out_dir that was
+    a DeepLabCut project (``out_dir`` = ``data.root``) lost the project's config (its bodyparts and skeleton)."""
+    cfg_path = run_dir / "config.yaml"
+    has_text = cfg_path.is_file() and bool(cfg_path.read_bytes().strip())  # an emptied file holds nothing to lose
+    if has_text and missing_run_sections(cfg_path) == list(RUN_SECTIONS):
+        raise AdaAnchorError(f"{cfg_path}: a config.yaml that is not a run's (a DeepLabCut project's?) would be "
+                             "replaced by the run's: give out_dir a folder of its own")
 
 
 def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, step: int,

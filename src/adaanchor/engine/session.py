@@ -192,14 +192,28 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.de
 
 def check_fresh_start(cfg: DictConfig, run_dir: Path, info: DistInfo) -> None:
     """A new run does not replace the checkpoints of an earlier one unless ``overwrite=true``: running the same
-    command twice would otherwise lose the first training at the second's first checkpoint."""
+    command twice would otherwise lose the first training at the second's first checkpoint. With ``overwrite=true``
+    the earlier checkpoints are removed now: a ``best.pt`` left behind was what ``eval RUN`` then scored, and a
+    ``last.pt`` what ``resume=auto`` continued after a crash before the new run's first checkpoint."""
     if cfg.overwrite:
+        if info.is_main:
+            remove_earlier_checkpoints(run_dir)
         return
     found = newest_checkpoint(run_dir) if info.is_main else None
     found = broadcast_object(str(found) if found else None, info)
     if found:
         raise AdaAnchorError(f"{run_dir}: holds the checkpoints of an earlier training ({found}): continue it with "
                              "resume=auto, start again over it with overwrite=true, or give another out_dir")
+
+
+def remove_earlier_checkpoints(run_dir: Path) -> None:
+    """Delete ``run_dir/checkpoints/*.pt`` (a new training over an earlier one, ``overwrite=true``), saying so."""
+    d = run_dir / "checkpoints"
+    old = sorted(p for p in d.glob("*.pt") if p.is_file()) if d.is_dir() else []
+    for p in old:
+        p.unlink()
+    if old:
+        print(f"overwrite=true: removed the earlier training's checkpoints ({', '.join(p.name for p in old)})")
 
 
 def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> dict[str, Any]:

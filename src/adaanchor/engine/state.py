@@ -22,7 +22,7 @@ from ..data.types import collate
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
 from .run import build_system, seed_everything
-from .rundir import close_inherited_locks
+from .rundir import check_out_dir, close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
 from .schedule import describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
 from .session import amp_mode, build_data, check_resume, load_resume, record_config, restore
@@ -74,6 +74,7 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
+    check_out_dir(run_dir)  # before overwrite=true removes anything
     resume, state = load_resume(cfg, run_dir, info, device)
     changes = check_resume(resume, state, cfg, info) if resume is not None else None
     record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
