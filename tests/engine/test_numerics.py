@@ -93,3 +93,17 @@ def test_grad_clip_bounds_the_gradient_norm_seen_by_the_optimizer(tiny_overrides
     with open(f"{clipped['run_dir']}/train_log.csv", newline="") as f:
         logged = [float(r["grad_norm"]) for r in csv.DictReader(f)]  # the norm before clipping
     assert all(g > 0.01 for g in logged)
+
+
+def test_an_update_that_overflows_the_weights_is_not_saved_as_good(tiny_overrides, tmp_path):
+    """lr 1e30: the loss and gradient of step 1 are finite, its update is not (and the skipped batches' forward
+    passes then fill BatchNorm's running statistics with inf and NaN). The epoch's checkpoint held those, was
+    named the "last good checkpoint", and resuming from it failed the same way."""
+    cfg = _cfg(tiny_overrides, "train.max_steps=60", "train.max_bad_steps=50", "train.lr=1e30")
+    with pytest.raises(TrainingError, match=r"the weights are not finite after step \d+ \(an update overflowed them: "
+                                            r"lower train.lr, or set train.grad_clip\); not saved; last good "
+                                            r"checkpoint: "):
+        train(cfg)
+    last = tmp_path / "run" / "checkpoints" / "last.pt"
+    assert not last.exists() or all(torch.isfinite(t).all() for t in safe_load(last)["model"].values()
+                                    if t.is_floating_point())

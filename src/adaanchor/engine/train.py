@@ -245,6 +245,7 @@ def _save(run: Run, name: str, epoch: int, batch: int, force: bool = False) -> P
     if not force and run.written.get(name) == (run.step, epoch, batch):
         return path  # e.g. a step checkpoint on the last batch of an epoch, then the epoch end
     run.written[name] = (run.step, epoch, batch)
+    _check_finite_weights(run)
     if run.info.is_main:
         ckpt = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
                 "scheduler": run.sched.state_dict(), "step": run.step, "epoch": epoch, "batch": batch,
@@ -254,6 +255,18 @@ def _save(run: Run, name: str, epoch: int, batch: int, force: bool = False) -> P
             ckpt["scaler"] = run.scaler.state_dict()
         atomic_save(ckpt, path)  # a failed write (full disk ...) keeps the previous file and says why
     return path
+
+
+def _check_finite_weights(run: Run) -> None:
+    """Before a checkpoint: a finite loss and gradient can still give an update that overflows the weights (a huge
+    ``train.lr``). Such a file was then named the "last good checkpoint", and resuming from it failed the same way;
+    training stops here instead, naming the checkpoint written before. Costs one pass over the weights."""
+    tensors = [t for t in run.model.state_dict().values() if t.is_floating_point()]
+    if all(bool(torch.isfinite(t).all()) for t in tensors):
+        return
+    where = f"{run.last_ckpt[0]} (step {run.last_ckpt[1]})" if run.last_ckpt else "none written"
+    raise TrainingError(f"training stopped: the weights are not finite after step {run.step} (an update overflowed "
+                        f"them: lower train.lr, or set train.grad_clip); not saved; last good checkpoint: {where}")
 
 
 def _check_replicas(run: Run) -> None:
