@@ -104,3 +104,46 @@ def test_a_checkpoint_of_another_architecture_is_a_clear_error(tiny_overrides, t
     atomic_save({"model": safe_load(ckpt)["model"]}, weights_only)
     with pytest.raises(AdaAnchorError, match="not a training checkpoint.*model.weights"):
         train(build_config(None, [*tiny_overrides, f"resume={weights_only}", f"out_dir={tmp_path / 'r'}"]))
+
+
+def test_a_checkpoint_is_readable_by_the_group_as_the_umask_says(tmp_path):
+    """mkstemp creates 0600: checkpoints were unreadable to the others on a shared machine, unlike the logs."""
+    import os
+
+    from adaanchor.engine.checkpoint import atomic_save
+
+    old = os.umask(0o022)
+    try:
+        atomic_save({"w": torch.zeros(2)}, tmp_path / "a.pt")
+        os.umask(0o077)
+        atomic_save({"w": torch.zeros(2)}, tmp_path / "b.pt")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.pt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.pt").stat().st_mode & 0o777 == 0o600
+
+
+def test_ctrl_c_during_a_checkpoint_write_comes_after_it(tmp_path, monkeypatch):
+    """A second Ctrl-C inside torch.save broke the write, reported as a failed disk write; it is now delivered
+    once the file is complete."""
+    import os
+    import signal
+
+    import adaanchor.engine.checkpoint as ck
+
+    real = torch.save
+
+    def interrupted_save(obj, f):
+        os.kill(os.getpid(), signal.SIGINT)  # arrives in the middle of the write
+        real(obj, f)
+
+    monkeypatch.setattr(ck.torch, "save", interrupted_save)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal, whatever runs the test
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ck.atomic_save({"w": torch.arange(3.0)}, tmp_path / "c.pt")
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+    monkeypatch.setattr(ck.torch, "save", real)
+    assert torch.equal(ck.safe_load(tmp_path / "c.pt")["w"], torch.arange(3.0))
+    assert not list(tmp_path.glob("*.tmp"))

@@ -7,12 +7,16 @@ its objects is built.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
 import random
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +38,12 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp's 0600 left checkpoints unreadable to the others of a group
+        with _signals_deferred(), os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)
         _fsync_dir(path.parent)
     except (OSError, RuntimeError) as e:
         if isinstance(e, RuntimeError) and not _is_write_failure(e):
@@ -49,6 +54,39 @@ def atomic_save(obj: Any, path: str | Path) -> None:
     except BaseException:
         _unlink_quietly(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (read without changing it where /proc says it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM during a checkpoint write and deliver them after it: a second Ctrl-C in the middle
+    of torch.save broke the write (reported as a failed disk write) and lost that checkpoint. Main thread only
+    (Python runs signal handlers there)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    sigs = [signal.SIGINT, signal.SIGTERM]
+    old = {sig: signal.signal(sig, lambda sig, frame: caught.append(sig)) for sig in sigs}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)  # the original handler runs now, the file complete
 
 
 def _unlink_quietly(p: str) -> None:
