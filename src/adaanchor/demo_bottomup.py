@@ -163,6 +163,12 @@ BOTTOMUP_NOTE = ("Learned tags: grouped by the jointly trained tag head. Oracle 
                  "localization differs.")
 
 
+def _pct(v: float | None) -> str:
+    """A COCO AP in percent; pycocotools' -1 (no ground truth in the range, e.g. no large person) is ``N/A``, as in
+    ``adaanchor eval``'s table, not -100.0."""
+    return "N/A" if v is None or v < 0 else f"{100 * v:.1f}"
+
+
 def results_table(results: dict[str, Any], title: str = BOTTOMUP_TITLE, note: str = BOTTOMUP_NOTE) -> str:
     """``results.md``: one row per method (and per method with oracle tags, where evaluated), AP in percent."""
     first = next(iter(results["methods"].values()))
@@ -174,8 +180,8 @@ def results_table(results: dict[str, Any], title: str = BOTTOMUP_TITLE, note: st
         for label, mm in ((name, m), (f"{name}, oracle tags", m.get("oracle_tags"))):
             if mm is None:
                 continue
-            cells = [f"{mm['recall']:.3f}"] + [f"{100 * mm[k]:.1f}" for k in ("ap", "ap50", "ap75", "apm", "apl", "ar")]
-            cells += [f"{100 * v:.1f}" for v in mm["ap_by_gamma"].values()]
+            cells = [f"{mm['recall']:.3f}"] + [_pct(mm[k]) for k in ("ap", "ap50", "ap75", "apm", "apl", "ar")]
+            cells += [_pct(v) for v in mm["ap_by_gamma"].values()]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", note, "", f"gamma = {first['gamma']} for the main columns; "
               f"{results['machine']}; {results['wall_s']:.0f} s in all."]

@@ -55,3 +55,14 @@ def test_poses_drawing_keeps_the_best_poses_one_per_person(tmp_path, monkeypatch
     draw_poses({"m": ([(None, {"image_id": 1, "image_path": str(img)})], res)}, Data(), spec, tmp_path / "p.png")
     assert titles == ["m: best 2 of 4 poses (2 people)"] and drawn == [1, 2]
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_results_table_prints_no_ground_truth_in_a_range_as_na():
+    """pycocotools' -1 (no large person among the ground truth) was printed as APL -100.0 for some methods."""
+    from adaanchor.demo_bottomup import results_table
+
+    m = {"recall": 0.5, "ap": 0.2, "ap50": 0.4, "ap75": 0.1, "apm": 0.2, "apl": -1.0, "ar": 0.3, "gamma": 1.0,
+         "ap_by_gamma": {1.0: 0.2, 2.0: -1.0}}
+    text = results_table({"methods": {"adaanchor": m}, "steps": 2, "seed": 0, "machine": "cpu", "wall_s": 1.0})
+    row = next(line for line in text.splitlines() if line.startswith("| adaanchor |"))
+    assert row == "| adaanchor | 0.500 | 20.0 | 40.0 | 10.0 | 20.0 | N/A | 30.0 | 20.0 | N/A |"
