@@ -235,3 +235,31 @@ def test_sigterm_saves_a_checkpoint_and_stops_cleanly(tiny_overrides, monkeypatc
     state = safe_load(f"{cfg.out_dir}/checkpoints/last.pt")
     assert (state["step"], state["epoch"], state["batch"]) == (3, 0, 3)  # the step in progress was finished
     assert not (Path(cfg.out_dir) / "eval_log.csv").exists()  # no evaluation on the way out
+
+
+def test_an_evaluation_skipped_by_a_stop_at_the_epoch_end_runs_on_resume(tiny_overrides, monkeypatch):
+    """SIGTERM during an epoch's last step: the checkpoint is saved and the evaluation skipped; resuming went on
+    to the next epoch and that evaluation never ran (best.pt could never be that epoch's model)."""
+    import csv
+
+    import adaanchor.engine.train as train_mod
+
+    real, calls = train_mod.compute_loss, {"n": 0}
+
+    def loss_then_sigterm(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:  # 48 images, batch 8: the last step of the first epoch
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "compute_loss", loss_then_sigterm)
+    over = [*tiny_overrides, "train.eval_every=1"]
+    with pytest.raises(AdaAnchorError, match="stopped by SIGTERM after step 6"):
+        train(build_config(None, [*over, "train.max_steps=20"]))
+    out = Path(build_config(None, over).out_dir)
+    state = safe_load(out / "checkpoints" / "last.pt")
+    assert (state["step"], state["epoch"], state["batch"]) == (6, 1, 0) and not (out / "eval_log.csv").exists()
+    monkeypatch.setattr(train_mod, "compute_loss", real)
+    train(build_config(None, [*over, "train.max_steps=7", "resume=auto"]))
+    with (out / "eval_log.csv").open() as f:
+        assert [r["step"] for r in csv.DictReader(f)] == ["6", "7"]

@@ -32,6 +32,7 @@ from .dist import (
     all_reduce_mean,
     any_rank,
     barrier,
+    broadcast_object,
     cleanup,
     gather_objects,
     init_distributed,
@@ -131,6 +132,8 @@ def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
     term.arm_ctrl_c()  # before the loop (data reading, setup) Ctrl-C stops at once: there is no step to finish
     run.model.train()
     epoch, stop = run.start_epoch - 1, False
+    if broadcast_object(_missed_evaluation(run) if run.info.is_main else None, run.info):
+        _evaluate(run, run.start_epoch - 1, run.per_epoch)
     while not stop:
         epoch += 1
         batch_idx = run.start_batch if epoch == run.start_epoch else 0
@@ -221,19 +224,36 @@ def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool) -> bool:
     run.last_ckpt = (_save(run, "last.pt", epoch, batch_idx), run.step)
     due = run.val_ds is not None and ((epoch + 1) % int(tc.eval_every) == 0 or stop)
     if due and not run.signalled:
-        t_eval = time.time()
-        if run.info.is_main:  # rank 0 evaluates alone; the others wait at the barrier below
-            run.final_metrics = m = evaluate_model(run.model, run.strategy, run.cfg, run.val_ds, run.device)
-            metric = _select_metric(m)
-            assert run.eval_log is not None
-            run.eval_log.write({"step": run.step, "epoch": epoch, **_eval_row(m, metric)})
-            if metric > run.best:
-                run.best = metric
-                _save(run, "best.pt", epoch, batch_idx, force=True)
-                _save(run, "last.pt", epoch, batch_idx, force=True)  # so that a resume knows the new best
-        barrier(run.info)
-        run.t0 += time.time() - t_eval  # evaluation time does not count as training time
+        _evaluate(run, epoch, batch_idx)
     return stop
+
+
+def _missed_evaluation(run: Run) -> bool:
+    """Resumed at the end of an epoch whose evaluation was due but not run (a Ctrl-C or SIGTERM just before it:
+    the checkpoint was saved, the evaluation skipped, and resuming went on to the next epoch without it)."""
+    tc = run.cfg.train
+    if run.resume is None or run.val_ds is None or run.start_batch != 0 or run.start_epoch == 0:
+        return False
+    if run.start_epoch % int(tc.eval_every or 1) != 0 or not tc.eval_every:
+        return False
+    rows = run.eval_log.rows() if run.eval_log is not None else []
+    return not any(r.get("step") == str(run.step) for r in rows)
+
+
+def _evaluate(run: Run, epoch: int, batch_idx: int) -> None:
+    """Evaluate (rank 0), log the row, and keep ``best.pt`` when the metric improved."""
+    t_eval = time.time()
+    if run.info.is_main:  # rank 0 evaluates alone; the others wait at the barrier below
+        run.final_metrics = m = evaluate_model(run.model, run.strategy, run.cfg, run.val_ds, run.device)
+        metric = _select_metric(m)
+        assert run.eval_log is not None
+        run.eval_log.write({"step": run.step, "epoch": epoch, **_eval_row(m, metric)})
+        if metric > run.best:
+            run.best = metric
+            _save(run, "best.pt", epoch, batch_idx, force=True)
+            _save(run, "last.pt", epoch, batch_idx, force=True)  # so that a resume knows the new best
+    barrier(run.info)
+    run.t0 += time.time() - t_eval  # evaluation time does not count as training time
 
 
 def _save(run: Run, name: str, epoch: int, batch: int, force: bool = False) -> Path:
