@@ -374,7 +374,7 @@ def test_all_keypoints_unlabelled_is_a_counted_skip(tmp_path, capsys):
     res = read_split(build_config(None, _coco_overrides(tmp_path)).data, "train")
     out = capsys.readouterr().out
     assert len(res.instances) == 1 and len(res.skipped) == 1
-    assert "train.json: skipped 1 invalid record(s):" in out and "1 x no labelled keypoint" in out
+    assert "train.json: skipped 1 record(s):" in out and "1 x no labelled keypoint" in out
     _seen("coco-all-unlabelled", out.strip().splitlines()[-1].strip())
 
 
@@ -389,7 +389,7 @@ def test_skip_invalid_counts_every_record(tmp_path, capsys):
     out = capsys.readouterr().out
     assert [i.ann_id for i in res.instances] == [1, 12]
     assert len(res.instances) + len(res.skipped) == len(anns)
-    assert f"skipped {len(anns) - 2} invalid record(s):" in out
+    assert f"skipped {len(anns) - 2} record(s):" in out
     for reason in ("expected 51 numbers (17 keypoints of spec 'coco'), got 48", "non-finite keypoint coordinate",
                    "box must have positive finite width", "visibility flags must be 0, 1 or 2",
                    "unknown image id 99", "no labelled keypoint", "iscrowd annotation (not a training target)",
@@ -623,7 +623,7 @@ def test_bad_reader_input(tmp_path, case, fmt, spec, make, parts, n_good):
     if n_good is not None:  # a record-level problem: skipped and counted with skip_invalid
         res = FORMATS[fmt](path, spec, skip_invalid=True)
         assert len(res.instances) == n_good and len(res.skipped) == 1
-        assert res.summary().startswith(f"{path}: skipped 1 invalid record(s):")
+        assert res.summary().startswith(f"{path}: skipped 1 record(s):")
 
 
 # ------------------------------------------------------------------------------------------------ known gaps

@@ -499,7 +499,7 @@ def test_bad_record_raises_or_is_skipped(tmp_path, fmt, spec, writer, bad, recor
     assert isinstance(res, ReadResult)
     assert len(res.instances) == 1 and len(res.skipped) == 1
     summary = res.summary()
-    assert summary.startswith(f"{path}: skipped 1 invalid record(s):")
+    assert summary.startswith(f"{path}: skipped 1 record(s):")
     assert res.skipped[0].reason in summary
 
 

@@ -370,7 +370,7 @@ def test_missing_images_are_named_before_training_or_skipped_and_counted(tmp_pat
     capsys.readouterr()
     summary = train(build_config(None, [*_coco_overrides(root, tmp_path / "r2"), "data.skip_invalid=true"]))
     out = capsys.readouterr().out
-    assert f"{root / 'ann.json'}: skipped 1 invalid record(s):\n  1 x image file not found" in out
+    assert f"{root / 'ann.json'}: skipped 1 record(s):\n  1 x image file not found" in out
     assert "data: train 2 images, 2 instances; val 2 images, 2 instances" in out
     assert summary["steps"] == 1
 

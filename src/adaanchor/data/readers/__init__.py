@@ -29,7 +29,7 @@ class ReadResult:
         if not self.skipped:
             return ""
         counts = Counter(e.reason for e in self.skipped)
-        lines = [f"{self.source}: skipped {len(self.skipped)} invalid record(s):"]
+        lines = [f"{self.source}: skipped {len(self.skipped)} record(s):"]  # not all invalid: crowds, unlabelled people
         lines += [f"  {n} x {reason}" for reason, n in counts.most_common()]
         return "\n".join(lines)
 
