@@ -20,6 +20,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from ..errors import DataError
+from .pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
 from .records import Instance
 from .spec import KeypointSpec
 from .transforms import (
@@ -54,16 +55,19 @@ def load_image(path: str | Path, exif: str = "ignore") -> np.ndarray:
 def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]:
     """Read an image file as ``(H, W, 3)`` uint8 RGB, and its EXIF orientation tag (1 when it has none).
 
-    Grayscale, RGBA (alpha dropped), palette, 16-bit and float images are converted; 16-bit and 32-bit
-    integer images are scaled by their bit depth (the smallest of 8, 10, 12, 14, 16 or 32 bits that holds
-    their largest value), float images by [0, 1] when they lie in it and by their own min..max otherwise
-    (never clipped to black). ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations
+    Grayscale, RGBA (alpha dropped), palette, 16-bit and float images are converted by the rule that arrays
+    given to the predictor follow too (:mod:`adaanchor.data.pixels`): 16-bit and 32-bit integer images are
+    scaled by their bit depth (the smallest of 8, 10, 12, 14, 16 or 32 bits that holds their largest value),
+    float images by [0, 1] when they lie in it, as they are when they hold whole numbers 0..255, by their own
+    min..max otherwise (never clipped to black); a float image with NaN or infinite values is refused.
+    ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations
     are made in by most tools); ``"apply"`` rotates / mirrors the image as its orientation tag says. Any
     size up to Pillow's decompression-bomb limit loads (a 10000 x 10000 image does; the crop then samples
     it down to the input size); above it the image is refused.
 
     Raises:
-        DataError: the file is missing, empty, truncated, too large or not an image.
+        DataError: the file is missing, empty, truncated, too large or not an image, or its pixels have no
+            reading (NaN values).
     """
     from PIL import ImageOps
 
@@ -81,7 +85,9 @@ def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
                 if exif == "apply" and orientation != 1:
                     im = ImageOps.exif_transpose(im)
-                return _to_rgb8(im), orientation
+                pixels = pil_pixels(im, what="")
+    except (ImageTypeError, ImageValueError) as e:  # decoded, but the pixels have no reading
+        raise DataError(p, str(e)) from None
     except Image.DecompressionBombError as e:
         raise DataError(p, f"image too large to decode safely ({e})") from None
     except MemoryError:
@@ -89,27 +95,10 @@ def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]
     except Exception as e:  # Pillow raises many types for damaged files (OSError, SyntaxError, struct.error, ...)
         detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise DataError(p, f"cannot decode image ({type(e).__name__}{': ' + detail if detail else ''})") from None
-
-
-def _to_rgb8(im: Image.Image) -> np.ndarray:
-    """A decoded Pillow image as ``(H, W, 3)`` uint8, scaled by its real range (see :func:`read_image`)."""
-    if im.mode.startswith("I") or im.mode == "F":
-        arr = np.asarray(im, dtype=np.float64)
-        if arr.ndim == 3:
-            arr = arr[..., :3]
-        if im.mode == "F":
-            lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
-            if lo < 0 or hi > 1:  # not a [0, 1] image: stretch its own range
-                arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
-            arr = np.nan_to_num(arr, nan=0.0) * 255.0
-        else:
-            arr = arr - min(float(arr.min()), 0.0)  # signed 32-bit images: shift negatives up
-            top = float(arr.max())
-            depth = next((b for b in (8, 10, 12, 14, 16, 32) if top <= 2.0 ** b - 1), 32)
-            arr = arr / (2.0 ** depth - 1) * 255.0
-        arr = arr.clip(0, 255).round().astype(np.uint8)
-        return arr if arr.ndim == 3 and arr.shape[-1] == 3 else np.repeat(arr.reshape(arr.shape[:2])[..., None], 3, axis=2)
-    return np.asarray(im.convert("RGB"))
+    try:
+        return rgb8(pixels, what=""), orientation
+    except (ImageTypeError, ImageValueError) as e:
+        raise DataError(p, str(e)) from None
 
 
 class TopDownDataset(Dataset):

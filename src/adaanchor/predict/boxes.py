@@ -18,6 +18,10 @@ from ..data.readers import box_ok, finite_number, float_array, is_int_id
 from ..errors import AdaAnchorError, DataError
 from ..metrics.coco import load_json
 
+#: The largest box coordinate or side, in pixels: OpenCV and Pillow hold images of at most 2^31 - 1 pixels a
+#: side, so a box beyond it addresses no pixel of any image (and 1e308 overflowed the crop to inf keypoints).
+MAX_BOX_COORD = float(2**31)
+
 
 class Boxes(NamedTuple):
     """The boxes of one image: ``boxes (N, 4)`` ``[x, y, w, h]`` float64 and ``scores (N,)`` float64."""
@@ -35,14 +39,18 @@ def as_boxes(value: Any, what: str = "boxes") -> Boxes:
     and scores (1.0 where none is given).
 
     Raises:
-        AdaAnchorError: not numbers of that shape, or a box without a positive finite width and height.
+        AdaAnchorError: not numbers of that shape, a box without a positive finite width and height, a
+            coordinate beyond +-2^31 px (:data:`MAX_BOX_COORD`), or a score that is not a finite number >= 0
+            (a detections file's scores are checked the same way).
     """
     if isinstance(value, Boxes):
         return value
     try:
         arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AdaAnchorError(f"{what}: expected an array of [x, y, w, h] boxes, got {type(value).__name__}") from None
+    if arr.ndim == 0:  # a number (True, 3): not a box, whatever float() makes of it
+        raise AdaAnchorError(f"{what}: expected [x, y, w, h] boxes (N, 4) or (N, 5), got {type(value).__name__} {value!r}")
     if arr.ndim == 1 and arr.shape[0] in (4, 5):
         arr = arr[None]
     if arr.size == 0:
@@ -52,6 +60,11 @@ def as_boxes(value: Any, what: str = "boxes") -> Boxes:
     for i, b in enumerate(arr):
         if not box_ok(b[:4]):
             raise AdaAnchorError(f"{what}[{i}]: a box needs a positive finite width and height, got {b[:4].tolist()}")
+        if np.abs(b[:4]).max() > MAX_BOX_COORD:
+            raise AdaAnchorError(f"{what}[{i}]: box coordinates must lie within +-2^31 px (the largest image side), "
+                                 f"got {b[:4].tolist()}")
+        if len(b) == 5 and not (np.isfinite(b[4]) and b[4] >= 0):  # it multiplies the instance score
+            raise AdaAnchorError(f"{what}[{i}]: a detection score must be a finite number >= 0, got {b[4]}")
     scores = arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr))
     return Boxes(arr[:, :4].copy(), scores.astype(np.float64))
 

@@ -1,44 +1,113 @@
-"""Images as the predictor takes them: arrays, PIL images or files, converted to ``(H, W, 3)`` uint8 RGB."""
+"""Images as the predictor takes them: arrays, PIL images or files, converted to ``(H, W, 3)`` uint8 RGB.
+
+Every kind goes through the one pixel rule of :mod:`adaanchor.data.pixels` (the rule image files are read
+by), so an array, a PIL image and a file of the same pixels predict the same. What has no reading as an
+image (a torch tensor, nested lists, bytes, a file object, None, a number) is refused with a TypeError that
+says what to pass instead.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..data.dataset import load_image
-from ..errors import AdaAnchorError
+from ..data.pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
+
+#: What an image may be, for error messages.
+IMAGE_KINDS = "an (H, W, 3) uint8 RGB numpy array, a PIL image or an image file path"
+
+
+def _is_pil(image: Any) -> bool:
+    return hasattr(image, "getbands") and hasattr(image, "mode")  # a PIL image, without importing PIL here
+
+
+def _is_tensor(image: Any) -> bool:
+    return type(image).__module__.split(".")[0] == "torch"  # torch.Tensor and its subclasses (Parameter, ...)
 
 
 def is_single_image(images: Any) -> bool:
     """One image (a path, a PIL image, an ``(H, W)`` / ``(H, W, C)`` array) rather than a batch."""
-    if isinstance(images, (str, Path)) or hasattr(images, "getbands"):  # getbands: a PIL image
+    if isinstance(images, (str, os.PathLike)) or _is_pil(images):
         return True
     return isinstance(images, np.ndarray) and images.ndim in (2, 3)
 
 
-def read_any(image: Any) -> np.ndarray:
+def image_list(images: Any, what: str = "images") -> tuple[list[Any], bool]:
+    """``images`` as a list of single images, and whether it was one image (not a batch).
+
+    A batch is a list, tuple or other iterable of images, or an ``(B, H, W, C)`` array; every item is checked
+    to be an image kind (:func:`check_image`) before anything is read.
+
+    Raises:
+        ImageTypeError: not an image nor a batch of images (naming the item).
+        ImageValueError: an array of another number of dimensions.
+    """
+    if is_single_image(images):
+        return [check_image(images, what)], True
+    if isinstance(images, np.ndarray):
+        if images.ndim != 4:
+            raise ImageValueError(f"{what}: expected an image array (H, W) or (H, W, C), or a batch (B, H, W, C), "
+                                  f"got shape {images.shape}")
+        return list(images), False
+    if _is_tensor(images) or isinstance(images, (bytes, bytearray, memoryview, Mapping, set, frozenset)) \
+            or hasattr(images, "read") or not isinstance(images, Iterable):
+        check_image(images, what)  # raises, saying what to pass instead
+    items = list(images)
+    return [check_image(x, f"{what}[{i}]") for i, x in enumerate(items)], False
+
+
+def check_image(image: Any, what: str = "image") -> Any:
+    """``image`` when it is an image kind (a path as ``str`` / ``os.PathLike``, a PIL image, a numpy array),
+    a path-like turned into a :class:`~pathlib.Path`; anything else is an :class:`ImageTypeError` saying
+    what to pass instead."""
+    if isinstance(image, (str, Path, np.ndarray)) or _is_pil(image):
+        return image
+    if isinstance(image, os.PathLike):
+        path = os.fspath(image)
+        if isinstance(path, str):
+            return Path(path)
+    if _is_tensor(image):
+        why = ("a torch tensor is not taken: pass an (H, W, 3) numpy array, e.g. tensor.permute(1, 2, 0).cpu().numpy() "
+               "for a (3, H, W) tensor")
+    elif isinstance(image, (bytes, bytearray, memoryview)) or isinstance(image, os.PathLike):
+        why = ("bytes are not taken: pass a path as str or pathlib.Path, or decode image data with "
+               "PIL.Image.open(io.BytesIO(data))")
+    elif hasattr(image, "read"):
+        why = "a file object is not taken: pass its path, or PIL.Image.open(f)"
+    elif isinstance(image, (list, tuple)):
+        why = f"a nested {type(image).__name__} is not taken: pass np.asarray(...) of shape (H, W, 3)"
+    else:
+        why = f"expected {IMAGE_KINDS}, got {type(image).__name__}"
+    raise ImageTypeError(f"{what}: {why}")
+
+
+def read_any(image: Any, what: str = "image") -> np.ndarray:
     """A file path is read (:func:`adaanchor.data.dataset.load_image`: DataError naming the file when it is
-    missing or not an image); a PIL image is converted to RGB; an array is returned as it is."""
-    if isinstance(image, (str, Path)):
+    missing or not an image); a PIL image gives its pixels (:func:`adaanchor.data.pixels.pil_pixels`); an
+    array is returned as it is."""
+    if isinstance(image, (str, os.PathLike)):
         return load_image(image)
-    if hasattr(image, "getbands"):
-        return np.asarray(image.convert("RGB"))
+    if _is_pil(image):
+        return pil_pixels(image, what)
     return image
 
 
-def as_rgb(image: Any) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB from ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped);
-    other dtypes are clipped to [0, 255]."""
-    img = np.asarray(image)
-    if img.ndim == 2:
-        img = img[..., None]
-    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or min(img.shape[:2]) < 1:
-        raise AdaAnchorError(f"expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got {img.shape}")
-    if img.shape[2] == 1:
-        img = np.repeat(img, 3, axis=2)
-    img = img[..., :3]
-    if img.dtype != np.uint8:
-        img = np.clip(img, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(img)
+def as_rgb(image: Any, what: str = "image") -> np.ndarray:
+    """``(H, W, 3)`` uint8 RGB from ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped)
+    pixels of any pixel dtype, or a PIL image, by the rule of :mod:`adaanchor.data.pixels` (uint8 as it is,
+    other integers by bit depth, floats [0, 1] x 255; NaN refused)."""
+    if _is_pil(image):
+        image = pil_pixels(image, what)
+    elif _is_tensor(image):
+        check_image(image, what)  # raises
+    return rgb8(image, what)
+
+
+def to_rgb(image: Any, what: str = "image") -> np.ndarray:
+    """Any image kind the predictor takes (:func:`check_image`) as ``(H, W, 3)`` uint8 RGB."""
+    return as_rgb(read_any(check_image(image, what), what), what)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import Any
 
 import cv2
 import numpy as np
 
+from ..data.pixels import ImageValueError
 from ..data.transforms import apply_affine, invert_affine
+from .images import to_rgb
 from .result import Prediction
 
 SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn with 1/16 pixel precision
@@ -35,6 +38,10 @@ def confidence_lut() -> np.ndarray:
 
 
 def confidence_rgb(score: float) -> tuple[int, int, int]:
+    """The colour of a confidence in [0, 1] (clipped); a NaN or infinite score, which has no place on the colour
+    bar, gets :data:`NO_SCORE_RGB` (the colour of a keypoint without a confidence)."""
+    if not np.isfinite(float(score)):
+        return NO_SCORE_RGB
     c = confidence_lut()[int(np.clip(round(float(score) * 255), 0, 255))]
     return int(c[0]), int(c[1]), int(c[2])
 
@@ -66,13 +73,44 @@ def _anchor_cell(anchor_xy: np.ndarray, affine: np.ndarray, stride: int) -> np.n
     return apply_affine(invert_affine(affine), a_in + np.array([[-h, -h], [h, -h], [h, h], [-h, h]]))
 
 
-def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tuple[int, int]] = (),
+def check_skeleton(skeleton: Sequence[Any], k: int) -> list[tuple[int, int]]:
+    """``skeleton`` as pairs of keypoint indices in ``[0, k)``; a name, a pair of another length or an index out
+    of range (negative included: -1 is no keypoint of a skeleton) is an error naming the pair."""
+    pairs = []
+    for n, pair in enumerate(skeleton):
+        ok = isinstance(pair, (tuple, list, np.ndarray)) and len(pair) == 2 and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in pair)
+        if not ok:
+            raise TypeError(f"skeleton[{n}]: expected a pair of keypoint indices, got {pair!r}")
+        if not all(0 <= int(v) < k for v in pair):
+            raise ValueError(f"skeleton[{n}]: {tuple(int(v) for v in pair)} names a keypoint out of range: the "
+                             f"prediction has {k} keypoints (0..{k - 1})")
+        pairs.append((int(pair[0]), int(pair[1])))
+    return pairs
+
+
+def _checked(image: Any, pred: Prediction, skeleton: Sequence[Any]) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """``image`` as ``(H, W, 3)`` uint8 RGB by the predictor's rule, checked to be ``pred.image_hw`` in size (the
+    marks are in that image's pixels), and the checked skeleton pairs."""
+    rgb = to_rgb(image, "image")
+    hw = tuple(int(v) for v in pred.image_hw)
+    if rgb.shape[:2] != hw:
+        raise ImageValueError(f"image: size (H, W) = {rgb.shape[:2]} is not the prediction's image_hw {hw}: "
+                              "draw on the image that was predicted")
+    return rgb, check_skeleton(skeleton, pred.num_keypoints)
+
+
+def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, int]] = (),
                     anchors: bool = True, stride: int | None = None, draw_boxes: bool | None = None,
                     legend: bool = True, multi_person: bool = False) -> np.ndarray:
-    """The overlay of ``pred`` on ``image (H, W, 3)`` uint8 RGB; returns a new ``(f*H, f*W, 3)`` image,
-    ``f`` = :func:`overlay_scale`.
+    """The overlay of ``pred`` on the image it was predicted on; returns a new ``(f*H, f*W, 3)`` uint8 RGB
+    image, ``f`` = :func:`overlay_scale`.
 
     Args:
+        image: what :meth:`Predictor.predict` takes for one image (an ``(H, W, 3)`` uint8 RGB array, grayscale,
+            RGBA, another pixel dtype, a PIL image, a file path), converted by the same rule; its ``(H, W)``
+            must be ``pred.image_hw``.
+        skeleton: pairs of keypoint indices in ``[0, K)``.
         anchors: draw the anchor arrows (when ``pred.anchors`` is known); pass False for non-anchor strategies.
         stride: the output stride: with it, each anchor's cell is outlined as a small square.
         draw_boxes: outline each instance's box (default: when there are boxes other than the whole image;
@@ -80,6 +118,7 @@ def draw_prediction(image: np.ndarray, pred: Prediction, skeleton: Sequence[tupl
         multi_person: the people of a bottom-up run: each person's skeleton in its own colour
             (:data:`PERSON_RGB`, in order), its missing keypoints (score 0) and their limbs left out.
     """
+    image, skeleton = _checked(image, pred, skeleton)
     h, w = image.shape[:2]
     f = overlay_scale((h, w))
     out = cv2.resize(image, (w * f, h * f), interpolation=cv2.INTER_LINEAR) if f > 1 else image.copy()

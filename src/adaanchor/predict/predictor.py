@@ -8,7 +8,8 @@ does. The decoded keypoints and anchors return through the exact inverse of that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..strategies import ANCHOR_STRATEGY_NAMES
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
-from .images import as_rgb, is_single_image, read_any
+from .images import image_list, to_rgb
 from .result import Prediction, stack_instances
 
 ANCHOR_STRATEGIES = ANCHOR_STRATEGY_NAMES  # fixanchor, adaanchor and its presets
@@ -40,6 +41,17 @@ def box_affine(box: Sequence[float], input_size: Sequence[int]) -> np.ndarray:
     w, h = int(input_size[0]), int(input_size[1])
     center, size = box_to_center_scale(box, w / h)
     return crop_affine(center, size, (w, h))
+
+
+def _finite_box_affine(box: np.ndarray, input_size: Sequence[int], index: int) -> np.ndarray:
+    """:func:`box_affine` of ``boxes[index]``, refused when it or its inverse is not finite: a box that is itself
+    finite can still overflow the crop's scale (a 1e-320 px box), which gave NaN or infinite keypoints."""
+    with np.errstate(all="ignore"):  # the overflow is reported below, as one error, not as numpy warnings
+        a = box_affine(box, input_size)
+        ok = bool(np.isfinite(a).all() and np.isfinite(invert_affine(a)).all())
+    if not ok:
+        raise AdaAnchorError(f"boxes[{index}]: {box.tolist()} gives a crop of no finite size")
+    return a
 
 
 def normalise(crops: np.ndarray) -> np.ndarray:
@@ -61,9 +73,7 @@ class Predictor:
         self.backend, self.spec, self.strategy, self.stride = backend, spec, str(strategy), int(stride)
         self.multi = multi  # a MultiPersonRunner for a multi-person run (task=bottomup or centre): every person per image
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        if int(batch_size) < 1:
-            raise AdaAnchorError(f"batch size must be an integer >= 1, got {batch_size}")
-        self.batch_size = int(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         self.info = dict(info or {})
 
     # ---- construction -------------------------------------------------------------------------------
@@ -94,6 +104,7 @@ class Predictor:
 
         if backend not in ("torch", "onnx"):
             raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
+        check_batch_size(batch_size)  # before the model loads: a bad value costs no load
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = _split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
@@ -155,37 +166,48 @@ class Predictor:
         return self.strategy in ANCHOR_STRATEGIES
 
     # ---- prediction -----------------------------------------------------------------------------------
-    def predict(self, images: Any, boxes: Any = None, image_ids: Sequence[int] | None = None) -> Prediction | list[Prediction]:
+    def predict(self, images: Any, boxes: Any = None, image_ids: Sequence[int] | int | None = None) -> Prediction | list[Prediction]:
         """Keypoints on one image or a batch.
 
         Args:
-            images: one image (``(H, W, 3)`` uint8 RGB array, ``(H, W)`` grayscale, RGBA, a PIL image or a
-                file path) or a sequence of them, or an ``(B, H, W, 3)`` array.
+            images: one image (``(H, W, 3)`` uint8 RGB array, ``(H, W)`` grayscale, RGBA, another pixel dtype
+                by the rule of :mod:`adaanchor.data.pixels`, a PIL image or a file path) or a list of them,
+                or an ``(B, H, W, C)`` array. A torch tensor, nested lists, bytes or a file object are refused.
             boxes: None (whole-image mode: one instance per image); for one image an ``(N, 4)`` array of
-                ``[x, y, w, h]`` (``(N, 5)``: with detection scores); for a batch a list of those, one per
-                image (None: whole image); or the path of a COCO detections JSON (images then need ids:
-                ``image_ids``, or file names whose stem is the integer id, ``000000000785.jpg`` -> 785).
+                ``[x, y, w, h]`` (``(N, 5)``: with detection scores, finite and >= 0); for a batch a list of
+                those, one per image (None: whole image); or the path of a COCO detections JSON (images then
+                need ids: ``image_ids``, or file names whose stem is the integer id, ``000000000785.jpg`` -> 785).
+            image_ids: with a detections file only: one integer id per image (an int for one image).
 
         Returns:
             A :class:`Prediction` for one image, else a list of them in input order.
         """
-        single = is_single_image(images)
-        batch = [images] if single else list(images)
+        batch, single = image_list(images)
         per_image = self._boxes_for(batch, boxes, single, image_ids)
-        out = [p for _, p in self.predict_stream(zip(batch, per_image, range(len(batch))))]
+        names = ["images"] if single else [f"images[{i}]" for i in range(len(batch))]
+        out = [p for _, p in self._stream(zip(batch, per_image, range(len(batch)), names))]
         return out[0] if single else out
 
     def predict_stream(self, items: Iterable[tuple[Any, Boxes | Any | None, Any]]) -> Iterator[tuple[Any, Prediction]]:
         """Predict ``(image, boxes, tag)`` items lazily, batching instances across images; yields ``(tag,
         prediction)`` in input order. ``boxes`` is None (whole image) or what :func:`as_boxes` takes; a
-        multi-person run takes no boxes (each image is one forward pass, every person found)."""
+        multi-person run takes no boxes (each image is one forward pass, every person found).
+
+        Raises:
+            TypeError: an item that is not an ``(image, boxes, tag)`` tuple or list (an image is not unpacked).
+        """
+        yield from self._stream(_named_triples(items))
+
+    # ---- internals ------------------------------------------------------------------------------------
+    def _stream(self, items: Iterable[tuple[Any, Any, Any, str]]) -> Iterator[tuple[Any, Prediction]]:
+        """:meth:`predict_stream` of ``(image, boxes, tag, name)`` items; ``name`` names the image in errors."""
         if self.multi is not None:
             yield from self._multi_stream(items)
             return
         queue: list[tuple[dict[str, Any], int, np.ndarray]] = []  # (entry, instance, crop)
         pending: list[tuple[Any, dict[str, Any]]] = []
-        for image, boxes, tag in items:
-            img = as_rgb(read_any(image))
+        for image, boxes, tag, name in items:
+            img = to_rgb(image, name)
             entry = self._entry(img, boxes)
             pending.append((tag, entry))
             queue.extend((entry, j, crop) for j, crop in enumerate(entry.pop("crops")))
@@ -199,13 +221,12 @@ class Predictor:
         for tag, entry in pending:
             yield tag, self._finish(entry)
 
-    # ---- internals ------------------------------------------------------------------------------------
-    def _multi_stream(self, items: Iterable[tuple[Any, Any, Any]]) -> Iterator[tuple[Any, Prediction]]:
-        for image, boxes, tag in items:
+    def _multi_stream(self, items: Iterable[tuple[Any, Any, Any, str]]) -> Iterator[tuple[Any, Prediction]]:
+        for image, boxes, tag, name in items:
             if boxes is not None:
                 raise AdaAnchorError(f"a multi-person run (task={self.info.get('task')}) finds the people itself: "
                                      "boxes are for top-down runs")
-            yield tag, self.multi(as_rgb(read_any(image)))
+            yield tag, self.multi(to_rgb(image, name))
 
     def _entry(self, img: np.ndarray, boxes: Any) -> dict[str, Any]:
         h, w = img.shape[:2]
@@ -213,7 +234,7 @@ class Predictor:
             regions = [(np.array([0.0, 0.0, w, h]), 1.0, fit_image_affine((h, w), self.input_size))]
         else:
             b, s = as_boxes(boxes)
-            regions = [(bb, float(ss), box_affine(bb, self.input_size)) for bb, ss in zip(b, s)]
+            regions = [(bb, float(ss), _finite_box_affine(bb, self.input_size, i)) for i, (bb, ss) in enumerate(zip(b, s))]
         crops = [warp_image(img, a, self.input_size) for _, _, a in regions]
         parts = [{"box": bb, "box_score": ss, "affine": a} for bb, ss, a in regions]
         return {"hw": (h, w), "parts": parts, "done": 0, "crops": crops}
@@ -234,25 +255,80 @@ class Predictor:
                                     self.strategy != "regression")
         return stack_instances(entry["parts"], entry["hw"])
 
-    def _boxes_for(self, batch: list[Any], boxes: Any, single: bool, image_ids: Sequence[int] | None) -> list[Any]:
+    def _boxes_for(self, batch: list[Any], boxes: Any, single: bool, image_ids: Any) -> list[Any]:
+        """One entry per image of ``batch``: None (the whole image) or :class:`Boxes`."""
+        is_file = isinstance(boxes, (str, os.PathLike))
+        if image_ids is not None and not is_file:  # it would be ignored: ids only match a detections file
+            got = "None" if boxes is None else type(boxes).__name__
+            raise AdaAnchorError(f"image_ids: only used to match a detections file (boxes=PATH) to the images, "
+                                 f"got boxes={got}")
         if boxes is None:
             return [None] * len(batch)
-        if isinstance(boxes, (str, Path)):
-            from .sources import image_id_of
-
-            dets = load_detections(boxes)
-            if image_ids is None:
-                image_ids = [image_id_of(b) if isinstance(b, (str, Path)) else None for b in batch]
-            if len(image_ids) != len(batch) or any(i is None for i in image_ids):
-                raise AdaAnchorError(f"{boxes}: detections are matched by image id: pass image_ids=, or image files "
-                                     "named by their integer id")
-            return [dets.get(int(i), no_boxes()) for i in image_ids]
+        if is_file:
+            dets = load_detections(Path(boxes))
+            return [dets.get(i, no_boxes()) for i in _image_ids(batch, image_ids, single, boxes)]
         if single:
             return [as_boxes(boxes)]
+        if not isinstance(boxes, Iterable) or isinstance(boxes, (bytes, Mapping)):
+            raise AdaAnchorError(f"boxes: for a batch of {len(batch)} images expected a list with one entry per image "
+                                 f"([x, y, w, h] boxes, or None: the whole image) or a detections file path, "
+                                 f"got {type(boxes).__name__}")
         boxes = list(boxes)
         if len(boxes) != len(batch):
             raise AdaAnchorError(f"boxes: {len(boxes)} entries for {len(batch)} images (give one per image, None = whole image)")
         return [None if b is None else as_boxes(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
+
+
+def check_batch_size(value: Any) -> int:
+    """``value`` as an int >= 1; a float, bool or string is refused, not truncated (2.7 is not 2, True not 1)."""
+    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    if not is_int or value < 1:
+        kind = "" if is_int else f" ({type(value).__name__})"
+        raise AdaAnchorError(f"batch size must be an integer >= 1, got {value!r}{kind}")
+    return int(value)
+
+
+def _is_int_id(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _image_ids(batch: list[Any], image_ids: Any, single: bool, source: Any) -> list[int]:
+    """The integer image id of each image of ``batch``: ``image_ids`` (one per image; an int for one image), else
+    the integer stems of the image files. A string, a float or a wrong count is refused, not truncated or split
+    into characters (``"12"`` is not ids 1 and 2)."""
+    if image_ids is None:
+        from .sources import image_id_of
+
+        ids = [image_id_of(b) if isinstance(b, (str, Path)) else None for b in batch]
+        if any(i is None for i in ids):
+            raise AdaAnchorError(f"{source}: detections are matched by image id: pass image_ids=, or image files "
+                                 "named by their integer id")
+        return [int(i) for i in ids]
+    if single and _is_int_id(image_ids):
+        image_ids = [image_ids]
+    if isinstance(image_ids, (str, bytes, Mapping)) or not isinstance(image_ids, Iterable):
+        raise AdaAnchorError(f"image_ids: expected a list of integer image ids, one per image, got "
+                             f"{type(image_ids).__name__} {image_ids!r}")
+    ids = list(image_ids)
+    if len(ids) != len(batch):
+        raise AdaAnchorError(f"image_ids: {len(ids)} ids for {len(batch)} images (give one per image)")
+    for i, v in enumerate(ids):
+        if not _is_int_id(v):
+            raise AdaAnchorError(f"image_ids[{i}]: expected an integer image id, got {v!r}")
+    return [int(v) for v in ids]
+
+
+def _named_triples(items: Any) -> Iterator[tuple[Any, Any, Any, str]]:
+    """``predict_stream``'s items checked to be ``(image, boxes, tag)`` triples, each with its image's name.
+
+    An item must be a tuple or a list: a bare ``(3, H, W)`` array would otherwise unpack into three rows."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise TypeError(f"predict_stream: expected an iterable of (image, boxes, tag) triples, got {type(items).__name__}")
+    for n, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            got = f"a {type(item).__name__} of {len(item)}" if isinstance(item, (tuple, list)) else type(item).__name__
+            raise TypeError(f"predict_stream: item {n}: expected an (image, boxes, tag) triple, got {got}")
+        yield item[0], item[1], item[2], f"item {n} image"
 
 
 def _split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:

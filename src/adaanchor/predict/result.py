@@ -60,17 +60,45 @@ class Prediction:
             return np.zeros(0)
         return self.scores.astype(np.float64).mean(axis=1) * self.box_scores
 
-    def select(self, keep: np.ndarray) -> Prediction:
-        """The instances where ``keep`` ``(N,)`` bool holds (their order kept), e.g. those scored above a
-        threshold for drawing."""
-        keep = np.asarray(keep, bool)
+    def select(self, keep: Any) -> Prediction:
+        """The instances ``keep`` names: a boolean mask ``(N,)`` (e.g. the instances scored above a threshold for
+        drawing; their order kept), or integer indices ``(M,)`` in ``[-N, N)`` (in the order given, e.g.
+        ``np.argsort(-pred.instance_scores())`` to sort them best first).
+
+        Raises:
+            TypeError: ``keep`` is neither (None, a scalar, floats, strings, more dimensions).
+            ValueError: a mask of another length than ``N``, or an index out of range.
+        """
+        idx = self._indices(keep)
 
         def pick(a: np.ndarray | None) -> np.ndarray | None:
-            return None if a is None else a[keep]
+            return None if a is None else a[idx]
 
-        return Prediction(self.keypoints[keep], pick(self.scores), pick(self.anchors), self.boxes[keep],
-                          self.box_scores[keep], self.affines[keep], self.image_hw, dict(self.meta),
+        return Prediction(self.keypoints[idx], pick(self.scores), pick(self.anchors), self.boxes[idx],
+                          self.box_scores[idx], self.affines[idx], self.image_hw, dict(self.meta),
                           pick(self.pose_scores))
+
+    def _indices(self, keep: Any) -> np.ndarray:
+        """``keep`` of :meth:`select` as integer indices ``(M,)``; a mask is never cast from integers (``[0, 1, 2]``
+        is instances 0, 1 and 2, not a mask keeping 1 and 2)."""
+        n = len(self)
+        arr = None if keep is None or isinstance(keep, (str, bytes)) else np.asarray(keep)
+        if arr is None or arr.ndim != 1:
+            got = "None" if keep is None else f"{type(keep).__name__} of shape {np.shape(keep)}" if arr is not None \
+                else type(keep).__name__
+            raise TypeError(f"keep: expected a boolean mask of shape ({n},) or a 1-D array of integer indices, got {got}")
+        if arr.size == 0:  # [] is float64 to numpy: no instance either way
+            return np.zeros(0, np.intp)
+        if arr.dtype == bool:
+            if arr.shape[0] != n:
+                raise ValueError(f"keep: a boolean mask needs one entry per instance ({n}), got {arr.shape[0]}")
+            return np.flatnonzero(arr)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"keep: expected a boolean mask of shape ({n},) or integer indices, got dtype {arr.dtype}")
+        if arr.min() < -n or arr.max() >= n:
+            raise ValueError(f"keep: index {int(arr.max() if arr.max() >= n else arr.min())} out of range for {n} "
+                             f"instance(s)")
+        return arr.astype(np.intp)
 
     @classmethod
     def empty(cls, k: int, image_hw: tuple[int, int], with_scores: bool, with_anchors: bool,

@@ -1,0 +1,110 @@
+"""The one rule that turns pixel values into ``(H, W, 3)`` uint8 RGB.
+
+Image files (:func:`adaanchor.data.dataset.read_image`), PIL images and arrays given to the predictor all go
+through :func:`rgb8`, so that the same pixels give the same image whichever way they arrive:
+
+- ``uint8``: as they are.
+- ``bool``: ``False`` 0, ``True`` 255 (what Pillow makes of a 1-bit image).
+- other integer types (16-bit cameras, 32-bit TIFFs): negatives shifted up to 0, then scaled by their bit
+  depth, the smallest of 8, 10, 12, 14, 16, 32 or 64 bits that holds their largest value (a 12-bit image with
+  values up to 4095 reads 4095 as 255).
+- float types: values in [0, 1] times 255; whole numbers in 0..255 as they are (8-bit data stored as
+  floats); anything else stretched over its own min..max. NaN or infinite values are refused: no
+  brightness can be read from them (a black image from them was a silently wrong prediction).
+- anything else (complex, object, strings) is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import AdaAnchorError
+
+#: Bit depths an integer image is scaled by: the smallest that holds its largest value.
+BIT_DEPTHS = (8, 10, 12, 14, 16, 32, 64)
+#: The accepted pixel types and how each is read, for error messages (one line).
+PIXEL_RULE = ("expected uint8 (0..255), bool (0 or 255), another integer type (scaled by its bit depth) or a "
+              "float type (finite: [0, 1] x 255, whole numbers 0..255 as they are, else its own min..max)")
+#: Pillow modes with premultiplied alpha, which Pillow converts to RGB only through their plain-alpha mode.
+UNPREMULTIPLIED = {"La": "LA", "RGBa": "RGBA"}
+
+
+class ImageTypeError(AdaAnchorError, TypeError):
+    """An image of a kind that has no reading (a dtype, a Python type): a TypeError, and one line for the CLI."""
+
+
+class ImageValueError(AdaAnchorError, ValueError):
+    """An image whose shape or values have no reading (NaN pixels, no channel axis): a ValueError, one line."""
+
+
+def _named(what: str, message: str) -> str:
+    return f"{what}: {message}" if what else message
+
+
+def rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped) pixels of any supported dtype
+    as ``(H, W, 3)`` uint8 RGB, C-contiguous (the array itself when it already is one), by the module's rule.
+
+    Raises:
+        ImageTypeError: a dtype that is not a pixel type.
+        ImageValueError: another shape, an empty image, or NaN / infinite float values.
+    """
+    img = np.asarray(image)
+    if img.dtype.kind not in "buif":
+        raise ImageTypeError(_named(what, f"dtype {img.dtype} is not a pixel type: {PIXEL_RULE}"))
+    if img.ndim == 2:
+        img = img[..., None]
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or min(img.shape[:2]) < 1:
+        hint = " (channels first? transpose it to (H, W, C))" if img.ndim == 3 and img.shape[0] in (1, 3, 4) else ""
+        raise ImageValueError(_named(what, "expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
+                                           f"got {img.shape}{hint}"))
+    img = img[..., :3]  # alpha is dropped before the range is measured: it is not brightness
+    if img.dtype != np.uint8:
+        img = _scaled(img, what)
+    if img.shape[2] == 1:
+        img = np.repeat(img, 3, axis=2)
+    return np.ascontiguousarray(img)
+
+
+def _scaled(img: np.ndarray, what: str) -> np.ndarray:
+    """Non-uint8 pixels ``(H, W, C)`` as uint8 ``(H, W, C)`` (see the module docstring)."""
+    if img.dtype == bool:
+        return img.astype(np.uint8) * np.uint8(255)
+    if img.dtype.kind in "iu":
+        arr = img.astype(np.float64)
+        arr -= min(float(arr.min()), 0.0)  # signed images: negatives shifted up
+        top = float(arr.max())
+        depth = next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), BIT_DEPTHS[-1])
+        return (arr * (255.0 / (2.0 ** depth - 1))).clip(0, 255).round().astype(np.uint8)
+    arr = img.astype(np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = int(arr.size - np.count_nonzero(finite))
+        raise ImageValueError(_named(what, f"{bad} of {arr.size} values of a {img.dtype} image are NaN or infinite: "
+                                           f"{PIXEL_RULE}"))
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo >= 0 and hi <= 1:
+        arr = arr * 255.0
+    elif not (lo >= 0 and hi <= 255 and np.array_equal(arr, np.round(arr))):
+        # Not [0, 1] and not 8-bit values stored as floats: its own range is the only scale it has.
+        arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
+    return arr.clip(0, 255).round().astype(np.uint8)
+
+
+def pil_pixels(im: Any, what: str = "image") -> np.ndarray:
+    """A PIL image's pixels as the array :func:`rgb8` takes: the raw values of integer (``I``, ``I;16``...)
+    and float (``F``) images, so that they are scaled by the rule and not saturated by Pillow; ``(H, W, 3)``
+    uint8 RGB from Pillow's own conversion for the 8-bit modes (palettes, CMYK, YCbCr, alpha dropped).
+
+    Raises:
+        ImageTypeError: a mode Pillow cannot convert to RGB.
+    """
+    if im.mode.startswith("I") or im.mode == "F":
+        return np.asarray(im)
+    try:
+        plain = im.convert(UNPREMULTIPLIED[im.mode]) if im.mode in UNPREMULTIPLIED else im
+        return np.asarray(plain.convert("RGB"))
+    except ValueError as e:
+        raise ImageTypeError(_named(what, f"a PIL image of mode {im.mode!r} cannot be converted to RGB ({e})")) from None
