@@ -189,3 +189,14 @@ def test_devices_other_than_cpu_and_cuda_are_named(device):
     with pytest.raises(AdaAnchorError, match=rf"^device '{device}': expected auto, cpu, cuda or cuda:N$"):
         resolve_device(device)
     assert resolve_device("cpu").type == "cpu" and resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_a_resumed_training_says_which_steps_it_trained(tiny_overrides, capsys):
+    """After resuming at step 2 of 3 the summary said "trained 3 steps"."""
+    over = [*tiny_overrides, "train.eval_every=0"]
+    assert main(["train", str(DEMO_CONFIG), *over, "train.max_steps=2"]) == 0
+    assert "trained 2 steps in " in capsys.readouterr().out
+    assert main(["train", str(DEMO_CONFIG), *over, "train.max_steps=3", "resume=auto"]) == 0
+    assert "trained steps 3-3 (resumed at step 2) in " in capsys.readouterr().out
+    assert main(["train", str(DEMO_CONFIG), *over, "train.max_steps=3", "resume=auto"]) == 0
+    assert "trained no step (the checkpoint is at step 3) in " in capsys.readouterr().out

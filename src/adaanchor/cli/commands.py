@@ -90,7 +90,11 @@ def cmd_train(a: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0
     m = summary["metrics"]
-    print(f"trained {summary['steps']} steps in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
+    start, steps = summary.get("start_step", 0), summary["steps"]
+    # A resumed run trained the steps after its checkpoint, not all of them, in this run's time.
+    done = (f"{steps} steps" if not start else f"steps {start + 1}-{steps} (resumed at step {start})" if start < steps
+            else f"no step (the checkpoint is at step {start})")
+    print(f"trained {done} in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
     if m and "pck" not in m:  # a multi-person task: AP and recall
         from ..engine.multi import format_multi_eval
 

@@ -105,6 +105,7 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
 
 def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool, term: TermSignal) -> dict[str, Any]:
     run = setup_run(cfg, info, device)
+    start_step = run.step
     bar = tqdm(total=run.total, initial=min(run.step, run.total), desc=f"train {cfg.strategy.name}",
                disable=not (progress and info.is_main), dynamic_ncols=True)
     if run.step >= run.total or (not cfg.train.max_steps and run.start_epoch >= run.epochs):
@@ -119,7 +120,8 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
         where = run.last_ckpt[0] if run.last_ckpt else run.run_dir / "checkpoints" / "last.pt"
         raise TrainingError(f"stopped by {term.name or 'a signal'} after step {run.step}; saved {where}: continue "
                             "with resume=auto")
-    return {"run_dir": str(run.run_dir), "steps": run.step, "train_seconds": time.time() - run.t0, "best": run.best,
+    return {"run_dir": str(run.run_dir), "steps": run.step, "start_step": start_step,
+            "train_seconds": time.time() - run.t0, "best": run.best,
             "metrics": run.final_metrics, "params": sum(p.numel() for p in run.model.parameters()),
             "skipped_steps": run.skipped, "resumed_from": str(run.resume) if run.resume else None,
             "checkpoint": str(run.last_ckpt[0]) if run.last_ckpt else None}
