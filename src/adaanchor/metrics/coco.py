@@ -20,7 +20,7 @@ import numpy as np
 
 from adaanchor.data.jsonio import load_json
 from adaanchor.errors import AdaAnchorError, DataError
-from adaanchor.metrics.keypoint import to_numpy
+from adaanchor.metrics.keypoint import check_flag, describe, to_numpy
 from adaanchor.metrics.results import (
     GtLike,
     ResultsLike,
@@ -34,7 +34,7 @@ from adaanchor.metrics.results import (
 )
 
 __all__ = ["load_json", "load_coco_gt", "load_results", "coco_keypoint_ap", "crowdpose_ap", "predictions_to_coco_results",
-           "write_results", "check_results_match_gt", "gt_num_keypoints", "GtLike", "ResultsLike"]
+           "write_results", "check_results_match_gt", "gt_num_keypoints", "oks_sigmas", "GtLike", "ResultsLike"]
 
 #: COCO-17 OKS sigmas (the pycocotools default).
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
@@ -44,7 +44,28 @@ COCO_STATS = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "
 CROWDPOSE_STATS = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP_easy", "AP_medium", "AP_hard")
 #: crowdIndex bounds used by xtcocotools' CrowdPose summary: easy < 0.2 <= medium < 0.8 <= hard.
 CROWD_INDEX_SPLIT = (0.2, 0.8)
+#: Bounds of a usable OKS sigma, about ten times beyond the published range (0.007 for COCO-WholeBody's finest
+#: face points, 0.107 for COCO's hips): below, OKS is a test of sub-pixel equality (sigma 1e-3 on a 300 px
+#: person gives a 1 px error OKS 0.3); above, any prediction on the person matches (sigma 1 gives an error of
+#: half the person's size OKS 0.97); NaN or infinity make every OKS NaN or 1, which COCOeval scores as AP 1.0.
+SIGMA_RANGE = (1e-3, 1.0)
 
+
+def oks_sigmas(sigmas: Any | None, default: np.ndarray) -> np.ndarray:
+    """``(K,)`` OKS sigmas as float64 (``default`` for None), each a finite number in :data:`SIGMA_RANGE`;
+    AdaAnchorError naming ``sigmas`` otherwise (the count is checked by the caller against the ground truth)."""
+    if sigmas is None:
+        return default
+    try:
+        sig = to_numpy(sigmas).reshape(-1)
+    except (TypeError, ValueError):
+        raise AdaAnchorError(f"sigmas: expected K numbers (OKS sigmas), got {describe(sigmas)}") from None
+    lo, hi = SIGMA_RANGE
+    bad = np.flatnonzero(~((sig >= lo) & (sig <= hi)))  # NaN fails both comparisons
+    if bad.size:
+        raise AdaAnchorError(f"sigmas[{bad[0]}]: expected an OKS sigma in [{lo:g}, {hi:g}] (COCO's are 0.025 to "
+                             f"0.107), got {sig[bad[0]]:g}")
+    return sig
 
 
 def _quiet(verbose: bool) -> contextlib.AbstractContextManager:
@@ -63,7 +84,8 @@ def coco_keypoint_ap(
     Args:
         gt: COCO-style ground truth: JSON path, dict, or a COCO object.
         results: COCO results list or JSON path.
-        sigmas: ``(K,)`` OKS sigmas; ``None`` means the COCO-17 sigmas (then ``K`` must be 17).
+        sigmas: ``(K,)`` OKS sigmas, each in :data:`SIGMA_RANGE`; ``None`` means the COCO-17 sigmas (then ``K``
+            must be 17).
         use_area: OKS scale from each annotation's ``area``; ``False`` uses ``0.53 * w * h`` of its box
             instead (as xtcocotools' ``use_area=False``, for sets without segmentation areas).
         verbose: let pycocotools print its progress and summary.
@@ -75,10 +97,12 @@ def coco_keypoint_ap(
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
 
+    check_flag(use_area, "use_area")
+    check_flag(verbose, "verbose")
+    sig = oks_sigmas(sigmas, COCO_SIGMAS)
     data, gt_name = load_coco_gt(gt)
     dets, res_name = load_results(results)
     k = gt_num_keypoints(data, gt_name)
-    sig = COCO_SIGMAS if sigmas is None else to_numpy(sigmas).reshape(-1)
     if len(sig) != k:
         raise AdaAnchorError(f"{gt_name}: {k} keypoints but {len(sig)} OKS sigmas; pass sigmas for this dataset")
     check_results_match_gt(dets, res_name, data, gt_name, k)
@@ -130,10 +154,11 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
     from xtcocotools.coco import COCO
     from xtcocotools.cocoeval import COCOeval
 
+    check_flag(verbose, "verbose")
+    sig = oks_sigmas(sigmas, CROWDPOSE_SIGMAS)
     data, gt_name = load_coco_gt(gt)
     dets, res_name = load_results(results)
     k = gt_num_keypoints(data, gt_name)
-    sig = CROWDPOSE_SIGMAS if sigmas is None else to_numpy(sigmas).reshape(-1).astype(np.float64)
     if k != len(sig):
         raise DataError(gt_name, f"CrowdPose has 14 keypoints, found {k}" if sigmas is None
                         else f"{k} keypoints but {len(sig)} OKS sigmas", field="keypoints")

@@ -17,37 +17,22 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from .arguments import (  # noqa: F401 - re-exported: the other metrics and callers import them from here
+    as_float_array,
+    check_arrays,
+    check_flag,
+    check_outside,
+    check_pred_gt,
+    check_scales,
+    check_thresholds,
+    check_vis,
+    describe,
+    nonfinite_keypoints,
+    to_numpy,
+)
+
 #: Normalised distance under which a keypoint counts as correct for the score AUC.
 AUC_CORRECT_THRESHOLD = 0.05
-
-
-def to_numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
-    """Convert a numpy array, torch tensor or nested sequence to a numpy array of ``dtype``."""
-    if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
-        x = x.detach().cpu().numpy()
-    return np.asarray(x, dtype=dtype)
-
-
-def check_arrays(pred: Any, gt: Any, vis: Any, per_instance: Any, name: str) -> tuple[np.ndarray, ...]:
-    """``pred``/``gt`` ``(M, K, 2)``, ``vis`` ``(M, K)`` and a per-instance ``(M,)`` array (named ``name`` in
-    errors) as numpy arrays, or ValueError naming what does not fit."""
-    p, g = to_numpy(pred), to_numpy(gt)
-    v = to_numpy(vis, np.int64)
-    d = to_numpy(per_instance).reshape(-1)
-    if p.shape != g.shape or p.ndim != 3 or p.shape[-1] != 2:
-        raise ValueError(f"pred and gt must both be (M, K, 2), got {p.shape} and {g.shape}")
-    if v.shape != p.shape[:2] or d.shape != p.shape[:1]:
-        raise ValueError(f"vis must be (M, K) and {name} (M,), got {v.shape} and {d.shape}")
-    return p, g, v, d
-
-
-def nonfinite_keypoints(pred: np.ndarray, scores: np.ndarray | None = None) -> np.ndarray:
-    """``(M, K)`` True where a predicted keypoint has a non-finite coordinate (or a non-finite confidence,
-    when ``scores (M, K)`` is given). Such a prediction is a miss, never a hit: see docs/metrics.md."""
-    bad = ~np.isfinite(pred).all(axis=-1)
-    if scores is not None:
-        bad |= ~np.isfinite(scores)
-    return bad
 
 
 def _mean_or_none(values: np.ndarray) -> float | None:
@@ -91,18 +76,18 @@ def single_keypoint_metrics(
         PCK and the score AUC.
     """
     p, g, v, size = check_arrays(pred, gt, vis, bbox_size, "bbox_size")
-    s = None if scores is None else to_numpy(scores)
+    pck_thresholds = check_thresholds(pck_thresholds, "pck_thresholds")
+    s = None if scores is None else as_float_array(scores, "scores")
     if s is not None and s.shape != v.shape:
         raise ValueError(f"scores must be (M, K) like vis, got {s.shape}")
 
     labelled, visible, invisible = v > 0, v == 2, v == 1
-    if np.any(size[labelled.any(axis=1)] <= 0):
-        raise ValueError("bbox_size must be positive for instances with labelled keypoints")
+    check_scales(size, labelled.any(axis=1), "bbox_size")
     # A non-finite prediction or confidence is a miss: infinitely far (wrong in PCK and in the score AUC),
     # left out of the mean errors and confidences, and counted in "nonfinite".
     bad = nonfinite_keypoints(p, s)
     dist = np.where(bad, np.inf, np.linalg.norm(np.where(bad[..., None], 0.0, p) - g, axis=-1))  # (M, K)
-    norm_dist = dist / np.where(size > 0, size, 1.0)[:, None]  # (M, K)
+    norm_dist = dist / np.where(labelled.any(axis=1), size, 1.0)[:, None]  # (M, K)
     ok = ~bad
 
     pck = {threshold_key(t): _mean_or_none((norm_dist[labelled] <= t).astype(np.float64)) for t in pck_thresholds}
@@ -152,12 +137,12 @@ def errors_by_visibility(pred: Any, gt: Any, vis: Any, outside: Any | None = Non
         outside it (cut off by the image border or the crop); None when there are none; ``counts_inv``:
         ``{"in": n, "out": n}``. Non-finite predictions are left out of the means (counted misses).
     """
-    p, g, v = to_numpy(pred), to_numpy(gt), to_numpy(vis, np.int64)
+    p, g, v = check_pred_gt(pred, gt, vis)
     dist, ok = _miss_distances(p, g)
     out: dict[str, Any] = {"vis_error": _mean_or_none(dist[(v == 2) & ok]),
                            "inv_error": _mean_or_none(dist[(v == 1) & ok])}
     if outside is not None:
-        o = to_numpy(outside, bool)
+        o = check_outside(outside, v.shape)
         inv_in, inv_out = (v == 1) & ~o, (v == 1) & o
         out.update({"inv_error_in": _mean_or_none(dist[inv_in & ok]), "inv_error_out": _mean_or_none(dist[inv_out & ok]),
                     "counts_inv": {"in": int(inv_in.sum()), "out": int(inv_out.sum())}})
@@ -168,7 +153,7 @@ def errors_by_keypoint(pred: Any, gt: Any, vis: Any, names: Sequence[str]) -> di
     """Per keypoint type: ``{name: {"vis_error", "inv_error", "vis", "inv"}}``: mean distance over its
     visible / invisible labelled instances (None when there are none; non-finite predictions left out) and
     their counts. ``pred``, ``gt`` ``(M, K, 2)``, ``vis`` ``(M, K)``, ``K == len(names)``."""
-    p, g, v = to_numpy(pred), to_numpy(gt), to_numpy(vis, np.int64)
+    p, g, v = check_pred_gt(pred, gt, vis)
     if p.shape[1] != len(names):
         raise ValueError(f"{len(names)} keypoint names for {p.shape[1]} keypoints")
     dist, ok = _miss_distances(p, g)

@@ -25,19 +25,52 @@ from typing import Any
 import numpy as np
 
 from ..data.spec import KeypointSpec
-from .keypoint import check_arrays, nonfinite_keypoints, threshold_key, to_numpy
+from .keypoint import as_float_array, check_arrays, check_thresholds, describe, nonfinite_keypoints, threshold_key
 
 FR_THRESHOLD = 0.1
 AUC_THRESHOLD = 0.1
 
 
+def _is_index(i: Any) -> bool:
+    return isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_))
+
+
+def norm_pair(pair: Any, k: int) -> tuple[Any, Any]:
+    """``pair`` checked against ``K = k`` keypoints: two sides, each a keypoint index or a non-empty list of
+    indices in ``0..K-1``; ValueError naming ``norm`` otherwise (a third side would be ignored, a negative
+    index would count from the end, one beyond K would fail inside numpy)."""
+    what = f"norm: expected two keypoint indices (or two lists of indices) in 0..{k - 1}, got {describe(pair)}"
+    try:
+        sides = None if isinstance(pair, (str, bytes)) else list(pair)
+    except TypeError:
+        sides = None
+    if sides is None or len(sides) != 2:
+        raise ValueError(what)
+    out: list[Any] = []
+    for side in sides:
+        try:
+            idx = [side] if _is_index(side) else list(side)
+        except TypeError:
+            raise ValueError(what) from None
+        if not idx or not all(_is_index(i) and 0 <= i < k for i in idx):
+            raise ValueError(what)
+        out.append(int(side) if _is_index(side) else [int(i) for i in idx])
+    return out[0], out[1]
+
+
 def normaliser(gt: Any, pair: Sequence[Any]) -> np.ndarray:
     """``(M,)`` distance between two keypoints (indices) or two point means (index lists) of ``gt (M, K, 2)``."""
-    g = to_numpy(gt)
+    g = as_float_array(gt, "gt")
+    if g.ndim != 3 or g.shape[-1] != 2:
+        raise ValueError(f"gt must be (M, K, 2), got {g.shape}")
     sides = []
-    for side in pair:
-        idx = [side] if isinstance(side, (int, np.integer)) else list(side)
-        sides.append(g[:, idx, :].mean(axis=1))
+    for side in norm_pair(pair, g.shape[1]):
+        idx = [side] if isinstance(side, int) else side
+        pts = g[:, idx, :]
+        bad = np.argwhere(~np.isfinite(pts).all(axis=-1))
+        if len(bad):  # the ground truth is the caller's input: a NaN eye corner is not a "coincident" one
+            raise ValueError(f"gt: non-finite coordinate of normaliser keypoint {idx[bad[0][1]]} of face {bad[0][0]}")
+        sides.append(pts.mean(axis=1))
     return np.linalg.norm(sides[0] - sides[1], axis=-1)
 
 
@@ -61,15 +94,27 @@ def _point_errors(pred: Any, gt: Any, vis: Any, norm: Any) -> tuple[np.ndarray, 
     return per_face, err, v
 
 
+def _face_errors(errors: Any, thr: Any, name: str) -> np.ndarray:
+    """Per-face NMEs as a flat array with NaN read as ``inf`` (a face without a finite NME is a failure, as a
+    non-finite prediction is: ``nan > thr`` is False and would count it as a success); a threshold that is not
+    a positive finite number is refused (0 or less fails every face, ``AUC`` divides by it)."""
+    check_thresholds((thr,), name)
+    e = as_float_array(errors, "errors").reshape(-1)
+    if np.any(e < 0):
+        raise ValueError(f"errors: expected per-face NMEs >= 0, got {e[e < 0][0]:g}")
+    return np.where(np.isnan(e), np.inf, e)
+
+
 def failure_rate(errors: Any, thr: float = FR_THRESHOLD) -> float:
-    """Fraction of faces with NME ``> thr``."""
-    e = to_numpy(errors).reshape(-1)
+    """Fraction of faces with NME ``> thr`` (a NaN or infinite NME is a failure)."""
+    e = _face_errors(errors, thr, "thr")
     return float(np.mean(e > thr)) if e.size else float("nan")
 
 
 def ced_auc(errors: Any, thr: float = AUC_THRESHOLD) -> float:
-    """Area under the CED curve on ``[0, thr]`` divided by ``thr``: ``mean(max(0, thr - e)) / thr``."""
-    e = to_numpy(errors).reshape(-1)
+    """Area under the CED curve on ``[0, thr]`` divided by ``thr``: ``mean(max(0, thr - e)) / thr`` (a NaN or
+    infinite NME adds 0)."""
+    e = _face_errors(errors, thr, "thr")
     return float(np.mean(np.clip(thr - e, 0.0, None)) / thr) if e.size else float("nan")
 
 
@@ -112,31 +157,58 @@ def nme_metrics(
         (None without such points). ``subsets`` only when attributes are given; an empty subset gives
         ``count = 0`` and None values.
     """
+    check_thresholds((fr_thr,), "fr_thr")
+    check_thresholds((auc_thr,), "auc_thr")
     if isinstance(norm, str):
         if spec is None or norm not in spec.nme:
             have = sorted(spec.nme) if spec is not None else []
             raise ValueError(f"normaliser '{norm}' is not defined by the spec (has {have})")
         pair = spec.nme[norm]
     else:
-        pair = tuple(norm)
-    e, err, v = _point_errors(pred, gt, vis, normaliser(gt, pair))
+        pair = norm
+    d = normaliser(gt, pair)
+    pair = norm_pair(pair, as_float_array(gt, "gt").shape[1])
+    e, err, v = _point_errors(pred, gt, vis, d)
+    attrs = _check_attributes(attributes, len(e))
     out = _summary(e, fr_thr, auc_thr)
     # Point-level NME of visible (v = 2) and occluded (v = 1) points, as in the paper's Table 4.
     out["NME_vis"], out["NME_inv"] = _point_mean(err, v == 2), _point_mean(err, v == 1)
-    out["norm"] = [list(s) if not isinstance(s, (int, np.integer)) else int(s) for s in pair]
-    if attributes is not None and any(a for a in attributes):
-        names: list[str] = []
-        for a in attributes:
-            for n in a or {}:
-                if n not in names:
-                    names.append(n)
-        subsets = {}
-        for n in names:
-            mask = np.array([bool(a and a.get(n)) for a in attributes])
-            if mask.any():
-                subsets[n] = _summary(e[mask], fr_thr, auc_thr)
-            else:
-                subsets[n] = {"NME": None, f"FR@{threshold_key(fr_thr)}": None, f"AUC@{threshold_key(auc_thr)}": None,
-                              "count": 0, "nonfinite": 0}
-        out["subsets"] = subsets
+    out["norm"] = list(pair)
+    if attrs is not None and any(a for a in attrs):
+        out["subsets"] = _subsets(e, attrs, fr_thr, auc_thr)
     return out
+
+
+def _check_attributes(attributes: Any, m: int) -> list[Mapping[str, int] | None] | None:
+    """One mapping (or None) per face: a shorter list would fail inside numpy, a longer one be cut."""
+    if attributes is None:
+        return None
+    what = f"attributes: expected one mapping attribute -> 0/1 (or None) per face ({m} faces), got"
+    try:
+        attrs = list(attributes)
+    except TypeError:
+        raise ValueError(f"{what} {describe(attributes)}") from None
+    if len(attrs) != m:
+        raise ValueError(f"{what} {len(attrs)} entries")
+    bad = next((a for a in attrs if a is not None and not isinstance(a, Mapping)), None)
+    if bad is not None:
+        raise ValueError(f"{what} an entry {describe(bad)}")
+    return attrs
+
+
+def _subsets(e: np.ndarray, attrs: list[Mapping[str, int] | None], fr_thr: float, auc_thr: float) -> dict[str, Any]:
+    """The summary of the faces with each attribute set (an empty subset: ``count = 0`` and None values)."""
+    names: list[str] = []
+    for a in attrs:
+        for n in a or {}:
+            if n not in names:
+                names.append(n)
+    subsets = {}
+    for n in names:
+        mask = np.array([bool(a and a.get(n)) for a in attrs])
+        if mask.any():
+            subsets[n] = _summary(e[mask], fr_thr, auc_thr)
+        else:
+            subsets[n] = {"NME": None, f"FR@{threshold_key(fr_thr)}": None, f"AUC@{threshold_key(auc_thr)}": None,
+                          "count": 0, "nonfinite": 0}
+    return subsets

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..data.headsize import SC_BIAS, head_size_from_box
-from .keypoint import check_arrays, nonfinite_keypoints, threshold_key
+from .keypoint import check_arrays, check_scales, check_thresholds, nonfinite_keypoints, threshold_key
 
 #: Joints left out of the official total.
 EXCLUDED = ("pelvis", "thorax")
@@ -45,6 +45,22 @@ MPII_JOINTS = ("right_ankle", "right_knee", "right_hip", "left_hip", "left_knee"
 __all__ = ["SC_BIAS", "EXCLUDED", "GROUPS", "MPII_JOINTS", "pckh", "head_size_from_box"]
 
 
+def _excluded(exclude: str | Sequence[str], names: list[str]) -> set[str]:
+    """The joints left out of the total. A string is one name (``set("pelvis")`` would be its letters and
+    exclude nothing); a name that is not a joint is refused (a typo would silently exclude nothing), except
+    in the default, which applies to the MPII names and is a no-op for other keypoint sets."""
+    if isinstance(exclude, str):
+        exclude = (exclude,)
+    try:
+        out = set(exclude)
+    except TypeError:
+        raise TypeError(f"exclude: expected joint names, got {exclude!r}") from None
+    unknown = sorted(str(n) for n in out - set(names))
+    if unknown and tuple(exclude) != EXCLUDED:
+        raise ValueError(f"exclude: {unknown[0]!r} is not one of the joint names ({', '.join(names)})")
+    return out
+
+
 def pckh(
     pred: Any,
     gt: Any,
@@ -52,7 +68,7 @@ def pckh(
     head_size: Any,
     thresholds: Sequence[float] = (0.5, 0.1),
     joint_names: Sequence[str] = MPII_JOINTS,
-    exclude: Sequence[str] = EXCLUDED,
+    exclude: str | Sequence[str] = EXCLUDED,
 ) -> dict[str, Any]:
     """PCKh per joint, per official group and in total, in percent.
 
@@ -64,7 +80,8 @@ def pckh(
             person with a labelled joint.
         thresholds: the ``t`` values; the first is the headline.
         joint_names: the ``K`` joint names (for the per-joint keys, the groups and the exclusions).
-        exclude: joints left out of the total.
+        exclude: joints left out of the total: names of ``joint_names`` (a single name may be given as a
+            string); the default leaves out whichever of pelvis and thorax ``joint_names`` has.
 
     Returns:
         ``{"PCKh@0.5": total, "PCKh@0.1": total, "per_joint": {"0.5": {name: pct}}, "groups": {"0.5":
@@ -73,19 +90,20 @@ def pckh(
         whose prediction is not finite (misses: wrong at every threshold).
     """
     p, g, v, hs = check_arrays(pred, gt, vis, head_size, "head_size")
+    thresholds = check_thresholds(thresholds, "thresholds")
     names = list(joint_names)
     if len(names) != p.shape[1]:
         raise ValueError(f"{len(names)} joint names for {p.shape[1]} joints")
+    excluded = _excluded(exclude, names)
     labelled = v > 0
     need = labelled.any(axis=1)
-    if np.any(~np.isfinite(hs[need])) or np.any(hs[need] <= 0):
-        raise ValueError("head_size must be positive and finite for every person with a labelled joint")
+    check_scales(hs, need, "head_size")
     # A non-finite prediction is a miss: NaN / inf distances compare False with every threshold below.
     bad = nonfinite_keypoints(p) & labelled
     dist = np.linalg.norm(p - g, axis=-1)
     scaled = dist / np.where(need, hs, 1.0)[:, None]
     count = labelled.sum(axis=0)
-    keep = np.array([n not in set(exclude) for n in names]) & (count > 0)
+    keep = np.array([n not in excluded for n in names]) & (count > 0)
     out: dict[str, Any] = {}
     per_joint: dict[str, dict[str, float | None]] = {}
     groups: dict[str, dict[str, float | None]] = {}

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .coco import COCO_SIGMAS, GtLike, ResultsLike, gt_num_keypoints, load_coco_gt, load_results
+from ..errors import AdaAnchorError
+from .coco import COCO_SIGMAS, GtLike, ResultsLike, gt_num_keypoints, load_coco_gt, load_results, oks_sigmas
 
 OKS_CUTOFF = 0.5
 
@@ -62,7 +63,9 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
     data, name = load_coco_gt(gt)
     dets, _ = load_results(results, require_score=False)
     k = gt_num_keypoints(data, name) if data["annotations"] else len(COCO_SIGMAS)
-    kappa = 2.0 * (COCO_SIGMAS if sigmas is None else np.asarray(sigmas, np.float64).reshape(-1))
+    kappa = 2.0 * oks_sigmas(sigmas, COCO_SIGMAS)
+    if data["annotations"] and len(kappa) != k:  # K is the ground truth's (COCO-17 without annotations)
+        raise AdaAnchorError(f"{name}: {k} keypoints but {len(kappa)} OKS sigmas; pass sigmas for this dataset")
     gts: dict[Any, list[tuple[np.ndarray, float]]] = defaultdict(list)
     for ann in data["annotations"]:
         if not ann.get("iscrowd", 0):

@@ -12,19 +12,26 @@ matches a NaN prediction to every ground truth).
 from __future__ import annotations
 
 import json
-import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from adaanchor.data.jsonio import load_json
-from adaanchor.data.readers import printable
-from adaanchor.data.readers.checks import box_outside_image, duplicates, image_size, non_number_message
+from adaanchor.data.readers.checks import non_number_message
 from adaanchor.errors import AdaAnchorError, DataError
-from adaanchor.metrics.keypoint import to_numpy
+from adaanchor.metrics.gt_checks import (  # noqa: F401 - gt_num_keypoints and ann_record re-exported
+    ann_record,
+    check_gt_annotation,
+    check_gt_ids,
+    check_gt_image,
+    gt_num_keypoints,
+    is_finite_number,
+    is_id,
+)
+from adaanchor.metrics.keypoint import as_float_array, describe
 
 GtLike = str | os.PathLike | dict | Any  # a path, a COCO-style dict, or a COCO object (``.dataset``)
 ResultsLike = str | os.PathLike | list
@@ -46,14 +53,14 @@ def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
         if not isinstance(data.get(key), list):
             raise DataError(name, "missing or not a list", field=key)
         for i, rec in enumerate(data[key] if key != "annotations" else ()):
-            if not isinstance(rec, dict) or not _is_id(rec.get("id")):
+            if not isinstance(rec, dict) or not is_id(rec.get("id")):
                 raise DataError(name, "expected an object with an integer or string 'id'", record=f"{key}[{i}]",
                                 field="id")
     for i, img in enumerate(data["images"]):
-        _check_gt_image(img, i, name)
+        check_gt_image(img, i, name)
     for i, ann in enumerate(data["annotations"]):
-        _check_gt_annotation(ann, i, name)
-    _check_gt_ids(data, name)
+        check_gt_annotation(ann, i, name)
+    check_gt_ids(data, name)
     return data, name
 
 
@@ -84,142 +91,6 @@ def gt_from_instances(instances: Sequence[Any], keypoint_names: Sequence[str], n
             "categories": [{"id": 1, "name": name, "keypoints": list(keypoint_names)}]}
 
 
-def _check_gt_annotation(ann: Any, i: int, name: str) -> None:
-    """One ground-truth annotation: ids, keypoints as numbers ``[x, y, v] * K``, a finite box."""
-    kp = ann.get("keypoints") if isinstance(ann, dict) else None
-    rec = f"annotations[{i}]"
-    if not isinstance(kp, list) or len(kp) % 3:
-        raise DataError(name, "expected a flat list [x, y, v] * K", record=rec, field="keypoints")
-    why = non_number_message(kp)
-    if why is not None:
-        raise DataError(name, why, record=rec, field="keypoints")
-    if any(v not in (0, 1, 2) for v in kp[2::3]):
-        raise DataError(name, "visibility flags must be 0, 1 or 2", record=rec, field="keypoints")
-    if not all(_finite(x) for j, x in enumerate(kp) if j % 3 < 2 and kp[j - j % 3 + 2] > 0):
-        raise DataError(name, "non-finite coordinate of a labelled keypoint", record=rec, field="keypoints")
-    for f in ("id", "image_id", "category_id"):  # what pycocotools indexes the annotations by
-        if not _is_id(ann.get(f)):
-            raise DataError(name, f"expected an integer id, got {ann.get(f)!r}", record=rec, field=f)
-    box = ann.get("bbox")
-    if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
-        raise DataError(name, "expected [x, y, w, h] numbers", record=rec, field="bbox")
-    _check_gt_area_iscrowd(ann, ann_record(ann, i), name)
-    labelled = sum(1 for v in kp[2::3] if v > 0)
-    # COCOeval ignores a person whose num_keypoints is 0 (its predictions then count as false positives). Other
-    # disagreements are left: Halpe's and CrowdPose's files count another subset of the keypoints there.
-    if ann.get("num_keypoints", labelled) == 0 and labelled:
-        raise DataError(name, f"0, but {labelled} keypoints are labelled: COCOeval would ignore this person",
-                        record=ann_record(ann, i), field="num_keypoints")
-
-
-#: COCOeval's largest area range ends at 1e5 ** 2 px: an annotation with a larger area is ignored in every range.
-MAX_AREA = 1e5**2
-
-
-def ann_record(ann: dict, i: int) -> str:
-    """``annotations[i] id=ID``: how a message names a ground-truth annotation (the id escaped: one line)."""
-    return f"annotations[{i}]" + (f" id={printable(ann['id'])}" if "id" in ann else "")
-
-
-def _check_gt_area_iscrowd(ann: dict, rec: str, name: str) -> None:
-    """``area`` (when given; missing is decided by the caller) and ``iscrowd`` (missing means 0, COCO's default
-    for a person), as COCOeval uses them."""
-    why = _area_problem(ann["area"]) if "area" in ann else None
-    if why is not None:
-        raise DataError(name, why, record=rec, field="area")
-    crowd = ann.get("iscrowd", 0)
-    if isinstance(crowd, str) or crowd not in (0, 1):  # true / false pass: COCOeval reads int(iscrowd)
-        raise DataError(name, f"expected 0 or 1, got {crowd!r}", record=rec, field="iscrowd")
-
-
-def _area_problem(area: Any) -> str | None:
-    """Why ``area`` is not a usable OKS scale, or None.
-
-    pycocotools divides the squared distances by the area and places the annotation in an area range by it: a
-    NaN area makes every OKS NaN, which its matching counts as a match (predictions 30 px off scored AP 1.0); a
-    negative or too large one (infinity included) leaves the annotation outside every range (AP -1, "no ground
-    truth"); 0 makes OKS a test of exact equality (any error, however small, gives OKS 0); a string or null
-    fails inside it with a TypeError.
-    """
-    if not (_finite(area) and area > 0):
-        reason = ": OKS divides by the area" if _finite(area) and area == 0 else ""
-        return f"expected a positive finite number (the object's area in px^2, the OKS scale), got {area!r}{reason}"
-    if area > MAX_AREA:
-        return f"area {area!r} is beyond COCOeval's largest area range (1e10 px^2): the annotation would be ignored"
-    return None
-
-
-def _check_gt_image(img: dict, i: int, name: str) -> None:
-    """``width`` / ``height``, when given, are positive numbers: they decide whether a box lies outside its image
-    (:func:`_check_gt_ids`), and a string or a negative size would silently turn that check off."""
-    for key in ("width", "height"):
-        if key in img and not (_finite(img[key]) and img[key] > 0):
-            raise DataError(name, f"expected a positive number of pixels, got {img[key]!r}",
-                            record=f"images[{i}] id={printable(img['id'])}", field=key)
-
-
-def _check_gt_ids(data: dict, name: str) -> None:
-    """No id twice (pycocotools keeps the last one in its index, the evaluation then goes wrong without a
-    word); every annotation on a listed image, its box overlapping the image when the size is given."""
-    for key in ("images", "annotations", "categories"):
-        for i, j in duplicates([r["id"] for r in data[key]]):
-            raise DataError(name, f"duplicate id {data[key][i]['id']!r} (also {key}[{j}])", record=f"{key}[{i}]",
-                            field="id")
-    names = [img.get("file_name") if isinstance(img.get("file_name"), str) else object() for img in data["images"]]
-    for i, j in duplicates(names):
-        raise DataError(name, f"image file {data['images'][i]['file_name']!r} listed twice (also images[{j}])",
-                        record=f"images[{i}]", field="file_name")
-    images = {img["id"]: img for img in data["images"]}
-    categories = [c["id"] for c in data["categories"]]
-    known = set(categories)
-    for i, ann in enumerate(data["annotations"]):
-        img = images.get(ann["image_id"])
-        if img is None:
-            raise DataError(name, f"image_id {ann['image_id']!r} is not among the images", record=f"annotations[{i}]",
-                            field="image_id")
-        if ann["category_id"] not in known:  # COCOeval evaluates the listed categories only: dropped silently
-            raise DataError(name, f"category_id {ann['category_id']!r} is not among the categories "
-                            f"({_ids_text(categories)}): COCOeval would leave the annotation out",
-                            record=ann_record(ann, i), field="category_id")
-        size = image_size(img)
-        if size is not None and box_outside_image(ann["bbox"], size):
-            raise DataError(name, f"box {ann['bbox']} lies outside the {size[0]:g}x{size[1]:g} image",
-                            record=f"annotations[{i}]", field="bbox")
-
-
-def _ids_text(ids: list) -> str:
-    """``ids 1, 2, 3`` for a message: the first five, then how many more."""
-    if not ids:
-        return "the file lists none"
-    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
-    return "ids " + ", ".join(printable(repr(v)) for v in ids[:5]) + more
-
-
-def _finite(v: Any) -> bool:
-    try:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    except OverflowError:
-        return False
-
-
-def _is_id(v: Any) -> bool:
-    """An id that COCO tools can use as a key: an int (not a bool) or a string."""
-    return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
-
-
-def gt_num_keypoints(data: dict, name: str) -> int:
-    """Number of keypoints ``K`` of a COCO-style ground truth (all annotations must agree).
-
-    No annotation at all is an error: COCOeval would report every AP and AR as -1 ("no ground truth in this
-    range"), which says nothing about the results; an empty file is a wrong file or a wrong split."""
-    if not data["annotations"]:
-        raise DataError(name, "no annotations: there is no ground truth to score against", field="annotations")
-    ks = {len(a["keypoints"]) // 3 for a in data["annotations"]}
-    if len(ks) != 1:
-        raise DataError(name, f"annotations have different numbers of keypoints {sorted(ks)}", field="keypoints")
-    return ks.pop()
-
-
 def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list[dict], str]:
     """COCO results as a list of dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` and its name.
 
@@ -239,17 +110,17 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
             if f not in r:
                 raise DataError(name, "missing", record=i, field=f)
         for f in ("image_id", "category_id", "ann_id"):
-            if f in r and not _is_id(r[f]):
+            if f in r and not is_id(r[f]):
                 raise DataError(name, f"expected an integer id, got {r[f]!r}", record=i, field=f)
         kp = r["keypoints"]
         if not isinstance(kp, list) or len(kp) % 3 or non_number_message(kp) is not None:
             raise DataError(name, "expected a flat list of numbers [x, y, s] * K", record=i, field="keypoints")
-        bad = next((j for j, x in enumerate(kp) if not _finite(x)), None)
+        bad = next((j for j, x in enumerate(kp) if not is_finite_number(x)), None)
         if bad is not None:
             what = ("x", "y", "score")[bad % 3]
             raise DataError(name, f"non-finite {what} of keypoint {bad // 3} ({kp[bad]!r}): a prediction must be "
                             "finite numbers", record=i, field="keypoints")
-        if require_score and not _finite(r["score"]):
+        if require_score and not is_finite_number(r["score"]):
             raise DataError(name, f"expected a finite number, got {r['score']!r}", record=i, field="score")
     return data, name
 
@@ -269,6 +140,41 @@ def check_results_match_gt(results: list[dict], res_name: str, gt: dict, gt_name
                             record=i, field="keypoints")
 
 
+def _int_ids(ids: Any, name: str, m: int) -> list[int]:
+    """``m`` integer ids as Python ints, or ValueError / TypeError naming ``name``: ``int(1.7)`` would write
+    image 1, and a list of another length would be cut or fail with an IndexError."""
+    if hasattr(ids, "detach"):
+        ids = ids.detach().cpu().numpy()
+    if isinstance(ids, (str, bytes, Mapping)) or not isinstance(ids, Iterable):
+        raise TypeError(f"{name}: expected a sequence of {m} integer ids, got {describe(ids)}")
+    out = list(ids)
+    if len(out) != m:
+        raise ValueError(f"{name}: {len(out)} ids for {m} predicted instances (keypoints is ({m}, K, 2))")
+    for i, v in enumerate(out):
+        v = v.item() if isinstance(v, np.generic) else v
+        if isinstance(v, float) and v.is_integer():  # an id array read as floats: 3.0 is the id 3
+            v = int(v)
+        if not is_id(v) or isinstance(v, str):
+            raise ValueError(f"{name}[{i}]: expected an integer id, got {describe(out[i])}")
+        out[i] = int(v)
+    return out
+
+
+def _prediction_arrays(keypoints: Any, scores: Any, instance_scores: Any) -> tuple[np.ndarray, ...]:
+    """``keypoints (M, K, 2)``, ``scores (M, K)`` (ones when None) and ``instance_scores (M,)`` (the mean keypoint
+    score when None), each checked for its shape (a reshape would turn (M, K, 3) into (M, 3K/2, 2))."""
+    kp = as_float_array(keypoints, "keypoints")
+    if kp.ndim != 3 or kp.shape[-1] != 2:
+        raise ValueError(f"keypoints must be (M, K, 2) (x, y), got {kp.shape}")
+    s = np.ones(kp.shape[:2]) if scores is None else as_float_array(scores, "scores")
+    if s.shape != kp.shape[:2]:
+        raise ValueError(f"scores must be (M, K) = {kp.shape[:2]} like keypoints, got {s.shape}")
+    inst = s.mean(axis=1) if instance_scores is None else as_float_array(instance_scores, "instance_scores")
+    if inst.shape != kp.shape[:1]:
+        raise ValueError(f"instance_scores must be (M,) = ({kp.shape[0]},), one per instance, got {inst.shape}")
+    return kp, s, inst
+
+
 def predictions_to_coco_results(
     image_ids: Sequence[int] | Any,
     keypoints: Any,
@@ -280,11 +186,11 @@ def predictions_to_coco_results(
     """Predictions to the COCO keypoint results format.
 
     Args:
-        image_ids: ``(M,)`` image id of each predicted instance.
+        image_ids: ``(M,)`` integer image id of each predicted instance.
         keypoints: ``(M, K, 2)`` predicted ``(x, y)`` in original-image pixels.
         scores: ``(M, K)`` keypoint confidences, or ``None`` (then every keypoint gets 1.0).
         instance_scores: ``(M,)`` instance scores; when ``None`` the instance score is the mean keypoint score.
-        category_id: category written into every record.
+        category_id: category written into every record (an integer).
         ann_ids: optional ``(M,)`` ground-truth annotation ids, written as ``ann_id`` (used by the PCKh/NME
             matching of :mod:`adaanchor.metrics.score`; COCOeval ignores it).
 
@@ -293,30 +199,56 @@ def predictions_to_coco_results(
 
     Raises:
         ValueError: a non-finite coordinate or score (pycocotools would match a NaN prediction to every
-            ground truth: ``nan < threshold`` is False).
+            ground truth: ``nan < threshold`` is False), or arrays whose shapes or lengths disagree.
     """
-    if len(image_ids) == 0:
+    if not is_id(category_id) or isinstance(category_id, str):
+        raise TypeError(f"category_id: expected an integer id, got {describe(category_id)}")
+    kp = as_float_array(keypoints, "keypoints")
+    if kp.shape[:1] == (0,):  # nothing predicted ([] or (0, K, 2)): then no image ids either
+        _int_ids(image_ids, "image_ids", 0)
         return []
-    kp = to_numpy(keypoints).reshape(len(image_ids), -1, 2)
-    s = np.ones(kp.shape[:2]) if scores is None else to_numpy(scores).reshape(kp.shape[:2])
-    inst = s.mean(axis=1) if instance_scores is None else to_numpy(instance_scores).reshape(-1)
+    kp, s, inst = _prediction_arrays(kp, scores, instance_scores)
+    ids = _int_ids(image_ids, "image_ids", len(kp))
+    anns = None if ann_ids is None else _int_ids(ann_ids, "ann_ids", len(kp))
     bad = ~(np.isfinite(kp).all(axis=(1, 2)) & np.isfinite(s).all(axis=1) & np.isfinite(inst))
     if bad.any():  # the evaluation leaves such instances out (counted misses) before it gets here
         raise ValueError(f"non-finite prediction for instance {int(np.argmax(bad))} (image_id "
-                         f"{image_ids[int(np.argmax(bad))]}): leave it out or count it as a miss")
+                         f"{ids[int(np.argmax(bad))]}): leave it out or count it as a miss")
     out = []
-    for m, img in enumerate(image_ids):
+    for m, img in enumerate(ids):
         flat = np.concatenate([kp[m], s[m][:, None]], axis=1).reshape(-1)
-        rec = {"image_id": int(img), "category_id": int(category_id),
-               "keypoints": [float(x) for x in flat], "score": float(inst[m])}
-        if ann_ids is not None:
-            rec["ann_id"] = int(ann_ids[m])
+        rec = {"image_id": img, "category_id": int(category_id), "keypoints": [float(x) for x in flat],
+               "score": float(inst[m])}
+        if anns is not None:
+            rec["ann_id"] = anns[m]
         out.append(rec)
     return out
 
 
 def write_results(results: list[dict], path: str | os.PathLike) -> None:
-    """Write COCO results (see :func:`predictions_to_coco_results`) as JSON."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with Path(path).open("w", encoding="utf-8") as f:
-        json.dump(results, f)
+    """Write COCO results (see :func:`predictions_to_coco_results`) as JSON.
+
+    The records are checked as :func:`load_results` checks them (fields, finite numbers) before anything is
+    written: a NaN would be written as ``NaN``, which ``adaanchor score`` then refuses. Raises
+    :class:`DataError` naming ``path`` (and the record) for such results, or a folder in the way.
+    """
+    if not isinstance(results, list):  # load_results would read a path given here as a file of results
+        raise DataError(path, f"not written: expected a list of result records, got {describe(results)}")
+    try:
+        load_results(results)
+    except DataError as e:
+        raise DataError(path, f"not written: {e.reason}", record=e.record, field=e.field) from None
+    try:
+        text = json.dumps(results, allow_nan=False)  # a NaN outside the checked fields (an extra key)
+    except (TypeError, ValueError) as e:
+        raise DataError(path, f"not written: the results are not plain JSON ({e})") from None
+    p = Path(path)
+    if p.is_dir():
+        raise DataError(path, "cannot write the predictions (it is a folder: give a file name)")
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    except OSError as e:  # the wording of `adaanchor eval --predictions`, which calls this
+        why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) \
+            else (e.strerror or str(e))
+        raise DataError(path, f"cannot write the predictions ({why})") from None

@@ -37,7 +37,8 @@ from ..data.spec import KeypointSpec
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .coco import coco_keypoint_ap, crowdpose_ap, load_json, load_results
-from .nme import nme_metrics, normaliser
+from .keypoint import check_flag
+from .nme import nme_metrics, norm_pair, normaliser
 from .pckh import pckh
 
 METRICS = ("coco", "crowdpose", "pckh", "nme")
@@ -153,18 +154,21 @@ def score(
         spec: keypoint spec name, YAML path or object; default inferred.
         images_dir: image folder of the ground truth (only for readers that need it to resolve names).
         thresholds: PCKh thresholds (percent values are returned for each).
-        norm: NME normaliser: a name of ``spec.nme`` or a pair of keypoint indices.
+        norm: NME normaliser: a name of ``spec.nme`` or a pair of keypoint indices (or index lists) in ``0..K-1``.
         headboxes: MPII head boxes (``mpii_gt_val.mat``-style file) for the MPII JSON.
-        sigmas: OKS sigmas for ``coco`` (default: the spec's, else COCO-17).
-        use_area: ``coco``: OKS area from the annotations (``False``: ``0.53 * w * h`` of the box).
+        sigmas: OKS sigmas for ``coco`` (default: the spec's, else COCO-17), each in
+            :data:`~adaanchor.metrics.coco.SIGMA_RANGE`.
+        use_area: ``coco``: OKS area from the annotations (``False``: ``0.53 * w * h`` of the box); a bool.
         reader_options: extra options for the reader (e.g. ``{"one_based": False}``).
-        verbose: let pycocotools / xtcocotools print their summary.
+        verbose: let pycocotools / xtcocotools print their summary (a bool).
 
     Returns:
         A JSON-serialisable dict with ``metric`` and the numbers (see :func:`format_scores`).
     """
     if metric not in METRICS:
         raise unknown_name_error("metric", str(metric), METRICS)
+    check_flag(use_area, "use_area")  # "no" is truthy: it would silently mean True
+    check_flag(verbose, "verbose")
     gt = Path(gt_file)
     if not gt.exists():
         raise DataError(gt, "ground-truth file not found")
@@ -229,7 +233,11 @@ def _score_nme(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.nda
     """NME with the spec's (or the given) normaliser; a zero normalising distance is an error."""
     if isinstance(norm, str) and norm not in sp.nme:
         raise AdaAnchorError(f"spec '{sp.name}' defines no NME normaliser '{norm}' (has {sorted(sp.nme)})")
-    d = normaliser(g, sp.nme[norm] if isinstance(norm, str) else tuple(norm))
+    try:  # a pair given in Python may not fit the spec's keypoints (a spec's own pairs are checked when it loads)
+        pair = norm_pair(sp.nme[norm] if isinstance(norm, str) else norm, sp.num_keypoints)
+    except ValueError as e:
+        raise AdaAnchorError(f"{e} (spec '{sp.name}' has {sp.num_keypoints} keypoints)") from None
+    d = normaliser(g, pair)
     for inst, dist in zip(insts, d):
         if not dist > 0:
             raise DataError(gt, f"the '{norm}' normalising distance is {dist:g} (coincident points)",

@@ -1,0 +1,150 @@
+"""Checks of COCO-format ground truth before pycocotools scores against it: what would make it give wrong
+numbers without a word (duplicate ids, numbers given as strings or booleans, boxes outside their image, an
+``area`` that is not a positive finite number, an ``iscrowd`` other than 0 / 1, ``num_keypoints`` 0 on a
+labelled person, a ``category_id`` missing from ``categories``, an image size that is not a positive number).
+Each raises :class:`~adaanchor.errors.DataError` naming the file, the record and the field."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from adaanchor.data.readers import printable
+from adaanchor.data.readers.checks import box_outside_image, duplicates, image_size, non_number_message
+from adaanchor.errors import DataError
+
+
+def check_gt_annotation(ann: Any, i: int, name: str) -> None:
+    """One ground-truth annotation: ids, keypoints as numbers ``[x, y, v] * K``, a finite box."""
+    kp = ann.get("keypoints") if isinstance(ann, dict) else None
+    rec = f"annotations[{i}]"
+    if not isinstance(kp, list) or len(kp) % 3:
+        raise DataError(name, "expected a flat list [x, y, v] * K", record=rec, field="keypoints")
+    why = non_number_message(kp)
+    if why is not None:
+        raise DataError(name, why, record=rec, field="keypoints")
+    if any(v not in (0, 1, 2) for v in kp[2::3]):
+        raise DataError(name, "visibility flags must be 0, 1 or 2", record=rec, field="keypoints")
+    if not all(is_finite_number(x) for j, x in enumerate(kp) if j % 3 < 2 and kp[j - j % 3 + 2] > 0):
+        raise DataError(name, "non-finite coordinate of a labelled keypoint", record=rec, field="keypoints")
+    for f in ("id", "image_id", "category_id"):  # what pycocotools indexes the annotations by
+        if not is_id(ann.get(f)):
+            raise DataError(name, f"expected an integer id, got {ann.get(f)!r}", record=rec, field=f)
+    box = ann.get("bbox")
+    if not isinstance(box, list) or len(box) != 4 or not all(is_finite_number(v) for v in box):
+        raise DataError(name, "expected [x, y, w, h] numbers", record=rec, field="bbox")
+    _check_gt_area_iscrowd(ann, ann_record(ann, i), name)
+    labelled = sum(1 for v in kp[2::3] if v > 0)
+    # COCOeval ignores a person whose num_keypoints is 0 (its predictions then count as false positives). Other
+    # disagreements are left: Halpe's and CrowdPose's files count another subset of the keypoints there.
+    if ann.get("num_keypoints", labelled) == 0 and labelled:
+        raise DataError(name, f"0, but {labelled} keypoints are labelled: COCOeval would ignore this person",
+                        record=ann_record(ann, i), field="num_keypoints")
+
+
+#: COCOeval's largest area range ends at 1e5 ** 2 px: an annotation with a larger area is ignored in every range.
+MAX_AREA = 1e5**2
+
+
+def ann_record(ann: dict, i: int) -> str:
+    """``annotations[i] id=ID``: how a message names a ground-truth annotation (the id escaped: one line)."""
+    return f"annotations[{i}]" + (f" id={printable(ann['id'])}" if "id" in ann else "")
+
+
+def _check_gt_area_iscrowd(ann: dict, rec: str, name: str) -> None:
+    """``area`` (when given; missing is decided by the caller) and ``iscrowd`` (missing means 0, COCO's default
+    for a person), as COCOeval uses them."""
+    why = _area_problem(ann["area"]) if "area" in ann else None
+    if why is not None:
+        raise DataError(name, why, record=rec, field="area")
+    crowd = ann.get("iscrowd", 0)
+    if isinstance(crowd, str) or crowd not in (0, 1):  # true / false pass: COCOeval reads int(iscrowd)
+        raise DataError(name, f"expected 0 or 1, got {crowd!r}", record=rec, field="iscrowd")
+
+
+def _area_problem(area: Any) -> str | None:
+    """Why ``area`` is not a usable OKS scale, or None.
+
+    pycocotools divides the squared distances by the area and places the annotation in an area range by it: a
+    NaN area makes every OKS NaN, which its matching counts as a match (predictions 30 px off scored AP 1.0); a
+    negative or too large one (infinity included) leaves the annotation outside every range (AP -1, "no ground
+    truth"); 0 makes OKS a test of exact equality (any error, however small, gives OKS 0); a string or null
+    fails inside it with a TypeError.
+    """
+    if not (is_finite_number(area) and area > 0):
+        reason = ": OKS divides by the area" if is_finite_number(area) and area == 0 else ""
+        return f"expected a positive finite number (the object's area in px^2, the OKS scale), got {area!r}{reason}"
+    if area > MAX_AREA:
+        return f"area {area!r} is beyond COCOeval's largest area range (1e10 px^2): the annotation would be ignored"
+    return None
+
+
+def check_gt_image(img: dict, i: int, name: str) -> None:
+    """``width`` / ``height``, when given, are positive numbers: they decide whether a box lies outside its image
+    (:func:`_check_gt_ids`), and a string or a negative size would silently turn that check off."""
+    for key in ("width", "height"):
+        if key in img and not (is_finite_number(img[key]) and img[key] > 0):
+            raise DataError(name, f"expected a positive number of pixels, got {img[key]!r}",
+                            record=f"images[{i}] id={printable(img['id'])}", field=key)
+
+
+def check_gt_ids(data: dict, name: str) -> None:
+    """No id twice (pycocotools keeps the last one in its index, the evaluation then goes wrong without a
+    word); every annotation on a listed image, its box overlapping the image when the size is given."""
+    for key in ("images", "annotations", "categories"):
+        for i, j in duplicates([r["id"] for r in data[key]]):
+            raise DataError(name, f"duplicate id {data[key][i]['id']!r} (also {key}[{j}])", record=f"{key}[{i}]",
+                            field="id")
+    names = [img.get("file_name") if isinstance(img.get("file_name"), str) else object() for img in data["images"]]
+    for i, j in duplicates(names):
+        raise DataError(name, f"image file {data['images'][i]['file_name']!r} listed twice (also images[{j}])",
+                        record=f"images[{i}]", field="file_name")
+    images = {img["id"]: img for img in data["images"]}
+    categories = [c["id"] for c in data["categories"]]
+    known = set(categories)
+    for i, ann in enumerate(data["annotations"]):
+        img = images.get(ann["image_id"])
+        if img is None:
+            raise DataError(name, f"image_id {ann['image_id']!r} is not among the images", record=f"annotations[{i}]",
+                            field="image_id")
+        if ann["category_id"] not in known:  # COCOeval evaluates the listed categories only: dropped silently
+            raise DataError(name, f"category_id {ann['category_id']!r} is not among the categories "
+                            f"({_ids_text(categories)}): COCOeval would leave the annotation out",
+                            record=ann_record(ann, i), field="category_id")
+        size = image_size(img)
+        if size is not None and box_outside_image(ann["bbox"], size):
+            raise DataError(name, f"box {ann['bbox']} lies outside the {size[0]:g}x{size[1]:g} image",
+                            record=f"annotations[{i}]", field="bbox")
+
+
+def _ids_text(ids: list) -> str:
+    """``ids 1, 2, 3`` for a message: the first five, then how many more."""
+    if not ids:
+        return "the file lists none"
+    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+    return "ids " + ", ".join(printable(repr(v)) for v in ids[:5]) + more
+
+
+def is_finite_number(v: Any) -> bool:
+    try:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    except OverflowError:
+        return False
+
+
+def is_id(v: Any) -> bool:
+    """An id that COCO tools can use as a key: an int (not a bool) or a string."""
+    return isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool))
+
+
+def gt_num_keypoints(data: dict, name: str) -> int:
+    """Number of keypoints ``K`` of a COCO-style ground truth (all annotations must agree).
+
+    No annotation at all is an error: COCOeval would report every AP and AR as -1 ("no ground truth in this
+    range"), which says nothing about the results; an empty file is a wrong file or a wrong split."""
+    if not data["annotations"]:
+        raise DataError(name, "no annotations: there is no ground truth to score against", field="annotations")
+    ks = {len(a["keypoints"]) // 3 for a in data["annotations"]}
+    if len(ks) != 1:
+        raise DataError(name, f"annotations have different numbers of keypoints {sorted(ks)}", field="keypoints")
+    return ks.pop()
