@@ -266,3 +266,19 @@ def test_bool_options_must_be_bools(tmp_path):
         coco_keypoint_ap(gt, res, use_area="no")
     with pytest.raises(TypeError, match=r"^verbose: expected True or False, got 'yes'"):
         crowdpose_ap(crowdpose_gt(), gt_as_results(crowdpose_gt()), verbose="yes")
+
+
+def test_oks_ap_with_a_spec_without_sigmas_is_refused(tmp_path):
+    """score(..., "coco", spec="mpii") scored with COCO-17's sigmas: a guess for another keypoint set."""
+    from adaanchor.errors import AdaAnchorError
+    from adaanchor.metrics.score import score
+
+    kp = [v for j in range(16) for v in (10.0 + j, 20.0 + j, 2)]
+    gt = {"images": [{"id": 1, "file_name": "a.png", "width": 100, "height": 80}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "keypoints": kp, "num_keypoints": 16,
+                           "bbox": [5.0, 5.0, 60.0, 60.0], "area": 3600.0, "iscrowd": 0}],
+          "categories": [{"id": 1, "name": "person", "keypoints": [f"k{j}" for j in range(16)]}]}
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "res.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "keypoints": kp, "score": 1.0}]))
+    with pytest.raises(AdaAnchorError, match=r"^spec 'mpii' has no OKS sigmas: give them"):
+        score(tmp_path / "gt.json", tmp_path / "res.json", "coco", spec="mpii")

@@ -207,6 +207,9 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
         out = crowdpose_ap(gt, results_file, verbose=verbose)
     else:
         sp = load_spec(spec) if spec is not None else None
+        if sigmas is None and sp is not None and sp.sigmas is None:  # COCO-17's sigmas for another set: a guess
+            raise AdaAnchorError(f"spec {sp.name!r} has no OKS sigmas: give them (sigmas=...) or a spec with sigmas "
+                                 "for OKS AP")
         sig = sigmas if sigmas is not None else (sp.sigmas if sp is not None else None)
         out = coco_keypoint_ap(gt, results_file, sigmas=sig, use_area=use_area, verbose=verbose)
     n = len(load_results(results_file)[0])
