@@ -200,3 +200,22 @@ def test_a_resumed_training_says_which_steps_it_trained(tiny_overrides, capsys):
     assert "trained steps 3-3 (resumed at step 2) in " in capsys.readouterr().out
     assert main(["train", str(DEMO_CONFIG), *over, "train.max_steps=3", "resume=auto"]) == 0
     assert "trained no step (the checkpoint is at step 3) in " in capsys.readouterr().out
+
+
+def test_a_diverged_training_is_said():
+    """lr 1e6 ended with errors of 1e15 px, a table and exit 0."""
+    import io
+    from contextlib import redirect_stderr
+
+    from omegaconf import OmegaConf
+
+    from adaanchor.cli.commands import _warn_diverged
+
+    cfg = OmegaConf.create({"data": {"input_size": [72, 96]}})
+    err = io.StringIO()
+    with redirect_stderr(err):
+        _warn_diverged({"vis_error": 1.9e15}, cfg)
+        _warn_diverged({"vis_error": 8.6}, cfg)
+    assert err.getvalue().splitlines() == [
+        "warning: the visible keypoints' mean error (1.9e+15 px) is beyond the input's diagonal (120 px): the "
+        "training diverged? (a lower train.lr, or train.grad_clip)"]

@@ -103,7 +103,18 @@ def cmd_train(a: argparse.Namespace) -> int:
         from ..metrics.keypoint import error_by_visibility_table
 
         print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
+        _warn_diverged(m, cfg)
     return 0
+
+
+def _warn_diverged(m: dict[str, Any], cfg: Any) -> None:
+    """A mean error beyond the input's diagonal: no working model predicts that far (a diverged training ended
+    with errors of 1e15 px, a table and exit 0, and nothing said)."""
+    w, h = (float(v) for v in cfg.data.input_size)
+    err, diag = m.get("vis_error"), (w * w + h * h) ** 0.5
+    if err is not None and err == err and err > diag:
+        print(f"warning: the visible keypoints' mean error ({err:.4g} px) is beyond the input's diagonal "
+              f"({diag:.0f} px): the training diverged? (a lower train.lr, or train.grad_clip)", file=sys.stderr)
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
