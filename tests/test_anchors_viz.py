@@ -235,3 +235,17 @@ def test_every_anchor_strategy_draws_its_anchor_cells(method, cells):
         assert ("anchor cell" in ax.get_title()) == bool(cells)
     finally:
         plt.close(fig)
+
+
+def test_a_map_of_another_channel_count_is_drawn_whole(tmp_path):
+    """A centre run's confidence map has one channel (person centres), not one per keypoint type: viz indexed it
+    by keypoint and failed with an IndexError on every centre run."""
+    from adaanchor.anchors_draw import render_prediction
+
+    img = np.zeros((40, 60, 3), np.uint8)
+    a = fit_image_affine((40, 60), (72, 96))
+    pred = {"method": "adaanchor", "keypoints": np.array([[10.0, 12.0], [20.0, 30.0], [5.0, 5.0]]),
+            "scores": np.array([0.9, 0.5, 0.1]), "anchors": None, "crop_anchors": None, "affine": a, "stride": 4,
+            "conf_map": np.random.default_rng(0).random((1, 24, 18)).astype(np.float32)}
+    path = render_prediction(img, pred, tmp_path / "c.png", keypoint_names=["a", "b", "c"])
+    assert path.stat().st_size > 1000

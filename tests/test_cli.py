@@ -219,3 +219,10 @@ def test_a_diverged_training_is_said():
     assert err.getvalue().splitlines() == [
         "warning: the visible keypoints' mean error (1.9e+15 px) is beyond the input's diagonal (120 px): the "
         "training diverged? (a lower train.lr, or train.grad_clip)"]
+
+
+def test_eval_of_a_config_without_weights_is_refused(capsys):
+    """It scored random weights (a warning, full tables, exit 0, recall changing from run to run), where predict,
+    export and viz of the same config refused."""
+    assert main(["eval", str(DEMO_CONFIG)]) == 2
+    assert "no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH" in capsys.readouterr().err

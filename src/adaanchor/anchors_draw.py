@@ -132,7 +132,9 @@ def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoin
     method, kp = pred.get("method", ""), pred["keypoints"]
     ax.imshow(img.mean(axis=2), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     if pred["conf_map"] is not None and sel:
-        grid = pred["conf_map"][sel].max(axis=0)
+        cm = pred["conf_map"]
+        # One map per keypoint type, or another count (a centre run's one person-centre map): then all of it.
+        grid = cm[sel].max(axis=0) if cm.shape[0] == kp.shape[0] else cm.max(axis=0)
         full = grid_to_image(grid, pred["affine"], pred["stride"], (h, w))
         im = ax.imshow(full, cmap=MAP_CMAP, vmin=0.0, vmax=1.0, alpha=0.6, interpolation="bilinear")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="heatmap" if method == "heatmap" else "sigmoid(conf)")

@@ -126,10 +126,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
     ckpt, overrides = _split_ckpt(a.overrides)
     cfg, ckpt_path = resolve_run(a.target, ckpt, overrides)
-    if ckpt_path is None and Path(a.target).is_dir():  # a run whose checkpoints are gone: not random weights' scores
+    if ckpt_path is None and not cfg.model.weights:  # random weights' scores, exit 0: as predict and export, refuse
         raise AdaAnchorError(f"{a.target}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
-    if ckpt_path is None and not cfg.model.weights:
-        print("warning: no checkpoint found: evaluating randomly initialised weights", file=sys.stderr)
     device = resolve_device(a.device)
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
     if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)

@@ -43,7 +43,9 @@ def _prepare_output(out: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        raise AdaAnchorError(f"{out}: cannot write the ONNX file ({e.strerror or e})") from None
+        why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) \
+            else e.strerror or e
+        raise AdaAnchorError(f"{out}: cannot write the ONNX file ({why})") from None
 
 
 def _error_line(e: BaseException) -> str:
