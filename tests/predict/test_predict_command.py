@@ -234,3 +234,29 @@ def test_format_lists_name_a_format():
     for empty in ([""], [" , "]):  # wrote overlays alone, no prediction file, exit 0
         with pytest.raises(AdaAnchorError, match="no format named; choose from coco, csv"):
             parse_formats(empty)
+
+
+def test_a_poses_missing_keypoints_are_unlabelled_in_the_csv_and_slp(tmp_path):
+    """A multi-person run marks a pose's missing keypoints at (0, 0) with score 0; the CSV wrote them as a point
+    at the image's corner and the .slp as visible points there."""
+    import sleap_io as sio
+
+    from adaanchor.predict.result import Prediction
+    from adaanchor.predict.sources import Frame
+    from adaanchor.predict.writers import DlcCsvWriter, SlpWriter
+
+    kp = np.array([[[10.0, 12.0], [0.0, 0.0], [30.0, 5.0]]])
+    pred = Prediction(kp, np.array([[0.8, 0.0, 0.6]], np.float32), None, np.array([[0.0, 0.0, 64.0, 48.0]]),
+                      np.ones(1), np.zeros((1, 2, 3)), (48, 64))
+    img = tmp_path / "a.png"
+    Image.new("RGB", (64, 48)).save(img)
+    frame = Frame(np.zeros((48, 64, 3), np.uint8), img)
+    csv_w = DlcCsvWriter(tmp_path / "p.csv", keypoints=("a", "b", "c"), scorer="s")
+    slp_w = SlpWriter(tmp_path / "p.slp", keypoints=("a", "b", "c"))
+    for w in (csv_w, slp_w):
+        w.write(frame, pred, 1)
+        w.close()
+    row = (tmp_path / "p.csv").read_text().splitlines()[-1].split(",")
+    assert row[1:] == ["10.000", "12.000", "0.80000", "", "", "", "30.000", "5.000", "0.60000"]
+    pts = sio.load_slp(str(tmp_path / "p.slp")).labeled_frames[0].instances[0].numpy()
+    assert np.isnan(pts[1]).all() and np.allclose(pts[[0, 2]], [[10, 12], [30, 5]])

@@ -103,9 +103,13 @@ class DlcCsvWriter:
         else:  # relative to the CSV's folder, as DeepLabCut's labelled-data paths are
             index = os.path.relpath(frame.source.resolve(), self.base.resolve()).replace(os.sep, "/")
         cells: list[str] = []
+        missing = missing_keypoints(pred)
         for i in range(self.m):
             for j in range(self.k):
                 if i >= len(pred):
+                    cells += ["", "", ""]
+                    continue
+                if missing[i, j]:  # empty cells, as DeepLabCut writes an unlabelled point
                     cells += ["", "", ""]
                     continue
                 x, y = pred.keypoints[i, j]
@@ -116,6 +120,14 @@ class DlcCsvWriter:
     def close(self) -> Path:
         self.f.finish()
         return self.f.path
+
+
+def missing_keypoints(pred: Prediction) -> np.ndarray:
+    """``(N, K)`` bool: the keypoints a pose does not have. A multi-person run marks them at (0, 0) with score 0
+    (the exact pair no predicted point has); the CSV and ``.slp`` wrote them as points at the image's corner."""
+    if pred.scores is None or len(pred) == 0:
+        return np.zeros((len(pred), pred.num_keypoints), bool)
+    return (np.asarray(pred.scores) == 0) & (np.asarray(pred.keypoints) == 0).all(-1)
 
 
 class SlpWriter:
@@ -137,9 +149,11 @@ class SlpWriter:
     def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
         sio = self.sio
         insts = []
+        missing = missing_keypoints(pred)
         for i in range(len(pred)):
             pts = pred.scores[i].astype(np.float64) if pred.scores is not None else np.full(pred.num_keypoints, math.nan)
-            insts.append(sio.PredictedInstance.from_numpy(points_data=pred.keypoints[i], skeleton=self.skeleton,
+            xy = np.where(missing[i][:, None], np.nan, pred.keypoints[i])  # NaN: sleap-io's missing point
+            insts.append(sio.PredictedInstance.from_numpy(points_data=xy, skeleton=self.skeleton,
                                                           point_scores=pts, score=float(pred.instance_scores()[i])))
         if frame.kind == "video":
             self.frames.append((str(frame.source.resolve()), frame.index, insts))
