@@ -58,8 +58,9 @@ def test_oks_sigmas_through_score_and_as_strings(tmp_path):
     gt, res = _files(tmp_path, _shifted(gt_as_results(coco_gt()), 30.0))
     with pytest.raises(AdaAnchorError, match=r"^sigmas\[0\].*got nan$"):
         score(gt, res, "coco", sigmas=[math.nan] * 17)
-    with pytest.raises(AdaAnchorError, match=r"^sigmas: expected K numbers"):
-        coco_keypoint_ap(gt, res, sigmas=["a"] * 17)
+    for bad in (["a"] * 17, ["0.05"] * 17, [True] * 17, np.ones(17, bool)):  # "0.05" and True were read as numbers
+        with pytest.raises(AdaAnchorError, match=r"^sigmas: expected K numbers"):
+            coco_keypoint_ap(gt, res, sigmas=bad)
 
 
 def test_keypoint_recall_checks_the_number_of_sigmas():

@@ -56,6 +56,10 @@ def oks_sigmas(sigmas: Any | None, default: np.ndarray) -> np.ndarray:
     AdaAnchorError naming ``sigmas`` otherwise (the count is checked by the caller against the ground truth)."""
     if sigmas is None:
         return default
+    raw = np.asarray(sigmas, dtype=object).reshape(-1) if not isinstance(sigmas, np.ndarray) else sigmas.reshape(-1)
+    # True read as 1.0 and "0.05" as 0.05: numbers only, as the docs say.
+    if any(isinstance(v, (bool, np.bool_, str, bytes)) for v in raw) or raw.dtype.kind in "bUS":
+        raise AdaAnchorError(f"sigmas: expected K numbers (OKS sigmas), got {describe(sigmas)}")
     try:
         sig = to_numpy(sigmas).reshape(-1)
     except (TypeError, ValueError):
@@ -63,7 +67,7 @@ def oks_sigmas(sigmas: Any | None, default: np.ndarray) -> np.ndarray:
     lo, hi = SIGMA_RANGE
     bad = np.flatnonzero(~((sig >= lo) & (sig <= hi)))  # NaN fails both comparisons
     if bad.size:
-        raise AdaAnchorError(f"sigmas[{bad[0]}]: expected an OKS sigma in [{lo:g}, {hi:g}] (COCO's are 0.025 to "
+        raise AdaAnchorError(f"sigmas[{bad[0]}]: expected an OKS sigma in [{lo:g}, {hi:g}] (published sets: 0.007 to "
                              f"0.107), got {sig[bad[0]]:g}")
     return sig
 

@@ -115,6 +115,7 @@ class Predictor:
         size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
         model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
         multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
+        info["folded_bn"] = 0  # also without folding (fold_bn=False, the ONNX backend): the key is always there
         if backend == "torch" and fold_bn:
             import torch
 
