@@ -158,12 +158,12 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     dets = load_detections(boxes, notes=notes) if boxes else None
     if dets is not None:
         _check_box_ids(srcs, ids, dets, gt, boxes, notes)
-    for line in notes:
-        print(f"note: {line}", file=sys.stderr)
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
                                    batch_size=batch_size, onnx_path=onnx_path)
     if dets is not None and predictor.multi_person:
         raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
+    for line in notes:  # after the refusals: a note about detections a refused run never reads misleads
+        print(f"note: {line}", file=sys.stderr)
     made = [d for d in (out, out / "overlays") if not d.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
