@@ -40,3 +40,11 @@ def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> AdaAnchorE
     close = difflib.get_close_matches(name.rsplit(".", 1)[-1], list(tails), n=1, cutoff=0.6)
     hint = f" Did you mean '{tails[close[0]]}'?" if close else ""
     return AdaAnchorError(f"unknown {kind} '{name}'.{hint} Valid: {', '.join(valid)}")
+
+
+def write_failure(e: OSError) -> str:
+    """Why a file could not be written, for a one-line message: a file where a folder of its path should be
+    raises FileExistsError or NotADirectoryError, whose own text ("File exists") says nothing useful."""
+    if isinstance(e, (FileExistsError, NotADirectoryError)):
+        return "a parent of it is a file, not a folder"
+    return e.strerror or str(e)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..configs import PACKAGED_CONFIGS
-from ..errors import AdaAnchorError
+from ..errors import AdaAnchorError, write_failure
 
 
 def _write_json(obj: Any, path: str | None) -> None:
@@ -23,8 +23,7 @@ def _write_json(obj: Any, path: str | None) -> None:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(obj, indent=2, default=_jsonable))
     except OSError as e:
-        why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror
-        raise AdaAnchorError(f"{p}: cannot write ({why})") from None
+        raise AdaAnchorError(f"{p}: cannot write ({write_failure(e)})") from None
     print(f"wrote {p}")
 
 
@@ -141,11 +140,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     print(format_eval(cfg.strategy.name, m))
     if a.predictions:
         res = coco_results(preds)
-        try:
-            write_results(res, a.predictions)
-        except OSError as e:
-            why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) else e.strerror
-            raise AdaAnchorError(f"{a.predictions}: cannot write the predictions ({why})") from None
+        write_results(res, a.predictions)  # a DataError naming the file when it cannot be written
         left = len(preds["image_id"]) - len(res)
         print(f"wrote {a.predictions} ({len(res)} predictions, COCO results"
               + (f"; {left} non-finite left out)" if left else ")"))

@@ -127,10 +127,7 @@ def eval_multi_command(cfg: Any, model: nn.Module, strategy: Any, info: dict[str
     warn_no_poses(m)
     print(format_multi_eval(cfg.strategy.name, m))
     if predictions:
-        try:
-            write_results(res, predictions)
-        except OSError as e:
-            raise AdaAnchorError(f"{predictions}: cannot write the predictions ({e.strerror or e})") from None
+        write_results(res, predictions)  # a DataError naming the file when it cannot be written
         print(f"wrote {predictions} ({len(res)} poses at gamma={m['gamma']}, COCO results)")
     return m
 

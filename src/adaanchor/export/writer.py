@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..errors import AdaAnchorError
+from ..errors import AdaAnchorError, write_failure
 from ..safe_torch import first_line
 from .exporters import DYNAMO_MIN_OPSET, export_dynamo, export_legacy
 from .graph import DecodedGraph, HeadsGraph, graph_outputs, head_names
@@ -43,9 +43,7 @@ def _prepare_output(out: Path) -> None:
         os.close(fd)
         os.unlink(probe)
     except OSError as e:
-        why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) \
-            else e.strerror or e
-        raise AdaAnchorError(f"{out}: cannot write the ONNX file ({why})") from None
+        raise AdaAnchorError(f"{out}: cannot write the ONNX file ({write_failure(e)})") from None
 
 
 def _error_line(e: BaseException) -> str:

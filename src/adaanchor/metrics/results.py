@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from adaanchor.data.jsonio import load_json
+from adaanchor.data.readers import is_int_id
 from adaanchor.data.readers.checks import non_number_message
-from adaanchor.errors import AdaAnchorError, DataError
+from adaanchor.errors import AdaAnchorError, DataError, write_failure
 from adaanchor.metrics.gt_checks import (  # noqa: F401 - gt_num_keypoints and ann_record re-exported
     ann_record,
     check_gt_annotation,
@@ -154,7 +155,7 @@ def _int_ids(ids: Any, name: str, m: int) -> list[int]:
         v = v.item() if isinstance(v, np.generic) else v
         if isinstance(v, float) and v.is_integer():  # an id array read as floats: 3.0 is the id 3
             v = int(v)
-        if not is_id(v) or isinstance(v, str):
+        if not is_int_id(v):
             raise ValueError(f"{name}[{i}]: expected an integer id, got {describe(out[i])}")
         out[i] = int(v)
     return out
@@ -248,7 +249,5 @@ def write_results(results: list[dict], path: str | os.PathLike) -> None:
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")
-    except OSError as e:  # the wording of `adaanchor eval --predictions`, which calls this
-        why = "a parent of it is a file, not a folder" if isinstance(e, (FileExistsError, NotADirectoryError)) \
-            else (e.strerror or str(e))
-        raise DataError(path, f"cannot write the predictions ({why})") from None
+    except OSError as e:
+        raise DataError(path, f"cannot write the predictions ({write_failure(e)})") from None

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..data.build import data_spec
+from ..data.readers import is_int_id
 from ..data.spec import KeypointSpec
 from ..data.transforms import apply_affine, box_to_center_scale, crop_affine, image_region, invert_affine, warp_image
 from ..data.types import IMAGENET_MEAN, IMAGENET_STD
@@ -282,15 +283,11 @@ class Predictor:
 
 def check_batch_size(value: Any) -> int:
     """``value`` as an int >= 1; a float, bool or string is refused, not truncated (2.7 is not 2, True not 1)."""
-    is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    is_int = is_int_id(value)  # the same test: a Python or numpy int, not a bool
     if not is_int or value < 1:
         kind = "" if is_int else f" ({type(value).__name__})"
         raise AdaAnchorError(f"batch size must be an integer >= 1, got {value!r}{kind}")
     return int(value)
-
-
-def _is_int_id(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def _image_ids(batch: list[Any], image_ids: Any, single: bool, source: Any) -> list[int]:
@@ -305,7 +302,7 @@ def _image_ids(batch: list[Any], image_ids: Any, single: bool, source: Any) -> l
             raise AdaAnchorError(f"{source}: detections are matched by image id: pass image_ids=, or image files "
                                  "named by their integer id")
         return [int(i) for i in ids]
-    if single and _is_int_id(image_ids):
+    if single and is_int_id(image_ids):
         image_ids = [image_ids]
     if isinstance(image_ids, (str, bytes, Mapping)) or not isinstance(image_ids, Iterable):
         raise AdaAnchorError(f"image_ids: expected a list of integer image ids, one per image, got "
@@ -314,7 +311,7 @@ def _image_ids(batch: list[Any], image_ids: Any, single: bool, source: Any) -> l
     if len(ids) != len(batch):
         raise AdaAnchorError(f"image_ids: {len(ids)} ids for {len(batch)} images (give one per image)")
     for i, v in enumerate(ids):
-        if not _is_int_id(v):
+        if not is_int_id(v):
             raise AdaAnchorError(f"image_ids[{i}]: expected an integer image id, got {v!r}")
     return [int(v) for v in ids]
 

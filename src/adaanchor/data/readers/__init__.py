@@ -87,8 +87,8 @@ def finite_number(value: Any) -> float | None:
 
 
 def is_int_id(value: Any) -> bool:
-    """An integer id (``image_id``, ``id``): a Python int, not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer id (``image_id``, ``id``): a Python or numpy int, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 __all__ = ["ReadResult", "Collector", "Instance", "box_ok", "float_array", "finite_number", "is_int_id", "printable"]
