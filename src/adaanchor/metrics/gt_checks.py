@@ -6,11 +6,10 @@ Each raises :class:`~adaanchor.errors.DataError` naming the file, the record and
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from adaanchor.data.readers import printable
-from adaanchor.data.readers.checks import box_outside_image, duplicates, image_size, non_number_message
+from adaanchor.data.readers import finite_number, printable
+from adaanchor.data.readers.checks import box_outside_image, duplicates, ids_text, image_size, non_number_message
 from adaanchor.errors import DataError
 
 
@@ -81,7 +80,7 @@ def _area_problem(area: Any) -> str | None:
 
 def check_gt_image(img: dict, i: int, name: str) -> None:
     """``width`` / ``height``, when given, are positive numbers: they decide whether a box lies outside its image
-    (:func:`_check_gt_ids`), and a string or a negative size would silently turn that check off."""
+    (:func:`check_gt_ids`), and a string or a negative size would silently turn that check off."""
     for key in ("width", "height"):
         if key in img and not (is_finite_number(img[key]) and img[key] > 0):
             raise DataError(name, f"expected a positive number of pixels, got {img[key]!r}",
@@ -109,7 +108,7 @@ def check_gt_ids(data: dict, name: str) -> None:
                             field="image_id")
         if ann["category_id"] not in known:  # COCOeval evaluates the listed categories only: dropped silently
             raise DataError(name, f"category_id {ann['category_id']!r} is not among the categories "
-                            f"({_ids_text(categories)}): COCOeval would leave the annotation out",
+                            f"({ids_text(categories)}): COCOeval would leave the annotation out",
                             record=ann_record(ann, i), field="category_id")
         size = image_size(img)
         if size is not None and box_outside_image(ann["bbox"], size):
@@ -117,19 +116,9 @@ def check_gt_ids(data: dict, name: str) -> None:
                             record=f"annotations[{i}]", field="bbox")
 
 
-def _ids_text(ids: list) -> str:
-    """``ids 1, 2, 3`` for a message: the first five, then how many more."""
-    if not ids:
-        return "the file lists none"
-    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
-    return "ids " + ", ".join(printable(repr(v)) for v in ids[:5]) + more
-
-
 def is_finite_number(v: Any) -> bool:
-    try:
-        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-    except OverflowError:
-        return False
+    """A finite JSON number (not a bool): the readers' :func:`~adaanchor.data.readers.finite_number` test."""
+    return finite_number(v) is not None
 
 
 def is_id(v: Any) -> bool:

@@ -66,6 +66,14 @@ def box_outside_image(box: Sequence[float], size: tuple[float, float]) -> bool:
     return x >= width or y >= height or x + w <= 0 or y + h <= 0
 
 
+def ids_text(ids: Sequence[Any], limit: int = 5) -> str:
+    """``ids 1, 2, 3`` for a message: the first ``limit``, then how many more (a file may list thousands)."""
+    if not ids:
+        return "the file lists none"
+    more = f" and {len(ids) - limit} more" if len(ids) > limit else ""
+    return "ids " + ", ".join(repr(v).encode("unicode_escape").decode("ascii") for v in ids[:limit]) + more
+
+
 def first_seen(values: Iterable[Any]) -> dict[Any, int]:
     """``value -> index of its first occurrence`` (hashable values only; others are left out)."""
     seen: dict[Any, int] = {}

@@ -24,7 +24,7 @@ from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable
-from .checks import box_outside_image, image_size, non_number_message
+from .checks import box_outside_image, ids_text, image_size, non_number_message
 
 
 def _stream(path: Path) -> tuple[list, Any, Iterator[Any]] | None:
@@ -235,10 +235,9 @@ def _category_ids(categories: Any) -> tuple[set[int], str] | None:
     if not isinstance(categories, list):
         return None
     ids = {c["id"] for c in categories if isinstance(c, dict) and is_int_id(c.get("id"))}
-    shown = ", ".join(map(str, sorted(ids)[:8])) + (", ..." if len(ids) > 8 else "")
     if not ids:
         return ids, "the file's categories (its 'categories' list " + ("is empty)" if not categories else "has no integer id)")
-    return ids, f"the file's categories (ids {shown})"
+    return ids, f"the file's categories ({ids_text(sorted(ids), 8)})"
 
 
 def _read(path: Path, image_list: list, categories: Any, annotations: Iterator[Any], spec: KeypointSpec,
