@@ -197,15 +197,16 @@ def warn_nonfinite(m: dict[str, Any], total: int, out: Any = None) -> None:
 AP_FROM_INSTANCES = ("yolo", "dlc", "slp")
 
 
-def ap_ground_truth_file(cfg: Any) -> Path | None:
+def ap_ground_truth_file(cfg: Any, spec: Any = None) -> Path | None:
     """The annotation file the evaluation scores OKS AP against: the val file of a COCO-format set (CrowdPose,
-    the generated benchmarks) whose spec has OKS sigmas, evaluated whole; else None."""
+    the generated benchmarks) whose spec (``spec``, else the data section's) has OKS sigmas, evaluated whole;
+    else None."""
     from ..data.build import GENERATED_FORMATS, annotation_path, data_spec
 
     fmt = str(cfg.data.format)
     if fmt not in ("coco", "crowdpose", *GENERATED_FORMATS) or cfg.eval.max_images is not None or cfg.data.get("csv"):
         return None
-    return annotation_path(cfg.data, "val") if data_spec(cfg.data).sigmas is not None else None
+    return annotation_path(cfg.data, "val") if (spec or data_spec(cfg.data)).sigmas is not None else None
 
 
 def check_ap_ground_truth(cfg: Any) -> None:
@@ -229,7 +230,7 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
     spec = data_spec(cfg.data)
     fmt = str(cfg.data.format)
-    gt: Any = ap_ground_truth_file(cfg)
+    gt: Any = ap_ground_truth_file(cfg, spec)
     if gt is not None:
         gt = str(gt)
         if splits_one_file(cfg.data):
