@@ -90,21 +90,6 @@ def test_unreadable_inputs_are_skipped_and_the_stream_goes_on(tmp_path, val_imag
         video_info(bad_vid)
 
 
-def test_truncated_video_keeps_the_frames_before_the_damage(tmp_path):
-    # Matroska: frames are readable without an index at the end (an .mp4 cut in half has lost its index).
-    path = write_video(tmp_path / "t.mkv", 40, size=(160, 120), fps=10)
-    data = path.read_bytes()
-    cut = tmp_path / "cut.mkv"
-    cut.write_bytes(data[: len(data) // 2])
-    skips: list[Skip] = []
-    srcs, _ = expand_sources([str(cut)])
-    frames = list(iter_frames(srcs, skips.append))
-    assert 0 < len(frames) < 40
-    assert [f.index for f in frames] == list(range(len(frames)))
-    # A cut in mid-stream is the end of the stream for the demuxer, or reported as damage.
-    assert not skips or "decoding failed after" in skips[0].reason
-
-
 def test_prefetch_is_bounded_ordered_and_raises():
     import time
 

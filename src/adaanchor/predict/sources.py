@@ -1,8 +1,7 @@
 """Prediction sources: image files, folders, glob patterns and video files, read as a stream of frames.
 
-Videos are decoded with PyAV (FFmpeg's libraries): frames come one at a time from a forward decode, no
-seeking, so memory stays constant on a video of any length, and every frame carries its index and its
-presentation time. Anything that cannot be read is reported as a :class:`Skip` and the stream goes on.
+Videos are decoded by :mod:`.video_in` (PyAV): frames come one at a time, each with its index and its presentation
+time. Anything that cannot be read is reported as a :class:`Skip` and the stream goes on.
 """
 
 from __future__ import annotations
@@ -14,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..data.dataset import load_image
 from ..errors import AdaAnchorError
+from .video_in import Frame, VideoInfo, read_video, video_info
+
+__all__ = ["Frame", "Skip", "Source", "VideoInfo", "count_frames", "expand_sources", "image_id_of", "iter_frames",
+           "prefetch", "read_video", "video_info"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".mts"})
@@ -31,25 +32,6 @@ class Source:
 
     path: Path
     kind: str
-
-
-@dataclass
-class Frame:
-    """One image to predict on.
-
-    Attributes:
-        image: ``(H, W, 3)`` uint8 RGB.
-        source: the file it came from.
-        index: frame index in the video (0 for an image file).
-        time: presentation time in seconds (video), or None.
-        kind: ``"image"`` or ``"video"``.
-    """
-
-    image: np.ndarray
-    source: Path
-    index: int = 0
-    time: float | None = None
-    kind: str = "image"
 
 
 @dataclass(frozen=True)
@@ -125,72 +107,6 @@ def image_id_of(path: str | Path) -> int | None:
     """The COCO convention: an image file whose stem is an integer has that id (``000000000785.jpg`` -> 785)."""
     stem = Path(path).stem
     return int(stem) if stem.isascii() and stem.isdigit() else None
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What the container says about its first video stream (``frames`` 0 when it does not say)."""
-
-    frames: int
-    fps: float
-    width: int
-    height: int
-
-
-def _av() -> Any:
-    try:
-        import av
-    except ImportError:
-        raise AdaAnchorError("reading videos needs PyAV: pip install av") from None
-    return av
-
-
-def video_info(path: str | Path) -> VideoInfo:
-    """Frame count, frame rate and size of a video file (no frame is decoded)."""
-    av = _av()
-    try:
-        with av.open(str(path)) as c:
-            if not c.streams.video:
-                raise AdaAnchorError(f"{path}: no video stream")
-            s = c.streams.video[0]
-            rate = s.average_rate or s.guessed_rate or 25
-            return VideoInfo(int(s.frames or 0), float(rate), int(s.codec_context.width), int(s.codec_context.height))
-    except av.error.FFmpegError as e:
-        raise AdaAnchorError(f"{path}: cannot open the video ({_ff_reason(e)})") from None
-
-
-def _ff_reason(e: Exception) -> str:
-    return getattr(e, "strerror", None) or str(e).splitlines()[0][:200]
-
-
-def read_video(path: str | Path) -> Iterator[Frame]:
-    """Decode a video front to back, one :class:`Frame` at a time (RGB); nothing is kept between frames.
-
-    Raises:
-        AdaAnchorError: the file cannot be opened or has no video stream (before any frame), or decoding
-            fails part way (the frames before it have been yielded; the message says how many).
-    """
-    av = _av()
-    p = Path(path)
-    try:
-        container = av.open(str(p))
-    except av.error.FFmpegError as e:
-        raise AdaAnchorError(f"{p}: cannot open the video ({_ff_reason(e)})") from None
-    n = 0
-    with container:
-        if not container.streams.video:
-            raise AdaAnchorError(f"{p}: no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # FFmpeg's own frame/slice threads: decode overlaps the model
-        try:
-            for frame in container.decode(stream):
-                t = float(frame.time) if frame.time is not None else None
-                yield Frame(frame.to_ndarray(format="rgb24"), p, n, t, "video")
-                n += 1
-        except av.error.FFmpegError as e:
-            raise AdaAnchorError(f"{p}: decoding failed after {n} frame(s) ({_ff_reason(e)})") from None
-    if n == 0:
-        raise AdaAnchorError(f"{p}: the video has no decodable frame")
 
 
 def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None]) -> Iterator[Frame]:

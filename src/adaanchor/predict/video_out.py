@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AdaAnchorError
-from .sources import _av
+from .video_in import _av
 
 
 class VideoWriter:

@@ -9,7 +9,8 @@ are written under a temporary name and renamed when complete.
 - DeepLabCut CSV, the layout of DeepLabCut's own analysis output: header rows ``scorer``, ``bodyparts``,
   ``coords`` (plus ``individuals`` when an image can hold several instances); then one row per frame
   (index = frame number for a video, the image path for images) with ``x, y, likelihood`` per keypoint.
-  A missing instance is empty cells; ``likelihood`` is empty for a strategy without confidence.
+  A missing instance is empty cells; ``likelihood`` is empty for a strategy without confidence. A video frame
+  that could not be decoded is a row of empty cells, so that row ``i`` stays frame ``i``.
 - ``.slp`` (sleap-io's ``save_slp``): a skeleton with the spec's edges and one ``PredictedInstance`` per
   instance; it is built in memory and saved at the end (sleap-io has no streaming writer).
 """
@@ -96,10 +97,16 @@ class DlcCsvWriter:
             self.w.writerow(["individuals"] + [f"individual{i + 1}" for i in range(self.m) for _ in range(per)])
         self.w.writerow(["bodyparts"] + [n for _ in range(self.m) for n in keypoints for _ in range(3)])
         self.w.writerow(["coords"] + ["x", "y", "likelihood"] * self.k * self.m)
+        self.last: tuple[Path, int] | None = None  # the last video frame written
 
     def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
         if frame.kind == "video":
             index = str(frame.index)
+            # Frames that could not be decoded leave their indices out: an empty row each keeps row i on frame i.
+            if self.last is not None and self.last[0] == frame.source:
+                for i in range(self.last[1] + 1, frame.index):
+                    self.w.writerow([str(i)] + [""] * (3 * self.k * self.m))
+            self.last = (frame.source, frame.index)
         else:  # relative to the CSV's folder, as DeepLabCut's labelled-data paths are
             index = os.path.relpath(frame.source.resolve(), self.base.resolve()).replace(os.sep, "/")
         cells: list[str] = []

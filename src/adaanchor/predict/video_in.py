@@ -1,0 +1,234 @@
+"""Reading videos with PyAV (FFmpeg's libraries): a forward decode, one frame at a time, no seeking, so memory
+stays constant on a video of any length.
+
+Frame indices survive damage. A frame's index is its position among the frames the container holds, by
+presentation time (:class:`FrameClock`): on an undamaged video that is the count of frames before it (the
+numbering of DeepLabCut, SLEAP and OpenCV's sequential reads, variable frame rate included), and a frame that
+cannot be decoded leaves its own index out instead of shifting every later frame onto the wrong row. Decoding
+goes on after such a frame. What is known to be lost is reported at the end of the video:
+
+- frames whose data the container holds but that did not decode;
+- fewer frames than the container lists (an AVI whose damaged chunks the demuxer skipped);
+- a stream that ends before the duration its header gives (a Matroska file cut or damaged part way).
+
+Damage that a container without a frame index hides from the demuxer (a Matroska or WebM file read past a
+damaged block) cannot be seen, and the frames after it are numbered as the demuxer delivers them.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AdaAnchorError
+
+
+@dataclass
+class Frame:
+    """One image to predict on.
+
+    Attributes:
+        image: ``(H, W, 3)`` uint8 RGB.
+        source: the file it came from.
+        index: frame index in the video (0 for an image file); see the module docstring.
+        time: presentation time in seconds (video), or None.
+        kind: ``"image"`` or ``"video"``.
+    """
+
+    image: np.ndarray
+    source: Path
+    index: int = 0
+    time: float | None = None
+    kind: str = "image"
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the container says about its first video stream (``frames`` 0 when it does not say)."""
+
+    frames: int
+    fps: float
+    width: int
+    height: int
+
+
+def _av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise AdaAnchorError("reading videos needs PyAV: pip install av") from None
+    return av
+
+
+def ff_reason(e: Exception) -> str:
+    """FFmpeg's reason for an error, one line."""
+    return getattr(e, "strerror", None) or str(e).splitlines()[0][:200]
+
+
+def video_info(path: str | Path) -> VideoInfo:
+    """Frame count, frame rate and size of a video file (no frame is decoded)."""
+    av = _av()
+    try:
+        with av.open(str(path)) as c:
+            if not c.streams.video:
+                raise AdaAnchorError(f"{path}: no video stream")
+            s = c.streams.video[0]
+            rate = s.average_rate or s.guessed_rate or 25
+            return VideoInfo(int(s.frames or 0), float(rate), int(s.codec_context.width), int(s.codec_context.height))
+    except av.error.FFmpegError as e:
+        raise AdaAnchorError(f"{path}: cannot open the video ({ff_reason(e)})") from None
+
+
+class FrameClock:
+    """Frame indices from presentation times: each decoded frame's index is the rank of its timestamp among
+    those of the packets demuxed so far, counting those already passed.
+
+    A decoder hands frames out in presentation order, and it has been given every packet of an earlier frame
+    by the time it hands out a later one; so when a frame with timestamp ``t`` comes out, the pending
+    timestamps below ``t`` belong to frames that will never come: they are counted as lost and keep their
+    indices. Pending timestamps are those fed to the decoder and not yet output, a handful at any time.
+
+    Packets without a timestamp, or a frame whose timestamp no packet had, switch the clock to counting
+    decoded frames for the rest of the video (the numbering of a sequential read).
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[int] = []  # heap of the timestamps fed and not yet output
+        self.passed = 0  # timestamps taken off the heap, output or lost
+        self.last = -1  # the last index handed out
+        self.last_pts: int | None = None  # and its timestamp
+        self.ranked = True
+        self.lost = 0
+        self.first_lost: int | None = None
+
+    def add(self, pts: int | None) -> None:
+        """A packet of a frame the decoder will output (its ``pts``; None: no timestamp)."""
+        if pts is None:
+            self.ranked = False
+        elif self.ranked:
+            heapq.heappush(self.pending, int(pts))
+
+    def index(self, pts: int | None) -> int | None:
+        """The index of a decoded frame with timestamp ``pts``; None for a frame that comes out after a later
+        one (a decoder recovering from damage): its index was given up as lost, and the frame is dropped so
+        that indices keep increasing."""
+        idx = self.last + 1
+        if self.ranked and pts is not None:
+            if self.last_pts is not None and pts <= self.last_pts:
+                return None
+            below = []
+            while self.pending and self.pending[0] < pts:
+                below.append(heapq.heappop(self.pending))
+            if self.pending and self.pending[0] == pts:
+                heapq.heappop(self.pending)
+                self._lose(len(below))
+                self.passed += len(below) + 1
+                idx = self.passed - 1
+                self.last_pts = pts
+            else:  # a timestamp no packet had: the decoder invents them, count frames instead
+                self.ranked = False
+        elif pts is None:
+            self.ranked = False
+        self.last = max(idx, self.last + 1)
+        return self.last
+
+    def finish(self) -> None:
+        """End of the video: every timestamp still pending is a frame the decoder never output."""
+        if self.ranked:
+            self._lose(len(self.pending))
+        self.pending.clear()
+
+    def _lose(self, n: int) -> None:
+        if n and self.first_lost is None:
+            self.first_lost = self.passed
+        self.lost += n
+
+
+def read_video(path: str | Path) -> Iterator[Frame]:
+    """Decode a video front to back, one :class:`Frame` at a time (RGB); nothing is kept between frames.
+
+    Raises:
+        AdaAnchorError: the file cannot be opened or has no video stream (before any frame); after the last
+            frame: the container could not be read to its end, frames were lost (see the module docstring),
+            or no frame decoded. The frames that decoded have been yielded.
+    """
+    av = _av()
+    p = Path(path)
+    try:
+        container = av.open(str(p))
+    except av.error.FFmpegError as e:
+        raise AdaAnchorError(f"{p}: cannot open the video ({ff_reason(e)})") from None
+    clock, n, demuxed, end = FrameClock(), 0, 0, None
+    with container:
+        if not container.streams.video:
+            raise AdaAnchorError(f"{p}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # FFmpeg's own frame/slice threads: decode overlaps the model
+        try:
+            for packet in container.demux(stream):
+                if packet.size:  # the last packet (size 0) only flushes the decoder
+                    demuxed += 1
+                    if not packet.is_discard:  # before an edit list's start: decoded, never output
+                        clock.add(packet.pts)
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError:
+                    continue  # this packet's frame is lost; the clock counts it when a later frame comes out
+                for frame in frames:
+                    idx = clock.index(frame.pts)
+                    if idx is None:
+                        continue
+                    t = float(frame.time) if frame.time is not None else None
+                    yield Frame(frame.to_ndarray(format="rgb24"), p, idx, t, "video")
+                    n += 1
+                    end = t if t is not None else end
+        except av.error.FFmpegError as e:  # the demuxer: the rest of the file cannot be read
+            raise AdaAnchorError(f"{p}: reading failed after {n} frame(s) ({ff_reason(e)})") from None
+        clock.finish()
+        problem = _losses(container, stream, clock, n, demuxed, end)
+    if n == 0:
+        raise AdaAnchorError(f"{p}: the video has no decodable frame")
+    if problem:
+        raise AdaAnchorError(f"{p}: {problem}")
+
+
+def _losses(container: Any, stream: Any, clock: FrameClock, n: int, demuxed: int, end: float | None) -> str | None:
+    """What is known to be lost of a video read to its end (``n`` frames decoded from ``demuxed`` packets, the
+    last at ``end`` seconds), in one line, or None."""
+    if n == 0:
+        return None
+    found = []
+    if clock.lost:
+        found.append(f"{clock.lost} frame(s) could not be decoded, the first of them frame {clock.first_lost}, and "
+                     f"the other {n} keep their indices")
+    listed = int(stream.frames or 0)
+    if listed > demuxed:
+        found.append(f"the container lists {listed} frames and {demuxed} could be read, so frame indices after the "
+                     "damage may be off")
+    stop = _stopped_early(container, stream, end) if listed == 0 else None  # a listed count says it already
+    if stop:
+        found.append(stop)
+    return "; ".join(found) or None
+
+
+def _stopped_early(container: Any, stream: Any, end: float | None) -> str | None:
+    """Whether the last frame (at ``end`` seconds) is short of the stream's duration by more than two frames and
+    half a second (a variable-frame-rate video's last frame may be held that long)."""
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    tb = stream.time_base
+    total = None
+    if stream.duration is not None and tb is not None:
+        total = float(stream.duration * tb)
+    elif container.duration is not None and len(container.streams) == 1:  # other streams may run longer
+        total = container.duration / 1e6  # microseconds
+    if end is None or total is None or rate <= 0:
+        return None
+    start = float(stream.start_time * tb) if stream.start_time is not None and tb is not None else 0.0
+    if end + max(2.0 / rate, 0.5) < start + total:
+        return f"reading stopped at {end - start:.2f} s of the video's {total:.2f} s and the rest could not be read"
+    return None

@@ -1,0 +1,175 @@
+"""Damaged and variable-frame-rate videos: frame indices stay on their frames, losses are reported."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adaanchor.errors import AdaAnchorError
+from adaanchor.predict.sources import Skip, expand_sources, iter_frames, read_video
+from adaanchor.predict.video_in import FrameClock
+from root_helpers import write_video
+
+FPS = 30
+
+
+def _damage(src: Path, dst: Path, at: float = 0.5, n: int = 3000, seed: int = 0) -> Path:
+    """``n`` random bytes written over the file from ``at`` of its length."""
+    data = bytearray(src.read_bytes())
+    rng = random.Random(seed)
+    start = int(len(data) * at)
+    for i in range(start, min(len(data), start + n)):
+        data[i] = rng.randrange(256)
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def _read(path: Path) -> tuple[list, list[Skip]]:
+    skips: list[Skip] = []
+    frames = list(iter_frames(expand_sources([str(path)])[0], skips.append))
+    return frames, skips
+
+
+@pytest.mark.parametrize("codec", ["mpeg4", "libx264"])
+def test_a_damaged_mp4_keeps_every_frame_on_its_own_index_and_reports_the_lost_ones(tmp_path, codec):
+    good = write_video(tmp_path / "v.mp4", 137, size=(160, 120), fps=FPS, codec=codec)
+    frames, skips = _read(_damage(good, tmp_path / "d.mp4"))
+    idx = [f.index for f in frames]
+    # Each frame's index is its own (its timestamp says which frame it is), increasing, none repeated.
+    assert idx == [round(f.time * FPS) for f in frames]
+    assert idx == sorted(set(idx))
+    lost = 137 - len(frames)
+    assert lost > 0 and max(idx) > 120  # decoding went on past the damage (it used to stop at frame 67)
+    assert len(skips) == 1 and skips[0].source == str(tmp_path / "d.mp4")
+    first = min(set(range(137)) - set(idx))
+    assert skips[0].reason == (f"{lost} frame(s) could not be decoded, the first of them frame {first}, "
+                               f"and the other {len(frames)} keep their indices")
+
+
+def test_an_avi_missing_frames_the_container_lists_is_reported(tmp_path):
+    good = write_video(tmp_path / "v.avi", 137, size=(160, 120), fps=FPS)
+    frames, skips = _read(_damage(good, tmp_path / "d.avi"))
+    assert 0 < len(frames) < 137
+    assert len(skips) == 1
+    assert skips[0].reason.startswith(f"the container lists 137 frames and {len(frames)} could be read")
+
+
+def test_a_cut_matroska_file_reports_where_reading_stopped(tmp_path):
+    # Matroska: frames are readable without an index at the end (an .mp4 cut in half has lost its index).
+    path = write_video(tmp_path / "t.mkv", 40, size=(160, 120), fps=10)
+    data = path.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) // 2])
+    frames, skips = _read(cut)
+    assert 0 < len(frames) < 40
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert len(skips) == 1
+    assert "reading stopped at" in skips[0].reason and "of the video's 4.00 s" in skips[0].reason
+
+
+def _write_vfr(path: Path, codec: str, times_ms: list[int]) -> Path:
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream(codec, rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.codec_context.time_base = Fraction(1, 1000)
+        for i, t in enumerate(times_ms):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), (i * 9) % 256, np.uint8), format="rgb24")
+            f.pts, f.time_base = t, Fraction(1, 1000)
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+@pytest.mark.parametrize("codec,ext", [("libx264", "mp4"), ("libx264", "mkv"), ("libvpx", "webm")])
+def test_a_variable_frame_rate_video_counts_its_frames_and_reports_nothing(tmp_path, codec, ext):
+    rng = np.random.default_rng(0)
+    times = np.cumsum(rng.choice([17, 33, 33, 66, 100], 60)).tolist()
+    times[-1] = times[-2] + 700  # a last frame held 0.7 s is not a video that stopped early
+    frames, skips = _read(_write_vfr(tmp_path / f"vfr.{ext}", codec, times))
+    assert [f.index for f in frames] == list(range(60))
+    np.testing.assert_allclose([f.time for f in frames], np.array(times) / 1000.0, atol=1e-3)
+    assert skips == []
+
+
+def test_the_clock_ranks_timestamps_and_counts_those_never_output():
+    clock = FrameClock()
+    for pts in (0, 20, 10, 40, 30, 50):  # decode order (B-frames)
+        clock.add(pts)
+    assert [clock.index(t) for t in (0, 10)] == [0, 1]
+    assert clock.index(30) == 3  # 20 never came out: lost, and 30 keeps index 3
+    assert clock.index(20) is None  # out after a later frame: dropped, its index stays given up
+    assert clock.index(40) == 4
+    clock.finish()  # 50 never came out
+    assert (clock.lost, clock.first_lost) == (2, 2)
+
+
+def test_the_clock_counts_frames_when_timestamps_are_missing_or_invented():
+    clock = FrameClock()
+    clock.add(None)
+    assert [clock.index(t) for t in (5, None, 7)] == [0, 1, 2]
+    clock = FrameClock()
+    for pts in (0, 10, 20):
+        clock.add(pts)
+    assert clock.index(0) == 0
+    assert [clock.index(t) for t in (15, 20)] == [1, 2]  # 15: no packet had it; counting from there
+    clock.finish()
+    assert clock.lost == 0
+
+
+def test_the_dlc_csv_keeps_row_i_on_frame_i_across_lost_frames(tmp_path):
+    import csv
+
+    from adaanchor.predict.result import Prediction
+    from adaanchor.predict.sources import Frame
+    from adaanchor.predict.writers import DlcCsvWriter
+
+    w = DlcCsvWriter(tmp_path / "v.csv", ("a", "b"), "me")
+    img = np.zeros((4, 4, 3), np.uint8)
+    pred = Prediction(np.ones((1, 2, 2)), np.full((1, 2), 0.5, np.float32), None, np.array([[0, 0, 4, 4.0]]),
+                      np.ones(1), np.zeros((1, 2, 3)), (4, 4))
+    for i in (0, 1, 4):
+        w.write(Frame(img, tmp_path / "v.mp4", i, i / 10, "video"), pred, i)
+    rows = list(csv.reader(w.close().open()))[3:]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3", "4"]
+    assert rows[2][1:] == [""] * 6 and rows[4][1:] == ["1.000", "1.000", "0.50000"] * 2
+
+
+def test_reading_a_file_that_is_not_a_video_still_fails_before_any_frame(tmp_path):
+    bad = tmp_path / "x.mp4"
+    bad.write_bytes(b"\x00" * 3000)
+    with pytest.raises(AdaAnchorError, match="cannot open the video"):
+        next(read_video(bad))
+
+
+def test_predict_on_a_damaged_video_writes_every_decoded_frame_on_its_row_and_exits_3(pred_runs, tmp_path, capsys):
+    import json
+
+    import pandas as pd
+
+    from adaanchor.cli import main
+
+    good = write_video(tmp_path / "v.mp4", 137, size=(160, 120), fps=FPS)
+    bad = _damage(good, tmp_path / "cage.mp4")
+    out = tmp_path / "o"
+    capsys.readouterr()
+    rc = main(["predict", str(pred_runs["adaanchor"]), str(bad), "--out", str(out), "--format", "coco,csv",
+               "--quiet", "--device", "cpu"])
+    cap = capsys.readouterr()
+    err = cap.out + cap.err
+    assert rc == 3
+    res = json.loads((out / "cage.json").read_text())
+    frames = [r["frame"] for r in res]
+    assert frames == [round(r["time"] * FPS) for r in res] and 0 < len(frames) < 137
+    assert f"cage.mp4: {137 - len(frames)} frame(s) could not be decoded" in err
+    df = pd.read_csv(out / "cage.csv", header=[0, 1, 2], index_col=0)
+    assert list(df.index) == list(range(max(frames) + 1))  # one row per frame, empty where it was lost
+    lost = sorted(set(range(max(frames) + 1)) - set(frames))
+    assert df.loc[lost].isna().all().all() and not df.loc[frames].isna().any().any()
