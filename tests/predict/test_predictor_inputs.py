@@ -306,6 +306,23 @@ def test_boxes_of_no_finite_crop_are_refused(box, says):
         _fake()[0].predict(IMG, boxes=[box])
 
 
+@pytest.mark.parametrize("boxes,kind", [([True, 0, 10, 10], "bool"), ([[0, 0, 10, 10], [1, 2, "30", 40]], "str"),
+                                        (np.ones((1, 4), bool), "bool"), (np.array(["1", "2", "3", "4"]), "str")])
+def test_box_coordinates_that_are_not_numbers_are_refused(boxes, kind):
+    # float() would read True as 1 and "30" as 30.
+    with pytest.raises(AdaAnchorError, match=rf"^boxes: box coordinates must be numbers, got {kind} in "):
+        _fake()[0].predict(IMG, boxes=boxes)
+
+
+def test_a_detections_file_box_of_booleans_is_refused(tmp_path):
+    from adaanchor.predict.boxes import load_detections
+
+    f = tmp_path / "d.json"
+    f.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [True, 0, 10, 10], "score": 1}]))
+    with pytest.raises(AdaAnchorError, match=r"record 0.*'bbox'.*expected \[x, y, w, h\]"):
+        load_detections(f)
+
+
 def test_a_batch_needs_a_list_of_boxes():
     with pytest.raises(AdaAnchorError, match=r"^boxes: for a batch of 2 images expected a list with one entry per image"):
         _fake()[0].predict([IMG, IMG], boxes=3)

@@ -45,6 +45,9 @@ def as_boxes(value: Any, what: str = "boxes") -> Boxes:
     """
     if isinstance(value, Boxes):
         return value
+    kind = _element_kind(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+    if kind is not None:  # float() would make True a 1 and "10" a 10
+        raise AdaAnchorError(f"{what}: box coordinates must be numbers, got {kind} in {value!r}"[:300])
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
@@ -69,6 +72,22 @@ def as_boxes(value: Any, what: str = "boxes") -> Boxes:
     return Boxes(arr[:, :4].copy(), scores.astype(np.float64))
 
 
+def _element_kind(value: Any) -> str | None:
+    """The type name of a bool or string among ``value``'s elements (a nested list or an array), else None."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "O":
+            return _element_kind(value.tolist())
+        return {"b": "bool", "S": "bytes", "U": "str"}.get(value.dtype.kind)
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        return type(value).__name__
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            kind = _element_kind(v)
+            if kind is not None:
+                return kind
+    return None
+
+
 def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int | None = 1,
                     notes: list[str] | None = None) -> dict[int, Boxes]:
     """``image_id -> (boxes (N, 4), scores (N,))`` from a COCO detections file, in file order per image.
@@ -91,7 +110,7 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
             raise DataError(path, "a detection must be an object", record=i)
         if not is_int_id(det.get("image_id")):
             raise DataError(path, f"expected an integer image id, got {det.get('image_id')!r}", record=i, field="image_id")
-        box = float_array(det.get("bbox"), (4,))
+        box = float_array(det.get("bbox"), (4,)) if _element_kind(det.get("bbox")) is None else None
         if box is None or not box_ok(box):
             raise DataError(path, f"expected [x, y, w, h] with positive width and height, got {det.get('bbox')!r}",
                             record=i, field="bbox")
