@@ -177,6 +177,7 @@ def test_predictor_from_run(run, crowd):
     img = load_image(next((crowd / "images" / "val").glob("*.png")))
     pred = p.predict(img)
     assert len(pred) >= 1 and pred.keypoints.shape[1:] == (17, 2) and pred.scores.shape == (len(pred), 17)
+    assert pred.anchors is None and not p.has_anchors  # grouped poses carry no anchor, whatever the strategy
     assert np.all(np.diff(pred.pose_scores) <= 0) and np.allclose(pred.instance_scores(), pred.pose_scores)
     assert np.allclose(pred.pose_scores, pred.scores.mean(axis=1), atol=1e-6)  # missing keypoints count 0
     present = pred.scores > 0

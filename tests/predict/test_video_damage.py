@@ -173,3 +173,18 @@ def test_predict_on_a_damaged_video_writes_every_decoded_frame_on_its_row_and_ex
     assert list(df.index) == list(range(max(frames) + 1))  # one row per frame, empty where it was lost
     lost = sorted(set(range(max(frames) + 1)) - set(frames))
     assert df.loc[lost].isna().all().all() and not df.loc[frames].isna().any().any()
+
+
+def test_the_coco_results_keep_five_decimals_of_a_keypoint_confidence(tmp_path):
+    import json
+
+    from adaanchor.predict.result import Prediction
+    from adaanchor.predict.sources import Frame
+    from adaanchor.predict.writers import CocoWriter
+
+    w = CocoWriter(tmp_path / "p.json")
+    pred = Prediction(np.array([[[1.23456, 2.0], [3.0, 4.0]]]), np.array([[0.00042, 0.98765]], np.float32), None,
+                      np.array([[0, 0, 4, 4.0]]), np.ones(1), np.zeros((1, 2, 3)), (4, 4))
+    w.write(Frame(np.zeros((4, 4, 3), np.uint8), tmp_path / "a.png"), pred, 1)
+    kp = json.loads(w.close().read_text())[0]["keypoints"]
+    assert kp == [1.235, 2.0, 0.00042, 3.0, 4.0, 0.98765]

@@ -164,8 +164,11 @@ class Predictor:
 
     @property
     def has_anchors(self) -> bool:
-        """Whether the strategy decodes each keypoint from an anchor (``fixanchor``, ``adaanchor``, its presets)."""
-        return self.strategy in ANCHOR_STRATEGIES
+        """Whether each keypoint comes with the anchor it was decoded from: a single-instance run of an anchor
+        strategy (``fixanchor``, ``adaanchor``, its presets). A multi-person run's grouped poses carry no
+        anchors (``Prediction.anchors`` is None), whatever its strategy; its ``strategy`` names the wrapper
+        (``adaanchor_ae``, ``heatmap_centre``)."""
+        return self.multi is None and self.strategy in ANCHOR_STRATEGIES
 
     # ---- prediction -----------------------------------------------------------------------------------
     def predict(self, images: Any, boxes: Any = None, image_ids: Sequence[int] | int | None = None) -> Prediction | list[Prediction]:

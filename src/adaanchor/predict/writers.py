@@ -67,7 +67,9 @@ class CocoWriter:
         inst = pred.instance_scores()
         for i in range(len(pred)):
             s = scores[i] if scores is not None else np.ones(pred.num_keypoints)
-            kp = [_round(v) for x, y, c in zip(pred.keypoints[i, :, 0], pred.keypoints[i, :, 1], s) for v in (x, y, c)]
+            # Coordinates to 0.001 px; confidences to 5 decimals, as the CSV (3 would make a 0.0004 a 0).
+            kp = [v for x, y, c in zip(pred.keypoints[i, :, 0], pred.keypoints[i, :, 1], s)
+                  for v in (_round(x), _round(y), _round(c, 5))]
             rec: dict[str, Any] = {"image_id": int(image_id), "category_id": 1, "keypoints": kp,
                                    "score": _round(inst[i], 5), "bbox": [_round(v, 2) for v in pred.boxes[i]],
                                    "file_name": str(frame.source)}
