@@ -160,6 +160,22 @@ def test_missing_or_corrupt_image_is_one_line(runs, tmp_path):
         visualize_command(str(runs["adaanchor"]), [str(bad)], str(tmp_path / "o"), [], str(tmp_path / "x.pt"), None)
 
 
+def test_viz_skips_unreadable_inputs_counts_them_and_exits_3(runs, images, tmp_path, capsys):
+    from adaanchor.cli import main
+
+    bad, video = tmp_path / "bad.png", tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nthis is not a png")
+    video.write_bytes(b"\x00" * 100)
+    rc = main(["viz", str(runs["adaanchor"]), str(bad), str(images["rgb"]), str(video), "--out", str(tmp_path / "o")])
+    out = capsys.readouterr().out
+    assert rc == 3  # as predict: the readable input was drawn
+    assert [p.name for p in (tmp_path / "o").iterdir()] == [f"{images['rgb'].stem}_adaanchor.png"]
+    assert "skipped 2 input(s):" in out and f"  {bad}: " in out and f"  {video}: cannot open the video" in out
+    # Nothing readable at all: an error, exit 2.
+    assert main(["viz", str(runs["adaanchor"]), str(bad), "--out", str(tmp_path / "p")]) == 2
+    assert "no input could be read" in capsys.readouterr().err
+
+
 def test_frame_options_out_of_range_are_refused(runs, images, tmp_path):
     """Not clamped: every=0 used to draw every frame and max_frames=-3 none, both without a word."""
     for every, most in ((0, 100), (1, -3), (1, 0)):

@@ -18,7 +18,7 @@ from .anchors_draw import grid_to_image, render_prediction
 from .data.dataset import load_image
 from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
-from .errors import AdaAnchorError, unknown_name_error
+from .errors import AdaAnchorError, DataError, unknown_name_error
 from .predict.images import as_rgb as _as_rgb
 from .predict.predictor import fit_image_affine  # (the crop of TopDownDataset(crop="image"))
 from .predict.sources import Source, expand_sources, read_video
@@ -100,9 +100,10 @@ def _unique_name(stem: str, method: str, used: set[str]) -> str:
 
 def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Path | tuple[np.ndarray, str, str]], out_dir: str | Path,
                      input_size: Sequence[int], spec: Any = None, keypoints: Sequence[str] | None = None,
-                     device: torch.device | str = "cpu") -> list[Path]:
+                     device: torch.device | str = "cpu", skipped: list[str] | None = None) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
-    image file or an ``(image, stem, title)`` tuple (:func:`video_frames`)."""
+    image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
+    raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None else ()
     sel = select_keypoints(keypoints, names)
@@ -122,7 +123,13 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
             img, stem, title = item
         else:
             p = Path(item)
-            img, stem, title = load_image(p), p.stem, p.name  # DataError naming the file when missing or corrupt
+            try:
+                img, stem, title = load_image(p), p.stem, p.name  # DataError naming the file when missing or corrupt
+            except DataError as e:
+                if skipped is None:
+                    raise
+                skipped.append(f"{p}: {getattr(e, 'reason', None) or e}")
+                continue
         pred = predict_image(model, strategy, img, input_size, device)
         target = out / _unique_name(stem, pred["method"] or "model", used)
         try:
@@ -162,12 +169,17 @@ def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
 
 def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_dir: str,
                       overrides: str | Sequence[str] = (), ckpt: str | None = None, keypoints: str | list[str] | None = None,
-                      device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100) -> list[Path]:
+                      device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100,
+                      skipped: list[str] | None = None) -> list[Path]:
     """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]``.
 
     ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (with ``ckpt=PATH`` or
     ``model.weights``). ``images`` are image files, videos, folders or glob patterns; of a video, every
     ``every``-th frame is drawn, at most ``max_frames`` (None: all). Returns the PNGs written.
+
+    An image or video that cannot be read (or a video read only in part) raises ``AdaAnchorError``, or, with a
+    ``skipped`` list, is added to it as ``PATH: reason`` and the others are drawn (``adaanchor viz`` then exits
+    with 3, as ``predict`` does); nothing readable at all is an error either way.
     """
     from .data.build import data_spec
     from .engine.run import load_for_eval, resolve_run
@@ -189,8 +201,23 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     items = itertools.chain.from_iterable(
-        video_frames(s.path, every, max_frames) if s.kind == "video" else [s.path] for s in srcs)
-    return visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device)
+        _guarded(video_frames(s.path, every, max_frames), s.path, skipped) if s.kind == "video" else [s.path]
+        for s in srcs)
+    written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped)
+    if not written and skipped:
+        raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
+    return written
+
+
+def _guarded(frames: Iterator[Any], path: Path, skipped: list[str] | None) -> Iterator[Any]:
+    """``frames`` of a video; with a ``skipped`` list, a reading error ends them and goes to the list."""
+    if skipped is None:
+        yield from frames
+        return
+    try:
+        yield from frames
+    except AdaAnchorError as e:
+        skipped.append(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}")
 
 
 def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[str]]:

@@ -228,9 +228,14 @@ def cmd_viz(a: argparse.Namespace) -> int:
     from ..anchors_viz import split_image_args, visualize_command
 
     images, ckpt, overrides = split_image_args(a.items)
+    skipped: list[str] = []
     for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
-                               max_frames=a.max_frames or None):
+                               max_frames=a.max_frames or None, skipped=skipped):
         print(f"wrote {p}")
+    if skipped:  # the others were drawn: exit 3, as predict
+        print(f"skipped {len(skipped)} input(s):")
+        print("\n".join(f"  {s}" for s in skipped))
+        return 3
     return 0
 
 
