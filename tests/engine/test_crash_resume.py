@@ -263,3 +263,39 @@ def test_an_evaluation_skipped_by_a_stop_at_the_epoch_end_runs_on_resume(tiny_ov
     train(build_config(None, [*over, "train.max_steps=7", "resume=auto"]))
     with (out / "eval_log.csv").open() as f:
         assert [r["step"] for r in csv.DictReader(f)] == ["6", "7"]
+
+
+def test_ctrl_c_during_the_final_evaluation_stops_at_once_and_resume_runs_it(tiny_overrides, monkeypatch, capsys):
+    """A first Ctrl-C during an evaluation used to print 'finishing this step', wait for the evaluation and end
+    the run with exit 0; the evaluation now stops at once (the checkpoint before it is written), and resuming
+    the finished run runs the evaluation it lacks."""
+    import csv
+
+    import adaanchor.engine.train as train_mod
+
+    real = train_mod.evaluate_model
+
+    def eval_and_ctrl_c(*args, **kwargs):
+        signal.raise_signal(signal.SIGINT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "evaluate_model", eval_and_ctrl_c)
+    over = [*tiny_overrides, "train.eval_every=1", "train.max_steps=4"]
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(build_config(None, over))
+    assert signal.getsignal(signal.SIGINT) == before
+    out = Path(build_config(None, over).out_dir)
+    assert safe_load(out / "checkpoints" / "last.pt")["step"] == 4
+    assert not (out / "eval_log.csv").exists()
+    monkeypatch.setattr(train_mod, "evaluate_model", real)
+    capsys.readouterr()
+    summary = train(build_config(None, [*over, "resume=auto"]))
+    assert "running the final evaluation, which a stop skipped" in capsys.readouterr().out
+    assert summary["steps"] == 4 and summary["metrics"] is not None
+    with (out / "eval_log.csv").open() as f:
+        assert [r["step"] for r in csv.DictReader(f)] == ["4"]
+    assert (out / "checkpoints" / "best.pt").is_file()
+    capsys.readouterr()
+    train(build_config(None, [*over, "resume=auto"]))  # evaluated now: nothing more to do
+    assert "running the final evaluation" not in capsys.readouterr().out

@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,20 @@ class TermSignal:
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, self._old[signal.SIGINT])  # the next Ctrl-C is Python's again
             print(f"\nCtrl-C: {self.ctrl_c} (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+
+    @contextlib.contextmanager
+    def plain_ctrl_c(self) -> Iterator[None]:
+        """Within it, Ctrl-C is Python's (KeyboardInterrupt at once): an evaluation has no step to finish and the
+        checkpoint before it is written, so a Ctrl-C there must not wait for it to end (a COCO evaluation takes
+        minutes) and then let the run finish as if nothing was asked. SIGTERM keeps its clean stop."""
+        ours = signal.SIGINT in self._old and signal.getsignal(signal.SIGINT) == self._handle
+        if ours:
+            signal.signal(signal.SIGINT, self._old[signal.SIGINT])
+        try:
+            yield
+        finally:
+            if ours and not self.requested:
+                signal.signal(signal.SIGINT, self._handle)
 
     def __exit__(self, *exc: Any) -> None:
         for sig, old in self._old.items():

@@ -108,10 +108,15 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
     start_step = run.step
     bar = tqdm(total=run.total, initial=min(run.step, run.total), desc=f"train {cfg.strategy.name}",
                disable=not (progress and info.is_main), dynamic_ncols=True)
-    if run.step >= run.total or (not cfg.train.max_steps and run.start_epoch >= run.epochs):
+    if _finished(run):
         if info.is_main:
             print(f"nothing to do: the checkpoint is at step {run.step}, epoch {run.start_epoch} (training is "
                   f"{run.total} steps, {run.epochs} epochs)")
+        if broadcast_object(_missed_evaluation(run) if info.is_main else None, info):
+            if info.is_main:
+                print("running the final evaluation, which a stop skipped")
+            with term.plain_ctrl_c():
+                _evaluate(run, run.start_epoch - (run.start_batch == 0), run.start_batch or run.per_epoch)
     else:
         _loop(run, bar, term)
     bar.close()
@@ -135,7 +140,8 @@ def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
     run.model.train()
     epoch, stop = run.start_epoch - 1, False
     if broadcast_object(_missed_evaluation(run) if run.info.is_main else None, run.info):
-        _evaluate(run, run.start_epoch - 1, run.per_epoch)
+        with term.plain_ctrl_c():
+            _evaluate(run, run.start_epoch - 1, run.per_epoch)
     while not stop:
         epoch += 1
         batch_idx = run.start_batch if epoch == run.start_epoch else 0
@@ -147,7 +153,7 @@ def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
                 break
             if stepped and ckpt_every and run.step % ckpt_every == 0:
                 run.last_ckpt = (_save(run, "last.pt", epoch, batch_idx), run.step)
-        stop = _end_epoch(run, epoch, batch_idx, stop)
+        stop = _end_epoch(run, epoch, batch_idx, stop, term)
 
 
 def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSignal) -> tuple[bool, bool]:
@@ -218,26 +224,37 @@ def _skip(run: Run, why: str, loss: torch.Tensor, local_bad: bool) -> None:
                             f"step {run.step} (train.max_bad_steps={max_bad}); last good checkpoint: {where}")
 
 
-def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool) -> bool:
-    """Checkpoint the epoch's end (or the stop), evaluate when due (not on SIGTERM); returns ``stop``."""
+def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool, term: TermSignal) -> bool:
+    """Checkpoint the epoch's end (or the stop), evaluate when due (not on SIGTERM or a first Ctrl-C; a Ctrl-C
+    during the evaluation stops at once, the checkpoint written); returns ``stop``."""
     tc = run.cfg.train
     if not tc.max_steps and epoch + 1 >= run.epochs:
         stop = True
     run.last_ckpt = (_save(run, "last.pt", epoch, batch_idx), run.step)
     due = run.val_ds is not None and ((epoch + 1) % int(tc.eval_every) == 0 or stop)
     if due and not run.signalled:
-        _evaluate(run, epoch, batch_idx)
+        with term.plain_ctrl_c():
+            _evaluate(run, epoch, batch_idx)
     return stop
 
 
+def _finished(run: Run) -> bool:
+    """Whether the checkpoint resumed from is at the end of training (steps or epochs)."""
+    return run.step >= run.total or (not run.cfg.train.max_steps and run.start_epoch >= run.epochs)
+
+
 def _missed_evaluation(run: Run) -> bool:
-    """Resumed at the end of an epoch whose evaluation was due but not run (a Ctrl-C or SIGTERM just before it:
-    the checkpoint was saved, the evaluation skipped, and resuming went on to the next epoch without it)."""
+    """Resumed where an evaluation was due but not run (a Ctrl-C or SIGTERM just before it or during it: the
+    checkpoint was saved, the evaluation skipped): at the end of an epoch, where resuming went on to the next
+    epoch without it, or at the end of training, where the run had no final metrics."""
     tc = run.cfg.train
-    if run.resume is None or run.val_ds is None or run.start_batch != 0 or run.start_epoch == 0:
+    if run.resume is None or run.val_ds is None:
         return False
-    if run.start_epoch % int(tc.eval_every or 1) != 0 or not tc.eval_every:
-        return False
+    if not _finished(run):
+        if run.start_batch != 0 or run.start_epoch == 0 or not tc.eval_every:
+            return False
+        if run.start_epoch % int(tc.eval_every) != 0:
+            return False
     rows = run.eval_log.rows() if run.eval_log is not None else []
     return not any(r.get("step") == str(run.step) for r in rows)
 
