@@ -283,3 +283,15 @@ def test_oks_ap_with_a_spec_without_sigmas_is_refused(tmp_path):
     (tmp_path / "res.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "keypoints": kp, "score": 1.0}]))
     with pytest.raises(AdaAnchorError, match=r"^spec 'mpii' has no OKS sigmas: give them"):
         score(tmp_path / "gt.json", tmp_path / "res.json", "coco", spec="mpii")
+
+
+@pytest.mark.parametrize("names,says", [("ab", "expected a list of keypoint names, got the string 'ab'"),
+                                        (["nose", "nose"], r"each keypoint needs its own name, \['nose'\] repeat")])
+def test_errors_by_keypoint_names_are_a_list_of_distinct_names(names, says):
+    from adaanchor.metrics.keypoint import errors_by_keypoint
+
+    p = np.zeros((3, 2, 2))
+    v = np.full((3, 2), 2)
+    with pytest.raises(ValueError, match=says):
+        errors_by_keypoint(p, p, v, names)
+    assert list(errors_by_keypoint(p, p, v, ("a", "b"))) == ["a", "b"]

@@ -154,8 +154,13 @@ def errors_by_keypoint(pred: Any, gt: Any, vis: Any, names: Sequence[str]) -> di
     visible / invisible labelled instances (None when there are none; non-finite predictions left out) and
     their counts. ``pred``, ``gt`` ``(M, K, 2)``, ``vis`` ``(M, K)``, ``K == len(names)``."""
     p, g, v = check_pred_gt(pred, gt, vis)
+    if isinstance(names, (str, bytes)):  # its letters would be the names
+        raise ValueError(f"names: expected a list of keypoint names, got the string {names!r}")
+    names = [str(n) for n in names]
     if p.shape[1] != len(names):
         raise ValueError(f"{len(names)} keypoint names for {p.shape[1]} keypoints")
+    if len(set(names)) != len(names):  # one row would hide the other
+        raise ValueError(f"names: each keypoint needs its own name, {sorted({n for n in names if names.count(n) > 1})} repeat")
     dist, ok = _miss_distances(p, g)
     out = {}
     for k, name in enumerate(names):
