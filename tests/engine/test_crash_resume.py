@@ -265,7 +265,8 @@ def test_an_evaluation_skipped_by_a_stop_at_the_epoch_end_runs_on_resume(tiny_ov
         assert [r["step"] for r in csv.DictReader(f)] == ["6", "7"]
 
 
-def test_ctrl_c_during_the_final_evaluation_stops_at_once_and_resume_runs_it(tiny_overrides, monkeypatch, capsys):
+def test_ctrl_c_during_the_final_evaluation_stops_at_once_and_resume_runs_it(tiny_overrides, monkeypatch, capsys,
+                                                                              python_ctrl_c):
     """A first Ctrl-C during an evaluation used to print 'finishing this step', wait for the evaluation and end
     the run with exit 0; the evaluation now stops at once (the checkpoint before it is written), and resuming
     the finished run runs the evaluation it lacks."""
