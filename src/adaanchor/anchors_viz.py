@@ -20,6 +20,7 @@ from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
 from .errors import AdaAnchorError, DataError, unknown_name_error
 from .predict.images import as_rgb as _as_rgb
+from .predict.images import check_orientation
 from .predict.predictor import fit_image_affine  # (the crop of TopDownDataset(crop="image"))
 from .predict.sources import Source, expand_sources, read_video
 
@@ -100,10 +101,13 @@ def _unique_name(stem: str, method: str, used: set[str]) -> str:
 
 def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Path | tuple[np.ndarray, str, str]], out_dir: str | Path,
                      input_size: Sequence[int], spec: Any = None, keypoints: Sequence[str] | None = None,
-                     device: torch.device | str = "cpu", skipped: list[str] | None = None) -> list[Path]:
+                     device: torch.device | str = "cpu", skipped: list[str] | None = None,
+                     orientation: str = "displayed") -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
-    raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out."""
+    raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
+    file with an EXIF orientation tag is turned as a viewer shows it (``orientation="displayed"``) or drawn as
+    stored (``"stored"``)."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None else ()
     sel = select_keypoints(keypoints, names)
@@ -124,7 +128,8 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
         else:
             p = Path(item)
             try:
-                img, stem, title = load_image(p), p.stem, p.name  # DataError naming the file when missing or corrupt
+                exif = "apply" if orientation == "displayed" else "ignore"
+                img, stem, title = load_image(p, exif), p.stem, p.name  # DataError naming the file when missing or corrupt
             except DataError as e:
                 if skipped is None:
                     raise
@@ -139,12 +144,14 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     return written
 
 
-def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None) -> Iterator[tuple[np.ndarray, str, str]]:
+def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None,
+                 orientation: str = "displayed") -> Iterator[tuple[np.ndarray, str, str]]:
     """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title)`` items of
-    :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_video`)."""
+    :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_video`, turned by the
+    video's rotation with ``orientation="displayed"``)."""
     p = Path(path)
     n = 0
-    for fr in read_video(p):
+    for fr in read_video(p, orientation):
         if fr.index % every:
             continue
         if max_frames is not None and n >= max_frames:
@@ -170,12 +177,14 @@ def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
 def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_dir: str,
                       overrides: str | Sequence[str] = (), ckpt: str | None = None, keypoints: str | list[str] | None = None,
                       device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100,
-                      skipped: list[str] | None = None) -> list[Path]:
+                      skipped: list[str] | None = None, orientation: str = "displayed") -> list[Path]:
     """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]``.
 
     ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (with ``ckpt=PATH`` or
     ``model.weights``). ``images`` are image files, videos, folders or glob patterns; of a video, every
-    ``every``-th frame is drawn, at most ``max_frames`` (None: all). Returns the PNGs written.
+    ``every``-th frame is drawn, at most ``max_frames`` (None: all), turned by the video's rotation and images by
+    their EXIF orientation as a viewer shows them (``orientation="displayed"``; ``"stored"``: as stored).
+    Returns the PNGs written.
 
     An image or video that cannot be read (or a video read only in part) raises ``AdaAnchorError``, or, with a
     ``skipped`` list, is added to it as ``PATH: reason`` and the others are drawn (``adaanchor viz`` then exits
@@ -188,6 +197,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     images = [images] if isinstance(images, (str, Path)) else list(images)
     keypoints = [keypoints] if isinstance(keypoints, str) else keypoints
     overrides = [overrides] if isinstance(overrides, str) else list(overrides)
+    check_orientation(orientation)
     if int(every) < 1 or (max_frames is not None and int(max_frames) < 1):
         raise AdaAnchorError(f"viz: every must be >= 1 and max_frames >= 1 or None (all), got {every} and {max_frames}")
     cfg, ckpt_path = resolve_run(run, ckpt, overrides)
@@ -201,9 +211,10 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     items = itertools.chain.from_iterable(
-        _guarded(video_frames(s.path, every, max_frames), s.path, skipped) if s.kind == "video" else [s.path]
-        for s in srcs)
-    written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped)
+        _guarded(video_frames(s.path, every, max_frames, orientation), s.path, skipped) if s.kind == "video"
+        else [s.path] for s in srcs)
+    written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
+                               orientation)
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written

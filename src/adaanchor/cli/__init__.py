@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--keypoints", nargs="+", metavar="NAME", help="keypoint types for the anchors and the confidence map (default: all)")
     v.add_argument("--every", type=_int_at_least(1), default=1, metavar="N", help="videos: draw every N-th frame (default 1)")
     v.add_argument("--max-frames", type=_int_at_least(0), default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all)")
+    v.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
+                   help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
+                   "shows them (default); stored: the pixels as the file stores them")
     v.set_defaults(func=cmd_viz)
 
     pr = sub.add_parser("predict", help="keypoints on images, folders, globs or videos: COCO JSON, DeepLabCut CSV, "
@@ -179,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     pr.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     pr.add_argument("--onnx", help="with --backend onnx: the exported file to use (default RUN/export/<ckpt>.onnx)")
+    pr.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
+                    help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
+                    "shows them (default); stored: the pixels as the file stores them")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_predict)
 

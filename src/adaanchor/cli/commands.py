@@ -230,7 +230,7 @@ def cmd_viz(a: argparse.Namespace) -> int:
     images, ckpt, overrides = split_image_args(a.items)
     skipped: list[str] = []
     for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
-                               max_frames=a.max_frames or None, skipped=skipped):
+                               max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation):
         print(f"wrote {p}")
     if skipped:  # the others were drawn: exit 3, as predict
         print(f"skipped {len(skipped)} input(s):")
@@ -247,7 +247,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
                           save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
                           backend=a.backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx,
-                          min_score=a.min_score)
+                          min_score=a.min_score, orientation=a.orientation)
     print(format_summary(res, Path(a.out)))
     return int(res["exit_code"])
 

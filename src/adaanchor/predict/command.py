@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError, DataError
 from .boxes import Boxes, load_detections, no_boxes
+from .images import check_orientation
 from .overlay import draw_prediction
 from .predictor import Predictor
 from .sources import Frame, Skip, Source, count_frames, expand_sources, image_id_of, iter_frames, prefetch, video_info
@@ -132,18 +133,22 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                     gt: str | None = None, formats: list[str] | None = None, save_video: bool = False,
                     overlays: bool = True, batch_size: int = 16, device: str = "auto", backend: str = "torch",
                     ckpt: str | None = None, overrides: Sequence[str] = (), progress: bool = True,
-                    onnx_path: str | None = None, min_score: float = 0.0) -> dict[str, Any]:
+                    onnx_path: str | None = None, min_score: float = 0.0,
+                    orientation: str = "displayed") -> dict[str, Any]:
     """Predict on every frame of ``sources`` and write the results (see the module docstring). Overlays and
     labelled videos draw the instances whose score is at least ``min_score`` (the files keep every one).
+    ``orientation``: ``displayed`` turns images by their EXIF orientation and videos by their rotation, as a viewer
+    shows them (keypoints in that frame); ``stored`` keeps the stored pixels.
 
     Returns ``frames``, ``instances``, ``seconds``, ``fps``, ``files`` (written), ``skipped`` (list of
     :class:`Skip`), ``stopped`` (SIGTERM arrived: the frame in hand was finished and the files closed, complete,
-    with the frames predicted until then) and ``exit_code``.
+    with the frames predicted until then), ``notes`` (lines for the summary) and ``exit_code``.
 
     Raises:
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
     """
     fmts = parse_formats(formats)
+    check_orientation(orientation)
     if not 0.0 <= float(min_score) <= 1.0:
         raise AdaAnchorError(f"--min-score must be in [0, 1], got {min_score}")
     out = Path(out)
@@ -159,7 +164,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     if dets is not None:
         _check_box_ids(srcs, ids, dets, gt, boxes, notes)
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
-                                   batch_size=batch_size, onnx_path=onnx_path)
+                                   batch_size=batch_size, onnx_path=onnx_path, orientation=orientation)
     if dets is not None and predictor.multi_person:
         raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
     for line in notes:  # after the refusals: a note about detections a refused run never reads misleads
@@ -180,8 +185,22 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                 d.rmdir()
         raise _nothing_to_predict(skipped)
     res["skipped"] = skipped
+    res["notes"] = _orientation_notes(res.pop("turned"), orientation)
     res["exit_code"] = EXIT_STOPPED if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
     return res
+
+
+def _orientation_notes(turned: dict[str, str], orientation: str) -> list[str]:
+    """A line saying which inputs had an orientation (EXIF tag, video rotation) and what was done with it."""
+    if not turned:
+        return []
+    src, turn = next(iter(turned.items()))
+    eg = f"{len(turned)} input(s) carry an orientation (e.g. {src}: {turn})"
+    if orientation == "displayed":
+        return [f"{eg}: turned as a viewer shows them, and their keypoints are in that frame (--orientation stored "
+                "keeps the stored pixels)"]
+    return [f"{eg} that was not applied: the model saw the stored pixels, and their keypoints are in that frame "
+            "(--orientation displayed turns them as a viewer shows them)"]
 
 
 def _nothing_to_predict(skipped: list[Skip]) -> AdaAnchorError:
@@ -218,8 +237,12 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     def frame_id(frame: Frame) -> int:
         return ids[frame.source] if frame.kind == "image" else frame.index
 
+    turned: dict[str, str] = {}  # source -> its orientation (EXIF tag, video rotation)
+
     def items():
-        for fr in prefetch(iter_frames(srcs, skipped.append), 2 * predictor.batch_size):
+        for fr in prefetch(iter_frames(srcs, skipped.append, predictor.orientation), 2 * predictor.batch_size):
+            if fr.turn:
+                turned.setdefault(str(fr.source), fr.turn)
             b = None if dets is None else dets.get(frame_id(fr), no_boxes())
             yield fr.image, b, fr
 
@@ -252,7 +275,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
                 files.extend(g.close())
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
-            "files": files, "overlays": len(overlay_names), "stopped": term.requested}
+            "files": files, "overlays": len(overlay_names), "stopped": term.requested, "turned": turned}
 
 
 def _save_png(img: Any, path: Path) -> None:
@@ -274,6 +297,7 @@ def format_summary(res: dict[str, Any], out: Path) -> str:
     if res.get("stopped"):
         lines.append(f"stopped by SIGTERM after {res['frames']} frame(s): the files above hold the frames predicted "
                      "until then")
+    lines += [f"note: {n}" for n in res.get("notes", [])]
     if res["skipped"]:
         lines.append(f"skipped {len(res['skipped'])} input(s):")
         lines += [f"  {s}" for s in res["skipped"]]

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.dataset import load_image
 from ..data.pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
+from ..errors import AdaAnchorError
 
 #: What an image may be, for error messages.
 IMAGE_KINDS = "an (H, W, 3) uint8 RGB numpy array, a PIL image or an image file path"
@@ -86,13 +87,31 @@ def check_image(image: Any, what: str = "image") -> Any:
     raise ImageTypeError(f"{what}: {why}")
 
 
-def read_any(image: Any, what: str = "image") -> np.ndarray:
+#: Valid values of ``orientation``: ``displayed`` turns an image as its EXIF orientation tag says (and a video frame
+#: as its stream's rotation says), as viewers, OpenCV and the detectors' readers show it; ``stored`` keeps the pixels
+#: as the file stores them (the frame COCO-style annotations of most datasets are in: ``data.exif=ignore``).
+ORIENTATIONS = ("displayed", "stored")
+
+
+def check_orientation(orientation: Any) -> str:
+    """``orientation`` when it is one of :data:`ORIENTATIONS`, else an AdaAnchorError naming them."""
+    if not isinstance(orientation, str) or orientation not in ORIENTATIONS:
+        raise AdaAnchorError(f"orientation must be one of {', '.join(ORIENTATIONS)}, got {orientation!r}")
+    return orientation
+
+
+def read_any(image: Any, what: str = "image", orientation: str = "displayed") -> np.ndarray:
     """A file path is read (:func:`adaanchor.data.dataset.load_image`: DataError naming the file when it is
     missing or not an image); a PIL image gives its pixels (:func:`adaanchor.data.pixels.pil_pixels`); an
-    array is returned as it is."""
+    array is returned as it is. With ``orientation="displayed"`` a file or a PIL image with an EXIF orientation
+    tag is turned as the tag says (an array has no tag)."""
     if isinstance(image, (str, os.PathLike)):
-        return load_image(image)
+        return load_image(image, exif="apply" if orientation == "displayed" else "ignore")
     if _is_pil(image):
+        if orientation == "displayed":
+            from PIL import ImageOps
+
+            image = ImageOps.exif_transpose(image)
         return pil_pixels(image, what)
     return image
 
@@ -108,6 +127,7 @@ def as_rgb(image: Any, what: str = "image") -> np.ndarray:
     return rgb8(image, what)
 
 
-def to_rgb(image: Any, what: str = "image") -> np.ndarray:
-    """Any image kind the predictor takes (:func:`check_image`) as ``(H, W, 3)`` uint8 RGB."""
-    return as_rgb(read_any(check_image(image, what), what), what)
+def to_rgb(image: Any, what: str = "image", orientation: str = "displayed") -> np.ndarray:
+    """Any image kind the predictor takes (:func:`check_image`) as ``(H, W, 3)`` uint8 RGB (``orientation``: see
+    :func:`read_any`)."""
+    return as_rgb(read_any(check_image(image, what), what, orientation), what)

@@ -24,7 +24,7 @@ from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..strategies import ANCHOR_STRATEGY_NAMES
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
-from .images import image_list, to_rgb
+from .images import check_orientation, image_list, to_rgb
 from .result import Prediction, stack_instances
 
 ANCHOR_STRATEGIES = ANCHOR_STRATEGY_NAMES  # fixanchor, adaanchor and its presets
@@ -70,8 +70,11 @@ class Predictor:
     """
 
     def __init__(self, backend: Any, spec: KeypointSpec, input_size: Sequence[int], strategy: str, stride: int,
-                 batch_size: int = 16, info: dict[str, Any] | None = None, multi: Any = None):
+                 batch_size: int = 16, info: dict[str, Any] | None = None, multi: Any = None,
+                 orientation: str = "displayed"):
         self.backend, self.spec, self.strategy, self.stride = backend, spec, str(strategy), int(stride)
+        # How image files and PIL images with an EXIF orientation tag are read (predict/images.py).
+        self.orientation = check_orientation(orientation)
         self.multi = multi  # a MultiPersonRunner for a multi-person run (task=bottomup or centre): every person per image
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.batch_size = check_batch_size(batch_size)
@@ -81,7 +84,7 @@ class Predictor:
     @classmethod
     def from_run(cls, run: str | Path, device: str = "auto", backend: str = "torch", ckpt: str | Path | None = None,
                  overrides: Sequence[str] = (), onnx_path: str | Path | None = None, batch_size: int = 16,
-                 threads: int | None = None, fold_bn: bool = True) -> Predictor:
+                 threads: int | None = None, fold_bn: bool = True, orientation: str = "displayed") -> Predictor:
         """Load a run directory, a checkpoint inside one (``RUN/checkpoints/best.pt``) or a config file.
 
         A multi-person run (``task=bottomup`` or ``centre``) finds every person of each image itself (no boxes); with
@@ -93,6 +96,10 @@ class Predictor:
                 run in onnxruntime. ``onnx_path`` names the file; by default ``RUN/export/<checkpoint>.onnx``,
                 exported on first use and again whenever the checkpoint is newer.
             threads: CPU threads of the onnxruntime session (default: torch's).
+            orientation: ``"displayed"`` (default) turns image files and PIL images with an EXIF orientation
+                tag upright as a viewer shows them, keypoints then in that frame; ``"stored"`` keeps the stored
+                pixels (the frame of a dataset's annotations under ``data.exif=ignore``). Arrays are taken as
+                they are.
             fold_bn: with the torch backend, fold each BatchNorm into the convolution before it
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
@@ -106,6 +113,7 @@ class Predictor:
         if backend not in ("torch", "onnx"):
             raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
         check_batch_size(batch_size)  # before the model loads: a bad value costs no load
+        check_orientation(orientation)
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = _split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
@@ -138,10 +146,11 @@ class Predictor:
                           else TorchHeads(model, dev))
             runner = MultiPersonRunner(heads, strategy, min(size), multiple)
             info["task"] = str(cfg.task)
-            return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner)
+            return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner,
+                       orientation=orientation)
         be: Any = (OnnxBackend(Path(onnx_path), size, dev, threads, strategy.name, spec.keypoints) if backend == "onnx"
                    else TorchBackend(model, strategy, dev))
-        return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info)
+        return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, orientation=orientation)
 
     @property
     def multi_person(self) -> bool:
@@ -212,7 +221,7 @@ class Predictor:
         queue: list[tuple[dict[str, Any], int, np.ndarray]] = []  # (entry, instance, crop)
         pending: list[tuple[Any, dict[str, Any]]] = []
         for image, boxes, tag, name in items:
-            img = to_rgb(image, name)
+            img = to_rgb(image, name, self.orientation)
             entry = self._entry(img, boxes)
             pending.append((tag, entry))
             queue.extend((entry, j, crop) for j, crop in enumerate(entry.pop("crops")))
@@ -231,7 +240,7 @@ class Predictor:
             if boxes is not None:
                 raise AdaAnchorError(f"a multi-person run (task={self.info.get('task')}) finds the people itself: "
                                      "boxes are for top-down runs")
-            yield tag, self.multi(to_rgb(image, name))
+            yield tag, self.multi(to_rgb(image, name, self.orientation))
 
     def _entry(self, img: np.ndarray, boxes: Any) -> dict[str, Any]:
         h, w = img.shape[:2]

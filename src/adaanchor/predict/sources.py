@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data.dataset import load_image
+from ..data.dataset import read_image
 from ..errors import AdaAnchorError
 from .video_in import Frame, VideoInfo, read_video, video_info
 
@@ -109,22 +109,25 @@ def image_id_of(path: str | Path) -> int | None:
     return int(stem) if stem.isascii() and stem.isdigit() else None
 
 
-def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None]) -> Iterator[Frame]:
+def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None],
+                orientation: str = "displayed") -> Iterator[Frame]:
     """Every frame of every source, in order; an unreadable source (or the unreadable rest of a video) goes
-    to ``on_skip`` and the stream continues with the next source."""
+    to ``on_skip`` and the stream continues with the next source. ``orientation="displayed"`` turns images by
+    their EXIF orientation and video frames by their rotation, as viewers show them (``"stored"``: as stored);
+    each frame's ``turn`` names what it had."""
     for src in sources:
         if src.kind == "video":
             try:
-                yield from read_video(src.path)
+                yield from read_video(src.path, orientation)
             except AdaAnchorError as e:
                 on_skip(Skip(str(src.path), str(e).removeprefix(f"{src.path}: ")))
             continue
         try:
-            img = load_image(src.path)
+            img, tag = read_image(src.path, exif="apply" if orientation == "displayed" else "ignore")
         except AdaAnchorError as e:  # DataError: missing, empty, truncated, not an image
             on_skip(Skip(str(src.path), getattr(e, "reason", None) or str(e)))
             continue
-        yield Frame(img, src.path)
+        yield Frame(img, src.path, turn=f"EXIF orientation {tag}" if 2 <= tag <= 8 else None)
 
 
 def count_frames(sources: Sequence[Source]) -> int | None:

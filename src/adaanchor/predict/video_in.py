@@ -38,6 +38,8 @@ class Frame:
         index: frame index in the video (0 for an image file); see the module docstring.
         time: presentation time in seconds (video), or None.
         kind: ``"image"`` or ``"video"``.
+        turn: the file's orientation that changes how it is shown (``"EXIF orientation 6"``, ``"rotation
+            -90"``), applied to ``image`` or not as the reader was asked; None when it has none.
     """
 
     image: np.ndarray
@@ -45,6 +47,7 @@ class Frame:
     index: int = 0
     time: float | None = None
     kind: str = "image"
+    turn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,8 +152,10 @@ class FrameClock:
         self.lost += n
 
 
-def read_video(path: str | Path) -> Iterator[Frame]:
+def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Frame]:
     """Decode a video front to back, one :class:`Frame` at a time (RGB); nothing is kept between frames.
+    ``orientation="displayed"`` turns each frame as its stream's display rotation says (a phone's portrait
+    video), as players and OpenCV show it; ``"stored"`` keeps the decoded pixels.
 
     Raises:
         AdaAnchorError: the file cannot be opened or has no video stream (before any frame); after the last
@@ -184,7 +189,8 @@ def read_video(path: str | Path) -> Iterator[Frame]:
                     if idx is None:
                         continue
                     t = float(frame.time) if frame.time is not None else None
-                    yield Frame(frame.to_ndarray(format="rgb24"), p, idx, t, "video")
+                    img, turn = _turned(frame, orientation)
+                    yield Frame(img, p, idx, t, "video", turn)
                     n += 1
                     end = t if t is not None else end
         except av.error.FFmpegError as e:  # the demuxer: the rest of the file cannot be read
@@ -195,6 +201,18 @@ def read_video(path: str | Path) -> Iterator[Frame]:
         raise AdaAnchorError(f"{p}: the video has no decodable frame")
     if problem:
         raise AdaAnchorError(f"{p}: {problem}")
+
+
+def _turned(frame: Any, orientation: str) -> tuple[np.ndarray, str | None]:
+    """The frame's RGB pixels, turned by its display rotation (counterclockwise degrees, a multiple of 90) when
+    ``orientation`` is ``"displayed"``, and the rotation as a note (None for none)."""
+    img = frame.to_ndarray(format="rgb24")
+    rot = int(round(float(frame.rotation or 0) / 90.0)) % 4
+    if not rot:
+        return img, None
+    if orientation == "displayed":
+        img = np.ascontiguousarray(np.rot90(img, rot))  # np.rot90 turns counterclockwise, as the matrix says
+    return img, f"rotation {int(round(float(frame.rotation)))}"
 
 
 def _losses(container: Any, stream: Any, clock: FrameClock, n: int, demuxed: int, end: float | None) -> str | None:
