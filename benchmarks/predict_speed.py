@@ -59,7 +59,7 @@ def make_video(path: Path, root: Path, frames: int, size: tuple[int, int], fps: 
 
 def model_only_fps(predictor, frames: int) -> float:
     """Frames per second of the backend alone on ready batches of the predictor's batch size."""
-    from adaanchor.predict.predictor import normalise
+    from adaanchor.predict.crops import normalise
 
     w, h = predictor.input_size
     rng = np.random.default_rng(0)

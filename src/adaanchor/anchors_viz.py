@@ -19,9 +19,9 @@ from .data.dataset import load_image
 from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
 from .errors import AdaAnchorError, DataError, unknown_name_error
+from .predict.crops import fit_image_affine  # (the crop of TopDownDataset(crop="image"))
 from .predict.images import as_rgb as _as_rgb
 from .predict.images import check_orientation
-from .predict.predictor import fit_image_affine  # (the crop of TopDownDataset(crop="image"))
 from .predict.sources import Source, expand_sources, read_video
 
 

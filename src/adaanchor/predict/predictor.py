@@ -16,50 +16,18 @@ from typing import Any
 import numpy as np
 
 from ..data.build import data_spec
-from ..data.readers import is_int_id
 from ..data.spec import KeypointSpec
-from ..data.transforms import apply_affine, box_to_center_scale, crop_affine, image_region, invert_affine, warp_image
-from ..data.types import IMAGENET_MEAN, IMAGENET_STD
+from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..strategies import ANCHOR_STRATEGY_NAMES
+from .arguments import check_batch_size, image_ids_of, named_triples, split_checkpoint
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
+from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
 from .images import check_orientation, image_list, to_rgb
 from .result import Prediction, stack_instances
 
 ANCHOR_STRATEGIES = ANCHOR_STRATEGY_NAMES  # fixanchor, adaanchor and its presets
-
-
-def fit_image_affine(image_hw: Sequence[int], input_size: Sequence[int]) -> np.ndarray:
-    """The affine that fits a whole ``(H, W)`` image into a ``(W, H)`` input, centred, aspect preserved
-    (the crop of ``TopDownDataset(crop="image")``)."""
-    center, size = image_region(image_hw, input_size)
-    return crop_affine(center, size, (int(input_size[0]), int(input_size[1])))
-
-
-def box_affine(box: Sequence[float], input_size: Sequence[int]) -> np.ndarray:
-    """The affine of a box ``[x, y, w, h]`` (padded 1.25x to the input's aspect, as ``crop="box"``)."""
-    w, h = int(input_size[0]), int(input_size[1])
-    center, size = box_to_center_scale(box, w / h)
-    return crop_affine(center, size, (w, h))
-
-
-def _finite_box_affine(box: np.ndarray, input_size: Sequence[int], index: int) -> np.ndarray:
-    """:func:`box_affine` of ``boxes[index]``, refused when it or its inverse is not finite: a box that is itself
-    finite can still overflow the crop's scale (a 1e-320 px box), which gave NaN or infinite keypoints."""
-    with np.errstate(all="ignore"):  # the overflow is reported below, as one error, not as numpy warnings
-        a = box_affine(box, input_size)
-        ok = bool(np.isfinite(a).all() and np.isfinite(invert_affine(a)).all())
-    if not ok:
-        raise AdaAnchorError(f"boxes[{index}]: {box.tolist()} gives a crop of no finite size")
-    return a
-
-
-def normalise(crops: np.ndarray) -> np.ndarray:
-    """``(B, H, W, 3)`` uint8 RGB to ``(B, 3, H, W)`` float32, ImageNet-normalised: element for element the
-    arithmetic of :func:`adaanchor.data.types.to_tensor_image`."""
-    x = (crops.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 
 
 class Predictor:
@@ -115,7 +83,7 @@ class Predictor:
         check_batch_size(batch_size)  # before the model loads: a bad value costs no load
         check_orientation(orientation)
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
-        target, ckpt = _split_checkpoint(Path(run), ckpt)
+        target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
         if ckpt_path is None and not cfg.model.weights:
             raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
@@ -210,7 +178,7 @@ class Predictor:
         Raises:
             TypeError: an item that is not an ``(image, boxes, tag)`` tuple or list (an image is not unpacked).
         """
-        yield from self._stream(_named_triples(items))
+        yield from self._stream(named_triples(items))
 
     # ---- internals ------------------------------------------------------------------------------------
     def _stream(self, items: Iterable[tuple[Any, Any, Any, str]]) -> Iterator[tuple[Any, Prediction]]:
@@ -248,7 +216,7 @@ class Predictor:
             regions = [(np.array([0.0, 0.0, w, h]), 1.0, fit_image_affine((h, w), self.input_size))]
         else:
             b, s = as_boxes(boxes)
-            regions = [(bb, float(ss), _finite_box_affine(bb, self.input_size, i)) for i, (bb, ss) in enumerate(zip(b, s))]
+            regions = [(bb, float(ss), finite_box_affine(bb, self.input_size, i)) for i, (bb, ss) in enumerate(zip(b, s))]
         crops = [warp_image(img, a, self.input_size) for _, _, a in regions]
         parts = [{"box": bb, "box_score": ss, "affine": a} for bb, ss, a in regions]
         return {"hw": (h, w), "parts": parts, "done": 0, "crops": crops}
@@ -280,7 +248,7 @@ class Predictor:
             return [None] * len(batch)
         if is_file:
             dets = load_detections(Path(boxes))
-            return [dets.get(i, no_boxes()) for i in _image_ids(batch, image_ids, single, boxes)]
+            return [dets.get(i, no_boxes()) for i in image_ids_of(batch, image_ids, single, boxes)]
         if single:
             return [as_boxes(boxes)]
         if not isinstance(boxes, Iterable) or isinstance(boxes, (bytes, Mapping)):
@@ -293,60 +261,4 @@ class Predictor:
         return [None if b is None else as_boxes(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
 
 
-def check_batch_size(value: Any) -> int:
-    """``value`` as an int >= 1; a float, bool or string is refused, not truncated (2.7 is not 2, True not 1)."""
-    is_int = is_int_id(value)  # the same test: a Python or numpy int, not a bool
-    if not is_int or value < 1:
-        kind = "" if is_int else f" ({type(value).__name__})"
-        raise AdaAnchorError(f"batch size must be an integer >= 1, got {value!r}{kind}")
-    return int(value)
-
-
-def _image_ids(batch: list[Any], image_ids: Any, single: bool, source: Any) -> list[int]:
-    """The integer image id of each image of ``batch``: ``image_ids`` (one per image; an int for one image), else
-    the integer stems of the image files. A string, a float or a wrong count is refused, not truncated or split
-    into characters (``"12"`` is not ids 1 and 2)."""
-    if image_ids is None:
-        from .sources import image_id_of
-
-        ids = [image_id_of(b) if isinstance(b, (str, Path)) else None for b in batch]
-        if any(i is None for i in ids):
-            raise AdaAnchorError(f"{source}: detections are matched by image id: pass image_ids=, or image files "
-                                 "named by their integer id")
-        return [int(i) for i in ids]
-    if single and is_int_id(image_ids):
-        image_ids = [image_ids]
-    if isinstance(image_ids, (str, bytes, Mapping)) or not isinstance(image_ids, Iterable):
-        raise AdaAnchorError(f"image_ids: expected a list of integer image ids, one per image, got "
-                             f"{type(image_ids).__name__} {image_ids!r}")
-    ids = list(image_ids)
-    if len(ids) != len(batch):
-        raise AdaAnchorError(f"image_ids: {len(ids)} ids for {len(batch)} images (give one per image)")
-    for i, v in enumerate(ids):
-        if not is_int_id(v):
-            raise AdaAnchorError(f"image_ids[{i}]: expected an integer image id, got {v!r}")
-    return [int(v) for v in ids]
-
-
-def _named_triples(items: Any) -> Iterator[tuple[Any, Any, Any, str]]:
-    """``predict_stream``'s items checked to be ``(image, boxes, tag)`` triples, each with its image's name.
-
-    An item must be a tuple or a list: a bare ``(3, H, W)`` array would otherwise unpack into three rows."""
-    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-        raise TypeError(f"predict_stream: expected an iterable of (image, boxes, tag) triples, got {type(items).__name__}")
-    for n, item in enumerate(items):
-        if not isinstance(item, (tuple, list)) or len(item) != 3:
-            got = f"a {type(item).__name__} of {len(item)}" if isinstance(item, (tuple, list)) else type(item).__name__
-            raise TypeError(f"predict_stream: item {n}: expected an (image, boxes, tag) triple, got {got}")
-        yield item[0], item[1], item[2], f"item {n} image"
-
-
-def _split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:
-    """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file)."""
-    if run.is_file() and run.suffix in (".pt", ".pth", ".ckpt"):
-        folder = run.parent.parent if run.parent.name == "checkpoints" else run.parent
-        if not (folder / "config.yaml").is_file():
-            raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); "
-                                 "give the run's config file and ckpt=")
-        return folder, run if ckpt is None else ckpt
-    return run, ckpt
+__all__ = ["ANCHOR_STRATEGIES", "Predictor", "box_affine", "check_batch_size", "fit_image_affine", "normalise"]

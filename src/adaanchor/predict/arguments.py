@@ -1,0 +1,72 @@
+"""The checks of the Predictor's arguments: batch size, image ids, ``predict_stream`` items, a checkpoint path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..data.readers import is_int_id
+from ..errors import AdaAnchorError
+
+
+def check_batch_size(value: Any) -> int:
+    """``value`` as an int >= 1; a float, bool or string is refused, not truncated (2.7 is not 2, True not 1)."""
+    is_int = is_int_id(value)  # the same test: a Python or numpy int, not a bool
+    if not is_int or value < 1:
+        kind = "" if is_int else f" ({type(value).__name__})"
+        raise AdaAnchorError(f"batch size must be an integer >= 1, got {value!r}{kind}")
+    return int(value)
+
+
+def image_ids_of(batch: list[Any], image_ids: Any, single: bool, source: Any) -> list[int]:
+    """The integer image id of each image of ``batch``: ``image_ids`` (one per image; an int for one image), else
+    the integer stems of the image files. A string, a float or a wrong count is refused, not truncated or split
+    into characters (``"12"`` is not ids 1 and 2)."""
+    if image_ids is None:
+        from .sources import image_id_of
+
+        ids = [image_id_of(b) if isinstance(b, (str, Path)) else None for b in batch]
+        if any(i is None for i in ids):
+            raise AdaAnchorError(f"{source}: detections are matched by image id: pass image_ids=, or image files "
+                                 "named by their integer id")
+        return [int(i) for i in ids]
+    if single and is_int_id(image_ids):
+        image_ids = [image_ids]
+    if isinstance(image_ids, (str, bytes, Mapping)) or not isinstance(image_ids, Iterable):
+        raise AdaAnchorError(f"image_ids: expected a list of integer image ids, one per image, got "
+                             f"{type(image_ids).__name__} {image_ids!r}")
+    ids = list(image_ids)
+    if len(ids) != len(batch):
+        raise AdaAnchorError(f"image_ids: {len(ids)} ids for {len(batch)} images (give one per image)")
+    for i, v in enumerate(ids):
+        if not is_int_id(v):
+            raise AdaAnchorError(f"image_ids[{i}]: expected an integer image id, got {v!r}")
+    return [int(v) for v in ids]
+
+
+def named_triples(items: Any) -> Iterator[tuple[Any, Any, Any, str]]:
+    """``predict_stream``'s items checked to be ``(image, boxes, tag)`` triples, each with its image's name.
+
+    An item must be a tuple or a list: a bare ``(3, H, W)`` array would otherwise unpack into three rows."""
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
+        raise TypeError(f"predict_stream: expected an iterable of (image, boxes, tag) triples, got {type(items).__name__}")
+    for n, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) != 3:
+            got = f"a {type(item).__name__} of {len(item)}" if isinstance(item, (tuple, list)) else type(item).__name__
+            raise TypeError(f"predict_stream: item {n}: expected an (image, boxes, tag) triple, got {got}")
+        yield item[0], item[1], item[2], f"item {n} image"
+
+
+def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:
+    """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file)."""
+    if run.is_file() and run.suffix in (".pt", ".pth", ".ckpt"):
+        folder = run.parent.parent if run.parent.name == "checkpoints" else run.parent
+        if not (folder / "config.yaml").is_file():
+            raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); "
+                                 "give the run's config file and ckpt=")
+        return folder, run if ckpt is None else ckpt
+    return run, ckpt
+
+
+__all__ = ["check_batch_size", "image_ids_of", "named_triples", "split_checkpoint"]
