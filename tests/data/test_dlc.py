@@ -439,12 +439,54 @@ def test_slp_round_trip(tmp_path, media):
     for inst in res.instances:
         i = inst.extra["frame"]
         np.testing.assert_allclose(np.where(inst.visibility[:, None] == 2, inst.keypoints, np.nan), truth[i])
-        # frames of a video or embedded in the file are decoded once into <name>.frames/ beside it, exactly
-        # as sleap-io decodes them
+        # frames of a video or embedded in the file are decoded once into <file name>.frames/ beside it,
+        # exactly as sleap-io decodes them
         got = np.asarray(Image.open(inst.image_path).convert("RGB"))
         ref = np.asarray(sio.load_video(files[0])[i]) if media == "mp4" else np.asarray(Image.open(files[i]).convert("RGB"))
         np.testing.assert_array_equal(got, ref)
-        assert (Path(inst.image_path).parent.parent.name == "labels.frames") == (media != "images")
+        assert (Path(inst.image_path).parent.parent.name == f"{path.name}.frames") == (media != "images")
+
+
+def test_versioned_slp_files_never_share_decoded_frames(tmp_path):
+    """SLEAP names its copies labels.v001.slp, labels.v002.slp: their frames went to one labels.frames/ folder,
+    and the second file trained on the first file's video without a word."""
+    import shutil
+
+    import sleap_io as sio
+
+    from adaanchor.data.readers.slp import read_slp
+
+    day1, day2 = tmp_path / "day1", tmp_path / "day2"
+    day1.mkdir()
+    day2.mkdir()
+    make_slp(day1 / "labels.v001.slp", mp4=True, seed=1)
+    make_slp(day2 / "labels.v002.slp", mp4=True, seed=2)
+    for d in (day1, day2):  # different pixels in the two videos
+        frames = np.asarray([np.asarray(f) for f in sio.load_video(str(d / "clip.mp4"))])
+        sio.save_video(((frames.astype(int) + (0 if d is day1 else 90)) % 256).astype(np.uint8), str(d / "clip.mp4"))
+    both = tmp_path / "both"
+    both.mkdir()
+    for d, name in ((day1, "labels.v001.slp"), (day2, "labels.v002.slp")):
+        shutil.copy(d / name, both / name)  # their videos stay where the files name them
+    spec = load_spec(both / "labels.v001.slp")
+    for name, d in (("labels.v001.slp", day1), ("labels.v002.slp", day2)):
+        inst = read_slp(both / name, spec).instances[0]
+        got = np.asarray(Image.open(inst.image_path).convert("RGB"))
+        ref = np.asarray(sio.load_video(str(d / "clip.mp4"))[inst.extra["frame"]])
+        np.testing.assert_array_equal(got, ref)
+        assert Path(inst.image_path).parent.parent.name == f"{name}.frames"
+    # The file's video replaced by another: its frames are decoded again, not taken from the folder.
+    v1 = read_slp(both / "labels.v001.slp", spec).instances[0]
+    frames = np.asarray([np.asarray(f) for f in sio.load_video(str(day1 / "clip.mp4"))])
+    sio.save_video(((frames.astype(int) + 45) % 256).astype(np.uint8), str(day1 / "clip.mp4"))
+    import adaanchor.data.readers.slp as slp_mod
+
+    slp_mod._checked.clear()  # a new process
+    slp_mod._load.cache_clear()
+    again = read_slp(both / "labels.v001.slp", spec).instances[0]
+    ref = np.asarray(sio.load_video(str(day1 / "clip.mp4"))[again.extra["frame"]])
+    np.testing.assert_array_equal(np.asarray(Image.open(again.image_path).convert("RGB")), ref)
+    assert again.image_path == v1.image_path
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -7,12 +7,16 @@
   come from the file's skeleton. Coordinates are pixel centres, 0-based, as sleap-io gives them.
 - Frames of an image-sequence video are read from their files (relative paths: from the ``.slp`` file's
   folder). Frames of a video file or embedded in a ``.pkg.slp`` are decoded once through sleap-io and kept
-  as PNG files in ``<name>.frames/`` beside the ``.slp`` file.
+  as PNG files in ``<file name>.frames/video<i>/`` beside the ``.slp`` file (``labels.v001.slp.frames/``: one
+  folder per file, so that SLEAP's versioned copies ``labels.v001.slp`` and ``labels.v002.slp`` never share
+  frames). Each video's folder records the video it was decoded from (path, size, modification time) in
+  ``source.json``; frames of another video (the file's videos reordered or replaced) are decoded again.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import warnings
 from pathlib import Path
 from typing import Any
@@ -76,7 +80,7 @@ def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
             if cand.is_file():
                 return cand
         raise DataError(slp, "image file not found", record=f"video {vid} frame {frame_idx} ({p})", field="image")
-    out = slp.parent / f"{slp.name.split('.')[0]}.frames" / f"video{vid}" / f"{frame_idx:06d}.png"
+    out = frames_dir(video, vid, slp) / f"{frame_idx:06d}.png"
     if out.is_file():
         return out
     try:
@@ -90,6 +94,46 @@ def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
     img = frame[..., 0] if frame.ndim == 3 and frame.shape[2] == 1 else frame
     Image.fromarray(img.astype(np.uint8)).save(out)
     return out
+
+
+def _video_identity(video: Any) -> dict[str, Any]:
+    """What names a video's frames: its file's resolved path, size and modification time (the path alone when
+    the file is not there: frames decoded from it before are still its own)."""
+    p = Path(str(video.filename)).expanduser()
+    try:
+        st = p.stat()
+    except OSError:
+        return {"file": str(p.resolve())}
+    return {"file": str(p.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+_checked: set[tuple[str, str]] = set()  # (folder, identity) pairs checked in this process
+
+
+def frames_dir(video: Any, vid: int, slp: Path) -> Path:
+    """The folder of the decoded frames of video ``vid`` of ``slp``, emptied first when they were decoded from
+    another video than ``video`` (see the module docstring)."""
+    d = slp.parent / f"{slp.name}.frames" / f"video{vid}"
+    ident = _video_identity(video)
+    key = (str(d), json.dumps(ident, sort_keys=True))
+    if key in _checked:
+        return d
+    stamp = d / "source.json"
+    try:
+        old = json.loads(stamp.read_text()) if stamp.is_file() else None
+    except (OSError, ValueError):
+        old = None
+    same = old is not None and (old == ident or ("size" not in ident and old.get("file") == ident["file"]))
+    try:
+        if not same:
+            for f in d.glob("*.png"):  # another video's frames (or of unknown origin)
+                f.unlink()
+            d.mkdir(parents=True, exist_ok=True)
+            stamp.write_text(json.dumps(ident))
+    except OSError as e:
+        raise DataError(slp, f"cannot write the decoded frames to {d} ({e.strerror or e})", field="video") from None
+    _checked.add(key)
+    return d
 
 
 def read_slp(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
