@@ -535,3 +535,34 @@ def test_a_spec_path_that_is_not_one_says_what_was_expected(tmp_path, monkeypatc
     with pytest.raises(DataError, match="unknown keypoint name 'c'"):
         load_spec(tmp_path / "badspec")
     assert main(["train", "data.format=dlc", "data.root=mouse-prj"]) == 2
+
+
+def test_a_row_naming_another_video_folder_reads_that_folder_not_a_namesake(tmp_path):
+    """vidB's rows in vidA's table: labeled-data/vidB/img001.png was read as vidA/img001.png (another frame, its
+    labels on it as a second animal, without a word); it is the project's labeled-data/vidB/img001.png."""
+    import shutil
+
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3), ("vidB", 3, 3)))
+    b_table = root / "labeled-data" / "vidB" / "CollectedData_lab.csv"
+    with b_table.open(newline="") as f:
+        b_rows = list(csv.reader(f))[3:]
+    want = _expected(root)
+    _edit_table(root, lambda rows: rows.extend(b_rows))
+    b_table.unlink()
+    shutil.rmtree(root / "labeled-data" / "vidB" / "__pycache__", ignore_errors=True)
+    res = read_dlc(root, load_spec(root), skip_invalid=True)
+    got = _by_image(res, root)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_a_table_written_on_windows_reads_its_backslash_paths(tmp_path):
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 5, 1),))
+    want = _expected(root)
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    table.write_text(table.read_text().replace("labeled-data/vidA/", "labeled-data\\vidA\\"))
+    got = _by_image(read_dlc(root, load_spec(root), skip_invalid=True), root)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])

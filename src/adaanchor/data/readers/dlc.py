@@ -10,7 +10,8 @@
 Tables have DeepLabCut's multi-row header (``scorer``/``bodyparts``/``coords``, with ``individuals`` for
 multi-animal projects: one instance per individual). sleap-io parses them; an empty cell is an unlabelled
 point (``v = 0``), a labelled one is ``v = 2``: DeepLabCut has no occlusion flag. Image paths are read as
-DeepLabCut writes them, relative to the table's folder or the folder above (the project). Coordinates are
+DeepLabCut writes them, relative to the table's folder or a folder above it (the project; ``\\`` of Windows
+read as ``/``). Coordinates are
 pixel centres, 0-based, as given. The keypoint order is the project's ``bodyparts`` (multi-animal:
 ``multianimalbodyparts`` then ``uniquebodyparts``), else the order of the table's columns.
 """
@@ -89,18 +90,30 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
 
 
 def _image_of(table: Path, rel: str) -> Path | None:
-    """The image a table row names, looked up where sleap-io looks: beside the table, or one folder up."""
-    p = Path(rel)
-    for cand in (table.parent / p, table.parent / p.name, table.parent.parent / p):
+    """The image a table row names: relative to the table's folder or one of the three folders above it (a
+    project's ``labeled-data/V/img.png`` is relative to the project, three levels above its table), else the
+    file name beside the table, but only when the row names the table's own folder: the same file name in
+    another video's folder is another frame (``vidB/img013.png`` was read as ``vidA/img013.png``). A path written
+    on Windows (``labeled-data\\vidA\\img000.png``) is read with ``/`` for ``\\``."""
+    p = Path(windows_path(rel))
+    cands = [table.parent / p, *(a / p for a in list(table.parent.parents)[:3])]
+    if p.parent == Path(".") or p.parent.name == table.parent.name:
+        cands.insert(1, table.parent / p.name)
+    for cand in cands:
         if cand.is_file():
             return cand
     return None
 
 
+def windows_path(rel: str) -> str:
+    """A relative path as DeepLabCut writes it on Windows (``\\`` between folders) with ``/``; others as they are."""
+    return rel.replace("\\", "/") if "\\" in rel and "/" not in rel else rel
+
+
 def _folder_of(rel: str) -> str:
     """The video (image folder) a row belongs to, as sleap-io groups rows."""
-    parts = Path(rel).parts
-    return parts[1] if len(parts) >= 2 and parts[0] == "labeled-data" else (Path(rel).parent.name or "default")
+    parts = Path(windows_path(rel)).parts
+    return parts[1] if len(parts) >= 2 and parts[0] == "labeled-data" else (Path(windows_path(rel)).parent.name or "default")
 
 
 def _h5_as_csv(h5: Path, tmp: Path) -> Path:
