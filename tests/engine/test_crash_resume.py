@@ -300,3 +300,34 @@ def test_ctrl_c_during_the_final_evaluation_stops_at_once_and_resume_runs_it(tin
     capsys.readouterr()
     train(build_config(None, [*over, "resume=auto"]))  # evaluated now: nothing more to do
     assert "running the final evaluation" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_process_group_with_data_workers_stops_cleanly(tiny_overrides, tmp_path):
+    """A scheduler (Slurm) and torchrun send SIGTERM to the whole process group: the data workers died of it and
+    the step failed ('DataLoader worker ... is killed by signal: Terminated', exit 1, the step lost)."""
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    run = tmp_path / "run"
+    overrides = [*tiny_overrides, "train.batch_size=8", "train.max_steps=5000", "train.log_every=1",
+                 "train.eval_every=0", "train.workers=2", f"out_dir={run}"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(_cli(config, overrides), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            start_new_session=True)  # its own process group, as a batch job has
+    try:
+        deadline = time.time() + 120
+        while _last_logged_step(run / "train_log.csv") < 3:
+            if proc.poll() is not None:
+                pytest.fail(f"training ended before the signal:\n{proc.stdout.read().decode()}")
+            assert time.time() < deadline, "no training progress within 120 s"
+            time.sleep(0.01)
+        os.killpg(proc.pid, signal.SIGTERM)
+        out = proc.communicate(timeout=60)[0].decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 2, out
+    assert re.search(r"error: stopped by SIGTERM after step (\d+); saved .*last.pt", out), out
+    step = int(re.search(r"after step (\d+)", out).group(1))
+    assert safe_load(run / "checkpoints" / "last.pt")["step"] == step and "Traceback" not in out

@@ -126,10 +126,14 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
 
 
 def _worker_init(worker_id: int) -> None:
-    """A data worker closes its copies of the run lock (:func:`.rundir.close_inherited_locks`) and ignores Ctrl-C,
-    which the terminal sends it too: the training process finishes its step and saves (:class:`.TermSignal`)."""
+    """A data worker closes its copies of the run lock (:func:`.rundir.close_inherited_locks`) and ignores Ctrl-C
+    and SIGTERM, which the terminal, a scheduler (Slurm) and torchrun send to the whole process group: the
+    training process finishes its step and saves (:class:`.TermSignal`), then stops its workers itself (a worker
+    killed by the SIGTERM made the step fail with 'DataLoader worker is killed by signal: Terminated'). A worker
+    whose training process is gone exits on its own (torch's worker watchdog)."""
     close_inherited_locks(worker_id)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def usable_workers(asked: int, say: bool = True) -> int:
