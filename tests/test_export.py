@@ -144,6 +144,15 @@ def test_opset_before_an_operator_is_one_line_naming_the_opset_to_use(exported, 
     assert "return (" not in captured.out and "graph(" not in captured.out, captured.out[:300]
 
 
+@pytest.mark.parametrize("opset", [0, -1, 99])
+def test_an_opset_the_exporters_do_not_write_is_refused(exported, tmp_path, opset):
+    """--opset 0 was read as no opset and wrote opset 17; 99 gave torch's 'Unsupported onnx_opset_version'."""
+    out = tmp_path / "m.onnx"
+    with pytest.raises(AdaAnchorError, match=rf"^opset {opset}: the exporters write opsets 7 to 23"):
+        export_command(str(exported["heatmap"][0]), str(out), [], None, opset, False)
+    assert not out.exists()
+
+
 def test_bad_output_path(exported, tmp_path):
     run, _ = exported["adaanchor"]
     blocker = tmp_path / "file.txt"

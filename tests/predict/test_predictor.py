@@ -167,3 +167,46 @@ def test_onnx_backend_gives_the_same_numbers(pred_runs, predictor, val_images, t
     with pytest.raises(AdaAnchorError, match=r"other.onnx: exported from another run \(strategy 'localanchor', this "
                                              r"run's 'adaanchor'\)"):
         Predictor.from_run(pred_runs["adaanchor"], backend="onnx", onnx_path=other)
+
+
+def test_the_default_onnx_file_is_exported_again_unless_it_holds_the_runs_checkpoint(pred_runs, val_images, tmp_path,
+                                                                                     monkeypatch):
+    """RUN/export/<stem>.onnx was reused by its name and time: a checkpoint restored with its old time (cp -p,
+    rsync -a) or another run's checkpoint exported there gave keypoints 108 px from PyTorch's, without a word."""
+    import os
+    import shutil
+
+    import torch
+
+    import adaanchor.export as export_mod
+    from adaanchor.engine.checkpoint import safe_load
+
+    real, calls = export_mod.export_onnx, []
+
+    def fast(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **{**kwargs, "exporter": "torchscript"})  # the fast exporter: a few seconds
+
+    monkeypatch.setattr(export_mod, "export_onnx", fast)
+    run = tmp_path / "run"
+    shutil.copytree(pred_runs["adaanchor"], run)
+    Predictor.from_run(run, device="cpu", backend="onnx")
+    Predictor.from_run(run, device="cpu", backend="onnx")
+    assert len(calls) == 1  # the file holds the run's checkpoint: reused
+    first = tmp_path / "first.onnx"
+    shutil.copy(run / "export" / "last.onnx", first)
+    ckpt = run / "checkpoints" / "last.pt"
+    state = safe_load(ckpt)
+    state["model"] = {k: v + 0.02 if k.startswith("heads.") else v for k, v in state["model"].items()}
+    torch.save(state, ckpt)
+    old = (run / "export" / "last.onnx").stat().st_mtime - 100
+    os.utime(ckpt, (old, old))  # restored with its old time: older than the exported file
+    onnx = Predictor.from_run(run, device="cpu", backend="onnx")
+    assert len(calls) == 2
+    ref = Predictor.from_run(run, device="cpu")
+    for a, b in zip(ref.predict(val_images[:3]), onnx.predict(val_images[:3])):
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+    # A file named by the caller is used as it is, unless it was exported from another checkpoint.
+    with pytest.raises(AdaAnchorError, match=r"first.onnx: exported from another checkpoint \(last.pt \(step 2\), "
+                                             r"SHA-256 [0-9a-f]{16}; the run's is [0-9a-f]{16}\)"):
+        Predictor.from_run(run, device="cpu", backend="onnx", onnx_path=first)

@@ -9,8 +9,9 @@ from typing import Any
 from ..errors import AdaAnchorError
 from .check import KEYPOINT_ATOL, check_onnx
 from .heads_check import HEAD_RTOL, check_heads_onnx
+from .metadata import CHECKPOINT_DIGEST, checkpoint_digest, checkpoint_label
 from .runtime import need_onnx
-from .writer import export_onnx
+from .writer import check_opset, export_onnx
 
 
 def default_onnx_path(target: str | Path, ckpt_path: str | Path | None, weights: str | None) -> Path:
@@ -42,6 +43,7 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
     if out is not None and Path(out).suffix.lower() != ".onnx" and not Path(out).is_dir():  # a folder: its own error
         # `export RUN photo.jpg` (by analogy with predict) replaced the photo with a model file.
         raise AdaAnchorError(f"{out}: the output is an ONNX file and its name must end in .onnx (nothing written)")
+    check_opset(opset)  # before the model loads
     need_onnx(runtime=check)
     cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
     if ckpt_path is None and not cfg.model.weights:
@@ -51,10 +53,13 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
         out = default_onnx_path(run, ckpt_path, cfg.model.weights)
     spec = data_spec(cfg.data)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
+    source = info["checkpoint"] or cfg.model.weights
     meta = {"adaanchor.keypoints": ",".join(spec.keypoints),
             # the file name and step only: a model file should not carry the local folder layout
-            "adaanchor.checkpoint": f"{Path(str(info['checkpoint'] or cfg.model.weights)).name} "
-                                    f"(step {info.get('step', -1)})"}
+            "adaanchor.checkpoint": checkpoint_label(source, info.get("step", -1))}
+    digest = checkpoint_digest(source)
+    if digest:  # what predict --backend onnx checks a file against (names and times say nothing)
+        meta[CHECKPOINT_DIGEST] = digest
     # A multi-person run exports its network alone, for whole images of any size; its poses are grouped after it.
     multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
     if multiple:

@@ -43,4 +43,40 @@ def graph_metadata(strategy: Any, input_size: tuple[int, int], names: list[str],
     }
 
 
-__all__ = ["DOC_DECODED", "DOC_HEADS", "add_metadata", "graph_metadata"]
+#: The metadata key of the SHA-256 (first 16 hex digits) of the checkpoint a graph was exported from.
+CHECKPOINT_DIGEST = "adaanchor.checkpoint_sha256"
+
+
+def checkpoint_digest(path: str | Path | None) -> str | None:
+    """The first 16 hex digits of the SHA-256 of a checkpoint (or weights) file, or None when ``path`` is not a
+    file (no checkpoint, a ``timm:`` name). What a graph was exported from, whatever the file's name or time."""
+    import hashlib
+
+    if path is None or not Path(str(path)).is_file():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:16]
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The ``metadata_props`` of an ONNX file ({} when it cannot be read: the caller exports it again)."""
+    onnx = need_onnx()
+    try:
+        m = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - a damaged file is written again, not an error here
+        return {}
+    return {p.key: p.value for p in m.metadata_props}
+
+
+def checkpoint_label(path: str | Path | None, step: Any = None) -> str:
+    """``adaanchor.checkpoint``: the file name and step (not the local folder layout)."""
+    if path is None:
+        return ""
+    return f"{Path(str(path)).name} (step {step})" if step is not None else Path(str(path)).name
+
+
+__all__ = ["CHECKPOINT_DIGEST", "DOC_DECODED", "DOC_HEADS", "add_metadata", "checkpoint_digest", "checkpoint_label",
+           "graph_metadata", "read_metadata"]

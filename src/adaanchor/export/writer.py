@@ -95,6 +95,18 @@ def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset
     return "torchscript", dynamo_error
 
 
+#: The opsets the exporters write: torch's lowest (TorchScript exporter) to its highest (dynamo exporter).
+OPSET_RANGE = (7, 23)
+
+
+def check_opset(opset: Any) -> None:
+    """Refuse an opset outside :data:`OPSET_RANGE` (``--opset 0`` was read as no opset and wrote 17)."""
+    lo, hi = OPSET_RANGE
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or not lo <= opset <= hi):
+        raise AdaAnchorError(f"opset {opset!r}: the exporters write opsets {lo} to {hi} (the anchor strategies need "
+                             "16 or later; no --opset: the dynamo exporter's default)")
+
+
 def export_onnx(
     model: nn.Module,
     strategy: Any,
@@ -124,6 +136,7 @@ def export_onnx(
     """
     if exporter not in ("auto", "dynamo", "torchscript"):
         raise ValueError(f"exporter must be auto, dynamo or torchscript, got {exporter!r}")
+    check_opset(opset)
     need_onnx()
     out = Path(out)
     _prepare_output(out)

@@ -7,7 +7,6 @@ outputs of :mod:`adaanchor.export`: ``keypoints (B, K, 2)`` in input pixels, ``s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -72,7 +71,7 @@ class OnnxBackend:
     name = "onnx"
 
     def __init__(self, path: str | Path, input_size: tuple[int, int], device: torch.device, threads: int | None = None,
-                 strategy: str | None = None, keypoints: Sequence[str] | None = None):
+                 strategy: str | None = None, keypoints: Sequence[str] | None = None, digest: str | None = None):
         self.session = open_session(path, device, threads)
         self.path = Path(path)
         self.names = [o.name for o in self.session.get_outputs()]
@@ -80,13 +79,7 @@ class OnnxBackend:
         want = f"{int(input_size[0])},{int(input_size[1])}"
         if meta.get("adaanchor.input_size", want) != want:
             raise AdaAnchorError(f"{path}: exported for input size {meta['adaanchor.input_size']}, the run uses {want}")
-        # Another run's file of the same size ran without a word: a heatmap graph's keypoints reported as the
-        # run's AdaAnchor, or another keypoint set under this run's names.
-        for key, run_value in (("strategy", strategy), ("keypoints", ",".join(keypoints) if keypoints else None)):
-            got = meta.get(f"adaanchor.{key}")
-            if run_value is not None and got is not None and got != run_value:
-                raise AdaAnchorError(f"{path}: exported from another run ({key} {got!r}, this run's {run_value!r}): "
-                                     "export this run (adaanchor export RUN) or give its own file")
+        check_source(path, meta, strategy, keypoints, digest)
         if "keypoints" not in self.names:
             raise AdaAnchorError(f"{path}: not an adaanchor graph (outputs {self.names}, no 'keypoints')")
 
@@ -104,30 +97,63 @@ class OnnxHeads:
 
     name = "onnx"
 
-    def __init__(self, path: str | Path, heads: list[str], device: torch.device, threads: int | None = None):
+    def __init__(self, path: str | Path, heads: list[str], device: torch.device, threads: int | None = None,
+                 strategy: str | None = None, digest: str | None = None):
         self.session = open_session(path, device, threads, spin=False)  # the grouping runs in PyTorch next
         self.path = Path(path)
         self.names = [o.name for o in self.session.get_outputs()]
         meta = self.session.get_modelmeta().custom_metadata_map
-        if "adaanchor.spatial_multiple" not in meta or self.names != list(heads):
-            raise AdaAnchorError(f"{path}: not the network of a multi-person run (outputs {self.names}, the run's "
-                                 f"heads are {list(heads)}): export it again with adaanchor export RUN OUT.onnx")
+        if "adaanchor.spatial_multiple" not in meta:
+            got = f"strategy {meta['adaanchor.strategy']!r}, " if "adaanchor.strategy" in meta else ""
+            raise AdaAnchorError(f"{path}: not the network of a multi-person run ({got}outputs {self.names}; a "
+                                 "single-instance graph with decoding): export this run with adaanchor export RUN")
+        check_source(path, meta, strategy, None, digest)
+        if self.names != list(heads):
+            raise AdaAnchorError(f"{path}: exported from another run (outputs {self.names}, this run's heads are "
+                                 f"{list(heads)}): export this run (adaanchor export RUN) or give its own file")
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.session.run(None, {"image": np.ascontiguousarray(x.cpu().numpy(), dtype=np.float32)})
         return {n: torch.from_numpy(o) for n, o in zip(self.names, out)}
 
 
-def ensure_onnx(model: nn.Module, strategy: Any, input_size: tuple[int, int], path: Path, ckpt: Path | None,
-                keypoints: tuple[str, ...], spatial_multiple: int | None = None) -> Path:
-    """Export ``model`` + decoding (with ``spatial_multiple``: the network alone, a multi-person run's export) to
-    ``path`` unless a file there is newer than the checkpoint ``ckpt`` (a checkpoint written after the export
-    makes the export stale). Returns ``path``."""
-    from ..export import export_onnx
+def check_source(path: str | Path, meta: dict[str, str], strategy: str | None, keypoints: Sequence[str] | None,
+                 digest: str | None) -> None:
+    """Refuse a graph exported from another run or checkpoint than the one it is used for (its metadata's
+    strategy, keypoints and checkpoint digest; a key the file lacks is not checked). Another run's file of the
+    same size ran without a word: a heatmap graph's keypoints reported as the run's AdaAnchor, another keypoint
+    set under this run's names, or an older checkpoint's weights (108 px from PyTorch's keypoints)."""
+    from ..export.metadata import CHECKPOINT_DIGEST
 
-    if path.is_file() and (ckpt is None or path.stat().st_mtime >= os.stat(ckpt).st_mtime):
+    for key, run_value in (("strategy", strategy), ("keypoints", ",".join(keypoints) if keypoints else None)):
+        got = meta.get(f"adaanchor.{key}")
+        if run_value is not None and got is not None and got != run_value:
+            raise AdaAnchorError(f"{path}: exported from another run ({key} {got!r}, this run's {run_value!r}): "
+                                 "export this run (adaanchor export RUN) or give its own file")
+    got = meta.get(CHECKPOINT_DIGEST)
+    if digest is not None and got is not None and got != digest:
+        raise AdaAnchorError(f"{path}: exported from another checkpoint ({meta.get('adaanchor.checkpoint') or '?'}, "
+                             f"SHA-256 {got}; the run's is {digest}): export it again (adaanchor export RUN) or "
+                             "leave out --onnx, which exports the run's checkpoint when needed")
+
+
+def ensure_onnx(model: nn.Module, strategy: Any, input_size: tuple[int, int], path: Path, ckpt: Path | None,
+                keypoints: tuple[str, ...], spatial_multiple: int | None = None, step: Any = None,
+                task: str | None = None) -> Path:
+    """Export ``model`` + decoding (with ``spatial_multiple``: the network alone, a multi-person run's export) to
+    ``path`` unless the file there was exported from the checkpoint ``ckpt`` (the SHA-256 of its content in the
+    file's metadata: a name and a time say nothing when a checkpoint is restored with its old time, or another
+    run's checkpoint was exported there). Without a checkpoint file, a file there is kept. Returns ``path``."""
+    from ..export import export_onnx
+    from ..export.metadata import CHECKPOINT_DIGEST, checkpoint_digest, checkpoint_label, read_metadata
+
+    digest = checkpoint_digest(ckpt)
+    if path.is_file() and (digest is None or read_metadata(path).get(CHECKPOINT_DIGEST) == digest):
         return path
-    meta = {"adaanchor.keypoints": ",".join(keypoints),
-            "adaanchor.checkpoint": Path(str(ckpt)).name if ckpt is not None else ""}
+    meta = {"adaanchor.keypoints": ",".join(keypoints), "adaanchor.checkpoint": checkpoint_label(ckpt, step)}
+    if digest:
+        meta[CHECKPOINT_DIGEST] = digest
+    if spatial_multiple and task:
+        meta["adaanchor.task"] = str(task)
     export_onnx(model, strategy, path, input_size, metadata=meta, spatial_multiple=spatial_multiple)
     return path

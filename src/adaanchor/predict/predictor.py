@@ -62,7 +62,7 @@ class Predictor:
             device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
             backend: ``"torch"``, or ``"onnx"``: the graph exported by :func:`adaanchor.export.export_onnx`,
                 run in onnxruntime. ``onnx_path`` names the file; by default ``RUN/export/<checkpoint>.onnx``,
-                exported on first use and again whenever the checkpoint is newer.
+                exported on first use and again whenever it does not hold the run's checkpoint (SHA-256).
             threads: CPU threads of the onnxruntime session (default: torch's).
             orientation: ``"displayed"`` (default) turns image files and PIL images with an EXIF orientation
                 tag upright as a viewer shows them, keypoints then in that frame; ``"stored"`` keeps the stored
@@ -74,6 +74,7 @@ class Predictor:
         """
         from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
         from ..export.command import default_onnx_path
+        from ..export.metadata import checkpoint_digest
         from ..models.fuse import fold_batchnorm
         from .backends import OnnxBackend, OnnxHeads, TorchBackend, ensure_onnx, resolve_device
         from .multi import MultiPersonRunner, TorchHeads
@@ -101,23 +102,25 @@ class Predictor:
             ph, pw = (max(32, min(v, 128) // 32 * 32) for v in (size[1], size[0]))
             probe = torch.randn(1, 3, ph, pw, generator=torch.Generator().manual_seed(0)).to(dev)
             model, info["folded_bn"] = fold_batchnorm(model, probe)
+        source = ckpt_path or cfg.model.weights
+        digest = checkpoint_digest(source) if backend == "onnx" else None
         if backend == "onnx":
-            if onnx_path is None:
-                onnx_path = default_onnx_path(target, ckpt_path, cfg.model.weights)
-                ensure_onnx(model, strategy, size, Path(onnx_path), ckpt_path, spec.keypoints, multiple)
-            elif not Path(onnx_path).is_file():  # a file named by the caller is used as it is, or written once
-                ensure_onnx(model, strategy, size, Path(onnx_path), None, spec.keypoints, multiple)
+            named = onnx_path is not None  # a file named by the caller is used as it is (checked), or written once
+            onnx_path = Path(onnx_path) if named else default_onnx_path(target, ckpt_path, cfg.model.weights)
+            if not (named and onnx_path.is_file()):
+                ensure_onnx(model, strategy, size, onnx_path, source, spec.keypoints, multiple, info.get("step"),
+                            str(cfg.task))
             info["onnx"] = str(onnx_path)
         info.update({"device": str(dev), "backend": backend, "run": str(target)})
         if multiple:
-            heads: Any = (OnnxHeads(Path(onnx_path), list(model.head_names), dev, threads) if backend == "onnx"
-                          else TorchHeads(model, dev))
+            heads: Any = (OnnxHeads(Path(onnx_path), list(model.head_names), dev, threads, strategy.name, digest)
+                          if backend == "onnx" else TorchHeads(model, dev))
             runner = MultiPersonRunner(heads, strategy, min(size), multiple)
             info["task"] = str(cfg.task)
             return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner,
                        orientation=orientation)
-        be: Any = (OnnxBackend(Path(onnx_path), size, dev, threads, strategy.name, spec.keypoints) if backend == "onnx"
-                   else TorchBackend(model, strategy, dev))
+        be: Any = (OnnxBackend(Path(onnx_path), size, dev, threads, strategy.name, spec.keypoints, digest)
+                   if backend == "onnx" else TorchBackend(model, strategy, dev))
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, orientation=orientation)
 
     @property
