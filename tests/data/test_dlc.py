@@ -178,6 +178,25 @@ def test_multi_animal_project(tmp_path):
         np.testing.assert_array_equal(got[key], want[key])
 
 
+def test_a_multi_animal_project_is_refused_with_the_whole_image_crop(tmp_path, capsys):
+    """Each animal of an image trained on the same whole-image input with another target, without a word."""
+    root = make_dlc_project(tmp_path / "ma", videos=(("vidA", 6, 3),), individuals=("mouse1", "mouse2"))
+    common = ["data.format=dlc", f"data.root={root}", "model.backbone=tiny", "model.weights=null",
+              "model.tiny_width=8", "data.input_size=[64,48]", "train.max_steps=1", "train.batch_size=4",
+              "train.progress=false", "train.eval_every=0"]
+    capsys.readouterr()
+    assert main(["train", *common, f"out_dir={tmp_path / 'a'}"]) == 2
+    err = capsys.readouterr().err
+    assert "train images hold several instances (up to 2), and data.crop=image takes the whole image" in err
+    assert "use data.crop=box" in err and "task=bottomup" in err
+    assert main(["train", *common, "data.crop=box", f"out_dir={tmp_path / 'b'}"]) == 0
+    # Such a run predicted one instance per image without --boxes, and said nothing.
+    capsys.readouterr()
+    img = root / "labeled-data" / "vidA" / "img000.png"
+    assert main(["predict", str(tmp_path / "b"), str(img), "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    assert "was trained on instance boxes (data.crop=box) and no --boxes were given" in capsys.readouterr().err
+
+
 def test_lightning_pose_folder(tmp_path):
     """lightning-pose keeps one CollectedData.csv at the top of its data folder, images under labeled-data/."""
     root = make_dlc_project(tmp_path / "lp", videos=(("sess1", 5, 1),))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import functools
 import sys
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -271,6 +272,8 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
     """The :class:`TopDownDataset` of ``split``; augmentation on when ``train`` (default: split == 'train')."""
     spec = data_spec(data_cfg)
     res = read_split(data_cfg, split, spec, verbose)
+    if str(data_cfg["crop"]) == "image":
+        check_one_per_image(res, split)
     train = (split == "train") if train is None else train
     occ = data_cfg.get("occlusion") or {}
     if transform is None and occ.get(split if split in ("train", "val") else "val"):
@@ -286,6 +289,19 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         cache_images=bool(data_cfg["cache_images"]),
         exif=_exif_mode(data_cfg),
     )
+
+
+def check_one_per_image(res: ReadResult, split: str) -> None:
+    """``data.crop=image`` makes the whole image each instance's input: images holding several instances (a
+    multi-animal project, a crowd) trained each one on the same input with another target, and predicting gave
+    one instance per image, without a word. Raises naming the counts and the two ways that work."""
+    counts = Counter(i.image_path for i in res.instances)
+    many = [n for n in counts.values() if n > 1]
+    if many:
+        raise AdaAnchorError(
+            f"{res.source}: {len(many)} of the {len(counts)} {split} images hold several instances (up to "
+            f"{max(many)}), and data.crop=image takes the whole image as one instance's input: use data.crop=box "
+            "(each instance in its box; predict with --boxes) or task=bottomup (every instance of an image at once)")
 
 
 def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = None, multiple: int = 1,

@@ -167,6 +167,10 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                                    batch_size=batch_size, onnx_path=onnx_path, orientation=orientation)
     if dets is not None and predictor.multi_person:
         raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
+    if dets is None and not predictor.multi_person and predictor.info.get("crop") == "box":
+        notes.append(f"{run} was trained on instance boxes (data.crop=box) and no --boxes were given: each image is "
+                     "predicted as one instance, the whole image its box; give detections with --boxes for several "
+                     "instances per image")
     for line in notes:  # after the refusals: a note about detections a refused run never reads misleads
         print(f"note: {line}", file=sys.stderr)
     made = [d for d in (out, out / "overlays") if not d.exists()]

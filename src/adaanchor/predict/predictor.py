@@ -111,7 +111,7 @@ class Predictor:
                 ensure_onnx(model, strategy, size, onnx_path, source, spec.keypoints, multiple, info.get("step"),
                             str(cfg.task))
             info["onnx"] = str(onnx_path)
-        info.update({"device": str(dev), "backend": backend, "run": str(target)})
+        info.update({"device": str(dev), "backend": backend, "run": str(target), "crop": str(cfg.data.crop)})
         if multiple:
             heads: Any = (OnnxHeads(Path(onnx_path), list(model.head_names), dev, threads, strategy.name, digest)
                           if backend == "onnx" else TorchHeads(model, dev))
