@@ -190,6 +190,11 @@ def test_a_multi_animal_project_is_refused_with_the_whole_image_crop(tmp_path, c
     assert "train images hold several instances (up to 2), and data.crop=image takes the whole image" in err
     assert "use data.crop=box" in err and "task=bottomup" in err
     assert main(["train", *common, "data.crop=box", f"out_dir={tmp_path / 'b'}"]) == 0
+    # task=bottomup: its OKS AP needs sigmas, which a DeepLabCut project has not; said after the training, now before.
+    capsys.readouterr()
+    assert main(["train", *common, "task=bottomup", "train.eval_every=1", f"out_dir={tmp_path / 'c'}"]) == 2
+    assert "task=bottomup is evaluated by OKS AP: the keypoint spec" in capsys.readouterr().err
+    assert not list((tmp_path / "c").glob("checkpoints/*.pt"))
     # Such a run predicted one instance per image without --boxes, and said nothing.
     capsys.readouterr()
     img = root / "labeled-data" / "vidA" / "img000.png"

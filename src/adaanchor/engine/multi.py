@@ -70,6 +70,16 @@ def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
     return gt_of_images(data, ids), dataset if keep == len(dataset) else Subset(dataset, range(keep))  # type: ignore[arg-type]
 
 
+def check_sigmas(cfg: Any) -> Any:
+    """The keypoint spec of a multi-person run, which its OKS AP evaluation needs with sigmas (checked before
+    training too: a spec without them stopped the run at its first evaluation, after the training)."""
+    spec = data_spec(cfg.data)
+    if spec.sigmas is None:
+        raise AdaAnchorError(f"task={cfg.task} is evaluated by OKS AP: the keypoint spec {cfg.data.spec} needs "
+                             "OKS sigmas (a spec YAML file with 'sigmas', given as data.spec; docs/datasets.md)")
+    return spec
+
+
 def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
                    progress: bool = False, sweep: bool = False) -> tuple[dict[str, Any], list[dict]]:
     """AP family (pycocotools, the spec's OKS sigmas) and keypoint recall at ``bottomup.gamma``; with
@@ -80,10 +90,7 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     images, poses, eval_s`` (and the above).
     """
     t0 = time.time()
-    spec = data_spec(cfg.data)
-    if spec.sigmas is None:
-        raise AdaAnchorError(f"task={cfg.task} is evaluated by OKS AP: the keypoint spec {cfg.data.spec} needs "
-                             "OKS sigmas (docs/datasets.md)")
+    spec = check_sigmas(cfg)
     gt, dataset = _ground_truth(cfg, dataset)
     g = float(strategy.options["gamma"])
     res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress)

@@ -20,7 +20,8 @@ from ..errors import AdaAnchorError, DataError
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object
 from .evaluate import check_ap_ground_truth
-from .run import build_split
+from .multi import check_sigmas
+from .run import build_split, is_multi_person
 from .rundir import RunLock, check_resume_config, describe_changes, write_run_files
 
 
@@ -151,6 +152,8 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device, stride: in
                     check_images(ds, split)
                 if cfg.train.eval_every:
                     check_ap_ground_truth(cfg)
+                    if is_multi_person(cfg):
+                        check_sigmas(cfg)
             except AdaAnchorError as e:
                 err = e
         if any_rank([err is not None], info, device)[0]:
