@@ -331,3 +331,17 @@ def test_sigterm_to_the_process_group_with_data_workers_stops_cleanly(tiny_overr
     assert re.search(r"error: stopped by SIGTERM after step (\d+); saved .*last.pt", out), out
     step = int(re.search(r"after step (\d+)", out).group(1))
     assert safe_load(run / "checkpoints" / "last.pt")["step"] == step and "Traceback" not in out
+
+
+def test_a_resume_that_stops_before_training_leaves_the_run_files_as_they_were(tiny_overrides, tmp_path):
+    """A resume that failed (a global batch the processes do not divide, data not found) rewrote config.yaml
+    with its options and added a 'started' entry to config_history.yaml for a training that never ran."""
+    over = [*tiny_overrides, "train.max_steps=2", "train.eval_every=0"]
+    cfg = build_config(None, over)
+    train(cfg)
+    out = Path(cfg.out_dir)
+    files = {n: (out / n).read_bytes() for n in ("config.yaml", "config_history.yaml")}
+    with pytest.raises(AdaAnchorError):
+        train(build_config(None, [*over, "train.max_steps=4", "train.lr=0.5", "resume=auto",
+                                  f"data.root={tmp_path / 'gone'}", "data.format=coco"]))
+    assert {n: (out / n).read_bytes() for n in files} == files

@@ -67,8 +67,8 @@ class Run:
 
 
 def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
-    """Checkpoint to resume from (checked against this config before anything is written), the run files,
-    the model, the data, the optimizer; the training state restored; DDP and the logs."""
+    """Checkpoint to resume from (checked against this config before anything is written), the model, the data,
+    the optimizer, then the run files; the training state restored; DDP and the logs."""
     run_dir = Path(str(cfg.out_dir))
     if cfg.train.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -77,8 +77,10 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
     check_out_dir(run_dir)  # before overwrite=true removes anything
     resume, state = load_resume(cfg, run_dir, info, device)
     changes = check_resume(resume, state, cfg, info) if resume is not None else None
-    record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
     run = _build(cfg, info, device, run_dir)
+    # The run files are written once the model, the data and the schedule are built: a run that stops before
+    # (a batch size that the processes do not divide, data not found) leaves config.yaml and its history as they were.
+    record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
     if resume is not None:
         _restore(run, resume, state)
     del state
