@@ -494,3 +494,13 @@ def test_epochs_given_while_max_steps_sets_the_run_length_are_named(capsys):
     cfg = build_config("custom", ["data.root=/nowhere"])
     build_config(OmegaConf.to_container(cfg), ["train.lr=0.01"])  # a resolved config sets both: not a user's choice
     assert "note" not in capsys.readouterr().err
+
+
+def test_a_yaml_boolean_word_for_a_string_option_is_read_as_the_word(tmp_path):
+    """YAML reads `off` as False: `train.amp=off`, a documented value, was 'must be str, got False'."""
+    assert build_config(None, ["train.amp=off"]).train.amp == "off"
+    f = tmp_path / "c.yaml"
+    f.write_text("train:\n  amp: off\n")
+    assert build_config(f, []).train.amp == "off"
+    with pytest.raises(AdaAnchorError, match=r"unknown train.amp 'on'. Valid: auto, bf16, fp16, off"):
+        build_config(None, ["train.amp=yes"])

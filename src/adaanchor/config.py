@@ -210,6 +210,18 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
+def _bool_words(layer: dict[str, Any], ref: Mapping) -> None:
+    """A bool given for a key whose default is a string, back to the word: YAML 1.1 reads ``off``/``no`` as False
+    and ``on``/``yes`` as True, so ``train.amp=off`` (a documented value) was "must be str, got False". The
+    option's own choices then decide (``off`` is one of ``train.amp``'s)."""
+    for key, value in layer.items():
+        default = ref.get(key) if isinstance(ref, Mapping) else None
+        if isinstance(default, dict) and isinstance(value, dict):
+            _bool_words(value, default)
+        elif isinstance(default, str) and isinstance(value, bool):
+            layer[key] = "on" if value else "off"
+
+
 def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
     for key, default in ref.items():
         value = cfg.get(key)
@@ -286,9 +298,11 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     if base is not None:
         layer = read_yaml(base) if isinstance(base, (str, Path)) else dict(base)
         _check_keys(layer, ref)
+        _bool_words(layer, ref)
         layers.append(layer)
     ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides)
     _check_keys(ov, ref)
+    _bool_words(ov, ref)
     layers.append(ov)
     cfg = _merge(layers)
     preset = PRESETS.get(str(cfg.strategy.name))
