@@ -345,3 +345,22 @@ def test_a_resume_that_stops_before_training_leaves_the_run_files_as_they_were(t
         train(build_config(None, [*over, "train.max_steps=4", "train.lr=0.5", "resume=auto",
                                   f"data.root={tmp_path / 'gone'}", "data.format=coco"]))
     assert {n: (out / n).read_bytes() for n in files} == files
+
+
+def test_the_time_limit_says_so_exits_3_and_resume_continues(tiny_overrides, tmp_path, capsys):
+    """Reaching train.time_limit_s looked like a finished training (exit 0, 'trained 15 steps'), and it evaluated
+    past the limit; a requeue script could not tell."""
+    from adaanchor.cli import main
+
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    over = [*tiny_overrides, "train.max_steps=8", "train.eval_every=1"]
+    capsys.readouterr()
+    assert main(["train", str(config), *over, "train.time_limit_s=1e-9"]) == 3
+    out = capsys.readouterr().out
+    assert re.search(r"stopped at train.time_limit_s=1e-09 after step 1 of 8; saved .*last.pt: continue with "
+                     r"resume=auto", out), out
+    run = Path(build_config(None, over).out_dir)
+    assert safe_load(run / "checkpoints" / "last.pt")["step"] == 1 and not (run / "eval_log.csv").exists()
+    assert main(["train", str(config), *over, "resume=auto"]) == 0
+    assert "trained steps 2-8 (resumed at step 1)" in capsys.readouterr().out

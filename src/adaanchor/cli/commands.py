@@ -103,7 +103,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
         print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
         _warn_diverged(m, cfg)
-    return 0
+    return 3 if summary.get("timed_out") else 0  # stopped at the time limit: resume=auto continues
 
 
 def _warn_diverged(m: dict[str, Any], cfg: Any) -> None:

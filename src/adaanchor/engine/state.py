@@ -61,6 +61,7 @@ class Run:
     bad: int = 0
     skipped: int = 0
     signalled: bool = False
+    timed_out: bool = False  # the last step stopped the loop at train.time_limit_s
     last_ckpt: tuple[Path, int] | None = None
     final_metrics: dict[str, Any] | None = None
     written: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # file -> (step, epoch, batch) it holds

@@ -125,7 +125,11 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
         where = run.last_ckpt[0] if run.last_ckpt else run.run_dir / "checkpoints" / "last.pt"
         raise TrainingError(f"stopped by {term.name or 'a signal'} after step {run.step}; saved {where}: continue "
                             "with resume=auto")
-    return {"run_dir": str(run.run_dir), "steps": run.step, "start_step": start_step,
+    timed_out = run.timed_out and run.step < run.total
+    if timed_out and info.is_main:
+        print(f"stopped at train.time_limit_s={cfg.train.time_limit_s} after step {run.step} of {run.total}; saved "
+              f"{run.last_ckpt[0] if run.last_ckpt else 'last.pt'}: continue with resume=auto")
+    return {"run_dir": str(run.run_dir), "steps": run.step, "start_step": start_step, "timed_out": timed_out,
             "train_seconds": time.time() - run.t0, "best": run.best,
             "metrics": run.final_metrics, "params": sum(p.numel() for p in run.model.parameters()),
             "skipped_steps": run.skipped, "resumed_from": str(run.resume) if run.resume else None,
@@ -172,6 +176,7 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     # Every rank takes the same branch, or DDP's collectives would hang.
     local_bad = not bool(torch.isfinite(loss.detach()))
     nonfinite, timeup, run.signalled = any_rank([local_bad, timeup or term.requested, term.requested], info, device)
+    run.timed_out = timeup and not run.signalled
     why, gnorm = ("loss" if nonfinite else None), math.nan
     run.opt.zero_grad(set_to_none=True)
     if why is None:
@@ -232,7 +237,10 @@ def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool, term: TermSigna
         stop = True
     run.last_ckpt = (_save(run, "last.pt", epoch, batch_idx), run.step)
     due = run.val_ds is not None and ((epoch + 1) % int(tc.eval_every) == 0 or stop)
-    if due and not run.signalled:
+    # No evaluation on the way out after SIGTERM, a Ctrl-C or the time limit (a scheduler's limit may follow it:
+    # the evaluation that was due runs on resume, :func:`_missed_evaluation`).
+    stopped_early = run.signalled or (run.timed_out and run.step < run.total)
+    if due and not stopped_early:
         with term.plain_ctrl_c():
             _evaluate(run, epoch, batch_idx)
     return stop
