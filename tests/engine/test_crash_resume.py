@@ -364,3 +364,26 @@ def test_the_time_limit_says_so_exits_3_and_resume_continues(tiny_overrides, tmp
     assert safe_load(run / "checkpoints" / "last.pt")["step"] == 1 and not (run / "eval_log.csv").exists()
     assert main(["train", str(config), *over, "resume=auto"]) == 0
     assert "trained steps 2-8 (resumed at step 1)" in capsys.readouterr().out
+
+
+def test_resuming_a_moved_run_directory_trains_in_it(tiny_overrides, tmp_path, capsys):
+    """`adaanchor train MOVED/config.yaml resume=auto` started from scratch at the old place (its out_dir),
+    re-creating that folder, and left the moved checkpoints unused."""
+    import shutil
+
+    from adaanchor.cli import main
+
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    first = tmp_path / "first"
+    assert main(["train", str(config), *tiny_overrides, "train.max_steps=2", "train.eval_every=0",
+                 f"out_dir={first}"]) == 0
+    moved = tmp_path / "moved" / "run"
+    moved.parent.mkdir()
+    shutil.move(str(first), str(moved))
+    capsys.readouterr()
+    assert main(["train", str(moved / "config.yaml"), "resume=auto", "train.max_steps=3"]) == 0
+    cap = capsys.readouterr()
+    assert f"is the config of the run directory {moved} (made as {first}): training there" in cap.err
+    assert "trained steps 3-3 (resumed at step 2)" in cap.out
+    assert not first.exists() and safe_load(moved / "checkpoints" / "last.pt")["step"] == 3

@@ -62,6 +62,25 @@ def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str
 
 
 
+def _moved_run_dir(config: str, overrides: list[str]) -> list[str]:
+    """A run directory's own ``config.yaml`` (beside its ``config_history.yaml``) trains in that directory: its
+    ``out_dir`` names where the run was first made, and a run directory moved or copied elsewhere then resumed
+    from scratch at the old place (``resume=auto: no checkpoint in OLD``). An ``out_dir=`` given wins."""
+    path = Path(config)
+    if path.name != "config.yaml" or not (path.parent / "config_history.yaml").is_file() \
+            or any(it.startswith("out_dir=") for it in overrides):
+        return overrides
+    from ..config import read_yaml
+
+    recorded = read_yaml(path).get("out_dir")
+    here = path.parent.resolve()
+    if recorded is None or Path(str(recorded)).expanduser().resolve() == here:
+        return overrides
+    print(f"note: {path} is the config of the run directory {path.parent} (made as {recorded}): training there",
+          file=sys.stderr)
+    return [*overrides, f"out_dir={here}"]
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     if a.task in ("bottomup", "centre", "center"):
         if a.overrides or a.budget_minutes is not None:
@@ -84,7 +103,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from ..config import build_config
     from ..engine.train import train
 
-    cfg = build_config(*_config_or_custom(a.config, a.overrides))
+    config, overrides = _config_or_custom(a.config, a.overrides)
+    cfg = build_config(config, _moved_run_dir(config, overrides))
     summary = train(cfg)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0
