@@ -200,7 +200,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     check_orientation(orientation)
     if int(every) < 1 or (max_frames is not None and int(max_frames) < 1):
         raise AdaAnchorError(f"viz: every must be >= 1 and max_frames >= 1 or None (all), got {every} and {max_frames}")
-    cfg, ckpt_path = resolve_run(run, ckpt, overrides)
+    cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False)
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
     spec = data_spec(cfg.data)

@@ -409,6 +409,17 @@ def test_a_run_dir_works_from_another_folder_and_machine(tmp_path, monkeypatch, 
     assert info["step"] >= 1 and all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
     cfg2, _ = resolve_run(tmp_path / "moved", overrides=[f"data.root={tmp_path / 'data-elsewhere'}"])
     assert capsys.readouterr().err == "" and cfg2.data.root == str(tmp_path / "data-elsewhere")
+    # Prediction, export and drawing need no data: no warning about it (it misled), and a checkpoint path stands
+    # for its run (export read the .pt file as a YAML config: 'not UTF-8 text').
+    from adaanchor.cli import main
+
+    img = tmp_path / "data-elsewhere" / "img" / "a.png"
+    assert main(["predict", str(tmp_path / "moved"), str(img), "--out", str(tmp_path / "p"), "--quiet"]) == 0
+    assert "does not exist here" not in capsys.readouterr().err
+    ckpt_path = tmp_path / "moved" / "checkpoints" / "best.pt"
+    assert main(["export", str(ckpt_path), "--no-check"]) == 0
+    cap = capsys.readouterr()
+    assert "does not exist here" not in cap.err and (tmp_path / "moved" / "export" / "best.onnx").is_file()
 
 
 # --- the learning-rate schedule after a resume with changed options -----------------------------------------------

@@ -75,15 +75,18 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: Sequence[str] = ()) -> tuple[DictConfig, Path | None]:
-    """``target`` is a run directory (with ``config.yaml``) or a config file. Returns the config (with
-    ``overrides`` applied) and the checkpoint to use: ``ckpt`` if given, else the run's ``best.pt`` or
-    ``last.pt``, else None.
+def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: Sequence[str] = (),
+                need_data: bool = True) -> tuple[DictConfig, Path | None]:
+    """``target`` is a run directory (with ``config.yaml``), a checkpoint inside one (``RUN/checkpoints/x.pt``:
+    that run, that checkpoint) or a config file. Returns the config (with ``overrides`` applied) and the
+    checkpoint to use: ``ckpt`` if given, else the run's ``best.pt`` or ``last.pt``, else None.
 
     A run directory is self-contained: its own ``spec.yaml`` (the keypoint spec it was trained with) is used
-    unless ``data.spec`` is overridden, and a data path of its config that does not exist here (the data
-    moved, another machine) is named with the override that fixes it. A bare name that is neither is a
-    packaged config (``demo``)."""
+    unless ``data.spec`` is overridden, and, with ``need_data`` (evaluation), a data path of its config that does
+    not exist here (the data moved, another machine) is named with the override that fixes it; prediction,
+    export and drawing need no data and say nothing of it. A bare name that is neither is a packaged config
+    (``demo``)."""
+    target, ckpt = split_checkpoint(Path(target), ckpt)
     # A folder of that name is the run (``out_dir=custom``), not the packaged config config_file would name.
     p = Path(target) if Path(target).is_dir() else config_file(target)
     if p.is_dir():
@@ -95,7 +98,8 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
         own_spec = p / "spec.yaml"
         if own_spec.is_file() and not any(o.split("=", 1)[0].strip() == "data.spec" for o in overrides):
             cfg.data.spec = str(own_spec.resolve())
-        _warn_missing_data(cfg, cfg_path)
+        if need_data:
+            _warn_missing_data(cfg, cfg_path)
         if ckpt is None:
             for name in ("best.pt", "last.pt"):
                 if (p / "checkpoints" / name).is_file():
@@ -106,6 +110,17 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
     else:
         raise AdaAnchorError(f"{p}: no such run directory or config file")
     return cfg, (Path(ckpt) if ckpt is not None else None)
+
+
+def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:
+    """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file)."""
+    if run.is_file() and run.suffix in (".pt", ".pth", ".ckpt"):
+        folder = run.parent.parent if run.parent.name == "checkpoints" else run.parent
+        if not (folder / "config.yaml").is_file():
+            raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); "
+                                 "give the run's config file and ckpt=")
+        return folder, run if ckpt is None else ckpt
+    return run, ckpt
 
 
 def _check_run_config(cfg_path: Path) -> None:

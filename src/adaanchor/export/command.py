@@ -38,14 +38,15 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
     from ..data.build import data_spec
-    from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
+    from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
 
     if out is not None and Path(out).suffix.lower() != ".onnx" and not Path(out).is_dir():  # a folder: its own error
         # `export RUN photo.jpg` (by analogy with predict) replaced the photo with a model file.
         raise AdaAnchorError(f"{out}: the output is an ONNX file and its name must end in .onnx (nothing written)")
     check_opset(opset)  # before the model loads
     need_onnx(runtime=check)
-    cfg, ckpt_path = resolve_run(run, ckpt, list(overrides))
+    cfg, ckpt_path = resolve_run(run, ckpt, list(overrides), need_data=False)
+    run = str(split_checkpoint(Path(run), None)[0])  # a checkpoint path stands for its run (the default output)
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
     model, strategy, info = load_for_eval(cfg, ckpt_path)

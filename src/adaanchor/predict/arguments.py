@@ -1,4 +1,4 @@
-"""The checks of the Predictor's arguments: batch size, image ids, ``predict_stream`` items, a checkpoint path."""
+"""The checks of the Predictor's arguments: batch size, image ids, ``predict_stream`` items."""
 
 from __future__ import annotations
 
@@ -58,15 +58,4 @@ def named_triples(items: Any) -> Iterator[tuple[Any, Any, Any, str]]:
         yield item[0], item[1], item[2], f"item {n} image"
 
 
-def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:
-    """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file)."""
-    if run.is_file() and run.suffix in (".pt", ".pth", ".ckpt"):
-        folder = run.parent.parent if run.parent.name == "checkpoints" else run.parent
-        if not (folder / "config.yaml").is_file():
-            raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); "
-                                 "give the run's config file and ckpt=")
-        return folder, run if ckpt is None else ckpt
-    return run, ckpt
-
-
-__all__ = ["check_batch_size", "image_ids_of", "named_triples", "split_checkpoint"]
+__all__ = ["check_batch_size", "image_ids_of", "named_triples"]

@@ -21,7 +21,7 @@ from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..strategies import ANCHOR_STRATEGY_NAMES
-from .arguments import check_batch_size, image_ids_of, named_triples, split_checkpoint
+from .arguments import check_batch_size, image_ids_of, named_triples
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
 from .images import check_orientation, image_list, to_rgb
@@ -72,7 +72,7 @@ class Predictor:
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
         """
-        from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
+        from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
         from ..export.command import default_onnx_path
         from ..export.metadata import checkpoint_digest
         from ..models.fuse import fold_batchnorm
@@ -85,7 +85,7 @@ class Predictor:
         check_orientation(orientation)
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
-        cfg, ckpt_path = resolve_run(target, ckpt, list(overrides))
+        cfg, ckpt_path = resolve_run(target, ckpt, list(overrides), need_data=False)
         if ckpt_path is None and not cfg.model.weights:
             raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
         dev = resolve_device(device)
