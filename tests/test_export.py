@@ -153,6 +153,16 @@ def test_an_opset_the_exporters_do_not_write_is_refused(exported, tmp_path, opse
     assert not out.exists()
 
 
+def test_an_opset_onnxruntime_cannot_run_says_to_export_at_a_later_one(exported, tmp_path):
+    """The heatmap at opset 11: onnxruntime's raw refusal, naming an internal temporary file, and no hint."""
+    cfg, ckpt = resolve_run(exported["heatmap"][0])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    with pytest.raises(AdaAnchorError, match=r"onnxruntime cannot run this graph at opset 11: export with a later "
+                                             r"--opset, or none$") as e:
+        export_onnx(model, strategy, tmp_path / "h11.onnx", (72, 96), opset=11)
+    assert ".tmp" not in str(e.value) and not list(tmp_path.iterdir())
+
+
 def test_bad_output_path(exported, tmp_path):
     run, _ = exported["adaanchor"]
     blocker = tmp_path / "file.txt"

@@ -236,6 +236,13 @@ def test_onnx_export_and_backend_of_a_multi_person_run(run, crowd, tmp_path, cap
     assert main(["predict", str(run), str(crowd / "images" / "val"), "--out", str(res), "--backend", "onnx",
                  "--onnx", str(path), "--gt", str(crowd / "val.json"), "--quiet"]) == 0
     assert main(["score", str(crowd / "val.json"), str(res / "predictions.json"), "--metric", "coco"]) == 0
+    from adaanchor.engine.run import load_for_eval, resolve_run
+    from adaanchor.export import check_onnx
+
+    cfg, ckpt = resolve_run(run)
+    m, s, _ = load_for_eval(cfg, ckpt)
+    with pytest.raises(AdaAnchorError, match=r"bu.onnx: a multi-person run's network \(its head maps, no decoding\): check"):
+        check_onnx(path, m, s, tuple(cfg.data.input_size), latency_runs=0)
     with pytest.raises(AdaAnchorError, match=r"exported from another run \(outputs \['conf', 'offset', 'local', "
                                              r"'tags'\], this run's heads are \['conf', 'offset', 'tags'\]\)"):
         OnnxHeads(path, ["conf", "offset", "tags"], torch.device("cpu"))

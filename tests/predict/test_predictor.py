@@ -206,6 +206,16 @@ def test_the_default_onnx_file_is_exported_again_unless_it_holds_the_runs_checkp
     ref = Predictor.from_run(run, device="cpu")
     for a, b in zip(ref.predict(val_images[:3]), onnx.predict(val_images[:3])):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+    # --onnx without --backend onnx was ignored (also a damaged file): it implies the backend, and contradicts torch.
+    from adaanchor.cli import main
+
+    assert main(["predict", str(run), str(val_images[0]), "--out", str(tmp_path / "o"), "--onnx",
+                 str(run / "export" / "last.onnx"), "--quiet"]) == 0
+    assert len(calls) == 2  # the onnx backend, on the file as it is
+    assert main(["predict", str(run), str(val_images[0]), "--out", str(tmp_path / "o2"), "--onnx", str(first),
+                 "--backend", "torch", "--quiet"]) == 2
+    with pytest.raises(AdaAnchorError, match="is the exported file of backend='onnx', not of 'torch'"):
+        Predictor.from_run(run, device="cpu", onnx_path=first)
     # A file named by the caller is used as it is, unless it was exported from another checkpoint.
     with pytest.raises(AdaAnchorError, match=r"first.onnx: exported from another checkpoint \(last.pt \(step 2\), "
                                              r"SHA-256 [0-9a-f]{16}; the run's is [0-9a-f]{16}\)"):

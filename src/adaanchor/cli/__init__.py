@@ -180,8 +180,10 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--batch-size", type=_int_at_least(1), default=16, metavar="N",
                     help="images (top-down: instances) per forward pass (default 16)")
     pr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
-    pr.add_argument("--backend", choices=("torch", "onnx"), default="torch")
-    pr.add_argument("--onnx", help="with --backend onnx: the exported file to use (default RUN/export/<ckpt>.onnx)")
+    pr.add_argument("--backend", choices=("torch", "onnx"), default=None,
+                    help="torch (default) or onnx: the exported graph in onnxruntime")
+    pr.add_argument("--onnx", help="the exported file for the onnx backend (implies --backend onnx; default "
+                    "RUN/export/<ckpt>.onnx)")
     pr.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
                     help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
                     "shows them (default); stored: the pixels as the file stores them")

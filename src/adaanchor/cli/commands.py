@@ -264,9 +264,12 @@ def cmd_predict(a: argparse.Namespace) -> int:
     from ..predict.command import format_summary, predict_command
 
     sources, ckpt, overrides = split_image_args(a.sources)
+    if a.onnx and a.backend == "torch":  # the file was ignored, even a damaged one
+        raise AdaAnchorError(f"--onnx {a.onnx} is the exported file of --backend onnx, not of --backend torch")
+    backend = a.backend or ("onnx" if a.onnx else "torch")
     res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
                           save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
-                          backend=a.backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx,
+                          backend=backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx,
                           min_score=a.min_score, orientation=a.orientation)
     print(format_summary(res, Path(a.out)))
     return int(res["exit_code"])

@@ -135,6 +135,9 @@ def check_onnx(
     model = copy.deepcopy(model).cpu().float().eval()
     threads = torch.get_num_threads()
     sess = _open(path, threads)
+    if "adaanchor.spatial_multiple" in sess.get_modelmeta().custom_metadata_map:  # a TypeError deep inside before
+        raise AdaAnchorError(f"{path}: a multi-person run's network (its head maps, no decoding): check it with "
+                             "adaanchor.export.check_heads_onnx")
     shape = sess.get_inputs()[0].shape  # [batch, 3, H, W]; H and W are names where the graph takes any size
     if all(isinstance(v, int) for v in shape[2:]) and tuple(shape[2:]) != (h, w):
         raise AdaAnchorError(f"{path}: the graph takes {shape[3]}x{shape[2]} (W x H) images, input_size is {w}x{h}")

@@ -91,7 +91,12 @@ def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset
         raise
     except Exception as e:  # noqa: BLE001
         why = f" (dynamo: {dynamo_error})" if dynamo_error else ""
-        raise AdaAnchorError(f"ONNX export failed: {_error_line(e)}{why}{_opset_hint(e)}") from None
+        line = _error_line(e).replace(f"Load model from {tmp} failed:", "").replace(str(tmp), "the graph").strip()
+        hint = _opset_hint(e)
+        if not hint and opset is not None and "onnxruntime" not in line and "Invalid" in line:
+            # onnxruntime refused the written graph at this opset (the heatmap's Clip on int64 needs 13).
+            hint = f". onnxruntime cannot run this graph at opset {opset}: export with a later --opset, or none"
+        raise AdaAnchorError(f"ONNX export failed: {line}{why}{hint}") from None
     return "torchscript", dynamo_error
 
 

@@ -81,6 +81,8 @@ class Predictor:
 
         if backend not in ("torch", "onnx"):
             raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
+        if onnx_path is not None and backend != "onnx":  # it was ignored, even a damaged file
+            raise AdaAnchorError(f"onnx_path={onnx_path} is the exported file of backend='onnx', not of {backend!r}")
         check_batch_size(batch_size)  # before the model loads: a bad value costs no load
         check_orientation(orientation)
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
