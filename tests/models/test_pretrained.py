@@ -115,3 +115,18 @@ def test_weights_of_another_architecture_are_refused(monkeypatch):
     counts = load_weights(net18, "timm:resnet18.a1_in1k")
     assert counts["skipped"] == 2  # the classifier (fc.weight, fc.bias)
     assert torch.equal(net18.backbone.body.conv1.weight, r18["conv1.weight"])
+
+
+@pytest.mark.parametrize("backbone,fix", [("tiny", r"give model.weights=null \(random weights\)"),
+                                          ("resnet18", r"give model.weights=timm:resnet18.<tag>")])
+def test_timm_weights_of_another_backbone_are_refused_before_any_download(backbone, fix):
+    """`adaanchor train data.format=dlc ... model.backbone=tiny` kept the custom config's ResNet-50 weights: the
+    message spoke of the Hugging Face cache, and after a download of a coverage error."""
+    from adaanchor.config import build_config
+    from adaanchor.engine.run import build_system
+
+    cfg = build_config(None, [f"model.backbone={backbone}", "model.weights=timm:resnet50.tv_in1k",
+                              "data.input_size=[64,64]"])
+    with pytest.raises(AdaAnchorError, match=rf"^model.weights=timm:resnet50.tv_in1k are weights of a resnet50, and "
+                                             rf"model.backbone={backbone}: {fix}"):
+        build_system(cfg)

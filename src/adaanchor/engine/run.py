@@ -42,8 +42,25 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
     extra = {"branches": strategy.branches} if getattr(strategy, "branches", None) else {}
     model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior), **extra)
     if load_pretrained and m.weights:
+        check_weights_arch(str(m.weights), str(m.backbone))
         load_weights(model, m.weights)
     return model, strategy
+
+
+def check_weights_arch(weights: str, backbone: str) -> None:
+    """``timm:NAME`` weights are of the architecture ``NAME`` (before its tag): another ``model.backbone`` is an
+    error before any download (``model.backbone=tiny`` with the custom config's ResNet-50 weights was a message
+    about the Hugging Face cache, and after a download a coverage error)."""
+    from ..models.pretrained import is_timm_name
+
+    if not is_timm_name(weights):
+        return
+    arch = weights.removeprefix("timm:").split(".")[0]
+    if arch and arch != backbone:
+        fix = "model.weights=null (random weights)" if backbone == "tiny" else \
+            f"model.weights=timm:{backbone}.<tag> (timm.list_pretrained('{backbone}.*')) or model.weights=null"
+        raise AdaAnchorError(f"model.weights={weights} are weights of a {arch}, and model.backbone={backbone}: "
+                             f"give {fix}")
 
 
 def is_multi_person(cfg: DictConfig) -> bool:

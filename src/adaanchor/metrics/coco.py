@@ -108,7 +108,7 @@ def coco_keypoint_ap(
     dets, res_name = load_results(results)
     k = gt_num_keypoints(data, gt_name)
     if len(sig) != k:
-        raise AdaAnchorError(f"{gt_name}: {k} keypoints but {len(sig)} OKS sigmas; pass sigmas for this dataset")
+        raise AdaAnchorError(f"{gt_name}: {k} keypoints but {len(sig)} OKS sigmas; pass the sigmas of this dataset (adaanchor score --spec SPEC.yaml: a spec with its sigmas)")
     check_results_match_gt(dets, res_name, data, gt_name, k)
     if not dets:
         return {name: 0.0 for name in COCO_STATS}

@@ -65,7 +65,7 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
     k = gt_num_keypoints(data, name) if data["annotations"] else len(COCO_SIGMAS)
     kappa = 2.0 * oks_sigmas(sigmas, COCO_SIGMAS)
     if data["annotations"] and len(kappa) != k:  # K is the ground truth's (COCO-17 without annotations)
-        raise AdaAnchorError(f"{name}: {k} keypoints but {len(kappa)} OKS sigmas; pass sigmas for this dataset")
+        raise AdaAnchorError(f"{name}: {k} keypoints but {len(kappa)} OKS sigmas; pass the sigmas of this dataset (adaanchor score --spec SPEC.yaml: a spec with its sigmas)")
     gts: dict[Any, list[tuple[np.ndarray, float]]] = defaultdict(list)
     for ann in data["annotations"]:
         if not ann.get("iscrowd", 0):
