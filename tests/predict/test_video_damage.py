@@ -186,5 +186,6 @@ def test_the_coco_results_keep_five_decimals_of_a_keypoint_confidence(tmp_path):
     pred = Prediction(np.array([[[1.23456, 2.0], [3.0, 4.0]]]), np.array([[0.00042, 0.98765]], np.float32), None,
                       np.array([[0, 0, 4, 4.0]]), np.ones(1), np.zeros((1, 2, 3)), (4, 4))
     w.write(Frame(np.zeros((4, 4, 3), np.uint8), tmp_path / "a.png"), pred, 1)
-    kp = json.loads(w.close().read_text())[0]["keypoints"]
-    assert kp == [1.235, 2.0, 0.00042, 3.0, 4.0, 0.98765]
+    rec = json.loads(w.close().read_text())[0]
+    assert rec["keypoints"] == [1.235, 2.0, 0.00042, 3.0, 4.0, 0.98765]
+    assert rec["file_name"] == str((tmp_path / "a.png").resolve())  # absolute: it was relative to the cwd

@@ -5,7 +5,7 @@ stream: each frame is written when it is predicted, so memory does not grow with
 are written under a temporary name and renamed when complete.
 
 - COCO results (``adaanchor score`` reads them): ``{"image_id", "category_id": 1, "keypoints": [x, y, s] *
-  K, "score", "bbox", "file_name"[, "frame", "time"]}`` per instance, original image pixels.
+  K, "score", "bbox", "file_name" (absolute)[, "frame", "time"]}`` per instance, original image pixels.
 - DeepLabCut CSV, the layout of DeepLabCut's own analysis output: header rows ``scorer``, ``bodyparts``,
   ``coords`` (plus ``individuals`` when an image can hold several instances); then one row per frame
   (index = frame number for a video, the image path for images) with ``x, y, likelihood`` per keypoint.
@@ -72,7 +72,7 @@ class CocoWriter:
                   for v in (_round(x), _round(y), _round(c, 5))]
             rec: dict[str, Any] = {"image_id": int(image_id), "category_id": 1, "keypoints": kp,
                                    "score": _round(inst[i], 5), "bbox": [_round(v, 2) for v in pred.boxes[i]],
-                                   "file_name": str(frame.source)}
+                                   "file_name": str(frame.source.resolve())}  # absolute: not the cwd's
             if frame.kind == "video":
                 rec["frame"] = frame.index
                 if frame.time is not None:
