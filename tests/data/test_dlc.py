@@ -590,3 +590,19 @@ def test_a_table_written_on_windows_reads_its_backslash_paths(tmp_path):
     assert sorted(got) == sorted(want)
     for key in want:
         np.testing.assert_array_equal(got[key], want[key])
+
+
+def test_data_of_another_format_says_which_format_it_looks_like(tmp_path, capsys):
+    """A SLEAP file read as DeepLabCut's was 'unreadable DeepLabCut config (UnicodeDecodeError)'; a DeepLabCut
+    project read as SLEAP's 'SLEAP file not found' although the folder exists."""
+    proj = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3),))
+    slp = tmp_path / "labels.slp"
+    make_slp(slp)
+    for fmt, root, says in (("dlc", slp, "looks like a SLEAP file: data.format=slp"),
+                            ("slp", proj, "looks like a DeepLabCut project: data.format=dlc"),
+                            ("yolo", proj, "looks like a DeepLabCut project: data.format=dlc")):
+        capsys.readouterr()
+        assert main(["data", "stats", f"data.format={fmt}", f"data.root={root}"]) == 2
+        assert f"({root} {says})" in capsys.readouterr().err
+    assert main(["data", "stats", "data.format=dlc", f"data.root={proj}"]) == 0
+    assert "looks like" not in capsys.readouterr().err

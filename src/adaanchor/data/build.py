@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import sys
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, posi
 from .bottomup import BOTTOMUP_AUG, BottomUpDataset, group_by_image
 from .dataset import AUG_DEFAULTS, TopDownDataset
 from .readers import ReadResult
+from .readers.guess import format_hint
 from .spec import KeypointSpec
 from .spec_source import load_spec
 from .splits import split_by_config
@@ -204,10 +206,24 @@ def data_spec(data_cfg: Mapping[str, Any]) -> KeypointSpec:
     """The keypoint spec of a ``data`` section: ``data.spec`` (a built-in name, a YAML file or a data source,
     :func:`.spec_source.load_spec`). A folder as the spec of COCO-format data (the config for your own data,
     ``custom.yaml``, names ``data.root``) means the keypoint set of the training annotation file."""
-    spec = data_cfg["spec"]
-    if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and Path(spec).expanduser().is_dir():
-        spec = annotation_path(data_cfg, "train")
-    return load_spec(spec)
+    with hinting_format(data_cfg):
+        spec = data_cfg["spec"]
+        if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and Path(spec).expanduser().is_dir():
+            spec = annotation_path(data_cfg, "train")
+        return load_spec(spec)
+
+
+@contextlib.contextmanager
+def hinting_format(data_cfg: Mapping[str, Any]) -> Iterator[None]:
+    """An error reading the data says which ``data.format`` its root looks like, when another (a SLEAP file read
+    as DeepLabCut's was 'unreadable DeepLabCut config (UnicodeDecodeError)')."""
+    try:
+        yield
+    except AdaAnchorError as e:
+        hint = format_hint(data_cfg.get("root"), str(data_cfg.get("format"))) if data_cfg.get("root") else ""
+        if hint and hint not in str(e):
+            e.args = (f"{e}{hint}",)
+        raise
 
 
 def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | None = None, verbose: bool = True) -> ReadResult:
@@ -233,7 +249,8 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         if not res.instances:
             raise AdaAnchorError(f"{det}: no detection above data.det_score_thr={data_cfg['det_score_thr']}")
         return res
-    res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
+    with hinting_format(data_cfg):
+        res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
     outside_root(res, data_cfg, split, path)
     drop_missing_images(res, bool(data_cfg["skip_invalid"]))
     sp = data_cfg.get("split") or {}

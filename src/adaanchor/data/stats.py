@@ -66,14 +66,15 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
 def _read(cfg: dict[str, Any], split: str, spec: KeypointSpec) -> ReadResult:
     """Read ``split`` with ``spec`` as training would (same annotation file, image folder and root check),
     listing every bad record instead of stopping at the first."""
-    from .build import annotation_path, images_dir, outside_root
+    from .build import annotation_path, hinting_format, images_dir, outside_root
     from .readers.formats import FORMATS
 
     fmt = "csv" if split == "val" and cfg.get("csv") else str(cfg["format"])
     if fmt not in FORMATS:
         raise unknown_name_error("data.format", fmt, FORMATS)
     path = annotation_path(cfg, split)
-    res = FORMATS[fmt](path, spec, images_dir=images_dir(cfg, split), skip_invalid=True)
+    with hinting_format(cfg):
+        res = FORMATS[fmt](path, spec, images_dir=images_dir(cfg, split), skip_invalid=True)
     outside_root(res, {**cfg, "skip_invalid": True}, split, Path(path))
     sp = cfg.get("split") or {}
     from .build import splits_one_file
