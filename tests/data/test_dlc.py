@@ -606,3 +606,17 @@ def test_data_of_another_format_says_which_format_it_looks_like(tmp_path, capsys
         assert f"({root} {says})" in capsys.readouterr().err
     assert main(["data", "stats", "data.format=dlc", f"data.root={proj}"]) == 0
     assert "looks like" not in capsys.readouterr().err
+
+
+def test_data_stats_counts_a_missing_frame_and_fails_when_nothing_is_usable(tmp_path, capsys):
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 5, 3),))
+    (root / "labeled-data" / "vidA" / "img003.png").unlink()
+    capsys.readouterr()
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 0
+    out = capsys.readouterr().out
+    total = next(ln for ln in out.splitlines() if ln.startswith("| total"))
+    assert total.rstrip(" |").endswith("| 1")  # the missing images column counted it (it said 0)
+    for p in (root / "labeled-data" / "vidA").glob("*.png"):
+        p.unlink()
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2
+    assert "error: no usable instance in any split" in capsys.readouterr().err

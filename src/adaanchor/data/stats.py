@@ -36,8 +36,9 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
     Returns:
         ``file``; ``images`` (distinct image files); ``instances``; ``keypoints`` = ``{"v2", "v1", "v0"}``;
         ``labelled_outside_box`` (labelled keypoints outside their instance box ``[x, x + w] x [y, y + h]``);
-        ``missing_images`` (count) and ``problems``: one line per skipped record (the reader's message,
-        naming file, record and field) and per missing image file.
+        ``missing_images`` (image files not found: of kept records, and of records a reader skipped for it) and
+        ``problems``: one line per skipped record (the reader's message, naming file, record and field) and per
+        missing image file.
     """
     insts = res.instances
     v = np.concatenate([i.visibility for i in insts]) if insts else np.zeros(0, dtype=np.int64)
@@ -51,6 +52,8 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
     paths = sorted({i.image_path for i in insts})
     missing = [p for p in paths if not Path(p).is_file()] if check_images else []
     problems = [str(e) for e in res.skipped] + [f"{p}: image file not found" for p in missing]
+    # A reader that checks its images (DeepLabCut, SLEAP) skips the records of a missing one itself: they count too.
+    skipped_missing = sum(getattr(e, "reason", None) == "image file not found" for e in res.skipped)
     return {
         "file": res.source,
         "images": len(paths),
@@ -58,7 +61,7 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
         "keypoints": {"v2": int(np.sum(v == 2)), "v1": int(np.sum(v == 1)), "v0": int(np.sum(v == 0))},
         "labelled_outside_box": outside,
         "skipped": len(res.skipped),
-        "missing_images": len(missing),
+        "missing_images": len(missing) + skipped_missing,
         "problems": problems,
     }
 

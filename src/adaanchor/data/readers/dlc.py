@@ -255,6 +255,10 @@ def _rows_and_frames(table: Path, labels: Any, rows: list[tuple[int, str]], col:
     every folder where nothing is missing.
     """
     found = {r: _image_of(table, r) for _, r in rows}
+    if rows and not any(found.values()):  # no image at all: each row's is missing (not "sleap-io read 4 frames ...")
+        for i, r in rows:
+            col.fail("image file not found", record=f"row {i} ({r})", field="image")
+        return []
     on_disk = {_folder_of(r) for _, r in rows if found[r] is not None}
     by_folder = [(i, r) for i, r in rows if _folder_of(r) in on_disk]
     by_image = [(i, r) for i, r in rows if found[r] is not None]
