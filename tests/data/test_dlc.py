@@ -620,3 +620,21 @@ def test_data_stats_counts_a_missing_frame_and_fails_when_nothing_is_usable(tmp_
         p.unlink()
     assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2
     assert "error: no usable instance in any split" in capsys.readouterr().err
+
+
+def test_a_copied_sleap_project_finds_its_image_sequence(tmp_path):
+    """The .slp names its frames by absolute path: a copy of the project elsewhere found none ('image file not
+    found', 0 images) while they sat beside it."""
+    import shutil
+
+    from adaanchor.data.readers.slp import read_slp
+
+    proj = tmp_path / "sleap"
+    proj.mkdir()
+    truth, _ = make_slp(proj / "labels.slp")
+    moved = tmp_path / "elsewhere" / "sleap moved"
+    shutil.copytree(proj, moved)
+    shutil.rmtree(proj)
+    res = read_slp(moved / "labels.slp", load_spec(moved / "labels.slp"))
+    assert len(res.instances) == len(truth)
+    assert all(Path(i.image_path).parent == moved / "frames" for i in res.instances)

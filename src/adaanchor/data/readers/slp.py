@@ -6,7 +6,8 @@
 - Keypoint names, skeleton edges and flip pairs (SLEAP's symmetries; else inferred from left/right names)
   come from the file's skeleton. Coordinates are pixel centres, 0-based, as sleap-io gives them.
 - Frames of an image-sequence video are read from their files (relative paths: from the ``.slp`` file's
-  folder). Frames of a video file or embedded in a ``.pkg.slp`` are decoded once through sleap-io and kept
+  folder; a path that is not there is looked for by its tail under the ``.slp`` file's folder, for a project
+  copied elsewhere). Frames of a video file or embedded in a ``.pkg.slp`` are decoded once through sleap-io and kept
   as PNG files in ``<file name>.frames/video<i>/`` beside the ``.slp`` file (``labels.v001.slp.frames/``: one
   folder per file, so that SLEAP's versioned copies ``labels.v001.slp`` and ``labels.v002.slp`` never share
   frames). Each video's folder records the video it was decoded from (path, size, modification time) in
@@ -76,7 +77,10 @@ def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
     fn = video.filename
     if isinstance(fn, list):  # an image sequence: one file per frame
         p = Path(fn[frame_idx])
-        for cand in (p, slp.parent / p, slp.parent / p.name):
+        # As named, beside the .slp, or the path's tail under the .slp's folder, longest first: a project copied
+        # elsewhere keeps its layout (/old/proj/frames/f000.png is NEW/proj/frames/f000.png beside NEW/proj/x.slp).
+        tails = [Path(*p.parts[-k:]) for k in range(len(p.parts) - (1 if p.is_absolute() else 0), 0, -1)]
+        for cand in (p, *(slp.parent / t for t in tails)):
             if cand.is_file():
                 return cand
         raise DataError(slp, "image file not found", record=f"video {vid} frame {frame_idx} ({p})", field="image")
