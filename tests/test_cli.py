@@ -226,3 +226,22 @@ def test_eval_of_a_config_without_weights_is_refused(capsys):
     export and viz of the same config refused."""
     assert main(["eval", str(DEMO_CONFIG)]) == 2
     assert "no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH" in capsys.readouterr().err
+
+
+def test_an_error_every_rank_raises_alike_is_printed_by_rank_0_only(monkeypatch, capsys):
+    from adaanchor.errors import AdaAnchorError
+
+    """Under torchrun each rank printed 'error: stopped by SIGTERM ...', once per process."""
+    import adaanchor.cli as cli
+
+    def stopped(a):
+        err = AdaAnchorError("stopped by SIGTERM after step 3; saved x/last.pt: continue with resume=auto")
+        err.same_on_every_rank = True
+        raise err
+
+    monkeypatch.setattr(cli, "cmd_train", stopped)
+    for rank, printed in (("0", True), ("1", False)):
+        monkeypatch.setenv("RANK", rank)
+        capsys.readouterr()
+        assert cli.main(["train", "x.yaml"]) == 2
+        assert ("error: stopped by SIGTERM" in capsys.readouterr().err) is printed

@@ -86,6 +86,7 @@ def test_a_stale_lock_is_taken_over_with_a_message_and_released_on_every_exit(ti
     train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1"]))
     out = capsys.readouterr().out
     assert f"took over a stale lock (pid {int(dead.stdout)} on host {socket.gethostname()}" in out
+    assert "no longer running; it left no checkpoint)" in out  # it said "its last checkpoint is intact"
     assert not (run / LOCK_NAME).exists()  # released after a normal end
     with pytest.raises(AdaAnchorError):  # an error after the lock was taken: refused resume
         train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "resume=auto", "model.tiny_width=16"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -232,7 +233,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except AdaAnchorError as e:
-        print(f"error: {one_line(str(e))}", file=sys.stderr)
+        # Under torchrun an error every rank raises alike (a stop at a signal) is printed by rank 0 alone.
+        if not (getattr(e, "same_on_every_rank", False) and os.environ.get("RANK", "0") not in ("", "0")):
+            print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -101,8 +101,11 @@ class RunLock:
             self.fd = fd
             _HELD.add(fd)
             if previous:
-                return (f"{self.path}: took over a stale lock ({_who(previous)}, no longer running; its last "
-                        "checkpoint is intact)")
+                # Checkpoints are written whole or not at all: whatever the dead process left is complete (it may
+                # have left none, killed before its first).
+                ckpts = sorted((self.path.parent / "checkpoints").glob("*.pt"))
+                left = "its last checkpoint is intact" if ckpts else "it left no checkpoint"
+                return f"{self.path}: took over a stale lock ({_who(previous)}, no longer running; {left})"
             return None
         raise AdaAnchorError(f"{self.path}: cannot take the lock (it keeps being replaced by another process)")
 

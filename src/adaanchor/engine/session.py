@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -73,7 +74,8 @@ class TermSignal:
         self.requested, self.name = True, self.SIGNALS.get(signum, str(signum))
         if signum == signal.SIGINT:
             signal.signal(signal.SIGINT, self._old[signal.SIGINT])  # the next Ctrl-C is Python's again
-            print(f"\nCtrl-C: {self.ctrl_c} (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
+            if os.environ.get("RANK", "0") in ("", "0"):  # under torchrun every rank gets it: said once
+                print(f"\nCtrl-C: {self.ctrl_c} (Ctrl-C again stops at once)", file=sys.stderr, flush=True)
 
     @contextlib.contextmanager
     def plain_ctrl_c(self) -> Iterator[None]:

@@ -123,8 +123,10 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
     _check_replicas(run)
     if run.signalled:
         where = run.last_ckpt[0] if run.last_ckpt else run.run_dir / "checkpoints" / "last.pt"
-        raise TrainingError(f"stopped by {term.name or 'a signal'} after step {run.step}; saved {where}: continue "
+        err = TrainingError(f"stopped by {term.name or 'a signal'} after step {run.step}; saved {where}: continue "
                             "with resume=auto")
+        err.same_on_every_rank = True  # the CLI prints it once (rank 0), not once per process
+        raise err
     timed_out = run.timed_out and run.step < run.total
     if timed_out and info.is_main:
         print(f"stopped at train.time_limit_s={cfg.train.time_limit_s} after step {run.step} of {run.total}; saved "
