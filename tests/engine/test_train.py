@@ -115,9 +115,14 @@ def test_more_workers_than_cpus_are_capped_with_a_note(monkeypatch, capsys):
 
     monkeypatch.setattr(state.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert state.usable_workers(8) == 2
-    assert "note: train.workers=8 but this process may use 2 CPU(s): 2 data loader worker(s)" in capsys.readouterr().err
+    assert "note: train.workers=8 but this process may use 2 CPU(s): 2 data loader worker(s) each" in capsys.readouterr().err
     assert state.usable_workers(2) == 2 and state.usable_workers(0) == 0
     assert state.usable_workers(5, say=False) == 2 and capsys.readouterr().err == ""
+    # torchrun's 2 processes on this machine share its 2 CPUs: one worker each (it was 2 each, 4 on 2 cores).
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert state.usable_workers(2) == 1
+    assert ("note: train.workers=2 but the 2 training processes on this machine share its 2 CPU(s): 1 data loader "
+            "worker(s) each") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("every", "per_epoch", "total", "noted"), [

@@ -144,12 +144,16 @@ def usable_workers(asked: int, say: bool = True) -> int:
     processes than cores only compete with training, and torch warns that they may stall. The data order does
     not depend on the number of workers (:mod:`.sampler`), so neither do the results."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if asked <= cpus:
+    # torchrun's processes on one machine share its CPUs: 2 ranks with 2 workers each were 4 loaders on 2 cores.
+    local = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1))
+    share = max(1, cpus // local)
+    if asked <= share:
         return asked
     if say:
-        print(f"note: train.workers={asked} but this process may use {cpus} CPU(s): {cpus} data loader "
-              "worker(s)", file=sys.stderr)
-    return cpus
+        who = f"the {local} training processes on this machine share its {cpus} CPU(s)" if local > 1 else \
+            f"this process may use {cpus} CPU(s)"
+        print(f"note: train.workers={asked} but {who}: {share} data loader worker(s) each", file=sys.stderr)
+    return share
 
 
 def _restore(run: Run, resume: Path, state: dict[str, Any]) -> None:
