@@ -23,19 +23,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from adaanchor.child_signals import absorb_first_sigterm
 from adaanchor.errors import AdaAnchorError
 
 SPLITS = ("train", "val")
 
 
-
-def _ignore_sigterm() -> None:
-    """A generating process ignores SIGTERM: a scheduler (Slurm) or torchrun sends it to the whole process group,
-    and the pool broke (BrokenProcessPool) where the training was to stop cleanly after its step
-    (:class:`adaanchor.engine.session.TermSignal`). Ctrl-C still stops them at once."""
-    import signal
-
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 def jsonable(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """``cfg`` as it reads back from JSON (tuples become lists), so that manifests compare equal."""
@@ -164,7 +157,7 @@ def render_splits(root: Path, cfg: dict[str, Any], render_chunk: Callable[[Job],
     total = cfg["n_train"] + cfg["n_val"]
     workers = workers if workers is not None else (min(2, os.cpu_count() or 1) if total >= parallel_from else 1)
     # Spawned (not forked) workers: the parent may hold torch threads, which fork does not copy safely.
-    pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_ignore_sigterm)
+    pool = (ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=absorb_first_sigterm)
             if workers > 1 else None)
     out: dict[str, list[dict[str, Any]]] = {}
     try:

@@ -18,6 +18,7 @@ import torch
 from omegaconf import DictConfig
 from torch.utils.data import DataLoader
 
+from ..child_signals import absorb_first_sigterm
 from ..data.types import collate
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
@@ -129,14 +130,14 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
 
 
 def _worker_init(worker_id: int) -> None:
-    """A data worker closes its copies of the run lock (:func:`.rundir.close_inherited_locks`) and ignores Ctrl-C
-    and SIGTERM, which the terminal, a scheduler (Slurm) and torchrun send to the whole process group: the
-    training process finishes its step and saves (:class:`.TermSignal`), then stops its workers itself (a worker
-    killed by the SIGTERM made the step fail with 'DataLoader worker is killed by signal: Terminated'). A worker
-    whose training process is gone exits on its own (torch's worker watchdog)."""
+    """A data worker closes its copies of the run lock (:func:`.rundir.close_inherited_locks`), ignores Ctrl-C and
+    outlives the first SIGTERM (:mod:`adaanchor.child_signals`), which the terminal, a scheduler (Slurm) and
+    torchrun send to the whole process group: the training process finishes its step and saves
+    (:class:`.TermSignal`), then stops its workers itself. A worker whose training process is gone exits on its own
+    (torch's worker watchdog)."""
     close_inherited_locks(worker_id)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    absorb_first_sigterm()
 
 
 def usable_workers(asked: int, say: bool = True) -> int:
