@@ -32,3 +32,28 @@ def test_a_helper_outlives_the_first_sigterm_and_ends_at_the_second():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+PARENT = r"""
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1]], stdout=subprocess.PIPE, text=True)
+assert child.stdout.readline().strip() == "ready"
+print(child.pid, flush=True)
+"""
+
+
+def test_a_helper_ends_when_its_parent_is_gone():
+    """``adaanchor synth`` dies of the group's SIGTERM (it does not catch it): its generating processes outlived
+    it and waited for work forever."""
+    parent = subprocess.run([sys.executable, "-c", PARENT, CHILD], stdout=subprocess.PIPE, text=True, timeout=60,
+                            check=True)
+    pid = int(parent.stdout.strip())
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError("the helper outlived its parent by 10 s")

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as hs
 
+from adaanchor.coords import cell_centers
 from adaanchor.models.backbones import build_backbone
 from adaanchor.models.net import KeypointNet
 from adaanchor.strategies import build_strategy
@@ -49,14 +50,31 @@ def test_predict_equals_decode_of_the_full_outputs(name, refine):
 
 @settings(max_examples=15, deadline=None)
 @given(w=hs.integers(4, 60), h=hs.integers(4, 60), scale=hs.floats(0.01, 20.0), seed=hs.integers(0, 2**16))
+@example(w=4, h=6, scale=1.0, seed=0)  # a near-tie of two cells
 def test_predict_equals_decode_for_any_map_size(w, h, scale, seed):
     """Input sizes that do not divide by the stride (the map is cropped), maps of a single row or column."""
     st, model = _system("adaanchor", (w, h), scale=scale, seed=seed)
     x = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(seed))
-    full, fast = _both(st, model, x)
-    assert torch.equal(fast.anchor, full.anchor)
+    with torch.no_grad():
+        outputs = model(x)
+    full, fast = st.decode(outputs), _both(st, model, x)[1]
+    same = _same_anchor_but_at_near_ties(outputs["conf"], full.anchor, fast.anchor, st.stride)
     tol = 1e-5 * max(1.0, float(full.xy.abs().max()))
-    assert torch.allclose(fast.xy, full.xy, atol=max(tol, 1e-3))
+    assert torch.allclose(fast.xy[same], full.xy[same], atol=max(tol, 1e-3))
+
+
+def _same_anchor_but_at_near_ties(conf, full_anchor, fast_anchor, stride):
+    """Where the two paths pick another cell, the full map's confidence there is the maximum up to float rounding
+    (a near-tie: the fast path's matrix product rounds otherwise than the convolution; seen on a 4x6 input whose
+    features are 1e-7, two cells 2e-7 apart). Returns the (B, K) mask of keypoints with the same anchor."""
+    b, k, h, w = conf.shape
+    flat = conf.reshape(b, k, h * w)
+    centres = cell_centers(h, w, stride)  # (hw, 2)
+    at_fast = (fast_anchor.unsqueeze(-2) == centres).all(-1)  # (B, K, hw): the fast path's cell
+    assert torch.equal(at_fast.sum(-1), torch.ones(b, k, dtype=torch.long)), "an anchor that is no cell centre"
+    gap = flat.amax(-1) - flat[at_fast].view(b, k)
+    assert float(gap.max()) <= 1e-5 * max(1.0, float(flat.abs().max())), gap
+    return (fast_anchor == full_anchor).all(-1)
 
 
 def test_nan_weights_give_nan_keypoints_not_a_crash():

@@ -140,6 +140,19 @@ def _worker_init(worker_id: int) -> None:
     absorb_first_sigterm()
 
 
+def stop_workers(loader: DataLoader) -> None:
+    """Ends the loader's persistent workers now, the way torch ends them after an epoch (each gets a 'stop' in
+    its queue and exits 0). Left to the end of the process, multiprocessing's exit handler stopped them with a
+    SIGTERM: after a stop by the process group's SIGTERM that was their second, which ends them
+    (:mod:`adaanchor.child_signals`), and torch's SIGCHLD handler then printed 'DataLoader worker ... is killed
+    by signal: Terminated' with a traceback under the clean stop's message."""
+    iterator = getattr(loader, "_iterator", None)  # torch keeps persistent workers' iterator there
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()
+    loader._iterator = None
+
+
 def usable_workers(asked: int, say: bool = True) -> int:
     """``train.workers``, at most the CPUs this process may run on (a paper config asks for 8): more loader
     processes than cores only compete with training, and torch warns that they may stall. The data order does

@@ -43,7 +43,7 @@ from .multi import evaluate_multi
 from .run import is_multi_person
 from .rundir import absolute_paths
 from .session import TermSignal, autocast, open_run_dir
-from .state import Run, setup_run
+from .state import Run, setup_run, stop_workers
 
 __all__ = ["train", "evaluate_model", "TrainingError", "CsvLog"]
 
@@ -105,6 +105,14 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
 
 def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool, term: TermSignal) -> dict[str, Any]:
     run = setup_run(cfg, info, device)
+    try:
+        return _train_run(run, progress, term)
+    finally:
+        stop_workers(run.loader)
+
+
+def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
+    cfg, info = run.cfg, run.info
     start_step = run.step
     bar = tqdm(total=run.total, initial=min(run.step, run.total), desc=f"train {cfg.strategy.name}",
                disable=not (progress and info.is_main), dynamic_ncols=True)
