@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from PIL import Image
 
 # Tests run two workers on two cores: one thread each keeps them from fighting.
@@ -15,6 +16,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+# Property tests draw new examples on every run here; CI (.ci/run sets HYPOTHESIS_PROFILE=ci) draws the same ones
+# each time, so that a landing is judged on what was run before it, and prints how to reproduce a failure.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 TINY_SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}
 
