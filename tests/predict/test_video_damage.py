@@ -99,6 +99,30 @@ def test_a_variable_frame_rate_video_counts_its_frames_and_reports_nothing(tmp_p
     assert skips == []
 
 
+def test_h264_with_b_frames_in_an_avi_reads_every_frame_on_its_index(tmp_path):
+    # An AVI's timestamps count its chunks in decode order: ranked as presentation times, every other frame was
+    # called lost (exit 3) and the others were put on their neighbours' indices.
+    frames, skips = _read(write_video(tmp_path / "v.avi", 40, size=(64, 48), fps=FPS, codec="libx264"))
+    assert skips == []
+    assert [f.index for f in frames] == list(range(40))
+    blue = [float(f.image[..., 2].mean()) for f in frames]  # the helper's blue channel is (i * 7) % 256
+    np.testing.assert_allclose(blue, [(i * 7) % 256 for i in range(40)], atol=8)
+    np.testing.assert_allclose(np.diff([f.time for f in frames]), 1 / FPS, atol=1e-6)
+
+
+def test_the_clock_counts_frames_when_a_reordering_decoder_had_timestamps_in_decode_order():
+    clock = FrameClock()
+    for pts in (1, 2, 3, 4):
+        clock.add(pts)
+    assert [clock.index(t, reorders=True) for t in (1, 3, 2, 4)] == [0, 1, 2, 3]
+    clock.finish()
+    assert clock.lost == 0 and clock.decode_order
+    clock = FrameClock()  # without reordering a skipped timestamp is a lost frame, as before
+    for pts in (1, 2, 3):
+        clock.add(pts)
+    assert [clock.index(t) for t in (1, 3)] == [0, 2] and clock.lost == 1
+
+
 def test_the_clock_ranks_timestamps_and_counts_those_never_output():
     clock = FrameClock()
     for pts in (0, 20, 10, 40, 30, 50):  # decode order (B-frames)

@@ -97,7 +97,10 @@ class FrameClock:
     indices. Pending timestamps are those fed to the decoder and not yet output, a handful at any time.
 
     Packets without a timestamp, or a frame whose timestamp no packet had, switch the clock to counting
-    decoded frames for the rest of the video (the numbering of a sequential read).
+    decoded frames for the rest of the video (the numbering of a sequential read). So do timestamps in decode
+    order from a decoder that reorders frames (``reorders``): an AVI stores no presentation time, and its
+    timestamps count the chunks, so that with B-frames they are not the frames' order (H.264 in AVI lost every
+    other frame and put the rest on other frames' indices).
     """
 
     def __init__(self) -> None:
@@ -106,6 +109,9 @@ class FrameClock:
         self.last = -1  # the last index handed out
         self.last_pts: int | None = None  # and its timestamp
         self.ranked = True
+        self.in_order = True  # every timestamp fed so far was above the one before it (decode order)
+        self.fed_last: int | None = None
+        self.decode_order = False  # counting because the timestamps were found to be in decode order
         self.lost = 0
         self.first_lost: int | None = None
 
@@ -114,13 +120,23 @@ class FrameClock:
         if pts is None:
             self.ranked = False
         elif self.ranked:
+            if self.fed_last is not None and pts <= self.fed_last:
+                self.in_order = False
+            self.fed_last = int(pts)
             heapq.heappush(self.pending, int(pts))
 
-    def index(self, pts: int | None) -> int | None:
+    def index(self, pts: int | None, reorders: bool = False) -> int | None:
         """The index of a decoded frame with timestamp ``pts``; None for a frame that comes out after a later
         one (a decoder recovering from damage): its index was given up as lost, and the frame is dropped so
-        that indices keep increasing."""
+        that indices keep increasing. ``reorders``: the decoder hands frames out in another order than it
+        takes them (B-frames)."""
         idx = self.last + 1
+        if self.ranked and pts is not None and reorders and self.in_order and self.pending and (
+                self.pending[0] < pts or (self.last_pts is not None and pts <= self.last_pts)):
+            # A frame skipped or repeated by a reordering decoder whose packets' timestamps only ever went up:
+            # they are in decode order, not presentation times (not damage), and frames are counted.
+            self.ranked, self.decode_order = False, True
+            self.pending.clear()
         if self.ranked and pts is not None:
             if self.last_pts is not None and pts <= self.last_pts:
                 return None
@@ -168,7 +184,7 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
         container = av.open(str(p))
     except av.error.FFmpegError as e:
         raise AdaAnchorError(f"{p}: cannot open the video ({ff_reason(e)})") from None
-    clock, n, demuxed, end = FrameClock(), 0, 0, None
+    clock, n, demuxed, end, first = FrameClock(), 0, 0, None, None
     with container:
         if not container.streams.video:
             raise AdaAnchorError(f"{p}: no video stream")
@@ -185,10 +201,13 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
                 except av.error.FFmpegError:
                     continue  # this packet's frame is lost; the clock counts it when a later frame comes out
                 for frame in frames:
-                    idx = clock.index(frame.pts)
+                    idx = clock.index(frame.pts, bool(stream.codec_context.has_b_frames))
                     if idx is None:
                         continue
                     t = float(frame.time) if frame.time is not None else None
+                    if clock.decode_order:  # the frame's timestamp is another frame's
+                        t = _counted_time(stream, idx, first)
+                    first = t if n == 0 else first
                     img, turn = _turned(frame, orientation)
                     yield Frame(img, p, idx, t, "video", turn)
                     n += 1
@@ -201,6 +220,13 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
         raise AdaAnchorError(f"{p}: the video has no decodable frame")
     if problem:
         raise AdaAnchorError(f"{p}: {problem}")
+
+
+def _counted_time(stream: Any, idx: int, first: float | None) -> float | None:
+    """The presentation time of frame ``idx`` of a constant-rate stream: frame 0's time (``first``) plus
+    ``idx`` frames; None when either is unknown."""
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    return None if rate <= 0 or first is None else first + idx / rate
 
 
 def _turned(frame: Any, orientation: str) -> tuple[np.ndarray, str | None]:
