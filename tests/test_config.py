@@ -299,6 +299,16 @@ def test_numeric_options_are_range_checked(override, text):
     assert text in msg and "got" in msg and "\n" not in msg
 
 
+@pytest.mark.parametrize("override", ["train.time_limit_s=1h", "train.time_limit_s=true", "train.time_limit_s=nan",
+                                      "train.max_steps=yes", "train.grad_clip=inf", "eval.max_images=all"])
+def test_options_whose_default_is_null_refuse_what_is_not_a_number(override):
+    # No default type to check them against: '1h' stopped the training with a traceback, 'nan' never stopped
+    # it, and true was read as 1 (a one-second limit, one step).
+    key = override.split("=")[0]
+    with pytest.raises(AdaAnchorError, match=f"config key '{key}': the value must be a number .* \\(or null\\), got"):
+        build_config(None, [override])
+
+
 @pytest.mark.parametrize("override", ["train.grad_clip=null", "train.max_steps=null", "eval.max_images=null",
                                       "strategy.candidate_radius=null", "train.grad_clip=1.0", "train.lr_factor=1",
                                       "data.aug.flip=0", "data.aug.flip=1", "seed=4294967295", "train.workers=0"])

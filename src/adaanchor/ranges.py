@@ -50,6 +50,9 @@ class Range:
         items = value if isinstance(value, (list, tuple)) else [value]
         for v in items:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
+                if nullable:  # no default type to check against: train.time_limit_s=1h or =true ran (true as 1)
+                    raise AdaAnchorError(f"config key '{key}': the value must be a number {self.describe()} (or null), "
+                                         f"got {value!r}")
                 continue  # the type check reports wrong types
             if not self.contains(float(v)):
                 what = "every element of " if isinstance(value, (list, tuple)) else ""
