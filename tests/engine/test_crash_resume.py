@@ -366,9 +366,11 @@ def test_the_time_limit_says_so_exits_3_and_resume_continues(tiny_overrides, tmp
     assert "trained steps 2-8 (resumed at step 1)" in capsys.readouterr().out
 
 
-def test_resuming_a_moved_run_directory_trains_in_it(tiny_overrides, tmp_path, capsys):
+@pytest.mark.parametrize("name", ["run", "mouse #2"])
+def test_resuming_a_moved_run_directory_trains_in_it(tiny_overrides, tmp_path, capsys, name):
     """`adaanchor train MOVED/config.yaml resume=auto` started from scratch at the old place (its out_dir),
-    re-creating that folder, and left the moved checkpoints unused."""
+    re-creating that folder, and left the moved checkpoints unused. A folder named `mouse #2` trained afresh in
+    `mouse` (its path was read as YAML, ` #2` a comment)."""
     import shutil
 
     from adaanchor.cli import main
@@ -378,7 +380,7 @@ def test_resuming_a_moved_run_directory_trains_in_it(tiny_overrides, tmp_path, c
     first = tmp_path / "first"
     assert main(["train", str(config), *tiny_overrides, "train.max_steps=2", "train.eval_every=0",
                  f"out_dir={first}"]) == 0
-    moved = tmp_path / "moved" / "run"
+    moved = tmp_path / "moved" / name
     moved.parent.mkdir()
     shutil.move(str(first), str(moved))
     capsys.readouterr()
@@ -387,3 +389,4 @@ def test_resuming_a_moved_run_directory_trains_in_it(tiny_overrides, tmp_path, c
     assert f"is the config of the run directory {moved} (made as {first}): training there" in cap.err
     assert "trained steps 3-3 (resumed at step 2)" in cap.out
     assert not first.exists() and safe_load(moved / "checkpoints" / "last.pt")["step"] == 3
+    assert sorted(q.name for q in moved.parent.iterdir()) == [name]

@@ -62,23 +62,26 @@ def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str
 
 
 
-def _moved_run_dir(config: str, overrides: list[str]) -> list[str]:
+def _moved_run_dir(config: str, overrides: list[str]) -> list[str] | dict[str, Any]:
     """A run directory's own ``config.yaml`` (beside its ``config_history.yaml``) trains in that directory: its
     ``out_dir`` names where the run was first made, and a run directory moved or copied elsewhere then resumed
-    from scratch at the old place (``resume=auto: no checkpoint in OLD``). An ``out_dir=`` given wins."""
+    from scratch at the old place (``resume=auto: no checkpoint in OLD``). An ``out_dir=`` given wins. The
+    directory is set in the parsed overrides, not as ``out_dir=PATH`` text: YAML reads ``runs/mouse #2`` as
+    ``runs/mouse`` (a comment) and ``runs/a: b`` as a mapping."""
     path = Path(config)
-    if path.name != "config.yaml" or not (path.parent / "config_history.yaml").is_file() \
-            or any(it.startswith("out_dir=") for it in overrides):
+    if path.name != "config.yaml" or not (path.parent / "config_history.yaml").is_file():
         return overrides
-    from ..config import read_yaml
+    from ..config import parse_overrides, read_yaml
 
+    parsed = parse_overrides(overrides)
     recorded = read_yaml(path).get("out_dir")
     here = path.parent.resolve()
-    if recorded is None or Path(str(recorded)).expanduser().resolve() == here:
+    if "out_dir" in parsed or recorded is None or Path(str(recorded)).expanduser().resolve() == here:
         return overrides
     print(f"note: {path} is the config of the run directory {path.parent} (made as {recorded}): training there",
           file=sys.stderr)
-    return [*overrides, f"out_dir={here}"]
+    return {**parsed, "out_dir": str(here)}
+
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
