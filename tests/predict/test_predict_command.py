@@ -260,3 +260,32 @@ def test_a_poses_missing_keypoints_are_unlabelled_in_the_csv_and_slp(tmp_path):
     assert row[1:] == ["10.000", "12.000", "0.80000", "", "", "", "30.000", "5.000", "0.60000"]
     pts = sio.load_slp(str(tmp_path / "p.slp")).labeled_frames[0].instances[0].numpy()
     assert np.isnan(pts[1]).all() and np.allclose(pts[[0, 2]], [[10, 12], [30, 5]])
+
+
+def test_the_writers_name_a_symlinked_image_by_its_own_name_not_its_target(tmp_path):
+    """An image that is a symlink (git-annex, DataLad, the Hugging Face cache) was named in the COCO results, the
+    CSV and the .slp by its target, a content hash."""
+    import sleap_io as sio
+
+    from adaanchor.predict.result import Prediction
+    from adaanchor.predict.sources import Frame
+    from adaanchor.predict.writers import CocoWriter, DlcCsvWriter, SlpWriter
+
+    blob = tmp_path / "annex" / "SHA256E-s123--0a1b2c.png"
+    blob.parent.mkdir()
+    Image.new("RGB", (64, 48)).save(blob)
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    (shots / "mouse 1.png").symlink_to(blob)
+    pred = Prediction(np.ones((1, 2, 2)), np.full((1, 2), 0.5, np.float32), None, np.array([[0, 0, 64, 48.0]]),
+                      np.ones(1), np.zeros((1, 2, 3)), (48, 64))
+    frame = Frame(np.zeros((48, 64, 3), np.uint8), shots / "mouse 1.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    writers = (CocoWriter(out / "p.json"), DlcCsvWriter(out / "p.csv", ("a", "b"), "s"), SlpWriter(out / "p.slp", ("a", "b")))
+    for w in writers:
+        w.write(frame, pred, 1)
+        w.close()
+    assert json.loads((out / "p.json").read_text())[0]["file_name"] == str(shots / "mouse 1.png")
+    assert (out / "p.csv").read_text().splitlines()[-1].split(",")[0] == "../shots/mouse 1.png"
+    assert sio.load_slp(str(out / "p.slp")).videos[0].filename == [str(shots / "mouse 1.png")]

@@ -35,6 +35,13 @@ FORMAT_ALIASES = {"dlc": "csv", "json": "coco", "sleap": "slp"}
 SUFFIX = {"coco": ".json", "csv": ".csv", "slp": ".slp"}
 
 
+def input_path(path: Path) -> Path:
+    """An input's absolute path as the user named it: its folder resolved, its own name kept. A symlinked
+    file (git-annex, DataLad, DVC, the Hugging Face cache) was named by its target, a content hash
+    (``.git/annex/objects/.../SHA256E-s...png``), not by the file the user gave."""
+    return path.absolute().parent.resolve() / path.name
+
+
 def _round(v: float, nd: int = 3) -> float:
     return round(float(v), nd)
 
@@ -72,7 +79,7 @@ class CocoWriter:
                   for v in (_round(x), _round(y), _round(c, 5))]
             rec: dict[str, Any] = {"image_id": int(image_id), "category_id": 1, "keypoints": kp,
                                    "score": _round(inst[i], 5), "bbox": [_round(v, 2) for v in pred.boxes[i]],
-                                   "file_name": str(frame.source.resolve())}  # absolute: not the cwd's
+                                   "file_name": str(input_path(frame.source))}  # absolute: not the cwd's
             if frame.kind == "video":
                 rec["frame"] = frame.index
                 if frame.time is not None:
@@ -110,7 +117,7 @@ class DlcCsvWriter:
                     self.w.writerow([str(i)] + [""] * (3 * self.k * self.m))
             self.last = (frame.source, frame.index)
         else:  # relative to the CSV's folder, as DeepLabCut's labelled-data paths are
-            index = os.path.relpath(frame.source.resolve(), self.base.resolve()).replace(os.sep, "/")
+            index = os.path.relpath(input_path(frame.source), self.base.resolve()).replace(os.sep, "/")
         cells: list[str] = []
         missing = missing_keypoints(pred)
         for i in range(self.m):
@@ -165,9 +172,9 @@ class SlpWriter:
             insts.append(sio.PredictedInstance.from_numpy(points_data=xy, skeleton=self.skeleton,
                                                           point_scores=pts, score=float(pred.instance_scores()[i])))
         if frame.kind == "video":
-            self.frames.append((str(frame.source.resolve()), frame.index, insts))
+            self.frames.append((str(input_path(frame.source)), frame.index, insts))
         else:
-            self.image_files.append(str(frame.source.resolve()))
+            self.image_files.append(str(input_path(frame.source)))
             self.frames.append(("", len(self.image_files) - 1, insts))
 
     def close(self) -> Path:
