@@ -513,6 +513,37 @@ def test_versioned_slp_files_never_share_decoded_frames(tmp_path):
     assert again.image_path == v1.image_path
 
 
+
+def test_a_decoded_frame_cut_short_is_not_taken_for_decoded(tmp_path, monkeypatch):
+    """A Ctrl-C while a frame was being written left a truncated PNG in <file name>.frames/, which the next read
+    took for the decoded frame (training stopped at it, 'image file is truncated')."""
+    import sleap_io as sio
+    from PIL import Image as PILImage
+
+    import adaanchor.data.readers.slp as slp_mod
+    from adaanchor.data.readers.slp import read_slp
+
+    path = tmp_path / "labels.slp"
+    make_slp(path, mp4=True)
+    spec = load_spec(path)
+    real_save = PILImage.Image.save
+
+    def cut_short(self, fp, *a, **k):
+        real_save(self, fp, *a, **k)
+        data = Path(fp).read_bytes()
+        Path(fp).write_bytes(data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PILImage.Image, "save", cut_short)
+    with pytest.raises(KeyboardInterrupt):
+        read_slp(path, spec)
+    monkeypatch.setattr(PILImage.Image, "save", real_save)
+    assert list((tmp_path / "labels.slp.frames" / "video0").glob("*.png")) == []
+    slp_mod._checked.clear()  # a new process
+    inst = read_slp(path, spec).instances[0]
+    ref = np.asarray(sio.load_video(str(tmp_path / "clip.mp4"))[inst.extra["frame"]])
+    np.testing.assert_array_equal(np.asarray(PILImage.open(inst.image_path).convert("RGB")), ref)
+
 # --------------------------------------------------------------------------------------------------------
 # adaanchor train with no config file
 # --------------------------------------------------------------------------------------------------------

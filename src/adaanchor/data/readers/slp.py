@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -96,7 +98,15 @@ def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
 
     out.parent.mkdir(parents=True, exist_ok=True)
     img = frame[..., 0] if frame.ndim == 3 and frame.shape[2] == 1 else frame
-    Image.fromarray(img.astype(np.uint8)).save(out)
+    # Written under a name of its own and renamed when complete: a frame cut short (Ctrl-C during the first read,
+    # another process of a torchrun reading the same file) was taken for decoded, and training stopped later at
+    # its truncated PNG.
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.{threading.get_ident()}.png")
+    try:
+        Image.fromarray(img.astype(np.uint8)).save(tmp)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     return out
 
 
