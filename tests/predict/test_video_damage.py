@@ -165,6 +165,12 @@ def test_the_dlc_csv_keeps_row_i_on_frame_i_across_lost_frames(tmp_path):
     assert [r[0] for r in rows] == ["0", "1", "2", "3", "4"]
     assert rows[2][1:] == [""] * 6 and rows[4][1:] == ["1.000", "1.000", "0.50000"] * 2
 
+    w = DlcCsvWriter(tmp_path / "w.csv", ("a", "b"), "me")  # the first frames lost: rows 0 and 1 still there
+    for i in (2, 3):
+        w.write(Frame(img, tmp_path / "w.mp4", i, i / 10, "video"), pred, i)
+    rows = list(csv.reader(w.close().open()))[3:]
+    assert [r[0] for r in rows] == ["0", "1", "2", "3"] and rows[0][1:] == rows[1][1:] == [""] * 6
+
 
 def test_reading_a_file_that_is_not_a_video_still_fails_before_any_frame(tmp_path):
     bad = tmp_path / "x.mp4"

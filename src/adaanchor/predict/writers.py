@@ -111,10 +111,11 @@ class DlcCsvWriter:
     def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
         if frame.kind == "video":
             index = str(frame.index)
-            # Frames that could not be decoded leave their indices out: an empty row each keeps row i on frame i.
-            if self.last is not None and self.last[0] == frame.source:
-                for i in range(self.last[1] + 1, frame.index):
-                    self.w.writerow([str(i)] + [""] * (3 * self.k * self.m))
+            # Frames that could not be decoded leave their indices out: an empty row each keeps row i on frame i,
+            # also before the first frame that decoded (the CSV began at that frame's row).
+            start = self.last[1] + 1 if self.last is not None and self.last[0] == frame.source else 0
+            for i in range(start, frame.index):
+                self.w.writerow([str(i)] + [""] * (3 * self.k * self.m))
             self.last = (frame.source, frame.index)
         else:  # relative to the CSV's folder, as DeepLabCut's labelled-data paths are
             index = os.path.relpath(input_path(frame.source), self.base.resolve()).replace(os.sep, "/")
