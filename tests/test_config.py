@@ -300,13 +300,18 @@ def test_numeric_options_are_range_checked(override, text):
 
 
 @pytest.mark.parametrize("override", ["train.time_limit_s=1h", "train.time_limit_s=true", "train.time_limit_s=nan",
-                                      "train.max_steps=yes", "train.grad_clip=inf", "eval.max_images=all"])
+                                      "train.max_steps=yes", "train.grad_clip=inf", "eval.max_images=all",
+                                      "train.max_steps=2.5", "eval.max_images=2.5"])
 def test_options_whose_default_is_null_refuse_what_is_not_a_number(override):
     # No default type to check them against: '1h' stopped the training with a traceback, 'nan' never stopped
     # it, and true was read as 1 (a one-second limit, one step).
     key = override.split("=")[0]
-    with pytest.raises(AdaAnchorError, match=f"config key '{key}': the value must be a number .* \\(or null\\), got"):
+    with pytest.raises(AdaAnchorError, match=f"config key '{key}': the value must be a (whole )?number .*, got"):
         build_config(None, [override])
+
+
+def test_a_count_whose_default_is_null_takes_a_whole_number_written_as_a_float():
+    assert build_config(None, ["train.max_steps=1e4"]).train.max_steps == 1e4
 
 
 @pytest.mark.parametrize("override", ["train.grad_clip=null", "train.max_steps=null", "eval.max_images=null",

@@ -54,7 +54,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
 MAX_BATCH = 65536
 TRAIN_RANGES: dict[str, Checker] = {
     "epochs": at_least(1),
-    "max_steps": at_least(1),
+    "max_steps": at_least(1, integer=True),
     "batch_size": between(1, MAX_BATCH),
     "lr": positive(),
     "lr_steps": at_least(0),
@@ -78,7 +78,7 @@ EVAL_DEFAULTS: dict[str, Any] = {
 EVAL_RANGES: dict[str, Checker] = {
     "batch_size": between(1, MAX_BATCH),
     "pck": between(0, 1, lo_open=True),
-    "max_images": at_least(1),
+    "max_images": at_least(1, integer=True),
 }
 
 TOP_DEFAULTS: dict[str, Any] = {

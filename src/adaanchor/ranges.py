@@ -22,12 +22,15 @@ class Range:
     Attributes:
         lo, hi: the bounds (None: unbounded on that side).
         lo_open, hi_open: the bound itself is excluded.
+        integer: whole numbers only (``1e4`` is one): a count whose default is null has no default type to
+            check it against (``train.max_steps=2.5`` trained).
     """
 
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
     hi_open: bool = False
+    integer: bool = False
 
     def contains(self, v: float) -> bool:
         if not math.isfinite(v):
@@ -59,6 +62,9 @@ class Range:
                 finite = "a finite number " if not math.isfinite(float(v)) else ""
                 null = " (or null)" if nullable else ""
                 raise AdaAnchorError(f"config key '{key}': {what}the value must be {finite}{self.describe()}{null}, "
+                                     f"got {value!r}")
+            if self.integer and not float(v).is_integer():
+                raise AdaAnchorError(f"config key '{key}': the value must be a whole number {self.describe()}, "
                                      f"got {value!r}")
 
 
@@ -102,9 +108,9 @@ def positive() -> Range:
     return Range(0, None, lo_open=True)
 
 
-def at_least(lo: float) -> Range:
-    """``>= lo``."""
-    return Range(lo)
+def at_least(lo: float, integer: bool = False) -> Range:
+    """``>= lo`` (``integer``: a whole number)."""
+    return Range(lo, integer=integer)
 
 
 def between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> Range:

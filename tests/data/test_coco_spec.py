@@ -140,6 +140,16 @@ def test_the_custom_config_reads_the_spec_of_coco_data_from_its_training_file(tm
     assert f"spec: {root} (hand, 4 keypoints)" in out and "| train | 8 | 8 |" in out and "| val | 3 | 3 |" in out
 
 
+def test_coco_data_without_its_annotation_files_named_says_so(tmp_path, capsys):
+    """The config for your own data names the root as data.train (for DeepLabCut's and SLEAP's sake): COCO data
+    there was read as a DeepLabCut project ('no DeepLabCut annotation table'), the fix unnamed."""
+    root = _hands(tmp_path)
+    assert main(["data", "stats", "data.format=coco", f"data.root={root / 'annotations'}"]) == 2
+    err = capsys.readouterr().err
+    assert "data.train=. is a folder; data.format=coco reads one COCO-style JSON file per split" in err, err
+    assert "(here: train.json, val.json)" in err and "DeepLabCut" not in err
+
+
 @pytest.mark.slow
 def test_train_coco_data_without_a_config_file_or_spec(tmp_path, capsys):
     root = _hands(tmp_path)

@@ -195,6 +195,13 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
     assert p is not None
     if not p.exists():
         raise AdaAnchorError(f"{p}: annotation file not found (data.root={root}, data.{split}={data_cfg[split]})")
+    if p.is_dir() and str(data_cfg["format"]) in COCO_JSON_FORMATS:
+        # The config for your own data names the root for DeepLabCut's and SLEAP's sake (data.train: .); a COCO
+        # folder there was read as a DeepLabCut project ('no DeepLabCut annotation table').
+        found = sorted(f.name for f in p.glob("*.json"))[:4]
+        raise AdaAnchorError(f"{p}: data.{split}={data_cfg[split]} is a folder; data.format={data_cfg['format']} "
+                             f"reads one COCO-style JSON file per split: set data.train and data.val to them"
+                             + (f" (here: {', '.join(found)})" if found else ""))
     return p
 
 
