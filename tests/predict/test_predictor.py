@@ -141,6 +141,11 @@ def test_checkpoint_path_regression_and_errors(pred_runs, tmp_path):
         Predictor.from_run(pred_runs["regression"], backend="tensorrt")
     with pytest.raises(AdaAnchorError, match="no such run directory"):
         Predictor.from_run(tmp_path / "nope")
+    # A file that is not there is exported to, under export's name rule (notes.txt got a graph).
+    with pytest.raises(AdaAnchorError, match=r"notes.txt: the model would be exported to this file, and an ONNX "
+                                             r"file's name must end in .onnx \(nothing written\)"):
+        Predictor.from_run(pred_runs["adaanchor"], backend="onnx", onnx_path=tmp_path / "notes.txt")
+    assert not (tmp_path / "notes.txt").exists()
 
 
 def test_onnx_backend_gives_the_same_numbers(pred_runs, predictor, val_images, tmp_path):
