@@ -19,13 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from tqdm import tqdm
 
-from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..strategies import compute_loss
-from .checkpoint import atomic_save, rng_state
 from .csvlog import CsvLog
 from .dist import (
     DistInfo,
@@ -42,14 +40,11 @@ from .evaluate import evaluate_dataset
 from .multi import evaluate_multi
 from .run import is_multi_person
 from .rundir import absolute_paths
+from .saving import TrainingError, save_checkpoint
 from .session import TermSignal, autocast, open_run_dir
 from .state import Run, setup_run, stop_workers
 
 __all__ = ["train", "evaluate_model", "TrainingError", "CsvLog"]
-
-
-class TrainingError(AdaAnchorError):
-    """Training cannot go on (e.g. the loss stayed non-finite)."""
 
 
 def evaluate_model(model: torch.nn.Module, strategy: Any, cfg: DictConfig, dataset: Any, device: torch.device,
@@ -166,7 +161,7 @@ def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
             if stop:
                 break
             if stepped and ckpt_every and run.step % ckpt_every == 0:
-                run.last_ckpt = (_save(run, "last.pt", epoch, batch_idx), run.step)
+                run.last_ckpt = (save_checkpoint(run, "last.pt", epoch, batch_idx), run.step)
         stop = _end_epoch(run, epoch, batch_idx, stop, term)
 
 
@@ -245,7 +240,7 @@ def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool, term: TermSigna
     tc = run.cfg.train
     if not tc.max_steps and epoch + 1 >= run.epochs:
         stop = True
-    run.last_ckpt = (_save(run, "last.pt", epoch, batch_idx), run.step)
+    run.last_ckpt = (save_checkpoint(run, "last.pt", epoch, batch_idx), run.step)
     due = run.val_ds is not None and ((epoch + 1) % int(tc.eval_every) == 0 or stop)
     # No evaluation on the way out after SIGTERM, a Ctrl-C or the time limit (a scheduler's limit may follow it:
     # the evaluation that was due runs on resume, :func:`_missed_evaluation`).
@@ -287,43 +282,10 @@ def _evaluate(run: Run, epoch: int, batch_idx: int) -> None:
         run.eval_log.write({"step": run.step, "epoch": epoch, **_eval_row(m, metric)})
         if metric > run.best:
             run.best = metric
-            _save(run, "best.pt", epoch, batch_idx, force=True)
-            _save(run, "last.pt", epoch, batch_idx, force=True)  # so that a resume knows the new best
+            save_checkpoint(run, "best.pt", epoch, batch_idx, force=True)
+            save_checkpoint(run, "last.pt", epoch, batch_idx, force=True)  # so that a resume knows the new best
     barrier(run.info)
     run.t0 += time.time() - t_eval  # evaluation time does not count as training time
-
-
-def _save(run: Run, name: str, epoch: int, batch: int, force: bool = False) -> Path:
-    """Write checkpoint ``name`` (rank 0) at the position after ``batch`` batches of ``epoch``; a file that
-    already holds this position is not written again unless ``force``."""
-    path = run.run_dir / "checkpoints" / name
-    if batch >= run.per_epoch:
-        epoch, batch = epoch + 1, 0
-    if not force and run.written.get(name) == (run.step, epoch, batch):
-        return path  # e.g. a step checkpoint on the last batch of an epoch, then the epoch end
-    run.written[name] = (run.step, epoch, batch)
-    _check_finite_weights(run)
-    if run.info.is_main:
-        ckpt = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
-                "scheduler": run.sched.state_dict(), "step": run.step, "epoch": epoch, "batch": batch,
-                "best": run.best, "rng": rng_state(), "time_s": run.time_before + time.time() - run.t0,
-                "config": OmegaConf.to_container(run.cfg, resolve=True)}
-        if run.scaler.is_enabled():
-            ckpt["scaler"] = run.scaler.state_dict()
-        atomic_save(ckpt, path)  # a failed write (full disk ...) keeps the previous file and says why
-    return path
-
-
-def _check_finite_weights(run: Run) -> None:
-    """Before a checkpoint: a finite loss and gradient can still give an update that overflows the weights (a huge
-    ``train.lr``). Such a file was then named the "last good checkpoint", and resuming from it failed the same way;
-    training stops here instead, naming the checkpoint written before. Costs one pass over the weights."""
-    tensors = [t for t in run.model.state_dict().values() if t.is_floating_point()]
-    if all(bool(torch.isfinite(t).all()) for t in tensors):
-        return
-    where = f"{run.last_ckpt[0]} (step {run.last_ckpt[1]})" if run.last_ckpt else "none written"
-    raise TrainingError(f"training stopped: the weights are not finite after step {run.step} (an update overflowed "
-                        f"them: lower train.lr, or set train.grad_clip); not saved; last good checkpoint: {where}")
 
 
 def _check_replicas(run: Run) -> None:
