@@ -40,6 +40,9 @@ class Range:
         return not (self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)))
 
     def describe(self) -> str:
+        return ("a whole number " if self.integer else "") + self._interval()
+
+    def _interval(self) -> str:
         if self.lo is not None and self.hi is not None:
             return f"in {'(' if self.lo_open else '['}{_num(self.lo)}, {_num(self.hi)}{')' if self.hi_open else ']'}"
         if self.lo is not None:
@@ -54,7 +57,8 @@ class Range:
         for v in items:
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 if nullable:  # no default type to check against: train.time_limit_s=1h or =true ran (true as 1)
-                    raise AdaAnchorError(f"config key '{key}': the value must be a number {self.describe()} (or null), "
+                    what = self.describe() if self.integer else f"a number {self.describe()}"
+                    raise AdaAnchorError(f"config key '{key}': the value must be {what} (or null), "
                                          f"got {value!r}")
                 continue  # the type check reports wrong types
             if not self.contains(float(v)):
@@ -64,8 +68,7 @@ class Range:
                 raise AdaAnchorError(f"config key '{key}': {what}the value must be {finite}{self.describe()}{null}, "
                                      f"got {value!r}")
             if self.integer and not float(v).is_integer():
-                raise AdaAnchorError(f"config key '{key}': the value must be a whole number {self.describe()}, "
-                                     f"got {value!r}")
+                raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}, got {value!r}")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from omegaconf import OmegaConf
 
 from adaanchor.bench.crowd import CROWD_DEFAULTS, resolve_crowd_config
 from adaanchor.config import build_config
-from adaanchor.data.build import annotation_path, generated_options, read_split
+from adaanchor.data.build import annotation_path, read_split
+from adaanchor.data.paths import generated_options
 from adaanchor.data.stats import dataset_stats
 from adaanchor.demo_bottomup import DEMO_BENCH
 from adaanchor.engine.run import resolve_run

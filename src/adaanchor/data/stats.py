@@ -114,7 +114,8 @@ def dataset_stats(
     elif isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
         results = dict(source)  # type: ignore[arg-type]
     elif isinstance(source, Mapping) or hasattr(source, "_metadata"):
-        from .build import GENERATED_FORMATS, data_spec, own_split, splits_one_file
+        from .build import data_spec, own_split, splits_one_file
+        from .paths import GENERATED_FORMATS
 
         cfg = _plain(source)
         spec = data_spec(cfg)

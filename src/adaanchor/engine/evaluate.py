@@ -201,7 +201,8 @@ def ap_ground_truth_file(cfg: Any, spec: Any = None) -> Path | None:
     """The annotation file the evaluation scores OKS AP against: the val file of a COCO-format set (CrowdPose,
     the generated benchmarks) whose spec (``spec``, else the data section's) has OKS sigmas, evaluated whole;
     else None."""
-    from ..data.build import GENERATED_FORMATS, annotation_path, data_spec
+    from ..data.build import annotation_path, data_spec
+    from ..data.paths import GENERATED_FORMATS
 
     fmt = str(cfg.data.format)
     if fmt not in ("coco", "crowdpose", *GENERATED_FORMATS) or cfg.eval.max_images is not None or cfg.data.get("csv"):

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..config import build_config, missing_run_sections
 from ..configs import config_file
-from ..data.build import GENERATED_FORMATS, data_spec
+from ..data.build import data_spec
+from ..data.paths import GENERATED_FORMATS
 from ..errors import AdaAnchorError
 from ..models.backbones import backbone_from_config, input_multiple
 from ..models.net import KeypointNet, load_weights

@@ -1,0 +1,130 @@
+"""Where a ``data`` config section's files are: the annotation file of each split, the image folder, the generated
+benchmarks written on first use, and the check that images stay inside the data root."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import AdaAnchorError, DataError
+from .readers import ReadResult
+
+#: The benchmarks the package writes itself into ``data.root`` (a cache folder) on first use, from the options of
+#: the data section of the same name (``data.synth``, ``data.crowd``): their root need not exist beforehand.
+GENERATED_FORMATS = ("synth", "crowd")
+
+
+def _resolve(root: Path, rel: str | None) -> Path | None:
+    if rel is None:
+        return None
+    p = Path(str(rel)).expanduser()
+    return p if p.is_absolute() else root / p
+
+
+def images_dir(data_cfg: Mapping[str, Any], split: str) -> Path | None:
+    """The image folder of ``split``: ``data.images`` (a folder, or ``{train: DIR, val: DIR}``) relative to
+    ``data.root``; None means the reader's default (the annotation file's folder)."""
+    images_cfg = data_cfg.get("images")
+    if isinstance(images_cfg, Mapping):
+        images_cfg = images_cfg.get(split)
+    return _resolve(Path(str(data_cfg["root"])).expanduser(), images_cfg)
+
+
+def outside_root(res: ReadResult, data_cfg: Mapping[str, Any], split: str, path: Path) -> None:
+    """Refuse (or, with ``skip_invalid``, skip and count) instances whose image path leaves the data root.
+
+    The check is lexical (``..`` and absolute paths), so a dataset whose image folder is a symbolic link
+    to another disk still reads. Allowed bases: ``data.root``, the image folder and the annotation file's
+    folder (all three as given by the config)."""
+    import os
+
+    if data_cfg.get("allow_outside_root"):
+        return
+    root = Path(str(data_cfg["root"])).expanduser()
+    bases = [os.path.abspath(b) for b in (root, images_dir(data_cfg, split), path.parent) if b is not None]
+    kept = []
+    for inst in res.instances:
+        p = os.path.abspath(inst.image_path)  # normalises ".." without following links
+        if any(p == b or p.startswith(b.rstrip(os.sep) + os.sep) for b in bases):
+            kept.append(inst)
+            continue
+        err = DataError(path, f"image path {p} is outside the data root {os.path.abspath(root)} (set "
+                        "data.allow_outside_root=true to allow it)", record=f"image_id {inst.image_id} ann_id "
+                        f"{inst.ann_id}", field="file_name")
+        if not data_cfg.get("skip_invalid"):
+            raise err
+        res.skipped.append(err)
+    res.instances = kept
+
+
+def generated_options(data_cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of a generated benchmark (``data.format`` synth or crowd): its section (``data.synth`` or
+    ``data.crowd``) with the image size set to ``data.input_size``."""
+    w, h = data_cfg["input_size"]
+    return {**dict(data_cfg.get(str(data_cfg["format"])) or {}), "width": int(w), "height": int(h)}
+
+
+def write_generated(data_cfg: Mapping[str, Any]) -> dict[str, Path]:
+    """Write a generated benchmark into ``data.root`` (or reuse it there when it was written with the same
+    options); returns its ``train`` and ``val`` JSON paths and its ``root``."""
+    if data_cfg["format"] == "crowd":
+        from ..bench.crowd import write_crowd_benchmark as write
+    else:
+        from ..bench.synth import write_benchmark as write
+    return write(Path(str(data_cfg["root"])).expanduser(), generated_options(data_cfg))
+
+
+def own_split(data_cfg: Mapping[str, Any], split: str) -> Path | None:
+    """The path of ``split`` in a dataset that carries its own train/val split, read as a whole (``data.train`` =
+    ``data.val`` = the dataset): a YOLO ``data.yaml`` naming both. Such a split is used as it is and
+    ``data.split`` does not apply. None for every other dataset."""
+    whole = _resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg.get(split))
+    if data_cfg["format"] != "yolo" or data_cfg.get("train") != data_cfg.get("val") or whole is None:
+        return None
+    from .readers.yolo import split_entry
+
+    return split_entry(whole, split)
+
+
+def splits_one_file(data_cfg: Mapping[str, Any]) -> bool:
+    """Whether ``data.split`` carves train and val out of one annotation file (or dataset) for this config."""
+    sp = data_cfg.get("split") or {}
+    return (bool(sp.get("by")) and data_cfg.get("train") == data_cfg.get("val")
+            and own_split(data_cfg, "train") is None)
+
+
+def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
+    """The annotation file of ``split`` (``train`` or ``val``); for a generated benchmark (``synth``, ``crowd``)
+    it is written (or its cache reused) first."""
+    root = Path(str(data_cfg["root"])).expanduser()
+    if split == "val" and data_cfg.get("csv"):
+        p = Path(str(data_cfg["csv"])).expanduser()
+        if not p.is_file():
+            raise AdaAnchorError(f"{p}: landmark CSV not found (data.csv)")
+        return p
+    if data_cfg["format"] in GENERATED_FORMATS:
+        return Path(write_generated(data_cfg)[split])
+    own = own_split(data_cfg, split)
+    if own is not None:
+        return own
+    p = _resolve(root, data_cfg[split])
+    assert p is not None
+    if not p.exists():
+        raise AdaAnchorError(f"{p}: annotation file not found (data.root={root}, data.{split}={data_cfg[split]})")
+    if p.is_dir() and str(data_cfg["format"]) in COCO_JSON_FORMATS:
+        # The config for your own data names the root for DeepLabCut's and SLEAP's sake (data.train: .); a COCO
+        # folder there was read as a DeepLabCut project ('no DeepLabCut annotation table').
+        found = sorted(f.name for f in p.glob("*.json"))[:4]
+        raise AdaAnchorError(f"{p}: data.{split}={data_cfg[split]} is a folder; data.format={data_cfg['format']} "
+                             f"reads one COCO-style JSON file per split: set data.train and data.val to them"
+                             + (f" (here: {', '.join(found)})" if found else ""))
+    return p
+
+
+#: Formats whose annotation files are COCO-style JSON carrying their keypoint set (:mod:`.readers.coco_spec`).
+COCO_JSON_FORMATS = ("coco", "crowdpose")
+
+
+__all__ = ["COCO_JSON_FORMATS", "GENERATED_FORMATS", "annotation_path", "generated_options", "images_dir",
+           "outside_root", "own_split", "splits_one_file", "write_generated"]
