@@ -51,3 +51,27 @@ def test_run_demo_validates_its_length(kw, text, tmp_path):
     with pytest.raises(AdaAnchorError, match=text):
         run_demo(out_dir=tmp_path / "demo", **kw)
     assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("task", ["bottomup", "centre"])
+@pytest.mark.parametrize(
+    "args,text",
+    [
+        (["--steps", "0"], "error: demo: --steps must be an integer >= 1, got 0"),
+        (["--steps", "-1"], "error: demo: --steps must be an integer >= 1, got -1"),
+        (["--seed", "-1"], "error: config key 'seed': the value must be in [0, 4294967295], got -1"),
+    ],
+)
+def test_bad_multi_person_demo_args_are_one_line(task, args, text, tmp_path, capsys):
+    """--steps 0 ran the default 1,200 steps; -1 and a negative seed failed with a traceback after the benchmark."""
+    assert main(["demo", "--task", task, "--out", str(tmp_path / "demo"), *args]) == 2
+    assert capsys.readouterr().err.strip() == text
+    assert not (tmp_path / "demo").exists()
+
+
+@pytest.mark.parametrize("task", ["bottomup", "centre"])
+def test_multi_person_demo_output_folder_that_is_a_file(task, tmp_path, capsys):
+    (tmp_path / "f").write_text("")
+    assert main(["demo", "--task", task, "--out", str(tmp_path / "f" / "demo"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {tmp_path / 'f' / 'demo'}: cannot create the output folder") and "\n" not in err

@@ -28,9 +28,11 @@ from .data.readers.coco import read_coco
 from .data.spec import load_spec
 from .engine.bottomup import evaluate_bottomup, predict_outputs, results_at, train_steps
 from .engine.run import seed_everything
+from .errors import AdaAnchorError
 from .metrics.sweep import plot_gamma_sweep
 from .models.backbones import build_backbone
 from .models.net import KeypointNet
+from .ranges import SEED
 from .strategies.tags import build_bottomup
 
 METHODS = ("heatmap", "fixanchor", "adaanchor")
@@ -127,9 +129,13 @@ def run_methods(out_dir: str | Path, methods: tuple[str, ...], build: Builder, e
 
     Returns the ``results.json`` content, the drawings, the benchmark set-up and the output folder (created).
     """
+    check_demo_args(steps, seed)
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror})") from None
     t_all = time.time()
     setup = crowd_setup(data_root, bench, progress)
     results = demo_header(setup, steps, seed, batch_size)
@@ -137,6 +143,14 @@ def run_methods(out_dir: str | Path, methods: tuple[str, ...], build: Builder, e
                                                  tiny_width, progress, aux)
     results["wall_s"] = round(time.time() - t_all, 1)
     return results, drawings, setup, out
+
+
+def check_demo_args(steps: int, seed: int) -> None:
+    """``steps`` >= 1 and ``seed`` in the config's seed range, refused before anything is generated or trained (a
+    non-positive step count would otherwise fail deep in the data sampler, a negative seed in numpy)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise AdaAnchorError(f"demo: --steps must be an integer >= 1, got {steps!r}")
+    SEED.check("seed", seed)
 
 
 def _bottomup_build(name: str, backbone: Any, setup: CrowdSetup) -> tuple[Any, KeypointNet]:
@@ -226,4 +240,4 @@ def draw_poses(drawings: dict[str, tuple[list, list[dict]]], dataset: BottomUpDa
 
 
 __all__ = ["METHODS", "MULTI_DEMO_STEPS", "CrowdSetup", "crowd_setup", "demo_header", "draw_poses", "results_table", "run_bottomup_demo",
-           "run_methods", "train_methods", "write_outputs"]
+           "check_demo_args", "run_methods", "train_methods", "write_outputs"]

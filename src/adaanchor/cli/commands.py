@@ -94,7 +94,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
             from ..demo_centre import run_centre_demo as run_multi
         default_out = "runs/demo_bottomup" if a.task == "bottomup" else "runs/demo_centre"
         run_multi(out_dir=a.out if a.out != "runs/demo" else default_out, seed=a.seed,
-                  **({"steps": a.steps} if a.steps else {}))  # default: the demo function's
+                  **({"steps": a.steps} if a.steps is not None else {}))  # default: the demo function's
         return 0
     from ..demo import run_demo
 
