@@ -39,7 +39,7 @@ from adaanchor.configs import config_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
 from table_report import markdown, mean_std, plot  # noqa: E402
-from table_runs import finished, identical_run, link_run  # noqa: E402
+from table_runs import differing_keys, finished, identical_run, link_run  # noqa: E402
 
 from adaanchor.data.build import annotation_path, build_dataset
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
@@ -162,6 +162,10 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
             cfg = build_config(base_file, [*extra, *over, f"seed={seed}", f"train.max_steps={steps}",
                                            f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false", f"out_dir={run_dir}",
                                            "resume=auto"])
+            stale = differing_keys(run_dir, cfg, defaults)
+            if stale:
+                raise SystemExit(f"{run_dir} holds a run of other settings ({'; '.join(stale[:4])}): give this table "
+                                 "its own --out, or remove that folder to train it again")
             if not finished(run_dir, steps) and not run_dir.exists():
                 same = identical_run(out / "runs", cfg, steps, defaults=defaults)
                 if same is not None:

@@ -76,6 +76,25 @@ def identical_run(runs_root: Path, cfg: Any, steps: int, defaults: Any = None) -
     return None
 
 
+def differing_keys(run_dir: Path, cfg: Any, defaults: Any = None) -> list[str]:
+    """The dotted config keys on which the run in ``run_dir`` (its ``config.yaml``) differs from ``cfg``, up to its
+    name: empty for the same run or a folder without a config. A run folder is named by table, variant, split and
+    seed only, so another ``--steps`` or override would otherwise resume or reuse a run of other settings (a run
+    finished at 3,000 steps reported as a 600-step row, or a 600-step run continued to 3,000 on another schedule)."""
+    cfg_file = run_dir / "config.yaml"
+    if not cfg_file.is_file():
+        return []
+    fill = json.loads(json.dumps(OmegaConf.to_container(defaults, resolve=True))) if defaults is not None else None
+    return _diff(_run_identity(OmegaConf.load(cfg_file), fill), _run_identity(cfg, fill))
+
+
+def _diff(have: Any, want: Any, prefix: str = "") -> list[str]:
+    if isinstance(have, dict) and isinstance(want, dict):
+        return [k for key in sorted(set(have) | set(want), key=str)
+                for k in _diff(have.get(key), want.get(key), f"{prefix}{key}.")]
+    return [] if have == want else [f"{prefix.rstrip('.')} {have!r}, not {want!r}"]
+
+
 def link_run(run_dir: Path, same: Path) -> None:
     """Make ``run_dir`` a link to the finished run ``same``: relative inside one results folder (which can then
     move), or to the source of ``same`` when it is itself a link."""

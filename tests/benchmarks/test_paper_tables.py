@@ -74,6 +74,25 @@ def test_identical_runs_are_shared_between_tables(tiny_bench, tmp_path):
         == table_runs._run_identity(base)
 
 
+def test_a_run_folder_of_other_settings_is_refused(tiny_bench, tmp_path):
+    """A run folder is named by table, variant, split and seed: a run finished at 2 steps was reported as the
+    1-step row (and a 1-step run would have been continued to 2 steps on another schedule). Same settings: reused."""
+    from root_helpers import TINY_SYNTH
+
+    over = [f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items()), "model.tiny_width=8",
+            "train.batch_size=4", "eval.batch_size=12"]
+    common = ["table1", "--only", "FixAnchor", "--split", "test", "--seeds", "0", "--out", str(tmp_path), *over]
+    assert paper_tables.main([*common, "--steps", "2"]) == 0
+    last = tmp_path / "runs" / "table1" / "FixAnchor_test_s0" / "checkpoints" / "last.pt"
+    before = last.stat().st_mtime_ns
+    with pytest.raises(SystemExit, match=r"FixAnchor_test_s0 holds a run of other settings \(.*train.max_steps 2, not 1"):
+        paper_tables.main([*common, "--steps", "1"])
+    with pytest.raises(SystemExit, match="model.tiny_width 8, not 16"):
+        paper_tables.main([*common, "--steps", "2", "model.tiny_width=16"])
+    assert paper_tables.main([*common, "--steps", "2"]) == 0
+    assert last.stat().st_mtime_ns == before and json.loads((tmp_path / "table1.json").read_text())["steps"] == 2
+
+
 @pytest.mark.slow
 def test_dev_split_is_its_own_benchmark_with_a_convergence_check(tmp_path):
     from root_helpers import TINY_SYNTH
