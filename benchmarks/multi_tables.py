@@ -48,6 +48,7 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_args import at_least, check_unique, seed_arg  # noqa: E402
 from multi_report import markdown, summarize, sweep_plot  # noqa: E402
 from multi_runs import TASKS, TRAIN, build_run, run_one  # noqa: E402,F401 (build_run: for tag_diagnostics.py)
 from parallel import run_parallel  # noqa: E402
@@ -169,7 +170,7 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
     t0 = time.time()
     docs = {}
     for bench in TABLES[table]["benches"]:
-        n_steps = steps or int(TABLES[RUN_TABLE[bench]]["steps"])
+        n_steps = steps if steps is not None else int(TABLES[RUN_TABLE[bench]]["steps"])
         docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width, split,
                                 task_options, jobs)
     doc = {"table": table, "task": task, "split": split, "methods": methods, "seeds": seeds, "benches": docs,
@@ -219,8 +220,8 @@ def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[s
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=sorted(TABLES))
-    p.add_argument("--seeds", type=int, nargs="+", help="paired seeds (default 0 1 2)")
-    p.add_argument("--steps", type=int, help="training steps per run (default: the protocol's, table5 "
+    p.add_argument("--seeds", type=seed_arg, nargs="+", help="paired seeds (default 0 1 2)")
+    p.add_argument("--steps", type=at_least(1), help="training steps per run (default: the protocol's, table5 "
                    f"{TABLES['table5']['steps']}, table6 {TABLES['table6']['steps']})")
     p.add_argument("--methods", nargs="+", choices=list(METHODS), help=f"default: {' '.join(METHODS)}")
     p.add_argument("--split", choices=("dev", "test"), default="dev",
@@ -229,14 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", choices=sorted(TASKS), default="ae")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--data-cache", type=Path, default=REPO / "data-cache", help="folder of the benchmark caches")
-    p.add_argument("--n-train", type=int, help="training images (default: the benchmark's)")
-    p.add_argument("--n-val", type=int, help="held-out images (default: the benchmark's)")
-    p.add_argument("--width", type=int, help=f"tiny CNN width (default {TRAIN['tiny_width']})")
+    p.add_argument("--n-train", type=at_least(1), help="training images (default: the benchmark's)")
+    p.add_argument("--n-val", type=at_least(1), help="held-out images (default: the benchmark's)")
+    p.add_argument("--width", type=at_least(1), help=f"tiny CNN width (default {TRAIN['tiny_width']})")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="an option of the task's section for every run (e.g. push=hinge); use its own --out")
-    p.add_argument("--jobs", type=int, help="runs trained at a time, each a process of one torch thread "
+    p.add_argument("--jobs", type=at_least(1), help="runs trained at a time, each a process of one torch thread "
                    "(default 1; at most the number of cores); results do not depend on it")
     a = p.parse_args(argv)
+    check_unique(p, "--seeds", a.seeds)
     run_opts = {"--seeds": a.seeds, "--steps": a.steps, "--methods": a.methods, "--n-train": a.n_train,
                 "--n-val": a.n_val, "--width": a.width, "--task-option": a.task_option, "--jobs": a.jobs}
     if a.table == "fig5":
@@ -246,8 +248,6 @@ def main(argv: list[str] | None = None) -> int:
                     "belong to those tables; fig5 takes --split, --task and --out")
         fig5_from_tables(a.out, a.task, a.split)
         return 0
-    if a.jobs is not None and a.jobs < 1:
-        p.error(f"--jobs must be at least 1, got {a.jobs}")
     torch.set_num_threads(1)
     run_table(a.table, a.seeds or [0, 1, 2], a.steps, a.methods or list(METHODS), a.task, a.out, a.data_cache,
               a.n_train, a.n_val, TRAIN["tiny_width"] if a.width is None else a.width, a.split,

@@ -37,12 +37,14 @@ from adaanchor.config import build_config
 from adaanchor.configs import config_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_args import at_least, check_unique, seed_arg  # noqa: E402
 from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
 from table_report import markdown, mean_std, plot  # noqa: E402
 from table_runs import differing_keys, finished, identical_run, link_run  # noqa: E402
 
 from adaanchor.data.build import annotation_path, build_dataset
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
+from adaanchor.errors import AdaAnchorError
 
 ADA = ["strategy.name=adaanchor"]
 REFERENCE = {"Heatmap-anchor": ["strategy.name=heatmap"], "FixAnchor": ["strategy.name=fixanchor"]}
@@ -229,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         return multi_main(argv)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=sorted(TABLES))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=int, help="training steps per run, the same for every variant (default: the "
+    p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2])
+    p.add_argument("--steps", type=at_least(1), help="training steps per run, the same for every variant (default: the "
                    f"protocol's {STEPS}; table2's ResNets on a CPU: 150)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--only", nargs="+", metavar="LABEL", help="run only these variants (the files then hold only them)")
@@ -242,8 +244,13 @@ def main(argv: list[str] | None = None) -> int:
                    "among --seeds (each variant with the seeds it has) and list the missing ones")
     p.add_argument("overrides", nargs="*", help="config overrides applied to every run (e.g. data.root=...)")
     a = p.parse_intermixed_args(argv)
-    steps = a.steps or int(TABLES[a.table].get("steps", STEPS))
-    run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split, a.only, a.collect)
+    check_unique(p, "--seeds", a.seeds)
+    steps = a.steps if a.steps is not None else int(TABLES[a.table].get("steps", STEPS))
+    try:
+        run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split, a.only, a.collect)
+    except AdaAnchorError as e:  # a bad override or config: one line, as the adaanchor command prints it
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from cli_args import positive
 
 CHILD = r"""
 import gc, json, sys, time
@@ -87,7 +88,7 @@ def measure(path: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mb", type=float, default=50.0)
+    ap.add_argument("--mb", type=positive, default=50.0)
     ap.add_argument("--label", default="after")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "reader_memory.json"))
     a = ap.parse_args()

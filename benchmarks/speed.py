@@ -35,6 +35,7 @@ from adaanchor.malloc import keep_freed_memory
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_args import at_least  # noqa: E402
 from protocol import git_commit  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -352,8 +353,8 @@ def ratio_table(rows: dict[str, dict[str, Any]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    p.add_argument("--reps", type=int, default=15, help="repetitions per row (rows may set their own)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--reps", type=at_least(1), default=15, help="repetitions per row (rows may set their own)")
+    p.add_argument("--threads", type=at_least(1), default=2)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     add_malloc_option(p)
     a = p.parse_args(argv)

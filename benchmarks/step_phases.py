@@ -25,6 +25,7 @@ import torch
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cli_args import at_least  # noqa: E402
 from speed import (  # noqa: E402
     REPO,
     RESNET50,
@@ -106,16 +107,14 @@ def to_markdown(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=int, default=60, help="interleaved steps per strategy (default 60)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--steps", type=at_least(1), default=60, help="interleaved steps per strategy (default 60)")
+    p.add_argument("--threads", type=at_least(1), default=2)
     p.add_argument("--strategies", nargs="+", default=["heatmap", "adaanchor", "fixanchor"],
                    help="the first is the reference of the ratios")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     add_malloc_option(p)
     a = p.parse_args(argv)
-    if a.steps < 1:
-        p.error("--steps must be at least 1")
     torch.set_num_threads(a.threads)
     mode = set_malloc(a.malloc)
     res = {"machine": machine(a.threads, mode), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps)}

@@ -28,6 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi_tables as mt  # noqa: E402
+from cli_args import at_least, check_unique, positive, seed_arg  # noqa: E402
 from protocol import git_commit  # noqa: E402
 
 from adaanchor.data.bottomup import to_image_coords  # noqa: E402
@@ -156,18 +157,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bench", choices=sorted(mt.BENCHES), default="crowd")
     p.add_argument("--split", choices=("dev", "test"), default="dev")
     p.add_argument("--methods", nargs="+", default=list(mt.METHODS), choices=list(mt.METHODS))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0])
-    p.add_argument("--gamma", type=float, default=0.1, help="detection threshold (the tables' main columns: 0.1)")
-    p.add_argument("--near", type=float, default=6.0, help="pixels: a detection this close to a keypoint is near")
+    p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0])
+    p.add_argument("--gamma", type=positive, default=0.1, help="detection threshold (the tables' main columns: 0.1)")
+    p.add_argument("--near", type=positive, default=6.0, help="pixels: a detection this close to a keypoint is near")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
                    help="the folder multi_tables.py wrote (its runs/ are read); the results are written there")
     p.add_argument("--data-cache", type=Path, default=mt.REPO / "data-cache")
-    p.add_argument("--n-train", type=int)
-    p.add_argument("--n-val", type=int)
-    p.add_argument("--width", type=int, default=mt.TRAIN["tiny_width"])
+    p.add_argument("--n-train", type=at_least(1))
+    p.add_argument("--n-val", type=at_least(1))
+    p.add_argument("--width", type=at_least(1), default=mt.TRAIN["tiny_width"])
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="the bottomup option the runs were trained with (multi_tables.py --task-option)")
     a = p.parse_args(argv)
+    check_unique(p, "--seeds", a.seeds)
     torch.set_num_threads(1)
     options = mt.parse_task_options(a.task_option)
     data = mt.bench_data(a.bench, a.data_cache, a.n_train, a.n_val, a.split, {"ae": options} if options else None)

@@ -129,3 +129,23 @@ def test_faces_table_runs_on_a_landmark_csv(tmp_path):
                               "--out", str(tmp_path / "out"), *over]) == 0
     dev = json.loads((tmp_path / "out" / "table4_dev.json").read_text())
     assert dev["split"] == "dev" and dev["config"]["data"]["split"]["dev_fraction"] > 0
+
+
+@pytest.mark.parametrize("table", ["table1", "table5"])
+@pytest.mark.parametrize("args,text", [(["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
+                                       (["--steps", "-2"], "argument --steps: must be an integer >= 1, got -2"),
+                                       (["--seeds", "-1"], "argument --seeds: must be an integer >= 0, got -1"),
+                                       (["--seeds", "0", "1", "0"], "argument --seeds: 0 is given twice")])
+def test_bad_counts_and_seeds_are_usage_errors(table, args, text, tmp_path, capsys):
+    """--steps 0 trained the protocol's default budget, a negative count or seed failed with a traceback in the
+    training, a repeated seed counted one run twice in the mean and the paired differences."""
+    with pytest.raises(SystemExit) as e:
+        paper_tables.main([table, *args, "--out", str(tmp_path)])
+    assert e.value.code == 2 and text in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_bad_override_is_one_line(tmp_path, capsys):
+    assert paper_tables.main(["table1", "--steps", "1", "--out", str(tmp_path), "strategy.topk=0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: config key 'strategy.topk'") and "\n" not in err

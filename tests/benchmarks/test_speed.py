@@ -61,3 +61,15 @@ def test_deconv_rows_flip_the_matmul_switch_for_one_call_only(monkeypatch):
     timers["kernel"]()
     timers["matmul"]()
     assert seen == [float("inf"), before] and deconv.MATMUL_MIN_RATIO == before
+
+
+def test_zero_or_negative_counts_are_usage_errors(tmp_path, capsys):
+    import pytest
+
+    speed = _speed()
+    for args, text in ((["--reps", "0"], "argument --reps: must be an integer >= 1, got 0"),
+                       (["--threads", "-1"], "argument --threads: must be an integer >= 1, got -1")):
+        with pytest.raises(SystemExit) as e:
+            speed.main([*args, "--rows", "train_tiny", "--out", str(tmp_path)])
+        assert e.value.code == 2 and text in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
