@@ -3,12 +3,15 @@ the dev split the convergence snapshots.
 
 A run is a method, a seed and a task on one benchmark's data (the dict ``multi_tables.bench_data`` returns). Its
 folder holds ``model.pt`` and ``run.json`` (settings, training summary, metrics); a finished run with the same
-settings is evaluated again, not retrained, and a run stopped midway resumes from ``partial.pt``.
+settings is evaluated again, not retrained, and a run stopped midway resumes from ``partial.pt``. ``run.json`` is
+written (atomically) as soon as the training ends, so a run stopped during its evaluation is evaluated, not
+trained again; its convergence snapshots go only once the full record is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,6 +118,8 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     if old.get("settings") == settings and weights.is_file():
         model.load_state_dict(safe_load(weights))
         train = old["train"]
+        # Stopped during its evaluation: the snapshots kept for the convergence check are still there.
+        snapshots.update({m: safe_load(f) for m in marks if (f := run_dir / f"partial_snapshot_{m}.pt").is_file()})
     else:
         partial = _partial_files(run_dir, settings, marks)
         snapshots.update({m: safe_load(f) for m, f in partial["snapshots"].items() if f.is_file()})
@@ -129,8 +134,11 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
                           on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY,
                           log=progress_printer(f"{run_dir.parent.name}/{run_dir.name}", steps))
         train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"]}
-        torch.save(model.state_dict(), weights)
-        for f in [partial["state"], partial["settings"], *partial["snapshots"].values()]:
+        atomic_save(model.state_dict(), weights)
+        # Trained: recorded before the evaluation (minutes on a large table), which a stop would otherwise send
+        # back to step 0, as the training state goes now.
+        _write_json(record_path, {"settings": settings, "train": train})
+        for f in [partial["state"], partial["settings"]]:
             f.unlink(missing_ok=True)
     metrics = evaluate_run(task, model, strategy, data)
     record = {"settings": settings, "train": train, "metrics": metrics}
@@ -139,8 +147,17 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
             return build_run(task_name, method, seed, width, data)[0]
 
         record["convergence"] = snapshot_convergence(task, fresh, strategy, data, snapshots, metrics, steps, run_dir)
-    record_path.write_text(json.dumps(record, indent=1))
+    _write_json(record_path, record)
+    for f in run_dir.glob("partial_snapshot_*.pt"):
+        f.unlink(missing_ok=True)
     return {"seed": seed, **train, **metrics, **({"convergence": record["convergence"]} if marks else {})}
+
+
+def _write_json(path: Path, doc: dict[str, Any]) -> None:
+    """``path`` replaced whole or not at all: a run stopped while writing must not leave a record that cannot be read."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, path)
 
 
 def _partial_files(run_dir: Path, settings: dict[str, Any], marks: set[int]) -> dict[str, Any]:
@@ -153,7 +170,7 @@ def _partial_files(run_dir: Path, settings: dict[str, Any], marks: set[int]) -> 
     if not same:
         for f in [files["state"], *run_dir.glob("partial_snapshot_*.pt")]:
             f.unlink(missing_ok=True)
-        files["settings"].write_text(json.dumps(settings, indent=1))
+        _write_json(files["settings"], settings)
     return files
 
 

@@ -127,6 +127,42 @@ def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
     assert (run / "eval_log.csv").read_text().splitlines()[1:] == (ref / "eval_log.csv").read_text().splitlines()[1:]
 
 
+@pytest.mark.slow
+def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monkeypatch):
+    """Stopped after its training, during the evaluation: run.json and the snapshots were written only at the end
+    and the training state was gone, so the run was trained again from step 0. Now it is evaluated only, with the
+    same convergence log as a run that was not stopped, and the partial files go."""
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    mt, mr = importlib.import_module("multi_tables"), importlib.import_module("multi_runs")
+
+    def argv(out):
+        return ["table5", "--steps", "5", "--seeds", "0", "--n-train", "8", "--n-val", "4", "--width", "8",
+                "--methods", "fixanchor", "--out", str(out), "--data-cache", str(tmp_path / "cache")]
+
+    assert paper_tables.main(argv(tmp_path / "full")) == 0
+    evaluate, task = mr.evaluate_run, mt.TASKS["ae"]
+
+    def stop(*args, **kwargs):
+        raise _Stop
+
+    monkeypatch.setattr(mr, "evaluate_run", stop)
+    with pytest.raises(_Stop):
+        paper_tables.main(argv(tmp_path / "cut"))
+    run = tmp_path / "cut" / "runs" / "table5" / "fixanchor_dev_s0"
+    assert json.loads((run / "run.json").read_text())["settings"]["steps"] == 5 and (run / "model.pt").is_file()
+    monkeypatch.setattr(mr, "evaluate_run", evaluate)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setitem(mt.TASKS, "ae", task._replace(train=no_training))
+    assert paper_tables.main(argv(tmp_path / "cut")) == 0
+    assert not list(run.glob("partial*"))
+    ref = tmp_path / "full" / "runs" / "table5" / "fixanchor_dev_s0"
+    assert (run / "eval_log.csv").read_text() == (ref / "eval_log.csv").read_text()
+    assert "metrics" in json.loads((run / "run.json").read_text())
+
+
 def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
     """--task-option push=hinge: merged over the benchmark's own task options, the tag loss is the hinge's, and
     the option is part of the run's settings (a run of other options is not taken for it)."""
