@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +130,8 @@ def run_stats(model: torch.nn.Module, strategy: Any, data: dict[str, Any], gamma
 def markdown(doc: dict[str, Any]) -> str:
     """The table of :data:`KEYS`, one row per method (mean over seeds)."""
     head = ["Method", "seeds", *LABELS]
-    lines = [f"# Tag and detection diagnostics: {doc['bench']} ({doc['split']}), gamma {doc['gamma']}, near = "
+    budget = f", {doc['steps']} steps" if doc.get("steps") else ""
+    lines = [f"# Tag and detection diagnostics: {doc['bench']} ({doc['split']}{budget}), gamma {doc['gamma']}, near = "
              f"within {doc['near']} px", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for method, rows in doc["runs"].items():
         cells = []
@@ -143,6 +144,42 @@ def markdown(doc: dict[str, Any]) -> str:
               "the tags carry no identity). Tag spread: the std of one person's tags. Mean over seeds.",
               "", f"Commit {doc['commit']}; runs from `{doc['runs_dir']}`."]
     return "\n".join(lines) + "\n"
+
+
+def finished_runs(out: Path, bench: str, split: str, methods: Sequence[str],
+                  seeds: Sequence[int]) -> dict[tuple[str, int], Path | None]:
+    """``(method, seed) -> run folder`` of the finished runs (``model.pt`` and ``run.json``), None for the others
+    (each said on a line: the table is made of the runs there are)."""
+    found: dict[tuple[str, int], Path | None] = {}
+    for method in methods:
+        for seed in seeds:
+            run_dir = mt.run_dir_for(out, bench, "ae", method, seed, split)
+            done = (run_dir / "model.pt").is_file() and (run_dir / "run.json").is_file()
+            found[method, seed] = run_dir if done else None
+            if not done:
+                print(f"{method} seed {seed}: no finished run in {run_dir} (run multi_tables.py first); skipped")
+    return found
+
+
+def check_runs(found: Mapping[tuple[str, int], Path | None], expected: Mapping[str, Any]) -> int | None:
+    """The step count of the finished runs in ``found``; a ``SystemExit`` naming the run when one was trained with
+    other options than ``expected`` (its model is rebuilt with these: another width does not load, other data
+    or task options give numbers of another setting), or when the runs have different budgets (one table would
+    mix them)."""
+    budgets: dict[int, list[str]] = {}
+    for (method, seed), run_dir in found.items():
+        if run_dir is None:
+            continue
+        settings = json.loads((run_dir / "run.json").read_text()).get("settings", {})
+        other = [f"{k} {settings.get(k)!r}, not {v!r}" for k, v in expected.items() if settings.get(k) != v]
+        if other:
+            raise SystemExit(f"{run_dir} was trained with other options ({'; '.join(other)}): give the options of "
+                             "its table (--n-train, --n-val, --width, --task-option)")
+        budgets.setdefault(int(settings["steps"]), []).append(f"{method} seed {seed}")
+    if len(budgets) > 1:
+        raise SystemExit("the runs have different budgets, which one table would mix: " + "; ".join(
+            f"{s} steps: {', '.join(names)}" for s, names in sorted(budgets.items())) + "; choose --methods and --seeds")
+    return next(iter(budgets), None)
 
 
 def write(doc: dict[str, Any], out: Path) -> None:
@@ -173,14 +210,14 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     options = mt.parse_task_options(a.task_option)
     data = mt.bench_data(a.bench, a.data_cache, a.n_train, a.n_val, a.split, {"ae": options} if options else None)
+    expected = json.loads(json.dumps({"tiny_width": a.width, "task": "ae", "bench": data["options"],
+                                      "task_cfg": data["task_cfg"].get("ae", {})}))
+    found = finished_runs(a.out, a.bench, a.split, a.methods, a.seeds)
+    steps = check_runs(found, expected)
     runs: dict[str, list[dict[str, Any]]] = {}
-    for method in a.methods:
-        for seed in a.seeds:
-            run_dir = mt.run_dir_for(a.out, a.bench, "ae", method, seed, a.split)
+    for (method, seed), run_dir in found.items():
+        if run_dir is not None:
             weights = run_dir / "model.pt"
-            if not weights.is_file():
-                print(f"{method} seed {seed}: no finished run in {run_dir} (run multi_tables.py first); skipped")
-                continue
             model, strategy = mt.build_run("ae", method, seed, a.width, data)
             model.load_state_dict(safe_load(weights))
             row = {"seed": seed, **run_stats(model, strategy, data, a.gamma, a.near)}
@@ -190,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if not runs:  # nothing to report: leave the folder (and any earlier results in it) as it is
         print(f"no finished run of {', '.join(a.methods)} (seeds {a.seeds}) under {a.out / 'runs'}; nothing written")
         return 1
-    doc = {"bench": a.bench, "split": a.split, "gamma": a.gamma, "near": a.near, "runs": runs,
+    doc = {"bench": a.bench, "split": a.split, "steps": steps, "gamma": a.gamma, "near": a.near, "runs": runs,
            "runs_dir": str(a.out / "runs"), "task_options": options, "commit": git_commit() or "unknown"}
     write(doc, a.out)
     print(markdown(doc))

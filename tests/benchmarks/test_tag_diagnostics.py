@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from tag_diagnostics import image_stats, separation_auc  # noqa: E402
+from tag_diagnostics import check_runs, image_stats, separation_auc  # noqa: E402
 
 
 def test_image_stats_of_two_people_and_a_stray_detection():
@@ -58,3 +58,30 @@ def test_no_finished_run_is_a_message_and_nothing_written(tmp_path, capsys):
     said = capsys.readouterr().out
     assert "no finished run of fixanchor" in said and "nothing written" in said
     assert not out.exists()
+
+
+def _run(tmp_path, name, **settings):
+    import json
+
+    run = tmp_path / name
+    run.mkdir()
+    base = {"method": "fixanchor", "seed": 0, "steps": 600, "tiny_width": 8, "task": "ae", "bench": {"n_train": 8},
+            "task_cfg": {}}
+    (run / "run.json").write_text(json.dumps({"settings": {**base, **settings}}))
+    return run
+
+
+def test_runs_of_other_options_or_mixed_budgets_are_refused(tmp_path):
+    """The model is rebuilt with the given options, and the table said nothing of the budget: a run trained with
+    another width failed to load with a traceback, and runs of other data, options or step counts were averaged
+    into one row."""
+    expected = {"tiny_width": 8, "task": "ae", "bench": {"n_train": 8}, "task_cfg": {}}
+    a, b = _run(tmp_path, "a"), _run(tmp_path, "b")
+    assert check_runs({("fixanchor", 0): a, ("fixanchor", 1): b, ("heatmap", 0): None}, expected) == 600
+    assert check_runs({("fixanchor", 0): None}, expected) is None
+    c = _run(tmp_path, "c", steps=3600)
+    with pytest.raises(SystemExit, match=r"different budgets.*600 steps: fixanchor seed 0; 3600 steps: heatmap seed 0"):
+        check_runs({("fixanchor", 0): a, ("heatmap", 0): c}, expected)
+    d = _run(tmp_path, "d", tiny_width=24, bench={"n_train": 800})
+    with pytest.raises(SystemExit, match=r"d was trained with other options \(tiny_width 24, not 8; bench"):
+        check_runs({("fixanchor", 0): d}, expected)
