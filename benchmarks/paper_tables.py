@@ -181,6 +181,9 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
             runs.setdefault(label, []).append({**row, "seed": seed})
             print(f"[{name}] {label} seed {seed}: " + ", ".join(f"{k} {row[k]:.4g}" for k in METRICS
                                                                   if isinstance(row.get(k), float)), flush=True)
+    if not runs:  # --collect with nothing finished: leave the folder (and the table it may hold) as it is
+        raise SystemExit(f"[{name}] no finished run of {steps} steps under {out / 'runs' / name} (seeds {seeds}); "
+                         "nothing written")
     summary = {label: {k: mean_std(rows, k) for k in METRICS} | {"n": len(rows)} for label, rows in runs.items()}
     ref = "FixAnchor" if "FixAnchor" in runs else None
 

@@ -149,3 +149,16 @@ def test_a_bad_override_is_one_line(tmp_path, capsys):
     assert paper_tables.main(["table1", "--steps", "1", "--out", str(tmp_path), "strategy.topk=0"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: config key 'strategy.topk'") and "\n" not in err
+
+
+def test_collect_with_no_finished_run_leaves_the_table_alone(tiny_bench, tmp_path):
+    """--collect with nothing finished replaced the table's files with an empty table."""
+    from root_helpers import TINY_SYNTH
+
+    over = [f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items())]
+    (tmp_path / "table1.md").write_text("earlier table\n")
+    with pytest.raises(SystemExit, match=r"\[table1\] no finished run of 2 steps .* nothing written"):
+        paper_tables.main(["table1", "--collect", "--split", "test", "--seeds", "0", "--steps", "2",
+                           "--out", str(tmp_path), *over])
+    assert (tmp_path / "table1.md").read_text() == "earlier table\n"
+    assert not (tmp_path / "table1.json").exists() and not (tmp_path / "table1.png").exists()
