@@ -75,3 +75,17 @@ def test_multi_person_demo_output_folder_that_is_a_file(task, tmp_path, capsys):
     assert main(["demo", "--task", task, "--out", str(tmp_path / "f" / "demo"), "--steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {tmp_path / 'f' / 'demo'}: cannot create the output folder") and "\n" not in err
+
+
+def test_the_report_states_the_input_size_of_the_run(tmp_path, capsys):
+    """results.md said "72x96 images" whatever data.input_size the demo ran with."""
+    from adaanchor.demo import write_report
+
+    row = {"vis_error": 1.0, "inv_error": 2.0, "inv_error_in": 1.5, "inv_error_out": 3.0, "vis_score": 0.5,
+           "inv_score": 0.4, "score_auc": 0.7, "ap": 0.3, "pck": {"0.05": 0.5}}
+    doc = {"methods": {"heatmap": row}, "dataset": {"val": {}}, "wall_seconds": 1.0,
+           "config": {"steps_per_method": 2, "data": {"input_size": [96, 128]}},
+           "machine": {"platform": "p", "torch_threads": 2}}
+    write_report(doc, tmp_path, 0, None, {})
+    md = (tmp_path / "results.md").read_text()
+    assert "(96x128 images)" in md and "72x96" not in md

@@ -161,8 +161,9 @@ def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_b
     results, counts = doc["methods"], doc["dataset"]
     steps = doc["config"]["steps_per_method"]
     table = error_by_visibility_table({k: {**v, "AP": v["ap"]} for k, v in results.items()})
+    size = "x".join(str(v) for v in doc["config"]["data"]["input_size"])  # the run's, as data.input_size may change it
     md = [f"# Occlusion benchmark: {steps} steps per method, seed {seed}", "",
-          "Errors in input pixels (72x96 images); scores are mean confidences; Score AUC: how well the "
+          f"Errors in input pixels ({size} images); scores are mean confidences; Score AUC: how well the "
           "confidence separates keypoints within PCK@0.05 from the others; AP: OKS AP (pycocotools). Inv.In / "
           "Inv.Out: the invisible error of keypoints occluded inside the image / lying outside it (a heatmap "
           "cannot represent the latter).", "", QUICK_LOOK.format(steps=steps), "",
