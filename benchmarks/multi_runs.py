@@ -3,7 +3,8 @@ the dev split the convergence snapshots.
 
 A run is a method, a seed and a task on one benchmark's data (the dict ``multi_tables.bench_data`` returns). Its
 folder holds ``model.pt`` and ``run.json`` (settings, training summary, metrics); a finished run with the same
-settings is evaluated again, not retrained, and a run stopped midway resumes from ``partial.pt``. ``run.json`` is
+settings is evaluated again, not retrained (a finished run of other settings is refused, not trained over), and a
+run stopped midway resumes from ``partial.pt``. ``run.json`` is
 written (atomically) as soon as the training ends, so a run stopped during its evaluation is evaluated, not
 trained again; its convergence snapshots go only once the full record is written.
 """
@@ -111,6 +112,11 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     settings = json.loads(json.dumps(settings))
     record_path, weights = run_dir / "run.json", run_dir / "model.pt"
     old = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    if old.get("settings") not in (None, settings) and weights.is_file():
+        # The folder is named by table, method and seed only: another --steps or option would train over it.
+        other = [f"{k} {old['settings'].get(k)!r}, not {v!r}" for k, v in settings.items() if old["settings"].get(k) != v]
+        raise SystemExit(f"{run_dir} holds a finished run of other settings ({'; '.join(other)}): give this table "
+                         "its own --out, or remove that folder to train it again")
 
     model, strategy = build_run(task_name, method, seed, width, data)
     marks = {max(1, round(f * steps)) for f in SNAPSHOTS} if data["split"] == "dev" else set()

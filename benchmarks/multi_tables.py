@@ -21,7 +21,8 @@ Every method runs on the same seeds; a seed fixes the initial backbone weights a
 seed differ only in the method (paired). Summaries are mean ± sample std over seeds, and the paired differences
 (mean ± standard error) against FixAnchor (the protocol's reference) and the heatmap (the paper's). Runs live under
 ``<out>/runs/<table>/<method>_s<seed>`` (``model.pt`` + ``run.json``); a finished run with the same settings is
-evaluated again, not retrained. Evaluation is on each benchmark's held-out split at gamma = 0.1 and over the sweep,
+evaluated again, not retrained, and one of other settings (``--steps``, sizes, options) is refused, not trained over:
+give such a table its own ``--out``. Evaluation is on each benchmark's held-out split at gamma = 0.1 and over the sweep,
 grouped by the learned tags and by oracle tags (docs/multi-person.md).
 
 Budgets: the protocol's, chosen on the dev split (docs/results.md, "The crowd tables under the protocol"): table5

@@ -163,6 +163,23 @@ def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monk
     assert "metrics" in json.loads((run / "run.json").read_text())
 
 
+@pytest.mark.slow
+def test_a_finished_run_of_other_settings_is_not_trained_over(tmp_path):
+    """The run folder is named by table, method and seed: --steps 600 into the folder of the 3,600-step runs
+    trained over them. It is refused, naming the settings that differ, and the run is left as it was."""
+    def argv(steps):
+        return ["table5", "--split", "test", "--steps", str(steps), "--seeds", "0", "--n-train", "8", "--n-val", "4",
+                "--width", "8", "--methods", "heatmap", "--out", str(tmp_path / "out"), "--data-cache",
+                str(tmp_path / "cache")]
+
+    assert paper_tables.main(argv(3)) == 0
+    run = tmp_path / "out" / "runs" / "table5" / "heatmap_s0"
+    record, stamp = (run / "run.json").read_text(), (run / "model.pt").stat().st_mtime_ns
+    with pytest.raises(SystemExit, match=r"heatmap_s0 holds a finished run of other settings \(steps 3, not 2\)"):
+        paper_tables.main(argv(2))
+    assert (run / "run.json").read_text() == record and (run / "model.pt").stat().st_mtime_ns == stamp
+
+
 def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
     """--task-option push=hinge: merged over the benchmark's own task options, the tag loss is the hinge's, and
     the option is part of the run's settings (a run of other options is not taken for it)."""
