@@ -1,56 +1,9 @@
-"""Argument types of the benchmark scripts: counts and seeds refused by argparse's usage error (exit 2, one line
-naming the option), never clamped or read as "the default".
-
-A count of 0 used to mean the default in several scripts (``--steps 0`` trained the protocol's 3,000 steps), a
-negative one failed with a traceback deep in the training, and a repeated seed counted one run twice in the
-mean and the paired differences.
-"""
+"""The benchmark scripts' argument types: those of the ``adaanchor`` command line (:mod:`adaanchor.cli.argtypes`)."""
 
 from __future__ import annotations
 
-import argparse
-import math
-from collections.abc import Callable, Sequence
+from adaanchor.cli.argtypes import check_unique, positive
+from adaanchor.cli.argtypes import int_at_least as at_least
+from adaanchor.cli.argtypes import seed as seed_arg
 
-SEED_MAX = 2**32 - 1  # the config's seed range (adaanchor.ranges.SEED)
-
-
-def at_least(lo: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer >= ``lo``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {text!r}") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {value}")
-        return value
-
-    return parse
-
-
-def seed_arg(text: str) -> int:
-    """An argparse ``type``: a training seed, an integer in [0, 2**32 - 1]."""
-    value = at_least(0)(text)
-    if value > SEED_MAX:
-        raise argparse.ArgumentTypeError(f"must be an integer in [0, {SEED_MAX}], got {value}")
-    return value
-
-
-def positive(text: str) -> float:
-    """An argparse ``type``: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def check_unique(p: argparse.ArgumentParser, option: str, values: Sequence[object] | None) -> None:
-    """A usage error when ``values`` repeats one (a seed given twice is one run counted twice)."""
-    seen = [v for i, v in enumerate(values or ()) if v in list(values or ())[:i]]
-    if seen:
-        p.error(f"argument {option}: {seen[0]} is given twice")
+__all__ = ["at_least", "check_unique", "positive", "seed_arg"]

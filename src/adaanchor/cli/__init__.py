@@ -4,7 +4,6 @@ can cause print one line and exit with status 2."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import warnings
@@ -13,6 +12,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
+from .argtypes import finite, int_at_least
 from .commands import (
     cmd_data_stats,
     cmd_demo,
@@ -62,30 +62,6 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
-
-
-def _int_at_least(lo: int) -> Any:
-    """An argparse ``type``: an integer >= ``lo``, refused with argparse's usage error otherwise (not clamped)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {text!r}") from None
-        if value < lo:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {value}")
-        return value
-    return parse
-
-
-def _finite(text: str) -> float:
-    """An argparse ``type``: a finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,8 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "ckpt=PATH and key=value overrides")
     v.add_argument("--out", required=True, help="output folder")
     v.add_argument("--keypoints", nargs="+", metavar="NAME", help="keypoint types for the anchors and the confidence map (default: all)")
-    v.add_argument("--every", type=_int_at_least(1), default=1, metavar="N", help="videos: draw every N-th frame (default 1)")
-    v.add_argument("--max-frames", type=_int_at_least(0), default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all)")
+    v.add_argument("--every", type=int_at_least(1), default=1, metavar="N", help="videos: draw every N-th frame (default 1)")
+    v.add_argument("--max-frames", type=int_at_least(0), default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all)")
     v.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
                    help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
                    "shows them (default); stored: the pixels as the file stores them")
@@ -175,10 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "(default coco,csv)")
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")
     pr.add_argument("--no-overlays", dest="overlays", action="store_false", help="no overlay PNGs for image inputs")
-    pr.add_argument("--min-score", type=_finite, default=0.0, metavar="S",
+    pr.add_argument("--min-score", type=finite, default=0.0, metavar="S",
                     help="overlays and labelled videos draw the instances scored at least S (a multi-person run's "
                     "pose score; default 0: all); the prediction files keep every instance")
-    pr.add_argument("--batch-size", type=_int_at_least(1), default=16, metavar="N",
+    pr.add_argument("--batch-size", type=int_at_least(1), default=16, metavar="N",
                     help="images (top-down: instances) per forward pass (default 16)")
     pr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     pr.add_argument("--backend", choices=("torch", "onnx"), default=None,

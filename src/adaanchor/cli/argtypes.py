@@ -1,0 +1,67 @@
+"""Argument types of the command line and of the benchmark scripts: a bad count, seed or number is argparse's usage
+error (exit 2, one line naming the option), never clamped or read as "the default" (``--steps 0`` trained a
+benchmark's default budget, a negative count failed deep in a training, a repeated seed counted one run twice)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable, Sequence
+
+from ..ranges import SEED
+
+SEED_MAX = int(SEED.hi)  # the config's seed range
+
+
+def int_at_least(lo: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``lo``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {lo}, got {value}")
+        return value
+
+    return parse
+
+
+def seed(text: str) -> int:
+    """An argparse ``type``: a training seed, an integer in [0, 2**32 - 1]."""
+    value = int_at_least(0)(text)
+    if value > SEED_MAX:
+        raise argparse.ArgumentTypeError(f"must be an integer in [0, {SEED_MAX}], got {value}")
+    return value
+
+
+def positive(text: str) -> float:
+    """An argparse ``type``: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def check_unique(p: argparse.ArgumentParser, option: str, values: Sequence[object] | None) -> None:
+    """A usage error when ``values`` repeats one (a seed given twice is one run counted twice)."""
+    seen = [v for i, v in enumerate(values or ()) if v in list(values or ())[:i]]
+    if seen:
+        p.error(f"argument {option}: {seen[0]} is given twice")
+
+def finite(text: str) -> float:
+    """An argparse ``type``: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+__all__ = ["SEED_MAX", "check_unique", "finite", "int_at_least", "positive", "seed"]
