@@ -12,7 +12,6 @@ trained again; its convergence snapshots go only once the full record is written
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, NamedTuple
 import torch
 from protocol import convergence
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.engine import bottomup as eb
 from adaanchor.engine import centre as ec
 from adaanchor.engine.checkpoint import atomic_save
@@ -161,9 +161,7 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
     """``path`` replaced whole or not at all: a run stopped while writing must not leave a record that cannot be read."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(doc, indent=1))
 
 
 def _partial_files(run_dir: Path, settings: dict[str, Any], marks: set[int]) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from multi_runs import TASKS, TRAIN, build_run, run_one  # noqa: E402,F401 (buil
 from parallel import run_parallel  # noqa: E402
 from protocol import DEV_FRACTION, DEV_SYNTH_SEED, git_commit  # noqa: E402
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
 from adaanchor.bench.crowd_faces import face_sigmas, write_crowd_faces_benchmark  # noqa: E402
 from adaanchor.data.bottomup import BottomUpDataset, group_by_image  # noqa: E402
@@ -190,9 +191,9 @@ def write_table(doc: dict[str, Any], out: Path) -> dict[str, Any]:
     """Write ``doc`` as ``<out>/<stem>.{json,md,png}`` and print its markdown; returns ``doc``."""
     out.mkdir(parents=True, exist_ok=True)
     stem = table_stem(doc["table"], doc["task"], doc["split"])
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
+    write_text_atomic(out / f"{stem}.json", json.dumps(doc, indent=1))
     lines = markdown(doc)
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out / f"{stem}.md", "\n".join(lines) + "\n")
     sweep_plot(doc, out / f"{stem}.png")
     print("\n".join(lines))
     return doc

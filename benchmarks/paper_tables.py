@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from omegaconf import OmegaConf
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.config import build_config
 from adaanchor.configs import config_file
 
@@ -202,9 +203,9 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     out.mkdir(parents=True, exist_ok=True)
     # assigner.json is the comparison in its own schema; the full record of that table is assigner_runs.json.
     stem = (f"{name}_runs" if name == "assigner" else name) + ("" if split == "test" else "_dev")
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=2))
+    write_text_atomic(out / f"{stem}.json", json.dumps(doc, indent=2))
     lines = markdown(doc, faces="base" in spec)
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out / f"{stem}.md", "\n".join(lines) + "\n")
     plot(summary, out / f"{stem}.png", f"{name} ({split})")
     if name == "assigner":
         write_assigner_json(doc, out / ("assigner.json" if split == "test" else "assigner_dev.json"))
@@ -220,7 +221,7 @@ def write_assigner_json(doc: dict[str, Any], path: Path) -> None:
     protocol = {"steps": doc["steps"], "seeds": sorted({r["seed"] for rows in doc["runs"].values() for r in rows}),
                 "dev_split": f"built-in benchmark, generator seed {DEV_SYNTH_SEED} ({DEV_ROOT})", "split": doc["split"],
                 "commit": doc["commit"]}
-    path.write_text(json.dumps({"protocol": protocol, "methods": methods, "paired": doc["paired"]}, indent=2))
+    write_text_atomic(path, json.dumps({"protocol": protocol, "methods": methods, "paired": doc["paired"]}, indent=2))
 
 
 MULTI_TABLES = ("table5", "table6", "fig5")  # run by benchmarks/multi_tables.py, with its own options

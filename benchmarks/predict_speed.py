@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from cli_args import at_least
 
+from adaanchor.atomic import write_text_atomic
+
 
 def make_run(root: Path, overrides: list[str] = ()) -> Path:
     from adaanchor.config import build_config
@@ -132,7 +134,7 @@ def main() -> None:
     }
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{a.name}.json").write_text(json.dumps(res, indent=2) + "\n")
+    write_text_atomic(out / f"{a.name}.json", json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
 
 

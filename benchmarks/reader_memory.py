@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 from cli_args import positive
 
+from adaanchor.atomic import write_text_atomic
+
 CHILD = r"""
 import gc, json, sys, time
 def status_mb(key):
@@ -75,7 +77,7 @@ def write_coco(path: Path, target_mb: float, seed: int = 0) -> dict:
                      "bbox": [round(x, 2), round(y, 2), round(w, 2), round(h, 2)], "category_id": 1, "id": a + 1})
     data = {"info": {"description": "generated"}, "images": images, "annotations": anns,
             "categories": [{"id": 1, "name": "person", "supercategory": "person"}]}
-    path.write_text(json.dumps(data))
+    write_text_atomic(path, json.dumps(data))
     return {"annotations": n_ann, "images": n_img, "file_mb": path.stat().st_size / 1e6}
 
 
@@ -106,7 +108,7 @@ def main() -> None:
     doc = json.loads(out.read_text()) if out.is_file() else {}
     doc[a.label] = r
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+    write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
     print(json.dumps({a.label: r}, indent=2))
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.config import build_config
 from adaanchor.engine.run import build_system
 from adaanchor.engine.session import autocast
@@ -378,8 +379,8 @@ def main(argv: list[str] | None = None) -> int:
 def write_results(out: Path, stem: str, result: dict[str, Any], markdown: str) -> None:
     """``out/stem.json`` and ``out/stem.md``; the markdown is printed too."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1) + "\n")
-    (out / f"{stem}.md").write_text(markdown)
+    write_text_atomic(out / f"{stem}.json", json.dumps(result, indent=1) + "\n")
+    write_text_atomic(out / f"{stem}.md", markdown)
     print(markdown)
 
 

@@ -31,6 +31,7 @@ import multi_tables as mt  # noqa: E402
 from cli_args import at_least, check_unique, positive, seed_arg  # noqa: E402
 from protocol import git_commit  # noqa: E402
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.data.bottomup import to_image_coords  # noqa: E402
 from adaanchor.engine import bottomup as eb  # noqa: E402
 from adaanchor.safe_torch import safe_load  # noqa: E402
@@ -185,8 +186,8 @@ def check_runs(found: Mapping[tuple[str, int], Path | None], expected: Mapping[s
 def write(doc: dict[str, Any], out: Path) -> None:
     """``<out>/tag_diagnostics_<bench>[_dev].{json,md}``."""
     stem = f"tag_diagnostics_{doc['bench']}" + ("_dev" if doc["split"] == "dev" else "")
-    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
-    (out / f"{stem}.md").write_text(markdown(doc))
+    write_text_atomic(out / f"{stem}.json", json.dumps(doc, indent=1))
+    write_text_atomic(out / f"{stem}.md", markdown(doc))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from .atomic import write_text_atomic
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError, unknown_name_error
 from .models.backbones import input_multiple, model_defaults, model_ranges
@@ -356,4 +357,4 @@ def _note_ignored_epochs(overrides: Mapping[str, Any], cfg: DictConfig) -> None:
 
 def save_config(cfg: DictConfig, path: str | Path) -> None:
     """Write the resolved config as YAML (the run directory's ``config.yaml``)."""
-    Path(path).write_text(yaml.safe_dump(OmegaConf.to_container(cfg, resolve=True), sort_keys=False))
+    write_text_atomic(path, yaml.safe_dump(OmegaConf.to_container(cfg, resolve=True), sort_keys=False))

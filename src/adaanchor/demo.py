@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from .atomic import write_text_atomic
 from .bench.synth import visibility_counts
 from .config import build_config
 from .configs import PACKAGED_CONFIGS
@@ -133,7 +134,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
         "wall_seconds": round(time.time() - t_start, 1),
     }
-    (out / "results.json").write_text(json.dumps(doc, indent=2))
+    write_text_atomic(out / "results.json", json.dumps(doc, indent=2))
     write_report(doc, out, seed, val_ds if plots else None, preds_by_method)
     return doc
 
@@ -176,7 +177,7 @@ def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_b
         plot_error_score(results, out / "error_score.png")
         plot_prediction_grid(val_ds, preds_by_method, out / "predictions.png")
         md += ["", "![error and score by visibility](error_score.png)", "", "![predictions](predictions.png)"]
-    (out / "results.md").write_text("\n".join(md) + "\n")
+    write_text_atomic(out / "results.md", "\n".join(md) + "\n")
     print()
     print(table)
     print("\n" + QUICK_LOOK.format(steps=steps))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .atomic import write_text_atomic
 from .bench.crowd import write_crowd_benchmark
 from .data.bottomup import BottomUpDataset, group_by_image
 from .data.readers.coco import read_coco
@@ -116,8 +117,8 @@ def train_methods(methods: tuple[str, ...], build: Builder, evaluate: Evaluator,
 def write_outputs(out: Path, results: dict[str, Any], table: str, sweeps: dict[str, Any], title: str,
                   drawings: dict[str, tuple[list, list[dict]]], setup: CrowdSetup) -> None:
     """``results.json``, ``results.md`` (``table``), ``gamma_sweep.png`` (``sweeps``) and ``poses.png``."""
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "results.md").write_text(table)
+    write_text_atomic(out / "results.json", json.dumps(results, indent=1))
+    write_text_atomic(out / "results.md", table)
     plot_gamma_sweep(sweeps, out / "gamma_sweep.png", title)
     draw_poses(drawings, setup.val, setup.spec, out / "poses.png")
 

@@ -23,6 +23,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.child_signals import absorb_first_sigterm
 from adaanchor.errors import AdaAnchorError
 
@@ -37,9 +38,7 @@ def jsonable(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def write_json(path: Path, data: Any) -> None:
     """Write compact JSON through a temporary file: a reader never sees a half-written file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, separators=(",", ":")))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, separators=(",", ":")))
 
 
 def _manifest(root: Path) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text_atomic
 from ..configs import PACKAGED_CONFIGS
 from ..errors import AdaAnchorError, write_failure
 
@@ -21,7 +22,7 @@ def _write_json(obj: Any, path: str | None) -> None:
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(obj, indent=2, default=_jsonable))
+        write_text_atomic(p, json.dumps(obj, indent=2, default=_jsonable))
     except OSError as e:
         raise AdaAnchorError(f"{p}: cannot write ({write_failure(e)})") from None
     print(f"wrote {p}")

@@ -27,6 +27,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from ..atomic import write_text_atomic
 from ..config import RUN_SECTIONS, missing_run_sections, read_yaml, save_config
 from ..data.build import data_spec
 from ..data.spec import KeypointSpec, spec_to_dict
@@ -306,6 +307,4 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
 
 
 def _atomic_write(dst: Path, text: str) -> None:
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, dst)
+    write_text_atomic(dst, text)

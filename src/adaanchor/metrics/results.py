@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.data.jsonio import load_json
 from adaanchor.data.readers import is_int_id
 from adaanchor.data.readers.checks import non_number_message
@@ -248,6 +249,6 @@ def write_results(results: list[dict], path: str | os.PathLike) -> None:
         raise DataError(path, "cannot write the predictions (it is a folder: give a file name)")
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text, encoding="utf-8")
+        write_text_atomic(p, text)
     except OSError as e:
         raise DataError(path, f"cannot write the predictions ({write_failure(e)})") from None

@@ -1,0 +1,23 @@
+"""Files written whole or not at all: a crash, a Ctrl-C or a full disk while writing leaves the previous file (or
+none) under the name, never a cut one that a later reader (a table's ``--collect``, a resume, ``score``) takes for
+complete."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` into a temporary file beside ``path`` and rename it over ``path`` once complete (a rename
+    within one folder is atomic). ``OSError`` propagates; the temporary file is removed then."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding=encoding)
+        os.replace(tmp, p)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the rename; what a failed write left otherwise
+
+
+__all__ = ["write_text_atomic"]
