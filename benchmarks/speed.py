@@ -1,12 +1,13 @@
 """Speed of the anchor strategies against the heatmap, measured pairwise in one run.
 
-    python benchmarks/speed.py [--rows ROW ...] [--reps N] [--threads 2] [--out benchmarks/results]
+    python benchmarks/speed.py [--rows ROW ...] [--reps N] [--threads 2] [--out benchmarks/results] [--name STEM]
 
 Each row times one measure for two or more strategies on the same model and input, **interleaved**: every
 repetition times each strategy once, in an order that alternates between repetitions, so a change of
 machine load affects all of them alike. A row reports every strategy's median time and, for each ratio it
-names, the median over repetitions of the paired ratio. ``speed.json`` and ``speed.md`` record the machine,
-the thread count, the load average before and after, the commit and the wall time.
+names, the median over repetitions of the paired ratio. ``speed.json`` and ``speed.md`` (``speed_rows.*`` for a
+run of some rows, or ``--name``) record the machine, the thread count, the load average before and after, the
+commit and the wall time.
 
 Rows are entries of :data:`ROWS` (a name -> :class:`Row`); a new measure is a function that returns one
 timing callable per strategy, plus a :class:`Row` entry.
@@ -357,8 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reps", type=at_least(1), default=15, help="repetitions per row (rows may set their own)")
     p.add_argument("--threads", type=at_least(1), default=2)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--name", help="stem of the files written under --out (default: speed for every row, speed_rows "
+                   "for some: a run of a few rows does not replace the full table)")
     add_malloc_option(p)
     a = p.parse_args(argv)
+    stem = a.name or ("speed" if set(a.rows) == set(ROWS) else "speed_rows")
     torch.set_num_threads(a.threads)  # explicit: the default depends on the machine and the environment
     mode = set_malloc(a.malloc)  # before anything is timed: the process then runs as adaanchor's commands do
     t0 = time.time()
@@ -372,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
               {k: round(v["median"], 3) for k, v in r["ratios"].items()}, flush=True)
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = time.time() - t0
-    write_results(a.out, "speed", result, to_markdown(result))
+    write_results(a.out, stem, result, to_markdown(result))
     return 0
 
 

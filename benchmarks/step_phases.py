@@ -1,7 +1,7 @@
 """Where a training step's time goes: forward, encode, losses, backward and optimizer, per strategy, interleaved.
 
     python benchmarks/step_phases.py [--steps 60] [--threads 2] [--strategies heatmap adaanchor fixanchor]
-                                     [--setup tiny|resnet50] [--out benchmarks/results]
+                                     [--setup tiny|resnet50] [--out benchmarks/results] [--name step_phases]
 
 The step is ``benchmarks/speed.py``'s training step (the demo's model and batch for ``tiny``), timed phase by phase
 with a clock read between phases (CPU work is synchronous), and the process's minor page faults per step. Every repetition takes one step of each strategy, in
@@ -113,12 +113,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="the first is the reference of the ratios")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
+    p.add_argument("--name", default="step_phases", help="stem of the files written under --out (default "
+                   "step_phases: name a quick run otherwise, so that it does not replace the table the README quotes)")
     add_malloc_option(p)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     mode = set_malloc(a.malloc)
     res = {"machine": machine(a.threads, mode), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps)}
-    write_results(a.out, "step_phases", res, to_markdown(res))
+    write_results(a.out, a.name, res, to_markdown(res))
     return 0
 
 

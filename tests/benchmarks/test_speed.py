@@ -73,3 +73,17 @@ def test_zero_or_negative_counts_are_usage_errors(tmp_path, capsys):
             speed.main([*args, "--rows", "train_tiny", "--out", str(tmp_path)])
         assert e.value.code == 2 and text in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_run_of_some_rows_does_not_replace_the_full_table(tmp_path, monkeypatch):
+    """``--rows ONE`` wrote speed.md and speed.json, the files the README quotes, with that row alone."""
+    speed = _speed()
+    row = speed.Row("stand-in", lambda: {"a": lambda: None, "b": lambda: None}, {"a / b": ("a", "b")}, reps=2)
+    monkeypatch.setattr(speed, "ROWS", {"one": row, "two": row})
+    monkeypatch.setattr(speed, "set_malloc", lambda mode: mode)  # the process's allocator is left as it is
+    assert speed.main(["--rows", "one", "--out", str(tmp_path), "--threads", "1"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speed_rows.json", "speed_rows.md"]
+    assert speed.main(["--out", str(tmp_path), "--threads", "1"]) == 0
+    assert (tmp_path / "speed.json").is_file()
+    assert speed.main(["--rows", "two", "--out", str(tmp_path), "--threads", "1", "--name", "mine"]) == 0
+    assert (tmp_path / "mine.md").is_file()

@@ -33,5 +33,7 @@ def test_phases_add_up_to_the_step_and_files_are_written(tmp_path):
     assert set(res["ms"]) == {"heatmap", "adaanchor"} and set(res["ms"]["heatmap"]) == {*mod.PHASES, *mod.EXTRA}
     assert list(res["ratios"]) == ["adaanchor / heatmap"] and res["ratios"]["adaanchor / heatmap"] > 0
     assert "| adaanchor |" in (tmp_path / "step_phases.md").read_text()
+    assert mod.main(["--steps", "1", "--strategies", "heatmap", "--out", str(tmp_path), "--name", "quick"]) == 0
+    assert (tmp_path / "quick.json").is_file() and "adaanchor" in (tmp_path / "step_phases.md").read_text()
     with pytest.raises(SystemExit):
         mod.main(["--steps", "0", "--out", str(tmp_path)])
