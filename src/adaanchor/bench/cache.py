@@ -172,8 +172,8 @@ def render_splits(root: Path, cfg: dict[str, Any], render_chunk: Callable[[Job],
     except OSError as exc:
         raise AdaAnchorError(f"{root}: cannot write the {what} there ({exc.strerror or exc})") from None
     finally:
-        if pool is not None:
-            pool.shutdown()
+        if pool is not None:  # on an interrupt the chunks not started are dropped, not rendered first
+            pool.shutdown(cancel_futures=True)
     return out
 
 

@@ -24,6 +24,7 @@ from .commands import (
     cmd_train,
     cmd_viz,
 )
+from .sigterm import EXIT_SIGTERM, Terminated, sigterm_unwinds
 
 
 def one_line(message: str) -> str:
@@ -207,7 +208,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     try:
-        return int(args.func(args) or 0)
+        with sigterm_unwinds():
+            return int(args.func(args) or 0)
+    except Terminated:
+        print("stopped by SIGTERM", file=sys.stderr)
+        return EXIT_SIGTERM
     except AdaAnchorError as e:
         # Under torchrun an error every rank raises alike (a stop at a signal) is printed by rank 0 alone.
         if not (getattr(e, "same_on_every_rank", False) and os.environ.get("RANK", "0") not in ("", "0")):

@@ -1,0 +1,46 @@
+"""SIGTERM for commands that do not handle it themselves (``synth``, ``eval``, ``export``, ``score``, ``data stats``).
+
+Left to the default action, a SIGTERM (``kill``, a scheduler's time limit) ended such a command on the spot: no
+word of it, temporary files left, and multiprocessing's resource tracker warning of leaked semaphores.
+:func:`sigterm_unwinds` makes it unwind as a Ctrl-C does: ``finally`` blocks run (files closed, temporary files
+removed, helper processes stopped) and the command line says so and exits with 143 (128 + SIGTERM), the status a
+shell reports for it. ``train`` and ``predict`` catch SIGTERM themselves (:class:`adaanchor.engine.session.TermSignal`:
+finish the step or frame, save, stop) and take over the handler while they run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+#: The exit status of a command stopped by SIGTERM.
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+
+class Terminated(BaseException):
+    """Raised in the main thread by a SIGTERM (a BaseException, as KeyboardInterrupt: ``except Exception`` in the
+    code it unwinds through does not swallow it)."""
+
+
+def _raise(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_unwinds() -> Iterator[None]:
+    """Within it, SIGTERM raises :class:`Terminated`, unless a handler other than the default is set already (a
+    program embedding the command line keeps its own) or this is not the main thread."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+__all__ = ["EXIT_SIGTERM", "Terminated", "sigterm_unwinds"]

@@ -1,0 +1,64 @@
+"""A SIGTERM to a command that does not handle it itself unwinds it as Ctrl-C does (adaanchor/cli/sigterm.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from adaanchor.cli import main
+from adaanchor.cli.sigterm import EXIT_SIGTERM
+
+
+def test_a_sigterm_in_a_command_is_said_and_exits_143(monkeypatch, capsys):
+    """``adaanchor synth``, ``eval``, ``export``: the default action ended them on the spot, without a word."""
+    from adaanchor import cli
+
+    def sigterm_midway(a):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        raise AssertionError("SIGTERM did not stop the command")
+
+    real_build = cli.build_parser
+
+    def build():
+        p = real_build()
+        p._subparsers._group_actions[0].choices["synth"].set_defaults(func=sigterm_midway)
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", build)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    t0 = time.time()
+    assert main(["synth", "somewhere"]) == EXIT_SIGTERM
+    assert time.time() - t0 < 4
+    assert "stopped by SIGTERM" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # put back
+
+
+@pytest.mark.slow
+def test_synth_stopped_by_sigterm_ends_its_helpers_and_leaks_nothing(tmp_path):
+    """The generating processes went on for the queued chunks (or waited forever), and multiprocessing warned of
+    leaked semaphores."""
+    out = tmp_path / "bench"
+    proc = subprocess.Popen([sys.executable, "-m", "adaanchor", "synth", str(out), "n_train=8000", "n_val=10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while not any((out / "images" / "train").glob("*.png")) if (out / "images" / "train").is_dir() else True:
+            assert proc.poll() is None and time.time() < deadline, "no image written"
+            time.sleep(0.05)
+        t0 = time.time()
+        os.killpg(proc.pid, signal.SIGTERM)  # the whole group, as a scheduler sends it
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == EXIT_SIGTERM, err
+    assert time.time() - t0 < 10, "the queued chunks were rendered before the exit"
+    assert "stopped by SIGTERM" in err and "leaked" not in err and "Traceback" not in err, err
+    assert not (out / "manifest.json").exists()  # incomplete: the next run writes it again
