@@ -473,3 +473,18 @@ def test_an_out_dir_holding_another_tools_config_is_refused(tiny_overrides, tmp_
     assert _one_line(e) == (f"{run / 'config.yaml'}: a config.yaml that is not a run's (a DeepLabCut project's?) "
                             "would be replaced by the run's: give out_dir a folder of its own")
     assert (run / "config.yaml").read_text() == project
+
+
+def test_resume_refuses_another_width_of_the_centre_pose_branches(tmp_path):
+    """centre.branch_width sets the pose branches' channels (task: centre): it was applied on resume, written into
+    config.yaml, and the run then failed on a state-dict size mismatch, as did every later eval of the run."""
+    from adaanchor.engine.rundir import check_resume_config
+
+    over = ["task=centre", "model.tiny_width=8", f"out_dir={tmp_path}"]
+    old = OmegaConf.to_container(build_config("bottomup_crowd", [*over, "centre.branch_width=8"]), resolve=True)
+    cfg = build_config("bottomup_crowd", [*over, "centre.branch_width=4"])
+    with pytest.raises(AdaAnchorError) as e:
+        check_resume_config(old, cfg, tmp_path / "checkpoints" / "last.pt")
+    assert "options that fix the model changed: centre.branch_width: 8 -> 4" in _one_line(e)
+    same = build_config("bottomup_crowd", [*over, "centre.branch_width=8", "centre.gamma=0.3"])
+    assert check_resume_config(old, same, tmp_path / "checkpoints" / "last.pt") == {"centre.gamma": (0.1, 0.3)}

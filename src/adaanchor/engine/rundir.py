@@ -38,7 +38,8 @@ from ..versions import versions
 LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.yaml"
 
 # Options that fix the model: a checkpoint cannot continue under other values. Prefixes end with a dot.
-FROZEN = ("task", "model.", "strategy.", "data.input_size")
+# centre.branch_width is the channel count of the pose branches (task: centre): another value is another model.
+FROZEN = ("task", "model.", "strategy.", "data.input_size", "centre.branch_width")
 # Options under those prefixes that do not fix the model: the backbone's memory layout changes speed, not weights.
 THAWED = ("model.channels_last",)
 # Options that only matter when a run starts (the resumed weights replace them) or that always differ.
