@@ -197,6 +197,10 @@ def test_published_files_give_their_keypoint_sets():
     assert ak.num_keypoints == 23 and len(ak.skeleton) == 22
     assert coco_spec(_MMPOSE / "coco" / "test_coco.json").name == "coco"
     assert coco_spec(_MMPOSE / "crowdpose" / "test_crowdpose.json").sigmas is not None
+    fly = coco_spec(_MMPOSE / "fly" / "test_fly.json")  # eyeL/eyeR, forelegL1/forelegR1: a flip swaps them
+    pairs = {tuple(sorted((fly.keypoints[a], fly.keypoints[b]))) for a, b in fly.flip_pairs}
+    assert len(pairs) == 14 and ("eyeL", "eyeR") in pairs and ("hindlegL4", "hindlegR4") in pairs
+    assert len(coco_spec(_MMPOSE / "locust" / "test_locust.json").flip_pairs) == 15
 
 
 def test_nan_in_a_file_gives_the_readers_message_naming_the_record(tmp_path):

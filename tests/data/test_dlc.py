@@ -147,6 +147,9 @@ def test_spec_comes_from_the_project(tmp_path):
     (["FrontLeftPaw", "FrontRightPaw", "BackLeftPaw", "BackRightPaw"], [(0, 1), (2, 3)]),
     (["l_eye", "r_eye", "paw-L", "paw-R", "tail"], [(0, 1), (2, 3)]),
     (["lr", "leg", "reg", "tail_l"], []),  # letters inside words are not sides; tail_l has no tail_r
+    # a capital side letter closing a camelCase word (DeepPoseKit's fly, locust, zebra): it had no pair at all
+    (["head", "eyeL", "eyeR", "forelegR1", "forelegL1", "wingL", "wingR"], [(1, 2), (3, 4), (5, 6)]),
+    (["TailRoot", "HeelRa", "HeelLa", "fooL"], []),  # R/L before a lower-case letter; fooL has no fooR
 ])
 def test_flip_pairs_from_names(names, pairs):
     assert list(flip_pairs_from_names(names)) == pairs
