@@ -526,6 +526,16 @@ def test_mpii_bad_json_and_missing_file(tmp_path):
     assert inst.center is None and inst.bbox.tolist() == [10.0, 20.0, 21.0, 41.0]
 
 
+def test_a_json_file_read_as_the_wflw_text_list_says_which_format_reads_it(tmp_path):
+    """mmpose's COCO-style WFLW JSON given to the wflw config (data.format=wflw_txt) failed on every line with
+    'expected 207 fields, got 1' (1,287 lines of the sample under skip_invalid): one error names data.format=wflw."""
+    p = tmp_path / "w.json"
+    p.write_text(json.dumps({"images": [], "annotations": [], "categories": []}, indent=1))
+    for skip in (False, True):
+        with pytest.raises(DataError, match=r"w.json: a JSON file, not an official WFLW text list .*data.format=wflw"):
+            FORMATS["wflw_txt"](p, WFLW, skip_invalid=skip)
+
+
 def test_wflw_bad_attribute_flag(tmp_path):
     pts = _face_points(98, np.random.default_rng(5))
     p = tmp_path / "w.txt"

@@ -59,7 +59,12 @@ def read_wflw_txt(
     col = Collector(str(path), skip_invalid)
     base = Path(images_dir) if images_dir is not None else path.parent
     good = []
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if text.lstrip()[:1] in ("{", "["):
+        # mmpose's COCO-style WFLW JSON read as the text list failed on every line with 'expected 207 fields, got 1'
+        raise DataError(path, "a JSON file, not an official WFLW text list (list_98pt_rect_attr_*.txt): for the "
+                              "COCO-style WFLW JSON give data.format=wflw")
+    lines = text.splitlines()
     ann = -1
     for lineno, text in enumerate(lines, start=1):
         parts = text.split()
