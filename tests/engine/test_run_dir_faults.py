@@ -135,6 +135,25 @@ def test_a_live_training_process_keeps_the_run_dir_and_a_killed_one_leaves_a_sta
 
 # --- resuming with changed options ----------------------------------------------------------------------------
 
+def test_resume_with_other_validation_data_chooses_best_anew(tiny_overrides, tmp_path, capsys):
+    """best.pt compared a score on the old validation data (or metric) with scores on the new one, silently."""
+    run = tmp_path / "run"
+    over = [*tiny_overrides, "train.log_every=1", "train.eval_every=1"]
+    train(build_config(None, [*over, "train.max_steps=6"]))  # one epoch of 6 batches, evaluated
+    best = safe_load(run / "checkpoints" / "best.pt")["best"]
+    capsys.readouterr()
+    train(build_config(None, [*over, "train.max_steps=12", "eval.pck=[0.01]", "resume=auto"]))
+    out = capsys.readouterr().out
+    assert (f"note: eval.pck changed what the evaluation scores: best.pt (score {best:.4g} on the earlier setting) "
+            "is chosen anew from the next evaluation") in out, out
+    last = _rows(run / "eval_log.csv")[-1]
+    state = safe_load(run / "checkpoints" / "best.pt")
+    assert state["step"] == 12 and state["best"] == pytest.approx(float(last["pck"]))
+    capsys.readouterr()
+    train(build_config(None, [*over, "train.max_steps=18", "eval.pck=[0.01]", "resume=auto"]))
+    assert "chosen anew" not in capsys.readouterr().out  # the same setting as the checkpoint's: compared as usual
+
+
 def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_overrides, tmp_path, capsys):
     run = tmp_path / "run"
     train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "train.lr=0.001"]))

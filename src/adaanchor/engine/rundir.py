@@ -46,6 +46,16 @@ THAWED = ("model.channels_last",)
 IGNORED = ("resume", "overwrite", "model.weights")
 # Changing these is applied, but the data order of the resumed run is not the one of an uninterrupted run.
 ORDER_KEYS = ("seed", "train.batch_size")
+# Changing these changes what an evaluation scores (other images, boxes or keypoints, another metric): a best.pt
+# chosen before cannot be compared with the scores after. Prefixes end with a dot.
+SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.split.", "data.csv", "data.format",
+             "data.spec", "eval.pck", "eval.max_images")
+
+
+def scored_otherwise(changes: Mapping[str, Any]) -> list[str]:
+    """The changed options (of ``changes``) that change what the evaluation scores (:data:`SCORED_ON`)."""
+    return [k for k in changes if any(k == p or (p.endswith(".") and k.startswith(p)) or k.startswith(p + ".")
+                                      for p in SCORED_ON)]
 
 
 _HELD: set[int] = set()  # lock descriptors of this process (copied into forked children with their numbers)

@@ -23,7 +23,7 @@ from ..data.types import collate
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
 from .run import build_system, seed_everything
-from .rundir import check_out_dir, close_inherited_locks
+from .rundir import check_out_dir, close_inherited_locks, scored_otherwise
 from .sampler import KeyedDataset, ResumableBatchSampler
 from .schedule import describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
 from .session import amp_mode, build_data, check_resume, load_resume, record_config, restore
@@ -85,6 +85,7 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
     record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
     if resume is not None:
         _restore(run, resume, state)
+        _rescore(run, changes or {})
     del state
     run.ddp = _wrap_ddp(run)
     run.log = CsvLog(run_dir / "train_log.csv", info.is_main)
@@ -179,6 +180,18 @@ def _restore(run: Run, resume: Path, state: dict[str, Any]) -> None:
         run.start_epoch, run.start_batch = run.start_epoch + 1, 0
     if run.info.is_main:
         print(f"resumed from {resume} at step {run.step} (epoch {run.start_epoch}, batch {run.start_batch})")
+
+
+def _rescore(run: Run, changes: dict[str, Any]) -> None:
+    """After a change of what the evaluation scores (``data.val``, ``eval.pck``, ...), ``best.pt`` is chosen anew
+    from the next evaluation: it compared a score on the old validation data with scores on the new, silently."""
+    keys = scored_otherwise(changes)
+    if not keys or run.best == -math.inf:
+        return
+    if run.info.is_main:
+        print(f"note: {', '.join(keys)} changed what the evaluation scores: best.pt (score {run.best:.4g} on the "
+              "earlier setting) is chosen anew from the next evaluation")
+    run.best = -math.inf
 
 
 def _wrap_ddp(run: Run) -> torch.nn.Module:
