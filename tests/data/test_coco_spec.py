@@ -221,3 +221,23 @@ def test_nan_in_a_file_gives_the_readers_message_naming_the_record(tmp_path):
     (tmp_path / "b.json").write_text('{"categories": [NaN')
     with pytest.raises(DataError, match=r"b.json: not a readable JSON file \("):
         coco_spec(tmp_path / "b.json")
+
+
+def test_a_file_whose_categories_order_the_specs_keypoints_otherwise_is_refused(tmp_path):
+    """Keypoints are read by position: a COCO file listing COCO's names in another order, read with spec coco (a
+    run's own spec, the packaged configs), was read in COCO's order without a word, so the per-keypoint table's
+    'nose' row held the right ankles and OKS weighed them with the nose's sigma."""
+    from adaanchor.data.readers.formats import FORMATS
+
+    coco = load_builtin("coco")
+    names = list(coco.keypoints)
+    names[0], names[16] = names[16], names[0]  # right_ankle first, nose last
+    path = write_coco(tmp_path / "swapped.json", [_category(1, "person", names, [])], n_images=2, images_dir=tmp_path)
+    for skip in (False, True):  # every record would be misread: skip_invalid cannot help
+        with pytest.raises(DataError, match=r"swapped\.json \[record categories\[0\]\] field 'keypoints': keypoint 0 "
+                           r"is 'right_ankle', keypoint 16 of spec 'coco': the file lists its keypoints in another order"):
+            FORMATS["coco"](path, coco, images_dir=tmp_path, skip_invalid=skip)
+    ordered = write_coco(tmp_path / "ordered.json", [_category(1, "person", list(coco.keypoints), [])], 2, tmp_path)
+    assert len(FORMATS["coco"](ordered, coco, images_dir=tmp_path).instances) == 2
+    own = write_coco(tmp_path / "own.json", [_category(1, "person", [f"p{j}" for j in range(17)], [])], 2, tmp_path)
+    assert len(FORMATS["coco"](own, coco, images_dir=tmp_path).instances) == 2  # its own words: nothing to compare

@@ -271,3 +271,31 @@ def test_training_refuses_the_val_ground_truth_before_its_first_step(tmp_path):
     with pytest.raises(DataError, match=re.escape(f"{val} [record annotations[1] id=2] field 'area'")):
         train(cfg)
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("metric", ["coco", "crowdpose"])
+def test_ground_truth_naming_the_keypoints_in_another_order_is_refused(tmp_path, capsys, metric):
+    """The OKS sigmas are taken by position: a ground truth listing the set's names in another order was scored with
+    the sigmas of other keypoints (COCO's nose sigma on the right ankles) without a word."""
+    from adaanchor.data.spec import load_spec
+
+    spec = load_spec(metric)
+    k = spec.num_keypoints
+    gt = _gt()
+    for a in gt["annotations"]:
+        a["keypoints"] = a["keypoints"][: 3 * k]
+        a["num_keypoints"] = k
+    gt["images"] = [{**im, "crowdIndex": 0.5} for im in gt["images"]]
+    names = list(spec.keypoints)[::-1]
+    gt["categories"][0]["keypoints"] = names
+    g, r = tmp_path / "gt.json", tmp_path / "results.json"
+    g.write_text(json.dumps(gt))
+    r.write_text(json.dumps([{**x, "keypoints": x["keypoints"][: 3 * k]} for x in _results(gt)]))
+    assert main(["score", str(g), str(r), "--metric", metric]) == 2
+    err = capsys.readouterr().err
+    assert f"gt.json [record categories[0]] field 'keypoints': keypoint 0 is {names[0]!r}, keypoint {k - 1} of spec " \
+           f"'{metric}': the file lists its keypoints in another order" in err
+    gt["categories"][0]["keypoints"] = list(spec.keypoints)  # the same file in the spec's order scores 1.0
+    g.write_text(json.dumps(gt))
+    assert main(["score", str(g), str(r), "--metric", metric]) == 0
+    assert "AP: 1.0000" in capsys.readouterr().out

@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from ..data.readers.checks import keypoint_order_message
 from ..data.readers.formats import FORMAT_SPECS, FORMATS
 from ..data.spec import KeypointSpec
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError, DataError, unknown_name_error
-from .coco import coco_keypoint_ap, crowdpose_ap, load_json, load_results
+from .coco import coco_keypoint_ap, crowdpose_ap, load_coco_gt, load_json, load_results
 from .keypoint import check_flag
 from .nme import nme_metrics, norm_pair, normaliser
 from .pckh import pckh
@@ -202,7 +203,18 @@ def score(
 
 def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, use_area: bool,
               verbose: bool) -> dict[str, Any]:
-    """OKS AP (pycocotools) or CrowdPose AP (xtcocotools) of a COCO-format ground truth."""
+    """OKS AP (pycocotools) or CrowdPose AP (xtcocotools) of a COCO-format ground truth. The sigmas are taken by
+    position, so a file whose categories name the spec's keypoints in another order is refused (the spec given, else
+    COCO-17 or CrowdPose-14, whose sigmas are the default)."""
+    if metric == "crowdpose":  # scored with CrowdPose-14's sigmas whatever the spec
+        names_of: KeypointSpec | None = load_spec("crowdpose")
+    else:
+        names_of = load_spec(spec) if spec is not None else load_spec("coco") if sigmas is None else None
+    if names_of is not None:
+        data, gt_name = load_coco_gt(gt)
+        order = keypoint_order_message(data["categories"], names_of.keypoints, names_of.name)
+        if order is not None:
+            raise DataError(gt_name, order[1], record=f"categories[{order[0]}]", field="keypoints")
     if metric == "crowdpose":
         out = crowdpose_ap(gt, results_file, verbose=verbose)
     else:

@@ -117,3 +117,24 @@ def number_array(value: Any, shape: tuple[int, ...]) -> Any:
     from . import float_array
 
     return float_array(value, shape) if _leaves_are_numbers(value) else None
+
+
+def keypoint_order_message(categories: Any, names: Sequence[str], spec_name: str) -> tuple[int, str] | None:
+    """``(category index, message)`` when a category of a COCO-style file lists keypoint names that the spec
+    ``names`` has at another index; None otherwise. The readers and the evaluators take a file's keypoints by
+    position, so such a file is read without a word in the spec's order: the row of one keypoint holds another's
+    ground truth and OKS weighs it with another's sigma. A file naming its keypoints in its own words (no name
+    shared with the spec) cannot be checked and passes."""
+    if not isinstance(categories, list):
+        return None
+    index = {n: j for j, n in enumerate(names)}
+    for i, cat in enumerate(categories):
+        kps = cat.get("keypoints") if isinstance(cat, dict) else None
+        if not isinstance(kps, list):
+            continue
+        for j, n in enumerate(kps):
+            if isinstance(n, str) and n in index and index[n] != j:
+                return i, (f"keypoint {j} is {n!r}, keypoint {index[n]} of spec '{spec_name}': the file lists its "
+                           f"keypoints in another order than the spec, and keypoints are read by position: reorder "
+                           "the file, or give a spec in the file's order (data.spec, or --spec of adaanchor score)")
+    return None

@@ -6,7 +6,9 @@ keypoints and the box are JSON numbers (not strings or booleans), the coordinate
 in {0, 1, 2}, the box has positive area and overlaps its image, no annotation id, image id or image file
 appears twice (see :mod:`adaanchor.data.readers.checks` for why), an image's ``width`` / ``height`` are
 positive and agree with the image file when it exists (``check_image_size``; the header only is read; a
-missing size is allowed), and an annotation's ``category_id`` is one of the file's ``categories``. ``iscrowd``
+missing size is allowed), and an annotation's ``category_id`` is one of the file's ``categories``. For the whole
+file: keypoint names that its categories share with the spec are at the spec's index (keypoints are read by
+position: a file in another order would be read as the spec's without a word). ``iscrowd``
 annotations and annotations without any labelled keypoint are left out of training on purpose (they carry
 no target); they are counted in :attr:`ReadResult.skipped` as such, never dropped silently.
 """
@@ -24,7 +26,7 @@ from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable
-from .checks import box_outside_image, ids_text, image_size, non_number_message
+from .checks import box_outside_image, ids_text, image_size, keypoint_order_message, non_number_message
 
 
 def _stream(path: Path) -> tuple[list, Any, Iterator[Any]] | None:
@@ -244,6 +246,9 @@ def _read(path: Path, image_list: list, categories: Any, annotations: Iterator[A
           images_dir: Path, skip_invalid: bool, keep_crowd: bool, require_labelled: bool,
           check_image_size: bool) -> ReadResult:
     """Instances of the annotations, checked against the image table (see :func:`read_coco`)."""
+    order = keypoint_order_message(categories, spec.keypoints, spec.name)
+    if order is not None:  # every record would be misread, not one: no skip_invalid
+        raise DataError(path, order[1], record=f"categories[{order[0]}]", field="keypoints")
     col = Collector(str(path), skip_invalid)
     images, refused = _image_table(image_list, col, images_dir, check_image_size)
     cats = _category_ids(categories)
