@@ -103,12 +103,35 @@ def test_score_refuses_an_area_that_is_not_a_positive_finite_number(tmp_path, ca
 
 
 def test_a_missing_area_keeps_its_error_now_naming_the_annotation_id(tmp_path, capsys):
+    """It advised ``use_area=False``, an argument of the Python function that the command line does not have."""
     gt = _gt()
     del gt["annotations"][2]["area"]
     g, res = _write(tmp_path, gt)
     _score_error(capsys, ["score", g, res, "--metric", "coco"],
-                 f"error: {g} [record annotations[2] id=3] field 'area': missing (use use_area=False for sets "
-                 "without areas)")
+                 f"error: {g} [record annotations[2] id=3] field 'area': missing: OKS AP scales each person by its "
+                 "area; add 'area' to every annotation (COCO's is the segmentation area; 0.53 * w * h of the box is "
+                 "the usual stand-in), or score in Python with use_area=False")
+
+
+def test_training_refuses_a_val_file_without_areas_before_its_first_step(tmp_path):
+    """The reader takes an annotation without ``area`` (the box stands in), the AP does not: a COCO-format set
+    without areas trained to the end and then stopped at its first evaluation, with no evaluation possible after."""
+    from adaanchor.bench.synth import write_benchmark
+    from adaanchor.config import build_config
+    from adaanchor.demo import DEMO_CONFIG
+    from adaanchor.engine.train import train
+
+    over = [f"data.root={tmp_path / 'bench'}", "data.synth.n_train=8", "data.synth.n_val=4",
+            f"out_dir={tmp_path / 'run'}", "model.tiny_width=8", "train.batch_size=8", "train.progress=false",
+            "eval.batch_size=4", "train.max_steps=1", "train.eval_every=1"]
+    cfg = build_config(DEMO_CONFIG, over)
+    val = write_benchmark(tmp_path / "bench", dict(cfg.data.synth), progress=False)["val"]
+    data = json.loads(val.read_text())
+    del data["annotations"][1]["area"]
+    val.write_text(json.dumps(data))
+    with pytest.raises(DataError, match=re.escape(f"{val} [record annotations[1] id=2] field 'area': missing: OKS AP")):
+        train(cfg)
+    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
 
 # 2. iscrowd --------------------------------------------------------------------------------------------------

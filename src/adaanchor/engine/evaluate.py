@@ -216,9 +216,12 @@ def check_ap_ground_truth(cfg: Any) -> None:
     or zero ``area`` falls back to the box there), which otherwise stopped the run at its first evaluation."""
     path = ap_ground_truth_file(cfg)
     if path is not None and path.is_file():
+        from ..metrics.gt_checks import check_gt_areas_given
         from ..metrics.results import load_coco_gt
 
-        load_coco_gt(str(path))
+        data, name = load_coco_gt(str(path))
+        if str(cfg.data.format) != "crowdpose":  # CrowdPose AP scales by the box (use_area=False): no area needed
+            check_gt_areas_given(data, name)
 
 
 def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",

@@ -20,11 +20,11 @@ import numpy as np
 
 from adaanchor.data.jsonio import load_json
 from adaanchor.errors import AdaAnchorError, DataError
+from adaanchor.metrics.gt_checks import check_gt_areas_given
 from adaanchor.metrics.keypoint import check_flag, describe, to_numpy
 from adaanchor.metrics.results import (
     GtLike,
     ResultsLike,
-    ann_record,
     check_results_match_gt,
     gt_num_keypoints,
     load_coco_gt,
@@ -122,10 +122,7 @@ def coco_keypoint_ap(
         if not use_area:
             a["area"] = 0.53 * a["bbox"][2] * a["bbox"][3]
     else:
-        for i, a in enumerate(data["annotations"]):
-            if "area" not in a:
-                raise DataError(gt_name, "missing (use use_area=False for sets without areas)",
-                                record=ann_record(a, i), field="area")
+        check_gt_areas_given(data, gt_name)
     with _quiet(verbose):
         coco_gt = COCO()
         coco_gt.dataset = data

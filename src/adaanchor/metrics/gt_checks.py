@@ -50,6 +50,17 @@ def ann_record(ann: dict, i: int) -> str:
     return f"annotations[{i}]" + (f" id={printable(ann['id'])}" if "id" in ann else "")
 
 
+def check_gt_areas_given(data: dict, name: str) -> None:
+    """Every annotation gives its ``area``, the OKS scale of COCO keypoint AP (with ``use_area=True``). The message
+    says what to do from the command line too, where ``use_area`` is no option: a file without areas was trained on
+    and then stopped at its first evaluation, advised to pass a Python argument."""
+    for i, a in enumerate(data["annotations"]):
+        if "area" not in a:
+            raise DataError(name, "missing: OKS AP scales each person by its area; add 'area' to every annotation "
+                            "(COCO's is the segmentation area; 0.53 * w * h of the box is the usual stand-in), or "
+                            "score in Python with use_area=False", record=ann_record(a, i), field="area")
+
+
 def _check_gt_area_iscrowd(ann: dict, rec: str, name: str) -> None:
     """``area`` (when given; missing is decided by the caller) and ``iscrowd`` (missing means 0, COCO's default
     for a person), as COCOeval uses them."""
