@@ -191,6 +191,21 @@ def test_pckh_needs_ann_id_for_several_people_per_image(tmp_path):
         score(p, [with_ann[0], with_ann[0]], "pckh")
 
 
+@needs_mmpose
+def test_pckh_refuses_an_ann_id_whose_person_is_on_another_image():
+    """MPII's ann_id is the record index: the results of another file or split, or shifted by one record, matched
+    every person to another person's prediction and scored PCKh 0 without a word."""
+    gt_file = MMPOSE / "mpii" / "test_mpii.json"
+    insts = FORMATS["mpii"](gt_file, load_spec("mpii")).instances
+    kp = np.stack([i.keypoints for i in insts])
+    ids, anns = [i.image_id for i in insts], [i.ann_id for i in insts]
+    shifted = predictions_to_coco_results(ids, kp, ann_ids=anns[1:] + anns[:1])  # each person another's ann_id
+    with pytest.raises(DataError, match=rf"\[record 4\] field 'image_id': ann_id {anns[0]} is a person of image_id "
+                       rf"{ids[0]} in the ground truth, but this result names image_id {ids[4]} \(results of another"):
+        score(gt_file, shifted, "pckh")
+    assert score(gt_file, predictions_to_coco_results(ids, kp, ann_ids=anns), "pckh")["PCKh@0.5"] == 100.0
+
+
 # ------------------------------------------------------------------------------------------------ NME
 def test_ced_auc_and_failure_rate_by_hand():
     e = np.array([0.0, 0.02, 0.05, 0.1, 0.2])

@@ -79,8 +79,9 @@ def match_results(instances: Sequence[Any], results: list[dict], res_name: str, 
     """Predictions ``(M, K, 2)`` in the order of ``instances`` and the number of unmatched results.
 
     Raises:
-        DataError: a result with the wrong number of keypoints, a duplicate, a missing ``ann_id``, or a
-            ground-truth instance without a prediction (naming the file, the record and the field).
+        DataError: a result with the wrong number of keypoints, a duplicate, a missing ``ann_id``, an ``ann_id``
+            whose instance is on another image than the result's ``image_id``, or a ground-truth instance without
+            a prediction (naming the file, the record and the field).
     """
     for i, r in enumerate(results):
         if len(r["keypoints"]) != 3 * k:
@@ -119,6 +120,11 @@ def match_results(instances: Sequence[Any], results: list[dict], res_name: str, 
             raise DataError(res_name, f"no prediction for the ground-truth instance with {key_of} {key!r}",
                             field=key_of)
         idx = table[key]
+        if key_of == "ann_id" and results[idx]["image_id"] != instances[m].image_id:
+            # ann_id is a record index in most formats: the results of another file or split match any of them
+            raise DataError(res_name, f"ann_id {key!r} is a person of image_id {instances[m].image_id!r} in the "
+                            f"ground truth, but this result names image_id {results[idx]['image_id']!r} (results of "
+                            "another file or split?)", record=idx, field="image_id")
         used.add(idx)
         pred[m] = np.asarray(results[idx]["keypoints"], dtype=np.float64).reshape(k, 3)[:, :2]
     return pred, len(results) - len(used)
