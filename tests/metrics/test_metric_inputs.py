@@ -185,6 +185,27 @@ def test_nme_refuses_non_finite_ground_truth():
         nme_metrics(F + 50, g, FV, norm=(0, 1))
 
 
+def test_nme_refuses_an_unlabelled_normaliser_point(tmp_path):
+    """An eye corner with v = 0 has placeholder coordinates (0, 0 in most files): the face's NME was divided by the
+    distance to them without a word (score, nme_metrics and the evaluation alike)."""
+    v = FV.copy()
+    v[1, 1] = 0
+    with pytest.raises(ValueError, match=r"^gt: normaliser keypoint 1 of face 1 is not labelled \(v = 0\)"):
+        nme_metrics(F + 1, F, v, norm=(0, 1))
+    assert nme_metrics(F + 1, F, v, norm=(0, 2))["count"] == 2  # another point unlabelled: scored as before
+    gt, res = _files(tmp_path, gt_as_results(coco_gt()))  # person id=1 has keypoints 3 and 4 unlabelled
+    with pytest.raises(DataError, match=r"gt\.json \[record 1\] field 'keypoints': keypoint 3 of the '\(5, 3\)' "
+                       r"normaliser is not labelled \(v = 0\)"):
+        score(gt, res, "nme", norm=(5, 3))
+    from adaanchor.engine.evaluate import evaluate_predictions
+
+    preds = {"pred": F + 1, "gt": F, "pred_orig": F + 1, "gt_orig": F, "score": None, "vis": v,
+             "bbox_size": np.full(2, 60.0), "image_id": [7, 8], "ann_id": [70, 80]}
+    with pytest.raises(AdaAnchorError, match=r"^NME: keypoint 1 of the inter-ocular normaliser is not labelled "
+                       r"\(v = 0\) on the face ann_id 80 \(image_id 8\)"):
+        evaluate_predictions(preds, nme_pair=(0, 1))
+
+
 def test_a_nan_face_error_is_a_failure():
     assert failure_rate([math.nan]) == 1.0
     assert ced_auc([math.nan, 0.0]) == 0.5

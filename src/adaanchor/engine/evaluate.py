@@ -174,9 +174,14 @@ def evaluate_predictions(
         m["coco"] = crowdpose_ap(coco_gt, results) if ap_kind == "crowdpose" else coco_keypoint_ap(coco_gt, results, sigmas=sigmas)
         m["ap"] = m["coco"]["AP"]
     if nme_pair is not None:
+        from ..errors import AdaAnchorError
         from ..metrics.keypoint import threshold_key
-        from ..metrics.nme import FR_THRESHOLD, nme_metrics
+        from ..metrics.nme import FR_THRESHOLD, nme_metrics, norm_pair, unlabelled_normaliser
 
+        bad = unlabelled_normaliser(preds["vis"], norm_pair(nme_pair, k))
+        if bad is not None:  # its ground truth there is a placeholder: the NME would be divided by a distance to it
+            raise AdaAnchorError(f"NME: keypoint {bad[1]} of the inter-ocular normaliser is not labelled (v = 0) on the "
+                                 f"face ann_id {preds['ann_id'][bad[0]]} (image_id {preds['image_id'][bad[0]]})")
         d = nme_metrics(preds["pred_orig"], preds["gt_orig"], preds["vis"], norm=nme_pair)
         m["nme_detail"] = d
         m.update({"nme": d["NME"], "nme_vis": d["NME_vis"], "nme_inv": d["NME_inv"],

@@ -74,6 +74,18 @@ def normaliser(gt: Any, pair: Sequence[Any]) -> np.ndarray:
     return np.linalg.norm(sides[0] - sides[1], axis=-1)
 
 
+def unlabelled_normaliser(vis: np.ndarray, pair: Sequence[Any]) -> tuple[int, int] | None:
+    """``(face, keypoint)`` of the first normaliser point (of the checked ``pair``) that is not labelled (``v = 0``),
+    or None. Such a point's coordinates are a placeholder (0, 0 in most files), not an eye corner: the face's NME
+    was divided by the distance to it without a word."""
+    for side in pair:
+        idx = [side] if isinstance(side, int) else list(side)
+        bad = np.argwhere(np.asarray(vis)[:, idx] <= 0)
+        if len(bad):
+            return int(bad[0][0]), int(idx[bad[0][1]])
+    return None
+
+
 def nme_per_instance(pred: Any, gt: Any, vis: Any, norm: Any) -> np.ndarray:
     """``(M,)`` NME of each face: mean over its labelled points of error / ``norm``. A face with a non-finite
     predicted point gets ``inf`` (a miss: a failure at every threshold, never a good score)."""
@@ -169,6 +181,10 @@ def nme_metrics(
     d = normaliser(gt, pair)
     pair = norm_pair(pair, as_float_array(gt, "gt").shape[1])
     e, err, v = _point_errors(pred, gt, vis, d)
+    bad = unlabelled_normaliser(v, pair)
+    if bad is not None:
+        raise ValueError(f"gt: normaliser keypoint {bad[1]} of face {bad[0]} is not labelled (v = 0): the face has no "
+                         "normalising distance")
     attrs = _check_attributes(attributes, len(e))
     out = _summary(e, fr_thr, auc_thr)
     # Point-level NME of visible (v = 2) and occluded (v = 1) points, as in the paper's Table 4.

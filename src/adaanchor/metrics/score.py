@@ -39,7 +39,7 @@ from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .coco import coco_keypoint_ap, crowdpose_ap, load_coco_gt, load_json, load_results
 from .keypoint import check_flag
-from .nme import nme_metrics, norm_pair, normaliser
+from .nme import nme_metrics, norm_pair, normaliser, unlabelled_normaliser
 from .pckh import pckh
 
 METRICS = ("coco", "crowdpose", "pckh", "nme")
@@ -258,6 +258,10 @@ def _score_nme(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.nda
         pair = norm_pair(sp.nme[norm] if isinstance(norm, str) else norm, sp.num_keypoints)
     except ValueError as e:
         raise AdaAnchorError(f"{e} (spec '{sp.name}' has {sp.num_keypoints} keypoints)") from None
+    bad = unlabelled_normaliser(v, pair)
+    if bad is not None:
+        raise DataError(gt, f"keypoint {bad[1]} of the '{norm}' normaliser is not labelled (v = 0): the face has no "
+                        "normalising distance", record=insts[bad[0]].ann_id, field="keypoints")
     d = normaliser(g, pair)
     for inst, dist in zip(insts, d):
         if not dist > 0:
