@@ -115,6 +115,14 @@ def test_table_layout():
     assert split.splitlines()[3].startswith("| reg | 6.00 | 0.700 | 0.75 | N/A | N/A | 0.250 |")
 
 
+def test_table_pck_column_follows_the_thresholds_computed():
+    """``eval.pck=[0.1, 0.2]``: the PCK column said N/A under a PCK@0.05 header, for a PCK that was computed."""
+    m = single_keypoint_metrics(PRED, SCORES, GT, VIS, SIZE, pck_thresholds=(0.1, 0.2))
+    lines = error_by_visibility_table({"ours": m}).splitlines()
+    assert lines[0].endswith("| AP | PCK@0.1 |")
+    assert lines[2].endswith(f"| {100 * m['pck']['0.1']:.1f} |") and "N/A |" not in lines[2].rsplit("|", 2)[1]
+
+
 def test_errors_by_visibility_split_inside_and_outside_the_image_by_hand():
     from adaanchor.metrics.keypoint import errors_by_keypoint, errors_by_visibility, per_keypoint_table
 

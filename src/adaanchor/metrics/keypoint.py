@@ -195,13 +195,17 @@ def error_by_visibility_table(results: Mapping[str, Mapping[str, Any]]) -> str:
 
     Returns:
         A markdown table ``Method | Vis.Error | Vis.Score | Inv.Error | Inv.Score | Score AUC | AP | PCK@0.05``;
-        AP and PCK are printed in percent, missing values as ``N/A``. When any result has the split of the
+        AP and PCK are printed in percent, missing values as ``N/A``. The PCK column is at 0.05 when a result has
+        it, else at the first threshold the results have (``eval.pck=[0.1, 0.2]`` gave N/A under a PCK@0.05
+        header for a PCK that was computed). When any result has the split of the
         invisible error (``inv_error_in``: occluded inside the image, ``inv_error_out``: outside it, as
         :func:`errors_by_visibility` gives them), two columns ``Inv.In`` and ``Inv.Out`` follow Inv.Error.
     """
     split = any("inv_error_in" in m for m in results.values())
+    keys = [t for m in results.values() for t in (m.get("pck") or {})]
+    t_pck = "0.05" if "0.05" in keys or not keys else keys[0]
     header = ["Method", "Vis.Error", "Vis.Score", "Inv.Error", *(["Inv.In", "Inv.Out"] if split else []),
-              "Inv.Score", "Score AUC", "AP", "PCK@0.05"]
+              "Inv.Score", "Score AUC", "AP", f"PCK@{t_pck}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
     for name, m in results.items():
         row = [
@@ -213,7 +217,7 @@ def error_by_visibility_table(results: Mapping[str, Mapping[str, Any]]) -> str:
             _fmt(m.get("inv_score"), ".3f"),
             _fmt(m.get("score_auc"), ".3f"),
             _fmt(m.get("AP"), ".1f", 100.0),
-            _fmt((m.get("pck") or {}).get("0.05"), ".1f", 100.0),
+            _fmt((m.get("pck") or {}).get(t_pck), ".1f", 100.0),
         ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
