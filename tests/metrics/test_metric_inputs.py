@@ -8,6 +8,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 from test_coco_ap import coco_gt, crowdpose_gt, gt_as_results  # tests/metrics is on sys.path
 
 from adaanchor.errors import AdaAnchorError, DataError
@@ -316,3 +317,32 @@ def test_errors_by_keypoint_names_are_a_list_of_distinct_names(names, says):
     with pytest.raises(ValueError, match=says):
         errors_by_keypoint(p, p, v, names)
     assert list(errors_by_keypoint(p, p, v, ("a", "b"))) == ["a", "b"]
+
+
+def test_the_evaluations_nme_of_occluded_landmarks_reads_the_annotations_flags():
+    """A landmark the crop cuts off is invisible in the crop (v = 1 there, as the invisible error wants it), and it
+    was counted as an occluded landmark in nme_inv: 'occluded 136.51 %' for faces without one occluded point."""
+    from adaanchor.engine.evaluate import evaluate_predictions
+
+    crop_vis = FV.copy()
+    crop_vis[0, 2] = 1  # cut off by the crop, visible in the image
+    preds = {"pred": F + 1, "gt": F, "pred_orig": F + 1, "gt_orig": F, "score": None, "vis": crop_vis,
+             "vis_labelled": FV, "bbox_size": np.full(2, 60.0), "image_id": [7, 8], "ann_id": [70, 80]}
+    m = evaluate_predictions(preds, nme_pair=(0, 1))
+    assert m["nme_vis"] == pytest.approx(nme_metrics(F + 1, F, FV, norm=(0, 1))["NME_vis"])
+    assert m["nme_inv"] is None or math.isnan(m["nme_inv"])  # no landmark is occluded
+
+
+def test_a_dataset_item_keeps_the_annotations_own_visibility(tmp_path):
+    from adaanchor.data.dataset import TopDownDataset
+    from adaanchor.data.records import Instance
+    from adaanchor.data.spec import load_spec
+
+    Image.new("RGB", (100, 100)).save(tmp_path / "a.png")
+    kp = np.array([[10.0, 10.0], [90.0, 90.0], [50.0, 50.0], [0, 0], [20, 30]] + [[30, 30]] * 12)
+    vis = np.array([2, 2, 1, 0, 2] + [2] * 12)
+    inst = Instance(image_path=str(tmp_path / "a.png"), image_id=1, ann_id=3, keypoints=kp, visibility=vis,
+                    bbox=np.array([5.0, 5.0, 30.0, 30.0]), area=900.0)  # the point at (90, 90) is outside the crop
+    item = TopDownDataset([inst], load_spec("coco"), (48, 64))[0]
+    assert item["meta"]["labelled_visibility"] == vis.tolist()
+    assert int(item["visibility"][0, 1]) == 1  # the crop's flag: invisible there

@@ -199,6 +199,7 @@ class TopDownDataset(Dataset):
             vis, xy = flip_keypoints(vis, xy, self.spec.flip_index)
         w, h = self.out_wh
         outside = (xy[:, 0] < -0.5) | (xy[:, 0] > w - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > h - 0.5)
+        labelled = vis.tolist()  # the annotation's own flags (the crop's below make a point it cuts off invisible)
         vis = np.where((vis == 2) & outside, 1, vis)
         xy = np.where(vis[:, None] > 0, xy, 0.0)
         return {
@@ -214,5 +215,6 @@ class TopDownDataset(Dataset):
                 "image_path": inst.image_path,
                 "image_size": image_size,
                 "det_score": float(inst.extra.get("score", 1.0)),
+                "labelled_visibility": labelled,
             },
         }

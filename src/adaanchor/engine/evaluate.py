@@ -40,7 +40,7 @@ def predict(
 
     Returns numpy arrays: ``pred``/``gt``/``anchor`` ``(M, K, 2)`` in crop pixels, ``pred_orig``/``gt_orig``
     in original-image pixels, ``score (M, K)`` or None, ``vis (M, K)`` (in the crop: a labelled point the
-    crop cuts off is ``v = 1``), ``outside (M, K)`` (the labelled location lies outside the input crop or the
+    crop cuts off is ``v = 1``), ``vis_labelled (M, K)`` (the annotation's own flags), ``outside (M, K)`` (the labelled location lies outside the input crop or the
     original image), ``bbox_size (M,)`` in crop pixels, ``scale (M,)`` (crop pixels per original pixel), and
     lists ``image_id``, ``ann_id``, ``area``.
     """
@@ -74,6 +74,7 @@ def predict(
         "anchor": np.concatenate(out["anchor"]),
         "score": None if out["score"][0] is None else np.concatenate(out["score"]),
         "vis": np.concatenate(out["vis"]),
+        "vis_labelled": np.array([m["labelled_visibility"] for m in out["meta"]], dtype=np.int64).reshape(pred.shape[:2]),
         "outside": _outside(gt, gt_orig, in_hw, out["meta"]),
         "pred_orig": pred_orig,
         "gt_orig": gt_orig,
@@ -178,11 +179,14 @@ def evaluate_predictions(
         from ..metrics.keypoint import threshold_key
         from ..metrics.nme import FR_THRESHOLD, nme_metrics, norm_pair, unlabelled_normaliser
 
-        bad = unlabelled_normaliser(preds["vis"], norm_pair(nme_pair, k))
+        # Occluded is the annotation's flag here (the paper's NME of occluded landmarks), not the crop's: a landmark
+        # the crop cuts off was counted as occluded.
+        vis_own = preds.get("vis_labelled", preds["vis"])
+        bad = unlabelled_normaliser(vis_own, norm_pair(nme_pair, k))
         if bad is not None:  # its ground truth there is a placeholder: the NME would be divided by a distance to it
             raise AdaAnchorError(f"NME: keypoint {bad[1]} of the inter-ocular normaliser is not labelled (v = 0) on the "
                                  f"face ann_id {preds['ann_id'][bad[0]]} (image_id {preds['image_id'][bad[0]]})")
-        d = nme_metrics(preds["pred_orig"], preds["gt_orig"], preds["vis"], norm=nme_pair)
+        d = nme_metrics(preds["pred_orig"], preds["gt_orig"], vis_own, norm=nme_pair)
         m["nme_detail"] = d
         m.update({"nme": d["NME"], "nme_vis": d["NME_vis"], "nme_inv": d["NME_inv"],
                   "fr": d[f"FR@{threshold_key(FR_THRESHOLD)}"]})
