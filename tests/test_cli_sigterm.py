@@ -1,4 +1,5 @@
-"""A SIGTERM to a command that does not handle it itself unwinds it as Ctrl-C does (adaanchor/cli/sigterm.py)."""
+"""A SIGTERM to a command that does not handle it itself unwinds it as Ctrl-C does (adaanchor/cli/sigterm.py); a
+closed output pipe stops a command quietly."""
 
 from __future__ import annotations
 
@@ -62,3 +63,15 @@ def test_synth_stopped_by_sigterm_ends_its_helpers_and_leaks_nothing(tmp_path):
     assert time.time() - t0 < 10, "the queued chunks were rendered before the exit"
     assert "stopped by SIGTERM" in err and "leaked" not in err and "Traceback" not in err, err
     assert not (out / "manifest.json").exists()  # incomplete: the next run writes it again
+
+
+def test_output_into_a_closed_pipe_stops_quietly():
+    """``adaanchor score ... | head`` printed a BrokenPipeError traceback when head left."""
+    code = ("import sys\nfrom adaanchor import cli\nreal = cli.build_parser\n"
+            "def build():\n    p = real()\n"
+            "    p._subparsers._group_actions[0].choices['synth'].set_defaults("
+            "func=lambda a: [print('line', i) for i in range(200000)] and 0)\n    return p\n"
+            "cli.build_parser = build\nsys.exit(cli.main(['synth', 'x']))\n")
+    proc = subprocess.run(f"{sys.executable} -c \"{code}\" | head -1", shell=True, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.stdout == "line 0\n" and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
