@@ -235,7 +235,8 @@ def test_two_defaults_for_one_strategy_key_is_refused(monkeypatch):
 
 
 def test_every_range_names_an_existing_key_and_every_default_is_in_range():
-    from adaanchor.config import _select, all_ranges
+    from adaanchor.config import all_ranges
+    from adaanchor.config_checks import select as _select
 
     d = defaults()
     for key, checker in all_ranges().items():

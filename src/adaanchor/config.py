@@ -21,8 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
+from .config_checks import bool_words, check_keys, check_types, select
 from .configs import config_file, packaged_names
-from .errors import AdaAnchorError, unknown_name_error
+from .errors import AdaAnchorError
 from .models.backbones import input_multiple, model_defaults, model_ranges
 from .ranges import SEED, Checker, at_least, between, choice, positive
 from .safe_yaml import YamlFault, load_yaml_text
@@ -121,20 +122,6 @@ def defaults() -> dict[str, Any]:
     return d
 
 
-def _check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
-    for key, value in given.items():
-        name = f"{prefix}{key}"
-        if key not in valid:
-            raise unknown_name_error("config key", name, [f"{prefix}{k}" for k in valid])
-        if isinstance(valid[key], dict) and value is not None and not isinstance(value, Mapping):
-            raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
-        if isinstance(valid[key], dict) and valid[key] and isinstance(value, Mapping):
-            _check_keys(value, valid[key], prefix=name + ".")
-        if isinstance(valid[key], (list, tuple)) and value is not None and not isinstance(value, (list, tuple)):
-            # Checked before the merge: OmegaConf refuses it there with a traceback, not a message.
-            raise AdaAnchorError(f"config key '{name}' must be list, got {value!r} ({type(value).__name__})")
-
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file safely (:func:`load_yaml_text`); a clear error for a missing, oversized or
     malformed file."""
@@ -211,46 +198,6 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def _bool_words(layer: dict[str, Any], ref: Mapping) -> None:
-    """A bool given for a key whose default is a string, back to the word: YAML 1.1 reads ``off``/``no`` as False
-    and ``on``/``yes`` as True, so ``train.amp=off`` (a documented value) was "must be str, got False". The
-    option's own choices then decide (``off`` is one of ``train.amp``'s)."""
-    for key, value in layer.items():
-        default = ref.get(key) if isinstance(ref, Mapping) else None
-        if isinstance(default, dict) and isinstance(value, dict):
-            _bool_words(value, default)
-        elif isinstance(default, str) and isinstance(value, bool):
-            layer[key] = "on" if value else "off"
-
-
-def _check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
-    for key, default in ref.items():
-        value = cfg.get(key)
-        name = f"{prefix}{key}"
-        if isinstance(default, dict):
-            if value is not None and not isinstance(value, Mapping):
-                raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
-            if default and isinstance(value, Mapping):
-                _check_types(value, default, name + ".")
-            continue
-        if default is None:
-            continue
-        if value is None:  # only keys whose default is null may be null
-            raise AdaAnchorError(f"config key '{name}' must be {type(default).__name__}, got null")
-        ok = {
-            bool: lambda v: isinstance(v, bool),
-            int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            str: lambda v: isinstance(v, str),
-            list: lambda v: isinstance(v, (list, tuple)),
-            tuple: lambda v: isinstance(v, (list, tuple)),
-        }.get(type(default), lambda v: True)(value)
-        if not ok:
-            raise AdaAnchorError(
-                f"config key '{name}' must be {type(default).__name__}, got {value!r} ({type(value).__name__})"
-            )
-
-
 def _flat(section: str, table: Mapping[str, Checker]) -> dict[str, Checker]:
     return {f"{section}.{k}" if section else k: v for k, v in table.items()}
 
@@ -266,24 +213,17 @@ def all_ranges() -> dict[str, Checker]:
             **_flat("data", data)}
 
 
-def _select(tree: Mapping[str, Any], key: str) -> Any:
-    node: Any = tree
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, Mapping) else None
-    return node
-
-
 def _check_ranges(plain: Mapping[str, Any], ref: Mapping[str, Any]) -> None:
     """Every option with a range (:func:`all_ranges`), the input size against the backbone, and out_dir."""
     for key, checker in all_ranges().items():
-        value, default = _select(plain, key), _select(ref, key)
+        value, default = select(plain, key), select(ref, key)
         if value is None and default is None:  # null is allowed exactly where it is the default
             continue
         checker.check(key, value, nullable=default is None)
-    size = list(_select(plain, "data.input_size"))
+    size = list(select(plain, "data.input_size"))
     if len(size) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size):
         raise AdaAnchorError(f"data.input_size must be two positive integers [W, H], got {size}")
-    backbone = str(_select(plain, "model.backbone"))
+    backbone = str(select(plain, "model.backbone"))
     mult = input_multiple(backbone)
     if any(v % mult for v in size):
         raise AdaAnchorError(f"data.input_size={size}: backbone {backbone} needs a width and height divisible by "
@@ -298,12 +238,12 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     layers: list[dict[str, Any]] = [ref]
     if base is not None:
         layer = read_yaml(base) if isinstance(base, (str, Path)) else dict(base)
-        _check_keys(layer, ref)
-        _bool_words(layer, ref)
+        check_keys(layer, ref)
+        bool_words(layer, ref)
         layers.append(layer)
     ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides)
-    _check_keys(ov, ref)
-    _bool_words(ov, ref)
+    check_keys(ov, ref)
+    bool_words(ov, ref)
     layers.append(ov)
     cfg = _merge(layers)
     preset = PRESETS.get(str(cfg.strategy.name))
@@ -315,7 +255,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         _note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
     _note_ignored_epochs(ov, cfg)
     plain = OmegaConf.to_container(cfg, resolve=True)
-    _check_types(plain, ref)
+    check_types(plain, ref)
     _check_ranges(plain, ref)
     from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config

@@ -1,0 +1,70 @@
+"""The checks of a config's layers against the defaults: unknown keys (with the closest match), a value for a
+section, YAML's boolean words for a string option, and each value's type against its default's."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import AdaAnchorError, unknown_name_error
+
+
+def check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
+    for key, value in given.items():
+        name = f"{prefix}{key}"
+        if key not in valid:
+            raise unknown_name_error("config key", name, [f"{prefix}{k}" for k in valid])
+        if isinstance(valid[key], dict) and value is not None and not isinstance(value, Mapping):
+            raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
+        if isinstance(valid[key], dict) and valid[key] and isinstance(value, Mapping):
+            check_keys(value, valid[key], prefix=name + ".")
+        if isinstance(valid[key], (list, tuple)) and value is not None and not isinstance(value, (list, tuple)):
+            # Checked before the merge: OmegaConf refuses it there with a traceback, not a message.
+            raise AdaAnchorError(f"config key '{name}' must be list, got {value!r} ({type(value).__name__})")
+
+def bool_words(layer: dict[str, Any], ref: Mapping) -> None:
+    """A bool given for a key whose default is a string, back to the word: YAML 1.1 reads ``off``/``no`` as False
+    and ``on``/``yes`` as True, so ``train.amp=off`` (a documented value) was "must be str, got False". The
+    option's own choices then decide (``off`` is one of ``train.amp``'s)."""
+    for key, value in layer.items():
+        default = ref.get(key) if isinstance(ref, Mapping) else None
+        if isinstance(default, dict) and isinstance(value, dict):
+            bool_words(value, default)
+        elif isinstance(default, str) and isinstance(value, bool):
+            layer[key] = "on" if value else "off"
+
+def check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
+    for key, default in ref.items():
+        value = cfg.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(default, dict):
+            if value is not None and not isinstance(value, Mapping):
+                raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
+            if default and isinstance(value, Mapping):
+                check_types(value, default, name + ".")
+            continue
+        if default is None:
+            continue
+        if value is None:  # only keys whose default is null may be null
+            raise AdaAnchorError(f"config key '{name}' must be {type(default).__name__}, got null")
+        ok = {
+            bool: lambda v: isinstance(v, bool),
+            int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+            str: lambda v: isinstance(v, str),
+            list: lambda v: isinstance(v, (list, tuple)),
+            tuple: lambda v: isinstance(v, (list, tuple)),
+        }.get(type(default), lambda v: True)(value)
+        if not ok:
+            raise AdaAnchorError(
+                f"config key '{name}' must be {type(default).__name__}, got {value!r} ({type(value).__name__})"
+            )
+
+def select(tree: Mapping[str, Any], key: str) -> Any:
+    node: Any = tree
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
+
+__all__ = ["bool_words", "check_keys", "check_types", "select"]
