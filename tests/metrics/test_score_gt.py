@@ -113,27 +113,6 @@ def test_a_missing_area_keeps_its_error_now_naming_the_annotation_id(tmp_path, c
                  "the usual stand-in), or score in Python with use_area=False")
 
 
-def test_training_refuses_a_val_file_without_areas_before_its_first_step(tmp_path):
-    """The reader takes an annotation without ``area`` (the box stands in), the AP does not: a COCO-format set
-    without areas trained to the end and then stopped at its first evaluation, with no evaluation possible after."""
-    from adaanchor.bench.synth import write_benchmark
-    from adaanchor.config import build_config
-    from adaanchor.demo import DEMO_CONFIG
-    from adaanchor.engine.train import train
-
-    over = [f"data.root={tmp_path / 'bench'}", "data.synth.n_train=8", "data.synth.n_val=4",
-            f"out_dir={tmp_path / 'run'}", "model.tiny_width=8", "train.batch_size=8", "train.progress=false",
-            "eval.batch_size=4", "train.max_steps=1", "train.eval_every=1"]
-    cfg = build_config(DEMO_CONFIG, over)
-    val = write_benchmark(tmp_path / "bench", dict(cfg.data.synth), progress=False)["val"]
-    data = json.loads(val.read_text())
-    del data["annotations"][1]["area"]
-    val.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=re.escape(f"{val} [record annotations[1] id=2] field 'area': missing: OKS AP")):
-        train(cfg)
-    assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
-
-
 # 2. iscrowd --------------------------------------------------------------------------------------------------
 
 def test_a_missing_iscrowd_means_zero(tmp_path, capsys):
@@ -275,9 +254,13 @@ def test_adaanchor_eval_refuses_a_nan_area_in_its_val_file(tmp_path, capsys):
                  "positive finite number")
 
 
-def test_training_refuses_the_val_ground_truth_before_its_first_step(tmp_path):
-    """The reader takes a NaN area (it falls back to the box), the scorer does not: the run stopped at its
-    first evaluation, epochs in; the check now runs with the data, before any step."""
+@pytest.mark.parametrize("area, message", [
+    ("nan", "field 'area'"),  # the reader takes a NaN area (the box stands in), the scorer does not
+    (None, "field 'area': missing: OKS AP"),  # no area at all: AP cannot scale, and the CLI has no use_area=False
+])
+def test_training_refuses_the_val_ground_truth_before_its_first_step(tmp_path, area, message):
+    """A val file the AP cannot score: the run trained to the end (or epochs in) and stopped at its first
+    evaluation; the check now runs with the data, before any step."""
     from adaanchor.bench.synth import write_benchmark
     from adaanchor.config import build_config
     from adaanchor.demo import DEMO_CONFIG
@@ -289,9 +272,12 @@ def test_training_refuses_the_val_ground_truth_before_its_first_step(tmp_path):
     cfg = build_config(DEMO_CONFIG, over)
     val = write_benchmark(tmp_path / "bench", dict(cfg.data.synth), progress=False)["val"]
     data = json.loads(val.read_text())
-    data["annotations"][1]["area"] = float("nan")
+    if area is None:
+        del data["annotations"][1]["area"]
+    else:
+        data["annotations"][1]["area"] = float(area)
     val.write_text(json.dumps(data))
-    with pytest.raises(DataError, match=re.escape(f"{val} [record annotations[1] id=2] field 'area'")):
+    with pytest.raises(DataError, match=re.escape(f"{val} [record annotations[1] id=2] {message}")):
         train(cfg)
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
 
