@@ -265,11 +265,14 @@ def check_resume_config(old_cfg: Mapping[str, Any], cfg: DictConfig, ckpt: Path)
     return changes
 
 
-def describe_changes(changes: Mapping[str, tuple[Any, Any]]) -> list[str]:
-    """One line per applied change, for the resumed run's output."""
+def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None = None) -> list[str]:
+    """One line per applied change, for the resumed run's output; ``at_step``: the checkpoint's step (a step
+    budget at or below it trains nothing, which "(applied)" alone did not say)."""
     lines = []
     for k, (a, b) in changes.items():
         note = ": the data order will not continue exactly" if k in ORDER_KEYS else ""
+        if k == "train.max_steps" and at_step is not None and isinstance(b, int) and b <= at_step:
+            note = f": the checkpoint is at step {at_step} already, so nothing is trained"
         lines.append(f"resume: {k} changed {a!r} -> {b!r} (applied{note})")
     return lines
 

@@ -244,7 +244,8 @@ def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> di
         return {}  # a checkpoint without its config: only the model's shapes can be checked
     changes = check_resume_config(old, cfg, path)
     if info.is_main:
-        for line in describe_changes(changes):
+        step = state.get("step")
+        for line in describe_changes(changes, step if isinstance(step, int) else None):
             print(line)
     return changes
 
