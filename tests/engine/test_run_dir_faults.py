@@ -517,3 +517,18 @@ def test_resume_refuses_another_width_of_the_centre_pose_branches(tmp_path):
     assert "options that fix the model changed: centre.branch_width: 8 -> 4" in _one_line(e)
     same = build_config("bottomup_crowd", [*over, "centre.branch_width=8", "centre.gamma=0.3"])
     assert check_resume_config(old, same, tmp_path / "checkpoints" / "last.pt") == {"centre.gamma": (0.1, 0.3)}
+
+
+def test_a_training_that_fails_before_writing_leaves_no_empty_run_directory(tiny_overrides, tmp_path):
+    """Bad data found after the run directory was made left an empty out_dir/checkpoints/ behind."""
+    out = tmp_path / "new" / "run"
+    with pytest.raises(AdaAnchorError):
+        train(build_config(None, [*tiny_overrides, "train.max_steps=1", f"out_dir={out}", "data.format=coco",
+                                  f"data.root={tmp_path / 'missing'}"]))
+    assert not out.exists()
+    kept = tmp_path / "kept"
+    (kept / "notes").mkdir(parents=True)  # a folder that was there before: never removed
+    with pytest.raises(AdaAnchorError):
+        train(build_config(None, [*tiny_overrides, "train.max_steps=1", f"out_dir={kept}", "data.format=coco",
+                                  f"data.root={tmp_path / 'missing'}"]))
+    assert (kept / "notes").is_dir()

@@ -13,6 +13,7 @@ the keypoint spec, and a history of the options each training in it ran with.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import fcntl
@@ -263,6 +264,16 @@ def check_resume_config(old_cfg: Mapping[str, Any], cfg: DictConfig, ckpt: Path)
                              "these weights)")
     changes.pop("data.spec", None)  # the same keypoint set under another name or path
     return changes
+
+
+def remove_empty_run_dir(run_dir: Path) -> None:
+    """Remove ``run_dir`` when it holds nothing but an empty ``checkpoints/`` (a training that this call started in
+    a new folder and that failed before writing a file: bad data, a wrong option found late); anything else in it
+    stays."""
+    with contextlib.suppress(OSError):  # gone already, or not ours to remove: leave it
+        if [p.name for p in run_dir.iterdir()] == ["checkpoints"] and not any((run_dir / "checkpoints").iterdir()):
+            (run_dir / "checkpoints").rmdir()
+            run_dir.rmdir()
 
 
 def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None = None) -> list[str]:

@@ -39,7 +39,7 @@ from .dist import (
 from .evaluate import evaluate_dataset
 from .multi import evaluate_multi
 from .run import is_multi_person
-from .rundir import absolute_paths
+from .rundir import absolute_paths, remove_empty_run_dir
 from .saving import TrainingError, save_checkpoint
 from .session import TermSignal, autocast, open_run_dir
 from .state import Run, setup_run, stop_workers
@@ -80,9 +80,10 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
     keep_freed_memory()  # 3.5-8 % of a CPU step was the kernel mapping freed memory in again (adaanchor/malloc.py)
     cfg = absolute_paths(cfg)  # config.yaml and the checkpoints then mean the same from any folder
     info, device = init_distributed(cfg.train.device)
-    lock = None
+    lock, run_dir = None, Path(str(cfg.out_dir))
+    made = not run_dir.exists()
     try:
-        lock = open_run_dir(Path(str(cfg.out_dir)), info)
+        lock = open_run_dir(run_dir, info)
         with TermSignal(ctrl_c="finishing this step and saving a checkpoint") as term:
             summary = _train(cfg, info, device, cfg.train.progress if progress is None else progress, term)
         # Every rank finishes its last collective before any tears the process group down: a rank that
@@ -92,6 +93,8 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
     finally:
         if lock is not None:
             lock.release()
+            if made:  # a training that failed before writing anything leaves no empty run directory behind
+                remove_empty_run_dir(run_dir)
         if det != (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()):
             # Process-wide: put it back (only when changed: the first call imports torch's compiler, seconds).
             torch.use_deterministic_algorithms(det[0], warn_only=det[1])
