@@ -8,7 +8,7 @@ the keypoint spec, and a history of the options each training in it ran with.
   ``spec.yaml`` is the keypoint spec it was trained with; ``config_history.yaml`` lists every training
   started in the directory and the options it changed.
 - Resuming may change the options of the schedule, logging and evaluation (applied and logged), not the ones
-  that fix the model (:data:`FROZEN`): those are refused with the difference.
+  that fix the model (:data:`.resume_config.FROZEN`): those are refused with the difference.
 """
 
 from __future__ import annotations
@@ -20,11 +20,10 @@ import fcntl
 import json
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,29 +34,9 @@ from ..data.spec import KeypointSpec, spec_to_dict
 from ..data.spec_source import load_spec, read_from_data
 from ..errors import AdaAnchorError
 from ..versions import versions
+from .resume_config import config_changes, frozen, spec_signature
 
 LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.yaml"
-
-# Options that fix the model: a checkpoint cannot continue under other values. Prefixes end with a dot.
-# centre.branch_width is the channel count of the pose branches (task: centre): another value is another model.
-FROZEN = ("task", "model.", "strategy.", "data.input_size", "centre.branch_width")
-# Options under those prefixes that do not fix the model: the backbone's memory layout changes speed, not weights.
-THAWED = ("model.channels_last",)
-# Options that only matter when a run starts (the resumed weights replace them) or that always differ.
-IGNORED = ("resume", "overwrite", "model.weights")
-# Changing these is applied, but the data order of the resumed run is not the one of an uninterrupted run.
-ORDER_KEYS = ("seed", "train.batch_size")
-# Changing these changes what an evaluation scores (other images, boxes or keypoints, another metric): a best.pt
-# chosen before cannot be compared with the scores after. Prefixes end with a dot.
-SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.split.", "data.csv", "data.format",
-             "data.spec", "eval.pck", "eval.max_images")
-
-
-def scored_otherwise(changes: Mapping[str, Any]) -> list[str]:
-    """The changed options (of ``changes``) that change what the evaluation scores (:data:`SCORED_ON`)."""
-    return [k for k in changes if any(k == p or (p.endswith(".") and k.startswith(p)) or k.startswith(p + ".")
-                                      for p in SCORED_ON)]
-
 
 _HELD: set[int] = set()  # lock descriptors of this process (copied into forked children with their numbers)
 
@@ -203,38 +182,6 @@ def absolute_paths(cfg: DictConfig) -> DictConfig:
     return out  # type: ignore[return-value]
 
 
-def spec_signature(spec: KeypointSpec) -> tuple:
-    """What makes two specs the same keypoint set (its file name and location do not)."""
-    sig = None if spec.sigmas is None else tuple(np.round(np.asarray(spec.sigmas, dtype=np.float64), 8))
-    return (spec.keypoints, spec.flip_pairs, spec.skeleton, sig, spec.upper_body, repr(sorted(spec.nme.items())),
-            spec.v1_is_visible)
-
-
-def _flat(d: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
-    if isinstance(d, Mapping) and d:
-        for k, v in d.items():
-            yield from _flat(v, f"{prefix}{k}.")
-    else:
-        yield prefix[:-1], _as_lists(d)
-
-
-def _as_lists(v: Any) -> Any:
-    """Sequences as lists, also nested: a config read back from YAML holds lists where the one built in this
-    process holds the tuples of the defaults (OmegaConf from 2.4 keeps tuples), and ``[0, 3] != (0, 3)``."""
-    return [_as_lists(x) for x in v] if isinstance(v, (list, tuple)) else v
-
-
-def _frozen(key: str) -> bool:
-    return key not in THAWED and any(key == f or (f.endswith(".") and key.startswith(f)) for f in FROZEN)
-
-
-def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """``{key: (old, new)}`` for every option that differs (dotted keys; keys absent from ``old``, e.g. options
-    added after it was written, are left out)."""
-    a, b = dict(_flat(old)), dict(_flat(new))
-    return {k: (a[k], v) for k, v in b.items() if k in a and a[k] != v and k not in IGNORED}
-
-
 def _old_spec(old_cfg: Mapping[str, Any], ckpt: Path) -> KeypointSpec | None:
     """The spec a checkpoint was trained with: the copy in its run directory, else its config's spec."""
     copy = ckpt.parent.parent / SPEC_NAME
@@ -248,12 +195,12 @@ def check_resume_config(old_cfg: Mapping[str, Any], cfg: DictConfig, ckpt: Path)
     """Compare the checkpoint's config with this run's: returns the changes that are applied.
 
     Raises:
-        AdaAnchorError: an option of :data:`FROZEN` or the keypoint spec changed (lists every such key with
+        AdaAnchorError: an option of :data:`.resume_config.FROZEN` or the keypoint spec changed (lists every such key with
             its old and new value).
     """
     new = OmegaConf.to_container(cfg, resolve=True)
     changes = config_changes(old_cfg, new)  # type: ignore[arg-type]
-    refused = [f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in changes.items() if _frozen(k)]
+    refused = [f"{k}: {v[0]!r} -> {v[1]!r}" for k, v in changes.items() if frozen(k)]
     before, now = _old_spec(old_cfg, ckpt), data_spec(cfg.data)
     if before is not None and spec_signature(before) != spec_signature(now):
         refused.append(f"keypoint spec: {before.name} ({before.num_keypoints} keypoints, {before.source}) -> "
@@ -274,18 +221,6 @@ def remove_empty_run_dir(run_dir: Path) -> None:
         if [p.name for p in run_dir.iterdir()] == ["checkpoints"] and not any((run_dir / "checkpoints").iterdir()):
             (run_dir / "checkpoints").rmdir()
             run_dir.rmdir()
-
-
-def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None = None) -> list[str]:
-    """One line per applied change, for the resumed run's output; ``at_step``: the checkpoint's step (a step
-    budget at or below it trains nothing, which "(applied)" alone did not say)."""
-    lines = []
-    for k, (a, b) in changes.items():
-        note = ": the data order will not continue exactly" if k in ORDER_KEYS else ""
-        if k == "train.max_steps" and at_step is not None and isinstance(b, int) and b <= at_step:
-            note = f": the checkpoint is at step {at_step} already, so nothing is trained"
-        lines.append(f"resume: {k} changed {a!r} -> {b!r} (applied{note})")
-    return lines
 
 
 def check_out_dir(run_dir: Path) -> None:

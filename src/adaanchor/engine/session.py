@@ -22,8 +22,9 @@ from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, se
 from .dist import DistInfo, any_rank, broadcast_object
 from .evaluate import check_ap_ground_truth
 from .multi import check_sigmas
+from .resume_config import describe_changes
 from .run import build_split, is_multi_person
-from .rundir import RunLock, check_resume_config, describe_changes, write_run_files
+from .rundir import RunLock, check_resume_config, write_run_files
 
 
 def amp_mode(device: torch.device, amp: str) -> str | None:

@@ -22,8 +22,9 @@ from ..child_signals import absorb_first_sigterm
 from ..data.types import collate
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
+from .resume_config import scored_otherwise
 from .run import build_system, seed_everything
-from .rundir import check_out_dir, close_inherited_locks, scored_otherwise
+from .rundir import check_out_dir, close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
 from .schedule import describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
 from .session import amp_mode, build_data, check_resume, load_resume, record_config, restore

@@ -1,0 +1,79 @@
+"""What a resume may change: the options compared between a checkpoint's config and the resuming run's, which of them
+are refused (they fix the model), which are applied, and how each change is said."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..data.spec import KeypointSpec
+
+# Options that fix the model: a checkpoint cannot continue under other values. Prefixes end with a dot.
+# centre.branch_width is the channel count of the pose branches (task: centre): another value is another model.
+FROZEN = ("task", "model.", "strategy.", "data.input_size", "centre.branch_width")
+# Options under those prefixes that do not fix the model: the backbone's memory layout changes speed, not weights.
+THAWED = ("model.channels_last",)
+# Options that only matter when a run starts (the resumed weights replace them) or that always differ.
+IGNORED = ("resume", "overwrite", "model.weights")
+# Changing these is applied, but the data order of the resumed run is not the one of an uninterrupted run.
+ORDER_KEYS = ("seed", "train.batch_size")
+# Changing these changes what an evaluation scores (other images, boxes or keypoints, another metric): a best.pt
+# chosen before cannot be compared with the scores after. Prefixes end with a dot.
+SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.split.", "data.csv", "data.format",
+             "data.spec", "eval.pck", "eval.max_images")
+
+
+def scored_otherwise(changes: Mapping[str, Any]) -> list[str]:
+    """The changed options (of ``changes``) that change what the evaluation scores (:data:`SCORED_ON`)."""
+    return [k for k in changes if any(k == p or (p.endswith(".") and k.startswith(p)) or k.startswith(p + ".")
+                                      for p in SCORED_ON)]
+
+
+def spec_signature(spec: KeypointSpec) -> tuple:
+    """What makes two specs the same keypoint set (its file name and location do not)."""
+    sig = None if spec.sigmas is None else tuple(np.round(np.asarray(spec.sigmas, dtype=np.float64), 8))
+    return (spec.keypoints, spec.flip_pairs, spec.skeleton, sig, spec.upper_body, repr(sorted(spec.nme.items())),
+            spec.v1_is_visible)
+
+
+def _flat(d: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(d, Mapping) and d:
+        for k, v in d.items():
+            yield from _flat(v, f"{prefix}{k}.")
+    else:
+        yield prefix[:-1], _as_lists(d)
+
+
+def _as_lists(v: Any) -> Any:
+    """Sequences as lists, also nested: a config read back from YAML holds lists where the one built in this
+    process holds the tuples of the defaults (OmegaConf from 2.4 keeps tuples), and ``[0, 3] != (0, 3)``."""
+    return [_as_lists(x) for x in v] if isinstance(v, (list, tuple)) else v
+
+
+def frozen(key: str) -> bool:
+    return key not in THAWED and any(key == f or (f.endswith(".") and key.startswith(f)) for f in FROZEN)
+
+
+def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{key: (old, new)}`` for every option that differs (dotted keys; keys absent from ``old``, e.g. options
+    added after it was written, are left out)."""
+    a, b = dict(_flat(old)), dict(_flat(new))
+    return {k: (a[k], v) for k, v in b.items() if k in a and a[k] != v and k not in IGNORED}
+
+
+def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None = None) -> list[str]:
+    """One line per applied change, for the resumed run's output; ``at_step``: the checkpoint's step (a step
+    budget at or below it trains nothing, which "(applied)" alone did not say)."""
+    lines = []
+    for k, (a, b) in changes.items():
+        note = ": the data order will not continue exactly" if k in ORDER_KEYS else ""
+        if k == "train.max_steps" and at_step is not None and isinstance(b, int) and b <= at_step:
+            note = f": the checkpoint is at step {at_step} already, so nothing is trained"
+        lines.append(f"resume: {k} changed {a!r} -> {b!r} (applied{note})")
+    return lines
+
+
+__all__ = ["FROZEN", "IGNORED", "ORDER_KEYS", "SCORED_ON", "THAWED", "config_changes", "describe_changes", "frozen",
+           "scored_otherwise", "spec_signature"]
