@@ -219,3 +219,29 @@ def test_the_coco_results_keep_five_decimals_of_a_keypoint_confidence(tmp_path):
     rec = json.loads(w.close().read_text())[0]
     assert rec["keypoints"] == [1.235, 2.0, 0.00042, 3.0, 4.0, 0.98765]
     assert rec["file_name"] == str((tmp_path / "a.png").resolve())  # absolute: it was relative to the cwd
+
+
+def test_a_damaged_mp4_header_is_an_unreadable_video_not_a_traceback(tmp_path):
+    """PyAV read the damaged header's metadata as strict UTF-8: UnicodeDecodeError out of av.open, a traceback."""
+    good = write_video(tmp_path / "v.mp4", 60, size=(160, 120), fps=FPS, codec="mpeg4")
+    frames, skips = _read(_damage(good, tmp_path / "d.mp4", at=0.95))
+    assert len(skips) == 1 and skips[0].source == str(tmp_path / "d.mp4")
+
+
+def test_the_dlc_csv_has_a_row_for_every_frame_of_a_video_whose_last_frames_were_lost(pred_runs, tmp_path, capsys):
+    """Frames lost at the end of a video got no rows: the CSV was shorter than the video."""
+    import pandas as pd
+
+    from adaanchor.cli import main
+
+    good = write_video(tmp_path / "v.avi", 60, size=(160, 120), fps=FPS, codec="mpeg4")
+    bad = _damage(good, tmp_path / "tail.avi", at=0.85)
+    frames, skips = _read(bad)
+    assert len(frames) < 60 and skips[0].frames == 60  # the container lists 60
+    out = tmp_path / "o"
+    assert main(["predict", str(pred_runs["adaanchor"]), str(bad), "--out", str(out), "--format", "csv",
+                 "--quiet", "--device", "cpu"]) == 3
+    df = pd.read_csv(out / "tail.csv", header=[0, 1, 2], index_col=0)
+    assert list(df.index) == list(range(60))
+    kept = [f.index for f in frames]
+    assert not df.loc[kept].isna().any().any() and df.loc[[i for i in range(60) if i not in kept]].isna().all().all()

@@ -107,13 +107,18 @@ class _Group:
         kw = {"keypoints": predictor.keypoint_names, "skeleton": predictor.skeleton, "max_instances": max_instances,
               "scorer": f"adaanchor_{predictor.strategy}"}
         self.writers = [WRITERS[f](out / f"{name}{SUFFIX[f]}", **kw) for f in formats]
+        self.source = video
         self.video = VideoWriter(out / f"{name}_labeled.mp4", video_info(video).fps) if video and save_video else None
 
     def write(self, frame: Frame, pred: Any, image_id: int) -> None:
         for w in self.writers:
             w.write(frame, pred, image_id)
 
-    def close(self) -> list[Path]:
+    def close(self, frames: int | None = None) -> list[Path]:
+        """``frames``: the video's frame count when frames at its end were lost (its CSV keeps their rows)."""
+        for w in self.writers:
+            if frames and self.source is not None and hasattr(w, "end_video"):
+                w.end_video(self.source, frames)
         files = [w.close() for w in self.writers]
         if self.video is not None:
             p = self.video.close()
@@ -230,13 +235,17 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
         key = IMAGES_GROUP if frame.kind == "image" else str(frame.source)
         if key not in groups:
             if current and current[0] != key and current[0] != IMAGES_GROUP:
-                files.extend(groups.pop(current.pop()).close())
+                done = current.pop()
+                files.extend(groups.pop(done).close(frames_of(done)))
             name = _unique(IMAGES_GROUP if frame.kind == "image" else frame.source.stem, used)
             groups[key] = _Group(out, name, fmts, predictor, max_inst, frame.source if frame.kind == "video" else None,
                                  save_video)
             if frame.kind == "video":
                 current[:] = [key]
         return groups[key]
+
+    def frames_of(key: str) -> int | None:  # a skipped video's frame count (read before its group closes)
+        return next((sk.frames for sk in skipped if sk.source == key and sk.frames), None)
 
     def frame_id(frame: Frame) -> int:
         return ids[frame.source] if frame.kind == "image" else frame.index
@@ -275,8 +284,8 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
                     break
         finally:
             bar.close()
-            for g in groups.values():  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
-                files.extend(g.close())
+            for key, g in groups.items():  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
+                files.extend(g.close(None if term.requested else frames_of(key)))
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
             "files": files, "overlays": len(overlay_names), "stopped": term.requested, "turned": turned}

@@ -40,6 +40,7 @@ class Skip:
 
     source: str
     reason: str
+    frames: int | None = None  # a video's frame count when known, lost frames at its end included
 
     def __str__(self) -> str:
         return f"{self.source}: {self.reason}"
@@ -120,7 +121,7 @@ def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None],
             try:
                 yield from read_video(src.path, orientation)
             except AdaAnchorError as e:
-                on_skip(Skip(str(src.path), str(e).removeprefix(f"{src.path}: ")))
+                on_skip(Skip(str(src.path), str(e).removeprefix(f"{src.path}: "), getattr(e, "frames", None)))
             continue
         try:
             img, tag = read_image(src.path, exif="apply" if orientation == "displayed" else "ignore")

@@ -73,11 +73,16 @@ def ff_reason(e: Exception) -> str:
     return getattr(e, "strerror", None) or str(e).splitlines()[0][:200]
 
 
+#: Metadata that is not UTF-8 (a damaged header, another encoding) is read with replacement characters: PyAV's
+#: default, "strict", raised UnicodeDecodeError out of ``av.open`` for an MP4 whose header was damaged.
+METADATA_ERRORS = "replace"
+
+
 def video_info(path: str | Path) -> VideoInfo:
     """Frame count, frame rate and size of a video file (no frame is decoded)."""
     av = _av()
     try:
-        with av.open(str(path)) as c:
+        with av.open(str(path), metadata_errors=METADATA_ERRORS) as c:
             if not c.streams.video:
                 raise AdaAnchorError(f"{path}: no video stream")
             s = c.streams.video[0]
@@ -160,7 +165,13 @@ class FrameClock:
         """End of the video: every timestamp still pending is a frame the decoder never output."""
         if self.ranked:
             self._lose(len(self.pending))
+            self.passed += len(self.pending)
         self.pending.clear()
+
+    def frames(self) -> int | None:
+        """After :meth:`finish`: the video's frame count, lost frames at its end included; None when the clock
+        counted decoded frames (then the lost ones at the end are not known)."""
+        return self.passed if self.ranked else None
 
     def _lose(self, n: int) -> None:
         if n and self.first_lost is None:
@@ -181,7 +192,7 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
     av = _av()
     p = Path(path)
     try:
-        container = av.open(str(p))
+        container = av.open(str(p), metadata_errors=METADATA_ERRORS)
     except av.error.FFmpegError as e:
         raise AdaAnchorError(f"{p}: cannot open the video ({ff_reason(e)})") from None
     clock, n, demuxed, end, first = FrameClock(), 0, 0, None, None
@@ -216,10 +227,15 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
             raise AdaAnchorError(f"{p}: reading failed after {n} frame(s) ({ff_reason(e)})") from None
         clock.finish()
         problem = _losses(container, stream, clock, n, demuxed, end)
+        # The video's frame count, for the CSV to keep a row for each, lost ones too: the clock's (lost frames at
+        # the end included) or the container's list, whichever is more.
+        total = max(clock.frames() or 0, int(stream.frames or 0)) or None
     if n == 0:
         raise AdaAnchorError(f"{p}: the video has no decodable frame")
     if problem:
-        raise AdaAnchorError(f"{p}: {problem}")
+        err = AdaAnchorError(f"{p}: {problem}")
+        err.frames = total  # type: ignore[attr-defined]
+        raise err
 
 
 def _counted_time(stream: Any, idx: int, first: float | None) -> float | None:

@@ -108,6 +108,14 @@ class DlcCsvWriter:
         self.w.writerow(["coords"] + ["x", "y", "likelihood"] * self.k * self.m)
         self.last: tuple[Path, int] | None = None  # the last video frame written
 
+    def end_video(self, source: Path, frames: int) -> None:
+        """The video ``source`` has ``frames`` frames: an empty row for each lost at its end, as for lost frames
+        before (the CSV was shorter than the video)."""
+        if self.last is not None and self.last[0] == source:
+            for i in range(self.last[1] + 1, frames):
+                self.w.writerow([str(i)] + [""] * (3 * self.k * self.m))
+            self.last = (source, max(self.last[1], frames - 1))
+
     def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
         if frame.kind == "video":
             index = str(frame.index)
