@@ -175,7 +175,7 @@ def test_bad_output_path(exported, tmp_path):
     photo = tmp_path / "photo.png"  # `export RUN photo.png`, by analogy with predict: the photo is kept
     photo.write_bytes(b"\x89PNG not replaced")
     for out in (photo, tmp_path / "model.txt"):
-        with pytest.raises(AdaAnchorError, match=r"its name must end in .onnx \(nothing written\)$"):
+        with pytest.raises(AdaAnchorError, match=r"an ONNX file's name must end in .onnx \(nothing written\)$"):
             export_command(str(run), str(out), [], None, None, False)
     assert photo.read_bytes() == b"\x89PNG not replaced" and not (tmp_path / "model.txt").exists()
     assert not any(p.name.endswith(".tmp.onnx") for p in tmp_path.iterdir())

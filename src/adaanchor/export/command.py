@@ -14,6 +14,14 @@ from .runtime import need_onnx
 from .writer import check_opset, export_onnx
 
 
+def check_onnx_name(path: str | Path) -> None:
+    """An exported model is written only to a name ending in ``.onnx``: ``export RUN photo.jpg`` (by analogy with
+    predict) replaced the photo with a model file, and ``predict --onnx notes.txt`` exported into the notes."""
+    if Path(path).suffix.lower() != ".onnx":
+        raise AdaAnchorError(f"{path}: the model would be exported to this file, and an ONNX file's name must end in "
+                             ".onnx (nothing written)")
+
+
 def default_onnx_path(target: str | Path, ckpt_path: str | Path | None, weights: str | None) -> Path:
     """Where a run's exported graph goes when no file is named: ``RUN/export/<checkpoint stem>.onnx`` (the folder
     of a config file for a config target); ``adaanchor export`` writes it and ``predict --backend onnx`` reads it."""
@@ -40,9 +48,8 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
     from ..data.build import data_spec
     from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
 
-    if out is not None and Path(out).suffix.lower() != ".onnx" and not Path(out).is_dir():  # a folder: its own error
-        # `export RUN photo.jpg` (by analogy with predict) replaced the photo with a model file.
-        raise AdaAnchorError(f"{out}: the output is an ONNX file and its name must end in .onnx (nothing written)")
+    if out is not None and not Path(out).is_dir():  # a folder: its own error
+        check_onnx_name(out)
     check_opset(opset)  # before the model loads
     need_onnx(runtime=check)
     cfg, ckpt_path = resolve_run(run, ckpt, list(overrides), need_data=False)
@@ -83,4 +90,4 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
     return res
 
 
-__all__ = ["default_onnx_path", "export_command"]
+__all__ = ["check_onnx_name", "default_onnx_path", "export_command"]

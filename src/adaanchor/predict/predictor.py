@@ -73,7 +73,7 @@ class Predictor:
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
         """
         from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
-        from ..export.command import default_onnx_path
+        from ..export.command import check_onnx_name, default_onnx_path
         from ..export.metadata import checkpoint_digest
         from ..models.fuse import fold_batchnorm
         from .backends import OnnxBackend, OnnxHeads, TorchBackend, ensure_onnx, resolve_device
@@ -83,10 +83,8 @@ class Predictor:
             raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
         if onnx_path is not None and backend != "onnx":  # it was ignored, even a damaged file
             raise AdaAnchorError(f"onnx_path={onnx_path} is the exported file of backend='onnx', not of {backend!r}")
-        if onnx_path is not None and not Path(onnx_path).is_file() and Path(onnx_path).suffix.lower() != ".onnx":
-            # A file that is not there is exported to: under the name rules of `adaanchor export` (notes.txt got a graph).
-            raise AdaAnchorError(f"{onnx_path}: the model would be exported to this file, and an ONNX file's name must "
-                                 "end in .onnx (nothing written)")
+        if onnx_path is not None and not Path(onnx_path).is_file():  # exported to: export's name rule
+            check_onnx_name(onnx_path)
         check_batch_size(batch_size)  # before the model loads: a bad value costs no load
         check_orientation(orientation)
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
