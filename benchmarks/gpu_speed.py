@@ -21,7 +21,6 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_args import at_least  # noqa: E402
 from speed import (  # noqa: E402
     PAIR,
     REPO,
@@ -35,6 +34,8 @@ from speed import (  # noqa: E402
     train_step_timers,
     write_results,
 )
+
+from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 
 CUDA = torch.device("cuda")
 
@@ -94,7 +95,7 @@ def to_markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    p.add_argument("--reps", type=at_least(1), default=15)
+    p.add_argument("--reps", type=int_at_least(1), default=15)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--name", default="gpu_speed", help="stem of the files written under --out")
     a = p.parse_args(argv)

@@ -49,7 +49,6 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_args import at_least, check_unique, seed_arg  # noqa: E402
 from multi_report import markdown, summarize, sweep_plot  # noqa: E402
 from multi_runs import TASKS, TRAIN, build_run, run_one  # noqa: E402,F401 (build_run: for tag_diagnostics.py)
 from parallel import run_parallel  # noqa: E402
@@ -58,6 +57,11 @@ from protocol import DEV_FRACTION, DEV_SYNTH_SEED, git_commit  # noqa: E402
 from adaanchor.atomic import write_text_atomic
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
 from adaanchor.bench.crowd_faces import face_sigmas, write_crowd_faces_benchmark  # noqa: E402
+from adaanchor.cli.argtypes import (
+    check_unique,
+    int_at_least,  # noqa: E402
+    seed_arg,
+)
 from adaanchor.data.bottomup import BottomUpDataset, group_by_image  # noqa: E402
 from adaanchor.data.readers.coco import read_coco  # noqa: E402
 from adaanchor.data.spec import load_spec  # noqa: E402
@@ -223,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=sorted(TABLES))
     p.add_argument("--seeds", type=seed_arg, nargs="+", help="paired seeds (default 0 1 2)")
-    p.add_argument("--steps", type=at_least(1), help="training steps per run (default: the protocol's, table5 "
+    p.add_argument("--steps", type=int_at_least(1), help="training steps per run (default: the protocol's, table5 "
                    f"{TABLES['table5']['steps']}, table6 {TABLES['table6']['steps']})")
     p.add_argument("--methods", nargs="+", choices=list(METHODS), help=f"default: {' '.join(METHODS)}")
     p.add_argument("--split", choices=("dev", "test"), default="dev",
@@ -232,12 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task", choices=sorted(TASKS), default="ae")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--data-cache", type=Path, default=REPO / "data-cache", help="folder of the benchmark caches")
-    p.add_argument("--n-train", type=at_least(1), help="training images (default: the benchmark's)")
-    p.add_argument("--n-val", type=at_least(1), help="held-out images (default: the benchmark's)")
-    p.add_argument("--width", type=at_least(1), help=f"tiny CNN width (default {TRAIN['tiny_width']})")
+    p.add_argument("--n-train", type=int_at_least(1), help="training images (default: the benchmark's)")
+    p.add_argument("--n-val", type=int_at_least(1), help="held-out images (default: the benchmark's)")
+    p.add_argument("--width", type=int_at_least(1), help=f"tiny CNN width (default {TRAIN['tiny_width']})")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="an option of the task's section for every run (e.g. push=hinge); use its own --out")
-    p.add_argument("--jobs", type=at_least(1), help="runs trained at a time, each a process of one torch thread "
+    p.add_argument("--jobs", type=int_at_least(1), help="runs trained at a time, each a process of one torch thread "
                    "(default 1; at most the number of cores); results do not depend on it")
     a = p.parse_args(argv)
     check_unique(p, "--seeds", a.seeds)

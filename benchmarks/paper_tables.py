@@ -38,11 +38,15 @@ from adaanchor.config import build_config
 from adaanchor.configs import config_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_args import at_least, check_unique, seed_arg  # noqa: E402
 from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
 from table_report import markdown, mean_std, plot  # noqa: E402
 from table_runs import differing_keys, finished, identical_run, link_run  # noqa: E402
 
+from adaanchor.cli.argtypes import (
+    check_unique,
+    int_at_least,  # noqa: E402
+    seed_arg,
+)
 from adaanchor.data.build import annotation_path, build_dataset
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
 from adaanchor.errors import AdaAnchorError
@@ -236,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=sorted(TABLES))
     p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2])
-    p.add_argument("--steps", type=at_least(1), help="training steps per run, the same for every variant (default: the "
+    p.add_argument("--steps", type=int_at_least(1), help="training steps per run, the same for every variant (default: the "
                    f"protocol's {STEPS}; table2's ResNets on a CPU: 150)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--only", nargs="+", metavar="LABEL", help="run only these variants (the files then hold only them)")

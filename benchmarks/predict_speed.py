@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from cli_args import at_least
 
 from adaanchor.atomic import write_text_atomic
+from adaanchor.cli.argtypes import int_at_least
 
 
 def make_run(root: Path, overrides: list[str] = ()) -> Path:
@@ -105,10 +105,10 @@ def measure(run: Path, video: Path, root: Path, frames: int, rounds: int) -> dic
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--frames", type=at_least(1), default=600)
+    ap.add_argument("--frames", type=int_at_least(1), default=600)
     ap.add_argument("--size", default="360x480", help="video W x H")
-    ap.add_argument("--threads", type=at_least(1), default=2)
-    ap.add_argument("--rounds", type=at_least(1), default=5)
+    ap.add_argument("--threads", type=int_at_least(1), default=2)
+    ap.add_argument("--rounds", type=int_at_least(1), default=5)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--name", default="predict_speed", help="stem of the JSON file written under --out")
     ap.add_argument("overrides", nargs="*", help="config overrides of the model, e.g. model.backbone=resnet50 "

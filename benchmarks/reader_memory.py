@@ -25,9 +25,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-from cli_args import positive
 
 from adaanchor.atomic import write_text_atomic
+from adaanchor.cli.argtypes import positive
 
 CHILD = r"""
 import gc, json, sys, time

@@ -37,8 +37,9 @@ from adaanchor.malloc import keep_freed_memory
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_args import at_least  # noqa: E402
 from protocol import git_commit  # noqa: E402
+
+from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "src" / "adaanchor" / "configs" / "demo.yaml"
@@ -355,8 +356,8 @@ def ratio_table(rows: dict[str, dict[str, Any]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rows", nargs="+", default=list(ROWS), choices=list(ROWS))
-    p.add_argument("--reps", type=at_least(1), default=15, help="repetitions per row (rows may set their own)")
-    p.add_argument("--threads", type=at_least(1), default=2)
+    p.add_argument("--reps", type=int_at_least(1), default=15, help="repetitions per row (rows may set their own)")
+    p.add_argument("--threads", type=int_at_least(1), default=2)
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--name", help="stem of the files written under --out (default: speed for every row, speed_rows "
                    "for some: a run of a few rows does not replace the full table)")

@@ -25,7 +25,6 @@ import torch
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from cli_args import at_least  # noqa: E402
 from speed import (  # noqa: E402
     REPO,
     RESNET50,
@@ -37,6 +36,8 @@ from speed import (  # noqa: E402
     set_malloc,
     write_results,
 )
+
+from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 
 PHASES = ("forward", "encode", "losses", "backward", "optimizer", "step")
 EXTRA = ("page_faults",)  # minor page faults of the process during the step (fresh memory the kernel maps in)
@@ -107,8 +108,8 @@ def to_markdown(res: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--steps", type=at_least(1), default=60, help="interleaved steps per strategy (default 60)")
-    p.add_argument("--threads", type=at_least(1), default=2)
+    p.add_argument("--steps", type=int_at_least(1), default=60, help="interleaved steps per strategy (default 60)")
+    p.add_argument("--threads", type=int_at_least(1), default=2)
     p.add_argument("--strategies", nargs="+", default=["heatmap", "adaanchor", "fixanchor"],
                    help="the first is the reference of the ratios")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")

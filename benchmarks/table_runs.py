@@ -45,6 +45,11 @@ def _run_identity(cfg: Any, defaults: dict[str, Any] | None = None) -> dict[str,
     return doc
 
 
+def _plain(cfg: Any) -> dict[str, Any] | None:
+    """A config as plain JSON types (the form :func:`_run_identity` compares), None for None."""
+    return json.loads(json.dumps(OmegaConf.to_container(cfg, resolve=True))) if cfg is not None else None
+
+
 def _fill(doc: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     out = dict(doc)
     for k, v in defaults.items():
@@ -63,7 +68,7 @@ def identical_run(runs_root: Path, cfg: Any, steps: int, defaults: Any = None) -
     is trained once and linked into every table that lists it. ``defaults`` (a config) fills the keys an older
     run's ``config.yaml`` lacks."""
     want = _run_identity(cfg)
-    fill = json.loads(json.dumps(OmegaConf.to_container(defaults, resolve=True))) if defaults is not None else None
+    fill = _plain(defaults)
     for cfg_file in sorted(runs_root.glob("*/*/config.yaml")):
         run_dir = cfg_file.parent
         if not finished(run_dir, steps):
@@ -84,7 +89,7 @@ def differing_keys(run_dir: Path, cfg: Any, defaults: Any = None) -> list[str]:
     cfg_file = run_dir / "config.yaml"
     if not cfg_file.is_file():
         return []
-    fill = json.loads(json.dumps(OmegaConf.to_container(defaults, resolve=True))) if defaults is not None else None
+    fill = _plain(defaults)
     return _diff(_run_identity(OmegaConf.load(cfg_file), fill), _run_identity(cfg, fill))
 
 

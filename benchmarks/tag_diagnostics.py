@@ -28,10 +28,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi_tables as mt  # noqa: E402
-from cli_args import at_least, check_unique, positive, seed_arg  # noqa: E402
 from protocol import git_commit  # noqa: E402
 
 from adaanchor.atomic import write_text_atomic
+from adaanchor.cli.argtypes import (
+    check_unique,
+    int_at_least,  # noqa: E402
+    positive,
+    seed_arg,
+)
 from adaanchor.data.bottomup import to_image_coords  # noqa: E402
 from adaanchor.engine import bottomup as eb  # noqa: E402
 from adaanchor.safe_torch import safe_load  # noqa: E402
@@ -201,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
                    help="the folder multi_tables.py wrote (its runs/ are read); the results are written there")
     p.add_argument("--data-cache", type=Path, default=mt.REPO / "data-cache")
-    p.add_argument("--n-train", type=at_least(1))
-    p.add_argument("--n-val", type=at_least(1))
-    p.add_argument("--width", type=at_least(1), default=mt.TRAIN["tiny_width"])
+    p.add_argument("--n-train", type=int_at_least(1))
+    p.add_argument("--n-val", type=int_at_least(1))
+    p.add_argument("--width", type=int_at_least(1), default=mt.TRAIN["tiny_width"])
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="the bottomup option the runs were trained with (multi_tables.py --task-option)")
     a = p.parse_args(argv)

@@ -28,7 +28,7 @@ def int_at_least(lo: int) -> Callable[[str], int]:
     return parse
 
 
-def seed(text: str) -> int:
+def seed_arg(text: str) -> int:
     """An argparse ``type``: a training seed, an integer in [0, 2**32 - 1]."""
     value = int_at_least(0)(text)
     if value > SEED_MAX:
@@ -49,9 +49,12 @@ def positive(text: str) -> float:
 
 def check_unique(p: argparse.ArgumentParser, option: str, values: Sequence[object] | None) -> None:
     """A usage error when ``values`` repeats one (a seed given twice is one run counted twice)."""
-    seen = [v for i, v in enumerate(values or ()) if v in list(values or ())[:i]]
-    if seen:
-        p.error(f"argument {option}: {seen[0]} is given twice")
+    seen: set[object] = set()
+    for v in values or ():
+        if v in seen:
+            p.error(f"argument {option}: {v} is given twice")
+        seen.add(v)
+
 
 def finite(text: str) -> float:
     """An argparse ``type``: a finite number."""
@@ -64,4 +67,4 @@ def finite(text: str) -> float:
     return value
 
 
-__all__ = ["SEED_MAX", "check_unique", "finite", "int_at_least", "positive", "seed"]
+__all__ = ["SEED_MAX", "check_unique", "finite", "int_at_least", "positive", "seed_arg"]

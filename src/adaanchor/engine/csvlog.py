@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any
+
+from ..atomic import write_text_atomic
 
 
 class CsvLog:
@@ -70,6 +71,4 @@ class CsvLog:
         w = csv.DictWriter(buf, fieldnames=self.fields, extrasaction="ignore")
         w.writeheader()
         w.writerows(keep)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(buf.getvalue())
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, buf.getvalue())

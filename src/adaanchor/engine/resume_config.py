@@ -25,10 +25,15 @@ SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.sp
              "data.spec", "eval.pck", "eval.max_images")
 
 
+def _under(key: str, names: tuple[str, ...]) -> bool:
+    """``key`` is one of ``names`` or lies under one (a name ending in a dot is a section prefix; any other name
+    also covers its sub-keys: ``data.images`` covers ``data.images.val``)."""
+    return any(key == n or key.startswith(n if n.endswith(".") else n + ".") for n in names)
+
+
 def scored_otherwise(changes: Mapping[str, Any]) -> list[str]:
     """The changed options (of ``changes``) that change what the evaluation scores (:data:`SCORED_ON`)."""
-    return [k for k in changes if any(k == p or (p.endswith(".") and k.startswith(p)) or k.startswith(p + ".")
-                                      for p in SCORED_ON)]
+    return [k for k in changes if _under(k, SCORED_ON)]
 
 
 def spec_signature(spec: KeypointSpec) -> tuple:
@@ -53,7 +58,7 @@ def _as_lists(v: Any) -> Any:
 
 
 def frozen(key: str) -> bool:
-    return key not in THAWED and any(key == f or (f.endswith(".") and key.startswith(f)) for f in FROZEN)
+    return key not in THAWED and _under(key, FROZEN)
 
 
 def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -249,10 +249,10 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
     src, own = Path(spec.source) if spec.source else None, run_dir / SPEC_NAME
     if src is not None and src.is_file() and not read_from_data(spec):
         if src.resolve() != own.resolve():
-            _atomic_write(own, src.read_text())
+            write_text_atomic(own, src.read_text())
     else:
         text = f"# The keypoint spec this run was trained with, read from {spec.source or 'its data'}.\n"
-        _atomic_write(own, text + yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
+        write_text_atomic(own, text + yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
     tmp = run_dir / f".config.yaml.{os.getpid()}.tmp"
     save_config(cfg, tmp)
     os.replace(tmp, cfg_path)
@@ -264,7 +264,3 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
     # One YAML list item appended per start: a crash cannot damage the earlier entries.
     with hist.open("a") as f:
         f.write(yaml.safe_dump([entry], sort_keys=False))
-
-
-def _atomic_write(dst: Path, text: str) -> None:
-    write_text_atomic(dst, text)
