@@ -74,17 +74,6 @@ def ids_text(ids: Sequence[Any], limit: int = 5) -> str:
     return "ids " + ", ".join(repr(v).encode("unicode_escape").decode("ascii") for v in ids[:limit]) + more
 
 
-def first_seen(values: Iterable[Any]) -> dict[Any, int]:
-    """``value -> index of its first occurrence`` (hashable values only; others are left out)."""
-    seen: dict[Any, int] = {}
-    for i, v in enumerate(values):
-        try:
-            seen.setdefault(v, i)
-        except TypeError:
-            continue
-    return seen
-
-
 def duplicates(values: Sequence[Any]) -> list[tuple[int, int]]:
     """``(index, index of the first occurrence)`` of every repeated value of ``values``, in order."""
     seen: dict[Any, int] = {}
