@@ -271,7 +271,7 @@ def test_every_range_names_an_existing_key_and_every_default_is_in_range():
         ("seed=4294967296", "'seed': the value must be in [0, 4294967295]"),
         ("train.max_steps=0", "'train.max_steps': the value must be a whole number >= 1 (or null)"),
         ("train.epochs=0", "'train.epochs': the value must be >= 1"),
-        ("train.lr_steps=[3,-1]", "'train.lr_steps': every element of the value must be >= 0"),
+        ("train.lr_steps=[3,-1]", "'train.lr_steps': every element of the value must be whole numbers >= 0"),
         ("eval.max_images=0", "'eval.max_images': the value must be a whole number >= 1 (or null)"),
         ("eval.pck=[0.05,0]", "'eval.pck': every element of the value must be in (0, 1]"),
         ("eval.pck=[1.5]", "'eval.pck': every element of the value must be in (0, 1]"),
@@ -520,3 +520,12 @@ def test_a_yaml_boolean_word_for_a_string_option_is_read_as_the_word(tmp_path):
     assert build_config(f, []).train.amp == "off"
     with pytest.raises(AdaAnchorError, match=r"unknown train.amp 'on'. Valid: auto, bf16, fp16, off"):
         build_config(None, ["train.amp=yes"])
+
+
+@pytest.mark.parametrize("value", ["[5,1]", "[5,5]", "[2.5]", "[-1]"])
+def test_lr_steps_are_whole_milestones_in_increasing_order(value):
+    # [5, 5] dropped the rate by lr_factor twice at 5 and [5, 1] read as [1, 5], without a word; 2.5 was cut to 2.
+    with pytest.raises(AdaAnchorError, match=r"'train.lr_steps': (every element of )?the value must be whole numbers "
+                                             r">= 0, in increasing order.*, got \["):
+        build_config(None, [f"train.lr_steps={value}"])
+    assert build_config(None, ["train.lr_steps=[1,5]"]).train.lr_steps == [1, 5]

@@ -59,7 +59,7 @@ TRAIN_RANGES: dict[str, Checker] = {
     "max_steps": at_least(1, integer=True),
     "batch_size": between(1, MAX_BATCH),
     "lr": positive(),
-    "lr_steps": at_least(0),
+    "lr_steps": at_least(0, integer=True, increasing=True),
     "lr_factor": between(0, 1, lo_open=True),
     "weight_decay": at_least(0),
     "grad_clip": positive(),

@@ -24,6 +24,8 @@ class Range:
         lo_open, hi_open: the bound itself is excluded.
         integer: whole numbers only (``1e4`` is one): a count whose default is null has no default type to
             check it against (``train.max_steps=2.5`` trained).
+        increasing: a list value must be strictly increasing (milestones: ``train.lr_steps=[5, 5]`` multiplied
+            the learning rate by ``lr_factor`` twice at step 5, and ``[5, 1]`` read as ``[1, 5]``).
     """
 
     lo: float | None = None
@@ -31,6 +33,7 @@ class Range:
     lo_open: bool = False
     hi_open: bool = False
     integer: bool = False
+    increasing: bool = False
 
     def contains(self, v: float) -> bool:
         if not math.isfinite(v):
@@ -40,6 +43,8 @@ class Range:
         return not (self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)))
 
     def describe(self) -> str:
+        if self.increasing:  # a list option (milestones)
+            return ("whole numbers " if self.integer else "numbers ") + self._interval() + ", in increasing order"
         return ("a whole number " if self.integer else "") + self._interval()
 
     def _interval(self) -> str:
@@ -69,6 +74,11 @@ class Range:
                                      f"got {value!r}")
             if self.integer and not float(v).is_integer():
                 raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}, got {value!r}")
+        if self.increasing and isinstance(value, (list, tuple)):
+            nums = [float(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if any(b <= a for a, b in zip(nums, nums[1:])):
+                raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()} (each once), "
+                                     f"got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -111,9 +121,9 @@ def positive() -> Range:
     return Range(0, None, lo_open=True)
 
 
-def at_least(lo: float, integer: bool = False) -> Range:
-    """``>= lo`` (``integer``: a whole number)."""
-    return Range(lo, integer=integer)
+def at_least(lo: float, integer: bool = False, increasing: bool = False) -> Range:
+    """``>= lo`` (``integer``: a whole number; ``increasing``: a list value strictly increasing)."""
+    return Range(lo, integer=integer, increasing=increasing)
 
 
 def between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> Range:
