@@ -305,6 +305,9 @@ def _edit_table(root: Path, edit) -> Path:
 BAD_TABLES = [
     ("long-row", lambda rows: rows[4].extend(["1", "2"]),
      " [record line 5 (labeled-data/vidA/img001.png)]: 15 cells, the header has 13"),
+    ("short-row", lambda rows: rows[4].__delitem__(slice(11, None)),
+     " [record line 5 (labeled-data/vidA/img001.png)]: 11 cells, the header has 13 (a row cut short? unlabelled "
+     "cells are written empty: ',,')"),
     ("coords-x-x", lambda rows: rows[2].__setitem__(slice(3, None), ["x"] * 10),
      " [record header] field 'coords': expected x, y for each bodypart, got x, x for 'snout' (column 4)"),
     ("coords-x-likelihood", lambda rows: rows[2].__setitem__(slice(3, None), ["x", "likelihood"] * 5),

@@ -69,8 +69,11 @@ def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
     empty = []
     seen: dict[str, int] = {}
     for i, (ln, r) in enumerate(data):
-        if len(r) > len(coords):  # pandas would stop with its own multi-line message
-            raise DataError(table, f"{len(r)} cells, the header has {len(coords)}",
+        # Longer: pandas would stop with its own multi-line message. Shorter: the missing cells read as
+        # unlabelled, which a table cut short (a crash while it was written) gives as well, with no word.
+        if len(r) != len(coords):
+            fix = "" if len(r) > len(coords) else " (a row cut short? unlabelled cells are written empty: ',,')"
+            raise DataError(table, f"{len(r)} cells, the header has {len(coords)}{fix}",
                             record=f"line {ln} ({printable('/'.join(r[:n_index]))})")
         image = "/".join(r[:n_index])
         if image in seen:  # read as two animals on one image (a single-animal project) without a word
