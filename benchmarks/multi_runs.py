@@ -31,6 +31,7 @@ from adaanchor.models.net import KeypointNet
 from adaanchor.safe_torch import safe_load
 from adaanchor.strategies.centre import build_centre
 from adaanchor.strategies.tags import build_bottomup
+from adaanchor.versions import source_commit
 
 SAVE_EVERY = 200  # steps between saved training states: a run stopped midway resumes from the last one
 SNAPSHOTS = (0.8, 0.9)  # dev runs: fractions of the steps whose weights are evaluated too (convergence check)
@@ -139,7 +140,8 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
         rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed,
                           on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY,
                           log=progress_printer(f"{run_dir.parent.name}/{run_dir.name}", steps))
-        train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"]}
+        train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"],
+                 "commit": source_commit() or "unknown"}  # the code that trained it (a reused record keeps it)
         atomic_save(model.state_dict(), weights)
         # Trained: recorded before the evaluation (minutes on a large table), which a stop would otherwise send
         # back to step 0, as the training state goes now.

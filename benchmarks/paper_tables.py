@@ -40,7 +40,7 @@ from adaanchor.configs import config_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
 from table_report import markdown, mean_std, plot  # noqa: E402
-from table_runs import differing_keys, finished, identical_run, link_run  # noqa: E402
+from table_runs import differing_keys, finished, identical_run, link_run, training_commits  # noqa: E402
 
 from adaanchor.cli.argtypes import (
     check_unique,
@@ -183,6 +183,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
                 continue
             row, _ = train_and_evaluate(cfg, val_ds)
             row["convergence"] = convergence(run_dir / "eval_log.csv", steps)
+            row["trained_by"] = training_commits(run_dir)  # runs reused from older code show it here
             runs.setdefault(label, []).append({**row, "seed": seed})
             print(f"[{name}] {label} seed {seed}: " + ", ".join(f"{k} {row[k]:.4g}" for k in METRICS
                                                                   if isinstance(row.get(k), float)), flush=True)

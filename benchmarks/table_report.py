@@ -66,7 +66,19 @@ def markdown(doc: dict[str, Any], faces: bool) -> list[str]:
     if doc.get("missing"):
         lines += ["", f"Not finished, left out: {', '.join(doc['missing'])}."]
     lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]
+    lines += _trained_by(doc)
     return lines
+
+
+def _trained_by(doc: dict[str, Any]) -> list[str]:
+    """A line naming the runs trained (in part) by other code than ``doc['commit']`` (reused run folders)."""
+    rows = [(label, r) for label, rs in doc["runs"].items() for r in rs if "trained_by" in r]
+    other = [f"{label} s{r['seed']} ({', '.join(c.split(' ')[0][:9] for c in r['trained_by'])})" for label, r in rows
+             if any(not c.startswith(str(doc["commit"])) for c in r["trained_by"])]
+    if not other:
+        return []
+    return ["", f"Trained by other commits than this one (reused runs): {len(other)} of {len(rows)}: "
+                f"{', '.join(other)}."]
 
 
 def _paired_lines(paired: dict[str, Any], keys: list[tuple[str, str, str, float, bool]], ref: str,

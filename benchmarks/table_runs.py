@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import yaml
 from omegaconf import OmegaConf
 
 from adaanchor.engine.rundir import absolute_paths
@@ -26,6 +27,17 @@ def finished(run_dir: Path, steps: int) -> bool:
         return len(rows) > 1 and int(float(rows[-1].split(",")[0])) >= steps
     except ValueError:
         return False
+
+
+def training_commits(run_dir: Path) -> list[str]:
+    """The source commits that trained ``run_dir``, one per start in its ``config_history.yaml`` in order, repeats
+    dropped (``"unknown"`` for a start recorded without one: an installed copy, or a run older than the record)."""
+    try:
+        hist = yaml.safe_load((run_dir / "config_history.yaml").read_text()) or []
+    except (OSError, yaml.YAMLError):
+        return []
+    commits = [str((h.get("versions") or {}).get("commit", "unknown")) for h in hist if isinstance(h, dict)]
+    return list(dict.fromkeys(commits))
 
 
 # Keys that name a run rather than define it: two runs that differ only here are the same run.

@@ -107,7 +107,11 @@ def test_version_names_the_package_and_what_a_bug_report_needs(capsys):
         main(["--version"])
     assert e.value.code == 0
     out = capsys.readouterr().out.strip()
-    assert out.startswith(f"adaanchor {adaanchor.__version__} (torch {metadata.version('torch')}, timm ")
+    from adaanchor.versions import source_commit
+
+    commit = source_commit()  # from a git checkout: its commit, 12 digits, and whether files differ from it
+    at = f", commit {commit[:12]}{' modified' if commit.endswith('(modified)') else ''}" if commit else ""
+    assert out.startswith(f"adaanchor {adaanchor.__version__}{at} (torch {metadata.version('torch')}, timm ")
     assert metadata.version("adaanchor") == adaanchor.__version__  # the packaging reads the one definition
 
 

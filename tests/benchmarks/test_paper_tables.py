@@ -162,3 +162,24 @@ def test_collect_with_no_finished_run_leaves_the_table_alone(tiny_bench, tmp_pat
                            "--out", str(tmp_path), *over])
     assert (tmp_path / "table1.md").read_text() == "earlier table\n"
     assert not (tmp_path / "table1.json").exists() and not (tmp_path / "table1.png").exists()
+
+
+def test_a_table_names_the_runs_trained_by_other_code(tmp_path):
+    """Reused run folders: each row records the commits of its config_history.yaml, and the markdown names the
+    rows trained by another commit than the table's (they were silently mixed in before)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config_history.yaml").write_text(
+        "- {started: a, versions: {adaanchor: 0.1.0, commit: 1111111aaaa}}\n"
+        "- {started: b, versions: {adaanchor: 0.1.0, commit: 2222222bbbb (modified)}}\n"
+        "- {started: c, versions: {adaanchor: 0.1.0}}\n- {started: d, versions: {adaanchor: 0.1.0, commit: 1111111aaaa}}\n")
+    assert table_runs.training_commits(run) == ["1111111aaaa", "2222222bbbb (modified)", "unknown"]
+    assert table_runs.training_commits(tmp_path / "none") == []
+    report = paper_tables.sys.modules["table_report"]
+    doc = {"commit": "2222222", "runs": {"AdaAnchor": [{"seed": 0, "trained_by": ["2222222bbbb"]},
+                                                      {"seed": 1, "trained_by": ["1111111aaaa", "2222222bbbb"]}],
+                                        "Heatmap": [{"seed": 0}]}}
+    assert report._trained_by(doc) == ["", "Trained by other commits than this one (reused runs): 1 of 2: "
+                                           "AdaAnchor s1 (1111111aa, 2222222bb)."]
+    doc["runs"]["AdaAnchor"].pop()
+    assert report._trained_by(doc) == []

@@ -186,9 +186,11 @@ def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_ove
     from importlib import metadata
 
     import adaanchor
+    from adaanchor.versions import source_commit
     for h in hist:  # the code and libraries that wrote each start
         assert h["versions"]["adaanchor"] == adaanchor.__version__ and h["versions"]["torch"] == metadata.version("torch")
-        assert set(h["versions"]) == {"adaanchor", "torch", "timm", "omegaconf", "python"}
+        assert set(h["versions"]) - {"commit"} == {"adaanchor", "torch", "timm", "omegaconf", "python"}
+        assert h["versions"].get("commit") == source_commit()  # from a git checkout (CI's clean clone): its commit
 
 
 def test_a_new_run_does_not_replace_an_earlier_runs_checkpoints_unless_asked(tiny_overrides, tmp_path, capsys):

@@ -44,11 +44,14 @@ _ERROR_PREFIXES = ("adaanchor.errors.DataError: ", "adaanchor.errors.AdaAnchorEr
 
 
 def version_line() -> str:
-    """``adaanchor X (torch Y, timm Z, Python W)``: what a bug report needs (:func:`adaanchor.versions.versions`)."""
+    """``adaanchor X[, commit C[ modified]] (torch Y, timm Z, Python W)``: what a bug report needs
+    (:func:`adaanchor.versions.versions`; the commit when the package runs from a git checkout)."""
     from ..versions import versions
 
     v = versions()
-    return f"adaanchor {v['adaanchor']} (torch {v['torch']}, timm {v['timm']}, Python {v['python']})"
+    commit = f", commit {v['commit'][:12]}{' modified' if v['commit'].endswith('(modified)') else ''}" \
+        if "commit" in v else ""
+    return f"adaanchor {v['adaanchor']}{commit} (torch {v['torch']}, timm {v['timm']}, Python {v['python']})"
 
 
 class _VersionAction(argparse.Action):
@@ -67,7 +70,7 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
-    p.add_argument("--version", action=_VersionAction, help="the package, torch, timm and Python versions")
+    p.add_argument("--version", action=_VersionAction, help="the package (and its commit, from a git checkout), torch, timm and Python versions")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and localanchor, same budget")
