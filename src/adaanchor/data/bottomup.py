@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DataError
-from .dataset import load_image
+from .dataset import DatasetImages
 from .records import Instance
 from .spec import KeypointSpec
 from .transforms import apply_affine, crop_affine, flip_keypoints, image_region, invert_affine, warp_image
@@ -94,11 +94,14 @@ class BottomUpDataset(Dataset):
         train: augment (numpy's global RNG, seeded per sample by the training sampler).
         aug: options of :data:`BOTTOMUP_AUG`.
         short_side, multiple: test-time resizing (see :func:`eval_affine`).
+        cache_images: keep decoded images in memory.
+        exif: ``"ignore"`` or ``"apply"``: the EXIF orientation of the images, as ``data.exif`` says
+            (:class:`~adaanchor.data.dataset.DatasetImages`, as the top-down dataset reads them).
     """
 
     def __init__(self, images: Sequence[Sequence[Instance]], spec: KeypointSpec, input_size: Sequence[int],
                  train: bool = False, aug: Mapping[str, Any] | None = None, short_side: int | None = None,
-                 multiple: int = 32, cache_images: bool = False):
+                 multiple: int = 32, cache_images: bool = False, exif: str = "ignore"):
         self.images = [list(g) for g in images]
         if any(not g for g in self.images):
             raise ValueError("every image group needs at least one instance (its path and id come from it)")
@@ -107,7 +110,7 @@ class BottomUpDataset(Dataset):
         self.aug = {**BOTTOMUP_AUG, **(aug or {})}
         self.short_side = int(short_side or min(self.out_wh))
         self.multiple = int(multiple)
-        self._cache: dict[str, np.ndarray] | None = {} if cache_images else None
+        self._images = DatasetImages(cache_images, exif)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -118,11 +121,7 @@ class BottomUpDataset(Dataset):
         return [inst for group in self.images for inst in group]
 
     def _image(self, path: str) -> np.ndarray:
-        if self._cache is None:
-            return load_image(path)
-        if path not in self._cache:
-            self._cache[path] = load_image(path)
-        return self._cache[path]
+        return self._images(path)
 
     def affine_for(self, img_hw: tuple[int, int]) -> tuple[np.ndarray, tuple[int, int], bool]:
         """The affine, the input size and whether it mirrors."""

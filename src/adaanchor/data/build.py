@@ -236,7 +236,8 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     aug["scale"] = (float(scale[0]), float(scale[1]))
     train = (split == "train") if train is None else train
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
-                           multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]))
+                           multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
+                           exif=_exif_mode(data_cfg))
 
 
 def _exif_mode(data_cfg: Mapping[str, Any]) -> str:

@@ -101,6 +101,32 @@ def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]
         raise DataError(p, str(e)) from None
 
 
+class DatasetImages:
+    """The images of a dataset, read with ``exif`` (:func:`read_image`) and kept in memory when ``cache``; under
+    ``exif="ignore"`` the first image with a rotating EXIF orientation tag gives one warning for the dataset.
+    Shared by the top-down and the whole-image (bottom-up) datasets, so that both read an image alike."""
+
+    def __init__(self, cache: bool = False, exif: str = "ignore"):
+        if exif not in EXIF_MODES:
+            raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
+        self.exif, self._warned = exif, False
+        self._cache: dict[str, np.ndarray] | None = {} if cache else None
+
+    def __call__(self, path: str) -> np.ndarray:
+        if self._cache is not None and path in self._cache:
+            return self._cache[path]
+        img, orientation = read_image(path, self.exif)
+        if orientation != 1 and self.exif == "ignore" and not self._warned:
+            # Once per dataset: the stored pixels are used, which is right for annotations made on them.
+            self._warned = True
+            warnings.warn(f"{path}: EXIF orientation {orientation} is not applied (data.exif=ignore: keypoints are "
+                          "taken to be in the stored-pixel frame; set data.exif=apply if they were annotated on the "
+                          "rotated image); further images of this dataset are not reported", stacklevel=3)
+        if self._cache is not None:
+            self._cache[path] = img
+        return img
+
+
 class TopDownDataset(Dataset):
     """Items as in docs/conventions.md: ``image (3, H, W)``, ``keypoints (1, K, 2)``, ``visibility (1, K)``, ``meta``.
 
@@ -135,29 +161,18 @@ class TopDownDataset(Dataset):
             raise ValueError(f"crop must be 'box' or 'image', got {crop!r}")
         if exif not in EXIF_MODES:
             raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
-        self.exif, self._warned_exif = exif, False
+        self.exif = exif
         self.instances, self.spec, self.crop, self.train = list(instances), spec, crop, train
         self.out_wh = (int(input_size[0]), int(input_size[1]))
         self.aug = {**AUG_DEFAULTS, **(aug or {})}
         self.transform = transform
-        self._cache: dict[str, np.ndarray] | None = {} if cache_images else None
+        self._images = DatasetImages(cache_images, exif)
 
     def __len__(self) -> int:
         return len(self.instances)
 
     def image(self, path: str) -> np.ndarray:
-        if self._cache is not None and path in self._cache:
-            return self._cache[path]
-        img, orientation = read_image(path, self.exif)
-        if orientation != 1 and self.exif == "ignore" and not self._warned_exif:
-            # Once per dataset: the stored pixels are used, which is right for annotations made on them.
-            self._warned_exif = True
-            warnings.warn(f"{path}: EXIF orientation {orientation} is not applied (data.exif=ignore: keypoints are "
-                          "taken to be in the stored-pixel frame; set data.exif=apply if they were annotated on the "
-                          "rotated image); further images of this dataset are not reported", stacklevel=2)
-        if self._cache is not None:
-            self._cache[path] = img
-        return img
+        return self._images(path)
 
     def affine_for(self, inst: Instance, img_hw: tuple[int, int]) -> tuple[np.ndarray, bool]:
         """The crop affine of ``inst`` (with augmentation when training) and whether it flips."""
