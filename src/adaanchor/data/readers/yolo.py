@@ -177,7 +177,12 @@ def _images(path: Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if path.suffix.lower() == ".txt" and path.is_file():
-        lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise DataError(path, f"cannot read the image list ({type(e).__name__}: a text file of image paths, "
+                                  "one a line, in UTF-8)") from None
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
         return [(path.parent / ln).resolve() if not Path(ln).is_absolute() else Path(ln) for ln in lines]
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return [path]
@@ -275,10 +280,11 @@ def _instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int], cl
             col.fail("coordinates must be finite and divided by the image size (0..1)", record=rec, field="keypoints")
             continue
         pts = v[5:].reshape(k, d)
-        vis = pts[:, 2].round().astype(np.int64) if d == 3 else np.where(np.all(pts == 0, axis=1), 0, 2)
-        if np.any((vis < 0) | (vis > 2)):
+        # A flag of 0.4 or 1.6 is no visibility: rounded, it made a labelled point unlabelled without a word.
+        if d == 3 and not np.isin(pts[:, 2], (0.0, 1.0, 2.0)).all():
             col.fail(f"visibility must be 0, 1 or 2, got {pts[:, 2].tolist()}", record=rec, field="keypoints")
             continue
+        vis = pts[:, 2].astype(np.int64) if d == 3 else np.where(np.all(pts == 0, axis=1), 0, 2)
         box = np.array([(v[1] - v[3] / 2) * w, (v[2] - v[4] / 2) * h, v[3] * w, v[4] * h])
         if not box_ok(box) or not np.any(vis > 0):
             col.fail("an empty box or no labelled keypoint", record=rec, field="box" if not box_ok(box) else "keypoints")
