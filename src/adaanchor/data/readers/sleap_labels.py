@@ -24,9 +24,11 @@ from .pts import extent_box, landmark_instance
 DATA_SUFFIXES = (".csv", ".h5", ".slp", ".json")
 
 # Left/right spelled as a word part: "left"/"right" anywhere (leftear, ear_left, FrontLeftPaw), or a lone
-# "l"/"r" between separators or at either end of the name (l_ear, paw-r, "L ear").
+# "l"/"r" after a separator or at the start, before a separator, a digit or the end (l_ear, paw-r, "L ear", hand_L1).
 _SIDE_WORD = re.compile(r"left|right", re.IGNORECASE)
-_SIDE_LETTER = re.compile(r"(?:(?<=^)|(?<=[_\-. ]))([lrLR])(?=$|[_\-. ])")
+_SIDE_LETTER = re.compile(r"(?:(?<=^)|(?<=[_\-. ]))([lrLR])(?=$|[0-9_\-. ])")
+# A lower-case l/r that starts a camelCase name (lShoulder/rShoulder, lEye/rEye).
+_SIDE_PREFIX = re.compile(r"^([lr])(?=[A-Z])")
 # A capital L/R that ends a lower-case word, before the end, a digit or a separator: the DeepPoseKit sets that
 # mmpose ships (fly, locust, zebra) write eyeL/eyeR, forelegL1/forelegR1, and had no flip pair at all.
 _SIDE_CAMEL = re.compile(r"(?<=[a-z])([LR])(?=$|[0-9_\-. ])")
@@ -36,7 +38,7 @@ def _swap_side(name: str) -> list[str]:
     """Every name obtained from ``name`` by swapping one left/right marker for the other."""
     out = []
     swap = {"left": "right", "right": "left", "l": "r", "r": "l"}
-    for rx in (_SIDE_WORD, _SIDE_LETTER, _SIDE_CAMEL):
+    for rx in (_SIDE_WORD, _SIDE_LETTER, _SIDE_PREFIX, _SIDE_CAMEL):
         for m in rx.finditer(name):
             word = m.group(0)
             other = swap[word.lower()]
@@ -50,8 +52,9 @@ def flip_pairs_from_names(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
 
     The rule: ``a`` and ``b`` are a pair when ``b`` is ``a`` with one side marker swapped, where a side marker is
     ``left``/``right`` anywhere in the name (any case: ``leftear``/``rightear``, ``ear_left``/``ear_right``,
-    ``FrontLeftPaw``/``FrontRightPaw``) or a lone ``l``/``r`` at either end or between ``_ - .`` or space
-    (``l_ear``/``r_ear``, ``paw-L``/``paw-R``), or a capital ``L``/``R`` after a lower-case letter and before the
+    ``FrontLeftPaw``/``FrontRightPaw``) or a lone ``l``/``r`` at the start or after ``_ - .`` or space, and before
+    one of those, a digit or the end (``l_ear``/``r_ear``, ``paw-L``/``paw-R``, ``hand_L1``/``hand_R1``), or a
+    lower-case ``l``/``r`` starting a camelCase name (``lShoulder``/``rShoulder``), or a capital ``L``/``R`` after a lower-case letter and before the
     end, a digit or a separator (``eyeL``/``eyeR``, ``forelegL1``/``forelegR1``). Each keypoint is in at most one pair (the first found, in name
     order); names without a counterpart stay where they are under a flip.
     """
