@@ -29,3 +29,9 @@ def test_a_coco_file_naming_sides_so_flips_them(tmp_path):
                                                  "categories": [{"id": 1, "name": "m", "keypoints": names}]}))
     spec = coco_spec(tmp_path / "a.json")
     assert np.array_equal(spec.flip_index, [0, 2, 1, 4, 3])
+
+
+def test_a_name_with_a_trailing_space_still_pairs():
+    # Animal Kingdom's categories name "Ankle_Left " (with a space) beside "Ankle_Right".
+    names = ["Knee_Left", "Knee_Right", "Ankle_Left ", "Ankle_Right", "Tail"]
+    assert list(flip_pairs_from_names(names)) == [(0, 1), (2, 3)]

@@ -56,15 +56,19 @@ def flip_pairs_from_names(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
     one of those, a digit or the end (``l_ear``/``r_ear``, ``paw-L``/``paw-R``, ``hand_L1``/``hand_R1``), or a
     lower-case ``l``/``r`` starting a camelCase name (``lShoulder``/``rShoulder``), or a capital ``L``/``R`` after a lower-case letter and before the
     end, a digit or a separator (``eyeL``/``eyeR``, ``forelegL1``/``forelegR1``). Each keypoint is in at most one pair (the first found, in name
-    order); names without a counterpart stay where they are under a flip.
+    order; spaces around a name are not part of it); names without a counterpart stay where they are under a flip.
     """
-    index = {n: i for i, n in enumerate(names)}
+    # Names are compared without surrounding spaces: Animal Kingdom's file names "Ankle_Left " (a trailing space)
+    # beside "Ankle_Right", and the ankles had no pair.
+    index: dict[str, int] = {}
+    for i, n in enumerate(names):
+        index.setdefault(n.strip(), i)
     pairs: list[tuple[int, int]] = []
     used: set[int] = set()
     for i, n in enumerate(names):
         if i in used:
             continue
-        for cand in _swap_side(n):
+        for cand in _swap_side(n.strip()):
             j = index.get(cand)
             if j is not None and j != i and j not in used:
                 pairs.append((i, j))
