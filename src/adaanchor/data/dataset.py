@@ -4,7 +4,8 @@
 do; ``crop="image"`` maps the whole image onto the input (the built-in benchmark, whose images are the
 input). Augmentation (training only) is folded into the same affine: flip with flip pairs, rotation, scale,
 half-body. Keypoints keep their true coordinates wherever they land: a labelled keypoint that the crop
-cuts off becomes ``v=1`` (labelled but not visible in the input), a target like any other.
+cuts off, or that lies beyond the image border, becomes ``v=1`` (labelled but not visible in the input), a target
+like any other.
 """
 
 from __future__ import annotations
@@ -210,10 +211,14 @@ class TopDownDataset(Dataset):
         a, flip = self.affine_for(inst, img.shape[:2])
         crop = warp_image(img, a, self.out_wh)
         xy = apply_affine(a, kpts)
+        # Beyond the image border a point is not visible either (the crop shows black padding there).
+        ih, iw = img.shape[:2]
+        off = (kpts[:, 0] < -0.5) | (kpts[:, 0] > iw - 0.5) | (kpts[:, 1] < -0.5) | (kpts[:, 1] > ih - 0.5)
         if flip:
             vis, xy = flip_keypoints(vis, xy, self.spec.flip_index)
+            off = off[self.spec.flip_index]
         w, h = self.out_wh
-        outside = (xy[:, 0] < -0.5) | (xy[:, 0] > w - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > h - 0.5)
+        outside = off | (xy[:, 0] < -0.5) | (xy[:, 0] > w - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > h - 0.5)
         labelled = vis.tolist()  # the annotation's own flags (the crop's below make a point it cuts off invisible)
         vis = np.where((vis == 2) & outside, 1, vis)
         xy = np.where(vis[:, None] > 0, xy, 0.0)
