@@ -83,6 +83,14 @@ def test_points_and_visibility_as_written(tmp_path):
         assert np.allclose(inst.bbox, [0.1 * w, 0.05 * h, 0.8 * w, 0.9 * h])
     whole = read_yolo(tmp_path / "ds", spec)  # the dataset: every image of train and val
     assert len(whole.instances) == 6 and len({i.image_id for i in whole.instances}) == 6
+    # Image ids as docs/datasets.md gives them for every format: order of first appearance from 0 (here), or the
+    # number in the file name when every name is one (started at 1 here alone).
+    assert [i.image_id for i in whole.instances] == list(range(6))
+    for i, (img, _, _) in enumerate(written["val"]):
+        img.rename(img.with_name(f"{100 + i:012d}.png"))
+        (img.parent.parent.parent / "labels" / "val" / f"val{i}.txt").rename(
+            img.parent.parent.parent / "labels" / "val" / f"{100 + i:012d}.txt")
+    assert [i.image_id for i in read_yolo(tmp_path / "ds" / "images" / "val", spec).instances] == [100, 101]
 
 
 def test_sleap_io_would_lose_the_occluded_keypoints(tmp_path):

@@ -35,7 +35,7 @@ from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok
-from .pts import IMAGE_SUFFIXES
+from .pts import IMAGE_SUFFIXES, image_ids
 from .sleap_labels import make_spec
 
 
@@ -211,10 +211,11 @@ def read_yolo(path: str | Path, spec: KeypointSpec, images_dir: Any = None, skip
     col = Collector(str(yml if whole else p), skip_invalid)
     classes = _class_ids(cfg, yml)
     out: list[Instance] = []
-    for image_id, image in enumerate(dict.fromkeys(images), start=1):
+    ids = image_ids(str(im) for im in images)  # as the other formats number images (docs/datasets.md)
+    for image in dict.fromkeys(images):
         lbl = label_path(image)
         if lbl.is_file():
-            out += _instances(image, image_id, lbl, (k, d), classes, col, len(out))
+            out += _instances(image, ids[str(image)], lbl, (k, d), classes, col, len(out))
     return col.result(out)
 
 
