@@ -1,0 +1,127 @@
+"""One DeepLabCut annotation table read through sleap-io: an ``.h5`` table rewritten as its CSV, the table's
+layout checked first (:mod:`.dlc_table`), rows with no labelled point left out of what sleap-io reads, and the
+image each row names found on disk (:func:`image_of`). The project-level reading is :mod:`.dlc`."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ...errors import DataError
+from . import printable
+from .dlc_table import csv_rows, table_layout
+
+
+def image_of(table: Path, rel: str) -> Path | None:
+    """The image a table row names: relative to the table's folder or one of the three folders above it (a
+    project's ``labeled-data/V/img.png`` is relative to the project, three levels above its table), else the
+    file name beside the table, but only when the row names the table's own folder: the same file name in
+    another video's folder is another frame (``vidB/img013.png`` was read as ``vidA/img013.png``). A path written
+    on Windows (``labeled-data\\vidA\\img000.png``) is read with ``/`` for ``\\``."""
+    p = Path(windows_path(rel))
+    cands = [table.parent / p, *(a / p for a in list(table.parent.parents)[:3])]
+    if p.parent == Path(".") or p.parent.name == table.parent.name:
+        cands.insert(1, table.parent / p.name)
+    for cand in cands:
+        if cand.is_file():
+            return cand
+    return None
+
+
+def windows_path(rel: str) -> str:
+    """A relative path as DeepLabCut writes it on Windows (``\\`` between folders) with ``/``; others as they are."""
+    return rel.replace("\\", "/") if "\\" in rel and "/" not in rel else rel
+
+
+def folder_of(rel: str) -> str:
+    """The video (image folder) a row belongs to, as sleap-io groups rows."""
+    parts = Path(windows_path(rel)).parts
+    return parts[1] if len(parts) >= 2 and parts[0] == "labeled-data" else (Path(windows_path(rel)).parent.name or "default")
+
+
+def _h5_as_csv(h5: Path, tmp: Path) -> Path:
+    """A DeepLabCut ``.h5`` table rewritten as its CSV (sleap-io reads the CSV form), image paths made absolute."""
+    import pandas as pd
+
+    try:
+        import tables
+
+        # PyTables' error for a file that is not HDF5 is its C library's back trace, over many lines.
+        if not tables.is_hdf5_file(str(h5)):
+            raise DataError(h5, "not an HDF5 file (a DeepLabCut .h5 table is written by pandas + PyTables; "
+                                "the CSV DeepLabCut writes beside it can be read instead)")
+        df = pd.read_hdf(h5)
+    except ImportError:
+        raise DataError(h5, "reading a DeepLabCut .h5 table needs PyTables (pip install tables); the CSV "
+                            "DeepLabCut writes beside it is read without it") from None
+    except (OSError, ValueError, KeyError, TypeError, tables.exceptions.HDF5ExtError) as e:
+        why = (str(e).strip().splitlines() or [""])[-1]  # the last line of a back trace says what failed
+        raise DataError(h5, f"not a readable DeepLabCut .h5 table ({type(e).__name__}: {printable(why)})") from None
+    rels = ["/".join(map(str, i)) if isinstance(i, tuple) else str(i) for i in df.index]
+    df.index = [str(image_of(h5, r) or h5.parent / r) for r in rels]
+    out = tmp / f"{h5.stem}.csv"
+    df.to_csv(out)
+    return out
+
+
+def _without_rows(src: Path, table: Path, drop: set[int], tmp: Path) -> Path:
+    """A copy of the CSV ``src`` (read for ``table``) without the data rows ``drop``, with one index column of
+    absolute image paths (the copy is not beside the images). Rows with no labelled point are left out of what
+    sleap-io reads because pandas takes a first data row with every coordinate empty for the index names row:
+    that row's frame was lost and every later row read against the wrong image count."""
+    rows = csv_rows(src)
+    at = next(i for i, (_, r) in enumerate(rows) if r and r[0] == "coords")
+    coords = rows[at][1]
+    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+    out = [[r[0], *r[n_index:]] for _, r in rows[: at + 1]]
+    for i, (_, r) in enumerate(rr for rr in rows[at + 1:] if any(rr[1])):
+        if i not in drop:
+            rel = "/".join(r[:n_index])
+            out.append([str(image_of(table, rel) or table.parent / rel), *r[n_index:]])
+    dest = tmp / f"labelled-{src.name}"
+    with dest.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(out)
+    return dest
+
+
+@functools.lru_cache(maxsize=16)
+def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tuple[Any, list[str], list[str], frozenset[int]]:
+    """``(sleap-io Labels, bodyparts, row images, rows with no labelled point)`` of one table; cached on the
+    file's mtime and size, as the spec and both splits read the same tables. sleap-io reads the labelled rows
+    only (:func:`_without_rows`)."""
+    import sleap_io as sio
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src = _h5_as_csv(table, Path(tmp)) if table.suffix.lower() == ".h5" else table
+        try:
+            bodyparts, images, empty = table_layout(src)
+        except DataError as e:  # an .h5 is checked as the CSV written from it: name the user's file
+            if src == table:
+                raise
+            raise DataError(table, e.reason, record=e.record, field=e.field) from None
+        if images and len(empty) == len(images):
+            raise DataError(table, f"no keypoint is labelled in this table (every x, y cell of its {len(images)} "
+                                   "rows is empty)")
+        if empty:
+            src = _without_rows(src, table, set(empty), Path(tmp))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos
+            try:
+                labels = sio.load_dlc(str(src), config=str(config) if config else False)
+            except (ValueError, KeyError, IndexError, TypeError) as e:
+                why = (str(e).strip().splitlines() or [""])[0]
+                raise DataError(table, f"sleap-io cannot read this DeepLabCut table ({type(e).__name__}: "
+                                       f"{printable(why)})") from None
+    return labels, bodyparts, images, frozenset(empty)
+
+
+def load_table(table: Path, config: Path | None) -> tuple[Any, list[str], list[str], frozenset[int]]:
+    st = table.stat()
+    return _load_table(table.resolve(), config.resolve() if config else None, (st.st_mtime_ns, st.st_size))
+
+
+__all__ = ["folder_of", "image_of", "load_table", "windows_path"]
