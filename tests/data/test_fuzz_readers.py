@@ -199,11 +199,11 @@ def test_coco_streamed_read_equals_the_whole_file_read(images, anns):
         _dump(p, {"images": images, "annotations": anns, "categories": [{"id": 1}]})
         for skip in (True, False):
             streamed = _read("coco", p, TRI, skip)
-            real, coco._stream = coco._stream, lambda path: None
+            real, coco.stream = coco.stream, lambda path: None
             try:
                 whole = _read("coco", p, TRI, skip)
             finally:
-                coco._stream = real
+                coco.stream = real
             assert (streamed is None) == (whole is None) and _errors(streamed) == _errors(whole)
             if streamed is not None:
                 assert [(i.ann_id, i.image_path, i.extra) for i in streamed.instances] == \

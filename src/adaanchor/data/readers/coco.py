@@ -27,54 +27,7 @@ from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable
 from .checks import box_outside_image, ids_text, image_size, keypoint_order_message, non_number_message
-
-
-def _stream(path: Path) -> tuple[list, Any, Iterator[Any]] | None:
-    """``(images, categories, annotations)`` of a COCO file read as a stream (ijson's C parser): the images and
-    categories as lists (categories None when absent), the annotations one at a time, so that the file is never
-    held as Python objects. The file is scanned three times (images, categories, annotations; a scan costs a
-    small part of the read), whatever the order of its keys. None when the streaming parser
-    refuses the file or it is not the usual layout (not a JSON object with an ``images`` list and at least
-    one annotation, or it uses Python's ``NaN`` / ``Infinity`` literals): the caller then reads it whole,
-    which gives the exact JSON error or the structure error."""
-    import ijson
-
-    try:
-        with path.open("rb") as f:
-            images = next(ijson.items(f, "images", use_float=True), None)
-        if not isinstance(images, list):
-            return None
-        first = first_annotation(path)
-        with path.open("rb") as f:
-            categories = next(ijson.items(f, "categories", use_float=True), None)
-    except Exception:  # ijson.JSONError, a bad UTF-8 sequence, an integer beyond Python's digit limit, ...
-        return None
-    if first is None:
-        return None
-    return images, categories, _annotations(path)
-
-
-def first_annotation(path: Path) -> Any:
-    """The first element of a COCO file's ``annotations`` (streamed), or None."""
-    import ijson
-
-    with path.open("rb") as f:
-        return next(ijson.items(f, "annotations.item", use_float=True), None)
-
-
-class _StreamFailed(Exception):
-    """The streaming parser gave up midway (e.g. a ``NaN`` literal): read the file whole instead."""
-
-
-def _annotations(path: Path) -> Iterator[Any]:
-    """The annotations of a COCO file, streamed; a parse failure midway raises :class:`_StreamFailed`."""
-    import ijson
-
-    with path.open("rb") as f:
-        try:
-            yield from ijson.items(f, "annotations.item", use_float=True)
-        except Exception:  # ijson.JSONError, an integer beyond Python's digit limit, ...
-            raise _StreamFailed from None
+from .coco_stream import StreamFailed, stream
 
 
 def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> list[tuple[int, int]]:
@@ -219,11 +172,11 @@ def read_coco(
     path = Path(path)
     opts = (spec, Path(images_dir) if images_dir is not None else path.parent, skip_invalid, keep_crowd,
             require_labelled, check_image_size)
-    streamed = _stream(path)
+    streamed = stream(path)
     if streamed is not None:
         try:
             return _read(path, *streamed, *opts)
-        except _StreamFailed:
+        except StreamFailed:
             pass
     data = load_json(path)  # the exact JSON error, or Python's NaN / Infinity literals
     if not isinstance(data, dict) or not isinstance(data.get("annotations"), list) or not isinstance(data.get("images"), list):

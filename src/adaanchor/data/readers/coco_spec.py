@@ -88,7 +88,7 @@ def _check_annotations(path: str, names: tuple[str, ...]) -> None:
     """The first annotation must carry ``3 K`` numbers for the ``K`` names: a file that contradicts its own
     categories (HumanArt's list 21 names, its ``keypoints`` hold COCO's 17) is one clear error here rather than
     one per record when it is read."""
-    from .coco import first_annotation
+    from .coco_stream import first_annotation
 
     try:
         first = first_annotation(Path(path))
