@@ -137,7 +137,7 @@ def test_stacked_heads_equal_one_convolution_per_head_with_gradients():
     dense = net.backbone(x)[0][..., :10, :18]
     ref = {k: net.heads[k](dense) for k in ("conf", "offset", "local")}
     for k, v in ref.items():
-        assert out[k].shape == v.shape and float((out[k] - v).abs().max()) < 1e-12, k
+        assert out[k].shape == v.shape and float((out[k] - v).abs().max().detach()) < 1e-12, k
         assert torch.allclose(out[k].view(2, -1, 180), v.reshape(2, -1, 180), rtol=0, atol=1e-12), k  # a view works
     grads = []
     for outs in (out, ref):

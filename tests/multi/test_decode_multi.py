@@ -101,6 +101,8 @@ def test_merge_keeps_the_most_confident_and_is_greedy():
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")
+# The legacy ONNX exporter traces with torch.jit.trace, which torch marks deprecated: the trace is what it reads.
+@pytest.mark.filterwarnings("ignore:`torch.jit.trace` is deprecated:FutureWarning")
 def test_decode_multi_traces_to_a_static_graph():
     strategy = AnchorStrategy(K, S, (W, H), assign="fixed", topk=5)
     outputs = anchor_oracle(strategy, crowd_keypoints(1, 2, 5.0), 0.8)
