@@ -192,6 +192,13 @@ def test_a_multi_animal_project_is_refused_with_the_whole_image_crop(tmp_path, c
     err = capsys.readouterr().err
     assert "train images hold several instances (up to 2), and data.crop=image takes the whole image" in err
     assert "use data.crop=box" in err and "task=bottomup" in err
+    # data stats says so before a training is started (it listed no problem), and not for the box crop.
+    capsys.readouterr()
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 0
+    out = capsys.readouterr().out
+    assert "train images hold several instances (up to 2), and data.crop=image takes the whole image" in out
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}", "data.crop=box"]) == 0
+    assert "several instances" not in capsys.readouterr().out
     assert main(["train", *common, "data.crop=box", f"out_dir={tmp_path / 'b'}"]) == 0
     # task=bottomup: its OKS AP needs sigmas, which a DeepLabCut project has not; said after the training, now before.
     capsys.readouterr()

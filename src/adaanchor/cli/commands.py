@@ -233,7 +233,7 @@ def cmd_data_stats(a: argparse.Namespace) -> int:
     from ..data.stats import dataset_stats, format_stats
 
     cfg = build_config(*_config_or_custom(a.config, a.overrides))
-    stats = dataset_stats(cfg.data)
+    stats = dataset_stats(cfg.data, task=str(cfg.task))
     print(format_stats(stats))
     if not stats["total"]["instances"]:  # a script must not read "nothing usable" as success
         print("error: no usable instance in any split (the problems above)", file=sys.stderr)

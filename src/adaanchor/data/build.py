@@ -213,11 +213,18 @@ def check_one_per_image(res: ReadResult, split: str) -> None:
     """``data.crop=image`` makes the whole image each instance's input: images holding several instances (a
     multi-animal project, a crowd) trained each one on the same input with another target, and predicting gave
     one instance per image, without a word. Raises naming the counts and the two ways that work."""
+    problem = several_per_image(res, split)
+    if problem:
+        raise AdaAnchorError(problem)
+
+
+def several_per_image(res: ReadResult, split: str) -> str | None:
+    """Why ``data.crop=image`` refuses ``res`` (images holding several instances), or None when it does not."""
     counts = Counter(i.image_path for i in res.instances)
     many = [n for n in counts.values() if n > 1]
-    if many:
-        raise AdaAnchorError(
-            f"{res.source}: {len(many)} of the {len(counts)} {split} images hold several instances (up to "
+    if not many:
+        return None
+    return (f"{res.source}: {len(many)} of the {len(counts)} {split} images hold several instances (up to "
             f"{max(many)}), and data.crop=image takes the whole image as one instance's input: use data.crop=box "
             "(each instance in its box; predict with --boxes) or task=bottomup (every instance of an image at once)")
 

@@ -93,6 +93,7 @@ def dataset_stats(
     source: Mapping[str, Any] | ReadResult | Sequence[ReadResult] | Mapping[str, ReadResult],
     splits: Sequence[str] = ("train", "val"),
     check_images: bool = True,
+    task: str = "topdown",
 ) -> dict[str, Any]:
     """Statistics of a dataset.
 
@@ -102,6 +103,8 @@ def dataset_stats(
             read :class:`ReadResult` objects (one, a list, or a mapping name -> result).
         splits: the splits of a config to read (a split whose file is ``null`` is left out).
         check_images: check that every image file exists.
+        task: the config's ``task``: a top-down config with ``data.crop=image`` lists images holding several
+            instances as a problem (training refuses them, :func:`adaanchor.data.build.check_one_per_image`).
 
     Returns:
         ``{"splits": {name: split_stats}, "total": {...same counts summed...}}`` plus ``format`` and
@@ -109,6 +112,7 @@ def dataset_stats(
     """
     results: dict[str, ReadResult] = {}
     head: dict[str, Any] = {}
+    whole_images = False  # a top-down config taking the whole image as the input (one instance per image)
     if isinstance(source, ReadResult):
         results = {source.source or "data": source}
     elif isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
@@ -118,6 +122,7 @@ def dataset_stats(
         from .paths import GENERATED_FORMATS
 
         cfg = _plain(source)
+        whole_images = task == "topdown" and str(cfg["crop"]) == "image"
         spec = data_spec(cfg)
         named = f"{spec.name}, " if spec.name != str(cfg["spec"]) else ""
         head = {"format": str(cfg["format"]), "spec": f"{cfg['spec']} ({named}{spec.num_keypoints} keypoints)"}
@@ -140,6 +145,13 @@ def dataset_stats(
             raise TypeError("dataset_stats needs a data config mapping or ReadResult objects")
         results = {(r.source or f"data{i}"): r for i, r in enumerate(items)}
     per = {name: split_stats(r, check_images) for name, r in results.items()}
+    if whole_images:
+        from .build import several_per_image
+
+        for name, r in results.items():
+            problem = several_per_image(r, name)
+            if problem:
+                per[name]["problems"].append(problem)
     total: dict[str, Any] = {"images": 0, "instances": 0, "keypoints": {"v2": 0, "v1": 0, "v0": 0},
                              "labelled_outside_box": 0, "skipped": 0, "missing_images": 0, "problems": 0}
     for s in per.values():
