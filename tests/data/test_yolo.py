@@ -129,6 +129,8 @@ def test_bad_lines_name_file_line_and_field(tmp_path):
     good = lbl.read_text().strip()
     cases = [("0 0.5 0.5 0.8 0.9 0.1 0.2", r"train0.txt line 2\] field 'keypoints': expected 20 numbers"),
              ("0 0.5 0.5 0.8 0.9" + " 1.5 0.5 2" * 5, r"line 2\] field 'keypoints': coordinates must be"),
+             ("0 0.5 0.5 1.8 0.9" + " 0.5 0.5 2" * 5, r"line 2\] field 'box': coordinates must be"),
+             ("0 0.5 nan 0.8 0.9" + " 0.5 0.5 2" * 5, r"line 2\] field 'box': coordinates must be"),
              ("0 0.5 0.5 0.8 0.9" + " 0.5 0.5 3" * 5, r"line 2\] field 'keypoints': visibility must be 0, 1 or 2"),
              ("0 a 0.5 0.8 0.9" + " 0.5 0.5 2" * 5, r"line 2\] field 'line': not numbers")]
     for bad, msg in cases:

@@ -276,9 +276,10 @@ def _instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int], cl
         if why is not None:
             col.fail(why, record=rec, field="class")
             continue
-        if not np.all(np.isfinite(v)) or np.any(v[1:] < 0) or np.any(v[1:5] > 1) or np.any(
-                v[5:].reshape(k, d)[:, :2] > 1):
-            col.fail("coordinates must be finite and divided by the image size (0..1)", record=rec, field="keypoints")
+        bad_box = not np.all(np.isfinite(v[1:5])) or np.any(v[1:5] < 0) or np.any(v[1:5] > 1)
+        if bad_box or not np.all(np.isfinite(v[5:])) or np.any(v[5:] < 0) or np.any(v[5:].reshape(k, d)[:, :2] > 1):
+            col.fail("coordinates must be finite and divided by the image size (0..1)", record=rec,
+                     field="box" if bad_box else "keypoints")
             continue
         pts = v[5:].reshape(k, d)
         # A flag of 0.4 or 1.6 is no visibility: rounded, it made a labelled point unlabelled without a word.
