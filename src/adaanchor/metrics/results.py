@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -127,13 +129,40 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
     return data, name
 
 
+def _file_name(path: str) -> str:
+    """The last component of a path written with ``/`` or ``\\``."""
+    return re.split(r"[\\/]", path)[-1]
+
+
+def gt_ids_by_file_name(gt: dict) -> dict[str, Any]:
+    """The image id of each file name (the last path component) that exactly one image of ``gt`` has."""
+    names = [_file_name(img["file_name"]) if isinstance(img.get("file_name"), str) else None for img in gt["images"]]
+    counts = Counter(names)
+    return {n: img["id"] for n, img in zip(names, gt["images"]) if n is not None and counts[n] == 1}
+
+
+def check_result_file(r: dict, i: int, res_name: str, ids_by_name: Mapping[str, Any], gt_name: str) -> None:
+    """A result whose ``file_name`` (as ``adaanchor predict`` writes it) is the file of another ground-truth image
+    than its ``image_id`` is refused: its keypoints would be scored against the other image's people (ids taken
+    from 0-based file stems or from the input order, while the ground truth numbers its images from 1)."""
+    fn = r.get("file_name")
+    own = ids_by_name.get(_file_name(fn)) if isinstance(fn, str) and "frame" not in r else None
+    if own is not None and own != r["image_id"]:
+        raise DataError(res_name, f"file_name {fn!r} is image_id {own!r} in {gt_name}, but this result names image_id "
+                        f"{r['image_id']!r}: it would be scored against another image's people (adaanchor predict "
+                        f"--gt {gt_name} gives each image its id)", record=i, field="image_id")
+
+
 def check_results_match_gt(results: list[dict], res_name: str, gt: dict, gt_name: str, k: int) -> None:
-    """Every result must name an image and a category of the ground truth and carry ``K`` keypoints."""
+    """Every result must name an image and a category of the ground truth and carry ``K`` keypoints; a result with
+    a ``file_name`` of a ground-truth image must name that image's id (:func:`check_result_file`)."""
     image_ids = {img["id"] for img in gt["images"]}
     cat_ids = {c["id"] for c in gt["categories"]}
+    ids_by_name = gt_ids_by_file_name(gt)
     for i, r in enumerate(results):
         if r["image_id"] not in image_ids:
             raise DataError(res_name, f"image_id {r['image_id']!r} is not in {gt_name}", record=i, field="image_id")
+        check_result_file(r, i, res_name, ids_by_name, gt_name)
         if r["category_id"] not in cat_ids:
             raise DataError(res_name, f"category_id {r['category_id']!r} is not in {gt_name}", record=i,
                             field="category_id")

@@ -40,6 +40,7 @@ from .coco import coco_keypoint_ap, crowdpose_ap, load_coco_gt, load_json, load_
 from .keypoint import check_flag
 from .nme import nme_metrics, norm_pair, normaliser, unlabelled_normaliser
 from .pckh import pckh
+from .results import check_result_file, gt_ids_by_file_name
 from .score_text import format_scores  # noqa: F401  (the text of a score: adaanchor.metrics.score.format_scores)
 
 METRICS = ("coco", "crowdpose", "pckh", "nme")
@@ -107,7 +108,10 @@ def match_results(instances: Sequence[Any], results: list[dict], res_name: str, 
         if multi:
             raise DataError(res_name, f"image {multi[0]} has {per_image[multi[0]]} ground-truth instances: results "
                             "must carry 'ann_id' to say which one they predict", field="ann_id")
+        by_name = gt_ids_by_file_name({"images": [{"id": inst.image_id, "file_name": str(inst.image_path)}
+                                                  for inst in instances]})
         for i, r in enumerate(results):
+            check_result_file(r, i, res_name, by_name, "the ground truth")
             if r["image_id"] in table:
                 raise DataError(res_name, f"second prediction for image_id {r['image_id']!r} (one instance per "
                                 "image; add 'ann_id')", record=i, field="image_id")
