@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
 from .config_checks import bool_words, check_keys, check_types, select
+from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse_overrides re-exported
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
 from .models.backbones import input_multiple, model_defaults, model_ranges
@@ -167,37 +167,6 @@ def missing_run_sections(path: str | Path) -> list[str]:
     return [key for key in RUN_SECTIONS if key not in data]
 
 
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-
-
-def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
-    """``["train.lr=0.01", "strategy.name=heatmap"]`` to a nested dict. Values are YAML scalars or flow
-    collections read exactly as in a config file (:func:`load_yaml_text`: ``1e-3`` is a float); a later
-    override of the same key wins."""
-    out: dict[str, Any] = {}
-    for it in items:
-        if "=" not in it:
-            raise AdaAnchorError(f"override '{it}' must look like key=value (e.g. train.lr=0.001)")
-        key, text = it.split("=", 1)
-        key = key.strip()
-        if not _KEY.match(key):
-            raise AdaAnchorError(f"cannot parse overrides {list(items)}: '{key}' is not a dotted key like train.lr")
-        try:
-            value = load_yaml_text(text) if text.strip() else None
-        except (YamlFault, yaml.YAMLError) as e:
-            msg = str(e).replace("\n", " ")
-            raise AdaAnchorError(f"cannot parse overrides {list(items)}: {key}: {msg}") from None
-        *parents, last = key.split(".")
-        node = out
-        for i, part in enumerate(parents):
-            if not isinstance(node.get(part, {}), dict):
-                raise AdaAnchorError(f"override '{it}' sets a key inside '{'.'.join(parents[:i + 1])}', "
-                                     f"which another override sets to a value")
-            node = node.setdefault(part, {})
-        node[last] = value
-    return out
-
-
 def _flat(section: str, table: Mapping[str, Checker]) -> dict[str, Checker]:
     return {f"{section}.{k}" if section else k: v for k, v in table.items()}
 
@@ -233,15 +202,19 @@ def _check_ranges(plain: Mapping[str, Any], ref: Mapping[str, Any]) -> None:
 
 
 def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[str] | Mapping = ()) -> DictConfig:
-    """Merge defaults, a YAML file (or mapping) and overrides; validate keys, types and ranges."""
+    """Merge defaults, a YAML file (or mapping) and overrides; validate keys, types and ranges.
+
+    ``base``: a YAML file, a packaged config's name (``"demo"``) or a mapping; ``overrides``: ``key=value``
+    strings (``["train.lr=0.01"]``) or a mapping, nested (``{"train": {"lr": 0.01}}``) or with dotted keys
+    (``{"train.lr": 0.01}``)."""
     ref = defaults()
     layers: list[dict[str, Any]] = [ref]
     if base is not None:
-        layer = read_yaml(base) if isinstance(base, (str, Path)) else dict(base)
+        layer = read_yaml(base) if isinstance(base, (str, Path)) else nested_keys(base)
         check_keys(layer, ref)
         bool_words(layer, ref)
         layers.append(layer)
-    ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else dict(overrides)
+    ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else nested_keys(overrides)
     check_keys(ov, ref)
     bool_words(ov, ref)
     layers.append(ov)

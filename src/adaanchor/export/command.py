@@ -30,7 +30,7 @@ def default_onnx_path(target: str | Path, ckpt_path: str | Path | None, weights:
     return base / "export" / f"{Path(str(ckpt_path or weights)).stem}.onnx"
 
 
-def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequence[str] = (), ckpt: str | None = None,
+def export_command(run: str, out: str | Path | None, overrides: str | Sequence[str] = (), ckpt: str | None = None,
                    opset: int | None = None, check: bool = True, latency_runs: int = 20) -> dict[str, Any]:
     """``adaanchor export RUN [OUT.onnx] [ckpt=PATH] [key=value ...] [--opset N] [--no-check]``; ``out`` None:
     :func:`default_onnx_path`.
@@ -45,6 +45,7 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
             writable, export failure,
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
+    from ..config_overrides import override_list
     from ..data.build import data_spec
     from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
 
@@ -52,7 +53,7 @@ def export_command(run: str, out: str | Path | None, overrides: list[str] | Sequ
         check_onnx_name(out)
     check_opset(opset)  # before the model loads
     need_onnx(runtime=check)
-    cfg, ckpt_path = resolve_run(run, ckpt, list(overrides), need_data=False)
+    cfg, ckpt_path = resolve_run(run, ckpt, override_list(overrides), need_data=False)
     run = str(split_checkpoint(Path(run), None)[0])  # a checkpoint path stands for its run (the default output)
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
