@@ -91,8 +91,9 @@ def check_skeleton(skeleton: Sequence[Any], k: int) -> list[tuple[int, int]]:
 
 def _checked(image: Any, pred: Prediction, skeleton: Sequence[Any]) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """``image`` as ``(H, W, 3)`` uint8 RGB by the predictor's rule, checked to be ``pred.image_hw`` in size (the
-    marks are in that image's pixels), and the checked skeleton pairs."""
-    rgb = to_rgb(image, "image")
+    marks are in that image's pixels), and the checked skeleton pairs. A file or PIL image is read in the
+    orientation the prediction was made in (``pred.meta["orientation"]``, set by the Predictor; else displayed)."""
+    rgb = to_rgb(image, "image", str(pred.meta.get("orientation", "displayed")))
     hw = tuple(int(v) for v in pred.image_hw)
     if rgb.shape[:2] != hw:
         raise ImageValueError(f"image: size (H, W) = {rgb.shape[:2]} is not the prediction's image_hw {hw}: "
@@ -109,7 +110,8 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
     Args:
         image: what :meth:`Predictor.predict` takes for one image (an ``(H, W, 3)`` uint8 RGB array, grayscale,
             RGBA, another pixel dtype, a PIL image, a file path), converted by the same rule; its ``(H, W)``
-            must be ``pred.image_hw``.
+            must be ``pred.image_hw``. A file or PIL image with an EXIF orientation is read as the
+            :class:`Predictor` that made ``pred`` read it (its ``orientation``, kept in ``pred.meta``).
         skeleton: pairs of keypoint indices in ``[0, K)``.
         anchors: draw the anchor arrows (when ``pred.anchors`` is known); pass False for non-anchor strategies.
         stride: the output stride: with it, each anchor's cell is outlined as a small square.

@@ -190,7 +190,13 @@ class Predictor:
 
     # ---- internals ------------------------------------------------------------------------------------
     def _stream(self, items: Iterable[tuple[Any, Any, Any, str]]) -> Iterator[tuple[Any, Prediction]]:
-        """:meth:`predict_stream` of ``(image, boxes, tag, name)`` items; ``name`` names the image in errors."""
+        """:meth:`predict_stream` of ``(image, boxes, tag, name)`` items; ``name`` names the image in errors. Each
+        prediction's ``meta["orientation"]`` says how a file or PIL image was read (the overlay reads it so too)."""
+        for tag, pred in self._predicted(items):
+            pred.meta.setdefault("orientation", self.orientation)
+            yield tag, pred
+
+    def _predicted(self, items: Iterable[tuple[Any, Any, Any, str]]) -> Iterator[tuple[Any, Prediction]]:
         if self.multi is not None:
             yield from self._multi_stream(items)
             return
