@@ -407,5 +407,7 @@ def test_draw_refuses_an_image_of_another_size_or_none():
     pred = _whole()
     with pytest.raises(ValueError, match=r"^image: size \(H, W\) = \(20, 30\) is not the prediction's image_hw \(96, 72\)"):
         draw_prediction(np.zeros((20, 30, 3), np.uint8), pred)
-    with pytest.raises(ValueError, match=r"^image: expected an image of shape .* got \(0, 0, 3\)"):
+    with pytest.raises(ValueError, match=r"^image: an empty image \(height x width 0 x 0\)"):
         draw_prediction(np.zeros((0, 0, 3), np.uint8), pred)
+    with pytest.raises(ValueError, match=r"^image: an empty image \(height x width 0 x 5\)"):  # not 'of shape'
+        draw_prediction(np.zeros((0, 5), np.uint8), pred)

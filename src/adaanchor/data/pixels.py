@@ -56,7 +56,9 @@ def rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
         raise ImageTypeError(_named(what, f"dtype {img.dtype} is not a pixel type: {PIXEL_RULE}"))
     if img.ndim == 2:
         img = img[..., None]
-    if img.ndim != 3 or img.shape[2] not in (1, 3, 4) or min(img.shape[:2]) < 1:
+    if img.ndim == 3 and img.shape[2] in (1, 3, 4) and min(img.shape[:2]) < 1:
+        raise ImageValueError(_named(what, f"an empty image (height x width {img.shape[0]} x {img.shape[1]})"))
+    if img.ndim != 3 or img.shape[2] not in (1, 3, 4):
         hint = " (channels first? transpose it to (H, W, C))" if img.ndim == 3 and img.shape[0] in (1, 3, 4) else ""
         raise ImageValueError(_named(what, "expected an image of shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), "
                                            f"got {img.shape}{hint}"))
