@@ -217,7 +217,7 @@ def test_sigterm_keeps_complete_files_of_the_frames_so_far(pred_runs, tmp_path):
 def test_gt_image_ids_are_checked(images, message, tmp_path):
     """--gt ids were read loosely (true -> 1, 5.5 -> 5, "5" -> 5) and a file listed twice took the last id."""
     from adaanchor.errors import DataError
-    from adaanchor.predict.command import image_ids
+    from adaanchor.predict.image_ids import image_ids
     from adaanchor.predict.sources import Source
 
     gt = tmp_path / "gt.json"
