@@ -322,7 +322,7 @@ def test_focal_and_l1_gradients_match_autograd_of_their_formulas():
     got = l1_loss(x, tgt, w)
     g_got, = torch.autograd.grad(got, x)
     num = (w.sum() / 2).clamp(min=1)
-    assert float(got) == pytest.approx(float(((x - tgt).abs() * w).sum() / num), rel=1e-6)
+    assert got.item() == pytest.approx((((x - tgt).abs() * w).sum() / num).item(), rel=1e-6)
     torch.testing.assert_close(g_got, torch.sign(x.detach() - tgt) * w / num, rtol=1e-6, atol=1e-9)
 
 

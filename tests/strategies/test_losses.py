@@ -294,7 +294,7 @@ def test_point_l1_equals_the_dense_l1_in_value_and_gradient(seed, n):
     (g_sparse,) = torch.autograd.grad(sparse, base)
     dense = compute_loss({"offset": base[:, k:]}, {"offset": Target(pt.value, pt.weight)}, losses)["loss"]
     (g_dense,) = torch.autograd.grad(dense, base)
-    assert float(sparse) == pytest.approx(float(dense), rel=1e-6)
+    assert sparse.item() == pytest.approx(dense.item(), rel=1e-6)
     torch.testing.assert_close(g_sparse, g_dense, rtol=0, atol=1e-7)
     assert (g_sparse[:, k:] != 0).sum() <= pt.index.numel() and float(g_sparse[:, :k].abs().sum()) == 0.0
 
