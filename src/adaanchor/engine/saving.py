@@ -34,6 +34,8 @@ def save_checkpoint(run: Run, name: str, epoch: int, batch: int, force: bool = F
                 "config": OmegaConf.to_container(run.cfg, resolve=True)}
         if run.scaler.is_enabled():
             ckpt["scaler"] = run.scaler.state_dict()
+        if run.ema is not None:
+            ckpt["assign_ema"] = run.ema.state_dict()
         atomic_save(ckpt, path)  # a failed write (full disk ...) keeps the previous file and says why
     return path
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from .assign_step import anchor_strategy
+
 
 def milestones_in_steps(cfg: DictConfig, per_epoch: int) -> list[int]:
     """``train.lr_steps`` in optimizer steps: they are epochs, or steps when training counts steps (max_steps)."""
@@ -53,7 +55,7 @@ def evaluation_note(cfg: DictConfig, per_epoch: int, total: int) -> list[str]:
 
 def warmup_warning(strategy: Any, total: int) -> list[str]:
     """A warning when ``strategy.warmup_steps`` covers the whole run: an adaptive run that never adapts."""
-    inner = getattr(strategy, "inner", strategy)  # a multi-person strategy wraps the dense one
+    inner = anchor_strategy(strategy)  # a multi-person strategy wraps the dense one (bottom-up, centre)
     warm = int(getattr(inner, "warmup_steps", 0))
     if getattr(inner, "assign", None) != "adaptive" or warm < total:
         return []

@@ -20,6 +20,8 @@ from torch.utils.data import DataLoader
 
 from ..child_signals import absorb_first_sigterm
 from ..data.types import collate
+from ..strategies.assign_ema import AssignEMA
+from .assign_step import make_assign_ema
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
 from .resume_config import scored_otherwise
@@ -51,6 +53,7 @@ class Run:
     total: int
     epochs: int
     ddp: torch.nn.Module | None = None
+    ema: Any = None  # the AssignEMA the assignment scores (strategy.assign_ema_decay > 0), else None
     log: CsvLog | None = None
     eval_log: CsvLog | None = None
     resume: Path | None = None
@@ -128,7 +131,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     amp = amp_mode(device, str(tc.amp))
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
     return Run(cfg, info, device, run_dir, model, strategy, opt, sched, scaler, sampler, loader, val_ds, amp,
-                per_epoch, total, math.ceil(total / per_epoch))
+                per_epoch, total, math.ceil(total / per_epoch), ema=make_assign_ema(strategy, model))
 
 
 def _worker_init(worker_id: int) -> None:
@@ -174,6 +177,11 @@ def usable_workers(asked: int, say: bool = True) -> int:
 
 def _restore(run: Run, resume: Path, state: dict[str, Any]) -> None:
     restore(resume, state, run.cfg, run.model, run.opt, run.sched, run.scaler, milestones_in_steps(run.cfg, run.per_epoch))
+    if run.ema is not None:  # the average of the resumed run, else one started from the restored weights
+        if "assign_ema" in state:
+            run.ema.load_state_dict(state["assign_ema"])
+        else:
+            run.ema = AssignEMA(run.model, run.ema.decay)
     run.resume, run.step, run.best = resume, int(state["step"]), float(state["best"])
     run.start_epoch, run.start_batch = int(state["epoch"]), int(state["batch"])
     run.time_before = float(state.get("time_s", 0.0))

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..malloc import keep_freed_memory
 from ..strategies import compute_loss
+from .assign_step import encode_step
 from .csvlog import CsvLog
 from .dist import (
     DistInfo,
@@ -178,7 +179,7 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     with autocast(device, run.amp):
         outputs = run.ddp(images)
     outputs = {k: v.float() for k, v in outputs.items()}
-    enc = run.strategy.encode({k: v.detach() for k, v in outputs.items()}, kpts, vis, step=run.step)
+    enc = encode_step(run.strategy, run.ema, images, outputs, kpts, vis, run.step, lambda: autocast(device, run.amp))
     losses = compute_loss(outputs, enc.targets, run.strategy.losses, float(cfg.strategy.focal_gamma))
     loss = losses["loss"]
     # Every rank takes the same branch, or DDP's collectives would hang.
@@ -195,6 +196,8 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     run.bad = 0
     run.scaler.step(run.opt)
     run.scaler.update()
+    if run.ema is not None:
+        run.ema.update(run.model)
     run.sched.step()
     run.step += 1
     bar.update(1)

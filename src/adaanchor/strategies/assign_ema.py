@@ -4,7 +4,7 @@ Scoring the live model lets the assignment follow every step's noise: a cell tha
 once is taught to be confident, which makes it be chosen again (the drift in docs/results.md). Scoring an
 average of recent weights, as detectors such as YOLOv5-8 evaluate an EMA of theirs, makes the assignment a
 slower, steadier function of training. ``strategy.assign_ema_decay`` (0 = off) turns it on; the training
-loop owns the copy (docs/method.md lists the lines it needs).
+loop owns the copy (:mod:`adaanchor.engine.assign_step`).
 
 The decay ramps up as ``min(decay, (1 + t) / (10 + t))`` after ``t`` updates, so the first assignments come
 from weights close to the current ones rather than from the random initialisation.

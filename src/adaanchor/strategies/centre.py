@@ -146,11 +146,12 @@ class CentreStrategy(Strategy):
 
     # ---- training ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
+    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0,
+               from_ema: bool = False) -> Encoded:
         """The centre strategy's targets for the instance centres plus ``poseoff`` (value and weight
         ``(B, 2K, h, w)``, value in cells, weight ``stride / sqrt(area)`` at the supervised cells)."""
         ctr, cvis = instance_centres(keypoints, visibility)
-        enc = self.centre.encode(self._centre_outputs(outputs), ctr, cvis, step)
+        enc = self.centre.encode(self._centre_outputs(outputs), ctr, cvis, step, **({"from_ema": True} if from_ema else {}))
         b, _, h, w = outputs["poseoff"].shape
         if keypoints.shape[1] == 0:
             zeros = torch.zeros_like(outputs["poseoff"])

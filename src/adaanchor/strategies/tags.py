@@ -90,10 +90,12 @@ class BottomUpStrategy(Strategy):
 
     # ---- training ---------------------------------------------------------------------------------
     @torch.no_grad()
-    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
-        """The wrapped strategy's targets plus ``tags``: instance id + 1 per cell and type, weight 1 there."""
+    def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0,
+               from_ema: bool = False) -> Encoded:
+        """The wrapped strategy's targets plus ``tags``: instance id + 1 per cell and type, weight 1 there.
+        ``from_ema``: the outputs are an EMA model's (passed on to an anchor strategy, ``strategy.assign_ema_decay``)."""
         inner_out = {k: v for k, v in outputs.items() if k != "tags"}
-        enc = self.inner.encode(inner_out, keypoints, visibility, step)
+        enc = self.inner.encode(inner_out, keypoints, visibility, step, **({"from_ema": True} if from_ema else {}))
         tags = outputs["tags"]
         if "conf" in enc.targets:
             ids = self._anchor_ids(enc, keypoints, visibility, tags.shape[-2:])
