@@ -9,6 +9,7 @@ held-out images; write ``results.json``, ``results.md`` and two plots.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import time
@@ -41,6 +42,7 @@ def time_steps(cfg: DictConfig, n: int = 6) -> float:
     """Seconds per training step of ``cfg``: the fastest of ``n`` after two warm-up steps (the least disturbed
     by whatever else the machine is doing)."""
     from .data.types import collate
+    from .engine.assign_step import encode_step, make_assign_ema
     from .strategies import compute_loss
 
     seed_everything(int(cfg.seed))
@@ -48,16 +50,19 @@ def time_steps(cfg: DictConfig, n: int = 6) -> float:
     ds = build_dataset(cfg.data, "train", verbose=False)
     batch = collate([ds[i % len(ds)] for i in range(int(cfg.train.batch_size))])
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    ema = make_assign_ema(strategy, model)  # strategy.assign_ema_decay: the step scores the EMA copy's outputs
     times = []
     for i in range(n + 2):
         t = time.perf_counter()
         out = model(batch["image"])
-        detached = {k: v.detach() for k, v in out.items()}
-        enc = strategy.encode(detached, batch["keypoints"], batch["visibility"], step=10**6)
+        enc = encode_step(strategy, ema, batch["image"], out, batch["keypoints"], batch["visibility"], 10**6,
+                          contextlib.nullcontext)
         loss = compute_loss(out, enc.targets, strategy.losses)["loss"]
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update(model)
         if i >= 2:
             times.append(time.perf_counter() - t)
     return min(times)
