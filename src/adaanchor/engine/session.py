@@ -37,6 +37,14 @@ def amp_mode(device: torch.device, amp: str) -> str | None:
     return amp
 
 
+def amp_note(device: torch.device, amp: str) -> list[str]:
+    """A note when ``train.amp`` asks for a half precision that :func:`amp_mode` does not apply (not on a CUDA
+    device): the run trains in float32, and says so rather than silently."""
+    if device.type == "cuda" or amp not in ("bf16", "fp16"):
+        return []
+    return [f"note: train.amp={amp} applies on CUDA GPUs only: training on {device.type} in float32"]
+
+
 def autocast(device: torch.device, mode: str | None) -> contextlib.AbstractContextManager:
     if mode is None:
         return contextlib.nullcontext()
