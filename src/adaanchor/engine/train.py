@@ -201,7 +201,8 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     run.sched.step()
     run.step += 1
     bar.update(1)
-    if run.step % max(1, int(cfg.train.log_every)) == 0 or run.step == run.total:
+    # The last step before a stop (time limit, signal) is logged too: its row was lost when not a multiple.
+    if run.step % max(1, int(cfg.train.log_every)) == 0 or run.step == run.total or timeup:
         vals = {k: float(v.detach()) for k, v in losses.items()}
         vals.update({k: float(v) for k, v in enc.stats.items()})  # tensors are read here, not every step
         vals["grad_norm"] = gnorm
