@@ -38,7 +38,8 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
                                   sigmas=spec.sigmas)
     else:
         section = OmegaConf.to_container(cfg[task.section]) if task.section else {}
-        strategy = task.build(OmegaConf.to_container(cfg.strategy), section, spec.num_keypoints, stride, size)
+        strategy = task.build(OmegaConf.to_container(cfg.strategy), section, spec.num_keypoints, stride, size,
+                              sigmas=spec.sigmas)
     # A strategy with per-group branch heads (DEKR-style centres) says so in ``branches``.
     extra = {"branches": strategy.branches} if getattr(strategy, "branches", None) else {}
     model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior), **extra)

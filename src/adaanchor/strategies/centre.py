@@ -240,8 +240,10 @@ class CentreStrategy(Strategy):
 
 
 def build_centre(strategy_cfg: Mapping[str, Any], centre_cfg: Mapping[str, Any] | None, num_keypoints: int,
-                 stride: int, input_size: tuple[int, int]) -> CentreStrategy:
-    """The ``strategy`` section's dense strategy, for one type (the centre), with the ``centre`` section's options."""
+                 stride: int, input_size: tuple[int, int], sigmas: Any = None) -> CentreStrategy:
+    """The ``strategy`` section's dense strategy, for one type (the centre), with the ``centre`` section's options.
+    ``sigmas`` (the keypoint spec's) are not the centre's: ``strategy.quality=oks`` needs ``strategy.oks_sigmas``
+    with one value here."""
     from . import build_strategy
 
     centre = build_strategy(strategy_cfg, 1, stride, input_size)

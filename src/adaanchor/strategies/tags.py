@@ -169,11 +169,12 @@ class BottomUpStrategy(Strategy):
 
 
 def build_bottomup(strategy_cfg: Mapping[str, Any], bottomup_cfg: Mapping[str, Any] | None, num_keypoints: int,
-                   stride: int, input_size: tuple[int, int]) -> BottomUpStrategy:
-    """The ``strategy`` section's dense strategy wrapped with the ``bottomup`` section's options."""
+                   stride: int, input_size: tuple[int, int], sigmas: Any = None) -> BottomUpStrategy:
+    """The ``strategy`` section's dense strategy wrapped with the ``bottomup`` section's options (``sigmas``: the
+    keypoint spec's OKS sigmas, for ``strategy.quality=oks``)."""
     from . import build_strategy
 
-    inner = build_strategy(strategy_cfg, num_keypoints, stride, input_size)
+    inner = build_strategy(strategy_cfg, num_keypoints, stride, input_size, sigmas=sigmas)
     opts = {**BOTTOMUP_DEFAULTS, **dict(bottomup_cfg or {})}
     lam = opts.pop("lambda_tag")
     return BottomUpStrategy(inner, lam, **opts)

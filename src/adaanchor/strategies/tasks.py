@@ -31,7 +31,8 @@ from .centre import CENTRE_DEFAULTS, CENTRE_RANGES, build_centre
 from .tags import BOTTOMUP_DEFAULTS, BOTTOMUP_RANGES, build_bottomup
 
 #: ``(strategy section, task section, num_keypoints, stride, input_size (W, H)) -> strategy``.
-TaskBuilder = Callable[[Mapping[str, Any], Mapping[str, Any], int, int, tuple[int, int]], Strategy]
+#: ``(strategy section, task section, num_keypoints, stride, input_size, sigmas=spec's OKS sigmas) -> Strategy``.
+TaskBuilder = Callable[..., Strategy]
 
 
 @dataclass(frozen=True)
