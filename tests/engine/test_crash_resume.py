@@ -272,7 +272,7 @@ def test_ctrl_c_during_the_final_evaluation_stops_at_once_and_resume_runs_it(tin
     the finished run runs the evaluation it lacks."""
     import csv
 
-    import adaanchor.engine.train as train_mod
+    import adaanchor.engine.train_eval as train_mod  # the evaluation inside a training run
 
     real = train_mod.evaluate_model
 

@@ -37,39 +37,13 @@ from .dist import (
     init_distributed,
     param_fingerprint,
 )
-from .evaluate import evaluate_dataset
-from .multi import evaluate_multi
-from .run import is_multi_person
 from .rundir import absolute_paths, remove_empty_run_dir
 from .saving import TrainingError, save_checkpoint
 from .session import TermSignal, autocast, open_run_dir
 from .state import Run, setup_run, stop_workers
+from .train_eval import evaluate_during_training, evaluate_model
 
 __all__ = ["train", "evaluate_model", "TrainingError", "CsvLog"]
-
-
-def evaluate_model(model: torch.nn.Module, strategy: Any, cfg: DictConfig, dataset: Any, device: torch.device,
-                   progress: bool = False) -> dict[str, Any]:
-    """Every metric the config calls for on ``dataset``: top-down see
-    :func:`adaanchor.engine.evaluate.evaluate_dataset`; a multi-person task AP and recall at its gamma
-    (:func:`adaanchor.engine.multi.evaluate_multi`)."""
-    if is_multi_person(cfg):
-        return evaluate_multi(model, strategy, cfg, dataset, device, progress)[0]
-    return evaluate_dataset(model, strategy, cfg, dataset, device, progress)[0]
-
-
-def _select_metric(m: dict[str, Any]) -> float:
-    """Higher is better: PCK at the first threshold (top-down), AP (multi-person)."""
-    v = next(iter(m["pck"].values()), None) if "pck" in m else m.get("ap")
-    return float(v) if v is not None else -math.inf
-
-
-def _eval_row(m: dict[str, Any], metric: float) -> dict[str, Any]:
-    """The ``eval_log.csv`` columns after ``step, epoch``: top-down ``pck, vis_error, inv_error``; multi-person
-    ``ap, ap50, recall``."""
-    if "pck" in m:
-        return {"pck": metric, "vis_error": m["vis_error"], "inv_error": m["inv_error"]}
-    return {"ap": metric, "ap50": m.get("ap50"), "recall": m.get("recall")}
 
 
 def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
@@ -123,7 +97,7 @@ def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
             if info.is_main:
                 print("running the final evaluation, which a stop skipped")
             with term.plain_ctrl_c():
-                _evaluate(run, run.start_epoch - (run.start_batch == 0), run.start_batch or run.per_epoch)
+                evaluate_during_training(run, run.start_epoch - (run.start_batch == 0), run.start_batch or run.per_epoch)
     else:
         _loop(run, bar, term)
     bar.close()
@@ -154,7 +128,7 @@ def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
     epoch, stop = run.start_epoch - 1, False
     if broadcast_object(_missed_evaluation(run) if run.info.is_main else None, run.info):
         with term.plain_ctrl_c():
-            _evaluate(run, run.start_epoch - 1, run.per_epoch)
+            evaluate_during_training(run, run.start_epoch - 1, run.per_epoch)
     while not stop:
         epoch += 1
         batch_idx = run.start_batch if epoch == run.start_epoch else 0
@@ -254,7 +228,7 @@ def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool, term: TermSigna
     stopped_early = run.signalled or (run.timed_out and run.step < run.total)
     if due and not stopped_early:
         with term.plain_ctrl_c():
-            _evaluate(run, epoch, batch_idx)
+            evaluate_during_training(run, epoch, batch_idx)
     return stop
 
 
@@ -277,22 +251,6 @@ def _missed_evaluation(run: Run) -> bool:
             return False
     rows = run.eval_log.rows() if run.eval_log is not None else []
     return not any(r.get("step") == str(run.step) for r in rows)
-
-
-def _evaluate(run: Run, epoch: int, batch_idx: int) -> None:
-    """Evaluate (rank 0), log the row, and keep ``best.pt`` when the metric improved."""
-    t_eval = time.time()
-    if run.info.is_main:  # rank 0 evaluates alone; the others wait at the barrier below
-        run.final_metrics = m = evaluate_model(run.model, run.strategy, run.cfg, run.val_ds, run.device)
-        metric = _select_metric(m)
-        assert run.eval_log is not None
-        run.eval_log.write({"step": run.step, "epoch": epoch, **_eval_row(m, metric)})
-        if metric > run.best:
-            run.best = metric
-            save_checkpoint(run, "best.pt", epoch, batch_idx, force=True)
-            save_checkpoint(run, "last.pt", epoch, batch_idx, force=True)  # so that a resume knows the new best
-    barrier(run.info)
-    run.t0 += time.time() - t_eval  # evaluation time does not count as training time
 
 
 def _check_replicas(run: Run) -> None:

@@ -1,0 +1,61 @@
+"""Evaluation inside a training run: every metric its config calls for on the val set, the ``eval_log.csv`` row,
+and ``best.pt`` kept when the selection metric improved (PCK at the first threshold top-down, AP multi-person)."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import torch
+from omegaconf import DictConfig
+
+from .dist import barrier
+from .evaluate import evaluate_dataset
+from .multi import evaluate_multi
+from .run import is_multi_person
+from .saving import save_checkpoint
+from .state import Run
+
+
+def evaluate_model(model: torch.nn.Module, strategy: Any, cfg: DictConfig, dataset: Any, device: torch.device,
+                   progress: bool = False) -> dict[str, Any]:
+    """Every metric the config calls for on ``dataset``: top-down see
+    :func:`adaanchor.engine.evaluate.evaluate_dataset`; a multi-person task AP and recall at its gamma
+    (:func:`adaanchor.engine.multi.evaluate_multi`)."""
+    if is_multi_person(cfg):
+        return evaluate_multi(model, strategy, cfg, dataset, device, progress)[0]
+    return evaluate_dataset(model, strategy, cfg, dataset, device, progress)[0]
+
+
+def _select_metric(m: dict[str, Any]) -> float:
+    """Higher is better: PCK at the first threshold (top-down), AP (multi-person)."""
+    v = next(iter(m["pck"].values()), None) if "pck" in m else m.get("ap")
+    return float(v) if v is not None else -math.inf
+
+
+def _eval_row(m: dict[str, Any], metric: float) -> dict[str, Any]:
+    """The ``eval_log.csv`` columns after ``step, epoch``: top-down ``pck, vis_error, inv_error``; multi-person
+    ``ap, ap50, recall``."""
+    if "pck" in m:
+        return {"pck": metric, "vis_error": m["vis_error"], "inv_error": m["inv_error"]}
+    return {"ap": metric, "ap50": m.get("ap50"), "recall": m.get("recall")}
+
+
+def evaluate_during_training(run: Run, epoch: int, batch_idx: int) -> None:
+    """Evaluate (rank 0), log the row, and keep ``best.pt`` when the metric improved."""
+    t_eval = time.time()
+    if run.info.is_main:  # rank 0 evaluates alone; the others wait at the barrier below
+        run.final_metrics = m = evaluate_model(run.model, run.strategy, run.cfg, run.val_ds, run.device)
+        metric = _select_metric(m)
+        assert run.eval_log is not None
+        run.eval_log.write({"step": run.step, "epoch": epoch, **_eval_row(m, metric)})
+        if metric > run.best:
+            run.best = metric
+            save_checkpoint(run, "best.pt", epoch, batch_idx, force=True)
+            save_checkpoint(run, "last.pt", epoch, batch_idx, force=True)  # so that a resume knows the new best
+    barrier(run.info)
+    run.t0 += time.time() - t_eval  # evaluation time does not count as training time
+
+
+__all__ = ["evaluate_during_training", "evaluate_model"]
