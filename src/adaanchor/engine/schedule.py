@@ -3,6 +3,7 @@ meant (``train`` prints both at the start)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from omegaconf import DictConfig
@@ -61,3 +62,20 @@ def warmup_warning(strategy: Any, total: int) -> list[str]:
         return []
     return [f"warning: strategy.warmup_steps={warm} is not less than the run's {total} steps: the adaptive "
             "assignment never starts (every step assigns the k nearest cells, as FixAnchor)"]
+
+
+#: The farthest a point inside the map can be from its nearest cell centre, in cells (half a cell's diagonal).
+NEAREST_CELL_MAX = math.sqrt(0.5)
+
+
+def candidate_warning(strategy: Any) -> list[str]:
+    """A warning when ``strategy.candidate_radius`` is under half a cell's diagonal: a keypoint between cell
+    centres then has no candidate cell, so no positive, and its confidence map is trained to 0 at full weight."""
+    inner = anchor_strategy(strategy)
+    radius = getattr(inner, "candidate_radius", None)
+    if getattr(inner, "assign", None) != "adaptive" or radius is None or float(radius) >= NEAREST_CELL_MAX:
+        return []
+    return [f"warning: strategy.candidate_radius={float(radius):g} cells is under {NEAREST_CELL_MAX:.2f} (half a "
+            "cell's diagonal): a keypoint between cell centres has no candidate cell, gets no positive, and its "
+            "confidence is trained to 0 there"]
+

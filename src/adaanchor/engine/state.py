@@ -28,7 +28,7 @@ from .resume_config import scored_otherwise
 from .run import build_system, seed_everything
 from .rundir import check_out_dir, close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
-from .schedule import describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
+from .schedule import candidate_warning, describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
 from .session import amp_mode, amp_note, build_data, check_resume, load_resume, record_config, restore
 
 
@@ -124,7 +124,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=float(tc.lr_factor))
     if info.is_main:
         line, warnings = describe_schedule(cfg, per_epoch, total, milestones)
-        warnings += warmup_warning(strategy, total) + evaluation_note(cfg, per_epoch, total)
+        warnings += warmup_warning(strategy, total) + candidate_warning(strategy) + evaluation_note(cfg, per_epoch, total)
         warnings += amp_note(device, str(tc.amp))
         print(line)
         for w in warnings:
