@@ -3,6 +3,7 @@ builder did not pass them on, and the run stopped with 'the keypoint spec has no
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from adaanchor.config import build_config
@@ -15,3 +16,15 @@ def test_bottomup_oks_quality_uses_the_spec_sigmas():
     _, strategy = build_system(cfg, load_pretrained=False)
     sigmas = torch.as_tensor(data_spec(cfg.data).sigmas, dtype=torch.float32)
     torch.testing.assert_close(strategy.inner.kappa, 2 * sigmas)
+
+
+def test_centre_with_oks_quality_asks_for_the_centres_own_sigma():
+    # It said "the keypoint spec has none", though the spec has sigmas (of the keypoints, not of the centre).
+    from adaanchor.config import build_config
+    from adaanchor.engine.run import build_system
+    from adaanchor.errors import AdaAnchorError
+
+    base = ["task=centre", "data.format=crowd", "strategy.quality=oks"]
+    with pytest.raises(AdaAnchorError, match=r"task=centre with strategy.quality=oks: .* set strategy.oks_sigmas=\[S\]"):
+        build_system(build_config(None, base), load_pretrained=False)
+    build_system(build_config(None, [*base, "strategy.oks_sigmas=[0.1]"]), load_pretrained=False)

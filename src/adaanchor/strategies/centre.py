@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from ..coords import cell_centers, refine_points
+from ..errors import AdaAnchorError
 from ..ranges import PROB, Checker, at_least, between, choice, positive
 from .assign_targets import cell_distances2, offsets_to, pair_map
 from .assigners import instance_area
@@ -246,6 +247,10 @@ def build_centre(strategy_cfg: Mapping[str, Any], centre_cfg: Mapping[str, Any] 
     with one value here."""
     from . import build_strategy
 
+    if strategy_cfg.get("quality") == "oks" and strategy_cfg.get("oks_sigmas") is None:
+        # The kappas_from message ("the keypoint spec has none") misled: the spec has sigmas, of other points.
+        raise AdaAnchorError("task=centre with strategy.quality=oks: the located point is the person centre, which "
+                             "the keypoint spec's OKS sigmas do not describe: set strategy.oks_sigmas=[S] (one value)")
     centre = build_strategy(strategy_cfg, 1, stride, input_size)
     opts = {**CENTRE_DEFAULTS, **dict(centre_cfg or {})}
     lam = opts.pop("lambda_pose")
