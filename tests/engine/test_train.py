@@ -100,6 +100,13 @@ def test_train_prints_the_schedule_and_its_warning(tiny_overrides, capsys):
     assert "warning: train.lr_steps=[0] count steps because train.max_steps is set" in err
 
 
+def test_train_names_an_option_its_strategy_does_not_read(tiny_overrides, capsys):
+    train(build_config(None, [*tiny_overrides, "train.eval_every=0", "train.max_steps=1", "strategy.name=fixanchor",
+                              "strategy.select=atss"]))
+    assert ("warning: strategy.select='atss' has no effect: it sets the adaptive assignment, and fixanchor assigns the "
+            "nearest cells") in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("name", "warmup", "warned"), [
     ("adaanchor", 2, True), ("adaanchor", 1, False), ("fixanchor", 5, False), ("adaanchor", 0, False)])
 def test_a_warmup_as_long_as_the_run_is_named(tiny_overrides, capsys, name, warmup, warned):

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from ..child_signals import absorb_first_sigterm
 from ..data.types import collate
 from ..strategies.assign_ema import AssignEMA
+from ..strategies.inert import inert_warnings
 from .assign_step import make_assign_ema
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
@@ -125,6 +126,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     if info.is_main:
         line, warnings = describe_schedule(cfg, per_epoch, total, milestones)
         warnings += warmup_warning(strategy, total) + candidate_warning(strategy) + evaluation_note(cfg, per_epoch, total)
+        warnings += inert_warnings(OmegaConf.to_container(cfg.strategy, resolve=True))  # options it does not read
         warnings += amp_note(device, str(tc.amp))
         print(line)
         for w in warnings:

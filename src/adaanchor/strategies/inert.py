@@ -1,0 +1,50 @@
+"""Options of the ``strategy`` section that the named strategy does not read.
+
+The section is one flat key space for every strategy (:func:`adaanchor.strategies.strategy_defaults`), so a
+config may set ``strategy.topk`` for the heatmap or ``strategy.select`` for FixAnchor, and the run trains as if
+it had not. :func:`inert_options` lists such keys, set to a value other than their default, so that ``train``
+can say so at its start rather than leave the user to find out from the numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .anchor import AnchorStrategy
+from .assigners import ASSIGNER_DEFAULTS, PRESETS
+
+#: Options that only the adaptive assignment reads (FixAnchor ranks the cells by their distance alone).
+ADAPTIVE_ONLY = ("sigma", "fusion", "refine_in_score", "candidate_radius", "warmup_steps", *ASSIGNER_DEFAULTS)
+#: Options that only the local refinement branch reads.
+REFINE_ONLY = ("refine_in_score", "local_radius", "lambda_local")
+
+
+def inert_options(section: Mapping[str, Any]) -> dict[str, str]:
+    """``{key: why}`` for every key of a ``strategy`` section set to another value than its default (a preset's
+    value, for a named assigner) that the strategy ``section["name"]`` does not read."""
+    from . import DEFAULT_STRATEGY, STRATEGIES, strategy_defaults
+
+    name = str(section.get("name", DEFAULT_STRATEGY))
+    cls = STRATEGIES.get(name)
+    if cls is None:
+        return {}
+    defaults = {**strategy_defaults(), **PRESETS.get(name, {})}
+    changed = [k for k, v in section.items() if k != "name" and k in defaults and v != defaults[k]]
+    out = {k: f"an option of other strategies than {name}" for k in changed if k not in cls.DEFAULTS}
+    if cls is AnchorStrategy:
+        if AnchorStrategy.ASSIGN[name] == "fixed":
+            out.update({k: "it sets the adaptive assignment, and fixanchor assigns the nearest cells"
+                        for k in changed if k in ADAPTIVE_ONLY})
+        if not section.get("refine", defaults["refine"]):
+            out.update({k: "it sets the local refinement, which strategy.refine=false turns off"
+                        for k in changed if k in REFINE_ONLY})
+    return out
+
+
+def inert_warnings(section: Mapping[str, Any]) -> list[str]:
+    """One warning line per option :func:`inert_options` finds."""
+    return [f"warning: strategy.{k}={section[k]!r} has no effect: {why}" for k, why in inert_options(section).items()]
+
+
+__all__ = ["ADAPTIVE_ONLY", "REFINE_ONLY", "inert_options", "inert_warnings"]

@@ -1,0 +1,45 @@
+"""Options of the flat ``strategy`` section that the named strategy does not read: ``train`` warns of each one set
+to another value than its default (``strategy.select=atss`` with fixanchor, ``strategy.topk`` with the heatmap, a
+refinement option with ``refine=false`` trained as if unset, without a word)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from adaanchor.config import build_config
+from adaanchor.strategies.inert import inert_options, inert_warnings
+
+
+def _section(*over: str) -> dict:
+    return OmegaConf.to_container(build_config(None, list(over)).strategy, resolve=True)
+
+
+@pytest.mark.parametrize("over, keys", [
+    (["strategy.name=heatmap", "strategy.topk=5", "strategy.heatmap_sigma=3"], ["topk"]),
+    (["strategy.name=adaanchor", "strategy.heatmap_sigma=3"], ["heatmap_sigma"]),
+    (["strategy.name=fixanchor", "strategy.select=atss", "strategy.sigma=8", "strategy.topk=5"], ["select", "sigma"]),
+    (["strategy.name=fixanchor", "strategy.warmup_steps=10"], ["warmup_steps"]),
+    (["strategy.refine=false", "strategy.local_radius=3", "strategy.lambda_local=2"], ["local_radius", "lambda_local"]),
+    (["strategy.name=regression", "strategy.focal_gamma=1"], ["focal_gamma"]),
+])
+def test_options_the_strategy_does_not_read_are_named(over, keys):
+    assert sorted(inert_options(_section(*over))) == sorted(keys)
+    lines = inert_warnings(_section(*over))
+    assert len(lines) == len(keys) and all(line.startswith("warning: strategy.") for line in lines)
+
+
+@pytest.mark.parametrize("name", ["adaanchor", "fixanchor", "heatmap", "regression", "localanchor", "alignanchor"])
+def test_defaults_and_presets_warn_of_nothing(name):
+    assert inert_options(_section(f"strategy.name={name}")) == {}
+    if name not in ("heatmap", "regression"):  # every anchor strategy reads topk
+        assert inert_options(_section(f"strategy.name={name}", "strategy.topk=5")) == {}
+
+
+def test_no_packaged_config_sets_an_option_its_strategy_does_not_read():
+    configs = Path(__file__).resolve().parents[2] / "src" / "adaanchor" / "configs"
+    for path in sorted(configs.rglob("*.yaml")):
+        section = OmegaConf.to_container(build_config(path, ["model.weights=null"]).strategy, resolve=True)
+        assert inert_options(section) == {}, path
