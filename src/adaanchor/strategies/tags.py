@@ -27,6 +27,7 @@ import torch
 from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell
+from ..errors import AdaAnchorError
 from ..ranges import PROB, Checker, at_least, choice, positive
 from .ae_loss import PUSH_KINDS, loss_kind
 from .base import Decoded, Encoded, Strategy, Target
@@ -78,6 +79,7 @@ class BottomUpStrategy(Strategy):
         self.inner = inner
         self.name = f"{inner.name}_ae"
         self.options = {**BOTTOMUP_DEFAULTS, **options}
+        check_order(self.options["order"], inner.num_keypoints)
         if lambda_tag is None:
             lambda_tag = 1e-3 if "heatmap" in inner.heads else 0.1
         self.heads = {**inner.heads, "tags": inner.num_keypoints}
@@ -166,6 +168,19 @@ class BottomUpStrategy(Strategy):
         return [group_poses(arrays[0][i], arrays[1][i], arrays[2][i], arrays[3][i], order=o["order"],
                             tag_threshold=o["tag_threshold"], conf_weight=o["conf_weight"], refine=o["refine"])
                 for i in range(arrays[0].shape[0])]
+
+
+def check_order(order: Any, num_keypoints: int) -> None:
+    """``bottomup.order`` is null or every keypoint index ``0..K-1`` once: the grouping visits the types in that
+    order, so a type left out was never grouped (its detections dropped from every pose), a type given twice
+    made a second pose of each of its detections, and an index >= K or a bare number was a traceback."""
+    if order is None:
+        return
+    items = list(order) if isinstance(order, (list, tuple)) else None
+    ints = items is not None and all(isinstance(v, int) and not isinstance(v, bool) for v in items)
+    if not ints or sorted(items) != list(range(num_keypoints)):
+        raise AdaAnchorError(f"config key 'bottomup.order': the value must list every keypoint index 0..{num_keypoints - 1}"
+                             f" once (the joint order of the grouping), or be null (the spec's order); got {order!r}")
 
 
 def build_bottomup(strategy_cfg: Mapping[str, Any], bottomup_cfg: Mapping[str, Any] | None, num_keypoints: int,
