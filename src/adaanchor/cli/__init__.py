@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and localanchor, same budget")
-    d.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    d.add_argument("--out", help="output folder (default runs/demo; --task bottomup: runs/demo_bottomup, "
+                   "centre: runs/demo_centre)")
     length = d.add_mutually_exclusive_group()
     length.add_argument("--budget-minutes", type=float, help="derive the step count from a time budget "
                         "(minutes, > 0) for the five methods' training (default: a fixed 400 steps each, about "

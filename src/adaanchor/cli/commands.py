@@ -94,12 +94,12 @@ def cmd_demo(a: argparse.Namespace) -> int:
         else:
             from ..demo_centre import run_centre_demo as run_multi
         default_out = "runs/demo_bottomup" if a.task == "bottomup" else "runs/demo_centre"
-        run_multi(out_dir=a.out if a.out != "runs/demo" else default_out, seed=a.seed,
+        run_multi(out_dir=a.out if a.out is not None else default_out, seed=a.seed,
                   **({"steps": a.steps} if a.steps is not None else {}))  # default: the demo function's
         return 0
     from ..demo import run_demo
 
-    run_demo(out_dir=a.out, budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides, steps=a.steps)
+    run_demo(out_dir=a.out if a.out is not None else "runs/demo", budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides, steps=a.steps)
     return 0
 
 
