@@ -265,3 +265,45 @@ def test_a_map_of_another_channel_count_is_drawn_whole(tmp_path):
             "conf_map": np.random.default_rng(0).random((1, 24, 18)).astype(np.float32)}
     path = render_prediction(img, pred, tmp_path / "c.png", keypoint_names=["a", "b", "c"])
     assert path.stat().st_size > 1000
+
+
+@pytest.mark.parametrize("task", ["bottomup", "centre"])
+def test_a_multi_person_run_is_drawn_unlinked_with_a_note(tmp_path, monkeypatch, task):
+    """The most confident cell of each type may each be another person's: viz linked them with the skeleton as
+    one pose, and titled a centre run's one map 'max over 17 keypoints'. It now draws them unlinked and says
+    where the grouped poses are."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    import adaanchor.anchors_draw as draw
+    from adaanchor.config import build_config, save_config
+    from adaanchor.engine.run import build_system
+
+    cfg = build_config(None, [f"task={task}", "data.format=crowd", "model.tiny_width=8", "model.weights=null",
+                              "data.input_size=[64,64]"])
+    cfg_path = tmp_path / "run.yaml"
+    save_config(cfg, cfg_path)
+    model, _ = build_system(cfg, load_pretrained=False)
+    torch.save({"model": model.state_dict()}, tmp_path / "w.pt")
+    Image.new("RGB", (80, 60), (90, 120, 40)).save(tmp_path / "people.png")
+    titles, links = [], []
+    real_map, real_kp = draw._map_panel, draw._keypoint_panel
+
+    def map_panel(fig, ax, *args):
+        real_map(fig, ax, *args)
+        titles.append(ax.get_title())
+
+    def keypoint_panel(fig, ax, img, pred, skeleton, sel):
+        links.append(tuple(skeleton))
+        real_kp(fig, ax, img, pred, skeleton, sel)
+
+    monkeypatch.setattr(draw, "_map_panel", map_panel)
+    monkeypatch.setattr(draw, "_keypoint_panel", keypoint_panel)
+    notes: list[str] = []
+    written = visualize_command(str(cfg_path), [str(tmp_path / "people.png")], str(tmp_path / "out"), [],
+                                str(tmp_path / "w.pt"), None, notes=notes)
+    plt.close("all")
+    assert len(written) == 1 and links == [()]
+    assert len(notes) == 1 and f"multi-person run (task={task})" in notes[0] and "adaanchor predict" in notes[0]
+    assert titles == (["person-centre confidence map"] if task == "centre"
+                      else ["confidence map, max over 17 keypoints"])

@@ -140,7 +140,8 @@ def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoin
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="heatmap" if method == "heatmap" else "sigmoid(conf)")
         ax.scatter(kp[sel, 0], kp[sel, 1], s=10, c="white", edgecolors="black", linewidths=0.4, zorder=4)
         what = ", ".join(keypoint_names[j] for j in sel) if len(sel) <= 4 and keypoint_names else f"{len(sel)} keypoints"
-        ax.set_title(f"confidence map, max over {what}", fontsize=8)
+        per_type = cm.shape[0] == kp.shape[0]
+        ax.set_title(f"confidence map, max over {what}" if per_type else "person-centre confidence map", fontsize=8)
     else:
         ax.text(0.5, 0.5, f"{method or 'this method'}: no confidence map", ha="center", va="center",
                 transform=ax.transAxes, color="white", fontsize=9,

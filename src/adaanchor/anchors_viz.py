@@ -102,14 +102,15 @@ def _unique_name(stem: str, method: str, used: set[str]) -> str:
 def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Path | tuple[np.ndarray, str, str]], out_dir: str | Path,
                      input_size: Sequence[int], spec: Any = None, keypoints: Sequence[str] | None = None,
                      device: torch.device | str = "cpu", skipped: list[str] | None = None,
-                     orientation: str = "displayed") -> list[Path]:
+                     orientation: str = "displayed", draw_skeleton: bool = True) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
     raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
     file with an EXIF orientation tag is turned as a viewer shows it (``orientation="displayed"``) or drawn as
-    stored (``"stored"``)."""
+    stored (``"stored"``). ``draw_skeleton=False``: the points are not linked (a multi-person model's most
+    confident cell of each type may each be another person's)."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
-    skeleton = tuple(spec.skeleton) if spec is not None else ()
+    skeleton = tuple(spec.skeleton) if spec is not None and draw_skeleton else ()
     sel = select_keypoints(keypoints, names)
     if isinstance(images, (list, tuple)) and not images:
         raise AdaAnchorError("no image given")
@@ -177,7 +178,8 @@ def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
 def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_dir: str,
                       overrides: str | Sequence[str] = (), ckpt: str | None = None, keypoints: str | list[str] | None = None,
                       device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100,
-                      skipped: list[str] | None = None, orientation: str = "displayed") -> list[Path]:
+                      skipped: list[str] | None = None, orientation: str = "displayed",
+                      notes: list[str] | None = None) -> list[Path]:
     """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]``.
 
     ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (with ``ckpt=PATH`` or
@@ -189,9 +191,13 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     An image or video that cannot be read (or a video read only in part) raises ``AdaAnchorError``, or, with a
     ``skipped`` list, is added to it as ``PATH: reason`` and the others are drawn (``adaanchor viz`` then exits
     with 3, as ``predict`` does); nothing readable at all is an error either way.
+
+    A multi-person run (bottom-up, centres) is drawn as its maps show it: each keypoint type's most confident cell
+    over the whole image, not linked, and its confidence maps; the grouped poses are ``adaanchor predict``'s
+    overlays. ``notes`` (a list) receives a line saying so.
     """
     from .data.build import data_spec
-    from .engine.run import load_for_eval, resolve_run
+    from .engine.run import is_multi_person, load_for_eval, resolve_run
 
     # One path or name given alone, not in a list: iterated, "a.png" was read as the files "a", ".", "p", ...
     images = [images] if isinstance(images, (str, Path)) else list(images)
@@ -213,8 +219,13 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     items = itertools.chain.from_iterable(
         _guarded(video_frames(s.path, every, max_frames, orientation), s.path, skipped) if s.kind == "video"
         else [s.path] for s in srcs)
+    multi = is_multi_person(cfg)
+    if multi and notes is not None:
+        notes.append(f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
+                     "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
+                     "draws the grouped poses")
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
-                               orientation)
+                               orientation, draw_skeleton=not multi)
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written

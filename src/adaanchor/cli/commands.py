@@ -257,9 +257,13 @@ def cmd_viz(a: argparse.Namespace) -> int:
 
     images, ckpt, overrides = split_image_args(a.items)
     skipped: list[str] = []
+    notes: list[str] = []
     for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
-                               max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation):
+                               max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation,
+                               notes=notes):
         print(f"wrote {p}")
+    for n in notes:
+        print(n, file=sys.stderr)
     if skipped:  # the others were drawn: exit 3, as predict
         print(f"skipped {len(skipped)} input(s):")
         print("\n".join(f"  {s}" for s in skipped))
