@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from adaanchor.config import build_config
-from adaanchor.strategies.inert import inert_options, inert_warnings
+from adaanchor.strategies.inert import inert_options, inert_sections, inert_warnings
 
 
 def _section(*over: str) -> dict:
@@ -27,7 +27,7 @@ def _section(*over: str) -> dict:
 ])
 def test_options_the_strategy_does_not_read_are_named(over, keys):
     assert sorted(inert_options(_section(*over))) == sorted(keys)
-    lines = inert_warnings(_section(*over))
+    lines = inert_warnings({"strategy": _section(*over)})
     assert len(lines) == len(keys) and all(line.startswith("warning: strategy.") for line in lines)
 
 
@@ -43,3 +43,16 @@ def test_no_packaged_config_sets_an_option_its_strategy_does_not_read():
     for path in sorted(configs.rglob("*.yaml")):
         section = OmegaConf.to_container(build_config(path, ["model.weights=null"]).strategy, resolve=True)
         assert inert_options(section) == {}, path
+
+
+def test_options_of_another_task_are_named():
+    def plain(*over: str) -> dict:
+        return OmegaConf.to_container(build_config(None, list(over)), resolve=True)
+
+    cfg = plain("task=centre", "data.format=crowd", "bottomup.gamma=0.5", "centre.gamma=0.2")
+    assert inert_sections(cfg) == ["bottomup.gamma"]
+    assert inert_warnings(cfg) == ["warning: bottomup.gamma has no effect: an option of another task than task=centre"]
+    assert inert_sections(plain("bottomup.gamma=0.5")) == ["bottomup.gamma"]  # top-down reads neither
+    assert inert_sections(plain("task=bottomup", "data.format=crowd", "bottomup.gamma=0.5")) == []
+    for path in sorted((Path(__file__).resolve().parents[2] / "src" / "adaanchor" / "configs").rglob("*.yaml")):
+        assert inert_sections(OmegaConf.to_container(build_config(path, ["model.weights=null"]), resolve=True)) == []

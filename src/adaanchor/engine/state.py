@@ -126,7 +126,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     if info.is_main:
         line, warnings = describe_schedule(cfg, per_epoch, total, milestones)
         warnings += warmup_warning(strategy, total) + candidate_warning(strategy) + evaluation_note(cfg, per_epoch, total)
-        warnings += inert_warnings(OmegaConf.to_container(cfg.strategy, resolve=True))  # options it does not read
+        warnings += inert_warnings(OmegaConf.to_container(cfg, resolve=True))  # options nothing reads
         warnings += amp_note(device, str(tc.amp))
         print(line)
         for w in warnings:

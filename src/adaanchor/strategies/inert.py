@@ -2,8 +2,9 @@
 
 The section is one flat key space for every strategy (:func:`adaanchor.strategies.strategy_defaults`), so a
 config may set ``strategy.topk`` for the heatmap or ``strategy.select`` for FixAnchor, and the run trains as if
-it had not. :func:`inert_options` lists such keys, set to a value other than their default, so that ``train``
-can say so at its start rather than leave the user to find out from the numbers.
+it had not. :func:`inert_options` lists such keys, set to a value other than their default, and
+:func:`inert_sections` the options of another task's section (``bottomup.*`` under ``task=centre``), so that
+``train`` can say so at its start rather than leave the user to find out from the numbers.
 """
 
 from __future__ import annotations
@@ -42,9 +43,29 @@ def inert_options(section: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def inert_warnings(section: Mapping[str, Any]) -> list[str]:
-    """One warning line per option :func:`inert_options` finds."""
-    return [f"warning: strategy.{k}={section[k]!r} has no effect: {why}" for k, why in inert_options(section).items()]
+def inert_sections(cfg: Mapping[str, Any]) -> list[str]:
+    """``section.key`` for every option of another task's section (``bottomup``, ``centre``) set to another value
+    than its default: the task ``cfg["task"]`` does not read them (``task=centre bottomup.gamma=0.5``)."""
+    from .tasks import DEFAULT_TASK, TASKS
+
+    task = str(cfg.get("task", DEFAULT_TASK))
+    own = TASKS[task].section if task in TASKS else None
+    out = []
+    for t in TASKS.values():
+        if t.section and t.section != own:
+            given = cfg.get(t.section) or {}
+            out += [f"{t.section}.{k}" for k, v in given.items() if k in t.defaults and v != t.defaults[k]]
+    return out
 
 
-__all__ = ["ADAPTIVE_ONLY", "REFINE_ONLY", "inert_options", "inert_warnings"]
+def inert_warnings(cfg: Mapping[str, Any]) -> list[str]:
+    """One warning line per option of a plain config ``cfg`` that its strategy (:func:`inert_options`) or its task
+    (:func:`inert_sections`) does not read."""
+    section = cfg.get("strategy") or {}
+    lines = [f"warning: strategy.{k}={section[k]!r} has no effect: {why}" for k, why in inert_options(section).items()]
+    task = cfg.get("task")
+    return lines + [f"warning: {key} has no effect: an option of another task than task={task}"
+                    for key in inert_sections(cfg)]
+
+
+__all__ = ["ADAPTIVE_ONLY", "REFINE_ONLY", "inert_options", "inert_sections", "inert_warnings"]
