@@ -213,6 +213,12 @@ def test_a_new_run_does_not_replace_an_earlier_runs_checkpoints_unless_asked(tin
     assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=3", "resume=auto"]))["steps"] == 3
     best = run / "checkpoints" / "best.pt"
     best.write_bytes(last.read_bytes())  # an earlier training's best.pt, which eval RUN picks first
+    # A new run refused while it is built (here its data) leaves them: they were removed before the refusal.
+    kept = (last.read_bytes(), best.read_bytes())
+    with pytest.raises(AdaAnchorError):
+        train(build_config(None, [*tiny_overrides, *FAST, "overwrite=true", f"data.root={tmp_path / 'nowhere'}",
+                                  "data.format=coco", "data.train=train.json", "data.val=val.json"]))
+    assert (last.read_bytes(), best.read_bytes()) == kept
     capsys.readouterr()
     assert train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=1", "overwrite=true"]))["steps"] == 1
     assert "overwrite=true: removed the earlier training's checkpoints (best.pt, last.pt)" in capsys.readouterr().out

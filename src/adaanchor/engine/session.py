@@ -222,11 +222,11 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.de
 def check_fresh_start(cfg: DictConfig, run_dir: Path, info: DistInfo) -> None:
     """A new run does not replace the checkpoints of an earlier one unless ``overwrite=true``: running the same
     command twice would otherwise lose the first training at the second's first checkpoint. With ``overwrite=true``
-    the earlier checkpoints are removed now: a ``best.pt`` left behind was what ``eval RUN`` then scored, and a
-    ``last.pt`` what ``resume=auto`` continued after a crash before the new run's first checkpoint."""
+    the earlier checkpoints are removed once the new run is built (:func:`remove_earlier_checkpoints`, called by
+    ``setup_run``): a ``best.pt`` left behind was what ``eval RUN`` then scored, and a ``last.pt`` what
+    ``resume=auto`` continued after a crash before the new run's first checkpoint; removed before, a config refused
+    while the run was built (an option's value, data not found) cost them for nothing."""
     if cfg.overwrite:
-        if info.is_main:
-            remove_earlier_checkpoints(run_dir)
         return
     found = newest_checkpoint(run_dir) if info.is_main else None
     found = broadcast_object(str(found) if found else None, info)

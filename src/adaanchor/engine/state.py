@@ -30,7 +30,16 @@ from .run import build_system, seed_everything
 from .rundir import check_out_dir, close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
 from .schedule import candidate_warning, describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
-from .session import amp_mode, amp_note, build_data, check_resume, load_resume, record_config, restore
+from .session import (
+    amp_mode,
+    amp_note,
+    build_data,
+    check_resume,
+    load_resume,
+    record_config,
+    remove_earlier_checkpoints,
+    restore,
+)
 
 
 @dataclass
@@ -85,6 +94,8 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
     resume, state = load_resume(cfg, run_dir, info, device)
     changes = check_resume(resume, state, cfg, info) if resume is not None else None
     run = _build(cfg, info, device, run_dir)
+    if resume is None and cfg.overwrite and cfg.resume != "auto" and info.is_main:
+        remove_earlier_checkpoints(run_dir)  # the new run is built: nothing refused it
     # The run files are written once the model, the data and the schedule are built: a run that stops before
     # (a batch size that the processes do not divide, data not found) leaves config.yaml and its history as they were.
     record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
