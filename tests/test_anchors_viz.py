@@ -299,11 +299,28 @@ def test_a_multi_person_run_is_drawn_unlinked_with_a_note(tmp_path, monkeypatch,
 
     monkeypatch.setattr(draw, "_map_panel", map_panel)
     monkeypatch.setattr(draw, "_keypoint_panel", keypoint_panel)
+    import adaanchor.anchors_viz as viz
+
+    sizes, real_predict = [], viz.predict_image
+
+    def predict_image(*args, **kwargs):
+        out = real_predict(*args, **kwargs)
+        sizes.append(out["input_size"])
+        return out
+
+    monkeypatch.setattr(viz, "predict_image", predict_image)
     notes: list[str] = []
     written = visualize_command(str(cfg_path), [str(tmp_path / "people.png")], str(tmp_path / "out"), [],
                                 str(tmp_path / "w.pt"), None, notes=notes)
     plt.close("all")
     assert len(written) == 1 and links == [()]
+    # Prepared as predict prepares it: the short side (60) to the input's (64), aspect kept (85.3 wide), padded
+    # to the run's input multiple; it was fitted into 64x64 with borders.
+    from adaanchor.data.bottomup import eval_affine
+    from adaanchor.engine.run import image_multiple
+
+    multiple = image_multiple(cfg, 4)
+    assert sizes == [eval_affine((60, 80), 64, multiple)[1]] and sizes[0][0] >= 86 and sizes[0][0] % multiple == 0
     assert len(notes) == 1 and f"multi-person run (task={task})" in notes[0] and "adaanchor predict" in notes[0]
     assert titles == (["person-centre confidence map"] if task == "centre"
                       else ["confidence map, max over 17 keypoints"])

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .anchors_draw import grid_to_image, render_prediction
+from .data.bottomup import eval_affine
 from .data.dataset import load_image
 from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
@@ -36,13 +37,16 @@ def _confidence_maps(outputs: dict[str, torch.Tensor], strategy_name: str) -> np
 
 @torch.no_grad()
 def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Path, input_size: Sequence[int],
-                  device: torch.device | str = "cpu") -> dict[str, Any]:
+                  device: torch.device | str = "cpu", multiple: int | None = None) -> dict[str, Any]:
     """Predict keypoints on a whole image, returned in ORIGINAL image pixels.
 
     Args:
         model: in eval mode, on ``device``.
         image: ``(H, W, 3)`` uint8 RGB (grayscale ``(H, W)`` and RGBA are accepted), or an image file path.
         input_size: ``(W, H)`` of the model input.
+        multiple: a multi-person model's input multiple: the image is then prepared as ``predict`` and ``eval``
+            prepare it (short side to the input's, aspect kept, padded to the multiple), not fitted into
+            ``input_size`` with borders.
 
     Returns:
         ``keypoints (K, 2)`` float64 original pixels; ``scores (K,)`` or None (regression); ``anchors (K, 2)``
@@ -53,7 +57,10 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
     """
     img = _as_rgb(load_image(image) if isinstance(image, (str, Path)) else image)
     w_in, h_in = int(input_size[0]), int(input_size[1])
-    a = fit_image_affine(img.shape[:2], (w_in, h_in))
+    if multiple:
+        a, (w_in, h_in) = eval_affine(img.shape[:2], min(w_in, h_in), int(multiple))
+    else:
+        a = fit_image_affine(img.shape[:2], (w_in, h_in))
     crop = warp_image(img, a, (w_in, h_in))
     x = to_tensor_image(crop)[None].to(device)
     outputs = model(x)
@@ -102,13 +109,14 @@ def _unique_name(stem: str, method: str, used: set[str]) -> str:
 def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Path | tuple[np.ndarray, str, str]], out_dir: str | Path,
                      input_size: Sequence[int], spec: Any = None, keypoints: Sequence[str] | None = None,
                      device: torch.device | str = "cpu", skipped: list[str] | None = None,
-                     orientation: str = "displayed", draw_skeleton: bool = True) -> list[Path]:
+                     orientation: str = "displayed", draw_skeleton: bool = True,
+                     multiple: int | None = None) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
     raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
     file with an EXIF orientation tag is turned as a viewer shows it (``orientation="displayed"``) or drawn as
     stored (``"stored"``). ``draw_skeleton=False``: the points are not linked (a multi-person model's most
-    confident cell of each type may each be another person's)."""
+    confident cell of each type may each be another person's); ``multiple``: see :func:`predict_image`."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None and draw_skeleton else ()
     sel = select_keypoints(keypoints, names)
@@ -136,7 +144,7 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                     raise
                 skipped.append(f"{p}: {getattr(e, 'reason', None) or e}")
                 continue
-        pred = predict_image(model, strategy, img, input_size, device)
+        pred = predict_image(model, strategy, img, input_size, device, multiple)
         target = out / _unique_name(stem, pred["method"] or "model", used)
         try:
             written.append(render_prediction(img, pred, target, skeleton, names, sel, title=title))
@@ -192,12 +200,12 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     ``skipped`` list, is added to it as ``PATH: reason`` and the others are drawn (``adaanchor viz`` then exits
     with 3, as ``predict`` does); nothing readable at all is an error either way.
 
-    A multi-person run (bottom-up, centres) is drawn as its maps show it: each keypoint type's most confident cell
-    over the whole image, not linked, and its confidence maps; the grouped poses are ``adaanchor predict``'s
+    A multi-person run (bottom-up, centres) is drawn as its maps show it, on the image prepared as ``predict``
+    prepares it: each keypoint type's most confident cell over the whole image, not linked, and its confidence maps; the grouped poses are ``adaanchor predict``'s
     overlays. ``notes`` (a list) receives a line saying so.
     """
     from .data.build import data_spec
-    from .engine.run import is_multi_person, load_for_eval, resolve_run
+    from .engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
 
     # One path or name given alone, not in a list: iterated, "a.png" was read as the files "a", ".", "p", ...
     images = [images] if isinstance(images, (str, Path)) else list(images)
@@ -225,7 +233,8 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
                      "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
                      "draws the grouped poses")
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
-                               orientation, draw_skeleton=not multi)
+                               orientation, draw_skeleton=not multi,
+                               multiple=image_multiple(cfg, strategy.stride) if multi else None)
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written
