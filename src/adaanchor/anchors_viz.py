@@ -16,13 +16,13 @@ from torch import nn
 
 from .anchors_draw import grid_to_image, render_prediction
 from .data.bottomup import eval_affine
-from .data.dataset import load_image
+from .data.dataset import load_image, read_image
 from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
 from .errors import AdaAnchorError, DataError, unknown_name_error
 from .predict.crops import fit_image_affine  # (the crop of TopDownDataset(crop="image"))
 from .predict.images import as_rgb as _as_rgb
-from .predict.images import check_orientation
+from .predict.images import check_orientation, orientation_notes
 from .predict.sources import Source, expand_sources, read_video
 
 
@@ -110,13 +110,14 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                      input_size: Sequence[int], spec: Any = None, keypoints: Sequence[str] | None = None,
                      device: torch.device | str = "cpu", skipped: list[str] | None = None,
                      orientation: str = "displayed", draw_skeleton: bool = True,
-                     multiple: int | None = None) -> list[Path]:
+                     multiple: int | None = None, turned: dict[str, str] | None = None) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
     raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
     file with an EXIF orientation tag is turned as a viewer shows it (``orientation="displayed"``) or drawn as
     stored (``"stored"``). ``draw_skeleton=False``: the points are not linked (a multi-person model's most
-    confident cell of each type may each be another person's); ``multiple``: see :func:`predict_image`."""
+    confident cell of each type may each be another person's); ``multiple``: see :func:`predict_image`;
+    ``turned`` (a dict) receives ``file -> "EXIF orientation N"`` for each file that carries one."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None and draw_skeleton else ()
     sel = select_keypoints(keypoints, names)
@@ -138,7 +139,10 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
             p = Path(item)
             try:
                 exif = "apply" if orientation == "displayed" else "ignore"
-                img, stem, title = load_image(p, exif), p.stem, p.name  # DataError naming the file when missing or corrupt
+                img, tag = read_image(p, exif)  # DataError naming the file when missing or corrupt
+                stem, title = p.stem, p.name
+                if turned is not None and 2 <= tag <= 8:
+                    turned[str(p)] = f"EXIF orientation {tag}"
             except DataError as e:
                 if skipped is None:
                     raise
@@ -232,9 +236,12 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
         notes.append(f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
                      "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
                      "draws the grouped poses")
+    turned: dict[str, str] = {}
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
-                               multiple=image_multiple(cfg, strategy.stride) if multi else None)
+                               multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned)
+    if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it
+        notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written

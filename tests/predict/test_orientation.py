@@ -126,3 +126,18 @@ def test_viz_draws_a_tagged_photo_as_displayed_or_as_stored(pred_runs, photo, tm
     shown = visualize_command(str(pred_runs["adaanchor"]), [str(path)], str(tmp_path / "a"))[0]
     stored = visualize_command(str(pred_runs["adaanchor"]), [str(path)], str(tmp_path / "b"), orientation="stored")[0]
     assert Image.open(shown).size != Image.open(stored).size  # the image panel is upright in one, turned in the other
+
+
+@pytest.mark.parametrize("orientation, says", [("displayed", "turned as a viewer shows them"),
+                                               ("stored", "that was not applied")])
+def test_viz_says_which_inputs_carried_an_orientation(pred_runs, photo, val_images, tmp_path, capsys, orientation,
+                                                      says):
+    # As predict says it; viz said nothing.
+    path, _ = photo
+    capsys.readouterr()
+    assert main(["viz", str(pred_runs["adaanchor"]), str(path), str(val_images[0]), "--out", str(tmp_path / "v"),
+                 "--orientation", orientation]) == 0
+    err = capsys.readouterr().err
+    assert f"note: 1 input(s) carry an orientation (e.g. {path}: EXIF orientation 6)" in err and says in err
+    assert main(["viz", str(pred_runs["adaanchor"]), str(val_images[0]), "--out", str(tmp_path / "w")]) == 0
+    assert "orientation" not in capsys.readouterr().err

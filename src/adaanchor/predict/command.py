@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import AdaAnchorError
 from .boxes import Boxes, load_detections, no_boxes
 from .image_ids import check_box_ids, image_ids
-from .images import check_orientation
+from .images import check_orientation, orientation_notes
 from .overlay import draw_prediction
 from .predictor import Predictor
 from .sources import Frame, Skip, Source, count_frames, expand_sources, iter_frames, prefetch, video_info
@@ -126,22 +126,9 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                 d.rmdir()
         raise _nothing_to_predict(skipped)
     res["skipped"] = skipped
-    res["notes"] = _orientation_notes(res.pop("turned"), orientation)
+    res["notes"] = orientation_notes(res.pop("turned"), orientation)
     res["exit_code"] = EXIT_STOPPED if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
     return res
-
-
-def _orientation_notes(turned: dict[str, str], orientation: str) -> list[str]:
-    """A line saying which inputs had an orientation (EXIF tag, video rotation) and what was done with it."""
-    if not turned:
-        return []
-    src, turn = next(iter(turned.items()))
-    eg = f"{len(turned)} input(s) carry an orientation (e.g. {src}: {turn})"
-    if orientation == "displayed":
-        return [f"{eg}: turned as a viewer shows them, and their keypoints are in that frame (--orientation stored "
-                "keeps the stored pixels)"]
-    return [f"{eg} that was not applied: the model saw the stored pixels, and their keypoints are in that frame "
-            "(--orientation displayed turns them as a viewer shows them)"]
 
 
 def _nothing_to_predict(skipped: list[Skip]) -> AdaAnchorError:

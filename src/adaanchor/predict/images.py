@@ -100,6 +100,20 @@ def check_orientation(orientation: Any) -> str:
     return orientation
 
 
+def orientation_notes(turned: dict[str, str], orientation: str) -> list[str]:
+    """A line saying which inputs had an orientation (``turned``: source -> "EXIF orientation 6", a video's
+    rotation) and what was done with it (``predict`` and ``viz``)."""
+    if not turned:
+        return []
+    src, turn = next(iter(turned.items()))
+    eg = f"{len(turned)} input(s) carry an orientation (e.g. {src}: {turn})"
+    if orientation == "displayed":
+        return [f"{eg}: turned as a viewer shows them, and their keypoints are in that frame (--orientation stored "
+                "keeps the stored pixels)"]
+    return [f"{eg} that was not applied: the model saw the stored pixels, and their keypoints are in that frame "
+            "(--orientation displayed turns them as a viewer shows them)"]
+
+
 def read_any(image: Any, what: str = "image", orientation: str = "displayed") -> np.ndarray:
     """A file path is read (:func:`adaanchor.data.dataset.load_image`: DataError naming the file when it is
     missing or not an image); a PIL image gives its pixels (:func:`adaanchor.data.pixels.pil_pixels`); an
