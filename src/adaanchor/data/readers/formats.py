@@ -5,7 +5,8 @@ lists each format's conventions and options).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from .coco import read_coco
 from .crowdpose import read_crowdpose
@@ -39,7 +40,31 @@ REGISTRY: dict[str, tuple[Callable, str | None]] = {
     "yolo": (read_yolo, None),  # an Ultralytics YOLO pose dataset: data.spec=<the dataset> (docs/deeplabcut.md)
 }
 
-#: format name -> reader (``data.format`` in a config picks one).
-FORMATS: dict[str, Callable] = {name: reader for name, (reader, _) in REGISTRY.items()}
-#: format name -> its built-in keypoint spec name, or None.
-FORMAT_SPECS: dict[str, str | None] = {name: spec for name, (_, spec) in REGISTRY.items()}
+class _Column(Mapping[str, Any]):
+    """One column of :data:`REGISTRY` by format name, read from it on every access: an entry added to
+    ``REGISTRY`` after import (a format of the user's own) is in :data:`FORMATS` and :data:`FORMAT_SPECS` too."""
+
+    def __init__(self, index: int, what: str):
+        self._index, self._what = index, what
+
+    def __getitem__(self, name: str) -> Any:
+        return REGISTRY[name][self._index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(REGISTRY)
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        raise TypeError(f"{self._what} is derived from adaanchor.data.readers.formats.REGISTRY: add the format "
+                        f"there, REGISTRY[{name!r}] = (reader, default spec)")
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: format name -> reader (``data.format`` in a config picks one); a view of :data:`REGISTRY`.
+FORMATS: Mapping[str, Callable] = _Column(0, "FORMATS")
+#: format name -> its built-in keypoint spec name, or None; a view of :data:`REGISTRY`.
+FORMAT_SPECS: Mapping[str, str | None] = _Column(1, "FORMAT_SPECS")
