@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 _REFUSED = 1e6
 
@@ -61,6 +60,8 @@ def group_poses(
     Returns:
         :class:`Poses`, sorted by descending score.
     """
+    from scipy.optimize import linear_sum_assignment  # here: importing scipy.optimize took 0.2 s of every config import
+
     k_types = xy.shape[0]
     order = list(range(k_types)) if order is None else list(order)
     kps: list[np.ndarray] = []  # per pose (K, 3)
