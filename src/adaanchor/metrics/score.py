@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..data.readers.checks import keypoint_order_message
-from ..data.readers.formats import FORMAT_SPECS, FORMATS
+from ..data.readers.formats import FORMAT_SPECS, FORMATS, check_reader_options
 from ..data.spec import KeypointSpec
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError, DataError, unknown_name_error
@@ -194,7 +194,10 @@ def score(
     sp = load_spec(spec) if spec is not None else _infer_spec(gt, fmt)
     opts = dict(reader_options or {})
     if headboxes is not None:
+        if metric != "pckh":
+            raise AdaAnchorError(f"headboxes are MPII head boxes for metric pckh; metric {metric} does not read them")
         opts["headboxes"] = headboxes
+    check_reader_options(fmt, opts)
     read = FORMATS[fmt](gt, sp, images_dir=images_dir, skip_invalid=False, **opts)
     insts = read.instances
     if not insts:

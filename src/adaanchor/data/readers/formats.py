@@ -5,9 +5,11 @@ lists each format's conventions and options).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from ...errors import AdaAnchorError
 from .coco import read_coco
 from .crowdpose import read_crowdpose
 from .csv_landmarks import read_csv_landmarks
@@ -68,3 +70,17 @@ class _Column(Mapping[str, Any]):
 FORMATS: Mapping[str, Callable] = _Column(0, "FORMATS")
 #: format name -> its built-in keypoint spec name, or None; a view of :data:`REGISTRY`.
 FORMAT_SPECS: Mapping[str, str | None] = _Column(1, "FORMAT_SPECS")
+
+
+def check_reader_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse options that format ``name``'s reader does not take, naming those it does: a reader without
+    ``**options`` (``coco``, ``yolo``) raised Python's ``TypeError`` for one (``adaanchor score --fmt coco
+    --headboxes FILE``)."""
+    params = list(inspect.signature(REGISTRY[name][0]).parameters.values())
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    own = [p.name for p in params[4:]]  # after (path, spec, images_dir, skip_invalid)
+    unknown = sorted(set(options) - set(own))
+    if unknown:
+        raise AdaAnchorError(f"format {name} takes no option {', '.join(unknown)} "
+                             f"(its options: {', '.join(own) or 'none'})")
