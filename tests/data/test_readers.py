@@ -33,8 +33,9 @@ MPII, WFLW, FACE68, COCO, CROWD = (load_spec(n) for n in ("mpii", "wflw", "face6
 
 # ------------------------------------------------------------------------------------------------ registry
 def test_formats_registry_and_uniform_signature():
-    for name in ("coco", "synth", "mpii", "mpii_mat", "wflw_txt", "wflw", "crowdpose", "pts", "csv", "detections"):
-        assert name in FORMATS, name
+    assert {"coco", "synth", "mpii", "mpii_mat", "wflw_txt", "wflw", "crowdpose", "pts", "csv", "detections", "dlc",
+            "slp", "yolo", "crowd"} <= set(FORMATS)
+    for name in FORMATS:  # every registered reader, not a list of them that a new entry is missing from
         params = inspect.signature(FORMATS[name]).parameters
         assert list(params)[:4] == ["path", "spec", "images_dir", "skip_invalid"], name
         assert params["images_dir"].default is None and params["skip_invalid"].default is False
