@@ -1,7 +1,7 @@
 """Landmark CSV: one face per row, ``filename, x0, y0, x1, y1, ...`` (the ytfaces-68 / Udacity layout).
 
 - An optional header row is recognised automatically (ytfaces-68's header is ``,0,1,...,135``: an empty
-  first cell); ``header=True/False`` forces it.
+  first cell; see :func:`_looks_like_header`); ``header=True/False`` forces it.
 - A row holds ``2K`` numbers (``x, y`` per keypoint, every point labelled, ``v = 2``) or ``3K`` numbers
   (``x, y, v`` per keypoint, ``v`` in {0, 1, 2} as in COCO).
 - Coordinates are read as given (0-based pixel centres; ``one_based=True`` subtracts 1 for files that count
@@ -33,10 +33,18 @@ def _is_number(s: str) -> bool:
 
 
 def _looks_like_header(row: list[str]) -> bool:
+    """A header: an empty first cell, a cell after it that is not a number, or a first cell that is not an image
+    file name followed by column numbers (``0, 1, 2, ...`` or ``1, 2, 3, ...``). A data row whose file name has
+    no image suffix (``face01``, ``a.gif``) was taken for the header: its face was dropped without a word and the
+    ``ann_id`` of every later row moved by one."""
     first = row[0].strip() if row else ""
-    if not first or Path(first).suffix.lower() not in IMAGE_SUFFIXES:
+    cells = [c.strip() for c in row[1:]]
+    if not first or not all(_is_number(c) for c in cells):
         return True
-    return not all(_is_number(c) for c in row[1:])
+    if Path(first).suffix.lower() in IMAGE_SUFFIXES:
+        return False
+    nums = [float(c) for c in cells]
+    return nums in (list(range(len(nums))), list(range(1, len(nums) + 1)))
 
 
 def read_csv_landmarks(
