@@ -324,3 +324,12 @@ def test_a_multi_person_run_is_drawn_unlinked_with_a_note(tmp_path, monkeypatch,
     assert len(notes) == 1 and f"multi-person run (task={task})" in notes[0] and "adaanchor predict" in notes[0]
     assert titles == (["person-centre confidence map"] if task == "centre"
                       else ["confidence map, max over 17 keypoints"])
+
+
+def test_a_box_trained_run_gets_a_note_on_the_whole_image(runs, images, tmp_path):
+    notes: list[str] = []
+    visualize_command(str(runs["adaanchor"]), [images["rgb"]], str(tmp_path / "a"), notes=notes)
+    assert not any("data.crop=box" in n for n in notes)
+    visualize_command(str(runs["adaanchor"]), [images["rgb"]], str(tmp_path / "b"), overrides=["data.crop=box"],
+                      notes=notes)
+    assert sum("data.crop=box" in n for n in notes) == 1

@@ -236,6 +236,9 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
         notes.append(f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
                      "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
                      "draws the grouped poses")
+    if not multi and notes is not None and str(cfg.data.get("crop", "box")) == "box":  # as predict says it
+        notes.append(f"note: {run} was trained on instance boxes (data.crop=box): viz fits the whole image into the "
+                     "input, which the model never saw; `adaanchor predict --boxes` crops each instance as training did")
     turned: dict[str, str] = {}
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
