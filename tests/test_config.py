@@ -529,3 +529,12 @@ def test_lr_steps_are_whole_milestones_in_increasing_order(value):
                                              r">= 0, in increasing order.*, got \["):
         build_config(None, [f"train.lr_steps={value}"])
     assert build_config(None, ["train.lr_steps=[1,5]"]).train.lr_steps == [1, 5]
+
+
+def test_a_registry_name_is_checked_before_the_keys_of_its_section():
+    # A run of a strategy registered by a user's script, opened in a process without it: the error named an option
+    # of that strategy ("unknown config key 'strategy.sharp_gain'"), not the strategy.
+    with pytest.raises(AdaAnchorError, match=r"^unknown strategy 'sharp'. Valid: adaanchor, "):
+        build_config({"strategy": {"name": "sharp", "sharp_gain": 2.0}})
+    with pytest.raises(AdaAnchorError, match=r"^unknown backbone 'mynet'. Valid: "):
+        build_config(None, ["model.backbone=mynet", "model.my_width=3"])

@@ -211,10 +211,12 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     layers: list[dict[str, Any]] = [ref]
     if base is not None:
         layer = read_yaml(base) if isinstance(base, (str, Path)) else nested_keys(base)
+        _check_names(layer)
         check_keys(layer, ref)
         bool_words(layer, ref)
         layers.append(layer)
     ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else nested_keys(overrides)
+    _check_names(ov)
     check_keys(ov, ref)
     bool_words(ov, ref)
     layers.append(ov)
@@ -236,6 +238,21 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     resolve_config(plain["data"]["synth"])
     resolve_crowd_config(plain["data"]["crowd"])
     return cfg  # type: ignore[return-value]
+
+
+#: The options that name a registry entry, checked before the keys: a config naming an entry this process has not
+#: registered (a strategy a script added, in a run opened by the CLI) is refused by that name, not by its options.
+NAME_KEYS = ("task", "strategy.name", "model.backbone", "data.format")
+
+
+def _check_names(layer: Mapping[str, Any]) -> None:
+    ranges = all_ranges()
+    for dotted in NAME_KEYS:
+        node: Any = layer
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, str):
+            ranges[dotted].check(dotted, node)
 
 
 def _merge(layers: list[dict[str, Any]]) -> DictConfig:
