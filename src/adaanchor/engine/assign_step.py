@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from ..strategies.assign_ema import AssignEMA
 from ..strategies.base import Encoded
+from .dist import DistInfo, broadcast_tensors
 
 
 def anchor_strategy(strategy: Any) -> Any:
@@ -37,6 +38,18 @@ def make_assign_ema(strategy: Any, model: nn.Module) -> AssignEMA | None:
     return AssignEMA(model, decay)
 
 
+def update_ema(ema: AssignEMA, model: nn.Module, info: DistInfo) -> None:
+    """One EMA update after an optimizer step, the same on every rank. The parameters are the same on all ranks
+    (DDP), but without ``train.sync_bn`` each rank's BatchNorm running statistics come from its own share of the
+    batch: each rank's copy then averaged other statistics, scored with them, and a resumed run (rank 0's copy on
+    every rank) assigned otherwise than the uninterrupted one. Rank 0's averaged buffers go to every rank, as DDP
+    sends rank 0's buffers to the live model at every forward."""
+    ema.update(model)
+    buffers = [b for b in ema.module.buffers() if b.dtype.is_floating_point]
+    for dtype in dict.fromkeys(b.dtype for b in buffers):
+        broadcast_tensors([b for b in buffers if b.dtype == dtype], info)
+
+
 def encode_step(strategy: Any, ema: AssignEMA | None, images: Tensor, outputs: dict[str, Tensor],
                 keypoints: Tensor, visibility: Tensor, step: int, autocast: Any) -> Encoded:
     """``strategy.encode`` of the detached ``outputs``, or, with ``ema``, of the EMA model's outputs on ``images``
@@ -48,4 +61,4 @@ def encode_step(strategy: Any, ema: AssignEMA | None, images: Tensor, outputs: d
     return strategy.encode(scored, keypoints, visibility, step=step, from_ema=True)
 
 
-__all__ = ["anchor_strategy", "encode_step", "make_assign_ema"]
+__all__ = ["anchor_strategy", "encode_step", "make_assign_ema", "update_ema"]

@@ -90,6 +90,16 @@ def broadcast_object(obj: Any, info: DistInfo) -> Any:
     return box[0]
 
 
+def broadcast_tensors(tensors: list[torch.Tensor], info: DistInfo) -> None:
+    """Overwrite ``tensors`` (same shapes, one float dtype) on every rank with rank 0's, in one collective."""
+    if info.world == 1 or not tensors:
+        return
+    flat = torch.cat([t.detach().reshape(-1) for t in tensors])
+    dist.broadcast(flat, src=0)
+    for t, part in zip(tensors, flat.split([t.numel() for t in tensors]), strict=True):
+        t.copy_(part.view_as(t))
+
+
 def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     """Every rank's ``obj``, in rank order, on every rank."""
     if info.world == 1:

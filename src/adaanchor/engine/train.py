@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..malloc import keep_freed_memory
 from ..strategies import compute_loss
-from .assign_step import encode_step
+from .assign_step import encode_step, update_ema
 from .csvlog import CsvLog
 from .dist import (
     DistInfo,
@@ -171,7 +171,7 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     run.scaler.step(run.opt)
     run.scaler.update()
     if run.ema is not None:
-        run.ema.update(run.model)
+        update_ema(run.ema, run.model, run.info)
     run.sched.step()
     run.step += 1
     bar.update(1)
@@ -259,6 +259,20 @@ def _check_replicas(run: Run) -> None:
         return
     prints = gather_objects(param_fingerprint(run.model.named_parameters()), run.info)
     if len(set(prints)) != 1:
-        raise TrainingError(f"replicas diverged: parameter fingerprints differ across ranks: {prints}")
+        _diverged(f"parameter fingerprints differ across ranks: {prints}")
     if run.info.is_main:
         print(f"parameters identical on all {run.info.world} ranks (sha256 {prints[0][:16]})")
+    if run.ema is None:
+        return
+    # The EMA copy the assignment scores: its BatchNorm statistics too (buffers, not only parameters).
+    prints = gather_objects(param_fingerprint(run.ema.module.state_dict().items()), run.info)
+    if len(set(prints)) != 1:
+        _diverged(f"the assignment's EMA copies differ across ranks: {prints}")
+    if run.info.is_main:
+        print(f"assignment EMA copy identical on all {run.info.world} ranks (sha256 {prints[0][:16]})")
+
+
+def _diverged(what: str) -> None:
+    err = TrainingError(f"replicas diverged: {what}")
+    err.same_on_every_rank = True  # every rank compared the same gathered fingerprints: said once
+    raise err
