@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -266,6 +267,12 @@ def _merge(layers: list[dict[str, Any]]) -> DictConfig:
         raise AdaAnchorError(f"config key '{key}': {why}") from None
 
 
+def say_once(line: str) -> None:
+    """Print a note on the config to stderr, once under torchrun: every rank builds the same config, rank 0 says it."""
+    if os.environ.get("RANK", "0") in ("", "0"):
+        print(line, file=sys.stderr)
+
+
 def _note_preset_overrides(name: str, preset: Mapping[str, Any], user_layers: list[dict[str, Any]]) -> None:
     """Say which preset options the file or the overrides replace: a resolved config given as the base sets
     every key, and would otherwise turn a named assigner into the plain one without a word."""
@@ -274,15 +281,15 @@ def _note_preset_overrides(name: str, preset: Mapping[str, Any], user_layers: li
         section.update(layer.get("strategy") or {})
     changed = [f"strategy.{k}={section[k]!r} (preset: {v!r})" for k, v in preset.items() if k in section and section[k] != v]
     if changed:
-        print(f"note: the config replaces options of the {name} preset: {', '.join(changed)}", file=sys.stderr)
+        say_once(f"note: the config replaces options of the {name} preset: {', '.join(changed)}")
 
 
 def _note_ignored_epochs(overrides: Mapping[str, Any], cfg: DictConfig) -> None:
     """Say so when an override sets ``train.epochs`` while ``train.max_steps`` (of a config such as ``custom``)
     sets the length of the run: the epochs would be ignored without a word."""
     if "epochs" in (overrides.get("train") or {}) and cfg.train.max_steps:
-        print(f"note: train.epochs={cfg.train.epochs} has no effect while train.max_steps={cfg.train.max_steps} is "
-              "set (it counts the run in steps; train.max_steps=null counts epochs)", file=sys.stderr)
+        say_once(f"note: train.epochs={cfg.train.epochs} has no effect while train.max_steps={cfg.train.max_steps} is "
+                 "set (it counts the run in steps; train.max_steps=null counts epochs)")
 
 
 def save_config(cfg: DictConfig, path: str | Path) -> None:

@@ -72,15 +72,14 @@ def _moved_run_dir(config: str, overrides: list[str]) -> list[str] | dict[str, A
     path = Path(config)
     if path.name != "config.yaml" or not (path.parent / "config_history.yaml").is_file():
         return overrides
-    from ..config import parse_overrides, read_yaml
+    from ..config import parse_overrides, read_yaml, say_once
 
     parsed = parse_overrides(overrides)
     recorded = read_yaml(path).get("out_dir")
     here = path.parent.resolve()
     if "out_dir" in parsed or recorded is None or Path(str(recorded)).expanduser().resolve() == here:
         return overrides
-    print(f"note: {path} is the config of the run directory {path.parent} (made as {recorded}): training there",
-          file=sys.stderr)
+    say_once(f"note: {path} is the config of the run directory {path.parent} (made as {recorded}): training there")
     return {**parsed, "out_dir": str(here)}
 
 
