@@ -249,3 +249,14 @@ def test_an_error_every_rank_raises_alike_is_printed_by_rank_0_only(monkeypatch,
         capsys.readouterr()
         assert cli.main(["train", "x.yaml"]) == 2
         assert ("error: stopped by SIGTERM" in capsys.readouterr().err) is printed
+
+
+def test_a_global_batch_the_processes_do_not_divide_is_said_once():
+    # Every rank computes the same numbers and raised the same error: each printed it.
+    from adaanchor.engine.sampler import ResumableBatchSampler
+    from adaanchor.errors import AdaAnchorError
+
+    for rank in (0, 1):
+        with pytest.raises(AdaAnchorError, match=r"train.batch_size=7 \(the global batch\) is not divisible") as e:
+            ResumableBatchSampler(10, 7, 0, rank=rank, world=2)
+        assert getattr(e.value, "same_on_every_rank", False)

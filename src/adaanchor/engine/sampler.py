@@ -24,8 +24,10 @@ class ResumableBatchSampler(Sampler):
 
     def __init__(self, n: int, global_batch: int, seed: int, rank: int = 0, world: int = 1, shuffle: bool = True):
         if global_batch % world:
-            raise AdaAnchorError(f"train.batch_size={global_batch} (the global batch) is not divisible by the "
+            err = AdaAnchorError(f"train.batch_size={global_batch} (the global batch) is not divisible by the "
                                  f"number of processes ({world})")
+            err.same_on_every_rank = True  # the same numbers on every rank: the CLI prints it once (rank 0)
+            raise err
         if n < 1:
             raise AdaAnchorError("the training set is empty")
         self.n, self.gb, self.seed, self.rank, self.world, self.shuffle = n, global_batch, seed, rank, world, shuffle
