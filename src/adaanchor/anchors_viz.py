@@ -205,8 +205,9 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     with 3, as ``predict`` does); nothing readable at all is an error either way.
 
     A multi-person run (bottom-up, centres) is drawn as its maps show it, on the image prepared as ``predict``
-    prepares it: each keypoint type's most confident cell over the whole image, not linked, and its confidence maps; the grouped poses are ``adaanchor predict``'s
-    overlays. ``notes`` (a list) receives a line saying so.
+    prepares it: each keypoint type's most confident cell over the whole image, not linked, and its confidence
+    maps; the grouped poses are ``adaanchor predict``'s overlays. ``notes`` (a list) receives a line saying so,
+    one for a run trained on instance boxes, and one naming the images that carried an EXIF orientation.
     """
     from .data.build import data_spec
     from .engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
@@ -214,7 +215,6 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     # One path or name given alone, not in a list: iterated, "a.png" was read as the files "a", ".", "p", ...
     images = [images] if isinstance(images, (str, Path)) else list(images)
     keypoints = [keypoints] if isinstance(keypoints, str) else keypoints
-    overrides = [overrides] if isinstance(overrides, str) else list(overrides)
     check_orientation(orientation)
     if int(every) < 1 or (max_frames is not None and int(max_frames) < 1):
         raise AdaAnchorError(f"viz: every must be >= 1 and max_frames >= 1 or None (all), got {every} and {max_frames}")
@@ -236,7 +236,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
         notes.append(f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
                      "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
                      "draws the grouped poses")
-    if not multi and notes is not None and str(cfg.data.get("crop", "box")) == "box":  # as predict says it
+    if not multi and notes is not None and str(cfg.data.crop) == "box":  # as predict says it
         notes.append(f"note: {run} was trained on instance boxes (data.crop=box): viz fits the whole image into the "
                      "input, which the model never saw; `adaanchor predict --boxes` crops each instance as training did")
     turned: dict[str, str] = {}

@@ -249,11 +249,9 @@ NAME_KEYS = ("task", "strategy.name", "model.backbone", "data.format")
 def _check_names(layer: Mapping[str, Any]) -> None:
     ranges = all_ranges()
     for dotted in NAME_KEYS:
-        node: Any = layer
-        for part in dotted.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if isinstance(node, str):
-            ranges[dotted].check(dotted, node)
+        name = select(layer, dotted)
+        if isinstance(name, str):
+            ranges[dotted].check(dotted, name)
 
 
 def _merge(layers: list[dict[str, Any]]) -> DictConfig:

@@ -59,8 +59,9 @@ def source_commit(package_dir: Path | None = None) -> str | None:
         return None
     # The package's own files must be tracked there: a virtual environment inside another project's checkout
     # holds an installed copy, which that project's commit does not describe.
-    head = _git(root, "rev-parse", "HEAD") if _git(root, "ls-files", "--error-unmatch", str(here / "__init__.py")) \
-        is not None else None
+    if _git(root, "ls-files", "--error-unmatch", str(here / "__init__.py")) is None:
+        return None
+    head = _git(root, "rev-parse", "HEAD")
     if not head:
         return None
     # Only the checkout's tracked files: untracked run folders and caches are not the code.

@@ -3,6 +3,8 @@ the single-person demo's default name (it was taken for "not given" and the demo
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 import adaanchor.demo as demo
@@ -17,7 +19,8 @@ from adaanchor.cli import main
 ])
 def test_the_out_folder_given_is_the_one_used(monkeypatch, task, module, name, default):
     seen = []
-    monkeypatch.setattr(module, name, lambda out_dir, **kw: seen.append(str(out_dir)))
+    default_out = inspect.signature(getattr(module, name)).parameters["out_dir"].default  # the function's own
+    monkeypatch.setattr(module, name, lambda out_dir=default_out, **kw: seen.append(str(out_dir)))
     assert main(["demo", "--task", task, "--out", "runs/demo"]) == 0
     assert main(["demo", "--task", task, "--out", "elsewhere"]) == 0
     assert main(["demo", "--task", task]) == 0
@@ -26,6 +29,7 @@ def test_the_out_folder_given_is_the_one_used(monkeypatch, task, module, name, d
 
 def test_the_single_person_demo_keeps_its_default(monkeypatch):
     seen = []
-    monkeypatch.setattr(demo, "run_demo", lambda out_dir, **kw: seen.append(str(out_dir)))
+    default_out = inspect.signature(demo.run_demo).parameters["out_dir"].default
+    monkeypatch.setattr(demo, "run_demo", lambda out_dir=default_out, **kw: seen.append(str(out_dir)))
     assert main(["demo"]) == 0 and main(["demo", "--out", "x"]) == 0
     assert seen == ["runs/demo", "x"]

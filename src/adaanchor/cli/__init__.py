@@ -70,7 +70,8 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
-    p.add_argument("--version", action=_VersionAction, help="the package (and its commit, from a git checkout), torch, timm and Python versions")
+    p.add_argument("--version", action=_VersionAction,
+                   help="the package (and its commit, from a git checkout), torch, timm and Python versions")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and localanchor, same budget")

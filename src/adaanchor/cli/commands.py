@@ -88,17 +88,17 @@ def cmd_demo(a: argparse.Namespace) -> int:
     if a.task in ("bottomup", "centre", "center"):
         if a.overrides or a.budget_minutes is not None:
             raise AdaAnchorError(f"demo --task {a.task} takes --out, --seed and --steps only")
+        given = {k: v for k, v in (("out_dir", a.out), ("steps", a.steps)) if v is not None}
         if a.task == "bottomup":
             from ..demo_bottomup import run_bottomup_demo as run_multi
         else:
             from ..demo_centre import run_centre_demo as run_multi
-        default_out = "runs/demo_bottomup" if a.task == "bottomup" else "runs/demo_centre"
-        run_multi(out_dir=a.out if a.out is not None else default_out, seed=a.seed,
-                  **({"steps": a.steps} if a.steps is not None else {}))  # default: the demo function's
+        run_multi(seed=a.seed, **given)  # what is not given: the demo function's default
         return 0
     from ..demo import run_demo
 
-    run_demo(out_dir=a.out if a.out is not None else "runs/demo", budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides, steps=a.steps)
+    run_demo(budget_minutes=a.budget_minutes, seed=a.seed, overrides=a.overrides, steps=a.steps,
+             **({"out_dir": a.out} if a.out is not None else {}))
     return 0
 
 

@@ -160,14 +160,11 @@ class TopDownDataset(Dataset):
     ):
         if crop not in ("box", "image"):
             raise ValueError(f"crop must be 'box' or 'image', got {crop!r}")
-        if exif not in EXIF_MODES:
-            raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
-        self.exif = exif
         self.instances, self.spec, self.crop, self.train = list(instances), spec, crop, train
         self.out_wh = (int(input_size[0]), int(input_size[1]))
         self.aug = {**AUG_DEFAULTS, **(aug or {})}
         self.transform = transform
-        self._images = DatasetImages(cache_images, exif)
+        self._images = DatasetImages(cache_images, exif)  # checks exif
 
     def __len__(self) -> int:
         return len(self.instances)

@@ -13,6 +13,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from ..config import build_config, missing_run_sections
+from ..config_overrides import override_list
 from ..configs import config_file
 from ..data.build import data_spec
 from ..data.paths import GENERATED_FORMATS
@@ -94,7 +95,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: Sequence[str] = (),
+def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: str | Sequence[str] = (),
                 need_data: bool = True) -> tuple[DictConfig, Path | None]:
     """``target`` is a run directory (with ``config.yaml``), a checkpoint inside one (``RUN/checkpoints/x.pt``:
     that run, that checkpoint) or a config file. Returns the config (with ``overrides`` applied) and the
@@ -104,7 +105,9 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: S
     unless ``data.spec`` is overridden, and, with ``need_data`` (evaluation), a data path of its config that does
     not exist here (the data moved, another machine) is named with the override that fixes it; prediction,
     export and drawing need no data and say nothing of it. A bare name that is neither is a packaged config
-    (``demo``)."""
+    (``demo``). ``overrides``: ``key=value`` strings, or one such string
+    (:func:`adaanchor.config_overrides.override_list`; ``predict``, ``export`` and ``viz`` pass them on as given)."""
+    overrides = override_list(overrides)
     target, ckpt = split_checkpoint(Path(target), ckpt)
     # A folder of that name is the run (``out_dir=custom``), not the packaged config config_file would name.
     p = Path(target) if Path(target).is_dir() else config_file(target)

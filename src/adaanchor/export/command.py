@@ -45,7 +45,6 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
             writable, export failure,
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
-    from ..config_overrides import override_list
     from ..data.build import data_spec
     from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
 
@@ -53,7 +52,7 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
         check_onnx_name(out)
     check_opset(opset)  # before the model loads
     need_onnx(runtime=check)
-    cfg, ckpt_path = resolve_run(run, ckpt, override_list(overrides), need_data=False)
+    cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False)
     run = str(split_checkpoint(Path(run), None)[0])  # a checkpoint path stands for its run (the default output)
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")

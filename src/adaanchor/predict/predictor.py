@@ -72,7 +72,6 @@ class Predictor:
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
         """
-        from ..config_overrides import override_list
         from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
         from ..export.command import check_onnx_name, default_onnx_path
         from ..export.metadata import checkpoint_digest
@@ -90,7 +89,7 @@ class Predictor:
         check_orientation(orientation)
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
-        cfg, ckpt_path = resolve_run(target, ckpt, override_list(overrides), need_data=False)
+        cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False)
         if ckpt_path is None and not cfg.model.weights:
             raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
         dev = resolve_device(device)

@@ -30,8 +30,7 @@ from .base import Strategy
 from .centre import CENTRE_DEFAULTS, CENTRE_RANGES, build_centre
 from .tags import BOTTOMUP_DEFAULTS, BOTTOMUP_RANGES, build_bottomup
 
-#: ``(strategy section, task section, num_keypoints, stride, input_size (W, H)) -> strategy``.
-#: ``(strategy section, task section, num_keypoints, stride, input_size, sigmas=spec's OKS sigmas) -> Strategy``.
+#: ``(strategy section, task section, num_keypoints, stride, input_size (W, H), sigmas=spec's OKS sigmas) -> Strategy``.
 TaskBuilder = Callable[..., Strategy]
 
 

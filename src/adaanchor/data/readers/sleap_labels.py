@@ -54,9 +54,10 @@ def flip_pairs_from_names(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
     ``left``/``right`` anywhere in the name (any case: ``leftear``/``rightear``, ``ear_left``/``ear_right``,
     ``FrontLeftPaw``/``FrontRightPaw``) or a lone ``l``/``r`` at the start or after ``_ - .`` or space, and before
     one of those, a digit or the end (``l_ear``/``r_ear``, ``paw-L``/``paw-R``, ``hand_L1``/``hand_R1``), or a
-    lower-case ``l``/``r`` starting a camelCase name (``lShoulder``/``rShoulder``), or a capital ``L``/``R`` after a lower-case letter and before the
-    end, a digit or a separator (``eyeL``/``eyeR``, ``forelegL1``/``forelegR1``). Each keypoint is in at most one pair (the first found, in name
-    order; spaces around a name are not part of it); names without a counterpart stay where they are under a flip.
+    lower-case ``l``/``r`` starting a camelCase name (``lShoulder``/``rShoulder``), or a capital ``L``/``R`` after
+    a lower-case letter and before the end, a digit or a separator (``eyeL``/``eyeR``, ``forelegL1``/``forelegR1``).
+    Each keypoint is in at most one pair (the first found, in name order; spaces around a name are not part of it);
+    names without a counterpart stay where they are under a flip.
     """
     # Names are compared without surrounding spaces: Animal Kingdom's file names "Ankle_Left " (a trailing space)
     # beside "Ankle_Right", and the ankles had no pair.
