@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--name", default="step_phases", help="stem of the files written under --out (default "
-                   "step_phases: name a quick run otherwise, so that it does not replace the table the README quotes)")
+                   "step_phases: name a quick run otherwise, so that it does not replace the table docs/speed.md quotes)")
     add_malloc_option(p)
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)

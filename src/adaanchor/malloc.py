@@ -7,8 +7,8 @@ the top of its heap back to the kernel whenever more than its trim threshold is 
 touches memory the kernel must map and zero again, one page fault per 4 KiB page. On the demo's CPU training
 step that was 900-1,700 (heatmap) and 2,600-3,400 (AdaAnchor) page faults per step; keeping the memory made
 the step 3.5-5 % (heatmap) and 6-8 % (AdaAnchor) faster, and batched inference with the tiny CNN a third faster
-(``benchmarks/step_phases.py`` and ``speed.py`` with ``--malloc default`` measure the difference; README,
-"Speed", and docs/training.md).
+(``benchmarks/step_phases.py`` and ``speed.py`` with ``--malloc default`` measure the difference;
+docs/speed.md and docs/training.md).
 
 What: ``mallopt(M_MMAP_THRESHOLD, 32 MiB)`` (glibc's largest: blocks below it come from the heap and are reused)
 and ``mallopt(M_TRIM_THRESHOLD, 1 GiB)`` (free memory at the top of the heap stays, up to that much). The
