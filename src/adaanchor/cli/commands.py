@@ -58,7 +58,7 @@ def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str
     items = [config, *overrides] if config is not None else list(overrides)
     if not any(it.startswith("data.root=") for it in items):
         raise AdaAnchorError("no config file: give one, or data.root=PATH for your own data (with data.format=dlc, "
-                             "slp, yolo or coco), e.g. adaanchor train data.format=dlc data.root=PROJECT")
+                             "slp, nwb, yolo or coco), e.g. adaanchor train data.format=dlc data.root=PROJECT")
     return str(CUSTOM_CONFIG), items
 
 

@@ -1,9 +1,9 @@
 """Keypoint specs from anywhere a config may name one: a built-in name, a YAML file, or the data itself.
 
 :func:`adaanchor.data.spec.load_spec` (bottom layer) knows built-in names and YAML files. This module, in the
-data layer, adds the sources that need a reader: a DeepLabCut project or table and a SLEAP file carry their
-keypoint names and skeleton, so ``data.spec`` may point at them. Every caller above the data layer loads specs
-through here.
+data layer, adds the sources that need a reader: a DeepLabCut project or table, a SLEAP file and an NWB file's
+pose training data carry their keypoint names and skeleton, so ``data.spec`` may point at them. Every caller
+above the data layer loads specs through here.
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from .spec import load_spec as load_file_spec
 
 #: What a path given as a keypoint spec (or as custom data's data.root) may be.
 EXPECTED = ("a keypoint spec YAML file, a DeepLabCut project (its folder, config.yaml or a CollectedData table), "
-            "a SLEAP .slp file, a YOLO pose dataset (its folder or data.yaml) or a COCO-format .json file")
+            "a SLEAP .slp file, a YOLO pose dataset (its folder or data.yaml), an NWB .nwb file with pose training data "
+            "or a COCO-format .json file")
 
 
 def read_from_data(spec: KeypointSpec) -> bool:
-    """Whether ``spec`` was derived from pose data (a DeepLabCut project, a ``.slp``, a YOLO dataset, a COCO file's
-    categories) rather than read from a spec YAML or a built-in name: such a spec has no file of its own to copy."""
+    """Whether ``spec`` was derived from pose data (a DeepLabCut project, a ``.slp`` or ``.nwb``, a YOLO dataset, a
+    COCO file's categories) rather than read from a spec YAML or a built-in name: such a spec has no file of its own to copy."""
     return bool(spec.source) and is_data_source(Path(spec.source))
 
 
 def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> KeypointSpec:
-    """A built-in spec name, a YAML file, a mapping, or a pose-data source (DeepLabCut project/table, .slp)."""
+    """A built-in spec name, a YAML file, a mapping, or a pose-data source (DeepLabCut project/table, .slp, .nwb)."""
     if isinstance(name_or_path, (str, Path)):
         text = str(name_or_path)
         builtin = "/" not in text and (SPEC_DIR / f"{text}.yaml").is_file()

@@ -203,7 +203,7 @@ def warn_nonfinite(m: dict[str, Any], total: int, out: Any = None) -> None:
 
 #: Formats without a COCO annotation file whose OKS AP is scored against ground truth built from the evaluated
 #: instances (when the keypoint spec has OKS sigmas: a 17-keypoint YOLO dataset is COCO's).
-AP_FROM_INSTANCES = ("yolo", "dlc", "slp")
+AP_FROM_INSTANCES = ("yolo", "dlc", "slp", "nwb")
 
 
 def ap_ground_truth_file(cfg: Any, spec: Any = None) -> Path | None:

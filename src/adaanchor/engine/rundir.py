@@ -244,7 +244,7 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
         old = read_yaml(cfg_path) if cfg_path.is_file() else {}
         changes = config_changes(old, OmegaConf.to_container(cfg, resolve=True)) if old else {}  # type: ignore[arg-type]
     spec = data_spec(cfg.data)
-    # A spec file is copied; a spec read from the data (a DeepLabCut project, a .slp, a COCO file's categories)
+    # A spec file is copied; a spec read from the data (a DeepLabCut project, a .slp or .nwb, a COCO file's categories)
     # is written out, so that the run predicts without its data (on another machine, after the data changed).
     src, own = Path(spec.source) if spec.source else None, run_dir / SPEC_NAME
     if src is not None and src.is_file() and not read_from_data(spec):

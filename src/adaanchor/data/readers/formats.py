@@ -17,6 +17,7 @@ from .detections import read_detections
 from .dlc import read_dlc
 from .mpii import read_mpii
 from .mpii_mat import read_mpii_mat
+from .nwb import read_nwb
 from .pts import read_pts
 from .slp import read_slp
 from .wflw import read_wflw_coco, read_wflw_txt
@@ -39,6 +40,7 @@ REGISTRY: dict[str, tuple[Callable, str | None]] = {
     "detections": (read_detections, "coco"),
     "dlc": (read_dlc, None),  # the file decides: data.spec=<the project or table> (docs/deeplabcut.md)
     "slp": (read_slp, None),
+    "nwb": (read_nwb, None),  # ndx-pose training data in an NWB file, through sleap-io (docs/deeplabcut.md)
     "yolo": (read_yolo, None),  # an Ultralytics YOLO pose dataset: data.spec=<the dataset> (docs/deeplabcut.md)
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 #: format -> how a message names it.
-KINDS = {"dlc": "a DeepLabCut project", "slp": "a SLEAP file", "yolo": "a YOLO pose dataset",
+KINDS = {"dlc": "a DeepLabCut project", "slp": "a SLEAP file", "nwb": "an NWB file", "yolo": "a YOLO pose dataset",
          "coco": "a COCO-format .json file"}
 
 
@@ -19,12 +19,14 @@ def _text(path: Path, limit: int = 65536) -> str:
 
 
 def guess_format(root: Path) -> str | None:
-    """``dlc``, ``slp``, ``yolo`` or ``coco`` when ``root`` (a file or folder) looks like that kind of data."""
+    """``dlc``, ``slp``, ``nwb``, ``yolo`` or ``coco`` when ``root`` (a file or folder) looks like that kind of data."""
     root = Path(root).expanduser()
     if root.is_file():
         name, suffix = root.name.lower(), root.suffix.lower()
         if name.endswith(".slp"):
             return "slp"
+        if suffix == ".nwb":
+            return "nwb"
         if suffix == ".json":
             return "coco"
         if suffix in (".csv", ".h5") and name.startswith("collecteddata"):

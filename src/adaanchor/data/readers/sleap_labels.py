@@ -1,8 +1,8 @@
-"""What the DeepLabCut and SLEAP readers share: keypoint specs derived from a file's own skeleton, flip
+"""What the DeepLabCut, SLEAP and NWB readers share: keypoint specs derived from a file's own skeleton, flip
 pairs inferred from left/right names, and instances from sleap-io's points.
 
 ``data.spec`` may name the data itself (a DeepLabCut project folder, its ``config.yaml``, a
-``CollectedData_*.csv``/``.h5`` table or a SLEAP ``.slp`` file): :func:`spec_from_data` derives the spec
+``CollectedData_*.csv``/``.h5`` table, a SLEAP ``.slp`` file or an NWB ``.nwb`` file): :func:`spec_from_data` derives the spec
 from it, so a keypoint set that is defined by the labelling tool needs no YAML typed by hand.
 """
 
@@ -21,7 +21,7 @@ from . import Collector, printable
 from .pts import extent_box, landmark_instance
 
 #: File suffixes whose keypoint set :func:`spec_from_data` can derive (``.json``: a COCO-format file's categories).
-DATA_SUFFIXES = (".csv", ".h5", ".slp", ".json")
+DATA_SUFFIXES = (".csv", ".h5", ".slp", ".nwb", ".json")
 
 # Left/right spelled as a word part: "left"/"right" anywhere (leftear, ear_left, FrontLeftPaw), or a lone
 # "l"/"r" after a separator or at the start, before a separator, a digit or the end (l_ear, paw-r, "L ear", hand_L1).
@@ -94,7 +94,7 @@ def make_spec(name: str, keypoints: Sequence[str], edges: Sequence[tuple[str, st
 
 
 def is_data_source(path: Path) -> bool:
-    """``path`` is data whose keypoint set can be derived (a folder, a table, a ``.slp``, a DeepLabCut
+    """``path`` is data whose keypoint set can be derived (a folder, a table, a ``.slp``, a ``.nwb``, a DeepLabCut
     ``config.yaml``, a YOLO pose dataset's YAML) rather than a spec YAML."""
     if path.is_dir() or path.suffix.lower() in DATA_SUFFIXES:
         return True
@@ -110,13 +110,17 @@ def is_data_source(path: Path) -> bool:
 
 
 def spec_from_data(path: str | Path) -> KeypointSpec:
-    """The keypoint spec of a DeepLabCut project/table, a SLEAP file, a YOLO pose dataset (its folder or YAML) or
+    """The keypoint spec of a DeepLabCut project/table, a SLEAP or NWB file, a YOLO pose dataset (its folder or YAML) or
     a COCO-format file (its categories, :mod:`.coco_spec`) (see the module docstring)."""
     p = Path(path).expanduser()
     if p.suffix.lower() == ".slp":
         from .slp import slp_spec
 
         return slp_spec(p)
+    if p.suffix.lower() == ".nwb":
+        from .nwb import nwb_spec
+
+        return nwb_spec(p)
     if p.suffix.lower() == ".json":
         from .coco_spec import coco_spec
 

@@ -1,7 +1,8 @@
 """SLEAP labels (``.slp``, ``.pkg.slp``) through sleap-io (``data.format=slp``).
 
 - ``data.root`` is the ``.slp`` file (``data.train``/``data.val`` = ``.``; split it with ``data.split``).
-- User-labelled instances are read; predicted instances (a model's output stored in the file) are not.
+- User-labelled instances are read; predicted instances (a model's output stored in the file) are not. A file
+  with no user-labelled instance at all is refused, saying what it holds.
 - A point that is missing or marked not visible is ``v = 0``; every other point is ``v = 2``.
 - Keypoint names, skeleton edges and flip pairs (SLEAP's symmetries; else inferred from left/right names)
   come from the file's skeleton. Coordinates are pixel centres, 0-based, as sleap-io gives them.
@@ -12,6 +13,8 @@
   folder per file, so that SLEAP's versioned copies ``labels.v001.slp`` and ``labels.v002.slp`` never share
   frames). Each video's folder records the video it was decoded from (path, size, modification time) in
   ``source.json``; frames of another video (the file's videos reordered or replaced) are decoded again.
+
+The NWB reader (:mod:`.nwb`) reads sleap-io's ``Labels`` of an NWB file through the same functions.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,24 +38,34 @@ from .sleap_labels import column_order, make_spec, points_instance
 
 
 @functools.lru_cache(maxsize=8)
-def _load(path: Path, stamp: tuple[int, int]) -> Any:
-    import sleap_io as sio
-
+def _load(path: Path, stamp: tuple[int, int], reader: Callable[[Path], Any]) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            return sio.load_slp(str(path))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise DataError(path, f"sleap-io cannot read this SLEAP file ({type(e).__name__}: {e})") from None
+        return reader(path)
+
+
+def load_labels_file(path: str | Path, reader: Callable[[Path], Any], what: str) -> Any:
+    """The sleap-io ``Labels`` that ``reader`` makes of the file ``path`` (``what``: how a message names such a
+    file), cached on its mtime and size: the spec and both splits read the same file."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataError(p, f"{what} not found")
+    st = p.stat()
+    return _load(p.resolve(), (st.st_mtime_ns, st.st_size), reader)
+
+
+def _read_slp(path: Path) -> Any:
+    import sleap_io as sio
+
+    try:
+        return sio.load_slp(str(path))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataError(path, f"sleap-io cannot read this SLEAP file ({type(e).__name__}: {e})") from None
 
 
 def load_slp_file(path: str | Path) -> Any:
     """The sleap-io ``Labels`` of ``path`` (cached on its mtime and size)."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise DataError(p, "SLEAP file not found")
-    st = p.stat()
-    return _load(p.resolve(), (st.st_mtime_ns, st.st_size))
+    return load_labels_file(path, _read_slp, "SLEAP file")
 
 
 def _skeleton(labels: Any, path: Path) -> Any:
@@ -60,14 +74,31 @@ def _skeleton(labels: Any, path: Path) -> Any:
     return labels.skeletons[0]
 
 
+def labels_spec(labels: Any, path: Path) -> KeypointSpec:
+    """The keypoint spec of the sleap-io ``Labels`` of the file ``path``: its skeleton's nodes, edges and
+    symmetries (flip pairs inferred from the names where it has none)."""
+    sk = _skeleton(labels, path)
+    edges = [(e.source.name, e.destination.name) for e in sk.edges]
+    sym = [tuple(n.name for n in s.nodes) for s in sk.symmetries]
+    name = sk.name or path.name.split(".")[0]
+    return make_spec(str(name), list(sk.node_names), edges, sym, str(path))
+
+
 def slp_spec(path: str | Path) -> KeypointSpec:
     """The keypoint spec of a SLEAP file: its skeleton's nodes, edges and symmetries."""
     p = Path(path).expanduser()
-    sk = _skeleton(load_slp_file(p), p)
-    edges = [(e.source.name, e.destination.name) for e in sk.edges]
-    sym = [tuple(n.name for n in s.nodes) for s in sk.symmetries]
-    name = sk.name or p.name.split(".")[0]
-    return make_spec(str(name), list(sk.node_names), edges, sym, str(p))
+    return labels_spec(load_slp_file(p), p)
+
+
+def find_media(path: Path, labels_file: Path) -> Path | None:
+    """A media file a labels file names: as named, beside the labels file, or the path's tail under the labels
+    file's folder, longest first (a project copied elsewhere keeps its layout: /old/proj/frames/f000.png is
+    NEW/proj/frames/f000.png beside NEW/proj/x.slp). None when none of these is a file."""
+    tails = [Path(*path.parts[-k:]) for k in range(len(path.parts) - (1 if path.is_absolute() else 0), 0, -1)]
+    for cand in (path, *(labels_file.parent / t for t in tails)):
+        if cand.is_file():
+            return cand
+    return None
 
 
 def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
@@ -79,12 +110,9 @@ def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
     fn = video.filename
     if isinstance(fn, list):  # an image sequence: one file per frame
         p = Path(fn[frame_idx])
-        # As named, beside the .slp, or the path's tail under the .slp's folder, longest first: a project copied
-        # elsewhere keeps its layout (/old/proj/frames/f000.png is NEW/proj/frames/f000.png beside NEW/proj/x.slp).
-        tails = [Path(*p.parts[-k:]) for k in range(len(p.parts) - (1 if p.is_absolute() else 0), 0, -1)]
-        for cand in (p, *(slp.parent / t for t in tails)):
-            if cand.is_file():
-                return cand
+        found = find_media(p, slp)
+        if found is not None:
+            return found
         raise DataError(slp, "image file not found", record=f"video {vid} frame {frame_idx} ({p})", field="image")
     out = frames_dir(video, vid, slp) / f"{frame_idx:06d}.png"
     if out.is_file():
@@ -150,18 +178,19 @@ def frames_dir(video: Any, vid: int, slp: Path) -> Path:
     return d
 
 
-def read_slp(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
-             skip_invalid: bool = False, **_: object) -> ReadResult:
-    """Read a SLEAP file (see the module docstring). ``images_dir`` is not used: the file names its media.
+def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool = False) -> ReadResult:
+    """The user-labelled instances of the sleap-io ``Labels`` of the file ``path`` (see :func:`read_slp`).
 
-    Returns:
-        One instance per user-labelled instance (``ann_id`` in reading order, ``image_id`` by image file),
-        box = the extent of its labelled points, ``extra``: ``video``, ``frame`` and ``track`` (or None).
+    Raises:
+        DataError: the file holds no user-labelled instance at all (only a model's predicted instances, or none).
     """
-    p = Path(path).expanduser()
-    labels = load_slp_file(p)
-    order = column_order(spec, list(_skeleton(labels, p).node_names), str(p))
-    col = Collector(str(p), skip_invalid)
+    order = column_order(spec, list(_skeleton(labels, path).node_names), str(path))
+    if not any(lf.user_instances for lf in labels.labeled_frames):
+        preds = [lf for lf in labels.labeled_frames if lf.predicted_instances]
+        what = (f"only predicted instances (a model's output: {sum(len(lf.predicted_instances) for lf in preds)} on "
+                f"{len(preds)} frames)" if preds else "no instance at all")
+        raise DataError(path, f"no labelled instance to train on: the file holds {what}", field="instances")
+    col = Collector(str(path), skip_invalid)
     vids = {id(v): i for i, v in enumerate(labels.videos)}
     rows: list[tuple[str, str, np.ndarray, dict]] = []
     for lf in labels.labeled_frames:
@@ -170,7 +199,7 @@ def read_slp(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
             continue  # predictions only: nothing labelled by a person
         vid = vids.get(id(lf.video), -1)
         try:
-            img = str(_frame_file(lf.video, vid, int(lf.frame_idx), p))
+            img = str(_frame_file(lf.video, vid, int(lf.frame_idx), path))
         except DataError as e:
             col.fail(e.reason, record=e.record, field=e.field)
             continue
@@ -186,4 +215,16 @@ def read_slp(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
     return col.result(out)
 
 
-__all__ = ["load_slp_file", "read_slp", "slp_spec"]
+def read_slp(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
+             skip_invalid: bool = False, **_: object) -> ReadResult:
+    """Read a SLEAP file (see the module docstring). ``images_dir`` is not used: the file names its media.
+
+    Returns:
+        One instance per user-labelled instance (``ann_id`` in reading order, ``image_id`` by image file),
+        box = the extent of its labelled points, ``extra``: ``video``, ``frame`` and ``track`` (or None).
+    """
+    p = Path(path).expanduser()
+    return read_labels(p, load_slp_file(p), spec, skip_invalid)
+
+
+__all__ = ["find_media", "labels_spec", "load_labels_file", "load_slp_file", "read_labels", "read_slp", "slp_spec"]
