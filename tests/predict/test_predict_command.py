@@ -1,4 +1,4 @@
-"""``adaanchor predict``: outputs in every format (read back by ``adaanchor score``, pandas and sleap-io),
+"""``adaanchor predict``: outputs in every format (read back by ``adaanchor score``, pandas, sleap-io and pynwb),
 videos and labelled videos, boxes, and skipped inputs with their exit codes."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def folder_out(pred_runs, tiny_bench, tmp_path_factory):
     """``predict`` on the validation folder, ids from val.json, every format."""
     out = tmp_path_factory.mktemp("pred_folder")
     rc = _predict(str(pred_runs["adaanchor"]), str(tiny_bench / "images" / "val"), "--out", str(out),
-                  "--gt", str(tiny_bench / "val.json"), "--format", "coco,dlc", "--format", "slp")
+                  "--gt", str(tiny_bench / "val.json"), "--format", "coco,dlc", "--format", "slp,nwb")
     return rc, out
 
 
@@ -70,6 +70,53 @@ def test_slp_round_trip(folder_out, val_images):
     assert type(inst).__name__ == "PredictedInstance" and inst.numpy(scores=True).shape == (17, 3)
 
 
+def _nwb_series(path) -> dict[str, dict]:
+    """``{PoseEstimation name: {"videos", "scorer", "software", "series": {keypoint: (times, xy, confidence)}}}``
+    of an NWB predictions file, read with pynwb (not sleap-io: its reader numbers frames by position)."""
+    import warnings
+
+    from pynwb import NWBHDF5IO
+
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ndx-pose's deprecations of the fields sleap-io writes
+        with NWBHDF5IO(str(path), "r") as io:
+            nwb = io.read()
+            for module in nwb.processing.values():
+                for name, pe in module.data_interfaces.items():
+                    if type(pe).__name__ == "PoseEstimation":
+                        series = {k: (np.asarray(s.get_timestamps()), np.asarray(s.data[:]), np.asarray(s.confidence[:]))
+                                  for k, s in pe.pose_estimation_series.items()}
+                        out[name] = {"videos": list(pe.original_videos[:]), "scorer": pe.scorer,
+                                     "software": pe.source_software, "series": series}
+    return out
+
+
+def test_nwb_predictions_hold_what_the_other_files_hold(folder_out, pred_runs, val_images):
+    import sleap_io as sio
+
+    _, out = folder_out
+    slp = sio.load_slp(str(out / "predictions.slp"), open_videos=False)
+    nwb = sio.load_nwb(str(out / "predictions.nwb"))
+    assert [n.name for n in nwb.skeletons[0].nodes] == [n.name for n in slp.skeletons[0].nodes]
+    assert len(nwb.skeletons[0].edges) == len(slp.skeletons[0].edges) > 0
+    assert len(nwb) == len(slp) == len(val_images)
+    for a, b in zip(nwb, slp):  # image i is frame i of both
+        assert a.frame_idx == b.frame_idx and type(a.instances[0]).__name__ == "PredictedInstance"
+        np.testing.assert_allclose(a.instances[0].numpy(scores=True), b.instances[0].numpy(scores=True), atol=1e-4)
+    coco = {r["file_name"]: np.asarray(r["keypoints"]).reshape(-1, 3) for r in json.loads((out / "predictions.json").read_text())}
+    (pose,) = _nwb_series(out / "predictions.nwb").values()
+    assert pose["videos"] == slp.videos[0].filename and pose["software"] == "adaanchor"
+    assert pose["scorer"] == "adaanchor_adaanchor"
+    names = list(Predictor.from_run(pred_runs["adaanchor"], device="cpu").keypoint_names)
+    for k, name in enumerate(names):
+        times, xy, conf = pose["series"][name]
+        assert times.tolist() == list(range(len(val_images)))
+        ref = np.stack([coco[f][k] for f in pose["videos"]])
+        np.testing.assert_allclose(xy, ref[:, :2], atol=6e-4)
+        np.testing.assert_allclose(conf, ref[:, 2], atol=6e-6)
+
+
 def test_overlays_are_written(folder_out, val_images):
     _, out = folder_out
     pngs = sorted((out / "overlays").glob("*.png"))
@@ -83,9 +130,13 @@ def test_video_source_labelled_video_and_csv_by_frame(pred_runs, val_video, tmp_
     import sleap_io as sio
 
     assert _predict(str(pred_runs["adaanchor"]), str(val_video), "--out", str(out), "--save-video",
-                    "--format", "coco,csv,slp") == 0
+                    "--format", "coco,csv,slp,nwb") == 0
     labels = sio.load_slp(str(out / "clip.slp"), open_videos=False)
     assert [lf.frame_idx for lf in labels] == list(range(24)) and labels.videos[0].filename == str(val_video.resolve())
+    nwb = sio.load_nwb(str(out / "clip.nwb"))
+    assert [lf.frame_idx for lf in nwb] == list(range(24)) and nwb.videos[0].filename == str(val_video.resolve())
+    for a, b in zip(nwb, labels):
+        np.testing.assert_allclose(a.instances[0].numpy(scores=True), b.instances[0].numpy(scores=True), atol=1e-4)
     df = pd.read_csv(out / "clip.csv", header=[0, 1, 2], index_col=0)
     assert list(df.index) == list(range(24))
     res = json.loads((out / "clip.json").read_text())
@@ -112,7 +163,7 @@ def test_boxes_several_instances_per_image(pred_runs, val_images, tmp_path):
     out = tmp_path / "o"
     ckpt = pred_runs["regression"] / "checkpoints" / "last.pt"
     assert _predict(str(pred_runs["regression"]), str(folder / "*.png"), f"ckpt={ckpt}", "--out", str(out), "--boxes",
-                    str(tmp_path / "d.json")) == 0
+                    str(tmp_path / "d.json"), "--format", "coco,csv,nwb") == 0
     res = json.loads((out / "predictions.json").read_text())
     assert [r["image_id"] for r in res] == [0, 0, 2]
     assert [r["bbox"] for r in res] == [d["bbox"] for d in dets]
@@ -120,6 +171,15 @@ def test_boxes_several_instances_per_image(pred_runs, val_images, tmp_path):
     assert df.columns.names[1] is not None and list(df.columns.get_level_values(1).unique()) == ["individual1", "individual2"]
     assert df.iloc[1].isna().all()  # image 1: no box, no instance
     assert df.iloc[0].notna().sum() == 2 * 17 * 2  # regression: x and y, no likelihood
+    # NWB: one PoseEstimation per instance slot, as the CSV's individuals; no confidence is 1.0, as in the JSON.
+    poses = _nwb_series(out / "predictions.nwb")
+    assert sorted(poses) == ["track=individual1", "track=individual2"]
+    assert poses["track=individual1"]["videos"] == [str(folder / p.name) for p in val_images[:3]]
+    for track, frames, recs in (("track=individual1", [0, 2], [res[0], res[2]]), ("track=individual2", [0], [res[1]])):
+        for k, name in enumerate(Predictor.from_run(pred_runs["regression"], device="cpu").keypoint_names):
+            times, xy, conf = poses[track]["series"][name]
+            assert times.tolist() == frames and conf.tolist() == [1.0] * len(frames)
+            np.testing.assert_allclose(xy, [np.reshape(r["keypoints"], (17, 3))[k, :2] for r in recs], atol=6e-4)
 
 
 def test_boxes_need_image_ids_of_the_inputs_and_unused_detections_are_said(pred_runs, val_images, tmp_path, capsys):
@@ -231,6 +291,7 @@ def test_format_lists_name_a_format():
     from adaanchor.predict.writers import parse_formats
 
     assert parse_formats(None) == ["coco", "csv"] and parse_formats(["dlc,slp", "coco"]) == ["csv", "slp", "coco"]
+    assert parse_formats(["nwb"]) == ["nwb"]
     for empty in ([""], [" , "]):  # wrote overlays alone, no prediction file, exit 0
         with pytest.raises(AdaAnchorError, match="no format named; choose from coco, csv"):
             parse_formats(empty)
@@ -289,3 +350,52 @@ def test_the_writers_name_a_symlinked_image_by_its_own_name_not_its_target(tmp_p
     assert json.loads((out / "p.json").read_text())[0]["file_name"] == str(shots / "mouse 1.png")
     assert (out / "p.csv").read_text().splitlines()[-1].split(",")[0] == "../shots/mouse 1.png"
     assert sio.load_slp(str(out / "p.slp")).videos[0].filename == [str(shots / "mouse 1.png")]
+
+
+def test_nwb_series_keep_each_keypoints_frames(tmp_path):
+    """sleap-io (0.9.5) writes a keypoint's series on evenly spaced frames as a start and a rate cut to a whole
+    number (every second frame: rate 0, all points at one time), fails on a video whose frames are not all there
+    (IndexError) and on several untracked instances a frame; a frame without any instance makes no file at all."""
+    import warnings
+
+    from pynwb import NWBHDF5IO, validate
+
+    from adaanchor.predict.result import Prediction
+    from adaanchor.predict.sources import Frame
+    from adaanchor.predict.writers import NwbWriter
+
+    def pred(kp, sc):
+        kp = np.asarray(kp, float).reshape(-1, 3, 2)
+        n = len(kp)
+        return Prediction(kp, np.asarray(sc, np.float32).reshape(n, 3), None, np.tile([0, 0, 64, 48.0], (n, 1)),
+                          np.ones(n), np.zeros((n, 2, 3)), (48, 64))
+
+    video = tmp_path / "clip.mp4"
+    w = NwbWriter(tmp_path / "v.nwb", ("a", "b", "c"), ((0, 1),), max_instances=2)
+    for i in (0, 1, 2, 3, 5):  # frame 4 lost; c missing (0, 0, score 0) on odd frames; a second animal on 0 and 2
+        kp = [[i, 1], [2, 3], [0, 0] if i % 2 else [4, 5]]
+        sc = [0.5, 0.25, 0 if i % 2 else 0.75]
+        if i in (0, 2):
+            kp, sc = [kp, [[9, 9], [8, 8], [7, 7]]], [sc, [0.1, 0.2, 0.3]]
+        w.write(Frame(np.zeros((48, 64, 3), np.uint8), video, i, i / 10, "video"), pred(kp, sc), i)
+    w.close()
+    poses = _nwb_series(tmp_path / "v.nwb")
+    assert poses["track=individual1"]["videos"] == [str(video)]
+    want = {("track=individual1", "a"): [0, 1, 2, 3, 5], ("track=individual1", "c"): [0, 2],
+            ("track=individual2", "a"): [0, 2], ("track=individual2", "c"): [0, 2]}
+    for (track, key), frames in want.items():
+        times, xy, conf = poses[track]["series"][key]
+        assert times.tolist() == frames, (track, key)
+        if track == "track=individual1":
+            np.testing.assert_allclose(xy, [[i, 1] if key == "a" else [4, 5] for i in frames])
+            np.testing.assert_allclose(conf, [0.5 if key == "a" else 0.75] * len(frames))
+    # No instance at all: a file with the skeleton and no pose.
+    empty = NwbWriter(tmp_path / "e.nwb", ("a", "b", "c"))
+    empty.write(Frame(np.zeros((48, 64, 3), np.uint8), video, 0, 0.0, "video"), pred(np.zeros((0, 3, 2)), np.zeros((0, 3))), 0)
+    empty.close()
+    assert _nwb_series(tmp_path / "e.nwb") == {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("v.nwb", "e.nwb"):
+            with NWBHDF5IO(str(tmp_path / name), "r") as io:
+                assert validate(io=io) == [], name

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_viz)
 
     pr = sub.add_parser("predict", help="keypoints on images, folders, globs or videos: COCO JSON, DeepLabCut CSV, "
-                        ".slp, overlays (exit 0: all read, 3: some inputs skipped, 2: error, 143: stopped by "
+                        ".slp, .nwb, overlays (exit 0: all read, 3: some inputs skipped, 2: error, 143: stopped by "
                         "SIGTERM, the files complete up to that frame)")
     pr.add_argument("run", help="run directory, a checkpoint in one, or a config file")
     pr.add_argument("sources", nargs="+", metavar="SOURCE", help="image files, folders, glob patterns ('*.png') or videos, "
@@ -153,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--out", default="predictions", help="output folder (default predictions)")
     pr.add_argument("--boxes", help="COCO detections JSON: predict top-down in these boxes (videos: image_id = frame index)")
     pr.add_argument("--gt", help="COCO-style JSON whose images give the image ids of the image inputs")
-    pr.add_argument("--format", action="append", metavar="FMT", help="coco, csv (= dlc) or slp; repeat or comma-separate "
+    pr.add_argument("--format", action="append", metavar="FMT", help="coco, csv (= dlc), slp or nwb; repeat or comma-separate "
                     "(default coco,csv)")
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")
     pr.add_argument("--no-overlays", dest="overlays", action="store_false", help="no overlay PNGs for image inputs")

@@ -1,7 +1,7 @@
 """``adaanchor predict RUN SOURCE... [--out DIR] [--boxes FILE] [--format ...] [--save-video]``.
 
-Output layout in ``--out`` (docs/predict.md): the image inputs together as ``predictions.{json,csv,slp}``
-with one overlay PNG each in ``overlays/``; each video ``V.mp4`` as ``V.{json,csv,slp}`` and, with
+Output layout in ``--out`` (docs/predict.md): the image inputs together as ``predictions.{json,csv,slp,nwb}``
+with one overlay PNG each in ``overlays/``; each video ``V.mp4`` as ``V.{json,csv,slp,nwb}`` and, with
 ``--save-video``, ``V_labeled.mp4``. Exit codes: 0 every input predicted, 3 some inputs skipped (the rest
 predicted and written), 2 error (nothing predicted).
 """
