@@ -142,6 +142,9 @@ def test_video_source_labelled_video_and_csv_by_frame(pred_runs, val_video, tmp_
     res = json.loads((out / "clip.json").read_text())
     assert [r["frame"] for r in res] == list(range(24)) and [r["image_id"] for r in res] == list(range(24))
     np.testing.assert_allclose([r["time"] for r in res], np.arange(24) / 10, atol=1e-6)
+    for pose in _nwb_series(out / "clip.nwb").values():  # the frames' presentation times, in seconds
+        for times, _, _ in pose["series"].values():
+            np.testing.assert_allclose(times, [r["time"] for r in res][: len(times)], atol=1e-6)
     info = video_info(out / "clip_labeled.mp4")
     assert info.frames == 24 and (info.width, info.height) == (288, 384) and info.fps == 10
     assert sum(1 for _ in read_video(out / "clip_labeled.mp4")) == 24
@@ -352,6 +355,16 @@ def test_the_writers_name_a_symlinked_image_by_its_own_name_not_its_target(tmp_p
     assert sio.load_slp(str(out / "p.slp")).videos[0].filename == [str(shots / "mouse 1.png")]
 
 
+def test_frame_times_fill_lost_frames_from_their_neighbours():
+    from adaanchor.predict.sleap_writers import frame_times
+
+    # frames 0 and 5 lost: 0 extrapolated at the median interval, 5 interpolated, 7 and 8 extrapolated
+    np.testing.assert_allclose(frame_times({1: 1.04, 2: 1.08, 3: 1.12, 4: 1.16, 6: 1.24}, 8),
+                               [1.0, 1.04, 1.08, 1.12, 1.16, 1.20, 1.24, 1.28, 1.32])
+    np.testing.assert_allclose(frame_times({}, 3), [0, 1, 2, 3])  # images: image i at time i
+    np.testing.assert_allclose(frame_times({2: 5.0}, 3), [3.0, 4.0, 5.0, 6.0])  # one frame: its own time
+
+
 def test_nwb_series_keep_each_keypoints_frames(tmp_path):
     """sleap-io (0.9.5) writes a keypoint's series on evenly spaced frames as a start and a rate cut to a whole
     number (every second frame: rate 0, all points at one time), fails on a video whose frames are not all there
@@ -385,7 +398,7 @@ def test_nwb_series_keep_each_keypoints_frames(tmp_path):
             ("track=individual2", "a"): [0, 2], ("track=individual2", "c"): [0, 2]}
     for (track, key), frames in want.items():
         times, xy, conf = poses[track]["series"][key]
-        assert times.tolist() == frames, (track, key)
+        np.testing.assert_allclose(times, [i / 10 for i in frames], err_msg=f"{track} {key}")  # the frames' times
         if track == "track=individual1":
             np.testing.assert_allclose(xy, [[i, 1] if key == "a" else [4, 5] for i in frames])
             np.testing.assert_allclose(conf, [0.5 if key == "a" else 0.75] * len(frames))

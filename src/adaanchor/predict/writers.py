@@ -11,23 +11,13 @@ are written under a temporary name and renamed when complete.
   (index = frame number for a video, the image path for images) with ``x, y, likelihood`` per keypoint.
   A missing instance is empty cells; ``likelihood`` is empty for a strategy without confidence. A video frame
   that could not be decoded is a row of empty cells, so that row ``i`` stays frame ``i``.
-- ``.slp`` (sleap-io's ``save_slp``): a skeleton with the spec's edges and one ``PredictedInstance`` per
-  instance; it is built in memory and saved at the end (sleap-io has no streaming writer).
-- ``.nwb`` (sleap-io's NWB predictions writer, as ``save_nwb(..., nwb_format="predictions")``): the skeleton in
-  ``processing/behavior/Skeletons`` and one ndx-pose ``PoseEstimation`` per instance slot (``track=untracked``;
-  ``track=individual<i>`` when a frame can hold several instances, instance i of each frame) holding one
-  ``PoseEstimationSeries`` per keypoint: its points (x, y) and confidences, on the frames where it was found
-  (a missing keypoint is left out), times = frame numbers (sleap-io's convention: frame i at time i). A video's
-  series names the video in ``original_videos``; all image inputs make one series, image i its frame i, and
-  ``original_videos`` lists the images in that order. A strategy without confidence writes 1.0 (sleap-io leaves
-  out a point without one); NWB keeps no instance score. Built in memory and saved at the end, like ``.slp``.
+- ``.slp`` and ``.nwb`` through sleap-io: :mod:`.sleap_writers`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -36,18 +26,13 @@ import numpy as np
 
 from ..errors import AdaAnchorError
 from .result import Prediction
+from .sleap_writers import NwbWriter, SlpWriter
 from .sources import Frame
+from .write_common import input_path, missing_keypoints
 
 FORMATS = ("coco", "csv", "slp", "nwb")
 FORMAT_ALIASES = {"dlc": "csv", "json": "coco", "sleap": "slp"}
 SUFFIX = {"coco": ".json", "csv": ".csv", "slp": ".slp", "nwb": ".nwb"}
-
-
-def input_path(path: Path) -> Path:
-    """An input's absolute path as the user named it: its folder resolved, its own name kept. A symlinked
-    file (git-annex, DataLad, DVC, the Hugging Face cache) was named by its target, a content hash
-    (``.git/annex/objects/.../SHA256E-s...png``), not by the file the user gave."""
-    return path.absolute().parent.resolve() / path.name
 
 
 def _round(v: float, nd: int = 3) -> float:
@@ -154,181 +139,6 @@ class DlcCsvWriter:
         self.f.finish()
         return self.f.path
 
-
-def missing_keypoints(pred: Prediction) -> np.ndarray:
-    """``(N, K)`` bool: the keypoints a pose does not have. A multi-person run marks them at (0, 0) with score 0
-    (the exact pair no predicted point has); the CSV and ``.slp`` wrote them as points at the image's corner."""
-    if pred.scores is None or len(pred) == 0:
-        return np.zeros((len(pred), pred.num_keypoints), bool)
-    return (np.asarray(pred.scores) == 0) & (np.asarray(pred.keypoints) == 0).all(-1)
-
-
-class SlpWriter:
-    """SLEAP labels (``.slp``) through sleap-io: built in memory, saved on :meth:`close`."""
-
-    format = "slp"
-    #: A keypoint's score when the strategy gives none.
-    no_score = math.nan
-
-    def __init__(self, path: Path, keypoints: tuple[str, ...], skeleton: tuple[tuple[int, int], ...] = (),
-                 max_instances: int = 1, **_: Any):
-        try:
-            import sleap_io as sio
-        except ImportError:
-            raise AdaAnchorError(f"--format {self.format} needs sleap-io: pip install sleap-io") from None
-        self.sio, self.path, self.max_instances = sio, path, max(1, int(max_instances))
-        self.skeleton = sio.Skeleton(nodes=[sio.Node(n) for n in keypoints])
-        for a, b in skeleton:
-            self.skeleton.add_edge(keypoints[a], keypoints[b])
-        self.image_files: list[str] = []
-        self.frames: list[tuple[str, int, list[Any]]] = []
-
-    def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
-        sio = self.sio
-        insts = []
-        missing = missing_keypoints(pred)
-        for i in range(len(pred)):
-            pts = (pred.scores[i].astype(np.float64) if pred.scores is not None
-                   else np.full(pred.num_keypoints, self.no_score))
-            xy = np.where(missing[i][:, None], np.nan, pred.keypoints[i])  # NaN: sleap-io's missing point
-            insts.append(sio.PredictedInstance.from_numpy(points_data=xy, skeleton=self.skeleton,
-                                                          point_scores=pts, score=float(pred.instance_scores()[i])))
-        if frame.kind == "video":
-            self.frames.append((str(input_path(frame.source)), frame.index, insts))
-        else:
-            self.image_files.append(str(input_path(frame.source)))
-            self.frames.append(("", len(self.image_files) - 1, insts))
-
-    def _video(self, src: str) -> Any:
-        """The sleap-io ``Video`` of ``src`` (a video file), or of the image inputs when ``src`` is empty."""
-        # An image list needs its backend object: sleap-io reads it back through it.
-        return (self.sio.Video(filename=src, open_backend=False) if src
-                else self.sio.Video.from_filename(list(self.image_files)))
-
-    def labels(self) -> Any:
-        """The sleap-io ``Labels`` of everything written."""
-        sio = self.sio
-        videos: dict[str, Any] = {}
-        lfs = []
-        for src, idx, insts in self.frames:
-            if src not in videos:
-                videos[src] = self._video(src)
-            lfs.append(sio.LabeledFrame(video=videos[src], frame_idx=idx, instances=insts))
-        return sio.Labels(labeled_frames=lfs, videos=list(videos.values()), skeletons=[self.skeleton])
-
-    def save(self, labels: Any, path: Path) -> None:
-        self.sio.save_slp(labels, str(path), verbose=False)
-
-    def close(self) -> Path:
-        tmp = self.path.with_name(f".{self.path.stem}.tmp{self.path.suffix}")
-        try:
-            self.save(self.labels(), tmp)
-            os.replace(tmp, self.path)
-        except OSError as e:
-            raise AdaAnchorError(f"{self.path}: cannot write ({e.strerror or e})") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return self.path
-
-
-class NwbWriter(SlpWriter):
-    """NWB pose predictions (ndx-pose ``PoseEstimation``) through sleap-io (see the module docstring)."""
-
-    format = "nwb"
-    no_score = 1.0  # sleap-io leaves out a point without a score: 1.0, as in the COCO results
-
-    def __init__(self, path: Path, keypoints: tuple[str, ...], skeleton: tuple[tuple[int, int], ...] = (),
-                 max_instances: int = 1, scorer: str = "adaanchor", **_: Any):
-        super().__init__(path, keypoints, skeleton, max_instances)
-        self.skeleton.name = "skeleton"  # NWB names every object
-        self.scorer = scorer
-
-    def _video(self, src: str) -> Any:
-        # One series for all the images, the i-th image its frame i (its files are listed in original_videos),
-        # named by their common folder.
-        if not src:
-            try:
-                src = os.path.commonpath(self.image_files)
-            except ValueError:  # on two drives
-                src = self.image_files[0]
-        return self.sio.Video(filename=src, open_backend=False)
-
-    def labels(self) -> Any:
-        labels = super().labels()
-        # sleap-io writes the instances of a frame apart only by track (one PoseEstimation a track): instance i of
-        # every frame is individual<i+1>, as in the CSV, when a frame can hold several.
-        if self.max_instances > 1 or any(len(lf.instances) > 1 for lf in labels.labeled_frames):
-            tracks: list[Any] = []
-            for lf in labels.labeled_frames:
-                for i, inst in enumerate(lf.instances):
-                    while len(tracks) <= i:
-                        tracks.append(self.sio.Track(f"individual{len(tracks) + 1}"))
-                    inst.track = tracks[i]
-            labels.tracks = tracks
-        return labels
-
-    def save(self, labels: Any, path: Path) -> None:
-        import warnings
-
-        from sleap_io.io.nwb_predictions import write_nwb
-
-        from .. import __version__
-
-        last = max((idx for _, idx, _ in self.frames), default=0)
-        meta = {"video_timestamps": np.arange(last + 1, dtype=np.float64),  # frame i at time i (sleap-io's own)
-                "scorer": self.scorer, "source_software": "adaanchor", "source_software_version": __version__,
-                "labeled_videos": None}
-        if self.image_files:
-            meta["original_videos"] = list(self.image_files)
-        if not any(lf.instances for lf in labels.labeled_frames):
-            return _nwb_without_poses(labels, path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pynwb's and ndx-pose's deprecations of arguments sleap-io passes
-            write_nwb(labels, str(path), nwb_file_kwargs={"session_description": "adaanchor predictions"},
-                      pose_estimation_metadata=meta)
-        _repair_times(path, labels)
-
-
-def _nwb_without_poses(labels: Any, path: Path) -> None:
-    """An NWB file holding only the skeleton: no instance was found (sleap-io writes no file without one)."""
-    import datetime
-    import uuid
-
-    from pynwb import NWBHDF5IO, NWBFile
-    from sleap_io.io.nwb_predictions import create_skeleton_container
-
-    nwb = NWBFile(session_description="adaanchor predictions (no instance found)", identifier=str(uuid.uuid4()),
-                  session_start_time=datetime.datetime.now(datetime.timezone.utc))
-    create_skeleton_container(labels, nwb)
-    with NWBHDF5IO(str(path), "w") as io:
-        io.write(nwb)
-
-
-def _repair_times(path: Path, labels: Any) -> None:
-    """Give its frames' times to each series sleap-io (0.9.5) wrote with a wrong rate. It writes a keypoint found
-    on evenly spaced frames as a start time and a rate, the rate cut to a whole number: a keypoint on every second
-    frame (rate 0.5) was written with rate 0, all its points at one time. Such a series gets its timestamps, as
-    sleap-io writes those of a keypoint found on unevenly spaced frames."""
-    import h5py
-
-    frames: dict[tuple[str, str], list[int]] = {}
-    for lf in labels.labeled_frames:
-        for inst in lf.instances:
-            track = f"track={inst.track.name if inst.track else 'untracked'}"  # sleap-io's PoseEstimation names
-            for node, row in zip(labels.skeletons[0].node_names, inst.numpy(scores=True)):
-                if not np.isnan(row).any():  # the points sleap-io writes
-                    frames.setdefault((track, node), []).append(int(lf.frame_idx))
-    with h5py.File(path, "r+") as f:
-        for module in f["processing"].values():
-            for name, pose in module.items():
-                for node, series in (pose.items() if isinstance(pose, h5py.Group) else ()):
-                    idx = sorted(frames.get((name, node), []))
-                    if (not isinstance(series, h5py.Group) or "starting_time" not in series or len(idx) < 2
-                            or len(series["data"]) != len(idx) or idx[1] - idx[0] == 1):
-                        continue
-                    del series["starting_time"]
-                    ts = series.create_dataset("timestamps", data=np.asarray(idx, np.float64))
-                    ts.attrs["interval"], ts.attrs["unit"] = np.int64(1), "seconds"
 
 WRITERS = {"coco": CocoWriter, "csv": DlcCsvWriter, "slp": SlpWriter, "nwb": NwbWriter}
 
