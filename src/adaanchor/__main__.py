@@ -1,8 +1,6 @@
 """``python -m adaanchor``: the command line (also what ``torchrun ... -m adaanchor train`` runs)."""
 
-import sys
-
-from .cli import main
+from .cli import entry
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -233,5 +233,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + 13  # SIGPIPE's status
 
 
+def entry() -> None:
+    """The ``adaanchor`` program (the console script and ``python -m adaanchor``): exits with :func:`main`'s status.
+
+    A process that made a process group (a rank of ``torchrun ... -m adaanchor train``) exits without the
+    interpreter's finalisation, once its output is flushed. The gloo backend's worker threads outlive the
+    training (DistributedDataParallel keeps the group alive past ``destroy_process_group``), and one that released
+    a finished collective's tensors while the interpreter was shutting down needed the GIL there, which aborts
+    the process ("terminate called without an active exception", SIGABRT): torchrun then reported a finished
+    training as failed. Everything the run writes is closed by then.
+    """
+    code = main()
+    dist = sys.modules.get("adaanchor.engine.dist")  # not imported: no process group was made
+    if dist is not None and dist.made_process_group():
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # closed or gone (a reader that left): nothing more can be said
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -24,6 +24,10 @@ from ..errors import AdaAnchorError
 # evaluation (NCCL's default is 10 minutes).
 DIST_TIMEOUT = timedelta(minutes=60)
 
+# Whether init_distributed made a process group in this process: the program then ends without the interpreter's
+# finalisation (cli.entry), as a gloo worker thread that drops a collective's last tensor at that moment aborts it.
+_made_group = [False]
+
 
 @dataclass
 class DistInfo:
@@ -59,7 +63,13 @@ def init_distributed(device: str = "auto") -> tuple[DistInfo, torch.device]:
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo", timeout=DIST_TIMEOUT)
+        _made_group[0] = True
     return DistInfo(rank, world, local), dev
+
+
+def made_process_group() -> bool:
+    """Whether :func:`init_distributed` made a process group in this process (see ``cli.entry``)."""
+    return _made_group[0]
 
 
 def all_reduce_mean(values: dict[str, float], info: DistInfo, device: torch.device) -> dict[str, float]:
