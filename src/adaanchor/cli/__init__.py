@@ -66,14 +66,23 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+_Subparsers = argparse._SubParsersAction  # what add_subparsers returns
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``adaanchor`` parser: one subcommand each, its handler in ``args.func``."""
     p = argparse.ArgumentParser(prog="adaanchor", description="Adaptive anchors for robust keypoint localization.")
     p.add_argument("--version", action=_VersionAction,
                    help="the package (and its commit, from a git checkout), torch, timm and Python versions")
     sub = p.add_subparsers(dest="command", required=True)
+    for add in (_add_demo, _add_train, _add_eval, _add_synth, _add_score, _add_export, _add_viz, _add_predict,
+                _add_data):  # in the order of the help's command list
+        add(sub)
+    return p
 
+
+def _add_demo(sub: _Subparsers) -> None:
+    """``adaanchor demo``: the methods compared on a built-in benchmark."""
     d = sub.add_parser("demo", help="the occlusion benchmark: regression, heatmap, fixanchor, adaanchor and localanchor, same budget")
     d.add_argument("--out", help="output folder (default runs/demo; --task bottomup: runs/demo_bottomup, "
                    "centre: runs/demo_centre)")
@@ -92,12 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("overrides", nargs="*", default=[], help="config overrides key=value applied to every method")
     d.set_defaults(func=cmd_demo)
 
+
+def _add_train(sub: _Subparsers) -> None:
+    """``adaanchor train``."""
     t = sub.add_parser("train", help="train from a config file (none: configs/custom.yaml, for your own data)")
     t.add_argument("config", nargs="?", help="config file; leave out to train on your own data with the "
                    "packaged custom.yaml, e.g. adaanchor train data.format=dlc data.root=PROJECT")
     t.add_argument("overrides", nargs="*", default=[], help="key=value, e.g. strategy.name=heatmap train.epochs=5")
     t.set_defaults(func=cmd_train)
 
+
+def _add_eval(sub: _Subparsers) -> None:
+    """``adaanchor eval``."""
     e = sub.add_parser("eval", help="evaluate a run directory or config (ckpt=PATH to pick a checkpoint)")
     e.add_argument("target", help="run directory or config file")
     e.add_argument("overrides", nargs="*", default=[])
@@ -107,11 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     e.set_defaults(func=cmd_eval)
 
+
+def _add_synth(sub: _Subparsers) -> None:
+    """``adaanchor synth``."""
     s = sub.add_parser("synth", help="write the built-in occlusion benchmark as COCO JSON plus images")
     s.add_argument("out_dir")
     s.add_argument("overrides", nargs="*", default=[], help="generator options, e.g. n_train=1000 occluders=[0,4]")
     s.set_defaults(func=cmd_synth)
 
+
+def _add_score(sub: _Subparsers) -> None:
+    """``adaanchor score``."""
     sc = sub.add_parser("score", help="score a COCO-style results file against ground truth")
     sc.add_argument("gt")
     sc.add_argument("results")
@@ -122,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--json")
     sc.set_defaults(func=cmd_score)
 
+
+def _add_export(sub: _Subparsers) -> None:
+    """``adaanchor export``."""
     x = sub.add_parser("export", help="export model + decoding to ONNX and check it in onnxruntime (ckpt=PATH to pick a checkpoint)")
     x.add_argument("target", help="run directory or config file")
     x.add_argument("out", nargs="?", help="the .onnx file to write (default RUN/export/<checkpoint>.onnx, the file "
@@ -131,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency")
     x.set_defaults(func=cmd_export)
 
+
+def _add_viz(sub: _Subparsers) -> None:
+    """``adaanchor viz``."""
     v = sub.add_parser("viz", help="predictions, anchors and confidence map on images or video frames, one PNG each")
     v.add_argument("target", help="run directory or config file")
     v.add_argument("items", nargs="+", metavar="IMAGE", help="image files, videos, folders or glob patterns, then optional "
@@ -144,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "shows them (default); stored: the pixels as the file stores them")
     v.set_defaults(func=cmd_viz)
 
+
+def _add_predict(sub: _Subparsers) -> None:
+    """``adaanchor predict``."""
     pr = sub.add_parser("predict", help="keypoints on images, folders, globs or videos: COCO JSON, DeepLabCut CSV, "
                         ".slp, .nwb, overlays (exit 0: all read, 3: some inputs skipped, 2: error, 143: stopped by "
                         "SIGTERM, the files complete up to that frame)")
@@ -173,13 +203,15 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_predict)
 
+
+def _add_data(sub: _Subparsers) -> None:
+    """``adaanchor data`` and its own subcommands (``stats``)."""
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", required=True)
     st = dsub.add_parser("stats", help="counts by visibility and every problem found")
     st.add_argument("config", nargs="?", help="config file (none: the packaged custom.yaml, as for train)")
     st.add_argument("overrides", nargs="*", default=[])
     st.set_defaults(func=cmd_data_stats)
-    return p
 
 
 def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
