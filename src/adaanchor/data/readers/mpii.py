@@ -116,6 +116,15 @@ def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, 
     return (seg, "head_segment", None) if seg is not None else (None, None, None)
 
 
+def head_extra(head: tuple[float | None, str | None, list[float] | None], off: float) -> dict[str, Any]:
+    """The ``extra`` entries of a person's head (:func:`record_head_size`'s result): ``head_size``,
+    ``head_size_source`` and, from a head box, ``headbox`` ``[x1, y1, x2, y2]`` less ``off`` (0-based)."""
+    extra: dict[str, Any] = {"head_size": head[0], "head_size_source": head[1]}
+    if head[2] is not None:
+        extra["headbox"] = [v - off for v in head[2]]
+    return extra
+
+
 def _record_box(path: Path, r: Any) -> tuple[np.ndarray, float]:
     """``center (2,)`` and ``scale`` of one JSON record, checked (the record itself and its image name first);
     a bad field raises :class:`DataError` (the reader records it and moves on)."""
@@ -192,46 +201,19 @@ def read_mpii(
     data = load_json(path)
     if not isinstance(data, list):
         raise DataError(path, "expected a JSON list of {image, center, scale, joints, joints_vis} records")
-    hbs = None
-    if headboxes is not None:
-        hbs = load_headboxes(headboxes)
-        if len(hbs) != len(data):
-            raise DataError(headboxes if isinstance(headboxes, (str, Path)) else "<head boxes>",
-                            f"{len(hbs)} head boxes for the {len(data)} records of {path}", field="headboxes_src")
+    hbs = _headboxes_for(path, headboxes, len(data))
     col = Collector(str(path), skip_invalid)
     left_out: list[DataError] = []
     base = Path(images_dir) if images_dir is not None else path.parent
     off = 1.0 if one_based else 0.0
-    good: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray, float, dict]] = []
+    good: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray | None, float | None, np.ndarray, dict]] = []
     for i, r in enumerate(data):
         img = r.get("image") if isinstance(r, dict) else None
         rec = f"{i}" + (f" ({printable(img)})" if isinstance(img, str) else "")
-        try:
-            center, scale = _record_box(path, r)
-            xy, vis = _record_joints(path, r, spec, off)
-        except DataError as e:
-            col.fail(e.reason, record=rec, field=e.field)
-            continue
-        rec_box, rec_size = r.get("headbox"), r.get("head_size")
-        if rec_box is None and rec_size is None and hbs is not None:
-            rec_box = hbs[i].reshape(4)
-        head = record_head_size(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None)
-        if head is None:
-            continue
-        if require_labelled and not (vis > 0).any():
-            left_out.append(DataError(path, "no annotated joint", record=rec, field="joints_vis"))
-            continue
-        extra: dict[str, Any] = {"head_size": head[0], "head_size_source": head[1]}
-        if head[2] is not None:
-            extra["headbox"] = [v - off for v in head[2]]
-        if center[0] == -1:  # HRNet's marker of a person without a position: box from the joints
-            box = extent_box(xy, vis)
-            if box is None:
-                col.fail("centre is [-1, ...] (no position) and no joint is annotated", record=rec, field="center")
-                continue
-            good.append((i, img, xy, vis, None, None, box, extra))
-        else:
-            good.append((i, img, xy, vis, center - off, scale, mpii_box(center - off, scale), extra))
+        person = _json_person(path, r, rec, spec, off, None if hbs is None else hbs[i], require_labelled, col,
+                              left_out)
+        if person is not None:
+            good.append((i, img, *person))
     ids = image_ids(g[1] for g in good)
     out = []
     for i, img, xy, vis, c, s, box, extra in good:
@@ -240,3 +222,45 @@ def read_mpii(
     res = col.result(out)
     res.skipped.extend(left_out)
     return res
+
+
+def _headboxes_for(path: Path, headboxes: Any, n: int) -> np.ndarray | None:
+    """The ``headboxes`` option as ``(n, 2, 2)`` (:func:`load_headboxes`), one per record; None without it."""
+    if headboxes is None:
+        return None
+    hbs = load_headboxes(headboxes)
+    if len(hbs) != n:
+        raise DataError(headboxes if isinstance(headboxes, (str, Path)) else "<head boxes>",
+                        f"{len(hbs)} head boxes for the {n} records of {path}", field="headboxes_src")
+    return hbs
+
+
+def _json_person(path: Path, r: Any, rec: str, spec: KeypointSpec, off: float, headbox: np.ndarray | None,
+                 require_labelled: bool, col: Collector, left_out: list[DataError]
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float | None, np.ndarray, dict] | None:
+    """``xy (K, 2)``, ``vis (K,)``, centre ``(2,)`` and scale (None without a position), box ``[x, y, w, h]`` and
+    ``extra`` of one JSON record ``r``; None after a failure recorded in ``col`` or a record left out (in
+    ``left_out``). ``headbox``: its ``(2, 2)`` box of the ``headboxes`` option, used when the record has none."""
+    try:
+        center, scale = _record_box(path, r)
+        xy, vis = _record_joints(path, r, spec, off)
+    except DataError as e:
+        col.fail(e.reason, record=rec, field=e.field)
+        return None
+    rec_box, rec_size = r.get("headbox"), r.get("head_size")
+    if rec_box is None and rec_size is None and headbox is not None:
+        rec_box = headbox.reshape(4)
+    head = record_head_size(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None)
+    if head is None:
+        return None
+    if require_labelled and not (vis > 0).any():
+        left_out.append(DataError(path, "no annotated joint", record=rec, field="joints_vis"))
+        return None
+    extra = head_extra(head, off)
+    if center[0] == -1:  # HRNet's marker of a person without a position: box from the joints
+        box = extent_box(xy, vis)
+        if box is None:
+            col.fail("centre is [-1, ...] (no position) and no joint is annotated", record=rec, field="center")
+            return None
+        return xy, vis, None, None, box, extra
+    return xy, vis, center - off, scale, mpii_box(center - off, scale), extra

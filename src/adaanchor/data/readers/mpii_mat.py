@@ -20,7 +20,7 @@ from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable
-from .mpii import mpii_box, record_head_size
+from .mpii import head_extra, mpii_box, record_head_size
 from .pts import extent_box, image_ids
 
 
@@ -116,21 +116,8 @@ def read_mpii_mat(
         One instance per annotated person, records named ``annolist[i].annorect[j]`` (0-based indices);
         ``ann_id`` numbers the people of the file in order (0, 1, ...), counting those left out.
     """
-    from scipy.io import loadmat
-
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    try:
-        mat = loadmat(str(path), struct_as_record=False, squeeze_me=True)
-    except Exception as e:  # scipy raises several types for a non-.mat file
-        raise DataError(path, f"cannot read as a MATLAB .mat file ({e})") from None
-    release = mat.get("RELEASE")
-    annolist = _items(_field(release, "annolist"))
-    if release is None or not annolist:
-        raise DataError(path, "expected the MPII RELEASE struct with an 'annolist'", field="RELEASE.annolist")
-    train_flags = _field(release, "img_train")
-    train_flags = np.atleast_1d(np.asarray(train_flags)).reshape(-1) if train_flags is not None else None
+    annolist, train_flags = _load_release(path)
     col = Collector(str(path), skip_invalid)
     left_out: list[DataError] = []
     base = Path(images_dir) if images_dir is not None else path.parent
@@ -143,39 +130,65 @@ def read_mpii_mat(
             continue
         name = _string(_field(_field(entry, "image"), "name"))
         for j, rect in enumerate(_items(_field(entry, "annorect"))):
-            ann += 1
+            ann += 1  # every person counts, those left out too
             rec = f"annolist[{i}].annorect[{j}]" + (f" ({printable(name)})" if name else "")
-            if name is None:
-                col.fail("missing image name", record=rec, field="image.name")
-                continue
-            points = _items(_field(_field(rect, "annopoints"), "point"))
-            if not points:
-                left_out.append(DataError(path, "no keypoint annotation (annopoints)", record=rec, field="annopoints"))
-                continue
-            try:
-                xy, vis = _mat_points(path, points, spec, off)
-            except DataError as e:
-                col.fail(e.reason, record=rec, field=e.field)
-                continue
-            hb = [_number(_field(rect, f)) for f in ("x1", "y1", "x2", "y2")]
-            head = record_head_size(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None)
-            if head is None:
-                continue
-            extra: dict[str, Any] = {"head_size": head[0], "head_size_source": head[1]}
-            if head[2] is not None:
-                extra["headbox"] = [v - off for v in head[2]]
-            scale = _number(_field(rect, "scale"))
-            pos = _field(rect, "objpos")
-            cx, cy = _number(_field(pos, "x")), _number(_field(pos, "y"))
-            if scale is not None and scale > 0 and cx is not None and cy is not None and math.isfinite(cx + cy + scale):
-                center = np.array([cx - off, cy - off])
-                box = mpii_box(center, scale)
-            else:
-                center, scale, box = None, None, extent_box(xy, vis)
-            good.append((ann, name, xy, vis, box, center, scale, extra))
+            person = _mat_person(path, rect, name, rec, spec, off, col, left_out)
+            if person is not None:
+                good.append((ann, name, *person))
     ids = image_ids(g[1] for g in good)
     out = [Instance(str(base / n), ids[n], a, xy, vis, box, float(box[2] * box[3]), center=c, scale=s, extra=extra)
            for a, n, xy, vis, box, c, s, extra in good]
     res = col.result(out)
     res.skipped.extend(left_out)
     return res
+
+
+def _load_release(path: Path) -> tuple[list, np.ndarray | None]:
+    """The ``RELEASE.annolist`` entries of the ``.mat`` at ``path`` and its ``img_train`` flags ``(N,)`` (None when
+    absent)."""
+    from scipy.io import loadmat
+
+    if not path.is_file():
+        raise DataError(path, "file not found")
+    try:
+        mat = loadmat(str(path), struct_as_record=False, squeeze_me=True)
+    except Exception as e:  # scipy raises several types for a non-.mat file
+        raise DataError(path, f"cannot read as a MATLAB .mat file ({e})") from None
+    release = mat.get("RELEASE")
+    annolist = _items(_field(release, "annolist"))
+    if release is None or not annolist:
+        raise DataError(path, "expected the MPII RELEASE struct with an 'annolist'", field="RELEASE.annolist")
+    train_flags = _field(release, "img_train")
+    train_flags = np.atleast_1d(np.asarray(train_flags)).reshape(-1) if train_flags is not None else None
+    return annolist, train_flags
+
+
+def _mat_person(path: Path, rect: Any, name: str | None, rec: str, spec: KeypointSpec, off: float, col: Collector,
+                left_out: list[DataError]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, float | None, dict] | None:
+    """``xy (K, 2)``, ``vis (K,)``, box ``[x, y, w, h]``, centre ``(2,)`` and scale (None without a valid
+    ``objpos`` and ``scale``) and ``extra`` of one ``annorect``; None after a failure recorded in ``col`` or a person
+    without keypoints (in ``left_out``)."""
+    if name is None:
+        col.fail("missing image name", record=rec, field="image.name")
+        return None
+    points = _items(_field(_field(rect, "annopoints"), "point"))
+    if not points:
+        left_out.append(DataError(path, "no keypoint annotation (annopoints)", record=rec, field="annopoints"))
+        return None
+    try:
+        xy, vis = _mat_points(path, points, spec, off)
+    except DataError as e:
+        col.fail(e.reason, record=rec, field=e.field)
+        return None
+    hb = [_number(_field(rect, f)) for f in ("x1", "y1", "x2", "y2")]
+    head = record_head_size(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None)
+    if head is None:
+        return None
+    scale = _number(_field(rect, "scale"))
+    pos = _field(rect, "objpos")
+    cx, cy = _number(_field(pos, "x")), _number(_field(pos, "y"))
+    if scale is not None and scale > 0 and cx is not None and cy is not None and math.isfinite(cx + cy + scale):
+        center = np.array([cx - off, cy - off])
+        return xy, vis, mpii_box(center, scale), center, scale, head_extra(head, off)
+    return xy, vis, extent_box(xy, vis), None, None, head_extra(head, off)
