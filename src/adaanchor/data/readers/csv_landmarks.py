@@ -66,6 +66,30 @@ def read_csv_landmarks(
     path = Path(path)
     if not path.is_file():
         raise DataError(path, "file not found")
+    rows_n = _data_rows(path)
+    names: list[str] | None = None
+    if header if header is not None else _looks_like_header(rows_n[0][1]):
+        names = [c.strip() for c in rows_n[0][1]]
+        rows_n = rows_n[1:]
+    col = Collector(str(path), skip_invalid)
+    base = Path(images_dir) if images_dir is not None else path.parent
+    good: list[tuple[int, int, str, np.ndarray, np.ndarray]] = []
+    for ann, (line, row) in enumerate(rows_n):
+        fname = row[0].strip()
+        rec = f"line {line}" + (f" ({printable(fname)})" if fname else "")
+        if not fname:
+            col.fail("empty file name", record=rec, field=names[0] if names and names[0] else "filename")
+            continue
+        points = _row_points(row, names, spec, one_based, rec, col)
+        if points is not None:
+            good.append((ann, line, fname, *points))
+    ids = image_ids(g[2] for g in good)
+    out = [landmark_instance(str(base / f), ids[f], ann, xy, vis, {"line": line}) for ann, line, f, xy, vis in good]
+    return col.result(out)
+
+
+def _data_rows(path: Path) -> list[tuple[int, list[str]]]:
+    """The rows of the CSV at ``path`` that hold something, with their 1-based line numbers (the header too)."""
     with path.open("r", encoding="utf-8", newline="") as f:
         reader = csv.reader(f)
         try:
@@ -77,54 +101,49 @@ def read_csv_landmarks(
     rows_n = [(i + 1, r) for i, r in enumerate(rows) if any(c.strip() for c in r)]
     if not rows_n:
         raise DataError(path, "empty CSV file")
-    names: list[str] | None = None
-    if header if header is not None else _looks_like_header(rows_n[0][1]):
-        names = [c.strip() for c in rows_n[0][1]]
-        rows_n = rows_n[1:]
+    return rows_n
+
+
+def _row_points(row: list[str], names: list[str] | None, spec: KeypointSpec, one_based: bool, rec: str,
+                col: Collector) -> tuple[np.ndarray, np.ndarray] | None:
+    """``xy (K, 2)`` and ``vis (K,)`` of one data row (its file name first); None after a failure recorded in
+    ``col``. ``names``: the header's cells, which name a bad column."""
     k = spec.num_keypoints
-    col = Collector(str(path), skip_invalid)
-    base = Path(images_dir) if images_dir is not None else path.parent
-    good: list[tuple[int, int, str, np.ndarray, np.ndarray]] = []
-    for ann, (line, row) in enumerate(rows_n):
-        fname = row[0].strip()
-        rec = f"line {line}" + (f" ({printable(fname)})" if fname else "")
-        if not fname:
-            col.fail("empty file name", record=rec, field=names[0] if names and names[0] else "filename")
-            continue
-        cells = [c.strip() for c in row[1:]]
-        if len(cells) not in (2 * k, 3 * k):
-            col.fail(f"expected {2 * k} (x, y) or {3 * k} (x, y, v) numbers for {k} keypoints of spec "
-                     f"'{spec.name}', got {len(cells)}", record=rec, field="columns")
-            continue
-        stride = 2 if len(cells) == 2 * k else 3
-        vals = np.zeros(len(cells))
-        bad = None
-        for j, c in enumerate(cells):
-            try:
-                vals[j] = float(c)
-            except ValueError:
-                bad = j
-                break
-            if not math.isfinite(vals[j]):
-                bad = j
-                break
-        if bad is not None:
-            fld = names[bad + 1] if names and len(names) > bad + 1 and names[bad + 1] else f"column {bad + 2}"
-            col.fail(f"not a finite number: {cells[bad]!r} (keypoint {bad // stride})", record=rec, field=fld)
-            continue
-        arr = vals.reshape(k, stride)
-        if stride == 3:
-            if not np.all(np.isin(arr[:, 2], (0, 1, 2))):
-                col.fail("visibility must be 0, 1 or 2", record=rec, field="v")
-                continue
-            vis = arr[:, 2].astype(np.int64)
-        else:
-            vis = np.full(k, 2, dtype=np.int64)
-        xy = arr[:, :2] - (1.0 if one_based else 0.0)
-        if extent_box(xy, vis) is None:
-            col.fail("no labelled keypoint", record=rec, field="v")
-            continue
-        good.append((ann, line, fname, xy, vis))
-    ids = image_ids(g[2] for g in good)
-    out = [landmark_instance(str(base / f), ids[f], ann, xy, vis, {"line": line}) for ann, line, f, xy, vis in good]
-    return col.result(out)
+    cells = [c.strip() for c in row[1:]]
+    if len(cells) not in (2 * k, 3 * k):
+        col.fail(f"expected {2 * k} (x, y) or {3 * k} (x, y, v) numbers for {k} keypoints of spec "
+                 f"'{spec.name}', got {len(cells)}", record=rec, field="columns")
+        return None
+    stride = 2 if len(cells) == 2 * k else 3
+    vals, bad = _numbers(cells)
+    if bad is not None:
+        fld = names[bad + 1] if names and len(names) > bad + 1 and names[bad + 1] else f"column {bad + 2}"
+        col.fail(f"not a finite number: {cells[bad]!r} (keypoint {bad // stride})", record=rec, field=fld)
+        return None
+    arr = vals.reshape(k, stride)
+    if stride == 3:
+        if not np.all(np.isin(arr[:, 2], (0, 1, 2))):
+            col.fail("visibility must be 0, 1 or 2", record=rec, field="v")
+            return None
+        vis = arr[:, 2].astype(np.int64)
+    else:
+        vis = np.full(k, 2, dtype=np.int64)
+    xy = arr[:, :2] - (1.0 if one_based else 0.0)
+    if extent_box(xy, vis) is None:
+        col.fail("no labelled keypoint", record=rec, field="v")
+        return None
+    return xy, vis
+
+
+def _numbers(cells: list[str]) -> tuple[np.ndarray, int | None]:
+    """``cells`` as float64 ``(len(cells),)``, and the index of the first that is not a finite number (None when
+    every one is; the values from it on are not read)."""
+    vals = np.zeros(len(cells))
+    for j, c in enumerate(cells):
+        try:
+            vals[j] = float(c)
+        except ValueError:
+            return vals, j
+        if not math.isfinite(vals[j]):
+            return vals, j
+    return vals, None
