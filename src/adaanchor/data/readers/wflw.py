@@ -22,6 +22,7 @@ boxes that miss part of the face (in its own test sample, annotation 40's box is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,60 +60,73 @@ def read_wflw_txt(
     if not path.is_file():
         raise DataError(path, "file not found")
     k = spec.num_keypoints
-    n_fields = 2 * k + 4 + len(ATTRIBUTES) + 1
     col = Collector(str(path), skip_invalid)
     base = Path(images_dir) if images_dir is not None else path.parent
     good = []
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if text.lstrip()[:1] in ("{", "["):
-        # mmpose's COCO-style WFLW JSON read as the text list failed on every line with 'expected 207 fields, got 1'
-        raise DataError(path, "a JSON file, not an official WFLW text list (list_98pt_rect_attr_*.txt): for the "
-                              "COCO-style WFLW JSON give data.format=wflw")
-    lines = text.splitlines()
     ann = -1
-    for lineno, text in enumerate(lines, start=1):
+    for lineno, text in enumerate(_text_lines(path), start=1):
         parts = text.split()
         if not parts:
             continue
         ann += 1
         name = parts[-1]
         rec = f"line {lineno} ({printable(name)})"
-        if len(parts) != n_fields:
-            n_coord = len(parts) - 4 - len(ATTRIBUTES) - 1
-            got = f"{n_coord} coordinates" if n_coord >= 0 else f"{len(parts)} fields"
-            col.fail(f"expected {n_fields} fields ({2 * k} coordinates of {k} points of spec '{spec.name}', 4 box "
-                     f"numbers, {len(ATTRIBUTES)} attribute flags, image name), got {got}", record=rec,
-                     field="coordinates")
-            continue
-        try:
-            nums = np.array([float(v) for v in parts[:-1]], dtype=np.float64)
-        except ValueError:
-            col.fail("coordinates, box and attributes must be numbers", record=rec, field="coordinates")
-            continue
-        xy = nums[: 2 * k].reshape(k, 2)
-        rect = nums[2 * k: 2 * k + 4]
-        attrs = nums[2 * k + 4:]
-        if not np.all(np.isfinite(xy)):
-            bad = int(np.flatnonzero(~np.isfinite(xy).all(1))[0])
-            col.fail(f"non-finite coordinate of point {bad}", record=rec, field="coordinates")
-            continue
-        if not np.all(np.isfinite(rect)) or rect[2] <= rect[0] or rect[3] <= rect[1]:
-            col.fail(f"face rectangle must have x_max > x_min and y_max > y_min, got {rect.tolist()}", record=rec,
-                     field="rect")
-            continue
-        if not np.all(np.isin(attrs, (0, 1))):
-            col.fail(f"attribute flags must be 0 or 1, got {attrs.tolist()}", record=rec, field="attributes")
-            continue
-        extra = {
-            "attributes": {a: int(v) for a, v in zip(ATTRIBUTES, attrs)},
-            "rect": [float(v) for v in rect],
-            "image_name": name,
-        }
-        good.append((ann, name, xy, extra))
+        face = _face(parts, spec, rec, col)
+        if face is not None:
+            good.append((ann, name, *face))
     ids = image_ids(n for _, n, _, _ in good)
     out = [landmark_instance(str(base / n), ids[n], a, xy, np.full(k, 2, dtype=np.int64), extra)
            for a, n, xy, extra in good]
     return col.result(out)
+
+
+def _text_lines(path: Path) -> list[str]:
+    """The lines of the text list at ``path``; a JSON file is refused with a pointer to ``data.format=wflw``."""
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if text.lstrip()[:1] in ("{", "["):
+        # mmpose's COCO-style WFLW JSON read as the text list failed on every line with 'expected 207 fields, got 1'
+        raise DataError(path, "a JSON file, not an official WFLW text list (list_98pt_rect_attr_*.txt): for the "
+                              "COCO-style WFLW JSON give data.format=wflw")
+    return text.splitlines()
+
+
+def _face(parts: list[str], spec: KeypointSpec, rec: str, col: Collector) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """``xy (K, 2)`` and ``extra`` (attributes, rectangle, image name) of one line's fields ``parts``; None after a
+    failure recorded in ``col``."""
+    k = spec.num_keypoints
+    n_fields = 2 * k + 4 + len(ATTRIBUTES) + 1
+    if len(parts) != n_fields:
+        n_coord = len(parts) - 4 - len(ATTRIBUTES) - 1
+        got = f"{n_coord} coordinates" if n_coord >= 0 else f"{len(parts)} fields"
+        col.fail(f"expected {n_fields} fields ({2 * k} coordinates of {k} points of spec '{spec.name}', 4 box "
+                 f"numbers, {len(ATTRIBUTES)} attribute flags, image name), got {got}", record=rec,
+                 field="coordinates")
+        return None
+    try:
+        nums = np.array([float(v) for v in parts[:-1]], dtype=np.float64)
+    except ValueError:
+        col.fail("coordinates, box and attributes must be numbers", record=rec, field="coordinates")
+        return None
+    xy = nums[: 2 * k].reshape(k, 2)
+    rect = nums[2 * k: 2 * k + 4]
+    attrs = nums[2 * k + 4:]
+    if not np.all(np.isfinite(xy)):
+        bad = int(np.flatnonzero(~np.isfinite(xy).all(1))[0])
+        col.fail(f"non-finite coordinate of point {bad}", record=rec, field="coordinates")
+        return None
+    if not np.all(np.isfinite(rect)) or rect[2] <= rect[0] or rect[3] <= rect[1]:
+        col.fail(f"face rectangle must have x_max > x_min and y_max > y_min, got {rect.tolist()}", record=rec,
+                 field="rect")
+        return None
+    if not np.all(np.isin(attrs, (0, 1))):
+        col.fail(f"attribute flags must be 0 or 1, got {attrs.tolist()}", record=rec, field="attributes")
+        return None
+    extra = {
+        "attributes": {a: int(v) for a, v in zip(ATTRIBUTES, attrs)},
+        "rect": [float(v) for v in rect],
+        "image_name": parts[-1],
+    }
+    return xy, extra
 
 
 def read_wflw_coco(
