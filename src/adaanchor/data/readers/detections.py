@@ -15,6 +15,7 @@ its folder is the default ``images_dir``), or, without ``gt``, through the image
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,32 +86,17 @@ def read_detections(
         raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
     idir = Path(images_dir) if images_dir is not None else None
     images = _images_from_gt(Path(gt), idir) if gt is not None else _images_from_folder(idir or path.parent)
+    where = f"in {gt}" if gt is not None else f"among the images of {idir or path.parent}"
     col = Collector(str(path), skip_invalid)
     left_out: list[DataError] = []
     k = spec.num_keypoints
     out: list[Instance] = []
     for i, det in enumerate(data):
         rec = f"{i}"
-        if not isinstance(det, dict):
-            col.fail("a detection must be an object", record=rec)
+        found = _detection(det, rec, images, where, col)
+        if found is None:
             continue
-        iid = det.get("image_id")
-        img = images.get(iid) if is_int_id(iid) else None
-        if img is None:
-            where = f"in {gt}" if gt is not None else f"among the images of {idir or path.parent}"
-            col.fail(f"unknown image id {det.get('image_id')!r} (not {where})", record=rec, field="image_id")
-            continue
-        box = number_array(det.get("bbox"), (4,))
-        if box is None:
-            col.fail("expected [x, y, w, h]", record=rec, field="bbox")
-            continue
-        if not box_ok(box):
-            col.fail(f"box must have positive finite width and height, got {box.tolist()}", record=rec, field="bbox")
-            continue
-        score = finite_number(det.get("score"))
-        if score is None:
-            col.fail(f"expected a finite number, got {det.get('score')!r}", record=rec, field="score")
-            continue
+        img, box, score = found
         cat = det.get("category_id")
         if category_id is not None and cat != category_id:
             left_out.append(DataError(path, f"category_id {cat!r} is not {category_id}", record=rec,
@@ -125,3 +111,29 @@ def read_detections(
     res = col.result(out)
     res.skipped.extend(left_out)
     return res
+
+
+def _detection(det: Any, rec: str, images: dict[int, str], where: str,
+               col: Collector) -> tuple[str, np.ndarray, float] | None:
+    """The image file, box ``[x, y, w, h]`` and score of one detection record; None after a failure recorded in
+    ``col``. ``where`` says where image ids are looked up, for the message of an unknown one."""
+    if not isinstance(det, dict):
+        col.fail("a detection must be an object", record=rec)
+        return None
+    iid = det.get("image_id")
+    img = images.get(iid) if is_int_id(iid) else None
+    if img is None:
+        col.fail(f"unknown image id {det.get('image_id')!r} (not {where})", record=rec, field="image_id")
+        return None
+    box = number_array(det.get("bbox"), (4,))
+    if box is None:
+        col.fail("expected [x, y, w, h]", record=rec, field="bbox")
+        return None
+    if not box_ok(box):
+        col.fail(f"box must have positive finite width and height, got {box.tolist()}", record=rec, field="bbox")
+        return None
+    score = finite_number(det.get("score"))
+    if score is None:
+        col.fail(f"expected a finite number, got {det.get('score')!r}", record=rec, field="score")
+        return None
+    return img, box, score
