@@ -110,40 +110,7 @@ def dataset_stats(
         ``{"splits": {name: split_stats}, "total": {...same counts summed...}}`` plus ``format`` and
         ``spec`` for a config.
     """
-    results: dict[str, ReadResult] = {}
-    head: dict[str, Any] = {}
-    whole_images = False  # a top-down config taking the whole image as the input (one instance per image)
-    if isinstance(source, ReadResult):
-        results = {source.source or "data": source}
-    elif isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
-        results = dict(source)  # type: ignore[arg-type]
-    elif isinstance(source, Mapping) or hasattr(source, "_metadata"):
-        from .build import data_spec, own_split, splits_one_file
-        from .paths import GENERATED_FORMATS
-
-        cfg = _plain(source)
-        whole_images = task == "topdown" and str(cfg["crop"]) == "image"
-        spec = data_spec(cfg)
-        named = f"{spec.name}, " if spec.name != str(cfg["spec"]) else ""
-        head = {"format": str(cfg["format"]), "spec": f"{cfg['spec']} ({named}{spec.num_keypoints} keypoints)"}
-        sp = cfg.get("split") or {}
-        own = {s: own_split(cfg, s) for s in ("train", "val")}
-        if own["train"] is not None:
-            head["split"] = f"the dataset's own: train {own['train']}, val {own['val']} (data.split does not apply)"
-        elif splits_one_file(cfg):
-            head["split"] = f"{sp['by']}, val_fraction {sp['val_fraction']}, seed {sp['seed']}"
-            if float(sp.get("dev_fraction") or 0.0) > 0:
-                head["split"] += f"; the dev split: {sp['dev_fraction']} of the training groups as val"
-            head["split"] += " (one file, split as training splits it)"
-        for split in splits:
-            if cfg.get(split) is None and cfg["format"] not in GENERATED_FORMATS:
-                continue
-            results[split] = _read(cfg, split, spec)  # the spec derived once (a DLC project's is read from its tables)
-    else:
-        items = list(source)
-        if not all(isinstance(r, ReadResult) for r in items):
-            raise TypeError("dataset_stats needs a data config mapping or ReadResult objects")
-        results = {(r.source or f"data{i}"): r for i, r in enumerate(items)}
+    results, head, whole_images = _results_of(source, splits, task)
     per = {name: split_stats(r, check_images) for name, r in results.items()}
     if whole_images:
         from .build import several_per_image
@@ -152,6 +119,56 @@ def dataset_stats(
             problem = several_per_image(r, name)
             if problem:
                 per[name]["problems"].append(problem)
+    return {**head, "splits": per, "total": _total(per)}
+
+
+def _results_of(source: Mapping[str, Any] | ReadResult | Sequence[ReadResult] | Mapping[str, ReadResult],
+                splits: Sequence[str], task: str) -> tuple[dict[str, ReadResult], dict[str, Any], bool]:
+    """The read results of :func:`dataset_stats`'s ``source`` by name, the lines that head a config's statistics
+    (``format``, ``spec``, ``split``; none for read results) and whether a top-down config takes the whole image as
+    the input (one instance per image)."""
+    if isinstance(source, ReadResult):
+        return {source.source or "data": source}, {}, False
+    if isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
+        return dict(source), {}, False  # type: ignore[arg-type]
+    if isinstance(source, Mapping) or hasattr(source, "_metadata"):
+        return _read_config(source, splits, task)
+    items = list(source)
+    if not all(isinstance(r, ReadResult) for r in items):
+        raise TypeError("dataset_stats needs a data config mapping or ReadResult objects")
+    return {(r.source or f"data{i}"): r for i, r in enumerate(items)}, {}, False
+
+
+def _read_config(source: Mapping[str, Any], splits: Sequence[str], task: str) -> tuple[dict[str, ReadResult], dict[str, Any], bool]:
+    """:func:`_results_of` a ``data`` config section: each split of ``splits`` that has a file (or is generated)
+    read as training reads it."""
+    from .build import data_spec, own_split, splits_one_file
+    from .paths import GENERATED_FORMATS
+
+    cfg = _plain(source)
+    whole_images = task == "topdown" and str(cfg["crop"]) == "image"
+    spec = data_spec(cfg)
+    named = f"{spec.name}, " if spec.name != str(cfg["spec"]) else ""
+    head = {"format": str(cfg["format"]), "spec": f"{cfg['spec']} ({named}{spec.num_keypoints} keypoints)"}
+    sp = cfg.get("split") or {}
+    own = {s: own_split(cfg, s) for s in ("train", "val")}
+    if own["train"] is not None:
+        head["split"] = f"the dataset's own: train {own['train']}, val {own['val']} (data.split does not apply)"
+    elif splits_one_file(cfg):
+        head["split"] = f"{sp['by']}, val_fraction {sp['val_fraction']}, seed {sp['seed']}"
+        if float(sp.get("dev_fraction") or 0.0) > 0:
+            head["split"] += f"; the dev split: {sp['dev_fraction']} of the training groups as val"
+        head["split"] += " (one file, split as training splits it)"
+    results: dict[str, ReadResult] = {}
+    for split in splits:
+        if cfg.get(split) is None and cfg["format"] not in GENERATED_FORMATS:
+            continue
+        results[split] = _read(cfg, split, spec)  # the spec derived once (a DLC project's is read from its tables)
+    return results, head, whole_images
+
+
+def _total(per: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The counts of every split's :func:`split_stats` summed (``problems``: their number)."""
     total: dict[str, Any] = {"images": 0, "instances": 0, "keypoints": {"v2": 0, "v1": 0, "v0": 0},
                              "labelled_outside_box": 0, "skipped": 0, "missing_images": 0, "problems": 0}
     for s in per.values():
@@ -160,7 +177,7 @@ def dataset_stats(
         for key in ("v2", "v1", "v0"):
             total["keypoints"][key] += s["keypoints"][key]
         total["problems"] += len(s["problems"])
-    return {**head, "splits": per, "total": total}
+    return total
 
 
 def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
