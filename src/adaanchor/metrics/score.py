@@ -190,6 +190,15 @@ def score(
             raise AdaAnchorError(f"metric {metric} needs a COCO-format ground truth, not format '{fmt}'")
         return _score_ap(gt, results_file, metric, spec, sigmas, use_area, verbose)
 
+    return _score_per_instance(gt, results_file, metric, fmt, spec, images_dir, thresholds, norm, headboxes,
+                               reader_options)
+
+
+def _score_per_instance(gt: Path, results_file: str | os.PathLike | list, metric: str, fmt: str | None,
+                        spec: str | os.PathLike | KeypointSpec | None, images_dir: str | os.PathLike | None,
+                        thresholds: Sequence[float], norm: str | Sequence[Any], headboxes: Any,
+                        reader_options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """PCKh or NME: the ground truth read with its format's reader, one prediction matched to each instance."""
     fmt = fmt or _infer_fmt(gt, metric)
     sp = load_spec(spec) if spec is not None else _infer_spec(gt, fmt)
     opts = dict(reader_options or {})
