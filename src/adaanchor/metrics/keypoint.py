@@ -82,11 +82,7 @@ def single_keypoint_metrics(
 
     labelled, visible, invisible = v > 0, v == 2, v == 1
     check_scales(size, labelled.any(axis=1), "bbox_size")
-    # A non-finite prediction or confidence is a miss: infinitely far (wrong in PCK and in the score AUC),
-    # left out of the mean errors and confidences, and counted in "nonfinite".
-    bad = nonfinite_keypoints(p, s)
-    dist = np.where(bad, np.inf, np.linalg.norm(np.where(bad[..., None], 0.0, p) - g, axis=-1))  # (M, K)
-    norm_dist = dist / np.where(labelled.any(axis=1), size, 1.0)[:, None]  # (M, K)
+    bad, dist, norm_dist = _distances(p, s, g, labelled, size)
     ok = ~bad
 
     pck = {threshold_key(t): _mean_or_none((norm_dist[labelled] <= t).astype(np.float64)) for t in pck_thresholds}
@@ -105,17 +101,36 @@ def single_keypoint_metrics(
                       "instances": int((bad & labelled).any(axis=1).sum())},
     }
     if s is not None:
-        correct = norm_dist[labelled] <= AUC_CORRECT_THRESHOLD
-        conf = s[labelled]
-        finite = np.isfinite(conf)
-        # A non-finite confidence ranks below every finite one (its keypoint is a miss anyway).
-        low = (conf[finite].min() - 1.0) if finite.any() else 0.0
-        conf = np.where(finite, conf, low)
-        if 0 < correct.sum() < correct.size:
-            from sklearn.metrics import roc_auc_score  # here: importing sklearn.metrics takes about 0.9 s
-
-            out["score_auc"] = float(roc_auc_score(correct, conf))
+        out["score_auc"] = _score_auc(s[labelled], norm_dist[labelled])
     return out
+
+
+def _distances(p: np.ndarray, s: np.ndarray | None, g: np.ndarray, labelled: np.ndarray,
+               size: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(bad, dist, norm_dist)``, each ``(M, K)``: where the prediction ``p`` ``(M, K, 2)`` or its confidence ``s``
+    ``(M, K)`` is not finite, the distance to ``g`` ``(M, K, 2)`` and that distance over the instance's ``size``
+    ``(M,)`` (over 1 for an instance without a ``labelled`` ``(M, K)`` keypoint)."""
+    # A non-finite prediction or confidence is a miss: infinitely far (wrong in PCK and in the score AUC),
+    # left out of the mean errors and confidences, and counted in "nonfinite".
+    bad = nonfinite_keypoints(p, s)
+    dist = np.where(bad, np.inf, np.linalg.norm(np.where(bad[..., None], 0.0, p) - g, axis=-1))  # (M, K)
+    norm_dist = dist / np.where(labelled.any(axis=1), size, 1.0)[:, None]  # (M, K)
+    return bad, dist, norm_dist
+
+
+def _score_auc(conf: np.ndarray, norm_dist: np.ndarray) -> float | None:
+    """ROC AUC of the confidences ``conf`` ``(N,)`` of labelled keypoints separating the correct ones (``norm_dist``
+    ``(N,)`` at most :data:`AUC_CORRECT_THRESHOLD`) from the wrong; None when only one class occurs."""
+    correct = norm_dist <= AUC_CORRECT_THRESHOLD
+    finite = np.isfinite(conf)
+    # A non-finite confidence ranks below every finite one (its keypoint is a miss anyway).
+    low = (conf[finite].min() - 1.0) if finite.any() else 0.0
+    conf = np.where(finite, conf, low)
+    if 0 < correct.sum() < correct.size:
+        from sklearn.metrics import roc_auc_score  # here: importing sklearn.metrics takes about 0.9 s
+
+        return float(roc_auc_score(correct, conf))
+    return None
 
 
 def _miss_distances(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
