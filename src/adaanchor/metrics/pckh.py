@@ -109,21 +109,36 @@ def pckh(
     groups: dict[str, dict[str, float | None]] = {}
     for t in thresholds:
         key = threshold_key(t)
-        correct = ((scaled <= t) & labelled).sum(axis=0)
-        pct = np.where(count > 0, 100.0 * correct / np.maximum(count, 1), np.nan)
-        per_joint[key] = {n: (float(x) if c > 0 else None) for n, x, c in zip(names, pct, count)}
-        # sum_j PCKh_j * n_j / sum_j n_j (the official weighting) == 100 * sum_j correct_j / sum_j n_j,
-        # written in the second form so that a perfect prediction gives exactly 100.
-        out[f"PCKh@{key}"] = float(100.0 * correct[keep].sum() / count[keep].sum()) if keep.any() else None
-        grp = {}
-        for gname, members in GROUPS.items():
-            vals = [per_joint[key][m] for m in members if m in names and per_joint[key][m] is not None]
-            if any(m in names for m in members):
-                grp[gname] = float(np.mean(vals)) if vals else None
-        groups[key] = grp
+        per_joint[key], out[f"PCKh@{key}"] = _pckh_at(t, scaled, labelled, count, keep, names)
+        groups[key] = _group_means(per_joint[key], names)
     out["per_joint"] = per_joint
     out["groups"] = groups
     out["counts"] = {n: int(c) for n, c in zip(names, count)}
     out["num_instances"] = int(p.shape[0])
     out["nonfinite"] = int(bad.sum())
     return out
+
+
+def _pckh_at(t: float, scaled: np.ndarray, labelled: np.ndarray, count: np.ndarray, keep: np.ndarray,
+             names: list[str]) -> tuple[dict[str, float | None], float | None]:
+    """PCKh at threshold ``t`` per joint (None for a joint without labelled instances) and in total over the joints
+    ``keep`` ``(K,)`` says; ``scaled`` ``(M, K)``: distances over head sizes, ``labelled`` ``(M, K)``, ``count``
+    ``(K,)``: labelled instances per joint."""
+    correct = ((scaled <= t) & labelled).sum(axis=0)
+    pct = np.where(count > 0, 100.0 * correct / np.maximum(count, 1), np.nan)
+    per_joint = {n: (float(x) if c > 0 else None) for n, x, c in zip(names, pct, count)}
+    # sum_j PCKh_j * n_j / sum_j n_j (the official weighting) == 100 * sum_j correct_j / sum_j n_j,
+    # written in the second form so that a perfect prediction gives exactly 100.
+    total = float(100.0 * correct[keep].sum() / count[keep].sum()) if keep.any() else None
+    return per_joint, total
+
+
+def _group_means(per_joint: dict[str, float | None], names: list[str]) -> dict[str, float | None]:
+    """The official columns (:data:`GROUPS`) that have a joint among ``names``: the mean PCKh of their joints with
+    labelled instances (None when none has)."""
+    grp = {}
+    for gname, members in GROUPS.items():
+        vals = [per_joint[m] for m in members if m in names and per_joint[m] is not None]
+        if any(m in names for m in members):
+            grp[gname] = float(np.mean(vals)) if vals else None
+    return grp
