@@ -157,3 +157,40 @@ def ensure_onnx(model: nn.Module, strategy: Any, input_size: tuple[int, int], pa
         meta["adaanchor.task"] = str(task)
     export_onnx(model, strategy, path, input_size, metadata=meta, spatial_multiple=spatial_multiple)
     return path
+
+
+def exported_onnx(model: nn.Module, strategy: Any, cfg: Any, target: Path, ckpt_path: Path | None,
+                  onnx_path: str | Path | None, input_size: tuple[int, int], keypoints: Sequence[str],
+                  spatial_multiple: int | None, step: Any) -> tuple[Path, str | None]:
+    """The ONNX file of a run's onnx backend and the SHA-256 of the checkpoint it must hold (None without a file):
+    a file named by the caller is used as it is (checked when opened), or written once; the run's default file
+    (``RUN/export/<checkpoint>.onnx``) is exported again whenever it does not hold the checkpoint
+    (:func:`ensure_onnx`)."""
+    from ..export.command import default_onnx_path
+    from ..export.metadata import checkpoint_digest
+
+    source = ckpt_path or cfg.model.weights
+    digest = checkpoint_digest(source)
+    named = onnx_path is not None
+    path = Path(onnx_path) if named else default_onnx_path(target, ckpt_path, cfg.model.weights)
+    if not (named and path.is_file()):
+        ensure_onnx(model, strategy, input_size, path, source, keypoints, spatial_multiple, step, str(cfg.task))
+    return path, digest
+
+
+def batch_runner(model: nn.Module, strategy: Any, backend: str, onnx_path: Path | None, input_size: tuple[int, int],
+                 keypoints: Sequence[str], device: torch.device, threads: int | None, digest: str | None,
+                 spatial_multiple: int | None) -> tuple[Any, Any]:
+    """What runs a batch of inputs through ``backend`` (``torch``, or ``onnx``: the file ``onnx_path``), and for a
+    multi-person run (``spatial_multiple``: its input's size multiple) the
+    :class:`~adaanchor.predict.multi.MultiPersonRunner` that is also that (else None)."""
+    from .multi import MultiPersonRunner, TorchHeads
+
+    if spatial_multiple:
+        heads: Any = (OnnxHeads(Path(onnx_path), list(model.head_names), device, threads, strategy.name, digest)
+                      if backend == "onnx" else TorchHeads(model, device))
+        runner = MultiPersonRunner(heads, strategy, min(input_size), spatial_multiple)
+        return runner, runner
+    be: Any = (OnnxBackend(Path(onnx_path), input_size, device, threads, strategy.name, keypoints, digest)
+               if backend == "onnx" else TorchBackend(model, strategy, device))
+    return be, None

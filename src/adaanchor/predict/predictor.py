@@ -73,20 +73,9 @@ class Predictor:
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
         """
         from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
-        from ..export.command import check_onnx_name, default_onnx_path
-        from ..export.metadata import checkpoint_digest
-        from ..models.fuse import fold_batchnorm
-        from .backends import OnnxBackend, OnnxHeads, TorchBackend, ensure_onnx, resolve_device
-        from .multi import MultiPersonRunner, TorchHeads
+        from .backends import batch_runner, exported_onnx, resolve_device
 
-        if backend not in ("torch", "onnx"):
-            raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
-        if onnx_path is not None and backend != "onnx":  # it was ignored, even a damaged file
-            raise AdaAnchorError(f"onnx_path={onnx_path} is the exported file of backend='onnx', not of {backend!r}")
-        if onnx_path is not None and not Path(onnx_path).is_file():  # exported to: export's name rule
-            check_onnx_name(onnx_path)
-        check_batch_size(batch_size)  # before the model loads: a bad value costs no load
-        check_orientation(orientation)
+        _check_load_options(backend, onnx_path, batch_size, orientation)  # before the model loads: no load wasted
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False)
@@ -99,33 +88,19 @@ class Predictor:
         multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
         info["folded_bn"] = 0  # also without folding (fold_bn=False, the ONNX backend): the key is always there
         if backend == "torch" and fold_bn:
-            import torch
-
-            # Which BatchNorm follows which convolution does not depend on the image size: a small probe keeps
-            # the two forward passes it takes short for a large multi-person input (a multiple of 32 px).
-            ph, pw = (max(32, min(v, 128) // 32 * 32) for v in (size[1], size[0]))
-            probe = torch.randn(1, 3, ph, pw, generator=torch.Generator().manual_seed(0)).to(dev)
-            model, info["folded_bn"] = fold_batchnorm(model, probe)
-        source = ckpt_path or cfg.model.weights
-        digest = checkpoint_digest(source) if backend == "onnx" else None
+            model, info["folded_bn"] = _fold_batchnorm(model, size, dev)
+        digest = None
         if backend == "onnx":
-            named = onnx_path is not None  # a file named by the caller is used as it is (checked), or written once
-            onnx_path = Path(onnx_path) if named else default_onnx_path(target, ckpt_path, cfg.model.weights)
-            if not (named and onnx_path.is_file()):
-                ensure_onnx(model, strategy, size, onnx_path, source, spec.keypoints, multiple, info.get("step"),
-                            str(cfg.task))
+            onnx_path, digest = exported_onnx(model, strategy, cfg, target, ckpt_path, onnx_path, size, spec.keypoints,
+                                              multiple, info.get("step"))
             info["onnx"] = str(onnx_path)
         info.update({"device": str(dev), "backend": backend, "run": str(target), "crop": str(cfg.data.crop)})
-        if multiple:
-            heads: Any = (OnnxHeads(Path(onnx_path), list(model.head_names), dev, threads, strategy.name, digest)
-                          if backend == "onnx" else TorchHeads(model, dev))
-            runner = MultiPersonRunner(heads, strategy, min(size), multiple)
+        be, multi = batch_runner(model, strategy, backend, onnx_path, size, spec.keypoints, dev, threads, digest,
+                                 multiple)
+        if multi is not None:
             info["task"] = str(cfg.task)
-            return cls(runner, spec, size, strategy.name, strategy.stride, batch_size, info, multi=runner,
-                       orientation=orientation)
-        be: Any = (OnnxBackend(Path(onnx_path), size, dev, threads, strategy.name, spec.keypoints, digest)
-                   if backend == "onnx" else TorchBackend(model, strategy, dev))
-        return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, orientation=orientation)
+        return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, multi=multi,
+                   orientation=orientation)
 
     @property
     def multi_person(self) -> bool:
@@ -272,6 +247,35 @@ class Predictor:
         if len(boxes) != len(batch):
             raise AdaAnchorError(f"boxes: {len(boxes)} entries for {len(batch)} images (give one per image, None = whole image)")
         return [None if b is None else as_boxes(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
+
+
+
+def _check_load_options(backend: str, onnx_path: str | Path | None, batch_size: int, orientation: str) -> None:
+    """Refuse options of :meth:`Predictor.from_run` that do not fit together, or a bad value, before a model loads."""
+    from ..export.command import check_onnx_name
+
+    if backend not in ("torch", "onnx"):
+        raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
+    if onnx_path is not None and backend != "onnx":  # it was ignored, even a damaged file
+        raise AdaAnchorError(f"onnx_path={onnx_path} is the exported file of backend='onnx', not of {backend!r}")
+    if onnx_path is not None and not Path(onnx_path).is_file():  # exported to: export's name rule
+        check_onnx_name(onnx_path)
+    check_batch_size(batch_size)
+    check_orientation(orientation)
+
+
+def _fold_batchnorm(model: Any, size: tuple[int, int], dev: Any) -> tuple[Any, int]:
+    """``model`` with each BatchNorm folded into the convolution before it, and how many were; ``size`` is the
+    input's ``(W, H)``."""
+    import torch
+
+    from ..models.fuse import fold_batchnorm
+
+    # Which BatchNorm follows which convolution does not depend on the image size: a small probe keeps
+    # the two forward passes it takes short for a large multi-person input (a multiple of 32 px).
+    ph, pw = (max(32, min(v, 128) // 32 * 32) for v in (size[1], size[0]))
+    probe = torch.randn(1, 3, ph, pw, generator=torch.Generator().manual_seed(0)).to(dev)
+    return fold_batchnorm(model, probe)
 
 
 __all__ = ["ANCHOR_STRATEGIES", "Predictor", "box_affine", "check_batch_size", "fit_image_affine", "normalise"]
