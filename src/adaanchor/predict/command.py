@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,63 +139,25 @@ def _nothing_to_predict(skipped: list[Skip]) -> AdaAnchorError:
 def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], dets: dict[int, Boxes] | None,
          ids: dict[Path, int], max_inst: int, save_video: bool, overlays: bool, progress: bool,
          skipped: list[Skip], min_score: float = 0.0) -> dict[str, Any]:
+    """Predict every frame of ``srcs`` and write it to its group's files (see :func:`predict_command`). Returns the
+    counts, the files written, whether SIGTERM stopped it and the sources read turned (``turned``)."""
     from tqdm import tqdm
 
     from ..engine.session import TermSignal
 
-    groups: dict[str, _Group] = {}
-    used: set[str] = set()
+    groups = _Groups(out, fmts, predictor, max_inst, save_video, skipped)
     overlay_names: set[str] = set()
-    files: list[Path] = []
-    current: list[str] = []  # the open video group (closed as soon as the next source starts)
-    n_frames = n_inst = 0
-
-    def group_of(frame: Frame) -> _Group:
-        key = IMAGES_GROUP if frame.kind == "image" else str(frame.source)
-        if key not in groups:
-            if current and current[0] != key and current[0] != IMAGES_GROUP:
-                done = current.pop()
-                files.extend(groups.pop(done).close(frames_of(done)))
-            name = _unique(IMAGES_GROUP if frame.kind == "image" else frame.source.stem, used)
-            groups[key] = _Group(out, name, fmts, predictor, max_inst, frame.source if frame.kind == "video" else None,
-                                 save_video)
-            if frame.kind == "video":
-                current[:] = [key]
-        return groups[key]
-
-    def frames_of(key: str) -> int | None:  # a skipped video's frame count (read before its group closes)
-        return next((sk.frames for sk in skipped if sk.source == key and sk.frames), None)
-
-    def frame_id(frame: Frame) -> int:
-        return ids[frame.source] if frame.kind == "image" else frame.index
-
     turned: dict[str, str] = {}  # source -> its orientation (EXIF tag, video rotation)
-
-    def items():
-        for fr in prefetch(iter_frames(srcs, skipped.append, predictor.orientation), 2 * predictor.batch_size):
-            if fr.turn:
-                turned.setdefault(str(fr.source), fr.turn)
-            b = None if dets is None else dets.get(frame_id(fr), no_boxes())
-            yield fr.image, b, fr
-
+    n_frames = n_inst = 0
     t0 = time.perf_counter()
     bar = tqdm(total=count_frames(srcs), unit="frame", disable=not progress, dynamic_ncols=True, desc="predict")
     # SIGTERM only sets a flag: the frame in hand is finished and the files are closed.
     with TermSignal() as term:
         try:
-            for frame, pred in predictor.predict_stream(items()):
-                g = group_of(frame)
-                g.write(frame, pred, frame_id(frame))
-                draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
-                if draw:
-                    shown = pred if min_score <= 0 else pred.select(pred.instance_scores() >= min_score)
-                    img = draw_prediction(frame.image, shown, predictor.skeleton, anchors=predictor.has_anchors,
-                                          stride=predictor.stride, multi_person=predictor.multi_person)
-                    if frame.kind == "image":
-                        name = _unique(frame.source.stem, overlay_names)
-                        _save_png(img, out / "overlays" / f"{name}.png")
-                    else:
-                        g.video.write(img)
+            for frame, pred in predictor.predict_stream(_inputs(predictor, srcs, dets, ids, skipped, turned)):
+                g = groups.of(frame)
+                g.write(frame, pred, _frame_id(frame, ids))
+                _draw(frame, pred, g, predictor, overlays, min_score, out, overlay_names)
                 n_frames += 1
                 n_inst += len(pred)
                 bar.update(1)
@@ -203,11 +165,80 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
                     break
         finally:
             bar.close()
-            for key, g in groups.items():  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
-                files.extend(g.close(None if term.requested else frames_of(key)))
+            groups.close_all(term.requested)  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
-            "files": files, "overlays": len(overlay_names), "stopped": term.requested, "turned": turned}
+            "files": groups.files, "overlays": len(overlay_names), "stopped": term.requested, "turned": turned}
+
+
+class _Groups:
+    """The output groups of a prediction run: all the images in one, each video in its own, which closes as soon as
+    the next source starts. ``files`` lists the files written, in the order they were closed."""
+
+    def __init__(self, out: Path, fmts: list[str], predictor: Predictor, max_inst: int, save_video: bool,
+                 skipped: list[Skip]):
+        self.out, self.fmts, self.predictor, self.max_inst, self.save_video = out, fmts, predictor, max_inst, save_video
+        self.skipped = skipped
+        self.groups: dict[str, _Group] = {}
+        self.used: set[str] = set()
+        self.files: list[Path] = []
+        self.open_video: str | None = None  # the key of the open video group
+
+    def of(self, frame: Frame) -> _Group:
+        """The group of ``frame``, opened for its first frame (closing the video group before it)."""
+        key = IMAGES_GROUP if frame.kind == "image" else str(frame.source)
+        if key not in self.groups:
+            if self.open_video is not None and self.open_video != key and self.open_video != IMAGES_GROUP:
+                done, self.open_video = self.open_video, None
+                self.files.extend(self.groups.pop(done).close(self.frames_of(done)))
+            name = _unique(IMAGES_GROUP if frame.kind == "image" else frame.source.stem, self.used)
+            self.groups[key] = _Group(self.out, name, self.fmts, self.predictor, self.max_inst,
+                                      frame.source if frame.kind == "video" else None, self.save_video)
+            if frame.kind == "video":
+                self.open_video = key
+        return self.groups[key]
+
+    def frames_of(self, key: str) -> int | None:
+        """A skipped video's frame count (read before its group closes)."""
+        return next((sk.frames for sk in self.skipped if sk.source == key and sk.frames), None)
+
+    def close_all(self, stopped: bool) -> None:
+        """Close every open group; ``stopped`` (SIGTERM): the lost frames at a video's end are not counted."""
+        for key, g in self.groups.items():
+            self.files.extend(g.close(None if stopped else self.frames_of(key)))
+
+
+def _frame_id(frame: Frame, ids: dict[Path, int]) -> int:
+    """The image id of an image input, the frame index of a video frame."""
+    return ids[frame.source] if frame.kind == "image" else frame.index
+
+
+def _inputs(predictor: Predictor, srcs: list[Source], dets: dict[int, Boxes] | None, ids: dict[Path, int],
+            skipped: list[Skip], turned: dict[str, str]) -> Iterator[tuple[Any, Boxes | None, Frame]]:
+    """``(image, boxes, frame)`` of every frame of ``srcs``, read ahead; each source read turned is noted in
+    ``turned`` (source -> its orientation), each one that cannot be read in ``skipped``."""
+    for fr in prefetch(iter_frames(srcs, skipped.append, predictor.orientation), 2 * predictor.batch_size):
+        if fr.turn:
+            turned.setdefault(str(fr.source), fr.turn)
+        b = None if dets is None else dets.get(_frame_id(fr, ids), no_boxes())
+        yield fr.image, b, fr
+
+
+def _draw(frame: Frame, pred: Any, g: _Group, predictor: Predictor, overlays: bool, min_score: float, out: Path,
+          overlay_names: set[str]) -> None:
+    """The instances of ``pred`` scored at least ``min_score`` drawn on ``frame``: an image's overlay PNG (with
+    ``overlays``), a video's labelled frame (when ``g`` writes a labelled video)."""
+    draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
+    if not draw:
+        return
+    shown = pred if min_score <= 0 else pred.select(pred.instance_scores() >= min_score)
+    img = draw_prediction(frame.image, shown, predictor.skeleton, anchors=predictor.has_anchors,
+                          stride=predictor.stride, multi_person=predictor.multi_person)
+    if frame.kind == "image":
+        name = _unique(frame.source.stem, overlay_names)
+        _save_png(img, out / "overlays" / f"{name}.png")
+    else:
+        g.video.write(img)
 
 
 def _save_png(img: Any, path: Path) -> None:
