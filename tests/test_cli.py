@@ -148,6 +148,9 @@ def test_numeric_options_out_of_range_are_usage_errors(argv, message, capsys):
     (["eval", "RUN", "seed=1", "--json", "m.json", "eval.max_images=2"], "overrides", ["seed=1", "eval.max_images=2"]),
     (["export", "RUN", "--opset", "17", "ckpt=RUN/checkpoints/last.pt"], "overrides", ["ckpt=RUN/checkpoints/last.pt"]),
     (["viz", "RUN", "x.png", "--out", "o", "ckpt=c.pt"], "items", ["x.png", "ckpt=c.pt"]),
+    # predict takes ckpt= and key=value after its sources as viz does (they were 'unrecognized arguments' after
+    # an option, though `predict --help` and docs/predict.md name them)
+    (["predict", "RUN", "x.png", "--out", "o", "ckpt=c.pt", "seed=1"], "sources", ["x.png", "ckpt=c.pt", "seed=1"]),
 ])
 def test_overrides_may_follow_the_options(argv, attr, expected):
     """argparse ends a positional list at the first option; key=value items after the options join the list."""
@@ -159,7 +162,7 @@ def test_overrides_may_follow_the_options(argv, attr, expected):
 @pytest.mark.parametrize("argv,rest", [
     (["eval", "RUN", "--json", "m.json", "--nope"], "--nope"),
     (["eval", "RUN", "--json", "m.json", "runs/a=b"], "runs/a=b"),  # a path with '=', not an override
-    (["predict", "RUN", "x.png", "--out", "o", "seed=1"], "seed=1"),  # predict takes no overrides
+    (["predict", "RUN", "x.png", "--out", "o", "y.png"], "y.png"),  # a source after the options: not an override
 ])
 def test_other_items_after_the_options_are_usage_errors(argv, rest, capsys):
     from adaanchor.cli import _parse, build_parser

@@ -219,7 +219,8 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     eval.max_images=2``): argparse ends a positional list at the first option, and ``parse_intermixed_args``
     does not work with subcommands."""
     args, extra = parser.parse_known_args(argv)
-    rest = getattr(args, "overrides", getattr(args, "items", None))  # viz: images, then ckpt= and key=value
+    # viz and predict: images, then ckpt= and key=value
+    rest = next((getattr(args, n) for n in ("overrides", "items", "sources") if hasattr(args, n)), None)
     if extra and isinstance(rest, list) and all(_is_override(x) for x in extra):
         rest.extend(extra)
     elif extra:
