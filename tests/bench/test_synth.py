@@ -166,3 +166,30 @@ def test_bad_options_and_unwritable_folder_raise_one_line_errors(tmp_path):
     with pytest.raises(AdaAnchorError) as err:
         synth.write_benchmark(blocker / "bench", TINY, progress=False)
     assert "\n" not in str(err.value) and str(blocker) in str(err.value)
+
+
+def test_the_datasets_doc_lists_every_generator_option_with_its_default():
+    """docs/datasets.md, "Generated benchmarks", has one row per option of the synthetic and crowd-figures
+    generators with their defaults (the options were named nowhere, though docs/training.md sent readers there)."""
+    from pathlib import Path
+
+    from adaanchor.bench.crowd import CROWD_DEFAULTS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "datasets.md").read_text()
+    doc = doc.split("### Generated benchmarks")[1].split("\n### ")[0]
+    listed = {}
+    for line in doc.splitlines():
+        cells = [c.strip().replace("`", "") for c in line.strip().strip("|").split("|")]
+        if not line.startswith("| `") or len(cells) != 4:
+            continue
+        keys = cells[0].split(", ")
+        for i, key in enumerate(keys):  # a row of two options (width, height) lists two defaults per cell
+            listed[key] = tuple(c.split(", ")[i] if len(keys) > 1 else c for c in cells[1:3])
+
+    def text(v) -> str:
+        return "" if v is None else str(list(v)) if isinstance(v, tuple) else str(v)
+
+    assert set(listed) == set(CROWD_DEFAULTS)
+    for key, (syn, crowd) in listed.items():
+        assert syn == text(synth.SYNTH_DEFAULTS.get(key)), (key, syn)
+        assert crowd == text(CROWD_DEFAULTS[key]), (key, crowd)
