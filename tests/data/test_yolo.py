@@ -228,6 +228,33 @@ def test_train_a_yolo_dataset_without_a_config_file(tmp_path, capsys):
     assert "kpt_shape" not in own and list(Predictor.from_run(tmp_path / "run", device="cpu").keypoint_names) == own["keypoints"]
 
 
+def test_one_split_named_by_hand_leaves_the_other_the_datasets_own(tmp_path, capsys):
+    """docs/deeplabcut.md: data.train=images/train reads that split. With the config for your own data, data.val
+    stays the whole dataset (.), which read the training images too (16 val images for 12 + 4 here), so the run
+    was evaluated on the images it trained on, without a word: that val is now the yaml's own val, and a whole
+    dataset whose yaml names no such split, beside a part of it, is an error naming both keys."""
+    from adaanchor.data.build import annotation_path
+    from adaanchor.errors import AdaAnchorError
+
+    make_yolo(tmp_path / "ds", n={"train": 12, "val": 4})
+    common = ["data.format=yolo", f"data.root={tmp_path / 'ds'}"]
+    assert main(["data", "stats", *common, "data.train=images/train"]) == 0
+    out = capsys.readouterr().out
+    assert "| train | 12 | 12 |" in out and "| val | 4 | 4 |" in out, out
+    assert main(["data", "stats", *common, "data.val=images/val"]) == 0
+    out = capsys.readouterr().out
+    assert "| train | 12 | 12 |" in out and "| val | 4 | 4 |" in out, out
+    base = {"format": "yolo", "root": str(tmp_path / "ds"), "train": "images/train", "val": "."}
+    assert annotation_path(base, "val") == (tmp_path / "ds" / "images" / "val").resolve()
+    cfg = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())
+    (tmp_path / "ds" / "data.yaml").write_text(yaml.safe_dump({**cfg, "val": None}))
+    with pytest.raises(AdaAnchorError, match=r"data.val=. is the whole dataset .* holds the images of "
+                                             r"data.train=images/train too"):
+        annotation_path(base, "val")
+    assert main(["data", "stats", *common, "data.train=images/train"]) == 2
+    assert "error: data.val=. is the whole dataset" in capsys.readouterr().err
+
+
 @settings(max_examples=60, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(st.one_of(
     st.lists(st.sampled_from(["0", "1", "0.5", "-1", "2", "3", "nan", "inf", "1e400", "abc", "", "0.0001"]),

@@ -76,15 +76,32 @@ def write_generated(data_cfg: Mapping[str, Any]) -> dict[str, Path]:
 
 
 def own_split(data_cfg: Mapping[str, Any], split: str) -> Path | None:
-    """The path of ``split`` in a dataset that carries its own train/val split, read as a whole (``data.train`` =
-    ``data.val`` = the dataset): a YOLO ``data.yaml`` naming both. Such a split is used as it is and
-    ``data.split`` does not apply. None for every other dataset."""
-    whole = _resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg.get(split))
-    if data_cfg["format"] != "yolo" or data_cfg.get("train") != data_cfg.get("val") or whole is None:
+    """The path of ``split`` in a dataset that carries its own train/val split: a YOLO ``data.yaml`` naming both,
+    given as the whole dataset for this split (its folder or yaml; ``.`` in the config for your own data). Such a
+    split is used as it is and ``data.split`` does not apply; so is the yaml's ``val`` when only ``data.train``
+    names a part of the dataset (``data.train=images/train``), and the yaml's ``train`` when only ``data.val`` does:
+    the whole dataset there read the other split's images too, and evaluated on the training images. A whole
+    dataset whose yaml does not name that split as one folder or list, beside a part of it, is an error for the
+    same reason. None for every other dataset."""
+    root = Path(str(data_cfg["root"])).expanduser()
+    whole = _resolve(root, data_cfg.get(split))
+    if data_cfg["format"] != "yolo" or whole is None:
         return None
-    from .readers.yolo import split_entry
+    from .readers.yolo import find_yolo_yaml, split_entry
 
-    return split_entry(whole, split)
+    if data_cfg.get("train") == data_cfg.get("val"):
+        return split_entry(whole, split)
+    yml = find_yolo_yaml(whole) if whole.exists() else None
+    if yml is None or not (whole == yml or (whole.is_dir() and whole.resolve() == yml.parent.resolve())):
+        return None  # a part of the dataset (a split folder, an image list): read as given
+    own = split_entry(whole, split)
+    if own is None:
+        other = "val" if split == "train" else "train"
+        raise AdaAnchorError(f"data.{split}={data_cfg.get(split)} is the whole dataset ({yml}), which holds the "
+                             f"images of data.{other}={data_cfg.get(other)} too, and {yml.name} names no {split} "
+                             f"split of one folder or list: set data.{split} to a folder or image list of other "
+                             f"images, or data.{other}={data_cfg.get(split)} to split the dataset at random")
+    return own
 
 
 def splits_one_file(data_cfg: Mapping[str, Any]) -> bool:
