@@ -682,3 +682,20 @@ def test_a_copied_sleap_project_finds_its_image_sequence(tmp_path):
     res = read_slp(moved / "labels.slp", load_spec(moved / "labels.slp"))
     assert len(res.instances) == len(truth)
     assert all(Path(i.image_path).parent == moved / "frames" for i in res.instances)
+
+
+def test_a_val_split_holding_training_images_is_said(tmp_path, capsys):
+    """data.train names one video's table and data.val stays the whole project (.): the run evaluated on the
+    images it trained on, and neither data stats nor train said so."""
+    root = make_dlc_project(tmp_path / "proj")
+    part = ["data.format=dlc", f"data.root={root}", "data.train=labeled-data/vidA/CollectedData_lab.csv"]
+    assert main(["data", "stats", *part]) == 0
+    out = capsys.readouterr().out
+    assert ("the val split shares 5 of its 9 images with the train split (data.train=labeled-data/vidA/"
+            "CollectedData_lab.csv, data.val=.): its evaluation is not held out") in out, out
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 0  # the random split: held out
+    assert "shares" not in capsys.readouterr().out
+    run = ["model.backbone=tiny", "model.weights=null", "model.tiny_width=8", "data.input_size=[64,48]",
+           "train.max_steps=1", "train.batch_size=4", "train.progress=false", "train.eval_every=1"]
+    assert main(["train", *part, *run, f"out_dir={tmp_path / 'run'}"]) == 0
+    assert "warning: the val split shares 5 of its 9 images with the train split" in capsys.readouterr().out

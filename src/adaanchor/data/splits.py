@@ -4,6 +4,7 @@ training side."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -49,3 +50,25 @@ def _held_out_groups(instances: list[Any], key: Callable[[str], str], fraction: 
     order = np.random.default_rng(seed).permutation(len(groups))
     n_val = max(1, int(round(fraction * len(groups))))
     return {groups[j] for j in order[:n_val]}
+
+
+def shared_images(train: list[Any], val: list[Any], cfg: Mapping[str, Any] | None = None) -> str | None:
+    """A line saying that the val instances' images include training images, or None when they share none.
+
+    A config that names the train part of a dataset (``data.train=CollectedData_a.csv``, a YOLO ``images/train``)
+    and leaves ``data.val`` at the whole dataset evaluated on the training images too, without a word. Images are
+    compared by absolute path (no file system access: the same file under two links counts as two).
+
+    Args:
+        train, val: instances (each with an ``image_path``); cfg: the ``data`` section, to name its keys.
+    """
+    def paths(insts: list[Any]) -> set[str]:
+        return {os.path.abspath(str(i.image_path)) for i in insts}
+
+    val_paths = paths(val)
+    both = val_paths & paths(train)
+    if not both:
+        return None
+    keys = f" (data.train={cfg.get('train')}, data.val={cfg.get('val')})" if cfg is not None else ""
+    return (f"the val split shares {len(both)} of its {len(val_paths)} images with the train split{keys}: its "
+            f"evaluation is not held out (one is {sorted(both)[0]})")

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import unknown_name_error
 from .readers import ReadResult
 from .spec import KeypointSpec
-from .splits import split_by_config
+from .splits import shared_images, split_by_config
 
 
 def _plain(cfg: Any) -> dict[str, Any]:
@@ -119,6 +119,10 @@ def dataset_stats(
             problem = several_per_image(r, name)
             if problem:
                 per[name]["problems"].append(problem)
+    if head and "train" in results and "val" in results:  # a config's splits: is its evaluation held out?
+        shared = shared_images(results["train"].instances, results["val"].instances, _plain(source))
+        if shared:
+            per["val"]["problems"].append(shared)
     return {**head, "splits": per, "total": _total(per)}
 
 

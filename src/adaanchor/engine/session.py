@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from ..data.splits import shared_images
 from ..errors import AdaAnchorError, DataError
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object
@@ -172,6 +173,9 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device, stride: in
     if info.is_main:
         print("data: " + "; ".join(f"{name} {describe_dataset(ds)}" for name, ds in zip(("train", "val"), out, strict=True)
                                    if ds is not None))
+        shared = out[1] is not None and shared_images(getattr(out[0], "instances", []), getattr(out[1], "instances", []), cfg.data)
+        if shared:
+            print(f"warning: {shared}")
     return out
 
 
