@@ -27,6 +27,7 @@ from .writers import SUFFIX, WRITERS, parse_formats
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
 #: Stopped by SIGTERM (a scheduler's time limit) after closing the files: the shell's code for that signal.
 EXIT_STOPPED = 128 + 15
+EXIT_INTERRUPTED = 128 + 2  # Ctrl-C (SIGINT), as the shell reports a program it ended
 IMAGES_GROUP = "predictions"
 
 
@@ -78,8 +79,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     shows them (keypoints in that frame); ``stored`` keeps the stored pixels.
 
     Returns ``frames``, ``instances``, ``seconds``, ``fps``, ``files`` (written), ``skipped`` (list of
-    :class:`Skip`), ``stopped`` (SIGTERM arrived: the frame in hand was finished and the files closed, complete,
-    with the frames predicted until then), ``notes`` (lines for the summary) and ``exit_code``.
+    :class:`Skip`), ``stopped`` (SIGTERM or a first Ctrl-C arrived: the frame in hand was finished and the files closed,
+    complete, with the frames predicted until then; ``stopped_by`` names it), ``notes`` (lines for the summary) and ``exit_code``.
 
     Raises:
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
@@ -127,7 +128,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
         raise _nothing_to_predict(skipped)
     res["skipped"] = skipped
     res["notes"] = orientation_notes(res.pop("turned"), orientation)
-    res["exit_code"] = EXIT_STOPPED if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
+    stop_code = EXIT_INTERRUPTED if str(res.get("stopped_by", "")).startswith("Ctrl-C") else EXIT_STOPPED
+    res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
     return res
 
 
@@ -151,8 +153,9 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     n_frames = n_inst = 0
     t0 = time.perf_counter()
     bar = tqdm(total=count_frames(srcs), unit="frame", disable=not progress, dynamic_ncols=True, desc="predict")
-    # SIGTERM only sets a flag: the frame in hand is finished and the files are closed.
-    with TermSignal() as term:
+    # SIGTERM and a first Ctrl-C only set a flag: the frame in hand is finished and the files are closed.
+    with TermSignal(ctrl_c="finishing this frame and closing the files") as term:
+        term.arm_ctrl_c()
         try:
             for frame, pred in predictor.predict_stream(_inputs(predictor, srcs, dets, ids, skipped, turned)):
                 g = groups.of(frame)
@@ -168,7 +171,8 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
             groups.close_all(term.requested)  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
-            "files": groups.files, "overlays": len(overlay_names), "stopped": term.requested, "turned": turned}
+            "files": groups.files, "overlays": len(overlay_names), "stopped": term.requested,
+            "stopped_by": term.name, "turned": turned}
 
 
 class _Groups:
@@ -258,8 +262,8 @@ def format_summary(res: dict[str, Any], out: Path) -> str:
     if res.get("overlays"):
         lines.append(f"wrote {res['overlays']} overlay image(s) in {out / 'overlays'}")
     if res.get("stopped"):
-        lines.append(f"stopped by SIGTERM after {res['frames']} frame(s): the files above hold the frames predicted "
-                     "until then")
+        lines.append(f"stopped by {res.get('stopped_by') or 'SIGTERM'} after {res['frames']} frame(s): the files above "
+                     "hold the frames predicted until then")
     lines += [f"note: {n}" for n in res.get("notes", [])]
     if res["skipped"]:
         lines.append(f"skipped {len(res['skipped'])} input(s):")
