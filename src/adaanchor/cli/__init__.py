@@ -98,7 +98,7 @@ def _add_demo(sub: _Subparsers) -> None:
                    "fixanchor and adaanchor on the crowd-figures benchmark (output default runs/demo_bottomup); "
                    "centre (or center): single-stage DEKR-style pose with the person centre located by each of them "
                    "(output default runs/demo_centre)")
-    d.add_argument("overrides", nargs="*", default=[], help="config overrides key=value applied to every method")
+    d.add_argument("overrides", nargs="*", default=[], help="config overrides key=value applied to every method (--task single only: the multi-person demos take none)")
     d.set_defaults(func=cmd_demo)
 
 
@@ -115,7 +115,8 @@ def _add_eval(sub: _Subparsers) -> None:
     """``adaanchor eval``."""
     e = sub.add_parser("eval", help="evaluate a run directory or config (ckpt=PATH to pick a checkpoint)")
     e.add_argument("target", help="run directory or config file")
-    e.add_argument("overrides", nargs="*", default=[])
+    e.add_argument("overrides", nargs="*", default=[], help="ckpt=PATH and key=value config overrides, e.g. "
+                   "eval.batch_size=64 data.val=other.json")
     e.add_argument("--json", help="write the metrics here")
     e.add_argument("--predictions", metavar="PATH", help="write every prediction here as COCO keypoint results JSON "
                    "(original-image pixels, with ann_id; accepted by adaanchor score)")
@@ -126,7 +127,7 @@ def _add_eval(sub: _Subparsers) -> None:
 def _add_synth(sub: _Subparsers) -> None:
     """``adaanchor synth``."""
     s = sub.add_parser("synth", help="write the built-in occlusion benchmark as COCO JSON plus images")
-    s.add_argument("out_dir")
+    s.add_argument("out_dir", help="folder to write train.json, val.json, manifest.json and images/ into")
     s.add_argument("overrides", nargs="*", default=[], help="generator options, e.g. n_train=1000 occluders=[0,4]")
     s.set_defaults(func=cmd_synth)
 
@@ -134,13 +135,13 @@ def _add_synth(sub: _Subparsers) -> None:
 def _add_score(sub: _Subparsers) -> None:
     """``adaanchor score``."""
     sc = sub.add_parser("score", help="score a COCO-style results file against ground truth")
-    sc.add_argument("gt")
-    sc.add_argument("results")
+    sc.add_argument("gt", help="ground-truth annotation file")
+    sc.add_argument("results", help="COCO-style keypoint results JSON (what predict and eval --predictions write)")
     sc.add_argument("--metric", choices=("coco", "crowdpose", "pckh", "nme"), required=True)
     sc.add_argument("--fmt", help="ground-truth format (default: inferred from the metric and file)")
     sc.add_argument("--spec", help="keypoint spec name or YAML (default: the format's own)")
     sc.add_argument("--headboxes", help="MPII: head boxes file (mpii_gt_val.mat-style) for the official PCKh")
-    sc.add_argument("--json")
+    sc.add_argument("--json", help="write the metrics here")
     sc.set_defaults(func=cmd_score)
 
 
@@ -210,7 +211,7 @@ def _add_data(sub: _Subparsers) -> None:
     dsub = da.add_subparsers(dest="data_command", required=True)
     st = dsub.add_parser("stats", help="counts by visibility and every problem found")
     st.add_argument("config", nargs="?", help="config file (none: the packaged custom.yaml, as for train)")
-    st.add_argument("overrides", nargs="*", default=[])
+    st.add_argument("overrides", nargs="*", default=[], help="key=value, e.g. data.format=dlc data.root=PROJECT")
     st.set_defaults(func=cmd_data_stats)
 
 
