@@ -241,9 +241,21 @@ def test_one_split_named_by_hand_leaves_the_other_the_datasets_own(tmp_path, cap
     assert main(["data", "stats", *common, "data.train=images/train"]) == 0
     out = capsys.readouterr().out
     assert "| train | 12 | 12 |" in out and "| val | 4 | 4 |" in out, out
+    # The split line says which is which (it said nothing when one part was named by hand).
+    own_val = tmp_path / "ds" / "images" / "val"
+    assert f"split: the dataset's own: train images/train as given, val {own_val}" in out, out
     assert main(["data", "stats", *common, "data.val=images/val"]) == 0
     out = capsys.readouterr().out
     assert "| train | 12 | 12 |" in out and "| val | 4 | 4 |" in out, out
+    assert "val images/val as given (data.split does not apply)" in out, out
+    from adaanchor.data.build import DATA_DEFAULTS, data_spec, read_split
+
+    part = {**DATA_DEFAULTS, "format": "yolo", "root": str(tmp_path / "ds"), "spec": str(tmp_path / "ds"),
+            "train": "images/train", "val": ".", "split": {"by": "random", "val_fraction": 0.2, "seed": 0}}
+    capsys.readouterr()
+    read_split(part, "train", data_spec(part), verbose=True)  # train's note said both were files used as given
+    assert f"data.split.by=random is not applied: data.val is the dataset's own val split ({own_val})" in \
+        capsys.readouterr().err
     base = {"format": "yolo", "root": str(tmp_path / "ds"), "train": "images/train", "val": "."}
     assert annotation_path(base, "val") == (tmp_path / "ds" / "images" / "val").resolve()
     cfg = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())

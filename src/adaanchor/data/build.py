@@ -164,8 +164,10 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         res.instances = split_by_config(res.instances, split, sp)
     elif sp.get("by") and verbose and split == "train" and own_split(data_cfg, split) is None:
         # The config for your own data splits one file by default; a dataset with its own val file keeps it.
-        print(f"note: data.split.by={sp['by']} is not applied: data.train and data.val are different files, "
-              "used as they are", file=sys.stderr)
+        own_val = own_split(data_cfg, "val")
+        val = f"data.val is the dataset's own val split ({own_val})" if own_val is not None else \
+            "data.train and data.val are different files, used as they are"
+        print(f"note: data.split.by={sp['by']} is not applied: {val}", file=sys.stderr)
     if verbose and res.skipped:
         print(res.summary())
     if not res.instances:

@@ -156,8 +156,9 @@ def _read_config(source: Mapping[str, Any], splits: Sequence[str], task: str) ->
     head = {"format": str(cfg["format"]), "spec": f"{cfg['spec']} ({named}{spec.num_keypoints} keypoints)"}
     sp = cfg.get("split") or {}
     own = {s: own_split(cfg, s) for s in ("train", "val")}
-    if own["train"] is not None:
-        head["split"] = f"the dataset's own: train {own['train']}, val {own['val']} (data.split does not apply)"
+    if own["train"] is not None or own["val"] is not None:  # a part named by hand: the other is the dataset's own
+        parts = [f"{s} {own[s]}" if own[s] is not None else f"{s} {cfg.get(s)} as given" for s in ("train", "val")]
+        head["split"] = f"the dataset's own: {', '.join(parts)} (data.split does not apply)"
     elif splits_one_file(cfg):
         head["split"] = f"{sp['by']}, val_fraction {sp['val_fraction']}, seed {sp['seed']}"
         if float(sp.get("dev_fraction") or 0.0) > 0:
