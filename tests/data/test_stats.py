@@ -49,8 +49,11 @@ def test_stats_of_a_config_lists_every_problem(tmp_path):
     assert "[record annotations[3] id=4] field 'image_id'" in probs
     assert "[record annotations[4] id=5] field 'bbox'" in probs
     assert "b.jpg: image file not found" in probs
-    assert va["instances"] == 1 and not va["problems"]
-    assert d["total"]["instances"] == 3 and d["total"]["problems"] == 4
+    # val is train's first record: not held out, which is a problem of its own
+    assert va["instances"] == 1 and len(va["problems"]) == 1
+    assert va["problems"][0].startswith("the val split shares 1 of its 1 images with the train split (data.train="
+                                        "train.json, data.val=val.json): its evaluation is not held out")
+    assert d["total"]["instances"] == 3 and d["total"]["problems"] == 5
     text = format_stats(d)
     assert "| train | 2 | 2 | 22 | 2 | 10 | 1 | 3 | 1 |" in text
     assert "| total | 3 |" in text and "train: 4 problem(s)" in text and "field 'image_id'" in text
