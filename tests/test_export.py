@@ -223,6 +223,30 @@ def test_exporting_leaves_the_eager_model_computing_real_tensors(tmp_path):
     assert all(c.cache_len() > 0 for c in (assign_targets.grid_scale, anchor_decode._grids))  # eager calls cache
 
 
+def test_the_dynamo_exporter_runs_after_a_prediction_under_inference_mode(tmp_path):
+    """A model run under ``torch.inference_mode`` (the predictor, the export check's timing) first cached its
+    per-size constants as inference tensors; the dynamo export that followed in the same process failed ("Failed
+    to decompose the FX graph") and ``export_command`` fell back to TorchScript."""
+    from adaanchor.engine.run import build_system
+    from adaanchor.strategies import anchor_decode, assign_targets
+
+    model, strategy = build_system(build_config(None, ["model.tiny_width=8", "strategy.name=adaanchor"]))
+    model.eval()
+    caches = (assign_targets.grid_scale, assign_targets._centre_grid, assign_targets._cell_index_grid,
+              anchor_decode._grids)
+    for c in caches:
+        c.cache_clear()
+    first = export_onnx(model, strategy, tmp_path / "first.onnx", (72, 96))
+    if first["exporter"] != "dynamo":
+        pytest.skip(f"the dynamo exporter did not run here: {first.get('dynamo_error')}")
+    for c in caches:
+        c.cache_clear()  # the prediction below is the first to build them
+    with torch.inference_mode():
+        strategy.predict(model, check_images(1, (72, 96)))
+    res = export_onnx(model, strategy, tmp_path / "m.onnx", (72, 96))
+    assert res["exporter"] == "dynamo", res["dynamo_error"]
+
+
 def test_export_and_check_name_bad_sizes_and_files(exported, tmp_path):
     """Sizes and files the export API is given by hand: (72.5, 96) was cut to 72, (0, 96) and 72 failed inside
     PyTorch; check_onnx of another size, a missing file or a file that is not ONNX raised onnxruntime's own

@@ -51,3 +51,17 @@ def test_a_tensor_that_needs_a_gradient_is_not_kept():
 
     weight(2)
     assert weight.cache_len() == 0
+
+
+def test_a_constant_first_built_under_inference_mode_is_a_plain_tensor():
+    """The predictor runs under ``torch.inference_mode``: a constant it cached was an inference tensor, and a dynamo
+    export later in the process failed on it (``export_command`` after ``Predictor.predict`` fell back)."""
+    @constant_cache()
+    def scale(n: int) -> torch.Tensor:
+        return torch.tensor([2.0 / n, 1.0])
+
+    with torch.inference_mode():
+        first = scale(4)
+        assert scale(4) is first  # cached, and used in inference mode as it is
+    assert not first.is_inference() and scale.cache_len() == 1
+    assert torch.equal(torch.ones(2, requires_grad=True) * first, torch.tensor([0.5, 1.0]))  # usable with autograd

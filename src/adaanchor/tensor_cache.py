@@ -6,6 +6,10 @@ The strategies build small constant tensors once per map size (cell centres, ind
 it made every later eager call in the process return fake tensors (a model exported and then run by the
 predictor in one session gave keypoints without values). :func:`constant_cache` stores a result only when every
 tensor in it is a plain ``torch.Tensor``; a traced call computes its constants afresh, which costs nothing.
+
+A constant first built under ``torch.inference_mode`` (the predictor, evaluation) is built outside it: an inference
+tensor in the cache made a later dynamo ONNX export in the same process fail ("Failed to decompose the FX graph"),
+so that ``export_command`` after ``Predictor.predict`` fell back to the TorchScript exporter.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ def _plain(value: Any) -> bool:
     """Whether ``value`` (a tensor, or a tuple, list or dict of them) holds plain tensors only: no subclass
     (``FakeTensor``, functional tensors of a trace), nothing that needs a gradient."""
     if isinstance(value, torch.Tensor):
-        return type(value) is torch.Tensor and not value.requires_grad
+        return type(value) is torch.Tensor and not value.requires_grad and not value.is_inference()
     if isinstance(value, (tuple, list)):
         return all(_plain(v) for v in value)
     if isinstance(value, dict):
@@ -45,7 +49,11 @@ def constant_cache(maxsize: int = 16) -> Callable[[F], F]:
             if args in cache:
                 cache.move_to_end(args)
                 return cache[args]
-            out = fn(*args)
+            if torch.is_inference_mode_enabled():  # a plain tensor serves inference too; an inference tensor no trace
+                with torch.inference_mode(False):
+                    out = fn(*args)
+            else:
+                out = fn(*args)
             if _plain(out):
                 cache[args] = out
                 if len(cache) > maxsize:
