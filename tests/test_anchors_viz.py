@@ -177,11 +177,27 @@ def test_viz_skips_unreadable_inputs_counts_them_and_exits_3(runs, images, tmp_p
 
 
 def test_frame_options_out_of_range_are_refused(runs, images, tmp_path):
-    """Not clamped: every=0 used to draw every frame and max_frames=-3 none, both without a word."""
-    for every, most in ((0, 100), (1, -3), (1, 0)):
-        with pytest.raises(AdaAnchorError, match="every must be >= 1 and max_frames >= 1 or None"):
+    """Not clamped: every=0 used to draw every frame and max_frames=-3 none, both without a word; not truncated:
+    every=2.5 drew every 2nd frame, and "a" raised a bare ValueError from int()."""
+    for every, most in ((0, 100), (1, -3), (1, 0), (2.5, 100), ("a", 100), (True, 100), (1, 7.0), (1, "10")):
+        with pytest.raises(AdaAnchorError, match="every must be an integer >= 1 and max_frames an integer >= 1 or None"):
             visualize_command(str(runs["adaanchor"]), [str(images["rgb"])], str(tmp_path / "o"), [], None, None,
                               every=every, max_frames=most)
+    assert not (tmp_path / "o").exists()
+
+
+def test_devices_are_read_as_the_predictor_reads_them(runs, images, tmp_path):
+    """``device`` went to torch as it was: "auto" (the predictor's default) raised torch's list of twenty device
+    types, "cuda" without CUDA "Found no NVIDIA driver" from inside torch, "mps" a RuntimeError from the model."""
+    args = (str(runs["adaanchor"]), [str(images["rgb"])])
+    assert len(visualize_command(*args, str(tmp_path / "a"), device="auto")) == 1
+    assert len(visualize_command(*args, str(tmp_path / "b"), device=torch.device("cpu"))) == 1
+    for bad in ("mps", "gpu", None):
+        with pytest.raises(AdaAnchorError, match="expected auto, cpu, cuda or cuda:N"):
+            visualize_command(*args, str(tmp_path / "o"), device=bad)
+    if not torch.cuda.is_available():
+        with pytest.raises(AdaAnchorError, match="CUDA is not available on this machine"):
+            visualize_command(*args, str(tmp_path / "o"), device="cuda")
     assert not (tmp_path / "o").exists()
 
 

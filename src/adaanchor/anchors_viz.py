@@ -198,7 +198,8 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     ``model.weights``). ``images`` are image files, videos, folders or glob patterns; of a video, every
     ``every``-th frame is drawn, at most ``max_frames`` (None: all), turned by the video's rotation and images by
     their EXIF orientation as a viewer shows them (``orientation="displayed"``; ``"stored"``: as stored).
-    Returns the PNGs written.
+    ``device`` is what :meth:`adaanchor.predict.Predictor.from_run` takes (``"cpu"``, ``"auto"``: CUDA when
+    available, ``"cuda:N"``, a ``torch.device``). Returns the PNGs written.
 
     An image or video that cannot be read (or a video read only in part) raises ``AdaAnchorError``, or, with a
     ``skipped`` list, is added to it as ``PATH: reason`` and the others are drawn (``adaanchor viz`` then exits
@@ -210,14 +211,19 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     one for a run trained on instance boxes, and one naming the images that carried an EXIF orientation.
     """
     from .data.build import data_spec
+    from .data.readers import is_int_id
     from .engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
+    from .predict.backends import resolve_device
 
     # One path or name given alone, not in a list: iterated, "a.png" was read as the files "a", ".", "p", ...
     images = [images] if isinstance(images, (str, Path)) else list(images)
     keypoints = [keypoints] if isinstance(keypoints, str) else keypoints
     check_orientation(orientation)
-    if int(every) < 1 or (max_frames is not None and int(max_frames) < 1):
-        raise AdaAnchorError(f"viz: every must be >= 1 and max_frames >= 1 or None (all), got {every} and {max_frames}")
+    if not is_int_id(every) or every < 1 or (max_frames is not None and (not is_int_id(max_frames) or max_frames < 1)):
+        # an int() of 2.5 drew every 2nd frame, of "a" raised a bare ValueError
+        raise AdaAnchorError(f"viz: every must be an integer >= 1 and max_frames an integer >= 1 or None (all), got "
+                             f"{every!r} and {max_frames!r}")
+    device = resolve_device(device)  # "auto" as predict takes it; CUDA missing or "mps" in one line, not inside torch
     cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False)
     if ckpt_path is None and not cfg.model.weights:
         raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
