@@ -155,7 +155,7 @@ def test_onnx_backend_gives_the_same_numbers(pred_runs, predictor, val_images, t
     model, strategy, _ = load_for_eval(cfg, ckpt)
     path = tmp_path / "m.onnx"
     export_onnx(model, strategy, path, (72, 96), exporter="torchscript")  # the fast exporter: a few seconds
-    onnx = Predictor.from_run(pred_runs["adaanchor"], device="cpu", backend="onnx", onnx_path=path, batch_size=5)
+    onnx = Predictor.from_run(pred_runs["adaanchor"], device="cpu", backend="onnx", onnx_path=path, batch_size=5, threads=1)
     assert onnx.info["onnx"] == str(path)
     boxes = [None] * 6 + [[[5, 5, 40, 60], [0, 0, 72, 96]]]
     for a, b in zip(predictor.predict(val_images[:7], boxes=boxes), onnx.predict(val_images[:7], boxes=boxes)):

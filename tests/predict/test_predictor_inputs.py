@@ -255,6 +255,27 @@ def test_batch_size_is_an_integer_checked_before_the_model_loads(pred_runs, monk
         Predictor(Recorder(), load_spec("coco"), (72, 96), "adaanchor", 4, batch_size=bad)
 
 
+@pytest.mark.parametrize("backend,bad,says", [
+    ("torch", 2, r"^threads=2 sets the threads of backend='onnx' \(onnxruntime\); the torch backend uses torch's"),
+    ("onnx", 0, r"^threads must be an integer >= 1 or None \(torch's count\), got 0"),
+    ("onnx", -1, r"^threads must be an integer >= 1 or None"),
+    ("onnx", 2.5, r"^threads must be an integer >= 1 or None \(torch's count\), got 2.5"),
+    ("onnx", "4", r"^threads must be an integer >= 1 or None"),
+    ("onnx", True, r"^threads must be an integer >= 1 or None"),
+])
+def test_threads_are_an_integer_of_the_onnx_backend_checked_before_the_model_loads(pred_runs, monkeypatch, backend,
+                                                                                  bad, says):
+    """The torch backend ignored ``threads`` without a word; onnxruntime took 0 as torch's count and 2.5 as 2."""
+    import adaanchor.engine.run as run_module
+
+    def no_load(*a, **k):
+        raise AssertionError("the model was loaded before threads was checked")
+
+    monkeypatch.setattr(run_module, "load_for_eval", no_load)
+    with pytest.raises(AdaAnchorError, match=says):
+        Predictor.from_run(pred_runs["adaanchor"], device="cpu", backend=backend, threads=bad)
+
+
 # --------------------------------------------------------------------------------------------- 4: Prediction.select
 def _three() -> Prediction:
     p, _ = _fake()

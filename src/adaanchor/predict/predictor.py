@@ -63,7 +63,8 @@ class Predictor:
             backend: ``"torch"``, or ``"onnx"``: the graph exported by :func:`adaanchor.export.export_onnx`,
                 run in onnxruntime. ``onnx_path`` names the file; by default ``RUN/export/<checkpoint>.onnx``,
                 exported on first use and again whenever it does not hold the run's checkpoint (SHA-256).
-            threads: CPU threads of the onnxruntime session (default: torch's).
+            threads: CPU threads of the onnxruntime session (``backend="onnx"`` only; an integer >= 1, default
+                ``torch.get_num_threads()``). The torch backend uses torch's own (``torch.set_num_threads``).
             orientation: ``"displayed"`` (default) turns image files and PIL images with an EXIF orientation
                 tag upright as a viewer shows them, keypoints then in that frame; ``"stored"`` keeps the stored
                 pixels (the frame of a dataset's annotations under ``data.exif=ignore``). Arrays are taken as
@@ -75,7 +76,7 @@ class Predictor:
         from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
         from .backends import batch_runner, exported_onnx, resolve_device
 
-        _check_load_options(backend, onnx_path, batch_size, orientation)  # before the model loads: no load wasted
+        _check_load_options(backend, onnx_path, batch_size, orientation, threads)  # before the model loads
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False)
@@ -250,14 +251,21 @@ class Predictor:
 
 
 
-def _check_load_options(backend: str, onnx_path: str | Path | None, batch_size: int, orientation: str) -> None:
+def _check_load_options(backend: str, onnx_path: str | Path | None, batch_size: int, orientation: str,
+                        threads: Any = None) -> None:
     """Refuse options of :meth:`Predictor.from_run` that do not fit together, or a bad value, before a model loads."""
+    from ..data.readers import is_int_id
     from ..export.command import check_onnx_name
 
     if backend not in ("torch", "onnx"):
         raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
     if onnx_path is not None and backend != "onnx":  # it was ignored, even a damaged file
         raise AdaAnchorError(f"onnx_path={onnx_path} is the exported file of backend='onnx', not of {backend!r}")
+    if threads is not None and backend != "onnx":  # it was ignored
+        raise AdaAnchorError(f"threads={threads!r} sets the threads of backend='onnx' (onnxruntime); the torch backend "
+                             "uses torch's: torch.set_num_threads(n)")
+    if threads is not None and (not is_int_id(threads) or threads < 1):  # 0 was torch's count, 2.5 was 2
+        raise AdaAnchorError(f"threads must be an integer >= 1 or None (torch's count), got {threads!r}")
     if onnx_path is not None and not Path(onnx_path).is_file():  # exported to: export's name rule
         check_onnx_name(onnx_path)
     check_batch_size(batch_size)
