@@ -40,7 +40,7 @@ SEEN: dict[str, str] = {}
 CASES = (
     # images
     "image-truncated-jpeg", "image-truncated-png", "image-random-bytes", "image-zero-bytes", "image-missing",
-    "image-missing-dataset-item", "image-1x1", "image-10000x10000", "image-over-pixel-limit", "image-grayscale-L",
+    "image-folder", "image-missing-dataset-item", "image-1x1", "image-10000x10000", "image-over-pixel-limit", "image-grayscale-L",
     "image-rgba", "image-palette-P", "image-16bit-I;16",
     # annotations, COCO reader and dataset building
     "coco-json-syntax-error", "coco-inf-coordinate", "coco-negative-box", "coco-visibility-3",
@@ -228,6 +228,7 @@ def _noise_image(path: Path, fmt: str) -> bytes:
      "cannot identify image file"),
     ("image-zero-bytes", "z.jpg", lambda p: p.write_bytes(b""), "image file is empty (0 bytes)"),
     ("image-missing", "gone.jpg", lambda p: None, "image file not found"),
+    ("image-folder", "shots", lambda p: p.mkdir(), "a folder, not an image file (give its image files"),
 ])
 def test_unreadable_image_is_a_clear_error(tmp_path, case, name, make, reason):
     p = tmp_path / name

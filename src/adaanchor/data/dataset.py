@@ -73,6 +73,8 @@ def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]
     from PIL import ImageOps
 
     p = Path(path)
+    if p.is_dir():  # it exists: "not found" sent users looking for a typo
+        raise DataError(p, "a folder, not an image file (give its image files; adaanchor predict and viz take folders)")
     if not p.is_file():
         raise DataError(p, "image file not found")
     if p.stat().st_size == 0:
