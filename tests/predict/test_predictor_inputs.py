@@ -424,6 +424,26 @@ def test_draw_refuses_a_skeleton_of_no_keypoints(skeleton, err, says):
         draw_prediction(IMG, _whole(), skeleton)
 
 
+@pytest.mark.parametrize("pred,err,says", [
+    ("list", TypeError, r"^pred: expected the Prediction of one image, got list: predict on a list returns a list, "
+                        r"draw each one: draw_prediction\(images\[i\], preds\[i\], \.\.\.\)$"),
+    (None, TypeError, r"^pred: expected the Prediction of one image, got NoneType$"),
+])
+def test_draw_refuses_what_is_not_one_prediction(pred, err, says):
+    """A list of predictions (``predict`` of a list) raised ``AttributeError: 'list' object has no attribute 'meta'``."""
+    with pytest.raises(err, match=says):
+        draw_prediction(IMG, [_whole()] if pred == "list" else pred)
+
+
+@pytest.mark.parametrize("stride", [-1, 0, 4.5, True, "4"])
+def test_draw_refuses_a_stride_that_is_no_models(stride):
+    """-1 and 4.5 drew anchor cells of those sizes; 0 drew none."""
+    with pytest.raises(ValueError, match=r"^stride: expected the model's output stride, an integer >= 1 "
+                                         r"\(Predictor.stride\), or None \(no cells\), got "):
+        draw_prediction(IMG, _whole(), stride=stride)
+    assert draw_prediction(IMG, _whole(), stride=np.int64(4)).shape == (384, 288, 3)
+
+
 def test_draw_refuses_an_image_of_another_size_or_none():
     pred = _whole()
     with pytest.raises(ValueError, match=r"^image: size \(H, W\) = \(20, 30\) is not the prediction's image_hw \(96, 72\)"):

@@ -93,6 +93,10 @@ def _checked(image: Any, pred: Prediction, skeleton: Sequence[Any]) -> tuple[np.
     """``image`` as ``(H, W, 3)`` uint8 RGB by the predictor's rule, checked to be ``pred.image_hw`` in size (the
     marks are in that image's pixels), and the checked skeleton pairs. A file or PIL image is read in the
     orientation the prediction was made in (``pred.meta["orientation"]``, set by the Predictor; else displayed)."""
+    if not isinstance(pred, Prediction):  # a list (predict on a list of images) raised "no attribute 'meta'"
+        hint = (": predict on a list returns a list, draw each one: draw_prediction(images[i], preds[i], ...)"
+                if isinstance(pred, (list, tuple)) else "")
+        raise TypeError(f"pred: expected the Prediction of one image, got {type(pred).__name__}{hint}")
     rgb = to_rgb(image, "image", str(pred.meta.get("orientation", "displayed")))
     hw = tuple(int(v) for v in pred.image_hw)
     if rgb.shape[:2] != hw:
@@ -104,8 +108,8 @@ def _checked(image: Any, pred: Prediction, skeleton: Sequence[Any]) -> tuple[np.
 def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, int]] = (),
                     anchors: bool = True, stride: int | None = None, draw_boxes: bool | None = None,
                     legend: bool = True, multi_person: bool = False) -> np.ndarray:
-    """The overlay of ``pred`` on the image it was predicted on; returns a new ``(f*H, f*W, 3)`` uint8 RGB
-    image, ``f`` = :func:`overlay_scale`.
+    """The overlay of ``pred`` (the :class:`Prediction` of one image) on the image it was predicted on; returns a
+    new ``(f*H, f*W, 3)`` uint8 RGB image, ``f`` = :func:`overlay_scale`.
 
     Args:
         image: what :meth:`Predictor.predict` takes for one image (an ``(H, W, 3)`` uint8 RGB array, grayscale,
@@ -114,13 +118,18 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
             :class:`Predictor` that made ``pred`` read it (its ``orientation``, kept in ``pred.meta``).
         skeleton: pairs of keypoint indices in ``[0, K)``.
         anchors: draw the anchor arrows (when ``pred.anchors`` is known); pass False for non-anchor strategies.
-        stride: the output stride: with it, each anchor's cell is outlined as a small square.
+        stride: the model's output stride in input pixels (:attr:`Predictor.stride`, an integer >= 1): with it,
+            each anchor's cell is outlined as a small square; None: no cells.
         draw_boxes: outline each instance's box (default: when there are boxes other than the whole image;
             never for ``multi_person``).
         multi_person: the people of a bottom-up run: each person's skeleton in its own colour
             (:data:`PERSON_RGB`, in order), its missing keypoints (score 0) and their limbs left out.
     """
     image, skeleton = _checked(image, pred, skeleton)
+    if stride is not None and (not isinstance(stride, (int, np.integer)) or isinstance(stride, (bool, np.bool_))
+                               or stride < 1):  # -1 and 4.5 drew cells of no model
+        raise ValueError(f"stride: expected the model's output stride, an integer >= 1 (Predictor.stride), or None "
+                         f"(no cells), got {stride!r}")
     h, w = image.shape[:2]
     f = overlay_scale((h, w))
     out = cv2.resize(image, (w * f, h * f), interpolation=cv2.INTER_LINEAR) if f > 1 else image.copy()
