@@ -225,3 +225,21 @@ def test_the_default_onnx_file_is_exported_again_unless_it_holds_the_runs_checkp
     with pytest.raises(AdaAnchorError, match=r"first.onnx: exported from another checkpoint \(last.pt \(step 2\), "
                                              r"SHA-256 [0-9a-f]{16}; the run's is [0-9a-f]{16}\)"):
         Predictor.from_run(run, device="cpu", backend="onnx", onnx_path=first)
+
+
+def test_reprs_summarise_a_prediction_and_a_predictor_in_one_line(pred_runs, predictor, val_images):
+    """A Prediction's repr printed every coordinate (dozens of lines for one person); a Predictor's was
+    ``<adaanchor.predict.predictor.Predictor object at 0x...>``."""
+    one = predictor.predict(val_images[0])
+    lo, hi = float(one.scores.min()), float(one.scores.max())
+    assert repr(one) == (f"Prediction(N=1 x K=17 keypoints, image_hw=(96, 72), scores {lo:.3g}..{hi:.3g}, anchors yes, "
+                         "boxes [x, y, w, h] the whole image, meta={'orientation': 'displayed'})")
+    many = repr(predictor.predict(val_images[0], boxes=[[1, 2, 30, 40.123456]] * 5))
+    assert "N=5 x K=17" in many and "\n" not in many
+    assert "[[1.0, 2.0, 30.0, 40.12], [1.0, 2.0, 30.0, 40.12], [1.0, 2.0, 30.0, 40.12], ... (5 in all)]" in many
+    none = repr(predictor.predict(val_images[0], boxes=[]))
+    assert "N=0 x K=17" in none and "scores none, " in none and "boxes [x, y, w, h] []" in none
+    loaded = Predictor.from_run(pred_runs["regression"], device="cpu", batch_size=3)
+    assert repr(loaded) == (f"Predictor(run={str(pred_runs['regression'])!r}, strategy='regression', backend='torch', "
+                            "device='cpu', input_size=(72, 96) (W, H), keypoints=17, batch_size=3)")
+    assert "scores None, anchors None" in repr(loaded.predict(val_images[0]))

@@ -103,6 +103,14 @@ class Predictor:
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, multi=multi,
                    orientation=orientation)
 
+    def __repr__(self) -> str:
+        """What was loaded and how it runs: run, strategy, backend, device, input size, keypoints, batch size."""
+        kind = f", task={self.info['task']}" if self.multi is not None and "task" in self.info else ""
+        return (f"Predictor(run={self.info.get('run')!r}, strategy={self.strategy!r}{kind}, "
+                f"backend={self.info.get('backend', getattr(self.backend, 'name', '?'))!r}, "
+                f"device={self.info.get('device')!r}, input_size={self.input_size} (W, H), "
+                f"keypoints={self.spec.num_keypoints}, batch_size={self.batch_size})")
+
     @property
     def multi_person(self) -> bool:
         """Whether this is a multi-person run: each image gives every person found in it (no boxes)."""

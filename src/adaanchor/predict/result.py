@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 
-@dataclass
+@dataclass(repr=False)
 class Prediction:
     """Predictions on one image (or video frame).
 
@@ -45,6 +45,31 @@ class Prediction:
 
     def __len__(self) -> int:
         return int(self.keypoints.shape[0])
+
+    def __repr__(self) -> str:
+        """A one-line summary (N, K, the image size, the scores' range, the boxes), not every coordinate: the
+        dataclass's repr printed all ``N * K * 2`` of them, dozens of lines for one person."""
+        n, k = (int(v) for v in self.keypoints.shape[:2])
+        h, w = (int(v) for v in self.image_hw)
+
+        def span(a: np.ndarray | None) -> str:
+            if a is None:
+                return "None"
+            fin = np.asarray(a, np.float64)[np.isfinite(a)]
+            return f"{fin.min():.3g}..{fin.max():.3g}" if fin.size else "none" if np.size(a) == 0 else "none finite"
+
+        if n and np.allclose(self.boxes, [0.0, 0.0, w, h]):
+            boxes = "the whole image"
+        else:
+            shown = [[float(f"{v:.4g}") for v in b] for b in self.boxes[:3].tolist()]
+            boxes = str(shown)[:-1] + (f", ... ({n} in all)]" if n > 3 else "]")
+        parts = [f"N={n} x K={k} keypoints, image_hw=({h}, {w})", f"scores {span(self.scores)}",
+                 f"anchors {'None' if self.anchors is None else 'yes'}", f"boxes [x, y, w, h] {boxes}"]
+        if self.pose_scores is not None:
+            parts.append(f"pose_scores {span(self.pose_scores)}")
+        if self.meta:
+            parts.append(f"meta={self.meta!r}")
+        return f"Prediction({', '.join(parts)})"
 
     @property
     def num_keypoints(self) -> int:
