@@ -327,6 +327,20 @@ def test_boxes_of_no_finite_crop_are_refused(box, says):
         _fake()[0].predict(IMG, boxes=[box])
 
 
+@pytest.mark.parametrize("box", [[1000, 1000, 40, 60], [-100, -100, 40, 60], [72, 0, 10, 10], [0, -20, 10, 20]])
+def test_a_box_outside_its_image_is_refused(box):
+    """The model saw a black crop, and keypoints came back off the image without a word."""
+    with pytest.raises(AdaAnchorError, match=rf"^boxes\[1\]: \[{float(box[0])}, .* lies outside the 72x96 \(W x H\) "
+                                             r"image: boxes are \[x, y, w, h\] in the pixels of the image they go with$"):
+        _fake()[0].predict(IMG, boxes=[[1, 2, 30, 40], box])
+    with pytest.raises(AdaAnchorError, match=r"^boxes\[1\]\[0\]: .* lies outside the 72x96"):
+        _fake()[0].predict([IMG, IMG], boxes=[None, [box]])
+    with pytest.raises(AdaAnchorError, match=r"^item 0 boxes\[0\]: .* lies outside the 72x96"):
+        list(_fake()[0].predict_stream([(IMG, box, "a")]))
+    # Partly inside is a crop of the image (a person at its border), padded with black as in training.
+    assert len(_fake()[0].predict(IMG, boxes=[[60, 80, 40, 60], [-20, -30, 40, 60], [71, 95, 5, 5]])) == 3
+
+
 @pytest.mark.parametrize("boxes,kind", [([True, 0, 10, 10], "bool"), ([[0, 0, 10, 10], [1, 2, "30", 40]], "str"),
                                         (np.ones((1, 4), bool), "bool"), (np.array(["1", "2", "3", "4"]), "str")])
 def test_box_coordinates_that_are_not_numbers_are_refused(boxes, kind):

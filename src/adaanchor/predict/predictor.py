@@ -147,7 +147,8 @@ class Predictor:
                 by the rule of :mod:`adaanchor.data.pixels`, a PIL image or a file path) or a list of them,
                 or an ``(B, H, W, C)`` array. A torch tensor, nested lists, bytes or a file object are refused.
             boxes: None (whole-image mode: one instance per image); for one image an ``(N, 4)`` array of
-                ``[x, y, w, h]`` (``(N, 5)``: with detection scores, finite and >= 0); for a batch a list of
+                ``[x, y, w, h]`` in the image's pixels (not ``[x1, y1, x2, y2]`` corners; each box overlapping the
+                image) (``(N, 5)``: with detection scores, finite and >= 0); for a batch a list of
                 those, one per image (None: whole image); or the path of a COCO detections JSON (images then
                 need ids: ``image_ids``, or file names whose stem is the integer id, ``000000000785.jpg`` -> 785).
             image_ids: with a detections file only: one integer id per image (an int for one image).
@@ -187,7 +188,7 @@ class Predictor:
         pending: list[tuple[Any, dict[str, Any]]] = []
         for image, boxes, tag, name in items:
             img = to_rgb(image, name, self.orientation)
-            entry = self._entry(img, boxes)
+            entry = self._entry(img, boxes, name)
             pending.append((tag, entry))
             queue.extend((entry, j, crop) for j, crop in enumerate(entry.pop("crops")))
             while len(queue) >= self.batch_size:
@@ -207,12 +208,15 @@ class Predictor:
                                      "boxes are for top-down runs")
             yield tag, self.multi(to_rgb(image, name, self.orientation))
 
-    def _entry(self, img: np.ndarray, boxes: Any) -> dict[str, Any]:
+    def _entry(self, img: np.ndarray, boxes: Any, name: str = "images") -> dict[str, Any]:
         h, w = img.shape[:2]
         if boxes is None:
             regions = [(np.array([0.0, 0.0, w, h]), 1.0, fit_image_affine((h, w), self.input_size))]
         else:
             b, s = as_boxes(boxes)
+            if not isinstance(boxes, Boxes):  # the caller's (a detections file's are the detector's, on that image)
+                _check_inside(b, (h, w), name.replace("images", "boxes") if name.startswith("images")
+                              else name.replace("image", "boxes"))
             regions = [(bb, float(ss), finite_box_affine(bb, self.input_size, i)) for i, (bb, ss) in enumerate(zip(b, s))]
         crops = [warp_image(img, a, self.input_size) for _, _, a in regions]
         parts = [{"box": bb, "box_score": ss, "affine": a} for bb, ss, a in regions]
@@ -247,7 +251,8 @@ class Predictor:
             dets = load_detections(Path(boxes))
             return [dets.get(i, no_boxes()) for i in image_ids_of(batch, image_ids, single, boxes)]
         if single:
-            return [as_boxes(boxes)]
+            as_boxes(boxes)  # checked before any image is read; _entry converts it again and checks it on the image
+            return [boxes]
         if not isinstance(boxes, Iterable) or isinstance(boxes, (bytes, Mapping)):
             raise AdaAnchorError(f"boxes: for a batch of {len(batch)} images expected a list with one entry per image "
                                  f"([x, y, w, h] boxes, or None: the whole image) or a detections file path, "
@@ -255,7 +260,23 @@ class Predictor:
         boxes = list(boxes)
         if len(boxes) != len(batch):
             raise AdaAnchorError(f"boxes: {len(boxes)} entries for {len(batch)} images (give one per image, None = whole image)")
-        return [None if b is None else as_boxes(b, f"boxes[{i}]") for i, b in enumerate(boxes)]
+        for i, b in enumerate(boxes):
+            if b is not None:
+                as_boxes(b, f"boxes[{i}]")
+        return boxes
+
+
+def _check_inside(boxes: np.ndarray, image_hw: tuple[int, int], what: str) -> None:
+    """Refuse a box ``[x, y, w, h]`` that does not overlap the image at all: the model saw a black crop and its
+    keypoints came back off the image, without a word (coordinates of another image size, normalised to [0, 1]
+    ones are inside and only small)."""
+    from ..data.readers.checks import box_outside_image
+
+    h, w = image_hw
+    for j, b in enumerate(boxes):
+        if box_outside_image(b, (w, h)):
+            raise AdaAnchorError(f"{what}[{j}]: {[float(f'{v:.6g}') for v in b]} lies outside the {w}x{h} (W x H) "
+                                 "image: boxes are [x, y, w, h] in the pixels of the image they go with")
 
 
 
