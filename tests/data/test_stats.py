@@ -59,6 +59,27 @@ def test_stats_of_a_config_lists_every_problem(tmp_path):
     assert "| total | 3 |" in text and "train: 4 problem(s)" in text and "field 'image_id'" in text
 
 
+def test_stats_of_a_whole_config_read_its_data_section(tmp_path, monkeypatch):
+    """``dataset_stats(build_config(...))``, the config a user has in hand, was read as a data section without a
+    root: the default synthetic benchmark of 6000 images was generated in ./data-cache and counted instead."""
+    from adaanchor.config import build_config
+    from adaanchor.errors import AdaAnchorError
+
+    _write_dataset(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    cfg = build_config(None, ["data.format=coco", f"data.root={tmp_path}", "data.train=train.json",
+                              "data.val=val.json", "data.spec=coco"])
+    whole, section = dataset_stats(cfg), dataset_stats(cfg.data, task=str(cfg.task))
+    assert whole == section and whole["splits"]["train"]["instances"] == 2 and whole["format"] == "coco"
+    assert not (tmp_path / "data-cache").exists()
+    with pytest.raises(AdaAnchorError, match=r"^unknown data config key 'roott'. Did you mean 'root'\? Valid: "):
+        dataset_stats({"format": "coco", "roott": str(tmp_path)})
+    for bad in ("demo", None, tmp_path):
+        with pytest.raises(TypeError, match=r"^dataset_stats: expected a config \(build_config's, or its data "
+                                            r"section\) or ReadResult objects, got "):
+            dataset_stats(bad)
+
+
 def test_stats_of_read_results(tmp_path):
     _write_dataset(tmp_path)
     res = FORMATS["coco"](tmp_path / "val.json", load_spec("coco"))

@@ -98,18 +98,21 @@ def dataset_stats(
     """Statistics of a dataset.
 
     Args:
-        source: the ``data`` config section (a mapping with ``format``, ``root``, ``train``, ``val``,
-            ``images``, ``spec``; missing keys take the defaults of :mod:`adaanchor.data.build`), or already
-            read :class:`ReadResult` objects (one, a list, or a mapping name -> result).
+        source: a config (:func:`adaanchor.config.build_config`'s; its ``data`` section and ``task`` are
+            read), the ``data`` config section (a mapping with ``format``, ``root``, ``train``, ``val``,
+            ``images``, ``spec``; missing keys take the defaults of :mod:`adaanchor.data.build`, an unknown one is
+            an error), or already read :class:`ReadResult` objects (one, a list, or a mapping name -> result).
         splits: the splits of a config to read (a split whose file is ``null`` is left out).
         check_images: check that every image file exists.
-        task: the config's ``task``: a top-down config with ``data.crop=image`` lists images holding several
+        task: the config's ``task`` (taken from a whole config): a top-down config with ``data.crop=image`` lists images holding several
             instances as a problem (training refuses them, :func:`adaanchor.data.build.check_one_per_image`).
 
     Returns:
         ``{"splits": {name: split_stats}, "total": {...same counts summed...}}`` plus ``format`` and
         ``spec`` for a config.
     """
+    if isinstance(source, Mapping) and "data" in source and isinstance(source["data"], Mapping):
+        task, source = str(source.get("task", task)), source["data"]  # a whole config (build_config's), as a user has it
     results, head, whole_images = _results_of(source, splits, task)
     per = {name: split_stats(r, check_images) for name, r in results.items()}
     if whole_images:
@@ -136,11 +139,26 @@ def _results_of(source: Mapping[str, Any] | ReadResult | Sequence[ReadResult] | 
     if isinstance(source, Mapping) and source and all(isinstance(v, ReadResult) for v in source.values()):
         return dict(source), {}, False  # type: ignore[arg-type]
     if isinstance(source, Mapping) or hasattr(source, "_metadata"):
+        _check_data_keys(source)
         return _read_config(source, splits, task)
+    if source is None or isinstance(source, (str, bytes, Path)) or not hasattr(source, "__iter__"):
+        raise TypeError(f"dataset_stats: expected a config (build_config's, or its data section) or ReadResult objects, "
+                        f"got {type(source).__name__}: build_config(CONFIG, overrides) reads a config file or name")
     items = list(source)
     if not all(isinstance(r, ReadResult) for r in items):
         raise TypeError("dataset_stats needs a data config mapping or ReadResult objects")
     return {(r.source or f"data{i}"): r for i, r in enumerate(items)}, {}, False
+
+
+def _check_data_keys(source: Mapping[str, Any]) -> None:
+    """Refuse a key that is no option of the ``data`` section: the whole config passed in was read as a data
+    section without a ``root`` (its ``model``, ``train``, ... ignored), and the default synthetic benchmark of 6000
+    images was generated in ./data-cache and counted instead of the config's data."""
+    from .build import DATA_DEFAULTS
+
+    for key in source:
+        if key not in DATA_DEFAULTS:
+            raise unknown_name_error("data config key", str(key), sorted(DATA_DEFAULTS))
 
 
 def _read_config(source: Mapping[str, Any], splits: Sequence[str], task: str) -> tuple[dict[str, ReadResult], dict[str, Any], bool]:
