@@ -44,6 +44,31 @@ def test_formats_registry_and_uniform_signature():
         load_spec(spec_name)
 
 
+def test_every_reader_takes_the_spec_by_name_or_path(tmp_path):
+    """``FORMATS["coco"](path, "coco")``, as the docs' ``FORMATS["mpii"](path, spec)`` reads, raised ``AttributeError:
+    'str' object has no attribute 'keypoints'`` from inside the reader; a spec name or YAML path is read as
+    ``load_spec`` reads it, an unknown one in one line."""
+    from adaanchor.data.spec import SPEC_DIR
+
+    kp = [10.0, 12.0, 2] * 17
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg", "width": 64, "height": 64}],
+                              "annotations": [{"id": 1, "image_id": 1, "keypoints": kp, "bbox": [0, 0, 40, 40],
+                                               "area": 1600, "num_keypoints": 17, "category_id": 1}],
+                              "categories": [{"id": 1, "name": "person"}]}))
+    want = FORMATS["coco"](gt, COCO).instances
+    for spec in ("coco", SPEC_DIR / "coco.yaml", str(SPEC_DIR / "coco.yaml")):
+        got = FORMATS["coco"](gt, spec).instances
+        assert len(got) == len(want) == 1 and np.array_equal(got[0].keypoints, want[0].keypoints)
+    with pytest.raises(AdaAnchorError, match=r"^unknown keypoint spec 'cocoo'. Did you mean 'coco'\?"):
+        FORMATS["coco"](gt, "cocoo")
+    from adaanchor.data.readers.mpii import read_mpii
+
+    assert FORMATS["mpii"] is read_mpii  # the reader itself takes the name: FORMATS stays a view of REGISTRY
+    with pytest.raises(AdaAnchorError, match=r"^unknown keypoint spec 'mpi'. Did you mean 'mpii'\?"):
+        read_mpii(gt, "mpi")
+
+
 # ------------------------------------------------------------------------------------------------ real samples
 @needs_mmpose
 def test_coco_sample():

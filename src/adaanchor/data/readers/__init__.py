@@ -5,8 +5,10 @@ that was skipped (only with ``skip_invalid=True``) and why. Nothing is dropped s
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +16,19 @@ import numpy as np
 
 from ...errors import DataError
 from ..records import Instance
+from ..spec import KeypointSpec, load_spec
+
+
+def spec_by_name(reader: Callable[..., ReadResult]) -> Callable[..., ReadResult]:
+    """A reader that takes its ``spec`` as :func:`adaanchor.data.spec.load_spec` reads it (a built-in name, a YAML
+    path, a mapping) besides a :class:`KeypointSpec`: ``FORMATS["coco"](path, "coco")`` raised ``AttributeError:
+    'str' object has no attribute 'keypoints'`` from inside the reader."""
+
+    @functools.wraps(reader)
+    def read(path: Any, spec: Any, *args: Any, **kwargs: Any) -> ReadResult:
+        return reader(path, spec if isinstance(spec, KeypointSpec) else load_spec(spec), *args, **kwargs)
+
+    return read
 
 
 @dataclass
@@ -91,4 +106,5 @@ def is_int_id(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
-__all__ = ["ReadResult", "Collector", "Instance", "box_ok", "float_array", "finite_number", "is_int_id", "printable"]
+__all__ = ["ReadResult", "Collector", "Instance", "box_ok", "float_array", "finite_number", "is_int_id", "printable",
+           "spec_by_name"]

@@ -25,7 +25,7 @@ from ...errors import DataError
 from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable
+from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable, spec_by_name
 from .checks import box_outside_image, ids_text, image_size, keypoint_order_message, non_number_message
 from .coco_stream import StreamFailed, stream
 
@@ -144,6 +144,7 @@ def _box(ann: dict, xy: np.ndarray, vis: np.ndarray, img: dict) -> np.ndarray | 
     return box
 
 
+@spec_by_name
 def read_coco(
     path: str | Path,
     spec: KeypointSpec,

@@ -12,10 +12,11 @@ from pathlib import Path
 
 from ...errors import AdaAnchorError
 from ..spec import KeypointSpec
-from . import ReadResult, finite_number
+from . import ReadResult, finite_number, spec_by_name
 from .coco import read_coco
 
 
+@spec_by_name
 def read_crowdpose(
     path: str | Path,
     spec: KeypointSpec,

@@ -20,7 +20,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, printable
+from . import Collector, ReadResult, printable, spec_by_name
 from .pts import IMAGE_SUFFIXES, extent_box, image_ids, landmark_instance
 
 
@@ -47,6 +47,7 @@ def _looks_like_header(row: list[str]) -> bool:
     return nums in (list(range(len(nums))), list(range(1, len(nums) + 1)))
 
 
+@spec_by_name
 def read_csv_landmarks(
     path: str | Path,
     spec: KeypointSpec,

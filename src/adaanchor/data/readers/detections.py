@@ -23,7 +23,7 @@ from ...errors import DataError
 from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, box_ok, finite_number, is_int_id
+from . import Collector, ReadResult, box_ok, finite_number, is_int_id, spec_by_name
 from .checks import number_array
 from .pts import IMAGE_SUFFIXES
 
@@ -55,6 +55,7 @@ def _images_from_folder(folder: Path) -> dict[int, str]:
     return out
 
 
+@spec_by_name
 def read_detections(
     path: str | Path,
     spec: KeypointSpec,

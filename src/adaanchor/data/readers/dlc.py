@@ -26,7 +26,7 @@ import yaml
 
 from ...errors import DataError
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, printable
+from . import Collector, ReadResult, printable, spec_by_name
 from .dlc_load import folder_of, image_of, load_table
 from .pts import image_ids
 from .sleap_labels import column_order, make_spec, points_instance
@@ -170,6 +170,7 @@ def _rows_and_frames(table: Path, labels: Any, rows: list[tuple[int, str]], col:
     return out
 
 
+@spec_by_name
 def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
              skip_invalid: bool = False, **_: object) -> ReadResult:
     """Read DeepLabCut labels (see the module docstring). ``images_dir`` is not used: rows name their images.

@@ -42,7 +42,7 @@ from ..headsize import SC_BIAS, head_size_from_box  # noqa: F401 - also re-expor
 from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, finite_number, printable
+from . import Collector, ReadResult, finite_number, printable, spec_by_name
 from .checks import number_array
 from .pts import extent_box, image_ids
 
@@ -171,6 +171,7 @@ def _record_joints(path: Path, r: dict, spec: KeypointSpec, off: float) -> tuple
     return np.where(vis[:, None] > 0, xy - off, 0.0), vis
 
 
+@spec_by_name
 def read_mpii(
     path: str | Path,
     spec: KeypointSpec,

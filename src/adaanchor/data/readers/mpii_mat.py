@@ -19,7 +19,7 @@ import numpy as np
 from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, printable
+from . import Collector, ReadResult, printable, spec_by_name
 from .mpii import head_extra, mpii_box, record_head_size
 from .pts import extent_box, image_ids
 
@@ -93,6 +93,7 @@ def _mat_points(path: Path, points: list, spec: KeypointSpec, off: float) -> tup
     return xy, vis
 
 
+@spec_by_name
 def read_mpii_mat(
     path: str | Path,
     spec: KeypointSpec,

@@ -22,7 +22,7 @@ from typing import Any
 
 from ...errors import DataError
 from ..spec import KeypointSpec
-from . import ReadResult
+from . import ReadResult, spec_by_name
 from .slp import find_media, labels_spec, load_labels_file, read_labels
 
 
@@ -77,6 +77,7 @@ def nwb_spec(path: str | Path) -> KeypointSpec:
     return labels_spec(load_nwb_file(p), p)
 
 
+@spec_by_name
 def read_nwb(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
              skip_invalid: bool = False, **_: object) -> ReadResult:
     """Read an NWB file's pose training data (see the module docstring); ``images_dir`` is not used.

@@ -28,7 +28,7 @@ import numpy as np
 from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, printable
+from . import Collector, ReadResult, printable, spec_by_name
 
 #: Image file suffixes looked for next to a landmark file (case-insensitive).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -137,6 +137,7 @@ def parse_pts(text: str, source: str | Path) -> np.ndarray:
     return pts
 
 
+@spec_by_name
 def read_pts(
     path: str | Path,
     spec: KeypointSpec,

@@ -32,7 +32,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..spec import KeypointSpec
-from . import Collector, ReadResult
+from . import Collector, ReadResult, spec_by_name
 from .pts import image_ids
 from .sleap_labels import column_order, make_spec, points_instance
 
@@ -215,6 +215,7 @@ def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool 
     return col.result(out)
 
 
+@spec_by_name
 def read_slp(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None = None,
              skip_invalid: bool = False, **_: object) -> ReadResult:
     """Read a SLEAP file (see the module docstring). ``images_dir`` is not used: the file names its media.

@@ -28,7 +28,7 @@ import numpy as np
 
 from ...errors import AdaAnchorError, DataError
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, printable
+from . import Collector, ReadResult, printable, spec_by_name
 from .coco import read_coco
 from .pts import extent_box, image_ids, landmark_instance
 
@@ -36,6 +36,7 @@ from .pts import extent_box, image_ids, landmark_instance
 ATTRIBUTES = ("pose", "expression", "illumination", "make_up", "occlusion", "blur")
 
 
+@spec_by_name
 def read_wflw_txt(
     path: str | Path,
     spec: KeypointSpec,
@@ -129,6 +130,7 @@ def _face(parts: list[str], spec: KeypointSpec, rec: str, col: Collector) -> tup
     return xy, extra
 
 
+@spec_by_name
 def read_wflw_coco(
     path: str | Path,
     spec: KeypointSpec,

@@ -34,7 +34,7 @@ import numpy as np
 from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
-from . import Collector, ReadResult, box_ok
+from . import Collector, ReadResult, box_ok, spec_by_name
 from .pts import IMAGE_SUFFIXES, image_ids
 from .sleap_labels import make_spec
 
@@ -199,6 +199,7 @@ def label_path(image: Path) -> Path:
     return Path(*parts).with_suffix(".txt")
 
 
+@spec_by_name
 def read_yolo(path: str | Path, spec: KeypointSpec, images_dir: Any = None, skip_invalid: bool = False) -> ReadResult:
     """Instances of a YOLO pose dataset or one of its splits (see the module docstring)."""
     p = Path(path).expanduser()
