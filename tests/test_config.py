@@ -121,6 +121,34 @@ def test_scalar_for_a_section_is_a_user_error():
         build_config(None, ["strategy=3"])
 
 
+@pytest.mark.parametrize("base,says", [
+    (["train.max_steps=2"], r"got list: overrides go second, build_config\(None, \[\.\.\.\]\) or build_config\('demo', "),
+    (3, r"got int$"),
+])
+def test_a_base_that_is_no_config_is_a_type_error(base, says):
+    """``build_config(["train.max_steps=2"])``, overrides given first, raised ``AttributeError: 'list' object has no
+    attribute 'items'`` from inside the override parser."""
+    with pytest.raises(TypeError, match=r"^build_config: base must be a config file, a packaged config's name or a "
+                                        r"mapping, " + says):
+        build_config(base)
+
+
+@pytest.mark.parametrize("cfg,got", [("demo", "str"), ({"train": {"max_steps": 1}}, "dict"), (None, "NoneType"),
+                                     ("data", r"a config section \(DictConfig without task, strategy, model, eval, data\)")])
+def test_train_refuses_what_is_not_a_config(cfg, got, tmp_path, monkeypatch):
+    """``train("demo")`` and ``train(dict)`` raised OmegaConf's ``ValueError: Input cfg is not an OmegaConf config
+    object``, ``train(cfg.data)`` ``AttributeError: 'str' object has no attribute 'device'``."""
+    from adaanchor.engine.train import train
+
+    monkeypatch.chdir(tmp_path)
+    if cfg == "data":
+        cfg = build_config("demo").data
+    with pytest.raises(TypeError, match=rf"^train: expected the config of build_config\(CONFIG, overrides\), got {got}: "
+                                        r"train\(build_config\('demo', \['train.max_steps=100'\]\)\)$"):
+        train(cfg)
+    assert not any(tmp_path.iterdir())
+
+
 def test_malformed_override():
     with pytest.raises(AdaAnchorError, match="key=value"):
         parse_overrides(["train.lr"])

@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
+from ..config import check_config
 from ..malloc import keep_freed_memory
 from ..strategies import compute_loss
 from .assign_step import encode_step, update_ema
@@ -51,6 +52,7 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
 
     The run directory is locked for the whole training (rank 0 holds ``train.lock``; a second training on
     the same out_dir stops at once) and released on every way out, errors and SIGTERM included."""
+    check_config(cfg, "train")
     det = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
     keep_freed_memory()  # 3.5-8 % of a CPU step was the kernel mapping freed memory in again (adaanchor/malloc.py)
     cfg = absolute_paths(cfg)  # config.yaml and the checkpoints then mean the same from any folder
