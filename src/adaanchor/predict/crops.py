@@ -13,14 +13,17 @@ from ..errors import AdaAnchorError
 
 
 def fit_image_affine(image_hw: Sequence[int], input_size: Sequence[int]) -> np.ndarray:
-    """The affine that fits a whole ``(H, W)`` image into a ``(W, H)`` input, centred, aspect preserved
-    (the crop of ``TopDownDataset(crop="image")``)."""
+    """The affine that fits a whole image of ``image_hw = (H, W)`` pixels into a model input of ``input_size =
+    (W, H)`` pixels, centred, aspect preserved (the crop of ``TopDownDataset(crop="image")``): a ``(2, 3)`` float64
+    matrix from original image pixels to input pixels, pixel centres at integers (docs/conventions.md)."""
     center, size = image_region(image_hw, input_size)
     return crop_affine(center, size, (int(input_size[0]), int(input_size[1])))
 
 
 def box_affine(box: Sequence[float], input_size: Sequence[int]) -> np.ndarray:
-    """The affine of a box ``[x, y, w, h]`` (padded 1.25x to the input's aspect, as ``crop="box"``)."""
+    """The affine of a box ``[x, y, w, h]`` in original image pixels (padded 1.25x to the input's aspect, as
+    ``crop="box"``) into a model input of ``input_size = (W, H)`` pixels: a ``(2, 3)`` float64 matrix from original
+    image pixels to input pixels."""
     w, h = int(input_size[0]), int(input_size[1])
     center, size = box_to_center_scale(box, w / h)
     return crop_affine(center, size, (w, h))

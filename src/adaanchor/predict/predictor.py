@@ -35,6 +35,13 @@ class Predictor:
 
     Build one with :meth:`from_run`; call :meth:`predict` on images, or :meth:`predict_stream` on an
     iterable of images (constant memory: at most ``batch_size`` instances are held at a time).
+
+    Attributes:
+        spec: the run's :class:`~adaanchor.data.spec.KeypointSpec` (``keypoint_names``, ``skeleton``).
+        input_size: ``(W, H)`` of the model input, pixels.
+        strategy: the strategy's name; ``stride``: its output stride, input pixels per output cell.
+        batch_size: instances per forward pass; ``orientation``: how EXIF-tagged files are read.
+        info: ``checkpoint``, ``step``, ``device``, ``backend``, ``run``, ``crop``, ``folded_bn`` (and ``onnx``).
     """
 
     def __init__(self, backend: Any, spec: KeypointSpec, input_size: Sequence[int], strategy: str, stride: int,
@@ -124,10 +131,12 @@ class Predictor:
 
     @property
     def keypoint_names(self) -> tuple[str, ...]:
+        """The ``K`` keypoint names, in the order of ``Prediction.keypoints``' second axis."""
         return tuple(self.spec.keypoints)
 
     @property
     def skeleton(self) -> tuple[tuple[int, int], ...]:
+        """The limbs as pairs of keypoint indices in ``[0, K)`` (what ``draw_prediction`` takes)."""
         return tuple(self.spec.skeleton)
 
     @property
