@@ -217,9 +217,14 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     layers: list[dict[str, Any]] = [ref]
     if base is not None:
         layer = read_yaml(base) if isinstance(base, (str, Path)) else nested_keys(base)
-        _check_names(layer)
-        check_keys(layer, ref)
-        bool_words(layer, ref)
+        try:
+            _check_names(layer)
+            check_keys(layer, ref)
+            bool_words(layer, ref)
+        except AdaAnchorError as e:  # name the file: a JSON file given as a run said "unknown config key 'info'"
+            if not isinstance(base, (str, Path)):
+                raise
+            raise AdaAnchorError(f"{config_file(base)}: {e}") from None
         layers.append(layer)
     ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else nested_keys(overrides)
     _check_names(ov)

@@ -148,6 +148,33 @@ def test_checkpoint_path_regression_and_errors(pred_runs, tmp_path):
     assert not (tmp_path / "notes.txt").exists()
 
 
+def test_paths_that_are_not_the_run_say_what_they_are(pred_runs, tmp_path):
+    """A missing checkpoint said "no such run directory or config file", a run's config.yaml "no checkpoint found
+    (checkpoints/best.pt or last.pt)" beside its checkpoints, a folder of runs or a run's checkpoints/ "not a run
+    directory (no config.yaml)" alone, a JSON file "unknown config key 'info'" alone."""
+    run = pred_runs["regression"]
+    with pytest.raises(AdaAnchorError, match=rf"^{run / 'checkpoints' / 'best.pt'}: no such checkpoint file "
+                                             rf"\({run / 'checkpoints'} holds last.pt\)$"):
+        Predictor.from_run(run / "checkpoints" / "best.pt")
+    with pytest.raises(AdaAnchorError, match=rf"^{tmp_path / 'x.pt'}: no such checkpoint file$"):
+        Predictor.from_run(tmp_path / "x.pt")
+    with pytest.raises(AdaAnchorError, match=rf"^{run / 'config.yaml'}: no checkpoint found \(checkpoints/best.pt or "
+                                             rf"last.pt\); pass ckpt=PATH, or the run directory {run} \(its "
+                                             r"checkpoints/ holds last.pt\) in place of its config file$"):
+        Predictor.from_run(run / "config.yaml")
+    # The folder of several runs (adaanchor demo --out runs/demo) and a run's checkpoints/ name the runs.
+    with pytest.raises(AdaAnchorError, match=rf"^{run.parent}: not a run directory \(no config.yaml\): it holds the "
+                                             rf"runs adaanchor, localanchor, regression; give one, e.g. "
+                                             rf"{run.parent / 'adaanchor'}$"):
+        Predictor.from_run(run.parent)
+    with pytest.raises(AdaAnchorError, match=rf"^{run / 'checkpoints'}: not a run directory \(no config.yaml\): the "
+                                             rf"run is its parent, {run}$"):
+        Predictor.from_run(run / "checkpoints")
+    (tmp_path / "results.json").write_text('{"info": {}, "images": []}')
+    with pytest.raises(AdaAnchorError, match=rf"^{tmp_path / 'results.json'}: unknown config key 'info'"):
+        Predictor.from_run(tmp_path / "results.json")
+
+
 def test_onnx_backend_gives_the_same_numbers(pred_runs, predictor, val_images, tmp_path):
     from adaanchor.export import export_onnx
 

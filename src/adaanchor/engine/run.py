@@ -114,7 +114,7 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
     if p.is_dir():
         cfg_path = p / "config.yaml"
         if not cfg_path.is_file():
-            raise AdaAnchorError(f"{p}: not a run directory (no config.yaml)")
+            raise AdaAnchorError(f"{p}: not a run directory (no config.yaml){_runs_near(p)}")
         _check_run_config(cfg_path)
         cfg = build_config(cfg_path, overrides)
         own_spec = p / "spec.yaml"
@@ -134,8 +134,39 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
     return cfg, (Path(ckpt) if ckpt is not None else None)
 
 
+def _runs_near(folder: Path) -> str:
+    """Where the run is when ``folder`` is not one: its parent (a run's ``checkpoints/`` given), or its subfolders
+    (``adaanchor demo --out runs/demo`` writes one run per method under it)."""
+    if (folder.parent / "config.yaml").is_file():
+        return f": the run is its parent, {folder.parent}"
+    try:
+        runs = sorted(d.name for d in folder.iterdir() if (d / "config.yaml").is_file())
+    except OSError:
+        return ""
+    if not runs:
+        return ""
+    more = f" and {len(runs) - 5} more" if len(runs) > 5 else ""
+    return f": it holds the runs {', '.join(runs[:5])}{more}; give one, e.g. {folder / runs[0]}"
+
+
+def no_checkpoint_error(run: str | Path) -> AdaAnchorError:
+    """The error of a run or config without a checkpoint (and without ``model.weights``). A run's own
+    ``config.yaml`` given in place of its folder is read as a config file, whose checkpoints are not looked for:
+    the message names the folder, which holds them."""
+    msg = f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH"
+    folder = Path(run).parent
+    there = sorted(p.name for p in (folder / "checkpoints").glob("*.pt")) if Path(run).is_file() else []
+    if there:
+        msg += f", or the run directory {folder} (its checkpoints/ holds {', '.join(there)}) in place of its config file"
+    return AdaAnchorError(msg)
+
+
 def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:
     """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file)."""
+    if not run.exists() and run.suffix in (".pt", ".pth", ".ckpt"):  # was "no such run directory or config file"
+        there = sorted(p.name for p in run.parent.glob("*.pt")) if run.parent.is_dir() else []
+        raise AdaAnchorError(f"{run}: no such checkpoint file" + (f" ({run.parent} holds {', '.join(there)})" if there
+                                                                 else ""))
     if run.is_file() and run.suffix in (".pt", ".pth", ".ckpt"):
         folder = run.parent.parent if run.parent.name == "checkpoints" else run.parent
         if not (folder / "config.yaml").is_file():

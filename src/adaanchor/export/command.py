@@ -46,7 +46,14 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
             or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
     """
     from ..data.build import data_spec
-    from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
+    from ..engine.run import (
+        image_multiple,
+        is_multi_person,
+        load_for_eval,
+        no_checkpoint_error,
+        resolve_run,
+        split_checkpoint,
+    )
 
     if out is not None and not Path(out).is_dir():  # a folder: its own error
         check_onnx_name(out)
@@ -55,7 +62,7 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False)
     run = str(split_checkpoint(Path(run), None)[0])  # a checkpoint path stands for its run (the default output)
     if ckpt_path is None and not cfg.model.weights:
-        raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
+        raise no_checkpoint_error(run)
     model, strategy, info = load_for_eval(cfg, ckpt_path)
     if out is None:
         out = default_onnx_path(run, ckpt_path, cfg.model.weights)

@@ -80,7 +80,14 @@ class Predictor:
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
         """
-        from ..engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run, split_checkpoint
+        from ..engine.run import (
+            image_multiple,
+            is_multi_person,
+            load_for_eval,
+            no_checkpoint_error,
+            resolve_run,
+            split_checkpoint,
+        )
         from .backends import batch_runner, exported_onnx, resolve_device
 
         _check_load_options(backend, onnx_path, batch_size, orientation, threads)  # before the model loads
@@ -88,7 +95,7 @@ class Predictor:
         target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False)
         if ckpt_path is None and not cfg.model.weights:
-            raise AdaAnchorError(f"{run}: no checkpoint found (checkpoints/best.pt or last.pt); pass ckpt=PATH")
+            raise no_checkpoint_error(run)
         dev = resolve_device(device)
         spec = data_spec(cfg.data)
         size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
