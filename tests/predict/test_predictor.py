@@ -270,3 +270,20 @@ def test_reprs_summarise_a_prediction_and_a_predictor_in_one_line(pred_runs, pre
     assert repr(loaded) == (f"Predictor(run={str(pred_runs['regression'])!r}, strategy='regression', backend='torch', "
                             "device='cpu', input_size=(72, 96) (W, H), keypoints=17, batch_size=3)")
     assert "scores None, anchors None" in repr(loaded.predict(val_images[0]))
+
+
+def test_a_box_trained_run_warns_once_when_given_no_boxes(predictor, val_images):
+    """``adaanchor predict`` notes it; in Python a run trained on instance boxes predicted whole images (a crop it
+    never saw) without a word."""
+    import warnings
+
+    boxed = Predictor(predictor.backend, predictor.spec, predictor.input_size, predictor.strategy, predictor.stride,
+                      info={**predictor.info, "crop": "box"})
+    with pytest.warns(UserWarning, match=r"was trained on instance boxes \(data.crop=box\) and no boxes were given: "
+                                         r"each image is predicted as one instance, the whole image its box"):
+        boxed.predict(val_images[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        boxed.predict(val_images[:2])  # once per Predictor
+        boxed.predict(val_images[0], boxes=[[5, 5, 40, 60]])
+        predictor.predict(val_images[0])  # trained on whole images: nothing to say

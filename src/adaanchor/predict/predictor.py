@@ -9,6 +9,7 @@ does. The decoded keypoints and anchors return through the exact inverse of that
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class Predictor:
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.batch_size = check_batch_size(batch_size)
         self.info = dict(info or {})
+        self._box_note = False  # predict's warning of a box-trained run given no boxes: said once
 
     # ---- construction -------------------------------------------------------------------------------
     @classmethod
@@ -171,9 +173,19 @@ class Predictor:
 
         Returns:
             A :class:`Prediction` for one image, else a list of them in input order.
+
+        Warns:
+            UserWarning: once per Predictor, when a run trained on instance boxes (``info["crop"] == "box"``) is
+                given an image without boxes: the whole image is then its one instance, which the model never saw.
         """
         batch, single = image_list(images)
         per_image = self._boxes_for(batch, boxes, single, image_ids)
+        if (self.multi is None and self.info.get("crop") == "box" and not self._box_note
+                and any(b is None for b in per_image)):  # as `adaanchor predict` notes it, once per Predictor
+            self._box_note = True
+            warnings.warn(f"{self.info.get('run')} was trained on instance boxes (data.crop=box) and no boxes were "
+                          "given: each image is predicted as one instance, the whole image its box; pass boxes=[x, y, "
+                          "w, h] per instance (or a detections file)", stacklevel=2)
         names = ["images"] if single else [f"images[{i}]" for i in range(len(batch))]
         out = [p for _, p in self._stream(zip(batch, per_image, range(len(batch)), names))]
         return out[0] if single else out
