@@ -103,6 +103,18 @@ def test_predictions_return_through_the_inverse_affine(runs, images, name):
                                predict_image(model, strategy, np.repeat(gray[..., None], 3, 2), (72, 96))["keypoints"])
 
 
+@pytest.mark.parametrize("size", [72, (72,), (72, 96, 3), (72.0, 96), ("72", "96"), (0, 96), None])
+def test_predict_image_refuses_an_input_size_that_is_not_w_h(runs, size):
+    """``input_size=72`` raised ``TypeError: 'int' object is not subscriptable`` from inside; (72.0, 96) was
+    truncated, (72, 96, 3) read as (72, 96)."""
+    cfg, ckpt = resolve_run(runs["adaanchor"])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    with pytest.raises(TypeError, match=r"^input_size: expected \(W, H\) of the model input in pixels, two integers "
+                                        r"\(the run's data.input_size\), got "):
+        predict_image(model, strategy, np.zeros((20, 30, 3), np.uint8), size)
+    assert predict_image(model, strategy, np.zeros((20, 30, 3), np.uint8), cfg.data.input_size)["input_size"] == (72, 96)
+
+
 def test_grid_to_image_puts_cell_centres_where_they_belong():
     a = fit_image_affine((120, 200), (72, 96))
     grid = np.zeros((24, 18), np.float32)

@@ -55,8 +55,13 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         regression; ``affine`` (2x3, original -> input pixels); ``crop_keypoints`` and ``crop_anchors`` (input
         pixels, as decoded); ``stride``, ``input_size``, ``image_hw``, ``method``.
     """
+    size = list(input_size) if isinstance(input_size, Sequence) and not isinstance(input_size, str) else None
+    if size is None or len(size) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+                                                 for v in size):  # 72 raised "'int' object is not subscriptable"
+        raise TypeError(f"input_size: expected (W, H) of the model input in pixels, two integers (the run's "
+                        f"data.input_size), got {input_size!r}")
     img = _as_rgb(load_image(image) if isinstance(image, (str, Path)) else image)
-    w_in, h_in = int(input_size[0]), int(input_size[1])
+    w_in, h_in = int(size[0]), int(size[1])
     if multiple:
         a, (w_in, h_in) = eval_affine(img.shape[:2], min(w_in, h_in), int(multiple))
     else:
