@@ -195,6 +195,18 @@ def test_bad_run_and_missing_checkpoint(exported, tmp_path):
     assert not (tmp_path / "m.onnx").exists()
 
 
+@pytest.mark.parametrize("kw,says", [({"latency_runs": -1}, r"latency_runs must be an integer >= 0 \(0: not measured\), got -1"),
+                                     ({"latency_runs": 2.5}, r"latency_runs must be an integer >= 0"),
+                                     ({"latency_runs": True}, r"latency_runs must be an integer >= 0"),
+                                     ({"check": "no"}, r"check must be True or False, got 'no'")])
+def test_export_options_are_checked_before_the_model_loads(exported, tmp_path, kw, says):
+    """latency_runs=-1 skipped the timing and 2.5 ran 2 without a word; check="no" checked."""
+    run, _ = exported["adaanchor"]
+    with pytest.raises(AdaAnchorError, match="^" + says):
+        export_command(str(run), str(tmp_path / "m.onnx"), **kw)
+    assert not (tmp_path / "m.onnx").exists()
+
+
 def test_exporting_leaves_the_eager_model_computing_real_tensors(tmp_path):
     """The dynamo exporter traces the strategies' code with fake tensors; the per-size constants they cache
     (tensor_cache.constant_cache) must not keep a traced one, or every later eager call of the process returns

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import AdaAnchorError
 from .check import KEYPOINT_ATOL, check_onnx
 from .heads_check import HEAD_RTOL, check_heads_onnx
@@ -58,6 +60,10 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     if out is not None and not Path(out).is_dir():  # a folder: its own error
         check_onnx_name(out)
     check_opset(opset)  # before the model loads
+    if not isinstance(check, (bool, np.bool_)):  # "no" is truthy: it would check
+        raise AdaAnchorError(f"check must be True or False, got {check!r}")
+    if not isinstance(latency_runs, (int, np.integer)) or isinstance(latency_runs, bool) or latency_runs < 0:
+        raise AdaAnchorError(f"latency_runs must be an integer >= 0 (0: not measured), got {latency_runs!r}")
     need_onnx(runtime=check)
     cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False)
     run = str(split_checkpoint(Path(run), None)[0])  # a checkpoint path stands for its run (the default output)
