@@ -186,6 +186,18 @@ def test_nme_refuses_non_finite_ground_truth():
         nme_metrics(F + 50, g, FV, norm=(0, 1))
 
 
+@pytest.mark.parametrize("spec", [(0, 1), [0, 1]])
+def test_nme_refuses_a_pair_given_as_the_spec(spec):
+    """``nme_metrics(pred, gt, vis, (36, 45))`` put the pair in ``spec``'s place and raised ``AttributeError: 'tuple'
+    object has no attribute 'nme'``; a spec name is read as load_spec reads it."""
+    with pytest.raises(TypeError, match=r"^spec: expected a KeypointSpec, a spec name or None, got "
+                                        rf"{type(spec).__name__} .*; a normaliser pair goes by keyword: norm="):
+        nme_metrics(F + 1, F, FV, spec)
+    g = np.random.default_rng(3).uniform(0, 100, (2, 68, 2))
+    assert nme_metrics(g + 1, g, np.full((2, 68), 2), "face68") == nme_metrics(g + 1, g, np.full((2, 68), 2),
+                                                                                norm=(36, 45))
+
+
 def test_nme_refuses_an_unlabelled_normaliser_point(tmp_path):
     """An eye corner with v = 0 has placeholder coordinates (0, 0 in most files): the face's NME was divided by the
     distance to them without a word (score, nme_metrics and the evaluation alike)."""

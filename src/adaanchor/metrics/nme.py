@@ -19,12 +19,13 @@ illumination, make_up, occlusion, blur`` (official annotation text file only).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from ..data.spec import KeypointSpec
+from ..data.spec import KeypointSpec, load_spec
 from .keypoint import as_float_array, check_arrays, check_thresholds, describe, nonfinite_keypoints, threshold_key
 
 FR_THRESHOLD = 0.1
@@ -171,6 +172,11 @@ def nme_metrics(
     """
     check_thresholds((fr_thr,), "fr_thr")
     check_thresholds((auc_thr,), "auc_thr")
+    if spec is not None and not isinstance(spec, KeypointSpec):
+        if not isinstance(spec, (str, os.PathLike, Mapping)):  # a pair in spec's place: "'tuple' object has no attribute 'nme'"
+            raise TypeError(f"spec: expected a KeypointSpec, a spec name or None, got {type(spec).__name__} {spec!r}"
+                            f"{'; a normaliser pair goes by keyword: norm=' + repr(spec) if isinstance(spec, (list, tuple)) else ''}")
+        spec = load_spec(spec)
     if isinstance(norm, str):
         if spec is None or norm not in spec.nme:
             have = sorted(spec.nme) if spec is not None else []
