@@ -113,6 +113,32 @@ def test_grouping_recovers_poses_from_perfect_detections(seed, n, drop):
     assert np.all(np.diff(poses.score) <= 0)
 
 
+def test_tied_matchings_take_the_nearer_tags_whatever_the_float_noise():
+    # Poses of tags 0 (at x 10) and 0.3 (at x 50); the next type's detections have tags 0.5 (x 12) and 0.6 (x 52).
+    # |tag - pose tag| sums to 0.8 either way, so the matching was left to float noise, and it crossed them (the
+    # keypoint at x 52 joined the pose at x 10). The squared distance breaks the tie: 0.5 -> 0, 0.6 -> 0.3.
+    xy = np.array([[(10, 10), (50, 10)], [(12, 12), (52, 12)]], float)
+    score, valid = np.full((2, 2), 0.9), np.ones((2, 2), bool)
+    for noise in (0.0, 1e-9, -1e-9):
+        poses = group_poses(xy, score, valid, np.array([[0.0, 0.3], [0.5 + noise, 0.6]]))
+        assert sorted((p[0, 0], p[1, 0]) for p in poses.keypoints) == [(10, 12), (50, 52)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 100_000))
+def test_grouping_does_not_turn_on_float_noise(seed):
+    # Tags within the threshold of several poses, as a barely trained tag head gives them: the same detections with
+    # tags 1e-7 apart (PyTorch against onnxruntime, a folded BatchNorm) group into the same poses.
+    rng = np.random.default_rng(seed)
+    k, m = 5, 6
+    xy, score = rng.uniform(0, 100, (k, m, 2)), rng.uniform(0.2, 1.0, (k, m))
+    valid, tag = rng.random((k, m)) < 0.8, rng.uniform(0.0, 0.8, (k, m))
+    a = group_poses(xy, score, valid, tag)
+    b = group_poses(xy, score, valid, tag + rng.uniform(-1e-7, 1e-7, tag.shape))
+    key = lambda p: sorted(map(tuple, p.keypoints[..., :2].reshape(len(p.keypoints), -1).round(9)))  # noqa: E731
+    assert key(a) == key(b)
+
+
 def test_refinement_is_off_by_default_and_fills_when_on():
     xy = np.zeros((2, 2, 2))
     xy[0, 0], xy[1, 0], xy[1, 1] = (1, 1), (2, 2), (9, 9)

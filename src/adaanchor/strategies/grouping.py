@@ -7,6 +7,12 @@ where the pose tag is the mean tag of its joints; a match whose tag distance exc
 refused. Unmatched detections start new poses. The confidence term only breaks ties between detections that
 compete for one pose (the paper's AE ranks by rounded tag distance, then by score).
 
+Tags are scalars, so ``|tag - pose tag|`` alone ties whenever the tags of two detections and two poses do not
+interleave (poses 0 and 0.3, detections 0.5 and 0.6: 0.8 either way), and a float difference of 1e-7 (PyTorch
+against onnxruntime, a folded BatchNorm) chose between the two matchings, crossed ones included. A term
+``1e-3 * (tag - pose tag)^2 / tag_threshold`` breaks those ties towards the nearer tags (0.5 -> 0, 0.6 -> 0.3);
+it is at most ``1e-3 * tag_threshold``, so it changes no matching whose distances differ by more than that.
+
 Pose score = mean keypoint confidence over all ``K`` types, a missing type counting 0 (as AE does).
 Missing keypoints are left missing (score 0, coordinates 0): the paper removes AE's refinement that fills
 them for a fair comparison of the anchors; ``refine=True`` adds it back (for each missing type, the
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _REFUSED = 1e6
+_TIE = 1e-3  # weight of the squared tag distance that breaks the ties of |tag - pose tag| (module docstring)
 
 
 @dataclass
@@ -76,7 +83,7 @@ def group_poses(
             ref = np.array([np.mean(t) for t in tags])
             dist = np.abs(tag[k, det][:, None] - ref[None, :])
             taken = np.array([p[k, 2] > 0 for p in kps])  # a pose holds one keypoint per type
-            cost = dist + conf_weight * (1.0 - score[k, det])[:, None]
+            cost = dist + conf_weight * (1.0 - score[k, det])[:, None] + _TIE * dist**2 / tag_threshold
             cost = np.where((dist > tag_threshold) | taken[None, :], _REFUSED, cost)
             rows, cols = linear_sum_assignment(cost)
             ok = cost[rows, cols] < _REFUSED
