@@ -76,6 +76,18 @@ def test_ground_truth_as_predictions_scores_one():
     assert stats["APL"] == pytest.approx(1.0) and stats["APM"] == -1.0
 
 
+def test_an_annotation_numbered_0_is_found_like_any_other():
+    # COCOeval took a detection matched to annotation id 0 for unmatched: the ground truth of a file numbered from
+    # 0 (the DeepLabCut and SLEAP readers' numbering, through gt_from_instances) scored AP 0.44 against itself.
+    gt = coco_gt()
+    for a in gt["annotations"]:
+        a["id"] -= 1
+    stats = coco_keypoint_ap(gt, gt_as_results(gt))
+    assert stats["AP"] == pytest.approx(1.0) and stats["AR"] == pytest.approx(1.0)
+    assert coco_keypoint_ap(gt, gt_as_results(gt), use_area=False)["AP"] == pytest.approx(1.0)
+    assert [a["id"] for a in gt["annotations"]] == [0, 1, 2]  # the caller's dict keeps its ids
+
+
 def test_coco_ap_leaves_the_ground_truth_dict_alone():
     gt = coco_gt()
     coco_keypoint_ap(gt, gt_as_results(gt))

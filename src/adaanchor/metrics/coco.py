@@ -72,6 +72,19 @@ def oks_sigmas(sigmas: Any | None, default: np.ndarray) -> np.ndarray:
     return sig
 
 
+def _numbered(data: dict) -> dict:
+    """A deep copy of ground truth ``data`` whose annotations are numbered 1, 2, ... for the evaluation.
+
+    COCOeval records a matched detection by the id of its ground truth and counts it as a true positive when
+    that id is non-zero: a person of annotation id 0 (the first of a file numbered from 0, as the DeepLabCut and
+    SLEAP readers number theirs) was a false positive however well it was found (AP 0.25 for a results file that
+    is the ground truth of two people). The ids are internal to the evaluation: no number depends on them."""
+    out = copy.deepcopy(data)
+    for n, a in enumerate(out["annotations"], 1):
+        a["id"] = n
+    return out
+
+
 def _quiet(verbose: bool) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
 
@@ -112,7 +125,7 @@ def coco_keypoint_ap(
     check_results_match_gt(dets, res_name, data, gt_name, k)
     if not dets:
         return {name: 0.0 for name in COCO_STATS}
-    data = copy.deepcopy(data)  # pycocotools writes 'ignore' flags into the annotations
+    data = _numbered(data)  # a copy: pycocotools writes 'ignore' flags into the annotations
     for a in data["annotations"]:
         if "num_keypoints" not in a:  # custom COCO-format sets often leave it out; COCOeval needs it
             a["num_keypoints"] = int(sum(1 for v in a["keypoints"][2::3] if v > 0))
@@ -184,7 +197,7 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
         path = tmp
     try:
         with _quiet(verbose):
-            coco_gt = COCO(path, ann_data=copy.deepcopy(data))
+            coco_gt = COCO(path, ann_data=_numbered(data))
             coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
             ev = COCOeval(coco_gt, coco_dt, "keypoints_crowd", sigmas=sig, use_area=False)
             ev.evaluate()
