@@ -212,6 +212,44 @@ def test_a_multi_animal_project_is_refused_with_the_whole_image_crop(tmp_path, c
     assert "was trained on instance boxes (data.crop=box) and no --boxes were given" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("task", ["bottomup", "centre"])
+def test_a_multi_animal_project_trains_and_evaluates_multi_person(tmp_path, capsys, task):
+    """task=bottomup / centre on a multi-animal project with OKS sigmas: the evaluation read the project folder as a
+    COCO JSON file ('file not found', a SLEAP file 'invalid JSON'), after the training; it scores the animals the
+    reader gave the val split (the whole project's data is one DeepLabCut table split at random)."""
+    from adaanchor.config import build_config
+    from adaanchor.engine.multi import _ground_truth
+    from adaanchor.engine.run import build_split
+    from adaanchor.metrics.coco import coco_keypoint_ap
+
+    root = make_dlc_project(tmp_path / "ma", videos=(("vidA", 8, 3), ("vidB", 6, 1)),
+                            individuals=("mouse1", "mouse2", "mouse3"))
+    spec = tmp_path / "mouse.yaml"
+    spec.write_text(yaml.safe_dump({"name": "mouse", "keypoints": BODYPARTS, "flip_pairs": [["leftear", "rightear"]],
+                                    "sigmas": [0.05] * len(BODYPARTS)}))
+    common = ["data.format=dlc", f"data.root={root}", f"data.spec={spec}", f"task={task}", "model.backbone=tiny",
+              "model.weights=null", "model.tiny_width=8", "data.input_size=[64,48]", "train.batch_size=4",
+              "train.progress=false", "train.lr_steps=[]"]
+    out = tmp_path / "run"
+    assert main(["train", *common, "train.max_steps=4", "train.eval_every=1", f"out_dir={out}"]) == 0
+    assert len((out / "eval_log.csv").read_text().splitlines()) == 3  # header, steps 2 and 4 (2 steps an epoch)
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0
+    assert "| Recall |" in capsys.readouterr().out
+
+    cfg = build_config(out / "config.yaml")
+    val = build_split(cfg, "val", 4, train=False, verbose=False)
+    gt, _ = _ground_truth(cfg, val)
+    animals = [i for g in val.images for i in g]
+    assert len(gt["annotations"]) == len(animals) > len(val) and {a["image_id"] for a in gt["annotations"]} == {
+        g[0].image_id for g in val.images}
+    # The people's own keypoints as results score 1.0 (an annotation id 0 among them counted as missed).
+    res = [{"image_id": a["image_id"], "category_id": 1, "score": 1.0,
+            "keypoints": [v if j % 3 < 2 else float(v > 0) for j, v in enumerate(a["keypoints"])]}
+           for a in gt["annotations"]]
+    assert coco_keypoint_ap(gt, res, sigmas=[0.05] * len(BODYPARTS))["AP"] == pytest.approx(1.0)
+
+
 def test_lightning_pose_folder(tmp_path):
     """lightning-pose keeps one CollectedData.csv at the top of its data folder, images under labeled-data/."""
     root = make_dlc_project(tmp_path / "lp", videos=(("sess1", 5, 1),))

@@ -23,10 +23,11 @@ from tqdm import tqdm
 from ..data.bottomup import to_image_coords
 from ..data.build import annotation_path, data_spec, splits_one_file
 from ..data.jsonio import load_json
+from ..data.paths import COCO_JSON_FORMATS, GENERATED_FORMATS
 from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..metrics.coco import crowdpose_ap
-from ..metrics.results import gt_of_images
+from ..metrics.results import gt_from_instances, gt_of_images
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
 from .bottomup import pose_results
 
@@ -57,17 +58,26 @@ def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
     """The val annotations, and the dataset. An annotation without ``area`` (CrowdPose) gets ``0.53 * w * h``
     of its box, xtcocotools' ``use_area=False`` scale, for AP and recall alike. With ``eval.max_images`` the
     first images only, and the ground truth cut to them (the images left out would count as misses); the same
-    cut to the evaluated images when ``data.split`` divides one file into train and val."""
+    cut to the evaluated images when ``data.split`` divides one file into train and val.
+
+    Data read from files that are not COCO JSON (a DeepLabCut or SLEAP project, an NWB file, a YOLO dataset)
+    is scored against the people its reader gave the dataset (:func:`~adaanchor.metrics.results.gt_from_instances`):
+    their annotation files were read as COCO JSON, which stopped the run at its first evaluation."""
+    n = cfg.eval.max_images
+    keep = len(dataset) if n is None else min(int(n), len(dataset))  # type: ignore[arg-type]
+    kept = dataset if keep == len(dataset) else Subset(dataset, range(keep))  # type: ignore[arg-type]
+    if str(cfg.data.format) not in (*COCO_JSON_FORMATS, *GENERATED_FORMATS):
+        spec = data_spec(cfg.data)
+        people = [inst for group in dataset.images[:keep] for inst in group]  # type: ignore[attr-defined]
+        return gt_from_instances(people, spec.keypoints, spec.name), kept
     data = dict(load_json(annotation_path(cfg.data, "val")))
     anns = [a if "area" in a else {**a, "area": 0.53 * a["bbox"][2] * a["bbox"][3]} for a in data["annotations"]]
     data["annotations"] = anns
-    n = cfg.eval.max_images
     split = splits_one_file(cfg.data)
-    keep = len(dataset) if n is None else min(int(n), len(dataset))  # type: ignore[arg-type]
     if keep == len(dataset) and not split:  # type: ignore[arg-type]
         return data, dataset
     ids = {dataset.images[i][0].image_id for i in range(keep)}  # type: ignore[attr-defined]
-    return gt_of_images(data, ids), dataset if keep == len(dataset) else Subset(dataset, range(keep))  # type: ignore[arg-type]
+    return gt_of_images(data, ids), kept
 
 
 def check_sigmas(cfg: Any) -> Any:
