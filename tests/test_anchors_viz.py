@@ -354,6 +354,28 @@ def test_a_multi_person_run_is_drawn_unlinked_with_a_note(tmp_path, monkeypatch,
                       else ["confidence map, max over 17 keypoints"])
 
 
+@pytest.mark.parametrize("task,strategy,label", [("bottomup", "heatmap", "heatmap"), ("centre", "heatmap", "heatmap"),
+                                                 ("centre", "adaanchor", "sigmoid(conf)")])
+def test_the_map_is_named_by_what_it_is(tmp_path, task, strategy, label):
+    """A multi-person heatmap run's method is heatmap_ae / heatmap_centre: its heatmap was labelled sigmoid(conf)."""
+    import matplotlib.pyplot as plt
+
+    import adaanchor.anchors_draw as draw
+    from adaanchor.anchors_viz import predict_image
+    from adaanchor.config import build_config
+    from adaanchor.engine.run import build_system
+
+    cfg = build_config(None, [f"task={task}", f"strategy.name={strategy}", "data.format=crowd", "model.tiny_width=8",
+                              "model.weights=null", "data.input_size=[64,64]"])
+    model, strat = build_system(cfg, load_pretrained=False)
+    pred = predict_image(model.eval(), strat, np.zeros((60, 80, 3), np.uint8), (64, 64), multiple=8)
+    assert pred["method"] == f"{strategy}_{'ae' if task == 'bottomup' else 'centre'}" and pred["map_label"] == label
+    fig, ax = plt.subplots()
+    draw._map_panel(fig, ax, np.zeros((60, 80, 3), np.uint8), pred, [], [0, 1])
+    assert fig.axes[-1].get_ylabel() == label
+    plt.close(fig)
+
+
 def test_a_box_trained_run_gets_a_note_on_the_whole_image(runs, images, tmp_path):
     notes: list[str] = []
     visualize_command(str(runs["adaanchor"]), [images["rgb"]], str(tmp_path / "a"), notes=notes)

@@ -137,7 +137,9 @@ def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoin
         grid = cm[sel].max(axis=0) if cm.shape[0] == kp.shape[0] else cm.max(axis=0)
         full = grid_to_image(grid, pred["affine"], pred["stride"], (h, w))
         im = ax.imshow(full, cmap=MAP_CMAP, vmin=0.0, vmax=1.0, alpha=0.6, interpolation="bilinear")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="heatmap" if method == "heatmap" else "sigmoid(conf)")
+        # What the map is, from the head maps (a multi-person run's method is heatmap_ae or heatmap_centre).
+        label = pred.get("map_label") or ("heatmap" if method == "heatmap" else "sigmoid(conf)")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=label)
         ax.scatter(kp[sel, 0], kp[sel, 1], s=10, c="white", edgecolors="black", linewidths=0.4, zorder=4)
         what = ", ".join(keypoint_names[j] for j in sel) if len(sel) <= 4 and keypoint_names else f"{len(sel)} keypoints"
         per_type = cm.shape[0] == kp.shape[0]

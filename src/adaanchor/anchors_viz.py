@@ -52,7 +52,8 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         ``keypoints (K, 2)`` float64 original pixels; ``scores (K,)`` or None (regression); ``anchors (K, 2)``
         original pixels or None; ``conf_map (K, h, w)`` float32 in [0, 1] on the model's output grid (stride
         ``stride``, cell ``(i, j)`` centred at input pixel ``(s*j + (s-1)/2, s*i + (s-1)/2)``) or None for
-        regression; ``affine`` (2x3, original -> input pixels); ``crop_keypoints`` and ``crop_anchors`` (input
+        regression; ``map_label`` (what the map is: ``sigmoid(conf)`` or ``heatmap``); ``affine`` (2x3,
+        original -> input pixels); ``crop_keypoints`` and ``crop_anchors`` (input
         pixels, as decoded); ``stride``, ``input_size``, ``image_hw``, ``method``.
     """
     size = list(input_size) if isinstance(input_size, Sequence) and not isinstance(input_size, str) else None
@@ -79,6 +80,7 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         "scores": dec.score[0].float().cpu().numpy() if dec.score is not None else None,
         "anchors": apply_affine(inv, crop_an) if crop_an is not None else None,
         "conf_map": _confidence_maps({k: v.cpu() for k, v in outputs.items()}, name),
+        "map_label": "sigmoid(conf)" if "conf" in outputs else "heatmap",
         "affine": a,
         "crop_keypoints": crop_xy,
         "crop_anchors": crop_an,
