@@ -116,11 +116,14 @@ def train_methods(methods: tuple[str, ...], build: Builder, evaluate: Evaluator,
 
 def write_outputs(out: Path, results: dict[str, Any], table: str, sweeps: dict[str, Any], title: str,
                   drawings: dict[str, tuple[list, list[dict]]], setup: CrowdSetup) -> None:
-    """``results.json``, ``results.md`` (``table``), ``gamma_sweep.png`` (``sweeps``) and ``poses.png``."""
+    """``results.json``, ``results.md`` (``table``), ``gamma_sweep.png`` (``sweeps``) and ``poses.png``; prints the
+    table and the files (as the single-person demo does: the run ended after minutes without a word)."""
     write_text_atomic(out / "results.json", json.dumps(results, indent=1))
     write_text_atomic(out / "results.md", table)
     plot_gamma_sweep(sweeps, out / "gamma_sweep.png", title)
     draw_poses(drawings, setup.val, setup.spec, out / "poses.png")
+    print("\n" + table.rstrip("\n"))
+    print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}, gamma_sweep.png, poses.png")
 
 
 def run_methods(out_dir: str | Path, methods: tuple[str, ...], build: Builder, evaluate: Evaluator, steps: int,

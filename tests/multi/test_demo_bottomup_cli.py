@@ -17,7 +17,7 @@ def test_bottomup_demo_refuses_config_overrides(capsys):
 
 
 @pytest.mark.slow
-def test_tiny_bottomup_demo_writes_results(tmp_path):
+def test_tiny_bottomup_demo_writes_results(tmp_path, capsys):
     r = run_bottomup_demo(tmp_path / "out", steps=3, batch_size=2, tiny_width=8, data_root=tmp_path / "data",
                           bench={"n_train": 6, "n_val": 3, "width": 64, "height": 48}, methods=("heatmap", "adaanchor"),
                           progress=False)
@@ -27,6 +27,10 @@ def test_tiny_bottomup_demo_writes_results(tmp_path):
         assert {"ap", "ap50", "ap75", "recall", "ap_by_gamma", "recall_by_gamma"} <= set(m)
     for name in ("results.md", "gamma_sweep.png", "poses.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+    # The table and the files are said at the end (the demo ended after minutes without a word).
+    printed = capsys.readouterr().out
+    assert (tmp_path / "out" / "results.md").read_text().rstrip() in printed
+    assert f"wrote {tmp_path / 'out' / 'results.json'}" in printed
 
 
 def test_poses_drawing_keeps_the_best_poses_one_per_person(tmp_path, monkeypatch):
