@@ -152,6 +152,17 @@ def test_eval_reports_ap_recall_and_the_sweep(run, crowd, tmp_path, capsys):
     assert main(["score", str(crowd / "val.json"), str(res), "--metric", "coco"]) == 0
 
 
+def test_eval_writes_a_missing_keypoint_as_zeros_at_any_scale(run, crowd, tmp_path):
+    """The val images (64x48) at twice the input's size: a missing keypoint's (0, 0) in input pixels was written as
+    (-0.25, -0.25) in the COCO results of eval --predictions and of the evaluation; predict writes (0, 0)."""
+    out = tmp_path / "res.json"
+    assert main(["eval", str(run), "data.input_size=[128,96]", "--predictions", str(out)]) == 0
+    kp = np.array([r["keypoints"] for r in json.loads(out.read_text())]).reshape(-1, 3)
+    missing = kp[:, 2] == 0
+    assert missing.any() and (~missing).any()
+    assert np.all(kp[missing, :2] == 0)
+
+
 def test_predict_writes_every_person_and_score_accepts_it(run, crowd, tmp_path, capsys):
     out = tmp_path / "pred"
     rc = main(["predict", str(run), str(crowd / "images" / "val"), "--out", str(out), "--gt", str(crowd / "val.json"),

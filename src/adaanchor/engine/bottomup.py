@@ -134,10 +134,13 @@ def oracle_poses(strategy: BottomUpStrategy, outputs: dict, affine: np.ndarray, 
 
 def pose_results(poses: Poses, image_id: Any, xy: np.ndarray) -> list[dict]:
     """COCO results of one image's poses, ``xy (P, K, 2)`` their keypoints in original-image pixels (the pose
-    score is the instance score)."""
+    score is the instance score). A missing keypoint (score 0) is written ``(0, 0, 0)``, as ``predict`` writes it:
+    its input-pixel ``(0, 0)`` mapped back to the image was ``(-0.25, -0.25)`` on an image at half the input's
+    scale."""
     if len(poses.score) == 0:
         return []
-    return predictions_to_coco_results([image_id] * len(poses.score), xy, poses.keypoints[..., 2],
+    score = poses.keypoints[..., 2]
+    return predictions_to_coco_results([image_id] * len(poses.score), np.where(score[..., None] > 0, xy, 0.0), score,
                                        instance_scores=poses.score)
 
 
