@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
-from .config_checks import bool_words, check_keys, check_types, select
+from .config_checks import bool_words, check_base, check_keys, check_types, select
 from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse_overrides re-exported
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
@@ -208,11 +208,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     ``base``: a YAML file, a packaged config's name (``"demo"``) or a mapping; ``overrides``: ``key=value``
     strings (``["train.lr=0.01"]``) or a mapping, nested (``{"train": {"lr": 0.01}}``) or with dotted keys
     (``{"train.lr": 0.01}``)."""
-    if base is not None and not isinstance(base, (str, Path, Mapping)):  # a list of overrides given first, a number
-        hint = ": overrides go second, build_config(None, [...]) or build_config('demo', [...])" \
-            if isinstance(base, (list, tuple)) else ""
-        raise TypeError(f"build_config: base must be a config file, a packaged config's name or a mapping, got "
-                        f"{type(base).__name__}{hint}")
+    check_base(base)
     ref = defaults()
     layers: list[dict[str, Any]] = [ref]
     if base is not None:
@@ -298,17 +294,6 @@ def _note_ignored_epochs(overrides: Mapping[str, Any], cfg: DictConfig) -> None:
     if "epochs" in (overrides.get("train") or {}) and cfg.train.max_steps:
         say_once(f"note: train.epochs={cfg.train.epochs} has no effect while train.max_steps={cfg.train.max_steps} is "
                  "set (it counts the run in steps; train.max_steps=null counts epochs)")
-
-
-def check_config(cfg: Any, what: str) -> None:
-    """Refuse what is not a whole config of :func:`build_config` (a name, a dict, its ``data`` section) before
-    ``what`` reads it: OmegaConf's ``ValueError`` or an ``AttributeError`` from inside was the message."""
-    sections = ("task", "strategy", "model", "train", "eval", "data")
-    if not isinstance(cfg, DictConfig) or not all(k in cfg for k in sections):
-        got = "a config section (DictConfig without " + ", ".join(k for k in sections if k not in cfg) + ")" \
-            if isinstance(cfg, DictConfig) else type(cfg).__name__
-        raise TypeError(f"{what}: expected the config of build_config(CONFIG, overrides), got {got}: "
-                        f"{what}(build_config('demo', ['train.max_steps=100']))")
 
 
 def save_config(cfg: DictConfig, path: str | Path) -> None:

@@ -4,6 +4,7 @@ section, YAML's boolean words for a string option, and each value's type against
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from .errors import AdaAnchorError, unknown_name_error
@@ -67,4 +68,27 @@ def select(tree: Mapping[str, Any], key: str) -> Any:
     return node
 
 
-__all__ = ["bool_words", "check_keys", "check_types", "select"]
+def check_base(base: Any) -> None:
+    """Refuse a ``build_config`` base that is no config file, packaged config's name or mapping (a list of overrides
+    given first, a number): an ``AttributeError`` from inside the override parser was the message."""
+    if base is not None and not isinstance(base, (str, Path, Mapping)):
+        hint = ": overrides go second, build_config(None, [...]) or build_config('demo', [...])" \
+            if isinstance(base, (list, tuple)) else ""
+        raise TypeError(f"build_config: base must be a config file, a packaged config's name or a mapping, got "
+                        f"{type(base).__name__}{hint}")
+
+
+def check_config(cfg: Any, what: str) -> None:
+    """Refuse what is not a whole config of :func:`build_config` (a name, a dict, its ``data`` section) before
+    ``what`` reads it: OmegaConf's ``ValueError`` or an ``AttributeError`` from inside was the message."""
+    from omegaconf import DictConfig
+
+    sections = ("task", "strategy", "model", "train", "eval", "data")
+    if not isinstance(cfg, DictConfig) or not all(k in cfg for k in sections):
+        got = "a config section (DictConfig without " + ", ".join(k for k in sections if k not in cfg) + ")" \
+            if isinstance(cfg, DictConfig) else type(cfg).__name__
+        raise TypeError(f"{what}: expected the config of build_config(CONFIG, overrides), got {got}: "
+                        f"{what}(build_config('demo', ['train.max_steps=100']))")
+
+
+__all__ = ["bool_words", "check_base", "check_config", "check_keys", "check_types", "select"]

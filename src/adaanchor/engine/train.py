@@ -22,7 +22,7 @@ import torch
 from omegaconf import DictConfig
 from tqdm import tqdm
 
-from ..config import check_config
+from ..config_checks import check_config
 from ..malloc import keep_freed_memory
 from ..strategies import compute_loss
 from .assign_step import encode_step, update_ema

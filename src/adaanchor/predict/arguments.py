@@ -1,4 +1,5 @@
-"""The checks of the Predictor's arguments: batch size, image ids, ``predict_stream`` items."""
+"""The checks of the Predictor's arguments: batch size, image ids, ``predict_stream`` items, boxes inside their image,
+and the options of ``Predictor.from_run``."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..data.readers import is_int_id
 from ..errors import AdaAnchorError
+from .images import check_orientation
 
 
 def check_batch_size(value: Any) -> int:
@@ -58,4 +62,39 @@ def named_triples(items: Any) -> Iterator[tuple[Any, Any, Any, str]]:
         yield item[0], item[1], item[2], f"item {n} image"
 
 
-__all__ = ["check_batch_size", "image_ids_of", "named_triples"]
+def check_boxes_inside(boxes: np.ndarray, image_hw: tuple[int, int], what: str) -> None:
+    """Refuse a box ``[x, y, w, h]`` that does not overlap the image at all: the model saw a black crop and its
+    keypoints came back off the image, without a word (coordinates of another image size, normalised to [0, 1]
+    ones are inside and only small)."""
+    from ..data.readers.checks import box_outside_image
+
+    h, w = image_hw
+    for j, b in enumerate(boxes):
+        if box_outside_image(b, (w, h)):
+            raise AdaAnchorError(f"{what}[{j}]: {[float(f'{v:.6g}') for v in b]} lies outside the {w}x{h} (W x H) "
+                                 "image: boxes are [x, y, w, h] in the pixels of the image they go with")
+
+
+
+def check_load_options(backend: str, onnx_path: str | Path | None, batch_size: int, orientation: str,
+                        threads: Any = None) -> None:
+    """Refuse options of :meth:`Predictor.from_run` that do not fit together, or a bad value, before a model loads."""
+    from ..data.readers import is_int_id
+    from ..export.command import check_onnx_name
+
+    if backend not in ("torch", "onnx"):
+        raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
+    if onnx_path is not None and backend != "onnx":  # it was ignored, even a damaged file
+        raise AdaAnchorError(f"onnx_path={onnx_path} is the exported file of backend='onnx', not of {backend!r}")
+    if threads is not None and backend != "onnx":  # it was ignored
+        raise AdaAnchorError(f"threads={threads!r} sets the threads of backend='onnx' (onnxruntime); the torch backend "
+                             "uses torch's: torch.set_num_threads(n)")
+    if threads is not None and (not is_int_id(threads) or threads < 1):  # 0 was torch's count, 2.5 was 2
+        raise AdaAnchorError(f"threads must be an integer >= 1 or None (torch's count), got {threads!r}")
+    if onnx_path is not None and not Path(onnx_path).is_file():  # exported to: export's name rule
+        check_onnx_name(onnx_path)
+    check_batch_size(batch_size)
+    check_orientation(orientation)
+
+
+__all__ = ["check_batch_size", "check_boxes_inside", "check_load_options", "image_ids_of", "named_triples"]

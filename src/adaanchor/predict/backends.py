@@ -194,3 +194,17 @@ def batch_runner(model: nn.Module, strategy: Any, backend: str, onnx_path: Path 
     be: Any = (OnnxBackend(Path(onnx_path), input_size, device, threads, strategy.name, keypoints, digest)
                if backend == "onnx" else TorchBackend(model, strategy, device))
     return be, None
+
+
+def fold_batchnorm_probe(model: Any, size: tuple[int, int], dev: Any) -> tuple[Any, int]:
+    """``model`` with each BatchNorm folded into the convolution before it, and how many were; ``size`` is the
+    input's ``(W, H)``."""
+    import torch
+
+    from ..models.fuse import fold_batchnorm
+
+    # Which BatchNorm follows which convolution does not depend on the image size: a small probe keeps
+    # the two forward passes it takes short for a large multi-person input (a multiple of 32 px).
+    ph, pw = (max(32, min(v, 128) // 32 * 32) for v in (size[1], size[0]))
+    probe = torch.randn(1, 3, ph, pw, generator=torch.Generator().manual_seed(0)).to(dev)
+    return fold_batchnorm(model, probe)

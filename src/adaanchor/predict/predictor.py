@@ -22,7 +22,7 @@ from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..strategies import ANCHOR_STRATEGY_NAMES
-from .arguments import check_batch_size, image_ids_of, named_triples
+from .arguments import check_batch_size, check_boxes_inside, check_load_options, image_ids_of, named_triples
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
 from .images import check_orientation, image_list, to_rgb
@@ -90,9 +90,9 @@ class Predictor:
             resolve_run,
             split_checkpoint,
         )
-        from .backends import batch_runner, exported_onnx, resolve_device
+        from .backends import batch_runner, exported_onnx, fold_batchnorm_probe, resolve_device
 
-        _check_load_options(backend, onnx_path, batch_size, orientation, threads)  # before the model loads
+        check_load_options(backend, onnx_path, batch_size, orientation, threads)  # before the model loads
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False)
@@ -105,7 +105,7 @@ class Predictor:
         multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
         info["folded_bn"] = 0  # also without folding (fold_bn=False, the ONNX backend): the key is always there
         if backend == "torch" and fold_bn:
-            model, info["folded_bn"] = _fold_batchnorm(model, size, dev)
+            model, info["folded_bn"] = fold_batchnorm_probe(model, size, dev)
         digest = None
         if backend == "onnx":
             onnx_path, digest = exported_onnx(model, strategy, cfg, target, ckpt_path, onnx_path, size, spec.keypoints,
@@ -243,7 +243,7 @@ class Predictor:
         else:
             b, s = as_boxes(boxes)
             if not isinstance(boxes, Boxes):  # the caller's (a detections file's are the detector's, on that image)
-                _check_inside(b, (h, w), name.replace("images", "boxes") if name.startswith("images")
+                check_boxes_inside(b, (h, w), name.replace("images", "boxes") if name.startswith("images")
                               else name.replace("image", "boxes"))
             regions = [(bb, float(ss), finite_box_affine(bb, self.input_size, i)) for i, (bb, ss) in enumerate(zip(b, s))]
         crops = [warp_image(img, a, self.input_size) for _, _, a in regions]
@@ -292,55 +292,6 @@ class Predictor:
             if b is not None:
                 as_boxes(b, f"boxes[{i}]")
         return boxes
-
-
-def _check_inside(boxes: np.ndarray, image_hw: tuple[int, int], what: str) -> None:
-    """Refuse a box ``[x, y, w, h]`` that does not overlap the image at all: the model saw a black crop and its
-    keypoints came back off the image, without a word (coordinates of another image size, normalised to [0, 1]
-    ones are inside and only small)."""
-    from ..data.readers.checks import box_outside_image
-
-    h, w = image_hw
-    for j, b in enumerate(boxes):
-        if box_outside_image(b, (w, h)):
-            raise AdaAnchorError(f"{what}[{j}]: {[float(f'{v:.6g}') for v in b]} lies outside the {w}x{h} (W x H) "
-                                 "image: boxes are [x, y, w, h] in the pixels of the image they go with")
-
-
-
-def _check_load_options(backend: str, onnx_path: str | Path | None, batch_size: int, orientation: str,
-                        threads: Any = None) -> None:
-    """Refuse options of :meth:`Predictor.from_run` that do not fit together, or a bad value, before a model loads."""
-    from ..data.readers import is_int_id
-    from ..export.command import check_onnx_name
-
-    if backend not in ("torch", "onnx"):
-        raise AdaAnchorError(f"backend must be torch or onnx, got {backend!r}")
-    if onnx_path is not None and backend != "onnx":  # it was ignored, even a damaged file
-        raise AdaAnchorError(f"onnx_path={onnx_path} is the exported file of backend='onnx', not of {backend!r}")
-    if threads is not None and backend != "onnx":  # it was ignored
-        raise AdaAnchorError(f"threads={threads!r} sets the threads of backend='onnx' (onnxruntime); the torch backend "
-                             "uses torch's: torch.set_num_threads(n)")
-    if threads is not None and (not is_int_id(threads) or threads < 1):  # 0 was torch's count, 2.5 was 2
-        raise AdaAnchorError(f"threads must be an integer >= 1 or None (torch's count), got {threads!r}")
-    if onnx_path is not None and not Path(onnx_path).is_file():  # exported to: export's name rule
-        check_onnx_name(onnx_path)
-    check_batch_size(batch_size)
-    check_orientation(orientation)
-
-
-def _fold_batchnorm(model: Any, size: tuple[int, int], dev: Any) -> tuple[Any, int]:
-    """``model`` with each BatchNorm folded into the convolution before it, and how many were; ``size`` is the
-    input's ``(W, H)``."""
-    import torch
-
-    from ..models.fuse import fold_batchnorm
-
-    # Which BatchNorm follows which convolution does not depend on the image size: a small probe keeps
-    # the two forward passes it takes short for a large multi-person input (a multiple of 32 px).
-    ph, pw = (max(32, min(v, 128) // 32 * 32) for v in (size[1], size[0]))
-    probe = torch.randn(1, 3, ph, pw, generator=torch.Generator().manual_seed(0)).to(dev)
-    return fold_batchnorm(model, probe)
 
 
 __all__ = ["ANCHOR_STRATEGIES", "Predictor", "box_affine", "check_batch_size", "fit_image_affine", "normalise"]
