@@ -506,6 +506,10 @@ def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypat
 
     cfg, ckpt = resolve_run("demo", overrides=["seed=3"])  # eval / export / predict take a config too
     assert ckpt is None and cfg.seed == 3 and cfg.data.format == build_config(PACKAGED_CONFIGS / "demo.yaml").data.format
+    # need_weights (predict, export, viz, eval): neither a checkpoint nor model.weights is refused, not random weights
+    with pytest.raises(AdaAnchorError, match=r"^demo: no checkpoint"):
+        resolve_run("demo", need_weights=True)
+    assert resolve_run("demo", overrides=["model.weights=w.pt"], need_weights=True)[1] is None
     assert config_file("sub/demo.yaml") == Path("sub/demo.yaml")  # a path: not the packaged one
     assert config_file("demo.json") == Path("demo.json")
     (tmp_path / "demo.yaml").write_text("seed: 7\n")

@@ -219,7 +219,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     """
     from .data.build import data_spec
     from .data.readers import is_int_id
-    from .engine.run import image_multiple, is_multi_person, load_for_eval, no_checkpoint_error, resolve_run
+    from .engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
     from .predict.backends import resolve_device
 
     # One path or name given alone, not in a list: iterated, "a.png" was read as the files "a", ".", "p", ...
@@ -231,9 +231,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
         raise AdaAnchorError(f"viz: every must be an integer >= 1 and max_frames an integer >= 1 or None (all), got "
                              f"{every!r} and {max_frames!r}")
     device = resolve_device(device)  # "auto" as predict takes it; CUDA missing or "mps" in one line, not inside torch
-    cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False)
-    if ckpt_path is None and not cfg.model.weights:
-        raise no_checkpoint_error(run)
+    cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False, need_weights=True)
     spec = data_spec(cfg.data)
     select_keypoints(keypoints, spec.keypoints)  # fail before loading anything heavy
     srcs = expand_viz_inputs(images)

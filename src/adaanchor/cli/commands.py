@@ -142,14 +142,13 @@ def _warn_diverged(m: dict[str, Any], cfg: Any) -> None:
 def cmd_eval(a: argparse.Namespace) -> int:
     from ..data.build import build_dataset
     from ..engine.evaluate import coco_results, evaluate_dataset
-    from ..engine.run import is_multi_person, load_for_eval, no_checkpoint_error, resolve_run
+    from ..engine.run import is_multi_person, load_for_eval, resolve_run
     from ..metrics.coco import write_results
     from ..predict.backends import resolve_device
 
     ckpt, overrides = _split_ckpt(a.overrides)
-    cfg, ckpt_path = resolve_run(a.target, ckpt, overrides)
-    if ckpt_path is None and not cfg.model.weights:  # random weights' scores, exit 0: as predict and export, refuse
-        raise no_checkpoint_error(a.target)
+    # need_weights: random weights' scores, exit 0, were no evaluation; predict and export refuse them too
+    cfg, ckpt_path = resolve_run(a.target, ckpt, overrides, need_weights=True)
     device = resolve_device(a.device)
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
     if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)

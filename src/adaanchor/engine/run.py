@@ -96,7 +96,7 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: str | Sequence[str] = (),
-                need_data: bool = True) -> tuple[DictConfig, Path | None]:
+                need_data: bool = True, need_weights: bool = False) -> tuple[DictConfig, Path | None]:
     """``target`` is a run directory (with ``config.yaml``), a checkpoint inside one (``RUN/checkpoints/x.pt``:
     that run, that checkpoint) or a config file. Returns the config (with ``overrides`` applied) and the
     checkpoint to use: ``ckpt`` if given, else the run's ``best.pt`` or ``last.pt``, else None.
@@ -106,8 +106,11 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
     not exist here (the data moved, another machine) is named with the override that fixes it; prediction,
     export and drawing need no data and say nothing of it. A bare name that is neither is a packaged config
     (``demo``). ``overrides``: ``key=value`` strings, or one such string
-    (:func:`adaanchor.config_overrides.override_list`; ``predict``, ``export`` and ``viz`` pass them on as given)."""
+    (:func:`adaanchor.config_overrides.override_list`; ``predict``, ``export`` and ``viz`` pass them on as given).
+    ``need_weights``: a run or config with neither a checkpoint nor ``model.weights`` is an error
+    (:func:`no_checkpoint_error`) rather than a model of random weights."""
     overrides = override_list(overrides)
+    given = target
     target, ckpt = split_checkpoint(Path(target), ckpt)
     # A folder of that name is the run (``out_dir=custom``), not the packaged config config_file would name.
     p = Path(target) if Path(target).is_dir() else config_file(target)
@@ -131,6 +134,8 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
         cfg = build_config(p, overrides)
     else:
         raise AdaAnchorError(f"{p}: no such run directory or config file")
+    if need_weights and ckpt is None and not cfg.model.weights:
+        raise no_checkpoint_error(given)
     return cfg, (Path(ckpt) if ckpt is not None else None)
 
 

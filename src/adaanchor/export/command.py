@@ -52,7 +52,6 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
         image_multiple,
         is_multi_person,
         load_for_eval,
-        no_checkpoint_error,
         resolve_run,
         split_checkpoint,
     )
@@ -65,10 +64,8 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     if not isinstance(latency_runs, (int, np.integer)) or isinstance(latency_runs, bool) or latency_runs < 0:
         raise AdaAnchorError(f"latency_runs must be an integer >= 0 (0: not measured), got {latency_runs!r}")
     need_onnx(runtime=check)
-    cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False)
+    cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False, need_weights=True)
     run = str(split_checkpoint(Path(run), None)[0])  # a checkpoint path stands for its run (the default output)
-    if ckpt_path is None and not cfg.model.weights:
-        raise no_checkpoint_error(run)
     model, strategy, info = load_for_eval(cfg, ckpt_path)
     if out is None:
         out = default_onnx_path(run, ckpt_path, cfg.model.weights)

@@ -86,7 +86,6 @@ class Predictor:
             image_multiple,
             is_multi_person,
             load_for_eval,
-            no_checkpoint_error,
             resolve_run,
             split_checkpoint,
         )
@@ -95,9 +94,7 @@ class Predictor:
         check_load_options(backend, onnx_path, batch_size, orientation, threads)  # before the model loads
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
-        cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False)
-        if ckpt_path is None and not cfg.model.weights:
-            raise no_checkpoint_error(run)
+        cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False, need_weights=True)
         dev = resolve_device(device)
         spec = data_spec(cfg.data)
         size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
