@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 	# Its setup.py imports numpy, hence no build isolation (numpy, cython and setuptools first).
 	$(PIP) install $(PIPQ) -c constraints.txt numpy cython setuptools wheel
 	$(PIP) install $(PIPQ) -c constraints.txt --no-binary xtcocotools --no-build-isolation xtcocotools
-	$(PIP) install $(PIPQ) -c constraints.txt -e '.[dev]'
+	# torch 2.14.1 for x86_64 comes with its CUDA libraries: the environment takes about 7 GB.
+	$(PIP) install $(PIPQ) -c constraints.txt -e '.[dev]' || { df -h $(VENV); \
+	  echo "make: installing into $(VENV) failed; it needs about 7 GB of free disk (above: what is free)"; exit 1; }
 	touch $(STAMP)
 
 install: $(STAMP)
