@@ -6,7 +6,7 @@ docs/export-and-visualize.md).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from .errors import AdaAnchorError, DataError, unknown_name_error
 from .predict.crops import fit_image_affine  # (the crop of TopDownDataset(crop="image"))
 from .predict.images import as_rgb as _as_rgb
 from .predict.images import check_orientation, orientation_notes
-from .predict.sources import Source, expand_sources, read_video
+from .viz_inputs import expand_viz_inputs, guarded, split_image_args, video_frames
 
 
 def _confidence_maps(outputs: dict[str, torch.Tensor], strategy_name: str) -> np.ndarray | None:
@@ -164,34 +164,16 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     return written
 
 
-def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None,
-                 orientation: str = "displayed") -> Iterator[tuple[np.ndarray, str, str]]:
-    """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title)`` items of
-    :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_video`, turned by the
-    video's rotation with ``orientation="displayed"``)."""
-    p = Path(path)
-    n = 0
-    for fr in read_video(p, orientation):
-        if fr.index % every:
-            continue
-        if max_frames is not None and n >= max_frames:
-            return
-        t = f" {fr.time:.2f} s" if fr.time is not None else ""
-        yield fr.image, f"{p.stem}_f{fr.index:06d}", f"{p.name} frame {fr.index}{t}"
-        n += 1
-
-
-def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
-    """Image files, videos, folders (their images and videos) and glob patterns, as sources; a path that
-    does not exist, an empty folder or a pattern without match is an error naming it."""
-    out: list[Source] = []
-    for it in items:
-        srcs, skips = expand_sources([it])
-        if skips:
-            reason = "image file not found" if skips[0].reason == "no such file or folder" else skips[0].reason
-            raise AdaAnchorError(f"{skips[0].source}: {reason}")
-        out.extend(srcs)
-    return out
+def _run_notes(run: str, cfg, multi: bool) -> list[str]:
+    """What ``viz`` draws differently from ``predict`` for this run: a multi-person run, or one trained on boxes."""
+    if multi:
+        return [f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
+                "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
+                "draws the grouped poses"]
+    if str(cfg.data.crop) == "box":  # as predict says it
+        return [f"note: {run} was trained on instance boxes (data.crop=box): viz fits the whole image into the "
+                "input, which the model never saw; `adaanchor predict --boxes` crops each instance as training did"]
+    return []
 
 
 def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_dir: str,
@@ -240,16 +222,11 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     items = itertools.chain.from_iterable(
-        _guarded(video_frames(s.path, every, max_frames, orientation), s.path, skipped) if s.kind == "video"
+        guarded(video_frames(s.path, every, max_frames, orientation), s.path, skipped) if s.kind == "video"
         else [s.path] for s in srcs)
     multi = is_multi_person(cfg)
-    if multi and notes is not None:
-        notes.append(f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
-                     "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
-                     "draws the grouped poses")
-    if not multi and notes is not None and str(cfg.data.crop) == "box":  # as predict says it
-        notes.append(f"note: {run} was trained on instance boxes (data.crop=box): viz fits the whole image into the "
-                     "input, which the model never saw; `adaanchor predict --boxes` crops each instance as training did")
+    if notes is not None:
+        notes += _run_notes(run, cfg, multi)
     turned: dict[str, str] = {}
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
@@ -259,32 +236,6 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written
-
-
-def _guarded(frames: Iterator[Any], path: Path, skipped: list[str] | None) -> Iterator[Any]:
-    """``frames`` of a video; with a ``skipped`` list, a reading error ends them and goes to the list."""
-    if skipped is None:
-        yield from frames
-        return
-    try:
-        yield from frames
-    except AdaAnchorError as e:
-        skipped.append(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}")
-
-
-def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
-    """Split the ``viz`` positionals into image paths, ``ckpt=PATH`` and ``key=value`` overrides: an item with
-    ``=`` that is not an existing file is an override."""
-    images, overrides, ckpt = [], [], None
-    for it in items:
-        if "=" in it and not Path(it).is_file():
-            if it.startswith("ckpt="):
-                ckpt = it.split("=", 1)[1]
-            else:
-                overrides.append(it)
-        else:
-            images.append(it)
-    return images, ckpt, overrides
 
 
 __all__ = [

@@ -104,6 +104,20 @@ def _open(path: str | Path, threads: int) -> Any:
                              f"{str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})") from None
 
 
+def _open_single(path: str | Path, threads: int, w: int, h: int) -> Any:
+    """An onnxruntime session of a single-person graph that takes ``w`` x ``h`` images (else an error)."""
+    from ..errors import AdaAnchorError
+
+    sess = _open(path, threads)
+    if "adaanchor.spatial_multiple" in sess.get_modelmeta().custom_metadata_map:  # a TypeError deep inside before
+        raise AdaAnchorError(f"{path}: a multi-person run's network (its head maps, no decoding): check it with "
+                             "adaanchor.export.check_heads_onnx")
+    shape = sess.get_inputs()[0].shape  # [batch, 3, H, W]; H and W are names where the graph takes any size
+    if all(isinstance(v, int) for v in shape[2:]) and tuple(shape[2:]) != (h, w):
+        raise AdaAnchorError(f"{path}: the graph takes {shape[3]}x{shape[2]} (W x H) images, input_size is {w}x{h}")
+    return sess
+
+
 def check_onnx(
     path: str | Path,
     model: nn.Module,
@@ -134,13 +148,7 @@ def check_onnx(
         raise AdaAnchorError(f"batch: expected a whole number >= 1, got {batch!r}")
     model = copy.deepcopy(model).cpu().float().eval()
     threads = torch.get_num_threads()
-    sess = _open(path, threads)
-    if "adaanchor.spatial_multiple" in sess.get_modelmeta().custom_metadata_map:  # a TypeError deep inside before
-        raise AdaAnchorError(f"{path}: a multi-person run's network (its head maps, no decoding): check it with "
-                             "adaanchor.export.check_heads_onnx")
-    shape = sess.get_inputs()[0].shape  # [batch, 3, H, W]; H and W are names where the graph takes any size
-    if all(isinstance(v, int) for v in shape[2:]) and tuple(shape[2:]) != (h, w):
-        raise AdaAnchorError(f"{path}: the graph takes {shape[3]}x{shape[2]} (W x H) images, input_size is {w}x{h}")
+    sess = _open_single(path, threads, w, h)
     names = [o.name for o in sess.get_outputs()]
     x = check_images(batch, (w, h), seed)
     got = dict(zip(names, sess.run(None, {"image": x.numpy()})))

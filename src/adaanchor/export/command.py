@@ -85,18 +85,27 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     res = export_onnx(model, strategy, out, input_size, opset=opset, metadata=meta, spatial_multiple=multiple)
     res.update({"strategy": strategy.name, "checkpoint": info["checkpoint"], "size_mb": res["size_bytes"] / 2**20,
                 "keypoint_names": list(spec.keypoints), "spatial_multiple": multiple, "task": str(cfg.task)})
-    if check and multiple:
-        res.update(check_heads_onnx(res["path"], model, input_size, multiple, latency_runs=latency_runs))
+    if check:
+        res.update(_check_written(res["path"], model, strategy, input_size, multiple, latency_runs))
+    return res
+
+
+def _check_written(path: str, model: Any, strategy: Any, input_size: tuple[int, int], multiple: int | None,
+                   latency_runs: int) -> dict[str, Any]:
+    """onnxruntime against PyTorch on the written file: the head maps of a multi-person network (whole images, a
+    multiple of ``multiple``), else the decoded keypoints; a disagreement beyond the tolerances is an error."""
+    if multiple:
+        res = check_heads_onnx(path, model, input_size, multiple, latency_runs=latency_runs)
         if not res["check_ok"]:
-            raise AdaAnchorError(f"{res['path']}: written, but onnxruntime disagrees with PyTorch: max relative "
+            raise AdaAnchorError(f"{path}: written, but onnxruntime disagrees with PyTorch: max relative "
                                  f"|diff| of the head maps {res['max_rel_diff_heads']} (tolerance {HEAD_RTOL})")
-    elif check:
-        res.update(check_onnx(res["path"], model, strategy, input_size, latency_runs=latency_runs))
-        if not res["check_ok"]:
-            raise AdaAnchorError(
-                f"{res['path']}: written, but onnxruntime disagrees with PyTorch: max |diff| keypoints "
-                f"{res['max_abs_diff_keypoints']:.3g} px (tolerance {KEYPOINT_ATOL}), scores "
-                f"{res['max_abs_diff_scores']}, anchors {res['max_abs_diff_anchors']}")
+        return res
+    res = check_onnx(path, model, strategy, input_size, latency_runs=latency_runs)
+    if not res["check_ok"]:
+        raise AdaAnchorError(
+            f"{path}: written, but onnxruntime disagrees with PyTorch: max |diff| keypoints "
+            f"{res['max_abs_diff_keypoints']:.3g} px (tolerance {KEYPOINT_ATOL}), scores "
+            f"{res['max_abs_diff_scores']}, anchors {res['max_abs_diff_anchors']}")
     return res
 
 

@@ -1,0 +1,69 @@
+"""What ``adaanchor viz`` takes in: its arguments split into images, ``ckpt=`` and overrides, image and video
+sources expanded, and the frames of a video as items of :func:`adaanchor.anchors_viz.visualize_images`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import AdaAnchorError
+from .predict.sources import Source, expand_sources, read_video
+
+
+def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None,
+                 orientation: str = "displayed") -> Iterator[tuple[np.ndarray, str, str]]:
+    """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title)`` items of
+    :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_video`, turned by the
+    video's rotation with ``orientation="displayed"``)."""
+    p = Path(path)
+    n = 0
+    for fr in read_video(p, orientation):
+        if fr.index % every:
+            continue
+        if max_frames is not None and n >= max_frames:
+            return
+        t = f" {fr.time:.2f} s" if fr.time is not None else ""
+        yield fr.image, f"{p.stem}_f{fr.index:06d}", f"{p.name} frame {fr.index}{t}"
+        n += 1
+
+
+def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
+    """Image files, videos, folders (their images and videos) and glob patterns, as sources; a path that
+    does not exist, an empty folder or a pattern without match is an error naming it."""
+    out: list[Source] = []
+    for it in items:
+        srcs, skips = expand_sources([it])
+        if skips:
+            reason = "image file not found" if skips[0].reason == "no such file or folder" else skips[0].reason
+            raise AdaAnchorError(f"{skips[0].source}: {reason}")
+        out.extend(srcs)
+    return out
+
+
+def guarded(frames: Iterator[Any], path: Path, skipped: list[str] | None) -> Iterator[Any]:
+    """``frames`` of a video; with a ``skipped`` list, a reading error ends them and goes to the list."""
+    if skipped is None:
+        yield from frames
+        return
+    try:
+        yield from frames
+    except AdaAnchorError as e:
+        skipped.append(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}")
+
+
+def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
+    """Split the ``viz`` positionals into image paths, ``ckpt=PATH`` and ``key=value`` overrides: an item with
+    ``=`` that is not an existing file is an override."""
+    images, overrides, ckpt = [], [], None
+    for it in items:
+        if "=" in it and not Path(it).is_file():
+            if it.startswith("ckpt="):
+                ckpt = it.split("=", 1)[1]
+            else:
+                overrides.append(it)
+        else:
+            images.append(it)
+    return images, ckpt, overrides
