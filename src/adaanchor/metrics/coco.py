@@ -20,7 +20,7 @@ import numpy as np
 
 from adaanchor.data.jsonio import load_json
 from adaanchor.errors import AdaAnchorError, DataError
-from adaanchor.metrics.gt_checks import check_gt_areas_given
+from adaanchor.metrics.gt_checks import check_crowd_index, check_gt_areas_given, check_gt_boxes_as_scale
 from adaanchor.metrics.keypoint import check_flag, describe, to_numpy
 from adaanchor.metrics.results import (
     GtLike,
@@ -134,8 +134,10 @@ def coco_keypoint_ap(
         a.setdefault("iscrowd", 0)
         if not use_area:
             a["area"] = 0.53 * a["bbox"][2] * a["bbox"][3]
-    else:
+    if use_area:
         check_gt_areas_given(data, gt_name)
+    else:
+        check_gt_boxes_as_scale(data, gt_name)
     with _quiet(verbose):
         coco_gt = COCO()
         coco_gt.dataset = data
@@ -176,9 +178,8 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
     if k != len(sig):
         raise DataError(gt_name, f"CrowdPose has 14 keypoints, found {k}" if sigmas is None
                         else f"{k} keypoints but {len(sig)} OKS sigmas", field="keypoints")
-    for i, img in enumerate(data["images"]):
-        if not isinstance(img.get("crowdIndex"), (int, float)):
-            raise DataError(gt_name, "missing or not a number", record=f"images[{i}]", field="crowdIndex")
+    check_crowd_index(data, gt_name)
+    check_gt_boxes_as_scale(data, gt_name)  # use_area=False: the box is the OKS scale
     check_results_match_gt(dets, res_name, data, gt_name, k)
     lo, hi = CROWD_INDEX_SPLIT
     ci = [img["crowdIndex"] for img in data["images"]]

@@ -61,6 +61,35 @@ def check_gt_areas_given(data: dict, name: str) -> None:
                             "score in Python with use_area=False", record=ann_record(a, i), field="area")
 
 
+def check_gt_boxes_as_scale(data: dict, name: str) -> None:
+    """Every annotation's box has a positive width and height, where the box is the OKS scale (CrowdPose AP, COCO AP
+    with ``use_area=False``: ``s^2 = 0.53 * w * h``). A negative scale makes every OKS above 1 and the person falls
+    out of every area range: predictions 40 px off scored AP 1.0, the person silently left out; a zero one turns OKS
+    into a test of exact equality."""
+    for i, a in enumerate(data["annotations"]):
+        w, h = a["bbox"][2], a["bbox"][3]
+        if not (w > 0 and h > 0):
+            raise DataError(name, f"box {a['bbox']} has no positive width and height: the box is the OKS scale here "
+                            "(0.53 * w * h)", record=ann_record(a, i), field="bbox")
+
+
+#: crowdIndex bounds: the CrowdPose crowd index is a ratio of keypoint counts, in [0, 1].
+CROWD_INDEX_RANGE = (0.0, 1.0)
+
+
+def check_crowd_index(data: dict, name: str) -> None:
+    """Every image has a ``crowdIndex`` that is a finite number in :data:`CROWD_INDEX_RANGE` (not a bool). xtcocotools
+    puts a NaN one into the hard split while it fails every comparison (the split was then reported as empty), reads
+    ``true`` as 1, and a percentage (35 for 0.35) puts every image into the hard split."""
+    lo, hi = CROWD_INDEX_RANGE
+    for i, img in enumerate(data["images"]):
+        ci = img.get("crowdIndex")
+        if not (is_finite_number(ci) and lo <= ci <= hi):
+            raise DataError(name, f"expected a number in [{lo:g}, {hi:g}] (the CrowdPose crowd index), got "
+                            f"{'nothing' if 'crowdIndex' not in img else repr(ci)}",
+                            record=f"images[{i}] id={printable(img['id'])}", field="crowdIndex")
+
+
 def _check_gt_area_iscrowd(ann: dict, rec: str, name: str) -> None:
     """``area`` (when given; missing is decided by the caller) and ``iscrowd`` (missing means 0, COCO's default
     for a person), as COCOeval uses them."""

@@ -24,7 +24,16 @@ from typing import Any
 import numpy as np
 
 from ..errors import AdaAnchorError
-from .coco import COCO_SIGMAS, GtLike, ResultsLike, gt_num_keypoints, load_coco_gt, load_results, oks_sigmas
+from .coco import (
+    COCO_SIGMAS,
+    GtLike,
+    ResultsLike,
+    check_results_match_gt,
+    gt_num_keypoints,
+    load_coco_gt,
+    load_results,
+    oks_sigmas,
+)
 
 OKS_CUTOFF = 0.5
 
@@ -61,11 +70,16 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
         ``recall`` (matched / labelled; 0 without ground truth), ``matched``, ``labelled``.
     """
     data, name = load_coco_gt(gt)
-    dets, _ = load_results(results, require_score=False)
+    dets, res_name = load_results(results, require_score=False)
     k = gt_num_keypoints(data, name) if data["annotations"] else len(COCO_SIGMAS)
     kappa = 2.0 * oks_sigmas(sigmas, COCO_SIGMAS)
     if data["annotations"] and len(kappa) != k:  # K is the ground truth's (COCO-17 without annotations)
         raise AdaAnchorError(f"{name}: {k} keypoints but {len(kappa)} OKS sigmas; pass the sigmas of this dataset (adaanchor score --spec SPEC.yaml: a spec with its sigmas)")
+    if not data["annotations"]:  # nothing labelled: no recall to measure, whatever the results hold
+        return {"recall": 0.0, "matched": 0.0, "labelled": 0.0}
+    # As the AP checks them: a result of another keypoint count failed in a reshape, one of an image or category
+    # the ground truth does not have was silently left out (or matched across categories).
+    check_results_match_gt(dets, res_name, data, name, k)
     gts: dict[Any, list[tuple[np.ndarray, float]]] = defaultdict(list)
     for ann in data["annotations"]:
         if not ann.get("iscrowd", 0):
