@@ -35,3 +35,21 @@ def test_a_complete_write_replaces_the_file(tmp_path):
     target.write_text("old")
     write_text_atomic(target, "new ü\n")
     assert target.read_text(encoding="utf-8") == "new ü\n" and len(list(target.parent.iterdir())) == 1
+
+
+def test_a_pipe_is_written_into_not_replaced(tmp_path):
+    """``adaanchor score ... --json /dev/stdout``: the rename replaced the device node (or pipe) with a regular file
+    (for root; for others it failed to create the temporary file in /dev), and a reader of the pipe got nothing."""
+    import os
+    import stat
+
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader waiting: opening for writing does not block
+    try:
+        write_text_atomic(fifo, '{"AP": 0.5}\n')
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        assert os.read(reader, 1000) == b'{"AP": 0.5}\n'
+    finally:
+        os.close(reader)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]

@@ -10,8 +10,16 @@ from pathlib import Path
 
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` into a temporary file beside ``path`` and rename it over ``path`` once complete (a rename
-    within one folder is atomic). ``OSError`` propagates; the temporary file is removed then."""
+    within one folder is atomic). ``OSError`` propagates; the temporary file is removed then. A ``path`` that is
+    a pipe or a device (``/dev/stdout``) is written into directly."""
     p = Path(path)
+    if p.exists() and not p.is_file() and not p.is_dir():
+        # A pipe, a terminal or a device (``--json /dev/stdout``): written into, never renamed over. The rename
+        # replaced the device node with a regular file (for root; for others it failed in /dev), and a reader of
+        # the pipe got nothing. A folder is left to the rename, which refuses it.
+        with p.open("w", encoding=encoding) as f:
+            f.write(text)
+        return
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
         tmp.write_text(text, encoding=encoding)
