@@ -85,6 +85,18 @@ def _numbered(data: dict) -> dict:
     return out
 
 
+def _no_results(coco_cls: type, data: dict) -> Any:
+    """An empty results set for COCOeval (``loadRes([])`` fails on its first record): scored as no detections, so
+    each AP / AR with ground truth in its range is 0 and one without is -1, as with any results. A shortcut that
+    returned 0 everywhere reported ``APM 0`` for a set without medium-sized people (-1 for every other results
+    file) and ``AP_medium 0`` for a crowd level whose images have no one to find."""
+    dt = coco_cls()
+    dt.dataset = {"images": data["images"], "categories": data["categories"], "annotations": []}
+    with contextlib.redirect_stdout(io.StringIO()):
+        dt.createIndex()
+    return dt
+
+
 def _quiet(verbose: bool) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
 
@@ -109,7 +121,8 @@ def coco_keypoint_ap(
 
     Returns:
         ``AP, AP50, AP75, APM, APL, AR, AR50, AR75, ARM, ARL`` as fractions (pycocotools' ``stats``).
-        An empty results list gives 0 for every entry.
+        An empty results list scores as no detections: 0 for every AP / AR with ground truth in its range, -1
+        (as for any results) for one without.
     """
     from pycocotools.coco import COCO
     from pycocotools.cocoeval import COCOeval
@@ -123,8 +136,6 @@ def coco_keypoint_ap(
     if len(sig) != k:
         raise AdaAnchorError(f"{gt_name}: {k} keypoints but {len(sig)} OKS sigmas; pass the sigmas of this dataset (adaanchor score --spec SPEC.yaml: a spec with its sigmas)")
     check_results_match_gt(dets, res_name, data, gt_name, k)
-    if not dets:
-        return {name: 0.0 for name in COCO_STATS}
     data = _numbered(data)  # a copy: pycocotools writes 'ignore' flags into the annotations
     for a in data["annotations"]:
         if "num_keypoints" not in a:  # custom COCO-format sets often leave it out; COCOeval needs it
@@ -142,7 +153,7 @@ def coco_keypoint_ap(
         coco_gt = COCO()
         coco_gt.dataset = data
         coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
+        coco_dt = coco_gt.loadRes(copy.deepcopy(dets)) if dets else _no_results(COCO, data)
         ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
         ev.params.kpt_oks_sigmas = np.asarray(sig, dtype=np.float64)
         ev.evaluate()
@@ -165,7 +176,8 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
     Returns:
         ``AP, AP50, AP75, AR, AR50, AR75, AP_easy, AP_medium, AP_hard`` as fractions. The easy / medium /
         hard split is by ``crowdIndex`` (< 0.2, < 0.8, rest); a split without images gives ``None``
-        (xtcocotools would silently evaluate all images for it). Empty results give 0 everywhere.
+        (xtcocotools would silently evaluate all images for it). Empty results score as no detections (0, or -1
+        for a split whose images have no one to find).
     """
     from xtcocotools.coco import COCO
     from xtcocotools.cocoeval import COCOeval
@@ -185,8 +197,6 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
     ci = [img["crowdIndex"] for img in data["images"]]
     present = {"AP_easy": any(c < lo for c in ci), "AP_medium": any(lo <= c < hi for c in ci),
                "AP_hard": any(c >= hi for c in ci)}
-    if not dets:
-        return {name: (0.0 if present.get(name, True) else None) for name in CROWDPOSE_STATS}
     # xtcocotools re-reads the ground truth from its path for the crowdIndex split: give it a file.
     tmp = None
     if isinstance(gt, (str, os.PathLike)):
@@ -199,7 +209,11 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
     try:
         with _quiet(verbose):
             coco_gt = COCO(path, ann_data=_numbered(data))
-            coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
+            if dets:
+                coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
+            else:
+                coco_dt = _no_results(COCO, data)
+                coco_gt.anno_file.append(None)  # what loadRes adds: the crowdIndex split reads anno_file[0]
             ev = COCOeval(coco_gt, coco_dt, "keypoints_crowd", sigmas=sig, use_area=False)
             ev.evaluate()
             ev.accumulate()
