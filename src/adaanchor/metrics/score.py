@@ -188,6 +188,12 @@ def score(
     if metric in ("coco", "crowdpose"):
         if fmt is not None and fmt not in _COCO_FORMATS:
             raise AdaAnchorError(f"metric {metric} needs a COCO-format ground truth, not format '{fmt}'")
+        # Options these metrics do not read were silently dropped: --headboxes gave the same AP as without it.
+        if headboxes is not None:
+            raise AdaAnchorError(f"headboxes are MPII head boxes for metric pckh; metric {metric} does not read them")
+        if metric == "crowdpose" and (sigmas is not None or not use_area):
+            raise AdaAnchorError("metric crowdpose scores with CrowdPose-14's sigmas and the box as the OKS scale: "
+                                 "sigmas and use_area are options of metric coco")
         return _score_ap(gt, results_file, metric, spec, sigmas, use_area, verbose)
 
     return _score_per_instance(gt, results_file, metric, fmt, spec, images_dir, thresholds, norm, headboxes,
