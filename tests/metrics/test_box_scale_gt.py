@@ -113,3 +113,10 @@ def test_recall_without_annotations_is_zero_whatever_the_results():
     res[0]["keypoints"] = res[0]["keypoints"][:-3]
     assert keypoint_recall(gt, res) == {"recall": 0.0, "matched": 0.0, "labelled": 0.0}
     assert np.isfinite(keypoint_recall(gt, [])["recall"])
+
+
+def test_recall_needs_the_areas_as_the_ap_does():
+    gt = coco_gt()
+    del gt["annotations"][2]["area"]  # was: the full box w * h, a cut-off 1.37 times looser than 0.53 * w * h
+    with pytest.raises(DataError, match=r"annotations\[2\] id=3\] field 'area': missing"):
+        keypoint_recall(gt, gt_as_results(coco_gt()))

@@ -34,6 +34,7 @@ from .coco import (
     load_results,
     oks_sigmas,
 )
+from .gt_checks import check_gt_areas_given
 
 OKS_CUTOFF = 0.5
 
@@ -80,10 +81,13 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
     # As the AP checks them: a result of another keypoint count failed in a reshape, one of an image or category
     # the ground truth does not have was silently left out (or matched across categories).
     check_results_match_gt(dets, res_name, data, name, k)
+    # The cut-off scales with the area as AP's OKS does; AP refuses a person without one, and so does recall (the
+    # full box w * h was taken instead, a cut-off 1.37 times looser than the usual 0.53 * w * h stand-in).
+    check_gt_areas_given(data, name)
     gts: dict[Any, list[tuple[np.ndarray, float]]] = defaultdict(list)
     for ann in data["annotations"]:
         if not ann.get("iscrowd", 0):
-            area = float(ann.get("area") or ann["bbox"][2] * ann["bbox"][3])
+            area = float(ann["area"])
             gts[ann["image_id"]].append((np.asarray(ann["keypoints"], np.float64).reshape(k, 3), area))
     preds: dict[Any, list[np.ndarray]] = defaultdict(list)
     for r in dets:
