@@ -176,7 +176,7 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
     Returns:
         ``AP, AP50, AP75, AR, AR50, AR75, AP_easy, AP_medium, AP_hard`` as fractions. The easy / medium /
         hard split is by ``crowdIndex`` (< 0.2, < 0.8, rest); a split without images gives ``None``
-        (xtcocotools would silently evaluate all images for it). Empty results score as no detections (0, or -1
+        (xtcocotools 1.14 gives -1, which reads as a score). Empty results score as no detections (0, or -1
         for a split whose images have no one to find).
     """
     from xtcocotools.coco import COCO
