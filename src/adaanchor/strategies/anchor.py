@@ -234,7 +234,7 @@ class AnchorStrategy(Strategy):
             return point_offsets(gt, None, None, h, w, s, cells=win[0], cells_ok=win[1])
         assert cell_d2 is not None
         d_loc = cell_d2.masked_fill(~valid.unsqueeze(-1), float("inf"))
-        near = None if d_loc.shape[2] == 1 else d_loc.argmin(dim=2, keepdim=True)
+        near = None if d_loc.shape[2] == 1 else d_loc.min(dim=2, keepdim=True).indices  # argmin: 10x slower here
         return point_offsets(gt, take_instance(d_loc, near) <= lim, near, h, w, s)
 
     def _adaptive_rank(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor,

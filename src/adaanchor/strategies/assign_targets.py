@@ -86,7 +86,9 @@ def owner_index(rank: Tensor, selected: Tensor) -> Tensor | None:
     """
     if rank.shape[2] == 1:
         return None
-    return rank.masked_fill(~selected, float("-inf")).argmax(dim=2, keepdim=True)
+    # max(...).indices, not argmax: the same first maximal index (documented for both, tested), but argmax along a
+    # dimension that is not the last took 10x the time on the CPU (16 against 1.7 ms at B=16, K=17, N=4, hw=768).
+    return rank.masked_fill(~selected, float("-inf")).max(dim=2, keepdim=True).indices
 
 
 def take_instance(x: Tensor, idx: Tensor | None) -> Tensor:
