@@ -37,7 +37,7 @@ from .ranges import SEED
 from .strategies.tags import build_bottomup
 
 METHODS = ("heatmap", "fixanchor", "adaanchor")
-#: Steps per method of the multi-person demos (bottom-up and centre): about 1.5-2.5 min per method on 2 idle
+#: Steps per method of the multi-person demos (bottom-up and centre): about 1-1.2 min per method on 2 idle
 #: CPU cores; 300 steps left every AP near 0 and the methods indistinguishable.
 MULTI_DEMO_STEPS = 1200
 DEMO_BENCH = {"width": 128, "height": 96, "n_train": 800, "n_val": 120, "people": (2, 4), "crowd_index": (0.0, 1.5)}
