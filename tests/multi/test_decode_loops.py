@@ -1,11 +1,13 @@
 """The loops of multi-person decoding against their plain definitions, result for result: the greedy merge of
-close keypoints."""
+close keypoints and the mean tags of the associative-embedding grouping."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from adaanchor.strategies.grouping import _mean, group_poses
 from adaanchor.strategies.multi import merge_close
 
 
@@ -35,3 +37,29 @@ def test_merge_close_is_the_greedy_merge(seed):
     valid[0, 0, 3] = False  # and a gap
     for radius in (0.0, 2.0, 4.0, 20.0):
         assert torch.equal(merge_close(xy, score, valid, radius), greedy_merge(xy, valid, radius))
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 16, 17, 40, 200])
+def test_mean_is_numpy_mean_bit_for_bit(n):
+    rng = np.random.default_rng(n)
+    for scale in (1e-3, 1.0, 1e6):
+        values = [float(v) for v in rng.normal(0.0, scale, n).astype(np.float32)]
+        got, want = _mean(values), np.mean(values)
+        assert type(got) is type(want) and got.tobytes() == want.tobytes()
+
+
+def test_grouped_pose_tags_are_the_mean_of_their_keypoints_tags():
+    rng = np.random.default_rng(0)
+    k, m = 17, 30
+    xy = rng.uniform(0, 100, (k, m, 2))
+    score = np.sort(rng.uniform(0.05, 1.0, (k, m)), axis=1)[:, ::-1].copy()
+    valid = score > 0.2
+    tag = rng.normal(0.0, 1.5, (k, m)).astype(np.float32).astype(np.float64)
+    for refine in (False, True):
+        poses = group_poses(xy, score, valid, tag, refine=refine)
+        assert len(poses.score) > 5
+        # Each grouped keypoint is one detection: recover its tag from its coordinates.
+        for kps, mean in zip(poses.keypoints, poses.tag):
+            tags = [float(tag[t, np.flatnonzero((xy[t] == kps[t, :2]).all(-1))[0]]) for t in range(k)
+                    if kps[t, 2] > 0 and valid[t][(xy[t] == kps[t, :2]).all(-1)].any()]
+            assert mean.tobytes() == np.mean(tags).tobytes()
