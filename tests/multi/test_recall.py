@@ -101,3 +101,15 @@ def test_gamma_sweep_plot_puts_its_legend_under_the_panels(tmp_path, monkeypatch
     box = legend.get_window_extent()
     for ax in fig.axes:
         assert ax.get_legend() is None and box.y1 <= ax.get_window_extent().y0
+
+
+def test_gamma_sweep_takes_known_metrics_without_predicting_again():
+    """An evaluation's own threshold is scored once: the sweep reads it from ``known`` and gives the same numbers."""
+    gt = _gt()
+    res = [_res({0: (1.0, 0.0, 0.9)}, 0.9), _res({0: (30.0, 0.0, 0.05)}, 0.05)]
+    predict = lambda g: [r for r in res if r["score"] >= g]  # noqa: E731
+    asked: list[float] = []
+    full = gamma_sweep(predict, gt, SIG)
+    known = {0.1: multi_person_metrics(gt, predict(0.1), SIG)}
+    part = gamma_sweep(lambda g: asked.append(g) or predict(g), gt, SIG, known=known)
+    assert part == full and 0.1 not in asked and asked == [g for g in GAMMAS if g != 0.1]

@@ -178,11 +178,12 @@ def evaluate_bottomup(model: KeypointNet, strategy: BottomUpStrategy, dataset: B
     cached = predict_outputs(model, dataset)
     g = float(strategy.options["gamma"] if gamma is None else gamma)
     out: dict[str, Any] = dict(multi_person_metrics(gt, results_at(strategy, cached, g), sigmas))
-    out.update(gamma_sweep(lambda x: results_at(strategy, cached, x), gt, sigmas, gammas))
+    out.update(gamma_sweep(lambda x: results_at(strategy, cached, x), gt, sigmas, gammas, known={g: dict(out)}))
     if oracle_tags:
         truth = ground_truth(dataset)
         orc: dict[str, Any] = dict(multi_person_metrics(gt, results_at(strategy, cached, g, truth), sigmas))
-        orc.update(gamma_sweep(lambda x: results_at(strategy, cached, x, truth), gt, sigmas, gammas))
+        orc.update(gamma_sweep(lambda x: results_at(strategy, cached, x, truth), gt, sigmas, gammas,
+                               known={g: dict(orc)}))
         out["oracle_tags"] = orc
     out["gamma"] = g
     out["eval_s"] = round(time.time() - t0, 2)

@@ -106,7 +106,7 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress)
     m: dict[str, Any] = dict(multi_person_metrics(gt, res[g], spec.sigmas))
     if sweep:
-        m.update(gamma_sweep(lambda x: res[float(x)], gt, spec.sigmas, GAMMAS))
+        m.update(gamma_sweep(lambda x: res[float(x)], gt, spec.sigmas, GAMMAS, known={g: dict(m)}))
     if str(cfg.data.format) == "crowdpose":
         m["crowdpose"] = crowdpose_ap(gt, res[g])
     m.update(gamma=g, images=len(dataset), poses=len(res[g]), eval_s=round(time.time() - t0, 2))  # type: ignore[arg-type]

@@ -25,17 +25,21 @@ def multi_person_metrics(gt: GtLike, results: ResultsLike, sigmas: Any | None = 
 
 
 def gamma_sweep(predict: Callable[[float], list[dict]], gt: GtLike, sigmas: Any | None = None,
-                gammas: Sequence[float] = GAMMAS) -> dict[str, dict[str, float]]:
+                gammas: Sequence[float] = GAMMAS,
+                known: Mapping[float, Mapping[str, float]] | None = None) -> dict[str, dict[str, float]]:
     """AP and recall at each threshold.
 
     Args:
         predict: ``gamma -> COCO results`` (decoding and grouping at that threshold).
+        known: :func:`multi_person_metrics` already computed at some thresholds (an evaluation's own threshold,
+            one of the sweep's): taken as they are, not predicted and scored a second time.
     Returns:
         ``{"ap_by_gamma": {str(gamma): ap}, "recall_by_gamma": {str(gamma): recall}}`` (JSON-ready keys).
     """
+    known = known or {}
     ap, rec = {}, {}
     for g in gammas:
-        m = multi_person_metrics(gt, predict(float(g)), sigmas)
+        m = known[float(g)] if float(g) in known else multi_person_metrics(gt, predict(float(g)), sigmas)
         ap[str(g)], rec[str(g)] = m["ap"], m["recall"]
     return {"ap_by_gamma": ap, "recall_by_gamma": rec}
 
