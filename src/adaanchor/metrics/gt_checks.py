@@ -6,6 +6,7 @@ Each raises :class:`~adaanchor.errors.DataError` naming the file, the record and
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from adaanchor.data.readers import finite_number, printable
@@ -159,6 +160,17 @@ def check_gt_ids(data: dict, name: str) -> None:
 def is_finite_number(v: Any) -> bool:
     """A finite JSON number (not a bool): the readers' :func:`~adaanchor.data.readers.finite_number` test."""
     return finite_number(v) is not None
+
+
+def all_finite(numbers: list[Any]) -> bool:
+    """:func:`is_finite_number` of every element of a list that holds JSON numbers only (no bool: checked before, by
+    :func:`~adaanchor.data.readers.checks.non_number_message`), at C speed: a results list has one test per
+    coordinate and score (reading 3600 poses took 30 ms with a call each, 8 ms so). An int too large for a float
+    fails both tests (``math.isfinite`` raises OverflowError)."""
+    try:
+        return all(map(math.isfinite, numbers))
+    except OverflowError:
+        return False
 
 
 def is_id(v: Any) -> bool:

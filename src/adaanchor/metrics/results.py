@@ -27,6 +27,7 @@ from adaanchor.data.readers import is_int_id
 from adaanchor.data.readers.checks import non_number_message
 from adaanchor.errors import AdaAnchorError, DataError, write_failure
 from adaanchor.metrics.gt_checks import (  # noqa: F401 - gt_num_keypoints and ann_record re-exported
+    all_finite,
     ann_record,
     check_gt_annotation,
     check_gt_ids,
@@ -119,7 +120,7 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
         kp = r["keypoints"]
         if not isinstance(kp, list) or len(kp) % 3 or non_number_message(kp) is not None:
             raise DataError(name, "expected a flat list of numbers [x, y, s] * K", record=i, field="keypoints")
-        bad = next((j for j, x in enumerate(kp) if not is_finite_number(x)), None)
+        bad = None if all_finite(kp) else next((j for j, x in enumerate(kp) if not is_finite_number(x)), None)
         if bad is not None:
             what = ("x", "y", "score")[bad % 3]
             raise DataError(name, f"non-finite {what} of keypoint {bad // 3} ({kp[bad]!r}): a prediction must be "
