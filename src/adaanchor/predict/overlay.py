@@ -63,7 +63,9 @@ _LIMIT = (1 << 20) << SHIFT
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
-    return int(np.clip(p[0], -_LIMIT, _LIMIT)), int(np.clip(p[1], -_LIMIT, _LIMIT))
+    # Python's min / max (np.clip's values, NaN and infinity included): np.clip on a scalar cost 40 times more, and
+    # an overlay of 30 people calls this 2000 times.
+    return int(min(max(p[0], -_LIMIT), _LIMIT)), int(min(max(p[1], -_LIMIT), _LIMIT))
 
 
 def _anchor_cell(anchor_xy: np.ndarray, affine: np.ndarray, stride: int) -> np.ndarray:
