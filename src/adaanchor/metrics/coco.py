@@ -72,6 +72,35 @@ def oks_sigmas(sigmas: Any | None, default: np.ndarray) -> np.ndarray:
     return sig
 
 
+#: The values ``copy.deepcopy`` returns as they are (it copies no int, float, str, bool or None).
+_ATOMS = frozenset({int, float, str, bool, type(None)})
+
+
+def json_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy(value)``, the same copy (shared objects stay shared; any other type than a plain dict or list
+    goes to deepcopy), faster on JSON data: an atom in a list or dict is taken without a call (deepcopy's call per
+    number of the ground truth and the results: 24 ms of the 195 of an AP on 3600 poses)."""
+    memo = {} if memo is None else memo
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is not dict and kind is not list:
+        return copy.deepcopy(value, memo)
+    done = memo.get(id(value))
+    if done is not None:
+        return done
+    if kind is list:
+        out: Any = []
+        memo[id(value)] = out
+        out.extend(v if type(v) in _ATOMS else json_copy(v, memo) for v in value)
+        return out
+    out = {}
+    memo[id(value)] = out
+    for k, v in value.items():
+        out[k if type(k) in _ATOMS else copy.deepcopy(k, memo)] = v if type(v) in _ATOMS else json_copy(v, memo)
+    return out
+
+
 def _numbered(data: dict) -> dict:
     """A deep copy of ground truth ``data`` whose annotations are numbered 1, 2, ... for the evaluation.
 
@@ -79,7 +108,7 @@ def _numbered(data: dict) -> dict:
     that id is non-zero: a person of annotation id 0 (the first of a file numbered from 0, as the DeepLabCut and
     SLEAP readers number theirs) was a false positive however well it was found (AP 0.25 for a results file that
     is the ground truth of two people). The ids are internal to the evaluation: no number depends on them."""
-    out = copy.deepcopy(data)
+    out = json_copy(data)
     for n, a in enumerate(out["annotations"], 1):
         a["id"] = n
     return out
@@ -153,7 +182,7 @@ def coco_keypoint_ap(
         coco_gt = COCO()
         coco_gt.dataset = data
         coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(copy.deepcopy(dets)) if dets else _no_results(COCO, data)
+        coco_dt = coco_gt.loadRes(json_copy(dets)) if dets else _no_results(COCO, data)
         ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
         ev.params.kpt_oks_sigmas = np.asarray(sig, dtype=np.float64)
         ev.evaluate()
@@ -210,7 +239,7 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
         with _quiet(verbose):
             coco_gt = COCO(path, ann_data=_numbered(data))
             if dets:
-                coco_dt = coco_gt.loadRes(copy.deepcopy(dets))
+                coco_dt = coco_gt.loadRes(json_copy(dets))
             else:
                 coco_dt = _no_results(COCO, data)
                 coco_gt.anno_file.append(None)  # what loadRes adds: the crowdIndex split reads anno_file[0]
