@@ -58,17 +58,19 @@ def test_coco_ap_from_boxes_refuses_a_box_without_positive_size():
     assert coco_keypoint_ap(gt, res)["AP"] == pytest.approx(1.0)  # with areas the box is no scale: scored
 
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), True, 35, -0.1, "0.3", None])
-def test_crowd_index_must_be_a_number_in_0_1(value):
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), True, -0.1, "0.3", None])
+def test_crowd_index_must_be_a_finite_number_at_least_0(value):
     gt = crowdpose_gt()
     gt["images"][1]["crowdIndex"] = value
     with pytest.raises(DataError, match=r"images\[1\] id=6\] field 'crowdIndex'"):
         crowdpose_ap(gt, gt_as_results(gt))
 
 
-def test_crowd_index_bounds_are_accepted():
+@pytest.mark.parametrize("hard", [1.0, 1.196, 1.5])
+def test_crowd_index_bounds_are_accepted(hard):
+    # Above 1 too: others' keypoints in a person's box can outnumber its own; the crowd-faces benchmark has 1.196.
     gt = crowdpose_gt()
-    gt["images"][0]["crowdIndex"], gt["images"][1]["crowdIndex"] = 0, 1.0
+    gt["images"][0]["crowdIndex"], gt["images"][1]["crowdIndex"] = 0, hard
     out = crowdpose_ap(gt, gt_as_results(gt))
     assert out["AP_easy"] == pytest.approx(1.0) and out["AP_hard"] == pytest.approx(1.0) and out["AP_medium"] is None
 

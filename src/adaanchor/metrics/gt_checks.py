@@ -74,19 +74,16 @@ def check_gt_boxes_as_scale(data: dict, name: str) -> None:
                             "(0.53 * w * h)", record=ann_record(a, i), field="bbox")
 
 
-#: crowdIndex bounds: the CrowdPose crowd index is a ratio of keypoint counts, in [0, 1].
-CROWD_INDEX_RANGE = (0.0, 1.0)
-
-
 def check_crowd_index(data: dict, name: str) -> None:
-    """Every image has a ``crowdIndex`` that is a finite number in :data:`CROWD_INDEX_RANGE` (not a bool). xtcocotools
-    puts a NaN one into the hard split while it fails every comparison (the split was then reported as empty), reads
-    ``true`` as 1, and a percentage (35 for 0.35) puts every image into the hard split."""
-    lo, hi = CROWD_INDEX_RANGE
+    """Every image has a ``crowdIndex`` that is a finite number >= 0 (not a bool). xtcocotools puts a NaN one into
+    the hard split while it fails every comparison (the split was then reported as empty) and reads ``true`` as 1.
+    There is no upper bound: the index averages, over an image's people, the other people's keypoints inside a
+    person's box over the person's own, which exceeds 1 in a dense crowd (the built-in crowd benchmarks draw it up to
+    1.5; CrowdPose's own images stay under 1)."""
     for i, img in enumerate(data["images"]):
         ci = img.get("crowdIndex")
-        if not (is_finite_number(ci) and lo <= ci <= hi):
-            raise DataError(name, f"expected a number in [{lo:g}, {hi:g}] (the CrowdPose crowd index), got "
+        if not (is_finite_number(ci) and ci >= 0):
+            raise DataError(name, "expected a finite number >= 0 (the CrowdPose crowd index), got "
                             f"{'nothing' if 'crowdIndex' not in img else repr(ci)}",
                             record=f"images[{i}] id={printable(img['id'])}", field="crowdIndex")
 
