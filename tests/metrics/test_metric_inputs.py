@@ -169,6 +169,22 @@ def test_pck_thresholds_must_be_a_sequence_of_positive_numbers():
         single_keypoint_metrics(G, None, G, V, S, pck_thresholds=[-1])
 
 
+def test_thresholds_given_as_percentages_are_refused():
+    """Every threshold is a fraction of a size: 50 for PCKh@0.5 passed every joint (100 %) without a word."""
+    g = np.zeros((2, 16, 2))
+    p = g + 3.0  # 4.2 px off with head size 1: PCKh@0.5 is 0, PCKh@50 would be 100
+    args = (p, g, np.ones((2, 16)), np.ones(2))
+    assert pckh(*args, thresholds=(0.5, 1.0))["PCKh@0.5"] == 0
+    with pytest.raises(ValueError, match=r"^thresholds: thresholds are fractions .* at most 1, got 50 \(a percentage"):
+        pckh(*args, thresholds=(50,))
+    with pytest.raises(ValueError, match=r"^pck_thresholds: thresholds are fractions .* got 5"):
+        single_keypoint_metrics(G, None, G, V, S, pck_thresholds=[0.05, 5])
+    with pytest.raises(ValueError, match=r"^thr: thresholds are fractions .* got 8"):
+        failure_rate([0.05], 8)
+    with pytest.raises(ValueError, match=r"^auc_thr: thresholds are fractions .* got 10"):
+        nme_metrics(F, F, FV, norm=(0, 1), auc_thr=10)
+
+
 # ---- 4. NME: non-finite ground truth and errors ----------------------------------------------------------
 
 F = np.random.default_rng(2).uniform(0, 100, (2, 6, 2))

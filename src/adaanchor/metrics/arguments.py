@@ -46,7 +46,11 @@ def check_flag(value: Any, name: str) -> bool:
 
 
 def check_thresholds(values: Any, name: str) -> tuple[float, ...]:
-    """``values`` as a tuple of positive finite thresholds, or TypeError / ValueError naming ``name``."""
+    """``values`` as a tuple of thresholds in (0, 1], or TypeError / ValueError naming ``name``.
+
+    Every threshold of these metrics is a fraction of a size (the box for PCK, the head for PCKh, the normaliser
+    for NME's failure rate and AUC): a value above 1 is most often a percentage (PCKh@50 for 0.5), which passed
+    every keypoint and scored 100 %."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise TypeError(f"{name}: expected a sequence of thresholds such as (0.05, 0.1), got {describe(values)}")
     out = []
@@ -54,6 +58,9 @@ def check_thresholds(values: Any, name: str) -> tuple[float, ...]:
         t = t.item() if hasattr(t, "item") else t  # numpy / torch scalars
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t > 0):
             raise ValueError(f"{name}: expected positive finite numbers, got {describe(t)}")
+        if t > 1:
+            raise ValueError(f"{name}: thresholds are fractions of the normalising size, at most 1, got {describe(t)}"
+                             f" (a percentage? PCKh@0.5 is 0.5)")
         out.append(float(t))
     return tuple(out)
 
