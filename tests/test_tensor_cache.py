@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+import threading
+
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -65,3 +68,33 @@ def test_a_constant_first_built_under_inference_mode_is_a_plain_tensor():
         assert scale(4) is first  # cached, and used in inference mode as it is
     assert not first.is_inference() and scale.cache_len() == 1
     assert torch.equal(torch.ones(2, requires_grad=True) * first, torch.tensor([0.5, 1.0]))  # usable with autograd
+
+
+def test_threads_sharing_a_cache_that_evicts_get_their_constants():
+    """Eight threads reading five sizes through a cache of two: a lookup racing with another thread's eviction
+    raised ``KeyError`` in every thread (the bookkeeping now runs under a lock)."""
+    @constant_cache(maxsize=2)
+    def grid(n: int) -> torch.Tensor:
+        return torch.arange(n)
+
+    errors: list[str] = []
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(2000):
+                n = (i * 7 + seed) % 5 + 1
+                assert torch.equal(grid(n), torch.arange(n))
+        except Exception as e:  # noqa: BLE001 - collected and reported below
+            errors.append(repr(e))
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so that a race shows in every run
+    try:
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert errors == [] and grid.cache_len() == 2

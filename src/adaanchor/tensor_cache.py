@@ -10,11 +10,16 @@ tensor in it is a plain ``torch.Tensor``; a traced call computes its constants a
 A constant first built under ``torch.inference_mode`` (the predictor, evaluation) is built outside it: an inference
 tensor in the cache made a later dynamo ONNX export in the same process fail ("Failed to decompose the FX graph"),
 so that ``export_command`` after ``Predictor.predict`` fell back to the TorchScript exporter.
+
+The cache is shared by threads (a predictor serving requests from a thread pool, data-loader threads): its
+bookkeeping runs under a lock, as a lookup racing with another thread's eviction raised ``KeyError``; the function
+itself runs outside it, so two threads may build the same constant once each.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -43,24 +48,34 @@ def constant_cache(maxsize: int = 16) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         cache: OrderedDict[tuple, Any] = OrderedDict()
+        lock = threading.Lock()
+        miss = object()
 
         @functools.wraps(fn)
         def wrapper(*args: Any) -> Any:
-            if args in cache:
-                cache.move_to_end(args)
-                return cache[args]
+            with lock:
+                hit = cache.get(args, miss)
+                if hit is not miss:
+                    cache.move_to_end(args)
+                    return hit
             if torch.is_inference_mode_enabled():  # a plain tensor serves inference too; an inference tensor no trace
                 with torch.inference_mode(False):
                     out = fn(*args)
             else:
                 out = fn(*args)
             if _plain(out):
-                cache[args] = out
-                if len(cache) > maxsize:
-                    cache.popitem(last=False)
+                with lock:
+                    cache[args] = out
+                    cache.move_to_end(args)
+                    while len(cache) > maxsize:
+                        cache.popitem(last=False)
             return out
 
-        wrapper.cache_clear = cache.clear  # type: ignore[attr-defined]
+        def clear() -> None:
+            with lock:
+                cache.clear()
+
+        wrapper.cache_clear = clear  # type: ignore[attr-defined]
         wrapper.cache_len = cache.__len__  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
