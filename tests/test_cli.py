@@ -63,6 +63,18 @@ def test_bad_input_is_one_clear_line(argv, needle, capsys):
     assert needle in err and "Traceback" not in err and len(err.splitlines()) == 1
 
 
+@pytest.mark.parametrize("argv", [["train", str(DEMO_CONFIG), "strategy.topkk=3"], ["train", "dmeo"], ["train"]])
+def test_a_config_error_under_torchrun_is_printed_by_rank_0_alone(argv, capsys, monkeypatch):
+    """Every rank reads the same arguments and files and raises the same config error: it was printed once per
+    rank (eight identical lines on eight GPUs). Every rank still exits with status 2."""
+    monkeypatch.setenv("RANK", "1")
+    assert main(argv) == 2
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
 @pytest.mark.slow
 def test_demo_end_to_end(tiny_overrides, tmp_path):
     out = tmp_path / "demo"

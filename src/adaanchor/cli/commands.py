@@ -106,8 +106,13 @@ def cmd_train(a: argparse.Namespace) -> int:
     from ..config import build_config
     from ..engine.train import train
 
-    config, overrides = _config_or_custom(a.config, a.overrides)
-    cfg = build_config(config, _moved_run_dir(config, overrides))
+    try:
+        config, overrides = _config_or_custom(a.config, a.overrides)
+        cfg = build_config(config, _moved_run_dir(config, overrides))
+    except AdaAnchorError as e:
+        # Every rank of torchrun reads the same arguments and files, so each raises this error: said once.
+        e.same_on_every_rank = True  # type: ignore[attr-defined]
+        raise
     summary = train(cfg)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return 0
