@@ -3,6 +3,9 @@
     python benchmarks/step_phases.py [--steps 60] [--threads 2] [--strategies heatmap adaanchor fixanchor]
                                      [--setup tiny|resnet50] [--out benchmarks/results] [--name step_phases]
 
+``--strategies heatmap heatmap+anchor_heads adaanchor`` splits AdaAnchor's extra time into its head rows and the rest
+(:data:`HEAD_ROWS`).
+
 The step is ``benchmarks/speed.py``'s training step (the demo's model and batch for ``tiny``), timed phase by phase
 with a clock read between phases (CPU work is synchronous), and the process's minor page faults per step. Every repetition takes one step of each strategy, in
 an order that alternates, so a change of machine load affects all alike. Reports the median of each phase per
@@ -44,9 +47,21 @@ EXTRA = ("page_faults",)  # minor page faults of the process during the step (fr
 SETUPS = {"tiny": TINY, "resnet50": RESNET50}
 
 
+#: A pseudo-strategy: the heatmap's targets and loss on a model with AdaAnchor's head rows (confidence, offset and
+#: local offset: 5 K rows instead of K), the extra outputs in the loss with weight 0 so that their gradient (zeros)
+#: flows back through the heads as AdaAnchor's sparse offset gradients do. Its step against the heatmap's is what
+#: the head rows alone cost; AdaAnchor's against it is what the assignment, the targets and the losses add.
+HEAD_ROWS = "heatmap+anchor_heads"
+
+
 def _stepper(setup: dict[str, Any], name: str):
-    """A function taking one training step of ``name`` and returning its phases' times in ms."""
-    model, strategy, cfg = _system(setup, name)
+    """A function taking one training step of ``name`` (a strategy or :data:`HEAD_ROWS`) and returning its
+    phases' times in ms."""
+    if name == HEAD_ROWS:
+        model = _system(setup, "adaanchor")[0]
+        _, strategy, cfg = _system(setup, "heatmap")
+    else:
+        model, strategy, cfg = _system(setup, name)
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     images, kp, vis = _batch(setup, setup["batch"], strategy.num_keypoints)
@@ -56,10 +71,16 @@ def _stepper(setup: dict[str, Any], name: str):
         faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t = [time.perf_counter()]
         outputs = {k: v.float() for k, v in model(images).items()}
+        extra = []
+        if name == HEAD_ROWS:
+            extra = [outputs.pop("offset"), outputs.pop("local")]
+            outputs = {"heatmap": outputs["conf"]}
         t.append(time.perf_counter())
         enc = strategy.encode({k: v.detach() for k, v in outputs.items()}, kp, vis, step=0)
         t.append(time.perf_counter())
         loss = compute_loss(outputs, enc.targets, strategy.losses, gamma)["loss"]
+        for x in extra:  # weight 0: a gradient of zeros through the extra head rows
+            loss = loss + 0.0 * x.sum()
         t.append(time.perf_counter())
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -88,6 +109,10 @@ def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5
     step = len(PHASES) - 1
     ratios = {f"{n} / {base}": statistics.median(a[step] / b[step] for a, b in zip(times[n], times[base]))
               for n in names[1:]}
+    if HEAD_ROWS in names:  # what the anchor strategies add beyond their head rows
+        ratios.update({f"{n} / {HEAD_ROWS}": statistics.median(a[step] / b[step] for a, b in
+                                                               zip(times[n], times[HEAD_ROWS]))
+                       for n in names if n not in (HEAD_ROWS, base) and n != "heatmap"})
     return {"ms": ms, "ratios": ratios, "steps": steps}
 
 
@@ -111,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int_at_least(1), default=60, help="interleaved steps per strategy (default 60)")
     p.add_argument("--threads", type=int_at_least(1), default=2)
     p.add_argument("--strategies", nargs="+", default=["heatmap", "adaanchor", "fixanchor"],
-                   help="the first is the reference of the ratios")
+                   help=f"the first is the reference of the ratios; {HEAD_ROWS}: the heatmap on a model with "
+                        "AdaAnchor's head rows (what the rows alone cost)")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--name", default="step_phases", help="stem of the files written under --out (default "
