@@ -123,6 +123,23 @@ def test_pose_nms_drops_a_duplicate():
     assert keep.tolist() == [True, False, True, False]
 
 
+def test_pose_nms_scale_of_a_flat_pose():
+    """A pose whose keypoints lie on a horizontal line has a keypoint box of area 0: the box scale (at least 1 px)
+    keeps a copy 2 px away, DEKR's diagonal scale (100 px here, threshold 10 px) drops it; an upright person's
+    copy 6 px away is kept by the box scale (threshold 4.9 px) and dropped by the diagonal (7.2 px)."""
+    flat = np.stack([np.linspace(0, 100, K), np.full(K, 50.0)], -1)
+    cands = np.stack([flat, flat + np.array([0.0, 2.0])])
+    both = np.array([True, True])
+    assert pose_nms(cands, both, 0.1, 0.5).tolist() == [True, True]
+    assert pose_nms(cands, both, 0.1, 0.5, scale="diagonal").tolist() == [True, False]
+    upright = np.stack([np.linspace(10, 50, K), np.linspace(20, 80, K)], -1)  # box 40 x 60
+    cands = np.stack([upright, upright + np.array([6.0, 0.0])])
+    assert pose_nms(cands, both, 0.1, 0.5).tolist() == [True, True]
+    assert pose_nms(cands, both, 0.1, 0.5, scale="diagonal").tolist() == [True, False]
+    st = build_centre({"name": "fixanchor"}, {"nms_scale": "diagonal"}, K, S, (W, H))
+    assert st.options["nms_scale"] == "diagonal"
+
+
 def test_decode_poses_drops_a_duplicate_pose():
     """Two confident centres three cells apart (not merged) whose poses are one person: one pose is left, the
     more confident one; with NMS made impossible both are."""

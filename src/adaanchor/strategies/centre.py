@@ -53,8 +53,9 @@ CENTRE_DEFAULTS: dict[str, Any] = {
     "pose_radius": 2.0,  # poseoff is supervised at cells within this many cells of a centre
     "read_at": "centre",  # centre: bilinearly at the located centre | cell: at the anchor (peak) cell
     "branch_width": 8,  # channels of each per-keypoint branch
-    "nms_threshold": 0.1,  # a joint is "close" within this fraction of sqrt(area) of the kept pose
+    "nms_threshold": 0.1,  # a joint is "close" within this fraction of the kept pose's scale (nms_scale)
     "nms_joints": 0.5,  # a pose is a duplicate when at least this fraction of its joints is close
+    "nms_scale": "box",  # box: sqrt(w * h) of the kept pose's keypoint box | diagonal: sqrt(w^2 + h^2) (DEKR's)
 }
 
 #: Valid ranges of the ``centre`` config section (``task: centre``).
@@ -68,6 +69,7 @@ CENTRE_RANGES: dict[str, Checker] = {
     "branch_width": at_least(1),
     "nms_threshold": at_least(0),
     "nms_joints": between(0, 1, lo_open=True),
+    "nms_scale": choice(("box", "diagonal")),
 }
 
 
@@ -86,12 +88,15 @@ def instance_centres(keypoints: Tensor, visibility: Tensor) -> tuple[Tensor, Ten
     return centre.unsqueeze(2), 2.0 * (n > 0).float()
 
 
-def pose_nms(keypoints: np.ndarray, valid: np.ndarray, threshold: float, joints: float) -> np.ndarray:
+def pose_nms(keypoints: np.ndarray, valid: np.ndarray, threshold: float, joints: float,
+             scale: str = "box") -> np.ndarray:
     """Greedy pose NMS on poses in descending score order.
 
-    A pose is dropped when at least ``joints`` (a fraction) of its keypoints lie within ``threshold * sqrt(A)``
-    pixels of the same keypoints of a kept, higher-scored pose, ``A`` the area of that pose's keypoint box
-    (at least 1).
+    A pose is dropped when at least ``joints`` (a fraction) of its keypoints lie within ``threshold * S``
+    pixels of the same keypoints of a kept, higher-scored pose, ``S`` the scale of that pose's keypoint box
+    ``w x h``: ``scale="box"``, ``sqrt(w * h)`` (at least 1); ``"diagonal"``, ``sqrt(w^2 + h^2)``, DEKR's
+    (about 1.7x the box scale of an upright person, and not near 0 for a pose whose keypoints lie on a line,
+    where the box scale shrinks the threshold to a fraction of a pixel).
 
     Args:
         keypoints: ``(M, K, 2)``; valid: ``(M,)`` bool (the candidates).
@@ -103,8 +108,9 @@ def pose_nms(keypoints: np.ndarray, valid: np.ndarray, threshold: float, joints:
         kept = keypoints[keep]  # (P, K, 2)
         if len(kept):
             wh = kept.max(axis=1) - kept.min(axis=1)
-            scale = np.sqrt(np.maximum(wh[:, 0] * wh[:, 1], 1.0))  # (P,)
-            close = np.linalg.norm(kept - keypoints[i][None], axis=-1) <= threshold * scale[:, None]
+            size2 = wh[:, 0] ** 2 + wh[:, 1] ** 2 if scale == "diagonal" else wh[:, 0] * wh[:, 1]
+            s = np.sqrt(np.maximum(size2, 1.0))  # (P,)
+            close = np.linalg.norm(kept - keypoints[i][None], axis=-1) <= threshold * s[:, None]
             if (close.mean(axis=1) >= joints).any():
                 continue
         keep[i] = True
@@ -223,7 +229,8 @@ class CentreStrategy(Strategy):
         score, valid = dec.score[:, 0].cpu().numpy(), dec.valid[:, 0].cpu().numpy()
         out: list[Poses] = []
         for i in range(xy.shape[0]):
-            keep = np.flatnonzero(pose_nms(xy[i], valid[i], self.options["nms_threshold"], self.options["nms_joints"]))
+            keep = np.flatnonzero(pose_nms(xy[i], valid[i], self.options["nms_threshold"], self.options["nms_joints"],
+                                           self.options["nms_scale"]))
             sc = score[i, keep].astype(np.float64)
             kps = np.concatenate([xy[i, keep], np.broadcast_to(sc[:, None, None], (len(keep), self.num_keypoints, 1))],
                                  axis=-1)
