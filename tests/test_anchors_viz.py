@@ -218,6 +218,10 @@ def test_split_image_args(tmp_path):
     odd.write_bytes(b"x")
     imgs, ckpt, over = split_image_args(["x.jpg", str(odd), "ckpt=/c.pt", "data.input_size=[72,96]", "y.png"])
     assert imgs == ["x.jpg", str(odd), "y.png"] and ckpt == "/c.pt" and over == ["data.input_size=[72,96]"]
+    # A missing path or a URL with "=" is a source, not an override (it was dropped: "no input given").
+    missing, url = str(tmp_path / "c=d.png"), "http://host/v.mp4?t=1"
+    imgs, _, over = split_image_args([missing, url, "eval.max_images=2"])
+    assert imgs == [missing, url] and over == ["eval.max_images=2"]
 
 
 def _video(path: Path, frames: int) -> Path:

@@ -14,6 +14,13 @@ from .safe_yaml import YamlFault, load_yaml_text
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
+def is_override(arg: str) -> bool:
+    """Whether a command-line item is a ``key=value`` override: a dotted key of identifiers before the first
+    ``=`` (not an option, not a path or URL with ``=`` in it such as ``runs/a=b.png`` or ``http://h/v?t=1``)."""
+    key, eq, _ = arg.partition("=")
+    return bool(eq) and bool(_KEY.match(key))
+
+
 def override_list(items: str | Sequence[str]) -> list[str]:
     """``key=value`` overrides as a list: one string is one override (as ``visualize_command`` takes it; it was
     read letter by letter, "override 't' must look like key=value"); another kind is refused naming it."""

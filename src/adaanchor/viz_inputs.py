@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .config_overrides import is_override
 from .errors import AdaAnchorError
 from .predict.sources import Source, expand_sources, read_video
 
@@ -55,11 +56,14 @@ def guarded(frames: Iterator[Any], path: Path, skipped: list[str] | None) -> Ite
 
 
 def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
-    """Split the ``viz`` positionals into image paths, ``ckpt=PATH`` and ``key=value`` overrides: an item with
-    ``=`` that is not an existing file is an override."""
+    """Split the ``viz`` and ``predict`` positionals into image paths, ``ckpt=PATH`` and ``key=value`` overrides: an
+    item whose text before its first ``=`` is a dotted key (:func:`~adaanchor.config_overrides.is_override`) and that
+    is not an existing file is an override. A path or URL with ``=`` in it (``shots/a=b.png``,
+    ``http://host/v.mp4?t=1``) is a source, reported as one when it cannot be read (it was taken for an override and
+    dropped: "no input given")."""
     images, overrides, ckpt = [], [], None
     for it in items:
-        if "=" in it and not Path(it).is_file():
+        if is_override(it) and not Path(it).is_file():
             if it.startswith("ckpt="):
                 ckpt = it.split("=", 1)[1]
             else:

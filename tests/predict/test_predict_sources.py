@@ -30,6 +30,15 @@ def test_expand_files_folders_globs_and_missing(tmp_path, val_images, val_video)
     assert image_id_of("a/000000000785.jpg") == 785 and image_id_of("x1.png") is None
 
 
+def test_a_url_is_named_as_one():
+    """A URL was reported as ``http:/host/a.jpg: no such file or folder`` (Path() folds "//"), and one with a
+    query as a glob pattern that matches no file."""
+    urls = ["http://example.com/a.jpg", "https://example.com/v.mp4?x=1", "rtsp://cam.local/stream"]
+    srcs, skips = expand_sources(urls)
+    assert srcs == [] and [s.source for s in skips] == urls
+    assert all(s.reason.startswith("a URL: predict reads local files") for s in skips)
+
+
 def test_a_folder_whose_media_lie_in_subfolders_says_how_to_read_them(tmp_path, val_images):
     top = tmp_path / "images"
     for sub in ("train", "val"):

@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from ..config_overrides import is_override
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from .argtypes import finite, int_at_least
@@ -222,17 +223,11 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     args, extra = parser.parse_known_args(argv)
     # viz and predict: images, then ckpt= and key=value
     rest = next((getattr(args, n) for n in ("overrides", "items", "sources") if hasattr(args, n)), None)
-    if extra and isinstance(rest, list) and all(_is_override(x) for x in extra):
+    if extra and isinstance(rest, list) and all(is_override(x) for x in extra):
         rest.extend(extra)
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args
-
-
-def _is_override(arg: str) -> bool:
-    """``key=value`` with a dotted key (not an option, not a path such as ``runs/a=b``)."""
-    key, eq, _ = arg.partition("=")
-    return bool(eq) and bool(key) and not key.startswith("-") and all(p.isidentifier() for p in key.split("."))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

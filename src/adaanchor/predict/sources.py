@@ -24,6 +24,7 @@ IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".mts"})
 MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 _GLOB_CHARS = re.compile(r"[*?\[]")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # http://, https://, rtsp://, s3://
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,11 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
 
     for arg in args:
         p = Path(arg)
-        if p.is_file():
+        if _URL.match(str(arg)) and not p.exists():
+            # Path() folds "//" and a "?" read as a glob character hid what it was: say it is a URL.
+            skips.append(Skip(str(arg), "a URL: predict reads local files, folders and glob patterns (download it "
+                                        "first)"))
+        elif p.is_file():
             add(p)
         elif p.is_dir():
             files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in MEDIA_SUFFIXES)
