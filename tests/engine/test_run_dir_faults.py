@@ -154,14 +154,19 @@ def test_resume_with_other_validation_data_chooses_best_anew(tiny_overrides, tmp
     assert "chosen anew" not in capsys.readouterr().out  # the same setting as the checkpoint's: compared as usual
 
 
-def test_resume_to_fewer_steps_than_the_checkpoint_says_nothing_is_trained(tiny_overrides, capsys):
-    """'train.max_steps changed 4 -> 2 (applied)' and then 'nothing to do' read as a contradiction."""
+def test_resume_to_fewer_steps_than_the_checkpoint_says_nothing_is_trained(tiny_overrides, tmp_path, capsys):
+    """'train.max_steps changed 4 -> 2 (applied)' and then 'nothing to do' read as a contradiction; and config.yaml
+    then said max_steps 2 of a model trained for 4 steps."""
+    run = tmp_path / "run"
     train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=4"]))
+    history = (run / "config_history.yaml").read_text()
     capsys.readouterr()
     train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "resume=auto"]))
     out = capsys.readouterr().out
-    assert ("resume: train.max_steps changed 4 -> 2 (applied: the checkpoint is at step 4 already, so nothing is "
-            "trained)") in out and "nothing to do" in out, out
+    assert ("resume: train.max_steps changed 4 -> 2: the checkpoint is at step 4 already, so nothing is trained "
+            "(config.yaml keeps 4)") in out and "nothing to do" in out, out
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["max_steps"] == 4
+    assert (run / "config_history.yaml").read_text() == history
 
 
 def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_overrides, tmp_path, capsys):

@@ -75,7 +75,9 @@ def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None
     for k, (a, b) in changes.items():
         note = ": the data order will not continue exactly" if k in ORDER_KEYS else ""
         if k == "train.max_steps" and at_step is not None and isinstance(b, int) and b <= at_step:
-            note = f": the checkpoint is at step {at_step} already, so nothing is trained"
+            lines.append(f"resume: {k} changed {a!r} -> {b!r}: the checkpoint is at step {at_step} already, so "
+                         f"nothing is trained (config.yaml keeps {a!r})")
+            continue
         lines.append(f"resume: {k} changed {a!r} -> {b!r} (applied{note})")
     return lines
 

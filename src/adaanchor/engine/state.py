@@ -98,7 +98,11 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
         remove_earlier_checkpoints(run_dir)  # the new run is built: nothing refused it
     # The run files are written once the model, the data and the schedule are built: a run that stops before
     # (a batch size that the processes do not divide, data not found) leaves config.yaml and its history as they were.
-    record_config(cfg, run_dir, info, resume, int(state["step"]) if resume is not None else 0, changes)
+    at_step = int(state["step"]) if resume is not None else 0
+    # A resume whose budget the checkpoint has reached trains nothing: config.yaml keeps the options the model was
+    # trained with (it said max_steps 2 of a model trained for 4) and the history gains no entry.
+    if resume is None or at_step < run.total:
+        record_config(cfg, run_dir, info, resume, at_step, changes)
     if resume is not None:
         _restore(run, resume, state)
         _rescore(run, changes or {})
