@@ -13,9 +13,9 @@ from adaanchor.strategies.multi import merge_close
 
 def greedy_merge(xy: torch.Tensor, valid: torch.Tensor, radius: float) -> torch.Tensor:
     """The merge by its definition: in slot order, a valid slot is kept unless a kept earlier slot is within
-    ``radius`` (the distances as ``merge_close`` measures them, torch.cdist)."""
+    ``radius`` (Euclidean distances from the coordinate differences, in float64)."""
     b, k, m, _ = xy.shape
-    d = torch.cdist(xy.reshape(-1, m, 2), xy.reshape(-1, m, 2)).view(b, k, m, m)
+    d = (xy.double().unsqueeze(3) - xy.double().unsqueeze(2)).square().sum(-1).sqrt()  # (B, K, M, M)
     kept = torch.zeros_like(valid)
     for i in range(b):
         for t in range(k):
@@ -37,6 +37,18 @@ def test_merge_close_is_the_greedy_merge(seed):
     valid[0, 0, 3] = False  # and a gap
     for radius in (0.0, 2.0, 4.0, 20.0):
         assert torch.equal(merge_close(xy, score, valid, radius), greedy_merge(xy, valid, radius))
+
+
+def test_merge_close_measures_a_distance_at_the_radius_exactly():
+    """Two keypoints exactly 5 px apart (a 3-4-5 step) among 30 slots at image coordinates: cdist's default
+    matrix-product form measured 5.0031 px, so a radius of 5 kept both."""
+    m = 30
+    xy = torch.zeros(1, 1, m, 2)
+    xy[0, 0, :, 0] = torch.arange(m) * 50.0 + 574.0
+    xy[0, 0, :, 1] = 402.1
+    xy[0, 0, 1] = xy[0, 0, 0] + torch.tensor([3.0, 4.0])
+    kept = merge_close(xy, torch.ones(1, 1, m), torch.ones(1, 1, m, dtype=torch.bool), 5.0)
+    assert kept[0, 0, :3].tolist() == [True, False, True]
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 8, 9, 16, 17, 40, 200])
