@@ -126,6 +126,53 @@ def test_grid_to_image_puts_cell_centres_where_they_belong():
     assert abs(x - centre[0]) <= 1 and abs(y - centre[1]) <= 1
 
 
+def test_the_map_panel_reaches_as_far_as_the_keypoint_panel():
+    """The map was drawn on the image alone: for a 1-pixel-tall image, or anchors in a letterboxed crop beyond the
+    image, the panel beside the keypoints showed a line or nothing where they were. It now covers the keypoint
+    panel's region, as far as the model's input reached, and is transparent (NaN) beyond it."""
+    from adaanchor.anchors_draw import grid_to_view
+
+    a = fit_image_affine((40, 60), (72, 96))  # a wide image letterboxed into a tall input: crop rows above and below
+    grid = np.random.default_rng(0).random((24, 18)).astype(np.float32)
+    # The image's own region at one raster pixel per image pixel is grid_to_image's raster.
+    raster, extent = grid_to_view(grid, a, 4, (-0.5, 59.5, 39.5, -0.5), longest=60)
+    np.testing.assert_array_equal(raster, grid_to_image(grid, a, 4, (40, 60)))
+    assert extent == (-0.5, 59.5, 39.5, -0.5)
+    raster, extent = grid_to_view(grid, a, 4, (-30.0, 90.0, 100.0, -60.0), longest=160)  # 1 raster px per px
+    x0, y0 = extent[0], extent[3]
+    rows, cols = raster.shape
+    for r in range(0, rows, 7):
+        for c in range(0, cols, 7):
+            x, y = apply_affine(a, np.array([[x0 + c + 0.5, y0 + r + 0.5]]))[0]  # input pixels
+            inside = -0.5 <= x <= 71.5 and -0.5 <= y <= 95.5
+            assert np.isnan(raster[r, c]) != inside, (r, c, x, y)
+    above_image = raster[: int(-0.5 - y0) - 1]  # raster rows above the image's top edge
+    assert np.isfinite(above_image).any()  # the crop's letterbox above the image is drawn
+
+
+def test_both_panels_show_the_same_region(tmp_path, monkeypatch):
+    """A keypoint 40 px above a 40x60 image: the keypoint panel's view reaches it, and the map panel's now does too
+    (it stopped at the image's edges)."""
+    import adaanchor.anchors_draw as draw
+
+    limits = {}
+
+    def recorded(name, real):
+        def panel(fig, ax, *args):
+            real(fig, ax, *args)
+            limits[name] = (ax.get_xlim(), ax.get_ylim())
+        return panel
+
+    monkeypatch.setattr(draw, "_keypoint_panel", recorded("keypoints", draw._keypoint_panel))
+    monkeypatch.setattr(draw, "_map_panel", recorded("map", draw._map_panel))
+    a = fit_image_affine((40, 60), (72, 96))
+    pred = {"method": "heatmap", "keypoints": np.array([[10.0, -40.0], [20.0, 30.0]]), "scores": np.array([0.9, 0.5]),
+            "anchors": None, "crop_anchors": None, "affine": a, "stride": 4,
+            "conf_map": np.random.default_rng(0).random((2, 24, 18)).astype(np.float32)}
+    draw.render_prediction(np.zeros((40, 60, 3), np.uint8), pred, tmp_path / "p.png", keypoint_names=["a", "b"])
+    assert limits["map"] == limits["keypoints"] and limits["map"][1][1] < -40
+
+
 @pytest.mark.parametrize("name", ["adaanchor", "heatmap", "regression"])
 def test_pngs_are_written(runs, images, tmp_path, name):
     paths = visualize_command(str(runs[name]), [str(p) for p in images.values()], str(tmp_path / "viz"), [], None, None)

@@ -3,7 +3,9 @@
 Left panel: the image, the predicted skeleton, the keypoints coloured by confidence and, for the anchor
 strategies, a line from each keypoint to the anchor cell that produced it, the cell drawn as a small square (as
 the paper's Fig. 4). Right panel: the confidence map (``sigmoid(conf)``, or the heatmap for ``heatmap``), maximum
-over the selected keypoint types, resampled onto the original image.
+over the selected keypoint types, resampled onto the original image and over the same region as the left
+panel: where that reaches beyond the image (keypoints or anchors outside it), the map is drawn there too, as far as
+the model's input (the crop) reached.
 """
 
 from __future__ import annotations
@@ -52,6 +54,38 @@ def grid_to_image(grid: np.ndarray, affine: np.ndarray, stride: int, image_hw: S
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def grid_to_view(grid: np.ndarray, affine: np.ndarray, stride: int, view: Sequence[float],
+                 longest: int = 400) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Resample a ``(h, w)`` map on the model's output grid onto a raster of the original image's region ``view``
+    ``(x0, x1, y0, y1)`` (original pixels; it may reach beyond the image, as the keypoint panel's view does for
+    keypoints and anchors outside it), ``longest`` pixels on its longer side.
+
+    Returns the raster ``(rows, cols)``, NaN (drawn transparent) where the region lies outside the model's input
+    (the crop), and its ``extent`` ``(left, right, bottom, top)`` for ``imshow``. Inside the input, values are
+    :func:`grid_to_image`'s: bilinear between cell centres, the border cell's value beyond them.
+    """
+    import cv2
+
+    x0, x1 = sorted(float(v) for v in view[:2])
+    y0, y1 = sorted(float(v) for v in view[2:])
+    scale = longest / max(x1 - x0, y1 - y0, 1e-6)
+    cols, rows = max(2, int(np.ceil((x1 - x0) * scale))), max(2, int(np.ceil((y1 - y0) * scale)))
+    s = float(stride)
+    cell_to_input = np.array([[s, 0.0, (s - 1) / 2.0], [0.0, s, (s - 1) / 2.0]])
+    image_to_raster = np.array([[scale, 0.0, -x0 * scale - 0.5], [0.0, scale, -y0 * scale - 0.5]])
+    m = _compose(image_to_raster, _compose(invert_affine(affine), cell_to_input))
+    out = cv2.warpAffine(np.ascontiguousarray(grid, dtype=np.float32), m, (cols, rows), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    # Raster pixel centres in input pixels: outside the input rectangle the model saw nothing.
+    u, v = np.meshgrid(np.arange(cols), np.arange(rows))
+    img_xy = np.stack([x0 + (u + 0.5) / scale, y0 + (v + 0.5) / scale], -1).reshape(-1, 2)
+    inp = apply_affine(np.asarray(affine, np.float64), img_xy).reshape(rows, cols, 2)
+    h_in, w_in = grid.shape[0] * s, grid.shape[1] * s
+    outside = (inp[..., 0] < -0.5) | (inp[..., 0] > w_in - 0.5) | (inp[..., 1] < -0.5) | (inp[..., 1] > h_in - 0.5)
+    out[outside] = np.nan
+    return out, (x0, x0 + cols / scale, y0 + rows / scale, y0)
+
+
 def _cell_square(anchor: np.ndarray, stride: int, inv: np.ndarray) -> np.ndarray:
     """The four corners (original pixels) of the cell centred at input pixel ``anchor``."""
     h = stride / 2.0
@@ -73,7 +107,9 @@ def render_prediction(image: np.ndarray, pred: dict[str, Any], path: str | Path,
     panel_h = float(np.clip(panel_w * h / max(w, 1), 2.5, 9.0))
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(2 * panel_w + 1.6, panel_h + 0.9))
     _keypoint_panel(fig, ax0, img, pred, skeleton, sel)
-    _map_panel(fig, ax1, img, pred, keypoint_names, sel)
+    # The map panel shows the keypoint panel's region, so that confidence beyond the image (a truncated person,
+    # a letterboxed crop) is drawn where the keypoints and anchors beside it are.
+    _map_panel(fig, ax1, img, pred, keypoint_names, sel, (*ax0.get_xlim(), *ax0.get_ylim()))
     for ax in (ax0, ax1):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -126,17 +162,19 @@ def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], sk
 
 
 def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoint_names: Sequence[str],
-               sel: list[int]) -> None:
-    """The confidence map, max over the selected types, on the original image (gray)."""
+               sel: list[int], view: Sequence[float] | None = None) -> None:
+    """The confidence map, max over the selected types, on the original image (gray), over the region ``view``
+    ``(x0, x1, y0, y1)`` in original pixels (default: the image)."""
     h, w = img.shape[:2]
     method, kp = pred.get("method", ""), pred["keypoints"]
+    view = (-0.5, w - 0.5, h - 0.5, -0.5) if view is None else tuple(view)
     ax.imshow(img.mean(axis=2), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
     if pred["conf_map"] is not None and sel:
         cm = pred["conf_map"]
         # One map per keypoint type, or another count (a centre run's one person-centre map): then all of it.
         grid = cm[sel].max(axis=0) if cm.shape[0] == kp.shape[0] else cm.max(axis=0)
-        full = grid_to_image(grid, pred["affine"], pred["stride"], (h, w))
-        im = ax.imshow(full, cmap=MAP_CMAP, vmin=0.0, vmax=1.0, alpha=0.6, interpolation="bilinear")
+        raster, extent = grid_to_view(grid, pred["affine"], pred["stride"], view)
+        im = ax.imshow(raster, cmap=MAP_CMAP, vmin=0.0, vmax=1.0, alpha=0.6, interpolation="bilinear", extent=extent)
         # What the map is, from the head maps (a multi-person run's method is heatmap_ae or heatmap_centre).
         label = pred.get("map_label") or ("heatmap" if method == "heatmap" else "sigmoid(conf)")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label=label)
@@ -149,5 +187,5 @@ def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoin
                 transform=ax.transAxes, color="white", fontsize=9,
                 bbox={"facecolor": "black", "alpha": 0.6, "edgecolor": "none"})
         ax.set_title("confidence map", fontsize=8)
-    ax.set_xlim(-0.5, w - 0.5)
-    ax.set_ylim(h - 0.5, -0.5)
+    ax.set_xlim(*view[:2])
+    ax.set_ylim(*view[2:])
