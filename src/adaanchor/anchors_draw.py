@@ -38,20 +38,25 @@ def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return m[:2]
 
 
-def grid_to_image(grid: np.ndarray, affine: np.ndarray, stride: int, image_hw: Sequence[int]) -> np.ndarray:
-    """Resample a ``(h, w)`` map on the model's output grid onto the original ``(H, W)`` image (bilinear).
-
-    Cell ``(i, j)`` sits at input pixel ``(s*j + (s-1)/2, s*i + (s-1)/2)`` and input pixels go back to the image
-    through the inverse of ``affine``; pixels beyond the outermost cell centres take the border cell's value.
-    """
+def _warp_grid(grid: np.ndarray, affine: np.ndarray, stride: int, image_to_raster: np.ndarray,
+               size: tuple[int, int]) -> np.ndarray:
+    """A ``(h, w)`` map on the model's output grid resampled (bilinear) onto a raster of ``size`` ``(cols, rows)``
+    placed on the original image by the 2x3 affine ``image_to_raster``. Cell ``(i, j)`` sits at input pixel
+    ``(s*j + (s-1)/2, s*i + (s-1)/2)`` and input pixels go back to the image through the inverse of ``affine``;
+    raster pixels beyond the outermost cell centres take the border cell's value."""
     import cv2
 
     s = float(stride)
     cell_to_input = np.array([[s, 0.0, (s - 1) / 2.0], [0.0, s, (s - 1) / 2.0]])
-    m = _compose(invert_affine(affine), cell_to_input)
-    h, w = int(image_hw[0]), int(image_hw[1])
-    return cv2.warpAffine(np.ascontiguousarray(grid, dtype=np.float32), m, (w, h), flags=cv2.INTER_LINEAR,
+    m = _compose(image_to_raster, _compose(invert_affine(affine), cell_to_input))
+    return cv2.warpAffine(np.ascontiguousarray(grid, dtype=np.float32), m, size, flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
+
+
+def grid_to_image(grid: np.ndarray, affine: np.ndarray, stride: int, image_hw: Sequence[int]) -> np.ndarray:
+    """Resample a ``(h, w)`` map on the model's output grid onto the original ``(H, W)`` image (bilinear; see
+    :func:`_warp_grid`)."""
+    return _warp_grid(grid, affine, stride, np.eye(2, 3), (int(image_hw[1]), int(image_hw[0])))
 
 
 def grid_to_view(grid: np.ndarray, affine: np.ndarray, stride: int, view: Sequence[float],
@@ -64,23 +69,17 @@ def grid_to_view(grid: np.ndarray, affine: np.ndarray, stride: int, view: Sequen
     (the crop), and its ``extent`` ``(left, right, bottom, top)`` for ``imshow``. Inside the input, values are
     :func:`grid_to_image`'s: bilinear between cell centres, the border cell's value beyond them.
     """
-    import cv2
-
     x0, x1 = sorted(float(v) for v in view[:2])
     y0, y1 = sorted(float(v) for v in view[2:])
     scale = longest / max(x1 - x0, y1 - y0, 1e-6)
     cols, rows = max(2, int(np.ceil((x1 - x0) * scale))), max(2, int(np.ceil((y1 - y0) * scale)))
-    s = float(stride)
-    cell_to_input = np.array([[s, 0.0, (s - 1) / 2.0], [0.0, s, (s - 1) / 2.0]])
     image_to_raster = np.array([[scale, 0.0, -x0 * scale - 0.5], [0.0, scale, -y0 * scale - 0.5]])
-    m = _compose(image_to_raster, _compose(invert_affine(affine), cell_to_input))
-    out = cv2.warpAffine(np.ascontiguousarray(grid, dtype=np.float32), m, (cols, rows), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+    out = _warp_grid(grid, affine, stride, image_to_raster, (cols, rows))
     # Raster pixel centres in input pixels: outside the input rectangle the model saw nothing.
     u, v = np.meshgrid(np.arange(cols), np.arange(rows))
     img_xy = np.stack([x0 + (u + 0.5) / scale, y0 + (v + 0.5) / scale], -1).reshape(-1, 2)
     inp = apply_affine(np.asarray(affine, np.float64), img_xy).reshape(rows, cols, 2)
-    h_in, w_in = grid.shape[0] * s, grid.shape[1] * s
+    h_in, w_in = grid.shape[0] * float(stride), grid.shape[1] * float(stride)
     outside = (inp[..., 0] < -0.5) | (inp[..., 0] > w_in - 0.5) | (inp[..., 1] < -0.5) | (inp[..., 1] > h_in - 0.5)
     out[outside] = np.nan
     return out, (x0, x0 + cols / scale, y0 + rows / scale, y0)

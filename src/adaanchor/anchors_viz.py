@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .anchors_draw import grid_to_image, render_prediction
+from .anchors_draw import grid_to_image, grid_to_view, render_prediction
 from .data.bottomup import eval_affine
 from .data.dataset import load_image, read_image
 from .data.transforms import apply_affine, invert_affine, warp_image
@@ -241,6 +241,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
 __all__ = [
     "fit_image_affine",
     "grid_to_image",
+    "grid_to_view",
     "predict_image",
     "render_prediction",
     "select_keypoints",
