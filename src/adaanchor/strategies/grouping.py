@@ -100,7 +100,7 @@ def group_poses(
             means[p] = _mean(tags[p])
             used[k, d] = True
     if refine and kps:
-        _refine(kps, tags, xy, score, tag, used, tag_threshold)
+        _refine(kps, means, xy, score, tag, used, tag_threshold)
     if not kps:
         return Poses(np.zeros((0, k_types, 3)), np.zeros(0), np.zeros(0))
     out = np.stack(kps)
@@ -115,11 +115,12 @@ def _mean(values: list[float]) -> np.floating:
     return np.add.reduce(np.asarray(values, dtype=np.float64)) / len(values)
 
 
-def _refine(kps: list[np.ndarray], tags: list[list[float]], xy: np.ndarray, score: np.ndarray, tag: np.ndarray,
+def _refine(kps: list[np.ndarray], means: list[np.floating], xy: np.ndarray, score: np.ndarray, tag: np.ndarray,
             used: np.ndarray, tag_threshold: float) -> None:
-    """AE's refinement, in place: each missing keypoint takes the best unused candidate of its type."""
+    """AE's refinement, in place: each missing keypoint takes the best unused candidate of its type, judged by
+    the pose's mean tag (``means``)."""
     for p, pose in enumerate(kps):
-        ref = float(np.mean(tags[p]))
+        ref = float(means[p])
         for k in np.flatnonzero(pose[:, 2] <= 0):
             cand = np.flatnonzero((score[k] > 0) & ~used[k])
             if cand.size == 0:
