@@ -36,7 +36,7 @@ def test_a_url_is_named_as_one():
     urls = ["http://example.com/a.jpg", "https://example.com/v.mp4?x=1", "rtsp://cam.local/stream"]
     srcs, skips = expand_sources(urls)
     assert srcs == [] and [s.source for s in skips] == urls
-    assert all(s.reason.startswith("a URL: predict reads local files") for s in skips)
+    assert all(s.reason.startswith("a URL: sources are local files") for s in skips)
 
 
 def test_a_folder_whose_media_lie_in_subfolders_says_how_to_read_them(tmp_path, val_images):

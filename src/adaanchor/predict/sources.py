@@ -69,7 +69,7 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
         p = Path(arg)
         if _URL.match(str(arg)) and not p.exists():
             # Path() folds "//" and a "?" read as a glob character hid what it was: say it is a URL.
-            skips.append(Skip(str(arg), "a URL: predict reads local files, folders and glob patterns (download it "
+            skips.append(Skip(str(arg), "a URL: sources are local files, folders and glob patterns (download it "
                                         "first)"))
         elif p.is_file():
             add(p)
