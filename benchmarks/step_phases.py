@@ -112,7 +112,7 @@ def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5
     if HEAD_ROWS in names:  # what the anchor strategies add beyond their head rows
         ratios.update({f"{n} / {HEAD_ROWS}": statistics.median(a[step] / b[step] for a, b in
                                                                zip(times[n], times[HEAD_ROWS]))
-                       for n in names if n not in (HEAD_ROWS, base) and n != "heatmap"})
+                       for n in names if n not in (HEAD_ROWS, base, "heatmap")})
     return {"ms": ms, "ratios": ratios, "steps": steps}
 
 
