@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/deptry src
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup -q
