@@ -2,8 +2,9 @@
 
     python benchmarks/grouping_ties.py RUN [--out benchmarks/results] [--name grouping_ties] [--threads 1]
 
-RUN is the folder of an ``adaanchor demo --task bottomup`` run (its ``heatmap.pt``, ``fixanchor.pt`` and
-``adaanchor.pt``, on the demo's crowd-figures benchmark under ``data-cache/crowd``). Each model's held-out
+RUN is the folder of an ``adaanchor demo --task bottomup`` run (its run directories ``heatmap``, ``fixanchor`` and
+``adaanchor``, or the ``<method>.pt`` weights the demo wrote before it wrote run directories, on the demo's
+crowd-figures benchmark under ``data-cache/crowd``). Each model's held-out
 outputs are grouped twice: with the squared tag distance that breaks ties of ``|tag - pose tag|``
 (``adaanchor.strategies.grouping``, weight 1e-3) and with that weight set to 0, the grouping before the
 tie-break, where float noise decided ties. Everything else (outputs, gamma, metrics) is the same. Writes
@@ -23,6 +24,7 @@ import torch
 import adaanchor.strategies.grouping as grouping
 from adaanchor.demo_bottomup import METHODS, _bottomup_build, crowd_setup
 from adaanchor.engine.bottomup import evaluate_bottomup
+from adaanchor.engine.checkpoint import load_checkpoint
 from adaanchor.models.backbones import build_backbone
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,10 +33,16 @@ from speed import REPO, machine, write_results  # noqa: E402
 TIES = {"tie-break": 1e-3, "none (before)": 0.0}
 
 
+def weights_file(run: Path, name: str) -> Path:
+    """Method ``name``'s weights in a demo folder: its run directory's checkpoint, else the older ``<name>.pt``."""
+    ckpt = run / name / "checkpoints" / "last.pt"
+    return ckpt if ckpt.is_file() else run / f"{name}.pt"
+
+
 def _evaluate(run: Path, name: str, setup: Any) -> dict[str, dict[str, Any]]:
     """``{tie label: metrics}`` of one method's weights, learned and oracle tags."""
     strategy, model = _bottomup_build(name, build_backbone("tiny", tiny_width=24), setup)
-    model.load_state_dict(torch.load(run / f"{name}.pt", map_location="cpu", weights_only=True))
+    model.load_state_dict(load_checkpoint(weights_file(run, name))["model"])
     model.eval()
     kept = grouping._TIE
     out = {}
@@ -73,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="grouping_ties")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
-    missing = [f"{a.run / f'{n}.pt'}" for n in METHODS if not (a.run / f"{n}.pt").is_file()]
+    missing = [str(a.run / n / "checkpoints" / "last.pt") for n in METHODS if not weights_file(a.run, n).is_file()]
     if missing:
         p.error(f"not a bottom-up demo run: missing {', '.join(missing)}")
     torch.set_num_threads(a.threads)

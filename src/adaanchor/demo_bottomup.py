@@ -27,6 +27,7 @@ from .bench.crowd import write_crowd_benchmark
 from .data.bottomup import BottomUpDataset, group_by_image
 from .data.readers.coco import read_coco
 from .data.spec import load_spec
+from .demo_rundir import DEMO_LR, demo_run_config, write_demo_run
 from .engine.bottomup import evaluate_bottomup, predict_outputs, results_at, train_steps
 from .engine.run import seed_everything
 from .errors import AdaAnchorError
@@ -84,11 +85,13 @@ Evaluator = Callable[[KeypointNet, Any, BottomUpDataset, Any], dict[str, Any]]
 
 def train_methods(methods: tuple[str, ...], build: Builder, evaluate: Evaluator, setup: CrowdSetup, out: Path,
                   steps: int, batch_size: int, seed: int, tiny_width: int, progress: bool = True,
-                  aux: str = "tags") -> tuple[dict[str, Any], dict[str, tuple[list, list[dict]]]]:
-    """Train and evaluate every method from the same seed (same initial backbone and data order).
+                  aux: str = "tags", task: str = "bottomup") -> tuple[dict[str, Any], dict[str, tuple[list, list[dict]]]]:
+    """Train and evaluate every method from the same seed (same initial backbone and data order); each model is
+    written as a run directory ``out/<method>`` (:mod:`adaanchor.demo_rundir`) for ``predict``, ``viz``, ``eval``.
 
     Returns the metrics per method and the drawings for :func:`draw_poses` (outputs and results of the first
-    four held-out images). ``aux``: the head whose loss the progress lines show next to the total.
+    four held-out images). ``aux``: the head whose loss the progress lines show next to the total; ``task``: the
+    config's ``task`` of the run directories.
     """
     metrics: dict[str, Any] = {}
     drawings: dict[str, tuple[list, list[dict]]] = {}
@@ -102,9 +105,12 @@ def train_methods(methods: tuple[str, ...], build: Builder, evaluate: Evaluator,
                 print(f"{name} step {step}: loss {row['loss']:.4f} ({aux} {row.get('loss_' + aux, 0):.4f}) "
                       f"{row['time_s']:.0f}s", flush=True)
 
-        rows = train_steps(model, strategy, setup.train, steps, batch_size, seed=seed, log=log, log_every=50)
+        rows = train_steps(model, strategy, setup.train, steps, batch_size, lr=DEMO_LR, seed=seed, log=log,
+                           log_every=50)
         train_s = time.time() - t0
-        torch.save(model.state_dict(), out / f"{name}.pt")
+        cfg = demo_run_config(task, name, out / name, setup.bench, setup.paths["root"], steps, seed, batch_size,
+                              tiny_width)
+        write_demo_run(out / name, cfg, model, steps)
         m = evaluate(model, strategy, setup.val, setup.paths["val"])
         m.update(train_s=round(train_s, 1), params=sum(p.numel() for p in model.parameters()),
                  loss_first=rows[0]["loss"], loss_last=rows[-1]["loss"])
@@ -128,7 +134,8 @@ def write_outputs(out: Path, results: dict[str, Any], table: str, sweeps: dict[s
 
 def run_methods(out_dir: str | Path, methods: tuple[str, ...], build: Builder, evaluate: Evaluator, steps: int,
                 seed: int, batch_size: int, tiny_width: int, data_root: str | Path, bench: dict[str, Any] | None,
-                progress: bool, aux: str = "tags") -> tuple[dict[str, Any], dict[str, tuple[list, list[dict]]], CrowdSetup, Path]:
+                progress: bool, aux: str = "tags",
+                task: str = "bottomup") -> tuple[dict[str, Any], dict[str, tuple[list, list[dict]]], CrowdSetup, Path]:
     """A demo's whole run on at most 2 threads: the benchmark, :func:`train_methods`, the wall time.
 
     Returns the ``results.json`` content, the drawings, the benchmark set-up and the output folder (created).
@@ -144,7 +151,7 @@ def run_methods(out_dir: str | Path, methods: tuple[str, ...], build: Builder, e
     setup = crowd_setup(data_root, bench, progress)
     results = demo_header(setup, steps, seed, batch_size)
     results["methods"], drawings = train_methods(methods, build, evaluate, setup, out, steps, batch_size, seed,
-                                                 tiny_width, progress, aux)
+                                                 tiny_width, progress, aux, task)
     results["wall_s"] = round(time.time() - t_all, 1)
     return results, drawings, setup, out
 

@@ -36,7 +36,8 @@ def run_centre_demo(out_dir: str | Path = "runs/demo_centre", steps: int = MULTI
                     progress: bool = True) -> dict[str, Any]:
     """Train and evaluate every centre method; returns the ``results.json`` content."""
     results, drawings, setup, out = run_methods(out_dir, methods, _centre_build, evaluate_bottomup, steps, seed,
-                                                batch_size, tiny_width, data_root, bench, progress, aux="poseoff")
+                                                batch_size, tiny_width, data_root, bench, progress, aux="poseoff",
+                                                task="centre")
     table = results_table(results, CENTRE_TITLE, CENTRE_NOTE)
     write_outputs(out, results, table, results["methods"], "crowd figures, single-stage (person centres)", drawings,
                   setup)

@@ -17,11 +17,16 @@ from adaanchor.demo_bottomup import _bottomup_build  # noqa: E402
 from adaanchor.models.backbones import build_backbone  # noqa: E402
 
 
-def test_each_method_is_grouped_with_and_without_the_tie_break(tmp_path, monkeypatch):
+@pytest.mark.parametrize("layout", ["run directory", "weights file"])  # the demo's folders now, and before
+def test_each_method_is_grouped_with_and_without_the_tie_break(tmp_path, monkeypatch, layout):
     setup = type("Setup", (), {"spec": type("Spec", (), {"num_keypoints": 17})(), "size": (64, 48),
                                 "val": None, "paths": {"val": "gt.json"}})()
     _, model = _bottomup_build("fixanchor", build_backbone("tiny", tiny_width=8), setup)
-    torch.save(model.state_dict(), tmp_path / "fixanchor.pt")
+    if layout == "run directory":
+        (tmp_path / "fixanchor" / "checkpoints").mkdir(parents=True)
+        torch.save({"model": model.state_dict(), "step": 2}, tmp_path / "fixanchor" / "checkpoints" / "last.pt")
+    else:
+        torch.save(model.state_dict(), tmp_path / "fixanchor.pt")
     monkeypatch.setattr(grouping_ties, "build_backbone", lambda *a, **k: build_backbone("tiny", tiny_width=8))
     seen = []
 

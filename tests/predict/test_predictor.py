@@ -158,6 +158,12 @@ def test_paths_that_are_not_the_run_say_what_they_are(pred_runs, tmp_path):
         Predictor.from_run(run / "checkpoints" / "best.pt")
     with pytest.raises(AdaAnchorError, match=rf"^{tmp_path / 'x.pt'}: no such checkpoint file$"):
         Predictor.from_run(tmp_path / "x.pt")
+    # A checkpoint with no run around it: the message said "give the run's config file and ckpt=" and stopped.
+    (tmp_path / "w.pt").write_bytes((run / "checkpoints" / "last.pt").read_bytes())
+    with pytest.raises(AdaAnchorError, match=rf"^{tmp_path / 'w.pt'}: a checkpoint outside a run directory \(no "
+                                             rf"config.yaml in {tmp_path}\); give the config it was trained with in "
+                                             rf"its place, and the checkpoint as ckpt={tmp_path / 'w.pt'}$"):
+        Predictor.from_run(tmp_path / "w.pt")
     with pytest.raises(AdaAnchorError, match=rf"^{run / 'config.yaml'}: no checkpoint found \(checkpoints/best.pt or "
                                              rf"last.pt\); pass ckpt=PATH, or the run directory {run} \(its "
                                              r"checkpoints/ holds last.pt\) in place of its config file$"):

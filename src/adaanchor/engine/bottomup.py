@@ -30,6 +30,12 @@ from ..strategies.tags import BottomUpStrategy
 from .checkpoint import atomic_save, rng_state, set_rng_state
 
 
+def lr_milestones(steps: int) -> list[int]:
+    """The steps after which :func:`train_steps` divides the learning rate by 10: 90/140 and 120/140 of the run
+    (the paper's schedule shape), each once (a 1-step run has one)."""
+    return sorted({round(steps * 90 / 140), round(steps * 120 / 140)})
+
+
 def train_steps(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomUpDataset, steps: int,
                 batch_size: int = 16, lr: float = 1e-3, seed: int = 0, focal_gamma: float = 2.0,
                 log: Callable[[int, dict[str, float]], None] | None = None, log_every: int = 25,
@@ -48,7 +54,7 @@ def train_steps(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomU
     # The whole order, drawn up front as the sampler draws it: a resumed run skips what was trained.
     order = list(RandomSampler(dataset, replacement=True, num_samples=steps * batch_size, generator=gen))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, [round(steps * 90 / 140), round(steps * 120 / 140)], 0.1)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, lr_milestones(steps), 0.1)
     saved = _load_state(state_path, steps, batch_size, seed) if state_path is not None else None
     done = 0 if saved is None else int(saved["step"])
     rows: list[dict[str, float]] = [] if saved is None else [dict(r) for r in saved["rows"]]

@@ -175,8 +175,8 @@ def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Pa
     if run.is_file() and run.suffix in (".pt", ".pth", ".ckpt"):
         folder = run.parent.parent if run.parent.name == "checkpoints" else run.parent
         if not (folder / "config.yaml").is_file():
-            raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); "
-                                 "give the run's config file and ckpt=")
+            raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); give "
+                                 f"the config it was trained with in its place, and the checkpoint as ckpt={run}")
         return folder, run if ckpt is None else ckpt
     return run, ckpt
 
