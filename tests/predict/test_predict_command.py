@@ -416,3 +416,19 @@ def test_nwb_series_keep_each_keypoints_frames(tmp_path):
         for name in ("v.nwb", "e.nwb"):
             with NWBHDF5IO(str(tmp_path / name), "r") as io:
                 assert validate(io=io) == [], name
+
+
+def test_the_summary_tells_the_time_spent_writing_the_files(pred_runs, val_video, tmp_path):
+    """A .slp or .nwb file is written whole when its video ends, seconds for a short video: the frames per second of
+    the whole run were read as the model's speed (1.2 frames/s where the prediction ran at 16)."""
+    from adaanchor.predict.command import format_summary, predict_command
+
+    res = predict_command(str(pred_runs["adaanchor"]), [str(val_video)], out=tmp_path / "o", formats=["nwb"],
+                          progress=False, device="cpu")
+    assert 0 < res["write_s"] < res["seconds"] and res["files"] == [tmp_path / "o" / f"{val_video.stem}.nwb"]
+    base = {"frames": 10, "instances": 10, "seconds": 4.0, "fps": 2.5, "files": [], "skipped": []}
+    assert format_summary({**base, "write_s": 3.0}, tmp_path).splitlines()[0] == (
+        "predicted 10 frame(s), 10 instance(s) in 4.0 s (2.5 frames/s; 3.0 s of it writing the files)")
+    # A share under a tenth of the run is not worth a word.
+    assert format_summary({**base, "write_s": 0.3}, tmp_path).splitlines()[0] == (
+        "predicted 10 frame(s), 10 instance(s) in 4.0 s (2.5 frames/s)")

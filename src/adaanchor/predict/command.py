@@ -78,7 +78,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     ``orientation``: ``displayed`` turns images by their EXIF orientation and videos by their rotation, as a viewer
     shows them (keypoints in that frame); ``stored`` keeps the stored pixels.
 
-    Returns ``frames``, ``instances``, ``seconds``, ``fps``, ``files`` (written), ``skipped`` (list of
+    Returns ``frames``, ``instances``, ``seconds``, ``fps`` (both end to end), ``write_s`` (the part of ``seconds`` spent closing the output files), ``files`` (written), ``skipped`` (list of
     :class:`Skip`), ``stopped`` (SIGTERM or a first Ctrl-C arrived: the frame in hand was finished and the files closed,
     complete, with the frames predicted until then; ``stopped_by`` names it), ``notes`` (lines for the summary) and ``exit_code``.
 
@@ -172,7 +172,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
             "files": groups.files, "overlays": len(overlay_names), "stopped": term.requested,
-            "stopped_by": term.name, "turned": turned}
+            "stopped_by": term.name, "turned": turned, "write_s": groups.write_s}
 
 
 class _Groups:
@@ -187,6 +187,7 @@ class _Groups:
         self.used: set[str] = set()
         self.files: list[Path] = []
         self.open_video: str | None = None  # the key of the open video group
+        self.write_s = 0.0  # seconds spent closing groups (writing their files)
 
     def of(self, frame: Frame) -> _Group:
         """The group of ``frame``, opened for its first frame (closing the video group before it)."""
@@ -194,7 +195,7 @@ class _Groups:
         if key not in self.groups:
             if self.open_video is not None and self.open_video != key and self.open_video != IMAGES_GROUP:
                 done, self.open_video = self.open_video, None
-                self.files.extend(self.groups.pop(done).close(self.frames_of(done)))
+                self._close(self.groups.pop(done), self.frames_of(done))
             name = _unique(IMAGES_GROUP if frame.kind == "image" else frame.source.stem, self.used)
             self.groups[key] = _Group(self.out, name, self.fmts, self.predictor, self.max_inst,
                                       frame.source if frame.kind == "video" else None, self.save_video)
@@ -209,7 +210,14 @@ class _Groups:
     def close_all(self, stopped: bool) -> None:
         """Close every open group; ``stopped`` (SIGTERM): the lost frames at a video's end are not counted."""
         for key, g in self.groups.items():
-            self.files.extend(g.close(None if stopped else self.frames_of(key)))
+            self._close(g, None if stopped else self.frames_of(key))
+
+    def _close(self, group: _Group, frames: int | None) -> None:
+        """Close ``group``, adding its files to :attr:`files` and the time it took to :attr:`write_s` (a .slp or
+        .nwb file is written whole at its close, seconds for a short video: told apart from the predicting)."""
+        t0 = time.perf_counter()
+        self.files.extend(group.close(frames))
+        self.write_s += time.perf_counter() - t0
 
 
 def _frame_id(frame: Frame, ids: dict[Path, int]) -> int:
@@ -256,8 +264,12 @@ def _save_png(img: Any, path: Path) -> None:
 
 def format_summary(res: dict[str, Any], out: Path) -> str:
     """The lines printed at the end of ``adaanchor predict``."""
+    # The files of a video are written when it ends: a .slp or .nwb file takes seconds, which a short video's
+    # frames per second would otherwise be read as the model's speed.
+    writing = res.get("write_s", 0.0)
+    part = f"; {writing:.1f} s of it writing the files" if writing >= 0.1 * res["seconds"] and writing >= 0.1 else ""
     lines = [f"predicted {res['frames']} frame(s), {res['instances']} instance(s) in {res['seconds']:.1f} s "
-             f"({res['fps']:.1f} frames/s)"]
+             f"({res['fps']:.1f} frames/s{part})"]
     lines += [f"wrote {p}" for p in res["files"]]
     if res.get("overlays"):
         lines.append(f"wrote {res['overlays']} overlay image(s) in {out / 'overlays'}")
