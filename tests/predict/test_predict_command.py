@@ -420,7 +420,7 @@ def test_nwb_series_keep_each_keypoints_frames(tmp_path):
 
 def test_the_summary_tells_the_time_spent_writing_the_files(pred_runs, val_video, tmp_path):
     """A .slp or .nwb file is written whole when its video ends, seconds for a short video: the frames per second of
-    the whole run were read as the model's speed (1.2 frames/s where the prediction ran at 16)."""
+    the whole run were read as the model's speed (2 frames/s for 12 frames that were predicted at 16 a second)."""
     from adaanchor.predict.command import format_summary, predict_command
 
     res = predict_command(str(pred_runs["adaanchor"]), [str(val_video)], out=tmp_path / "o", formats=["nwb"],
