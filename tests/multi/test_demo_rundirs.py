@@ -26,6 +26,9 @@ def test_demo_models_are_run_directories_that_eval_and_predict_take(tmp_path, ta
     out, steps = tmp_path / "out", 3
     r = demo(out, steps=steps, batch_size=2, tiny_width=8, data_root=tmp_path / "data", bench=TINY,
              methods=("heatmap", "adaanchor"), progress=False)
+    said = capsys.readouterr().out
+    assert f"each model is a run directory ({out / 'heatmap'}, {out / 'adaanchor'})" in said
+    assert f"adaanchor predict {out / 'heatmap'} IMAGES_OR_VIDEO" in said
     for name, m in r["methods"].items():
         run = out / name
         assert (run / "checkpoints" / "last.pt").is_file() and (run / "spec.yaml").is_file()
