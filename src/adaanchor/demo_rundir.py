@@ -21,6 +21,7 @@ from .config import build_config
 from .engine.bottomup import lr_milestones
 from .engine.checkpoint import atomic_save
 from .engine.rundir import write_run_files
+from .errors import AdaAnchorError
 
 #: The packaged config the demo's run directories start from (its data, model and task settings are the demo's).
 DEMO_CONFIG = "bottomup_crowd"
@@ -52,7 +53,10 @@ def demo_run_config(task: str, name: str, run_dir: Path, bench: dict[str, Any], 
 def write_demo_run(run_dir: Path, cfg: DictConfig, model: torch.nn.Module, steps: int) -> Path:
     """Write ``run_dir`` (config, spec, history and ``checkpoints/last.pt`` with ``model``'s weights); returns the
     checkpoint's path."""
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a file of that name in the demo's folder
+        raise AdaAnchorError(f"{run_dir}: cannot create the run directory of this model ({e.strerror or e})") from None
     write_run_files(cfg, run_dir, None, int(steps), {})
     path = run_dir / "checkpoints" / "last.pt"
     atomic_save({"model": model.state_dict(), "step": int(steps),

@@ -53,3 +53,13 @@ def test_lr_milestones_are_the_schedule_of_the_demo_loop():
     assert lr_milestones(1400) == [900, 1200]
     assert lr_milestones(2880) == [1851, 2469]
     assert lr_milestones(1) == [1]
+
+
+def test_a_file_where_a_run_directory_goes_is_one_line(tmp_path):
+    from adaanchor.demo_rundir import write_demo_run
+    from adaanchor.errors import AdaAnchorError
+
+    (tmp_path / "adaanchor").write_text("not a folder")
+    with pytest.raises(AdaAnchorError, match=rf"^{tmp_path / 'adaanchor'}: cannot create the run directory of this "
+                                             r"model \(Not a directory\)$"):
+        write_demo_run(tmp_path / "adaanchor", None, None, 1)
