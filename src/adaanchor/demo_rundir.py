@@ -57,7 +57,7 @@ def write_demo_run(run_dir: Path, cfg: DictConfig, model: torch.nn.Module, steps
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
     except OSError as e:  # a file of that name in the demo's folder
         raise AdaAnchorError(f"{run_dir}: cannot create the run directory of this model ({e.strerror or e})") from None
-    write_run_files(cfg, run_dir, None, int(steps), {})
+    write_run_files(cfg, run_dir, None, 0, {})  # its history entry: a training from step 0
     path = run_dir / "checkpoints" / "last.pt"
     atomic_save({"model": model.state_dict(), "step": int(steps),
                  "config": OmegaConf.to_container(cfg, resolve=True)}, path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from adaanchor.cli import main
 from adaanchor.config import build_config
@@ -36,6 +37,8 @@ def test_demo_models_are_run_directories_that_eval_and_predict_take(tmp_path, ta
         assert (cfg.task, cfg.strategy.name, cfg.model.tiny_width, cfg.train.max_steps) == (task, name, 8, steps)
         assert list(cfg.data.input_size) == [64, 48] and list(cfg.data.crowd.people) == [2, 3]
         assert list(cfg.train.lr_steps) == lr_milestones(steps) and cfg.train.batch_size == 2
+        history = yaml.safe_load((run / "config_history.yaml").read_text())
+        assert [(h["start_step"], h["resumed_from"]) for h in history] == [(0, None)]  # one training, from step 0
         # The same model on the same held-out images: the demo's recall and AP at every gamma.
         assert main(["eval", str(run), "--json", str(tmp_path / f"{name}.json")]) == 0
         ev = json.loads((tmp_path / f"{name}.json").read_text())
