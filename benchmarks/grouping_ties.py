@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", default="grouping_ties")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args(argv)
-    missing = [str(a.run / n / "checkpoints" / "last.pt") for n in METHODS if not weights_file(a.run, n).is_file()]
+    missing = [f"{a.run / n / 'checkpoints' / 'last.pt'} (or {a.run / n}.pt)" for n in METHODS
+               if not weights_file(a.run, n).is_file()]
     if missing:
         p.error(f"not a bottom-up demo run: missing {', '.join(missing)}")
     torch.set_num_threads(a.threads)

@@ -130,10 +130,10 @@ def write_outputs(out: Path, results: dict[str, Any], table: str, sweeps: dict[s
     draw_poses(drawings, setup.val, setup.spec, out / "poses.png")
     print("\n" + table.rstrip("\n"))
     print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}, gamma_sweep.png, poses.png")
-    first = next(iter(results["methods"]), None)
-    if first is not None:  # the models: the way on to predict, viz, export and eval
-        print(f"each model is a run directory ({', '.join(str(out / m) for m in results['methods'])}), e.g. "
-              f"adaanchor predict {out / first} IMAGES_OR_VIDEO --out predictions")
+    names = list(results["methods"])
+    if names:  # the models: the way on to predict, viz, export and eval
+        print(f"each model is a run directory ({', '.join(str(out / m) for m in names)}), e.g. "
+              f"adaanchor predict {out / names[0]} IMAGES_OR_VIDEO --out predictions")
 
 
 def run_methods(out_dir: str | Path, methods: tuple[str, ...], build: Builder, evaluate: Evaluator, steps: int,

@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from .config import build_config
-from .engine.bottomup import lr_milestones
+from .engine.bottomup import LR_FACTOR, lr_milestones
 from .engine.checkpoint import atomic_save
 from .engine.rundir import write_run_files
 from .errors import AdaAnchorError
@@ -45,7 +45,7 @@ def demo_run_config(task: str, name: str, run_dir: Path, bench: dict[str, Any], 
         "data": {"root": str(Path(data_root).expanduser().resolve()), "crowd": crowd,
                  "input_size": [int(bench["width"]), int(bench["height"])]},
         "model": {"backbone": "tiny", "tiny_width": int(tiny_width)},
-        "train": {"max_steps": int(steps), "batch_size": int(batch_size), "lr": DEMO_LR, "lr_factor": 0.1,
+        "train": {"max_steps": int(steps), "batch_size": int(batch_size), "lr": DEMO_LR, "lr_factor": LR_FACTOR,
                   "lr_steps": lr_milestones(int(steps))},
     })
 

@@ -12,7 +12,8 @@ from adaanchor.cli import main
 from adaanchor.config import build_config
 from adaanchor.demo_bottomup import run_bottomup_demo
 from adaanchor.demo_centre import run_centre_demo
-from adaanchor.engine.bottomup import lr_milestones
+from adaanchor.demo_rundir import DEMO_LR
+from adaanchor.engine.bottomup import LR_FACTOR, lr_milestones
 
 TINY = {"n_train": 6, "n_val": 3, "width": 64, "height": 48, "people": (2, 3)}
 
@@ -37,6 +38,7 @@ def test_demo_models_are_run_directories_that_eval_and_predict_take(tmp_path, ta
         assert (cfg.task, cfg.strategy.name, cfg.model.tiny_width, cfg.train.max_steps) == (task, name, 8, steps)
         assert list(cfg.data.input_size) == [64, 48] and list(cfg.data.crowd.people) == [2, 3]
         assert list(cfg.train.lr_steps) == lr_milestones(steps) and cfg.train.batch_size == 2
+        assert (cfg.train.lr, cfg.train.lr_factor) == (DEMO_LR, LR_FACTOR)
         history = yaml.safe_load((run / "config_history.yaml").read_text())
         assert [(h["start_step"], h["resumed_from"]) for h in history] == [(0, None)]  # one training, from step 0
         # The same model on the same held-out images: the demo's recall and AP at every gamma.

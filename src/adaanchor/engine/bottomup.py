@@ -29,10 +29,13 @@ from ..strategies.grouping import Poses, group_poses
 from ..strategies.tags import BottomUpStrategy
 from .checkpoint import atomic_save, rng_state, set_rng_state
 
+#: What :func:`train_steps` multiplies the learning rate by at each of :func:`lr_milestones`.
+LR_FACTOR = 0.1
+
 
 def lr_milestones(steps: int) -> list[int]:
-    """The steps after which :func:`train_steps` divides the learning rate by 10: 90/140 and 120/140 of the run
-    (the paper's schedule shape), each once (a 1-step run has one)."""
+    """The steps after which :func:`train_steps` multiplies the learning rate by :data:`LR_FACTOR`: 90/140 and
+    120/140 of the run (the paper's schedule shape), each once (a 1-step run has one)."""
     return sorted({round(steps * 90 / 140), round(steps * 120 / 140)})
 
 
@@ -54,7 +57,7 @@ def train_steps(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomU
     # The whole order, drawn up front as the sampler draws it: a resumed run skips what was trained.
     order = list(RandomSampler(dataset, replacement=True, num_samples=steps * batch_size, generator=gen))
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, lr_milestones(steps), 0.1)
+    sched = torch.optim.lr_scheduler.MultiStepLR(opt, lr_milestones(steps), LR_FACTOR)
     saved = _load_state(state_path, steps, batch_size, seed) if state_path is not None else None
     done = 0 if saved is None else int(saved["step"])
     rows: list[dict[str, float]] = [] if saved is None else [dict(r) for r in saved["rows"]]

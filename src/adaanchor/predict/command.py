@@ -78,9 +78,10 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     ``orientation``: ``displayed`` turns images by their EXIF orientation and videos by their rotation, as a viewer
     shows them (keypoints in that frame); ``stored`` keeps the stored pixels.
 
-    Returns ``frames``, ``instances``, ``seconds``, ``fps`` (both end to end), ``write_s`` (the part of ``seconds`` spent closing the output files), ``files`` (written), ``skipped`` (list of
-    :class:`Skip`), ``stopped`` (SIGTERM or a first Ctrl-C arrived: the frame in hand was finished and the files closed,
-    complete, with the frames predicted until then; ``stopped_by`` names it), ``notes`` (lines for the summary) and ``exit_code``.
+    Returns ``frames``, ``instances``, ``seconds``, ``fps`` (both end to end), ``write_s`` (the part of ``seconds``
+    spent closing the output files), ``files`` (written), ``skipped`` (list of :class:`Skip`), ``stopped`` (SIGTERM
+    or a first Ctrl-C arrived: the frame in hand was finished and the files closed, complete, with the frames
+    predicted until then; ``stopped_by`` names it), ``notes`` (lines for the summary) and ``exit_code``.
 
     Raises:
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
