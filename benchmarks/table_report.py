@@ -17,7 +17,14 @@ FACE_COLUMNS = [("nme", "NME", ".2f", 100, True), ("nme_vis", "NME vis.", ".2f",
                 ("nme_inv", "NME occl.", ".2f", 100, True), ("fr", "FR@0.1", ".1f", 100, True),
                 ("vis_score", "Vis.Score", ".3f", 1, False), ("inv_score", "Inv.Score", ".3f", 1, False),
                 ("score_auc", "Score AUC", ".3f", 1, False)]
-PAIRED_KEYS = ("vis_error", "inv_error_in", "inv_error_out", "ap", "nme_inv")
+# Faces cut off by the crop (data.truncation): visible landmarks inside the input and those the crop cuts off;
+# their confidence is the invisible score (a cut-off landmark is v = 1 in the input).
+TRUNCATED_COLUMNS = [("nme", "NME", ".2f", 100, True), ("nme_vis_in", "NME in input", ".2f", 100, True),
+                     ("nme_out", "NME cut off", ".2f", 100, True), ("fr", "FR@0.1", ".1f", 100, True),
+                     ("vis_score", "Vis.Score", ".3f", 1, False), ("inv_score", "Cut-off Score", ".3f", 1, False),
+                     ("score_auc", "Score AUC", ".3f", 1, False)]
+COLUMNS = {"pose": POSE_COLUMNS, "faces": FACE_COLUMNS, "truncated": TRUNCATED_COLUMNS}
+PAIRED_KEYS = ("vis_error", "inv_error_in", "inv_error_out", "ap", "nme_inv", "nme_vis_in", "nme_out")
 
 
 def mean_std(rows: list[dict[str, Any]], key: str) -> tuple[float | None, float | None]:
@@ -34,13 +41,11 @@ def cell(mean: float | None, std: float | None, fmt: str, scale: float = 1.0) ->
     return s + (f" ± {format(std * scale, fmt)}" if std is not None else "")
 
 
-def columns(faces: bool) -> list[tuple[str, str, str, float, bool]]:
-    return FACE_COLUMNS if faces else POSE_COLUMNS
-
-
-def markdown(doc: dict[str, Any], faces: bool) -> list[str]:
-    """The table (mean ± std over seeds, sample std), the paired differences and the convergence check."""
-    cols = columns(faces)
+def markdown(doc: dict[str, Any], kind: str = "pose") -> list[str]:
+    """The table (mean ± std over seeds, sample std), the paired differences and the convergence check;
+    ``kind`` picks the columns (:data:`COLUMNS`: the pose benchmark's, the occluded or the truncated faces')."""
+    cols = COLUMNS[kind]
+    faces = kind != "pose"
     summary, paired = doc["summary"], doc.get("paired", {})
     lines = [f"# {doc['table']}: {doc['steps']} steps per run, {doc['split']} split, seeds {doc['seeds']} "
              "(mean ± std over seeds where repeated)", ""]
@@ -101,14 +106,19 @@ def plot(summary: dict[str, Any], path: Path, title: str) -> None:
     labels = list(summary)
     keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb][k][0] is not None for lb in labels)]
     keys = keys or ["inv_error", "inv_score"]
+    if any((summary[lb].get("nme_out") or (None,))[0] is not None for lb in labels):
+        keys = ["nme_vis_in", "nme_out", "inv_score"]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 0.45 * len(labels) + 1.5), squeeze=False)
     for ax, key in zip(axes[0], keys):
         m = [summary[lb].get(key, (None, None))[0] or 0 for lb in labels]
         e = [summary[lb].get(key, (None, None))[1] or 0 for lb in labels]
+        unit = "px, lower is better" if "error" in key else "% NME, lower is better" if "nme" in key else "mean confidence"
+        if "nme" in key:
+            m, e = [100 * v for v in m], [100 * v for v in e]
         ax.barh(range(len(labels)), m, xerr=e, color="#2ca02c")
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(f"{key} ({'px, lower is better' if 'error' in key else 'mean confidence'})", fontsize=9)
+        ax.set_title(f"{key} ({unit})", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

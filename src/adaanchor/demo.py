@@ -96,7 +96,7 @@ def train_and_evaluate(cfg: DictConfig, val_ds: Any) -> tuple[dict[str, Any], di
     model, strategy, _ = load_for_eval(cfg, Path(summary["run_dir"]) / "checkpoints" / "last.pt")
     m, preds = evaluate_dataset(model, strategy, cfg, val_ds)
     keys = ("vis_error", "inv_error", "inv_error_in", "inv_error_out", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv",
-            "nme", "nme_vis", "nme_inv", "fr")
+            "nme", "nme_vis", "nme_inv", "nme_vis_in", "nme_inv_in", "nme_out", "fr")
     row = {k: m[k] for k in keys if k in m}
     row.update(train_seconds=round(summary["train_seconds"], 1), steps=summary["steps"], params=summary["params"])
     return row, preds

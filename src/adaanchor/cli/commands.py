@@ -195,6 +195,9 @@ def format_eval(method: str, m: dict[str, Any]) -> str:
         pct = lambda v: "N/A" if v is None else f"{100 * v:.2f}%"  # noqa: E731
         lines += ["", f"NME {pct(m['nme'])} (visible {pct(m['nme_vis'])}, occluded {pct(m['nme_inv'])}), "
                   f"FR@0.1 {pct(m['fr'])}"]
+        if m.get("nme_out") is not None:
+            lines.append(f"NME by the input's edge: inside it visible {pct(m['nme_vis_in'])}, occluded "
+                         f"{pct(m['nme_inv_in'])}; cut off by the crop {pct(m['nme_out'])}")
     nf = m.get("nonfinite") or {}
     if nf.get("instances"):
         lines += ["", f"non-finite predictions: {nf['instances']} instance(s), {nf['vis']} visible and {nf['inv']} "

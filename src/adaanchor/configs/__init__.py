@@ -1,6 +1,6 @@
 """The configs that ship with the package, usable by name anywhere: the demo, custom data and crowd figures
 (``demo``, ``custom``, ``bottomup_crowd``), and the paper's settings per data set (``coco/adaanchor_res50_256x192``,
-``mpii/...``, ``wflw/...``, ``crowdpose/...``, ``faces/occluded_ytfaces68``).
+``mpii/...``, ``wflw/...``, ``crowdpose/...``, ``faces/occluded_ytfaces68``, ``faces/truncated_ytfaces68``).
 
 Kept free of heavy imports: the command line reads these paths before it needs torch."""
 

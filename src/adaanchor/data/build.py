@@ -33,6 +33,7 @@ from .readers.guess import format_hint
 from .spec import KeypointSpec
 from .spec_source import load_spec
 from .splits import split_by_config
+from .truncation import TRUNCATION_DEFAULTS, Truncation
 
 DATA_DEFAULTS: dict[str, Any] = {
     "format": "synth",  # synth (the built-in benchmark) | a reader of adaanchor.data.readers.formats
@@ -70,6 +71,8 @@ DATA_DEFAULTS: dict[str, Any] = {
         "kinds": ["polygon", "ellipse", "blob", "patch"],
         "seed": 0,  # evaluation occlusion of sample i depends only on (seed, i)
     },
+    # Crop shifts that cut part of the instance off the input (adaanchor.data.truncation), off by default.
+    "truncation": copy.deepcopy(TRUNCATION_DEFAULTS),
     "aug": copy.deepcopy(AUG_DEFAULTS),
     # Augmentation of the whole-image data of the multi-person tasks (task=bottomup): BottomUpDataset's options.
     "multi_aug": {k: list(v) if isinstance(v, tuple) else v for k, v in BOTTOMUP_AUG.items()},
@@ -91,6 +94,10 @@ DATA_RANGES: dict[str, Checker] = {
     "occlusion.coverage": between(0, 1, lo_open=True),
     "occlusion.count": at_least(0),
     "occlusion.seed": SEED,
+    "truncation.train": PROB,
+    "truncation.val": PROB,
+    "truncation.shift": between(0, 1, lo_open=True),
+    "truncation.seed": SEED,
     "aug.flip": PROB,
     "aug.rotation": between(0, 180),
     "aug.scale": between(0, 1, hi_open=True),  # the crop is scaled by [1 - s, 1 + s]: s < 1 keeps it positive
@@ -208,7 +215,16 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         transform=transform,
         cache_images=bool(data_cfg["cache_images"]),
         exif=_exif_mode(data_cfg),
+        truncation=build_truncation(data_cfg, train),
     )
+
+
+def build_truncation(data_cfg: Mapping[str, Any], train: bool) -> Truncation | None:
+    """The :class:`Truncation` of the ``data.truncation`` section for a training (random shifts) or an
+    evaluation (seeded shifts) dataset; None when its probability is 0."""
+    tr = {**TRUNCATION_DEFAULTS, **(data_cfg.get("truncation") or {})}
+    p = float(tr["train" if train else "val"])
+    return Truncation(p, float(tr["shift"]), None if train else int(tr["seed"])) if p > 0 else None
 
 
 def check_one_per_image(res: ReadResult, split: str) -> None:
@@ -236,6 +252,7 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     """The whole-image :class:`BottomUpDataset` of ``split`` (every person of an image in one item) for the
     multi-person tasks: ``data.multi_aug`` augmentation when ``train`` (default: split == 'train'), else the
     short side resized to the input's and the input padded to a multiple of ``multiple``."""
+    check_top_down_only(data_cfg)
     spec = data_spec(data_cfg)
     res = read_split(data_cfg, split, spec, verbose)
     aug = dict(data_cfg.get("multi_aug") or {})
@@ -247,6 +264,16 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
                            multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
                            exif=_exif_mode(data_cfg))
+
+
+def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
+    """Refuses ``data.occlusion`` and ``data.truncation`` for the whole-image data of the multi-person tasks,
+    which would otherwise train and evaluate without them and say nothing."""
+    on = [f"data.occlusion.{k}" for k in ("train", "val") if (data_cfg.get("occlusion") or {}).get(k)]
+    on += [f"data.truncation.{k}" for k in ("train", "val") if float((data_cfg.get("truncation") or {}).get(k) or 0) > 0]
+    if on:
+        raise AdaAnchorError(f"{', '.join(on)} act on top-down crops (task=single); the multi-person tasks read whole "
+                             "images: set them to false / 0 (data.multi_aug.translation moves people to the border)")
 
 
 def _exif_mode(data_cfg: Mapping[str, Any]) -> str:

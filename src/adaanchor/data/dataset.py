@@ -33,6 +33,7 @@ from .transforms import (
     image_region,
     warp_image,
 )
+from .truncation import Truncation
 from .types import to_tensor_image
 
 AUG_DEFAULTS: dict[str, Any] = {
@@ -146,6 +147,8 @@ class TopDownDataset(Dataset):
         cache_images: keep decoded images in memory (small sets: avoids decoding every epoch).
         exif: ``"ignore"`` (stored pixels; the first image with a rotating EXIF orientation tag gives one
             warning for the dataset) or ``"apply"`` (see :func:`read_image`).
+        truncation: optional :class:`~adaanchor.data.truncation.Truncation`: shifts the crop so that part of
+            the instance falls outside the input (training or seeded evaluation shifts).
     """
 
     def __init__(
@@ -159,6 +162,7 @@ class TopDownDataset(Dataset):
         transform: Callable | None = None,
         cache_images: bool = False,
         exif: str = "ignore",
+        truncation: Truncation | None = None,
     ):
         if crop not in ("box", "image"):
             raise ValueError(f"crop must be 'box' or 'image', got {crop!r}")
@@ -166,6 +170,7 @@ class TopDownDataset(Dataset):
         self.out_wh = (int(input_size[0]), int(input_size[1]))
         self.aug = {**AUG_DEFAULTS, **(aug or {})}
         self.transform = transform
+        self.truncation = truncation
         self._images = DatasetImages(cache_images, exif)  # checks exif
 
     def __len__(self) -> int:
@@ -174,8 +179,9 @@ class TopDownDataset(Dataset):
     def image(self, path: str) -> np.ndarray:
         return self._images(path)
 
-    def affine_for(self, inst: Instance, img_hw: tuple[int, int]) -> tuple[np.ndarray, bool]:
-        """The crop affine of ``inst`` (with augmentation when training) and whether it flips."""
+    def affine_for(self, inst: Instance, img_hw: tuple[int, int], index: int = 0) -> tuple[np.ndarray, bool]:
+        """The crop affine of ``inst``, item ``index`` (with augmentation when training, and the truncation
+        shift when set) and whether it flips."""
         w_out, h_out = self.out_wh
         if self.crop == "image":
             center, size = image_region(img_hw, self.out_wh)
@@ -194,6 +200,8 @@ class TopDownDataset(Dataset):
             if r > 0 and np.random.rand() < 0.6:
                 rot = float(np.clip(np.random.randn() * r, -2 * r, 2 * r))
             flip = bool(np.random.rand() < self.aug["flip"])
+        if self.truncation is not None:
+            center = center + self.truncation.offset(index, size)
         return crop_affine(center, size, self.out_wh, rot, flip), flip
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
@@ -207,7 +215,7 @@ class TopDownDataset(Dataset):
         image_size = (int(img.shape[1]), int(img.shape[0]))  # (W, H) of the original image
         if self.transform is not None:
             img, kpts, vis = self.transform(img, kpts, vis, inst.bbox, idx)
-        a, flip = self.affine_for(inst, img.shape[:2])
+        a, flip = self.affine_for(inst, img.shape[:2], idx)
         crop = warp_image(img, a, self.out_wh)
         xy = apply_affine(a, kpts)
         # Beyond the image border a point is not visible either (the crop shows black padding there).

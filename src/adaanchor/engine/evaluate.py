@@ -161,7 +161,9 @@ def evaluate_predictions(
     ``crowdpose`` through xtcocotools) of the finite predictions. With ``nme_pair`` (two keypoint indices or
     index lists, e.g. the outer eye corners ``(36, 45)``): :func:`~adaanchor.metrics.nme.nme_metrics` in
     original-image pixels, under ``nme_detail``, and its headline numbers as ``nme`` (per-face mean),
-    ``nme_vis`` / ``nme_inv`` (point-level over visible / occluded points) and ``fr`` (FR@0.1).
+    ``nme_vis`` / ``nme_inv`` (point-level over visible / occluded points) and ``fr`` (FR@0.1); when some
+    landmarks lie outside the input (``data.truncation``), also ``nme_out`` over them and ``nme_vis_in`` /
+    ``nme_inv_in`` over the visible / occluded ones inside it.
     """
     from ..metrics.coco import coco_keypoint_ap, crowdpose_ap
     from ..metrics.keypoint import single_keypoint_metrics
@@ -186,10 +188,13 @@ def evaluate_predictions(
         if bad is not None:  # its ground truth there is a placeholder: the NME would be divided by a distance to it
             raise AdaAnchorError(f"NME: keypoint {bad[1]} of the inter-ocular normaliser is not labelled (v = 0) on the "
                                  f"face ann_id {preds['ann_id'][bad[0]]} (image_id {preds['image_id'][bad[0]]})")
-        d = nme_metrics(preds["pred_orig"], preds["gt_orig"], vis_own, norm=nme_pair)
+        d = nme_metrics(preds["pred_orig"], preds["gt_orig"], vis_own, norm=nme_pair, outside=preds.get("outside"))
         m["nme_detail"] = d
         m.update({"nme": d["NME"], "nme_vis": d["NME_vis"], "nme_inv": d["NME_inv"],
                   "fr": d[f"FR@{threshold_key(FR_THRESHOLD)}"]})
+        # Split by the input's edge (a truncating crop): None where no point lies outside it.
+        if d.get("NME_out") is not None:
+            m.update({"nme_vis_in": d["NME_vis_in"], "nme_inv_in": d["NME_inv_in"], "nme_out": d["NME_out"]})
     return m
 
 

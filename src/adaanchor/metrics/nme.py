@@ -153,6 +153,7 @@ def nme_metrics(
     attributes: Sequence[Mapping[str, int] | None] | None = None,
     fr_thr: float = FR_THRESHOLD,
     auc_thr: float = AUC_THRESHOLD,
+    outside: Any = None,
 ) -> dict[str, Any]:
     """NME, FR and AUC of a face set, and of each attribute subset.
 
@@ -161,6 +162,9 @@ def nme_metrics(
         spec: gives the normaliser by name (``spec.nme[norm]``); not needed when ``norm`` is a pair.
         norm: a normaliser name of the spec (``interocular``, ``interpupil``) or a pair of indices / lists.
         attributes: per face, a mapping ``attribute -> 0/1`` (WFLW), or None.
+        outside: optional ``(M, K)`` bool, True where a point lies outside the model's input (a crop that cuts
+            the face off): adds ``NME_vis_in`` / ``NME_inv_in`` (visible / occluded points inside the input) and
+            ``NME_out`` (labelled points outside it; None without such points).
 
     Returns:
         ``{"NME", "FR@0.1", "AUC@0.1", "count", "nonfinite", "NME_vis", "NME_inv", "norm": [a, b],
@@ -195,6 +199,12 @@ def nme_metrics(
     out = _summary(e, fr_thr, auc_thr)
     # Point-level NME of visible (v = 2) and occluded (v = 1) points, as in the paper's Table 4.
     out["NME_vis"], out["NME_inv"] = _point_mean(err, v == 2), _point_mean(err, v == 1)
+    if outside is not None:
+        off = np.asarray(outside, dtype=bool)
+        if off.shape != v.shape:
+            raise ValueError(f"outside: expected shape {v.shape} (faces, points), got {off.shape}")
+        out["NME_vis_in"], out["NME_inv_in"] = _point_mean(err, (v == 2) & ~off), _point_mean(err, (v == 1) & ~off)
+        out["NME_out"] = _point_mean(err, (v > 0) & off)
     out["norm"] = list(pair)
     if attrs is not None and any(a for a in attrs):
         out["subsets"] = _subsets(e, attrs, fr_thr, auc_thr)

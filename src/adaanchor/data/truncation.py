@@ -1,0 +1,59 @@
+"""Truncation: move a top-down crop off its object so that part of it falls outside the model's input.
+
+Real crops cut people and faces off at the frame's edge; the benchmarks' boxes seldom do. :class:`Truncation`
+shifts the crop's centre, in a random direction, by ``u * shift`` of the crop's size (``u`` uniform in
+``[0.5, 1]``). With the 1.25x box padding of :func:`~adaanchor.data.transforms.box_to_center_scale`, the box
+keeps a margin of 10 % of the crop on each side, so ``shift = 0.3`` moves the box's edge 5-20 % of the crop
+out of the input. The keypoints the crop cuts off keep their true coordinates and become ``v = 1``
+(:class:`~adaanchor.data.dataset.TopDownDataset`), which is what the ``inv_error_out`` and ``nme_out``
+metrics score.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+TRUNCATION_DEFAULTS: dict[str, Any] = {
+    "train": 0.0,  # probability that a training crop is shifted (augmentation)
+    "val": 0.0,  # probability that an evaluation crop is shifted (seeded per sample: the same for every model)
+    "shift": 0.3,  # the largest shift, as a fraction of the crop's size (each shift is 0.5-1 times it)
+    "seed": 0,  # the evaluation shift of sample i depends only on (seed, i)
+}
+
+# A stream of its own, so that turning truncation on does not change the occluders drawn for the same
+# (seed, sample) (the occlusion compositor seeds with (seed, i)).
+_STREAM = 0x7472756E
+
+
+class Truncation:
+    """Crop shifts of :data:`TRUNCATION_DEFAULTS`.
+
+    Args:
+        p: probability in [0, 1] that a crop is shifted.
+        shift: the largest shift, a fraction of the crop's size, in (0, 1].
+        seed: None for training (numpy's global RNG, which the training sampler seeds per sample); an integer
+            for evaluation (sample ``i``'s shift depends only on ``(seed, i)``).
+    """
+
+    def __init__(self, p: float, shift: float = TRUNCATION_DEFAULTS["shift"], seed: int | None = None):
+        if not 0.0 <= float(p) <= 1.0:
+            raise ValueError(f"truncation probability must be in [0, 1], got {p!r}")
+        if not 0.0 < float(shift) <= 1.0:
+            raise ValueError(f"truncation shift must be in (0, 1], got {shift!r}")
+        self.p, self.shift, self.seed = float(p), float(shift), seed
+
+    def offset(self, index: int, size: np.ndarray) -> np.ndarray:
+        """``(2,)`` shift of the crop's centre in image pixels for sample ``index`` whose crop is ``size`` =
+        ``(w, h)`` image pixels; zeros when the sample is not shifted. Nothing is drawn when ``p == 0``, so the
+        training augmentation stream is the same as without truncation."""
+        if self.p <= 0.0:
+            return np.zeros(2)
+        rng: Any = np.random if self.seed is None else np.random.default_rng([int(self.seed), int(index), _STREAM])
+        if rng.random() >= self.p:
+            return np.zeros(2)
+        angle = rng.uniform(0.0, 2.0 * math.pi)
+        mag = self.shift * rng.uniform(0.5, 1.0)
+        return mag * np.asarray(size, dtype=np.float64) * np.array([math.cos(angle), math.sin(angle)])

@@ -1,0 +1,123 @@
+"""``data.truncation``: crops shifted off the instance (seeded on evaluation, random in training, nothing drawn when
+off), the landmarks they cut off scored apart (``nme_out``), and the option refused where it would do nothing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from adaanchor.config import build_config
+from adaanchor.data.build import DATA_DEFAULTS, build_image_dataset, build_truncation
+from adaanchor.data.dataset import TopDownDataset
+from adaanchor.data.records import Instance
+from adaanchor.data.spec import load_spec
+from adaanchor.data.transforms import apply_affine
+from adaanchor.data.truncation import TRUNCATION_DEFAULTS, Truncation
+from adaanchor.demo import DEMO_CONFIG
+from adaanchor.errors import AdaAnchorError
+from adaanchor.metrics.nme import nme_metrics
+
+SPEC = load_spec("coco")
+SIZE = np.array([80.0, 60.0])
+
+
+def test_offsets_are_seeded_per_sample_and_within_the_shift():
+    t = Truncation(1.0, 0.3, seed=5)
+    for i in range(50):
+        o = t.offset(i, SIZE)
+        np.testing.assert_array_equal(o, Truncation(1.0, 0.3, seed=5).offset(i, SIZE))  # (seed, i) alone decide
+        r = math.hypot(*(o / SIZE))  # the shift as a fraction of the crop, along its direction
+        assert 0.15 - 1e-9 <= r <= 0.3 + 1e-9
+    assert not np.array_equal(t.offset(0, SIZE), Truncation(1.0, 0.3, seed=6).offset(0, SIZE))
+
+
+def test_the_probability_is_the_share_of_shifted_crops():
+    t = Truncation(0.5, 0.3, seed=0)
+    shifted = np.mean([np.any(t.offset(i, SIZE) != 0) for i in range(2000)])
+    assert 0.46 < shifted < 0.54
+
+
+def test_off_draws_nothing_from_the_training_stream():
+    """p = 0 must leave the training augmentation exactly as without the option."""
+    np.random.seed(3)
+    assert not Truncation(0.0, 0.3).offset(7, SIZE).any()
+    untouched = np.random.rand()
+    np.random.seed(3)
+    Truncation(1.0, 0.3).offset(7, SIZE)  # training: numpy's global RNG, seeded per sample by the sampler
+    assert np.random.rand() != untouched
+    np.random.seed(3)
+    assert np.random.rand() == untouched
+
+
+@pytest.mark.parametrize("args", [(1.5, 0.3), (-0.1, 0.3), (0.5, 0.0), (0.5, 1.5)])
+def test_out_of_range_values_are_refused(args):
+    with pytest.raises(ValueError, match="truncation"):
+        Truncation(*args)
+
+
+def _dataset(tmp_path, truncation):
+    path = tmp_path / "a.png"
+    Image.new("RGB", (100, 80), (90, 90, 90)).save(path)
+    kp = np.stack([np.linspace(22, 78, 17), np.linspace(20, 60, 17)], axis=1)
+    inst = Instance(str(path), 1, 1, kp, np.full(17, 2), np.array([20.0, 18.0, 60.0, 44.0]), 2640.0)
+    return TopDownDataset([inst], SPEC, (64, 48), crop="box", truncation=truncation), kp
+
+
+def test_a_shifted_crop_moves_the_keypoints_and_cuts_some_off(tmp_path):
+    plain, kp = _dataset(tmp_path, None)
+    t = Truncation(1.0, 0.3, seed=0)
+    cut, _ = _dataset(tmp_path, t)
+    a, b = plain[0], cut[0]
+    # The same crop, translated: every keypoint moves by the same amount, the shift in input pixels.
+    d = (b["keypoints"] - a["keypoints"])[0].numpy()
+    np.testing.assert_allclose(d, np.broadcast_to(d[0], d.shape), atol=1e-4)
+    assert np.linalg.norm(d[0]) > 5
+    np.testing.assert_allclose(apply_affine(b["meta"]["affine"], kp), b["keypoints"][0].numpy(), atol=1e-4)
+    xy, vis = b["keypoints"][0].numpy(), b["visibility"][0].numpy()
+    off = (xy[:, 0] < -0.5) | (xy[:, 0] > 63.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > 47.5)
+    assert off.any() and not off.all()
+    np.testing.assert_array_equal(vis, np.where(off, 1, 2))  # cut off: labelled, not visible
+    assert b["meta"]["labelled_visibility"] == [2] * 17
+    np.testing.assert_array_equal(cut[0]["keypoints"], b["keypoints"])  # seeded: the same every time
+
+
+def test_the_config_section_builds_per_split():
+    cfg = {**DATA_DEFAULTS, "truncation": {**TRUNCATION_DEFAULTS, "train": 0.5, "val": 0.0}}
+    assert build_truncation(cfg, train=False) is None  # off on the evaluation split
+    t = build_truncation(cfg, train=True)
+    assert t.p == 0.5 and t.seed is None and t.shift == TRUNCATION_DEFAULTS["shift"]
+    cfg["truncation"]["val"] = 1.0
+    assert build_truncation(cfg, train=False).seed == TRUNCATION_DEFAULTS["seed"]
+    assert build_truncation(DATA_DEFAULTS, train=True) is None  # the default: no truncation
+
+
+@pytest.mark.parametrize("over,text", [("data.truncation.val=1.5", "data.truncation.val"),
+                                       ("data.truncation.shift=0", "data.truncation.shift")])
+def test_bad_values_are_refused_by_the_config(over, text):
+    with pytest.raises(AdaAnchorError, match=text):
+        build_config(DEMO_CONFIG, [over])
+
+
+@pytest.mark.parametrize("over", [{"truncation": {"train": 0.5}}, {"occlusion": {"val": True}}])
+def test_the_multi_person_data_refuses_top_down_options(over):
+    cfg = {**DATA_DEFAULTS, **over}
+    with pytest.raises(AdaAnchorError, match="top-down crops"):
+        build_image_dataset(cfg, "val")
+
+
+def test_nme_split_by_the_input_edge():
+    gt = np.array([[[0.0, 0.0], [10.0, 0.0], [5.0, 5.0], [5.0, 9.0]]])
+    pred = gt + np.array([[[1.0, 0.0], [0.0, 2.0], [0.0, 3.0], [0.0, 4.0]]])
+    vis = np.array([[2, 2, 1, 2]])
+    outside = np.array([[False, False, False, True]])
+    d = nme_metrics(pred, gt, vis, norm=(0, 1), outside=outside)  # normaliser: 10 px
+    assert d["NME_vis_in"] == pytest.approx(0.15) and d["NME_inv_in"] == pytest.approx(0.3)
+    assert d["NME_out"] == pytest.approx(0.4)
+    assert d["NME_vis"] == pytest.approx((0.1 + 0.2 + 0.4) / 3)  # the annotation's flags, as before
+    assert "NME_out" not in nme_metrics(pred, gt, vis, norm=(0, 1))
+    assert nme_metrics(pred, gt, vis, norm=(0, 1), outside=np.zeros((1, 4), bool))["NME_out"] is None
+    with pytest.raises(ValueError, match="outside: expected shape"):
+        nme_metrics(pred, gt, vis, norm=(0, 1), outside=np.zeros((1, 3), bool))
