@@ -131,6 +131,24 @@ def test_faces_table_runs_on_a_landmark_csv(tmp_path):
     assert dev["split"] == "dev" and dev["config"]["data"]["split"]["dev_fraction"] > 0
 
 
+@pytest.mark.slow
+def test_truncated_faces_table_scores_the_cut_off_landmarks(tmp_path):
+    from root_helpers import write_face_csv
+
+    write_face_csv(tmp_path / "faces", {f"P_{i}": 2 for i in range(10)}, name="training_frames_keypoints.csv",
+                   images="training")
+    over = [f"data.root={tmp_path / 'faces'}", "data.input_size=[32,32]", "model.tiny_width=8", "train.batch_size=4",
+            "data.truncation.val=1.0"]  # every evaluation crop shifted: some landmarks fall outside on any face set
+    assert paper_tables.main(["truncation", "--split", "test", "--seeds", "0", "--steps", "1", "--only", "FixAnchor",
+                              "--out", str(tmp_path / "out"), *over]) == 0
+    doc = json.loads((tmp_path / "out" / "truncation.json").read_text())
+    row = doc["runs"]["FixAnchor"][0]
+    assert row["nme_out"] > 0 and row["nme_vis_in"] > 0
+    assert doc["config"]["data"]["truncation"]["train"] == 0.5  # the packaged benchmark's own setting
+    md = (tmp_path / "out" / "truncation.md").read_text()
+    assert "| NME in input | NME cut off |" in md
+
+
 @pytest.mark.parametrize("table", ["table1", "table5"])
 @pytest.mark.parametrize("args,text", [(["--steps", "0"], "argument --steps: must be an integer >= 1, got 0"),
                                        (["--steps", "-2"], "argument --steps: must be an integer >= 1, got -2"),

@@ -121,3 +121,13 @@ def test_nme_split_by_the_input_edge():
     assert nme_metrics(pred, gt, vis, norm=(0, 1), outside=np.zeros((1, 4), bool))["NME_out"] is None
     with pytest.raises(ValueError, match="outside: expected shape"):
         nme_metrics(pred, gt, vis, norm=(0, 1), outside=np.zeros((1, 3), bool))
+
+
+def test_eval_prints_the_split_only_when_landmarks_were_cut_off():
+    from adaanchor.cli.commands import format_eval
+
+    m = {"vis_error": 1.0, "inv_error": 2.0, "vis_score": 0.9, "inv_score": 0.5, "nme": 0.05, "nme_vis": 0.04,
+         "nme_inv": None, "fr": 0.01}
+    assert "input's edge" not in format_eval("fixanchor", m)
+    text = format_eval("fixanchor", {**m, "nme_out": 0.12, "nme_vis_in": 0.04, "nme_inv_in": None})
+    assert "NME by the input's edge: inside it visible 4.00%, occluded N/A; cut off by the crop 12.00%" in text
