@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from adaanchor.config import build_config
-from adaanchor.data.build import DATA_DEFAULTS, build_image_dataset, build_truncation
+from adaanchor.data.build import DATA_DEFAULTS, build_image_dataset
 from adaanchor.data.dataset import TopDownDataset
 from adaanchor.data.records import Instance
 from adaanchor.data.spec import load_spec
@@ -85,13 +85,13 @@ def test_a_shifted_crop_moves_the_keypoints_and_cuts_some_off(tmp_path):
 
 
 def test_the_config_section_builds_per_split():
-    cfg = {**DATA_DEFAULTS, "truncation": {**TRUNCATION_DEFAULTS, "train": 0.5, "val": 0.0}}
-    assert build_truncation(cfg, train=False) is None  # off on the evaluation split
-    t = build_truncation(cfg, train=True)
+    section = {"train": 0.5}  # missing keys take the defaults
+    assert Truncation.from_config(section, train=False) is None  # off on the evaluation split
+    t = Truncation.from_config(section, train=True)
     assert t.p == 0.5 and t.seed is None and t.shift == TRUNCATION_DEFAULTS["shift"]
-    cfg["truncation"]["val"] = 1.0
-    assert build_truncation(cfg, train=False).seed == TRUNCATION_DEFAULTS["seed"]
-    assert build_truncation(DATA_DEFAULTS, train=True) is None  # the default: no truncation
+    assert Truncation.from_config({**section, "val": 1.0}, train=False).seed == TRUNCATION_DEFAULTS["seed"]
+    assert Truncation.from_config(DATA_DEFAULTS["truncation"], train=True) is None  # the default: no truncation
+    assert Truncation.from_config(None, train=True) is None
 
 
 @pytest.mark.parametrize("over,text", [("data.truncation.val=1.5", "data.truncation.val"),

@@ -215,16 +215,8 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         transform=transform,
         cache_images=bool(data_cfg["cache_images"]),
         exif=_exif_mode(data_cfg),
-        truncation=build_truncation(data_cfg, train),
+        truncation=Truncation.from_config(data_cfg.get("truncation"), train),
     )
-
-
-def build_truncation(data_cfg: Mapping[str, Any], train: bool) -> Truncation | None:
-    """The :class:`Truncation` of the ``data.truncation`` section for a training (random shifts) or an
-    evaluation (seeded shifts) dataset; None when its probability is 0."""
-    tr = {**TRUNCATION_DEFAULTS, **(data_cfg.get("truncation") or {})}
-    p = float(tr["train" if train else "val"])
-    return Truncation(p, float(tr["shift"]), None if train else int(tr["seed"])) if p > 0 else None
 
 
 def check_one_per_image(res: ReadResult, split: str) -> None:

@@ -12,6 +12,7 @@ metrics score.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,14 @@ class Truncation:
         if not 0.0 < float(shift) <= 1.0:
             raise ValueError(f"truncation shift must be in (0, 1], got {shift!r}")
         self.p, self.shift, self.seed = float(p), float(shift), seed
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None, train: bool) -> Truncation | None:
+        """The shifts of a ``data.truncation`` section (missing keys: :data:`TRUNCATION_DEFAULTS`) for a training
+        (random) or an evaluation (seeded) dataset; None when that split's probability is 0."""
+        tr = {**TRUNCATION_DEFAULTS, **(section or {})}
+        p = float(tr["train" if train else "val"])
+        return cls(p, float(tr["shift"]), None if train else int(tr["seed"])) if p > 0 else None
 
     def offset(self, index: int, size: np.ndarray) -> np.ndarray:
         """``(2,)`` shift of the crop's centre in image pixels for sample ``index`` whose crop is ``size`` =
