@@ -489,7 +489,7 @@ def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypat
     names = packaged_names()
     assert names[:3] == ["bottomup_crowd", "custom", "demo"]
     assert {"coco/adaanchor_res50_256x192", "mpii/heatmap_res50_256x256", "wflw/adaanchor_hrnet_w18_256",
-            "crowdpose/centre_adaanchor_hrnet_w32_512", "faces/occluded_ytfaces68"} <= set(names[3:])
+            "crowdpose/centre_adaanchor_hrnet_w32_512", "faces/occluded_ytfaces68", "faces/truncated_ytfaces68"} <= set(names[3:])
     assert all(config_file(n).is_file() and config_file(n).is_relative_to(PACKAGED_CONFIGS) for n in names)
     paper = PACKAGED_CONFIGS / "coco" / "adaanchor_res50_256x192.yaml"
     for given in ("coco/adaanchor_res50_256x192", "coco/adaanchor_res50_256x192.yaml",
