@@ -218,9 +218,10 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     # assigner.json is the comparison in its own schema; the full record of that table is assigner_runs.json.
     stem = (f"{name}_runs" if name == "assigner" else name) + ("" if split == "test" else "_dev")
     write_text_atomic(out / f"{stem}.json", json.dumps(doc, indent=2))
-    lines = markdown(doc, spec.get("columns", "faces" if "base" in spec else "pose"))
+    kind = spec.get("columns", "faces" if "base" in spec else "pose")
+    lines = markdown(doc, kind)
     write_text_atomic(out / f"{stem}.md", "\n".join(lines) + "\n")
-    plot(summary, out / f"{stem}.png", f"{name} ({split})")
+    plot(summary, out / f"{stem}.png", f"{name} ({split})", kind)
     if name == "assigner":
         write_assigner_json(doc, out / ("assigner.json" if split == "test" else "assigner_dev.json"))
     print("\n".join(lines))

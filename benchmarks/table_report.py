@@ -97,7 +97,9 @@ def _paired_lines(paired: dict[str, Any], keys: list[tuple[str, str, str, float,
     return lines
 
 
-def plot(summary: dict[str, Any], path: Path, title: str) -> None:
+def plot(summary: dict[str, Any], path: Path, title: str, kind: str = "pose") -> None:
+    """Bars of the invisible errors and confidence per method (mean ± std over seeds); for the truncated faces
+    (``kind`` ``truncated``) the NME inside the input, of the landmarks cut off, and their confidence."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,8 +108,9 @@ def plot(summary: dict[str, Any], path: Path, title: str) -> None:
     labels = list(summary)
     keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb][k][0] is not None for lb in labels)]
     keys = keys or ["inv_error", "inv_score"]
-    if any((summary[lb].get("nme_out") or (None,))[0] is not None for lb in labels):
+    if kind == "truncated":
         keys = ["nme_vis_in", "nme_out", "inv_score"]
+    names = {key: name for key, name, *_ in COLUMNS[kind]}
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 0.45 * len(labels) + 1.5), squeeze=False)
     for ax, key in zip(axes[0], keys):
         m = [summary[lb].get(key, (None, None))[0] or 0 for lb in labels]
@@ -118,7 +121,7 @@ def plot(summary: dict[str, Any], path: Path, title: str) -> None:
         ax.barh(range(len(labels)), m, xerr=e, color="#2ca02c")
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.invert_yaxis()
-        ax.set_title(f"{key} ({unit})", fontsize=9)
+        ax.set_title(f"{names.get(key, key)} ({unit})", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
