@@ -106,10 +106,11 @@ def plot(summary: dict[str, Any], path: Path, title: str, kind: str = "pose") ->
     import matplotlib.pyplot as plt
 
     labels = list(summary)
-    keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb][k][0] is not None for lb in labels)]
-    keys = keys or ["inv_error", "inv_score"]
     if kind == "truncated":
         keys = ["nme_vis_in", "nme_out", "inv_score"]
+    else:
+        keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb][k][0] is not None for lb in labels)]
+        keys = keys or ["inv_error", "inv_score"]
     names = {key: name for key, name, *_ in COLUMNS[kind]}
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 0.45 * len(labels) + 1.5), squeeze=False)
     for ax, key in zip(axes[0], keys):

@@ -24,8 +24,8 @@ TRUNCATION_DEFAULTS: dict[str, Any] = {
     "seed": 0,  # the evaluation shift of sample i depends only on (seed, i)
 }
 
-# A stream of its own, so that turning truncation on does not change the occluders drawn for the same
-# (seed, sample) (the occlusion compositor seeds with (seed, i)).
+# A stream of its own: the occlusion compositor seeds sample i with (seed, i), and a shift drawn from the same
+# numbers would be tied to that sample's occluders.
 _STREAM = 0x7472756E
 
 
