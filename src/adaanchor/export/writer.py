@@ -147,13 +147,7 @@ def export_onnx(
     _prepare_output(out)
     w, h = input_wh(input_size)
     model = copy.deepcopy(model).cpu().float().eval()  # the caller's model stays where it is
-    if spatial_multiple:
-        names = head_names(model, (w, h))
-        graph: nn.Module = HeadsGraph(model, names).eval()
-        meta = {**(metadata or {}), "adaanchor.spatial_multiple": str(int(spatial_multiple))}
-    else:
-        names = graph_outputs(model, strategy, (w, h))
-        graph, meta = DecodedGraph(model, strategy, names).eval(), dict(metadata or {})
+    graph, names, meta = _graph(model, strategy, (w, h), spatial_multiple, metadata)
     example = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(0))
 
     tmp = out.parent / f".{out.name}.{os.getpid()}.tmp.onnx"
@@ -176,6 +170,18 @@ def export_onnx(
         "input_shape": ["batch", 3, "height", "width"] if spatial_multiple else ["batch", 3, h, w],
         "dynamo_error": dynamo_error,
     }
+
+
+def _graph(model: nn.Module, strategy: Any, wh: tuple[int, int], spatial_multiple: int | None,
+           metadata: dict[str, str] | None) -> tuple[nn.Module, list[str], dict[str, str]]:
+    """The module to export (the network's head maps, or the network and the decode), its output names and the
+    metadata strings to store."""
+    if spatial_multiple:
+        names = head_names(model, wh)
+        meta = {**(metadata or {}), "adaanchor.spatial_multiple": str(int(spatial_multiple))}
+        return HeadsGraph(model, names).eval(), names, meta
+    names = graph_outputs(model, strategy, wh)
+    return DecodedGraph(model, strategy, names).eval(), names, dict(metadata or {})
 
 
 __all__ = ["export_onnx"]

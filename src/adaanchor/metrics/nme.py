@@ -176,18 +176,7 @@ def nme_metrics(
     """
     check_thresholds((fr_thr,), "fr_thr")
     check_thresholds((auc_thr,), "auc_thr")
-    if spec is not None and not isinstance(spec, KeypointSpec):
-        if not isinstance(spec, (str, os.PathLike, Mapping)):  # a pair in spec's place: "'tuple' object has no attribute 'nme'"
-            raise TypeError(f"spec: expected a KeypointSpec, a spec name or None, got {type(spec).__name__} {spec!r}"
-                            f"{'; a normaliser pair goes by keyword: norm=' + repr(spec) if isinstance(spec, (list, tuple)) else ''}")
-        spec = load_spec(spec)
-    if isinstance(norm, str):
-        if spec is None or norm not in spec.nme:
-            have = sorted(spec.nme) if spec is not None else []
-            raise ValueError(f"normaliser '{norm}' is not defined by the spec (has {have})")
-        pair = spec.nme[norm]
-    else:
-        pair = norm
+    pair = _normaliser_pair(spec, norm)
     d = normaliser(gt, pair)
     pair = norm_pair(pair, as_float_array(gt, "gt").shape[1])
     e, err, v = _point_errors(pred, gt, vis, d)
@@ -200,15 +189,36 @@ def nme_metrics(
     # Point-level NME of visible (v = 2) and occluded (v = 1) points, as in the paper's Table 4.
     out["NME_vis"], out["NME_inv"] = _point_mean(err, v == 2), _point_mean(err, v == 1)
     if outside is not None:
-        off = np.asarray(outside, dtype=bool)
-        if off.shape != v.shape:
-            raise ValueError(f"outside: expected shape {v.shape} (faces, points), got {off.shape}")
-        out["NME_vis_in"], out["NME_inv_in"] = _point_mean(err, (v == 2) & ~off), _point_mean(err, (v == 1) & ~off)
-        out["NME_out"] = _point_mean(err, (v > 0) & off)
+        out.update(_edge_split(err, v, outside))
     out["norm"] = list(pair)
     if attrs is not None and any(a for a in attrs):
         out["subsets"] = _subsets(e, attrs, fr_thr, auc_thr)
     return out
+
+
+def _normaliser_pair(spec: Any, norm: str | Sequence[Any]) -> Any:
+    """The normalising pair of ``norm``: a spec's named pair (``spec`` a KeypointSpec, name, path or mapping) or
+    ``norm`` itself when it is a pair."""
+    if spec is not None and not isinstance(spec, KeypointSpec):
+        if not isinstance(spec, (str, os.PathLike, Mapping)):  # a pair in spec's place: "'tuple' object has no attribute 'nme'"
+            raise TypeError(f"spec: expected a KeypointSpec, a spec name or None, got {type(spec).__name__} {spec!r}"
+                            f"{'; a normaliser pair goes by keyword: norm=' + repr(spec) if isinstance(spec, (list, tuple)) else ''}")
+        spec = load_spec(spec)
+    if isinstance(norm, str):
+        if spec is None or norm not in spec.nme:
+            have = sorted(spec.nme) if spec is not None else []
+            raise ValueError(f"normaliser '{norm}' is not defined by the spec (has {have})")
+        return spec.nme[norm]
+    return norm
+
+
+def _edge_split(err: np.ndarray, v: np.ndarray, outside: Any) -> dict[str, float | None]:
+    """Point NME split by the input's edge. err, v: ``(M, K)``; outside: ``(M, K)`` bool, True off the input."""
+    off = np.asarray(outside, dtype=bool)
+    if off.shape != v.shape:
+        raise ValueError(f"outside: expected shape {v.shape} (faces, points), got {off.shape}")
+    return {"NME_vis_in": _point_mean(err, (v == 2) & ~off), "NME_inv_in": _point_mean(err, (v == 1) & ~off),
+            "NME_out": _point_mean(err, (v > 0) & off)}
 
 
 def _check_attributes(attributes: Any, m: int) -> list[Mapping[str, int] | None] | None:

@@ -112,13 +112,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                      "instances per image")
     for line in notes:  # after the refusals: a note about detections a refused run never reads misleads
         print(f"note: {line}", file=sys.stderr)
-    made = [d for d in (out, out / "overlays") if not d.exists()]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        if overlays and any(s.kind == "image" for s in srcs):
-            (out / "overlays").mkdir(exist_ok=True)
-    except OSError as e:
-        raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    made = _make_folders(out, overlays and any(s.kind == "image" for s in srcs))
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
                float(min_score))
@@ -132,6 +126,19 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     stop_code = EXIT_INTERRUPTED if str(res.get("stopped_by", "")).startswith("Ctrl-C") else EXIT_STOPPED
     res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
     return res
+
+
+def _make_folders(out: Path, overlays: bool) -> list[Path]:
+    """Create ``out`` (and ``out/overlays`` with ``overlays``); returns the folders that did not exist before, so
+    that a run which reads no frame can remove them again."""
+    made = [d for d in (out, out / "overlays") if not d.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if overlays:
+            (out / "overlays").mkdir(exist_ok=True)
+    except OSError as e:
+        raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    return made
 
 
 def _nothing_to_predict(skipped: list[Skip]) -> AdaAnchorError:

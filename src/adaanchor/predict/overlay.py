@@ -153,16 +153,7 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
             if shown[a] and shown[b]:
                 cv2.line(out, _pt(kp[a]), _pt(kp[b]), limb, t, cv2.LINE_AA, SHIFT)
         if anchors and pred.anchors is not None:
-            an = _fx(pred.anchors[i], f)
-            for j in np.flatnonzero(shown):
-                if stride:
-                    cell = _fx(_anchor_cell(pred.anchors[i, j], pred.affines[i], stride), f)
-                    cv2.polylines(out, [cell.reshape(-1, 1, 2).astype(np.int32)], True, ANCHOR_RGB, max(1, t // 2),
-                                  cv2.LINE_AA, SHIFT)
-                length = float(np.hypot(*(kp[j] - an[j]))) / (1 << SHIFT)
-                if length > 0:  # an anchor on its keypoint has no arrow (OpenCV 5 refuses a zero tip length)
-                    cv2.arrowedLine(out, _pt(an[j]), _pt(kp[j]), ANCHOR_RGB, max(1, t // 2), cv2.LINE_AA, SHIFT,
-                                    min(0.5, 3.0 * r / length))
+            _draw_anchors(out, pred, i, np.flatnonzero(shown), stride, f, t)
         for j in np.flatnonzero(shown):
             col = NO_SCORE_RGB if pred.scores is None else confidence_rgb(pred.scores[i, j])
             cv2.circle(out, _pt(kp[j]), r << SHIFT, col, -1, cv2.LINE_AA, SHIFT)
@@ -170,6 +161,22 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
     if legend and pred.scores is not None:
         _legend(out, t)
     return out
+
+
+def _draw_anchors(out: np.ndarray, pred: Prediction, i: int, shown: np.ndarray, stride: int | None, f: int,
+                  t: int) -> None:
+    """Instance ``i``'s arrows from anchor to keypoint (and with ``stride`` each anchor's cell) onto ``out``, drawn
+    at scale ``f`` with line thickness ``t``; ``shown``: the keypoint indices drawn."""
+    kp, an, r = _fx(pred.keypoints[i], f), _fx(pred.anchors[i], f), 2 * t + 1
+    for j in shown:
+        if stride:
+            cell = _fx(_anchor_cell(pred.anchors[i, j], pred.affines[i], stride), f)
+            cv2.polylines(out, [cell.reshape(-1, 1, 2).astype(np.int32)], True, ANCHOR_RGB, max(1, t // 2),
+                          cv2.LINE_AA, SHIFT)
+        length = float(np.hypot(*(kp[j] - an[j]))) / (1 << SHIFT)
+        if length > 0:  # an anchor on its keypoint has no arrow (OpenCV 5 refuses a zero tip length)
+            cv2.arrowedLine(out, _pt(an[j]), _pt(kp[j]), ANCHOR_RGB, max(1, t // 2), cv2.LINE_AA, SHIFT,
+                            min(0.5, 3.0 * r / length))
 
 
 def _legend(img: np.ndarray, t: int) -> None:

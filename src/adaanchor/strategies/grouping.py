@@ -67,8 +67,6 @@ def group_poses(
     Returns:
         :class:`Poses`, sorted by descending score.
     """
-    from scipy.optimize import linear_sum_assignment  # here: importing scipy.optimize took 0.2 s of every config import
-
     k_types = xy.shape[0]
     order = list(range(k_types)) if order is None else list(order)
     kps: list[np.ndarray] = []  # per pose (K, 3)
@@ -81,14 +79,8 @@ def group_poses(
             continue
         matched = np.full(det.size, -1)
         if kps:
-            ref = np.array(means)
-            dist = np.abs(tag[k, det][:, None] - ref[None, :])
             taken = np.array([p[k, 2] > 0 for p in kps])  # a pose holds one keypoint per type
-            cost = dist + conf_weight * (1.0 - score[k, det])[:, None] + _TIE * dist**2 / tag_threshold
-            cost = np.where((dist > tag_threshold) | taken[None, :], _REFUSED, cost)
-            rows, cols = linear_sum_assignment(cost)
-            ok = cost[rows, cols] < _REFUSED
-            matched[rows[ok]] = cols[ok]
+            matched = _match(tag[k, det], score[k, det], np.array(means), taken, tag_threshold, conf_weight)
         for d, p in zip(det, matched):
             if p < 0:
                 kps.append(np.zeros((k_types, 3)))
@@ -107,6 +99,22 @@ def group_poses(
     pose_score = out[:, :, 2].mean(axis=1)
     rank = np.argsort(-pose_score, kind="stable")
     return Poses(out[rank], pose_score[rank], np.array(means)[rank])
+
+
+def _match(tag: np.ndarray, score: np.ndarray, means: np.ndarray, taken: np.ndarray, tag_threshold: float,
+           conf_weight: float) -> np.ndarray:
+    """The pose each detection of one type joins (-1: none). tag, score: ``(D,)``; means, taken: ``(P,)`` (taken:
+    the pose has this type already). Returns ``(D,)`` int."""
+    from scipy.optimize import linear_sum_assignment  # here: importing scipy.optimize took 0.2 s of every config import
+
+    dist = np.abs(tag[:, None] - means[None, :])
+    cost = dist + conf_weight * (1.0 - score)[:, None] + _TIE * dist**2 / tag_threshold
+    cost = np.where((dist > tag_threshold) | taken[None, :], _REFUSED, cost)
+    rows, cols = linear_sum_assignment(cost)
+    ok = cost[rows, cols] < _REFUSED
+    matched = np.full(tag.shape[0], -1)
+    matched[rows[ok]] = cols[ok]
+    return matched
 
 
 def _mean(values: list[float]) -> np.floating:
