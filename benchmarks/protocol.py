@@ -11,7 +11,10 @@
 - **Convergence.** Dev runs evaluate on the dev split after every epoch (``eval_log.csv``). The check is
   the relative change of the dev visible error over the last 20% of training and, because the learning rate
   drops at 80%, also over the last 10% (the low-learning-rate phase alone); a run counts as converged when
-  the latter is under :data:`CONVERGED_REL`.
+  the latter is under :data:`CONVERGED_REL`. Beside it, and not part of the rule, ``trend_last20``: the slope
+  of a least-squares line through every evaluation of the last 20%, as a relative change per 10% of training.
+  An endpoint difference reads one epoch's noise; the line averages it out, so a fall that the endpoints
+  hide (or a failure that is only noise) shows there.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dic
 
     The value "at p%" is the last evaluation at or before that step; None when the log has too few rows."""
     if not eval_log.is_file():
-        return {"rel_change_last20": None, "rel_change_last10": None, "converged": None}
+        return {"rel_change_last20": None, "rel_change_last10": None, "converged": None, "trend_last20": None}
     with eval_log.open() as f:
         rows = [(int(float(r["step"])), float(r[key])) for r in csv.DictReader(f) if r.get(key) not in (None, "")]
     rows.sort()
@@ -107,7 +110,21 @@ def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dic
         out[name] = None if final is None or ref in (None, 0) else (final - ref) / ref
     c = out["rel_change_last10"]
     out["converged"] = None if c is None else abs(c) < CONVERGED_REL
+    out["trend_last20"] = fitted_trend([(st, v) for st, v in rows if st > 0.8 * total_steps], total_steps)
     return out
+
+
+def fitted_trend(rows: Sequence[tuple[int, float]], total_steps: int) -> float | None:
+    """Least-squares slope of ``(step, value)`` rows as a relative change per 10% of ``total_steps`` (relative to
+    the rows' mean); None with fewer than 3 rows, a single step, or a mean of 0."""
+    if len(rows) < 3:
+        return None
+    x = np.array([r[0] for r in rows], dtype=float)
+    y = np.array([r[1] for r in rows], dtype=float)
+    if np.ptp(x) == 0 or y.mean() == 0:
+        return None
+    slope = np.polyfit(x, y, 1)[0]
+    return float(slope * 0.1 * total_steps / y.mean())
 
 
 def fmt_diff(diff: Mapping[str, Any] | None, fmt: str, scale: float = 1.0) -> str:

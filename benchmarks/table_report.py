@@ -68,6 +68,10 @@ def markdown(doc: dict[str, Any], kind: str = "pose") -> list[str]:
         ch = [abs(r["convergence"]["rel_change_last10"]) for _, r in conv]
         lines += ["", f"Convergence (dev visible error, last 10% of training): median |change| {100 * np.median(ch):.1f}%, "
                   f"max {100 * max(ch):.1f}%; not converged: {', '.join(bad) if bad else 'none'}."]
+        tr = [r["convergence"]["trend_last20"] for _, r in conv if r["convergence"].get("trend_last20") is not None]
+        if tr:  # a diagnostic beside the rule: the line through the last 20% averages out one epoch's noise
+            lines[-1] += (f" Fitted trend over the last 20% (per 10% of training, not part of the rule): median "
+                          f"{100 * np.median(tr):+.1f}%, range {100 * min(tr):+.1f}% to {100 * max(tr):+.1f}%.")
     if doc.get("missing"):
         lines += ["", f"Not finished, left out: {', '.join(doc['missing'])}."]
     lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]

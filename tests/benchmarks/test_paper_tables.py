@@ -105,7 +105,7 @@ def test_dev_split_is_its_own_benchmark_with_a_convergence_check(tmp_path):
     manifest = json.loads((tmp_path / "dev" / "manifest.json").read_text())
     assert manifest["config"]["seed"] == paper_tables.DEV_SYNTH_SEED
     conv = doc["runs"]["FixAnchor"][0]["convergence"]
-    assert set(conv) == {"rel_change_last20", "rel_change_last10", "converged"}
+    assert set(conv) == {"rel_change_last20", "rel_change_last10", "converged", "trend_last20"}
     assert not (tmp_path / "sigma.json").exists()  # dev results never overwrite the evaluation-split files
 
 

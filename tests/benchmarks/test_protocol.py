@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from protocol import convergence, fmt_diff, is_win, paired_difference, protocol_win, split_overrides  # noqa: E402
+from protocol import convergence, fitted_trend, fmt_diff, is_win, paired_difference, protocol_win, split_overrides  # noqa: E402
 
 
 def test_paired_difference_uses_common_seeds_only():
@@ -74,6 +74,28 @@ def test_convergence_reads_the_eval_log(tmp_path):
     assert convergence(tmp_path / "missing.csv", 1000)["converged"] is None
 
 
+def _log(path, rows):
+    path.write_text("step,epoch,pck,vis_error,inv_error\n" + "".join(f"{s},0,0.5,{v},1\n" for s, v in rows))
+    return path
+
+
+def test_fitted_trend_reads_a_line_through_the_last_fifth(tmp_path):
+    steps = range(820, 1001, 20)  # 10 evaluations after the drop at 80%
+    c = convergence(_log(tmp_path / "a.csv", [(100, 9.0)] + [(s, 5.0 - 0.001 * (s - 820)) for s in steps]), 1000)
+    assert c["trend_last20"] == pytest.approx(-0.1 / 4.91)  # -0.001 a step = -0.1 per 100 steps, over the mean 4.91
+    # Flat with +-4% epoch noise: the endpoints (900: 4.8, 1000: 5.2, +8.3%) fail the rule; the line reads a
+    # seventh of that (+1.2%), the tilt the noise's last sign gives a line through 10 points.
+    noisy = [(s, 5.0 + (0.2 if i % 2 else -0.2)) for i, s in enumerate(steps)]
+    c = convergence(_log(tmp_path / "b.csv", noisy), 1000)
+    assert c["converged"] is False and c["rel_change_last10"] == pytest.approx(0.4 / 4.8)
+    assert c["trend_last20"] == pytest.approx(0.0121, abs=1e-4)
+    # The rule is unchanged by the trend, and too few points give no line.
+    assert convergence(_log(tmp_path / "c.csv", [(900, 5.0), (1000, 4.95)]), 1000) == {
+        "rel_change_last20": None, "rel_change_last10": pytest.approx(-0.01), "converged": True, "trend_last20": None}
+    assert fitted_trend([(900, 1.0), (900, 2.0), (900, 3.0)], 1000) is None
+    assert fitted_trend([(900, 0.0), (950, 0.0), (1000, 0.0)], 1000) is None
+
+
 def test_split_overrides():
     assert "train.eval_every=0" in split_overrides("test", synthetic=True)
     dev = split_overrides("dev", synthetic=True)
@@ -90,3 +112,22 @@ def test_git_commit_of_this_checkout_and_none_outside_one(tmp_path):
     here = git_commit()
     assert here is not None and len(here) >= 7 and all(c in "0123456789abcdef" for c in here)
     assert git_commit(tmp_path) is None
+
+
+def test_table_reports_the_fitted_trend_beside_the_rule():
+    import json
+
+    from table_report import markdown
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/truncation_dev.json").read_text())
+    runs = [r for rows in doc["runs"].values() for r in rows]
+    for i, r in enumerate(runs):
+        r["convergence"] = {"rel_change_last20": -0.05, "rel_change_last10": 0.04 if i == 0 else 0.01,
+                            "converged": i != 0, "trend_last20": -0.01 * (i + 1)}
+    line = next(x for x in markdown(doc, "truncated") if x.startswith("Convergence"))
+    assert f"not converged: {next(iter(doc['runs']))} s0." in line
+    n = len(runs)
+    assert f"median {-100 * 0.01 * (n + 1) / 2:+.1f}%, range {-n:+.1f}% to -1.0%" in line
+    for r in runs:
+        r["convergence"]["trend_last20"] = None  # no line without points: the sentence is left out
+    assert "Fitted trend" not in next(x for x in markdown(doc, "truncated") if x.startswith("Convergence"))
