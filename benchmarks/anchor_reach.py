@@ -1,0 +1,125 @@
+"""Where the decoded anchor sits for landmarks inside the input and for those the crop cuts off.
+
+For each finished run directory (a truncated-faces table's runs, say), on its own evaluation data (a dev run's
+config names the dev split): per landmark group, the distance in cells from the anchor the decoder picked to
+the true point, the *excess reach* (that distance minus the distance from the true point to the nearest cell
+of the map: 0 when the anchor is the nearest cell possible), the share of anchors on the map's border, and the
+error in input pixels. A diagnostic of how each assigner places its anchors; it chooses nothing.
+
+    python benchmarks/anchor_reach.py benchmarks/results/runs/truncation/*_dev_s* --name truncation_dev
+
+Runs of a strategy without anchors (the heatmap) are skipped with a note. Writes ``benchmarks/results/anchor_reach_<name>.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from protocol import git_commit
+
+from adaanchor.coords import input_to_cell
+from adaanchor.engine.evaluate import predict
+from adaanchor.engine.run import build_split, load_for_eval, resolve_run
+
+GROUPS = ("inside", "cut_off")
+MEASURES = ("dist_cells", "excess_cells", "border", "error_px")
+
+
+def reach(preds: dict[str, Any], stride: int, map_hw: tuple[int, int]) -> dict[str, dict[str, float | int]]:
+    """The measures per group. preds: :func:`adaanchor.engine.evaluate.predict`'s dict (``anchor``, ``gt``,
+    ``pred`` ``(M, K, 2)`` input pixels; ``vis``, ``vis_labelled``, ``outside`` ``(M, K)``); map_hw: the output map
+    ``(h, w)`` in cells. Inside: visible landmarks inside the input; cut off: labelled landmarks outside it."""
+    a = input_to_cell(torch.as_tensor(preds["anchor"], dtype=torch.float64), stride).numpy()
+    g = input_to_cell(torch.as_tensor(preds["gt"], dtype=torch.float64), stride).numpy()
+    h, w = map_hw
+    nearest = np.stack([np.clip(np.round(g[..., 0]), 0, w - 1), np.clip(np.round(g[..., 1]), 0, h - 1)], -1)
+    dist = np.linalg.norm(a - g, axis=-1)
+    excess = dist - np.linalg.norm(nearest - g, axis=-1)
+    border = (np.round(a[..., 0]) <= 0) | (np.round(a[..., 0]) >= w - 1) | (np.round(a[..., 1]) <= 0) | \
+        (np.round(a[..., 1]) >= h - 1)
+    err = np.linalg.norm(preds["pred"] - preds["gt"], axis=-1)
+    labelled, off = preds["vis_labelled"] > 0, np.asarray(preds["outside"], dtype=bool)
+    masks = {"inside": (preds["vis"] == 2) & ~off, "cut_off": labelled & off}
+    out: dict[str, dict[str, float | int]] = {}
+    for name, m in masks.items():
+        ok = m & np.isfinite(dist)
+        out[name] = {"n": int(ok.sum())}
+        for key, v in zip(MEASURES, (dist, excess, border.astype(float), err)):
+            out[name][key] = float(v[ok].mean()) if ok.any() else float("nan")
+    return out
+
+
+def run_reach(run_dir: Path) -> dict[str, Any] | None:
+    """:func:`reach` of one run directory on its config's evaluation data; None for a strategy without anchors."""
+    cfg, ckpt = resolve_run(run_dir, need_weights=True)
+    model, strategy, _ = load_for_eval(cfg, ckpt, "cpu")
+    if "conf" not in strategy.heads:
+        return None
+    stride = int(strategy.stride)
+    data = build_split(cfg, "val", stride, train=False, verbose=False)
+    with torch.no_grad():
+        preds = predict(model, strategy, data, batch_size=64, progress=False)
+        img = data[0]["image"]
+        map_hw = tuple(int(s) for s in model(img[None])["conf"].shape[-2:])
+    return {"run": str(run_dir), "strategy": str(cfg.strategy.name), **reach(preds, stride, map_hw)}
+
+
+def method_of(run_dir: Path) -> tuple[str, int]:
+    """``(method label, seed)`` from a table run's folder name ``<label>_<split>_s<seed>``."""
+    m = re.match(r"(.+)_(dev|test)_s(\d+)$", run_dir.name)
+    return (m.group(1).replace("_", " "), int(m.group(3))) if m else (run_dir.name, 0)
+
+
+def to_markdown(doc: dict[str, Any]) -> list[str]:
+    lines = [f"# Anchor reach: {doc['name']} (mean ± std over seeds)", "",
+             "Distances in cells of the output map; excess: the anchor's distance to the true point minus the nearest "
+             "cell's; border: share of anchors on the map's edge; error in input pixels.", "",
+             "| Method | seeds | group | n | anchor distance | excess reach | on border | error px |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, rows in doc["methods"].items():
+        for g in GROUPS:
+            vals = {k: [r[g][k] for r in rows] for k in MEASURES}
+            cells = [f"{np.mean(v):.2f} ± {np.std(v, ddof=1) if len(v) > 1 else 0:.2f}" for v in vals.values()]
+            lines.append(f"| {label} | {len(rows)} | {g.replace('_', ' ')} | {rows[0][g]['n']} | " + " | ".join(cells) + " |")
+    lines += ["", f"Commit {doc['commit']}; {doc['threads']} threads; wall {doc['wall_seconds']:.0f} s."]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", type=Path, help="finished run directories")
+    p.add_argument("--name", required=True, help="results file name: anchor_reach_<name>.{md,json}")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    a = p.parse_args(argv)
+    t0, methods = time.time(), {}
+    for run in sorted(a.runs):
+        label, seed = method_of(run)
+        res = run_reach(run)
+        if res is None:  # a glob over a table's runs takes in the heatmap's too
+            print(f"note: {run}: its strategy has no anchors: skipped", file=sys.stderr)
+            continue
+        r = {"seed": seed, **res}
+        print(f"{label} s{seed}: " + "; ".join(f"{g} " + ", ".join(f"{k} {r[g][k]:.3f}" for k in MEASURES) for g in GROUPS))
+        methods.setdefault(label, []).append(r)
+    if not methods:
+        raise SystemExit("no run of an anchor strategy among the runs given")
+    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
+           "wall_seconds": time.time() - t0}
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / f"anchor_reach_{a.name}.json").write_text(json.dumps(doc, indent=1))
+    md = "\n".join(to_markdown(doc)) + "\n"
+    (a.out / f"anchor_reach_{a.name}.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
