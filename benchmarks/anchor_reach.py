@@ -28,6 +28,7 @@ from protocol import git_commit
 from adaanchor.coords import input_to_cell
 from adaanchor.engine.evaluate import predict
 from adaanchor.engine.run import build_split, load_for_eval, resolve_run
+from adaanchor.errors import AdaAnchorError
 
 GROUPS = ("inside", "cut_off")
 MEASURES = ("dist_cells", "excess_cells", "border", "error_px")
@@ -102,7 +103,11 @@ def main(argv: list[str] | None = None) -> int:
     t0, methods = time.time(), {}
     for run in sorted(a.runs):
         label, seed = method_of(run)
-        res = run_reach(run)
+        try:
+            res = run_reach(run)
+        except AdaAnchorError as e:  # not a run, no checkpoint, data moved: one line, as the adaanchor command prints it
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         if res is None:  # a glob over a table's runs takes in the heatmap's too
             print(f"note: {run}: its strategy has no anchors: skipped", file=sys.stderr)
             continue

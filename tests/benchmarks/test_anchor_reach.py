@@ -28,6 +28,12 @@ def test_reach_worked_by_hand():
     assert r["cut_off"] == {"n": 1, "dist_cells": 2.0, "excess_cells": 0.0, "border": 1.0, "error_px": 5.0}
 
 
+def test_a_folder_that_is_not_a_run_is_one_line(tmp_path, capsys):
+    assert anchor_reach.main([str(tmp_path / "nothing"), "--name", "x", "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: {tmp_path / 'nothing'}: no such run directory or config file"
+    assert not (tmp_path / "r").exists()
+
+
 def test_method_of_reads_the_table_run_names():
     assert anchor_reach.method_of(Path("AdaAnchor_(paper)_dev_s2")) == ("AdaAnchor (paper)", 2)
     assert anchor_reach.method_of(Path("FixAnchor_test_s0")) == ("FixAnchor", 0)
