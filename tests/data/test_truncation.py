@@ -15,7 +15,7 @@ from adaanchor.data.dataset import TopDownDataset
 from adaanchor.data.records import Instance
 from adaanchor.data.spec import load_spec
 from adaanchor.data.transforms import apply_affine
-from adaanchor.data.truncation import TRUNCATION_DEFAULTS, Truncation
+from adaanchor.data.truncation import TRUNCATION_DEFAULTS, Truncation, cut_off_counts
 from adaanchor.demo import DEMO_CONFIG
 from adaanchor.errors import AdaAnchorError
 from adaanchor.metrics.nme import nme_metrics
@@ -131,3 +131,59 @@ def test_eval_prints_the_split_only_when_landmarks_were_cut_off():
     assert "input's edge" not in format_eval("fixanchor", m)
     text = format_eval("fixanchor", {**m, "nme_out": 0.12, "nme_vis_in": 0.04, "nme_inv_in": None})
     assert "NME by the input's edge: inside it visible 4.00%, occluded N/A; cut off by the crop 12.00%" in text
+
+
+@pytest.mark.parametrize("crop", ["box", "image"])
+def test_cut_off_counts_match_the_decoded_items(tmp_path, crop):
+    """The affines alone give what the evaluation's items cut off (no image decoded for crop=box)."""
+    path = tmp_path / "a.png"
+    Image.new("RGB", (100, 80), (90, 90, 90)).save(path)
+    rng = np.random.default_rng(0)
+    insts = []
+    for _ in range(40):
+        kp = rng.uniform([20, 18], [80, 62], size=(17, 2))
+        vis = rng.choice([0, 1, 2], size=17, p=[0.1, 0.2, 0.7])
+        insts.append(Instance(str(path), 1, 1, kp, vis, np.array([20.0, 18.0, 60.0, 44.0]), 2640.0))
+    t = Truncation(0.6, 0.3, seed=4)
+    ds = TopDownDataset(insts if crop == "box" else insts[:1], SPEC, (64, 48), crop=crop, truncation=t)
+    c = cut_off_counts(ds)
+    cut, cut_inst, shifted = 0, 0, 0
+    for i in range(len(ds)):
+        item = ds[i]
+        xy, lab = item["keypoints"][0].numpy(), np.asarray(item["meta"]["labelled_visibility"]) > 0
+        off = lab & ((xy[:, 0] < -0.5) | (xy[:, 0] > 63.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > 47.5))
+        cut, cut_inst = cut + int(off.sum()), cut_inst + int(off.any())
+        shifted += int(np.any(t.offset(i, SIZE)))
+    assert c == {"instances": len(ds), "shifted": shifted, "cut_instances": cut_inst, "cut": cut,
+                 "labelled": sum(int((np.asarray(i.visibility) > 0).sum()) for i in ds.instances)}
+    if crop == "box":
+        assert 0 < c["cut_instances"] < c["shifted"] <= c["instances"] and c["cut"] > 0
+
+
+def test_data_stats_reports_what_the_crops_cut_off(tmp_path):
+    from adaanchor.data.stats import dataset_stats, format_stats
+    from root_helpers import write_face_csv
+
+    write_face_csv(tmp_path / "faces", {f"P_{i}": 3 for i in range(10)}, name="training_frames_keypoints.csv",
+                   images="training")
+    cfg = build_config("faces/truncated_ytfaces68", [f"data.root={tmp_path / 'faces'}", "data.truncation.val=1.0"])
+    d = dataset_stats(cfg)
+    c = d["truncation"]["val_counts"]
+    assert d["truncation"]["train"] == 0.5 and c["shifted"] == c["instances"] == d["splits"]["val"]["instances"]
+    assert 0 < c["cut"] < c["labelled"] == d["splits"]["val"]["keypoints"]["v2"]
+    text = format_stats(d)
+    assert f"{c['shifted']} of {c['instances']} val crops shifted" in text and "lose keypoints to the input's edge" in text
+    plain = dataset_stats(build_config("faces/truncated_ytfaces68", [f"data.root={tmp_path / 'faces'}",
+                                                                    "data.truncation.val=0", "data.truncation.train=0"]))
+    assert "truncation" not in plain and "data.truncation" not in format_stats(plain)
+
+
+def test_the_stats_line_says_which_crops_are_shifted():
+    from adaanchor.data.stats import truncation_line
+
+    assert truncation_line({"train": 0.5, "val": 0.0, "shift": 0.3, "val_counts": None}) == (
+        "data.truncation (shift 0.3): train crops shifted with probability 0.5, drawn anew every epoch; "
+        "val crops not shifted")
+    line = truncation_line({"train": 0.0, "val": 1.0, "shift": 0.2, "error": "a.png: image file not found"})
+    assert line.startswith("data.truncation (shift 0.2): train crops not shifted; val with probability 1")
+    assert line.endswith("(not counted: a.png: image file not found)")

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .transforms import apply_affine
+
 TRUNCATION_DEFAULTS: dict[str, Any] = {
     "train": 0.0,  # probability that a training crop is shifted (augmentation)
     "val": 0.0,  # probability that an evaluation crop is shifted (seeded per sample: the same for every model)
@@ -66,3 +68,26 @@ class Truncation:
         angle = rng.uniform(0.0, 2.0 * math.pi)
         mag = self.shift * rng.uniform(0.5, 1.0)
         return mag * np.asarray(size, dtype=np.float64) * np.array([math.cos(angle), math.sin(angle)])
+
+
+def cut_off_counts(dataset: Any) -> dict[str, int]:
+    """What the seeded evaluation shifts of ``dataset`` (a :class:`~adaanchor.data.dataset.TopDownDataset` with
+    ``truncation``) cut off, from the crop affines alone: no image is decoded for ``crop="box"``.
+
+    Returns ``instances``, ``shifted`` (crops moved), ``cut_instances`` (instances with a labelled keypoint
+    outside the input), ``cut`` (such keypoints), ``labelled`` (all labelled keypoints). A keypoint is outside when
+    its input location lies beyond the pixel-centre bounds ``[-0.5, W - 0.5]``, as the evaluation counts it."""
+    w, h = dataset.out_wh
+    out = {"instances": len(dataset.instances), "shifted": 0, "cut_instances": 0, "cut": 0, "labelled": 0}
+    for i, inst in enumerate(dataset.instances):
+        img_hw = dataset.image(inst.image_path).shape[:2] if dataset.crop == "image" else (0, 0)
+        affine, _ = dataset.affine_for(inst, img_hw, i)
+        if dataset.truncation is not None and np.any(dataset.truncation.offset(i, np.ones(2))):
+            out["shifted"] += 1
+        xy = apply_affine(affine, np.asarray(inst.keypoints, dtype=np.float64))
+        labelled = np.asarray(inst.visibility) > 0
+        off = labelled & ((xy[:, 0] < -0.5) | (xy[:, 0] > w - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > h - 0.5))
+        out["labelled"] += int(labelled.sum())
+        out["cut"] += int(off.sum())
+        out["cut_instances"] += int(off.any())
+    return out
