@@ -179,7 +179,7 @@ def test_data_stats_reports_what_the_crops_cut_off(tmp_path):
 
 
 def test_the_stats_line_says_which_crops_are_shifted():
-    from adaanchor.data.stats import truncation_line
+    from adaanchor.data.crop_stats import truncation_line
 
     assert truncation_line({"train": 0.5, "val": 0.0, "shift": 0.3, "val_counts": None}) == (
         "data.truncation (shift 0.3): train crops shifted with probability 0.5, drawn anew every epoch; "
@@ -187,3 +187,26 @@ def test_the_stats_line_says_which_crops_are_shifted():
     line = truncation_line({"train": 0.0, "val": 1.0, "shift": 0.2, "error": "a.png: image file not found"})
     assert line.startswith("data.truncation (shift 0.2): train crops not shifted; val with probability 1")
     assert line.endswith("(not counted: a.png: image file not found)")
+
+
+def test_data_stats_counts_what_the_seeded_occluders_cover(tmp_path):
+    """The occlusion line's count is what the evaluation's items mark occluded (the same occluders, by index)."""
+    from adaanchor.data.build import build_dataset
+    from adaanchor.data.crop_stats import occlusion_line
+    from adaanchor.data.stats import dataset_stats, format_stats
+    from root_helpers import write_face_csv
+
+    write_face_csv(tmp_path / "faces", {f"P_{i}": 3 for i in range(10)}, name="training_frames_keypoints.csv",
+                   images="training")
+    cfg = build_config("faces/occluded_ytfaces68", [f"data.root={tmp_path / 'faces'}"])
+    d = dataset_stats(cfg)
+    c = d["occlusion"]["val_counts"]
+    ds = build_dataset(cfg.data, "val", train=False, verbose=False)
+    # An item's flags are those after its occluders (meta's labelled_visibility too): compare with the records'.
+    hidden = sum(int(((np.asarray(ds.instances[i].visibility) == 2) & (ds[i]["visibility"][0].numpy() == 1)).sum())
+                 for i in range(len(ds)))
+    assert c["hidden"] == hidden > 0 and c["instances"] == len(ds) and c["unread"] == 0
+    assert c["visible"] == d["splits"]["val"]["keypoints"]["v2"]
+    assert f"{c['hidden']} of {c['visible']} visible keypoints" in format_stats(d)
+    assert occlusion_line({"train": True, "val": False, "coverage": 0.25}) == (
+        "data.occlusion (coverage 0.25): train: random occluders every epoch; val: no occluders")

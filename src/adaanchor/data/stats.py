@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import DataError, unknown_name_error
+from ..errors import unknown_name_error
+from .crop_stats import crop_option_lines, crop_option_stats
 from .readers import ReadResult
 from .spec import KeypointSpec
 from .splits import shared_images, split_by_config
@@ -109,9 +110,8 @@ def dataset_stats(
 
     Returns:
         ``{"splits": {name: split_stats}, "total": {...same counts summed...}}`` plus ``format`` and
-        ``spec`` for a config, and ``truncation`` for a top-down config with ``data.truncation`` on (``train``,
-        ``val``, ``shift``, and ``val_counts``: :func:`~adaanchor.data.truncation.cut_off_counts` of the val
-        split, None when only training crops are shifted).
+        ``spec`` for a config, and ``truncation`` / ``occlusion`` for a top-down config with that option on
+        (:func:`~adaanchor.data.crop_stats.crop_option_stats`).
     """
     if isinstance(source, Mapping) and "data" in source and isinstance(source["data"], Mapping):
         task, source = str(source.get("task", task)), source["data"]  # a whole config (build_config's), as a user has it
@@ -130,29 +130,8 @@ def dataset_stats(
             per["val"]["problems"].append(shared)
     out = {**head, "splits": per, "total": _total(per)}
     if head and task == "topdown" and "val" in results:
-        cut = _truncation_stats(_plain(source), results["val"])
-        if cut is not None:
-            out["truncation"] = cut
+        out.update(crop_option_stats(_plain(source), results["val"]))
     return out
-
-
-def _truncation_stats(cfg: dict[str, Any], res: ReadResult) -> dict[str, Any] | None:
-    """What ``data.truncation`` cuts off the val split (seeded: what every evaluation sees), and the training
-    crops' share (random, drawn anew every epoch); None when the option is off."""
-    from .build import _exif_mode, data_spec
-    from .dataset import TopDownDataset
-    from .truncation import TRUNCATION_DEFAULTS, Truncation, cut_off_counts
-
-    tr = {**TRUNCATION_DEFAULTS, **(cfg.get("truncation") or {})}
-    if not (float(tr["train"]) > 0 or float(tr["val"]) > 0):
-        return None
-    ds = TopDownDataset(res.instances, data_spec(cfg), cfg["input_size"], crop=str(cfg["crop"]), train=False,
-                        exif=_exif_mode(cfg), truncation=Truncation.from_config(tr, train=False))
-    try:
-        counts = cut_off_counts(ds) if ds.truncation is not None else None
-    except DataError as e:  # data.crop=image reads each image's size; a missing one is listed above already
-        return {"train": float(tr["train"]), "val": float(tr["val"]), "shift": float(tr["shift"]), "error": str(e)}
-    return {"train": float(tr["train"]), "val": float(tr["val"]), "shift": float(tr["shift"]), "val_counts": counts}
 
 
 def _results_of(source: Mapping[str, Any] | ReadResult | Sequence[ReadResult] | Mapping[str, ReadResult],
@@ -258,26 +237,8 @@ def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
         lines += [f"  {p}" for p in probs[:max_problems]]
         if len(probs) > max_problems:
             lines.append(f"  ... and {len(probs) - max_problems} more")
-    if "truncation" in d:
-        lines += ["", truncation_line(d["truncation"])]
+    lines += crop_option_lines(d)
     if not any(s["problems"] for s in d["splits"].values()):
         lines += ["", "no problems found"]
     return "\n".join(lines)
 
-
-def truncation_line(t: Mapping[str, Any]) -> str:
-    """One line of :func:`dataset_stats`' ``truncation`` entry."""
-    train = (f"train crops shifted with probability {t['train']:g}, drawn anew every epoch" if t["train"] > 0
-             else "train crops not shifted")
-    val = f"val with probability {t['val']:g}, the same crops for every model" if t["val"] > 0 else "val crops not shifted"
-    line = f"data.truncation (shift {t['shift']:g}): {train}; {val}"
-    c = t.get("val_counts")
-    if t.get("error"):
-        return line + f" (not counted: {t['error']})"
-    if not c:
-        return line
-    share = c["cut"] / c["labelled"] if c["labelled"] else 0.0
-    per = c["cut"] / c["cut_instances"] if c["cut_instances"] else 0.0
-    return (line + f": {c['shifted']} of {c['instances']} val crops shifted, {c['cut_instances']} instances "
-            f"({100 * c['cut_instances'] / max(c['instances'], 1):.1f}%) lose keypoints to the input's edge, "
-            f"{c['cut']} of {c['labelled']} labelled keypoints ({100 * share:.1f}%), {per:.1f} per such instance")
