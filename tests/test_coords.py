@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as hst
 
-from adaanchor.coords import bilinear_sample, cell_centers, cell_to_input, input_to_cell
+from adaanchor.coords import bilinear_sample, cell_centers, cell_to_input, input_to_cell, outside_frame
 
 SETTINGS = settings(max_examples=40, deadline=None, derandomize=True)
 
@@ -126,3 +126,15 @@ def test_bilinear_reproduces_linear_maps(a, b, c, x, y):
     fmap = (a * cen[:, 0] + b * cen[:, 1] + c).view(1, 1, h, w)
     out = bilinear_sample(fmap, torch.tensor([[[x, y]]], dtype=torch.float64), s)
     assert out.item() == pytest.approx(a * x + b * y + c, abs=1e-9)
+
+
+def test_outside_frame_is_the_pixel_centre_bounds_widened_by_the_margin():
+    # A 4 x 2 frame spans [-0.5, 3.5] x [-0.5, 1.5]: the bounds are inside, anything beyond them outside.
+    x = np.array([-0.5, 3.5, -0.51, 3.51, 1.0, 1.0, 1.0])
+    y = np.array([-0.5, 1.5, 0.0, 0.0, -0.51, 1.51, 1.0])
+    np.testing.assert_array_equal(outside_frame(x, y, 4, 2), [False, False, True, True, True, True, False])
+    # margin 0.5: 2 pixels more on each side in x (half of 4), 1 in y (half of 2).
+    np.testing.assert_array_equal(outside_frame(np.array([-2.5, -2.6, 5.5, 1.0]), np.array([0.0, 0.0, 0.0, 2.5]),
+                                                4, 2, margin=0.5), [False, True, False, False])
+    t = outside_frame(torch.tensor([-1.0, 0.0]), torch.tensor([0.0, 0.0]), 4, 2)
+    assert t.dtype == torch.bool and t.tolist() == [True, False]

@@ -21,6 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 
+from .coords import outside_frame
 from .data.transforms import apply_affine, invert_affine  # noqa: E402
 from .predict.images import as_rgb as _as_rgb  # noqa: E402
 from .strategies import ANCHOR_STRATEGY_NAMES  # noqa: E402
@@ -80,7 +81,7 @@ def grid_to_view(grid: np.ndarray, affine: np.ndarray, stride: int, view: Sequen
     img_xy = np.stack([x0 + (u + 0.5) / scale, y0 + (v + 0.5) / scale], -1).reshape(-1, 2)
     inp = apply_affine(np.asarray(affine, np.float64), img_xy).reshape(rows, cols, 2)
     h_in, w_in = grid.shape[0] * float(stride), grid.shape[1] * float(stride)
-    outside = (inp[..., 0] < -0.5) | (inp[..., 0] > w_in - 0.5) | (inp[..., 1] < -0.5) | (inp[..., 1] > h_in - 0.5)
+    outside = outside_frame(inp[..., 0], inp[..., 1], w_in, h_in)
     out[outside] = np.nan
     return out, (x0, x0 + cols / scale, y0 + rows / scale, y0)
 

@@ -6,8 +6,18 @@ Pixel centres are at integer coordinates. A feature cell (i, j) of stride ``s`` 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
+
+
+def outside_frame(x: Any, y: Any, w: float, h: float, margin: float = 0.0) -> Any:
+    """True where the point ``(x, y)`` lies outside a ``w x h`` image (or input) by the pixel-centre convention:
+    beyond ``[-0.5, w - 0.5] x [-0.5, h - 0.5]``, widened on each side by ``margin`` times that side's length.
+    ``x``, ``y``: arrays or tensors of one shape; returns a bool array or tensor of that shape."""
+    mx, my = margin * w, margin * h
+    return (x < -0.5 - mx) | (x > w - 0.5 + mx) | (y < -0.5 - my) | (y > h - 0.5 + my)
 
 
 def cell_centers(h: int, w: int, stride: int, device: torch.device | None = None) -> Tensor:

@@ -176,6 +176,9 @@ def test_data_stats_reports_what_the_crops_cut_off(tmp_path):
     plain = dataset_stats(build_config("faces/truncated_ytfaces68", [f"data.root={tmp_path / 'faces'}",
                                                                     "data.truncation.val=0", "data.truncation.train=0"]))
     assert "truncation" not in plain and "data.truncation" not in format_stats(plain)
+    train_only = dataset_stats(build_config("faces/truncated_ytfaces68", [f"data.root={tmp_path / 'faces'}",
+                                                                         "data.truncation.val=0"]))
+    assert train_only["truncation"] == {"train": 0.5, "val": 0.0, "shift": 0.3}  # nothing on val to count
 
 
 def test_the_stats_line_says_which_crops_are_shifted():

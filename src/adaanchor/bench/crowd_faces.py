@@ -44,6 +44,7 @@ import numpy as np
 from adaanchor.bench import cache, crowd, synth
 from adaanchor.bench import textures as tx
 from adaanchor.bench.occlude import mark_occluded
+from adaanchor.coords import outside_frame
 from adaanchor.errors import AdaAnchorError, unknown_name_error
 
 FACES_ROOT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ytfaces-68"
@@ -172,8 +173,7 @@ def _visibility(faces: list[dict[str, Any]], masks: list[np.ndarray], cfg: Mappi
     for f, mask in zip(faces[::-1], masks[::-1]):  # nearest first, accumulating the masks in front
         v = mark_occluded(f["kps"], np.full(len(f["kps"]), 2, np.int64), nearer)
         x, y = f["kps"][:, 0], f["kps"][:, 1]
-        out = (x < -0.5) | (x > W - 0.5) | (y < -0.5) | (y > H - 0.5)
-        far = (x < -0.5 - m * W) | (x > W - 0.5 + m * W) | (y < -0.5 - m * H) | (y > H - 0.5 + m * H)
+        out, far = outside_frame(x, y, W, H), outside_frame(x, y, W, H, margin=m)
         vis.append(np.where(far, 0, np.where(out, 1, v)))
         nearer |= mask
     return np.stack(vis[::-1])

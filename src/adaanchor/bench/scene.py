@@ -14,6 +14,7 @@ import numpy as np
 
 from adaanchor.bench import textures as tx
 from adaanchor.bench.synth_pose import LAYER, OWNERS, Figure, sample_figure
+from adaanchor.coords import outside_frame
 
 OCCLUDER_LAYER = 32  # label-map id of the first occluder; body parts use 1..15, the background 0
 _FLAT_CELLS = np.zeros((16, 16), np.float32)
@@ -119,7 +120,7 @@ def label_visibility(keypoints: np.ndarray, hidden: np.ndarray, label: np.ndarra
     """
     H, W = label.shape
     x, y = keypoints[:, 0], keypoints[:, 1]
-    outside = (x < -0.5) | (x > W - 0.5) | (y < -0.5) | (y > H - 0.5)
+    outside = outside_frame(x, y, W, H)
     cols = np.clip(np.floor(x + 0.5), 0, W - 1).astype(np.int64)
     rows = np.clip(np.floor(y + 0.5), 0, H - 1).astype(np.int64)
     owner = label[rows, cols]

@@ -23,6 +23,7 @@ import numpy as np
 from adaanchor.bench import cache
 from adaanchor.bench import textures as tx
 from adaanchor.bench.scene import OCCLUDER_LAYER, Scene, add_occluder, label_visibility, random_occluder, render_person  # noqa: F401 - re-exported
+from adaanchor.coords import outside_frame
 from adaanchor.errors import AdaAnchorError, unknown_name_error
 
 SYNTH_DEFAULTS: dict[str, Any] = {
@@ -191,6 +192,6 @@ def visibility_counts(json_path: str | Path) -> dict[str, int]:
         out["visible"] += int((kp[:, 2] == 2).sum())
         out["invisible"] += int((kp[:, 2] == 1).sum())
         out["unlabelled"] += int((kp[:, 2] == 0).sum())
-        off = (kp[:, 0] < -0.5) | (kp[:, 0] > W - 0.5) | (kp[:, 1] < -0.5) | (kp[:, 1] > H - 0.5)
+        off = outside_frame(kp[:, 0], kp[:, 1], W, H)
         out["outside"] += int((off & (kp[:, 2] > 0)).sum())
     return out

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..coords import outside_frame
 from ..errors import DataError
 from .dataset import DatasetImages
 from .records import Instance
@@ -164,8 +165,7 @@ class BottomUpDataset(Dataset):
         """Visibility after the warp: v=1 outside the input, v=0 past the margin."""
         m = float(self.aug["outside_margin"])
         x, y = xy[..., 0], xy[..., 1]
-        out = (x < -0.5) | (x > w - 0.5) | (y < -0.5) | (y > h - 0.5)
-        far = (x < -0.5 - m * w) | (x > w - 0.5 + m * w) | (y < -0.5 - m * h) | (y > h - 0.5 + m * h)
+        out, far = outside_frame(x, y, w, h), outside_frame(x, y, w, h, margin=m)
         return np.where(far, 0, np.where(out & (vis == 2), 1, vis))
 
 

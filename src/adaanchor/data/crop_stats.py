@@ -38,13 +38,15 @@ def _truncation(cfg: Mapping[str, Any], res: ReadResult) -> dict[str, Any]:
 
     tr = {**TRUNCATION_DEFAULTS, **(cfg.get("truncation") or {})}
     out: dict[str, Any] = {"train": float(tr["train"]), "val": float(tr["val"]), "shift": float(tr["shift"])}
+    shifts = Truncation.from_config(tr, train=False)
+    if shifts is None:  # only the training crops move: nothing on val to count
+        return out
     ds = TopDownDataset(res.instances, data_spec(cfg), cfg["input_size"], crop=str(cfg["crop"]), train=False,
-                        exif=_exif_mode(cfg), truncation=Truncation.from_config(tr, train=False))
-    if ds.truncation is not None:
-        try:
-            out["val_counts"] = cut_off_counts(ds)
-        except DataError as e:  # data.crop=image reads each image's size; a missing one is listed above already
-            out["error"] = str(e)
+                        exif=_exif_mode(cfg), truncation=shifts)
+    try:
+        out["val_counts"] = cut_off_counts(ds)
+    except DataError as e:  # data.crop=image reads each image's size; a missing one is listed above already
+        out["error"] = str(e)
     return out
 
 

@@ -20,6 +20,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
+from ..coords import outside_frame
 from ..errors import DataError
 from .pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
 from .records import Instance
@@ -220,12 +221,12 @@ class TopDownDataset(Dataset):
         xy = apply_affine(a, kpts)
         # Beyond the image border a point is not visible either (the crop shows black padding there).
         ih, iw = img.shape[:2]
-        off = (kpts[:, 0] < -0.5) | (kpts[:, 0] > iw - 0.5) | (kpts[:, 1] < -0.5) | (kpts[:, 1] > ih - 0.5)
+        off = outside_frame(kpts[:, 0], kpts[:, 1], iw, ih)
         if flip:
             vis, xy = flip_keypoints(vis, xy, self.spec.flip_index)
             off = off[self.spec.flip_index]
         w, h = self.out_wh
-        outside = off | (xy[:, 0] < -0.5) | (xy[:, 0] > w - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > h - 0.5)
+        outside = off | outside_frame(xy[:, 0], xy[:, 1], w, h)
         labelled = vis.tolist()  # the annotation's own flags (the crop's below make a point it cuts off invisible)
         vis = np.where((vis == 2) & outside, 1, vis)
         xy = np.where(vis[:, None] > 0, xy, 0.0)

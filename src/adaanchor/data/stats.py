@@ -241,4 +241,3 @@ def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
     if not any(s["problems"] for s in d["splits"].values()):
         lines += ["", "no problems found"]
     return "\n".join(lines)
-

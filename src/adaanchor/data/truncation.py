@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from ..coords import outside_frame
 from .transforms import apply_affine
 
 TRUNCATION_DEFAULTS: dict[str, Any] = {
@@ -86,7 +87,7 @@ def cut_off_counts(dataset: Any) -> dict[str, int]:
             out["shifted"] += 1
         xy = apply_affine(affine, np.asarray(inst.keypoints, dtype=np.float64))
         labelled = np.asarray(inst.visibility) > 0
-        off = labelled & ((xy[:, 0] < -0.5) | (xy[:, 0] > w - 0.5) | (xy[:, 1] < -0.5) | (xy[:, 1] > h - 0.5))
+        off = labelled & outside_frame(xy[:, 0], xy[:, 1], w, h)
         out["labelled"] += int(labelled.sum())
         out["cut"] += int(off.sum())
         out["cut_instances"] += int(off.any())

@@ -20,6 +20,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from ..coords import outside_frame
 from ..data.transforms import apply_affine, invert_affine
 from ..data.types import collate
 from ..strategies import Strategy
@@ -91,13 +92,13 @@ def _outside(gt: np.ndarray, gt_orig: np.ndarray, in_hw: tuple[int, ...], meta: 
     """``(M, K)``: the ground-truth location is outside the input crop ``in_hw`` or outside the original
     image (``meta["image_size"]``, when the dataset gives it), by the pixel-centre convention."""
     h, w = in_hw
-    out = (gt[..., 0] < -0.5) | (gt[..., 0] > w - 0.5) | (gt[..., 1] < -0.5) | (gt[..., 1] > h - 0.5)
+    out = outside_frame(gt[..., 0], gt[..., 1], w, h)
     for m, meta_m in enumerate(meta):
         size = meta_m.get("image_size")
         if size is not None:
             iw, ih = size
             x, y = gt_orig[m, :, 0], gt_orig[m, :, 1]
-            out[m] |= (x < -0.5) | (x > iw - 0.5) | (y < -0.5) | (y > ih - 0.5)
+            out[m] |= outside_frame(x, y, iw, ih)
     return out
 
 
