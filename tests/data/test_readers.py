@@ -314,7 +314,9 @@ def _mat_structs(records: list[dict]) -> np.ndarray:
     return arr
 
 
-def _write_mpii_mat(path: Path, bad_joint_id: bool = False) -> None:
+def _write_mpii_mat(path: Path, bad_joint_id: bool | float = False, twice: bool = False) -> None:
+    """``bad_joint_id``: True gives the first point id 16, a number gives it that id; ``twice``: the second
+    point takes the first one's id (joint 0 given twice, joint 9 absent)."""
     from scipy.io import savemat
 
     def point(jid, x, y, vis):
@@ -322,8 +324,10 @@ def _write_mpii_mat(path: Path, bad_joint_id: bool = False) -> None:
 
     p1 = [point(0, 101, 201, 1), point(9, 151, 51, np.zeros((0, 0))), point(8, 150, 91, np.zeros((0, 0))),
           point(13, 121, 121, 0)]
-    if bad_joint_id:
-        p1[0]["id"] = 16
+    if bad_joint_id is not False:
+        p1[0]["id"] = 16 if bad_joint_id is True else bad_joint_id
+    if twice:
+        p1[1]["id"] = 0
     rect1 = {"x1": 130.0, "y1": 40.0, "x2": 170.0, "y2": 100.0, "scale": 1.5, "objpos": {"x": 140.0, "y": 150.0},
              "annopoints": {"point": _mat_structs(p1)}}
     rect2 = {"scale": 1.0, "objpos": {"x": 50.0, "y": 60.0}}  # a person without keypoint annotation
@@ -369,6 +373,21 @@ def test_mpii_official_mat_structure(tmp_path):
     assert str(g) in msg and "annolist[0].annorect[0]" in msg and "annopoints.point.id" in msg
     skip = FORMATS["mpii_mat"](g, MPII, skip_invalid=True)
     assert len(skip.instances) == 1 and "joint id 16.0 is not in 0..15" in skip.summary()
+
+
+@pytest.mark.parametrize("bad, message", [(float("nan"), "joint id nan is not in 0..15 (spec 'mpii')"),
+                                          (float("inf"), "joint id inf is not in 0..15 (spec 'mpii')"),
+                                          ("twice", "joint id 0 (right_ankle) is given twice")])
+def test_mpii_mat_joint_ids_that_are_not_one_joint_each(tmp_path, bad, message):
+    """A NaN or infinite joint id stopped the reader with int()'s own exception; a joint id given twice kept the
+    second point and dropped the first without a word."""
+    g = tmp_path / "bad.mat"
+    _write_mpii_mat(g, bad_joint_id=False if bad == "twice" else bad, twice=bad == "twice")
+    with pytest.raises(DataError) as e:
+        FORMATS["mpii_mat"](g, MPII)
+    assert str(e.value) == f"{g} [record annolist[0].annorect[0] (000000001.jpg)] field 'annopoints.point.id': {message}"
+    skip = FORMATS["mpii_mat"](g, MPII, skip_invalid=True)
+    assert len(skip.instances) == 1 and message in skip.summary()
 
 
 # ------------------------------------------------------------------------------------------------ bad input

@@ -44,14 +44,30 @@ def read_dlc_config(path: Path) -> dict[str, Any] | None:
 
 
 def _tables_in(folder: Path, scorer: str | None) -> list[Path]:
-    """The annotation tables of one labelled folder: ``CollectedData_<scorer>`` first, the CSV over the .h5."""
-    found = []
-    for suffix in (".csv", ".h5"):
-        named = folder / f"CollectedData_{scorer}{suffix}"
-        cands = [named] if scorer and named.is_file() else sorted(folder.glob(f"CollectedData*{suffix}"))
-        if cands:
-            found.append(cands[0])
-    return found[:1]
+    """The annotation table of one labelled folder, as a list (empty when there is none): the config's scorer's
+    ``CollectedData_<scorer>``, else the folder's only ``CollectedData*`` table; the CSV over the .h5 of the same
+    name (DeepLabCut writes both).
+
+    Raises:
+        DataError: no scorer's table, and tables of several names (two scorers' labels, or lightning-pose's
+            views ``CollectedData_top`` and ``_bot``): reading one of them dropped the others without a word.
+    """
+    def pick(paths: list[Path]) -> Path:
+        return next((q for q in paths if q.suffix == ".csv"), paths[0])
+
+    named = [folder / f"CollectedData_{scorer}{suffix}" for suffix in (".csv", ".h5")] if scorer else []
+    if any(q.is_file() for q in named):
+        return [pick([q for q in named if q.is_file()])]
+    by_stem: dict[str, list[Path]] = {}
+    for q in sorted(folder.glob("CollectedData*")):
+        if q.suffix in (".csv", ".h5") and q.is_file():
+            by_stem.setdefault(q.stem, []).append(q)
+    if len(by_stem) > 1:
+        names = ", ".join(pick(v).name for v in by_stem.values())
+        why = f"the config's scorer {scorer!r} names none of them" if scorer else "no config.yaml names a scorer"
+        raise DataError(folder, f"{len(by_stem)} annotation tables ({names}) and {why}: give one table as data.root "
+                                "(or, for a DeepLabCut project, set scorer in config.yaml)", field="CollectedData")
+    return [pick(v) for v in by_stem.values()]
 
 
 def find_tables(path: Path) -> tuple[Path | None, list[Path]]:

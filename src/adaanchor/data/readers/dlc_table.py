@@ -82,7 +82,7 @@ def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
                             record=f"line {ln} ({printable(image)})", field="image")
         seen[image] = ln
         _check_numbers(table, i, r, n_index, head["bodyparts"], coords)
-        if not any(r[j].strip() for j in xy if j < len(r)):
+        if not any(_cell(r, j) for j in xy):
             empty.append(i)
     return bodyparts, ["/".join(r[:n_index]) for _, r in data], empty
 
@@ -91,7 +91,7 @@ def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts:
     """Every filled coordinate cell of data row ``i`` is a finite number (sleap-io would turn a stray word
     into a failure of the whole table, or quietly into an unlabelled point)."""
     for j in range(n_index, len(row)):
-        cell = row[j].strip()
+        cell = _cell(row, j)
         if not cell:
             continue
         try:
@@ -112,7 +112,16 @@ def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts:
 
 
 def _cell(row: list[str], j: int) -> str:
-    return row[j].strip() if j < len(row) else ""
+    """Cell ``j`` of ``row`` stripped, "" when it is absent or not labelled: empty as DeepLabCut writes it, or
+    ``NaN`` as pandas writes a missing value (``to_csv`` without ``na_rep``; lightning-pose's and edited tables carry
+    it), in the spellings pandas reads back as missing (:data:`NAN_CELLS`: sleap-io reads the table with pandas,
+    and ``NAN`` or ``+nan`` would reach it as words)."""
+    cell = row[j].strip() if j < len(row) else ""
+    return "" if cell in NAN_CELLS else cell
+
+
+#: The spellings of a missing value that pandas' ``read_csv`` reads as NaN among those of "not a number".
+NAN_CELLS = frozenset({"nan", "NaN", "-nan", "-NaN"})
 
 
 __all__ = ["csv_rows", "table_layout"]

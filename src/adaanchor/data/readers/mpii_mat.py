@@ -80,10 +80,13 @@ def _mat_points(path: Path, points: list, spec: KeypointSpec, off: float) -> tup
     xy, vis = np.zeros((k, 2)), np.zeros(k, dtype=np.int64)
     for p in points:
         jid, x, y = _number(_field(p, "id")), _number(_field(p, "x")), _number(_field(p, "y"))
-        if jid is None or jid != int(jid) or not 0 <= jid < k:
+        # int() of NaN or inf raises: the finiteness test comes first.
+        if jid is None or not math.isfinite(jid) or jid != int(jid) or not 0 <= jid < k:
             raise DataError(path, f"joint id {jid!r} is not in 0..{k - 1} (spec '{spec.name}')",
                             field="annopoints.point.id")
         jid = int(jid)
+        if vis[jid]:  # the second point of a joint replaced the first without a word
+            raise DataError(path, f"joint id {jid} ({spec.keypoints[jid]}) is given twice", field="annopoints.point.id")
         if x is None or y is None or not math.isfinite(x) or not math.isfinite(y):
             raise DataError(path, f"non-finite or missing coordinate of joint {jid} ({spec.keypoints[jid]})",
                             field="annopoints.point.x")

@@ -109,6 +109,9 @@ def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
     """
     fn = video.filename
     if isinstance(fn, list):  # an image sequence: one file per frame
+        if not 0 <= frame_idx < len(fn):
+            raise DataError(slp, f"frame {frame_idx} of an image sequence of {len(fn)} images (frames 0..{len(fn) - 1})",
+                            record=f"video {vid} frame {frame_idx}", field="frame_idx")
         p = Path(fn[frame_idx])
         found = find_media(p, slp)
         if found is not None:

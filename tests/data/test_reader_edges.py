@@ -1,0 +1,111 @@
+"""Readers on input that is unusual but real: pandas' NaN in a DeepLabCut table, several tables in one folder, a
+SLEAP frame past its image sequence, text files with a byte-order mark, upper-case suffixes, and YOLO labels of
+photos that carry an EXIF orientation."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_dlc import _by_image, _expected, make_dlc_project, make_slp  # tests/data is on sys.path
+
+from adaanchor.cli import main
+from adaanchor.data.readers.dlc import read_dlc
+from adaanchor.data.spec_source import load_spec
+from adaanchor.errors import DataError
+
+
+def _rewrite_cells(table: Path, old: str, new: str) -> int:
+    """Every data cell of ``table`` equal to ``old`` becomes ``new``; returns how many."""
+    with table.open(newline="") as f:
+        rows = list(csv.reader(f))
+    n = 0
+    for r in rows[3:]:
+        for j in range(3, len(r)):
+            if r[j] == old:
+                r[j], n = new, n + 1
+    with table.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return n
+
+
+@pytest.mark.parametrize("nan", ["NaN", "nan", "-NaN"])
+def test_a_dlc_table_with_pandas_nan_cells_reads_as_with_empty_cells(tmp_path, nan):
+    """pandas writes a missing value as NaN when ``na_rep`` is not set, and reads it back as missing; the table
+    check refused such a cell as 'not a finite number'."""
+    root = make_dlc_project(tmp_path / "proj")
+    want = _expected(root)
+    tables = sorted(root.glob("labeled-data/*/CollectedData_lab.csv"))
+    assert sum(_rewrite_cells(t, "", nan) for t in tables) > 20
+    got = _by_image(read_dlc(root, load_spec(root)), root)
+    assert sorted(got) == sorted(want)
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
+@pytest.mark.parametrize("word", ["NAN", "+nan"])
+def test_nan_spellings_pandas_reads_as_words_are_refused(tmp_path, word):
+    """``NAN`` and ``+nan`` reach pandas as words (the column becomes text): refused with the cell named."""
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3),))
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    _rewrite_cells(table, "", word)
+    with pytest.raises(DataError, match=f"not a finite number: '{word.replace('+', '[+]')}'"):
+        load_spec(root)
+
+
+def test_several_tables_in_one_folder_are_refused_unless_the_scorer_names_one(tmp_path, capsys):
+    """Two scorers' tables in one video folder, or lightning-pose's per-view tables: the reader took the first one
+    by name and left the others out without a word."""
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3),))
+    folder = root / "labeled-data" / "vidA"
+    shutil.copy(folder / "CollectedData_lab.csv", folder / "CollectedData_alice.csv")
+    # The project's config names its scorer ("lab"): that table is read, as DeepLabCut does.
+    assert len(read_dlc(root, load_spec(root)).instances) == 3
+    (root / "config.yaml").unlink()
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: {folder} field 'CollectedData': 2 annotation tables (CollectedData_alice.csv, "
+        "CollectedData_lab.csv) and no config.yaml names a scorer: give one table as data.root (or, for a "
+        "DeepLabCut project, set scorer in config.yaml)")
+    # One table given as data.root reads that one.
+    assert len(read_dlc(folder / "CollectedData_alice.csv", load_spec(folder / "CollectedData_alice.csv")).instances) == 3
+
+
+def test_a_table_in_csv_and_h5_is_one_table(tmp_path):
+    """DeepLabCut writes every table twice (CollectedData_<scorer>.csv and .h5): not two tables."""
+    pytest.importorskip("tables")
+    pd = pytest.importorskip("pandas")
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3),))
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    pd.read_csv(table, header=[0, 1, 2], index_col=[0, 1, 2]).to_hdf(table.with_suffix(".h5"), key="df_with_missing")
+    (root / "config.yaml").unlink()
+    assert len(read_dlc(root, load_spec(root)).instances) == 3
+
+
+def test_a_sleap_frame_past_its_image_sequence_is_named(tmp_path, capsys):
+    """A labelled frame whose index is past the end of its image-sequence video stopped the reader with an
+    IndexError traceback (a frame past the end of an .mp4 was already an error naming it)."""
+    import sleap_io as sio
+
+    from adaanchor.data.readers.slp import read_slp
+
+    path = tmp_path / "labels.slp"
+    make_slp(path, n=3)
+    labels = sio.load_slp(str(path))
+    first = labels.labeled_frames[0]
+    labels.labeled_frames.append(sio.LabeledFrame(video=labels.videos[0], frame_idx=7,
+                                                  instances=[first.user_instances[0]]))
+    bad = tmp_path / "labels2.slp"
+    sio.save_slp(labels, str(bad), embed=False, verbose=False)
+    message = (f"{bad} [record video 0 frame 7] field 'frame_idx': frame 7 of an image sequence of 3 images "
+               "(frames 0..2)")
+    with pytest.raises(DataError) as e:
+        read_slp(bad, load_spec(bad))
+    assert str(e.value) == message
+    res = read_slp(bad, load_spec(bad), skip_invalid=True)
+    assert len(res.instances) == 3 and [str(e) for e in res.skipped] == [message]
+    assert main(["data", "stats", "data.format=slp", f"data.root={bad}"]) == 0
+    assert message in capsys.readouterr().out
