@@ -15,7 +15,7 @@ from test_dlc import _by_image, _expected, make_dlc_project, make_slp  # tests/d
 from adaanchor.cli import main
 from adaanchor.data.readers.dlc import read_dlc
 from adaanchor.data.spec_source import load_spec
-from adaanchor.errors import DataError
+from adaanchor.errors import AdaAnchorError, DataError
 
 
 def _rewrite_cells(table: Path, old: str, new: str) -> int:
@@ -109,3 +109,83 @@ def test_a_sleap_frame_past_its_image_sequence_is_named(tmp_path, capsys):
     assert len(res.instances) == 3 and [str(e) for e in res.skipped] == [message]
     assert main(["data", "stats", "data.format=slp", f"data.root={bad}"]) == 0
     assert message in capsys.readouterr().out
+
+
+def _photo_turned(path: Path, stored_wh: tuple[int, int], orientation: int) -> None:
+    """A JPEG stored at ``stored_wh`` with an EXIF orientation tag."""
+    from PIL import Image
+
+    im = Image.new("RGB", stored_wh, (90, 120, 30))
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    im.save(path, exif=exif.tobytes())
+
+
+def test_yolo_labels_of_a_turned_photo_are_in_its_displayed_frame(tmp_path, capsys):
+    """Ultralytics normalises a label by the size of the image as displayed (turned by its EXIF tag) and reads the
+    image turned: the reader multiplied by the stored size, so even data.exif=apply gave points off the image."""
+    from test_yolo import make_yolo
+
+    from adaanchor.config import build_config
+    from adaanchor.data.build import build_dataset
+    from adaanchor.data.readers.yolo import read_yolo
+
+    root = tmp_path / "ds"
+    make_yolo(root, n={"train": 2, "val": 1})
+    img = root / "images" / "train" / "turned.jpg"
+    _photo_turned(img, (80, 40), 6)  # displayed 40 wide, 80 high
+    (root / "labels" / "train" / "turned.txt").write_text("0 0.5 0.5 0.5 0.5" + " 0.25 0.75 2" * 5 + "\n")
+    res = read_yolo(root, load_spec(root))
+    inst = next(i for i in res.instances if i.image_path == str(img))
+    np.testing.assert_allclose(inst.keypoints, [[10.0, 60.0]] * 5)
+    np.testing.assert_allclose(inst.bbox, [10.0, 20.0, 20.0, 40.0])
+    assert inst.extra["exif_orientation"] == 6
+    # data.exif=ignore would train the turned labels on the stored pixels: refused, naming the image.
+    over = ["data.format=yolo", f"data.root={root}", f"data.spec={root}", "data.train=images/train",
+            "data.val=images/val", "data.input_size=[64,64]"]
+    with pytest.raises(AdaAnchorError, match=r"orientation 6\) and this format's labels are on the image as "
+                                             r"displayed.*set data.exif=apply"):
+        build_dataset(build_config(None, over).data, "train")
+    assert main(["data", "stats", *over]) == 0
+    assert f"(the first: {img}, orientation 6)" in capsys.readouterr().out
+    # Turned, the image matches its labels: the crop's keypoints land where the labels say.
+    ds = build_dataset(build_config(None, [*over, "data.exif=apply"]).data, "train", train=False)
+    k = [i for i, x in enumerate(ds.instances) if x.image_path == str(img)][0]
+    assert ds._images(str(img)).shape[:2] == (80, 40)
+    assert np.all(ds[k]["visibility"].numpy() > 0)
+
+
+def test_a_yolo_image_past_the_decoding_limit_is_named_not_a_traceback(tmp_path, monkeypatch):
+    """Pillow refuses to open an image over twice its pixel limit with DecompressionBombError, which the reader
+    did not catch; a size between the limit and twice it reads (as read_image decodes it)."""
+    from PIL import Image
+    from test_yolo import make_yolo
+
+    from adaanchor.data.readers.yolo import read_yolo
+
+    root = tmp_path / "ds"
+    make_yolo(root, n={"train": 2, "val": 1})  # train images are 64 x 48 = 3072 px
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # 3072 > 2 x 1000: too large
+    with pytest.raises(DataError, match=r"\[record images/train/train0.png\] field 'image': image too large to "
+                                        r"decode safely"):
+        read_yolo(root / "images" / "train", load_spec(root))
+    assert len(read_yolo(root / "images" / "train", load_spec(root), skip_invalid=True).skipped) == 2
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # between the limit and twice it: reads
+    assert len(read_yolo(root / "images" / "train", load_spec(root)).instances) == 2
+
+
+def test_a_yolo_label_file_with_a_bom_and_crlf_reads(tmp_path):
+    """A label file saved by a Windows editor (a UTF-8 byte-order mark, CRLF line ends) was 'not numbers'."""
+    from test_yolo import make_yolo
+
+    from adaanchor.data.readers.yolo import read_yolo
+
+    root = tmp_path / "ds"
+    make_yolo(root, n={"train": 2, "val": 1})
+    want = read_yolo(root, load_spec(root))
+    for lbl in (root / "labels").rglob("*.txt"):
+        lbl.write_bytes(b"\xef\xbb\xbf" + lbl.read_bytes().replace(b"\n", b"\r\n"))
+    got = read_yolo(root, load_spec(root))
+    assert len(got.instances) == len(want.instances) == 3 and not got.skipped
+    for a, b in zip(got.instances, want.instances):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)

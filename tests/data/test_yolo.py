@@ -30,6 +30,10 @@ def _label(rng: np.random.Generator, k: int = 5, v3: bool = True) -> tuple[str, 
     return f"0 0.5 0.5 0.8 0.9 {kp}", pts, vis
 
 
+#: flip_idx of the 5-point animal and of Ultralytics' coco-pose.yaml.
+FLIPS = {5: [0, 2, 1, 4, 3], 17: [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]}
+
+
 def make_yolo(root: Path, n: dict[str, int] | None = None, names: bool = True, k: int = 5,
               split_first: bool = False) -> dict[str, list]:
     """A YOLO pose dataset of ``n`` images per split (``images/train`` and ``labels/train``, Ultralytics' layout;
@@ -42,7 +46,7 @@ def make_yolo(root: Path, n: dict[str, int] | None = None, names: bool = True, k
 
     cfg = {"path": ".", "train": str(folder("images", "train").relative_to(root)),
            "val": str(folder("images", "val").relative_to(root)), "kpt_shape": [k, 3],
-           "flip_idx": [0, 2, 1, 4, 3] if k == 5 else list(range(k)), "names": {0: "animal"}}
+           "flip_idx": FLIPS.get(k, list(range(k))), "names": {0: "animal"}}
     if names:
         cfg["kpt_names"] = {0: NAMES}
     root.mkdir(parents=True, exist_ok=True)
@@ -122,6 +126,18 @@ def test_seventeen_keypoints_without_names_are_cocos(tmp_path):
     assert spec.keypoints == load_spec("coco").keypoints and spec.sigmas is not None and spec.skeleton
 
 
+@pytest.mark.parametrize("flip", [list(range(17)), [16 - i for i in range(17)][:8] + [8] + [16 - i for i in range(9, 17)]])
+def test_seventeen_keypoints_whose_flip_idx_is_not_cocos_are_not_coco(tmp_path, flip):
+    """Seventeen unnamed keypoints were COCO's whatever the dataset's flip_idx said, and the flip augmentation then
+    swapped points the dataset says do not swap (or left alone those it says do)."""
+    make_yolo(tmp_path / "ds", names=False, k=17, n={"train": 0})
+    cfg = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())
+    (tmp_path / "ds" / "data.yaml").write_text(yaml.safe_dump({**cfg, "flip_idx": flip}))
+    spec = load_spec(tmp_path / "ds")
+    assert spec.keypoints == tuple(f"kp{i}" for i in range(17)) and not spec.skeleton
+    assert sorted(spec.flip_pairs) == sorted((i, j) for i, j in enumerate(flip) if i < j)
+
+
 def test_bad_lines_name_file_line_and_field(tmp_path):
     make_yolo(tmp_path / "ds", n={"train": 1})
     spec = load_spec(tmp_path / "ds")
@@ -162,7 +178,7 @@ def test_class_ids_must_be_classes_of_the_yaml(tmp_path, cls, message):
     split = tmp_path / "ds" / "images" / "train"
     with pytest.raises(DataError) as e:
         read_yolo(split, spec)
-    assert str(e.value) == f"{split} [record train0.txt line 2] field 'class': {message}"
+    assert str(e.value) == f"{split} [record labels/train/train0.txt line 2] field 'class': {message}"
     res = read_yolo(split, spec, skip_invalid=True)
     assert len(res.instances) == 1 and [x.reason for x in res.skipped] == [message]
     cfg = yaml.safe_load((tmp_path / "ds" / "data.yaml").read_text())

@@ -159,6 +159,9 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         return res
     with hinting_format(data_cfg):
         res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
+    problem = displayed_frame_problem(res, data_cfg)
+    if problem:
+        raise AdaAnchorError(problem)
     outside_root(res, data_cfg, split, path)
     drop_missing_images(res, bool(data_cfg["skip_invalid"]))
     sp = data_cfg.get("split") or {}
@@ -180,6 +183,22 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     if not res.instances:
         raise AdaAnchorError(f"{path}: no usable instance in the {split} split")
     return res
+
+
+def displayed_frame_problem(res: ReadResult, data_cfg: Mapping[str, Any]) -> str | None:
+    """Why ``res`` cannot be used with ``data_cfg``'s ``data.exif``, or None: instances whose reader says their labels
+    are on the image as displayed (``extra["labels_frame"]``, YOLO labels of a photo with an EXIF orientation tag)
+    need the images turned by it (``data.exif=apply``); with ``ignore`` the stored pixels would not match them."""
+    if _exif_mode(data_cfg) == "apply":
+        return None
+    turned = [i for i in res.instances if i.extra.get("labels_frame") == "displayed"]
+    if not turned:
+        return None
+    first = turned[0]
+    n = len({i.image_path for i in turned})
+    return (f"{res.source}: {n} image(s) carry an EXIF orientation tag (the first: {first.image_path}, orientation "
+            f"{first.extra.get('exif_orientation')}) and this format's labels are on the image as displayed, turned by "
+            "it: set data.exif=apply (data.exif=ignore keeps the stored pixels, which these labels do not match)")
 
 
 def drop_missing_images(res: ReadResult, skip_invalid: bool) -> None:

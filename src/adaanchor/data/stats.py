@@ -117,6 +117,13 @@ def dataset_stats(
         task, source = str(source.get("task", task)), source["data"]  # a whole config (build_config's), as a user has it
     results, head, whole_images = _results_of(source, splits, task)
     per = {name: split_stats(r, check_images) for name, r in results.items()}
+    if head:
+        from .build import displayed_frame_problem
+
+        for name, r in results.items():
+            problem = displayed_frame_problem(r, _plain(source))
+            if problem:
+                per[name]["problems"].append(problem)
     if whole_images:
         from .build import several_per_image
 

@@ -15,8 +15,12 @@ Each label line is one instance: ``class cx cy w h`` then ``x y v`` (``kpt_shape
   point at ``(0, 0)`` is unlabelled and every other one visible. sleap-io's Ultralytics reader marks 1 as
   visible, which would erase the occluded keypoints this project measures, so this reader is its own.
 - **Keypoint spec** (``data.spec`` = the dataset): names from ``kpt_names`` (a list, or per class
-  ``{0: [...]}``); without names, 17 keypoints are COCO's (Ultralytics' ``coco-pose.yaml``) and any other
-  count is ``kp0 .. kpK-1``. Flip pairs from ``flip_idx``; no skeleton unless the names are COCO's.
+  ``{0: [...]}``); without names, 17 keypoints are COCO's (Ultralytics' ``coco-pose.yaml``) unless a
+  ``flip_idx`` other than COCO's says they are not, and any other count is ``kp0 .. kpK-1``. Flip pairs from
+  ``flip_idx``; no skeleton unless the names are COCO's.
+- **EXIF orientation**: Ultralytics reads a photo turned as its orientation tag says and normalises its labels
+  by that displayed size; so does this reader. Such images need ``data.exif=apply`` (the stored pixels would not
+  match the labels): with ``ignore`` the split is refused, naming the image.
 - **Which images**: ``data.root`` (the folder of ``data.yaml``, or the file) with ``data.train`` and
   ``data.val`` = ``.`` reads every image of the yaml's ``train`` and ``val`` entries (then split them with
   ``data.split``, as the packaged custom config does); a split folder of images (``images/train``) or an image
@@ -33,7 +37,7 @@ import numpy as np
 
 from ...errors import DataError
 from ..records import Instance
-from ..spec import KeypointSpec
+from ..spec import KeypointSpec, load_spec
 from . import Collector, ReadResult, box_ok, spec_by_name
 from .pts import IMAGE_SUFFIXES, image_ids
 from .sleap_labels import make_spec
@@ -131,9 +135,8 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
         if not ok:
             raise DataError(yml, f"expected a self-inverse permutation of 0..{k - 1}, got {cfg.get('flip_idx')!r}",
                             field="flip_idx")
-    if names is None and k == 17:
-        from ..spec import load_spec
-
+    if names is None and k == 17 and (flip is None or flip == _permutation(load_spec("coco").flip_pairs, k)):
+        # Ultralytics' coco-pose.yaml names no keypoint; a flip_idx other than COCO's says the 17 are not COCO's.
         coco = load_spec("coco")
         return KeypointSpec(name=yml.stem, keypoints=coco.keypoints, flip_pairs=coco.flip_pairs, skeleton=coco.skeleton,
                             sigmas=coco.sigmas, upper_body=coco.upper_body, source=str(yml))
@@ -142,6 +145,14 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
         raise DataError(yml, f"expected {k} distinct names (kpt_shape), got {names}", field="kpt_names")
     pairs = [(names[i], names[j]) for i, j in enumerate(flip or []) if i < j]
     return make_spec(yml.stem, names, [], pairs if flip is not None else None, str(yml))
+
+
+def _permutation(pairs: tuple[tuple[int, int], ...], k: int) -> list[int]:
+    """Flip pairs as Ultralytics' ``flip_idx``: the index each keypoint becomes under a horizontal flip."""
+    perm = list(range(k))
+    for i, j in pairs:
+        perm[i], perm[j] = j, i
+    return perm
 
 
 def _entries(cfg: dict[str, Any], yml: Path, keys: tuple[str, ...] = ("train", "val")) -> list[Path]:
@@ -216,7 +227,7 @@ def read_yolo(path: str | Path, spec: KeypointSpec, images_dir: Any = None, skip
     for image in dict.fromkeys(images):
         lbl = label_path(image)
         if lbl.is_file():
-            out += _instances(image, ids[str(image)], lbl, (k, d), classes, col, len(out))
+            out += _instances(image, ids[str(image)], lbl, (k, d), classes, col, len(out), yml.parent)
     return col.result(out)
 
 
@@ -247,23 +258,48 @@ def _class_problem(c: float, classes: tuple[set[int], str] | None) -> str | None
     return None
 
 
-def _instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int], classes: tuple[set[int], str] | None,
-               col: Collector, first_id: int) -> list[Instance]:
-    """The instances of one label file (its image's size read from the file header); ``shape`` is ``kpt_shape``."""
-    k, d = shape
+def displayed_size(image: Path) -> tuple[int, int, int]:
+    """``(width, height, EXIF orientation)`` of ``image`` as a viewer displays it, from the file header: the
+    stored size, turned for the orientations 5-8 (Ultralytics normalises a label by this size and reads the
+    image turned, as OpenCV does).
+
+    Raises:
+        DataError: the header cannot be read, or the image is over twice Pillow's decompression-bomb limit
+            (the limit :func:`adaanchor.data.dataset.read_image` refuses to decode).
+    """
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(image) as im:
-            w, h = im.size
-    except (OSError, ValueError) as e:
-        col.fail(f"cannot read the image's size ({type(e).__name__})", record=image.name, field="image")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # as read_image: large on purpose
+            with Image.open(image) as im:
+                (w, h), orientation = im.size, int(im.getexif().get(0x0112, 1) or 1)
+    except Image.DecompressionBombError as e:
+        raise DataError(image, f"image too large to decode safely ({e})", field="image") from None
+    except Exception as e:  # Pillow raises many types for damaged files (OSError, SyntaxError, ValueError, ...)
+        raise DataError(image, f"cannot read the image's size ({type(e).__name__})", field="image") from None
+    return (h, w, orientation) if orientation in (5, 6, 7, 8) else (w, h, orientation)
+
+
+def _instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int], classes: tuple[set[int], str] | None,
+               col: Collector, first_id: int, root: Path) -> list[Instance]:
+    """The instances of one label file, in pixels of the image as displayed (:func:`displayed_size`); ``shape`` is
+    ``kpt_shape``; records are named by the label file's path under ``root`` (the dataset YAML's folder)."""
+    k, d = shape
+    try:
+        w, h, orientation = displayed_size(image)
+    except DataError as e:
+        col.fail(e.reason, record=_shown(image, root), field=e.field)
         return []
+    # On a photo with an orientation tag the labels are on the turned image: data.exif=apply must turn it too.
+    frame = {"labels_frame": "displayed", "exif_orientation": orientation} if orientation != 1 else {}
     out = []
-    for ln, line in enumerate(lbl.read_text(encoding="utf-8", errors="replace").splitlines(), start=1):
+    for ln, line in enumerate(lbl.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
-        rec = f"{lbl.name} line {ln}"
+        rec = f"{_shown(lbl, root)} line {ln}"
         try:
             v = np.array([float(x) for x in line.split()], dtype=np.float64)
         except ValueError:
@@ -294,8 +330,16 @@ def _instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int], cl
             continue
         xy = np.where(vis[:, None] > 0, pts[:, :2] * [w, h], 0.0)
         out.append(Instance(image_path=str(image), image_id=image_id, ann_id=first_id + len(out) + 1, keypoints=xy,
-                            visibility=vis, bbox=box, area=float(box[2] * box[3]), extra={"class": int(v[0])}))
+                            visibility=vis, bbox=box, area=float(box[2] * box[3]), extra={"class": int(v[0]), **frame}))
     return out
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` under ``root`` (a label file or image of the dataset), else as it is."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 __all__ = ["find_yolo_yaml", "is_yolo_yaml", "label_path", "read_yolo", "yolo_spec"]
