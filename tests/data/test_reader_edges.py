@@ -189,3 +189,83 @@ def test_a_yolo_label_file_with_a_bom_and_crlf_reads(tmp_path):
     assert len(got.instances) == len(want.instances) == 3 and not got.skipped
     for a, b in zip(got.instances, want.instances):
         np.testing.assert_array_equal(a.keypoints, b.keypoints)
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def _text_datasets(tmp_path: Path) -> dict[str, tuple]:
+    """One small dataset per text format: format -> (path given to the reader, spec, files to rewrite)."""
+    from adaanchor.data.spec import load_spec as spec_named
+
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(20, 60, (68, 2))
+    (tmp_path / "pts").mkdir()
+    from PIL import Image
+
+    for name in ("face", "other"):
+        Image.new("RGB", (80, 80)).save(tmp_path / "pts" / f"{name}.png")
+    (tmp_path / "pts" / "face.pts").write_text(
+        "version: 1\nn_points: 68\n{\n" + "\n".join(f"{x:.3f} {y:.3f}" for x, y in pts) + "\n}\n")
+    tri = spec_named({"name": "tri", "keypoints": ["a", "b", "c"]})
+    (tmp_path / "lm.csv").write_text("img 0.jpg,1,2,3,4,5,6\nimg1.jpg,7,8,9,10,11,12\n")  # no header row
+    (tmp_path / "lmh.csv").write_text("image_name,x0,y0,x1,y1,x2,y2\nimg 0.jpg,1,2,3,4,5,6\n")
+    w98 = rng.uniform(20, 180, (98, 2))
+    (tmp_path / "wflw.txt").write_text(" ".join([*(f"{v:.3f}" for v in w98.reshape(-1)), "10", "20", "200", "220",
+                                                 *["0"] * 6, "a/img.jpg"]) + "\n")
+    coco = {"images": [{"id": 1, "file_name": "x.jpg", "width": 64, "height": 48}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "keypoints": [10, 10, 2] * 3,
+                             "bbox": [5, 5, 20, 20], "area": 400, "num_keypoints": 3}],
+            "categories": [{"id": 1, "name": "thing", "keypoints": ["a", "b", "c"], "skeleton": []}]}
+    import json
+
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    return {"pts": (tmp_path / "pts", spec_named("face68"), [tmp_path / "pts" / "face.pts"]),
+            "csv": (tmp_path / "lm.csv", tri, [tmp_path / "lm.csv"]),
+            "csv_header": (tmp_path / "lmh.csv", tri, [tmp_path / "lmh.csv"]),
+            "wflw_txt": (tmp_path / "wflw.txt", spec_named("wflw"), [tmp_path / "wflw.txt"]),
+            "coco": (tmp_path / "coco.json", tri, [tmp_path / "coco.json"])}
+
+
+@pytest.mark.parametrize("fmt", ["pts", "csv", "csv_header", "wflw_txt", "coco"])
+def test_text_files_saved_with_a_byte_order_mark_read_as_without(tmp_path, fmt):
+    """Windows editors save UTF-8 with a byte-order mark: it became part of the first file name (a CSV without a
+    header: 'image file not found' for a file that exists), of the first number (WFLW: 'must be numbers'), of the
+    header line (.pts: "missing 'n_points:'"), or a JSON error."""
+    from adaanchor.data.readers.formats import FORMATS
+
+    path, spec, files = _text_datasets(tmp_path)[fmt]
+    reader = FORMATS[fmt.replace("_header", "")]
+    want = reader(path, spec)
+    for f in files:
+        f.write_bytes(BOM + f.read_bytes().replace(b"\n", b"\r\n"))
+    got = reader(path, spec)
+    assert [i.image_path for i in got.instances] == [i.image_path for i in want.instances] and not got.skipped
+    for a, b in zip(got.instances, want.instances):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+
+
+def test_pts_files_with_an_upper_case_suffix_are_read(tmp_path):
+    """``face.PTS`` (Windows tools) was left out of a folder without a word: the search was case-sensitive."""
+    from adaanchor.data.readers.formats import FORMATS
+
+    path, spec, files = _text_datasets(tmp_path)["pts"]
+    files[0].rename(files[0].with_name("other.PTS"))
+    shutil.copy(files[0].with_name("other.PTS"), files[0])
+    got = FORMATS["pts"](path, spec)
+    assert sorted(Path(i.extra["pts_file"]).name for i in got.instances) == ["face.pts", "other.PTS"]
+
+
+def test_a_wflw_image_name_with_a_space_is_one_name(tmp_path):
+    """The name is the line's last field: one holding a space was read as one more coordinate ('got 197
+    coordinates' for a line that is right)."""
+    from adaanchor.data.readers.formats import FORMATS
+
+    path, spec, _ = _text_datasets(tmp_path)["wflw_txt"]
+    path.write_text(path.read_text().replace("a/img.jpg", "a/my  face.jpg"))
+    (inst,) = FORMATS["wflw_txt"](path, spec).instances
+    assert inst.image_path == str(tmp_path / "a" / "my  face.jpg")
+    # A coordinate too many is still counted, not taken for the name's start.
+    path.write_text(path.read_text().replace(" 10 20 200 220", " 1.5 10 20 200 220").replace("my  face", "face"))
+    with pytest.raises(DataError, match="got 197 coordinates"):
+        FORMATS["wflw_txt"](path, spec)

@@ -16,7 +16,7 @@ def load_json(path: str | os.PathLike) -> Any:
     if not p.is_file():
         raise DataError(p, "file not found")
     try:
-        with p.open("r", encoding="utf-8") as f:
+        with p.open("r", encoding="utf-8-sig") as f:  # a byte-order mark (Windows editors) is no JSON error
             return json.load(f)
     except RecursionError:
         raise DataError(p, "invalid JSON: nested too deeply") from None

@@ -91,7 +91,7 @@ def read_csv_landmarks(
 
 def _data_rows(path: Path) -> list[tuple[int, list[str]]]:
     """The rows of the CSV at ``path`` that hold something, with their 1-based line numbers (the header too)."""
-    with path.open("r", encoding="utf-8", newline="") as f:
+    with path.open("r", encoding="utf-8-sig", newline="") as f:  # utf-8-sig: a byte-order mark is not in the first cell
         reader = csv.reader(f)
         try:
             rows = list(reader)

@@ -17,7 +17,7 @@ from . import printable
 def csv_rows(table: Path) -> list[tuple[int, list[str]]]:
     """``(line number, cells)`` of every record of a CSV file (1-based physical line of the record's end)."""
     try:
-        with table.open(newline="", encoding="utf-8") as f:
+        with table.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             return [(reader.line_num, r) for r in reader]
     except (OSError, UnicodeDecodeError, csv.Error) as e:

@@ -165,7 +165,8 @@ def read_pts(
     if path.is_file():
         root, files = path.parent, [path]
     elif path.is_dir():
-        root, files = path, sorted(p for p in path.rglob("*.pts") if p.is_file())
+        # Any case of the suffix (.PTS from Windows tools): a case-sensitive glob left such files out unsaid.
+        root, files = path, sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pts" and p.is_file())
         if not files:
             raise DataError(path, "no .pts files in this folder")
     else:
@@ -176,7 +177,7 @@ def read_pts(
         rel = f.relative_to(root)
         rec = printable(rel)
         try:
-            pts = parse_pts(f.read_text(encoding="utf-8", errors="replace"), f)
+            pts = parse_pts(f.read_text(encoding="utf-8-sig", errors="replace"), f)  # a byte-order mark too
         except DataError as e:
             col.fail(e.reason, record=rec, field=e.field)
             continue

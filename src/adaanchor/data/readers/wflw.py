@@ -66,7 +66,7 @@ def read_wflw_txt(
     good = []
     ann = -1
     for lineno, text in enumerate(_text_lines(path), start=1):
-        parts = text.split()
+        parts = _fields(text, 2 * k + 4 + len(ATTRIBUTES) + 1)
         if not parts:
             continue
         ann += 1
@@ -83,12 +83,25 @@ def read_wflw_txt(
 
 def _text_lines(path: Path) -> list[str]:
     """The lines of the text list at ``path``; a JSON file is refused with a pointer to ``data.format=wflw``."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = path.read_text(encoding="utf-8-sig", errors="replace")  # a byte-order mark is not part of line 1
     if text.lstrip()[:1] in ("{", "["):
         # mmpose's COCO-style WFLW JSON read as the text list failed on every line with 'expected 207 fields, got 1'
         raise DataError(path, "a JSON file, not an official WFLW text list (list_98pt_rect_attr_*.txt): for the "
                               "COCO-style WFLW JSON give data.format=wflw")
     return text.splitlines()
+
+
+def _fields(text: str, n_fields: int) -> list[str]:
+    """The whitespace-separated fields of one line, the image name last; a name holding spaces after the line's
+    ``n_fields - 1`` numbers stays one field (it was read as more coordinates: 'got 197 coordinates')."""
+    parts = text.split()
+    if len(parts) > n_fields:
+        head = text.split(None, n_fields - 1)
+        try:
+            float(head[-1].split()[0])
+        except ValueError:  # the field after the numbers is a word: the start of the name
+            return [*head[:-1], head[-1].strip()]
+    return parts
 
 
 def _face(parts: list[str], spec: KeypointSpec, rec: str, col: Collector) -> tuple[np.ndarray, dict[str, Any]] | None:

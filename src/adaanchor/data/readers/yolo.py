@@ -189,7 +189,7 @@ def _images(path: Path) -> list[Path]:
         return sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if path.suffix.lower() == ".txt" and path.is_file():
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError) as e:
             raise DataError(path, f"cannot read the image list ({type(e).__name__}: a text file of image paths, "
                                   "one a line, in UTF-8)") from None
