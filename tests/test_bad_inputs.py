@@ -913,6 +913,9 @@ def test_float_and_12_bit_images_use_their_range(tmp_path):
     im.save(q)
     assert load_image(q)[0, :, 0].tolist() == [0, 255]
     _seen("image-16bit-12-bit-range", "loads as 0, 255 (12-bit range), not 0, 16")
+    r = tmp_path / "i.tif"  # a 32-bit image of 17-bit values: scaled by 32 bits it was black
+    Image.fromarray(np.array([[0, 63500, 127000]], dtype=np.int32), mode="I").save(r)
+    assert load_image(r)[0, :, 0].tolist() == [0, 124, 247]
 
 
 def test_unknown_exif_mode(tmp_path):

@@ -138,3 +138,26 @@ def test_outside_frame_is_the_pixel_centre_bounds_widened_by_the_margin():
                                                 4, 2, margin=0.5), [False, True, False, False])
     t = outside_frame(torch.tensor([-1.0, 0.0]), torch.tensor([0.0, 0.0]), 4, 2)
     assert t.dtype == torch.bool and t.tolist() == [True, False]
+    # Float round-off past an edge (1e-9 px) is on the edge; a millionth of a pixel more is past it.
+    np.testing.assert_array_equal(outside_frame(np.array([-0.5 - 1e-9, 3.5 + 1e-9, -0.5 - 2e-6, 3.5 + 2e-6]),
+                                                np.zeros(4), 4, 2), [False, False, True, True])
+
+
+@pytest.mark.parametrize("image_wh, input_wh", [((333, 500), (96, 96)), ((37, 91), (192, 256)), ((1001, 999), (128, 96)),
+                                                 ((640, 427), (256, 192))])
+def test_points_on_an_images_edge_stay_visible_in_its_crop(tmp_path, image_wh, input_wh):
+    """x = -0.5 and W - 0.5 lie on the image (docs/conventions.md): the crop's affine put them a rounding error past
+    the input's edge, and the item made them invisible (13 of 20 image and input sizes)."""
+    from PIL import Image
+
+    from adaanchor.data.dataset import TopDownDataset
+    from adaanchor.data.records import Instance
+    from adaanchor.data.spec import load_spec
+
+    w, h = image_wh
+    Image.new("RGB", image_wh).save(tmp_path / "im.png")
+    edges = [(w - 0.5, h - 0.5), (-0.5, -0.5), (w - 0.5, -0.5), (-0.5, h - 0.5), (w - 0.5, h / 2), (w / 2, h - 0.5)]
+    kp = np.array(edges + [(w / 2, h / 2)] * (68 - len(edges)))
+    inst = Instance(str(tmp_path / "im.png"), 1, 1, kp, np.full(68, 2), np.array([0.0, 0.0, w, h]), float(w * h))
+    item = TopDownDataset([inst], load_spec("face68"), list(input_wh), crop="image", train=False)[0]
+    assert item["visibility"][0, :len(edges)].tolist() == [2] * len(edges)

@@ -60,7 +60,8 @@ def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]
 
     Grayscale, RGBA (alpha dropped), palette, 16-bit and float images are converted by the rule that arrays
     given to the predictor follow too (:mod:`adaanchor.data.pixels`): 16-bit and 32-bit integer images are
-    scaled by their bit depth (the smallest of 8, 10, 12, 14, 16 or 32 bits that holds their largest value),
+    scaled by their bit depth (the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value, above
+    that the bits it needs),
     float images by [0, 1] when they lie in it, as they are when they hold whole numbers 0..255, by their own
     min..max otherwise (never clipped to black); a float image with NaN or infinite values is refused.
     ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations

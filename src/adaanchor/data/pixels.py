@@ -6,8 +6,9 @@ through :func:`rgb8`, so that the same pixels give the same image whichever way 
 - ``uint8``: as they are.
 - ``bool``: ``False`` 0, ``True`` 255 (what Pillow makes of a 1-bit image).
 - other integer types (16-bit cameras, 32-bit TIFFs): negatives shifted up to 0, then scaled by their bit
-  depth, the smallest of 8, 10, 12, 14, 16, 32 or 64 bits that holds their largest value (a 12-bit image with
-  values up to 4095 reads 4095 as 255).
+  depth, the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value (a 12-bit image with values up
+  to 4095 reads 4095 as 255), and above 16 bits the bits their largest value needs (a 32-bit TIFF of values up
+  to 127000 is read as 17-bit: scaled by 32 bits it was black).
 - float types: values in [0, 1] times 255; whole numbers in 0..255 as they are (8-bit data stored as
   floats); anything else stretched over its own min..max. NaN or infinite values are refused: no
   brightness can be read from them (a black image from them was a silently wrong prediction).
@@ -22,8 +23,9 @@ import numpy as np
 
 from ..errors import AdaAnchorError
 
-#: Bit depths an integer image is scaled by: the smallest that holds its largest value.
-BIT_DEPTHS = (8, 10, 12, 14, 16, 32, 64)
+#: Bit depths an integer image is scaled by: the smallest that holds its largest value (above the last one:
+#: the bit length of the largest value).
+BIT_DEPTHS = (8, 10, 12, 14, 16)
 #: The accepted pixel types and how each is read, for error messages (one line).
 PIXEL_RULE = ("expected uint8 (0..255), bool (0 or 255), another integer type (scaled by its bit depth) or a "
               "float type (finite: [0, 1] x 255, whole numbers 0..255 as they are, else its own min..max)")
@@ -78,7 +80,7 @@ def _scaled(img: np.ndarray, what: str) -> np.ndarray:
         arr = img.astype(np.float64)
         arr -= min(float(arr.min()), 0.0)  # signed images: negatives shifted up
         top = float(arr.max())
-        depth = next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), BIT_DEPTHS[-1])
+        depth = next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), int(top).bit_length())
         return (arr * (255.0 / (2.0 ** depth - 1))).clip(0, 255).round().astype(np.uint8)
     arr = img.astype(np.float64)
     finite = np.isfinite(arr)
