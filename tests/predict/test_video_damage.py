@@ -245,3 +245,42 @@ def test_the_dlc_csv_has_a_row_for_every_frame_of_a_video_whose_last_frames_were
     assert list(df.index) == list(range(60))
     kept = [f.index for f in frames]
     assert not df.loc[kept].isna().any().any() and df.loc[[i for i in range(60) if i not in kept]].isna().all().all()
+
+
+def test_the_clock_counts_frames_from_where_joined_clips_restart_their_timestamps():
+    """Clips joined end to end (MPEG-TS recordings, HLS segments) each start at timestamp 0: ranked, the second
+    clip's timestamps were taken for lost frames of the first, two of its frames went on other frames' rows and
+    the whole second clip was dropped as 'could not be decoded'."""
+    clock = FrameClock()
+    for pts in (0, 10, 20):
+        clock.add(pts)
+    assert [clock.index(t) for t in (0, 10)] == [0, 1]
+    for pts in (0, 10, 20):  # the second clip, fed while the first one's last frame is still in the decoder
+        clock.add(pts)
+    assert [clock.index(t) for t in (20, 0, 10, 20)] == [2, 3, 4, 5]
+    clock.finish()
+    assert clock.lost == 0 and clock.restarted and clock.frames() is None
+
+
+def test_joined_mpeg_ts_clips_keep_every_frame_in_order(tmp_path):
+    av = pytest.importorskip("av")
+    clips = []
+    for c in range(2):
+        path = tmp_path / f"{c}.ts"
+        with av.open(str(path), "w") as out:
+            s = out.add_stream("libx264", rate=10)
+            s.width, s.height, s.pix_fmt, s.options = 64, 48, "yuv420p", {"bf": "0"}
+            for i in range(8):
+                img = np.zeros((48, 64, 3), np.uint8)
+                img[..., 2] = (c * 8 + i) * 15  # the frame's place in the joined video, in its blue channel
+                for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(p)
+            for p in s.encode():
+                out.mux(p)
+        clips.append(path.read_bytes())
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(clips))
+    frames, skips = _read(joined)
+    assert skips == [] and [f.index for f in frames] == list(range(16))
+    np.testing.assert_allclose([float(f.image[..., 2].mean()) for f in frames], [i * 15 for i in range(16)], atol=5)
+    assert np.all(np.diff([f.time for f in frames]) > 0)  # times keep going up (counted past the join)

@@ -102,7 +102,10 @@ class FrameClock:
     indices. Pending timestamps are those fed to the decoder and not yet output, a handful at any time.
 
     Packets without a timestamp, or a frame whose timestamp no packet had, switch the clock to counting
-    decoded frames for the rest of the video (the numbering of a sequential read). So do timestamps in decode
+    decoded frames for the rest of the video (the numbering of a sequential read). So does a packet whose
+    timestamp is not above that of a frame already output (``restarted``: clips joined end to end, as MPEG-TS
+    recordings and HLS segments are, each starting at 0; ranked, the second clip's timestamps were taken for
+    lost frames of the first and its frames dropped). So do timestamps in decode
     order from a decoder that reorders frames (``reorders``): an AVI stores no presentation time, and its
     timestamps count the chunks, so that with B-frames they are not the frames' order (H.264 in AVI lost every
     other frame and put the rest on other frames' indices).
@@ -117,6 +120,7 @@ class FrameClock:
         self.in_order = True  # every timestamp fed so far was above the one before it (decode order)
         self.fed_last: int | None = None
         self.decode_order = False  # counting because the timestamps were found to be in decode order
+        self.restarted = False  # counting because the timestamps went back below an output frame's (joined clips)
         self.lost = 0
         self.first_lost: int | None = None
 
@@ -125,6 +129,11 @@ class FrameClock:
         if pts is None:
             self.ranked = False
         elif self.ranked:
+            if self.last_pts is not None and pts <= self.last_pts:
+                # No frame of a later packet can come out before one already output: the clock restarted.
+                self.ranked, self.restarted = False, True
+                self.pending.clear()
+                return
             if self.fed_last is not None and pts <= self.fed_last:
                 self.in_order = False
             self.fed_last = int(pts)
@@ -216,7 +225,7 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
                     if idx is None:
                         continue
                     t = float(frame.time) if frame.time is not None else None
-                    if clock.decode_order:  # the frame's timestamp is another frame's
+                    if clock.decode_order or clock.restarted:  # the frame's timestamp is another frame's or restarted
                         t = _counted_time(stream, idx, first)
                     first = t if n == 0 else first
                     img, turn = _turned(frame, orientation)
