@@ -269,3 +269,19 @@ def test_a_wflw_image_name_with_a_space_is_one_name(tmp_path):
     path.write_text(path.read_text().replace(" 10 20 200 220", " 1.5 10 20 200 220").replace("my  face", "face"))
     with pytest.raises(DataError, match="got 197 coordinates"):
         FORMATS["wflw_txt"](path, spec)
+
+
+def test_a_generated_benchmark_refuses_another_annotation_file(tiny_bench, capsys):
+    """``eval RUN data.val=other.json`` on a run of the generated benchmark scored the benchmark's own val split,
+    exit code 0: data.format=synth generates its files and read no other."""
+    from adaanchor.config import build_config
+    from adaanchor.data.paths import annotation_path
+
+    over = [f"data.root={tiny_bench}", "data.synth.n_train=48", "data.synth.n_val=12", "data.synth.seed=0"]
+    cfg = build_config(None, over).data
+    assert annotation_path(cfg, "val") == tiny_bench / "val.json"
+    assert annotation_path(build_config(None, [*over, f"data.val={tiny_bench / 'val.json'}"]).data, "val") == \
+        tiny_bench / "val.json"  # the same file named in full
+    with pytest.raises(AdaAnchorError, match=r"data.val=other.json: data.format=synth generates its own val split "
+                                             r".* and reads no other file; to use other.json, set data.format"):
+        annotation_path(build_config(None, [*over, "data.val=other.json"]).data, "val")

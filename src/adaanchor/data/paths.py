@@ -121,6 +121,12 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
             raise AdaAnchorError(f"{p}: landmark CSV not found (data.csv)")
         return p
     if data_cfg["format"] in GENERATED_FORMATS:
+        named, own = data_cfg.get(split), root / f"{split}.json"  # the generators write train.json and val.json
+        if named not in (None, own.name) and _resolve(root, named) != own:
+            # A generated benchmark has its own files: eval RUN data.val=other.json scored the benchmark's val split.
+            raise AdaAnchorError(f"data.{split}={named}: data.format={data_cfg['format']} generates its own {split} split "
+                                 f"({own}) and reads no other file; to use {named}, set data.format (coco, ...) and "
+                                 "data.root for it too")
         return Path(write_generated(data_cfg)[split])
     own = own_split(data_cfg, split)
     if own is not None:

@@ -88,8 +88,16 @@ def _element_kind(value: Any) -> str | None:
     return None
 
 
+class Detections(dict):
+    """``image_id -> Boxes`` of a detections file, which it names (``source``) for messages."""
+
+    def __init__(self, items: dict[int, Boxes], source: str | Path):
+        super().__init__(items)
+        self.source = str(source)
+
+
 def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int | None = 1,
-                    notes: list[str] | None = None) -> dict[int, Boxes]:
+                    notes: list[str] | None = None) -> Detections:
     """``image_id -> (boxes (N, 4), scores (N,))`` from a COCO detections file, in file order per image.
 
     Detections of another category or below ``score_thr`` are left out (as for evaluation); ``notes`` receives
@@ -114,6 +122,12 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
         if box is None or not box_ok(box):
             raise DataError(path, f"expected [x, y, w, h] with positive width and height, got {det.get('bbox')!r}",
                             record=i, field="bbox")
+        if np.abs(box).max() > MAX_BOX_COORD:  # as as_boxes: the crop of 1e308 overflowed to keypoints at 1e308
+            raise DataError(path, f"box coordinates must lie within +-2^31 px (the largest image side), got "
+                                  f"{det.get('bbox')!r}", record=i, field="bbox")
+        if isinstance(det.get("category_id"), bool):  # True == 1: a boolean was read as category 1
+            raise DataError(path, f"expected an integer category id, got {det['category_id']!r}", record=i,
+                            field="category_id")
         score = finite_number(det.get("score", 1.0))
         if score is None:
             raise DataError(path, f"expected a finite number, got {det.get('score')!r}", record=i, field="score")
@@ -127,4 +141,5 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
     if notes is not None and other + low:
         why = [f"{other} of a category other than {category_id}"] * bool(other) + [f"{low} scored below {score_thr:g}"] * bool(low)
         notes.append(f"{path}: {other + low} of {len(data)} detections left out ({', '.join(why)})")
-    return {k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()}
+    return Detections({k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()},
+                      path)

@@ -23,13 +23,15 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any) -> 
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
             raise AdaAnchorError(f"{gt}: expected a COCO-style JSON with an 'images' list")
         by_path, by_name = _gt_image_ids(gt, data["images"])
+        sizes = _gt_sizes(data["images"])
         out = {}
         for s in images:
             iid = by_path.get(s.path.resolve())
             names = by_name.get(s.path.name, [])
             iid = iid if iid is not None else (names[0] if len(names) == 1 else None)
-            if iid is None:
-                on_skip(Skip(str(s.path), f"not among the images of {gt}"))
+            why = f"not among the images of {gt}" if iid is None else _size_mismatch(s.path, sizes.get(int(iid)), gt)
+            if why:
+                on_skip(Skip(str(s.path), why))
             else:
                 out[s.path] = int(iid)
         return out
@@ -45,6 +47,13 @@ def check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int, 
     integer file stems), not the input order, which matched one image's boxes to another; detections of ids among
     no input are counted in ``notes``."""
     images = [s for s in srcs if s.kind == "image"]
+    videos = [s for s in srcs if s.kind == "video"]
+    if videos and len(videos) + len(images) > 1:
+        # A frame's image id is its index: every video, and any image of that id, took the same boxes unsaid.
+        what = f"{len(videos)} videos" if len(videos) > 1 else "a video and images"
+        raise AdaAnchorError(f"--boxes {boxes}: a video's detections name its frames by frame index (image_id), so one "
+                             f"detections file goes with one video alone, and these inputs are {what}: run predict "
+                             "once per video with its own detections")
     stems = [image_id_of(s.path) for s in images]
     if gt is None and images and (None in stems or len(set(stems)) < len(stems)):
         odd = next((s.path.name for s, i in zip(images, stems) if i is None), None)
@@ -58,6 +67,32 @@ def check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int, 
             n = sum(len(dets[i].boxes) for i in unused)
             notes.append(f"{boxes}: {n} detection(s) of {len(unused)} image id(s) not among the inputs, not used "
                          f"(e.g. {unused[0]})")
+
+
+def _gt_sizes(images: list[Any]) -> dict[int, tuple[float, float]]:
+    """``id -> (width, height)`` of the ``images`` entries that give both as numbers."""
+    from ..data.readers import finite_number, is_int_id
+
+    out = {}
+    for im in images:
+        if isinstance(im, dict) and is_int_id(im.get("id")):
+            w, h = finite_number(im.get("width")), finite_number(im.get("height"))
+            if w is not None and h is not None:
+                out[int(im["id"])] = (w, h)
+    return out
+
+
+def _size_mismatch(path: Path, size: tuple[float, float] | None, gt: str | Path) -> str | None:
+    """Why an image matched to a ``--gt`` entry of ``size`` (W, H) is not that image, or None: its file is of
+    another size (a resized copy, matched by file name: its predictions were scored against the original's
+    people, AP 0 with exit code 0). The displayed size of a photo turned by its EXIF tag also matches."""
+    from ..data.readers.coco import image_file_sizes
+
+    real = image_file_sizes(str(path), size) if size is not None else []
+    if not real or size in real:
+        return None
+    return (f"the image is {real[0][0]}x{real[0][1]} and {gt} says {size[0]:g}x{size[1]:g} for it (a resized copy?): "
+            "its predictions would be scored against the other size's people")
 
 
 def _gt_image_ids(gt: str | Path, images: list[Any]) -> tuple[dict[Path, int], dict[str, list[int]]]:
