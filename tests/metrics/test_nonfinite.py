@@ -151,3 +151,18 @@ def test_score_auc_ranks_a_non_finite_confidence_lowest_and_counts_its_keypoint_
     score[0, 1] = math.nan  # a correct keypoint with a NaN confidence is a miss: wrong and ranked lowest
     m = single_keypoint_metrics(pred, score, gt, vis, np.array([100.0]))
     assert m["pck"]["0.05"] == 0.25 and m["score_auc"] == 1.0 and m["nonfinite"]["vis"] == 2
+
+
+@pytest.mark.parametrize("metric", ["coco", "crowdpose"])
+def test_a_keypoint_far_off_the_image_is_a_miss_without_an_overflow_warning(metric, recwarn):
+    """1e300 is finite, so it is scored: its squared distance overflows to inf and its OKS is 0; pycocotools'
+    numpy overflow warning reached the user's terminal."""
+    from test_coco_ap import crowdpose_gt
+
+    gt = coco_gt() if metric == "coco" else crowdpose_gt()
+    perfect = (coco_keypoint_ap if metric == "coco" else crowdpose_ap)(gt, gt_as_results(gt))["AP"]
+    res = gt_as_results(gt)
+    for r in res:
+        r["keypoints"][0] = 1e300
+    far = (coco_keypoint_ap if metric == "coco" else crowdpose_ap)(gt, res)["AP"]
+    assert far < perfect and not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -30,6 +30,17 @@ def test_expand_files_folders_globs_and_missing(tmp_path, val_images, val_video)
     assert image_id_of("a/000000000785.jpg") == 785 and image_id_of("x1.png") is None
 
 
+def test_a_link_to_a_missing_file_in_a_folder_is_counted(tmp_path, val_images):
+    """Named directly such a link was 'no such file or folder'; inside a folder it was left out without a word."""
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(val_images[0].read_bytes())
+    (folder / "gone.png").symlink_to(tmp_path / "deleted.png")
+    srcs, skips = expand_sources([str(folder)])
+    assert [s.path.name for s in srcs] == ["a.png"]
+    assert [str(s) for s in skips] == [f"{folder / 'gone.png'}: a link to a missing file"]
+
+
 def test_a_url_is_named_as_one():
     """A URL was reported as ``http:/host/a.jpg: no such file or folder`` (Path() folds "//"), and one with a
     query as a glob pattern that matches no file."""

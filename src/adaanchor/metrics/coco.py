@@ -14,6 +14,7 @@ import io
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -126,8 +127,12 @@ def _no_results(coco_cls: type, data: dict) -> Any:
     return dt
 
 
-def _quiet(verbose: bool) -> contextlib.AbstractContextManager:
-    return contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO())
+@contextlib.contextmanager
+def _quiet(verbose: bool) -> Iterator[None]:
+    """pycocotools' progress on stdout silenced unless ``verbose``, and numpy's overflow warning off: a keypoint far
+    off the image (1e300) overflows OKS's squared distance to inf, whose similarity is exactly 0, as it should be."""
+    with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(io.StringIO()), np.errstate(over="ignore"):
+        yield
 
 
 def coco_keypoint_ap(

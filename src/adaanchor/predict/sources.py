@@ -76,8 +76,11 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
         elif p.is_file():
             add(p)
         elif p.is_dir():
-            files = sorted(q for q in p.iterdir() if q.is_file() and q.suffix.lower() in MEDIA_SUFFIXES)
-            if not files:
+            media = sorted(q for q in p.iterdir() if q.suffix.lower() in MEDIA_SUFFIXES)
+            files = [q for q in media if q.is_file()]
+            # A link to a file that is gone (named directly it is 'no such file'): counted, not left out unsaid.
+            skips += [Skip(str(q), "a link to a missing file") for q in media if q.is_symlink() and not q.exists()]
+            if not media:
                 skips.append(Skip(str(p), "folder holds no image or video file" + _nested_hint(p)))
             for q in files:
                 add(q)
