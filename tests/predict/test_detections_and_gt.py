@@ -91,3 +91,16 @@ def test_an_image_of_another_size_than_the_ground_truth_says_is_skipped(pred_run
     out = capsys.readouterr().out
     assert f"{folder / big.name}: the image is {2 * w}x{2 * h} and {tiny_bench / 'val.json'} says {w}x{h} for it" in out
     assert len(json.loads((tmp_path / "o" / "predictions.json").read_text())) == 1
+
+
+def test_the_images_files_are_predictions_whatever_the_order_of_the_inputs(pred_runs, val_images, tmp_path):
+    """A video named predictions.mp4 given before the images took predictions.json, and the images' results went
+    to predictions_1.json."""
+    from root_helpers import write_video
+
+    video = write_video(tmp_path / "predictions.mp4", 2, size=(72, 96))
+    folder = _images(val_images, tmp_path / "imgs", 1)
+    for order, out in (((video, folder), tmp_path / "o1"), ((folder, video), tmp_path / "o2")):
+        assert _predict(str(pred_runs["adaanchor"]), *map(str, order), "--out", str(out), "--format", "coco") == 0
+        assert [r.get("frame") for r in json.loads((out / "predictions.json").read_text())] == [None]
+        assert [r["frame"] for r in json.loads((out / "predictions_1.json").read_text())] == [0, 1]

@@ -194,7 +194,9 @@ class _Groups:
         self.out, self.fmts, self.predictor, self.max_inst, self.save_video = out, fmts, predictor, max_inst, save_video
         self.skipped = skipped
         self.groups: dict[str, _Group] = {}
-        self.used: set[str] = set()
+        # The images' files are always predictions.*: a video of that name gets predictions_1.* whatever the order of
+        # the inputs (the images' results went to predictions_1.json when the video came first).
+        self.used: set[str] = {IMAGES_GROUP}
         self.files: list[Path] = []
         self.open_video: str | None = None  # the key of the open video group
         self.write_s = 0.0  # seconds spent closing groups (writing their files)
@@ -206,7 +208,7 @@ class _Groups:
             if self.open_video is not None and self.open_video != key and self.open_video != IMAGES_GROUP:
                 done, self.open_video = self.open_video, None
                 self._close(self.groups.pop(done), self.frames_of(done))
-            name = _unique(IMAGES_GROUP if frame.kind == "image" else frame.source.stem, self.used)
+            name = IMAGES_GROUP if frame.kind == "image" else _unique(frame.source.stem, self.used)
             self.groups[key] = _Group(self.out, name, self.fmts, self.predictor, self.max_inst,
                                       frame.source if frame.kind == "video" else None, self.save_video)
             if frame.kind == "video":
