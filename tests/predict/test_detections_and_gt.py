@@ -104,3 +104,11 @@ def test_the_images_files_are_predictions_whatever_the_order_of_the_inputs(pred_
         assert _predict(str(pred_runs["adaanchor"]), *map(str, order), "--out", str(out), "--format", "coco") == 0
         assert [r.get("frame") for r in json.loads((out / "predictions.json").read_text())] == [None]
         assert [r["frame"] for r in json.loads((out / "predictions_1.json").read_text())] == [0, 1]
+
+
+def test_an_empty_output_folder_is_refused(pred_runs, val_images, tmp_path, capsys):
+    """``--out ''`` wrote the files into the working folder."""
+    folder = _images(val_images, tmp_path / "imgs", 1)
+    capsys.readouterr()
+    assert _predict(str(pred_runs["adaanchor"]), str(folder), "--out", "") == 2
+    assert capsys.readouterr().err.strip() == "error: --out is empty: give the output folder (default predictions)"

@@ -92,6 +92,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     check_orientation(orientation)
     if not 0.0 <= float(min_score) <= 1.0:
         raise AdaAnchorError(f"--min-score must be in [0, 1], got {min_score}")
+    if not str(out).strip():  # Path("") is ".": the files went into the working folder
+        raise AdaAnchorError("--out is empty: give the output folder (default predictions)")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise AdaAnchorError(f"{out}: exists and is not a folder")
