@@ -11,7 +11,7 @@ import pytest
 
 from adaanchor.errors import AdaAnchorError
 from adaanchor.predict.sources import Skip, expand_sources, iter_frames, read_video
-from adaanchor.predict.video_in import FrameClock
+from adaanchor.predict.frame_clock import FrameClock
 from root_helpers import write_video
 
 FPS = 30

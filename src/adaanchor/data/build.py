@@ -6,7 +6,6 @@ import contextlib
 import copy
 import functools
 import sys
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from .readers import ReadResult
 from .readers.guess import format_hint
 from .spec import KeypointSpec
 from .spec_source import load_spec
+from .split_checks import check_one_per_image, displayed_frame_problem
 from .splits import split_by_config
 from .truncation import TRUNCATION_DEFAULTS, Truncation
 
@@ -159,7 +159,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         return res
     with hinting_format(data_cfg):
         res: ReadResult = FORMATS[fmt](path, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]))
-    problem = displayed_frame_problem(res, data_cfg)
+    problem = displayed_frame_problem(res, _exif_mode(data_cfg))
     if problem:
         raise AdaAnchorError(problem)
     outside_root(res, data_cfg, split, path)
@@ -183,22 +183,6 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     if not res.instances:
         raise AdaAnchorError(f"{path}: no usable instance in the {split} split")
     return res
-
-
-def displayed_frame_problem(res: ReadResult, data_cfg: Mapping[str, Any]) -> str | None:
-    """Why ``res`` cannot be used with ``data_cfg``'s ``data.exif``, or None: instances whose reader says their labels
-    are on the image as displayed (``extra["labels_frame"]``, YOLO labels of a photo with an EXIF orientation tag)
-    need the images turned by it (``data.exif=apply``); with ``ignore`` the stored pixels would not match them."""
-    if _exif_mode(data_cfg) == "apply":
-        return None
-    turned = [i for i in res.instances if i.extra.get("labels_frame") == "displayed"]
-    if not turned:
-        return None
-    first = turned[0]
-    n = len({i.image_path for i in turned})
-    return (f"{res.source}: {n} image(s) carry an EXIF orientation tag (the first: {first.image_path}, orientation "
-            f"{first.extra.get('exif_orientation')}) and this format's labels are on the image as displayed, turned by "
-            "it: set data.exif=apply (data.exif=ignore keeps the stored pixels, which these labels do not match)")
 
 
 def drop_missing_images(res: ReadResult, skip_invalid: bool) -> None:
@@ -236,26 +220,6 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         exif=_exif_mode(data_cfg),
         truncation=Truncation.from_config(data_cfg.get("truncation"), train),
     )
-
-
-def check_one_per_image(res: ReadResult, split: str) -> None:
-    """``data.crop=image`` makes the whole image each instance's input: images holding several instances (a
-    multi-animal project, a crowd) trained each one on the same input with another target, and predicting gave
-    one instance per image, without a word. Raises naming the counts and the two ways that work."""
-    problem = several_per_image(res, split)
-    if problem:
-        raise AdaAnchorError(problem)
-
-
-def several_per_image(res: ReadResult, split: str) -> str | None:
-    """Why ``data.crop=image`` refuses ``res`` (images holding several instances), or None when it does not."""
-    counts = Counter(i.image_path for i in res.instances)
-    many = [n for n in counts.values() if n > 1]
-    if not many:
-        return None
-    return (f"{res.source}: {len(many)} of the {len(counts)} {split} images hold several instances (up to "
-            f"{max(many)}), and data.crop=image takes the whole image as one instance's input: use data.crop=box "
-            "(each instance in its box; predict with --boxes) or task=bottomup (every instance of an image at once)")
 
 
 def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = None, multiple: int = 1,

@@ -106,7 +106,7 @@ def dataset_stats(
         splits: the splits of a config to read (a split whose file is ``null`` is left out).
         check_images: check that every image file exists.
         task: the config's ``task`` (taken from a whole config): a top-down config with ``data.crop=image`` lists images holding several
-            instances as a problem (training refuses them, :func:`adaanchor.data.build.check_one_per_image`).
+            instances as a problem (training refuses them, :func:`adaanchor.data.split_checks.check_one_per_image`).
 
     Returns:
         ``{"splits": {name: split_stats}, "total": {...same counts summed...}}`` plus ``format`` and
@@ -118,14 +118,15 @@ def dataset_stats(
     results, head, whole_images = _results_of(source, splits, task)
     per = {name: split_stats(r, check_images) for name, r in results.items()}
     if head:
-        from .build import displayed_frame_problem
+        from .build import _exif_mode
+        from .split_checks import displayed_frame_problem
 
         for name, r in results.items():
-            problem = displayed_frame_problem(r, _plain(source))
+            problem = displayed_frame_problem(r, _exif_mode(_plain(source)))
             if problem:
                 per[name]["problems"].append(problem)
     if whole_images:
-        from .build import several_per_image
+        from .split_checks import several_per_image
 
         for name, r in results.items():
             problem = several_per_image(r, name)

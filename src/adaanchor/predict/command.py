@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import AdaAnchorError
-from .boxes import Boxes, load_detections, no_boxes
+from .boxes import Boxes, load_detections
 from .image_ids import check_box_ids, image_ids
 from .images import check_orientation, orientation_notes
 from .overlay import draw_prediction
 from .predictor import Predictor
-from .sources import Frame, Skip, Source, count_frames, expand_sources, iter_frames, prefetch, video_info
+from .sources import Frame, Skip, Source, count_frames, expand_sources, video_info
+from .stream_inputs import frame_id, frame_inputs
 from .video_out import VideoWriter
 from .writers import SUFFIX, WRITERS, parse_formats
 
@@ -88,15 +87,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     Raises:
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
     """
-    fmts = parse_formats(formats)
-    check_orientation(orientation)
-    if not 0.0 <= float(min_score) <= 1.0:
-        raise AdaAnchorError(f"--min-score must be in [0, 1], got {min_score}")
-    if not str(out).strip():  # Path("") is ".": the files went into the working folder
-        raise AdaAnchorError("--out is empty: give the output folder (default predictions)")
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise AdaAnchorError(f"{out}: exists and is not a folder")
+    fmts, out = _checked_options(formats, orientation, min_score, out)
     srcs, skipped = expand_sources(sources)
     ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append)
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
@@ -130,6 +121,21 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     stop_code = EXIT_INTERRUPTED if str(res.get("stopped_by", "")).startswith("Ctrl-C") else EXIT_STOPPED
     res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
     return res
+
+
+def _checked_options(formats: list[str] | None, orientation: str, min_score: float,
+                     out: str | Path) -> tuple[list[str], Path]:
+    """The output formats and folder, after refusing a bad option before anything is read."""
+    fmts = parse_formats(formats)
+    check_orientation(orientation)
+    if not 0.0 <= float(min_score) <= 1.0:
+        raise AdaAnchorError(f"--min-score must be in [0, 1], got {min_score}")
+    if not str(out).strip():  # Path("") is ".": the files went into the working folder
+        raise AdaAnchorError("--out is empty: give the output folder (default predictions)")
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise AdaAnchorError(f"{path}: exists and is not a folder")
+    return fmts, path
 
 
 def _make_folders(out: Path, overlays: bool) -> list[Path]:
@@ -169,9 +175,9 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     with TermSignal(ctrl_c="finishing this frame and closing the files") as term:
         term.arm_ctrl_c()
         try:
-            for frame, pred in predictor.predict_stream(_inputs(predictor, srcs, dets, ids, skipped, turned)):
+            for frame, pred in predictor.predict_stream(frame_inputs(predictor, srcs, dets, ids, skipped, turned)):
                 g = groups.of(frame)
-                g.write(frame, pred, _frame_id(frame, ids))
+                g.write(frame, pred, frame_id(frame, ids))
                 _draw(frame, pred, g, predictor, overlays, min_score, out, overlay_names)
                 n_frames += 1
                 n_inst += len(pred)
@@ -232,41 +238,6 @@ class _Groups:
         t0 = time.perf_counter()
         self.files.extend(group.close(frames))
         self.write_s += time.perf_counter() - t0
-
-
-def _frame_id(frame: Frame, ids: dict[Path, int]) -> int:
-    """The image id of an image input, the frame index of a video frame."""
-    return ids[frame.source] if frame.kind == "image" else frame.index
-
-
-def _inputs(predictor: Predictor, srcs: list[Source], dets: dict[int, Boxes] | None, ids: dict[Path, int],
-            skipped: list[Skip], turned: dict[str, str]) -> Iterator[tuple[Any, Boxes | None, Frame]]:
-    """``(image, boxes, frame)`` of every frame of ``srcs``, read ahead; each source read turned is noted in
-    ``turned`` (source -> its orientation), each one that cannot be read in ``skipped``."""
-    outside: list[str] = []
-    for fr in prefetch(iter_frames(srcs, skipped.append, predictor.orientation), 2 * predictor.batch_size):
-        if fr.turn:
-            turned.setdefault(str(fr.source), fr.turn)
-        b = None if dets is None else _inside(dets.get(_frame_id(fr, ids), no_boxes()), fr, ids, outside)
-        yield fr.image, b, fr
-    if outside:
-        skipped.append(Skip(getattr(dets, "source", "--boxes"), f"{len(outside)} detection(s) lie outside their image and were "
-                                                     f"left out (the first: {outside[0]}): boxes in another image's "
-                                                     "pixels, or image ids of other images?"))
-
-
-def _inside(boxes: Boxes, fr: Frame, ids: dict[Path, int], outside: list[str]) -> Boxes:
-    """``boxes`` of frame ``fr`` without those that miss the image altogether (each noted in ``outside``): a
-    detector's box never does, and the model's keypoints in such a crop came back off the image, exit code 0."""
-    from ..data.readers.checks import box_outside_image
-
-    h, w = fr.image.shape[:2]
-    keep = np.array([not box_outside_image(b, (w, h)) for b in boxes.boxes], dtype=bool)
-    if keep.all():
-        return boxes
-    for b in boxes.boxes[~keep]:
-        outside.append(f"image id {_frame_id(fr, ids)} ({fr.source.name}, {w}x{h}), box {[float(f'{v:.6g}') for v in b]}")
-    return Boxes(boxes.boxes[keep], boxes.scores[keep])
 
 
 def _draw(frame: Frame, pred: Any, g: _Group, predictor: Predictor, overlays: bool, min_score: float, out: Path,

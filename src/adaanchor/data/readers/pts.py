@@ -137,6 +137,19 @@ def parse_pts(text: str, source: str | Path) -> np.ndarray:
     return pts
 
 
+def _pts_files(path: Path) -> tuple[Path, list[Path]]:
+    """``(root, the .pts files)`` of a folder (searched recursively, sorted) or of one file."""
+    if path.is_file():
+        return path.parent, [path]
+    if not path.is_dir():
+        raise DataError(path, "folder or .pts file not found")
+    # Any case of the suffix (.PTS from Windows tools): a case-sensitive glob left such files out unsaid.
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pts" and p.is_file())
+    if not files:
+        raise DataError(path, "no .pts files in this folder")
+    return path, files
+
+
 @spec_by_name
 def read_pts(
     path: str | Path,
@@ -162,15 +175,7 @@ def read_pts(
         ``bbox`` = the points' extent; ``extra["pts_file"]``.
     """
     path = Path(path)
-    if path.is_file():
-        root, files = path.parent, [path]
-    elif path.is_dir():
-        # Any case of the suffix (.PTS from Windows tools): a case-sensitive glob left such files out unsaid.
-        root, files = path, sorted(p for p in path.rglob("*") if p.suffix.lower() == ".pts" and p.is_file())
-        if not files:
-            raise DataError(path, "no .pts files in this folder")
-    else:
-        raise DataError(path, "folder or .pts file not found")
+    root, files = _pts_files(path)
     col = Collector(str(path), skip_invalid)
     found: list[tuple[int, Path, Path, np.ndarray]] = []
     for idx, f in enumerate(files):
