@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from adaanchor.errors import AdaAnchorError
-from adaanchor.predict.sources import Skip, expand_sources, iter_frames, read_video
 from adaanchor.predict.frame_clock import FrameClock
+from adaanchor.predict.sources import Skip, expand_sources, iter_frames, read_video
 from root_helpers import write_video
 
 FPS = 30
@@ -284,3 +284,19 @@ def test_joined_mpeg_ts_clips_keep_every_frame_in_order(tmp_path):
     assert skips == [] and [f.index for f in frames] == list(range(16))
     np.testing.assert_allclose([float(f.image[..., 2].mean()) for f in frames], [i * 15 for i in range(16)], atol=5)
     assert np.all(np.diff([f.time for f in frames]) > 0)  # times keep going up (counted past the join)
+
+
+def test_a_labelled_variable_frame_rate_video_keeps_its_sources_frame_times(pred_runs, tmp_path):
+    """The labelled video was written at the average rate: its frames drifted from the source's (a 2.0 s source
+    gave a 1.7 s labelled video)."""
+    import av
+
+    from adaanchor.cli import main
+
+    times = [0, 40, 90, 300, 310, 320, 700, 1000, 1010, 1500, 1600, 2000]
+    src = _write_vfr(tmp_path / "vfr.mp4", "libx264", times)
+    assert main(["predict", str(pred_runs["adaanchor"]), str(src), "--out", str(tmp_path / "o"), "--save-video",
+                 "--format", "coco", "--quiet", "--device", "cpu"]) == 0
+    with av.open(str(tmp_path / "o" / "vfr_labeled.mp4")) as c:
+        got = [float(f.time) for f in c.decode(video=0)]
+    np.testing.assert_allclose(got, np.array(times) / 1000.0, atol=1e-3)

@@ -254,7 +254,7 @@ def _draw(frame: Frame, pred: Any, g: _Group, predictor: Predictor, overlays: bo
         name = _unique(frame.source.stem, overlay_names)
         _save_png(img, out / "overlays" / f"{name}.png")
     else:
-        g.video.write(img)
+        g.video.write(img, frame.time)
 
 
 def _save_png(img: Any, path: Path) -> None:
