@@ -464,8 +464,12 @@ def reference_encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibi
         "offset": Target(_to_map(offset_t, h, w), _to_map(pos_w, h, w)),
     }
     if self.refine:
-        # Local offsets: at cells within local_radius cells of a target, point to the nearest target.
-        d_loc = cell_d.masked_fill(~valid.unsqueeze(-1), float("inf"))
+        # Local offsets: at cells within local_radius cells of a target (clamped onto the outer cell centres with
+        # local_about=clamped), point to the nearest target.
+        lo, hi = (s - 1) / 2, torch.tensor([s * (w - 1) + (s - 1) / 2, s * (h - 1) + (s - 1) / 2])
+        about = torch.maximum(torch.minimum(gt, hi), torch.tensor(lo)) if self.local_about == "clamped" else gt
+        cell_d_loc = torch.cdist(about.reshape(b * k, n, 2), centres.expand(b * k, hw, 2)).view(b, k, n, hw) / s
+        d_loc = cell_d_loc.masked_fill(~valid.unsqueeze(-1), float("inf"))
         near_d, near_n = d_loc.min(dim=2)  # (B, K, hw)
         near_xy = torch.gather(gt, 2, near_n.unsqueeze(-1).expand(b, k, hw, 2))
         local_t = (near_xy - centres) / s
@@ -522,6 +526,8 @@ REFERENCE_CASES = [
     {"name": "adaanchor", "warmup_steps": 5},
     {"name": "fixanchor"},
     {"name": "fixanchor", "topk": 3, "local_radius": 1.3},
+    {"name": "fixanchor", "local_about": "target"},
+    {"name": "adaanchor", "local_about": "target"},
 ]
 
 

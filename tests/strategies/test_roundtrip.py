@@ -207,6 +207,24 @@ def test_anchor_refine_roundtrip_near_and_outside_border(x):
     torch.testing.assert_close(xy_dec, kp[:, 0], rtol=0, atol=1e-3)
 
 
+@pytest.mark.parametrize("name", ["fixanchor", "adaanchor"])
+@pytest.mark.parametrize("x, y", [(-12.0, 11.0), (-3.0, 11.0), (45.0, 11.0), (60.0, -20.0), (16.0, 40.0), (10.0, 12.0)])
+def test_refinement_trained_on_its_own_targets_reaches_keypoints_off_the_map(name, x, y):
+    """Outputs equal to the targets, the local map only where it is supervised (as a trained model has it): the
+    decoding reads the local map at the coarse point clamped onto the outer cell centres, so it must be supervised
+    there. Supervised around the target itself (``local_about=target``), a keypoint more than ``local_radius``
+    cells off the map came back at the map's edge (13.6 px off, and 0.7-1.2 px worse Inv.Out on the demo)."""
+    kp = torch.tensor([[[[x, y]]]])
+    for about in ("clamped", "target"):
+        st = build_strategy({"name": name, "topk": 5, "local_about": about}, 1, 4, (W, H))
+        enc = st.encode(dense_outputs(st, 1, 0), kp, torch.full((1, 1, 1), 2))
+        dec = st.decode({h: v.value if h != "conf" else v for h, v in
+                         {**enc.targets, "conf": perfect_outputs(enc.targets)["conf"]}.items()})
+        err = float((dec.xy - kp[:, 0]).abs().max())
+        far = x < 1.5 - 8 or x > 29.5 + 8 or y < 1.5 - 8 or y > 21.5 + 8  # beyond local_radius = 2 cells
+        assert err < 1e-3 if about == "clamped" or not far else err > 4.0, (about, err)
+
+
 @pytest.mark.parametrize("cfg_id", list(ANCHOR_CFGS))
 def test_anchor_roundtrip_batched_multi_instance_first_valid(cfg_id):
     """B=2 with padding: the valid instance is recovered whatever the padded one holds."""

@@ -61,6 +61,7 @@ class AnchorStrategy(Strategy):
         "refine": True,  # local refinement branch (eq. 12) at inference and in the score
         "refine_in_score": True,  # use the refined point P_r inside the score (paper) or the coarse one
         "local_radius": 2.0,  # local offsets are supervised at cells within this many cells of the target
+        "local_about": "clamped",  # ... of the target clamped onto the map, where the decoding reads them | target
         "candidate_radius": None,  # null: every cell is a candidate (paper); R: only cells within R cells
         "warmup_steps": 0,  # FixAnchor assignment for the first N training steps
         "lambda_offset": 1.0,  # lambda of eq. 4 for the anchor offset L1
@@ -75,6 +76,7 @@ class AnchorStrategy(Strategy):
         "sigma": positive(),
         "fusion": choice(("mul", "add")),
         "local_radius": at_least(0),
+        "local_about": choice(("clamped", "target")),
         "candidate_radius": positive(),
         "warmup_steps": at_least(0),
         "lambda_offset": at_least(0),
@@ -112,6 +114,7 @@ class AnchorStrategy(Strategy):
         refine: bool = DEFAULTS["refine"],
         refine_in_score: bool = DEFAULTS["refine_in_score"],
         local_radius: float = DEFAULTS["local_radius"],
+        local_about: str = DEFAULTS["local_about"],
         candidate_radius: float | None = DEFAULTS["candidate_radius"],
         warmup_steps: int = DEFAULTS["warmup_steps"],
         lambda_offset: float = DEFAULTS["lambda_offset"],
@@ -129,6 +132,7 @@ class AnchorStrategy(Strategy):
         self.assign, self.topk, self.sigma, self.fusion = assign, int(topk), float(sigma), fusion
         self.refine, self.refine_in_score = bool(refine), bool(refine_in_score)
         self.local_radius, self.candidate_radius = float(local_radius), candidate_radius
+        self.local_about = str(local_about)
         self.warmup_steps, self.ignore_unlabelled = int(warmup_steps), bool(ignore_unlabelled)
         # Read by the loss and the model's confidence head (``strategy.focal_gamma``, ``strategy.conf_prior``).
         self.focal_gamma, self.conf_prior = float(focal_gamma), float(conf_prior)
@@ -163,10 +167,10 @@ class AnchorStrategy(Strategy):
         valid = (visibility > 0).permute(0, 2, 1)  # (B, K, N)
         n = gt.shape[2]
         adaptive = self.assign == "adaptive" and step >= self.warmup_steps
-        # Every cell's distance to every target: the fixed ranking, the candidate radius and the local targets of
-        # several instances read it; one instance's local targets read a window around the target instead.
-        needs_d2 = (not adaptive or self.candidate_radius is not None
-                    or (self.refine and (n > 1 or not window_fits(self.local_radius, h, w))))
+        # Every cell's distance to every target: the fixed ranking, the candidate radius (and with local_about=target
+        # the local targets of several instances) read it.
+        local_d2 = self.refine and self.local_about == "target" and (n > 1 or not window_fits(self.local_radius, h, w))
+        needs_d2 = not adaptive or self.candidate_radius is not None or local_d2
         cell_d2 = cell_distances2(gt, h, w, s) if needs_d2 else None  # (B, K, N, hw)
         soft = adaptive and self.opts["soft_targets"]
         if adaptive:
@@ -225,14 +229,17 @@ class AnchorStrategy(Strategy):
         return conf_t, offset_t
 
     def _local_targets(self, gt: Tensor, valid: Tensor, cell_d2: Tensor | None, h: int, w: int) -> PointTarget:
-        """Local offsets: at cells within ``local_radius`` cells of a target, pointing to the nearest target.
-        One instance: the cells are searched in a window around the target (:func:`window_cells`), at their
-        distances only; ``cell_d2`` is read otherwise."""
+        """Local offsets at cells within ``local_radius`` cells of a target (``clamped``: of the target clamped onto
+        the outer cell centres, where :func:`adaanchor.coords.refine_points` reads the map for a point beyond them:
+        a target more than that radius off the map had no supervised cell there), pointing to the nearest target.
+        One instance: the cells of a window around it (:func:`window_cells`); else ``cell_d2``."""
         s, lim = self.stride, (self.local_radius * self.stride) ** 2
-        win = window_close(gt, valid, self.local_radius, h, w, s) if gt.shape[2] == 1 else None
+        about = clamp_to_map(gt, h, w, s) if self.local_about == "clamped" else gt
+        win = window_close(about, valid, self.local_radius, h, w, s) if gt.shape[2] == 1 else None
         if win is not None:
             return point_offsets(gt, None, None, h, w, s, cells=win[0], cells_ok=win[1])
-        assert cell_d2 is not None
+        if about is not gt or cell_d2 is None:
+            cell_d2 = cell_distances2(about, h, w, s)
         d_loc = cell_d2.masked_fill(~valid.unsqueeze(-1), float("inf"))
         near = None if d_loc.shape[2] == 1 else d_loc.min(dim=2, keepdim=True).indices  # argmin: 10x slower here
         return point_offsets(gt, take_instance(d_loc, near) <= lim, near, h, w, s)

@@ -18,7 +18,7 @@ from .assigners import ASSIGNER_DEFAULTS, PRESETS
 #: Options that only the adaptive assignment reads (FixAnchor ranks the cells by their distance alone).
 ADAPTIVE_ONLY = ("sigma", "fusion", "refine_in_score", "candidate_radius", "warmup_steps", *ASSIGNER_DEFAULTS)
 #: Options that only the local refinement branch reads.
-REFINE_ONLY = ("refine_in_score", "local_radius", "lambda_local")
+REFINE_ONLY = ("refine_in_score", "local_radius", "local_about", "lambda_local")
 
 
 def inert_options(section: Mapping[str, Any]) -> dict[str, str]:
