@@ -89,3 +89,15 @@ def test_the_report_states_the_input_size_of_the_run(tmp_path, capsys):
     write_report(doc, tmp_path, 0, None, {})
     md = (tmp_path / "results.md").read_text()
     assert "(96x128 images)" in md and "72x96" not in md
+
+
+@pytest.mark.parametrize("item, sets", [("train.max_steps=5", "--steps or --budget-minutes"), ("out_dir=/x", "--out"),
+                                        ("strategy.name=heatmap", "the five methods are the demo"),
+                                        ("seed=3", "--seed")])
+def test_a_key_the_demo_sets_itself_is_refused(item, sets, tmp_path, capsys):
+    """These were overwritten for every method without a word (five methods trained 2 steps into --out)."""
+    assert main(["demo", "--steps", "2", "--out", str(tmp_path / "demo"), item]) == 2
+    key = item.split("=")[0]
+    assert capsys.readouterr().err.strip() == (f"error: demo: {item} is set by the demo itself ({key}: {sets}); "
+                                               "adaanchor train takes it")
+    assert not (tmp_path / "demo").exists()

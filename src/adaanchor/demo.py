@@ -80,6 +80,21 @@ def _method_cfg(overrides: Sequence[str], name: str, out: Path, steps: int) -> D
     return cfg
 
 
+#: Config keys the demo sets for each method itself, and the demo option that does instead (a key=value of them was
+#: overwritten without a word).
+DEMO_OWN = {"strategy.name": "the five methods are the demo", "out_dir": "--out", "overwrite": "each run is afresh",
+            "train.max_steps": "--steps or --budget-minutes", "train.lr_steps": "at 80 % of --steps", "seed": "--seed"}
+
+
+def check_overrides(overrides: Sequence[str]) -> None:
+    """Refuse a ``key=value`` the demo sets itself (:data:`DEMO_OWN`), naming what sets it."""
+    for item in overrides:
+        key = str(item).split("=", 1)[0].strip()
+        if key in DEMO_OWN:
+            raise AdaAnchorError(f"demo: {item} is set by the demo itself ({key}: {DEMO_OWN[key]}); "
+                                 "adaanchor train takes it")
+
+
 def check_length(steps: int | None, budget_minutes: float | None) -> None:
     """``steps`` (>= 1) or ``budget_minutes`` (finite, > 0), not both."""
     if steps is not None and budget_minutes is not None:
@@ -111,6 +126,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
     across machines); with ``budget_minutes`` the step count is derived from a timing of this machine
     instead (at most :data:`MAX_STEPS`); giving both is an error."""
     check_length(steps, budget_minutes)
+    check_overrides(overrides)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

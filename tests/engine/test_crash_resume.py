@@ -126,6 +126,18 @@ def test_csv_log_truncation_keeps_a_clean_curve(tmp_path):
     assert not (tmp_path / "log.csv").exists()
 
 
+def test_csv_log_widens_its_header_for_a_key_the_first_row_lacked(tmp_path):
+    """A step without positives has no positives' distance: when it came first, that column was dropped for the
+    whole run (and for a resume of it)."""
+    log = CsvLog(tmp_path / "log.csv", True)
+    log.write({"step": 1, "loss": 1.0})
+    log.write({"step": 2, "loss": 0.5, "pos_dist_cells": 1.5})
+    CsvLog(tmp_path / "log.csv", True).write({"step": 3, "loss": 0.25, "pos_dist_cells": 1.25})  # a resumed run
+    assert _log_rows(tmp_path / "log.csv") == [{"step": "1", "loss": "1.0", "pos_dist_cells": ""},
+                                               {"step": "2", "loss": "0.5", "pos_dist_cells": "1.5"},
+                                               {"step": "3", "loss": "0.25", "pos_dist_cells": "1.25"}]
+
+
 def test_resolved_config_is_saved_and_resume_auto_without_checkpoint_starts_fresh(tiny_overrides, tmp_path, capsys):
     cfg = build_config(None, [*tiny_overrides, "train.max_steps=1", "train.eval_every=0", "resume=auto"])
     summary = train(cfg)

@@ -154,6 +154,17 @@ def test_resume_with_other_validation_data_chooses_best_anew(tiny_overrides, tmp
     assert "chosen anew" not in capsys.readouterr().out  # the same setting as the checkpoint's: compared as usual
 
 
+def test_options_that_change_the_evaluation_images_are_scored_changes():
+    """Occluders or shifted crops on the validation images, another crop or EXIF reading, another detection
+    threshold: best.pt kept a score on the clean images and ranked the occluded ones against it, with no note."""
+    from adaanchor.engine.resume_config import scored_otherwise
+
+    scored = ["data.occlusion.val", "data.occlusion.coverage", "data.truncation.val", "data.truncation.shift",
+              "data.truncation.seed", "data.crop", "data.exif", "data.det_score_thr"]
+    changes = dict.fromkeys([*scored, "data.occlusion.train", "data.truncation.train", "train.lr", "data.aug.flip"], 1)
+    assert scored_otherwise(changes) == scored
+
+
 def test_resume_to_fewer_steps_than_the_checkpoint_says_nothing_is_trained(tiny_overrides, tmp_path, capsys):
     """'train.max_steps changed 4 -> 2 (applied)' and then 'nothing to do' read as a contradiction; and config.yaml
     then said max_steps 2 of a model trained for 4 steps."""

@@ -38,3 +38,17 @@ def test_the_command_line_refuses_it_in_one_line(crowd, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and err[-1].startswith("error: config key 'bottomup.order'") and "Traceback" not in "".join(err)
     assert not (tmp_path / "r" / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize("task", ["bottomup", "centre"])
+def test_regression_with_a_multi_person_task_is_a_config_error(task):
+    """strategy.name=regression with task=bottomup or centre was a ValueError traceback from the wrapper's
+    constructor (exit 1)."""
+    from adaanchor.errors import AdaAnchorError
+    from adaanchor.strategies.centre import build_centre
+    from adaanchor.strategies.tags import build_bottomup
+
+    build = build_bottomup if task == "bottomup" else build_centre
+    with pytest.raises(AdaAnchorError, match=r"^config key 'strategy.name': regression regresses coordinates and has "
+                                             rf"no dense confidence map; task={task} "):
+        build({"name": "regression"}, None, 17, 4, (64, 64))

@@ -91,7 +91,7 @@ DATA_RANGES: dict[str, Checker] = {
     "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
     "split.seed": SEED,
     "split.dev_fraction": between(0, 1, hi_open=True),
-    "occlusion.coverage": between(0, 1, lo_open=True),
+    "occlusion.coverage": between(0, 1, lo_open=True, hi_open=True),  # the Occluder covers less than the whole box
     "occlusion.count": at_least(0),
     "occlusion.seed": SEED,
     "truncation.train": PROB,
@@ -247,7 +247,7 @@ def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
     on = [f"data.occlusion.{k}" for k in ("train", "val") if (data_cfg.get("occlusion") or {}).get(k)]
     on += [f"data.truncation.{k}" for k in ("train", "val") if float((data_cfg.get("truncation") or {}).get(k) or 0) > 0]
     if on:
-        raise AdaAnchorError(f"{', '.join(on)} act on top-down crops (task=single); the multi-person tasks read whole "
+        raise AdaAnchorError(f"{', '.join(on)} act on top-down crops (task=topdown); the multi-person tasks read whole "
                              "images: set them to false / 0 (data.multi_aug.translation moves people to the border)")
 
 

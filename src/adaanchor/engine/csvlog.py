@@ -11,7 +11,9 @@ from ..atomic import write_text_atomic
 
 
 class CsvLog:
-    """Append rows to a CSV file; the header is taken from the first row (extra keys later are dropped).
+    """Append rows to a CSV file; the header is taken from the first row, and a later row with keys it lacks
+    widens it (the file is written again, the earlier rows empty in the new columns: a statistic missing from the
+    first row, such as the positives' distance of a step without positives, was dropped for the whole run).
 
     Each row is appended with one write and the file is closed again, so a crash loses at most the row being
     written; :meth:`truncate_after` drops such a partial row along with the rows a resumed run redoes.
@@ -31,12 +33,25 @@ class CsvLog:
         new = self.fields is None
         if new:
             self.fields = list(row)
+        elif any(k not in self.fields for k in row):
+            self._widen([k for k in row if k not in self.fields])
         w = csv.DictWriter(buf, fieldnames=self.fields, extrasaction="ignore")
         if new:
             w.writeheader()
         w.writerow(row)
         with self.path.open("a", newline="") as f:
             f.write(buf.getvalue())
+
+    def _widen(self, keys: list[str]) -> None:
+        """Add columns ``keys`` to the header and write the file again (whole or not at all)."""
+        assert self.fields is not None
+        old = self.rows()
+        self.fields = [*self.fields, *keys]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=self.fields)
+        w.writeheader()
+        w.writerows(old)
+        write_text_atomic(self.path, buf.getvalue())
 
     def rows(self) -> list[dict[str, str]]:
         """The complete rows (a last line without its newline, cut by a crash, is left out)."""

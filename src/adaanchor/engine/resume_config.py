@@ -21,8 +21,11 @@ IGNORED = ("resume", "overwrite", "model.weights")
 ORDER_KEYS = ("seed", "train.batch_size")
 # Changing these changes what an evaluation scores (other images, boxes or keypoints, another metric): a best.pt
 # chosen before cannot be compared with the scores after. Prefixes end with a dot.
-SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.split.", "data.csv", "data.format",
-             "data.spec", "eval.pck", "eval.max_images")
+SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.det_score_thr", "data.split.", "data.csv",
+             "data.format", "data.spec", "data.crop", "data.exif", "data.occlusion.", "data.truncation.", "eval.pck",
+             "eval.max_images")
+# ... except these, which act on the training images alone.
+TRAINING_ONLY = ("data.occlusion.train", "data.truncation.train")
 
 
 def _under(key: str, names: tuple[str, ...]) -> bool:
@@ -33,7 +36,7 @@ def _under(key: str, names: tuple[str, ...]) -> bool:
 
 def scored_otherwise(changes: Mapping[str, Any]) -> list[str]:
     """The changed options (of ``changes``) that change what the evaluation scores (:data:`SCORED_ON`)."""
-    return [k for k in changes if _under(k, SCORED_ON)]
+    return [k for k in changes if _under(k, SCORED_ON) and not _under(k, TRAINING_ONLY)]
 
 
 def spec_signature(spec: KeypointSpec) -> tuple:

@@ -70,12 +70,20 @@ NEAREST_CELL_MAX = math.sqrt(0.5)
 
 def candidate_warning(strategy: Any) -> list[str]:
     """A warning when ``strategy.candidate_radius`` is under half a cell's diagonal: a keypoint between cell
-    centres then has no candidate cell, so no positive, and its confidence map is trained to 0 at full weight."""
+    centres then has no candidate cell, so no positive, and its confidence map is trained to 0 at full weight;
+    and when ``strategy.topk`` takes every cell of the map (every cell a positive: no assignment is left)."""
     inner = anchor_strategy(strategy)
+    out = []
+    takes_k = getattr(inner, "assign", None) == "fixed" or getattr(inner, "opts", {}).get("select") == "topk"
+    if inner is not None and getattr(inner, "topk", None) is not None and takes_k:
+        w, h = (-(-int(v) // int(inner.stride)) for v in inner.input_size)
+        if int(inner.topk) >= h * w:
+            out.append(f"warning: strategy.topk={inner.topk} takes every one of the map's {h * w} cells ({w}x{h}): every "
+                       "cell is a positive of every keypoint and no assignment is left")
     radius = getattr(inner, "candidate_radius", None)
     if getattr(inner, "assign", None) != "adaptive" or radius is None or float(radius) >= NEAREST_CELL_MAX:
-        return []
-    return [f"warning: strategy.candidate_radius={float(radius):g} cells is under {NEAREST_CELL_MAX:.2f} (half a "
+        return out
+    return out + [f"warning: strategy.candidate_radius={float(radius):g} cells is under {NEAREST_CELL_MAX:.2f} (half a "
             "cell's diagonal): a keypoint between cell centres has no candidate cell, gets no positive, and its "
             "confidence is trained to 0 there"]
 

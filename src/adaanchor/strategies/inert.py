@@ -40,7 +40,26 @@ def inert_options(section: Mapping[str, Any]) -> dict[str, str]:
         if not section.get("refine", defaults["refine"]):
             out.update({k: "it sets the local refinement, which strategy.refine=false turns off"
                         for k in changed if k in REFINE_ONLY})
+        if AnchorStrategy.ASSIGN[name] == "adaptive":
+            out.update({k: why for k, why in _assigner_inert({**defaults, **section}).items() if k in changed})
     return out
+
+
+def _assigner_inert(opts: Mapping[str, Any]) -> dict[str, str]:
+    """``{key: why}`` for the adaptive assigner's options that its other options (``opts``, the effective values)
+    leave unread: ``fusion`` under the aligned metric, ``topk`` under another selection, ``sigma`` under the OKS
+    quality, and the options of a metric, selection, quality or prior not chosen."""
+    rules = [
+        (opts["select"] != "topk" and not opts.get("warmup_steps"), ("topk",),
+         f"strategy.select={opts['select']} sets the number of positives itself"),
+        (opts["select"] != "dynamic", ("dynamic_q",), "it sets strategy.select=dynamic"),
+        (opts["metric"] == "aligned", ("fusion",), "strategy.metric=aligned ranks by c^align_alpha * r^align_beta"),
+        (opts["metric"] != "aligned", ("align_alpha", "align_beta"), "it sets strategy.metric=aligned"),
+        (opts["quality"] == "oks", ("sigma",), "strategy.quality=oks scales r by the instance's area and OKS sigmas"),
+        (opts["quality"] != "oks", ("oks_sigmas",), "it sets strategy.quality=oks"),
+        (opts["prior"] != "instance", ("prior_scale", "prior_min_cells"), "it sets strategy.prior=instance"),
+    ]
+    return {k: why for on, keys, why in rules if on for k in keys}
 
 
 def inert_sections(cfg: Mapping[str, Any]) -> list[str]:

@@ -183,6 +183,14 @@ def check_order(order: Any, num_keypoints: int) -> None:
                              f" once (the joint order of the grouping), or be null (the spec's order); got {order!r}")
 
 
+def check_dense(st: Strategy, why: str) -> None:
+    """Refuse a strategy without a dense confidence map (regression) for a multi-person task, by its config key
+    (it was a ValueError traceback from the strategy's constructor)."""
+    if "conf" not in st.heads and "heatmap" not in st.heads:
+        raise AdaAnchorError(f"config key 'strategy.name': {st.name} regresses coordinates and has no dense confidence "
+                             f"map; {why}: use heatmap, fixanchor or an adaptive assigner")
+
+
 def build_bottomup(strategy_cfg: Mapping[str, Any], bottomup_cfg: Mapping[str, Any] | None, num_keypoints: int,
                    stride: int, input_size: tuple[int, int], sigmas: Any = None) -> BottomUpStrategy:
     """The ``strategy`` section's dense strategy wrapped with the ``bottomup`` section's options (``sigmas``: the
@@ -190,6 +198,7 @@ def build_bottomup(strategy_cfg: Mapping[str, Any], bottomup_cfg: Mapping[str, A
     from . import build_strategy
 
     inner = build_strategy(strategy_cfg, num_keypoints, stride, input_size, sigmas=sigmas)
+    check_dense(inner, "task=bottomup finds every person's keypoints on dense confidence maps")
     opts = {**BOTTOMUP_DEFAULTS, **dict(bottomup_cfg or {})}
     lam = opts.pop("lambda_tag")
     return BottomUpStrategy(inner, lam, **opts)
