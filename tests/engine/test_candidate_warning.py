@@ -22,3 +22,14 @@ def test_a_radius_under_half_a_cell_diagonal_warns_and_leaves_a_keypoint_without
     assert enc.targets["conf"].value.sum() == 0 and enc.targets["conf"].weight.max() == 1
     ok = build_strategy({"name": "adaanchor", "candidate_radius": 0.71}, 1, 4, (32, 32))
     assert ok.encode(outputs, corner, torch.tensor([[[2]]])).targets["conf"].value.sum() == 4
+
+
+def test_a_topk_taking_every_cell_is_said():
+    """strategy.topk=1000 on the demo's 432-cell map made every cell a positive: the adaptive assignment did
+    nothing (the losses equalled FixAnchor's with topk=100000), without a word."""
+    for cfg in ({"name": "adaanchor", "topk": 432}, {"name": "fixanchor", "topk": 1000}):
+        lines = candidate_warning(build_strategy(cfg, 1, 4, (72, 96)))
+        assert lines == [f"warning: strategy.topk={cfg['topk']} takes every one of the map's 432 cells (18x24): every cell "
+                         "is a positive of every keypoint and no assignment is left"]
+    for cfg in ({"name": "adaanchor", "topk": 431}, {"name": "adaanchor", "topk": 1000, "select": "atss"}):
+        assert candidate_warning(build_strategy(cfg, 1, 4, (72, 96))) == []

@@ -24,6 +24,15 @@ def _section(*over: str) -> dict:
     (["strategy.name=fixanchor", "strategy.warmup_steps=10"], ["warmup_steps"]),
     (["strategy.refine=false", "strategy.local_radius=3", "strategy.lambda_local=2"], ["local_radius", "lambda_local"]),
     (["strategy.name=regression", "strategy.focal_gamma=1"], ["focal_gamma"]),
+    # The adaptive assigner's options that its other options leave unread (training was bit-identical without them).
+    (["strategy.name=alignanchor", "strategy.fusion=add"], ["fusion"]),
+    (["strategy.select=dynamic", "strategy.topk=1"], ["topk"]),
+    (["strategy.select=atss", "strategy.topk=1", "strategy.dynamic_q=3"], ["topk", "dynamic_q"]),
+    (["strategy.select=dynamic", "strategy.topk=1", "strategy.warmup_steps=5"], []),  # the warm-up's FixAnchor reads topk
+    (["strategy.quality=oks", "strategy.sigma=100"], ["sigma"]),
+    (["strategy.align_alpha=3", "strategy.align_beta=1", "strategy.prior_scale=5", "strategy.prior_min_cells=9",
+      "strategy.oks_sigmas=[0.1]"], ["align_alpha", "align_beta", "prior_scale", "prior_min_cells", "oks_sigmas"]),
+    (["strategy.name=localanchor", "strategy.prior_scale=0.5"], []),  # its preset sets prior=instance
 ])
 def test_options_the_strategy_does_not_read_are_named(over, keys):
     assert sorted(inert_options(_section(*over))) == sorted(keys)
