@@ -180,6 +180,17 @@ def test_resume_to_fewer_steps_than_the_checkpoint_says_nothing_is_trained(tiny_
     assert (run / "config_history.yaml").read_text() == history
 
 
+def test_describing_fewer_epochs_than_the_checkpoint_says_nothing_is_trained():
+    """'train.epochs changed 3 -> 2 (applied)' was followed by 'nothing to do'; the epoch wording is the step's."""
+    from adaanchor.engine.resume_config import describe_changes
+
+    assert describe_changes({"train.epochs": (3, 2)}, at_step=24, at_epoch=3) == [
+        "resume: train.epochs changed 3 -> 2: the checkpoint is at epoch 3 already, so nothing is trained (config.yaml "
+        "keeps 3)"]
+    assert describe_changes({"train.epochs": (3, 5)}, at_step=24, at_epoch=3) == ["resume: train.epochs changed 3 -> 5 (applied)"]
+    assert describe_changes({"train.epochs": (3, 2)}, at_step=24) == ["resume: train.epochs changed 3 -> 2 (applied)"]
+
+
 def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_overrides, tmp_path, capsys):
     run = tmp_path / "run"
     train(build_config(None, [*tiny_overrides, *FAST, "train.max_steps=2", "train.lr=0.001"]))

@@ -65,3 +65,24 @@ def test_options_of_another_task_are_named():
     assert inert_sections(plain("task=bottomup", "data.format=crowd", "bottomup.gamma=0.5")) == []
     for path in sorted((Path(__file__).resolve().parents[2] / "src" / "adaanchor" / "configs").rglob("*.yaml")):
         assert inert_sections(OmegaConf.to_container(build_config(path, ["model.weights=null"]), resolve=True)) == []
+
+
+def test_data_options_of_another_task_or_data_format_are_named():
+    """Bottom-up training reads data.multi_aug and not data.aug, the crowd data never reads data.synth, and the
+    reverse: each was accepted and ignored without a word."""
+    from adaanchor.strategies.inert import inert_data_options
+
+    def plain(*over: str) -> dict:
+        return OmegaConf.to_container(build_config(*over), resolve=True)
+
+    assert inert_data_options(plain("bottomup_crowd", ["data.aug.rotation=90", "data.synth.n_train=5"])) == {
+        "data.aug.rotation": "task=bottomup augments whole images with data.multi_aug",
+        "data.synth.n_train": "the generated benchmark's (data.format=synth); data.format is crowd"}
+    assert sorted(inert_data_options(plain("demo", ["data.multi_aug.rotation=90", "data.crowd.n_train=5"]))) == [
+        "data.crowd.n_train", "data.multi_aug.rotation"]
+    assert inert_data_options(plain("demo", ["data.aug.rotation=30", "data.synth.n_train=100"])) == {}
+    lines = inert_warnings(plain("demo", ["data.multi_aug.rotation=90"]))
+    assert lines == ["warning: data.multi_aug.rotation has no effect: the multi-person tasks read it; task=topdown "
+                     "augments with data.aug"]
+    for path in sorted((Path(__file__).resolve().parents[2] / "src" / "adaanchor" / "configs").rglob("*.yaml")):
+        assert inert_data_options(plain(path, ["model.weights=null"])) == {}, path

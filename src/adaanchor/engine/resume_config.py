@@ -71,14 +71,17 @@ def config_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, 
     return {k: (a[k], v) for k, v in b.items() if k in a and a[k] != v and k not in IGNORED}
 
 
-def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None = None) -> list[str]:
+def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None = None,
+                     at_epoch: int | None = None) -> list[str]:
     """One line per applied change, for the resumed run's output; ``at_step``: the checkpoint's step (a step
-    budget at or below it trains nothing, which "(applied)" alone did not say)."""
+    budget at or below it trains nothing, which "(applied)" alone did not say); ``at_epoch``: its finished epochs,
+    for an epoch budget (given when ``train.max_steps`` does not set the length)."""
     lines = []
     for k, (a, b) in changes.items():
         note = ": the data order will not continue exactly" if k in ORDER_KEYS else ""
-        if k == "train.max_steps" and at_step is not None and isinstance(b, int) and b <= at_step:
-            lines.append(f"resume: {k} changed {a!r} -> {b!r}: the checkpoint is at step {at_step} already, so "
+        at = {"train.max_steps": ("step", at_step), "train.epochs": ("epoch", at_epoch)}.get(k, ("", None))
+        if at[1] is not None and isinstance(b, int) and b <= at[1]:
+            lines.append(f"resume: {k} changed {a!r} -> {b!r}: the checkpoint is at {at[0]} {at[1]} already, so "
                          f"nothing is trained (config.yaml keeps {a!r})")
             continue
         lines.append(f"resume: {k} changed {a!r} -> {b!r} (applied{note})")

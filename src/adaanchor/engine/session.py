@@ -257,8 +257,9 @@ def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> di
         return {}  # a checkpoint without its config: only the model's shapes can be checked
     changes = check_resume_config(old, cfg, path)
     if info.is_main:
-        step = state.get("step")
-        for line in describe_changes(changes, step if isinstance(step, int) else None):
+        step, epoch = state.get("step"), state.get("epoch")
+        by_epochs = cfg.train.get("max_steps") is None and isinstance(epoch, int)
+        for line in describe_changes(changes, step if isinstance(step, int) else None, epoch if by_epochs else None):
             print(line)
     return changes
 

@@ -77,14 +77,36 @@ def inert_sections(cfg: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def inert_data_options(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """``{data.section.key: why}`` for the options of a ``data`` section that this task or data format does not
+    read, set to another value than the default: ``data.aug`` under a multi-person task (which augments with
+    ``data.multi_aug``) and the reverse, the generators' ``data.synth`` / ``data.crowd`` for other data."""
+    from ..data.build import DATA_DEFAULTS
+    from .tasks import DEFAULT_TASK
+
+    data = cfg.get("data") or {}
+    topdown = str(cfg.get("task", DEFAULT_TASK)) == DEFAULT_TASK
+    fmt = str(data.get("format", DATA_DEFAULTS["format"]))
+    unread = {"aug": (not topdown, f"task={cfg.get('task')} augments whole images with data.multi_aug"),
+              "multi_aug": (topdown, "the multi-person tasks read it; task=topdown augments with data.aug"),
+              "synth": (fmt != "synth", f"the generated benchmark's (data.format=synth); data.format is {fmt}"),
+              "crowd": (fmt != "crowd", f"the generated crowd benchmark's (data.format=crowd); data.format is {fmt}")}
+    out = {}
+    for section, (on, why) in unread.items():
+        given, default = data.get(section) or {}, DATA_DEFAULTS[section]
+        if on and isinstance(given, Mapping):
+            out.update({f"data.{section}.{k}": why for k, v in given.items() if k in default and v != default[k]})
+    return out
+
+
 def inert_warnings(cfg: Mapping[str, Any]) -> list[str]:
     """One warning line per option of a plain config ``cfg`` that its strategy (:func:`inert_options`) or its task
     (:func:`inert_sections`) does not read."""
     section = cfg.get("strategy") or {}
     lines = [f"warning: strategy.{k}={section[k]!r} has no effect: {why}" for k, why in inert_options(section).items()]
     task = cfg.get("task")
-    return lines + [f"warning: {key} has no effect: an option of another task than task={task}"
-                    for key in inert_sections(cfg)]
+    lines += [f"warning: {key} has no effect: an option of another task than task={task}" for key in inert_sections(cfg)]
+    return lines + [f"warning: {key} has no effect: {why}" for key, why in inert_data_options(cfg).items()]
 
 
 __all__ = ["ADAPTIVE_ONLY", "REFINE_ONLY", "inert_options", "inert_sections", "inert_warnings"]
