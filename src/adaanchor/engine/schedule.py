@@ -84,6 +84,6 @@ def candidate_warning(strategy: Any) -> list[str]:
     if getattr(inner, "assign", None) != "adaptive" or radius is None or float(radius) >= NEAREST_CELL_MAX:
         return out
     return out + [f"warning: strategy.candidate_radius={float(radius):g} cells is under {NEAREST_CELL_MAX:.2f} (half a "
-            "cell's diagonal): a keypoint between cell centres has no candidate cell, gets no positive, and its "
-            "confidence is trained to 0 there"]
+                  "cell's diagonal): a keypoint between cell centres has no candidate cell, gets no positive, and its "
+                  "confidence is trained to 0 there"]
 

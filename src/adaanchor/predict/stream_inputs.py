@@ -19,7 +19,7 @@ def frame_id(frame: Frame, ids: dict[Path, int]) -> int:
 
 
 def frame_inputs(predictor: Predictor, srcs: list[Source], dets: dict[int, Boxes] | None, ids: dict[Path, int],
-            skipped: list[Skip], turned: dict[str, str]) -> Iterator[tuple[Any, Boxes | None, Frame]]:
+                 skipped: list[Skip], turned: dict[str, str]) -> Iterator[tuple[Any, Boxes | None, Frame]]:
     """``(image, boxes, frame)`` of every frame of ``srcs``, read ahead; each source read turned is noted in
     ``turned`` (source -> its orientation), each one that cannot be read in ``skipped``."""
     outside: list[str] = []
@@ -28,10 +28,10 @@ def frame_inputs(predictor: Predictor, srcs: list[Source], dets: dict[int, Boxes
             turned.setdefault(str(fr.source), fr.turn)
         b = None if dets is None else inside_boxes(dets.get(frame_id(fr, ids), no_boxes()), fr, ids, outside)
         yield fr.image, b, fr
-    if outside:
-        skipped.append(Skip(getattr(dets, "source", "--boxes"), f"{len(outside)} detection(s) lie outside their image and were "
-                                                     f"left out (the first: {outside[0]}): boxes in another image's "
-                                                     "pixels, or image ids of other images?"))
+    if outside:  # counted with the skipped inputs, under the detections file's name (boxes.Detections.source)
+        why = (f"{len(outside)} detection(s) lie outside their image and were left out (the first: {outside[0]}): "
+               "boxes in another image's pixels, or image ids of other images?")
+        skipped.append(Skip(getattr(dets, "source", "--boxes"), why))
 
 
 def inside_boxes(boxes: Boxes, fr: Frame, ids: dict[Path, int], outside: list[str]) -> Boxes:
