@@ -134,7 +134,7 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
         if not ok:
             raise DataError(yml, f"expected a self-inverse permutation of 0..{k - 1}, got {cfg.get('flip_idx')!r}",
                             field="flip_idx")
-    if names is None and k == 17 and (flip is None or flip == _permutation(load_spec("coco").flip_pairs, k)):
+    if names is None and k == 17 and (flip is None or flip == load_spec("coco").flip_index.tolist()):
         # Ultralytics' coco-pose.yaml names no keypoint; a flip_idx other than COCO's says the 17 are not COCO's.
         coco = load_spec("coco")
         return KeypointSpec(name=yml.stem, keypoints=coco.keypoints, flip_pairs=coco.flip_pairs, skeleton=coco.skeleton,
@@ -144,14 +144,6 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
         raise DataError(yml, f"expected {k} distinct names (kpt_shape), got {names}", field="kpt_names")
     pairs = [(names[i], names[j]) for i, j in enumerate(flip or []) if i < j]
     return make_spec(yml.stem, names, [], pairs if flip is not None else None, str(yml))
-
-
-def _permutation(pairs: tuple[tuple[int, int], ...], k: int) -> list[int]:
-    """Flip pairs as Ultralytics' ``flip_idx``: the index each keypoint becomes under a horizontal flip."""
-    perm = list(range(k))
-    for i, j in pairs:
-        perm[i], perm[j] = j, i
-    return perm
 
 
 def _entries(cfg: dict[str, Any], yml: Path, keys: tuple[str, ...] = ("train", "val")) -> list[Path]:
