@@ -543,6 +543,9 @@ def test_epochs_given_while_max_steps_sets_the_run_length_are_named(capsys):
     cfg = build_config("custom", ["data.root=/nowhere"])
     build_config(OmegaConf.to_container(cfg), ["train.lr=0.01"])  # a resolved config sets both: not a user's choice
     assert "note" not in capsys.readouterr().err
+    with pytest.raises(AdaAnchorError, match=r"train\.epochs"):  # refused first, with no note about it before
+        build_config("custom", ["data.root=/nowhere", "train.epochs=0"])
+    assert "note" not in capsys.readouterr().err
 
 
 def test_a_yaml_boolean_word_for_a_string_option_is_read_as_the_word(tmp_path):

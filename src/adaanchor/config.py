@@ -235,10 +235,10 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         layers.insert(1, {"strategy": dict(preset)})
         cfg = _merge(layers)
         _note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
-    _note_ignored_epochs(ov, cfg)
     plain = OmegaConf.to_container(cfg, resolve=True)
     check_types(plain, ref)
     _check_ranges(plain, ref)
+    _note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
     from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config
 
