@@ -200,6 +200,9 @@ def _check_ranges(plain: Mapping[str, Any], ref: Mapping[str, Any]) -> None:
                              f"{mult} (positive multiples of {mult})")
     if not str(plain["out_dir"]).strip():
         raise AdaAnchorError("config key 'out_dir' must be a non-empty path")
+    from .data.build import check_data_pairs
+
+    check_data_pairs(plain["data"])
 
 
 def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[str] | Mapping = ()) -> DictConfig:

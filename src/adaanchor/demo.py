@@ -35,7 +35,7 @@ METHODS = ("regression", "heatmap", "fixanchor", "adaanchor", "localanchor")
 DEMO_CONFIG = PACKAGED_CONFIGS / "demo.yaml"
 MAX_STEPS = 800
 MIN_BUDGET_STEPS = 20  # fewer steps train nothing worth comparing, whatever the budget
-DEFAULT_STEPS = 400  # per method: about 6 minutes in all on 2 CPU cores, and the same schedule everywhere
+DEFAULT_STEPS = 400  # per method: 3-4 minutes in all on 2 CPU cores (five methods), and the same schedule everywhere
 
 
 def time_steps(cfg: DictConfig, n: int = 6) -> float:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 
 from adaanchor.config import build_config
 from adaanchor.data.build import build_dataset, read_split
@@ -58,9 +59,12 @@ def test_dev_split_holds_out_training_identities_and_never_reads_the_evaluation_
     assert dv_va == ids(read_split(dev.data, "val").instances)  # deterministic
     with pytest.raises(AdaAnchorError, match="dev_fraction"):
         build_config(None, [*_face_overrides(tmp_path), "data.split.dev_fraction=1"])
-    unsplit = build_config(None, [*_face_overrides(tmp_path), "data.split.by=null", "data.split.dev_fraction=0.2"])
+    with pytest.raises(AdaAnchorError, match="needs data.split.by"):  # refused by the config, before any data is read
+        build_config(None, [*_face_overrides(tmp_path), "data.split.by=null", "data.split.dev_fraction=0.2"])
+    unsplit = OmegaConf.to_container(build_config(None, [*_face_overrides(tmp_path), "data.split.by=null"]))
+    unsplit["data"]["split"]["dev_fraction"] = 0.2  # a resolved config read without build_config: refused again
     with pytest.raises(AdaAnchorError, match="needs data.split.by"):
-        read_split(unsplit.data, "val")
+        read_split(unsplit["data"], "val")
 
 
 @pytest.mark.skipif(not YTFACES.is_dir(), reason=f"real samples not available: {YTFACES} is absent")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from omegaconf import OmegaConf
 import torch
 from PIL import Image
 
@@ -93,11 +94,16 @@ def test_paper_bottomup_configs_load(path):
 
 
 def test_reversed_scale_range_is_an_error(crowd):
+    """Refused by the config (before any command reads data) and where the data is built from a resolved config."""
     from adaanchor.data.build import build_image_dataset
 
-    cfg = build_config(TINY, ["data.format=coco", f"data.root={crowd}", "data.multi_aug.scale=[1.5,0.75]"])
+    given = ["data.format=coco", f"data.root={crowd}", "data.multi_aug.scale=[1.5,0.75]"]
+    with pytest.raises(AdaAnchorError, match=r"^data\.multi_aug\.scale must be \[lo, hi\] with lo <= hi"):
+        build_config(TINY, given)
+    cfg = OmegaConf.to_container(build_config(TINY, given[:2]))
+    cfg["data"]["multi_aug"]["scale"] = [1.5, 0.75]
     with pytest.raises(AdaAnchorError, match="multi_aug.scale"):
-        build_image_dataset(cfg.data, "train")
+        build_image_dataset(cfg["data"], "train")
 
 
 # ---- training ----------------------------------------------------------------------------------------------

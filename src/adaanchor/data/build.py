@@ -17,7 +17,7 @@ from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError, DataError, unknown_name_error
 from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, positive
 from .bottomup import BOTTOMUP_AUG, BottomUpDataset, group_by_image
-from .dataset import AUG_DEFAULTS, TopDownDataset
+from .dataset import AUG_DEFAULTS, EXIF_MODES, TopDownDataset
 from .paths import (
     COCO_JSON_FORMATS,
     _resolve,
@@ -87,6 +87,7 @@ DATA_DEFAULTS: dict[str, Any] = {
 #: input multiple) by :func:`adaanchor.config.build_config`.
 DATA_RANGES: dict[str, Checker] = {
     "crop": choice(("image", "box")),
+    "exif": choice(EXIF_MODES),
     "det_score_thr": Range(),
     "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
     "split.seed": SEED,
@@ -108,6 +109,20 @@ DATA_RANGES: dict[str, Checker] = {
     "multi_aug.flip": PROB,
     "multi_aug.outside_margin": at_least(0),
 }
+
+
+def check_data_pairs(data_cfg: Mapping[str, Any]) -> None:
+    """The ``data`` options whose valid values depend on another option (:data:`DATA_RANGES` checks each alone):
+    checked by ``build_config`` and again where the data is built (a resolved config read without it)."""
+    sp = data_cfg.get("split") or {}
+    if float(sp.get("dev_fraction") or 0.0) > 0 and not sp.get("by"):
+        # Without a split of one file there are no training groups to hold out: a dev run would silently
+        # evaluate on the evaluation split.
+        raise AdaAnchorError("data.split.dev_fraction needs data.split.by (identity or random): the dev split holds out "
+                             "part of the training groups of a split file")
+    scale = list((data_cfg.get("multi_aug") or {}).get("scale", BOTTOMUP_AUG["scale"]))
+    if len(scale) != 2 or scale[0] > scale[1]:
+        raise AdaAnchorError(f"data.multi_aug.scale must be [lo, hi] with lo <= hi, got {scale}")
 
 
 def data_spec(data_cfg: Mapping[str, Any]) -> KeypointSpec:
@@ -164,12 +179,8 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         raise AdaAnchorError(problem)
     outside_root(res, data_cfg, split, path)
     drop_missing_images(res, bool(data_cfg["skip_invalid"]))
+    check_data_pairs(data_cfg)
     sp = data_cfg.get("split") or {}
-    if float(sp.get("dev_fraction") or 0.0) > 0 and not sp.get("by"):
-        # Without a split of one file there are no training groups to hold out: a dev run would silently
-        # evaluate on the evaluation split.
-        raise AdaAnchorError("data.split.dev_fraction needs data.split.by (identity or random): the dev split holds out "
-                             "part of the training groups of a split file")
     if splits_one_file(data_cfg) and not (split == "val" and data_cfg.get("csv")):
         res.instances = split_by_config(res.instances, split, sp)
     elif sp.get("by") and verbose and split == "train" and own_split(data_cfg, split) is None:
@@ -230,10 +241,9 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     check_top_down_only(data_cfg)
     spec = data_spec(data_cfg)
     res = read_split(data_cfg, split, spec, verbose)
+    check_data_pairs(data_cfg)
     aug = dict(data_cfg.get("multi_aug") or {})
     scale = list(aug.get("scale", BOTTOMUP_AUG["scale"]))
-    if len(scale) != 2 or scale[0] > scale[1]:
-        raise AdaAnchorError(f"data.multi_aug.scale must be [lo, hi] with lo <= hi, got {scale}")
     aug["scale"] = (float(scale[0]), float(scale[1]))
     train = (split == "train") if train is None else train
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
@@ -252,8 +262,6 @@ def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
 
 
 def _exif_mode(data_cfg: Mapping[str, Any]) -> str:
-    from .dataset import EXIF_MODES
-
     mode = str(data_cfg.get("exif", "ignore"))
     if mode not in EXIF_MODES:
         raise unknown_name_error("data.exif", mode, EXIF_MODES)
