@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from omegaconf import OmegaConf
 import torch
+from omegaconf import OmegaConf
 from PIL import Image
 
 import adaanchor
