@@ -9,7 +9,7 @@ steps for benchmarks and the demo, optionally saving and resuming a partial run 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,15 +110,29 @@ def _load_state(path: str | Path, steps: int, batch_size: int, seed: int) -> dic
 
 @torch.no_grad()
 def predict_outputs(model: KeypointNet, dataset: BottomUpDataset, batch_size: int = 8) -> list[tuple[dict, dict]]:
-    """The model's outputs of every image, ``[(outputs with batch 1, meta), ...]`` in dataset order."""
+    """The model's outputs of every image, ``[(outputs with batch 1, meta), ...]`` in dataset order (batches of up
+    to ``batch_size`` consecutive images of one input size)."""
     model.eval()
     out: list[tuple[dict, dict]] = []
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate)
-    for batch in loader:
+    for batch in _same_size_batches(dataset, batch_size):
         o = model(batch["image"])
         for i, meta in enumerate(batch["meta"]):
             out.append(({k: v[i: i + 1] for k, v in o.items()}, meta))
     return out
+
+
+def _same_size_batches(dataset: Any, batch_size: int) -> Iterator[dict[str, Any]]:
+    """Collated batches of consecutive items whose inputs have one size: a test-time input follows its image's
+    aspect, and a fixed batch of images of two sizes stopped the evaluation in ``torch.stack``."""
+    pending: list[dict[str, Any]] = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        if pending and (len(pending) >= batch_size or item["image"].shape != pending[0]["image"].shape):
+            yield collate(pending)
+            pending = []
+        pending.append(item)
+    if pending:
+        yield collate(pending)
 
 
 def oracle_poses(strategy: BottomUpStrategy, outputs: dict, affine: np.ndarray, gt_xy: np.ndarray,
@@ -129,14 +143,19 @@ def oracle_poses(strategy: BottomUpStrategy, outputs: dict, affine: np.ndarray, 
     dec, _ = strategy.decode_multi(outputs, gamma)
     xy = to_image_coords(dec.xy[0].cpu().numpy().astype(np.float64), affine)  # (K, M, 2)
     k_types, m = xy.shape[:2]
+    o = strategy.options
+    # Tags 3 thresholds apart, so no two people (nor a person and a lone detection) are ever within the grouping's
+    # tag_threshold: a fixed gap of 3 joined people under tag_threshold > 3.
+    gap = 3.0 * float(o["tag_threshold"])
     tag = np.zeros((k_types, m))
     for k in range(k_types):
         d = np.linalg.norm(xy[k][:, None] - gt_xy[None, :, k], axis=-1)  # (M, N)
         d[:, gt_vis[:, k] <= 0] = np.inf
         owner = np.argmin(d, axis=1) if d.shape[1] else np.zeros(m, int)
         lonely = ~np.isfinite(d.min(axis=1)) if d.shape[1] else np.ones(m, bool)
-        tag[k] = np.where(lonely, -3.0 * (np.arange(m) + 1), 3.0 * owner)  # no person: a tag of its own
-    o = strategy.options
+        # No person: a tag of its own, unique over types too (slot j of every type had the same one, so the lone
+        # detections of two unlabelled types made one pose).
+        tag[k] = np.where(lonely, -gap * (k * m + np.arange(m) + 1), gap * owner)
     return group_poses(xy, dec.score[0].cpu().numpy(), dec.valid[0].cpu().numpy(), tag, order=o["order"],
                        tag_threshold=o["tag_threshold"], conf_weight=o["conf_weight"])
 
@@ -146,11 +165,15 @@ def pose_results(poses: Poses, image_id: Any, xy: np.ndarray) -> list[dict]:
     score is the instance score). A missing keypoint (score 0) is written ``(0, 0, 0)``, as ``predict`` writes it:
     its input-pixel ``(0, 0)`` mapped back to the image was ``(-0.25, -0.25)`` on an image at half the input's
     scale."""
-    if len(poses.score) == 0:
-        return []
     score = poses.keypoints[..., 2]
-    return predictions_to_coco_results([image_id] * len(poses.score), np.where(score[..., None] > 0, xy, 0.0), score,
-                                       instance_scores=poses.score)
+    xy = np.where(score[..., None] > 0, xy, 0.0)
+    # A pose with a NaN or infinite keypoint (diverged weights) is a miss, as the top-down evaluation counts it
+    # (docs/metrics.md, "Non-finite predictions"): predictions_to_coco_results refuses it, which stopped the run.
+    keep = np.isfinite(xy).all(axis=(1, 2)) & np.isfinite(score).all(axis=1) & np.isfinite(poses.score)
+    if not keep.any():
+        return []
+    return predictions_to_coco_results([image_id] * int(keep.sum()), xy[keep], score[keep],
+                                       instance_scores=poses.score[keep])
 
 
 def ground_truth(dataset: BottomUpDataset) -> dict[Any, tuple[np.ndarray, np.ndarray]]:

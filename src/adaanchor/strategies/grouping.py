@@ -107,9 +107,12 @@ def _match(tag: np.ndarray, score: np.ndarray, means: np.ndarray, taken: np.ndar
     the pose has this type already). Returns ``(D,)`` int."""
     from scipy.optimize import linear_sum_assignment  # here: importing scipy.optimize took 0.2 s of every config import
 
-    dist = np.abs(tag[:, None] - means[None, :])
+    with np.errstate(invalid="ignore"):  # an infinite tag (an fp16 overflow) against one: NaN, refused below
+        dist = np.abs(tag[:, None] - means[None, :])
     cost = dist + conf_weight * (1.0 - score)[:, None] + _TIE * dist**2 / tag_threshold
-    cost = np.where((dist > tag_threshold) | taken[None, :], _REFUSED, cost)
+    # A NaN or infinite distance is no match: it passed "dist > tag_threshold" (NaN) into the cost, and
+    # linear_sum_assignment stopped the whole prediction ("matrix contains invalid numeric entries").
+    cost = np.where(~(dist <= tag_threshold) | taken[None, :], _REFUSED, cost)
     rows, cols = linear_sum_assignment(cost)
     ok = cost[rows, cols] < _REFUSED
     matched = np.full(tag.shape[0], -1)
@@ -133,7 +136,8 @@ def _refine(kps: list[np.ndarray], means: list[np.floating], xy: np.ndarray, sco
             cand = np.flatnonzero((score[k] > 0) & ~used[k])
             if cand.size == 0:
                 continue
-            dist = np.abs(tag[k, cand] - ref)
+            with np.errstate(invalid="ignore"):  # infinite tags: NaN, which "<=" refuses
+                dist = np.abs(tag[k, cand] - ref)
             ok = dist <= tag_threshold
             if not ok.any():
                 continue

@@ -50,7 +50,7 @@ class MultiDecoded:
 
 
 def peak_candidates(conf: Tensor, gamma: float, max_candidates: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Local maxima (3x3) of ``conf (B, K, h, w)`` in [0, 1] with value >= ``gamma``.
+    """Local maxima (3x3) of ``conf (B, K, h, w)`` in [0, 1] with value >= ``gamma`` and > 0.
 
     Returns ``score (B, K, M)`` (sorted, descending), ``cell (B, K, M)`` flat indices and ``valid (B, K, M)``,
     ``M = min(max_candidates, h * w)``. Plateaus keep every cell of the plateau; the merge step joins them.
@@ -61,7 +61,9 @@ def peak_candidates(conf: Tensor, gamma: float, max_candidates: int) -> tuple[Te
     masked = torch.where(keep, conf, torch.full_like(conf, -1.0)).reshape(b, k, h * w)
     m = min(int(max_candidates), h * w)
     score, cell = masked.topk(m, dim=-1)
-    valid = score >= 0
+    # A cell of confidence 0 is no keypoint, even at gamma = 0: a heatmap's flat zero background (clamped negatives)
+    # is a plateau of "peaks", which filled every slot and made poses of score 0 at (0, 0) in the results.
+    valid = score > 0
     return score.clamp(min=0.0) * valid, cell, valid
 
 
