@@ -3,7 +3,8 @@
 Output layout in ``--out`` (docs/predict.md): the image inputs together as ``predictions.{json,csv,slp,nwb}``
 with one overlay PNG each in ``overlays/``; each video ``V.mp4`` as ``V.{json,csv,slp,nwb}`` and, with
 ``--save-video``, ``V_labeled.mp4``. Exit codes: 0 every input predicted, 3 some inputs skipped (the rest
-predicted and written), 2 error (nothing predicted).
+predicted and written) or some instances non-finite (a diverged model: left out of the COCO results, missing
+points in the other files), 2 error (nothing predicted).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .predictor import Predictor
 from .sources import Frame, Skip, Source, count_frames, expand_sources, video_info
 from .stream_inputs import frame_id, frame_inputs
 from .video_out import VideoWriter
+from .write_common import finite_instances
 from .writers import SUFFIX, WRITERS, parse_formats
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
@@ -82,7 +84,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     Returns ``frames``, ``instances``, ``seconds``, ``fps`` (both end to end), ``write_s`` (the part of ``seconds``
     spent closing the output files), ``files`` (written), ``skipped`` (list of :class:`Skip`), ``stopped`` (SIGTERM
     or a first Ctrl-C arrived: the frame in hand was finished and the files closed, complete, with the frames
-    predicted until then; ``stopped_by`` names it), ``notes`` (lines for the summary) and ``exit_code``.
+    predicted until then; ``stopped_by`` names it), ``nonfinite`` (instances with a NaN or infinite value), ``notes``
+    (lines for the summary) and ``exit_code``.
 
     Raises:
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
@@ -119,7 +122,11 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     res["skipped"] = skipped
     res["notes"] = orientation_notes(res.pop("turned"), orientation)
     stop_code = EXIT_INTERRUPTED if str(res.get("stopped_by", "")).startswith("Ctrl-C") else EXIT_STOPPED
-    res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped else EXIT_OK
+    if res["nonfinite"]:
+        res["notes"].append(f"{res['nonfinite']} of {res['instances']} instance(s) had NaN or infinite keypoints or "
+                            "scores (diverged weights?): left out of the COCO results (a miss, as adaanchor eval counts "
+                            "them) and written as missing points in the other files")
+    res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped or res["nonfinite"] else EXIT_OK
     return res
 
 
@@ -168,7 +175,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     groups = _Groups(out, fmts, predictor, max_inst, save_video, skipped)
     overlay_names: set[str] = set()
     turned: dict[str, str] = {}  # source -> its orientation (EXIF tag, video rotation)
-    n_frames = n_inst = 0
+    n_frames = n_inst = n_bad = 0
     t0 = time.perf_counter()
     bar = tqdm(total=count_frames(srcs), unit="frame", disable=not progress, dynamic_ncols=True, desc="predict")
     # SIGTERM and a first Ctrl-C only set a flag: the frame in hand is finished and the files are closed.
@@ -181,6 +188,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
                 _draw(frame, pred, g, predictor, overlays, min_score, out, overlay_names)
                 n_frames += 1
                 n_inst += len(pred)
+                n_bad += int((~finite_instances(pred)).sum())
                 bar.update(1)
                 if term.requested:
                     break
@@ -190,7 +198,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
             "files": groups.files, "overlays": len(overlay_names), "stopped": term.requested,
-            "stopped_by": term.name, "turned": turned, "write_s": groups.write_s}
+            "stopped_by": term.name, "turned": turned, "write_s": groups.write_s, "nonfinite": n_bad}
 
 
 class _Groups:

@@ -28,7 +28,7 @@ from ..errors import AdaAnchorError
 from .result import Prediction
 from .sleap_writers import NwbWriter, SlpWriter
 from .sources import Frame
-from .write_common import input_path, missing_keypoints
+from .write_common import finite_instances, input_path, missing_keypoints
 
 FORMATS = ("coco", "csv", "slp", "nwb")
 FORMAT_ALIASES = {"dlc": "csv", "json": "coco", "sleap": "slp"}
@@ -55,7 +55,8 @@ class _AtomicFile:
 
 
 class CocoWriter:
-    """COCO keypoint results, streamed as a JSON list."""
+    """COCO keypoint results, streamed as a JSON list. An instance with a NaN or infinite value is left out (JSON
+    has no NaN, and ``adaanchor score`` refuses one): a miss, as ``adaanchor eval`` counts it."""
 
     def __init__(self, path: Path, **_: Any):
         self.f = _AtomicFile(path)
@@ -67,7 +68,10 @@ class CocoWriter:
         inst = pred.instance_scores()
         # Once per image: resolving the folder (system calls) for each of 30 people was a third of the writing.
         file_name = str(input_path(frame.source))  # absolute: not the cwd's
+        finite = finite_instances(pred)
         for i in range(len(pred)):
+            if not finite[i]:
+                continue
             s = scores[i] if scores is not None else np.ones(pred.num_keypoints)
             # Coordinates to 0.001 px; confidences to 5 decimals, as the CSV (3 would make a 0.0004 a 0).
             kp = [v for x, y, c in zip(pred.keypoints[i, :, 0], pred.keypoints[i, :, 1], s)
