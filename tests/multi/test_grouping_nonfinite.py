@@ -43,3 +43,14 @@ def test_all_tags_infinite_on_an_overflowing_heatmap_model():
     poses = st.decode_poses(out)[0]
     assert poses.keypoints.shape[1:] == (K, 3) and len(poses.score) > 0
     assert np.isfinite(poses.keypoints).all()
+
+
+def test_a_tag_threshold_beyond_the_refusal_cost_still_matches():
+    """Tags 5e6 apart under tag_threshold=1e7 are one person: the cost of that match (5e6) passed the fixed
+    refusal cost (1e6), and every keypoint became a pose of its own."""
+    tag = np.tile([0.0, 3.0e7], (K, 1))
+    tag[1:, 0] = 5.0e6
+    poses = group_poses(*_two_people(tag), tag_threshold=1e7)
+    assert len(poses.score) == 2
+    assert ((poses.keypoints[:, :, 2] > 0).sum(1) == K).all()
+    np.testing.assert_allclose(sorted(poses.keypoints[:, 0, 0]), [10.0, 50.0])

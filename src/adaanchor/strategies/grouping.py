@@ -112,9 +112,13 @@ def _match(tag: np.ndarray, score: np.ndarray, means: np.ndarray, taken: np.ndar
     cost = dist + conf_weight * (1.0 - score)[:, None] + _TIE * dist**2 / tag_threshold
     # A NaN or infinite distance is no match: it passed "dist > tag_threshold" (NaN) into the cost, and
     # linear_sum_assignment stopped the whole prediction ("matrix contains invalid numeric entries").
-    cost = np.where(~(dist <= tag_threshold) | taken[None, :], _REFUSED, cost)
-    rows, cols = linear_sum_assignment(cost)
-    ok = cost[rows, cols] < _REFUSED
+    allowed = (dist <= tag_threshold) & ~taken[None, :]
+    cost = np.where(allowed, cost, 0.0)
+    # A refused pair costs more than any set of allowed ones (as many allowed matches as possible, then the
+    # cheapest), also under a tag_threshold so wide that an allowed cost reached the fixed 1e6.
+    refused = max(_REFUSED, (float(cost.max(initial=0.0)) + 1.0) * (min(cost.shape) + 1))
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, refused))
+    ok = allowed[rows, cols]
     matched = np.full(tag.shape[0], -1)
     matched[rows[ok]] = cols[ok]
     return matched
