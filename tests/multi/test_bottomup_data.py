@@ -28,8 +28,14 @@ def test_train_affine_round_trip(h, w, rot, zoom, tx, ty, flip, out, pts):
     # Rotation and zoom are what they claim: lengths scale by one factor (zoom x the fit), angles are kept.
     q = apply_affine(a, np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
     assert np.isclose(np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[2] - q[0]))
-    fit = min(out[0] / w, out[1] / h)
+    fit = min(out) / min(w, h)  # the short side to the input's, as at test time
     assert np.isclose(np.linalg.norm(q[1] - q[0]), fit * zoom)
+    # At zoom 1 a training image is at the test's scale (eval_affine): a fit of the long side trained people
+    # smaller than they are tested (0.75x for 640x480 at 512x512).
+    assert np.isclose(fit, eval_affine((h, w), min(out))[0][0, 0])
+    # Unrotated and unshifted, the image's centre is the input's centre.
+    if rot == 0 and tx == ty == 0:
+        assert np.allclose(apply_affine(a, np.array([[(w - 1) / 2, (h - 1) / 2]])), [[(out[0] - 1) / 2, (out[1] - 1) / 2]])
 
 
 @settings(max_examples=60, deadline=None)

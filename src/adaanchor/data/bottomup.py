@@ -4,13 +4,14 @@ One 2x3 affine ``A`` maps original-image pixels to input pixels (docs/convention
 integers), the image is warped with it and the keypoints mapped with it; predictions return with the exact
 inverse, :func:`to_image_coords`.
 
-Training (the paper's appendix A.3, HigherHRNet's recipe): the whole image is fitted into the input (aspect
-kept), then zoomed by ``s ~ U(scale)`` (``s > 1`` magnifies), rotated by ``U(-rotation, rotation)`` degrees
+Training (the paper's ranges, appendix A.3): the image's short side is scaled to the input's short side, as at test
+time (aspect kept, about the image's centre: the rest of a wider image is outside the input), then zoomed by
+``s ~ U(scale)`` (``s > 1`` magnifies), rotated by ``U(-rotation, rotation)`` degrees
 about the centre, shifted by ``U(-translation, translation)`` pixels *of a 512-pixel input* in x and y (scaled
 to the input: ``t * min(W, H) / 512``), and mirrored with probability ``flip`` (labels swapped with the spec's
-flip pairs). A keypoint that ends up outside the input becomes ``v=1`` (it keeps its coordinates, as in the
-top-down pipeline); one farther than ``outside_margin`` times the input size past the border becomes ``v=0``:
-no anchor could reach it and it would only pull the assignment to the border.
+flip pairs). A keypoint that ends up outside the input, or is labelled beyond the image border, becomes ``v=1``
+(it keeps its coordinates, as in the top-down pipeline); one farther than ``outside_margin`` times the input
+size past the border becomes ``v=0``: no anchor could reach it and it would only pull the assignment to the border.
 
 Test time: the short side is resized to ``short_side`` (default the input's short side), the aspect ratio
 kept, and the input is padded right and bottom to a multiple of ``multiple`` (the backbone's).
@@ -31,7 +32,7 @@ from ..errors import DataError
 from .dataset import DatasetImages
 from .records import Instance
 from .spec import KeypointSpec
-from .transforms import apply_affine, crop_affine, flip_keypoints, image_region, invert_affine, warp_image
+from .transforms import apply_affine, crop_affine, flip_keypoints, invert_affine, warp_image
 from .types import to_tensor_image
 
 BOTTOMUP_AUG: dict[str, Any] = {
@@ -44,10 +45,15 @@ BOTTOMUP_AUG: dict[str, Any] = {
 
 
 def train_affine(img_hw: Sequence[int], out_wh: Sequence[int], rot: float, zoom: float, shift: Sequence[float],
-                 flip: bool) -> np.ndarray:
-    """The training affine: fit the image, zoom by ``zoom``, rotate by ``rot`` degrees, mirror, shift by
-    ``shift`` (x, y) input pixels."""
-    center, size = image_region(img_hw, out_wh)
+                 flip: bool, short_side: int | None = None) -> np.ndarray:
+    """The training affine: the image's short side scaled to ``short_side`` (default the input's short side), as
+    at test time (:func:`eval_affine`), about the image's centre; then zoomed by ``zoom``, rotated by ``rot``
+    degrees, mirrored and shifted by ``shift`` (x, y) input pixels. Fitting the whole image (its long side) instead
+    trained people at another scale than the test's: 0.75x for a 640x480 photo at a 512x512 input."""
+    h, w = float(img_hw[0]), float(img_hw[1])
+    s = float(short_side or min(out_wh)) / min(h, w)
+    center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
+    size = np.array([float(out_wh[0]), float(out_wh[1])]) / s
     a = crop_affine(center, size / float(zoom), (int(out_wh[0]), int(out_wh[1])), rot, flip)
     a[:, 2] += np.asarray(shift, dtype=np.float64)
     return a
@@ -135,7 +141,7 @@ class BottomUpDataset(Dataset):
         t = float(g["translation"]) * min(self.out_wh) / 512.0
         shift = np.random.uniform(-t, t, 2)
         flip = bool(np.random.rand() < g["flip"])
-        return train_affine(img_hw, self.out_wh, rot, zoom, shift, flip), self.out_wh, flip
+        return train_affine(img_hw, self.out_wh, rot, zoom, shift, flip, self.short_side), self.out_wh, flip
 
     def __getitem__(self, idx: int) -> dict[str, Any]:
         group = self.images[idx]
@@ -148,6 +154,10 @@ class BottomUpDataset(Dataset):
         kpts = np.stack([i.keypoints for i in group]).astype(np.float64)  # (N, K, 2)
         vis = np.stack([i.visibility for i in group]).astype(np.int64)
         xy = apply_affine(a, kpts)
+        # Beyond the image border a label is not visible (zoomed out, the input shows black padding there), as in
+        # the top-down crops; the flag is taken before the flip reorders the labels, and follows them.
+        off = outside_frame(kpts[..., 0], kpts[..., 1], img.shape[1], img.shape[0])
+        vis = np.where((vis == 2) & off, 1, vis)
         if flip:
             vis, xy = flip_keypoints(vis, xy, self.spec.flip_index)
         if self.train:

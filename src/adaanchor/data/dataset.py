@@ -26,6 +26,7 @@ from .pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
 from .records import Instance
 from .spec import KeypointSpec
 from .transforms import (
+    BOX_PADDING,
     apply_affine,
     box_to_center_scale,
     crop_affine,
@@ -41,7 +42,9 @@ AUG_DEFAULTS: dict[str, Any] = {
     "flip": 0.5,  # probability of a horizontal flip (labels swapped with the spec's flip pairs)
     "rotation": 0.0,  # max rotation in degrees (uniform in [-r, r], applied with probability 0.6)
     "scale": 0.0,  # scale factor s: the crop size is multiplied by a value in [1 - s, 1 + s]
-    "half_body": 0.0,  # probability of cropping the upper or lower body only (needs spec.upper_body)
+    # probability of cropping the upper or lower body only (needs spec.upper_body and more than half the keypoints
+    # labelled: transforms.half_body_box)
+    "half_body": 0.0,
 }
 
 
@@ -188,11 +191,12 @@ class TopDownDataset(Dataset):
         if self.crop == "image":
             center, size = image_region(img_hw, self.out_wh)
         else:
-            box = inst.bbox
+            box, padding = inst.bbox, BOX_PADDING
             if self.train and self.aug["half_body"] > 0 and self.spec.upper_body and np.random.rand() < self.aug["half_body"]:
                 hb = half_body_box(inst.keypoints, inst.visibility, self.spec.upper_body, self.spec.lower_body, np.random)
-                box = hb if hb is not None else box
-            center, size = box_to_center_scale(box, w_out / h_out)
+                # The half-body box holds HRNet's whole 1.5x margin: the person boxes' 1.25x on top made it 1.875x.
+                box, padding = (hb, 1.0) if hb is not None else (box, padding)
+            center, size = box_to_center_scale(box, w_out / h_out, padding)
         rot, flip = 0.0, False
         if self.train:
             s = self.aug["scale"]
