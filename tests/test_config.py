@@ -574,3 +574,15 @@ def test_a_registry_name_is_checked_before_the_keys_of_its_section():
         build_config({"strategy": {"name": "sharp", "sharp_gain": 2.0}})
     with pytest.raises(AdaAnchorError, match=r"^unknown backbone 'mynet'. Valid: "):
         build_config(None, ["model.backbone=mynet", "model.my_width=3"])
+
+
+@pytest.mark.parametrize("count,says", [
+    ("[0,2]", r"'data\.occlusion\.count': every element of the value must be >= 1, got \[0, 2\]"),
+    ("[3,1]", r"^data\.occlusion\.count must be \[min, max\] with min <= max, got \[3, 1\]$"),
+    ("[1,2,3]", r"^data\.occlusion\.count must be \[min, max\]"),
+])
+def test_occluder_counts_are_refused_by_the_config_as_the_occluder_refuses_them(count, says):
+    """The range said >= 0 and any length; the Occluder plans at least one per instance, [min, max]."""
+    with pytest.raises(AdaAnchorError, match=says):
+        build_config("demo", [f"data.occlusion.count={count}"])
+    assert build_config("demo", ["data.occlusion.count=[2,2]"]).data.occlusion.count == [2, 2]

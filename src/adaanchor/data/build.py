@@ -93,7 +93,7 @@ DATA_RANGES: dict[str, Checker] = {
     "split.seed": SEED,
     "split.dev_fraction": between(0, 1, hi_open=True),
     "occlusion.coverage": between(0, 1, lo_open=True, hi_open=True),  # the Occluder covers less than the whole box
-    "occlusion.count": at_least(0),
+    "occlusion.count": at_least(1),  # occluders per instance, [min, max] (the Occluder plans at least one)
     "occlusion.seed": SEED,
     "truncation.train": PROB,
     "truncation.val": PROB,
@@ -120,6 +120,9 @@ def check_data_pairs(data_cfg: Mapping[str, Any]) -> None:
         # evaluate on the evaluation split.
         raise AdaAnchorError("data.split.dev_fraction needs data.split.by (identity or random): the dev split holds out "
                              "part of the training groups of a split file")
+    count = (data_cfg.get("occlusion") or {}).get("count")
+    if isinstance(count, (list, tuple)) and (len(count) != 2 or count[0] > count[1]):
+        raise AdaAnchorError(f"data.occlusion.count must be [min, max] with min <= max, got {list(count)}")
     scale = list((data_cfg.get("multi_aug") or {}).get("scale", BOTTOMUP_AUG["scale"]))
     if len(scale) != 2 or scale[0] > scale[1]:
         raise AdaAnchorError(f"data.multi_aug.scale must be [lo, hi] with lo <= hi, got {scale}")
