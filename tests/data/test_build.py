@@ -107,3 +107,18 @@ def test_nme_by_visibility():
     assert m["nme_inv"] == pytest.approx(0.1)
     assert m["nme_vis"] == pytest.approx(5 * 0.1 / 63)
     assert m["fr"] == 0.0
+
+
+def test_an_occluded_dataset_pickles_for_spawned_workers(tmp_path):
+    """Data-loader workers started by spawn (macOS, Windows) pickle the dataset: the patch occluders' image source
+    was a local function ("Can't pickle local object"). The copy gives the same seeded occluders."""
+    import pickle
+
+    write_face_csv(tmp_path, {f"P_{i}": 2 for i in range(10)})
+    over = [*_face_overrides(tmp_path), "data.occlusion.val=true", "data.occlusion.kinds=[patch]",
+            "data.occlusion.coverage=0.4"]
+    ds = build_dataset(build_config(None, over).data, "val")
+    first = ds[0]["image"]  # fills the decoded-image cache, which the copy leaves behind
+    copy = pickle.loads(pickle.dumps(ds))
+    assert (copy[0]["image"] == first).all()
+    assert not (copy[0]["image"] == build_dataset(build_config(None, _face_overrides(tmp_path)).data, "val")[0]["image"]).all()

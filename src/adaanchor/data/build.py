@@ -276,14 +276,27 @@ def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool)
     cut from other images of the same split. ``seeded``: evaluation (sample ``i`` always gets the same
     occluders); otherwise random, driven by the per-sample seeding of the training sampler."""
     from ..bench.occlude import Occluder
-    from .dataset import load_image
-
-    # Patches are cut from other images at every training step: keep recently decoded ones in memory
-    # instead of reading and decoding a JPEG per occluder.
-    cached = functools.lru_cache(maxsize=256)(load_image)
-
-    def patch_source(rng: np.random.Generator) -> np.ndarray:
-        return cached(image_paths[int(rng.integers(len(image_paths)))])
 
     return Occluder(coverage=float(occ["coverage"]), count=tuple(occ["count"]), kinds=tuple(occ["kinds"]),
-                    seed=int(occ["seed"]) if seeded else None, patch_source=patch_source)
+                    seed=int(occ["seed"]) if seeded else None, patch_source=PatchSource(image_paths))
+
+
+class PatchSource:
+    """The images ``patch`` occluders are cut from: ``source(rng) -> (H, W, 3) uint8``, one of ``image_paths`` drawn
+    with ``rng``. Patches are cut at every training step, so recently decoded images are kept (256, per process).
+    A class, not a closure: data-loader workers started by ``spawn`` (macOS, Windows) pickle the dataset, and a
+    local function stopped them ("Can't pickle local object"); the cache is left behind and rebuilt there."""
+
+    def __init__(self, image_paths: list[str]):
+        self.image_paths = list(image_paths)
+        self._cached: Any = None
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        if self._cached is None:
+            from .dataset import load_image
+
+            self._cached = functools.lru_cache(maxsize=256)(load_image)
+        return self._cached(self.image_paths[int(rng.integers(len(self.image_paths)))])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"image_paths": self.image_paths, "_cached": None}
