@@ -92,7 +92,9 @@ def protocol_win(diffs: Mapping[str, Mapping[str, Any] | None]) -> bool:
 def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dict[str, float | None]:
     """Relative change of ``key`` in ``eval_log.csv`` over the last 20% and 10% of ``total_steps``.
 
-    The value "at p%" is the last evaluation at or before that step; None when the log has too few rows."""
+    The value "at p%" is the last evaluation at or before that step, ``round(p * total_steps)`` (the step the
+    multi-person snapshots are taken at, benchmarks/multi_runs.py: a snapshot at 903 of 1,003 steps is the 90%
+    one, not after it); None when the log has too few rows."""
     if not eval_log.is_file():
         return {"rel_change_last20": None, "rel_change_last10": None, "converged": None, "trend_last20": None}
     with eval_log.open() as f:
@@ -100,7 +102,7 @@ def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dic
     rows.sort()
 
     def at(frac: float) -> float | None:
-        before = [v for s, v in rows if s <= frac * total_steps]
+        before = [v for s, v in rows if s <= round(frac * total_steps)]
         return before[-1] if before else None
 
     final = rows[-1][1] if rows else None
