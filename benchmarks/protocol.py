@@ -72,6 +72,10 @@ def paired_difference(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, A
     return {"mean": float(d.mean()), "se": se, "n": len(d), "seeds": [s for s, _, _ in pairs]}
 
 
+#: The dev seeds the rule for choosing an assigner compares on (docs/results.md, "The protocol").
+RULE_SEEDS = (0, 1, 2)
+
+
 def is_win(diff: Mapping[str, Any] | None, lower_is_better: bool) -> bool:
     """A paired gain larger than twice its standard error (at least 2 seeds)."""
     if diff is None or diff["se"] is None:

@@ -131,3 +131,33 @@ def test_table_reports_the_fitted_trend_beside_the_rule():
     for r in runs:
         r["convergence"]["trend_last20"] = None  # no line without points: the sentence is left out
     assert "Fitted trend" not in next(x for x in markdown(doc, "truncated") if x.startswith("Convergence"))
+
+
+def _runs(label_values: dict[str, list[tuple[float, float, float]]]) -> dict[str, list[dict]]:
+    return {label: [{"seed": s, "vis_error": v, "inv_error_in": i, "ap": a} for s, (v, i, a) in enumerate(rows)]
+            for label, rows in label_values.items()}
+
+
+def test_the_wins_line_names_its_seeds_and_on_dev_also_the_rules_three():
+    """Over 5 dev seeds a narrow AP gain passed the rule that 3 seeds (where the choice is made) did not: the line
+    gives both, and joins labels that hold commas with semicolons."""
+    from table_report import _wins_line
+
+    fix = [(4.0, 6.0, 0.60)] * 5
+    # Seeds 0-2: AP +0.05, +0.001, +0.03 (a spread too wide for a win); seeds 3-4: +0.02 each.
+    ada = [(4.0, 5.8 - 0.01 * s, a) for s, a in enumerate((0.65, 0.601, 0.63, 0.62, 0.62))]
+    runs = _runs({"FixAnchor": fix, "Ada, radius 3": ada})
+    keys = ("vis_error", "inv_error_in", "ap")
+    paired = {"Ada, radius 3": {k: paired_difference(runs["Ada, radius 3"], runs["FixAnchor"], k) for k in keys}}
+    doc = {"split": "dev", "runs": runs}
+    line = _wins_line(doc, paired, "FixAnchor")
+    assert "over the common seeds of [0, 1, 2, 3, 4]: Ada, radius 3." in line
+    assert line.endswith("On the rule's seeds [0, 1, 2]: none.")
+    assert "rule's seeds" not in _wins_line({**doc, "split": "test"}, paired, "FixAnchor")
+    three = {"split": "dev", "runs": {k: v[:3] for k, v in runs.items()}}
+    paired3 = {"Ada, radius 3": {k: paired_difference(three["runs"]["Ada, radius 3"], three["runs"]["FixAnchor"], k)
+                                 for k in keys}}
+    assert _wins_line(three, paired3, "FixAnchor").endswith("[0, 1, 2]: none.")
+    paired["B, c"] = paired["Ada, radius 3"]
+    runs["B, c"] = runs["Ada, radius 3"]
+    assert ": Ada, radius 3; B, c." in _wins_line(doc, paired, "FixAnchor")
