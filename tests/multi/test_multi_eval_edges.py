@@ -62,3 +62,28 @@ def test_predict_outputs_takes_images_of_two_input_sizes():
     assert [m["image_id"] for _, m in out] == [0, 1, 2, 3]
     assert [tuple(o["heatmap"].shape[-2:]) for o, _ in out] == [(12, 16), (12, 20), (12, 20), (12, 16)]
     assert [float(o["heatmap"].mean()) for o, _ in out] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_evaluation_counts_the_poses_left_out_for_nan(crowd, capsys):
+    """Multi-person evaluation left NaN poses out silently; it now counts them (``nonfinite_poses``) and warns,
+    as the top-down evaluation does for its instances."""
+    from adaanchor.config import build_config
+    from adaanchor.data.build import build_image_dataset
+    from adaanchor.engine.multi import evaluate_multi, warn_no_poses
+
+    cfg = build_config("bottomup_crowd", ["data.format=coco", f"data.root={crowd}"])
+    ds = build_image_dataset(cfg.data, "val", train=False)
+
+    class Half:  # two poses an image: the second with a NaN keypoint
+        options = {"gamma": 0.1}
+
+        def decode_poses(self, outputs, gamma):
+            kp = np.array([[[10.0, 12.0, 0.9]] * 17, [[np.nan, 12.0, 0.8]] * 17])
+            return [Poses(kp, kp[:, :, 2].mean(1), np.zeros(2))]
+
+    model = torch.nn.Identity()
+    model.forward = lambda x: {"x": x}  # type: ignore[method-assign]
+    m, res = evaluate_multi(model, Half(), cfg, ds)
+    assert m["nonfinite_poses"] == len(ds) and m["poses"] == len(res) == len(ds)
+    warn_no_poses(m)
+    assert f"warning: {len(ds)} pose(s) had NaN or infinite keypoints or scores" in capsys.readouterr().err

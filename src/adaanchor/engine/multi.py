@@ -34,11 +34,13 @@ from .bottomup import pose_results
 
 @torch.no_grad()
 def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: Sequence[float],
-                     device: torch.device | str = "cpu", progress: bool = False) -> dict[float, list[dict]]:
+                     device: torch.device | str = "cpu", progress: bool = False,
+                     dropped: dict[float, int] | None = None) -> dict[float, list[dict]]:
     """COCO results (original-image pixels, several people per image) of every image at each threshold.
 
     The model sees each item's ``image (1, 3, H, W)``; ``strategy.decode_poses`` returns poses in input
-    pixels, mapped back through the inverse of the item's ``meta["affine"]``.
+    pixels, mapped back through the inverse of the item's ``meta["affine"]``. ``dropped`` (when given) receives,
+    per threshold, the number of poses left out for a NaN or infinite value (misses, as in top-down evaluation).
     """
     loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=collate)
     was_training = model.training
@@ -49,7 +51,10 @@ def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: 
         meta = batch["meta"][0]
         for g, results in out.items():
             poses = strategy.decode_poses(outputs, gamma=g)[0]
-            results += pose_results(poses, meta["image_id"], to_image_coords(poses.keypoints[..., :2], meta["affine"]))
+            kept = pose_results(poses, meta["image_id"], to_image_coords(poses.keypoints[..., :2], meta["affine"]))
+            if dropped is not None:
+                dropped[g] = dropped.get(g, 0) + len(poses.score) - len(kept)
+            results += kept
     model.train(was_training)
     return out
 
@@ -97,14 +102,18 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     ``data.format=crowdpose`` also the official CrowdPose AP (easy/medium/hard) under ``crowdpose``.
 
     Returns ``(metrics, COCO results at gamma)``; metrics: ``ap, ap50, ap75, apm, apl, ar, recall, gamma,
-    images, poses, eval_s`` (and the above).
+    images, poses, eval_s`` (and the above), and ``nonfinite_poses`` when poses with a NaN or infinite value were
+    left out (misses).
     """
     t0 = time.time()
     spec = check_sigmas(cfg)
     gt, dataset = _ground_truth(cfg, dataset)
     g = float(strategy.options["gamma"])
-    res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress)
+    dropped: dict[float, int] = {}
+    res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress, dropped)
     m: dict[str, Any] = dict(multi_person_metrics(gt, res[g], spec.sigmas))
+    if dropped.get(g):  # only then: the key would widen every run's eval log
+        m["nonfinite_poses"] = dropped[g]
     if sweep:
         m.update(gamma_sweep(lambda x: res[float(x)], gt, spec.sigmas, GAMMAS, known={g: dict(m)}))
     if str(cfg.data.format) == "crowdpose":
@@ -150,10 +159,21 @@ def eval_multi_command(cfg: Any, model: nn.Module, strategy: Any, info: dict[str
 
 
 def warn_no_poses(m: dict[str, Any], out: Any = None) -> None:
-    """One line on stderr when nothing was found at the threshold (an untrained model, or gamma too high)."""
+    """One line on stderr when nothing was found at the threshold (an untrained model, or gamma too high), and
+    one when poses with a NaN or infinite value were left out (diverged weights)."""
     if not m.get("poses"):
         print(f"warning: no pose found at gamma={m.get('gamma')} on {m.get('images')} images (AP is 0)",
               file=out or sys.stderr)
+    warn_nonfinite_poses(m, out)
 
 
-__all__ = ["eval_multi_command", "evaluate_multi", "format_multi_eval", "results_by_gamma", "warn_no_poses"]
+def warn_nonfinite_poses(m: dict[str, Any], out: Any = None) -> None:
+    """One line on stderr when poses with a NaN or infinite value were left out (``eval`` and training's
+    evaluations alike; top-down evaluation says the same of its instances)."""
+    if m.get("nonfinite_poses"):
+        print(f"warning: {m['nonfinite_poses']} pose(s) had NaN or infinite keypoints or scores (diverged weights?) "
+              "and were left out of the results: misses for AP and recall", file=out or sys.stderr)
+
+
+__all__ = ["eval_multi_command", "evaluate_multi", "format_multi_eval", "results_by_gamma", "warn_no_poses",
+           "warn_nonfinite_poses"]

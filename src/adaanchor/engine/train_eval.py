@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from .dist import barrier
 from .evaluate import evaluate_dataset
-from .multi import evaluate_multi
+from .multi import evaluate_multi, warn_nonfinite_poses
 from .run import is_multi_person
 from .saving import save_checkpoint
 from .state import Run
@@ -24,7 +24,9 @@ def evaluate_model(model: torch.nn.Module, strategy: Any, cfg: DictConfig, datas
     :func:`adaanchor.engine.evaluate.evaluate_dataset`; a multi-person task AP and recall at its gamma
     (:func:`adaanchor.engine.multi.evaluate_multi`)."""
     if is_multi_person(cfg):
-        return evaluate_multi(model, strategy, cfg, dataset, device, progress)[0]
+        m = evaluate_multi(model, strategy, cfg, dataset, device, progress)[0]
+        warn_nonfinite_poses(m)
+        return m
     return evaluate_dataset(model, strategy, cfg, dataset, device, progress)[0]
 
 
