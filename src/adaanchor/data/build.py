@@ -243,8 +243,7 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     short side resized to the input's and the input padded to a multiple of ``multiple``."""
     check_top_down_only(data_cfg)
     spec = data_spec(data_cfg)
-    res = read_split(data_cfg, split, spec, verbose)
-    check_data_pairs(data_cfg)
+    res = read_split(data_cfg, split, spec, verbose)  # checks the data options' pairs (check_data_pairs)
     aug = dict(data_cfg.get("multi_aug") or {})
     scale = list(aug.get("scale", BOTTOMUP_AUG["scale"]))
     aug["scale"] = (float(scale[0]), float(scale[1]))

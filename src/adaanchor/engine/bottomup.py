@@ -21,6 +21,7 @@ from ..data.bottomup import BottomUpDataset, to_image_coords
 from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..metrics.coco import predictions_to_coco_results
+from ..metrics.keypoint import nonfinite_keypoints
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
 from ..models.net import KeypointNet
 from ..safe_torch import safe_load
@@ -169,7 +170,7 @@ def pose_results(poses: Poses, image_id: Any, xy: np.ndarray) -> list[dict]:
     xy = np.where(score[..., None] > 0, xy, 0.0)
     # A pose with a NaN or infinite keypoint (diverged weights) is a miss, as the top-down evaluation counts it
     # (docs/metrics.md, "Non-finite predictions"): predictions_to_coco_results refuses it, which stopped the run.
-    keep = np.isfinite(xy).all(axis=(1, 2)) & np.isfinite(score).all(axis=1) & np.isfinite(poses.score)
+    keep = ~nonfinite_keypoints(xy, score).any(axis=1) & np.isfinite(poses.score)
     if not keep.any():
         return []
     return predictions_to_coco_results([image_id] * int(keep.sum()), xy[keep], score[keep],

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..metrics.keypoint import nonfinite_keypoints
 from .result import Prediction
 
 
@@ -21,12 +22,10 @@ def missing_keypoints(pred: Prediction) -> np.ndarray:
     """``(N, K)`` bool: the keypoints a pose does not have. A multi-person run marks them at (0, 0) with score 0
     (the exact pair no predicted point has); the CSV and ``.slp`` wrote them as points at the image's corner. A
     keypoint or score that is NaN or infinite (a diverged model) is missing too: the CSV wrote ``nan`` text."""
-    kp = np.asarray(pred.keypoints)
-    bad = ~np.isfinite(kp).all(-1) if len(pred) else np.zeros((0, pred.num_keypoints), bool)
-    if pred.scores is None or len(pred) == 0:
+    bad = _nonfinite(pred)
+    if pred.scores is None:
         return bad
-    sc = np.asarray(pred.scores)
-    return bad | ~np.isfinite(sc) | ((sc == 0) & (kp == 0).all(-1))
+    return bad | ((np.asarray(pred.scores) == 0) & (np.asarray(pred.keypoints) == 0).all(-1))
 
 
 def finite_instances(pred: Prediction) -> np.ndarray:
@@ -34,8 +33,11 @@ def finite_instances(pred: Prediction) -> np.ndarray:
     are left out of the COCO results, a miss, as ``adaanchor eval`` counts them)."""
     if len(pred) == 0:
         return np.zeros(0, bool)
-    ok = np.isfinite(np.asarray(pred.keypoints, np.float64)).all(axis=(1, 2))
-    if pred.scores is not None:
-        ok &= np.isfinite(np.asarray(pred.scores, np.float64)).all(axis=1)
     with np.errstate(invalid="ignore"):  # the mean of a NaN score: NaN, refused here
-        return ok & np.isfinite(pred.instance_scores())
+        return ~_nonfinite(pred).any(axis=1) & np.isfinite(pred.instance_scores())
+
+
+def _nonfinite(pred: Prediction) -> np.ndarray:
+    """``(N, K)`` bool: the keypoints with a NaN or infinite coordinate or score."""
+    sc = None if pred.scores is None else np.asarray(pred.scores)
+    return nonfinite_keypoints(np.asarray(pred.keypoints).reshape(len(pred), pred.num_keypoints, 2), sc)
