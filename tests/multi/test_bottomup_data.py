@@ -8,7 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from adaanchor.data.bottomup import BottomUpDataset, eval_affine, group_by_image, to_image_coords, train_affine
+from adaanchor.data.bottomup import (
+    MAX_ASPECT,
+    BottomUpDataset,
+    eval_affine,
+    group_by_image,
+    to_image_coords,
+    train_affine,
+)
 from adaanchor.data.records import Instance
 from adaanchor.data.spec import load_spec
 from adaanchor.data.transforms import apply_affine
@@ -28,7 +35,7 @@ def test_train_affine_round_trip(h, w, rot, zoom, tx, ty, flip, out, pts):
     # Rotation and zoom are what they claim: lengths scale by one factor (zoom x the fit), angles are kept.
     q = apply_affine(a, np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]]))
     assert np.isclose(np.linalg.norm(q[1] - q[0]), np.linalg.norm(q[2] - q[0]))
-    fit = min(out) / min(w, h)  # the short side to the input's, as at test time
+    fit = min(min(out) / min(w, h), MAX_ASPECT * min(out) / max(w, h))  # the short side to the input's, as tested
     assert np.isclose(np.linalg.norm(q[1] - q[0]), fit * zoom)
     # At zoom 1 a training image is at the test's scale (eval_affine): a fit of the long side trained people
     # smaller than they are tested (0.75x for 640x480 at 512x512).
@@ -45,13 +52,26 @@ def test_eval_affine_keeps_the_aspect_and_inverts_exactly(h, w, short, mult):
     a, (ow, oh) = eval_affine((h, w), short, mult)
     s = a[0, 0]
     assert a[1, 1] == s and a[0, 1] == a[1, 0] == 0
-    assert np.isclose(min(h, w) * s, short)
+    # The short side to ``short``, unless the long side would pass MAX_ASPECT times it: then the long side to that.
+    if max(h, w) <= MAX_ASPECT * min(h, w):
+        assert np.isclose(min(h, w) * s, short)
+    else:
+        assert np.isclose(max(h, w) * s, MAX_ASPECT * short) and min(h, w) * s < short
     assert ow % mult == 0 and oh % mult == 0 and ow >= w * s - 1e-6 and oh >= h * s - 1e-6
     # The image's outer corners map to the resized image's outer corners (pixel-centre convention).
     corners = np.array([[-0.5, -0.5], [w - 0.5, h - 0.5]])
     assert np.allclose(apply_affine(a, corners), [[-0.5, -0.5], [w * s - 0.5, h * s - 0.5]])
     p = np.random.default_rng(h * w).uniform(0, max(h, w), (5, 2))
     assert np.allclose(to_image_coords(apply_affine(a, p), a), p, atol=1e-8)
+
+
+@pytest.mark.parametrize("hw", [(1, 300), (300, 1), (10, 2000)])
+def test_an_elongated_image_is_capped_at_max_aspect_times_the_short_side(hw):
+    # A 1x300 strip at a 48-px short side was a 48 x 14,400 input; now its long side is MAX_ASPECT * 48.
+    _, (ow, oh) = eval_affine(hw, 48, 32)
+    assert max(ow, oh) == MAX_ASPECT * 48 and min(ow, oh) == 32
+    a = train_affine(hw, (64, 48), 0.0, 1.0, (0.0, 0.0), False)
+    assert np.isclose(a[0, 0], eval_affine(hw, 48)[0][0, 0])  # training sees people at the test's scale
 
 
 def _image_set(tmp_path, counts: list[int]) -> list[list[Instance]]:

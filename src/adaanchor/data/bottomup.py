@@ -14,7 +14,10 @@ flip pairs). A keypoint that ends up outside the input, or is labelled beyond th
 size past the border becomes ``v=0``: no anchor could reach it and it would only pull the assignment to the border.
 
 Test time: the short side is resized to ``short_side`` (default the input's short side), the aspect ratio
-kept, and the input is padded right and bottom to a multiple of ``multiple`` (the backbone's).
+kept, and the input is padded right and bottom to a multiple of ``multiple`` (the backbone's). An image longer
+than :data:`MAX_ASPECT` times its short side is scaled so that its long side is ``MAX_ASPECT * short_side``
+instead (in training too, so that both see people at one scale): without the cap a 1x300-pixel strip became a
+48x14,400 input at a 48-pixel short side, and a panorama a memory error.
 """
 
 from __future__ import annotations
@@ -43,6 +46,17 @@ BOTTOMUP_AUG: dict[str, Any] = {
     "outside_margin": 0.25,  # keypoints farther out than this fraction of the input size get v=0
 }
 
+#: The longest input side, in multiples of the short side (:func:`image_scale`): a 4:1 panorama is still at full
+#: scale; anything longer is scaled down to fit.
+MAX_ASPECT = 4.0
+
+
+def image_scale(img_hw: Sequence[int], short_side: float) -> float:
+    """The factor from image to input pixels: the short side to ``short_side``, unless that makes the long side
+    longer than ``MAX_ASPECT * short_side``, then the long side to that length."""
+    h, w = float(img_hw[0]), float(img_hw[1])
+    return min(float(short_side) / min(h, w), MAX_ASPECT * float(short_side) / max(h, w))
+
 
 def train_affine(img_hw: Sequence[int], out_wh: Sequence[int], rot: float, zoom: float, shift: Sequence[float],
                  flip: bool, short_side: int | None = None) -> np.ndarray:
@@ -51,7 +65,7 @@ def train_affine(img_hw: Sequence[int], out_wh: Sequence[int], rot: float, zoom:
     degrees, mirrored and shifted by ``shift`` (x, y) input pixels. Fitting the whole image (its long side) instead
     trained people at another scale than the test's: 0.75x for a 640x480 photo at a 512x512 input."""
     h, w = float(img_hw[0]), float(img_hw[1])
-    s = float(short_side or min(out_wh)) / min(h, w)
+    s = image_scale(img_hw, short_side or min(out_wh))
     center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
     size = np.array([float(out_wh[0]), float(out_wh[1])]) / s
     a = crop_affine(center, size / float(zoom), (int(out_wh[0]), int(out_wh[1])), rot, flip)
@@ -60,13 +74,14 @@ def train_affine(img_hw: Sequence[int], out_wh: Sequence[int], rot: float, zoom:
 
 
 def eval_affine(img_hw: Sequence[int], short_side: int, multiple: int = 1) -> tuple[np.ndarray, tuple[int, int]]:
-    """Short side to ``short_side``, aspect kept: the affine and the padded input size ``(W, H)``.
+    """Short side to ``short_side`` (the long side at most ``MAX_ASPECT`` times it: :func:`image_scale`), aspect
+    kept: the affine and the padded input size ``(W, H)``.
 
     With pixel centres at integers, scaling by ``s`` about the image's outer corner is
     ``x' = s (x + 0.5) - 0.5``, so pixel edges map to pixel edges.
     """
     h, w = float(img_hw[0]), float(img_hw[1])
-    s = float(short_side) / min(h, w)
+    s = image_scale(img_hw, short_side)
     a = np.array([[s, 0.0, 0.5 * s - 0.5], [0.0, s, 0.5 * s - 0.5]])
     out_w = int(math.ceil(round(w * s, 6) / multiple) * multiple)
     out_h = int(math.ceil(round(h * s, 6) / multiple) * multiple)
@@ -179,4 +194,5 @@ class BottomUpDataset(Dataset):
         return np.where(far, 0, np.where(out & (vis == 2), 1, vis))
 
 
-__all__ = ["BOTTOMUP_AUG", "BottomUpDataset", "group_by_image", "eval_affine", "to_image_coords", "train_affine"]
+__all__ = ["BOTTOMUP_AUG", "MAX_ASPECT", "BottomUpDataset", "eval_affine", "group_by_image", "image_scale",
+           "to_image_coords", "train_affine"]
