@@ -117,14 +117,16 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                      input_size: Sequence[int], spec: Any = None, keypoints: Sequence[str] | None = None,
                      device: torch.device | str = "cpu", skipped: list[str] | None = None,
                      orientation: str = "displayed", draw_skeleton: bool = True,
-                     multiple: int | None = None, turned: dict[str, str] | None = None) -> list[Path]:
+                     multiple: int | None = None, turned: dict[str, str] | None = None,
+                     bit_depth: int | None = None) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
     raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
     file with an EXIF orientation tag is turned as a viewer shows it (``orientation="displayed"``) or drawn as
     stored (``"stored"``). ``draw_skeleton=False``: the points are not linked (a multi-person model's most
     confident cell of each type may each be another person's); ``multiple``: see :func:`predict_image`;
-    ``turned`` (a dict) receives ``file -> "EXIF orientation N"`` for each file that carries one."""
+    ``turned`` (a dict) receives ``file -> "EXIF orientation N"`` for each file that carries one; ``bit_depth``: of
+    16-bit image files (the run's ``data.bit_depth``; None: guessed per image)."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None and draw_skeleton else ()
     sel = select_keypoints(keypoints, names)
@@ -146,7 +148,7 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
             p = Path(item)
             try:
                 exif = "apply" if orientation == "displayed" else "ignore"
-                img, tag = read_image(p, exif)  # DataError naming the file when missing or corrupt
+                img, tag = read_image(p, exif, bit_depth)  # DataError naming the file when missing or corrupt
                 stem, title = p.stem, p.name
                 if turned is not None and 2 <= tag <= 8:
                     turned[str(p)] = f"EXIF orientation {tag}"
@@ -230,7 +232,8 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     turned: dict[str, str] = {}
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
-                               multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned)
+                               multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
+                               bit_depth=cfg.data.get("bit_depth"))
     if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it
         notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
     if not written and skipped:

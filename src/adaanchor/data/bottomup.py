@@ -119,11 +119,12 @@ class BottomUpDataset(Dataset):
         cache_images: keep decoded images in memory.
         exif: ``"ignore"`` or ``"apply"``: the EXIF orientation of the images, as ``data.exif`` says
             (:class:`~adaanchor.data.dataset.DatasetImages`, as the top-down dataset reads them).
+        bit_depth: the bit depth of integer images wider than 8 bits (``data.bit_depth``; None: guessed per image).
     """
 
     def __init__(self, images: Sequence[Sequence[Instance]], spec: KeypointSpec, input_size: Sequence[int],
                  train: bool = False, aug: Mapping[str, Any] | None = None, short_side: int | None = None,
-                 multiple: int = 32, cache_images: bool = False, exif: str = "ignore"):
+                 multiple: int = 32, cache_images: bool = False, exif: str = "ignore", bit_depth: int | None = None):
         self.images = [list(g) for g in images]
         if any(not g for g in self.images):
             raise ValueError("every image group needs at least one instance (its path and id come from it)")
@@ -132,7 +133,7 @@ class BottomUpDataset(Dataset):
         self.aug = {**BOTTOMUP_AUG, **(aug or {})}
         self.short_side = int(short_side or min(self.out_wh))
         self.multiple = int(multiple)
-        self._images = DatasetImages(cache_images, exif)
+        self._images = DatasetImages(cache_images, exif, bit_depth)
 
     def __len__(self) -> int:
         return len(self.images)

@@ -52,6 +52,10 @@ DATA_DEFAULTS: dict[str, Any] = {
     # most tools (warned once per dataset when images carry a rotation); "apply" rotates the image as a
     # viewer shows it (for annotations made on the displayed image).
     "exif": "ignore",
+    # The bit depth of integer images wider than 8 bits (16-bit PNG/TIFF from scientific cameras): null guesses it
+    # per image (the smallest of 8, 10, 12, 14, 16 bits that holds the largest value: a dark 12-bit frame then
+    # reads as 8-bit, brighter than its neighbours); a number scales every image alike (docs/datasets.md).
+    "bit_depth": None,
     "cache_images": True,  # keep decoded images in memory
     "detections": None,  # person detections (COCO results JSON, relative to root): evaluate on these boxes
     "det_score_thr": 0.0,  # detections below this score are left out
@@ -88,6 +92,7 @@ DATA_DEFAULTS: dict[str, Any] = {
 DATA_RANGES: dict[str, Checker] = {
     "crop": choice(("image", "box")),
     "exif": choice(EXIF_MODES),
+    "bit_depth": Range(8, 32, integer=True),
     "det_score_thr": Range(),
     "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
     "split.seed": SEED,
@@ -221,7 +226,8 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
     train = (split == "train") if train is None else train
     occ = data_cfg.get("occlusion") or {}
     if transform is None and occ.get(split if split in ("train", "val") else "val"):
-        transform = build_occluder(occ, [i.image_path for i in res.instances], seeded=not train)
+        transform = build_occluder(occ, [i.image_path for i in res.instances], seeded=not train,
+                                   bit_depth=data_cfg.get("bit_depth"))
     return TopDownDataset(
         res.instances,
         spec,
@@ -233,6 +239,7 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         cache_images=bool(data_cfg["cache_images"]),
         exif=_exif_mode(data_cfg),
         truncation=Truncation.from_config(data_cfg.get("truncation"), train),
+        bit_depth=data_cfg.get("bit_depth"),
     )
 
 
@@ -250,7 +257,7 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     train = (split == "train") if train is None else train
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
                            multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
-                           exif=_exif_mode(data_cfg))
+                           exif=_exif_mode(data_cfg), bit_depth=data_cfg.get("bit_depth"))
 
 
 def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
@@ -270,14 +277,15 @@ def _exif_mode(data_cfg: Mapping[str, Any]) -> str:
     return mode
 
 
-def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool) -> Any:
+def build_occluder(occ: Mapping[str, Any], image_paths: list[str], seeded: bool, bit_depth: int | None = None) -> Any:
     """The :class:`~adaanchor.bench.occlude.Occluder` of the ``data.occlusion`` section. ``patch`` occluders are
-    cut from other images of the same split. ``seeded``: evaluation (sample ``i`` always gets the same
+    cut from other images of the same split, read with ``bit_depth`` (``data.bit_depth``). ``seeded``: evaluation (sample ``i`` always gets the same
     occluders); otherwise random, driven by the per-sample seeding of the training sampler."""
     from ..bench.occlude import Occluder
 
     return Occluder(coverage=float(occ["coverage"]), count=tuple(occ["count"]), kinds=tuple(occ["kinds"]),
-                    seed=int(occ["seed"]) if seeded else None, patch_source=PatchSource(image_paths))
+                    seed=int(occ["seed"]) if seeded else None,
+                    patch_source=PatchSource(image_paths, bit_depth))
 
 
 class PatchSource:
@@ -286,8 +294,8 @@ class PatchSource:
     A class, not a closure: data-loader workers started by ``spawn`` (macOS, Windows) pickle the dataset, and a
     local function stopped them ("Can't pickle local object"); the cache is left behind and rebuilt there."""
 
-    def __init__(self, image_paths: list[str]):
-        self.image_paths = list(image_paths)
+    def __init__(self, image_paths: list[str], bit_depth: int | None = None):
+        self.image_paths, self.bit_depth = list(image_paths), bit_depth
         self._cached: Any = None
 
     def __call__(self, rng: np.random.Generator) -> np.ndarray:
@@ -295,7 +303,7 @@ class PatchSource:
             from .dataset import load_image
 
             self._cached = functools.lru_cache(maxsize=256)(load_image)
-        return self._cached(self.image_paths[int(rng.integers(len(self.image_paths)))])
+        return self._cached(self.image_paths[int(rng.integers(len(self.image_paths)))], bit_depth=self.bit_depth)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"image_paths": self.image_paths, "_cached": None}
+        return {"image_paths": self.image_paths, "bit_depth": self.bit_depth, "_cached": None}

@@ -53,18 +53,18 @@ TRANSPOSING_ORIENTATIONS = (5, 6, 7, 8)
 EXIF_MODES = ("ignore", "apply")
 
 
-def load_image(path: str | Path, exif: str = "ignore") -> np.ndarray:
+def load_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = None) -> np.ndarray:
     """Read an image file as ``(H, W, 3)`` uint8 RGB (see :func:`read_image`)."""
-    return read_image(path, exif)[0]
+    return read_image(path, exif, bit_depth)[0]
 
 
-def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]:
+def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = None) -> tuple[np.ndarray, int]:
     """Read an image file as ``(H, W, 3)`` uint8 RGB, and its EXIF orientation tag (1 when it has none).
 
     Grayscale, RGBA (alpha dropped), palette, 16-bit and float images are converted by the rule that arrays
     given to the predictor follow too (:mod:`adaanchor.data.pixels`): 16-bit and 32-bit integer images are
     scaled by their bit depth (the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value, above
-    that the bits it needs),
+    that the bits it needs; ``bit_depth`` declares it for every image, as ``data.bit_depth`` does),
     float images by [0, 1] when they lie in it, as they are when they hold whole numbers 0..255, by their own
     min..max otherwise (never clipped to black); a float image with NaN or infinite values is refused.
     ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations
@@ -105,26 +105,27 @@ def read_image(path: str | Path, exif: str = "ignore") -> tuple[np.ndarray, int]
         detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise DataError(p, f"cannot decode image ({type(e).__name__}{': ' + detail if detail else ''})") from None
     try:
-        return rgb8(pixels, what=""), orientation
+        return rgb8(pixels, what="", bit_depth=bit_depth), orientation
     except (ImageTypeError, ImageValueError) as e:
         raise DataError(p, str(e)) from None
 
 
 class DatasetImages:
     """The images of a dataset, read with ``exif`` (:func:`read_image`) and kept in memory when ``cache``; under
-    ``exif="ignore"`` the first image with a rotating EXIF orientation tag gives one warning for the dataset.
+    ``exif="ignore"`` the first image with a rotating EXIF orientation tag gives one warning for the dataset;
+    ``bit_depth`` scales integer images wider than 8 bits (None: by the depth guessed per image).
     Shared by the top-down and the whole-image (bottom-up) datasets, so that both read an image alike."""
 
-    def __init__(self, cache: bool = False, exif: str = "ignore"):
+    def __init__(self, cache: bool = False, exif: str = "ignore", bit_depth: int | None = None):
         if exif not in EXIF_MODES:
             raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
-        self.exif, self._warned = exif, False
+        self.exif, self.bit_depth, self._warned = exif, bit_depth, False
         self._cache: dict[str, np.ndarray] | None = {} if cache else None
 
     def __call__(self, path: str) -> np.ndarray:
         if self._cache is not None and path in self._cache:
             return self._cache[path]
-        img, orientation = read_image(path, self.exif)
+        img, orientation = read_image(path, self.exif, self.bit_depth)
         if orientation != 1 and self.exif == "ignore" and not self._warned:
             # Once per dataset: the stored pixels are used, which is right for annotations made on them.
             self._warned = True
@@ -152,6 +153,7 @@ class TopDownDataset(Dataset):
         cache_images: keep decoded images in memory (small sets: avoids decoding every epoch).
         exif: ``"ignore"`` (stored pixels; the first image with a rotating EXIF orientation tag gives one
             warning for the dataset) or ``"apply"`` (see :func:`read_image`).
+        bit_depth: the bit depth of integer images wider than 8 bits (``data.bit_depth``; None: guessed per image).
         truncation: optional :class:`~adaanchor.data.truncation.Truncation`: shifts the crop so that part of
             the instance falls outside the input (training or seeded evaluation shifts).
     """
@@ -168,6 +170,7 @@ class TopDownDataset(Dataset):
         cache_images: bool = False,
         exif: str = "ignore",
         truncation: Truncation | None = None,
+        bit_depth: int | None = None,
     ):
         if crop not in ("box", "image"):
             raise ValueError(f"crop must be 'box' or 'image', got {crop!r}")
@@ -176,7 +179,7 @@ class TopDownDataset(Dataset):
         self.aug = {**AUG_DEFAULTS, **(aug or {})}
         self.transform = transform
         self.truncation = truncation
-        self._images = DatasetImages(cache_images, exif)  # checks exif
+        self._images = DatasetImages(cache_images, exif, bit_depth)  # checks exif
 
     def __len__(self) -> int:
         return len(self.instances)

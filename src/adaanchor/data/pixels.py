@@ -8,7 +8,10 @@ through :func:`rgb8`, so that the same pixels give the same image whichever way 
 - other integer types (16-bit cameras, 32-bit TIFFs): negatives shifted up to 0, then scaled by their bit
   depth, the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value (a 12-bit image with values up
   to 4095 reads 4095 as 255), and above 16 bits the bits their largest value needs (a 32-bit TIFF of values up
-  to 127000 is read as 17-bit: scaled by 32 bits it was black).
+  to 127000 is read as 17-bit: scaled by 32 bits it was black). That guess is made per image, so a dark frame of
+  a 12-bit camera (largest value 200) reads as 8-bit and comes out brighter than its neighbours: a declared
+  ``bit_depth`` (``data.bit_depth``, ``adaanchor predict --bit-depth``) scales every such image alike and refuses a
+  value above it. 8-bit files are read as they are whatever it says.
 - float types: values in [0, 1] times 255; whole numbers in 0..255 as they are (8-bit data stored as
   floats); anything else stretched over its own min..max. NaN or infinite values are refused: no
   brightness can be read from them (a black image from them was a silently wrong prediction).
@@ -45,13 +48,15 @@ def _named(what: str, message: str) -> str:
     return f"{what}: {message}" if what else message
 
 
-def rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
+def rgb8(image: np.ndarray, what: str = "image", bit_depth: int | None = None) -> np.ndarray:
     """``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped) pixels of any supported dtype
     as ``(H, W, 3)`` uint8 RGB, C-contiguous (the array itself when it already is one), by the module's rule.
+    ``bit_depth``: the depth integer images wider than 8 bits are scaled by (None: guessed per image).
 
     Raises:
         ImageTypeError: a dtype that is not a pixel type.
-        ImageValueError: another shape, an empty image, or NaN / infinite float values.
+        ImageValueError: another shape, an empty image, NaN / infinite float values, or an integer value above
+            ``bit_depth``.
     """
     img = np.asarray(image)
     if img.dtype.kind not in "buif":
@@ -66,13 +71,13 @@ def rgb8(image: np.ndarray, what: str = "image") -> np.ndarray:
                                            f"got {img.shape}{hint}"))
     img = img[..., :3]  # alpha is dropped before the range is measured: it is not brightness
     if img.dtype != np.uint8:
-        img = _scaled(img, what)
+        img = _scaled(img, what, bit_depth)
     if img.shape[2] == 1:
         img = np.repeat(img, 3, axis=2)
     return np.ascontiguousarray(img)
 
 
-def _scaled(img: np.ndarray, what: str) -> np.ndarray:
+def _scaled(img: np.ndarray, what: str, bit_depth: int | None = None) -> np.ndarray:
     """Non-uint8 pixels ``(H, W, C)`` as uint8 ``(H, W, C)`` (see the module docstring)."""
     if img.dtype == bool:
         return img.astype(np.uint8) * np.uint8(255)
@@ -80,7 +85,13 @@ def _scaled(img: np.ndarray, what: str) -> np.ndarray:
         arr = img.astype(np.float64)
         arr -= min(float(arr.min()), 0.0)  # signed images: negatives shifted up
         top = float(arr.max())
-        depth = next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), int(top).bit_length())
+        if bit_depth is not None and top > 2.0 ** bit_depth - 1:
+            # Scaled anyway, it would saturate silently: the declared depth or the file is wrong.
+            raise ImageValueError(_named(what, f"a value of {top:.0f} does not fit the declared bit depth of "
+                                               f"{bit_depth} (at most {2 ** bit_depth - 1}): set the depth the camera "
+                                               "writes (data.bit_depth, predict --bit-depth), or null to guess it "
+                                               "per image"))
+        depth = bit_depth or next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), int(top).bit_length())
         return (arr * (255.0 / (2.0 ** depth - 1))).clip(0, 255).round().astype(np.uint8)
     arr = img.astype(np.float64)
     finite = np.isfinite(arr)

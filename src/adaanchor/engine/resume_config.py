@@ -22,7 +22,7 @@ ORDER_KEYS = ("seed", "train.batch_size")
 # Changing these changes what an evaluation scores (other images, boxes or keypoints, another metric): a best.pt
 # chosen before cannot be compared with the scores after. Prefixes end with a dot.
 SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.det_score_thr", "data.split.", "data.csv",
-             "data.format", "data.spec", "data.crop", "data.exif", "data.occlusion.", "data.truncation.", "eval.pck",
+             "data.format", "data.spec", "data.crop", "data.exif", "data.bit_depth", "data.occlusion.", "data.truncation.", "eval.pck",
              "eval.max_images")
 # ... except these, which act on the training images alone.
 TRAINING_ONLY = ("data.occlusion.train", "data.truncation.train")

@@ -114,13 +114,13 @@ def orientation_notes(turned: dict[str, str], orientation: str) -> list[str]:
             "(--orientation displayed turns them as a viewer shows them)"]
 
 
-def read_any(image: Any, what: str = "image", orientation: str = "displayed") -> np.ndarray:
+def read_any(image: Any, what: str = "image", orientation: str = "displayed", bit_depth: int | None = None) -> np.ndarray:
     """A file path is read (:func:`adaanchor.data.dataset.load_image`: DataError naming the file when it is
     missing or not an image); a PIL image gives its pixels (:func:`adaanchor.data.pixels.pil_pixels`); an
     array is returned as it is. With ``orientation="displayed"`` a file or a PIL image with an EXIF orientation
-    tag is turned as the tag says (an array has no tag)."""
+    tag is turned as the tag says (an array has no tag). ``bit_depth``: see :func:`adaanchor.data.pixels.rgb8`."""
     if isinstance(image, (str, os.PathLike)):
-        return load_image(image, exif="apply" if orientation == "displayed" else "ignore")
+        return load_image(image, exif="apply" if orientation == "displayed" else "ignore", bit_depth=bit_depth)
     if _is_pil(image):
         if orientation == "displayed":
             from PIL import ImageOps
@@ -130,18 +130,18 @@ def read_any(image: Any, what: str = "image", orientation: str = "displayed") ->
     return image
 
 
-def as_rgb(image: Any, what: str = "image") -> np.ndarray:
+def as_rgb(image: Any, what: str = "image", bit_depth: int | None = None) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB from ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped)
     pixels of any pixel dtype, or a PIL image, by the rule of :mod:`adaanchor.data.pixels` (uint8 as it is,
-    other integers by bit depth, floats [0, 1] x 255; NaN refused)."""
+    other integers by bit depth, ``bit_depth`` or guessed per image; floats [0, 1] x 255; NaN refused)."""
     if _is_pil(image):
         image = pil_pixels(image, what)
     elif _is_tensor(image):
         check_image(image, what)  # raises
-    return rgb8(image, what)
+    return rgb8(image, what, bit_depth)
 
 
-def to_rgb(image: Any, what: str = "image", orientation: str = "displayed") -> np.ndarray:
+def to_rgb(image: Any, what: str = "image", orientation: str = "displayed", bit_depth: int | None = None) -> np.ndarray:
     """Any image kind the predictor takes (:func:`check_image`) as ``(H, W, 3)`` uint8 RGB (``orientation``: see
-    :func:`read_any`)."""
-    return as_rgb(read_any(check_image(image, what), what, orientation), what)
+    :func:`read_any`; ``bit_depth``: :func:`adaanchor.data.pixels.rgb8`)."""
+    return as_rgb(read_any(check_image(image, what), what, orientation, bit_depth), what, bit_depth)

@@ -42,15 +42,18 @@ class Predictor:
         input_size: ``(W, H)`` of the model input, pixels.
         strategy: the strategy's name; ``stride``: its output stride, input pixels per output cell.
         batch_size: instances per forward pass; ``orientation``: how EXIF-tagged files are read.
+        bit_depth: the bit depth integer images wider than 8 bits are scaled by (the run's ``data.bit_depth``;
+            None: guessed per image, :mod:`adaanchor.data.pixels`).
         info: ``checkpoint``, ``step``, ``device``, ``backend``, ``run``, ``crop``, ``folded_bn`` (and ``onnx``).
     """
 
     def __init__(self, backend: Any, spec: KeypointSpec, input_size: Sequence[int], strategy: str, stride: int,
                  batch_size: int = 16, info: dict[str, Any] | None = None, multi: Any = None,
-                 orientation: str = "displayed"):
+                 orientation: str = "displayed", bit_depth: int | None = None):
         self.backend, self.spec, self.strategy, self.stride = backend, spec, str(strategy), int(stride)
         # How image files and PIL images with an EXIF orientation tag are read (predict/images.py).
         self.orientation = check_orientation(orientation)
+        self.bit_depth = None if bit_depth is None else int(bit_depth)  # as the run's training read its images
         self.multi = multi  # a MultiPersonRunner for a multi-person run (task=bottomup or centre): every person per image
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.batch_size = check_batch_size(batch_size)
@@ -78,6 +81,8 @@ class Predictor:
                 tag upright as a viewer shows them, keypoints then in that frame; ``"stored"`` keeps the stored
                 pixels (the frame of a dataset's annotations under ``data.exif=ignore``). Arrays are taken as
                 they are.
+            overrides: ``key=value`` options over the run's config; ``data.bit_depth=12`` declares the bit depth of
+                16-bit image files and integer arrays (by default the run's, as its training read its images).
             fold_bn: with the torch backend, fold each BatchNorm into the convolution before it
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
@@ -114,7 +119,7 @@ class Predictor:
         if multi is not None:
             info["task"] = str(cfg.task)
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, multi=multi,
-                   orientation=orientation)
+                   orientation=orientation, bit_depth=cfg.data.get("bit_depth"))
 
     def __repr__(self) -> str:
         """What was loaded and how it runs: run, strategy, backend, device, input size, keypoints, batch size."""
@@ -212,7 +217,7 @@ class Predictor:
         queue: list[tuple[dict[str, Any], int, np.ndarray]] = []  # (entry, instance, crop)
         pending: list[tuple[Any, dict[str, Any]]] = []
         for image, boxes, tag, name in items:
-            img = to_rgb(image, name, self.orientation)
+            img = to_rgb(image, name, self.orientation, self.bit_depth)
             entry = self._entry(img, boxes, name)
             pending.append((tag, entry))
             queue.extend((entry, j, crop) for j, crop in enumerate(entry.pop("crops")))
@@ -231,7 +236,7 @@ class Predictor:
             if boxes is not None:
                 raise AdaAnchorError(f"a multi-person run (task={self.info.get('task')}) finds the people itself: "
                                      "boxes are for top-down runs")
-            yield tag, self.multi(to_rgb(image, name, self.orientation))
+            yield tag, self.multi(to_rgb(image, name, self.orientation, self.bit_depth))
 
     def _entry(self, img: np.ndarray, boxes: Any, name: str = "images") -> dict[str, Any]:
         h, w = img.shape[:2]

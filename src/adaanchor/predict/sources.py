@@ -121,11 +121,12 @@ def image_id_of(path: str | Path) -> int | None:
 
 
 def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None],
-                orientation: str = "displayed") -> Iterator[Frame]:
+                orientation: str = "displayed", bit_depth: int | None = None) -> Iterator[Frame]:
     """Every frame of every source, in order; an unreadable source (or the unreadable rest of a video) goes
     to ``on_skip`` and the stream continues with the next source. ``orientation="displayed"`` turns images by
     their EXIF orientation and video frames by their rotation, as viewers show them (``"stored"``: as stored);
-    each frame's ``turn`` names what it had."""
+    each frame's ``turn`` names what it had. ``bit_depth``: of 16-bit image files (``data.bit_depth``; None: guessed
+    per image); video frames are decoded to 8 bits."""
     for src in sources:
         if src.kind == "video":
             try:
@@ -134,7 +135,7 @@ def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None],
                 on_skip(Skip(str(src.path), str(e).removeprefix(f"{src.path}: "), getattr(e, "frames", None)))
             continue
         try:
-            img, tag = read_image(src.path, exif="apply" if orientation == "displayed" else "ignore")
+            img, tag = read_image(src.path, exif="apply" if orientation == "displayed" else "ignore", bit_depth=bit_depth)
         except AdaAnchorError as e:  # DataError: missing, empty, truncated, not an image
             on_skip(Skip(str(src.path), getattr(e, "reason", None) or str(e)))
             continue

@@ -23,7 +23,7 @@ def frame_inputs(predictor: Predictor, srcs: list[Source], dets: dict[int, Boxes
     """``(image, boxes, frame)`` of every frame of ``srcs``, read ahead; each source read turned is noted in
     ``turned`` (source -> its orientation), each one that cannot be read in ``skipped``."""
     outside: list[str] = []
-    for fr in prefetch(iter_frames(srcs, skipped.append, predictor.orientation), 2 * predictor.batch_size):
+    for fr in prefetch(iter_frames(srcs, skipped.append, predictor.orientation, predictor.bit_depth), 2 * predictor.batch_size):
         if fr.turn:
             turned.setdefault(str(fr.source), fr.turn)
         b = None if dets is None else inside_boxes(dets.get(frame_id(fr, ids), no_boxes()), fr, ids, outside)
