@@ -308,3 +308,13 @@ def test_ground_truth_naming_the_keypoints_in_another_order_is_refused(tmp_path,
     g.write_text(json.dumps(gt))
     assert main(["score", str(g), str(r), "--metric", metric]) == 0
     assert "AP: 1.0000" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", [12, ["a.png"], True])
+def test_score_refuses_a_file_name_that_is_not_a_string(tmp_path, capsys, value):
+    gt = _gt()
+    gt["images"][1]["file_name"] = value  # was: accepted, and the file-name checks of the results silently off
+    g, res = _write(tmp_path, gt)
+    _score_error(capsys, ["score", g, res, "--metric", "coco"],
+                 f"error: {g} [record images[1] id=2] field 'file_name': expected the image's file name as a string, "
+                 f"got {value!r}")

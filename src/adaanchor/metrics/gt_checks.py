@@ -118,11 +118,17 @@ def _area_problem(area: Any) -> str | None:
 
 def check_gt_image(img: dict, i: int, name: str) -> None:
     """``width`` / ``height``, when given, are positive numbers: they decide whether a box lies outside its image
-    (:func:`check_gt_ids`), and a string or a negative size would silently turn that check off."""
+    (:func:`check_gt_ids`), and a string or a negative size would silently turn that check off. ``file_name``, when
+    given, is a string: results name their image by it (``adaanchor predict`` writes it), and a number or
+    a list there turned that check, and the duplicate-file check, off without a word."""
     for key in ("width", "height"):
         if key in img and not (is_finite_number(img[key]) and img[key] > 0):
             raise DataError(name, f"expected a positive number of pixels, got {img[key]!r}",
                             record=f"images[{i}] id={printable(img['id'])}", field=key)
+    fn = img.get("file_name")
+    if fn is not None and not isinstance(fn, str):
+        raise DataError(name, f"expected the image's file name as a string, got {fn!r}",
+                        record=f"images[{i}] id={printable(img['id'])}", field="file_name")
 
 
 def check_gt_ids(data: dict, name: str) -> None:
