@@ -10,7 +10,7 @@ through :func:`rgb8`, so that the same pixels give the same image whichever way 
   to 4095 reads 4095 as 255), and above 16 bits the bits their largest value needs (a 32-bit TIFF of values up
   to 127000 is read as 17-bit: scaled by 32 bits it was black). That guess is made per image, so a dark frame of
   a 12-bit camera (largest value 200) reads as 8-bit and comes out brighter than its neighbours: a declared
-  ``bit_depth`` (``data.bit_depth``, ``adaanchor predict --bit-depth``) scales every such image alike and refuses a
+  ``bit_depth`` (``data.bit_depth``; ``adaanchor predict`` and ``viz`` take the run's, or ``data.bit_depth=N``) scales every such image alike and refuses a
   value above it. 8-bit files are read as they are whatever it says.
 - float types: values in [0, 1] times 255; whole numbers in 0..255 as they are (8-bit data stored as
   floats); anything else stretched over its own min..max. NaN or infinite values are refused: no
@@ -88,9 +88,8 @@ def _scaled(img: np.ndarray, what: str, bit_depth: int | None = None) -> np.ndar
         if bit_depth is not None and top > 2.0 ** bit_depth - 1:
             # Scaled anyway, it would saturate silently: the declared depth or the file is wrong.
             raise ImageValueError(_named(what, f"a value of {top:.0f} does not fit the declared bit depth of "
-                                               f"{bit_depth} (at most {2 ** bit_depth - 1}): set the depth the camera "
-                                               "writes (data.bit_depth, predict --bit-depth), or null to guess it "
-                                               "per image"))
+                                               f"{bit_depth} (at most {2 ** bit_depth - 1}): set data.bit_depth to the "
+                                               "depth the camera writes, or to null to guess it per image"))
         depth = bit_depth or next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), int(top).bit_length())
         return (arr * (255.0 / (2.0 ** depth - 1))).clip(0, 255).round().astype(np.uint8)
     arr = img.astype(np.float64)
