@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from adaanchor.config import build_config
 from adaanchor.data.dataset import DatasetImages, read_image
-from adaanchor.data.pixels import ImageValueError, rgb8
+from adaanchor.data.pixels import ImageValueError, guessed_bit_depth, rgb8
 from adaanchor.errors import AdaAnchorError, DataError
 
 DARK = np.array([[0, 100, 200]], dtype=np.uint16)  # a dark 12-bit frame
@@ -69,3 +71,35 @@ def test_the_datasets_read_with_the_configured_depth(tmp_path):
     ds = build_dataset(cfg.data, "val", verbose=False)
     assert ds._images.bit_depth == 12
     np.testing.assert_array_equal(ds.image(ds.instances[0].image_path)[0, ::4, 0], _twelve_bit(DARK)[0])
+
+
+def test_a_dataset_whose_guessed_depths_differ_warns_once_and_a_declared_depth_is_quiet(tmp_path):
+    paths = []
+    for i, frame in enumerate((DARK, BRIGHT, DARK)):
+        paths.append(str(tmp_path / f"f{i}.png"))
+        Image.fromarray(frame).save(paths[-1])
+    images = DatasetImages()
+    images(paths[0])
+    with pytest.warns(UserWarning, match=r"f1\.png: read as 12-bit, .*f0\.png as 8-bit.*set data\.bit_depth") as rec:
+        images(paths[1])
+        images(paths[2])
+    assert len(rec) == 1
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for p in paths:
+            DatasetImages(bit_depth=12)(p)
+        same = DatasetImages()
+        same(paths[0]), same(paths[2])  # one depth guessed: nothing to say
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from([np.uint16, np.int16, np.int32, np.uint32]), st.integers(0, 2 ** 20), st.integers(1, 9))
+def test_the_guessed_depth_is_the_one_rgb8_scales_by(dtype, top, seed):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(max(info.min, -1000), min(info.max, top) + 1, (4, 5)).astype(dtype)
+    d = guessed_bit_depth(x)
+    np.testing.assert_array_equal(rgb8(x), rgb8(x, bit_depth=d))
+    assert guessed_bit_depth(x.astype(np.uint8)) is None and guessed_bit_depth(x.astype(np.float32)) is None

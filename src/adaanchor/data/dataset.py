@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from ..coords import outside_frame
 from ..errors import DataError
-from .pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
+from .pixels import ImageTypeError, ImageValueError, guessed_bit_depth, pil_pixels, rgb8
 from .records import Instance
 from .spec import KeypointSpec
 from .transforms import (
@@ -58,13 +58,15 @@ def load_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
     return read_image(path, exif, bit_depth)[0]
 
 
-def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = None) -> tuple[np.ndarray, int]:
+def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = None,
+               info: dict[str, Any] | None = None) -> tuple[np.ndarray, int]:
     """Read an image file as ``(H, W, 3)`` uint8 RGB, and its EXIF orientation tag (1 when it has none).
 
     Grayscale, RGBA (alpha dropped), palette, 16-bit and float images are converted by the rule that arrays
     given to the predictor follow too (:mod:`adaanchor.data.pixels`): 16-bit and 32-bit integer images are
     scaled by their bit depth (the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value, above
-    that the bits it needs; ``bit_depth`` declares it for every image, as ``data.bit_depth`` does),
+    that the bits it needs; ``bit_depth`` declares it for every image, as ``data.bit_depth`` does; when it is None
+    and ``info`` is a dict, ``info["guessed_bit_depth"]`` receives the depth guessed for such an image),
     float images by [0, 1] when they lie in it, as they are when they hold whole numbers 0..255, by their own
     min..max otherwise (never clipped to black); a float image with NaN or infinite values is refused.
     ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations
@@ -105,6 +107,8 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
         detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise DataError(p, f"cannot decode image ({type(e).__name__}{': ' + detail if detail else ''})") from None
     try:
+        if info is not None and bit_depth is None:
+            info["guessed_bit_depth"] = guessed_bit_depth(pixels)
         return rgb8(pixels, what="", bit_depth=bit_depth), orientation
     except (ImageTypeError, ImageValueError) as e:
         raise DataError(p, str(e)) from None
@@ -120,12 +124,16 @@ class DatasetImages:
         if exif not in EXIF_MODES:
             raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
         self.exif, self.bit_depth, self._warned = exif, bit_depth, False
+        self._depth: tuple[int, str] | None = None  # the first guessed depth, and its image
+        self._depth_warned = False
         self._cache: dict[str, np.ndarray] | None = {} if cache else None
 
     def __call__(self, path: str) -> np.ndarray:
         if self._cache is not None and path in self._cache:
             return self._cache[path]
-        img, orientation = read_image(path, self.exif, self.bit_depth)
+        info: dict[str, Any] = {}
+        img, orientation = read_image(path, self.exif, self.bit_depth, info)
+        self._check_depth(path, info.get("guessed_bit_depth"))
         if orientation != 1 and self.exif == "ignore" and not self._warned:
             # Once per dataset: the stored pixels are used, which is right for annotations made on them.
             self._warned = True
@@ -135,6 +143,20 @@ class DatasetImages:
         if self._cache is not None:
             self._cache[path] = img
         return img
+
+    def _check_depth(self, path: str, depth: int | None) -> None:
+        """Warns once when integer images wider than 8 bits were scaled by different guessed depths: the guess is
+        per image, so a dark frame of a 12-bit camera reads as 8-bit and comes out brighter than the others."""
+        if depth is None or self._depth_warned:
+            return
+        if self._depth is None:
+            self._depth = (depth, path)
+        elif depth != self._depth[0]:
+            self._depth_warned = True
+            warnings.warn(f"{path}: read as {depth}-bit, {self._depth[1]} as {self._depth[0]}-bit: the bit depth of "
+                          "integer images is guessed per image from the largest value, so their brightness is not on "
+                          "one scale; set data.bit_depth to the depth the camera writes (docs/datasets.md); further "
+                          "images of this dataset are not reported", stacklevel=3)
 
 
 class TopDownDataset(Dataset):

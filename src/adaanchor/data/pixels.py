@@ -77,6 +77,22 @@ def rgb8(image: np.ndarray, what: str = "image", bit_depth: int | None = None) -
     return np.ascontiguousarray(img)
 
 
+def guessed_bit_depth(image: np.ndarray) -> int | None:
+    """The bit depth :func:`rgb8` scales ``image`` by when none is declared: for an integer type other than uint8
+    (and bool), the smallest of :data:`BIT_DEPTHS` that holds its largest value (negatives shifted up to 0, above
+    16 bits the bits it needs); None for the other types, which are not scaled by a depth."""
+    img = np.asarray(image)
+    if img.dtype.kind not in "iu" or img.dtype == np.uint8 or img.size == 0:
+        return None
+    img = img[..., :3] if img.ndim == 3 and img.shape[2] == 4 else img  # alpha is not brightness
+    lo, hi = float(img.min()), float(img.max())
+    return _depth_of(hi - min(lo, 0.0))
+
+
+def _depth_of(top: float) -> int:
+    return next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), int(top).bit_length())
+
+
 def _scaled(img: np.ndarray, what: str, bit_depth: int | None = None) -> np.ndarray:
     """Non-uint8 pixels ``(H, W, C)`` as uint8 ``(H, W, C)`` (see the module docstring)."""
     if img.dtype == bool:
@@ -90,7 +106,7 @@ def _scaled(img: np.ndarray, what: str, bit_depth: int | None = None) -> np.ndar
             raise ImageValueError(_named(what, f"a value of {top:.0f} does not fit the declared bit depth of "
                                                f"{bit_depth} (at most {2 ** bit_depth - 1}): set data.bit_depth to the "
                                                "depth the camera writes, or to null to guess it per image"))
-        depth = bit_depth or next((b for b in BIT_DEPTHS if top <= 2.0 ** b - 1), int(top).bit_length())
+        depth = bit_depth or _depth_of(top)
         return (arr * (255.0 / (2.0 ** depth - 1))).clip(0, 255).round().astype(np.uint8)
     arr = img.astype(np.float64)
     finite = np.isfinite(arr)
