@@ -223,8 +223,9 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
         raise AdaAnchorError("no image given")
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
+    depth = cfg.data.get("bit_depth")
     items = itertools.chain.from_iterable(
-        guarded(video_frames(s.path, every, max_frames, orientation), s.path, skipped) if s.kind == "video"
+        guarded(video_frames(s.path, every, max_frames, orientation, depth), s.path, skipped) if s.kind == "video"
         else [s.path] for s in srcs)
     multi = is_multi_person(cfg)
     if notes is not None:

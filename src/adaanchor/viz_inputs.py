@@ -11,17 +11,17 @@ import numpy as np
 
 from .config_overrides import is_override
 from .errors import AdaAnchorError
-from .predict.sources import Source, expand_sources, read_video
+from .predict.sources import Source, expand_sources, read_frames
 
 
-def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None,
-                 orientation: str = "displayed") -> Iterator[tuple[np.ndarray, str, str]]:
+def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None, orientation: str = "displayed",
+                 bit_depth: int | None = None) -> Iterator[tuple[np.ndarray, str, str]]:
     """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title)`` items of
-    :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_video`, turned by the
-    video's rotation with ``orientation="displayed"``)."""
+    :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_frames`, turned by the
+    video's rotation with ``orientation="displayed"``; the pages of an image stack alike)."""
     p = Path(path)
     n = 0
-    for fr in read_video(p, orientation):
+    for fr in read_frames(p, orientation, bit_depth):
         if fr.index % every:
             continue
         if max_frames is not None and n >= max_frames:

@@ -21,7 +21,7 @@ from .image_ids import check_box_ids, image_ids
 from .images import check_orientation, orientation_notes
 from .overlay import draw_prediction
 from .predictor import Predictor
-from .sources import Frame, Skip, Source, count_frames, expand_sources, video_info
+from .sources import Frame, Skip, Source, count_frames, expand_sources, frames_info
 from .stream_inputs import frame_id, frame_inputs
 from .video_out import VideoWriter
 from .write_common import finite_instances
@@ -44,7 +44,7 @@ class _Group:
               "scorer": f"adaanchor_{predictor.strategy}"}
         self.writers = [WRITERS[f](out / f"{name}{SUFFIX[f]}", **kw) for f in formats]
         self.source = video
-        self.video = VideoWriter(out / f"{name}_labeled.mp4", video_info(video).fps) if video and save_video else None
+        self.video = VideoWriter(out / f"{name}_labeled.mp4", frames_info(video).fps) if video and save_video else None
 
     def write(self, frame: Frame, pred: Any, image_id: int) -> None:
         for w in self.writers:

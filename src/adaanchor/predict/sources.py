@@ -1,7 +1,8 @@
 """Prediction sources: image files, folders, glob patterns and video files, read as a stream of frames.
 
 Videos are decoded by :mod:`.video_in` (PyAV): frames come one at a time, each with its index and its presentation
-time. Anything that cannot be read is reported as a :class:`Skip` and the stream goes on.
+time. A multi-frame image file (a TIFF stack, an animated GIF or WebP) is read page by page as a video is
+(:mod:`.stacks`). Anything that cannot be read is reported as a :class:`Skip` and the stream goes on.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from typing import Any
 
 from ..data.dataset import read_image
 from ..errors import AdaAnchorError
+from .stacks import STACK_SUFFIXES, is_stack, read_stack, stack_info
 from .video_in import Frame, VideoInfo, read_video, video_info
 
-__all__ = ["Frame", "Skip", "Source", "VideoInfo", "count_frames", "expand_sources", "image_id_of", "iter_frames",
-           "prefetch", "read_video", "video_info"]
+__all__ = ["Frame", "Skip", "Source", "VideoInfo", "count_frames", "expand_sources", "frames_info", "image_id_of",
+           "iter_frames", "prefetch", "read_frames", "read_video", "video_info"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
 #: Video files by suffix; .ts / .m2ts / .mts: MPEG transport streams (camera recordings, HLS segments).
@@ -50,7 +52,26 @@ class Skip:
 
 
 def kind_of(path: Path) -> str:
-    return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+    """``"video"`` for a video file or a multi-frame image file (a stack), else ``"image"``."""
+    suffix = path.suffix.lower()
+    if suffix in VIDEO_SUFFIXES or (suffix in STACK_SUFFIXES and is_stack(path)):
+        return "video"
+    return "image"
+
+
+def read_frames(path: str | Path, orientation: str = "displayed", bit_depth: int | None = None) -> Iterator[Frame]:
+    """The frames of a ``"video"`` source: a video file's (:func:`read_video`; decoded to 8 bits, ``bit_depth`` does
+    not apply) or an image stack's pages (:func:`~.stacks.read_stack`)."""
+    p = Path(path)
+    if p.suffix.lower() in STACK_SUFFIXES:
+        return read_stack(p, orientation, bit_depth)
+    return read_video(p, orientation)
+
+
+def frames_info(path: str | Path) -> VideoInfo:
+    """Frame count, frame rate and size of a ``"video"`` source (:func:`video_info`, :func:`~.stacks.stack_info`)."""
+    p = Path(path)
+    return stack_info(p) if p.suffix.lower() in STACK_SUFFIXES else video_info(p)
 
 
 def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]]:
@@ -130,7 +151,7 @@ def iter_frames(sources: Sequence[Source], on_skip: Callable[[Skip], None],
     for src in sources:
         if src.kind == "video":
             try:
-                yield from read_video(src.path, orientation)
+                yield from read_frames(src.path, orientation, bit_depth)
             except AdaAnchorError as e:
                 on_skip(Skip(str(src.path), str(e).removeprefix(f"{src.path}: "), getattr(e, "frames", None)))
             continue
@@ -150,7 +171,7 @@ def count_frames(sources: Sequence[Source]) -> int | None:
             total += 1
             continue
         try:
-            n = video_info(s.path).frames
+            n = frames_info(s.path).frames
         except AdaAnchorError:
             n = 0
         if n <= 0:

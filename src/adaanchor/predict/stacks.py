@@ -1,0 +1,97 @@
+"""Multi-frame image files read as a sequence of frames, as a video is: a TIFF stack (a microscope's or a
+scientific camera's recording, often 12- or 16-bit), an animated GIF or WebP.
+
+Read as a single image, only the first page of such a file was predicted, without a word. ``predict`` and ``viz``
+take every page as a frame with its page index, in order, one page in memory at a time (Pillow seeks page by
+page); the outputs are those of a video (a CSV row per page, ``--save-video``). Pages are read by the rule of
+:mod:`adaanchor.data.pixels` with the run's ``data.bit_depth``, so that a 12-bit stack keeps one scale when it is
+declared. A page that cannot be decoded is left out, keeps its index, and is reported at the end, as a damaged
+video frame is. Frame times come from the file's per-page durations (GIF, WebP); a TIFF stack has none, and a
+labelled video of it is written at 25 frames/s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from PIL import Image, ImageOps
+
+from ..data.pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
+from ..errors import AdaAnchorError
+from .video_in import Frame, VideoInfo
+
+#: Image suffixes that can hold several frames; a file of one of them with more than one is read as a stack.
+STACK_SUFFIXES = frozenset({".tif", ".tiff", ".gif", ".webp"})
+
+
+def page_count(path: str | Path) -> int:
+    """The number of frames an image file holds (1 for a plain image, or for a file Pillow cannot open: the image
+    reader then reports why)."""
+    p = Path(path)
+    if p.suffix.lower() not in STACK_SUFFIXES:
+        return 1
+    try:
+        with Image.open(p) as im:
+            return max(1, int(getattr(im, "n_frames", 1) or 1))
+    except Exception:  # a damaged or not-an-image file: read as an image, whose reader names the problem
+        return 1
+
+
+def is_stack(path: str | Path) -> bool:
+    return page_count(path) > 1
+
+
+def stack_info(path: str | Path) -> VideoInfo:
+    """Page count, frame rate (from the first page's duration; 0 when the file gives none) and size."""
+    p = Path(path)
+    try:
+        with Image.open(p) as im:
+            ms = float(im.info.get("duration") or 0)
+            return VideoInfo(int(getattr(im, "n_frames", 1)), 1000.0 / ms if ms > 0 else 0.0, im.width, im.height)
+    except Exception as e:
+        raise AdaAnchorError(f"{p}: cannot open the image stack ({type(e).__name__}: {e})") from None
+
+
+def read_stack(path: str | Path, orientation: str = "displayed", bit_depth: int | None = None) -> Iterator[Frame]:
+    """Every page of a multi-frame image file, in order, as a :class:`Frame` of kind ``"video"`` (``index``: the
+    page; ``time``: the sum of the earlier pages' durations, or None). ``orientation="displayed"`` turns each page
+    by its EXIF orientation tag.
+
+    Raises:
+        AdaAnchorError: the file cannot be opened (before any frame); after the last page: pages that could not be
+            decoded (``frames``: the page count), or none decoded at all.
+    """
+    p = Path(path)
+    try:
+        im = Image.open(p)
+    except Exception as e:
+        raise AdaAnchorError(f"{p}: cannot open the image stack ({type(e).__name__}: {e})") from None
+    lost: list[int] = []
+    t, n = 0.0, 0
+    with im:
+        total = int(getattr(im, "n_frames", 1))
+        for i in range(total):
+            try:
+                im.seek(i)
+                page = ImageOps.exif_transpose(im) if orientation == "displayed" else im
+                img = rgb8(pil_pixels(page, what=""), what="", bit_depth=bit_depth)
+            except (ImageTypeError, ImageValueError) as e:  # pixels without a reading: the same for every page
+                raise AdaAnchorError(f"{p}: page {i}: {e}") from None
+            except Exception:  # a damaged page: lost, its index kept (as a damaged video frame)
+                lost.append(i)
+                continue
+            ms = float(im.info.get("duration") or 0)
+            yield Frame(img, p, i, t if ms > 0 else None, "video", None)
+            t += ms / 1000.0
+            n += 1
+    if n == 0:
+        raise AdaAnchorError(f"{p}: no page of the image stack could be decoded")
+    if lost:
+        err = AdaAnchorError(f"{p}: {len(lost)} page(s) could not be decoded, the first of them page {lost[0]}, and "
+                             f"the other {n} keep their indices")
+        err.frames = total  # type: ignore[attr-defined]
+        raise err
+
+
+__all__ = ["STACK_SUFFIXES", "is_stack", "page_count", "read_stack", "stack_info"]
