@@ -76,3 +76,13 @@ def test_predict_on_a_stack_writes_a_row_per_page_and_a_labelled_video(pred_runs
     np.testing.assert_allclose(np.asarray(res[2]["keypoints"]).reshape(17, 3)[:, :2], ref.keypoints[0], atol=2e-3)
     info = frames_info(out / "rec_labeled.mp4")
     assert info.frames == 4 and info.fps == 25
+
+
+def test_the_predictor_api_refuses_a_stack_given_as_one_image_and_takes_its_pages(pred_runs, tmp_path):
+    pages = _pages(3, dtype=np.uint8, top=255, size=(72, 96))
+    stack = _tiff(tmp_path / "rec.tif", pages)
+    p = Predictor.from_run(pred_runs["adaanchor"], device="cpu")
+    with pytest.raises(AdaAnchorError, match=r"rec\.tif: an image stack of 3 pages.*read_stack"):
+        p.predict(stack)
+    got = [pred for _, pred in p.predict_stream((f.image, None, f.index) for f in read_stack(stack))]
+    np.testing.assert_allclose(got[1].keypoints, p.predict(pages[1]).keypoints)

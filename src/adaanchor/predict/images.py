@@ -18,6 +18,7 @@ import numpy as np
 from ..data.dataset import load_image
 from ..data.pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
 from ..errors import AdaAnchorError
+from .stacks import page_count
 
 #: What an image may be, for error messages.
 IMAGE_KINDS = "an (H, W, 3) uint8 RGB numpy array, a PIL image or an image file path"
@@ -118,8 +119,14 @@ def read_any(image: Any, what: str = "image", orientation: str = "displayed", bi
     """A file path is read (:func:`adaanchor.data.dataset.load_image`: DataError naming the file when it is
     missing or not an image); a PIL image gives its pixels (:func:`adaanchor.data.pixels.pil_pixels`); an
     array is returned as it is. With ``orientation="displayed"`` a file or a PIL image with an EXIF orientation
-    tag is turned as the tag says (an array has no tag). ``bit_depth``: see :func:`adaanchor.data.pixels.rgb8`."""
+    tag is turned as the tag says (an array has no tag). ``bit_depth``: see :func:`adaanchor.data.pixels.rgb8`. A
+    multi-frame file (a TIFF stack) is refused: it is not one image."""
     if isinstance(image, (str, os.PathLike)):
+        pages = page_count(image)
+        if pages > 1:  # its first page alone was predicted, without a word
+            raise AdaAnchorError(f"{image}: an image stack of {pages} pages, and the predictor takes one image per "
+                                 "item: give its pages (adaanchor.predict.stacks.read_stack(path) yields them as "
+                                 "frames), or run adaanchor predict on it, which reads it as a video")
         return load_image(image, exif="apply" if orientation == "displayed" else "ignore", bit_depth=bit_depth)
     if _is_pil(image):
         if orientation == "displayed":
