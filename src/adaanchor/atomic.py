@@ -12,20 +12,25 @@ def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> N
     """Write ``text`` into a temporary file beside ``path`` and rename it over ``path`` once complete (a rename
     within one folder is atomic). ``OSError`` propagates; the temporary file is removed then. A ``path`` that is
     a pipe or a device (``/dev/stdout``) is written into directly."""
+    write_bytes_atomic(path, text.encode(encoding))
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """:func:`write_text_atomic` for bytes (a rendered image)."""
     p = Path(path)
     if p.exists() and not p.is_file() and not p.is_dir():
         # A pipe, a terminal or a device (``--json /dev/stdout``): written into, never renamed over. The rename
         # replaced the device node with a regular file (for root; for others it failed in /dev), and a reader of
         # the pipe got nothing. A folder is left to the rename, which refuses it.
-        with p.open("w", encoding=encoding) as f:
-            f.write(text)
+        with p.open("wb") as f:
+            f.write(data)
         return
     tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding=encoding)
+        tmp.write_bytes(data)
         os.replace(tmp, p)
     finally:
         tmp.unlink(missing_ok=True)  # gone after the rename; what a failed write left otherwise
 
 
-__all__ = ["write_text_atomic"]
+__all__ = ["write_bytes_atomic", "write_text_atomic"]

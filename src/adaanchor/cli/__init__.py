@@ -121,6 +121,8 @@ def _add_eval(sub: _Subparsers) -> None:
     e.add_argument("--json", help="write the metrics here")
     e.add_argument("--predictions", metavar="PATH", help="write every prediction here as COCO keypoint results JSON "
                    "(original-image pixels, with ann_id; accepted by adaanchor score)")
+    e.add_argument("--plot", metavar="PATH", help="top-down runs: draw the error of each keypoint type and the error "
+                   "by confidence (visible and invisible keypoints) into this image (PNG, PDF, SVG)")
     e.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     e.set_defaults(func=cmd_eval)
 

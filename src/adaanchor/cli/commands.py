@@ -155,6 +155,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
     # need_weights: random weights' scores, exit 0, were no evaluation; predict and export refuse them too
     cfg, ckpt_path = resolve_run(a.target, ckpt, overrides, need_weights=True)
     device = resolve_device(a.device)
+    if a.plot and is_multi_person(cfg):  # before the model loads
+        raise AdaAnchorError(f"--plot draws a top-down run's errors by keypoint type; {a.target} is a multi-person run "
+                             f"(task={cfg.task}): its AP and recall are in eval's output and --json")
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
     if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
         from ..engine.multi import eval_multi_command
@@ -171,6 +174,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
         left = len(preds["image_id"]) - len(res)
         print(f"wrote {a.predictions} ({len(res)} predictions, COCO results"
               + (f"; {left} non-finite left out)" if left else ")"))
+    if a.plot:
+        from ..eval_plot import plot_eval
+
+        print(f"wrote {plot_eval(m, preds, a.plot, f'{a.target}: {cfg.strategy.name}')}")
     _write_json(m, a.json)
     return 0
 
