@@ -201,7 +201,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     maps; the grouped poses are ``adaanchor predict``'s overlays. ``notes`` (a list) receives a line saying so,
     one for a run trained on instance boxes, and one naming the images that carried an EXIF orientation.
     """
-    from .data.build import data_spec
+    from .data.build import bit_depth_of, data_spec
     from .data.readers import is_int_id
     from .engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
     from .predict.backends import resolve_device
@@ -223,7 +223,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
         raise AdaAnchorError("no image given")
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
-    depth = cfg.data.get("bit_depth")
+    depth = bit_depth_of(cfg.data)
     items = itertools.chain.from_iterable(
         guarded(video_frames(s.path, every, max_frames, orientation, depth), s.path, skipped) if s.kind == "video"
         else [s.path] for s in srcs)
@@ -234,7 +234,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
                                multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
-                               bit_depth=cfg.data.get("bit_depth"))
+                               bit_depth=depth)
     if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it
         notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
     if not written and skipped:

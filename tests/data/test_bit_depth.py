@@ -103,3 +103,10 @@ def test_the_guessed_depth_is_the_one_rgb8_scales_by(dtype, top, seed):
     d = guessed_bit_depth(x)
     np.testing.assert_array_equal(rgb8(x), rgb8(x, bit_depth=d))
     assert guessed_bit_depth(x.astype(np.uint8)) is None and guessed_bit_depth(x.astype(np.float32)) is None
+
+
+def test_a_yaml_float_depth_is_read_as_a_whole_number():
+    from adaanchor.data.build import bit_depth_of
+
+    assert bit_depth_of(build_config(None, ["data.bit_depth=12.0"]).data) == 12
+    assert bit_depth_of(build_config(None, []).data) is None

@@ -227,7 +227,7 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
     occ = data_cfg.get("occlusion") or {}
     if transform is None and occ.get(split if split in ("train", "val") else "val"):
         transform = build_occluder(occ, [i.image_path for i in res.instances], seeded=not train,
-                                   bit_depth=data_cfg.get("bit_depth"))
+                                   bit_depth=bit_depth_of(data_cfg))
     return TopDownDataset(
         res.instances,
         spec,
@@ -239,7 +239,7 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         cache_images=bool(data_cfg["cache_images"]),
         exif=_exif_mode(data_cfg),
         truncation=Truncation.from_config(data_cfg.get("truncation"), train),
-        bit_depth=data_cfg.get("bit_depth"),
+        bit_depth=bit_depth_of(data_cfg),
     )
 
 
@@ -257,7 +257,7 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     train = (split == "train") if train is None else train
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
                            multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
-                           exif=_exif_mode(data_cfg), bit_depth=data_cfg.get("bit_depth"))
+                           exif=_exif_mode(data_cfg), bit_depth=bit_depth_of(data_cfg))
 
 
 def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
@@ -268,6 +268,12 @@ def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
     if on:
         raise AdaAnchorError(f"{', '.join(on)} act on top-down crops (task=topdown); the multi-person tasks read whole "
                              "images: set them to false / 0 (data.multi_aug.translation moves people to the border)")
+
+
+def bit_depth_of(data_cfg: Mapping[str, Any]) -> int | None:
+    """``data.bit_depth`` as an integer (a YAML ``12.0`` too), or None: guessed per image."""
+    depth = data_cfg.get("bit_depth")
+    return None if depth is None else int(depth)
 
 
 def _exif_mode(data_cfg: Mapping[str, Any]) -> str:

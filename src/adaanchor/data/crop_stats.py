@@ -32,7 +32,7 @@ def crop_option_stats(cfg: Mapping[str, Any], res: ReadResult) -> dict[str, Any]
 
 
 def _truncation(cfg: Mapping[str, Any], res: ReadResult) -> dict[str, Any]:
-    from .build import _exif_mode, data_spec
+    from .build import _exif_mode, bit_depth_of, data_spec
     from .dataset import TopDownDataset
     from .truncation import TRUNCATION_DEFAULTS, Truncation, cut_off_counts
 
@@ -42,7 +42,7 @@ def _truncation(cfg: Mapping[str, Any], res: ReadResult) -> dict[str, Any]:
     if shifts is None:  # only the training crops move: nothing on val to count
         return out
     ds = TopDownDataset(res.instances, data_spec(cfg), cfg["input_size"], crop=str(cfg["crop"]), train=False,
-                        exif=_exif_mode(cfg), truncation=shifts, bit_depth=cfg.get("bit_depth"))
+                        exif=_exif_mode(cfg), truncation=shifts, bit_depth=bit_depth_of(cfg))
     try:
         out["val_counts"] = cut_off_counts(ds)
     except DataError as e:  # data.crop=image reads each image's size; a missing one is listed above already
@@ -53,7 +53,7 @@ def _truncation(cfg: Mapping[str, Any], res: ReadResult) -> dict[str, Any]:
 def _occlusion(cfg: Mapping[str, Any], res: ReadResult) -> dict[str, Any]:
     """The val split's seeded occluders, as :func:`~adaanchor.data.build.build_dataset` builds them, applied to
     each instance with its dataset index: the visible keypoints they cover (``v = 2`` -> 1)."""
-    from .build import _exif_mode, build_occluder
+    from .build import _exif_mode, bit_depth_of, build_occluder
     from .dataset import DatasetImages
 
     occ = cfg.get("occlusion") or {}
@@ -61,8 +61,8 @@ def _occlusion(cfg: Mapping[str, Any], res: ReadResult) -> dict[str, Any]:
                            "coverage": float(occ.get("coverage", 0.0))}
     if not occ.get("val") or not res.instances:
         return out
-    occluder = build_occluder(occ, [i.image_path for i in res.instances], seeded=True, bit_depth=cfg.get("bit_depth"))
-    images = DatasetImages(exif=_exif_mode(cfg), bit_depth=cfg.get("bit_depth"))
+    occluder = build_occluder(occ, [i.image_path for i in res.instances], seeded=True, bit_depth=bit_depth_of(cfg))
+    images = DatasetImages(exif=_exif_mode(cfg), bit_depth=bit_depth_of(cfg))
     c = {"instances": len(res.instances), "occluded_instances": 0, "hidden": 0, "visible": 0, "unread": 0}
     for idx, inst in enumerate(tqdm(res.instances, desc="occluders", leave=False, disable=len(res.instances) < 200)):
         try:

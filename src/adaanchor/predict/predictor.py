@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.build import data_spec
+from ..data.build import bit_depth_of, data_spec
 from ..data.spec import KeypointSpec
 from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
@@ -119,7 +119,7 @@ class Predictor:
         if multi is not None:
             info["task"] = str(cfg.task)
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, multi=multi,
-                   orientation=orientation, bit_depth=cfg.data.get("bit_depth"))
+                   orientation=orientation, bit_depth=bit_depth_of(cfg.data))
 
     def __repr__(self) -> str:
         """What was loaded and how it runs: run, strategy, backend, device, input size, keypoints, batch size."""
