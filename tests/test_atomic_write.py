@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from adaanchor.atomic import write_text_atomic
+from adaanchor.atomic import write_bytes_atomic, write_text_atomic
 
 
 def test_a_write_that_fails_halfway_leaves_the_previous_file(tmp_path, monkeypatch):
@@ -15,15 +15,17 @@ def test_a_write_that_fails_halfway_leaves_the_previous_file(tmp_path, monkeypat
     resume read the half file."""
     target = tmp_path / "results.json"
     target.write_text(json.dumps({"ap": 0.5}))
-    real = Path.write_text
+    real = Path.write_bytes  # what write_text_atomic and write_bytes_atomic write the temporary file with
 
-    def half_then_full_disk(self, text, *args, **kwargs):
-        real(self, text[: len(text) // 2], *args, **kwargs)
+    def half_then_full_disk(self, data, *args, **kwargs):
+        real(self, data[: len(data) // 2], *args, **kwargs)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_text", half_then_full_disk)
+    monkeypatch.setattr(Path, "write_bytes", half_then_full_disk)
     with pytest.raises(OSError, match="No space left"):
         write_text_atomic(target, json.dumps({"ap": 0.75, "rows": list(range(100))}))
+    with pytest.raises(OSError, match="No space left"):
+        write_bytes_atomic(target, b"x" * 1000)
     monkeypatch.undo()
     assert json.loads(target.read_text()) == {"ap": 0.5}
     assert [p.name for p in tmp_path.iterdir()] == ["results.json"]  # no temporary file left behind
