@@ -21,12 +21,12 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
-from .config_checks import bool_words, check_base, check_keys, check_types, select
+from .config_checks import bool_words, check_base, check_keys, check_task_options, check_types, select
 from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse_overrides re-exported
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
 from .models.backbones import input_multiple, model_defaults, model_ranges
-from .ranges import SEED, Checker, at_least, between, choice, positive
+from .ranges import SEED, Checker, at_least, between, choice, flag, positive
 from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
 from .strategies.assigners import PRESETS
@@ -77,11 +77,15 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "pck": [0.05, 0.1],
     "max_images": None,  # evaluate on the first N images only
+    # Top-down: predict each crop as it is and mirrored, and average the two (strategies/flip_test.py); off as in
+    # the paper's protocol (single scale, no flip) and every table here. Twice the inference cost.
+    "flip_test": False,
 }
 EVAL_RANGES: dict[str, Checker] = {
     "batch_size": between(1, MAX_BATCH),
     "pck": between(0, 1, lo_open=True),
     "max_images": at_least(1, integer=True),
+    "flip_test": flag(),
 }
 
 TOP_DEFAULTS: dict[str, Any] = {
@@ -241,6 +245,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     plain = OmegaConf.to_container(cfg, resolve=True)
     check_types(plain, ref)
     _check_ranges(plain, ref)
+    check_task_options(plain)
     _note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
     from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config

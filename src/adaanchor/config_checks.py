@@ -91,4 +91,13 @@ def check_config(cfg: Any, what: str) -> None:
                         f"{what}(build_config('demo', ['train.max_steps=100']))")
 
 
-__all__ = ["bool_words", "check_base", "check_config", "check_keys", "check_types", "select"]
+def check_task_options(plain: Mapping[str, Any]) -> None:
+    """Options that only one task reads, refused for another rather than ignored: ``eval.flip_test`` is the
+    top-down flip test (the multi-person tasks test without a flip; HigherHRNet's averages the maps, not built)."""
+    task = plain.get("task")
+    if (plain.get("eval") or {}).get("flip_test") and task != "topdown":
+        raise AdaAnchorError(f"eval.flip_test=true is the top-down flip test (task=topdown); task={task} tests without "
+                             "a flip: set eval.flip_test=false")
+
+
+__all__ = ["bool_words", "check_base", "check_config", "check_keys", "check_task_options", "check_types", "select"]

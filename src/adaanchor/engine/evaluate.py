@@ -24,6 +24,7 @@ from ..coords import outside_frame
 from ..data.transforms import apply_affine, invert_affine
 from ..data.types import collate
 from ..strategies import Strategy
+from ..strategies.flip_test import predict_flip
 
 
 @torch.no_grad()
@@ -36,8 +37,11 @@ def predict(
     max_images: int | None = None,
     progress: bool = True,
     workers: int = 0,
+    flip_index: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """Run the model over ``dataset`` (one instance per item) and decode.
+    """Run the model over ``dataset`` (one instance per item) and decode; with ``flip_index`` (the spec's
+    :meth:`~adaanchor.data.spec.KeypointSpec.flip_index`) each batch also mirrored and the two averaged
+    (:mod:`adaanchor.strategies.flip_test`, ``eval.flip_test``).
 
     Returns numpy arrays: ``pred``/``gt``/``anchor`` ``(M, K, 2)`` in crop pixels, ``pred_orig``/``gt_orig``
     in original-image pixels, ``score (M, K)`` or None, ``vis (M, K)`` (in the crop: a labelled point the
@@ -54,7 +58,9 @@ def predict(
     in_hw = (0, 0)
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
         in_hw = tuple(batch["image"].shape[-2:])
-        dec = strategy.predict(model, batch["image"].to(device))
+        x = batch["image"].to(device)
+        dec = (strategy.predict(model, x) if flip_index is None
+               else predict_flip(lambda t: strategy.predict(model, t), x, flip_index))
         out["pred"].append(dec.xy.float().cpu().numpy())
         out["anchor"].append(dec.anchor.cpu().numpy() if dec.anchor is not None else np.full(dec.xy.shape, np.nan))
         out["score"].append(dec.score.float().cpu().numpy() if dec.score is not None else None)
@@ -246,8 +252,9 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
     from ..data.build import data_spec, splits_one_file
 
-    preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0)
     spec = data_spec(cfg.data)
+    flip = spec.flip_index if cfg.eval.get("flip_test") else None
+    preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0, flip)
     fmt = str(cfg.data.format)
     gt: Any = ap_ground_truth_file(cfg, spec)
     if gt is not None:

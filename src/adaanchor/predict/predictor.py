@@ -22,6 +22,7 @@ from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..strategies import ANCHOR_STRATEGY_NAMES
+from ..strategies.flip_test import FlipBackend
 from .arguments import check_batch_size, check_boxes_inside, check_load_options, image_ids_of, named_triples
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
@@ -82,7 +83,9 @@ class Predictor:
                 pixels (the frame of a dataset's annotations under ``data.exif=ignore``). Arrays are taken as
                 they are.
             overrides: ``key=value`` options over the run's config; ``data.bit_depth=12`` declares the bit depth of
-                16-bit image files and integer arrays (by default the run's, as its training read its images).
+                16-bit image files and integer arrays (by default the run's, as its training read its images);
+                ``eval.flip_test=true`` predicts each crop also mirrored and averages the two (top-down runs,
+                :mod:`adaanchor.strategies.flip_test`; ``info["flip_test"]`` says so).
             fold_bn: with the torch backend, fold each BatchNorm into the convolution before it
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
@@ -116,6 +119,9 @@ class Predictor:
         info.update({"device": str(dev), "backend": backend, "run": str(target), "crop": str(cfg.data.crop)})
         be, multi = batch_runner(model, strategy, backend, onnx_path, size, spec.keypoints, dev, threads, digest,
                                  multiple)
+        if cfg.eval.get("flip_test"):  # the run's eval.flip_test (an override eval.flip_test=true): top-down only
+            be = FlipBackend(be, spec.flip_index)
+            info["flip_test"] = True
         if multi is not None:
             info["task"] = str(cfg.task)
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, multi=multi,

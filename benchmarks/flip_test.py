@@ -1,0 +1,107 @@
+"""What the flip test (``eval.flip_test``) gives finished runs: each evaluated as it is and with the flip test, on
+its own evaluation data (a dev run's config names the dev split), paired run by run.
+
+    python benchmarks/flip_test.py RUN_DIR [RUN_DIR ...] --name NAME [--out benchmarks/results]
+
+Per method (the run folders' ``<label>_<split>_s<seed>`` names), the mean ± standard error over its runs of
+``flip − plain`` for every metric both evaluations report, and the evaluation's time with the flip test over its
+time without (interleaved, one process). A measurement of an inference option; it chooses nothing (the tables
+test without a flip, as the paper). Writes ``flip_test_<name>.{md,json}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from anchor_reach import method_of
+from omegaconf import OmegaConf
+from protocol import git_commit
+
+from adaanchor.engine.evaluate import evaluate_dataset
+from adaanchor.engine.run import build_split, load_for_eval, resolve_run
+from adaanchor.errors import AdaAnchorError
+
+#: (key, column title, format, scale): lower is better for errors, higher for the rest.
+KEYS = [("vis_error", "Vis.Error", ".3f", 1), ("inv_error_in", "Inv.Error in", ".3f", 1),
+        ("inv_error_out", "Inv.Error out", ".3f", 1), ("inv_score", "Inv.Score", ".4f", 1),
+        ("score_auc", "Score AUC", ".4f", 1), ("ap", "AP", ".2f", 100), ("nme", "NME %", ".3f", 100),
+        ("nme_out", "NME cut off %", ".3f", 100)]
+
+
+def evaluate_both(run_dir: Path) -> dict[str, Any]:
+    """The run's metrics without and with the flip test, and each evaluation's seconds."""
+    cfg, ckpt = resolve_run(run_dir, need_weights=True)
+    model, strategy, _ = load_for_eval(cfg, ckpt, "cpu")
+    data = build_split(cfg, "val", int(strategy.stride), train=False, verbose=False)
+    out: dict[str, Any] = {}
+    evaluate_dataset(model, strategy, cfg, data, "cpu")  # untimed: the first pass decodes and caches the images
+    for flip in (False, True):
+        c = OmegaConf.merge(cfg, {"eval": {"flip_test": flip}})
+        t0 = time.perf_counter()
+        m, _ = evaluate_dataset(model, strategy, c, data, "cpu")
+        out["flip" if flip else "plain"] = {k: m.get(k) for k, *_ in KEYS}
+        out[("flip" if flip else "plain") + "_s"] = time.perf_counter() - t0
+    return out
+
+
+def paired(rows: list[dict[str, Any]], key: str) -> tuple[float, float | None, int] | None:
+    d = [r["flip"][key] - r["plain"][key] for r in rows if r["flip"].get(key) is not None and r["plain"].get(key) is not None]
+    if not d:
+        return None
+    se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None
+    return float(np.mean(d)), se, len(d)
+
+
+def to_markdown(doc: dict[str, Any]) -> str:
+    methods = doc["methods"]
+    cols = [k for k in KEYS if any(paired(rows, k[0]) for rows in methods.values())]
+    lines = [f"# Flip test: {doc['name']} (flip − plain, mean ± standard error over runs)", "",
+             "| Method | runs | " + " | ".join(t for _, t, *_ in cols) + " | time flip / plain |",
+             "|---|---|" + "---|" * (len(cols) + 1)]
+    for label, rows in methods.items():
+        cells = []
+        for key, _, fmt, scale in cols:
+            p = paired(rows, key)
+            cells.append("N/A" if p is None else format(p[0] * scale, "+" + fmt)
+                         + (f" ± {format(p[1] * scale, fmt)}" if p[1] is not None else ""))
+        ratio = np.median([r["flip_s"] / r["plain_s"] for r in rows])
+        lines.append(f"| {label} | {len(rows)} | " + " | ".join(cells) + f" | {ratio:.2f} |")
+    lines += ["", f"Commit {doc['commit']}; {doc['threads']} threads; wall {doc['wall_seconds']:.0f} s."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", type=Path, help="finished top-down run directories")
+    p.add_argument("--name", required=True, help="results file name: flip_test_<name>.{md,json}")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
+    a = p.parse_args(argv)
+    t0, methods = time.time(), {}
+    for run in sorted(a.runs):
+        label, seed = method_of(run)
+        try:
+            r = {"seed": seed, "run": str(run), **evaluate_both(run)}
+        except AdaAnchorError as e:  # not a run, no checkpoint, a multi-person run: one line
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        print(f"{label} s{seed}: " + ", ".join(f"{k} {r['plain'][k]} -> {r['flip'][k]}" for k, *_ in KEYS[:6]))
+        methods.setdefault(label, []).append(r)
+    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
+           "wall_seconds": time.time() - t0}
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / f"flip_test_{a.name}.json").write_text(json.dumps(doc, indent=1))
+    md = to_markdown(doc)
+    (a.out / f"flip_test_{a.name}.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
