@@ -195,6 +195,26 @@ def fold_timers(setup: dict[str, Any], batch: int, calls: int = 3) -> dict[str, 
     return {"bn": timer(model), "folded": timer(folded)}
 
 
+def precision_timers(setup: dict[str, Any], batch: int, calls: int = 3) -> dict[str, Timer]:
+    """AdaAnchor's forward + decode with its BatchNorms folded, in float32 (``fp32``) and with the backbone in
+    bfloat16 and the heads in float32 (``bf16``): ``Predictor``'s torch backend with ``precision`` fp32 / bf16."""
+    from adaanchor.models.fuse import fold_batchnorm
+    from adaanchor.models.precision import Bf16Backbone
+
+    model, strategy, _ = _system(setup, "adaanchor")
+    images = _batch(setup, batch, strategy.num_keypoints)[0]
+    folded, _ = fold_batchnorm(model.eval(), images)
+
+    def timer(net: torch.nn.Module) -> Timer:
+        def run() -> None:
+            with torch.inference_mode():
+                for _ in range(calls):
+                    strategy.predict(net, images)
+        return run
+
+    return {"fp32": timer(folded), "bf16": timer(Bf16Backbone(folded))}
+
+
 LOADER_BATCHES = 16  # batches per call of the loader timer
 
 
@@ -278,6 +298,11 @@ ROWS: dict[str, Row] = {
     "fold_resnet50_b1": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 1: BatchNorm folded",
                             lambda: fold_timers(RESNET50, 1), {"folded / bn": ("folded", "bn")},
                             {"folded / bn": 1.0}, reps=9),
+    # Measured, no target: CPUs without bfloat16 units refuse bf16 in the predictor (models/precision.py).
+    "bf16_resnet50_b1": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 1, BatchNorm folded: precision",
+                            lambda: precision_timers(RESNET50, 1), {"bf16 / fp32": ("bf16", "fp32")}, reps=9),
+    "bf16_resnet50_b8": Row("forward + decode, adaanchor, ResNet-50 256x192, batch 8, BatchNorm folded: precision",
+                            lambda: precision_timers(RESNET50, 8, 1), {"bf16 / fp32": ("bf16", "fp32")}, reps=7),
     "loader_tiny": Row("data loader (2 persistent workers) against training, tiny 72x96, batch 32",
                        lambda: loader_timers(TINY), {"loader images/s / training images/s": ("train", "loader")},
                        at_least={"loader images/s / training images/s": 2.0}, reps=9,

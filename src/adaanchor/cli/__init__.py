@@ -201,6 +201,9 @@ def _add_predict(sub: _Subparsers) -> None:
                     help="torch (default) or onnx: the exported graph in onnxruntime")
     pr.add_argument("--onnx", help="the exported file for the onnx backend (implies --backend onnx; default "
                     "RUN/export/<ckpt>.onnx)")
+    pr.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                    help="fp32 (default), or bf16: the backbone in bfloat16 and the heads in float32, about twice as "
+                    "fast on CPUs with AMX / AVX512-BF16 and on GPUs (torch backend)")
     pr.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
                     help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
                     "shows them (default); stored: the pixels as the file stores them")

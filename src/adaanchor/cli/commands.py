@@ -295,7 +295,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
                           save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
                           backend=backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx,
-                          min_score=a.min_score, orientation=a.orientation)
+                          min_score=a.min_score, orientation=a.orientation, precision=a.precision)
     print(format_summary(res, Path(a.out)))
     return int(res["exit_code"])
 

@@ -79,7 +79,11 @@ class KeypointNet(nn.Module):
             nn.init.constant_(self.heads["coords"].bias, 0.5)
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        dense, deep = self._backbone(x)
+        return self.heads_from(*self._backbone(x))
+
+    def heads_from(self, dense: Tensor, deep: Tensor) -> dict[str, Tensor]:
+        """Every head from the backbone's ``dense (B, C, h, w)`` and ``deep`` features (:meth:`forward` after the
+        backbone; :class:`adaanchor.models.precision.Bf16Backbone` runs the backbone apart)."""
         out = self.dense_heads(dense)
         for name in self.head_names:
             if name == "coords":

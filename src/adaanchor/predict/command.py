@@ -75,7 +75,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                     overlays: bool = True, batch_size: int = 16, device: str = "auto", backend: str = "torch",
                     ckpt: str | None = None, overrides: Sequence[str] = (), progress: bool = True,
                     onnx_path: str | None = None, min_score: float = 0.0,
-                    orientation: str = "displayed") -> dict[str, Any]:
+                    orientation: str = "displayed", precision: str = "fp32") -> dict[str, Any]:
     """Predict on every frame of ``sources`` and write the results (see the module docstring). Overlays and
     labelled videos draw the instances whose score is at least ``min_score`` (the files keep every one).
     ``orientation``: ``displayed`` turns images by their EXIF orientation and videos by their rotation, as a viewer
@@ -101,7 +101,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     if dets is not None:
         check_box_ids(srcs, ids, dets, gt, boxes, notes)
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
-                                   batch_size=batch_size, onnx_path=onnx_path, orientation=orientation)
+                                   batch_size=batch_size, onnx_path=onnx_path, orientation=orientation,
+                                   precision=precision)
     if dets is not None and predictor.multi_person:
         raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
     if dets is None and not predictor.multi_person and predictor.info.get("crop") == "box":

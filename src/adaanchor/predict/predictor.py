@@ -21,6 +21,7 @@ from ..data.spec import KeypointSpec
 from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
+from ..models.precision import Bf16Backbone, check_precision
 from ..strategies import ANCHOR_STRATEGY_NAMES
 from ..strategies.flip_test import FlipBackend
 from .arguments import check_batch_size, check_boxes_inside, check_load_options, image_ids_of, named_triples
@@ -65,7 +66,8 @@ class Predictor:
     @classmethod
     def from_run(cls, run: str | Path, device: str = "auto", backend: str = "torch", ckpt: str | Path | None = None,
                  overrides: str | Sequence[str] = (), onnx_path: str | Path | None = None, batch_size: int = 16,
-                 threads: int | None = None, fold_bn: bool = True, orientation: str = "displayed") -> Predictor:
+                 threads: int | None = None, fold_bn: bool = True, orientation: str = "displayed",
+                 precision: str = "fp32") -> Predictor:
         """Load a run directory, a checkpoint inside one (``RUN/checkpoints/best.pt``) or a config file.
 
         A multi-person run (``task=bottomup`` or ``centre``) finds every person of each image itself (no boxes); with
@@ -86,6 +88,8 @@ class Predictor:
                 16-bit image files and integer arrays (by default the run's, as its training read its images);
                 ``eval.flip_test=true`` predicts each crop also mirrored and averages the two (top-down runs,
                 :mod:`adaanchor.strategies.flip_test`; ``info["flip_test"]`` says so).
+            precision: ``"fp32"``, or ``"bf16"`` with the torch backend: the backbone in bfloat16, the heads in
+                float32 (:mod:`adaanchor.models.precision`; refused where the device has no bfloat16 units).
             fold_bn: with the torch backend, fold each BatchNorm into the convolution before it
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
@@ -104,6 +108,9 @@ class Predictor:
         target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False, need_weights=True)
         dev = resolve_device(device)
+        if precision != "fp32" and backend != "torch":
+            raise AdaAnchorError(f"precision={precision!r} is for the torch backend; the onnx graph runs in float32")
+        check_precision(precision, dev)  # before the model loads
         spec = data_spec(cfg.data)
         size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
         model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
@@ -111,6 +118,9 @@ class Predictor:
         info["folded_bn"] = 0  # also without folding (fold_bn=False, the ONNX backend): the key is always there
         if backend == "torch" and fold_bn:
             model, info["folded_bn"] = fold_batchnorm_probe(model, size, dev)
+        if precision == "bf16":
+            model = Bf16Backbone(model)
+        info["precision"] = precision
         digest = None
         if backend == "onnx":
             onnx_path, digest = exported_onnx(model, strategy, cfg, target, ckpt_path, onnx_path, size, spec.keypoints,

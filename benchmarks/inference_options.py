@@ -1,12 +1,14 @@
-"""What the flip test (``eval.flip_test``) gives finished runs: each evaluated as it is and with the flip test, on
-its own evaluation data (a dev run's config names the dev split), paired run by run.
+"""What an inference option gives finished runs: each evaluated without and with it, on its own evaluation data (a
+dev run's config names the dev split), paired run by run.
 
-    python benchmarks/flip_test.py RUN_DIR [RUN_DIR ...] --name NAME [--out benchmarks/results]
+    python benchmarks/inference_options.py RUN_DIR [RUN_DIR ...] --option flip_test|bf16 --name NAME [--out DIR]
 
-Per method (the run folders' ``<label>_<split>_s<seed>`` names), the mean ± standard error over its runs of
-``flip − plain`` for every metric both evaluations report, and the evaluation's time with the flip test over its
-time without (interleaved, one process). A measurement of an inference option; it chooses nothing (the tables
-test without a flip, as the paper). Writes ``flip_test_<name>.{md,json}``.
+``flip_test``: ``eval.flip_test`` (docs/metrics.md); ``bf16``: the backbone in bfloat16 and the heads in float32
+(``adaanchor predict --precision bf16``, :mod:`adaanchor.models.precision`). Per method (the run folders'
+``<label>_<split>_s<seed>`` names), the mean ± standard error over its runs of ``with − without`` for every metric
+both evaluations report, and the evaluation's time with the option over its time without (one process, after an
+untimed pass). A measurement of an inference option; it chooses nothing (the tables use neither). Writes
+``<option>_<name>.{md,json}``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from protocol import git_commit
 from adaanchor.engine.evaluate import evaluate_dataset
 from adaanchor.engine.run import build_split, load_for_eval, resolve_run
 from adaanchor.errors import AdaAnchorError
+from adaanchor.models.precision import Bf16Backbone
 
 #: (key, column title, format, scale): lower is better for errors, higher for the rest.
 KEYS = [("vis_error", "Vis.Error", ".3f", 1), ("inv_error_in", "Inv.Error in", ".3f", 1),
@@ -35,19 +38,27 @@ KEYS = [("vis_error", "Vis.Error", ".3f", 1), ("inv_error_in", "Inv.Error in", "
         ("nme_out", "NME cut off %", ".3f", 100)]
 
 
-def evaluate_both(run_dir: Path) -> dict[str, Any]:
-    """The run's metrics without and with the flip test, and each evaluation's seconds."""
+OPTIONS = ("flip_test", "bf16")
+
+
+def evaluate_both(run_dir: Path, option: str = "flip_test") -> dict[str, Any]:
+    """The run's metrics without (``plain``) and with ``option`` (``flip``: the name of the option's side), and each
+    evaluation's seconds."""
     cfg, ckpt = resolve_run(run_dir, need_weights=True)
     model, strategy, _ = load_for_eval(cfg, ckpt, "cpu")
     data = build_split(cfg, "val", int(strategy.stride), train=False, verbose=False)
     out: dict[str, Any] = {}
     evaluate_dataset(model, strategy, cfg, data, "cpu")  # untimed: the first pass decodes and caches the images
-    for flip in (False, True):
-        c = OmegaConf.merge(cfg, {"eval": {"flip_test": flip}})
+    for on in (False, True):
+        c, net = cfg, model
+        if on and option == "flip_test":
+            c = OmegaConf.merge(cfg, {"eval": {"flip_test": True}})
+        elif on:
+            net = Bf16Backbone(model)
         t0 = time.perf_counter()
-        m, _ = evaluate_dataset(model, strategy, c, data, "cpu")
-        out["flip" if flip else "plain"] = {k: m.get(k) for k, *_ in KEYS}
-        out[("flip" if flip else "plain") + "_s"] = time.perf_counter() - t0
+        m, _ = evaluate_dataset(net, strategy, c, data, "cpu")
+        out["flip" if on else "plain"] = {k: m.get(k) for k, *_ in KEYS}
+        out[("flip" if on else "plain") + "_s"] = time.perf_counter() - t0
     return out
 
 
@@ -62,8 +73,9 @@ def paired(rows: list[dict[str, Any]], key: str) -> tuple[float, float | None, i
 def to_markdown(doc: dict[str, Any]) -> str:
     methods = doc["methods"]
     cols = [k for k in KEYS if any(paired(rows, k[0]) for rows in methods.values())]
-    lines = [f"# Flip test: {doc['name']} (flip − plain, mean ± standard error over runs)", "",
-             "| Method | runs | " + " | ".join(t for _, t, *_ in cols) + " | time flip / plain |",
+    opt = doc.get("option", "flip_test")
+    lines = [f"# {opt}: {doc['name']} (with − without, mean ± standard error over runs)", "",
+             "| Method | runs | " + " | ".join(t for _, t, *_ in cols) + " | time with / without |",
              "|---|---|" + "---|" * (len(cols) + 1)]
     for label, rows in methods.items():
         cells = []
@@ -80,25 +92,26 @@ def to_markdown(doc: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", type=Path, help="finished top-down run directories")
-    p.add_argument("--name", required=True, help="results file name: flip_test_<name>.{md,json}")
+    p.add_argument("--option", choices=OPTIONS, default="flip_test", help="the option compared (default flip_test)")
+    p.add_argument("--name", required=True, help="results file name: <option>_<name>.{md,json}")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     a = p.parse_args(argv)
     t0, methods = time.time(), {}
     for run in sorted(a.runs):
         label, seed = method_of(run)
         try:
-            r = {"seed": seed, "run": str(run), **evaluate_both(run)}
+            r = {"seed": seed, "run": str(run), **evaluate_both(run, a.option)}
         except AdaAnchorError as e:  # not a run, no checkpoint, a multi-person run: one line
             print(f"error: {e}", file=sys.stderr)
             return 2
         print(f"{label} s{seed}: " + ", ".join(f"{k} {r['plain'][k]} -> {r['flip'][k]}" for k, *_ in KEYS[:6]))
         methods.setdefault(label, []).append(r)
-    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
+    doc = {"name": a.name, "option": a.option, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"flip_test_{a.name}.json").write_text(json.dumps(doc, indent=1))
+    (a.out / f"{a.option}_{a.name}.json").write_text(json.dumps(doc, indent=1))
     md = to_markdown(doc)
-    (a.out / f"flip_test_{a.name}.md").write_text(md)
+    (a.out / f"{a.option}_{a.name}.md").write_text(md)
     print(md)
     return 0
 
