@@ -93,10 +93,13 @@ class KeypointNet(nn.Module):
         return {name: out[name] for name in self.head_names}
 
     def _backbone(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        dense, deep = self.backbone(x)
-        # Inputs not divisible by the encoder's stride (72 px at stride 16/32) give a few extra cells past the
-        # right/bottom edge; cell j stays centred at stride*j + (stride-1)/2, so keeping the first
-        # ceil(size / stride) cells gives exactly the grid of docs/conventions.md.
+        return self.on_grid(*self.backbone(x), x)
+
+    def on_grid(self, dense: Tensor, deep: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The backbone's outputs on the grid of input ``x``'s size. Inputs not divisible by the encoder's stride
+        (72 px at stride 16/32) give a few extra cells past the right/bottom edge; cell j stays centred at
+        stride*j + (stride-1)/2, so keeping the first ceil(size / stride) cells gives exactly the grid of
+        docs/conventions.md."""
         h, w = -(-x.shape[-2] // self.stride), -(-x.shape[-1] // self.stride)
         return dense[..., :h, :w], deep
 
