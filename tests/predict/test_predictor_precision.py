@@ -64,3 +64,17 @@ def test_the_predictor_and_predict_in_bf16(pred_runs, val_images, tmp_path):
     assert np.median(d) < 1.0 and (d < 3.0).mean() >= 0.75
     assert main(["predict", str(pred_runs["adaanchor"]), str(val_images[0]), "--out", str(tmp_path / "o"),
                  "--precision", "bf16", "--quiet", "--device", "cpu"]) == 0
+
+
+def test_eval_refuses_bf16_without_bfloat16_units(pred_runs, monkeypatch, capsys):
+    monkeypatch.setattr(precision, "bf16_native", lambda device: False)
+    assert main(["eval", str(pred_runs["adaanchor"]), "--precision", "bf16", "--device", "cpu"]) == 2
+    assert "precision bf16: this CPU has no bfloat16 units" in capsys.readouterr().err
+
+
+@needs_bf16
+def test_eval_in_bf16(pred_runs, tmp_path):
+    import json
+
+    assert main(["eval", str(pred_runs["adaanchor"]), "--precision", "bf16", "--json", str(tmp_path / "m.json")]) == 0
+    assert np.isfinite(json.loads((tmp_path / "m.json").read_text())["vis_error"])

@@ -123,6 +123,8 @@ def _add_eval(sub: _Subparsers) -> None:
                    "(original-image pixels, with ann_id; accepted by adaanchor score)")
     e.add_argument("--plot", metavar="PATH", help="top-down runs: draw the error of each keypoint type and the error "
                    "by confidence (visible and invisible keypoints) into this image (PNG, PDF, SVG)")
+    e.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="fp32 (default), or bf16: the backbone in bfloat16 and the heads in float32, as predict's")
     e.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     e.set_defaults(func=cmd_eval)
 

@@ -149,6 +149,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from ..engine.evaluate import coco_results, evaluate_dataset
     from ..engine.run import is_multi_person, load_for_eval, resolve_run
     from ..metrics.coco import write_results
+    from ..models.precision import Bf16Backbone, check_precision
     from ..predict.backends import resolve_device
 
     ckpt, overrides = _split_ckpt(a.overrides)
@@ -158,7 +159,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
     if a.plot and is_multi_person(cfg):  # before the model loads
         raise AdaAnchorError(f"--plot draws a top-down run's errors by keypoint type; {a.target} is a multi-person run "
                              f"(task={cfg.task}): its AP and recall are in eval's output and --json")
+    check_precision(a.precision, device)
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
+    if a.precision == "bf16":
+        model = Bf16Backbone(model)
     if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
         from ..engine.multi import eval_multi_command
 
