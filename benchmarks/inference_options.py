@@ -42,8 +42,8 @@ OPTIONS = ("flip_test", "bf16")
 
 
 def evaluate_both(run_dir: Path, option: str = "flip_test") -> dict[str, Any]:
-    """The run's metrics without (``plain``) and with ``option`` (``flip``: the name of the option's side), and each
-    evaluation's seconds."""
+    """The run's metrics without (``off``) and with (``on``) ``option``, and each evaluation's seconds (``off_s``,
+    ``on_s``)."""
     cfg, ckpt = resolve_run(run_dir, need_weights=True)
     model, strategy, _ = load_for_eval(cfg, ckpt, "cpu")
     data = build_split(cfg, "val", int(strategy.stride), train=False, verbose=False)
@@ -57,13 +57,13 @@ def evaluate_both(run_dir: Path, option: str = "flip_test") -> dict[str, Any]:
             net = Bf16Backbone(model)
         t0 = time.perf_counter()
         m, _ = evaluate_dataset(net, strategy, c, data, "cpu")
-        out["flip" if on else "plain"] = {k: m.get(k) for k, *_ in KEYS}
-        out[("flip" if on else "plain") + "_s"] = time.perf_counter() - t0
+        out["on" if on else "off"] = {k: m.get(k) for k, *_ in KEYS}
+        out[("on" if on else "off") + "_s"] = time.perf_counter() - t0
     return out
 
 
 def paired(rows: list[dict[str, Any]], key: str) -> tuple[float, float | None, int] | None:
-    d = [r["flip"][key] - r["plain"][key] for r in rows if r["flip"].get(key) is not None and r["plain"].get(key) is not None]
+    d = [r["on"][key] - r["off"][key] for r in rows if r["on"].get(key) is not None and r["off"].get(key) is not None]
     if not d:
         return None
     se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None
@@ -83,7 +83,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
             p = paired(rows, key)
             cells.append("N/A" if p is None else format(p[0] * scale, "+" + fmt)
                          + (f" ± {format(p[1] * scale, fmt)}" if p[1] is not None else ""))
-        ratio = np.median([r["flip_s"] / r["plain_s"] for r in rows])
+        ratio = np.median([r["on_s"] / r["off_s"] for r in rows])
         lines.append(f"| {label} | {len(rows)} | " + " | ".join(cells) + f" | {ratio:.2f} |")
     lines += ["", f"Commit {doc['commit']}; {doc['threads']} threads; wall {doc['wall_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         except AdaAnchorError as e:  # not a run, no checkpoint, a multi-person run: one line
             print(f"error: {e}", file=sys.stderr)
             return 2
-        print(f"{label} s{seed}: " + ", ".join(f"{k} {r['plain'][k]} -> {r['flip'][k]}" for k, *_ in KEYS[:6]))
+        print(f"{label} s{seed}: " + ", ".join(f"{k} {r['off'][k]} -> {r['on'][k]}" for k, *_ in KEYS[:6]))
         methods.setdefault(label, []).append(r)
     doc = {"name": a.name, "option": a.option, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}

@@ -16,8 +16,8 @@ from adaanchor.demo import DEMO_CONFIG  # noqa: E402
 
 
 def test_paired_differences_and_the_table():
-    rows = [{"plain": {"ap": 0.5, "vis_error": 3.0}, "flip": {"ap": 0.52, "vis_error": 2.8}, "plain_s": 1.0, "flip_s": 2.0},
-            {"plain": {"ap": 0.6, "vis_error": 3.2}, "flip": {"ap": 0.61, "vis_error": 3.1}, "plain_s": 1.0, "flip_s": 1.8}]
+    rows = [{"off": {"ap": 0.5, "vis_error": 3.0}, "on": {"ap": 0.52, "vis_error": 2.8}, "off_s": 1.0, "on_s": 2.0},
+            {"off": {"ap": 0.6, "vis_error": 3.2}, "on": {"ap": 0.61, "vis_error": 3.1}, "off_s": 1.0, "on_s": 1.8}]
     mean, se, n = paired(rows, "ap")
     assert n == 2 and mean == pytest.approx(0.015) and se == pytest.approx(0.005)
     assert paired(rows, "nme") is None
@@ -33,4 +33,4 @@ def test_a_run_evaluated_both_ways(tiny_overrides, tmp_path):
         assert main([str(run), "--option", option, "--name", "t", "--out", str(tmp_path)]) == 0
         doc = json.loads((tmp_path / f"{option}_t.json").read_text())
         (row,) = doc["methods"]["FixAnchor"]
-        assert row["seed"] == 3 and row["plain"]["vis_error"] != row["flip"]["vis_error"] and row["flip_s"] > 0
+        assert row["seed"] == 3 and row["off"]["vis_error"] != row["on"]["vis_error"] and row["on_s"] > 0
