@@ -176,9 +176,10 @@ def deconv_timers(setup: dict[str, Any], train: bool, batch: int, calls: int = 1
     return {"kernel": with_ratio(float("inf")), "matmul": with_ratio(ratio)}
 
 
-def fold_timers(setup: dict[str, Any], batch: int, calls: int = 3) -> dict[str, Timer]:
-    """AdaAnchor's forward + decode as trained (``bn``) and with its BatchNorms folded into the convolutions
-    (``folded``, what ``Predictor`` runs with the torch backend)."""
+def _adaanchor_timers(setup: dict[str, Any], batch: int, calls: int,
+                      variants: Callable[[torch.nn.Module, torch.nn.Module], dict[str, torch.nn.Module]]) -> dict[str, Timer]:
+    """One timer per network of ``variants(model, folded)`` (AdaAnchor as trained and with its BatchNorms folded):
+    ``calls`` x forward + decode of a batch of ``batch``."""
     from adaanchor.models.fuse import fold_batchnorm
 
     model, strategy, _ = _system(setup, "adaanchor")
@@ -192,27 +193,21 @@ def fold_timers(setup: dict[str, Any], batch: int, calls: int = 3) -> dict[str, 
                     strategy.predict(net, images)
         return run
 
-    return {"bn": timer(model), "folded": timer(folded)}
+    return {name: timer(net) for name, net in variants(model, folded).items()}
+
+
+def fold_timers(setup: dict[str, Any], batch: int, calls: int = 3) -> dict[str, Timer]:
+    """AdaAnchor's forward + decode as trained (``bn``) and with its BatchNorms folded into the convolutions
+    (``folded``, what ``Predictor`` runs with the torch backend)."""
+    return _adaanchor_timers(setup, batch, calls, lambda model, folded: {"bn": model, "folded": folded})
 
 
 def precision_timers(setup: dict[str, Any], batch: int, calls: int = 3) -> dict[str, Timer]:
     """AdaAnchor's forward + decode with its BatchNorms folded, in float32 (``fp32``) and with the backbone in
     bfloat16 and the heads in float32 (``bf16``): ``Predictor``'s torch backend with ``precision`` fp32 / bf16."""
-    from adaanchor.models.fuse import fold_batchnorm
     from adaanchor.models.precision import Bf16Backbone
 
-    model, strategy, _ = _system(setup, "adaanchor")
-    images = _batch(setup, batch, strategy.num_keypoints)[0]
-    folded, _ = fold_batchnorm(model.eval(), images)
-
-    def timer(net: torch.nn.Module) -> Timer:
-        def run() -> None:
-            with torch.inference_mode():
-                for _ in range(calls):
-                    strategy.predict(net, images)
-        return run
-
-    return {"fp32": timer(folded), "bf16": timer(Bf16Backbone(folded))}
+    return _adaanchor_timers(setup, batch, calls, lambda model, folded: {"fp32": folded, "bf16": Bf16Backbone(folded)})
 
 
 LOADER_BATCHES = 16  # batches per call of the loader timer
