@@ -23,7 +23,7 @@ def test_the_predictor_takes_the_run_s_bit_depth_for_arrays_and_files(pred_runs,
     guessed = Predictor.from_run(pred_runs["adaanchor"])
     assert guessed.bit_depth is None
     p = Predictor.from_run(pred_runs["adaanchor"], overrides="data.bit_depth=12")
-    assert p.bit_depth == 12
+    assert p.bit_depth == 12 and repr(p).endswith("bit_depth=12)") and "bit_depth" not in repr(guessed)
     frame = _frame()
     f = tmp_path / "dark.png"
     Image.fromarray(frame).save(f)

@@ -138,12 +138,17 @@ class Predictor:
                    orientation=orientation, bit_depth=bit_depth_of(cfg.data))
 
     def __repr__(self) -> str:
-        """What was loaded and how it runs: run, strategy, backend, device, input size, keypoints, batch size."""
+        """What was loaded and how it runs: run, strategy, backend, device, input size, keypoints, batch size, and the
+        options that are not the default (bfloat16, the flip test, a declared bit depth)."""
         kind = f", task={self.info['task']}" if self.multi is not None and "task" in self.info else ""
+        opts = [f"precision='{self.info['precision']}'" if self.info.get("precision", "fp32") != "fp32" else "",
+                "flip_test=True" if self.info.get("flip_test") else "",
+                f"bit_depth={self.bit_depth}" if self.bit_depth is not None else ""]
+        extra = "".join(f", {o}" for o in opts if o)
         return (f"Predictor(run={self.info.get('run')!r}, strategy={self.strategy!r}{kind}, "
                 f"backend={self.info.get('backend', getattr(self.backend, 'name', '?'))!r}, "
                 f"device={self.info.get('device')!r}, input_size={self.input_size} (W, H), "
-                f"keypoints={self.spec.num_keypoints}, batch_size={self.batch_size})")
+                f"keypoints={self.spec.num_keypoints}, batch_size={self.batch_size}{extra})")
 
     @property
     def multi_person(self) -> bool:
