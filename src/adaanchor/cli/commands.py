@@ -149,7 +149,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from ..engine.evaluate import coco_results, evaluate_dataset
     from ..engine.run import is_multi_person, load_for_eval, resolve_run
     from ..metrics.coco import write_results
-    from ..models.precision import Bf16Backbone, check_precision
+    from ..models.precision import check_precision, with_precision
     from ..predict.backends import resolve_device
 
     ckpt, overrides = _split_ckpt(a.overrides)
@@ -161,8 +161,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
                              f"(task={cfg.task}): its AP and recall are in eval's output and --json")
     check_precision(a.precision, device)
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
-    if a.precision == "bf16":
-        model = Bf16Backbone(model)
+    model = with_precision(model, a.precision)
     if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
         from ..engine.multi import eval_multi_command
 

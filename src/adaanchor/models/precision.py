@@ -43,6 +43,12 @@ def bf16_native(device: torch.device) -> bool:
         return False
 
 
+def with_precision(model: nn.Module, precision: str) -> nn.Module:
+    """``model`` to run in ``precision`` (checked by :func:`check_precision`): a :class:`Bf16Backbone` for
+    ``"bf16"``, the model itself for ``"fp32"``."""
+    return Bf16Backbone(model) if precision == "bf16" else model
+
+
 class Bf16Backbone(nn.Module):
     """A :class:`~adaanchor.models.net.KeypointNet` whose backbone (and neck) runs in bfloat16 and whose heads run in
     float32 on the features cast back. Same interface for the strategies' decoding: ``forward`` (``(B, 3, H, W)`` ->
@@ -76,4 +82,4 @@ class Bf16Backbone(nn.Module):
         return self.net.dense_heads(dense)
 
 
-__all__ = ["PRECISIONS", "Bf16Backbone", "bf16_native", "check_precision"]
+__all__ = ["PRECISIONS", "Bf16Backbone", "bf16_native", "check_precision", "with_precision"]

@@ -21,7 +21,7 @@ from ..data.spec import KeypointSpec
 from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
-from ..models.precision import Bf16Backbone, check_precision
+from ..models.precision import check_precision, with_precision
 from ..strategies import ANCHOR_STRATEGY_NAMES
 from ..strategies.flip_test import FlipBackend
 from .arguments import check_batch_size, check_boxes_inside, check_load_options, image_ids_of, named_triples
@@ -118,9 +118,7 @@ class Predictor:
         info["folded_bn"] = 0  # also without folding (fold_bn=False, the ONNX backend): the key is always there
         if backend == "torch" and fold_bn:
             model, info["folded_bn"] = fold_batchnorm_probe(model, size, dev)
-        if precision == "bf16":
-            model = Bf16Backbone(model)
-        info["precision"] = precision
+        model, info["precision"] = with_precision(model, precision), precision
         digest = None
         if backend == "onnx":
             onnx_path, digest = exported_onnx(model, strategy, cfg, target, ckpt_path, onnx_path, size, spec.keypoints,
