@@ -55,7 +55,8 @@ def summarize(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
 
 def _bench_lines(doc: dict[str, Any]) -> list[str]:
     cols = COLUMNS + (CROWD_COLUMNS if any("cp_ap" in s for s in doc["summary"].values()) else [])
-    opts = doc.get("task_options") or {}
+    strategy_opts = {f"strategy.{k}": v for k, v in (doc.get("strategy_options") or {}).items()}
+    opts = {**(doc.get("task_options") or {}), **strategy_opts}
     variant = "; options " + ", ".join(f"{k}={v}" for k, v in opts.items()) if opts else ""
     lines = [f"## {doc['title']} ({doc['task']}): {doc['steps']} steps per run, seeds {doc['seeds']}{variant}", "",
              "| Method | grouping | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 3) + "|"]

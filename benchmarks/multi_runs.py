@@ -78,7 +78,7 @@ def build_run(task_name: str, method: str, seed: int, width: int, data: dict[str
     task = TASKS[task_name]
     seed_everything(seed)  # the backbone is built first: the same initial weights for every method of a seed
     backbone = build_backbone("tiny", tiny_width=width)
-    strategy = task.build({"name": method}, data["task_cfg"].get(task_name, {}), data["spec"].num_keypoints,
+    strategy = task.build({**data.get("strategy_cfg", {}), "name": method}, data["task_cfg"].get(task_name, {}), data["spec"].num_keypoints,
                           int(backbone.stride), data["size"])
     return task.model(backbone, strategy), strategy
 
@@ -110,6 +110,8 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     task_cfg = data["task_cfg"].get(task_name, {})
     settings = {"method": method, "seed": seed, "steps": steps, **TRAIN, "tiny_width": width, "bench": data["options"],
                 "task": task_name, "task_cfg": task_cfg}
+    if data.get("strategy_cfg"):  # only when given: the settings of the runs with the defaults stay as they were
+        settings["strategy_cfg"] = data["strategy_cfg"]
     settings = json.loads(json.dumps(settings))
     record_path, weights = run_dir / "run.json", run_dir / "model.pt"
     old = json.loads(record_path.read_text()) if record_path.is_file() else {}

@@ -9,6 +9,8 @@
              --jobs N  (runs trained at a time, one process and one torch thread each; results do not depend on it)
              --task-option push=hinge  (an option of the task's config section, e.g. ``bottomup``, for every run:
              a variant; give it its own ``--out``, as the run folders and files are named by table and method)
+             --strategy-option local_about=target  (an option of the ``strategy`` section for every run, the same
+             way; the method's name comes from --methods)
 
 The protocol of benchmarks/protocol.py: ``--split dev`` (the default) is an independent instance of each benchmark
 (crowd figures: generator seed 1; crowd faces: new canvases whose held-out faces come from 20% of the *training*
@@ -92,21 +94,24 @@ RUN_TABLE = {"crowd": "table5", "faces": "table6"}  # the table whose run folder
 DEV_OPTIONS = {"crowd": {"seed": DEV_SYNTH_SEED}, "faces": {"seed": DEV_SYNTH_SEED, "dev_fraction": DEV_FRACTION}}
 
 
-def parse_task_options(items: list[str] | None) -> dict[str, Any]:
-    """``["push=hinge", "gamma=0.2"]`` -> ``{"push": "hinge", "gamma": 0.2}`` (values read as YAML scalars)."""
+def parse_task_options(items: list[str] | None, flag: str = "--task-option") -> dict[str, Any]:
+    """``["push=hinge", "gamma=0.2"]`` -> ``{"push": "hinge", "gamma": 0.2}`` (values read as YAML scalars); ``flag``
+    names the option in the message for an item without ``=``."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"--task-option expects KEY=VALUE, got '{item}'")
+            raise SystemExit(f"{flag} expects KEY=VALUE, got '{item}'")
         out[key] = yaml.safe_load(value)
     return out
 
 
 def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None, split: str = "test",
-               task_options: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+               task_options: dict[str, dict[str, Any]] | None = None,
+               strategy_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Generate (or reuse) the benchmark's ``split`` instance (``dev`` or ``test``); its datasets, ground-truth
-    path, spec and sigmas. ``task_options`` (task -> options) are merged over the benchmark's own task options."""
+    path, spec and sigmas. ``task_options`` (task -> options) are merged over the benchmark's own task options;
+    ``strategy_options`` go to every run's ``strategy`` section beside its method's name."""
     b = BENCHES[bench]
     task_cfg = {t: dict(o) for t, o in b["task_cfg"].items()}
     for task, extra in (task_options or {}).items():
@@ -123,7 +128,7 @@ def bench_data(bench: str, cache: Path, n_train: int | None, n_val: int | None, 
                                cache_images=True, multiple=16) for s in ("train", "val")}
     return {"train": sets["train"], "val": sets["val"], "gt": paths["val"], "spec": spec, "size": size,
             "sigmas": b["sigmas"], "crowdpose": b["crowdpose"], "options": opts, "task_cfg": task_cfg,
-            "split": split}
+            "strategy_cfg": dict(strategy_options or {}), "split": split}
 
 
 def run_dir_for(out: Path, bench: str, task: str, method: str, seed: int, split: str) -> Path:
@@ -134,10 +139,11 @@ def run_dir_for(out: Path, bench: str, task: str, method: str, seed: int, split:
 
 def _worker_run(method: str, seed: int, bench: str, task: str, steps: int, out: Path, cache: Path,
                 n_train: int | None, n_val: int | None, width: int, split: str,
-                task_options: dict[str, Any] | None) -> dict[str, Any]:
+                task_options: dict[str, Any] | None, strategy_options: dict[str, Any] | None) -> dict[str, Any]:
     """One run in a worker process of ``run_parallel``: one torch thread, its own copy of the benchmark."""
     torch.set_num_threads(1)
-    data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None)
+    data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None,
+                      strategy_options)
     row = run_one(task, method, seed, steps, data, run_dir_for(out, bench, task, method, seed, split), width)
     print(f"[{bench}] {method} seed {seed}: finished in a worker ({row.get('train_s', 0):.0f} s)", flush=True)
     return row
@@ -145,12 +151,14 @@ def _worker_run(method: str, seed: int, bench: str, task: str, steps: int, out: 
 
 def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list[int], steps: int, out: Path,
               cache: Path, n_train: int | None, n_val: int | None, width: int, split: str = "test",
-              task_options: dict[str, Any] | None = None, jobs: int = 1) -> dict[str, Any]:
+              task_options: dict[str, Any] | None = None, jobs: int = 1,
+              strategy_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every method over every seed on one benchmark (``jobs`` runs at a time); returns the table document (runs,
     summary, paired)."""
-    data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None)
+    data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None,
+                      strategy_options)
     if jobs > 1:  # the data cache exists now, so the worker processes only read it
-        args = (bench, task, steps, out, cache, n_train, n_val, width, split, task_options)
+        args = (bench, task, steps, out, cache, n_train, n_val, width, split, task_options, strategy_options)
         done = run_parallel(_worker_run, {(m, s): (m, s, *args) for m in methods for s in seeds}, jobs)
     runs: dict[str, list[dict[str, Any]]] = {}
     for method in methods:
@@ -164,13 +172,15 @@ def run_bench(table: str, bench: str, task: str, methods: list[str], seeds: list
                   flush=True)
     return {"bench": bench, "title": BENCHES[bench]["title"], "task": task, "steps": steps, "seeds": seeds,
             "split": split, "benchmark": data["options"], "task_options": data["task_cfg"].get(task, {}),
+            **({"strategy_options": data["strategy_cfg"]} if data["strategy_cfg"] else {}),
             "runs": runs, **summarize(runs)}
 
 
 def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str], task: str, out: Path,
               cache: Path, n_train: int | None = None, n_val: int | None = None,
               width: int = TRAIN["tiny_width"], split: str = "test",
-              task_options: dict[str, Any] | None = None, jobs: int = 1) -> dict[str, Any]:
+              task_options: dict[str, Any] | None = None, jobs: int = 1,
+              strategy_options: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run (or re-evaluate) ``table`` and write ``<out>/<table>.{md,json,png}`` (``<table>_<task>`` for a task
     other than ``ae``, then ``_dev`` for the dev split); returns the JSON document."""
     t0 = time.time()
@@ -178,7 +188,7 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
     for bench in TABLES[table]["benches"]:
         n_steps = steps if steps is not None else int(TABLES[RUN_TABLE[bench]]["steps"])
         docs[bench] = run_bench(table, bench, task, methods, seeds, n_steps, out, cache, n_train, n_val, width, split,
-                                task_options, jobs)
+                                task_options, jobs, strategy_options)
     doc = {"table": table, "task": task, "split": split, "methods": methods, "seeds": seeds, "benches": docs,
            "train": {**TRAIN, "tiny_width": width}, "commit": git_commit() or "unknown",
            "machine": f"{platform.platform()}, {torch.get_num_threads()} torch threads",
@@ -241,12 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int_at_least(1), help=f"tiny CNN width (default {TRAIN['tiny_width']})")
     p.add_argument("--task-option", action="append", metavar="KEY=VALUE",
                    help="an option of the task's section for every run (e.g. push=hinge); use its own --out")
+    p.add_argument("--strategy-option", action="append", metavar="KEY=VALUE",
+                   help="an option of the strategy section for every run (e.g. local_about=target); use its own --out")
     p.add_argument("--jobs", type=int_at_least(1), help="runs trained at a time, each a process of one torch thread "
                    "(default 1; at most the number of cores); results do not depend on it")
     a = p.parse_args(argv)
     check_unique(p, "--seeds", a.seeds)
     run_opts = {"--seeds": a.seeds, "--steps": a.steps, "--methods": a.methods, "--n-train": a.n_train,
-                "--n-val": a.n_val, "--width": a.width, "--task-option": a.task_option, "--jobs": a.jobs}
+                "--n-val": a.n_val, "--width": a.width, "--task-option": a.task_option,
+                "--strategy-option": a.strategy_option, "--jobs": a.jobs}
     if a.table == "fig5":
         given = [name for name, value in run_opts.items() if value is not None]
         if given:
@@ -254,10 +267,13 @@ def main(argv: list[str] | None = None) -> int:
                     "belong to those tables; fig5 takes --split, --task and --out")
         fig5_from_tables(a.out, a.task, a.split)
         return 0
+    strategy_options = parse_task_options(a.strategy_option, "--strategy-option")
+    if "name" in strategy_options:
+        p.error("--strategy-option name=...: the strategy of each run is its method; choose them with --methods")
     torch.set_num_threads(1)
     run_table(a.table, a.seeds or [0, 1, 2], a.steps, a.methods or list(METHODS), a.task, a.out, a.data_cache,
               a.n_train, a.n_val, TRAIN["tiny_width"] if a.width is None else a.width, a.split,
-              parse_task_options(a.task_option), 1 if a.jobs is None else a.jobs)
+              parse_task_options(a.task_option), 1 if a.jobs is None else a.jobs, strategy_options)
     return 0
 
 

@@ -296,3 +296,39 @@ def test_the_centre_tables_plot_names_its_grouping_centres(monkeypatch, tmp_path
         multi_report.sweep_plot({**doc, "task": task}, tmp_path / "x.png")
         assert list(seen["curves"]) == [label]
         assert seen["title"].endswith("(person centres)") == (task == "centre")
+
+
+def test_strategy_options_reach_the_strategy_the_run_settings_and_the_table(tmp_path):
+    """--strategy-option local_about=target: every run's strategy gets it beside its method's name, it is part of the
+    run's settings only when given (the runs of the defaults keep theirs), the table's title names it, and
+    ``name`` is refused (the method chooses it)."""
+    import multi_report
+    import multi_runs
+    import multi_tables as mt
+
+    crowd = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test", None, {"local_about": "target"})
+    _, strategy = mt.build_run("ae", "fixanchor", 0, 8, crowd)
+    assert strategy.inner.local_about == "target" and strategy.inner.assign == "fixed"
+    default = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test")
+    assert default["strategy_cfg"] == {} and mt.build_run("ae", "fixanchor", 0, 8, default)[1].inner.local_about == "clamped"
+
+    seen = {}
+
+    def stop(settings, *a, **k):  # the settings of a run, caught where its folder's files are set up
+        seen["settings"] = settings
+        raise RuntimeError("stop")
+
+    for data in (crowd, default):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(multi_runs, "_partial_files", lambda run_dir, settings, marks: stop(settings))
+            with pytest.raises(RuntimeError):
+                multi_runs.run_one("ae", "fixanchor", 0, 2, data, tmp_path / "run", 8)
+        assert seen["settings"].get("strategy_cfg") == (data["strategy_cfg"] or None)
+
+    doc = {"title": "t", "task": "ae", "steps": 2, "seeds": [0], "summary": {}, "paired": {},
+           "task_options": {"push": "hinge"}, "strategy_options": {"local_about": "target"}}
+    assert "options push=hinge, strategy.local_about=target" in multi_report._bench_lines(doc)[0]
+    with pytest.raises(SystemExit):
+        mt.main(["table5", "--strategy-option", "name=heatmap", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="--strategy-option expects KEY=VALUE"):
+        mt.parse_task_options(["local_about"], "--strategy-option")
