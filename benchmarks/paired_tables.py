@@ -6,7 +6,8 @@
 ``A.json`` and ``B.json`` are two results files of ``benchmarks/paper_tables.py`` for the same table and split (a
 changed option, or the same options re-run on another machine). For every method in both, over the seeds both
 have, the mean ± standard error of the paired difference of each column of the table (the columns of
-``table_report.py``), and how many seeds moved the same way. Writes ``NAME.md`` and ``NAME.json`` under ``--out``.
+``table_report.py``; for the multi-person tables, each benchmark of the file with ``multi_report.py``'s columns
+under learned and oracle tags), and how many seeds moved the same way. Writes ``NAME.md`` and ``NAME.json`` under ``--out``.
 Nothing is trained: a measurement of a change, kept reproducible by a command instead of a hand calculation.
 """
 
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from multi_report import COLUMNS as MULTI_COLUMNS  # noqa: E402
+from multi_report import CROWD_COLUMNS, GROUPINGS, PAIRED, flatten  # noqa: E402
 from protocol import fmt_diff, paired_difference  # noqa: E402
 from table_report import COLUMNS  # noqa: E402
 
@@ -34,25 +37,56 @@ def columns_of(doc: dict[str, Any]) -> list[tuple[str, str, str, float, bool]]:
     return COLUMNS["faces"] if any(r.get("nme") is not None for r in rows) else COLUMNS["pose"]
 
 
+def multi_columns(runs: dict[str, list[dict[str, Any]]]) -> list[tuple[str, str, str, float, bool]]:
+    """The paired columns of a multi-person benchmark's flattened runs (those ``multi_report`` pairs), under learned
+    tags and under oracle tags (CrowdPose's bands too when the runs have them)."""
+    keys = {k for rows in runs.values() for r in rows for k in r}
+    cols = [c for c in MULTI_COLUMNS + (CROWD_COLUMNS if "cp_ap" in keys else []) if c[0] in PAIRED]
+    return [(p + key, f"{title} ({name})" if p else title, fmt, scale, False)
+            for p, name in GROUPINGS for key, title, fmt, scale in cols if p + key in keys]
+
+
+def sections(doc: dict[str, Any]) -> dict[str, tuple[dict[str, list[dict[str, Any]]], list[tuple]]]:
+    """``{section: (runs, columns)}``: one section (``""``) for a single-person table; one per benchmark for a
+    multi-person one (``benches``), its runs flattened as ``multi_report`` summarises them."""
+    if "benches" not in doc:
+        return {"": (doc["runs"], columns_of(doc))}
+    out = {}
+    for bench, b in doc["benches"].items():
+        runs = {m: [{"seed": r["seed"], **flatten(r)} for r in rows] for m, rows in b["runs"].items()}
+        out[bench] = (runs, multi_columns(runs))
+    return out
+
+
 def compare(a: dict[str, Any], b: dict[str, Any], methods: list[str] | None = None) -> dict[str, Any]:
-    """``{method: {key: {"mean", "se", "n", "seeds", "same_sign"}}}`` of ``a − b`` over the common seeds.
+    """``{method: {key: {"mean", "se", "n", "seeds", "same_sign"}}}`` of ``a − b`` over the common seeds; for a
+    multi-person table ``{benchmark: {method: ...}}``.
 
     Raises:
-        SystemExit: the files hold different tables or splits, or no method in common."""
-    for key in ("table", "split"):
+        SystemExit: the files hold different tables, splits or tasks, or no method in common."""
+    for key in ("table", "split", "task"):
         if a.get(key) != b.get(key):
             raise SystemExit(f"the two files hold different {key}s: {a.get(key)!r} and {b.get(key)!r}")
-    common = [m for m in a["runs"] if m in b["runs"] and (methods is None or m in methods)]
+    sa, sb = sections(a), sections(b)
+    out = {name: _compare_runs(sa[name][0], sb[name][0], sa[name][1], methods) for name in sa if name in sb}
+    if not out:
+        raise SystemExit(f"no benchmark in both files (A: {list(sa)}, B: {list(sb)})")
+    return out[""] if "" in out else out
+
+
+def _compare_runs(ra: dict[str, list[dict[str, Any]]], rb: dict[str, list[dict[str, Any]]], cols: list[tuple],
+                  methods: list[str] | None) -> dict[str, Any]:
+    common = [m for m in ra if m in rb and (methods is None or m in methods)]
     if not common:
-        raise SystemExit(f"no method in both files (A: {list(a['runs'])}, B: {list(b['runs'])})")
+        raise SystemExit(f"no method in both files (A: {list(ra)}, B: {list(rb)})")
     out: dict[str, Any] = {}
     for m in common:
         out[m] = {}
-        for key, *_ in columns_of(a):
-            d = paired_difference(a["runs"][m], b["runs"][m], key)
+        for key, *_ in cols:
+            d = paired_difference(ra[m], rb[m], key)
             if d is not None:
-                by_seed = {r["seed"]: r[key] for r in b["runs"][m] if r.get(key) is not None}
-                signs = [r[key] - by_seed[r["seed"]] for r in a["runs"][m] if r["seed"] in d["seeds"]]
+                by_seed = {r["seed"]: r[key] for r in rb[m] if r.get(key) is not None}
+                signs = [r[key] - by_seed[r["seed"]] for r in ra[m] if r["seed"] in d["seeds"]]
                 d["same_sign"] = max(sum(x < 0 for x in signs), sum(x > 0 for x in signs))
             out[m][key] = d
     return out
@@ -60,22 +94,38 @@ def compare(a: dict[str, Any], b: dict[str, Any], methods: list[str] | None = No
 
 def markdown(a: dict[str, Any], b: dict[str, Any], diffs: dict[str, Any], labels: tuple[str, str],
              files: tuple[str, str]) -> str:
-    cols = [c for c in columns_of(a) if any(diffs[m].get(c[0]) for m in diffs)]
-    lines = [f"# {a['table']}, {a['split']} split: {labels[0]} − {labels[1]}, paired by seed", "",
-             f"A = {labels[0]} (`{files[0]}`, commit {a.get('commit')}, {a.get('steps')} steps); "
-             f"B = {labels[1]} (`{files[1]}`, commit {b.get('commit')}, {b.get('steps')} steps). "
+    task = f" ({a['task']})" if a.get("task") else ""
+    lines = [f"# {a['table']}{task}, {a['split']} split: {labels[0]} − {labels[1]}, paired by seed", "",
+             f"A = {labels[0]} (`{files[0]}`, commit {a.get('commit')}, {_steps(a)} steps); "
+             f"B = {labels[1]} (`{files[1]}`, commit {b.get('commit')}, {_steps(b)} steps). "
              "Mean ± standard error of A − B over the seeds both have; below each, how many of them moved the "
-             "same way.", "",
-             "| Method | seeds | " + " | ".join(t for _, t, *_ in cols) + " |",
-             "|---|---|" + "---|" * len(cols)]
+             "same way."]
+    sa = sections(a)
+    for name, d_sec in ({"": diffs} if "" in sa else diffs).items():
+        if name:
+            lines += ["", f"## {a['benches'][name].get('title', name)}"]
+        lines += [""] + _section_lines(d_sec, sa[name][1])
+    lines += ["", f"Machines: A {a.get('machine')}; B {b.get('machine')}."]
+    return "\n".join(lines) + "\n"
+
+
+def _steps(doc: dict[str, Any]) -> Any:
+    """The table's steps: its own, or those of its benchmarks (a multi-person table)."""
+    if "benches" not in doc:
+        return doc.get("steps")
+    return "/".join(str(b.get("steps")) for b in doc["benches"].values())
+
+
+def _section_lines(diffs: dict[str, Any], all_cols: list[tuple]) -> list[str]:
+    cols = [c for c in all_cols if any(diffs[m].get(c[0]) for m in diffs)]
+    lines = ["| Method | seeds | " + " | ".join(t for _, t, *_ in cols) + " |", "|---|---|" + "---|" * len(cols)]
     for m, d in diffs.items():
         n = max((x["n"] for x in d.values() if x), default=0)
         cells = [fmt_diff(d.get(k), fmt, scale) for k, _, fmt, scale, _ in cols]
         lines.append(f"| {m} | {n} | " + " | ".join(cells) + " |")
         lines.append("| | same sign | " + " | ".join(f"{d[k]['same_sign']}/{d[k]['n']}" if d.get(k) else ""
                                                     for k, *_ in cols) + " |")
-    lines += ["", f"Machines: A {a.get('machine')}; B {b.get('machine')}."]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -52,3 +52,27 @@ def test_the_published_correction_is_what_the_command_gives(tmp_path, capsys):
     assert round(doc["FixAnchor"]["inv_error_out"]["mean"], 2) == -1.98
     assert round(doc["LocalAnchor"]["inv_error_out"]["se"], 2) == 0.47
     assert "| FixAnchor | 5 | +0.04 ± 0.02 |" in (tmp_path / "c.md").read_text() and "clamped − target" in capsys.readouterr().out
+
+
+def _multi(aps: dict[int, float], task: str = "ae") -> dict:
+    rows = [{"seed": s, "ap": ap, "recall": 0.5, "ap50": 0.3, "oracle_tags": {"ap": 2 * ap, "recall": 0.5}}
+            for s, ap in aps.items()]
+    return {"table": "table5", "task": task, "split": "test", "commit": "c", "machine": "m",
+            "benches": {"crowd": {"title": "crowd figures", "steps": 36, "runs": {"FixAnchor": rows}}}}
+
+
+def test_multi_person_tables_are_compared_per_benchmark_and_grouping(tmp_path):
+    """A multi-person file (benchmarks/multi_tables.py): per benchmark, the paired columns under learned and oracle
+    tags, read from the runs as multi_report flattens them."""
+    a, b = _multi({0: 0.20, 1: 0.30, 2: 0.25}), _multi({0: 0.10, 1: 0.20, 2: 0.25})
+    d = compare(a, b)["crowd"]["FixAnchor"]
+    assert d["ap"]["mean"] == pytest.approx(0.2 / 3) and d["ap"]["same_sign"] == 2
+    assert d["oracle.ap"]["mean"] == pytest.approx(0.4 / 3) and d["recall"]["mean"] == pytest.approx(0.0)
+    for name, doc in (("a", a), ("b", b)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--name", "m", "--out", str(tmp_path)])
+    md = (tmp_path / "m.md").read_text()
+    assert md.startswith("# table5 (ae), test split: A − B") and "## crowd figures" in md and "36 steps" in md
+    assert "| FixAnchor | 3 | +0.000 ± 0.000 | +6.7 ± 3.3 | +0.0 ± 0.0 | +0.000 ± 0.000 | +13.3 ± 6.7 |" in md
+    with pytest.raises(SystemExit, match="different tasks"):
+        compare(a, _multi({0: 0.1}, task="centre"))
