@@ -547,6 +547,37 @@ def test_encode_matches_reference(cfg, n):
             _assert_same_encoding(fast, ref)
 
 
+@pytest.mark.parametrize("cfg", REFERENCE_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_encode_of_one_instance_with_unlabelled_targets_matches_reference(cfg):
+    """One instance with unlabelled targets (an image with none labelled among them): the encode ranks the labelled
+    targets' rows only where it can (``_ranked_rows``), and gives the reference's targets either way."""
+    k = 5
+    st = build_strategy(cfg, k, S, (W, H))
+    for seed in range(4):
+        out = random_outputs(st, 20 + seed, b=4)
+        kp, vis = _crowded_batch(seed, 4, 1, k)
+        vis = torch.randint(0, 3, vis.shape, generator=torch.Generator().manual_seed(seed))
+        vis[0] = 0  # an image with no labelled keypoint
+        vis[1, 0, 0] = 2
+        gt_valid = (vis > 0).permute(0, 2, 1)
+        rows = st._ranked_rows(gt_valid, st.assign == "adaptive" and 0 >= st.warmup_steps)
+        assert (rows is None) == (cfg.get("candidate_radius") is not None), "labelled rows ranked alone where they can be"
+        assert rows is None or rows.tolist() == gt_valid.reshape(-1).nonzero().squeeze(1).tolist()
+        for step in (0, 10):
+            _assert_same_encoding(st.encode(out, kp, vis, step=step), reference_encode(st, out, kp, vis, step=step))
+
+
+def test_every_row_is_ranked_where_a_row_needs_more_than_its_own_target():
+    """The OKS quality reads a per-type constant and LocalAnchor's candidates a mask: their rows are all ranked; an
+    encode whose targets are all labelled ranks every row as before."""
+    valid = torch.tensor([[[True], [False]], [[True], [True]]])
+    oks = build_strategy({"name": "adaanchor", "quality": "oks", "oks_sigmas": [0.5, 0.5]}, 2, S, (W, H))
+    for st in (oks, build_strategy({"name": "localanchor"}, 2, S, (W, H))):
+        assert st._ranked_rows(valid, True) is None
+    st = build_strategy({"name": "adaanchor"}, 2, S, (W, H))
+    assert st._ranked_rows(valid, True).tolist() == [0, 2, 3] and st._ranked_rows(torch.ones_like(valid), True) is None
+
+
 @pytest.mark.parametrize("name", ["adaanchor", "fixanchor", "localanchor"])
 def test_encode_reads_no_scalar_back_from_the_device(name):
     """Its diagnostics stay 0-d tensors, read only when a step is logged: on a GPU a scalar read waits for the

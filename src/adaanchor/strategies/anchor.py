@@ -24,10 +24,12 @@ from .anchor_decode import decode_anchor, decode_anchor_features, head_matrices
 from .assign_targets import (
     cell_distances2,
     clamp_to_map,
+    labelled_rows,
     owner_index,
     point_offsets,
     predicted_xy,
     take_instance,
+    take_rows,
     window_close,
     window_fits,
 )
@@ -170,10 +172,13 @@ class AnchorStrategy(Strategy):
         # Every cell's distance to every target: the fixed ranking, the candidate radius (and with local_about=target
         # the local targets of several instances) read it.
         local_d2 = self.refine and self.local_about == "target" and (n > 1 or not window_fits(self.local_radius, h, w))
-        needs_d2 = not adaptive or self.candidate_radius is not None or local_d2
+        rows = self._ranked_rows(valid, adaptive)
+        needs_d2 = (not adaptive and rows is None) or self.candidate_radius is not None or local_d2
         cell_d2 = cell_distances2(gt, h, w, s) if needs_d2 else None  # (B, K, N, hw)
         soft = adaptive and self.opts["soft_targets"]
-        if adaptive:
+        if rows is not None:  # one instance, top-k of every cell: only the labelled targets' rows are ranked
+            rank, how, cand = self._rank_rows(outputs, gt, valid, rows, adaptive), "topk", None
+        elif adaptive:
             rank, logr, cand, is_log = self._adaptive_rank(outputs, gt, valid, cell_d2)
             how = self.opts["select"]
             values = (rank.exp() if is_log else rank) if (how == "atss" or soft) else None
@@ -182,7 +187,7 @@ class AnchorStrategy(Strategy):
             rank, how, values, r, cand = -cell_d2, "topk", None, None, None
         chan_w = valid.any(dim=2).float() if self.ignore_unlabelled else torch.ones(b, k, device=conf.device)
         if n == 1 and how == "topk" and cand is None and not soft:
-            conf_t, offset_t = self._one_instance_topk(rank, gt, valid, h, w)
+            conf_t, offset_t = self._one_instance_topk(rank, gt, valid, h, w, rows)
         else:
             conf_t, offset_t = self._assigned(rank, values, r, cand, how, gt, valid, soft, h, w)
         targets: dict[str, Target | PointTarget] = {
@@ -203,12 +208,37 @@ class AnchorStrategy(Strategy):
         stats["adaptive"] = float(adaptive)
         return Encoded(targets, stats)
 
-    def _one_instance_topk(self, rank: Tensor, gt: Tensor, valid: Tensor, h: int, w: int) -> tuple[Tensor, PointTarget]:
+    def _ranked_rows(self, valid: Tensor, adaptive: bool) -> Tensor | None:
+        """The rows to rank when only the labelled targets' need it (:func:`labelled_rows`): one instance, top-k of
+        every cell (no candidate mask), and a ranking that is the same computation for every row (the gaussian
+        quality: the OKS one reads a per-type constant). None: rank every row."""
+        if valid.shape[2] != 1 or self.candidate_radius is not None:
+            return None
+        if adaptive and (self.opts["select"] != "topk" or self.opts["soft_targets"] or self.opts["quality"] != "gaussian"
+                         or self.opts["prior"] == "instance"):
+            return None
+        return labelled_rows(valid)
+
+    def _rank_rows(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor, rows: Tensor, adaptive: bool) -> Tensor:
+        """The ranking of the targets ``rows`` only, ``(1, R, 1, hw)`` (:meth:`_ranked_rows`)."""
+        h, w = outputs["conf"].shape[-2:]
+        if not adaptive:
+            return -cell_distances2(take_rows(gt, rows), h, w, self.stride)
+        heads = {"conf": 1, "offset": 2, **({"local": 2} if self.refine and self.refine_in_score else {})}
+        sub = {name: take_rows(outputs[name], rows, c) for name, c in heads.items()}
+        return self._adaptive_rank(sub, take_rows(gt, rows), take_rows(valid, rows), None)[0]
+
+    def _one_instance_topk(self, rank: Tensor, gt: Tensor, valid: Tensor, h: int, w: int,
+                           rows: Tensor | None = None) -> tuple[Tensor, PointTarget]:
         """:meth:`_assigned` for one instance, every cell a candidate and top-k selection, without a dense mask:
         the top-k cells of a labelled target are its positives, so the confidence target is written at them
-        and the offsets are read there. Returns ``conf_t (B, K, hw)`` and the offset target."""
+        and the offsets are read there. ``rank``: ``(B, K, 1, hw)``, or with ``rows`` the ranks of those rows only
+        (:meth:`_ranked_rows`; an unranked row picks cell 0, not a positive). Returns ``conf_t (B, K, hw)`` and
+        the offset target."""
         b, k = valid.shape[:2]
-        cells = rank.topk(min(self.topk, h * w), dim=-1, sorted=False).indices[:, :, 0]  # (B, K, k), distinct
+        m = min(self.topk, h * w)
+        picked = rank.reshape(-1, h * w).topk(m, dim=-1, sorted=False).indices  # (rows, k), distinct
+        cells = (picked if rows is None else picked.new_zeros(b * k, m).index_copy_(0, rows, picked)).view(b, k, m)
         hit = valid.expand(b, k, cells.shape[-1])  # (B, K, 1) -> every pick of a labelled target
         conf_t = torch.zeros(b, k, h * w, device=rank.device).scatter_(-1, cells, hit.float())
         return conf_t, point_offsets(gt, None, None, h, w, self.stride, cells=cells, cells_ok=hit)

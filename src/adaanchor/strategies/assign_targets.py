@@ -79,6 +79,28 @@ def predicted_xy(offset: Tensor, local: Tensor | None, k: int, stride: int) -> t
     return xy[:, :, 0].unsqueeze(2), xy[:, :, 1].unsqueeze(2)
 
 
+def labelled_rows(valid: Tensor) -> Tensor | None:
+    """The flat rows ``b * K + k`` of the labelled targets of ``valid (B, K, 1)`` (one instance), ``(R,)``; None when
+    every target is labelled, or on a GPU (finding them reads a count back from the device, and there the ranking
+    of an unlabelled row costs next to nothing)."""
+    if valid.device.type != "cpu":
+        return None
+    rows = valid.reshape(-1).nonzero().squeeze(1)
+    return None if rows.numel() == valid.numel() else rows
+
+
+def take_rows(x: Tensor, rows: Tensor, per_row: int = 1) -> Tensor:
+    """The rows ``rows`` of ``x (B, per_row * K, ...)`` (row ``b * K + k`` = channels ``per_row * k ...`` of
+    image ``b``) as one image of ``R`` types, ``(1, per_row * R, ...)``: a per-target computation then runs on
+    the labelled targets only."""
+    b, kc, *rest = x.shape
+    k = kc // per_row
+    # Indexed by (image, type) pairs: the heads' outputs are channel slices of one tensor, so merging B and K into
+    # one dimension for an index_select would copy the whole map first.
+    picked = x.view(b, k, per_row, *rest)[rows.div(k, rounding_mode="floor"), rows.remainder(k)]
+    return picked.view(1, -1, *rest)
+
+
 def owner_index(rank: Tensor, selected: Tensor) -> Tensor | None:
     """Instance each cell regresses to: the one that ranked it highest among those that selected it.
 
