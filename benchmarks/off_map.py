@@ -85,7 +85,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         for name in ("keypoints", "centres"):
             c = r[name]
-            lines.append(f"| {Path(r['file']).name} | {name} | {c['labelled']} | {pct(c['beyond'], c['labelled'])} | "
+            f = Path(r["file"])
+            lines.append(f"| {f.parent.name}/{f.name} | {name} | {c['labelled']} | {pct(c['beyond'], c['labelled'])} | "
                          f"{pct(c['beyond_radius'], c['labelled'])} | {c['max_cells']} |")
     return "\n".join(lines) + "\n"
 

@@ -31,7 +31,7 @@ def test_counts_and_distances_against_the_outer_cell_centres(tmp_path, capsys):
     assert row["centres"] == {"labelled": 1, "beyond": 0, "beyond_radius": 0, "max_cells": 0.0}
     assert off_map.count_file(path, 4, 3.0)["keypoints"]["beyond_radius"] == 0  # "more than" the radius
     assert off_map.main([str(path), "--out", str(tmp_path / "out")]) == 0
-    assert "| a.json | keypoints | 3 | 2 (66.67 %) | 1 (33.33 %) | 3.0 |" in capsys.readouterr().out
+    assert f"| {tmp_path.name}/a.json | keypoints | 3 | 2 (66.67 %) | 1 (33.33 %) | 3.0 |" in capsys.readouterr().out
     assert json.loads((tmp_path / "out" / "off_map.json").read_text())[0]["keypoints"]["beyond"] == 2
 
 
