@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from ..coords import outside_frame
 from ..errors import DataError
-from .pixels import ImageTypeError, ImageValueError, guessed_bit_depth, pil_pixels, rgb8
+from .pixels import STACK_SUFFIXES, ImageTypeError, ImageValueError, guessed_bit_depth, pil_pixels, rgb8
 from .records import Instance
 from .spec import KeypointSpec
 from .transforms import (
@@ -66,7 +66,9 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
     given to the predictor follow too (:mod:`adaanchor.data.pixels`): 16-bit and 32-bit integer images are
     scaled by their bit depth (the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value, above
     that the bits it needs; ``bit_depth`` declares it for every image, as ``data.bit_depth`` does; when it is None
-    and ``info`` is a dict, ``info["guessed_bit_depth"]`` receives the depth guessed for such an image),
+    and ``info`` is a dict, ``info["guessed_bit_depth"]`` receives the depth guessed for such an image, and
+    ``info["pages"]`` the number of pages of a multi-frame file, :data:`~adaanchor.data.pixels.STACK_SUFFIXES`,
+    whose first page is read),
     float images by [0, 1] when they lie in it, as they are when they hold whole numbers 0..255, by their own
     min..max otherwise (never clipped to black); a float image with NaN or infinite values is refused.
     ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations
@@ -92,6 +94,8 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
             # Between Pillow's warning limit and twice it: a large image on purpose (aerial, scans), not an attack.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as im:
+                if info is not None and p.suffix.lower() in STACK_SUFFIXES:
+                    info["pages"] = int(getattr(im, "n_frames", 1) or 1)
                 im.load()
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
                 if exif == "apply" and orientation != 1:
@@ -125,7 +129,7 @@ class DatasetImages:
             raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
         self.exif, self.bit_depth, self._warned = exif, bit_depth, False
         self._depth: tuple[int, str] | None = None  # the first guessed depth, and its image
-        self._depth_warned = False
+        self._depth_warned = self._pages_warned = False
         self._cache: dict[str, np.ndarray] | None = {} if cache else None
 
     def __call__(self, path: str) -> np.ndarray:
@@ -134,6 +138,12 @@ class DatasetImages:
         info: dict[str, Any] = {}
         img, orientation = read_image(path, self.exif, self.bit_depth, info)
         self._check_depth(path, info.get("guessed_bit_depth"))
+        if info.get("pages", 1) > 1 and not self._pages_warned:
+            self._pages_warned = True  # once per dataset, as a stack of frames is usually one of many
+            warnings.warn(f"{path}: holds {info['pages']} pages (a TIFF stack or an animation); a dataset reads its "
+                          "first page only, the frame its keypoints are taken to be in; to train on other pages, "
+                          "write them as separate images (adaanchor predict and viz read such files page by page); "
+                          "further images of this dataset are not reported", stacklevel=3)
         if orientation != 1 and self.exif == "ignore" and not self._warned:
             # Once per dataset: the stored pixels are used, which is right for annotations made on them.
             self._warned = True

@@ -44,6 +44,11 @@ class ImageValueError(AdaAnchorError, ValueError):
     """An image whose shape or values have no reading (NaN pixels, no channel axis): a ValueError, one line."""
 
 
+
+#: Image suffixes that can hold several frames (a TIFF stack, an animated GIF or WebP): ``predict`` reads such a file
+#: with more than one page page by page; a dataset reads its first page and says so.
+STACK_SUFFIXES = frozenset({".tif", ".tiff", ".gif", ".webp"})
+
 def _named(what: str, message: str) -> str:
     return f"{what}: {message}" if what else message
 

@@ -17,12 +17,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from ..data.pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
+from ..data.pixels import STACK_SUFFIXES, ImageTypeError, ImageValueError, pil_pixels, rgb8
 from ..errors import AdaAnchorError
 from .video_in import Frame, VideoInfo
-
-#: Image suffixes that can hold several frames; a file of one of them with more than one is read as a stack.
-STACK_SUFFIXES = frozenset({".tif", ".tiff", ".gif", ".webp"})
 
 
 def page_count(path: str | Path) -> int:
