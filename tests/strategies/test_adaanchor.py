@@ -16,6 +16,7 @@ from torch import Tensor
 
 from adaanchor.coords import cell_centers, refine_points
 from adaanchor.strategies import build_strategy
+from adaanchor.strategies.assign_targets import cell_distances2
 from adaanchor.strategies.base import Encoded, Target
 
 S = 4  # stride
@@ -547,35 +548,71 @@ def test_encode_matches_reference(cfg, n):
             _assert_same_encoding(fast, ref)
 
 
+def _unlabelled_batch(seed: int, b: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One instance per image, some targets unlabelled, one image with none labelled."""
+    kp, _ = _crowded_batch(seed, b, 1, k)
+    vis = torch.randint(0, 3, (b, 1, k), generator=torch.Generator().manual_seed(seed))
+    vis[0] = 0
+    vis[1, 0, 0] = 2
+    return kp, vis
+
+
+def _ranked(st, monkeypatch) -> list[int]:
+    """Counts of the rows each encode ranked alone (``_rank_rows``)."""
+    seen: list[int] = []
+    orig = st._rank_rows
+    monkeypatch.setattr(st, "_rank_rows", lambda out, gt, valid, rows, adaptive: seen.append(len(rows))
+                        or orig(out, gt, valid, rows, adaptive))
+    return seen
+
+
 @pytest.mark.parametrize("cfg", REFERENCE_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
-def test_encode_of_one_instance_with_unlabelled_targets_matches_reference(cfg):
-    """One instance with unlabelled targets (an image with none labelled among them): the encode ranks the labelled
-    targets' rows only where it can (``_ranked_rows``), and gives the reference's targets either way."""
+def test_encode_of_one_instance_with_unlabelled_targets_matches_reference(cfg, monkeypatch):
+    """One instance with unlabelled targets: the encode ranks the labelled targets' rows only, and gives the
+    reference's targets."""
     k = 5
     st = build_strategy(cfg, k, S, (W, H))
+    seen = _ranked(st, monkeypatch)
     for seed in range(4):
         out = random_outputs(st, 20 + seed, b=4)
-        kp, vis = _crowded_batch(seed, 4, 1, k)
-        vis = torch.randint(0, 3, vis.shape, generator=torch.Generator().manual_seed(seed))
-        vis[0] = 0  # an image with no labelled keypoint
-        vis[1, 0, 0] = 2
-        gt_valid = (vis > 0).permute(0, 2, 1)
-        rows = st._ranked_rows(gt_valid, st.assign == "adaptive" and 0 >= st.warmup_steps)
-        assert (rows is None) == (cfg.get("candidate_radius") is not None), "labelled rows ranked alone where they can be"
-        assert rows is None or rows.tolist() == gt_valid.reshape(-1).nonzero().squeeze(1).tolist()
+        kp, vis = _unlabelled_batch(seed, 4, k)
         for step in (0, 10):
             _assert_same_encoding(st.encode(out, kp, vis, step=step), reference_encode(st, out, kp, vis, step=step))
+            assert seen.pop() == int((vis > 0).sum())
 
 
-def test_every_row_is_ranked_where_a_row_needs_more_than_its_own_target():
-    """The OKS quality reads a per-type constant and LocalAnchor's candidates a mask: their rows are all ranked; an
-    encode whose targets are all labelled ranks every row as before."""
-    valid = torch.tensor([[[True], [False]], [[True], [True]]])
-    oks = build_strategy({"name": "adaanchor", "quality": "oks", "oks_sigmas": [0.5, 0.5]}, 2, S, (W, H))
-    for st in (oks, build_strategy({"name": "localanchor"}, 2, S, (W, H))):
-        assert st._ranked_rows(valid, True) is None
-    st = build_strategy({"name": "adaanchor"}, 2, S, (W, H))
-    assert st._ranked_rows(valid, True).tolist() == [0, 2, 3] and st._ranked_rows(torch.ones_like(valid), True) is None
+ONE_INSTANCE_CASES = [
+    {"name": "localanchor"},
+    {"name": "localanchor", "topk": 40},  # more picks than candidates near a corner
+    {"name": "adaanchor", "prior": "instance", "prior_scale": 0.5},
+    {"name": "adaanchor", "quality": "oks", "oks_sigmas": [0.3, 0.5, 0.7, 0.9, 1.1]},
+    {"name": "adaanchor", "metric": "aligned"},
+    {"name": "adaanchor", "candidate_radius": 1.5, "topk": 9},
+]
+
+
+@pytest.mark.parametrize("cfg", ONE_INSTANCE_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize("unlabelled", [True, False])
+def test_one_instance_topk_gives_the_dense_selections_targets(cfg, unlabelled, monkeypatch):
+    """The options the reference does not cover (instance prior, OKS quality, aligned metric, candidates): the
+    one-instance top-k path, with the labelled rows ranked alone or every row, gives the targets of the dense
+    selection (``_assigned``: the top-k mask and the candidate mask, as several instances are encoded)."""
+    k = 5
+    st = build_strategy(cfg, k, S, (W, H))
+    seen = _ranked(st, monkeypatch)
+    for seed in range(3):
+        out = random_outputs(st, 30 + seed, b=4)
+        kp, vis = _unlabelled_batch(seed, 4, k) if unlabelled else (_crowded_batch(seed, 4, 1, k)[0], torch.ones(4, 1, k))
+        enc = st.encode(out, kp, vis)
+        assert seen.pop() == int((vis > 0).sum()) if unlabelled else not seen
+        gt, valid = kp.float().permute(0, 2, 1, 3), (vis > 0).permute(0, 2, 1)
+        h, w = out["conf"].shape[-2:]
+        d2 = cell_distances2(gt, h, w, S)
+        rank, _, cand, _ = st._adaptive_rank(out, gt, valid, d2)
+        conf_t, offset_t = st._assigned(rank, None, None, cand, "topk", gt, valid, False, h, w)
+        assert torch.equal(enc.targets["conf"].value, conf_t.view_as(enc.targets["conf"].value))
+        assert torch.equal(enc.targets["offset"].weight, offset_t.weight)
+        torch.testing.assert_close(enc.targets["offset"].value, offset_t.value, rtol=0, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["adaanchor", "fixanchor", "localanchor"])

@@ -172,12 +172,14 @@ class AnchorStrategy(Strategy):
         # Every cell's distance to every target: the fixed ranking, the candidate radius (and with local_about=target
         # the local targets of several instances) read it.
         local_d2 = self.refine and self.local_about == "target" and (n > 1 or not window_fits(self.local_radius, h, w))
-        rows = self._ranked_rows(valid, adaptive)
-        needs_d2 = (not adaptive and rows is None) or self.candidate_radius is not None or local_d2
-        cell_d2 = cell_distances2(gt, h, w, s) if needs_d2 else None  # (B, K, N, hw)
         soft = adaptive and self.opts["soft_targets"]
-        if rows is not None:  # one instance, top-k of every cell: only the labelled targets' rows are ranked
-            rank, how, cand = self._rank_rows(outputs, gt, valid, rows, adaptive), "topk", None
+        one_topk = n == 1 and not soft and (not adaptive or self.opts["select"] == "topk")
+        rows = labelled_rows(valid) if one_topk else None
+        needs_d2 = (rows is None and (not adaptive or self.candidate_radius is not None)) or local_d2
+        cell_d2 = cell_distances2(gt, h, w, s) if needs_d2 else None  # (B, K, N, hw)
+        if rows is not None:  # one instance and top-k selection: only the labelled targets' rows are ranked
+            rank, cand = self._rank_rows(outputs, gt, valid, rows, adaptive)
+            how = "topk"
         elif adaptive:
             rank, logr, cand, is_log = self._adaptive_rank(outputs, gt, valid, cell_d2)
             how = self.opts["select"]
@@ -186,8 +188,8 @@ class AnchorStrategy(Strategy):
         else:
             rank, how, values, r, cand = -cell_d2, "topk", None, None, None
         chan_w = valid.any(dim=2).float() if self.ignore_unlabelled else torch.ones(b, k, device=conf.device)
-        if n == 1 and how == "topk" and cand is None and not soft:
-            conf_t, offset_t = self._one_instance_topk(rank, gt, valid, h, w, rows)
+        if one_topk:
+            conf_t, offset_t = self._one_instance_topk(rank, cand, gt, valid, h, w, rows)
         else:
             conf_t, offset_t = self._assigned(rank, values, r, cand, how, gt, valid, soft, h, w)
         targets: dict[str, Target | PointTarget] = {
@@ -208,38 +210,42 @@ class AnchorStrategy(Strategy):
         stats["adaptive"] = float(adaptive)
         return Encoded(targets, stats)
 
-    def _ranked_rows(self, valid: Tensor, adaptive: bool) -> Tensor | None:
-        """The rows to rank when only the labelled targets' need it (:func:`labelled_rows`): one instance, top-k of
-        every cell (no candidate mask), and a ranking that is the same computation for every row (the gaussian
-        quality: the OKS one reads a per-type constant). None: rank every row."""
-        if valid.shape[2] != 1 or self.candidate_radius is not None:
-            return None
-        if adaptive and (self.opts["select"] != "topk" or self.opts["soft_targets"] or self.opts["quality"] != "gaussian"
-                         or self.opts["prior"] == "instance"):
-            return None
-        return labelled_rows(valid)
-
-    def _rank_rows(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor, rows: Tensor, adaptive: bool) -> Tensor:
-        """The ranking of the targets ``rows`` only, ``(1, R, 1, hw)`` (:meth:`_ranked_rows`)."""
+    def _rank_rows(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor,
+                   rows: Tensor, adaptive: bool) -> tuple[Tensor, Tensor | None]:
+        """The ranking of the targets ``rows`` (:func:`labelled_rows`) only, as one image of ``R`` types:
+        ``(1, R, 1, hw)`` and the candidate mask of the same shape (or None). What a row's ranking reads of its
+        instance or its type (the instance's area, the OKS kappa) is taken for it from the whole batch."""
         h, w = outputs["conf"].shape[-2:]
+        sub_gt = take_rows(gt, rows)
         if not adaptive:
-            return -cell_distances2(take_rows(gt, rows), h, w, self.stride)
+            return -cell_distances2(sub_gt, h, w, self.stride), None
         heads = {"conf": 1, "offset": 2, **({"local": 2} if self.refine and self.refine_in_score else {})}
         sub = {name: take_rows(outputs[name], rows, c) for name, c in heads.items()}
-        return self._adaptive_rank(sub, take_rows(gt, rows), take_rows(valid, rows), None)[0]
+        area = None
+        if self.opts["quality"] == "oks" or self.opts["prior"] == "instance":
+            area = take_rows(instance_area(gt, valid).expand(*valid.shape), rows)  # (1, R, 1): each row's instance
+        kappa = None if self.kappa is None else self.kappa.to(gt.device)[rows.remainder(gt.shape[1])]
+        cell_d2 = cell_distances2(sub_gt, h, w, self.stride) if self.candidate_radius is not None else None
+        rank, _, cand, _ = self._adaptive_rank(sub, sub_gt, take_rows(valid, rows), cell_d2, area, kappa)
+        return rank, cand
 
-    def _one_instance_topk(self, rank: Tensor, gt: Tensor, valid: Tensor, h: int, w: int,
+    def _one_instance_topk(self, rank: Tensor, cand: Tensor | None, gt: Tensor, valid: Tensor, h: int, w: int,
                            rows: Tensor | None = None) -> tuple[Tensor, PointTarget]:
-        """:meth:`_assigned` for one instance, every cell a candidate and top-k selection, without a dense mask:
-        the top-k cells of a labelled target are its positives, so the confidence target is written at them
-        and the offsets are read there. ``rank``: ``(B, K, 1, hw)``, or with ``rows`` the ranks of those rows only
-        (:meth:`_ranked_rows`; an unranked row picks cell 0, not a positive). Returns ``conf_t (B, K, hw)`` and
-        the offset target."""
+        """:meth:`_assigned` for one instance and top-k selection, without a dense mask: the top-k cells of a
+        labelled target that are among its candidates (``cand``, None: every cell) are its positives, so the
+        confidence target is written at them and the offsets are read there. ``rank``: ``(B, K, 1, hw)``, or
+        with ``rows`` the ranks of those rows only (:meth:`_rank_rows`; an unranked row picks cell 0, not a
+        positive). Returns ``conf_t (B, K, hw)`` and the offset target."""
         b, k = valid.shape[:2]
         m = min(self.topk, h * w)
         picked = rank.reshape(-1, h * w).topk(m, dim=-1, sorted=False).indices  # (rows, k), distinct
-        cells = (picked if rows is None else picked.new_zeros(b * k, m).index_copy_(0, rows, picked)).view(b, k, m)
-        hit = valid.expand(b, k, cells.shape[-1])  # (B, K, 1) -> every pick of a labelled target
+        # top-k returns cells outside the candidates (rank -inf) where fewer than k are candidates: not positives
+        ok = None if cand is None else cand.reshape(-1, h * w).gather(1, picked)
+        if rows is not None:
+            picked = picked.new_zeros(b * k, m).index_copy_(0, rows, picked)
+            ok = None if ok is None else ok.new_zeros(b * k, m).index_copy_(0, rows, ok)
+        cells = picked.view(b, k, m)
+        hit = valid.expand(b, k, m) if ok is None else valid & ok.view(b, k, m)  # every pick of a labelled target
         conf_t = torch.zeros(b, k, h * w, device=rank.device).scatter_(-1, cells, hit.float())
         return conf_t, point_offsets(gt, None, None, h, w, self.stride, cells=cells, cells_ok=hit)
 
@@ -274,10 +280,12 @@ class AnchorStrategy(Strategy):
         near = None if d_loc.shape[2] == 1 else d_loc.min(dim=2, keepdim=True).indices  # argmin: 10x slower here
         return point_offsets(gt, take_instance(d_loc, near) <= lim, near, h, w, s)
 
-    def _adaptive_rank(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor,
-                       cell_d2: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None, bool]:
+    def _adaptive_rank(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor, cell_d2: Tensor | None,
+                       area: Tensor | None = None, kappa: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None, bool]:
         """Ranking of the cells per target, ``(B, K, N, hw)``, ``-inf`` outside the candidates.
 
+        ``area`` / ``kappa``: the instances' areas and the types' OKS kappas, when the caller has them (a subset
+        of the rows, :meth:`_rank_rows`); None: from ``gt`` / ``self.kappa``.
         Returns ``(rank, log r, candidate mask or None, is_log)``: ``rank`` is the log of the metric
         (``mul`` and ``aligned``: the same order as the metric, without exponentials) or the metric itself
         (``add``).
@@ -287,8 +295,9 @@ class AnchorStrategy(Strategy):
         local = outputs.get("local") if (self.refine and self.refine_in_score) else None
         px, py = predicted_xy(outputs["offset"], local, k, self.stride)  # (B, K, 1, hw)
         d2 = (px - gt[..., 0:1]).square_().add_((py - gt[..., 1:2]).square_())  # (B, K, N, hw), in place
-        area = instance_area(gt, valid) if (self.opts["quality"] == "oks" or self.opts["prior"] == "instance") else None
-        logr = log_quality(d2, self.opts["quality"], self.sigma, area, self.kappa)
+        if area is None and (self.opts["quality"] == "oks" or self.opts["prior"] == "instance"):
+            area = instance_area(gt, valid)  # (B, 1, N)
+        logr = log_quality(d2, self.opts["quality"], self.sigma, area, self.kappa if kappa is None else kappa)
         logit = outputs["conf"].float().view(b, k, 1, hw)
         is_log = True
         if self.opts["metric"] == "aligned":
