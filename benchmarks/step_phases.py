@@ -1,7 +1,12 @@
 """Where a training step's time goes: forward, encode, losses, backward and optimizer, per strategy, interleaved.
 
     python benchmarks/step_phases.py [--steps 60] [--threads 2] [--strategies heatmap adaanchor fixanchor]
-                                     [--setup tiny|resnet50] [--out benchmarks/results] [--name step_phases]
+                                     [--setup tiny|resnet50] [--labelled random|all] [--out benchmarks/results]
+                                     [--name step_phases]
+
+``--labelled random`` (the default) takes ``speed.py``'s batch, whose visibilities are 0, 1 or 2 alike, so that a
+third of the targets are unlabelled; ``--labelled all`` labels every target, as the demo's synthetic figures are
+(the anchor encode ranks the labelled targets only, so the two differ for it).
 
 ``--strategies heatmap heatmap+anchor_heads adaanchor`` splits AdaAnchor's extra time into its head rows and the rest
 (:data:`HEAD_ROWS`).
@@ -45,6 +50,8 @@ from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 PHASES = ("forward", "encode", "losses", "backward", "optimizer", "step")
 EXTRA = ("page_faults",)  # minor page faults of the process during the step (fresh memory the kernel maps in)
 SETUPS = {"tiny": TINY, "resnet50": RESNET50}
+LABELLED = {"random": "visibilities 0/1/2 alike (a third of the targets unlabelled)",
+            "all": "every target labelled"}
 
 
 #: A pseudo-strategy: the heatmap's targets and loss on a model with AdaAnchor's head rows (confidence, offset and
@@ -54,7 +61,7 @@ SETUPS = {"tiny": TINY, "resnet50": RESNET50}
 HEAD_ROWS = "heatmap+anchor_heads"
 
 
-def _stepper(setup: dict[str, Any], name: str):
+def _stepper(setup: dict[str, Any], name: str, labelled: str = "random"):
     """A function taking one training step of ``name`` (a strategy or :data:`HEAD_ROWS`) and returning its
     phases' times in ms."""
     if name == HEAD_ROWS:
@@ -65,6 +72,8 @@ def _stepper(setup: dict[str, Any], name: str):
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     images, kp, vis = _batch(setup, setup["batch"], strategy.num_keypoints)
+    if labelled == "all":
+        vis = vis.clamp(min=1)
     gamma = float(cfg.strategy.focal_gamma)
 
     def step() -> list[float]:
@@ -94,9 +103,10 @@ def _stepper(setup: dict[str, Any], name: str):
     return step
 
 
-def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5) -> dict[str, Any]:
+def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5,
+            labelled: str = "random") -> dict[str, Any]:
     """Median ms per phase and strategy over ``steps`` interleaved steps, and the paired step ratios."""
-    steppers = {n: _stepper(setup, n) for n in names}
+    steppers = {n: _stepper(setup, n, labelled) for n in names}
     for fn in steppers.values():
         for _ in range(warmup):
             fn()
@@ -113,7 +123,7 @@ def measure(setup: dict[str, Any], names: list[str], steps: int, warmup: int = 5
         ratios.update({f"{n} / {HEAD_ROWS}": statistics.median(a[step] / b[step] for a, b in
                                                                zip(times[n], times[HEAD_ROWS]))
                        for n in names if n not in (HEAD_ROWS, base, "heatmap")})
-    return {"ms": ms, "ratios": ratios, "steps": steps}
+    return {"ms": ms, "ratios": ratios, "steps": steps, "labelled": labelled}
 
 
 def to_markdown(res: dict[str, Any]) -> str:
@@ -121,7 +131,8 @@ def to_markdown(res: dict[str, Any]) -> str:
     lines = ["# Training step by phase", "",
              f"Machine: {m['processor']}, {m['cpu_count']} cores, torch {m['torch']}, {m['threads']} threads, CPU, "
              f"malloc {m.get('malloc', 'default')}; "
-             f"commit {m['commit']}. Setup {res['setup']}, {res['steps']} interleaved steps per strategy, median ms "
+             f"commit {m['commit']}. Setup {res['setup']}, {LABELLED[res.get('labelled', 'random')]}, {res['steps']} "
+             "interleaved steps per strategy, median ms "
              "per phase (the step is the sum, its median taken on its own) and the median minor page faults per "
              "step.", "",
              "| strategy | " + " | ".join(PHASES + EXTRA) + " |", "|---" * (len(PHASES) + len(EXTRA) + 1) + "|"]
@@ -139,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"the first is the reference of the ratios; {HEAD_ROWS}: the heatmap on a model with "
                         "AdaAnchor's head rows (what the rows alone cost)")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
+    p.add_argument("--labelled", choices=tuple(LABELLED), default="random",
+                   help="random (default): a third of the targets unlabelled; all: every one labelled (the demo's data)")
     p.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     p.add_argument("--name", default="step_phases", help="stem of the files written under --out (default "
                    "step_phases: name a quick run otherwise, so that it does not replace the table docs/speed.md quotes)")
@@ -146,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     mode = set_malloc(a.malloc)
-    res = {"machine": machine(a.threads, mode), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps)}
+    res = {"machine": machine(a.threads, mode), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps,
+                                                                                 labelled=a.labelled)}
     write_results(a.out, a.name, res, to_markdown(res))
     return 0
 

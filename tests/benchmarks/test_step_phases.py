@@ -35,5 +35,10 @@ def test_phases_add_up_to_the_step_and_files_are_written(tmp_path):
     assert "| adaanchor |" in (tmp_path / "step_phases.md").read_text()
     assert mod.main(["--steps", "1", "--strategies", "heatmap", "--out", str(tmp_path), "--name", "quick"]) == 0
     assert (tmp_path / "quick.json").is_file() and "adaanchor" in (tmp_path / "step_phases.md").read_text()
+    assert "a third of the targets unlabelled" in (tmp_path / "step_phases.md").read_text()
+    assert mod.main(["--steps", "1", "--strategies", "heatmap", "--labelled", "all", "--out", str(tmp_path),
+                     "--name", "all"]) == 0
+    assert json.loads((tmp_path / "all.json").read_text())["labelled"] == "all"
+    assert "every target labelled" in (tmp_path / "all.md").read_text()
     with pytest.raises(SystemExit):
         mod.main(["--steps", "0", "--out", str(tmp_path)])
