@@ -636,3 +636,12 @@ def test_encode_reads_no_scalar_back_from_the_device(name):
         enc = st.encode(out, kp, torch.tensor([[[2, 1, 0]], [[2, 2, 1]]]))
     assert Reads.n == 0
     assert float(enc.stats["pos_dist_cells"]) > 0
+
+
+@pytest.mark.parametrize("name", ["adaanchor", "fixanchor", "localanchor"])
+def test_a_batch_with_no_labelled_target_has_no_positives(name):
+    """No labelled row to rank (an empty ranking, ``grid_sample`` of none included): no positive, no offset target."""
+    st = build_strategy({"name": name}, 3, S, (W, H))
+    enc = st.encode(random_outputs(st, 0, b=2), torch.rand(2, 1, 3, 2) * W, torch.zeros(2, 1, 3, dtype=torch.long))
+    assert float(enc.targets["conf"].value.sum()) == 0 and enc.targets["offset"].index.numel() == 0
+    assert "pos_dist_cells" not in enc.stats
