@@ -10,8 +10,9 @@ What makes it fast, with the same results as a direct implementation (tested aga
 - targets are written straight in the head layout ``(B, 2K, h, w)`` (x of type k at channel 2k, y at 2k + 1);
   the offset targets only at their cells (:func:`point_offsets`), so that the L1 losses touch those alone;
 - with one instance and top-k selection, only the labelled targets' rows are ranked (:func:`labelled_rows`,
-  :func:`take_rows`): an unlabelled target has no positives, and its row's ranking, top-k included, was a fifth
-  of the encode on the demo's batch, where a third of the targets are unlabelled (COCO crops have more).
+  :func:`take_rows`): an unlabelled target has no positives, and the ranking of its row, top-k included, was a
+  fifth of the encode on ``benchmarks/speed.py``'s batch, where a third of the targets are unlabelled (real data
+  leaves some unlabelled; the demo's synthetic figures label every keypoint, and gain nothing from it).
 """
 
 from __future__ import annotations
