@@ -1,0 +1,155 @@
+"""Localization errors of a crowd table's trained runs, by how far each labelled keypoint lies off the output map.
+
+    python benchmarks/crowd_errors.py --out DIR [--out DIR ...] [--labels A B] [--table table5] [--methods ...]
+                                      [--seeds 0 1 2] [--split test] [--gamma 0.1] [--name crowd_errors]
+                                      [--results benchmarks/results]
+
+Each ``--out`` is the ``--out`` folder of a ``multi_tables.py`` table (its runs under ``runs/<table>/``), e.g. the
+same table trained with two local supervisions. For every run, every labelled keypoint of the held-out images is
+matched to the nearest detection of its type (the decoding at ``--gamma``, before any grouping: the localization
+alone, as the oracle-tag grouping would take it), and its distance in image pixels is put in a band by how far
+the keypoint lies beyond the rectangle of the map's outer cell centres (``off_map.beyond_cells``): on the map,
+up to ``local_radius`` cells beyond it, or further. A keypoint with no detection of its type counts as missed.
+Reports per folder, method and band the keypoints, the median and mean error of the matched ones, and the share
+within 4 px; writes ``<name>.md`` / ``.json`` under ``--results``. Nothing is trained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import multi_tables as mt  # noqa: E402
+from multi_runs import build_run  # noqa: E402
+from off_map import beyond_cells  # noqa: E402
+
+from adaanchor.atomic import write_text_atomic  # noqa: E402
+from adaanchor.data.bottomup import to_image_coords  # noqa: E402
+from adaanchor.engine import bottomup as eb  # noqa: E402
+from adaanchor.safe_torch import safe_load  # noqa: E402
+from adaanchor.strategies.anchor import AnchorStrategy  # noqa: E402
+
+BANDS = ("on the map", "beyond, up to the radius", "beyond the radius")
+CLOSE_PX = 4.0
+
+
+def band_of(beyond: np.ndarray, radius: float) -> np.ndarray:
+    """0 on the map, 1 up to ``radius`` cells beyond it, 2 further."""
+    return np.where(beyond <= 0, 0, np.where(beyond <= radius, 1, 2))
+
+
+def keypoint_errors(strategy: Any, cached: list, truth: dict, sizes: dict, stride: int, gamma: float,
+                    radius: float) -> list[tuple[int, float]]:
+    """``(band, error px or inf when missed)`` of every labelled keypoint of the cached images."""
+    out: list[tuple[int, float]] = []
+    for outputs, meta in cached:
+        dec, _ = strategy.decode_multi(outputs, gamma)
+        xy = to_image_coords(dec.xy[0].cpu().numpy().astype(np.float64), meta["affine"])  # (K, M, 2)
+        ok = dec.valid[0].cpu().numpy() & (dec.score[0].cpu().numpy() >= gamma)
+        gt_xy, gt_vis = truth[meta["image_id"]]
+        w, h = sizes[meta["image_id"]]
+        for k in range(gt_xy.shape[1]):
+            lab = gt_vis[:, k] > 0
+            if not lab.any():
+                continue
+            pts = gt_xy[lab, k].astype(np.float64)
+            bands = band_of(beyond_cells(pts, w, h, stride), radius)
+            det = xy[k][ok[k]]
+            d = (np.linalg.norm(det[None] - pts[:, None], axis=-1).min(axis=1) if len(det)
+                 else np.full(len(pts), np.inf))
+            out += list(zip(bands.tolist(), d.tolist()))
+    return out
+
+
+def summary(rows: list[tuple[int, float]]) -> dict[str, dict[str, Any]]:
+    res = {}
+    for b, name in enumerate(BANDS):
+        d = np.array([e for band, e in rows if band == b], dtype=np.float64)
+        hit = d[np.isfinite(d)]
+        res[name] = {"n": int(d.size), "missed": int(d.size - hit.size),
+                     "median_px": float(np.median(hit)) if hit.size else None,
+                     "mean_px": float(hit.mean()) if hit.size else None,
+                     "within_4px": float(np.mean(d <= CLOSE_PX)) if d.size else None}
+    return res
+
+
+def run_errors(out: Path, table: str, method: str, seed: int, data: dict, gamma: float, width: int) -> dict:
+    bench = mt.TABLES[table]["benches"][0]
+    run = mt.run_dir_for(out, bench, "ae", method, seed, data["split"])
+    weights = run / "model.pt"
+    if not weights.is_file():
+        raise SystemExit(f"{weights}: no trained run (train it with multi_tables.py {table} --out {out})")
+    model, strategy = build_run("ae", method, seed, width, data)
+    model.load_state_dict(safe_load(weights))
+    gt = json.loads(Path(data["gt"]).read_text())
+    sizes = {im["id"]: (im["width"], im["height"]) for im in gt["images"]}
+    radius = float(getattr(strategy.inner, "local_radius", AnchorStrategy.DEFAULTS["local_radius"]))
+    with torch.no_grad():
+        cached = eb.predict_outputs(model, data["val"])
+    rows = keypoint_errors(strategy, cached, eb.ground_truth(data["val"]), sizes, int(model.backbone.stride), gamma,
+                           radius)
+    return summary(rows)
+
+
+def _avg(cells: list[dict[str, Any]], key: str, fmt: str) -> str:
+    vals = [c[key] for c in cells if c[key] is not None]
+    return format(float(np.mean(vals)), fmt) if vals else "N/A"
+
+
+def to_markdown(doc: dict[str, Any]) -> str:
+    lines = [f"# {doc['table']} ({doc['split']} split): localization error by distance off the map", "",
+             f"Each labelled keypoint matched to the nearest detection of its type at gamma = {doc['gamma']} (before "
+             f"grouping), image pixels; bands by how far it lies beyond the map's outer cell centres (radius "
+             f"{doc['radius']} cells). Mean over seeds {doc['seeds']} of each run's median / mean; 'within "
+             f"{CLOSE_PX:g} px' counts misses as outside.", "",
+             "| runs | method | band | keypoints (a run) | missed | median px | mean px | within 4 px |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, methods in doc["results"].items():
+        for method, per_seed in methods.items():
+            for band in BANDS:
+                cells = [s[band] for s in per_seed.values()]
+                lines.append(f"| {label} | {method} | {band} | {cells[0]['n']} | {_avg(cells, 'missed', '.1f')} | "
+                             f"{_avg(cells, 'median_px', '.2f')} | {_avg(cells, 'mean_px', '.2f')} | "
+                             f"{_avg(cells, 'within_4px', '.3f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", type=Path, action="append", required=True, help="a table's --out folder (repeat)")
+    p.add_argument("--labels", nargs="+", help="a name for each --out (default: the folder names)")
+    p.add_argument("--table", default="table5", choices=("table5", "table6"))
+    p.add_argument("--methods", nargs="+", default=["fixanchor", "adaanchor", "localanchor"], choices=list(mt.METHODS))
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--split", choices=("dev", "test"), default="test")
+    p.add_argument("--gamma", type=float, default=0.1)
+    p.add_argument("--data-cache", type=Path, default=mt.REPO / "data-cache")
+    p.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results")
+    p.add_argument("--name", default="crowd_errors")
+    a = p.parse_args(argv)
+    labels = a.labels or [o.name for o in a.out]
+    if len(labels) != len(a.out):
+        p.error(f"--labels: {len(a.out)} names needed (one per --out), got {len(labels)}")
+    torch.set_num_threads(1)
+    data = mt.bench_data(mt.TABLES[a.table]["benches"][0], a.data_cache, None, None, a.split)
+    results = {label: {m: {str(s): run_errors(out, a.table, m, s, data, a.gamma, mt.TRAIN["tiny_width"])
+                           for s in a.seeds} for m in a.methods} for label, out in zip(labels, a.out)}
+    doc = {"table": a.table, "split": a.split, "gamma": a.gamma, "seeds": a.seeds, "radius":
+           AnchorStrategy.DEFAULTS["local_radius"], "outs": [str(o) for o in a.out], "results": results}
+    md = to_markdown(doc)
+    print(md, end="")
+    a.results.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(a.results / f"{a.name}.json", json.dumps(doc, indent=1))
+    write_text_atomic(a.results / f"{a.name}.md", md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
