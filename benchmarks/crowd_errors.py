@@ -8,8 +8,9 @@ Each ``--out`` is the ``--out`` folder of a ``multi_tables.py`` table (its runs 
 same table trained with two local supervisions. For every run, every labelled keypoint of the held-out images is
 matched to the nearest detection of its type (the decoding at ``--gamma``, before any grouping: the localization
 alone, as the oracle-tag grouping would take it), and its distance in image pixels is put in a band by how far
-the keypoint lies beyond the rectangle of the map's outer cell centres (``off_map.beyond_cells``): on the map,
-up to ``local_radius`` cells beyond it, or further. A keypoint with no detection of its type counts as missed.
+the keypoint lies beyond the rectangle of the map's outer cell centres (``off_map.beyond_cells``), or inside it
+from its nearest edge: inside and more than ``EDGE_CELLS`` cells from the edge, inside within them, beyond the
+edge by up to ``local_radius`` cells, or further. A keypoint with no detection of its type counts as missed.
 Reports per folder, method and band the keypoints, the median and mean error of the matched ones, and the share
 within 4 px; writes ``<name>.md`` / ``.json`` under ``--results``. Nothing is trained.
 """
@@ -36,13 +37,25 @@ from adaanchor.engine import bottomup as eb  # noqa: E402
 from adaanchor.safe_torch import safe_load  # noqa: E402
 from adaanchor.strategies.anchor import AnchorStrategy  # noqa: E402
 
-BANDS = ("on the map", "beyond, up to the radius", "beyond the radius")
+BANDS = ("inside, away from the edge", "inside, near the edge", "beyond, up to the radius", "beyond the radius")
+EDGE_CELLS = 3.0  # "near the edge": within this many cells inside the outer cell centres
 CLOSE_PX = 4.0
 
 
-def band_of(beyond: np.ndarray, radius: float) -> np.ndarray:
-    """0 on the map, 1 up to ``radius`` cells beyond it, 2 further."""
-    return np.where(beyond <= 0, 0, np.where(beyond <= radius, 1, 2))
+def edge_cells(points: np.ndarray, width: int, height: int, stride: int) -> np.ndarray:
+    """Signed distance in cells of each point ``(P, 2)`` to the rectangle of the outer cell centres of the map of a
+    ``width x height`` image: beyond it positive (:func:`off_map.beyond_cells`), inside it minus the distance to
+    its nearest edge."""
+    half = (stride - 1) / 2.0
+    hx, hy = stride * (width // stride - 1) + half, stride * (height // stride - 1) + half
+    inside = np.minimum.reduce([points[:, 0] - half, hx - points[:, 0], points[:, 1] - half, hy - points[:, 1]])
+    beyond = beyond_cells(points, width, height, stride)
+    return np.where(beyond > 0, beyond, -np.maximum(inside, 0.0) / stride)
+
+
+def band_of(signed: np.ndarray, radius: float) -> np.ndarray:
+    """The :data:`BANDS` index of signed edge distances (:func:`edge_cells`)."""
+    return np.select([signed < -EDGE_CELLS, signed <= 0, signed <= radius], [0, 1, 2], 3)
 
 
 def keypoint_errors(strategy: Any, cached: list, truth: dict, sizes: dict, stride: int, gamma: float,
@@ -60,7 +73,7 @@ def keypoint_errors(strategy: Any, cached: list, truth: dict, sizes: dict, strid
             if not lab.any():
                 continue
             pts = gt_xy[lab, k].astype(np.float64)
-            bands = band_of(beyond_cells(pts, w, h, stride), radius)
+            bands = band_of(edge_cells(pts, w, h, stride), radius)
             det = xy[k][ok[k]]
             d = (np.linalg.norm(det[None] - pts[:, None], axis=-1).min(axis=1) if len(det)
                  else np.full(len(pts), np.inf))
@@ -106,8 +119,8 @@ def _avg(cells: list[dict[str, Any]], key: str, fmt: str) -> str:
 def to_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# {doc['table']} ({doc['split']} split): localization error by distance off the map", "",
              f"Each labelled keypoint matched to the nearest detection of its type at gamma = {doc['gamma']} (before "
-             f"grouping), image pixels; bands by how far it lies beyond the map's outer cell centres (radius "
-             f"{doc['radius']} cells). Mean over seeds {doc['seeds']} of each run's median / mean; 'within "
+             f"grouping), image pixels; bands by where it lies against the map's outer cell centres (near the "
+             f"edge: within {EDGE_CELLS:g} cells inside; radius {doc['radius']} cells). Mean over seeds {doc['seeds']} of each run's median / mean; 'within "
              f"{CLOSE_PX:g} px' counts misses as outside.", "",
              "| runs | method | band | keypoints (a run) | missed | median px | mean px | within 4 px |",
              "|---|---|---|---|---|---|---|---|"]

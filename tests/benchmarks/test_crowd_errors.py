@@ -33,14 +33,19 @@ def test_errors_are_put_in_bands_and_misses_count():
     truth = {7: (np.array([[[10.0, 10.0], [-10.5, 10.0], [31.5, 10.0]]]), np.array([[2, 1, 2]]))}
     cached = [({}, {"image_id": 7, "affine": np.eye(3)[:2]})]
     rows = ce.keypoint_errors(strat, cached, truth, {7: (32, 32)}, 4, 0.1, 2.0)
-    assert rows[0] == (0, 1.0) and rows[1] == (2, 12.5) and rows[2][0] == 1 and math.isinf(rows[2][1])
+    # (10, 10) lies 2.125 cells inside the left and top edges: near the edge
+    assert rows[0] == (1, 1.0) and rows[1] == (3, 12.5) and rows[2][0] == 2 and math.isinf(rows[2][1])
     s = ce.summary(rows)
-    assert s["on the map"] == {"n": 1, "missed": 0, "median_px": 1.0, "mean_px": 1.0, "within_4px": 1.0}
+    assert s["inside, near the edge"] == {"n": 1, "missed": 0, "median_px": 1.0, "mean_px": 1.0, "within_4px": 1.0}
+    assert s["inside, away from the edge"]["n"] == 0
     assert s["beyond the radius"]["median_px"] == 12.5 and s["beyond the radius"]["within_4px"] == 0.0
     assert s["beyond, up to the radius"] == {"n": 1, "missed": 1, "median_px": None, "mean_px": None, "within_4px": 0.0}
+    signed = ce.edge_cells(np.array([[15.5, 15.5], [1.5, 20.0], [-10.5, 10.0]]), 32, 32, 4)
+    assert signed.tolist() == pytest.approx([-3.5, 0.0, 3.0])
+    assert ce.band_of(signed, 2.0).tolist() == [0, 1, 3]
     doc = {"table": "table5", "split": "test", "gamma": 0.1, "seeds": [0], "radius": 2.0,
            "results": {"A": {"fixanchor": {"0": s}}}}
-    assert "| A | fixanchor | on the map | 1 | 0.0 | 1.00 | 1.00 | 1.000 |" in ce.to_markdown(doc)
+    assert "| A | fixanchor | inside, near the edge | 1 | 0.0 | 1.00 | 1.00 | 1.000 |" in ce.to_markdown(doc)
 
 
 def test_a_folder_without_the_run_is_named(tmp_path):
