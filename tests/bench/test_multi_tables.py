@@ -299,18 +299,18 @@ def test_the_centre_tables_plot_names_its_grouping_centres(monkeypatch, tmp_path
 
 
 def test_strategy_options_reach_the_strategy_the_run_settings_and_the_table(tmp_path):
-    """--strategy-option local_about=target: every run's strategy gets it beside its method's name, it is part of the
+    """--strategy-option local_about=clamped: every run's strategy gets it beside its method's name, it is part of the
     run's settings only when given (the runs of the defaults keep theirs), the table's title names it, and
     ``name`` is refused (the method chooses it)."""
     import multi_report
     import multi_runs
     import multi_tables as mt
 
-    crowd = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test", None, {"local_about": "target"})
+    crowd = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test", None, {"local_about": "clamped"})
     _, strategy = mt.build_run("ae", "fixanchor", 0, 8, crowd)
-    assert strategy.inner.local_about == "target" and strategy.inner.assign == "fixed"
+    assert strategy.inner.local_about == "clamped" and strategy.inner.assign == "fixed"
     default = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test")
-    assert default["strategy_cfg"] == {} and mt.build_run("ae", "fixanchor", 0, 8, default)[1].inner.local_about == "clamped"
+    assert default["strategy_cfg"] == {} and mt.build_run("ae", "fixanchor", 0, 8, default)[1].inner.local_about == "target"
 
     seen = {}
 
@@ -326,8 +326,8 @@ def test_strategy_options_reach_the_strategy_the_run_settings_and_the_table(tmp_
         assert seen["settings"].get("strategy_cfg") == (data["strategy_cfg"] or None)
 
     doc = {"title": "t", "task": "ae", "steps": 2, "seeds": [0], "summary": {}, "paired": {},
-           "task_options": {"push": "hinge"}, "strategy_options": {"local_about": "target"}}
-    assert "options push=hinge, strategy.local_about=target" in multi_report._bench_lines(doc)[0]
+           "task_options": {"push": "hinge"}, "strategy_options": {"local_about": "clamped"}}
+    assert "options push=hinge, strategy.local_about=clamped" in multi_report._bench_lines(doc)[0]
     with pytest.raises(SystemExit):
         mt.main(["table5", "--strategy-option", "name=heatmap", "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="--strategy-option expects KEY=VALUE"):

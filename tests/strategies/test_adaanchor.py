@@ -645,3 +645,22 @@ def test_a_batch_with_no_labelled_target_has_no_positives(name):
     enc = st.encode(random_outputs(st, 0, b=2), torch.rand(2, 1, 3, 2) * W, torch.zeros(2, 1, 3, dtype=torch.long))
     assert float(enc.targets["conf"].value.sum()) == 0 and enc.targets["offset"].index.numel() == 0
     assert "pos_dist_cells" not in enc.stats
+
+
+def test_local_about_auto_is_clamped_for_one_person_and_target_for_several():
+    """``strategy.local_about=auto`` (the default): the clamped supervision top-down, the target's for the
+    multi-person tasks (bottomup and centre); a value given is kept by every task."""
+    from adaanchor.strategies.anchor import local_about_for
+    from adaanchor.strategies.centre import build_centre
+    from adaanchor.strategies.tags import build_bottomup
+
+    assert [local_about_for(v, False) for v in ("auto", "clamped", "target")] == ["clamped", "clamped", "target"]
+    assert [local_about_for(v, True) for v in ("auto", "clamped", "target")] == ["target", "clamped", "target"]
+    with pytest.raises(ValueError, match="local_about must be one of"):
+        local_about_for("nearest", True)
+    assert build_strategy({"name": "localanchor"}, 3, S, (W, H)).local_about == "clamped"
+    for given, want in ((None, "target"), ("clamped", "clamped"), ("target", "target")):
+        cfg = {"name": "fixanchor", **({"local_about": given} if given else {})}
+        assert build_bottomup(cfg, {}, 3, S, (W, H)).inner.local_about == want
+        assert build_centre(cfg, {}, 3, S, (W, H)).centre.local_about == want
+    assert build_bottomup({"name": "heatmap"}, {}, 3, S, (W, H)).inner.name == "heatmap"  # reads no local_about

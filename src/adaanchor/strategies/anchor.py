@@ -46,6 +46,26 @@ from .assigners import (
 from .assigners import select_cells as assign_select
 from .base import Decoded, Encoded, PointTarget, Strategy, Target
 
+LOCAL_ABOUT = ("auto", "clamped", "target")
+
+
+def local_about_for(value: str, multi_person: bool) -> str:
+    """``strategy.local_about`` as trained: ``auto`` is ``clamped`` for one person and ``target`` for the
+    multi-person tasks. On crowd figures (several people of one type near the border), the clamped supervision
+    brought the keypoints more than ``local_radius`` cells off the map closer but those inside it near the edge
+    farther, and cost FixAnchor 1.6 AP (docs/results.md); with one person there is no other target of the type."""
+    if value not in LOCAL_ABOUT:
+        raise ValueError(f"local_about must be one of {LOCAL_ABOUT}, got {value!r}")
+    if value != "auto":
+        return value
+    return "target" if multi_person else "clamped"
+
+
+def multi_person_section(section: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``strategy`` section a multi-person task builds its dense strategy from: ``local_about`` resolved for
+    several people (:func:`local_about_for`)."""
+    return {**section, "local_about": local_about_for(str(section.get("local_about", "auto")), multi_person=True)}
+
 
 class AnchorStrategy(Strategy):
     """Anchor formulation with a pluggable assignment: ``"adaptive"`` (AdaAnchor) or ``"fixed"`` (FixAnchor).
@@ -63,7 +83,9 @@ class AnchorStrategy(Strategy):
         "refine": True,  # local refinement branch (eq. 12) at inference and in the score
         "refine_in_score": True,  # use the refined point P_r inside the score (paper) or the coarse one
         "local_radius": 2.0,  # local offsets are supervised at cells within this many cells of the target
-        "local_about": "clamped",  # ... of the target clamped onto the map, where the decoding reads them | target
+        # ... of the target clamped onto the map, where the decoding reads them (clamped) or of the target (target);
+        # auto: clamped for one person, target for the multi-person tasks (local_about_for; docs/method.md)
+        "local_about": "auto",
         "candidate_radius": None,  # null: every cell is a candidate (paper); R: only cells within R cells
         "warmup_steps": 0,  # FixAnchor assignment for the first N training steps
         "lambda_offset": 1.0,  # lambda of eq. 4 for the anchor offset L1
@@ -78,7 +100,7 @@ class AnchorStrategy(Strategy):
         "sigma": positive(),
         "fusion": choice(("mul", "add")),
         "local_radius": at_least(0),
-        "local_about": choice(("clamped", "target")),
+        "local_about": choice(LOCAL_ABOUT),
         "candidate_radius": positive(),
         "warmup_steps": at_least(0),
         "lambda_offset": at_least(0),
@@ -134,7 +156,7 @@ class AnchorStrategy(Strategy):
         self.assign, self.topk, self.sigma, self.fusion = assign, int(topk), float(sigma), fusion
         self.refine, self.refine_in_score = bool(refine), bool(refine_in_score)
         self.local_radius, self.candidate_radius = float(local_radius), candidate_radius
-        self.local_about = str(local_about)
+        self.local_about = local_about_for(str(local_about), multi_person=False)
         self.warmup_steps, self.ignore_unlabelled = int(warmup_steps), bool(ignore_unlabelled)
         # Read by the loss and the model's confidence head (``strategy.focal_gamma``, ``strategy.conf_prior``).
         self.focal_gamma, self.conf_prior = float(focal_gamma), float(conf_prior)

@@ -253,13 +253,14 @@ def build_centre(strategy_cfg: Mapping[str, Any], centre_cfg: Mapping[str, Any] 
     ``sigmas`` (the keypoint spec's) are not the centre's: ``strategy.quality=oks`` needs ``strategy.oks_sigmas``
     with one value here."""
     from . import build_strategy
+    from .anchor import multi_person_section
     from .tags import check_dense
 
     if strategy_cfg.get("quality") == "oks" and strategy_cfg.get("oks_sigmas") is None:
         # The kappas_from message ("the keypoint spec has none") misled: the spec has sigmas, of other points.
         raise AdaAnchorError("task=centre with strategy.quality=oks: the located point is the person centre, which "
                              "the keypoint spec's OKS sigmas do not describe: set strategy.oks_sigmas=[S] (one value)")
-    centre = build_strategy(strategy_cfg, 1, stride, input_size)
+    centre = build_strategy(multi_person_section(strategy_cfg), 1, stride, input_size)
     check_dense(centre, "task=centre locates the person centres on a dense confidence map")
     opts = {**CENTRE_DEFAULTS, **dict(centre_cfg or {})}
     lam = opts.pop("lambda_pose")
