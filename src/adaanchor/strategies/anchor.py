@@ -53,7 +53,7 @@ def local_about_for(value: str, multi_person: bool) -> str:
     """``strategy.local_about`` as trained: ``auto`` is ``clamped`` for one person and ``target`` for the
     multi-person tasks. On crowd figures (several people of one type near the border), the clamped supervision
     brought the keypoints more than ``local_radius`` cells off the map closer but those inside it near the edge
-    farther, and cost FixAnchor 1.6 AP (docs/results.md); with one person there is no other target of the type."""
+    farther, and cost AP (docs/results.md); with one person a type's map has no other target to disturb."""
     if value not in LOCAL_ABOUT:
         raise ValueError(f"local_about must be one of {LOCAL_ABOUT}, got {value!r}")
     if value != "auto":
