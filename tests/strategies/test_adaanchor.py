@@ -650,8 +650,8 @@ def test_a_batch_with_no_labelled_target_has_no_positives(name):
 def test_local_about_auto_is_clamped_for_one_person_and_target_for_several():
     """``strategy.local_about=auto`` (the default): the clamped supervision top-down, the target's for the
     multi-person tasks (bottomup and centre); a value given is kept by every task."""
-    from adaanchor.strategies.anchor import local_about_for
     from adaanchor.strategies.centre import build_centre
+    from adaanchor.strategies.local_offsets import local_about_for
     from adaanchor.strategies.tags import build_bottomup
 
     assert [local_about_for(v, False) for v in ("auto", "clamped", "target")] == ["clamped", "clamped", "target"]

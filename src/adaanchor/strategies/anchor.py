@@ -30,7 +30,6 @@ from .assign_targets import (
     predicted_xy,
     take_instance,
     take_rows,
-    window_close,
     window_fits,
 )
 from .assigners import (
@@ -45,26 +44,7 @@ from .assigners import (
 )
 from .assigners import select_cells as assign_select
 from .base import Decoded, Encoded, PointTarget, Strategy, Target
-
-LOCAL_ABOUT = ("auto", "clamped", "target")
-
-
-def local_about_for(value: str, multi_person: bool) -> str:
-    """``strategy.local_about`` as trained: ``auto`` is ``clamped`` for one person and ``target`` for the
-    multi-person tasks. On crowd figures (several people of one type near the border), the clamped supervision
-    brought the keypoints more than ``local_radius`` cells off the map closer but those inside it near the edge
-    farther, and cost AP (docs/results.md); with one person a type's map has no other target to disturb."""
-    if value not in LOCAL_ABOUT:
-        raise ValueError(f"local_about must be one of {LOCAL_ABOUT}, got {value!r}")
-    if value != "auto":
-        return value
-    return "target" if multi_person else "clamped"
-
-
-def multi_person_section(section: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``strategy`` section a multi-person task builds its dense strategy from: ``local_about`` resolved for
-    several people (:func:`local_about_for`)."""
-    return {**section, "local_about": local_about_for(str(section.get("local_about", "auto")), multi_person=True)}
+from .local_offsets import LOCAL_ABOUT, local_about_for, local_targets
 
 
 class AnchorStrategy(Strategy):
@@ -221,7 +201,7 @@ class AnchorStrategy(Strategy):
             "offset": offset_t,
         }
         if self.refine:
-            targets["local"] = self._local_targets(gt, valid, cell_d2, h, w)
+            targets["local"] = local_targets(gt, valid, cell_d2, h, w, self.stride, self.local_radius, self.local_about)
 
         stats = {}
         # Distance of the positives to the target each regresses to, read off its offset target (cells): a
@@ -285,22 +265,6 @@ class AnchorStrategy(Strategy):
         offset_t = point_offsets(gt, positive, owner, h, w, self.stride,
                                  cells=cells[:, :, 0] if cells is not None and owner is None else None)
         return conf_t, offset_t
-
-    def _local_targets(self, gt: Tensor, valid: Tensor, cell_d2: Tensor | None, h: int, w: int) -> PointTarget:
-        """Local offsets at cells within ``local_radius`` cells of a target (``clamped``: of the target clamped onto
-        the outer cell centres, where :func:`adaanchor.coords.refine_points` reads the map for a point beyond them:
-        a target more than that radius off the map had no supervised cell there), pointing to the nearest target.
-        One instance: the cells of a window around it (:func:`window_cells`); else ``cell_d2``."""
-        s, lim = self.stride, (self.local_radius * self.stride) ** 2
-        about = clamp_to_map(gt, h, w, s) if self.local_about == "clamped" else gt
-        win = window_close(about, valid, self.local_radius, h, w, s) if gt.shape[2] == 1 else None
-        if win is not None:
-            return point_offsets(gt, None, None, h, w, s, cells=win[0], cells_ok=win[1])
-        if about is not gt or cell_d2 is None:
-            cell_d2 = cell_distances2(about, h, w, s)
-        d_loc = cell_d2.masked_fill(~valid.unsqueeze(-1), float("inf"))
-        near = None if d_loc.shape[2] == 1 else d_loc.min(dim=2, keepdim=True).indices  # argmin: 10x slower here
-        return point_offsets(gt, take_instance(d_loc, near) <= lim, near, h, w, s)
 
     def _adaptive_rank(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor, cell_d2: Tensor | None,
                        area: Tensor | None = None, kappa: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None, bool]:

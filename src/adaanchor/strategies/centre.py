@@ -253,7 +253,7 @@ def build_centre(strategy_cfg: Mapping[str, Any], centre_cfg: Mapping[str, Any] 
     ``sigmas`` (the keypoint spec's) are not the centre's: ``strategy.quality=oks`` needs ``strategy.oks_sigmas``
     with one value here."""
     from . import build_strategy
-    from .anchor import multi_person_section
+    from .local_offsets import multi_person_section
     from .tags import check_dense
 
     if strategy_cfg.get("quality") == "oks" and strategy_cfg.get("oks_sigmas") is None:

@@ -196,7 +196,7 @@ def build_bottomup(strategy_cfg: Mapping[str, Any], bottomup_cfg: Mapping[str, A
     """The ``strategy`` section's dense strategy wrapped with the ``bottomup`` section's options (``sigmas``: the
     keypoint spec's OKS sigmas, for ``strategy.quality=oks``)."""
     from . import build_strategy
-    from .anchor import multi_person_section
+    from .local_offsets import multi_person_section
 
     inner = build_strategy(multi_person_section(strategy_cfg), num_keypoints, stride, input_size, sigmas=sigmas)
     check_dense(inner, "task=bottomup finds every person's keypoints on dense confidence maps")
