@@ -30,8 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi_tables as mt  # noqa: E402
 from multi_runs import build_run  # noqa: E402
 from off_map import beyond_cells  # noqa: E402
+from speed import write_results  # noqa: E402
 
-from adaanchor.atomic import write_text_atomic  # noqa: E402
 from adaanchor.data.bottomup import to_image_coords  # noqa: E402
 from adaanchor.engine import bottomup as eb  # noqa: E402
 from adaanchor.safe_torch import safe_load  # noqa: E402
@@ -156,11 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                            for s in a.seeds} for m in a.methods} for label, out in zip(labels, a.out)}
     doc = {"table": a.table, "split": a.split, "gamma": a.gamma, "seeds": a.seeds, "radius":
            AnchorStrategy.DEFAULTS["local_radius"], "outs": [str(o) for o in a.out], "results": results}
-    md = to_markdown(doc)
-    print(md, end="")
-    a.results.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(a.results / f"{a.name}.json", json.dumps(doc, indent=1))
-    write_text_atomic(a.results / f"{a.name}.md", md)
+    write_results(a.results, a.name, doc, to_markdown(doc))
     return 0
 
 

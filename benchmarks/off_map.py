@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from adaanchor.atomic import write_text_atomic
-from adaanchor.cli.argtypes import int_at_least
-from adaanchor.strategies.anchor import AnchorStrategy
-from adaanchor.strategies.assign_targets import clamp_to_map
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from speed import write_results  # noqa: E402
+
+from adaanchor.cli.argtypes import int_at_least  # noqa: E402
+from adaanchor.strategies.anchor import AnchorStrategy  # noqa: E402
+from adaanchor.strategies.assign_targets import clamp_to_map  # noqa: E402
 
 
 def beyond_cells(points: np.ndarray, width: int, height: int, stride: int) -> np.ndarray:
@@ -104,11 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--radius must be >= 0")
     rows = [count_file(f, a.stride, a.radius) for f in a.annotations]
     md = to_markdown(rows)
-    print(md, end="")
-    if a.out is not None:
-        a.out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(a.out / f"{a.name}.json", json.dumps(rows, indent=1))
-        write_text_atomic(a.out / f"{a.name}.md", md)
+    if a.out is None:
+        print(md, end="")
+    else:
+        write_results(a.out, a.name, rows, md)
     return 0
 
 

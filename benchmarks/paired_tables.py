@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import COLUMNS as MULTI_COLUMNS  # noqa: E402
 from multi_report import CROWD_COLUMNS, GROUPINGS, PAIRED, flatten  # noqa: E402
 from protocol import fmt_diff, paired_difference  # noqa: E402
+from speed import write_results  # noqa: E402
 from table_report import COLUMNS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -140,13 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     a, b = (json.loads(Path(p).read_text()) for p in (args.a, args.b))
     diffs = compare(a, b, args.methods)
     md = markdown(a, b, diffs, tuple(args.labels), (Path(args.a).name, Path(args.b).name))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{args.name}.md").write_text(md)
-    (out / f"{args.name}.json").write_text(json.dumps(
-        {"table": a["table"], "split": a["split"], "labels": list(args.labels), "files": [args.a, args.b],
-         "commits": [a.get("commit"), b.get("commit")], "paired": diffs}, indent=1) + "\n")
-    print(md)
+    write_results(Path(args.out), args.name, {"table": a["table"], "split": a["split"], "labels": list(args.labels),
+                                              "files": [args.a, args.b], "commits": [a.get("commit"), b.get("commit")],
+                                              "paired": diffs}, md)
     return 0
 
 
