@@ -21,9 +21,12 @@ def _pages(path, n, fmt):
 @pytest.mark.parametrize("suffix, fmt", [(".tif", "TIFF"), (".gif", "GIF")])
 def test_a_stack_is_read_as_its_first_page_and_reported_once(tmp_path, suffix, fmt):
     stack, other = _pages(tmp_path / f"a{suffix}", 3, fmt), _pages(tmp_path / f"b{suffix}", 2, fmt)
-    info: dict = {}
+    info: dict = {"pages": 1}
     img, _ = read_image(stack, info=info)
     assert info["pages"] == 3 and int(img.max()) == 0  # page 0 is black
+    unasked: dict = {}
+    read_image(stack, info=unasked)
+    assert "pages" not in unasked  # counted only when asked (it reads every page's header)
     images = DatasetImages()
     with pytest.warns(UserWarning, match=rf"a{suffix}: holds 3 pages .* reads its first page only") as rec:
         images(str(stack))
@@ -34,9 +37,9 @@ def test_a_stack_is_read_as_its_first_page_and_reported_once(tmp_path, suffix, f
 def test_single_page_files_and_other_formats_are_quiet(tmp_path):
     single = _pages(tmp_path / "one.tif", 1, "TIFF")
     Image.fromarray(np.zeros((6, 8, 3), dtype=np.uint8)).save(tmp_path / "p.png")
-    info: dict = {}
+    info: dict = {"pages": 1}
     read_image(tmp_path / "p.png", info=info)
-    assert "pages" not in info
+    assert info["pages"] == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         DatasetImages()(str(single))

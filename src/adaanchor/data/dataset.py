@@ -66,9 +66,9 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
     given to the predictor follow too (:mod:`adaanchor.data.pixels`): 16-bit and 32-bit integer images are
     scaled by their bit depth (the smallest of 8, 10, 12, 14 or 16 bits that holds their largest value, above
     that the bits it needs; ``bit_depth`` declares it for every image, as ``data.bit_depth`` does; when it is None
-    and ``info`` is a dict, ``info["guessed_bit_depth"]`` receives the depth guessed for such an image, and
-    ``info["pages"]`` the number of pages of a multi-frame file, :data:`~adaanchor.data.pixels.STACK_SUFFIXES`,
-    whose first page is read),
+    and ``info`` is a dict, ``info["guessed_bit_depth"]`` receives the depth guessed for such an image, and, when
+    ``info`` holds the key ``"pages"``, it receives the number of pages of a multi-frame file,
+    :data:`~adaanchor.data.pixels.STACK_SUFFIXES`, whose first page is read: counting them reads every page's header),
     float images by [0, 1] when they lie in it, as they are when they hold whole numbers 0..255, by their own
     min..max otherwise (never clipped to black); a float image with NaN or infinite values is refused.
     ``exif="ignore"`` keeps the stored pixels (the frame COCO-style annotations
@@ -94,7 +94,7 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
             # Between Pillow's warning limit and twice it: a large image on purpose (aerial, scans), not an attack.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as im:
-                if info is not None and p.suffix.lower() in STACK_SUFFIXES:
+                if info is not None and "pages" in info and p.suffix.lower() in STACK_SUFFIXES:
                     info["pages"] = int(getattr(im, "n_frames", 1) or 1)
                 im.load()
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
@@ -135,7 +135,8 @@ class DatasetImages:
     def __call__(self, path: str) -> np.ndarray:
         if self._cache is not None and path in self._cache:
             return self._cache[path]
-        info: dict[str, Any] = {}
+        # The pages are counted until one file is reported (every page's header read on each read otherwise).
+        info: dict[str, Any] = {} if self._pages_warned else {"pages": 1}
         img, orientation = read_image(path, self.exif, self.bit_depth, info)
         self._check_depth(path, info.get("guessed_bit_depth"))
         if info.get("pages", 1) > 1 and not self._pages_warned:
