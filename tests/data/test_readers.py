@@ -120,7 +120,7 @@ def test_mpii_headboxes_from_gt_mat(tmp_path):
     savemat(mat, {"headboxes_src": np.transpose(boxes, (1, 2, 0))})
     res = FORMATS["mpii"](path, MPII, headboxes=mat)
     for inst, b in zip(res.instances, boxes):
-        assert inst.extra["head_size_source"] == "headbox"
+        assert inst.extra["head_size_source"] == "headboxes"
         assert inst.extra["head_size"] == pytest.approx(0.6 * np.linalg.norm(b[1] - b[0]))
         np.testing.assert_allclose(inst.extra["headbox"], b.reshape(4) - 1.0)
     savemat(mat, {"headboxes_src": np.transpose(boxes[:3], (1, 2, 0))})

@@ -223,7 +223,7 @@ def test_nme_refuses_an_unlabelled_normaliser_point(tmp_path):
         nme_metrics(F + 1, F, v, norm=(0, 1))
     assert nme_metrics(F + 1, F, v, norm=(0, 2))["count"] == 2  # another point unlabelled: scored as before
     gt, res = _files(tmp_path, gt_as_results(coco_gt()))  # person id=1 has keypoints 3 and 4 unlabelled
-    with pytest.raises(DataError, match=r"gt\.json \[record 1\] field 'keypoints': keypoint 3 of the '\(5, 3\)' "
+    with pytest.raises(DataError, match=r"gt\.json \[record ann_id=1\] field 'keypoints': keypoint 3 of the '\(5, 3\)' "
                        r"normaliser is not labelled \(v = 0\)"):
         score(gt, res, "nme", norm=(5, 3))
     from adaanchor.engine.evaluate import evaluate_predictions

@@ -165,7 +165,7 @@ def test_pckh_mpii_sample_ground_truth_and_perturbation(tmp_path):
     delta = np.stack([np.cos(ang), np.sin(ang)], -1) * (f * hb_size[:, None])[..., None]
     results = predictions_to_coco_results(ids, (joints - 1.0) + delta, ann_ids=anns)
     out = score(gt_file, results, "pckh", headboxes=mat)
-    assert out["head_size_source"] == {"headbox": 5}
+    assert out["head_size_source"] == {"headboxes": 5}
     for t in (0.5, 0.1):
         expect = 100.0 * ((f <= t) & lab)[:, keep].sum() / lab[:, keep].sum()
         assert out[f"PCKh@{t:g}"] == pytest.approx(expect)
@@ -314,7 +314,7 @@ def test_score_rejects_bad_predictions_and_degenerate_ground_truth(tmp_path):
     gt_file = tmp_path / "faces.csv"
     gt_file.write_text("\n".join(f"f{m}.jpg," + ",".join(f"{v:.2f}" for v in pts[m].reshape(-1)) for m in range(2)))
     good = predictions_to_coco_results([0], pts[:1])
-    with pytest.raises(DataError, match=r"faces.csv \[record 1\] field 'keypoints'.*interocular"):
+    with pytest.raises(DataError, match=r"faces.csv \[record ann_id=1\] field 'keypoints'.*interocular"):
         score(gt_file, good + predictions_to_coco_results([1], pts[1:]), "nme")
     gt_file.write_text("f0.jpg," + ",".join(f"{v:.2f}" for v in pts[0].reshape(-1)))
     assert score(gt_file, good, "nme")["NME"] == 0.0

@@ -166,7 +166,7 @@ def test_score_refuses_num_keypoints_zero_on_a_labelled_person(tmp_path, capsys)
     g, res = _write(tmp_path, gt)
     _score_error(capsys, ["score", g, res, "--metric", "coco"],
                  f"error: {g} [record annotations[1] id=2] field 'num_keypoints': 0, but 17 keypoints are labelled: "
-                 "COCOeval would ignore this person")
+                 "the evaluation would ignore this person")
     gt["annotations"][1]["num_keypoints"] = 14
     g, res = _write(tmp_path, gt)
     assert _ap(capsys, g, res) == pytest.approx(1.0)

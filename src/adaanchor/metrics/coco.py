@@ -21,7 +21,12 @@ import numpy as np
 
 from adaanchor.data.jsonio import load_json
 from adaanchor.errors import AdaAnchorError, DataError
-from adaanchor.metrics.gt_checks import check_crowd_index, check_gt_areas_given, check_gt_boxes_as_scale
+from adaanchor.metrics.gt_checks import (
+    check_crowd_index,
+    check_gt_areas_given,
+    check_gt_boxes_as_scale,
+    check_num_keypoints,
+)
 from adaanchor.metrics.keypoint import check_flag, describe, to_numpy
 from adaanchor.metrics.results import (
     GtLike,
@@ -115,6 +120,14 @@ def _numbered(data: dict) -> dict:
     return out
 
 
+def _count_keypoints(ann: dict) -> None:
+    """``num_keypoints`` of an annotation that does not give it: its labelled keypoints. Custom COCO-format sets
+    often leave it out, and COCOeval reads it (pycocotools for COCO AP, xtcocotools' ``keypoints_crowd`` for
+    CrowdPose AP) with a ``KeyError`` where it is missing."""
+    if "num_keypoints" not in ann:
+        ann["num_keypoints"] = int(sum(1 for v in ann["keypoints"][2::3] if v > 0))
+
+
 def _no_results(coco_cls: type, data: dict) -> Any:
     """An empty results set for COCOeval (``loadRes([])`` fails on its first record): scored as no detections, so
     each AP / AR with ground truth in its range is 0 and one without is -1, as with any results. A shortcut that
@@ -170,10 +183,10 @@ def coco_keypoint_ap(
     if len(sig) != k:
         raise AdaAnchorError(f"{gt_name}: {k} keypoints but {len(sig)} OKS sigmas; pass the sigmas of this dataset (adaanchor score --spec SPEC.yaml: a spec with its sigmas)")
     check_results_match_gt(dets, res_name, data, gt_name, k)
+    check_num_keypoints(data, gt_name)
     data = _numbered(data)  # a copy: pycocotools writes 'ignore' flags into the annotations
     for a in data["annotations"]:
-        if "num_keypoints" not in a:  # custom COCO-format sets often leave it out; COCOeval needs it
-            a["num_keypoints"] = int(sum(1 for v in a["keypoints"][2::3] if v > 0))
+        _count_keypoints(a)
         # Hand-made COCO files often leave 'iscrowd' out: COCO's default for a person is 0, and COCOeval
         # reads it unguarded (KeyError). load_coco_gt has checked any given value is 0 or 1.
         a.setdefault("iscrowd", 0)
@@ -227,6 +240,7 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
     check_crowd_index(data, gt_name)
     check_gt_boxes_as_scale(data, gt_name)  # use_area=False: the box is the OKS scale
     check_results_match_gt(dets, res_name, data, gt_name, k)
+    check_num_keypoints(data, gt_name, visible_only=True)
     lo, hi = CROWD_INDEX_SPLIT
     ci = [img["crowdIndex"] for img in data["images"]]
     present = {"AP_easy": any(c < lo for c in ci), "AP_medium": any(lo <= c < hi for c in ci),
@@ -242,7 +256,10 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
         path = tmp
     try:
         with _quiet(verbose):
-            coco_gt = COCO(path, ann_data=_numbered(data))
+            numbered = _numbered(data)
+            for a in numbered["annotations"]:
+                _count_keypoints(a)
+            coco_gt = COCO(path, ann_data=numbered)
             if dets:
                 coco_dt = coco_gt.loadRes(json_copy(dets))
             else:

@@ -1,7 +1,7 @@
 """Checks of COCO-format ground truth before pycocotools scores against it: what would make it give wrong
 numbers without a word (duplicate ids, numbers given as strings or booleans, boxes outside their image, an
-``area`` that is not a positive finite number, an ``iscrowd`` other than 0 / 1, ``num_keypoints`` 0 on a
-labelled person, a ``category_id`` missing from ``categories``, an image size that is not a positive number).
+``area`` that is not a positive finite number, an ``iscrowd`` other than 0 / 1, a ``num_keypoints`` that disagrees with the
+keypoints (:func:`check_num_keypoints`), a ``category_id`` missing from ``categories``, an image size that is not a positive number).
 Each raises :class:`~adaanchor.errors.DataError` naming the file, the record and the field."""
 
 from __future__ import annotations
@@ -34,12 +34,37 @@ def check_gt_annotation(ann: Any, i: int, name: str) -> None:
     if not isinstance(box, list) or len(box) != 4 or not all(is_finite_number(v) for v in box):
         raise DataError(name, "expected [x, y, w, h] numbers", record=rec, field="bbox")
     _check_gt_area_iscrowd(ann, ann_record(ann, i), name)
-    labelled = sum(1 for v in kp[2::3] if v > 0)
-    # COCOeval ignores a person whose num_keypoints is 0 (its predictions then count as false positives). Other
-    # disagreements are left: Halpe's and CrowdPose's files count another subset of the keypoints there.
-    if ann.get("num_keypoints", labelled) == 0 and labelled:
-        raise DataError(name, f"0, but {labelled} keypoints are labelled: COCOeval would ignore this person",
-                        record=ann_record(ann, i), field="num_keypoints")
+    nk = ann.get("num_keypoints")
+    if nk is not None and not _is_count(nk):
+        raise DataError(name, f"expected a count of keypoints (an integer >= 0), got {nk!r}", record=ann_record(ann, i),
+                        field="num_keypoints")
+
+
+def check_num_keypoints(data: dict, name: str, visible_only: bool = False) -> None:
+    """``num_keypoints`` of every annotation agrees with its keypoints where the AP evaluation reads it.
+
+    COCOeval ignores a person whose ``num_keypoints`` is 0 and looks for one whose count is above 0, whatever its
+    keypoints say: a labelled person with 0 was left out (one perfect prediction among shifted ones scored less),
+    and a person with a count but no labelled keypoint was one to find, whose OKS falls back to the distance from its
+    box (a perfect results file scored AP 0.505). ``visible_only``: the CrowdPose convention (xtcocotools'
+    ``keypoints_crowd``), which counts the keypoints of ``v = 2`` only, so 0 is right for a person labelled ``v = 1``
+    throughout (the official evaluation ignores that person). Other disagreements are left: Halpe's and
+    CrowdPose's files count another subset of the keypoints there. A missing count is filled in by the caller."""
+    for i, ann in enumerate(data["annotations"]):
+        nk = ann.get("num_keypoints")
+        if nk is None:
+            continue
+        flags = ann["keypoints"][2::3]
+        labelled = sum(1 for v in flags if v > 0)
+        counted = sum(1 for v in flags if v == 2) if visible_only else labelled
+        if nk == 0 and counted:
+            what = f"{counted} keypoints are labelled" + (" visible (v = 2)" if visible_only else "")
+            raise DataError(name, f"0, but {what}: the evaluation would ignore this person",
+                            record=ann_record(ann, i), field="num_keypoints")
+        if nk > 0 and not labelled:
+            raise DataError(name, f"{nk}, but no keypoint is labelled: the evaluation would count this person as one "
+                            "to find (its OKS then measures the distance from its box)", record=ann_record(ann, i),
+                            field="num_keypoints")
 
 
 #: COCOeval's largest area range ends at 1e5 ** 2 px: an annotation with a larger area is ignored in every range.
@@ -174,6 +199,12 @@ def all_finite(numbers: list[Any]) -> bool:
         return all(map(math.isfinite, numbers))
     except OverflowError:
         return False
+
+
+def _is_count(v: Any) -> bool:
+    """A whole number >= 0 given as a JSON number (``5.0`` is one; not a bool, a string or NaN)."""
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+            and v == int(v))
 
 
 def is_id(v: Any) -> bool:

@@ -27,6 +27,7 @@ from .arguments import (  # noqa: F401 - re-exported: the other metrics and call
     check_vis,
     describe,
     nonfinite_keypoints,
+    point_distance,
     to_numpy,
 )
 
@@ -113,7 +114,7 @@ def _distances(p: np.ndarray, s: np.ndarray | None, g: np.ndarray, labelled: np.
     # A non-finite prediction or confidence is a miss: infinitely far (wrong in PCK and in the score AUC),
     # left out of the mean errors and confidences, and counted in "nonfinite".
     bad = nonfinite_keypoints(p, s)
-    dist = np.where(bad, np.inf, np.linalg.norm(np.where(bad[..., None], 0.0, p) - g, axis=-1))  # (M, K)
+    dist = np.where(bad, np.inf, point_distance(np.where(bad[..., None], 0.0, p), g))  # (M, K)
     norm_dist = dist / np.where(labelled.any(axis=1), size, 1.0)[:, None]  # (M, K)
     return bad, dist, norm_dist
 
@@ -136,7 +137,7 @@ def _score_auc(conf: np.ndarray, norm_dist: np.ndarray) -> float | None:
 def _miss_distances(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(distance (M, K), finite (M, K))``; a non-finite prediction has no distance (a counted miss)."""
     ok = np.isfinite(pred).all(axis=-1)
-    return np.linalg.norm(np.where(ok[..., None], pred, 0.0) - gt, axis=-1), ok
+    return point_distance(np.where(ok[..., None], pred, 0.0), gt), ok
 
 
 def errors_by_visibility(pred: Any, gt: Any, vis: Any, outside: Any | None = None) -> dict[str, Any]:

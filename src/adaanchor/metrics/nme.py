@@ -26,7 +26,15 @@ from typing import Any
 import numpy as np
 
 from ..data.spec import KeypointSpec, load_spec
-from .keypoint import as_float_array, check_arrays, check_thresholds, describe, nonfinite_keypoints, threshold_key
+from .keypoint import (
+    as_float_array,
+    check_arrays,
+    check_thresholds,
+    describe,
+    nonfinite_keypoints,
+    point_distance,
+    threshold_key,
+)
 
 FR_THRESHOLD = 0.1
 AUC_THRESHOLD = 0.1
@@ -72,7 +80,7 @@ def normaliser(gt: Any, pair: Sequence[Any]) -> np.ndarray:
         if len(bad):  # the ground truth is the caller's input: a NaN eye corner is not a "coincident" one
             raise ValueError(f"gt: non-finite coordinate of normaliser keypoint {idx[bad[0][1]]} of face {bad[0][0]}")
         sides.append(pts.mean(axis=1))
-    return np.linalg.norm(sides[0] - sides[1], axis=-1)
+    return point_distance(sides[0], sides[1])
 
 
 def unlabelled_normaliser(vis: np.ndarray, pair: Sequence[Any]) -> tuple[int, int] | None:
@@ -102,7 +110,7 @@ def _point_errors(pred: Any, gt: Any, vis: Any, norm: Any) -> tuple[np.ndarray, 
     if np.any(~np.isfinite(d)) or np.any(d <= 0):
         raise ValueError("the normalising distance must be positive for every face (coincident eye points?)")
     bad = nonfinite_keypoints(p)
-    err = np.where(bad, np.inf, np.linalg.norm(np.where(bad[..., None], 0.0, p) - g, axis=-1)) / d[:, None]
+    err = np.where(bad, np.inf, point_distance(np.where(bad[..., None], 0.0, p), g)) / d[:, None]
     per_face = np.where(lab, err, 0.0).sum(axis=1) / lab.sum(axis=1)
     return per_face, err, v
 

@@ -23,7 +23,14 @@ from typing import Any
 import numpy as np
 
 from ..data.headsize import SC_BIAS, head_size_from_box
-from .keypoint import check_arrays, check_scales, check_thresholds, nonfinite_keypoints, threshold_key
+from .keypoint import (
+    check_arrays,
+    check_scales,
+    check_thresholds,
+    nonfinite_keypoints,
+    point_distance,
+    threshold_key,
+)
 
 #: Joints left out of the official total.
 EXCLUDED = ("pelvis", "thorax")
@@ -100,7 +107,7 @@ def pckh(
     check_scales(hs, need, "head_size")
     # A non-finite prediction is a miss: NaN / inf distances compare False with every threshold below.
     bad = nonfinite_keypoints(p) & labelled
-    dist = np.linalg.norm(p - g, axis=-1)
+    dist = point_distance(p, g)
     scaled = dist / np.where(need, hs, 1.0)[:, None]
     count = labelled.sum(axis=0)
     keep = np.array([n not in excluded for n in names]) & (count > 0)

@@ -35,6 +35,7 @@ from .coco import (
     oks_sigmas,
 )
 from .gt_checks import check_gt_areas_given
+from .keypoint import point_distance
 
 OKS_CUTOFF = 0.5
 
@@ -47,7 +48,7 @@ def match_keypoints(pred_xy: np.ndarray, pred_score: np.ndarray, gt_xy: np.ndarr
     """
     # All distances at once (each the same subtraction and norm as one prediction's row), a taken ground truth's
     # column set to infinity: the per-prediction norms and masks were most of the recall's time.
-    dist = np.linalg.norm(gt_xy[None, :, :] - pred_xy[:, None, :], axis=-1)  # (P, G)
+    dist = point_distance(gt_xy[None, :, :], pred_xy[:, None, :])  # (P, G)
     free = np.ones(len(gt_xy), bool)
     left = len(gt_xy)
     matched = 0

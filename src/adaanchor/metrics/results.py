@@ -100,6 +100,7 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
     """COCO results as a list of dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` and its name.
 
     Every record is checked; a bad record raises :class:`DataError` naming the file, record and field.
+    ``require_score=False``: a record may leave ``score`` out (the metrics that do not read it).
     """
     if isinstance(results, (str, os.PathLike)):
         data, name = load_json(results), str(results)
@@ -125,7 +126,8 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
             what = ("x", "y", "score")[bad % 3]
             raise DataError(name, f"non-finite {what} of keypoint {bad // 3} ({kp[bad]!r}): a prediction must be "
                             "finite numbers", record=i, field="keypoints")
-        if require_score and not is_finite_number(r["score"]):
+        # Where the score is not needed (PCKh, NME, recall) it may be left out, but one given must be a number.
+        if (require_score or "score" in r) and not is_finite_number(r["score"]):
             raise DataError(name, f"expected a finite number, got {r['score']!r}", record=i, field="score")
     return data, name
 

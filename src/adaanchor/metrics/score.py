@@ -40,7 +40,7 @@ from .coco import coco_keypoint_ap, crowdpose_ap, load_coco_gt, load_json, load_
 from .keypoint import check_flag
 from .nme import nme_metrics, norm_pair, normaliser, unlabelled_normaliser
 from .pckh import pckh
-from .results import check_result_file, gt_ids_by_file_name
+from .results import check_result_file, gt_ids_by_file_name, gt_num_keypoints
 from .score_text import format_scores  # noqa: F401  (the text of a score: adaanchor.metrics.score.format_scores)
 
 METRICS = ("coco", "crowdpose", "pckh", "nme")
@@ -69,10 +69,15 @@ def _infer_spec(gt: Path, fmt: str) -> KeypointSpec:
     data = load_json(gt)
     anns = data.get("annotations") if isinstance(data, dict) else None
     kp = anns[0].get("keypoints") if isinstance(anns, list) and anns and isinstance(anns[0], dict) else None
-    k = len(kp) // 3 if isinstance(kp, list) else 0
+    return _spec_of_count(gt, len(kp) // 3 if isinstance(kp, list) else 0)
+
+
+def _spec_of_count(gt: Path, k: int) -> KeypointSpec:
+    """The built-in spec of ``k`` keypoints (17 COCO, 14 CrowdPose, 16 MPII, 68 and 98 faces)."""
     by_k = {17: "coco", 14: "crowdpose", 16: "mpii", 68: "face68", 98: "wflw"}
     if k not in by_k:
-        raise AdaAnchorError(f"{gt}: cannot tell the keypoint spec of {k}-keypoint annotations; pass spec=")
+        raise AdaAnchorError(f"{gt}: cannot tell the keypoint spec of {k}-keypoint annotations; give one (--spec "
+                             "NAME_OR_YAML, spec= in Python)")
     return load_spec(by_k[k])
 
 
@@ -121,8 +126,11 @@ def match_results(instances: Sequence[Any], results: list[dict], res_name: str, 
     used = set()
     for m, key in enumerate(keys):
         if key not in table:
-            raise DataError(res_name, f"no prediction for the ground-truth instance with {key_of} {key!r}",
-                            field=key_of)
+            near = next((i for k2, i in table.items() if str(k2) == str(key)), None)  # "0" for 0: JSON's types differ
+            raise DataError(res_name, f"no prediction for the ground-truth instance with {key_of} {key!r}" + (
+                "" if near is None else f" (this record names {results[near][key_of]!r}, {_kind(results[near][key_of])} "
+                f"where the ground truth has {_kind(key)})"),
+                record=near, field=key_of)
         idx = table[key]
         if key_of == "ann_id" and results[idx]["image_id"] != instances[m].image_id:
             # ann_id is a record index in most formats: the results of another file or split match any of them
@@ -132,6 +140,10 @@ def match_results(instances: Sequence[Any], results: list[dict], res_name: str, 
         used.add(idx)
         pred[m] = np.asarray(results[idx]["keypoints"], dtype=np.float64).reshape(k, 3)[:, :2]
     return pred, len(results) - len(used)
+
+
+def _kind(v: Any) -> str:
+    return "a string" if isinstance(v, str) else "a number"
 
 
 def _stack(instances: Sequence[Any], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -236,8 +248,11 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
     COCO-17 or CrowdPose-14, whose sigmas are the default)."""
     if metric == "crowdpose":  # scored with CrowdPose-14's sigmas whatever the spec
         names_of: KeypointSpec | None = load_spec("crowdpose")
-    else:
-        names_of = load_spec(spec) if spec is not None else load_spec("coco") if sigmas is None else None
+    else:  # the spec given, else the one of the file's keypoint count (a 14-keypoint file is CrowdPose's)
+        names_of = load_spec(spec) if spec is not None else None
+        if spec is None and sigmas is None:
+            data, gt_name = load_coco_gt(gt)
+            names_of = _spec_of_count(gt, gt_num_keypoints(data, gt_name))
     if names_of is not None:
         data, gt_name = load_coco_gt(gt)
         order = keypoint_order_message(data["categories"], names_of.keypoints, names_of.name)
@@ -246,14 +261,17 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
     if metric == "crowdpose":
         out = crowdpose_ap(gt, results_file, verbose=verbose)
     else:
-        sp = load_spec(spec) if spec is not None else None
+        sp = names_of
         if sigmas is None and sp is not None and sp.sigmas is None:  # COCO-17's sigmas for another set: a guess
             raise AdaAnchorError(f"spec {sp.name!r} has no OKS sigmas: give them (sigmas=...) or a spec with sigmas "
                                  "for OKS AP")
         sig = sigmas if sigmas is not None else (sp.sigmas if sp is not None else None)
         out = coco_keypoint_ap(gt, results_file, sigmas=sig, use_area=use_area, verbose=verbose)
-    n = len(load_results(results_file)[0])
-    return {"metric": metric, **out, "num_results": n}
+    dets = load_results(results_file)[0]
+    extra = {}
+    if metric == "crowdpose":  # xtcocotools leaves these out; pycocotools (coco) keeps them
+        extra["results_without_keypoint_confidence"] = sum(1 for r in dets if not any(c > 0 for c in r["keypoints"][2::3]))
+    return {"metric": metric, **out, "num_results": len(dets), **extra}
 
 
 def _score_pckh(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.ndarray, sp: KeypointSpec,
@@ -264,7 +282,7 @@ def _score_pckh(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.nd
         h = inst.extra.get("head_size")
         if h is None and (inst.visibility > 0).any():
             raise DataError(gt, "no head size: the record has no head box and no labelled head_top / upper_neck; "
-                            "pass headboxes=mpii_gt_val.mat", record=inst.ann_id, field="head_size")
+                            "pass headboxes=mpii_gt_val.mat", record=f"ann_id={inst.ann_id}", field="head_size")
         hs.append(h if h is not None else 1.0)
     out = pckh(pred, g, v, np.asarray(hs, dtype=np.float64), thresholds=thresholds, joint_names=sp.keypoints)
     out["head_size_source"] = dict(Counter(str(i.extra.get("head_size_source")) for i in insts))
@@ -283,11 +301,11 @@ def _score_nme(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.nda
     bad = unlabelled_normaliser(v, pair)
     if bad is not None:
         raise DataError(gt, f"keypoint {bad[1]} of the '{norm}' normaliser is not labelled (v = 0): the face has no "
-                        "normalising distance", record=insts[bad[0]].ann_id, field="keypoints")
+                        "normalising distance", record=f"ann_id={insts[bad[0]].ann_id}", field="keypoints")
     d = normaliser(g, pair)
     for inst, dist in zip(insts, d):
         if not dist > 0:
             raise DataError(gt, f"the '{norm}' normalising distance is {dist:g} (coincident points)",
-                            record=inst.ann_id, field="keypoints")
+                            record=f"ann_id={inst.ann_id}", field="keypoints")
     attrs = [i.extra.get("attributes") for i in insts]
     return nme_metrics(pred, g, v, spec=sp, norm=norm, attributes=attrs if any(attrs) else None)

@@ -12,7 +12,7 @@ def _fmt_value(v: Any) -> str:
     if v is None:
         return "N/A"
     if isinstance(v, float):
-        return f"{v:.4f}"
+        return f"{v:.4e}" if abs(v) >= 1e6 else f"{v:.4f}"  # an absurd error in 200 digits says no more
     if isinstance(v, (list, tuple, dict)):
         return json.dumps(v)
     return str(v)
@@ -52,12 +52,19 @@ def format_scores(d: Mapping[str, Any]) -> str:
             lines.append("| full | " + " | ".join(_fmt_value(d.get(c)) for c in cols) + " |")
             for name, row in subs.items():
                 lines.append(f"| {name} | " + " | ".join(_fmt_value(row.get(c)) for c in cols) + " |")
-        for k in ("norm", "count", "num_instances", "unmatched_results", "format", "spec"):
+        for k in ("norm", "count", "nonfinite", "num_instances", "unmatched_results", "format", "spec"):
             if k in d:
                 lines.append(f"{k}: {_fmt_value(d[k])}")
         return "\n".join(lines)
-    lines += [f"{k}: {_fmt_value(v)}" + (_NO_GT if _is_empty_range(k, v) else "") for k, v in d.items() if k != "metric"]
+    lines += [f"{k}: {_fmt_value(v)}" + (_NO_GT if _is_empty_range(k, v) else "") + (_LEFT_OUT if k == _NO_CONF and v else "")
+              for k, v in d.items() if k != "metric"]
     return "\n".join(lines)
+
+
+#: CrowdPose AP's count of results whose keypoint confidences are all <= 0, and what it means.
+_NO_CONF = "results_without_keypoint_confidence"
+_LEFT_OUT = (" (left out of the evaluation, as xtcocotools' CrowdPose evaluation leaves out a result with no keypoint "
+             "confidence above 0)")
 
 
 #: What an AP/AR of -1 means in the COCO and CrowdPose evaluations (the JSON keeps their -1).

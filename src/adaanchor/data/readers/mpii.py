@@ -19,11 +19,12 @@ JSON (``train.json`` / ``valid.json`` / ``test.json``): a list of one record per
   crop exactly. ``Instance.center`` / ``Instance.scale`` keep the file's own (0-based) centre and scale.
   A centre ``[-1, -1]`` (HRNet's "no position") gives the joints' extent as the box instead.
 - Head size for PCKh (``extra["head_size"]``, ``extra["head_size_source"]``), in order of preference:
-  a ``headbox`` ``[x1, y1, x2, y2]`` or ``head_size`` field of the record; the ``headboxes`` option (the
-  ``headboxes_src`` array of ``mpii_gt_val.mat``, whose columns follow the JSON's record order, as mmpose
-  uses it); otherwise the documented fall-back (not the official normalisation) ``0.6 * sqrt(2) *
-  ||head_top - upper_neck||``: the SC_BIAS of the official code times the diagonal of a square head box
-  whose side is the head segment. The official head size is ``0.6 * ||(x2, y2) - (x1, y1)||`` of the head
+  the ``headboxes`` option (the ``headboxes_src`` array of ``mpii_gt_val.mat``, whose columns follow the JSON's
+  record order, as mmpose uses it; source ``headboxes``: given, it overrides the records' own); a ``headbox``
+  ``[x1, y1, x2, y2]`` (source ``headbox``) or ``head_size`` field of the record (``record``); otherwise the
+  documented fall-back (not the official normalisation) ``0.6 * sqrt(2) * ||head_top - upper_neck||``
+  (``head_segment``): the SC_BIAS of the official code times the diagonal of a square head box whose side is the
+  head segment. The official head size is ``0.6 * ||(x2, y2) - (x1, y1)||`` of the head
   box (``SC_BIAS = 0.6`` in ``util_get_head_size.m`` and in the HRNet/mmpose ports).
 
 The official ``.mat`` is read by :mod:`.mpii_mat`.
@@ -241,7 +242,7 @@ def _json_person(path: Path, r: Any, rec: str, spec: KeypointSpec, off: float, h
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, float | None, np.ndarray, dict] | None:
     """``xy (K, 2)``, ``vis (K,)``, centre ``(2,)`` and scale (None without a position), box ``[x, y, w, h]`` and
     ``extra`` of one JSON record ``r``; None after a failure recorded in ``col`` or a record left out (in
-    ``left_out``). ``headbox``: its ``(2, 2)`` box of the ``headboxes`` option, used when the record has none."""
+    ``left_out``). ``headbox``: its ``(2, 2)`` box of the ``headboxes`` option, used in place of the record's own."""
     try:
         center, scale = _record_box(path, r)
         xy, vis = _record_joints(path, r, spec, off)
@@ -249,11 +250,13 @@ def _json_person(path: Path, r: Any, rec: str, spec: KeypointSpec, off: float, h
         col.fail(e.reason, record=rec, field=e.field)
         return None
     rec_box, rec_size = r.get("headbox"), r.get("head_size")
-    if rec_box is None and rec_size is None and headbox is not None:
-        rec_box = headbox.reshape(4)
+    if headbox is not None:  # given for the evaluation (--headboxes): it overrides the record's own head
+        rec_box, rec_size = headbox.reshape(4), None
     head = record_head_size(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None)
     if head is None:
         return None
+    if headbox is not None:
+        head = (head[0], "headboxes", head[2])
     if require_labelled and not (vis > 0).any():
         left_out.append(DataError(path, "no annotated joint", record=rec, field="joints_vis"))
         return None
