@@ -816,9 +816,9 @@ def _perfect(anns: list) -> list:
     ("score-gt-duplicate-image-id", [_ann(1)], [{"id": 1, "file_name": "a.png"}, {"id": 1, "file_name": "b.png"}],
      ["[record images[1]]", "field 'id'", "duplicate id 1 (also images[0])"]),
     ("score-gt-string-keypoints", [_str_kp()], None,
-     ["[record annotations[0]]", "field 'keypoints'", "element 0 is the string '10.5'"]),
+     ["[record annotations[0] id=2]", "field 'keypoints'", "element 0 is the string '10.5'"]),
     ("score-gt-box-outside-image", [_ann(1, bbox=[500.0, 400.0, 40.0, 30.0])], None,
-     ["[record annotations[0]]", "field 'bbox'", "lies outside the 64x48 image"]),
+     ["[record annotations[0] id=1]", "field 'bbox'", "lies outside the 64x48 image"]),
 ])
 def test_score_refuses_ground_truth_that_fools_the_evaluator(tmp_path, capsys, case, anns, images, parts):
     gt = _score_gt(tmp_path, anns, images)

@@ -186,7 +186,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     if problem:
         raise AdaAnchorError(problem)
     outside_root(res, data_cfg, split, path)
-    drop_missing_images(res, bool(data_cfg["skip_invalid"]))
+    drop_unreadable_images(res, bool(data_cfg["skip_invalid"]))
     check_data_pairs(data_cfg)
     sp = data_cfg.get("split") or {}
     if splits_one_file(data_cfg) and not (split == "val" and data_cfg.get("csv")):
@@ -204,16 +204,20 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     return res
 
 
-def drop_missing_images(res: ReadResult, skip_invalid: bool) -> None:
-    """With ``skip_invalid``, records whose image file does not exist are skipped and counted like any bad
-    record (without it, reading such an image is the error, naming the record)."""
+def drop_unreadable_images(res: ReadResult, skip_invalid: bool) -> None:
+    """With ``skip_invalid``, records whose image file is missing, empty or not an image (its header does not read,
+    :func:`~adaanchor.data.pixels.image_file_problem`) are skipped and counted like any bad record: an empty image
+    stopped a training with ``skip_invalid=true`` mid-epoch. Without it, reading such an image is the error, naming
+    the record."""
     if not skip_invalid:
         return
-    missing = {p for p in {i.image_path for i in res.instances} if not Path(p).is_file()}
+    from .pixels import image_file_problem
+
+    bad = {p: why for p in {i.image_path for i in res.instances} if (why := image_file_problem(p)) is not None}
     for i in res.instances:
-        if i.image_path in missing:
-            res.skipped.append(DataError(res.source, "image file not found", record=f"image_id {i.image_id} ({i.image_path})"))
-    res.instances = [i for i in res.instances if i.image_path not in missing]
+        if i.image_path in bad:
+            res.skipped.append(DataError(res.source, bad[i.image_path], record=f"image_id {i.image_id} ({i.image_path})"))
+    res.instances = [i for i in res.instances if i.image_path not in bad]
 
 
 def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = None,

@@ -20,6 +20,7 @@ through :func:`rgb8`, so that the same pixels give the same image whichever way 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,32 @@ class ImageValueError(AdaAnchorError, ValueError):
 #: Image suffixes that can hold several frames (a TIFF stack, an animated GIF or WebP): ``predict`` reads such a file
 #: with more than one page page by page; a dataset reads its first page and says so.
 STACK_SUFFIXES = frozenset({".tif", ".tiff", ".gif", ".webp"})
+
+
+def image_file_problem(path: str | Path) -> str | None:
+    """What makes ``path`` unreadable as an image, from its header alone: not found, a folder, empty, or not an image
+    Pillow can open (text, a cut header); None when the header reads. Pixel data cut short past the header shows
+    only when the image is decoded (:func:`adaanchor.data.dataset.read_image`). Reading headers is cheap next to
+    decoding (a few hundred microseconds an image), so ``data stats`` and ``data.skip_invalid`` check every image."""
+    import warnings
+
+    from PIL import Image
+
+    p = Path(path)
+    if p.is_dir():
+        return "a folder, not an image file"
+    if not p.is_file():
+        return "image file not found"
+    if p.stat().st_size == 0:
+        return "image file is empty (0 bytes)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression-bomb warning: read_image decides about the size
+            with Image.open(p):
+                return None
+    except Exception as e:  # Pillow raises many types for damaged files (UnidentifiedImageError, SyntaxError, ...)
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return f"cannot read image ({type(e).__name__}{': ' + detail if detail else ''})"
 
 def _named(what: str, message: str) -> str:
     return f"{what}: {message}" if what else message

@@ -1,8 +1,8 @@
 """Dataset statistics (``adaanchor data stats CONFIG``): counts by visibility and every problem found.
 
 Each split is read with ``skip_invalid=True``, so that every bad record is listed (not only the first),
-and the image files are checked for existence (decoding them is left to training, see
-:func:`adaanchor.data.dataset.load_image`).
+and every image file's header is read (missing, empty, not an image: :func:`adaanchor.data.pixels.image_file_problem`;
+decoding the pixels is left to training, see :func:`adaanchor.data.dataset.load_image`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import unknown_name_error
 from .crop_stats import crop_option_lines, crop_option_stats
+from .pixels import image_file_problem
 from .readers import ReadResult
 from .spec import KeypointSpec
 from .splits import shared_images, split_by_config
@@ -39,7 +40,7 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
         ``labelled_outside_box`` (labelled keypoints outside their instance box ``[x, x + w] x [y, y + h]``);
         ``missing_images`` (image files not found: of kept records, and of records a reader skipped for it) and
         ``problems``: one line per skipped record (the reader's message, naming file, record and field) and per
-        missing image file.
+        image file that is missing or unreadable (empty, not an image).
     """
     insts = res.instances
     v = np.concatenate([i.visibility for i in insts]) if insts else np.zeros(0, dtype=np.int64)
@@ -51,8 +52,9 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
             p = i.keypoints[lab]
             outside += int(np.sum((p[:, 0] < x) | (p[:, 0] > x + w) | (p[:, 1] < y) | (p[:, 1] > y + h)))
     paths = sorted({i.image_path for i in insts})
-    missing = [p for p in paths if not Path(p).is_file()] if check_images else []
-    problems = [str(e) for e in res.skipped] + [f"{p}: image file not found" for p in missing]
+    unreadable = {p: why for p in paths if (why := image_file_problem(p)) is not None} if check_images else {}
+    missing = [p for p, why in unreadable.items() if why == "image file not found"]
+    problems = [str(e) for e in res.skipped] + [f"{p}: {why}" for p, why in unreadable.items()]
     # A reader that checks its images (DeepLabCut, SLEAP) skips the records of a missing one itself: they count too.
     skipped_missing = sum(getattr(e, "reason", None) == "image file not found" for e in res.skipped)
     return {
@@ -95,6 +97,7 @@ def dataset_stats(
     splits: Sequence[str] = ("train", "val"),
     check_images: bool = True,
     task: str = "topdown",
+    results_out: dict[str, ReadResult] | None = None,
 ) -> dict[str, Any]:
     """Statistics of a dataset.
 
@@ -107,6 +110,7 @@ def dataset_stats(
         check_images: check that every image file exists.
         task: the config's ``task`` (taken from a whole config): a top-down config with ``data.crop=image`` lists images holding several
             instances as a problem (training refuses them, :func:`adaanchor.data.split_checks.check_one_per_image`).
+        results_out: a dict that receives the splits' :class:`ReadResult` (for checks of a higher layer).
 
     Returns:
         ``{"splits": {name: split_stats}, "total": {...same counts summed...}}`` plus ``format`` and
@@ -116,6 +120,8 @@ def dataset_stats(
     if isinstance(source, Mapping) and "data" in source and isinstance(source["data"], Mapping):
         task, source = str(source.get("task", task)), source["data"]  # a whole config (build_config's), as a user has it
     results, head, whole_images = _results_of(source, splits, task)
+    if results_out is not None:
+        results_out.update(results)
     per = {name: split_stats(r, check_images) for name, r in results.items()}
     if head:
         from .build import _exif_mode

@@ -22,7 +22,7 @@ from ..errors import AdaAnchorError, DataError
 from ..models.precision import bf16_native
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object
-from .evaluate import check_ap_ground_truth
+from .evaluate import check_ap_ground_truth, dataset_people
 from .multi import check_sigmas
 from .resume_config import describe_changes
 from .run import build_split, is_multi_person
@@ -168,11 +168,12 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device, stride: in
         if mine:
             try:
                 train_ds = build_split(cfg, "train", stride, verbose=info.is_main)
-                out = (train_ds, build_split(cfg, "val", stride, verbose=False) if cfg.train.eval_every else None)
+                # The val split says what it skipped too (with data.skip_invalid): its counts were silent.
+                out = (train_ds, build_split(cfg, "val", stride, verbose=info.is_main) if cfg.train.eval_every else None)
                 for split, ds in zip(("train", "val"), out, strict=True):
                     check_images(ds, split)
                 if cfg.train.eval_every:
-                    check_ap_ground_truth(cfg)
+                    check_ap_ground_truth(cfg, dataset_people(out[1]))
                     if is_multi_person(cfg):
                         check_sigmas(cfg)
             except AdaAnchorError as e:

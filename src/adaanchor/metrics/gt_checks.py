@@ -17,7 +17,7 @@ from adaanchor.errors import DataError
 def check_gt_annotation(ann: Any, i: int, name: str) -> None:
     """One ground-truth annotation: ids, keypoints as numbers ``[x, y, v] * K``, a finite box."""
     kp = ann.get("keypoints") if isinstance(ann, dict) else None
-    rec = f"annotations[{i}]"
+    rec = ann_record(ann, i)
     if not isinstance(kp, list) or len(kp) % 3:
         raise DataError(name, "expected a flat list [x, y, v] * K", record=rec, field="keypoints")
     why = non_number_message(kp)
@@ -71,9 +71,17 @@ def check_num_keypoints(data: dict, name: str, visible_only: bool = False) -> No
 MAX_AREA = 1e5**2
 
 
-def ann_record(ann: dict, i: int) -> str:
-    """``annotations[i] id=ID``: how a message names a ground-truth annotation (the id escaped: one line)."""
-    return f"annotations[{i}]" + (f" id={printable(ann['id'])}" if "id" in ann else "")
+#: The key under which :func:`adaanchor.metrics.results.gt_of_kept` keeps an annotation's index in its file, so that
+#: the checks of the people left name the record the file has (COCOeval ignores keys it does not know).
+FILE_INDEX = "_index_in_file"
+
+
+def ann_record(ann: Any, i: int) -> str:
+    """``annotations[i] id=ID``: how a message names a ground-truth annotation (the id escaped: one line); ``i`` is
+    its index in the file (:data:`FILE_INDEX` where a copy left people out)."""
+    if not isinstance(ann, dict):
+        return f"annotations[{i}]"
+    return f"annotations[{ann.get(FILE_INDEX, i)}]" + (f" id={printable(ann['id'])}" if "id" in ann else "")
 
 
 def check_gt_areas_given(data: dict, name: str) -> None:
@@ -173,7 +181,7 @@ def check_gt_ids(data: dict, name: str) -> None:
     for i, ann in enumerate(data["annotations"]):
         img = images.get(ann["image_id"])
         if img is None:
-            raise DataError(name, f"image_id {ann['image_id']!r} is not among the images", record=f"annotations[{i}]",
+            raise DataError(name, f"image_id {ann['image_id']!r} is not among the images", record=ann_record(ann, i),
                             field="image_id")
         if ann["category_id"] not in known:  # COCOeval evaluates the listed categories only: dropped silently
             raise DataError(name, f"category_id {ann['category_id']!r} is not among the categories "
@@ -182,7 +190,7 @@ def check_gt_ids(data: dict, name: str) -> None:
         size = image_size(img)
         if size is not None and box_outside_image(ann["bbox"], size):
             raise DataError(name, f"box {ann['bbox']} lies outside the {size[0]:g}x{size[1]:g} image",
-                            record=f"annotations[{i}]", field="bbox")
+                            record=ann_record(ann, i), field="bbox")
 
 
 def is_finite_number(v: Any) -> bool:

@@ -27,6 +27,7 @@ from adaanchor.data.readers import is_int_id
 from adaanchor.data.readers.checks import non_number_message
 from adaanchor.errors import AdaAnchorError, DataError, write_failure
 from adaanchor.metrics.gt_checks import (  # noqa: F401 - gt_num_keypoints and ann_record re-exported
+    FILE_INDEX,
     all_finite,
     ann_record,
     check_gt_annotation,
@@ -42,12 +43,13 @@ GtLike = str | os.PathLike | dict | Any  # a path, a COCO-style dict, or a COCO 
 ResultsLike = str | os.PathLike | list
 
 
-def load_coco_gt(gt: GtLike) -> tuple[dict, str]:
-    """Ground truth as a COCO-style dict (with ``images``, ``annotations``, ``categories``) and its name."""
+def load_coco_gt(gt: GtLike, name: str | None = None) -> tuple[dict, str]:
+    """Ground truth as a COCO-style dict (with ``images``, ``annotations``, ``categories``) and its name (``name``
+    for a dict read from a file, which the messages then name)."""
     if isinstance(gt, (str, os.PathLike)):
         data, name = load_json(gt), str(gt)
     elif isinstance(gt, dict):
-        data, name = gt, "<ground-truth dict>"
+        data, name = gt, name or "<ground-truth dict>"
     elif hasattr(gt, "dataset"):
         data, name = gt.dataset, "<ground-truth COCO object>"
     else:
@@ -76,6 +78,34 @@ def gt_of_images(data: dict, image_ids: set[int]) -> dict:
     keep = [im for im in data["images"] if im.get("id") in image_ids]
     ids = {im["id"] for im in keep}
     return {**data, "images": keep, "annotations": [a for a in data["annotations"] if a.get("image_id") in ids]}
+
+
+def gt_of_kept(data: dict, ann_ids: Iterable[Any]) -> dict:
+    """A copy of raw COCO-style ground truth ``data`` without the people its reader skipped (``data.skip_invalid``):
+    an annotation that is a person to find (not a crowd region, some keypoint labelled, or a record too malformed to
+    tell) stays only when its id is among ``ann_ids``, the instances the reader kept. Crowd regions and people
+    without a labelled keypoint stay: COCOeval ignores them, and a detection on one is then not a false positive.
+
+    A skipped record is out of the evaluation as it is out of the training: scored against the whole file, each
+    counted as a missed person (perfect predictions of the other people scored AP 0.505), and a record the scorer
+    refuses (a keypoint list of another length) stopped the run at its first evaluation, after the training."""
+    kept = {str(i) for i in ann_ids}
+
+    def to_find(a: Any) -> bool:
+        kp = a.get("keypoints") if isinstance(a, dict) else None
+        if not isinstance(kp, list) or len(kp) % 3 or non_number_message(kp) is not None:
+            return True
+        return a.get("iscrowd", 0) in (0, False) and any(v > 0 for v in kp[2::3])
+
+    # Without an id it cannot be told apart: it stays, and the scorer names it (a reader keeps such a record).
+    every = data.get("annotations", [])
+    keep = [i for i, a in enumerate(every)
+            if not to_find(a) or not isinstance(a, dict) or "id" not in a or str(a["id"]) in kept]
+    if len(keep) == len(every):
+        return data
+    # Each person left keeps its index in the file, which the checks' messages name (gt_checks.FILE_INDEX).
+    anns = [{**every[i], FILE_INDEX: i} if isinstance(every[i], dict) else every[i] for i in keep]
+    return {**data, "annotations": anns}
 
 
 def gt_from_instances(instances: Sequence[Any], keypoint_names: Sequence[str], name: str = "keypoints") -> dict:
