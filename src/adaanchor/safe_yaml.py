@@ -1,9 +1,9 @@
-"""Safe YAML for configs: no Python objects, no duplicate keys, no alias bombs, and ``1e-3`` is a float.
+"""Safe YAML for configs and keypoint spec files: no Python objects, no duplicate keys, no alias bombs, and ``1e-3`` is a float.
 
 ``yaml.safe_load`` builds no Python objects, but it keeps the last of two equal keys, reads ``1e-3`` as a
 string (YAML 1.1 wants ``1.0e-3``) and returns aliases as shared objects, which a billion-laughs document or
 a recursive alias turns into an endless copy in the merge that follows. :func:`load_yaml_text` refuses all
-three before any config is built.
+three before any config (or spec) is built; :func:`dump_yaml` writes what it reads back unchanged.
 """
 
 from __future__ import annotations
@@ -42,11 +42,16 @@ class _ConfigLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-_ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
+_FLOAT_WITHOUT_DOT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
+_ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_WITHOUT_DOT, list("-+0123456789"))
+
+
+class _ConfigDumper(yaml.SafeDumper):
+    """``yaml.SafeDumper`` that quotes what :class:`_ConfigLoader` would read as a float: the string ``"1e5"``
+    (a keypoint name from data) is written plain by ``yaml.safe_dump`` and read back as the number 100000.0."""
+
+
+_ConfigDumper.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_WITHOUT_DOT, list("-+0123456789"))
 
 
 def _expanded_size(obj: Any, memo: dict[int, int], active: set[int]) -> int:
@@ -86,4 +91,10 @@ def load_yaml_text(text: str) -> Any:
     return data
 
 
-__all__ = ["YamlFault", "load_yaml_text", "MAX_YAML_VALUES"]
+def dump_yaml(data: Any, **kwargs: Any) -> str:
+    """``yaml.safe_dump(data, **kwargs)`` whose text :func:`load_yaml_text` reads back as ``data`` (strings that it
+    would read as numbers are quoted)."""
+    return yaml.dump(data, Dumper=_ConfigDumper, **kwargs)
+
+
+__all__ = ["YamlFault", "load_yaml_text", "dump_yaml", "MAX_YAML_VALUES"]

@@ -33,6 +33,7 @@ from ..data.build import data_spec
 from ..data.spec import KeypointSpec, spec_to_dict
 from ..data.spec_source import load_spec, read_from_data
 from ..errors import AdaAnchorError
+from ..safe_yaml import dump_yaml
 from ..versions import versions
 from .resume_config import config_changes, frozen, spec_signature
 
@@ -252,7 +253,8 @@ def write_run_files(cfg: DictConfig, run_dir: Path, resumed_from: Path | None, s
             write_text_atomic(own, src.read_text())
     else:
         text = f"# The keypoint spec this run was trained with, read from {spec.source or 'its data'}.\n"
-        write_text_atomic(own, text + yaml.safe_dump(spec_to_dict(spec), sort_keys=False))
+        # dump_yaml: a name such as '1e5' quoted, as the spec loader reads an unquoted 1e5 as a number.
+        write_text_atomic(own, text + dump_yaml(spec_to_dict(spec), sort_keys=False))
     tmp = run_dir / f".config.yaml.{os.getpid()}.tmp"
     save_config(cfg, tmp)
     os.replace(tmp, cfg_path)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from adaanchor.data.jsonio import load_json
+from adaanchor.data.spec import SIGMA_RANGE
 from adaanchor.errors import AdaAnchorError, DataError
 from adaanchor.metrics.gt_checks import (
     check_crowd_index,
@@ -40,7 +41,8 @@ from adaanchor.metrics.results import (
 )
 
 __all__ = ["load_json", "load_coco_gt", "load_results", "coco_keypoint_ap", "crowdpose_ap", "predictions_to_coco_results",
-           "write_results", "check_results_match_gt", "gt_num_keypoints", "oks_sigmas", "GtLike", "ResultsLike"]
+           "write_results", "check_results_match_gt", "gt_num_keypoints", "oks_sigmas", "GtLike", "ResultsLike",
+           "SIGMA_RANGE"]
 
 #: COCO-17 OKS sigmas (the pycocotools default).
 COCO_SIGMAS = np.array([.26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89]) / 10.0
@@ -50,15 +52,11 @@ COCO_STATS = ("AP", "AP50", "AP75", "APM", "APL", "AR", "AR50", "AR75", "ARM", "
 CROWDPOSE_STATS = ("AP", "AP50", "AP75", "AR", "AR50", "AR75", "AP_easy", "AP_medium", "AP_hard")
 #: crowdIndex bounds used by xtcocotools' CrowdPose summary: easy < 0.2 <= medium < 0.8 <= hard.
 CROWD_INDEX_SPLIT = (0.2, 0.8)
-#: Bounds of a usable OKS sigma, about ten times beyond the published range (0.007 for COCO-WholeBody's finest
-#: face points, 0.107 for COCO's hips): below, OKS is a test of sub-pixel equality (sigma 1e-3 on a 300 px
-#: person gives a 1 px error OKS 0.3); above, any prediction on the person matches (sigma 1 gives an error of
-#: half the person's size OKS 0.97); NaN or infinity make every OKS NaN or 1, which COCOeval scores as AP 1.0.
-SIGMA_RANGE = (1e-3, 1.0)
 
 
 def oks_sigmas(sigmas: Any | None, default: np.ndarray) -> np.ndarray:
-    """``(K,)`` OKS sigmas as float64 (``default`` for None), each a finite number in :data:`SIGMA_RANGE`;
+    """``(K,)`` OKS sigmas as float64 (``default`` for None), each a finite number in :data:`SIGMA_RANGE`
+    (defined in :mod:`adaanchor.data.spec`, which checks a spec's sigmas against it when it loads the spec);
     AdaAnchorError naming ``sigmas`` otherwise (the count is checked by the caller against the ground truth)."""
     if sigmas is None:
         return default

@@ -180,7 +180,7 @@ def score(
         norm: NME normaliser: a name of ``spec.nme`` or a pair of keypoint indices (or index lists) in ``0..K-1``.
         headboxes: MPII head boxes (``mpii_gt_val.mat``-style file) for the MPII JSON.
         sigmas: OKS sigmas for ``coco`` (default: the spec's, else COCO-17), each in
-            :data:`~adaanchor.metrics.coco.SIGMA_RANGE`.
+            :data:`~adaanchor.data.spec.SIGMA_RANGE`.
         use_area: ``coco``: OKS area from the annotations (``False``: ``0.53 * w * h`` of the box); a bool.
         reader_options: extra options for the reader (e.g. ``{"one_based": False}``).
         verbose: let pycocotools / xtcocotools print their summary (a bool).
