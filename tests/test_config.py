@@ -355,9 +355,12 @@ def test_input_size_must_be_a_multiple_of_the_backbone_input_multiple():
     with pytest.raises(AdaAnchorError, match=r"backbone hrnet_w18 needs .* divisible by 32"):
         build_config(None, ["model.backbone=hrnet_w18", "data.input_size=[72,96]"])
     assert list(build_config(None, ["model.backbone=hrnet_w18", "data.input_size=[64,96]"]).data.input_size) == [64, 96]
-    for bad in ("[0,96]", "[64]", "[64.5,96]"):
+    for bad in ("[0,96]", "[64]"):
         with pytest.raises(AdaAnchorError, match="data.input_size must be two positive integers"):
             build_config(None, [f"data.input_size={bad}"])
+    # An element that is no integer: the type check of every list's elements (the default's are integers) says which.
+    with pytest.raises(AdaAnchorError, match=r"^config key 'data.input_size': element 0 must be an integer, got 64.5$"):
+        build_config(None, ["data.input_size=[64.5,96]"])
 
 
 def test_out_dir_must_not_be_empty():

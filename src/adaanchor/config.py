@@ -26,7 +26,7 @@ from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
 from .models.backbones import input_multiple, model_defaults, model_ranges
-from .ranges import SEED, Checker, at_least, between, choice, flag, positive
+from .ranges import SEED, Checker, at_least, between, choice, each, flag, positive
 from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
 from .strategies.assigners import PRESETS
@@ -60,7 +60,7 @@ TRAIN_RANGES: dict[str, Checker] = {
     "max_steps": at_least(1, integer=True),
     "batch_size": between(1, MAX_BATCH),
     "lr": positive(),
-    "lr_steps": at_least(0, integer=True, increasing=True),
+    "lr_steps": each(at_least(0, integer=True), increasing=True),  # its default, [], gives no element type
     "lr_factor": between(0, 1, lo_open=True),
     "weight_decay": at_least(0),
     "grad_clip": positive(),
@@ -83,7 +83,7 @@ EVAL_DEFAULTS: dict[str, Any] = {
 }
 EVAL_RANGES: dict[str, Checker] = {
     "batch_size": between(1, MAX_BATCH),
-    "pck": between(0, 1, lo_open=True),
+    "pck": each(between(0, 1, lo_open=True), min_len=1),  # [] scored -inf: no best checkpoint was kept
     "max_images": at_least(1, integer=True),
     "flip_test": flag(),
 }
@@ -205,7 +205,9 @@ def _check_ranges(plain: Mapping[str, Any], ref: Mapping[str, Any]) -> None:
     if not str(plain["out_dir"]).strip():
         raise AdaAnchorError("config key 'out_dir' must be a non-empty path")
     from .data.build import check_data_pairs
+    from .data.paths import check_images
 
+    check_images(plain["data"].get("images"))
     check_data_pairs(plain["data"])
 
 

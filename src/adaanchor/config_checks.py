@@ -1,13 +1,37 @@
-"""The checks of a config's layers against the defaults: unknown keys (with the closest match), a value for a
-section, YAML's boolean words for a string option, and each value's type against its default's."""
+"""The checks of a config's layers against the defaults: unknown keys (with the closest match), a value (or null)
+for a section, YAML's boolean words for a string option, and each value's type against its default's (a list's
+elements against its default's elements)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import AdaAnchorError, unknown_name_error
+from .ranges import element_error
+
+#: What to write instead of null for the sections a user may set to null to mean "off" (null read as the defaults:
+#: ``aug: null`` trained with flips): (what it turns off, the section that does it); each builds (tests).
+SECTION_OFF: dict[str, tuple[str, str]] = {
+    "data.aug": ("no augmentation", "{flip: 0, rotation: 0, scale: 0, half_body: 0}"),
+    "data.multi_aug": ("no augmentation", "{rotation: 0, scale: [1, 1], translation: 0, flip: 0}"),
+    "data.occlusion": ("no occluders", "{train: false, val: false}"),
+    "data.truncation": ("no truncation", "{train: 0, val: 0}"),
+    "data.split": ("no split", "{by: null}"),
+}
+
+
+def section_error(name: str, value: Any) -> AdaAnchorError:
+    """The error for a value given to a section (a key whose default is a mapping). Null is refused too: null is
+    allowed exactly where the default is null, and a null section read as its defaults (``data.aug: null``, meant
+    as "no augmentation", flipped and rotated) or failed later (``strategy: null`` was an AttributeError)."""
+    if value is not None:
+        return AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
+    off = SECTION_OFF.get(name)
+    instead = f"; for {off[0]}, write {off[1]}" if off else f", or set the keys you mean ({name}.KEY=VALUE)"
+    return AdaAnchorError(f"config key '{name}' is a section and cannot be null: leave it out or write {{}} for its "
+                          f"defaults{instead}")
 
 
 def check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
@@ -15,13 +39,14 @@ def check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
         name = f"{prefix}{key}"
         if key not in valid:
             raise unknown_name_error("config key", name, [f"{prefix}{k}" for k in valid])
-        if isinstance(valid[key], dict) and value is not None and not isinstance(value, Mapping):
-            raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
+        if isinstance(valid[key], dict) and not isinstance(value, Mapping):
+            raise section_error(name, value)
         if isinstance(valid[key], dict) and valid[key] and isinstance(value, Mapping):
             check_keys(value, valid[key], prefix=name + ".")
         if isinstance(valid[key], (list, tuple)) and value is not None and not isinstance(value, (list, tuple)):
             # Checked before the merge: OmegaConf refuses it there with a traceback, not a message.
             raise AdaAnchorError(f"config key '{name}' must be list, got {value!r} ({type(value).__name__})")
+
 
 def bool_words(layer: dict[str, Any], ref: Mapping) -> None:
     """A bool given for a key whose default is a string, back to the word: YAML 1.1 reads ``off``/``no`` as False
@@ -34,32 +59,55 @@ def bool_words(layer: dict[str, Any], ref: Mapping) -> None:
         elif isinstance(default, str) and isinstance(value, bool):
             layer[key] = "on" if value else "off"
 
+#: What a value of each default's type may be (an int where the default is a float: ``train.lr=1``), and the
+#: words for it in an element's error.
+_IS: dict[type, tuple[Callable[[Any], bool], str]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    str: (lambda v: isinstance(v, str), "a string"),
+    list: (lambda v: isinstance(v, (list, tuple)), "a list"),
+    tuple: (lambda v: isinstance(v, (list, tuple)), "a list"),
+}
+
+
 def check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:
     for key, default in ref.items():
         value = cfg.get(key)
         name = f"{prefix}{key}"
         if isinstance(default, dict):
-            if value is not None and not isinstance(value, Mapping):
-                raise AdaAnchorError(f"config key '{name}' is a section: it must be a mapping, got {value!r}")
-            if default and isinstance(value, Mapping):
+            if not isinstance(value, Mapping):
+                raise section_error(name, value)
+            if default:
                 check_types(value, default, name + ".")
             continue
         if default is None:
             continue
         if value is None:  # only keys whose default is null may be null
             raise AdaAnchorError(f"config key '{name}' must be {type(default).__name__}, got null")
-        ok = {
-            bool: lambda v: isinstance(v, bool),
-            int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-            float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-            str: lambda v: isinstance(v, str),
-            list: lambda v: isinstance(v, (list, tuple)),
-            tuple: lambda v: isinstance(v, (list, tuple)),
-        }.get(type(default), lambda v: True)(value)
-        if not ok:
+        ok = _IS.get(type(default), (lambda v: True, ""))[0]
+        if not ok(value):
             raise AdaAnchorError(
                 f"config key '{name}' must be {type(default).__name__}, got {value!r} ({type(value).__name__})"
             )
+        if isinstance(default, (list, tuple)):
+            check_elements(name, value, default)
+
+
+def check_elements(name: str, value: Any, default: list | tuple) -> None:
+    """Each element of the list ``value`` against the type of ``default``'s elements (integers; numbers, not a bool
+    or a string such as ``"0.1"``, where one is a float; strings). Without it ``eval.pck=[abc]`` trained to the end
+    before the evaluation refused it, and ``data.multi_aug.scale=[x,1]`` was a TypeError. An empty or null default
+    gives no type: such a list declares it with its range (:func:`adaanchor.ranges.each`)."""
+    kinds = {type(v) for v in default}
+    kind = float if kinds in ({float}, {int, float}) else next(iter(kinds)) if len(kinds) == 1 else None
+    if kind not in (int, float, str):
+        return
+    ok, what = _IS[kind]
+    for i, v in enumerate(value):
+        if not ok(v):
+            raise element_error(name, i, what, v)
+
 
 def select(tree: Mapping[str, Any], key: str) -> Any:
     node: Any = tree
@@ -100,4 +148,5 @@ def check_task_options(plain: Mapping[str, Any]) -> None:
                              "a flip: set eval.flip_test=false")
 
 
-__all__ = ["bool_words", "check_base", "check_config", "check_keys", "check_task_options", "check_types", "select"]
+__all__ = ["SECTION_OFF", "bool_words", "check_base", "check_config", "check_elements", "check_keys", "check_task_options",
+           "check_types", "section_error", "select"]

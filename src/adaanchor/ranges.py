@@ -3,6 +3,11 @@
 Each default table declares the ranges of its options next to its defaults (``RANGES = {"topk": at_least(1)}``);
 :func:`adaanchor.config.build_config` applies them all with one checker, so a bad value is refused when the
 config is built, with a message that names the key and the valid range, not steps into a training.
+
+A list option's element type is its default's (``eval.pck: [0.05, 0.1]`` holds numbers:
+:func:`adaanchor.config_checks.check_types` refuses ``[abc]``, ``[true]`` or ``["0.1"]``); a list whose default
+is empty or null declares it here with :func:`each` (``"lr_steps": each(at_least(0, integer=True))``), which
+also sets the fewest elements and the order.
 """
 
 from __future__ import annotations
@@ -17,15 +22,15 @@ from .errors import AdaAnchorError, unknown_name_error
 
 @dataclass(frozen=True)
 class Range:
-    """A closed or open interval of numbers; a list value is checked element by element.
+    """A closed or open interval of numbers; a list value (a pair whose default gives its element type, such as
+    ``data.occlusion.count``) is checked element by element. A list option that needs more (an element type that
+    its default cannot give, a length, an order) is declared with :class:`ListOf`.
 
     Attributes:
         lo, hi: the bounds (None: unbounded on that side).
         lo_open, hi_open: the bound itself is excluded.
         integer: whole numbers only (``1e4`` is one): a count whose default is null has no default type to
             check it against (``train.max_steps=2.5`` trained).
-        increasing: a list value must be strictly increasing (milestones: ``train.lr_steps=[5, 5]`` multiplied
-            the learning rate by ``lr_factor`` twice at step 5, and ``[5, 1]`` read as ``[1, 5]``).
     """
 
     lo: float | None = None
@@ -33,7 +38,6 @@ class Range:
     lo_open: bool = False
     hi_open: bool = False
     integer: bool = False
-    increasing: bool = False
 
     def contains(self, v: float) -> bool:
         if not math.isfinite(v):
@@ -43,11 +47,10 @@ class Range:
         return not (self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)))
 
     def describe(self) -> str:
-        if self.increasing:  # a list option (milestones)
-            return ("whole numbers " if self.integer else "numbers ") + self._interval() + ", in increasing order"
-        return ("a whole number " if self.integer else "") + self._interval()
+        return ("a whole number " if self.integer else "") + self.interval()
 
-    def _interval(self) -> str:
+    def interval(self) -> str:
+        """The bounds alone (``in (0, 1]``, ``>= 1``), as :meth:`describe` and :class:`ListOf` say them."""
         if self.lo is not None and self.hi is not None:
             return f"in {'(' if self.lo_open else '['}{_num(self.lo)}, {_num(self.hi)}{')' if self.hi_open else ']'}"
         if self.lo is not None:
@@ -74,11 +77,6 @@ class Range:
                                      f"got {value!r}")
             if self.integer and not float(v).is_integer():
                 raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}, got {value!r}")
-        if self.increasing and isinstance(value, (list, tuple)):
-            nums = [float(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            if any(b <= a for a, b in zip(nums, nums[1:])):
-                raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()} (each once), "
-                                     f"got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -112,6 +110,68 @@ class Flag:
         return "true or false"
 
 
+@dataclass(frozen=True)
+class ListOf:
+    """A list of numbers, each in ``item``'s range: the declaration of a list option's element type, which the type
+    check takes from a default's elements and so cannot have where the default is empty (``train.lr_steps: []``)
+    or null (``strategy.oks_sigmas``): ``train.lr_steps=["1","2"]`` was accepted as strings and ``[abc]`` was a
+    traceback at the first step.
+
+    Attributes:
+        item: the range of each element (``integer``: whole numbers, ``1e4`` is one).
+        min_len: the fewest elements (``eval.pck=[]`` scored nothing: no best checkpoint was kept).
+        increasing: strictly increasing (milestones: ``train.lr_steps=[5, 5]`` multiplied the learning rate by
+            ``lr_factor`` twice at step 5, and ``[5, 1]`` read as ``[1, 5]``).
+    """
+
+    item: Range
+    min_len: int = 0
+    increasing: bool = False
+
+    def check(self, key: str, value: Any, nullable: bool = False) -> None:
+        """Raise :class:`AdaAnchorError` naming ``key`` for a value that is no such list (null only if ``nullable``)."""
+        if value is None and nullable:
+            return
+        null = " (or null)" if nullable else ""
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+            raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}{null}, got {value!r}")
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise element_error(key, i, "a whole number" if self.item.integer else "a number", v)
+        if len(value) < self.min_len:
+            raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}{null}, got {value!r}")
+        if not all(self.item.contains(float(v)) for v in value):
+            raise AdaAnchorError(f"config key '{key}': every element of the value must be {self._each()}, "
+                                 f"got {value!r}")
+        whole = not self.item.integer or all(float(v).is_integer() for v in value)
+        ordered = not self.increasing or all(b > a for a, b in zip(value, value[1:]))
+        if not (whole and ordered):
+            once = "" if ordered else " (each once)"
+            raise AdaAnchorError(f"config key '{key}': the value must be {self._each()}{once}, got {value!r}")
+
+    def describe(self) -> str:
+        """``a list of one or more numbers, each in (0, 1]``: the docs' "Valid ranges" table says the same."""
+        count = {0: "", 1: "one or more "}.get(self.min_len, f"{self.min_len} or more ")
+        noun = "whole numbers" if self.item.integer else "numbers"
+        order = ", in increasing order" if self.increasing else ""
+        return f"a list of {count}{noun}, each {self.item.interval()}{order}"
+
+    def _each(self) -> str:
+        # What every element must be, as the range errors of list values have always said it.
+        order = ", in increasing order" if self.increasing else ""
+        return f"{'whole numbers ' if self.item.integer else ''}{self.item.interval()}{order}"
+
+
+def element_error(key: str, index: int, what: str, value: Any) -> AdaAnchorError:
+    """The error for an element of a list option that is not of the list's element type (``what``: ``a number``)."""
+    return AdaAnchorError(f"config key '{key}': element {index} must be {what}, got {value!r}")
+
+
+def each(item: Range, min_len: int = 0, increasing: bool = False) -> ListOf:
+    """A list of numbers each in ``item`` (see :class:`ListOf`)."""
+    return ListOf(item, min_len, increasing)
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
@@ -121,9 +181,9 @@ def positive() -> Range:
     return Range(0, None, lo_open=True)
 
 
-def at_least(lo: float, integer: bool = False, increasing: bool = False) -> Range:
-    """``>= lo`` (``integer``: a whole number; ``increasing``: a list value strictly increasing)."""
-    return Range(lo, integer=integer, increasing=increasing)
+def at_least(lo: float, integer: bool = False) -> Range:
+    """``>= lo`` (``integer``: a whole number)."""
+    return Range(lo, integer=integer)
 
 
 def between(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False) -> Range:
@@ -159,7 +219,7 @@ SEED = between(0, 2**32 - 1)
 #: probabilities.
 PROB = between(0, 1)
 
-Checker = Range | Choice | Flag
+Checker = Range | Choice | Flag | ListOf
 
-__all__ = ["Range", "Choice", "Flag", "Checker", "positive", "at_least", "between", "choice", "flag", "merge_tables",
-           "SEED", "PROB"]
+__all__ = ["Range", "Choice", "Flag", "ListOf", "Checker", "positive", "at_least", "between", "choice", "flag", "each",
+           "element_error", "merge_tables", "SEED", "PROB"]

@@ -3,11 +3,12 @@ benchmarks written on first use, and the check that images stay inside the data 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import AdaAnchorError, DataError
+from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .readers import ReadResult
 
 #: The benchmarks the package writes itself into ``data.root`` (a cache folder) on first use, from the options of
@@ -22,10 +23,31 @@ def _resolve(root: Path, rel: str | None) -> Path | None:
     return p if p.is_absolute() else root / p
 
 
+#: The splits whose image folders ``data.images`` may name one by one (``{train: DIR, val: DIR}``): those read.
+IMAGE_SPLITS = ("train", "val")
+
+
+def check_images(value: Any) -> None:
+    """``data.images`` is null, a folder or a mapping of :data:`IMAGE_SPLITS` to folders (or null): a list was
+    read as the folder ``['a', 'b']``, and a key such as ``valid`` or ``tran`` was ignored (that split's images
+    looked for in the annotation file's folder). Checked by ``build_config`` and where the folder is read."""
+    if value is None or isinstance(value, (str, os.PathLike)):
+        return
+    if not isinstance(value, Mapping):
+        raise AdaAnchorError(f"config key 'data.images' must be a folder (a path) or {{train: DIR, val: DIR}}, "
+                             f"got {value!r}")
+    for key, folder in value.items():
+        if key not in IMAGE_SPLITS:
+            raise unknown_name_error("config key", f"data.images.{key}", [f"data.images.{s}" for s in IMAGE_SPLITS])
+        if folder is not None and not isinstance(folder, (str, os.PathLike)):
+            raise AdaAnchorError(f"config key 'data.images.{key}' must be a folder (a path) or null, got {folder!r}")
+
+
 def images_dir(data_cfg: Mapping[str, Any], split: str) -> Path | None:
     """The image folder of ``split``: ``data.images`` (a folder, or ``{train: DIR, val: DIR}``) relative to
     ``data.root``; None means the reader's default (the annotation file's folder)."""
     images_cfg = data_cfg.get("images")
+    check_images(images_cfg)
     if isinstance(images_cfg, Mapping):
         images_cfg = images_cfg.get(split)
     return _resolve(Path(str(data_cfg["root"])).expanduser(), images_cfg)
@@ -37,8 +59,6 @@ def outside_root(res: ReadResult, data_cfg: Mapping[str, Any], split: str, path:
     The check is lexical (``..`` and absolute paths), so a dataset whose image folder is a symbolic link
     to another disk still reads. Allowed bases: ``data.root``, the image folder and the annotation file's
     folder (all three as given by the config)."""
-    import os
-
     if data_cfg.get("allow_outside_root"):
         return
     root = Path(str(data_cfg["root"])).expanduser()
@@ -149,5 +169,5 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
 COCO_JSON_FORMATS = ("coco", "crowdpose")
 
 
-__all__ = ["COCO_JSON_FORMATS", "GENERATED_FORMATS", "annotation_path", "generated_options", "images_dir",
-           "outside_root", "own_split", "splits_one_file", "write_generated"]
+__all__ = ["IMAGE_SPLITS", "check_images", "COCO_JSON_FORMATS", "GENERATED_FORMATS", "annotation_path",
+           "generated_options", "images_dir", "outside_root", "own_split", "splits_one_file", "write_generated"]

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from ..errors import AdaAnchorError
-from ..ranges import at_least, between, choice
+from ..ranges import at_least, between, choice, each, positive
 
 ASSIGNER_DEFAULTS: dict[str, Any] = {
     # Candidate prior: none = every cell (paper) | instance = cells within prior_scale * sqrt(instance area).
@@ -89,6 +89,9 @@ ASSIGNER_RANGES: dict[str, Any] = {
     "align_beta": at_least(0),
     "dynamic_q": at_least(1),
     "assign_ema_decay": between(0, 1, hi_open=True),
+    # Its default, null, gives no element type: ["0.05"] or [abc] was a traceback at the first assignment. One per
+    # keypoint type, checked when the strategy is built (kappas_from: the spec gives the count).
+    "oks_sigmas": each(positive(), min_len=1),
 }
 
 

@@ -28,7 +28,7 @@ from torch import Tensor
 
 from ..coords import cell_centers, input_to_cell
 from ..errors import AdaAnchorError
-from ..ranges import PROB, Checker, at_least, choice, positive
+from ..ranges import PROB, Checker, at_least, choice, each, positive
 from .ae_loss import PUSH_KINDS, loss_kind
 from .base import Decoded, Encoded, Strategy, Target
 from .grouping import Poses, group_poses
@@ -55,7 +55,7 @@ BOTTOMUP_RANGES: dict[str, Checker] = {
     "merge_radius": at_least(0),
     "tag_threshold": positive(),
     "conf_weight": at_least(0),
-    "order": at_least(0),
+    "order": each(at_least(0, integer=True), min_len=1),  # every index once: check_order, with the spec's count
 }
 
 
