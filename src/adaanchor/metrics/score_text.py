@@ -57,8 +57,16 @@ def format_scores(d: Mapping[str, Any]) -> str:
                 lines.append(f"{k}: {_fmt_value(d[k])}")
         return "\n".join(lines)
     lines += [f"{k}: {_fmt_value(v)}" + (_NO_GT if _is_empty_range(k, v) else "") + (_LEFT_OUT if k == _NO_CONF and v else "")
-              for k, v in d.items() if k != "metric"]
+              for k, v in d.items() if k not in ("metric", _NO_RESULTS)]
+    if d.get(_NO_RESULTS):
+        n, of = d[_NO_RESULTS]
+        lines.append(f"note: {n} of the {of} ground-truth images with people to find have no result: their people count "
+                     "as missed (results of part of the images? score against the ground truth of those images)")
     return "\n".join(lines)
+
+
+#: The count of ground-truth images with people but no result, and of those with people (``[n, of]``).
+_NO_RESULTS = "gt_images_without_results"
 
 
 #: CrowdPose AP's count of results whose keypoint confidences are all <= 0, and what it means.
