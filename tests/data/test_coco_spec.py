@@ -40,7 +40,7 @@ def write_coco(path: Path, categories: list[dict], n_images: int = 0, images_dir
             images_dir.mkdir(parents=True, exist_ok=True)
             Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(images_dir / name)
         images.append({"id": i + 1, "file_name": name, "width": 64, "height": 48})
-        kp = [v for j in range(k) for v in (10.0 + 8 * j, 12.0 + 5 * j, 2)]
+        kp = [v for j in range(k) for v in (10.0 + 8 * (j % 6), 12.0 + 5 * (j % 6), 2)]  # inside the 64x48 image
         anns.append({"id": i + 1, "image_id": i + 1, "category_id": categories[0]["id"] if categories else 1,
                      "keypoints": kp, "num_keypoints": k, "bbox": [5.0, 5.0, 50.0, 38.0], "area": 1900.0,
                      "iscrowd": 0})

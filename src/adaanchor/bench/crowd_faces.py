@@ -45,6 +45,7 @@ from adaanchor.bench import cache, crowd, synth
 from adaanchor.bench import textures as tx
 from adaanchor.bench.occlude import mark_occluded
 from adaanchor.coords import outside_frame
+from adaanchor.data.readers.checks import FAR_OUTSIDE
 from adaanchor.errors import AdaAnchorError, unknown_name_error
 
 FACES_ROOT = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "ytfaces-68"
@@ -96,8 +97,10 @@ def resolve_crowd_faces_config(cfg: Mapping[str, Any] | None = None) -> dict[str
                 ok = isinstance(value, bool)
             else:  # val_fraction, dev_fraction, margin, min_visible
                 value = float(value)
+                # margin: labelled landmarks lie up to it outside the canvas, and the readers refuse one beyond
+                # FAR_OUTSIDE (one canvas size) as a coordinate written wrong.
                 ok = {"val_fraction": 0.0 < value < 1.0, "min_visible": 0.0 <= value <= 1.0,
-                      "dev_fraction": 0.0 <= value < 1.0}.get(key, value >= 0.0)
+                      "dev_fraction": 0.0 <= value < 1.0, "margin": 0.0 <= value <= FAR_OUTSIDE}.get(key, value >= 0.0)
         except (TypeError, ValueError):
             ok = False
         if not ok:

@@ -1,7 +1,9 @@
 """Checks of COCO-format ground truth before pycocotools scores against it: what would make it give wrong
-numbers without a word (duplicate ids, numbers given as strings or booleans, boxes outside their image, an
-``area`` that is not a positive finite number, an ``iscrowd`` other than 0 / 1, a ``num_keypoints`` that disagrees with the
-keypoints (:func:`check_num_keypoints`), a ``category_id`` missing from ``categories``, an image size that is not a positive number).
+numbers without a word (duplicate ids, one image file under two ids, in any spelling: ``./a.png`` is ``a.png``,
+numbers given as strings or booleans, boxes outside their image, labelled keypoints more than one image width or
+height beyond its edge, an ``area`` that is not a positive finite number, an ``iscrowd`` other than 0 / 1, a
+``num_keypoints`` that disagrees with the keypoints (:func:`check_num_keypoints`), a ``category_id`` missing from
+``categories``, an image size that is not a positive number).
 Each raises :class:`~adaanchor.errors.DataError` naming the file, the record and the field."""
 
 from __future__ import annotations
@@ -10,7 +12,16 @@ import math
 from typing import Any
 
 from adaanchor.data.readers import finite_number, printable
-from adaanchor.data.readers.checks import box_outside_image, duplicates, ids_text, image_size, non_number_message
+from adaanchor.data.readers.checks import (
+    box_outside_image,
+    duplicates,
+    far_keypoint,
+    file_key,
+    ids_text,
+    image_size,
+    listed_twice,
+    non_number_message,
+)
 from adaanchor.errors import DataError
 
 
@@ -166,18 +177,22 @@ def check_gt_image(img: dict, i: int, name: str) -> None:
 
 def check_gt_ids(data: dict, name: str) -> None:
     """No id twice (pycocotools keeps the last one in its index, the evaluation then goes wrong without a
-    word); every annotation on a listed image, its box overlapping the image when the size is given."""
+    word), no image file twice (in any spelling); every annotation on a listed image, its box overlapping the image
+    and its labelled keypoints within one image width or height of it when the size is given."""
     for key in ("images", "annotations", "categories"):
         for i, j in duplicates([r["id"] for r in data[key]]):
             raise DataError(name, f"duplicate id {data[key][i]['id']!r} (also {key}[{j}])", record=f"{key}[{i}]",
                             field="id")
-    names = [img.get("file_name") if isinstance(img.get("file_name"), str) else object() for img in data["images"]]
-    for i, j in duplicates(names):
-        raise DataError(name, f"image file {data['images'][i]['file_name']!r} listed twice (also images[{j}])",
+    # One file in two spellings (a.png, ./a.png) is listed twice too: compared as normalised paths.
+    files = [file_key(fn) if isinstance(fn := img.get("file_name"), str) else object() for img in data["images"]]
+    for i, j in duplicates(files):
+        raise DataError(name, listed_twice(data["images"][i]["file_name"], j, data["images"][j]["file_name"]),
                         record=f"images[{i}]", field="file_name")
     images = {img["id"]: img for img in data["images"]}
     categories = [c["id"] for c in data["categories"]]
     known = set(categories)
+    kp_names = {c["id"]: c["keypoints"] for c in data["categories"]  # to name a keypoint in a message
+                if isinstance(c.get("keypoints"), list) and all(isinstance(n, str) for n in c["keypoints"])}
     for i, ann in enumerate(data["annotations"]):
         img = images.get(ann["image_id"])
         if img is None:
@@ -191,6 +206,18 @@ def check_gt_ids(data: dict, name: str) -> None:
         if size is not None and box_outside_image(ann["bbox"], size):
             raise DataError(name, f"box {ann['bbox']} lies outside the {size[0]:g}x{size[1]:g} image",
                             record=ann_record(ann, i), field="bbox")
+        far = _far_keypoint(ann["keypoints"], size, kp_names.get(ann["category_id"])) if size is not None else None
+        if far is not None:
+            raise DataError(name, far, record=ann_record(ann, i), field="keypoints")
+
+
+def _far_keypoint(kp: list, size: tuple[float, float], names: list[str] | None) -> str | None:
+    """:func:`~adaanchor.data.readers.checks.far_keypoint` of a flat ``[x, y, v] * K`` list (checked by
+    :func:`check_gt_annotation`: the labelled points are finite numbers, the others any number); ``names``: the
+    keypoint names of its category, when it lists them."""
+    labelled = [v > 0 for v in kp[2::3]]
+    xy = [(float(kp[j]), float(kp[j + 1])) if lab else (0.0, 0.0) for j, lab in zip(range(0, len(kp), 3), labelled)]
+    return far_keypoint(xy, labelled, [size], names if names and len(names) == len(labelled) else ())
 
 
 def is_finite_number(v: Any) -> bool:

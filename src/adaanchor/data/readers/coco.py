@@ -3,14 +3,17 @@
 Each annotation becomes one :class:`~adaanchor.data.records.Instance`. Checked per record, each failure
 naming the file, the record and the field: the image id exists, the keypoint count matches the spec, the
 keypoints and the box are JSON numbers (not strings or booleans), the coordinates are finite, visibility is
-in {0, 1, 2}, the box has positive area and overlaps its image, no annotation id, image id or image file
-appears twice (see :mod:`adaanchor.data.readers.checks` for why), an image's ``width`` / ``height`` are
-positive and agree with the image file when it exists (``check_image_size``; the header only is read; a
-missing size is allowed), and an annotation's ``category_id`` is one of the file's ``categories``. For the whole
+in {0, 1, 2}, no labelled keypoint lies more than one image width or height beyond its image's edge (when the
+image's size is given), the box has positive area and overlaps its image, no annotation id, image id or image
+file appears twice (files compared as normalised paths: ``./a.png`` is ``a.png``; see
+:mod:`adaanchor.data.readers.checks` for why), an image's ``width`` / ``height`` are positive and agree with the
+image file when it exists (``check_image_size``; the header only is read; a missing size is allowed), and an
+annotation's ``category_id`` is one of the file's ``categories``. For the whole
 file: keypoint names that its categories share with the spec are at the spec's index (keypoints are read by
 position: a file in another order would be read as the spec's without a word). ``iscrowd``
 annotations and annotations without any labelled keypoint are left out of training on purpose (they carry
-no target); they are counted in :attr:`ReadResult.skipped` as such, never dropped silently.
+no target); they are counted in :attr:`ReadResult.skipped` as such, never dropped silently. A refused image
+entry refuses its annotations, each counted as ``its image images[i] was refused (field)``.
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, box_ok, finite_number, float_array, is_int_id, printable, spec_by_name
-from .checks import box_outside_image, ids_text, image_size, keypoint_order_message, non_number_message
+from .checks import (
+    box_outside_image,
+    far_keypoint,
+    file_key,
+    ids_text,
+    image_size,
+    keypoint_order_message,
+    listed_twice,
+    non_number_message,
+)
 from .coco_stream import StreamFailed, stream
 
 
@@ -86,18 +98,16 @@ def _image_table(images: list, col: Collector, images_dir: Path, check_size: boo
             col.fail(f"duplicate image id {img['id']}", record=rec, field="id")
             continue
         name = img["file_name"]
-        if not isinstance(name, str) or not name:
-            col.fail(f"expected a file name, got {name!r}", record=rec, field="file_name")
-            continue
-        if name in names:
-            col.fail(f"image file {printable(name)!r} listed twice (also images[{names[name]}])", record=rec,
-                     field="file_name")
-            continue
-        names[name] = i
-        path = str(images_dir / name)
-        problem = _image_problem(img, path, check_size)
-        if problem is not None:
-            col.fail(problem[1], record=f"{rec} ({printable(name)})", field=problem[0])
+        path = str(images_dir / name) if isinstance(name, str) and name else ""
+        # One file in two spellings (im1.png, ./im1.png) is listed twice too: compared as normalised paths.
+        key = file_key(path)
+        first = names.setdefault(key, i) if path else i
+        problem = (("file_name", f"expected a file name, got {name!r}") if not path else
+                   ("file_name", listed_twice(name, first, images[first]["file_name"])) if first != i else
+                   _image_problem(img, path, check_size))
+        if problem is not None:  # the image's annotations are refused in its name (not as of an unknown id)
+            col.fail(problem[1], record=rec if problem[0] == "file_name" else f"{rec} ({printable(name)})",
+                     field=problem[0])
             refused[img["id"]] = f"its image {rec} was refused ({problem[0]})"
             continue
         # Only what the instances need: a COCO image entry also carries URLs, licences, dates.
@@ -262,6 +272,11 @@ def _annotation(ann: Any, i: int, spec: KeypointSpec, tables: tuple[dict, dict, 
         return None
     if require_labelled and not (vis > 0).any():
         left_out.append(DataError(col.source, "no labelled keypoint", record=rec, field="keypoints"))
+        return None
+    size = image_size(img)
+    far = far_keypoint(xy, vis > 0, [size], spec.keypoints) if size is not None else None
+    if far is not None:
+        col.fail(far, record=rec, field="keypoints")
         return None
     box = _box(ann, xy, vis, img)
     if isinstance(box, str):

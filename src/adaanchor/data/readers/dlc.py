@@ -29,7 +29,7 @@ from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
 from .dlc_load import folder_of, image_of, load_table
 from .pts import image_ids
-from .sleap_labels import column_order, make_spec, points_instance
+from .sleap_labels import column_order, far_from_image, make_spec, points_instance
 
 
 def read_dlc_config(path: Path) -> dict[str, Any] | None:
@@ -200,6 +200,7 @@ def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
     cfg_path, tables = find_tables(path)
     col = Collector(str(path), skip_invalid)
     rows: list[tuple[str, int, np.ndarray, dict]] = []
+    sizes: dict[str, list] = {}  # image -> the sizes it may be annotated at (its header)
     for t in tables:
         labels, bodyparts, images, empty = load_table(t, cfg_path)
         nodes = labels.skeletons[0].node_names if labels.skeletons else bodyparts
@@ -214,7 +215,13 @@ def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
                 extra = {"table": str(t), "row": i}
                 if inst.track is not None:
                     extra["individual"] = inst.track.name
-                rows.append((str(image), i, inst.numpy()[order], extra))
+                pts = inst.numpy()[order]
+                far = far_from_image(pts, str(image), spec.keypoints, sizes)
+                if far is not None:  # the box is the points' extent: nothing else would say so
+                    who = f" individual {printable(inst.track.name)}" if inst.track is not None else ""
+                    in_table.fail(far, record=f"row {i} ({r}){who}", field="keypoints")
+                    continue
+                rows.append((str(image), i, pts, extra))
             if not lf.instances:
                 points_instance(str(image), 0, 0, nothing, in_table, f"row {i} ({r})", {})
         col.skipped += in_table.skipped

@@ -106,7 +106,12 @@ def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tup
         if images and len(empty) == len(images):
             raise DataError(table, f"no keypoint is labelled in this table (every x, y cell of its {len(images)} "
                                    "rows is empty)")
-        if empty:
+        # sleap-io (0.9.5) tells DeepLabCut's layouts apart by peeking at the second data row (its
+        # _read_dlc_dataframe reads the header rows 1-3, then asks whether row 2 starts with "labeled-data"). A
+        # single-animal table of one data row has none: the peek fails, the three index columns of DLC >= 2.2
+        # are taken for one, and the row's image "labeled-data" is not found: 0 frames. The copy that
+        # _without_rows writes has one index column of image paths, which needs no peek.
+        if empty or len(images) == 1:
             src = _without_rows(src, table, set(empty), Path(tmp))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos

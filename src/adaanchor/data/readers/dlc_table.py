@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ...errors import DataError
 from . import printable
+from .checks import file_key
 
 
 def csv_rows(table: Path) -> list[tuple[int, list[str]]]:
@@ -76,11 +77,13 @@ def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
             raise DataError(table, f"{len(r)} cells, the header has {len(coords)}{fix}",
                             record=f"line {ln} ({printable('/'.join(r[:n_index]))})")
         image = "/".join(r[:n_index])
-        if image in seen:  # read as two animals on one image (a single-animal project) without a word
-            raise DataError(table, f"the image is labelled on two rows (lines {seen[image]} and {ln}): one row per "
+        # In any spelling (vidA/img.png, vidA/./img.png; \ of Windows as /): the row finds the same file.
+        key = file_key(image.replace("\\", "/") if "\\" in image and "/" not in image else image)
+        if key in seen:  # read as two animals on one image (a single-animal project) without a word
+            raise DataError(table, f"the image is labelled on two rows (lines {seen[key]} and {ln}): one row per "
                                    "image, the animals of a multi-animal project in its columns",
                             record=f"line {ln} ({printable(image)})", field="image")
-        seen[image] = ln
+        seen[key] = ln
         _check_numbers(table, i, r, n_index, head["bodyparts"], coords)
         if not any(_cell(r, j) for j in xy):
             empty.append(i)

@@ -18,6 +18,7 @@ from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, printable
+from .checks import far_keypoint
 from .pts import extent_box, landmark_instance
 
 #: File suffixes whose keypoint set :func:`spec_from_data` can derive (``.json``: a COCO-format file's categories).
@@ -157,6 +158,20 @@ def column_order(spec: KeypointSpec, file_names: Sequence[str], source: str) -> 
     return np.array([pos[n] for n in spec.keypoints], dtype=np.int64)
 
 
+def far_from_image(points: np.ndarray, image: str, names: Sequence[str], sizes: dict[str, list]) -> str | None:
+    """Why a labelled point of ``points`` (``(K, 2)``, NaN: unlabelled) lies too far outside the image file ``image``
+    (:func:`.checks.far_keypoint`: more than one image width or height beyond its edge), or None. The size is read
+    from the file's header (stored, and displayed when an EXIF tag turns it), once per image (``sizes`` caches it);
+    an unreadable image is left to the image check."""
+    from .coco import image_file_sizes
+
+    if image not in sizes:
+        sizes[image] = image_file_sizes(image)
+    pts = np.asarray(points, dtype=np.float64)
+    lab = np.all(np.isfinite(pts), axis=1)
+    return far_keypoint(np.where(lab[:, None], pts, 0.0), lab, sizes[image], names)
+
+
 def points_instance(image: str, image_id: int, ann_id: int, points: np.ndarray, col: Collector, record: str,
                     extra: dict) -> Instance | None:
     """An :class:`Instance` from ``(K, 2)`` points in original-image pixels (NaN: not labelled, ``v = 0``;
@@ -173,5 +188,5 @@ def points_instance(image: str, image_id: int, ann_id: int, points: np.ndarray, 
     return landmark_instance(image, image_id, ann_id, xy, vis, extra)
 
 
-__all__ = ["DATA_SUFFIXES", "column_order", "flip_pairs_from_names", "is_data_source", "make_spec",
+__all__ = ["DATA_SUFFIXES", "column_order", "far_from_image", "flip_pairs_from_names", "is_data_source", "make_spec",
            "points_instance", "spec_from_data"]

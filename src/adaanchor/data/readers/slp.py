@@ -34,7 +34,7 @@ from ...errors import DataError
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, spec_by_name
 from .pts import image_ids
-from .sleap_labels import column_order, make_spec, points_instance
+from .sleap_labels import column_order, far_from_image, make_spec, points_instance
 
 
 @functools.lru_cache(maxsize=8)
@@ -196,6 +196,7 @@ def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool 
     col = Collector(str(path), skip_invalid)
     vids = {id(v): i for i, v in enumerate(labels.videos)}
     rows: list[tuple[str, str, np.ndarray, dict]] = []
+    sizes: dict[str, list] = {}  # frame file -> the sizes it may be annotated at (its header)
     for lf in labels.labeled_frames:
         users = lf.user_instances
         if not users:
@@ -208,7 +209,12 @@ def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool 
             continue
         for inst in users:
             extra = {"video": vid, "frame": int(lf.frame_idx), "track": inst.track.name if inst.track else None}
-            rows.append((img, f"video {vid} frame {lf.frame_idx}", inst.numpy()[order], extra))
+            pts, rec = inst.numpy()[order], f"video {vid} frame {lf.frame_idx}"
+            far = far_from_image(pts, img, spec.keypoints, sizes)
+            if far is not None:  # the box is the points' extent: nothing else would say so
+                col.fail(far, record=rec, field="keypoints")
+                continue
+            rows.append((img, rec, pts, extra))
     ids = image_ids(r[0] for r in rows)
     out = []
     for ann, (img, rec, pts, extra) in enumerate(rows):

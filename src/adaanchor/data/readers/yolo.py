@@ -39,7 +39,7 @@ from ..spec import KeypointSpec, load_spec
 from . import Collector, ReadResult, spec_by_name
 from .pts import IMAGE_SUFFIXES, image_ids
 from .sleap_labels import make_spec
-from .yolo_labels import class_ids, label_instances
+from .yolo_labels import class_ids, label_instances, shown_path
 
 
 def is_yolo_yaml(path: Path) -> bool:
@@ -94,15 +94,20 @@ def _yaml(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _whole_numbers(value: Any) -> list[int] | None:
+    """``value`` when it is a list of YAML integers; None for anything else, floats, booleans and strings included
+    (``int()`` read ``[5.7, 3]`` and ``["5", "3"]`` as 5 keypoints, and ``true`` as 1)."""
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return None
+    return value
+
+
 def _shape(cfg: dict[str, Any], path: Path) -> tuple[int, int]:
-    try:
-        k, d = (int(v) for v in cfg["kpt_shape"])
-        ok = k >= 1 and d in (2, 3)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise DataError(path, f"expected [K, 2] or [K, 3], got {cfg.get('kpt_shape')!r}", field="kpt_shape")
-    return k, d
+    shape = _whole_numbers(cfg["kpt_shape"])
+    if shape is None or len(shape) != 2 or shape[0] < 1 or shape[1] not in (2, 3):
+        raise DataError(path, f"expected [K, 2] or [K, 3] (whole numbers, K >= 1), got {cfg.get('kpt_shape')!r}",
+                        field="kpt_shape")
+    return shape[0], shape[1]
 
 
 def _dataset(path: Path) -> tuple[Path, dict[str, Any], int, int]:
@@ -126,14 +131,10 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
         names = next(iter(names.values()))
     flip = cfg.get("flip_idx")
     if flip is not None:
-        try:
-            flip = [int(v) for v in flip]
-            ok = sorted(flip) == list(range(k)) and all(flip[flip[i]] == i for i in range(k))
-        except (TypeError, ValueError, IndexError):
-            ok = False
-        if not ok:
-            raise DataError(yml, f"expected a self-inverse permutation of 0..{k - 1}, got {cfg.get('flip_idx')!r}",
-                            field="flip_idx")
+        flip = _whole_numbers(flip)  # 2.6 or true was truncated by int() into a valid permutation
+        if flip is None or sorted(flip) != list(range(k)) or any(flip[flip[i]] != i for i in range(k)):
+            raise DataError(yml, f"expected a self-inverse permutation of 0..{k - 1} (whole numbers), got "
+                                 f"{cfg.get('flip_idx')!r}", field="flip_idx")
     if names is None and k == 17 and (flip is None or flip == load_spec("coco").flip_index.tolist()):
         # Ultralytics' coco-pose.yaml names no keypoint; a flip_idx other than COCO's says the 17 are not COCO's.
         coco = load_spec("coco")
@@ -215,10 +216,19 @@ def read_yolo(path: str | Path, spec: KeypointSpec, images_dir: Any = None, skip
     classes = class_ids(cfg, yml)
     out: list[Instance] = []
     ids = image_ids(str(im) for im in images)  # as the other formats number images (docs/datasets.md)
+    by_label: dict[Path, list[Path]] = {}
     for image in dict.fromkeys(images):
-        lbl = label_path(image)
-        if lbl.is_file():
-            out += label_instances(image, ids[str(image)], lbl, (k, d), classes, col, len(out), yml.parent)
+        by_label.setdefault(label_path(image), []).append(image)
+    for lbl, shared in by_label.items():
+        if not lbl.is_file():
+            continue
+        if len(shared) > 1:  # a.png and a.jpg: Ultralytics gives both a.txt's labels, right for one image at most
+            names = ", ".join(shown_path(im, yml.parent) for im in shared)
+            col.fail(f"the label file of {len(shared)} images ({names}): a label is found by the image's name without "
+                     "its suffix, so each would take these labels; keep one image of each name",
+                     record=shown_path(lbl, yml.parent), field="image")
+            continue
+        out += label_instances(shared[0], ids[str(shared[0])], lbl, (k, d), classes, col, len(out), yml.parent)
     return col.result(out)
 
 

@@ -73,7 +73,7 @@ def label_instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int
     try:
         w, h, orientation = displayed_size(image)
     except DataError as e:
-        col.fail(e.reason, record=_shown(image, root), field=e.field)
+        col.fail(e.reason, record=shown_path(image, root), field=e.field)
         return []
     # On a photo with an orientation tag the labels are on the turned image: data.exif=apply must turn it too.
     frame = {"labels_frame": "displayed", "exif_orientation": orientation} if orientation != 1 else {}
@@ -81,7 +81,7 @@ def label_instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int
     for ln, line in enumerate(lbl.read_text(encoding="utf-8-sig", errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
-        rec = f"{_shown(lbl, root)} line {ln}"
+        rec = f"{shown_path(lbl, root)} line {ln}"
         try:
             v = np.array([float(x) for x in line.split()], dtype=np.float64)
         except ValueError:
@@ -116,7 +116,7 @@ def label_instances(image: Path, image_id: int, lbl: Path, shape: tuple[int, int
     return out
 
 
-def _shown(path: Path, root: Path) -> str:
+def shown_path(path: Path, root: Path) -> str:
     """``path`` under ``root`` (a label file or image of the dataset), else as it is."""
     try:
         return path.relative_to(root).as_posix()
@@ -124,4 +124,4 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
-__all__ = ["class_ids", "displayed_size", "label_instances"]
+__all__ = ["class_ids", "displayed_size", "label_instances", "shown_path"]
