@@ -40,7 +40,7 @@ def _gt(people: list[dict[str, Any]], k: int) -> dict[str, Any]:
 
 
 def _as_results(people: list[dict[str, Any]], conf: float = 1.0) -> list[dict[str, Any]]:
-    return [{"image_id": 1, "category_id": 1, "score": 0.9,
+    return [{"image_id": a["image_id"], "category_id": 1, "score": 0.9,
              "keypoints": [conf if j % 3 == 2 else v for j, v in enumerate(a["keypoints"])]} for a in people]
 
 
@@ -222,3 +222,18 @@ def test_an_ann_id_written_as_a_string_is_named(tmp_path):
     with pytest.raises(DataError, match=r"\[record 0\] field 'ann_id': no prediction for the ground-truth instance "
                        r"with ann_id 0 \(this record names '0', a string where the ground truth has a number\)"):
         score(g, r, "pckh")
+
+
+def test_results_of_part_of_the_images_say_so(tmp_path, capsys):
+    """Results of a subset of the images (predict on a few, eval.max_images) scored every other image's people as
+    missed without a word: AP 0.019 where the ground truth of those images gave 0.19."""
+    people = [_person(1, 17, 5.0, nk=17), {**_person(2, 17, 100.0, nk=17), "image_id": 2}]
+    gt = _gt(people, 17)
+    gt["images"].append({"id": 2, "file_name": "b.png", "width": 200, "height": 80})
+    g, r = _files(tmp_path, gt, _as_results(people[:1]))
+    out = score(g, r, "coco")
+    assert out["gt_images_without_results"] == [1, 2] and out["AP"] < 0.6
+    assert main(["score", str(g), str(r), "--metric", "coco"]) == 0
+    assert "note: 1 of the 2 ground-truth images with people to find have no result" in capsys.readouterr().out
+    g, r = _files(tmp_path, gt, _as_results(people))
+    assert "gt_images_without_results" not in score(g, r, "coco")
