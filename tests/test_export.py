@@ -281,3 +281,14 @@ def test_export_and_check_name_bad_sizes_and_files(exported, tmp_path):
     junk.write_bytes(b"not a model")
     with pytest.raises(AdaAnchorError, match=r"junk.onnx: not a readable ONNX file \("):
         check_onnx(junk, model, strategy, (72, 96), latency_runs=0)
+
+
+def test_an_opset_that_cannot_express_the_model_says_to_export_at_a_later_one(exported, tmp_path):
+    """The heatmap at opset 7: the TorchScript exporter's 'Unsupported' error ended in a 300-character dump of a
+    traced value ('[Caused by the value ...') and suggested nothing."""
+    cfg, ckpt = resolve_run(exported["heatmap"][0])
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    with pytest.raises(AdaAnchorError, match=r"Unsupported.*Opset 7 cannot express this model: export with a later "
+                                             r"--opset \(13 or later\), or none") as e:
+        export_onnx(model, strategy, tmp_path / "h7.onnx", (72, 96), opset=7)
+    assert "Caused by" not in str(e.value) and not list(tmp_path.iterdir())

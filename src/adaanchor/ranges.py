@@ -71,9 +71,10 @@ class Range:
                 continue  # the type check reports wrong types
             if not self.contains(float(v)):
                 what = "every element of " if isinstance(value, (list, tuple)) else ""
-                finite = "a finite number " if not math.isfinite(float(v)) else ""
+                described = self.describe()
+                finite = "a finite number " if not math.isfinite(float(v)) and described != "a finite number" else ""
                 null = " (or null)" if nullable else ""
-                raise AdaAnchorError(f"config key '{key}': {what}the value must be {finite}{self.describe()}{null}, "
+                raise AdaAnchorError(f"config key '{key}': {what}the value must be {finite}{described}{null}, "
                                      f"got {value!r}")
             if self.integer and not float(v).is_integer():
                 raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}, got {value!r}")

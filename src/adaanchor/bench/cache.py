@@ -78,8 +78,10 @@ def _refuse_other_options(root: Path, cfg: Mapping[str, Any], version: int, what
         return
     old, new = m["config"], jsonable(cfg)
     if old != new and _files_complete(root, old):
+        # Each benchmark has its own options: other keys mean another benchmark (the synth one where crowd was asked).
+        held = f"another benchmark than the {what}" if set(old) != set(new) else f"the {what} written with other options"
         raise AdaAnchorError(
-            f"{root}: holds the {what} written with other options ({_differences(old, new)}); it is not replaced, "
+            f"{root}: holds {held} ({_differences(old, new)}); it is not replaced, "
             "since runs trained on it would then read other images. Use another folder for these options (the "
             "data.root option, or the OUT_DIR of `adaanchor synth`), or delete this folder to replace it")
 

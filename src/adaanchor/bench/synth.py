@@ -43,6 +43,12 @@ SPLITS = cache.SPLITS
 _INT_KEYS = ("width", "height", "n_train", "n_val", "seed", "clutter")
 _PAIR_KEYS = ("occluders", "occluder_size", "scale")
 
+#: What a valid value of each option is, for the error (docs/datasets.md lists the same).
+_VALID = {"width": "a whole number >= 16", "height": "a whole number >= 16",
+          "occluders": "[min, max] whole numbers, 0 <= min <= max <= 200",
+          "occluder_size": "[min, max] numbers, 0 < min <= max", "scale": "[min, max] numbers, 0 < min <= max",
+          "truncation": "a number in [0, 1]"}
+
 
 def resolve_config(cfg: Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None,
                    what: str = "synth") -> dict[str, Any]:
@@ -77,7 +83,9 @@ def resolve_config(cfg: Mapping[str, Any] | None = None, defaults: Mapping[str, 
         except (TypeError, ValueError, IndexError):
             ok = False
         if not ok:
-            raise AdaAnchorError(f"{what} option '{key}': invalid value {cfg[key]!r} (default {defaults[key]!r})")
+            valid = _VALID.get(key, "a whole number >= 0")
+            raise AdaAnchorError(f"{what} option '{key}': invalid value {cfg[key]!r}: expected {valid} "
+                                 f"(default {defaults[key]!r})")
         out[key] = value
     return out
 

@@ -53,12 +53,16 @@ CUSTOM_CONFIG = PACKAGED_CONFIGS / "custom.yaml"
 def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str, list[str]]:
     """``train``/``data stats`` without a config file: a first positional ``key=value`` is an override, and
     the packaged ``configs/custom.yaml`` is the config."""
-    if config is not None and ("=" not in config or Path(config).is_file()):
+    custom = config is not None and (config in ("custom", "custom.yaml") or Path(config).resolve() == CUSTOM_CONFIG)
+    if config is not None and not custom and ("=" not in config or Path(config).is_file()):
         return config, list(overrides)
-    items = [config, *overrides] if config is not None else list(overrides)
-    if not any(it.startswith("data.root=") for it in items):
-        raise AdaAnchorError("no config file: give one, or data.root=PATH for your own data (with data.format=dlc, "
-                             "slp, nwb, yolo or coco), e.g. adaanchor train data.format=dlc data.root=PROJECT")
+    items = list(overrides) if custom else [config, *overrides] if config is not None else list(overrides)
+    # The config for your own data has no data of its own: without data.root it read the demo's generated
+    # benchmark folder as a DeepLabCut project ("no DeepLabCut annotation table").
+    if not any(str(it).startswith("data.root=") for it in items):
+        start = "the config for your own data needs" if custom else "no config file: give one, or"
+        raise AdaAnchorError(f"{start} data.root=PATH for your own data (with data.format=dlc, slp, nwb, yolo or "
+                             "coco), e.g. adaanchor train data.format=dlc data.root=PROJECT")
     return str(CUSTOM_CONFIG), items
 
 
@@ -119,7 +123,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     m = summary["metrics"]
     start, steps = summary.get("start_step", 0), summary["steps"]
     # A resumed run trained the steps after its checkpoint, not all of them, in this run's time.
-    done = (f"{steps} steps" if not start else f"steps {start + 1}-{steps} (resumed at step {start})" if start < steps
+    done = (f"{steps} step{'s' * (steps != 1)}" if not start else f"steps {start + 1}-{steps} (resumed at step {start})" if start < steps
             else f"no step (the checkpoint is at step {start})")
     print(f"trained {done} in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
     if m and "pck" not in m:  # a multi-person task: AP and recall

@@ -139,6 +139,12 @@ def data_spec(data_cfg: Mapping[str, Any]) -> KeypointSpec:
     ``custom.yaml``, names ``data.root``) means the keypoint set of the training annotation file."""
     with hinting_format(data_cfg):
         spec = data_cfg["spec"]
+        root = data_cfg.get("root")
+        if isinstance(spec, (str, Path)) and isinstance(root, (str, Path)) and not Path(root).expanduser().exists() \
+                and Path(spec).expanduser().resolve() == Path(root).expanduser().resolve():
+            # custom.yaml reads the spec from the data (data.spec: ${data.root}): a typo in the root is not a spec's
+            raise DataError(Path(str(root)).expanduser(), "no such file or folder (data.root; the keypoint names are "
+                            "read from the data there)")
         if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and Path(spec).expanduser().is_dir():
             spec = annotation_path(data_cfg, "train")
         return load_spec(spec)
@@ -197,7 +203,9 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         val = f"data.val is the dataset's own val split ({own_val})" if own_val is not None else \
             "data.train and data.val are different files, used as they are"
         print(f"note: data.split.by={sp['by']} is not applied: {val}", file=sys.stderr)
-    if verbose and res.skipped:
+    # One file split in two: its skips were listed when the train side was read (they were printed twice).
+    one_file_val = split == "val" and splits_one_file(data_cfg) and not data_cfg.get("csv")
+    if verbose and res.skipped and not one_file_val:
         print(res.summary())
     if not res.instances:
         raise AdaAnchorError(f"{path}: no usable instance in the {split} split")

@@ -29,11 +29,18 @@ def read_from_data(spec: KeypointSpec) -> bool:
     return bool(spec.source) and is_data_source(Path(spec.source))
 
 
+def is_builtin_name(value: Any) -> bool:
+    """Whether ``value`` names a built-in spec (``coco``, ``mpii``, ...): such a name wins over a file or folder of
+    that name in the working directory (a data folder named ``coco``)."""
+    text = str(value)
+    return isinstance(value, (str, Path)) and "/" not in text and (SPEC_DIR / f"{text}.yaml").is_file()
+
+
 def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> KeypointSpec:
     """A built-in spec name, a YAML file, a mapping, or a pose-data source (DeepLabCut project/table, .slp, .nwb)."""
     if isinstance(name_or_path, (str, Path)):
         text = str(name_or_path)
-        builtin = "/" not in text and (SPEC_DIR / f"{text}.yaml").is_file()
+        builtin = is_builtin_name(name_or_path)
         path = Path(text).expanduser()
         if not builtin and is_data_source(path):
             return spec_from_data(path)

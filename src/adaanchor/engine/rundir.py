@@ -31,7 +31,7 @@ from ..atomic import write_text_atomic
 from ..config import RUN_SECTIONS, missing_run_sections, read_yaml, save_config
 from ..data.build import data_spec
 from ..data.spec import KeypointSpec, spec_to_dict
-from ..data.spec_source import load_spec, read_from_data
+from ..data.spec_source import is_builtin_name, load_spec, read_from_data
 from ..errors import AdaAnchorError
 from ..safe_yaml import dump_yaml
 from ..versions import versions
@@ -177,7 +177,8 @@ def absolute_paths(cfg: DictConfig) -> DictConfig:
     fix("data.root")
     fix("data.csv")
     fix("model.weights", must_exist=True)  # a name such as timm:resnet50 is not a path
-    fix("data.spec", must_exist=True)  # a built-in name is not a path
+    if not is_builtin_name(OmegaConf.select(out, "data.spec")):  # a built-in name is not a path (a folder 'coco' here)
+        fix("data.spec", must_exist=True)
     if out.get("resume") not in (None, "auto"):
         fix("resume")
     return out  # type: ignore[return-value]

@@ -94,7 +94,7 @@ def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
     if _finished(run):
         if info.is_main:
             print(f"nothing to do: the checkpoint is at step {run.step}, epoch {run.start_epoch} (training is "
-                  f"{run.total} steps, {run.epochs} epochs)")
+                  f"{run.total} step{'s' * (run.total != 1)}, {run.epochs} epoch{'s' * (run.epochs != 1)})")
         if broadcast_object(_missed_evaluation(run) if info.is_main else None, info):
             if info.is_main:
                 print("running the final evaluation, which a stop skipped")

@@ -92,7 +92,11 @@ def _write(graph: nn.Module, example: Tensor, tmp: Path, names: list[str], opset
     except Exception as e:  # noqa: BLE001
         why = f" (dynamo: {dynamo_error})" if dynamo_error else ""
         line = _error_line(e).replace(f"Load model from {tmp} failed:", "").replace(str(tmp), "the graph").strip()
+        line = line.split(" [Caused by ")[0]  # the traced value's dump (types, strides) says nothing to a user
         hint = _opset_hint(e)
+        if not hint and opset is not None and "Unsupported" in line:
+            # An operator this opset cannot express (Slice with inputs computed at run time needs opset 10).
+            hint = f". Opset {opset} cannot express this model: export with a later --opset (13 or later), or none"
         if not hint and opset is not None and "onnxruntime" not in line and "Invalid" in line:
             # onnxruntime refused the written graph at this opset (the heatmap's Clip on int64 needs 13).
             hint = f". onnxruntime cannot run this graph at opset {opset}: export with a later --opset, or none"
