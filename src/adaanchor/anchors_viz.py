@@ -132,7 +132,7 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     sel = select_keypoints(keypoints, names)
     if isinstance(images, (list, tuple)) and not images:
         raise AdaAnchorError("no image given")
-    out = Path(out_dir)
+    out = _check_out(out_dir)
     if out.exists() and not out.is_dir():
         raise AdaAnchorError(f"{out}: exists and is not a folder")
     try:
@@ -164,6 +164,14 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
         except OSError as e:
             raise AdaAnchorError(f"{target}: cannot write ({e.strerror or e})") from None
     return written
+
+
+def _check_out(out_dir: str | Path) -> Path:
+    """The output folder; an empty name is refused, as ``predict`` refuses it (``Path("")`` is ``.``: the PNGs went
+    into the working folder)."""
+    if not str(out_dir).strip():
+        raise AdaAnchorError("--out is empty: give the output folder")
+    return Path(out_dir)
 
 
 def _run_notes(run: str, cfg, multi: bool) -> list[str]:
@@ -210,6 +218,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     images = [images] if isinstance(images, (str, Path)) else list(images)
     keypoints = [keypoints] if isinstance(keypoints, str) else keypoints
     check_orientation(orientation)
+    _check_out(out_dir)
     if not is_int_id(every) or every < 1 or (max_frames is not None and (not is_int_id(max_frames) or max_frames < 1)):
         # an int() of 2.5 drew every 2nd frame, of "a" raised a bare ValueError
         raise AdaAnchorError(f"viz: every must be an integer >= 1 and max_frames an integer >= 1 or None (all), got "
@@ -218,9 +227,9 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False, need_weights=True)
     spec = data_spec(cfg.data)
     select_keypoints(keypoints, spec.keypoints)  # fail before loading anything heavy
-    srcs = expand_viz_inputs(images)
+    srcs = expand_viz_inputs(images, skipped)
     if not srcs:
-        raise AdaAnchorError("no image given")
+        raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000] if skipped else "no image given")
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     depth = bit_depth_of(cfg.data)

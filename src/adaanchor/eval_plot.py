@@ -94,6 +94,7 @@ def plot_eval(m: Mapping[str, Any], preds: Mapping[str, Any], path: str | Path, 
     finally:
         plt.close(fig)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)  # as --predictions and --json make theirs
         write_bytes_atomic(out, buf.getvalue())  # whole or not at all
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot write the plot ({e.strerror or e})") from None

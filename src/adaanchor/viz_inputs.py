@@ -31,15 +31,24 @@ def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None
         n += 1
 
 
-def expand_viz_inputs(items: Sequence[str | Path]) -> list[Source]:
+#: What :func:`expand_sources` says of an argument that names nothing to read: an error for ``viz``.
+_NOTHING_THERE = ("no such file or folder", "folder holds no image or video file", "pattern matches no file", "a URL")
+
+
+def expand_viz_inputs(items: Sequence[str | Path], skipped: list[str] | None = None) -> list[Source]:
     """Image files, videos, folders (their images and videos) and glob patterns, as sources; a path that
-    does not exist, an empty folder or a pattern without match is an error naming it."""
+    does not exist, an empty folder, a pattern without match or a URL is an error naming it. What cannot be read
+    of what is there (a link to a missing file in a folder, a file name that is not UTF-8, a FIFO) goes to
+    ``skipped`` as ``PATH: reason``, as ``predict`` skips it, or without a list is an error."""
     out: list[Source] = []
     for it in items:
         srcs, skips = expand_sources([it])
-        if skips:
-            reason = "image file not found" if skips[0].reason == "no such file or folder" else skips[0].reason
-            raise AdaAnchorError(f"{skips[0].source}: {reason}")
+        for sk in skips:
+            if skipped is not None and not sk.reason.startswith(_NOTHING_THERE):
+                skipped.append(str(sk))
+                continue
+            reason = "image file not found" if sk.reason == "no such file or folder" else sk.reason
+            raise AdaAnchorError(f"{sk.source}: {reason}")
         out.extend(srcs)
     return out
 

@@ -155,7 +155,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from ..metrics.coco import write_results
     from ..models.precision import check_precision, with_precision
     from ..predict.backends import resolve_device
+    from .outputs import check_eval_outputs
 
+    check_eval_outputs(a.predictions, a.plot)  # before the evaluation: a photo was overwritten, a bad --plot failed after
     ckpt, overrides = _split_ckpt(a.overrides)
     # need_weights: random weights' scores, exit 0, were no evaluation; predict and export refuse them too
     cfg, ckpt_path = resolve_run(a.target, ckpt, overrides, need_weights=True)

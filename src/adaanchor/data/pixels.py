@@ -151,6 +151,8 @@ def _scaled(img: np.ndarray, what: str, bit_depth: int | None = None) -> np.ndar
         arr = arr * 255.0
     elif not (lo >= 0 and hi <= 255 and np.array_equal(arr, np.round(arr))):
         # Not [0, 1] and not 8-bit values stored as floats: its own range is the only scale it has.
+        if hi > lo and not np.isfinite(hi - lo):  # a range beyond float64's (values near +-1.8e308): halved
+            arr, lo, hi = arr / 2, lo / 2, hi / 2  # (arr - lo) overflowed to inf, RuntimeWarnings and a NaN image
         arr = (arr - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(arr)
     return arr.clip(0, 255).round().astype(np.uint8)
 

@@ -131,12 +131,24 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
                     ckpt = p / "checkpoints" / name
                     break
     elif p.is_file():
+        _refuse_media_file(p)
         cfg = build_config(p, overrides)
     else:
         raise AdaAnchorError(f"{p}: no such run directory or config file")
     if need_weights and ckpt is None and not cfg.model.weights:
         raise no_checkpoint_error(given)
     return cfg, (Path(ckpt) if ckpt is not None else None)
+
+
+def _refuse_media_file(path: Path) -> None:
+    """An image or video file given where the run goes (``predict photo.jpg other.jpg``: the run left out) was read
+    as a config file: 'not UTF-8 text (invalid start byte at byte 0)'."""
+    from ..data.media_suffixes import media_kind
+
+    kind = media_kind(path)
+    if kind:
+        raise AdaAnchorError(f"{path}: {'an' if kind == 'image' else 'a'} {kind} file, not a run: the first argument is the run, a run directory (or a "
+                             "checkpoint in one, or a config file); was it left out?")
 
 
 def _runs_near(folder: Path) -> str:

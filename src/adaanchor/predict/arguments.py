@@ -77,7 +77,7 @@ def check_boxes_inside(boxes: np.ndarray, image_hw: tuple[int, int], what: str) 
 
 
 def check_load_options(backend: str, onnx_path: str | Path | None, batch_size: int, orientation: str,
-                        threads: Any = None) -> None:
+                        threads: Any = None, fold_bn: Any = True) -> None:
     """Refuse options of :meth:`Predictor.from_run` that do not fit together, or a bad value, before a model loads."""
     from ..data.readers import is_int_id
     from ..export.command import check_onnx_name
@@ -95,6 +95,8 @@ def check_load_options(backend: str, onnx_path: str | Path | None, batch_size: i
         check_onnx_name(onnx_path)
     check_batch_size(batch_size)
     check_orientation(orientation)
+    if not isinstance(fold_bn, (bool, np.bool_)):  # "no" is truthy: it folded
+        raise AdaAnchorError(f"fold_bn must be True or False, got {fold_bn!r}")
 
 
 __all__ = ["check_batch_size", "check_boxes_inside", "check_load_options", "image_ids_of", "named_triples"]

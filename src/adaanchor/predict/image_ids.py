@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError, DataError
 from .boxes import Boxes
-from .sources import Skip, Source, image_id_of
+from .sources import Skip, Source, frames_info, image_id_of
 
 
 def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any) -> dict[Path, int]:
@@ -45,7 +45,7 @@ def check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int, 
                    boxes: str, notes: list[str]) -> None:
     """Detections name their images by ``image_id``: the image inputs must have ids of their own (``--gt`` or
     integer file stems), not the input order, which matched one image's boxes to another; detections of ids among
-    no input are counted in ``notes``."""
+    no input (of a video: no frame index, 0 to its frame count - 1) are counted in ``notes``."""
     images = [s for s in srcs if s.kind == "image"]
     videos = [s for s in srcs if s.kind == "video"]
     if videos and len(videos) + len(images) > 1:
@@ -61,12 +61,33 @@ def check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int, 
         raise AdaAnchorError(f"--boxes {boxes}: detections name their images by image_id, and the image ids of "
                              f"these inputs would be their order ({why}): give --gt with a COCO-style JSON whose "
                              "images list them, or name the files by their ids (000785.png)")
-    if images and not any(s.kind == "video" for s in srcs):
+    if images and not videos:
         unused = sorted(set(dets) - set(ids.values()))
         if unused:
             n = sum(len(dets[i].boxes) for i in unused)
             notes.append(f"{boxes}: {n} detection(s) of {len(unused)} image id(s) not among the inputs, not used "
                          f"(e.g. {unused[0]})")
+    elif videos:
+        _check_frame_ids(videos[0], dets, boxes, notes)
+
+
+def _check_frame_ids(video: Source, dets: dict[int, Boxes], boxes: str, notes: list[str]) -> None:
+    """Detections of a video whose image ids are no frame index of it, counted in ``notes``: a video's frames
+    are image ids 0 to its frame count - 1 (the count the container lists; when it lists none, only negative ids
+    are known to be outside). Frames numbered from 1 gave frame 0 no box and each frame its neighbour's, unsaid."""
+    try:
+        frames = frames_info(video.path).frames
+    except AdaAnchorError:  # reading it reports why
+        return
+    unused = sorted(i for i in dets if i < 0 or 0 < frames <= i)
+    if not unused:
+        return
+    n = sum(len(dets[i].boxes) for i in unused)
+    span = f"0 to {frames - 1}" if frames > 0 else "0 and up"
+    first = "; frame 0 has none: are they numbered from 1?" if 0 not in dets else ""
+    notes.append(f"{boxes}: {n} detection(s) of {len(unused)} image id(s) not among the frames of {video.path.name}, "
+                 f"not used (e.g. {unused[-1] if unused[-1] >= 0 else unused[0]}): a video's image ids are its frame "
+                 f"indices, {span}{first}")
 
 
 def _gt_sizes(images: list[Any]) -> dict[int, tuple[float, float]]:

@@ -103,7 +103,7 @@ class Predictor:
         )
         from .backends import batch_runner, exported_onnx, fold_batchnorm_probe, resolve_device
 
-        check_load_options(backend, onnx_path, batch_size, orientation, threads)  # before the model loads
+        check_load_options(backend, onnx_path, batch_size, orientation, threads, fold_bn)  # before the model loads
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False, need_weights=True)

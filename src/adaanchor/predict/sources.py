@@ -2,7 +2,8 @@
 
 Videos are decoded by :mod:`.video_in` (PyAV): frames come one at a time, each with its index and its presentation
 time. A multi-frame image file (a TIFF stack, an animated GIF or WebP) is read page by page as a video is
-(:mod:`.stacks`). Anything that cannot be read is reported as a :class:`Skip` and the stream goes on.
+(:mod:`.stacks`). Anything that cannot be read is reported as a :class:`Skip` and the stream goes on; a name that
+is not UTF-8 or a path that is not a regular file is one when the sources are listed (:mod:`.source_checks`).
 """
 
 from __future__ import annotations
@@ -15,18 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from ..data.dataset import read_image
+from ..data.media_suffixes import IMAGE_SUFFIXES, MEDIA_SUFFIXES, VIDEO_SUFFIXES
 from ..errors import AdaAnchorError
+from .source_checks import entry_problem, name_problem, not_regular, printable
 from .stacks import STACK_SUFFIXES, is_stack, read_stack, stack_info
 from .video_in import Frame, VideoInfo, read_video, video_info
 
-__all__ = ["Frame", "Skip", "Source", "VideoInfo", "count_frames", "expand_sources", "frames_info", "image_id_of",
-           "iter_frames", "prefetch", "read_frames", "read_video", "video_info"]
+__all__ = ["IMAGE_SUFFIXES", "MEDIA_SUFFIXES", "VIDEO_SUFFIXES", "Frame", "Skip", "Source", "VideoInfo", "count_frames",
+           "expand_sources", "frames_info", "image_id_of", "iter_frames", "prefetch", "read_frames", "read_video",
+           "video_info"]
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm"})
-#: Video files by suffix; .ts / .m2ts / .mts: MPEG transport streams (camera recordings, HLS segments).
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".mts",
-                            ".ts", ".m2ts"})
-MEDIA_SUFFIXES = IMAGE_SUFFIXES | VIDEO_SUFFIXES
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # http://, https://, rtsp://, s3://
 
@@ -46,6 +45,10 @@ class Skip:
     source: str
     reason: str
     frames: int | None = None  # a video's frame count when known, lost frames at its end included
+
+    def __post_init__(self) -> None:  # a name that is not UTF-8 could not be printed
+        object.__setattr__(self, "source", printable(str(self.source)))
+        object.__setattr__(self, "reason", printable(str(self.reason)))
 
     def __str__(self) -> str:
         return f"{self.source}: {self.reason}"
@@ -77,7 +80,9 @@ def frames_info(path: str | Path) -> VideoInfo:
 def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]]:
     """Files to read, in order, from SOURCE arguments: an image or video file; a folder (its image and video
     files, sorted by name, not recursive); a glob pattern (``**`` recurses; matches sorted). A missing path,
-    an empty folder or a pattern matching nothing is a :class:`Skip`. A file named twice is read once."""
+    an empty folder or a pattern matching nothing is a :class:`Skip`, and so is a file whose name is not UTF-8,
+    or something that is not a regular file (a link to nothing, a FIFO, in a folder a subfolder named ``x.png``:
+    :mod:`.source_checks`). A file named twice is read once."""
     out: list[Source] = []
     skips: list[Skip] = []
     seen: set[Path] = set()
@@ -86,7 +91,11 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
         key = p.resolve()
         if key not in seen:
             seen.add(key)
-            out.append(Source(p, kind_of(p)))
+            why = name_problem(p)  # before any writer: the CSV, NWB and .slp writers failed on it half way
+            if why:
+                skips.append(Skip(str(p), why))
+            else:
+                out.append(Source(p, kind_of(p)))
 
     for arg in args:
         p = Path(arg)
@@ -97,14 +106,21 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
         elif p.is_file():
             add(p)
         elif p.is_dir():
-            media = sorted(q for q in p.iterdir() if q.suffix.lower() in MEDIA_SUFFIXES)
-            files = [q for q in media if q.is_file()]
-            # A link to a file that is gone (named directly it is 'no such file'): counted, not left out unsaid.
-            skips += [Skip(str(q), "a link to a missing file") for q in media if q.is_symlink() and not q.exists()]
+            try:
+                media = sorted(q for q in p.iterdir() if q.suffix.lower() in MEDIA_SUFFIXES)
+            except OSError as e:
+                skips.append(Skip(str(p), f"cannot list the folder ({e.strerror or e})"))
+                continue
+            # A link to a missing file or a loop, a FIFO, a subfolder named x.png: counted, not left out unsaid.
+            problems = {q: entry_problem(q) for q in media}
+            skips += [Skip(str(q), why) for q, why in problems.items() if why]
             if not media:
                 skips.append(Skip(str(p), "folder holds no image or video file" + _nested_hint(p)))
-            for q in files:
-                add(q)
+            for q in media:
+                if not problems[q]:
+                    add(q)
+        elif not_regular(p):  # a FIFO (reading it waits for a writer), a link to nothing or a loop
+            skips.append(Skip(str(p), str(not_regular(p))))
         elif _GLOB_CHARS.search(str(arg)):
             matches = sorted(Path(m) for m in glob.glob(str(arg), recursive=True) if Path(m).is_file())
             if not matches:

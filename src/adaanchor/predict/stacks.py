@@ -5,8 +5,9 @@ Read as a single image, only the first page of such a file was predicted, withou
 take every page as a frame with its page index, in order, one page in memory at a time (Pillow seeks page by
 page); the outputs are those of a video (a CSV row per page, ``--save-video``). Pages are read by the rule of
 :mod:`adaanchor.data.pixels` with the run's ``data.bit_depth``, so that a 12-bit stack keeps one scale when it is
-declared. A page that cannot be decoded is left out, keeps its index, and is reported at the end, as a damaged
-video frame is. Frame times come from the file's per-page durations (GIF, WebP); a TIFF stack has none, and a
+declared. A page that cannot be decoded, or whose pixels the rule refuses (a float page with NaN values, a value
+above the declared bit depth: pages of one file need not share their values, nor their modes), is left out, keeps
+its index, and is reported at the end, as a damaged video frame is; the pages after it are read. Frame times come from the file's per-page durations (GIF, WebP); a TIFF stack has none, and a
 labelled video of it is written at 25 frames/s.
 """
 
@@ -57,7 +58,7 @@ def read_stack(path: str | Path, orientation: str = "displayed", bit_depth: int 
 
     Raises:
         AdaAnchorError: the file cannot be opened (before any frame); after the last page: pages that could not be
-            decoded (``frames``: the page count), or none decoded at all.
+            read (``frames``: the page count; the first one's reason), or none read at all.
     """
     p = Path(path)
     try:
@@ -65,6 +66,7 @@ def read_stack(path: str | Path, orientation: str = "displayed", bit_depth: int 
     except Exception as e:
         raise AdaAnchorError(f"{p}: cannot open the image stack ({type(e).__name__}: {e})") from None
     lost: list[int] = []
+    first_why = ""  # why the first lost page was lost
     t, n = 0.0, 0
     with im:
         total = int(getattr(im, "n_frames", 1))
@@ -73,9 +75,12 @@ def read_stack(path: str | Path, orientation: str = "displayed", bit_depth: int 
                 im.seek(i)
                 page = ImageOps.exif_transpose(im) if orientation == "displayed" else im
                 img = rgb8(pil_pixels(page, what=""), what="", bit_depth=bit_depth)
-            except (ImageTypeError, ImageValueError) as e:  # pixels without a reading: the same for every page
-                raise AdaAnchorError(f"{p}: page {i}: {e}") from None
-            except Exception:  # a damaged page: lost, its index kept (as a damaged video frame)
+            except (ImageTypeError, ImageValueError) as e:  # this page's pixels (a NaN page): the next may be fine
+                first_why = first_why or str(e)
+                lost.append(i)
+                continue
+            except Exception as e:  # a damaged page: lost, its index kept (as a damaged video frame)
+                first_why = first_why or f"cannot decode it ({type(e).__name__})"
                 lost.append(i)
                 continue
             ms = float(im.info.get("duration") or 0)
@@ -83,10 +88,10 @@ def read_stack(path: str | Path, orientation: str = "displayed", bit_depth: int 
             t += ms / 1000.0
             n += 1
     if n == 0:
-        raise AdaAnchorError(f"{p}: no page of the image stack could be decoded")
+        raise AdaAnchorError(f"{p}: page {lost[0]}: {first_why}; no page of the image stack could be read")
     if lost:
-        err = AdaAnchorError(f"{p}: {len(lost)} page(s) could not be decoded, the first of them page {lost[0]}, and "
-                             f"the other {n} keep their indices")
+        err = AdaAnchorError(f"{p}: {len(lost)} page(s) could not be read, the first of them page {lost[0]} "
+                             f"({first_why}), and the other {n} keep their indices")
         err.frames = total  # type: ignore[attr-defined]
         raise err
 

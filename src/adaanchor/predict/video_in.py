@@ -8,7 +8,9 @@ cannot be decoded leaves its own index out instead of shifting every later frame
 goes on after such a frame. What is known to be lost is reported at the end of the video:
 
 - frames whose data the container holds but that did not decode;
-- fewer frames than the container lists (an AVI whose damaged chunks the demuxer skipped);
+- fewer frames than the container lists (an AVI whose damaged chunks the demuxer skipped). The CSV keeps a row
+  for each listed frame only when the file is large enough to hold them (:func:`padded_count`): a damaged AVI
+  header listing 1,000,000 frames of a 7 kB file gave a CSV of a million empty rows;
 - a stream that ends before the duration its header gives (a Matroska file cut or damaged part way).
 
 Damage that a container without a frame index hides from the demuxer (a Matroska or WebM file read past a
@@ -108,7 +110,7 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
         container = av.open(str(p), metadata_errors=METADATA_ERRORS)
     except av.error.FFmpegError as e:
         raise AdaAnchorError(f"{p}: cannot open the video ({ff_reason(e)})") from None
-    clock, n, demuxed, end, first = FrameClock(), 0, 0, None, None
+    clock, n, demuxed, end, first, nbytes = FrameClock(), 0, 0, None, None, 0
     with container:
         if not container.streams.video:
             raise AdaAnchorError(f"{p}: no video stream")
@@ -118,6 +120,7 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
             for packet in container.demux(stream):
                 if packet.size:  # the last packet (size 0) only flushes the decoder
                     demuxed += 1
+                    nbytes += packet.size
                     if not packet.is_discard:  # before an edit list's start: decoded, never output
                         clock.add(packet.pts)
                 try:
@@ -139,10 +142,11 @@ def read_video(path: str | Path, orientation: str = "displayed") -> Iterator[Fra
         except av.error.FFmpegError as e:  # the demuxer: the rest of the file cannot be read
             raise AdaAnchorError(f"{p}: reading failed after {n} frame(s) ({ff_reason(e)})") from None
         clock.finish()
-        problem = _losses(container, stream, clock, n, demuxed, end)
+        listed = padded_count(int(stream.frames or 0), demuxed, nbytes, p)
+        problem = _losses(container, stream, clock, n, demuxed, end, listed)
         # The video's frame count, for the CSV to keep a row for each, lost ones too: the clock's (lost frames at
-        # the end included) or the container's list, whichever is more.
-        total = max(clock.frames() or 0, int(stream.frames or 0)) or None
+        # the end included) or the container's list when the file can hold that many, whichever is more.
+        total = max(clock.frames() or 0, listed) or None
     if n == 0:
         raise AdaAnchorError(f"{p}: the video has no decodable frame")
     if problem:
@@ -170,9 +174,24 @@ def _turned(frame: Any, orientation: str) -> tuple[np.ndarray, str | None]:
     return img, f"rotation {int(round(float(frame.rotation)))}"
 
 
-def _losses(container: Any, stream: Any, clock: FrameClock, n: int, demuxed: int, end: float | None) -> str | None:
+def padded_count(listed: int, demuxed: int, nbytes: int, path: Path) -> int:
+    """The container's frame count ``listed`` when the file could hold that many frames (its size at most twice
+    over, at the mean size of the ``demuxed`` packets read, ``nbytes`` in all), else 0: a count the file cannot hold
+    is a damaged header, and padding the CSV to it wrote a row for each (a million rows for a 7 kB AVI)."""
+    if listed <= demuxed:
+        return listed
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    return listed if demuxed and nbytes > 0 and listed <= 2 * size * demuxed / nbytes else 0
+
+
+def _losses(container: Any, stream: Any, clock: FrameClock, n: int, demuxed: int, end: float | None,
+            padded: int | None = None) -> str | None:
     """What is known to be lost of a video read to its end (``n`` frames decoded from ``demuxed`` packets, the
-    last at ``end`` seconds), in one line, or None."""
+    last at ``end`` seconds), in one line, or None. ``padded``: :func:`padded_count` (0: the listed count is more
+    than the file can hold)."""
     if n == 0:
         return None
     found = []
@@ -182,7 +201,8 @@ def _losses(container: Any, stream: Any, clock: FrameClock, n: int, demuxed: int
     listed = int(stream.frames or 0)
     if listed > demuxed:
         found.append(f"the container lists {listed} frames and {demuxed} could be read, so frame indices after the "
-                     "damage may be off")
+                     "damage may be off" + ("" if padded != 0 else " (more frames than the file's size can hold at the "
+                                            "size of those read: the CSV has no rows for the listed ones not read)"))
     stop = _stopped_early(container, stream, end) if listed == 0 else None  # a listed count says it already
     if stop:
         found.append(stop)
