@@ -75,3 +75,16 @@ def test_a_synth_option_error_says_what_is_valid(key, value, valid):
     with pytest.raises(AdaAnchorError) as e:
         resolve_config({key: value})
     assert f"synth option '{key}': invalid value {value!r}: expected {valid} (default" in str(e.value)
+
+
+def test_viz_names_a_missing_video_as_a_video_and_takes_a_folder_with_an_equals_sign(tmp_path, monkeypatch):
+    from adaanchor.viz_inputs import expand_viz_inputs, split_image_args
+
+    with pytest.raises(AdaAnchorError, match=r"vidZ\.mp4: video file not found$"):
+        expand_viz_inputs([str(tmp_path / "vidZ.mp4")])
+    with pytest.raises(AdaAnchorError, match=r"nope\.png: image file not found$"):
+        expand_viz_inputs([str(tmp_path / "nope.png")])
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dir=x").mkdir()
+    images, ckpt, overrides = split_image_args(["dir=x", "eval.flip_test=true", "ckpt=a.pt"])
+    assert images == ["dir=x"] and overrides == ["eval.flip_test=true"] and ckpt == "a.pt"  # was an override

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .config_overrides import is_override
+from .data.media_suffixes import media_kind
 from .errors import AdaAnchorError
 from .predict.sources import Source, expand_sources, read_frames
 
@@ -47,7 +48,8 @@ def expand_viz_inputs(items: Sequence[str | Path], skipped: list[str] | None = N
             if skipped is not None and not sk.reason.startswith(_NOTHING_THERE):
                 skipped.append(str(sk))
                 continue
-            reason = "image file not found" if sk.reason == "no such file or folder" else sk.reason
+            kind = media_kind(sk.source) if sk.reason == "no such file or folder" else None
+            reason = f"{kind} file not found" if kind else sk.reason  # a missing video was an 'image file'
             raise AdaAnchorError(f"{sk.source}: {reason}")
         out.extend(srcs)
     return out
@@ -67,12 +69,12 @@ def guarded(frames: Iterator[Any], path: Path, skipped: list[str] | None) -> Ite
 def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
     """Split the ``viz`` and ``predict`` positionals into image paths, ``ckpt=PATH`` and ``key=value`` overrides: an
     item whose text before its first ``=`` is a dotted key (:func:`~adaanchor.config_overrides.is_override`) and that
-    is not an existing file is an override. A path or URL with ``=`` in it (``shots/a=b.png``,
+    is not an existing file or folder is an override. A path or URL with ``=`` in it (``shots/a=b.png``,
     ``http://host/v.mp4?t=1``) is a source, reported as one when it cannot be read (it was taken for an override and
     dropped: "no input given")."""
     images, overrides, ckpt = [], [], None
     for it in items:
-        if is_override(it) and not Path(it).is_file():
+        if is_override(it) and not Path(it).exists():  # a folder named a=b is a source too
             if it.startswith("ckpt="):
                 ckpt = it.split("=", 1)[1]
             else:
