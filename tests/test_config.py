@@ -530,9 +530,9 @@ def test_packaged_configs_are_found_by_name_where_no_file_is(tmp_path, monkeypat
 
 
 def test_crowd_options_are_named_with_their_own_defaults():
-    with pytest.raises(AdaAnchorError, match=r"^crowd option 'n_train': invalid value -1 \(default 2000\)$"):
+    with pytest.raises(AdaAnchorError, match=r"^crowd option 'n_train': invalid value -1: expected a whole number >= 0 \(default 2000\)$"):
         build_config(None, ["data.crowd.n_train=-1"])
-    with pytest.raises(AdaAnchorError, match=r"^synth option 'n_train': invalid value -1 \(default 6000\)$"):
+    with pytest.raises(AdaAnchorError, match=r"^synth option 'n_train': invalid value -1: expected a whole number >= 0 \(default 6000\)$"):
         build_config(None, ["data.synth.n_train=-1"])
 
 

@@ -59,7 +59,7 @@ def test_a_list_element_of_the_wrong_type_is_refused_naming_the_key(override, me
 def test_a_string_number_in_a_yaml_list_is_refused_naming_the_key(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text('eval:\n  pck: ["0.1"]\n')
-    with pytest.raises(AdaAnchorError, match=r"^config key 'eval\.pck': element 0 must be a number, got '0\.1'$"):
+    with pytest.raises(AdaAnchorError, match=r"^.*c\.yaml: config key 'eval\.pck': element 0 must be a number, got '0\.1'$"):
         build_config(p)
     _refused({"eval": {"pck": ["0.1"]}}, "config key 'eval.pck': element 0 must be a number, got '0.1'")
 

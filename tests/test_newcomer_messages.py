@@ -88,3 +88,16 @@ def test_viz_names_a_missing_video_as_a_video_and_takes_a_folder_with_an_equals_
     (tmp_path / "dir=x").mkdir()
     images, ckpt, overrides = split_image_args(["dir=x", "eval.flip_test=true", "ckpt=a.pt"])
     assert images == ["dir=x"] and overrides == ["eval.flip_test=true"] and ckpt == "a.pt"  # was an override
+
+
+def test_a_value_out_of_range_in_a_config_file_names_the_file(tmp_path):
+    """Unknown keys named the file; a value out of range or of the wrong type did not."""
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text("data:\n  aug: {flip: 2}\neval:\n  pck: [abc]\n")
+    with pytest.raises(AdaAnchorError, match=r"^.*mine\.yaml: config key 'data.aug.flip': the value must be in \[0, 1\], "
+                                             r"got 2$"):
+        build_config(cfg, ["eval.pck=[0.1]"])
+    with pytest.raises(AdaAnchorError, match=r"^.*mine\.yaml: config key 'eval.pck'"):
+        build_config(cfg, ["data.aug.flip=0.5"])
+    with pytest.raises(AdaAnchorError, match=r"^config key 'data.aug.flip': the value must be in \[0, 1\], got 3$"):
+        build_config(cfg, ["data.aug.flip=3", "eval.pck=[0.1]"])  # the override set it: no file to name

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
-from .config_checks import bool_words, check_base, check_keys, check_task_options, check_types, select
+from .config_checks import bool_words, check_base, check_keys, check_task_options, check_types, naming_file, select
 from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse_overrides re-exported
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
@@ -220,6 +220,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     check_base(base)
     ref = defaults()
     layers: list[dict[str, Any]] = [ref]
+    layer: dict[str, Any] = {}
     if base is not None:
         layer = read_yaml(base) if isinstance(base, (str, Path)) else nested_keys(base)
         try:
@@ -245,8 +246,9 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         cfg = _merge(layers)
         _note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
     plain = OmegaConf.to_container(cfg, resolve=True)
-    check_types(plain, ref)
-    _check_ranges(plain, ref)
+    with naming_file(base, layer, ov):
+        check_types(plain, ref)
+        _check_ranges(plain, ref)
     check_task_options(plain)
     _note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
     from .bench.crowd import resolve_crowd_config

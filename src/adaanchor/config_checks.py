@@ -4,7 +4,9 @@ elements against its default's elements)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import re
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +152,28 @@ def check_task_options(plain: Mapping[str, Any]) -> None:
 
 __all__ = ["SECTION_OFF", "bool_words", "check_base", "check_config", "check_elements", "check_keys", "check_task_options",
            "check_types", "section_error", "select"]
+
+
+@contextlib.contextmanager
+def naming_file(base: Any, layer: Mapping[str, Any], ov: Mapping[str, Any]) -> Iterator[None]:
+    """A type or range error of a key that the config file ``base`` (read as ``layer``) set, and no override ``ov``
+    did, names the file, as an unknown key's does (``config key 'data.aug.flip': ... got 2`` left the user to find
+    the file)."""
+    try:
+        yield
+    except AdaAnchorError as e:
+        m = re.match(r"config key '([^']+)'", str(e))
+        if m and isinstance(base, (str, Path)) and not _is_set(ov, m.group(1)) and _is_set(layer, m.group(1)):
+            from .configs import config_file
+
+            raise AdaAnchorError(f"{config_file(base)}: {e}") from None
+        raise
+
+
+def _is_set(layer: Any, dotted: str) -> bool:
+    """Whether the nested mapping ``layer`` sets the dotted key."""
+    for part in dotted.split("."):
+        if not isinstance(layer, Mapping) or part not in layer:
+            return False
+        layer = layer[part]
+    return True
