@@ -54,7 +54,8 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         ``stride``, cell ``(i, j)`` centred at input pixel ``(s*j + (s-1)/2, s*i + (s-1)/2)``) or None for
         regression; ``map_label`` (what the map is: ``sigmoid(conf)`` or ``heatmap``); ``affine`` (2x3,
         original -> input pixels); ``crop_keypoints`` and ``crop_anchors`` (input
-        pixels, as decoded); ``stride``, ``input_size``, ``image_hw``, ``method``.
+        pixels, as decoded); ``stride``, ``input_size``, ``image_hw``, ``method``; ``nonfinite``: the count of NaN or
+        infinite values in the model's outputs (a diverged model: nothing can be drawn).
     """
     size = list(input_size) if isinstance(input_size, Sequence) and not isinstance(input_size, str) else None
     if size is None or len(size) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
@@ -88,6 +89,7 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         "input_size": (w_in, h_in),
         "image_hw": tuple(int(v) for v in img.shape[:2]),
         "method": name,
+        "nonfinite": sum(int((~torch.isfinite(v)).sum()) for v in outputs.values() if v.is_floating_point()),
     }
 
 
@@ -118,7 +120,7 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                      device: torch.device | str = "cpu", skipped: list[str] | None = None,
                      orientation: str = "displayed", draw_skeleton: bool = True,
                      multiple: int | None = None, turned: dict[str, str] | None = None,
-                     bit_depth: int | None = None) -> list[Path]:
+                     bit_depth: int | None = None, nonfinite: list[str] | None = None) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
     raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
@@ -126,7 +128,8 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     stored (``"stored"``). ``draw_skeleton=False``: the points are not linked (a multi-person model's most
     confident cell of each type may each be another person's); ``multiple``: see :func:`predict_image`;
     ``turned`` (a dict) receives ``file -> "EXIF orientation N"`` for each file that carries one; ``bit_depth``: of
-    16-bit image files (the run's ``data.bit_depth``; None: guessed per image)."""
+    16-bit image files (the run's ``data.bit_depth``; None: guessed per image); ``nonfinite`` (a list) receives the
+    title of each image on which the model's outputs held NaN or infinite values."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None and draw_skeleton else ()
     sel = select_keypoints(keypoints, names)
@@ -158,6 +161,8 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                 skipped.append(f"{p}: {getattr(e, 'reason', None) or e}")
                 continue
         pred = predict_image(model, strategy, img, input_size, device, multiple)
+        if pred["nonfinite"] and nonfinite is not None:
+            nonfinite.append(title)
         target = out / _unique_name(stem, pred["method"] or "model", used)
         try:
             written.append(render_prediction(img, pred, target, skeleton, names, sel, title=title))
@@ -207,7 +212,8 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     A multi-person run (bottom-up, centres) is drawn as its maps show it, on the image prepared as ``predict``
     prepares it: each keypoint type's most confident cell over the whole image, not linked, and its confidence
     maps; the grouped poses are ``adaanchor predict``'s overlays. ``notes`` (a list) receives a line saying so,
-    one for a run trained on instance boxes, and one naming the images that carried an EXIF orientation.
+    one for a run trained on instance boxes, one naming the images that carried an EXIF orientation, and one
+    counting the images on which the model's outputs were not finite (a diverged model).
     """
     from .data.build import bit_depth_of, data_spec
     from .data.readers import is_int_id
@@ -240,12 +246,16 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     if notes is not None:
         notes += _run_notes(run, cfg, multi)
     turned: dict[str, str] = {}
+    bad: list[str] = []
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
                                multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
-                               bit_depth=depth)
+                               bit_depth=depth, nonfinite=bad)
     if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it
         notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
+    if notes is not None and bad:  # a "mean score nan" title over an image with nothing drawn, said nowhere else
+        notes.append(f"note: the model's outputs held NaN or infinite values on {len(bad)} of {len(written)} image(s) "
+                     f"(e.g. {bad[0]}; diverged weights?): their keypoints and maps could not be drawn")
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written

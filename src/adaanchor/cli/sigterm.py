@@ -4,8 +4,9 @@ Left to the default action, a SIGTERM (``kill``, a scheduler's time limit) ended
 word of it, temporary files left, and multiprocessing's resource tracker warning of leaked semaphores.
 :func:`sigterm_unwinds` makes it unwind as a Ctrl-C does: ``finally`` blocks run (files closed, temporary files
 removed, helper processes stopped) and the command line says so and exits with 143 (128 + SIGTERM), the status a
-shell reports for it. ``train`` and ``predict`` catch SIGTERM themselves (:class:`adaanchor.engine.session.TermSignal`:
-finish the step or frame, save, stop) and take over the handler while they run.
+shell reports for it. ``train`` and ``predict`` catch SIGTERM themselves (:class:`adaanchor.engine.session.TermSignal`;
+predict's :class:`adaanchor.predict.stop_signals.StopSignals`: finish the step or frame, save, stop) and take over
+the handler while they run.
 """
 
 from __future__ import annotations

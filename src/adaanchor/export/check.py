@@ -77,6 +77,29 @@ def ambiguous_keypoints(outputs: dict[str, Tensor], strategy: Any, eps: float = 
     return amb
 
 
+def nonfinite_outputs(outputs: dict[str, Any]) -> dict[str, int]:
+    """``name -> count`` of the NaN or infinite values in each floating-point tensor of ``outputs`` that has any: a
+    model whose own outputs are not finite (diverged weights) cannot be checked, and its NaN differences were
+    reported as onnxruntime's disagreement, or as 0 (a multi-person run's maps: OK)."""
+    out = {}
+    for name, v in outputs.items():
+        if isinstance(v, Tensor) and v.is_floating_point():
+            n = int((~torch.isfinite(v)).sum())
+            if n:
+                out[name] = n
+    return out
+
+
+def nonfinite_weights(model: nn.Module) -> tuple[int, int]:
+    """``(non-finite, all)`` floating-point values of the model's parameters and buffers."""
+    bad = total = 0
+    for v in model.state_dict().values():
+        if v.is_floating_point():
+            bad += int((~torch.isfinite(v)).sum())
+            total += v.numel()
+    return bad, total
+
+
 def _max_diff(got: dict[str, np.ndarray], ref: dict[str, Tensor | None], name: str,
               mask: np.ndarray | None) -> float | None:
     """Largest ``|onnxruntime - PyTorch|`` of output ``name`` (per keypoint: the larger of x and y) where
@@ -137,7 +160,8 @@ def check_onnx(
     Returns:
         ``max_abs_diff_keypoints`` (px), ``max_abs_diff_keypoints_all`` (near-ties included),
         ``max_abs_diff_scores``, ``max_abs_diff_anchors`` (px, or None), ``ambiguous``, ``compared``,
-        ``check_batch``, ``check_ok``, ``threads`` and, with ``latency_runs`` > 0, ``latency_ms_torch`` and
+        ``check_batch``, ``check_ok``, ``threads``, ``torch_nonfinite`` (only when PyTorch's own outputs hold NaN
+        or infinite values: output -> count; ``check_ok`` is then False) and, with ``latency_runs`` > 0, ``latency_ms_torch`` and
         ``latency_ms_onnxruntime``.
     """
     from ..errors import AdaAnchorError
@@ -156,6 +180,7 @@ def check_onnx(
         raw = model(x)
         dec = strategy.decode(raw)
     ref = {"keypoints": dec.xy, "scores": dec.score, "anchors": dec.anchor}
+    torch_bad = nonfinite_outputs(raw)
     amb = ambiguous_keypoints(raw, strategy).numpy()
     keep = ~amb
 
@@ -168,7 +193,9 @@ def check_onnx(
         "ambiguous": int(amb.sum()),
         "compared": int(keep.sum()),
     }
-    ok = res["max_abs_diff_keypoints"] <= KEYPOINT_ATOL
+    if torch_bad:
+        res["torch_nonfinite"] = torch_bad
+    ok = res["max_abs_diff_keypoints"] <= KEYPOINT_ATOL and not torch_bad
     ok &= res["max_abs_diff_scores"] is None or res["max_abs_diff_scores"] <= SCORE_ATOL
     ok &= res["max_abs_diff_anchors"] is None or res["max_abs_diff_anchors"] <= KEYPOINT_ATOL
     res["check_ok"] = bool(ok)
@@ -190,4 +217,5 @@ def latency_ms(sess: Any, model: nn.Module, strategy: Any, x1: Tensor, runs: int
     return median_ms([run_torch, lambda: sess.run(None, {"image": x1_np})], runs)
 
 
-__all__ = ["KEYPOINT_ATOL", "SCORE_ATOL", "TIE_EPS", "ambiguous_keypoints", "check_images", "check_onnx", "latency_ms"]
+__all__ = ["KEYPOINT_ATOL", "SCORE_ATOL", "TIE_EPS", "ambiguous_keypoints", "check_images", "check_onnx", "latency_ms",
+           "nonfinite_outputs", "nonfinite_weights"]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AdaAnchorError
-from .check import KEYPOINT_ATOL, check_onnx
+from .check import KEYPOINT_ATOL, check_onnx, nonfinite_weights
 from .heads_check import HEAD_RTOL, check_heads_onnx
 from .metadata import CHECKPOINT_DIGEST, checkpoint_digest, checkpoint_label
 from .runtime import need_onnx
@@ -96,17 +96,33 @@ def _check_written(path: str, model: Any, strategy: Any, input_size: tuple[int, 
     multiple of ``multiple``), else the decoded keypoints; a disagreement beyond the tolerances is an error."""
     if multiple:
         res = check_heads_onnx(path, model, input_size, multiple, latency_runs=latency_runs)
+        _refuse_nonfinite(path, res, model)
         if not res["check_ok"]:
             raise AdaAnchorError(f"{path}: written, but onnxruntime disagrees with PyTorch: max relative "
                                  f"|diff| of the head maps {res['max_rel_diff_heads']} (tolerance {HEAD_RTOL})")
         return res
     res = check_onnx(path, model, strategy, input_size, latency_runs=latency_runs)
+    _refuse_nonfinite(path, res, model)
     if not res["check_ok"]:
         raise AdaAnchorError(
             f"{path}: written, but onnxruntime disagrees with PyTorch: max |diff| keypoints "
             f"{res['max_abs_diff_keypoints']:.3g} px (tolerance {KEYPOINT_ATOL}), scores "
             f"{res['max_abs_diff_scores']}, anchors {res['max_abs_diff_anchors']}")
     return res
+
+
+def _refuse_nonfinite(path: str, res: dict[str, Any], model: Any) -> None:
+    """PyTorch's own outputs with NaN or infinite values on the check's images: the weights, not onnxruntime (whose
+    NaN differences it was blamed for, or which passed a multi-person run's maps)."""
+    bad = res.get("torch_nonfinite")
+    if not bad:
+        return
+    n, total = nonfinite_weights(model)
+    weights = f"{n} of the checkpoint's {total} weights are NaN or infinite" if n else "its weights are finite"
+    counts = ", ".join(f"{k} {v}" for k, v in bad.items())
+    raise AdaAnchorError(f"{path}: written, but the PyTorch model's own outputs are not finite on the check's images "
+                         f"(NaN or infinite values: {counts}; {weights}): diverged weights? onnxruntime could not be "
+                         "checked against them; train again (lower train.lr, or set train.grad_clip) or export another checkpoint (ckpt=PATH)")
 
 
 __all__ = ["check_onnx_name", "default_onnx_path", "export_command"]

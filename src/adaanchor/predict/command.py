@@ -19,12 +19,14 @@ from ..errors import AdaAnchorError
 from .boxes import Boxes, load_detections
 from .image_ids import check_box_ids, image_ids
 from .images import check_orientation, orientation_notes
-from .overlay import draw_prediction
+from .overlay import draw_prediction, save_png
 from .predictor import Predictor
+from .sleap_writers import stored_frame_notes
 from .sources import Frame, Skip, Source, count_frames, expand_sources, frames_info
+from .stop_signals import StopSignals
 from .stream_inputs import frame_id, frame_inputs
 from .video_out import VideoWriter
-from .write_common import finite_instances
+from .write_common import NonFiniteCount
 from .writers import SUFFIX, WRITERS, parse_formats
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
@@ -41,7 +43,7 @@ class _Group:
                  video: Path | None, save_video: bool):
         self.files: list[Path] = []
         kw = {"keypoints": predictor.keypoint_names, "skeleton": predictor.skeleton, "max_instances": max_instances,
-              "scorer": f"adaanchor_{predictor.strategy}"}
+              "scorer": f"adaanchor_{predictor.strategy}", "orientation": predictor.orientation}
         self.writers = [WRITERS[f](out / f"{name}{SUFFIX[f]}", **kw) for f in formats]
         self.source = video
         self.video = VideoWriter(out / f"{name}_labeled.mp4", frames_info(video).fps) if video and save_video else None
@@ -83,16 +85,17 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
 
     Returns ``frames``, ``instances``, ``seconds``, ``fps`` (both end to end), ``write_s`` (the part of ``seconds``
     spent closing the output files), ``files`` (written), ``skipped`` (list of :class:`Skip`), ``stopped`` (SIGTERM
-    or a first Ctrl-C arrived: the frame in hand was finished and the files closed, complete, with the frames
-    predicted until then; ``stopped_by`` names it), ``nonfinite`` (instances with a NaN or infinite value), ``notes``
-    (lines for the summary) and ``exit_code``.
+    or a Ctrl-C arrived: the frame in hand was finished, or dropped by a second Ctrl-C, and the files closed,
+    complete, with the frames predicted until then; ``stopped_by`` names it; :mod:`.stop_signals`), ``nonfinite``
+    (instances with a NaN or infinite value), ``nonfinite_frames`` (frames whose model outputs held one: a
+    multi-person run's maps), ``notes`` (lines for the summary) and ``exit_code``.
 
     Raises:
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
     """
     fmts, out = _checked_options(formats, orientation, min_score, out)
     srcs, skipped = expand_sources(sources)
-    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append)
+    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append, orientation)
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
     if not srcs:  # before the model is loaded or a folder made
         raise _nothing_to_predict(skipped)
@@ -121,13 +124,11 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                 d.rmdir()
         raise _nothing_to_predict(skipped)
     res["skipped"] = skipped
-    res["notes"] = orientation_notes(res.pop("turned"), orientation)
+    turned = res.pop("turned")
+    res["notes"] = orientation_notes(turned, orientation) + stored_frame_notes(turned, fmts, orientation)
     stop_code = EXIT_INTERRUPTED if str(res.get("stopped_by", "")).startswith("Ctrl-C") else EXIT_STOPPED
-    if res["nonfinite"]:
-        res["notes"].append(f"{res['nonfinite']} of {res['instances']} instance(s) had NaN or infinite keypoints or "
-                            "scores (diverged weights?): left out of the COCO results (a miss, as adaanchor eval counts "
-                            "them) and written as missing points in the other files")
-    res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped or res["nonfinite"] else EXIT_OK
+    res["notes"] += res["nonfinite_notes"]
+    res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped or res["nonfinite_notes"] else EXIT_OK
     return res
 
 
@@ -171,35 +172,41 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     counts, the files written, whether SIGTERM stopped it and the sources read turned (``turned``)."""
     from tqdm import tqdm
 
-    from ..engine.session import TermSignal
-
     groups = _Groups(out, fmts, predictor, max_inst, save_video, skipped)
     overlay_names: set[str] = set()
     turned: dict[str, str] = {}  # source -> its orientation (EXIF tag, video rotation)
-    n_frames = n_inst = n_bad = 0
+    n_frames = n_inst = 0
+    bad = NonFiniteCount()
     t0 = time.perf_counter()
     bar = tqdm(total=count_frames(srcs), unit="frame", disable=not progress, dynamic_ncols=True, desc="predict")
-    # SIGTERM and a first Ctrl-C only set a flag: the frame in hand is finished and the files are closed.
-    with TermSignal(ctrl_c="finishing this frame and closing the files") as term:
+    stream = predictor.predict_stream(frame_inputs(predictor, srcs, dets, ids, skipped, turned))
+    # SIGTERM and a first Ctrl-C only set a flag: the frame in hand is finished and the files are closed (.stop_signals).
+    with StopSignals() as term:
         term.arm_ctrl_c()
         try:
-            for frame, pred in predictor.predict_stream(frame_inputs(predictor, srcs, dets, ids, skipped, turned)):
+            for frame, pred in term.interruptible(stream):
                 g = groups.of(frame)
                 g.write(frame, pred, frame_id(frame, ids))
                 _draw(frame, pred, g, predictor, overlays, min_score, out, overlay_names)
                 n_frames += 1
                 n_inst += len(pred)
-                n_bad += int((~finite_instances(pred)).sum())
+                bad.add(pred)
                 bar.update(1)
                 if term.requested:
                     break
+        except KeyboardInterrupt:  # a second Ctrl-C: the frames being predicted are dropped
+            if not term.dropped:
+                raise
         finally:
-            bar.close()
-            groups.close_all(term.requested)  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
+            with term.closing():  # also on an interrupt or SIGTERM: what was predicted is kept, in complete files
+                stream.close()  # the reading thread stopped here, not when the generator is collected
+                bar.close()
+                groups.close_all(term.requested)
     secs = time.perf_counter() - t0
     return {"frames": n_frames, "instances": n_inst, "seconds": secs, "fps": n_frames / secs if secs > 0 else 0.0,
             "files": groups.files, "overlays": len(overlay_names), "stopped": term.requested,
-            "stopped_by": term.name, "turned": turned, "write_s": groups.write_s, "nonfinite": n_bad}
+            "stopped_by": term.name, "turned": turned, "write_s": groups.write_s, "nonfinite": bad.instances,
+            "nonfinite_frames": bad.frames, "nonfinite_notes": bad.notes(n_inst, n_frames)}
 
 
 class _Groups:
@@ -261,18 +268,9 @@ def _draw(frame: Frame, pred: Any, g: _Group, predictor: Predictor, overlays: bo
                           stride=predictor.stride, multi_person=predictor.multi_person)
     if frame.kind == "image":
         name = _unique(frame.source.stem, overlay_names)
-        _save_png(img, out / "overlays" / f"{name}.png")
+        save_png(img, out / "overlays" / f"{name}.png")
     else:
         g.video.write(img, frame.time)
-
-
-def _save_png(img: Any, path: Path) -> None:
-    from PIL import Image
-
-    try:
-        Image.fromarray(img).save(path, optimize=False, compress_level=3)
-    except OSError as e:
-        raise AdaAnchorError(f"{path}: cannot write ({e.strerror or e})") from None
 
 
 def format_summary(res: dict[str, Any], out: Path) -> str:

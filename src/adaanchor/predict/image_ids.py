@@ -12,10 +12,12 @@ from .boxes import Boxes
 from .sources import Skip, Source, frames_info, image_id_of
 
 
-def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any) -> dict[Path, int]:
+def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
+              orientation: str = "displayed") -> dict[Path, int]:
     """The COCO ``image_id`` of each image input: from the ``images`` of a COCO-style ``gt`` file (matched
     by path, else by a unique file name); else the integer file stems when every image has one
-    (``000000000785.jpg`` -> 785); else the 1-based input order. Images not in ``gt`` go to ``on_skip``."""
+    (``000000000785.jpg`` -> 785); else the 1-based input order. Images not in ``gt``, or of another size than it
+    says in the frame ``orientation`` predicts them in, go to ``on_skip``."""
     if gt is not None:
         from ..metrics.coco import load_json
 
@@ -29,7 +31,7 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any) -> 
             iid = by_path.get(s.path.resolve())
             names = by_name.get(s.path.name, [])
             iid = iid if iid is not None else (names[0] if len(names) == 1 else None)
-            why = f"not among the images of {gt}" if iid is None else _size_mismatch(s.path, sizes.get(int(iid)), gt)
+            why = f"not among the images of {gt}" if iid is None else _size_mismatch(s.path, sizes.get(int(iid)), gt, orientation)
             if why:
                 on_skip(Skip(str(s.path), why))
             else:
@@ -103,16 +105,29 @@ def _gt_sizes(images: list[Any]) -> dict[int, tuple[float, float]]:
     return out
 
 
-def _size_mismatch(path: Path, size: tuple[float, float] | None, gt: str | Path) -> str | None:
-    """Why an image matched to a ``--gt`` entry of ``size`` (W, H) is not that image, or None: its file is of
-    another size (a resized copy, matched by file name: its predictions were scored against the original's
-    people, AP 0 with exit code 0). The displayed size of a photo turned by its EXIF tag also matches."""
+def _size_mismatch(path: Path, size: tuple[float, float] | None, gt: str | Path,
+                   orientation: str = "displayed") -> str | None:
+    """Why an image matched to a ``--gt`` entry of ``size`` (W, H) is not that image as predicted, or None: its
+    file is of another size (a resized copy, matched by file name: its predictions were scored against the
+    original's people, AP 0 with exit code 0), or ``size`` is the one of the other frame of a photo that its EXIF
+    orientation turns (``orientation``: the frame predicted; either size was taken, and the turned frame's
+    keypoints were scored against the stored frame's people)."""
     from ..data.readers.coco import image_file_sizes
 
-    real = image_file_sizes(str(path), size) if size is not None else []
-    if not real or size in real:
+    real = image_file_sizes(str(path)) if size is not None else []  # its EXIF block read too: which size is which
+    if not real:
         return None
-    return (f"the image is {real[0][0]}x{real[0][1]} and {gt} says {size[0]:g}x{size[1]:g} for it (a resized copy?): "
+    stored, shown = real[0], real[-1]  # the same but for a photo turned by 90 degrees
+    frame, other = (shown, stored) if orientation == "displayed" else (stored, shown)
+    if size == frame:
+        return None
+    if size == other:  # the ground truth is in the other frame
+        fix = "stored" if orientation == "displayed" else "displayed"
+        how = "turned by its EXIF orientation" if fix == "stored" else "as stored, its EXIF orientation not applied"
+        return (f"{gt} says {size[0]:g}x{size[1]:g} for it, its {fix} size, and --orientation {orientation} predicts it "
+                f"{frame[0]}x{frame[1]} ({how}): its keypoints would be scored against people in the other frame; "
+                f"give --orientation {fix} for this ground truth")
+    return (f"the image is {frame[0]}x{frame[1]} and {gt} says {size[0]:g}x{size[1]:g} for it (a resized copy?): "
             "its predictions would be scored against the other size's people")
 
 

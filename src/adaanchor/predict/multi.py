@@ -76,14 +76,20 @@ class MultiPersonRunner:
         self.short_side, self.multiple = int(short_side), int(multiple)
 
     def __call__(self, img: np.ndarray) -> Prediction:
-        """Every person of ``img (H, W, 3)`` uint8 RGB."""
+        """Every person of ``img (H, W, 3)`` uint8 RGB. Head maps with NaN or infinite values (a diverged model) are
+        counted in ``meta["nonfinite_outputs"]``: no peak is found in a NaN map, and 0 people came back unsaid."""
         h, w = img.shape[:2]
         a, size = eval_affine((h, w), self.short_side, self.multiple)
         x = to_tensor_image(warp_image(img, a, size))[None]  # (1, 3, H', W')
         out = self.heads(x)
         with torch.inference_mode():
-            poses = self.strategy.decode_poses({k: v.float() for k, v in out.items()})[0]
-        return poses_to_prediction(poses, a, (h, w))
+            maps = {k: v.float() for k, v in out.items()}
+            bad = sum(int((~torch.isfinite(v)).sum()) for v in maps.values())
+            poses = self.strategy.decode_poses(maps)[0]
+        pred = poses_to_prediction(poses, a, (h, w))
+        if bad:
+            pred.meta["nonfinite_outputs"] = bad
+        return pred
 
 
 __all__ = ["MultiPersonRunner", "TorchHeads", "keypoint_boxes", "poses_to_prediction"]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..data.pixels import ImageValueError
 from ..data.transforms import apply_affine, invert_affine
+from ..errors import AdaAnchorError
 from .images import to_rgb
 from .result import Prediction
 
@@ -195,3 +196,13 @@ def _legend(img: np.ndarray, t: int) -> None:
                       ("confidence", (x0, y0 - 2 * t))):
         cv2.putText(img, text, org, font, fs, (0, 0, 0), t + 2, cv2.LINE_AA)
         cv2.putText(img, text, org, font, fs, (255, 255, 255), max(1, t), cv2.LINE_AA)
+
+
+def save_png(img: np.ndarray, path: Any) -> None:
+    """An overlay written as a PNG (fast compression); an unwritable path is an AdaAnchorError naming it."""
+    from PIL import Image
+
+    try:
+        Image.fromarray(img).save(path, optimize=False, compress_level=3)
+    except OSError as e:
+        raise AdaAnchorError(f"{path}: cannot write ({e.strerror or e})") from None

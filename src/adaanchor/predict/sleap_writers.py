@@ -2,7 +2,9 @@
 (sleap-io has no streaming writer), under a temporary name renamed when complete.
 
 - ``.slp`` (sleap-io's ``save_slp``): a skeleton with the spec's edges and one ``PredictedInstance`` per
-  instance.
+  instance. An image predicted turned by its EXIF orientation (``--orientation displayed``) has its keypoints in
+  its stored frame there: sleap-io and SLEAP read images as stored (OpenCV's ``IMREAD_UNCHANGED``, imageio), and
+  the displayed frame's points sat on the wrong pixels (:func:`stored_frame_points`).
 - ``.nwb`` (sleap-io's NWB predictions writer, as ``save_nwb(..., nwb_format="predictions")``): the skeleton in
   ``processing/behavior/Skeletons`` and one ndx-pose ``PoseEstimation`` per instance slot (``track=untracked``;
   ``track=individual<i>`` when a frame can hold several instances, instance i of each frame) holding one
@@ -36,9 +38,11 @@ class SlpWriter:
     format = "slp"
     #: A keypoint's score when the strategy gives none.
     no_score = math.nan
+    #: Keypoints of an image turned by its EXIF orientation are written in its stored frame (SLEAP's, see above).
+    stored_frame = True
 
     def __init__(self, path: Path, keypoints: tuple[str, ...], skeleton: tuple[tuple[int, int], ...] = (),
-                 max_instances: int = 1, **_: Any):
+                 max_instances: int = 1, orientation: str = "displayed", **_: Any):
         try:
             import sleap_io as sio
         except ImportError:
@@ -49,15 +53,18 @@ class SlpWriter:
             self.skeleton.add_edge(keypoints[a], keypoints[b])
         self.image_files: list[str] = []
         self.frames: list[tuple[str, int, list[Any]]] = []
+        self.turned = orientation == "displayed"  # the images' EXIF orientation was applied when predicting
 
     def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
         sio = self.sio
         insts = []
         missing = missing_keypoints(pred)
+        tag = exif_tag(frame.turn) if self.stored_frame and self.turned and frame.kind == "image" else 1
         for i in range(len(pred)):
             pts = (pred.scores[i].astype(np.float64) if pred.scores is not None
                    else np.full(pred.num_keypoints, self.no_score))
             xy = np.where(missing[i][:, None], np.nan, pred.keypoints[i])  # NaN: sleap-io's missing point
+            xy = stored_frame_points(xy, tag, frame.image.shape[:2]) if tag != 1 else xy
             insts.append(sio.PredictedInstance.from_numpy(points_data=xy, skeleton=self.skeleton,
                                                           point_scores=pts, score=float(pred.instance_scores()[i])))
         if frame.kind == "video":
@@ -103,6 +110,7 @@ class NwbWriter(SlpWriter):
 
     format = "nwb"
     no_score = 1.0  # sleap-io leaves out a point without a score: 1.0, as in the COCO results
+    stored_frame = False  # no image is shown with it: the frame predicted, as the COCO results and the CSV
 
     def __init__(self, path: Path, keypoints: tuple[str, ...], skeleton: tuple[tuple[int, int], ...] = (),
                  max_instances: int = 1, scorer: str = "adaanchor", **_: Any):
@@ -160,6 +168,41 @@ class NwbWriter(SlpWriter):
             write_nwb(labels, str(path), nwb_file_kwargs={"session_description": "adaanchor predictions"},
                       pose_estimation_metadata=meta)
         set_series_times(path, labels, frame_times(self.times, last))
+
+
+def exif_tag(turn: str | None) -> int:
+    """The EXIF orientation (2..8) a frame's ``turn`` names (``"EXIF orientation 6"``), else 1."""
+    if turn and turn.startswith("EXIF orientation "):
+        tag = turn.rsplit(" ", 1)[-1]
+        if tag.isdigit() and 2 <= int(tag) <= 8:
+            return int(tag)
+    return 1
+
+
+def stored_frame_notes(turned: Mapping[str, str], formats: list[str], orientation: str) -> list[str]:
+    """A line when the ``.slp`` file has images' keypoints in their stored frame (``turned``: source -> what turned
+    it) while the other files have them as predicted, turned."""
+    exif = [(src, turn) for src, turn in turned.items() if exif_tag(turn) != 1]
+    if "slp" not in formats or orientation != "displayed" or not exif:
+        return []
+    return [f"the .slp file has the keypoints of the {len(exif)} image(s) turned by their EXIF orientation (e.g. "
+            f"{exif[0][0]}) in their stored frame, as SLEAP and sleap-io show them (they do not apply the tag); the "
+            "other files have them in the frame predicted, turned"]
+
+
+def stored_frame_points(xy: np.ndarray, tag: int, shown_hw: tuple[int, int]) -> np.ndarray:
+    """``xy (..., 2)`` on an image shown turned by EXIF orientation ``tag`` (``shown_hw``: its size so) as points on
+    its stored pixels (pixel centres at integer coordinates: a flip maps x to W - 1 - x)."""
+    h, w = shown_hw
+    x, y = xy[..., 0], xy[..., 1]
+    if tag in (5, 6, 7, 8):  # turned by 90 degrees: the stored image is w x h transposed
+        sw, sh = h, w
+        sx = {5: y, 6: y, 7: sw - 1 - y, 8: sw - 1 - y}[tag]
+        sy = {5: x, 6: sh - 1 - x, 7: sh - 1 - x, 8: x}[tag]
+    else:
+        sx = {2: w - 1 - x, 3: w - 1 - x, 4: x}.get(tag, x)
+        sy = {2: y, 3: h - 1 - y, 4: h - 1 - y}.get(tag, y)
+    return np.stack([sx, sy], axis=-1)
 
 
 def _nwb_without_poses(labels: Any, path: Path) -> None:

@@ -163,15 +163,46 @@ def _counted_time(stream: Any, idx: int, first: float | None) -> float | None:
 
 
 def _turned(frame: Any, orientation: str) -> tuple[np.ndarray, str | None]:
-    """The frame's RGB pixels, turned by its display rotation (counterclockwise degrees, a multiple of 90) when
-    ``orientation`` is ``"displayed"``, and the rotation as a note (None for none)."""
+    """The frame's RGB pixels, turned (and mirrored) by its display matrix when ``orientation`` is ``"displayed"``,
+    and what the matrix does as a note (None for nothing). A mirrored matrix (``[-1, 0, 0, 1]``: a front camera's
+    video, or one flipped by an editor) was read as its rotation alone, 180 degrees: the frames came upside down."""
     img = frame.to_ndarray(format="rgb24")
-    rot = int(round(float(frame.rotation or 0) / 90.0)) % 4
-    if not rot:
-        return img, None
-    if orientation == "displayed":
-        img = np.ascontiguousarray(np.rot90(img, rot))  # np.rot90 turns counterclockwise, as the matrix says
-    return img, f"rotation {int(round(float(frame.rotation)))}"
+    m = _display_matrix(frame)
+    if m is None or not (_axis_aligned(m) and np.linalg.det(m) < 0):  # a rotation, as FFmpeg's rotation reads it
+        rot = int(round(float(frame.rotation or 0) / 90.0)) % 4
+        if not rot:
+            return img, None
+        if orientation == "displayed":
+            img = np.ascontiguousarray(np.rot90(img, rot))  # np.rot90 turns counterclockwise, as the matrix says
+        return img, f"rotation {int(round(float(frame.rotation)))}"
+    signs = np.where(np.abs(m) < 1e-3, 0, np.sign(m)).astype(int)
+    (a, b), (c, d) = signs
+    if orientation == "displayed":  # x' = a x + c y, y' = b x + d y (FFmpeg's convention), as ffmpeg's autorotate does
+        if a == 0:  # the axes swap
+            img = img.transpose(1, 0, 2)
+            a, d = c, b
+        img = np.ascontiguousarray(img[:: d or 1, :: a or 1])
+    what = {(-1, 0, 0, 1): "left-right", (1, 0, 0, -1): "top-bottom", (0, 1, 1, 0): "about the main diagonal",
+            (0, -1, -1, 0): "about the other diagonal"}[tuple(int(v) for v in signs.ravel())]
+    return img, f"display matrix mirrored {what}"
+
+
+def _display_matrix(frame: Any) -> np.ndarray | None:
+    """The 2x2 part ``[[a, b], [c, d]]`` of a frame's display matrix (FFmpeg's side data: 3x3 int32, 16.16 fixed
+    point), or None when it has none."""
+    try:
+        sd = frame.side_data.get("DISPLAYMATRIX")
+        raw = np.frombuffer(bytes(sd), dtype="<i4") if sd is not None else None
+    except (AttributeError, KeyError, TypeError, ValueError):  # an older PyAV without side data by name
+        return None
+    if raw is None or raw.size != 9:
+        return None
+    return np.array([[raw[0], raw[1]], [raw[3], raw[4]]], dtype=np.float64) / 65536.0
+
+
+def _axis_aligned(m: np.ndarray) -> bool:
+    """Whether the matrix maps the axes onto the axes (a multiple of 90 degrees, mirrored or not)."""
+    return bool((np.abs(m[0, 0]) < 1e-3 and np.abs(m[1, 1]) < 1e-3) or (np.abs(m[0, 1]) < 1e-3 and np.abs(m[1, 0]) < 1e-3))
 
 
 def padded_count(listed: int, demuxed: int, nbytes: int, path: Path) -> int:

@@ -41,3 +41,29 @@ def _nonfinite(pred: Prediction) -> np.ndarray:
     """``(N, K)`` bool: the keypoints with a NaN or infinite coordinate or score."""
     sc = None if pred.scores is None else np.asarray(pred.scores)
     return nonfinite_keypoints(np.asarray(pred.keypoints).reshape(len(pred), pred.num_keypoints, 2), sc)
+
+
+class NonFiniteCount:
+    """The predictions with NaN or infinite values of a ``predict`` run: ``instances`` (left out of the COCO
+    results), and ``frames`` whose model outputs were not finite (``meta["nonfinite_outputs"]``: a multi-person
+    run's head maps, where a NaN map gives no pose at all, so no instance shows it)."""
+
+    def __init__(self) -> None:
+        self.instances = self.frames = 0
+
+    def add(self, pred: Prediction) -> None:
+        self.instances += int((~finite_instances(pred)).sum())
+        self.frames += bool(pred.meta.get("nonfinite_outputs"))
+
+    def notes(self, instances: int, frames: int) -> list[str]:
+        """The summary's lines on them (of ``instances`` and ``frames`` predicted)."""
+        out = []
+        if self.instances:
+            out.append(f"{self.instances} of {instances} instance(s) had NaN or infinite keypoints or scores (diverged "
+                       "weights?): left out of the COCO results (a miss, as adaanchor eval counts them) and written as "
+                       "missing points in the other files")
+        if self.frames:
+            out.append(f"the model's outputs (its head maps) held NaN or infinite values on {self.frames} of {frames} "
+                       "frame(s) (diverged weights?): no pose can be found where they are, so those frames' people "
+                       "are missing from the files")
+        return out
