@@ -432,3 +432,9 @@ def test_the_summary_tells_the_time_spent_writing_the_files(pred_runs, val_video
     # A share under a tenth of the run is not worth a word.
     assert format_summary({**base, "write_s": 0.3}, tmp_path).splitlines()[0] == (
         "predicted 10 frame(s), 10 instance(s) in 4.0 s (2.5 frames/s)")
+
+
+def test_save_video_with_images_only_says_so(pred_runs, val_images, tmp_path, capsys):
+    """--save-video labels videos; with images alone it was ignored without a word."""
+    assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), "--out", str(tmp_path / "o"), "--save-video") == 0
+    assert "note: --save-video labels videos: no input is a video (the images get overlay PNGs)" in capsys.readouterr().err

@@ -112,6 +112,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
         notes.append(f"{run} was trained on instance boxes (data.crop=box) and no --boxes were given: each image is "
                      "predicted as one instance, the whole image its box; give detections with --boxes for several "
                      "instances per image")
+    if save_video and all(s.kind == "image" for s in srcs):  # it was ignored without a word
+        notes.append("--save-video labels videos: no input is a video (the images get overlay PNGs)")
     for line in notes:  # after the refusals: a note about detections a refused run never reads misleads
         print(f"note: {line}", file=sys.stderr)
     made = _make_folders(out, overlays and any(s.kind == "image" for s in srcs))
