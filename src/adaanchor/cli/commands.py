@@ -269,7 +269,7 @@ def _check_val_ground_truth(cfg: Any, stats: dict[str, Any], results: Mapping[st
     """The evaluation's AP ground truth checked as training checks it before its first step (areas, counts of
     keypoints, ids), less the records listed as skipped; a refusal is one more problem of the val split (``data
     stats`` said "no problems found" for a val file that training then refused)."""
-    from ..engine.evaluate import check_ap_ground_truth
+    from ..engine.ap_truth import check_ap_ground_truth
 
     val = results.get("val")
     if val is None or "val" not in stats["splits"]:

@@ -11,7 +11,6 @@ coordinate or confidence, e.g. from NaN weights) is a miss on every path: left o
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +24,12 @@ from ..data.transforms import apply_affine, invert_affine
 from ..data.types import collate
 from ..strategies import Strategy
 from ..strategies.flip_test import predict_flip
+from .ap_truth import (  # noqa: F401 - re-exported: the engine's callers import them from here
+    ap_ground_truth_file,
+    check_ap_ground_truth,
+    dataset_people,
+    kept_ground_truth,
+)
 
 
 @torch.no_grad()
@@ -218,64 +223,6 @@ def warn_nonfinite(m: dict[str, Any], total: int, out: Any = None) -> None:
 AP_FROM_INSTANCES = ("yolo", "dlc", "slp", "nwb")
 
 
-def ap_ground_truth_file(cfg: Any, spec: Any = None) -> Path | None:
-    """The annotation file the evaluation scores OKS AP against: the val file of a COCO-format set (CrowdPose,
-    the generated benchmarks) whose spec (``spec``, else the data section's) has OKS sigmas, evaluated whole;
-    else None."""
-    from ..data.build import annotation_path, data_spec
-    from ..data.paths import GENERATED_FORMATS
-
-    fmt = str(cfg.data.format)
-    if fmt not in ("coco", "crowdpose", *GENERATED_FORMATS) or cfg.eval.max_images is not None or cfg.data.get("csv"):
-        return None
-    return annotation_path(cfg.data, "val") if (spec or data_spec(cfg.data)).sigmas is not None else None
-
-
-def check_ap_ground_truth(cfg: Any, val: Any = None, kept: bool | None = None) -> None:
-    """Before training (and in ``adaanchor data stats``): the ground truth that every evaluation will score AP
-    against passes the scorer's checks (:func:`adaanchor.metrics.results.load_coco_gt`, the areas, the counts of
-    keypoints), less the records the reader skipped from the val instances ``val`` (:func:`kept_ground_truth`; with
-    ``kept`` None when ``data.skip_invalid`` says so, ``adaanchor data stats`` always: it lists the skips). The reader
-    takes a val file that the scorer refuses (a NaN or zero ``area`` falls back to the box there, ``num_keypoints``
-    is not read), which otherwise stopped the run at its first evaluation, after the training."""
-    path = ap_ground_truth_file(cfg)
-    if path is not None and path.is_file():
-        from ..metrics.gt_checks import check_gt_areas_given, check_num_keypoints, gt_num_keypoints
-        from ..metrics.results import load_coco_gt
-
-        crowdpose = str(cfg.data.format) == "crowdpose"
-        data, name = load_coco_gt(kept_ground_truth(cfg, path, val, kept), name=str(path))
-        gt_num_keypoints(data, name)  # every person of one keypoint count
-        check_num_keypoints(data, name, visible_only=crowdpose)
-        if not crowdpose:  # CrowdPose AP scales by the box (use_area=False): no area needed
-            check_gt_areas_given(data, name)
-
-
-def kept_ground_truth(cfg: Any, path: Path, instances: Any, kept: bool | None = None) -> str | dict:
-    """The AP ground truth of the val file ``path``: the path itself, or with ``data.skip_invalid`` (``kept``, when
-    given, in its place) and the val ``instances`` given, the file less the people the reader skipped
-    (:func:`adaanchor.metrics.results.gt_of_kept`)."""
-    if not (cfg.data.get("skip_invalid") if kept is None else kept) or instances is None:
-        return str(path)
-    from ..data.jsonio import load_json
-    from ..metrics.results import gt_of_kept
-
-    data = load_json(path)
-    if not isinstance(data, dict):
-        return str(path)  # not COCO-style: the scorer names what is wrong with it
-    return gt_of_kept(data, (i.ann_id for i in instances))
-
-
-def dataset_people(ds: Any) -> list[Any] | None:
-    """The instances of a top-down dataset (``instances``) or of a whole-image one (``images``, a group per image);
-    None for anything else."""
-    if hasattr(ds, "instances"):
-        return list(ds.instances)
-    if hasattr(ds, "images"):
-        return [inst for group in ds.images for inst in group]
-    return None
-
-
 def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
                      progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
@@ -292,12 +239,13 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
         gt = kept_ground_truth(cfg, gt, dataset_people(dataset))
         if splits_one_file(cfg.data):
             # The file holds both sides of the split: its other images' people would count as missed.
-            from ..metrics.results import gt_of_images, load_coco_gt
+            from ..metrics.gt_subsets import gt_of_images
+            from ..metrics.results import load_coco_gt
 
             gt = gt_of_images(load_coco_gt(gt)[0], {int(i) for i in preds["image_id"]})
     elif (spec.sigmas is not None and fmt in AP_FROM_INSTANCES and cfg.eval.max_images is None
           and getattr(dataset, "instances", None)):
-        from ..metrics.results import gt_from_instances
+        from ..metrics.gt_subsets import gt_from_instances
 
         gt = gt_from_instances(dataset.instances, spec.keypoints, spec.name)  # type: ignore[attr-defined]
     m = evaluate_predictions(preds, gt, spec.sigmas, tuple(cfg.eval.pck), nme_pair=spec.nme.get("interocular"),

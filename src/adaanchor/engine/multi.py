@@ -27,7 +27,7 @@ from ..data.paths import COCO_JSON_FORMATS, GENERATED_FORMATS
 from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..metrics.coco import crowdpose_ap
-from ..metrics.results import gt_from_instances, gt_of_images, gt_of_kept
+from ..metrics.gt_subsets import gt_from_instances, gt_of_images, gt_of_kept
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
 from .bottomup import pose_results
 

@@ -20,9 +20,9 @@ from omegaconf import DictConfig
 from ..data.splits import shared_images
 from ..errors import AdaAnchorError, DataError
 from ..models.precision import bf16_native
+from .ap_truth import check_ap_ground_truth, dataset_people
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object
-from .evaluate import check_ap_ground_truth, dataset_people
 from .multi import check_sigmas
 from .resume_config import describe_changes
 from .run import build_split, is_multi_person
