@@ -47,6 +47,25 @@ def tiny_bench(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def perfect_predictions(monkeypatch) -> None:
+    """The top-down evaluation's ``predict`` returning the ground truth as the prediction (score 1): the AP of a
+    correct evaluation is then 1."""
+    import numpy as np
+
+    from adaanchor.engine import evaluate as ev
+
+    real = ev.predict
+
+    def perfect(*args, **kwargs):
+        p = real(*args, **kwargs)
+        p["pred"], p["pred_orig"] = p["gt"].copy(), p["gt_orig"].copy()
+        p["score"] = np.ones_like(p["score"])
+        return p
+
+    monkeypatch.setattr(ev, "predict", perfect)
+
+
+@pytest.fixture
 def tiny_overrides(tiny_bench, tmp_path) -> list[str]:
     """Config overrides for a seconds-long run on the tiny benchmark, writing into tmp_path."""
     return [

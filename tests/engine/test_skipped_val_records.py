@@ -12,7 +12,6 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from adaanchor.cli import main
@@ -42,18 +41,6 @@ def _overrides(root: Path, *extra: str) -> list[str]:
             *extra]
 
 
-def _perfect(monkeypatch) -> None:
-    real = ev.predict
-
-    def perfect(*args, **kwargs):
-        p = real(*args, **kwargs)
-        p["pred"], p["pred_orig"] = p["gt"].copy(), p["gt_orig"].copy()
-        p["score"] = np.ones_like(p["score"])
-        return p
-
-    monkeypatch.setattr(ev, "predict", perfect)
-
-
 def _break_two_records(root: Path) -> None:
     """The image of val person 1 deleted, person 2's keypoint list cut to 16 keypoints."""
     data = json.loads((root / "val.json").read_text())
@@ -61,7 +48,7 @@ def _break_two_records(root: Path) -> None:
     _edit_val(root, lambda d: d["annotations"][1].update(keypoints=d["annotations"][1]["keypoints"][:48]))
 
 
-def test_perfect_predictions_score_ap_1_without_the_skipped_val_records(tiny_bench, tmp_path, monkeypatch):
+def test_perfect_predictions_score_ap_1_without_the_skipped_val_records(tiny_bench, tmp_path, perfect_predictions):
     root = _copy(tiny_bench, tmp_path)
     _break_two_records(root)
     cfg = build_config(None, _overrides(root, "data.skip_invalid=true"))
@@ -69,7 +56,6 @@ def test_perfect_predictions_score_ap_1_without_the_skipped_val_records(tiny_ben
     ds = build_dataset(cfg.data, "val", verbose=False)
     assert len(ds.instances) == 10
     ev.check_ap_ground_truth(cfg, ev.dataset_people(ds))  # the cut record is skipped, not refused
-    _perfect(monkeypatch)
     m, _ = ev.evaluate_dataset(model, strategy, cfg, ds)
     assert m["ap"] == pytest.approx(1.0)
     # what skip_invalid skips: without it, refused before the training (it was refused after it)

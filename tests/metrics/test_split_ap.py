@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from adaanchor.config import build_config
@@ -16,28 +15,14 @@ from adaanchor.engine.run import build_system
 from adaanchor.metrics.results import gt_of_images
 
 
-def _perfect(monkeypatch) -> None:
-    """``evaluate.predict`` returning the ground truth as the prediction (score 1): AP must be 1."""
-    real = ev.predict
-
-    def perfect(*args, **kwargs):
-        p = real(*args, **kwargs)
-        p["pred"], p["pred_orig"] = p["gt"].copy(), p["gt_orig"].copy()
-        p["score"] = np.ones_like(p["score"])
-        return p
-
-    monkeypatch.setattr(ev, "predict", perfect)
-
-
 @pytest.mark.parametrize("split", [None, "random"])
-def test_perfect_predictions_score_ap_1_on_a_split_file(tiny_bench, monkeypatch, split):
+def test_perfect_predictions_score_ap_1_on_a_split_file(tiny_bench, perfect_predictions, split):
     over = ["data.format=coco", f"data.root={tiny_bench}", "data.spec=coco", "model.tiny_width=8", "eval.batch_size=12"]
     if split:
         over += ["data.train=val.json", "data.val=val.json", f"data.split.by={split}", "data.split.val_fraction=0.5"]
     cfg = build_config(None, over)
     model, strategy = build_system(cfg)
     ds = build_dataset(cfg.data, "val")
-    _perfect(monkeypatch)
     m, preds = ev.evaluate_dataset(model, strategy, cfg, ds)
     n_images = len(json.loads((tiny_bench / "val.json").read_text())["images"])
     assert len(set(preds["image_id"])) == (n_images // 2 if split else n_images)
