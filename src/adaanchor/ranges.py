@@ -222,5 +222,29 @@ PROB = between(0, 1)
 
 Checker = Range | Choice | Flag | ListOf
 
+
+def check_options(section: str, given: Mapping[str, Any], defaults: Mapping[str, Any],
+                  ranges: Mapping[str, Checker]) -> None:
+    """Options given in Python (a strategy built with ``build_strategy``, not through ``build_config``): each key
+    of ``defaults`` that ``given`` sets must have its default's type (a bool a real bool: ``refine="false"`` was
+    True; a number a number, whole where the default is) and lie in its range (``topk=0`` trained no positive,
+    ``fusion="MUL"`` scored as ``add``), refused as ``config key 'SECTION.KEY'``. Keys of other tables pass."""
+    for key, default in defaults.items():
+        if key not in given:
+            continue
+        value, name = given[key], f"{section}.{key}"
+        if value is None and default is None:
+            continue
+        kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+        want = type(default) if default is not None else None
+        ok = (want is None or (isinstance(value, bool) if want is bool else
+                               isinstance(value, str) if want is str else
+                               isinstance(value, (int, float)) and not isinstance(value, bool)
+                               and (want is not int or float(value).is_integer()) if want in (int, float) else True))
+        if not ok:
+            raise AdaAnchorError(f"config key '{name}' must be {kinds.get(want, want.__name__)}, got {value!r}")
+        if key in ranges:
+            ranges[key].check(name, value, nullable=default is None)
+
 __all__ = ["Range", "Choice", "Flag", "ListOf", "Checker", "positive", "at_least", "between", "choice", "flag", "each",
-           "element_error", "merge_tables", "SEED", "PROB"]
+           "element_error", "merge_tables", "check_options", "SEED", "PROB"]

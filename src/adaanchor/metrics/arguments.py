@@ -14,7 +14,10 @@ import numpy as np
 def to_numpy(x: Any, dtype: Any = np.float64) -> np.ndarray:
     """Convert a numpy array, torch tensor or nested sequence to a numpy array of ``dtype``."""
     if hasattr(x, "detach"):  # torch.Tensor, without importing torch here
-        x = x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if x.is_floating_point() and x.element_size() < 4:  # numpy has no bfloat16 ("expected an array of numbers")
+            x = x.float()
+        x = x.numpy()
     return np.asarray(x, dtype=dtype)
 
 

@@ -74,7 +74,7 @@ class KeypointNet(nn.Module):
             if name in self.heads:
                 nn.init.normal_(self.heads[name].weight, std=1e-3)
                 nn.init.zeros_(self.heads[name].bias)
-        if "coords" in self.heads:  # start at the crop centre (normalised 0.5)
+        if "coords" in self.heads:  # start near the crop centre (normalised 0.5: x = W / 2, half a pixel right of it)
             nn.init.normal_(self.heads["coords"].weight, std=1e-3)
             nn.init.constant_(self.heads["coords"].bias, 0.5)
 

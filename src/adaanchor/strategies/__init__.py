@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import unknown_name_error
-from ..ranges import Checker, choice, merge_tables
+from ..ranges import Checker, check_options, choice, merge_tables
 from .anchor import AnchorStrategy
 from .assigners import PRESETS
 from .base import Decoded, Encoded, Strategy, Target
@@ -53,6 +53,8 @@ def build_strategy(cfg: Mapping[str, Any], num_keypoints: int, stride: int, inpu
     if name not in STRATEGIES:
         raise unknown_name_error("strategy", name, STRATEGIES)
     cls = STRATEGIES[name]
+    # A config from build_config is checked already; a section written in Python was not (topk=0, refine="false").
+    check_options("strategy", cfg, getattr(cls, "DEFAULTS", {}), getattr(cls, "RANGES", {}))
     if cls is AnchorStrategy:
         return cls.from_config(cfg, num_keypoints, stride, input_size, sigmas=sigmas)
     return cls.from_config(cfg, num_keypoints, stride, input_size)

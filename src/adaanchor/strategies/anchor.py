@@ -167,7 +167,7 @@ class AnchorStrategy(Strategy):
         conf = outputs["conf"]
         b, k, h, w = conf.shape
         s = self.stride
-        gt = keypoints.float().permute(0, 2, 1, 3)  # (B, K, N, 2)
+        gt = self.labelled(keypoints, visibility).permute(0, 2, 1, 3)  # (B, K, N, 2)
         valid = (visibility > 0).permute(0, 2, 1)  # (B, K, N)
         n = gt.shape[2]
         adaptive = self.assign == "adaptive" and step >= self.warmup_steps
@@ -305,6 +305,9 @@ class AnchorStrategy(Strategy):
             cand = inst if cand is None else cand & inst
         if cand is not None:
             rank = rank.masked_fill(~cand, float("-inf"))
+        # A NaN prediction ranks last: top-k ranks NaN highest, and a NaN local offset at an unsupervised cell made
+        # the cells reading it the positives while the loss stayed finite (no skipped batch to say so).
+        torch.nan_to_num_(rank, nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
         return rank, logr, cand, is_log
 
     # ---- inference --------------------------------------------------------------------------------

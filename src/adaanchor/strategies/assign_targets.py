@@ -102,7 +102,7 @@ def take_rows(x: Tensor, rows: Tensor, per_row: int = 1) -> Tensor:
     # Indexed by (image, type) pairs: the heads' outputs are channel slices of one tensor, so merging B and K into
     # one dimension for an index_select would copy the whole map first.
     picked = x.view(b, k, per_row, *rest)[rows.div(k, rounding_mode="floor"), rows.remainder(k)]
-    return picked.view(1, -1, *rest)
+    return picked.reshape(1, -1, *rest)  # a view of a contiguous pick; a copy of a channels-last one
 
 
 def owner_index(rank: Tensor, selected: Tensor) -> Tensor | None:

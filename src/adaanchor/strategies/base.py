@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import torch
 from torch import Tensor
 
 from ..ranges import Checker
@@ -129,6 +130,19 @@ class Strategy:
     def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
         """Targets from detached ``outputs``, ``keypoints (B,N,K,2)`` and ``visibility (B,N,K)``."""
         raise NotImplementedError
+
+    def labelled(self, keypoints: Tensor, visibility: Tensor) -> Tensor:
+        """``keypoints (B, N, K, 2)`` in float with the unlabelled ones (``visibility (B, N, K)`` 0) at 0, both shapes
+        checked. An unlabelled point's coordinates are a placeholder, NaN in DeepLabCut's and SLEAP's exports, and
+        ``NaN * 0`` is NaN: the heatmap's, the regression's and the person centres' targets went NaN. Keypoints of
+        shape ``(B, K, 2)`` (no instance axis) were broadcast into wrong heatmap targets without a word."""
+        k = self.num_keypoints
+        if keypoints.dim() != 4 or keypoints.shape[2] != k or keypoints.shape[3] != 2:
+            raise ValueError(f"keypoints must be (B, N, K={k}, 2), got {tuple(keypoints.shape)}")
+        if tuple(visibility.shape) != tuple(keypoints.shape[:3]):
+            raise ValueError(f"visibility must be (B, N, K) = {tuple(keypoints.shape[:3])} like the keypoints, got "
+                             f"{tuple(visibility.shape)}")
+        return torch.where((visibility > 0).unsqueeze(-1), keypoints.float(), 0.0)
 
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:
         """Single-instance decoding: one keypoint per type."""

@@ -157,6 +157,7 @@ class CentreStrategy(Strategy):
                from_ema: bool = False) -> Encoded:
         """The centre strategy's targets for the instance centres plus ``poseoff`` (value and weight
         ``(B, 2K, h, w)``, value in cells, weight ``stride / sqrt(area)`` at the supervised cells)."""
+        keypoints = self.labelled(keypoints, visibility)
         ctr, cvis = instance_centres(keypoints, visibility)
         enc = self.centre.encode(self._centre_outputs(outputs), ctr, cvis, step, **({"from_ema": True} if from_ema else {}))
         b, _, h, w = outputs["poseoff"].shape

@@ -43,7 +43,8 @@ class HeatmapStrategy(Strategy):
     def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
         hm = outputs["heatmap"]
         b, k, h, w = hm.shape
-        mu = torch.round(input_to_cell(keypoints.float(), self.stride))  # (B, N, K, 2)
+        keypoints = self.labelled(keypoints, visibility)
+        mu = torch.round(input_to_cell(keypoints, self.stride))  # (B, N, K, 2)
         ys, xs = torch.meshgrid(
             torch.arange(h, device=hm.device, dtype=torch.float32),
             torch.arange(w, device=hm.device, dtype=torch.float32),

@@ -102,7 +102,15 @@ def quality_focal_loss(logits: Tensor, target: Tensor, weight: Tensor, gamma: fl
     logits = logits.float()
     p = torch.sigmoid(logits)
     bce = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-    loss = bce * (target - p).abs().pow(gamma) * weight
+    d = (target - p).abs()
+    if 0 < gamma < 1:
+        # d^gamma has an infinite derivative at d = 0 (a saturated logit whose sigmoid is its target exactly), and
+        # inf * 0 is NaN: the batch was skipped. There the factor and its gradient are 0 (the limit).
+        hit = d > 0
+        mod = torch.where(hit, torch.where(hit, d, 1.0).pow(gamma), 0.0)
+    else:
+        mod = d.pow(gamma)
+    loss = bce * mod * weight
     return loss.sum() / (target * weight).sum().clamp(min=1.0)
 
 

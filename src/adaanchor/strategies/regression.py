@@ -1,7 +1,7 @@
 """DeepPose-style regression: coordinates from globally pooled features (a fixed anchor), L1 loss.
 
-Coordinates are regressed normalised by the input size (``x / W``, ``y / H``), so the fixed anchor is the
-top-left corner of the crop. There is no confidence: scores are reported as None ("N/A" in the paper).
+Coordinates are regressed normalised by the input size (``x / W``, ``y / H``), so the fixed anchor, normalised 0,
+is the centre of the crop's top-left pixel (pixel-centre convention, docs/conventions.md). There is no confidence: scores are reported as None ("N/A" in the paper).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class RegressionStrategy(Strategy):
 
     @torch.no_grad()
     def encode(self, outputs: dict[str, Tensor], keypoints: Tensor, visibility: Tensor, step: int = 0) -> Encoded:
+        keypoints = self.labelled(keypoints, visibility)
         if keypoints.shape[1] != 1:
             raise ValueError("regression is a single-instance strategy (N must be 1)")
         scale = self._scale.to(keypoints.device)

@@ -96,6 +96,7 @@ class BottomUpStrategy(Strategy):
                from_ema: bool = False) -> Encoded:
         """The wrapped strategy's targets plus ``tags``: instance id + 1 per cell and type, weight 1 there.
         ``from_ema``: the outputs are an EMA model's (passed on to an anchor strategy, ``strategy.assign_ema_decay``)."""
+        keypoints = self.labelled(keypoints, visibility)
         inner_out = {k: v for k, v in outputs.items() if k != "tags"}
         enc = self.inner.encode(inner_out, keypoints, visibility, step, **({"from_ema": True} if from_ema else {}))
         tags = outputs["tags"]
