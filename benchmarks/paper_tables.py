@@ -242,6 +242,14 @@ def write_assigner_json(doc: dict[str, Any], path: Path) -> None:
 MULTI_TABLES = ("table5", "table6", "fig5")  # run by benchmarks/multi_tables.py, with its own options
 
 
+def split_only(only: list[str], overrides: list[str], labels: Any) -> tuple[list[str], list[str]]:
+    """``--only``'s nargs="+" takes every word after it, so ``--only FixAnchor LocalAnchor data.root=...`` handed
+    the setting to --only and never to the runs. A word holding "=" that is not a variant label of the table
+    (labels such as ``k=5`` are) is a config override: it goes after the other overrides, in the order given."""
+    moved = [w for w in only if "=" in w and w not in labels]
+    return [w for w in only if w not in moved], [*overrides, *moved]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] in MULTI_TABLES:
@@ -249,21 +257,36 @@ def main(argv: list[str] | None = None) -> int:
 
         return multi_main(argv)
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("table", choices=sorted(TABLES))
+    p.add_argument("table", choices=[*sorted(TABLES), *MULTI_TABLES],
+                   help=f"{', '.join(MULTI_TABLES)} (multi-person): handed to benchmarks/multi_tables.py with the rest "
+                   "of the command line (name the table first), which takes its own options, not the ones below: see "
+                   "multi_tables.py --help")
     p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int_at_least(1), help="training steps per run, the same for every variant (default: the "
                    f"protocol's {STEPS}; table2's ResNets on a CPU: 150)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    p.add_argument("--only", nargs="+", metavar="LABEL", help="run only these variants (the files then hold only them)")
+    p.add_argument("--only", nargs="+", metavar="LABEL", help="run only these variants (the files then hold only "
+                   "them); key=value words after the labels are config overrides applied to every run")
     p.add_argument("--split", choices=("dev", "test"), default="dev",
                    help="dev (default): an independent instance of the benchmark (faces: held-out training identities), for "
                    "every choice; test: the evaluation "
                    "split, for final numbers (results files without the _dev suffix)")
     p.add_argument("--collect", action="store_true", help="train nothing: evaluate the finished runs under --out "
                    "among --seeds (each variant with the seeds it has) and list the missing ones")
-    p.add_argument("overrides", nargs="*", help="config overrides applied to every run (e.g. data.root=...)")
+    p.add_argument("overrides", nargs="*", help="config overrides applied to every run (e.g. data.root=...); "
+                   "key=value items written after --only's labels are overrides too")
     a = p.parse_intermixed_args(argv)
+    if a.table in MULTI_TABLES:  # named after an option: multi_tables.py takes it first, like the command above
+        from multi_tables import main as multi_main
+
+        rest = list(argv)
+        rest.remove(a.table)
+        return multi_main([a.table, *rest])
     check_unique(p, "--seeds", a.seeds)
+    if a.only:
+        a.only, a.overrides = split_only(a.only, a.overrides, TABLES[a.table]["variants"])
+        if not a.only:
+            p.error("argument --only: expected at least one variant label before the key=value settings")
     steps = a.steps if a.steps is not None else int(TABLES[a.table].get("steps", STEPS))
     try:
         run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split, a.only, a.collect)

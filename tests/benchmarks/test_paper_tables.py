@@ -201,3 +201,45 @@ def test_a_table_names_the_runs_trained_by_other_code(tmp_path):
                                            "AdaAnchor s1 (1111111aa, 2222222bb)."]
     doc["runs"]["AdaAnchor"].pop()
     assert report._trained_by(doc) == []
+
+
+def test_settings_after_only_reach_the_runs(monkeypatch, tmp_path):
+    """``--only``'s nargs="+" swallowed the key=value settings after the labels (the docs' commands
+    ``--only FixAnchor "Ours (mul)" LocalAnchor strategy.local_about=clamped``): they never reached the runs and the
+    labels check refused them. A label holding "=" (fig6's k=5) stays a label."""
+    calls = []
+    monkeypatch.setattr(paper_tables, "run_table", lambda *a: calls.append(a))
+    argv = ["table1", "--split", "dev", "--seeds", "0", "--out", str(tmp_path), "--only", "FixAnchor", "Ours (mul)",
+            "LocalAnchor", "strategy.local_about=clamped"]
+    assert paper_tables.main(argv) == 0
+    name, seeds, _, _, overrides, split, only, collect = calls[-1]
+    assert (name, seeds, split, collect) == ("table1", [0], "dev", False)
+    assert only == ["FixAnchor", "Ours (mul)", "LocalAnchor"] and overrides == ["strategy.local_about=clamped"]
+    argv = ["assigner", "--split", "test", "--out", str(tmp_path), "data.root=x", "--only", "Heatmap-anchor",
+            "FixAnchor", "LocalAnchor", "data.input_size=[96,128]", "data.root=data-cache/synth-96x128"]
+    assert paper_tables.main(argv) == 0
+    assert calls[-1][6] == ["Heatmap-anchor", "FixAnchor", "LocalAnchor"]
+    assert calls[-1][4] == ["data.root=x", "data.input_size=[96,128]", "data.root=data-cache/synth-96x128"]
+    assert paper_tables.main(["fig6", "--out", str(tmp_path), "--only", "FixAnchor", "k=5", "strategy.sigma=2"]) == 0
+    assert calls[-1][6] == ["FixAnchor", "k=5"] and calls[-1][4] == ["strategy.sigma=2"]
+
+
+def test_only_with_settings_and_no_label_is_a_usage_error(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(paper_tables, "run_table", lambda *a: pytest.fail("ran"))
+    with pytest.raises(SystemExit) as e:
+        paper_tables.main(["table1", "--out", str(tmp_path), "--only", "strategy.local_about=clamped"])
+    assert e.value.code == 2 and "at least one variant label" in capsys.readouterr().err
+
+
+def test_help_names_the_multi_person_tables(monkeypatch, capsys):
+    """--help listed only the single-person tables, though table5, table6 and fig5 run (by multi_tables.py)."""
+    with pytest.raises(SystemExit):
+        paper_tables.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "table5" in out and "fig5" in out and "handed to benchmarks/multi_tables.py" in out
+    seen = []
+    monkeypatch.setitem(paper_tables.sys.modules, "multi_tables",
+                        type(paper_tables)("multi_tables"))
+    paper_tables.sys.modules["multi_tables"].main = lambda argv: seen.append(argv) or 0
+    assert paper_tables.main(["--split", "dev", "table6", "--seeds", "0"]) == 0
+    assert seen == [["table6", "--split", "dev", "--seeds", "0"]]
