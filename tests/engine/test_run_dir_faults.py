@@ -165,6 +165,50 @@ def test_options_that_change_the_evaluation_images_are_scored_changes():
     assert scored_otherwise(changes) == scored
 
 
+def test_a_kill_between_best_pt_and_last_pt_keeps_the_new_best_as_the_bar(tiny_overrides, tmp_path):
+    """A new best writes best.pt, then last.pt with the score to beat; killed between the two, last.pt held the old
+    score and a worse model later replaced best.pt (the eval log said otherwise)."""
+    from adaanchor.engine.state import _best_written
+
+    run = tmp_path / "run"
+    train(build_config(None, [*tiny_overrides, "train.eval_every=1", "train.max_steps=6"]))
+    ckpts = run / "checkpoints"
+    best = float(safe_load(ckpts / "best.pt")["best"])
+    last = safe_load(ckpts / "last.pt")
+    last["best"] = -1.0  # the state a kill between the two writes leaves
+    torch.save(last, ckpts / "last.pt")
+    assert _best_written(ckpts / "last.pt", last) == best > -1.0
+    older = safe_load(ckpts / "best.pt")
+    older["step"] = int(last["step"]) - 1  # a best.pt written before last.pt: last.pt's own score decides
+    torch.save(older, ckpts / "best.pt")
+    assert _best_written(ckpts / "last.pt", last) == float("-inf")
+
+
+def test_an_epoch_schedule_does_not_resume_across_another_epoch_length(tiny_overrides, tmp_path):
+    """With twice the batch size, the checkpoint's step 18 (epoch 3 of 6-step epochs) read as past the end of a
+    5-epoch run of 3-step epochs: 'nothing to do', exit 0; with 8 epochs the run ended at epoch 5 with the learning
+    rate dropped early. A step-counted schedule continues."""
+    over = [*tiny_overrides, "train.max_steps=null"]
+    train(build_config(None, [*over, "train.epochs=2"]))
+    with pytest.raises(AdaAnchorError, match=r"last\.pt: an epoch was 6 steps when this checkpoint was written and is 3 "
+                                             r"now .* give train\.max_steps"):
+        train(build_config(None, [*over, "train.epochs=5", "train.batch_size=16", "resume=auto"]))
+    summary = train(build_config(None, [*tiny_overrides, "train.max_steps=14", "train.batch_size=16", "resume=auto"]))
+    assert summary["steps"] == 14
+
+
+def test_the_flip_test_and_the_multi_person_decoding_are_scored_changes():
+    """A resume with the flip test turned on, or another detection threshold, kept best.pt's earlier score as the
+    bar without a note; the multi-person losses' weights change the training alone."""
+    from adaanchor.engine.resume_config import scored_otherwise
+
+    scored = ["eval.flip_test", "bottomup.gamma", "bottomup.max_candidates", "bottomup.tag_threshold",
+              "bottomup.refine", "centre.gamma", "centre.read_at", "centre.nms_threshold", "centre.nms_scale"]
+    changes = dict.fromkeys([*scored, "bottomup.lambda_tag", "bottomup.push", "centre.lambda_pose",
+                             "centre.pose_radius", "eval.batch_size"], 1)
+    assert scored_otherwise(changes) == scored
+
+
 def test_resume_to_fewer_steps_than_the_checkpoint_says_nothing_is_trained(tiny_overrides, tmp_path, capsys):
     """'train.max_steps changed 4 -> 2 (applied)' and then 'nothing to do' read as a contradiction; and config.yaml
     then said max_steps 2 of a model trained for 4 steps."""

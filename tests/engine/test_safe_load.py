@@ -91,15 +91,23 @@ def test_a_checkpoint_of_another_architecture_is_a_clear_error(tiny_overrides, t
     cfg8 = build_config(None, [*tiny_overrides, "train.max_steps=1", "train.eval_every=0"])
     ckpt = f"{train(cfg8)['run_dir']}/checkpoints/last.pt"
     wider = [*tiny_overrides, "model.tiny_width=16"]
+    with pytest.raises(AdaAnchorError, match=r"trained as another model than this config \(model.tiny_width 8 there, "
+                                             r"16 here\)") as e:
+        load_for_eval(build_config(None, wider), ckpt)  # the checkpoint's own config says so
+    assert "\n" not in str(e.value)
+    bare = tmp_path / "bare.pt"
+    atomic_save({"model": safe_load(ckpt)["model"]}, bare)  # weights without a config: their shapes say so
     with pytest.raises(AdaAnchorError, match="does not match the model") as e:
-        load_for_eval(build_config(None, wider), ckpt)
+        load_for_eval(build_config(None, wider), bare)
     assert "\n" not in str(e.value)
     with pytest.raises(AdaAnchorError, match="cannot resume") as e:
         train(build_config(None, [*wider, f"resume={ckpt}", f"out_dir={tmp_path / 'w16'}"]))
     assert "\n" not in str(e.value)
     other = [*tiny_overrides, "strategy.name=heatmap"]
-    with pytest.raises(AdaAnchorError, match="does not match the model"):
+    with pytest.raises(AdaAnchorError, match="strategy.name 'adaanchor' there, 'heatmap' here"):
         load_for_eval(build_config(None, other), ckpt)
+    with pytest.raises(AdaAnchorError, match="does not match the model"):
+        load_for_eval(build_config(None, other), bare)
     weights_only = tmp_path / "weights.pt"
     atomic_save({"model": safe_load(ckpt)["model"]}, weights_only)
     with pytest.raises(AdaAnchorError, match="not a training checkpoint.*model.weights"):

@@ -126,6 +126,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     done = (f"{steps} step{'s' * (steps != 1)}" if not start else f"steps {start + 1}-{steps} (resumed at step {start})" if start < steps
             else f"no step (the checkpoint is at step {start})")
     print(f"trained {done} in {summary['train_seconds']:.0f} s -> {summary['run_dir']}")
+    at = summary.get("metrics_step")
+    if m and at is not None and at != steps:  # a stop between evaluations: the table is not of the last weights
+        print(f"the evaluation at step {at}, the last before the run stopped at step {steps}:")
     if m and "pck" not in m:  # a multi-person task: AP and recall
         from ..engine.multi import format_multi_eval
 
@@ -167,6 +170,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
                              f"(task={cfg.task}): its AP and recall are in eval's output and --json")
     check_precision(a.precision, device)
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
+    # Which weights: best.pt by default, which early in a multi-person training may be the first evaluation's.
+    print(f"checkpoint: {info['checkpoint']}" + (f" (step {info['step']})" if info.get("step", -1) >= 0 else ""))
     model = with_precision(model, a.precision)
     if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
         from ..engine.multi import eval_multi_command

@@ -23,7 +23,11 @@ ORDER_KEYS = ("seed", "train.batch_size")
 # chosen before cannot be compared with the scores after. Prefixes end with a dot.
 SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.det_score_thr", "data.split.", "data.csv",
              "data.format", "data.spec", "data.crop", "data.exif", "data.bit_depth", "data.occlusion.", "data.truncation.", "eval.pck",
-             "eval.max_images")
+             "eval.max_images", "eval.flip_test",
+             # how the multi-person evaluation decodes (a flip test or another threshold scores the same model otherwise)
+             "bottomup.gamma", "bottomup.max_candidates", "bottomup.merge_radius", "bottomup.tag_threshold",
+             "bottomup.conf_weight", "bottomup.refine", "bottomup.order", "centre.gamma", "centre.max_candidates",
+             "centre.merge_radius", "centre.read_at", "centre.nms_threshold", "centre.nms_joints", "centre.nms_scale")
 # ... except these, which act on the training images alone.
 TRAINING_ONLY = ("data.occlusion.train", "data.truncation.train")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +221,27 @@ def _warn_missing_data(cfg: DictConfig, cfg_path: Path) -> None:
                   f"data.{split}=... for its new place", file=sys.stderr)
 
 
+def _check_trained_as(cfg: DictConfig, state: Mapping[str, Any], ckpt: Path) -> None:
+    """A checkpoint whose own config fixes another model than ``cfg`` (another strategy or task: the options a
+    resume refuses, :func:`~.resume_config.frozen`) is refused; another input size is said. ``eval RUN ckpt=OTHER``
+    scored a FixAnchor checkpoint as AdaAnchor (the same head shapes load) in a row labelled with the run's
+    strategy. Checkpoints without a config (other tools' weights) are not checked."""
+    from .resume_config import config_changes, frozen
+
+    old = state.get("config")
+    if not isinstance(old, Mapping):
+        return
+    changes = config_changes(old, OmegaConf.to_container(cfg, resolve=True))
+    fixed = {k: v for k, v in changes.items() if frozen(k) and k != "data.input_size"}
+    if fixed:
+        diff = "; ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in list(fixed.items())[:4])
+        raise AdaAnchorError(f"{ckpt}: trained as another model than this config ({diff}): evaluate it with its own "
+                             "run directory (or a config that matches it)")
+    if "data.input_size" in changes:
+        a, b = changes["data.input_size"]
+        print(f"note: {ckpt} was trained at data.input_size={a}; it is run at {b} here", file=sys.stderr)
+
+
 def load_for_eval(cfg: DictConfig, ckpt: Path | None, device: torch.device | str = "cpu") -> tuple[KeypointNet, Strategy, dict[str, Any]]:
     """Model in eval mode with the checkpoint's weights (strictly: the architecture must match); without a
     checkpoint, the config's ``model.weights`` or random weights."""
@@ -230,6 +251,7 @@ def load_for_eval(cfg: DictConfig, ckpt: Path | None, device: torch.device | str
     info: dict[str, Any] = {"checkpoint": str(ckpt) if ckpt else None}
     if ckpt is not None:
         state = load_checkpoint(ckpt)
+        _check_trained_as(cfg, state, ckpt)
         load_model_state(model, state, ckpt, f"backbone {cfg.model.backbone}, strategy {cfg.strategy.name}")
         step = state.get("step", -1)
         info["step"] = step if isinstance(step, int) else -1

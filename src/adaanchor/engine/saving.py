@@ -30,6 +30,7 @@ def save_checkpoint(run: Run, name: str, epoch: int, batch: int, force: bool = F
     if run.info.is_main:
         ckpt = {"model": run.model.state_dict(), "optimizer": run.opt.state_dict(),
                 "scheduler": run.sched.state_dict(), "step": run.step, "epoch": epoch, "batch": batch,
+                "per_epoch": run.per_epoch,
                 "best": run.best, "rng": rng_state(), "time_s": run.time_before + time.time() - run.t0,
                 "config": OmegaConf.to_container(run.cfg, resolve=True)}
         if run.scaler.is_enabled():

@@ -20,9 +20,11 @@ from torch.utils.data import DataLoader
 
 from ..child_signals import absorb_first_sigterm
 from ..data.types import collate
+from ..errors import AdaAnchorError
 from ..strategies.assign_ema import AssignEMA
 from ..strategies.inert import inert_warnings
 from .assign_step import make_assign_ema
+from .checkpoint import load_checkpoint
 from .csvlog import CsvLog
 from .dist import DistInfo, convert_sync_batchnorm
 from .resume_config import scored_otherwise
@@ -79,6 +81,7 @@ class Run:
     timed_out: bool = False  # the last step stopped the loop at train.time_limit_s
     last_ckpt: tuple[Path, int] | None = None
     final_metrics: dict[str, Any] | None = None
+    final_metrics_step: int | None = None  # the step those metrics were measured at
     written: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # file -> (step, epoch, batch) it holds
 
 
@@ -194,19 +197,52 @@ def usable_workers(asked: int, say: bool = True) -> int:
 
 
 def _restore(run: Run, resume: Path, state: dict[str, Any]) -> None:
+    _check_epoch_length(run, resume, state)
     restore(resume, state, run.cfg, run.model, run.opt, run.sched, run.scaler, milestones_in_steps(run.cfg, run.per_epoch))
     if run.ema is not None:  # the average of the resumed run, else one started from the restored weights
         if "assign_ema" in state:
             run.ema.load_state_dict(state["assign_ema"])
         else:
             run.ema = AssignEMA(run.model, run.ema.decay)
-    run.resume, run.step, run.best = resume, int(state["step"]), float(state["best"])
+    run.resume, run.step, run.best = resume, int(state["step"]), max(float(state["best"]), _best_written(resume, state))
     run.start_epoch, run.start_batch = int(state["epoch"]), int(state["batch"])
     run.time_before = float(state.get("time_s", 0.0))
     if run.start_batch >= run.per_epoch:
         run.start_epoch, run.start_batch = run.start_epoch + 1, 0
     if run.info.is_main:
         print(f"resumed from {resume} at step {run.step} (epoch {run.start_epoch}, batch {run.start_batch})")
+
+
+def _check_epoch_length(run: Run, resume: Path, state: dict[str, Any]) -> None:
+    """An epoch-counted schedule (``train.max_steps`` null: the length and ``train.lr_steps`` in epochs) cannot go on
+    where an epoch is another number of steps (another ``train.batch_size``, other data, other processes): the
+    checkpoint's step no longer marks its epoch, and a resume with twice the batch size ended at epoch 5 of 8 with the
+    learning rate dropped two epochs early (or trained nothing: "the checkpoint is at step 18, training is 15 steps").
+    Checkpoints written before their epoch length was recorded are not checked."""
+    before = state.get("per_epoch")
+    if run.cfg.train.max_steps is not None or not isinstance(before, int) or before == run.per_epoch:
+        return
+    raise AdaAnchorError(
+        f"{resume}: an epoch was {before} steps when this checkpoint was written and is {run.per_epoch} now (another "
+        f"train.batch_size, other data or another number of processes), so the epoch-counted schedule (train.epochs, "
+        f"train.lr_steps in epochs) cannot continue from step {state['step']}: give train.max_steps (and "
+        "train.lr_steps in steps), or resume with the checkpoint's batch size and data")
+
+
+def _best_written(resume: Path, state: dict[str, Any]) -> float:
+    """The score of a ``best.pt`` beside ``resume`` written at or after its step: a new best writes ``best.pt`` and
+    then ``last.pt`` (which carries the score to beat), and a process killed between the two left ``last.pt`` with
+    the old score, so that a worse model replaced ``best.pt`` later. ``-inf`` when there is no such file."""
+    best = resume.parent / "best.pt"
+    if best == resume or not best.is_file():
+        return -math.inf
+    try:
+        other = load_checkpoint(best)
+        if int(other.get("step", -1)) >= int(state["step"]):
+            return float(other.get("best", -math.inf))
+    except (AdaAnchorError, TypeError, ValueError):  # unreadable or another kind of file: the resumed state decides
+        pass
+    return -math.inf
 
 
 def _rescore(run: Run, changes: dict[str, Any]) -> None:

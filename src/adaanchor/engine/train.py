@@ -116,7 +116,7 @@ def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
               f"{run.last_ckpt[0] if run.last_ckpt else 'last.pt'}: continue with resume=auto")
     return {"run_dir": str(run.run_dir), "steps": run.step, "start_step": start_step, "timed_out": timed_out,
             "train_seconds": time.time() - run.t0, "best": run.best,
-            "metrics": run.final_metrics, "params": sum(p.numel() for p in run.model.parameters()),
+            "metrics": run.final_metrics, "metrics_step": run.final_metrics_step, "params": sum(p.numel() for p in run.model.parameters()),
             "skipped_steps": run.skipped, "resumed_from": str(run.resume) if run.resume else None,
             "checkpoint": str(run.last_ckpt[0]) if run.last_ckpt else None}
 

@@ -49,6 +49,7 @@ def evaluate_during_training(run: Run, epoch: int, batch_idx: int) -> None:
     t_eval = time.time()
     if run.info.is_main:  # rank 0 evaluates alone; the others wait at the barrier below
         run.final_metrics = m = evaluate_model(run.model, run.strategy, run.cfg, run.val_ds, run.device)
+        run.final_metrics_step = run.step
         metric = _select_metric(m)
         assert run.eval_log is not None
         run.eval_log.write({"step": run.step, "epoch": epoch, **_eval_row(m, metric)})
