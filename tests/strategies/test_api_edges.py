@@ -113,3 +113,24 @@ def test_metrics_take_bfloat16_tensors():
     pred = torch.tensor(gt + 1.0, dtype=torch.bfloat16)
     out = single_keypoint_metrics(pred, None, gt, np.full((4, K), 2), bbox_size=np.full(4, 60.0))
     assert out["vis_error"] == pytest.approx(np.sqrt(2), abs=0.2)
+
+
+@pytest.mark.parametrize("name", ["alignanchor", "adaanchor-soft"])
+def test_every_soft_positive_carries_a_tag_target(name):
+    """Bottom-up tags were supervised where the confidence target exceeded 0.5: with soft targets (alignanchor) 99
+    of 130 positives had no tag target."""
+    from adaanchor.strategies.local_offsets import multi_person_section
+
+    section = {"name": "alignanchor"} if name == "alignanchor" else {"name": "adaanchor", "soft_targets": True}
+    st = build_bottomup(multi_person_section(section), {}, K, S, (W * S * 2, H * S * 2))
+    outs = {h: torch.randn(2, c, H * 2, W * 2, generator=torch.Generator().manual_seed(1)) for h, c in st.heads.items()}
+    kp = torch.rand(2, 3, K, 2, generator=torch.Generator().manual_seed(2)) * torch.tensor([W * S * 2, H * S * 2])
+    enc = st.encode(outs, kp, torch.full((2, 3, K), 2), step=10**6)
+    positives = enc.targets["conf"].value > 0
+    assert positives.sum() > 0 and (enc.targets["tags"].weight[positives] > 0).all()
+
+
+def test_no_instance_slot_is_a_clear_error():
+    st = build_strategy({"name": "adaanchor"}, K, S, (W * S, H * S))
+    with pytest.raises(ValueError, match=r"^keypoints have no instance slot \(N = 0\)"):
+        st.encode(_outputs(st), torch.zeros(2, 0, K, 2), torch.zeros(2, 0, K))

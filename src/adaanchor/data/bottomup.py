@@ -102,8 +102,8 @@ def group_by_image(instances: Sequence[Instance]) -> list[list[Instance]]:
 
 
 class BottomUpDataset(Dataset):
-    """Items: ``image (3, H, W)``, ``keypoints (N, K, 2)``, ``visibility (N, K)`` (N people of the image, maybe
-    0) and ``meta`` (``image_id``, ``affine``, ``image_path``, ``image_size`` ``(W, H)``).
+    """Items: ``image (3, H, W)``, ``keypoints (N, K, 2)``, ``visibility (N, K)`` (N >= 1 people of the image: the
+    constructor refuses an image without one) and ``meta`` (``image_id``, ``affine``, ``image_path``, ``image_size`` ``(W, H)``).
 
     Batches are made by :func:`adaanchor.data.types.collate`, which pads ``N`` with visibility 0. At test time
     with images of different sizes, use batch size 1 (the padded input size follows each image).

@@ -139,6 +139,9 @@ class Strategy:
         k = self.num_keypoints
         if keypoints.dim() != 4 or keypoints.shape[2] != k or keypoints.shape[3] != 2:
             raise ValueError(f"keypoints must be (B, N, K={k}, 2), got {tuple(keypoints.shape)}")
+        if keypoints.shape[1] == 0:  # the reductions over instances have nothing to reduce (an IndexError)
+            raise ValueError("keypoints have no instance slot (N = 0): give each image at least one, an unlabelled one "
+                             "(visibility 0) where it has nobody, as the datasets' collate pads")
         if tuple(visibility.shape) != tuple(keypoints.shape[:3]):
             raise ValueError(f"visibility must be (B, N, K) = {tuple(keypoints.shape[:3])} like the keypoints, got "
                              f"{tuple(visibility.shape)}")

@@ -161,9 +161,6 @@ class CentreStrategy(Strategy):
         ctr, cvis = instance_centres(keypoints, visibility)
         enc = self.centre.encode(self._centre_outputs(outputs), ctr, cvis, step, **({"from_ema": True} if from_ema else {}))
         b, _, h, w = outputs["poseoff"].shape
-        if keypoints.shape[1] == 0:
-            zeros = torch.zeros_like(outputs["poseoff"])
-            return Encoded({**enc.targets, "poseoff": Target(zeros, zeros.clone())}, {**enc.stats, "pose_cells": 0.0})
         owner, cells = self._pose_cells(enc, ctr, cvis, h, w)
         k, s = self.num_keypoints, self.stride
         kp = keypoints.float().permute(0, 2, 1, 3)  # (B, K, N, 2)

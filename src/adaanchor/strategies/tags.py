@@ -113,7 +113,9 @@ class BottomUpStrategy(Strategy):
         h, w = hw
         b, n, k, _ = keypoints.shape
         s = self.stride
-        pos = enc.targets["conf"].value.reshape(b, k, h * w) > 0.5
+        # Every positive: soft confidence targets (strategy.soft_targets, the alignanchor preset) are often <= 0.5 at a
+        # positive, and "> 0.5" left most of them without a tag target (99 of 130); hard targets are 0 or 1.
+        pos = enc.targets["conf"].value.reshape(b, k, h * w) > 0
         off = enc.targets["offset"].value.reshape(b, k, 2, h * w).transpose(2, 3)  # (B, K, hw, 2) in cells
         owner_xy = cell_centers(h, w, s, off.device) + s * off
         gt = keypoints.float().permute(0, 2, 1, 3)  # (B, K, N, 2)
