@@ -118,8 +118,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         e.same_on_every_rank = True  # type: ignore[attr-defined]
         raise
     summary = train(cfg)
+    # Stopped at the time limit: 3, on every rank alike (torchrun itself exits with 1 then: train.status tells).
+    status = 3 if summary.get("timed_out") else 0
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
-        return 0
+        return status
     m = summary["metrics"]
     start, steps = summary.get("start_step", 0), summary["steps"]
     # A resumed run trained the steps after its checkpoint, not all of them, in this run's time.
@@ -138,7 +140,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
         print(error_by_visibility_table({cfg.strategy.name: {**m, "AP": m.get("ap")}}))
         _warn_diverged(m, cfg)
-    return 3 if summary.get("timed_out") else 0  # stopped at the time limit: resume=auto continues
+    return status  # stopped at the time limit: resume=auto continues
 
 
 def _warn_diverged(m: dict[str, Any], cfg: Any) -> None:

@@ -72,6 +72,14 @@ def made_process_group() -> bool:
     return _made_group[0]
 
 
+def said_once(err: AdaAnchorError, another_rank: bool = False) -> AdaAnchorError:
+    """``err``, which every rank raises with the same text (rank 0's, broadcast): the CLI prints it on rank 0 only.
+    ``another_rank``: the error is another rank's, which says why itself (``train.status`` keeps its line)."""
+    err.same_on_every_rank = True  # type: ignore[attr-defined]
+    err.another_rank = another_rank  # type: ignore[attr-defined]
+    return err
+
+
 def all_reduce_mean(values: dict[str, float], info: DistInfo, device: torch.device) -> dict[str, float]:
     """Average scalar metrics over ranks (identity in a single process). A key that only some ranks report
     (e.g. a statistic undefined on a rank's share of the batch) is averaged over the ranks that have it."""

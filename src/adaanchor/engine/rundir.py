@@ -38,6 +38,7 @@ from ..versions import versions
 from .resume_config import config_changes, frozen, spec_signature
 
 LOCK_NAME, SPEC_NAME, HISTORY_NAME = "train.lock", "spec.yaml", "config_history.yaml"
+STATUS_NAME = "train.status"  # how the last training ended (adaanchor.engine.stops)
 
 _HELD: set[int] = set()  # lock descriptors of this process (copied into forked children with their numbers)
 
@@ -216,11 +217,13 @@ def check_resume_config(old_cfg: Mapping[str, Any], cfg: DictConfig, ckpt: Path)
 
 
 def remove_empty_run_dir(run_dir: Path) -> None:
-    """Remove ``run_dir`` when it holds nothing but an empty ``checkpoints/`` (a training that this call started in
-    a new folder and that failed before writing a file: bad data, a wrong option found late); anything else in it
-    stays."""
+    """Remove ``run_dir`` when it holds nothing but an empty ``checkpoints/`` and its ``train.status`` (a training
+    that this call started in a new folder and that failed before writing a file: bad data, a wrong option found
+    late); anything else in it stays."""
     with contextlib.suppress(OSError):  # gone already, or not ours to remove: leave it
-        if [p.name for p in run_dir.iterdir()] == ["checkpoints"] and not any((run_dir / "checkpoints").iterdir()):
+        names = sorted(p.name for p in run_dir.iterdir())
+        if names in (["checkpoints"], ["checkpoints", STATUS_NAME]) and not any((run_dir / "checkpoints").iterdir()):
+            (run_dir / STATUS_NAME).unlink(missing_ok=True)
             (run_dir / "checkpoints").rmdir()
             run_dir.rmdir()
 

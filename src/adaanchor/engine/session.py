@@ -22,11 +22,11 @@ from ..errors import AdaAnchorError, DataError
 from ..models.precision import bf16_native
 from .ap_truth import check_ap_ground_truth, dataset_people
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
-from .dist import DistInfo, any_rank, broadcast_object
+from .dist import DistInfo, any_rank, broadcast_object, said_once
 from .multi import check_sigmas
 from .resume_config import describe_changes
 from .run import build_split, is_multi_person
-from .rundir import RunLock, check_resume_config, write_run_files
+from .rundir import STATUS_NAME, RunLock, check_resume_config, write_run_files
 
 
 def amp_mode(device: torch.device, amp: str) -> str | None:
@@ -129,6 +129,7 @@ def open_run_dir(run_dir: Path, info: DistInfo) -> RunLock | None:
                 print(f"note: {took_over}")
             for stale in (run_dir / "checkpoints").glob("*.pt.*.tmp"):  # left by a crash during a write
                 stale.unlink(missing_ok=True)
+            (run_dir / STATUS_NAME).unlink(missing_ok=True)  # how the training before ended (engine.stops)
         except OSError as e:
             err = f"{run_dir}: cannot write the run directory (out_dir): {e.strerror or e}"
         except AdaAnchorError as e:
@@ -137,7 +138,7 @@ def open_run_dir(run_dir: Path, info: DistInfo) -> RunLock | None:
     if err:
         if lock is not None:
             lock.release()
-        raise AdaAnchorError(err)
+        raise said_once(AdaAnchorError(err))
     return lock
 
 
@@ -154,7 +155,7 @@ def record_config(cfg: DictConfig, run_dir: Path, info: DistInfo, resumed_from: 
             err = str(e)
     err = broadcast_object(err, info)
     if err:
-        raise AdaAnchorError(err)
+        raise said_once(AdaAnchorError(err))
 
 
 def build_data(cfg: DictConfig, info: DistInfo, device: torch.device, stride: int = 4) -> tuple[Any, Any]:
@@ -179,7 +180,8 @@ def build_data(cfg: DictConfig, info: DistInfo, device: torch.device, stride: in
             except AdaAnchorError as e:
                 err = e
         if any_rank([err is not None], info, device)[0]:
-            raise err or AdaAnchorError(f"another rank could not read the data (data.root={cfg.data.root})")
+            raise err or said_once(AdaAnchorError(f"another rank could not read the data (data.root={cfg.data.root})"),
+                                   another_rank=True)
     if info.is_main:
         print("data: " + "; ".join(f"{name} {describe_dataset(ds)}" for name, ds in zip(("train", "val"), out, strict=True)
                                    if ds is not None))
@@ -245,8 +247,9 @@ def check_fresh_start(cfg: DictConfig, run_dir: Path, info: DistInfo) -> None:
     found = newest_checkpoint(run_dir) if info.is_main else None
     found = broadcast_object(str(found) if found else None, info)
     if found:
-        raise AdaAnchorError(f"{run_dir}: holds the checkpoints of an earlier training ({found}): continue it with "
-                             "resume=auto, start again over it with overwrite=true, or give another out_dir")
+        raise said_once(AdaAnchorError(f"{run_dir}: holds the checkpoints of an earlier training ({found}): continue it "
+                                       "with resume=auto, start again over it with overwrite=true, or give another "
+                                       "out_dir"))
 
 
 def remove_earlier_checkpoints(run_dir: Path) -> None:

@@ -26,7 +26,7 @@ from ..strategies.inert import inert_warnings
 from .assign_step import make_assign_ema
 from .checkpoint import load_checkpoint
 from .csvlog import CsvLog
-from .dist import DistInfo, convert_sync_batchnorm
+from .dist import DistInfo, convert_sync_batchnorm, said_once
 from .resume_config import scored_otherwise
 from .run import build_system, seed_everything
 from .rundir import check_out_dir, close_inherited_locks
@@ -93,7 +93,10 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False
-    check_out_dir(run_dir)  # before overwrite=true removes anything
+    try:
+        check_out_dir(run_dir)  # before overwrite=true removes anything
+    except AdaAnchorError as e:
+        raise said_once(e) from None  # every rank read the same file
     resume, state = load_resume(cfg, run_dir, info, device)
     changes = check_resume(resume, state, cfg, info) if resume is not None else None
     run = _build(cfg, info, device, run_dir)

@@ -8,7 +8,8 @@ Crash safety: checkpoints are written atomically (temp file + rename) at every e
 ``resume=PATH|auto`` restores the model, the optimizer, the scheduler, the step, the RNG states and the
 position in the data order, and cuts ``train_log.csv``/``eval_log.csv`` back to the checkpoint's step, so the
 logs stay one clean curve. Numerical safety: a batch whose loss or gradient is not finite is skipped and
-reported; ``train.max_bad_steps`` in a row stop training, naming the last good checkpoint.
+reported; ``train.max_bad_steps`` in a row stop training, naming the last good checkpoint. A peer process gone
+(torchrun) or a data worker killed is one line (:mod:`.stops`); ``train.status`` says how the training ended.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .rundir import absolute_paths, remove_empty_run_dir
 from .saving import TrainingError, save_checkpoint
 from .session import TermSignal, autocast, open_run_dir
 from .state import Run, setup_run, stop_workers
+from .stops import explain, loader_workers, record_end
 from .train_eval import evaluate_during_training, evaluate_model
 
 __all__ = ["train", "evaluate_model", "TrainingError", "CsvLog"]
@@ -58,30 +60,47 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
     cfg = absolute_paths(cfg)  # config.yaml and the checkpoints then mean the same from any folder
     info, device = init_distributed(cfg.train.device)
     lock, run_dir = None, Path(str(cfg.out_dir))
-    made = not run_dir.exists()
-    try:
-        lock = open_run_dir(run_dir, info)
-        with TermSignal(ctrl_c="finishing this step and saving a checkpoint") as term:
-            summary = _train(cfg, info, device, cfg.train.progress if progress is None else progress, term)
-        # Every rank finishes its last collective before any tears the process group down: a rank that
-        # destroys its gloo pairs while another is still receiving can abort that one at exit.
-        barrier(info)
-        return summary
-    finally:
-        if lock is not None:
-            lock.release()
-            if made:  # a training that failed before writing anything leaves no empty run directory behind
-                remove_empty_run_dir(run_dir)
-        if det != (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()):
-            # Process-wide: put it back (only when changed: the first call imports torch's compiler, seconds).
-            torch.use_deterministic_algorithms(det[0], warn_only=det[1])
-        cleanup(info)
+    made, seen, summary, failure = not run_dir.exists(), {}, None, None
+    # SIGTERM asks for a clean stop until the process group is gone: torchrun sends it to the other ranks as soon as
+    # one ends, and it cut their cleanup short (a traceback) or replaced their own message (stopped by SIGTERM).
+    with TermSignal(ctrl_c="finishing this step and saving a checkpoint") as term:
+        try:
+            lock = open_run_dir(run_dir, info)
+            summary = _train(cfg, info, device, cfg.train.progress if progress is None else progress, term, seen)
+            # Every rank finishes its last collective before any tears the process group down: a rank that
+            # destroys its gloo pairs while another is still receiving can abort that one at exit.
+            barrier(info)
+            return summary
+        except Exception as e:  # a peer process gone, a data worker killed: one line (adaanchor.engine.stops)
+            failure = explain(e, seen.get("run"), info, seen.get("workers")) or e
+            if failure is e:
+                raise
+            raise failure from e
+        except BaseException as e:  # Ctrl-C where it stops at once (data reading, an evaluation)
+            failure = e
+            raise
+        finally:
+            record_end(run_dir, info, lock is not None, summary, failure, cfg.train.time_limit_s)  # train.status
+            if lock is not None:
+                lock.release()
+                if made:  # a training that failed before writing anything leaves no empty run directory behind
+                    remove_empty_run_dir(run_dir)
+            if det != (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()):
+                # Process-wide: put it back (only when changed: the first call imports torch's compiler, seconds).
+                torch.use_deterministic_algorithms(det[0], warn_only=det[1])
+            cleanup(info)
 
 
-def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool, term: TermSignal) -> dict[str, Any]:
-    run = setup_run(cfg, info, device)
+def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool, term: TermSignal,
+           seen: dict[str, Any]) -> dict[str, Any]:
+    """:func:`train`'s work; ``seen`` gets the run once built and, at an error, the loader's workers before they
+    are stopped (was one of them killed? :func:`.stops.explain`)."""
+    seen["run"] = run = setup_run(cfg, info, device)
     try:
         return _train_run(run, progress, term)
+    except Exception:
+        seen["workers"] = loader_workers(run.loader)
+        raise
     finally:
         stop_workers(run.loader)
 
@@ -109,6 +128,7 @@ def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
         err = TrainingError(f"stopped by {term.name or 'a signal'} after step {run.step}; saved {where}: continue "
                             "with resume=auto")
         err.same_on_every_rank = True  # the CLI prints it once (rank 0), not once per process
+        err.signal_stop = True  # train.status: stopped, not an error
         raise err
     timed_out = run.timed_out and run.step < run.total
     if timed_out and info.is_main:
