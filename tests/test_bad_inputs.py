@@ -468,7 +468,7 @@ def test_bad_config_file(tmp_path, capsys, case, text, parts):
 # ------------------------------------------------------------------------------------------------ checkpoints
 def test_checkpoint_of_another_architecture(run8, capsys):
     _cli_error("ckpt-other-architecture", capsys, ["eval", run8, "model.tiny_width=16"],
-               run8 / "checkpoints" / "last.pt", "checkpoint does not match the model of this config")
+               run8 / "checkpoints" / "last.pt", "trained as another model than this config (model.tiny_width 8 there, 16 here)")
 
 
 def test_junk_checkpoint(run8, tmp_path, capsys):
