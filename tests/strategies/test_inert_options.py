@@ -86,3 +86,13 @@ def test_data_options_of_another_task_or_data_format_are_named():
                      "augments with data.aug"]
     for path in sorted((Path(__file__).resolve().parents[2] / "src" / "adaanchor" / "configs").rglob("*.yaml")):
         assert inert_data_options(plain(path, ["model.weights=null"])) == {}, path
+
+
+def test_the_half_body_crop_under_whole_image_crops_is_named():
+    """data.aug.half_body did nothing with data.crop=image (the default of the demo and of custom data): the crops
+    were identical with and without it, and nothing said so."""
+    plain = lambda over: OmegaConf.to_container(build_config("demo", over), resolve=True)  # noqa: E731
+    assert inert_warnings(plain(["data.aug.half_body=0.5"])) == [
+        "warning: data.aug.half_body has no effect: data.crop=image takes the whole image; the half-body crop needs "
+        "data.crop=box"]
+    assert inert_warnings(plain(["data.aug.half_body=0.5", "data.crop=box"])) == []

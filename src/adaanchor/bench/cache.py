@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from adaanchor.atomic import write_text_atomic
-from adaanchor.child_signals import absorb_first_sigterm
+from adaanchor.child_signals import PARENT_POLL_S, absorb_first_sigterm
 from adaanchor.errors import AdaAnchorError
 
 SPLITS = ("train", "val")
@@ -50,11 +51,14 @@ def _manifest(root: Path) -> dict[str, Any] | None:
 
 
 def _files_complete(root: Path, cfg: Mapping[str, Any]) -> bool:
-    """Both JSON files, and every image where the options count them."""
+    """Both JSON files, and every image where the options count them (``images/SPLIT/000000.png`` ...). Each image
+    is looked for by name: a count of the folder's files took a stray ``.DS_Store`` for an unfinished benchmark,
+    which another run with other options then replaced under the runs reading it."""
     try:
         return all((root / f"{s}.json").is_file()
-                   and (f"n_{s}" not in cfg or len(os.listdir(root / "images" / s)) == cfg[f"n_{s}"]) for s in SPLITS)
-    except OSError:
+                   and all((root / "images" / s / f"{i:06d}.png").is_file() for i in range(int(cfg.get(f"n_{s}", 0))))
+                   for s in SPLITS)
+    except (OSError, TypeError, ValueError):
         return False
 
 
@@ -94,10 +98,21 @@ def prepare_folder(root: Path, what: str) -> None:
         (root / "manifest.json").unlink(missing_ok=True)
         for s in SPLITS:
             (root / f"{s}.json").unlink(missing_ok=True)
-            shutil.rmtree(root / "images" / s, ignore_errors=True)
-            (root / "images" / s).mkdir(parents=True)
+            _empty_folder(root / "images" / s)
     except OSError as exc:
         raise AdaAnchorError(f"{root}: cannot write the {what} there ({exc.strerror or exc})") from None
+
+
+def _empty_folder(folder: Path) -> None:
+    """``folder`` made empty (created if missing). The render workers of a writer killed a moment ago still write
+    until they see their parent gone (``child_signals.PARENT_POLL_S``): a folder they filled again while it was
+    being removed was 'File exists', so the removal is tried again until they have left."""
+    for _ in range(10):
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            break
+        time.sleep(PARENT_POLL_S)
+    folder.mkdir(parents=True, exist_ok=True)
 
 
 @contextmanager

@@ -40,8 +40,11 @@ from .types import to_tensor_image
 
 AUG_DEFAULTS: dict[str, Any] = {
     "flip": 0.5,  # probability of a horizontal flip (labels swapped with the spec's flip pairs)
-    "rotation": 0.0,  # max rotation in degrees (uniform in [-r, r], applied with probability 0.6)
-    "scale": 0.0,  # scale factor s: the crop size is multiplied by a value in [1 - s, 1 + s]
+    # rotation r in degrees: with probability 0.6 an angle drawn from N(0, r^2) clipped to [-2r, 2r] (SimpleBaseline's
+    # and HRNet's recipe: r = 40 rotates about a fifth of all crops beyond 40 degrees, none beyond 80)
+    "rotation": 0.0,
+    # scale factor s: the crop size is multiplied by 1 + N(0, s^2) clipped to [1 - s, 1 + s]
+    "scale": 0.0,
     # probability of cropping the upper or lower body only (needs spec.upper_body and more than half the keypoints
     # labelled: transforms.half_body_box)
     "half_body": 0.0,

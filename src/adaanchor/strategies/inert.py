@@ -96,6 +96,12 @@ def inert_data_options(cfg: Mapping[str, Any]) -> dict[str, str]:
         given, default = data.get(section) or {}, DATA_DEFAULTS[section]
         if on and isinstance(given, Mapping):
             out.update({f"data.{section}.{k}": why for k, v in given.items() if k in default and v != default[k]})
+    aug = data.get("aug") or {}
+    if topdown and str(data.get("crop", DATA_DEFAULTS["crop"])) == "image" and isinstance(aug, Mapping) \
+            and aug.get("half_body"):
+        # The half-body crop replaces a person's box by the box of half its keypoints; with the whole image as the
+        # crop there is no box to replace (the crops were identical with and without it).
+        out["data.aug.half_body"] = "data.crop=image takes the whole image; the half-body crop needs data.crop=box"
     return out
 
 
