@@ -11,7 +11,8 @@ from .readers import ReadResult
 
 def displayed_frame_problem(res: ReadResult, exif: str) -> str | None:
     """Why ``res`` cannot be used with ``data.exif=exif``, or None: instances whose reader says their labels
-    are on the image as displayed (``extra["labels_frame"]``, YOLO labels of a photo with an EXIF orientation tag)
+    are on the image as displayed (``extra["labels_frame"]``: YOLO labels of a photo with an EXIF orientation tag, a
+    COCO image entry whose width and height are those of the photo turned by its tag)
     need the images turned by it (``data.exif=apply``); with ``ignore`` the stored pixels would not match them."""
     if exif == "apply":
         return None
@@ -21,8 +22,9 @@ def displayed_frame_problem(res: ReadResult, exif: str) -> str | None:
     first = turned[0]
     n = len({i.image_path for i in turned})
     return (f"{res.source}: {n} image(s) carry an EXIF orientation tag (the first: {first.image_path}, orientation "
-            f"{first.extra.get('exif_orientation')}) and this format's labels are on the image as displayed, turned by "
-            "it: set data.exif=apply (data.exif=ignore keeps the stored pixels, which these labels do not match)")
+            f"{first.extra.get('exif_orientation')}) and their labels are on the image as displayed, turned by it (this "
+            "format's convention, or a file giving the turned width and height): set data.exif=apply (data.exif=ignore "
+            "keeps the stored pixels, which these labels do not match)")
 
 
 def check_one_per_image(res: ReadResult, split: str) -> None:

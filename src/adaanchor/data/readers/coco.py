@@ -61,6 +61,21 @@ def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> 
     return [(w, h), (h, w)] if turned else [(w, h)]
 
 
+def _displayed_frame(img: dict, path: str) -> dict[str, Any]:
+    """``{"labels_frame": "displayed", "exif_orientation": N}`` when the entry's size is the image turned by its EXIF
+    orientation and not the stored one: its labels were made on the turned image, which ``data.exif=ignore`` does
+    not show the model (labels 40-90 px off their content, one generic warning;
+    :func:`~adaanchor.data.split_checks.displayed_frame_problem` refuses it). Else ``{}``."""
+    size = image_size(img)
+    real = image_file_sizes(path, size) if size is not None else []
+    if len(real) != 2 or real[0] == real[1] or (size[0], size[1]) != real[1]:
+        return {}
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return {"labels_frame": "displayed", "exif_orientation": int(im.getexif().get(0x0112, 1) or 1)}
+
+
 def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | None:
     """``(field, reason)`` when an image entry's size is wrong, else None."""
     for key in ("width", "height"):
@@ -111,7 +126,8 @@ def _image_table(images: list, col: Collector, images_dir: Path, check_size: boo
             refused[img["id"]] = f"its image {rec} was refused ({problem[0]})"
             continue
         # Only what the instances need: a COCO image entry also carries URLs, licences, dates.
-        table[img["id"]] = {"path": path, **{k: img[k] for k in ("width", "height", "crowdIndex") if k in img}}
+        table[img["id"]] = {"path": path, **{k: img[k] for k in ("width", "height", "crowdIndex") if k in img},
+                            **(_displayed_frame(img, path) if check_size else {})}
     return table, refused
 
 
@@ -285,7 +301,7 @@ def _annotation(ann: Any, i: int, spec: KeypointSpec, tables: tuple[dict, dict, 
     area = finite_number(ann.get("area"))
     area = area if area is not None and area > 0 else float(box[2] * box[3])
     extra: dict[str, Any] = {"iscrowd": bool(iscrowd)}
-    for key in ("width", "height", "crowdIndex"):
+    for key in ("width", "height", "crowdIndex", "labels_frame", "exif_orientation"):
         if key in img:
             extra[key] = img[key]
     return Instance(img["path"], int(iid), int(ann.get("id", -1)), xy, vis, box, area, extra=extra)
