@@ -7,10 +7,12 @@ import json
 import warnings
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from adaanchor.data.build import DATA_DEFAULTS, build_image_dataset
 from adaanchor.data.spec import load_spec
+from adaanchor.errors import AdaAnchorError
 
 
 def _turned_dataset(tmp_path) -> dict:
@@ -42,7 +44,14 @@ def test_bottomup_applies_exif_when_asked(tmp_path):
 
 
 def test_bottomup_warns_once_under_exif_ignore(tmp_path):
+    """A file sized as the displayed photo (labels on the turned image) is refused under ``ignore``; one sized as the
+    stored pixels reads them as they are, with one warning."""
     cfg = {**_turned_dataset(tmp_path), "exif": "ignore"}
+    with pytest.raises(AdaAnchorError, match=r"orientation 6\) and their labels are on the image as displayed"):
+        build_image_dataset(cfg, "val", multiple=32, verbose=False)
+    data = json.loads((tmp_path / "ann.json").read_text())
+    data["images"][0].update(width=80, height=40)
+    (tmp_path / "ann.json").write_text(json.dumps(data))
     ds = build_image_dataset(cfg, "val", multiple=32, verbose=False)
     with warnings.catch_warnings(record=True) as got:
         warnings.simplefilter("always")
