@@ -91,7 +91,7 @@ def resume_difference(rec: Mapping[str, Any], sides: Mapping[str, set[str]], whe
         return None
     counts = [(len(rv & nt), "recorded val images would be training images"),
               (len(rt & nv), "recorded training images would be val images"),
-              (len(nv - rv - rt), "new images would be val images"), (len(nt - rv - rt), "new images training images"),
+              (len(nv - rv - rt), "new images would be val images"), (len(nt - rv - rt), "new images would be training images"),
               (len((rv | rt) - nv - nt), "recorded images are gone")]
     said = ", ".join(f"{n} {what}" for n, what in counts if n)
     return (f"{where / SPLIT_NAME}: cannot resume: the data.split drawn from the data now differs from the one this "
