@@ -157,6 +157,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from ..data.build import build_dataset
     from ..engine.evaluate import coco_results, evaluate_dataset
     from ..engine.run import is_multi_person, load_for_eval, resolve_run
+    from ..engine.split_record import recorded_val, run_dir_of
     from ..metrics.coco import write_results
     from ..models.precision import check_precision, with_precision
     from ..predict.backends import resolve_device
@@ -175,12 +176,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
     # Which weights: best.pt by default, which early in a multi-person training may be the first evaluation's.
     print(f"checkpoint: {info['checkpoint']}" + (f" (step {info['step']})" if info.get("step", -1) >= 0 else ""))
     model = with_precision(model, a.precision)
-    if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
-        from ..engine.multi import eval_multi_command
+    # A run's split.json: the val images it was scored on, whatever the split drawn from the data now (a frame added)
+    with recorded_val(run_dir_of(a.target)):
+        if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
+            from ..engine.multi import eval_multi_command
 
-        _write_json(eval_multi_command(cfg, model, strategy, info, a.predictions, device), a.json)
-        return 0
-    ds = build_dataset(cfg.data, "val", train=False)
+            _write_json(eval_multi_command(cfg, model, strategy, info, a.predictions, device), a.json)
+            return 0
+        ds = build_dataset(cfg.data, "val", train=False)
     m, preds = evaluate_dataset(model, strategy, cfg, ds, device, progress=True)
     m["checkpoint"] = info["checkpoint"]
     print(format_eval(cfg.strategy.name, m))

@@ -32,7 +32,7 @@ from .readers.guess import format_hint
 from .spec import KeypointSpec
 from .spec_source import load_spec
 from .split_checks import check_one_per_image, displayed_frame_problem
-from .splits import split_by_config
+from .splits import split_one_file
 from .truncation import TRUNCATION_DEFAULTS, Truncation
 
 DATA_DEFAULTS: dict[str, Any] = {
@@ -196,7 +196,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
     check_data_pairs(data_cfg)
     sp = data_cfg.get("split") or {}
     if splits_one_file(data_cfg) and not (split == "val" and data_cfg.get("csv")):
-        res.instances = split_by_config(res.instances, split, sp)
+        res.instances = split_one_file(res.instances, split, data_cfg)
     elif sp.get("by") and verbose and split == "train" and own_split(data_cfg, split) is None:
         # The config for your own data splits one file by default; a dataset with its own val file keeps it.
         own_val = own_split(data_cfg, "val")

@@ -42,6 +42,7 @@ from .session import (
     remove_earlier_checkpoints,
     restore,
 )
+from .split_record import record_split, training_split
 
 
 @dataclass
@@ -99,7 +100,8 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
         raise said_once(e) from None  # every rank read the same file
     resume, state = load_resume(cfg, run_dir, info, device)
     changes = check_resume(resume, state, cfg, info) if resume is not None else None
-    run = _build(cfg, info, device, run_dir)
+    with training_split(run_dir, resume) as chosen:  # split.json: a resume's split checked against it
+        run = _build(cfg, info, device, run_dir)
     if resume is None and cfg.overwrite and cfg.resume != "auto" and info.is_main:
         remove_earlier_checkpoints(run_dir)  # the new run is built: nothing refused it
     # The run files are written once the model, the data and the schedule are built: a run that stops before
@@ -109,6 +111,7 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
     # trained with (it said max_steps 2 of a model trained for 4) and the history gains no entry.
     if resume is None or at_step < run.total:
         record_config(cfg, run_dir, info, resume, at_step, changes)
+        record_split(run_dir, info, chosen, cfg, fresh=resume is None)
     if resume is not None:
         _restore(run, resume, state)
         _rescore(run, changes or {})
