@@ -15,7 +15,6 @@ from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from .argtypes import finite, int_at_least
 from .commands import (
-    cmd_data_stats,
     cmd_demo,
     cmd_eval,
     cmd_export,
@@ -25,6 +24,7 @@ from .commands import (
     cmd_train,
     cmd_viz,
 )
+from .data_command import cmd_data_stats
 from .sigterm import EXIT_SIGTERM, Terminated, sigterm_unwinds
 
 

@@ -34,7 +34,6 @@ def _jsonable(x: Any) -> Any:
     return str(x)
 
 
-
 def _split_ckpt(items: Sequence[str]) -> tuple[str | None, list[str]]:
     """``ckpt=PATH`` is not a config key: take it out of the overrides."""
     ckpt, rest = None, []
@@ -66,7 +65,6 @@ def _config_or_custom(config: str | None, overrides: Sequence[str]) -> tuple[str
     return str(CUSTOM_CONFIG), items
 
 
-
 def _moved_run_dir(config: str, overrides: list[str]) -> list[str] | dict[str, Any]:
     """A run directory's own ``config.yaml`` (beside its ``config_history.yaml``) trains in that directory: its
     ``out_dir`` names where the run was first made, and a run directory moved or copied elsewhere then resumed
@@ -85,7 +83,6 @@ def _moved_run_dir(config: str, overrides: list[str]) -> list[str] | dict[str, A
         return overrides
     say_once(f"note: {path} is the config of the run directory {path.parent} (made as {recorded}): training there")
     return {**parsed, "out_dir": str(here)}
-
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -258,37 +255,6 @@ def cmd_score(a: argparse.Namespace) -> int:
     print(format_scores(res))
     _write_json(res, a.json)
     return 0
-
-
-def cmd_data_stats(a: argparse.Namespace) -> int:
-    from ..config import build_config
-    from ..data.stats import dataset_stats, format_stats
-
-    cfg = build_config(*_config_or_custom(a.config, a.overrides))
-    results: dict[str, Any] = {}
-    stats = dataset_stats(cfg.data, task=str(cfg.task), results_out=results)
-    _check_val_ground_truth(cfg, stats, results)
-    print(format_stats(stats))
-    if not stats["total"]["instances"]:  # a script must not read "nothing usable" as success
-        print("error: no usable instance in any split (the problems above)", file=sys.stderr)
-        return 2
-    return 0
-
-
-def _check_val_ground_truth(cfg: Any, stats: dict[str, Any], results: Mapping[str, Any]) -> None:
-    """The evaluation's AP ground truth checked as training checks it before its first step (areas, counts of
-    keypoints, ids), less the records listed as skipped; a refusal is one more problem of the val split (``data
-    stats`` said "no problems found" for a val file that training then refused)."""
-    from ..engine.ap_truth import check_ap_ground_truth
-
-    val = results.get("val")
-    if val is None or "val" not in stats["splits"]:
-        return
-    try:
-        check_ap_ground_truth(cfg, val.instances, kept=True)
-    except AdaAnchorError as e:
-        stats["splits"]["val"]["problems"].append(f"{e} (the ground truth of the evaluation's AP)")
-        stats["total"]["problems"] += 1
 
 
 def cmd_export(a: argparse.Namespace) -> int:
