@@ -83,6 +83,8 @@ class Run:
     last_ckpt: tuple[Path, int] | None = None
     final_metrics: dict[str, Any] | None = None
     final_metrics_step: int | None = None  # the step those metrics were measured at
+    loss_low: float | None = None  # the lowest logged loss (engine/loss_watch.py)
+    loss_warned: bool = False
     written: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # file -> (step, epoch, batch) it holds
 
 

@@ -39,6 +39,7 @@ from .dist import (
     init_distributed,
     param_fingerprint,
 )
+from .loss_watch import watch_loss
 from .rundir import absolute_paths, remove_empty_run_dir
 from .saving import TrainingError, save_checkpoint
 from .session import TermSignal, autocast, open_run_dir
@@ -197,6 +198,8 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     run.sched.step()
     run.step += 1
     bar.update(1)
+    if run.loss_low is None:  # the first step's loss is the reference (a run can diverge before its first log row)
+        watch_loss(run, float(loss.detach()))
     # The last step before a stop (time limit, signal) is logged too: its row was lost when not a multiple.
     if run.step % max(1, int(cfg.train.log_every)) == 0 or run.step == run.total or timeup:
         vals = {k: float(v.detach()) for k, v in losses.items()}
@@ -207,6 +210,7 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
         run.log.write({"step": run.step, "epoch": epoch, "lr": run.sched.get_last_lr()[0],
                        "time_s": round(run.time_before + time.time() - run.t0, 2), **vals, "skipped": run.skipped})
         bar.set_postfix(loss=f"{vals['loss']:.4f}")
+        watch_loss(run, vals["loss"])
     return True, run.step >= run.total or timeup
 
 
