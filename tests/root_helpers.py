@@ -18,3 +18,5 @@ _root = _load(Path(__file__).with_name("conftest.py"), "adaanchor_tests_root_con
 TINY_SYNTH = _root.TINY_SYNTH
 write_face_csv = _root.write_face_csv
 write_video = _load(Path(__file__).parent / "predict" / "conftest.py", "adaanchor_tests_predict_conftest").write_video
+predict_in_background = _load(Path(__file__).parent / "predict" / "conftest.py",
+                              "adaanchor_tests_predict_conftest_bg").predict_in_background

@@ -65,3 +65,23 @@ def val_video(val_images, tmp_path_factory) -> Path:
 
     imgs = [np.asarray(Image.open(p).convert("RGB")) for p in val_images]
     return write_video(tmp_path_factory.mktemp("video") / "clip.mp4", 24, (72, 96), 10, images=imgs)
+
+
+def predict_in_background(run, video, out, *args: str):
+    """``adaanchor predict RUN VIDEO --out OUT ARGS`` in a subprocess that takes SIGINT as a terminal sends it (a test
+    runner's worker may ignore it, and a child inherits that), returned once it has written some frames."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "adaanchor", "predict", str(run), str(video), "--out", str(out),
+                             *args, "--device", "cpu", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not (out / f".{video.stem}.json.tmp").exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    time.sleep(1.0)  # some frames in
+    return proc

@@ -242,26 +242,13 @@ def test_a_stop_keeps_complete_files_of_the_frames_so_far(pred_runs, tmp_path, s
     """A scheduler's SIGTERM or a first Ctrl-C mid-video: the frame in hand is finished, the JSON and CSV are closed
     complete (valid, every frame before the stop, none after), the summary says so, exit code 143 or 130 (a Ctrl-C
     printed "interrupted" alone, though the files were complete)."""
-    import os
     import signal
-    import subprocess
-    import sys
-    import time
 
-    from root_helpers import write_video
+    from root_helpers import predict_in_background, write_video
 
     video = write_video(tmp_path / "long.mp4", 3000, (72, 96), 25)
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "adaanchor", "predict", str(pred_runs["adaanchor"]), str(video),
-                             "--out", str(out), "--format", "coco,csv", "--device", "cpu", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            # SIGINT as a terminal sends it (a test runner's worker may ignore it, and a child inherits that)
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    while not (out / ".long.json.tmp").exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(1.0)  # some frames in
+    proc = predict_in_background(pred_runs["adaanchor"], video, out, "--format", "coco,csv")
     proc.send_signal(getattr(signal, sig))
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == code, (stdout, stderr)

@@ -6,10 +6,7 @@ written; once, a traceback from the reading thread's generator."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -101,19 +98,11 @@ def test_ctrl_c_while_the_files_close_waits_for_them(pred_runs, val_video, tmp_p
 @pytest.mark.parametrize("gap", [0.05, 0.3])
 def test_two_ctrl_c_on_a_long_video_leave_every_file_complete(pred_runs, tmp_path, gap):
     """The auditor's case: 3000 frames, every format and the labelled video, two SIGINTs ``gap`` seconds apart."""
-    from root_helpers import write_video
+    from root_helpers import predict_in_background, write_video
 
     video = write_video(tmp_path / "long.mp4", 3000, (72, 96), 25)
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "adaanchor", "predict", str(pred_runs["adaanchor"]), str(video),
-                             "--out", str(out), *FORMATS, "--device", "cpu", "--quiet"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    while not (out / ".long.json.tmp").exists() and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    time.sleep(1.0)  # some frames in
+    proc = predict_in_background(pred_runs["adaanchor"], video, out, *FORMATS)
     proc.send_signal(signal.SIGINT)
     time.sleep(gap)
     proc.send_signal(signal.SIGINT)
