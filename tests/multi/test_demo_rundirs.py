@@ -24,7 +24,7 @@ def _by_gamma(d: dict) -> dict[float, float]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task, demo", [("bottomup", run_bottomup_demo), ("centre", run_centre_demo)])
-def test_demo_models_are_run_directories_that_eval_and_predict_take(tmp_path, task, demo, capsys):
+def test_demo_models_are_run_directories_that_eval_predict_viz_and_export_take(tmp_path, task, demo, capsys):
     out, steps = tmp_path / "out", 3
     r = demo(out, steps=steps, batch_size=2, tiny_width=8, data_root=tmp_path / "data", bench=TINY,
              methods=("heatmap", "adaanchor"), progress=False)
@@ -50,6 +50,10 @@ def test_demo_models_are_run_directories_that_eval_and_predict_take(tmp_path, ta
     assert main(["predict", str(out / "adaanchor"), str(image), "--out", str(tmp_path / "pred")]) == 0
     preds = json.loads((tmp_path / "pred" / "predictions.json").read_text())
     assert preds and all(len(p["keypoints"]) == 3 * 17 for p in preds)
+    assert main(["viz", str(out / "adaanchor"), str(image), "--out", str(tmp_path / "viz")]) == 0
+    assert list((tmp_path / "viz").glob("*.png"))
+    assert main(["export", str(out / "adaanchor"), str(tmp_path / "demo.onnx")]) == 0  # checked in onnxruntime
+    assert (tmp_path / "demo.onnx").is_file()
     capsys.readouterr()
 
 
