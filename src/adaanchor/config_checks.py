@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import AdaAnchorError, unknown_name_error
-from .ranges import element_error
+from .ranges import TYPE_TESTS, element_error
 
 #: What to write instead of null for the sections a user may set to null to mean "off" (null read as the defaults:
 #: ``aug: null`` trained with flips): (what it turns off, the section that does it); each builds (tests).
@@ -63,14 +63,7 @@ def bool_words(layer: dict[str, Any], ref: Mapping) -> None:
 
 #: What a value of each default's type may be (an int where the default is a float: ``train.lr=1``), and the
 #: words for it in an element's error.
-_IS: dict[type, tuple[Callable[[Any], bool], str]] = {
-    bool: (lambda v: isinstance(v, bool), "true or false"),
-    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
-    str: (lambda v: isinstance(v, str), "a string"),
-    list: (lambda v: isinstance(v, (list, tuple)), "a list"),
-    tuple: (lambda v: isinstance(v, (list, tuple)), "a list"),
-}
+_IS = TYPE_TESTS  # one table: the config's checks and build_strategy's (ranges.check_options)
 
 
 def check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:

@@ -13,7 +13,7 @@ also sets the fewest elements and the order.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,28 +223,34 @@ PROB = between(0, 1)
 Checker = Range | Choice | Flag | ListOf
 
 
+#: A default's type -> (the test a value of that option must pass, what it must be): ``config_checks`` checks a
+#: config's values with it, :func:`check_options` the options a strategy is given in Python.
+TYPE_TESTS: dict[type, tuple[Callable[[Any], bool], str]] = {
+    bool: (lambda v: isinstance(v, bool), "true or false"),
+    int: (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    float: (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    str: (lambda v: isinstance(v, str), "a string"),
+    list: (lambda v: isinstance(v, (list, tuple)), "a list"),
+    tuple: (lambda v: isinstance(v, (list, tuple)), "a list"),
+}
+
+
 def check_options(section: str, given: Mapping[str, Any], defaults: Mapping[str, Any],
                   ranges: Mapping[str, Checker]) -> None:
     """Options given in Python (a strategy built with ``build_strategy``, not through ``build_config``): each key
-    of ``defaults`` that ``given`` sets must have its default's type (a bool a real bool: ``refine="false"`` was
-    True; a number a number, whole where the default is) and lie in its range (``topk=0`` trained no positive,
-    ``fusion="MUL"`` scored as ``add``), refused as ``config key 'SECTION.KEY'``. Keys of other tables pass."""
+    of ``defaults`` that ``given`` sets must pass its default's :data:`TYPE_TESTS` (``refine="false"`` was True) and
+    lie in its range (``topk=0`` trained no positive, ``fusion="MUL"`` scored as ``add``), refused as ``config key
+    'SECTION.KEY'``. Keys of other tables pass; lists are left to their ranges (a config's own list type differs)."""
     for key, default in defaults.items():
-        if key not in given:
+        if key not in given or (given[key] is None and default is None):
             continue
         value, name = given[key], f"{section}.{key}"
-        if value is None and default is None:
-            continue
-        kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
-        want = type(default) if default is not None else None
-        ok = (want is None or (isinstance(value, bool) if want is bool else
-                               isinstance(value, str) if want is str else
-                               isinstance(value, (int, float)) and not isinstance(value, bool)
-                               and (want is not int or float(value).is_integer()) if want in (int, float) else True))
-        if not ok:
-            raise AdaAnchorError(f"config key '{name}' must be {kinds.get(want, want.__name__)}, got {value!r}")
+        test = TYPE_TESTS.get(type(default)) if not isinstance(default, (list, tuple)) else None
+        if test is not None and not test[0](value):
+            raise AdaAnchorError(f"config key '{name}' must be {test[1]}, got {value!r}")
         if key in ranges:
             ranges[key].check(name, value, nullable=default is None)
 
+
 __all__ = ["Range", "Choice", "Flag", "ListOf", "Checker", "positive", "at_least", "between", "choice", "flag", "each",
-           "element_error", "merge_tables", "check_options", "SEED", "PROB"]
+           "element_error", "merge_tables", "check_options", "TYPE_TESTS", "SEED", "PROB"]

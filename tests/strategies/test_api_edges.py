@@ -63,7 +63,7 @@ def test_nan_placeholders_of_unlabelled_keypoints_leave_targets_and_loss_finite(
     ({"refine": "false"}, "config key 'strategy.refine' must be true or false, got 'false'"),  # was True
     ({"ignore_unlabelled": "no"}, "config key 'strategy.ignore_unlabelled' must be true or false"),
     ({"topk": 0}, "config key 'strategy.topk': the value must be >= 1, got 0"),  # no positive at all
-    ({"topk": 2.7}, "config key 'strategy.topk' must be a whole number, got 2.7"),  # was 2
+    ({"topk": 2.7}, "config key 'strategy.topk' must be an integer, got 2.7"),  # was 2
     ({"sigma": 0}, "config key 'strategy.sigma': the value must be > 0, got 0"),  # ZeroDivisionError
     ({"focal_gamma": -1}, "config key 'strategy.focal_gamma': the value must be >= 0"),
 ])
