@@ -171,15 +171,14 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
     """OKS AP (pycocotools) or CrowdPose AP (xtcocotools) of a COCO-format ground truth. The sigmas are taken by
     position, so a file whose categories name the spec's keypoints in another order is refused (the spec given, else
     COCO-17 or CrowdPose-14, whose sigmas are the default)."""
+    data, gt_name = load_coco_gt(gt)  # read and checked once here: the spec, the keypoint order, the images
     if metric == "crowdpose":  # scored with CrowdPose-14's sigmas whatever the spec
         names_of: KeypointSpec | None = load_spec("crowdpose")
-    else:  # the spec given, else the one of the file's keypoint count (a 14-keypoint file is CrowdPose's)
-        names_of = load_spec(spec) if spec is not None else None
-        if spec is None and sigmas is None:
-            data, gt_name = load_coco_gt(gt)
-            names_of = _spec_of_count(gt, gt_num_keypoints(data, gt_name))
+    elif spec is not None:
+        names_of = load_spec(spec)
+    else:  # the spec of the file's keypoint count (a 14-keypoint file is CrowdPose's); none with sigmas given
+        names_of = _spec_of_count(gt, gt_num_keypoints(data, gt_name)) if sigmas is None else None
     if names_of is not None:
-        data, gt_name = load_coco_gt(gt)
         order = keypoint_order_message(data["categories"], names_of.keypoints, names_of.name)
         if order is not None:
             raise DataError(gt_name, order[1], record=f"categories[{order[0]}]", field="keypoints")
@@ -196,7 +195,7 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
     extra = {}
     if metric == "crowdpose":  # xtcocotools leaves these out; pycocotools (coco) keeps them
         extra["results_without_keypoint_confidence"] = sum(1 for r in dets if not any(c > 0 for c in r["keypoints"][2::3]))
-    missed = _images_without_results(load_coco_gt(gt)[0], dets)
+    missed = _images_without_results(data, dets)
     if missed:
         extra["gt_images_without_results"] = missed
     return {"metric": metric, **out, "num_results": len(dets), **extra}
