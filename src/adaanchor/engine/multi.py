@@ -29,6 +29,7 @@ from ..errors import AdaAnchorError
 from ..metrics.coco import crowdpose_ap
 from ..metrics.gt_subsets import gt_from_instances, gt_of_images, gt_of_kept
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
+from .ap_truth import dataset_people
 from .bottomup import pose_results
 
 
@@ -77,7 +78,7 @@ def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
         return gt_from_instances(people, spec.keypoints, spec.name), kept
     data = dict(load_json(annotation_path(cfg.data, "val")))
     if cfg.data.get("skip_invalid"):  # the people the reader skipped are out of the evaluation too
-        data = gt_of_kept(data, (inst.ann_id for group in dataset.images for inst in group))  # type: ignore[attr-defined]
+        data = gt_of_kept(data, (inst.ann_id for inst in dataset_people(dataset) or ()))
     anns = [a if "area" in a else {**a, "area": 0.53 * a["bbox"][2] * a["bbox"][3]} for a in data["annotations"]]
     data["annotations"] = anns
     split = splits_one_file(cfg.data)
