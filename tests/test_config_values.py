@@ -56,6 +56,29 @@ def test_a_list_element_of_the_wrong_type_is_refused_naming_the_key(override, me
     _refused([override], message)
 
 
+@pytest.mark.parametrize("override,message", [
+    ("data.occlusion.kinds=[bogus]",
+     "config key 'data.occlusion.kinds': element 0 is 'bogus', not one of polygon, ellipse, rectangle, blob, patch"),
+    ("data.occlusion.kinds=[patch, elipse]", "config key 'data.occlusion.kinds': element 1 is 'elipse' (did you mean "
+     "'ellipse'?), not one of polygon, ellipse, rectangle, blob, patch"),
+    ("data.occlusion.kinds=[]", "config key 'data.occlusion.kinds': the value must be a list of one or more of "
+     "polygon, ellipse, rectangle, blob, patch, got []"),
+], ids=["bogus", "misspelt", "empty"])
+def test_an_occluder_kind_is_refused_when_the_config_is_built(override, message):
+    """Refused only when the data was built and the occluder made (the Occluder's message, naming no key)."""
+    _refused([override, "data.occlusion.train=true"], message)
+    _refused([override], message)  # occlusion off: the value is still no valid one
+
+
+def test_train_refuses_an_occluder_kind_before_reading_any_data(tmp_path, capsys):
+    """The data root does not exist: the config's error comes first."""
+    assert main(["train", "demo", f"data.root={tmp_path / 'none'}", "data.occlusion.train=true",
+                 "data.occlusion.kinds=[bogus]", f"out_dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "config key 'data.occlusion.kinds': element 0 is 'bogus'" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_string_number_in_a_yaml_list_is_refused_naming_the_key(tmp_path):
     p = tmp_path / "c.yaml"
     p.write_text('eval:\n  pck: ["0.1"]\n')

@@ -12,6 +12,7 @@ also sets the fewest elements and the order.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,6 +96,30 @@ class Choice:
 
     def describe(self) -> str:
         return "one of " + ", ".join(self.values)
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A list of one or more of a fixed set of strings (``data.occlusion.kinds``): the error names the key, the
+    element, its value and the choices. A value not used until the data is built (occluders drawn only when
+    ``data.occlusion.train`` or ``val`` is on) is still refused when the config is built."""
+
+    values: tuple[str, ...]
+
+    def check(self, key: str, value: Any, nullable: bool = False) -> None:
+        if value is None and nullable:
+            return
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value:
+            raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}, got {value!r}")
+        for i, v in enumerate(value):
+            if v not in self.values:
+                close = difflib.get_close_matches(str(v), self.values, n=1, cutoff=0.6)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise AdaAnchorError(f"config key '{key}': element {i} is {v!r}{hint}, not one of "
+                                     f"{', '.join(self.values)}")
+
+    def describe(self) -> str:
+        return "a list of one or more of " + ", ".join(self.values)
 
 
 @dataclass(frozen=True)
@@ -197,6 +222,11 @@ def choice(values: Sequence[str], kind: str | None = None) -> Choice:
     return Choice(tuple(values), kind)
 
 
+def choices(values: Sequence[str]) -> Choices:
+    """A list of one or more of ``values``."""
+    return Choices(tuple(values))
+
+
 def flag() -> Flag:
     """``true`` or ``false``."""
     return Flag()
@@ -220,7 +250,7 @@ SEED = between(0, 2**32 - 1)
 #: probabilities.
 PROB = between(0, 1)
 
-Checker = Range | Choice | Flag | ListOf
+Checker = Range | Choice | Choices | Flag | ListOf
 
 
 #: A default's type -> (the test a value of that option must pass, what it must be): ``config_checks`` checks a
@@ -252,5 +282,5 @@ def check_options(section: str, given: Mapping[str, Any], defaults: Mapping[str,
             ranges[key].check(name, value, nullable=default is None)
 
 
-__all__ = ["Range", "Choice", "Flag", "ListOf", "Checker", "positive", "at_least", "between", "choice", "flag", "each",
-           "element_error", "merge_tables", "check_options", "TYPE_TESTS", "SEED", "PROB"]
+__all__ = ["Range", "Choice", "Choices", "Flag", "ListOf", "Checker", "positive", "at_least", "between", "choice",
+           "choices", "flag", "each", "element_error", "merge_tables", "check_options", "TYPE_TESTS", "SEED", "PROB"]

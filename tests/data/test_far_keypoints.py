@@ -74,6 +74,42 @@ def test_points_outside_the_image_within_the_bound_are_read(tmp_path):
         assert len(res.instances) == 2 and tuple(res.instances[1].keypoints[0]) == first
 
 
+def _sizeless(root: Path, first: tuple[float, float], keep_file: bool = True) -> Path:
+    """:func:`_coco` with the image entry's ``width`` / ``height`` left out (and its file removed unless ``keep_file``)."""
+    path = _coco(root, first)
+    data = json.loads(path.read_text())
+    del data["images"][0]["width"], data["images"][0]["height"]
+    path.write_text(json.dumps(data))
+    if not keep_file:
+        (root / "a.png").unlink()
+    return path
+
+
+def test_coco_entry_without_a_size_is_bounded_by_its_image_file(tmp_path, monkeypatch):
+    """An image entry without ``width`` / ``height`` skipped the check (x = 1e30 was read); its file's header now
+    gives the size, read once for the image's two annotations."""
+    from adaanchor.data.readers import coco
+
+    reads: list[str] = []
+    real = coco.image_file_sizes
+    monkeypatch.setattr(coco, "image_file_sizes", lambda path, *a: reads.append(path) or real(path, *a))
+    path = _sizeless(tmp_path, (1e30, 20.0))
+    with pytest.raises(DataError) as e:
+        FORMATS["coco"](path, load_spec("coco"))
+    assert str(e.value) == f"{path} [record annotations[1] id=2] field 'keypoints': {_message('1e+30', '20')}"
+    assert reads == [str(tmp_path / "a.png")]
+    res = FORMATS["coco"](path, load_spec("coco"), skip_invalid=True)
+    assert [i.ann_id for i in res.instances] == [1] and [e.reason for e in res.skipped] == [_message("1e+30", "20")]
+
+
+@pytest.mark.parametrize("keep_file, options", [(False, {}), (True, {"check_image_size": False})],
+                         ids=["file-missing", "check_image_size-off"])
+def test_coco_entry_without_a_size_or_header_is_read_as_before(tmp_path, keep_file, options):
+    """No size to bound by (the file is missing: the image check reports it) or no header reading asked for."""
+    res = FORMATS["coco"](_sizeless(tmp_path, (1e30, 20.0), keep_file), load_spec("coco"), **options)
+    assert [i.ann_id for i in res.instances] == [1, 2] and res.instances[1].keypoints[0][0] == 1e30
+
+
 def test_data_stats_and_score_name_the_far_point(tmp_path, capsys):
     """``data stats`` said ``no problems found`` (only 'outside box 1'); ``adaanchor score`` scored it."""
     path = _coco(tmp_path, (1e30, 20.0))

@@ -99,3 +99,32 @@ def test_two_processes_match_one_process_and_stay_identical(tiny_overrides, tmp_
     for n in names:
         assert torch.allclose(saved["model"][n], ref[n], atol=2e-3, rtol=1e-2), n
     assert one["steps"] == 6
+
+
+def test_a_checkpoint_no_rank_can_read_is_said_once(tmp_path):
+    """``resume=BAD.pt`` under torchrun: each rank printed the same ``error: ...`` line; rank 0 alone says it now,
+    and every rank exits with code 2."""
+    config, bad = tmp_path / "empty.yaml", tmp_path / "bad.pt"
+    config.write_text("{}\n")
+    bad.write_text("not a checkpoint\n")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "adaanchor",
+           "train", str(config), "data.format=synth", "model.tiny_width=8", "train.device=cpu",
+           "train.progress=false", f"out_dir={tmp_path / 'run'}", f"resume={bad}"]
+    res = subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120)
+    said = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
+    assert len(said) == 1 and said[0].startswith(f"error: {bad}: not a readable checkpoint"), res.stderr[-3000:]
+    assert res.returncode != 0 and len(re.findall(r"exitcode\s*: 2 ", res.stderr)) == 2, res.stderr[-3000:]
+
+
+@pytest.mark.parametrize("errors, said", [
+    ([None, None], None),
+    (["a.pt: cut short", "a.pt: cut short"], "a.pt: cut short"),
+    (["a.pt: cut short", None], "a.pt: cut short"),
+    ([None, None, "a.pt: not found"], "rank 2 of 3: a.pt: not found (elsewhere)"),
+], ids=["none", "every-rank", "rank-0", "rank-2-only"])
+def test_one_message_of_every_rank_s_error(errors, said):
+    """What rank 0 prints: its own error, else the first failing rank's, named (it printed 'another rank cannot
+    read this checkpoint' and that rank its own line)."""
+    from adaanchor.engine.dist import first_rank_error
+
+    assert first_rank_error(errors, " (elsewhere)") == said

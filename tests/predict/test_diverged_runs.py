@@ -104,3 +104,14 @@ def test_viz_notes_the_nan_outputs(runs, val_images, tmp_path, capsys, run):
     err = capsys.readouterr().err
     assert (f"note: the model's outputs held NaN or infinite values on 1 of 1 image(s) (e.g. {val_images[0].name}; "
             "diverged weights?)") in err
+
+
+@pytest.mark.parametrize("run", ["nan_bu", "nan_td"])
+def test_export_no_check_still_refuses_nan_outputs(runs, tmp_path, capsys, run):
+    """``--no-check`` skips onnxruntime; a diverged run was exported without a word (exit 0)."""
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(runs[run]), str(out), "--no-check"]) == 2
+    err = capsys.readouterr().err
+    assert (f"{out}: not written: the PyTorch model's own outputs are not finite on an image-like input (NaN or "
+            "infinite values: ") in err
+    assert "weights are NaN or infinite): diverged weights?" in err and not out.exists()

@@ -158,7 +158,7 @@ def _add_export(sub: _Subparsers) -> None:
                    "predict --backend onnx reads; a first argument with '=' that does not end in .onnx is an override)")
     x.add_argument("overrides", nargs="*", default=[], help="ckpt=PATH and key=value config overrides")
     x.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the dynamo exporter's; below 18: the TorchScript exporter)")
-    x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency")
+    x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency (a model with NaN outputs is still refused)")
     x.set_defaults(func=cmd_export)
 
 

@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 
 from ..bench.crowd import CROWD_DEFAULTS
+from ..bench.occlude import OCCLUDER_KINDS
 from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError, DataError, unknown_name_error
-from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, positive
+from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, choices, positive
 from .bottomup import BOTTOMUP_AUG, BottomUpDataset, group_by_image
 from .dataset import AUG_DEFAULTS, EXIF_MODES, TopDownDataset
 from .paths import (
@@ -99,6 +100,7 @@ DATA_RANGES: dict[str, Checker] = {
     "split.dev_fraction": between(0, 1, hi_open=True),
     "occlusion.coverage": between(0, 1, lo_open=True, hi_open=True),  # the Occluder covers less than the whole box
     "occlusion.count": at_least(1),  # occluders per instance, [min, max] (the Occluder plans at least one)
+    "occlusion.kinds": choices(OCCLUDER_KINDS),  # refused here, not when the data is built and the occluder made
     "occlusion.seed": SEED,
     "truncation.train": PROB,
     "truncation.val": PROB,

@@ -127,6 +127,24 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
     return out
 
 
+def first_rank_error(errors: list[str | None], elsewhere: str = "") -> str | None:
+    """The one message of every rank's error text (``errors``, in rank order; None: that rank had none): rank 0's,
+    else the first failing rank's, named (``rank N of W: ...``) and followed by ``elsewhere`` (why one rank and not
+    rank 0 may fail); None when no rank failed."""
+    bad = [i for i, e in enumerate(errors) if e is not None]
+    if not bad:
+        return None
+    return errors[0] if bad[0] == 0 else f"rank {bad[0]} of {len(errors)}: {errors[bad[0]]}{elsewhere}"
+
+
+def one_error(error: str | None, info: DistInfo, elsewhere: str = "") -> AdaAnchorError | None:
+    """Every rank's ``error`` (a collective: every rank calls it) made one error that every rank raises and the CLI
+    prints once, on rank 0 (:func:`said_once`, :func:`first_rank_error`): each rank printed its own, the ranks that
+    had none ``another rank ...``; every process still exits with the same code. None when no rank failed."""
+    text = first_rank_error(gather_objects(error, info), elsewhere)
+    return said_once(AdaAnchorError(text)) if text is not None else None
+
+
 def barrier(info: DistInfo) -> None:
     if info.world > 1 and dist.is_initialized():
         if dist.get_backend() == "nccl":

@@ -22,7 +22,7 @@ from ..errors import AdaAnchorError, DataError
 from ..models.precision import bf16_native
 from .ap_truth import check_ap_ground_truth, dataset_people
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
-from .dist import DistInfo, any_rank, broadcast_object, said_once
+from .dist import DistInfo, any_rank, broadcast_object, one_error, said_once
 from .multi import check_sigmas
 from .resume_config import describe_changes
 from .run import build_split, is_multi_person
@@ -211,8 +211,9 @@ def describe_dataset(ds: Any) -> str:
     return f"{len({i.image_path for i in insts})} images, {len(insts)} instances"
 
 
-def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.device) -> tuple[Path | None, Any]:
-    """The checkpoint to resume from (rank 0 decides; every rank reads the same file) and its content."""
+def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo) -> tuple[Path | None, Any]:
+    """The checkpoint to resume from (rank 0 decides; every rank reads the same file) and its content. A file that
+    some rank cannot read stops every rank, said once (:func:`.dist.one_error`)."""
     resume = cfg.resume
     if resume == "auto":
         found = newest_checkpoint(run_dir) if info.is_main else None
@@ -229,9 +230,9 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo, device: torch.de
         state = load_checkpoint(resume, training=True)
     except AdaAnchorError as e:
         err = str(e)
-    if any_rank([err is not None], info, device)[0]:
-        raise AdaAnchorError(err or f"{resume}: another rank cannot read this checkpoint "
-                             "(out_dir must be on a filesystem that every node sees)")
+    refused = one_error(err, info, " (rank 0 reads it: out_dir must be on a filesystem that every node sees)")
+    if refused is not None:  # printed once, by rank 0
+        raise refused
     return Path(resume), state
 
 

@@ -100,7 +100,7 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
         check_out_dir(run_dir)  # before overwrite=true removes anything
     except AdaAnchorError as e:
         raise said_once(e) from None  # every rank read the same file
-    resume, state = load_resume(cfg, run_dir, info, device)
+    resume, state = load_resume(cfg, run_dir, info)
     changes = check_resume(resume, state, cfg, info) if resume is not None else None
     with training_split(run_dir, resume) as chosen:  # split.json: a resume's split checked against it
         run = _build(cfg, info, device, run_dir)

@@ -90,6 +90,15 @@ def nonfinite_outputs(outputs: dict[str, Any]) -> dict[str, int]:
     return out
 
 
+def torch_nonfinite(model: nn.Module, input_size: Sequence[int], seed: int = 0) -> dict[str, int]:
+    """:func:`nonfinite_outputs` of one PyTorch forward of ``model`` (a float32 CPU copy in eval mode) on one
+    image-like input at ``input_size`` ``(W, H)``: the finite check that ``export --no-check`` still makes (a
+    fraction of a second; no onnxruntime)."""
+    model = copy.deepcopy(model).cpu().float().eval()
+    with torch.no_grad():
+        return nonfinite_outputs(dict(model(check_images(1, input_size, seed))))
+
+
 def nonfinite_weights(model: nn.Module) -> tuple[int, int]:
     """``(non-finite, all)`` floating-point values of the model's parameters and buffers."""
     bad = total = 0
@@ -218,4 +227,4 @@ def latency_ms(sess: Any, model: nn.Module, strategy: Any, x1: Tensor, runs: int
 
 
 __all__ = ["KEYPOINT_ATOL", "SCORE_ATOL", "TIE_EPS", "ambiguous_keypoints", "check_images", "check_onnx", "latency_ms",
-           "nonfinite_outputs", "nonfinite_weights"]
+           "nonfinite_outputs", "nonfinite_weights", "torch_nonfinite"]

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AdaAnchorError
-from .check import KEYPOINT_ATOL, check_onnx, nonfinite_weights
+from .check import KEYPOINT_ATOL, check_onnx, nonfinite_weights, torch_nonfinite
 from .heads_check import HEAD_RTOL, check_heads_onnx
 from .metadata import CHECKPOINT_DIGEST, checkpoint_digest, checkpoint_label
 from .runtime import need_onnx
@@ -45,7 +45,8 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     Raises:
         AdaAnchorError: bad run path, missing or mismatched checkpoint, an output not named ``*.onnx`` or not
             writable, export failure,
-            or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances.
+            or (with ``check``) onnxruntime disagreeing with PyTorch beyond the tolerances, or PyTorch's own
+            outputs holding NaN or infinite values (without ``check``: on one image-like input, nothing written).
     """
     from ..data.build import data_spec
     from ..engine.run import (
@@ -82,6 +83,10 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
     if multiple:
         meta["adaanchor.task"] = str(cfg.task)
+    if not check:  # no onnxruntime comparison: one PyTorch forward still refuses a diverged model
+        bad = torch_nonfinite(model, input_size)
+        if bad:
+            raise _nonfinite_error(f"{out}: not written:", "an image-like input", bad, model)
     res = export_onnx(model, strategy, out, input_size, opset=opset, metadata=meta, spatial_multiple=multiple)
     res.update({"strategy": strategy.name, "checkpoint": info["checkpoint"], "size_mb": res["size_bytes"] / 2**20,
                 "keypoint_names": list(spec.keypoints), "spatial_multiple": multiple, "task": str(cfg.task)})
@@ -115,14 +120,21 @@ def _refuse_nonfinite(path: str, res: dict[str, Any], model: Any) -> None:
     """PyTorch's own outputs with NaN or infinite values on the check's images: the weights, not onnxruntime (whose
     NaN differences it was blamed for, or which passed a multi-person run's maps)."""
     bad = res.get("torch_nonfinite")
-    if not bad:
-        return
+    if bad:
+        raise _nonfinite_error(f"{path}: written, but", "the check's images", bad, model,
+                               "onnxruntime could not be checked against them; ")
+
+
+def _nonfinite_error(lead: str, inputs: str, bad: dict[str, int], model: Any, note: str = "") -> AdaAnchorError:
+    """The error of a model whose PyTorch outputs on ``inputs`` hold ``bad`` (output -> count) NaN or infinite
+    values, counting its non-finite weights; ``lead``: the file and whether it was written; ``note``: put before
+    the advice."""
     n, total = nonfinite_weights(model)
     weights = f"{n} of the checkpoint's {total} weights are NaN or infinite" if n else "its weights are finite"
     counts = ", ".join(f"{k} {v}" for k, v in bad.items())
-    raise AdaAnchorError(f"{path}: written, but the PyTorch model's own outputs are not finite on the check's images "
-                         f"(NaN or infinite values: {counts}; {weights}): diverged weights? onnxruntime could not be "
-                         "checked against them; train again (lower train.lr, or set train.grad_clip) or export another checkpoint (ckpt=PATH)")
+    return AdaAnchorError(f"{lead} the PyTorch model's own outputs are not finite on {inputs} (NaN or infinite "
+                          f"values: {counts}; {weights}): diverged weights? {note}train again (lower train.lr, or "
+                          "set train.grad_clip) or export another checkpoint (ckpt=PATH)")
 
 
 __all__ = ["check_onnx_name", "default_onnx_path", "export_command"]

@@ -112,7 +112,7 @@ def _size_mismatch(path: Path, size: tuple[float, float] | None, gt: str | Path,
     original's people, AP 0 with exit code 0), or ``size`` is the one of the other frame of a photo that its EXIF
     orientation turns (``orientation``: the frame predicted; either size was taken, and the turned frame's
     keypoints were scored against the stored frame's people)."""
-    from ..data.readers.coco import image_file_sizes
+    from ..data.readers.image_header import image_file_sizes
 
     real = image_file_sizes(str(path)) if size is not None else []  # its EXIF block read too: which size is which
     if not real:

@@ -3,8 +3,8 @@
 Each annotation becomes one :class:`~adaanchor.data.records.Instance`. Checked per record, each failure
 naming the file, the record and the field: the image id exists, the keypoint count matches the spec, the
 keypoints and the box are JSON numbers (not strings or booleans), the coordinates are finite, visibility is
-in {0, 1, 2}, no labelled keypoint lies more than one image width or height beyond its image's edge (when the
-image's size is given), the box has positive area and overlaps its image, no annotation id, image id or image
+in {0, 1, 2}, no labelled keypoint lies more than one image width or height beyond its image's edge (the image's
+size as given, else as its file's header says when the file exists), the box has positive area and overlaps its image, no annotation id, image id or image
 file appears twice (files compared as normalised paths: ``./a.png`` is ``a.png``; see
 :mod:`adaanchor.data.readers.checks` for why), an image's ``width`` / ``height`` are positive and agree with the
 image file when it exists (``check_image_size``; the header only is read; a missing size is allowed), and an
@@ -40,40 +40,7 @@ from .checks import (
     non_number_message,
 )
 from .coco_stream import StreamFailed, stream
-
-
-def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> list[tuple[int, int]]:
-    """The sizes ``(width, height)`` an image file may be annotated at, from its header (no decoding): the
-    stored pixels, and the displayed (transposed) ones when its EXIF orientation turns it by 90 degrees
-    (the EXIF block is only read when the stored size is not ``expected``: most files match, and a header
-    read is then all it costs). Empty when the file is missing or unreadable (reported when the image is
-    loaded)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            if expected is not None and (w, h) == expected:
-                return [(w, h)]
-            turned = int(im.getexif().get(0x0112, 1) or 1) in (5, 6, 7, 8)
-    except Exception:  # any decoder failure: load_image reports it with its reason
-        return []
-    return [(w, h), (h, w)] if turned else [(w, h)]
-
-
-def _displayed_frame(img: dict, path: str) -> dict[str, Any]:
-    """``{"labels_frame": "displayed", "exif_orientation": N}`` when the entry's size is the image turned by its EXIF
-    orientation and not the stored one: its labels were made on the turned image, which ``data.exif=ignore`` does
-    not show the model (labels 40-90 px off their content, one generic warning;
-    :func:`~adaanchor.data.split_checks.displayed_frame_problem` refuses it). Else ``{}``."""
-    size = image_size(img)
-    real = image_file_sizes(path, size) if size is not None else []
-    if len(real) != 2 or real[0] == real[1] or (size[0], size[1]) != real[1]:
-        return {}
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return {"labels_frame": "displayed", "exif_orientation": int(im.getexif().get(0x0112, 1) or 1)}
+from .image_header import displayed_frame, image_file_sizes
 
 
 def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | None:
@@ -127,7 +94,9 @@ def _image_table(images: list, col: Collector, images_dir: Path, check_size: boo
             continue
         # Only what the instances need: a COCO image entry also carries URLs, licences, dates.
         table[img["id"]] = {"path": path, **{k: img[k] for k in ("width", "height", "crowdIndex") if k in img},
-                            **(_displayed_frame(img, path) if check_size else {})}
+                            **(displayed_frame(img, path) if check_size else {})}
+        if check_size and image_size(img) is None:  # no size given: the file's header bounds the keypoints
+            table[img["id"]]["file_sizes"] = image_file_sizes(path)
     return table, refused
 
 
@@ -190,7 +159,8 @@ def read_coco(
         keep_crowd: keep ``iscrowd=1`` annotations (for evaluation bookkeeping); default leaves them out.
         require_labelled: leave out annotations with no labelled keypoint (they have no training target).
         check_image_size: compare each image's ``width`` / ``height`` with the file's header (when the file
-            exists); a mismatch refuses the image's annotations.
+            exists); a mismatch refuses the image's annotations. An entry without a size has its file's header
+            read instead (when the file exists): the keypoints far outside that size are refused.
 
     Returns:
         A :class:`ReadResult`; ``instances`` in file order, with ``extra["iscrowd"]`` and the image's
@@ -290,7 +260,7 @@ def _annotation(ann: Any, i: int, spec: KeypointSpec, tables: tuple[dict, dict, 
         left_out.append(DataError(col.source, "no labelled keypoint", record=rec, field="keypoints"))
         return None
     size = image_size(img)
-    far = far_keypoint(xy, vis > 0, [size], spec.keypoints) if size is not None else None
+    far = far_keypoint(xy, vis > 0, [size] if size is not None else img.get("file_sizes", []), spec.keypoints)
     if far is not None:
         col.fail(far, record=rec, field="keypoints")
         return None

@@ -163,7 +163,7 @@ def far_from_image(points: np.ndarray, image: str, names: Sequence[str], sizes: 
     (:func:`.checks.far_keypoint`: more than one image width or height beyond its edge), or None. The size is read
     from the file's header (stored, and displayed when an EXIF tag turns it), once per image (``sizes`` caches it);
     an unreadable image is left to the image check."""
-    from .coco import image_file_sizes
+    from .image_header import image_file_sizes
 
     if image not in sizes:
         sizes[image] = image_file_sizes(image)
