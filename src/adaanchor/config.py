@@ -100,7 +100,7 @@ TOP_RANGES: dict[str, Checker] = {"seed": SEED}
 #: Every default. The ``strategy`` and ``model`` sections are derived from the registered classes
 #: (:data:`adaanchor.strategies.STRATEGIES`, :data:`adaanchor.models.backbones.BACKBONES`), the task sections
 #: (``bottomup``, ``centre``) from the tasks' defaults (:data:`adaanchor.strategies.tasks.TASKS`), the ``data`` section
-#: from :data:`adaanchor.data.build.DATA_DEFAULTS` (see :func:`defaults`).
+#: from :data:`adaanchor.data.data_config.DATA_DEFAULTS` (see :func:`defaults`).
 DEFAULTS: dict[str, Any] = {
     **TOP_DEFAULTS,
     "strategy": strategy_defaults(),
@@ -108,7 +108,7 @@ DEFAULTS: dict[str, Any] = {
     "model": model_defaults(),
     "train": TRAIN_DEFAULTS,
     "eval": EVAL_DEFAULTS,
-    "data": {},  # filled from adaanchor.data.build.DATA_DEFAULTS
+    "data": {},  # filled from adaanchor.data.data_config.DATA_DEFAULTS
 }
 
 #: A config file larger than this is refused before parsing (configs are a few KiB).
@@ -117,7 +117,7 @@ MAX_CONFIG_BYTES = 1 << 20
 
 def defaults() -> dict[str, Any]:
     """A deep copy of every default, including the ``data`` section."""
-    from .data.build import DATA_DEFAULTS
+    from .data.data_config import DATA_DEFAULTS
 
     d = copy.deepcopy(DEFAULTS)
     # Derived again on every call, so a strategy or backbone registered after import is a valid key too.
@@ -178,7 +178,7 @@ def _flat(section: str, table: Mapping[str, Checker]) -> dict[str, Checker]:
 
 def all_ranges() -> dict[str, Checker]:
     """Dotted key -> range or choice, for every option that has one, from the tables next to the defaults."""
-    from .data.build import DATA_RANGES
+    from .data.data_config import DATA_RANGES
     from .data.readers.formats import FORMATS
 
     data = {"format": choice(tuple(FORMATS), kind="data.format"), **DATA_RANGES}
@@ -204,7 +204,7 @@ def _check_ranges(plain: Mapping[str, Any], ref: Mapping[str, Any]) -> None:
                              f"{mult} (positive multiples of {mult})")
     if not str(plain["out_dir"]).strip():
         raise AdaAnchorError("config key 'out_dir' must be a non-empty path")
-    from .data.build import check_data_pairs
+    from .data.data_config import check_data_pairs
     from .data.paths import check_images
 
     check_images(plain["data"].get("images"))

@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from adaanchor.config import build_config
-from adaanchor.data.build import DATA_DEFAULTS, build_image_dataset
+from adaanchor.data.build import build_image_dataset
+from adaanchor.data.data_config import DATA_DEFAULTS
 from adaanchor.data.dataset import TopDownDataset
 from adaanchor.data.records import Instance
 from adaanchor.data.spec import load_spec

@@ -264,7 +264,8 @@ def test_one_split_named_by_hand_leaves_the_other_the_datasets_own(tmp_path, cap
     out = capsys.readouterr().out
     assert "| train | 12 | 12 |" in out and "| val | 4 | 4 |" in out, out
     assert "val images/val as given (data.split does not apply)" in out, out
-    from adaanchor.data.build import DATA_DEFAULTS, data_spec, read_split
+    from adaanchor.data.build import data_spec, read_split
+    from adaanchor.data.data_config import DATA_DEFAULTS
 
     part = {**DATA_DEFAULTS, "format": "yolo", "root": str(tmp_path / "ds"), "spec": str(tmp_path / "ds"),
             "train": "images/train", "val": ".", "split": {"by": "random", "val_fraction": 0.2, "seed": 0}}

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adaanchor.data.build import DATA_DEFAULTS, build_image_dataset
+from adaanchor.data.build import build_image_dataset
+from adaanchor.data.data_config import DATA_DEFAULTS
 from adaanchor.data.spec import load_spec
 from adaanchor.errors import AdaAnchorError
 

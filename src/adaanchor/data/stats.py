@@ -22,8 +22,8 @@ from .splits import shared_images, split_by_config
 
 
 def _plain(cfg: Any) -> dict[str, Any]:
-    """The ``data`` section as a plain dict, missing keys taken from :data:`~adaanchor.data.build.DATA_DEFAULTS`."""
-    from .build import DATA_DEFAULTS
+    """The ``data`` section as a plain dict, missing keys taken from :data:`~adaanchor.data.data_config.DATA_DEFAULTS`."""
+    from .data_config import DATA_DEFAULTS
 
     if hasattr(cfg, "_metadata") or type(cfg).__name__ == "DictConfig":
         from omegaconf import OmegaConf
@@ -173,7 +173,7 @@ def _check_data_keys(source: Mapping[str, Any]) -> None:
     """Refuse a key that is no option of the ``data`` section: the whole config passed in was read as a data
     section without a ``root`` (its ``model``, ``train``, ... ignored), and the default synthetic benchmark of 6000
     images was generated in ./data-cache and counted instead of the config's data."""
-    from .build import DATA_DEFAULTS
+    from .data_config import DATA_DEFAULTS
 
     for key in source:
         if key not in DATA_DEFAULTS:

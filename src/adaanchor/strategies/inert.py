@@ -81,7 +81,7 @@ def inert_data_options(cfg: Mapping[str, Any]) -> dict[str, str]:
     """``{data.section.key: why}`` for the options of a ``data`` section that this task or data format does not
     read, set to another value than the default: ``data.aug`` under a multi-person task (which augments with
     ``data.multi_aug``) and the reverse, the generators' ``data.synth`` / ``data.crowd`` for other data."""
-    from ..data.build import DATA_DEFAULTS
+    from ..data.data_config import DATA_DEFAULTS
     from .tasks import DEFAULT_TASK
 
     data = cfg.get("data") or {}
