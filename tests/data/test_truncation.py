@@ -125,7 +125,7 @@ def test_nme_split_by_the_input_edge():
 
 
 def test_eval_prints_the_split_only_when_landmarks_were_cut_off():
-    from adaanchor.cli.commands import format_eval
+    from adaanchor.cli.eval_command import format_eval
 
     m = {"vis_error": 1.0, "inv_error": 2.0, "vis_score": 0.9, "inv_score": 0.5, "nme": 0.05, "nme_vis": 0.04,
          "nme_inv": None, "fr": 0.01}

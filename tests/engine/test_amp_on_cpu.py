@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from adaanchor.config import build_config
-from adaanchor.engine import session
-from adaanchor.engine.session import amp_mode, amp_note
+from adaanchor.engine import amp
+from adaanchor.engine.amp import amp_mode, amp_note
 from adaanchor.engine.train import train
 
 CPU = torch.device("cpu")
@@ -28,14 +28,14 @@ def test_fp16_on_cpu_is_noted(tiny_overrides, capsys):
 
 
 def test_bf16_on_a_cpu_without_bfloat16_units_is_noted(tiny_overrides, capsys, monkeypatch):
-    monkeypatch.setattr(session, "bf16_native", lambda device: False)
+    monkeypatch.setattr(amp, "bf16_native", lambda device: False)
     assert amp_mode(CPU, "bf16") is None
     assert _train(tiny_overrides, "bf16")["steps"] == 1
     assert any("train.amp=bf16: this CPU has no bfloat16 units" in line for line in capsys.readouterr().err.splitlines())
 
 
 def test_bf16_on_a_cpu_with_bfloat16_units_trains_under_autocast(tiny_overrides, capsys, monkeypatch):
-    monkeypatch.setattr(session, "bf16_native", lambda device: True)
+    monkeypatch.setattr(amp, "bf16_native", lambda device: True)
     assert amp_mode(CPU, "bf16") == "bf16" and amp_note(CPU, "bf16") == []
     seen = []
     real = torch.autocast

@@ -16,7 +16,6 @@ from ..malloc import keep_freed_memory
 from .argtypes import finite, int_at_least
 from .commands import (
     cmd_demo,
-    cmd_eval,
     cmd_export,
     cmd_predict,
     cmd_score,
@@ -25,6 +24,7 @@ from .commands import (
     cmd_viz,
 )
 from .data_command import cmd_data_stats
+from .eval_command import cmd_eval
 from .sigterm import EXIT_SIGTERM, Terminated, sigterm_unwinds
 
 

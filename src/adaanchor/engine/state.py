@@ -23,6 +23,7 @@ from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..strategies.assign_ema import AssignEMA
 from ..strategies.inert import inert_warnings
+from .amp import amp_mode, amp_note
 from .assign_step import make_assign_ema
 from .checkpoint import load_checkpoint
 from .csvlog import CsvLog
@@ -33,8 +34,6 @@ from .rundir import check_out_dir, close_inherited_locks
 from .sampler import KeyedDataset, ResumableBatchSampler
 from .schedule import candidate_warning, describe_schedule, evaluation_note, milestones_in_steps, warmup_warning
 from .session import (
-    amp_mode,
-    amp_note,
     build_data,
     check_resume,
     load_resume,

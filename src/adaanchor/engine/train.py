@@ -26,6 +26,7 @@ from tqdm import tqdm
 from ..config_checks import check_config
 from ..malloc import keep_freed_memory
 from ..strategies import compute_loss
+from .amp import autocast
 from .assign_step import encode_step, update_ema
 from .csvlog import CsvLog
 from .dist import (
@@ -42,7 +43,7 @@ from .dist import (
 from .loss_watch import watch_loss
 from .rundir import absolute_paths, remove_empty_run_dir
 from .saving import TrainingError, save_checkpoint
-from .session import TermSignal, autocast, open_run_dir
+from .session import TermSignal, open_run_dir
 from .state import Run, setup_run, stop_workers
 from .stops import explain, loader_workers, record_end
 from .train_eval import evaluate_during_training, evaluate_model
