@@ -32,7 +32,7 @@ import torch
 from adaanchor.atomic import write_text_atomic
 from adaanchor.config import build_config
 from adaanchor.engine.run import build_system
-from adaanchor.engine.session import autocast
+from adaanchor.engine.amp import autocast
 from adaanchor.malloc import keep_freed_memory
 from adaanchor.strategies import compute_loss
 
