@@ -88,7 +88,10 @@ def test_the_predictor_flip_test_returns_the_people_of_the_merged_maps(runs, cro
     assert not np.array_equal(np.sort(plain.predict(img).pose_scores), np.sort(got.pose_scores))
     onnx = Predictor.from_run(runs[task], device="cpu", backend="onnx", overrides=over,
                               onnx_path=tmp_path / "flip.onnx")
-    assert onnx.info["flip_test"]
-    by_onnx = onnx.predict(img)
-    assert len(by_onnx) == len(got)
-    np.testing.assert_allclose(by_onnx.pose_scores, got.pose_scores, atol=1e-3)
+    assert onnx.info["flip_test"] and len(onnx.predict(img)) >= 1
+    # the same merged maps from onnxruntime's passes (the poses agree but where the grouping sits on a near-tie of a
+    # barely trained model's flat maps, docs/multi-person.md, ONNX)
+    by_onnx, by_torch = onnx.multi.heads(x), flip.multi.heads(x)
+    assert set(by_onnx) == set(by_torch)
+    for k, v in by_torch.items():
+        torch.testing.assert_close(by_onnx[k], v, atol=1e-4, rtol=1e-4)
