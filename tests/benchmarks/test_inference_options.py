@@ -61,5 +61,6 @@ def test_a_multi_person_run_evaluated_both_ways(tmp_path):
                 "strategy.name=heatmap", "train.max_steps=2", "train.eval_every=0", "bottomup.gamma=0.01"]) == 0
     assert main([str(run), "--option", "flip_test", "--name", "m", "--out", str(tmp_path)]) == 0
     (row,) = json.loads((tmp_path / "flip_test_m.json").read_text())["methods"]["bottomup heatmap"]
-    assert row["seed"] == 1 and set(row["off"]) == {"ap", "ap50", "ap75", "recall"} and row["on_s"] > 0
+    assert row["seed"] == 1 and set(row["off"]) == {"ap", "ap50", "ap75", "recall", "oracle_ap", "oracle_ap50"}
+    assert row["on_s"] > 0 and row["on"]["oracle_ap"] is not None
     assert "| AP | AP50 | AP75 | Recall |" in (tmp_path / "flip_test_m.md").read_text()

@@ -95,3 +95,27 @@ def test_the_predictor_flip_test_returns_the_people_of_the_merged_maps(runs, cro
     assert set(by_onnx) == set(by_torch)
     for k, v in by_torch.items():
         torch.testing.assert_close(by_onnx[k], v, atol=1e-4, rtol=1e-4)
+
+
+def test_the_benchmarks_cached_outputs_take_the_flip_test(runs):
+    """``engine.bottomup.predict_outputs`` (the demos' and benchmarks' evaluation, oracle tags included) with
+    ``flip_index``: each image's merged maps, as ``flip_outputs`` gives them."""
+    from adaanchor.engine import bottomup as eb
+    from adaanchor.engine.multi import split_ground_truth
+    from adaanchor.engine.run import build_split, load_for_eval, resolve_run
+    from adaanchor.strategies.flip_test import flip_outputs
+
+    cfg, ckpt = resolve_run(runs["bottomup"], need_weights=True)
+    model, st, _ = load_for_eval(cfg, ckpt, "cpu")
+    data = build_split(cfg, "val", st.stride, train=False, verbose=False)
+    cached = eb.predict_outputs(model, data, batch_size=1, strategy=st, flip_index=FLIP)
+    assert len(cached) == len(data) == 4
+    for (maps, meta), i in zip(cached, range(len(data))):
+        want = flip_outputs(model, st, data[i]["image"][None], FLIP)
+        assert maps["tags"].shape[2] == 2 and meta["image_id"] == data[i]["meta"]["image_id"]
+        for k, v in want.items():
+            torch.testing.assert_close(maps[k], v)
+    gt, _ = split_ground_truth(cfg, data)
+    m = eb.evaluate_bottomup(model, st, data, gt, sigmas=load_spec("coco").sigmas, gamma=0.01, gammas=(0.01,),
+                             oracle_tags=True, flip_index=FLIP)
+    assert 0 <= m["ap"] <= 1 and 0 <= m["oracle_tags"]["ap"] <= 1 and m["recall"] > 0

@@ -66,7 +66,7 @@ def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: 
     return out
 
 
-def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
+def split_ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
     """The val annotations, and the dataset. An annotation without ``area`` (CrowdPose) gets ``0.53 * w * h``
     of its box, xtcocotools' ``use_area=False`` scale, for AP and recall alike. With ``eval.max_images`` the
     first images only, and the ground truth cut to them (the images left out would count as misses); the same
@@ -117,7 +117,7 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     """
     t0 = time.time()
     spec = check_sigmas(cfg)
-    gt, dataset = _ground_truth(cfg, dataset)
+    gt, dataset = split_ground_truth(cfg, dataset)
     g = float(strategy.options["gamma"])
     dropped: dict[float, int] = {}
     flip = spec.flip_index if cfg.eval.get("flip_test") else None
@@ -187,5 +187,6 @@ def warn_nonfinite_poses(m: dict[str, Any], out: Any = None) -> None:
               "and were left out of the results: misses for AP and recall", file=out or sys.stderr)
 
 
-__all__ = ["eval_multi_command", "evaluate_multi", "format_multi_eval", "results_by_gamma", "warn_no_poses",
+__all__ = ["eval_multi_command", "evaluate_multi", "format_multi_eval", "results_by_gamma", "split_ground_truth",
+           "warn_no_poses",
            "warn_nonfinite_poses"]
