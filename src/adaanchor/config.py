@@ -77,8 +77,9 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "pck": [0.05, 0.1],
     "max_images": None,  # evaluate on the first N images only
-    # Top-down: predict each crop as it is and mirrored, and average the two (strategies/flip_test.py); off as in
-    # the paper's protocol (single scale, no flip) and every table here. Twice the inference cost.
+    # Predict each input as it is and mirrored and merge the two (strategies/flip_test.py: top-down the keypoints,
+    # multi-person the maps before decoding); off as in the paper's protocol (single scale, no flip) and every table
+    # here. Twice the inference cost.
     "flip_test": False,
 }
 EVAL_RANGES: dict[str, Checker] = {

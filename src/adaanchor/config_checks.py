@@ -134,16 +134,22 @@ def check_config(cfg: Any, what: str) -> None:
                         f"{what}(build_config('demo', ['train.max_steps=100']))")
 
 
+#: The tasks whose evaluation and prediction have a flip test (``eval.flip_test``): top-down averages the decoded
+#: points, the multi-person tasks the head maps before decoding (:mod:`adaanchor.strategies.flip_test`).
+FLIP_TEST_TASKS = ("topdown", "bottomup", "centre")
+
+
 def check_task_options(plain: Mapping[str, Any]) -> None:
-    """Options that only one task reads, refused for another rather than ignored: ``eval.flip_test`` is the
-    top-down flip test (the multi-person tasks test without a flip; HigherHRNet's averages the maps, not built)."""
+    """Options that only some tasks read, refused for another rather than ignored: ``eval.flip_test`` for a task
+    without a flip test (every registered task has one, :data:`FLIP_TEST_TASKS`; a task added to the registry has
+    none until its strategy merges its maps)."""
     task = plain.get("task")
-    if (plain.get("eval") or {}).get("flip_test") and task != "topdown":
-        raise AdaAnchorError(f"eval.flip_test=true is the top-down flip test (task=topdown); task={task} tests without "
-                             "a flip: set eval.flip_test=false")
+    if (plain.get("eval") or {}).get("flip_test") and task not in FLIP_TEST_TASKS:
+        raise AdaAnchorError(f"eval.flip_test=true: task={task} has no flip test (its strategy does not merge a "
+                             f"mirrored pass; tasks with one: {', '.join(FLIP_TEST_TASKS)}): set eval.flip_test=false")
 
 
-__all__ = ["SECTION_OFF", "bool_words", "check_base", "check_config", "check_elements", "check_keys", "check_task_options",
+__all__ = ["FLIP_TEST_TASKS", "SECTION_OFF", "bool_words", "check_base", "check_config", "check_elements", "check_keys", "check_task_options",
            "check_types", "section_error", "select"]
 
 

@@ -34,3 +34,33 @@ def test_a_run_evaluated_both_ways(tiny_overrides, tmp_path):
         doc = json.loads((tmp_path / f"{option}_t.json").read_text())
         (row,) = doc["methods"]["FixAnchor"]
         assert row["seed"] == 3 and row["off"]["vis_error"] != row["on"]["vis_error"] and row["on_s"] > 0
+
+
+def test_multi_person_rows_have_their_columns():
+    rows = [{"off": {"ap": 0.30, "ap50": 0.6, "ap75": 0.2, "recall": 0.5},
+             "on": {"ap": 0.32, "ap50": 0.61, "ap75": 0.25, "recall": 0.52}, "off_s": 1.0, "on_s": 2.1}]
+    md = to_markdown({"name": "m", "methods": {"bottomup adaanchor": rows}, "commit": "c", "threads": 1,
+                      "wall_seconds": 1})
+    assert "| Method | runs | AP | AP50 | AP75 | Recall | time with / without |" in md
+    assert "| bottomup adaanchor | 1 | +2.00 | +1.00 | +5.00 | +0.0200 | 2.10 |" in md
+    assert "| bottomup adaanchor | 1 | 30.00 → 32.00 | 60.00 → 61.00 |" in md and "Vis.Error" not in md
+
+
+@pytest.mark.slow  # a two-step multi-person training run (a few seconds)
+def test_a_multi_person_run_evaluated_both_ways(tmp_path):
+    import adaanchor
+    from adaanchor.bench.crowd import write_crowd_benchmark
+
+    crowd = tmp_path / "crowd"
+    write_crowd_benchmark(crowd, {"n_train": 4, "n_val": 3, "width": 64, "height": 48, "people": (2, 3)},
+                          progress=False, workers=1)
+    run = tmp_path / "bottomup_heatmap_test_s1"
+    tiny = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
+    assert cli(["train", str(tiny), "data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]",
+                "model.tiny_width=8", "train.batch_size=2", "train.progress=false", f"out_dir={run}",
+                "strategy.name=heatmap", "train.max_steps=2", "train.eval_every=0", "bottomup.gamma=0.01"]) == 0
+    assert main([str(run), "--option", "flip_test", "--name", "m", "--out", str(tmp_path)]) == 0
+    (row,) = json.loads((tmp_path / "flip_test_m.json").read_text())["methods"]["bottomup heatmap"]
+    assert row["seed"] == 1 and set(row["off"]) == {"ap", "ap50", "ap75", "recall", "oracle_ap", "oracle_ap50"}
+    assert row["on_s"] > 0 and row["on"]["oracle_ap"] is not None
+    assert "| AP | AP50 | AP75 | Recall |" in (tmp_path / "flip_test_m.md").read_text()

@@ -218,7 +218,7 @@ def test_a_multi_animal_project_trains_and_evaluates_multi_person(tmp_path, caps
     COCO JSON file ('file not found', a SLEAP file 'invalid JSON'), after the training; it scores the animals the
     reader gave the val split (the whole project's data is one DeepLabCut table split at random)."""
     from adaanchor.config import build_config
-    from adaanchor.engine.multi import _ground_truth
+    from adaanchor.engine.multi import split_ground_truth
     from adaanchor.engine.run import build_split
     from adaanchor.metrics.coco import coco_keypoint_ap
 
@@ -239,7 +239,7 @@ def test_a_multi_animal_project_trains_and_evaluates_multi_person(tmp_path, caps
 
     cfg = build_config(out / "config.yaml")
     val = build_split(cfg, "val", 4, train=False, verbose=False)
-    gt, _ = _ground_truth(cfg, val)
+    gt, _ = split_ground_truth(cfg, val)
     animals = [i for g in val.images for i in g]
     assert len(gt["annotations"]) == len(animals) > len(val) and {a["image_id"] for a in gt["annotations"]} == {
         g[0].image_id for g in val.images}

@@ -301,14 +301,14 @@ def test_ground_truth_is_the_evaluated_side_of_a_split_file(crowd, split):
     """One file split into train and val (data.split): the AP's ground truth holds the val images only, as with
     eval.max_images (the other side's people would count as missed)."""
     from adaanchor.data.build import build_image_dataset
-    from adaanchor.engine.multi import _ground_truth
+    from adaanchor.engine.multi import split_ground_truth
 
     over = ["data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]"]
     if split:
         over += ["data.train=val.json", "data.val=val.json", f"data.split.by={split}", "data.split.val_fraction=0.5"]
     cfg = build_config(TINY, over)
     ds = build_image_dataset(cfg.data, "val")
-    gt, _ = _ground_truth(cfg, ds)
+    gt, _ = split_ground_truth(cfg, ds)
     evaluated = {ds.images[i][0].image_id for i in range(len(ds))}
     assert {im["id"] for im in gt["images"]} == evaluated and len(evaluated) == (2 if split else 4)
     assert {a["image_id"] for a in gt["annotations"]} <= evaluated

@@ -65,8 +65,16 @@ def test_predict_flip_on_tensors_and_the_backend_on_arrays_agree():
     np.testing.assert_allclose(out["scores"], d.score.numpy(), atol=1e-6)
 
 
-def test_the_flip_test_is_top_down_only():
+def test_every_task_has_a_flip_test_and_a_new_one_is_refused_it(monkeypatch):
+    """Top-down averages points, the multi-person tasks merge maps (tests/strategies/test_flip_maps.py); a task added
+    to the registry has no flip test until its strategy merges its maps, and says so rather than ignoring it."""
+    from adaanchor.strategies.tasks import TASKS, Task, build_bottomup
+
     assert build_config(None, ["eval.flip_test=true"]).eval.flip_test is True
     assert build_config(None, []).eval.flip_test is False
-    with pytest.raises(AdaAnchorError, match=r"eval\.flip_test=true is the top-down flip test.*task=bottomup"):
-        build_config("bottomup_crowd", ["eval.flip_test=true"])
+    assert build_config("bottomup_crowd", ["eval.flip_test=true"]).eval.flip_test is True
+    assert build_config("bottomup_crowd", ["task=centre", "eval.flip_test=true"]).eval.flip_test is True
+    monkeypatch.setitem(TASKS, "other", Task(build=build_bottomup, multi_person=True))
+    assert build_config(None, ["task=other"]).task == "other"
+    with pytest.raises(AdaAnchorError, match=r"eval\.flip_test=true: task=other has no flip test"):
+        build_config(None, ["task=other", "eval.flip_test=true"])

@@ -26,6 +26,7 @@ from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
 from ..models.net import KeypointNet
 from ..safe_torch import safe_load
 from ..strategies import compute_loss
+from ..strategies.flip_test import flip_outputs
 from ..strategies.grouping import Poses, group_poses
 from ..strategies.tags import BottomUpStrategy
 from .checkpoint import atomic_save, rng_state, set_rng_state
@@ -110,13 +111,16 @@ def _load_state(path: str | Path, steps: int, batch_size: int, seed: int) -> dic
 
 
 @torch.no_grad()
-def predict_outputs(model: KeypointNet, dataset: BottomUpDataset, batch_size: int = 8) -> list[tuple[dict, dict]]:
+def predict_outputs(model: KeypointNet, dataset: BottomUpDataset, batch_size: int = 8, strategy: Any = None,
+                    flip_index: Any = None) -> list[tuple[dict, dict]]:
     """The model's outputs of every image, ``[(outputs with batch 1, meta), ...]`` in dataset order (batches of up
-    to ``batch_size`` consecutive images of one input size)."""
+    to ``batch_size`` consecutive images of one input size); with ``flip_index`` (the spec's flip permutation) the
+    flip test's maps, ``strategy.flip_merge`` of each image's and its mirror's
+    (:func:`~adaanchor.strategies.flip_test.flip_outputs`)."""
     model.eval()
     out: list[tuple[dict, dict]] = []
     for batch in _same_size_batches(dataset, batch_size):
-        o = model(batch["image"])
+        o = model(batch["image"]) if flip_index is None else flip_outputs(model, strategy, batch["image"], flip_index)
         for i, meta in enumerate(batch["meta"]):
             out.append(({k: v[i: i + 1] for k, v in o.items()}, meta))
     return out
@@ -201,14 +205,16 @@ def results_at(strategy: BottomUpStrategy, cached: Sequence[tuple[dict, dict]], 
 
 def evaluate_bottomup(model: KeypointNet, strategy: BottomUpStrategy, dataset: BottomUpDataset, gt: Any,
                       sigmas: Any | None = None, gamma: float | None = None,
-                      gammas: Sequence[float] = GAMMAS, oracle_tags: bool = False) -> dict[str, Any]:
+                      gammas: Sequence[float] = GAMMAS, oracle_tags: bool = False,
+                      flip_index: Any = None) -> dict[str, Any]:
     """AP family and recall at ``gamma`` (default the strategy's) and the sweep over ``gammas``, grouped by the
-    learned tags; with ``oracle_tags`` also grouped by oracle tags (:func:`oracle_poses`) under ``"oracle_tags"``.
+    learned tags; with ``oracle_tags`` also grouped by oracle tags (:func:`oracle_poses`) under ``"oracle_tags"``;
+    with ``flip_index`` on the flip test's merged maps (:func:`predict_outputs`).
 
     Returns ``ap, ap50, ap75, apm, apl, ar, recall, ap_by_gamma, recall_by_gamma, gamma, eval_s``.
     """
     t0 = time.time()
-    cached = predict_outputs(model, dataset)
+    cached = predict_outputs(model, dataset, strategy=strategy, flip_index=flip_index)
     g = float(strategy.options["gamma"] if gamma is None else gamma)
     out: dict[str, Any] = dict(multi_person_metrics(gt, results_at(strategy, cached, g), sigmas))
     out.update(gamma_sweep(lambda x: results_at(strategy, cached, x), gt, sigmas, gammas, known={g: dict(out)}))

@@ -5,7 +5,8 @@ Each image of the whole-image evaluation set goes through the model once (batch 
 follows each image's size); its poses are decoded and grouped at every threshold asked for right away, so
 only the COCO results are kept, not the model's outputs (which would not fit in memory on COCO val). The
 strategy is read through ``decode_poses(outputs, gamma)`` and ``options["gamma"]`` only
-(:mod:`adaanchor.strategies.tasks`).
+(:mod:`adaanchor.strategies.tasks`); with ``eval.flip_test`` each image also goes through mirrored and the two
+passes' maps are merged by the strategy's ``flip_merge`` before decoding (:mod:`adaanchor.strategies.flip_test`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..errors import AdaAnchorError
 from ..metrics.coco import crowdpose_ap
 from ..metrics.gt_subsets import gt_from_instances, gt_of_images, gt_of_kept
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
+from ..strategies.flip_test import flip_outputs
 from .ap_truth import dataset_people
 from .bottomup import pose_results
 
@@ -36,19 +38,23 @@ from .bottomup import pose_results
 @torch.no_grad()
 def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: Sequence[float],
                      device: torch.device | str = "cpu", progress: bool = False,
-                     dropped: dict[float, int] | None = None) -> dict[float, list[dict]]:
+                     dropped: dict[float, int] | None = None, flip_index: Any = None) -> dict[float, list[dict]]:
     """COCO results (original-image pixels, several people per image) of every image at each threshold.
 
     The model sees each item's ``image (1, 3, H, W)``; ``strategy.decode_poses`` returns poses in input
     pixels, mapped back through the inverse of the item's ``meta["affine"]``. ``dropped`` (when given) receives,
     per threshold, the number of poses left out for a NaN or infinite value (misses, as in top-down evaluation).
+    With ``flip_index`` (the spec's flip permutation) the flip test: the maps of the image and of its mirror merged
+    (:func:`~adaanchor.strategies.flip_test.flip_outputs`).
     """
     loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=collate)
     was_training = model.training
     model.eval()
     out: dict[float, list[dict]] = {float(g): [] for g in gammas}
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
-        outputs = {k: v.float() for k, v in model(batch["image"].to(device)).items()}
+        x = batch["image"].to(device)
+        outputs = ({k: v.float() for k, v in model(x).items()} if flip_index is None
+                   else flip_outputs(model, strategy, x, flip_index))
         meta = batch["meta"][0]
         for g, results in out.items():
             poses = strategy.decode_poses(outputs, gamma=g)[0]
@@ -60,7 +66,7 @@ def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: 
     return out
 
 
-def _ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
+def split_ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Dataset]:
     """The val annotations, and the dataset. An annotation without ``area`` (CrowdPose) gets ``0.53 * w * h``
     of its box, xtcocotools' ``use_area=False`` scale, for AP and recall alike. With ``eval.max_images`` the
     first images only, and the ground truth cut to them (the images left out would count as misses); the same
@@ -100,7 +106,8 @@ def check_sigmas(cfg: Any) -> Any:
 
 def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
                    progress: bool = False, sweep: bool = False) -> tuple[dict[str, Any], list[dict]]:
-    """AP family (pycocotools, the spec's OKS sigmas) and keypoint recall at ``bottomup.gamma``; with
+    """AP family (pycocotools, the spec's OKS sigmas) and keypoint recall at ``bottomup.gamma`` (with the flip test
+    where ``eval.flip_test`` says so); with
     ``sweep`` also ``ap_by_gamma``/``recall_by_gamma`` over :data:`~adaanchor.metrics.sweep.GAMMAS`; for
     ``data.format=crowdpose`` also the official CrowdPose AP (easy/medium/hard) under ``crowdpose``.
 
@@ -110,10 +117,12 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     """
     t0 = time.time()
     spec = check_sigmas(cfg)
-    gt, dataset = _ground_truth(cfg, dataset)
+    gt, dataset = split_ground_truth(cfg, dataset)
     g = float(strategy.options["gamma"])
     dropped: dict[float, int] = {}
-    res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress, dropped)
+    flip = spec.flip_index if cfg.eval.get("flip_test") else None
+    res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress, dropped,
+                           flip)
     m: dict[str, Any] = dict(multi_person_metrics(gt, res[g], spec.sigmas))
     if dropped.get(g):  # only then: the key would widen every run's eval log
         m["nonfinite_poses"] = dropped[g]
@@ -178,5 +187,6 @@ def warn_nonfinite_poses(m: dict[str, Any], out: Any = None) -> None:
               "and were left out of the results: misses for AP and recall", file=out or sys.stderr)
 
 
-__all__ = ["eval_multi_command", "evaluate_multi", "format_multi_eval", "results_by_gamma", "warn_no_poses",
+__all__ = ["eval_multi_command", "evaluate_multi", "format_multi_eval", "results_by_gamma", "split_ground_truth",
+           "warn_no_poses",
            "warn_nonfinite_poses"]

@@ -23,7 +23,7 @@ from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..models.precision import check_precision, with_precision
 from ..strategies import ANCHOR_STRATEGY_NAMES
-from ..strategies.flip_test import FlipBackend
+from ..strategies.flip_test import FlipBackend, FlipHeads
 from .arguments import check_batch_size, check_boxes_inside, check_load_options, image_ids_of, named_triples
 from .boxes import Boxes, as_boxes, load_detections, no_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
@@ -86,7 +86,8 @@ class Predictor:
                 they are.
             overrides: ``key=value`` options over the run's config; ``data.bit_depth=12`` declares the bit depth of
                 16-bit image files and integer arrays (by default the run's, as its training read its images);
-                ``eval.flip_test=true`` predicts each crop also mirrored and averages the two (top-down runs,
+                ``eval.flip_test=true`` predicts each crop also mirrored and averages the two (top-down runs: the
+                keypoints; multi-person runs: the head maps, before the people are decoded;
                 :mod:`adaanchor.strategies.flip_test`; ``info["flip_test"]`` says so).
             precision: ``"fp32"``, or ``"bf16"`` with the torch backend: the backbone in bfloat16, the heads in
                 float32 (:mod:`adaanchor.models.precision`; refused where the device has no bfloat16 units).
@@ -127,8 +128,11 @@ class Predictor:
         info.update({"device": str(dev), "backend": backend, "run": str(target), "crop": str(cfg.data.crop)})
         be, multi = batch_runner(model, strategy, backend, onnx_path, size, spec.keypoints, dev, threads, digest,
                                  multiple)
-        if cfg.eval.get("flip_test"):  # the run's eval.flip_test (an override eval.flip_test=true): top-down only
-            be = FlipBackend(be, spec.flip_index)
+        if cfg.eval.get("flip_test"):  # the run's eval.flip_test (an override eval.flip_test=true)
+            if multi is not None:  # the maps of both passes merged, then one set of people decoded
+                multi.heads = FlipHeads(multi.heads, strategy, spec.flip_index)
+            else:  # the decoded points of both passes averaged
+                be = FlipBackend(be, spec.flip_index)
             info["flip_test"] = True
         if multi is not None:
             info["task"] = str(cfg.task)

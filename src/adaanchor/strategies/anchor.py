@@ -44,6 +44,7 @@ from .assigners import (
 )
 from .assigners import select_cells as assign_select
 from .base import Decoded, Encoded, PointTarget, Strategy, Target
+from .flip_test import mean_confidence_logits, mean_offsets
 from .local_offsets import LOCAL_ABOUT, local_about_for, local_targets
 
 
@@ -315,6 +316,15 @@ class AnchorStrategy(Strategy):
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:
         """Argmax of confidence per type gives the anchor; keypoint = anchor + offset (+ local, eq. 12)."""
         return decode_anchor(outputs, self.num_keypoints, self.stride, self.refine)
+
+    def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
+        """The two passes' confidences averaged (as the logit of the mean ``sigmoid``), their anchor and local offsets
+        averaged with the mirrored pass's x components negated (:mod:`.flip_test`)."""
+        out = {"conf": mean_confidence_logits(plain["conf"], mirrored["conf"], flip_index)}
+        for name in ("offset", "local"):
+            if name in self.heads:
+                out[name] = mean_offsets(plain[name], mirrored[name], flip_index)
+        return out
 
     @torch.no_grad()
     def predict(self, model: Any, images: Tensor) -> Decoded:

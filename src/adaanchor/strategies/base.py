@@ -151,6 +151,13 @@ class Strategy:
         """Single-instance decoding: one keypoint per type."""
         raise NotImplementedError
 
+    def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
+        """The multi-person flip test's maps: ``plain`` (the outputs of an input) merged with ``mirrored`` (those of its
+        mirror) head by head, ``flip_index (K,)`` the spec's flip permutation; decoding then reads the result as it
+        reads one pass's outputs. The rules are :mod:`adaanchor.strategies.flip_test`'s. A strategy without dense maps
+        (regression) has none: its flip test is the top-down one, which averages decoded points."""
+        raise NotImplementedError(f"strategy '{self.name}' has no output maps to merge for a flip test")
+
     def predict(self, model: Any, images: Tensor) -> Decoded:
         """Inference: ``model`` on ``images (B, 3, H, W)``, decoded. A strategy may read less than every output
         map where its decoding allows it (the anchor strategies do); the result is that of

@@ -41,6 +41,7 @@ from ..ranges import PROB, Checker, at_least, between, choice, positive
 from .assign_targets import cell_distances2, offsets_to, pair_map
 from .assigners import instance_area
 from .base import Decoded, Encoded, Strategy, Target
+from .flip_test import mean_offsets
 from .grouping import Poses
 from .multi import MultiDecoded, decode_multi
 
@@ -196,6 +197,12 @@ class CentreStrategy(Strategy):
         return owner, cells
 
     # ---- inference --------------------------------------------------------------------------------
+    def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
+        """The centre strategy's merged maps (one type, the centre, its own mirror) and the pose offsets averaged with
+        the mirrored pass's types permuted and x components negated (:mod:`.flip_test`)."""
+        centre = self.centre.flip_merge(self._centre_outputs(plain), self._centre_outputs(mirrored), np.zeros(1, np.int64))
+        return {**centre, "poseoff": mean_offsets(plain["poseoff"], mirrored["poseoff"], flip_index)}
+
     @torch.no_grad()
     def decode_centres(self, outputs: dict[str, Tensor], gamma: float | None = None) -> MultiDecoded:
         """Centres at threshold ``gamma`` (default the option): :class:`MultiDecoded` with ``K = 1``."""

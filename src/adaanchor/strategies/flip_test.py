@@ -1,7 +1,9 @@
-"""Flip testing (``eval.flip_test``): a top-down input predicted as it is and mirrored, the two averaged.
+"""Flip testing (``eval.flip_test``): an input predicted as it is and mirrored, the two passes merged.
 
 The paper tests without it (single scale, no flip), and so does every table here; pose libraries commonly
-offer it for a little accuracy at twice the inference cost. The mirrored pass's keypoints are mirrored back
+offer it for a little accuracy at twice the inference cost.
+
+**Top-down** (``task=topdown``): the two passes' decoded points are averaged. The mirrored pass's keypoints are mirrored back
 (``x -> W - 1 - x``, about the crop's centre as the training flip mirrors, pixel centres at integers) and their
 left / right labels swapped (the spec's flip pairs). Then:
 
@@ -13,6 +15,26 @@ left / right labels swapped (the spec's flip pairs). Then:
 
 The same function serves torch tensors (``adaanchor eval``) and numpy arrays (the predictor's backends, the ONNX
 graph included).
+
+**Multi-person tasks** (``task=bottomup``, ``task=centre``): decoded people cannot be matched across two passes,
+so the *maps* are merged before decoding, as HigherHRNet's and DEKR's flip tests do; decoding and grouping then run
+once on the merged maps and give one set of people. Each strategy merges its own heads (``Strategy.flip_merge``),
+by these rules:
+
+- every map of the mirrored pass is mirrored back along the width (``torch.flip`` on the last dim) and its keypoint
+  channels permuted by the spec's flip pairs (type ``k`` of the input is type ``flip_index[k]`` of the mirror);
+- confidences (the anchor strategies' ``conf``), heatmaps and the centre heatmap: the mean of the two passes (of the
+  confidences, ``sigmoid(conf)``, stored back as a logit, so that decoding reads the mean confidence);
+- offset maps (``offset``, ``local``, the centre task's ``poseoff``): the x component negated after mirroring (an
+  offset to the right is one to the left in the mirror), then the mean with the plain pass. This needs the cell grid
+  to be symmetric: cell ``j`` of a map of width ``w`` is centred at ``s * j + (s - 1) / 2`` in an input of width
+  ``W = s * w``, which ``x -> W - 1 - x`` takes to the centre of cell ``w - 1 - j``, so the mirrored-back cell holds the
+  same anchor (:func:`flip_outputs` refuses maps whose width times the stride is not the input's);
+- associative-embedding tags: the two passes' tags, mirrored back and permuted, are **concatenated** into a 2-D tag
+  per keypoint (HigherHRNet's), ``tags (B, K, 2, h, w)``; the grouping compares tag vectors by their root mean square
+  difference (:mod:`adaanchor.strategies.grouping`), which is the one-pass distance where the passes agree, so
+  ``bottomup.tag_threshold`` keeps its meaning. Concatenated, the two passes need not give a person the same tag
+  value (an averaged tag would merge two people whose values the passes exchange).
 """
 
 from __future__ import annotations
@@ -24,6 +46,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..errors import AdaAnchorError
 from .base import Decoded
 
 
@@ -68,4 +91,86 @@ class FlipBackend:
         return average_flipped(plain, mirrored, self.flip_index, int(x.shape[-1]))
 
 
-__all__ = ["FlipBackend", "average_flipped", "mirror_back", "predict_flip"]
+# ---- multi-person: the maps ------------------------------------------------------------------------------------
+
+
+def _index(flip_index: Any, device: torch.device) -> Tensor:
+    return torch.as_tensor(np.asarray(flip_index), dtype=torch.long).to(device)
+
+
+def mirror_types(x: Tensor, flip_index: Any) -> Tensor:
+    """``x (B, K, ..., h, w)``, per-type maps of the mirrored input, as maps of the input: mirrored back along the
+    width, channel ``k`` taken from channel ``flip_index[k]``."""
+    return torch.flip(x, dims=(-1,))[:, _index(flip_index, x.device)]
+
+
+def mirror_pairs(x: Tensor, flip_index: Any) -> Tensor:
+    """``x (B, 2K, h, w)``, per-type ``(x, y)`` offsets of the mirrored input (channel ``2k`` x, ``2k + 1`` y), as
+    offsets of the input: mirrored back, types permuted, the x components negated."""
+    b, c, h, w = x.shape
+    y = torch.flip(x, dims=(-1,)).reshape(b, c // 2, 2, h, w)[:, _index(flip_index, x.device)]
+    sign = torch.tensor([-1.0, 1.0], dtype=y.dtype, device=y.device).view(1, 1, 2, 1, 1)
+    return (y * sign).reshape(b, c, h, w)
+
+
+def mean_maps(plain: Tensor, mirrored: Tensor, flip_index: Any) -> Tensor:
+    """Heatmaps: the mean of ``plain`` and the mirrored pass's maps mirrored back (:func:`mirror_types`)."""
+    return (plain + mirror_types(mirrored, flip_index)) / 2
+
+
+def mean_offsets(plain: Tensor, mirrored: Tensor, flip_index: Any) -> Tensor:
+    """Offset maps ``(B, 2K, h, w)``: the mean of ``plain`` and the mirrored pass's (:func:`mirror_pairs`)."""
+    return (plain + mirror_pairs(mirrored, flip_index)) / 2
+
+
+def mean_confidence_logits(plain: Tensor, mirrored: Tensor, flip_index: Any) -> Tensor:
+    """Confidence logits: the logit of the mean of the two passes' ``sigmoid`` (computed in float64, so that a pass
+    merged with its own mirror comes back to float32 rounding)."""
+    p = (torch.sigmoid(plain.double()) + torch.sigmoid(mirror_types(mirrored, flip_index).double())) / 2
+    return torch.logit(p, eps=1e-15).to(plain.dtype)
+
+
+def concat_tags(plain: Tensor, mirrored: Tensor, flip_index: Any) -> Tensor:
+    """Tags ``(B, K, h, w)`` of the two passes as one 2-D tag per keypoint and cell, ``(B, K, 2, h, w)``: the plain
+    pass's first, the mirrored pass's (mirrored back, types permuted) second."""
+    return torch.stack([plain, mirror_types(mirrored, flip_index)], dim=2)
+
+
+def check_symmetric_grid(maps: Mapping[str, Tensor], width: int, stride: int) -> None:
+    """Refuse maps whose width ``w`` is not ``width / stride``: their cells are not mirrored onto cells by the
+    input's mirror, so a map mirrored back would be shifted (the multi-person inputs are padded to a multiple of the
+    stride, which makes them so)."""
+    for name, m in maps.items():
+        if int(m.shape[-1]) * int(stride) != int(width):
+            raise AdaAnchorError(f"flip test: the map '{name}' is {int(m.shape[-1])} cells wide at stride {stride} for "
+                                 f"an input {width} px wide; the mirrored cells match only where the input is the "
+                                 "map's width times the stride (pad the input to a multiple of the stride)")
+
+
+def flip_outputs(run: Callable[[Tensor], Mapping[str, Tensor]], strategy: Any, x: Tensor,
+                 flip_index: Any) -> dict[str, Tensor]:
+    """The multi-person flip test's maps: ``run`` (the network: input ``(B, 3, H, W)`` -> head maps) on ``x`` and on
+    its mirror, merged by ``strategy.flip_merge`` (float32 maps; see the module docstring)."""
+    plain = {k: v.float() for k, v in run(x).items()}
+    mirrored = {k: v.float() for k, v in run(torch.flip(x, dims=(-1,))).items()}
+    check_symmetric_grid(plain, int(x.shape[-1]), int(strategy.stride))
+    return strategy.flip_merge(plain, mirrored, np.asarray(flip_index, dtype=np.int64))
+
+
+class FlipHeads:
+    """A multi-person predictor's network (``(1, 3, H, W)`` -> head maps, :class:`~adaanchor.predict.multi.TorchHeads`
+    or :class:`~adaanchor.predict.backends.OnnxHeads`) with the flip test: the maps of :func:`flip_outputs`."""
+
+    def __init__(self, heads: Callable[[Tensor], Mapping[str, Tensor]], strategy: Any, flip_index: np.ndarray):
+        self.heads, self.strategy = heads, strategy
+        self.flip_index = np.asarray(flip_index, dtype=np.int64)
+        self.name = getattr(heads, "name", "?")
+
+    def __call__(self, x: Tensor) -> dict[str, Tensor]:
+        with torch.inference_mode():
+            return flip_outputs(self.heads, self.strategy, x, self.flip_index)
+
+
+__all__ = ["FlipBackend", "FlipHeads", "average_flipped", "check_symmetric_grid", "concat_tags", "flip_outputs",
+           "mean_confidence_logits", "mean_maps", "mean_offsets", "mirror_back", "mirror_pairs", "mirror_types",
+           "predict_flip"]

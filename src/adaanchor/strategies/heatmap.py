@@ -19,6 +19,7 @@ from torch import Tensor
 from ..coords import cell_centers, input_to_cell
 from ..ranges import positive
 from .base import Decoded, Encoded, Strategy, Target
+from .flip_test import mean_maps
 
 
 class HeatmapStrategy(Strategy):
@@ -62,6 +63,10 @@ class HeatmapStrategy(Strategy):
         weight = use.any(dim=1).float().view(b, k, 1, 1).expand(b, k, h, w).contiguous()
         kept = float(use.sum() / (visibility > 0).sum().clamp(min=1))
         return Encoded({"heatmap": Target(target, weight)}, {"kept_frac": kept})
+
+    def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
+        """The heatmaps' mean, the mirrored pass's mirrored back with its types permuted (:mod:`.flip_test`)."""
+        return {"heatmap": mean_maps(plain["heatmap"], mirrored["heatmap"], flip_index)}
 
     @torch.no_grad()
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:

@@ -31,6 +31,7 @@ from ..errors import AdaAnchorError
 from ..ranges import PROB, Checker, at_least, choice, each, positive
 from .ae_loss import PUSH_KINDS, loss_kind
 from .base import Decoded, Encoded, Strategy, Target
+from .flip_test import concat_tags
 from .grouping import Poses, group_poses
 from .multi import MultiDecoded, decode_multi
 
@@ -138,6 +139,13 @@ class BottomUpStrategy(Strategy):
         return torch.where(torch.isfinite(best), owner + 1, torch.zeros_like(owner))
 
     # ---- inference --------------------------------------------------------------------------------
+    def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
+        """The wrapped strategy's merged maps, and the two passes' tags concatenated into ``tags (B, K, 2, h, w)``
+        (HigherHRNet's 2-D tags; the grouping compares tag vectors, :mod:`.flip_test`)."""
+        inner = [{k: v for k, v in d.items() if k != "tags"} for d in (plain, mirrored)]
+        return {**self.inner.flip_merge(inner[0], inner[1], flip_index),
+                "tags": concat_tags(plain["tags"], mirrored["tags"], flip_index)}
+
     @torch.no_grad()
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:
         """Single-instance decoding of the wrapped strategy (the tags are not needed for it)."""
@@ -145,12 +153,18 @@ class BottomUpStrategy(Strategy):
 
     @torch.no_grad()
     def decode_multi(self, outputs: dict[str, Tensor], gamma: float | None = None) -> tuple[MultiDecoded, Tensor]:
-        """Keypoints of every type at threshold ``gamma`` (default the option) and their tags ``(B, K, M)``."""
+        """Keypoints of every type at threshold ``gamma`` (default the option) and their tags ``(B, K, M)``; tag
+        vectors ``(B, K, M, D)`` where the tags are ``(B, K, D, h, w)`` (the flip test's, ``D = 2``)."""
         o = self.options
         dec = decode_multi(self, outputs, o["gamma"] if gamma is None else float(gamma), o["max_candidates"],
                            o["merge_radius"])
-        b, k, h, w = outputs["tags"].shape
-        tag = torch.gather(outputs["tags"].float().reshape(b, k, h * w), 2, dec.cell)
+        tags = outputs["tags"].float()
+        if tags.dim() == 5:
+            b, k, d, h, w = tags.shape
+            idx = dec.cell.unsqueeze(2).expand(b, k, d, dec.cell.shape[-1])
+            return dec, torch.gather(tags.reshape(b, k, d, h * w), 3, idx).transpose(2, 3)
+        b, k, h, w = tags.shape
+        tag = torch.gather(tags.reshape(b, k, h * w), 2, dec.cell)
         return dec, tag
 
     @torch.no_grad()
@@ -163,7 +177,7 @@ class BottomUpStrategy(Strategy):
         return self.group_decoded(dec, tag, gamma)
 
     def group_decoded(self, dec: MultiDecoded, tag: Tensor, gamma: float) -> list[Poses]:
-        """Group the keypoints of :meth:`decode_multi` (``tag (B, K, M)``) whose score is >= ``gamma`` into poses per
+        """Group the keypoints of :meth:`decode_multi` (``tag (B, K, M)`` or ``(B, K, M, D)``) whose score is >= ``gamma`` into poses per
         image, in input pixels. With ``refine``, the other decoded keypoints are the candidates that fill gaps."""
         o = self.options
         valid = dec.valid & (dec.score >= gamma)
