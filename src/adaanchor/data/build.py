@@ -15,6 +15,7 @@ from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .bottomup import BOTTOMUP_AUG, BottomUpDataset, group_by_image
 from .data_config import check_data_pairs
 from .dataset import EXIF_MODES, TopDownDataset
+from .image_cache import DEFAULT_CACHE_MB
 from .paths import (
     COCO_JSON_FORMATS,
     _resolve,
@@ -149,6 +150,7 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         aug=dict(data_cfg.get("aug") or {}),
         transform=transform,
         cache_images=bool(data_cfg["cache_images"]),
+        cache_mb=cache_mb_of(data_cfg),
         exif=_exif_mode(data_cfg),
         truncation=Truncation.from_config(data_cfg.get("truncation"), train),
         bit_depth=bit_depth_of(data_cfg),
@@ -169,6 +171,7 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     train = (split == "train") if train is None else train
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
                            multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
+                           cache_mb=cache_mb_of(data_cfg),
                            exif=_exif_mode(data_cfg), bit_depth=bit_depth_of(data_cfg))
 
 
@@ -180,6 +183,11 @@ def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
     if on:
         raise AdaAnchorError(f"{', '.join(on)} act on top-down crops (task=topdown); the multi-person tasks read whole "
                              "images: set them to false / 0 (data.multi_aug.translation moves people to the border)")
+
+
+def cache_mb_of(data_cfg: Mapping[str, Any]) -> float:
+    """``data.cache_mb`` (its default when a config written before the key lacks it)."""
+    return float(data_cfg.get("cache_mb", DEFAULT_CACHE_MB))
 
 
 def bit_depth_of(data_cfg: Mapping[str, Any]) -> int | None:
