@@ -28,7 +28,7 @@ from .paths import (
 from .readers import ReadResult
 from .readers.guess import format_hint
 from .spec import KeypointSpec
-from .spec_source import load_spec
+from .spec_source import is_builtin_name, load_spec
 from .split_checks import check_one_per_image, displayed_frame_problem
 from .splits import split_one_file
 from .truncation import Truncation
@@ -46,7 +46,9 @@ def data_spec(data_cfg: Mapping[str, Any]) -> KeypointSpec:
             # custom.yaml reads the spec from the data (data.spec: ${data.root}): a typo in the root is not a spec's
             raise DataError(Path(str(root)).expanduser(), "no such file or folder (data.root; the keypoint names are "
                             "read from the data there)")
-        if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and Path(spec).expanduser().is_dir():
+        # A built-in name wins over a folder of that name (is_builtin_name): data.spec=coco in a folder holding coco/.
+        if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and \
+                not is_builtin_name(spec) and Path(spec).expanduser().is_dir():
             spec = annotation_path(data_cfg, "train")
         return load_spec(spec)
 
