@@ -2,7 +2,8 @@
 
 Every process that reads images keeps its own cache: the data-loader workers (each holds its own copy of the
 training set) and the training process (the evaluation split, and the training split with ``train.workers=0``).
-``data.cache_mb`` is the most the training keeps in all; it is split evenly among those processes
+``data.cache_mb`` is the most the training keeps in all (under torchrun: each training process with its workers);
+it is split evenly among those processes
 (:func:`split_among`, called where the training's data loader is made; a worker started by ``spawn``, which
 inherits nothing, takes its loader's worker count plus the training process). All the caches of one process share
 its share, so the training and evaluation splits together stay within it. An image that does not fit is decoded
