@@ -88,11 +88,11 @@ def _sizeless(root: Path, first: tuple[float, float], keep_file: bool = True) ->
 def test_coco_entry_without_a_size_is_bounded_by_its_image_file(tmp_path, monkeypatch):
     """An image entry without ``width`` / ``height`` skipped the check (x = 1e30 was read); its file's header now
     gives the size, read once for the image's two annotations."""
-    from adaanchor.data.readers import coco
+    from adaanchor.data.readers import image_header
 
     reads: list[str] = []
-    real = coco.image_file_sizes
-    monkeypatch.setattr(coco, "image_file_sizes", lambda path, *a: reads.append(path) or real(path, *a))
+    real = image_header._read_header
+    monkeypatch.setattr(image_header, "_read_header", lambda path, *a: reads.append(path) or real(path, *a))
     path = _sizeless(tmp_path, (1e30, 20.0))
     with pytest.raises(DataError) as e:
         FORMATS["coco"](path, load_spec("coco"))

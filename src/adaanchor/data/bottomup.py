@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 from ..coords import outside_frame
 from ..errors import DataError
 from .dataset import DatasetImages
+from .image_cache import DEFAULT_CACHE_MB
 from .records import Instance
 from .spec import KeypointSpec
 from .transforms import apply_affine, crop_affine, flip_keypoints, invert_affine, warp_image
@@ -116,7 +117,7 @@ class BottomUpDataset(Dataset):
         train: augment (numpy's global RNG, seeded per sample by the training sampler).
         aug: options of :data:`BOTTOMUP_AUG`.
         short_side, multiple: test-time resizing (see :func:`eval_affine`).
-        cache_images: keep decoded images in memory.
+        cache_images: keep decoded images in memory, up to ``cache_mb`` MiB (:mod:`.image_cache`).
         exif: ``"ignore"`` or ``"apply"``: the EXIF orientation of the images, as ``data.exif`` says
             (:class:`~adaanchor.data.dataset.DatasetImages`, as the top-down dataset reads them).
         bit_depth: the bit depth of integer images wider than 8 bits (``data.bit_depth``; None: guessed per image).
@@ -124,7 +125,8 @@ class BottomUpDataset(Dataset):
 
     def __init__(self, images: Sequence[Sequence[Instance]], spec: KeypointSpec, input_size: Sequence[int],
                  train: bool = False, aug: Mapping[str, Any] | None = None, short_side: int | None = None,
-                 multiple: int = 32, cache_images: bool = False, exif: str = "ignore", bit_depth: int | None = None):
+                 multiple: int = 32, cache_images: bool = False, exif: str = "ignore", bit_depth: int | None = None,
+                 cache_mb: float = DEFAULT_CACHE_MB):
         self.images = [list(g) for g in images]
         if any(not g for g in self.images):
             raise ValueError("every image group needs at least one instance (its path and id come from it)")
@@ -133,7 +135,7 @@ class BottomUpDataset(Dataset):
         self.aug = {**BOTTOMUP_AUG, **(aug or {})}
         self.short_side = int(short_side or min(self.out_wh))
         self.multiple = int(multiple)
-        self._images = DatasetImages(cache_images, exif, bit_depth)
+        self._images = DatasetImages(cache_images, exif, bit_depth, cache_mb)
 
     def __len__(self) -> int:
         return len(self.images)

@@ -15,6 +15,7 @@ from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .bottomup import BOTTOMUP_AUG, BottomUpDataset, group_by_image
 from .data_config import check_data_pairs
 from .dataset import EXIF_MODES, TopDownDataset
+from .image_cache import DEFAULT_CACHE_MB
 from .paths import (
     COCO_JSON_FORMATS,
     _resolve,
@@ -27,7 +28,7 @@ from .paths import (
 from .readers import ReadResult
 from .readers.guess import format_hint
 from .spec import KeypointSpec
-from .spec_source import load_spec
+from .spec_source import is_builtin_name, load_spec
 from .split_checks import check_one_per_image, displayed_frame_problem
 from .splits import split_one_file
 from .truncation import Truncation
@@ -45,7 +46,9 @@ def data_spec(data_cfg: Mapping[str, Any]) -> KeypointSpec:
             # custom.yaml reads the spec from the data (data.spec: ${data.root}): a typo in the root is not a spec's
             raise DataError(Path(str(root)).expanduser(), "no such file or folder (data.root; the keypoint names are "
                             "read from the data there)")
-        if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and Path(spec).expanduser().is_dir():
+        # A built-in name wins over a folder of that name (is_builtin_name): data.spec=coco in a folder holding coco/.
+        if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and \
+                not is_builtin_name(spec) and Path(spec).expanduser().is_dir():
             spec = annotation_path(data_cfg, "train")
         return load_spec(spec)
 
@@ -149,6 +152,7 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         aug=dict(data_cfg.get("aug") or {}),
         transform=transform,
         cache_images=bool(data_cfg["cache_images"]),
+        cache_mb=cache_mb_of(data_cfg),
         exif=_exif_mode(data_cfg),
         truncation=Truncation.from_config(data_cfg.get("truncation"), train),
         bit_depth=bit_depth_of(data_cfg),
@@ -169,6 +173,7 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     train = (split == "train") if train is None else train
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
                            multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
+                           cache_mb=cache_mb_of(data_cfg),
                            exif=_exif_mode(data_cfg), bit_depth=bit_depth_of(data_cfg))
 
 
@@ -180,6 +185,11 @@ def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
     if on:
         raise AdaAnchorError(f"{', '.join(on)} act on top-down crops (task=topdown); the multi-person tasks read whole "
                              "images: set them to false / 0 (data.multi_aug.translation moves people to the border)")
+
+
+def cache_mb_of(data_cfg: Mapping[str, Any]) -> float:
+    """``data.cache_mb`` (its default when a config written before the key lacks it)."""
+    return float(data_cfg.get("cache_mb", DEFAULT_CACHE_MB))
 
 
 def bit_depth_of(data_cfg: Mapping[str, Any]) -> int | None:

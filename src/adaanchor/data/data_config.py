@@ -14,6 +14,7 @@ from ..errors import AdaAnchorError
 from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, choices, positive
 from .bottomup import BOTTOMUP_AUG
 from .dataset import AUG_DEFAULTS, EXIF_MODES
+from .image_cache import DEFAULT_CACHE_MB
 from .truncation import TRUNCATION_DEFAULTS
 
 DATA_DEFAULTS: dict[str, Any] = {
@@ -37,7 +38,11 @@ DATA_DEFAULTS: dict[str, Any] = {
     # per image (the smallest of 8, 10, 12, 14, 16 bits that holds the largest value: a dark 12-bit frame then
     # reads as 8-bit, brighter than its neighbours); a number scales every image alike (docs/datasets.md).
     "bit_depth": None,
-    "cache_images": True,  # keep decoded images in memory
+    "cache_images": True,  # keep decoded images in memory, up to cache_mb
+    # The most decoded-image memory (MiB) the training keeps in all, split evenly among the processes that read
+    # images (data workers and the training process; adaanchor.data.image_cache): a fixed 1 GiB, not a share of
+    # the machine's memory, which a Slurm job or a container may not have; images beyond it are decoded each time.
+    "cache_mb": DEFAULT_CACHE_MB,
     "detections": None,  # person detections (COCO results JSON, relative to root): evaluate on these boxes
     "det_score_thr": 0.0,  # detections below this score are left out
     "csv": None,  # a landmark CSV to evaluate on instead of the val split (format csv, every row)
@@ -75,6 +80,7 @@ DATA_RANGES: dict[str, Checker] = {
     "exif": choice(EXIF_MODES),
     "bit_depth": Range(8, 32, integer=True),
     "det_score_thr": Range(),
+    "cache_mb": at_least(0),  # 0 keeps nothing, as cache_images: false
     "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
     "split.seed": SEED,
     "split.dev_fraction": between(0, 1, hi_open=True),

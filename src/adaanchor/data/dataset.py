@@ -22,6 +22,7 @@ from torch.utils.data import Dataset
 
 from ..coords import outside_frame
 from ..errors import DataError
+from .image_cache import DEFAULT_CACHE_MB, ImageCache
 from .pixels import STACK_SUFFIXES, ImageTypeError, ImageValueError, guessed_bit_depth, pil_pixels, rgb8
 from .records import Instance
 from .spec import KeypointSpec
@@ -122,22 +123,25 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
 
 
 class DatasetImages:
-    """The images of a dataset, read with ``exif`` (:func:`read_image`) and kept in memory when ``cache``; under
+    """The images of a dataset, read with ``exif`` (:func:`read_image`) and kept in memory when ``cache``, up to
+    ``cache_mb`` (:class:`~adaanchor.data.image_cache.ImageCache`: this process's share of it); under
     ``exif="ignore"`` the first image with a rotating EXIF orientation tag gives one warning for the dataset;
     ``bit_depth`` scales integer images wider than 8 bits (None: by the depth guessed per image).
     Shared by the top-down and the whole-image (bottom-up) datasets, so that both read an image alike."""
 
-    def __init__(self, cache: bool = False, exif: str = "ignore", bit_depth: int | None = None):
+    def __init__(self, cache: bool = False, exif: str = "ignore", bit_depth: int | None = None,
+                 cache_mb: float = DEFAULT_CACHE_MB):
         if exif not in EXIF_MODES:
             raise ValueError(f"exif must be one of {EXIF_MODES}, got {exif!r}")
         self.exif, self.bit_depth, self._warned = exif, bit_depth, False
         self._depth: tuple[int, str] | None = None  # the first guessed depth, and its image
         self._depth_warned = self._pages_warned = False
-        self._cache: dict[str, np.ndarray] | None = {} if cache else None
+        self._cache = ImageCache(cache_mb) if cache else None
 
     def __call__(self, path: str) -> np.ndarray:
-        if self._cache is not None and path in self._cache:
-            return self._cache[path]
+        cached = self._cache.get(path) if self._cache is not None else None
+        if cached is not None:
+            return cached
         # The pages are counted until one file is reported (every page's header read on each read otherwise).
         info: dict[str, Any] = {} if self._pages_warned else {"pages": 1}
         img, orientation = read_image(path, self.exif, self.bit_depth, info)
@@ -155,7 +159,7 @@ class DatasetImages:
                           "taken to be in the stored-pixel frame; set data.exif=apply if they were annotated on the "
                           "rotated image); further images of this dataset are not reported", stacklevel=3)
         if self._cache is not None:
-            self._cache[path] = img
+            self._cache.put(path, img)
         return img
 
     def _check_depth(self, path: str, depth: int | None) -> None:
@@ -186,7 +190,8 @@ class TopDownDataset(Dataset):
         aug: options of :data:`AUG_DEFAULTS`.
         transform: optional callable ``(image, keypoints (K,2), visibility (K,), bbox, index) -> (image,
             keypoints, visibility)`` applied to the original image first (e.g. the occlusion compositor).
-        cache_images: keep decoded images in memory (small sets: avoids decoding every epoch).
+        cache_images: keep decoded images in memory (avoids decoding every epoch), up to ``cache_mb``.
+        cache_mb: the bound of the cache in MiB (``data.cache_mb``), shared as :mod:`.image_cache` says.
         exif: ``"ignore"`` (stored pixels; the first image with a rotating EXIF orientation tag gives one
             warning for the dataset) or ``"apply"`` (see :func:`read_image`).
         bit_depth: the bit depth of integer images wider than 8 bits (``data.bit_depth``; None: guessed per image).
@@ -207,6 +212,7 @@ class TopDownDataset(Dataset):
         exif: str = "ignore",
         truncation: Truncation | None = None,
         bit_depth: int | None = None,
+        cache_mb: float = DEFAULT_CACHE_MB,
     ):
         if crop not in ("box", "image"):
             raise ValueError(f"crop must be 'box' or 'image', got {crop!r}")
@@ -215,7 +221,7 @@ class TopDownDataset(Dataset):
         self.aug = {**AUG_DEFAULTS, **(aug or {})}
         self.transform = transform
         self.truncation = truncation
-        self._images = DatasetImages(cache_images, exif, bit_depth)  # checks exif
+        self._images = DatasetImages(cache_images, exif, bit_depth, cache_mb)  # checks exif
 
     def __len__(self) -> int:
         return len(self.instances)

@@ -60,6 +60,20 @@ def image_file_problem(path: str | Path) -> str | None:
 
     from PIL import Image
 
+    why = path_problem(path)
+    if why is not None:
+        return why
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression-bomb warning: read_image decides about the size
+            with Image.open(path):
+                return None
+    except Exception as e:  # Pillow raises many types for damaged files (UnidentifiedImageError, SyntaxError, ...)
+        return unreadable(e)
+
+
+def path_problem(path: str | Path) -> str | None:
+    """What makes ``path`` no image file before it is opened: a folder, not found, empty; else None."""
     p = Path(path)
     if p.is_dir():
         return "a folder, not an image file"
@@ -67,14 +81,13 @@ def image_file_problem(path: str | Path) -> str | None:
         return "image file not found"
     if p.stat().st_size == 0:
         return "image file is empty (0 bytes)"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a decompression-bomb warning: read_image decides about the size
-            with Image.open(p):
-                return None
-    except Exception as e:  # Pillow raises many types for damaged files (UnidentifiedImageError, SyntaxError, ...)
-        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        return f"cannot read image ({type(e).__name__}{': ' + detail if detail else ''})"
+    return None
+
+
+def unreadable(e: Exception) -> str:
+    """The problem of an image file whose header Pillow could not read, with the error's first line."""
+    detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"cannot read image ({type(e).__name__}{': ' + detail if detail else ''})"
 
 def _named(what: str, message: str) -> str:
     return f"{what}: {message}" if what else message

@@ -52,7 +52,8 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
             p = i.keypoints[lab]
             outside += int(np.sum((p[:, 0] < x) | (p[:, 0] > x + w) | (p[:, 1] < y) | (p[:, 1] > y + h)))
     paths = sorted({i.image_path for i in insts})
-    unreadable = {p: why for p in paths if (why := image_file_problem(p)) is not None} if check_images else {}
+    problem = res.headers.problem if res.headers is not None else image_file_problem  # the reader's opens, reused
+    unreadable = {p: why for p in paths if (why := problem(p)) is not None} if check_images else {}
     missing = [p for p, why in unreadable.items() if why == "image file not found"]
     problems = [str(e) for e in res.skipped] + [f"{p}: {why}" for p, why in unreadable.items()]
     # A reader that checks its images (DeepLabCut, SLEAP) skips the records of a missing one itself: they count too.

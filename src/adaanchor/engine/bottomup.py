@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from ..data.bottomup import BottomUpDataset, to_image_coords
 from ..data.types import collate
 from ..errors import AdaAnchorError
+from ..metrics.checked import checked_gt
 from ..metrics.coco import predictions_to_coco_results
 from ..metrics.keypoint import nonfinite_keypoints
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
@@ -216,6 +217,7 @@ def evaluate_bottomup(model: KeypointNet, strategy: BottomUpStrategy, dataset: B
     t0 = time.time()
     cached = predict_outputs(model, dataset, strategy=strategy, flip_index=flip_index)
     g = float(strategy.options["gamma"] if gamma is None else gamma)
+    gt = checked_gt(gt)  # read and checked once for every threshold and grouping, not twice for each
     out: dict[str, Any] = dict(multi_person_metrics(gt, results_at(strategy, cached, g), sigmas))
     out.update(gamma_sweep(lambda x: results_at(strategy, cached, x), gt, sigmas, gammas, known={g: dict(out)}))
     if oracle_tags:

@@ -27,6 +27,7 @@ from ..data.jsonio import load_json
 from ..data.paths import COCO_JSON_FORMATS, GENERATED_FORMATS
 from ..data.types import collate
 from ..errors import AdaAnchorError
+from ..metrics.checked import checked_gt
 from ..metrics.coco import crowdpose_ap
 from ..metrics.gt_subsets import gt_from_instances, gt_of_images, gt_of_kept
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
@@ -123,6 +124,7 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     flip = spec.flip_index if cfg.eval.get("flip_test") else None
     res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress, dropped,
                            flip)
+    gt = checked_gt(gt)  # read and checked once for every threshold and the CrowdPose AP, not twice for each
     m: dict[str, Any] = dict(multi_person_metrics(gt, res[g], spec.sigmas))
     if dropped.get(g):  # only then: the key would widen every run's eval log
         m["nonfinite_poses"] = dropped[g]

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from ..child_signals import absorb_first_sigterm
+from ..data.image_cache import split_among
 from ..data.types import collate
 from ..errors import AdaAnchorError
 from ..strategies.assign_ema import AssignEMA
@@ -139,6 +140,7 @@ def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path)
     train_ds, val_ds = build_data(cfg, info, device, int(strategy.stride))
     sampler = ResumableBatchSampler(len(train_ds), int(tc.batch_size), seed, info.rank, info.world)
     workers = usable_workers(int(tc.workers), info.is_main)
+    split_among(workers + 1 if workers else 1)  # data.cache_mb: the workers' caches and this process's (evaluation)
     # Persistent workers keep their decoded-image cache (data.cache_images) from one epoch to the next.
     loader = DataLoader(KeyedDataset(train_ds, seed), batch_sampler=sampler, collate_fn=collate, num_workers=workers,
                         pin_memory=device.type == "cuda", persistent_workers=workers > 0,

@@ -22,6 +22,7 @@ import numpy as np
 from adaanchor.data.jsonio import load_json
 from adaanchor.data.spec import SIGMA_RANGE
 from adaanchor.errors import AdaAnchorError, DataError
+from adaanchor.metrics.checked import CheckedGt, own_results
 from adaanchor.metrics.gt_checks import (
     check_crowd_index,
     check_gt_areas_given,
@@ -198,7 +199,8 @@ def coco_keypoint_ap(
         coco_gt = COCO()
         coco_gt.dataset = data
         coco_gt.createIndex()
-        coco_dt = coco_gt.loadRes(json_copy(dets)) if dets else _no_results(COCO, data)
+        # loadRes adds 'area', 'id' and 'bbox' to the records it gets: a caller's list is copied first.
+        coco_dt = coco_gt.loadRes(dets if own_results(results) else json_copy(dets)) if dets else _no_results(COCO, data)
         ev = COCOeval(coco_gt, coco_dt, iouType="keypoints")
         ev.params.kpt_oks_sigmas = np.asarray(sig, dtype=np.float64)
         ev.evaluate()
@@ -245,8 +247,8 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
                "AP_hard": any(c >= hi for c in ci)}
     # xtcocotools re-reads the ground truth from its path for the crowdIndex split: give it a file.
     tmp = None
-    if isinstance(gt, (str, os.PathLike)):
-        path = str(gt)
+    if isinstance(gt, (str, os.PathLike)) or (isinstance(gt, CheckedGt) and gt.path is not None):
+        path = str(gt.path if isinstance(gt, CheckedGt) else gt)
     else:
         fd, tmp = tempfile.mkstemp(suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -259,7 +261,7 @@ def crowdpose_ap(gt: GtLike, results: ResultsLike, verbose: bool = False,
                 _count_keypoints(a)
             coco_gt = COCO(path, ann_data=numbered)
             if dets:
-                coco_dt = coco_gt.loadRes(json_copy(dets))
+                coco_dt = coco_gt.loadRes(dets if own_results(results) else json_copy(dets))
             else:
                 coco_dt = _no_results(COCO, data)
                 coco_gt.anno_file.append(None)  # what loadRes adds: the crowdIndex split reads anno_file[0]

@@ -26,6 +26,7 @@ from adaanchor.data.jsonio import load_json
 from adaanchor.data.readers import is_int_id
 from adaanchor.data.readers.checks import non_number_message
 from adaanchor.errors import AdaAnchorError, DataError, write_failure
+from adaanchor.metrics.checked import CheckedGt, CheckedResults
 from adaanchor.metrics.gt_checks import (  # noqa: F401 - gt_num_keypoints and ann_record re-exported
     all_finite,
     ann_record,
@@ -45,7 +46,10 @@ ResultsLike = str | os.PathLike | list
 
 def load_coco_gt(gt: GtLike, name: str | None = None) -> tuple[dict, str]:
     """Ground truth as a COCO-style dict (with ``images``, ``annotations``, ``categories``) and its name (``name``
-    for a dict read from a file, which the messages then name)."""
+    for a dict read from a file, which the messages then name). A :class:`~.checked.CheckedGt` is returned as it is
+    (read and checked already)."""
+    if isinstance(gt, CheckedGt):
+        return gt.data, gt.name
     if isinstance(gt, (str, os.PathLike)):
         data, name = load_json(gt), str(gt)
     elif isinstance(gt, dict):
@@ -75,9 +79,14 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
     """COCO results as a list of dicts ``{image_id, category_id, keypoints: [x, y, s] * K, score}`` and its name.
 
     Every record is checked; a bad record raises :class:`DataError` naming the file, record and field.
-    ``require_score=False``: a record may leave ``score`` out (the metrics that do not read it).
+    ``require_score=False``: a record may leave ``score`` out (the metrics that do not read it). A
+    :class:`~.checked.CheckedResults` checked as asked is returned as it is.
     """
-    if isinstance(results, (str, os.PathLike)):
+    if isinstance(results, CheckedResults):
+        if results.with_score or not require_score:
+            return results.data, results.name
+        data, name = results.data, results.name
+    elif isinstance(results, (str, os.PathLike)):
         data, name = load_json(results), str(results)
     else:
         data, name = results, "<results list>"

@@ -33,7 +33,8 @@ from ..data.readers.formats import FORMAT_SPECS, FORMATS, check_reader_options
 from ..data.spec import KeypointSpec
 from ..data.spec_source import load_spec
 from ..errors import AdaAnchorError, DataError, unknown_name_error
-from .coco import coco_keypoint_ap, crowdpose_ap, load_coco_gt, load_json, load_results
+from .checked import checked_gt, checked_results
+from .coco import COCO_SIGMAS, coco_keypoint_ap, crowdpose_ap, load_json, load_results, oks_sigmas
 from .keypoint import check_flag
 from .results import gt_num_keypoints
 from .score_instances import match_results, nme_scores, pckh_scores, stack_instances  # noqa: F401 - match_results re-exported
@@ -171,7 +172,8 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
     """OKS AP (pycocotools) or CrowdPose AP (xtcocotools) of a COCO-format ground truth. The sigmas are taken by
     position, so a file whose categories name the spec's keypoints in another order is refused (the spec given, else
     COCO-17 or CrowdPose-14, whose sigmas are the default)."""
-    data, gt_name = load_coco_gt(gt)  # read and checked once here: the spec, the keypoint order, the images
+    checked = checked_gt(gt)  # read and checked once here, for the spec, the keypoint order, the images and the AP
+    data, gt_name = checked.data, checked.name
     if metric == "crowdpose":  # scored with CrowdPose-14's sigmas whatever the spec
         names_of: KeypointSpec | None = load_spec("crowdpose")
     elif spec is not None:
@@ -182,22 +184,25 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
         order = keypoint_order_message(data["categories"], names_of.keypoints, names_of.name)
         if order is not None:
             raise DataError(gt_name, order[1], record=f"categories[{order[0]}]", field="keypoints")
-    if metric == "crowdpose":
-        out = crowdpose_ap(gt, results_file, verbose=verbose)
-    else:
-        sp = names_of
-        if sigmas is None and sp is not None and sp.sigmas is None:  # COCO-17's sigmas for another set: a guess
-            raise AdaAnchorError(f"spec {sp.name!r} has no OKS sigmas: give them (sigmas=...) or a spec with sigmas "
-                                 "for OKS AP")
-        sig = sigmas if sigmas is not None else (sp.sigmas if sp is not None else None)
-        out = coco_keypoint_ap(gt, results_file, sigmas=sig, use_area=use_area, verbose=verbose)
-    dets = load_results(results_file)[0]
-    extra = {}
+    sig = None
+    if metric == "coco":
+        if sigmas is None and names_of is not None and names_of.sigmas is None:  # COCO-17's sigmas for another set
+            raise AdaAnchorError(f"spec {names_of.name!r} has no OKS sigmas: give them (sigmas=...) or a spec with "
+                                 "sigmas for OKS AP")
+        sig = sigmas if sigmas is not None else (names_of.sigmas if names_of is not None else None)
+        oks_sigmas(sig, COCO_SIGMAS)  # checked before the results are read, as the AP function checks them
+    results = checked_results(results_file)  # read and checked once, for the AP and the counts below
+    dets = results.data
+    extra = {}  # counted before the AP: pycocotools adds fields to the records of a list read here (not copied)
     if metric == "crowdpose":  # xtcocotools leaves these out; pycocotools (coco) keeps them
         extra["results_without_keypoint_confidence"] = sum(1 for r in dets if not any(c > 0 for c in r["keypoints"][2::3]))
     missed = _images_without_results(data, dets)
     if missed:
         extra["gt_images_without_results"] = missed
+    if metric == "crowdpose":
+        out = crowdpose_ap(checked, results, verbose=verbose)
+    else:
+        out = coco_keypoint_ap(checked, results, sigmas=sig, use_area=use_area, verbose=verbose)
     return {"metric": metric, **out, "num_results": len(dets), **extra}
 
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .checked import checked_gt
 from .coco import GtLike, ResultsLike, coco_keypoint_ap
 from .recall import keypoint_recall
 
@@ -17,7 +18,9 @@ GAMMAS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
 def multi_person_metrics(gt: GtLike, results: ResultsLike, sigmas: Any | None = None) -> dict[str, float]:
-    """``ap, ap50, ap75, apm, apl, ar`` (pycocotools) and ``recall`` (appendix A.2) of one results set."""
+    """``ap, ap50, ap75, apm, apl, ar`` (pycocotools) and ``recall`` (appendix A.2) of one results set. ``gt``
+    is read and checked once for both (pass a :class:`~.checked.CheckedGt` to check it once for many calls)."""
+    gt = checked_gt(gt)
     ap = coco_keypoint_ap(gt, results, sigmas=sigmas)
     out = {"ap": ap["AP"], "ap50": ap["AP50"], "ap75": ap["AP75"], "apm": ap["APM"], "apl": ap["APL"], "ar": ap["AR"]}
     out["recall"] = keypoint_recall(gt, results, sigmas=sigmas)["recall"]
@@ -37,6 +40,7 @@ def gamma_sweep(predict: Callable[[float], list[dict]], gt: GtLike, sigmas: Any 
         ``{"ap_by_gamma": {str(gamma): ap}, "recall_by_gamma": {str(gamma): recall}}`` (JSON-ready keys).
     """
     known = known or {}
+    gt = checked_gt(gt)  # once for the sweep, not twice per threshold
     ap, rec = {}, {}
     for g in gammas:
         m = known[float(g)] if float(g) in known else multi_person_metrics(gt, predict(float(g)), sigmas)

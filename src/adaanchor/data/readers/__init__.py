@@ -38,6 +38,9 @@ class ReadResult:
     instances: list[Instance]
     skipped: list[DataError] = field(default_factory=list)
     source: str = ""
+    #: The image headers the reader read (:class:`~.image_header.ImageHeaders`, COCO formats), which ``data stats``
+    #: reuses instead of opening every file again; None when it read none.
+    headers: Any = field(default=None, compare=False, repr=False)
 
     def summary(self) -> str:
         """One line per skip reason, with counts (empty string when nothing was skipped)."""

@@ -40,11 +40,12 @@ from .checks import (
     non_number_message,
 )
 from .coco_stream import StreamFailed, stream
-from .image_header import displayed_frame, image_file_sizes
+from .image_header import ImageHeaders, displayed_frame
 
 
-def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | None:
-    """``(field, reason)`` when an image entry's size is wrong, else None."""
+def _image_problem(img: dict, path: str, headers: ImageHeaders | None) -> tuple[str, str] | None:
+    """``(field, reason)`` when an image entry's size is wrong (compared with its file's header when ``headers``,
+    the read's), else None."""
     for key in ("width", "height"):
         if key in img and non_number_message([img[key]]) is not None:
             return key, f"expected a number, got {img[key]!r}"
@@ -54,17 +55,18 @@ def _image_problem(img: dict, path: str, check_size: bool) -> tuple[str, str] | 
         if size is None or size <= 0:
             return key, f"expected the image's {key} in pixels (a positive number), got {printable(img[key])}"
     size = image_size(img)
-    if not check_size or size is None:
+    if headers is None or size is None:
         return None
-    real = image_file_sizes(path, size)
+    real = headers.sizes(path, size)
     if real and (size[0], size[1]) not in real:
         return "width", (f"the annotation says {size[0]:g}x{size[1]:g}, the image file is {real[0][0]}x{real[0][1]} "
                          "(annotations made for another version of the image?)")
     return None
 
 
-def _image_table(images: list, col: Collector, images_dir: Path, check_size: bool) -> tuple[dict, dict]:
-    """``(id -> {"path", and "width", "height", "crowdIndex" when given}, id -> why the entry was refused)``."""
+def _image_table(images: list, col: Collector, images_dir: Path, headers: ImageHeaders | None) -> tuple[dict, dict]:
+    """``(id -> {"path", and "width", "height", "crowdIndex" when given}, id -> why the entry was refused)``;
+    ``headers`` (the read's, each file's header read once): check the sizes against the files (None: do not)."""
     table: dict[int, dict[str, Any]] = {}
     refused: dict[int, str] = {}
     names: dict[str, int] = {}
@@ -86,7 +88,7 @@ def _image_table(images: list, col: Collector, images_dir: Path, check_size: boo
         first = names.setdefault(key, i) if path else i
         problem = (("file_name", f"expected a file name, got {name!r}") if not path else
                    ("file_name", listed_twice(name, first, images[first]["file_name"])) if first != i else
-                   _image_problem(img, path, check_size))
+                   _image_problem(img, path, headers))
         if problem is not None:  # the image's annotations are refused in its name (not as of an unknown id)
             col.fail(problem[1], record=rec if problem[0] == "file_name" else f"{rec} ({printable(name)})",
                      field=problem[0])
@@ -94,9 +96,9 @@ def _image_table(images: list, col: Collector, images_dir: Path, check_size: boo
             continue
         # Only what the instances need: a COCO image entry also carries URLs, licences, dates.
         table[img["id"]] = {"path": path, **{k: img[k] for k in ("width", "height", "crowdIndex") if k in img},
-                            **(displayed_frame(img, path) if check_size else {})}
-        if check_size and image_size(img) is None:  # no size given: the file's header bounds the keypoints
-            table[img["id"]]["file_sizes"] = image_file_sizes(path)
+                            **(displayed_frame(img, path, headers) if headers is not None else {})}
+        if headers is not None and image_size(img) is None:  # no size given: the file's header bounds the keypoints
+            table[img["id"]]["file_sizes"] = headers.sizes(path)
     return table, refused
 
 
@@ -200,7 +202,8 @@ def _read(path: Path, image_list: list, categories: Any, annotations: Iterator[A
     if order is not None:  # every record would be misread, not one: no skip_invalid
         raise DataError(path, order[1], record=f"categories[{order[0]}]", field="keypoints")
     col = Collector(str(path), skip_invalid)
-    images, refused = _image_table(image_list, col, images_dir, check_image_size)
+    headers = ImageHeaders() if check_image_size else None  # each image's header read once in this read
+    images, refused = _image_table(image_list, col, images_dir, headers)
     cats = _category_ids(categories)
     out: list[Instance] = []
     left_out: list[DataError] = []
@@ -211,6 +214,7 @@ def _read(path: Path, image_list: list, categories: Any, annotations: Iterator[A
             out.append(inst)
     res = col.result(out)
     res.skipped.extend(left_out)
+    res.headers = headers
     return res
 
 

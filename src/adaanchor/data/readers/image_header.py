@@ -15,32 +15,90 @@ def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> 
     (the EXIF block is only read when the stored size is not ``expected``: most files match, and a header
     read is then all it costs). Empty when the file is missing or unreadable (reported when the image is
     loaded)."""
+    return ImageHeaders().sizes(path, expected)
+
+
+class ImageHeaders:
+    """The image headers of one read, each file opened once (``Image.open`` reads the header only): its sizes
+    (:func:`image_file_sizes`), EXIF orientation and whether it reads at all
+    (:func:`~adaanchor.data.pixels.image_file_problem`). A reader makes one and passes it down, so that the size
+    check, the displayed-frame check and the bound of the keypoints share one open per image; ``data stats``
+    reuses it for its check of the files. Not kept beyond the read: a file that changes is read anew next time."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, _Header] = {}
+
+    def _header(self, path: str, expected: tuple[float, float] | None = None, exif: bool = True) -> _Header:
+        """The header of ``path``, opened on first use (and again only for an EXIF block its first open skipped)."""
+        head = self._seen.get(path)
+        if head is None or (exif and head.orientation is None and head.size is not None and head.size != expected):
+            head = self._seen[path] = _read_header(path, expected, exif)
+        return head
+
+    def sizes(self, path: str, expected: tuple[float, float] | None = None) -> list[tuple[int, int]]:
+        """As :func:`image_file_sizes` (the EXIF block read only when the stored size is not ``expected``)."""
+        head = self._header(path, expected)
+        if head.size is None:
+            return []
+        if expected is not None and head.size == expected:
+            return [head.size]
+        (w, h), turned = head.size, (head.orientation or 1) in (5, 6, 7, 8)
+        return [(w, h), (h, w)] if turned else [(w, h)]
+
+    def orientation(self, path: str) -> int:
+        """The EXIF orientation tag (1 when it has none or the file does not read)."""
+        return self._header(path).orientation or 1
+
+    def problem(self, path: str) -> str | None:
+        """:func:`~adaanchor.data.pixels.image_file_problem` of ``path``, from the same open."""
+        return self._header(path, exif=False).problem
+
+
+class _Header:
+    """What one open of an image file gave: ``size`` (None when it did not read), ``orientation`` (None when its
+    EXIF block was not read) and ``problem``."""
+
+    __slots__ = ("orientation", "problem", "size")
+
+    def __init__(self, size: tuple[int, int] | None, orientation: int | None, problem: str | None):
+        self.size, self.orientation, self.problem = size, orientation, problem
+
+
+def _read_header(path: str, expected: tuple[float, float] | None, exif: bool) -> _Header:
+    """One open of ``path``: its size, its EXIF orientation when ``exif`` and the size is not ``expected``."""
+    import warnings
+
     from PIL import Image
 
+    from ..pixels import path_problem, unreadable
+
+    why = path_problem(path)
+    if why is not None:
+        return _Header(None, None, why)
     try:
-        with Image.open(path) as im:
-            w, h = im.size
-            if expected is not None and (w, h) == expected:
-                return [(w, h)]
-            turned = int(im.getexif().get(0x0112, 1) or 1) in (5, 6, 7, 8)
-    except Exception:  # any decoder failure: load_image reports it with its reason
-        return []
-    return [(w, h), (h, w)] if turned else [(w, h)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a decompression-bomb warning: read_image decides about the size
+            with Image.open(path) as im:
+                size = im.size
+                read_exif = exif and (expected is None or size != expected)
+                orientation = int(im.getexif().get(0x0112, 1) or 1) if read_exif else None
+    except Exception as e:  # any decoder failure: load_image reports it with its reason
+        return _Header(None, None, unreadable(e))
+    return _Header((int(size[0]), int(size[1])), orientation, None)
 
 
-def displayed_frame(img: dict, path: str) -> dict[str, Any]:
+def displayed_frame(img: dict, path: str, headers: ImageHeaders | None = None) -> dict[str, Any]:
     """``{"labels_frame": "displayed", "exif_orientation": N}`` when the entry's size is the image turned by its EXIF
     orientation and not the stored one: its labels were made on the turned image, which ``data.exif=ignore`` does
     not show the model (labels 40-90 px off their content, one generic warning;
-    :func:`~adaanchor.data.split_checks.displayed_frame_problem` refuses it). Else ``{}``."""
+    :func:`~adaanchor.data.split_checks.displayed_frame_problem` refuses it). Else ``{}``. ``headers``: the read's
+    (:class:`ImageHeaders`), else the file is opened here."""
+    headers = headers if headers is not None else ImageHeaders()
     size = image_size(img)
-    real = image_file_sizes(path, size) if size is not None else []
+    real = headers.sizes(path, size) if size is not None else []
     if len(real) != 2 or real[0] == real[1] or (size[0], size[1]) != real[1]:
         return {}
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return {"labels_frame": "displayed", "exif_orientation": int(im.getexif().get(0x0112, 1) or 1)}
+    return {"labels_frame": "displayed", "exif_orientation": headers.orientation(path)}
 
 
-__all__ = ["displayed_frame", "image_file_sizes"]
+__all__ = ["ImageHeaders", "displayed_frame", "image_file_sizes"]

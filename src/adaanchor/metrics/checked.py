@@ -1,0 +1,64 @@
+"""A ground truth or a results list read and checked once, handed on to the metrics that read it.
+
+``adaanchor score`` read and checked its files twice (its own checks, then the AP function's), and a
+bottom-up evaluation checked its ground truth 13 times (AP and recall at the evaluation's threshold and at each
+of the sweep's six). :func:`checked_gt` and :func:`checked_results` wrap what
+:func:`~adaanchor.metrics.results.load_coco_gt` and :func:`~adaanchor.metrics.results.load_results` return; given
+one of these wrappers, those functions return its contents without reading or checking again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class CheckedGt:
+    """A checked COCO-style ground truth: ``data`` (the dict), ``name`` (for messages) and ``path`` (its file, or
+    None: xtcocotools reads the file again for its crowdIndex split)."""
+
+    data: dict
+    name: str
+    path: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedResults:
+    """A checked COCO results list: ``data``, ``name``, ``with_score`` (every record's score checked) and ``owned``
+    (read from a file here: no caller holds the list, so pycocotools' ``loadRes``, which adds ``area``, ``id`` and
+    ``bbox`` to its records, may have it without a copy)."""
+
+    data: list
+    name: str
+    with_score: bool = True
+    owned: bool = False
+
+
+def checked_gt(gt: Any) -> CheckedGt:
+    """``gt`` (a path, a dict, a COCO object or a :class:`CheckedGt`) read and checked once."""
+    if isinstance(gt, CheckedGt):
+        return gt
+    from .results import load_coco_gt
+
+    data, name = load_coco_gt(gt)
+    return CheckedGt(data, name, str(gt) if isinstance(gt, (str, os.PathLike)) else None)
+
+
+def checked_results(results: Any, require_score: bool = True) -> CheckedResults:
+    """``results`` (a path, a list or a :class:`CheckedResults`) read and checked once."""
+    if isinstance(results, CheckedResults) and (results.with_score or not require_score):
+        return results
+    from .results import load_results
+
+    data, name = load_results(results, require_score=require_score)
+    return CheckedResults(data, name, require_score, owned=isinstance(results, (str, os.PathLike)))
+
+
+def own_results(results: Any) -> bool:
+    """Whether the results list of ``results`` belongs to this call alone (read from its file here)."""
+    return isinstance(results, (str, os.PathLike)) or (isinstance(results, CheckedResults) and results.owned)
+
+
+__all__ = ["CheckedGt", "CheckedResults", "checked_gt", "checked_results", "own_results"]
