@@ -31,8 +31,8 @@ import torch
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.config import build_config
-from adaanchor.engine.run import build_system
 from adaanchor.engine.amp import autocast
+from adaanchor.engine.run import build_system
 from adaanchor.malloc import keep_freed_memory
 from adaanchor.strategies import compute_loss
 
