@@ -98,15 +98,19 @@ def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dic
 
     The value "at p%" is the last evaluation at or before that step, ``round(p * total_steps)`` (the step the
     multi-person snapshots are taken at, benchmarks/multi_runs.py: a snapshot at 903 of 1,003 steps is the 90%
-    one, not after it); None when the log has too few rows."""
+    one, not after it), and only among the evaluations before the final one: with a single evaluation (a run too short
+    for one at 80 or 90%) the reference would be the final value itself, a change of 0 that read "converged" for a run
+    that was not checked. None (not checked) when the log has too few rows."""
     if not eval_log.is_file():
         return {"rel_change_last20": None, "rel_change_last10": None, "converged": None, "trend_last20": None}
     with eval_log.open() as f:
         rows = [(int(float(r["step"])), float(r[key])) for r in csv.DictReader(f) if r.get(key) not in (None, "")]
     rows.sort()
 
+    final_step = rows[-1][0] if rows else None
+
     def at(frac: float) -> float | None:
-        before = [v for s, v in rows if s <= round(frac * total_steps)]
+        before = [v for s, v in rows if s <= round(frac * total_steps) and s < final_step]
         return before[-1] if before else None
 
     final = rows[-1][1] if rows else None

@@ -70,6 +70,10 @@ def markdown(doc: dict[str, Any], kind: str = "pose") -> list[str]:
         if tr:  # a diagnostic beside the rule: the line through the last 20% averages out one epoch's noise
             lines[-1] += (f" Fitted trend over the last 20% (per 10% of training, not part of the rule): median "
                           f"{100 * np.median(tr):+.1f}%, range {100 * min(tr):+.1f}% to {100 * max(tr):+.1f}%.")
+    unchecked = [f"{label} s{r['seed']}" for label, rows in doc["runs"].items() for r in rows
+                 if "convergence" in r and r["convergence"].get("converged") is None]
+    if unchecked:
+        lines += ["", f"Convergence not checked (no evaluation before 90% of training): {', '.join(unchecked)}."]
     if doc.get("missing"):
         lines += ["", f"Not finished, left out: {', '.join(doc['missing'])}."]
     lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]
