@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from protocol import git_commit
+from protocol import git_commit, machine_line
 
 from adaanchor.coords import input_to_cell
 from adaanchor.engine.evaluate import predict
@@ -88,9 +88,11 @@ def to_markdown(doc: dict[str, Any]) -> list[str]:
     for label, rows in doc["methods"].items():
         for g in GROUPS:
             vals = {k: [r[g][k] for r in rows] for k in MEASURES}
-            cells = [f"{np.mean(v):.2f} ± {np.std(v, ddof=1) if len(v) > 1 else 0:.2f}" for v in vals.values()]
+            # One seed has no spread: N/A, as the other tables print it, not a std of 0.
+            cells = [f"{np.mean(v):.2f} ± " + (f"{np.std(v, ddof=1):.2f}" if len(v) > 1 else "N/A") for v in vals.values()]
             lines.append(f"| {label} | {len(rows)} | {g.replace('_', ' ')} | {rows[0][g]['n']} | " + " | ".join(cells) + " |")
-    lines += ["", f"Commit {doc['commit']}; {doc['threads']} threads; wall {doc['wall_seconds']:.0f} s."]
+    machine = doc.get("machine") or f"{doc['threads']} threads"
+    lines += ["", f"Commit {doc['commit']}; {machine}; wall {doc['wall_seconds']:.0f} s."]
     return lines
 
 
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         methods.setdefault(label, []).append(r)
     if not methods:
         raise SystemExit("no run of an anchor strategy among the runs given")
-    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
+    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"anchor_reach_{a.name}.json").write_text(json.dumps(doc, indent=1))

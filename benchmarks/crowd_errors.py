@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi_tables as mt  # noqa: E402
 from multi_runs import build_run  # noqa: E402
 from off_map import beyond_cells  # noqa: E402
+from protocol import provenance  # noqa: E402
 from speed import write_results  # noqa: E402
 
 from adaanchor.data.bottomup import to_image_coords  # noqa: E402
@@ -131,6 +132,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
                 lines.append(f"| {label} | {method} | {band} | {cells[0]['n']} | {_avg(cells, 'missed', '.1f')} | "
                              f"{_avg(cells, 'median_px', '.2f')} | {_avg(cells, 'mean_px', '.2f')} | "
                              f"{_avg(cells, 'within_4px', '.3f')} |")
+    lines += ["", f"Commit {doc.get('commit', 'unknown')}; {doc.get('machine', 'machine unknown')}."]
     return "\n".join(lines) + "\n"
 
 
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {label: {m: {str(s): run_errors(out, a.table, m, s, data, a.gamma, mt.TRAIN["tiny_width"])
                            for s in a.seeds} for m in a.methods} for label, out in zip(labels, a.out)}
     doc = {"table": a.table, "split": a.split, "gamma": a.gamma, "seeds": a.seeds, "radius":
-           AnchorStrategy.DEFAULTS["local_radius"], "outs": [str(o) for o in a.out], "results": results}
+           AnchorStrategy.DEFAULTS["local_radius"], "outs": [str(o) for o in a.out], "results": results, **provenance()}
     write_results(a.results, a.name, doc, to_markdown(doc))
     return 0
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import provenance  # noqa: E402
 from speed import write_results  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
@@ -77,7 +78,8 @@ def count_file(path: Path, stride: int, radius: float) -> dict[str, Any]:
     return out
 
 
-def to_markdown(rows: list[dict[str, Any]]) -> str:
+def to_markdown(rows: list[dict[str, Any]], where: dict[str, Any] | None = None) -> str:
+    """The table of ``rows`` (:func:`count_file`), with the commit and machine of ``where`` (:func:`provenance`)."""
     def pct(n: int, total: int) -> str:
         return f"{n} ({100 * n / total:.2f} %)" if total else "0"
 
@@ -90,6 +92,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
             f = Path(r["file"])
             lines.append(f"| {f.parent.name}/{f.name} | {name} | {c['labelled']} | {pct(c['beyond'], c['labelled'])} | "
                          f"{pct(c['beyond_radius'], c['labelled'])} | {c['max_cells']} |")
+    if where:
+        lines += ["", f"Commit {where['commit']}; {where['machine']}."]
     return "\n".join(lines) + "\n"
 
 
@@ -105,11 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.radius < 0:
         p.error("--radius must be >= 0")
     rows = [count_file(f, a.stride, a.radius) for f in a.annotations]
-    md = to_markdown(rows)
+    where = provenance()
+    md = to_markdown(rows, where)
     if a.out is None:
         print(md, end="")
     else:
-        write_results(a.out, a.name, rows, md)
+        write_results(a.out, a.name, {"files": rows, **where}, md)
     return 0
 
 

@@ -21,12 +21,14 @@ import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.cli.argtypes import int_at_least
+from adaanchor.versions import source_commit
 
 
 def make_run(root: Path, overrides: list[str] = ()) -> Path:
@@ -103,6 +105,13 @@ def measure(run: Path, video: Path, root: Path, frames: int, rounds: int) -> dic
             "end_to_end_with_labelled_video_fps": round(labelled, 1)}
 
 
+def machine_info() -> dict[str, Any]:
+    """The machine and the code a measurement ran on (the commit as ``adaanchor --version`` gives it)."""
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "load_average_1min_after": round(os.getloadavg()[0], 2), "python": platform.python_version(),
+            "torch": torch.__version__, "commit": source_commit() or "unknown"}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int_at_least(1), default=600)
@@ -127,9 +136,7 @@ def main() -> None:
                  + (f", with {' '.join(a.overrides)}" if a.overrides else ""),
         "threads": a.threads, "rounds": a.rounds, **m,
         "target_ratio": 0.8,
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "load_average_1min_after": round(os.getloadavg()[0], 2), "python": platform.python_version(),
-                    "torch": torch.__version__},
+        "machine": machine_info(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     out = Path(a.out)

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import csv
 import math
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from adaanchor.versions import source_commit
 
 DEV_SYNTH_SEED = 1  # the dev instance of the built-in benchmark; the evaluation split is generator seed 0
 DEV_ROOT = "data-cache/synth-dev"
@@ -35,14 +36,31 @@ CONVERGED_REL = 0.03  # |relative change| of the dev visible error over the last
 
 
 def git_commit(repo: Path | None = None) -> str | None:
-    """The short commit of the checkout ``repo`` (the one these scripts run from, which may be a snapshot worktree
-    of the runs rather than the caller's folder); None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=repo or Path(__file__).resolve().parent.parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out or None
+    """The commit of the checkout ``repo`` (the one these scripts run from, which may be a snapshot worktree of the
+    runs rather than the caller's folder), as ``adaanchor --version`` gives it: 40 hex digits, with ``" (modified)"``
+    when tracked files differ from it; None outside a git checkout."""
+    package = (repo or Path(__file__).resolve().parent.parent) / "src" / "adaanchor"
+    return source_commit(package.resolve()) if package.is_dir() else None
+
+
+def machine_line() -> str:
+    """The machine a results file records: the platform and torch's thread count."""
+    import platform
+
+    import torch
+
+    return f"{platform.platform()}, {torch.get_num_threads()} torch threads"
+
+
+def provenance() -> dict[str, Any]:
+    """``{"commit", "machine"}`` for a results file: the code (:func:`git_commit`) and :func:`machine_line`."""
+    return {"commit": git_commit() or "unknown", "machine": machine_line()}
+
+
+def same_commit(a: str, b: str) -> bool:
+    """Whether two recorded commits name the same one (a short and a long form, either perhaps ``(modified)``)."""
+    x, y = str(a).split(" ")[0], str(b).split(" ")[0]
+    return bool(x) and bool(y) and (x.startswith(y) or y.startswith(x))
 
 
 def split_overrides(split: str, synthetic: bool) -> list[str]:

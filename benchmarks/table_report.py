@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from protocol import RULE_SEEDS, fmt_diff, paired_difference, protocol_win
+from protocol import RULE_SEEDS, fmt_diff, paired_difference, protocol_win, same_commit
 
 # (key, column title, format, scale, lower is better)
 POSE_COLUMNS = [("vis_error", "Vis.Error", ".2f", 1, True), ("inv_error_in", "Inv.Error in image", ".2f", 1, True),
@@ -102,7 +102,7 @@ def _trained_by(doc: dict[str, Any]) -> list[str]:
     """A line naming the runs trained (in part) by other code than ``doc['commit']`` (reused run folders)."""
     rows = [(label, r) for label, rs in doc["runs"].items() for r in rs if "trained_by" in r]
     other = [f"{label} s{r['seed']} ({', '.join(c.split(' ')[0][:9] for c in r['trained_by'])})" for label, r in rows
-             if any(not c.startswith(str(doc["commit"])) for c in r["trained_by"])]
+             if any(not same_commit(c, doc["commit"]) for c in r["trained_by"])]
     if not other:
         return []
     return ["", f"Trained by other commits than this one (reused runs): {len(other)} of {len(rows)}: "

@@ -31,6 +31,7 @@ from .engine.saving import TrainingError
 from .engine.train import train
 from .errors import AdaAnchorError
 from .metrics.keypoint import error_by_visibility_table
+from .versions import source_commit
 
 METHODS = ("regression", "heatmap", "fixanchor", "adaanchor", "localanchor")
 DEMO_CONFIG = PACKAGED_CONFIGS / "demo.yaml"
@@ -175,6 +176,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
         "config": {**OmegaConf.to_container(base, resolve=True), "steps_per_method": steps},  # type: ignore[dict-item]
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+        "commit": source_commit() or "unknown (not a git checkout)",
         "wall_seconds": round(time.time() - t_start, 1),
     }
     write_text_atomic(out / "results.json", json.dumps(doc, indent=2))
@@ -213,7 +215,7 @@ def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_b
           "cannot represent the latter).", "", QUICK_LOOK.format(steps=steps_words(steps)), "",
           table, "", f"Validation keypoints: {counts['val']}", "",
           f"Machine: {doc['machine']['platform']}, {doc['machine']['torch_threads']} torch threads; "
-          f"total {doc['wall_seconds']:.0f} s."]
+          f"commit {doc.get('commit', 'unknown')}; total {doc['wall_seconds']:.0f} s."]
     if val_ds is not None:
         from .viz import plot_error_score, plot_prediction_grid
 

@@ -32,7 +32,9 @@ def test_counts_and_distances_against_the_outer_cell_centres(tmp_path, capsys):
     assert off_map.count_file(path, 4, 3.0)["keypoints"]["beyond_radius"] == 0  # "more than" the radius
     assert off_map.main([str(path), "--out", str(tmp_path / "out")]) == 0
     assert f"| {tmp_path.name}/a.json | keypoints | 3 | 2 (66.67 %) | 1 (33.33 %) | 3.0 |" in capsys.readouterr().out
-    assert json.loads((tmp_path / "out" / "off_map.json").read_text())[0]["keypoints"]["beyond"] == 2
+    doc = json.loads((tmp_path / "out" / "off_map.json").read_text())
+    assert doc["files"][0]["keypoints"]["beyond"] == 2
+    assert doc["commit"] != "unknown" and "torch threads" in doc["machine"]  # the file had neither
 
 
 def test_bad_files_name_the_file_and_the_record(tmp_path):

@@ -135,7 +135,7 @@ def test_git_commit_of_this_checkout_and_none_outside_one(tmp_path):
     from protocol import git_commit
 
     here = git_commit()
-    assert here is not None and len(here) >= 7 and all(c in "0123456789abcdef" for c in here)
+    assert here is not None and len(here.split(" ")[0]) == 40 and all(c in "0123456789abcdef" for c in here.split(" ")[0])
     assert git_commit(tmp_path) is None
 
 
