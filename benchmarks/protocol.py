@@ -30,7 +30,8 @@ import numpy as np
 from adaanchor.versions import source_commit
 
 DEV_SYNTH_SEED = 1  # the dev instance of the built-in benchmark; the evaluation split is generator seed 0
-DEV_ROOT = "data-cache/synth-dev"
+DEV_ROOT = "data-cache/synth-dev"  # relative to the repository, as every relative data.root (anchored_root)
+REPO = Path(__file__).resolve().parent.parent
 DEV_FRACTION = 0.2  # the faces' dev split: this share of the training identities is held out as val
 CONVERGED_REL = 0.03  # |relative change| of the dev visible error over the last 10% of training
 
@@ -74,6 +75,19 @@ def split_overrides(split: str, synthetic: bool) -> list[str]:
         # A config that splits one file by identity (data.split.by) holds out part of its training groups.
         return [f"data.split.dev_fraction={DEV_FRACTION}", "train.eval_every=1"]
     return [f"data.root={DEV_ROOT}", f"data.synth.seed={DEV_SYNTH_SEED}", "train.eval_every=1"]
+
+
+def anchored_root(config_file: Path, overrides: list[str], given: Sequence[str]) -> list[str]:
+    """``overrides`` with a relative ``data.root`` of the config (the built-in benchmark's cache, the dev split's
+    :data:`DEV_ROOT`, a packaged config's dataset folder) made absolute against the repository, not the working
+    directory: a table run from another folder read or generated another cache, and its runs then differed from
+    the table's. A ``data.root`` in ``given`` (the caller's own overrides) is the caller's and stays as given."""
+    from adaanchor.config import build_config
+
+    if any(str(o).split("=", 1)[0].strip() == "data.root" for o in given):
+        return list(overrides)
+    root = Path(str(build_config(config_file, list(overrides)).data.root)).expanduser()
+    return list(overrides) if root.is_absolute() else [*overrides, f"data.root={REPO / root}"]
 
 
 def paired_difference(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], key: str) -> dict[str, Any] | None:

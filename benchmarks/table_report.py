@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from protocol import RULE_SEEDS, fmt_diff, paired_difference, protocol_win, same_commit
+from protocol import DEV_ROOT, DEV_SYNTH_SEED, RULE_SEEDS, fmt_diff, paired_difference, protocol_win, same_commit
+
+from adaanchor.atomic import write_text_atomic
 
 # (key, column title, format, scale, lower is better)
 POSE_COLUMNS = [("vis_error", "Vis.Error", ".2f", 1, True), ("inv_error_in", "Inv.Error in image", ".2f", 1, True),
@@ -150,3 +153,14 @@ def plot(summary: dict[str, Any], path: Path, title: str, kind: str = "pose") ->
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_assigner_json(doc: dict[str, Any], names: dict[str, str], path: Path) -> None:
+    """The assigner comparison in its fixed schema: protocol, then per method the per-seed measures."""
+    keys = ("vis_error", "inv_error_in", "inv_error_out", "inv_score", "score_auc", "ap")
+    methods = {names.get(label, label): {"per_seed": [{"seed": r["seed"], **{k: r.get(k) for k in keys}}
+                                                                for r in rows]} for label, rows in doc["runs"].items()}
+    protocol = {"steps": doc["steps"], "seeds": sorted({r["seed"] for rows in doc["runs"].values() for r in rows}),
+                "dev_split": f"built-in benchmark, generator seed {DEV_SYNTH_SEED} ({DEV_ROOT})", "split": doc["split"],
+                "commit": doc["commit"]}
+    write_text_atomic(path, json.dumps({"protocol": protocol, "methods": methods, "paired": doc["paired"]}, indent=2))
