@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import torch
 from protocol import convergence
+from script_exit import Refused
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.engine import bottomup as eb
@@ -118,7 +119,7 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     if old.get("settings") not in (None, settings) and weights.is_file():
         # The folder is named by table, method and seed only: another --steps or option would train over it.
         other = [f"{k} {old['settings'].get(k)!r}, not {v!r}" for k, v in settings.items() if old["settings"].get(k) != v]
-        raise SystemExit(f"{run_dir} holds a finished run of other settings ({'; '.join(other)}): give this table "
+        raise Refused(f"{run_dir} holds a finished run of other settings ({'; '.join(other)}): give this table "
                          "its own --out, or remove that folder to train it again")
 
     model, strategy = build_run(task_name, method, seed, width, data)

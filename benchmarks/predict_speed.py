@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from fractions import Fraction
@@ -29,6 +30,9 @@ import torch
 from adaanchor.atomic import write_text_atomic
 from adaanchor.cli.argtypes import int_at_least
 from adaanchor.versions import source_commit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from script_exit import run_main  # noqa: E402
 
 
 def make_run(root: Path, overrides: list[str] = ()) -> Path:
@@ -112,19 +116,42 @@ def machine_info() -> dict[str, Any]:
             "torch": torch.__version__, "commit": source_commit() or "unknown"}
 
 
-def main() -> None:
+MIN_SIDE = 16  # the smallest video side taken (the frames are resized scenes of the benchmark)
+
+
+def video_size(text: str) -> tuple[int, int]:
+    """``--size``: ``WxH``, two even integers of at least :data:`MIN_SIDE` (the video is yuv420p, which halves both
+    sides for its colour planes). ``12`` or ``0x0`` failed inside OpenCV with a 'dsize' traceback."""
+    parts = text.lower().split("x")
+    try:
+        w, h = (int(v) for v in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        w, h = None, None
+    if w is None or h is None:
+        raise argparse.ArgumentTypeError(f"expected WxH (e.g. 360x480), got {text!r}")
+    if min(w, h) < MIN_SIDE or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"width and height must be even integers >= {MIN_SIDE}, got {text!r}")
+    return w, h
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int_at_least(1), default=600)
-    ap.add_argument("--size", default="360x480", help="video W x H")
+    ap.add_argument("--size", type=video_size, default="360x480", help="video WxH, even sides >= 16 (default 360x480)")
     ap.add_argument("--threads", type=int_at_least(1), default=2)
     ap.add_argument("--rounds", type=int_at_least(1), default=5)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--name", default="predict_speed", help="stem of the JSON file written under --out")
     ap.add_argument("overrides", nargs="*", help="config overrides of the model, e.g. model.backbone=resnet50 "
                     "data.input_size=[192,256] (default: the demo's tiny CNN at 72x96)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    return run_main(lambda: measure_and_write(a), "nothing is saved (a measurement is all or nothing)")
+
+
+def measure_and_write(a: argparse.Namespace) -> int:
+    """The measurement of the parsed options ``a``, written to ``<out>/<name>.json``."""
     torch.set_num_threads(a.threads)
-    size = tuple(int(v) for v in a.size.lower().split("x"))
+    size = a.size
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run = make_run(root, a.overrides)
@@ -143,7 +170,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / f"{a.name}.json", json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from adaanchor.strategies import compute_loss
+from adaanchor.strategies import STRATEGY_NAMES, compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from speed import (  # noqa: E402
@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int_at_least(1), default=60, help="interleaved steps per strategy (default 60)")
     p.add_argument("--threads", type=int_at_least(1), default=2)
     p.add_argument("--strategies", nargs="+", default=["heatmap", "adaanchor", "fixanchor"],
+                   choices=(*STRATEGY_NAMES, HEAD_ROWS), metavar="NAME",
                    help=f"the first is the reference of the ratios; {HEAD_ROWS}: the heatmap on a model with "
-                        "AdaAnchor's head rows (what the rows alone cost)")
+                        f"AdaAnchor's head rows (what the rows alone cost); one of {', '.join((*STRATEGY_NAMES, HEAD_ROWS))}")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
     p.add_argument("--labelled", choices=tuple(LABELLED), default="random",
                    help="random (default): a third of the targets unlabelled; all: every one labelled (the demo's data)")
