@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import anchored_root, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
 from script_exit import Refused, run_main  # noqa: E402
 from table_report import markdown, mean_std, plot, write_assigner_json  # noqa: E402
-from table_runs import differing_keys, finished, identical_run, link_run, training_commits  # noqa: E402
+from table_runs import differing_keys, finished, identical_run, link_run, pace, run_start, training_commits  # noqa: E402
 
 from adaanchor.cli.argtypes import (
     check_unique,
@@ -192,7 +192,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     val_ds = build_dataset(base.data, "val", train=False, verbose=False)
     runs: dict[str, list[dict[str, Any]]] = {}
     missing: list[str] = []
-    for label, seed, run_dir, cfg in plan:
+    for i, (label, seed, run_dir, cfg) in enumerate(plan, 1):
         if not finished(run_dir, steps) and not run_dir.exists():
             same = identical_run(out / "runs", cfg, steps, defaults=defaults)
             if same is not None:
@@ -201,12 +201,14 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
         if collect and not finished(run_dir, steps):
             missing.append(f"{label} seed {seed}")
             continue
+        fresh = not (run_dir / "checkpoints" / "last.pt").is_file()
+        print(f"[{name}] run {i} of {len(plan)}: {run_start(label, seed, run_dir, steps)}", flush=True)
         row, _ = train_and_evaluate(cfg, val_ds)
         row["convergence"] = convergence(run_dir / "eval_log.csv", steps)
         row["trained_by"] = training_commits(run_dir)  # runs reused from older code show it here
         runs.setdefault(label, []).append({**row, "seed": seed})
         print(f"[{name}] {label} seed {seed}: " + ", ".join(f"{k} {row[k]:.4g}" for k in METRICS
-                                                              if isinstance(row.get(k), float)), flush=True)
+                                                              if isinstance(row.get(k), float)) + pace(row, fresh), flush=True)
     if not runs:  # --collect with nothing finished: leave the folder (and the table it may hold) as it is
         raise Refused(f"[{name}] no finished run of {steps} steps under {out / 'runs' / name} (seeds {seeds}); "
                       "nothing written")

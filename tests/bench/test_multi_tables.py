@@ -93,7 +93,7 @@ class _Stop(Exception):
 
 
 @pytest.mark.slow
-def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
+def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch, capsys):
     """A dev run killed after its saved state of step 4 (and the snapshot at 80% of the steps) continues from
     there: the same weights and convergence log as a run that was not stopped, and the partial files go."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # where paper_tables finds it
@@ -121,7 +121,10 @@ def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
     run = tmp_path / "cut" / "runs" / "table5" / "adaanchor_dev_s0"
     assert {f.name for f in run.iterdir()} >= {"partial.pt", "partial.json", "partial_snapshot_4.pt"}
     monkeypatch.setitem(mt.TASKS, "ae", task)
+    capsys.readouterr()
     assert paper_tables.main(argv(tmp_path / "cut")) == 0
+    assert f"table5/adaanchor_dev_s0: resuming from its saved training state ({run / 'partial.pt'})" \
+        in capsys.readouterr().out  # it said nothing of it
     assert not list(run.glob("partial*"))
     ref = tmp_path / "full" / "runs" / "table5" / "adaanchor_dev_s0"
     got, want = torch.load(run / "model.pt"), torch.load(ref / "model.pt")
@@ -131,7 +134,7 @@ def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monkeypatch):
+def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monkeypatch, capsys):
     """Stopped after its training, during the evaluation: run.json and the snapshots were written only at the end
     and the training state was gone, so the run was trained again from step 0. Now it is evaluated only, with the
     same convergence log as a run that was not stopped, and the partial files go."""
@@ -159,7 +162,9 @@ def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monk
         raise AssertionError("trained again")
 
     monkeypatch.setitem(mt.TASKS, "ae", task._replace(train=no_training))
+    capsys.readouterr()
     assert paper_tables.main(argv(tmp_path / "cut")) == 0
+    assert "table5/fixanchor_dev_s0: trained before, evaluating it again" in capsys.readouterr().out
     assert not list(run.glob("partial*"))
     ref = tmp_path / "full" / "runs" / "table5" / "fixanchor_dev_s0"
     assert (run / "eval_log.csv").read_text() == (ref / "eval_log.csv").read_text()

@@ -76,3 +76,21 @@ def test_other_settings_are_refused_before_any_data_is_generated(monkeypatch, tm
     assert paper_tables.main(["table1", "--only", "FixAnchor", "--seeds", "0", "--steps", "2",
                               "--out", str(tmp_path)]) == 2
     assert "FixAnchor_dev_s0 holds a run of other settings" in capsys.readouterr().err
+
+
+def test_each_run_says_what_it_does_and_its_pace(tmp_path):
+    """A table trained with train.progress=false and printed nothing for a whole training and evaluation."""
+    from table_runs import pace, run_start
+
+    run = tmp_path / "FixAnchor_dev_s0"
+    assert run_start("FixAnchor", 0, run, 3000) == "FixAnchor seed 0: training 3000 steps, then evaluating"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "last.pt").write_bytes(b"")
+    (run / "train_log.csv").write_text("step,epoch\n100,1\n")
+    assert run_start("FixAnchor", 0, run, 3000) == (f"FixAnchor seed 0: resuming from {run / 'checkpoints' / 'last.pt'}"
+                                                    " to 3000 steps, then evaluating")
+    (run / "train_log.csv").write_text("step,epoch\n3000,16\n")
+    assert run_start("FixAnchor", 0, run, 3000) == "FixAnchor seed 0: finished, evaluating it again"
+    assert pace({"train_seconds": 300.0, "steps": 3000}, fresh=True) == " (trained to step 3000 in 300 s, 10.0 steps/s)"
+    assert pace({"train_seconds": 300.0, "steps": 3000}, fresh=False) == " (trained to step 3000 in 300 s)"
+    assert pace({"train_seconds": 0.2, "steps": 3000}, fresh=True) == ""
