@@ -11,7 +11,7 @@ trained) and measures on the held-out images, at the detection threshold ``gamma
   distance of each kind, and the mean spread (std) of one person's tags.
 - **poses**: poses per image from the learned grouping, against people per image.
 
-    python benchmarks/tag_diagnostics.py --split dev --seeds 0 1 2   # writes results/tag_diagnostics_dev.{json,md}
+    python benchmarks/tag_diagnostics.py --split dev --seeds 0 1 2   # writes results/tag_diagnostics_crowd_dev.{json,md}
 """
 
 from __future__ import annotations
