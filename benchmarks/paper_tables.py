@@ -39,7 +39,7 @@ from adaanchor.config import build_config
 from adaanchor.configs import config_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol import anchored_root, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
+from protocol import DEV_SYNTH_SEED, anchored_root, convergence, git_commit, paired_difference, split_overrides  # noqa: E402, F401
 from script_exit import Refused, run_main  # noqa: E402
 from table_report import markdown, mean_std, plot, write_assigner_json  # noqa: E402
 from table_runs import differing_keys, finished, identical_run, link_run, pace, run_start, training_commits  # noqa: E402
