@@ -24,11 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 from protocol import git_commit, machine_line
+from script_exit import Refused, run_main
 
 from adaanchor.coords import input_to_cell
 from adaanchor.engine.evaluate import predict
 from adaanchor.engine.run import build_split, load_for_eval, resolve_run
-from adaanchor.errors import AdaAnchorError
 
 GROUPS = ("inside", "cut_off")
 MEASURES = ("dist_cells", "excess_cells", "border", "error_px")
@@ -102,14 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True, help="results file name: anchor_reach_<name>.{md,json}")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     a = p.parse_args(argv)
+    return run_main(lambda: reach_and_write(a), "nothing was written")
+
+
+def reach_and_write(a: argparse.Namespace) -> int:
+    """The reach of every run of the parsed options ``a`` (a folder that is not a run, no checkpoint, data moved:
+    refused in one line, as the adaanchor command prints it); writes ``anchor_reach_<name>.{json,md}``."""
     t0, methods = time.time(), {}
     for run in sorted(a.runs):
         label, seed = method_of(run)
-        try:
-            res = run_reach(run)
-        except AdaAnchorError as e:  # not a run, no checkpoint, data moved: one line, as the adaanchor command prints it
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        res = run_reach(run)
         if res is None:  # a glob over a table's runs takes in the heatmap's too
             print(f"note: {run}: its strategy has no anchors: skipped", file=sys.stderr)
             continue
@@ -117,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label} s{seed}: " + "; ".join(f"{g} " + ", ".join(f"{k} {r[g][k]:.3f}" for k in MEASURES) for g in GROUPS))
         methods.setdefault(label, []).append(r)
     if not methods:
-        raise SystemExit("no run of an anchor strategy among the runs given")
+        raise Refused("no run of an anchor strategy among the runs given")
     doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
     a.out.mkdir(parents=True, exist_ok=True)
