@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True, help="results file name: anchor_reach_<name>.{md,json}")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     a = p.parse_args(argv)
-    return run_main(lambda: reach_and_write(a), "nothing was written")
+    return run_main(lambda: reach_and_write(a), "nothing was written", resume=False)
 
 
 def reach_and_write(a: argparse.Namespace) -> int:

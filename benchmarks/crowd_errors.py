@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--labels: {len(a.out)} names needed (one per --out), got {len(labels)}")
     check_unique(p, "--seeds", a.seeds)
     torch.set_num_threads(1)
-    return run_main(lambda: score_runs(a, labels), "nothing was written")
+    return run_main(lambda: score_runs(a, labels), "nothing was written", resume=False)
 
 
 def score_runs(a: argparse.Namespace, labels: list[str]) -> int:

@@ -266,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         if given:
             p.error(f"fig5 trains nothing (it draws the files of table5 and table6): {', '.join(given)} "
                     "belong to those tables; fig5 takes --split, --task and --out")
-        return run_main(lambda: fig5_from_tables(a.out, a.task, a.split) and 0, "nothing was written")
+        return run_main(lambda: fig5_from_tables(a.out, a.task, a.split) and 0, "nothing was written", resume=False)
     try:
         strategy_options = parse_task_options(a.strategy_option, "--strategy-option")
         task_options = parse_task_options(a.task_option)

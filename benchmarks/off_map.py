@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.radius < 0:
         p.error("--radius must be >= 0")
-    return run_main(lambda: count_and_write(a), "nothing was written")
+    return run_main(lambda: count_and_write(a), "nothing was written", resume=False)
 
 
 def count_and_write(a: argparse.Namespace) -> int:

@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", help="only these methods (default: every method in both)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args(argv)
-    return run_main(lambda: compare_files(args), "nothing was written")
+    return run_main(lambda: compare_files(args), "nothing was written", resume=False)
 
 
 def read_table(path: str) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("overrides", nargs="*", help="config overrides of the model, e.g. model.backbone=resnet50 "
                     "data.input_size=[192,256] (default: the demo's tiny CNN at 72x96)")
     a = ap.parse_args(argv)
-    return run_main(lambda: measure_and_write(a), "nothing is saved (a measurement is all or nothing)")
+    return run_main(lambda: measure_and_write(a), "nothing is saved (a measurement is all or nothing)", resume=False)
 
 
 def measure_and_write(a: argparse.Namespace) -> int:

@@ -25,14 +25,16 @@ class Refused(AdaAnchorError):
     """A benchmark script's own refusal: printed as ``error: ...``, exit :data:`EXIT_REFUSED`."""
 
 
-def _stopped(name: str, code: int, saved: str) -> int:
-    print(f"error: stopped by {name}; {saved}: re-run the same command to resume", file=sys.stderr)
+def _stopped(name: str, code: int, saved: str, resume: bool) -> int:
+    then = "re-run the same command to resume" if resume else "run the same command again"
+    print(f"error: stopped by {name}; {saved}: {then}", file=sys.stderr)
     return code
 
 
-def run_main(body: Callable[[], int], saved: str) -> int:
+def run_main(body: Callable[[], int], saved: str, resume: bool = True) -> int:
     """Run ``body`` (a script's work once its options are parsed), turning a refusal into ``error: ...`` (exit 2)
-    and a Ctrl-C or SIGTERM into one line naming what is saved (``saved``) and how to continue (exit 130 or 143).
+    and a Ctrl-C or SIGTERM into one line naming what is saved (``saved``) and how to continue (exit 130 or 143):
+    re-running resumes (``resume``, a table's runs), or a script that keeps nothing starts again.
 
     A training stopped by a signal (``adaanchor.engine.train``: it saves a checkpoint and raises an error marked
     ``signal_stop``) ends the same way as a stop elsewhere (an evaluation, the data generation)."""
@@ -40,13 +42,13 @@ def run_main(body: Callable[[], int], saved: str) -> int:
         with sigterm_unwinds():
             return int(body() or 0)
     except KeyboardInterrupt:
-        return _stopped("Ctrl-C (SIGINT)", EXIT_CTRL_C, saved)
+        return _stopped("Ctrl-C (SIGINT)", EXIT_CTRL_C, saved, resume)
     except Terminated:
-        return _stopped("SIGTERM", EXIT_SIGTERM, saved)
+        return _stopped("SIGTERM", EXIT_SIGTERM, saved, resume)
     except AdaAnchorError as e:
         if getattr(e, "signal_stop", False):
             sigterm = "SIGTERM" in str(e)
             return _stopped("SIGTERM" if sigterm else "Ctrl-C (SIGINT)", EXIT_SIGTERM if sigterm else EXIT_CTRL_C,
-                            saved)
+                            saved, resume)
         print(f"error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_REFUSED

@@ -33,6 +33,7 @@ import torch
 from adaanchor.strategies import STRATEGY_NAMES, compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from script_exit import run_main  # noqa: E402
 from speed import (  # noqa: E402
     REPO,
     RESNET50,
@@ -158,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
                    "step_phases: name a quick run otherwise, so that it does not replace the table docs/speed.md quotes)")
     add_malloc_option(p)
     a = p.parse_args(argv)
+    return run_main(lambda: measure_and_write(a), "nothing was written", resume=False)
+
+
+def measure_and_write(a: argparse.Namespace) -> int:
+    """The phases of the parsed options ``a``, written under ``--out``."""
     torch.set_num_threads(a.threads)
     mode = set_malloc(a.malloc)
     res = {"machine": machine(a.threads, mode), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps,

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     except Refused as e:
         p.error(str(e))
     torch.set_num_threads(1)
-    return run_main(lambda: diagnose(a, options), "nothing was written")
+    return run_main(lambda: diagnose(a, options), "nothing was written", resume=False)
 
 
 def diagnose(a: argparse.Namespace, options: dict[str, Any]) -> int:

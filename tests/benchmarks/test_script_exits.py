@@ -69,3 +69,16 @@ def test_multi_tables_fig5_without_its_tables_is_an_error_line(tmp_path, capsys)
     assert _script("multi_tables").main(["fig5", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: fig5 draws on ") and "\n" not in err
+
+
+def test_a_script_that_keeps_nothing_says_to_run_it_again(monkeypatch, tmp_path, capsys):
+    """Ctrl-C in step_phases.py was a KeyboardInterrupt traceback; it keeps nothing, so it says to start again."""
+    sp = _script("step_phases")
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sp, "measure", stopped)
+    assert sp.main(["--steps", "1", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.strip() == ("error: stopped by Ctrl-C (SIGINT); nothing was written: run the same "
+                                               "command again")
