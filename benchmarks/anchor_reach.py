@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from protocol import git_commit
+from protocol import git_commit, machine_line
+from script_exit import Refused, run_main
 
 from adaanchor.coords import input_to_cell
 from adaanchor.engine.evaluate import predict
 from adaanchor.engine.run import build_split, load_for_eval, resolve_run
-from adaanchor.errors import AdaAnchorError
 
 GROUPS = ("inside", "cut_off")
 MEASURES = ("dist_cells", "excess_cells", "border", "error_px")
@@ -88,9 +88,11 @@ def to_markdown(doc: dict[str, Any]) -> list[str]:
     for label, rows in doc["methods"].items():
         for g in GROUPS:
             vals = {k: [r[g][k] for r in rows] for k in MEASURES}
-            cells = [f"{np.mean(v):.2f} ± {np.std(v, ddof=1) if len(v) > 1 else 0:.2f}" for v in vals.values()]
+            # One seed has no spread: N/A, as the other tables print it, not a std of 0.
+            cells = [f"{np.mean(v):.2f} ± " + (f"{np.std(v, ddof=1):.2f}" if len(v) > 1 else "N/A") for v in vals.values()]
             lines.append(f"| {label} | {len(rows)} | {g.replace('_', ' ')} | {rows[0][g]['n']} | " + " | ".join(cells) + " |")
-    lines += ["", f"Commit {doc['commit']}; {doc['threads']} threads; wall {doc['wall_seconds']:.0f} s."]
+    machine = doc.get("machine") or f"{doc['threads']} threads"
+    lines += ["", f"Commit {doc['commit']}; {machine}; wall {doc['wall_seconds']:.0f} s."]
     return lines
 
 
@@ -100,14 +102,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True, help="results file name: anchor_reach_<name>.{md,json}")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     a = p.parse_args(argv)
+    return run_main(lambda: reach_and_write(a), "nothing was written", resume=False)
+
+
+def reach_and_write(a: argparse.Namespace) -> int:
+    """The reach of every run of the parsed options ``a`` (a folder that is not a run, no checkpoint, data moved:
+    refused in one line, as the adaanchor command prints it); writes ``anchor_reach_<name>.{json,md}``."""
     t0, methods = time.time(), {}
     for run in sorted(a.runs):
         label, seed = method_of(run)
-        try:
-            res = run_reach(run)
-        except AdaAnchorError as e:  # not a run, no checkpoint, data moved: one line, as the adaanchor command prints it
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        res = run_reach(run)
         if res is None:  # a glob over a table's runs takes in the heatmap's too
             print(f"note: {run}: its strategy has no anchors: skipped", file=sys.stderr)
             continue
@@ -115,8 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label} s{seed}: " + "; ".join(f"{g} " + ", ".join(f"{k} {r[g][k]:.3f}" for k in MEASURES) for g in GROUPS))
         methods.setdefault(label, []).append(r)
     if not methods:
-        raise SystemExit("no run of an anchor strategy among the runs given")
-    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
+        raise Refused("no run of an anchor strategy among the runs given")
+    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"anchor_reach_{a.name}.json").write_text(json.dumps(doc, indent=1))

@@ -5,7 +5,8 @@
                                       [--results benchmarks/results]
 
 Each ``--out`` is the ``--out`` folder of a ``multi_tables.py`` table (its runs under ``runs/<table>/``), e.g. the
-same table trained with two local supervisions. For every run, every labelled keypoint of the held-out images is
+same table trained with two local supervisions. The benchmark instance (``--n-train``/``--n-val``), width and task
+options are those each run's ``run.json`` records; runs of different ones are refused, naming them. For every run, every labelled keypoint of the held-out images is
 matched to the nearest detection of its type (the decoding at ``--gamma``, before any grouping: the localization
 alone, as the oracle-tag grouping would take it), and its distance in image pixels is put in a band by how far
 the keypoint lies beyond the rectangle of the map's outer cell centres (``off_map.beyond_cells``), or inside it
@@ -30,8 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi_tables as mt  # noqa: E402
 from multi_runs import build_run  # noqa: E402
 from off_map import beyond_cells  # noqa: E402
+from protocol import provenance  # noqa: E402
+from script_exit import Refused, run_main  # noqa: E402
 from speed import write_results  # noqa: E402
 
+from adaanchor.cli.argtypes import check_unique, seed_arg  # noqa: E402
 from adaanchor.data.bottomup import to_image_coords  # noqa: E402
 from adaanchor.engine import bottomup as eb  # noqa: E402
 from adaanchor.safe_torch import safe_load  # noqa: E402
@@ -98,7 +102,7 @@ def run_errors(out: Path, table: str, method: str, seed: int, data: dict, gamma:
     run = mt.run_dir_for(out, bench, "ae", method, seed, data["split"])
     weights = run / "model.pt"
     if not weights.is_file():
-        raise SystemExit(f"{weights}: no trained run (train it with multi_tables.py {table} --out {out})")
+        raise Refused(f"{weights}: no trained run (train it with multi_tables.py {table} --out {out})")
     model, strategy = build_run("ae", method, seed, width, data)
     model.load_state_dict(safe_load(weights))
     gt = json.loads(Path(data["gt"]).read_text())
@@ -109,6 +113,43 @@ def run_errors(out: Path, table: str, method: str, seed: int, data: dict, gamma:
     rows = keypoint_errors(strategy, cached, eb.ground_truth(data["val"]), sizes, int(model.backbone.stride), gamma,
                            radius)
     return summary(rows)
+
+
+#: The settings of a run (its run.json) that define the data and the model the errors are measured with.
+DATA_SETTINGS = ("bench", "tiny_width", "task_cfg", "strategy_cfg")
+
+
+def runs_settings(outs: list[Path], table: str, methods: list[str], seeds: list[int], split: str) -> dict[str, Any]:
+    """The :data:`DATA_SETTINGS` every run was trained with (from its ``run.json``); refuses runs of mixed settings,
+    naming them. Runs trained by ``multi_tables.py --n-train 32 --n-val 16`` were scored on the full benchmark."""
+    bench = mt.TABLES[table]["benches"][0]
+    seen: dict[str, list[str]] = {}
+    for out in outs:
+        for method in methods:
+            for seed in seeds:
+                run = mt.run_dir_for(out, bench, "ae", method, seed, split)
+                try:
+                    settings = json.loads((run / "run.json").read_text())["settings"]
+                except (OSError, ValueError, KeyError, TypeError):
+                    raise Refused(f"{run}/run.json: no trained run with its settings (train it with multi_tables.py "
+                                  f"{table} --split {split} --out {out})") from None
+                key = json.dumps({k: settings.get(k) for k in DATA_SETTINGS}, sort_keys=True)
+                seen.setdefault(key, []).append(str(run))
+    if len(seen) > 1:
+        groups = "; ".join(f"{json.loads(k)}: {', '.join(runs)}" for k, runs in seen.items())
+        raise Refused(f"the runs were trained on other data or models, not comparable in one table: {groups}")
+    return json.loads(next(iter(seen)))
+
+
+def gamma_arg(text: str) -> float:
+    """``--gamma``: the detection threshold, in [0, 1] (docs/multi-person.md)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}")
+    return value
 
 
 def _avg(cells: list[dict[str, Any]], key: str, fmt: str) -> str:
@@ -131,6 +172,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
                 lines.append(f"| {label} | {method} | {band} | {cells[0]['n']} | {_avg(cells, 'missed', '.1f')} | "
                              f"{_avg(cells, 'median_px', '.2f')} | {_avg(cells, 'mean_px', '.2f')} | "
                              f"{_avg(cells, 'within_4px', '.3f')} |")
+    lines += ["", f"Commit {doc.get('commit', 'unknown')}; {doc.get('machine', 'machine unknown')}."]
     return "\n".join(lines) + "\n"
 
 
@@ -140,9 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--labels", nargs="+", help="a name for each --out (default: the folder names)")
     p.add_argument("--table", default="table5", choices=("table5", "table6"))
     p.add_argument("--methods", nargs="+", default=["fixanchor", "adaanchor", "localanchor"], choices=list(mt.METHODS))
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=seed_arg, nargs="+", default=[0, 1, 2])
     p.add_argument("--split", choices=("dev", "test"), default="test")
-    p.add_argument("--gamma", type=float, default=0.1)
+    p.add_argument("--gamma", type=gamma_arg, default=0.1, help="detection threshold in [0, 1] (default 0.1)")
     p.add_argument("--data-cache", type=Path, default=mt.REPO / "data-cache")
     p.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--name", default="crowd_errors")
@@ -150,12 +192,24 @@ def main(argv: list[str] | None = None) -> int:
     labels = a.labels or [o.name for o in a.out]
     if len(labels) != len(a.out):
         p.error(f"--labels: {len(a.out)} names needed (one per --out), got {len(labels)}")
+    check_unique(p, "--seeds", a.seeds)
     torch.set_num_threads(1)
-    data = mt.bench_data(mt.TABLES[a.table]["benches"][0], a.data_cache, None, None, a.split)
-    results = {label: {m: {str(s): run_errors(out, a.table, m, s, data, a.gamma, mt.TRAIN["tiny_width"])
+    return run_main(lambda: score_runs(a, labels), "nothing was written", resume=False)
+
+
+def score_runs(a: argparse.Namespace, labels: list[str]) -> int:
+    """Score every run of the parsed options on the benchmark instance its run.json records; write the results."""
+    settings = runs_settings(a.out, a.table, a.methods, a.seeds, a.split)
+    opts = settings["bench"] or {}
+    data = mt.bench_data(mt.TABLES[a.table]["benches"][0], a.data_cache, opts.get("n_train"), opts.get("n_val"),
+                         a.split, {"ae": settings["task_cfg"]} if settings["task_cfg"] else None,
+                         settings["strategy_cfg"])
+    width = int(settings["tiny_width"] or mt.TRAIN["tiny_width"])
+    results = {label: {m: {str(s): run_errors(out, a.table, m, s, data, a.gamma, width)
                            for s in a.seeds} for m in a.methods} for label, out in zip(labels, a.out)}
     doc = {"table": a.table, "split": a.split, "gamma": a.gamma, "seeds": a.seeds, "radius":
-           AnchorStrategy.DEFAULTS["local_radius"], "outs": [str(o) for o in a.out], "results": results}
+           AnchorStrategy.DEFAULTS["local_radius"], "outs": [str(o) for o in a.out], "bench": opts,
+           "results": results, **provenance()}
     write_results(a.results, a.name, doc, to_markdown(doc))
     return 0
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import torch
 from protocol import convergence
+from script_exit import Refused
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.engine import bottomup as eb
@@ -118,19 +119,23 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
     if old.get("settings") not in (None, settings) and weights.is_file():
         # The folder is named by table, method and seed only: another --steps or option would train over it.
         other = [f"{k} {old['settings'].get(k)!r}, not {v!r}" for k, v in settings.items() if old["settings"].get(k) != v]
-        raise SystemExit(f"{run_dir} holds a finished run of other settings ({'; '.join(other)}): give this table "
+        raise Refused(f"{run_dir} holds a finished run of other settings ({'; '.join(other)}): give this table "
                          "its own --out, or remove that folder to train it again")
 
     model, strategy = build_run(task_name, method, seed, width, data)
     marks = {max(1, round(f * steps)) for f in SNAPSHOTS} if data["split"] == "dev" else set()
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    label = f"{run_dir.parent.name}/{run_dir.name}"
     if old.get("settings") == settings and weights.is_file():
+        print(f"  {label}: trained before, evaluating it again", flush=True)
         model.load_state_dict(safe_load(weights))
         train = old["train"]
         # Stopped during its evaluation: the snapshots kept for the convergence check are still there.
         snapshots.update({m: safe_load(f) for m in marks if (f := run_dir / f"partial_snapshot_{m}.pt").is_file()})
     else:
         partial = _partial_files(run_dir, settings, marks)
+        if partial["state"].is_file():
+            print(f"  {label}: resuming from its saved training state ({partial['state']})", flush=True)
         snapshots.update({m: safe_load(f) for m, f in partial["snapshots"].items() if f.is_file()})
 
         def keep(step: int) -> None:
@@ -141,7 +146,7 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
         t0 = time.time()
         rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed,
                           on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY,
-                          log=progress_printer(f"{run_dir.parent.name}/{run_dir.name}", steps))
+                          log=progress_printer(label, steps))
         train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"],
                  "commit": source_commit() or "unknown"}  # the code that trained it (a reused record keeps it)
         atomic_save(model.state_dict(), weights)

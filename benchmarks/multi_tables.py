@@ -55,6 +55,7 @@ from multi_report import markdown, summarize, sweep_plot  # noqa: E402
 from multi_runs import TASKS, TRAIN, build_run, run_one  # noqa: E402,F401 (build_run: for tag_diagnostics.py)
 from parallel import run_parallel  # noqa: E402
 from protocol import DEV_FRACTION, DEV_SYNTH_SEED, git_commit  # noqa: E402
+from script_exit import Refused, run_main  # noqa: E402
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
@@ -101,7 +102,7 @@ def parse_task_options(items: list[str] | None, flag: str = "--task-option") -> 
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise SystemExit(f"{flag} expects KEY=VALUE, got '{item}'")
+            raise Refused(f"{flag} expects KEY=VALUE, got '{item}'")
         out[key] = yaml.safe_load(value)
     return out
 
@@ -221,7 +222,7 @@ def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[s
     for table in TABLES["fig5"]["from"]:
         path = out / f"{table_stem(table, task, split)}.json"
         if not path.is_file():
-            raise SystemExit(f"fig5 draws on {path}, which does not exist: run `python benchmarks/paper_tables.py "
+            raise Refused(f"fig5 draws on {path}, which does not exist: run `python benchmarks/paper_tables.py "
                              f"{table} --split {split} --task {task} --out {out}` first")
         docs.append(json.loads(path.read_text()))
         sources.append(f"{path.name} (commit {docs[-1].get('commit', 'unknown')})")
@@ -265,16 +266,24 @@ def main(argv: list[str] | None = None) -> int:
         if given:
             p.error(f"fig5 trains nothing (it draws the files of table5 and table6): {', '.join(given)} "
                     "belong to those tables; fig5 takes --split, --task and --out")
-        fig5_from_tables(a.out, a.task, a.split)
-        return 0
-    strategy_options = parse_task_options(a.strategy_option, "--strategy-option")
+        return run_main(lambda: fig5_from_tables(a.out, a.task, a.split) and 0, "nothing was written", resume=False)
+    try:
+        strategy_options = parse_task_options(a.strategy_option, "--strategy-option")
+        task_options = parse_task_options(a.task_option)
+    except Refused as e:
+        p.error(str(e))
     if "name" in strategy_options:
         p.error("--strategy-option name=...: the strategy of each run is its method; choose them with --methods")
     torch.set_num_threads(1)
-    run_table(a.table, a.seeds or [0, 1, 2], a.steps, a.methods or list(METHODS), a.task, a.out, a.data_cache,
-              a.n_train, a.n_val, TRAIN["tiny_width"] if a.width is None else a.width, a.split,
-              parse_task_options(a.task_option), 1 if a.jobs is None else a.jobs, strategy_options)
-    return 0
+
+    def body() -> int:
+        run_table(a.table, a.seeds or [0, 1, 2], a.steps, a.methods or list(METHODS), a.task, a.out, a.data_cache,
+                  a.n_train, a.n_val, TRAIN["tiny_width"] if a.width is None else a.width, a.split,
+                  task_options, 1 if a.jobs is None else a.jobs, strategy_options)
+        return 0
+
+    return run_main(body, f"finished runs are kept under {a.out / 'runs' / a.table}, a run in progress at its last "
+                          "saved state")
 
 
 if __name__ == "__main__":

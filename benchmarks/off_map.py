@@ -23,6 +23,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import provenance  # noqa: E402
+from script_exit import Refused, run_main  # noqa: E402
 from speed import write_results  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
@@ -42,7 +44,7 @@ def _images(doc: dict[str, Any], path: Path) -> dict[Any, tuple[int, int]]:
     sizes = {}
     for i, im in enumerate(doc.get("images") or []):
         if not isinstance(im, dict) or not all(isinstance(im.get(k), int) and im[k] > 0 for k in ("width", "height")):
-            raise SystemExit(f"{path}: images[{i}] needs positive integer 'width' and 'height' (the map's size "
+            raise Refused(f"{path}: images[{i}] needs positive integer 'width' and 'height' (the map's size "
                              "comes from them)")
         sizes[im.get("id")] = (im["width"], im["height"])
     return sizes
@@ -54,13 +56,13 @@ def count_file(path: Path, stride: int, radius: float) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise SystemExit(f"{path}: cannot read it as JSON ({e})") from None
+        raise Refused(f"{path}: cannot read it as JSON ({e})") from None
     sizes = _images(doc, path)
     dist_kp, dist_centre = [], []
     for j, ann in enumerate(doc.get("annotations") or []):
         kps = np.asarray(ann.get("keypoints") or [], dtype=float)
         if kps.size % 3 or ann.get("image_id") not in sizes:
-            raise SystemExit(f"{path}: annotations[{j}] (id {ann.get('id')}): 'keypoints' must be x, y, v triples and "
+            raise Refused(f"{path}: annotations[{j}] (id {ann.get('id')}): 'keypoints' must be x, y, v triples and "
                              "'image_id' one of the images")
         kps = kps.reshape(-1, 3)
         labelled = kps[kps[:, 2] > 0, :2]
@@ -77,7 +79,8 @@ def count_file(path: Path, stride: int, radius: float) -> dict[str, Any]:
     return out
 
 
-def to_markdown(rows: list[dict[str, Any]]) -> str:
+def to_markdown(rows: list[dict[str, Any]], where: dict[str, Any] | None = None) -> str:
+    """The table of ``rows`` (:func:`count_file`), with the commit and machine of ``where`` (:func:`provenance`)."""
     def pct(n: int, total: int) -> str:
         return f"{n} ({100 * n / total:.2f} %)" if total else "0"
 
@@ -90,6 +93,8 @@ def to_markdown(rows: list[dict[str, Any]]) -> str:
             f = Path(r["file"])
             lines.append(f"| {f.parent.name}/{f.name} | {name} | {c['labelled']} | {pct(c['beyond'], c['labelled'])} | "
                          f"{pct(c['beyond_radius'], c['labelled'])} | {c['max_cells']} |")
+    if where:
+        lines += ["", f"Commit {where['commit']}; {where['machine']}."]
     return "\n".join(lines) + "\n"
 
 
@@ -104,12 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.radius < 0:
         p.error("--radius must be >= 0")
+    return run_main(lambda: count_and_write(a), "nothing was written", resume=False)
+
+
+def count_and_write(a: argparse.Namespace) -> int:
+    """Count the files of the parsed options ``a``; print the table, or write it under ``--out``."""
     rows = [count_file(f, a.stride, a.radius) for f in a.annotations]
-    md = to_markdown(rows)
+    where = provenance()
+    md = to_markdown(rows, where)
     if a.out is None:
         print(md, end="")
     else:
-        write_results(a.out, a.name, rows, md)
+        write_results(a.out, a.name, {"files": rows, **where}, md)
     return 0
 
 

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import COLUMNS as MULTI_COLUMNS  # noqa: E402
 from multi_report import CROWD_COLUMNS, GROUPINGS, PAIRED, flatten  # noqa: E402
 from protocol import fmt_diff, paired_difference  # noqa: E402
+from script_exit import Refused, run_main  # noqa: E402
 from speed import write_results  # noqa: E402
 from table_report import COLUMNS  # noqa: E402
 
@@ -64,14 +65,14 @@ def compare(a: dict[str, Any], b: dict[str, Any], methods: list[str] | None = No
     multi-person table ``{benchmark: {method: ...}}``.
 
     Raises:
-        SystemExit: the files hold different tables, splits or tasks, or no method in common."""
+        Refused: the files hold different tables, splits or tasks, or no method in common."""
     for key in ("table", "split", "task"):
         if a.get(key) != b.get(key):
-            raise SystemExit(f"the two files hold different {key}s: {a.get(key)!r} and {b.get(key)!r}")
+            raise Refused(f"the two files hold different {key}s: {a.get(key)!r} and {b.get(key)!r}")
     sa, sb = sections(a), sections(b)
     out = {name: _compare_runs(sa[name][0], sb[name][0], sa[name][1], methods) for name in sa if name in sb}
     if not out:
-        raise SystemExit(f"no benchmark in both files (A: {list(sa)}, B: {list(sb)})")
+        raise Refused(f"no benchmark in both files (A: {list(sa)}, B: {list(sb)})")
     return out[""] if "" in out else out
 
 
@@ -79,7 +80,7 @@ def _compare_runs(ra: dict[str, list[dict[str, Any]]], rb: dict[str, list[dict[s
                   methods: list[str] | None) -> dict[str, Any]:
     common = [m for m in ra if m in rb and (methods is None or m in methods)]
     if not common:
-        raise SystemExit(f"no method in both files (A: {list(ra)}, B: {list(rb)})")
+        raise Refused(f"no method in both files (A: {list(ra)}, B: {list(rb)})")
     out: dict[str, Any] = {}
     for m in common:
         out[m] = {}
@@ -138,7 +139,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", help="only these methods (default: every method in both)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args(argv)
-    a, b = (json.loads(Path(p).read_text()) for p in (args.a, args.b))
+    return run_main(lambda: compare_files(args), "nothing was written", resume=False)
+
+
+def read_table(path: str) -> dict[str, Any]:
+    """A results JSON of paper_tables.py or multi_tables.py; a missing, unreadable or other file is refused in one
+    line (a FileNotFoundError or JSONDecodeError traceback before)."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise Refused(f"{path}: cannot read it ({e.strerror})") from None
+    except ValueError as e:
+        raise Refused(f"{path}: not a JSON file ({e})") from None
+    if not isinstance(doc, dict) or not {"table", "split"} <= set(doc) or not {"runs", "benches"} & set(doc):
+        raise Refused(f"{path}: not a results JSON of paper_tables.py or multi_tables.py (no table, split and runs)")
+    return doc
+
+
+def compare_files(args: argparse.Namespace) -> int:
+    """The A - B tables of the parsed options, written under ``--out``."""
+    a, b = read_table(args.a), read_table(args.b)
     diffs = compare(a, b, args.methods)
     md = markdown(a, b, diffs, tuple(args.labels), (Path(args.a).name, Path(args.b).name))
     write_results(Path(args.out), args.name, {"table": a["table"], "split": a["split"], "labels": list(args.labels),

@@ -39,9 +39,10 @@ from adaanchor.config import build_config
 from adaanchor.configs import config_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol import DEV_ROOT, DEV_SYNTH_SEED, convergence, git_commit, paired_difference, split_overrides  # noqa: E402
-from table_report import markdown, mean_std, plot  # noqa: E402
-from table_runs import differing_keys, finished, identical_run, link_run, training_commits  # noqa: E402
+from protocol import DEV_SYNTH_SEED, anchored_root, convergence, git_commit, paired_difference, split_overrides  # noqa: E402, F401
+from script_exit import Refused, run_main  # noqa: E402
+from table_report import markdown, mean_std, plot, write_assigner_json  # noqa: E402
+from table_runs import differing_keys, finished, identical_run, link_run, pace, run_start, training_commits  # noqa: E402
 
 from adaanchor.cli.argtypes import (
     check_unique,
@@ -50,7 +51,6 @@ from adaanchor.cli.argtypes import (
 )
 from adaanchor.data.build import annotation_path, build_dataset
 from adaanchor.demo import DEMO_CONFIG, train_and_evaluate
-from adaanchor.errors import AdaAnchorError
 
 ADA = ["strategy.name=adaanchor"]
 REFERENCE = {"Heatmap-anchor": ["strategy.name=heatmap"], "FixAnchor": ["strategy.name=fixanchor"]}
@@ -149,26 +149,11 @@ def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
     return seeds if repeat is None or label in repeat else seeds[:1]
 
 
-def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str], split: str = "dev",
-              only: list[str] | None = None, collect: bool = False) -> dict[str, Any]:
-    """Train (or reuse: a run directory whose last checkpoint is finished is only evaluated again) and evaluate
-    every variant of table ``name`` (or the ``only`` ones), then write its markdown, JSON and plot.
-
-    ``collect``: train nothing; evaluate the finished runs among the seeds and list the missing ones (a table
-    gathered from runs made in several processes, each variant with the seeds it has)."""
-    spec = TABLES[name]
-    unknown = sorted(set(only or ()) - set(spec["variants"]))
-    if unknown:
-        raise SystemExit(f"--only: no variant {unknown} in {name}; variants: {list(spec['variants'])}")
-    t0, commit = time.time(), git_commit() or "unknown"  # the code the runs start with
-    base_file = config_file(spec["base"]) if "base" in spec else DEMO_CONFIG
-    extra = [*split_overrides(split, synthetic="base" not in spec), *extra]
-    base = build_config(base_file, extra)
-    annotation_path(base.data, "train")  # generate the built-in benchmark once, before any run
-    val_ds = build_dataset(base.data, "val", train=False, verbose=False)
-    defaults = build_config(base_file, [])  # fills the keys an older run's config lacks (table_runs.identical_run)
-    runs: dict[str, list[dict[str, Any]]] = {}
-    missing: list[str] = []
+def plan_runs(name: str, seeds: list[int], steps: int, out: Path, base_file: Path, extra: list[str], split: str,
+              only: list[str] | None, defaults: Any) -> list[tuple[str, int, Path, Any]]:
+    """``(label, seed, run folder, config)`` of every run of table ``name``; refuses a run folder of other settings
+    first, before any data is generated or any run trained."""
+    spec, plan = TABLES[name], []
     for label, over in spec["variants"].items():
         if only and label not in only:
             continue
@@ -180,25 +165,53 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
                                            "resume=auto"])
             stale = differing_keys(run_dir, cfg, defaults)
             if stale:
-                raise SystemExit(f"{run_dir} holds a run of other settings ({'; '.join(stale[:4])}): give this table "
-                                 "its own --out, or remove that folder to train it again")
-            if not finished(run_dir, steps) and not run_dir.exists():
-                same = identical_run(out / "runs", cfg, steps, defaults=defaults)
-                if same is not None:
-                    link_run(run_dir, same)
-                    print(f"[{name}] {label} seed {seed}: the same run as {same}", flush=True)
-            if collect and not finished(run_dir, steps):
-                missing.append(f"{label} seed {seed}")
-                continue
-            row, _ = train_and_evaluate(cfg, val_ds)
-            row["convergence"] = convergence(run_dir / "eval_log.csv", steps)
-            row["trained_by"] = training_commits(run_dir)  # runs reused from older code show it here
-            runs.setdefault(label, []).append({**row, "seed": seed})
-            print(f"[{name}] {label} seed {seed}: " + ", ".join(f"{k} {row[k]:.4g}" for k in METRICS
-                                                                  if isinstance(row.get(k), float)), flush=True)
+                raise Refused(f"{run_dir} holds a run of other settings ({'; '.join(stale[:4])}): give this table "
+                              "its own --out, or remove that folder to train it again")
+            plan.append((label, seed, run_dir, cfg))
+    return plan
+
+
+def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[str], split: str = "dev",
+              only: list[str] | None = None, collect: bool = False) -> dict[str, Any]:
+    """Train (or reuse: a run directory whose last checkpoint is finished is only evaluated again) and evaluate
+    every variant of table ``name`` (or the ``only`` ones), then write its markdown, JSON and plot.
+
+    ``collect``: train nothing; evaluate the finished runs among the seeds and list the missing ones (a table
+    gathered from runs made in several processes, each variant with the seeds it has)."""
+    spec = TABLES[name]
+    unknown = sorted(set(only or ()) - set(spec["variants"]))
+    if unknown:
+        raise Refused(f"--only: no variant {unknown} in {name}; variants: {list(spec['variants'])}")
+    t0, commit = time.time(), git_commit() or "unknown"  # the code the runs start with
+    base_file = config_file(spec["base"]) if "base" in spec else DEMO_CONFIG
+    extra = anchored_root(base_file, [*split_overrides(split, synthetic="base" not in spec), *extra], extra)
+    defaults = build_config(base_file, [])  # fills the keys an older run's config lacks (table_runs.identical_run)
+    plan = plan_runs(name, seeds, steps, out, base_file, extra, split, only, defaults)
+    base = build_config(base_file, extra)
+    annotation_path(base.data, "train")  # generate the built-in benchmark once, before any run
+    val_ds = build_dataset(base.data, "val", train=False, verbose=False)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    missing: list[str] = []
+    for i, (label, seed, run_dir, cfg) in enumerate(plan, 1):
+        if not finished(run_dir, steps) and not run_dir.exists():
+            same = identical_run(out / "runs", cfg, steps, defaults=defaults)
+            if same is not None:
+                link_run(run_dir, same)
+                print(f"[{name}] {label} seed {seed}: the same run as {same}", flush=True)
+        if collect and not finished(run_dir, steps):
+            missing.append(f"{label} seed {seed}")
+            continue
+        fresh = not (run_dir / "checkpoints" / "last.pt").is_file()
+        print(f"[{name}] run {i} of {len(plan)}: {run_start(label, seed, run_dir, steps)}", flush=True)
+        row, _ = train_and_evaluate(cfg, val_ds)
+        row["convergence"] = convergence(run_dir / "eval_log.csv", steps)
+        row["trained_by"] = training_commits(run_dir)  # runs reused from older code show it here
+        runs.setdefault(label, []).append({**row, "seed": seed})
+        print(f"[{name}] {label} seed {seed}: " + ", ".join(f"{k} {row[k]:.4g}" for k in METRICS
+                                                              if isinstance(row.get(k), float)) + pace(row, fresh), flush=True)
     if not runs:  # --collect with nothing finished: leave the folder (and the table it may hold) as it is
-        raise SystemExit(f"[{name}] no finished run of {steps} steps under {out / 'runs' / name} (seeds {seeds}); "
-                         "nothing written")
+        raise Refused(f"[{name}] no finished run of {steps} steps under {out / 'runs' / name} (seeds {seeds}); "
+                      "nothing written")
     summary = {label: {k: mean_std(rows, k) for k in METRICS} | {"n": len(rows)} for label, rows in runs.items()}
     ref = "FixAnchor" if "FixAnchor" in runs else None
 
@@ -223,20 +236,9 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     write_text_atomic(out / f"{stem}.md", "\n".join(lines) + "\n")
     plot(summary, out / f"{stem}.png", f"{name} ({split})", kind)
     if name == "assigner":
-        write_assigner_json(doc, out / ("assigner.json" if split == "test" else "assigner_dev.json"))
+        write_assigner_json(doc, ASSIGNER_NAMES, out / ("assigner.json" if split == "test" else "assigner_dev.json"))
     print("\n".join(lines))
     return doc
-
-
-def write_assigner_json(doc: dict[str, Any], path: Path) -> None:
-    """The assigner comparison in its fixed schema: protocol, then per method the per-seed measures."""
-    keys = ("vis_error", "inv_error_in", "inv_error_out", "inv_score", "score_auc", "ap")
-    methods = {ASSIGNER_NAMES.get(label, label): {"per_seed": [{"seed": r["seed"], **{k: r.get(k) for k in keys}}
-                                                                for r in rows]} for label, rows in doc["runs"].items()}
-    protocol = {"steps": doc["steps"], "seeds": sorted({r["seed"] for rows in doc["runs"].values() for r in rows}),
-                "dev_split": f"built-in benchmark, generator seed {DEV_SYNTH_SEED} ({DEV_ROOT})", "split": doc["split"],
-                "commit": doc["commit"]}
-    write_text_atomic(path, json.dumps({"protocol": protocol, "methods": methods, "paired": doc["paired"]}, indent=2))
 
 
 MULTI_TABLES = ("table5", "table6", "fig5")  # run by benchmarks/multi_tables.py, with its own options
@@ -288,12 +290,14 @@ def main(argv: list[str] | None = None) -> int:
         if not a.only:
             p.error("argument --only: expected at least one variant label before the key=value settings")
     steps = a.steps if a.steps is not None else int(TABLES[a.table].get("steps", STEPS))
-    try:
+    saved = (f"finished runs are kept under {a.out / 'runs' / a.table}, a stopped training at its last checkpoint "
+             "(a stopped evaluation is redone)")
+
+    def body() -> int:
         run_table(a.table, a.seeds, steps, a.out, a.overrides, a.split, a.only, a.collect)
-    except AdaAnchorError as e:  # a bad override or config: one line, as the adaanchor command prints it
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    return run_main(body, saved)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,22 @@ import argparse
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.cli.argtypes import int_at_least
+from adaanchor.versions import source_commit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from script_exit import run_main  # noqa: E402
 
 
 def make_run(root: Path, overrides: list[str] = ()) -> Path:
@@ -103,19 +109,49 @@ def measure(run: Path, video: Path, root: Path, frames: int, rounds: int) -> dic
             "end_to_end_with_labelled_video_fps": round(labelled, 1)}
 
 
-def main() -> None:
+def machine_info() -> dict[str, Any]:
+    """The machine and the code a measurement ran on (the commit as ``adaanchor --version`` gives it)."""
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "load_average_1min_after": round(os.getloadavg()[0], 2), "python": platform.python_version(),
+            "torch": torch.__version__, "commit": source_commit() or "unknown"}
+
+
+MIN_SIDE = 16  # the smallest video side taken (the frames are resized scenes of the benchmark)
+
+
+def video_size(text: str) -> tuple[int, int]:
+    """``--size``: ``WxH``, two even integers of at least :data:`MIN_SIDE` (the video is yuv420p, which halves both
+    sides for its colour planes). ``12`` or ``0x0`` failed inside OpenCV with a 'dsize' traceback."""
+    parts = text.lower().split("x")
+    try:
+        w, h = (int(v) for v in parts) if len(parts) == 2 else (None, None)
+    except ValueError:
+        w, h = None, None
+    if w is None or h is None:
+        raise argparse.ArgumentTypeError(f"expected WxH (e.g. 360x480), got {text!r}")
+    if min(w, h) < MIN_SIDE or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"width and height must be even integers >= {MIN_SIDE}, got {text!r}")
+    return w, h
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int_at_least(1), default=600)
-    ap.add_argument("--size", default="360x480", help="video W x H")
+    ap.add_argument("--size", type=video_size, default="360x480", help="video WxH, even sides >= 16 (default 360x480)")
     ap.add_argument("--threads", type=int_at_least(1), default=2)
     ap.add_argument("--rounds", type=int_at_least(1), default=5)
     ap.add_argument("--out", default=str(Path(__file__).parent / "results"))
     ap.add_argument("--name", default="predict_speed", help="stem of the JSON file written under --out")
     ap.add_argument("overrides", nargs="*", help="config overrides of the model, e.g. model.backbone=resnet50 "
                     "data.input_size=[192,256] (default: the demo's tiny CNN at 72x96)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    return run_main(lambda: measure_and_write(a), "nothing is saved (a measurement is all or nothing)", resume=False)
+
+
+def measure_and_write(a: argparse.Namespace) -> int:
+    """The measurement of the parsed options ``a``, written to ``<out>/<name>.json``."""
     torch.set_num_threads(a.threads)
-    size = tuple(int(v) for v in a.size.lower().split("x"))
+    size = a.size
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         run = make_run(root, a.overrides)
@@ -127,16 +163,15 @@ def main() -> None:
                  + (f", with {' '.join(a.overrides)}" if a.overrides else ""),
         "threads": a.threads, "rounds": a.rounds, **m,
         "target_ratio": 0.8,
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "load_average_1min_after": round(os.getloadavg()[0], 2), "python": platform.python_version(),
-                    "torch": torch.__version__},
+        "machine": machine_info(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     }
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / f"{a.name}.json", json.dumps(res, indent=2) + "\n")
     print(json.dumps(res, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -21,28 +21,47 @@ from __future__ import annotations
 
 import csv
 import math
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from adaanchor.versions import source_commit
+
 DEV_SYNTH_SEED = 1  # the dev instance of the built-in benchmark; the evaluation split is generator seed 0
-DEV_ROOT = "data-cache/synth-dev"
+DEV_ROOT = "data-cache/synth-dev"  # relative to the repository, as every relative data.root (anchored_root)
+REPO = Path(__file__).resolve().parent.parent
 DEV_FRACTION = 0.2  # the faces' dev split: this share of the training identities is held out as val
 CONVERGED_REL = 0.03  # |relative change| of the dev visible error over the last 10% of training
 
 
 def git_commit(repo: Path | None = None) -> str | None:
-    """The short commit of the checkout ``repo`` (the one these scripts run from, which may be a snapshot worktree
-    of the runs rather than the caller's folder); None outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                             cwd=repo or Path(__file__).resolve().parent.parent).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out or None
+    """The commit of the checkout ``repo`` (the one these scripts run from, which may be a snapshot worktree of the
+    runs rather than the caller's folder), as ``adaanchor --version`` gives it: 40 hex digits, with ``" (modified)"``
+    when tracked files differ from it; None outside a git checkout."""
+    package = (repo or Path(__file__).resolve().parent.parent) / "src" / "adaanchor"
+    return source_commit(package.resolve()) if package.is_dir() else None
+
+
+def machine_line() -> str:
+    """The machine a results file records: the platform and torch's thread count."""
+    import platform
+
+    import torch
+
+    return f"{platform.platform()}, {torch.get_num_threads()} torch threads"
+
+
+def provenance() -> dict[str, Any]:
+    """``{"commit", "machine"}`` for a results file: the code (:func:`git_commit`) and :func:`machine_line`."""
+    return {"commit": git_commit() or "unknown", "machine": machine_line()}
+
+
+def same_commit(a: str, b: str) -> bool:
+    """Whether two recorded commits name the same one (a short and a long form, either perhaps ``(modified)``)."""
+    x, y = str(a).split(" ")[0], str(b).split(" ")[0]
+    return bool(x) and bool(y) and (x.startswith(y) or y.startswith(x))
 
 
 def split_overrides(split: str, synthetic: bool) -> list[str]:
@@ -56,6 +75,19 @@ def split_overrides(split: str, synthetic: bool) -> list[str]:
         # A config that splits one file by identity (data.split.by) holds out part of its training groups.
         return [f"data.split.dev_fraction={DEV_FRACTION}", "train.eval_every=1"]
     return [f"data.root={DEV_ROOT}", f"data.synth.seed={DEV_SYNTH_SEED}", "train.eval_every=1"]
+
+
+def anchored_root(config_file: Path, overrides: list[str], given: Sequence[str]) -> list[str]:
+    """``overrides`` with a relative ``data.root`` of the config (the built-in benchmark's cache, the dev split's
+    :data:`DEV_ROOT`, a packaged config's dataset folder) made absolute against the repository, not the working
+    directory: a table run from another folder read or generated another cache, and its runs then differed from
+    the table's. A ``data.root`` in ``given`` (the caller's own overrides) is the caller's and stays as given."""
+    from adaanchor.config import build_config
+
+    if any(str(o).split("=", 1)[0].strip() == "data.root" for o in given):
+        return list(overrides)
+    root = Path(str(build_config(config_file, list(overrides)).data.root)).expanduser()
+    return list(overrides) if root.is_absolute() else [*overrides, f"data.root={REPO / root}"]
 
 
 def paired_difference(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]], key: str) -> dict[str, Any] | None:
@@ -98,15 +130,19 @@ def convergence(eval_log: Path, total_steps: int, key: str = "vis_error") -> dic
 
     The value "at p%" is the last evaluation at or before that step, ``round(p * total_steps)`` (the step the
     multi-person snapshots are taken at, benchmarks/multi_runs.py: a snapshot at 903 of 1,003 steps is the 90%
-    one, not after it); None when the log has too few rows."""
+    one, not after it), and only among the evaluations before the final one: with a single evaluation (a run too short
+    for one at 80 or 90%) the reference would be the final value itself, a change of 0 that read "converged" for a run
+    that was not checked. None (not checked) when the log has too few rows."""
     if not eval_log.is_file():
         return {"rel_change_last20": None, "rel_change_last10": None, "converged": None, "trend_last20": None}
     with eval_log.open() as f:
         rows = [(int(float(r["step"])), float(r[key])) for r in csv.DictReader(f) if r.get(key) not in (None, "")]
     rows.sort()
 
+    final_step = rows[-1][0] if rows else None
+
     def at(frac: float) -> float | None:
-        before = [v for s, v in rows if s <= round(frac * total_steps)]
+        before = [v for s, v in rows if s <= round(frac * total_steps) and s < final_step]
         return before[-1] if before else None
 
     final = rows[-1][1] if rows else None

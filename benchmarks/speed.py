@@ -31,13 +31,14 @@ import torch
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.config import build_config
-from adaanchor.engine.run import build_system
 from adaanchor.engine.amp import autocast
+from adaanchor.engine.run import build_system
 from adaanchor.malloc import keep_freed_memory
 from adaanchor.strategies import compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import git_commit  # noqa: E402
+from ratio_spread import spread_note  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 
@@ -368,8 +369,9 @@ def ratio_table(rows: dict[str, dict[str, Any]]) -> list[str]:
         for label, q in r["ratios"].items():
             target = (f"<= {q['target']:.2f}" if q["target"] is not None
                       else f">= {q['at_least']:.2f}" if q.get("at_least") is not None else "")
+            wide = " (wide spread: see the warning)" if spread_note(label, q, r["reps"]) else ""
             lines.append(f"| {r['measure']} ({r['reps']} reps) | {ms} | {label}: **{q['median']:.3f}** "
-                         f"({q['min']:.2f}-{q['max']:.2f}) | {target} |")
+                         f"({q['min']:.2f}-{q['max']:.2f}){wide} | {target} |")
     return lines
 
 
@@ -395,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
         r = result["rows"][name]
         print(name, {n: round(v, 1) for n, v in r["ms"].items()},
               {k: round(v["median"], 3) for k, v in r["ratios"].items()}, flush=True)
+        for label, q in r["ratios"].items():
+            if (note := spread_note(label, q, r["reps"])) is not None:
+                print(f"warning: {name}: {note}", file=sys.stderr, flush=True)
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = time.time() - t0
     write_results(a.out, stem, result, to_markdown(result))

@@ -30,9 +30,10 @@ from typing import Any
 
 import torch
 
-from adaanchor.strategies import compute_loss
+from adaanchor.strategies import STRATEGY_NAMES, compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from script_exit import run_main  # noqa: E402
 from speed import (  # noqa: E402
     REPO,
     RESNET50,
@@ -147,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int_at_least(1), default=60, help="interleaved steps per strategy (default 60)")
     p.add_argument("--threads", type=int_at_least(1), default=2)
     p.add_argument("--strategies", nargs="+", default=["heatmap", "adaanchor", "fixanchor"],
+                   choices=(*STRATEGY_NAMES, HEAD_ROWS), metavar="NAME",
                    help=f"the first is the reference of the ratios; {HEAD_ROWS}: the heatmap on a model with "
-                        "AdaAnchor's head rows (what the rows alone cost)")
+                        f"AdaAnchor's head rows (what the rows alone cost); one of {', '.join((*STRATEGY_NAMES, HEAD_ROWS))}")
     p.add_argument("--setup", choices=tuple(SETUPS), default="tiny")
     p.add_argument("--labelled", choices=tuple(LABELLED), default="random",
                    help="random (default): a third of the targets unlabelled; all: every one labelled (the demo's data)")
@@ -157,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
                    "step_phases: name a quick run otherwise, so that it does not replace the table docs/speed.md quotes)")
     add_malloc_option(p)
     a = p.parse_args(argv)
+    return run_main(lambda: measure_and_write(a), "nothing was written", resume=False)
+
+
+def measure_and_write(a: argparse.Namespace) -> int:
+    """The phases of the parsed options ``a``, written under ``--out``."""
     torch.set_num_threads(a.threads)
     mode = set_malloc(a.malloc)
     res = {"machine": machine(a.threads, mode), "setup": a.setup, **measure(SETUPS[a.setup], a.strategies, a.steps,

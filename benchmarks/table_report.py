@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from protocol import RULE_SEEDS, fmt_diff, paired_difference, protocol_win
+from protocol import DEV_ROOT, DEV_SYNTH_SEED, RULE_SEEDS, fmt_diff, paired_difference, protocol_win, same_commit
+
+from adaanchor.atomic import write_text_atomic
 
 # (key, column title, format, scale, lower is better)
 POSE_COLUMNS = [("vis_error", "Vis.Error", ".2f", 1, True), ("inv_error_in", "Inv.Error in image", ".2f", 1, True),
@@ -70,6 +73,10 @@ def markdown(doc: dict[str, Any], kind: str = "pose") -> list[str]:
         if tr:  # a diagnostic beside the rule: the line through the last 20% averages out one epoch's noise
             lines[-1] += (f" Fitted trend over the last 20% (per 10% of training, not part of the rule): median "
                           f"{100 * np.median(tr):+.1f}%, range {100 * min(tr):+.1f}% to {100 * max(tr):+.1f}%.")
+    unchecked = [f"{label} s{r['seed']}" for label, rows in doc["runs"].items() for r in rows
+                 if "convergence" in r and r["convergence"].get("converged") is None]
+    if unchecked:
+        lines += ["", f"Convergence not checked (no evaluation before 90% of training): {', '.join(unchecked)}."]
     if doc.get("missing"):
         lines += ["", f"Not finished, left out: {', '.join(doc['missing'])}."]
     lines += ["", f"Commit {doc['commit']}; {doc['machine']}; wall {doc['wall_seconds']:.0f} s."]
@@ -98,7 +105,7 @@ def _trained_by(doc: dict[str, Any]) -> list[str]:
     """A line naming the runs trained (in part) by other code than ``doc['commit']`` (reused run folders)."""
     rows = [(label, r) for label, rs in doc["runs"].items() for r in rs if "trained_by" in r]
     other = [f"{label} s{r['seed']} ({', '.join(c.split(' ')[0][:9] for c in r['trained_by'])})" for label, r in rows
-             if any(not c.startswith(str(doc["commit"])) for c in r["trained_by"])]
+             if any(not same_commit(c, doc["commit"]) for c in r["trained_by"])]
     if not other:
         return []
     return ["", f"Trained by other commits than this one (reused runs): {len(other)} of {len(rows)}: "
@@ -146,3 +153,14 @@ def plot(summary: dict[str, Any], path: Path, title: str, kind: str = "pose") ->
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_assigner_json(doc: dict[str, Any], names: dict[str, str], path: Path) -> None:
+    """The assigner comparison in its fixed schema: protocol, then per method the per-seed measures."""
+    keys = ("vis_error", "inv_error_in", "inv_error_out", "inv_score", "score_auc", "ap")
+    methods = {names.get(label, label): {"per_seed": [{"seed": r["seed"], **{k: r.get(k) for k in keys}}
+                                                                for r in rows]} for label, rows in doc["runs"].items()}
+    protocol = {"steps": doc["steps"], "seeds": sorted({r["seed"] for rows in doc["runs"].values() for r in rows}),
+                "dev_split": f"built-in benchmark, generator seed {DEV_SYNTH_SEED} ({DEV_ROOT})", "split": doc["split"],
+                "commit": doc["commit"]}
+    write_text_atomic(path, json.dumps({"protocol": protocol, "methods": methods, "paired": doc["paired"]}, indent=2))

@@ -118,3 +118,22 @@ def link_run(run_dir: Path, same: Path) -> None:
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     target = same.resolve() if same.is_symlink() else Path("..") / same.parent.name / same.name
     run_dir.symlink_to(target, target_is_directory=True)
+
+
+def run_start(label: str, seed: int, run_dir: Path, steps: int) -> str:
+    """What a run is about to do: train ``steps`` steps, go on from a checkpoint, or only be evaluated again."""
+    what = f"{label} seed {seed}"
+    if finished(run_dir, steps):
+        return f"{what}: finished, evaluating it again"
+    if (run_dir / "checkpoints" / "last.pt").is_file():
+        return f"{what}: resuming from {run_dir / 'checkpoints' / 'last.pt'} to {steps} steps, then evaluating"
+    return f"{what}: training {steps} steps, then evaluating"
+
+
+def pace(row: dict[str, Any], fresh: bool) -> str:
+    """``" (trained to step 3000 in 312 s, 9.6 steps/s)"`` for a run trained from its start now (``fresh``); the time
+    alone for one resumed (its earlier steps took time not counted here); empty when nothing was trained."""
+    secs, steps = float(row.get("train_seconds") or 0), int(row.get("steps") or 0)
+    if secs < 1 or not steps:
+        return ""
+    return f" (trained to step {steps} in {secs:.0f} s" + (f", {steps / secs:.1f} steps/s)" if fresh else ")")

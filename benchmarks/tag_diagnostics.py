@@ -11,7 +11,7 @@ trained) and measures on the held-out images, at the detection threshold ``gamma
   distance of each kind, and the mean spread (std) of one person's tags.
 - **poses**: poses per image from the learned grouping, against people per image.
 
-    python benchmarks/tag_diagnostics.py --split dev --seeds 0 1 2   # writes results/tag_diagnostics_dev.{json,md}
+    python benchmarks/tag_diagnostics.py --split dev --seeds 0 1 2   # writes results/tag_diagnostics_crowd_dev.{json,md}
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import multi_tables as mt  # noqa: E402
-from protocol import git_commit  # noqa: E402
+from protocol import provenance  # noqa: E402
+from script_exit import Refused, run_main  # noqa: E402
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.cli.argtypes import (
@@ -148,7 +149,7 @@ def markdown(doc: dict[str, Any]) -> str:
     lines += ["", "Near: a detection within the near distance of a labelled keypoint of its type (original-image pixels). "
               "Tag AUC: how well the tag gap of two near detections in one image tells two people from one (0.5: "
               "the tags carry no identity). Tag spread: the std of one person's tags. Mean over seeds.",
-              "", f"Commit {doc['commit']}; runs from `{doc['runs_dir']}`."]
+              "", f"Commit {doc['commit']}; {doc.get('machine', 'machine not recorded')}; runs from `{doc['runs_dir']}`."]
     return "\n".join(lines) + "\n"
 
 
@@ -179,11 +180,11 @@ def check_runs(found: Mapping[tuple[str, int], Path | None], expected: Mapping[s
         settings = json.loads((run_dir / "run.json").read_text()).get("settings", {})
         other = [f"{k} {settings.get(k)!r}, not {v!r}" for k, v in expected.items() if settings.get(k) != v]
         if other:
-            raise SystemExit(f"{run_dir} was trained with other options ({'; '.join(other)}): give the options of "
+            raise Refused(f"{run_dir} was trained with other options ({'; '.join(other)}): give the options of "
                              "its table (--n-train, --n-val, --width, --task-option)")
         budgets.setdefault(int(settings["steps"]), []).append(f"{method} seed {seed}")
     if len(budgets) > 1:
-        raise SystemExit("the runs have different budgets, which one table would mix: " + "; ".join(
+        raise Refused("the runs have different budgets, which one table would mix: " + "; ".join(
             f"{s} steps: {', '.join(names)}" for s, names in sorted(budgets.items())) + "; choose --methods and --seeds")
     return next(iter(budgets), None)
 
@@ -213,8 +214,16 @@ def main(argv: list[str] | None = None) -> int:
                    help="the bottomup option the runs were trained with (multi_tables.py --task-option)")
     a = p.parse_args(argv)
     check_unique(p, "--seeds", a.seeds)
+    try:
+        options = mt.parse_task_options(a.task_option)
+    except Refused as e:
+        p.error(str(e))
     torch.set_num_threads(1)
-    options = mt.parse_task_options(a.task_option)
+    return run_main(lambda: diagnose(a, options), "nothing was written", resume=False)
+
+
+def diagnose(a: argparse.Namespace, options: dict[str, Any]) -> int:
+    """The diagnostics of the finished runs the parsed options ``a`` name, written under ``--out``."""
     data = mt.bench_data(a.bench, a.data_cache, a.n_train, a.n_val, a.split, {"ae": options} if options else None)
     expected = json.loads(json.dumps({"tiny_width": a.width, "task": "ae", "bench": data["options"],
                                       "task_cfg": data["task_cfg"].get("ae", {})}))
@@ -231,10 +240,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{method} seed {seed}: " + ", ".join(f"{k} {v:.3g}" for k, v in row.items()
                                                          if isinstance(v, float)), flush=True)
     if not runs:  # nothing to report: leave the folder (and any earlier results in it) as it is
-        print(f"no finished run of {', '.join(a.methods)} (seeds {a.seeds}) under {a.out / 'runs'}; nothing written")
-        return 1
+        raise Refused(f"no finished run of {', '.join(a.methods)} (seeds {a.seeds}) under {a.out / 'runs'}; "
+                      "nothing written")
     doc = {"bench": a.bench, "split": a.split, "steps": steps, "gamma": a.gamma, "near": a.near, "runs": runs,
-           "runs_dir": str(a.out / "runs"), "task_options": options, "commit": git_commit() or "unknown"}
+           "runs_dir": str(a.out / "runs"), "task_options": options, **provenance()}
     write(doc, a.out)
     print(markdown(doc))
     return 0

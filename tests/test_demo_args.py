@@ -93,7 +93,9 @@ def test_the_report_states_the_input_size_of_the_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("item, sets", [("train.max_steps=5", "--steps or --budget-minutes"), ("out_dir=/x", "--out"),
                                         ("strategy.name=heatmap", "the five methods are the demo"),
-                                        ("seed=3", "--seed")])
+                                        ("seed=3", "--seed"),
+                                        ("resume=auto", "each run is afresh, so that one table holds one budget: "
+                                                        "run the demo again to redo it")])
 def test_a_key_the_demo_sets_itself_is_refused(item, sets, tmp_path, capsys):
     """These were overwritten for every method without a word (five methods trained 2 steps into --out)."""
     assert main(["demo", "--steps", "2", "--out", str(tmp_path / "demo"), item]) == 2
@@ -101,3 +103,37 @@ def test_a_key_the_demo_sets_itself_is_refused(item, sets, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (f"error: demo: {item} is set by the demo itself ({key}: {sets}); "
                                                "adaanchor train takes it")
     assert not (tmp_path / "demo").exists()
+
+
+def test_a_demo_stopped_by_a_signal_advises_running_the_demo_again(tmp_path, monkeypatch):
+    """The stop said "continue with resume=auto": following it, a run with another --steps kept the checkpoint's
+    198-step model in a table headed "1 steps per method"."""
+    import adaanchor.demo as demo
+    from adaanchor.engine.saving import TrainingError
+
+    def stopped(cfg):
+        err = TrainingError("stopped by SIGTERM after step 198; saved x/last.pt: continue with resume=auto")
+        err.signal_stop = True
+        raise err
+
+    monkeypatch.setattr(demo, "train", stopped)
+    cfg = demo._method_cfg([], "regression", tmp_path, 400)
+    with pytest.raises(AdaAnchorError) as e:
+        demo.train_demo_method(cfg)
+    assert str(e.value) == ("demo: regression stopped by SIGTERM after step 198; the demo trains every method afresh "
+                            "and does not resume: run the same demo command again to redo it")
+    assert "resume=auto" not in str(e.value)
+
+
+def test_one_step_is_singular_in_the_report(tmp_path, capsys):
+    """The table was headed "1 steps per method"."""
+    from adaanchor.demo import write_report
+
+    row = {"vis_error": 1.0, "inv_error": 2.0, "inv_error_in": 1.5, "inv_error_out": 3.0, "vis_score": 0.5,
+           "inv_score": 0.4, "score_auc": 0.7, "ap": 0.3, "pck": {"0.05": 0.5}}
+    doc = {"methods": {"heatmap": row}, "dataset": {"val": {}}, "wall_seconds": 1.0,
+           "config": {"steps_per_method": 1, "data": {"input_size": [72, 96]}},
+           "machine": {"platform": "p", "torch_threads": 2}}
+    write_report(doc, tmp_path, 0, None, {})
+    md = (tmp_path / "results.md").read_text()
+    assert "# Occlusion benchmark: 1 step per method" in md and "1 steps" not in md + capsys.readouterr().out

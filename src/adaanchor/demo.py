@@ -27,9 +27,11 @@ from .configs import PACKAGED_CONFIGS
 from .data.build import annotation_path, build_dataset
 from .engine.evaluate import evaluate_dataset
 from .engine.run import build_system, load_for_eval, seed_everything
+from .engine.saving import TrainingError
 from .engine.train import train
 from .errors import AdaAnchorError
 from .metrics.keypoint import error_by_visibility_table
+from .versions import source_commit
 
 METHODS = ("regression", "heatmap", "fixanchor", "adaanchor", "localanchor")
 DEMO_CONFIG = PACKAGED_CONFIGS / "demo.yaml"
@@ -83,6 +85,7 @@ def _method_cfg(overrides: Sequence[str], name: str, out: Path, steps: int) -> D
 #: Config keys the demo sets for each method itself, and the demo option that does instead (a key=value of them was
 #: overwritten without a word).
 DEMO_OWN = {"strategy.name": "the five methods are the demo", "out_dir": "--out", "overwrite": "each run is afresh",
+            "resume": "each run is afresh, so that one table holds one budget: run the demo again to redo it",
             "train.max_steps": "--steps or --budget-minutes", "train.lr_steps": "at 80 % of --steps", "seed": "--seed"}
 
 
@@ -105,9 +108,29 @@ def check_length(steps: int | None, budget_minutes: float | None) -> None:
         raise AdaAnchorError(f"demo: --budget-minutes must be a finite number > 0, got {budget_minutes!r}")
 
 
+def steps_words(steps: int) -> str:
+    """``"1 step"``, ``"400 steps"``."""
+    return f"{steps} step{'' if steps == 1 else 's'}"
+
+
+def train_demo_method(cfg: DictConfig) -> dict[str, Any]:
+    """:func:`train` for one of the demo's methods; a stop by a signal says what works for the demo (running it
+    again, which trains every method afresh), not the training's own advice to resume, which the demo refuses."""
+    try:
+        return train(cfg)
+    except TrainingError as e:
+        if not getattr(e, "signal_stop", False):
+            raise
+        where = str(e).split(";", 1)[0]  # "stopped by SIGTERM after step N"
+        err = AdaAnchorError(f"demo: {cfg.strategy.name} {where}; the demo trains every method afresh and does not "
+                             "resume: run the same demo command again to redo it")
+        err.signal_stop = True  # type: ignore[attr-defined]
+        raise err from None
+
+
 def train_and_evaluate(cfg: DictConfig, val_ds: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Train ``cfg``, evaluate its last checkpoint on ``val_ds``; returns the results row and the predictions."""
-    summary = train(cfg)
+    summary = train_demo_method(cfg)
     model, strategy, _ = load_for_eval(cfg, Path(summary["run_dir"]) / "checkpoints" / "last.pt")
     m, preds = evaluate_dataset(model, strategy, cfg, val_ds)
     keys = ("vis_error", "inv_error", "inv_error_in", "inv_error_out", "vis_score", "inv_score", "score_auc", "ap", "pck", "pck_vis", "pck_inv",
@@ -153,6 +176,7 @@ def run_demo(out_dir: str | Path = "runs/demo", budget_minutes: float | None = N
         "config": {**OmegaConf.to_container(base, resolve=True), "steps_per_method": steps},  # type: ignore[dict-item]
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
+        "commit": source_commit() or "unknown (not a git checkout)",
         "wall_seconds": round(time.time() - t_start, 1),
     }
     write_text_atomic(out / "results.json", json.dumps(doc, indent=2))
@@ -168,12 +192,12 @@ def budget_steps(base: DictConfig, budget_minutes: float, n_methods: int) -> int
     fit = int(budget_minutes * 60 * 0.85 / n_methods / t_step)
     steps = min(MAX_STEPS, max(MIN_BUDGET_STEPS, fit))
     bound = " (the least a budget gives)" if fit < MIN_BUDGET_STEPS else " (the most)" if fit > MAX_STEPS else ""
-    print(f"{t_step:.3f} s per step -> {steps} steps per method{bound} for a {budget_minutes:g}-minute budget")
+    print(f"{t_step:.3f} s per step -> {steps_words(steps)} per method{bound} for a {budget_minutes:g}-minute budget")
     return steps
 
 
 #: Said with every demo table: the demo's budget measures early convergence, not the methods.
-QUICK_LOOK = ("A quick look, not a result: {steps} steps per method is early training, where the ranking of the "
+QUICK_LOOK = ("A quick look, not a result: {steps} per method is early training, where the ranking of the "
               "methods differs from a budget that converges (3,000 steps, paired seeds, a dev split: "
               "docs/results.md, 'The protocol').")
 
@@ -184,14 +208,14 @@ def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_b
     steps = doc["config"]["steps_per_method"]
     table = error_by_visibility_table({k: {**v, "AP": v["ap"]} for k, v in results.items()})
     size = "x".join(str(v) for v in doc["config"]["data"]["input_size"])  # the run's, as data.input_size may change it
-    md = [f"# Occlusion benchmark: {steps} steps per method, seed {seed}", "",
+    md = [f"# Occlusion benchmark: {steps_words(steps)} per method, seed {seed}", "",
           f"Errors in input pixels ({size} images); scores are mean confidences; Score AUC: how well the "
           "confidence separates keypoints within PCK@0.05 from the others; AP: OKS AP (pycocotools). Inv.In / "
           "Inv.Out: the invisible error of keypoints occluded inside the image / lying outside it (a heatmap "
-          "cannot represent the latter).", "", QUICK_LOOK.format(steps=steps), "",
+          "cannot represent the latter).", "", QUICK_LOOK.format(steps=steps_words(steps)), "",
           table, "", f"Validation keypoints: {counts['val']}", "",
           f"Machine: {doc['machine']['platform']}, {doc['machine']['torch_threads']} torch threads; "
-          f"total {doc['wall_seconds']:.0f} s."]
+          f"commit {doc.get('commit', 'unknown')}; total {doc['wall_seconds']:.0f} s."]
     if val_ds is not None:
         from .viz import plot_error_score, plot_prediction_grid
 
@@ -201,6 +225,6 @@ def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_b
     write_text_atomic(out / "results.md", "\n".join(md) + "\n")
     print()
     print(table)
-    print("\n" + QUICK_LOOK.format(steps=steps))
+    print("\n" + QUICK_LOOK.format(steps=steps_words(steps)))
     pngs = ", error_score.png, predictions.png" if val_ds is not None else ""
     print(f"\nwrote {out / 'results.json'}, {out / 'results.md'}{pngs}")

@@ -111,7 +111,12 @@ def train_methods(methods: tuple[str, ...], build: Builder, evaluate: Evaluator,
         cfg = demo_run_config(task, name, out / name, setup.bench, setup.paths["root"], steps, seed, batch_size,
                               tiny_width)
         write_demo_run(out / name, cfg, model, steps)
+        if progress:
+            print(f"{name}: evaluating on {len(setup.val)} held-out images ...", flush=True)
+        t_eval = time.time()
         m = evaluate(model, strategy, setup.val, setup.paths["val"])
+        if progress:
+            print(f"{name}: evaluated in {time.time() - t_eval:.0f} s", flush=True)
         m.update(train_s=round(train_s, 1), params=sum(p.numel() for p in model.parameters()),
                  loss_first=rows[0]["loss"], loss_last=rows[-1]["loss"])
         metrics[name] = m
@@ -179,7 +184,7 @@ def run_bottomup_demo(out_dir: str | Path = "runs/demo_bottomup", steps: int = M
                       progress: bool = True) -> dict[str, Any]:
     """Train and evaluate every method; returns the ``results.json`` content."""
     results, drawings, setup, out = run_methods(out_dir, methods, _bottomup_build,
-                                                partial(evaluate_bottomup, oracle_tags=True), steps, seed,
+                                                partial(evaluate_bottomup, oracle_tags=True, progress=progress), steps, seed,
                                                 batch_size, tiny_width, data_root, bench, progress)
     sweeps = {**results["methods"], **{f"{n}, oracle tags": m["oracle_tags"] for n, m in results["methods"].items()}}
     write_outputs(out, results, results_table(results), sweeps, "crowd figures, bottom-up (AE)", drawings, setup)

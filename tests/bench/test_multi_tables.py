@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
 import torch
+
+from adaanchor.errors import AdaAnchorError
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = importlib.util.spec_from_file_location("paper_tables", REPO / "benchmarks" / "paper_tables.py")
@@ -90,7 +93,7 @@ class _Stop(Exception):
 
 
 @pytest.mark.slow
-def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
+def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch, capsys):
     """A dev run killed after its saved state of step 4 (and the snapshot at 80% of the steps) continues from
     there: the same weights and convergence log as a run that was not stopped, and the partial files go."""
     monkeypatch.syspath_prepend(str(REPO / "benchmarks"))  # where paper_tables finds it
@@ -118,7 +121,10 @@ def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
     run = tmp_path / "cut" / "runs" / "table5" / "adaanchor_dev_s0"
     assert {f.name for f in run.iterdir()} >= {"partial.pt", "partial.json", "partial_snapshot_4.pt"}
     monkeypatch.setitem(mt.TASKS, "ae", task)
+    capsys.readouterr()
     assert paper_tables.main(argv(tmp_path / "cut")) == 0
+    assert f"table5/adaanchor_dev_s0: resuming from its saved training state ({run / 'partial.pt'})" \
+        in capsys.readouterr().out  # it said nothing of it
     assert not list(run.glob("partial*"))
     ref = tmp_path / "full" / "runs" / "table5" / "adaanchor_dev_s0"
     got, want = torch.load(run / "model.pt"), torch.load(ref / "model.pt")
@@ -128,7 +134,7 @@ def test_a_run_stopped_midway_resumes_with_its_snapshots(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monkeypatch):
+def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monkeypatch, capsys):
     """Stopped after its training, during the evaluation: run.json and the snapshots were written only at the end
     and the training state was gone, so the run was trained again from step 0. Now it is evaluated only, with the
     same convergence log as a run that was not stopped, and the partial files go."""
@@ -156,7 +162,9 @@ def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monk
         raise AssertionError("trained again")
 
     monkeypatch.setitem(mt.TASKS, "ae", task._replace(train=no_training))
+    capsys.readouterr()
     assert paper_tables.main(argv(tmp_path / "cut")) == 0
+    assert "table5/fixanchor_dev_s0: trained before, evaluating it again" in capsys.readouterr().out
     assert not list(run.glob("partial*"))
     ref = tmp_path / "full" / "runs" / "table5" / "fixanchor_dev_s0"
     assert (run / "eval_log.csv").read_text() == (ref / "eval_log.csv").read_text()
@@ -164,7 +172,7 @@ def test_a_run_stopped_during_its_evaluation_is_not_trained_again(tmp_path, monk
 
 
 @pytest.mark.slow
-def test_a_finished_run_of_other_settings_is_not_trained_over(tmp_path):
+def test_a_finished_run_of_other_settings_is_not_trained_over(tmp_path, capsys):
     """The run folder is named by table, method and seed: --steps 600 into the folder of the 3,600-step runs
     trained over them. It is refused, naming the settings that differ, and the run is left as it was."""
     def argv(steps):
@@ -175,8 +183,10 @@ def test_a_finished_run_of_other_settings_is_not_trained_over(tmp_path):
     assert paper_tables.main(argv(3)) == 0
     run = tmp_path / "out" / "runs" / "table5" / "heatmap_s0"
     record, stamp = (run / "run.json").read_text(), (run / "model.pt").stat().st_mtime_ns
-    with pytest.raises(SystemExit, match=r"heatmap_s0 holds a finished run of other settings \(steps 3, not 2\)"):
-        paper_tables.main(argv(2))
+    capsys.readouterr()
+    assert paper_tables.main(argv(2)) == 2  # exit 1 with no "error:" before
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "heatmap_s0 holds a finished run of other settings (steps 3, not 2)" in err
     assert (run / "run.json").read_text() == record and (run / "model.pt").stat().st_mtime_ns == stamp
 
 
@@ -186,7 +196,7 @@ def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
     import multi_tables as mt  # on sys.path through paper_tables
 
     assert mt.parse_task_options(["push=hinge", "gamma=0.2"]) == {"push": "hinge", "gamma": 0.2}
-    with pytest.raises(SystemExit, match="KEY=VALUE"):
+    with pytest.raises(AdaAnchorError, match="KEY=VALUE"):
         mt.parse_task_options(["push"])
     crowd = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test", {"ae": {"push": "hinge"}})
     assert crowd["task_cfg"]["ae"] == {"push": "hinge"} and mt.BENCHES["crowd"]["task_cfg"] == {}
@@ -245,8 +255,8 @@ def test_fig5_is_drawn_from_the_files_of_table5_and_table6(tmp_path, capsys):
 
     out = tmp_path / "results"
     out.mkdir()
-    with pytest.raises(SystemExit, match=r"table5\.json.*paper_tables\.py table5 --split test"):
-        paper_tables.main(["fig5", "--split", "test", "--out", str(out)])
+    assert paper_tables.main(["fig5", "--split", "test", "--out", str(out)]) == 2
+    assert re.search(r"^error: .*table5\.json.*paper_tables\.py table5 --split test", capsys.readouterr().err)
     for name in ("table5.json", "table6.json"):
         shutil.copy(REPO / "benchmarks" / "results" / name, out / name)
     assert paper_tables.main(["fig5", "--split", "test", "--out", str(out)]) == 0
@@ -261,8 +271,8 @@ def test_fig5_is_drawn_from_the_files_of_table5_and_table6(tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse's error: fig5 has no runs to seed
         paper_tables.main(["fig5", "--seeds", "0", "--out", str(out)])
     assert "fig5 trains nothing" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="table5_dev.json"):  # the dev split reads the dev files
-        paper_tables.main(["fig5", "--out", str(out)])
+    assert paper_tables.main(["fig5", "--out", str(out)]) == 2  # the dev split reads the dev files
+    assert "table5_dev.json" in capsys.readouterr().err
 
 
 def test_a_run_prints_its_progress_each_tenth(capsys):
@@ -330,5 +340,5 @@ def test_strategy_options_reach_the_strategy_the_run_settings_and_the_table(tmp_
     assert "options push=hinge, strategy.local_about=clamped" in multi_report._bench_lines(doc)[0]
     with pytest.raises(SystemExit):
         mt.main(["table5", "--strategy-option", "name=heatmap", "--out", str(tmp_path / "o")])
-    with pytest.raises(SystemExit, match="--strategy-option expects KEY=VALUE"):
+    with pytest.raises(AdaAnchorError, match="--strategy-option expects KEY=VALUE"):
         mt.parse_task_options(["local_about"], "--strategy-option")

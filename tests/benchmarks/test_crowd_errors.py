@@ -14,6 +14,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import crowd_errors as ce  # noqa: E402
 
+from adaanchor.errors import AdaAnchorError  # noqa: E402
+
 
 class _Decoder:
     """decode_multi's interface: detections ``xy (1, K, M, 2)`` in input pixels with scores and validity."""
@@ -52,5 +54,59 @@ def test_a_folder_without_the_run_is_named(tmp_path):
     import multi_tables as mt
 
     data = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test")
-    with pytest.raises(SystemExit, match=r"fixanchor_s0/model.pt: no trained run"):
+    with pytest.raises(AdaAnchorError, match=r"fixanchor_s0/model.pt: no trained run"):
         ce.run_errors(tmp_path / "none", "table5", "fixanchor", 0, data, 0.1, 8)
+
+
+def _run(out: Path, method: str, seed: int, bench: dict, width: int = 8) -> None:
+    import multi_tables as mt
+
+    run = mt.run_dir_for(out, "crowd", "ae", method, seed, "test")
+    run.mkdir(parents=True)
+    settings = {"method": method, "seed": seed, "tiny_width": width, "bench": bench, "task_cfg": {}}
+    (run / "run.json").write_text(__import__("json").dumps({"settings": settings}))
+
+
+def test_the_runs_are_scored_on_the_data_their_run_json_records(tmp_path, monkeypatch):
+    """Runs trained by multi_tables.py --n-train 32 --n-val 16 were scored on the full benchmark (bench_data was
+    called with None, None), exit 0."""
+    import multi_tables as mt
+
+    small = {**mt.BENCHES["crowd"]["options"], "n_train": 32, "n_val": 16}
+    for seed in (0, 1):
+        _run(tmp_path / "a", "fixanchor", seed, small)
+    seen = {}
+
+    def bench_data(bench, cache, n_train, n_val, *rest):
+        seen.update(n_train=n_train, n_val=n_val)
+        raise KeyboardInterrupt  # stop here: the data is all this test checks
+
+    monkeypatch.setattr(mt, "bench_data", bench_data)
+    assert ce.main(["--out", str(tmp_path / "a"), "--methods", "fixanchor", "--seeds", "0", "1",
+                    "--results", str(tmp_path / "r")]) == 130
+    assert seen == {"n_train": 32, "n_val": 16}
+
+
+def test_runs_of_mixed_settings_are_refused_naming_them(tmp_path, capsys):
+    import multi_tables as mt
+
+    full = dict(mt.BENCHES["crowd"]["options"])
+    _run(tmp_path / "a", "fixanchor", 0, full)
+    _run(tmp_path / "a", "fixanchor", 1, {**full, "n_train": 32, "n_val": 16})
+    assert ce.main(["--out", str(tmp_path / "a"), "--methods", "fixanchor", "--seeds", "0", "1",
+                    "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: the runs were trained on other data or models") and "\n" not in err
+    assert "fixanchor_s0" in err and "fixanchor_s1" in err and "'n_train': 32" in err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("args, text", [(["--seeds", "-1"], "argument --seeds: must be an integer >= 0, got -1"),
+                                        (["--gamma", "1.5"], "argument --gamma: must be a number in [0, 1], got '1.5'"),
+                                        (["--gamma", "nan"], "argument --gamma: must be a number in [0, 1], got 'nan'"),
+                                        (["--gamma", "-0.1"], "argument --gamma: must be a number in [0, 1]")])
+def test_bad_seeds_and_gamma_are_usage_errors(args, text, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        ce.main(["--out", str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and text in err and "Traceback" not in err

@@ -11,6 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import off_map  # noqa: E402
 
+from adaanchor.errors import AdaAnchorError  # noqa: E402
+
 
 def _coco(path: Path, keypoints: list[float], image: dict | None = None) -> Path:
     image = {"id": 1, "file_name": "a.png", "width": 32, "height": 32} if image is None else image
@@ -32,14 +34,16 @@ def test_counts_and_distances_against_the_outer_cell_centres(tmp_path, capsys):
     assert off_map.count_file(path, 4, 3.0)["keypoints"]["beyond_radius"] == 0  # "more than" the radius
     assert off_map.main([str(path), "--out", str(tmp_path / "out")]) == 0
     assert f"| {tmp_path.name}/a.json | keypoints | 3 | 2 (66.67 %) | 1 (33.33 %) | 3.0 |" in capsys.readouterr().out
-    assert json.loads((tmp_path / "out" / "off_map.json").read_text())[0]["keypoints"]["beyond"] == 2
+    doc = json.loads((tmp_path / "out" / "off_map.json").read_text())
+    assert doc["files"][0]["keypoints"]["beyond"] == 2
+    assert doc["commit"] != "unknown" and "torch threads" in doc["machine"]  # the file had neither
 
 
 def test_bad_files_name_the_file_and_the_record(tmp_path):
-    with pytest.raises(SystemExit, match=r"a.json: images\[0\] needs positive integer 'width'"):
+    with pytest.raises(AdaAnchorError, match=r"a.json: images\[0\] needs positive integer 'width'"):
         off_map.count_file(_coco(tmp_path / "a.json", [1, 1, 2] * 3, {"id": 1, "height": 32}), 4, 2.0)
-    with pytest.raises(SystemExit, match=r"b.json: annotations\[0\] \(id 1\): 'keypoints' must be x, y, v triples"):
+    with pytest.raises(AdaAnchorError, match=r"b.json: annotations\[0\] \(id 1\): 'keypoints' must be x, y, v triples"):
         off_map.count_file(_coco(tmp_path / "b.json", [1, 1]), 4, 2.0)
     (tmp_path / "c.json").write_text("{")
-    with pytest.raises(SystemExit, match="c.json: cannot read it as JSON"):
+    with pytest.raises(AdaAnchorError, match="c.json: cannot read it as JSON"):
         off_map.count_file(tmp_path / "c.json", 4, 2.0)

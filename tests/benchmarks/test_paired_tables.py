@@ -12,6 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from paired_tables import compare, main  # noqa: E402
 
+from adaanchor.errors import AdaAnchorError  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 
@@ -35,11 +37,11 @@ def test_paired_differences_over_the_common_seeds_with_the_seeds_that_moved_alik
 
 
 def test_two_tables_or_splits_are_not_compared():
-    with pytest.raises(SystemExit, match="different tables"):
+    with pytest.raises(AdaAnchorError, match="different tables"):
         compare(_doc({}), _doc({}, table="table4"))
     other = _doc({})
     other["split"] = "dev"
-    with pytest.raises(SystemExit, match="different splits"):
+    with pytest.raises(AdaAnchorError, match="different splits"):
         compare(_doc({}), other)
 
 
@@ -74,5 +76,5 @@ def test_multi_person_tables_are_compared_per_benchmark_and_grouping(tmp_path):
     md = (tmp_path / "m.md").read_text()
     assert md.startswith("# table5 (ae), test split: A − B") and "## crowd figures" in md and "36 steps" in md
     assert "| FixAnchor | 3 | +0.000 ± 0.000 | +6.7 ± 3.3 | +0.0 ± 0.0 | +0.000 ± 0.000 | +13.3 ± 6.7 |" in md
-    with pytest.raises(SystemExit, match="different tasks"):
+    with pytest.raises(AdaAnchorError, match="different tasks"):
         compare(a, _multi({0: 0.1}, task="centre"))

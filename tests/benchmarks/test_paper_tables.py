@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def test_identical_runs_are_shared_between_tables(tiny_bench, tmp_path):
         == table_runs._run_identity(base)
 
 
-def test_a_run_folder_of_other_settings_is_refused(tiny_bench, tmp_path):
+def test_a_run_folder_of_other_settings_is_refused(tiny_bench, tmp_path, capsys):
     """A run folder is named by table, variant, split and seed: a run finished at 2 steps was reported as the
     1-step row (and a 1-step run would have been continued to 2 steps on another schedule). Same settings: reused."""
     from root_helpers import TINY_SYNTH
@@ -85,10 +86,12 @@ def test_a_run_folder_of_other_settings_is_refused(tiny_bench, tmp_path):
     assert paper_tables.main([*common, "--steps", "2"]) == 0
     last = tmp_path / "runs" / "table1" / "FixAnchor_test_s0" / "checkpoints" / "last.pt"
     before = last.stat().st_mtime_ns
-    with pytest.raises(SystemExit, match=r"FixAnchor_test_s0 holds a run of other settings \(.*train.max_steps 2, not 1"):
-        paper_tables.main([*common, "--steps", "1"])
-    with pytest.raises(SystemExit, match="model.tiny_width 8, not 16"):
-        paper_tables.main([*common, "--steps", "2", "model.tiny_width=16"])
+    capsys.readouterr()
+    assert paper_tables.main([*common, "--steps", "1"]) == 2  # exit 1 with no "error:" before
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(r"error: .*FixAnchor_test_s0 holds a run of other settings \(.*train.max_steps 2, not 1.*", err)
+    assert paper_tables.main([*common, "--steps", "2", "model.tiny_width=16"]) == 2
+    assert "model.tiny_width 8, not 16" in capsys.readouterr().err
     assert paper_tables.main([*common, "--steps", "2"]) == 0
     assert last.stat().st_mtime_ns == before and json.loads((tmp_path / "table1.json").read_text())["steps"] == 2
 
@@ -169,15 +172,16 @@ def test_a_bad_override_is_one_line(tmp_path, capsys):
     assert err.startswith("error: config key 'strategy.topk'") and "\n" not in err
 
 
-def test_collect_with_no_finished_run_leaves_the_table_alone(tiny_bench, tmp_path):
+def test_collect_with_no_finished_run_leaves_the_table_alone(tiny_bench, tmp_path, capsys):
     """--collect with nothing finished replaced the table's files with an empty table."""
     from root_helpers import TINY_SYNTH
 
     over = [f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in TINY_SYNTH.items())]
     (tmp_path / "table1.md").write_text("earlier table\n")
-    with pytest.raises(SystemExit, match=r"\[table1\] no finished run of 2 steps .* nothing written"):
-        paper_tables.main(["table1", "--collect", "--split", "test", "--seeds", "0", "--steps", "2",
-                           "--out", str(tmp_path), *over])
+    assert paper_tables.main(["table1", "--collect", "--split", "test", "--seeds", "0", "--steps", "2",
+                              "--out", str(tmp_path), *over]) == 2
+    assert re.fullmatch(r"error: \[table1\] no finished run of 2 steps .* nothing written",
+                        capsys.readouterr().err.strip())
     assert (tmp_path / "table1.md").read_text() == "earlier table\n"
     assert not (tmp_path / "table1.json").exists() and not (tmp_path / "table1.png").exists()
 

@@ -96,6 +96,31 @@ def test_fitted_trend_reads_a_line_through_the_last_fifth(tmp_path):
     assert fitted_trend([(900, 0.0), (950, 0.0), (1000, 0.0)], 1000) is None
 
 
+def test_a_run_with_one_evaluation_is_not_checked(tmp_path):
+    """table1 --steps 3 (one evaluation, at step 3 = round(0.9 * 3)) reported rel_change_last10 0.0 and converged:
+    the 90% reference was the final row itself."""
+    assert convergence(_log(tmp_path / "a.csv", [(3, 5.0)]), 3) == {
+        "rel_change_last20": None, "rel_change_last10": None, "converged": None, "trend_last20": None}
+    c = convergence(_log(tmp_path / "b.csv", [(2, 6.0), (3, 5.0)]), 3)  # round(0.9 * 3) = 3: the row before it
+    assert c["rel_change_last10"] == pytest.approx(-1 / 6) and c["converged"] is False
+
+
+def test_the_table_names_runs_whose_convergence_was_not_checked():
+    import json
+
+    from table_report import markdown
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/truncation_dev.json").read_text())
+    for rows in doc["runs"].values():
+        for r in rows:
+            r["convergence"] = {"rel_change_last20": None, "rel_change_last10": None, "converged": None,
+                                "trend_last20": None}
+    lines = markdown(doc, "truncated")
+    assert not any(x.startswith("Convergence (dev") for x in lines)
+    line = next(x for x in lines if x.startswith("Convergence not checked"))
+    assert f"{next(iter(doc['runs']))} s0" in line
+
+
 def test_split_overrides():
     assert "train.eval_every=0" in split_overrides("test", synthetic=True)
     dev = split_overrides("dev", synthetic=True)
@@ -110,7 +135,7 @@ def test_git_commit_of_this_checkout_and_none_outside_one(tmp_path):
     from protocol import git_commit
 
     here = git_commit()
-    assert here is not None and len(here) >= 7 and all(c in "0123456789abcdef" for c in here)
+    assert here is not None and len(here.split(" ")[0]) == 40 and all(c in "0123456789abcdef" for c in here.split(" ")[0])
     assert git_commit(tmp_path) is None
 
 

@@ -87,3 +87,33 @@ def test_a_run_of_some_rows_does_not_replace_the_full_table(tmp_path, monkeypatc
     assert (tmp_path / "speed.json").is_file()
     assert speed.main(["--rows", "two", "--out", str(tmp_path), "--threads", "1", "--name", "mine"]) == 0
     assert (tmp_path / "mine.md").is_file()
+
+
+def test_paired_ratios_of_wide_spread_are_warned_about(tmp_path, monkeypatch, capsys):
+    """With few reps under load the ratio was the median of wildly different pairs, with no word of it."""
+    speed = _speed()
+    times = iter([1.0, 1.0, 3.0, 1.0, 1.0, 1.0])  # a: 1, 3, 1 ms against b: 1, 1, 1 ms: pairs 1.0, 3.0, 1.0
+
+    def fake_measure(row, reps, warmup=1):
+        a = [next(times) for _ in range(3)]
+        b = [next(times) for _ in range(3)]
+        paired = [x / y for x, y in zip(a, b)]
+        return {"measure": row.measure, "reps": 3, "ms": {"a": 1.0, "b": 1.0}, "ms_all": {"a": a, "b": b},
+                "ratios": {"a / b": {"median": sorted(paired)[1], "min": min(paired), "max": max(paired),
+                                     "target": None, "at_least": None}}}
+
+    row = speed.Row("stand-in", lambda: {}, {"a / b": ("a", "b")}, reps=3)
+    monkeypatch.setattr(speed, "ROWS", {"one": row})
+    monkeypatch.setattr(speed, "measure", fake_measure)
+    monkeypatch.setattr(speed, "set_malloc", lambda mode: mode)
+    assert speed.main(["--out", str(tmp_path), "--threads", "1", "--name", "x"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: one: a / b: the 3 paired ratios range 1.00-3.00 (200% of the median 1.000" in err
+    assert "(wide spread: see the warning)" in (tmp_path / "x.md").read_text()
+
+
+def test_close_paired_ratios_are_not_warned_about():
+    from ratio_spread import spread_note
+
+    assert spread_note("a / b", {"median": 1.10, "min": 1.08, "max": 1.12}, 15) is None
+    assert spread_note("a / b", {"median": 1.10, "min": 1.00, "max": 1.25}, 15) is not None

@@ -13,6 +13,8 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from tag_diagnostics import check_runs, image_stats, separation_auc  # noqa: E402
 
+from adaanchor.errors import AdaAnchorError  # noqa: E402
+
 
 def test_image_stats_of_two_people_and_a_stray_detection():
     gt_xy = np.array([[[10.0, 10.0], [20.0, 20.0]], [[50.0, 50.0], [60.0, 60.0]]])  # (N=2, K=2, 2)
@@ -51,12 +53,12 @@ def test_separation_auc_needs_both_kinds():
 def test_no_finished_run_is_a_message_and_nothing_written(tmp_path, capsys):
     import tag_diagnostics
 
-    out = tmp_path / "elsewhere"  # no runs/ and not even the folder: one line, exit status 1, no traceback
+    out = tmp_path / "elsewhere"  # no runs/ and not even the folder: one line, exit status 2, no traceback
     argv = ["--methods", "fixanchor", "--out", str(out), "--data-cache", str(tmp_path / "cache"), "--n-train", "4",
             "--n-val", "2", "--width", "8"]
-    assert tag_diagnostics.main(argv) == 1
-    said = capsys.readouterr().out
-    assert "no finished run of fixanchor" in said and "nothing written" in said
+    assert tag_diagnostics.main(argv) == 2  # exit 1, on standard output, with no "error:" before
+    said = capsys.readouterr().err.strip()
+    assert said.startswith("error: no finished run of fixanchor") and said.endswith("nothing written")
     assert not out.exists()
 
 
@@ -80,8 +82,8 @@ def test_runs_of_other_options_or_mixed_budgets_are_refused(tmp_path):
     assert check_runs({("fixanchor", 0): a, ("fixanchor", 1): b, ("heatmap", 0): None}, expected) == 600
     assert check_runs({("fixanchor", 0): None}, expected) is None
     c = _run(tmp_path, "c", steps=3600)
-    with pytest.raises(SystemExit, match=r"different budgets.*600 steps: fixanchor seed 0; 3600 steps: heatmap seed 0"):
+    with pytest.raises(AdaAnchorError, match=r"different budgets.*600 steps: fixanchor seed 0; 3600 steps: heatmap seed 0"):
         check_runs({("fixanchor", 0): a, ("heatmap", 0): c}, expected)
     d = _run(tmp_path, "d", tiny_width=24, bench={"n_train": 800})
-    with pytest.raises(SystemExit, match=r"d was trained with other options \(tiny_width 24, not 8; bench"):
+    with pytest.raises(AdaAnchorError, match=r"d was trained with other options \(tiny_width 24, not 8; bench"):
         check_runs({("fixanchor", 0): d}, expected)

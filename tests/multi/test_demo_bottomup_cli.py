@@ -70,3 +70,14 @@ def test_results_table_prints_no_ground_truth_in_a_range_as_na():
     text = results_table({"methods": {"adaanchor": m}, "steps": 2, "seed": 0, "machine": "cpu", "wall_s": 1.0})
     row = next(line for line in text.splitlines() if line.startswith("| adaanchor |"))
     assert row == "| adaanchor | 0.500 | 20.0 | 40.0 | 10.0 | 20.0 | N/A | 30.0 | 20.0 | N/A |"
+
+
+@pytest.mark.slow
+def test_the_evaluation_after_each_training_is_said_with_a_bar(tmp_path, capsys):
+    """The demo was silent for minutes after a method's last training line (the threshold sweep's decoding,
+    grouping and scoring of a barely trained model)."""
+    run_bottomup_demo(tmp_path / "out", steps=2, batch_size=2, tiny_width=8, data_root=tmp_path / "data",
+                      bench={"n_train": 6, "n_val": 3, "width": 64, "height": 48}, methods=("heatmap",), progress=True)
+    got = capsys.readouterr()
+    assert "heatmap: evaluating on 3 held-out images ..." in got.out and "heatmap: evaluated in " in got.out
+    assert "evaluating: thresholds" in got.err and "/12 " in got.err  # 6 thresholds, learned and oracle tags

@@ -1,0 +1,84 @@
+"""The benchmark scripts' bad inputs and stops: one line on standard error, never a traceback; exit 2 for a refusal
+(``error: ...`` or argparse's usage), 130 for Ctrl-C."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+
+def _script(name: str):
+    return importlib.import_module(name)
+
+
+@pytest.mark.parametrize("kind", ["missing", "not json", "other json"])
+def test_paired_tables_names_a_file_it_cannot_read(kind, tmp_path, capsys):
+    """A missing file was a FileNotFoundError traceback, a non-JSON one a JSONDecodeError traceback."""
+    path = tmp_path / "a.json"
+    if kind == "not json":
+        path.write_text("not json {")
+    elif kind == "other json":
+        path.write_text("[1, 2]")
+    assert _script("paired_tables").main([str(path), str(path), "--name", "x", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {path}: ") and "\n" not in err
+    assert {"missing": "cannot read it", "not json": "not a JSON file",
+            "other json": "not a results JSON"}[kind] in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_step_phases_takes_the_registrys_strategies_only(tmp_path, capsys):
+    """--strategies nosuch failed with an AdaAnchorError traceback after the setup."""
+    with pytest.raises(SystemExit) as e:
+        _script("step_phases").main(["--strategies", "nosuch", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "argument --strategies: invalid choice: 'nosuch'" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("size", ["12", "0x0", "15x16", "360x-2", "axb", "360x480x2"])
+def test_predict_speed_validates_the_video_size(size, capsys):
+    """--size 12 failed inside OpenCV with a 'dsize' traceback."""
+    with pytest.raises(SystemExit) as e:
+        _script("predict_speed").main(["--size", size])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "argument --size:" in err and "Traceback" not in err
+    assert _script("predict_speed").video_size("360X480") == (360, 480)
+
+
+def test_multi_tables_ctrl_c_is_one_line_saying_how_to_go_on(monkeypatch, tmp_path, capsys):
+    """Ctrl-C in paper_tables.py table5 printed a ~30-line KeyboardInterrupt traceback and no way to go on."""
+    mt = _script("multi_tables")
+
+    def stopped(*a):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mt, "run_table", stopped)
+    assert mt.main(["table5", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.strip() == (
+        f"error: stopped by Ctrl-C (SIGINT); finished runs are kept under {tmp_path / 'runs' / 'table5'}, a run in "
+        "progress at its last saved state: re-run the same command to resume")
+
+
+def test_multi_tables_fig5_without_its_tables_is_an_error_line(tmp_path, capsys):
+    assert _script("multi_tables").main(["fig5", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: fig5 draws on ") and "\n" not in err
+
+
+def test_a_script_that_keeps_nothing_says_to_run_it_again(monkeypatch, tmp_path, capsys):
+    """Ctrl-C in step_phases.py was a KeyboardInterrupt traceback; it keeps nothing, so it says to start again."""
+    sp = _script("step_phases")
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sp, "measure", stopped)
+    assert sp.main(["--steps", "1", "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.strip() == ("error: stopped by Ctrl-C (SIGINT); nothing was written: run the same "
+                                               "command again")
