@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from anchor_reach import method_of
 from omegaconf import OmegaConf
-from protocol import git_commit
+from protocol import git_commit, machine_line
 
 from adaanchor.engine.evaluate import evaluate_dataset
 from adaanchor.engine.multi import evaluate_multi
@@ -125,7 +125,8 @@ def to_markdown(doc: dict[str, Any]) -> str:
                     if r["off"].get(key) is not None and r["on"].get(key) is not None]
             cells.append("N/A" if not both else " → ".join(format(float(np.mean(v)) * scale, fmt) for v in zip(*both)))
         lines.append(f"| {label} | {len(rows)} | " + " | ".join(cells) + " |")
-    lines += ["", f"Commit {doc['commit']}; {doc['threads']} threads; wall {doc['wall_seconds']:.0f} s."]
+    machine = doc.get("machine") or f"{doc['threads']} threads"
+    lines += ["", f"Commit {doc['commit']}; {machine}; wall {doc['wall_seconds']:.0f} s."]
     return "\n".join(lines) + "\n"
 
 
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"{label} s{seed}: " + ", ".join(f"{k} {r['off'][k]} -> {r['on'][k]}" for k in list(r["off"])[:6]))
         methods.setdefault(label, []).append(r)
-    doc = {"name": a.name, "option": a.option, "methods": methods, "commit": git_commit(), "threads": torch.get_num_threads(),
+    doc = {"name": a.name, "option": a.option, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"{a.option}_{a.name}.json").write_text(json.dumps(doc, indent=1))
