@@ -113,7 +113,24 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
         # Where the score is not needed (PCKh, NME, recall) it may be left out, but one given must be a number.
         if (require_score or "score" in r) and not is_finite_number(r["score"]):
             raise DataError(name, f"expected a finite number, got {r['score']!r}", record=i, field="score")
+    _check_boxes(data, name)
     return data, name
+
+
+def _check_boxes(data: list[dict], name: str) -> None:
+    """pycocotools' ``loadRes`` reads the results as boxes when the *first* record has a non-empty ``bbox``: then
+    every record needs one (a record without was a ``KeyError: 'bbox'`` inside pycocotools), four finite numbers,
+    from which the detection's area (its APM / APL range) is taken."""
+    if not data or not data[0].get("bbox"):
+        return
+    for i, r in enumerate(data):
+        box = r.get("bbox")
+        if box is None:
+            raise DataError(name, "missing, while record 0 has one: pycocotools reads every record's box when the "
+                            "first has one (it sets the detection's area): give every record a bbox, or none",
+                            record=i, field="bbox")
+        if not isinstance(box, list) or len(box) != 4 or non_number_message(box) is not None or not all_finite(box):
+            raise DataError(name, f"expected [x, y, w, h], four finite numbers, got {box!r}", record=i, field="bbox")
 
 
 def _file_name(path: str) -> str:
