@@ -118,13 +118,15 @@ def test_each_worker_keeps_its_share(tmp_path, told):
         assert int(mine[:, 1].max()) == 3 and int(mine[:, 2].max()) == 3 * IMAGE_BYTES
 
 
-def test_cache_images_false_keeps_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("how", [{"cache": False}, {"cache": True, "cache_mb": 0}], ids=["cache_images-false", "cache_mb-0"])
+def test_no_cache_keeps_nothing_and_says_nothing(tmp_path, monkeypatch, capsys, how):
     paths, reads = _images(tmp_path, 2), _counting_reads(monkeypatch)
-    images = DatasetImages(cache=False)
+    images = DatasetImages(**how)
     for _ in range(2):
         for p in paths:
             images(p)
-    assert images._cache is None and len(reads) == 4
+    # cache_mb=0 is documented as no cache: it said "the cache holds 0 image(s) ... raise data.cache_mb"
+    assert images._cache is None and len(reads) == 4 and "note:" not in capsys.readouterr().err
 
 
 def test_cache_mb_is_a_checked_key_and_reaches_the_dataset(tmp_path):

@@ -10,11 +10,10 @@ import io
 import json
 
 import pytest
+from test_score_reads_once import _gt, _results
 
 from adaanchor.errors import DataError
 from adaanchor.metrics.score import score
-
-from test_score_reads_once import _gt, _results
 
 
 def _with_boxes(results: list[dict], which: list[int], box=None) -> list[dict]:

@@ -136,7 +136,7 @@ class DatasetImages:
         self.exif, self.bit_depth, self._warned = exif, bit_depth, False
         self._depth: tuple[int, str] | None = None  # the first guessed depth, and its image
         self._depth_warned = self._pages_warned = False
-        self._cache = ImageCache(cache_mb) if cache else None
+        self._cache = ImageCache(cache_mb) if cache and cache_mb > 0 else None  # 0: no cache (and no note)
 
     def __call__(self, path: str) -> np.ndarray:
         cached = self._cache.get(path) if self._cache is not None else None

@@ -152,8 +152,8 @@ def flip_outputs(run: Callable[[Tensor], Mapping[str, Tensor]], strategy: Any, x
     """The multi-person flip test's maps: ``run`` (the network: input ``(B, 3, H, W)`` -> head maps) on ``x`` and on
     its mirror, merged by ``strategy.flip_merge`` (float32 maps; see the module docstring)."""
     plain = {k: v.float() for k, v in run(x).items()}
+    check_symmetric_grid(plain, int(x.shape[-1]), int(strategy.stride))  # before the second pass, not after it
     mirrored = {k: v.float() for k, v in run(torch.flip(x, dims=(-1,))).items()}
-    check_symmetric_grid(plain, int(x.shape[-1]), int(strategy.stride))
     return strategy.flip_merge(plain, mirrored, np.asarray(flip_index, dtype=np.int64))
 
 
