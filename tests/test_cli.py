@@ -25,7 +25,7 @@ def test_train_then_eval_writes_json(tiny_overrides, tmp_path, capsys):
     assert main(["eval", run, "--json", str(out)]) == 0
     m = json.loads(out.read_text())
     assert m["checkpoint"].endswith("last.pt") or m["checkpoint"].endswith("best.pt")
-    assert m["vis_error"] > 0 and "0.05" in m["pck"]
+    assert m["vis_error"] > 0 and "0.05" in m["pck"] and m["flip_test"] is False
     assert main(["eval", run, "--device", "cpu", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["vis_error"] == m["vis_error"]
     capsys.readouterr()

@@ -55,8 +55,9 @@ def test_eval_with_the_flip_test_prints_ap(runs, task, tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", run, gamma, "eval.flip_test=true", "--json", str(tmp_path / "b.json")]) == 0
     text = capsys.readouterr().out
-    assert "| Method | AP | AP50 |" in text
+    assert "| Method | AP | AP50 |" in text and "with the flip test" in text
     a, b = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert (a["flip_test"], b["flip_test"]) == (False, True)  # the JSON says which setting scored it
     assert 0 <= b["ap"] <= 1 and b["images"] == a["images"] == 4 and b["poses"] > 0
     assert (a["ap"], a["recall"], a["poses"]) != (b["ap"], b["recall"], b["poses"])
 

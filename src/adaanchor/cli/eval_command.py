@@ -31,14 +31,17 @@ def cmd_eval(a: argparse.Namespace) -> int:
     check_precision(a.precision, device)
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
     # Which weights: best.pt by default, which early in a multi-person training may be the first evaluation's.
-    print(f"checkpoint: {info['checkpoint']}" + (f" (step {info['step']})" if info.get("step", -1) >= 0 else ""))
+    flip = bool(cfg.eval.get("flip_test"))  # said and recorded: the two settings' scores differ
+    print(f"checkpoint: {info['checkpoint']}" + (f" (step {info['step']})" if info.get("step", -1) >= 0 else "")
+          + ("; with the flip test" if flip else ""))
     model = with_precision(model, a.precision)
     # A run's split.json: the val images it was scored on, whatever the split drawn from the data now (a frame added)
     with recorded_val(run_dir_of(a.target)):
         if is_multi_person(cfg):  # AP family, recall and the gamma sweep (docs/multi-person.md)
             from ..engine.multi import eval_multi_command
 
-            _write_json(eval_multi_command(cfg, model, strategy, info, a.predictions, device), a.json)
+            m = eval_multi_command(cfg, model, strategy, info, a.predictions, device)
+            _write_json({**m, "flip_test": flip}, a.json)
             return 0
         ds = build_dataset(cfg.data, "val", train=False)
     m, preds = evaluate_dataset(model, strategy, cfg, ds, device, progress=True)
@@ -54,7 +57,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         from ..eval_plot import plot_eval
 
         print(f"wrote {plot_eval(m, preds, a.plot, f'{a.target}: {cfg.strategy.name}')}")
-    _write_json(m, a.json)
+    _write_json({**m, "flip_test": flip}, a.json)
     return 0
 
 
