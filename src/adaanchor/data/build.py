@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from .paths import (
 )
 from .readers import ReadResult
 from .readers.guess import format_hint
+from .readers.sleap_labels import flip_pairs_from_names
 from .spec import KeypointSpec
 from .spec_source import is_builtin_name, load_spec
 from .split_checks import check_one_per_image, displayed_frame_problem
@@ -139,6 +141,8 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
     if str(data_cfg["crop"]) == "image":
         check_one_per_image(res, split)
     train = (split == "train") if train is None else train
+    if train:
+        warn_unpaired_sides(spec, float((data_cfg.get("aug") or {}).get("flip", 0.0)), "data.aug.flip")
     occ = data_cfg.get("occlusion") or {}
     if transform is None and occ.get(split if split in ("train", "val") else "val"):
         transform = build_occluder(occ, [i.image_path for i in res.instances], seeded=not train,
@@ -171,10 +175,26 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     scale = list(aug.get("scale", BOTTOMUP_AUG["scale"]))
     aug["scale"] = (float(scale[0]), float(scale[1]))
     train = (split == "train") if train is None else train
+    if train:
+        warn_unpaired_sides(spec, float(aug.get("flip", 0.0)), "data.multi_aug.flip")
     return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
                            multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
                            cache_mb=cache_mb_of(data_cfg),
                            exif=_exif_mode(data_cfg), bit_depth=bit_depth_of(data_cfg))
+
+
+def warn_unpaired_sides(spec: KeypointSpec, flip: float, key: str) -> None:
+    """Warns when training mirrors images (``flip`` > 0) with a spec that has no flip pairs although its names pair
+    up left and right (:func:`.readers.sleap_labels.flip_pairs_from_names`): a spec written by hand without
+    ``flip_pairs`` trained mirrored images with the left and right labels kept, and said nothing."""
+    if flip <= 0 or spec.flip_pairs:
+        return
+    pairs = flip_pairs_from_names(spec.keypoints)
+    if pairs:
+        names = ", ".join(f"{spec.keypoints[a]}/{spec.keypoints[b]}" for a, b in pairs[:3]) + (", ..." if len(pairs) > 3 else "")
+        warnings.warn(f"keypoint spec '{spec.name}' has no flip_pairs, but {len(pairs)} pair(s) of its names are left and "
+                      f"right ({names}): {key}={flip:g} mirrors images and keeps their labels (a left wrist shown on "
+                      "the right); add flip_pairs to the spec (docs/datasets.md) or set the flip to 0", stacklevel=2)
 
 
 def check_top_down_only(data_cfg: Mapping[str, Any]) -> None:
