@@ -88,3 +88,16 @@ def test_pck_style_matching_by_image_id_checks_file_names_too():
         r["file_name"] = name
     pred, unmatched = match_results(insts, res, "preds.json", K)
     assert pred.shape == (2, K, 2) and unmatched == 0
+
+
+@pytest.mark.parametrize("gt_name, advice", [
+    ("gt.json", "adaanchor predict --gt gt.json gives each image its id"),
+    ("held.csv", "adaanchor eval RUN data.csv=held.csv scores a run on this file directly"),
+], ids=["coco-json", "landmark-csv"])
+def test_the_advice_works_for_the_ground_truth_given(gt_name, advice):
+    """``predict --gt`` reads COCO JSON: a landmark CSV's user was sent to it and got 'invalid JSON'."""
+    from adaanchor.metrics.results import check_result_file
+
+    with pytest.raises(DataError) as e:
+        check_result_file({"image_id": 1, "file_name": "/x/a.jpg"}, 0, "preds.json", {"a.jpg": 0}, gt_name)
+    assert advice in str(e.value)

@@ -154,7 +154,10 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
     p = _resolve(root, data_cfg[split])
     assert p is not None
     if not p.exists():
-        raise AdaAnchorError(f"{p}: annotation file not found (data.root={root}, data.{split}={data_cfg[split]})")
+        # A packaged config's relative root (../shared/data/...) is read against the working folder.
+        where = "" if Path(root).exists() else (f"; the folder data.root={root} does not exist: give data.root=PATH, "
+                                                "the dataset's folder (a relative root is read from the working folder)")
+        raise AdaAnchorError(f"{p}: annotation file not found (data.root={root}, data.{split}={data_cfg[split]}{where})")
     if p.is_dir() and str(data_cfg["format"]) in COCO_JSON_FORMATS:
         # The config for your own data names the root for DeepLabCut's and SLEAP's sake (data.train: .); a COCO
         # folder there was read as a DeepLabCut project ('no DeepLabCut annotation table').

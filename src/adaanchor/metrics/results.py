@@ -152,9 +152,12 @@ def check_result_file(r: dict, i: int, res_name: str, ids_by_name: Mapping[str, 
     fn = r.get("file_name")
     own = ids_by_name.get(_file_name(fn)) if isinstance(fn, str) and "frame" not in r else None
     if own is not None and own != r["image_id"]:
+        # predict --gt reads COCO JSON: for a landmark CSV the way that works is eval on the CSV itself
+        fix = (f"adaanchor predict --gt {gt_name} gives each image its id" if str(gt_name).lower().endswith(".json")
+               else f"adaanchor eval RUN data.csv={gt_name} scores a run on this file directly")
         raise DataError(res_name, f"file_name {fn!r} is image_id {own!r} in {gt_name}, but this result names image_id "
-                        f"{r['image_id']!r}: it would be scored against another image's people (adaanchor predict "
-                        f"--gt {gt_name} gives each image its id)", record=i, field="image_id")
+                        f"{r['image_id']!r}: it would be scored against another image's people ({fix})",
+                        record=i, field="image_id")
 
 
 def check_results_match_gt(results: list[dict], res_name: str, gt: dict, gt_name: str, k: int) -> None:
