@@ -39,6 +39,7 @@ from .checks import (
     listed_twice,
     non_number_message,
 )
+from .coco_spec import nested_triplets
 from .coco_stream import StreamFailed, stream
 from .image_header import ImageHeaders, displayed_frame
 
@@ -104,6 +105,9 @@ def _image_table(images: list, col: Collector, images_dir: Path, headers: ImageH
 
 def _keypoints(kp: Any, k: int, spec: KeypointSpec) -> tuple[np.ndarray, np.ndarray] | str:
     """``(xy (K, 2), vis (K,))`` of an annotation's keypoint list, or why it is not usable."""
+    nested = nested_triplets(kp)
+    if nested:
+        return nested
     if not isinstance(kp, list) or len(kp) != 3 * k:
         n = len(kp) if isinstance(kp, list) else type(kp).__name__
         return f"expected {3 * k} numbers ({k} keypoints of spec '{spec.name}'), got {n}"

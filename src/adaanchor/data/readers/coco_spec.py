@@ -95,11 +95,23 @@ def _check_annotations(path: str, names: tuple[str, ...]) -> None:
     except Exception:  # a parse error: reading the annotations reports it, with its place
         return
     kp = first.get("keypoints") if isinstance(first, dict) else None
+    nested = nested_triplets(kp)
+    if nested:  # RHD's files: 21 [x, y, v] lists, counted as 21 numbers against 63 (and a 21-point spec failed too)
+        raise DataError(path, nested, field="annotations[0].keypoints")
     if isinstance(kp, list) and kp and len(kp) != 3 * len(names):
         hint = " (17 is COCO's: data.spec=coco)" if len(kp) == 51 else ""
         raise DataError(path, f"its categories list {len(names)} keypoint names, but its annotations carry {len(kp)} "
                         f"numbers, not {3 * len(names)}: name the keypoint spec (data.spec=NAME or a spec YAML){hint}",
                         field="categories")
+
+
+def nested_triplets(kp: Any) -> str | None:
+    """Why ``kp``, a list of ``[x, y, v]`` lists (RHD's layout), is not COCO's flat ``[x, y, v] * K``; None for
+    anything else."""
+    if not (isinstance(kp, list) and kp and all(isinstance(t, list) and len(t) == 3 for t in kp)):
+        return None
+    return (f"keypoints are {len(kp)} [x, y, v] lists, not COCO's flat list of {3 * len(kp)} numbers: flatten each "
+            "annotation's keypoints ([v for t in kp for v in t]) into a copy of the file and read that")
 
 
 def _names(path: str, i: int, cat: dict) -> tuple[str, ...]:
