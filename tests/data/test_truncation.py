@@ -131,7 +131,7 @@ def test_eval_prints_the_split_only_when_landmarks_were_cut_off():
          "nme_inv": None, "fr": 0.01}
     assert "input's edge" not in format_eval("fixanchor", m)
     text = format_eval("fixanchor", {**m, "nme_out": 0.12, "nme_vis_in": 0.04, "nme_inv_in": None})
-    assert "NME by the input's edge: inside it visible 4.00%, occluded N/A; cut off by the crop 12.00%" in text
+    assert "NME by the input's edge: inside it visible 4.00%, occluded N/A; outside the input (the image's or the crop's edge) 12.00%" in text
 
 
 @pytest.mark.parametrize("crop", ["box", "image"])

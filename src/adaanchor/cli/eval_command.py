@@ -83,7 +83,7 @@ def format_eval(method: str, m: dict[str, Any]) -> str:
                   f"FR@0.1 {pct(m['fr'])}"]
         if m.get("nme_out") is not None:
             lines.append(f"NME by the input's edge: inside it visible {pct(m['nme_vis_in'])}, occluded "
-                         f"{pct(m['nme_inv_in'])}; cut off by the crop {pct(m['nme_out'])}")
+                         f"{pct(m['nme_inv_in'])}; outside the input (the image's or the crop's edge) {pct(m['nme_out'])}")
     nf = m.get("nonfinite") or {}
     if nf.get("instances"):
         lines += ["", f"non-finite predictions: {nf['instances']} instance(s), {nf['vis']} visible and {nf['inv']} "

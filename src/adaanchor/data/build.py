@@ -27,6 +27,7 @@ from .paths import (
     splits_one_file,
 )
 from .readers import ReadResult
+from .readers.formats import FORMAT_SPECS
 from .readers.guess import format_hint
 from .readers.sleap_labels import flip_pairs_from_names
 from .spec import KeypointSpec
@@ -48,6 +49,14 @@ def data_spec(data_cfg: Mapping[str, Any]) -> KeypointSpec:
             # custom.yaml reads the spec from the data (data.spec: ${data.root}): a typo in the root is not a spec's
             raise DataError(Path(str(root)).expanduser(), "no such file or folder (data.root; the keypoint names are "
                             "read from the data there)")
+        fmt, usual = str(data_cfg["format"]), FORMAT_SPECS.get(str(data_cfg["format"]))
+        if usual and fmt not in COCO_JSON_FORMATS and isinstance(spec, (str, Path)) and isinstance(root, (str, Path)) \
+                and Path(spec).expanduser().resolve() == Path(root).expanduser().resolve():
+            # custom.yaml's spec: ${data.root} for a format whose files name no keypoints: the error was about a
+            # missing DeepLabCut table.
+            raise AdaAnchorError(f"data.format={fmt}: its files name no keypoints, so the spec cannot be read from "
+                                 f"data.root: give data.spec={usual} (the format's usual set) or a spec YAML "
+                                 "(docs/datasets.md, 'Keypoint specs')")
         # A built-in name wins over a folder of that name (is_builtin_name): data.spec=coco in a folder holding coco/.
         if isinstance(spec, (str, Path)) and str(data_cfg["format"]) in COCO_JSON_FORMATS and \
                 not is_builtin_name(spec) and Path(spec).expanduser().is_dir():
