@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from ..errors import AdaAnchorError
@@ -34,6 +35,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     flip = bool(cfg.eval.get("flip_test"))  # said and recorded: the two settings' scores differ
     print(f"checkpoint: {info['checkpoint']}" + (f" (step {info['step']})" if info.get("step", -1) >= 0 else "")
           + ("; with the flip test" if flip else ""))
+    _note_training_now(a.target)
     model = with_precision(model, a.precision)
     # A run's split.json: the val images it was scored on, whatever the split drawn from the data now (a frame added)
     with recorded_val(run_dir_of(a.target)):
@@ -89,3 +91,17 @@ def format_eval(method: str, m: dict[str, Any]) -> str:
         lines += ["", f"non-finite predictions: {nf['instances']} instance(s), {nf['vis']} visible and {nf['inv']} "
                   "invisible keypoints, counted as misses"]
     return "\n".join(lines)
+
+
+def _note_training_now(target: str) -> None:
+    """A run that a training is still writing: its checkpoint is a mid-run one and best.pt may change (eval scored it
+    saying only the step)."""
+    from ..engine.rundir import training_now
+    from ..engine.split_record import run_dir_of
+
+    run_dir = run_dir_of(target)
+    who = training_now(run_dir) if run_dir is not None else None
+    if who:
+        print(f"note: {run_dir} is still training ({who}): this scores the checkpoint it holds now, and its best.pt "
+              "may still change", file=sys.stderr)
+

@@ -116,6 +116,29 @@ class RunLock:
         self.fd = None
 
 
+def training_now(run_dir: Path) -> str | None:
+    """Who holds ``run_dir``'s training lock (pid, host, since), or None when no training is writing the run: a
+    shared lock is tried on ``train.lock`` without creating it, so nothing of the run is changed."""
+    path = Path(run_dir) / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        owner = _owner(fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _who(owner)
+        except OSError:  # no flock on this filesystem: the pid in the file decides, as for the lock itself
+            pid = owner.get("pid")
+            live = isinstance(pid, int) and owner.get("host") == socket.gethostname() and _alive(pid)
+            return _who(owner) if live else None
+        return None
+    finally:
+        os.close(fd)
+
+
 def _try_flock(fd: int, owner: dict[str, Any]) -> bool:
     """True if this process now holds ``fd``'s lock. Where the filesystem has no ``flock`` (some network
     filesystems), the pid in the file decides: a live process on this host keeps it."""
