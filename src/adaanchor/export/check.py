@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -210,8 +211,18 @@ def check_onnx(
     res["check_ok"] = bool(ok)
     res["threads"] = threads
     if latency_runs > 0:
+        res["load_average"] = load_average()
         res["latency_ms_torch"], res["latency_ms_onnxruntime"] = latency_ms(sess, model, strategy, x[:1], latency_runs)
     return res
+
+
+def load_average() -> float | None:
+    """The 1-minute load average before a latency is measured (None where the system has none): the report says
+    when other work was running, as times measured beside a training were 250-330 times the idle ones, unmarked."""
+    try:
+        return float(os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
 
 
 def latency_ms(sess: Any, model: nn.Module, strategy: Any, x1: Tensor, runs: int) -> list[float]:
@@ -226,5 +237,5 @@ def latency_ms(sess: Any, model: nn.Module, strategy: Any, x1: Tensor, runs: int
     return median_ms([run_torch, lambda: sess.run(None, {"image": x1_np})], runs)
 
 
-__all__ = ["KEYPOINT_ATOL", "SCORE_ATOL", "TIE_EPS", "ambiguous_keypoints", "check_images", "check_onnx", "latency_ms",
+__all__ = ["KEYPOINT_ATOL", "SCORE_ATOL", "TIE_EPS", "ambiguous_keypoints", "check_images", "check_onnx", "latency_ms", "load_average",
            "nonfinite_outputs", "nonfinite_weights", "torch_nonfinite"]

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .check import check_images, nonfinite_outputs
+from .check import check_images, load_average, nonfinite_outputs
 from .runtime import session
 from .timing import median_ms
 
@@ -67,6 +67,7 @@ def check_heads_onnx(path: str | Path, model: nn.Module, input_size: Sequence[in
             with torch.inference_mode():
                 model(x1)
 
+        res["load_average"] = load_average()
         res["latency_ms_torch"], res["latency_ms_onnxruntime"] = median_ms(
             [run_torch, lambda: sess.run(None, {"image": x1_np})], latency_runs)
     return res

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 
@@ -34,8 +35,18 @@ def format_export_report(res: dict[str, Any]) -> str:
     if "latency_ms_torch" in res:
         what = "network only" if "max_rel_diff_heads" in res else "network and decoding"
         lines.append(f"latency batch 1 on CPU ({res['threads']} threads, {what}): PyTorch {res['latency_ms_torch']:.2f} ms, "
-                     f"onnxruntime {res['latency_ms_onnxruntime']:.2f} ms")
+                     f"onnxruntime {res['latency_ms_onnxruntime']:.2f} ms" + _busy(res.get("load_average")))
     return "\n".join(lines)
+
+
+def _busy(load: float | None) -> str:
+    """A remark when other work ran while the latency was measured (a load average of at least half the CPUs this
+    process may use): the times are then not the machine's own."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if load is None or load < 0.5 * cpus:
+        return ""
+    return (f" (measured while other work ran: load average {load:.1f} on {cpus} CPU(s); not this machine's idle "
+            "times: measure again when it is idle)")
 
 
 __all__ = ["format_export_report"]
