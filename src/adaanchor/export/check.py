@@ -218,7 +218,7 @@ def check_onnx(
 
 def load_average() -> float | None:
     """The 1-minute load average before a latency is measured (None where the system has none): the report says
-    when other work was running, as times measured beside a training were 250-330 times the idle ones, unmarked."""
+    when other work was running, as times measured beside a training were 240-330 times the idle ones, unmarked."""
     try:
         return float(os.getloadavg()[0])
     except (AttributeError, OSError):
