@@ -1,5 +1,5 @@
 """``adaanchor export`` prints the PyTorch and onnxruntime latencies: measured beside a running training they were
-250-330 times the idle ones with nothing said; the report now says when the load average was at least half the
+240-330 times the idle ones with nothing said; the report now says when the load average was at least half the
 CPUs, and stays as it was on an idle machine."""
 
 from __future__ import annotations
