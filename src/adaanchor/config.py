@@ -30,6 +30,7 @@ from .ranges import SEED, Checker, at_least, between, choice, each, flag, positi
 from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
 from .strategies.assigners import PRESETS
+from .strategies.flip_test import FLIP_OFFSET_RULES, check_flip_offsets
 from .strategies.tasks import DEFAULT_TASK, task_ranges, task_sections
 
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -81,12 +82,17 @@ EVAL_DEFAULTS: dict[str, Any] = {
     # multi-person the maps before decoding); off as in the paper's protocol (single scale, no flip) and every table
     # here. Twice the inference cost.
     "flip_test": False,
+    # How the multi-person flip test merges the anchor strategies' anchor offsets (strategies/flip_test.py): mean,
+    # weighted (by each pass's confidence at the cell) or max (the more confident pass's). mean: chosen on the dev
+    # split, where weighted was +0.05 +- 0.06 AP and max -0.04 +- 0.07 (docs/multi-person.md).
+    "flip_offsets": "mean",
 }
 EVAL_RANGES: dict[str, Checker] = {
     "batch_size": between(1, MAX_BATCH),
     "pck": each(between(0, 1, lo_open=True), min_len=1),  # [] scored -inf: no best checkpoint was kept
     "max_images": at_least(1, integer=True),
     "flip_test": flag(),
+    "flip_offsets": choice(FLIP_OFFSET_RULES),
 }
 
 TOP_DEFAULTS: dict[str, Any] = {
@@ -251,6 +257,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         check_types(plain, ref)
         _check_ranges(plain, ref)
     check_task_options(plain)
+    check_flip_offsets(str(plain.get("task")), str(plain["strategy"]["name"]), str(plain["eval"]["flip_offsets"]))
     _note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
     from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config

@@ -131,6 +131,8 @@ class Predictor:
         if cfg.eval.get("flip_test"):  # the run's eval.flip_test (an override eval.flip_test=true)
             if multi is not None:  # the maps of both passes merged, then one set of people decoded
                 multi.heads = FlipHeads(multi.heads, strategy, spec.flip_index)
+                if str(cfg.eval.get("flip_offsets", "mean")) != "mean":  # build_system gave the strategy the rule
+                    info["flip_offsets"] = str(cfg.eval.flip_offsets)
             else:  # the decoded points of both passes averaged
                 be = FlipBackend(be, spec.flip_index)
             info["flip_test"] = True
@@ -145,6 +147,7 @@ class Predictor:
         kind = f", task={self.info['task']}" if self.multi is not None and "task" in self.info else ""
         opts = [f"precision='{self.info['precision']}'" if self.info.get("precision", "fp32") != "fp32" else "",
                 "flip_test=True" if self.info.get("flip_test") else "",
+                f"flip_offsets='{self.info['flip_offsets']}'" if self.info.get("flip_offsets") else "",
                 f"bit_depth={self.bit_depth}" if self.bit_depth is not None else ""]
         extra = "".join(f", {o}" for o in opts if o)
         return (f"Predictor(run={self.info.get('run')!r}, strategy={self.strategy!r}{kind}, "

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from ..errors import AdaAnchorError
 from ..ranges import at_least, between, choice, positive
-from .anchor_decode import decode_anchor, decode_anchor_features, head_matrices
+from .anchor_decode import AnchorInference
 from .assign_targets import (
     cell_distances2,
     clamp_to_map,
@@ -43,12 +43,11 @@ from .assigners import (
     soft_target,
 )
 from .assigners import select_cells as assign_select
-from .base import Decoded, Encoded, PointTarget, Strategy, Target
-from .flip_test import mean_confidence_logits, mean_offsets
+from .base import Encoded, PointTarget, Strategy, Target
 from .local_offsets import LOCAL_ABOUT, local_about_for, local_targets
 
 
-class AnchorStrategy(Strategy):
+class AnchorStrategy(AnchorInference, Strategy):
     """Anchor formulation with a pluggable assignment: ``"adaptive"`` (AdaAnchor) or ``"fixed"`` (FixAnchor).
 
     Adaptive scoring (paper eqs. 8-11), on detached outputs, for every cell ``A`` and target ``g``:
@@ -310,30 +309,3 @@ class AnchorStrategy(Strategy):
         # the cells reading it the positives while the loss stayed finite (no skipped batch to say so).
         torch.nan_to_num_(rank, nan=float("-inf"), posinf=float("inf"), neginf=float("-inf"))
         return rank, logr, cand, is_log
-
-    # ---- inference --------------------------------------------------------------------------------
-    @torch.no_grad()
-    def decode(self, outputs: dict[str, Tensor]) -> Decoded:
-        """Argmax of confidence per type gives the anchor; keypoint = anchor + offset (+ local, eq. 12)."""
-        return decode_anchor(outputs, self.num_keypoints, self.stride, self.refine)
-
-    def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
-        """The two passes' confidences averaged (as the logit of the mean ``sigmoid``), their anchor and local offsets
-        averaged with the mirrored pass's x components negated (:mod:`.flip_test`)."""
-        out = {"conf": mean_confidence_logits(plain["conf"], mirrored["conf"], flip_index)}
-        for name in ("offset", "local"):
-            if name in self.heads:
-                out[name] = mean_offsets(plain[name], mirrored[name], flip_index)
-        return out
-
-    @torch.no_grad()
-    def predict(self, model: Any, images: Tensor) -> Decoded:
-        """Inference reading the offset and local heads only where the decoding reads them
-        (:func:`.anchor_decode.decode_anchor_features`): the confidence map, then per keypoint the anchor cell's
-        offset and the local offset at the coarse point. The result is :meth:`decode` of the full outputs up
-        to float rounding; a model without that interface (no ``features`` / ``head_matrix``) runs in full."""
-        names = ("conf", "offset", "local") if self.refine else ("conf", "offset")
-        mats = head_matrices(model, names)
-        if mats is None:
-            return self.decode(model(images))
-        return decode_anchor_features(model.features(images), mats, self.num_keypoints, self.stride, self.refine)

@@ -11,7 +11,7 @@ paper's "no extra test-time cost" asks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -22,6 +22,7 @@ from ..coords import cell_centers, input_to_cell, refine_points
 from ..tensor_cache import constant_cache
 from .assign_targets import grid_scale
 from .base import Decoded
+from .flip_test import mean_confidence_logits, mean_offsets, weighted_offsets
 
 
 def decode_anchor(outputs: dict[str, Tensor], k: int, stride: int, refine: bool) -> Decoded:
@@ -98,4 +99,45 @@ def _per_type(f: Tensor, weight: Tensor, bias: Tensor, k: int) -> Tensor:
     return torch.matmul(weight.view(k, 2, -1), f.unsqueeze(-1)).squeeze(-1) + bias.view(k, 2)
 
 
-__all__ = ["decode_anchor", "decode_anchor_features", "head_matrices"]
+class AnchorInference:
+    """The inference half of :class:`~adaanchor.strategies.anchor.AnchorStrategy` (decoding, the flip test's merge,
+    the feature-level prediction); reads ``num_keypoints``, ``stride``, ``refine`` and ``heads``."""
+
+    num_keypoints: int
+    stride: int
+    refine: bool
+    heads: dict[str, int]
+    #: the flip test's rule for the anchor offsets (:func:`.flip_test.weighted_offsets`; local offsets: the mean)
+    flip_offsets: str = "mean"
+
+    @torch.no_grad()
+    def decode(self, outputs: dict[str, Tensor]) -> Decoded:
+        """Argmax of confidence per type gives the anchor; keypoint = anchor + offset (+ local, eq. 12)."""
+        return decode_anchor(outputs, self.num_keypoints, self.stride, self.refine)
+
+    def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
+        """The two passes' confidences averaged (as the logit of the mean ``sigmoid``), their anchor and local offsets
+        averaged with the mirrored pass's x components negated (:mod:`.flip_test`)."""
+        out = {"conf": mean_confidence_logits(plain["conf"], mirrored["conf"], flip_index)}
+        for name in ("offset", "local"):
+            if name in self.heads:
+                out[name] = mean_offsets(plain[name], mirrored[name], flip_index)
+        if self.flip_offsets != "mean":
+            out["offset"] = weighted_offsets(plain["offset"], mirrored["offset"], plain["conf"], mirrored["conf"],
+                                             flip_index, self.flip_offsets)
+        return out
+
+    @torch.no_grad()
+    def predict(self, model: Any, images: Tensor) -> Decoded:
+        """Inference reading the offset and local heads only where the decoding reads them
+        (:func:`decode_anchor_features`): the confidence map, then per keypoint the anchor cell's
+        offset and the local offset at the coarse point. The result is :meth:`decode` of the full outputs up
+        to float rounding; a model without that interface (no ``features`` / ``head_matrix``) runs in full."""
+        names = ("conf", "offset", "local") if self.refine else ("conf", "offset")
+        mats = head_matrices(model, names)
+        if mats is None:
+            return self.decode(model(images))
+        return decode_anchor_features(model.features(images), mats, self.num_keypoints, self.stride, self.refine)
+
+
+__all__ = ["AnchorInference", "decode_anchor", "decode_anchor_features", "head_matrices"]

@@ -49,6 +49,9 @@ from torch import Tensor
 from ..errors import AdaAnchorError
 from .base import Decoded
 
+#: ``eval.flip_offsets``: how the multi-person flip test merges the anchor strategies' anchor offsets.
+FLIP_OFFSET_RULES = ("mean", "weighted", "max")
+
 
 def mirror_back(xy: Any, flip_index: Any, width: int) -> Any:
     """``(B, K, 2)`` points of a mirrored ``width``-pixel input as points of the input itself: labels swapped by
@@ -123,6 +126,51 @@ def mean_offsets(plain: Tensor, mirrored: Tensor, flip_index: Any) -> Tensor:
     return (plain + mirror_pairs(mirrored, flip_index)) / 2
 
 
+def weighted_offsets(plain: Tensor, mirrored: Tensor, plain_conf: Tensor, mirrored_conf: Tensor, flip_index: Any,
+                     rule: str = "weighted") -> Tensor:
+    """Offset maps ``(B, 2K, h, w)`` of the two passes merged by their confidences ``(B, K, h, w)`` (logits) at the
+    same cell and type: ``weighted``, the mean weighted by ``sigmoid(conf)``; ``max``, the offset of the pass with the
+    higher confidence (the plain pass's on a tie)."""
+    b, c, h, w = plain.shape
+    a = plain.reshape(b, c // 2, 2, h, w)
+    m = mirror_pairs(mirrored, flip_index).reshape(b, c // 2, 2, h, w)
+    pa = torch.sigmoid(plain_conf.float()).unsqueeze(2)  # (B, K, 1, h, w)
+    pm = torch.sigmoid(mirror_types(mirrored_conf, flip_index).float()).unsqueeze(2)
+    if rule == "max":
+        out = torch.where(pa >= pm, a, m)
+    elif rule == "weighted":
+        out = (a * pa + m * pm) / (pa + pm).clamp_min(torch.finfo(torch.float32).tiny)
+    else:
+        raise ValueError(f"flip offsets rule must be mean, weighted or max, got {rule!r}")
+    return out.reshape(b, c, h, w)
+
+
+def check_flip_offsets(task: str, strategy_name: str, rule: str) -> None:
+    """Refuse ``eval.flip_offsets`` other than ``mean`` where no anchor offset map is merged: a top-down flip test
+    averages decoded keypoints, and a strategy other than an anchor strategy has no anchor offsets."""
+    from .anchor import AnchorStrategy  # here: anchor.py imports this module
+
+    if rule == "mean":
+        return
+    if task not in ("bottomup", "centre"):
+        raise AdaAnchorError(f"eval.flip_offsets={rule}: the top-down flip test averages the decoded keypoints of the "
+                             "two passes and merges no offset maps (task=bottomup and task=centre merge them); leave "
+                             "eval.flip_offsets=mean")
+    if strategy_name not in AnchorStrategy.ASSIGN:
+        raise AdaAnchorError(f"eval.flip_offsets={rule}: strategy {strategy_name} has no anchor offsets (the anchor "
+                             f"strategies: {', '.join(AnchorStrategy.ASSIGN)}); leave eval.flip_offsets=mean")
+
+
+def set_flip_offsets(strategy: Any, rule: str) -> None:
+    """Give ``strategy``'s anchor strategy (itself, a bottom-up strategy's ``inner`` or a centre strategy's ``centre``)
+    the flip test's offset rule (:data:`FLIP_OFFSET_RULES`); a strategy without one is left as it is."""
+    if rule not in FLIP_OFFSET_RULES:
+        raise ValueError(f"flip offsets rule must be mean, weighted or max, got {rule!r}")
+    for part in (strategy, getattr(strategy, "inner", None), getattr(strategy, "centre", None)):
+        if part is not None and hasattr(part, "flip_offsets"):
+            part.flip_offsets = rule
+
+
 def mean_confidence_logits(plain: Tensor, mirrored: Tensor, flip_index: Any) -> Tensor:
     """Confidence logits: the logit of the mean of the two passes' ``sigmoid`` (computed in float64, so that a pass
     merged with its own mirror comes back to float32 rounding)."""
@@ -171,6 +219,7 @@ class FlipHeads:
             return flip_outputs(self.heads, self.strategy, x, self.flip_index)
 
 
-__all__ = ["FlipBackend", "FlipHeads", "average_flipped", "check_symmetric_grid", "concat_tags", "flip_outputs",
+__all__ = ["FLIP_OFFSET_RULES", "FlipBackend", "FlipHeads", "average_flipped", "check_flip_offsets", "check_symmetric_grid",
+           "concat_tags", "flip_outputs", "set_flip_offsets", "weighted_offsets",
            "mean_confidence_logits", "mean_maps", "mean_offsets", "mirror_back", "mirror_pairs", "mirror_types",
            "predict_flip"]

@@ -1,0 +1,125 @@
+"""The flip test's offset merge rules of the anchor strategies (:func:`adaanchor.strategies.flip_test.weighted_offsets`):
+``weighted`` averages the two passes' anchor offsets weighted by each pass's confidence at the cell, ``max`` takes the
+offset of the more confident pass; ``mean`` (:func:`mean_offsets`) weighs them alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from adaanchor.data.spec import load_spec
+from adaanchor.strategies.flip_test import mean_offsets, mirror_pairs, weighted_offsets
+from adaanchor.strategies.tags import build_bottomup
+
+FLIP = load_spec("coco").flip_index
+K, H, W = 17, 6, 8
+
+
+def _maps(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(2, 2 * K, H, W, generator=g), torch.randn(2, 2 * K, H, W, generator=g),
+            3 * torch.randn(2, K, H, W, generator=g), 3 * torch.randn(2, K, H, W, generator=g))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_equal_confidences_give_the_mean(seed):
+    a, m, ca, _ = _maps(seed)
+    mirrored_conf = torch.flip(ca[:, FLIP], dims=(-1,))  # the mirror of ca: the same confidence at every cell
+    got = weighted_offsets(a, m, ca, mirrored_conf, FLIP, "weighted")
+    torch.testing.assert_close(got, mean_offsets(a, m, FLIP), atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_weights_follow_each_pass_confidence(seed):
+    a, m, ca, cm = _maps(seed)
+    got = weighted_offsets(a, m, ca, cm, FLIP, "weighted").reshape(2, K, 2, H, W)
+    pa = torch.sigmoid(ca).unsqueeze(2)
+    pm = torch.sigmoid(torch.flip(cm, dims=(-1,))[:, FLIP]).unsqueeze(2)
+    mb = mirror_pairs(m, FLIP).reshape(2, K, 2, H, W)
+    want = (a.reshape(2, K, 2, H, W) * pa + mb * pm) / (pa + pm)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6)
+    # the result lies between the two passes' offsets, element by element
+    lo, hi = torch.minimum(a.reshape(got.shape), mb), torch.maximum(a.reshape(got.shape), mb)
+    assert bool(((got >= lo - 1e-6) & (got <= hi + 1e-6)).all())
+
+
+def test_max_takes_the_more_confident_pass_and_plain_on_a_tie():
+    a, m, ca, _ = _maps(5)
+    mb = mirror_pairs(m, FLIP)
+    # the plain pass confident in the top half of the map, the mirrored pass in the bottom half
+    conf_a = torch.where(torch.arange(H).view(1, 1, H, 1) < H // 2, 4.0, -4.0).expand(2, K, H, W)
+    conf_m_back = -conf_a  # as the input's cells; the mirrored pass's own maps are its mirror
+    conf_m = torch.flip(conf_m_back, dims=(-1,))[:, FLIP]
+    got = weighted_offsets(a, m, conf_a, conf_m, FLIP, "max")
+    top = torch.arange(H) < H // 2
+    torch.testing.assert_close(got[..., top, :], a[..., top, :])
+    torch.testing.assert_close(got[..., ~top, :], mb[..., ~top, :])
+    tie = weighted_offsets(a, m, ca, torch.flip(ca[:, FLIP], dims=(-1,)), FLIP, "max")
+    torch.testing.assert_close(tie, a)
+
+
+def test_a_confident_pass_wins_the_weighted_mean_too():
+    a, m, _, _ = _maps(7)
+    sure, unsure = torch.full((2, K, H, W), 30.0), torch.full((2, K, H, W), -30.0)
+    torch.testing.assert_close(weighted_offsets(a, m, sure, unsure, FLIP, "weighted"), a, atol=1e-6, rtol=0)
+    torch.testing.assert_close(weighted_offsets(a, m, unsure, sure, FLIP, "weighted"), mirror_pairs(m, FLIP),
+                               atol=1e-6, rtol=0)
+    # both passes sure it is no anchor (sigmoid 0 in float32): no division by zero, a finite mean
+    nothing = torch.full((2, K, H, W), -200.0)
+    assert bool(torch.isfinite(weighted_offsets(a, m, nothing, nothing, FLIP, "weighted")).all())
+
+
+def test_an_unknown_rule_is_refused():
+    a, m, ca, cm = _maps(0)
+    with pytest.raises(ValueError, match="mean, weighted or max"):
+        weighted_offsets(a, m, ca, cm, FLIP, "median")
+
+
+@pytest.mark.parametrize("rule", ["weighted", "max"])
+def test_the_strategy_merges_its_anchor_offsets_by_the_rule_and_local_offsets_by_the_mean(rule):
+    st = build_bottomup({"name": "adaanchor"}, None, K, 4, (W * 4, H * 4))
+    a, m, ca, cm = _maps(3)
+    plain = {"conf": ca, "offset": a, "local": a * 0.5, "tags": ca}
+    mirrored = {"conf": cm, "offset": m, "local": m * 0.5, "tags": cm}
+    st.inner.flip_offsets = rule
+    out = st.flip_merge(plain, mirrored, np.asarray(FLIP))
+    torch.testing.assert_close(out["offset"], weighted_offsets(a, m, ca, cm, FLIP, rule))
+    torch.testing.assert_close(out["local"], mean_offsets(a * 0.5, m * 0.5, FLIP))
+    st.inner.flip_offsets = "mean"
+    torch.testing.assert_close(st.flip_merge(plain, mirrored, np.asarray(FLIP))["offset"], mean_offsets(a, m, FLIP))
+
+
+# ---- the option: eval.flip_offsets ------------------------------------------------------------------------------
+
+
+def test_the_option_reaches_the_anchor_strategy_of_either_task():
+    from adaanchor.config import build_config
+    from adaanchor.engine.run import build_system
+
+    for task, part in (("bottomup", "inner"), ("centre", "centre")):
+        for rule in ("mean", "weighted", "max"):
+            cfg = build_config("bottomup_crowd", [f"task={task}", "strategy.name=fixanchor", f"eval.flip_offsets={rule}"])
+            _, st = build_system(cfg, load_pretrained=False)
+            assert getattr(st, part).flip_offsets == rule
+
+
+@pytest.mark.parametrize("over,why", [
+    (["eval.flip_offsets=weighted"], "top-down flip test averages the decoded keypoints"),
+    (["task=bottomup", "strategy.name=heatmap", "eval.flip_offsets=max"], "strategy heatmap has no anchor offsets"),
+    (["task=centre", "strategy.name=regression", "eval.flip_offsets=max"], "strategy regression has no anchor offsets"),
+    (["task=bottomup", "eval.flip_offsets=median"], "Valid: max, mean, weighted"),
+])
+def test_the_option_is_refused_where_no_anchor_offsets_are_merged(over, why):
+    from adaanchor.config import build_config
+    from adaanchor.errors import AdaAnchorError
+
+    with pytest.raises(AdaAnchorError, match=why):
+        build_config("demo", over)
+
+
+def test_mean_is_accepted_everywhere_and_the_default():
+    from adaanchor.config import build_config
+
+    assert build_config("demo", []).eval.flip_offsets == "mean"
+    assert build_config("demo", ["strategy.name=heatmap", "eval.flip_offsets=mean"]).eval.flip_offsets == "mean"
