@@ -3,6 +3,7 @@ and the options of ``Predictor.from_run``."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import numpy as np
 
 from ..data.readers import is_int_id
 from ..errors import AdaAnchorError
+from .boxes import as_boxes, load_detections, no_boxes
 from .images import check_orientation
 
 
@@ -99,4 +101,35 @@ def check_load_options(backend: str, onnx_path: str | Path | None, batch_size: i
         raise AdaAnchorError(f"fold_bn must be True or False, got {fold_bn!r}")
 
 
-__all__ = ["check_batch_size", "check_boxes_inside", "check_load_options", "image_ids_of", "named_triples"]
+def boxes_per_image(batch: list[Any], boxes: Any, single: bool, image_ids: Any) -> list[Any]:
+    """``Predictor.predict``'s ``boxes`` as one entry per image of ``batch``: None (the whole image) or
+    :class:`~adaanchor.predict.boxes.Boxes`; a detections file is matched to the images by ``image_ids``, and boxes
+    given as arrays are checked before any image is read."""
+
+    is_file = isinstance(boxes, (str, os.PathLike))
+    if image_ids is not None and not is_file:  # it would be ignored: ids only match a detections file
+        got = "None" if boxes is None else type(boxes).__name__
+        raise AdaAnchorError(f"image_ids: only used to match a detections file (boxes=PATH) to the images, "
+                             f"got boxes={got}")
+    if boxes is None:
+        return [None] * len(batch)
+    if is_file:
+        dets = load_detections(Path(boxes))
+        return [dets.get(i, no_boxes()) for i in image_ids_of(batch, image_ids, single, boxes)]
+    if single:
+        as_boxes(boxes)  # checked before any image is read; _entry converts it again and checks it on the image
+        return [boxes]
+    if not isinstance(boxes, Iterable) or isinstance(boxes, (bytes, Mapping)):
+        raise AdaAnchorError(f"boxes: for a batch of {len(batch)} images expected a list with one entry per image "
+                             f"([x, y, w, h] boxes, or None: the whole image) or a detections file path, "
+                             f"got {type(boxes).__name__}")
+    boxes = list(boxes)
+    if len(boxes) != len(batch):
+        raise AdaAnchorError(f"boxes: {len(boxes)} entries for {len(batch)} images (give one per image, None = whole image)")
+    for i, b in enumerate(boxes):
+        if b is not None:
+            as_boxes(b, f"boxes[{i}]")
+    return boxes
+
+
+__all__ = ["boxes_per_image", "check_batch_size", "check_boxes_inside", "check_load_options", "image_ids_of", "named_triples"]

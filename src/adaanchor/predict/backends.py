@@ -208,3 +208,23 @@ def fold_batchnorm_probe(model: Any, size: tuple[int, int], dev: Any) -> tuple[A
     ph, pw = (max(32, min(v, 128) // 32 * 32) for v in (size[1], size[0]))
     probe = torch.randn(1, 3, ph, pw, generator=torch.Generator().manual_seed(0)).to(dev)
     return fold_batchnorm(model, probe)
+
+
+def with_flip_test(be: Any, multi: Any, strategy: Any, eval_cfg: Any, flip_index: Any, info: dict[str, Any]) -> Any:
+    """The predictor's batch runner ``be`` (top-down) or its multi-person runner ``multi`` with the flip test, when
+    the run's ``eval.flip_test`` says so (an override ``eval.flip_test=true``): top-down, the decoded points of both
+    passes averaged (a :class:`~adaanchor.strategies.flip_test.FlipBackend` replaces ``be``); multi-person, the maps
+    of both passes merged and one set of people decoded (``multi.heads`` wrapped in place; the anchor offsets by the
+    rule ``eval.flip_offsets``, which :func:`adaanchor.engine.run.build_system` gave the strategy). Records
+    ``flip_test`` (and a rule other than ``mean``) in ``info``. Returns the runner to use in place of ``be``."""
+    from ..strategies.flip_test import FlipBackend, FlipHeads
+
+    if not eval_cfg.get("flip_test"):
+        return be
+    info["flip_test"] = True
+    if multi is None:
+        return FlipBackend(be, flip_index)
+    multi.heads = FlipHeads(multi.heads, strategy, flip_index)
+    if str(eval_cfg.get("flip_offsets", "mean")) != "mean":
+        info["flip_offsets"] = str(eval_cfg.flip_offsets)
+    return be

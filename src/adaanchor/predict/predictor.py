@@ -8,9 +8,8 @@ does. The decoded keypoints and anchors return through the exact inverse of that
 
 from __future__ import annotations
 
-import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,8 @@ from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..models.precision import check_precision, with_precision
 from ..strategies import ANCHOR_STRATEGY_NAMES
-from ..strategies.flip_test import FlipBackend, FlipHeads
-from .arguments import check_batch_size, check_boxes_inside, check_load_options, image_ids_of, named_triples
-from .boxes import Boxes, as_boxes, load_detections, no_boxes
+from .arguments import boxes_per_image, check_batch_size, check_boxes_inside, check_load_options, named_triples
+from .boxes import Boxes, as_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
 from .images import check_orientation, image_list, to_rgb
 from .result import Prediction, stack_instances
@@ -102,7 +100,7 @@ class Predictor:
             resolve_run,
             split_checkpoint,
         )
-        from .backends import batch_runner, exported_onnx, fold_batchnorm_probe, resolve_device
+        from .backends import batch_runner, exported_onnx, fold_batchnorm_probe, resolve_device, with_flip_test
 
         check_load_options(backend, onnx_path, batch_size, orientation, threads, fold_bn)  # before the model loads
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
@@ -128,14 +126,7 @@ class Predictor:
         info.update({"device": str(dev), "backend": backend, "run": str(target), "crop": str(cfg.data.crop)})
         be, multi = batch_runner(model, strategy, backend, onnx_path, size, spec.keypoints, dev, threads, digest,
                                  multiple)
-        if cfg.eval.get("flip_test"):  # the run's eval.flip_test (an override eval.flip_test=true)
-            if multi is not None:  # the maps of both passes merged, then one set of people decoded
-                multi.heads = FlipHeads(multi.heads, strategy, spec.flip_index)
-                if str(cfg.eval.get("flip_offsets", "mean")) != "mean":  # build_system gave the strategy the rule
-                    info["flip_offsets"] = str(cfg.eval.flip_offsets)
-            else:  # the decoded points of both passes averaged
-                be = FlipBackend(be, spec.flip_index)
-            info["flip_test"] = True
+        be = with_flip_test(be, multi, strategy, cfg.eval, spec.flip_index, info)
         if multi is not None:
             info["task"] = str(cfg.task)
         return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, multi=multi,
@@ -207,7 +198,7 @@ class Predictor:
                 given an image without boxes: the whole image is then its one instance, which the model never saw.
         """
         batch, single = image_list(images)
-        per_image = self._boxes_for(batch, boxes, single, image_ids)
+        per_image = boxes_per_image(batch, boxes, single, image_ids)
         if (self.multi is None and self.info.get("crop") == "box" and not self._box_note
                 and any(b is None for b in per_image)):  # as `adaanchor predict` notes it, once per Predictor
             self._box_note = True
@@ -293,33 +284,6 @@ class Predictor:
             return Prediction.empty(self.spec.num_keypoints, entry["hw"], self.strategy != "regression",
                                     self.strategy != "regression")
         return stack_instances(entry["parts"], entry["hw"])
-
-    def _boxes_for(self, batch: list[Any], boxes: Any, single: bool, image_ids: Any) -> list[Any]:
-        """One entry per image of ``batch``: None (the whole image) or :class:`Boxes`."""
-        is_file = isinstance(boxes, (str, os.PathLike))
-        if image_ids is not None and not is_file:  # it would be ignored: ids only match a detections file
-            got = "None" if boxes is None else type(boxes).__name__
-            raise AdaAnchorError(f"image_ids: only used to match a detections file (boxes=PATH) to the images, "
-                                 f"got boxes={got}")
-        if boxes is None:
-            return [None] * len(batch)
-        if is_file:
-            dets = load_detections(Path(boxes))
-            return [dets.get(i, no_boxes()) for i in image_ids_of(batch, image_ids, single, boxes)]
-        if single:
-            as_boxes(boxes)  # checked before any image is read; _entry converts it again and checks it on the image
-            return [boxes]
-        if not isinstance(boxes, Iterable) or isinstance(boxes, (bytes, Mapping)):
-            raise AdaAnchorError(f"boxes: for a batch of {len(batch)} images expected a list with one entry per image "
-                                 f"([x, y, w, h] boxes, or None: the whole image) or a detections file path, "
-                                 f"got {type(boxes).__name__}")
-        boxes = list(boxes)
-        if len(boxes) != len(batch):
-            raise AdaAnchorError(f"boxes: {len(boxes)} entries for {len(batch)} images (give one per image, None = whole image)")
-        for i, b in enumerate(boxes):
-            if b is not None:
-                as_boxes(b, f"boxes[{i}]")
-        return boxes
 
 
 __all__ = ["ANCHOR_STRATEGIES", "Predictor", "box_affine", "check_batch_size", "fit_image_affine", "normalise"]
