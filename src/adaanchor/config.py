@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
 from .config_checks import bool_words, check_base, check_keys, check_task_options, check_types, naming_file, select
+from .config_notes import note_ignored_epochs, note_preset_overrides, say_once  # noqa: F401 - say_once re-exported
 from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse_overrides re-exported
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
@@ -251,14 +250,14 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         # them, and a key the file or the overrides set wins, also when it is set to the default.
         layers.insert(1, {"strategy": dict(preset)})
         cfg = _merge(layers)
-        _note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
+        note_preset_overrides(str(cfg.strategy.name), preset, layers[2:])
     plain = OmegaConf.to_container(cfg, resolve=True)
     with naming_file(base, layer, ov):
         check_types(plain, ref)
         _check_ranges(plain, ref)
     check_task_options(plain)
     check_flip_offsets(str(plain.get("task")), str(plain["strategy"]["name"]), str(plain["eval"]["flip_offsets"]))
-    _note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
+    note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
     from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config
 
@@ -289,31 +288,6 @@ def _merge(layers: list[dict[str, Any]]) -> DictConfig:
         key = getattr(e, "full_key", None) or "?"
         why = str(getattr(e, "msg", None) or e).splitlines()[0]
         raise AdaAnchorError(f"config key '{key}': {why}") from None
-
-
-def say_once(line: str) -> None:
-    """Print a note on the config to stderr, once under torchrun: every rank builds the same config, rank 0 says it."""
-    if os.environ.get("RANK", "0") in ("", "0"):
-        print(line, file=sys.stderr)
-
-
-def _note_preset_overrides(name: str, preset: Mapping[str, Any], user_layers: list[dict[str, Any]]) -> None:
-    """Say which preset options the file or the overrides replace: a resolved config given as the base sets
-    every key, and would otherwise turn a named assigner into the plain one without a word."""
-    section: dict[str, Any] = {}
-    for layer in user_layers:  # later layers win, as in the merge
-        section.update(layer.get("strategy") or {})
-    changed = [f"strategy.{k}={section[k]!r} (preset: {v!r})" for k, v in preset.items() if k in section and section[k] != v]
-    if changed:
-        say_once(f"note: the config replaces options of the {name} preset: {', '.join(changed)}")
-
-
-def _note_ignored_epochs(overrides: Mapping[str, Any], cfg: DictConfig) -> None:
-    """Say so when an override sets ``train.epochs`` while ``train.max_steps`` (of a config such as ``custom``)
-    sets the length of the run: the epochs would be ignored without a word."""
-    if "epochs" in (overrides.get("train") or {}) and cfg.train.max_steps:
-        say_once(f"note: train.epochs={cfg.train.epochs} has no effect while train.max_steps={cfg.train.max_steps} is "
-                 "set (it counts the run in steps; train.max_steps=null counts epochs)")
 
 
 def save_config(cfg: DictConfig, path: str | Path) -> None:
