@@ -168,6 +168,25 @@ def param_fingerprint(named: Iterable[tuple[str, torch.Tensor]]) -> str:
     return h.hexdigest()
 
 
+def replica_mismatch(params: Iterable[tuple[str, torch.Tensor]], ema: Iterable[tuple[str, torch.Tensor]] | None,
+                     info: DistInfo) -> str | None:
+    """Compare the replicas of every rank by :func:`param_fingerprint`: the model's ``params`` and, when the
+    assignment scores an EMA copy, its state ``ema`` (its BatchNorm statistics too, buffers as well as parameters).
+    Returns what differs (None: identical, said on rank 0; one process: nothing compared)."""
+    if info.world == 1:
+        return None
+    for what, named in (("parameter fingerprints", params), ("the assignment's EMA copies", ema)):
+        if named is None:
+            continue
+        prints = gather_objects(param_fingerprint(named), info)
+        if len(set(prints)) != 1:
+            return f"{what} differ across ranks: {prints}"
+        if info.is_main:
+            label = "parameters" if what == "parameter fingerprints" else "assignment EMA copy"
+            print(f"{label} identical on all {info.world} ranks (sha256 {prints[0][:16]})")
+    return None
+
+
 class _AllReduceSum(torch.autograd.Function):
     """Differentiable sum over ranks: the gradient of a sum over ranks is the sum of the ranks' gradients."""
 

@@ -36,9 +36,8 @@ from .dist import (
     barrier,
     broadcast_object,
     cleanup,
-    gather_objects,
     init_distributed,
-    param_fingerprint,
+    replica_mismatch,
 )
 from .loss_watch import watch_loss
 from .rundir import absolute_paths, remove_empty_run_dir
@@ -281,22 +280,11 @@ def _missed_evaluation(run: Run) -> bool:
 
 
 def _check_replicas(run: Run) -> None:
-    """DDP keeps replicas identical; check it rather than trust it."""
-    if run.info.world == 1:
-        return
-    prints = gather_objects(param_fingerprint(run.model.named_parameters()), run.info)
-    if len(set(prints)) != 1:
-        _diverged(f"parameter fingerprints differ across ranks: {prints}")
-    if run.info.is_main:
-        print(f"parameters identical on all {run.info.world} ranks (sha256 {prints[0][:16]})")
-    if run.ema is None:
-        return
-    # The EMA copy the assignment scores: its BatchNorm statistics too (buffers, not only parameters).
-    prints = gather_objects(param_fingerprint(run.ema.module.state_dict().items()), run.info)
-    if len(set(prints)) != 1:
-        _diverged(f"the assignment's EMA copies differ across ranks: {prints}")
-    if run.info.is_main:
-        print(f"assignment EMA copy identical on all {run.info.world} ranks (sha256 {prints[0][:16]})")
+    """DDP keeps replicas identical; check it rather than trust it (:func:`.dist.replica_mismatch`)."""
+    ema = run.ema.module.state_dict().items() if run.ema is not None else None
+    what = replica_mismatch(run.model.named_parameters(), ema, run.info)
+    if what:
+        _diverged(what)
 
 
 def _diverged(what: str) -> None:
