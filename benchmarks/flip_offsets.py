@@ -33,7 +33,7 @@ from script_exit import run_main
 from adaanchor.engine.multi import evaluate_multi
 from adaanchor.engine.run import build_split, is_multi_person, load_for_eval, resolve_run
 from adaanchor.errors import AdaAnchorError
-from adaanchor.strategies.flip_test import FLIP_OFFSET_RULES, set_flip_offsets
+from adaanchor.strategies.flip_test import FLIP_OFFSET_RULES, set_flip_rules
 
 #: the evaluations of a run: no flip test, then the flip test under each rule
 SETTINGS = ("plain", *FLIP_OFFSET_RULES)
@@ -56,7 +56,7 @@ def evaluate_rules(run_dir: Path) -> dict[str, Any]:
     for setting in SETTINGS:
         flip = setting != "plain"
         c = OmegaConf.merge(cfg, {"eval": {"flip_test": flip}})
-        set_flip_offsets(strategy, setting if flip else "mean")
+        set_flip_rules(strategy, setting if flip else "mean")
         m, _ = evaluate_multi(model, strategy, c, data, "cpu")
         row = {k: m.get(k) for k in ("ap", "ap50", "ap75", "recall")}
         if str(cfg.task) == "bottomup":

@@ -29,7 +29,7 @@ from .ranges import SEED, Checker, at_least, between, choice, each, flag, positi
 from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
 from .strategies.assigners import PRESETS
-from .strategies.flip_test import FLIP_OFFSET_RULES, check_flip_offsets
+from .strategies.flip_test import FLIP_CONF_RULES, FLIP_OFFSET_RULES, check_flip_rules
 from .strategies.tasks import DEFAULT_TASK, task_ranges, task_sections
 
 TRAIN_DEFAULTS: dict[str, Any] = {
@@ -85,6 +85,9 @@ EVAL_DEFAULTS: dict[str, Any] = {
     # weighted (by each pass's confidence at the cell) or max (the more confident pass's). mean: chosen on the dev
     # split, where weighted was +0.05 +- 0.06 AP and max -0.04 +- 0.07 (docs/multi-person.md).
     "flip_offsets": "mean",
+    # ... and their confidences: mean, or plain (the plain pass's: its anchor cells kept, their offsets merged), which
+    # turned AdaAnchor's flip-test loss into a gain on both splits (docs/multi-person.md); mean is the paper-style default.
+    "flip_conf": "mean",
 }
 EVAL_RANGES: dict[str, Checker] = {
     "batch_size": between(1, MAX_BATCH),
@@ -92,6 +95,7 @@ EVAL_RANGES: dict[str, Checker] = {
     "max_images": at_least(1, integer=True),
     "flip_test": flag(),
     "flip_offsets": choice(FLIP_OFFSET_RULES),
+    "flip_conf": choice(FLIP_CONF_RULES),
 }
 
 TOP_DEFAULTS: dict[str, Any] = {
@@ -256,7 +260,8 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         check_types(plain, ref)
         _check_ranges(plain, ref)
     check_task_options(plain)
-    check_flip_offsets(str(plain.get("task")), str(plain["strategy"]["name"]), str(plain["eval"]["flip_offsets"]))
+    check_flip_rules(str(plain.get("task")), str(plain["strategy"]["name"]),
+                     {k: str(plain["eval"][k]) for k in ("flip_offsets", "flip_conf")})
     note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
     from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config

@@ -202,7 +202,7 @@ def test_the_flip_test_and_the_multi_person_decoding_are_scored_changes():
     bar without a note; the multi-person losses' weights change the training alone."""
     from adaanchor.engine.resume_config import scored_otherwise
 
-    scored = ["eval.flip_test", "eval.flip_offsets", "bottomup.gamma", "bottomup.max_candidates", "bottomup.tag_threshold",
+    scored = ["eval.flip_test", "eval.flip_offsets", "eval.flip_conf", "bottomup.gamma", "bottomup.max_candidates", "bottomup.tag_threshold",
               "bottomup.refine", "centre.gamma", "centre.read_at", "centre.nms_threshold", "centre.nms_scale"]
     changes = dict.fromkeys([*scored, "bottomup.lambda_tag", "bottomup.push", "centre.lambda_pose",
                              "centre.pose_radius", "eval.batch_size"], 1)

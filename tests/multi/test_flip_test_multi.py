@@ -63,17 +63,18 @@ def test_eval_with_the_flip_test_prints_ap(runs, task, tmp_path, capsys):
 
 
 def test_eval_says_and_records_the_offset_rule(runs, tmp_path, capsys):
-    """``eval.flip_offsets=weighted`` on an anchor run: said beside the flip test and recorded in the JSON; the
-    default is recorded as ``mean``, and without the flip test no rule is recorded."""
+    """``eval.flip_offsets=weighted`` and ``eval.flip_conf=plain`` on an anchor run: said beside the flip test and
+    recorded in the JSON; the defaults are recorded as ``mean``, and without the flip test no rule is recorded."""
     run = str(runs["bottomup"])
     gamma = "bottomup.gamma=0.01"
-    assert main(["eval", run, gamma, "eval.flip_test=true", "eval.flip_offsets=weighted",
+    assert main(["eval", run, gamma, "eval.flip_test=true", "eval.flip_offsets=weighted", "eval.flip_conf=plain",
                  "--json", str(tmp_path / "w.json")]) == 0
-    assert "with the flip test (anchor offsets merged: weighted)" in capsys.readouterr().out
+    assert "with the flip test (flip_offsets=weighted, flip_conf=plain)" in capsys.readouterr().out
     assert main(["eval", run, gamma, "eval.flip_test=true", "--json", str(tmp_path / "m.json")]) == 0
     assert main(["eval", run, gamma, "--json", str(tmp_path / "p.json")]) == 0
     w, m, p = (json.loads((tmp_path / f).read_text()) for f in ("w.json", "m.json", "p.json"))
     assert (w["flip_offsets"], m["flip_offsets"], "flip_offsets" in p) == ("weighted", "mean", False)
+    assert (w["flip_conf"], m["flip_conf"], "flip_conf" in p) == ("plain", "mean", False)
 
 
 def _input(p: Predictor, img: np.ndarray) -> torch.Tensor:
@@ -91,9 +92,12 @@ def test_the_predictor_flip_test_returns_the_people_of_the_merged_maps(runs, cro
     flip = Predictor.from_run(runs[task], device="cpu", overrides=over, fold_bn=False)
     assert flip.info["flip_test"] and "flip_test" not in plain.info and "flip_test=True" in repr(flip)
     if task == "bottomup":  # an anchor run: the offset rule reaches the predictor's strategy and is said
-        weighted = Predictor.from_run(runs[task], device="cpu", overrides=[*over, "eval.flip_offsets=weighted"])
+        weighted = Predictor.from_run(runs[task], device="cpu",
+                                      overrides=[*over, "eval.flip_offsets=weighted", "eval.flip_conf=plain"])
         assert weighted.info["flip_offsets"] == "weighted" and "flip_offsets='weighted'" in repr(weighted)
-        assert weighted.multi.heads.strategy.inner.flip_offsets == "weighted"
+        assert weighted.info["flip_conf"] == "plain" and "flip_conf='plain'" in repr(weighted)
+        inner = weighted.multi.heads.strategy.inner
+        assert (inner.flip_offsets, inner.flip_conf) == ("weighted", "plain")
     got = flip.predict(img)
     assert len(got) >= 1 and got.keypoints.shape[1:] == (17, 2)
     # by hand: the network on the padded input and on its mirror, merged by the strategy, decoded once

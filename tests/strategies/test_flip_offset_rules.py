@@ -1,6 +1,7 @@
-"""The flip test's offset merge rules of the anchor strategies (:func:`adaanchor.strategies.flip_test.weighted_offsets`):
-``weighted`` averages the two passes' anchor offsets weighted by each pass's confidence at the cell, ``max`` takes the
-offset of the more confident pass; ``mean`` (:func:`mean_offsets`) weighs them alike."""
+"""The flip test's merge rules of the anchor strategies: for the anchor offsets
+(:func:`adaanchor.strategies.flip_test.weighted_offsets`), ``weighted`` averages the two passes' offsets weighted by
+each pass's confidence at the cell, ``max`` takes the offset of the more confident pass, ``mean``
+(:func:`mean_offsets`) weighs them alike; for the confidences, ``mean`` or ``plain`` (the plain pass's)."""
 
 from __future__ import annotations
 
@@ -93,15 +94,36 @@ def test_the_strategy_merges_its_anchor_offsets_by_the_rule_and_local_offsets_by
 # ---- the option: eval.flip_offsets ------------------------------------------------------------------------------
 
 
-def test_the_option_reaches_the_anchor_strategy_of_either_task():
+def test_the_options_reach_the_anchor_strategy_of_either_task():
     from adaanchor.config import build_config
     from adaanchor.engine.run import build_system
 
     for task, part in (("bottomup", "inner"), ("centre", "centre")):
-        for rule in ("mean", "weighted", "max"):
-            cfg = build_config("bottomup_crowd", [f"task={task}", "strategy.name=fixanchor", f"eval.flip_offsets={rule}"])
+        for rule, conf in (("mean", "mean"), ("weighted", "plain"), ("max", "mean")):
+            cfg = build_config("bottomup_crowd", [f"task={task}", "strategy.name=fixanchor", f"eval.flip_offsets={rule}",
+                                                  f"eval.flip_conf={conf}"])
             _, st = build_system(cfg, load_pretrained=False)
-            assert getattr(st, part).flip_offsets == rule
+            assert (getattr(st, part).flip_offsets, getattr(st, part).flip_conf) == (rule, conf)
+
+
+@pytest.mark.parametrize("task", ["bottomup", "centre"])
+def test_plain_confidences_keep_the_plain_pass_and_still_merge_the_offsets(task):
+    from adaanchor.strategies.centre import build_centre
+
+    build = build_bottomup if task == "bottomup" else build_centre
+    st = build({"name": "adaanchor"}, None, K, 4, (W * 4, H * 4))
+    g = torch.Generator().manual_seed(4)
+    plain = {k: torch.randn(1, c, H, W, generator=g) for k, c in st.heads.items()}
+    mirrored = {k: torch.randn(1, c, H, W, generator=g) for k, c in st.heads.items()}
+    merged = st.flip_merge(plain, mirrored, np.asarray(FLIP))
+    part = st.centre if task == "centre" else st.inner
+    part.flip_conf = "plain"
+    kept = st.flip_merge(plain, mirrored, np.asarray(FLIP))
+    assert torch.equal(kept["conf"], plain["conf"]) and not torch.allclose(merged["conf"], plain["conf"])
+    for key in kept:
+        if key != "conf":  # offsets, local offsets, tags / pose offsets: merged as before
+            torch.testing.assert_close(kept[key], merged[key])
+    assert not torch.allclose(kept["offset"], plain["offset"])
 
 
 @pytest.mark.parametrize("over,why", [
@@ -109,6 +131,9 @@ def test_the_option_reaches_the_anchor_strategy_of_either_task():
     (["task=bottomup", "strategy.name=heatmap", "eval.flip_offsets=max"], "strategy heatmap has no anchor offsets"),
     (["task=centre", "strategy.name=regression", "eval.flip_offsets=max"], "strategy regression has no anchor offsets"),
     (["task=bottomup", "eval.flip_offsets=median"], "Valid: max, mean, weighted"),
+    (["eval.flip_conf=plain"], "eval.flip_conf=plain: the top-down flip test averages the decoded keypoints"),
+    (["task=centre", "strategy.name=heatmap", "eval.flip_conf=plain"], "strategy heatmap has no anchor offsets or conf"),
+    (["task=bottomup", "eval.flip_conf=max"], "Valid: mean, plain"),
 ])
 def test_the_option_is_refused_where_no_anchor_offsets_are_merged(over, why):
     from adaanchor.config import build_config
@@ -121,5 +146,6 @@ def test_the_option_is_refused_where_no_anchor_offsets_are_merged(over, why):
 def test_mean_is_accepted_everywhere_and_the_default():
     from adaanchor.config import build_config
 
-    assert build_config("demo", []).eval.flip_offsets == "mean"
-    assert build_config("demo", ["strategy.name=heatmap", "eval.flip_offsets=mean"]).eval.flip_offsets == "mean"
+    assert (build_config("demo", []).eval.flip_offsets, build_config("demo", []).eval.flip_conf) == ("mean", "mean")
+    cfg = build_config("demo", ["strategy.name=heatmap", "eval.flip_offsets=mean", "eval.flip_conf=mean"])
+    assert (cfg.eval.flip_offsets, cfg.eval.flip_conf) == ("mean", "mean")

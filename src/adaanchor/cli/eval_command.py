@@ -33,9 +33,10 @@ def cmd_eval(a: argparse.Namespace) -> int:
     model, strategy, info = load_for_eval(cfg, ckpt_path, device)
     # Which weights: best.pt by default, which early in a multi-person training may be the first evaluation's.
     flip = bool(cfg.eval.get("flip_test"))  # said and recorded: the two settings' scores differ
-    rule = str(cfg.eval.get("flip_offsets", "mean"))
+    rules = {k: str(cfg.eval.get(k, "mean")) for k in ("flip_offsets", "flip_conf")}
+    said = ", ".join(f"{k}={v}" for k, v in rules.items() if v != "mean")
     print(f"checkpoint: {info['checkpoint']}" + (f" (step {info['step']})" if info.get("step", -1) >= 0 else "")
-          + ("; with the flip test" if flip else "") + (f" (anchor offsets merged: {rule})" if flip and rule != "mean" else ""))
+          + ("; with the flip test" if flip else "") + (f" ({said})" if flip and said else ""))
     _note_training_now(a.target)
     model = with_precision(model, a.precision)
     # A run's split.json: the val images it was scored on, whatever the split drawn from the data now (a frame added)
@@ -44,7 +45,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
             from ..engine.multi import eval_multi_command
 
             m = eval_multi_command(cfg, model, strategy, info, a.predictions, device)
-            _write_json({**m, "flip_test": flip, **({"flip_offsets": rule} if flip else {})}, a.json)
+            _write_json({**m, "flip_test": flip, **(rules if flip else {})}, a.json)
             return 0
         ds = build_dataset(cfg.data, "val", train=False)
     m, preds = evaluate_dataset(model, strategy, cfg, ds, device, progress=True)

@@ -23,7 +23,7 @@ ORDER_KEYS = ("seed", "train.batch_size")
 # chosen before cannot be compared with the scores after. Prefixes end with a dot.
 SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.det_score_thr", "data.split.", "data.csv",
              "data.format", "data.spec", "data.crop", "data.exif", "data.bit_depth", "data.occlusion.", "data.truncation.", "eval.pck",
-             "eval.max_images", "eval.flip_test", "eval.flip_offsets",
+             "eval.max_images", "eval.flip_test", "eval.flip_offsets", "eval.flip_conf",
              # how the multi-person evaluation decodes (a flip test or another threshold scores the same model otherwise)
              "bottomup.gamma", "bottomup.max_candidates", "bottomup.merge_radius", "bottomup.tag_threshold",
              "bottomup.conf_weight", "bottomup.refine", "bottomup.order", "centre.gamma", "centre.max_candidates",

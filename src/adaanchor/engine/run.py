@@ -21,7 +21,7 @@ from ..errors import AdaAnchorError
 from ..models.backbones import backbone_from_config, input_multiple
 from ..models.net import KeypointNet, load_weights
 from ..strategies import Strategy, build_strategy
-from ..strategies.flip_test import set_flip_offsets
+from ..strategies.flip_test import set_flip_rules
 from ..strategies.tasks import get_task
 
 
@@ -42,7 +42,8 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
         section = OmegaConf.to_container(cfg[task.section]) if task.section else {}
         strategy = task.build(OmegaConf.to_container(cfg.strategy), section, spec.num_keypoints, stride, size,
                               sigmas=spec.sigmas)
-    set_flip_offsets(strategy, str(cfg.eval.get("flip_offsets", "mean")))  # read by the multi-person flip test
+    # read by the multi-person flip test
+    set_flip_rules(strategy, str(cfg.eval.get("flip_offsets", "mean")), str(cfg.eval.get("flip_conf", "mean")))
     # A strategy with per-group branch heads (DEKR-style centres) says so in ``branches``.
     extra = {"branches": strategy.branches} if getattr(strategy, "branches", None) else {}
     model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior), **extra)

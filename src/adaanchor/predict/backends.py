@@ -215,8 +215,8 @@ def with_flip_test(be: Any, multi: Any, strategy: Any, eval_cfg: Any, flip_index
     the run's ``eval.flip_test`` says so (an override ``eval.flip_test=true``): top-down, the decoded points of both
     passes averaged (a :class:`~adaanchor.strategies.flip_test.FlipBackend` replaces ``be``); multi-person, the maps
     of both passes merged and one set of people decoded (``multi.heads`` wrapped in place; the anchor offsets by the
-    rule ``eval.flip_offsets``, which :func:`adaanchor.engine.run.build_system` gave the strategy). Records
-    ``flip_test`` (and a rule other than ``mean``) in ``info``. Returns the runner to use in place of ``be``."""
+    rules ``eval.flip_offsets`` and ``eval.flip_conf``, which :func:`adaanchor.engine.run.build_system` gave the strategy). Records
+    ``flip_test`` (and each rule other than ``mean``) in ``info``. Returns the runner to use in place of ``be``."""
     from ..strategies.flip_test import FlipBackend, FlipHeads
 
     if not eval_cfg.get("flip_test"):
@@ -225,6 +225,7 @@ def with_flip_test(be: Any, multi: Any, strategy: Any, eval_cfg: Any, flip_index
     if multi is None:
         return FlipBackend(be, flip_index)
     multi.heads = FlipHeads(multi.heads, strategy, flip_index)
-    if str(eval_cfg.get("flip_offsets", "mean")) != "mean":
-        info["flip_offsets"] = str(eval_cfg.flip_offsets)
+    for key in ("flip_offsets", "flip_conf"):
+        if str(eval_cfg.get(key, "mean")) != "mean":
+            info[key] = str(eval_cfg[key])
     return be

@@ -138,7 +138,7 @@ class Predictor:
         kind = f", task={self.info['task']}" if self.multi is not None and "task" in self.info else ""
         opts = [f"precision='{self.info['precision']}'" if self.info.get("precision", "fp32") != "fp32" else "",
                 "flip_test=True" if self.info.get("flip_test") else "",
-                f"flip_offsets='{self.info['flip_offsets']}'" if self.info.get("flip_offsets") else "",
+                *(f"{k}='{self.info[k]}'" for k in ("flip_offsets", "flip_conf") if self.info.get(k)),
                 f"bit_depth={self.bit_depth}" if self.bit_depth is not None else ""]
         extra = "".join(f", {o}" for o in opts if o)
         return (f"Predictor(run={self.info.get('run')!r}, strategy={self.strategy!r}{kind}, "

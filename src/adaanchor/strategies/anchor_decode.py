@@ -107,8 +107,10 @@ class AnchorInference:
     stride: int
     refine: bool
     heads: dict[str, int]
-    #: the flip test's rule for the anchor offsets (:func:`.flip_test.weighted_offsets`; local offsets: the mean)
+    #: the flip test's rules (``eval.flip_offsets``, ``eval.flip_conf``): for the anchor offsets
+    #: (:func:`.flip_test.weighted_offsets`; local offsets: the mean) and the confidences (``plain``: the plain pass's)
     flip_offsets: str = "mean"
+    flip_conf: str = "mean"
 
     @torch.no_grad()
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:
@@ -116,9 +118,11 @@ class AnchorInference:
         return decode_anchor(outputs, self.num_keypoints, self.stride, self.refine)
 
     def flip_merge(self, plain: Mapping[str, Tensor], mirrored: Mapping[str, Tensor], flip_index: Any) -> dict[str, Tensor]:
-        """The two passes' confidences averaged (as the logit of the mean ``sigmoid``), their anchor and local offsets
-        averaged with the mirrored pass's x components negated (:mod:`.flip_test`)."""
-        out = {"conf": mean_confidence_logits(plain["conf"], mirrored["conf"], flip_index)}
+        """The two passes' confidences averaged (as the logit of the mean ``sigmoid``; the plain pass's with
+        ``flip_conf="plain"``), their anchor and local offsets averaged with the mirrored pass's x components negated
+        (the anchor offsets by the rule ``flip_offsets``; :mod:`.flip_test`)."""
+        keep = self.flip_conf == "plain"  # the plain pass's anchor cells, their offsets still merged
+        out = {"conf": plain["conf"] if keep else mean_confidence_logits(plain["conf"], mirrored["conf"], flip_index)}
         for name in ("offset", "local"):
             if name in self.heads:
                 out[name] = mean_offsets(plain[name], mirrored[name], flip_index)

@@ -51,6 +51,8 @@ from .base import Decoded
 
 #: ``eval.flip_offsets``: how the multi-person flip test merges the anchor strategies' anchor offsets.
 FLIP_OFFSET_RULES = ("mean", "weighted", "max")
+#: ``eval.flip_conf``: how it merges their confidences (``plain``: the plain pass's, so its anchor cells are kept).
+FLIP_CONF_RULES = ("mean", "plain")
 
 
 def mirror_back(xy: Any, flip_index: Any, width: int) -> Any:
@@ -145,30 +147,35 @@ def weighted_offsets(plain: Tensor, mirrored: Tensor, plain_conf: Tensor, mirror
     return out.reshape(b, c, h, w)
 
 
-def check_flip_offsets(task: str, strategy_name: str, rule: str) -> None:
-    """Refuse ``eval.flip_offsets`` other than ``mean`` where no anchor offset map is merged: a top-down flip test
-    averages decoded keypoints, and a strategy other than an anchor strategy has no anchor offsets."""
+def check_flip_rules(task: str, strategy_name: str, rules: Mapping[str, str]) -> None:
+    """Refuse ``eval.flip_offsets`` / ``eval.flip_conf`` (``rules``: option -> value) other than ``mean`` where no
+    anchor map is merged: a top-down flip test averages decoded keypoints, and a strategy other than an anchor
+    strategy has no anchor offsets or confidences."""
     from .anchor import AnchorStrategy  # here: anchor.py imports this module
 
-    if rule == "mean":
-        return
-    if task not in ("bottomup", "centre"):
-        raise AdaAnchorError(f"eval.flip_offsets={rule}: the top-down flip test averages the decoded keypoints of the "
-                             "two passes and merges no offset maps (task=bottomup and task=centre merge them); leave "
-                             "eval.flip_offsets=mean")
-    if strategy_name not in AnchorStrategy.ASSIGN:
-        raise AdaAnchorError(f"eval.flip_offsets={rule}: strategy {strategy_name} has no anchor offsets (the anchor "
-                             f"strategies: {', '.join(AnchorStrategy.ASSIGN)}); leave eval.flip_offsets=mean")
+    for key, rule in rules.items():
+        if rule == "mean":
+            continue
+        if task not in ("bottomup", "centre"):
+            raise AdaAnchorError(f"eval.{key}={rule}: the top-down flip test averages the decoded keypoints of the "
+                                 "two passes and merges no maps (task=bottomup and task=centre merge them); leave "
+                                 f"eval.{key}=mean")
+        if strategy_name not in AnchorStrategy.ASSIGN:
+            raise AdaAnchorError(f"eval.{key}={rule}: strategy {strategy_name} has no anchor offsets or confidences "
+                                 f"(the anchor strategies: {', '.join(AnchorStrategy.ASSIGN)}); leave eval.{key}=mean")
 
 
-def set_flip_offsets(strategy: Any, rule: str) -> None:
+def set_flip_rules(strategy: Any, offsets: str = "mean", conf: str = "mean") -> None:
     """Give ``strategy``'s anchor strategy (itself, a bottom-up strategy's ``inner`` or a centre strategy's ``centre``)
-    the flip test's offset rule (:data:`FLIP_OFFSET_RULES`); a strategy without one is left as it is."""
-    if rule not in FLIP_OFFSET_RULES:
-        raise ValueError(f"flip offsets rule must be mean, weighted or max, got {rule!r}")
+    the flip test's rules for the anchor offsets (:data:`FLIP_OFFSET_RULES`) and the confidences
+    (:data:`FLIP_CONF_RULES`); a strategy without anchors is left as it is."""
+    if offsets not in FLIP_OFFSET_RULES:
+        raise ValueError(f"flip offsets rule must be mean, weighted or max, got {offsets!r}")
+    if conf not in FLIP_CONF_RULES:
+        raise ValueError(f"flip confidence rule must be mean or plain, got {conf!r}")
     for part in (strategy, getattr(strategy, "inner", None), getattr(strategy, "centre", None)):
         if part is not None and hasattr(part, "flip_offsets"):
-            part.flip_offsets = rule
+            part.flip_offsets, part.flip_conf = offsets, conf
 
 
 def mean_confidence_logits(plain: Tensor, mirrored: Tensor, flip_index: Any) -> Tensor:
@@ -219,7 +226,7 @@ class FlipHeads:
             return flip_outputs(self.heads, self.strategy, x, self.flip_index)
 
 
-__all__ = ["FLIP_OFFSET_RULES", "FlipBackend", "FlipHeads", "average_flipped", "check_flip_offsets", "check_symmetric_grid",
-           "concat_tags", "flip_outputs", "set_flip_offsets", "weighted_offsets",
+__all__ = ["FLIP_CONF_RULES", "FLIP_OFFSET_RULES", "FlipBackend", "FlipHeads", "average_flipped", "check_flip_rules",
+           "check_symmetric_grid", "concat_tags", "flip_outputs", "set_flip_rules", "weighted_offsets",
            "mean_confidence_logits", "mean_maps", "mean_offsets", "mirror_back", "mirror_pairs", "mirror_types",
            "predict_flip"]
