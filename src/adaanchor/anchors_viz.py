@@ -6,7 +6,7 @@ docs/export-and-visualize.md).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,11 @@ from .data.dataset import load_image, read_image
 from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
 from .errors import AdaAnchorError, DataError, unknown_name_error
-from .predict.crops import fit_image_affine  # (the crop of TopDownDataset(crop="image"))
+from .predict.boxes import Boxes
+from .predict.crops import finite_box_affine, fit_image_affine  # (the crops of TopDownDataset(crop="image" / "box"))
 from .predict.images import as_rgb as _as_rgb
 from .predict.images import check_orientation, orientation_notes
-from .viz_inputs import expand_viz_inputs, guarded, split_image_args, video_frames
+from .viz_inputs import crops_of, detections_by_input, expand_viz_inputs, guarded, split_image_args, video_frames
 
 
 def _confidence_maps(outputs: dict[str, torch.Tensor], strategy_name: str) -> np.ndarray | None:
@@ -37,8 +38,9 @@ def _confidence_maps(outputs: dict[str, torch.Tensor], strategy_name: str) -> np
 
 @torch.no_grad()
 def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Path, input_size: Sequence[int],
-                  device: torch.device | str = "cpu", multiple: int | None = None) -> dict[str, Any]:
-    """Predict keypoints on a whole image, returned in ORIGINAL image pixels.
+                  device: torch.device | str = "cpu", multiple: int | None = None,
+                  box: Sequence[float] | None = None) -> dict[str, Any]:
+    """Predict keypoints on a whole image, or in one box of it, returned in ORIGINAL image pixels.
 
     Args:
         model: in eval mode, on ``device``.
@@ -47,6 +49,9 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         multiple: a multi-person model's input multiple: the image is then prepared as ``predict`` and ``eval``
             prepare it (short side to the input's, aspect kept, padded to the multiple), not fitted into
             ``input_size`` with borders.
+        box: ``[x, y, w, h]`` in original pixels: the instance cropped as ``data.crop=box`` crops it (padded 1.25x to
+            the input's aspect, :func:`adaanchor.predict.crops.box_affine`), as ``predict --boxes`` does; not with
+            ``multiple``.
 
     Returns:
         ``keypoints (K, 2)`` float64 original pixels; ``scores (K,)`` or None (regression); ``anchors (K, 2)``
@@ -64,7 +69,11 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
                         f"data.input_size), got {input_size!r}")
     img = _as_rgb(load_image(image) if isinstance(image, (str, Path)) else image)
     w_in, h_in = int(size[0]), int(size[1])
-    if multiple:
+    if multiple and box is not None:
+        raise AdaAnchorError("a multi-person model finds the people itself: a box is for top-down models")
+    if box is not None:
+        a = finite_box_affine(np.asarray(box, dtype=np.float64), (w_in, h_in), 0)
+    elif multiple:
         a, (w_in, h_in) = eval_affine(img.shape[:2], min(w_in, h_in), int(multiple))
     else:
         a = fit_image_affine(img.shape[:2], (w_in, h_in))
@@ -120,7 +129,9 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                      device: torch.device | str = "cpu", skipped: list[str] | None = None,
                      orientation: str = "displayed", draw_skeleton: bool = True,
                      multiple: int | None = None, turned: dict[str, str] | None = None,
-                     bit_depth: int | None = None, nonfinite: list[str] | None = None) -> list[Path]:
+                     bit_depth: int | None = None, nonfinite: list[str] | None = None,
+                     boxes_of: Callable[[Path | int | None], Boxes] | None = None,
+                     no_detections: list[str] | None = None) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
     raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
@@ -129,7 +140,10 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     confident cell of each type may each be another person's); ``multiple``: see :func:`predict_image`;
     ``turned`` (a dict) receives ``file -> "EXIF orientation N"`` for each file that carries one; ``bit_depth``: of
     16-bit image files (the run's ``data.bit_depth``; None: guessed per image); ``nonfinite`` (a list) receives the
-    title of each image on which the model's outputs held NaN or infinite values."""
+    title of each image on which the model's outputs held NaN or infinite values. ``boxes_of``: the boxes of an image
+    file (called with its path) or of a video frame (with its frame index, the fourth element of the item): one PNG
+    per box, ``<stem>_box<i>_<method>.png``, the instance cropped as ``data.crop=box`` crops it; an image without
+    boxes is not drawn and its title goes to ``no_detections`` (a list)."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None and draw_skeleton else ()
     sel = select_keypoints(keypoints, names)
@@ -145,10 +159,11 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     used: set[str] = set()
     written = []
     for item in images:
-        if isinstance(item, tuple):  # (image array, name stem, title): a video frame
-            img, stem, title = item
+        if isinstance(item, tuple):  # (image array, name stem, title[, frame index]): a video frame
+            img, stem, title, *index = item
+            key: Path | int | None = index[0] if index else None
         else:
-            p = Path(item)
+            p = key = Path(item)
             try:
                 exif = "apply" if orientation == "displayed" else "ignore"
                 img, tag = read_image(p, exif, bit_depth)  # DataError naming the file when missing or corrupt
@@ -160,14 +175,19 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                     raise
                 skipped.append(f"{p}: {getattr(e, 'reason', None) or e}")
                 continue
-        pred = predict_image(model, strategy, img, input_size, device, multiple)
-        if pred["nonfinite"] and nonfinite is not None:
-            nonfinite.append(title)
-        target = out / _unique_name(stem, pred["method"] or "model", used)
-        try:
-            written.append(render_prediction(img, pred, target, skeleton, names, sel, title=title))
-        except OSError as e:
-            raise AdaAnchorError(f"{target}: cannot write ({e.strerror or e})") from None
+        crops = crops_of(boxes_of, key, img, title)
+        if not crops and no_detections is not None:
+            no_detections.append(title)
+        for i, box in enumerate(crops):
+            pred = predict_image(model, strategy, img, input_size, device, multiple, box=box)
+            if pred["nonfinite"] and nonfinite is not None:
+                nonfinite.append(title)
+            named = (stem, title) if box is None else (f"{stem}_box{i}", f"{title}, box {i}")
+            target = out / _unique_name(named[0], pred["method"] or "model", used)
+            try:
+                written.append(render_prediction(img, pred, target, skeleton, names, sel, title=named[1]))
+            except OSError as e:
+                raise AdaAnchorError(f"{target}: cannot write ({e.strerror or e})") from None
     return written
 
 
@@ -179,15 +199,16 @@ def _check_out(out_dir: str | Path) -> Path:
     return Path(out_dir)
 
 
-def _run_notes(run: str, cfg, multi: bool) -> list[str]:
+def _run_notes(run: str, cfg, multi: bool, boxes: str | None = None) -> list[str]:
     """What ``viz`` draws differently from ``predict`` for this run: a multi-person run, or one trained on boxes."""
     if multi:
         return [f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
                 "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
                 "draws the grouped poses"]
-    if str(cfg.data.crop) == "box":  # as predict says it
+    if str(cfg.data.crop) == "box" and not boxes:  # as predict says it
         return [f"note: {run} was trained on instance boxes (data.crop=box): viz fits the whole image into the "
-                "input, which the model never saw; `adaanchor predict --boxes` crops each instance as training did"]
+                "input, which the model never saw; give --boxes (COCO detections) to crop each instance as training "
+                "did"]
     return []
 
 
@@ -195,8 +216,10 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
                       overrides: str | Sequence[str] = (), ckpt: str | None = None, keypoints: str | list[str] | None = None,
                       device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100,
                       skipped: list[str] | None = None, orientation: str = "displayed",
-                      notes: list[str] | None = None) -> list[Path]:
-    """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]``.
+                      notes: list[str] | None = None, boxes: str | None = None,
+                      gt: str | None = None) -> list[Path]:
+    """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]
+    [--boxes FILE [--gt FILE]]``.
 
     ``run`` is a run directory (its ``best.pt``, else ``last.pt``) or a config file (with ``ckpt=PATH`` or
     ``model.weights``). ``images`` are image files, videos, folders or glob patterns; of a video, every
@@ -214,6 +237,11 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     maps; the grouped poses are ``adaanchor predict``'s overlays. ``notes`` (a list) receives a line saying so,
     one for a run trained on instance boxes, one naming the images that carried an EXIF orientation, and one
     counting the images on which the model's outputs were not finite (a diverged model).
+
+    ``boxes``: a COCO detections file, as ``predict --boxes`` reads it: each box of an image is drawn in its own PNG,
+    the instance cropped as a box-trained run (``data.crop=box``) was trained; images are matched to the detections
+    by ``image_id`` as ``predict`` matches them (the ``images`` of the COCO-style ``gt`` file, else integer file
+    stems), the frames of one video by frame index. Images without detections are not drawn (said in ``notes``).
     """
     from .data.build import bit_depth_of, data_spec
     from .data.readers import is_int_id
@@ -234,7 +262,9 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     spec = data_spec(cfg.data)
     select_keypoints(keypoints, spec.keypoints)  # fail before loading anything heavy
     srcs = expand_viz_inputs(images, skipped)
-    if not srcs:
+    multi = is_multi_person(cfg)
+    boxes_of = detections_by_input(boxes, gt, srcs, multi, run, orientation, skipped, notes) if srcs else None
+    if not srcs:  # none there, or none that --gt lists
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000] if skipped else "no image given")
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
@@ -242,15 +272,18 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     items = itertools.chain.from_iterable(
         guarded(video_frames(s.path, every, max_frames, orientation, depth), s.path, skipped) if s.kind == "video"
         else [s.path] for s in srcs)
-    multi = is_multi_person(cfg)
     if notes is not None:
-        notes += _run_notes(run, cfg, multi)
+        notes += _run_notes(run, cfg, multi, boxes)
     turned: dict[str, str] = {}
     bad: list[str] = []
+    undetected: list[str] = []
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
                                multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
-                               bit_depth=depth, nonfinite=bad)
+                               bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected)
+    if notes is not None and undetected:
+        notes.append(f"note: {len(undetected)} image(s) or frame(s) have no detection in {boxes}, not drawn (e.g. "
+                     f"{undetected[0]})")
     if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it
         notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
     if notes is not None and bad:  # a "mean score nan" title over an image with nothing drawn, said nowhere else

@@ -1,9 +1,10 @@
 """What ``adaanchor viz`` takes in: its arguments split into images, ``ckpt=`` and overrides, image and video
-sources expanded, and the frames of a video as items of :func:`adaanchor.anchors_viz.visualize_images`."""
+sources expanded, the frames of a video as items of :func:`adaanchor.anchors_viz.visualize_images`, and the boxes of
+each input from a detections file (``--boxes``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,14 @@ import numpy as np
 from .config_overrides import is_override
 from .data.media_suffixes import media_kind
 from .errors import AdaAnchorError
+from .predict.arguments import check_boxes_inside
+from .predict.boxes import Boxes
 from .predict.sources import Source, expand_sources, read_frames
 
 
 def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None, orientation: str = "displayed",
-                 bit_depth: int | None = None) -> Iterator[tuple[np.ndarray, str, str]]:
-    """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title)`` items of
+                 bit_depth: int | None = None) -> Iterator[tuple[np.ndarray, str, str, int]]:
+    """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title, frame index)`` items of
     :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_frames`, turned by the
     video's rotation with ``orientation="displayed"``; the pages of an image stack alike)."""
     p = Path(path)
@@ -28,7 +31,7 @@ def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None
         if max_frames is not None and n >= max_frames:
             return
         t = f" {fr.time:.2f} s" if fr.time is not None else ""
-        yield fr.image, f"{p.stem}_f{fr.index:06d}", f"{p.name} frame {fr.index}{t}"
+        yield fr.image, f"{p.stem}_f{fr.index:06d}", f"{p.name} frame {fr.index}{t}", int(fr.index)
         n += 1
 
 
@@ -82,3 +85,44 @@ def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[
         else:
             images.append(it)
     return images, ckpt, overrides
+
+
+def crops_of(boxes_of: Callable[[Path | int | None], Boxes] | None, key: Path | int | None, img: np.ndarray,
+           title: str) -> list[np.ndarray | None]:
+    """The crops to draw of one image: ``[None]`` (the whole image) without ``boxes_of``, else each of its boxes
+    (none: nothing drawn); a box that misses the image is refused, as ``predict`` refuses it."""
+    if boxes_of is None:
+        return [None]
+    boxes = boxes_of(key).boxes
+    check_boxes_inside(boxes, img.shape[:2], f"the boxes of {title}")
+    return list(boxes)
+
+
+def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], multi: bool, run: str, orientation: str,
+              skipped: list[str] | None, notes: list[str] | None) -> Callable[[Path | int | None], Boxes] | None:
+    """``--boxes FILE``'s detections by image (its path) or video frame (its index), matched as ``predict`` matches
+    them (:mod:`adaanchor.predict.image_ids`); image inputs that ``gt`` does not list are left out (``skipped``) or
+    refused. None without ``boxes``."""
+    from .predict.boxes import load_detections, no_boxes
+    from .predict.image_ids import check_box_ids, image_ids
+
+    if boxes is None:
+        if gt is not None:  # it would be ignored: ids only match a detections file
+            raise AdaAnchorError("--gt names the image ids of the --boxes detections; give --boxes too")
+        return None
+    if multi:
+        raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
+    said: list[str] = []
+    dets = load_detections(boxes, notes=said)
+
+    def skip(s: Any) -> None:
+        if skipped is None:
+            raise AdaAnchorError(str(s))
+        skipped.append(str(s))
+
+    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skip, orientation)
+    srcs[:] = [s for s in srcs if s.kind == "video" or s.path in ids]
+    check_box_ids(srcs, ids, dets, gt, boxes, said)
+    if notes is not None:
+        notes += [f"note: {line}" for line in said]
+    return lambda key: dets.get(ids[key] if isinstance(key, Path) else key, no_boxes())

@@ -172,6 +172,10 @@ def _add_viz(sub: _Subparsers) -> None:
     v.add_argument("--keypoints", nargs="+", metavar="NAME", help="keypoint types for the anchors and the confidence map (default: all)")
     v.add_argument("--every", type=int_at_least(1), default=1, metavar="N", help="videos: draw every N-th frame (default 1)")
     v.add_argument("--max-frames", type=int_at_least(0), default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all)")
+    v.add_argument("--boxes", metavar="FILE", help="COCO detections JSON: draw each box's instance, cropped as a "
+                   "box-trained run (data.crop=box) was trained, one PNG per box (videos: image_id = frame index)")
+    v.add_argument("--gt", metavar="FILE", help="COCO-style JSON whose images give the image ids of the image inputs "
+                   "(with --boxes; default: integer file stems)")
     v.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
                    help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
                    "shows them (default); stored: the pixels as the file stores them")

@@ -1,0 +1,126 @@
+"""``adaanchor viz --boxes FILE``: each detected instance drawn in its own PNG, cropped as a box-trained run was
+trained and as ``predict --boxes`` crops it; images matched to the detections by image id as ``predict`` matches them,
+video frames by frame index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from test_anchors_viz import _video
+
+from adaanchor.anchors_viz import predict_image, visualize_command
+from adaanchor.cli import main
+from adaanchor.config import build_config
+from adaanchor.engine.run import load_for_eval, resolve_run
+from adaanchor.engine.train import train
+from adaanchor.errors import AdaAnchorError
+from adaanchor.predict import Predictor
+from adaanchor.predict.crops import box_affine
+
+SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}  # conftest.TINY_SYNTH: the session's tiny benchmark cache is reused
+
+
+@pytest.fixture(scope="module")
+def run(tiny_bench, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("vizbox") / "adaanchor"
+    train(build_config(None, [
+        f"data.root={tiny_bench}", *(f"data.synth.{k}={v}" for k, v in SYNTH.items()), f"out_dir={out}",
+        "model.tiny_width=8", "train.batch_size=8", "train.progress=false", "eval.batch_size=12",
+        "strategy.name=adaanchor", "train.max_steps=2"]))
+    return out
+
+
+def _image(path: Path, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    Image.fromarray(rng.integers(0, 255, (90, 140, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _detections(path: Path, dets: list[tuple[int, list[float]]]) -> Path:
+    path.write_text(json.dumps([{"image_id": i, "category_id": 1, "bbox": b, "score": 0.9} for i, b in dets]))
+    return path
+
+
+BOX_A, BOX_B = [10.0, 8.0, 40.0, 60.0], [70.0, 20.0, 50.0, 55.0]
+
+
+def test_one_png_per_box_and_images_without_detections_said(run, tmp_path, capsys):
+    a, b = _image(tmp_path / "000001.png", 0), _image(tmp_path / "000002.png", 1)
+    dets = _detections(tmp_path / "dets.json", [(1, BOX_A), (1, BOX_B)])
+    assert main(["viz", str(run), str(a), str(b), "--boxes", str(dets), "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["000001_box0_adaanchor.png", "000001_box1_adaanchor.png"]
+    assert "1 image(s) or frame(s) have no detection in" in captured.err and "000002.png" in captured.err
+
+
+def test_a_box_is_cropped_as_predict_crops_it(run):
+    cfg, ckpt = resolve_run(run, need_weights=True)
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    img = np.random.default_rng(3).integers(0, 255, (90, 140, 3), dtype=np.uint8)
+    size = tuple(cfg.data.input_size)
+    pred = predict_image(model, strategy, img, size, box=BOX_B)
+    np.testing.assert_allclose(pred["affine"], box_affine(BOX_B, size))
+    whole = predict_image(model, strategy, img, size)
+    assert not np.allclose(pred["keypoints"], whole["keypoints"])  # another crop, other keypoints
+    got = Predictor.from_run(run, device="cpu", fold_bn=False).predict(img, boxes=[BOX_B])
+    np.testing.assert_allclose(pred["keypoints"], got.keypoints[0], atol=1e-3)
+    with pytest.raises(AdaAnchorError, match="a box is for top-down models"):
+        predict_image(model, strategy, img, size, multiple=8, box=BOX_B)
+
+
+def test_video_frames_take_the_boxes_of_their_index(run, tmp_path):
+    video = _video(tmp_path / "clip.mp4", 5)
+    dets = _detections(tmp_path / "dets.json", [(0, [5.0, 5.0, 30.0, 40.0]), (2, [20.0, 10.0, 30.0, 40.0]),
+                                                (2, [40.0, 10.0, 30.0, 40.0])])
+    notes: list[str] = []
+    paths = visualize_command(str(run), [str(video)], str(tmp_path / "o"), boxes=str(dets), notes=notes)
+    assert [p.name for p in paths] == ["clip_f000000_box0_adaanchor.png", "clip_f000002_box0_adaanchor.png",
+                                       "clip_f000002_box1_adaanchor.png"]
+    assert any("3 image(s) or frame(s) have no detection" in n for n in notes)
+
+
+def test_image_ids_from_gt_and_images_it_does_not_list(run, tmp_path):
+    a, b = _image(tmp_path / "street.png", 0), _image(tmp_path / "park.png", 1)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 7, "file_name": "street.png", "width": 140, "height": 90}],
+                              "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    dets = _detections(tmp_path / "dets.json", [(7, BOX_A)])
+    skipped: list[str] = []
+    paths = visualize_command(str(run), [str(a), str(b)], str(tmp_path / "o"), boxes=str(dets), gt=str(gt),
+                              skipped=skipped)
+    assert [p.name for p in paths] == ["street_box0_adaanchor.png"]
+    assert len(skipped) == 1 and "park.png" in skipped[0] and "not among the images of" in skipped[0]
+
+
+@pytest.mark.parametrize("case,why", [
+    ("gt only", "--gt names the image ids of the --boxes detections; give --boxes too"),
+    ("no ids", "detections name their images by image_id"),
+    ("outside", "lies outside the 140x90"),
+    ("bad file", "dets.json"),
+])
+def test_bad_box_inputs_are_one_line_errors(run, tmp_path, case, why, capsys):
+    img = _image(tmp_path / ("street.png" if case == "no ids" else "000001.png"), 0)
+    dets = tmp_path / "dets.json"
+    if case == "bad file":
+        dets.write_text("[{\"image_id\": 1, \"bbox\": [1, 2]}]")
+    else:
+        _detections(dets, [(1, [500.0, 500.0, 20.0, 20.0] if case == "outside" else BOX_A)])
+    args = ["--gt", str(dets)] if case == "gt only" else ["--boxes", str(dets)]
+    assert main(["viz", str(run), str(img), *args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert why in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
+def test_a_box_trained_run_without_boxes_is_told_of_them(run, tmp_path):
+    notes: list[str] = []
+    img = _image(tmp_path / "000001.png", 0)
+    visualize_command(str(run), [str(img)], str(tmp_path / "o"), ["data.crop=box"], notes=notes)
+    assert any("give --boxes (COCO detections) to crop each instance" in n for n in notes)
+    notes.clear()
+    dets = _detections(tmp_path / "dets.json", [(1, BOX_A)])
+    visualize_command(str(run), [str(img)], str(tmp_path / "o2"), ["data.crop=box"], notes=notes, boxes=str(dets))
+    assert not any("trained on instance boxes" in n for n in notes)
