@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_anchors_viz import _video
 
 from adaanchor.anchors_viz import predict_image, visualize_command
 from adaanchor.cli import main
@@ -20,6 +19,7 @@ from adaanchor.engine.train import train
 from adaanchor.errors import AdaAnchorError
 from adaanchor.predict import Predictor
 from adaanchor.predict.crops import box_affine
+from test_anchors_viz import _video
 
 SYNTH = {"n_train": 48, "n_val": 12, "seed": 0}  # conftest.TINY_SYNTH: the session's tiny benchmark cache is reused
 
