@@ -3,14 +3,14 @@ without the flip test and with it under every rule, paired run by run.
 
     python benchmarks/flip_offsets.py RUN_DIR [RUN_DIR ...] --name NAME [--out DIR] [--threads 1]
 
-The runs are ``task=bottomup`` or ``task=centre`` runs of an anchor strategy (``adaanchor``, ``fixanchor``; folder names
+The runs are ``task=bottomup`` or ``task=centre`` runs of an anchor strategy (``adaanchor``, ``fixanchor``, ...; folder names
 ``<task>_<method>_<split>_s<seed>`` as :func:`anchor_reach.method_of` reads them). The metric is the AP at the run's
 gamma for a centre run and the AP with oracle tags for a bottom-up run (:func:`inference_options.oracle_metrics`: the
 localization alone; at the CPU budgets here the learned-tag AP of every bottom-up anchor run is near zero), both
 recorded with AP50, AP75 and recall. Reports per method the mean ± standard error over its runs of each rule minus
 ``mean`` (the default) and of each rule minus no flip test, and the same over all the runs given. It measures; it
 chooses nothing (the default was chosen on the dev split by a rule written before the dev numbers were read:
-docs/multi-person.md, "The flip test"). Writes ``flip_offsets_<name>.{md,json}``.
+docs/multi-person.md, "The anchor offsets' merge rule"). Writes ``flip_offsets_<name>.{md,json}``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from script_exit import run_main
 from adaanchor.engine.multi import evaluate_multi
 from adaanchor.engine.run import build_split, is_multi_person, load_for_eval, resolve_run
 from adaanchor.errors import AdaAnchorError
-from adaanchor.strategies.flip_test import FLIP_OFFSET_RULES, set_flip_rules
+from adaanchor.strategies.flip_test import FLIP_OFFSET_RULES, has_anchor_maps, set_flip_rules
 
 #: the evaluations of a run: no flip test, then the flip test under each rule
 SETTINGS = ("plain", *FLIP_OFFSET_RULES)
@@ -47,9 +47,9 @@ def lead_key(task: str) -> str:
 def evaluate_rules(run_dir: Path) -> dict[str, Any]:
     """``{"task", setting: {ap, ap50, ap75, recall[, oracle_ap, oracle_ap50]}}`` for every :data:`SETTINGS`."""
     cfg, ckpt = resolve_run(run_dir, need_weights=True)
-    if not is_multi_person(cfg) or str(cfg.strategy.name) not in ("adaanchor", "fixanchor"):
+    if not is_multi_person(cfg) or not has_anchor_maps(str(cfg.strategy.name)):
         raise AdaAnchorError(f"{run_dir}: a {cfg.task} run of {cfg.strategy.name}; the rules merge the anchor offsets "
-                             "of multi-person runs (task=bottomup or centre, strategy adaanchor or fixanchor)")
+                             "of multi-person runs (task=bottomup or centre, an anchor strategy)")
     model, strategy, _ = load_for_eval(cfg, ckpt, "cpu")
     data = build_split(cfg, "val", int(strategy.stride), train=False, verbose=False)
     out: dict[str, Any] = {"task": str(cfg.task)}

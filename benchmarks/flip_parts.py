@@ -1,5 +1,6 @@
 """Which merged map moves a multi-person run's AP under the flip test: the flip test with some heads taken from the
-plain pass alone and the others merged (``eval.flip_offsets=mean``), paired run by run. A diagnostic; no option.
+plain pass alone and the others merged (``eval.flip_offsets=mean``, ``eval.flip_conf=mean``, whatever the run's
+config says), paired run by run. A diagnostic; ``plain conf`` of an anchor run is ``eval.flip_conf=plain``.
 
     python benchmarks/flip_parts.py RUN_DIR [RUN_DIR ...] --name NAME [--out DIR] [--threads 1]
 
@@ -34,6 +35,7 @@ from script_exit import run_main
 from adaanchor.engine.multi import evaluate_multi
 from adaanchor.engine.run import build_split, is_multi_person, load_for_eval, resolve_run
 from adaanchor.errors import AdaAnchorError
+from adaanchor.strategies.flip_test import set_flip_rules
 
 #: group -> the heads taken from the plain pass
 PARTS = {"conf": ("conf", "heatmap"), "offsets": ("offset",), "local": ("local",), "poseoff": ("poseoff",)}
@@ -60,6 +62,7 @@ def evaluate_parts(run_dir: Path) -> dict[str, Any]:
         raise AdaAnchorError(f"{run_dir}: a {cfg.task} run; the maps are merged in multi-person runs (task=bottomup or "
                              "centre)")
     model, strategy, _ = load_for_eval(cfg, ckpt, "cpu")
+    set_flip_rules(strategy)  # the merge as the docstring says (both rules mean), whatever the run's config holds
     data = build_split(cfg, "val", int(strategy.stride), train=False, verbose=False)
     settings = {"plain": None, "merged": ()}
     for group, heads in PARTS.items():
@@ -84,7 +87,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
     lines = [f"# flip_parts: {doc['name']} (the lead metric ×100: bottom-up AP with oracle tags, centre AP; "
              "mean over runs, and setting − merged with its standard error)", ""]
     for label, rows in doc["methods"].items():
-        names = rows[0]["settings"]
+        names = [s for s in rows[0]["settings"] if all(s in r["settings"] for r in rows)]  # settings every run has
         lines += [f"## {label} ({len(rows)} runs)", "", "| Setting | mean | − merged |", "|---|---|---|"]
         for s in names:
             v = np.array([100 * r[s][lead_key(r["task"])] for r in rows])

@@ -20,7 +20,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
 from .config_checks import bool_words, check_base, check_keys, check_task_options, check_types, naming_file, select
-from .config_notes import note_ignored_epochs, note_preset_overrides, say_once  # noqa: F401 - say_once re-exported
+from .config_notes import note_ignored_epochs, note_preset_overrides, note_unused_flip_rules, say_once  # noqa: F401 - say_once re-exported
 from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse_overrides re-exported
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
@@ -83,10 +83,10 @@ EVAL_DEFAULTS: dict[str, Any] = {
     "flip_test": False,
     # How the multi-person flip test merges the anchor strategies' anchor offsets (strategies/flip_test.py): mean,
     # weighted (by each pass's confidence at the cell) or max (the more confident pass's). mean: chosen on the dev
-    # split, where weighted was +0.05 +- 0.06 AP and max -0.04 +- 0.07 (docs/multi-person.md).
+    # split, where weighted was +0.05 +- 0.06 AP and max -0.03 +- 0.07 (docs/multi-person.md).
     "flip_offsets": "mean",
-    # ... and their confidences: mean, or plain (the plain pass's: its anchor cells kept, their offsets merged), which
-    # turned AdaAnchor's flip-test loss into a gain on both splits (docs/multi-person.md); mean is the paper-style default.
+    # ... and their confidences: mean, or plain (the plain pass's: its anchor cells kept, their offsets merged), with
+    # which AdaAnchor's centre runs gained from the flip test on both splits (docs/multi-person.md); mean by default.
     "flip_conf": "mean",
 }
 EVAL_RANGES: dict[str, Checker] = {
@@ -260,8 +260,9 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
         check_types(plain, ref)
         _check_ranges(plain, ref)
     check_task_options(plain)
-    check_flip_rules(str(plain.get("task")), str(plain["strategy"]["name"]),
-                     {k: str(plain["eval"][k]) for k in ("flip_offsets", "flip_conf")})
+    flip_rules = {k: str(plain["eval"][k]) for k in ("flip_offsets", "flip_conf")}
+    check_flip_rules(str(plain.get("task")), str(plain["strategy"]["name"]), flip_rules)
+    note_unused_flip_rules(flip_rules, bool(plain["eval"]["flip_test"]))
     note_ignored_epochs(ov, cfg)  # after the checks: a value out of range is refused without a note first
     from .bench.crowd import resolve_crowd_config
     from .bench.synth import resolve_config

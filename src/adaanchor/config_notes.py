@@ -35,4 +35,13 @@ def note_ignored_epochs(overrides: Mapping[str, Any], cfg: DictConfig) -> None:
                  "set (it counts the run in steps; train.max_steps=null counts epochs)")
 
 
-__all__ = ["note_ignored_epochs", "note_preset_overrides", "say_once"]
+
+def note_unused_flip_rules(rules: Mapping[str, str], flip_test: bool) -> None:
+    """Say so when ``eval.flip_offsets`` / ``eval.flip_conf`` (``rules``) are set other than ``mean`` without the flip
+    test, which alone reads them (accepted: a run's config may keep them for evaluations with the flip test)."""
+    changed = [f"eval.{k}={v}" for k, v in rules.items() if v != "mean"]
+    if changed and not flip_test:
+        say_once(f"note: {', '.join(changed)} has no effect without the flip test (eval.flip_test=true)")
+
+
+__all__ = ["note_ignored_epochs", "note_preset_overrides", "note_unused_flip_rules", "say_once"]

@@ -45,7 +45,7 @@ def test_a_run_that_is_not_a_multi_person_anchor_run_is_refused(tiny_overrides, 
 
 
 @pytest.mark.slow  # a two-step bottom-up training run (a few seconds)
-def test_a_bottomup_anchor_run_under_every_rule(tmp_path):
+def test_a_bottomup_anchor_run_under_every_rule(tmp_path, monkeypatch):
     import adaanchor
     from adaanchor.bench.crowd import write_crowd_benchmark
 
@@ -57,7 +57,13 @@ def test_a_bottomup_anchor_run_under_every_rule(tmp_path):
     assert cli(["train", str(tiny), "data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]",
                 "model.tiny_width=8", "train.batch_size=2", "train.progress=false", f"out_dir={run}",
                 "strategy.name=adaanchor", "train.max_steps=2", "train.eval_every=0", "bottomup.gamma=0.01"]) == 0
+    from adaanchor.strategies import anchor_decode
+
+    rules: list[str] = []  # the rules the evaluations' strategy merged by (mean never calls weighted_offsets)
+    real = anchor_decode.weighted_offsets
+    monkeypatch.setattr(anchor_decode, "weighted_offsets", lambda *a: rules.append(a[-1]) or real(*a))
     assert main([str(run), "--name", "b", "--out", str(tmp_path)]) == 0
+    assert sorted(set(rules)) == ["max", "weighted"] and rules.index("max") > rules.index("weighted")
     (row,) = json.loads((tmp_path / "flip_offsets_b.json").read_text())["methods"]["bottomup adaanchor"]
     assert row["seed"] == 2 and all(row[s]["oracle_ap"] is not None for s in SETTINGS)
     assert "| all runs | 1 |" in (tmp_path / "flip_offsets_b.md").read_text()

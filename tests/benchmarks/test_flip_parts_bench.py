@@ -45,6 +45,15 @@ def test_the_table_pairs_each_setting_with_the_merged_one():
     assert "| plain conf | 6.75 | +0.75 ± 0.25 |" in md and "| plain | 7.00 | +1.00 ± 0.00 |" in md
 
 
+def test_a_group_of_runs_shows_the_settings_every_run_has():
+    rows = [{"task": "centre", "settings": ["plain", "merged", "plain local"],
+             **{s: {"ap": 0.05} for s in ("plain", "merged", "plain local")}},
+            {"task": "centre", "settings": ["plain", "merged"], **{s: {"ap": 0.06} for s in ("plain", "merged")}}]
+    md = to_markdown({"name": "x", "methods": {"centre adaanchor": rows}, "commit": "c", "machine": "m",
+                      "wall_seconds": 1})
+    assert "| merged | 5.50 |" in md and "plain local" not in md
+
+
 def test_a_top_down_run_is_refused(tiny_overrides, tmp_path, capsys):
     from adaanchor.demo import DEMO_CONFIG
 

@@ -611,3 +611,15 @@ def test_a_training_that_fails_before_writing_leaves_no_empty_run_directory(tiny
         train(build_config(None, [*tiny_overrides, "train.max_steps=1", f"out_dir={kept}", "data.format=coco",
                                   f"data.root={tmp_path / 'missing'}"]))
     assert (kept / "notes").is_dir()
+
+
+def test_a_run_written_before_the_flip_rules_is_compared_as_it_behaved():
+    """A run whose config predates eval.flip_offsets / eval.flip_conf merged by the mean: a resume that sets another
+    rule is a scored change (the absent key was left out, and best.pt kept the other merge's score as the bar)."""
+    from adaanchor.engine.resume_config import config_changes, scored_otherwise
+
+    old = {"eval": {"flip_test": True}}
+    new = {"eval": {"flip_test": True, "flip_offsets": "weighted", "flip_conf": "mean"}}
+    changes = config_changes(old, new)
+    assert changes == {"eval.flip_offsets": ("mean", "weighted")} and scored_otherwise(changes) == ["eval.flip_offsets"]
+    assert config_changes(old, {"eval": {"flip_test": True, "flip_offsets": "mean", "flip_conf": "mean"}}) == {}

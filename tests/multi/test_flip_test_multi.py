@@ -62,15 +62,24 @@ def test_eval_with_the_flip_test_prints_ap(runs, task, tmp_path, capsys):
     assert (a["ap"], a["recall"], a["poses"]) != (b["ap"], b["recall"], b["poses"])
 
 
-def test_eval_says_and_records_the_offset_rule(runs, tmp_path, capsys):
+def test_eval_says_and_records_the_offset_rule(runs, tmp_path, capsys, monkeypatch):
     """``eval.flip_offsets=weighted`` and ``eval.flip_conf=plain`` on an anchor run: said beside the flip test and
     recorded in the JSON; the defaults are recorded as ``mean``, and without the flip test no rule is recorded."""
+    from adaanchor.strategies import anchor_decode
+
+    calls: list[str] = []  # what the evaluation's strategy did, not only what the config says
+    real_w, real_c = anchor_decode.weighted_offsets, anchor_decode.mean_confidence_logits
+    monkeypatch.setattr(anchor_decode, "weighted_offsets", lambda *a: calls.append(a[-1]) or real_w(*a))
+    monkeypatch.setattr(anchor_decode, "mean_confidence_logits", lambda *a: calls.append("conf mean") or real_c(*a))
     run = str(runs["bottomup"])
     gamma = "bottomup.gamma=0.01"
     assert main(["eval", run, gamma, "eval.flip_test=true", "eval.flip_offsets=weighted", "eval.flip_conf=plain",
                  "--json", str(tmp_path / "w.json")]) == 0
     assert "with the flip test (flip_offsets=weighted, flip_conf=plain)" in capsys.readouterr().out
+    assert calls and set(calls) == {"weighted"}  # every image's offsets weighted, no confidence averaged
+    calls.clear()
     assert main(["eval", run, gamma, "eval.flip_test=true", "--json", str(tmp_path / "m.json")]) == 0
+    assert calls and set(calls) == {"conf mean"}
     assert main(["eval", run, gamma, "--json", str(tmp_path / "p.json")]) == 0
     w, m, p = (json.loads((tmp_path / f).read_text()) for f in ("w.json", "m.json", "p.json"))
     assert (w["flip_offsets"], m["flip_offsets"], "flip_offsets" in p) == ("weighted", "mean", False)

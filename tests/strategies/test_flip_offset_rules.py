@@ -60,15 +60,36 @@ def test_max_takes_the_more_confident_pass_and_plain_on_a_tie():
     torch.testing.assert_close(tie, a)
 
 
+@pytest.mark.parametrize("logit", [-30.0, -100.0, -200.0])
+def test_equal_confidences_too_small_for_float32_still_give_the_mean(logit):
+    """sigmoid(-100) is 0 in float32: the weights are taken from the logits' difference, not from p / (p + p)."""
+    a, m, _, _ = _maps(2)
+    conf = torch.full((2, K, H, W), logit)
+    torch.testing.assert_close(weighted_offsets(a, m, conf, conf, FLIP, "weighted"), mean_offsets(a, m, FLIP),
+                               atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_max_picks_per_cell_and_type_after_mirroring_the_confidences(seed):
+    """Random confidences: the mirrored pass's confidence is compared at the mirrored cell of the swapped type."""
+    a, m, ca, cm = _maps(seed)
+    got = weighted_offsets(a, m, ca, cm, FLIP, "max").reshape(2, K, 2, H, W)
+    back = torch.flip(cm, dims=(-1,))[:, FLIP]
+    pick_plain = (ca >= back).unsqueeze(2)
+    want = torch.where(pick_plain, a.reshape(2, K, 2, H, W), mirror_pairs(m, FLIP).reshape(2, K, 2, H, W))
+    torch.testing.assert_close(got, want)
+    assert 0.2 < float(pick_plain.float().mean()) < 0.8  # both passes win somewhere
+
+
 def test_a_confident_pass_wins_the_weighted_mean_too():
     a, m, _, _ = _maps(7)
     sure, unsure = torch.full((2, K, H, W), 30.0), torch.full((2, K, H, W), -30.0)
     torch.testing.assert_close(weighted_offsets(a, m, sure, unsure, FLIP, "weighted"), a, atol=1e-6, rtol=0)
     torch.testing.assert_close(weighted_offsets(a, m, unsure, sure, FLIP, "weighted"), mirror_pairs(m, FLIP),
                                atol=1e-6, rtol=0)
-    # both passes sure it is no anchor (sigmoid 0 in float32): no division by zero, a finite mean
+    # a confident pass against one sure it is no anchor (sigmoid 0 in float32): the confident pass's offset
     nothing = torch.full((2, K, H, W), -200.0)
-    assert bool(torch.isfinite(weighted_offsets(a, m, nothing, nothing, FLIP, "weighted")).all())
+    torch.testing.assert_close(weighted_offsets(a, m, sure, nothing, FLIP, "weighted"), a, atol=1e-6, rtol=0)
 
 
 def test_an_unknown_rule_is_refused():
@@ -141,6 +162,25 @@ def test_the_option_is_refused_where_no_anchor_offsets_are_merged(over, why):
 
     with pytest.raises(AdaAnchorError, match=why):
         build_config("demo", over)
+
+
+def test_a_rule_without_the_flip_test_is_accepted_and_said_to_do_nothing(capsys):
+    from adaanchor.config import build_config
+
+    build_config("bottomup_crowd", ["eval.flip_offsets=weighted", "eval.flip_conf=plain"])
+    assert ("note: eval.flip_offsets=weighted, eval.flip_conf=plain has no effect without the flip test"
+            in capsys.readouterr().err)
+    build_config("bottomup_crowd", ["eval.flip_offsets=weighted", "eval.flip_test=true"])
+    assert "no effect" not in capsys.readouterr().err
+
+
+def test_every_registered_anchor_strategy_takes_the_rules_and_no_other():
+    from adaanchor.strategies import STRATEGIES
+    from adaanchor.strategies.anchor import AnchorStrategy
+    from adaanchor.strategies.flip_test import has_anchor_maps
+
+    assert {n for n in STRATEGIES if has_anchor_maps(n)} == set(AnchorStrategy.ASSIGN)
+    assert not has_anchor_maps("heatmap") and not has_anchor_maps("nosuch")
 
 
 def test_mean_is_accepted_everywhere_and_the_default():

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from ..errors import AdaAnchorError
@@ -136,21 +137,35 @@ def weighted_offsets(plain: Tensor, mirrored: Tensor, plain_conf: Tensor, mirror
     b, c, h, w = plain.shape
     a = plain.reshape(b, c // 2, 2, h, w)
     m = mirror_pairs(mirrored, flip_index).reshape(b, c // 2, 2, h, w)
-    pa = torch.sigmoid(plain_conf.float()).unsqueeze(2)  # (B, K, 1, h, w)
-    pm = torch.sigmoid(mirror_types(mirrored_conf, flip_index).float()).unsqueeze(2)
+    la = F.logsigmoid(plain_conf.float()).unsqueeze(2)  # (B, K, 1, h, w): log of each pass's confidence
+    lm = F.logsigmoid(mirror_types(mirrored_conf, flip_index).float()).unsqueeze(2)
     if rule == "max":
-        out = torch.where(pa >= pm, a, m)
+        out = torch.where(la >= lm, a, m)
     elif rule == "weighted":
-        out = (a * pa + m * pm) / (pa + pm).clamp_min(torch.finfo(torch.float32).tiny)
+        # the plain pass's weight p_a / (p_a + p_m) as sigmoid(log p_a - log p_m): exact where both confidences
+        # underflow float32 (logits below about -88), where p_a / (p_a + p_m) was 0 / 0
+        wa = torch.sigmoid(la - lm)
+        out = m + wa * (a - m)
     else:
         raise ValueError(f"flip offsets rule must be mean, weighted or max, got {rule!r}")
     return out.reshape(b, c, h, w)
 
 
+def has_anchor_maps(strategy_name: str) -> bool:
+    """Whether the registered strategy ``strategy_name`` has anchor maps to merge (its class has the anchor strategies'
+    inference half, :class:`~adaanchor.strategies.anchor_decode.AnchorInference`)."""
+    from . import STRATEGIES  # here: the registry's modules import this one
+    from .anchor_decode import AnchorInference
+
+    cls = STRATEGIES.get(strategy_name)
+    return cls is not None and issubclass(cls, AnchorInference)
+
+
 def check_flip_rules(task: str, strategy_name: str, rules: Mapping[str, str]) -> None:
     """Refuse ``eval.flip_offsets`` / ``eval.flip_conf`` (``rules``: option -> value) other than ``mean`` where no
     anchor map is merged: a top-down flip test averages decoded keypoints, and a strategy other than an anchor
-    strategy has no anchor offsets or confidences."""
+    strategy has no anchor offsets or confidences. (Without the flip test such a rule is accepted, as a run's config
+    may keep it for later evaluations: :func:`adaanchor.config.build_config` says it has no effect then.)"""
     from .anchor import AnchorStrategy  # here: anchor.py imports this module
 
     for key, rule in rules.items():
@@ -160,9 +175,10 @@ def check_flip_rules(task: str, strategy_name: str, rules: Mapping[str, str]) ->
             raise AdaAnchorError(f"eval.{key}={rule}: the top-down flip test averages the decoded keypoints of the "
                                  "two passes and merges no maps (task=bottomup and task=centre merge them); leave "
                                  f"eval.{key}=mean")
-        if strategy_name not in AnchorStrategy.ASSIGN:
+        if not has_anchor_maps(strategy_name):
             raise AdaAnchorError(f"eval.{key}={rule}: strategy {strategy_name} has no anchor offsets or confidences "
                                  f"(the anchor strategies: {', '.join(AnchorStrategy.ASSIGN)}); leave eval.{key}=mean")
+
 
 
 def set_flip_rules(strategy: Any, offsets: str = "mean", conf: str = "mean") -> None:
@@ -226,7 +242,7 @@ class FlipHeads:
             return flip_outputs(self.heads, self.strategy, x, self.flip_index)
 
 
-__all__ = ["FLIP_CONF_RULES", "FLIP_OFFSET_RULES", "FlipBackend", "FlipHeads", "average_flipped", "check_flip_rules",
+__all__ = ["FLIP_CONF_RULES", "FLIP_OFFSET_RULES", "FlipBackend", "FlipHeads", "average_flipped", "check_flip_rules", "has_anchor_maps",
            "check_symmetric_grid", "concat_tags", "flip_outputs", "set_flip_rules", "weighted_offsets",
            "mean_confidence_logits", "mean_maps", "mean_offsets", "mirror_back", "mirror_pairs", "mirror_types",
            "predict_flip"]
