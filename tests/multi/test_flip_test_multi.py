@@ -151,3 +151,14 @@ def test_the_benchmarks_cached_outputs_take_the_flip_test(runs):
     m = eb.evaluate_bottomup(model, st, data, gt, sigmas=load_spec("coco").sigmas, gamma=0.01, gammas=(0.01,),
                              oracle_tags=True, flip_index=FLIP)
     assert 0 <= m["ap"] <= 1 and 0 <= m["oracle_tags"]["ap"] <= 1 and m["recall"] > 0
+
+
+def test_viz_boxes_are_refused_for_a_multi_person_run(runs, crowd, tmp_path, capsys):
+    """``viz --boxes`` is for top-down runs: a multi-person run finds the people itself (as ``predict`` says)."""
+    img = sorted((crowd / "images" / "val").glob("*.png"))[0]
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 1, 10, 10], "score": 1.0}]))
+    assert main(["viz", str(runs["bottomup"]), str(img), "--boxes", str(dets), "--gt", str(crowd / "val.json"),
+                 "--out", str(tmp_path / "o")]) == 2
+    assert "a multi-person run finds the people itself: --boxes is for top-down runs" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
