@@ -64,6 +64,7 @@ def test_a_box_is_cropped_as_predict_crops_it(run):
     size = tuple(cfg.data.input_size)
     pred = predict_image(model, strategy, img, size, box=BOX_B)
     np.testing.assert_allclose(pred["affine"], box_affine(BOX_B, size))
+    assert pred["box"] == BOX_B and predict_image(model, strategy, img, size)["box"] is None  # drawn as a dashed box
     whole = predict_image(model, strategy, img, size)
     assert not np.allclose(pred["keypoints"], whole["keypoints"])  # another crop, other keypoints
     got = Predictor.from_run(run, device="cpu", fold_bn=False).predict(img, boxes=[BOX_B])

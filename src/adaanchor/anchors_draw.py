@@ -19,7 +19,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.patches import Polygon  # noqa: E402
+from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 
 from .coords import outside_frame
 from .data.transforms import apply_affine, invert_affine  # noqa: E402
@@ -136,6 +136,10 @@ def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], sk
         if a < k and b < k:
             ax.plot([kp[a, 0], kp[b, 0]], [kp[a, 1], kp[b, 1]], color=color, lw=1.4, alpha=0.9, zorder=2)
     pts = [kp]
+    if pred.get("box") is not None:  # the instance's box (viz --boxes): which person the picture is of
+        bx, by, bw, bh = (float(v) for v in pred["box"])
+        ax.add_patch(Rectangle((bx, by), bw, bh, fill=False, edgecolor="white", lw=1.0, ls="--", zorder=3))
+        pts.append(np.array([[bx, by], [bx + bw, by + bh]]))
     if anchors is not None and method in ANCHOR_STRATEGIES:
         pts.append(anchors[sel])
         inv = invert_affine(pred["affine"])

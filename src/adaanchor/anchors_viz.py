@@ -59,7 +59,8 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         ``stride``, cell ``(i, j)`` centred at input pixel ``(s*j + (s-1)/2, s*i + (s-1)/2)``) or None for
         regression; ``map_label`` (what the map is: ``sigmoid(conf)`` or ``heatmap``); ``affine`` (2x3,
         original -> input pixels); ``crop_keypoints`` and ``crop_anchors`` (input
-        pixels, as decoded); ``stride``, ``input_size``, ``image_hw``, ``method``; ``nonfinite``: the count of NaN or
+        pixels, as decoded); ``stride``, ``input_size``, ``image_hw``, ``method``; ``box`` (the box given, or
+        None); ``nonfinite``: the count of NaN or
         infinite values in the model's outputs (a diverged model: nothing can be drawn).
     """
     size = list(input_size) if isinstance(input_size, Sequence) and not isinstance(input_size, str) else None
@@ -98,6 +99,7 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         "input_size": (w_in, h_in),
         "image_hw": tuple(int(v) for v in img.shape[:2]),
         "method": name,
+        "box": None if box is None else [float(v) for v in box],
         "nonfinite": sum(int((~torch.isfinite(v)).sum()) for v in outputs.values() if v.is_floating_point()),
     }
 
