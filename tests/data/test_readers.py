@@ -239,7 +239,7 @@ def _write_pts(path: Path, pts: np.ndarray) -> None:
 def _write_image(path: Path) -> None:
     from PIL import Image
 
-    Image.new("RGB", (8, 8)).save(path)
+    Image.new("RGB", (240, 240)).save(path)  # the points lie within 60..160 x 80..160
 
 
 def _wflw_line(pts: np.ndarray, rect=(10, 20, 200, 220), attrs=(0, 0, 0, 0, 0, 0), name="a/img.jpg") -> str:

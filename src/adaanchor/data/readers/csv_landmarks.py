@@ -21,6 +21,7 @@ import numpy as np
 from ...errors import DataError
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
+from .image_header import ImageHeaders, within_bound
 from .pts import IMAGE_SUFFIXES, extent_box, image_ids, landmark_instance
 
 
@@ -75,6 +76,7 @@ def read_csv_landmarks(
     col = Collector(str(path), skip_invalid)
     base = Path(images_dir) if images_dir is not None else path.parent
     good: list[tuple[int, int, str, np.ndarray, np.ndarray]] = []
+    headers = ImageHeaders()
     for ann, (line, row) in enumerate(rows_n):
         fname = row[0].strip()
         rec = f"line {line}" + (f" ({printable(fname)})" if fname else "")
@@ -82,7 +84,8 @@ def read_csv_landmarks(
             col.fail("empty file name", record=rec, field=names[0] if names and names[0] else "filename")
             continue
         points = _row_points(row, names, spec, one_based, rec, col)
-        if points is not None:
+        if points is not None and within_bound(col, str(base / fname), points[0], points[1] > 0, spec.keypoints,
+                                               headers, rec):
             good.append((ann, line, fname, *points))
     ids = image_ids(g[2] for g in good)
     out = [landmark_instance(str(base / f), ids[f], ann, xy, vis, {"line": line}) for ann, line, f, xy, vis in good]

@@ -18,6 +18,22 @@ def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> 
     return ImageHeaders().sizes(path, expected)
 
 
+
+def within_bound(col: Any, image: str, xy: Any, labelled: Any, names: Any, headers: ImageHeaders, record: str,
+                 field: str = "keypoints") -> bool:
+    """Whether the labelled points of ``xy`` (``(K, 2)``, image ``image``) lie within the bound of
+    :func:`.checks.far_keypoint` (one image width or height beyond its edge), for the readers whose files give no image
+    size (landmark text and CSV files, MPII): the size comes from the image file's header (``headers``, one open per
+    image); a missing or unreadable image is left to the image check. A point beyond it fails the record on ``col``
+    (a :class:`~adaanchor.data.readers.Collector`: raised, or skipped and counted with ``skip_invalid``)."""
+    from .checks import far_keypoint
+
+    why = far_keypoint(xy, labelled, headers.sizes(image), names)
+    if why is None:
+        return True
+    col.fail(why, record=record, field=field)
+    return False
+
 class ImageHeaders:
     """The image headers of one read, each file opened once (``Image.open`` reads the header only): its sizes
     (:func:`image_file_sizes`), EXIF orientation and whether it reads at all
@@ -101,4 +117,4 @@ def displayed_frame(img: dict, path: str, headers: ImageHeaders | None = None) -
     return {"labels_frame": "displayed", "exif_orientation": headers.orientation(path)}
 
 
-__all__ = ["ImageHeaders", "displayed_frame", "image_file_sizes"]
+__all__ = ["ImageHeaders", "displayed_frame", "image_file_sizes", "within_bound"]

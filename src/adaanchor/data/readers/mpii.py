@@ -45,6 +45,7 @@ from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, finite_number, printable, spec_by_name
 from .checks import number_array
+from .image_header import ImageHeaders, within_bound
 from .pts import extent_box, image_ids
 
 
@@ -209,12 +210,14 @@ def read_mpii(
     base = Path(images_dir) if images_dir is not None else path.parent
     off = 1.0 if one_based else 0.0
     good: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray | None, float | None, np.ndarray, dict]] = []
+    headers = ImageHeaders()
     for i, r in enumerate(data):
         img = r.get("image") if isinstance(r, dict) else None
         rec = f"{i}" + (f" ({printable(img)})" if isinstance(img, str) else "")
         person = _json_person(path, r, rec, spec, off, None if hbs is None else hbs[i], require_labelled, col,
                               left_out)
-        if person is not None:
+        if person is not None and within_bound(col, str(base / img), person[0], person[1] > 0, spec.keypoints,
+                                               headers, rec, "joints"):
             good.append((i, img, *person))
     ids = image_ids(g[1] for g in good)
     out = []

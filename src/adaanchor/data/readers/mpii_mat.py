@@ -20,6 +20,7 @@ from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
+from .image_header import ImageHeaders, within_bound
 from .mpii import head_extra, mpii_box, record_head_size
 from .pts import extent_box, image_ids
 
@@ -128,6 +129,7 @@ def read_mpii_mat(
     off = 1.0 if one_based else 0.0
     good = []
     ann = -1
+    headers = ImageHeaders()
     for i, entry in enumerate(annolist):
         if img_train is not None and train_flags is not None and i < len(train_flags) \
                 and int(train_flags[i]) != img_train:
@@ -137,7 +139,8 @@ def read_mpii_mat(
             ann += 1  # every person counts, those left out too
             rec = f"annolist[{i}].annorect[{j}]" + (f" ({printable(name)})" if name else "")
             person = _mat_person(path, rect, name, rec, spec, off, col, left_out)
-            if person is not None:
+            if person is not None and within_bound(col, str(base / name), person[0], person[1] > 0, spec.keypoints,
+                                                   headers, rec, "annopoints"):
                 good.append((ann, name, *person))
     ids = image_ids(g[1] for g in good)
     out = [Instance(str(base / n), ids[n], a, xy, vis, box, float(box[2] * box[3]), center=c, scale=s, extra=extra)

@@ -29,6 +29,7 @@ from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
+from .image_header import ImageHeaders, within_bound
 
 #: Image file suffixes looked for next to a landmark file (case-insensitive).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
@@ -178,6 +179,7 @@ def read_pts(
     root, files = _pts_files(path)
     col = Collector(str(path), skip_invalid)
     found: list[tuple[int, Path, Path, np.ndarray]] = []
+    headers = ImageHeaders()
     for idx, f in enumerate(files):
         rel = f.relative_to(root)
         rec = printable(rel)
@@ -197,7 +199,9 @@ def read_pts(
             exts = "|".join(s[1:] for s in IMAGE_SUFFIXES)
             col.fail(f"no image {f.stem}.<{exts}> in {folder}", record=rec, field="image")
             continue
-        found.append((idx, f, img, pts - 1.0 if one_based else pts))
+        pts = pts - 1.0 if one_based else pts
+        if within_bound(col, str(img), pts, np.ones(len(pts), bool), spec.keypoints, headers, rec, "points"):
+            found.append((idx, f, img, pts))
     ids = image_ids(str(img) for _, _, img, _ in found)
     out = [
         landmark_instance(str(img), ids[str(img)], idx, pts, np.full(len(pts), 2, dtype=np.int64), {"pts_file": str(f)})

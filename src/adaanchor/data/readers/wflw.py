@@ -30,6 +30,7 @@ from ...errors import AdaAnchorError, DataError
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
 from .coco import read_coco
+from .image_header import ImageHeaders, within_bound
 from .pts import extent_box, image_ids, landmark_instance
 
 #: The six WFLW attribute flags, in file order (the test subsets of the paper's appendix A.1).
@@ -65,6 +66,7 @@ def read_wflw_txt(
     base = Path(images_dir) if images_dir is not None else path.parent
     good = []
     ann = -1
+    headers = ImageHeaders()
     for lineno, text in enumerate(_text_lines(path), start=1):
         parts = _fields(text, 2 * k + 4 + len(ATTRIBUTES) + 1)
         if not parts:
@@ -73,7 +75,8 @@ def read_wflw_txt(
         name = parts[-1]
         rec = f"line {lineno} ({printable(name)})"
         face = _face(parts, spec, rec, col)
-        if face is not None:
+        if face is not None and within_bound(col, str(base / name), face[0], np.ones(k, bool), spec.keypoints, headers,
+                                             rec, "coordinates"):
             good.append((ann, name, *face))
     ids = image_ids(n for _, n, _, _ in good)
     out = [landmark_instance(str(base / n), ids[n], a, xy, np.full(k, 2, dtype=np.int64), extra)
