@@ -19,6 +19,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,33 +97,45 @@ def to_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", type=Path, help="finished bottom-up or centre runs of adaanchor or fixanchor")
-    p.add_argument("--name", required=True, help="results file name: flip_offsets_<name>.{md,json}")
+def script_main(argv: list[str] | None, doc: str, prefix: str, help_runs: str,
+                evaluate: Callable[[Path], dict[str, Any]], markdown: Callable[[dict[str, Any]], str]) -> int:
+    """The command line shared by this script and ``flip_parts.py``: ``RUN_DIR ... --name NAME [--out DIR]
+    [--threads N]``; each run evaluated by ``evaluate`` (a row with ``task`` and one entry per setting, ``settings``
+    listing them or :data:`SETTINGS`), a line per run, and ``<prefix>_<name>.{md,json}`` written at the end."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", type=Path, help=help_runs)
+    p.add_argument("--name", required=True, help=f"results file name: {prefix}_<name>.{{md,json}}")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = p.parse_args(argv)
-    return run_main(lambda: _body(a), "nothing (the results file is written at the end)", resume=False)
+    return run_main(lambda: _body(a, prefix, evaluate, markdown), "nothing (the results file is written at the end)",
+                    resume=False)
 
 
-def _body(a: argparse.Namespace) -> int:
+def _body(a: argparse.Namespace, prefix: str, evaluate: Callable[[Path], dict[str, Any]],
+          markdown: Callable[[dict[str, Any]], str]) -> int:
     torch.set_num_threads(max(1, a.threads))
     t0, methods = time.time(), {}
     for run in sorted(a.runs):
         label, seed = method_of(run)
-        r = {"seed": seed, "run": str(run), **evaluate_rules(run)}
+        r = {"seed": seed, "run": str(run), **evaluate(run)}
         key = lead_key(r["task"])
-        print(f"{label} s{seed}: " + ", ".join(f"{s} {100 * r[s][key]:.2f}" for s in SETTINGS), flush=True)
+        print(f"{label} s{seed}: " + ", ".join(f"{s} {100 * r[s][key]:.2f}" for s in r.get("settings", SETTINGS)),
+              flush=True)
         methods.setdefault(label, []).append(r)
     doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(),
            "threads": torch.get_num_threads(), "wall_seconds": time.time() - t0}
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"flip_offsets_{a.name}.json").write_text(json.dumps(doc, indent=1))
-    md = to_markdown(doc)
-    (a.out / f"flip_offsets_{a.name}.md").write_text(md)
+    (a.out / f"{prefix}_{a.name}.json").write_text(json.dumps(doc, indent=1))
+    md = markdown(doc)
+    (a.out / f"{prefix}_{a.name}.md").write_text(md)
     print(md)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return script_main(argv, __doc__, "flip_offsets", "finished bottom-up or centre runs of an anchor strategy",
+                       evaluate_rules, to_markdown)
 
 
 if __name__ == "__main__":

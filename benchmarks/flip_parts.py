@@ -15,22 +15,16 @@ lead metric is :func:`flip_offsets.lead_key`'s (centre AP, bottom-up AP with ora
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from anchor_reach import method_of
-from flip_offsets import lead_key
+from flip_offsets import lead_key, script_main
 from inference_options import oracle_metrics
 from omegaconf import OmegaConf
-from protocol import git_commit, machine_line
-from script_exit import run_main
 
 from adaanchor.engine.multi import evaluate_multi
 from adaanchor.engine.run import build_split, is_multi_person, load_for_eval, resolve_run
@@ -100,32 +94,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("runs", nargs="+", type=Path, help="finished bottom-up or centre runs")
-    p.add_argument("--name", required=True, help="results file name: flip_parts_<name>.{md,json}")
-    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    a = p.parse_args(argv)
-    return run_main(lambda: _body(a), "nothing (the results file is written at the end)", resume=False)
-
-
-def _body(a: argparse.Namespace) -> int:
-    torch.set_num_threads(max(1, a.threads))
-    t0, methods = time.time(), {}
-    for run in sorted(a.runs):
-        label, seed = method_of(run)
-        r = {"seed": seed, "run": str(run), **evaluate_parts(run)}
-        key = lead_key(r["task"])
-        print(f"{label} s{seed}: " + ", ".join(f"{s} {100 * r[s][key]:.2f}" for s in r["settings"]), flush=True)
-        methods.setdefault(label, []).append(r)
-    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(),
-           "threads": torch.get_num_threads(), "wall_seconds": time.time() - t0}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"flip_parts_{a.name}.json").write_text(json.dumps(doc, indent=1))
-    md = to_markdown(doc)
-    (a.out / f"flip_parts_{a.name}.md").write_text(md)
-    print(md)
-    return 0
+    return script_main(argv, __doc__, "flip_parts", "finished bottom-up or centre runs", evaluate_parts, to_markdown)
 
 
 if __name__ == "__main__":
