@@ -35,6 +35,7 @@ def run(tiny_bench, tmp_path_factory) -> Path:
 
 
 def _image(path: Path, seed: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     Image.fromarray(rng.integers(0, 255, (90, 140, 3), dtype=np.uint8)).save(path)
     return path
@@ -54,7 +55,7 @@ def test_one_png_per_box_and_images_without_detections_said(run, tmp_path, capsy
     assert main(["viz", str(run), str(a), str(b), "--boxes", str(dets), "--out", str(tmp_path / "o")]) == 0
     captured = capsys.readouterr()
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["000001_box0_adaanchor.png", "000001_box1_adaanchor.png"]
-    assert "1 image(s) or frame(s) have no detection in" in captured.err and "000002.png" in captured.err
+    assert "1 image(s) have no detection in" in captured.err and "000002.png" in captured.err
 
 
 def test_a_box_is_cropped_as_predict_crops_it(run):
@@ -71,6 +72,14 @@ def test_a_box_is_cropped_as_predict_crops_it(run):
     np.testing.assert_allclose(pred["keypoints"], got.keypoints[0], atol=1e-3)
     with pytest.raises(AdaAnchorError, match="a box is for top-down models"):
         predict_image(model, strategy, img, size, multiple=8, box=BOX_B)
+    # checked as Predictor.predict checks its boxes; a score after the box is taken, as there
+    np.testing.assert_allclose(predict_image(model, strategy, img, size, box=[*BOX_B, 0.7])["keypoints"],
+                               pred["keypoints"])
+    for bad, why in (([10, 10, -5, 20], "positive finite width and height"), ([500, 500, 10, 10], "lies outside"),
+                     ([BOX_A, BOX_B], "expected one"), (["a", 1, 2, 3], "must be numbers"),
+                     ([1, 1, 1e-320, 1e-320], r"^box \[1.0, 1.0, 1e-320, 1e-320\] gives a crop of no finite size")):
+        with pytest.raises(AdaAnchorError, match=why):
+            predict_image(model, strategy, img, size, box=bad)
 
 
 def test_video_frames_take_the_boxes_of_their_index(run, tmp_path):
@@ -81,7 +90,48 @@ def test_video_frames_take_the_boxes_of_their_index(run, tmp_path):
     paths = visualize_command(str(run), [str(video)], str(tmp_path / "o"), boxes=str(dets), notes=notes)
     assert [p.name for p in paths] == ["clip_f000000_box0_adaanchor.png", "clip_f000002_box0_adaanchor.png",
                                        "clip_f000002_box1_adaanchor.png"]
-    assert any("3 image(s) or frame(s) have no detection" in n for n in notes)
+    assert not any("no detection" in n for n in notes)  # frames without one are passed over, not counted
+
+
+def test_max_frames_counts_the_frames_with_a_detection(run, tmp_path):
+    """Detections late in a video: the frames before them no longer use up --max-frames (0 PNGs, exit 0 before)."""
+    video = _video(tmp_path / "clip.mp4", 9)
+    dets = _detections(tmp_path / "dets.json", [(6, BOX_A), (7, BOX_A), (8, BOX_A)])
+    paths = visualize_command(str(run), [str(video)], str(tmp_path / "o"), boxes=str(dets), max_frames=2)
+    assert [p.name for p in paths] == ["clip_f000006_box0_adaanchor.png", "clip_f000007_box0_adaanchor.png"]
+
+
+def test_a_box_that_misses_its_image_is_left_out_and_counted(run, tmp_path, capsys):
+    """As predict leaves it out (exit 3), the other boxes and images drawn; before, the run stopped at it."""
+    a, b = _image(tmp_path / "000001.png", 0), _image(tmp_path / "000002.png", 1)
+    dets = _detections(tmp_path / "dets.json", [(1, [500.0, 500.0, 20.0, 20.0]), (1, BOX_A), (2, BOX_B)])
+    assert main(["viz", str(run), str(a), str(b), "--boxes", str(dets), "--out", str(tmp_path / "o")]) == 3
+    out = capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["000001_box1_adaanchor.png",
+                                                                  "000002_box0_adaanchor.png"]
+    assert "000001.png: detection 0: box [500.0, 500.0, 20.0, 20.0] lies outside the 140x90 (W x H) image" in out
+
+
+def test_nothing_to_draw_is_an_error_and_leaves_no_folder(run, tmp_path, capsys):
+    a = _image(tmp_path / "000001.png", 0)
+    for i, dets in enumerate(([], [(9, BOX_A)])):
+        f = _detections(tmp_path / f"dets{i}.json", dets)
+        assert main(["viz", str(run), str(a), "--boxes", str(f), "--out", str(tmp_path / "o")]) == 2
+        assert "nothing drawn (no input has a detection in" in capsys.readouterr().err
+        assert not (tmp_path / "o").exists()
+
+
+def test_a_file_of_the_same_name_does_not_take_a_listed_image_s_id(run, tmp_path):
+    """--gt lists one 000000.png by its path: another 000000.png elsewhere was drawn with its people, unsaid."""
+    listed, other = _image(tmp_path / "images" / "000000.png", 0), _image(tmp_path / "other" / "000000.png", 1)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 7, "file_name": "images/000000.png", "width": 140, "height": 90}],
+                              "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    skipped: list[str] = []
+    paths = visualize_command(str(run), [str(listed), str(other)], str(tmp_path / "o"),
+                              boxes=str(_detections(tmp_path / "d.json", [(7, BOX_A)])), gt=str(gt), skipped=skipped)
+    assert [p.name for p in paths] == ["000000_box0_adaanchor.png"]
+    assert skipped == [f"{other}: its name matches image 7 of {gt}, which is {listed} (also an input)"]
 
 
 def test_image_ids_from_gt_and_images_it_does_not_list(run, tmp_path):
@@ -100,8 +150,9 @@ def test_image_ids_from_gt_and_images_it_does_not_list(run, tmp_path):
 @pytest.mark.parametrize("case,why", [
     ("gt only", "--gt names the image ids of the --boxes detections; give --boxes too"),
     ("no ids", "detections name their images by image_id"),
-    ("outside", "lies outside the 140x90"),
     ("bad file", "dets.json"),
+    ("empty name", "--boxes: no detections file given (an empty name)"),
+    ("folder", "a folder, not a COCO detections JSON file"),
 ])
 def test_bad_box_inputs_are_one_line_errors(run, tmp_path, case, why, capsys):
     img = _image(tmp_path / ("street.png" if case == "no ids" else "000001.png"), 0)
@@ -109,11 +160,20 @@ def test_bad_box_inputs_are_one_line_errors(run, tmp_path, case, why, capsys):
     if case == "bad file":
         dets.write_text("[{\"image_id\": 1, \"bbox\": [1, 2]}]")
     else:
-        _detections(dets, [(1, [500.0, 500.0, 20.0, 20.0] if case == "outside" else BOX_A)])
+        _detections(dets, [(1, BOX_A)])
     args = ["--gt", str(dets)] if case == "gt only" else ["--boxes", str(dets)]
+    if case in ("empty name", "folder"):
+        args = ["--boxes", "" if case == "empty name" else str(tmp_path)]
     assert main(["viz", str(run), str(img), *args, "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert why in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
+def test_gt_with_a_video_alone_is_refused(run, tmp_path):
+    video = _video(tmp_path / "clip.mp4", 3)
+    dets = _detections(tmp_path / "dets.json", [(0, BOX_A)])
+    with pytest.raises(AdaAnchorError, match="a video's frames are matched to the detections by frame index"):
+        visualize_command(str(run), [str(video)], str(tmp_path / "o"), boxes=str(dets), gt=str(dets))
 
 
 def test_a_box_trained_run_without_boxes_is_told_of_them(run, tmp_path):

@@ -138,7 +138,8 @@ def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], sk
     pts = [kp]
     if pred.get("box") is not None:  # the instance's box (viz --boxes): which person the picture is of
         bx, by, bw, bh = (float(v) for v in pred["box"])
-        ax.add_patch(Rectangle((bx, by), bw, bh, fill=False, edgecolor="white", lw=1.0, ls="--", zorder=3))
+        for color, lw, ls in (("black", 2.0, "-"), ("white", 1.0, "--")):  # seen on light and dark alike
+            ax.add_patch(Rectangle((bx, by), bw, bh, fill=False, edgecolor=color, lw=lw, ls=ls, zorder=3))
         pts.append(np.array([[bx, by], [bx + bw, by + bh]]))
     if anchors is not None and method in ANCHOR_STRATEGIES:
         pts.append(anchors[sel])

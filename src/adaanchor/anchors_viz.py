@@ -6,6 +6,7 @@ docs/export-and-visualize.md).
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,8 @@ from .data.dataset import load_image, read_image
 from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
 from .errors import AdaAnchorError, DataError, unknown_name_error
-from .predict.boxes import Boxes
+from .predict.arguments import check_boxes_inside
+from .predict.boxes import Boxes, as_boxes
 from .predict.crops import finite_box_affine, fit_image_affine  # (the crops of TopDownDataset(crop="image" / "box"))
 from .predict.images import as_rgb as _as_rgb
 from .predict.images import check_orientation, orientation_notes
@@ -73,7 +75,7 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
     if multiple and box is not None:
         raise AdaAnchorError("a multi-person model finds the people itself: a box is for top-down models")
     if box is not None:
-        a = finite_box_affine(np.asarray(box, dtype=np.float64), (w_in, h_in), 0)
+        a = _box_crop(box, img.shape[:2], (w_in, h_in))
     elif multiple:
         a, (w_in, h_in) = eval_affine(img.shape[:2], min(w_in, h_in), int(multiple))
     else:
@@ -102,6 +104,20 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         "box": None if box is None else [float(v) for v in box],
         "nonfinite": sum(int((~torch.isfinite(v)).sum()) for v in outputs.values() if v.is_floating_point()),
     }
+
+
+def _box_crop(box: Any, image_hw: tuple[int, ...], input_size: tuple[int, int]) -> np.ndarray:
+    """The crop affine of one ``[x, y, w, h]`` box (a score after it is allowed, as ``Predictor.predict`` takes it),
+    checked as ``Predictor.predict`` checks its boxes: numbers, a positive finite size, overlapping the image, a crop of
+    finite size."""
+    b = as_boxes(box, "box")
+    if len(b.boxes) != 1:
+        raise AdaAnchorError(f"box: expected one [x, y, w, h] box, got {len(b.boxes)}")
+    try:
+        check_boxes_inside(b.boxes, (int(image_hw[0]), int(image_hw[1])), "box")
+        return finite_box_affine(b.boxes[0], input_size, 0)
+    except AdaAnchorError as e:  # one box: "box [x, y, w, h] ...", not "boxes[0]: ..."
+        raise AdaAnchorError(re.sub(r"^(box|boxes)\[0\]: ", "box ", str(e), count=1)) from None
 
 
 def select_keypoints(names: Sequence[str] | None, valid: Sequence[str]) -> list[int]:
@@ -177,14 +193,20 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                     raise
                 skipped.append(f"{p}: {getattr(e, 'reason', None) or e}")
                 continue
-        crops = crops_of(boxes_of, key, img, title)
+        crops = crops_of(boxes_of, key)
         if not crops and no_detections is not None:
             no_detections.append(title)
-        for i, box in enumerate(crops):
-            pred = predict_image(model, strategy, img, input_size, device, multiple, box=box)
+        for i, box, score in crops:
+            try:
+                pred = predict_image(model, strategy, img, input_size, device, multiple, box=box)
+            except AdaAnchorError as e:  # a box that misses its image: left out, as predict leaves it out
+                if box is None or skipped is None:
+                    raise
+                skipped.append(f"{title}: detection {i}: {e}")
+                continue
             if pred["nonfinite"] and nonfinite is not None:
                 nonfinite.append(title)
-            named = (stem, title) if box is None else (f"{stem}_box{i}", f"{title}, box {i}")
+            named = (stem, title) if box is None else (f"{stem}_box{i}", f"{title}, box {i} (score {score:.3g})")
             target = out / _unique_name(named[0], pred["method"] or "model", used)
             try:
                 written.append(render_prediction(img, pred, target, skeleton, names, sel, title=named[1]))
@@ -267,30 +289,40 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     multi = is_multi_person(cfg)
     boxes_of = detections_by_input(boxes, gt, srcs, multi, run, orientation, skipped, notes) if srcs else None
     if not srcs:  # none there, or none that --gt lists
-        raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000] if skipped else "no image given")
+        what = "nothing to draw" if boxes else "no input could be read"
+        raise AdaAnchorError(f"{what} ({'; '.join(skipped)})"[:2000] if skipped else "no image given")
     model, strategy, _ = load_for_eval(cfg, ckpt_path, device)
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     depth = bit_depth_of(cfg.data)
+    # With --boxes a video's frames without a detection are passed over, not counted against max_frames.
+    keep = (lambda i: len(boxes_of(i).boxes) > 0) if boxes_of is not None else None
     items = itertools.chain.from_iterable(
-        guarded(video_frames(s.path, every, max_frames, orientation, depth), s.path, skipped) if s.kind == "video"
-        else [s.path] for s in srcs)
+        guarded(video_frames(s.path, every, max_frames, orientation, depth, keep), s.path, skipped)
+        if s.kind == "video" else [s.path] for s in srcs)
     if notes is not None:
         notes += _run_notes(run, cfg, multi, boxes)
     turned: dict[str, str] = {}
     bad: list[str] = []
     undetected: list[str] = []
-    written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
-                               orientation, draw_skeleton=not multi,
-                               multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
-                               bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected)
+    made = not Path(out_dir).exists()
+    try:
+        written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
+                                   orientation, draw_skeleton=not multi,
+                                   multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
+                                   bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected)
+    finally:  # a folder made for nothing (an error, nothing to draw) is not left behind
+        if made and Path(out_dir).is_dir() and not any(Path(out_dir).iterdir()):
+            Path(out_dir).rmdir()
     if notes is not None and undetected:
-        notes.append(f"note: {len(undetected)} image(s) or frame(s) have no detection in {boxes}, not drawn (e.g. "
-                     f"{undetected[0]})")
+        notes.append(f"note: {len(undetected)} image(s) have no detection in {boxes}, not drawn (e.g. {undetected[0]})")
     if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it
         notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
     if notes is not None and bad:  # a "mean score nan" title over an image with nothing drawn, said nowhere else
         notes.append(f"note: the model's outputs held NaN or infinite values on {len(bad)} of {len(written)} image(s) "
                      f"(e.g. {bad[0]}; diverged weights?): their keypoints and maps could not be drawn")
+    if not written and boxes:  # exit 0 with nothing to look at told a script nothing
+        why = "; ".join(skipped or []) or f"no input has a detection in {boxes}"
+        raise AdaAnchorError(f"nothing drawn ({why})"[:2000])
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written

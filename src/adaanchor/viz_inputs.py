@@ -13,20 +13,21 @@ import numpy as np
 from .config_overrides import is_override
 from .data.media_suffixes import media_kind
 from .errors import AdaAnchorError
-from .predict.arguments import check_boxes_inside
 from .predict.boxes import Boxes
 from .predict.sources import Source, expand_sources, read_frames
 
 
 def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None, orientation: str = "displayed",
-                 bit_depth: int | None = None) -> Iterator[tuple[np.ndarray, str, str, int]]:
+                 bit_depth: int | None = None,
+                 keep: Callable[[int], bool] | None = None) -> Iterator[tuple[np.ndarray, str, str, int]]:
     """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title, frame index)`` items of
     :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_frames`, turned by the
-    video's rotation with ``orientation="displayed"``; the pages of an image stack alike)."""
+    video's rotation with ``orientation="displayed"``; the pages of an image stack alike). ``keep``: only the frames
+    whose index it accepts are yielded and counted (``viz --boxes``: the frames with a detection)."""
     p = Path(path)
     n = 0
     for fr in read_frames(p, orientation, bit_depth):
-        if fr.index % every:
+        if fr.index % every or (keep is not None and not keep(fr.index)):
             continue
         if max_frames is not None and n >= max_frames:
             return
@@ -87,15 +88,15 @@ def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[
     return images, ckpt, overrides
 
 
-def crops_of(boxes_of: Callable[[Path | int | None], Boxes] | None, key: Path | int | None, img: np.ndarray,
-           title: str) -> list[np.ndarray | None]:
-    """The crops to draw of one image: ``[None]`` (the whole image) without ``boxes_of``, else each of its boxes
-    (none: nothing drawn); a box that misses the image is refused, as ``predict`` refuses it."""
+def crops_of(boxes_of: Callable[[Path | int | None], Boxes] | None,
+             key: Path | int | None) -> list[tuple[int, np.ndarray | None, float | None]]:
+    """The crops to draw of one image as ``(index, box, score)``: ``[(0, None, None)]`` (the whole image) without
+    ``boxes_of``, else each of its boxes with its index among them (as ``predict`` numbers its rows) and its detection
+    score (none: nothing drawn)."""
     if boxes_of is None:
-        return [None]
-    boxes = boxes_of(key).boxes
-    check_boxes_inside(boxes, img.shape[:2], f"the boxes of {title}")
-    return list(boxes)
+        return [(0, None, None)]
+    b = boxes_of(key)
+    return [(i, box, float(score)) for i, (box, score) in enumerate(zip(b.boxes, b.scores))]
 
 
 def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], multi: bool, run: str, orientation: str,
@@ -112,6 +113,9 @@ def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], mult
         return None
     if multi:
         raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
+    if gt is not None and not any(s.kind == "image" for s in srcs):  # it would be ignored
+        raise AdaAnchorError("--gt gives the image ids of image inputs; a video's frames are matched to the detections "
+                             "by frame index: leave --gt out")
     said: list[str] = []
     dets = load_detections(boxes, notes=said)
 
@@ -122,7 +126,7 @@ def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], mult
 
     ids = image_ids([s for s in srcs if s.kind == "image"], gt, skip, orientation)
     srcs[:] = [s for s in srcs if s.kind == "video" or s.path in ids]
-    check_box_ids(srcs, ids, dets, gt, boxes, said)
+    check_box_ids(srcs, ids, dets, gt, boxes, said, command="viz")
     if notes is not None:
         notes += [f"note: {line}" for line in said]
     return lambda key: dets.get(ids[key] if isinstance(key, Path) else key, no_boxes())

@@ -107,7 +107,11 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
         DataError: not a JSON list, or a record with a bad ``image_id``, ``bbox`` or ``score`` (naming the
             file, the record and the field).
     """
+    if not str(path).strip():  # Path("") is "." and read as "file not found"
+        raise DataError("--boxes", "no detections file given (an empty name)")
     path = Path(path)
+    if path.is_dir():
+        raise DataError(path, "a folder, not a COCO detections JSON file")
     data = load_json(path)
     if not isinstance(data, list):
         raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")

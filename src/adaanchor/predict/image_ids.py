@@ -26,12 +26,21 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
             raise AdaAnchorError(f"{gt}: expected a COCO-style JSON with an 'images' list")
         by_path, by_name = _gt_image_ids(gt, data["images"])
         sizes = _gt_sizes(data["images"])
-        out = {}
+        out: dict[Path, int] = {}
+        # An image listed by its path holds its id; another file of the same name took that id by name (the
+        # other picture drawn with its boxes, or scored against its people), unsaid.
+        held = {iid: s.path for s in images if (iid := by_path.get(s.path.resolve())) is not None}
         for s in images:
             iid = by_path.get(s.path.resolve())
             names = by_name.get(s.path.name, [])
-            iid = iid if iid is not None else (names[0] if len(names) == 1 else None)
+            by_name_only = iid is None and len(names) == 1
+            iid = iid if iid is not None else (names[0] if by_name_only else None)
             why = f"not among the images of {gt}" if iid is None else _size_mismatch(s.path, sizes.get(int(iid)), gt, orientation)
+            if by_name_only and iid in held and held[iid] != s.path:
+                why = f"its name matches image {iid} of {gt}, which is {held[iid]} (also an input)"
+            elif by_name_only and iid in out.values():
+                other = next(p for p, i in out.items() if i == iid)
+                why = f"its name matches image {iid} of {gt}, already matched by name to {other}"
             if why:
                 on_skip(Skip(str(s.path), why))
             else:
@@ -44,7 +53,7 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
 
 
 def check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int, Boxes], gt: str | Path | None,
-                   boxes: str, notes: list[str]) -> None:
+                   boxes: str, notes: list[str], command: str = "predict") -> None:
     """Detections name their images by ``image_id``: the image inputs must have ids of their own (``--gt`` or
     integer file stems), not the input order, which matched one image's boxes to another; detections of ids among
     no input (of a video: no frame index, 0 to its frame count - 1) are counted in ``notes``."""
@@ -54,7 +63,7 @@ def check_box_ids(srcs: Sequence[Source], ids: dict[Path, int], dets: dict[int, 
         # A frame's image id is its index: every video, and any image of that id, took the same boxes unsaid.
         what = f"{len(videos)} videos" if len(videos) > 1 else "a video and images"
         raise AdaAnchorError(f"--boxes {boxes}: a video's detections name its frames by frame index (image_id), so one "
-                             f"detections file goes with one video alone, and these inputs are {what}: run predict "
+                             f"detections file goes with one video alone, and these inputs are {what}: run {command} "
                              "once per video with its own detections")
     stems = [image_id_of(s.path) for s in images]
     if gt is None and images and (None in stems or len(set(stems)) < len(stems)):
