@@ -185,3 +185,16 @@ def test_a_box_trained_run_without_boxes_is_told_of_them(run, tmp_path):
     dets = _detections(tmp_path / "dets.json", [(1, BOX_A)])
     visualize_command(str(run), [str(img)], str(tmp_path / "o2"), ["data.crop=box"], notes=notes, boxes=str(dets))
     assert not any("trained on instance boxes" in n for n in notes)
+
+
+def test_min_det_score_leaves_low_scored_detections_out(run, tmp_path, capsys):
+    a = _image(tmp_path / "000001.png", 0)
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": BOX_A, "score": 0.9},
+                                {"image_id": 1, "category_id": 1, "bbox": BOX_B, "score": 0.1}]))
+    assert main(["viz", str(run), str(a), "--boxes", str(dets), "--min-det-score", "0.5",
+                 "--out", str(tmp_path / "o")]) == 0
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["000001_box0_adaanchor.png"]
+    assert "1 of 2 detections left out (1 scored below 0.5)" in capsys.readouterr().err
+    assert main(["viz", str(run), str(a), "--min-det-score", "0.5", "--out", str(tmp_path / "p")]) == 2
+    assert "goes with --boxes" in capsys.readouterr().err

@@ -6,6 +6,7 @@ docs/export-and-visualize.md).
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
                       device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100,
                       skipped: list[str] | None = None, orientation: str = "displayed",
                       notes: list[str] | None = None, boxes: str | None = None,
-                      gt: str | None = None) -> list[Path]:
+                      gt: str | None = None, min_det_score: float = 0.0) -> list[Path]:
     """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]
     [--boxes FILE [--gt FILE]]``.
 
@@ -170,6 +171,8 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     the instance cropped as a box-trained run (``data.crop=box``) was trained; images are matched to the detections
     by ``image_id`` as ``predict`` matches them (the ``images`` of the COCO-style ``gt`` file, else integer file
     stems), the frames of one video by frame index. Images without detections are not drawn (said in ``notes``).
+    ``min_det_score``: detections scored below it are left out (counted in ``notes``), as ``data.det_score_thr``
+    leaves them out of an evaluation.
     """
     from .data.build import bit_depth_of, data_spec
     from .data.readers import is_int_id
@@ -191,7 +194,11 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     select_keypoints(keypoints, spec.keypoints)  # fail before loading anything heavy
     srcs = expand_viz_inputs(images, skipped)
     multi = is_multi_person(cfg)
-    boxes_of = detections_by_input(boxes, gt, srcs, multi, run, orientation, skipped, notes) if srcs else None
+    if not (math.isfinite(min_det_score) and min_det_score >= 0) or (min_det_score and boxes is None):
+        raise AdaAnchorError(f"--min-det-score must be a finite number >= 0 and goes with --boxes, got {min_det_score!r}"
+                             + ("" if boxes else " without --boxes"))
+    boxes_of = (detections_by_input(boxes, gt, srcs, multi, run, orientation, skipped, notes, min_det_score)
+                if srcs else None)
     if not srcs:  # none there, or none that --gt lists
         what = "nothing to draw" if boxes else "no input could be read"
         raise AdaAnchorError(f"{what} ({'; '.join(skipped)})"[:2000] if skipped else "no image given")

@@ -176,6 +176,8 @@ def _add_viz(sub: _Subparsers) -> None:
                    "box-trained run (data.crop=box) was trained, one PNG per box (videos: image_id = frame index)")
     v.add_argument("--gt", metavar="FILE", help="COCO-style JSON whose images give the image ids of the image inputs "
                    "(with --boxes; default: integer file stems)")
+    v.add_argument("--min-det-score", type=finite, default=0.0, metavar="S",
+                   help="with --boxes: draw the detections scored at least S (default 0: all)")
     v.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
                    help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
                    "shows them (default); stored: the pixels as the file stores them")

@@ -198,7 +198,7 @@ def cmd_viz(a: argparse.Namespace) -> int:
     notes: list[str] = []
     for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
                                max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation,
-                               notes=notes, boxes=a.boxes, gt=a.gt):
+                               notes=notes, boxes=a.boxes, gt=a.gt, min_det_score=a.min_det_score):
         print(f"wrote {p}")
     for n in notes:
         print(n, file=sys.stderr)
