@@ -18,6 +18,7 @@ from adaanchor.coords import cell_centers, refine_points
 from adaanchor.strategies import build_strategy
 from adaanchor.strategies.assign_targets import cell_distances2
 from adaanchor.strategies.base import Encoded, Target
+from adaanchor.strategies.positives import assigned
 
 S = 4  # stride
 W, H = 32, 24  # input (W, H): the map is 8 wide and 6 high
@@ -596,7 +597,7 @@ ONE_INSTANCE_CASES = [
 def test_one_instance_topk_gives_the_dense_selections_targets(cfg, unlabelled, monkeypatch):
     """The options the reference does not cover (instance prior, OKS quality, aligned metric, candidates): the
     one-instance top-k path, with the labelled rows ranked alone or every row, gives the targets of the dense
-    selection (``_assigned``: the top-k mask and the candidate mask, as several instances are encoded)."""
+    selection (``positives.assigned``: the top-k mask and the candidate mask, as several instances are encoded)."""
     k = 5
     st = build_strategy(cfg, k, S, (W, H))
     seen = _ranked(st, monkeypatch)
@@ -609,7 +610,8 @@ def test_one_instance_topk_gives_the_dense_selections_targets(cfg, unlabelled, m
         h, w = out["conf"].shape[-2:]
         d2 = cell_distances2(gt, h, w, S)
         rank, _, cand, _ = st._adaptive_rank(out, gt, valid, d2)
-        conf_t, offset_t = st._assigned(rank, None, None, cand, "topk", gt, valid, False, h, w)
+        conf_t, offset_t = assigned(rank, None, None, cand, "topk", gt, valid, False, h, w, st.topk,
+                                    int(st.opts["dynamic_q"]), S)
         assert torch.equal(enc.targets["conf"].value, conf_t.view_as(enc.targets["conf"].value))
         assert torch.equal(enc.targets["offset"].weight, offset_t.weight)
         torch.testing.assert_close(enc.targets["offset"].value, offset_t.value, rtol=0, atol=1e-6)

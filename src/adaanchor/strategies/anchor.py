@@ -25,10 +25,7 @@ from .assign_targets import (
     cell_distances2,
     clamp_to_map,
     labelled_rows,
-    owner_index,
-    point_offsets,
     predicted_xy,
-    take_instance,
     take_rows,
     window_fits,
 )
@@ -40,11 +37,10 @@ from .assigners import (
     instance_area,
     kappas_from,
     log_quality,
-    soft_target,
 )
-from .assigners import select_cells as assign_select
 from .base import Encoded, PointTarget, Strategy, Target
 from .local_offsets import LOCAL_ABOUT, local_about_for, local_targets
+from .positives import assigned, one_instance_topk
 
 
 class AnchorStrategy(AnchorInference, Strategy):
@@ -191,9 +187,10 @@ class AnchorStrategy(AnchorInference, Strategy):
             rank, how, values, r, cand = -cell_d2, "topk", None, None, None
         chan_w = valid.any(dim=2).float() if self.ignore_unlabelled else torch.ones(b, k, device=conf.device)
         if one_topk:
-            conf_t, offset_t = self._one_instance_topk(rank, cand, gt, valid, h, w, rows)
+            conf_t, offset_t = one_instance_topk(rank, cand, gt, valid, h, w, self.topk, self.stride, rows)
         else:
-            conf_t, offset_t = self._assigned(rank, values, r, cand, how, gt, valid, soft, h, w)
+            conf_t, offset_t = assigned(rank, values, r, cand, how, gt, valid, soft, h, w, self.topk,
+                                        int(self.opts["dynamic_q"]), self.stride)
         targets: dict[str, Target | PointTarget] = {
             # The channel weight is broadcast over the map (a view; the focal loss reads it per channel).
             "conf": Target(conf_t.view(b, k, h, w), chan_w.view(b, k, 1, 1).expand(b, k, h, w)),
@@ -230,41 +227,6 @@ class AnchorStrategy(AnchorInference, Strategy):
         cell_d2 = cell_distances2(sub_gt, h, w, self.stride) if self.candidate_radius is not None else None
         rank, _, cand, _ = self._adaptive_rank(sub, sub_gt, take_rows(valid, rows), cell_d2, area, kappa)
         return rank, cand
-
-    def _one_instance_topk(self, rank: Tensor, cand: Tensor | None, gt: Tensor, valid: Tensor, h: int, w: int,
-                           rows: Tensor | None = None) -> tuple[Tensor, PointTarget]:
-        """:meth:`_assigned` for one instance and top-k selection, without a dense mask: the top-k cells of a
-        labelled target that are among its candidates (``cand``, None: every cell) are its positives, so the
-        confidence target is written at them and the offsets are read there. ``rank``: ``(B, K, 1, hw)``, or
-        with ``rows`` the ranks of those rows only (:meth:`_rank_rows`; an unranked row picks cell 0, not a
-        positive). Returns ``conf_t (B, K, hw)`` and the offset target."""
-        b, k = valid.shape[:2]
-        m = min(self.topk, h * w)
-        picked = rank.reshape(-1, h * w).topk(m, dim=-1, sorted=False).indices  # (rows, k), distinct
-        # top-k returns cells outside the candidates (rank -inf) where fewer than k are candidates: not positives
-        ok = None if cand is None else cand.reshape(-1, h * w).gather(1, picked)
-        if rows is not None:
-            picked = picked.new_zeros(b * k, m).index_copy_(0, rows, picked)
-            ok = None if ok is None else ok.new_zeros(b * k, m).index_copy_(0, rows, ok)
-        cells = picked.view(b, k, m)
-        hit = valid.expand(b, k, m) if ok is None else valid & ok.view(b, k, m)  # every pick of a labelled target
-        conf_t = torch.zeros(b, k, h * w, device=rank.device).scatter_(-1, cells, hit.float())
-        return conf_t, point_offsets(gt, None, None, h, w, self.stride, cells=cells, cells_ok=hit)
-
-    def _assigned(self, rank: Tensor, values: Tensor | None, r: Tensor | None, cand: Tensor | None, how: str,
-                  gt: Tensor, valid: Tensor, soft: bool, h: int, w: int) -> tuple[Tensor, PointTarget]:
-        """The positives of ``rank (B, K, N, hw)`` (any selection, any number of instances): the confidence
-        target ``(B, K, hw)`` and the offset target, each positive regressing to the instance that ranked it
-        highest among those that selected it."""
-        selected, cells = assign_select(rank, values, r, cand, how, self.topk, int(self.opts["dynamic_q"]))
-        selected &= valid.unsqueeze(-1)
-        owner = owner_index(rank, selected)
-        positive = selected.any(dim=2) if owner is not None else selected[:, :, 0]  # (B, K, hw)
-        pos_f = positive.float()
-        conf_t = take_instance(soft_target(values, r, selected), owner) * pos_f if soft else pos_f
-        offset_t = point_offsets(gt, positive, owner, h, w, self.stride,
-                                 cells=cells[:, :, 0] if cells is not None and owner is None else None)
-        return conf_t, offset_t
 
     def _adaptive_rank(self, outputs: dict[str, Tensor], gt: Tensor, valid: Tensor, cell_d2: Tensor | None,
                        area: Tensor | None = None, kappa: Tensor | None = None) -> tuple[Tensor, Tensor, Tensor | None, bool]:
