@@ -198,3 +198,17 @@ def test_min_det_score_leaves_low_scored_detections_out(run, tmp_path, capsys):
     assert "1 of 2 detections left out (1 scored below 0.5)" in capsys.readouterr().err
     assert main(["viz", str(run), str(a), "--min-det-score", "0.5", "--out", str(tmp_path / "p")]) == 2
     assert "goes with --boxes" in capsys.readouterr().err
+
+
+def test_a_gt_size_mismatch_is_said_in_viz_terms(run, tmp_path):
+    """viz scores nothing: the reason names what it would draw wrong, not a score."""
+    a = _image(tmp_path / "street.png", 0)
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 7, "file_name": "street.png", "width": 280, "height": 180}],
+                              "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    skipped: list[str] = []
+    with pytest.raises(AdaAnchorError, match="nothing to draw"):
+        visualize_command(str(run), [str(a)], str(tmp_path / "o"), boxes=str(_detections(tmp_path / "d.json",
+                          [(7, BOX_A)])), gt=str(gt), skipped=skipped)
+    assert skipped == [f"{a}: the image is 140x90 and {gt} says 280x180 for it (a resized copy?): the detections of "
+                       "that id were made on the other size's image"]

@@ -125,7 +125,7 @@ def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], mult
             raise AdaAnchorError(str(s))
         skipped.append(str(s))
 
-    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skip, orientation)
+    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skip, orientation, command="viz")
     srcs[:] = [s for s in srcs if s.kind == "video" or s.path in ids]
     check_box_ids(srcs, ids, dets, gt, boxes, said, command="viz")
     if notes is not None:

@@ -13,7 +13,7 @@ from .sources import Skip, Source, frames_info, image_id_of
 
 
 def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
-              orientation: str = "displayed") -> dict[Path, int]:
+              orientation: str = "displayed", command: str = "predict") -> dict[Path, int]:
     """The COCO ``image_id`` of each image input: from the ``images`` of a COCO-style ``gt`` file (matched
     by path, else by a unique file name); else the integer file stems when every image has one
     (``000000000785.jpg`` -> 785); else the 1-based input order. Images not in ``gt``, or of another size than it
@@ -35,7 +35,7 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
             names = by_name.get(s.path.name, [])
             by_name_only = iid is None and len(names) == 1
             iid = iid if iid is not None else (names[0] if by_name_only else None)
-            why = f"not among the images of {gt}" if iid is None else _size_mismatch(s.path, sizes.get(int(iid)), gt, orientation)
+            why = f"not among the images of {gt}" if iid is None else _size_mismatch(s.path, sizes.get(int(iid)), gt, orientation, command)
             if by_name_only and iid in held and held[iid] != s.path:
                 why = f"its name matches image {iid} of {gt}, which is {held[iid]} (also an input)"
             elif by_name_only and iid in out.values():
@@ -115,7 +115,7 @@ def _gt_sizes(images: list[Any]) -> dict[int, tuple[float, float]]:
 
 
 def _size_mismatch(path: Path, size: tuple[float, float] | None, gt: str | Path,
-                   orientation: str = "displayed") -> str | None:
+                   orientation: str = "displayed", command: str = "predict") -> str | None:
     """Why an image matched to a ``--gt`` entry of ``size`` (W, H) is not that image as predicted, or None: its
     file is of another size (a resized copy, matched by file name: its predictions were scored against the
     original's people, AP 0 with exit code 0), or ``size`` is the one of the other frame of a photo that its EXIF
@@ -133,11 +133,13 @@ def _size_mismatch(path: Path, size: tuple[float, float] | None, gt: str | Path,
     if size == other:  # the ground truth is in the other frame
         fix = "stored" if orientation == "displayed" else "displayed"
         how = "turned by its EXIF orientation" if fix == "stored" else "as stored, its EXIF orientation not applied"
+        harm = ("its keypoints would be scored against people in the other frame" if command == "predict"
+                else "its detections would be drawn in the other frame")
         return (f"{gt} says {size[0]:g}x{size[1]:g} for it, its {fix} size, and --orientation {orientation} predicts it "
-                f"{frame[0]}x{frame[1]} ({how}): its keypoints would be scored against people in the other frame; "
-                f"give --orientation {fix} for this ground truth")
-    return (f"the image is {frame[0]}x{frame[1]} and {gt} says {size[0]:g}x{size[1]:g} for it (a resized copy?): "
-            "its predictions would be scored against the other size's people")
+                f"{frame[0]}x{frame[1]} ({how}): {harm}; give --orientation {fix} for this ground truth")
+    harm = ("its predictions would be scored against the other size's people" if command == "predict"
+            else "the detections of that id were made on the other size's image")
+    return f"the image is {frame[0]}x{frame[1]} and {gt} says {size[0]:g}x{size[1]:g} for it (a resized copy?): {harm}"
 
 
 def _gt_image_ids(gt: str | Path, images: list[Any]) -> tuple[dict[Path, int], dict[str, list[int]]]:
