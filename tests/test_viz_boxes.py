@@ -190,12 +190,18 @@ def test_a_box_trained_run_without_boxes_is_told_of_them(run, tmp_path):
 def test_min_det_score_leaves_low_scored_detections_out(run, tmp_path, capsys):
     a = _image(tmp_path / "000001.png", 0)
     dets = tmp_path / "dets.json"
-    dets.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": BOX_A, "score": 0.9},
-                                {"image_id": 1, "category_id": 1, "bbox": BOX_B, "score": 0.1}]))
+    dets.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": BOX_B, "score": 0.1},
+                                {"image_id": 1, "category_id": 1, "bbox": BOX_A, "score": 0.9}]))
     assert main(["viz", str(run), str(a), "--boxes", str(dets), "--min-det-score", "0.5",
                  "--out", str(tmp_path / "o")]) == 0
+    # numbered among the detections kept: the file's second row is box 0
     assert [p.name for p in (tmp_path / "o").iterdir()] == ["000001_box0_adaanchor.png"]
     assert "1 of 2 detections left out (1 scored below 0.5)" in capsys.readouterr().err
+    # nothing left: the error, and before it the note that says why
+    assert main(["viz", str(run), str(a), "--boxes", str(dets), "--min-det-score", "0.95",
+                 "--out", str(tmp_path / "q")]) == 2
+    err = capsys.readouterr().err
+    assert "2 of 2 detections left out (2 scored below 0.95)" in err and "nothing drawn" in err
     assert main(["viz", str(run), str(a), "--min-det-score", "0.5", "--out", str(tmp_path / "p")]) == 2
     assert "goes with --boxes" in capsys.readouterr().err
 
@@ -212,3 +218,63 @@ def test_a_gt_size_mismatch_is_said_in_viz_terms(run, tmp_path):
                           [(7, BOX_A)])), gt=str(gt), skipped=skipped)
     assert skipped == [f"{a}: the image is 140x90 and {gt} says 280x180 for it (a resized copy?): the detections of "
                        "that id were made on the other size's image"]
+
+
+def test_a_folder_the_user_made_stays_and_folders_made_for_nothing_go(run, tmp_path):
+    a = _image(tmp_path / "000001.png", 0)
+    dets = _detections(tmp_path / "dets.json", [(9, BOX_A)])  # no input's id: nothing drawn
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert main(["viz", str(run), str(a), "--boxes", str(dets), "--out", str(mine)]) == 2
+    assert mine.is_dir()
+    assert main(["viz", str(run), str(a), "--boxes", str(dets), "--out", str(tmp_path / "new" / "deep" / "out")]) == 2
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_video_is_decoded_up_to_its_last_detection_only(run, tmp_path, monkeypatch):
+    import adaanchor.viz_inputs as vi
+
+    video = _video(tmp_path / "clip.mp4", 12)
+    decoded: list[int] = []
+    real = vi.read_frames
+
+    def counting(*args, **kwargs):
+        for fr in real(*args, **kwargs):
+            decoded.append(fr.index)
+            yield fr
+
+    monkeypatch.setattr(vi, "read_frames", counting)
+    dets = _detections(tmp_path / "dets.json", [(1, BOX_A), (3, BOX_A)])
+    paths = visualize_command(str(run), [str(video)], str(tmp_path / "o"), boxes=str(dets))
+    assert [p.name for p in paths] == ["clip_f000001_box0_adaanchor.png", "clip_f000003_box0_adaanchor.png"]
+    assert max(decoded) <= 4  # the frame after the last detection ends the decoding (12 frames before)
+
+
+def test_a_box_with_a_score_is_drawn(run, tmp_path):
+    from adaanchor.anchors_draw import render_prediction
+
+    cfg, ckpt = resolve_run(run, need_weights=True)
+    model, strategy, _ = load_for_eval(cfg, ckpt)
+    img = np.random.default_rng(3).integers(0, 255, (90, 140, 3), dtype=np.uint8)
+    for box in ([*BOX_B, 0.7], [BOX_B], np.asarray([BOX_B])):
+        pred = predict_image(model, strategy, img, tuple(cfg.data.input_size), box=box)
+        assert pred["box"] == BOX_B
+        assert render_prediction(img, pred, tmp_path / "b.png").is_file()
+
+
+def test_files_of_one_name_matched_by_name_alone_are_all_left_out(run, tmp_path):
+    """--gt in another folder lists 0001.png; two inputs of that name: neither can be told to be it (the first
+    given took the id before)."""
+    a, b = _image(tmp_path / "cam1" / "0001.png", 0), _image(tmp_path / "cam2" / "0001.png", 1)
+    (tmp_path / "gt").mkdir()
+    gt = tmp_path / "gt" / "gt.json"
+    gt.write_text(json.dumps({"images": [{"id": 1, "file_name": "0001.png", "width": 140, "height": 90}],
+                              "annotations": [], "categories": [{"id": 1, "name": "person"}]}))
+    from adaanchor.predict.image_ids import image_ids
+    from adaanchor.predict.sources import expand_sources
+
+    srcs, _ = expand_sources([str(a), str(b)])
+    skipped: list = []
+    assert image_ids(srcs, gt, skipped.append) == {}  # predict's matching, which viz shares
+    assert [s.source for s in skipped] == [str(a), str(b)]
+    assert all("which of them it is cannot be told" in s.reason for s in skipped)

@@ -5,6 +5,7 @@ docs/export-and-visualize.md).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Callable, Iterable, Sequence
@@ -75,48 +76,55 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     out = _check_out(out_dir)
     if out.exists() and not out.is_dir():
         raise AdaAnchorError(f"{out}: exists and is not a folder")
+    created = [d for d in (out, *out.parents) if not d.exists()]  # deepest first
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
     used: set[str] = set()
-    written = []
-    for item in images:
-        if isinstance(item, tuple):  # (image array, name stem, title[, frame index]): a video frame
-            img, stem, title, *index = item
-            key: Path | int | None = index[0] if index else None
-        else:
-            p = key = Path(item)
-            try:
-                exif = "apply" if orientation == "displayed" else "ignore"
-                img, tag = read_image(p, exif, bit_depth)  # DataError naming the file when missing or corrupt
-                stem, title = p.stem, p.name
-                if turned is not None and 2 <= tag <= 8:
-                    turned[str(p)] = f"EXIF orientation {tag}"
-            except DataError as e:
-                if skipped is None:
-                    raise
-                skipped.append(f"{p}: {getattr(e, 'reason', None) or e}")
-                continue
-        crops = crops_of(boxes_of, key)
-        if not crops and no_detections is not None:
-            no_detections.append(title)
-        for i, box, score in crops:
-            try:
-                pred = predict_image(model, strategy, img, input_size, device, multiple, box=box)
-            except AdaAnchorError as e:  # a box that misses its image: left out, as predict leaves it out
-                if box is None or skipped is None:
-                    raise
-                skipped.append(f"{title}: detection {i}: {e}")
-                continue
-            if pred["nonfinite"] and nonfinite is not None:
-                nonfinite.append(title)
-            named = (stem, title) if box is None else (f"{stem}_box{i}", f"{title}, box {i} (score {score:.3g})")
-            target = out / _unique_name(named[0], pred["method"] or "model", used)
-            try:
-                written.append(render_prediction(img, pred, target, skeleton, names, sel, title=named[1]))
-            except OSError as e:
-                raise AdaAnchorError(f"{target}: cannot write ({e.strerror or e})") from None
+    written: list[Path] = []
+    try:
+        for item in images:
+            if isinstance(item, tuple):  # (image array, name stem, title[, frame index]): a video frame
+                img, stem, title, *index = item
+                key: Path | int | None = index[0] if index else None
+            else:
+                p = key = Path(item)
+                try:
+                    exif = "apply" if orientation == "displayed" else "ignore"
+                    img, tag = read_image(p, exif, bit_depth)  # DataError naming the file when missing or corrupt
+                    stem, title = p.stem, p.name
+                    if turned is not None and 2 <= tag <= 8:
+                        turned[str(p)] = f"EXIF orientation {tag}"
+                except DataError as e:
+                    if skipped is None:
+                        raise
+                    skipped.append(f"{p}: {getattr(e, 'reason', None) or e}")
+                    continue
+            crops = crops_of(boxes_of, key)
+            if not crops and no_detections is not None:
+                no_detections.append(title)
+            for i, box, score in crops:
+                try:
+                    pred = predict_image(model, strategy, img, input_size, device, multiple, box=box)
+                except AdaAnchorError as e:  # a box that misses its image: left out, as predict leaves it out
+                    if box is None or skipped is None:
+                        raise
+                    skipped.append(f"{title}: detection {i}: {e}")
+                    continue
+                if pred["nonfinite"] and nonfinite is not None:
+                    nonfinite.append(title)
+                named = (stem, title) if box is None else (f"{stem}_box{i}", f"{title}, box {i} (score {score:.3g})")
+                target = out / _unique_name(named[0], pred["method"] or "model", used)
+                try:
+                    written.append(render_prediction(img, pred, target, skeleton, names, sel, title=named[1]))
+                except OSError as e:
+                    raise AdaAnchorError(f"{target}: cannot write ({e.strerror or e})") from None
+    finally:  # nothing written (an error, nothing to draw): the folders this call made are not left behind
+        if not written:
+            for d in created:  # deepest first; rmdir refuses a folder that is not empty
+                with contextlib.suppress(OSError):
+                    d.rmdir()
     return written
 
 
@@ -207,23 +215,19 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     depth = bit_depth_of(cfg.data)
     # With --boxes a video's frames without a detection are passed over, not counted against max_frames.
     keep = (lambda i: len(boxes_of(i).boxes) > 0) if boxes_of is not None else None
+    last = boxes_of.last_frame if boxes_of is not None else None  # no frame decoded past the last detection
     items = itertools.chain.from_iterable(
-        guarded(video_frames(s.path, every, max_frames, orientation, depth, keep), s.path, skipped)
+        guarded(video_frames(s.path, every, max_frames, orientation, depth, keep, last), s.path, skipped)
         if s.kind == "video" else [s.path] for s in srcs)
     if notes is not None:
         notes += _run_notes(run, cfg, multi, boxes)
     turned: dict[str, str] = {}
     bad: list[str] = []
     undetected: list[str] = []
-    made = not Path(out_dir).exists()
-    try:
-        written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
-                                   orientation, draw_skeleton=not multi,
-                                   multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
-                                   bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected)
-    finally:  # a folder made for nothing (an error, nothing to draw) is not left behind
-        if made and Path(out_dir).is_dir() and not any(Path(out_dir).iterdir()):
-            Path(out_dir).rmdir()
+    written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
+                               orientation, draw_skeleton=not multi,
+                               multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
+                               bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected)
     if notes is not None and undetected:
         notes.append(f"note: {len(undetected)} image(s) have no detection in {boxes}, not drawn (e.g. {undetected[0]})")
     if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it

@@ -18,15 +18,18 @@ from .predict.sources import Source, expand_sources, read_frames
 
 
 def video_frames(path: str | Path, every: int = 1, max_frames: int | None = None, orientation: str = "displayed",
-                 bit_depth: int | None = None,
-                 keep: Callable[[int], bool] | None = None) -> Iterator[tuple[np.ndarray, str, str, int]]:
+                 bit_depth: int | None = None, keep: Callable[[int], bool] | None = None,
+                 last: int | None = None) -> Iterator[tuple[np.ndarray, str, str, int]]:
     """Every ``every``-th frame of a video (at most ``max_frames``), as ``(image, stem, title, frame index)`` items of
     :func:`visualize_images`, decoded as a stream (:func:`adaanchor.predict.sources.read_frames`, turned by the
     video's rotation with ``orientation="displayed"``; the pages of an image stack alike). ``keep``: only the frames
-    whose index it accepts are yielded and counted (``viz --boxes``: the frames with a detection)."""
+    whose index it accepts are yielded and counted (``viz --boxes``: the frames with a detection); ``last``: no frame
+    after this index is decoded (the last frame with a detection)."""
     p = Path(path)
     n = 0
     for fr in read_frames(p, orientation, bit_depth):
+        if last is not None and fr.index > last:
+            return
         if fr.index % every or (keep is not None and not keep(fr.index)):
             continue
         if max_frames is not None and n >= max_frames:
@@ -101,7 +104,7 @@ def crops_of(boxes_of: Callable[[Path | int | None], Boxes] | None,
 
 def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], multi: bool, run: str, orientation: str,
                         skipped: list[str] | None, notes: list[str] | None,
-                        min_score: float = 0.0) -> Callable[[Path | int | None], Boxes] | None:
+                        min_score: float = 0.0) -> BoxesOf | None:
     """``--boxes FILE``'s detections by image (its path) or video frame (its index), matched as ``predict`` matches
     them (:mod:`adaanchor.predict.image_ids`); image inputs that ``gt`` does not list are left out (``skipped``) or
     refused. None without ``boxes``."""
@@ -130,4 +133,16 @@ def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], mult
     check_box_ids(srcs, ids, dets, gt, boxes, said, command="viz")
     if notes is not None:
         notes += [f"note: {line}" for line in said]
-    return lambda key: dets.get(ids[key] if isinstance(key, Path) else key, no_boxes())
+    return BoxesOf(dets, ids, no_boxes())
+
+
+class BoxesOf:
+    """The detections of an image input (by its path) or of a video frame (by its index); ``last_frame``: the highest
+    image id with a detection, after which a video's frames need no decoding."""
+
+    def __init__(self, dets: Any, ids: dict[Path, int], empty: Boxes):
+        self.dets, self.ids, self.empty = dets, ids, empty
+        self.last_frame = max((int(i) for i in dets if len(dets[i].boxes)), default=-1)
+
+    def __call__(self, key: Path | int | None) -> Boxes:
+        return self.dets.get(self.ids[key] if isinstance(key, Path) else key, self.empty)

@@ -69,7 +69,7 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
     if multiple and box is not None:
         raise AdaAnchorError("a multi-person model finds the people itself: a box is for top-down models")
     if box is not None:
-        a = _box_crop(box, img.shape[:2], (w_in, h_in))
+        a, box = _box_crop(box, img.shape[:2], (w_in, h_in))  # box: the checked [x, y, w, h]
     elif multiple:
         a, (w_in, h_in) = eval_affine(img.shape[:2], min(w_in, h_in), int(multiple))
     else:
@@ -100,16 +100,16 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
     }
 
 
-def _box_crop(box: Any, image_hw: tuple[int, ...], input_size: tuple[int, int]) -> np.ndarray:
+def _box_crop(box: Any, image_hw: tuple[int, ...], input_size: tuple[int, int]) -> tuple[np.ndarray, list[float]]:
     """The crop affine of one ``[x, y, w, h]`` box (a score after it is allowed, as ``Predictor.predict`` takes it),
     checked as ``Predictor.predict`` checks its boxes: numbers, a positive finite size, overlapping the image, a crop of
-    finite size."""
+    finite size. Returns the affine and the checked ``[x, y, w, h]``."""
     b = as_boxes(box, "box")
     if len(b.boxes) != 1:
         raise AdaAnchorError(f"box: expected one [x, y, w, h] box, got {len(b.boxes)}")
     try:
         check_boxes_inside(b.boxes, (int(image_hw[0]), int(image_hw[1])), "box")
-        return finite_box_affine(b.boxes[0], input_size, 0)
+        return finite_box_affine(b.boxes[0], input_size, 0), [float(v) for v in b.boxes[0]]
     except AdaAnchorError as e:  # one box: "box [x, y, w, h] ...", not "boxes[0]: ..."
         raise AdaAnchorError(re.sub(r"^(box|boxes)\[0\]: ", "box ", str(e), count=1)) from None
 

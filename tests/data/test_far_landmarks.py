@@ -19,7 +19,7 @@ from adaanchor.data.spec_source import load_spec
 from adaanchor.errors import DataError
 
 W, H = 64, 48
-FAR, NEAR = (1e30, 20.0), (-40.0, 70.0)  # beyond the bound; outside the 64x48 image, within it
+FAR, NEAR = (1e30, 20.0), (127.4, 20.0)  # beyond the bound; outside the 64x48 image, just within it (x <= 127.5)
 
 
 def _image(path: Path) -> None:

@@ -171,7 +171,7 @@ def _add_viz(sub: _Subparsers) -> None:
     v.add_argument("--out", required=True, help="output folder")
     v.add_argument("--keypoints", nargs="+", metavar="NAME", help="keypoint types for the anchors and the confidence map (default: all)")
     v.add_argument("--every", type=int_at_least(1), default=1, metavar="N", help="videos: draw every N-th frame (default 1)")
-    v.add_argument("--max-frames", type=int_at_least(0), default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all)")
+    v.add_argument("--max-frames", type=int_at_least(0), default=100, metavar="N", help="videos: at most N frames each (default 100; 0: all; with --boxes: N frames with a detection)")
     v.add_argument("--boxes", metavar="FILE", help="COCO detections JSON: draw each box's instance, cropped as a "
                    "box-trained run (data.crop=box) was trained, one PNG per box (videos: image_id = frame index)")
     v.add_argument("--gt", metavar="FILE", help="COCO-style JSON whose images give the image ids of the image inputs "

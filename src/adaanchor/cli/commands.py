@@ -196,12 +196,14 @@ def cmd_viz(a: argparse.Namespace) -> int:
     images, ckpt, overrides = split_image_args(a.items)
     skipped: list[str] = []
     notes: list[str] = []
-    for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
-                               max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation,
-                               notes=notes, boxes=a.boxes, gt=a.gt, min_det_score=a.min_det_score):
-        print(f"wrote {p}")
-    for n in notes:
-        print(n, file=sys.stderr)
+    try:
+        for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
+                                   max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation,
+                                   notes=notes, boxes=a.boxes, gt=a.gt, min_det_score=a.min_det_score):
+            print(f"wrote {p}")
+    finally:  # also before an error: "nothing drawn" without the note that says why (scored below, ids unused)
+        for n in notes:
+            print(n, file=sys.stderr)
     if skipped:  # the others were drawn: exit 3, as predict
         print(f"skipped {len(skipped)} input(s):")
         print("\n".join(f"  {s}" for s in skipped))

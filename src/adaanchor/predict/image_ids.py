@@ -15,7 +15,8 @@ from .sources import Skip, Source, frames_info, image_id_of
 def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
               orientation: str = "displayed", command: str = "predict") -> dict[Path, int]:
     """The COCO ``image_id`` of each image input: from the ``images`` of a COCO-style ``gt`` file (matched
-    by path, else by a unique file name); else the integer file stems when every image has one
+    by path, else by a unique file name, unless another input is that image by its path or shares the name); else
+    the integer file stems when every image has one
     (``000000000785.jpg`` -> 785); else the 1-based input order. Images not in ``gt``, or of another size than it
     says in the frame ``orientation`` predicts them in, go to ``on_skip``."""
     if gt is not None:
@@ -27,20 +28,30 @@ def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
         by_path, by_name = _gt_image_ids(gt, data["images"])
         sizes = _gt_sizes(data["images"])
         out: dict[Path, int] = {}
-        # An image listed by its path holds its id; another file of the same name took that id by name (the
-        # other picture drawn with its boxes, or scored against its people), unsaid.
-        held = {iid: s.path for s in images if (iid := by_path.get(s.path.resolve())) is not None}
+        path_ids = {s.path: by_path.get(s.path.resolve()) for s in images}
+        # An image listed by its path holds its id, and an id several inputs match by name alone is no input's:
+        # a file of the same name took it (the other picture drawn with its boxes, or scored against its people).
+        held = {iid: p for p, iid in path_ids.items() if iid is not None}
+        named: dict[int, list[Path]] = {}
         for s in images:
-            iid = by_path.get(s.path.resolve())
+            names = by_name.get(s.path.name, [])
+            if path_ids[s.path] is None and len(names) == 1:
+                named.setdefault(names[0], []).append(s.path)
+        for s in images:
+            iid = path_ids[s.path]
             names = by_name.get(s.path.name, [])
             by_name_only = iid is None and len(names) == 1
             iid = iid if iid is not None else (names[0] if by_name_only else None)
-            why = f"not among the images of {gt}" if iid is None else _size_mismatch(s.path, sizes.get(int(iid)), gt, orientation, command)
-            if by_name_only and iid in held and held[iid] != s.path:
+            if iid is None:
+                why = f"not among the images of {gt}"
+            elif by_name_only and iid in held:
                 why = f"its name matches image {iid} of {gt}, which is {held[iid]} (also an input)"
-            elif by_name_only and iid in out.values():
-                other = next(p for p, i in out.items() if i == iid)
-                why = f"its name matches image {iid} of {gt}, already matched by name to {other}"
+            elif by_name_only and len(named[iid]) > 1:
+                others = ", ".join(str(p) for p in named[iid] if p != s.path)
+                why = (f"its name matches image {iid} of {gt}, and so does {others}: which of them it is cannot be told "
+                       "(give the files as --gt lists them, by path)")
+            else:
+                why = _size_mismatch(s.path, sizes.get(int(iid)), gt, orientation, command)
             if why:
                 on_skip(Skip(str(s.path), why))
             else:

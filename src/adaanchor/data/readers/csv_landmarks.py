@@ -7,7 +7,8 @@
 - Coordinates are read as given (0-based pixel centres; ``one_based=True`` subtracts 1 for files that count
   pixels from 1).
 - ``filename`` is relative to ``images_dir`` (default: the CSV's folder; ytfaces-68 keeps its images in
-  ``training/``, so set ``data.images=training``). Image files are opened only when loaded.
+  ``training/``, so set ``data.images=training``). Each image's header is read once (the bound of the
+  keypoints, :func:`~adaanchor.data.readers.image_header.within_bound`); its pixels only when loaded.
 """
 
 from __future__ import annotations

@@ -28,11 +28,15 @@ def within_bound(col: Any, image: str, xy: Any, labelled: Any, names: Any, heade
     (a :class:`~adaanchor.data.readers.Collector`: raised, or skipped and counted with ``skip_invalid``)."""
     from .checks import far_keypoint
 
-    why = far_keypoint(xy, labelled, headers.sizes(image), names)
+    stored = headers.stored_size(image)
+    if stored is None or far_keypoint(xy, labelled, [stored], names) is None:
+        return True  # the stored frame holds them: no EXIF read (a PNG's is a decode of the whole image)
+    why = far_keypoint(xy, labelled, headers.sizes(image), names)  # the displayed frame too, for a turned photo
     if why is None:
         return True
     col.fail(why, record=record, field=field)
     return False
+
 
 class ImageHeaders:
     """The image headers of one read, each file opened once (``Image.open`` reads the header only): its sizes
@@ -60,6 +64,10 @@ class ImageHeaders:
             return [head.size]
         (w, h), turned = head.size, (head.orientation or 1) in (5, 6, 7, 8)
         return [(w, h), (h, w)] if turned else [(w, h)]
+
+    def stored_size(self, path: str) -> tuple[int, int] | None:
+        """The stored ``(width, height)`` from the header alone (no EXIF read), or None when the file does not read."""
+        return self._header(path, exif=False).size
 
     def orientation(self, path: str) -> int:
         """The EXIF orientation tag (1 when it has none or the file does not read)."""
