@@ -116,3 +116,33 @@ def test_with_an_unreadable_image_the_point_is_left_to_the_image_check(tmp_path,
             f.write_bytes(b"not an image")
     res = FORMATS[fmt](path, load_spec(spec_name), **opts)
     assert len(res.instances) == 1 and res.instances[0].keypoints[0, 0] == pytest.approx(1e30)
+
+
+def test_a_turned_photo_is_bounded_by_either_frame_and_its_exif_read_only_when_needed(tmp_path, monkeypatch):
+    """A point beyond the stored frame of a photo that EXIF turns 90 degrees, within the displayed one, is data; the
+    EXIF block (a PNG's read decodes the whole image) is read only for a point beyond the stored frame."""
+    from adaanchor.data.readers import image_header
+    from adaanchor.data.readers.image_header import ImageHeaders, within_bound
+    from adaanchor.data.readers.sleap_labels import far_from_image
+
+    path = tmp_path / "turned.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 64x48, displayed 48x64
+    Image.new("RGB", (W, H)).save(path, exif=exif)
+    reads: list[bool] = []
+    real = image_header._read_header
+    monkeypatch.setattr(image_header, "_read_header", lambda p, e=None, x=True: reads.append(x) or real(p, e, x))
+
+    class Col:
+        failed: list = []
+
+        def fail(self, why, record=None, field=None):
+            self.failed.append(why)
+
+    inside, displayed_only, beyond = np.array([[10.0, 20.0]]), np.array([[10.0, 120.0]]), np.array([[10.0, 130.0]])
+    for fn in (lambda xy: within_bound(Col(), str(path), xy, np.ones(1, bool), ["nose"], ImageHeaders(), "r"),
+               lambda xy: far_from_image(xy, str(path), ["nose"], {}) is None):
+        reads.clear()
+        assert fn(inside) and reads == [False]  # the stored size alone
+        assert fn(displayed_only) and True in reads  # the displayed frame read for it
+        assert not fn(beyond)
