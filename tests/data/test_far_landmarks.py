@@ -141,7 +141,7 @@ def test_a_turned_photo_is_bounded_by_either_frame_and_its_exif_read_only_when_n
 
     inside, displayed_only, beyond = np.array([[10.0, 20.0]]), np.array([[10.0, 120.0]]), np.array([[10.0, 130.0]])
     for fn in (lambda xy: within_bound(Col(), str(path), xy, np.ones(1, bool), ["nose"], ImageHeaders(), "r"),
-               lambda xy: far_from_image(xy, str(path), ["nose"], {}) is None):
+               lambda xy: far_from_image(xy, str(path), ["nose"], ImageHeaders()) is None):
         reads.clear()
         assert fn(inside) and reads == [False]  # the stored size alone
         assert fn(displayed_only) and True in reads  # the displayed frame read for it

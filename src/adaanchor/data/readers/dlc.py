@@ -28,6 +28,7 @@ from ...errors import DataError
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
 from .dlc_load import folder_of, image_of, load_table
+from .image_header import ImageHeaders
 from .pts import image_ids
 from .sleap_labels import column_order, far_from_image, make_spec, points_instance
 
@@ -200,7 +201,7 @@ def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
     cfg_path, tables = find_tables(path)
     col = Collector(str(path), skip_invalid)
     rows: list[tuple[str, int, np.ndarray, dict]] = []
-    sizes: dict[str, list] = {}  # image -> the sizes it may be annotated at (its header)
+    headers = ImageHeaders()  # each image's header opened once
     for t in tables:
         labels, bodyparts, images, empty = load_table(t, cfg_path)
         nodes = labels.skeletons[0].node_names if labels.skeletons else bodyparts
@@ -216,7 +217,7 @@ def read_dlc(path: str | Path, spec: KeypointSpec, images_dir: str | Path | None
                 if inst.track is not None:
                     extra["individual"] = inst.track.name
                 pts = inst.numpy()[order]
-                far = far_from_image(pts, str(image), spec.keypoints, sizes)
+                far = far_from_image(pts, str(image), spec.keypoints, headers)
                 if far is not None:  # the box is the points' extent: nothing else would say so
                     who = f" individual {printable(inst.track.name)}" if inst.track is not None else ""
                     in_table.fail(far, record=f"row {i} ({r}){who}", field="keypoints")

@@ -18,6 +18,20 @@ def image_file_sizes(path: str, expected: tuple[float, float] | None = None) -> 
     return ImageHeaders().sizes(path, expected)
 
 
+def far_in_image(xy: Any, labelled: Any, image: str, names: Any, headers: ImageHeaders) -> str | None:
+    """Why a labelled point of ``xy`` (``(K, 2)``) lies too far outside the image file ``image``
+    (:func:`.checks.far_keypoint`: one image width or height beyond its edge, in its stored frame and, for a photo
+    its EXIF tag turns, the displayed one), or None; the size comes from the file's header (``headers``: one open per
+    image). The EXIF block is read only for a point beyond the stored frame: a PNG's EXIF read decodes the whole
+    image (10.8 ms at 1080p, against 0.08 ms for the header). A missing or unreadable image is left to the image
+    check (None)."""
+    from .checks import far_keypoint
+
+    stored = headers.stored_size(image)
+    if stored is None or far_keypoint(xy, labelled, [stored], names) is None:
+        return None
+    return far_keypoint(xy, labelled, headers.sizes(image), names)
+
 
 def within_bound(col: Any, image: str, xy: Any, labelled: Any, names: Any, headers: ImageHeaders, record: str,
                  field: str = "keypoints") -> bool:
@@ -26,12 +40,7 @@ def within_bound(col: Any, image: str, xy: Any, labelled: Any, names: Any, heade
     size (landmark text and CSV files, MPII): the size comes from the image file's header (``headers``, one open per
     image); a missing or unreadable image is left to the image check. A point beyond it fails the record on ``col``
     (a :class:`~adaanchor.data.readers.Collector`: raised, or skipped and counted with ``skip_invalid``)."""
-    from .checks import far_keypoint
-
-    stored = headers.stored_size(image)
-    if stored is None or far_keypoint(xy, labelled, [stored], names) is None:
-        return True  # the stored frame holds them: no EXIF read (a PNG's is a decode of the whole image)
-    why = far_keypoint(xy, labelled, headers.sizes(image), names)  # the displayed frame too, for a turned photo
+    why = far_in_image(xy, labelled, image, names, headers)
     if why is None:
         return True
     col.fail(why, record=record, field=field)
@@ -125,4 +134,4 @@ def displayed_frame(img: dict, path: str, headers: ImageHeaders | None = None) -
     return {"labels_frame": "displayed", "exif_orientation": headers.orientation(path)}
 
 
-__all__ = ["ImageHeaders", "displayed_frame", "image_file_sizes", "within_bound"]
+__all__ = ["ImageHeaders", "displayed_frame", "far_in_image", "image_file_sizes", "within_bound"]

@@ -18,7 +18,7 @@ from ...errors import DataError
 from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, printable
-from .checks import far_keypoint
+from .image_header import ImageHeaders, far_in_image
 from .pts import extent_box, landmark_instance
 
 #: File suffixes whose keypoint set :func:`spec_from_data` can derive (``.json``: a COCO-format file's categories).
@@ -158,24 +158,12 @@ def column_order(spec: KeypointSpec, file_names: Sequence[str], source: str) -> 
     return np.array([pos[n] for n in spec.keypoints], dtype=np.int64)
 
 
-def far_from_image(points: np.ndarray, image: str, names: Sequence[str], sizes: dict[str, list]) -> str | None:
-    """Why a labelled point of ``points`` (``(K, 2)``, NaN: unlabelled) lies too far outside the image file ``image``
-    (:func:`.checks.far_keypoint`: more than one image width or height beyond its edge), or None. The size is read
-    from the file's header (stored, and displayed when an EXIF tag turns it), once per image (``sizes`` caches it);
-    an unreadable image is left to the image check."""
-    from .image_header import ImageHeaders, image_file_sizes
-
-    if image not in sizes:  # the stored size first: a PNG's EXIF read decodes the whole image (10 ms at 1080p)
-        stored = ImageHeaders().stored_size(image)
-        sizes[image] = [stored] if stored is not None else []
+def far_from_image(points: np.ndarray, image: str, names: Sequence[str], headers: ImageHeaders) -> str | None:
+    """:func:`.image_header.far_in_image` of ``points`` (``(K, 2)``, NaN: unlabelled) in the image file ``image``
+    (``headers``: the read's :class:`~.image_header.ImageHeaders`, one open per image)."""
     pts = np.asarray(points, dtype=np.float64)
     lab = np.all(np.isfinite(pts), axis=1)
-    xy = np.where(lab[:, None], pts, 0.0)
-    why = far_keypoint(xy, lab, sizes[image], names)
-    if why is not None and len(sizes[image]) == 1:  # beyond the stored frame: the displayed one, for a turned photo
-        sizes[image] = image_file_sizes(image, expected=None) or sizes[image]
-        why = far_keypoint(xy, lab, sizes[image], names)
-    return why
+    return far_in_image(np.where(lab[:, None], pts, 0.0), lab, image, names, headers)
 
 
 def points_instance(image: str, image_id: int, ann_id: int, points: np.ndarray, col: Collector, record: str,

@@ -33,6 +33,7 @@ import numpy as np
 from ...errors import DataError
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, spec_by_name
+from .image_header import ImageHeaders
 from .pts import image_ids
 from .sleap_labels import column_order, far_from_image, make_spec, points_instance
 
@@ -196,7 +197,7 @@ def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool 
     col = Collector(str(path), skip_invalid)
     vids = {id(v): i for i, v in enumerate(labels.videos)}
     rows: list[tuple[str, str, np.ndarray, dict]] = []
-    sizes: dict[str, list] = {}  # frame file -> the sizes it may be annotated at (its header)
+    headers = ImageHeaders()  # each frame file's header opened once
     for lf in labels.labeled_frames:
         users = lf.user_instances
         if not users:
@@ -210,7 +211,7 @@ def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool 
         for inst in users:
             extra = {"video": vid, "frame": int(lf.frame_idx), "track": inst.track.name if inst.track else None}
             pts, rec = inst.numpy()[order], f"video {vid} frame {lf.frame_idx}"
-            far = far_from_image(pts, img, spec.keypoints, sizes)
+            far = far_from_image(pts, img, spec.keypoints, headers)
             if far is not None:  # the box is the points' extent: nothing else would say so
                 col.fail(far, record=rec, field="keypoints")
                 continue
