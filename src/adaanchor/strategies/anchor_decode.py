@@ -123,12 +123,13 @@ class AnchorInference:
         (the anchor offsets by the rule ``flip_offsets``; :mod:`.flip_test`)."""
         keep = self.flip_conf == "plain"  # the plain pass's anchor cells, their offsets still merged
         out = {"conf": plain["conf"] if keep else mean_confidence_logits(plain["conf"], mirrored["conf"], flip_index)}
-        for name in ("offset", "local"):
-            if name in self.heads:
-                out[name] = mean_offsets(plain[name], mirrored[name], flip_index)
-        if self.flip_offsets != "mean":
+        if self.flip_offsets == "mean":
+            out["offset"] = mean_offsets(plain["offset"], mirrored["offset"], flip_index)
+        else:
             out["offset"] = weighted_offsets(plain["offset"], mirrored["offset"], plain["conf"], mirrored["conf"],
                                              flip_index, self.flip_offsets)
+        if "local" in self.heads:
+            out["local"] = mean_offsets(plain["local"], mirrored["local"], flip_index)
         return out
 
     @torch.no_grad()

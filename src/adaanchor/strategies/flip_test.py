@@ -166,7 +166,7 @@ def check_flip_rules(task: str, strategy_name: str, rules: Mapping[str, str]) ->
     anchor map is merged: a top-down flip test averages decoded keypoints, and a strategy other than an anchor
     strategy has no anchor offsets or confidences. (Without the flip test such a rule is accepted, as a run's config
     may keep it for later evaluations: :func:`adaanchor.config.build_config` says it has no effect then.)"""
-    from .anchor import AnchorStrategy  # here: anchor.py imports this module
+    from . import STRATEGIES  # here: the registry's modules import this one
 
     for key, rule in rules.items():
         if rule == "mean":
@@ -177,8 +177,8 @@ def check_flip_rules(task: str, strategy_name: str, rules: Mapping[str, str]) ->
                                  f"eval.{key}=mean")
         if not has_anchor_maps(strategy_name):
             raise AdaAnchorError(f"eval.{key}={rule}: strategy {strategy_name} has no anchor offsets or confidences "
-                                 f"(the anchor strategies: {', '.join(AnchorStrategy.ASSIGN)}); leave eval.{key}=mean")
-
+                                 f"(the anchor strategies: {', '.join(n for n in STRATEGIES if has_anchor_maps(n))}); "
+                                 f"leave eval.{key}=mean")
 
 
 def set_flip_rules(strategy: Any, offsets: str = "mean", conf: str = "mean") -> None:
