@@ -14,7 +14,6 @@ Runs of a strategy without anchors (the heatmap) are skipped with a note. Writes
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from protocol import git_commit, machine_line
+from protocol import git_commit, machine_line, write_results
 from script_exit import Refused, run_main
 
 from adaanchor.coords import input_to_cell
@@ -122,11 +121,7 @@ def reach_and_write(a: argparse.Namespace) -> int:
         raise Refused("no run of an anchor strategy among the runs given")
     doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"anchor_reach_{a.name}.json").write_text(json.dumps(doc, indent=1))
-    md = "\n".join(to_markdown(doc)) + "\n"
-    (a.out / f"anchor_reach_{a.name}.md").write_text(md)
-    print(md)
+    write_results(a.out, f"anchor_reach_{a.name}", doc, "\n".join(to_markdown(doc)) + "\n")
     return 0
 
 

@@ -16,7 +16,6 @@ docs/multi-person.md, "The anchor offsets' merge rule"). Writes ``flip_offsets_<
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ import torch
 from anchor_reach import method_of
 from inference_options import oracle_metrics
 from omegaconf import OmegaConf
-from protocol import git_commit, machine_line
+from protocol import git_commit, machine_line, write_results
 from script_exit import run_main
 
 from adaanchor.engine.multi import evaluate_multi
@@ -125,11 +124,7 @@ def _body(a: argparse.Namespace, prefix: str, evaluate: Callable[[Path], dict[st
         methods.setdefault(label, []).append(r)
     doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(),
            "threads": torch.get_num_threads(), "wall_seconds": time.time() - t0}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"{prefix}_{a.name}.json").write_text(json.dumps(doc, indent=1))
-    md = markdown(doc)
-    (a.out / f"{prefix}_{a.name}.md").write_text(md)
-    print(md)
+    write_results(a.out, f"{prefix}_{a.name}", doc, markdown(doc))
     return 0
 
 

@@ -18,7 +18,6 @@ option; it chooses nothing (the tables use neither). Writes ``<option>_<name>.{m
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import torch
 from anchor_reach import method_of
 from omegaconf import OmegaConf
-from protocol import git_commit, machine_line
+from protocol import git_commit, machine_line, write_results
 
 from adaanchor.engine.evaluate import evaluate_dataset
 from adaanchor.engine.multi import evaluate_multi
@@ -149,11 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         methods.setdefault(label, []).append(r)
     doc = {"name": a.name, "option": a.option, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"{a.option}_{a.name}.json").write_text(json.dumps(doc, indent=1))
-    md = to_markdown(doc)
-    (a.out / f"{a.option}_{a.name}.md").write_text(md)
-    print(md)
+    write_results(a.out, f"{a.option}_{a.name}", doc, to_markdown(doc))
     return 0
 
 

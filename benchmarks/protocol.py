@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,6 +57,14 @@ def machine_line() -> str:
 def provenance() -> dict[str, Any]:
     """``{"commit", "machine"}`` for a results file: the code (:func:`git_commit`) and :func:`machine_line`."""
     return {"commit": git_commit() or "unknown", "machine": machine_line()}
+
+
+def write_results(out: Path, stem: str, doc: Mapping[str, Any], md: str) -> None:
+    """Write a script's results as ``out/<stem>.json`` (``doc``) and ``out/<stem>.md`` (``md``), and print ``md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(doc, indent=1))
+    (out / f"{stem}.md").write_text(md)
+    print(md)
 
 
 def same_commit(a: str, b: str) -> bool:

@@ -46,18 +46,11 @@ def test_a_run_that_is_not_a_multi_person_anchor_run_is_refused(tiny_overrides, 
 
 @pytest.mark.slow  # a two-step bottom-up training run (a few seconds)
 def test_a_bottomup_anchor_run_under_every_rule(tmp_path, monkeypatch):
-    import adaanchor
-    from adaanchor.bench.crowd import write_crowd_benchmark
+    from test_inference_options import tiny_bottomup_run
 
-    crowd = tmp_path / "crowd"
-    write_crowd_benchmark(crowd, {"n_train": 4, "n_val": 3, "width": 64, "height": 48, "people": (2, 3)},
-                          progress=False, workers=1)
-    run = tmp_path / "bottomup_adaanchor_test_s2"
-    tiny = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
-    assert cli(["train", str(tiny), "data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]",
-                "model.tiny_width=8", "train.batch_size=2", "train.progress=false", f"out_dir={run}",
-                "strategy.name=adaanchor", "train.max_steps=2", "train.eval_every=0", "bottomup.gamma=0.01"]) == 0
     from adaanchor.strategies import anchor_decode
+
+    run = tiny_bottomup_run(tmp_path, "adaanchor", 2)
 
     rules: list[str] = []  # the rules the evaluations' strategy merged by (mean never calls weighted_offsets)
     real = anchor_decode.weighted_offsets

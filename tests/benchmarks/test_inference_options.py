@@ -46,19 +46,25 @@ def test_multi_person_rows_have_their_columns():
     assert "| bottomup adaanchor | 1 | 30.00 → 32.00 | 60.00 → 61.00 |" in md and "Vis.Error" not in md
 
 
-@pytest.mark.slow  # a two-step multi-person training run (a few seconds)
-def test_a_multi_person_run_evaluated_both_ways(tmp_path):
+def tiny_bottomup_run(tmp_path: Path, strategy: str, seed: int) -> Path:
+    """A two-step bottom-up run of ``strategy`` on a 4-image crowd benchmark, ``bottomup_<strategy>_test_s<seed>``."""
     import adaanchor
     from adaanchor.bench.crowd import write_crowd_benchmark
 
     crowd = tmp_path / "crowd"
     write_crowd_benchmark(crowd, {"n_train": 4, "n_val": 3, "width": 64, "height": 48, "people": (2, 3)},
                           progress=False, workers=1)
-    run = tmp_path / "bottomup_heatmap_test_s1"
+    run = tmp_path / f"bottomup_{strategy}_test_s{seed}"
     tiny = Path(adaanchor.__file__).parent / "configs" / "bottomup_crowd.yaml"
     assert cli(["train", str(tiny), "data.format=coco", f"data.root={crowd}", "data.input_size=[64,48]",
                 "model.tiny_width=8", "train.batch_size=2", "train.progress=false", f"out_dir={run}",
-                "strategy.name=heatmap", "train.max_steps=2", "train.eval_every=0", "bottomup.gamma=0.01"]) == 0
+                f"strategy.name={strategy}", "train.max_steps=2", "train.eval_every=0", "bottomup.gamma=0.01"]) == 0
+    return run
+
+
+@pytest.mark.slow  # a two-step multi-person training run (a few seconds)
+def test_a_multi_person_run_evaluated_both_ways(tmp_path):
+    run = tiny_bottomup_run(tmp_path, "heatmap", 1)
     assert main([str(run), "--option", "flip_test", "--name", "m", "--out", str(tmp_path)]) == 0
     (row,) = json.loads((tmp_path / "flip_test_m.json").read_text())["methods"]["bottomup heatmap"]
     assert row["seed"] == 1 and set(row["off"]) == {"ap", "ap50", "ap75", "recall", "oracle_ap", "oracle_ap50"}
