@@ -214,7 +214,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     input_size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
     depth = bit_depth_of(cfg.data)
     # With --boxes a video's frames without a detection are passed over, not counted against max_frames.
-    keep = (lambda i: len(boxes_of(i).boxes) > 0) if boxes_of is not None else None
+    keep = boxes_of.has if boxes_of is not None else None
     last = boxes_of.last_frame if boxes_of is not None else None  # no frame decoded past the last detection
     items = itertools.chain.from_iterable(
         guarded(video_frames(s.path, every, max_frames, orientation, depth, keep, last), s.path, skipped)

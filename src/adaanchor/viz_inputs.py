@@ -94,8 +94,8 @@ def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[
 def crops_of(boxes_of: Callable[[Path | int | None], Boxes] | None,
              key: Path | int | None) -> list[tuple[int, np.ndarray | None, float | None]]:
     """The crops to draw of one image as ``(index, box, score)``: ``[(0, None, None)]`` (the whole image) without
-    ``boxes_of``, else each of its boxes with its index among them (as ``predict`` numbers its rows) and its detection
-    score (none: nothing drawn)."""
+    ``boxes_of``, else each of its boxes with its position among the image's detections kept (file order) and its
+    detection score (none: nothing drawn)."""
     if boxes_of is None:
         return [(0, None, None)]
     b = boxes_of(key)
@@ -146,3 +146,7 @@ class BoxesOf:
 
     def __call__(self, key: Path | int | None) -> Boxes:
         return self.dets.get(self.ids[key] if isinstance(key, Path) else key, self.empty)
+
+    def has(self, frame: int) -> bool:
+        """Whether video frame ``frame`` has a detection (the frames ``viz`` draws and counts)."""
+        return len(self(frame).boxes) > 0
