@@ -143,3 +143,17 @@ def test_an_evaluation_only_at_the_end_is_noted(every, per_epoch, total, noted):
     if noted:
         assert note == [f"note: train.eval_every={every} epochs ({every * per_epoch} steps) is not shorter than the run "
                         f"({total} steps): the model is evaluated at the end only, and best.pt is the last step"]
+
+
+def test_the_cache_share_of_a_training_ends_with_it(tiny_overrides, monkeypatch):
+    """data.cache_mb is split among the training's data workers while it runs; an evaluation or a training that
+    follows in the same process (a notebook, a sweep) gets the whole bound again."""
+    import adaanchor.engine.state as state
+    from adaanchor.data import image_cache
+
+    seen: list[int] = []
+    real = image_cache.split_among
+    monkeypatch.setattr(state, "split_among", lambda n: (seen.append(n), real(n)))
+    train(build_config(None, [*tiny_overrides, "train.max_steps=2", "train.eval_every=0", "train.workers=1"]))
+    assert seen == [2]  # one worker and the training process
+    assert image_cache._STATE["readers"] == 1

@@ -24,6 +24,7 @@ from omegaconf import DictConfig
 from tqdm import tqdm
 
 from ..config_checks import check_config
+from ..data.image_cache import split_among
 from ..malloc import keep_freed_memory
 from ..strategies import compute_loss
 from .amp import autocast
@@ -104,6 +105,8 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
         raise
     finally:
         stop_workers(run.loader)
+        # data.cache_mb's share is the training's: a later evaluation or training in this process starts whole.
+        split_among(1)
 
 
 def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
