@@ -18,6 +18,7 @@ from torch import nn
 
 from .anchors_draw import grid_to_image, grid_to_view, render_prediction
 from .data.dataset import read_image
+from .data.readers import is_int_id
 from .errors import AdaAnchorError, DataError, unknown_name_error
 from .predict.boxes import Boxes
 from .predict.crops import fit_image_affine  # (the crop of TopDownDataset(crop="image")), re-exported
@@ -183,7 +184,6 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     leaves them out of an evaluation.
     """
     from .data.build import bit_depth_of, data_spec
-    from .data.readers import is_int_id
     from .engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
     from .predict.backends import resolve_device
 
@@ -192,19 +192,14 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     keypoints = [keypoints] if isinstance(keypoints, str) else keypoints
     check_orientation(orientation)
     _check_out(out_dir)
-    if not is_int_id(every) or every < 1 or (max_frames is not None and (not is_int_id(max_frames) or max_frames < 1)):
-        # an int() of 2.5 drew every 2nd frame, of "a" raised a bare ValueError
-        raise AdaAnchorError(f"viz: every must be an integer >= 1 and max_frames an integer >= 1 or None (all), got "
-                             f"{every!r} and {max_frames!r}")
+    _check_frame_options(every, max_frames)
     device = resolve_device(device)  # "auto" as predict takes it; CUDA missing or "mps" in one line, not inside torch
     cfg, ckpt_path = resolve_run(run, ckpt, overrides, need_data=False, need_weights=True)
     spec = data_spec(cfg.data)
     select_keypoints(keypoints, spec.keypoints)  # fail before loading anything heavy
     srcs = expand_viz_inputs(images, skipped)
     multi = is_multi_person(cfg)
-    if not (math.isfinite(min_det_score) and min_det_score >= 0) or (min_det_score and boxes is None):
-        raise AdaAnchorError(f"--min-det-score must be a finite number >= 0 and goes with --boxes, got {min_det_score!r}"
-                             + ("" if boxes else " without --boxes"))
+    _check_min_det_score(min_det_score, boxes)
     boxes_of = (detections_by_input(boxes, gt, srcs, multi, run, orientation, skipped, notes, min_det_score)
                 if srcs else None)
     if not srcs:  # none there, or none that --gt lists
@@ -228,19 +223,43 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
                                orientation, draw_skeleton=not multi,
                                multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
                                bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected)
-    if notes is not None and undetected:
-        notes.append(f"note: {len(undetected)} image(s) have no detection in {boxes}, not drawn (e.g. {undetected[0]})")
-    if notes is not None:  # as predict says it: which files carried an orientation, and what was done with it
-        notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
-    if notes is not None and bad:  # a "mean score nan" title over an image with nothing drawn, said nowhere else
-        notes.append(f"note: the model's outputs held NaN or infinite values on {len(bad)} of {len(written)} image(s) "
-                     f"(e.g. {bad[0]}; diverged weights?): their keypoints and maps could not be drawn")
+    if notes is not None:
+        notes += _drawn_notes(undetected, boxes, turned, orientation, bad, len(written))
     if not written and boxes:  # exit 0 with nothing to look at told a script nothing
         why = "; ".join(skipped or []) or f"no input has a detection in {boxes}"
         raise AdaAnchorError(f"nothing drawn ({why})"[:2000])
     if not written and skipped:
         raise AdaAnchorError(f"no input could be read ({'; '.join(skipped)})"[:2000])
     return written
+
+
+def _check_frame_options(every: Any, max_frames: Any) -> None:
+    """``every`` an integer >= 1, ``max_frames`` one or None (all frames)."""
+    if not is_int_id(every) or every < 1 or (max_frames is not None and (not is_int_id(max_frames) or max_frames < 1)):
+        # an int() of 2.5 drew every 2nd frame, of "a" raised a bare ValueError
+        raise AdaAnchorError(f"viz: every must be an integer >= 1 and max_frames an integer >= 1 or None (all), got "
+                             f"{every!r} and {max_frames!r}")
+
+
+def _check_min_det_score(min_det_score: float, boxes: str | None) -> None:
+    """A finite score >= 0, and one above 0 only with a detections file (it would be ignored)."""
+    if not (math.isfinite(min_det_score) and min_det_score >= 0) or (min_det_score and boxes is None):
+        raise AdaAnchorError(f"--min-det-score must be a finite number >= 0 and goes with --boxes, got {min_det_score!r}"
+                             + ("" if boxes else " without --boxes"))
+
+
+def _drawn_notes(undetected: list[str], boxes: str | None, turned: dict[str, str], orientation: str,
+                 bad: list[str], n_written: int) -> list[str]:
+    """The notes after drawing: images without a detection, EXIF orientations, non-finite model outputs."""
+    notes = []
+    if undetected:
+        notes.append(f"note: {len(undetected)} image(s) have no detection in {boxes}, not drawn (e.g. {undetected[0]})")
+    # as predict says it: which files carried an orientation, and what was done with it
+    notes += [f"note: {line}" for line in orientation_notes(turned, orientation)]
+    if bad:  # a "mean score nan" title over an image with nothing drawn, said nowhere else
+        notes.append(f"note: the model's outputs held NaN or infinite values on {len(bad)} of {n_written} image(s) "
+                     f"(e.g. {bad[0]}; diverged weights?): their keypoints and maps could not be drawn")
+    return notes
 
 
 __all__ = [
