@@ -285,3 +285,28 @@ def test_an_opset_too_old_for_the_model_says_to_export_at_a_later_one(exported, 
     with pytest.raises(AdaAnchorError, match=says) as e:
         export_onnx(model, strategy, tmp_path / f"h{opset}.onnx", (72, 96), opset=opset)
     assert ".tmp" not in str(e.value) and "Caused by" not in str(e.value) and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("opset", [10, 13, 15])
+def test_an_anchor_run_below_opset_16_is_refused_before_exporting(exported, tmp_path, opset):
+    """At opset 10 the export failed inside the exporter with 'only one element tensors can be converted to Python
+    scalars', which named neither GridSample nor the opset to ask for; the strategy's need is now checked first."""
+    out = tmp_path / "m.onnx"
+    with pytest.raises(AdaAnchorError, match=rf"^opset {opset}: strategy 'adaanchor' needs opset 16 or later: its local "
+                       r"refinement \(strategy.refine\) reads its map with GridSample.*--opset 16 or later"):
+        export_command(str(exported["adaanchor"][0]), str(out), [], None, opset, False)
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_opset_need_is_the_decodings(exported):
+    """Without the refinement, or for a multi-person graph (the network alone, no decoding), nothing is needed."""
+    from adaanchor.export.command import _check_strategy_opset
+
+    cfg, ckpt = resolve_run(exported["adaanchor"][0])
+    _, strategy, _ = load_for_eval(cfg, ckpt)
+    assert strategy.export_needs()[0] == 16
+    _check_strategy_opset(strategy, 13, multiple=32)
+    _check_strategy_opset(strategy, None, multiple=None)
+    strategy.refine = False
+    assert strategy.export_needs() is None
+    _check_strategy_opset(strategy, 13, multiple=None)

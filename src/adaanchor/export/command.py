@@ -83,6 +83,7 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
     if multiple:
         meta["adaanchor.task"] = str(cfg.task)
+    _check_strategy_opset(strategy, opset, multiple)
     if not check:  # no onnxruntime comparison: one PyTorch forward still refuses a diverged model
         bad = torch_nonfinite(model, input_size)
         if bad:
@@ -93,6 +94,16 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
     if check:
         res.update(_check_written(res["path"], model, strategy, input_size, multiple, latency_runs))
     return res
+
+
+def _check_strategy_opset(strategy: Any, opset: int | None, multiple: int | None) -> None:
+    """Refuse, before exporting, an ``opset`` below what the strategy's decoding needs (a multi-person graph holds
+    the network alone, without the decoding). Below 16 the anchor strategies' export failed inside the exporter,
+    at some opsets with a message that did not name the opset to ask for."""
+    need = None if opset is None or multiple else strategy.export_needs()
+    if need is not None and opset < need[0]:
+        raise AdaAnchorError(f"opset {opset}: strategy '{strategy.name}' needs opset {need[0]} or later: {need[1]}; "
+                             f"export with --opset {need[0]} or later (or no --opset)")
 
 
 def _check_written(path: str, model: Any, strategy: Any, input_size: tuple[int, int], multiple: int | None,

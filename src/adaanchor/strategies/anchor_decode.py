@@ -112,6 +112,12 @@ class AnchorInference:
     flip_offsets: str = "mean"
     flip_conf: str = "mean"
 
+    def export_needs(self) -> tuple[int, str] | None:
+        """The refinement reads the local-offset map (or the features) at the coarse point with ``grid_sample``,
+        ONNX's ``GridSample`` from opset 16."""
+        return (16, "its local refinement (strategy.refine) reads its map with GridSample, in ONNX from opset 16") \
+            if self.refine else None
+
     @torch.no_grad()
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:
         """Argmax of confidence per type gives the anchor; keypoint = anchor + offset (+ local, eq. 12)."""

@@ -158,6 +158,11 @@ class Strategy:
         (regression) has none: its flip test is the top-down one, which averages decoded points."""
         raise NotImplementedError(f"strategy '{self.name}' has no output maps to merge for a flip test")
 
+    def export_needs(self) -> tuple[int, str] | None:
+        """The lowest ONNX opset the exported decoding needs and why, where it needs more than the exporters' lowest
+        (None: no such need)."""
+        return None
+
     def predict(self, model: Any, images: Tensor) -> Decoded:
         """Inference: ``model`` on ``images (B, 3, H, W)``, decoded. A strategy may read less than every output
         map where its decoding allows it (the anchor strategies do); the result is that of
