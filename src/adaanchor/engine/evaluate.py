@@ -122,7 +122,8 @@ def finite_instances(preds: dict[str, Any]) -> np.ndarray:
 
 def coco_results(preds: dict[str, Any], category_id: int = 1) -> list[dict]:
     """The predictions as COCO keypoint results (original-image pixels, with ``ann_id``), accepted by
-    ``adaanchor score``. Instances with a non-finite prediction are left out (misses; see ``nonfinite``).
+    ``adaanchor score``, under ``preds["category_id"]`` (one id, or one per instance: set by
+    :func:`evaluate_dataset` from the ground truth's categories) where given, else ``category_id``. Instances with a non-finite prediction are left out (misses; see ``nonfinite``).
     The instance score is the mean keypoint confidence times the person detector's score (1 for
     ground-truth boxes), as the top-down COCO protocol ranks detections."""
     from ..metrics.coco import predictions_to_coco_results
@@ -134,8 +135,14 @@ def coco_results(preds: dict[str, Any], category_id: int = 1) -> list[dict]:
     if score is not None and "det_score" in preds:
         inst = score.mean(axis=1) * np.asarray(preds["det_score"])[idx]
     ann = preds.get("ann_id")
-    return predictions_to_coco_results([preds["image_id"][i] for i in idx], preds["pred_orig"][idx], score, inst,
-                                       category_id=category_id, ann_ids=None if ann is None else [ann[i] for i in idx])
+    cats = preds.get("category_id", category_id)  # evaluate_dataset's: one id, or one per instance
+    res = predictions_to_coco_results([preds["image_id"][i] for i in idx], preds["pred_orig"][idx], score, inst,
+                                      category_id=cats if isinstance(cats, int) else 1,
+                                      ann_ids=None if ann is None else [ann[i] for i in idx])
+    if not isinstance(cats, int):
+        for r, i in zip(res, idx, strict=True):
+            r["category_id"] = int(cats[i])
+    return res
 
 
 def _error_breakdown(preds: dict[str, Any], names: Any) -> dict[str, Any]:
@@ -248,6 +255,11 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
         from ..metrics.gt_subsets import gt_from_instances
 
         gt = gt_from_instances(dataset.instances, spec.keypoints, spec.name)  # type: ignore[attr-defined]
+    if gt is not None:  # the results' categories: the file's, not always 1 (metrics.checked.scoring_categories)
+        from ..metrics.checked import scoring_categories
+
+        ann = preds.get("ann_id")
+        gt, preds["category_id"] = scoring_categories(gt, None if ann is None else list(ann))
     m = evaluate_predictions(preds, gt, spec.sigmas, tuple(cfg.eval.pck), nme_pair=spec.nme.get("interocular"),
                              ap_kind="crowdpose" if fmt == "crowdpose" else "coco", keypoint_names=spec.keypoints)
     warn_nonfinite(m, len(preds["image_id"]))

@@ -27,7 +27,7 @@ from ..data.jsonio import load_json
 from ..data.paths import COCO_JSON_FORMATS, GENERATED_FORMATS
 from ..data.types import collate
 from ..errors import AdaAnchorError
-from ..metrics.checked import checked_gt
+from ..metrics.checked import checked_gt, labelled, scoring_categories
 from ..metrics.coco import crowdpose_ap
 from ..metrics.gt_subsets import gt_from_instances, gt_of_images, gt_of_kept
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
@@ -125,6 +125,9 @@ def evaluate_multi(model: nn.Module, strategy: Any, cfg: Any, dataset: Dataset, 
     res = results_by_gamma(model, strategy, dataset, sorted({g, *(GAMMAS if sweep else ())}), device, progress, dropped,
                            flip)
     gt = checked_gt(gt)  # read and checked once for every threshold and the CrowdPose AP, not twice for each
+    # The poses carry no category: the file's one, or its categories pooled (metrics.checked.scoring_categories).
+    gt, cat = scoring_categories(gt)
+    res = {x: labelled(r, int(cat)) for x, r in res.items()}  # type: ignore[arg-type]
     m: dict[str, Any] = dict(multi_person_metrics(gt, res[g], spec.sigmas))
     if dropped.get(g):  # only then: the key would widen every run's eval log
         m["nonfinite_poses"] = dropped[g]

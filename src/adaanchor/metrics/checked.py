@@ -10,6 +10,7 @@ one of these wrappers, those functions return its contents without reading or ch
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,35 @@ def checked_gt(gt: Any) -> CheckedGt:
     return CheckedGt(data, name, str(gt) if isinstance(gt, (str, os.PathLike)) else None)
 
 
+def scoring_categories(gt: Any, ann_ids: Sequence[Any] | None = None) -> tuple[CheckedGt, int | list[int]]:
+    """The category ids an evaluation's own results are scored under, and the ground truth to score them against.
+    (They were all ``category_id`` 1, whatever the file: a single category of another id stopped the evaluation,
+    and people of a second category sharing the keypoint set, AP-10K's species, were all counted as missed.)
+
+    - One category in ``gt``: its id.
+    - Several, and ``ann_ids`` (the results' annotations, a top-down evaluation on the ground-truth boxes) all in
+      ``gt``: each annotation's category, a list in the order of ``ann_ids``; AP is pycocotools' per-category mean.
+    - Several otherwise (a multi-person model or detected boxes: people found, not their category): the first
+      category listed, and the ground truth with its categories pooled into it (class-agnostic AP).
+
+    Returns the checked ground truth (pooled, or ``gt`` as given) and an id or a list of ids."""
+    gt = checked_gt(gt)
+    cats = gt.data["categories"]
+    if len(cats) <= 1:  # none: nothing to label with, and the scorer names what is missing
+        return gt, cats[0]["id"] if cats else 1
+    of_ann = {a.get("id"): a.get("category_id") for a in gt.data["annotations"] if isinstance(a, dict)}
+    if ann_ids is not None and len(ann_ids) and all(a in of_ann for a in ann_ids):
+        return gt, [of_ann[a] for a in ann_ids]
+    first = cats[0]["id"]
+    anns = [{**a, "category_id": first} if isinstance(a, dict) else a for a in gt.data["annotations"]]
+    return CheckedGt({**gt.data, "categories": [cats[0]], "annotations": anns}, gt.name), first
+
+
+def labelled(results: list[dict], category_id: int) -> list[dict]:
+    """``results`` under ``category_id`` (copies where it differs)."""
+    return [r if r.get("category_id") == category_id else {**r, "category_id": category_id} for r in results]
+
+
 def checked_results(results: Any, require_score: bool = True) -> CheckedResults:
     """``results`` (a path, a list or a :class:`CheckedResults`) read and checked once."""
     if isinstance(results, CheckedResults) and (results.with_score or not require_score):
@@ -61,4 +91,4 @@ def own_results(results: Any) -> bool:
     return isinstance(results, (str, os.PathLike)) or (isinstance(results, CheckedResults) and results.owned)
 
 
-__all__ = ["CheckedGt", "CheckedResults", "checked_gt", "checked_results", "own_results"]
+__all__ = ["CheckedGt", "CheckedResults", "checked_gt", "checked_results", "labelled", "own_results", "scoring_categories"]
