@@ -172,7 +172,10 @@ def cmd_synth(a: argparse.Namespace) -> int:
 
 def cmd_score(a: argparse.Namespace) -> int:
     from ..metrics.score import format_scores, score
+    from .outputs import check_distinct_outputs
 
+    check_distinct_outputs({"--json": a.json}, {"the ground truth": a.gt, "the results file": a.results,
+                                                "the head boxes file": a.headboxes, "the spec": a.spec})
     res = score(a.gt, a.results, a.metric, fmt=a.fmt, spec=a.spec, headboxes=a.headboxes)
     print(format_scores(res))
     _write_json(res, a.json)

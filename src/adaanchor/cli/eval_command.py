@@ -19,12 +19,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from ..metrics.coco import write_results
     from ..models.precision import check_precision, with_precision
     from ..predict.backends import resolve_device
-    from .outputs import check_eval_outputs
+    from .outputs import check_distinct_outputs, check_eval_outputs
 
     check_eval_outputs(a.predictions, a.plot)  # before the evaluation: a photo was overwritten, a bad --plot failed after
     ckpt, overrides = _split_ckpt(a.overrides)
     # need_weights: random weights' scores, exit 0, were no evaluation; predict and export refuse them too
     cfg, ckpt_path = resolve_run(a.target, ckpt, overrides, need_weights=True)
+    check_distinct_outputs({"--json": a.json, "--predictions": a.predictions, "--plot": a.plot},
+                           eval_inputs(cfg, a.target, ckpt_path, run_dir_of(a.target)))
     device = resolve_device(a.device)
     if a.plot and is_multi_person(cfg):  # before the model loads
         raise AdaAnchorError(f"--plot draws a top-down run's errors by keypoint type; {a.target} is a multi-person run "
@@ -63,6 +65,28 @@ def cmd_eval(a: argparse.Namespace) -> int:
         print(f"wrote {plot_eval(m, preds, a.plot, f'{a.target}: {cfg.strategy.name}')}")
     _write_json({**m, "flip_test": flip}, a.json)
     return 0
+
+
+def eval_inputs(cfg: Any, target: str, ckpt: Any, run_dir: Any) -> dict[str, Any]:
+    """The files an evaluation reads, by what they are: the checkpoint, the run's records, the data's annotation
+    files (as named in the config: a generated benchmark's own ``train.json`` / ``val.json`` too)."""
+    from pathlib import Path
+
+    from ..data.paths import GENERATED_FORMATS
+
+    files: dict[str, Any] = {"the checkpoint": ckpt, "the config": None if run_dir else target}
+    if run_dir is not None:
+        files.update({f"the run's {name}": Path(run_dir, name)
+                      for name in ("config.yaml", "spec.yaml", "split.json", "config_history.yaml")})
+    data = cfg.data
+    root = Path(str(data.root)).expanduser() if data.get("root") is not None else Path(".")
+    for key in ("train", "val", "detections", "csv"):
+        value = data.get(key)
+        if isinstance(value, str) and value:
+            files[f"data.{key} ({value})"] = Path(value).expanduser() if Path(value).is_absolute() else root / value
+    if str(data.format) in GENERATED_FORMATS:
+        files.update({f"the benchmark's {name}": root / name for name in ("train.json", "val.json", "manifest.json")})
+    return files
 
 
 def format_eval(method: str, m: dict[str, Any]) -> str:

@@ -5,7 +5,10 @@ evaluation."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..errors import AdaAnchorError
 
@@ -49,10 +52,41 @@ def check_plot_path(path: str | None) -> None:
     _check_place(p, "plot")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (a link or another spelling of the same path counts)."""
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
+
+
+def check_distinct_outputs(outputs: Mapping[str, str | None], inputs: Mapping[str, Any]) -> None:
+    """Refuse, before any work, an output (option -> path) that is one of the command's inputs (what -> path) or
+    another output, and an empty output name. ``eval --predictions`` over its ground truth, ``--json`` over the
+    checkpoint or the run's config, ``score --json`` over the results it scored: each was overwritten, exit 0,
+    and the next command failed on the damaged file; ``--json ''`` was ignored without a word."""
+    given = {opt: Path(p) for opt, p in outputs.items() if p is not None}
+    for opt, p in outputs.items():
+        if p is not None and not str(p).strip():
+            raise AdaAnchorError(f"{opt}: an empty file name (leave the option out to write no file)")
+    seen: dict[str, Path] = {}
+    for opt, path in given.items():
+        for what, src in inputs.items():
+            if src is not None and str(src).strip() and _same_file(path, Path(src)):
+                raise AdaAnchorError(f"{opt} {path} is {what}, which this command reads: it would be overwritten; "
+                                     "give another file name")
+        for other, p in seen.items():
+            if _same_file(path, p):
+                raise AdaAnchorError(f"{other} and {opt} name one file, {path}: give each its own")
+        seen[opt] = path
+
+
 def check_eval_outputs(predictions: str | None, plot: str | None) -> None:
     """Both of ``eval``'s checks, before the model loads."""
     check_predictions_path(predictions)
     check_plot_path(plot)
 
 
-__all__ = ["check_eval_outputs", "check_plot_path", "check_predictions_path"]
+__all__ = ["check_distinct_outputs", "check_eval_outputs", "check_plot_path", "check_predictions_path"]
