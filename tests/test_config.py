@@ -589,3 +589,25 @@ def test_occluder_counts_are_refused_by_the_config_as_the_occluder_refuses_them(
     with pytest.raises(AdaAnchorError, match=says):
         build_config("demo", [f"data.occlusion.count={count}"])
     assert build_config("demo", ["data.occlusion.count=[2,2]"]).data.occlusion.count == [2, 2]
+
+
+@pytest.mark.parametrize("override,says", [
+    ("resume=true", "config key 'resume': the value must be a checkpoint path or auto (or null), got True (bool)"),
+    ("resume=1.5", "config key 'resume': the value must be a checkpoint path or auto (or null), got 1.5 (float)"),
+    ("resume=''", "config key 'resume': the value must be a checkpoint path or auto (or null), got ''"),
+    ("model.weights=1", "config key 'model.weights': the value must be timm:NAME or a weights file path (or null)"),
+    ("data.detections=[a]", "config key 'data.detections': the value must be a file path (relative to data.root)"),
+    ("data.csv=true", "config key 'data.csv': the value must be a file path (or null), got True (bool)"),
+    ("data.split.by=bogus", "unknown data.split.by 'bogus'"),
+])
+def test_keys_whose_default_is_null_still_have_a_type(override, says):
+    """``resume=true`` was a TypeError traceback in the checkpoint search, ``data.detections=[a]`` looked for a file
+    named ``['a']``, and ``data.split.by=bogus`` was accepted where the data had its own val file."""
+    with pytest.raises(AdaAnchorError) as e:
+        build_config("demo", [override])
+    assert says in str(e.value)
+
+
+def test_a_path_object_is_a_file_path(tmp_path):
+    cfg = build_config("demo", {"model.weights": tmp_path / "w.pt", "resume": "auto", "data.split.by": "random"})
+    assert str(cfg.model.weights) == str(tmp_path / "w.pt")

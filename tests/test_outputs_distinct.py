@@ -14,6 +14,7 @@ from adaanchor.cli import main
 from adaanchor.config import build_config
 from adaanchor.demo import DEMO_CONFIG
 
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     from adaanchor.engine.train import train

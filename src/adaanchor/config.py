@@ -25,7 +25,7 @@ from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse
 from .configs import config_file, packaged_names
 from .errors import AdaAnchorError
 from .models.backbones import input_multiple, model_defaults, model_ranges
-from .ranges import SEED, Checker, at_least, between, choice, each, flag, positive
+from .ranges import SEED, Checker, Text, at_least, between, choice, each, flag, positive
 from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
 from .strategies.assigners import PRESETS
@@ -105,7 +105,7 @@ TOP_DEFAULTS: dict[str, Any] = {
     "resume": None,  # PATH of a checkpoint, or "auto" (newest in out_dir)
     "overwrite": False,  # a new run (no resume) may replace the checkpoints already in out_dir
 }
-TOP_RANGES: dict[str, Checker] = {"seed": SEED}
+TOP_RANGES: dict[str, Checker] = {"seed": SEED, "resume": Text("a checkpoint path or auto")}
 
 #: Every default. The ``strategy`` and ``model`` sections are derived from the registered classes
 #: (:data:`adaanchor.strategies.STRATEGIES`, :data:`adaanchor.models.backbones.BACKBONES`), the task sections

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -188,6 +189,25 @@ class ListOf:
         return f"{'whole numbers ' if self.item.integer else ''}{self.item.interval()}{order}"
 
 
+@dataclass(frozen=True)
+class Text:
+    """A non-empty string (a file path, ``auto``, ``timm:NAME``): the declaration of a key whose default is null,
+    which therefore has no type to check against. ``resume=true`` was a ``TypeError`` traceback inside the
+    checkpoint search, ``data.detections=[a]`` looked for a file named ``['a']``, ``data.csv=true`` for ``True``."""
+
+    what: str = "a file path"
+
+    def check(self, key: str, value: Any, nullable: bool = False) -> None:
+        if (value is None and nullable) or (isinstance(value, (str, os.PathLike)) and str(value).strip()):
+            return
+        null = " (or null)" if nullable else ""
+        raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}{null}, got {value!r}"
+                             f" ({type(value).__name__})")
+
+    def describe(self) -> str:
+        return self.what
+
+
 def element_error(key: str, index: int, what: str, value: Any) -> AdaAnchorError:
     """The error for an element of a list option that is not of the list's element type (``what``: ``a number``)."""
     return AdaAnchorError(f"config key '{key}': element {index} must be {what}, got {value!r}")
@@ -250,7 +270,7 @@ SEED = between(0, 2**32 - 1)
 #: probabilities.
 PROB = between(0, 1)
 
-Checker = Range | Choice | Choices | Flag | ListOf
+Checker = Range | Choice | Choices | Flag | ListOf | Text
 
 
 #: A default's type -> (the test a value of that option must pass, what it must be): ``config_checks`` checks a
@@ -282,5 +302,5 @@ def check_options(section: str, given: Mapping[str, Any], defaults: Mapping[str,
             ranges[key].check(name, value, nullable=default is None)
 
 
-__all__ = ["Range", "Choice", "Choices", "Flag", "ListOf", "Checker", "positive", "at_least", "between", "choice",
+__all__ = ["Range", "Choice", "Choices", "Flag", "ListOf", "Text", "Checker", "positive", "at_least", "between", "choice",
            "choices", "flag", "each", "element_error", "merge_tables", "check_options", "TYPE_TESTS", "SEED", "PROB"]

@@ -4,7 +4,6 @@ several categories sharing one keypoint set (AP-10K's species), score as the fil
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest

@@ -11,7 +11,7 @@ from ..bench.crowd import CROWD_DEFAULTS
 from ..bench.occlude import OCCLUDER_KINDS
 from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError
-from ..ranges import PROB, SEED, Checker, Range, at_least, between, choice, choices, positive
+from ..ranges import PROB, SEED, Checker, Range, Text, at_least, between, choice, choices, positive
 from .bottomup import BOTTOMUP_AUG
 from .dataset import AUG_DEFAULTS, EXIF_MODES
 from .image_cache import DEFAULT_CACHE_MB
@@ -80,6 +80,9 @@ DATA_RANGES: dict[str, Checker] = {
     "exif": choice(EXIF_MODES),
     "bit_depth": Range(8, 32, integer=True),
     "det_score_thr": Range(),
+    "detections": Text("a file path (relative to data.root)"),
+    "csv": Text(),
+    "split.by": choice(("identity", "random")),
     "cache_mb": at_least(0),  # 0 keeps nothing, as cache_images: false
     "split.val_fraction": between(0, 1, lo_open=True, hi_open=True),
     "split.seed": SEED,

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import unknown_name_error
-from ..ranges import Checker, at_least, between, choice, flag, merge_tables
+from ..ranges import Checker, Text, at_least, between, choice, flag, merge_tables
 from .deconv import FoldConvTranspose2d
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
@@ -208,7 +208,8 @@ def model_defaults() -> dict[str, Any]:
 
 def model_ranges() -> dict[str, Checker]:
     """``model.<key>`` -> range or choice, over every registered backbone."""
-    return merge_tables(BACKBONES, "RANGES", {"backbone": choice(tuple(BACKBONES), kind="backbone")}, "model")
+    return merge_tables(BACKBONES, "RANGES", {"backbone": choice(tuple(BACKBONES), kind="backbone"),
+                                             "weights": Text("timm:NAME or a weights file path")}, "model")
 
 
 def input_multiple(name: str) -> int:
