@@ -318,3 +318,27 @@ def test_score_refuses_a_file_name_that_is_not_a_string(tmp_path, capsys, value)
     _score_error(capsys, ["score", g, res, "--metric", "coco"],
                  f"error: {g} [record images[1] id=2] field 'file_name': expected the image's file name as a string, "
                  f"got {value!r}")
+
+
+def _nested_face_gt() -> dict[str, Any]:
+    return {"images": [{"id": 1, "file_name": "a.png", "width": 10, "height": 10}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "keypoints": [[1, 2, 2]] * 68}],
+            "categories": [{"id": 1, "name": "face"}]}
+
+
+@pytest.mark.parametrize("gt,metric,says", [
+    # a JSON list, and nested keypoints: "cannot tell the keypoint spec of 0- (22-)keypoint annotations"
+    ([1, 2], "nme", "gt.json: expected a COCO-style JSON object with an 'annotations' list, got a JSON list"),
+    (_nested_face_gt(), "nme", "gt.json [record annotations[0]] field 'keypoints': keypoints given as nested lists"),
+    (None, "coco", "a folder, not a COCO-style ground-truth file (metric coco)"),  # was "file not found"
+])
+def test_ground_truth_of_another_shape_is_named_for_what_it_is(tmp_path, capsys, gt, metric, says):
+    res = tmp_path / "res.json"
+    res.write_text("[]")
+    path = tmp_path / "gt.json"
+    if gt is None:
+        path.mkdir()
+    else:
+        path.write_text(json.dumps(gt))
+    assert main(["score", str(path), str(res), "--metric", metric]) == 2
+    assert says in capsys.readouterr().err

@@ -65,7 +65,13 @@ def _infer_spec(gt: Path, fmt: str) -> KeypointSpec:
         return load_spec(name)
     data = load_json(gt)
     anns = data.get("annotations") if isinstance(data, dict) else None
-    kp = anns[0].get("keypoints") if isinstance(anns, list) and anns and isinstance(anns[0], dict) else None
+    if not isinstance(anns, list):  # "cannot tell the keypoint spec of 0-keypoint annotations" said nothing of this
+        raise DataError(gt, "expected a COCO-style JSON object with an 'annotations' list"
+                        + (f", got a JSON {type(data).__name__}" if not isinstance(data, dict) else ""))
+    kp = anns[0].get("keypoints") if anns and isinstance(anns[0], dict) else None
+    if isinstance(kp, list) and any(isinstance(v, (list, tuple)) for v in kp):
+        raise DataError(gt, "keypoints given as nested lists; COCO keypoints are one flat list [x1, y1, v1, x2, y2, "
+                        "v2, ...]", record="annotations[0]", field="keypoints")
     return _spec_of_count(gt, len(kp) // 3 if isinstance(kp, list) else 0)
 
 
@@ -126,6 +132,8 @@ def score(
     if metric in ("coco", "crowdpose"):
         if fmt is not None and fmt not in _COCO_FORMATS:
             raise AdaAnchorError(f"metric {metric} needs a COCO-format ground truth, not format '{fmt}'")
+        if gt.is_dir():  # (a folder of .pts files is NME's ground truth) it was read as a file: "file not found"
+            raise DataError(gt, f"a folder, not a COCO-style ground-truth file (metric {metric})")
         # Options these metrics do not read were silently dropped: --headboxes gave the same AP as without it.
         if headboxes is not None:
             raise AdaAnchorError(f"headboxes are MPII head boxes for metric pckh; metric {metric} does not read them")
