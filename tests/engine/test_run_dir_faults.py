@@ -623,3 +623,15 @@ def test_a_run_written_before_the_flip_rules_is_compared_as_it_behaved():
     changes = config_changes(old, new)
     assert changes == {"eval.flip_offsets": ("mean", "weighted")} and scored_otherwise(changes) == ["eval.flip_offsets"]
     assert config_changes(old, {"eval": {"flip_test": True, "flip_offsets": "mean", "flip_conf": "mean"}}) == {}
+
+
+def test_a_folder_where_an_image_goes_is_named_a_folder_before_training(tmp_path):
+    """``data stats`` said "a folder, not an image file" and ``train`` "image file not found"."""
+    root = tmp_path / "data"
+    _coco(root, ["a.png", "b.png", "dir.png"], present=["a.png", "b.png"])
+    (root / "img" / "dir.png").mkdir()
+    with pytest.raises(AdaAnchorError) as e:
+        train(build_config(None, _coco_overrides(root, tmp_path / "r1")))
+    assert _one_line(e) == (f"{root / 'img' / 'dir.png'} [record image_id 3]: a folder, not an image file (1 of 3 train "
+                            "image paths are no image files: 1 folders or other non-files, 0 missing; "
+                            "data.skip_invalid=true skips them)")

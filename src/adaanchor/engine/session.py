@@ -165,11 +165,20 @@ def check_images(ds: Any, split: str) -> None:
         return
     paths = {i.image_path for i in ds.instances}
     missing = sorted(p for p in paths if not Path(p).is_file())
-    if missing:
-        first = next(i for i in ds.instances if i.image_path == missing[0])
+    if not missing:
+        return
+    first = next(i for i in ds.instances if i.image_path == missing[0])
+    gone = [p for p in missing if not Path(p).exists()]
+    if len(gone) == len(missing):
         raise DataError(missing[0], f"image file not found ({len(missing)} of {len(paths)} {split} images are "
                         "missing: the data moved? give data.root=... or data.images=..., or data.skip_invalid=true "
                         "to skip them)", record=f"image_id {first.image_id}")
+    # A folder or a pipe where an image goes was "image file not found" here and "a folder" in data stats.
+    what = "a folder, not an image file" if Path(missing[0]).is_dir() else \
+        "image file not found" if not Path(missing[0]).exists() else "not a regular file (a pipe or a device)"
+    raise DataError(missing[0], f"{what} ({len(missing)} of {len(paths)} {split} image paths are no image files: "
+                    f"{len(missing) - len(gone)} folders or other non-files, {len(gone)} missing; "
+                    "data.skip_invalid=true skips them)", record=f"image_id {first.image_id}")
 
 
 def describe_dataset(ds: Any) -> str:
