@@ -19,7 +19,7 @@ from torch import nn
 from .anchors_draw import grid_to_image, grid_to_view, render_prediction
 from .data.dataset import read_image
 from .data.readers import is_int_id
-from .errors import AdaAnchorError, DataError, unknown_name_error
+from .errors import AdaAnchorError, DataError, check_stop, unknown_name_error
 from .predict.boxes import Boxes
 from .predict.crops import fit_image_affine  # (the crop of TopDownDataset(crop="image")), re-exported
 from .predict.images import check_orientation, orientation_notes
@@ -86,6 +86,7 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     written: list[Path] = []
     try:
         for item in images:
+            check_stop()  # a SIGTERM whose exception a finalizer swallowed (adaanchor.errors.check_stop)
             if isinstance(item, tuple):  # (image array, name stem, title[, frame index]): a video frame
                 img, stem, title, *index = item
                 key: Path | int | None = index[0] if index else None

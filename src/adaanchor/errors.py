@@ -48,3 +48,25 @@ def write_failure(e: OSError) -> str:
     if isinstance(e, (FileExistsError, NotADirectoryError)):
         return "a parent of it is a file, not a folder"
     return e.strerror or str(e)
+
+
+class Terminated(BaseException):
+    """A SIGTERM, raised in the main thread by :func:`adaanchor.cli.sigterm.sigterm_unwinds` (a BaseException, as
+    KeyboardInterrupt: ``except Exception`` in the code it unwinds through does not swallow it)."""
+
+
+_STOP = {"requested": False}  # a SIGTERM arrived under sigterm_unwinds
+
+
+def request_stop(requested: bool = True) -> None:
+    """Note (or clear) that a SIGTERM asked the command to stop (:mod:`adaanchor.cli.sigterm`)."""
+    _STOP["requested"] = bool(requested)
+
+
+def check_stop() -> None:
+    """Raise :class:`Terminated` if a SIGTERM asked to stop: called once per item by the long loops (viz's images, the
+    evaluation's batches). The handler raises where the signal lands, and where that is a finalizer or a weakref
+    callback Python prints "Exception ignored" and goes on: ``viz`` then drew all of a 1,500-frame video and exited 0."""
+    if _STOP["requested"]:
+        raise Terminated
+
