@@ -38,6 +38,7 @@ from .transforms import (
 )
 from .truncation import Truncation
 from .types import to_tensor_image
+from .wide_colour import read_sixteen_bit_colour, sixteen_bit_colour
 
 AUG_DEFAULTS: dict[str, Any] = {
     "flip": 0.5,  # probability of a horizontal flip (labels swapped with the spec's flip pairs)
@@ -100,11 +101,14 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
             with Image.open(p) as im:
                 if info is not None and "pages" in info and p.suffix.lower() in STACK_SUFFIXES:
                     info["pages"] = int(getattr(im, "n_frames", 1) or 1)
+                wide = sixteen_bit_colour(im)  # Pillow would keep the high byte of each value (data/wide_colour.py)
                 im.load()
                 orientation = int(im.getexif().get(0x0112, 1) or 1)
-                if exif == "apply" and orientation != 1:
-                    im = ImageOps.exif_transpose(im)
-                pixels = pil_pixels(im, what="")
+                pixels = read_sixteen_bit_colour(p, orientation if exif == "apply" else 1) if wide else None
+                if pixels is None:
+                    if exif == "apply" and orientation != 1:
+                        im = ImageOps.exif_transpose(im)
+                    pixels = pil_pixels(im, what="")
     except (ImageTypeError, ImageValueError) as e:  # decoded, but the pixels have no reading
         raise DataError(p, str(e)) from None
     except Image.DecompressionBombError as e:
