@@ -35,12 +35,21 @@ def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any
                 f"loaded{what}; only tensors and plain containers are accepted"
             ) from None
         raise AdaAnchorError(f"{p}: not a readable checkpoint (corrupt or not a PyTorch file: "
-                             f"{first_line(e)})") from None
+                             f"{_unpickling_cause(text)})") from None
     except MemoryError:
         raise
     except Exception as e:  # zip errors, truncation (OSError/EOFError/RuntimeError), junk bytes (KeyError) ...
         raise AdaAnchorError(f"{p}: not a readable checkpoint (truncated, corrupt or not a PyTorch file: "
                              f"{first_line(e)})") from None
+
+
+def _unpickling_cause(text: str) -> str:
+    """What torch's unpickler found wrong (``Unsupported operand 110``), without its advice to load with
+    ``weights_only=False``: false for a file that is no checkpoint at all (a PNG, junk), not something the command
+    line can do, and a way to run a stranger's code."""
+    after = text.split("WeightsUnpickler error:", 1)
+    lines = [ln.strip() for ln in (after[1] if len(after) == 2 else "").splitlines() if ln.strip()]
+    return f"UnpicklingError: {lines[0]}" if lines else "UnpicklingError"
 
 
 def first_line(e: BaseException) -> str:

@@ -76,6 +76,8 @@ def test_missing_truncated_and_junk_files(tmp_path):
         with pytest.raises(AdaAnchorError, match="not a readable checkpoint") as e:
             safe_load(p)
         assert str(p) in str(e.value) and "\n" not in str(e.value)
+        # torch's advice to load with weights_only=False: false for junk, and a way to run a stranger's code
+        assert "weights_only" not in str(e.value), str(e.value)
 
 
 def test_atomic_save_leaves_the_old_file_when_writing_fails(tmp_path):
