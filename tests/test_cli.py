@@ -275,3 +275,20 @@ def test_a_global_batch_the_processes_do_not_divide_is_said_once():
         with pytest.raises(AdaAnchorError, match=r"train.batch_size=7 \(the global batch\) is not divisible") as e:
             ResumableBatchSampler(10, 7, 0, rank=rank, world=2)
         assert getattr(e.value, "same_on_every_rank", False)
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["predict", "RUN", "a.png", "--fromat", "csv"], "adaanchor predict: error: unrecognized arguments: --fromat csv (did you mean --format?)"),
+    (["predict", "RUN", "a.png", "--save_video"], "(did you mean --save-video?)"),
+    (["predict", "RUN", "a.png", "--format", "csv", "slp"], "(--format takes one value: give several comma-separated, --format csv,slp, or repeat the option)"),
+    (["predict", "RUN", "a.png", "--quiet", "b.png"], "unrecognized arguments: b.png (inputs go before the options)"),
+    (["train", "demo", "--out", "runs/x"], "adaanchor train: error: unrecognized arguments: --out runs/x (train writes to out_dir=PATH, a config key)"),
+    (["data", "stats", "--bogus"], "adaanchor data stats: error: unrecognized arguments: --bogus"),
+])
+def test_an_unknown_option_is_said_with_its_commands_usage_and_a_hint(capsys, argv, says):
+    """The whole program's usage came with it (``usage: adaanchor [-h] [--version] {demo,train,...}``), no hint."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and says in err, err
+    assert f"usage: adaanchor {' '.join(argv[:2] if argv[0] == 'data' else argv[:1])}" in err
