@@ -166,7 +166,8 @@ def test_numeric_options_out_of_range_are_usage_errors(argv, message, capsys):
 ])
 def test_overrides_may_follow_the_options(argv, attr, expected):
     """argparse ends a positional list at the first option; key=value items after the options join the list."""
-    from adaanchor.cli import _parse, build_parser
+    from adaanchor.cli import build_parser
+    from adaanchor.cli.parsing import parse_command_line as _parse
 
     assert getattr(_parse(build_parser(), argv), attr) == expected
 
@@ -177,7 +178,8 @@ def test_overrides_may_follow_the_options(argv, attr, expected):
     (["predict", "RUN", "x.png", "--out", "o", "y.png"], "y.png"),  # a source after the options: not an override
 ])
 def test_other_items_after_the_options_are_usage_errors(argv, rest, capsys):
-    from adaanchor.cli import _parse, build_parser
+    from adaanchor.cli import build_parser
+    from adaanchor.cli.parsing import parse_command_line as _parse
 
     with pytest.raises(SystemExit) as e:
         _parse(build_parser(), argv)
