@@ -73,6 +73,12 @@ def guarded(frames: Iterator[Any], path: Path, skipped: list[str] | None) -> Ite
         skipped.append(str(e) if str(e).startswith(f"{path}:") else f"{path}: {e}")
 
 
+#: Keys of the training alone, which viz and predict would take as a run's config override and ignore.
+TRAINING_ONLY = {"out_dir": "out_dir is where a training writes its run; give the output folder as --out DIR",
+                 "resume": "resume is a training's option; give a checkpoint as ckpt=PATH",
+                 "overwrite": "overwrite is a training's option; viz and predict replace their own outputs in --out"}
+
+
 def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[str]]:
     """Split the ``viz`` and ``predict`` positionals into image paths, ``ckpt=PATH`` and ``key=value`` overrides: an
     item whose text before its first ``=`` is a dotted key (:func:`~adaanchor.config_overrides.is_override`) and that
@@ -84,6 +90,9 @@ def split_image_args(items: Sequence[str]) -> tuple[list[str], str | None, list[
         if is_override(it) and not Path(it).exists():  # a folder named a=b is a source too
             if it.startswith("ckpt="):
                 ckpt = it.split("=", 1)[1]
+            elif it.split("=", 1)[0] in TRAINING_ONLY:
+                # predict wrote to --out's default "predictions" and took out_dir=preds for a key of the run's config
+                raise AdaAnchorError(f"{it}: {TRAINING_ONLY[it.split('=', 1)[0]]}")
             else:
                 overrides.append(it)
         else:

@@ -425,3 +425,25 @@ def test_save_video_with_images_only_says_so(pred_runs, val_images, tmp_path, ca
     """--save-video labels videos; with images alone it was ignored without a word."""
     assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), "--out", str(tmp_path / "o"), "--save-video") == 0
     assert "note: --save-video labels videos: no input is a video (the images get overlay PNGs)" in capsys.readouterr().err
+
+
+def test_a_second_run_into_one_out_folder_is_noted(pred_runs, val_images, tmp_path, capsys):
+    """A second predict into the same --out replaced predictions.json and left the first run's overlays beside its
+    own, without a word."""
+    out = tmp_path / "o"
+    assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), str(val_images[1]), "--out", str(out)) == 0
+    assert "already holds" not in capsys.readouterr().err
+    assert _predict(str(pred_runs["adaanchor"]), str(val_images[2]), "--out", str(out)) == 0
+    err = capsys.readouterr().err
+    assert (f"note: {out} already holds the outputs of an earlier predict (predictions.csv, predictions.json, 2 overlay "
+            "PNG(s)): files of the same names are replaced, the others stay") in err
+
+
+@pytest.mark.parametrize("key", ["out_dir", "resume"])
+def test_a_training_key_after_the_sources_is_refused(pred_runs, val_images, tmp_path, capsys, key):
+    """``predict RUN imgs out_dir=preds`` wrote into ./predictions: out_dir is a key of the run's config."""
+    assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), f"{key}={tmp_path / 'x'}") == 2
+    assert f"{key} is" in capsys.readouterr().err and not (tmp_path / "x").exists()
+    assert main(["viz", str(pred_runs["adaanchor"]), str(val_images[0]), "--out", str(tmp_path / "v"),
+                 f"{key}={tmp_path / 'x'}"]) == 2
+    assert not (tmp_path / "v").exists()

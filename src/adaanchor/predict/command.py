@@ -19,6 +19,7 @@ from ..errors import AdaAnchorError
 from .boxes import Boxes, load_detections
 from .image_ids import check_box_ids, image_ids
 from .images import check_orientation, orientation_notes
+from .out_folder import earlier_outputs, make_folders
 from .overlay import draw_prediction, save_png
 from .predictor import Predictor
 from .sleap_writers import stored_frame_notes
@@ -114,9 +115,10 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                      "instances per image")
     if save_video and all(s.kind == "image" for s in srcs):  # it was ignored without a word
         notes.append("--save-video labels videos: no input is a video (the images get overlay PNGs)")
+    notes += earlier_outputs(out)
     for line in notes:  # after the refusals: a note about detections a refused run never reads misleads
         print(f"note: {line}", file=sys.stderr)
-    made = _make_folders(out, overlays and any(s.kind == "image" for s in srcs))
+    made = make_folders(out, overlays and any(s.kind == "image" for s in srcs))
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
                float(min_score))
@@ -147,19 +149,6 @@ def _checked_options(formats: list[str] | None, orientation: str, min_score: flo
     if path.exists() and not path.is_dir():
         raise AdaAnchorError(f"{path}: exists and is not a folder")
     return fmts, path
-
-
-def _make_folders(out: Path, overlays: bool) -> list[Path]:
-    """Create ``out`` (and ``out/overlays`` with ``overlays``); returns the folders that did not exist before, so
-    that a run which reads no frame can remove them again."""
-    made = [d for d in (out, out / "overlays") if not d.exists()]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        if overlays:
-            (out / "overlays").mkdir(exist_ok=True)
-    except OSError as e:
-        raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
-    return made
 
 
 def _nothing_to_predict(skipped: list[Skip]) -> AdaAnchorError:

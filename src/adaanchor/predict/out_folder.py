@@ -1,0 +1,45 @@
+"""``predict``'s output folder: made (and removed again when nothing could be read), and a note when it holds an
+earlier run's outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import AdaAnchorError
+
+#: What predict writes into --out (and overlays/): the files an earlier run may have left there.
+_OUTPUT_SUFFIXES = (".json", ".csv", ".slp", ".nwb", ".mp4")
+
+
+def earlier_outputs(out: Path) -> list[str]:
+    """A note when ``out`` holds files a predict writes (from an earlier run): this run replaces those of the same
+    names and leaves the others, so that the folder mixes two runs' overlays and files (said nowhere before)."""
+    if not out.is_dir():
+        return []
+    try:
+        files = [p.name for p in out.iterdir() if p.is_file() and p.suffix.lower() in _OUTPUT_SUFFIXES]
+        pngs = sum(1 for p in (out / "overlays").glob("*.png")) if (out / "overlays").is_dir() else 0
+    except OSError:
+        return []
+    if not files and not pngs:
+        return []
+    held = ", ".join(sorted(files)[:3]) + (", ..." if len(files) > 3 else "")
+    held += (", " if files else "") + (f"{pngs} overlay PNG(s)" if pngs else "")
+    return [f"{out} already holds the outputs of an earlier predict ({held}): files of the same names are replaced, "
+            "the others stay; give a new --out to keep the runs apart"]
+
+
+def make_folders(out: Path, overlays: bool) -> list[Path]:
+    """Create ``out`` (and ``out/overlays`` with ``overlays``); returns the folders that did not exist before, so
+    that a run which reads no frame can remove them again."""
+    made = [d for d in (out, out / "overlays") if not d.exists()]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if overlays:
+            (out / "overlays").mkdir(exist_ok=True)
+    except OSError as e:
+        raise AdaAnchorError(f"{out}: cannot create the output folder ({e.strerror or e})") from None
+    return made
+
+
+__all__ = ["earlier_outputs", "make_folders"]
