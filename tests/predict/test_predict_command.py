@@ -447,3 +447,17 @@ def test_a_training_key_after_the_sources_is_refused(pred_runs, val_images, tmp_
     assert main(["viz", str(pred_runs["adaanchor"]), str(val_images[0]), "--out", str(tmp_path / "v"),
                  f"{key}={tmp_path / 'x'}"]) == 2
     assert not (tmp_path / "v").exists()
+
+
+def test_the_run_and_an_input_swapped_are_named(pred_runs, val_images, tmp_path, capsys):
+    """``predict imgs RUN`` said "RUN: folder holds no image or video file", ``viz imgs RUN`` "not a run directory",
+    and an exported .onnx in the run's place "config file is 2064920 bytes, more than ..."."""
+    run, imgs = pred_runs["adaanchor"], val_images[0].parent
+    assert _predict(str(imgs), str(run)) == 2
+    assert f"error: {run} is a run directory, not an input: the run goes first" in capsys.readouterr().err
+    assert main(["viz", str(imgs), str(run), "--out", str(tmp_path / "v")]) == 2
+    assert "it holds images or videos, an input; the first argument is the run" in capsys.readouterr().err
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x07" * 10)
+    assert _predict(str(onnx), str(imgs)) == 2
+    assert f"error: {onnx}: an exported ONNX file, not a run" in capsys.readouterr().err

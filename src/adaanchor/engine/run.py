@@ -148,6 +148,9 @@ def _refuse_media_file(path: Path) -> None:
     as a config file: 'not UTF-8 text (invalid start byte at byte 0)'."""
     from ..data.media_suffixes import media_kind
 
+    if path.suffix.lower() == ".onnx":  # read as a config: "config file is 2064920 bytes, more than ..."
+        raise AdaAnchorError(f"{path}: an exported ONNX file, not a run: the first argument is the run directory "
+                             "(predict takes the file as --onnx FILE)")
     kind = media_kind(path)
     if kind:
         raise AdaAnchorError(f"{path}: {'an' if kind == 'image' else 'a'} {kind} file, not a run: the first argument is the run, a run directory (or a "
@@ -157,12 +160,17 @@ def _refuse_media_file(path: Path) -> None:
 def _runs_near(folder: Path) -> str:
     """Where the run is when ``folder`` is not one: its parent (a run's ``checkpoints/`` given), or its subfolders
     (``adaanchor demo --out runs/demo`` writes one run per method under it)."""
+    from ..data.media_suffixes import media_kind
+
     if (folder.parent / "config.yaml").is_file():
         return f": the run is its parent, {folder.parent}"
     try:
         runs = sorted(d.name for d in folder.iterdir() if (d / "config.yaml").is_file())
+        media = not runs and any(media_kind(f) for f in folder.iterdir())
     except OSError:
         return ""
+    if media:  # `predict imgs RUN`: the inputs given first
+        return ": it holds images or videos, an input; the first argument is the run, then the inputs"
     if not runs:
         return ""
     more = f" and {len(runs) - 5} more" if len(runs) > 5 else ""

@@ -99,6 +99,10 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append, orientation)
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
     if not srcs:  # before the model is loaded or a folder made
+        runs = [s for s in sources if Path(s).is_dir() and (Path(s) / "config.yaml").is_file()]
+        if runs:  # `predict imgs RUN`: "runs/mouse: folder holds no image or video file"
+            raise AdaAnchorError(f"{runs[0]} is a run directory, not an input: the run goes first (adaanchor predict "
+                                 f"RUN SOURCE ...), and {run} is given as the run")
         raise _nothing_to_predict(skipped)
     notes: list[str] = []
     dets = load_detections(boxes, notes=notes) if boxes else None
