@@ -611,3 +611,16 @@ def test_keys_whose_default_is_null_still_have_a_type(override, says):
 def test_a_path_object_is_a_file_path(tmp_path):
     cfg = build_config("demo", {"model.weights": tmp_path / "w.pt", "resume": "auto", "data.split.by": "random"})
     assert str(cfg.model.weights) == str(tmp_path / "w.pt")
+
+
+@pytest.mark.parametrize("text,value", [("1:30", "1:30"), ("190:20:30.15", "190:20:30.15"), ("12", 12), ("1e-3", 0.001)])
+def test_yaml_reads_base_60_as_text_as_yaml_1_2_does(text, value):
+    """YAML 1.1 read ``1:30`` as the number 90: ``train.epochs=1:30`` trained 90 epochs without a word."""
+    from adaanchor.safe_yaml import load_yaml_text
+
+    assert load_yaml_text(f"k: {text}") == {"k": value}
+
+
+def test_a_base_60_override_is_a_type_error():
+    with pytest.raises(AdaAnchorError, match=r"config key 'train.epochs' must be int, got '1:30' \(str\)"):
+        build_config("demo", ["train.epochs=1:30"])

@@ -23,8 +23,15 @@ class YamlFault(Exception):
 
 
 class _ConfigLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses duplicate keys and reads ``1e-3`` as a float, as YAML 1.2 does (1.1
-    needs a dot and a signed exponent: ``1.0e-3``)."""
+    """``yaml.SafeLoader`` that refuses duplicate keys and reads ``1e-3`` as a float and ``1:30`` as text, as YAML 1.2
+    does (1.1 needs a dot and a signed exponent, ``1.0e-3``, and reads ``1:30`` as the base-60 number 90:
+    ``train.epochs=1:30`` trained 90 epochs without a word)."""
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        return self.construct_scalar(node) if ":" in str(node.value) else super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        return self.construct_scalar(node) if ":" in str(node.value) else super().construct_yaml_float(node)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
@@ -44,6 +51,8 @@ class _ConfigLoader(yaml.SafeLoader):
 
 _FLOAT_WITHOUT_DOT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$")
 _ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_WITHOUT_DOT, list("-+0123456789"))
+_ConfigLoader.add_constructor("tag:yaml.org,2002:int", _ConfigLoader.construct_yaml_int)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:float", _ConfigLoader.construct_yaml_float)
 
 
 class _ConfigDumper(yaml.SafeDumper):
