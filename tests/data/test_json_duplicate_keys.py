@@ -20,9 +20,8 @@ def test_a_key_given_twice_is_refused(tmp_path):
     assert load_json(p)["f"] == {"b": 2}  # one key per object, repeated across objects, is fine
 
 
-def test_score_refuses_a_results_record_with_two_image_ids(tmp_path, capsys):
-    gt = tmp_path / "gt.json"
-    gt.write_text('{"images": [], "annotations": [], "categories": [{"id": 1, "name": "person"}]}')
+def test_score_refuses_a_results_record_with_two_image_ids(tiny_bench, tmp_path, capsys):
+    gt = tiny_bench / "val.json"
     res = tmp_path / "res.json"
     res.write_text('[{"image_id": 1, "image_id": 2, "category_id": 1, "keypoints": [], "score": 1}]')
     assert main(["score", str(gt), str(res), "--metric", "coco"]) == 2
