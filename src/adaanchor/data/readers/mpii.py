@@ -107,15 +107,39 @@ def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, 
             col.fail(f"head box must be finite with a positive diagonal, got {hb.tolist()}", record=rec,
                      field="headbox")
             return None
+        if _implausible_head(col, rec, xy, vis, head_size_from_box(hb), "headbox"):
+            return None
         return head_size_from_box(hb), "headbox", hb.tolist()
     if head_size is not None:
         size = finite_number(head_size)
         if size is None or size <= 0:
             col.fail(f"expected a positive number, got {head_size!r}", record=rec, field="head_size")
             return None
+        if _implausible_head(col, rec, xy, vis, size, "head_size"):
+            return None
         return size, "record", None
     seg = head_size_from_segment(xy, vis, spec)
     return (seg, "head_segment", None) if seg is not None else (None, None, None)
+
+
+#: The largest head size (PCKh's normaliser) as a multiple of the extent of the person's labelled keypoints: a head is
+#: a fraction of the body (about 0.2 of a standing person's height), so ten times it is no head of this person.
+MAX_HEAD_TO_BODY = 10.0
+
+
+def _implausible_head(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, size: float, field: str) -> bool:
+    """Record a failure for a head size beyond :data:`MAX_HEAD_TO_BODY` times the diagonal of the person's labelled
+    keypoints (two or more): a head box ``[1, 1, 1e308, 1e308]`` made every keypoint a hit, and PCKh@0.5 rose from
+    62.65 to 68.67 without a word."""
+    lab = np.asarray(xy, np.float64)[np.asarray(vis) > 0]
+    if len(lab) < 2:
+        return False
+    extent = float(np.hypot(*np.ptp(lab, axis=0)))
+    if extent <= 0 or size <= MAX_HEAD_TO_BODY * extent:
+        return False
+    col.fail(f"head size {size:.4g} px is more than {MAX_HEAD_TO_BODY:g} times the extent of the person's labelled "
+             f"keypoints ({extent:.4g} px): not this person's head", record=rec, field=field)
+    return True
 
 
 def head_extra(head: tuple[float | None, str | None, list[float] | None], off: float) -> dict[str, Any]:
