@@ -300,3 +300,25 @@ def test_a_labelled_variable_frame_rate_video_keeps_its_sources_frame_times(pred
     with av.open(str(tmp_path / "o" / "vfr_labeled.mp4")) as c:
         got = [float(f.time) for f in c.decode(video=0)]
     np.testing.assert_allclose(got, np.array(times) / 1000.0, atol=1e-3)
+
+
+def test_a_cut_fast_start_mp4_says_the_total_loss_first(tmp_path):
+    """An H.264 .mp4 written with its index first (``movflags=faststart``) cut in half: some frames do not decode and
+    more were never read; the message gave the two counts (3 and 12 listed / 6 read), read as 3 lost of 9."""
+    import av
+
+    path = tmp_path / "v.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("libx264", rate=FPS)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        rng = np.random.default_rng(0)
+        for _ in range(12):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), format="rgb24")))
+        c.mux(s.encode())
+    cut = tmp_path / "half.mp4"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    frames, skips = _read(cut)
+    assert len(skips) == 1
+    reason = skips[0].reason
+    assert "could not be decoded" in reason and "the container lists 12 frames" in reason  # both kinds of loss
+    assert reason.startswith(f"{12 - len(frames)} of the 12 frames the container lists are missing ({len(frames)} read); ")

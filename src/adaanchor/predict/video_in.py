@@ -226,10 +226,14 @@ def _losses(container: Any, stream: Any, clock: FrameClock, n: int, demuxed: int
     if n == 0:
         return None
     found = []
+    listed = int(stream.frames or 0)
+    if clock.lost and listed > demuxed and padded != 0:  # (0: a count the file cannot hold)
+        # Both kinds of loss: the total first, as either count alone was read as the loss (3 frames that could not be
+        # decoded said, 9 of the 12 missing).
+        found.append(f"{listed - n} of the {listed} frames the container lists are missing ({n} read)")
     if clock.lost:
         found.append(f"{clock.lost} frame(s) could not be decoded, the first of them frame {clock.first_lost}, and "
                      f"the other {n} keep their indices")
-    listed = int(stream.frames or 0)
     if listed > demuxed:
         found.append(f"the container lists {listed} frames and {demuxed} could be read, so frame indices after the "
                      "damage may be off" + ("" if padded != 0 else " (more frames than the file's size can hold at the "
