@@ -141,3 +141,15 @@ def test_prefetch_is_bounded_ordered_and_raises():
     import threading
 
     assert not any(t.name == "adaanchor-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_hidden_files_in_a_folder_are_passed_over(tmp_path, val_images):
+    """macOS's ``._A.PNG`` metadata beside each image was an input that could not be read (exit 3)."""
+    import shutil
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    shutil.copy(val_images[0], folder / "A.png")
+    (folder / "._A.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    srcs, skips = expand_sources([str(folder)])
+    assert [s.path.name for s in srcs] == ["A.png"] and skips == []

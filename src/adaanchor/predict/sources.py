@@ -107,7 +107,9 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
             add(p)
         elif p.is_dir():
             try:
-                media = sorted(q for q in p.iterdir() if q.suffix.lower() in MEDIA_SUFFIXES)
+                # Hidden files are passed over, as a glob's * does: macOS writes "._A.PNG" metadata beside each
+                # image on other file systems, and each was a skipped input (exit 3).
+                media = sorted(q for q in p.iterdir() if q.suffix.lower() in MEDIA_SUFFIXES and not q.name.startswith("."))
             except OSError as e:
                 skips.append(Skip(str(p), f"cannot list the folder ({e.strerror or e})"))
                 continue
