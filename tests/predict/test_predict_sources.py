@@ -153,3 +153,13 @@ def test_hidden_files_in_a_folder_are_passed_over(tmp_path, val_images):
     (folder / "._A.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     srcs, skips = expand_sources([str(folder)])
     assert [s.path.name for s in srcs] == ["A.png"] and skips == []
+
+
+def test_the_predictor_names_a_video_given_as_an_image(pred_runs, val_video):
+    """``Predictor.predict("clip.mp4")`` said "cannot decode image (UnidentifiedImageError ...)"."""
+    from adaanchor.predict import Predictor
+
+    pred = Predictor.from_run(pred_runs["adaanchor"], device="cpu")
+    with pytest.raises(AdaAnchorError, match=r"clip.mp4: a video file, and the predictor takes images: read its frames "
+                       r"with adaanchor.predict.sources.read_video\(path\)"):
+        pred.predict(str(val_video))

@@ -122,6 +122,12 @@ def read_any(image: Any, what: str = "image", orientation: str = "displayed", bi
     tag is turned as the tag says (an array has no tag). ``bit_depth``: see :func:`adaanchor.data.pixels.rgb8`. A
     multi-frame file (a TIFF stack) is refused: it is not one image."""
     if isinstance(image, (str, os.PathLike)):
+        from ..data.media_suffixes import media_kind
+
+        if media_kind(image) == "video" and Path(image).is_file():  # "cannot decode image (UnidentifiedImageError)"
+            raise AdaAnchorError(f"{image}: a video file, and the predictor takes images: read its frames with "
+                                 "adaanchor.predict.sources.read_video(path) and give them to predict_stream, or run "
+                                 "adaanchor predict on it")
         pages = page_count(image)
         if pages > 1:  # its first page alone was predicted, without a word
             raise AdaAnchorError(f"{image}: an image stack of {pages} pages, and the predictor takes one image per "
