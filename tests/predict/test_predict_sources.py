@@ -163,3 +163,19 @@ def test_the_predictor_names_a_video_given_as_an_image(pred_runs, val_video):
     with pytest.raises(AdaAnchorError, match=r"clip.mp4: a video file, and the predictor takes images: read its frames "
                        r"with adaanchor.predict.sources.read_video\(path\)"):
         pred.predict(str(val_video))
+
+
+def test_a_run_folder_that_cannot_take_the_graph_points_to_onnx_file(pred_runs, tmp_path):
+    """A read-only run folder: "cannot write the ONNX file (Read-only file system)", nothing on what to do. (Tested
+    with a file in the way of RUN/export: root may write a read-only folder.)"""
+    import shutil
+
+    from adaanchor.predict import Predictor
+
+    run = shutil.copytree(pred_runs["adaanchor"], tmp_path / "run", ignore=shutil.ignore_patterns("export"))
+    (run / "export").write_text("in the way")
+    with pytest.raises(AdaAnchorError, match=r"cannot write the ONNX file \(.*\); the onnx backend writes the run's "
+                       r"graph there once: give another place with --onnx FILE"):
+        Predictor.from_run(run, device="cpu", backend="onnx")
+    pred = Predictor.from_run(run, device="cpu", backend="onnx", onnx_path=tmp_path / "m.onnx")
+    assert (tmp_path / "m.onnx").is_file() and "backend='onnx'" in repr(pred)

@@ -174,7 +174,14 @@ def exported_onnx(model: nn.Module, strategy: Any, cfg: Any, target: Path, ckpt_
     named = onnx_path is not None
     path = Path(onnx_path) if named else default_onnx_path(target, ckpt_path, cfg.model.weights)
     if not (named and path.is_file()):
-        ensure_onnx(model, strategy, input_size, path, source, keypoints, spatial_multiple, step, str(cfg.task))
+        try:
+            ensure_onnx(model, strategy, input_size, path, source, keypoints, spatial_multiple, step, str(cfg.task))
+        except AdaAnchorError as e:
+            if named or "cannot write the ONNX file" not in str(e):
+                raise
+            # A run folder that cannot be written (read-only, another user's): the file can be put elsewhere.
+            raise AdaAnchorError(f"{e}; the onnx backend writes the run's graph there once: give another place with "
+                                 "--onnx FILE (Predictor.from_run(..., onnx_path=FILE))") from None
     return path, digest
 
 
