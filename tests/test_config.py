@@ -624,3 +624,12 @@ def test_yaml_reads_base_60_as_text_as_yaml_1_2_does(text, value):
 def test_a_base_60_override_is_a_type_error():
     with pytest.raises(AdaAnchorError, match=r"config key 'train.epochs' must be int, got '1:30' \(str\)"):
         build_config("demo", ["train.epochs=1:30"])
+
+
+def test_a_date_is_text_as_yaml_1_2_reads_it():
+    """YAML 1.1's timestamps reached OmegaConf: "Value 'date' is not a supported primitive type"."""
+    from adaanchor.safe_yaml import load_yaml_text
+
+    assert load_yaml_text("k: 2024-01-01") == {"k": "2024-01-01"}
+    with pytest.raises(AdaAnchorError, match=r"config key 'train.lr' must be float, got '2024-01-01' \(str\)"):
+        build_config("demo", ["train.lr=2024-01-01"])

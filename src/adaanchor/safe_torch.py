@@ -22,7 +22,9 @@ def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any
     """``torch.load(weights_only=True)`` with one-line errors for missing, corrupt or unsafe files."""
     p = Path(path)
     if not p.is_file():
-        raise AdaAnchorError(f"{p}: checkpoint not found")
+        what = "a folder, not a checkpoint file" if p.is_dir() else "not a regular file (a device or a pipe)" \
+            if p.exists() else "checkpoint not found"
+        raise AdaAnchorError(f"{p}: {what}")
     try:
         return torch.load(p, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:

@@ -33,6 +33,11 @@ class _ConfigLoader(yaml.SafeLoader):
     def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
         return self.construct_scalar(node) if ":" in str(node.value) else super().construct_yaml_float(node)
 
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode, values: Any = None) -> Any:
+        # A date is text, as in YAML 1.2: a datetime.date reached OmegaConf ("Value 'date' is not a supported
+        # primitive type") or a run's config written as a timestamp.
+        return self.construct_scalar(node)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
@@ -53,6 +58,7 @@ _FLOAT_WITHOUT_DOT = re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[
 _ConfigLoader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT_WITHOUT_DOT, list("-+0123456789"))
 _ConfigLoader.add_constructor("tag:yaml.org,2002:int", _ConfigLoader.construct_yaml_int)
 _ConfigLoader.add_constructor("tag:yaml.org,2002:float", _ConfigLoader.construct_yaml_float)
+_ConfigLoader.add_constructor("tag:yaml.org,2002:timestamp", _ConfigLoader.construct_yaml_timestamp)
 
 
 class _ConfigDumper(yaml.SafeDumper):

@@ -65,6 +65,10 @@ def test_a_config_that_would_run_code_is_refused(tmp_path):
 def test_missing_truncated_and_junk_files(tmp_path):
     with pytest.raises(AdaAnchorError, match="checkpoint not found"):
         safe_load(tmp_path / "nope.pt")
+    with pytest.raises(AdaAnchorError, match="a folder, not a checkpoint file"):  # was "checkpoint not found"
+        safe_load(tmp_path)
+    with pytest.raises(AdaAnchorError, match=r"/dev/null: not a regular file \(a device or a pipe\)"):
+        safe_load("/dev/null")
     good = tmp_path / "good.pt"
     atomic_save({"model": {f"w{i}": torch.randn(64, 64) for i in range(4)}, "step": 3}, good)
     assert safe_load(good)["step"] == 3
