@@ -38,7 +38,7 @@ from .transforms import (
 )
 from .truncation import Truncation
 from .types import to_tensor_image
-from .wide_colour import read_sixteen_bit_colour, sixteen_bit_colour
+from .wide_colour import UNDO, oriented, read_sixteen_bit_colour, sixteen_bit_colour
 
 AUG_DEFAULTS: dict[str, Any] = {
     "flip": 0.5,  # probability of a horizontal flip (labels swapped with the spec's flip pairs)
@@ -102,13 +102,17 @@ def read_image(path: str | Path, exif: str = "ignore", bit_depth: int | None = N
                 if info is not None and "pages" in info and p.suffix.lower() in STACK_SUFFIXES:
                     info["pages"] = int(getattr(im, "n_frames", 1) or 1)
                 wide = sixteen_bit_colour(im)  # Pillow would keep the high byte of each value (data/wide_colour.py)
+                # Pillow turns a TIFF by its orientation tag as it loads it, and drops the tag: read it first.
+                tiff_tag = int(im.getexif().get(0x0112, 1) or 1) if im.format == "TIFF" else 1
                 im.load()
-                orientation = int(im.getexif().get(0x0112, 1) or 1)
+                orientation = tiff_tag if im.format == "TIFF" else int(im.getexif().get(0x0112, 1) or 1)
                 pixels = read_sixteen_bit_colour(p, orientation if exif == "apply" else 1) if wide else None
                 if pixels is None:
-                    if exif == "apply" and orientation != 1:
+                    if exif == "apply" and orientation != 1 and im.format != "TIFF":
                         im = ImageOps.exif_transpose(im)
                     pixels = pil_pixels(im, what="")
+                    if exif != "apply" and tiff_tag != 1:  # the stored frame, as for every other format
+                        pixels = oriented(pixels, UNDO[tiff_tag])
     except (ImageTypeError, ImageValueError) as e:  # decoded, but the pixels have no reading
         raise DataError(p, str(e)) from None
     except Image.DecompressionBombError as e:

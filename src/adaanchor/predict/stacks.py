@@ -13,9 +13,12 @@ labelled video of it is written at 25 frames/s.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from PIL import Image, ImageOps
 
 from ..data.pixels import STACK_SUFFIXES, ImageTypeError, ImageValueError, pil_pixels, rgb8
@@ -68,13 +71,14 @@ def read_stack(path: str | Path, orientation: str = "displayed", bit_depth: int 
     lost: list[int] = []
     first_why = ""  # why the first lost page was lost
     t, n = 0.0, 0
-    with im:
+    tiff: dict[str, Any] = {}  # a tifffile handle, opened for the first 16-bit colour page
+    with im, contextlib.ExitStack() as stack:
+        tiff["stack"] = stack
         total = int(getattr(im, "n_frames", 1))
         for i in range(total):
             try:
                 im.seek(i)
-                page = ImageOps.exif_transpose(im) if orientation == "displayed" else im
-                img = rgb8(pil_pixels(page, what=""), what="", bit_depth=bit_depth)
+                img = rgb8(_page_pixels(im, p, i, orientation == "displayed", tiff), what="", bit_depth=bit_depth)
             except (ImageTypeError, ImageValueError) as e:  # this page's pixels (a NaN page): the next may be fine
                 first_why = first_why or str(e)
                 lost.append(i)
@@ -94,6 +98,28 @@ def read_stack(path: str | Path, orientation: str = "displayed", bit_depth: int 
                              f"({first_why}), and the other {n} keep their indices")
         err.frames = total  # type: ignore[attr-defined]
         raise err
+
+
+def _page_pixels(im: Any, path: Path, index: int, displayed: bool, tiff: dict[str, Any]) -> np.ndarray:
+    """The pixels of the page ``im`` is at, as :func:`adaanchor.data.pixels.rgb8` takes them: a 16-bit colour page
+    through tifffile (Pillow keeps the high byte, :mod:`adaanchor.data.wide_colour`); a TIFF page, which Pillow
+    turns by its orientation tag as it loads it, turned back for ``displayed=False`` (the stored frame)."""
+    from ..data.wide_colour import UNDO, oriented, read_sixteen_bit_colour, sixteen_bit_colour
+
+    is_tiff = im.format == "TIFF"
+    tag = int(im.getexif().get(0x0112, 1) or 1)  # before the page loads: a TIFF's tag is dropped then
+    if is_tiff and sixteen_bit_colour(im):
+        if "file" not in tiff:
+            import tifffile
+
+            tiff["file"] = tiff["stack"].enter_context(tifffile.TiffFile(path))
+        wide = read_sixteen_bit_colour(path, tag if displayed else 1, page=index, tiff=tiff["file"])
+        if wide is not None:
+            return wide
+    if is_tiff:
+        pixels = pil_pixels(im, what="")
+        return oriented(pixels, UNDO[tag]) if not displayed and tag != 1 else pixels
+    return pil_pixels(ImageOps.exif_transpose(im) if displayed else im, what="")
 
 
 __all__ = ["STACK_SUFFIXES", "is_stack", "page_count", "read_stack", "stack_info"]
