@@ -128,3 +128,22 @@ def test_a_sigterm_dropped_in_a_finalizer_is_taken_at_the_end_of_the_block():
             _sigterm_in_a_finalizer()
             went_on = True
     assert went_on and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # what is tested
+def test_the_stop_request_ends_with_its_block(monkeypatch):
+    """A command stopped by SIGTERM left the request set: a later command of the process under its own handler (an
+    embedding program) stopped at its first item, "stopped by SIGTERM", with no signal sent."""
+    from adaanchor.cli.sigterm import Terminated, sigterm_unwinds
+    from adaanchor.errors import check_stop, stop_requested
+
+    with pytest.raises(Terminated):
+        with sigterm_unwinds():
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)
+    assert not stop_requested()
+    check_stop()  # no raise
+    with pytest.raises(Terminated):
+        with sigterm_unwinds():
+            _sigterm_in_a_finalizer()
+    assert not stop_requested()

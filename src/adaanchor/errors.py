@@ -63,6 +63,11 @@ def request_stop(requested: bool = True) -> None:
     _STOP["requested"] = bool(requested)
 
 
+def stop_requested() -> bool:
+    """Whether a SIGTERM asked the command to stop (:func:`request_stop`)."""
+    return bool(_STOP["requested"])
+
+
 def check_stop() -> None:
     """Raise :class:`Terminated` if a SIGTERM asked to stop: called once per item by the long loops (viz's images, the
     evaluation's batches). The handler raises where the signal lands, and where that is a finalizer or a weakref

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import Terminated, check_stop, request_stop
+from ..errors import Terminated, request_stop, stop_requested
 
 #: The exit status of a command stopped by SIGTERM.
 EXIT_SIGTERM = 128 + signal.SIGTERM
@@ -43,7 +43,10 @@ def sigterm_unwinds() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
-    check_stop()  # the block ended normally after a SIGTERM whose exception a finalizer swallowed: still 143
+        stopped = stop_requested()
+        request_stop(False)  # a later command in this process (or one under its own handler) starts clear
+    if stopped:  # the block ended normally after a SIGTERM whose exception a finalizer swallowed: still 143
+        raise Terminated
 
 
 __all__ = ["EXIT_SIGTERM", "Terminated", "sigterm_unwinds"]

@@ -26,7 +26,7 @@ from ..data.build import annotation_path, data_spec, splits_one_file
 from ..data.jsonio import load_json
 from ..data.paths import COCO_JSON_FORMATS, GENERATED_FORMATS
 from ..data.types import collate
-from ..errors import AdaAnchorError
+from ..errors import AdaAnchorError, check_stop
 from ..metrics.checked import checked_gt, labelled, scoring_categories
 from ..metrics.coco import crowdpose_ap
 from ..metrics.gt_subsets import gt_from_instances, gt_of_images, gt_of_kept
@@ -53,6 +53,7 @@ def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: 
     model.eval()
     out: dict[float, list[dict]] = {float(g): [] for g in gammas}
     for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
+        check_stop()  # a SIGTERM whose exception a finalizer swallowed (adaanchor.errors.check_stop)
         x = batch["image"].to(device)
         outputs = ({k: v.float() for k, v in model(x).items()} if flip_index is None
                    else flip_outputs(model, strategy, x, flip_index))
