@@ -26,3 +26,16 @@ def test_score_refuses_a_results_record_with_two_image_ids(tiny_bench, tmp_path,
     res.write_text('[{"image_id": 1, "image_id": 2, "category_id": 1, "keypoints": [], "score": 1}]')
     assert main(["score", str(gt), str(res), "--metric", "coco"]) == 2
     assert "res.json: duplicate key 'image_id'" in capsys.readouterr().err
+
+
+def test_the_streamed_coco_reader_refuses_a_key_given_twice(tiny_bench, tmp_path):
+    """The COCO reader streams the file (ijson), which kept the last value too: the annotation moved to another image
+    without a word (data stats: train 3 images against 4)."""
+    from adaanchor.data.readers.coco import read_coco
+
+    text = (tiny_bench / "val.json").read_text()
+    first = text.index('"image_id"', text.index('"annotations"'))
+    path = tmp_path / "dup.json"
+    path.write_text(text[:first] + '"image_id": 999999, ' + text[first:])
+    with pytest.raises(DataError, match=r"dup.json: duplicate key 'image_id' in one object"):
+        read_coco(path, "coco")

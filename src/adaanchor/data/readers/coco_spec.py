@@ -61,9 +61,11 @@ def _cached(path: str, _mtime: int, _size: int) -> KeypointSpec:
 def _categories(path: Path) -> list[Any]:
     import ijson
 
+    from .coco_stream import UniqueKeys
+
     try:
         with path.open("rb") as f:
-            cats = next(ijson.items(f, "categories", use_float=True), None)
+            cats = next(ijson.items(f, "categories", use_float=True, map_type=UniqueKeys), None)
     except Exception as e:  # ijson.JSONError, bad UTF-8, ...
         cats = _categories_by_json(path, e)
     if not isinstance(cats, list):
