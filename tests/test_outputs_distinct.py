@@ -5,6 +5,7 @@ results it scored were overwritten, exit 0, and the next command failed on the d
 from __future__ import annotations
 
 import hashlib
+import re
 import json
 from pathlib import Path
 
@@ -68,3 +69,23 @@ def test_score_refuses_to_write_its_metrics_over_its_inputs(run, tmp_path, capsy
     out = tmp_path / "m.json"
     assert main(["score", str(gt), str(res), "--metric", "coco", "--json", str(out)]) == 0
     assert "AP" in json.loads(out.read_text())
+
+
+def test_the_evaluations_data_files_are_found_where_the_readers_look(tmp_path, monkeypatch):
+    """data.csv is read from the working folder (it was looked for under data.root: `eval RUN data.csv=lm.csv --json
+    lm.csv` overwrote it), and ~ is expanded before a path is taken as relative."""
+    from adaanchor.cli.eval_command import eval_inputs
+    from adaanchor.cli.outputs import check_distinct_outputs
+    from adaanchor.errors import AdaAnchorError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    (tmp_path / "lm.csv").write_text("x")
+    (tmp_path / "home" / "d.json").write_text("[]")
+    cfg = build_config(None, ["data.format=coco", f"data.root={tmp_path / 'data'}", "data.csv=lm.csv",
+                              "data.detections=~/d.json"])
+    files = eval_inputs(cfg, "run", None, None)
+    for out, what in (("lm.csv", "data.csv (lm.csv)"), (str(tmp_path / "home" / "d.json"), "data.detections (~/d.json)")):
+        with pytest.raises(AdaAnchorError, match=rf"--json {out} is {re.escape(what)}"):
+            check_distinct_outputs({"--json": out}, files)

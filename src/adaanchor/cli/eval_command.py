@@ -72,7 +72,7 @@ def eval_inputs(cfg: Any, target: str, ckpt: Any, run_dir: Any) -> dict[str, Any
     files (as named in the config: a generated benchmark's own ``train.json`` / ``val.json`` too)."""
     from pathlib import Path
 
-    from ..data.paths import GENERATED_FORMATS
+    from ..data.paths import GENERATED_FORMATS, resolve_data_path
 
     files: dict[str, Any] = {"the checkpoint": ckpt, "the config": None if run_dir else target}
     if run_dir is not None:
@@ -83,7 +83,9 @@ def eval_inputs(cfg: Any, target: str, ckpt: Any, run_dir: Any) -> dict[str, Any
     for key in ("train", "val", "detections", "csv"):
         value = data.get(key)
         if isinstance(value, str) and value:
-            files[f"data.{key} ({value})"] = Path(value).expanduser() if Path(value).is_absolute() else root / value
+            # as the readers take them: data.csv from the working folder, the others under data.root
+            path = Path(value).expanduser() if key == "csv" else resolve_data_path(root, value)
+            files[f"data.{key} ({value})"] = path
     if str(data.format) in GENERATED_FORMATS:
         files.update({f"the benchmark's {name}": root / name for name in ("train.json", "val.json", "manifest.json")})
     return files

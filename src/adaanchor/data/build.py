@@ -19,11 +19,11 @@ from .dataset import EXIF_MODES, TopDownDataset
 from .image_cache import DEFAULT_CACHE_MB
 from .paths import (
     COCO_JSON_FORMATS,
-    _resolve,
     annotation_path,
     images_dir,
     outside_root,
     own_split,
+    resolve_data_path,
     splits_one_file,
 )
 from .readers import ReadResult
@@ -92,7 +92,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
         # stays the val annotation file.
         from .readers.detections import read_detections
 
-        det = _resolve(Path(str(data_cfg["root"])).expanduser(), data_cfg["detections"])
+        det = resolve_data_path(Path(str(data_cfg["root"])).expanduser(), data_cfg["detections"])
         res = read_detections(det, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]), gt=path,
                               score_thr=float(data_cfg["det_score_thr"]))
         if verbose and res.skipped:

@@ -16,7 +16,8 @@ from .readers import ReadResult
 GENERATED_FORMATS = ("synth", "crowd")
 
 
-def _resolve(root: Path, rel: str | None) -> Path | None:
+def resolve_data_path(root: Path, rel: str | None) -> Path | None:
+    """A data file's path as the readers take it: ``~`` expanded, then relative to ``root`` unless absolute."""
     if rel is None:
         return None
     p = Path(str(rel)).expanduser()
@@ -50,7 +51,7 @@ def images_dir(data_cfg: Mapping[str, Any], split: str) -> Path | None:
     check_images(images_cfg)
     if isinstance(images_cfg, Mapping):
         images_cfg = images_cfg.get(split)
-    return _resolve(Path(str(data_cfg["root"])).expanduser(), images_cfg)
+    return resolve_data_path(Path(str(data_cfg["root"])).expanduser(), images_cfg)
 
 
 def outside_root(res: ReadResult, data_cfg: Mapping[str, Any], split: str, path: Path) -> None:
@@ -104,7 +105,7 @@ def own_split(data_cfg: Mapping[str, Any], split: str) -> Path | None:
     dataset whose yaml does not name that split as one folder or list, beside a part of it, is an error for the
     same reason. None for every other dataset."""
     root = Path(str(data_cfg["root"])).expanduser()
-    whole = _resolve(root, data_cfg.get(split))
+    whole = resolve_data_path(root, data_cfg.get(split))
     if data_cfg["format"] != "yolo" or whole is None:
         return None
     from .readers.yolo import find_yolo_yaml, split_entry
@@ -142,7 +143,7 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
         return p
     if data_cfg["format"] in GENERATED_FORMATS:
         named, own = data_cfg.get(split), root / f"{split}.json"  # the generators write train.json and val.json
-        if named not in (None, own.name) and _resolve(root, named) != own:
+        if named not in (None, own.name) and resolve_data_path(root, named) != own:
             # A generated benchmark has its own files: eval RUN data.val=other.json scored the benchmark's val split.
             raise AdaAnchorError(f"data.{split}={named}: data.format={data_cfg['format']} generates its own {split} split "
                                  f"({own}) and reads no other file; to use {named}, set data.format (coco, ...) and "
@@ -151,7 +152,7 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
     own = own_split(data_cfg, split)
     if own is not None:
         return own
-    p = _resolve(root, data_cfg[split])
+    p = resolve_data_path(root, data_cfg[split])
     assert p is not None
     if not p.exists():
         # A packaged config's relative root (../shared/data/...) is read against the working folder.
@@ -173,4 +174,4 @@ COCO_JSON_FORMATS = ("coco", "crowdpose")
 
 
 __all__ = ["IMAGE_SPLITS", "check_images", "COCO_JSON_FORMATS", "GENERATED_FORMATS", "annotation_path",
-           "generated_options", "images_dir", "outside_root", "own_split", "splits_one_file", "write_generated"]
+           "generated_options", "images_dir", "outside_root", "own_split", "resolve_data_path", "splits_one_file", "write_generated"]
