@@ -5,8 +5,8 @@ results it scored were overwritten, exit 0, and the next command failed on the d
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 from pathlib import Path
 
 import pytest
