@@ -25,8 +25,8 @@ def _record(**head) -> dict:
 def test_a_head_far_larger_than_its_person_is_refused(tmp_path, head, field):
     path = tmp_path / "mpii.json"
     path.write_text(json.dumps([_record(**head)]))
-    with pytest.raises(DataError, match=rf"field '{field}': head size .* is more than 10 times the extent of the "
-                       r"person's labelled keypoints"):
+    with pytest.raises(DataError, match=rf"field '{field}': head size .* is more than 10 times the person's size "
+                       r"\([0-9.]+ px: its labelled keypoints' extent or its scale\)"):
         read_mpii(path, "mpii")
 
 
@@ -35,3 +35,15 @@ def test_a_real_head_box_is_kept(tmp_path):
     path.write_text(json.dumps([_record(headbox=[110, 40, 150, 90])]))
     inst = read_mpii(path, "mpii").instances[0]
     assert inst.extra["head_size"] == pytest.approx(0.6 * np.hypot(40, 50))
+
+
+def test_two_close_joints_alone_are_no_measure_of_the_person(tmp_path):
+    """A real MPII person with thorax and upper neck alone, 5.2 px apart, and a head size of 92 px (17.7 times them)
+    was refused: the person's scale (200 px a unit) measures it."""
+    rec = _record(headbox=[100, 40, 170, 160])  # head size 0.6 * 139 = 83 px
+    rec["joints_vis"] = [0] * 16
+    rec["joints_vis"][7] = rec["joints_vis"][8] = 1
+    rec["joints"][7], rec["joints"][8] = [130.0, 120.0], [131.0, 115.0]
+    path = tmp_path / "mpii.json"
+    path.write_text(json.dumps([rec]))
+    assert read_mpii(path, "mpii").instances[0].extra["head_size"] == pytest.approx(0.6 * np.hypot(70, 120))

@@ -96,8 +96,10 @@ def load_headboxes(src: Any) -> np.ndarray:
 
 
 def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, spec: KeypointSpec,
-                     headbox: Any, head_size: Any) -> tuple[float | None, str | None, list[float] | None] | None:
-    """Head size and its source for one person; None after a recorded failure."""
+                     headbox: Any, head_size: Any, scale: float | None = None
+                     ) -> tuple[float | None, str | None, list[float] | None] | None:
+    """Head size and its source for one person (``scale``: MPII's person scale, box height / 200, when known); None
+    after a recorded failure."""
     if headbox is not None:
         hb = number_array(headbox, (4,))
         if hb is None:
@@ -107,7 +109,7 @@ def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, 
             col.fail(f"head box must be finite with a positive diagonal, got {hb.tolist()}", record=rec,
                      field="headbox")
             return None
-        if _implausible_head(col, rec, xy, vis, head_size_from_box(hb), "headbox"):
+        if _implausible_head(col, rec, xy, vis, head_size_from_box(hb), "headbox", scale):
             return None
         return head_size_from_box(hb), "headbox", hb.tolist()
     if head_size is not None:
@@ -115,30 +117,32 @@ def record_head_size(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, 
         if size is None or size <= 0:
             col.fail(f"expected a positive number, got {head_size!r}", record=rec, field="head_size")
             return None
-        if _implausible_head(col, rec, xy, vis, size, "head_size"):
+        if _implausible_head(col, rec, xy, vis, size, "head_size", scale):
             return None
         return size, "record", None
     seg = head_size_from_segment(xy, vis, spec)
     return (seg, "head_segment", None) if seg is not None else (None, None, None)
 
 
-#: The largest head size (PCKh's normaliser) as a multiple of the extent of the person's labelled keypoints: a head is
-#: a fraction of the body (about 0.2 of a standing person's height), so ten times it is no head of this person.
+#: The largest head size (PCKh's normaliser) as a multiple of the person's size: a head is a fraction of the body
+#: (about 0.2 of a standing person's height), so ten times the body is no head of this person.
 MAX_HEAD_TO_BODY = 10.0
 
 
-def _implausible_head(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, size: float, field: str) -> bool:
-    """Record a failure for a head size beyond :data:`MAX_HEAD_TO_BODY` times the diagonal of the person's labelled
-    keypoints (two or more): a head box ``[1, 1, 1e308, 1e308]`` made every keypoint a hit, and PCKh@0.5 rose from
-    62.65 to 68.67 without a word."""
+def _implausible_head(col: Collector, rec: str, xy: np.ndarray, vis: np.ndarray, size: float, field: str,
+                      scale: float | None = None) -> bool:
+    """Record a failure for a head size beyond :data:`MAX_HEAD_TO_BODY` times the person's size: the larger of the
+    diagonal of its labelled keypoints and its height from MPII's ``scale`` (200 px a unit), where either is known. A
+    head box ``[1, 1, 1e308, 1e308]`` made every keypoint a hit, and PCKh@0.5 rose from 62.65 to 68.67 without a word;
+    two close joints alone (thorax and neck, 5 px apart) are no measure of a person, hence the scale."""
     lab = np.asarray(xy, np.float64)[np.asarray(vis) > 0]
-    if len(lab) < 2:
+    extent = float(np.hypot(*np.ptp(lab, axis=0))) if len(lab) >= 2 else 0.0
+    height = 200.0 * float(scale) if scale is not None and np.isfinite(scale) and scale > 0 else 0.0
+    body = max(extent, height)
+    if body <= 0 or size <= MAX_HEAD_TO_BODY * body:
         return False
-    extent = float(np.hypot(*np.ptp(lab, axis=0)))
-    if extent <= 0 or size <= MAX_HEAD_TO_BODY * extent:
-        return False
-    col.fail(f"head size {size:.4g} px is more than {MAX_HEAD_TO_BODY:g} times the extent of the person's labelled "
-             f"keypoints ({extent:.4g} px): not this person's head", record=rec, field=field)
+    col.fail(f"head size {size:.4g} px is more than {MAX_HEAD_TO_BODY:g} times the person's size ({body:.4g} px: "
+             "its labelled keypoints' extent or its scale): not this person's head", record=rec, field=field)
     return True
 
 
@@ -279,7 +283,7 @@ def _json_person(path: Path, r: Any, rec: str, spec: KeypointSpec, off: float, h
     rec_box, rec_size = r.get("headbox"), r.get("head_size")
     if headbox is not None:  # given for the evaluation (--headboxes): it overrides the record's own head
         rec_box, rec_size = headbox.reshape(4), None
-    head = record_head_size(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None)
+    head = record_head_size(col, rec, xy, vis, spec, rec_box, rec_size if rec_box is None else None, scale)
     if head is None:
         return None
     if headbox is not None:

@@ -189,10 +189,10 @@ def _mat_person(path: Path, rect: Any, name: str | None, rec: str, spec: Keypoin
         col.fail(e.reason, record=rec, field=e.field)
         return None
     hb = [_number(_field(rect, f)) for f in ("x1", "y1", "x2", "y2")]
-    head = record_head_size(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None)
+    scale = _number(_field(rect, "scale"))
+    head = record_head_size(col, rec, xy, vis, spec, hb if all(v is not None for v in hb) else None, None, scale)
     if head is None:
         return None
-    scale = _number(_field(rect, "scale"))
     pos = _field(rect, "objpos")
     cx, cy = _number(_field(pos, "x")), _number(_field(pos, "y"))
     if scale is not None and scale > 0 and cx is not None and cy is not None and math.isfinite(cx + cy + scale):
