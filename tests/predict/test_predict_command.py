@@ -461,3 +461,17 @@ def test_the_run_and_an_input_swapped_are_named(pred_runs, val_images, tmp_path,
     onnx.write_bytes(b"\x08\x07" * 10)
     assert _predict(str(onnx), str(imgs)) == 2
     assert f"error: {onnx}: an exported ONNX file, not a run" in capsys.readouterr().err
+
+
+def test_a_data_folder_as_out_is_not_taken_for_earlier_outputs(tmp_path):
+    """Any .json or .csv counted (a project's labels.csv), and the list ended in ", " without overlays."""
+    from adaanchor.predict.out_folder import earlier_outputs
+
+    (tmp_path / "labels.csv").write_text("x")
+    (tmp_path / "test_coco.json").write_text("{}")
+    (tmp_path / "clip.mp4").write_bytes(b"")
+    assert earlier_outputs(tmp_path) == []
+    (tmp_path / "predictions.json").write_text("[]")
+    (tmp_path / "clip_labeled.mp4").write_bytes(b"")
+    assert earlier_outputs(tmp_path)[0].startswith(f"{tmp_path} already holds the outputs of an earlier predict "
+                                                   "(clip_labeled.mp4, predictions.json): ")

@@ -17,14 +17,16 @@ def earlier_outputs(out: Path) -> list[str]:
     if not out.is_dir():
         return []
     try:
-        files = [p.name for p in out.iterdir() if p.is_file() and p.suffix.lower() in _OUTPUT_SUFFIXES]
+        # predict's own names only: a data folder given as --out holds .json and .csv files of its own
+        files = [p.name for p in out.iterdir() if p.is_file() and (
+            (p.stem == "predictions" and p.suffix.lower() in _OUTPUT_SUFFIXES) or p.name.endswith("_labeled.mp4"))]
         pngs = sum(1 for p in (out / "overlays").glob("*.png")) if (out / "overlays").is_dir() else 0
     except OSError:
         return []
     if not files and not pngs:
         return []
-    held = ", ".join(sorted(files)[:3]) + (", ..." if len(files) > 3 else "")
-    held += (", " if files else "") + (f"{pngs} overlay PNG(s)" if pngs else "")
+    parts = sorted(files)[:3] + (["..."] if len(files) > 3 else []) + ([f"{pngs} overlay PNG(s)"] if pngs else [])
+    held = ", ".join(parts)
     return [f"{out} already holds the outputs of an earlier predict ({held}): files of the same names are replaced, "
             "the others stay; give a new --out to keep the runs apart"]
 
