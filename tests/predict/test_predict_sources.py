@@ -179,3 +179,15 @@ def test_a_run_folder_that_cannot_take_the_graph_points_to_onnx_file(pred_runs, 
         Predictor.from_run(run, device="cpu", backend="onnx")
     pred = Predictor.from_run(run, device="cpu", backend="onnx", onnx_path=tmp_path / "m.onnx")
     assert (tmp_path / "m.onnx").is_file() and "backend='onnx'" in repr(pred)
+
+
+def test_a_folder_of_hidden_images_only_is_said_so(tmp_path, val_images):
+    """It said "its subfolders hold 1 ... give a pattern such as 'hid/**/*.png'": there were no subfolders."""
+    import shutil
+
+    folder = tmp_path / "hid"
+    folder.mkdir()
+    shutil.copy(val_images[0], folder / ".a.png")
+    srcs, skips = expand_sources([str(folder)])
+    assert srcs == [] and [s.reason for s in skips] == [
+        "folder holds no image or video file (only hidden ones, whose names start with '.', which are passed over)"]

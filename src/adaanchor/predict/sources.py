@@ -117,7 +117,10 @@ def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]
             problems = {q: entry_problem(q) for q in media}
             skips += [Skip(str(q), why) for q, why in problems.items() if why]
             if not media:
-                skips.append(Skip(str(p), "folder holds no image or video file" + _nested_hint(p)))
+                hidden = any(q.name.startswith(".") and q.suffix.lower() in MEDIA_SUFFIXES for q in p.iterdir())
+                skips.append(Skip(str(p), "folder holds no image or video file" + (
+                    " (only hidden ones, whose names start with '.', which are passed over)" if hidden
+                    else _nested_hint(p))))
             for q in media:
                 if not problems[q]:
                     add(q)
@@ -144,7 +147,9 @@ def _nested_hint(folder: Path, limit: int = 10_000) -> str:
         if seen > limit:
             break
         suffix = q.suffix.lower()
-        if suffix in MEDIA_SUFFIXES and q.is_file():
+        # hidden files and folders: a glob's ** passes over them, as the folder read does
+        hidden = any(part.startswith(".") for part in q.relative_to(folder).parts)
+        if suffix in MEDIA_SUFFIXES and not hidden and q.is_file():
             counts[suffix] = counts.get(suffix, 0) + 1
     if not counts:
         return ""
