@@ -70,3 +70,16 @@ def test_without_annotation_ids_several_categories_are_pooled():
     same, cats = scoring_categories(gt, [1, 2])  # the annotations named: their own categories, nothing pooled
     assert cats == [3, 7] and same.data is gt
     assert coco_keypoint_ap(same, [{**r, "category_id": c} for r, c in zip(res, cats)])["AP"] == pytest.approx(1.0)
+
+
+def test_a_category_without_keypoints_is_no_category_of_people():
+    """A "background" category listed first took the results (every person labelled category 0)."""
+    kp = [str(i) for i in range(17)]
+    gt = {"images": [{"id": 1, "width": 64, "height": 64}],
+          "categories": [{"id": 0, "name": "background"}, {"id": 1, "name": "person", "keypoints": kp}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "iscrowd": 0, "keypoints": [10.0, 10.0, 2] * 17,
+                           "num_keypoints": 17, "bbox": [0, 0, 40, 40], "area": 1600.0}]}
+    assert scoring_categories(gt)[1] == 1
+    gt["categories"].append({"id": 2, "name": "dog", "keypoints": kp})
+    pooled, cat = scoring_categories(gt)
+    assert cat == 1 and [c["id"] for c in pooled.data["categories"]] == [0, 1]

@@ -52,23 +52,27 @@ def scoring_categories(gt: Any, ann_ids: Sequence[Any] | None = None) -> tuple[C
     (They were all ``category_id`` 1, whatever the file: a single category of another id stopped the evaluation,
     and people of a second category sharing the keypoint set, AP-10K's species, were all counted as missed.)
 
-    - One category in ``gt``: its id.
+    - One category with keypoints in ``gt`` (categories without a keypoint list are no people to find): its id.
     - Several, and ``ann_ids`` (the results' annotations, a top-down evaluation on the ground-truth boxes) all in
       ``gt``: each annotation's category, a list in the order of ``ann_ids``; AP is pycocotools' per-category mean.
     - Several otherwise (a multi-person model or detected boxes: people found, not their category): the first
-      category listed, and the ground truth with its categories pooled into it (class-agnostic AP).
+      category with keypoints, and the ground truth with those categories pooled into it (class-agnostic AP).
 
     Returns the checked ground truth (pooled, or ``gt`` as given) and an id or a list of ids."""
     gt = checked_gt(gt)
     cats = gt.data["categories"]
-    if len(cats) <= 1:  # none: nothing to label with, and the scorer names what is missing
-        return gt, cats[0]["id"] if cats else 1
+    # The categories of people to find: those with a keypoint list (a "background" category listed first is not one).
+    kp = [c for c in cats if c.get("keypoints")] or cats
+    if len(kp) <= 1:  # none: nothing to label with, and the scorer names what is missing
+        return gt, kp[0]["id"] if kp else 1
     of_ann = {a.get("id"): a.get("category_id") for a in gt.data["annotations"] if isinstance(a, dict)}
     if ann_ids is not None and len(ann_ids) and all(a in of_ann for a in ann_ids):
         return gt, [of_ann[a] for a in ann_ids]
-    first = cats[0]["id"]
-    anns = [{**a, "category_id": first} if isinstance(a, dict) else a for a in gt.data["annotations"]]
-    return CheckedGt({**gt.data, "categories": [cats[0]], "annotations": anns}, gt.name), first
+    first, pooled = kp[0]["id"], {c["id"] for c in kp}
+    anns = [{**a, "category_id": first} if isinstance(a, dict) and a.get("category_id") in pooled else a
+            for a in gt.data["annotations"]]
+    keep = [c for c in cats if c["id"] == first or c["id"] not in pooled]
+    return CheckedGt({**gt.data, "categories": keep, "annotations": anns}, gt.name), first
 
 
 def labelled(results: list[dict], category_id: int) -> list[dict]:
