@@ -593,7 +593,7 @@ def test_occluder_counts_are_refused_by_the_config_as_the_occluder_refuses_them(
 
 @pytest.mark.parametrize("override,says", [
     ("resume=true", "config key 'resume': the value must be a checkpoint path or auto (or null), got True (bool)"),
-    ("resume=1.5", "config key 'resume': the value must be a checkpoint path or auto (or null), got 1.5 (float)"),
+    ("resume=1.5", "got 1.5 (float); a path that reads as a number needs quotes: resume='1.5'"),
     ("resume=''", "config key 'resume': the value must be a checkpoint path or auto (or null), got ''"),
     ("model.weights=1", "config key 'model.weights': the value must be timm:NAME or a weights file path (or null)"),
     ("data.detections=[a]", "config key 'data.detections': the value must be a file path (relative to data.root)"),

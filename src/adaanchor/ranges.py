@@ -201,8 +201,11 @@ class Text:
         if (value is None and nullable) or (isinstance(value, (str, os.PathLike)) and str(value).strip()):
             return
         null = " (or null)" if nullable else ""
+        # A file named 123 or 2024 reads as a number: quoted, it is the name.
+        quote = f"; a path that reads as a number needs quotes: {key}='{value}'" \
+            if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
         raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}{null}, got {value!r}"
-                             f" ({type(value).__name__})")
+                             f" ({type(value).__name__}){quote}")
 
     def describe(self) -> str:
         return self.what

@@ -59,8 +59,9 @@ def _hint(sub: argparse.ArgumentParser, extra: Sequence[str], args: argparse.Nam
     at = argv.index(word) if word in argv else -1
     if at >= 2 and argv[at - 2].startswith("--"):
         option = argv[at - 2]
+        inputs = "; inputs go before the options" if any(hasattr(args, n) for n in ("sources", "items")) else ""
         return (f" ({option} takes one value: give several comma-separated, {option} {argv[at - 1]},{word}, "
-                "or repeat the option)" if option == "--format" else f" ({option} takes one value)")
+                "or repeat the option)" if option == "--format" else f" ({option} takes one value{inputs})")
     if word is not None and any(hasattr(args, n) for n in ("sources", "items")):
         return " (inputs go before the options)"
     return ""
