@@ -95,7 +95,12 @@ def test_the_report_states_the_input_size_of_the_run(tmp_path, capsys):
                                         ("strategy.name=heatmap", "the five methods are the demo"),
                                         ("seed=3", "--seed"),
                                         ("resume=auto", "each run is afresh, so that one table holds one budget: "
-                                                        "run the demo again to redo it")])
+                                                        "run the demo again to redo it"),
+                                        # each method stopped at the limit under a table headed by --steps
+                                        ("train.time_limit_s=0.05", "--steps or --budget-minutes: one budget for "
+                                                                    "every method"),
+                                        ("train.epochs=1", "--steps: the demo trains a number of steps"),
+                                        ("task=bottomup", "--task bottomup or --task centre")])
 def test_a_key_the_demo_sets_itself_is_refused(item, sets, tmp_path, capsys):
     """These were overwritten for every method without a word (five methods trained 2 steps into --out)."""
     assert main(["demo", "--steps", "2", "--out", str(tmp_path / "demo"), item]) == 2
@@ -137,3 +142,11 @@ def test_one_step_is_singular_in_the_report(tmp_path, capsys):
     write_report(doc, tmp_path, 0, None, {})
     md = (tmp_path / "results.md").read_text()
     assert "# Occlusion benchmark: 1 step per method" in md and "1 steps" not in md + capsys.readouterr().out
+
+
+def test_a_section_given_whole_is_checked_key_by_key(tmp_path, capsys):
+    """``train={max_steps: 1}`` passed the check and was dropped without a word (the demo trained --steps)."""
+    item = "train={max_steps: 1, lr: 0.01}"
+    assert main(["demo", "--steps", "2", "--out", str(tmp_path / "demo"), item]) == 2
+    assert capsys.readouterr().err.strip() == (f"error: demo: {item} is set by the demo itself (train.max_steps: "
+                                               "--steps or --budget-minutes); adaanchor train takes it")

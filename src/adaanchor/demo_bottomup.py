@@ -206,7 +206,8 @@ def _pct(v: float | None) -> str:
 def results_table(results: dict[str, Any], title: str = BOTTOMUP_TITLE, note: str = BOTTOMUP_NOTE) -> str:
     """``results.md``: one row per method (and per method with oracle tags, where evaluated), AP in percent."""
     first = next(iter(results["methods"].values()))
-    lines = [f"# {title}: {results['steps']} steps, seed {results['seed']}",
+    n = int(results["steps"])
+    lines = [f"# {title}: {n} step{'' if n == 1 else 's'}, seed {results['seed']}",
              "", "| Method | Recall | AP | AP50 | AP75 | APM | APL | AR | " +
              " | ".join(f"AP@g={g}" for g in first["ap_by_gamma"]) + " |",
              "|---" * (8 + len(first["ap_by_gamma"])) + "|"]

@@ -70,6 +70,8 @@ def test_results_table_prints_no_ground_truth_in_a_range_as_na():
     text = results_table({"methods": {"adaanchor": m}, "steps": 2, "seed": 0, "machine": "cpu", "wall_s": 1.0})
     row = next(line for line in text.splitlines() if line.startswith("| adaanchor |"))
     assert row == "| adaanchor | 0.500 | 20.0 | 40.0 | 10.0 | 20.0 | N/A | 30.0 | 20.0 | N/A |"
+    one = results_table({"methods": {"adaanchor": m}, "steps": 1, "seed": 0, "machine": "cpu", "wall_s": 1.0})
+    assert ": 1 step, seed 0" in one.splitlines()[0] and ": 2 steps, seed 0" in text.splitlines()[0]  # was "1 steps"
 
 
 @pytest.mark.slow
