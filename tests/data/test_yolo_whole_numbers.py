@@ -64,3 +64,15 @@ def test_whole_numbers_are_read(tmp_path):
     spec = load_spec(tmp_path / "ds")
     assert spec.keypoints == tuple(NAMES) and set(spec.flip_pairs) == {(1, 2), (3, 4)}
     assert len(read_yolo(tmp_path / "ds", spec).instances) == 2
+
+
+def test_per_class_keypoint_names_that_differ_are_refused(tmp_path):
+    """Read under the first class's names: a dog's tail was trained as a cat's nose (data stats: no problems)."""
+    from adaanchor.data.readers.yolo import yolo_spec
+
+    other = ["tail", "left_paw", "right_paw", "left_hind", "right_hind"]
+    yml = _dataset(tmp_path / "d", kpt_names={0: NAMES, 1: other}, names={0: "cat", 1: "dog"})
+    with pytest.raises(DataError, match=r"data.yaml field 'kpt_names': per-class keypoint names differ \(0: \['nose'"):
+        yolo_spec(yml)
+    same = _dataset(tmp_path / "s", kpt_names={0: NAMES, 1: list(NAMES)}, names={0: "cat", 1: "dog"})
+    assert yolo_spec(same).keypoints == tuple(NAMES)

@@ -128,7 +128,13 @@ def yolo_spec(path: str | Path) -> KeypointSpec:
     yml, cfg, k, _ = _dataset(Path(path).expanduser())
     names = cfg.get("kpt_names")
     if isinstance(names, dict) and names:
-        names = next(iter(names.values()))
+        lists = list(names.values())
+        if any(list(v) != list(lists[0]) if isinstance(v, (list, tuple)) else True for v in lists[1:]):
+            # Read under the first class's names: a dog's tail trained as a cat's nose, without a word.
+            raise DataError(yml, "per-class keypoint names differ (" + "; ".join(
+                f"{c}: {v}" for c, v in list(names.items())[:3]) + "): one model reads one keypoint set; give the "
+                "classes one list of names (kpt_names: [...]), or train each class on its own", field="kpt_names")
+        names = lists[0]
     flip = cfg.get("flip_idx")
     if flip is not None:
         flip = _whole_numbers(flip)  # 2.6 or true was truncated by int() into a valid permutation
