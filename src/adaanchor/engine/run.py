@@ -49,7 +49,12 @@ def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[Keypoin
     model = KeypointNet(backbone, strategy.heads, conf_prior=float(cfg.strategy.conf_prior), **extra)
     if load_pretrained and m.weights:
         check_weights_arch(str(m.weights), str(m.backbone))
-        load_weights(model, m.weights)
+        try:
+            load_weights(model, m.weights)
+        except AdaAnchorError as e:
+            if str(e).startswith("model.weights"):
+                raise
+            raise AdaAnchorError(f"model.weights: {e}") from None  # "foo.pt: checkpoint not found" named no key
     return model, strategy
 
 

@@ -201,11 +201,14 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo) -> tuple[Path | 
     if not resume:
         check_fresh_start(cfg, run_dir, info)
         return None, None
+    if cfg.overwrite:  # opposite instructions: the resume went on and overwrite was dropped without a word
+        raise said_once(AdaAnchorError(f"resume={cfg.resume} and overwrite=true: one continues the training in "
+                                       f"{run_dir}, the other starts it again over its checkpoints; give one"))
     err, state = None, None
     try:
         state = load_checkpoint(resume, training=True)
     except AdaAnchorError as e:
-        err = str(e)
+        err = str(e) if cfg.resume == "auto" else f"{e} (given as resume)"  # the key that named the file
     refused = one_error(err, info, " (rank 0 reads it: out_dir must be on a filesystem that every node sees)")
     if refused is not None:  # printed once, by rank 0
         raise refused
@@ -245,6 +248,7 @@ def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> di
     old = state.get("config")
     if not isinstance(old, dict):
         return {}  # a checkpoint without its config: only the model's shapes can be checked
+    keep_started_weights(old, cfg, info)
     changes = check_resume_config(old, cfg, path)
     if info.is_main:
         step, epoch = state.get("step"), state.get("epoch")
@@ -252,6 +256,18 @@ def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> di
         for line in describe_changes(changes, step if isinstance(step, int) else None, epoch if by_epochs else None):
             print(line)
     return changes
+
+
+def keep_started_weights(old: dict, cfg: DictConfig, info: DistInfo) -> None:
+    """A resume continues from its checkpoint, so ``model.weights`` (the weights a run starts from) is not used: the
+    run keeps the value it was started with (a missing file given there stopped the resume, and another run's
+    checkpoint was recorded in config.yaml as the weights this run started from), said when another was given."""
+    before = (old.get("model") or {}).get("weights") if isinstance(old.get("model"), dict) else None
+    given = cfg.model.get("weights")
+    if given is not None and str(given) != str(before) and info.is_main:
+        print(f"note: model.weights={given} is not used by a resume (the run continues from its checkpoint); the run "
+              f"keeps model.weights={before}", file=sys.stderr)
+    cfg.model.weights = before
 
 
 def restore(path: Path, state: dict, cfg: DictConfig, model: torch.nn.Module, opt: Any, sched: Any, scaler: Any,

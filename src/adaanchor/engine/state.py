@@ -103,7 +103,7 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
     resume, state = load_resume(cfg, run_dir, info)
     changes = check_resume(resume, state, cfg, info) if resume is not None else None
     with training_split(run_dir, resume) as chosen:  # split.json: a resume's split checked against it
-        run = _build(cfg, info, device, run_dir)
+        run = _build(cfg, info, device, run_dir, pretrained=resume is None)  # a resume's weights are its checkpoint's
     if resume is None and cfg.overwrite and cfg.resume != "auto" and info.is_main:
         remove_earlier_checkpoints(run_dir)  # the new run is built: nothing refused it
     # The run files are written once the model, the data and the schedule are built: a run that stops before
@@ -128,12 +128,13 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
     return run
 
 
-def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path) -> Run:
-    """The model, the strategy, the data in its resumable order, the optimizer and the LR schedule."""
+def _build(cfg: DictConfig, info: DistInfo, device: torch.device, run_dir: Path, pretrained: bool = True) -> Run:
+    """The model, the strategy, the data in its resumable order, the optimizer and the LR schedule; ``pretrained``:
+    ``model.weights`` loaded (not for a resume, whose checkpoint replaces them)."""
     tc = cfg.train
     seed = int(cfg.seed)
     seed_everything(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
-    model, strategy = build_system(cfg)
+    model, strategy = build_system(cfg, load_pretrained=pretrained)
     if info.world > 1 and tc.sync_bn:
         model = convert_sync_batchnorm(model, device)
     model.to(device)
