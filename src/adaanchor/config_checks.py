@@ -59,7 +59,8 @@ def bool_words(layer: dict[str, Any], ref: Mapping) -> None:
         if isinstance(default, dict) and isinstance(value, dict):
             bool_words(value, default)
         elif isinstance(default, str) and isinstance(value, bool):
-            layer[key] = "on" if value else "off"
+            # True back to "true" (no option takes "on": "unknown train.amp 'on'" quoted a word never typed)
+            layer[key] = "true" if value else "off"
 
 #: What a value of each default's type may be (an int where the default is a float: ``train.lr=1``), and the
 #: words for it in an element's error.
