@@ -35,3 +35,14 @@ def test_gt_of_images_keeps_those_images_and_their_people():
     out = gt_of_images(data, {2, 3})
     assert [im["id"] for im in out["images"]] == [2, 3] and [a["id"] for a in out["annotations"]] == [11, 12]
     assert len(data["images"]) == 3  # the input is left as it was
+
+
+def test_a_training_split_is_scored_against_its_own_annotations(tiny_bench, perfect_predictions):
+    """Any dataset given to evaluate_dataset was scored against the val file: the training split's perfect
+    predictions scored AP near 0 (the two files share image ids, not people)."""
+    cfg = build_config(None, ["data.format=coco", f"data.root={tiny_bench}", "data.spec=coco", "model.tiny_width=8",
+                              "eval.batch_size=12"])
+    model, strategy = build_system(cfg)
+    m, preds = ev.evaluate_dataset(model, strategy, cfg, build_dataset(cfg.data, "train", train=False))
+    assert len(preds["image_id"]) == len(json.loads((tiny_bench / "train.json").read_text())["annotations"])
+    assert m["ap"] == pytest.approx(1.0)

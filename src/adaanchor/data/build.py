@@ -156,7 +156,7 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
     if transform is None and occ.get(split if split in ("train", "val") else "val"):
         transform = build_occluder(occ, [i.image_path for i in res.instances], seeded=not train,
                                    bit_depth=bit_depth_of(data_cfg))
-    return TopDownDataset(
+    ds = TopDownDataset(
         res.instances,
         spec,
         data_cfg["input_size"],
@@ -170,6 +170,8 @@ def build_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = 
         truncation=Truncation.from_config(data_cfg.get("truncation"), train),
         bit_depth=bit_depth_of(data_cfg),
     )
+    ds.split = split  # which annotations an evaluation of it scores AP against (engine.ap_truth)
+    return ds
 
 
 def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | None = None, multiple: int = 1,
@@ -186,10 +188,12 @@ def build_image_dataset(data_cfg: Mapping[str, Any], split: str, train: bool | N
     train = (split == "train") if train is None else train
     if train:
         warn_unpaired_sides(spec, float(aug.get("flip", 0.0)), "data.multi_aug.flip")
-    return BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
-                           multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
-                           cache_mb=cache_mb_of(data_cfg),
-                           exif=_exif_mode(data_cfg), bit_depth=bit_depth_of(data_cfg))
+    ds = BottomUpDataset(group_by_image(res.instances), spec, data_cfg["input_size"], train=train, aug=aug,
+                         multiple=int(multiple), cache_images=bool(data_cfg["cache_images"]),
+                         cache_mb=cache_mb_of(data_cfg),
+                         exif=_exif_mode(data_cfg), bit_depth=bit_depth_of(data_cfg))
+    ds.split = split  # as build_dataset's
+    return ds
 
 
 def warn_unpaired_sides(spec: KeypointSpec, flip: float, key: str) -> None:

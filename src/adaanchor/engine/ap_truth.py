@@ -8,17 +8,17 @@ from pathlib import Path
 from typing import Any
 
 
-def ap_ground_truth_file(cfg: Any, spec: Any = None) -> Path | None:
-    """The annotation file the evaluation scores OKS AP against: the val file of a COCO-format set (CrowdPose,
-    the generated benchmarks) whose spec (``spec``, else the data section's) has OKS sigmas, evaluated whole;
-    else None."""
+def ap_ground_truth_file(cfg: Any, spec: Any = None, split: str = "val") -> Path | None:
+    """The annotation file the evaluation scores OKS AP against: the ``split`` file (val; an evaluation of another
+    split's dataset, its own) of a COCO-format set (CrowdPose, the generated benchmarks) whose spec (``spec``, else
+    the data section's) has OKS sigmas, evaluated whole; else None."""
     from ..data.build import annotation_path, data_spec
     from ..data.paths import GENERATED_FORMATS
 
     fmt = str(cfg.data.format)
     if fmt not in ("coco", "crowdpose", *GENERATED_FORMATS) or cfg.eval.max_images is not None or cfg.data.get("csv"):
         return None
-    return annotation_path(cfg.data, "val") if (spec or data_spec(cfg.data)).sigmas is not None else None
+    return annotation_path(cfg.data, split) if (spec or data_spec(cfg.data)).sigmas is not None else None
 
 
 def check_ap_ground_truth(cfg: Any, val: Any = None, kept: bool | None = None) -> None:

@@ -243,7 +243,9 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     flip = spec.flip_index if cfg.eval.get("flip_test") else None
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0, flip)
     fmt = str(cfg.data.format)
-    gt: Any = ap_ground_truth_file(cfg, spec)
+    # The dataset's own split: a training split's predictions were scored against the val file (AP 0.00004 where
+    # its own annotations gave 0.21), or refused naming an image id of the val file.
+    gt: Any = ap_ground_truth_file(cfg, spec, str(getattr(dataset, "split", "val")))
     if gt is not None:
         gt = kept_ground_truth(cfg, gt, dataset_people(dataset))
         if splits_one_file(cfg.data):

@@ -84,7 +84,8 @@ def split_ground_truth(cfg: Any, dataset: Dataset) -> tuple[dict[str, Any], Data
         spec = data_spec(cfg.data)
         people = [inst for group in dataset.images[:keep] for inst in group]  # type: ignore[attr-defined]
         return gt_from_instances(people, spec.keypoints, spec.name), kept
-    data = dict(load_json(annotation_path(cfg.data, "val")))
+    # the dataset's own split (an evaluation of the training split scored against the val file)
+    data = dict(load_json(annotation_path(cfg.data, str(getattr(dataset, "split", "val")))))
     if cfg.data.get("skip_invalid"):  # the people the reader skipped are out of the evaluation too
         data = gt_of_kept(data, (inst.ann_id for inst in dataset_people(dataset) or ()))
     anns = [a if "area" in a else {**a, "area": 0.53 * a["bbox"][2] * a["bbox"][3]} for a in data["annotations"]]
