@@ -374,3 +374,23 @@ def test_a_dataset_item_keeps_the_annotations_own_visibility(tmp_path):
     item = TopDownDataset([inst], load_spec("coco"), (48, 64))[0]
     assert item["meta"]["labelled_visibility"] == vis.tolist()
     assert int(item["visibility"][0, 1]) == 1  # the crop's flag: invisible there
+
+
+def test_recall_pckh_and_nme_arguments_of_the_api_audit():
+    """oks_cutoff -1, 2, NaN (recall 0 after a numpy warning), True or "0.5"; pckh joint names repeated (later joints
+    overwrote earlier ones in per_joint) or one string; nme ``outside`` of 0.3 (read as True)."""
+    from adaanchor.metrics.nme import nme_metrics
+    from adaanchor.metrics.pckh import pckh
+    from adaanchor.metrics.recall import keypoint_recall
+
+    for bad in (-1, 2, float("nan"), True, "0.5", None, 0):
+        with pytest.raises(ValueError, match=r"oks_cutoff: expected a number in \(0, 1\]"):
+            keypoint_recall({}, [], oks_cutoff=bad)
+    p = np.zeros((2, 16, 2))
+    for names, says in ((["a"] * 15 + ["b"], r"each joint needs its own name, \['a'\] repeat"),
+                        ("abcdefghijklmnop", "got the string")):
+        with pytest.raises(ValueError, match=says):
+            pckh(p, p, np.ones((2, 16)), np.ones(2), joint_names=names)
+    f = np.random.default_rng(0).uniform(0, 100, (2, 68, 2))
+    with pytest.raises(ValueError, match=r"outside: expected True / False \(or 0 / 1\) per keypoint, got 0.3"):
+        nme_metrics(f, f, np.full((2, 68), 2), "face68", outside=np.full((2, 68), 0.3))

@@ -222,9 +222,9 @@ def _normaliser_pair(spec: Any, norm: str | Sequence[Any]) -> Any:
 
 def _edge_split(err: np.ndarray, v: np.ndarray, outside: Any) -> dict[str, float | None]:
     """Point NME split by the input's edge. err, v: ``(M, K)``; outside: ``(M, K)`` bool, True off the input."""
-    off = np.asarray(outside, dtype=bool)
-    if off.shape != v.shape:
-        raise ValueError(f"outside: expected shape {v.shape} (faces, points), got {off.shape}")
+    from .arguments import check_outside
+
+    off = check_outside(outside, v.shape)  # 0.3 and NaN were read as True: every point counted as outside
     return {"NME_vis_in": _point_mean(err, (v == 2) & ~off), "NME_inv_in": _point_mean(err, (v == 1) & ~off),
             "NME_out": _point_mean(err, (v > 0) & off)}
 

@@ -98,9 +98,14 @@ def pckh(
     """
     p, g, v, hs = check_arrays(pred, gt, vis, head_size, "head_size")
     thresholds = check_thresholds(thresholds, "thresholds")
+    if isinstance(joint_names, (str, bytes)):  # its letters were the names
+        raise ValueError(f"joint_names: expected a list of joint names, got the string {joint_names!r}")
     names = list(joint_names)
     if len(names) != p.shape[1]:
         raise ValueError(f"{len(names)} joint names for {p.shape[1]} joints")
+    if len(set(names)) != len(names):  # a later joint's numbers overwrote an earlier one's in per_joint
+        raise ValueError(f"joint_names: each joint needs its own name, {sorted({n for n in names if names.count(n) > 1})} "
+                         "repeat")
     excluded = _excluded(exclude, names)
     labelled = v > 0
     need = labelled.any(axis=1)

@@ -75,6 +75,9 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
     Returns:
         ``recall`` (matched / labelled; 0 without ground truth), ``matched``, ``labelled``.
     """
+    if isinstance(oks_cutoff, bool) or not isinstance(oks_cutoff, (int, float, np.integer, np.floating)) \
+            or not 0 < float(oks_cutoff) <= 1:  # -1, 2 and NaN gave recall 0 after a numpy warning, "0.5" a TypeError
+        raise ValueError(f"oks_cutoff: expected a number in (0, 1], got {oks_cutoff!r}")
     data, name = load_coco_gt(gt)
     dets, res_name = load_results(results, require_score=False)
     k = gt_num_keypoints(data, name) if data["annotations"] else len(COCO_SIGMAS)
