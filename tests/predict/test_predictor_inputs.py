@@ -466,3 +466,19 @@ def test_draw_refuses_an_image_of_another_size_or_none():
         draw_prediction(np.zeros((0, 0, 3), np.uint8), pred)
     with pytest.raises(ValueError, match=r"^image: an empty image \(height x width 0 x 5\)"):  # not 'of shape'
         draw_prediction(np.zeros((0, 5), np.uint8), pred)
+
+
+def test_a_detection_outside_its_image_is_refused_in_the_api(tmp_path):
+    """A detections file's box beyond its image (ids matched to the wrong images) was predicted: keypoints at x, y
+    of about 500 on a 72x96 image, where the array form and adaanchor predict refuse or leave it out."""
+    import json
+
+    from PIL import Image
+
+    img = tmp_path / "872.png"
+    Image.fromarray(np.zeros((96, 72, 3), np.uint8)).save(img)
+    dets = tmp_path / "dets.json"
+    dets.write_text(json.dumps([{"image_id": 872, "category_id": 1, "bbox": [500, 500, 50, 70], "score": 0.8}]))
+    with pytest.raises(AdaAnchorError, match=r"^boxes \(from the detections file\)\[0\]: \[500.0, .* lies outside the "
+                                             r"72x96"):
+        _fake()[0].predict(str(img), boxes=str(dets))

@@ -261,9 +261,10 @@ class Predictor:
             regions = [(np.array([0.0, 0.0, w, h]), 1.0, fit_image_affine((h, w), self.input_size))]
         else:
             b, s = as_boxes(boxes)
-            if not isinstance(boxes, Boxes):  # the caller's (a detections file's are the detector's, on that image)
-                check_boxes_inside(b, (h, w), name.replace("images", "boxes") if name.startswith("images")
-                              else name.replace("image", "boxes"))
+            what = name.replace("images", "boxes") if name.startswith("images") else name.replace("image", "boxes")
+            # A detections file's too (its image ids matched to the wrong images): keypoints came back far off the
+            # image without a word, where adaanchor predict leaves such detections out and says so.
+            check_boxes_inside(b, (h, w), f"{what} (from the detections file)" if isinstance(boxes, Boxes) else what)
             regions = [(bb, float(ss), finite_box_affine(bb, self.input_size, i)) for i, (bb, ss) in enumerate(zip(b, s))]
         crops = [warp_image(img, a, self.input_size) for _, _, a in regions]
         parts = [{"box": bb, "box_score": ss, "affine": a} for bb, ss, a in regions]
