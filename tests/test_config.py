@@ -633,3 +633,10 @@ def test_a_date_is_text_as_yaml_1_2_reads_it():
     assert load_yaml_text("k: 2024-01-01") == {"k": "2024-01-01"}
     with pytest.raises(AdaAnchorError, match=r"config key 'train.lr' must be float, got '2024-01-01' \(str\)"):
         build_config("demo", ["train.lr=2024-01-01"])
+
+
+def test_a_built_config_can_be_built_on():
+    """``build_config(build_config("demo"))`` said "train.lr_steps must be list, got [] (ListConfig)"."""
+    base = build_config("demo")
+    assert build_config(base, ["train.lr=0.1"]) == build_config("demo", ["train.lr=0.1"])
+    assert build_config(None, base) == base

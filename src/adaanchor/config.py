@@ -228,6 +228,10 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     strings (``["train.lr=0.01"]``) or a mapping, nested (``{"train": {"lr": 0.01}}``) or with dotted keys
     (``{"train.lr": 0.01}``)."""
     check_base(base)
+    if isinstance(base, DictConfig):  # a built config given back: its lists are ListConfigs, refused as lists
+        base = OmegaConf.to_container(base, resolve=True)
+    if isinstance(overrides, DictConfig):
+        overrides = OmegaConf.to_container(overrides, resolve=True)
     ref = defaults()
     layers: list[dict[str, Any]] = [ref]
     layer: dict[str, Any] = {}

@@ -482,3 +482,21 @@ def test_a_detection_outside_its_image_is_refused_in_the_api(tmp_path):
     with pytest.raises(AdaAnchorError, match=r"^boxes \(from the detections file\)\[0\]: \[500.0, .* lies outside the "
                                              r"72x96"):
         _fake()[0].predict(str(img), boxes=str(dets))
+
+
+def test_a_closed_pil_image_is_named():
+    """A bare AssertionError from inside Pillow (closed before loading) or "Operation on closed image"."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(IMG).save(buf, "PNG")
+    with Image.open(io.BytesIO(buf.getvalue())) as im:
+        pass
+    loaded = Image.open(io.BytesIO(buf.getvalue()))
+    loaded.load()
+    loaded.close()
+    for closed in (im, loaded):
+        with pytest.raises(AdaAnchorError, match=r"the PIL image cannot be read \(.*; closed\? use it inside its"):
+            _fake()[0].predict(closed)

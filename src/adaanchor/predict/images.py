@@ -135,6 +135,7 @@ def read_any(image: Any, what: str = "image", orientation: str = "displayed", bi
                                  "frames), or run adaanchor predict on it, which reads it as a video")
         return load_image(image, exif="apply" if orientation == "displayed" else "ignore", bit_depth=bit_depth)
     if _is_pil(image):
+        _loaded(image, what)
         if orientation == "displayed":
             from PIL import ImageOps
 
@@ -143,11 +144,24 @@ def read_any(image: Any, what: str = "image", orientation: str = "displayed", bi
     return image
 
 
+def _loaded(image: Any, what: str) -> None:
+    """A PIL image whose pixels can be read: one closed before it was loaded raised a bare ``AssertionError`` from
+    inside Pillow, one closed after ``ValueError: Operation on closed image``."""
+    try:
+        image.load()
+        if image.width and image.height:
+            image.getpixel((0, 0))
+    except (AssertionError, ValueError, OSError, AttributeError) as e:
+        raise ImageValueError(f"{what}: the PIL image cannot be read ({type(e).__name__}{': ' + str(e) if str(e) else ''}"
+                              "; closed? use it inside its `with Image.open(...)` block, or pass its path)") from None
+
+
 def as_rgb(image: Any, what: str = "image", bit_depth: int | None = None) -> np.ndarray:
     """``(H, W, 3)`` uint8 RGB from ``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped)
     pixels of any pixel dtype, or a PIL image, by the rule of :mod:`adaanchor.data.pixels` (uint8 as it is,
     other integers by bit depth, ``bit_depth`` or guessed per image; floats [0, 1] x 255; NaN refused)."""
     if _is_pil(image):
+        _loaded(image, what)
         image = pil_pixels(image, what)
     elif _is_tensor(image):
         check_image(image, what)  # raises
