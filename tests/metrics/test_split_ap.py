@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from adaanchor.config import build_config
 from adaanchor.data.build import build_dataset
@@ -46,3 +47,18 @@ def test_a_training_split_is_scored_against_its_own_annotations(tiny_bench, perf
     m, preds = ev.evaluate_dataset(model, strategy, cfg, build_dataset(cfg.data, "train", train=False))
     assert len(preds["image_id"]) == len(json.loads((tiny_bench / "train.json").read_text())["annotations"])
     assert m["ap"] == pytest.approx(1.0)
+
+
+def test_evaluate_dataset_names_an_empty_dataset_and_a_missing_cuda(tiny_bench):
+    from torch.utils.data import Subset
+
+    from adaanchor.errors import AdaAnchorError
+
+    cfg = build_config(None, ["data.format=coco", f"data.root={tiny_bench}", "data.spec=coco", "model.tiny_width=8"])
+    model, strategy = build_system(cfg)
+    ds = build_dataset(cfg.data, "val", train=False)
+    with pytest.raises(AdaAnchorError, match="the dataset holds no instance to evaluate"):  # was a numpy ValueError
+        ev.evaluate_dataset(model, strategy, cfg, Subset(ds, []))
+    if not torch.cuda.is_available():  # was torch's AssertionError
+        with pytest.raises(AdaAnchorError, match="CUDA is not available on this machine"):
+            ev.evaluate_dataset(model, strategy, cfg, ds, "cuda")

@@ -22,7 +22,7 @@ from tqdm import tqdm
 from ..coords import outside_frame
 from ..data.transforms import apply_affine, invert_affine
 from ..data.types import collate
-from ..errors import check_stop
+from ..errors import AdaAnchorError, check_stop
 from ..strategies import Strategy
 from ..strategies.flip_test import predict_flip
 from .ap_truth import (  # noqa: F401 - re-exported: the engine's callers import them from here
@@ -198,7 +198,6 @@ def evaluate_predictions(
         m["coco"] = crowdpose_ap(coco_gt, results) if ap_kind == "crowdpose" else coco_keypoint_ap(coco_gt, results, sigmas=sigmas)
         m["ap"] = m["coco"]["AP"]
     if nme_pair is not None:
-        from ..errors import AdaAnchorError
         from ..metrics.keypoint import threshold_key
         from ..metrics.nme import FR_THRESHOLD, nme_metrics, norm_pair, unlabelled_normaliser
 
@@ -232,6 +231,19 @@ def warn_nonfinite(m: dict[str, Any], total: int, out: Any = None) -> None:
 AP_FROM_INSTANCES = ("yolo", "dlc", "slp", "nwb")
 
 
+def _check_call(dataset: Any, device: Any) -> None:
+    """One-line errors for what failed deep inside: an empty dataset (``need at least one array to concatenate``)
+    and a CUDA device on a machine without one (torch's ``AssertionError``)."""
+    if len(dataset) == 0:
+        raise AdaAnchorError("evaluate_dataset: the dataset holds no instance to evaluate")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise AdaAnchorError(f"evaluate_dataset: device {device!r}: expected cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise AdaAnchorError(f"evaluate_dataset: device {device!r}: CUDA is not available on this machine (use cpu)")
+
+
 def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Dataset, device: torch.device | str = "cpu",
                      progress: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Predict on ``dataset`` and compute every metric its config calls for: single-keypoint errors and
@@ -239,6 +251,7 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     sets whose spec names an inter-ocular pair. Returns ``(metrics, predictions)``."""
     from ..data.build import data_spec, splits_one_file
 
+    _check_call(dataset, device)
     spec = data_spec(cfg.data)
     flip = spec.flip_index if cfg.eval.get("flip_test") else None
     preds = predict(model, strategy, dataset, int(cfg.eval.batch_size), device, cfg.eval.max_images, progress, 0, flip)
