@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from adaanchor.predict.overlay import confidence_rgb, draw_prediction, overlay_scale
 from adaanchor.predict.predictor import fit_image_affine
@@ -64,3 +65,16 @@ def test_far_boxes_and_keypoints_are_drawn_clipped_not_an_opencv_error():
     f = overlay_scale((120, 160))
     assert out.shape == (120 * f, 160 * f, 3) and (out != 128).any()
     assert _has(out, confidence_rgb(0.9), int(round(30.5 * f - 0.5)), int(round(20.5 * f - 0.5)))
+
+
+@pytest.mark.parametrize("flag", ["anchors", "legend", "draw_boxes", "multi_person"])
+def test_a_word_for_a_drawing_flag_is_refused(flag):
+    """``anchors="no"`` is truthy: arrows, legend and boxes were drawn."""
+    with pytest.raises(TypeError, match=rf"{flag}: expected True or False, got 'no'"):
+        draw_prediction(np.full((120, 160, 3), 128, np.uint8), _pred(), **{flag: "no"})
+
+
+def test_a_numpy_integer_category_id_is_taken():
+    from adaanchor.metrics.results import predictions_to_coco_results
+
+    assert predictions_to_coco_results([0], np.zeros((1, 2, 2)), category_id=np.int64(3))[0]["category_id"] == 3

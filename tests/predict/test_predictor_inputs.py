@@ -301,6 +301,7 @@ def test_select_takes_integer_indices_in_their_order_and_boolean_masks():
     ([0.2, 0.0, 0.9], TypeError, "got dtype float64"),
     (["a", "", "b"], TypeError, "got dtype <U1"),
     ([True, False], ValueError, r"keep: a boolean mask needs one entry per instance \(3\), got 2"),
+    (np.array([], bool), ValueError, r"keep: a boolean mask needs one entry per instance \(3\), got 0"),  # was kept
     ([0, 3], ValueError, r"keep: index 3 out of range for 3 instance"),
     ([-4], ValueError, r"keep: index -4 out of range"),
 ])

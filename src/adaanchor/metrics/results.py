@@ -239,6 +239,8 @@ def predictions_to_coco_results(
         ValueError: a non-finite coordinate or score (pycocotools would match a NaN prediction to every
             ground truth: ``nan < threshold`` is False), or arrays whose shapes or lengths disagree.
     """
+    if isinstance(category_id, np.integer):  # accepted in image_ids: "expected an integer id, got 1"
+        category_id = int(category_id)
     if not is_id(category_id) or isinstance(category_id, str):
         raise TypeError(f"category_id: expected an integer id, got {describe(category_id)}")
     kp = as_float_array(keypoints, "keypoints")

@@ -129,6 +129,11 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
             (:data:`PERSON_RGB`, in order), its missing keypoints (score 0) and their limbs left out.
     """
     image, skeleton = _checked(image, pred, skeleton)
+    for flag, value in (("anchors", anchors), ("legend", legend), ("multi_person", multi_person),
+                        ("draw_boxes", draw_boxes)):
+        if not (isinstance(value, (bool, np.bool_)) or (flag == "draw_boxes" and value is None)):
+            # "no" is truthy: arrows, legend and boxes were drawn for anchors="no"
+            raise TypeError(f"{flag}: expected True or False, got {value!r}")
     if stride is not None and (not isinstance(stride, (int, np.integer)) or isinstance(stride, (bool, np.bool_))
                                or stride < 1):  # -1 and 4.5 drew cells of no model
         raise ValueError(f"stride: expected the model's output stride, an integer >= 1 (Predictor.stride), or None "

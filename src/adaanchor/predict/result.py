@@ -113,7 +113,7 @@ class Prediction:
             got = "None" if keep is None else f"{type(keep).__name__} of shape {np.shape(keep)}" if arr is not None \
                 else type(keep).__name__
             raise TypeError(f"keep: expected a boolean mask of shape ({n},) or a 1-D array of integer indices, got {got}")
-        if arr.size == 0:  # [] is float64 to numpy: no instance either way
+        if arr.size == 0 and not (arr.dtype == bool and n):  # [] is float64 to numpy: no instance either way
             return np.zeros(0, np.intp)
         if arr.dtype == bool:
             if arr.shape[0] != n:
