@@ -394,3 +394,20 @@ def test_recall_pckh_and_nme_arguments_of_the_api_audit():
     f = np.random.default_rng(0).uniform(0, 100, (2, 68, 2))
     with pytest.raises(ValueError, match=r"outside: expected True / False \(or 0 / 1\) per keypoint, got 0.3"):
         nme_metrics(f, f, np.full((2, 68), 2), "face68", outside=np.full((2, 68), 0.3))
+
+
+def test_complex_numbers_are_refused_not_cast():
+    """Boxes, the metrics and the results writer cast complex input to real with only numpy's ComplexWarning."""
+    from adaanchor.errors import AdaAnchorError
+    from adaanchor.metrics.keypoint import single_keypoint_metrics
+    from adaanchor.metrics.results import predictions_to_coco_results
+    from adaanchor.predict.boxes import as_boxes
+
+    z = np.zeros((1, 2, 2)) + 1j
+    with pytest.raises(ValueError, match="pred: expected an array of real numbers, got complex values"):
+        single_keypoint_metrics(z, None, np.zeros((1, 2, 2)), np.ones((1, 2)), np.ones(1))
+    with pytest.raises(ValueError, match="keypoints: expected an array of real numbers"):
+        predictions_to_coco_results([0], z)
+    for boxes in (np.array([[10 + 5j, 10, 40, 60]]), [[10 + 5j, 10, 40, 60]]):
+        with pytest.raises(AdaAnchorError, match="box coordinates must be numbers, got complex"):
+            as_boxes(boxes)

@@ -34,10 +34,25 @@ def describe(x: Any) -> str:
 def as_float_array(x: Any, name: str) -> np.ndarray:
     """``x`` as a float64 array, or ValueError naming ``name`` (strings, ragged lists, None would otherwise
     fail inside numpy with a message that names nothing)."""
+    if _complex(x):  # cast to float64 with only numpy's ComplexWarning: the imaginary part dropped
+        raise ValueError(f"{name}: expected an array of real numbers, got complex values ({describe(x)})")
     try:
         return to_numpy(x)
     except (TypeError, ValueError):
         raise ValueError(f"{name}: expected an array of numbers, got {describe(x)}") from None
+
+
+def _complex(x: Any) -> bool:
+    """Whether ``x`` (an array, a tensor, a number or a nested list of them) holds complex numbers."""
+    if hasattr(x, "is_complex"):
+        return bool(x.is_complex())
+    if isinstance(x, (complex, np.complexfloating)):
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype.kind == "c" or (x.dtype.kind == "O" and _complex(x.tolist()))
+    if isinstance(x, (list, tuple)):
+        return any(_complex(v) for v in x)
+    return False
 
 
 def check_flag(value: Any, name: str) -> bool:

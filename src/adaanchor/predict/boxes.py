@@ -77,9 +77,9 @@ def _element_kind(value: Any) -> str | None:
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "O":
             return _element_kind(value.tolist())
-        return {"b": "bool", "S": "bytes", "U": "str"}.get(value.dtype.kind)
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        return type(value).__name__
+        return {"b": "bool", "S": "bytes", "U": "str", "c": "complex"}.get(value.dtype.kind)
+    if isinstance(value, (bool, np.bool_, str, bytes, complex, np.complexfloating)):  # complex: the imaginary part
+        return type(value).__name__  # was dropped with a ComplexWarning
     if isinstance(value, (list, tuple)):
         for v in value:
             kind = _element_kind(v)
