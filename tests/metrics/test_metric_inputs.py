@@ -411,3 +411,14 @@ def test_complex_numbers_are_refused_not_cast():
     for boxes in (np.array([[10 + 5j, 10, 40, 60]]), [[10 + 5j, 10, 40, 60]]):
         with pytest.raises(AdaAnchorError, match="box coordinates must be numbers, got complex"):
             as_boxes(boxes)
+
+
+@pytest.mark.parametrize("value", ["0", 2, 0.5, None])
+def test_nme_attribute_values_are_0_or_1(value):
+    """``{"pose": "0"}`` counted the face in the pose subset (a non-empty string is truthy)."""
+    from adaanchor.metrics.nme import nme_metrics
+
+    f = np.random.default_rng(0).uniform(0, 100, (2, 68, 2))
+    with pytest.raises(ValueError, match=r"attributes\[0\]\['pose'\]: expected 0 / 1"):
+        nme_metrics(f, f, np.full((2, 68), 2), "face68", attributes=[{"pose": value}, {"pose": 1}])
+    assert nme_metrics(f, f, np.full((2, 68), 2), "face68", attributes=[{"pose": 0}, {"pose": True}])["NME"] == 0

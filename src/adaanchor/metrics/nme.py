@@ -243,6 +243,11 @@ def _check_attributes(attributes: Any, m: int) -> list[Mapping[str, int] | None]
     bad = next((a for a in attrs if a is not None and not isinstance(a, Mapping)), None)
     if bad is not None:
         raise ValueError(f"{what} an entry {describe(bad)}")
+    for i, a in enumerate(attrs):  # "0" is truthy: the face was counted in the subset; 2 and 0.5 were taken too
+        value = next(((k, v) for k, v in (a or {}).items()
+                      if isinstance(v, (str, bytes)) or not (isinstance(v, (bool, np.bool_)) or v in (0, 1))), None)
+        if value is not None:
+            raise ValueError(f"attributes[{i}][{value[0]!r}]: expected 0 / 1 (or False / True), got {value[1]!r}")
     return attrs
 
 
