@@ -120,7 +120,7 @@ def test_nme_split_by_the_input_edge():
     assert d["NME_vis"] == pytest.approx((0.1 + 0.2 + 0.4) / 3)  # the annotation's flags, as before
     assert "NME_out" not in nme_metrics(pred, gt, vis, norm=(0, 1))
     assert nme_metrics(pred, gt, vis, norm=(0, 1), outside=np.zeros((1, 4), bool))["NME_out"] is None
-    with pytest.raises(ValueError, match="outside: expected shape"):
+    with pytest.raises(ValueError, match=r"outside must be \(M, K\) = \(1, 4\) like vis"):
         nme_metrics(pred, gt, vis, norm=(0, 1), outside=np.zeros((1, 3), bool))
 
 
