@@ -7,7 +7,10 @@ state is inherited), so its result is the one the sequential loop gives; the tes
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
+import signal
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
@@ -25,14 +28,24 @@ def run_parallel(fn: Callable[..., Any], calls: Mapping[Hashable, tuple], jobs: 
     if not calls:
         return results
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(calls)), mp_context=ctx) as pool:
+    pool = ProcessPoolExecutor(max_workers=min(jobs, len(calls)), mp_context=ctx)
+    try:
         futures = {pool.submit(fn, *args): key for key, args in calls.items()}
         for fut in as_completed(futures):
             key = futures[fut]
             try:
                 results[key] = fut.result()
             except Exception as exc:
-                for other in futures:
-                    other.cancel()
                 raise SystemExit(f"run {key} failed: {type(exc).__name__}: {exc}") from exc
+    except BaseException:
+        # A stop of this process alone (SIGTERM to it, not to its group): the running runs are asked to stop as
+        # well, and save as a stopped training does.
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(OSError):
+                os.kill(proc.pid, signal.SIGTERM)
+        raise
+    finally:
+        # A failure, Ctrl-C or SIGTERM: the queued runs are dropped (every queued run trained to its end before: a
+        # Ctrl-C took 111 s to stop a tiny table, hours at the protocol's budgets); the running ones stop themselves.
+        pool.shutdown(wait=True, cancel_futures=True)
     return results

@@ -342,3 +342,18 @@ def test_strategy_options_reach_the_strategy_the_run_settings_and_the_table(tmp_
         mt.main(["table5", "--strategy-option", "name=heatmap", "--out", str(tmp_path / "o")])
     with pytest.raises(AdaAnchorError, match="--strategy-option expects KEY=VALUE"):
         mt.parse_task_options(["local_about"], "--strategy-option")
+
+
+def test_run_parallel_stops_the_queue_at_a_ctrl_c():
+    """Every queued run trained to its end after a Ctrl-C (111 s to stop a tiny --jobs 2 table, hours at the
+    protocol's budgets); the queue is now dropped and the running runs are asked to stop."""
+    import os
+    import time
+
+    from parallel import run_parallel
+
+    calls = {"interrupt": (f"kill -INT {os.getpid()}",), **{f"sleep{i}": ("sleep 3",) for i in range(4)}}
+    t0 = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        run_parallel(os.system, calls, 1)
+    assert time.time() - t0 < 6.0  # the four 3 s runs: 12 s
