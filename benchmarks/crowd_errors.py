@@ -32,7 +32,7 @@ import multi_tables as mt  # noqa: E402
 from multi_runs import build_run  # noqa: E402
 from off_map import beyond_cells  # noqa: E402
 from protocol import provenance  # noqa: E402
-from script_exit import Refused, run_main  # noqa: E402
+from script_exit import Refused, results_place_problem, run_main  # noqa: E402
 from speed import write_results  # noqa: E402
 
 from adaanchor.cli.argtypes import check_unique, seed_arg  # noqa: E402
@@ -189,9 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--name", default="crowd_errors")
     a = p.parse_args(argv)
+    if (why := results_place_problem(a.results, a.name)) is not None:  # before the work, not after it
+        p.error(why)
     labels = a.labels or [o.name for o in a.out]
     if len(labels) != len(a.out):
         p.error(f"--labels: {len(a.out)} names needed (one per --out), got {len(labels)}")
+    if len(set(labels)) != len(labels):  # one folder's results replaced the other's, exit 0
+        twice = sorted({x for x in labels if labels.count(x) > 1})
+        p.error(f"--out folders need their own labels, {twice} name several (folders of one name: give --labels)")
     check_unique(p, "--seeds", a.seeds)
     torch.set_num_threads(1)
     return run_main(lambda: score_runs(a, labels), "nothing was written", resume=False)

@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from anchor_reach import method_of
+from anchor_reach import distinct_runs, method_of
 from inference_options import oracle_metrics
 from omegaconf import OmegaConf
 from protocol import git_commit, machine_line, write_results
-from script_exit import run_main
+from script_exit import results_place_problem, run_main
 
 from adaanchor.engine.multi import evaluate_multi
 from adaanchor.engine.run import build_split, is_multi_person, load_for_eval, resolve_run
@@ -107,6 +107,8 @@ def script_main(argv: list[str] | None, doc: str, prefix: str, help_runs: str,
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = p.parse_args(argv)
+    if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
+        p.error(why)
     return run_main(lambda: _body(a, prefix, evaluate, markdown), "nothing (the results file is written at the end)",
                     resume=False)
 
@@ -115,7 +117,7 @@ def _body(a: argparse.Namespace, prefix: str, evaluate: Callable[[Path], dict[st
           markdown: Callable[[dict[str, Any]], str]) -> int:
     torch.set_num_threads(max(1, a.threads))
     t0, methods = time.time(), {}
-    for run in sorted(a.runs):
+    for run in distinct_runs(a.runs):
         label, seed = method_of(run)
         r = {"seed": seed, "run": str(run), **evaluate(run)}
         key = lead_key(r["task"])

@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from anchor_reach import method_of
+from anchor_reach import distinct_runs, method_of
 from omegaconf import OmegaConf
 from protocol import git_commit, machine_line, write_results
+from script_exit import results_place_problem  # noqa: E402
 
 from adaanchor.engine.evaluate import evaluate_dataset
 from adaanchor.engine.multi import evaluate_multi
@@ -136,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--name", required=True, help="results file name: <option>_<name>.{md,json}")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     a = p.parse_args(argv)
+    if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
+        p.error(why)
     t0, methods = time.time(), {}
-    for run in sorted(a.runs):
+    for run in distinct_runs(a.runs):
         label, seed = method_of(run)
         try:
             r = {"seed": seed, "run": str(run), **evaluate_both(run, a.option)}

@@ -24,7 +24,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import provenance  # noqa: E402
-from script_exit import Refused, run_main  # noqa: E402
+from script_exit import Refused, results_place_problem, run_main  # noqa: E402
 from speed import write_results  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="folder for <name>.json and <name>.md (default: print only)")
     p.add_argument("--name", default="off_map")
     a = p.parse_args(argv)
+    if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
+        p.error(why)
     if a.radius < 0:
         p.error("--radius must be >= 0")
     return run_main(lambda: count_and_write(a), "nothing was written", resume=False)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import COLUMNS as MULTI_COLUMNS  # noqa: E402
 from multi_report import CROWD_COLUMNS, GROUPINGS, PAIRED, flatten  # noqa: E402
 from protocol import fmt_diff, paired_difference  # noqa: E402
-from script_exit import Refused, run_main  # noqa: E402
+from script_exit import Refused, results_place_problem, run_main  # noqa: E402
 from speed import write_results  # noqa: E402
 from table_report import COLUMNS  # noqa: E402
 
@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--methods", nargs="+", help="only these methods (default: every method in both)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = ap.parse_args(argv)
+    if (why := results_place_problem(args.out, args.name)) is not None:  # before the work, not after it
+        ap.error(why)
     return run_main(lambda: compare_files(args), "nothing was written", resume=False)
 
 

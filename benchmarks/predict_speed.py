@@ -32,7 +32,7 @@ from adaanchor.cli.argtypes import int_at_least
 from adaanchor.versions import source_commit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from script_exit import run_main  # noqa: E402
+from script_exit import results_place_problem, run_main  # noqa: E402
 
 
 def make_run(root: Path, overrides: list[str] = ()) -> Path:
@@ -145,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("overrides", nargs="*", help="config overrides of the model, e.g. model.backbone=resnet50 "
                     "data.input_size=[192,256] (default: the demo's tiny CNN at 72x96)")
     a = ap.parse_args(argv)
+    if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
+        ap.error(why)
     return run_main(lambda: measure_and_write(a), "nothing is saved (a measurement is all or nothing)", resume=False)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from adaanchor.cli import one_line
 from adaanchor.cli.sigterm import EXIT_SIGTERM, Terminated, sigterm_unwinds
@@ -23,6 +25,23 @@ EXIT_CTRL_C = 130
 
 class Refused(AdaAnchorError):
     """A benchmark script's own refusal: printed as ``error: ...``, exit :data:`EXIT_REFUSED`."""
+
+
+def results_place_problem(out: Any, name: Any = None) -> str | None:
+    """Why results cannot be written as ``<out>/<name>.*``, checked before the work (a name with a slash or a folder
+    under a file failed with a traceback after the measurement, which was lost), or None."""
+    if name is not None:
+        text = str(name)
+        if not text.strip() or "/" in text or "\\" in text or text in (".", ".."):
+            return f"--name {text!r}: a file name stem, without folders (give the folder as --out)"
+    if out is None:
+        return None
+    folder = Path(out)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if folder.exists() and not folder.is_dir():
+        return f"--out {out}: {folder} is a file, not a folder"
+    return None
 
 
 def _stopped(name: str, code: int, saved: str, resume: bool) -> int:

@@ -39,6 +39,7 @@ from adaanchor.strategies import compute_loss
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import git_commit  # noqa: E402
 from ratio_spread import spread_note  # noqa: E402
+from script_exit import results_place_problem  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 
@@ -385,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
                    "for some: a run of a few rows does not replace the full table)")
     add_malloc_option(p)
     a = p.parse_args(argv)
+    if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
+        p.error(why)
     stem = a.name or ("speed" if set(a.rows) == set(ROWS) else "speed_rows")
     torch.set_num_threads(a.threads)  # explicit: the default depends on the machine and the environment
     mode = set_malloc(a.malloc)  # before anything is timed: the process then runs as adaanchor's commands do

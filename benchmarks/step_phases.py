@@ -33,7 +33,7 @@ import torch
 from adaanchor.strategies import STRATEGY_NAMES, compute_loss
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from script_exit import run_main  # noqa: E402
+from script_exit import results_place_problem, run_main  # noqa: E402
 from speed import (  # noqa: E402
     REPO,
     RESNET50,
@@ -159,6 +159,10 @@ def main(argv: list[str] | None = None) -> int:
                    "step_phases: name a quick run otherwise, so that it does not replace the table docs/speed.md quotes)")
     add_malloc_option(p)
     a = p.parse_args(argv)
+    if len(set(a.strategies)) != len(a.strategies):  # one stepper shared: twice the steps, a ratio of 1.000 to itself
+        p.error(f"--strategies: each once, got {a.strategies}")
+    if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
+        p.error(why)
     return run_main(lambda: measure_and_write(a), "nothing was written", resume=False)
 
 

@@ -82,3 +82,46 @@ def test_a_script_that_keeps_nothing_says_to_run_it_again(monkeypatch, tmp_path,
     assert sp.main(["--steps", "1", "--out", str(tmp_path)]) == 130
     assert capsys.readouterr().err.strip() == ("error: stopped by Ctrl-C (SIGINT); nothing was written: run the same "
                                                "command again")
+
+
+@pytest.mark.parametrize("script,args", [
+    ("speed", ["--rows", "infer_tiny_b1", "--name", "a/b"]),
+    ("step_phases", ["--name", "a/b"]),
+    ("paired_tables", ["x.json", "y.json", "--name", "a/b"]),
+    ("anchor_reach", ["r1", "--name", "a/b"]),
+    ("inference_options", ["r1", "--name", "a/b"]),
+    ("crowd_errors", ["--out", "x", "--name", "a/b"]),
+    ("predict_speed", ["--name", "a/b"]),
+])
+def test_a_results_name_with_a_folder_is_refused_before_the_work(script, args, capsys):
+    """speed.py --name a/b timed its rows, then failed with a FileNotFoundError traceback: the figures were lost."""
+    with pytest.raises(SystemExit) as e:
+        _script(script).main(args)
+    assert e.value.code == 2 and "--name 'a/b': a file name stem, without folders" in capsys.readouterr().err
+
+
+def test_an_out_folder_under_a_file_is_refused_before_the_work(tmp_path, capsys):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(SystemExit) as e:
+        _script("step_phases").main(["--out", str(tmp_path / "f" / "sub")])
+    assert e.value.code == 2 and f"{tmp_path / 'f'} is a file, not a folder" in capsys.readouterr().err
+
+
+def test_duplicates_that_would_count_twice_are_refused(tmp_path, capsys):
+    """A run folder given twice counted twice (n 3, a smaller standard error); two --out folders of one name lost
+    one's results; --strategies heatmap heatmap shared one stepper."""
+    from anchor_reach import distinct_runs
+    from script_exit import Refused
+
+    a = tmp_path / "FixAnchor_dev_s0"
+    with pytest.raises(Refused, match=r"FixAnchor_dev_s0: given twice \(FixAnchor, seed 0\): each run counts once"):
+        distinct_runs([a, a, tmp_path / "FixAnchor_dev_s1"])
+    with pytest.raises(Refused, match="the same method and seed as"):
+        distinct_runs([a, tmp_path / "other" / "FixAnchor_dev_s0"])
+    for script, args, says in (("crowd_errors", ["--out", str(tmp_path / "x" / "o5"), "--out", str(tmp_path / "o5")],
+                                "--out folders need their own labels, ['o5'] name several"),
+                               ("step_phases", ["--strategies", "heatmap", "heatmap", "--out", str(tmp_path)],
+                                "--strategies: each once")):
+        with pytest.raises(SystemExit) as e:
+            _script(script).main(args)
+        assert e.value.code == 2 and says in capsys.readouterr().err
