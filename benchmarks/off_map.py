@@ -57,6 +57,9 @@ def count_file(path: Path, stride: int, radius: float) -> dict[str, Any]:
         doc = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise Refused(f"{path}: cannot read it as JSON ({e})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("images"), list) or not isinstance(doc.get("annotations"), list):
+        # a JSON list was an AttributeError traceback, another results file a table of zeros (exit 0)
+        raise Refused(f"{path}: not a COCO keypoints file (a JSON object with 'images' and 'annotations' lists)")
     sizes = _images(doc, path)
     dist_kp, dist_centre = [], []
     for j, ann in enumerate(doc.get("annotations") or []):
@@ -109,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
         p.error(why)
-    if a.radius < 0:
-        p.error("--radius must be >= 0")
+    if not a.radius >= 0 or a.radius == float("inf"):  # NaN passed "< 0" and counted nothing beyond it
+        p.error(f"--radius must be a finite number >= 0, got {a.radius}")
     return run_main(lambda: count_and_write(a), "nothing was written", resume=False)
 
 

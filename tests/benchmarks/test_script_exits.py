@@ -125,3 +125,15 @@ def test_duplicates_that_would_count_twice_are_refused(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             _script(script).main(args)
         assert e.value.code == 2 and says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ['[1, 2]', '{"wall_seconds": 3}'])
+def test_off_map_refuses_what_is_not_a_coco_file(tmp_path, capsys, content):
+    """A JSON list was an AttributeError traceback; another results file printed a table of zeros (exit 0)."""
+    path = tmp_path / "x.json"
+    path.write_text(content)
+    assert _script("off_map").main([str(path)]) == 2
+    assert "not a COCO keypoints file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _script("off_map").main([str(path), "--radius", "nan"])
+    assert "--radius must be a finite number >= 0, got nan" in capsys.readouterr().err
