@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import os
 import sys
 import time
 from pathlib import Path
@@ -258,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
                    "(default 1; at most the number of cores); results do not depend on it")
     a = p.parse_args(argv)
     check_unique(p, "--seeds", a.seeds)
+    cores = os.cpu_count() or 1
+    if a.jobs is not None and a.jobs > cores:  # the help says at most the cores; the runs then share them, unsaid
+        print(f"note: --jobs {a.jobs} on {cores} cores: the runs share them (each as slow as {a.jobs / cores:.1f} runs "
+              "on a core; the results are the same)", file=sys.stderr)
     run_opts = {"--seeds": a.seeds, "--steps": a.steps, "--methods": a.methods, "--n-train": a.n_train,
                 "--n-val": a.n_val, "--width": a.width, "--task-option": a.task_option,
                 "--strategy-option": a.strategy_option, "--jobs": a.jobs}
