@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from multi_report import COLUMNS as MULTI_COLUMNS  # noqa: E402
 from multi_report import CROWD_COLUMNS, GROUPINGS, PAIRED, flatten  # noqa: E402
-from protocol import fmt_diff, paired_difference  # noqa: E402
+from protocol import fmt_diff, paired_difference, provenance  # noqa: E402
 from script_exit import Refused, results_place_problem, run_main  # noqa: E402
 from speed import write_results  # noqa: E402
 from table_report import COLUMNS  # noqa: E402
@@ -111,6 +111,11 @@ def markdown(a: dict[str, Any], b: dict[str, Any], diffs: dict[str, Any], labels
     return "\n".join(lines) + "\n"
 
 
+def _methods(doc: dict[str, Any]) -> list[str]:
+    """The method labels of a table (of each benchmark, for a multi-person table)."""
+    return [m for runs, _ in sections(doc).values() for m in runs]
+
+
 def _steps(doc: dict[str, Any]) -> Any:
     """The table's steps: its own, or those of its benchmarks (a multi-person table)."""
     if "benches" not in doc:
@@ -161,11 +166,19 @@ def read_table(path: str) -> dict[str, Any]:
 def compare_files(args: argparse.Namespace) -> int:
     """The A - B tables of the parsed options, written under ``--out``."""
     a, b = read_table(args.a), read_table(args.b)
+    if args.methods:  # a name in neither table was ignored without a word
+        known = set(_methods(a)) | set(_methods(b))
+        unknown = [m for m in args.methods if m not in known]
+        if unknown:
+            raise Refused(f"--methods {' '.join(unknown)}: not a method of these tables ({', '.join(sorted(known))})")
+    if _steps(a) != _steps(b):  # A - B then measures the budget too, which the header alone said
+        print(f"note: the tables were trained for different budgets ({_steps(a)} and {_steps(b)} steps): A - B "
+              "measures the budget as well as the option", file=sys.stderr)
     diffs = compare(a, b, args.methods)
     md = markdown(a, b, diffs, tuple(args.labels), (Path(args.a).name, Path(args.b).name))
     write_results(Path(args.out), args.name, {"table": a["table"], "split": a["split"], "labels": list(args.labels),
                                               "files": [args.a, args.b], "commits": [a.get("commit"), b.get("commit")],
-                                              "paired": diffs}, md)
+                                              "steps": [_steps(a), _steps(b)], "paired": diffs, **provenance()}, md)
     return 0
 
 

@@ -78,3 +78,18 @@ def test_multi_person_tables_are_compared_per_benchmark_and_grouping(tmp_path):
     assert "| FixAnchor | 3 | +0.000 ± 0.000 | +6.7 ± 3.3 | +0.0 ± 0.0 | +0.000 ± 0.000 | +13.3 ± 6.7 |" in md
     with pytest.raises(AdaAnchorError, match="different tasks"):
         compare(a, _multi({0: 0.1}, task="centre"))
+
+
+def test_other_budgets_are_noted_and_unknown_methods_refused(tmp_path, capsys):
+    """Tables of 10 and 300 steps were compared without a word (the steps only in the header), and a --methods name
+    in neither table was ignored."""
+    a, b = _doc({0: 1.0, 1: 2.0}), {**_doc({0: 0.5, 1: 1.0}), "steps": 300}
+    for name, doc in (("a", a), ("b", b)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(doc))
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--name", "x", "--out", str(tmp_path / "o")]
+    assert main(files) == 0
+    assert "note: the tables were trained for different budgets (10 and 300 steps)" in capsys.readouterr().err
+    written = json.loads((tmp_path / "o" / "x.json").read_text())
+    assert written["steps"] == [10, 300] and "machine" in written
+    assert main([*files, "--methods", "Nope"]) == 2
+    assert "--methods Nope: not a method of these tables" in capsys.readouterr().err
