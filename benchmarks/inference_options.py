@@ -28,12 +28,11 @@ import torch
 from anchor_reach import distinct_runs, method_of
 from omegaconf import OmegaConf
 from protocol import git_commit, machine_line, write_results
-from script_exit import results_place_problem  # noqa: E402
+from script_exit import results_place_problem, run_main  # noqa: E402
 
 from adaanchor.engine.evaluate import evaluate_dataset
 from adaanchor.engine.multi import evaluate_multi
 from adaanchor.engine.run import build_split, is_multi_person, load_for_eval, resolve_run
-from adaanchor.errors import AdaAnchorError
 from adaanchor.models.precision import Bf16Backbone
 
 #: (key, column title, format, scale): lower is better for errors, higher for the rest.
@@ -139,14 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
         p.error(why)
+    # A refusal (not a run, no checkpoint, a run given twice) in one line, a Ctrl-C or SIGTERM too (a traceback)
+    return run_main(lambda: _compare_and_write(a), "nothing (the results file is written at the end)", resume=False)
+
+
+def _compare_and_write(a: argparse.Namespace) -> int:
     t0, methods = time.time(), {}
     for run in distinct_runs(a.runs):
         label, seed = method_of(run)
-        try:
-            r = {"seed": seed, "run": str(run), **evaluate_both(run, a.option)}
-        except AdaAnchorError as e:  # not a run, no checkpoint, a multi-person run: one line
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        r = {"seed": seed, "run": str(run), **evaluate_both(run, a.option)}
         print(f"{label} s{seed}: " + ", ".join(f"{k} {r['off'][k]} -> {r['on'][k]}" for k in list(r["off"])[:6]))
         methods.setdefault(label, []).append(r)
     doc = {"name": a.name, "option": a.option, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),

@@ -39,7 +39,7 @@ from adaanchor.strategies import compute_loss
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import git_commit  # noqa: E402
 from ratio_spread import spread_note  # noqa: E402
-from script_exit import results_place_problem  # noqa: E402
+from script_exit import results_place_problem, run_main  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 
@@ -388,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
         p.error(why)
+    # Ctrl-C and SIGTERM in one line (a KeyboardInterrupt traceback; SIGTERM ended it without a word)
+    return run_main(lambda: _measure_and_write(a), "nothing (the rows are written at the end)", resume=False)
+
+
+def _measure_and_write(a: argparse.Namespace) -> int:
     stem = a.name or ("speed" if set(a.rows) == set(ROWS) else "speed_rows")
     torch.set_num_threads(a.threads)  # explicit: the default depends on the machine and the environment
     mode = set_malloc(a.malloc)  # before anything is timed: the process then runs as adaanchor's commands do

@@ -137,3 +137,11 @@ def test_off_map_refuses_what_is_not_a_coco_file(tmp_path, capsys, content):
     with pytest.raises(SystemExit):
         _script("off_map").main([str(path), "--radius", "nan"])
     assert "--radius must be a finite number >= 0, got nan" in capsys.readouterr().err
+
+
+def test_inference_options_refuses_in_one_line(tmp_path, capsys):
+    """Its refusals went through no run_main: a run given twice would have been a traceback."""
+    run = tmp_path / "FixAnchor_dev_s0"
+    assert _script("inference_options").main([str(run), str(run), "--name", "x", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "given twice" in err and "\n" not in err
