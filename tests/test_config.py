@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -640,3 +641,18 @@ def test_a_built_config_can_be_built_on():
     base = build_config("demo")
     assert build_config(base, ["train.lr=0.1"]) == build_config("demo", ["train.lr=0.1"])
     assert build_config(None, base) == base
+
+
+@pytest.mark.parametrize("typed", ["yes", "on", "true", "no", "off"])
+def test_a_yaml_boolean_word_for_a_text_key_keeps_the_word_typed(typed):
+    """``out_dir=yes`` trained into a folder named "on" (or "true"): YAML reads the word as a bool."""
+    assert build_config("demo", [f"out_dir={typed}"]).out_dir == typed
+    with pytest.raises(AdaAnchorError, match=rf"unknown train.amp '{typed}'") if typed not in ("off",) else \
+            contextlib.nullcontext():
+        build_config("demo", [f"train.amp={typed}"])
+
+
+def test_parts_of_a_built_config_can_be_given_back():
+    b = build_config("demo")
+    assert build_config("demo", {"train": b.train}).train.lr_steps == b.train.lr_steps
+    assert build_config({"train": b.train}, {"train.lr_steps": OmegaConf.create([4])}).train.lr_steps == [4]

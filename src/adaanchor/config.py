@@ -228,10 +228,6 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     strings (``["train.lr=0.01"]``) or a mapping, nested (``{"train": {"lr": 0.01}}``) or with dotted keys
     (``{"train.lr": 0.01}``)."""
     check_base(base)
-    if isinstance(base, DictConfig):  # a built config given back: its lists are ListConfigs, refused as lists
-        base = OmegaConf.to_container(base, resolve=True)
-    if isinstance(overrides, DictConfig):
-        overrides = OmegaConf.to_container(overrides, resolve=True)
     ref = defaults()
     layers: list[dict[str, Any]] = [ref]
     layer: dict[str, Any] = {}
@@ -247,9 +243,10 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
             raise AdaAnchorError(f"{config_file(base)}: {e}") from None
         layers.append(layer)
     ov = parse_overrides(overrides) if not isinstance(overrides, Mapping) else nested_keys(overrides)
+    words, ov = getattr(ov, "words", None), dict(ov)  # the text typed for bools (OmegaConf takes plain dicts)
     _check_names(ov)
     check_keys(ov, ref)
-    bool_words(ov, ref)
+    bool_words(ov, ref, words)
     layers.append(ov)
     cfg = _merge(layers)
     preset = PRESETS.get(str(cfg.strategy.name))

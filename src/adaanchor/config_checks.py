@@ -50,17 +50,17 @@ def check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
             raise AdaAnchorError(f"config key '{name}' must be list, got {value!r} ({type(value).__name__})")
 
 
-def bool_words(layer: dict[str, Any], ref: Mapping) -> None:
+def bool_words(layer: dict[str, Any], ref: Mapping, words: Mapping[str, str] | None = None, prefix: str = "") -> None:
     """A bool given for a key whose default is a string, back to the word: YAML 1.1 reads ``off``/``no`` as False
     and ``on``/``yes`` as True, so ``train.amp=off`` (a documented value) was "must be str, got False". The
-    option's own choices then decide (``off`` is one of ``train.amp``'s)."""
+    option's own choices then decide (``off`` is one of ``train.amp``'s). ``words``: the text typed for a dotted
+    key (an override's: ``out_dir=yes`` is the folder ``yes``); without it, ``on`` / ``off``."""
     for key, value in layer.items():
         default = ref.get(key) if isinstance(ref, Mapping) else None
         if isinstance(default, dict) and isinstance(value, dict):
-            bool_words(value, default)
+            bool_words(value, default, words, f"{prefix}{key}.")
         elif isinstance(default, str) and isinstance(value, bool):
-            # True back to "true" (no option takes "on": "unknown train.amp 'on'" quoted a word never typed)
-            layer[key] = "true" if value else "off"
+            layer[key] = (words or {}).get(f"{prefix}{key}") or ("on" if value else "off")
 
 #: What a value of each default's type may be (an int where the default is a float: ``train.lr=1``), and the
 #: words for it in an element's error.

@@ -35,11 +35,19 @@ def override_list(items: str | Sequence[str]) -> list[str]:
     return out
 
 
-def parse_overrides(items: str | Sequence[str]) -> dict[str, Any]:
+class Overrides(dict):
+    """:func:`parse_overrides`' nested dict, with ``words``: the text typed for each key whose value YAML read as a
+    bool (``out_dir=yes``: the folder ``yes`` where the key takes text, :func:`~adaanchor.config_checks.bool_words`)."""
+
+    words: dict[str, str]
+
+
+def parse_overrides(items: str | Sequence[str]) -> Overrides:
     """``["train.lr=0.01", "strategy.name=heatmap"]`` to a nested dict. Values are YAML scalars or flow
     collections read exactly as in a config file (:func:`load_yaml_text`: ``1e-3`` is a float); a later
     override of the same key wins."""
-    out: dict[str, Any] = {}
+    out = Overrides()
+    out.words = {}
     for it in override_list(items):
         if "=" not in it:
             raise AdaAnchorError(f"override '{it}' must look like key=value (e.g. train.lr=0.001)")
@@ -60,7 +68,21 @@ def parse_overrides(items: str | Sequence[str]) -> dict[str, Any]:
                                      f"which another override sets to a value")
             node = node.setdefault(part, {})
         node[last] = value
+        if isinstance(value, bool):
+            out.words[key] = text.strip()
     return out
+
+
+def _plain(value: Any) -> Any:
+    """OmegaConf containers inside a mapping as plain dicts and lists (a built config's ``cfg.train`` given back:
+    its empty ``ListConfig`` was refused as "must be list, got [] (ListConfig)")."""
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def nested_keys(mapping: Mapping) -> dict[str, Any]:
@@ -68,6 +90,7 @@ def nested_keys(mapping: Mapping) -> dict[str, Any]:
     sections (``{"train": {"lr": 0.01}}``); other keys as they are."""
     out: dict[str, Any] = {}
     for key, value in mapping.items():
+        value = _plain(value)
         if isinstance(key, str) and "." in key and _KEY.match(key):
             *parents, last = key.split(".")
             node = out
