@@ -344,16 +344,22 @@ def test_strategy_options_reach_the_strategy_the_run_settings_and_the_table(tmp_
         mt.parse_task_options(["local_about"], "--strategy-option")
 
 
-def test_run_parallel_stops_the_queue_at_a_ctrl_c():
+def test_run_parallel_starts_no_queued_run_after_a_ctrl_c(tmp_path):
     """Every queued run trained to its end after a Ctrl-C (111 s to stop a tiny --jobs 2 table, hours at the
-    protocol's budgets); the queue is now dropped and the running runs are asked to stop."""
+    protocol's budgets), and with the queue cancelled the runs the executor had handed out ahead still ran; now the
+    running runs are asked to stop (SIGTERM, which a training takes as a stop) and no other starts."""
     import os
+    import signal
+    import threading
     import time
 
     from parallel import run_parallel
+    from parallel_jobs import trainlike
 
-    calls = {"interrupt": (f"kill -INT {os.getpid()}",), **{f"sleep{i}": ("sleep 3",) for i in range(4)}}
+    log = tmp_path / "log"
+    threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
     t0 = time.time()
     with pytest.raises(KeyboardInterrupt):
-        run_parallel(os.system, calls, 1)
-    assert time.time() - t0 < 6.0  # the four 3 s runs: 12 s
+        run_parallel(trainlike, {i: (4.0, str(log)) for i in range(6)}, 2)
+    assert time.time() - t0 < 4.0  # one 4 s run more would be 5.5 s; all six, 12 s
+    assert log.read_text().count("start") == 2
