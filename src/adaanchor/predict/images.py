@@ -152,8 +152,10 @@ def _loaded(image: Any, what: str) -> None:
         if image.width and image.height:
             image.getpixel((0, 0))
     except (AssertionError, ValueError, OSError, AttributeError) as e:
+        closed = isinstance(e, AssertionError) or "closed" in str(e)  # Pillow's two ways of saying it
+        hint = "; closed? use it inside its `with Image.open(...)` block, or pass its path" if closed else ""
         raise ImageValueError(f"{what}: the PIL image cannot be read ({type(e).__name__}{': ' + str(e) if str(e) else ''}"
-                              "; closed? use it inside its `with Image.open(...)` block, or pass its path)") from None
+                              f"{hint})") from None
 
 
 def as_rgb(image: Any, what: str = "image", bit_depth: int | None = None) -> np.ndarray:
