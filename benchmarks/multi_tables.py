@@ -259,10 +259,6 @@ def main(argv: list[str] | None = None) -> int:
                    "(default 1; at most the number of cores); results do not depend on it")
     a = p.parse_args(argv)
     check_unique(p, "--seeds", a.seeds)
-    cores = os.cpu_count() or 1
-    if a.jobs is not None and a.jobs > cores:  # the help says at most the cores; the runs then share them, unsaid
-        print(f"note: --jobs {a.jobs} on {cores} cores: the runs share them (each as slow as {a.jobs / cores:.1f} runs "
-              "on a core; the results are the same)", file=sys.stderr)
     run_opts = {"--seeds": a.seeds, "--steps": a.steps, "--methods": a.methods, "--n-train": a.n_train,
                 "--n-val": a.n_val, "--width": a.width, "--task-option": a.task_option,
                 "--strategy-option": a.strategy_option, "--jobs": a.jobs}
@@ -279,6 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     if "name" in strategy_options:
         p.error("--strategy-option name=...: the strategy of each run is its method; choose them with --methods")
+    # the cores this process may use (taskset, a container), as the training counts them
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if a.jobs is not None and a.jobs > cores:  # the help says at most the cores; the runs then share them, unsaid
+        print(f"note: --jobs {a.jobs} on {cores} cores: the runs share them (each as slow as {a.jobs / cores:.1f} runs "
+              "on a core; the results are the same)", file=sys.stderr)
     torch.set_num_threads(1)
 
     def body() -> int:
