@@ -62,3 +62,14 @@ def test_evaluate_dataset_names_an_empty_dataset_and_a_missing_cuda(tiny_bench):
     if not torch.cuda.is_available():  # was torch's AssertionError
         with pytest.raises(AdaAnchorError, match="CUDA is not available on this machine"):
             ev.evaluate_dataset(model, strategy, cfg, ds, "cuda")
+
+
+def test_a_part_of_a_split_has_no_ap(tiny_bench, perfect_predictions):
+    """A Subset of the training split was scored against the whole val file (AP near 0, or an image id refused); a
+    part of a split is scored as eval.max_images is: without AP, its other errors kept."""
+    from torch.utils.data import Subset
+
+    cfg = build_config(None, ["data.format=coco", f"data.root={tiny_bench}", "data.spec=coco", "model.tiny_width=8"])
+    model, strategy = build_system(cfg)
+    m, _ = ev.evaluate_dataset(model, strategy, cfg, Subset(build_dataset(cfg.data, "train", train=False), range(5)))
+    assert m["ap"] is None and m["vis_error"] == pytest.approx(0.0)

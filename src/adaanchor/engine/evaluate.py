@@ -258,7 +258,8 @@ def evaluate_dataset(model: nn.Module, strategy: Strategy, cfg: Any, dataset: Da
     fmt = str(cfg.data.format)
     # The dataset's own split: a training split's predictions were scored against the val file (AP 0.00004 where
     # its own annotations gave 0.21), or refused naming an image id of the val file.
-    gt: Any = ap_ground_truth_file(cfg, spec, str(getattr(dataset, "split", "val")))
+    # A part of a split (a Subset) has no AP, as eval.max_images has none: its file's other people would be missed.
+    gt: Any = None if isinstance(dataset, Subset) else ap_ground_truth_file(cfg, spec, str(getattr(dataset, "split", "val")))
     if gt is not None:
         gt = kept_ground_truth(cfg, gt, dataset_people(dataset))
         if splits_one_file(cfg.data):
