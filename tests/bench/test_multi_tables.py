@@ -359,12 +359,14 @@ def test_run_parallel_starts_no_queued_run_after_a_ctrl_c(tmp_path):
     log = tmp_path / "log"
     # A Ctrl-C is a KeyboardInterrupt here too (pytest-xdist's workers ignore SIGINT)
     old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
     try:
-        threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+        timer.start()
         t0 = time.time()
         with pytest.raises(KeyboardInterrupt):
             run_parallel(trainlike, {i: (4.0, str(log)) for i in range(6)}, 2)
     finally:
+        timer.cancel()  # a failure before it fired would have interrupted the test run itself
         signal.signal(signal.SIGINT, old)
     assert time.time() - t0 < 4.0  # one 4 s run more would be 5.5 s; all six, 12 s
     assert log.read_text().count("start") == 2
