@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="folder for <name>.json and <name>.md (default: print only)")
     p.add_argument("--name", default="off_map")
     a = p.parse_args(argv)
-    if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
+    if a.out is not None and (why := results_place_problem(a.out, a.name)) is not None:  # before the work
         p.error(why)
     if not a.radius >= 0 or a.radius == float("inf"):  # NaN passed "< 0" and counted nothing beyond it
         p.error(f"--radius must be a finite number >= 0, got {a.radius}")

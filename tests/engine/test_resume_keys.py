@@ -29,10 +29,14 @@ def test_a_resume_keeps_the_weights_its_run_started_from(tiny_overrides, tmp_pat
 
 
 def test_overwrite_beside_a_resume_is_refused(tiny_overrides, tmp_path):
-    train(build_config(None, _over(tiny_overrides, 2)))
+    """Refused before the first checkpoint too: the same command, requeued once one exists, failed only then."""
+    both = _over(tiny_overrides, 4, "resume=auto", "overwrite=true")
     with pytest.raises(AdaAnchorError, match=r"resume=auto and overwrite=true: one continues the training in .*, the "
                        r"other starts it again over its checkpoints; give one"):
-        train(build_config(None, _over(tiny_overrides, 4, "resume=auto", "overwrite=true")))
+        train(build_config(None, both))
+    train(build_config(None, _over(tiny_overrides, 2)))
+    with pytest.raises(AdaAnchorError, match=r"resume=auto and overwrite=true"):
+        train(build_config(None, both))
 
 
 def test_missing_files_name_their_key(tiny_overrides, tmp_path):

@@ -422,3 +422,13 @@ def test_nme_attribute_values_are_0_or_1(value):
     with pytest.raises(ValueError, match=r"attributes\[0\]\['pose'\]: expected 0 / 1"):
         nme_metrics(f, f, np.full((2, 68), 2), "face68", attributes=[{"pose": value}, {"pose": 1}])
     assert nme_metrics(f, f, np.full((2, 68), 2), "face68", attributes=[{"pose": 0}, {"pose": True}])["NME"] == 0
+
+
+def test_a_zero_dimensional_cutoff_is_a_number():
+    from adaanchor.metrics.recall import keypoint_recall
+
+    with pytest.raises(ValueError, match="oks_cutoff"):  # the check comes first: a 0-d 2.0 is out of range
+        keypoint_recall({}, [], oks_cutoff=np.array(2.0))
+    with pytest.raises(Exception) as e:  # 0.5 as a 0-d array passes the check and reaches the ground truth
+        keypoint_recall({}, [], oks_cutoff=np.array(0.5))
+    assert "oks_cutoff" not in str(e.value)

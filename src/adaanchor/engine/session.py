@@ -191,6 +191,11 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo) -> tuple[Path | 
     """The checkpoint to resume from (rank 0 decides; every rank reads the same file) and its content. A file that
     some rank cannot read stops every rank, said once (:func:`.dist.one_error`)."""
     resume = cfg.resume
+    if resume and cfg.overwrite:
+        # Opposite instructions: the resume went on and overwrite was dropped without a word. Refused whether or not
+        # a checkpoint is there yet: the same command, requeued after its first checkpoint, must not fail then.
+        raise said_once(AdaAnchorError(f"resume={cfg.resume} and overwrite=true: one continues the training in "
+                                       f"{run_dir}, the other starts it again over its checkpoints; give one"))
     if resume == "auto":
         found = newest_checkpoint(run_dir) if info.is_main else None
         resume = broadcast_object(str(found) if found else None, info)
@@ -201,9 +206,6 @@ def load_resume(cfg: DictConfig, run_dir: Path, info: DistInfo) -> tuple[Path | 
     if not resume:
         check_fresh_start(cfg, run_dir, info)
         return None, None
-    if cfg.overwrite:  # opposite instructions: the resume went on and overwrite was dropped without a word
-        raise said_once(AdaAnchorError(f"resume={cfg.resume} and overwrite=true: one continues the training in "
-                                       f"{run_dir}, the other starts it again over its checkpoints; give one"))
     err, state = None, None
     try:
         state = load_checkpoint(resume, training=True)

@@ -75,9 +75,11 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
     Returns:
         ``recall`` (matched / labelled; 0 without ground truth), ``matched``, ``labelled``.
     """
-    if isinstance(oks_cutoff, bool) or not isinstance(oks_cutoff, (int, float, np.integer, np.floating)) \
-            or not 0 < float(oks_cutoff) <= 1:  # -1, 2 and NaN gave recall 0 after a numpy warning, "0.5" a TypeError
+    cut = oks_cutoff.item() if np.ndim(oks_cutoff) == 0 and hasattr(oks_cutoff, "item") else oks_cutoff  # 0-d arrays
+    if isinstance(cut, bool) or not isinstance(cut, (int, float)) or not 0 < float(cut) <= 1:
+        # -1, 2 and NaN gave recall 0 after a numpy warning, "0.5" a TypeError
         raise ValueError(f"oks_cutoff: expected a number in (0, 1], got {oks_cutoff!r}")
+    oks_cutoff = float(cut)
     data, name = load_coco_gt(gt)
     dets, res_name = load_results(results, require_score=False)
     k = gt_num_keypoints(data, name) if data["annotations"] else len(COCO_SIGMAS)
