@@ -432,3 +432,14 @@ def test_a_zero_dimensional_cutoff_is_a_number():
     with pytest.raises(Exception) as e:  # 0.5 as a 0-d array passes the check and reaches the ground truth
         keypoint_recall({}, [], oks_cutoff=np.array(0.5))
     assert "oks_cutoff" not in str(e.value)
+
+
+def test_a_numpy_scalar_score_is_named_for_its_type(tmp_path):
+    """"expected a finite number, got np.float32(0.5)": the value is finite, its type is the matter."""
+    from adaanchor.errors import DataError
+    from adaanchor.metrics.coco import write_results
+
+    rec = {"image_id": 1, "category_id": 1, "keypoints": [1.0, 2.0, 1.0], "score": np.float32(0.5)}
+    with pytest.raises(DataError, match=r"field 'score': not written: a float32, not a Python number \(convert it with "
+                       r"float\(\)\)"):
+        write_results([rec], tmp_path / "r.json")

@@ -112,7 +112,11 @@ def load_results(results: ResultsLike, require_score: bool = True) -> tuple[list
                             "finite numbers", record=i, field="keypoints")
         # Where the score is not needed (PCKh, NME, recall) it may be left out, but one given must be a number.
         if (require_score or "score" in r) and not is_finite_number(r["score"]):
-            raise DataError(name, f"expected a finite number, got {r['score']!r}", record=i, field="score")
+            s = r["score"]
+            # a finite numpy scalar was "expected a finite number, got np.float32(0.5)": its type is the matter
+            why = (f"a {type(s).__name__}, not a Python number (convert it with float())"
+                   if isinstance(s, np.generic) and np.isfinite(s) else f"expected a finite number, got {s!r}")
+            raise DataError(name, why, record=i, field="score")
     _check_boxes(data, name)
     return data, name
 
