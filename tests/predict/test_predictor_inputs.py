@@ -501,3 +501,16 @@ def test_a_closed_pil_image_is_named():
     for closed in (im, loaded):
         with pytest.raises(AdaAnchorError, match=r"the PIL image cannot be read \(.*; closed\? use it inside its"):
             _fake()[0].predict(closed)
+
+
+def test_a_stream_gives_the_items_before_a_bad_one():
+    """With batch_size 4, items [ok, ok, "nope.png", ok] raised before anything was yielded: the two read before it
+    were lost."""
+    from adaanchor.errors import DataError
+
+    p, _ = _fake(batch_size=4)
+    got = []
+    with pytest.raises(DataError, match="nope.png: image file not found"):
+        for tag, _pred in p.predict_stream([(IMG, None, "a"), (IMG, None, "b"), ("nope.png", None, "c"), (IMG, None, "d")]):
+            got.append(tag)
+    assert got == ["a", "b"]

@@ -234,8 +234,16 @@ class Predictor:
         queue: list[tuple[dict[str, Any], int, np.ndarray]] = []  # (entry, instance, crop)
         pending: list[tuple[Any, dict[str, Any]]] = []
         for image, boxes, tag, name in items:
-            img = to_rgb(image, name, self.orientation, self.bit_depth)
-            entry = self._entry(img, boxes, name)
+            try:
+                img = to_rgb(image, name, self.orientation, self.bit_depth)
+                entry = self._entry(img, boxes, name)
+            except Exception:
+                # The items read before it are predicted and given first (a batch's worth was lost with the error)
+                if queue:
+                    self._run(queue)
+                for done_tag, done in pending:
+                    yield done_tag, self._finish(done)
+                raise
             pending.append((tag, entry))
             queue.extend((entry, j, crop) for j, crop in enumerate(entry.pop("crops")))
             while len(queue) >= self.batch_size:
