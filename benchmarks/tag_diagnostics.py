@@ -144,11 +144,14 @@ def markdown(doc: dict[str, Any]) -> str:
         cells = []
         for key in KEYS:
             vals = [r[key] for r in rows if r[key] is not None]
-            cells.append(f"{np.mean(vals):.3g}" if vals else "N/A")
+            # a mean over fewer seeds than the row's says so: a seed without detections has no such value
+            short = f" (n={len(vals)})" if vals and len(vals) < len(rows) else ""
+            cells.append(f"{np.mean(vals):.3g}{short}" if vals else "N/A")
         lines.append(f"| {method} | {len(rows)} | " + " | ".join(cells) + " |")
     lines += ["", "Near: a detection within the near distance of a labelled keypoint of its type (original-image pixels). "
               "Tag AUC: how well the tag gap of two near detections in one image tells two people from one (0.5: "
-              "the tags carry no identity). Tag spread: the std of one person's tags. Mean over seeds.",
+              "the tags carry no identity). Tag spread: the std of one person's tags. Mean over seeds ((n=...): over the seeds "
+              "that have the value, where a seed has none, e.g. no detection near a keypoint).",
               "", f"Commit {doc['commit']}; {doc.get('machine', 'machine not recorded')}; runs from `{doc['runs_dir']}`."]
     return "\n".join(lines) + "\n"
 

@@ -87,3 +87,15 @@ def test_runs_of_other_options_or_mixed_budgets_are_refused(tmp_path):
     d = _run(tmp_path, "d", tiny_width=24, bench={"n_train": 800})
     with pytest.raises(AdaAnchorError, match=r"d was trained with other options \(tiny_width 24, not 8; bench"):
         check_runs({("fixanchor", 0): d}, expected)
+
+
+def test_a_mean_over_fewer_seeds_than_the_row_says_so():
+    """A seed without detections has no near fraction: the row said "2 seeds" over a mean of one seed's value."""
+    from tag_diagnostics import KEYS, markdown
+
+    full = dict.fromkeys(KEYS, 1.0)
+    part = {**dict.fromkeys(KEYS, 3.0), KEYS[1]: None}
+    doc = {"bench": "b", "split": "dev", "gamma": 0.1, "near": 5, "runs": {"Heatmap": [full, part]}, "commit": "c",
+           "runs_dir": "x"}
+    row = next(line for line in markdown(doc).splitlines() if line.startswith("| Heatmap |"))
+    assert row.split(" | ")[1:4] == ["2", "2", "1 (n=1)"]
