@@ -26,8 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from adaanchor.atomic import write_text_atomic
-from adaanchor.cli.argtypes import positive
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from protocol import provenance  # noqa: E402
+
+from adaanchor.atomic import write_text_atomic  # noqa: E402
+from adaanchor.cli.argtypes import positive  # noqa: E402
 
 CHILD = r"""
 import gc, json, sys, time
@@ -104,8 +107,12 @@ def main() -> None:
     r["read_mb"] = r["peak_mb"] - r["baseline_mb"]
     r["ratio_to_file"] = r["read_mb"] / r["file_mb"]
     r["generate_seconds"] = gen
+    r.update(provenance())  # the commit and the machine of this label's measurement
     out = Path(a.out)
     doc = json.loads(out.read_text()) if out.is_file() else {}
+    if not isinstance(doc, dict) or any(not isinstance(v, dict) or "peak_mb" not in v for v in doc.values()):
+        # another results file (speed.json) was merged into
+        sys.exit(f"error: {out}: not a reader_memory results file (labels of measurements); give another --out")
     doc[a.label] = r
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps(doc, indent=2) + "\n")
