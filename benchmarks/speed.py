@@ -33,6 +33,7 @@ from adaanchor.atomic import write_text_atomic
 from adaanchor.config import build_config
 from adaanchor.engine.amp import autocast
 from adaanchor.engine.run import build_system
+from adaanchor.errors import Terminated
 from adaanchor.malloc import keep_freed_memory
 from adaanchor.strategies import compute_loss
 
@@ -389,7 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     if (why := results_place_problem(a.out, a.name)) is not None:  # before the work, not after it
         p.error(why)
     # Ctrl-C and SIGTERM in one line (a KeyboardInterrupt traceback; SIGTERM ended it without a word)
-    return run_main(lambda: _measure_and_write(a), "nothing (the rows are written at the end)", resume=False)
+    return run_main(lambda: _measure_and_write(a), "the rows measured before the stop are in "
+                    f"{a.out}/<name>_partial.{{json,md}}", resume=False)
 
 
 def _measure_and_write(a: argparse.Namespace) -> int:
@@ -399,15 +401,21 @@ def _measure_and_write(a: argparse.Namespace) -> int:
     t0 = time.time()
     result: dict[str, Any] = {"machine": machine(a.threads, mode), "load_before": [round(x, 2) for x in os.getloadavg()],
                               "rows": {}}
-    for name in a.rows:
-        row = ROWS[name]
-        result["rows"][name] = measure(row, row.reps or a.reps)
-        r = result["rows"][name]
-        print(name, {n: round(v, 1) for n, v in r["ms"].items()},
-              {k: round(v["median"], 3) for k, v in r["ratios"].items()}, flush=True)
-        for label, q in r["ratios"].items():
-            if (note := spread_note(label, q, r["reps"])) is not None:
-                print(f"warning: {name}: {note}", file=sys.stderr, flush=True)
+    try:
+        for name in a.rows:
+            row = ROWS[name]
+            result["rows"][name] = measure(row, row.reps or a.reps)
+            r = result["rows"][name]
+            print(name, {n: round(v, 1) for n, v in r["ms"].items()},
+                  {k: round(v["median"], 3) for k, v in r["ratios"].items()}, flush=True)
+            for label, q in r["ratios"].items():
+                if (note := spread_note(label, q, r["reps"])) is not None:
+                    print(f"warning: {name}: {note}", file=sys.stderr, flush=True)
+    except (KeyboardInterrupt, Terminated):
+        if result["rows"]:  # rows take minutes each: a stop kept none of them
+            result.update(stopped=True, load_after=[round(x, 2) for x in os.getloadavg()], wall_s=time.time() - t0)
+            write_results(a.out, f"{stem}_partial", result, to_markdown(result))
+        raise
     result["load_after"] = [round(x, 2) for x in os.getloadavg()]
     result["wall_s"] = time.time() - t0
     write_results(a.out, stem, result, to_markdown(result))

@@ -117,3 +117,19 @@ def test_close_paired_ratios_are_not_warned_about():
 
     assert spread_note("a / b", {"median": 1.10, "min": 1.08, "max": 1.12}, 15) is None
     assert spread_note("a / b", {"median": 1.10, "min": 1.00, "max": 1.25}, 15) is not None
+
+
+def test_a_stop_keeps_the_rows_measured(tmp_path, monkeypatch, capsys):
+    """Rows take minutes each, and a Ctrl-C lost them all (a KeyboardInterrupt traceback)."""
+    speed = _speed()
+    row = speed.Row("stand-in", lambda: {"a": lambda: None, "b": lambda: None}, {"a / b": ("a", "b")}, reps=2)
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    stop = speed.Row("stopped", lambda: {"a": interrupted, "b": interrupted}, {"a / b": ("a", "b")}, reps=2)
+    monkeypatch.setattr(speed, "ROWS", {"one": row, "two": stop})
+    monkeypatch.setattr(speed, "set_malloc", lambda mode: mode)
+    assert speed.main(["--rows", "one", "two", "--out", str(tmp_path), "--threads", "1"]) == 130
+    assert "stopped by Ctrl-C" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speed_rows_partial.json", "speed_rows_partial.md"]
