@@ -132,4 +132,4 @@ def test_a_stop_keeps_the_rows_measured(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(speed, "set_malloc", lambda mode: mode)
     assert speed.main(["--rows", "one", "two", "--out", str(tmp_path), "--threads", "1"]) == 130
     assert "stopped by Ctrl-C" in capsys.readouterr().err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["speed_rows_partial.json", "speed_rows_partial.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["speed_partial.json", "speed_partial.md"]  # every row asked
