@@ -514,3 +514,19 @@ def test_a_stream_gives_the_items_before_a_bad_one():
         for tag, _pred in p.predict_stream([(IMG, None, "a"), (IMG, None, "b"), ("nope.png", None, "c"), (IMG, None, "d")]):
             got.append(tag)
     assert got == ["a", "b"]
+
+
+@pytest.mark.parametrize("kw,says", [({"run": None}, "run must be a run directory"), ({"run": 3}, "got 3"),
+                                     ({"run": "x", "ckpt": 3}, "ckpt must be a checkpoint file, or None, got 3")])
+def test_from_run_names_an_argument_that_is_no_path(kw, says):
+    """pathlib's TypeError ("expected str, bytes or os.PathLike object, not NoneType") named no argument."""
+    with pytest.raises(TypeError, match=rf"Predictor.from_run: .*{says}"):
+        Predictor.from_run(**kw)
+
+
+def test_a_2d_array_of_thresholds_is_named():
+    from adaanchor.metrics.keypoint import single_keypoint_metrics
+
+    with pytest.raises(ValueError, match=r"pck_thresholds: expected positive finite numbers, got ndarray of shape \(2,\)"):
+        single_keypoint_metrics(np.zeros((1, 2, 2)), None, np.zeros((1, 2, 2)), np.ones((1, 2)), np.ones(1),
+                                np.array([[0.05, 0.1]]))

@@ -77,7 +77,9 @@ def check_thresholds(values: Any, name: str) -> tuple[float, ...]:
         raise TypeError(f"{name}: expected a sequence of thresholds such as (0.05, 0.1), got {describe(values)}")
     out = []
     for t in values:
-        t = t.item() if hasattr(t, "item") else t  # numpy / torch scalars
+        # numpy / torch scalars; a row of a 2-D array stays an array (its .item() said "can only convert an array of
+        # size 1 to a Python scalar", naming nothing)
+        t = t.item() if hasattr(t, "item") and np.size(t) == 1 else t
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t > 0):
             raise ValueError(f"{name}: expected positive finite numbers, got {describe(t)}")
         if t > 1:

@@ -101,6 +101,14 @@ def check_load_options(backend: str, onnx_path: str | Path | None, batch_size: i
         raise AdaAnchorError(f"fold_bn must be True or False, got {fold_bn!r}")
 
 
+def check_run_paths(run: Any, ckpt: Any) -> None:
+    """``Predictor.from_run``'s ``run`` and ``ckpt`` are paths (None or 3: pathlib's TypeError named no argument)."""
+    for what, value, kind in (("run", run, "a run directory, a checkpoint in one or a config file"),
+                              ("ckpt", ckpt, "a checkpoint file, or None")):
+        if (value is not None or what == "run") and (not isinstance(value, (str, os.PathLike)) or not str(value).strip()):
+            raise TypeError(f"Predictor.from_run: {what} must be {kind}, got {value!r}")
+
+
 def boxes_per_image(batch: list[Any], boxes: Any, single: bool, image_ids: Any) -> list[Any]:
     """``Predictor.predict``'s ``boxes`` as one entry per image of ``batch``: None (the whole image) or
     :class:`~adaanchor.predict.boxes.Boxes`; a detections file is matched to the images by ``image_ids``, and boxes
@@ -132,4 +140,5 @@ def boxes_per_image(batch: list[Any], boxes: Any, single: bool, image_ids: Any) 
     return boxes
 
 
-__all__ = ["boxes_per_image", "check_batch_size", "check_boxes_inside", "check_load_options", "image_ids_of", "named_triples"]
+__all__ = ["boxes_per_image", "check_batch_size", "check_boxes_inside", "check_load_options", "check_run_paths",
+           "image_ids_of", "named_triples"]

@@ -22,7 +22,14 @@ from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
 from ..models.precision import check_precision, with_precision
 from ..strategies import ANCHOR_STRATEGY_NAMES
-from .arguments import boxes_per_image, check_batch_size, check_boxes_inside, check_load_options, named_triples
+from .arguments import (
+    boxes_per_image,
+    check_batch_size,
+    check_boxes_inside,
+    check_load_options,
+    check_run_paths,
+    named_triples,
+)
 from .boxes import Boxes, as_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
 from .images import check_orientation, image_list, to_rgb
@@ -103,6 +110,7 @@ class Predictor:
         from .backends import batch_runner, exported_onnx, fold_batchnorm_probe, resolve_device, with_flip_test
 
         check_load_options(backend, onnx_path, batch_size, orientation, threads, fold_bn)  # before the model loads
+        check_run_paths(run, ckpt)
         keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
         target, ckpt = split_checkpoint(Path(run), ckpt)
         cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False, need_weights=True)
