@@ -78,3 +78,13 @@ def test_a_numpy_integer_category_id_is_taken():
     from adaanchor.metrics.results import predictions_to_coco_results
 
     assert predictions_to_coco_results([0], np.zeros((1, 2, 2)), category_id=np.int64(3))[0]["category_id"] == 3
+
+
+def test_no_skeleton_and_no_names_are_named():
+    """``'NoneType' object is not iterable`` named neither argument."""
+    from adaanchor.metrics.keypoint import errors_by_keypoint
+
+    with pytest.raises(TypeError, match=r"skeleton: expected a list of keypoint index pairs \(or \(\) for none\)"):
+        draw_prediction(np.full((120, 160, 3), 128, np.uint8), _pred(), None)
+    with pytest.raises(TypeError, match="names: expected a list of keypoint names, got None"):
+        errors_by_keypoint(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)), np.ones((1, 2)), None)

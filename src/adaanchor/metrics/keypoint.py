@@ -173,6 +173,8 @@ def errors_by_keypoint(pred: Any, gt: Any, vis: Any, names: Sequence[str]) -> di
     p, g, v = check_pred_gt(pred, gt, vis)
     if isinstance(names, (str, bytes)):  # its letters would be the names
         raise ValueError(f"names: expected a list of keypoint names, got the string {names!r}")
+    if names is None or not hasattr(names, "__iter__"):  # None: "'NoneType' object is not iterable"
+        raise TypeError(f"names: expected a list of keypoint names, got {names!r}")
     names = [str(n) for n in names]
     if p.shape[1] != len(names):
         raise ValueError(f"{len(names)} keypoint names for {p.shape[1]} keypoints")

@@ -7,7 +7,7 @@ images are enlarged by an integer factor first so that the marks stay legible.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -79,6 +79,9 @@ def _anchor_cell(anchor_xy: np.ndarray, affine: np.ndarray, stride: int) -> np.n
 def check_skeleton(skeleton: Sequence[Any], k: int) -> list[tuple[int, int]]:
     """``skeleton`` as pairs of keypoint indices in ``[0, k)``; a name, a pair of another length or an index out
     of range (negative included: -1 is no keypoint of a skeleton) is an error naming the pair."""
+    if skeleton is None or isinstance(skeleton, (str, bytes)) or not isinstance(skeleton, Iterable):
+        # None: "'NoneType' object is not iterable"
+        raise TypeError(f"skeleton: expected a list of keypoint index pairs (or () for none), got {skeleton!r}")
     pairs = []
     for n, pair in enumerate(skeleton):
         ok = isinstance(pair, (tuple, list, np.ndarray)) and len(pair) == 2 and all(
