@@ -93,3 +93,16 @@ def write_face_csv(folder: Path, people: dict[str, int], seed: int = 0, name: st
             rows.append(fn + "," + ",".join(f"{v:.2f}" for v in pts.reshape(-1)))
     (folder / name).write_text("\n".join(rows) + "\n")
     return folder / name
+
+
+def one_step_demo_run(root: Path, n_val: int = 6) -> Path:
+    """A one-step run of the tiny model (width 8) on a small benchmark under ``root``: a real checkpoint to evaluate,
+    export or write over."""
+    from adaanchor.config import build_config
+    from adaanchor.demo import DEMO_CONFIG
+    from adaanchor.engine.train import train
+
+    over = [f"data.root={root / 'bench'}", "data.synth.n_train=16", f"data.synth.n_val={n_val}", f"out_dir={root / 'run'}",
+            "model.tiny_width=8", "train.batch_size=8", "train.progress=false", "eval.batch_size=4",
+            "train.max_steps=1", "train.eval_every=0"]
+    return Path(train(build_config(DEMO_CONFIG, over))["run_dir"])

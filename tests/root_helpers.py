@@ -20,3 +20,4 @@ write_face_csv = _root.write_face_csv
 write_video = _load(Path(__file__).parent / "predict" / "conftest.py", "adaanchor_tests_predict_conftest").write_video
 predict_in_background = _load(Path(__file__).parent / "predict" / "conftest.py",
                               "adaanchor_tests_predict_conftest_bg").predict_in_background
+one_step_demo_run = _root.one_step_demo_run

@@ -27,6 +27,7 @@ from adaanchor.data.spec import load_spec
 from adaanchor.data.types import from_tensor_image
 from adaanchor.demo import DEMO_CONFIG
 from adaanchor.errors import AdaAnchorError, DataError
+from root_helpers import one_step_demo_run
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad-input.md"
 COCO = load_spec("coco")
@@ -161,13 +162,7 @@ def blocker(tmp_path) -> Path:
 @pytest.fixture(scope="module")
 def run8(tmp_path_factory) -> Path:
     """A one-step run of the tiny model (width 8) on a small benchmark: a real checkpoint to evaluate."""
-    from adaanchor.engine.train import train
-
-    root = tmp_path_factory.mktemp("run8")
-    over = [f"data.root={root / 'bench'}", "data.synth.n_train=16", "data.synth.n_val=4", f"out_dir={root / 'run'}",
-            "model.tiny_width=8", "train.batch_size=8", "train.progress=false", "eval.batch_size=4",
-            "train.max_steps=1", "train.eval_every=0"]
-    return Path(train(build_config(DEMO_CONFIG, over))["run_dir"])
+    return one_step_demo_run(tmp_path_factory.mktemp("run8"), n_val=4)
 
 
 @pytest.fixture(scope="module", autouse=True)

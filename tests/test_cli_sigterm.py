@@ -15,23 +15,29 @@ from adaanchor.cli import main
 from adaanchor.cli.sigterm import EXIT_SIGTERM
 
 
+def _as_synth(monkeypatch, func) -> None:
+    """``adaanchor synth`` runs ``func`` (a command under sigterm_unwinds, as every command without its own handler)."""
+    from adaanchor import cli
+
+    real_build = cli.build_parser
+
+    def build():
+        p = real_build()
+        p._subparsers._group_actions[0].choices["synth"].set_defaults(func=func)
+        return p
+
+    monkeypatch.setattr(cli, "build_parser", build)
+
+
 def test_a_sigterm_in_a_command_is_said_and_exits_143(monkeypatch, capsys):
     """``adaanchor synth``, ``eval``, ``export``: the default action ended them on the spot, without a word."""
-    from adaanchor import cli
 
     def sigterm_midway(a):
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler raises before this ends
         raise AssertionError("SIGTERM did not stop the command")
 
-    real_build = cli.build_parser
-
-    def build():
-        p = real_build()
-        p._subparsers._group_actions[0].choices["synth"].set_defaults(func=sigterm_midway)
-        return p
-
-    monkeypatch.setattr(cli, "build_parser", build)
+    _as_synth(monkeypatch, sigterm_midway)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     t0 = time.time()
     assert main(["synth", "somewhere"]) == EXIT_SIGTERM
@@ -93,7 +99,6 @@ def _sigterm_in_a_finalizer() -> None:
 def test_a_sigterm_dropped_in_a_finalizer_still_stops_the_command(monkeypatch, capsys):
     """``viz`` drew all of a 1,500-frame video and exited 0 once in about 30 stops: the signal had landed in a
     weakref callback. The loops check for it per item, and the command ends with 143 whatever happened."""
-    from adaanchor import cli
     from adaanchor.errors import check_stop
 
     done = []
@@ -106,14 +111,7 @@ def test_a_sigterm_dropped_in_a_finalizer_still_stops_the_command(monkeypatch, c
             done.append(i)
         return 0
 
-    real_build = cli.build_parser
-
-    def build():
-        p = real_build()
-        p._subparsers._group_actions[0].choices["synth"].set_defaults(func=command)
-        return p
-
-    monkeypatch.setattr(cli, "build_parser", build)
+    _as_synth(monkeypatch, command)
     assert main(["synth", "somewhere"]) == EXIT_SIGTERM
     assert done == [0] and "stopped by SIGTERM" in capsys.readouterr().err
 

@@ -13,18 +13,12 @@ import pytest
 
 from adaanchor.cli import main
 from adaanchor.config import build_config
-from adaanchor.demo import DEMO_CONFIG
+from root_helpers import one_step_demo_run
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
-    from adaanchor.engine.train import train
-
-    root = tmp_path_factory.mktemp("clobber")
-    over = [f"data.root={root / 'bench'}", "data.synth.n_train=16", "data.synth.n_val=6", f"out_dir={root / 'run'}",
-            "model.tiny_width=8", "train.batch_size=8", "train.progress=false", "eval.batch_size=4",
-            "train.max_steps=1", "train.eval_every=0"]
-    return Path(train(build_config(DEMO_CONFIG, over))["run_dir"])
+    return one_step_demo_run(tmp_path_factory.mktemp("clobber"))
 
 
 def _digest(p: Path) -> str:

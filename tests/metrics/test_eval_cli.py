@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from adaanchor.cli import main
-from adaanchor.config import build_config
-from adaanchor.demo import DEMO_CONFIG
+from root_helpers import one_step_demo_run
 
 pytestmark = pytest.mark.slow  # a one-step training run (about 6 s) feeds both tests
 
@@ -20,13 +19,7 @@ pytestmark = pytest.mark.slow  # a one-step training run (about 6 s) feeds both 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     """A one-step run of the tiny model on a small benchmark (a real checkpoint)."""
-    from adaanchor.engine.train import train
-
-    root = tmp_path_factory.mktemp("evalrun")
-    over = [f"data.root={root / 'bench'}", "data.synth.n_train=16", "data.synth.n_val=6", f"out_dir={root / 'run'}",
-            "model.tiny_width=8", "train.batch_size=8", "train.progress=false", "eval.batch_size=4",
-            "train.max_steps=1", "train.eval_every=0"]
-    return Path(train(build_config(DEMO_CONFIG, over))["run_dir"])
+    return one_step_demo_run(tmp_path_factory.mktemp("evalrun"))
 
 
 def _checkpoint(run: Path) -> Path:
