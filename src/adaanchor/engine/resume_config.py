@@ -3,6 +3,7 @@ are refused (they fix the model), which are applied, and how each change is said
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -97,5 +98,17 @@ def describe_changes(changes: Mapping[str, tuple[Any, Any]], at_step: int | None
     return lines
 
 
-__all__ = ["FROZEN", "IGNORED", "ORDER_KEYS", "SCORED_ON", "THAWED", "config_changes", "describe_changes", "frozen",
+def keep_started_weights(old: Mapping[str, Any], cfg: Any, say: bool) -> None:
+    """A resume continues from its checkpoint, so ``model.weights`` (the weights a run starts from) is not used: the
+    run keeps the value it was started with (a missing file given there stopped the resume, and another run's
+    checkpoint was recorded in config.yaml as the weights this run started from), said when another was given."""
+    before = (old.get("model") or {}).get("weights") if isinstance(old.get("model"), dict) else None
+    given = cfg.model.get("weights")
+    if given is not None and str(given) != str(before) and say:
+        print(f"note: model.weights={given} is not used by a resume (the run continues from its checkpoint); the run "
+              f"keeps model.weights={before}", file=sys.stderr)
+    cfg.model.weights = before
+
+
+__all__ = ["keep_started_weights", "FROZEN", "IGNORED", "ORDER_KEYS", "SCORED_ON", "THAWED", "config_changes", "describe_changes", "frozen",
            "scored_otherwise", "spec_signature"]

@@ -23,7 +23,7 @@ from .ap_truth import check_ap_ground_truth, dataset_people
 from .checkpoint import load_checkpoint, load_model_state, newest_checkpoint, set_rng_state
 from .dist import DistInfo, any_rank, broadcast_object, one_error, said_once
 from .multi import check_sigmas
-from .resume_config import describe_changes
+from .resume_config import describe_changes, keep_started_weights
 from .run import build_split, is_multi_person
 from .rundir import STATUS_NAME, RunLock, check_resume_config, write_run_files
 
@@ -250,7 +250,7 @@ def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> di
     old = state.get("config")
     if not isinstance(old, dict):
         return {}  # a checkpoint without its config: only the model's shapes can be checked
-    keep_started_weights(old, cfg, info)
+    keep_started_weights(old, cfg, info.is_main)
     changes = check_resume_config(old, cfg, path)
     if info.is_main:
         step, epoch = state.get("step"), state.get("epoch")
@@ -258,18 +258,6 @@ def check_resume(path: Path, state: dict, cfg: DictConfig, info: DistInfo) -> di
         for line in describe_changes(changes, step if isinstance(step, int) else None, epoch if by_epochs else None):
             print(line)
     return changes
-
-
-def keep_started_weights(old: dict, cfg: DictConfig, info: DistInfo) -> None:
-    """A resume continues from its checkpoint, so ``model.weights`` (the weights a run starts from) is not used: the
-    run keeps the value it was started with (a missing file given there stopped the resume, and another run's
-    checkpoint was recorded in config.yaml as the weights this run started from), said when another was given."""
-    before = (old.get("model") or {}).get("weights") if isinstance(old.get("model"), dict) else None
-    given = cfg.model.get("weights")
-    if given is not None and str(given) != str(before) and info.is_main:
-        print(f"note: model.weights={given} is not used by a resume (the run continues from its checkpoint); the run "
-              f"keeps model.weights={before}", file=sys.stderr)
-    cfg.model.weights = before
 
 
 def restore(path: Path, state: dict, cfg: DictConfig, model: torch.nn.Module, opt: Any, sched: Any, scaler: Any,
