@@ -156,7 +156,7 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
                       device: torch.device | str = "cpu", every: int = 1, max_frames: int | None = 100,
                       skipped: list[str] | None = None, orientation: str = "displayed",
                       notes: list[str] | None = None, boxes: str | None = None,
-                      gt: str | None = None, min_det_score: float = 0.0) -> list[Path]:
+                      gt: str | None = None, min_det_score: float = 0.0, box_category: Any = "auto") -> list[Path]:
     """``adaanchor viz RUN IMAGE [IMAGE ...] --out DIR [ckpt=PATH] [key=value ...] [--keypoints name ...]
     [--boxes FILE [--gt FILE]]``.
 
@@ -182,7 +182,8 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     by ``image_id`` as ``predict`` matches them (the ``images`` of the COCO-style ``gt`` file, else integer file
     stems), the frames of one video by frame index. Images without detections are not drawn (said in ``notes``).
     ``min_det_score``: detections scored below it are left out (counted in ``notes``), as ``data.det_score_thr``
-    leaves them out of an evaluation.
+    leaves them out of an evaluation. ``box_category``: the detections' categories drawn
+    (:func:`adaanchor.predict.boxes.load_detections`).
     """
     from .data.build import bit_depth_of, data_spec
     from .engine.run import image_multiple, is_multi_person, load_for_eval, resolve_run
@@ -201,7 +202,10 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     srcs = expand_viz_inputs(images, skipped)
     multi = is_multi_person(cfg)
     _check_min_det_score(min_det_score, boxes)
-    boxes_of = (detections_by_input(boxes, gt, srcs, multi, run, orientation, skipped, notes, min_det_score)
+    if box_category != "auto" and boxes is None:  # it would be ignored
+        raise AdaAnchorError("--box-category chooses among the --boxes detections; give --boxes too")
+    boxes_of = (detections_by_input(boxes, gt, srcs, multi, run, orientation, skipped, notes, min_det_score,
+                                    box_category)
                 if srcs else None)
     if not srcs:  # none there, or none that --gt lists
         what = "nothing to draw" if boxes else "no input could be read"

@@ -113,10 +113,10 @@ def crops_of(boxes_of: Callable[[Path | int | None], Boxes] | None,
 
 def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], multi: bool, run: str, orientation: str,
                         skipped: list[str] | None, notes: list[str] | None,
-                        min_score: float = 0.0) -> BoxesOf | None:
+                        min_score: float = 0.0, category: Any = "auto") -> BoxesOf | None:
     """``--boxes FILE``'s detections by image (its path) or video frame (its index), matched as ``predict`` matches
     them (:mod:`adaanchor.predict.image_ids`); image inputs that ``gt`` does not list are left out (``skipped``) or
-    refused. None without ``boxes``."""
+    refused. ``category``: the detections' categories used (``--box-category``). None without ``boxes``."""
     from .predict.boxes import load_detections, no_boxes
     from .predict.image_ids import check_box_ids, image_ids
 
@@ -130,7 +130,7 @@ def detections_by_input(boxes: str | None, gt: str | None, srcs: list[Any], mult
         raise AdaAnchorError("--gt gives the image ids of image inputs; a video's frames are matched to the detections "
                              "by frame index: leave --gt out")
     said: list[str] = []
-    dets = load_detections(boxes, score_thr=float(min_score), notes=said)
+    dets = load_detections(boxes, score_thr=float(min_score), category=category, notes=said)
 
     def skip(s: Any) -> None:
         if skipped is None:

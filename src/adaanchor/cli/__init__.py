@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
-from .argtypes import finite, int_at_least
+from .argtypes import BOX_CATEGORY_HELP, box_category, finite, int_at_least
 from .commands import (
     cmd_demo,
     cmd_export,
@@ -176,6 +176,8 @@ def _add_viz(sub: _Subparsers) -> None:
                    "box-trained run (data.crop=box) was trained, one PNG per box (videos: image_id = frame index)")
     v.add_argument("--gt", metavar="FILE", help="COCO-style JSON whose images give the image ids of the image inputs "
                    "(with --boxes; default: integer file stems)")
+    v.add_argument("--box-category", type=box_category, default="auto", metavar="C",
+                   help=BOX_CATEGORY_HELP)
     v.add_argument("--min-det-score", type=finite, default=0.0, metavar="S",
                    help="with --boxes: draw the detections scored at least S (default 0: all)")
     v.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
@@ -195,6 +197,7 @@ def _add_predict(sub: _Subparsers) -> None:
     pr.add_argument("--out", default="predictions", help="output folder (default predictions)")
     pr.add_argument("--boxes", help="COCO detections JSON: predict top-down in these boxes (videos: image_id = frame index)")
     pr.add_argument("--gt", help="COCO-style JSON whose images give the image ids of the image inputs")
+    pr.add_argument("--box-category", type=box_category, default="auto", metavar="C", help=BOX_CATEGORY_HELP)
     pr.add_argument("--format", action="append", metavar="FMT", help="coco, csv (= dlc), slp or nwb; repeat or comma-separate "
                     "(default coco,csv)")
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")

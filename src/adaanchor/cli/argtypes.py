@@ -67,4 +67,19 @@ def finite(text: str) -> float:
     return value
 
 
-__all__ = ["SEED_MAX", "check_unique", "finite", "int_at_least", "positive", "seed_arg"]
+__all__ = ["BOX_CATEGORY_HELP", "SEED_MAX", "box_category", "check_unique", "finite", "int_at_least", "positive", "seed_arg"]
+
+
+BOX_CATEGORY_HELP = ("with --boxes: the detections' categories to use: auto (default: category 1, COCO's person, "
+                     "where the file has it, else its only category), all, or ids such as 3 or 1,3")
+
+
+def box_category(text: str) -> str | list[int]:
+    """An argparse ``type``: ``--box-category`` as ``auto``, ``all`` or a list of integer category ids."""
+    from ..data.categories import parse_category
+    from ..errors import AdaAnchorError
+
+    try:
+        return parse_category(text)
+    except AdaAnchorError:
+        raise argparse.ArgumentTypeError(f"must be auto, all or category ids such as 3 or 1,3, got {text!r}") from None

@@ -202,7 +202,8 @@ def cmd_viz(a: argparse.Namespace) -> int:
     try:
         for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
                                    max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation,
-                                   notes=notes, boxes=a.boxes, gt=a.gt, min_det_score=a.min_det_score):
+                                   notes=notes, boxes=a.boxes, gt=a.gt, min_det_score=a.min_det_score,
+                                   box_category=a.box_category):
             print(f"wrote {p}")
     finally:  # also before an error: "nothing drawn" without the note that says why (scored below, ids unused)
         for n in notes:
@@ -222,7 +223,8 @@ def cmd_predict(a: argparse.Namespace) -> int:
     if a.onnx and a.backend == "torch":  # the file was ignored, even a damaged one
         raise AdaAnchorError(f"--onnx {a.onnx} is the exported file of --backend onnx, not of --backend torch")
     backend = a.backend or ("onnx" if a.onnx else "torch")
-    res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, formats=a.format,
+    res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, box_category=a.box_category,
+                          formats=a.format,
                           save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
                           backend=backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx,
                           min_score=a.min_score, orientation=a.orientation, precision=a.precision)

@@ -94,7 +94,7 @@ def read_split(data_cfg: Mapping[str, Any], split: str, spec: KeypointSpec | Non
 
         det = resolve_data_path(Path(str(data_cfg["root"])).expanduser(), data_cfg["detections"])
         res = read_detections(det, spec, images_dir=images, skip_invalid=bool(data_cfg["skip_invalid"]), gt=path,
-                              score_thr=float(data_cfg["det_score_thr"]))
+                              score_thr=float(data_cfg["det_score_thr"]), category=data_cfg.get("det_category"))
         if verbose and res.skipped:
             print(res.summary())
         if not res.instances:

@@ -13,6 +13,7 @@ from ..bench.synth import SYNTH_DEFAULTS
 from ..errors import AdaAnchorError
 from ..ranges import PROB, SEED, Checker, Range, Text, at_least, between, choice, choices, positive
 from .bottomup import BOTTOMUP_AUG
+from .categories import CategoryOption
 from .dataset import AUG_DEFAULTS, EXIF_MODES
 from .image_cache import DEFAULT_CACHE_MB
 from .truncation import TRUNCATION_DEFAULTS
@@ -45,6 +46,9 @@ DATA_DEFAULTS: dict[str, Any] = {
     "cache_mb": DEFAULT_CACHE_MB,
     "detections": None,  # person detections (COCO results JSON, relative to root): evaluate on these boxes
     "det_score_thr": 0.0,  # detections below this score are left out
+    # The detections' categories kept: null (auto) those of data.val with keypoints, all, an id or a list of ids
+    # (adaanchor.data.categories)
+    "det_category": None,
     "csv": None,  # a landmark CSV to evaluate on instead of the val split (format csv, every row)
     "split": {  # carve train/val out of one annotation file (when data.train == data.val)
         "by": None,  # null: no split | identity: by identity (file name before the last _NN) | random
@@ -80,6 +84,7 @@ DATA_RANGES: dict[str, Checker] = {
     "exif": choice(EXIF_MODES),
     "bit_depth": Range(8, 32, integer=True),
     "det_score_thr": Range(),
+    "det_category": CategoryOption(),
     "detections": Text("a file path (relative to data.root)"),
     "csv": Text(),
     "split.by": choice(("identity", "random")),

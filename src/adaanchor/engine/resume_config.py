@@ -22,7 +22,8 @@ IGNORED = ("resume", "overwrite", "model.weights")
 ORDER_KEYS = ("seed", "train.batch_size")
 # Changing these changes what an evaluation scores (other images, boxes or keypoints, another metric): a best.pt
 # chosen before cannot be compared with the scores after. Prefixes end with a dot.
-SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.det_score_thr", "data.split.", "data.csv",
+SCORED_ON = ("data.val", "data.root", "data.images", "data.detections", "data.det_score_thr", "data.det_category",
+             "data.split.", "data.csv",
              "data.format", "data.spec", "data.crop", "data.exif", "data.bit_depth", "data.occlusion.", "data.truncation.", "eval.pck",
              "eval.max_images", "eval.flip_test", "eval.flip_offsets", "eval.flip_conf",
              # how the multi-person evaluation decodes (a flip test or another threshold scores the same model otherwise)

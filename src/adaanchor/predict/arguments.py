@@ -12,7 +12,7 @@ import numpy as np
 
 from ..data.readers import is_int_id
 from ..errors import AdaAnchorError
-from .boxes import as_boxes, load_detections, no_boxes
+from .boxes import Detections, as_boxes, load_detections, no_boxes
 from .images import check_orientation
 
 
@@ -114,7 +114,7 @@ def boxes_per_image(batch: list[Any], boxes: Any, single: bool, image_ids: Any) 
     :class:`~adaanchor.predict.boxes.Boxes`; a detections file is matched to the images by ``image_ids``, and boxes
     given as arrays are checked before any image is read."""
 
-    is_file = isinstance(boxes, (str, os.PathLike))
+    is_file = isinstance(boxes, (str, os.PathLike, Detections))  # Detections: a file read by load_detections
     if image_ids is not None and not is_file:  # it would be ignored: ids only match a detections file
         got = "None" if boxes is None else type(boxes).__name__
         raise AdaAnchorError(f"image_ids: only used to match a detections file (boxes=PATH) to the images, "
@@ -122,8 +122,8 @@ def boxes_per_image(batch: list[Any], boxes: Any, single: bool, image_ids: Any) 
     if boxes is None:
         return [None] * len(batch)
     if is_file:
-        dets = load_detections(Path(boxes))
-        return [dets.get(i, no_boxes()) for i in image_ids_of(batch, image_ids, single, boxes)]
+        dets = boxes if isinstance(boxes, Detections) else load_detections(Path(boxes))
+        return [dets.get(i, no_boxes()) for i in image_ids_of(batch, image_ids, single, dets.source)]
     if single:
         as_boxes(boxes)  # checked before any image is read; _entry converts it again and checks it on the image
         return [boxes]

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..data.categories import category_counts, kept_categories
 from ..data.readers import box_ok, finite_number, float_array, is_int_id
 from ..errors import AdaAnchorError, DataError
 from ..metrics.coco import load_json
@@ -96,16 +97,18 @@ class Detections(dict):
         self.source = str(source)
 
 
-def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int | None = 1,
+def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "auto",
                     notes: list[str] | None = None) -> Detections:
     """``image_id -> (boxes (N, 4), scores (N,))`` from a COCO detections file, in file order per image.
 
-    Detections of another category or below ``score_thr`` are left out (as for evaluation); ``notes`` receives
-    a line saying how many, when any.
+    ``category``: the categories kept (:func:`adaanchor.data.categories.kept_categories`: ``auto`` keeps category
+    1 where the file has it, else the file's only category; ``all``; an id or a list of ids). Detections of
+    another category or below ``score_thr`` are left out (as for evaluation); ``notes`` receives a line saying
+    how many, when any.
 
     Raises:
-        DataError: not a JSON list, or a record with a bad ``image_id``, ``bbox`` or ``score`` (naming the
-            file, the record and the field).
+        DataError: not a JSON list, a record with a bad ``image_id``, ``bbox``, ``category_id`` or ``score``
+            (naming the file, the record and the field), or a category choice that keeps no detection.
     """
     if not str(path).strip():  # Path("") is "." and read as "file not found"
         raise DataError("--boxes", "no detections file given (an empty name)")
@@ -115,6 +118,7 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
     data = load_json(path)
     if not isinstance(data, list):
         raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
+    keep = kept_categories(category_counts(data), category, path)
     per_image: dict[int, list[tuple[np.ndarray, float]]] = {}
     other = low = 0
     for i, det in enumerate(data):
@@ -135,7 +139,8 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
         score = finite_number(det.get("score", 1.0))
         if score is None:
             raise DataError(path, f"expected a finite number, got {det.get('score')!r}", record=i, field="score")
-        if category_id is not None and det.get("category_id", category_id) != category_id:
+        cat = det.get("category_id")  # a record without one claims no class: kept
+        if keep is not None and cat is not None and not (isinstance(cat, int) and cat in keep):
             other += 1
             continue
         if score < score_thr:
@@ -143,7 +148,8 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category_id: int |
             continue
         per_image.setdefault(int(det["image_id"]), []).append((box, score))
     if notes is not None and other + low:
-        why = [f"{other} of a category other than {category_id}"] * bool(other) + [f"{low} scored below {score_thr:g}"] * bool(low)
+        kept = ", ".join(map(str, sorted(keep or ())))
+        why = [f"{other} of a category other than {kept}"] * bool(other) + [f"{low} scored below {score_thr:g}"] * bool(low)
         notes.append(f"{path}: {other + low} of {len(data)} detections left out ({', '.join(why)})")
     return Detections({k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()},
                       path)

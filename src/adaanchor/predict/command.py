@@ -78,11 +78,12 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                     overlays: bool = True, batch_size: int = 16, device: str = "auto", backend: str = "torch",
                     ckpt: str | None = None, overrides: Sequence[str] = (), progress: bool = True,
                     onnx_path: str | None = None, min_score: float = 0.0,
-                    orientation: str = "displayed", precision: str = "fp32") -> dict[str, Any]:
+                    orientation: str = "displayed", precision: str = "fp32", box_category: Any = "auto") -> dict[str, Any]:
     """Predict on every frame of ``sources`` and write the results (see the module docstring). Overlays and
     labelled videos draw the instances whose score is at least ``min_score`` (the files keep every one).
     ``orientation``: ``displayed`` turns images by their EXIF orientation and videos by their rotation, as a viewer
-    shows them (keypoints in that frame); ``stored`` keeps the stored pixels.
+    shows them (keypoints in that frame); ``stored`` keeps the stored pixels. ``box_category``: the detections'
+    categories used (:func:`adaanchor.predict.boxes.load_detections`).
 
     Returns ``frames``, ``instances``, ``seconds``, ``fps`` (both end to end), ``write_s`` (the part of ``seconds``
     spent closing the output files), ``files`` (written), ``skipped`` (list of :class:`Skip`), ``stopped`` (SIGTERM
@@ -95,6 +96,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
         AdaAnchorError: bad run, options or output folder, or no frame could be read at all.
     """
     fmts, out = _checked_options(formats, orientation, min_score, out)
+    if box_category != "auto" and not boxes:  # it would be ignored
+        raise AdaAnchorError("--box-category chooses among the --boxes detections; give --boxes too")
     srcs, skipped = expand_sources(sources)
     ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append, orientation)
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
@@ -105,7 +108,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                                  f"RUN SOURCE ...), and {run} is given as the run")
         raise _nothing_to_predict(skipped)
     notes: list[str] = []
-    dets = load_detections(boxes, notes=notes) if boxes else None
+    dets = load_detections(boxes, category=box_category, notes=notes) if boxes else None
     if dets is not None:
         check_box_ids(srcs, ids, dets, gt, boxes, notes)
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,

@@ -195,7 +195,9 @@ class Predictor:
                 ``[x, y, w, h]`` in the image's pixels (not ``[x1, y1, x2, y2]`` corners; each box overlapping the
                 image) (``(N, 5)``: with detection scores, finite and >= 0); for a batch a list of
                 those, one per image (None: whole image); or the path of a COCO detections JSON (images then
-                need ids: ``image_ids``, or file names whose stem is the integer id, ``000000000785.jpg`` -> 785).
+                need ids: ``image_ids``, or file names whose stem is the integer id, ``000000000785.jpg`` -> 785;
+                its categories as :func:`~adaanchor.predict.boxes.load_detections` chooses them by default, or the
+                :class:`~adaanchor.predict.boxes.Detections` that ``load_detections(path, category=...)`` returns).
             image_ids: with a detections file only: one integer id per image (an int for one image).
 
         Returns:

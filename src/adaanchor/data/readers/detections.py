@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
+from ..categories import category_counts, kept_categories
 from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
@@ -28,10 +29,15 @@ from .checks import number_array
 from .pts import IMAGE_SUFFIXES
 
 
-def _images_from_gt(gt: Path, images_dir: Path | None) -> dict[int, str]:
+def _images_from_gt(gt: Path, images_dir: Path | None) -> tuple[dict[int, str], list[int] | None]:
+    """``image id -> file`` of the ground truth's images, and the ids of its categories with keypoints (None:
+    it lists none)."""
     data = load_json(gt)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DataError(gt, "expected a COCO-style JSON with an 'images' list", field="images")
+    cats = data.get("categories")
+    kp_cats = [c["id"] for c in cats if isinstance(c, dict) and c.get("keypoints") and is_int_id(c.get("id"))] \
+        if isinstance(cats, list) else []
     base = images_dir if images_dir is not None else gt.parent
     out = {}
     for i, img in enumerate(data["images"]):
@@ -43,7 +49,7 @@ def _images_from_gt(gt: Path, images_dir: Path | None) -> dict[int, str]:
             raise DataError(gt, f"expected a file name, got {img['file_name']!r}", record=f"images[{i}]",
                             field="file_name")
         out[img["id"]] = str(base / img["file_name"])
-    return out
+    return out, kp_cats or None
 
 
 def _images_from_folder(folder: Path) -> dict[int, str]:
@@ -63,7 +69,7 @@ def read_detections(
     skip_invalid: bool = False,
     gt: str | Path | None = None,
     score_thr: float = 0.0,
-    category_id: int | None = 1,
+    category: Any = "auto",
     **_: object,
 ) -> ReadResult:
     """Read person detections.
@@ -76,7 +82,9 @@ def read_detections(
         gt: COCO-style JSON to resolve ``image_id`` to ``file_name``.
         score_thr: keep detections with ``score >= score_thr`` (HRNet's COCO setting keeps all: 0.0). Those
             below are reported in ``skipped`` as such, not dropped silently.
-        category_id: keep this category only (1 = person); None keeps every category.
+        category: the categories kept (``data.det_category``, :func:`adaanchor.data.categories.kept_categories`):
+            ``auto`` keeps the categories with keypoints of ``gt`` (without ``gt``: category 1 where the file has
+            it, else its only one), ``all`` every one, or an id or a list of ids.
 
     Returns:
         Instances in file order.
@@ -86,7 +94,8 @@ def read_detections(
     if not isinstance(data, list):
         raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
     idir = Path(images_dir) if images_dir is not None else None
-    images = _images_from_gt(Path(gt), idir) if gt is not None else _images_from_folder(idir or path.parent)
+    images, expected = _images_from_gt(Path(gt), idir) if gt is not None else (_images_from_folder(idir or path.parent), None)
+    keep = kept_categories(category_counts(data), category, path, expected, option="data.det_category")
     where = f"in {gt}" if gt is not None else f"among the images of {idir or path.parent}"
     col = Collector(str(path), skip_invalid)
     left_out: list[DataError] = []
@@ -99,9 +108,9 @@ def read_detections(
             continue
         img, box, score = found
         cat = det.get("category_id")
-        if category_id is not None and cat != category_id:
-            left_out.append(DataError(path, f"category_id {cat!r} is not {category_id}", record=rec,
-                                      field="category_id"))
+        if keep is not None and cat is not None and not (is_int_id(cat) and cat in keep):
+            left_out.append(DataError(path, f"category_id {cat!r} is not {', '.join(map(str, sorted(keep)))}",
+                                      record=rec, field="category_id"))
             continue
         if score < score_thr:
             left_out.append(DataError(path, f"score below the threshold {score_thr:g}", record=rec, field="score"))
