@@ -97,9 +97,10 @@ def _compare_runs(ra: dict[str, list[dict[str, Any]]], rb: dict[str, list[dict[s
 def markdown(a: dict[str, Any], b: dict[str, Any], diffs: dict[str, Any], labels: tuple[str, str],
              files: tuple[str, str]) -> str:
     task = f" ({a['task']})" if a.get("task") else ""
+    compared = set(_methods(a)) & set(_methods(b))
     lines = [f"# {a['table']}{task}, {a['split']} split: {labels[0]} − {labels[1]}, paired by seed", "",
-             f"A = {labels[0]} (`{files[0]}`, commit {a.get('commit')}, {_steps(a)} steps); "
-             f"B = {labels[1]} (`{files[1]}`, commit {b.get('commit')}, {_steps(b)} steps). "
+             f"A = {labels[0]} (`{files[0]}`, commit {a.get('commit')}{_trained_at(a, compared)}, {_steps(a)} steps); "
+             f"B = {labels[1]} (`{files[1]}`, commit {b.get('commit')}{_trained_at(b, compared)}, {_steps(b)} steps). "
              "Mean ± standard error of A − B over the seeds both have; below each, how many of them moved the "
              "same way."]
     sa = sections(a)
@@ -109,6 +110,26 @@ def markdown(a: dict[str, Any], b: dict[str, Any], diffs: dict[str, Any], labels
         lines += [""] + _section_lines(d_sec, sa[name][1])
     lines += ["", f"Machines: A {a.get('machine')}; B {b.get('machine')}."]
     return "\n".join(lines) + "\n"
+
+
+def trained_commits(doc: dict[str, Any], methods: set[str]) -> dict[str, list[str]]:
+    """``method -> the short commits its runs were trained at`` (``trained_by`` of paper_tables.py's rows), for the
+    ``methods`` whose runs were trained at another commit than the file's own (runs reused from older code); the file's
+    commit is that of the script that gathered them."""
+    own = str(doc.get("commit") or "").split(" ")[0][:7]
+    tables = [doc["runs"]] if "benches" not in doc else [b["runs"] for b in doc["benches"].values()]
+    found: dict[str, set[str]] = {}
+    for runs in tables:
+        for m, rows in runs.items():
+            if m in methods:
+                found.setdefault(m, set()).update(str(c).split(" ")[0][:7] for r in rows for c in r.get("trained_by") or [])
+    return {m: sorted(cs) for m, cs in found.items() if cs - {own}}
+
+
+def _trained_at(doc: dict[str, Any], methods: set[str]) -> str:
+    """``; FixAnchor trained at 4a2b90d, ...`` where :func:`trained_commits` finds runs of another commit."""
+    other = trained_commits(doc, methods)
+    return "".join(f"; {m} trained at {'/'.join(cs)}" for m, cs in other.items())
 
 
 def _methods(doc: dict[str, Any]) -> list[str]:
@@ -178,6 +199,8 @@ def compare_files(args: argparse.Namespace) -> int:
     md = markdown(a, b, diffs, tuple(args.labels), (Path(args.a).name, Path(args.b).name))
     write_results(Path(args.out), args.name, {"table": a["table"], "split": a["split"], "labels": list(args.labels),
                                               "files": [args.a, args.b], "commits": [a.get("commit"), b.get("commit")],
+                                              "trained_at": [trained_commits(d, set(_methods(a)) & set(_methods(b)))
+                                                             for d in (a, b)],
                                               "steps": [_steps(a), _steps(b)], "paired": diffs, **provenance()}, md)
     return 0
 

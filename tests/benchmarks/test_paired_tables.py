@@ -54,6 +54,10 @@ def test_the_published_correction_is_what_the_command_gives(tmp_path, capsys):
     assert round(doc["FixAnchor"]["inv_error_out"]["mean"], 2) == -1.98
     assert round(doc["LocalAnchor"]["inv_error_out"]["se"], 2) == 0.47
     assert "| FixAnchor | 5 | +0.04 ± 0.02 |" in (tmp_path / "c.md").read_text() and "clamped − target" in capsys.readouterr().out
+    # The file's commit is that of the script that gathered the runs; its FixAnchor and LocalAnchor runs were trained
+    # 7 commits earlier, which the header said nowhere.
+    assert ("commit aaa916d; FixAnchor trained at 4a2b90d; LocalAnchor trained at 4a2b90d, 3000 steps); B = target"
+            in (tmp_path / "c.md").read_text())
 
 
 def _multi(aps: dict[int, float], task: str = "ae") -> dict:

@@ -112,3 +112,34 @@ def test_an_empty_output_folder_is_refused(pred_runs, val_images, tmp_path, caps
     capsys.readouterr()
     assert _predict(str(pred_runs["adaanchor"]), str(folder), "--out", "") == 2
     assert capsys.readouterr().err.strip() == "error: --out is empty: give the output folder (default predictions)"
+
+
+def test_detections_without_a_score_and_an_empty_file_are_noted(pred_runs, val_images, tmp_path, capsys):
+    """A detection without a score was taken as 1.0 without a word, and an empty detections file predicted nothing
+    with exit 0 and no message."""
+    folder = _images(val_images, tmp_path / "imgs")
+    (tmp_path / "d.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [10, 10, 40, 60]},
+                                                 {"image_id": 2, "category_id": 1, "bbox": [5, 5, 40, 60], "score": 0.5}]))
+    (tmp_path / "e.json").write_text("[]")
+    capsys.readouterr()
+    assert _predict(str(pred_runs["adaanchor"]), str(folder), "--out", str(tmp_path / "o"), "--boxes",
+                    str(tmp_path / "d.json")) == 0
+    assert f"note: {tmp_path / 'd.json'}: 1 of 2 detections have no score, taken as 1.0" in capsys.readouterr().err
+    assert _predict(str(pred_runs["adaanchor"]), str(folder), "--out", str(tmp_path / "o2"), "--boxes",
+                    str(tmp_path / "e.json")) == 0
+    assert (f"note: {tmp_path / 'e.json'}: holds no detection (an empty list): no instance is predicted"
+            in capsys.readouterr().err)
+
+
+def test_a_file_named_again_through_a_link_is_noted(pred_runs, val_images, tmp_path, capsys):
+    """The target named after its link was read once, under the link's name, and its own name had no results
+    without a word."""
+    folder = _images(val_images, tmp_path / "imgs", n=1)
+    link = tmp_path / "link.png"
+    link.symlink_to(folder / "1.png")
+    capsys.readouterr()
+    assert _predict(str(pred_runs["adaanchor"]), str(link), str(folder / "1.png"), str(link), "--out",
+                    str(tmp_path / "o")) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"note: {folder / '1.png'}: the same file as {link}, read once under that name") == 1
+    assert [r["file_name"] for r in json.loads((tmp_path / "o" / "predictions.json").read_text())] == [str(link)]

@@ -52,8 +52,8 @@ def test_an_avi_header_listing_a_million_frames_gives_no_million_csv_rows(pred_r
     assert rc == 3
     df = pd.read_csv(out / "big_hdr.csv", header=[0, 1, 2], index_col=0)
     assert list(df.index) == list(range(10)) and not df.isna().any().any()
-    assert (f"{avi}: the container lists 1000000 frames and 10 could be read, so frame indices after the damage may "
-            "be off (more frames than the file's size can hold at the size of those read: the CSV has no rows for "
+    assert (f"{avi}: the container lists 1000000 frames and 10 could be read, so the frames after the damage are "
+            "numbered as read, 999990 index(es) early at most (more frames than the file's size can hold at the size of those read: the CSV has no rows for "
             "the listed ones not read)") in stdout
     # A count the file can hold is kept: the CSV keeps a row for each frame lost at the end (DeepLabCut's row i is
     # frame i of the video; test_video_damage's tail.avi); a count beyond twice the file's size at the size of the

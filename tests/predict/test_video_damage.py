@@ -322,3 +322,32 @@ def test_a_cut_fast_start_mp4_says_the_total_loss_first(tmp_path):
     reason = skips[0].reason
     assert "could not be decoded" in reason and "the container lists 12 frames" in reason  # both kinds of loss
     assert reason.startswith(f"{12 - len(frames)} of the 12 frames the container lists are missing ({len(frames)} read); ")
+
+
+def test_an_avi_whose_damaged_chunk_was_skipped_says_the_later_frames_are_numbered_as_read(tmp_path):
+    """The AVI demuxer skips a damaged chunk and numbers the next one in its place: which frame was lost is not
+    known, so the message said only that indices 'may be off'; it now says how far and where the empty rows went."""
+    import av
+
+    good = tmp_path / "v.avi"
+    rng = np.random.default_rng(0)
+    with av.open(str(good), mode="w") as c:
+        s = c.add_stream("mjpeg", rate=FPS)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuvj420p"  # MJPEG's full-range YUV
+        for _ in range(40):
+            img = rng.integers(0, 255, (120, 160, 3), dtype=np.uint8)
+            for packet in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(packet)
+        for packet in s.encode():
+            c.mux(packet)
+    data = bytearray(good.read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 4000] = bytes(4000)  # one frame's chunk and more, zeroed
+    bad = tmp_path / "mid.avi"
+    bad.write_bytes(bytes(data))
+    frames, skips = _read(bad)
+    assert len(skips) == 1 and len(frames) < 40
+    lost = 40 - len(frames)
+    assert (f"the container lists 40 frames and {len(frames)} could be read, so the frames after the damage are "
+            f"numbered as read, {lost} index(es) early at most, and the lost ones' empty rows are at the CSV's end"
+            in skips[0].reason)

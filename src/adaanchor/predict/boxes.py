@@ -104,7 +104,8 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "a
     ``category``: the categories kept (:func:`adaanchor.data.categories.kept_categories`: ``auto`` keeps category
     1 where the file has it, else the file's only category; ``all``; an id or a list of ids). Detections of
     another category or below ``score_thr`` are left out (as for evaluation); ``notes`` receives a line saying
-    how many, when any.
+    how many, when any, one counting the detections without a ``score`` (taken as 1.0, a box of its own: ground-truth
+    boxes written as detections), and one for a file that holds no detection at all (then no instance is predicted).
 
     Raises:
         DataError: not a JSON list, a record with a bad ``image_id``, ``bbox``, ``category_id`` or ``score``
@@ -120,7 +121,7 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "a
         raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
     keep = kept_categories(category_counts(data), category, path)
     per_image: dict[int, list[tuple[np.ndarray, float]]] = {}
-    other = low = 0
+    other = low = unscored = 0
     for i, det in enumerate(data):
         if not isinstance(det, dict):
             raise DataError(path, "a detection must be an object", record=i)
@@ -136,6 +137,7 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "a
         if isinstance(det.get("category_id"), bool):  # True == 1: a boolean was read as category 1
             raise DataError(path, f"expected an integer category id, got {det['category_id']!r}", record=i,
                             field="category_id")
+        unscored += "score" not in det
         score = finite_number(det.get("score", 1.0))
         if score is None:
             raise DataError(path, f"expected a finite number, got {det.get('score')!r}", record=i, field="score")
@@ -147,6 +149,10 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "a
             low += 1
             continue
         per_image.setdefault(int(det["image_id"]), []).append((box, score))
+    if notes is not None and not data:
+        notes.append(f"{path}: holds no detection (an empty list): no instance is predicted")
+    if notes is not None and unscored:
+        notes.append(f"{path}: {unscored} of {len(data)} detections have no score, taken as 1.0")
     if notes is not None and other + low:
         kept = ", ".join(map(str, sorted(keep or ())))
         why = [f"{other} of a category other than {kept}"] * bool(other) + [f"{low} scored below {score_thr:g}"] * bool(low)

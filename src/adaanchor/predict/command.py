@@ -98,7 +98,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     fmts, out = _checked_options(formats, orientation, min_score, out)
     if box_category != "auto" and not boxes:  # it would be ignored
         raise AdaAnchorError("--box-category chooses among the --boxes detections; give --boxes too")
-    srcs, skipped = expand_sources(sources)
+    notes: list[str] = []
+    srcs, skipped = expand_sources(sources, notes)
     ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append, orientation)
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
     if not srcs:  # before the model is loaded or a folder made
@@ -107,7 +108,6 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
             raise AdaAnchorError(f"{runs[0]} is a run directory, not an input: the run goes first (adaanchor predict "
                                  f"RUN SOURCE ...), and {run} is given as the run")
         raise _nothing_to_predict(skipped)
-    notes: list[str] = []
     dets = load_detections(boxes, category=box_category, notes=notes) if boxes else None
     if dets is not None:
         check_box_ids(srcs, ids, dets, gt, boxes, notes)

@@ -77,20 +77,26 @@ def frames_info(path: str | Path) -> VideoInfo:
     return stack_info(p) if p.suffix.lower() in STACK_SUFFIXES else video_info(p)
 
 
-def expand_sources(args: Sequence[str | Path]) -> tuple[list[Source], list[Skip]]:
+def expand_sources(args: Sequence[str | Path], notes: list[str] | None = None) -> tuple[list[Source], list[Skip]]:
     """Files to read, in order, from SOURCE arguments: an image or video file; a folder (its image and video
     files, sorted by name, not recursive); a glob pattern (``**`` recurses; matches sorted). A missing path,
     an empty folder or a pattern matching nothing is a :class:`Skip`, and so is a file whose name is not UTF-8,
     or something that is not a regular file (a link to nothing, a FIFO, in a folder a subfolder named ``x.png``:
-    :mod:`.source_checks`). A file named twice is read once."""
+    :mod:`.source_checks`). A file named twice is read once, under the name it was first given; ``notes``
+    receives a line for a file named again under another name (a link and its target), whose name has no results."""
     out: list[Source] = []
     skips: list[Skip] = []
-    seen: set[Path] = set()
+    seen: dict[Path, Path] = {}  # resolved path -> the name it was first given
+    noted: set[Path] = set()
 
     def add(p: Path) -> None:
         key = p.resolve()
-        if key not in seen:
-            seen.add(key)
+        if key in seen:
+            if notes is not None and seen[key] != p and p not in noted:
+                noted.add(p)
+                notes.append(f"{p}: the same file as {seen[key]}, read once under that name")
+        else:
+            seen[key] = p
             why = name_problem(p)  # before any writer: the CSV, NWB and .slp writers failed on it half way
             if why:
                 skips.append(Skip(str(p), why))

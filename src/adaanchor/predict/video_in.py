@@ -235,9 +235,11 @@ def _losses(container: Any, stream: Any, clock: FrameClock, n: int, demuxed: int
         found.append(f"{clock.lost} frame(s) could not be decoded, the first of them frame {clock.first_lost}, and "
                      f"the other {n} keep their indices")
     if listed > demuxed:
-        found.append(f"the container lists {listed} frames and {demuxed} could be read, so frame indices after the "
-                     "damage may be off" + ("" if padded != 0 else " (more frames than the file's size can hold at the "
-                                            "size of those read: the CSV has no rows for the listed ones not read)"))
+        found.append(f"the container lists {listed} frames and {demuxed} could be read, so the frames after the "
+                     f"damage are numbered as read, {listed - demuxed} index(es) early at most"
+                     + (", and the lost ones' empty rows are at the CSV's end" if padded != 0 else
+                        " (more frames than the file's size can hold at the size of those read: the CSV has no rows for "
+                        "the listed ones not read)"))
     stop = _stopped_early(container, stream, end) if listed == 0 else None  # a listed count says it already
     if stop:
         found.append(stop)
