@@ -66,3 +66,34 @@ def test_the_api_takes_the_detections_load_detections_chose(pred_runs, val_image
     preds = p.predict(paths, boxes=load_detections(path, category=5))
     np.testing.assert_allclose(preds[0].boxes, [BOX_B])
     assert len(preds[1].boxes) == 0
+
+
+def _gt_of_category(tiny_bench, tmp_path, cat: int):
+    """The benchmark's val.json with its one category's id ``cat`` (its images matched to the inputs by file name)."""
+    data = json.loads((tiny_bench / "val.json").read_text())
+    data["categories"] = [{**data["categories"][0], "id": cat}]
+    for ann in data["annotations"]:
+        ann["category_id"] = cat
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_results_take_the_ground_truths_category_and_score(pred_runs, tiny_bench, tmp_path):
+    """Results were all category 1: ``adaanchor score`` refused them against a ground truth of category 3."""
+    gt = _gt_of_category(tiny_bench, tmp_path, 3)
+    val = tiny_bench / "images" / "val"
+    assert _predict(str(pred_runs["adaanchor"]), str(val), "--out", str(tmp_path / "o"), "--gt", str(gt)) == 0
+    res = json.loads((tmp_path / "o" / "predictions.json").read_text())
+    assert res and {r["category_id"] for r in res} == {3}
+    assert main(["score", str(gt), str(tmp_path / "o" / "predictions.json"), "--metric", "coco"]) == 0
+    assert _predict(str(pred_runs["adaanchor"]), str(val), "--out", str(tmp_path / "o2"), "--gt", str(gt),
+                    "--category", "7") == 0
+    assert {r["category_id"] for r in json.loads((tmp_path / "o2" / "predictions.json").read_text())} == {7}
+
+
+def test_results_take_the_detections_one_category_without_a_ground_truth(pred_runs, val_images, tmp_path):
+    folder = _images(val_images, tmp_path / "imgs")
+    dets = _dets(tmp_path / "d.json", [(1, 0, BOX_A), (2, 0, BOX_B)])
+    assert _predict(str(pred_runs["adaanchor"]), str(folder), "--out", str(tmp_path / "o"), "--boxes", dets) == 0
+    assert {r["category_id"] for r in json.loads((tmp_path / "o" / "predictions.json").read_text())} == {0}

@@ -198,6 +198,9 @@ def _add_predict(sub: _Subparsers) -> None:
     pr.add_argument("--boxes", help="COCO detections JSON: predict top-down in these boxes (videos: image_id = frame index)")
     pr.add_argument("--gt", help="COCO-style JSON whose images give the image ids of the image inputs")
     pr.add_argument("--box-category", type=box_category, default="auto", metavar="C", help=BOX_CATEGORY_HELP)
+    pr.add_argument("--category", type=int, default=None, metavar="ID",
+                    help="the category_id of the COCO results (default: the detections' one category, else --gt's "
+                    "category with keypoints, else 1)")
     pr.add_argument("--format", action="append", metavar="FMT", help="coco, csv (= dlc), slp or nwb; repeat or comma-separate "
                     "(default coco,csv)")
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")

@@ -224,6 +224,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
         raise AdaAnchorError(f"--onnx {a.onnx} is the exported file of --backend onnx, not of --backend torch")
     backend = a.backend or ("onnx" if a.onnx else "torch")
     res = predict_command(a.run, sources, out=a.out, boxes=a.boxes, gt=a.gt, box_category=a.box_category,
+                          category=a.category,
                           formats=a.format,
                           save_video=a.save_video, overlays=a.overlays, batch_size=a.batch_size, device=a.device,
                           backend=backend, ckpt=ckpt, overrides=overrides, progress=not a.quiet, onnx_path=a.onnx,

@@ -90,11 +90,13 @@ def _element_kind(value: Any) -> str | None:
 
 
 class Detections(dict):
-    """``image_id -> Boxes`` of a detections file, which it names (``source``) for messages."""
+    """``image_id -> Boxes`` of a detections file, which it names (``source``) for messages; ``categories``: the
+    category ids kept (None: every one)."""
 
-    def __init__(self, items: dict[int, Boxes], source: str | Path):
+    def __init__(self, items: dict[int, Boxes], source: str | Path, categories: frozenset[int] | None = None):
         super().__init__(items)
         self.source = str(source)
+        self.categories = categories
 
 
 def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "auto",
@@ -158,4 +160,4 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "a
         why = [f"{other} of a category other than {kept}"] * bool(other) + [f"{low} scored below {score_thr:g}"] * bool(low)
         notes.append(f"{path}: {other + low} of {len(data)} detections left out ({', '.join(why)})")
     return Detections({k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()},
-                      path)
+                      path, keep)

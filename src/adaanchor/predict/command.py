@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from .boxes import Boxes, load_detections
-from .image_ids import check_box_ids, image_ids
+from .image_ids import check_box_ids, image_ids, results_category
 from .images import check_orientation, orientation_notes
 from .out_folder import earlier_outputs, make_folders
 from .overlay import draw_prediction, save_png
@@ -41,10 +41,11 @@ class _Group:
     """The writers of one output group (all images, or one video)."""
 
     def __init__(self, out: Path, name: str, formats: list[str], predictor: Predictor, max_instances: int,
-                 video: Path | None, save_video: bool):
+                 video: Path | None, save_video: bool, category_id: int = 1):
         self.files: list[Path] = []
         kw = {"keypoints": predictor.keypoint_names, "skeleton": predictor.skeleton, "max_instances": max_instances,
-              "scorer": f"adaanchor_{predictor.strategy}", "orientation": predictor.orientation}
+              "scorer": f"adaanchor_{predictor.strategy}", "orientation": predictor.orientation,
+              "category_id": category_id}
         self.writers = [WRITERS[f](out / f"{name}{SUFFIX[f]}", **kw) for f in formats]
         self.source = video
         self.video = VideoWriter(out / f"{name}_labeled.mp4", frames_info(video).fps) if video and save_video else None
@@ -78,12 +79,14 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
                     overlays: bool = True, batch_size: int = 16, device: str = "auto", backend: str = "torch",
                     ckpt: str | None = None, overrides: Sequence[str] = (), progress: bool = True,
                     onnx_path: str | None = None, min_score: float = 0.0,
-                    orientation: str = "displayed", precision: str = "fp32", box_category: Any = "auto") -> dict[str, Any]:
+                    orientation: str = "displayed", precision: str = "fp32", box_category: Any = "auto",
+                    category: int | None = None) -> dict[str, Any]:
     """Predict on every frame of ``sources`` and write the results (see the module docstring). Overlays and
     labelled videos draw the instances whose score is at least ``min_score`` (the files keep every one).
     ``orientation``: ``displayed`` turns images by their EXIF orientation and videos by their rotation, as a viewer
     shows them (keypoints in that frame); ``stored`` keeps the stored pixels. ``box_category``: the detections'
-    categories used (:func:`adaanchor.predict.boxes.load_detections`).
+    categories used (:func:`adaanchor.predict.boxes.load_detections`); ``category``: the COCO results'
+    ``category_id`` (default :func:`~adaanchor.predict.image_ids.results_category`).
 
     Returns ``frames``, ``instances``, ``seconds``, ``fps`` (both end to end), ``write_s`` (the part of ``seconds``
     spent closing the output files), ``files`` (written), ``skipped`` (list of :class:`Skip`), ``stopped`` (SIGTERM
@@ -128,7 +131,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     made = make_folders(out, overlays and any(s.kind == "image" for s in srcs))
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
-               float(min_score))
+               float(min_score), results_category(category, dets, gt))
     if res["frames"] == 0 and not res["stopped"]:
         for d in reversed(made):  # no frame could be read: leave no empty folder behind
             if d.is_dir() and not any(d.iterdir()):
@@ -165,12 +168,12 @@ def _nothing_to_predict(skipped: list[Skip]) -> AdaAnchorError:
 
 def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], dets: dict[int, Boxes] | None,
          ids: dict[Path, int], max_inst: int, save_video: bool, overlays: bool, progress: bool,
-         skipped: list[Skip], min_score: float = 0.0) -> dict[str, Any]:
+         skipped: list[Skip], min_score: float = 0.0, category_id: int = 1) -> dict[str, Any]:
     """Predict every frame of ``srcs`` and write it to its group's files (see :func:`predict_command`). Returns the
     counts, the files written, whether SIGTERM stopped it and the sources read turned (``turned``)."""
     from tqdm import tqdm
 
-    groups = _Groups(out, fmts, predictor, max_inst, save_video, skipped)
+    groups = _Groups(out, fmts, predictor, max_inst, save_video, skipped, category_id)
     overlay_names: set[str] = set()
     turned: dict[str, str] = {}  # source -> its orientation (EXIF tag, video rotation)
     n_frames = n_inst = 0
@@ -212,8 +215,9 @@ class _Groups:
     the next source starts. ``files`` lists the files written, in the order they were closed."""
 
     def __init__(self, out: Path, fmts: list[str], predictor: Predictor, max_inst: int, save_video: bool,
-                 skipped: list[Skip]):
+                 skipped: list[Skip], category_id: int = 1):
         self.out, self.fmts, self.predictor, self.max_inst, self.save_video = out, fmts, predictor, max_inst, save_video
+        self.category_id = category_id
         self.skipped = skipped
         self.groups: dict[str, _Group] = {}
         # The images' files are always predictions.*: a video of that name gets predictions_1.* whatever the order of
@@ -232,7 +236,7 @@ class _Groups:
                 self._close(self.groups.pop(done), self.frames_of(done))
             name = IMAGES_GROUP if frame.kind == "image" else _unique(frame.source.stem, self.used)
             self.groups[key] = _Group(self.out, name, self.fmts, self.predictor, self.max_inst,
-                                      frame.source if frame.kind == "video" else None, self.save_video)
+                                      frame.source if frame.kind == "video" else None, self.save_video, self.category_id)
             if frame.kind == "video":
                 self.open_video = key
         return self.groups[key]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.readers import is_int_id
 from ..errors import AdaAnchorError, DataError
 from .boxes import Boxes
 from .sources import Skip, Source, frames_info, image_id_of
@@ -175,3 +176,25 @@ def _gt_image_ids(gt: str | Path, images: list[Any]) -> tuple[dict[Path, int], d
 
 
 __all__ = ["check_box_ids", "image_ids"]
+
+
+def results_category(category: int | None, dets: Any, gt: str | Path | None) -> int:
+    """The ``category_id`` of ``predict``'s COCO results: ``category`` when given (``--category``); else, with a
+    ``gt`` file, the detections' category where they kept exactly one and ``gt`` has keypoints for it, else ``gt``'s
+    first category with keypoints; without ``gt``, the detections' one kept category, else 1 (COCO's person).
+
+    Results were all category 1: ``adaanchor score GT RESULTS`` refused them for a ground truth of another id
+    ("category_id 1 is not in GT"), and ``predict`` wrote no other."""
+    if category is not None:
+        return int(category)
+    kept = getattr(dets, "categories", None)
+    one = next(iter(kept)) if kept is not None and len(kept) == 1 else None
+    if gt is not None:
+        from ..metrics.coco import load_json
+
+        cats = load_json(gt).get("categories")  # gt was read as a COCO-style dict by image_ids
+        kp = [c["id"] for c in cats if isinstance(c, dict) and c.get("keypoints") and is_int_id(c.get("id"))] \
+            if isinstance(cats, list) else []
+        if kp:
+            return one if one in kp else kp[0]
+    return one if one is not None else 1

@@ -4,7 +4,7 @@ One writer per output group (all image inputs together, or one video file). The 
 stream: each frame is written when it is predicted, so memory does not grow with the video's length. Files
 are written under a temporary name and renamed when complete.
 
-- COCO results (``adaanchor score`` reads them): ``{"image_id", "category_id": 1, "keypoints": [x, y, s] *
+- COCO results (``adaanchor score`` reads them): ``{"image_id", "category_id", "keypoints": [x, y, s] *
   K, "score", "bbox", "file_name" (absolute)[, "frame", "time"]}`` per instance, original image pixels.
 - DeepLabCut CSV, the layout of DeepLabCut's own analysis output: header rows ``scorer``, ``bodyparts``,
   ``coords`` (plus ``individuals`` when an image can hold several instances); then one row per frame
@@ -58,10 +58,11 @@ class CocoWriter:
     """COCO keypoint results, streamed as a JSON list. An instance with a NaN or infinite value is left out (JSON
     has no NaN, and ``adaanchor score`` refuses one): a miss, as ``adaanchor eval`` counts it."""
 
-    def __init__(self, path: Path, **_: Any):
+    def __init__(self, path: Path, category_id: int = 1, **_: Any):
         self.f = _AtomicFile(path)
         self.f.fh.write("[")
         self.n = 0
+        self.category_id = int(category_id)
 
     def write(self, frame: Frame, pred: Prediction, image_id: int) -> None:
         scores = pred.scores
@@ -76,7 +77,7 @@ class CocoWriter:
             # Coordinates to 0.001 px; confidences to 5 decimals, as the CSV (3 would make a 0.0004 a 0).
             kp = [v for x, y, c in zip(pred.keypoints[i, :, 0], pred.keypoints[i, :, 1], s)
                   for v in (_round(x), _round(y), _round(c, 5))]
-            rec: dict[str, Any] = {"image_id": int(image_id), "category_id": 1, "keypoints": kp,
+            rec: dict[str, Any] = {"image_id": int(image_id), "category_id": self.category_id, "keypoints": kp,
                                    "score": _round(inst[i], 5), "bbox": [_round(v, 2) for v in pred.boxes[i]],
                                    "file_name": file_name}
             if frame.kind == "video":
