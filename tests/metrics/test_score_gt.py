@@ -21,6 +21,7 @@ import pytest
 
 from adaanchor.cli import main
 from adaanchor.errors import DataError
+from adaanchor.metrics.coco import coco_keypoint_ap
 
 K = 17
 SHIFT = 30.0  # px: far beyond the OKS tolerance of these people, so shifted predictions score AP 0
@@ -111,6 +112,22 @@ def test_a_missing_area_keeps_its_error_now_naming_the_annotation_id(tmp_path, c
                  f"error: {g} [record annotations[2] id=3] field 'area': missing: OKS AP scales each person by its "
                  "area; add 'area' to every annotation (COCO's is the segmentation area; 0.53 * w * h of the box is "
                  "the usual stand-in), or score in Python with use_area=False")
+
+
+def test_ground_truth_errors_name_the_annotation_ids_of_the_file(tmp_path, capsys):
+    """COCO AP checked the areas and boxes after numbering its copy 1, 2, ...: a CrowdPose file's first annotation
+    (id 123803) was named ``id=1``."""
+    gt = _gt()
+    for a, new in zip(gt["annotations"], (501, 7, 9000)):
+        a["id"] = new
+    del gt["annotations"][1]["area"]
+    g, res = _write(tmp_path, gt)
+    _score_error(capsys, ["score", g, res, "--metric", "coco"],
+                 f"error: {g} [record annotations[1] id=7] field 'area': missing")
+    gt["annotations"][1]["area"] = 100.0
+    gt["annotations"][2]["bbox"][2] = 0.0
+    with pytest.raises(DataError, match=r"\[record annotations\[2\] id=9000\] field 'bbox'"):
+        coco_keypoint_ap(gt, _results(gt), use_area=False)
 
 
 # 2. iscrowd --------------------------------------------------------------------------------------------------

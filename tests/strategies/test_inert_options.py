@@ -96,3 +96,25 @@ def test_the_half_body_crop_under_whole_image_crops_is_named():
         "warning: data.aug.half_body has no effect: data.crop=image takes the whole image; the half-body crop needs "
         "data.crop=box"]
     assert inert_warnings(plain(["data.aug.half_body=0.5", "data.crop=box"])) == []
+
+
+def test_overrides_nothing_reads_are_named_by_the_commands_that_load_a_run(tmp_path, capsys):
+    """``eval``, ``predict``, ``viz`` and ``export`` dropped ``bottomup.gamma=0.9`` on a top-down or person-centre run
+    without a word, where ``train`` warns; the run's own config is not warned of again."""
+    from adaanchor.engine.run import resolve_run
+    from adaanchor.strategies.inert import inert_overrides
+    from root_helpers import one_step_demo_run
+
+    cfg = OmegaConf.to_container(build_config(None, ["task=centre", "bottomup.gamma=0.9", "centre.gamma=0.2",
+                                                     "data.aug.flip=0.1"]), resolve=True)
+    assert inert_overrides(cfg, ["bottomup.gamma", "centre.gamma"]) == [
+        "warning: bottomup.gamma has no effect: an option of another task than task=centre"]
+    assert inert_overrides(cfg, ["bottomup"]) == inert_overrides(cfg, ["bottomup.gamma"])  # a section given whole
+    assert inert_overrides(cfg, ["data.aug.flip"])[0].startswith("warning: data.aug.flip has no effect: task=centre")
+    assert inert_overrides(cfg, ["seed"]) == []
+    run = one_step_demo_run(tmp_path)
+    capsys.readouterr()
+    resolve_run(run, overrides=["bottomup.gamma=0.9"], need_data=False)
+    assert "warning: bottomup.gamma has no effect: an option of another task than task=topdown" in capsys.readouterr().err
+    resolve_run(run, need_data=False)
+    assert "has no effect" not in capsys.readouterr().err

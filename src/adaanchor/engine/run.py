@@ -145,6 +145,12 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
         raise AdaAnchorError(f"{p}: no such run directory or config file")
     if need_weights and ckpt is None and not cfg.model.weights:
         raise no_checkpoint_error(given)
+    if overrides:  # an option nothing reads (another task's section): train warns of it, and so do these commands
+        from ..strategies.inert import inert_overrides
+
+        keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+        for line in inert_overrides(OmegaConf.to_container(cfg, resolve=True), keys):
+            print(line, file=sys.stderr)
     return cfg, (Path(ckpt) if ckpt is not None else None)
 
 

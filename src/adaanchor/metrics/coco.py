@@ -183,6 +183,11 @@ def coco_keypoint_ap(
         raise AdaAnchorError(f"{gt_name}: {k} keypoints but {len(sig)} OKS sigmas; pass the sigmas of this dataset (adaanchor score --spec SPEC.yaml: a spec with its sigmas)")
     check_results_match_gt(dets, res_name, data, gt_name, k)
     check_num_keypoints(data, gt_name)
+    # Before the renumbering: a message names the annotation by the id in the file, not its new number.
+    if use_area:
+        check_gt_areas_given(data, gt_name)
+    else:
+        check_gt_boxes_as_scale(data, gt_name)
     data = _numbered(data)  # a copy: pycocotools writes 'ignore' flags into the annotations
     for a in data["annotations"]:
         _count_keypoints(a)
@@ -191,10 +196,6 @@ def coco_keypoint_ap(
         a.setdefault("iscrowd", 0)
         if not use_area:
             a["area"] = 0.53 * a["bbox"][2] * a["bbox"][3]
-    if use_area:
-        check_gt_areas_given(data, gt_name)
-    else:
-        check_gt_boxes_as_scale(data, gt_name)
     with _quiet(verbose):
         coco_gt = COCO()
         coco_gt.dataset = data

@@ -115,4 +115,19 @@ def inert_warnings(cfg: Mapping[str, Any]) -> list[str]:
     return lines + [f"warning: {key} has no effect: {why}" for key, why in inert_data_options(cfg).items()]
 
 
-__all__ = ["ADAPTIVE_ONLY", "REFINE_ONLY", "inert_options", "inert_sections", "inert_warnings"]
+def inert_overrides(cfg: Mapping[str, Any], keys: list[str]) -> list[str]:
+    """The warning lines of :func:`inert_warnings` for the options among ``keys`` (dotted override keys, or a section
+    given whole): what ``eval``, ``predict``, ``viz`` and ``export`` say of an override nothing reads
+    (``bottomup.gamma=0.9`` on a person-centre run was dropped without a word, where ``train`` warns)."""
+    section = cfg.get("strategy") or {}
+    inert = {f"strategy.{k}": f"strategy.{k}={section[k]!r} has no effect: {why}"
+             for k, why in inert_options(section).items()}
+    inert.update({key: f"{key} has no effect: an option of another task than task={cfg.get('task')}"
+                  for key in inert_sections(cfg)})
+    inert.update({key: f"{key} has no effect: {why}" for key, why in inert_data_options(cfg).items()})
+    given = [k.strip() for k in keys if k.strip()]
+    return [f"warning: {line}" for key, line in inert.items()
+            if any(key == k or key.startswith(k + ".") for k in given)]
+
+
+__all__ = ["ADAPTIVE_ONLY", "REFINE_ONLY", "inert_options", "inert_overrides", "inert_sections", "inert_warnings"]
