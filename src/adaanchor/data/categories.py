@@ -101,9 +101,19 @@ def kept_categories(found: Counter, choice: Any, path: str | Path, expected: Col
     return keep
 
 
+def keypoint_categories(data: Any) -> list[int]:
+    """The ids of a COCO-style file's categories that have a keypoint list, in file order: the people to find (a
+    "background" category without keypoints is none)."""
+    cats = data.get("categories") if isinstance(data, Mapping) else None
+    if not isinstance(cats, list):
+        return []
+    return [c["id"] for c in cats if isinstance(c, Mapping) and c.get("keypoints") and _is_id(c.get("id"))]
+
+
 def category_counts(records: Sequence[Any]) -> Counter:
     """``category_id -> count`` over the dict records that have an integer ``category_id``."""
     return Counter(r["category_id"] for r in records if isinstance(r, dict) and _is_id(r.get("category_id")))
 
 
-__all__ = ["CATEGORY_WORDS", "CategoryOption", "category_counts", "kept_categories", "parse_category"]
+__all__ = ["CATEGORY_WORDS", "CategoryOption", "category_counts", "keypoint_categories", "kept_categories",
+           "parse_category"]

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..data.readers import is_int_id
 from ..errors import AdaAnchorError, DataError
 from .boxes import Boxes
 from .sources import Skip, Source, frames_info, image_id_of
@@ -190,11 +189,10 @@ def results_category(category: int | None, dets: Any, gt: str | Path | None) -> 
     kept = getattr(dets, "categories", None)
     one = next(iter(kept)) if kept is not None and len(kept) == 1 else None
     if gt is not None:
+        from ..data.categories import keypoint_categories
         from ..metrics.coco import load_json
 
-        cats = load_json(gt).get("categories")  # gt was read as a COCO-style dict by image_ids
-        kp = [c["id"] for c in cats if isinstance(c, dict) and c.get("keypoints") and is_int_id(c.get("id"))] \
-            if isinstance(cats, list) else []
+        kp = keypoint_categories(load_json(gt))  # gt was read as a COCO-style dict by image_ids
         if kp:
             return one if one in kp else kp[0]
     return one if one is not None else 1

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import DataError
-from ..categories import category_counts, kept_categories
+from ..categories import category_counts, kept_categories, keypoint_categories
 from ..jsonio import load_json
 from ..records import Instance
 from ..spec import KeypointSpec
@@ -35,9 +35,6 @@ def _images_from_gt(gt: Path, images_dir: Path | None) -> tuple[dict[int, str], 
     data = load_json(gt)
     if not isinstance(data, dict) or not isinstance(data.get("images"), list):
         raise DataError(gt, "expected a COCO-style JSON with an 'images' list", field="images")
-    cats = data.get("categories")
-    kp_cats = [c["id"] for c in cats if isinstance(c, dict) and c.get("keypoints") and is_int_id(c.get("id"))] \
-        if isinstance(cats, list) else []
     base = images_dir if images_dir is not None else gt.parent
     out = {}
     for i, img in enumerate(data["images"]):
@@ -49,7 +46,7 @@ def _images_from_gt(gt: Path, images_dir: Path | None) -> tuple[dict[int, str], 
             raise DataError(gt, f"expected a file name, got {img['file_name']!r}", record=f"images[{i}]",
                             field="file_name")
         out[img["id"]] = str(base / img["file_name"])
-    return out, kp_cats or None
+    return out, keypoint_categories(data) or None
 
 
 def _images_from_folder(folder: Path) -> dict[int, str]:
