@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import fmt_diff, paired_difference
-from table_report import cell, mean_std
+from table_report import cell, mean_std, strategy_of
 
 from adaanchor.metrics.sweep import plot_gamma_sweep
 
@@ -143,9 +143,12 @@ def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
     several = len(doc["benches"]) > 1
     centre = doc.get("task") == "centre"  # poses grouped by located centres: no tags, learned or oracle
     curves = {}
-    for bench in doc["benches"].values():
+    # A method keeps its colour; the grouping (or, for fig5, the benchmark) is the line style. Recall does not depend
+    # on the grouping: one recall curve per method, not one hidden under the other.
+    styles = ("-", "--", ":", "-.")
+    for b, bench in enumerate(doc["benches"].values()):
         for label, s in bench["summary"].items():
-            for p, name in GROUPINGS:
+            for g, (p, name) in enumerate(GROUPINGS):
                 if several and not p:
                     continue
                 name = "centres" if centre and not p else name
@@ -153,7 +156,9 @@ def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
                 rec = {k.split("@")[1]: v[0] for k, v in s.items() if k.startswith("recall@") and v[0] is not None}
                 if ap:
                     curves[f"{bench['title']}: {label}" if several else f"{label}, {name}"] = {
-                        "ap_by_gamma": ap, "recall_by_gamma": rec}
+                        "ap_by_gamma": ap, "recall_by_gamma": rec if (several or not g or centre) else {},
+                        "method": strategy_of(label), "linestyle": styles[(b if several else g) % len(styles)]}
     title = doc["table"] + (" (oracle tags)" if several else f": {next(iter(doc['benches'].values()))['title']}")
+    title += "; means over seeds"
     title += " (person centres)" if centre else ""
     return plot_gamma_sweep(curves, path, title)

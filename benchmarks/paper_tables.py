@@ -41,7 +41,7 @@ from adaanchor.configs import config_file
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from protocol import DEV_SYNTH_SEED, anchored_root, convergence, git_commit, paired_difference, split_overrides  # noqa: E402, F401
 from script_exit import Refused, run_main  # noqa: E402
-from table_report import markdown, mean_std, plot, write_assigner_json  # noqa: E402
+from table_report import markdown, mean_std, plot, plot_title, write_assigner_json  # noqa: E402
 from table_runs import differing_keys, finished, identical_run, link_run, pace, run_start, training_commits  # noqa: E402
 
 from adaanchor.cli.argtypes import (
@@ -234,7 +234,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     kind = spec.get("columns", "faces" if "base" in spec else "pose")
     lines = markdown(doc, kind)
     write_text_atomic(out / f"{stem}.md", "\n".join(lines) + "\n")
-    plot(summary, out / f"{stem}.png", f"{name} ({split})", kind)
+    plot(summary, out / f"{stem}.png", plot_title(doc), kind)
     if name == "assigner":
         write_assigner_json(doc, ASSIGNER_NAMES, out / ("assigner.json" if split == "test" else "assigner_dev.json"))
     print("\n".join(lines))

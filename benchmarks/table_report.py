@@ -123,10 +123,29 @@ def _paired_lines(paired: dict[str, Any], keys: list[tuple[str, str, str, float,
     return lines
 
 
+def plot_title(doc: dict[str, Any]) -> str:
+    """A table plot's title: the table, its split and budget (``table1 (test split, 3000 steps)``)."""
+    steps = f", {doc['steps']} steps" if doc.get("steps") else ""
+    return f"{doc['table']} ({doc.get('split', '?')} split{steps})"
+
+
+def strategy_of(label: str) -> str:
+    """The strategy a table's row label names (``Heatmap-anchor``, ``AdaAnchor, radius 3 cells``, ``Ours``), for its
+    colour: every plot draws a strategy in one colour (:func:`adaanchor.viz.method_color`)."""
+    low = label.lower()
+    for name in ("regression", "heatmap", "fixanchor", "localanchor", "alignanchor", "adaanchor"):
+        if low.startswith(name):
+            return name
+    return "adaanchor" if low.startswith("ours") else label
+
+
 def plot(summary: dict[str, Any], path: Path, title: str, kind: str = "pose") -> None:
-    """Bars of the invisible errors and confidence per method (mean ± std over seeds); for the truncated faces
-    (``kind`` ``truncated``) the NME inside the input, of the landmarks cut off, and their confidence."""
+    """Bars of the invisible errors and confidence per method (mean ± std over seeds, each method's seed count in
+    its label); for the truncated faces (``kind`` ``truncated``) the NME inside the input, of the landmarks cut off,
+    and their confidence. A measure a method has not (regression's confidence) is written N/A, not a bar of 0."""
     import matplotlib
+
+    from adaanchor.colors import method_color
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -135,21 +154,26 @@ def plot(summary: dict[str, Any], path: Path, title: str, kind: str = "pose") ->
     if kind == "truncated":
         keys = ["nme_vis_in", "nme_out", "inv_score"]
     else:
-        keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb][k][0] is not None for lb in labels)]
+        keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb].get(k, (None, None))[0] is not None for lb in labels)]
         keys = keys or ["inv_error", "inv_score"]
     names = {key: name for key, name, *_ in COLUMNS[kind]}
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 0.45 * len(labels) + 1.5), squeeze=False)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 0.45 * len(labels) + 1.6), squeeze=False)
+    shown = [f"{lb} (n={summary[lb]['n']})" if summary[lb].get("n") else lb for lb in labels]
+    colors = [method_color(strategy_of(lb)) for lb in labels]
     for ax, key in zip(axes[0], keys):
-        m = [summary[lb].get(key, (None, None))[0] or 0 for lb in labels]
-        e = [summary[lb].get(key, (None, None))[1] or 0 for lb in labels]
+        scale = 100.0 if "nme" in key else 1.0
+        pairs = [summary[lb].get(key, (None, None)) for lb in labels]
+        m = [np.nan if mean is None else mean * scale for mean, _ in pairs]
+        e = [0.0 if std is None else std * scale for _, std in pairs]
         unit = "px, lower is better" if "error" in key else "% NME, lower is better" if "nme" in key else "mean confidence"
-        if "nme" in key:
-            m, e = [100 * v for v in m], [100 * v for v in e]
-        ax.barh(range(len(labels)), m, xerr=e, color="#2ca02c")
-        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.barh(range(len(labels)), m, xerr=e, color=colors, capsize=2)
+        for i, v in enumerate(m):
+            if np.isnan(v):
+                ax.text(0, i, " N/A", va="center", ha="left", fontsize=8)
+        ax.set_yticks(range(len(labels)), shown, fontsize=8)
         ax.invert_yaxis()
         ax.set_title(f"{names.get(key, key)} ({unit})", fontsize=9)
-    fig.suptitle(title)
+    fig.suptitle(f"{title}; bars: mean ± std over seeds", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

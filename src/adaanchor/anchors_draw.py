@@ -19,18 +19,20 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 
+from .colors import method_color  # noqa: E402
 from .coords import outside_frame
 from .data.transforms import apply_affine, invert_affine  # noqa: E402
 from .predict.images import as_rgb as _as_rgb  # noqa: E402
 from .strategies import ANCHOR_STRATEGY_NAMES  # noqa: E402
-from .viz import COLORS  # noqa: E402
 
 ANCHOR_STRATEGIES = ANCHOR_STRATEGY_NAMES  # the strategies whose keypoints come from an anchor cell
 ANCHOR_COLOR = "yellow"  # as the anchors of viz.plot_prediction_grid
 SCORE_CMAP = "RdYlGn"  # keypoint confidence: red low, green high
 MAP_CMAP = "magma"
+OUTLINE = [patheffects.withStroke(linewidth=2.2, foreground="black")]  # a dark edge under the yellow marks
 
 
 def _compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -113,13 +115,25 @@ def render_prediction(image: np.ndarray, pred: dict[str, Any], path: str | Path,
     for ax in (ax0, ax1):
         ax.set_xticks([])
         ax.set_yticks([])
-    mean = f"mean score {float(np.mean(scores[sel])):.3f}" if scores is not None and sel else "score N/A"
-    fig.suptitle(f"{method}: {mean}" + (f"   {title}" if title else ""), fontsize=10)
+    fig.suptitle(f"{method}: {_score_line(scores, sel, keypoint_names)}" + (f"   {title}" if title else ""), fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     path = Path(path)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _score_line(scores: np.ndarray | None, sel: list[int], names: Sequence[str]) -> str:
+    """``mean score 0.41`` of the selected keypoints (named when they are a few), over those with a finite score."""
+    if scores is None or not sel:
+        return "score N/A"
+    finite = [float(scores[j]) for j in sel if np.isfinite(scores[j])]
+    of = "" if len(sel) == len(scores) else (" of " + ", ".join(names[j] for j in sel) if names and len(sel) <= 4
+                                              else f" of {len(sel)} keypoints")
+    if not finite:
+        return f"no finite score{of}"
+    lost = f" ({len(sel) - len(finite)} not finite)" if len(finite) < len(sel) else ""
+    return f"mean score{of} {np.mean(finite):.3f}{lost}"
 
 
 def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], skeleton: Sequence[tuple[int, int]],
@@ -130,30 +144,30 @@ def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], sk
     method = pred.get("method", "")
     kp, scores, anchors = pred["keypoints"], pred["scores"], pred["anchors"]
     k = kp.shape[0]
-    color = COLORS.get(method, "#d62728")
+    color = method_color(method)
     ax.imshow(img, interpolation="nearest")
-    for a, b in skeleton:
+    for a, b in skeleton:  # white, outlined: the method's colour (green for adaanchor) read as a confidence
         if a < k and b < k:
-            ax.plot([kp[a, 0], kp[b, 0]], [kp[a, 1], kp[b, 1]], color=color, lw=1.4, alpha=0.9, zorder=2)
+            ax.plot([kp[a, 0], kp[b, 0]], [kp[a, 1], kp[b, 1]], color="white", lw=1.2, zorder=2, path_effects=OUTLINE)
     pts = [kp]
     if pred.get("box") is not None:  # the instance's box (viz --boxes): which person the picture is of
         bx, by, bw, bh = (float(v) for v in pred["box"])
-        for color, lw, ls in (("black", 2.0, "-"), ("white", 1.0, "--")):  # seen on light and dark alike
-            ax.add_patch(Rectangle((bx, by), bw, bh, fill=False, edgecolor=color, lw=lw, ls=ls, zorder=3))
+        for edge, lw, ls in (("black", 2.0, "-"), ("white", 1.0, "--")):  # seen on light and dark alike
+            ax.add_patch(Rectangle((bx, by), bw, bh, fill=False, edgecolor=edge, lw=lw, ls=ls, zorder=3))
         pts.append(np.array([[bx, by], [bx + bw, by + bh]]))
     if anchors is not None and method in ANCHOR_STRATEGIES:
         pts.append(anchors[sel])
         inv = invert_affine(pred["affine"])
-        for j in sel:
-            ax.plot([anchors[j, 0], kp[j, 0]], [anchors[j, 1], kp[j, 1]], color=ANCHOR_COLOR, lw=0.8, zorder=3)
+        for j in sel:  # an arrow from the anchor cell to its keypoint, outlined: seen on yellow images too
+            ax.annotate("", xy=(kp[j, 0], kp[j, 1]), xytext=(anchors[j, 0], anchors[j, 1]), zorder=3,
+                        arrowprops={"arrowstyle": "-|>", "color": ANCHOR_COLOR, "lw": 0.9, "mutation_scale": 8,
+                                    "shrinkA": 0, "shrinkB": 3, "path_effects": OUTLINE})
             ax.add_patch(Polygon(_cell_square(pred["crop_anchors"][j], pred["stride"], inv), closed=True,
-                                 fill=False, edgecolor=ANCHOR_COLOR, lw=0.9, zorder=3))
-    if scores is not None:
-        sc = ax.scatter(kp[:, 0], kp[:, 1], c=scores, cmap=SCORE_CMAP, vmin=0.0, vmax=1.0, s=22,
-                        edgecolors="black", linewidths=0.5, zorder=4)
-        fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02, label="keypoint confidence")
-    else:
-        ax.scatter(kp[:, 0], kp[:, 1], c=color, s=22, edgecolors="black", linewidths=0.5, zorder=4)
+                                 fill=False, edgecolor=ANCHOR_COLOR, lw=0.9, zorder=3, path_effects=OUTLINE))
+    _keypoint_marks(fig, ax, kp, scores, color)
+    if len(sel) < k:  # the keypoints viz --keypoints chose: ringed and named
+        ax.scatter(kp[sel, 0], kp[sel, 1], s=110, facecolors="none", edgecolors="white", linewidths=1.6, zorder=5,
+                   path_effects=OUTLINE)
     allp = np.concatenate(pts, axis=0)
     x0, x1 = min(-0.5, allp[:, 0].min()), max(w - 0.5, allp[:, 0].max())
     y0, y1 = min(-0.5, allp[:, 1].min()), max(h - 0.5, allp[:, 1].max())
@@ -161,9 +175,25 @@ def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], sk
     ax.set_xlim(x0 - mx, x1 + mx)
     ax.set_ylim(y1 + my, y0 - my)
     sub = "keypoints coloured by confidence" if scores is not None else "keypoints (no confidence)"
+    if scores is not None and not np.isfinite(scores).all():
+        sub += "; x: no finite score"
     if method in ANCHOR_STRATEGIES:
-        sub += "; yellow: anchor cell of each keypoint"
+        sub += "; yellow: anchor cell of each keypoint" if len(sel) == k else "; yellow: anchor cell of each ringed keypoint"
     ax.set_title(sub, fontsize=8)
+
+
+def _keypoint_marks(fig: Any, ax: Any, kp: np.ndarray, scores: np.ndarray | None, color: str) -> None:
+    """The keypoints ``(K, 2)``: coloured by confidence with a colour bar, a keypoint without a finite score as a
+    magenta x (matplotlib leaves a NaN colour out: the keypoint vanished), or in the method's colour for a strategy
+    without confidence."""
+    if scores is None:
+        ax.scatter(kp[:, 0], kp[:, 1], c=color, s=22, edgecolors="black", linewidths=0.5, zorder=4)
+        return
+    ok = np.isfinite(scores)
+    sc = ax.scatter(kp[ok, 0], kp[ok, 1], c=scores[ok], cmap=SCORE_CMAP, vmin=0.0, vmax=1.0, s=22,
+                    edgecolors="black", linewidths=0.5, zorder=4)
+    ax.scatter(kp[~ok, 0], kp[~ok, 1], marker="x", c="magenta", s=30, linewidths=1.5, zorder=4)
+    fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02, label="keypoint confidence")
 
 
 def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoint_names: Sequence[str],
@@ -177,7 +207,8 @@ def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoin
     if pred["conf_map"] is not None and sel:
         cm = pred["conf_map"]
         # One map per keypoint type, or another count (a centre run's one person-centre map): then all of it.
-        grid = cm[sel].max(axis=0) if cm.shape[0] == kp.shape[0] else cm.max(axis=0)
+        # fmax: a NaN map (a diverged type) leaves the others' maximum, where max made the whole panel NaN.
+        grid = np.fmax.reduce(cm[sel] if cm.shape[0] == kp.shape[0] else cm, axis=0)
         raster, extent = grid_to_view(grid, pred["affine"], pred["stride"], view)
         im = ax.imshow(raster, cmap=MAP_CMAP, vmin=0.0, vmax=1.0, alpha=0.6, interpolation="bilinear", extent=extent)
         # What the map is, from the head maps (a multi-person run's method is heatmap_ae or heatmap_centre).

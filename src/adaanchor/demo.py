@@ -243,7 +243,8 @@ def write_report(doc: dict[str, Any], out: Path, seed: int, val_ds: Any, preds_b
     if val_ds is not None:
         from .viz import plot_error_score, plot_prediction_grid
 
-        plot_error_score(results, out / "error_score.png")
+        plot_error_score(results, out / "error_score.png",
+                         f"occlusion benchmark, {steps_words(steps)} per method, seed {seed}: a quick look, not a result")
         plot_prediction_grid(val_ds, preds_by_method, out / "predictions.png")
         md += ["", "![error and score by visibility](error_score.png)", "", "![predictions](predictions.png)"]
     write_text_atomic(out / "results.md", "\n".join(md) + "\n")

@@ -50,7 +50,11 @@ def _keypoint_panel(ax: Any, per_keypoint: Mapping[str, Mapping[str, Any]]) -> N
     h = 0.4
     for off, key, color, label in ((-h / 2, "vis_error", VIS_COLOR, "visible"), (h / 2, "inv_error", INV_COLOR, "invisible")):
         vals = [per_keypoint[n].get(key) for n in names]
-        ax.barh(y + off, [v if v is not None else 0.0 for v in vals], h, color=color, label=label)
+        # A type without keypoints of that visibility has no bar of length 0 (an error of 0), but "n/a".
+        ax.barh(y + off, [v if v is not None else np.nan for v in vals], h, color=color, label=label)
+        for yi, v in zip(y, vals):
+            if v is None:
+                ax.text(0, yi + off, " n/a", va="center", ha="left", fontsize=6, color=color)
     ax.set_yticks(y, names, fontsize=7 if len(names) > 20 else 8)
     ax.invert_yaxis()
     ax.set_xlabel("mean error (original-image px)")
@@ -60,15 +64,21 @@ def _keypoint_panel(ax: Any, per_keypoint: Mapping[str, Mapping[str, Any]]) -> N
 
 def _confidence_panel(ax: Any, preds: Mapping[str, Any]) -> None:
     d = np.linalg.norm(preds["pred_orig"] - preds["gt_orig"], axis=-1)
+    drawn = False
     for v, color, label in ((2, VIS_COLOR, "visible"), (1, INV_COLOR, "invisible")):
         m = preds["vis"] == v
         conf, err, n = confidence_bins(np.asarray(preds["score"])[m], d[m])
         if conf.size:
             ax.plot(conf, err, "o-", color=color, label=f"{label} ({int(n.sum())})")
+            drawn = True
+    if not drawn:  # every confidence or error not finite: an empty panel, and matplotlib warned of the legend
+        ax.text(0.5, 0.5, "no keypoint with a finite confidence and error", ha="center", va="center",
+                transform=ax.transAxes, fontsize=9)
     ax.set_xlabel("confidence (mean of each tenth of the keypoints)")
     ax.set_ylabel("mean error (original-image px)")
     ax.set_title("error by confidence", fontsize=10)
-    ax.legend(fontsize=8)
+    if drawn:
+        ax.legend(fontsize=8)
 
 
 def plot_eval(m: Mapping[str, Any], preds: Mapping[str, Any], path: str | Path, title: str = "") -> Path:

@@ -12,14 +12,14 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .colors import method_color  # noqa: E402
 from .data.types import from_tensor_image  # noqa: E402
 from .strategies import ANCHOR_STRATEGY_NAMES  # noqa: E402
 
-COLORS = {"regression": "#999999", "heatmap": "#1f77b4", "fixanchor": "#ff7f0e", "adaanchor": "#2ca02c"}
 
-
-def plot_error_score(results: Mapping[str, Mapping[str, Any]], path: str | Path) -> None:
-    """Two bar charts: error (px) and mean score for visible / invisible keypoints, one bar per method."""
+def plot_error_score(results: Mapping[str, Mapping[str, Any]], path: str | Path, title: str = "") -> None:
+    """Two bar charts: error (px) and mean score for visible / invisible keypoints, one bar per method (a value a
+    method has not, regression's confidence, written N/A); ``title`` above them."""
     names = list(results)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     x = np.arange(2)
@@ -28,13 +28,17 @@ def plot_error_score(results: Mapping[str, Mapping[str, Any]], path: str | Path)
                                        ("score", "mean confidence"))):
         for i, n in enumerate(names):
             vals = [results[n].get(f"vis_{key}"), results[n].get(f"inv_{key}")]
-            if all(v is None for v in vals):
-                ax.text(x[0] + i * width, 0, "N/A", rotation=90, ha="center", va="bottom", fontsize=8)
-                continue
-            ax.bar(x + i * width, [v or 0 for v in vals], width, label=n, color=COLORS.get(n))
+            # A value the method has not (regression's confidence, no invisible keypoint) is no bar of height 0.
+            ax.bar(x + i * width, [np.nan if v is None else v for v in vals], width, label=n, color=method_color(n))
+            for j, v in enumerate(vals):
+                if v is None:
+                    ax.text(x[j] + i * width, 0.02, f"{n}: N/A", rotation=90, ha="center", va="bottom",
+                            fontsize=8, transform=ax.get_xaxis_transform())
         ax.set_xticks(x + width * (len(names) - 1) / 2, ["visible (v=2)", "invisible (v=1)"])
         ax.set_title(label, fontsize=10)
     axes[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -44,6 +48,21 @@ def _pick_examples(vis: np.ndarray, n: int) -> list[int]:
     """The ``n`` images with the most invisible keypoints (the interesting ones), in index order."""
     inv = (vis == 1).sum(1)
     return sorted(np.argsort(-inv, kind="stable")[:n].tolist())
+
+
+def _row_view(hw: tuple[int, int], *point_sets: Any) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``(xlim, ylim)`` of one row of the grid: the image and every finite point of ``point_sets`` (``(N, 2)``
+    arrays, or lists of them), with a margin; the same for each method of the row. A fixed margin cut off the
+    keypoints farther outside the image."""
+    h, w = hw
+    pts = [np.asarray(p, np.float64).reshape(-1, 2) for s in point_sets for p in (s if isinstance(s, list) else [s])]
+    allp = np.concatenate([np.array([[-0.5, -0.5], [w - 0.5, h - 0.5]]), *pts])
+    allp = allp[np.isfinite(allp).all(1)]
+    lo, hi = allp.min(0), allp.max(0)
+    # At most a whole image's width / height beyond each side: a wild prediction would shrink the image to a dot.
+    lo, hi = np.maximum(lo, [-0.5 - w, -0.5 - h]), np.minimum(hi, [w - 0.5 + w, h - 0.5 + h])
+    m = 0.05 * (hi - lo)
+    return (lo[0] - m[0], hi[0] + m[0]), (hi[1] + m[1], lo[1] - m[1])
 
 
 def plot_prediction_grid(dataset: Any, preds: Mapping[str, Mapping[str, Any]], path: str | Path, n: int = 6,
@@ -59,6 +78,8 @@ def plot_prediction_grid(dataset: Any, preds: Mapping[str, Mapping[str, Any]], p
     for r, idx in enumerate(rows):
         img = from_tensor_image(dataset[idx]["image"])
         gt, vis = first["gt"][idx], first["vis"][idx]
+        view = _row_view(img.shape[:2], gt[vis > 0], [preds[n]["pred"][idx] for n in names]
+                         + [preds[n]["anchor"][idx] for n in names if preds[n].get("anchor") is not None])
         for c, name in enumerate(names):
             ax = axes[r][c]
             ax.imshow(img)
@@ -67,7 +88,7 @@ def plot_prediction_grid(dataset: Any, preds: Mapping[str, Mapping[str, Any]], p
             if r == 0:
                 ax.set_title(name, fontsize=9)
             p = preds[name]["pred"][idx]
-            color = COLORS.get(name, "#d62728")
+            color = method_color(name)
             for a, b in skeleton:
                 if vis[a] > 0 and vis[b] > 0:
                     ax.plot([p[a, 0], p[b, 0]], [p[a, 1], p[b, 1]], color=color, lw=1.2)
@@ -77,13 +98,17 @@ def plot_prediction_grid(dataset: Any, preds: Mapping[str, Mapping[str, Any]], p
                 for k in np.flatnonzero(vis == 1):
                     ax.plot([an[k, 0], p[k, 0]], [an[k, 1], p[k, 1]], color="yellow", lw=0.7)
                     ax.plot(an[k, 0], an[k, 1], "s", ms=3, mfc="none", mec="yellow", mew=0.8)
-            ax.scatter(gt[vis == 2, 0], gt[vis == 2, 1], s=6, c="white", edgecolors="black", linewidths=0.3, zorder=3)
-            ax.scatter(gt[vis == 1, 0], gt[vis == 1, 1], s=6, c="red", zorder=3)
             h, w = img.shape[:2]
-            ax.set_xlim(-0.5 - 0.15 * w, w - 0.5 + 0.15 * w)
-            ax.set_ylim(h - 0.5 + 0.1 * h, -0.5 - 0.1 * h)
-    fig.suptitle("dots: ground truth (red = invisible); lines: prediction; yellow: anchor of each invisible keypoint",
-                 fontsize=8)
+            out = (gt[:, 0] < -0.5) | (gt[:, 0] > w - 0.5) | (gt[:, 1] < -0.5) | (gt[:, 1] > h - 0.5)
+            ax.scatter(gt[vis == 2, 0], gt[vis == 2, 1], s=14, c="white", edgecolors="black", linewidths=0.4, zorder=3)
+            ax.scatter(gt[(vis == 1) & ~out, 0], gt[(vis == 1) & ~out, 1], s=14, c="red", edgecolors="black",
+                       linewidths=0.4, zorder=3)
+            ax.scatter(gt[(vis == 1) & out, 0], gt[(vis == 1) & out, 1], s=16, facecolors="none", edgecolors="red",
+                       linewidths=1.0, zorder=3)
+            ax.set_xlim(*view[0])
+            ax.set_ylim(*view[1])
+    fig.suptitle("ground truth: white visible, red occluded, red ring outside the image; lines: prediction;\n"
+                 "yellow: anchor of each invisible keypoint", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from ..errors import AdaAnchorError
@@ -62,7 +63,9 @@ def cmd_eval(a: argparse.Namespace) -> int:
     if a.plot:
         from ..eval_plot import plot_eval
 
-        print(f"wrote {plot_eval(m, preds, a.plot, f'{a.target}: {cfg.strategy.name}')}")
+        step = f", step {info['step']}" if info.get("step", -1) >= 0 else ""
+        title = f"{a.target}: {cfg.strategy.name}, {Path(str(info['checkpoint'])).name}{step}, {len(ds)} val instances"
+        print(f"wrote {plot_eval(m, preds, a.plot, title + ('; flip test' if flip else ''))}")
     _write_json({**m, "flip_test": flip}, a.json)
     return 0
 

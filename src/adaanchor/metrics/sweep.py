@@ -50,20 +50,27 @@ def gamma_sweep(predict: Callable[[float], list[dict]], gt: GtLike, sigmas: Any 
 
 def plot_gamma_sweep(methods: Mapping[str, Mapping[str, Mapping[str, float]]], path: str | Path,
                      title: str = "") -> Path:
-    """Two panels, AP and recall against gamma, one line per method (``methods[name]["ap_by_gamma"]`` ...)."""
+    """Two panels, AP and recall against gamma, one line per curve ``methods[name]`` (``"ap_by_gamma"``,
+    ``"recall_by_gamma"``: ``{gamma: value}``; a curve without recall is drawn in the AP panel only). A curve's
+    ``"method"`` (default its name) gives its colour (:func:`adaanchor.colors.method_color`: a method keeps its
+    colour across groupings and benchmarks) and ``"linestyle"`` its line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from ..colors import method_color
 
     ncol = max(1, min(4, len(methods)))
     rows = -(-len(methods) // ncol)
     height = 3.6 + 0.28 * rows  # the legend sits under the panels: inside one it covered a flat curve
     fig, axes = plt.subplots(1, 2, figsize=(9, height))
     for name, m in methods.items():
+        style = {"color": method_color(str(m.get("method", name))), "linestyle": m.get("linestyle", "-")}
         for ax, key in zip(axes, ("ap_by_gamma", "recall_by_gamma")):
-            pts = sorted((float(g), 100 * v if key == "ap_by_gamma" else v) for g, v in m[key].items())
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
+            pts = sorted((float(g), 100 * v if key == "ap_by_gamma" else v) for g, v in (m.get(key) or {}).items())
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=4, label=name, **style)
     axes[0].set_ylabel("AP (%)")
     axes[1].set_ylabel("keypoint recall")
     for ax in axes:

@@ -24,7 +24,8 @@ SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn with 1/16 pixel prec
 SKELETON_RGB = (90, 170, 255)
 ANCHOR_RGB = (255, 230, 0)  # yellow, as the anchors of the other figures
 BOX_RGB = (200, 200, 200)
-NO_SCORE_RGB = (255, 80, 80)
+NO_SCORE_RGB = (255, 255, 255)  # a strategy without confidence (regression): white, no place on the colour bar
+NAN_SCORE_RGB = (255, 0, 255)  # a keypoint whose score is not finite: a magenta x
 #: Skeleton colours of the people of a multi-person prediction, in order (best pose first).
 PERSON_RGB = ((90, 170, 255), (255, 120, 200), (120, 230, 120), (255, 170, 60), (180, 130, 255), (80, 220, 220))
 MIN_SIDE = 360  # images whose longer side is shorter are enlarged to about this
@@ -40,9 +41,9 @@ def confidence_lut() -> np.ndarray:
 
 def confidence_rgb(score: float) -> tuple[int, int, int]:
     """The colour of a confidence in [0, 1] (clipped); a NaN or infinite score, which has no place on the colour
-    bar, gets :data:`NO_SCORE_RGB` (the colour of a keypoint without a confidence)."""
+    bar, gets :data:`NAN_SCORE_RGB` (its red end was read as a confidence of 0)."""
     if not np.isfinite(float(score)):
-        return NO_SCORE_RGB
+        return NAN_SCORE_RGB
     c = confidence_lut()[int(np.clip(round(float(score) * 255), 0, 255))]
     return int(c[0]), int(c[1]), int(c[2])
 
@@ -165,11 +166,42 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
             _draw_anchors(out, pred, i, np.flatnonzero(shown), stride, f, t)
         for j in np.flatnonzero(shown):
             col = NO_SCORE_RGB if pred.scores is None else confidence_rgb(pred.scores[i, j])
-            cv2.circle(out, _pt(kp[j]), r << SHIFT, col, -1, cv2.LINE_AA, SHIFT)
-            cv2.circle(out, _pt(kp[j]), r << SHIFT, (0, 0, 0), 1, cv2.LINE_AA, SHIFT)
+            _keypoint_mark(out, kp[j], col, r, t, nan=col == NAN_SCORE_RGB)
     if legend and pred.scores is not None:
         _legend(out, t)
+    elif legend:
+        _label(out, "keypoints: no confidence", (4 * t, out.shape[0] - 4 * t), t)
     return out
+
+
+def _keypoint_mark(out: np.ndarray, p: np.ndarray, col: tuple[int, int, int], r: int, t: int, nan: bool) -> None:
+    """A keypoint at fixed-point ``p``: a dot outlined in black (a magenta x for a score that is not finite); a keypoint
+    outside the image, whose dot was cut off or not drawn at all, as a triangle at the border pointing to it."""
+    h, w = out.shape[:2]
+    lo, hi = np.array([r, r]) << SHIFT, np.array([w - 1 - r, h - 1 - r]) << SHIFT
+    c = np.clip(p, lo, hi)
+    if not np.array_equal(c, p):
+        d = (p - c).astype(np.float64)
+        d /= max(float(np.hypot(*d)), 1e-9)
+        size = (2 * r + 1) << SHIFT
+        tri = np.stack([c + d * size, c - d * size / 2 + d[::-1] * [-1, 1] * size / 2,
+                        c - d * size / 2 - d[::-1] * [-1, 1] * size / 2]).round().astype(np.int32)
+        cv2.fillPoly(out, [tri.reshape(-1, 1, 2)], col, cv2.LINE_AA, SHIFT)
+        cv2.polylines(out, [tri.reshape(-1, 1, 2)], True, (0, 0, 0), 1, cv2.LINE_AA, SHIFT)
+    elif nan:
+        q = (int(p[0]) >> SHIFT, int(p[1]) >> SHIFT)
+        cv2.drawMarker(out, q, (0, 0, 0), cv2.MARKER_TILTED_CROSS, 2 * r + 3, t + 2, cv2.LINE_AA)
+        cv2.drawMarker(out, q, col, cv2.MARKER_TILTED_CROSS, 2 * r + 2, t, cv2.LINE_AA)
+    else:
+        cv2.circle(out, _pt(p), r << SHIFT, col, -1, cv2.LINE_AA, SHIFT)
+        cv2.circle(out, _pt(p), r << SHIFT, (0, 0, 0), 1, cv2.LINE_AA, SHIFT)
+
+
+def _label(img: np.ndarray, text: str, org: tuple[int, int], t: int) -> None:
+    """White text outlined in black at ``org`` (its baseline's left end)."""
+    fs, font = 0.35 + 0.1 * t, cv2.FONT_HERSHEY_SIMPLEX
+    cv2.putText(img, text, org, font, fs, (0, 0, 0), t + 2, cv2.LINE_AA)
+    cv2.putText(img, text, org, font, fs, (255, 255, 255), max(1, t), cv2.LINE_AA)
 
 
 def _draw_anchors(out: np.ndarray, pred: Prediction, i: int, shown: np.ndarray, stride: int | None, f: int,
@@ -202,8 +234,7 @@ def _legend(img: np.ndarray, t: int) -> None:
     base = y0 + (bh + th) // 2
     for text, org in (("0", (x0 - tw - 2 * t, base)), ("1", (x0 + bw + 2 * t, base)),
                       ("confidence", (x0, y0 - 2 * t))):
-        cv2.putText(img, text, org, font, fs, (0, 0, 0), t + 2, cv2.LINE_AA)
-        cv2.putText(img, text, org, font, fs, (255, 255, 255), max(1, t), cv2.LINE_AA)
+        _label(img, text, org, t)
 
 
 def save_png(img: np.ndarray, path: Any) -> None:

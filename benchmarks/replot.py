@@ -1,0 +1,61 @@
+"""Draw the plots of results files again with the current plotting code (nothing is trained or evaluated).
+
+    python benchmarks/replot.py benchmarks/results/table1.json [...]    # writes table1.png beside each file
+
+A results JSON of ``paper_tables.py`` (single-person tables: bars of each method's mean ± std over seeds) or of
+``multi_tables.py`` (crowd tables: AP and recall against the confidence threshold); the PNG is the one the script
+that wrote the file writes, and is replaced whole.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from multi_report import sweep_plot  # noqa: E402
+from script_exit import Refused, run_main  # noqa: E402
+from table_report import plot, plot_title  # noqa: E402
+
+
+def table_kind(doc: dict[str, Any]) -> str:
+    """The columns of a single-person table (``paper_tables.TABLES``: pose, faces or truncated)."""
+    from paper_tables import TABLES
+
+    spec = TABLES.get(str(doc.get("table")), {})
+    return spec.get("columns", "faces" if "base" in spec else "pose")
+
+
+def replot(path: Path) -> Path:
+    """The PNG of the results file ``path``, drawn again; returns its path."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise Refused(f"{path}: not a readable JSON file ({e})") from None
+    png = path.with_suffix(".png")
+    if isinstance(doc, dict) and "benches" in doc:
+        return sweep_plot(doc, png)
+    if not isinstance(doc, dict) or not {"table", "summary"} <= set(doc):
+        raise Refused(f"{path}: not a results JSON of paper_tables.py or multi_tables.py (no table and summary)")
+    plot(doc["summary"], png, plot_title(doc), table_kind(doc))
+    return png
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("files", nargs="+", type=Path, help="results JSON files")
+    args = p.parse_args(argv)
+
+    def body() -> int:
+        for f in args.files:
+            print(f"wrote {replot(f)}")
+        return 0
+
+    return run_main(body, "the plots written so far", resume=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
