@@ -402,3 +402,42 @@ def test_resuming_a_moved_run_directory_trains_in_it(tiny_overrides, tmp_path, c
     assert "trained steps 3-3 (resumed at step 2)" in cap.out
     assert not first.exists() and safe_load(moved / "checkpoints" / "last.pt")["step"] == 3
     assert sorted(q.name for q in moved.parent.iterdir()) == [name]
+
+
+def test_a_log_row_that_cannot_be_written_is_cut_back_and_one_line(tmp_path, monkeypatch):
+    """A full disk while a row was appended: a traceback (no error line, no train.status) and half a row left."""
+    import errno
+    from pathlib import Path
+
+    from adaanchor.errors import AdaAnchorError
+
+    log = CsvLog(tmp_path / "log.csv", True)
+    log.write({"step": 1, "loss": 0.5})
+    before = (tmp_path / "log.csv").read_text()
+    real_open = Path.open
+
+    class HalfThenFull:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, text):
+            self.f.write(text[: len(text) // 2])
+            self.f.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def fake_open(self, mode="r", *a, **k):
+        f = real_open(self, mode, *a, **k)
+        return HalfThenFull(f) if "a" in mode else f
+
+    monkeypatch.setattr(Path, "open", fake_open)
+    with pytest.raises(AdaAnchorError, match=r"log.csv: cannot write the log \(no space left on the device\); its "
+                                             r"rows up to the last complete one are kept"):
+        log.write({"step": 2, "loss": 0.25})
+    monkeypatch.undo()
+    assert (tmp_path / "log.csv").read_text() == before

@@ -128,3 +128,52 @@ def test_one_message_of_every_rank_s_error(errors, said):
     from adaanchor.engine.dist import first_rank_error
 
     assert first_rank_error(errors, " (elsewhere)") == said
+
+
+def _rank_pid(rank: int, marker: str) -> int | None:
+    """The pid of the process of ``rank`` whose command line holds ``marker`` (Linux /proc)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read()
+            with open(f"/proc/{d}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in cmd and f"RANK={rank}".encode() in env and b"adaanchor" in cmd:
+            return int(d)
+    return None
+
+
+@pytest.mark.slow
+def test_a_sigterm_that_reaches_one_rank_is_named_by_rank_0(tiny_overrides, tmp_path):
+    """Every rank stops at the same step; rank 0, which had no signal of its own, said 'stopped by a signal' and wrote
+    it into train.status, where SIGTERM was sent."""
+    import signal
+    import time
+
+    config = tmp_path / "empty.yaml"
+    config.write_text("{}\n")
+    out = tmp_path / "ddp_term"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "adaanchor",
+           "train", str(config), *tiny_overrides, "strategy.name=heatmap", "train.batch_size=16",
+           "train.max_steps=400", "train.log_every=1", "train.eval_every=0", "train.device=cpu", f"out_dir={out}"]
+    proc = subprocess.Popen(cmd, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(_rows(out / "train_log.csv") if (out / "train_log.csv").exists()
+                                                   else []) < 3:
+            time.sleep(0.2)
+        pid = _rank_pid(1, str(out))
+        assert pid is not None, "rank 1 not found"
+        os.kill(pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(said) == 1 and said[0].startswith("error: stopped by SIGTERM after step "), err[-3000:]
+    assert (out / "train.status").read_text().startswith("stopped: stopped by SIGTERM after step ")

@@ -258,7 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {one_line(str(e))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        if os.environ.get("RANK", "0") in ("", "0"):  # under torchrun every rank gets the Ctrl-C: said once
+            print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader of the output left (`adaanchor score ... | head`): stop quietly, as Unix tools do, instead of a

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
+import os
 from pathlib import Path
 from typing import Any
 
 from ..atomic import write_text_atomic
+from ..errors import AdaAnchorError
 
 
 class CsvLog:
@@ -39,8 +43,22 @@ class CsvLog:
         if new:
             w.writeheader()
         w.writerow(row)
-        with self.path.open("a", newline="") as f:
-            f.write(buf.getvalue())
+        self._append(buf.getvalue())
+
+    def _append(self, text: str) -> None:
+        """Append ``text`` whole or not at all: a write that fails (a full disk) is cut back to the file's size before
+        it and raised as one line naming the file; it was a traceback that left half a row behind."""
+        size = self.path.stat().st_size if self.path.is_file() else 0
+        try:
+            with self.path.open("a", newline="") as f:
+                f.write(text)
+        except OSError as e:
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, size)
+            why = "no space left on the device" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+            raise AdaAnchorError(f"{self.path}: cannot write the log ({why}); its rows up to the last complete one "
+                                 "are kept, and the checkpoints are as they were: free space and continue with "
+                                 "resume=auto") from None
 
     def _widen(self, keys: list[str]) -> None:
         """Add columns ``keys`` to the header and write the file again (whole or not at all)."""

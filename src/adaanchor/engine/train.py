@@ -15,6 +15,7 @@ reported; ``train.max_bad_steps`` in a row stop training, naming the last good c
 from __future__ import annotations
 
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,10 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     loss = losses["loss"]
     # Every rank takes the same branch, or DDP's collectives would hang.
     local_bad = not bool(torch.isfinite(loss.detach()))
-    nonfinite, timeup, run.signalled = any_rank([local_bad, timeup or term.requested, term.requested], info, device)
+    nonfinite, timeup, run.signalled, by_term = any_rank(
+        [local_bad, timeup or term.requested, term.requested, term.name == "SIGTERM"], info, device)
+    if run.signalled and not term.name:  # the signal reached another rank only: rank 0 says which it was
+        term.name = "SIGTERM" if by_term else TermSignal.SIGNALS[signal.SIGINT]
     run.timed_out = timeup and not run.signalled
     why, gnorm = ("loss" if nonfinite else None), math.nan
     run.opt.zero_grad(set_to_none=True)
