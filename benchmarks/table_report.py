@@ -125,8 +125,8 @@ def _paired_lines(paired: dict[str, Any], keys: list[tuple[str, str, str, float,
 
 def plot_title(doc: dict[str, Any]) -> str:
     """A table plot's title: the table, its split and budget (``table1 (test split, 3000 steps)``)."""
-    steps = f", {doc['steps']} steps" if doc.get("steps") else ""
-    return f"{doc['table']} ({doc.get('split', '?')} split{steps})"
+    parts = ([f"{doc['split']} split"] if doc.get("split") else []) + ([f"{doc['steps']} steps"] if doc.get("steps") else [])
+    return f"{doc['table']} ({', '.join(parts)})" if parts else str(doc["table"])
 
 
 def strategy_of(label: str) -> str:
@@ -154,8 +154,10 @@ def plot(summary: dict[str, Any], path: Path, title: str, kind: str = "pose") ->
     if kind == "truncated":
         keys = ["nme_vis_in", "nme_out", "inv_score"]
     else:
-        keys = [k for k in ("inv_error_in", "inv_error_out", "inv_score") if any(summary[lb].get(k, (None, None))[0] is not None for lb in labels)]
-        keys = keys or ["inv_error", "inv_score"]
+        given = [k for k in ("inv_error_in", "inv_error_out")
+                 if any(summary[lb].get(k, (None, None))[0] is not None for lb in labels)]
+        # Tables from before the split of the invisible error have the whole invisible error only.
+        keys = [*(given or ["inv_error"]), "inv_score"]
     names = {key: name for key, name, *_ in COLUMNS[kind]}
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 0.45 * len(labels) + 1.6), squeeze=False)
     shown = [f"{lb} (n={summary[lb]['n']})" if summary[lb].get("n") else lb for lb in labels]

@@ -115,3 +115,17 @@ def test_a_nan_confidence_map_of_one_type_leaves_the_others_drawn():
         assert np.isfinite(raster).any() and np.nanmax(raster) == pytest.approx(0.3)
     finally:
         plt.close(fig)
+
+
+def test_overlay_keypoints_inside_the_image_near_its_edge_keep_their_dot(monkeypatch):
+    """The first version drew a keypoint at x = 0 or on the last column as 'outside' (a triangle)."""
+    from adaanchor.predict import overlay
+
+    triangles = []
+    real = overlay.cv2.fillPoly
+    monkeypatch.setattr(overlay.cv2, "fillPoly", lambda img, pts, *a: (triangles.append(pts), real(img, pts, *a)))
+    img = np.full((120, 160, 3), 128, np.uint8)
+    draw_prediction(img, _pred([[0.0, 60.0], [159.0, 0.0]], [0.5, 0.5]), legend=False)
+    assert triangles == []
+    draw_prediction(img, _pred([[-0.7, 60.0], [159.6, 119.0]], [0.5, 0.5]), legend=False)
+    assert len(triangles) == 2

@@ -98,3 +98,40 @@ def test_det_category_config_values(value):
 def test_det_category_config_refuses_others(value):
     with pytest.raises(AdaAnchorError, match="config key 'data.det_category': the value must be auto"):
         build_config(None, [f"data.det_category={value}"])
+
+
+@pytest.mark.parametrize("value", [1.0, "1", True])
+def test_a_category_id_that_is_no_integer_names_the_record(tmp_path, value):
+    """``1.0`` was taken for another category than 1 (the note said "of a category other than 1"), ``"1"`` too, and
+    a file whose ids were all strings had its ``--box-category 3`` ignored."""
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps([{"image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], "score": 0.5},
+                                {"image_id": 1, "category_id": value, "bbox": [1, 1, 5, 5], "score": 0.5}]))
+    with pytest.raises(DataError, match=rf"d.json \[record 1\] field 'category_id': expected an integer category "
+                                        rf"id, got {value!r}"):
+        load_detections(path)
+
+
+def test_a_null_category_id_claims_no_class(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps([{"image_id": 1, "category_id": None, "bbox": [1, 1, 5, 5], "score": 0.5}]))
+    assert sorted(load_detections(path, category=3)) == [1]
+
+
+def test_choices_from_python_are_checked_and_numpy_ids_taken():
+    import numpy as np
+
+    assert kept_categories(Counter({3: 1}), np.int64(3), "d.json") == frozenset({3})
+    assert kept_categories(Counter({3: 1}), [np.int64(3)], "d.json") == frozenset({3})
+    for bad in ("3", True, 2.5, [], ["a"]):  # "3" was split into its characters
+        with pytest.raises(AdaAnchorError, match="--box-category: expected auto, all, a category id"):
+            kept_categories(Counter({3: 1}), bad, "d.json")
+
+
+def test_results_take_the_files_one_category_when_every_category_is_used(tmp_path):
+    """``--box-category all`` on a file of category 3 alone labelled the results 1, which ``score`` refused."""
+    from adaanchor.predict.image_ids import results_category
+
+    dets = load_detections(_dets(tmp_path, [3, 3]), category="all")
+    assert dets.categories is None and results_category(None, dets, None) == 3
+    assert results_category(None, load_detections(_dets(tmp_path, [3, 4]), category="all"), None) == 1

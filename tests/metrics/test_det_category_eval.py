@@ -45,3 +45,14 @@ def test_detections_of_another_category_than_the_annotations_say_how_to_choose(t
         _val(root, det)
     n = len(json.loads(det.read_text()))
     assert len(_val(root, det, "data.det_category=0")) == n == len(_val(root, det, "data.det_category=all"))
+
+
+def test_a_category_id_that_is_no_integer_is_a_bad_record(tiny_bench, tmp_path):
+    root = _recategorised(tiny_bench, tmp_path, [1])
+    det = _detections(root, 1)
+    dets = json.loads(det.read_text())
+    dets[0]["category_id"] = 1.0  # was counted as another category and left out
+    det.write_text(json.dumps(dets))
+    with pytest.raises(AdaAnchorError, match=r"\[record 0\] field 'category_id': expected an integer category id"):
+        _val(root, det)
+    assert len(_val(root, det, "data.skip_invalid=true")) == len(dets) - 1

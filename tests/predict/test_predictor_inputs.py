@@ -21,7 +21,7 @@ from adaanchor.data.spec import load_spec
 from adaanchor.errors import AdaAnchorError, DataError
 from adaanchor.predict import Prediction, Predictor
 from adaanchor.predict.images import as_rgb
-from adaanchor.predict.overlay import NO_SCORE_RGB, confidence_rgb, draw_prediction
+from adaanchor.predict.overlay import NAN_SCORE_RGB, NO_SCORE_RGB, confidence_rgb, draw_prediction
 
 K = 17
 RNG = np.random.default_rng(0)
@@ -421,8 +421,10 @@ def test_draw_takes_the_images_predict_takes(tmp_path):
     np.testing.assert_array_equal(gray, draw_prediction(np.repeat(GRAY[..., None], 3, 2), pred, sk, stride=4))
 
 
-def test_draw_a_nan_score_in_the_no_score_colour():
-    assert confidence_rgb(float("nan")) == NO_SCORE_RGB and confidence_rgb(float("inf")) == NO_SCORE_RGB
+def test_draw_a_nan_score_in_its_own_colour():
+    """Not the red end of the confidence bar (a confidence of 0), nor the white of a strategy without confidence."""
+    assert confidence_rgb(float("nan")) == NAN_SCORE_RGB and confidence_rgb(float("inf")) == NAN_SCORE_RGB
+    assert NAN_SCORE_RGB not in (NO_SCORE_RGB, confidence_rgb(0.0))
     pred = _whole()
     pred.scores[0, 0] = np.nan
     assert draw_prediction(IMG, pred, [(0, 1)]).shape == (384, 288, 3)

@@ -12,8 +12,9 @@ data.det_score_thr", a message about scores. The choice:
 - ``all``: every detection, whatever its category.
 - an id or a list of ids: those categories.
 
-A detection without a ``category_id`` claims no class and is always kept. A choice that keeps none of the file's
-detections is an error naming the categories the file has, with their counts.
+A detection without a ``category_id`` (or with null) claims no class and is always kept; one that is not an integer
+(``1.0``, ``"1"``, ``true``) is an error naming the record. A choice that keeps none of the file's detections is an
+error naming the categories the file has, with their counts.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AdaAnchorError, DataError
+from .readers import is_int_id as _is_id
 
 #: The words ``data.det_category`` / ``--box-category`` take besides category ids.
 CATEGORY_WORDS = ("auto", "all")
 
 
-def _is_id(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+def _is_choice(value: Any) -> bool:
+    """``auto`` (or None), ``all``, an integer id or a non-empty list of them."""
+    if value is None or _is_id(value) or (isinstance(value, str) and value in CATEGORY_WORDS):
+        return True
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and bool(value) and all(map(_is_id, value))
 
 
 @dataclass(frozen=True)
@@ -40,9 +45,7 @@ class CategoryOption:
     integer ids (the protocol of :mod:`adaanchor.ranges`' checkers)."""
 
     def check(self, key: str, value: Any, nullable: bool = False) -> None:
-        if value is None or value in CATEGORY_WORDS or _is_id(value):
-            return
-        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and value and all(map(_is_id, value)):
+        if _is_choice(value):
             return
         raise AdaAnchorError(f"config key '{key}': the value must be {self.describe()}, got {value!r}")
 
@@ -80,9 +83,11 @@ def kept_categories(found: Counter, choice: Any, path: str | Path, expected: Col
         DataError: naming the file, when the choice keeps none of the file's (categorised) detections, or ``auto``
             cannot choose among several categories.
     """
-    if choice == "all" or not found:  # nothing to choose among: records without a category are kept
+    if not _is_choice(choice):  # "3" from Python was split into the categories "3"; np.int64(3) was a TypeError
+        raise AdaAnchorError(f"{option}: expected auto, all, a category id or a list of category ids, got {choice!r}")
+    if (isinstance(choice, str) and choice == "all") or not found:  # nothing to choose among: records without a category are kept
         return None
-    if choice is None or choice == "auto":
+    if choice is None or (isinstance(choice, str) and choice == "auto"):
         if expected is not None:
             keep = frozenset(expected)
             how = f"the annotations' keypoint categories {sorted(keep)}"
@@ -93,7 +98,7 @@ def kept_categories(found: Counter, choice: Any, path: str | Path, expected: Col
             raise DataError(path, f"detections of several categories and none of category 1 (COCO's person): "
                                   f"{_counts(found)}; choose with {option}=ID (or a list, or all)", field="category_id")
     else:
-        keep = frozenset([choice] if _is_id(choice) else choice)
+        keep = frozenset(int(c) for c in ([choice] if _is_id(choice) else choice))
         how = f"{option}={','.join(map(str, sorted(keep)))}"
     if not keep & set(found):
         raise DataError(path, f"none of the detections is of {how}: the file has {_counts(found)}; choose the "
@@ -112,7 +117,7 @@ def keypoint_categories(data: Any) -> list[int]:
 
 def category_counts(records: Sequence[Any]) -> Counter:
     """``category_id -> count`` over the dict records that have an integer ``category_id``."""
-    return Counter(r["category_id"] for r in records if isinstance(r, dict) and _is_id(r.get("category_id")))
+    return Counter(int(r["category_id"]) for r in records if isinstance(r, dict) and _is_id(r.get("category_id")))
 
 
 __all__ = ["CATEGORY_WORDS", "CategoryOption", "category_counts", "keypoint_categories", "kept_categories",

@@ -43,7 +43,12 @@ class CsvLog:
         if new:
             w.writeheader()
         w.writerow(row)
-        self._append(buf.getvalue())
+        try:
+            self._append(buf.getvalue())
+        except AdaAnchorError:
+            if new:  # nothing was written: the next row writes the header again
+                self.fields = None
+            raise
 
     def _append(self, text: str) -> None:
         """Append ``text`` whole or not at all: a write that fails (a full disk) is cut back to the file's size before

@@ -148,7 +148,7 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
     if overrides:  # an option nothing reads (another task's section): train warns of it, and so do these commands
         from ..strategies.inert import inert_overrides
 
-        keys = [o.split("=", 1)[0].lstrip("+~") for o in overrides]
+        keys = [o.split("=", 1)[0] for o in overrides]
         for line in inert_overrides(OmegaConf.to_container(cfg, resolve=True), keys):
             print(line, file=sys.stderr)
     return cfg, (Path(ckpt) if ckpt is not None else None)

@@ -9,6 +9,7 @@ resolved through a ground-truth file: prediction sources say which image id each
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -91,12 +92,14 @@ def _element_kind(value: Any) -> str | None:
 
 class Detections(dict):
     """``image_id -> Boxes`` of a detections file, which it names (``source``) for messages; ``categories``: the
-    category ids kept (None: every one)."""
+    category ids kept (None: every one); ``found``: the file's detections per category id."""
 
-    def __init__(self, items: dict[int, Boxes], source: str | Path, categories: frozenset[int] | None = None):
+    def __init__(self, items: dict[int, Boxes], source: str | Path, categories: frozenset[int] | None = None,
+                 found: Mapping[int, int] | None = None):
         super().__init__(items)
         self.source = str(source)
         self.categories = categories
+        self.found = dict(found or {})
 
 
 def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "auto",
@@ -121,43 +124,59 @@ def load_detections(path: str | Path, score_thr: float = 0.0, category: Any = "a
     data = load_json(path)
     if not isinstance(data, list):
         raise DataError(path, "expected a JSON list of {image_id, category_id, bbox, score} records")
-    keep = kept_categories(category_counts(data), category, path)
+    found = category_counts(data)
+    keep = kept_categories(found, category, path)
     per_image: dict[int, list[tuple[np.ndarray, float]]] = {}
     other = low = unscored = 0
     for i, det in enumerate(data):
-        if not isinstance(det, dict):
-            raise DataError(path, "a detection must be an object", record=i)
-        if not is_int_id(det.get("image_id")):
-            raise DataError(path, f"expected an integer image id, got {det.get('image_id')!r}", record=i, field="image_id")
-        box = float_array(det.get("bbox"), (4,)) if _element_kind(det.get("bbox")) is None else None
-        if box is None or not box_ok(box):
-            raise DataError(path, f"expected [x, y, w, h] with positive width and height, got {det.get('bbox')!r}",
-                            record=i, field="bbox")
-        if np.abs(box).max() > MAX_BOX_COORD:  # as as_boxes: the crop of 1e308 overflowed to keypoints at 1e308
-            raise DataError(path, f"box coordinates must lie within +-2^31 px (the largest image side), got "
-                                  f"{det.get('bbox')!r}", record=i, field="bbox")
-        if isinstance(det.get("category_id"), bool):  # True == 1: a boolean was read as category 1
-            raise DataError(path, f"expected an integer category id, got {det['category_id']!r}", record=i,
-                            field="category_id")
+        box, score, cat = _detection(path, i, det)
         unscored += "score" not in det
-        score = finite_number(det.get("score", 1.0))
-        if score is None:
-            raise DataError(path, f"expected a finite number, got {det.get('score')!r}", record=i, field="score")
-        cat = det.get("category_id")  # a record without one claims no class: kept
-        if keep is not None and cat is not None and not (isinstance(cat, int) and cat in keep):
+        if keep is not None and cat is not None and cat not in keep:
             other += 1
-            continue
-        if score < score_thr:
+        elif score < score_thr:
             low += 1
-            continue
-        per_image.setdefault(int(det["image_id"]), []).append((box, score))
-    if notes is not None and not data:
-        notes.append(f"{path}: holds no detection (an empty list): no instance is predicted")
-    if notes is not None and unscored:
-        notes.append(f"{path}: {unscored} of {len(data)} detections have no score, taken as 1.0")
-    if notes is not None and other + low:
+        else:
+            per_image.setdefault(int(det["image_id"]), []).append((box, score))
+    if notes is not None:
+        notes += _load_notes(path, len(data), unscored, other, low, keep, score_thr)
+    return Detections({k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()},
+                      path, keep, found)
+
+
+def _detection(path: Path, i: int, det: Any) -> tuple[np.ndarray, float, int | None]:
+    """Record ``i`` of a detections file checked: its box ``[x, y, w, h]``, its score (1.0 when it has none) and its
+    category id (None: it claims no class).
+
+    Raises:
+        DataError: naming the file, the record and the field."""
+    if not isinstance(det, dict):
+        raise DataError(path, "a detection must be an object", record=i)
+    if not is_int_id(det.get("image_id")):
+        raise DataError(path, f"expected an integer image id, got {det.get('image_id')!r}", record=i, field="image_id")
+    box = float_array(det.get("bbox"), (4,)) if _element_kind(det.get("bbox")) is None else None
+    if box is None or not box_ok(box):
+        raise DataError(path, f"expected [x, y, w, h] with positive width and height, got {det.get('bbox')!r}",
+                        record=i, field="bbox")
+    if np.abs(box).max() > MAX_BOX_COORD:  # as as_boxes: the crop of 1e308 overflowed to keypoints at 1e308
+        raise DataError(path, f"box coordinates must lie within +-2^31 px (the largest image side), got "
+                              f"{det.get('bbox')!r}", record=i, field="bbox")
+    cat = det.get("category_id")
+    if cat is not None and not is_int_id(cat):  # True == 1 and 1.0 == 1 were read as category 1, "1" as another
+        raise DataError(path, f"expected an integer category id, got {cat!r}", record=i, field="category_id")
+    score = finite_number(det.get("score", 1.0))
+    if score is None:
+        raise DataError(path, f"expected a finite number, got {det.get('score')!r}", record=i, field="score")
+    return box, score, None if cat is None else int(cat)
+
+
+def _load_notes(path: Path, n: int, unscored: int, other: int, low: int, keep: frozenset[int] | None,
+                score_thr: float) -> list[str]:
+    """The notes of :func:`load_detections` on a file of ``n`` detections."""
+    out = [f"{path}: holds no detection (an empty list): no instance is predicted"] * (n == 0)
+    if unscored:
+        out.append(f"{path}: {unscored} of {n} detections have no score, taken as 1.0")
+    if other + low:
         kept = ", ".join(map(str, sorted(keep or ())))
         why = [f"{other} of a category other than {kept}"] * bool(other) + [f"{low} scored below {score_thr:g}"] * bool(low)
-        notes.append(f"{path}: {other + low} of {len(data)} detections left out ({', '.join(why)})")
-    return Detections({k: Boxes(np.stack([b for b, _ in v]), np.array([s for _, s in v])) for k, v in per_image.items()},
-                      path, keep)
+        out.append(f"{path}: {other + low} of {n} detections left out ({', '.join(why)})")
+    return out

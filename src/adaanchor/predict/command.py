@@ -117,17 +117,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     predictor = Predictor.from_run(run, device=device, backend=backend, ckpt=ckpt, overrides=overrides,
                                    batch_size=batch_size, onnx_path=onnx_path, orientation=orientation,
                                    precision=precision)
-    if dets is not None and predictor.multi_person:
-        raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
-    if dets is None and not predictor.multi_person and predictor.info.get("crop") == "box":
-        notes.append(f"{run} was trained on instance boxes (data.crop=box) and no --boxes were given: each image is "
-                     "predicted as one instance, the whole image its box; give detections with --boxes for several "
-                     "instances per image")
-    if save_video and all(s.kind == "image" for s in srcs):  # it was ignored without a word
-        notes.append("--save-video labels videos: no input is a video (the images get overlay PNGs)")
-    notes += earlier_outputs(out)
-    for line in notes:  # after the refusals: a note about detections a refused run never reads misleads
-        print(f"note: {line}", file=sys.stderr)
+    for line in notes + _run_notes(predictor, run, dets, save_video, srcs, out):
+        print(f"note: {line}", file=sys.stderr)  # after the refusals: a note about detections a refused run never reads
     made = make_folders(out, overlays and any(s.kind == "image" for s in srcs))
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
@@ -144,6 +135,20 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     res["notes"] += res["nonfinite_notes"]
     res["exit_code"] = stop_code if res["stopped"] else EXIT_SKIPPED if skipped or res["nonfinite_notes"] else EXIT_OK
     return res
+
+
+def _run_notes(predictor: Predictor, run: str, dets: Any, save_video: bool, srcs: list[Source], out: Path) -> list[str]:
+    """What ``predict`` says of its options once the run is loaded (or refuses: ``--boxes`` for a multi-person run)."""
+    if dets is not None and predictor.multi_person:
+        raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
+    notes = []
+    if dets is None and not predictor.multi_person and predictor.info.get("crop") == "box":
+        notes.append(f"{run} was trained on instance boxes (data.crop=box) and no --boxes were given: each image is "
+                     "predicted as one instance, the whole image its box; give detections with --boxes for several "
+                     "instances per image")
+    if save_video and all(s.kind == "image" for s in srcs):  # it was ignored without a word
+        notes.append("--save-video labels videos: no input is a video (the images get overlay PNGs)")
+    return notes + earlier_outputs(out)
 
 
 def _checked_options(formats: list[str] | None, orientation: str, min_score: float,

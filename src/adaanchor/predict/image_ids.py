@@ -174,7 +174,6 @@ def _gt_image_ids(gt: str | Path, images: list[Any]) -> tuple[dict[Path, int], d
     return by_path, by_name
 
 
-__all__ = ["check_box_ids", "image_ids"]
 
 
 def results_category(category: int | None, dets: Any, gt: str | Path | None) -> int:
@@ -187,6 +186,8 @@ def results_category(category: int | None, dets: Any, gt: str | Path | None) -> 
     if category is not None:
         return int(category)
     kept = getattr(dets, "categories", None)
+    if kept is None:  # every category used (--box-category all): the file's own, where it has one
+        kept = set(getattr(dets, "found", None) or ()) or None
     one = next(iter(kept)) if kept is not None and len(kept) == 1 else None
     if gt is not None:
         from ..data.categories import keypoint_categories
@@ -196,3 +197,6 @@ def results_category(category: int | None, dets: Any, gt: str | Path | None) -> 
         if kp:
             return one if one in kp else kp[0]
     return one if one is not None else 1
+
+
+__all__ = ["check_box_ids", "image_ids", "results_category"]

@@ -176,11 +176,12 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
 
 def _keypoint_mark(out: np.ndarray, p: np.ndarray, col: tuple[int, int, int], r: int, t: int, nan: bool) -> None:
     """A keypoint at fixed-point ``p``: a dot outlined in black (a magenta x for a score that is not finite); a keypoint
-    outside the image, whose dot was cut off or not drawn at all, as a triangle at the border pointing to it."""
+    outside the image, whose dot was not drawn at all, as a triangle inside the border pointing to it (one inside the
+    image near its edge keeps its dot, cut by the edge)."""
     h, w = out.shape[:2]
-    lo, hi = np.array([r, r]) << SHIFT, np.array([w - 1 - r, h - 1 - r]) << SHIFT
-    c = np.clip(p, lo, hi)
-    if not np.array_equal(c, p):
+    half = 1 << (SHIFT - 1)  # the image spans [-0.5, size - 0.5] in drawn pixels
+    if (p[0] < -half or p[1] < -half or p[0] > ((w << SHIFT) - half) or p[1] > ((h << SHIFT) - half)):
+        c = np.clip(p, np.array([r, r]) << SHIFT, np.array([w - 1 - r, h - 1 - r]) << SHIFT)
         d = (p - c).astype(np.float64)
         d /= max(float(np.hypot(*d)), 1e-9)
         size = (2 * r + 1) << SHIFT

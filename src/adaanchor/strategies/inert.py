@@ -105,29 +105,29 @@ def inert_data_options(cfg: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-def inert_warnings(cfg: Mapping[str, Any]) -> list[str]:
-    """One warning line per option of a plain config ``cfg`` that its strategy (:func:`inert_options`) or its task
-    (:func:`inert_sections`) does not read."""
+def _inert_lines(cfg: Mapping[str, Any]) -> dict[str, str]:
+    """``{dotted key: warning line}`` for every option of a plain config ``cfg`` that its strategy
+    (:func:`inert_options`), its task (:func:`inert_sections`) or its data (:func:`inert_data_options`) does not read."""
     section = cfg.get("strategy") or {}
-    lines = [f"warning: strategy.{k}={section[k]!r} has no effect: {why}" for k, why in inert_options(section).items()]
-    task = cfg.get("task")
-    lines += [f"warning: {key} has no effect: an option of another task than task={task}" for key in inert_sections(cfg)]
-    return lines + [f"warning: {key} has no effect: {why}" for key, why in inert_data_options(cfg).items()]
+    lines = {f"strategy.{k}": f"warning: strategy.{k}={section[k]!r} has no effect: {why}"
+             for k, why in inert_options(section).items()}
+    lines.update({key: f"warning: {key} has no effect: an option of another task than task={cfg.get('task')}"
+                  for key in inert_sections(cfg)})
+    lines.update({key: f"warning: {key} has no effect: {why}" for key, why in inert_data_options(cfg).items()})
+    return lines
+
+
+def inert_warnings(cfg: Mapping[str, Any]) -> list[str]:
+    """One warning line per option of a plain config ``cfg`` that nothing reads (``train`` says them at its start)."""
+    return list(_inert_lines(cfg).values())
 
 
 def inert_overrides(cfg: Mapping[str, Any], keys: list[str]) -> list[str]:
-    """The warning lines of :func:`inert_warnings` for the options among ``keys`` (dotted override keys, or a section
-    given whole): what ``eval``, ``predict``, ``viz`` and ``export`` say of an override nothing reads
-    (``bottomup.gamma=0.9`` on a person-centre run was dropped without a word, where ``train`` warns)."""
-    section = cfg.get("strategy") or {}
-    inert = {f"strategy.{k}": f"strategy.{k}={section[k]!r} has no effect: {why}"
-             for k, why in inert_options(section).items()}
-    inert.update({key: f"{key} has no effect: an option of another task than task={cfg.get('task')}"
-                  for key in inert_sections(cfg)})
-    inert.update({key: f"{key} has no effect: {why}" for key, why in inert_data_options(cfg).items()})
+    """The lines of :func:`inert_warnings` for the options among ``keys`` (dotted override keys, or a section given
+    whole): what ``eval``, ``predict``, ``viz`` and ``export`` say of an override nothing reads (``bottomup.gamma=0.9``
+    on a person-centre run was dropped without a word, where ``train`` warns)."""
     given = [k.strip() for k in keys if k.strip()]
-    return [f"warning: {line}" for key, line in inert.items()
-            if any(key == k or key.startswith(k + ".") for k in given)]
+    return [line for key, line in _inert_lines(cfg).items() if any(key == k or key.startswith(k + ".") for k in given)]
 
 
 __all__ = ["ADAPTIVE_ONLY", "REFINE_ONLY", "inert_options", "inert_overrides", "inert_sections", "inert_warnings"]

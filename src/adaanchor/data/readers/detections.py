@@ -105,7 +105,7 @@ def read_detections(
             continue
         img, box, score = found
         cat = det.get("category_id")
-        if keep is not None and cat is not None and not (is_int_id(cat) and cat in keep):
+        if keep is not None and cat is not None and int(cat) not in keep:
             left_out.append(DataError(path, f"category_id {cat!r} is not {', '.join(map(str, sorted(keep)))}",
                                       record=rec, field="category_id"))
             continue
@@ -142,5 +142,9 @@ def _detection(det: Any, rec: str, images: dict[int, str], where: str,
     score = finite_number(det.get("score"))
     if score is None:
         col.fail(f"expected a finite number, got {det.get('score')!r}", record=rec, field="score")
+        return None
+    cat = det.get("category_id")  # none (or null): the record claims no class
+    if cat is not None and not is_int_id(cat):  # 1.0 and true were read as category 1, "1" as another
+        col.fail(f"expected an integer category id, got {cat!r}", record=rec, field="category_id")
         return None
     return img, box, score

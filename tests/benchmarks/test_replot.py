@@ -1,0 +1,49 @@
+"""benchmarks/replot.py: a table's plot drawn again from its results file, old and new formats alike."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from replot import main  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+
+def _panels(monkeypatch, tmp_path, name: str) -> tuple[list[str], str]:
+    """The panel titles and the figure title replot draws for the results file ``name`` (copied to ``tmp_path``)."""
+    shutil.copy(RESULTS / f"{name}.json", tmp_path / f"{name}.json")
+    seen = {}
+    real = plt.Figure.savefig
+    monkeypatch.setattr(plt.Figure, "savefig", lambda fig, *a, **k: (seen.setdefault("fig", fig), real(fig, *a, **k)))
+    assert main([str(tmp_path / f"{name}.json")]) == 0 and (tmp_path / f"{name}.png").is_file()
+    fig = seen["fig"]
+    return [ax.get_title() for ax in fig.axes if ax.get_title()], fig._suptitle.get_text()
+
+
+def test_a_table_from_before_the_split_invisible_error_keeps_its_error_panel(monkeypatch, tmp_path):
+    """table2's summary has the whole invisible error only: its error panel was dropped (one panel of confidence)."""
+    titles, title = _panels(monkeypatch, tmp_path, "table2")
+    assert len(titles) == 2 and titles[0].startswith("Inv.Error") and title.startswith("table2 (150 steps)")
+
+
+def test_a_table_of_the_split_error_and_a_crowd_table(monkeypatch, tmp_path):
+    titles, title = _panels(monkeypatch, tmp_path, "assigner_runs_clamped")
+    assert [t.split(" (")[0] for t in titles] == ["Inv.Error in image", "Inv.Error outside", "Inv.Score"]
+    assert title == "assigner (test split, 3000 steps); bars: mean ± std over seeds"
+    titles, title = _panels(monkeypatch, tmp_path, "table5")
+    assert title == "table5: crowd figures; means over seeds" and titles == []
+
+
+def test_a_file_that_is_no_results_table_is_refused(tmp_path, capsys):
+    (tmp_path / "x.json").write_text(json.dumps({"a": 1}))
+    assert main([str(tmp_path / "x.json")]) == 2
+    assert "x.json: not a results JSON of paper_tables.py or multi_tables.py" in capsys.readouterr().err
