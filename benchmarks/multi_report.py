@@ -137,6 +137,14 @@ def markdown(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _at_gammas(summary: dict[str, Any], prefix: str) -> tuple[dict[str, float], dict[str, float]]:
+    """``{gamma: mean}`` and ``{gamma: std over seeds}`` of the summary keys ``<prefix><gamma>`` that have a mean."""
+    means = {k.split("@")[1]: v[0] for k, v in summary.items() if k.startswith(prefix) and v[0] is not None}
+    stds = {k.split("@")[1]: v[1] for k, v in summary.items() if k.startswith(prefix) and v[0] is not None
+            and v[1] is not None}
+    return means, stds
+
+
 def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
     """AP and recall against gamma (means over seeds). One benchmark: every method with learned and oracle
     tags; several (fig5): the oracle-tag curves (the paper's setting, a given tagger) of each benchmark."""
@@ -152,13 +160,15 @@ def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
                 if several and not p:
                     continue
                 name = "centres" if centre and not p else name
-                ap = {k.split("@")[1]: v[0] for k, v in s.items() if k.startswith(p + "ap@") and v[0] is not None}
-                rec = {k.split("@")[1]: v[0] for k, v in s.items() if k.startswith("recall@") and v[0] is not None}
+                ap, ap_sd = _at_gammas(s, p + "ap@")
+                rec, rec_sd = _at_gammas(s, "recall@")
                 if ap:
+                    one_recall = several or not g or centre
                     curves[f"{bench['title']}: {label}" if several else f"{label}, {name}"] = {
-                        "ap_by_gamma": ap, "recall_by_gamma": rec if (several or not g or centre) else {},
+                        "ap_by_gamma": ap, "recall_by_gamma": rec if one_recall else {}, "ap_std_by_gamma": ap_sd,
+                        "recall_std_by_gamma": rec_sd if one_recall else {},
                         "method": strategy_of(label), "linestyle": styles[(b if several else g) % len(styles)]}
     title = doc["table"] + (" (oracle tags)" if several else f": {next(iter(doc['benches'].values()))['title']}")
-    title += "; means over seeds"
+    title += "; means over seeds, band: ± std"
     title += " (person centres)" if centre else ""
     return plot_gamma_sweep(curves, path, title)

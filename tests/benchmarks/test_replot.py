@@ -26,6 +26,7 @@ def _panels(monkeypatch, tmp_path, name: str) -> tuple[list[str], str]:
     monkeypatch.setattr(plt.Figure, "savefig", lambda fig, *a, **k: (seen.setdefault("fig", fig), real(fig, *a, **k)))
     assert main([str(tmp_path / f"{name}.json")]) == 0 and (tmp_path / f"{name}.png").is_file()
     fig = seen["fig"]
+    _panels.bands = sum(len(ax.collections) for ax in fig.axes)  # the shaded ± std bands of a sweep
     return [ax.get_title() for ax in fig.axes if ax.get_title()], fig._suptitle.get_text()
 
 
@@ -40,7 +41,8 @@ def test_a_table_of_the_split_error_and_a_crowd_table(monkeypatch, tmp_path):
     assert [t.split(" (")[0] for t in titles] == ["Inv.Error in image", "Inv.Error outside", "Inv.Score"]
     assert title == "assigner (test split, 3000 steps); bars: mean ± std over seeds"
     titles, title = _panels(monkeypatch, tmp_path, "table5")
-    assert title == "table5: crowd figures; means over seeds" and titles == []
+    assert title == "table5: crowd figures; means over seeds, band: ± std" and titles == []
+    assert _panels.bands == 8 + 4  # AP: 4 methods x 2 groupings; recall: once per method
 
 
 def test_a_file_that_is_no_results_table_is_refused(tmp_path, capsys):

@@ -51,13 +51,15 @@ def gamma_sweep(predict: Callable[[float], list[dict]], gt: GtLike, sigmas: Any 
 def plot_gamma_sweep(methods: Mapping[str, Mapping[str, Mapping[str, float]]], path: str | Path,
                      title: str = "") -> Path:
     """Two panels, AP and recall against gamma, one line per curve ``methods[name]`` (``"ap_by_gamma"``,
-    ``"recall_by_gamma"``: ``{gamma: value}``; a curve without recall is drawn in the AP panel only). A curve's
+    ``"recall_by_gamma"``: ``{gamma: value}``; a curve without recall is drawn in the AP panel only; with
+    ``"ap_std_by_gamma"`` / ``"recall_std_by_gamma"`` a band of ± that spread is shaded around it). A curve's
     ``"method"`` (default its name) gives its colour (:func:`adaanchor.colors.method_color`: a method keeps its
     colour across groupings and benchmarks) and ``"linestyle"`` its line."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import numpy as np
 
     from ..colors import method_color
 
@@ -68,9 +70,16 @@ def plot_gamma_sweep(methods: Mapping[str, Mapping[str, Mapping[str, float]]], p
     for name, m in methods.items():
         style = {"color": method_color(str(m.get("method", name))), "linestyle": m.get("linestyle", "-")}
         for ax, key in zip(axes, ("ap_by_gamma", "recall_by_gamma")):
-            pts = sorted((float(g), 100 * v if key == "ap_by_gamma" else v) for g, v in (m.get(key) or {}).items())
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=4, label=name, **style)
+            scale = 100.0 if key == "ap_by_gamma" else 1.0
+            pts = sorted((float(g), scale * v) for g, v in (m.get(key) or {}).items())
+            if not pts:
+                continue
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", markersize=4, label=name, **style)
+            sd = m.get(key.replace("_by_", "_std_by_")) or {}
+            band = sorted((float(g), scale * v, scale * float(sd[g])) for g, v in (m.get(key) or {}).items() if g in sd)
+            if band:
+                x, y, s = (np.array(c) for c in zip(*band))
+                ax.fill_between(x, y - s, y + s, color=style["color"], alpha=0.12, linewidth=0)
     axes[0].set_ylabel("AP (%)")
     axes[1].set_ylabel("keypoint recall")
     for ax in axes:
