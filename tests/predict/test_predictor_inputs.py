@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -482,8 +483,9 @@ def test_a_detection_outside_its_image_is_refused_in_the_api(tmp_path):
     Image.fromarray(np.zeros((96, 72, 3), np.uint8)).save(img)
     dets = tmp_path / "dets.json"
     dets.write_text(json.dumps([{"image_id": 872, "category_id": 1, "bbox": [500, 500, 50, 70], "score": 0.8}]))
-    with pytest.raises(AdaAnchorError, match=r"^boxes \(from the detections file\)\[0\]: \[500.0, .* lies outside the "
-                                             r"72x96"):
+    # The message names the file and the image id (it said "the detections file").
+    with pytest.raises(AdaAnchorError, match=rf"^boxes \(from {re.escape(str(dets))}, image id 872\)\[0\]: \[500.0, .* lies "
+                                             r"outside the 72x96"):
         _fake()[0].predict(str(img), boxes=str(dets))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..data.readers import is_int_id
 from ..errors import AdaAnchorError
-from .boxes import Detections, as_boxes, load_detections, no_boxes
+from .boxes import Detections, as_boxes, file_boxes, load_detections
 from .images import check_orientation
 
 
@@ -123,7 +123,7 @@ def boxes_per_image(batch: list[Any], boxes: Any, single: bool, image_ids: Any) 
         return [None] * len(batch)
     if is_file:
         dets = boxes if isinstance(boxes, Detections) else load_detections(Path(boxes))
-        return [dets.get(i, no_boxes()) for i in image_ids_of(batch, image_ids, single, dets.source)]
+        return [file_boxes(dets, i) for i in image_ids_of(batch, image_ids, single, dets.source)]
     if single:
         as_boxes(boxes)  # checked before any image is read; _entry converts it again and checks it on the image
         return [boxes]

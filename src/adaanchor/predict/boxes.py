@@ -32,6 +32,19 @@ class Boxes(NamedTuple):
     scores: np.ndarray
 
 
+class FileBoxes(Boxes):
+    """The boxes of one image read from a detections file, whose ``source`` (the file and the image id, set by
+    :func:`file_boxes`) a message about them names."""
+
+
+def file_boxes(dets: Detections, image_id: int) -> FileBoxes:
+    """Image ``image_id``'s boxes of ``dets`` (none when it has no detection), naming where they come from."""
+    b = dets.get(image_id, no_boxes())
+    fb = FileBoxes(b.boxes, b.scores)
+    fb.source = f"{dets.source}, image id {image_id}"  # type: ignore[attr-defined]
+    return fb
+
+
 def no_boxes() -> Boxes:
     return Boxes(np.zeros((0, 4)), np.zeros(0))
 

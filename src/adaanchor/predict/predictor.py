@@ -30,7 +30,7 @@ from .arguments import (
     check_run_paths,
     named_triples,
 )
-from .boxes import Boxes, as_boxes
+from .boxes import Boxes, FileBoxes, as_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
 from .images import check_orientation, image_list, to_rgb
 from .result import Prediction, stack_instances
@@ -282,7 +282,7 @@ class Predictor:
             what = name.replace("images", "boxes") if name.startswith("images") else name.replace("image", "boxes")
             # A detections file's too (its image ids matched to the wrong images): keypoints came back far off the
             # image without a word, where adaanchor predict leaves such detections out and says so.
-            check_boxes_inside(b, (h, w), f"{what} (from the detections file)" if isinstance(boxes, Boxes) else what)
+            check_boxes_inside(b, (h, w), f"{what} (from {boxes.source})" if isinstance(boxes, FileBoxes) else what)
             regions = [(bb, float(ss), finite_box_affine(bb, self.input_size, i)) for i, (bb, ss) in enumerate(zip(b, s))]
         crops = [warp_image(img, a, self.input_size) for _, _, a in regions]
         parts = [{"box": bb, "box_score": ss, "affine": a} for bb, ss, a in regions]
