@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
-from .argtypes import BOX_CATEGORY_HELP, box_category, finite, int_at_least
+from .argtypes import BOX_CATEGORY_HELP, box_category, finite, int_at_least, seed_arg
 from .commands import (
     cmd_demo,
     cmd_export,
@@ -92,7 +92,7 @@ def _add_demo(sub: _Subparsers) -> None:
                         "(minutes, > 0) for the five methods' training (default: a fixed 400 steps each, about "
                         "3 minutes on 2 CPU cores, 4 when the images are first generated)")
     length.add_argument("--steps", type=int, help="training steps per method, >= 1 (default 400; --task bottomup or centre: 1200)")
-    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--seed", type=seed_arg, default=0, help="training seed of every method, 0 to 2^32-1 (default 0)")
     # "centre" as the config's task=centre spells it; "center" kept as the earlier spelling.
     d.add_argument("--task", choices=("single", "bottomup", "centre", "center"), default="single",
                    help="single: the occlusion benchmark (default); bottomup: associative embedding with heatmap, "
@@ -106,8 +106,10 @@ def _add_demo(sub: _Subparsers) -> None:
 def _add_train(sub: _Subparsers) -> None:
     """``adaanchor train``."""
     t = sub.add_parser("train", help="train from a config file (none: configs/custom.yaml, for your own data)")
-    t.add_argument("config", nargs="?", help="config file; leave out to train on your own data with the "
-                   "packaged custom.yaml, e.g. adaanchor train data.format=dlc data.root=PROJECT")
+    t.add_argument("config", nargs="?", help="a YAML config file or a packaged name (demo, custom, bottomup_crowd, "
+                   "coco/adaanchor_res50_256x192, ...); leave out to train on your own data with the packaged "
+                   "custom.yaml, e.g. adaanchor train data.format=dlc data.root=PROJECT (exit 3: stopped at "
+                   "train.time_limit_s)")
     t.add_argument("overrides", nargs="*", default=[], help="key=value, e.g. strategy.name=heatmap train.epochs=5")
     t.set_defaults(func=cmd_train)
 
@@ -115,7 +117,7 @@ def _add_train(sub: _Subparsers) -> None:
 def _add_eval(sub: _Subparsers) -> None:
     """``adaanchor eval``."""
     e = sub.add_parser("eval", help="evaluate a run directory or config (ckpt=PATH to pick a checkpoint)")
-    e.add_argument("target", help="run directory or config file")
+    e.add_argument("target", help="run directory (its checkpoints/best.pt, else last.pt), a checkpoint in one, or a config file")
     e.add_argument("overrides", nargs="*", default=[], help="ckpt=PATH and key=value config overrides, e.g. "
                    "eval.batch_size=64 data.val=other.json")
     e.add_argument("--json", help="write the metrics here")
@@ -142,8 +144,11 @@ def _add_score(sub: _Subparsers) -> None:
     sc = sub.add_parser("score", help="score a COCO-style results file against ground truth")
     sc.add_argument("gt", help="ground-truth annotation file")
     sc.add_argument("results", help="COCO-style keypoint results JSON (what predict and eval --predictions write)")
-    sc.add_argument("--metric", choices=("coco", "crowdpose", "pckh", "nme"), required=True)
-    sc.add_argument("--fmt", help="ground-truth format (default: inferred from the metric and file)")
+    sc.add_argument("--metric", choices=("coco", "crowdpose", "pckh", "nme"), required=True,
+                    help="coco: OKS AP; crowdpose: AP with easy/medium/hard; pckh: MPII's PCKh; nme: normalised mean "
+                    "error (faces)")
+    sc.add_argument("--fmt", help="ground-truth format, a data.format name (coco, mpii, mpii_mat, wflw, crowdpose, "
+                    "csv, ...; default: inferred from the metric and file)")
     sc.add_argument("--spec", help="keypoint spec name or YAML (default: the format's own)")
     sc.add_argument("--headboxes", help="MPII: head boxes file (mpii_gt_val.mat-style) for the official PCKh")
     sc.add_argument("--json", help="write the metrics here")
@@ -153,11 +158,12 @@ def _add_score(sub: _Subparsers) -> None:
 def _add_export(sub: _Subparsers) -> None:
     """``adaanchor export``."""
     x = sub.add_parser("export", help="export model + decoding to ONNX and check it in onnxruntime (ckpt=PATH to pick a checkpoint)")
-    x.add_argument("target", help="run directory or config file")
+    x.add_argument("target", help="run directory (its checkpoints/best.pt, else last.pt), a checkpoint in one, or a config file")
     x.add_argument("out", nargs="?", help="the .onnx file to write (default RUN/export/<checkpoint>.onnx, the file "
                    "predict --backend onnx reads; a first argument with '=' that does not end in .onnx is an override)")
     x.add_argument("overrides", nargs="*", default=[], help="ckpt=PATH and key=value config overrides")
-    x.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the dynamo exporter's; below 18: the TorchScript exporter)")
+    x.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the dynamo exporter's; below 18: the "
+                   "TorchScript exporter; the anchor strategies' refinement needs 16 or later)")
     x.add_argument("--no-check", dest="check", action="store_false", help="skip the onnxruntime comparison and latency (a model with NaN outputs is still refused)")
     x.set_defaults(func=cmd_export)
 
@@ -165,7 +171,7 @@ def _add_export(sub: _Subparsers) -> None:
 def _add_viz(sub: _Subparsers) -> None:
     """``adaanchor viz``."""
     v = sub.add_parser("viz", help="predictions, anchors and confidence map on images or video frames, one PNG each")
-    v.add_argument("target", help="run directory or config file")
+    v.add_argument("target", help="run directory (its checkpoints/best.pt, else last.pt), a checkpoint in one, or a config file" + " (exit 3: some inputs skipped)")
     v.add_argument("items", nargs="+", metavar="IMAGE", help="image files, videos, folders or glob patterns, then optional "
                    "ckpt=PATH and key=value overrides")
     v.add_argument("--out", required=True, help="output folder")
@@ -198,7 +204,7 @@ def _add_predict(sub: _Subparsers) -> None:
     pr.add_argument("--boxes", help="COCO detections JSON: predict top-down in these boxes (videos: image_id = frame index)")
     pr.add_argument("--gt", help="COCO-style JSON whose images give the image ids of the image inputs")
     pr.add_argument("--box-category", type=box_category, default="auto", metavar="C", help=BOX_CATEGORY_HELP)
-    pr.add_argument("--category", type=int, default=None, metavar="ID",
+    pr.add_argument("--category", type=int_at_least(0), default=None, metavar="ID",
                     help="the category_id of the COCO results (default: the detections' one category, else --gt's "
                     "category with keypoints, else 1)")
     pr.add_argument("--format", action="append", metavar="FMT", help="coco, csv (= dlc), slp or nwb; repeat or comma-separate "
@@ -206,15 +212,16 @@ def _add_predict(sub: _Subparsers) -> None:
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")
     pr.add_argument("--no-overlays", dest="overlays", action="store_false", help="no overlay PNGs for image inputs")
     pr.add_argument("--min-score", type=finite, default=0.0, metavar="S",
-                    help="overlays and labelled videos draw the instances scored at least S (a multi-person run's "
-                    "pose score; default 0: all); the prediction files keep every instance")
+                    help="overlays and labelled videos draw the instances scored at least S, in [0, 1] (the mean "
+                    "keypoint confidence times the box score; a multi-person run's pose score; default 0: all); the "
+                    "prediction files keep every instance")
     pr.add_argument("--batch-size", type=int_at_least(1), default=16, metavar="N",
                     help="images (top-down: instances) per forward pass (default 16)")
     pr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
     pr.add_argument("--backend", choices=("torch", "onnx"), default=None,
                     help="torch (default) or onnx: the exported graph in onnxruntime")
     pr.add_argument("--onnx", help="the exported file for the onnx backend (implies --backend onnx; default "
-                    "RUN/export/<ckpt>.onnx)")
+                    "RUN/export/<ckpt>.onnx; a file not there yet is exported there first)")
     pr.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                     help="fp32 (default), or bf16: the backbone in bfloat16 and the heads in float32 (a ResNet-50 in "
                     "0.3-0.45 of the time on a CPU with AMX; CPUs without bfloat16 units refuse it; torch backend)")
@@ -228,9 +235,10 @@ def _add_predict(sub: _Subparsers) -> None:
 def _add_data(sub: _Subparsers) -> None:
     """``adaanchor data`` and its own subcommands (``stats``)."""
     da = sub.add_parser("data", help="dataset tools")
-    dsub = da.add_subparsers(dest="data_command", required=True)
+    dsub = da.add_subparsers(dest="data_command", metavar="{stats}", required=True)
     st = dsub.add_parser("stats", help="counts by visibility and every problem found")
-    st.add_argument("config", nargs="?", help="config file (none: the packaged custom.yaml, as for train)")
+    st.add_argument("config", nargs="?", help="a YAML config file or a packaged name (none: the packaged custom.yaml, "
+                    "as for train)")
     st.add_argument("overrides", nargs="*", default=[], help="key=value, e.g. data.format=dlc data.root=PROJECT")
     st.set_defaults(func=cmd_data_stats)
 
