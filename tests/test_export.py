@@ -79,7 +79,7 @@ def test_every_strategy_exports_and_matches(exported, name):
     assert (res["max_abs_diff_anchors"] is None) == (dec.anchor is None)
     assert res["max_abs_diff_scores"] is None or res["max_abs_diff_scores"] <= 1e-4
     assert res["max_abs_diff_anchors"] is None or res["max_abs_diff_anchors"] <= 1e-3
-    assert "latency_ms_torch" not in res  # latency_runs=0
+    assert "latency_ms_torch" not in res and res["flip_test"] is False  # latency_runs=0; the run's eval.flip_test
     report = format_export_report(res)
     assert "onnxruntime" in report and str(path) in report
 

@@ -31,3 +31,9 @@ def test_the_check_records_the_load(monkeypatch):
     assert check.load_average() == 1.5
     monkeypatch.setattr(os, "getloadavg", lambda: (_ for _ in ()).throw(OSError("no load average")))
     assert check.load_average() is None
+
+
+def test_a_run_evaluated_with_the_flip_test_is_told_the_graph_has_none():
+    """export RUN eval.flip_test=true wrote a one-pass graph without a word (ONNX audit)."""
+    assert "note: eval.flip_test=true is not in the graph" in format_export_report({**RES, "flip_test": True})
+    assert "flip_test" not in format_export_report(RES)

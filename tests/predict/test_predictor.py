@@ -244,12 +244,21 @@ def test_the_default_onnx_file_is_exported_again_unless_it_holds_the_runs_checkp
     ref = Predictor.from_run(run, device="cpu")
     for a, b in zip(ref.predict(val_images[:3]), onnx.predict(val_images[:3])):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+    # The default file exported at another input size (export RUN data.input_size=[96,128]) was kept for the run's own
+    # size, and then refused: "exported for input size 96,128, the run uses 72,96". It is exported again, both ways.
+    wide = Predictor.from_run(run, device="cpu", backend="onnx", overrides=["data.input_size=[96,128]"])
+    assert len(calls) == 3 and wide.input_size == (96, 128)
+    Predictor.from_run(run, device="cpu", backend="onnx")
+    assert len(calls) == 4
+    from adaanchor.export.metadata import read_metadata
+
+    assert read_metadata(run / "export" / "last.onnx")["adaanchor.input_size"] == "72,96"
     # --onnx without --backend onnx was ignored (also a damaged file): it implies the backend, and contradicts torch.
     from adaanchor.cli import main
 
     assert main(["predict", str(run), str(val_images[0]), "--out", str(tmp_path / "o"), "--onnx",
                  str(run / "export" / "last.onnx"), "--quiet"]) == 0
-    assert len(calls) == 2  # the onnx backend, on the file as it is
+    assert len(calls) == 4  # the onnx backend, on the file as it is
     assert main(["predict", str(run), str(val_images[0]), "--out", str(tmp_path / "o2"), "--onnx", str(first),
                  "--backend", "torch", "--quiet"]) == 2
     with pytest.raises(AdaAnchorError, match="is the exported file of backend='onnx', not of 'torch'"):
@@ -293,3 +302,18 @@ def test_a_box_trained_run_warns_once_when_given_no_boxes(predictor, val_images)
         boxed.predict(val_images[:2])  # once per Predictor
         boxed.predict(val_images[0], boxes=[[5, 5, 40, 60]])
         predictor.predict(val_images[0])  # trained on whole images: nothing to say
+
+
+def test_a_multi_person_network_given_to_a_single_person_run_is_named_as_such(pred_runs, tmp_path):
+    """It was refused for its input size ("exported for input size 128,96, the run uses 72,96"), the wrong reason."""
+    import onnx
+
+    from adaanchor.predict.backends import OnnxBackend
+
+    Predictor.from_run(pred_runs["adaanchor"], device="cpu", backend="onnx", onnx_path=tmp_path / "a.onnx")
+    m = onnx.load(str(tmp_path / "a.onnx"))
+    m.metadata_props.add(key="adaanchor.spatial_multiple", value="32")
+    onnx.save(m, str(tmp_path / "multi.onnx"))
+    with pytest.raises(AdaAnchorError, match=r"multi.onnx: the network of a multi-person run \(head maps, no "
+                                             r"decoding\), not a single-instance graph"):
+        OnnxBackend(tmp_path / "multi.onnx", (96, 128), torch.device("cpu"))

@@ -90,7 +90,8 @@ def export_command(run: str, out: str | Path | None, overrides: str | Sequence[s
             raise _nonfinite_error(f"{out}: not written:", "an image-like input", bad, model)
     res = export_onnx(model, strategy, out, input_size, opset=opset, metadata=meta, spatial_multiple=multiple)
     res.update({"strategy": strategy.name, "checkpoint": info["checkpoint"], "size_mb": res["size_bytes"] / 2**20,
-                "keypoint_names": list(spec.keypoints), "spatial_multiple": multiple, "task": str(cfg.task)})
+                "keypoint_names": list(spec.keypoints), "spatial_multiple": multiple, "task": str(cfg.task),
+                "flip_test": bool(cfg.eval.get("flip_test"))})
     if check:
         res.update(_check_written(res["path"], model, strategy, input_size, multiple, latency_runs))
     return res

@@ -17,6 +17,9 @@ def format_export_report(res: dict[str, Any]) -> str:
         lines.append(f"a multi-person run ({res.get('task')}): the graph is the network, its head maps at any height "
                      f"and width that are multiples of {res['spatial_multiple']}; the poses are grouped after it "
                      "(adaanchor predict RUN ... --backend onnx does)")
+    if res.get("flip_test"):  # the run's eval did it; the file alone does not
+        lines.append("note: eval.flip_test=true is not in the graph (one forward pass): predict --backend onnx runs it "
+                     "around the graph as the torch backend does; another runtime using the file alone does not")
     if res.get("dynamo_error"):
         lines.append(f"dynamo exporter not used: {res['dynamo_error']}")
     if "max_rel_diff_heads" in res:

@@ -76,9 +76,13 @@ class OnnxBackend:
         self.path = Path(path)
         self.names = [o.name for o in self.session.get_outputs()]
         meta = self.session.get_modelmeta().custom_metadata_map
+        if "adaanchor.spatial_multiple" in meta:  # said before its input size, which was given as the reason
+            raise AdaAnchorError(f"{path}: the network of a multi-person run (head maps, no decoding), not a "
+                                 "single-instance graph: export this run with adaanchor export RUN")
         want = f"{int(input_size[0])},{int(input_size[1])}"
         if meta.get("adaanchor.input_size", want) != want:
-            raise AdaAnchorError(f"{path}: exported for input size {meta['adaanchor.input_size']}, the run uses {want}")
+            raise AdaAnchorError(f"{path}: exported for input size {meta['adaanchor.input_size']}, the run uses {want}: "
+                                 f"export it again (adaanchor export RUN FILE with the same overrides)")
         check_source(path, meta, strategy, keypoints, digest)
         if "keypoints" not in self.names:
             raise AdaAnchorError(f"{path}: not an adaanchor graph (outputs {self.names}, no 'keypoints')")
@@ -143,13 +147,20 @@ def ensure_onnx(model: nn.Module, strategy: Any, input_size: tuple[int, int], pa
     """Export ``model`` + decoding (with ``spatial_multiple``: the network alone, a multi-person run's export) to
     ``path`` unless the file there was exported from the checkpoint ``ckpt`` (the SHA-256 of its content in the
     file's metadata: a name and a time say nothing when a checkpoint is restored with its old time, or another
-    run's checkpoint was exported there). Without a checkpoint file, a file there is kept. Returns ``path``."""
+    run's checkpoint was exported there) as the same kind of graph at ``input_size``. Without a checkpoint file, a
+    file of that kind and size there is kept. Returns ``path``."""
     from ..export import export_onnx
     from ..export.metadata import CHECKPOINT_DIGEST, checkpoint_digest, checkpoint_label, read_metadata
 
     digest = checkpoint_digest(ckpt)
-    if path.is_file() and (digest is None or read_metadata(path).get(CHECKPOINT_DIGEST) == digest):
-        return path
+    if path.is_file():
+        old = read_metadata(path)
+        # The same kind of graph, at this input size (a single-instance graph's is fixed), from this checkpoint: the
+        # file exported for data.input_size=[96,128] was kept for the run's own size and then refused.
+        fits = ("adaanchor.spatial_multiple" in old) == bool(spatial_multiple) and (
+            bool(spatial_multiple) or old.get("adaanchor.input_size") == f"{int(input_size[0])},{int(input_size[1])}")
+        if fits and (digest is None or old.get(CHECKPOINT_DIGEST) == digest):
+            return path
     meta = {"adaanchor.keypoints": ",".join(keypoints), "adaanchor.checkpoint": checkpoint_label(ckpt, step)}
     if digest:
         meta[CHECKPOINT_DIGEST] = digest
