@@ -131,9 +131,11 @@ def plot_title(doc: dict[str, Any]) -> str:
 
 def strategy_of(label: str) -> str:
     """The strategy a table's row label names (``Heatmap-anchor``, ``AdaAnchor, radius 3 cells``, ``Ours``), for its
-    colour: every plot draws a strategy in one colour (:func:`adaanchor.viz.method_color`)."""
+    colour: every plot draws a strategy in one colour (:func:`adaanchor.colors.method_color`)."""
+    from adaanchor.colors import COLORS
+
     low = label.lower()
-    for name in ("regression", "heatmap", "fixanchor", "localanchor", "alignanchor", "adaanchor"):
+    for name in COLORS:  # no strategy name is the start of another
         if low.startswith(name):
             return name
     return "adaanchor" if low.startswith("ours") else label

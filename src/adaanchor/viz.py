@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from .colors import method_color  # noqa: E402
+from .coords import outside_frame  # noqa: E402
 from .data.types import from_tensor_image  # noqa: E402
 from .strategies import ANCHOR_STRATEGY_NAMES  # noqa: E402
 
@@ -99,7 +100,7 @@ def plot_prediction_grid(dataset: Any, preds: Mapping[str, Mapping[str, Any]], p
                     ax.plot([an[k, 0], p[k, 0]], [an[k, 1], p[k, 1]], color="yellow", lw=0.7)
                     ax.plot(an[k, 0], an[k, 1], "s", ms=3, mfc="none", mec="yellow", mew=0.8)
             h, w = img.shape[:2]
-            out = (gt[:, 0] < -0.5) | (gt[:, 0] > w - 0.5) | (gt[:, 1] < -0.5) | (gt[:, 1] > h - 0.5)
+            out = outside_frame(gt[:, 0], gt[:, 1], w, h)
             ax.scatter(gt[vis == 2, 0], gt[vis == 2, 1], s=14, c="white", edgecolors="black", linewidths=0.4, zorder=3)
             ax.scatter(gt[(vis == 1) & ~out, 0], gt[(vis == 1) & ~out, 1], s=14, c="red", edgecolors="black",
                        linewidths=0.4, zorder=3)

@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..coords import outside_frame
 from ..data.pixels import ImageValueError
 from ..data.transforms import apply_affine, invert_affine
 from ..errors import AdaAnchorError
@@ -164,9 +165,10 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
                 cv2.line(out, _pt(kp[a]), _pt(kp[b]), limb, t, cv2.LINE_AA, SHIFT)
         if anchors and pred.anchors is not None:
             _draw_anchors(out, pred, i, np.flatnonzero(shown), stride, f, t)
+        off = outside_frame(pred.keypoints[i, :, 0], pred.keypoints[i, :, 1], w, h)
         for j in np.flatnonzero(shown):
             col = NO_SCORE_RGB if pred.scores is None else confidence_rgb(pred.scores[i, j])
-            _keypoint_mark(out, kp[j], col, r, t, nan=col == NAN_SCORE_RGB)
+            _keypoint_mark(out, kp[j], col, r, t, nan=col == NAN_SCORE_RGB, outside=bool(off[j]))
     if legend and pred.scores is not None:
         _legend(out, t)
     elif legend:
@@ -174,13 +176,13 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
     return out
 
 
-def _keypoint_mark(out: np.ndarray, p: np.ndarray, col: tuple[int, int, int], r: int, t: int, nan: bool) -> None:
+def _keypoint_mark(out: np.ndarray, p: np.ndarray, col: tuple[int, int, int], r: int, t: int, nan: bool,
+                   outside: bool) -> None:
     """A keypoint at fixed-point ``p``: a dot outlined in black (a magenta x for a score that is not finite); a keypoint
-    outside the image, whose dot was not drawn at all, as a triangle inside the border pointing to it (one inside the
-    image near its edge keeps its dot, cut by the edge)."""
+    ``outside`` the image, whose dot was not drawn at all, as a triangle inside the border pointing to it (one inside
+    the image near its edge keeps its dot, cut by the edge)."""
     h, w = out.shape[:2]
-    half = 1 << (SHIFT - 1)  # the image spans [-0.5, size - 0.5] in drawn pixels
-    if (p[0] < -half or p[1] < -half or p[0] > ((w << SHIFT) - half) or p[1] > ((h << SHIFT) - half)):
+    if outside:
         c = np.clip(p, np.array([r, r]) << SHIFT, np.array([w - 1 - r, h - 1 - r]) << SHIFT)
         d = (p - c).astype(np.float64)
         d /= max(float(np.hypot(*d)), 1e-9)
