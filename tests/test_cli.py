@@ -148,6 +148,11 @@ def test_a_missing_argument_never_calls_the_overrides_required(argv, capsys):
     (["predict", "RUN", "x.png", "--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got 0"),
     (["predict", "RUN", "x.png", "--batch-size", "two"], "argument --batch-size: must be an integer >= 1, got 'two'"),
     (["predict", "RUN", "x.png", "--min-score", "nan"], "argument --min-score: must be a finite number, got nan"),
+    # --device and --format named the value, not the option ("error: device 'tpu': ...")
+    (["eval", "RUN", "--device", "tpu"], "argument --device: device 'tpu': expected auto, cpu, cuda or cuda:N"),
+    (["predict", "RUN", "x.png", "--device", "mps"], "argument --device: device 'mps': expected auto, cpu, cuda"),
+    (["viz", "RUN", "x.png", "--out", "o", "--device", "gpu"], "argument --device: device 'gpu': expected auto"),
+    (["predict", "RUN", "x.png", "--format", "coco,xml"], "argument --format: unknown format 'xml': choose from coco"),
 ])
 def test_numeric_options_out_of_range_are_usage_errors(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
@@ -210,6 +215,24 @@ def test_devices_other_than_cpu_and_cuda_are_named(device):
     with pytest.raises(AdaAnchorError, match=rf"^device '{device}': expected auto, cpu, cuda or cuda:N$"):
         resolve_device(device)
     assert resolve_device("cpu").type == "cpu" and resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_viz_takes_a_device_as_predict_and_eval_do(monkeypatch):
+    """viz had no --device: it drew on the CPU alone; it now passes the option to visualize_command."""
+    import adaanchor.anchors_viz as anchors_viz
+    from adaanchor.cli import build_parser
+    from adaanchor.cli.parsing import parse_command_line as _parse
+
+    assert _parse(build_parser(), ["viz", "RUN", "x.png", "--out", "o"]).device == "auto"
+    seen = {}
+
+    def fake(*args, **kwargs):
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr(anchors_viz, "visualize_command", fake)
+    assert main(["viz", "RUN", "x.png", "--out", "o", "--device", "cpu"]) == 0
+    assert seen["device"] == "cpu"
 
 
 def test_a_resumed_training_says_which_steps_it_trained(tiny_overrides, capsys):

@@ -12,7 +12,16 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from ..malloc import keep_freed_memory
-from .argtypes import BOX_CATEGORY_HELP, box_category, finite, int_at_least, seed_arg
+from .argtypes import (
+    BOX_CATEGORY_HELP,
+    DEVICE_HELP,
+    box_category,
+    device_arg,
+    finite,
+    format_arg,
+    int_at_least,
+    seed_arg,
+)
 from .commands import (
     cmd_demo,
     cmd_export,
@@ -127,7 +136,7 @@ def _add_eval(sub: _Subparsers) -> None:
                    "by confidence (visible and invisible keypoints) into this image (PNG, PDF, SVG)")
     e.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                    help="fp32 (default), or bf16: the backbone in bfloat16 and the heads in float32, as predict's")
-    e.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
+    e.add_argument("--device", type=device_arg, default="auto", help=DEVICE_HELP)
     e.set_defaults(func=cmd_eval)
 
 
@@ -189,6 +198,7 @@ def _add_viz(sub: _Subparsers) -> None:
     v.add_argument("--orientation", choices=("displayed", "stored"), default="displayed",
                    help="displayed: turn images by their EXIF orientation and videos by their rotation, as a viewer "
                    "shows them (default); stored: the pixels as the file stores them")
+    v.add_argument("--device", type=device_arg, default="auto", help=DEVICE_HELP)
     v.set_defaults(func=cmd_viz)
 
 
@@ -207,7 +217,7 @@ def _add_predict(sub: _Subparsers) -> None:
     pr.add_argument("--category", type=int_at_least(0), default=None, metavar="ID",
                     help="the category_id of the COCO results (default: the detections' one category, else --gt's "
                     "category with keypoints, else 1)")
-    pr.add_argument("--format", action="append", metavar="FMT", help="coco, csv (= dlc), slp or nwb; repeat or comma-separate "
+    pr.add_argument("--format", action="append", type=format_arg, metavar="FMT", help="coco, csv (= dlc), slp or nwb; repeat or comma-separate "
                     "(default coco,csv)")
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")
     pr.add_argument("--no-overlays", dest="overlays", action="store_false", help="no overlay PNGs for image inputs")
@@ -217,7 +227,7 @@ def _add_predict(sub: _Subparsers) -> None:
                     "prediction files keep every instance")
     pr.add_argument("--batch-size", type=int_at_least(1), default=16, metavar="N",
                     help="images (top-down: instances) per forward pass (default 16)")
-    pr.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda:0, ...")
+    pr.add_argument("--device", type=device_arg, default="auto", help=DEVICE_HELP)
     pr.add_argument("--backend", choices=("torch", "onnx"), default=None,
                     help="torch (default) or onnx: the exported graph in onnxruntime")
     pr.add_argument("--onnx", help="the exported file for the onnx backend (implies --backend onnx; default "

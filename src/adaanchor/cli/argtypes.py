@@ -67,7 +67,38 @@ def finite(text: str) -> float:
     return value
 
 
-__all__ = ["BOX_CATEGORY_HELP", "SEED_MAX", "box_category", "check_unique", "finite", "int_at_least", "positive", "seed_arg"]
+def device_arg(text: str) -> str:
+    """An argparse ``type``: ``--device`` as :func:`adaanchor.predict.backends.resolve_device` takes it (auto, cpu,
+    cuda, cuda:N; CUDA there), checked when the command line is read so that the error names the option. Returns
+    the text; the command resolves it."""
+    from ..errors import AdaAnchorError
+    from ..predict.backends import resolve_device
+
+    try:
+        resolve_device(text)
+    except AdaAnchorError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def format_arg(text: str) -> str:
+    """An argparse ``type``: one ``predict --format`` value (names, comma-separated), checked when the command line
+    is read so that the error names the option. Returns the text; :func:`adaanchor.predict.writers.parse_formats`
+    reads the repeated values."""
+    from ..errors import AdaAnchorError
+    from ..predict.writers import parse_formats
+
+    try:
+        parse_formats([text])
+    except AdaAnchorError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+DEVICE_HELP = "auto (default: CUDA when available), cpu, cuda, cuda:N"
+
+__all__ = ["BOX_CATEGORY_HELP", "DEVICE_HELP", "SEED_MAX", "box_category", "check_unique", "device_arg", "finite",
+           "format_arg", "int_at_least", "positive", "seed_arg"]
 
 
 BOX_CATEGORY_HELP = ("with --boxes: the detections' categories to use: auto (default: category 1, COCO's person, "

@@ -203,7 +203,7 @@ def cmd_viz(a: argparse.Namespace) -> int:
         for p in visualize_command(a.target, images, a.out, overrides, ckpt, a.keypoints, every=a.every,
                                    max_frames=a.max_frames or None, skipped=skipped, orientation=a.orientation,
                                    notes=notes, boxes=a.boxes, gt=a.gt, min_det_score=a.min_det_score,
-                                   box_category=a.box_category):
+                                   box_category=a.box_category, device=a.device):
             print(f"wrote {p}")
     finally:  # also before an error: "nothing drawn" without the note that says why (scored below, ids unused)
         for n in notes:
