@@ -92,6 +92,20 @@ def test_results_take_the_ground_truths_category_and_score(pred_runs, tiny_bench
     assert {r["category_id"] for r in json.loads((tmp_path / "o2" / "predictions.json").read_text())} == {7}
 
 
+def test_the_ground_truth_file_is_read_once(pred_runs, tiny_bench, tmp_path, monkeypatch):
+    """``--gt`` was read twice: for the image ids, then for the results' category (seconds on a large file)."""
+    import adaanchor.metrics.coco as coco
+
+    gt = _gt_of_category(tiny_bench, tmp_path, 3)
+    reads: list[str] = []
+    real = coco.load_json
+    monkeypatch.setattr(coco, "load_json", lambda path, *a, **k: reads.append(str(path)) or real(path, *a, **k))
+    val = tiny_bench / "images" / "val"
+    assert _predict(str(pred_runs["adaanchor"]), str(val), "--out", str(tmp_path / "o"), "--gt", str(gt)) == 0
+    assert reads.count(str(gt)) == 1
+    assert {r["category_id"] for r in json.loads((tmp_path / "o" / "predictions.json").read_text())} == {3}
+
+
 def test_results_take_the_detections_one_category_without_a_ground_truth(pred_runs, val_images, tmp_path):
     folder = _images(val_images, tmp_path / "imgs")
     dets = _dets(tmp_path / "d.json", [(1, 0, BOX_A), (2, 0, BOX_B)])

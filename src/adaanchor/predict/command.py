@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from .boxes import Boxes, load_detections
-from .image_ids import check_box_ids, image_ids, results_category
+from .image_ids import check_box_ids, image_ids, read_gt, results_category
 from .images import check_orientation, orientation_notes
 from .out_folder import earlier_outputs, make_folders
 from .overlay import draw_prediction, save_png
@@ -103,7 +103,8 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
         raise AdaAnchorError("--box-category chooses among the --boxes detections; give --boxes too")
     notes: list[str] = []
     srcs, skipped = expand_sources(sources, notes)
-    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append, orientation)
+    gt_data = read_gt(gt) if gt is not None else None  # read once: the image ids, then the results' category
+    ids = image_ids([s for s in srcs if s.kind == "image"], gt, skipped.append, orientation, gt_data=gt_data)
     srcs = [s for s in srcs if s.kind == "video" or s.path in ids]
     if not srcs:  # before the model is loaded or a folder made
         runs = [s for s in sources if Path(s).is_dir() and (Path(s) / "config.yaml").is_file()]
@@ -122,7 +123,7 @@ def predict_command(run: str, sources: Sequence[str], out: str | Path = "predict
     made = make_folders(out, overlays and any(s.kind == "image" for s in srcs))
     max_inst = max((len(b.boxes) for b in dets.values()), default=1) if dets is not None else predictor.max_instances
     res = _run(predictor, srcs, out, fmts, dets, ids, max_inst, save_video, overlays, progress, skipped,
-               float(min_score), results_category(category, dets, gt))
+               float(min_score), results_category(category, dets, gt, gt_data))
     if res["frames"] == 0 and not res["stopped"]:
         for d in reversed(made):  # no frame could be read: leave no empty folder behind
             if d.is_dir() and not any(d.iterdir()):

@@ -13,16 +13,15 @@ from .sources import Skip, Source, frames_info, image_id_of
 
 
 def image_ids(images: Sequence[Source], gt: str | Path | None, on_skip: Any,
-              orientation: str = "displayed", command: str = "predict") -> dict[Path, int]:
+              orientation: str = "displayed", command: str = "predict", gt_data: Any = None) -> dict[Path, int]:
     """The COCO ``image_id`` of each image input: from the ``images`` of a COCO-style ``gt`` file (matched
     by path, else by a unique file name, unless another input is that image by its path or shares the name); else
     the integer file stems when every image has one
     (``000000000785.jpg`` -> 785); else the 1-based input order. Images not in ``gt``, or of another size than it
-    says in the frame ``orientation`` predicts them in, go to ``on_skip``."""
+    says in the frame ``orientation`` predicts them in, go to ``on_skip``. ``gt_data``: the file's contents when the
+    caller has read it (:func:`read_gt`)."""
     if gt is not None:
-        from ..metrics.coco import load_json
-
-        data = load_json(gt)
+        data = read_gt(gt) if gt_data is None else gt_data
         if not isinstance(data, dict) or not isinstance(data.get("images"), list):
             raise AdaAnchorError(f"{gt}: expected a COCO-style JSON with an 'images' list")
         by_path, by_name = _gt_image_ids(gt, data["images"])
@@ -176,13 +175,20 @@ def _gt_image_ids(gt: str | Path, images: list[Any]) -> tuple[dict[Path, int], d
 
 
 
-def results_category(category: int | None, dets: Any, gt: str | Path | None) -> int:
+def read_gt(gt: str | Path) -> Any:
+    """The contents of a ``--gt`` file (read once by ``predict``: its image ids, then its categories)."""
+    from ..metrics.coco import load_json
+
+    return load_json(gt)
+
+
+def results_category(category: int | None, dets: Any, gt: str | Path | None, gt_data: Any = None) -> int:
     """The ``category_id`` of ``predict``'s COCO results: ``category`` when given (``--category``); else, with a
     ``gt`` file, the detections' category where they kept exactly one and ``gt`` has keypoints for it, else ``gt``'s
     first category with keypoints; without ``gt``, the detections' one kept category, else 1 (COCO's person).
 
     Results were all category 1: ``adaanchor score GT RESULTS`` refused them for a ground truth of another id
-    ("category_id 1 is not in GT"), and ``predict`` wrote no other."""
+    ("category_id 1 is not in GT"), and ``predict`` wrote no other. ``gt_data``: ``gt``'s contents, when read."""
     if category is not None:
         return int(category)
     kept = getattr(dets, "categories", None)
@@ -191,12 +197,11 @@ def results_category(category: int | None, dets: Any, gt: str | Path | None) -> 
     one = next(iter(kept)) if kept is not None and len(kept) == 1 else None
     if gt is not None:
         from ..data.categories import keypoint_categories
-        from ..metrics.coco import load_json
 
-        kp = keypoint_categories(load_json(gt))  # gt was read as a COCO-style dict by image_ids
+        kp = keypoint_categories(read_gt(gt) if gt_data is None else gt_data)  # a COCO-style dict (image_ids checked)
         if kp:
             return one if one in kp else kp[0]
     return one if one is not None else 1
 
 
-__all__ = ["check_box_ids", "image_ids", "results_category"]
+__all__ = ["check_box_ids", "image_ids", "read_gt", "results_category"]
