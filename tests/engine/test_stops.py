@@ -223,7 +223,7 @@ def test_a_peer_gone_error_is_printed_by_every_surviving_rank(monkeypatch, capsy
         raise err
 
     monkeypatch.setenv("RANK", "1")
-    monkeypatch.setattr(cli, "cmd_train", fail)  # the parser, built by main, dispatches to it
+    monkeypatch.setattr(cli.parser, "cmd_train", fail)  # the parser, built by main, dispatches to it
     assert main(["train", "demo"]) == 2
     assert capsys.readouterr().err == f"error: {err}\n"  # not one error that every rank raises alike: rank 1 says it
 
