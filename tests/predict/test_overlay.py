@@ -70,7 +70,7 @@ def test_far_boxes_and_keypoints_are_drawn_clipped_not_an_opencv_error():
 @pytest.mark.parametrize("flag", ["anchors", "legend", "draw_boxes", "multi_person"])
 def test_a_word_for_a_drawing_flag_is_refused(flag):
     """``anchors="no"`` is truthy: arrows, legend and boxes were drawn."""
-    with pytest.raises(TypeError, match=rf"{flag}: expected True or False, got 'no'"):
+    with pytest.raises(TypeError, match=rf"{flag}: expected True or False,? .*got 'no'"):
         draw_prediction(np.full((120, 160, 3), 128, np.uint8), _pred(), **{flag: "no"})
 
 
@@ -88,3 +88,70 @@ def test_no_skeleton_and_no_names_are_named():
         draw_prediction(np.full((120, 160, 3), 128, np.uint8), _pred(), None)
     with pytest.raises(TypeError, match="names: expected a list of keypoint names, got None"):
         errors_by_keypoint(np.zeros((1, 2, 2)), np.zeros((1, 2, 2)), np.ones((1, 2)), None)
+
+
+def _legend_at(out: np.ndarray) -> str:
+    """The corner of a drawing holding the confidence bar's red end (the only saturated red on a grey image)."""
+    c = out.astype(int)
+    red = (c[..., 0] > 150) & (c[..., 1] < 80) & (c[..., 2] < 80)
+    ys, xs = np.nonzero(red)
+    assert ys.size, "no colour bar"
+    h, w = out.shape[:2]
+    return ("top" if ys.mean() < h / 2 else "bottom") + "-" + ("left" if xs.mean() < w / 2 else "right")
+
+
+def _one_keypoint_at(x: float, y: float, scores=(0.95,)) -> Prediction:
+    kp = np.array([[[x, y]]])
+    return Prediction(kp, None if scores is None else np.array([scores], np.float32), None,
+                      np.array([[0.0, 0.0, 160.0, 120.0]]), np.ones(1), fit_image_affine((120, 160), (72, 96))[None],
+                      (120, 160))
+
+
+@pytest.mark.parametrize("where,corner", [((80, 60), "bottom-left"), ((12, 112), "bottom-right"),
+                                          ((20, 112), "bottom-right")])
+def test_the_legend_takes_a_corner_that_hides_no_keypoint(where, corner):
+    """The colour bar was always drawn bottom-left, over the feet of a person standing at the bottom of the picture:
+    it now takes the first corner (bottom-left, bottom-right, top-left, top-right) that covers no keypoint."""
+    from adaanchor.predict.overlay import legend_corner
+
+    img = np.full((120, 160, 3), 128, np.uint8)
+    pred = _one_keypoint_at(*where)
+    assert legend_corner(pred) == corner
+    assert _legend_at(draw_prediction(img, pred)) == corner
+
+
+def test_the_legend_takes_the_corner_covering_the_fewest_marks_or_the_one_named():
+    from adaanchor.predict.overlay import legend_corner
+    from adaanchor.predict.overlay_legend import LEGEND_CORNERS
+
+    img = np.full((120, 160, 3), 128, np.uint8)
+    kp = np.array([[[10.0, 112.0], [150.0, 112.0], [150.0, 114.0], [10.0, 5.0], [150.0, 5.0], [152.0, 6.0]]])
+    pred = Prediction(kp, np.full((1, 6), 0.9, np.float32), None, np.array([[0.0, 0.0, 160.0, 120.0]]), np.ones(1),
+                      fit_image_affine((120, 160), (72, 96))[None], (120, 160))
+    assert legend_corner(pred) == "bottom-left"  # one mark there, two in each right corner; top-left has one too
+    kp[0, 1] = [20.0, 110.0]  # now two bottom-left, one in each of the other bottom and top-left, two top-right
+    assert legend_corner(pred) == "bottom-right"
+    kp[0, 2] = [25.0, 112.0]  # three bottom-left, none bottom-right
+    assert legend_corner(pred) == "bottom-right"
+    kp[0, 2] = [140.0, 110.0]
+    kp[0, 1] = [145.0, 104.0]  # one bottom-left, three bottom-right, one top-left: bottom-left first
+    assert legend_corner(pred) == "bottom-left"
+    kp[0, 0] = [30.0, 108.0]
+    kp[0, 3] = [90.0, 60.0]  # ... and none top-left
+    assert legend_corner(pred) == "top-left"
+    for corner in LEGEND_CORNERS:  # a video's frames keep one corner
+        assert _legend_at(draw_prediction(img, pred, legend=corner)) == corner
+
+
+def test_the_no_confidence_label_moves_as_the_bar_does():
+    from adaanchor.predict.overlay import legend_corner
+
+    img = np.full((120, 160, 3), 128, np.uint8)
+    for where, corner in (((80, 60), "bottom-left"), ((8, 114), "bottom-right")):
+        pred = _one_keypoint_at(*where, scores=None)
+        assert legend_corner(pred) == corner
+        out = draw_prediction(img, pred, legend=True)
+        white = (out.astype(int) > 240).all(-1)
+        h, w = white.shape
+        half = white[h // 2:, : w // 2] if corner == "bottom-left" else white[h // 2:, w // 2:]
+        assert half.sum() > 20  # the label's white text is in that corner

@@ -20,7 +20,7 @@ from .boxes import Boxes, load_detections
 from .image_ids import check_box_ids, image_ids, read_gt, results_category
 from .images import check_orientation, orientation_notes
 from .out_folder import earlier_outputs, make_folders
-from .overlay import draw_prediction, save_png
+from .overlay import draw_prediction, legend_corner, save_png
 from .predictor import Predictor
 from .sleap_writers import stored_frame_notes
 from .sources import Frame, Skip, Source, count_frames, expand_sources, frames_info
@@ -49,6 +49,7 @@ class _Group:
         self.writers = [WRITERS[f](out / f"{name}{SUFFIX[f]}", **kw) for f in formats]
         self.source = video
         self.video = VideoWriter(out / f"{name}_labeled.mp4", frames_info(video).fps) if video and save_video else None
+        self.legend: bool | str = True  # a labelled video's legend keeps its first frame's corner
 
     def write(self, frame: Frame, pred: Any, image_id: int) -> None:
         for w in self.writers:
@@ -272,8 +273,11 @@ def _draw(frame: Frame, pred: Any, g: _Group, predictor: Predictor, overlays: bo
     if not draw:
         return
     shown = pred if min_score <= 0 else pred.select(pred.instance_scores() >= min_score)
+    if frame.kind == "video" and g.legend is True:
+        g.legend = legend_corner(shown, predictor.has_anchors, predictor.multi_person)
     img = draw_prediction(frame.image, shown, predictor.skeleton, anchors=predictor.has_anchors,
-                          stride=predictor.stride, multi_person=predictor.multi_person)
+                          stride=predictor.stride, multi_person=predictor.multi_person,
+                          legend=g.legend if frame.kind == "video" else True)
     if frame.kind == "image":
         name = _unique(frame.source.stem, overlay_names)
         save_png(img, out / "overlays" / f"{name}.png")

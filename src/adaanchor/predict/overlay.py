@@ -19,6 +19,7 @@ from ..data.pixels import ImageValueError
 from ..data.transforms import apply_affine, invert_affine
 from ..errors import AdaAnchorError
 from .images import to_rgb
+from .overlay_legend import LEGEND_CORNERS, choose_corner, draw_legend
 from .result import Prediction
 
 SHIFT = 4  # OpenCV fixed-point bits: coordinates are drawn with 1/16 pixel precision
@@ -115,7 +116,7 @@ def _checked(image: Any, pred: Prediction, skeleton: Sequence[Any]) -> tuple[np.
 
 def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, int]] = (),
                     anchors: bool = True, stride: int | None = None, draw_boxes: bool | None = None,
-                    legend: bool = True, multi_person: bool = False) -> np.ndarray:
+                    legend: bool | str = True, multi_person: bool = False) -> np.ndarray:
     """The overlay of ``pred`` (the :class:`Prediction` of one image) on the image it was predicted on; returns a
     new ``(f*H, f*W, 3)`` uint8 RGB image, ``f`` = :func:`overlay_scale`.
 
@@ -130,12 +131,17 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
             each anchor's cell is outlined as a small square; None: no cells.
         draw_boxes: outline each instance's box (default: when there are boxes other than the whole image;
             never for ``multi_person``).
+        legend: the confidence colour bar (a strategy without confidence: a label saying so) in the corner that
+            covers the fewest keypoints and anchors (:func:`legend_corner`), or in the corner named
+            (:data:`~adaanchor.predict.overlay_legend.LEGEND_CORNERS`: a video's frames keep one); False: none.
         multi_person: the people of a bottom-up run: each person's skeleton in its own colour
             (:data:`PERSON_RGB`, in order), its missing keypoints (score 0) and their limbs left out.
     """
     image, skeleton = _checked(image, pred, skeleton)
-    for flag, value in (("anchors", anchors), ("legend", legend), ("multi_person", multi_person),
-                        ("draw_boxes", draw_boxes)):
+    if isinstance(legend, str) and legend not in LEGEND_CORNERS:
+        raise TypeError(f"legend: expected True or False, or a corner ({', '.join(LEGEND_CORNERS)}), got {legend!r}")
+    for flag, value in (("anchors", anchors), ("legend", legend if not isinstance(legend, str) else True),
+                        ("multi_person", multi_person), ("draw_boxes", draw_boxes)):
         if not (isinstance(value, (bool, np.bool_)) or (flag == "draw_boxes" and value is None)):
             # "no" is truthy: arrows, legend and boxes were drawn for anchors="no"
             raise TypeError(f"{flag}: expected True or False, got {value!r}")
@@ -146,15 +152,14 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
     h, w = image.shape[:2]
     f = overlay_scale((h, w))
     out = cv2.resize(image, (w * f, h * f), interpolation=cv2.INTER_LINEAR) if f > 1 else image.copy()
-    t = max(1, int(round(max(out.shape[:2]) / 300)))  # line thickness grows with the drawing
+    t = _thickness(out.shape[:2])
     r = 2 * t + 1
     whole = np.array([0.0, 0.0, w, h])
     if draw_boxes is None:
         draw_boxes = not multi_person and any(not np.allclose(b, whole) for b in pred.boxes)
     for i in range(len(pred)):
         kp = _fx(pred.keypoints[i], f)
-        shown = pred.scores[i] > 0 if multi_person and pred.scores is not None else np.ones(pred.num_keypoints, bool)
-        shown = shown & np.isfinite(pred.keypoints[i]).all(-1)  # a NaN keypoint (diverged weights) is not drawn
+        shown = _shown(pred, i, multi_person)
         limb = PERSON_RGB[i % len(PERSON_RGB)] if multi_person else SKELETON_RGB
         if draw_boxes:
             x, y, bw, bh = pred.boxes[i]
@@ -169,11 +174,37 @@ def draw_prediction(image: Any, pred: Prediction, skeleton: Sequence[tuple[int, 
         for j in np.flatnonzero(shown):
             col = NO_SCORE_RGB if pred.scores is None else confidence_rgb(pred.scores[i, j])
             _keypoint_mark(out, kp[j], col, r, t, nan=col == NAN_SCORE_RGB, outside=bool(off[j]))
-    if legend and pred.scores is not None:
-        _legend(out, t)
-    elif legend:
-        _label(out, "keypoints: no confidence", (4 * t, out.shape[0] - 4 * t), t)
+    if legend is not False:
+        corner = legend if isinstance(legend, str) else legend_corner(pred, anchors, multi_person)
+        draw_legend(out, t, corner, pred.scores is not None, confidence_lut())
     return out
+
+
+def _thickness(drawn_hw: Sequence[int]) -> int:
+    """Line thickness of a drawing of size ``drawn_hw`` (grows with it)."""
+    return max(1, int(round(max(int(drawn_hw[0]), int(drawn_hw[1])) / 300)))
+
+
+def _shown(pred: Prediction, i: int, multi_person: bool) -> np.ndarray:
+    """``(K,)`` bool: the keypoints of instance ``i`` that are drawn (a NaN keypoint of diverged weights is not; nor,
+    for a multi-person run, a missing one, score 0)."""
+    shown = pred.scores[i] > 0 if multi_person and pred.scores is not None else np.ones(pred.num_keypoints, bool)
+    return shown & np.isfinite(pred.keypoints[i]).all(-1)
+
+
+def legend_corner(pred: Prediction, anchors: bool = True, multi_person: bool = False) -> str:
+    """The corner :func:`draw_prediction` draws the legend of ``pred`` in (``legend=True``): the one that covers the
+    fewest drawn keypoints and anchors, bottom-left first among equals. A video's labelled frames take the corner of
+    its first frame, so that the legend does not jump from corner to corner."""
+    f = overlay_scale(pred.image_hw)
+    drawn_hw = (int(pred.image_hw[0]) * f, int(pred.image_hw[1]) * f)
+    marks = [np.zeros((0, 2))]
+    for i in range(len(pred)):
+        shown = _shown(pred, i, multi_person)
+        marks.append(_fx(pred.keypoints[i][shown], f) / (1 << SHIFT))
+        if anchors and pred.anchors is not None:
+            marks.append(_fx(pred.anchors[i][shown], f) / (1 << SHIFT))
+    return choose_corner(np.concatenate(marks), drawn_hw, _thickness(drawn_hw), pred.scores is not None)
 
 
 def _keypoint_mark(out: np.ndarray, p: np.ndarray, col: tuple[int, int, int], r: int, t: int, nan: bool,
@@ -200,13 +231,6 @@ def _keypoint_mark(out: np.ndarray, p: np.ndarray, col: tuple[int, int, int], r:
         cv2.circle(out, _pt(p), r << SHIFT, (0, 0, 0), 1, cv2.LINE_AA, SHIFT)
 
 
-def _label(img: np.ndarray, text: str, org: tuple[int, int], t: int) -> None:
-    """White text outlined in black at ``org`` (its baseline's left end)."""
-    fs, font = 0.35 + 0.1 * t, cv2.FONT_HERSHEY_SIMPLEX
-    cv2.putText(img, text, org, font, fs, (0, 0, 0), t + 2, cv2.LINE_AA)
-    cv2.putText(img, text, org, font, fs, (255, 255, 255), max(1, t), cv2.LINE_AA)
-
-
 def _draw_anchors(out: np.ndarray, pred: Prediction, i: int, shown: np.ndarray, stride: int | None, f: int,
                   t: int) -> None:
     """Instance ``i``'s arrows from anchor to keypoint (and with ``stride`` each anchor's cell) onto ``out``, drawn
@@ -221,23 +245,6 @@ def _draw_anchors(out: np.ndarray, pred: Prediction, i: int, shown: np.ndarray, 
         if length > 0:  # an anchor on its keypoint has no arrow (OpenCV 5 refuses a zero tip length)
             cv2.arrowedLine(out, _pt(an[j]), _pt(kp[j]), ANCHOR_RGB, max(1, t // 2), cv2.LINE_AA, SHIFT,
                             min(0.5, 3.0 * r / length))
-
-
-def _legend(img: np.ndarray, t: int) -> None:
-    """A confidence colour bar, 0 (left) to 1 (right), in the bottom-left corner, labelled above."""
-    h, w = img.shape[:2]
-    fs, font = 0.35 + 0.1 * t, cv2.FONT_HERSHEY_SIMPLEX
-    (tw, th), _ = cv2.getTextSize("0", font, fs, 1)
-    bw, bh = max(60, w // 3), max(6, 4 * t)
-    x0, y0 = 4 * t + tw + 3 * t, h - bh - 4 * t
-    if x0 + bw + 2 * tw + 6 * t >= w or y0 - 3 * th <= 0:
-        return
-    img[y0:y0 + bh, x0:x0 + bw] = cv2.resize(confidence_lut()[None], (bw, bh), interpolation=cv2.INTER_LINEAR)
-    cv2.rectangle(img, (x0, y0), (x0 + bw - 1, y0 + bh - 1), (0, 0, 0), 1)
-    base = y0 + (bh + th) // 2
-    for text, org in (("0", (x0 - tw - 2 * t, base)), ("1", (x0 + bw + 2 * t, base)),
-                      ("confidence", (x0, y0 - 2 * t))):
-        _label(img, text, org, t)
 
 
 def save_png(img: np.ndarray, path: Any) -> None:
