@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -155,3 +157,23 @@ def test_the_no_confidence_label_moves_as_the_bar_does():
         h, w = white.shape
         half = white[h // 2:, : w // 2] if corner == "bottom-left" else white[h // 2:, w // 2:]
         assert half.sum() > 20  # the label's white text is in that corner
+
+
+def test_a_labelled_video_keeps_its_first_frames_legend_corner(monkeypatch):
+    """The corner is chosen per drawing: on a video the legend would jump from corner to corner."""
+    from types import SimpleNamespace
+
+    import adaanchor.predict.command as command
+
+    corners = []
+    monkeypatch.setattr(command, "draw_prediction", lambda *a, **k: corners.append(k["legend"]) or np.zeros((2, 2, 3)))
+    g = SimpleNamespace(legend=True, video=SimpleNamespace(write=lambda img, t: None))
+    predictor = SimpleNamespace(skeleton=[], has_anchors=False, stride=4, multi_person=False)
+    frames = [_one_keypoint_at(80, 60), _one_keypoint_at(12, 112)]  # bottom-left free, then not
+    for pred in frames:
+        command._draw(SimpleNamespace(kind="video", image=None, time=0.0), pred, g, predictor, True, 0.0, None, set())
+    assert corners == ["bottom-left", "bottom-left"]
+    image = SimpleNamespace(kind="image", image=None, source=SimpleNamespace(stem="a"))
+    monkeypatch.setattr(command, "save_png", lambda img, path: None)
+    command._draw(image, frames[1], g, predictor, True, 0.0, Path("."), set())
+    assert corners[-1] is True  # an image's overlay takes its own corner
