@@ -233,7 +233,9 @@ def test_skipped_inputs_are_counted_and_set_the_exit_code(pred_runs, val_images,
     assert err.startswith("error: nothing to predict: 1 input(s) skipped (") and "nope.png" in err
     assert not (tmp_path / "o3").exists()
     assert _predict(str(tmp_path / "norun"), str(val_images[0])) == 2
-    assert _predict(str(pred_runs["adaanchor"]), str(val_images[0]), "--format", "h5") == 2
+    with pytest.raises(SystemExit) as e:  # a usage error naming --format
+        _predict(str(pred_runs["adaanchor"]), str(val_images[0]), "--format", "h5")
+    assert e.value.code == 2 and "argument --format: unknown format 'h5'" in capsys.readouterr().err
 
 
 @pytest.mark.slow
