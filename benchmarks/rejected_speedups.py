@@ -14,10 +14,11 @@ alternative / current (below 1: the alternative is faster) and the largest diffe
 - ``onnx_deconvs``: the three transposed convolutions of the ResNet-50 model at 256x192, batch 1, in onnxruntime.
   Current: ``ConvTranspose`` nodes. Alternative: ``MatMul`` + ``Col2Im`` (opset 18), the matrix-product form the
   PyTorch model runs (:mod:`adaanchor.models.deconv`).
-
-A third one, the encode's pick of the labelled rows as one ``index_select`` of channel planes instead of indexing by
-(image, type) pairs (0.22 against 0.50 ms a step in this script's first run), was taken
-(:func:`adaanchor.strategies.assign_targets.take_rows`).
+- ``take_rows`` and ``take_rows_in_step``: the anchor encode's pick of the labelled rows of the three heads.
+  Current: indexing by (image, type) pairs (:func:`adaanchor.strategies.assign_targets.take_rows`). Alternative:
+  one ``index_select`` of channel planes through a view of the storage the stacked heads share
+  (:func:`_take_rows_planes`). Timed alone, and within whole training steps of the tiny setup (``step_phases.py``'s
+  step, the alternative patched in for every other step); there the result column is empty.
 
 Writes ``STEM.json`` and ``STEM.md`` (default ``rejected_speedups``).
 """
@@ -43,6 +44,7 @@ from speed import TINY, _batch, _system, machine, write_results  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 from adaanchor.strategies import compute_loss  # noqa: E402
+from adaanchor.strategies.assign_targets import labelled_rows, take_rows  # noqa: E402
 
 Pair = tuple[Callable[[], Any], Callable[[], Any]]
 
@@ -136,15 +138,77 @@ def onnx_deconvs() -> Pair:
     return runs[0], runs[1]
 
 
+def _channel_planes(x: torch.Tensor) -> torch.Tensor | None:
+    """``x (B, C, ...)`` as rows of channel planes, ``(R, plane)`` (channel ``c`` of image ``b`` at row
+    ``b * x.stride(0) // plane + c``), a view from its first element; None unless its planes are contiguous and its
+    images a whole number of planes apart."""
+    if x.dim() < 3 or 0 in x.shape[:2]:
+        return None
+    plane = x[0, 0].numel()
+    if plane == 0 or x.stride(1) != plane or not x[0, 0].is_contiguous() or x.stride(0) % plane:
+        return None
+    total = x.stride(0) // plane
+    return None if total < x.shape[1] else x.as_strided(((x.shape[0] - 1) * total + x.shape[1], plane), (plane, 1))
+
+
+def _take_rows_planes(x: torch.Tensor, rows: torch.Tensor, per_row: int = 1) -> torch.Tensor:
+    """:func:`take_rows` by one ``index_select`` of channel planes where the layout allows it."""
+    flat = _channel_planes(x)
+    if flat is None:
+        return take_rows(x, rows, per_row)
+    b, kc, *rest = x.shape
+    k, total = kc // per_row, x.stride(0) // flat.shape[1]
+    first = rows.div(k, rounding_mode="floor") * total + rows.remainder(k) * per_row
+    return flat.index_select(0, (first.unsqueeze(1) + torch.arange(per_row)).view(-1)).view(1, -1, *rest)
+
+
+def take_rows_pair() -> Pair:
+    """(current, alternative) pick of the labelled rows of the three heads; each returns the picks."""
+    model, strategy, _ = _system(TINY, "adaanchor")
+    images, kp, vis = _batch(TINY, TINY["batch"], strategy.num_keypoints)
+    with torch.no_grad():
+        out = model(images)
+    rows = labelled_rows((vis > 0).permute(0, 2, 1))
+    heads = (("conf", 1), ("offset", 2), ("local", 2))
+    return (lambda: [take_rows(out[n], rows, c) for n, c in heads],
+            lambda: [_take_rows_planes(out[n], rows, c) for n, c in heads])
+
+
+def take_rows_in_step() -> Pair:
+    """(current, alternative) whole tiny training steps of AdaAnchor, the alternative pick patched in; each returns
+    None (the steps are not compared: they train the same model on, one after the other)."""
+    from step_phases import _stepper
+
+    import adaanchor.strategies.anchor as anchor
+
+    step = _stepper(TINY, "adaanchor")
+
+    def with_pick(pick: Callable[..., torch.Tensor]) -> Callable[[], None]:
+        def run() -> None:
+            anchor.take_rows = pick
+            try:
+                step()
+            finally:
+                anchor.take_rows = take_rows
+        return run
+
+    return with_pick(take_rows), with_pick(_take_rows_planes)
+
+
 ROWS: dict[str, tuple[str, Callable[[], Pair]]] = {
     "heads_backward": ("anchor heads' backward, tiny batch 32: dense (current) vs listed cells only", heads_backward),
     "onnx_deconvs": ("ResNet-50 head's 3 deconvolutions in onnxruntime, b1: ConvTranspose vs MatMul + Col2Im",
                      onnx_deconvs),
+    "take_rows": ("encode's labelled-row pick of 3 heads, alone: pair indexing vs index_select of planes",
+                  take_rows_pair),
+    "take_rows_in_step": ("the same within whole tiny AdaAnchor training steps", take_rows_in_step),
 }
 
 
-def _difference(a: Any, b: Any) -> float:
-    """The largest absolute difference between two results (tensors or sequences of them)."""
+def _difference(a: Any, b: Any) -> float | None:
+    """The largest absolute difference between two results (tensors or sequences of them); None for no results."""
+    if a is None:
+        return None
     if isinstance(a, torch.Tensor):
         return float((a.float() - b.float()).abs().max())
     return max(_difference(x, y) for x, y in zip(a, b, strict=True))
@@ -167,6 +231,10 @@ def measure(pair: Pair, reps: int, warmup: int = 3) -> dict[str, Any]:
             "ratio_range": [min(ratios), max(ratios)], "max_abs_difference": diff, "reps": reps}
 
 
+def _fmt(diff: float | None) -> str:
+    return "" if diff is None else f"{diff:.2g}"
+
+
 def to_markdown(res: dict[str, Any]) -> str:
     m = res["machine"]
     lines = ["# Speed-ups tried and not taken", "",
@@ -178,7 +246,7 @@ def to_markdown(res: dict[str, Any]) -> str:
     for name, r in res["rows"].items():
         lo, hi = r["ratio_range"]
         lines.append(f"| {name} | {ROWS[name][0]} | {r['ms']['current']:.2f} | {r['ms']['alternative']:.2f} | "
-                     f"{r['ratio']:.2f} ({lo:.2f}-{hi:.2f}) | {r['max_abs_difference']:.2g} |")
+                     f"{r['ratio']:.3f} ({lo:.2f}-{hi:.2f}) | {_fmt(r['max_abs_difference'])} |")
     return "\n".join(lines) + "\n"
 
 

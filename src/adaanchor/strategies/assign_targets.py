@@ -99,33 +99,10 @@ def take_rows(x: Tensor, rows: Tensor, per_row: int = 1) -> Tensor:
     the labelled targets only."""
     b, kc, *rest = x.shape
     k = kc // per_row
-    img, typ = rows.div(k, rounding_mode="floor"), rows.remainder(k)
-    flat = _channel_rows(x)
-    if flat is not None:
-        # One index_select of whole channel planes: less than half the time of the pair indexing below.
-        total = x.stride(0) // flat.shape[1]  # channels per image in the storage (the stacked heads' sum)
-        idx = ((img * total + typ * per_row).unsqueeze(1) + torch.arange(per_row, device=x.device)).view(-1)
-        return flat.index_select(0, idx).view(1, -1, *rest)
-    # Indexed by (image, type) pairs: merging B and K of a channel slice into one dimension would copy it first.
-    picked = x.view(b, k, per_row, *rest)[img, typ]
+    # Indexed by (image, type) pairs: the heads' outputs are channel slices of one tensor, so merging B and K into
+    # one dimension for an index_select would copy the whole map first.
+    picked = x.view(b, k, per_row, *rest)[rows.div(k, rounding_mode="floor"), rows.remainder(k)]
     return picked.reshape(1, -1, *rest)  # a view of a contiguous pick; a copy of a channels-last one
-
-
-def _channel_rows(x: Tensor) -> Tensor | None:
-    """``x (B, C, ...)`` as rows of its channel planes, ``(R, plane)``, where channel ``c`` of image ``b`` is row
-    ``b * T + c`` (``T = x.stride(0) // plane``): a view from ``x``'s first element over its storage, which a channel
-    slice of a larger contiguous tensor (the stacked heads' outputs, :meth:`KeypointNet.dense_heads`) shares with
-    the other heads' channels between its images (rows that are never picked). None unless every plane is contiguous
-    and images lie a whole number of planes apart (channels-last maps, transposed views)."""
-    if x.dim() < 3 or x.shape[0] == 0 or x.shape[1] == 0:
-        return None
-    plane = x[0, 0].numel()
-    if plane == 0 or x.stride(1) != plane or not x[0, 0].is_contiguous() or x.stride(0) % plane:
-        return None
-    total = x.stride(0) // plane
-    if total < x.shape[1]:
-        return None
-    return x.as_strided(((x.shape[0] - 1) * total + x.shape[1], plane), (plane, 1))
 
 
 def owner_index(rank: Tensor, selected: Tensor) -> Tensor | None:
