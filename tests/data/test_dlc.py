@@ -674,6 +674,21 @@ def test_a_table_written_on_windows_reads_its_backslash_paths(tmp_path):
         np.testing.assert_array_equal(got[key], want[key])
 
 
+def test_backslash_paths_read_in_a_table_without_an_empty_row(tmp_path):
+    """The paths were rewritten only with the rows that have no labelled point: a table of Windows paths whose every
+    row had one was given to sleap-io as it was, which read 0 frames ("sleap-io read 0 frames from 4 rows")."""
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 5, 1),))
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    table.write_text("".join(ln for ln in table.read_text().splitlines(keepends=True) if "img002" not in ln))
+    (root / "labeled-data" / "vidA" / "img002.png").unlink()  # the empty row and its image gone
+    want = _expected(root)
+    table.write_text(table.read_text().replace("labeled-data/vidA/", "labeled-data\\vidA\\"))
+    got = _by_image(read_dlc(root, load_spec(root), skip_invalid=True), root)
+    assert sorted(got) == sorted(want) and len(want) == 4
+    for key in want:
+        np.testing.assert_array_equal(got[key], want[key])
+
+
 def test_data_of_another_format_says_which_format_it_looks_like(tmp_path, capsys):
     """A SLEAP file read as DeepLabCut's was 'unreadable DeepLabCut config (UnicodeDecodeError)'; a DeepLabCut
     project read as SLEAP's 'SLEAP file not found' although the folder exists."""

@@ -110,8 +110,9 @@ def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tup
         # _read_dlc_dataframe reads the header rows 1-3, then asks whether row 2 starts with "labeled-data"). A
         # single-animal table of one data row has none: the peek fails, the three index columns of DLC >= 2.2
         # are taken for one, and the row's image "labeled-data" is not found: 0 frames. The copy that
-        # _without_rows writes has one index column of image paths, which needs no peek.
-        if empty or len(images) == 1:
+        # _without_rows writes has one index column of image paths, which needs no peek. Nor does sleap-io read a
+        # path written on Windows (labeled-data\\vidA\\img000.png: 0 frames); the copy's paths are absolute.
+        if empty or len(images) == 1 or any("\\" in rel for rel in images):
             src = _without_rows(src, table, set(empty), Path(tmp))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos
