@@ -788,7 +788,7 @@ def test_data_stats_lists_ground_truth_that_fools_the_evaluator(tmp_path, capsys
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"data:\n  root: {tmp_path}\n  format: coco\n  train: train.json\n  val: train.json\n")
     capsys.readouterr()
-    assert main(["data", "stats", str(cfg)]) == 0
+    assert main(["data", "stats", str(cfg)]) == 1  # listed, and training would stop at them
     out = capsys.readouterr().out
     for reason in ("duplicate annotation id 1", "element 0 is the string '10.5'", "lies outside the 64x48 image"):
         assert reason in out, reason

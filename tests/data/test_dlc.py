@@ -707,12 +707,20 @@ def test_data_of_another_format_says_which_format_it_looks_like(tmp_path, capsys
 
 def test_data_stats_counts_a_missing_frame_and_fails_when_nothing_is_usable(tmp_path, capsys):
     root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 5, 3),))
-    (root / "labeled-data" / "vidA" / "img003.png").unlink()
     capsys.readouterr()
+    # The fixture's row with no labelled point is a listed problem that training passes over: exit 0.
     assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 0
-    out = capsys.readouterr().out
-    total = next(ln for ln in out.splitlines() if ln.startswith("| total"))
+    assert "no labelled keypoint" in capsys.readouterr().out
+    (root / "labeled-data" / "vidA" / "img003.png").unlink()
+    # A missing frame stops a training (exit 0 here, then train exited 2 on it): exit 1 and where it stops.
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 1
+    cap = capsys.readouterr()
+    total = next(ln for ln in cap.out.splitlines() if ln.startswith("| total"))
     assert total.rstrip(" |").endswith("| 1")  # the missing images column counted it (it said 0)
+    assert cap.err == ("training stops at the train split: " + str(root / "labeled-data" / "vidA" / "CollectedData_lab.csv")
+                       + " [record row 3 (labeled-data/vidA/img003.png)] field 'image': image file not found; fix it, "
+                       "or data.skip_invalid=true skips every listed problem (counted)\n")
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}", "data.skip_invalid=true"]) == 0
     for p in (root / "labeled-data" / "vidA").glob("*.png"):
         p.unlink()
     assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2

@@ -116,9 +116,11 @@ def test_data_stats_and_score_name_the_far_point(tmp_path, capsys):
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"data:\n  root: {tmp_path}\n  format: coco\n  train: train.json\n  val: train.json\n")
     capsys.readouterr()
-    assert main(["data", "stats", str(cfg)]) == 0
-    out = capsys.readouterr().out
+    assert main(["data", "stats", str(cfg)]) == 1  # training would stop there
+    cap = capsys.readouterr()
+    out = cap.out
     assert "no problems found" not in out and "train: 1 problem(s)" in out and _message("1e+30", "20") in out
+    assert cap.err.startswith("training stops at the train split: ") and "data.skip_invalid=true skips" in cap.err
     results = tmp_path / "results.json"
     results.write_text(json.dumps([{"image_id": 1, "category_id": 1, "keypoints": _kp((20.0, 20.0)), "score": 1.0}]))
     assert main(["score", str(path), str(results), "--metric", "coco"]) == 2

@@ -98,8 +98,11 @@ def test_data_stats_lists_what_the_evaluation_and_the_image_reader_refuse(tiny_b
     data = json.loads((root / "val.json").read_text())
     (root / data["images"][5]["file_name"]).write_bytes(b"")
     (root / data["images"][6]["file_name"]).write_text("not an image")
-    assert main(["data", "stats", "demo", *_overrides(root, "data.train=train.json", "data.val=val.json")]) == 0
-    out = capsys.readouterr().out
+    assert main(["data", "stats", "demo", *_overrides(root, "data.train=train.json", "data.val=val.json")]) == 1
+    cap = capsys.readouterr()
+    out = cap.out
+    # The AP ground truth's refusal is not one that data.skip_invalid passes over.
+    assert cap.err.startswith("training stops at ") and "(the ground truth of the evaluation's AP); fix it\n" in cap.err
     assert "no problems found" not in out
     assert "image file is empty (0 bytes)" in out and "cannot read image (UnidentifiedImageError" in out
     assert ("val.json [record annotations[3] id=4] field 'num_keypoints': 0, but 17 keypoints are labelled: the "

@@ -1,5 +1,5 @@
 """``adaanchor data stats``: the counts and problems of a config's data, the evaluation's AP ground truth checked as
-training checks it."""
+training checks it; exit 1 when a training would stop at one of the problems listed."""
 
 from __future__ import annotations
 
@@ -24,7 +24,39 @@ def cmd_data_stats(a: argparse.Namespace) -> int:
     if not stats["total"]["instances"]:  # a script must not read "nothing usable" as success
         print("error: no usable instance in any split (the problems above)", file=sys.stderr)
         return 2
+    stop = _training_stop(cfg, stats) if stats["total"]["problems"] else None
+    if stop is not None:  # `data stats && train` passed the check, then the training stopped at a listed problem
+        where, skippable = stop
+        hint = "fix it, or data.skip_invalid=true skips every listed problem (counted)" if skippable else "fix it"
+        print(f"training stops at {where}; {hint}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _training_stop(cfg: Any, stats: Mapping[str, Any]) -> tuple[str, bool] | None:
+    """Where a training of ``cfg`` would stop before its first step, or at a listed image, or None: each split read
+    as training reads it (with ``data.skip_invalid`` as set), then its images' files checked, as a training with
+    ``skip_invalid=false`` meets them. Listed problems that a reader passes over by design (a DeepLabCut row with
+    no labelled point) do not stop it. A refusal of the val file as the AP ground truth always does. Returns the
+    problem and whether ``data.skip_invalid=true`` passes over it."""
+    from ..data.build import read_split
+    from ..data.pixels import image_file_problem
+
+    val = stats["splits"].get("val", {}).get("problems", [])
+    refused = [p for p in val if p.endswith("(the ground truth of the evaluation's AP)")]
+    if refused:
+        return refused[0], False
+    if cfg.data.skip_invalid:
+        return None
+    for split in stats["splits"]:
+        try:
+            res = read_split(cfg.data, split, verbose=False)
+        except AdaAnchorError as e:
+            return f"the {split} split: {e}", True
+        for path in sorted({i.image_path for i in res.instances}):
+            if (why := image_file_problem(path)) is not None:
+                return f"the {split} split: {path}: {why}", True
+    return None
 
 
 def _check_val_ground_truth(cfg: Any, stats: dict[str, Any], results: Mapping[str, Any]) -> None:

@@ -223,7 +223,9 @@ def _add_data(sub: _Subparsers) -> None:
     """``adaanchor data`` and its own subcommands (``stats``)."""
     da = sub.add_parser("data", help="dataset tools")
     dsub = da.add_subparsers(dest="data_command", metavar="{stats}", required=True)
-    st = dsub.add_parser("stats", help="counts by visibility and every problem found")
+    st = dsub.add_parser("stats", help="counts by visibility and every problem found (exit 0: training reads the data "
+                         "as it is; 1: it would stop at a listed problem, data.skip_invalid=true skips them; 2: error, "
+                         "or nothing usable)")
     st.add_argument("config", nargs="?", help="a YAML config file or a packaged name (none: the packaged custom.yaml, "
                     "as for train)")
     st.add_argument("overrides", nargs="*", default=[], help="key=value, e.g. data.format=dlc data.root=PROJECT")

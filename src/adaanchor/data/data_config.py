@@ -23,7 +23,9 @@ DATA_DEFAULTS: dict[str, Any] = {
     "root": "data-cache/synth",  # dataset root; for synth, the cache folder of the generated benchmark
     "train": "train.json",  # annotation file of the training split, relative to root
     "val": "val.json",  # annotation file of the evaluation split, relative to root
-    "images": None,  # image folder relative to root, or {train: DIR, val: DIR} (default: the annotation file's folder)
+    # image folder relative to root (to its folder when root is a file), or {train: DIR, val: DIR} (default: the
+    # annotation file's folder)
+    "images": None,
     "spec": "coco",  # built-in keypoint spec name or a YAML path (docs/datasets.md)
     "input_size": [72, 96],  # model input (W, H)
     "crop": "image",  # image: the whole image is the input | box: crop the instance box (top-down)

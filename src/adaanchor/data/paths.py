@@ -46,12 +46,15 @@ def check_images(value: Any) -> None:
 
 def images_dir(data_cfg: Mapping[str, Any], split: str) -> Path | None:
     """The image folder of ``split``: ``data.images`` (a folder, or ``{train: DIR, val: DIR}``) relative to
-    ``data.root``; None means the reader's default (the annotation file's folder)."""
+    ``data.root``, or to its folder when ``data.root`` is a file (an annotation file given as the root:
+    ``root=birds/ann.json images=images`` was read as ``birds/ann.json/images``); None means the reader's default
+    (the annotation file's folder)."""
     images_cfg = data_cfg.get("images")
     check_images(images_cfg)
     if isinstance(images_cfg, Mapping):
         images_cfg = images_cfg.get(split)
-    return resolve_data_path(Path(str(data_cfg["root"])).expanduser(), images_cfg)
+    root = Path(str(data_cfg["root"])).expanduser()
+    return resolve_data_path(root.parent if root.is_file() else root, images_cfg)
 
 
 def outside_root(res: ReadResult, data_cfg: Mapping[str, Any], split: str, path: Path) -> None:
