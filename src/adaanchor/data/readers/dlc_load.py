@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import csv
 import functools
+import sys
 import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ...errors import DataError
 from . import printable
-from .dlc_table import csv_rows, table_layout
+from .dlc_table import csv_rows, table_layout, without_empty_tail
 
 
 def image_of(table: Path, rel: str) -> Path | None:
@@ -73,7 +76,7 @@ def _without_rows(src: Path, table: Path, drop: set[int], tmp: Path) -> Path:
     absolute image paths (the copy is not beside the images). Rows with no labelled point are left out of what
     sleap-io reads because pandas takes a first data row with every coordinate empty for the index names row:
     that row's frame was lost and every later row read against the wrong image count."""
-    rows = csv_rows(src)
+    rows = without_empty_tail(csv_rows(src))
     at = next(i for i, (_, r) in enumerate(rows) if r and r[0] == "coords")
     coords = rows[at][1]
     n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
@@ -86,6 +89,13 @@ def _without_rows(src: Path, table: Path, drop: set[int], tmp: Path) -> Path:
     with dest.open("w", newline="", encoding="utf-8") as f:
         csv.writer(f).writerows(out)
     return dest
+
+
+def _has_empty_tail(src: Path) -> bool:
+    """Whether the CSV ``src`` ends in columns empty in every row (a spreadsheet's saving adds them): pandas reads
+    them as more bodyparts, so sleap-io is given the copy without them (:func:`_without_rows`)."""
+    rows = csv_rows(src)
+    return without_empty_tail(rows) is not rows
 
 
 @functools.lru_cache(maxsize=16)
@@ -112,7 +122,7 @@ def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tup
         # are taken for one, and the row's image "labeled-data" is not found: 0 frames. The copy that
         # _without_rows writes has one index column of image paths, which needs no peek. Nor does sleap-io read a
         # path written on Windows (labeled-data\\vidA\\img000.png: 0 frames); the copy's paths are absolute.
-        if empty or len(images) == 1 or any("\\" in rel for rel in images):
+        if empty or len(images) == 1 or any("\\" in rel for rel in images) or _has_empty_tail(src):
             src = _without_rows(src, table, set(empty), Path(tmp))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos
@@ -127,7 +137,56 @@ def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tup
 
 def load_table(table: Path, config: Path | None) -> tuple[Any, list[str], list[str], frozenset[int]]:
     st = table.stat()
-    return _load_table(table.resolve(), config.resolve() if config else None, (st.st_mtime_ns, st.st_size))
+    loaded = _load_table(table.resolve(), config.resolve() if config else None, (st.st_mtime_ns, st.st_size))
+    h5 = table.with_suffix(".h5")
+    if table.suffix.lower() == ".csv" and h5.is_file():
+        h5st = h5.stat()
+        _say_pair_difference(table.resolve(), (st.st_mtime_ns, st.st_size, h5st.st_mtime_ns, h5st.st_size))
+    return loaded
+
+
+@functools.lru_cache(maxsize=64)
+def _say_pair_difference(table: Path, stamp: tuple[int, int, int, int]) -> None:
+    """:func:`pair_difference` said once per pair of files as they are (the spec and both splits read a table)."""
+    note = pair_difference(table)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
+
+
+def pair_difference(table: Path) -> str | None:
+    """A line saying that the CSV ``table`` and the ``.h5`` of its name beside it hold different labels (the CSV is
+    read; DeepLabCut trains from the ``.h5``, and an edit made to one of them alone leaves the other stale), or None
+    (they agree, there is no such pair, or PyTables is not there to read the ``.h5``)."""
+    h5 = table.with_suffix(".h5")
+    if table.suffix.lower() != ".csv" or not h5.is_file():
+        return None
+    try:
+        import pandas as pd
+        import tables  # noqa: F401  (pandas reads .h5 through it)
+
+        theirs = pd.read_hdf(h5).to_numpy(dtype=float)
+    except Exception:  # noqa: BLE001  (no PyTables, an .h5 of another layout: nothing to compare against)
+        return None
+    rows = without_empty_tail(csv_rows(table))
+    at = next((i for i, (_, r) in enumerate(rows[:5]) if r and r[0] == "coords"), None)
+    if at is None:
+        return None
+    coords = rows[at][1]
+    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+    data = [r for _, r in rows[at + 1:] if any(r)]
+    ours = np.array([[float(c) if c.strip() and c.strip().lower() not in ("nan", "-nan") else np.nan
+                      for c in r[n_index:]] for r in data]) if data else np.zeros((0, len(coords) - n_index))
+    say = f"{table.name} and {h5.name} beside it hold different labels"
+    fix = ("the .csv is read, but DeepLabCut trains from the .h5: make them agree (deeplabcut.convertcsv2h5 writes "
+           "the .h5 from the .csv) or remove the stale one")
+    if ours.shape != theirs.shape:
+        return f"{table.parent}: {say} ({ours.shape[0]} x {ours.shape[1]} against {theirs.shape[0]} x {theirs.shape[1]} cells); {fix}"
+    bad = ~np.isclose(ours, theirs, rtol=1e-6, atol=1e-6, equal_nan=True)
+    if not bad.any():
+        return None
+    i, j = map(int, np.argwhere(bad)[0])
+    return (f"{table.parent}: {say} ({int(bad.sum())} of {bad.size} cells, the first in row {i} "
+            f"({printable('/'.join(data[i][:n_index]))}), column {n_index + j + 1}); {fix}")
 
 
 __all__ = ["folder_of", "image_of", "load_table", "windows_path"]

@@ -21,8 +21,42 @@ def csv_rows(table: Path) -> list[tuple[int, list[str]]]:
         with table.open(newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f)
             return [(reader.line_num, r) for r in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+    except UnicodeDecodeError:
+        raise DataError(table, f"not a readable CSV file: {_encoding_of(table)}") from None
+    except (OSError, csv.Error) as e:
         raise DataError(table, f"not a readable CSV file ({type(e).__name__})") from None
+
+
+def _encoding_of(table: Path) -> str:
+    """What a CSV that is not UTF-8 looks like, with the fix: UTF-16 is what Excel's "Unicode Text" writes."""
+    try:
+        start = table.read_bytes()[:2]
+    except OSError:
+        start = b""
+    if start in (b"\xff\xfe", b"\xfe\xff"):
+        return "UTF-16 text (Excel's 'Unicode Text'): save it as 'CSV UTF-8 (comma delimited)'"
+    return "not UTF-8 text: save it as UTF-8 CSV"
+
+
+def _separator_hint(rows: list[tuple[int, list[str]]]) -> str:
+    """Why a table has no header rows, where its first line shows it: cells separated by ``;`` or tabs, as Excel
+    saves a CSV in a locale whose decimal mark is a comma."""
+    first = rows[0][1] if rows else []
+    line = ",".join(first)
+    for sep, name in ((";", "';'"), ("\t", "tabs")):
+        if len(first) == 1 and sep in line:
+            return (f" (its cells are separated by {name}, as Excel saves a CSV where the decimal mark is a comma: "
+                    "save it as 'CSV UTF-8 (comma delimited)', numbers with a '.')")
+    return ""
+
+
+def without_empty_tail(rows: list[tuple[int, list[str]]]) -> list[tuple[int, list[str]]]:
+    """``rows`` without the columns at the end that are empty in every row (a spreadsheet's saving adds them)."""
+    width = max((len(r) for _, r in rows), default=0)
+    keep = width
+    while keep > 0 and all(len(r) < keep or not r[keep - 1].strip() for _, r in rows):
+        keep -= 1
+    return rows if keep == width else [(ln, r[:keep]) for ln, r in rows]
 
 
 def _header_bodyparts(table: Path, head: dict[str, list[str]], n_index: int) -> list[str]:
@@ -56,11 +90,12 @@ def _header_bodyparts(table: Path, head: dict[str, list[str]], n_index: int) -> 
 def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
     """``(bodyparts in column order, image path of each data row, the data rows with no labelled point)`` of a
     DeepLabCut CSV, from its header and index columns (the coordinates are left to sleap-io)."""
-    rows = csv_rows(table)
+    rows = without_empty_tail(csv_rows(table))
     at = next((i for i, (_, r) in enumerate(rows[:5]) if r and r[0] == "coords"), None)
     head = {r[0]: r for _, r in rows[: (at or 0) + 1] if r}
     if at is None or "bodyparts" not in head:
-        raise DataError(table, "not a DeepLabCut table: no 'bodyparts' and 'coords' header rows", record="header")
+        raise DataError(table, "not a DeepLabCut table: no 'bodyparts' and 'coords' header rows"
+                        + _separator_hint(rows), record="header")
     coords = head["coords"]
     # The first cell names the header row; index columns are it and the empty cells after it.
     n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
@@ -127,4 +162,4 @@ def _cell(row: list[str], j: int) -> str:
 NAN_CELLS = frozenset({"nan", "NaN", "-nan", "-NaN"})
 
 
-__all__ = ["csv_rows", "table_layout"]
+__all__ = ["csv_rows", "table_layout", "without_empty_tail"]
