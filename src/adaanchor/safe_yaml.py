@@ -112,4 +112,11 @@ def dump_yaml(data: Any, **kwargs: Any) -> str:
     return yaml.dump(data, Dumper=_ConfigDumper, **kwargs)
 
 
-__all__ = ["YamlFault", "load_yaml_text", "dump_yaml", "MAX_YAML_VALUES"]
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """``invalid YAML at line L column C: <what PyYAML found>`` of a parse error (its position where it has one)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+    return f"invalid YAML{where}: {getattr(exc, 'problem', None) or exc}"
+
+
+__all__ = ["YamlFault", "load_yaml_text", "dump_yaml", "MAX_YAML_VALUES", "yaml_problem"]

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 
 from adaanchor.errors import DataError, unknown_name_error
-from adaanchor.safe_yaml import YamlFault, load_yaml_text
+from adaanchor.safe_yaml import YamlFault, load_yaml_text, yaml_problem
 
 from .spec_fields import (  # noqa: F401 - SIGMA_RANGE re-exported: its place in the data layer
     SIGMA_RANGE,
@@ -117,9 +117,7 @@ def load_spec(name_or_path: str | Path | KeypointSpec | Mapping[str, Any]) -> Ke
     except YamlFault as exc:
         raise DataError(path, str(exc)) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        raise DataError(path, f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+        raise DataError(path, yaml_problem(exc)) from None
     if not isinstance(raw, Mapping):
         raise DataError(path, "a keypoint spec must be a YAML mapping")
     return spec_from_dict(raw, source=str(path))

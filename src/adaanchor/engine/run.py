@@ -219,9 +219,23 @@ def _check_run_config(cfg_path: Path) -> None:
     """A run's ``config.yaml`` holds every key (training writes it resolved): one that lacks a section was emptied
     or replaced, and reading it with the defaults filled in would evaluate another model on other data."""
     missing = missing_run_sections(cfg_path)
+    if missing and _is_dlc_config(cfg_path):  # `predict PROJECT video.mp4`: "emptied or replaced?" misled
+        raise AdaAnchorError(f"{cfg_path.parent} is a DeepLabCut project, not a run directory: give the folder "
+                             "`adaanchor train` wrote (its out_dir, with config.yaml and checkpoints/); to train on "
+                             f"this project: adaanchor train data.format=dlc data.root={cfg_path.parent}")
     if missing:
         raise AdaAnchorError(f"{cfg_path}: not the config of a run (no {', '.join(missing)} section; training writes "
                              "every key there): emptied or replaced? Give a config file with the run's settings")
+
+
+def _is_dlc_config(path: Path) -> bool:
+    """Whether ``path`` is a DeepLabCut project's ``config.yaml`` (bodyparts and a scorer or task)."""
+    from ..data.readers.dlc import read_dlc_config
+
+    try:
+        return read_dlc_config(path) is not None
+    except AdaAnchorError:
+        return False
 
 
 def _warn_missing_data(cfg: DictConfig, cfg_path: Path) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from ...errors import DataError
+from ...safe_yaml import yaml_problem
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
 from .dlc_load import folder_of, image_of, load_table
@@ -37,7 +38,9 @@ def read_dlc_config(path: Path) -> dict[str, Any] | None:
     """A DeepLabCut project ``config.yaml`` as a mapping (None when the file is some other YAML)."""
     try:
         cfg = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+    except yaml.YAMLError as e:  # where and what (a tab after a key): "(ScannerError)" alone did not say
+        raise DataError(path, f"unreadable DeepLabCut config: {yaml_problem(e)}") from None
+    except (OSError, UnicodeDecodeError) as e:
         raise DataError(path, f"unreadable DeepLabCut config ({type(e).__name__})") from None
     if isinstance(cfg, dict) and "bodyparts" in cfg and ("scorer" in cfg or "Task" in cfg):
         return cfg
