@@ -107,8 +107,9 @@ def test_a_sleap_frame_past_its_image_sequence_is_named(tmp_path, capsys):
     assert str(e.value) == message
     res = read_slp(bad, load_spec(bad), skip_invalid=True)
     assert len(res.instances) == 3 and [str(e) for e in res.skipped] == [message]
-    assert main(["data", "stats", "data.format=slp", f"data.root={bad}"]) == 0
-    assert message in capsys.readouterr().out
+    assert main(["data", "stats", "data.format=slp", f"data.root={bad}"]) == 1  # listed; training stops there
+    cap = capsys.readouterr()
+    assert message in cap.out and "data.skip_invalid=true skips every listed problem" in cap.err
 
 
 def _photo_turned(path: Path, stored_wh: tuple[int, int], orientation: int) -> None:
@@ -146,8 +147,10 @@ def test_yolo_labels_of_a_turned_photo_are_in_its_displayed_frame(tmp_path, caps
     with pytest.raises(AdaAnchorError, match=r"orientation 6\) and their labels are on the image as "
                                              r"displayed.*set data.exif=apply"):
         build_dataset(build_config(None, over).data, "train")
-    assert main(["data", "stats", *over]) == 0
-    assert f"(the first: {img}, orientation 6)" in capsys.readouterr().out
+    assert main(["data", "stats", *over]) == 1  # listed; training refuses it, skip_invalid or not
+    cap = capsys.readouterr()
+    assert f"(the first: {img}, orientation 6)" in cap.out
+    assert cap.err.startswith("training stops at the train split: ") and cap.err.endswith("; fix it\n")
     # Turned, the image matches its labels: the crop's keypoints land where the labels say.
     ds = build_dataset(build_config(None, [*over, "data.exif=apply"]).data, "train", train=False)
     k = [i for i, x in enumerate(ds.instances) if x.image_path == str(img)][0]

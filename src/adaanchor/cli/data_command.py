@@ -52,11 +52,26 @@ def _training_stop(cfg: Any, stats: Mapping[str, Any]) -> tuple[str, bool] | Non
         try:
             res = read_split(cfg.data, split, verbose=False)
         except AdaAnchorError as e:
-            return f"the {split} split: {e}", True
+            return f"the {split} split: {e}", _skippable(cfg, split)
         for path in sorted({i.image_path for i in res.instances}):
             if (why := image_file_problem(path)) is not None:
                 return f"the {split} split: {path}: {why}", True
     return None
+
+
+def _skippable(cfg: Any, split: str) -> bool:
+    """Whether ``split`` reads with ``data.skip_invalid=true`` (a refusal of the whole split, such as labels on the
+    displayed frame of images read as stored, is not one a record skip passes over)."""
+    from omegaconf import OmegaConf
+
+    from ..data.build import read_split
+
+    data = OmegaConf.merge(cfg.data, {"skip_invalid": True})
+    try:
+        read_split(data, split, verbose=False)
+    except AdaAnchorError:
+        return False
+    return True
 
 
 def _check_val_ground_truth(cfg: Any, stats: dict[str, Any], results: Mapping[str, Any]) -> None:
