@@ -33,3 +33,26 @@ def test_a_project_given_as_the_run_is_named_as_a_project(tmp_path, capsys):
                           "train` wrote") and f"adaanchor train data.format=dlc data.root={root}" in err
     assert main(["eval", str(root)]) == 2
     assert "is a DeepLabCut project, not a run directory" in capsys.readouterr().err
+
+
+def test_a_sleap_video_that_moved_is_one_line(tmp_path, capsys):
+    """Each labelled frame was a line 'cannot decode the frame from clip.mp4 (FileNotFoundError)'."""
+    from test_dlc import make_slp
+
+    from adaanchor.data.readers.slp import read_slp
+    from adaanchor.data.spec_source import load_spec
+
+    path = tmp_path / "proj" / "labels.slp"
+    path.parent.mkdir()
+    make_slp(path, n=4, mp4=True)
+    spec = load_spec(path)
+    (path.parent / "clip.mp4").rename(tmp_path / "elsewhere.mp4")
+    res = read_slp(path, spec, skip_invalid=True)
+    assert res.instances == [] and len(res.skipped) == 1
+    msg = str(res.skipped[0])
+    assert msg.startswith(f"{path} [record video 0] field 'video': video file not found: ") and "clip.mp4" in msg
+    assert "move it back, or re-link it in SLEAP" in msg and "its 4 labelled frame(s) are not read" in msg
+    capsys.readouterr()
+    assert main(["data", "stats", "data.format=slp", f"data.root={path}"]) == 2
+    out = capsys.readouterr().out
+    assert out.count("video file not found") == 1 and "cannot decode" not in out

@@ -121,6 +121,9 @@ def _frame_file(video: Any, vid: int, frame_idx: int, slp: Path) -> Path:
     out = frames_dir(video, vid, slp) / f"{frame_idx:06d}.png"
     if out.is_file():
         return out
+    if isinstance(fn, (str, Path)) and find_media(Path(fn), slp) is None:  # was "cannot decode ... (FileNotFoundError)"
+        raise DataError(slp, f"video file not found: {fn} (looked for it as named and under {slp.parent}); move it "
+                             "back, or re-link it in SLEAP (File > Replace videos)", record=f"video {vid}", field="video")
     try:
         frame = np.asarray(video[frame_idx])
     except Exception as e:  # sleap-io's video backends raise many kinds (missing file, codec, index)
@@ -196,6 +199,7 @@ def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool 
         raise DataError(path, f"no labelled instance to train on: the file holds {what}", field="instances")
     col = Collector(str(path), skip_invalid)
     vids = {id(v): i for i, v in enumerate(labels.videos)}
+    gone: set[int] = set()  # videos not found: said once, their other frames passed over
     rows: list[tuple[str, str, np.ndarray, dict]] = []
     headers = ImageHeaders()  # each frame file's header opened once
     for lf in labels.labeled_frames:
@@ -203,10 +207,17 @@ def read_labels(path: Path, labels: Any, spec: KeypointSpec, skip_invalid: bool 
         if not users:
             continue  # predictions only: nothing labelled by a person
         vid = vids.get(id(lf.video), -1)
+        if vid in gone:
+            continue
         try:
             img = str(_frame_file(lf.video, vid, int(lf.frame_idx), path))
         except DataError as e:
-            col.fail(e.reason, record=e.record, field=e.field)
+            if e.reason.startswith("video file not found"):
+                gone.add(vid)
+                n = sum(1 for f in labels.labeled_frames if f.user_instances and f.video is lf.video)
+                col.fail(f"{e.reason}; its {n} labelled frame(s) are not read", record=e.record, field=e.field)
+            else:
+                col.fail(e.reason, record=e.record, field=e.field)
             continue
         for inst in users:
             extra = {"video": vid, "frame": int(lf.frame_idx), "track": inst.track.name if inst.track else None}
