@@ -318,3 +318,14 @@ def test_an_unknown_option_is_said_with_its_commands_usage_and_a_hint(capsys, ar
     err = capsys.readouterr().err
     assert e.value.code == 2 and says in err, err
     assert f"usage: adaanchor {' '.join(argv[:2] if argv[0] == 'data' else argv[:1])}" in err
+
+
+@pytest.mark.parametrize("override,says", [
+    ("max_steps=20", "unknown config key 'max_steps'. Did you mean 'train.max_steps'? A key is written with its section"),
+    ("data.format=DLC", "unknown data.format 'DLC'. Did you mean 'dlc'?"),
+    ("strategy.name=AdaAnchor", "Did you mean 'adaanchor'?"),
+])
+def test_a_key_without_its_section_or_a_name_in_capitals_gets_a_hint(override, says, capsys):
+    """`max_steps=20` listed the top-level keys only; `DLC` was too short for the similarity hint."""
+    assert main(["data", "stats", "demo", override]) == 2
+    assert says in capsys.readouterr().err

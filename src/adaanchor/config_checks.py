@@ -40,6 +40,13 @@ def check_keys(given: Mapping, valid: Mapping, prefix: str = "") -> None:
     for key, value in given.items():
         name = f"{prefix}{key}"
         if key not in valid:
+            # A key of a section given without it (max_steps=20 for train.max_steps=20): the list of the level's
+            # keys had no hint for it.
+            nested = [f"{prefix}{sec}.{key}" for sec, sub in valid.items() if isinstance(sub, dict) and key in sub]
+            if nested:
+                also = f" (or {', '.join(nested[1:])})" if len(nested) > 1 else ""
+                raise AdaAnchorError(f"unknown config key '{name}'. Did you mean '{nested[0]}'{also}? A key is "
+                                     "written with its section")
             raise unknown_name_error("config key", name, [f"{prefix}{k}" for k in valid])
         if isinstance(valid[key], dict) and not isinstance(value, Mapping):
             raise section_error(name, value)

@@ -37,7 +37,10 @@ def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> AdaAnchorE
     valid = sorted(valid)
     # Compare the last dotted part only: a shared prefix ("strategy.") would make anything look close.
     tails = {v.rsplit(".", 1)[-1]: v for v in valid}
-    close = difflib.get_close_matches(name.rsplit(".", 1)[-1], list(tails), n=1, cutoff=0.6)
+    tail = name.rsplit(".", 1)[-1]
+    # The same name in other letter case first ('DLC' for 'dlc': too short for the similarity cutoff).
+    close = [t for t in tails if t.lower() == tail.lower()][:1] or \
+        difflib.get_close_matches(tail, list(tails), n=1, cutoff=0.6)
     hint = f" Did you mean '{tails[close[0]]}'?" if close else ""
     return AdaAnchorError(f"unknown {kind} '{name}'.{hint} Valid: {', '.join(valid)}")
 
