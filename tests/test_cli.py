@@ -329,3 +329,12 @@ def test_a_key_without_its_section_or_a_name_in_capitals_gets_a_hint(override, s
     """`max_steps=20` listed the top-level keys only; `DLC` was too short for the similarity hint."""
     assert main(["data", "stats", "demo", override]) == 2
     assert says in capsys.readouterr().err
+
+
+def test_a_json_written_by_a_command_ends_in_a_newline(tmp_path, capsys):
+    """`score ... --json /dev/stdout` ran the next line ('wrote /dev/stdout') onto the closing brace."""
+    from adaanchor.cli.commands import _write_json
+
+    _write_json({"AP": 0.5}, str(tmp_path / "m.json"))
+    assert (tmp_path / "m.json").read_text() == '{\n  "AP": 0.5\n}\n'
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'm.json'}\n"

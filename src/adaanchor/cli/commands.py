@@ -22,7 +22,8 @@ def _write_json(obj: Any, path: str | None) -> None:
     p = Path(path)
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(p, json.dumps(obj, indent=2, default=_jsonable))
+        # Ending in a newline, as a text file does: `--json /dev/stdout` ran the next line onto the closing brace.
+        write_text_atomic(p, json.dumps(obj, indent=2, default=_jsonable) + "\n")
     except OSError as e:
         raise AdaAnchorError(f"{p}: cannot write ({write_failure(e)})") from None
     print(f"wrote {p}")
