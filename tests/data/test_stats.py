@@ -55,7 +55,7 @@ def test_stats_of_a_config_lists_every_problem(tmp_path):
                                         "train.json, data.val=val.json): its evaluation is not held out")
     assert d["total"]["instances"] == 3 and d["total"]["problems"] == 5
     text = format_stats(d)
-    assert "| train | 2 | 2 | 22 | 2 | 10 | 1 | 3 | 1 |" in text
+    assert "| train | 2 | 2 | 22 | 2 | 10 | 1 | 0 | 3 | 1 |" in text
     assert "| total | 3 |" in text and "train: 4 problem(s)" in text and "field 'image_id'" in text
 
 
@@ -124,3 +124,22 @@ def test_stats_lists_an_image_path_outside_the_data_root(tmp_path):
     d = dataset_stats(cfg)
     assert d["splits"]["train"]["instances"] == 0 and "is outside the data root" in d["splits"]["train"]["problems"][0]
     assert dataset_stats({**cfg, "allow_outside_root": True})["splits"]["train"]["instances"] == 1
+
+
+def test_labelled_keypoints_outside_their_image_are_counted(tmp_path):
+    """A box drawn from the points themselves (DeepLabCut, SLEAP) hid a typo such as x = 255 on a 128 px frame:
+    0 in 'outside box', and nothing else said so."""
+    from PIL import Image
+
+    Image.new("RGB", (128, 96)).save(tmp_path / "a.png")
+    kp = [10.0, 10.0, 2] * 13 + [255.0, 20.0, 2, -20.0, 20.0, 1, 120.0, 20.0, 2, 20.0, 110.0, 2]
+    anns = [{"id": 1, "image_id": 1, "keypoints": kp, "bbox": [0, 0, 128, 96], "area": 1600}]
+    (tmp_path / "t.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png"}], "annotations": anns,
+                                                 "categories": [{"id": 1, "name": "person"}]}))
+    cfg = {"format": "coco", "root": str(tmp_path), "train": "t.json", "val": None, "spec": "coco"}
+    d = dataset_stats(cfg)
+    # (255, 20) and (-20, 20) lie outside it either way round; (120, 20) inside; (20, 110) inside the frame turned
+    # by 90 degrees (an EXIF orientation the header read here does not look at), so not counted.
+    assert d["splits"]["train"]["labelled_outside_image"] == 2 and d["splits"]["train"]["skipped"] == 0
+    assert "| outside box | outside image |" in format_stats(d) and "| train | 1 | 1 | 16 | 1 | 0 | 3 | 2 | 0 | 0 |" \
+        in format_stats(d)

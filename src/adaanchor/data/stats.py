@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 
+from ..coords import outside_frame
 from ..errors import unknown_name_error
 from .crop_stats import crop_option_lines, crop_option_stats
-from .pixels import image_file_problem
 from .readers import ReadResult
+from .readers.image_header import ImageHeaders
 from .spec import KeypointSpec
 from .splits import shared_images, split_by_config
 
@@ -38,6 +39,9 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
     Returns:
         ``file``; ``images`` (distinct image files); ``instances``; ``keypoints`` = ``{"v2", "v1", "v0"}``;
         ``labelled_outside_box`` (labelled keypoints outside their instance box ``[x, x + w] x [y, y + h]``);
+        ``labelled_outside_image`` (labelled keypoints outside their image as stored and turned by 90 degrees, which
+        an EXIF orientation may do: a box drawn from the points themselves, as DeepLabCut's and SLEAP's are, hides a
+        typo such as x = 255 on a 128 px frame; 0 without ``check_images``);
         ``missing_images`` (image files not found: of kept records, and of records a reader skipped for it) and
         ``problems``: one line per skipped record (the reader's message, naming file, record and field) and per
         image file that is missing or unreadable (empty, not an image).
@@ -52,8 +56,8 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
             p = i.keypoints[lab]
             outside += int(np.sum((p[:, 0] < x) | (p[:, 0] > x + w) | (p[:, 1] < y) | (p[:, 1] > y + h)))
     paths = sorted({i.image_path for i in insts})
-    problem = res.headers.problem if res.headers is not None else image_file_problem  # the reader's opens, reused
-    unreadable = {p: why for p in paths if (why := problem(p)) is not None} if check_images else {}
+    heads = res.headers if res.headers is not None else ImageHeaders()  # the reader's opens, reused
+    unreadable = {p: why for p in paths if (why := heads.problem(p)) is not None} if check_images else {}
     missing = [p for p, why in unreadable.items() if why == "image file not found"]
     problems = [str(e) for e in res.skipped] + [f"{p}: {why}" for p, why in unreadable.items()]
     # A reader that checks its images (DeepLabCut, SLEAP) skips the records of a missing one itself: they count too.
@@ -64,10 +68,25 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
         "instances": len(insts),
         "keypoints": {"v2": int(np.sum(v == 2)), "v1": int(np.sum(v == 1)), "v0": int(np.sum(v == 0))},
         "labelled_outside_box": outside,
+        "labelled_outside_image": _outside_image(insts, heads) if check_images else 0,
         "skipped": len(res.skipped),
         "missing_images": len(missing) + skipped_missing,
         "problems": problems,
     }
+
+
+def _outside_image(insts: Sequence[Any], heads: ImageHeaders) -> int:
+    """The labelled keypoints of ``insts`` that lie outside their image (:func:`~adaanchor.coords.outside_frame`)
+    in its stored frame and in that frame turned by 90 degrees (the header is read without its EXIF block)."""
+    count = 0
+    for i in insts:
+        lab = i.visibility > 0
+        size = heads.stored_size(i.image_path) if lab.any() else None
+        if size is None:
+            continue
+        (w, h), p = size, i.keypoints[lab]
+        count += int(np.sum(outside_frame(p[:, 0], p[:, 1], w, h) & outside_frame(p[:, 0], p[:, 1], h, w)))
+    return count
 
 
 def _read(cfg: dict[str, Any], split: str, spec: KeypointSpec) -> ReadResult:
@@ -213,9 +232,11 @@ def _read_config(source: Mapping[str, Any], splits: Sequence[str], task: str) ->
 def _total(per: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """The counts of every split's :func:`split_stats` summed (``problems``: their number)."""
     total: dict[str, Any] = {"images": 0, "instances": 0, "keypoints": {"v2": 0, "v1": 0, "v0": 0},
-                             "labelled_outside_box": 0, "skipped": 0, "missing_images": 0, "problems": 0}
+                             "labelled_outside_box": 0, "labelled_outside_image": 0, "skipped": 0, "missing_images": 0,
+                             "problems": 0}
     for s in per.values():
-        for key in ("images", "instances", "labelled_outside_box", "skipped", "missing_images"):
+        for key in ("images", "instances", "labelled_outside_box", "labelled_outside_image", "skipped",
+                    "missing_images"):
             total[key] += s[key]
         for key in ("v2", "v1", "v0"):
             total["keypoints"][key] += s["keypoints"][key]
@@ -231,13 +252,14 @@ def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
         lines.append(f"format: {d['format']}  spec: {d['spec']}")
     if "split" in d:
         lines.append(f"split: {d['split']}")
-    cols = ["split", "images", "instances", "v=2", "v=1", "v=0", "outside box", "skipped", "missing images"]
+    cols = ["split", "images", "instances", "v=2", "v=1", "v=0", "outside box", "outside image", "skipped",
+            "missing images"]
     lines += ["| " + " | ".join(cols) + " |", "|---" * len(cols) + "|"]
 
     def row(name: str, s: Mapping[str, Any]) -> str:
         k = s["keypoints"]
-        vals = [name, s["images"], s["instances"], k["v2"], k["v1"], k["v0"], s["labelled_outside_box"], s["skipped"],
-                s["missing_images"]]
+        vals = [name, s["images"], s["instances"], k["v2"], k["v1"], k["v0"], s["labelled_outside_box"],
+                s.get("labelled_outside_image", 0), s["skipped"], s["missing_images"]]
         return "| " + " | ".join(str(v) for v in vals) + " |"
 
     for name, s in d["splits"].items():
