@@ -368,6 +368,10 @@ BAD_TABLES = [
      " [record row 1 (labeled-data/vidA/img001.png)] field 'snout.y': x is given and y is empty: a half-labelled point"),
     ("y-without-x", lambda rows: rows[4].__setitem__(slice(3, 5), ["", "7.5"]),
      " [record row 1 (labeled-data/vidA/img001.png)] field 'snout.x': y is given and x is empty: a half-labelled point"),
+    # A cell written NaN was called empty.
+    ("y-with-nan-x", lambda rows: rows[4].__setitem__(slice(3, 5), ["NaN", "7.5"]),
+     " [record row 1 (labeled-data/vidA/img001.png)] field 'snout.x': y is given and x is 'NaN' (not a number): a "
+     "half-labelled point"),
 ]
 
 

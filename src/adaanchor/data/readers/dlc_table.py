@@ -142,11 +142,17 @@ def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts:
                             record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=fld)
         # x without y (or y without x): sleap-io reads the point as unlabelled, and the label is lost unsaid.
         if coords[j] == "x" and j + 1 < len(coords) and coords[j + 1] == "y" and not _cell(row, j + 1):
-            raise DataError(table, "x is given and y is empty: a half-labelled point",
+            raise DataError(table, f"x is given and y is {_missing(row, j + 1)}: a half-labelled point",
                             record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.y")
         if coords[j] == "y" and j >= 1 and coords[j - 1] == "x" and not _cell(row, j - 1):
-            raise DataError(table, "y is given and x is empty: a half-labelled point",
+            raise DataError(table, f"y is given and x is {_missing(row, j - 1)}: a half-labelled point",
                             record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.x")
+
+
+def _missing(row: list[str], j: int) -> str:
+    """How cell ``j`` of ``row`` is missing: ``empty``, or the NaN it holds (a cell written ``NaN`` was called empty)."""
+    cell = row[j].strip() if j < len(row) else ""
+    return f"{cell!r} (not a number)" if cell else "empty"
 
 
 def _cell(row: list[str], j: int) -> str:
