@@ -56,3 +56,31 @@ def test_a_sleap_video_that_moved_is_one_line(tmp_path, capsys):
     assert main(["data", "stats", "data.format=slp", f"data.root={path}"]) == 2
     out = capsys.readouterr().out
     assert out.count("video file not found") == 1 and "cannot decode" not in out
+
+
+def test_a_renamed_video_folder_is_hinted(tmp_path, capsys):
+    """Every row was 'image file not found' while the images sat beside the table, with no word why."""
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3),))
+    (root / "labeled-data" / "vidA").rename(root / "labeled-data" / "mouse1")
+    capsys.readouterr()
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2  # nothing usable
+    out = capsys.readouterr().out
+    assert ("field 'image': image file not found (the row names the folder 'vidA', the table is in 'mouse1', which "
+            "holds a file of that name: was the folder renamed?") in out
+
+
+def test_folders_and_tables_passed_over_are_noted(tmp_path, capsys):
+    """A labeled-data folder with frames but no table (labels never saved) and another labeller's table beside the
+    scorer's were passed over without a word."""
+    import shutil
+
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3), ("vidB", 4, 3)))
+    (root / "labeled-data" / "vidB" / "CollectedData_lab.csv").unlink()
+    table = root / "labeled-data" / "vidA" / "CollectedData_lab.csv"
+    shutil.copy(table, table.with_name("CollectedData_ann.csv"))
+    capsys.readouterr()
+    assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 0
+    err = capsys.readouterr().err
+    assert err.count(f"note: {root / 'labeled-data'}: vidB hold(s) images but no CollectedData table") == 1
+    assert err.count(f"note: {root / 'labeled-data' / 'vidA'}: CollectedData_ann not read (the project's scorer is "
+                     "'lab': its table is read)") == 1

@@ -18,6 +18,8 @@ pixel centres, 0-based, as given. The keypoint order is the project's ``bodypart
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +28,10 @@ import yaml
 
 from ...errors import DataError
 from ...safe_yaml import yaml_problem
+from ..media_suffixes import IMAGE_SUFFIXES
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
-from .dlc_load import folder_of, image_of, load_table
+from .dlc_load import folder_of, image_of, load_table, windows_path
 from .image_header import ImageHeaders
 from .pts import image_ids
 from .sleap_labels import column_order, far_from_image, make_spec, points_instance
@@ -61,6 +64,9 @@ def _tables_in(folder: Path, scorer: str | None) -> list[Path]:
 
     named = [folder / f"CollectedData_{scorer}{suffix}" for suffix in (".csv", ".h5")] if scorer else []
     if any(q.is_file() for q in named):
+        others = sorted({q.stem for q in folder.glob("CollectedData*") if q.suffix in (".csv", ".h5")} - {named[0].stem})
+        if others:  # another labeller's table beside the scorer's: not read, and not a word said
+            say_once(f"{folder}: {', '.join(others)} not read (the project's scorer is {scorer!r}: its table is read)")
         return [pick([q for q in named if q.is_file()])]
     by_stem: dict[str, list[Path]] = {}
     for q in sorted(folder.glob("CollectedData*")):
@@ -97,12 +103,25 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
     tables = _tables_in(path, scorer)  # lightning-pose keeps CollectedData.csv at the top
     labeled = path / "labeled-data"
     if not tables and labeled.is_dir():
+        bare = []
         for sub in sorted(p for p in labeled.iterdir() if p.is_dir()):
-            tables += _tables_in(sub, scorer)
+            found = _tables_in(sub, scorer)
+            tables += found
+            if not found and any(q.suffix.lower() in IMAGE_SUFFIXES for q in sub.iterdir()):
+                bare.append(sub.name)
+        if bare and tables:  # frames extracted but never labelled (or labels not saved): passed over unsaid
+            say_once(f"{labeled}: {', '.join(bare)} hold(s) images but no CollectedData table (not labelled yet, or "
+                     "the labels not saved?): not read")
     if not tables:
         raise DataError(path, "no DeepLabCut annotation table (CollectedData*.csv or .h5, at the top or in "
                               "labeled-data/<video>/); data of another format needs data.spec set to a spec name or YAML file")
     return (cfg_path if cfg else None), tables
+
+
+@functools.lru_cache(maxsize=256)
+def say_once(text: str) -> None:
+    """A ``note:`` line on standard error, once per process for each text (the spec and both splits find the tables)."""
+    print(f"note: {text}", file=sys.stderr)
 
 
 def _config_bodyparts(cfg: dict[str, Any], cfg_path: Path, names: list[str]) -> list[str]:
@@ -153,6 +172,19 @@ def dlc_spec(path: str | Path) -> KeypointSpec:
     return make_spec(name, names, list(dict.fromkeys(edges)), None, str(cfg_path or tables[0]))
 
 
+def _not_found(table: Path, rel: str) -> str:
+    """``image file not found`` for the row image ``rel`` of ``table``, with a hint where the row names another
+    folder than the table's and the table's folder holds a file of that name (a renamed ``labeled-data/<video>``:
+    the rows keep the old name, and the file beside the table is not taken for it, as it could be another video's
+    frame)."""
+    p = Path(windows_path(rel))
+    if p.parent.name and p.parent.name != table.parent.name and (table.parent / p.name).is_file():
+        return (f"image file not found (the row names the folder {p.parent.name!r}, the table is in "
+                f"{table.parent.name!r}, which holds a file of that name: was the folder renamed? Rename it back, or "
+                "write the new name in the table's rows)")
+    return "image file not found"
+
+
 def _rows_and_frames(table: Path, labels: Any, rows: list[tuple[int, str]], col: Collector) -> list[tuple[int, str, Path, Any]]:
     """``(row, image as written, image file, sleap-io LabeledFrame)`` per data row of ``rows`` (``(row, image as
     written)``: the rows sleap-io read) whose image exists; rows whose image is missing are reported to ``col``.
@@ -165,7 +197,7 @@ def _rows_and_frames(table: Path, labels: Any, rows: list[tuple[int, str]], col:
     found = {r: image_of(table, r) for _, r in rows}
     if rows and not any(found.values()):  # no image at all: each row's is missing (not "sleap-io read 4 frames ...")
         for i, r in rows:
-            col.fail("image file not found", record=f"row {i} ({r})", field="image")
+            col.fail(_not_found(table, r), record=f"row {i} ({r})", field="image")
         return []
     on_disk = {folder_of(r) for _, r in rows if found[r] is not None}
     by_folder = [(i, r) for i, r in rows if folder_of(r) in on_disk]
@@ -177,7 +209,7 @@ def _rows_and_frames(table: Path, labels: Any, rows: list[tuple[int, str]], col:
     incomplete = {folder_of(r) for i, r in rows if found[r] is None}
     for i, r in rows:
         if found[r] is None:
-            col.fail("image file not found", record=f"row {i} ({r})", field="image")
+            col.fail(_not_found(table, r), record=f"row {i} ({r})", field="image")
     out = []
     for (i, r), lf in zip(kept, frames):
         if found[r] is None:
