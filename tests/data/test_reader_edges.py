@@ -64,6 +64,7 @@ def test_several_tables_in_one_folder_are_refused_unless_the_scorer_names_one(tm
     shutil.copy(folder / "CollectedData_lab.csv", folder / "CollectedData_alice.csv")
     # The project's config names its scorer ("lab"): that table is read, as DeepLabCut does.
     assert len(read_dlc(root, load_spec(root)).instances) == 3
+    assert "CollectedData_alice not read (the project's scorer is 'lab'" in capsys.readouterr().err  # said, once
     (root / "config.yaml").unlink()
     assert main(["data", "stats", "data.format=dlc", f"data.root={root}"]) == 2
     assert capsys.readouterr().err.strip() == (
