@@ -84,3 +84,17 @@ def test_folders_and_tables_passed_over_are_noted(tmp_path, capsys):
     assert err.count(f"note: {root / 'labeled-data'}: vidB hold(s) images but no CollectedData table") == 1
     assert err.count(f"note: {root / 'labeled-data' / 'vidA'}: CollectedData_ann not read (the project's scorer is "
                      "'lab': its table is read)") == 1
+
+
+def test_the_labelled_data_or_one_video_folder_as_the_root_read_the_project_config(tmp_path):
+    """A video's folder as data.root lost the project's skeleton and keypoint order (its spec was named after the
+    table); labeled-data/ was 'no DeepLabCut annotation table'."""
+    from adaanchor.data.readers.dlc import read_dlc
+    from adaanchor.data.spec_source import load_spec
+
+    root = make_dlc_project(tmp_path / "proj", videos=(("vidA", 4, 3), ("vidB", 3, 3)))
+    whole = load_spec(root)
+    for where, n in ((root / "labeled-data", 5), (root / "labeled-data" / "vidA", 3)):
+        spec = load_spec(where)
+        assert spec.keypoints == whole.keypoints and spec.skeleton == whole.skeleton and spec.name == whole.name
+        assert len(read_dlc(where, spec, skip_invalid=True).instances) == n

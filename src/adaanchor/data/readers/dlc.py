@@ -97,6 +97,13 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
         if read_dlc_config(path) is None:
             raise DataError(path, "not a DeepLabCut config.yaml (no bodyparts and scorer)")
         path = path.parent
+    project = _project_above(path)
+    if project is not None and path.name == "labeled-data":  # the project's labelled data: the project
+        path = project
+    elif project is not None:  # one video's folder: its table, with the project's bodyparts, order and skeleton
+        cfg = read_dlc_config(project / "config.yaml") or {}
+        return project / "config.yaml", _tables_in(path, str(cfg["scorer"]) if cfg.get("scorer") else None) or \
+            _no_table(path)
     cfg_path = path / "config.yaml"
     cfg = read_dlc_config(cfg_path) if cfg_path.is_file() else None
     scorer = str(cfg["scorer"]) if cfg and cfg.get("scorer") else None
@@ -112,10 +119,27 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
         if bare and tables:  # frames extracted but never labelled (or labels not saved): passed over unsaid
             say_once(f"{labeled}: {', '.join(bare)} hold(s) images but no CollectedData table (not labelled yet, or "
                      "the labels not saved?): not read")
-    if not tables:
-        raise DataError(path, "no DeepLabCut annotation table (CollectedData*.csv or .h5, at the top or in "
-                              "labeled-data/<video>/); data of another format needs data.spec set to a spec name or YAML file")
-    return (cfg_path if cfg else None), tables
+    return (cfg_path if cfg else None), tables or _no_table(path)
+
+
+def _project_above(folder: Path) -> Path | None:
+    """The DeepLabCut project whose ``labeled-data`` is ``folder`` or holds it (a folder without a ``config.yaml`` of
+    its own, given as ``data.root``): its config was not read, so the keypoints lost the project's order and skeleton."""
+    if (folder / "config.yaml").is_file():
+        return None
+    up = folder.parent if folder.name == "labeled-data" else \
+        folder.parent.parent if folder.parent.name == "labeled-data" else None
+    if up is None or not (up / "config.yaml").is_file():
+        return None
+    try:
+        return up if read_dlc_config(up / "config.yaml") is not None else None
+    except DataError:  # an unreadable config: read the folder as it is given
+        return None
+
+
+def _no_table(path: Path) -> list[Path]:
+    raise DataError(path, "no DeepLabCut annotation table (CollectedData*.csv or .h5, at the top or in "
+                          "labeled-data/<video>/); data of another format needs data.spec set to a spec name or YAML file")
 
 
 @functools.lru_cache(maxsize=256)
