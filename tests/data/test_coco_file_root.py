@@ -30,3 +30,8 @@ def test_images_relative_to_the_folder_of_a_file_root(tiny_bench, tmp_path, caps
     cap = capsys.readouterr()
     assert f"{birds / data['images'][0]['file_name']}: image file not found" in cap.out
     assert "training stops at the train split: " in cap.err
+    # ... with a hint: the images are in a subfolder of the annotation file's folder.
+    assert f"image file not found (a file of that name is in {birds / 'pics'}: set data.images to that folder)" in cap.err
+    assert main(["train", *argv[2:], "model.backbone=tiny", "model.weights=null", "train.max_steps=1",
+                 f"out_dir={tmp_path / 'run'}"]) == 2
+    assert f"(a file of that name is in {birds / 'pics'}: set data.images to that folder)" in capsys.readouterr().err

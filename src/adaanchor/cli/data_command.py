@@ -40,6 +40,7 @@ def _training_stop(cfg: Any, stats: Mapping[str, Any]) -> tuple[str, bool] | Non
     no labelled point) do not stop it. A refusal of the val file as the AP ground truth always does. Returns the
     problem and whether ``data.skip_invalid=true`` passes over it."""
     from ..data.build import read_split
+    from ..data.paths import found_below
     from ..data.pixels import image_file_problem
 
     val = stats["splits"].get("val", {}).get("problems", [])
@@ -55,7 +56,8 @@ def _training_stop(cfg: Any, stats: Mapping[str, Any]) -> tuple[str, bool] | Non
             return f"the {split} split: {e}", _skippable(cfg, split)
         for path in sorted({i.image_path for i in res.instances}):
             if (why := image_file_problem(path)) is not None:
-                return f"the {split} split: {path}: {why}", True
+                hint = found_below(path) if why == "image file not found" else ""
+                return f"the {split} split: {path}: {why}{hint}", True
     return None
 
 

@@ -57,6 +57,21 @@ def images_dir(data_cfg: Mapping[str, Any], split: str) -> Path | None:
     return resolve_data_path(root.parent if root.is_file() else root, images_cfg)
 
 
+def found_below(missing: str | Path, limit: int = 64) -> str:
+    """A hint for a missing image whose name is in a subfolder of its folder (the annotation file beside an
+    ``images/`` folder, read without ``data.images``): ``" (a file of that name is in DIR: set data.images to that
+    folder)"``, or "" (the first ``limit`` subfolders are looked at)."""
+    p = Path(missing)
+    try:
+        subs = sorted(d for d in p.parent.iterdir() if d.is_dir())[:limit] if p.parent.is_dir() else []
+    except OSError:
+        return ""
+    for d in subs:
+        if (d / p.name).is_file():
+            return f" (a file of that name is in {d}: set data.images to that folder)"
+    return ""
+
+
 def outside_root(res: ReadResult, data_cfg: Mapping[str, Any], split: str, path: Path) -> None:
     """Refuse (or, with ``skip_invalid``, skip and count) instances whose image path leaves the data root.
 
@@ -176,5 +191,5 @@ def annotation_path(data_cfg: Mapping[str, Any], split: str) -> Path:
 COCO_JSON_FORMATS = ("coco", "crowdpose")
 
 
-__all__ = ["IMAGE_SPLITS", "check_images", "COCO_JSON_FORMATS", "GENERATED_FORMATS", "annotation_path",
+__all__ = ["found_below", "IMAGE_SPLITS", "check_images", "COCO_JSON_FORMATS", "GENERATED_FORMATS", "annotation_path",
            "generated_options", "images_dir", "outside_root", "own_split", "resolve_data_path", "splits_one_file", "write_generated"]

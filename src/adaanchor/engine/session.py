@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
+from ..data.paths import found_below
 from ..data.splits import shared_images
 from ..errors import AdaAnchorError, DataError
 from .ap_truth import check_ap_ground_truth, dataset_people
@@ -172,7 +173,7 @@ def check_images(ds: Any, split: str) -> None:
     if len(gone) == len(missing):
         raise DataError(missing[0], f"image file not found ({len(missing)} of {len(paths)} {split} images are "
                         "missing: the data moved? give data.root=... or data.images=..., or data.skip_invalid=true "
-                        "to skip them)", record=f"image_id {first.image_id}")
+                        f"to skip them){found_below(missing[0])}", record=f"image_id {first.image_id}")
     # A folder or a pipe where an image goes was "image file not found" here and "a folder" in data stats.
     what = "a folder, not an image file" if Path(missing[0]).is_dir() else \
         "image file not found" if not Path(missing[0]).exists() else "not a regular file (a pipe or a device)"
