@@ -163,7 +163,7 @@ def test_a_labelled_video_keeps_its_first_frames_legend_corner(monkeypatch):
     """The corner is chosen per drawing: on a video the legend would jump from corner to corner."""
     from types import SimpleNamespace
 
-    import adaanchor.predict.command as command
+    import adaanchor.predict.output_groups as command
 
     corners = []
     monkeypatch.setattr(command, "draw_prediction", lambda *a, **k: corners.append(k["legend"]) or np.zeros((2, 2, 3)))
@@ -171,9 +171,9 @@ def test_a_labelled_video_keeps_its_first_frames_legend_corner(monkeypatch):
     predictor = SimpleNamespace(skeleton=[], has_anchors=False, stride=4, multi_person=False)
     frames = [_one_keypoint_at(80, 60), _one_keypoint_at(12, 112)]  # bottom-left free, then not
     for pred in frames:
-        command._draw(SimpleNamespace(kind="video", image=None, time=0.0), pred, g, predictor, True, 0.0, None, set())
+        command.draw_frame(SimpleNamespace(kind="video", image=None, time=0.0), pred, g, predictor, True, 0.0, None, set())
     assert corners == ["bottom-left", "bottom-left"]
     image = SimpleNamespace(kind="image", image=None, source=SimpleNamespace(stem="a"))
     monkeypatch.setattr(command, "save_png", lambda img, path: None)
-    command._draw(image, frames[1], g, predictor, True, 0.0, Path("."), set())
+    command.draw_frame(image, frames[1], g, predictor, True, 0.0, Path("."), set())
     assert corners[-1] is True  # an image's overlay takes its own corner

@@ -20,60 +20,19 @@ from .boxes import Boxes, load_detections
 from .image_ids import check_box_ids, image_ids, read_gt, results_category
 from .images import check_orientation, orientation_notes
 from .out_folder import earlier_outputs, make_folders
-from .overlay import draw_prediction, legend_corner, save_png
+from .output_groups import OutputGroups, draw_frame
 from .predictor import Predictor
 from .sleap_writers import stored_frame_notes
-from .sources import Frame, Skip, Source, count_frames, expand_sources, frames_info
+from .sources import Skip, Source, count_frames, expand_sources
 from .stop_signals import StopSignals
 from .stream_inputs import frame_id, frame_inputs
-from .video_out import VideoWriter
 from .write_common import NonFiniteCount
-from .writers import SUFFIX, WRITERS, parse_formats
+from .writers import parse_formats
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 2, 3
 #: Stopped by SIGTERM (a scheduler's time limit) after closing the files: the shell's code for that signal.
 EXIT_STOPPED = 128 + 15
 EXIT_INTERRUPTED = 128 + 2  # Ctrl-C (SIGINT), as the shell reports a program it ended
-IMAGES_GROUP = "predictions"
-
-
-class _Group:
-    """The writers of one output group (all images, or one video)."""
-
-    def __init__(self, out: Path, name: str, formats: list[str], predictor: Predictor, max_instances: int,
-                 video: Path | None, save_video: bool, category_id: int = 1):
-        self.files: list[Path] = []
-        kw = {"keypoints": predictor.keypoint_names, "skeleton": predictor.skeleton, "max_instances": max_instances,
-              "scorer": f"adaanchor_{predictor.strategy}", "orientation": predictor.orientation,
-              "category_id": category_id}
-        self.writers = [WRITERS[f](out / f"{name}{SUFFIX[f]}", **kw) for f in formats]
-        self.source = video
-        self.video = VideoWriter(out / f"{name}_labeled.mp4", frames_info(video).fps) if video and save_video else None
-        self.legend: bool | str = True  # a labelled video's legend keeps its first frame's corner
-
-    def write(self, frame: Frame, pred: Any, image_id: int) -> None:
-        for w in self.writers:
-            w.write(frame, pred, image_id)
-
-    def close(self, frames: int | None = None) -> list[Path]:
-        """``frames``: the video's frame count when frames at its end were lost (its CSV keeps their rows)."""
-        for w in self.writers:
-            if frames and self.source is not None and hasattr(w, "end_video"):
-                w.end_video(self.source, frames)
-        files = [w.close() for w in self.writers]
-        if self.video is not None:
-            p = self.video.close()
-            files += [p] if p else []
-        return files
-
-
-def _unique(name: str, used: set[str]) -> str:
-    stem, i = name, 1
-    while name in used:
-        name, i = f"{stem}_{i}", i + 1
-    used.add(name)
-    return name
-
 
 def predict_command(run: str, sources: Sequence[str], out: str | Path = "predictions", boxes: str | None = None,
                     gt: str | None = None, formats: list[str] | None = None, save_video: bool = False,
@@ -180,7 +139,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
     counts, the files written, whether SIGTERM stopped it and the sources read turned (``turned``)."""
     from tqdm import tqdm
 
-    groups = _Groups(out, fmts, predictor, max_inst, save_video, skipped, category_id)
+    groups = OutputGroups(out, fmts, predictor, max_inst, save_video, skipped, category_id)
     overlay_names: set[str] = set()
     turned: dict[str, str] = {}  # source -> its orientation (EXIF tag, video rotation)
     n_frames = n_inst = 0
@@ -195,7 +154,7 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
             for frame, pred in term.interruptible(stream):
                 g = groups.of(frame)
                 g.write(frame, pred, frame_id(frame, ids))
-                _draw(frame, pred, g, predictor, overlays, min_score, out, overlay_names)
+                draw_frame(frame, pred, g, predictor, overlays, min_score, out, overlay_names)
                 n_frames += 1
                 n_inst += len(pred)
                 bad.add(pred)
@@ -215,74 +174,6 @@ def _run(predictor: Predictor, srcs: list[Source], out: Path, fmts: list[str], d
             "files": groups.files, "overlays": len(overlay_names), "stopped": term.requested,
             "stopped_by": term.name, "turned": turned, "write_s": groups.write_s, "nonfinite": bad.instances,
             "nonfinite_frames": bad.frames, "nonfinite_notes": bad.notes(n_inst, n_frames)}
-
-
-class _Groups:
-    """The output groups of a prediction run: all the images in one, each video in its own, which closes as soon as
-    the next source starts. ``files`` lists the files written, in the order they were closed."""
-
-    def __init__(self, out: Path, fmts: list[str], predictor: Predictor, max_inst: int, save_video: bool,
-                 skipped: list[Skip], category_id: int = 1):
-        self.out, self.fmts, self.predictor, self.max_inst, self.save_video = out, fmts, predictor, max_inst, save_video
-        self.category_id = category_id
-        self.skipped = skipped
-        self.groups: dict[str, _Group] = {}
-        # The images' files are always predictions.*: a video of that name gets predictions_1.* whatever the order of
-        # the inputs (the images' results went to predictions_1.json when the video came first).
-        self.used: set[str] = {IMAGES_GROUP}
-        self.files: list[Path] = []
-        self.open_video: str | None = None  # the key of the open video group
-        self.write_s = 0.0  # seconds spent closing groups (writing their files)
-
-    def of(self, frame: Frame) -> _Group:
-        """The group of ``frame``, opened for its first frame (closing the video group before it)."""
-        key = IMAGES_GROUP if frame.kind == "image" else str(frame.source)
-        if key not in self.groups:
-            if self.open_video is not None and self.open_video != key and self.open_video != IMAGES_GROUP:
-                done, self.open_video = self.open_video, None
-                self._close(self.groups.pop(done), self.frames_of(done))
-            name = IMAGES_GROUP if frame.kind == "image" else _unique(frame.source.stem, self.used)
-            self.groups[key] = _Group(self.out, name, self.fmts, self.predictor, self.max_inst,
-                                      frame.source if frame.kind == "video" else None, self.save_video, self.category_id)
-            if frame.kind == "video":
-                self.open_video = key
-        return self.groups[key]
-
-    def frames_of(self, key: str) -> int | None:
-        """A skipped video's frame count (read before its group closes)."""
-        return next((sk.frames for sk in self.skipped if sk.source == key and sk.frames), None)
-
-    def close_all(self, stopped: bool) -> None:
-        """Close every open group; ``stopped`` (SIGTERM): the lost frames at a video's end are not counted."""
-        for key, g in self.groups.items():
-            self._close(g, None if stopped else self.frames_of(key))
-
-    def _close(self, group: _Group, frames: int | None) -> None:
-        """Close ``group``, adding its files to :attr:`files` and the time it took to :attr:`write_s` (a .slp or
-        .nwb file is written whole at its close, seconds for a short video: told apart from the predicting)."""
-        t0 = time.perf_counter()
-        self.files.extend(group.close(frames))
-        self.write_s += time.perf_counter() - t0
-
-
-def _draw(frame: Frame, pred: Any, g: _Group, predictor: Predictor, overlays: bool, min_score: float, out: Path,
-          overlay_names: set[str]) -> None:
-    """The instances of ``pred`` scored at least ``min_score`` drawn on ``frame``: an image's overlay PNG (with
-    ``overlays``), a video's labelled frame (when ``g`` writes a labelled video)."""
-    draw = (frame.kind == "image" and overlays) or (frame.kind == "video" and g.video is not None)
-    if not draw:
-        return
-    shown = pred if min_score <= 0 else pred.select(pred.instance_scores() >= min_score)
-    if frame.kind == "video" and g.legend is True:
-        g.legend = legend_corner(shown, predictor.has_anchors, predictor.multi_person)
-    img = draw_prediction(frame.image, shown, predictor.skeleton, anchors=predictor.has_anchors,
-                          stride=predictor.stride, multi_person=predictor.multi_person,
-                          legend=g.legend if frame.kind == "video" else True)
-    if frame.kind == "image":
-        name = _unique(frame.source.stem, overlay_names)
-        save_png(img, out / "overlays" / f"{name}.png")
-    else:
-        g.video.write(img, frame.time)
 
 
 def format_summary(res: dict[str, Any], out: Path) -> str:
