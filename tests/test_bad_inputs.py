@@ -20,7 +20,8 @@ from PIL import Image, ImageDraw
 from adaanchor.cli import main
 from adaanchor.config import build_config
 from adaanchor.data.build import build_dataset, read_split
-from adaanchor.data.dataset import TopDownDataset, load_image
+from adaanchor.data.dataset import TopDownDataset
+from adaanchor.data.image_read import load_image
 from adaanchor.data.readers.formats import FORMATS
 from adaanchor.data.records import Instance
 from adaanchor.data.spec import load_spec

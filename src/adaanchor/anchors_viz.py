@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .anchors_draw import grid_to_image, grid_to_view, render_prediction
-from .data.dataset import read_image
+from .data.image_read import read_image
 from .data.readers import is_int_id
 from .errors import AdaAnchorError, DataError, check_stop, unknown_name_error
 from .predict.boxes import Boxes

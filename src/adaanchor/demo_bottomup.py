@@ -233,7 +233,7 @@ def draw_poses(drawings: dict[str, tuple[list, list[dict]]], dataset: BottomUpDa
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .data.dataset import load_image
+    from .data.image_read import load_image
 
     n_img = len(next(iter(drawings.values()))[0])
     fig, axes = plt.subplots(len(drawings), n_img, figsize=(3 * n_img, 2.4 * len(drawings)), squeeze=False)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .data.bottomup import eval_affine
-from .data.dataset import load_image
+from .data.image_read import load_image
 from .data.transforms import apply_affine, invert_affine, warp_image
 from .data.types import to_tensor_image
 from .errors import AdaAnchorError

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from adaanchor.config import build_config
-from adaanchor.data.dataset import DatasetImages, read_image
+from adaanchor.data.dataset import DatasetImages
+from adaanchor.data.image_read import read_image
 from adaanchor.data.pixels import ImageValueError, guessed_bit_depth, rgb8
 from adaanchor.errors import AdaAnchorError, DataError
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adaanchor.data.dataset import DatasetImages, read_image
+from adaanchor.data.dataset import DatasetImages
+from adaanchor.data.image_read import read_image
 
 
 def _pages(path, n, fmt):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from adaanchor.data.dataset import read_image
+from adaanchor.data.image_read import read_image
 from adaanchor.data.pixels import rgb8
 from adaanchor.data.wide_colour import oriented, read_sixteen_bit_colour
 

@@ -186,7 +186,7 @@ def test_predict_writes_every_person_and_score_accepts_it(run, crowd, tmp_path, 
 
 
 def test_predictor_from_run(run, crowd):
-    from adaanchor.data.dataset import load_image
+    from adaanchor.data.image_read import load_image
     from adaanchor.predict import Predictor
 
     p = Predictor.from_run(run, device="cpu")
@@ -212,7 +212,7 @@ def test_onnx_export_and_backend_of_a_multi_person_run(run, crowd, tmp_path, cap
     import torch
 
     from adaanchor.data.bottomup import eval_affine
-    from adaanchor.data.dataset import load_image
+    from adaanchor.data.image_read import load_image
     from adaanchor.data.transforms import warp_image
     from adaanchor.data.types import to_tensor_image
     from adaanchor.predict import Predictor
@@ -315,7 +315,7 @@ def test_ground_truth_is_the_evaluated_side_of_a_split_file(crowd, split):
 
 
 def test_min_score_draws_the_best_poses_and_keeps_every_pose_in_the_files(run, crowd, tmp_path):
-    from adaanchor.data.dataset import load_image
+    from adaanchor.data.image_read import load_image
     from adaanchor.predict import Predictor
     from adaanchor.predict.overlay import draw_prediction
 

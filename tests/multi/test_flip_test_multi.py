@@ -14,7 +14,7 @@ import adaanchor
 from adaanchor.cli import main
 from adaanchor.config import build_config
 from adaanchor.data.bottomup import eval_affine
-from adaanchor.data.dataset import load_image
+from adaanchor.data.image_read import load_image
 from adaanchor.data.spec import load_spec
 from adaanchor.data.transforms import warp_image
 from adaanchor.data.types import to_tensor_image

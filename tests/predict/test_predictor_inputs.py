@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from adaanchor.data.dataset import load_image
+from adaanchor.data.image_read import load_image
 from adaanchor.data.spec import load_spec
 from adaanchor.errors import AdaAnchorError, DataError
 from adaanchor.predict import Prediction, Predictor

@@ -218,7 +218,7 @@ def generate_crowd_faces(rng: np.random.Generator, pool: list[tuple[str, np.ndar
         raise AdaAnchorError(f"crowd-faces option 'crowd_index': no layout in {cfg['max_tries']} tries had a crowd "
                              f"index in [{lo}, {hi}] and every face at least {cfg['min_visible']} visible (widen the range, "
                              "lower 'min_visible' or change 'faces' / 'spread')")
-    from adaanchor.data.dataset import load_image
+    from adaanchor.data.image_read import load_image
 
     image = tx.background(rng, W, H, cfg["clutter"])
     for f, mask in zip(faces, masks):  # farthest first: a nearer face covers a farther one

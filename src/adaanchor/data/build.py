@@ -15,8 +15,9 @@ import numpy as np
 from ..errors import AdaAnchorError, DataError, unknown_name_error
 from .bottomup import BOTTOMUP_AUG, BottomUpDataset, group_by_image
 from .data_config import check_data_pairs
-from .dataset import EXIF_MODES, TopDownDataset
+from .dataset import TopDownDataset
 from .image_cache import DEFAULT_CACHE_MB
+from .image_read import EXIF_MODES
 from .paths import (
     COCO_JSON_FORMATS,
     annotation_path,
@@ -261,7 +262,7 @@ class PatchSource:
 
     def __call__(self, rng: np.random.Generator) -> np.ndarray:
         if self._cached is None:
-            from .dataset import load_image
+            from .image_read import load_image
 
             self._cached = functools.lru_cache(maxsize=256)(load_image)
         return self._cached(self.image_paths[int(rng.integers(len(self.image_paths)))], bit_depth=self.bit_depth)

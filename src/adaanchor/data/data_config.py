@@ -14,8 +14,9 @@ from ..errors import AdaAnchorError
 from ..ranges import PROB, SEED, Checker, Range, Text, at_least, between, choice, choices, positive
 from .bottomup import BOTTOMUP_AUG
 from .categories import CategoryOption
-from .dataset import AUG_DEFAULTS, EXIF_MODES
+from .dataset import AUG_DEFAULTS
 from .image_cache import DEFAULT_CACHE_MB
+from .image_read import EXIF_MODES
 from .truncation import TRUNCATION_DEFAULTS
 
 DATA_DEFAULTS: dict[str, Any] = {

@@ -1,6 +1,6 @@
 """The one rule that turns pixel values into ``(H, W, 3)`` uint8 RGB.
 
-Image files (:func:`adaanchor.data.dataset.read_image`), PIL images and arrays given to the predictor all go
+Image files (:func:`adaanchor.data.image_read.read_image`), PIL images and arrays given to the predictor all go
 through :func:`rgb8`, so that the same pixels give the same image whichever way they arrive:
 
 - ``uint8``: as they are.
@@ -54,7 +54,7 @@ STACK_SUFFIXES = frozenset({".tif", ".tiff", ".gif", ".webp"})
 def image_file_problem(path: str | Path) -> str | None:
     """What makes ``path`` unreadable as an image, from its header alone: not found, a folder, empty, or not an image
     Pillow can open (text, a cut header); None when the header reads. Pixel data cut short past the header shows
-    only when the image is decoded (:func:`adaanchor.data.dataset.read_image`). Reading headers is cheap next to
+    only when the image is decoded (:func:`adaanchor.data.image_read.read_image`). Reading headers is cheap next to
     decoding (a few hundred microseconds an image), so ``data stats`` and ``data.skip_invalid`` check every image."""
     import warnings
 

@@ -2,7 +2,7 @@
 
 Each split is read with ``skip_invalid=True``, so that every bad record is listed (not only the first),
 and every image file's header is read (missing, empty, not an image: :func:`adaanchor.data.pixels.image_file_problem`;
-decoding the pixels is left to training, see :func:`adaanchor.data.dataset.load_image`).
+decoding the pixels is left to training, see :func:`adaanchor.data.image_read.load_image`).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.dataset import load_image
+from ..data.image_read import load_image
 from ..data.pixels import ImageTypeError, ImageValueError, pil_pixels, rgb8
 from ..errors import AdaAnchorError
 from .stacks import page_count
@@ -116,7 +116,7 @@ def orientation_notes(turned: dict[str, str], orientation: str) -> list[str]:
 
 
 def read_any(image: Any, what: str = "image", orientation: str = "displayed", bit_depth: int | None = None) -> np.ndarray:
-    """A file path is read (:func:`adaanchor.data.dataset.load_image`: DataError naming the file when it is
+    """A file path is read (:func:`adaanchor.data.image_read.load_image`: DataError naming the file when it is
     missing or not an image); a PIL image gives its pixels (:func:`adaanchor.data.pixels.pil_pixels`); an
     array is returned as it is. With ``orientation="displayed"`` a file or a PIL image with an EXIF orientation
     tag is turned as the tag says (an array has no tag). ``bit_depth``: see :func:`adaanchor.data.pixels.rgb8`. A

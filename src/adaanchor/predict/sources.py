@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..data.dataset import read_image
+from ..data.image_read import read_image
 from ..data.media_suffixes import IMAGE_SUFFIXES, MEDIA_SUFFIXES, VIDEO_SUFFIXES
 from ..errors import AdaAnchorError
 from .source_checks import entry_problem, name_problem, not_regular, printable

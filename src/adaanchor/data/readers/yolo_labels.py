@@ -47,7 +47,7 @@ def displayed_size(image: Path) -> tuple[int, int, int]:
 
     Raises:
         DataError: the header cannot be read, or the image is over twice Pillow's decompression-bomb limit
-            (the limit :func:`adaanchor.data.dataset.read_image` refuses to decode).
+            (the limit :func:`adaanchor.data.image_read.read_image` refuses to decode).
     """
     import warnings
 
