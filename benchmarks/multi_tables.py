@@ -56,7 +56,7 @@ from multi_report import markdown, summarize, sweep_plot  # noqa: E402
 from multi_runs import TASKS, TRAIN, build_run, run_one  # noqa: E402,F401 (build_run: for tag_diagnostics.py)
 from parallel import run_parallel  # noqa: E402
 from protocol import DEV_FRACTION, DEV_SYNTH_SEED, git_commit  # noqa: E402
-from script_exit import Refused, run_main  # noqa: E402
+from script_exit import Refused, results_place_problem, run_main  # noqa: E402
 
 from adaanchor.atomic import write_text_atomic
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
@@ -235,6 +235,23 @@ def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[s
     return write_table(doc, out)
 
 
+def options_problem(task: str, strategy_items: list[str] | None, task_items: list[str] | None) -> str | None:
+    """Why ``--strategy-option`` / ``--task-option`` items are no options of the config's ``strategy`` section and the
+    task's section (``bottomup`` for ae, ``centre``), checked as a config checks them (key names, value ranges), or
+    None. The runs' strategy builders pass over a key they do not know."""
+    from adaanchor.config import build_config
+    from adaanchor.errors import AdaAnchorError
+
+    section = {"ae": "bottomup", "centre": "centre"}[task]
+    over = [f"task={section}", *(f"strategy.{i}" for i in strategy_items or []),
+            *(f"{section}.{i}" for i in task_items or [])]
+    try:
+        build_config("demo", over)
+    except AdaAnchorError as e:
+        return str(e)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("table", choices=sorted(TABLES))
@@ -275,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error(str(e))
     if "name" in strategy_options:
         p.error("--strategy-option name=...: the strategy of each run is its method; choose them with --methods")
+    if (why := options_problem(a.task, a.strategy_option, a.task_option)) is not None:
+        p.error(why)  # an unknown key was ignored by the runs, and listed as applied in the table
+    if (why := results_place_problem(a.out)) is not None:  # before the data is generated, not after it
+        p.error(why)
     # the cores this process may use (taskset, a container), as the training counts them
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     if a.jobs is not None and a.jobs > cores:  # the help says at most the cores; the runs then share them, unsaid

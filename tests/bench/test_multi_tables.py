@@ -370,3 +370,31 @@ def test_run_parallel_starts_no_queued_run_after_a_ctrl_c(tmp_path):
         signal.signal(signal.SIGINT, old)
     assert time.time() - t0 < 4.0  # one 4 s run more would be 5.5 s; all six, 12 s
     assert log.read_text().count("start") == 2
+
+
+@pytest.mark.parametrize("argv,says", [
+    (["--strategy-option", "local_abut=target"], "unknown config key 'strategy.local_abut'. Did you mean "
+                                                  "'strategy.local_about'?"),
+    (["--task-option", "pushh=hinge"], "unknown config key 'bottomup.pushh'. Did you mean 'bottomup.push'?"),
+    (["--strategy-option", "topk=0"], "config key 'strategy.topk': the value must be >= 1, got 0"),
+    (["--task", "centre", "--task-option", "gama=0.2"], "unknown config key 'centre.gama'"),
+])
+def test_an_unknown_or_bad_option_is_refused_before_any_work(tmp_path, capsys, argv, says):
+    """A mistyped --strategy-option was passed over by the runs and listed as applied in the table's title; a
+    mistyped --task-option was a traceback after the data was generated."""
+    import multi_tables as mt
+
+    with pytest.raises(SystemExit) as e:
+        mt.main(["table5", *argv, "--out", str(tmp_path / "o"), "--data-cache", str(tmp_path / "cache")])
+    assert e.value.code == 2 and says in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "o").exists()
+
+
+def test_an_output_folder_under_a_file_is_refused_before_any_work(tmp_path, capsys):
+    import multi_tables as mt
+
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(SystemExit):
+        mt.main(["table5", "--out", str(tmp_path / "afile"), "--data-cache", str(tmp_path / "cache")])
+    assert f"--out {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "cache").exists()
