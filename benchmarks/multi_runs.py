@@ -115,7 +115,7 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
         settings["strategy_cfg"] = data["strategy_cfg"]
     settings = json.loads(json.dumps(settings))
     record_path, weights = run_dir / "run.json", run_dir / "model.pt"
-    old = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    old = _record(record_path, weights)
     if old.get("settings") not in (None, settings) and weights.is_file():
         # The folder is named by table, method and seed only: another --steps or option would train over it.
         other = [f"{k} {old['settings'].get(k)!r}, not {v!r}" for k, v in settings.items() if old["settings"].get(k) != v]
@@ -171,6 +171,25 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
 def _write_json(path: Path, doc: dict[str, Any]) -> None:
     """``path`` replaced whole or not at all: a run stopped while writing must not leave a record that cannot be read."""
     write_text_atomic(path, json.dumps(doc, indent=1))
+
+
+def _record(record_path: Path, weights: Path) -> dict[str, Any]:
+    """The ``run.json`` of a run folder (``{}`` when there is none). Beside finished weights, a record that does not
+    read (cut short, edited by hand: no ``settings`` or ``train``) is refused: the run was trained again from step 0
+    over the weights, or the table stopped with a traceback."""
+    if not record_path.is_file():
+        return {}
+    try:
+        old = json.loads(record_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        old, why = None, f"does not read ({type(e).__name__})"
+    else:
+        why = "holds no settings and training record" if not isinstance(old, dict) else \
+            "holds no 'settings'" if "settings" not in old else "holds no 'train' record" if "train" not in old else None
+    if why is not None and weights.is_file():
+        raise Refused(f"{record_path} {why}, beside the finished weights {weights.name}: restore it, or remove the "
+                      "folder to train the run again")
+    return old if isinstance(old, dict) and why is None else {}
 
 
 def _partial_files(run_dir: Path, settings: dict[str, Any], marks: set[int]) -> dict[str, Any]:

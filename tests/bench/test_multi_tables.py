@@ -188,6 +188,16 @@ def test_a_finished_run_of_other_settings_is_not_trained_over(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "heatmap_s0 holds a finished run of other settings (steps 3, not 2)" in err
     assert (run / "run.json").read_text() == record and (run / "model.pt").stat().st_mtime_ns == stamp
+    # A record that does not read beside the weights: the run was trained again over them (no settings) or the
+    # table stopped with a traceback (cut short, no train record).
+    for text, says in (('{"train": {}}', "holds no 'settings'"), (record[:40], "does not read (JSONDecodeError)"),
+                       (json.dumps({"settings": json.loads(record)["settings"]}), "holds no 'train' record")):
+        (run / "run.json").write_text(text)
+        capsys.readouterr()
+        assert paper_tables.main(argv(3)) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{run / 'run.json'} {says}, beside the finished weights model.pt: restore it" in err
+        assert (run / "model.pt").stat().st_mtime_ns == stamp
 
 
 def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
