@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from protocol import fmt_diff, paired_difference
+from protocol import fmt_diff, paired_difference, same_commit
 from table_report import cell, mean_std, strategy_of
 
 from adaanchor.metrics.sweep import plot_gamma_sweep
@@ -129,11 +129,36 @@ def markdown(doc: dict[str, Any]) -> list[str]:
             "evaluated again).")
     lines += [f"Tiny CNN (width {tr['tiny_width']}), batch {tr['batch_size']}, Adam {tr['lr']} (/10 at 90/140 and "
               f"120/140 of the steps); gamma = 0.1 for the main columns. {made}"]
+    if not doc.get("sources"):
+        lines += trained_by_lines(doc)
     if doc["task"] == "centre":  # poses come from located centres, not from tags
         lines = [ln.replace("| learned tags |", "| centres |") for ln in lines]
         lines = [ln for ln in lines if not ln.startswith("Recall does not depend on the grouping")]
         lines.insert(1, "Single-stage pose (docs/centre.md): the person centre located by each method, the pose "
                         "regressed from it; a pose's keypoints all carry its centre's confidence.")
+    return lines
+
+
+def trained_by_lines(doc: dict[str, Any]) -> list[str]:
+    """Lines naming the runs trained by other code than ``doc['commit']`` (run folders reused: a finished run is only
+    evaluated again) and those whose record names no training commit; none when every run was trained by it."""
+    other, unknown, total = [], [], 0
+    for name, bench in doc["benches"].items():
+        for label, rows in bench.get("runs", {}).items():
+            for r in rows:
+                total += 1
+                c = r.get("commit")
+                if not c or c == "unknown":
+                    unknown.append(f"{name} {label} s{r.get('seed')}")
+                elif not same_commit(c, doc["commit"]):
+                    other.append(f"{name} {label} s{r.get('seed')} ({c.split(' ')[0][:9]})")
+    lines = []
+    if other:
+        lines += ["", f"Trained by other commits than this one (reused runs): {len(other)} of {total}: "
+                      f"{', '.join(other)}."]
+    if unknown:
+        lines += ["", f"No training commit recorded for {len(unknown)} of {total} runs (trained before it was "
+                      f"recorded): {', '.join(unknown[:12])}{' ...' if len(unknown) > 12 else ''}."]
     return lines
 
 

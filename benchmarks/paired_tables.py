@@ -113,17 +113,26 @@ def markdown(a: dict[str, Any], b: dict[str, Any], diffs: dict[str, Any], labels
 
 
 def trained_commits(doc: dict[str, Any], methods: set[str]) -> dict[str, list[str]]:
-    """``method -> the short commits its runs were trained at`` (``trained_by`` of paper_tables.py's rows), for the
-    ``methods`` whose runs were trained at another commit than the file's own (runs reused from older code); the file's
-    commit is that of the script that gathered them."""
+    """``method -> the short commits its runs were trained at`` (``trained_by`` of paper_tables.py's rows, ``commit``
+    of multi_tables.py's; ``unknown`` for a multi-person run whose record names none), for the ``methods`` whose runs
+    were trained at another commit than the file's own (runs reused from older code); the file's commit is that of
+    the script that gathered them."""
     own = str(doc.get("commit") or "").split(" ")[0][:7]
     tables = [doc["runs"]] if "benches" not in doc else [b["runs"] for b in doc["benches"].values()]
     found: dict[str, set[str]] = {}
     for runs in tables:
         for m, rows in runs.items():
             if m in methods:
-                found.setdefault(m, set()).update(str(c).split(" ")[0][:7] for r in rows for c in r.get("trained_by") or [])
+                found.setdefault(m, set()).update(str(c).split(" ")[0][:7] for r in rows for c in _trainers(r, "benches" in doc))
     return {m: sorted(cs) for m, cs in found.items() if cs - {own}}
+
+
+def _trainers(row: dict[str, Any], multi: bool) -> list[str]:
+    """The commits that trained one run row: ``trained_by`` (single-person) or ``commit`` (multi-person, ``unknown``
+    where the record has none: trained before the commit was recorded)."""
+    if not multi:
+        return list(row.get("trained_by") or [])
+    return [str(row.get("commit") or "unknown")]
 
 
 def _trained_at(doc: dict[str, Any], methods: set[str]) -> str:

@@ -408,3 +408,24 @@ def test_an_output_folder_under_a_file_is_refused_before_any_work(tmp_path, caps
         mt.main(["table5", "--out", str(tmp_path / "afile"), "--data-cache", str(tmp_path / "cache")])
     assert f"--out {tmp_path / 'afile'}: {tmp_path / 'afile'} is a file, not a folder" in capsys.readouterr().err
     assert not (tmp_path / "cache").exists()
+
+
+def test_runs_trained_by_other_code_are_named_in_the_table():
+    """A reused run folder was evaluated again and reported under the current commit, without a word; the committed
+    multi-person tables record no training commit at all."""
+    import multi_report
+    import paired_tables
+
+    doc = {"commit": "abc1234def (clean)", "benches": {"crowd": {"runs": {
+        "FixAnchor": [{"seed": 0, "commit": "abc1234def"}, {"seed": 1, "commit": "56e23af000"}],
+        "AdaAnchor": [{"seed": 0}, {"seed": 1, "commit": "unknown"}]}}}}
+    lines = multi_report.trained_by_lines(doc)
+    assert "Trained by other commits than this one (reused runs): 1 of 4: crowd FixAnchor s1 (56e23af00)." in lines
+    assert ("No training commit recorded for 2 of 4 runs (trained before it was recorded): crowd AdaAnchor s0, "
+            "crowd AdaAnchor s1.") in lines
+    assert paired_tables.trained_commits(doc, {"FixAnchor", "AdaAnchor"}) == {"FixAnchor": ["56e23af", "abc1234"],
+                                                                              "AdaAnchor": ["unknown"]}
+    for rows in doc["benches"]["crowd"]["runs"].values():
+        for r in rows:
+            r["commit"] = "abc1234def"
+    assert multi_report.trained_by_lines(doc) == [] and paired_tables.trained_commits(doc, {"FixAnchor"}) == {}
