@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from protocol import git_commit, machine_line, write_results
 from script_exit import Refused, results_place_problem, run_main
+from table_runs import finished
 
 from adaanchor.coords import input_to_cell
 from adaanchor.engine.evaluate import predict
@@ -61,6 +62,10 @@ def reach(preds: dict[str, Any], stride: int, map_hw: tuple[int, int]) -> dict[s
 def run_reach(run_dir: Path) -> dict[str, Any] | None:
     """:func:`reach` of one run directory on its config's evaluation data; None for a strategy without anchors."""
     cfg, ckpt = resolve_run(run_dir, need_weights=True)
+    steps = cfg.train.max_steps
+    if steps is not None and not finished(Path(run_dir), int(steps)):  # a stopped run was measured as a finished one
+        raise Refused(f"{run_dir}: not finished ({steps} steps in its config, its training log ends before): finish it "
+                      "(resume=auto) or leave it out")
     model, strategy, _ = load_for_eval(cfg, ckpt, "cpu")
     if "conf" not in strategy.heads:
         return None
@@ -70,7 +75,8 @@ def run_reach(run_dir: Path) -> dict[str, Any] | None:
         preds = predict(model, strategy, data, batch_size=64, progress=False)
         img = data[0]["image"]
         map_hw = tuple(int(s) for s in model(img[None])["conf"].shape[-2:])
-    return {"run": str(run_dir), "strategy": str(cfg.strategy.name), **reach(preds, stride, map_hw)}
+    return {"run": str(run_dir), "strategy": str(cfg.strategy.name), "steps": None if steps is None else int(steps),
+            **reach(preds, stride, map_hw)}
 
 
 def method_of(run_dir: Path) -> tuple[str, int]:
@@ -95,7 +101,8 @@ def distinct_runs(runs: Sequence[Path]) -> list[Path]:
 
 
 def to_markdown(doc: dict[str, Any]) -> list[str]:
-    lines = [f"# Anchor reach: {doc['name']} (mean ± std over seeds)", "",
+    steps = f", {doc['steps']} steps per run" if doc.get("steps") is not None else ""
+    lines = [f"# Anchor reach: {doc['name']} (mean ± std over seeds{steps})", "",
              "Distances in cells of the output map; excess: the anchor's distance to the true point minus the nearest "
              "cell's; border: share of anchors on the map's edge; error in input pixels.", "",
              "| Method | seeds | group | n | anchor distance | excess reach | on border | error px |",
@@ -137,7 +144,11 @@ def reach_and_write(a: argparse.Namespace) -> int:
         methods.setdefault(label, []).append(r)
     if not methods:
         raise Refused("no run of an anchor strategy among the runs given")
-    doc = {"name": a.name, "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
+    budgets = sorted({r["steps"] for rows in methods.values() for r in rows}, key=str)
+    if len(budgets) > 1:  # one row averaged runs of 3 and 8 steps, unsaid
+        raise Refused(f"the runs were trained for different budgets ({', '.join(map(str, budgets))} steps): give the "
+                      "runs of one budget")
+    doc = {"name": a.name, "steps": budgets[0], "methods": methods, "commit": git_commit(), "machine": machine_line(), "threads": torch.get_num_threads(),
            "wall_seconds": time.time() - t0}
     write_results(a.out, f"anchor_reach_{a.name}", doc, "\n".join(to_markdown(doc)) + "\n")
     return 0

@@ -62,3 +62,24 @@ def test_anchor_reach_of_a_truncated_faces_run(tmp_path, capsys):
     capsys.readouterr()
     assert anchor_reach.main([str(runs / "Heatmap-anchor_test_s0"), "--name", "h", "--out", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err.strip().endswith("error: no run of an anchor strategy among the runs given")
+    # The budget is in the header; an unfinished run and runs of different budgets are refused (a run stopped at step
+    # 70 of 400 was measured as finished; runs of 3 and 8 steps were averaged into one row).
+    assert doc["steps"] == 1 and "1 steps per run" in (tmp_path / "r" / "anchor_reach_t.md").read_text()
+    import shutil
+
+    import yaml
+
+    longer = runs / "FixAnchor_test_s1"
+    shutil.copytree(runs / "FixAnchor_test_s0", longer)
+    cfg = yaml.safe_load((longer / "config.yaml").read_text())
+    cfg["train"]["max_steps"], cfg["out_dir"] = 5, str(longer)
+    (longer / "config.yaml").write_text(yaml.safe_dump(cfg))
+    capsys.readouterr()
+    assert anchor_reach.main([str(longer), "--name", "u", "--out", str(tmp_path / "r")]) == 2
+    assert f"{longer}: not finished (5 steps in its config, its training log ends before)" in capsys.readouterr().err
+    log = longer / "train_log.csv"
+    log.write_text(log.read_text().rstrip("\n") + "\n" + "\n".join(f"{s}" + "," * log.read_text().splitlines()[0].count(",")
+                                                              for s in (5,)) + "\n")
+    assert anchor_reach.main([str(runs / "FixAnchor_test_s0"), str(longer), "--name", "m", "--out", str(tmp_path / "r")]) == 2
+    assert "the runs were trained for different budgets (1, 5 steps): give the runs of one budget" in \
+        capsys.readouterr().err
