@@ -227,6 +227,11 @@ def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[s
                              f"{table} --split {split} --task {task} --out {out}` first")
         docs.append(json.loads(path.read_text()))
         sources.append(f"{path.name} (commit {docs[-1].get('commit', 'unknown')})")
+    trains = {json.dumps(d["train"], sort_keys=True) for d in docs}
+    if len(trains) > 1:  # fig5 said table5's settings (width 24) under table6's section, trained at width 16
+        differ = "; ".join(f"{table}: {d['train']}" for table, d in zip(TABLES["fig5"]["from"], docs, strict=True))
+        raise Refused(f"fig5 draws on tables trained with other settings ({differ}): run them with the same "
+                      "--width (and training settings) first")
     benches = {name: d["benches"][name] for d in docs for name in d["benches"]}
     methods = list(dict.fromkeys(m for d in docs for m in d["methods"]))
     doc = {"table": "fig5", "task": task, "split": split, "methods": methods,

@@ -281,6 +281,11 @@ def test_fig5_is_drawn_from_the_files_of_table5_and_table6(tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse's error: fig5 has no runs to seed
         paper_tables.main(["fig5", "--seeds", "0", "--out", str(out)])
     assert "fig5 trains nothing" in capsys.readouterr().err
+    # Tables trained with other settings: fig5 named table5's (width 24) for both.
+    t6["train"] = {**t6["train"], "tiny_width": 16}
+    (out / "table6.json").write_text(json.dumps(t6))
+    assert paper_tables.main(["fig5", "--split", "test", "--out", str(out)]) == 2
+    assert "fig5 draws on tables trained with other settings (table5: " in capsys.readouterr().err
     assert paper_tables.main(["fig5", "--out", str(out)]) == 2  # the dev split reads the dev files
     assert "table5_dev.json" in capsys.readouterr().err
 
