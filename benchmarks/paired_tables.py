@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,29 @@ def read_table(path: str) -> dict[str, Any]:
         raise Refused(f"{path}: not a JSON file ({e})") from None
     if not isinstance(doc, dict) or not {"table", "split"} <= set(doc) or not {"runs", "benches"} & set(doc):
         raise Refused(f"{path}: not a results JSON of paper_tables.py or multi_tables.py (no table, split and runs)")
+    _check_rows(path, doc)
     return doc
+
+
+def _check_rows(path: str, doc: dict[str, Any]) -> None:
+    """Every run row of ``doc`` has a whole-number seed and, in each compared column, a finite number or nothing: a
+    row without a seed was a ``KeyError``, a string a ``TypeError``, a NaN a ``+nan ± nan`` pair and NaN in the JSON."""
+    try:
+        parts = sections(doc)
+    except KeyError as e:
+        raise Refused(f"{path}: a run row has no {e.args[0]!r}") from None
+    for section, (runs, cols) in parts.items():
+        for m, rows in runs.items():
+            for i, r in enumerate(rows):
+                where = f"{path}: {section + ' ' if section else ''}{m} row {i}"
+                seed = r.get("seed")
+                if isinstance(seed, bool) or not isinstance(seed, (int, float)) or not float(seed).is_integer():
+                    raise Refused(f"{where}: seed must be a whole number, got {seed!r}")
+                for key, *_ in cols:
+                    v = r.get(key)
+                    ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+                    if not ok:
+                        raise Refused(f"{where} (seed {seed}): {key} must be a finite number, got {v!r}")
 
 
 def compare_files(args: argparse.Namespace) -> int:

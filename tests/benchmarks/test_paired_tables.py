@@ -97,3 +97,22 @@ def test_other_budgets_are_noted_and_unknown_methods_refused(tmp_path, capsys):
     assert written["steps"] == [10, 300] and "machine" in written
     assert main([*files, "--methods", "Nope"]) == 2
     assert "--methods Nope: not a method of these tables" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("edit,says", [
+    (lambda r: r.pop("seed"), "seed must be a whole number, got None"),
+    (lambda r: r.update(seed="0"), "seed must be a whole number, got '0'"),
+    (lambda r: r.update(nme_out=float("nan")), "nme_out must be a finite number, got nan"),
+    (lambda r: r.update(nme_out="5.1"), "nme_out must be a finite number, got '5.1'"),
+])
+def test_a_run_row_edited_by_hand_is_refused_naming_it(tmp_path, capsys, edit, says):
+    """A row without a seed was a KeyError traceback, a string a TypeError; a NaN gave '+nan ± nan' and NaN tokens in
+    the JSON written, exit 0."""
+    a, b = _doc({0: 1.0, 1: 2.0}), _doc({0: 0.5, 1: 1.0})
+    edit(a["runs"]["FixAnchor"][1])
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert main([str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--name", "m", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {tmp_path / 'a.json'}: FixAnchor row 1" in err and says in err
+    assert not (tmp_path / "m.json").exists()
