@@ -36,12 +36,19 @@ def replot(path: Path) -> Path:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise Refused(f"{path}: not a readable JSON file ({e})") from None
     png = path.with_suffix(".png")
-    if isinstance(doc, dict) and "benches" in doc:
-        return sweep_plot(doc, png)
-    if not isinstance(doc, dict) or not {"table", "summary"} <= set(doc):
+    multi = isinstance(doc, dict) and "benches" in doc
+    if not multi and (not isinstance(doc, dict) or not {"table", "summary"} <= set(doc)):
         raise Refused(f"{path}: not a results JSON of paper_tables.py or multi_tables.py (no table and summary)")
-    plot(doc["summary"], png, plot_title(doc), table_kind(doc))
-    return png
+    summaries = [b.get("summary") if isinstance(b, dict) else None for b in doc["benches"].values()] \
+        if multi and isinstance(doc["benches"], dict) else [doc.get("benches") if multi else doc["summary"]]
+    if not summaries or any(not isinstance(s, dict) or not s for s in summaries):
+        # An empty plot was written (exit 0), or a traceback (no bench, a bench without its summary).
+        raise Refused(f"{path}: {'a benchmark' if multi else 'the table'} has no summary of any method: nothing to draw")
+    try:
+        return sweep_plot(doc, png) if multi else plot(doc["summary"], png, plot_title(doc), table_kind(doc)) or png
+    except (KeyError, TypeError, ValueError, IndexError, StopIteration) as e:  # a file edited by hand
+        raise Refused(f"{path}: its summary is not as the table scripts write it, a (mean, std) pair per method and "
+                      f"column ({type(e).__name__}: {e})") from None
 
 
 def main(argv: list[str] | None = None) -> int:

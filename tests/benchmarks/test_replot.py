@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -49,3 +50,34 @@ def test_a_file_that_is_no_results_table_is_refused(tmp_path, capsys):
     (tmp_path / "x.json").write_text(json.dumps({"a": 1}))
     assert main([str(tmp_path / "x.json")]) == 2
     assert "x.json: not a results JSON of paper_tables.py or multi_tables.py" in capsys.readouterr().err
+
+
+def _edited(tmp_path, name, edit):
+    doc = json.loads((RESULTS / f"{name}.json").read_text())
+    edit(doc)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def _first_cell(doc):
+    summary = doc["summary"]
+    method = next(iter(summary))
+    return summary[method], "inv_error_in"  # a column the plot draws
+
+
+@pytest.mark.parametrize("name,edit,says", [
+    ("table1", lambda d: _first_cell(d)[0].__setitem__(_first_cell(d)[1], [5.0]), "its summary is not as the table "
+                                                                                 "scripts write it"),
+    ("table1", lambda d: _first_cell(d)[0].__setitem__(_first_cell(d)[1], "12.3"), "its summary is not as the table"),
+    ("table1", lambda d: d.update(summary={}), "the table has no summary of any method: nothing to draw"),
+    ("table5", lambda d: next(iter(d["benches"].values())).pop("summary"), "a benchmark has no summary of any method"),
+    ("table5", lambda d: d.update(benches={}), "a benchmark has no summary of any method"),
+])
+def test_a_file_edited_by_hand_is_one_line(tmp_path, capsys, name, edit, says):
+    """Tracebacks (unpacking, KeyError 'summary', StopIteration), or an empty plot written with exit 0."""
+    path = _edited(tmp_path, name, edit)
+    assert main([str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {path}: ") and says in err
+    assert not path.with_suffix(".png").exists()
