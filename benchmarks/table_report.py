@@ -44,6 +44,15 @@ def cell(mean: float | None, std: float | None, fmt: str, scale: float = 1.0) ->
     return s + (f" ± {format(std * scale, fmt)}" if std is not None else "")
 
 
+def _seed_lines(doc: dict[str, Any]) -> list[str]:
+    """A line naming the methods whose runs have other seeds than the header's (a variant not repeated runs the first
+    seed only, a headline method runs more): the header read "seeds [0, 1]" over rows of one seed."""
+    header = sorted(doc.get("seeds") or [])
+    other = [f"{label} {sorted(s)}" for label, rows in doc.get("runs", {}).items()
+             if (s := {r.get("seed") for r in rows}) and sorted(s) != header]
+    return [f"Seeds of the methods that differ from the header's: {'; '.join(other)}.", ""] if other else []
+
+
 def markdown(doc: dict[str, Any], kind: str = "pose") -> list[str]:
     """The table (mean ± std over seeds, sample std), the paired differences and the convergence check;
     ``kind`` picks the columns (:data:`COLUMNS`: the pose benchmark's, the occluded or the truncated faces')."""
@@ -52,6 +61,7 @@ def markdown(doc: dict[str, Any], kind: str = "pose") -> list[str]:
     summary, paired = doc["summary"], doc.get("paired", {})
     lines = [f"# {doc['table']}: {doc['steps']} steps per run, {doc['split']} split, seeds {doc['seeds']} "
              "(mean ± std over seeds where repeated)", ""]
+    lines += _seed_lines(doc)
     lines += ["| Method | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for label, s in summary.items():
         lines.append(f"| {label} | {s['n']} | " + " | ".join(cell(*s[k], f, sc) for k, _, f, sc, _ in cols) + " |")

@@ -186,3 +186,17 @@ def test_the_wins_line_names_its_seeds_and_on_dev_also_the_rules_three():
     paired["B, c"] = paired["Ada, radius 3"]
     runs["B, c"] = runs["Ada, radius 3"]
     assert ": Ada, radius 3; B, c." in _wins_line(doc, paired, "FixAnchor")
+
+
+def test_the_table_names_the_methods_whose_seeds_differ_from_its_header():
+    """table2 --seeds 0 1 read "seeds [0, 1]" over rows of one seed each (its variants are not repeated)."""
+    import json
+
+    from table_report import markdown
+
+    doc = json.loads((Path(__file__).resolve().parents[2] / "benchmarks/results/truncation_dev.json").read_text())
+    assert not any(x.startswith("Seeds of the methods") for x in markdown(doc, "truncated"))
+    first = next(iter(doc["runs"]))
+    doc["runs"][first] = doc["runs"][first][:1]
+    line = next(x for x in markdown(doc, "truncated") if x.startswith("Seeds of the methods"))
+    assert line == f"Seeds of the methods that differ from the header's: {first} [{doc['runs'][first][0]['seed']}]."
