@@ -58,7 +58,11 @@ def _bench_lines(doc: dict[str, Any]) -> list[str]:
     strategy_opts = {f"strategy.{k}": v for k, v in (doc.get("strategy_options") or {}).items()}
     opts = {**(doc.get("task_options") or {}), **strategy_opts}
     variant = "; options " + ", ".join(f"{k}={v}" for k, v in opts.items()) if opts else ""
-    lines = [f"## {doc['title']} ({doc['task']}): {doc['steps']} steps per run, seeds {doc['seeds']}{variant}", "",
+    bench = doc.get("benchmark") or {}
+    # The benchmark's size: a table of 24 training images read as one of the full benchmark.
+    size = (f"; {bench['n_train']} training / {bench['n_val']} held-out images"
+            if isinstance(bench, dict) and {"n_train", "n_val"} <= set(bench) else "")
+    lines = [f"## {doc['title']} ({doc['task']}): {doc['steps']} steps per run, seeds {doc['seeds']}{size}{variant}", "",
              "| Method | grouping | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 3) + "|"]
     for label, s in doc["summary"].items():
         for p, name in GROUPINGS:

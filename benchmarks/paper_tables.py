@@ -183,6 +183,7 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
     if unknown:
         raise Refused(f"--only: no variant {unknown} in {name}; variants: {list(spec['variants'])}")
     t0, commit = time.time(), git_commit() or "unknown"  # the code the runs start with
+    given = list(extra)  # the user's overrides (reduced data, another root): said in the table's header
     base_file = config_file(spec["base"]) if "base" in spec else DEMO_CONFIG
     extra = anchored_root(base_file, [*split_overrides(split, synthetic="base" not in spec), *extra], extra)
     defaults = build_config(base_file, [])  # fills the keys an older run's config lacks (table_runs.identical_run)
@@ -226,7 +227,8 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
            "paired_heatmap": paired_heatmap,
            "steps": steps, "seeds": seeds, "commit": commit, "missing": missing,
            "machine": f"{platform.platform()}, {torch.get_num_threads()} threads",
-           "wall_seconds": round(time.time() - t0, 1), "config": OmegaConf.to_container(base, resolve=True)}
+           "wall_seconds": round(time.time() - t0, 1), "config": OmegaConf.to_container(base, resolve=True),
+           **({"overrides": given} if given else {})}
     out.mkdir(parents=True, exist_ok=True)
     # assigner.json is the comparison in its own schema; the full record of that table is assigner_runs.json.
     stem = (f"{name}_runs" if name == "assigner" else name) + ("" if split == "test" else "_dev")

@@ -62,6 +62,8 @@ def markdown(doc: dict[str, Any], kind: str = "pose") -> list[str]:
     lines = [f"# {doc['table']}: {doc['steps']} steps per run, {doc['split']} split, seeds {doc['seeds']} "
              "(mean ± std over seeds where repeated)", ""]
     lines += _seed_lines(doc)
+    if doc.get("overrides"):  # a table of reduced data looked like one of the full benchmark
+        lines += [f"Config overrides given to every run: {' '.join(doc['overrides'])}.", ""]
     lines += ["| Method | n | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
     for label, s in summary.items():
         lines.append(f"| {label} | {s['n']} | " + " | ".join(cell(*s[k], f, sc) for k, _, f, sc, _ in cols) + " |")

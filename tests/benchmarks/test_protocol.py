@@ -200,3 +200,21 @@ def test_the_table_names_the_methods_whose_seeds_differ_from_its_header():
     doc["runs"][first] = doc["runs"][first][:1]
     line = next(x for x in markdown(doc, "truncated") if x.startswith("Seeds of the methods"))
     assert line == f"Seeds of the methods that differ from the header's: {first} [{doc['runs'][first][0]['seed']}]."
+
+
+def test_a_table_of_reduced_data_says_so_in_its_markdown():
+    """table1 with data.synth.n_train=200 and table5 with --n-train 24 looked like tables of the full benchmarks."""
+    import json
+
+    from multi_report import markdown as multi_markdown
+    from table_report import markdown
+
+    root = Path(__file__).resolve().parents[2] / "benchmarks/results"
+    doc = json.loads((root / "truncation_dev.json").read_text())
+    assert not any(x.startswith("Config overrides") for x in markdown(doc, "truncated"))
+    doc["overrides"] = ["data.synth.n_train=200", "data.synth.n_val=50"]
+    assert "Config overrides given to every run: data.synth.n_train=200 data.synth.n_val=50." in markdown(doc, "truncated")
+    multi = json.loads((root / "table5.json").read_text())
+    next(iter(multi["benches"].values()))["benchmark"].update(n_train=24, n_val=10)
+    assert any(x.startswith("## crowd figures (ae): 3600 steps per run, seeds [0, 1, 2]; 24 training / 10 held-out "
+                            "images") for x in multi_markdown(multi))
