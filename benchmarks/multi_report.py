@@ -96,8 +96,12 @@ def _convergence_lines(doc: dict[str, Any]) -> list[str]:
                  "a run counts as converged when the latter is under 3%:", ""]
     for label, cs in rows.items():
         n_conv = sum(bool(c.get("converged")) for c in cs)
+        checked = sum(c.get("converged") is not None for c in cs)
+        # "N/A / N/A (0 of 2 converged)" read as two runs that did not converge, where nothing could be checked.
+        tally = f"{n_conv} of {len(cs)} converged" if checked == len(cs) else \
+            f"{n_conv} of {checked} checked converged, {len(cs) - checked} not checked" if checked else "not checked"
         lines.append(f"- {label}: " + ", ".join(f"{pct(c.get('rel_change_last20'))} / {pct(c.get('rel_change_last10'))}"
-                                                for c in cs) + f" ({n_conv} of {len(cs)} converged)")
+                                                for c in cs) + f" ({tally})")
     return lines
 
 

@@ -147,7 +147,8 @@ def _worker_run(method: str, seed: int, bench: str, task: str, steps: int, out: 
     data = bench_data(bench, cache, n_train, n_val, split, {task: task_options} if task_options else None,
                       strategy_options)
     row = run_one(task, method, seed, steps, data, run_dir_for(out, bench, task, method, seed, split), width)
-    print(f"[{bench}] {method} seed {seed}: finished in a worker ({row.get('train_s', 0):.0f} s)", flush=True)
+    # A run trained before is only evaluated again: its record's training time is that of its training.
+    print(f"[{bench}] {method} seed {seed}: done in a worker (trained in {row.get('train_s', 0):.0f} s)", flush=True)
     return row
 
 

@@ -434,3 +434,16 @@ def test_runs_trained_by_other_code_are_named_in_the_table():
         for r in rows:
             r["commit"] = "abc1234def"
     assert multi_report.trained_by_lines(doc) == [] and paired_tables.trained_commits(doc, {"FixAnchor"}) == {}
+
+
+def test_convergence_that_could_not_be_checked_is_said_so():
+    """'N/A / N/A, N/A / N/A (0 of 2 converged)' read as two runs that did not converge."""
+    import multi_report
+
+    unchecked = {"key": "ap", "rel_change_last20": None, "rel_change_last10": None, "converged": None}
+    done = {"key": "ap", "rel_change_last20": 0.01, "rel_change_last10": 0.005, "converged": True}
+    for rows, says in (([unchecked, unchecked], "(not checked)"), ([done, unchecked], "(1 of 1 checked converged, "
+                                                                                      "1 not checked)"),
+                       ([done, done], "(2 of 2 converged)")):
+        lines = multi_report._convergence_lines({"runs": {"FixAnchor": [{"convergence": c} for c in rows]}})
+        assert lines[-1].startswith("- FixAnchor: ") and lines[-1].endswith(says)
