@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import DataError
 from . import printable
-from .dlc_table import csv_rows, table_layout, without_empty_tail
+from .dlc_table import cell, coords_row, csv_rows, table_layout, without_empty_tail
 
 
 def image_of(table: Path, rel: str) -> Path | None:
@@ -77,9 +77,7 @@ def _without_rows(src: Path, table: Path, drop: set[int], tmp: Path) -> Path:
     sleap-io reads because pandas takes a first data row with every coordinate empty for the index names row:
     that row's frame was lost and every later row read against the wrong image count."""
     rows = without_empty_tail(csv_rows(src))
-    at = next(i for i, (_, r) in enumerate(rows) if r and r[0] == "coords")
-    coords = rows[at][1]
-    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+    at, n_index = coords_row(rows)  # checked by table_layout before
     out = [[r[0], *r[n_index:]] for _, r in rows[: at + 1]]
     for i, (_, r) in enumerate(rr for rr in rows[at + 1:] if any(rr[1])):
         if i not in drop:
@@ -168,14 +166,15 @@ def pair_difference(table: Path) -> str | None:
     except Exception:  # noqa: BLE001  (no PyTables, an .h5 of another layout: nothing to compare against)
         return None
     rows = without_empty_tail(csv_rows(table))
-    at = next((i for i, (_, r) in enumerate(rows[:5]) if r and r[0] == "coords"), None)
-    if at is None:
+    found = coords_row(rows)
+    if found is None:
         return None
-    coords = rows[at][1]
-    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+    at, n_index = found
+    width = len(rows[at][1]) - n_index
     data = [r for _, r in rows[at + 1:] if any(r)]
-    ours = np.array([[float(c) if c.strip() and c.strip().lower() not in ("nan", "-nan") else np.nan
-                      for c in r[n_index:]] for r in data]) if data else np.zeros((0, len(coords) - n_index))
+    # Empty and NaN cells (unlabelled) as NaN, read as table_layout reads them (it checked the numbers before).
+    ours = np.array([[float(cell(r, j)) if cell(r, j) else np.nan for j in range(n_index, n_index + width)]
+                     for r in data]).reshape(len(data), width)
     say = f"{table.name} and {h5.name} beside it hold different labels"
     fix = ("the .csv is read, but DeepLabCut trains from the .h5: make them agree (deeplabcut.convertcsv2h5 writes "
            "the .h5 from the .csv) or remove the stale one")

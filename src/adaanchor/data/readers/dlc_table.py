@@ -59,6 +59,17 @@ def without_empty_tail(rows: list[tuple[int, list[str]]]) -> list[tuple[int, lis
     return rows if keep == width else [(ln, r[:keep]) for ln, r in rows]
 
 
+def coords_row(rows: list[tuple[int, list[str]]]) -> tuple[int, int] | None:
+    """``(index of the `coords` header row in rows, number of index columns)`` of a DeepLabCut CSV, or None when
+    none of its first five rows is that row. The index columns are the first cell (the header row's name) and the
+    empty cells after it."""
+    at = next((i for i, (_, r) in enumerate(rows[:5]) if r and r[0] == "coords"), None)
+    if at is None:
+        return None
+    coords = rows[at][1]
+    return at, 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
+
+
 def _header_bodyparts(table: Path, head: dict[str, list[str]], n_index: int) -> list[str]:
     """The bodyparts of a DeepLabCut header in column order, after checking that each one has its own
     ``x, y`` (or ``x, y, likelihood``) columns: sleap-io reads a bodypart only where it finds both, so a
@@ -91,14 +102,13 @@ def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
     """``(bodyparts in column order, image path of each data row, the data rows with no labelled point)`` of a
     DeepLabCut CSV, from its header and index columns (the coordinates are left to sleap-io)."""
     rows = without_empty_tail(csv_rows(table))
-    at = next((i for i, (_, r) in enumerate(rows[:5]) if r and r[0] == "coords"), None)
-    head = {r[0]: r for _, r in rows[: (at or 0) + 1] if r}
-    if at is None or "bodyparts" not in head:
+    found = coords_row(rows)
+    head = {r[0]: r for _, r in rows[: (found[0] if found else 0) + 1] if r}
+    if found is None or "bodyparts" not in head:
         raise DataError(table, "not a DeepLabCut table: no 'bodyparts' and 'coords' header rows"
                         + _separator_hint(rows), record="header")
+    at, n_index = found
     coords = head["coords"]
-    # The first cell names the header row; index columns are it and the empty cells after it.
-    n_index = 1 + next((j for j, c in enumerate(coords[1:]) if c), len(coords) - 1)
     bodyparts = _header_bodyparts(table, head, n_index)
     xy = [j for j in range(n_index, len(coords)) if coords[j] in ("x", "y")]
     data = [(ln, r) for ln, r in rows[at + 1:] if any(r)]
@@ -120,7 +130,7 @@ def table_layout(table: Path) -> tuple[list[str], list[str], list[int]]:
                             record=f"line {ln} ({printable(image)})", field="image")
         seen[key] = ln
         _check_numbers(table, i, r, n_index, head["bodyparts"], coords)
-        if not any(_cell(r, j) for j in xy):
+        if not any(cell(r, j) for j in xy):
             empty.append(i)
     return bodyparts, ["/".join(r[:n_index]) for _, r in data], empty
 
@@ -129,22 +139,22 @@ def _check_numbers(table: Path, i: int, row: list[str], n_index: int, bodyparts:
     """Every filled coordinate cell of data row ``i`` is a finite number (sleap-io would turn a stray word
     into a failure of the whole table, or quietly into an unlabelled point)."""
     for j in range(n_index, len(row)):
-        cell = _cell(row, j)
-        if not cell:
+        text = cell(row, j)
+        if not text:
             continue
         try:
-            ok = math.isfinite(float(cell))
+            ok = math.isfinite(float(text))
         except ValueError:
             ok = False
         if not ok:
             fld = f"{bodyparts[j] if j < len(bodyparts) else '?'}.{coords[j] if j < len(coords) else '?'}"
-            raise DataError(table, f"not a finite number: {printable(cell)!r}",
+            raise DataError(table, f"not a finite number: {printable(text)!r}",
                             record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=fld)
         # x without y (or y without x): sleap-io reads the point as unlabelled, and the label is lost unsaid.
-        if coords[j] == "x" and j + 1 < len(coords) and coords[j + 1] == "y" and not _cell(row, j + 1):
+        if coords[j] == "x" and j + 1 < len(coords) and coords[j + 1] == "y" and not cell(row, j + 1):
             raise DataError(table, f"x is given and y is {_missing(row, j + 1)}: a half-labelled point",
                             record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.y")
-        if coords[j] == "y" and j >= 1 and coords[j - 1] == "x" and not _cell(row, j - 1):
+        if coords[j] == "y" and j >= 1 and coords[j - 1] == "x" and not cell(row, j - 1):
             raise DataError(table, f"y is given and x is {_missing(row, j - 1)}: a half-labelled point",
                             record=f"row {i} ({printable('/'.join(row[:n_index]))})", field=f"{bodyparts[j]}.x")
 
@@ -155,7 +165,7 @@ def _missing(row: list[str], j: int) -> str:
     return f"{cell!r} (not a number)" if cell else "empty"
 
 
-def _cell(row: list[str], j: int) -> str:
+def cell(row: list[str], j: int) -> str:
     """Cell ``j`` of ``row`` stripped, "" when it is absent or not labelled: empty as DeepLabCut writes it, or
     ``NaN`` as pandas writes a missing value (``to_csv`` without ``na_rep``; lightning-pose's and edited tables carry
     it), in the spellings pandas reads back as missing (:data:`NAN_CELLS`: sleap-io reads the table with pandas,
@@ -168,4 +178,4 @@ def _cell(row: list[str], j: int) -> str:
 NAN_CELLS = frozenset({"nan", "NaN", "-nan", "-NaN"})
 
 
-__all__ = ["csv_rows", "table_layout", "without_empty_tail"]
+__all__ = ["cell", "coords_row", "csv_rows", "table_layout", "without_empty_tail"]
