@@ -37,11 +37,10 @@ def _training_stop(cfg: Any, stats: Mapping[str, Any]) -> tuple[str, bool] | Non
     """Where a training of ``cfg`` would stop before its first step, or at a listed image, or None: each split read
     as training reads it (with ``data.skip_invalid`` as set), then its images' files checked, as a training with
     ``skip_invalid=false`` meets them. Listed problems that a reader passes over by design (a DeepLabCut row with
-    no labelled point) do not stop it. A refusal of the val file as the AP ground truth always does. Returns the
+    no labelled point) do not stop it; the images are those ``data stats`` found unreadable. A refusal of the val file as the AP ground truth always does. Returns the
     problem and whether ``data.skip_invalid=true`` passes over it."""
     from ..data.build import read_split
     from ..data.paths import found_below
-    from ..data.pixels import image_file_problem
 
     val = stats["splits"].get("val", {}).get("problems", [])
     refused = [p for p in val if p.endswith("(the ground truth of the evaluation's AP)")]
@@ -51,13 +50,12 @@ def _training_stop(cfg: Any, stats: Mapping[str, Any]) -> tuple[str, bool] | Non
         return None
     for split in stats["splits"]:
         try:
-            res = read_split(cfg.data, split, verbose=False)
+            read_split(cfg.data, split, verbose=False)
         except AdaAnchorError as e:
             return f"the {split} split: {e}", _skippable(cfg, split)
-        for path in sorted({i.image_path for i in res.instances}):
-            if (why := image_file_problem(path)) is not None:
-                hint = found_below(path) if why == "image file not found" else ""
-                return f"the {split} split: {path}: {why}{hint}", True
+        for path, why in stats["splits"][split]["unreadable_images"][:1]:
+            hint = found_below(path) if why == "image file not found" else ""
+            return f"the {split} split: {path}: {why}{hint}", True
     return None
 
 

@@ -44,7 +44,8 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
         typo such as x = 255 on a 128 px frame; 0 without ``check_images``);
         ``missing_images`` (image files not found: of kept records, and of records a reader skipped for it) and
         ``problems``: one line per skipped record (the reader's message, naming file, record and field) and per
-        image file that is missing or unreadable (empty, not an image).
+        image file that is missing or unreadable (empty, not an image); ``unreadable_images``: those files, as
+        ``[path, why]`` pairs in path order (``data stats`` says where a training stops).
     """
     insts = res.instances
     v = np.concatenate([i.visibility for i in insts]) if insts else np.zeros(0, dtype=np.int64)
@@ -72,6 +73,7 @@ def split_stats(res: ReadResult, check_images: bool = True) -> dict[str, Any]:
         "skipped": len(res.skipped),
         "missing_images": len(missing) + skipped_missing,
         "problems": problems,
+        "unreadable_images": [[p, why] for p, why in unreadable.items()],
     }
 
 
@@ -259,7 +261,7 @@ def format_stats(d: Mapping[str, Any], max_problems: int = 50) -> str:
     def row(name: str, s: Mapping[str, Any]) -> str:
         k = s["keypoints"]
         vals = [name, s["images"], s["instances"], k["v2"], k["v1"], k["v0"], s["labelled_outside_box"],
-                s.get("labelled_outside_image", 0), s["skipped"], s["missing_images"]]
+                s["labelled_outside_image"], s["skipped"], s["missing_images"]]
         return "| " + " | ".join(str(v) for v in vals) + " |"
 
     for name, s in d["splits"].items():

@@ -102,8 +102,10 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
         path = project
     elif project is not None:  # one video's folder: its table, with the project's bodyparts, order and skeleton
         cfg = read_dlc_config(project / "config.yaml") or {}
-        return project / "config.yaml", _tables_in(path, str(cfg["scorer"]) if cfg.get("scorer") else None) or \
-            _no_table(path)
+        tables = _tables_in(path, str(cfg["scorer"]) if cfg.get("scorer") else None)
+        if not tables:
+            raise _no_table(path)
+        return project / "config.yaml", tables
     cfg_path = path / "config.yaml"
     cfg = read_dlc_config(cfg_path) if cfg_path.is_file() else None
     scorer = str(cfg["scorer"]) if cfg and cfg.get("scorer") else None
@@ -119,7 +121,9 @@ def find_tables(path: Path) -> tuple[Path | None, list[Path]]:
         if bare and tables:  # frames extracted but never labelled (or labels not saved): passed over unsaid
             say_once(f"{labeled}: {', '.join(bare)} hold(s) images but no CollectedData table (not labelled yet, or "
                      "the labels not saved?): not read")
-    return (cfg_path if cfg else None), tables or _no_table(path)
+    if not tables:
+        raise _no_table(path)
+    return (cfg_path if cfg else None), tables
 
 
 def _project_above(folder: Path) -> Path | None:
@@ -137,8 +141,9 @@ def _project_above(folder: Path) -> Path | None:
         return None
 
 
-def _no_table(path: Path) -> list[Path]:
-    raise DataError(path, "no DeepLabCut annotation table (CollectedData*.csv or .h5, at the top or in "
+def _no_table(path: Path) -> DataError:
+    """The error for a folder holding no annotation table."""
+    return DataError(path, "no DeepLabCut annotation table (CollectedData*.csv or .h5, at the top or in "
                           "labeled-data/<video>/); data of another format needs data.spec set to a spec name or YAML file")
 
 
