@@ -26,10 +26,8 @@ Writes ``STEM.json`` and ``STEM.md`` (default ``rejected_speedups``).
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +38,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from script_exit import results_place_problem, run_main  # noqa: E402
-from speed import TINY, _batch, _system, machine, write_results  # noqa: E402
+from speed import TINY, Row, _batch, _system, machine, write_results  # noqa: E402
+from speed import measure as speed_measure  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 from adaanchor.strategies import compute_loss  # noqa: E402
@@ -215,20 +214,16 @@ def _difference(a: Any, b: Any) -> float | None:
 
 
 def measure(pair: Pair, reps: int, warmup: int = 3) -> dict[str, Any]:
+    """``speed.py``'s interleaved timing of the pair (medians in ms, the median paired ratio alternative / current
+    and its range), and the largest difference between their results."""
     current, alternative = pair
     diff = _difference(current(), alternative())
-    for _ in range(warmup):
-        current(), alternative()
-    times: dict[str, list[float]] = {"current": [], "alternative": []}
-    for rep in range(reps):
-        order = (("current", current), ("alternative", alternative))
-        for name, fn in order if rep % 2 == 0 else order[::-1]:
-            t0 = time.perf_counter()
-            fn()
-            times[name].append((time.perf_counter() - t0) * 1e3)
-    ratios = [a / c for a, c in zip(times["alternative"], times["current"])]
-    return {"ms": {k: statistics.median(v) for k, v in times.items()}, "ratio": statistics.median(ratios),
-            "ratio_range": [min(ratios), max(ratios)], "max_abs_difference": diff, "reps": reps}
+    row = Row("", lambda: {"current": current, "alternative": alternative},
+              {"alternative / current": ("alternative", "current")})
+    res = speed_measure(row, reps, warmup)
+    r = res["ratios"]["alternative / current"]
+    return {"ms": res["ms"], "ratio": r["median"], "ratio_range": [r["min"], r["max"]], "max_abs_difference": diff,
+            "reps": reps}
 
 
 def _fmt(diff: float | None) -> str:

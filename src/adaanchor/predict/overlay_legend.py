@@ -42,7 +42,7 @@ def _bar_layout(hw: Sequence[int], t: int) -> dict[str, int] | None:
 
 def _text_box(hw: Sequence[int], t: int) -> dict[str, int]:
     """The "no confidence" label's box in the bottom-left corner (its baseline at ``4 t`` above the bottom)."""
-    (tw, th), base = cv2.getTextSize(NO_SCORE_TEXT, _FONT, _font_scale(t), t + 2)
+    (tw, th), _ = cv2.getTextSize(NO_SCORE_TEXT, _FONT, _font_scale(t), t + 2)
     h = int(hw[0])
     return {"left": 0, "top": h - 4 * t - th - t, "right": 4 * t + tw + 2 * t, "bottom": h}
 
