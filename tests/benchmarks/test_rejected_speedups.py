@@ -3,23 +3,15 @@ would compare different work), and it writes its files."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "rejected_speedups.py"
+from root_helpers import load_benchmark
 
 
 def _bench():
-    sys.path.insert(0, str(BENCH.parent))
-    spec = importlib.util.spec_from_file_location("rejected_speedups_bench", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("rejected_speedups")
 
 
 @pytest.mark.parametrize("row", ["heads_backward", "take_rows"])
