@@ -9,7 +9,6 @@ from a config file.
 from __future__ import annotations
 
 import copy
-import difflib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from .atomic import write_text_atomic
 from .config_checks import bool_words, check_base, check_keys, check_task_options, check_types, naming_file, select
+from .config_files import MAX_CONFIG_BYTES, RUN_SECTIONS, missing_run_sections, read_yaml  # noqa: F401 - re-exported
 from .config_notes import note_ignored_epochs, note_preset_overrides, note_unused_flip_rules, say_once  # noqa: F401 - say_once re-exported
 from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse_overrides re-exported
-from .configs import config_file, packaged_names
+from .configs import config_file
 from .errors import AdaAnchorError
 from .models.backbones import input_multiple, model_defaults, model_ranges
 from .ranges import SEED, Checker, Text, at_least, between, choice, each, flag, positive
-from .safe_yaml import YamlFault, load_yaml_text
 from .strategies import strategy_defaults, strategy_ranges
 from .strategies.assigners import PRESETS
 from .strategies.flip_test import FLIP_CONF_RULES, FLIP_OFFSET_RULES, check_flip_rules
@@ -121,10 +120,6 @@ DEFAULTS: dict[str, Any] = {
     "data": {},  # filled from adaanchor.data.data_config.DATA_DEFAULTS
 }
 
-#: A config file larger than this is refused before parsing (configs are a few KiB).
-MAX_CONFIG_BYTES = 1 << 20
-
-
 def defaults() -> dict[str, Any]:
     """A deep copy of every default, including the ``data`` section."""
     from .data.data_config import DATA_DEFAULTS
@@ -135,51 +130,6 @@ def defaults() -> dict[str, Any]:
     d.update(copy.deepcopy(task_sections()))
     d["data"] = copy.deepcopy(DATA_DEFAULTS)
     return d
-
-
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML config file safely (:func:`load_yaml_text`); a clear error for a missing, oversized or
-    malformed file."""
-    p = config_file(path)
-    if p.is_dir():
-        raise AdaAnchorError(f"{p}: a folder, not a config file (a YAML file or a packaged config's name: "
-                             f"{', '.join(packaged_names())})")
-    if not p.is_file():
-        names = packaged_names()
-        close = [] if p.is_absolute() else difflib.get_close_matches(p.with_suffix("").as_posix(), names, n=1,
-                                                                     cutoff=0.6)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise AdaAnchorError(f"{p}: config file not found.{hint} Packaged configs, usable by name: {', '.join(names)}")
-    size = p.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise AdaAnchorError(f"{p}: config file is {size} bytes, more than the {MAX_CONFIG_BYTES} a config may be")
-    try:
-        data = load_yaml_text(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise AdaAnchorError(f"{p}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except YamlFault as e:
-        raise AdaAnchorError(f"{p}: {e}") from None
-    except yaml.YAMLError as e:
-        raise AdaAnchorError(f"{p}: not valid YAML: {e}".replace("\n", " ")) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise AdaAnchorError(f"{p}: a config must be a mapping of keys, got {type(data).__name__}")
-    return data
-
-
-#: Sections every run's config.yaml has (training writes the resolved config, every key).
-RUN_SECTIONS = ("data", "model", "strategy", "train")
-
-
-def missing_run_sections(path: str | Path) -> list[str]:
-    """The :data:`RUN_SECTIONS` that the YAML file ``path`` lacks (all of them when it is not a readable mapping):
-    a file with none of them is not a run's config (another tool's ``config.yaml``, or an emptied one)."""
-    try:
-        data = read_yaml(path)
-    except AdaAnchorError:
-        return list(RUN_SECTIONS)
-    return [key for key in RUN_SECTIONS if key not in data]
 
 
 def _flat(section: str, table: Mapping[str, Checker]) -> dict[str, Checker]:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AdaAnchorError, unknown_name_error
-from .ranges import TYPE_TESTS, element_error
+from .option_tables import TYPE_TESTS
+from .ranges import element_error
 
 #: What to write instead of null for the sections a user may set to null to mean "off" (null read as the defaults:
 #: ``aug: null`` trained with flips): (what it turns off, the section that does it); each builds (tests).
@@ -71,7 +72,7 @@ def bool_words(layer: dict[str, Any], ref: Mapping, words: Mapping[str, str] | N
 
 #: What a value of each default's type may be (an int where the default is a float: ``train.lr=1``), and the
 #: words for it in an element's error.
-_IS = TYPE_TESTS  # one table: the config's checks and build_strategy's (ranges.check_options)
+_IS = TYPE_TESTS  # one table: the config's checks and build_strategy's (option_tables.check_options)
 
 
 def check_types(cfg: Mapping, ref: Mapping, prefix: str = "") -> None:

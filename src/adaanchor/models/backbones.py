@@ -13,7 +13,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import unknown_name_error
-from ..ranges import Checker, Text, at_least, between, choice, flag, merge_tables
+from ..option_tables import merge_tables
+from ..ranges import Checker, Text, at_least, between, choice, flag
 from .deconv import FoldConvTranspose2d
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")

@@ -15,24 +15,20 @@ from typing import Any
 
 import numpy as np
 
-from ..data.build import bit_depth_of, data_spec
 from ..data.spec import KeypointSpec
 from ..data.transforms import apply_affine, invert_affine, warp_image
 from ..errors import AdaAnchorError
-from ..malloc import keep_freed_memory
-from ..models.precision import check_precision, with_precision
 from ..strategies import ANCHOR_STRATEGY_NAMES
 from .arguments import (
     boxes_per_image,
     check_batch_size,
     check_boxes_inside,
-    check_load_options,
-    check_run_paths,
     named_triples,
 )
 from .boxes import Boxes, FileBoxes, as_boxes
 from .crops import box_affine, finite_box_affine, fit_image_affine, normalise
 from .images import check_orientation, image_list, to_rgb
+from .loading import load_run
 from .result import Prediction, stack_instances
 
 ANCHOR_STRATEGIES = ANCHOR_STRATEGY_NAMES  # fixanchor, adaanchor and its presets
@@ -100,45 +96,9 @@ class Predictor:
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
                 forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
         """
-        from ..engine.run import (
-            image_multiple,
-            is_multi_person,
-            load_for_eval,
-            resolve_run,
-            split_checkpoint,
-        )
-        from .backends import batch_runner, exported_onnx, fold_batchnorm_probe, resolve_device, with_flip_test
-
-        check_load_options(backend, onnx_path, batch_size, orientation, threads, fold_bn)  # before the model loads
-        check_run_paths(run, ckpt)
-        keep_freed_memory()  # batch after batch reuses the same memory (adaanchor/malloc.py)
-        target, ckpt = split_checkpoint(Path(run), ckpt)
-        cfg, ckpt_path = resolve_run(target, ckpt, overrides, need_data=False, need_weights=True)
-        dev = resolve_device(device)
-        if precision != "fp32" and backend != "torch":
-            raise AdaAnchorError(f"precision={precision!r} is for the torch backend; the onnx graph runs in float32")
-        check_precision(precision, dev)  # before the model loads
-        spec = data_spec(cfg.data)
-        size = (int(cfg.data.input_size[0]), int(cfg.data.input_size[1]))
-        model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
-        multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
-        info["folded_bn"] = 0  # also without folding (fold_bn=False, the ONNX backend): the key is always there
-        if backend == "torch" and fold_bn:
-            model, info["folded_bn"] = fold_batchnorm_probe(model, size, dev)
-        model, info["precision"] = with_precision(model, precision), precision
-        digest = None
-        if backend == "onnx":
-            onnx_path, digest = exported_onnx(model, strategy, cfg, target, ckpt_path, onnx_path, size, spec.keypoints,
-                                              multiple, info.get("step"))
-            info["onnx"] = str(onnx_path)
-        info.update({"device": str(dev), "backend": backend, "run": str(target), "crop": str(cfg.data.crop)})
-        be, multi = batch_runner(model, strategy, backend, onnx_path, size, spec.keypoints, dev, threads, digest,
-                                 multiple)
-        be = with_flip_test(be, multi, strategy, cfg.eval, spec.flip_index, info)
-        if multi is not None:
-            info["task"] = str(cfg.task)
-        return cls(be, spec, size, strategy.name, strategy.stride, batch_size, info, multi=multi,
-                   orientation=orientation, bit_depth=bit_depth_of(cfg.data))
+        parts = load_run(run, device, backend, ckpt, overrides, onnx_path, batch_size, threads, fold_bn,
+                         orientation, precision)
+        return cls(**parts)
 
     def __repr__(self) -> str:
         """What was loaded and how it runs: run, strategy, backend, device, input size, keypoints, batch size, and the

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import unknown_name_error
-from ..ranges import Checker, check_options, choice, merge_tables
+from ..option_tables import check_options, merge_tables
+from ..ranges import Checker, choice
 from .anchor import AnchorStrategy
 from .assigners import PRESETS
 from .base import Decoded, Encoded, Strategy, Target

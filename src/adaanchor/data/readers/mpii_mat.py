@@ -21,7 +21,8 @@ from ..records import Instance
 from ..spec import KeypointSpec
 from . import Collector, ReadResult, printable, spec_by_name
 from .image_header import ImageHeaders, within_bound
-from .mpii import head_extra, mpii_box, record_head_size
+from .mpii import mpii_box
+from .mpii_heads import head_extra, record_head_size
 from .pts import extent_box, image_ids
 
 
