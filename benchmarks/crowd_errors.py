@@ -13,7 +13,8 @@ the keypoint lies beyond the rectangle of the map's outer cell centres (``off_ma
 from its nearest edge: inside and more than ``EDGE_CELLS`` cells from the edge, inside within them, beyond the
 edge by up to ``local_radius`` cells, or further. A keypoint with no detection of its type counts as missed.
 Reports per folder, method and band the keypoints, the median and mean error of the matched ones, and the share
-within 4 px; writes ``<name>.md`` / ``.json`` under ``--results``. Nothing is trained.
+within 4 px; writes ``<name>.md`` / ``.json`` under ``--results``, with each folder's training steps and the commits
+that trained its runs (their ``run.json``). Nothing is trained.
 """
 
 from __future__ import annotations
@@ -141,6 +142,35 @@ def runs_settings(outs: list[Path], table: str, methods: list[str], seeds: list[
     return json.loads(next(iter(seen)))
 
 
+def folder_training(out: Path, table: str, methods: list[str], seeds: list[int], split: str) -> dict[str, Any]:
+    """How one ``--out`` folder's runs were trained, from their ``run.json``: the folder (``out``), ``steps`` (the
+    distinct budgets) and ``commits`` (training commit -> runs; ``unknown`` where none is recorded), so that folders
+    of other budgets or code are not read as one experiment."""
+    bench = mt.TABLES[table]["benches"][0]
+    steps: set[int] = set()
+    commits: dict[str, int] = {}
+    for method in methods:
+        for seed in seeds:
+            record = json.loads((mt.run_dir_for(out, bench, "ae", method, seed, split) / "run.json").read_text())
+            if isinstance(record.get("settings", {}).get("steps"), int):
+                steps.add(record["settings"]["steps"])
+            train = record.get("train") if isinstance(record.get("train"), dict) else {}
+            commit = str(train.get("commit") or "unknown").split(" ")[0][:9]
+            commits[commit] = commits.get(commit, 0) + 1
+    return {"out": str(out), "steps": sorted(steps), "commits": commits}
+
+
+def training_lines(doc: dict[str, Any]) -> list[str]:
+    """One markdown line per folder: its runs' training steps and the commits that trained them."""
+    lines = []
+    for label, t in doc.get("training", {}).items():
+        steps = ", ".join(str(v) for v in t["steps"]) or "not recorded"
+        by = "; ".join(f"{c} ({n} run{'s' if n > 1 else ''})" if c != "unknown" else
+                       f"no training commit recorded ({n} run{'s' if n > 1 else ''})" for c, n in t["commits"].items())
+        lines.append(f"- {label} (`{t['out']}`): {steps} steps; trained by {by}")
+    return ["", "Runs:", *lines] if lines else []
+
+
 def gamma_arg(text: str) -> float:
     """``--gamma``: the detection threshold, in [0, 1] (docs/multi-person.md)."""
     try:
@@ -172,7 +202,8 @@ def to_markdown(doc: dict[str, Any]) -> str:
                 lines.append(f"| {label} | {method} | {band} | {cells[0]['n']} | {_avg(cells, 'missed', '.1f')} | "
                              f"{_avg(cells, 'median_px', '.2f')} | {_avg(cells, 'mean_px', '.2f')} | "
                              f"{_avg(cells, 'within_4px', '.3f')} |")
-    lines += ["", f"Commit {doc.get('commit', 'unknown')}; {doc.get('machine', 'machine unknown')}."]
+    lines += training_lines(doc)
+    lines += ["", f"Scored by commit {doc.get('commit', 'unknown')}; {doc.get('machine', 'machine unknown')}."]
     return "\n".join(lines) + "\n"
 
 
@@ -214,7 +245,8 @@ def score_runs(a: argparse.Namespace, labels: list[str]) -> int:
                            for s in a.seeds} for m in a.methods} for label, out in zip(labels, a.out)}
     doc = {"table": a.table, "split": a.split, "gamma": a.gamma, "seeds": a.seeds, "radius":
            AnchorStrategy.DEFAULTS["local_radius"], "outs": [str(o) for o in a.out], "bench": opts,
-           "results": results, **provenance()}
+           "results": results, "training": {label: folder_training(out, a.table, a.methods, a.seeds, a.split)
+                                              for label, out in zip(labels, a.out)}, **provenance()}
     write_results(a.results, a.name, doc, to_markdown(doc))
     return 0
 

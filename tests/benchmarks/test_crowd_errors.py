@@ -110,3 +110,29 @@ def test_bad_seeds_and_gamma_are_usage_errors(args, text, tmp_path, capsys):
         ce.main(["--out", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert e.value.code == 2 and text in err and "Traceback" not in err
+
+
+def test_each_folder_says_its_steps_and_the_commits_that_trained_it(tmp_path):
+    """The table recorded neither: folders of 600 and 4000 steps, or of older code, read as one experiment."""
+    import json
+
+    import multi_tables as mt
+
+    full = dict(mt.BENCHES["crowd"]["options"])
+    for out, seed, steps, train in [("a", 0, 600, {"commit": "0123456789abcdef dirty"}), ("a", 1, 600, {}),
+                                    ("b", 0, 4000, {"commit": "fedcba9876543210"}),
+                                    ("b", 1, 4000, {"commit": "fedcba9876543210"})]:
+        _run(tmp_path / out, "fixanchor", seed, full)
+        path = mt.run_dir_for(tmp_path / out, "crowd", "ae", "fixanchor", seed, "test") / "run.json"
+        record = json.loads(path.read_text())
+        record["settings"]["steps"], record["train"] = steps, train
+        path.write_text(json.dumps(record))
+    training = {label: ce.folder_training(tmp_path / label, "table5", ["fixanchor"], [0, 1], "test")
+                for label in ("a", "b")}
+    assert training["a"] == {"out": str(tmp_path / "a"), "steps": [600], "commits": {"012345678": 1, "unknown": 1}}
+    assert training["b"]["steps"] == [4000] and training["b"]["commits"] == {"fedcba987": 2}
+    doc = {"table": "table5", "split": "test", "gamma": 0.1, "seeds": [0, 1], "radius": 2.0, "results": {},
+           "training": training}
+    md = ce.to_markdown(doc)
+    assert f"- a (`{tmp_path / 'a'}`): 600 steps; trained by 012345678 (1 run); no training commit recorded (1 run)" in md
+    assert f"- b (`{tmp_path / 'b'}`): 4000 steps; trained by fedcba987 (2 runs)" in md

@@ -52,7 +52,7 @@ def test_crowd_errors_and_predict_speed_record_the_commit():
     where = provenance()
     assert where["commit"] == source_commit() and "torch threads" in where["machine"]
     doc = {"table": "table5", "split": "dev", "gamma": 0.1, "seeds": [0], "radius": 2.0, "results": {}, **where}
-    assert f"Commit {where['commit']}; {where['machine']}." in crowd_errors.to_markdown(doc)
+    assert f"Scored by commit {where['commit']}; {where['machine']}." in crowd_errors.to_markdown(doc)
     assert predict_speed.machine_info()["commit"] == source_commit()
 
 
