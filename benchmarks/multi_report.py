@@ -205,3 +205,11 @@ def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
     title += "; means over seeds, band: ± std"
     title += " (person centres)" if centre else ""
     return plot_gamma_sweep(curves, path, title)
+
+
+if __name__ == "__main__":
+    import sys
+
+    from script_exit import not_a_script
+
+    sys.exit(not_a_script(__file__, "multi_tables.py"))

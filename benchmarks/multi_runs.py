@@ -239,3 +239,11 @@ def snapshot_convergence(task: Task, build: Callable[[], torch.nn.Module], strat
     log.write_text("\n".join(["step," + ",".join(EVAL_LOG_KEYS), *rows, row(steps, final)]) + "\n")
     key = "oracle_ap" if "oracle_tags" in final else "ap"
     return {"key": key, **convergence(log, steps, key)}
+
+
+if __name__ == "__main__":
+    import sys
+
+    from script_exit import not_a_script
+
+    sys.exit(not_a_script(__file__, "multi_tables.py"))

@@ -68,3 +68,11 @@ def run_parallel(fn: Callable[..., Any], calls: Mapping[Hashable, tuple], jobs: 
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     return results
+
+
+if __name__ == "__main__":
+    import sys
+
+    from script_exit import not_a_script
+
+    sys.exit(not_a_script(__file__, "multi_tables.py"))

@@ -184,3 +184,11 @@ def fmt_diff(diff: Mapping[str, Any] | None, fmt: str, scale: float = 1.0) -> st
         return "N/A"
     s = format(diff["mean"] * scale, "+" + fmt)
     return s + (f" ± {format(diff['se'] * scale, fmt)}" if diff["se"] is not None else "")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from script_exit import not_a_script
+
+    sys.exit(not_a_script(__file__, "paper_tables.py", "multi_tables.py"))

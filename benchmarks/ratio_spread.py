@@ -28,3 +28,11 @@ def spread_note(label: str, q: Mapping[str, Any], reps: int) -> str | None:
     return (f"{label}: the {reps} paired ratios range {q['min']:.2f}-{q['max']:.2f} ({100 * spread:.0f}% of the "
             f"median {q['median']:.3f}, more than {100 * SPREAD_WARN:.0f}%): the machine's load changed during the "
             "row; run it again on an idle machine or with more --reps")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from script_exit import not_a_script
+
+    sys.exit(not_a_script(__file__, "speed.py"))

@@ -71,3 +71,15 @@ def run_main(body: Callable[[], int], saved: str, resume: bool = True) -> int:
                             saved, resume)
         print(f"error: {one_line(str(e))}", file=sys.stderr)
         return EXIT_REFUSED
+
+
+def not_a_script(path: str, *scripts: str) -> int:
+    """What a helper module of the benchmark scripts does when it is run (``python benchmarks/protocol.py --help``
+    printed nothing and exited 0): one line naming the scripts to run instead; the refusal's exit code."""
+    print(f"error: {Path(path).name} is a module of the benchmark scripts, not a script: run "
+          f"{' or '.join(f'python benchmarks/{s} --help' for s in scripts)}", file=sys.stderr)
+    return EXIT_REFUSED
+
+
+if __name__ == "__main__":
+    sys.exit(not_a_script(__file__, "paper_tables.py", "multi_tables.py"))

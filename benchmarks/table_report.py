@@ -204,3 +204,11 @@ def write_assigner_json(doc: dict[str, Any], names: dict[str, str], path: Path) 
                 "dev_split": f"built-in benchmark, generator seed {DEV_SYNTH_SEED} ({DEV_ROOT})", "split": doc["split"],
                 "commit": doc["commit"]}
     write_text_atomic(path, json.dumps({"protocol": protocol, "methods": methods, "paired": doc["paired"]}, indent=2))
+
+
+if __name__ == "__main__":
+    import sys
+
+    from script_exit import not_a_script
+
+    sys.exit(not_a_script(__file__, "paper_tables.py"))

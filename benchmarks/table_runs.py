@@ -137,3 +137,11 @@ def pace(row: dict[str, Any], fresh: bool) -> str:
     if secs < 1 or not steps:
         return ""
     return f" (trained to step {steps} in {secs:.0f} s" + (f", {steps / secs:.1f} steps/s)" if fresh else ")")
+
+
+if __name__ == "__main__":
+    import sys
+
+    from script_exit import not_a_script
+
+    sys.exit(not_a_script(__file__, "paper_tables.py"))

@@ -145,3 +145,26 @@ def test_inference_options_refuses_in_one_line(tmp_path, capsys):
     assert _script("inference_options").main([str(run), str(run), "--name", "x", "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "given twice" in err and "\n" not in err
+
+
+HELPER_MODULES = sorted(p.name for p in (REPO / "benchmarks").glob("*.py") if "def main(" not in p.read_text())
+
+
+def test_the_helper_modules_are_the_ones_known():
+    """A file without a ``main`` is a helper module; a new one needs the refusal below (the list is checked so that
+    this test cannot pass on an empty list)."""
+    assert HELPER_MODULES == ["multi_report.py", "multi_runs.py", "parallel.py", "protocol.py", "ratio_spread.py",
+                              "script_exit.py", "table_report.py", "table_runs.py"]
+
+
+@pytest.mark.parametrize("name", HELPER_MODULES)
+def test_a_helper_module_run_as_a_script_names_the_script_to_run(name):
+    """``python benchmarks/protocol.py --help`` printed nothing and exited 0."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / name), "--help"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and done.stdout == ""
+    err = done.stderr.strip()
+    assert err.startswith(f"error: {name} is a module of the benchmark scripts, not a script: run python benchmarks/")
+    assert err.endswith(".py --help") and "\n" not in err
