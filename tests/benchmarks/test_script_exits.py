@@ -154,7 +154,7 @@ def test_the_helper_modules_are_the_ones_known():
     """A file without a ``main`` is a helper module; a new one needs the refusal below (the list is checked so that
     this test cannot pass on an empty list)."""
     assert HELPER_MODULES == ["multi_report.py", "multi_runs.py", "parallel.py", "protocol.py", "ratio_spread.py",
-                              "script_exit.py", "table_report.py", "table_runs.py"]
+                              "script_exit.py", "speed_timers.py", "table_report.py", "table_runs.py"]
 
 
 @pytest.mark.parametrize("name", HELPER_MODULES)

@@ -52,12 +52,14 @@ def test_every_row_names_strategies_its_ratios_use():
 def test_deconv_rows_flip_the_matmul_switch_for_one_call_only(monkeypatch):
     from adaanchor.models import deconv
 
-    speed = _speed()
+    _speed()  # puts benchmarks/ on the path
+    import speed_timers
+
     seen: list[float] = []
     stand_in = {"heatmap": lambda: seen.append(deconv.MATMUL_MIN_RATIO)}
-    monkeypatch.setattr(speed, "inference_timers", lambda *a, **k: stand_in)
+    monkeypatch.setattr(speed_timers, "inference_timers", lambda *a, **k: stand_in)
     before = deconv.MATMUL_MIN_RATIO
-    timers = speed.deconv_timers(speed.RESNET50, False, 1)
+    timers = speed_timers.deconv_timers(speed_timers.RESNET50, False, 1)
     timers["kernel"]()
     timers["matmul"]()
     assert seen == [float("inf"), before] and deconv.MATMUL_MIN_RATIO == before
