@@ -304,6 +304,20 @@ def test_a_box_trained_run_warns_once_when_given_no_boxes(predictor, val_images)
         predictor.predict(val_images[0])  # trained on whole images: nothing to say
 
 
+def test_the_stream_warns_too_and_both_warnings_name_the_callers_line(predictor, val_images):
+    """``predict_stream``, the path of video frames, gave no warning; a warning names the line that called."""
+    boxed = Predictor(predictor.backend, predictor.spec, predictor.input_size, predictor.strategy, predictor.stride,
+                      info={**predictor.info, "crop": "box"})
+    with pytest.warns(UserWarning, match=r"trained on instance boxes") as seen:
+        list(boxed.predict_stream([(val_images[0], None, 0), (val_images[1], None, 1)]))
+    assert len(seen) == 1 and seen[0].filename == __file__
+    again = Predictor(predictor.backend, predictor.spec, predictor.input_size, predictor.strategy, predictor.stride,
+                      info={**predictor.info, "crop": "box"})
+    with pytest.warns(UserWarning, match=r"trained on instance boxes") as seen:
+        again.predict(val_images[:2])
+    assert len(seen) == 1 and seen[0].filename == __file__
+
+
 def test_a_multi_person_network_given_to_a_single_person_run_is_named_as_such(pred_runs, tmp_path):
     """It was refused for its input size ("exported for input size 128,96, the run uses 72,96"), the wrong reason."""
     import onnx

@@ -134,3 +134,46 @@ def test_no_instance_slot_is_a_clear_error():
     st = build_strategy({"name": "adaanchor"}, K, S, (W * S, H * S))
     with pytest.raises(ValueError, match=r"^keypoints have no instance slot \(N = 0\)"):
         st.encode(_outputs(st), torch.zeros(2, 0, K, 2), torch.zeros(2, 0, K))
+
+
+@pytest.mark.parametrize("cfg, args, error, says", [
+    ({"name": "adaanchor", "topkk": 5}, (K, S, (32, 24)), AdaAnchorError,
+     r"unknown config key 'strategy.topkk'. Did you mean 'strategy.topk'\?"),
+    ({"name": "heatmap"}, (K, 0, (32, 24)), ValueError, r"stride: expected an integer >= 1, got 0"),
+    ({"name": "heatmap"}, (0, S, (32, 24)), ValueError, r"num_keypoints: expected an integer >= 1, got 0"),
+    ({"name": "heatmap"}, (K, S, (32,)), ValueError, r"input_size: expected \(W, H\), two integers >= 1"),
+    ({"name": "heatmap"}, (K, 2.5, (32, 24)), ValueError, r"stride: expected an integer >= 1, got 2.5"),
+    (5, (K, S, (32, 24)), TypeError, r"cfg: expected the strategy config section \(a mapping\) or a strategy name"),
+])
+def test_build_strategy_refuses_unknown_keys_and_impossible_geometry(cfg, args, error, says):
+    """``topkk=5`` was ignored (the run used topk 20); a stride of 0 decoded every keypoint at (-0.5, -0.5); a
+    string section was an AttributeError."""
+    with pytest.raises(error, match=says):
+        build_strategy(cfg, *args)
+
+
+def test_build_strategy_takes_a_name_alone_and_another_strategys_key():
+    st = build_strategy("adaanchor", K, S, (W * S, H * S))
+    assert st.name == "adaanchor" and st.topk == build_strategy({"name": "adaanchor"}, K, S, (W * S, H * S)).topk
+    assert build_strategy({"name": "heatmap", "topk": 3}, K, S, (W * S, H * S)).name == "heatmap"  # a flat section
+
+
+@pytest.mark.parametrize("name", ["heatmap", "regression", "adaanchor"])
+def test_encode_refuses_arrays_non_finite_labelled_points_and_unknown_visibilities(name):
+    """NaN targets came out of a NaN labelled point and a visibility 3 passed; numpy keypoints were an
+    AttributeError ('numpy.ndarray' object has no attribute 'dim')."""
+    st = build_strategy({"name": name}, K, S, (W * S, H * S))
+    outs = _outputs(st, b=1)
+    kp, vis = torch.full((1, 1, K, 2), 10.0), torch.tensor([[[2, 1, 0]]])
+    st.encode(outs, kp, vis)  # the baseline passes
+    with pytest.raises(TypeError, match=r"keypoints: expected a torch.Tensor, got ndarray"):
+        st.encode(outs, kp.numpy(), vis)
+    bad = kp.clone()
+    bad[0, 0, 1, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"keypoints: labelled point \(b, n, k\) = \(0, 0, 1\) is not finite"):
+        st.encode(outs, bad, vis)
+    bad[0, 0, 1] = 10.0
+    bad[0, 0, 2] = float("nan")  # unlabelled (v = 0): a placeholder, as DeepLabCut and SLEAP write it
+    st.encode(outs, bad, vis)
+    with pytest.raises(ValueError, match=r"visibility: expected 0, 1 or 2, got 3 at \(b, n, k\) = \(0, 0, 0\)"):
+        st.encode(outs, kp, torch.tensor([[[3, 1, 0]]]))

@@ -201,7 +201,8 @@ def no_checkpoint_error(run: str | Path) -> AdaAnchorError:
 
 
 def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Path | None]:
-    """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file)."""
+    """A checkpoint file stands for its run: ``RUN/checkpoints/x.pt`` -> (``RUN``, the file); with another ``ckpt`` as
+    well it is refused (which of the two was meant?)."""
     if not run.exists() and run.suffix in (".pt", ".pth", ".ckpt"):  # was "no such run directory or config file"
         there = sorted(p.name for p in run.parent.glob("*.pt")) if run.parent.is_dir() else []
         raise AdaAnchorError(f"{run}: no such checkpoint file" + (f" ({run.parent} holds {', '.join(there)})" if there
@@ -211,6 +212,9 @@ def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Pa
         if not (folder / "config.yaml").is_file():
             raise AdaAnchorError(f"{run}: a checkpoint outside a run directory (no config.yaml in {folder}); give "
                                  f"the config it was trained with in its place, and the checkpoint as ckpt={run}")
+        if ckpt is not None and run.resolve() != Path(ckpt).resolve():
+            # the second one was loaded without a word, while the run's name (info["run"]) was the first's
+            raise AdaAnchorError(f"two checkpoints given: {run} (as the run) and ckpt={ckpt}: give one of them")
         return folder, run if ckpt is None else ckpt
     return run, ckpt
 

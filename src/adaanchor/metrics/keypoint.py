@@ -77,6 +77,8 @@ def single_keypoint_metrics(
     """
     p, g, v, size = check_arrays(pred, gt, vis, bbox_size, "bbox_size")
     pck_thresholds = check_thresholds(pck_thresholds, "pck_thresholds")
+    if not pck_thresholds:  # pck_vis / pck_inv were then computed at 0.05 while pck was empty (eval.pck needs one too)
+        raise ValueError("pck_thresholds: expected at least one threshold, such as (0.05, 0.1)")
     s = None if scores is None else as_float_array(scores, "scores")
     if s is not None and s.shape != v.shape:
         raise ValueError(f"scores must be (M, K) like vis, got {s.shape}")
@@ -87,7 +89,7 @@ def single_keypoint_metrics(
     ok = ~bad
 
     pck = {threshold_key(t): _mean_or_none((norm_dist[labelled] <= t).astype(np.float64)) for t in pck_thresholds}
-    t0 = pck_thresholds[0] if len(pck_thresholds) else AUC_CORRECT_THRESHOLD
+    t0 = pck_thresholds[0]
     out: dict[str, Any] = {
         "vis_error": _mean_or_none(dist[visible & ok]),
         "inv_error": _mean_or_none(dist[invisible & ok]),
@@ -240,3 +242,7 @@ def error_by_visibility_table(results: Mapping[str, Mapping[str, Any]]) -> str:
         ]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+__all__ = ["AUC_CORRECT_THRESHOLD", "threshold_key", "single_keypoint_metrics", "errors_by_visibility",
+           "errors_by_keypoint", "per_keypoint_table", "error_by_visibility_table"]

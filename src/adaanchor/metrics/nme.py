@@ -126,17 +126,18 @@ def _face_errors(errors: Any, thr: Any, name: str) -> np.ndarray:
     return np.where(np.isnan(e), np.inf, e)
 
 
-def failure_rate(errors: Any, thr: float = FR_THRESHOLD) -> float:
-    """Fraction of faces with NME ``> thr`` (a NaN or infinite NME is a failure)."""
+def failure_rate(errors: Any, thr: float = FR_THRESHOLD) -> float | None:
+    """Fraction of faces with NME ``> thr`` (a NaN or infinite NME is a failure); None without faces (nothing to
+    measure, as everywhere in the metrics: NaN was refused by the JSON writers)."""
     e = _face_errors(errors, thr, "thr")
-    return float(np.mean(e > thr)) if e.size else float("nan")
+    return float(np.mean(e > thr)) if e.size else None
 
 
-def ced_auc(errors: Any, thr: float = AUC_THRESHOLD) -> float:
+def ced_auc(errors: Any, thr: float = AUC_THRESHOLD) -> float | None:
     """Area under the CED curve on ``[0, thr]`` divided by ``thr``: ``mean(max(0, thr - e)) / thr`` (a NaN or
-    infinite NME adds 0)."""
+    infinite NME adds 0); None without faces."""
     e = _face_errors(errors, thr, "thr")
-    return float(np.mean(np.clip(thr - e, 0.0, None)) / thr) if e.size else float("nan")
+    return float(np.mean(np.clip(thr - e, 0.0, None)) / thr) if e.size else None
 
 
 def _summary(e: np.ndarray, fr_thr: float, auc_thr: float) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def nme_metrics(
     pred: Any,
     gt: Any,
     vis: Any,
-    spec: KeypointSpec | None = None,
+    spec: KeypointSpec | str | os.PathLike | Mapping[str, Any] | None = None,
     norm: str | Sequence[Any] = "interocular",
     attributes: Sequence[Mapping[str, int] | None] | None = None,
     fr_thr: float = FR_THRESHOLD,
@@ -167,7 +168,8 @@ def nme_metrics(
 
     Args:
         pred, gt: ``(M, K, 2)``; vis: ``(M, K)``.
-        spec: gives the normaliser by name (``spec.nme[norm]``); not needed when ``norm`` is a pair.
+        spec: a KeypointSpec, a spec name (``face68``, ``wflw``), a spec file or mapping: gives the normaliser by
+            name (``spec.nme[norm]``); not needed when ``norm`` is a pair. Its keypoint count must be ``K``.
         norm: a normaliser name of the spec (``interocular``, ``interpupil``) or a pair of indices / lists.
         attributes: per face, a mapping ``attribute -> 0/1`` (WFLW), or None.
         outside: optional ``(M, K)`` bool, True where a point lies outside the model's input (a crop that cuts
@@ -184,7 +186,7 @@ def nme_metrics(
     """
     check_thresholds((fr_thr,), "fr_thr")
     check_thresholds((auc_thr,), "auc_thr")
-    pair = _normaliser_pair(spec, norm)
+    pair = _normaliser_pair(spec, norm, as_float_array(gt, "gt").shape)
     d = normaliser(gt, pair)
     pair = norm_pair(pair, as_float_array(gt, "gt").shape[1])
     e, err, v = _point_errors(pred, gt, vis, d)
@@ -204,14 +206,18 @@ def nme_metrics(
     return out
 
 
-def _normaliser_pair(spec: Any, norm: str | Sequence[Any]) -> Any:
+def _normaliser_pair(spec: Any, norm: str | Sequence[Any], shape: tuple[int, ...]) -> Any:
     """The normalising pair of ``norm``: a spec's named pair (``spec`` a KeypointSpec, name, path or mapping) or
-    ``norm`` itself when it is a pair."""
+    ``norm`` itself when it is a pair. A spec of another keypoint count than ``shape`` (``gt``'s, ``(M, K, 2)``) is
+    refused: 98 WFLW points scored with ``face68`` were normalised by WFLW points 36 and 45, silently."""
     if spec is not None and not isinstance(spec, KeypointSpec):
         if not isinstance(spec, (str, os.PathLike, Mapping)):  # a pair in spec's place: "'tuple' object has no attribute 'nme'"
             raise TypeError(f"spec: expected a KeypointSpec, a spec name or None, got {type(spec).__name__} {spec!r}"
                             f"{'; a normaliser pair goes by keyword: norm=' + repr(spec) if isinstance(spec, (list, tuple)) else ''}")
         spec = load_spec(spec)
+    if spec is not None and len(shape) == 3 and shape[1] != spec.num_keypoints:
+        raise ValueError(f"spec: {spec.name!r} has {spec.num_keypoints} keypoints, gt has {shape[1]} per face: give "
+                         "the spec of the data scored")
     if isinstance(norm, str):
         if spec is None or norm not in spec.nme:
             have = sorted(spec.nme) if spec is not None else []
@@ -267,3 +273,7 @@ def _subsets(e: np.ndarray, attrs: list[Mapping[str, int] | None], fr_thr: float
             subsets[n] = {"NME": None, f"FR@{threshold_key(fr_thr)}": None, f"AUC@{threshold_key(auc_thr)}": None,
                           "count": 0, "nonfinite": 0}
     return subsets
+
+
+__all__ = ["FR_THRESHOLD", "AUC_THRESHOLD", "norm_pair", "normaliser", "unlabelled_normaliser", "nme_per_instance",
+           "failure_rate", "ced_auc", "nme_metrics"]

@@ -87,7 +87,7 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
     if data["annotations"] and len(kappa) != k:  # K is the ground truth's (COCO-17 without annotations)
         raise AdaAnchorError(f"{name}: {k} keypoints but {len(kappa)} OKS sigmas; pass the sigmas of this dataset (adaanchor score --spec SPEC.yaml: a spec with its sigmas)")
     if not data["annotations"]:  # nothing labelled: no recall to measure, whatever the results hold
-        return {"recall": 0.0, "matched": 0.0, "labelled": 0.0}
+        return {"recall": 0.0, "matched": 0, "labelled": 0}
     # As the AP checks them: a result of another keypoint count failed in a reshape, one of an image or category
     # the ground truth does not have was silently left out (or matched across categories).
     check_results_match_gt(dets, res_name, data, name, k)
@@ -115,7 +115,7 @@ def keypoint_recall(gt: GtLike, results: ResultsLike, sigmas: Any | None = None,
             if lab.any() and use.any():
                 cut = kappa[t] * np.sqrt(area[lab]) * scale
                 matched += match_keypoints(p[use, t, :2], p[use, t, 2], g[lab, t, :2], cut)
-    return {"recall": matched / labelled if labelled else 0.0, "matched": float(matched), "labelled": float(labelled)}
+    return {"recall": matched / labelled if labelled else 0.0, "matched": int(matched), "labelled": int(labelled)}
 
 
 __all__ = ["OKS_CUTOFF", "keypoint_recall", "match_keypoints"]

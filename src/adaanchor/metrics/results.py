@@ -294,3 +294,7 @@ def write_results(results: list[dict], path: str | os.PathLike) -> None:
         write_text_atomic(p, text)
     except OSError as e:
         raise DataError(path, f"cannot write the predictions ({write_failure(e)})") from None
+
+
+__all__ = ["load_coco_gt", "load_results", "gt_ids_by_file_name", "check_result_file", "check_results_match_gt",
+           "predictions_to_coco_results", "write_results"]

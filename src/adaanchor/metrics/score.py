@@ -225,3 +225,4 @@ def _images_without_results(data: dict, dets: list[dict]) -> list[int]:
     return [missing, len(with_people)] if missing and with_results else []
 
 
+__all__ = ["METRICS", "score"]

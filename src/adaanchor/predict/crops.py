@@ -4,6 +4,7 @@ training and evaluation (:mod:`adaanchor.data.transforms`), and the input normal
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,16 +17,33 @@ def fit_image_affine(image_hw: Sequence[int], input_size: Sequence[int]) -> np.n
     """The affine that fits a whole image of ``image_hw = (H, W)`` pixels into a model input of ``input_size =
     (W, H)`` pixels, centred, aspect preserved (the crop of ``TopDownDataset(crop="image")``): a ``(2, 3)`` float64
     matrix from original image pixels to input pixels, pixel centres at integers (docs/conventions.md)."""
+    _positive_pair(image_hw, "image_hw", "(H, W)")
+    _positive_pair(input_size, "input_size", "(W, H)")
     center, size = image_region(image_hw, input_size)
     return crop_affine(center, size, (int(input_size[0]), int(input_size[1])))
+
+
+def _positive_pair(value: Any, name: str, what: str) -> None:
+    """``value`` two finite sizes > 0 (pixels), or ValueError naming ``name``: a size of 0 gave a division by
+    zero, or an affine that maps a 0-pixel image onto the whole input."""
+    try:
+        pair = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        pair = np.zeros(0)
+    if pair.shape != (2,) or not (np.isfinite(pair).all() and (pair > 0).all()):
+        raise ValueError(f"{name}: expected {what}, two sizes > 0 in pixels, got {value!r}")
 
 
 def box_affine(box: Sequence[float], input_size: Sequence[int]) -> np.ndarray:
     """The affine of a box ``[x, y, w, h]`` in original image pixels (padded 1.25x to the input's aspect, as
     ``crop="box"``) into a model input of ``input_size = (W, H)`` pixels: a ``(2, 3)`` float64 matrix from original
     image pixels to input pixels."""
+    _positive_pair(input_size, "input_size", "(W, H)")
+    b = np.asarray(box, dtype=np.float64) if not isinstance(box, (str, bytes)) else np.zeros(0)
+    if b.shape != (4,) or not (np.isfinite(b).all() and (b[2:] > 0).all()):  # 5 values: "too many to unpack"
+        raise ValueError(f"box: expected [x, y, w, h] with w, h > 0 (the detection score apart), got {b.tolist() if b.size else box!r}")
     w, h = int(input_size[0]), int(input_size[1])
-    center, size = box_to_center_scale(box, w / h)
+    center, size = box_to_center_scale(b, w / h)
     return crop_affine(center, size, (w, h))
 
 

@@ -255,3 +255,8 @@ def save_png(img: np.ndarray, path: Any) -> None:
         Image.fromarray(img).save(path, optimize=False, compress_level=3)
     except OSError as e:
         raise AdaAnchorError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+__all__ = ["SHIFT", "SKELETON_RGB", "ANCHOR_RGB", "BOX_RGB", "NO_SCORE_RGB", "NAN_SCORE_RGB", "PERSON_RGB", "MIN_SIDE",
+           "confidence_lut", "confidence_rgb", "overlay_scale", "check_skeleton", "draw_prediction", "legend_corner",
+           "save_png"]

@@ -8,6 +8,7 @@ does. The decoded keypoints and anchors return through the exact inverse of that
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -169,12 +170,6 @@ class Predictor:
         """
         batch, single = image_list(images)
         per_image = boxes_per_image(batch, boxes, single, image_ids)
-        if (self.multi is None and self.info.get("crop") == "box" and not self._box_note
-                and any(b is None for b in per_image)):  # as `adaanchor predict` notes it, once per Predictor
-            self._box_note = True
-            warnings.warn(f"{self.info.get('run')} was trained on instance boxes (data.crop=box) and no boxes were "
-                          "given: each image is predicted as one instance, the whole image its box; pass boxes=[x, y, "
-                          "w, h] per instance (or a detections file)", stacklevel=2)
         names = ["images"] if single else [f"images[{i}]" for i in range(len(batch))]
         out = [p for _, p in self._stream(zip(batch, per_image, range(len(batch)), names))]
         return out[0] if single else out
@@ -186,6 +181,9 @@ class Predictor:
 
         Raises:
             TypeError: an item that is not an ``(image, boxes, tag)`` tuple or list (an image is not unpacked).
+
+        Warns:
+            UserWarning: as :meth:`predict`, for a box-trained run given an image without boxes.
         """
         yield from self._stream(named_triples(items))
 
@@ -204,6 +202,8 @@ class Predictor:
         queue: list[tuple[dict[str, Any], int, np.ndarray]] = []  # (entry, instance, crop)
         pending: list[tuple[Any, dict[str, Any]]] = []
         for image, boxes, tag, name in items:
+            if boxes is None:
+                self._warn_no_boxes()
             try:
                 img = to_rgb(image, name, self.orientation, self.bit_depth)
                 entry = self._entry(img, boxes, name)
@@ -225,6 +225,16 @@ class Predictor:
             self._run(queue)
         for tag, entry in pending:
             yield tag, self._finish(entry)
+
+    def _warn_no_boxes(self) -> None:
+        """The warning of a box-trained run given an image without boxes, once per Predictor (as ``adaanchor
+        predict`` notes it), from :meth:`predict` and :meth:`predict_stream` alike (the stream, the path of video
+        frames, gave none), naming the caller's line."""
+        if self.info.get("crop") == "box" and not self._box_note:
+            self._box_note = True
+            warnings.warn(f"{self.info.get('run')} was trained on instance boxes (data.crop=box) and no boxes were "
+                          "given: each image is predicted as one instance, the whole image its box; pass boxes=[x, y, "
+                          "w, h] per instance (or a detections file)", stacklevel=_outside_level())
 
     def _multi_stream(self, items: Iterable[tuple[Any, Any, Any, str]]) -> Iterator[tuple[Any, Prediction]]:
         for image, boxes, tag, name in items:
@@ -263,6 +273,15 @@ class Predictor:
             return Prediction.empty(self.spec.num_keypoints, entry["hw"], self.strategy != "regression",
                                     self.strategy != "regression")
         return stack_instances(entry["parts"], entry["hw"])
+
+
+def _outside_level() -> int:
+    """The ``stacklevel`` of the first frame outside this package for a warning raised by the caller of this
+    function: the user's line, however many generator frames lie between (predict's and the stream's differ)."""
+    here, frame, level = str(Path(__file__).parent), sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(here):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 __all__ = ["ANCHOR_STRATEGIES", "Predictor", "box_affine", "check_batch_size", "fit_image_affine", "normalise"]

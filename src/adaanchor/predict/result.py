@@ -26,8 +26,11 @@ class Prediction:
         box_scores: ``(N,)`` float64 detection scores (1.0 where none was given).
         affines: ``(N, 2, 3)`` float64, original image pixels -> model input pixels, one per instance.
         image_hw: ``(H, W)`` of the original image.
-        meta: free-form information about the image (source file, frame index, time, image id; from a
-            :class:`Predictor`, ``"orientation"``: how a file or PIL image with an EXIF orientation was read).
+        meta: a mapping the caller may add its own information to (a source file, a frame index); a
+            :class:`Predictor` sets ``"orientation"`` (how a file or PIL image with an EXIF orientation was read)
+            and, for a multi-person run whose head maps held non-finite values, ``"nonfinite_outputs"``. Which
+            source and frame a prediction belongs to is the ``tag`` that :meth:`Predictor.predict_stream` yields
+            with it, or its place in :meth:`Predictor.predict`'s list.
         pose_scores: ``(N,)`` float64 pose scores of a multi-person run (the mean keypoint confidence over all
             ``K`` types, a missing keypoint counting 0), or None. A missing keypoint of a pose is ``(0, 0)``
             with score 0.

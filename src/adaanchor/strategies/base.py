@@ -135,8 +135,14 @@ class Strategy:
         """``keypoints (B, N, K, 2)`` in float with the unlabelled ones (``visibility (B, N, K)`` 0) at 0, both shapes
         checked. An unlabelled point's coordinates are a placeholder, NaN in DeepLabCut's and SLEAP's exports, and
         ``NaN * 0`` is NaN: the heatmap's, the regression's and the person centres' targets went NaN. Keypoints of
-        shape ``(B, K, 2)`` (no instance axis) were broadcast into wrong heatmap targets without a word."""
+        shape ``(B, K, 2)`` (no instance axis) were broadcast into wrong heatmap targets without a word. On the CPU
+        a labelled point must be finite and a visibility 0, 1 or 2 (NaN targets and a visibility 3 passed
+        silently); on a GPU these are left to the dataset readers, which refuse both."""
         k = self.num_keypoints
+        for label, t in (("keypoints", keypoints), ("visibility", visibility)):
+            if not isinstance(t, Tensor):  # numpy arrays: "'numpy.ndarray' object has no attribute 'dim'"
+                raise TypeError(f"{label}: expected a torch.Tensor, got {type(t).__name__} (torch.as_tensor converts "
+                                "an array)")
         if keypoints.dim() != 4 or keypoints.shape[2] != k or keypoints.shape[3] != 2:
             raise ValueError(f"keypoints must be (B, N, K={k}, 2), got {tuple(keypoints.shape)}")
         if keypoints.shape[1] == 0:  # the reductions over instances have nothing to reduce (an IndexError)
@@ -145,7 +151,10 @@ class Strategy:
         if tuple(visibility.shape) != tuple(keypoints.shape[:3]):
             raise ValueError(f"visibility must be (B, N, K) = {tuple(keypoints.shape[:3])} like the keypoints, got "
                              f"{tuple(visibility.shape)}")
-        return torch.where((visibility > 0).unsqueeze(-1), keypoints.float(), 0.0)
+        on = (visibility > 0).unsqueeze(-1)
+        if keypoints.device.type == "cpu":  # on a GPU a read-back per step would stall the queue: the readers check
+            _check_labels(keypoints, visibility, on)
+        return torch.where(on, keypoints.float(), 0.0)
 
     def decode(self, outputs: dict[str, Tensor]) -> Decoded:
         """Single-instance decoding: one keypoint per type."""
@@ -168,3 +177,16 @@ class Strategy:
         map where its decoding allows it (the anchor strategies do); the result is that of
         ``decode(model(images))`` up to float rounding."""
         return self.decode(model(images))
+
+
+def _check_labels(keypoints: Tensor, visibility: Tensor, on: Tensor) -> None:
+    """Labelled points of ``keypoints (B, N, K, 2)`` (``on (B, N, K, 1)``) finite; ``visibility`` 0, 1 or 2."""
+    bad = (visibility < 0) | (visibility > 2) | (visibility != visibility.round())
+    if bool(bad.any()):
+        at = tuple(int(i) for i in bad.nonzero()[0])
+        raise ValueError(f"visibility: expected 0, 1 or 2, got {float(visibility[at]):g} at (b, n, k) = {at}")
+    lost = on & ~torch.isfinite(keypoints)
+    if bool(lost.any()):
+        at = tuple(int(i) for i in lost.nonzero()[0][:3])
+        raise ValueError(f"keypoints: labelled point (b, n, k) = {at} is not finite ({keypoints[at].tolist()}); an "
+                         "unlabelled one has visibility 0")
