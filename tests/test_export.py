@@ -82,6 +82,8 @@ def test_every_strategy_exports_and_matches(exported, name):
     assert "latency_ms_torch" not in res and res["flip_test"] is False  # latency_runs=0; the run's eval.flip_test
     report = format_export_report(res)
     assert "onnxruntime" in report and str(path) in report
+    assert "n/a" not in report  # a regression graph has no scores or anchors: "scores n/a, anchors n/a px" was said
+    assert ("scores " in report) == (dec.score is not None) and ("anchors " in report) == (dec.anchor is not None)
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (inp,) = sess.get_inputs()

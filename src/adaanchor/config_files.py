@@ -4,12 +4,13 @@ with one clear error for a missing, oversized, non-UTF-8 or malformed file; and 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .configs import config_file, packaged_names
+from .configs import PACKAGED_CONFIGS, config_file, packaged_names
 from .errors import AdaAnchorError
 from .safe_yaml import YamlFault, load_yaml_text
 
@@ -63,4 +64,23 @@ def missing_run_sections(path: str | Path) -> list[str]:
     return [key for key in RUN_SECTIONS if key not in data]
 
 
-__all__ = ["MAX_CONFIG_BYTES", "RUN_SECTIONS", "missing_run_sections", "read_yaml"]
+def packaged_keys(config: str | Path | None, overrides: Sequence[str] = ()) -> frozenset[str]:
+    """The dotted keys (``data.aug.scale``) that ``config``, when it is a packaged config, sets and no ``key=value``
+    of ``overrides`` sets again: values the user did not choose (none for a file of the user's own)."""
+    if config is None:
+        return frozenset()
+    path = config_file(config)
+    if not path.is_file() or PACKAGED_CONFIGS not in path.resolve().parents:
+        return frozenset()
+    given = [str(o).split("=", 1)[0].strip() for o in overrides if "=" in str(o)]
+
+    def leaves(node: Any, prefix: str) -> list[str]:
+        if isinstance(node, dict) and node:
+            return [k for key, value in node.items() for k in leaves(value, f"{prefix}{key}.")]
+        return [prefix[:-1]]
+
+    keys = leaves(read_yaml(path), "")
+    return frozenset(k for k in keys if not any(k == g or k.startswith(g + ".") or g.startswith(k + ".") for g in given))
+
+
+__all__ = ["MAX_CONFIG_BYTES", "RUN_SECTIONS", "missing_run_sections", "packaged_keys", "read_yaml"]

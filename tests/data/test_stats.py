@@ -138,8 +138,24 @@ def test_labelled_keypoints_outside_their_image_are_counted(tmp_path):
                                                  "categories": [{"id": 1, "name": "person"}]}))
     cfg = {"format": "coco", "root": str(tmp_path), "train": "t.json", "val": None, "spec": "coco"}
     d = dataset_stats(cfg)
-    # (255, 20) and (-20, 20) lie outside it either way round; (120, 20) inside; (20, 110) inside the frame turned
-    # by 90 degrees (an EXIF orientation the header read here does not look at), so not counted.
-    assert d["splits"]["train"]["labelled_outside_image"] == 2 and d["splits"]["train"]["skipped"] == 0
-    assert "| outside box | outside image |" in format_stats(d) and "| train | 1 | 1 | 16 | 1 | 0 | 3 | 2 | 0 | 0 |" \
+    # (255, 20), (-20, 20) and (20, 110) lie outside the 128x96 frame; (120, 20) inside.
+    assert d["splits"]["train"]["labelled_outside_image"] == 3 and d["splits"]["train"]["skipped"] == 0
+    assert "| outside box | outside image |" in format_stats(d) and "| train | 1 | 1 | 16 | 1 | 0 | 3 | 3 | 0 | 0 |" \
         in format_stats(d)
+
+
+def test_a_point_inside_the_turned_frame_of_an_exif_turned_image_is_not_counted(tmp_path):
+    """The turned frame was assumed for every image, so a PNG with no EXIF block hid (20, 110) on its 128x96 frame
+    (12 of 15 such points of a synthetic val split); an image that an EXIF orientation turns keeps the rule, as its
+    labels may be in either frame."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (128, 96)).save(tmp_path / "a.jpg", exif=exif)
+    kp = [10.0, 10.0, 2] * 15 + [255.0, 20.0, 2, 20.0, 110.0, 2]
+    anns = [{"id": 1, "image_id": 1, "keypoints": kp, "bbox": [0, 0, 128, 96], "area": 1600}]
+    (tmp_path / "t.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": anns,
+                                                 "categories": [{"id": 1, "name": "person"}]}))
+    cfg = {"format": "coco", "root": str(tmp_path), "train": "t.json", "val": None, "spec": "coco"}
+    assert dataset_stats(cfg)["splits"]["train"]["labelled_outside_image"] == 1  # (255, 20): outside both

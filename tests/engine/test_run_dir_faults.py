@@ -245,8 +245,9 @@ def test_resume_applies_a_changed_lr_and_schedule_and_keeps_the_history(tiny_ove
     assert "resume: train.lr changed 0.001 -> 0.5 (applied)" in out
     assert "resume: train.max_steps changed 2 -> 5 (applied)" in out and "train.lr_steps changed [] -> [4]" in out
     lrs = [float(r["lr"]) for r in _rows(run / "train_log.csv")]
-    # Logged after each step: steps 1-2 the old lr; 3 the new one; from step 4 on, lr_steps=[4] applies.
-    assert lrs[:2] == [0.001, 0.001] and lrs[2] == pytest.approx(0.5) and lrs[3:] == pytest.approx([0.05, 0.05])
+    # The rate each step trained with: steps 1-2 the old lr; 3-4 the new one; x0.1 after step 4 (lr_steps=[4]). The
+    # column read one step ahead (step 4's row said 0.05).
+    assert lrs[:2] == [0.001, 0.001] and lrs[2:4] == pytest.approx([0.5, 0.5]) and lrs[4:] == pytest.approx([0.05])
     state = safe_load(run / "checkpoints" / "last.pt")
     assert state["optimizer"]["param_groups"][0]["lr"] == pytest.approx(0.05)
     assert yaml.safe_load((run / "config.yaml").read_text())["train"]["lr"] == 0.5

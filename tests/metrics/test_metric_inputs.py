@@ -331,7 +331,8 @@ def test_oks_ap_with_a_spec_without_sigmas_is_refused(tmp_path):
           "categories": [{"id": 1, "name": "person", "keypoints": [f"k{j}" for j in range(16)]}]}
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     (tmp_path / "res.json").write_text(json.dumps([{"image_id": 1, "category_id": 1, "keypoints": kp, "score": 1.0}]))
-    with pytest.raises(AdaAnchorError, match=r"^spec 'mpii' has no OKS sigmas: give them"):
+    with pytest.raises(AdaAnchorError, match=r"^spec 'mpii' has no OKS sigmas, one per keypoint, which OKS AP needs: give a "
+                                             r"spec YAML with a sigmas list \(--spec FILE; sigmas= in Python\)"):
         score(tmp_path / "gt.json", tmp_path / "res.json", "coco", spec="mpii")
 
 

@@ -237,3 +237,19 @@ def test_results_of_part_of_the_images_say_so(tmp_path, capsys):
     assert "note: 1 of the 2 ground-truth images with people to find have no result" in capsys.readouterr().out
     g, r = _files(tmp_path, gt, _as_results(people))
     assert "gt_images_without_results" not in score(g, r, "coco")
+
+
+def test_pckh_and_nme_results_of_part_of_the_instances_name_the_cover():
+    """``eval --predictions`` of a face set split into train and val, scored against the whole file: "no prediction
+    for the ground-truth instance with ann_id 1", with no hint that the results cover the val split alone."""
+    from types import SimpleNamespace
+
+    from adaanchor.metrics.score_instances import match_results
+
+    insts = [SimpleNamespace(ann_id=i, image_id=i, image_path=f"{i}.png") for i in range(3)]
+    res = [{"image_id": i, "ann_id": i, "category_id": 1, "score": 1.0, "keypoints": [1.0, 2.0, 1.0]} for i in (0, 2)]
+    with pytest.raises(DataError, match=r"no prediction for the ground-truth instance with ann_id 1 \(the results "
+                                        r"cover 2 of the file's 3 instances: results of one split"):
+        match_results(insts, res, "res.json", 1)
+    with pytest.raises(DataError, match=r"with ann_id 0$"):  # nothing covered: another file altogether, no hint
+        match_results(insts, [{**res[0], "ann_id": 7, "image_id": 7}], "res.json", 1)

@@ -205,10 +205,14 @@ def test_onnx_backend_gives_the_same_numbers(pred_runs, predictor, val_images, t
     with pytest.raises(AdaAnchorError, match=r"other.onnx: exported from another run \(strategy 'localanchor', this "
                                              r"run's 'adaanchor'\)"):
         Predictor.from_run(pred_runs["adaanchor"], backend="onnx", onnx_path=other)
+    # ... and of another size: its size was given as the reason, with "export it again", which overwrote that run's file
+    export_onnx(model, strategy, other, (64, 96), exporter="torchscript")
+    with pytest.raises(AdaAnchorError, match=r"other.onnx: exported from another run \(strategy 'localanchor'"):
+        Predictor.from_run(pred_runs["adaanchor"], backend="onnx", onnx_path=other)
 
 
 def test_the_default_onnx_file_is_exported_again_unless_it_holds_the_runs_checkpoint(pred_runs, val_images, tmp_path,
-                                                                                     monkeypatch):
+                                                                                     monkeypatch, capsys):
     """RUN/export/<stem>.onnx was reused by its name and time: a checkpoint restored with its old time (cp -p,
     rsync -a) or another run's checkpoint exported there gave keypoints 108 px from PyTorch's, without a word."""
     import os
@@ -239,8 +243,11 @@ def test_the_default_onnx_file_is_exported_again_unless_it_holds_the_runs_checkp
     torch.save(state, ckpt)
     old = (run / "export" / "last.onnx").stat().st_mtime - 100
     os.utime(ckpt, (old, old))  # restored with its old time: older than the exported file
+    capsys.readouterr()
     onnx = Predictor.from_run(run, device="cpu", backend="onnx")
-    assert len(calls) == 2
+    assert len(calls) == 2  # replaced without a word before
+    assert f"note: {run / 'export' / 'last.onnx'} holds another checkpoint than this run's: exported again" in \
+        capsys.readouterr().err
     ref = Predictor.from_run(run, device="cpu")
     for a, b in zip(ref.predict(val_images[:3]), onnx.predict(val_images[:3])):
         np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
@@ -248,6 +255,7 @@ def test_the_default_onnx_file_is_exported_again_unless_it_holds_the_runs_checkp
     # size, and then refused: "exported for input size 96,128, the run uses 72,96". It is exported again, both ways.
     wide = Predictor.from_run(run, device="cpu", backend="onnx", overrides=["data.input_size=[96,128]"])
     assert len(calls) == 3 and wide.input_size == (96, 128)
+    assert "holds another kind of graph or input size than this run's: exported again" in capsys.readouterr().err
     Predictor.from_run(run, device="cpu", backend="onnx")
     assert len(calls) == 4
     from adaanchor.export.metadata import read_metadata

@@ -106,7 +106,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from ..config import build_config
+    from ..config_files import packaged_keys
     from ..engine.train import train
+    from ..strategies.inert import PACKAGED_KEYS
 
     try:
         config, overrides = _config_or_custom(a.config, a.overrides)
@@ -115,7 +117,11 @@ def cmd_train(a: argparse.Namespace) -> int:
         # Every rank of torchrun reads the same arguments and files, so each raises this error: said once.
         e.same_on_every_rank = True  # type: ignore[attr-defined]
         raise
-    summary = train(cfg)
+    token = PACKAGED_KEYS.set(packaged_keys(config, overrides))  # no warning of what the user did not set
+    try:
+        summary = train(cfg)
+    finally:
+        PACKAGED_KEYS.reset(token)
     # Stopped at the time limit: 3, on every rank alike (torchrun itself exits with 1 then: train.status tells).
     status = 3 if summary.get("timed_out") else 0
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports

@@ -194,7 +194,7 @@ def _add_predict(sub: _Subparsers) -> None:
     pr.add_argument("--category", type=int_at_least(0), default=None, metavar="ID",
                     help="the category_id of the COCO results (default: the detections' one category, else --gt's "
                     "category with keypoints, else 1)")
-    pr.add_argument("--format", action="append", type=format_arg, metavar="FMT", help="coco, csv (= dlc), slp or nwb; repeat or comma-separate "
+    pr.add_argument("--format", action="append", type=format_arg, metavar="FMT", help="coco (= json), csv (= dlc), slp (= sleap) or nwb; repeat or comma-separate "
                     "(default coco,csv)")
     pr.add_argument("--save-video", action="store_true", help="write a labelled video V_labeled.mp4 for each video V")
     pr.add_argument("--no-overlays", dest="overlays", action="store_false", help="no overlay PNGs for image inputs")

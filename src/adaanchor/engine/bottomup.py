@@ -26,6 +26,7 @@ from ..metrics.coco import predictions_to_coco_results
 from ..metrics.keypoint import nonfinite_keypoints
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
 from ..models.net import KeypointNet
+from ..progress import leave_bar
 from ..safe_torch import safe_load
 from ..strategies import compute_loss
 from ..strategies.flip_test import flip_outputs
@@ -222,7 +223,7 @@ def evaluate_bottomup(model: KeypointNet, strategy: BottomUpStrategy, dataset: B
     g = float(strategy.options["gamma"] if gamma is None else gamma)
     gt = checked_gt(gt)  # read and checked once for every threshold and grouping, not twice for each
     n = len({g, *map(float, gammas)}) * (2 if oracle_tags else 1)
-    bar = tqdm(total=n, desc="evaluating: thresholds", disable=not progress, leave=False)
+    bar = tqdm(total=n, desc="evaluating: thresholds", disable=not progress, leave=leave_bar())
 
     def scored(x: float, truth: Mapping[Any, tuple[np.ndarray, np.ndarray]] | None = None) -> list[dict]:
         bar.update()

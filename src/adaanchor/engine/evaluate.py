@@ -23,6 +23,7 @@ from ..coords import outside_frame
 from ..data.transforms import apply_affine, invert_affine
 from ..data.types import collate
 from ..errors import AdaAnchorError, check_stop
+from ..progress import leave_bar
 from ..strategies import Strategy
 from ..strategies.flip_test import predict_flip
 from .ap_truth import (  # noqa: F401 - re-exported: the engine's callers import them from here
@@ -62,7 +63,7 @@ def predict(
     model.eval()
     out: dict[str, list] = {k: [] for k in ("pred", "gt", "anchor", "score", "vis", "meta")}
     in_hw = (0, 0)
-    for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
+    for batch in tqdm(loader, desc="eval", disable=not progress, leave=leave_bar()):
         check_stop()  # a SIGTERM whose exception a finalizer swallowed (adaanchor.errors.check_stop)
         in_hw = tuple(batch["image"].shape[-2:])
         x = batch["image"].to(device)

@@ -31,6 +31,7 @@ from ..metrics.checked import checked_gt, labelled, scoring_categories
 from ..metrics.coco import crowdpose_ap
 from ..metrics.gt_subsets import gt_from_instances, gt_of_images, gt_of_kept
 from ..metrics.sweep import GAMMAS, gamma_sweep, multi_person_metrics
+from ..progress import leave_bar
 from ..strategies.flip_test import flip_outputs
 from .ap_truth import dataset_people
 from .bottomup import pose_results
@@ -52,7 +53,7 @@ def results_by_gamma(model: nn.Module, strategy: Any, dataset: Dataset, gammas: 
     was_training = model.training
     model.eval()
     out: dict[float, list[dict]] = {float(g): [] for g in gammas}
-    for batch in tqdm(loader, desc="eval", disable=not progress, leave=False):
+    for batch in tqdm(loader, desc="eval", disable=not progress, leave=leave_bar()):
         check_stop()  # a SIGTERM whose exception a finalizer swallowed (adaanchor.errors.check_stop)
         x = batch["image"].to(device)
         outputs = ({k: v.float() for k, v in model(x).items()} if flip_index is None

@@ -202,6 +202,7 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
     run.scaler.update()
     if run.ema is not None:
         update_ema(run.ema, run.model, run.info)
+    lr = run.opt.param_groups[0]["lr"]  # this step's rate: the scheduler's next one was logged
     run.sched.step()
     run.step += 1
     bar.update(1)
@@ -214,7 +215,7 @@ def _step(run: Run, batch: dict[str, Any], epoch: int, bar: tqdm, term: TermSign
         vals["grad_norm"] = gnorm
         vals = all_reduce_mean(vals, info, device)
         assert run.log is not None
-        run.log.write({"step": run.step, "epoch": epoch, "lr": run.sched.get_last_lr()[0],
+        run.log.write({"step": run.step, "epoch": epoch, "lr": lr,
                        "time_s": round(run.time_before + time.time() - run.t0, 2), **vals, "skipped": run.skipped})
         bar.set_postfix(loss=f"{vals['loss']:.4f}")
         watch_loss(run, vals["loss"])

@@ -80,7 +80,8 @@ def _spec_of_count(gt: Path, k: int) -> KeypointSpec:
     by_k = {17: "coco", 14: "crowdpose", 16: "mpii", 68: "face68", 98: "wflw"}
     if k not in by_k:
         raise AdaAnchorError(f"{gt}: cannot tell the keypoint spec of {k}-keypoint annotations; give one (--spec "
-                             "NAME_OR_YAML, spec= in Python)")
+                             "NAME_OR_YAML, spec= in Python): a spec YAML with their names and, for OKS AP, their "
+                             "sigmas (the names in the file's categories carry no sigmas)")
     return load_spec(by_k[k])
 
 
@@ -195,8 +196,8 @@ def _score_ap(gt: Path, results_file: Any, metric: str, spec: Any, sigmas: Any, 
     sig = None
     if metric == "coco":
         if sigmas is None and names_of is not None and names_of.sigmas is None:  # COCO-17's sigmas for another set
-            raise AdaAnchorError(f"spec {names_of.name!r} has no OKS sigmas: give them (sigmas=...) or a spec with "
-                                 "sigmas for OKS AP")
+            raise AdaAnchorError(f"spec {names_of.name!r} has no OKS sigmas, one per keypoint, which OKS AP needs: "
+                                 "give a spec YAML with a sigmas list (--spec FILE; sigmas= in Python)")
         sig = sigmas if sigmas is not None else (names_of.sigmas if names_of is not None else None)
         oks_sigmas(sig, COCO_SIGMAS)  # checked before the results are read, as the AP function checks them
     results = checked_results(results_file)  # read and checked once, for the AP and the counts below

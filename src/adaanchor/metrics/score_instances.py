@@ -64,8 +64,8 @@ def match_results(instances: Sequence[Any], results: list[dict], res_name: str, 
         if key not in table:
             near = next((i for k2, i in table.items() if str(k2) == str(key)), None)  # "0" for 0: JSON's types differ
             raise DataError(res_name, f"no prediction for the ground-truth instance with {key_of} {key!r}" + (
-                "" if near is None else f" (this record names {results[near][key_of]!r}, {_kind(results[near][key_of])} "
-                f"where the ground truth has {_kind(key)})"),
+                _subset_hint(keys, table) if near is None else f" (this record names {results[near][key_of]!r}, "
+                f"{_kind(results[near][key_of])} where the ground truth has {_kind(key)})"),
                 record=near, field=key_of)
         idx = table[key]
         if key_of == "ann_id" and results[idx]["image_id"] != instances[m].image_id:
@@ -123,3 +123,14 @@ def nme_scores(gt: Path, insts: list, pred: np.ndarray, g: np.ndarray, v: np.nda
                             record=f"ann_id={inst.ann_id}", field="keypoints")
     attrs = [i.extra.get("attributes") for i in insts]
     return nme_metrics(pred, g, v, spec=sp, norm=norm, attributes=attrs if any(attrs) else None)
+
+
+def _subset_hint(keys: list[Any], table: dict[Any, int]) -> str:
+    """Why a ground-truth instance may have no prediction when the results cover only some of them: ``eval
+    --predictions`` of a file split into train and val (or under ``eval.max_images``) predicts the val instances."""
+    covered = sum(key in table for key in keys)
+    if not covered:
+        return ""
+    return (f" (the results cover {covered} of the file's {len(keys)} instances: results of one split, such as eval "
+            "--predictions of a file split into train and val, or of eval.max_images, need a ground-truth file of those "
+            "instances alone; every instance of the file given is scored)")

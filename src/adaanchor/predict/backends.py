@@ -7,6 +7,7 @@ outputs of :mod:`adaanchor.export`: ``keypoints (B, K, 2)`` in input pixels, ``s
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -79,11 +80,13 @@ class OnnxBackend:
         if "adaanchor.spatial_multiple" in meta:  # said before its input size, which was given as the reason
             raise AdaAnchorError(f"{path}: the network of a multi-person run (head maps, no decoding), not a "
                                  "single-instance graph: export this run with adaanchor export RUN")
+        # Another run's file first: its input size was given as the reason, and exporting again over it (the fix
+        # that message gave) overwrote the other run's export.
+        check_source(path, meta, strategy, keypoints, digest)
         want = f"{int(input_size[0])},{int(input_size[1])}"
         if meta.get("adaanchor.input_size", want) != want:
             raise AdaAnchorError(f"{path}: exported for input size {meta['adaanchor.input_size']}, the run uses {want}: "
                                  f"export it again (adaanchor export RUN FILE with the same overrides)")
-        check_source(path, meta, strategy, keypoints, digest)
         if "keypoints" not in self.names:
             raise AdaAnchorError(f"{path}: not an adaanchor graph (outputs {self.names}, no 'keypoints')")
 
@@ -161,6 +164,9 @@ def ensure_onnx(model: nn.Module, strategy: Any, input_size: tuple[int, int], pa
             bool(spatial_multiple) or old.get("adaanchor.input_size") == f"{int(input_size[0])},{int(input_size[1])}")
         if fits and (digest is None or old.get(CHECKPOINT_DIGEST) == digest):
             return path
+        why = "another kind of graph or input size" if not fits else "another checkpoint"
+        # It was replaced without a word: the file's time changed, and a file copied in by hand was lost.
+        print(f"note: {path} holds {why} than this run's: exported again", file=sys.stderr)
     meta = {"adaanchor.keypoints": ",".join(keypoints), "adaanchor.checkpoint": checkpoint_label(ckpt, step)}
     if digest:
         meta[CHECKPOINT_DIGEST] = digest

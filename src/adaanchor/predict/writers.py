@@ -157,9 +157,9 @@ def parse_formats(values: list[str] | None) -> list[str]:
         for name in (s.strip().lower() for s in str(v).split(",") if s.strip()):
             name = FORMAT_ALIASES.get(name, name)
             if name not in FORMATS:
-                raise AdaAnchorError(f"unknown format {name!r}: choose from coco, csv (= dlc), slp, nwb")
+                raise AdaAnchorError(f"unknown format {name!r}: choose from coco (= json), csv (= dlc), slp (= sleap), nwb")
             if name not in out:
                 out.append(name)
     if not out:  # `--format ''`: nothing would be written but overlays
-        raise AdaAnchorError(f"--format {' '.join(map(repr, values or []))}: no format named; choose from coco, csv (= dlc), slp, nwb")
+        raise AdaAnchorError(f"--format {' '.join(map(repr, values or []))}: no format named; choose from coco (= json), csv (= dlc), slp (= sleap), nwb")
     return out

@@ -10,6 +10,7 @@ it had not. :func:`inert_options` lists such keys, set to a value other than the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from .anchor import AnchorStrategy
@@ -117,9 +118,17 @@ def _inert_lines(cfg: Mapping[str, Any]) -> dict[str, str]:
     return lines
 
 
+#: Dotted keys whose values a packaged config set, not the user (``adaanchor train task=bottomup ...`` on the packaged
+#: ``custom.yaml`` warned that its ``data.aug.scale`` has no effect): :func:`inert_warnings` leaves them out. The
+#: command line sets it around a training (:func:`adaanchor.config_files.packaged_keys`).
+PACKAGED_KEYS: ContextVar[frozenset[str]] = ContextVar("packaged_keys", default=frozenset())
+
+
 def inert_warnings(cfg: Mapping[str, Any]) -> list[str]:
-    """One warning line per option of a plain config ``cfg`` that nothing reads (``train`` says them at its start)."""
-    return list(_inert_lines(cfg).values())
+    """One warning line per option of a plain config ``cfg`` that nothing reads (``train`` says them at its start),
+    but those of :data:`PACKAGED_KEYS`."""
+    quiet = PACKAGED_KEYS.get()
+    return [line for key, line in _inert_lines(cfg).items() if key not in quiet]
 
 
 def inert_overrides(cfg: Mapping[str, Any], keys: list[str]) -> list[str]:
