@@ -7,12 +7,14 @@ benchmarks/protocol.py defines them) against FixAnchor and against the heatmap.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from protocol import fmt_diff, paired_difference, same_commit
 from table_report import cell, mean_std, strategy_of
 
+from adaanchor.atomic import write_text_atomic
 from adaanchor.metrics.sweep import plot_gamma_sweep
 
 REFERENCES = ("FixAnchor", "Heatmap")
@@ -205,6 +207,23 @@ def sweep_plot(doc: dict[str, Any], path: Path) -> Path:
     title += "; means over seeds, band: ± std"
     title += " (person centres)" if centre else ""
     return plot_gamma_sweep(curves, path, title)
+
+
+def table_stem(table: str, task: str, split: str) -> str:
+    """``<table>[_<task>][_dev]``: the name of a table's files (the task only when it is not ``ae``)."""
+    return (table if task == "ae" else f"{table}_{task}") + ("_dev" if split == "dev" else "")
+
+
+def write_table(doc: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Write ``doc`` as ``<out>/<stem>.{json,md,png}`` and print its markdown; returns ``doc``."""
+    out.mkdir(parents=True, exist_ok=True)
+    stem = table_stem(doc["table"], doc["task"], doc["split"])
+    write_text_atomic(out / f"{stem}.json", json.dumps(doc, indent=1))
+    lines = markdown(doc)
+    write_text_atomic(out / f"{stem}.md", "\n".join(lines) + "\n")
+    sweep_plot(doc, out / f"{stem}.png")
+    print("\n".join(lines))
+    return doc
 
 
 if __name__ == "__main__":

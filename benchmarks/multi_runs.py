@@ -241,6 +241,23 @@ def snapshot_convergence(task: Task, build: Callable[[], torch.nn.Module], strat
     return {"key": key, **convergence(log, steps, key)}
 
 
+def options_problem(task: str, strategy_items: list[str] | None, task_items: list[str] | None) -> str | None:
+    """Why ``--strategy-option`` / ``--task-option`` items are no options of the config's ``strategy`` section and the
+    task's section (``bottomup`` for ae, ``centre``), checked as a config checks them (key names, value ranges), or
+    None. The runs' strategy builders pass over a key they do not know."""
+    from adaanchor.config import build_config
+    from adaanchor.errors import AdaAnchorError
+
+    section = {"ae": "bottomup", "centre": "centre"}[task]
+    over = [f"task={section}", *(f"strategy.{i}" for i in strategy_items or []),
+            *(f"{section}.{i}" for i in task_items or [])]
+    try:
+        build_config("demo", over)
+    except AdaAnchorError as e:
+        return str(e)
+    return None
+
+
 if __name__ == "__main__":
     import sys
 

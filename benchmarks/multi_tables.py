@@ -52,13 +52,12 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from multi_report import markdown, summarize, sweep_plot  # noqa: E402
-from multi_runs import TASKS, TRAIN, build_run, run_one  # noqa: E402,F401 (build_run: for tag_diagnostics.py)
+from multi_report import summarize, table_stem, write_table  # noqa: E402
+from multi_runs import TASKS, TRAIN, build_run, options_problem, run_one  # noqa: E402,F401 (build_run: for tag_diagnostics.py)
 from parallel import run_parallel  # noqa: E402
 from protocol import DEV_FRACTION, DEV_SYNTH_SEED, git_commit  # noqa: E402
 from script_exit import Refused, results_place_problem, run_main  # noqa: E402
 
-from adaanchor.atomic import write_text_atomic
 from adaanchor.bench.crowd import write_crowd_benchmark  # noqa: E402
 from adaanchor.bench.crowd_faces import face_sigmas, write_crowd_faces_benchmark  # noqa: E402
 from adaanchor.cli.argtypes import (
@@ -199,23 +198,6 @@ def run_table(table: str, seeds: list[int], steps: int | None, methods: list[str
     return write_table(doc, out)
 
 
-def table_stem(table: str, task: str, split: str) -> str:
-    """``<table>[_<task>][_dev]``: the name of a table's files (the task only when it is not ``ae``)."""
-    return (table if task == "ae" else f"{table}_{task}") + ("_dev" if split == "dev" else "")
-
-
-def write_table(doc: dict[str, Any], out: Path) -> dict[str, Any]:
-    """Write ``doc`` as ``<out>/<stem>.{json,md,png}`` and print its markdown; returns ``doc``."""
-    out.mkdir(parents=True, exist_ok=True)
-    stem = table_stem(doc["table"], doc["task"], doc["split"])
-    write_text_atomic(out / f"{stem}.json", json.dumps(doc, indent=1))
-    lines = markdown(doc)
-    write_text_atomic(out / f"{stem}.md", "\n".join(lines) + "\n")
-    sweep_plot(doc, out / f"{stem}.png")
-    print("\n".join(lines))
-    return doc
-
-
 def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[str, Any]:
     """Fig. 5 from the files of the tables it draws on (``TABLES["fig5"]["from"]``), no run trained or evaluated:
     each benchmark's section of its table, as that table wrote it. A missing file is an error naming the command
@@ -239,23 +221,6 @@ def fig5_from_tables(out: Path, task: str = "ae", split: str = "test") -> dict[s
            "seeds": sorted({s for d in docs for s in d["seeds"]}), "benches": benches, "train": docs[0]["train"],
            "machine": docs[0]["machine"], "sources": sources}  # each source names its commit
     return write_table(doc, out)
-
-
-def options_problem(task: str, strategy_items: list[str] | None, task_items: list[str] | None) -> str | None:
-    """Why ``--strategy-option`` / ``--task-option`` items are no options of the config's ``strategy`` section and the
-    task's section (``bottomup`` for ae, ``centre``), checked as a config checks them (key names, value ranges), or
-    None. The runs' strategy builders pass over a key they do not know."""
-    from adaanchor.config import build_config
-    from adaanchor.errors import AdaAnchorError
-
-    section = {"ae": "bottomup", "centre": "centre"}[task]
-    over = [f"task={section}", *(f"strategy.{i}" for i in strategy_items or []),
-            *(f"{section}.{i}" for i in task_items or [])]
-    try:
-        build_config("demo", over)
-    except AdaAnchorError as e:
-        return str(e)
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,3 +43,13 @@ def test_readers_with_keyword_options_take_any():
 
     check_reader_options("pts", {"anything": 1})
     check_reader_options("coco", {"check_image_size": False})
+
+
+@pytest.mark.parametrize("option", ["--gt-format", "--fmt"])
+def test_the_ground_truth_format_option_has_a_name_of_its_own_and_keeps_the_old_one(face_gt, option, capsys):
+    """``score --fmt`` beside ``predict --format`` (the output's format): ``--gt-format`` says whose format it is."""
+    from adaanchor.cli import main
+
+    gt, res = face_gt
+    assert main(["score", str(gt), str(res), "--metric", "nme", option, "coco", "--spec", "face68"]) == 0
+    assert "NME" in capsys.readouterr().out

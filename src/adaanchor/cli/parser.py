@@ -133,8 +133,9 @@ def _add_score(sub: _Subparsers) -> None:
     sc.add_argument("--metric", choices=("coco", "crowdpose", "pckh", "nme"), required=True,
                     help="coco: OKS AP; crowdpose: AP with easy/medium/hard; pckh: MPII's PCKh; nme: normalised mean "
                     "error (faces)")
-    sc.add_argument("--fmt", help="ground-truth format, a data.format name (coco, mpii, mpii_mat, wflw, crowdpose, "
-                    "csv, ...; default: inferred from the metric and file)")
+    sc.add_argument("--gt-format", "--fmt", dest="fmt", metavar="FORMAT",
+                    help="ground-truth format, a data.format name (coco, mpii, mpii_mat, wflw, crowdpose, csv, ...; "
+                    "default: inferred from the metric and file); --fmt is its older name")
     sc.add_argument("--spec", help="keypoint spec name or YAML (default: the format's own)")
     sc.add_argument("--headboxes", help="MPII: head boxes file (mpii_gt_val.mat-style) for the official PCKh")
     sc.add_argument("--json", help="write the metrics here")

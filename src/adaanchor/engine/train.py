@@ -47,7 +47,7 @@ from .saving import TrainingError, save_checkpoint
 from .session import TermSignal, open_run_dir
 from .state import Run, setup_run, stop_workers
 from .stops import explain, loader_workers, record_end
-from .train_eval import evaluate_during_training, evaluate_model
+from .train_eval import evaluate_during_training, evaluate_model, finished, missed_evaluation
 
 __all__ = ["train", "evaluate_model", "TrainingError", "CsvLog"]
 
@@ -115,11 +115,11 @@ def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
     start_step = run.step
     bar = tqdm(total=run.total, initial=min(run.step, run.total), desc=f"train {cfg.strategy.name}",
                disable=not (progress and info.is_main), dynamic_ncols=True)
-    if _finished(run):
+    if finished(run):
         if info.is_main:
             print(f"nothing to do: the checkpoint is at step {run.step}, epoch {run.start_epoch} (training is "
                   f"{run.total} step{'s' * (run.total != 1)}, {run.epochs} epoch{'s' * (run.epochs != 1)})")
-        if broadcast_object(_missed_evaluation(run) if info.is_main else None, info):
+        if broadcast_object(missed_evaluation(run) if info.is_main else None, info):
             if info.is_main:
                 print("running the final evaluation, which a stop skipped")
             with term.plain_ctrl_c():
@@ -153,7 +153,7 @@ def _loop(run: Run, bar: tqdm, term: TermSignal) -> None:
     term.arm_ctrl_c()  # before the loop (data reading, setup) Ctrl-C stops at once: there is no step to finish
     run.model.train()
     epoch, stop = run.start_epoch - 1, False
-    if broadcast_object(_missed_evaluation(run) if run.info.is_main else None, run.info):
+    if broadcast_object(missed_evaluation(run) if run.info.is_main else None, run.info):
         with term.plain_ctrl_c():
             evaluate_during_training(run, run.start_epoch - 1, run.per_epoch)
     while not stop:
@@ -258,33 +258,12 @@ def _end_epoch(run: Run, epoch: int, batch_idx: int, stop: bool, term: TermSigna
     run.last_ckpt = (save_checkpoint(run, "last.pt", epoch, batch_idx), run.step)
     due = run.val_ds is not None and ((epoch + 1) % int(tc.eval_every) == 0 or stop)
     # No evaluation on the way out after SIGTERM, a Ctrl-C or the time limit (a scheduler's limit may follow it:
-    # the evaluation that was due runs on resume, :func:`_missed_evaluation`).
+    # the evaluation that was due runs on resume, :func:`.train_eval.missed_evaluation`).
     stopped_early = run.signalled or (run.timed_out and run.step < run.total)
     if due and not stopped_early:
         with term.plain_ctrl_c():
             evaluate_during_training(run, epoch, batch_idx)
     return stop
-
-
-def _finished(run: Run) -> bool:
-    """Whether the checkpoint resumed from is at the end of training (steps or epochs)."""
-    return run.step >= run.total or (not run.cfg.train.max_steps and run.start_epoch >= run.epochs)
-
-
-def _missed_evaluation(run: Run) -> bool:
-    """Resumed where an evaluation was due but not run (a Ctrl-C or SIGTERM just before it or during it: the
-    checkpoint was saved, the evaluation skipped): at the end of an epoch, where resuming went on to the next
-    epoch without it, or at the end of training, where the run had no final metrics."""
-    tc = run.cfg.train
-    if run.resume is None or run.val_ds is None:
-        return False
-    if not _finished(run):
-        if run.start_batch != 0 or run.start_epoch == 0 or not tc.eval_every:
-            return False
-        if run.start_epoch % int(tc.eval_every) != 0:
-            return False
-    rows = run.eval_log.rows() if run.eval_log is not None else []
-    return not any(r.get("step") == str(run.step) for r in rows)
 
 
 def _check_replicas(run: Run) -> None:

@@ -61,4 +61,25 @@ def evaluate_during_training(run: Run, epoch: int, batch_idx: int) -> None:
     run.t0 += time.time() - t_eval  # evaluation time does not count as training time
 
 
-__all__ = ["evaluate_during_training", "evaluate_model"]
+def finished(run: Run) -> bool:
+    """Whether the checkpoint resumed from is at the end of training (steps or epochs)."""
+    return run.step >= run.total or (not run.cfg.train.max_steps and run.start_epoch >= run.epochs)
+
+
+def missed_evaluation(run: Run) -> bool:
+    """Resumed where an evaluation was due but not run (a Ctrl-C or SIGTERM just before it or during it: the
+    checkpoint was saved, the evaluation skipped): at the end of an epoch, where resuming went on to the next
+    epoch without it, or at the end of training, where the run had no final metrics."""
+    tc = run.cfg.train
+    if run.resume is None or run.val_ds is None:
+        return False
+    if not finished(run):
+        if run.start_batch != 0 or run.start_epoch == 0 or not tc.eval_every:
+            return False
+        if run.start_epoch % int(tc.eval_every) != 0:
+            return False
+    rows = run.eval_log.rows() if run.eval_log is not None else []
+    return not any(r.get("step") == str(run.step) for r in rows)
+
+
+__all__ = ["evaluate_during_training", "evaluate_model", "finished", "missed_evaluation"]
