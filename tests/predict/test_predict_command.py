@@ -289,7 +289,7 @@ def test_format_lists_name_a_format():
     assert parse_formats(None) == ["coco", "csv"] and parse_formats(["dlc,slp", "coco"]) == ["csv", "slp", "coco"]
     assert parse_formats(["nwb"]) == ["nwb"]
     for empty in ([""], [" , "]):  # wrote overlays alone, no prediction file, exit 0
-        with pytest.raises(AdaAnchorError, match="no format named; choose from coco, csv"):
+        with pytest.raises(AdaAnchorError, match=r"no format named; choose from coco \(= json\), csv \(= dlc\), slp \(= sleap\), nwb"):
             parse_formats(empty)
 
 
