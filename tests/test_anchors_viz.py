@@ -200,7 +200,7 @@ def test_one_image_and_one_keypoint_given_alone(runs, images, tmp_path):
 
 
 def test_unknown_keypoint_lists_valid_names(runs, images, tmp_path):
-    with pytest.raises(AdaAnchorError, match="unknown keypoint 'left_wirst'") as e:
+    with pytest.raises(AdaAnchorError, match="^--keypoints: unknown keypoint 'left_wirst'") as e:
         visualize_command(str(runs["adaanchor"]), [str(images["rgb"])], str(tmp_path), [], None, ["left_wirst"])
     msg = str(e.value)
     assert "Did you mean 'left_wrist'" in msg and "nose" in msg and "right_ankle" in msg

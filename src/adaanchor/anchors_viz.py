@@ -28,13 +28,14 @@ from .viz_predict import predict_image
 
 
 def select_keypoints(names: Sequence[str] | None, valid: Sequence[str]) -> list[int]:
-    """Indices of the keypoint ``names`` (all when None or empty); an unknown name is an error listing the valid ones."""
+    """Indices of the keypoint ``names`` (all when None or empty); an unknown name is an error naming the option
+    (``viz --keypoints``, ``keypoints=`` in Python) and listing the valid names."""
     if not names:
         return list(range(len(valid)))
     out = []
     for n in names:
         if n not in valid:
-            raise unknown_name_error("keypoint", str(n), valid)
+            raise AdaAnchorError(f"--keypoints: {unknown_name_error('keypoint', str(n), valid)}")
         out.append(list(valid).index(n))
     return out
 
