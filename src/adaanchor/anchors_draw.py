@@ -22,6 +22,7 @@ import numpy as np  # noqa: E402
 from matplotlib import patheffects  # noqa: E402
 from matplotlib.patches import Polygon, Rectangle  # noqa: E402
 
+from .atomic import save_figure
 from .colors import method_color  # noqa: E402
 from .coords import outside_frame
 from .data.transforms import apply_affine, invert_affine  # noqa: E402
@@ -118,7 +119,7 @@ def render_prediction(image: np.ndarray, pred: dict[str, Any], path: str | Path,
     fig.suptitle(f"{method}: {_score_line(scores, sel, keypoint_names)}" + (f"   {title}" if title else ""), fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 
 def write_text_atomic(path: str | Path, text: str, encoding: str = "utf-8") -> None:
@@ -33,4 +34,16 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)  # gone after the rename; what a failed write left otherwise
 
 
-__all__ = ["write_bytes_atomic", "write_text_atomic"]
+
+
+def save_figure(fig: Any, path: str | Path, **kwargs: Any) -> None:
+    """A matplotlib figure saved whole or not at all (:func:`write_bytes_atomic`), in the format of ``path``'s suffix
+    (PNG without one): ``fig.savefig(path)`` wrote into the final name, and a stop mid-write left a cut image there."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".").lower() or "png", **kwargs)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+__all__ = ["save_figure", "write_bytes_atomic", "write_text_atomic"]

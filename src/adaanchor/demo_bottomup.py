@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .atomic import write_text_atomic
+from .atomic import save_figure, write_text_atomic
 from .bench.crowd import write_crowd_benchmark
 from .data.bottomup import BottomUpDataset, group_by_image
 from .data.readers.coco import read_coco
@@ -256,7 +256,7 @@ def draw_poses(drawings: dict[str, tuple[list, list[dict]]], dataset: BottomUpDa
             ax.set_title(f"{name}: best {len(poses)} of {len(every)} poses ({people} people)", fontsize=8)
             ax.axis("off")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 

@@ -8,6 +8,7 @@ message and exits with status 2 instead of showing a traceback.
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 
 
@@ -43,6 +44,11 @@ def unknown_name_error(kind: str, name: str, valid: Iterable[str]) -> AdaAnchorE
         difflib.get_close_matches(tail, list(tails), n=1, cutoff=0.6)
     hint = f" Did you mean '{tails[close[0]]}'?" if close else ""
     return AdaAnchorError(f"unknown {kind} '{name}'.{hint} Valid: {', '.join(valid)}")
+
+
+#: The errors of a write that the machine, not the code, causes: a full disk or quota, a file over the size limit, a
+#: read-only file system. A command stopped by one says so in one line (:func:`adaanchor.cli.main`), never a traceback.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
 
 
 def write_failure(e: OSError) -> str:

@@ -42,7 +42,16 @@ def safe_load(path: str | Path, map_location: str | torch.device = "cpu") -> Any
         raise
     except Exception as e:  # zip errors, truncation (OSError/EOFError/RuntimeError), junk bytes (KeyError) ...
         raise AdaAnchorError(f"{p}: not a readable checkpoint (truncated, corrupt or not a PyTorch file: "
-                             f"{first_line(e)})") from None
+                             f"{first_line(e)}){_other_checkpoints(p)}") from None
+
+
+def _other_checkpoints(p: Path) -> str:
+    """The run's other checkpoints beside an unreadable one (``RUN/checkpoints/``), as the damaged-field error names
+    ``best.pt``: a cut ``last.pt`` said nothing of the ``best.pt`` next to it."""
+    if p.parent.name != "checkpoints":
+        return ""
+    others = sorted(q.name for q in p.parent.glob("*.pt") if q.name != p.name)
+    return f"; the run's other checkpoint(s): {', '.join(others)} (resume=PATH, or ckpt=PATH)" if others else ""
 
 
 def _unpickling_cause(text: str) -> str:

@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .atomic import save_figure
 from .colors import method_color  # noqa: E402
 from .coords import outside_frame  # noqa: E402
 from .data.types import from_tensor_image  # noqa: E402
@@ -41,7 +42,7 @@ def plot_error_score(results: Mapping[str, Mapping[str, Any]], path: str | Path,
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -111,5 +112,5 @@ def plot_prediction_grid(dataset: Any, preds: Mapping[str, Mapping[str, Any]], p
     fig.suptitle("ground truth: white visible, red occluded, red ring outside the image; lines: prediction;\n"
                  "yellow: anchor of each invisible keypoint", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)

@@ -90,3 +90,32 @@ def test_render_splits_keeps_image_order_in_chunks(tmp_path):
 def test_render_splits_names_the_folder_it_cannot_write(tmp_path):
     with pytest.raises(AdaAnchorError, match=r"cannot write the crowd benchmark there \(No space left on device\)"):
         cache.render_splits(tmp_path, {"n_train": 2, "n_val": 1}, _disk_full, "crowd benchmark", 50, False, 1, 200)
+
+
+@pytest.mark.parametrize("cut", ["half", "empty"])
+def test_an_annotation_file_cut_since_it_was_written_is_written_again(tmp_path, capsys, cut):
+    """A cut train.json was taken for a finished benchmark: ``synth`` gave a JSONDecodeError traceback, ``train`` an
+    invalid-JSON error, and an empty val.json trained to the end without a word. Its size is in the manifest now."""
+    root = tmp_path / "b"
+    synth.write_benchmark(root, TINY, progress=False)
+    whole = (root / "train.json").read_bytes()
+    assert json.loads((root / "manifest.json").read_text())["sizes"]["train.json"] == len(whole)
+    (root / "train.json").write_bytes(whole[: len(whole) // 2] if cut == "half" else b"")
+    capsys.readouterr()
+    synth.write_benchmark(root, TINY, progress=False)
+    err = capsys.readouterr().err
+    assert f"note: {root}: train.json is {len(whole) // 2 if cut == 'half' else 0} bytes, {len(whole)} when it was " \
+           "written" in err and "written again" in err
+    assert (root / "train.json").read_bytes() == whole  # the same generator, seed and options: the same file
+
+
+def test_a_manifest_without_sizes_is_not_checked(tmp_path):
+    """Benchmarks written before the sizes were recorded are reused as they were."""
+    root = tmp_path / "b"
+    synth.write_benchmark(root, TINY, progress=False)
+    manifest = json.loads((root / "manifest.json").read_text())
+    del manifest["sizes"]
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    stamp = (root / "train.json").stat().st_mtime_ns
+    synth.write_benchmark(root, TINY, progress=False)
+    assert (root / "train.json").stat().st_mtime_ns == stamp  # reused, not written again

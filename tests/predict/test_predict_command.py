@@ -477,3 +477,17 @@ def test_a_data_folder_as_out_is_not_taken_for_earlier_outputs(tmp_path):
     (tmp_path / "clip_labeled.mp4").write_bytes(b"")
     assert earlier_outputs(tmp_path)[0].startswith(f"{tmp_path} already holds the outputs of an earlier predict "
                                                    "(clip_labeled.mp4, predictions.json): ")
+
+
+def test_temporary_files_of_a_predict_stopped_by_force_are_noted(tmp_path):
+    """kill -9 left .vid.csv.tmp, .vid.json.tmp and .vid_labeled.tmp.mp4 in the folder, unsaid until the same video was
+    predicted again."""
+    from adaanchor.predict.out_folder import earlier_outputs
+
+    (tmp_path / "overlays").mkdir()
+    for name in (".vid.csv.tmp", ".vid_labeled.tmp.mp4", "overlays/.a.png.123.tmp"):
+        (tmp_path / name).write_bytes(b"x" * 500_000)
+    (tmp_path / ".hidden").write_text("a user's own dot file is no temporary file of predict")
+    notes = earlier_outputs(tmp_path)
+    assert notes == [f"{tmp_path} holds 3 temporary file(s) of a predict stopped before it could finish (.a.png.123.tmp, "
+                     ".vid.csv.tmp, .vid_labeled.tmp.mp4; 1.5 MB): not outputs, remove them when no predict writes there"]

@@ -1,7 +1,8 @@
 """The folder of a generated benchmark (synthetic poses, crowds, crowd faces): reuse, write once, never replace.
 
 A folder holds ``images/{train,val}/``, ``train.json``, ``val.json`` and ``manifest.json`` (the resolved options,
-counts and format version), the manifest written last so that an interrupted write is not taken for a finished one.
+counts, format version and the annotation files' sizes), the manifest written last so that an interrupted write is
+not taken for a finished one; annotation files cut since are found by their sizes, and the folder is written again.
 
 Two rules keep results honest when several processes share a folder:
 - **Written once.** The write holds an exclusive lock on ``<folder>/.lock``: a second process asking for the same
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -63,10 +65,28 @@ def _files_complete(root: Path, cfg: Mapping[str, Any]) -> bool:
 
 
 def cache_ok(root: Path, cfg: Mapping[str, Any], version: int) -> bool:
-    """Whether ``root`` holds a finished benchmark written with ``cfg`` at format ``version``."""
+    """Whether ``root`` holds a finished benchmark written with ``cfg`` at format ``version``, its annotation files
+    of the sizes the manifest records."""
     m = _manifest(root)
     return (m is not None and m.get("format_version") == version and m.get("config") == jsonable(cfg)
-            and _files_complete(root, m["config"]))
+            and _files_complete(root, m["config"]) and _damage(root, m) is None)
+
+
+def _damage(root: Path, manifest: Mapping[str, Any]) -> str | None:
+    """How an annotation file differs in size from the one the manifest records (cut by hand or by a disk error:
+    ``synth`` gave a JSONDecodeError traceback and ``train`` an invalid-JSON error on a cache it took for finished),
+    or None; manifests written before the sizes were recorded are not checked."""
+    sizes = manifest.get("sizes")
+    if not isinstance(sizes, Mapping):
+        return None
+    for name, size in sizes.items():
+        try:
+            now = (root / name).stat().st_size
+        except OSError:
+            now = None
+        if now != size:
+            return f"{name} is {now if now is not None else 'missing'} bytes, {size} when it was written"
+    return None
 
 
 def _differences(old: Mapping[str, Any], new: Mapping[str, Any], most: int = 4) -> str:
@@ -147,13 +167,19 @@ def writing(root: Path, cfg: Mapping[str, Any], version: int, what: str) -> Iter
             yield False
             return
         _refuse_other_options(root, cfg, version, what)
+        m = _manifest(root)
+        why = _damage(root, m) if m is not None and m.get("config") == jsonable(cfg) else None
+        if why is not None:  # the same options, the files damaged since: written again, as they were
+            print(f"note: {root}: {why}: the {what} is written again", file=sys.stderr)
         prepare_folder(root, what)
         yield True
 
 
 def write_manifest(root: Path, cfg: Mapping[str, Any], version: int, counts: Mapping[str, Any]) -> None:
     """The manifest, written last: from then on the folder is a finished benchmark."""
-    write_json(root / "manifest.json", {"format_version": version, "config": jsonable(cfg), "counts": dict(counts)})
+    sizes = {f"{s}.json": (root / f"{s}.json").stat().st_size for s in SPLITS}  # checked on reuse (_damage)
+    write_json(root / "manifest.json", {"format_version": version, "config": jsonable(cfg), "counts": dict(counts),
+                                        "sizes": sizes})
 
 
 # One rendering job: (folder, split index in SPLITS, first image, image after the last, resolved options).

@@ -8,7 +8,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from ..errors import AdaAnchorError
+from ..errors import WRITE_ERRNOS, AdaAnchorError
 from ..malloc import keep_freed_memory
 from .parser import build_parser
 from .parsing import parse_command_line
@@ -61,6 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         # traceback; standard output goes nowhere from here, so that its flush at exit does not fail again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 128 + 13  # SIGPIPE's status
+    except OSError as e:  # after BrokenPipeError, an OSError too
+        if e.errno not in WRITE_ERRNOS:
+            raise
+        # A full disk under a writer that has no message of its own (predict's .slp, .nwb or labelled video).
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}cannot write ({e.strerror or e}); a file not written whole keeps its temporary name "
+              "(.NAME.tmp) or is not there", file=sys.stderr)
+        return 2
 
 
 def entry() -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ..config import build_config, missing_run_sections
+from ..config import build_config
 from ..config_overrides import override_list
 from ..configs import config_file
 from ..data.build import data_spec
@@ -23,6 +23,7 @@ from ..models.net import KeypointNet, load_weights
 from ..strategies import Strategy, build_strategy
 from ..strategies.flip_test import set_flip_rules
 from ..strategies.tasks import get_task
+from .run_checks import check_config_complete, check_run_config
 
 
 def build_system(cfg: DictConfig, load_pretrained: bool = True) -> tuple[KeypointNet, Strategy]:
@@ -126,7 +127,7 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
         cfg_path = p / "config.yaml"
         if not cfg_path.is_file():
             raise AdaAnchorError(f"{p}: not a run directory (no config.yaml){_runs_near(p)}")
-        _check_run_config(cfg_path)
+        check_run_config(cfg_path)
         cfg = build_config(cfg_path, overrides)
         own_spec = p / "spec.yaml"
         if own_spec.is_file() and not any(o.split("=", 1)[0].strip() == "data.spec" for o in overrides):
@@ -138,6 +139,7 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
                 if (p / "checkpoints" / name).is_file():
                     ckpt = p / "checkpoints" / name
                     break
+        check_config_complete(cfg_path, ckpt)
     elif p.is_file():
         _refuse_media_file(p)
         cfg = build_config(p, overrides)
@@ -217,29 +219,6 @@ def split_checkpoint(run: Path, ckpt: str | Path | None) -> tuple[Path, str | Pa
             raise AdaAnchorError(f"two checkpoints given: {run} (as the run) and ckpt={ckpt}: give one of them")
         return folder, run if ckpt is None else ckpt
     return run, ckpt
-
-
-def _check_run_config(cfg_path: Path) -> None:
-    """A run's ``config.yaml`` holds every key (training writes it resolved): one that lacks a section was emptied
-    or replaced, and reading it with the defaults filled in would evaluate another model on other data."""
-    missing = missing_run_sections(cfg_path)
-    if missing and _is_dlc_config(cfg_path):  # `predict PROJECT video.mp4`: "emptied or replaced?" misled
-        raise AdaAnchorError(f"{cfg_path.parent} is a DeepLabCut project, not a run directory: give the folder "
-                             "`adaanchor train` wrote (its out_dir, with config.yaml and checkpoints/); to train on "
-                             f"this project: adaanchor train data.format=dlc data.root={cfg_path.parent}")
-    if missing:
-        raise AdaAnchorError(f"{cfg_path}: not the config of a run (no {', '.join(missing)} section; training writes "
-                             "every key there): emptied or replaced? Give a config file with the run's settings")
-
-
-def _is_dlc_config(path: Path) -> bool:
-    """Whether ``path`` is a DeepLabCut project's ``config.yaml`` (bodyparts and a scorer or task)."""
-    from ..data.readers.dlc import read_dlc_config
-
-    try:
-        return read_dlc_config(path) is not None
-    except AdaAnchorError:
-        return False
 
 
 def _warn_missing_data(cfg: DictConfig, cfg_path: Path) -> None:

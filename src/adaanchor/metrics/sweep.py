@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..atomic import save_figure
 from .checked import checked_gt
 from .coco import GtLike, ResultsLike, coco_keypoint_ap
 from .recall import keypoint_recall
@@ -92,7 +93,7 @@ def plot_gamma_sweep(methods: Mapping[str, Mapping[str, Mapping[str, float]]], p
     fig.tight_layout(rect=(0.0, (0.28 * rows + 0.1) / height, 1.0, 1.0))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return path
 

@@ -23,12 +23,31 @@ def earlier_outputs(out: Path) -> list[str]:
         pngs = sum(1 for p in (out / "overlays").glob("*.png")) if (out / "overlays").is_dir() else 0
     except OSError:
         return []
+    notes = _stray_temporaries(out)
     if not files and not pngs:
-        return []
+        return notes
     parts = sorted(files)[:3] + (["..."] if len(files) > 3 else []) + ([f"{pngs} overlay PNG(s)"] if pngs else [])
     held = ", ".join(parts)
     return [f"{out} already holds the outputs of an earlier predict ({held}): files of the same names are replaced, "
-            "the others stay; give a new --out to keep the runs apart"]
+            "the others stay; give a new --out to keep the runs apart", *notes]
+
+
+def _stray_temporaries(out: Path) -> list[str]:
+    """A note of the temporary files a predict stopped by force (kill -9, a power cut) left in ``out``: ``.NAME.tmp``
+    (a CSV or COCO file), ``.STEM.tmp.mp4`` / ``.slp`` / ``.nwb``, ``overlays/.NAME.PID.tmp``. They stayed unsaid
+    until the same source was predicted again, a labelled video's perhaps large. Not removed here: another predict
+    writing into the same folder right now owns its own."""
+    try:
+        found = [q for d in (out, out / "overlays") if d.is_dir() for q in d.iterdir()
+                 if q.is_file() and q.name.startswith(".") and (q.name.endswith(".tmp") or ".tmp." in q.name)]
+        size = sum(q.stat().st_size for q in found)
+    except OSError:
+        return []
+    if not found:
+        return []
+    names = ", ".join(sorted(q.name for q in found)[:3]) + (", ..." if len(found) > 3 else "")
+    return [f"{out} holds {len(found)} temporary file(s) of a predict stopped before it could finish ({names}; "
+            f"{size / 1e6:.1f} MB): not outputs, remove them when no predict writes there"]
 
 
 def make_folders(out: Path, overlays: bool) -> list[Path]:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import AdaAnchorError
 from .overlay import draw_prediction, legend_corner, save_png
 from .predictor import Predictor
 from .sources import Frame, Skip, frames_info
@@ -41,10 +42,16 @@ class OutputGroup:
         for w in self.writers:
             if frames and self.source is not None and hasattr(w, "end_video"):
                 w.end_video(self.source, frames)
-        files = [w.close() for w in self.writers]
-        if self.video is not None:
-            p = self.video.close()
+        files, failed = [], None
+        for close in [w.close for w in self.writers] + ([self.video.close] if self.video is not None else []):
+            try:  # every file is closed (its temporary file removed) when one cannot be written
+                p = close()
+            except (AdaAnchorError, OSError) as e:
+                failed = failed or e
+                continue
             files += [p] if p else []
+        if failed is not None:
+            raise failed
         return files
 
 
@@ -92,9 +99,17 @@ class OutputGroups:
         return next((sk.frames for sk in self.skipped if sk.source == key and sk.frames), None)
 
     def close_all(self, stopped: bool) -> None:
-        """Close every open group; ``stopped`` (SIGTERM): the lost frames at a video's end are not counted."""
+        """Close every open group; ``stopped`` (SIGTERM): the lost frames at a video's end are not counted. A group
+        that cannot be written (a full disk) does not keep the others open: each is closed, then the first failure
+        is raised."""
+        failed: Exception | None = None
         for key, g in self.groups.items():
-            self._close(g, None if stopped else self.frames_of(key))
+            try:
+                self._close(g, None if stopped else self.frames_of(key))
+            except (AdaAnchorError, OSError) as e:
+                failed = failed or e
+        if failed is not None:
+            raise failed
 
     def _close(self, group: OutputGroup, frames: int | None) -> None:
         """Close ``group``, adding its files to :attr:`files` and the time it took to :attr:`write_s` (a .slp or

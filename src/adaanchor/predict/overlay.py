@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..atomic import write_bytes_atomic
 from ..coords import outside_frame
 from ..data.pixels import ImageValueError
 from ..data.transforms import apply_affine, invert_affine
@@ -248,11 +249,17 @@ def _draw_anchors(out: np.ndarray, pred: Prediction, i: int, shown: np.ndarray, 
 
 
 def save_png(img: np.ndarray, path: Any) -> None:
-    """An overlay written as a PNG (fast compression); an unwritable path is an AdaAnchorError naming it."""
+    """An overlay written as a PNG (fast compression), whole or not at all (:mod:`adaanchor.atomic`: a predict
+    killed while writing one left it cut short under its name, and a rerun counted it as an earlier output); an
+    unwritable path is an AdaAnchorError naming it."""
+    import io
+
     from PIL import Image
 
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", optimize=False, compress_level=3)
     try:
-        Image.fromarray(img).save(path, optimize=False, compress_level=3)
+        write_bytes_atomic(path, buf.getvalue())
     except OSError as e:
         raise AdaAnchorError(f"{path}: cannot write ({e.strerror or e})") from None
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AdaAnchorError
+from ..errors import AdaAnchorError, write_failure
 from .result import Prediction
 from .sleap_writers import NwbWriter, SlpWriter
 from .sources import Frame
@@ -50,8 +50,14 @@ class _AtomicFile:
             raise AdaAnchorError(f"{path}: cannot write ({e.strerror or e})") from None
 
     def finish(self) -> None:
-        self.fh.close()
-        os.replace(self.tmp, self.path)
+        """Close and rename into place; on a write that fails (a full disk), the temporary file is removed and the
+        error names the file (it was a traceback, the temporary file left behind)."""
+        try:
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.tmp.unlink(missing_ok=True)
+            raise AdaAnchorError(f"{self.path}: cannot write ({write_failure(e)}): not written") from None
 
 
 class CocoWriter:
