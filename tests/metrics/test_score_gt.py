@@ -28,6 +28,16 @@ SHIFT = 30.0  # px: far beyond the OKS tolerance of these people, so shifted pre
 PROGRESS = re.compile(r"^\w[\w ]*:\s+\d+%\|")  # a tqdm progress bar line (eval shares stderr)
 
 
+def _replace_cached(path: Path, data: Any) -> None:
+    """A generated benchmark's annotation file replaced in place, its manifest told of the new size: a file of
+    another size is taken for a cut one and the benchmark written again (bench/cache.py)."""
+    path.write_text(json.dumps(data))
+    manifest = path.parent / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["sizes"][path.name] = path.stat().st_size
+    manifest.write_text(json.dumps(m))
+
+
 def _person(ann_id: int, image_id: int, x0: float) -> dict[str, Any]:
     """A 17-keypoint person in a 40x60 box at ``(x0, 10)`` of a 100x80 image, every keypoint labelled."""
     rng = np.random.default_rng(ann_id)
@@ -266,7 +276,7 @@ def test_adaanchor_eval_refuses_a_nan_area_in_its_val_file(tmp_path, capsys):
     val = tmp_path / "bench" / "val.json"
     data = json.loads(val.read_text())
     data["annotations"][1]["area"] = float("nan")  # the reader falls back to the box; the AP must not
-    val.write_text(json.dumps(data))
+    _replace_cached(val, data)
     _score_error(capsys, ["eval", run], f"error: {val} [record annotations[1] id=2] field 'area': expected a "
                  "positive finite number")
 
@@ -293,7 +303,7 @@ def test_training_refuses_the_val_ground_truth_before_its_first_step(tmp_path, a
         del data["annotations"][1]["area"]
     else:
         data["annotations"][1]["area"] = float(area)
-    val.write_text(json.dumps(data))
+    _replace_cached(val, data)
     with pytest.raises(DataError, match=re.escape(f"{val} [record annotations[1] id=2] {message}")):
         train(cfg)
     assert not (tmp_path / "run" / "checkpoints" / "last.pt").exists()
