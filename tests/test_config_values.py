@@ -248,3 +248,21 @@ def test_data_images_valid_forms_still_build(value, tmp_path):
 def test_the_data_layer_refuses_an_unknown_split_of_a_config_read_without_build_config(tmp_path):
     with pytest.raises(AdaAnchorError, match=r"^unknown config key 'data\.images\.tran'\. Did you mean "):
         images_dir({"root": str(tmp_path), "images": {"tran": "x"}}, "train")
+
+
+def test_a_whole_number_written_as_a_float_is_stored_as_an_integer():
+    """``train.max_steps=1e4`` was accepted (a whole number) and kept as 10000.0 in config.yaml and its history."""
+    from adaanchor.config import build_config
+
+    cfg = build_config("demo", ["train.max_steps=1e1", "train.lr_steps=[2e0, 5]", "eval.max_images=4e0"])
+    assert (cfg.train.max_steps, list(cfg.train.lr_steps), cfg.eval.max_images) == (10, [2, 5], 4)
+    assert all(type(v) is int for v in (cfg.train.max_steps, *cfg.train.lr_steps, cfg.eval.max_images))
+    assert cfg.train.lr == 0.002 and type(cfg.train.lr) is float  # a rate stays a float
+
+
+def test_an_unknown_training_device_is_refused_when_the_config_is_built():
+    """``train.device=tpu`` was accepted by build_config and refused only when the training started."""
+    from adaanchor.config import build_config
+
+    with pytest.raises(AdaAnchorError, match=r"unknown train.device 'tpu'. Did you mean 'cpu'\? Valid: auto, cpu, cuda"):
+        build_config("demo", ["train.device=tpu"])

@@ -25,7 +25,7 @@ from .config_overrides import nested_keys, parse_overrides  # noqa: F401 - parse
 from .configs import config_file
 from .errors import AdaAnchorError
 from .models.backbones import input_multiple, model_defaults, model_ranges
-from .ranges import SEED, Checker, Text, at_least, between, choice, each, flag, positive
+from .ranges import SEED, Checker, ListOf, Range, Text, at_least, between, choice, each, flag, positive
 from .strategies import strategy_defaults, strategy_ranges
 from .strategies.assigners import PRESETS
 from .strategies.flip_test import FLIP_CONF_RULES, FLIP_OFFSET_RULES, check_flip_rules
@@ -70,6 +70,7 @@ TRAIN_RANGES: dict[str, Checker] = {
     "eval_every": at_least(0),  # 0: no evaluation during training
     "max_bad_steps": at_least(1),
     "time_limit_s": positive(),
+    "device": choice(("auto", "cpu", "cuda")),  # was refused only when the training started
 }
 
 EVAL_DEFAULTS: dict[str, Any] = {
@@ -171,6 +172,18 @@ def _check_ranges(plain: Mapping[str, Any], ref: Mapping[str, Any]) -> None:
     check_data_pairs(plain["data"])
 
 
+def _whole_numbers(cfg: DictConfig, plain: Mapping[str, Any]) -> None:
+    """A whole number written as a float (``train.max_steps=1e4``, accepted by its range) stored as an integer:
+    config.yaml and config_history.yaml showed ``10000.0``."""
+    for key, checker in all_ranges().items():
+        value = select(plain, key)
+        if isinstance(checker, Range) and checker.integer and isinstance(value, float):
+            OmegaConf.update(cfg, key, int(value), merge=False)
+        elif isinstance(checker, ListOf) and checker.item.integer and isinstance(value, list) and \
+                any(isinstance(v, float) for v in value):
+            OmegaConf.update(cfg, key, [int(v) if isinstance(v, float) else v for v in value], merge=False)
+
+
 def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[str] | Mapping = ()) -> DictConfig:
     """Merge defaults, a YAML file (or mapping) and overrides; validate keys, types and ranges.
 
@@ -210,6 +223,7 @@ def build_config(base: str | Path | Mapping | None = None, overrides: Sequence[s
     with naming_file(base, layer, ov):
         check_types(plain, ref)
         _check_ranges(plain, ref)
+    _whole_numbers(cfg, plain)
     check_task_options(plain)
     flip_rules = {k: str(plain["eval"][k]) for k in ("flip_offsets", "flip_conf")}
     check_flip_rules(str(plain.get("task")), str(plain["strategy"]["name"]), flip_rules)

@@ -107,3 +107,12 @@ def test_an_update_that_overflows_the_weights_is_not_saved_as_good(tiny_override
     last = tmp_path / "run" / "checkpoints" / "last.pt"
     assert not last.exists() or all(torch.isfinite(t).all() for t in safe_load(last)["model"].values()
                                     if t.is_floating_point())
+
+
+def test_the_error_that_stops_a_training_starts_a_line_of_its_own(tiny_overrides, monkeypatch, capsys):
+    """It came glued to the progress bar's last state (``... loss=5.7419]error: training stopped: ...``)."""
+    _poison(monkeypatch, lambda n: True)
+    cfg = _cfg(tiny_overrides, "train.max_steps=5", "train.max_bad_steps=2", "train.progress=true")
+    with pytest.raises(TrainingError):
+        train(cfg)
+    assert capsys.readouterr().err.endswith("\n")  # the bar ended its line: what is printed next starts one

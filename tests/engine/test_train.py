@@ -103,8 +103,8 @@ def test_train_prints_the_schedule_and_its_warning(tiny_overrides, capsys):
 def test_train_names_an_option_its_strategy_does_not_read(tiny_overrides, capsys):
     train(build_config(None, [*tiny_overrides, "train.eval_every=0", "train.max_steps=1", "strategy.name=fixanchor",
                               "strategy.select=atss"]))
-    assert ("warning: strategy.select='atss' has no effect: it sets the adaptive assignment, and fixanchor assigns the "
-            "nearest cells") in capsys.readouterr().err
+    assert ("warning: strategy.select='atss' has no effect: it is read by the adaptive assignment, and fixanchor "
+            "assigns the nearest cells") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("name", "warmup", "warned"), [

@@ -118,3 +118,19 @@ def test_overrides_nothing_reads_are_named_by_the_commands_that_load_a_run(tmp_p
     assert "warning: bottomup.gamma has no effect: an option of another task than task=topdown" in capsys.readouterr().err
     resolve_run(run, need_data=False)
     assert "has no effect" not in capsys.readouterr().err
+
+
+def test_the_generated_images_size_set_in_the_generators_section_is_named():
+    """``data.synth.width=100`` trained on the 72x96 benchmark without a word, where other unread data options warn;
+    and the strategy options' reason read as if setting them turned the other option on ("it sets ...")."""
+    from omegaconf import OmegaConf
+
+    from adaanchor.config import build_config
+    from adaanchor.strategies.inert import inert_warnings
+
+    cfg = OmegaConf.to_container(build_config("demo", ["data.synth.width=100", "strategy.oks_sigmas=[0.1]"]),
+                                 resolve=True)
+    said = inert_warnings(cfg)
+    assert "warning: data.synth.width has no effect: data.input_size sets the generated images' size" in said
+    assert "warning: strategy.oks_sigmas=[0.1] has no effect: it is read only with strategy.quality=oks" in said
+    assert not any("it sets" in w for w in said)

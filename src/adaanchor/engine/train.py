@@ -115,18 +115,21 @@ def _train_run(run: Run, progress: bool, term: TermSignal) -> dict[str, Any]:
     start_step = run.step
     bar = tqdm(total=run.total, initial=min(run.step, run.total), desc=f"train {cfg.strategy.name}",
                disable=not (progress and info.is_main), dynamic_ncols=True)
-    if finished(run):
-        if info.is_main:
-            print(f"nothing to do: the checkpoint is at step {run.step}, epoch {run.start_epoch} (training is "
-                  f"{run.total} step{'s' * (run.total != 1)}, {run.epochs} epoch{'s' * (run.epochs != 1)})")
-        if broadcast_object(missed_evaluation(run) if info.is_main else None, info):
+    try:
+        if finished(run):
             if info.is_main:
-                print("running the final evaluation, which a stop skipped")
-            with term.plain_ctrl_c():
-                evaluate_during_training(run, run.start_epoch - (run.start_batch == 0), run.start_batch or run.per_epoch)
-    else:
-        _loop(run, bar, term)
-    bar.close()
+                print(f"nothing to do: the checkpoint is at step {run.step}, epoch {run.start_epoch} (training is "
+                      f"{run.total} step{'s' * (run.total != 1)}, {run.epochs} epoch{'s' * (run.epochs != 1)})")
+            if broadcast_object(missed_evaluation(run) if info.is_main else None, info):
+                if info.is_main:
+                    print("running the final evaluation, which a stop skipped")
+                with term.plain_ctrl_c():
+                    evaluate_during_training(run, run.start_epoch - (run.start_batch == 0),
+                                             run.start_batch or run.per_epoch)
+        else:
+            _loop(run, bar, term)
+    finally:  # also on an error: its line then starts a line of its own (it came glued to the bar's last state)
+        bar.close()
     _check_replicas(run)
     if run.signalled:
         where = run.last_ckpt[0] if run.last_ckpt else run.run_dir / "checkpoints" / "last.pt"

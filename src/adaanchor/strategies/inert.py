@@ -36,10 +36,10 @@ def inert_options(section: Mapping[str, Any]) -> dict[str, str]:
     out = {k: f"an option of other strategies than {name}" for k in changed if k not in cls.DEFAULTS}
     if cls is AnchorStrategy:
         if AnchorStrategy.ASSIGN[name] == "fixed":
-            out.update({k: "it sets the adaptive assignment, and fixanchor assigns the nearest cells"
+            out.update({k: "it is read by the adaptive assignment, and fixanchor assigns the nearest cells"
                         for k in changed if k in ADAPTIVE_ONLY})
         if not section.get("refine", defaults["refine"]):
-            out.update({k: "it sets the local refinement, which strategy.refine=false turns off"
+            out.update({k: "it is read by the local refinement, which strategy.refine=false turns off"
                         for k in changed if k in REFINE_ONLY})
         if AnchorStrategy.ASSIGN[name] == "adaptive":
             out.update({k: why for k, why in _assigner_inert({**defaults, **section}).items() if k in changed})
@@ -53,12 +53,12 @@ def _assigner_inert(opts: Mapping[str, Any]) -> dict[str, str]:
     rules = [
         (opts["select"] != "topk" and not opts.get("warmup_steps"), ("topk",),
          f"strategy.select={opts['select']} sets the number of positives itself"),
-        (opts["select"] != "dynamic", ("dynamic_q",), "it sets strategy.select=dynamic"),
+        (opts["select"] != "dynamic", ("dynamic_q",), "it is read only with strategy.select=dynamic"),
         (opts["metric"] == "aligned", ("fusion",), "strategy.metric=aligned ranks by c^align_alpha * r^align_beta"),
-        (opts["metric"] != "aligned", ("align_alpha", "align_beta"), "it sets strategy.metric=aligned"),
+        (opts["metric"] != "aligned", ("align_alpha", "align_beta"), "it is read only with strategy.metric=aligned"),
         (opts["quality"] == "oks", ("sigma",), "strategy.quality=oks scales r by the instance's area and OKS sigmas"),
-        (opts["quality"] != "oks", ("oks_sigmas",), "it sets strategy.quality=oks"),
-        (opts["prior"] != "instance", ("prior_scale", "prior_min_cells"), "it sets strategy.prior=instance"),
+        (opts["quality"] != "oks", ("oks_sigmas",), "it is read only with strategy.quality=oks"),
+        (opts["prior"] != "instance", ("prior_scale", "prior_min_cells"), "it is read only with strategy.prior=instance"),
     ]
     return {k: why for on, keys, why in rules if on for k in keys}
 
@@ -97,6 +97,11 @@ def inert_data_options(cfg: Mapping[str, Any]) -> dict[str, str]:
         given, default = data.get(section) or {}, DATA_DEFAULTS[section]
         if on and isinstance(given, Mapping):
             out.update({f"data.{section}.{k}": why for k, v in given.items() if k in default and v != default[k]})
+    for gen in ("synth", "crowd"):  # the generators' size comes from data.input_size (documented; set silently)
+        given, default = data.get(gen) or {}, DATA_DEFAULTS[gen]
+        if isinstance(given, Mapping) and fmt == gen:
+            out.update({f"data.{gen}.{k}": "data.input_size sets the generated images' size"
+                        for k in ("width", "height") if k in given and k in default and given[k] != default[k]})
     aug = data.get("aug") or {}
     if topdown and str(data.get("crop", DATA_DEFAULTS["crop"])) == "image" and isinstance(aug, Mapping) \
             and aug.get("half_body"):
