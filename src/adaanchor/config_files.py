@@ -73,14 +73,15 @@ def packaged_keys(config: str | Path | None, overrides: Sequence[str] = ()) -> f
     if not path.is_file() or PACKAGED_CONFIGS not in path.resolve().parents:
         return frozenset()
     given = [str(o).split("=", 1)[0].strip() for o in overrides if "=" in str(o)]
-
-    def leaves(node: Any, prefix: str) -> list[str]:
-        if isinstance(node, dict) and node:
-            return [k for key, value in node.items() for k in leaves(value, f"{prefix}{key}.")]
-        return [prefix[:-1]]
-
-    keys = leaves(read_yaml(path), "")
+    keys = leaf_keys(read_yaml(path))
     return frozenset(k for k in keys if not any(k == g or k.startswith(g + ".") or g.startswith(k + ".") for g in given))
 
 
-__all__ = ["MAX_CONFIG_BYTES", "RUN_SECTIONS", "missing_run_sections", "packaged_keys", "read_yaml"]
+def leaf_keys(node: Any, prefix: str = "") -> set[str]:
+    """The dotted keys of a nested mapping's leaves (``data.synth.n_train``); an empty mapping is a leaf itself."""
+    if isinstance(node, dict) and node:
+        return {k for key, value in node.items() for k in leaf_keys(value, f"{prefix}{key}.")}
+    return {prefix[:-1]} if prefix else set()
+
+
+__all__ = ["MAX_CONFIG_BYTES", "RUN_SECTIONS", "leaf_keys", "missing_run_sections", "packaged_keys", "read_yaml"]

@@ -5,10 +5,9 @@ defaults would fill in silently (another data folder, another benchmark size).""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..config import defaults
-from ..config_files import missing_run_sections, read_yaml
+from ..config_files import leaf_keys, missing_run_sections, read_yaml
 from ..errors import AdaAnchorError
 
 
@@ -36,19 +35,12 @@ def _is_dlc_config(path: Path) -> bool:
         return False
 
 
-def _leaves(node: Any, prefix: str = "") -> set[str]:
-    """The dotted keys of ``node``'s leaves (``data.synth.n_train``); a mapping's own key where it is empty."""
-    if isinstance(node, dict) and node:
-        return {k for key, value in node.items() for k in _leaves(value, f"{prefix}{key}.")}
-    return {prefix[:-1]} if prefix else set()
-
-
 def check_config_complete(cfg_path: Path, ckpt: Path | None) -> None:
     """Refuse a run's ``config.yaml`` that lacks keys its checkpoint's own config holds: the file was cut or edited
     since (``head -n 93 config.yaml``: ``data.root`` and the benchmark's size fell back to the demo's, and ``eval``
     generated and scored another benchmark without a word). A file holding every default key is complete without
     reading the checkpoint; a run trained before a key existed lacks it in both, and passes."""
-    missing = _leaves(defaults()) - _leaves(read_yaml(cfg_path))
+    missing = leaf_keys(defaults()) - leaf_keys(read_yaml(cfg_path))
     if not missing or ckpt is None or not Path(ckpt).is_file():
         return
     import torch
@@ -58,7 +50,7 @@ def check_config_complete(cfg_path: Path, ckpt: Path | None) -> None:
     except Exception:  # noqa: BLE001 - an unreadable checkpoint is reported where it is loaded, with its reason
         return
     old = state.get("config") if isinstance(state, dict) else None
-    lost = sorted(missing & _leaves(old)) if isinstance(old, dict) else []
+    lost = sorted(missing & leaf_keys(old)) if isinstance(old, dict) else []
     if lost:
         shown = ", ".join(lost[:5]) + (f" and {len(lost) - 5} more" if len(lost) > 5 else "")
         raise AdaAnchorError(f"{cfg_path}: lacks {len(lost)} key(s) that {Path(ckpt).name} was trained with ({shown}): "
