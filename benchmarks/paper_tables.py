@@ -39,10 +39,27 @@ from adaanchor.config import build_config
 from adaanchor.configs import config_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from protocol import DEV_SYNTH_SEED, anchored_root, convergence, git_commit, paired_difference, split_overrides  # noqa: E402, F401
+from protocol import (  # noqa: E402, F401
+    DEV_SYNTH_SEED,
+    anchored_root,
+    convergence,
+    git_commit,
+    paired_difference,
+    split_only,
+    split_overrides,
+)
 from script_exit import Refused, run_main  # noqa: E402
 from table_report import markdown, mean_std, plot, plot_title, write_assigner_json  # noqa: E402
-from table_runs import differing_keys, finished, identical_run, link_run, pace, run_start, training_commits  # noqa: E402
+from table_runs import (  # noqa: E402
+    differing_keys,
+    finished,
+    identical_run,
+    link_run,
+    pace,
+    run_start,
+    seeds_for,
+    training_commits,  # noqa: E402
+)
 
 from adaanchor.cli.argtypes import (
     check_unique,
@@ -140,15 +157,6 @@ ASSIGNER_NAMES = {"Heatmap-anchor": "heatmap", "FixAnchor": "fixanchor", "AdaAnc
                   "LocalAnchor": "localanchor"}
 
 
-def _seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
-    """Every seed for repeated methods (at least ``headline_seeds`` for the headline pair), else the first."""
-    if label in spec.get("headline", ()):
-        n = max(len(seeds), int(spec.get("headline_seeds", 5)))
-        return seeds + [s for s in range(max(seeds) + 1, max(seeds) + 1 + n) if s not in seeds][: n - len(seeds)]
-    repeat = spec.get("repeat")  # None: every variant
-    return seeds if repeat is None or label in repeat else seeds[:1]
-
-
 def plan_runs(name: str, seeds: list[int], steps: int, out: Path, base_file: Path, extra: list[str], split: str,
               only: list[str] | None, defaults: Any) -> list[tuple[str, int, Path, Any]]:
     """``(label, seed, run folder, config)`` of every run of table ``name``; refuses a run folder of other settings
@@ -158,7 +166,7 @@ def plan_runs(name: str, seeds: list[int], steps: int, out: Path, base_file: Pat
         if only and label not in only:
             continue
         over = [o.replace("WARMUP", str(int(0.3 * steps))) for o in over]
-        for seed in _seeds_for(spec, label, seeds):
+        for seed in seeds_for(spec, label, seeds):
             run_dir = out / "runs" / name / f"{label.replace(' ', '_').replace('/', '-')}_{split}_s{seed}"
             cfg = build_config(base_file, [*extra, *over, f"seed={seed}", f"train.max_steps={steps}",
                                            f"train.lr_steps=[{int(0.8 * steps)}]", "train.progress=false", f"out_dir={run_dir}",
@@ -244,14 +252,6 @@ def run_table(name: str, seeds: list[int], steps: int, out: Path, extra: list[st
 
 
 MULTI_TABLES = ("table5", "table6", "fig5")  # run by benchmarks/multi_tables.py, with its own options
-
-
-def split_only(only: list[str], overrides: list[str], labels: Any) -> tuple[list[str], list[str]]:
-    """``--only``'s nargs="+" takes every word after it, so ``--only FixAnchor LocalAnchor data.root=...`` handed
-    the setting to --only and never to the runs. A word holding "=" that is not a variant label of the table
-    (labels such as ``k=5`` are) is a config override: it goes after the other overrides, in the order given."""
-    moved = [w for w in only if "=" in w and w not in labels]
-    return [w for w in only if w not in moved], [*overrides, *moved]
 
 
 def main(argv: list[str] | None = None) -> int:

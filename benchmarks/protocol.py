@@ -186,6 +186,14 @@ def fmt_diff(diff: Mapping[str, Any] | None, fmt: str, scale: float = 1.0) -> st
     return s + (f" ± {format(diff['se'] * scale, fmt)}" if diff["se"] is not None else "")
 
 
+def split_only(only: list[str], overrides: list[str], labels: Any) -> tuple[list[str], list[str]]:
+    """``--only``'s nargs="+" takes every word after it, so ``--only FixAnchor LocalAnchor data.root=...`` handed
+    the setting to --only and never to the runs. A word holding "=" that is not a variant label of the table
+    (labels such as ``k=5`` are) is a config override: it goes after the other overrides, in the order given."""
+    moved = [w for w in only if "=" in w and w not in labels]
+    return [w for w in only if w not in moved], [*overrides, *moved]
+
+
 if __name__ == "__main__":
     import sys
 

@@ -139,6 +139,15 @@ def pace(row: dict[str, Any], fresh: bool) -> str:
     return f" (trained to step {steps} in {secs:.0f} s" + (f", {steps / secs:.1f} steps/s)" if fresh else ")")
 
 
+def seeds_for(spec: dict[str, Any], label: str, seeds: list[int]) -> list[int]:
+    """The seeds of variant ``label`` of table ``spec``: every seed for repeated methods (at least ``headline_seeds`` for the headline pair), else the first."""
+    if label in spec.get("headline", ()):
+        n = max(len(seeds), int(spec.get("headline_seeds", 5)))
+        return seeds + [s for s in range(max(seeds) + 1, max(seeds) + 1 + n) if s not in seeds][: n - len(seeds)]
+    repeat = spec.get("repeat")  # None: every variant
+    return seeds if repeat is None or label in repeat else seeds[:1]
+
+
 if __name__ == "__main__":
     import sys
 
