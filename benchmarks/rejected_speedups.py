@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from script_exit import results_place_problem, run_main  # noqa: E402
 from speed import TINY, Row, _batch, _system, machine, write_results  # noqa: E402
 from speed import measure as speed_measure  # noqa: E402
+from speed_timers import patched  # noqa: E402
 
 from adaanchor.cli.argtypes import int_at_least  # noqa: E402
 from adaanchor.strategies import compute_loss  # noqa: E402
@@ -182,16 +183,7 @@ def take_rows_in_step() -> Pair:
 
     step = _stepper(TINY, "adaanchor")
 
-    def with_pick(pick: Callable[..., torch.Tensor]) -> Callable[[], None]:
-        def run() -> None:
-            anchor.take_rows = pick
-            try:
-                step()
-            finally:
-                anchor.take_rows = take_rows
-        return run
-
-    return with_pick(take_rows), with_pick(_take_rows_planes)
+    return patched(anchor, "take_rows", take_rows, step), patched(anchor, "take_rows", _take_rows_planes, step)
 
 
 ROWS: dict[str, tuple[str, Callable[[], Pair]]] = {

@@ -18,7 +18,6 @@ from .safe_yaml import YamlFault, load_yaml_text
 MAX_CONFIG_BYTES = 1 << 20
 
 
-
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML config file safely (:func:`load_yaml_text`); a clear error for a missing, oversized or
     malformed file."""

@@ -9,7 +9,6 @@ confidence ranks the errors.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .atomic import write_bytes_atomic  # noqa: E402
+from .atomic import save_figure  # noqa: E402
 from .errors import AdaAnchorError  # noqa: E402
 
 #: Colours of the two visibility groups (visible v=2, invisible v=1).
@@ -96,18 +95,15 @@ def plot_eval(m: Mapping[str, Any], preds: Mapping[str, Any], path: str | Path, 
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     out = Path(path)
-    buf = io.BytesIO()
-    try:
-        fig.savefig(buf, dpi=110, format=out.suffix.lstrip(".").lower() or "png")
-    except ValueError as e:  # a suffix matplotlib has no writer for
-        raise AdaAnchorError(f"{out}: cannot write the plot ({e})") from None
-    finally:
-        plt.close(fig)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)  # as --predictions and --json make theirs
-        write_bytes_atomic(out, buf.getvalue())  # whole or not at all
+        save_figure(fig, out, dpi=110)  # whole or not at all
+    except ValueError as e:  # a suffix matplotlib has no writer for
+        raise AdaAnchorError(f"{out}: cannot write the plot ({e})") from None
     except OSError as e:
         raise AdaAnchorError(f"{out}: cannot write the plot ({e.strerror or e})") from None
+    finally:
+        plt.close(fig)
     return out
 
 

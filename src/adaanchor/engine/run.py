@@ -127,7 +127,7 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
         cfg_path = p / "config.yaml"
         if not cfg_path.is_file():
             raise AdaAnchorError(f"{p}: not a run directory (no config.yaml){_runs_near(p)}")
-        check_run_config(cfg_path)
+        raw = check_run_config(cfg_path)
         cfg = build_config(cfg_path, overrides)
         own_spec = p / "spec.yaml"
         if own_spec.is_file() and not any(o.split("=", 1)[0].strip() == "data.spec" for o in overrides):
@@ -139,7 +139,7 @@ def resolve_run(target: str | Path, ckpt: str | Path | None = None, overrides: s
                 if (p / "checkpoints" / name).is_file():
                     ckpt = p / "checkpoints" / name
                     break
-        check_config_complete(cfg_path, ckpt)
+        check_config_complete(cfg_path, raw, ckpt)
     elif p.is_file():
         _refuse_media_file(p)
         cfg = build_config(p, overrides)

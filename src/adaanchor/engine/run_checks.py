@@ -5,17 +5,19 @@ defaults would fill in silently (another data folder, another benchmark size).""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..config import defaults
-from ..config_files import leaf_keys, missing_run_sections, read_yaml
+from ..config_files import RUN_SECTIONS, leaf_keys, read_yaml
 from ..errors import AdaAnchorError
 
 
-def check_run_config(cfg_path: Path) -> None:
+def check_run_config(cfg_path: Path) -> dict[str, Any]:
     """A run's ``config.yaml`` holds every key (training writes it resolved): one that lacks a section was emptied
-    or replaced, and reading it with the defaults filled in would evaluate another model on other data."""
-    read_yaml(cfg_path)  # a file cut mid-line is "not valid YAML", not "no data section: emptied or replaced?"
-    missing = missing_run_sections(cfg_path)
+    or replaced, and reading it with the defaults filled in would evaluate another model on other data. Returns
+    the file's mapping, for :func:`check_config_complete`."""
+    data = read_yaml(cfg_path)  # a file cut mid-line is "not valid YAML", not "no data section: emptied or replaced?"
+    missing = [key for key in RUN_SECTIONS if key not in data]
     if missing and _is_dlc_config(cfg_path):  # `predict PROJECT video.mp4`: "emptied or replaced?" misled
         raise AdaAnchorError(f"{cfg_path.parent} is a DeepLabCut project, not a run directory: give the folder "
                              "`adaanchor train` wrote (its out_dir, with config.yaml and checkpoints/); to train on "
@@ -23,6 +25,7 @@ def check_run_config(cfg_path: Path) -> None:
     if missing:
         raise AdaAnchorError(f"{cfg_path}: not the config of a run (no {', '.join(missing)} section; training writes "
                              "every key there): emptied or replaced? Give a config file with the run's settings")
+    return data
 
 
 def _is_dlc_config(path: Path) -> bool:
@@ -35,12 +38,13 @@ def _is_dlc_config(path: Path) -> bool:
         return False
 
 
-def check_config_complete(cfg_path: Path, ckpt: Path | None) -> None:
+def check_config_complete(cfg_path: Path, data: dict[str, Any], ckpt: Path | None) -> None:
     """Refuse a run's ``config.yaml`` that lacks keys its checkpoint's own config holds: the file was cut or edited
     since (``head -n 93 config.yaml``: ``data.root`` and the benchmark's size fell back to the demo's, and ``eval``
     generated and scored another benchmark without a word). A file holding every default key is complete without
-    reading the checkpoint; a run trained before a key existed lacks it in both, and passes."""
-    missing = leaf_keys(defaults()) - leaf_keys(read_yaml(cfg_path))
+    reading the checkpoint; a run trained before a key existed lacks it in both, and passes. ``data``: the file's
+    mapping (:func:`check_run_config`)."""
+    missing = leaf_keys(defaults()) - leaf_keys(data)
     if not missing or ckpt is None or not Path(ckpt).is_file():
         return
     import torch

@@ -104,7 +104,7 @@ def _run_notes(predictor: Predictor, run: str, dets: Any, save_video: bool, srcs
         raise AdaAnchorError(f"{run}: a multi-person run finds the people itself: --boxes is for top-down runs")
     notes = []
     if dets is None and not predictor.multi_person and predictor.info.get("crop") == "box":
-        predictor._box_note = True  # said here, as a note: not again as the Predictor's warning
+        predictor.box_warning_said = True  # said here, as a note: not again as the Predictor's warning
         notes.append(f"{run} was trained on instance boxes (data.crop=box) and no --boxes were given: each image is "
                      "predicted as one instance, the whole image its box; give detections with --boxes for several "
                      "instances per image")

@@ -49,6 +49,8 @@ class Predictor:
         bit_depth: the bit depth integer images wider than 8 bits are scaled by (the run's ``data.bit_depth``;
             None: guessed per image, :mod:`adaanchor.data.pixels`).
         info: ``checkpoint``, ``step``, ``device``, ``backend``, ``run``, ``crop``, ``folded_bn`` (and ``onnx``).
+        box_warning_said: whether the warning of a box-trained run given no boxes was given (once per Predictor);
+            set it to True to silence it where the caller says so itself (``adaanchor predict`` prints a note).
     """
 
     def __init__(self, backend: Any, spec: KeypointSpec, input_size: Sequence[int], strategy: str, stride: int,
@@ -62,7 +64,7 @@ class Predictor:
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.batch_size = check_batch_size(batch_size)
         self.info = dict(info or {})
-        self._box_note = False  # predict's warning of a box-trained run given no boxes: said once
+        self.box_warning_said = False  # the warning of a box-trained run given no boxes: said once
 
     # ---- construction -------------------------------------------------------------------------------
     @classmethod
@@ -230,8 +232,8 @@ class Predictor:
         """The warning of a box-trained run given an image without boxes, once per Predictor (as ``adaanchor
         predict`` notes it), from :meth:`predict` and :meth:`predict_stream` alike (the stream, the path of video
         frames, gave none), naming the caller's line."""
-        if self.info.get("crop") == "box" and not self._box_note:
-            self._box_note = True
+        if self.info.get("crop") == "box" and not self.box_warning_said:
+            self.box_warning_said = True
             warnings.warn(f"{self.info.get('run')} was trained on instance boxes (data.crop=box) and no boxes were "
                           "given: each image is predicted as one instance, the whole image its box; pass boxes=[x, y, "
                           "w, h] per instance (or a detections file)", stacklevel=_outside_level())

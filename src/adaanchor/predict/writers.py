@@ -35,6 +35,12 @@ FORMAT_ALIASES = {"dlc": "csv", "json": "coco", "sleap": "slp"}
 SUFFIX = {"coco": ".json", "csv": ".csv", "slp": ".slp", "nwb": ".nwb"}
 
 
+def format_choices() -> str:
+    """``coco (= json), csv (= dlc), slp (= sleap), nwb``: the formats with their aliases, for the messages."""
+    alias = {v: k for k, v in FORMAT_ALIASES.items()}
+    return ", ".join(f"{f} (= {alias[f]})" if f in alias else f for f in FORMATS)
+
+
 def _round(v: float, nd: int = 3) -> float:
     return round(float(v), nd)
 
@@ -163,9 +169,9 @@ def parse_formats(values: list[str] | None) -> list[str]:
         for name in (s.strip().lower() for s in str(v).split(",") if s.strip()):
             name = FORMAT_ALIASES.get(name, name)
             if name not in FORMATS:
-                raise AdaAnchorError(f"unknown format {name!r}: choose from coco (= json), csv (= dlc), slp (= sleap), nwb")
+                raise AdaAnchorError(f"unknown format {name!r}: choose from {format_choices()}")
             if name not in out:
                 out.append(name)
     if not out:  # `--format ''`: nothing would be written but overlays
-        raise AdaAnchorError(f"--format {' '.join(map(repr, values or []))}: no format named; choose from coco (= json), csv (= dlc), slp (= sleap), nwb")
+        raise AdaAnchorError(f"--format {' '.join(map(repr, values or []))}: no format named; choose from {format_choices()}")
     return out
