@@ -128,11 +128,11 @@ def onnx_deconvs() -> Pair:
     opts.intra_op_num_threads, opts.inter_op_num_threads = torch.get_num_threads(), 1
     runs = []
     for net in (plain, col):
-        path = Path(tempfile.mkdtemp()) / "layers.onnx"
-        with warnings.catch_warnings():
+        with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():  # the session holds the graph
             warnings.simplefilter("ignore")
+            path = Path(tmp) / "layers.onnx"
             torch.onnx.export(net, (x,), str(path), opset_version=18, dynamo=False)
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         feed = {sess.get_inputs()[0].name: x.numpy()}
         runs.append(lambda s=sess, f=feed: torch.from_numpy(s.run(None, f)[0]))
     return runs[0], runs[1]

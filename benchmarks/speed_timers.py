@@ -110,9 +110,10 @@ def onnx_timers(setup: dict[str, Any], name: str = "adaanchor", batch: int = 1, 
     model, strategy, cfg = _system(setup, name)
     model.eval()
     images, _, _ = _batch(setup, batch, strategy.num_keypoints)
-    path = Path(tempfile.mkdtemp()) / "model.onnx"
-    export_onnx(model, strategy, path, list(cfg.data.input_size))
-    sess = session(path, threads=torch.get_num_threads())
+    with tempfile.TemporaryDirectory() as tmp:  # the session holds the graph: the file (100 MB for a ResNet-50) goes
+        path = Path(tmp) / "model.onnx"
+        export_onnx(model, strategy, path, list(cfg.data.input_size))
+        sess = session(path, threads=torch.get_num_threads())
     feed = {sess.get_inputs()[0].name: images.numpy()}
 
     def eager() -> None:
