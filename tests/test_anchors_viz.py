@@ -434,3 +434,23 @@ def test_a_box_trained_run_gets_a_note_on_the_whole_image(runs, images, tmp_path
     visualize_command(str(runs["adaanchor"]), [images["rgb"]], str(tmp_path / "b"), overrides=["data.crop=box"],
                       notes=notes)
     assert sum("data.crop=box" in n for n in notes) == 1
+
+
+def test_viz_draws_the_flip_test_as_predict_writes_it(runs, images, tmp_path, monkeypatch):
+    """With eval.flip_test=true viz drew the plain pass without a word, up to 11.6 px from predict's keypoints."""
+    from adaanchor import anchors_viz
+    from adaanchor.predict import Predictor
+
+    drawn: list[dict] = []
+    monkeypatch.setattr(anchors_viz, "render_prediction", lambda img, pred, target, *a, **k: drawn.append(pred) or target)
+    run = str(runs["adaanchor"])
+    for i, flip in enumerate(("false", "true")):
+        notes: list[str] = []
+        visualize_command(run, [images["rgb"]], str(tmp_path / str(i)), overrides=[f"eval.flip_test={flip}"],
+                          notes=notes)
+        assert any("eval.flip_test is true" in n for n in notes) == (flip == "true")
+        want = Predictor.from_run(run, device="cpu", overrides=f"eval.flip_test={flip}").predict(images["rgb"])
+        np.testing.assert_allclose(drawn[-1]["keypoints"], want.keypoints[0], atol=1e-3)
+        np.testing.assert_allclose(drawn[-1]["scores"], want.scores[0], atol=1e-5)
+    assert np.abs(drawn[0]["keypoints"] - drawn[1]["keypoints"]).max() > 1e-2  # the two differ: the test can fail
+    np.testing.assert_array_equal(drawn[0]["anchors"], drawn[1]["anchors"])  # the unmirrored pass's, as predict's

@@ -57,7 +57,7 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                      multiple: int | None = None, turned: dict[str, str] | None = None,
                      bit_depth: int | None = None, nonfinite: list[str] | None = None,
                      boxes_of: Callable[[Path | int | None], Boxes] | None = None,
-                     no_detections: list[str] | None = None) -> list[Path]:
+                     no_detections: list[str] | None = None, flip_index: Sequence[int] | None = None) -> list[Path]:
     """One PNG per image in ``out_dir`` (``<stem>_<method>.png``); returns the paths written. An item is an
     image file or an ``(image, stem, title)`` tuple (:func:`video_frames`). An image file that cannot be read
     raises ``DataError``, or, with a ``skipped`` list, is added to it (``PATH: reason``) and left out. An image
@@ -69,7 +69,8 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
     title of each image on which the model's outputs held NaN or infinite values. ``boxes_of``: the boxes of an image
     file (called with its path) or of a video frame (with its frame index, the fourth element of the item): one PNG
     per box, ``<stem>_box<i>_<method>.png``, the instance cropped as ``data.crop=box`` crops it; an image without
-    boxes is not drawn and its title goes to ``no_detections`` (a list)."""
+    boxes is not drawn and its title goes to ``no_detections`` (a list). ``flip_index``: the flip test's pairs, see
+    :func:`predict_image`."""
     names = tuple(spec.keypoints) if spec is not None else tuple(str(i) for i in range(strategy.num_keypoints))
     skeleton = tuple(spec.skeleton) if spec is not None and draw_skeleton else ()
     sel = select_keypoints(keypoints, names)
@@ -109,7 +110,8 @@ def visualize_images(model: nn.Module, strategy: Any, images: Iterable[str | Pat
                 no_detections.append(title)
             for i, box, score in crops:
                 try:
-                    pred = predict_image(model, strategy, img, input_size, device, multiple, box=box)
+                    pred = predict_image(model, strategy, img, input_size, device, multiple, box=box,
+                                         flip_index=flip_index)
                 except AdaAnchorError as e:  # a box that misses its image: left out, as predict leaves it out
                     if box is None or skipped is None:
                         raise
@@ -140,16 +142,24 @@ def _check_out(out_dir: str | Path) -> Path:
 
 
 def _run_notes(run: str, cfg, multi: bool, boxes: str | None = None) -> list[str]:
-    """What ``viz`` draws differently from ``predict`` for this run: a multi-person run, or one trained on boxes."""
+    """What ``viz`` draws differently from ``predict`` for this run: a multi-person run, or one trained on boxes; and
+    what it draws of the flip test (``eval.flip_test``)."""
+    notes = []
     if multi:
-        return [f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
-                "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
-                "draws the grouped poses"]
-    if str(cfg.data.crop) == "box" and not boxes:  # as predict says it
-        return [f"note: {run} was trained on instance boxes (data.crop=box): viz fits the whole image into the "
-                "input, which the model never saw; give --boxes (COCO detections) to crop each instance as training "
-                "did"]
-    return []
+        notes.append(f"note: {run} is a multi-person run (task={cfg.task}): viz draws each keypoint type's most "
+                     "confident cell over the image, not linked, and the confidence maps; `adaanchor predict` "
+                     "draws the grouped poses")
+    elif str(cfg.data.crop) == "box" and not boxes:  # as predict says it
+        notes.append(f"note: {run} was trained on instance boxes (data.crop=box): viz fits the whole image into the "
+                     "input, which the model never saw; give --boxes (COCO detections) to crop each instance as "
+                     "training did")
+    if cfg.eval.get("flip_test"):
+        notes.append("note: eval.flip_test is true: viz draws the maps of the unmirrored pass only; predict's poses "
+                     "are the flip test's" if multi else
+                     "note: eval.flip_test is true: the keypoints and scores drawn are the mean of the pass on the "
+                     "image and the mirrored pass, as predict writes them; the anchors and the confidence map are "
+                     "the unmirrored pass's")
+    return notes
 
 
 def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_dir: str,
@@ -228,7 +238,8 @@ def visualize_command(run: str, images: str | Path | Sequence[str | Path], out_d
     written = visualize_images(model, strategy, items, out_dir, input_size, spec, keypoints, device, skipped,
                                orientation, draw_skeleton=not multi,
                                multiple=image_multiple(cfg, strategy.stride) if multi else None, turned=turned,
-                               bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected)
+                               bit_depth=depth, nonfinite=bad, boxes_of=boxes_of, no_detections=undetected,
+                               flip_index=spec.flip_index if cfg.eval.get("flip_test") and not multi else None)
     if notes is not None:
         notes += _drawn_notes(undetected, boxes, turned, orientation, bad, len(written))
     if not written and boxes:  # exit 0 with nothing to look at told a script nothing

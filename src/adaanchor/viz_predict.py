@@ -35,7 +35,7 @@ def _confidence_maps(outputs: dict[str, torch.Tensor], strategy_name: str) -> np
 @torch.no_grad()
 def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Path, input_size: Sequence[int],
                   device: torch.device | str = "cpu", multiple: int | None = None,
-                  box: Sequence[float] | None = None) -> dict[str, Any]:
+                  box: Sequence[float] | None = None, flip_index: Sequence[int] | None = None) -> dict[str, Any]:
     """Predict keypoints on a whole image, or in one box of it, returned in ORIGINAL image pixels.
 
     Args:
@@ -48,6 +48,10 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         box: ``[x, y, w, h]`` in original pixels: the instance cropped as ``data.crop=box`` crops it (padded 1.25x to
             the input's aspect, :func:`adaanchor.predict.crops.box_affine`), as ``predict --boxes`` does; not with
             ``multiple``.
+        flip_index: the spec's left-right pairs (``spec.flip_index``) to predict with the flip test, as ``predict``
+            does with ``eval.flip_test=true``: the keypoints and scores are the mean of this pass and the mirrored
+            one (:func:`adaanchor.strategies.flip_test.average_flipped`); the anchors and the confidence map stay
+            this pass's, as ``predict``'s anchors do. Not with ``multiple``.
 
     Returns:
         ``keypoints (K, 2)`` float64 original pixels; ``scores (K,)`` or None (regression); ``anchors (K, 2)``
@@ -68,6 +72,8 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
     w_in, h_in = int(size[0]), int(size[1])
     if multiple and box is not None:
         raise AdaAnchorError("a multi-person model finds the people itself: a box is for top-down models")
+    if multiple and flip_index is not None:
+        raise AdaAnchorError("flip_index: viz draws a multi-person model's maps of one pass, without the flip test")
     if box is not None:
         a, box = _box_crop(box, img.shape[:2], (w_in, h_in))  # box: the checked [x, y, w, h]
     elif multiple:
@@ -78,13 +84,16 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
     x = to_tensor_image(crop)[None].to(device)
     outputs = model(x)
     dec = strategy.decode(outputs)
+    xy, score = dec.xy, dec.score
+    if flip_index is not None:
+        xy, score = _flip_averaged(model, strategy, x, xy, score, flip_index)
     inv = invert_affine(a)
-    crop_xy = dec.xy[0].float().cpu().numpy().astype(np.float64)
+    crop_xy = xy[0].float().cpu().numpy().astype(np.float64)
     crop_an = dec.anchor[0].float().cpu().numpy().astype(np.float64) if dec.anchor is not None else None
     name = str(getattr(strategy, "name", ""))
     return {
         "keypoints": apply_affine(inv, crop_xy),
-        "scores": dec.score[0].float().cpu().numpy() if dec.score is not None else None,
+        "scores": score[0].float().cpu().numpy() if score is not None else None,
         "anchors": apply_affine(inv, crop_an) if crop_an is not None else None,
         "conf_map": _confidence_maps({k: v.cpu() for k, v in outputs.items()}, name),
         "map_label": "sigmoid(conf)" if "conf" in outputs else "heatmap",
@@ -98,6 +107,19 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         "box": None if box is None else [float(v) for v in box],
         "nonfinite": sum(int((~torch.isfinite(v)).sum()) for v in outputs.values() if v.is_floating_point()),
     }
+
+
+def _flip_averaged(model: nn.Module, strategy: Any, x: torch.Tensor, xy: torch.Tensor, score: torch.Tensor | None,
+                   flip_index: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The flip test's keypoints ``(1, K, 2)`` and scores ``(1, K)`` (or None) from this pass's ``xy`` / ``score``
+    and a pass on ``x (1, 3, H, W)`` mirrored, as the predictor's flip backend averages them."""
+    from .strategies.flip_test import average_flipped
+
+    mirrored = strategy.decode(model(torch.flip(x, dims=(-1,))))
+    idx = torch.as_tensor(np.asarray(flip_index), dtype=torch.long, device=xy.device)
+    avg = average_flipped({"keypoints": xy, "scores": score}, {"keypoints": mirrored.xy, "scores": mirrored.score},
+                          idx, int(x.shape[-1]))
+    return avg["keypoints"], avg["scores"]
 
 
 def _box_crop(box: Any, image_hw: tuple[int, ...], input_size: tuple[int, int]) -> tuple[np.ndarray, list[float]]:

@@ -162,3 +162,23 @@ def test_viz_boxes_are_refused_for_a_multi_person_run(runs, crowd, tmp_path, cap
                  "--out", str(tmp_path / "o")]) == 2
     assert "a multi-person run finds the people itself: --boxes is for top-down runs" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("task", [t for t, _ in TASKS])
+def test_the_predictor_runs_a_multi_person_model_unfolded_as_eval_does(runs, crowd, task):
+    """Folded BatchNorms changed the maps by float rounding, and the grouping turned that into another matching where
+    two costs tied within it (a left elbow swapped between two poses, 26 px from eval's). A multi-person run's model
+    is not folded: the predictor's maps are the eval model's, bit for bit."""
+    from adaanchor.engine.run import load_for_eval, resolve_run
+
+    p = Predictor.from_run(runs[task], device="cpu")
+    assert p.info["folded_bn"] == 0
+    img = load_image(sorted((crowd / "images" / "val").glob("*.png"))[0])
+    x = _input(p, img)
+    cfg, ckpt = resolve_run(str(runs[task]), None, (), need_data=False, need_weights=True)
+    model = load_for_eval(cfg, ckpt, "cpu")[0]
+    with torch.no_grad():
+        want = model(x)
+    got = p.multi.heads(x)
+    for k, v in want.items():
+        assert torch.equal(got[k].float(), v.float()), k

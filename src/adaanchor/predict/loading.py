@@ -43,7 +43,9 @@ def load_run(run: str | Path, device: str = "auto", backend: str = "torch", ckpt
     model, strategy, info = load_for_eval(cfg, ckpt_path, "cpu" if backend == "onnx" else dev)
     multiple = image_multiple(cfg, strategy.stride) if is_multi_person(cfg) else None
     info["folded_bn"] = 0  # also without folding (fold_bn=False, the ONNX backend): the key is always there
-    if backend == "torch" and fold_bn:
+    # A multi-person run's model runs as eval runs it: the grouping turns the folding's float rounding into another
+    # matching wherever two matchings' costs tie within it (a keypoint swapped between two poses, 26 px).
+    if backend == "torch" and fold_bn and multiple is None:
         model, info["folded_bn"] = fold_batchnorm_probe(model, size, dev)
     model, info["precision"] = with_precision(model, precision), precision
     digest = None

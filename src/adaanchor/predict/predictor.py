@@ -97,7 +97,9 @@ class Predictor:
                 float32 (:mod:`adaanchor.models.precision`; refused where the device has no bfloat16 units).
             fold_bn: with the torch backend, fold each BatchNorm into the convolution before it
                 (:func:`adaanchor.models.fuse.fold_batchnorm`: the same results to float rounding, a ResNet-50
-                forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were.
+                forward in about 0.92 of its time); ``info["folded_bn"]`` says how many were. Top-down runs only:
+                a multi-person run's model runs unfolded, as ``adaanchor eval`` runs it, since its grouping can turn
+                a rounding difference into another matching.
         """
         parts = load_run(run, device, backend, ckpt, overrides, onnx_path, batch_size, threads, fold_bn,
                          orientation, precision)

@@ -7,7 +7,8 @@
   the displayed frame's points sat on the wrong pixels (:func:`stored_frame_points`).
 - ``.nwb`` (sleap-io's NWB predictions writer, as ``save_nwb(..., nwb_format="predictions")``): the skeleton in
   ``processing/behavior/Skeletons`` and one ndx-pose ``PoseEstimation`` per instance slot (``track=untracked``;
-  ``track=individual<i>`` when a frame can hold several instances, instance i of each frame) holding one
+  ``track=individual<i>`` when a frame can hold several instances, instance i of each frame, numbered as the CSV's
+  individuals: :func:`~.write_common.individual_names`) holding one
   ``PoseEstimationSeries`` per keypoint: its points (x, y) and confidences, on the frames where it was found
   (a missing keypoint is left out), with their timestamps: a video frame's presentation time in seconds (a lost
   frame's from its neighbours, :func:`frame_times`); for image inputs, which have no clock, image i at time i.
@@ -29,7 +30,7 @@ import numpy as np
 from ..errors import AdaAnchorError
 from .result import Prediction
 from .sources import Frame
-from .write_common import input_path, missing_keypoints
+from .write_common import individual_names, input_path, missing_keypoints
 
 
 class SlpWriter:
@@ -138,12 +139,12 @@ class NwbWriter(SlpWriter):
         labels = super().labels()
         # sleap-io writes the instances of a frame apart only by track (one PoseEstimation a track): instance i of
         # every frame is individual<i+1>, as in the CSV, when a frame can hold several.
-        if self.max_instances > 1 or any(len(lf.instances) > 1 for lf in labels.labeled_frames):
-            tracks: list[Any] = []
+        slots = max((len(lf.instances) for lf in labels.labeled_frames), default=0)
+        if self.max_instances > 1 or slots > 1:
+            # Named as the CSV names the same slots (its width set by max_instances), so that the two agree.
+            tracks = [self.sio.Track(n) for n in individual_names(max(slots, self.max_instances))[:slots]]
             for lf in labels.labeled_frames:
                 for i, inst in enumerate(lf.instances):
-                    while len(tracks) <= i:
-                        tracks.append(self.sio.Track(f"individual{len(tracks) + 1}"))
                     inst.track = tracks[i]
             labels.tracks = tracks
         return labels

@@ -18,6 +18,15 @@ def input_path(path: Path) -> Path:
 
 
 
+def individual_names(m: int) -> list[str]:
+    """The names of ``m`` instance slots, ``individual1`` ... : the CSV's ``individuals`` row and the NWB tracks.
+    From ten slots on the numbers have one width (``individual01`` ... ``individual12``), so that sorting the names
+    keeps the slots' order: sleap-io's ``load_nwb`` returns a frame's instances sorted by name, and put
+    ``individual10`` before ``individual2``."""
+    width = len(str(m))
+    return [f"individual{i + 1:0{width}d}" for i in range(m)]
+
+
 def missing_keypoints(pred: Prediction) -> np.ndarray:
     """``(N, K)`` bool: the keypoints a pose does not have. A multi-person run marks them at (0, 0) with score 0
     (the exact pair no predicted point has); the CSV and ``.slp`` wrote them as points at the image's corner. A

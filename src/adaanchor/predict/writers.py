@@ -28,7 +28,7 @@ from ..errors import AdaAnchorError, write_failure
 from .result import Prediction
 from .sleap_writers import NwbWriter, SlpWriter
 from .sources import Frame
-from .write_common import finite_instances, input_path, missing_keypoints
+from .write_common import finite_instances, individual_names, input_path, missing_keypoints
 
 FORMATS = ("coco", "csv", "slp", "nwb")
 FORMAT_ALIASES = {"dlc": "csv", "json": "coco", "sleap": "slp"}
@@ -115,7 +115,7 @@ class DlcCsvWriter:
         per = 3 * self.k
         self.w.writerow(["scorer"] + [scorer] * per * self.m)
         if self.m > 1:
-            self.w.writerow(["individuals"] + [f"individual{i + 1}" for i in range(self.m) for _ in range(per)])
+            self.w.writerow(["individuals"] + [n for n in individual_names(self.m) for _ in range(per)])
         self.w.writerow(["bodyparts"] + [n for _ in range(self.m) for n in keypoints for _ in range(3)])
         self.w.writerow(["coords"] + ["x", "y", "likelihood"] * self.k * self.m)
         self.last: tuple[Path, int] | None = None  # the last video frame written
