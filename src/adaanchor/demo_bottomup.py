@@ -36,6 +36,7 @@ from .models.backbones import build_backbone
 from .models.net import KeypointNet
 from .ranges import SEED
 from .strategies.tags import build_bottomup
+from .versions import source_commit
 
 METHODS = ("heatmap", "fixanchor", "adaanchor")
 #: Steps per method of the multi-person demos (bottom-up and centre): about 1-1.2 min per method on 2 idle
@@ -74,7 +75,8 @@ def demo_header(setup: CrowdSetup, steps: int, seed: int, batch_size: int) -> di
     """The ``results.json`` skeleton: run settings, benchmark options, machine, an empty ``methods``."""
     return {"methods": {}, "steps": steps, "seed": seed, "batch_size": batch_size,
             "benchmark": {k: list(v) if isinstance(v, tuple) else v for k, v in setup.bench.items()},
-            "machine": f"{platform.machine()} x {torch.get_num_threads()} threads, torch {torch.__version__}"}
+            "machine": f"{platform.machine()} x {torch.get_num_threads()} threads, torch {torch.__version__}",
+            "commit": source_commit() or "unknown (not a git checkout)"}
 
 
 #: ``(name, backbone, setup) -> (strategy, model)``: how a demo builds one method.
@@ -219,7 +221,7 @@ def results_table(results: dict[str, Any], title: str = BOTTOMUP_TITLE, note: st
             cells += [_pct(v) for v in mm["ap_by_gamma"].values()]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
     lines += ["", note, "", f"gamma = {first['gamma']} for the main columns; "
-              f"{results['machine']}; {results['wall_s']:.0f} s in all."]
+              f"{results['machine']}; commit {results.get('commit', 'unknown')}; {results['wall_s']:.0f} s in all."]
     return "\n".join(lines) + "\n"
 
 

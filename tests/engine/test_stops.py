@@ -169,6 +169,14 @@ def test_train_status_records_each_end_and_a_killed_worker_stops_in_one_line(tin
 
     train(build_config(None, [*over, "resume=auto", "train.max_steps=6"]))
     assert _status(out) == "finished: step 6\n"
+    # Refused before anything is written: the status of the training before stays (each refusal wrote its own
+    # error line over "finished: step 6").
+    for refused, match in ((over, "holds the checkpoints of an earlier training"),
+                           ([*over, "resume=auto", "strategy.name=heatmap"], "options that fix the model changed"),
+                           ([*over, "resume=auto", "overwrite=true"], "resume=auto and overwrite=true")):
+        with pytest.raises(AdaAnchorError, match=match):
+            train(build_config(None, refused))
+        assert _status(out) == "finished: step 6\n", refused
     assert status_line(None, KeyboardInterrupt()).startswith("stopped: ")  # Ctrl-C where it stops at once
     assert {ln.split(":")[0] for ln in ("finished: step 6", "error: x")} <= set(KINDS)
     capsys.readouterr()

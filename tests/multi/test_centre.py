@@ -224,7 +224,8 @@ def test_tiny_centre_demo_writes_results(tmp_path):
     tiny = {"n_train": 5, "n_val": 2, "width": 64, "height": 48, "people": (2, 2)}
     r = run_centre_demo(out, steps=2, batch_size=2, tiny_width=8, data_root=tmp_path / "crowd", bench=tiny,
                         methods=("heatmap", "fixanchor"), progress=False)
-    assert json.loads((out / "results.json").read_text())["methods"].keys() == r["methods"].keys()
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["methods"].keys() == r["methods"].keys() and saved["commit"]
     keys = {"ap", "ap50", "ap75", "apm", "apl", "ar", "recall", "ap_by_gamma", "recall_by_gamma", "gamma", "eval_s"}
     assert all(keys <= set(m) for m in r["methods"].values()) and set(r["methods"]) == {"heatmap", "fixanchor"}
     assert all((out / f).stat().st_size > 0 for f in ("results.md", "gamma_sweep.png", "poses.png"))

@@ -23,6 +23,11 @@ def test_tiny_bottomup_demo_writes_results(tmp_path, capsys):
                           progress=False)
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(saved["methods"]) == {"heatmap", "adaanchor"} == set(r["methods"])
+    # The commit, as the single-person demo and the table scripts record it (the README says every results file does).
+    from adaanchor.versions import source_commit
+
+    assert saved["commit"] == (source_commit() or "unknown (not a git checkout)")
+    assert f"commit {saved['commit']}" in (tmp_path / "out" / "results.md").read_text()
     for m in saved["methods"].values():
         assert {"ap", "ap50", "ap75", "recall", "ap_by_gamma", "recall_by_gamma"} <= set(m)
     for name in ("results.md", "gamma_sweep.png", "poses.png"):

@@ -86,7 +86,9 @@ class TermSignal:
 
 def open_run_dir(run_dir: Path, info: DistInfo) -> RunLock | None:
     """Rank 0 creates the run directory, takes its lock (one training at a time) and removes temp files a
-    crash left; every rank learns if that failed. Returns the lock (rank 0) to release at the end."""
+    crash left; every rank learns if that failed. Returns the lock (rank 0) to release at the end. ``train.status``
+    stays until the training is accepted (:func:`clear_status`): a training refused before (its checkpoints, a
+    resume of another model) leaves the one before it."""
     err, lock = None, None
     if info.is_main:
         try:
@@ -97,7 +99,6 @@ def open_run_dir(run_dir: Path, info: DistInfo) -> RunLock | None:
                 print(f"note: {took_over}")
             for stale in (run_dir / "checkpoints").glob("*.pt.*.tmp"):  # left by a crash during a write
                 stale.unlink(missing_ok=True)
-            (run_dir / STATUS_NAME).unlink(missing_ok=True)  # how the training before ended (engine.stops)
         except OSError as e:
             err = f"{run_dir}: cannot write the run directory (out_dir): {e.strerror or e}"
         except AdaAnchorError as e:
@@ -108,6 +109,14 @@ def open_run_dir(run_dir: Path, info: DistInfo) -> RunLock | None:
             lock.release()
         raise said_once(AdaAnchorError(err))
     return lock
+
+
+def clear_status(run_dir: Path, info: DistInfo) -> None:
+    """Rank 0 removes ``train.status``, how the training before ended (:mod:`.stops`), once this one is accepted:
+    every check that could refuse it has passed."""
+    if info.is_main:
+        with contextlib.suppress(OSError):  # a folder that cannot be written says so when config.yaml is written
+            (run_dir / STATUS_NAME).unlink(missing_ok=True)
 
 
 def record_config(cfg: DictConfig, run_dir: Path, info: DistInfo, resumed_from: Path | None, step: int,

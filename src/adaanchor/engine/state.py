@@ -37,6 +37,7 @@ from .schedule import candidate_warning, describe_schedule, evaluation_note, mil
 from .session import (
     build_data,
     check_resume,
+    clear_status,
     load_resume,
     record_config,
     remove_earlier_checkpoints,
@@ -88,9 +89,10 @@ class Run:
     written: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # file -> (step, epoch, batch) it holds
 
 
-def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
+def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device, seen: dict[str, Any] | None = None) -> Run:
     """Checkpoint to resume from (checked against this config before anything is written), the model, the data,
-    the optimizer, then the run files; the training state restored; DDP and the logs."""
+    the optimizer, then the run files; the training state restored; DDP and the logs. ``seen["started"]`` is set
+    once nothing refused the training (``train.status`` removed then: :func:`.session.clear_status`)."""
     run_dir = Path(str(cfg.out_dir))
     if cfg.train.deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -106,6 +108,9 @@ def setup_run(cfg: DictConfig, info: DistInfo, device: torch.device) -> Run:
         run = _build(cfg, info, device, run_dir, pretrained=resume is None)  # a resume's weights are its checkpoint's
     if resume is None and cfg.overwrite and cfg.resume != "auto" and info.is_main:
         remove_earlier_checkpoints(run_dir)  # the new run is built: nothing refused it
+    clear_status(run_dir, info)
+    if seen is not None:
+        seen["started"] = True
     # The run files are written once the model, the data and the schedule are built: a run that stops before
     # (a batch size that the processes do not divide, data not found) leaves config.yaml and its history as they were.
     at_step = int(state["step"]) if resume is not None else 0

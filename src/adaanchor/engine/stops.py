@@ -10,7 +10,7 @@ requeue script (docs/training.md, "Crash safety" and "Several GPUs, several mach
   loader's queue breaks (``ConnectionResetError``). :func:`explain` names the worker, its signal, the last
   checkpoint and ``train.workers=0`` as the way around.
 - ``train.status`` (:func:`record_end`): one line by rank 0 at every end a training reaches (or by the rank whose own
-  error stopped it), removed when a training starts. torchrun exits with 1 whatever non-zero status its processes
+  error stopped it), removed when a training is accepted (a training refused before leaves it). torchrun exits with 1 whatever non-zero status its processes
   return, so under torchrun this file, not the exit status, tells a time-limit stop from an error.
 """
 
@@ -149,7 +149,7 @@ def status_line(summary: dict[str, Any] | None, exc: BaseException | None, limit
 
 def record_end(run_dir: Path, info: DistInfo, holds_lock: bool, summary: dict[str, Any] | None,
                exc: BaseException | None, limit: Any = None) -> None:
-    """Write ``train.status``, which rank 0 removed when the training started (:func:`.session.open_run_dir`).
+    """Write ``train.status``, which rank 0 removed when the training was accepted (:func:`.session.clear_status`).
 
     Rank 0 (``holds_lock``) writes how the training ended, but keeps the line of another rank that stopped with its
     own error when its own end is that rank's doing (it left; it could not read the data). Another rank writes only

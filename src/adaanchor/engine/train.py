@@ -83,7 +83,8 @@ def train(cfg: DictConfig, progress: bool | None = None) -> dict[str, Any]:
             failure = e
             raise
         finally:
-            record_end(run_dir, info, lock is not None, summary, failure, cfg.train.time_limit_s)  # train.status
+            if seen.get("started"):  # one refused before (its checkpoints, its resume) leaves the status before it
+                record_end(run_dir, info, lock is not None, summary, failure, cfg.train.time_limit_s)  # train.status
             if lock is not None:
                 lock.release()
                 if made:  # a training that failed before writing anything leaves no empty run directory behind
@@ -98,7 +99,7 @@ def _train(cfg: DictConfig, info: DistInfo, device: torch.device, progress: bool
            seen: dict[str, Any]) -> dict[str, Any]:
     """:func:`train`'s work; ``seen`` gets the run once built and, at an error, the loader's workers before they
     are stopped (was one of them killed? :func:`.stops.explain`)."""
-    seen["run"] = run = setup_run(cfg, info, device)
+    seen["run"] = run = setup_run(cfg, info, device, seen)
     try:
         return _train_run(run, progress, term)
     except Exception:
