@@ -49,9 +49,28 @@ class Task(NamedTuple):
     eval_kwargs: dict[str, Any]
 
 
+def dense_strategy(strategy: Any) -> Any:
+    """The one-person dense strategy an AE (``inner``) or centre (``centre``) strategy wraps: it holds the strategy
+    section's ``focal_gamma`` and ``conf_prior`` (anchor strategies; the heatmap has neither)."""
+    return getattr(strategy, "inner", None) or getattr(strategy, "centre", None)
+
+
+def _ae_model(backbone: torch.nn.Module, strategy: Any) -> KeypointNet:
+    """The AE task's model; the confidence head's prior from ``strategy.conf_prior``, as ``engine.run`` builds it
+    (``--strategy-option conf_prior=...`` had no effect)."""
+    prior = getattr(dense_strategy(strategy), "conf_prior", None)
+    return KeypointNet(backbone, strategy.heads, **({"conf_prior": prior} if prior is not None else {}))
+
+
+def loss_options(strategy: Any) -> dict[str, float]:
+    """``train_steps``' keyword for the strategy section's ``focal_gamma`` (``--strategy-option focal_gamma=...`` had
+    no effect: the runs trained with train_steps' own 2.0)."""
+    gamma = getattr(dense_strategy(strategy), "focal_gamma", None)
+    return {"focal_gamma": float(gamma)} if gamma is not None else {}
+
+
 TASKS: dict[str, Task] = {
-    "ae": Task(build_bottomup, lambda bb, st: KeypointNet(bb, st.heads), eb.train_steps, eb.evaluate_bottomup,
-               {"oracle_tags": True}),
+    "ae": Task(build_bottomup, _ae_model, eb.train_steps, eb.evaluate_bottomup, {"oracle_tags": True}),
 }
 TASKS["centre"] = Task(build_centre, ec.build_centre_model, eb.train_steps, eb.evaluate_bottomup, {})
 
@@ -145,7 +164,7 @@ def run_one(task_name: str, method: str, seed: int, steps: int, data: dict[str, 
 
         t0 = time.time()
         rows = task.train(model, strategy, data["train"], steps, TRAIN["batch_size"], lr=TRAIN["lr"], seed=seed,
-                          on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY,
+                          **loss_options(strategy), on_step=keep, state_path=partial["state"], save_every=SAVE_EVERY,
                           log=progress_printer(label, steps))
         train = {"train_s": round(time.time() - t0, 1), "loss_first": rows[0]["loss"], "loss_last": rows[-1]["loss"],
                  "commit": source_commit() or "unknown"}  # the code that trained it (a reused record keeps it)

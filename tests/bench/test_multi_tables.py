@@ -224,6 +224,24 @@ def test_task_options_reach_the_strategy_and_the_run_settings(tmp_path):
     assert strategy.losses["tags"][0] == "ae_hinge" and strategy.options["max_candidates"] == 10
 
 
+@pytest.mark.parametrize("task", ["ae", "centre"])
+def test_the_loss_options_reach_the_model_and_the_training(tmp_path, task):
+    """--strategy-option conf_prior=... / focal_gamma=... passed the option check and then had no effect: the AE
+    model's confidence head kept the prior 0.1 and every run trained with train_steps' own gamma 2.0."""
+    import math
+
+    import multi_runs as mr
+    import multi_tables as mt
+
+    crowd = mt.bench_data("crowd", tmp_path / "cache", 4, 2, "test", None, {"conf_prior": 0.3, "focal_gamma": 1.0})
+    model, strategy = mt.build_run(task, "adaanchor", 0, 8, crowd)
+    bias = model.heads["conf"].bias
+    assert torch.allclose(bias, torch.full_like(bias, -math.log(0.7 / 0.3)))
+    assert mr.loss_options(strategy) == {"focal_gamma": 1.0}
+    _, heatmap = mt.build_run(task, "heatmap", 0, 8, crowd)
+    assert mr.loss_options(heatmap) == {}  # no focal loss: train_steps' own default is not passed over
+
+
 @pytest.mark.slow
 def test_jobs_give_the_rows_of_the_sequential_loop(tmp_path):
     """--jobs 2 trains the runs in two worker processes: the same rows (metrics to the digit, as each run is seeded

@@ -362,6 +362,22 @@ def test_the_evaluations_nme_of_occluded_landmarks_reads_the_annotations_flags()
     assert m["nme_inv"] is None or math.isnan(m["nme_inv"])  # no landmark is occluded
 
 
+def test_the_visible_and_invisible_errors_read_the_crops_flags():
+    """The paper's Vis / Inv split (appendix A.2) as the model sees the keypoint (docs/metrics.md): a landmark
+    labelled visible that the crop cuts off is an invisible keypoint of the table, while NME keeps the annotation's
+    own flag (the test above)."""
+    from adaanchor.engine.evaluate import evaluate_predictions
+
+    crop_vis = FV.copy()
+    crop_vis[0, 2] = 1  # cut off by the crop, visible in the image
+    pred = F.copy()
+    pred[0, 2, 0] += 3.0  # its error, 3 px; every other point exact
+    preds = {"pred": pred, "gt": F, "pred_orig": pred, "gt_orig": F, "score": None, "vis": crop_vis,
+             "vis_labelled": FV, "bbox_size": np.full(2, 60.0), "image_id": [7, 8], "ann_id": [70, 80]}
+    m = evaluate_predictions(preds)
+    assert m["inv_error"] == pytest.approx(3.0) and m["vis_error"] == pytest.approx(0.0)
+
+
 def test_a_dataset_item_keeps_the_annotations_own_visibility(tmp_path):
     from adaanchor.data.dataset import TopDownDataset
     from adaanchor.data.records import Instance

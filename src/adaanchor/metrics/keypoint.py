@@ -4,8 +4,10 @@ These are the extra COCO numbers of the paper (appendix A.2, Tables 1-2): the lo
 mean confidence of visible (``v = 2``) and invisible (``v = 1``) keypoints, reported next to the official AP.
 Unlabelled keypoints (``v = 0``) are ignored everywhere (see docs/conventions.md).
 
-Error is the mean Euclidean distance between prediction and ground truth, in the pixel units of the arrays
-given (for the paper's numbers: original-image pixels). PCK and the "correct" label of the score AUC are
+Error is the mean Euclidean distance between prediction and ground truth (the paper's "mean squared localization
+error" read as a distance: its values are pixel distances), in the pixel units of the arrays given: the evaluation
+passes input-crop pixels for the paper's table and original-image pixels for its ``*_orig`` numbers
+(:func:`adaanchor.engine.evaluate.evaluate_predictions`). PCK and the "correct" label of the score AUC are
 normalised by ``bbox_size = max(w, h)`` of the instance box, in the same units.
 """
 
