@@ -71,27 +71,53 @@ def _h5_as_csv(h5: Path, tmp: Path) -> Path:
     return out
 
 
-def _without_rows(src: Path, table: Path, drop: set[int], tmp: Path) -> Path:
-    """A copy of the CSV ``src`` (read for ``table``) without the data rows ``drop``, with one index column of
-    absolute image paths (the copy is not beside the images). Rows with no labelled point are left out of what
-    sleap-io reads because pandas takes a first data row with every coordinate empty for the index names row:
-    that row's frame was lost and every later row read against the wrong image count."""
+#: Data rows of one table that sleap-io reads at a time (:func:`_table_parts`). sleap-io (0.9.5) sorts a video's
+#: image list again for every row it reads (``_load_dlc_csv``), so one call grows with the square of the rows: a
+#: 20,000-row table took 39 s of CPU, 40,000 rows 133 s. In parts of this size the reading grows linearly.
+PART_ROWS = 500
+
+
+def _table_parts(src: Path, table: Path, drop: set[int], tmp: Path, part_rows: int | None = None) -> list[Path]:
+    """Copies of the CSV ``src`` (read for ``table``) without the data rows ``drop``, with one index column of
+    absolute image paths (the copies are not beside the images): one copy, or with ``part_rows`` as many as it takes
+    to hold at most that many data rows each, rows whose image is not found left out (sleap-io numbers a part's
+    frames among the images it finds; :func:`adaanchor.data.readers.dlc._rows_and_frames` reports those rows). Rows
+    with no labelled point are left out of what sleap-io reads because pandas takes a first data row with every
+    coordinate empty for the index names row: that row's frame was lost and every later row read against the
+    wrong image count."""
     rows = without_empty_tail(csv_rows(src))
     at, n_index = coords_row(rows)  # checked by table_layout before
-    out = [[r[0], *r[n_index:]] for _, r in rows[: at + 1]]
+    head = [[r[0], *r[n_index:]] for _, r in rows[: at + 1]]
+    data = []
     for i, (_, r) in enumerate(rr for rr in rows[at + 1:] if any(rr[1])):
         if i not in drop:
             rel = "/".join(r[:n_index])
-            out.append([str(image_of(table, rel) or table.parent / rel), *r[n_index:]])
-    dest = tmp / f"labelled-{src.name}"
-    with dest.open("w", newline="", encoding="utf-8") as f:
-        csv.writer(f).writerows(out)
-    return dest
+            image = image_of(table, rel)
+            if image is not None or part_rows is None:
+                data.append([str(image or table.parent / rel), *r[n_index:]])
+    size = part_rows or max(1, len(data))
+    out = []
+    for n, start in enumerate(range(0, max(1, len(data)), size)):
+        dest = tmp / f"labelled-{n}-{src.name}"
+        with dest.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(head + data[start:start + size])
+        out.append(dest)
+    return out
+
+
+def _joined(parts: list[Any]) -> Any:
+    """One sleap-io ``Labels`` of the labels of a table's parts, their frames in row order."""
+    if len(parts) == 1:
+        return parts[0]
+    import sleap_io as sio
+
+    return sio.Labels(labeled_frames=[lf for p in parts for lf in p.labeled_frames],
+                      videos=[v for p in parts for v in p.videos], skeletons=list(parts[0].skeletons))
 
 
 def _has_empty_tail(src: Path) -> bool:
     """Whether the CSV ``src`` ends in columns empty in every row (a spreadsheet's saving adds them): pandas reads
-    them as more bodyparts, so sleap-io is given the copy without them (:func:`_without_rows`)."""
+    them as more bodyparts, so sleap-io is given the copy without them (:func:`_table_parts`)."""
     rows = csv_rows(src)
     return without_empty_tail(rows) is not rows
 
@@ -100,7 +126,7 @@ def _has_empty_tail(src: Path) -> bool:
 def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tuple[Any, list[str], list[str], frozenset[int]]:
     """``(sleap-io Labels, bodyparts, row images, rows with no labelled point)`` of one table; cached on the
     file's mtime and size, as the spec and both splits read the same tables. sleap-io reads the labelled rows
-    only (:func:`_without_rows`)."""
+    only (:func:`_table_parts`), a long table in parts of :data:`PART_ROWS` rows."""
     import sleap_io as sio
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,14 +144,17 @@ def _load_table(table: Path, config: Path | None, stamp: tuple[int, int]) -> tup
         # _read_dlc_dataframe reads the header rows 1-3, then asks whether row 2 starts with "labeled-data"). A
         # single-animal table of one data row has none: the peek fails, the three index columns of DLC >= 2.2
         # are taken for one, and the row's image "labeled-data" is not found: 0 frames. The copy that
-        # _without_rows writes has one index column of image paths, which needs no peek. Nor does sleap-io read a
+        # _table_parts writes has one index column of image paths, which needs no peek. Nor does sleap-io read a
         # path written on Windows (labeled-data\\vidA\\img000.png: 0 frames); the copy's paths are absolute.
-        if empty or len(images) == 1 or any("\\" in rel for rel in images) or _has_empty_tail(src):
-            src = _without_rows(src, table, set(empty), Path(tmp))
+        parts = [src]
+        if len(images) - len(empty) > PART_ROWS:
+            parts = _table_parts(src, table, set(empty), Path(tmp), PART_ROWS)
+        elif empty or len(images) == 1 or any("\\" in rel for rel in images) or _has_empty_tail(src):
+            parts = _table_parts(src, table, set(empty), Path(tmp))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # sleap-io's notes on dropped skeleton edges, source videos
             try:
-                labels = sio.load_dlc(str(src), config=str(config) if config else False)
+                labels = _joined([sio.load_dlc(str(p), config=str(config) if config else False) for p in parts])
             except (ValueError, KeyError, IndexError, TypeError) as e:
                 why = (str(e).strip().splitlines() or [""])[0]
                 raise DataError(table, f"sleap-io cannot read this DeepLabCut table ({type(e).__name__}: "
