@@ -137,6 +137,26 @@ def _score_line(scores: np.ndarray | None, sel: list[int], names: Sequence[str])
     return f"mean score{of} {np.mean(finite):.3f}{lost}"
 
 
+#: The longest side an image is drawn at in a panel (about twice the panel's own pixels at the figure's dpi). A larger
+#: photo is shrunk first: matplotlib drew an 8000 x 6000 image at full size, 4.65 GB for one PNG of 440 KB.
+SHOWN_SIDE = 1200
+
+
+def _shown(img: np.ndarray, gray: bool = False) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """``img (H, W, 3)`` uint8 as a panel draws it: at most :data:`SHOWN_SIDE` on its longest side (area-averaged,
+    in uint8), gray with ``gray``, and the ``extent`` that puts it on the original pixel coordinates (pixel centres
+    at integers), the same for any shrink."""
+    import cv2
+
+    h, w = img.shape[:2]
+    f = SHOWN_SIDE / max(h, w)
+    if f < 1:
+        img = cv2.resize(img, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    if gray:
+        img = cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2GRAY)
+    return img, (-0.5, w - 0.5, h - 0.5, -0.5)
+
+
 def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], skeleton: Sequence[tuple[int, int]],
                     sel: list[int]) -> None:
     """The image, the skeleton, the keypoints by confidence and, for the anchor strategies, the anchor cells; the
@@ -146,7 +166,8 @@ def _keypoint_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], sk
     kp, scores, anchors = pred["keypoints"], pred["scores"], pred["anchors"]
     k = kp.shape[0]
     color = method_color(method)
-    ax.imshow(img, interpolation="nearest")
+    shown, extent = _shown(img)
+    ax.imshow(shown, interpolation="nearest", extent=extent)
     for a, b in skeleton:  # white, outlined: the method's colour (green for adaanchor) read as a confidence
         if a < k and b < k:
             ax.plot([kp[a, 0], kp[b, 0]], [kp[a, 1], kp[b, 1]], color="white", lw=1.2, zorder=2, path_effects=OUTLINE)
@@ -204,7 +225,8 @@ def _map_panel(fig: Any, ax: Any, img: np.ndarray, pred: dict[str, Any], keypoin
     h, w = img.shape[:2]
     method, kp = pred.get("method", ""), pred["keypoints"]
     view = (-0.5, w - 0.5, h - 0.5, -0.5) if view is None else tuple(view)
-    ax.imshow(img.mean(axis=2), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+    shown, extent = _shown(img, gray=True)
+    ax.imshow(shown, cmap="gray", vmin=0, vmax=255, interpolation="nearest", extent=extent)
     if pred["conf_map"] is not None and sel:
         cm = pred["conf_map"]
         # One map per keypoint type, or another count (a centre run's one person-centre map): then all of it.
