@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import AdaAnchorError
 from .commands import _config_or_custom
+from .slow_note import said_when_slow
 
 
 def cmd_data_stats(a: argparse.Namespace) -> int:
@@ -18,13 +19,15 @@ def cmd_data_stats(a: argparse.Namespace) -> int:
 
     cfg = build_config(*_config_or_custom(a.config, a.overrides))
     results: dict[str, Any] = {}
-    stats = dataset_stats(cfg.data, task=str(cfg.task), results_out=results)
-    _check_val_ground_truth(cfg, stats, results)
+    with said_when_slow("reading the annotations and opening every image's header: about a minute for 50,000 images"):
+        stats = dataset_stats(cfg.data, task=str(cfg.task), results_out=results)
+        _check_val_ground_truth(cfg, stats, results)
     print(format_stats(stats))
     if not stats["total"]["instances"]:  # a script must not read "nothing usable" as success
         print("error: no usable instance in any split (the problems above)", file=sys.stderr)
         return 2
-    stop = _training_stop(cfg, stats) if stats["total"]["problems"] else None
+    with said_when_slow("reading each split again as training reads it, to tell where it would stop"):
+        stop = _training_stop(cfg, stats) if stats["total"]["problems"] else None
     if stop is not None:  # `data stats && train` passed the check, then the training stopped at a listed problem
         where, skippable = stop
         hint = "fix it, or data.skip_invalid=true skips every listed problem (counted)" if skippable else "fix it"
