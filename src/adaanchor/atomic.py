@@ -34,8 +34,6 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)  # gone after the rename; what a failed write left otherwise
 
 
-
-
 def save_figure(fig: Any, path: str | Path, **kwargs: Any) -> None:
     """A matplotlib figure saved whole or not at all (:func:`write_bytes_atomic`), in the format of ``path``'s suffix
     (PNG without one): ``fig.savefig(path)`` wrote into the final name, and a stop mid-write left a cut image there."""

@@ -21,6 +21,7 @@ from .predict.arguments import check_boxes_inside
 from .predict.boxes import as_boxes
 from .predict.crops import finite_box_affine, fit_image_affine
 from .predict.images import as_rgb as _as_rgb
+from .strategies.flip_test import predict_flip
 
 
 def _confidence_maps(outputs: dict[str, torch.Tensor], strategy_name: str) -> np.ndarray | None:
@@ -85,8 +86,9 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
     outputs = model(x)
     dec = strategy.decode(outputs)
     xy, score = dec.xy, dec.score
-    if flip_index is not None:
-        xy, score = _flip_averaged(model, strategy, x, xy, score, flip_index)
+    if flip_index is not None:  # the keypoints and scores of the flip test; the anchors and maps stay this pass's
+        flipped = predict_flip(lambda t: strategy.decode(model(t)), x, np.asarray(flip_index), plain=dec)
+        xy, score = flipped.xy, flipped.score
     inv = invert_affine(a)
     crop_xy = xy[0].float().cpu().numpy().astype(np.float64)
     crop_an = dec.anchor[0].float().cpu().numpy().astype(np.float64) if dec.anchor is not None else None
@@ -107,19 +109,6 @@ def predict_image(model: nn.Module, strategy: Any, image: np.ndarray | str | Pat
         "box": None if box is None else [float(v) for v in box],
         "nonfinite": sum(int((~torch.isfinite(v)).sum()) for v in outputs.values() if v.is_floating_point()),
     }
-
-
-def _flip_averaged(model: nn.Module, strategy: Any, x: torch.Tensor, xy: torch.Tensor, score: torch.Tensor | None,
-                   flip_index: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """The flip test's keypoints ``(1, K, 2)`` and scores ``(1, K)`` (or None) from this pass's ``xy`` / ``score``
-    and a pass on ``x (1, 3, H, W)`` mirrored, as the predictor's flip backend averages them."""
-    from .strategies.flip_test import average_flipped
-
-    mirrored = strategy.decode(model(torch.flip(x, dims=(-1,))))
-    idx = torch.as_tensor(np.asarray(flip_index), dtype=torch.long, device=xy.device)
-    avg = average_flipped({"keypoints": xy, "scores": score}, {"keypoints": mirrored.xy, "scores": mirrored.score},
-                          idx, int(x.shape[-1]))
-    return avg["keypoints"], avg["scores"]
 
 
 def _box_crop(box: Any, image_hw: tuple[int, ...], input_size: tuple[int, int]) -> tuple[np.ndarray, list[float]]:

@@ -17,7 +17,6 @@ def input_path(path: Path) -> Path:
     return path.absolute().parent.resolve() / path.name
 
 
-
 def individual_names(m: int) -> list[str]:
     """The names of ``m`` instance slots, ``individual1`` ... : the CSV's ``individuals`` row and the NWB tracks.
     From ten slots on the numbers have one width (``individual01`` ... ``individual12``), so that sorting the names

@@ -74,9 +74,11 @@ def average_flipped(plain: Mapping[str, Any], mirrored: Mapping[str, Any], flip_
     return out
 
 
-def predict_flip(predict: Callable[[Tensor], Decoded], x: Tensor, flip_index: np.ndarray) -> Decoded:
-    """``predict`` (a strategy's decoding of a batch ``x (B, 3, H, W)``) with the flip test."""
-    a, b = predict(x), predict(torch.flip(x, dims=(-1,)))
+def predict_flip(predict: Callable[[Tensor], Decoded], x: Tensor, flip_index: np.ndarray,
+                 plain: Decoded | None = None) -> Decoded:
+    """``predict`` (a strategy's decoding of a batch ``x (B, 3, H, W)``) with the flip test; ``plain``: the pass on
+    ``x`` when the caller has it already (``viz`` keeps its maps), so that only the mirrored pass runs."""
+    a, b = plain if plain is not None else predict(x), predict(torch.flip(x, dims=(-1,)))
     idx = torch.as_tensor(np.asarray(flip_index), dtype=torch.long, device=a.xy.device)
     avg = average_flipped({"keypoints": a.xy, "scores": a.score}, {"keypoints": b.xy, "scores": b.score}, idx,
                           int(x.shape[-1]))
